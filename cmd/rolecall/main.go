@@ -1,0 +1,53 @@
+// Command rolecall is RoleCall's command line: serve (the whole pipeline on
+// one machine), verify (check one role now) and the operations helpers.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := newRoot().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		var ec exitCode
+		if asExit(err, &ec) {
+			os.Exit(int(ec))
+		}
+		fmt.Fprintln(os.Stderr, "rolecall:", err)
+		os.Exit(2)
+	}
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "rolecall",
+		Short:         "RoleCall connects your customers' AWS accounts through IAM roles with external IDs",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(subcommands()...)
+	return root
+}
+
+// exitCode is returned by a subcommand that has already reported its result
+// and only needs the process to exit with a status.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+func asExit(err error, ec *exitCode) bool {
+	e, ok := err.(exitCode)
+	if ok {
+		*ec = e
+	}
+	return ok
+}

@@ -1,0 +1,185 @@
+// Package connection is RoleCall's connection lifecycle: the states a
+// customer's role moves through, the reasons for each move, and the events
+// that describe them. It is pure: no I/O, no clock, no randomness. Every
+// function takes the current connection and returns the next one plus the
+// event to emit, or none.
+//
+//	          submit                    check ok
+//	(none) ──────────▶ PENDING ─────────────────────▶ VERIFIED ◀─────────┐
+//	                     │  ▲                           │               │ check ok
+//	     denied after    │  │ resubmit                  │ N consecutive │ (Role Access
+//	     propagation     ▼  │                           ▼ failures      │  Restored)
+//	     window        FAILED                        ACCESS_LOST ───────┘
+//	any state ── disconnect ──▶ DISCONNECTED (role claim released)
+package connection
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/rolearn"
+)
+
+// Status is where a connection is in its lifecycle.
+type Status string
+
+// The statuses.
+const (
+	Pending      Status = "PENDING"
+	Verified     Status = "VERIFIED"
+	Failed       Status = "FAILED"
+	AccessLost   Status = "ACCESS_LOST"
+	Disconnected Status = "DISCONNECTED"
+)
+
+// Statuses lists every status in lifecycle order.
+var Statuses = []Status{Pending, Verified, Failed, AccessLost, Disconnected}
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool {
+	for _, v := range Statuses {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Reason explains a status: a stable code, a one-line message, and a hint
+// telling the customer what to change.
+type Reason struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Hint    string `json:"hint,omitempty"`
+}
+
+// Connection is one customer AWS account connected to a tenant through one
+// IAM role. Its identity is (TenantID, AccountID).
+type Connection struct {
+	TenantID  string `json:"tenantId"`
+	AccountID string `json:"accountId"`
+	RoleARN   string `json:"roleArn"`
+	Status    Status `json:"status"`
+	Reason    Reason `json:"reason"`
+	// Version increases with every transition; checks are applied only to
+	// the version they were started for.
+	Version             int64     `json:"version"`
+	ConsecutiveFailures int       `json:"consecutiveFailures"`
+	SubmittedAt         time.Time `json:"submittedAt"`
+	UpdatedAt           time.Time `json:"updatedAt"`
+	VerifiedAt          time.Time `json:"verifiedAt,omitzero"`
+	LastCheckedAt       time.Time `json:"lastCheckedAt,omitzero"`
+	// NextCheckAt is when the sweeper re-checks; zero once disconnected.
+	NextCheckAt time.Time `json:"nextCheckAt,omitzero"`
+	// ExternalIDVersion is the tenant's external-ID version the last
+	// successful check used (0 before any).
+	ExternalIDVersion int `json:"externalIdVersion,omitempty"`
+}
+
+// Live reports whether the connection holds its role claim.
+func (c Connection) Live() bool { return c.Status != Disconnected }
+
+// ClaimKey identifies the connection's role as IAM does (account +
+// lower-cased name, see rolearn.ARN.ClaimKey); at most one live connection
+// holds a claim key. It is "" when RoleARN does not parse.
+func (c Connection) ClaimKey() string {
+	a, err := rolearn.Parse(c.RoleARN, rolearn.Rules{})
+	if err != nil {
+		return ""
+	}
+	return a.ClaimKey()
+}
+
+// DetailType is the EventBridge detail-type of an event.
+type DetailType string
+
+// The detail-types RoleCall emits.
+const (
+	RoleSubmitted          DetailType = "Role Submitted"
+	RoleVerified           DetailType = "Role Verified"
+	RoleVerificationFailed DetailType = "Role Verification Failed"
+	RoleAccessLost         DetailType = "Role Access Lost"
+	RoleAccessRestored     DetailType = "Role Access Restored"
+	RoleDisconnected       DetailType = "Role Disconnected"
+)
+
+// DetailTypes lists every detail-type.
+var DetailTypes = []DetailType{RoleSubmitted, RoleVerified, RoleVerificationFailed, RoleAccessLost, RoleAccessRestored, RoleDisconnected}
+
+// Event describes one transition. It is the EventBridge detail.
+type Event struct {
+	EventID        string     `json:"eventId"`
+	DetailType     DetailType `json:"-"`
+	TenantID       string     `json:"tenantId"`
+	AccountID      string     `json:"accountId"`
+	RoleARN        string     `json:"roleArn"`
+	Status         Status     `json:"status"`
+	PreviousStatus Status     `json:"previousStatus"` // "" for a first submission
+	Reason         Reason     `json:"reason"`
+	OccurredAt     time.Time  `json:"occurredAt"`
+	Version        int64      `json:"version"`
+	// ExternalIDVersion is the tenant's external-ID version in force when
+	// the transition happened, so a rotation shows in the event stream.
+	ExternalIDVersion int `json:"externalIdVersion"`
+}
+
+// EventID is the stable identifier of the event for a connection version:
+// the same transition always yields the same ID, so consumers deduplicate.
+func EventID(tenantID, accountID string, version int64) string {
+	h := sha256.New()
+	h.Write([]byte(tenantID))
+	h.Write([]byte{0})
+	h.Write([]byte(accountID))
+	h.Write([]byte{0})
+	var v [8]byte
+	binary.BigEndian.PutUint64(v[:], uint64(version))
+	h.Write(v[:])
+	return "evt-" + hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// Transition is the unit a store writes atomically: the connection as it was
+// (nil when new), as it becomes, and the event describing the change (nil for
+// a routine check that changes nothing but check times and failure count).
+type Transition struct {
+	Before *Connection
+	After  Connection
+	Event  *Event
+}
+
+// Changed reports whether the transition writes anything.
+func (t Transition) Changed() bool {
+	return t.Before == nil || t.Event != nil || *t.Before != t.After
+}
+
+// Errors of the lifecycle.
+var (
+	// ErrStale: the outcome was for an older version, or the connection
+	// is disconnected; it is discarded.
+	ErrStale = errors.New("stale check outcome")
+)
+
+func transition(before Connection, after Connection, dt DetailType, ts time.Time, extVersion int) Transition {
+	after.Version = before.Version + 1
+	after.UpdatedAt = ts
+	ev := &Event{
+		EventID:           EventID(after.TenantID, after.AccountID, after.Version),
+		DetailType:        dt,
+		TenantID:          after.TenantID,
+		AccountID:         after.AccountID,
+		RoleARN:           after.RoleARN,
+		Status:            after.Status,
+		PreviousStatus:    before.Status,
+		Reason:            after.Reason,
+		OccurredAt:        ts,
+		Version:           after.Version,
+		ExternalIDVersion: extVersion,
+	}
+	b := before
+	if before.Version == 0 && before.Status == "" {
+		return Transition{Before: nil, After: after, Event: ev}
+	}
+	return Transition{Before: &b, After: after, Event: ev}
+}

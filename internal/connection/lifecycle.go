@@ -1,0 +1,258 @@
+package connection
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/rolearn"
+)
+
+// Result is what one check of a role found.
+type Result string
+
+// Check results. The non-OK, non-transient ones are also reason codes.
+const (
+	ResultOK              Result = "OK"
+	ResultDenied          Result = "ASSUME_DENIED"
+	ResultNotEnforced     Result = "EXTERNAL_ID_NOT_ENFORCED"
+	ResultAccountMismatch Result = "ACCOUNT_MISMATCH"
+	ResultRegionDisabled  Result = "REGION_DISABLED"
+	// ResultTransient: throttling, 5xx, timeouts. Never changes a status.
+	ResultTransient Result = "TRANSIENT"
+)
+
+// Reason codes of transitions that are not check failures.
+const (
+	CodeSubmitted      = "SUBMITTED"
+	CodeVerified       = "VERIFIED"
+	CodeAccessRestored = "ACCESS_RESTORED"
+	CodeDisconnected   = "DISCONNECTED"
+)
+
+// Outcome is the result of one check, for the connection version it was
+// started for.
+type Outcome struct {
+	Result  Result
+	Detail  string // short, non-secret detail (e.g. the account a session landed in)
+	Version int64
+	// ExternalIDVersion is the tenant's external-ID version the check used.
+	ExternalIDVersion int
+	CheckedAt         time.Time
+}
+
+// Policy holds the lifecycle's knobs. The zero value is not useful; start
+// from DefaultPolicy.
+type Policy struct {
+	// PropagationWindow: AccessDenied on a PENDING connection is retried
+	// this long after submission before it becomes FAILED (IAM is
+	// eventually consistent).
+	PropagationWindow time.Duration
+	// PendingBackoff is the first retry delay inside the window; it doubles
+	// up to PendingBackoffMax.
+	PendingBackoff    time.Duration
+	PendingBackoffMax time.Duration
+	// PendingSafetyNet: a new submission is checked at once through the
+	// bus; the sweeper picks it up after this long if that path failed.
+	PendingSafetyNet time.Duration
+	// LostAfter consecutive failed checks turn VERIFIED into ACCESS_LOST.
+	LostAfter int
+	// Intervals between routine checks per state.
+	VerifiedInterval time.Duration
+	FailedInterval   time.Duration
+	LostInterval     time.Duration
+	// SuspectInterval: a VERIFIED connection whose last check failed is
+	// re-checked this soon, so ACCESS_LOST is confirmed quickly.
+	SuspectInterval time.Duration
+	// TransientRetry: after a transient error the check is retried this soon.
+	TransientRetry time.Duration
+	// Jitter spreads routine checks: each interval is varied by up to
+	// ±Jitter of itself so sweeps do not bunch up.
+	Jitter float64
+}
+
+// DefaultPolicy returns the documented defaults.
+func DefaultPolicy() Policy {
+	return Policy{
+		PropagationWindow: 2 * time.Minute,
+		PendingBackoff:    5 * time.Second,
+		PendingBackoffMax: 30 * time.Second,
+		PendingSafetyNet:  30 * time.Second,
+		LostAfter:         2,
+		VerifiedInterval:  time.Hour,
+		FailedInterval:    10 * time.Minute,
+		LostInterval:      10 * time.Minute,
+		SuspectInterval:   time.Minute,
+		TransientRetry:    30 * time.Second,
+		Jitter:            0.1,
+	}
+}
+
+// ReasonFor returns the customer-facing reason for a failed check result.
+func ReasonFor(r Result, detail string) Reason {
+	switch r {
+	case ResultDenied:
+		return Reason{Code: string(r),
+			Message: "RoleCall could not assume the role with your external ID.",
+			Hint:    "Check that the role exists, that its trust policy lets the partner's principal call sts:AssumeRole, and that its sts:ExternalId condition equals the external ID shown to you."}
+	case ResultNotEnforced:
+		return Reason{Code: string(r),
+			Message: "The role can be assumed without the external ID, so another customer of the partner could use it (confused deputy).",
+			Hint:    `Add "Condition": {"StringEquals": {"sts:ExternalId": "<your external ID>"}} to the statement of the role's trust policy that trusts the partner.`}
+	case ResultAccountMismatch:
+		msg := "The role was assumed, but the session belongs to another account than the ARN names."
+		if detail != "" {
+			msg = fmt.Sprintf("The role was assumed, but the session belongs to account %s, not the one the ARN names.", detail)
+		}
+		return Reason{Code: string(r), Message: msg,
+			Hint: "Paste the ARN of a role that lives in the account you are connecting."}
+	case ResultRegionDisabled:
+		return Reason{Code: string(r),
+			Message: "AWS STS is not activated in your account for the region RoleCall uses.",
+			Hint:    "Activate the region's STS endpoint in IAM > Account settings, or enable the region in your account."}
+	}
+	return Reason{Code: string(r), Message: "The check failed: " + string(r) + ".", Hint: "Try again later."}
+}
+
+// Submit applies a customer's submission of arn for tenantID. existing is the
+// stored connection for (tenant, account), or nil. The same ARN while PENDING
+// or VERIFIED changes nothing (Changed() is false); a new ARN, or the same one
+// after FAILED, ACCESS_LOST or DISCONNECTED, starts verification again.
+func (p Policy) Submit(existing *Connection, tenantID string, arn rolearn.ARN, externalIDVersion int, now time.Time) Transition {
+	now = now.UTC()
+	role := arn.String()
+	if existing != nil && existing.RoleARN == role && (existing.Status == Pending || existing.Status == Verified) {
+		return Transition{Before: existing, After: *existing}
+	}
+	var before Connection
+	if existing != nil {
+		before = *existing
+	}
+	after := Connection{
+		TenantID:    tenantID,
+		AccountID:   arn.Account,
+		RoleARN:     role,
+		Status:      Pending,
+		Reason:      Reason{Code: CodeSubmitted, Message: "The role was submitted; RoleCall is verifying it."},
+		SubmittedAt: now,
+		NextCheckAt: now.Add(p.PendingSafetyNet),
+	}
+	return transition(before, after, RoleSubmitted, now, externalIDVersion)
+}
+
+// Disconnect ends a connection and releases its role claim. Disconnecting a
+// disconnected connection changes nothing.
+func (p Policy) Disconnect(c Connection, externalIDVersion int, now time.Time) Transition {
+	if c.Status == Disconnected {
+		return Transition{Before: &c, After: c}
+	}
+	after := c
+	after.Status = Disconnected
+	after.Reason = Reason{Code: CodeDisconnected, Message: "The connection was disconnected; RoleCall no longer uses the role."}
+	after.NextCheckAt = time.Time{}
+	after.ConsecutiveFailures = 0
+	return transition(c, after, RoleDisconnected, now.UTC(), externalIDVersion)
+}
+
+// Apply applies a check outcome to c. It returns ErrStale when the outcome
+// was for another version or c is disconnected. A routine check returns a
+// transition without event that moves only check times and failure count.
+func (p Policy) Apply(c Connection, o Outcome) (Transition, error) {
+	if c.Status == Disconnected || o.Version != c.Version {
+		return Transition{}, fmt.Errorf("apply %s to %s/%s v%d (outcome for v%d): %w", o.Result, c.TenantID, c.AccountID, c.Version, o.Version, ErrStale)
+	}
+	now := o.CheckedAt.UTC()
+	after := c
+	after.LastCheckedAt = now
+	routine := func() (Transition, error) { return Transition{Before: &c, After: after}, nil }
+
+	switch o.Result {
+	case ResultTransient:
+		after.NextCheckAt = now.Add(p.TransientRetry)
+		return routine()
+	case ResultOK:
+		after.ConsecutiveFailures = 0
+		after.ExternalIDVersion = o.ExternalIDVersion
+		after.NextCheckAt = now.Add(p.jittered(p.VerifiedInterval, c, now))
+		if c.Status == Verified {
+			return routine()
+		}
+		after.Status = Verified
+		after.VerifiedAt = now
+		dt := RoleVerified
+		after.Reason = Reason{Code: CodeVerified, Message: "RoleCall assumed the role with your external ID, and the role refuses to be assumed without it."}
+		if c.Status == AccessLost {
+			dt = RoleAccessRestored
+			after.Reason = Reason{Code: CodeAccessRestored, Message: "RoleCall can assume the role again."}
+		}
+		return transition(c, after, dt, now, o.ExternalIDVersion), nil
+	case ResultDenied, ResultNotEnforced, ResultAccountMismatch, ResultRegionDisabled:
+	default:
+		return Transition{}, fmt.Errorf("apply unknown result %q", o.Result)
+	}
+
+	reason := ReasonFor(o.Result, o.Detail)
+	if after.ConsecutiveFailures < 1<<20 {
+		after.ConsecutiveFailures++
+	}
+	switch c.Status {
+	case Pending:
+		windowEnd := c.SubmittedAt.Add(p.PropagationWindow)
+		if o.Result == ResultDenied && now.Before(windowEnd) {
+			next := now.Add(p.pendingBackoff(after.ConsecutiveFailures))
+			if next.After(windowEnd) {
+				next = windowEnd
+			}
+			after.NextCheckAt = next
+			return routine()
+		}
+		after.Status, after.Reason = Failed, reason
+		after.NextCheckAt = now.Add(p.jittered(p.FailedInterval, c, now))
+		return transition(c, after, RoleVerificationFailed, now, o.ExternalIDVersion), nil
+	case Verified:
+		if after.ConsecutiveFailures < p.LostAfter {
+			after.NextCheckAt = now.Add(p.SuspectInterval)
+			return routine()
+		}
+		after.Status, after.Reason = AccessLost, reason
+		after.NextCheckAt = now.Add(p.jittered(p.LostInterval, c, now))
+		return transition(c, after, RoleAccessLost, now, o.ExternalIDVersion), nil
+	default: // Failed, AccessLost: still failing
+		interval, dt := p.FailedInterval, RoleVerificationFailed
+		if c.Status == AccessLost {
+			interval, dt = p.LostInterval, RoleAccessLost
+		}
+		after.NextCheckAt = now.Add(p.jittered(interval, c, now))
+		if reason.Code == c.Reason.Code {
+			return routine()
+		}
+		// The failure changed its nature (say from ASSUME_DENIED to
+		// EXTERNAL_ID_NOT_ENFORCED): the customer needs the new hint.
+		after.Reason = reason
+		return transition(c, after, dt, now, o.ExternalIDVersion), nil
+	}
+}
+
+func (p Policy) pendingBackoff(attempt int) time.Duration {
+	d := p.PendingBackoff
+	for i := 1; i < attempt && d < p.PendingBackoffMax; i++ {
+		d *= 2
+	}
+	return min(d, p.PendingBackoffMax)
+}
+
+// jittered varies d by up to ±p.Jitter, deterministically from the
+// connection and the time, so the function stays pure and testable.
+func (p Policy) jittered(d time.Duration, c Connection, now time.Time) time.Duration {
+	if p.Jitter <= 0 {
+		return d
+	}
+	h := sha256.New()
+	h.Write([]byte(c.TenantID + "\x00" + c.AccountID))
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(now.UnixNano()))
+	h.Write(b[:])
+	f := float64(binary.BigEndian.Uint64(h.Sum(nil)[:8])>>11) / (1 << 53) // [0,1)
+	return d + time.Duration((2*f-1)*p.Jitter*float64(d))
+}

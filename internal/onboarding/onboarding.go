@@ -1,0 +1,316 @@
+// Package onboarding is what the API does: create tenants and invites,
+// resolve invites, accept a customer's role submission, disconnect, rotate
+// external IDs and request re-checks. It validates every input before it
+// touches the store, so bad input changes nothing.
+package onboarding
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/tenant"
+)
+
+// Store is what the service needs of the store.
+type Store interface {
+	CreateTenant(ctx context.Context, t tenant.Tenant) error
+	GetTenant(ctx context.Context, id string) (tenant.Tenant, error)
+	RotateExternalID(ctx context.Context, t tenant.Tenant) error
+	PutInvite(ctx context.Context, inv tenant.Invite) error
+	GetInvite(ctx context.Context, hash string) (tenant.Invite, error)
+	GetConnection(ctx context.Context, tenantID, accountID string) (connection.Connection, error)
+	Apply(ctx context.Context, t connection.Transition) error
+	ListByTenant(ctx context.Context, tenantID, cursor string, limit int) (store.Page, error)
+	ListByStatus(ctx context.Context, status connection.Status, cursor string, limit int) (store.Page, error)
+}
+
+// Queue takes check jobs (the verify queue).
+type Queue interface {
+	Send(ctx context.Context, jobs []check.Job) error
+}
+
+// Service implements the onboarding operations.
+type Service struct {
+	Store     Store
+	Queue     Queue
+	Policy    connection.Policy
+	Rules     rolearn.Rules
+	InviteTTL time.Duration
+	Now       func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// Error codes beyond those of rolearn and tenant.
+const (
+	CodeNotFound      = "NOT_FOUND"
+	CodeTenantExists  = "TENANT_EXISTS"
+	CodeRoleClaimed   = "ROLE_CLAIMED"
+	CodeConflict      = "CONFLICT"
+	CodeInvalidStatus = "INVALID_STATUS"
+	CodeInvalidCursor = "INVALID_CURSOR"
+	CodeInvalidID     = "INVALID_ACCOUNT"
+)
+
+// Error is a refusal a client can act on: a stable code, a message, and the
+// field at fault when there is one.
+type Error struct {
+	Code    string
+	Message string
+	Field   string
+	Err     error
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+func (e *Error) Unwrap() error { return e.Err }
+
+// AsError converts an error of this package's dependencies into an *Error
+// when it is the client's to fix; it returns nil for internal errors.
+func AsError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	var ae *rolearn.Error
+	if errors.As(err, &ae) {
+		return &Error{Code: ae.Code, Message: ae.Message, Field: rolearn.Field, Err: err}
+	}
+	var te *tenant.Error
+	if errors.As(err, &te) {
+		return &Error{Code: te.Code, Message: te.Message, Field: te.Field, Err: err}
+	}
+	switch {
+	case errors.Is(err, store.ErrRoleClaimed):
+		return &Error{Code: CodeRoleClaimed, Field: rolearn.Field, Err: err,
+			Message: "this role is already connected to another account connection; create a separate role for this partner connection"}
+	case errors.Is(err, store.ErrInvalidCursor):
+		return &Error{Code: CodeInvalidCursor, Field: "cursor", Message: "the cursor is not one this API returned", Err: err}
+	}
+	return nil
+}
+
+// CreateTenant creates a tenant with a generated external ID.
+func (s *Service) CreateTenant(ctx context.Context, id, name string) (tenant.Tenant, error) {
+	t, err := tenant.New(id, name, s.now())
+	if err != nil {
+		return tenant.Tenant{}, err
+	}
+	for attempt := 0; ; attempt++ {
+		err = s.Store.CreateTenant(ctx, t)
+		if errors.Is(err, store.ErrExternalIDTaken) && attempt < 3 {
+			t.ExternalID = tenant.NewExternalID()
+			continue
+		}
+		break
+	}
+	if errors.Is(err, store.ErrTenantExists) {
+		return tenant.Tenant{}, &Error{Code: CodeTenantExists, Field: "tenantId", Message: fmt.Sprintf("tenant %q exists", id), Err: err}
+	}
+	if err != nil {
+		return tenant.Tenant{}, fmt.Errorf("create tenant %s: %w", id, err)
+	}
+	return t, nil
+}
+
+// Tenant returns a tenant, or NOT_FOUND.
+func (s *Service) Tenant(ctx context.Context, id string) (tenant.Tenant, error) {
+	if err := tenant.ValidateID(id); err != nil {
+		return tenant.Tenant{}, err
+	}
+	t, err := s.Store.GetTenant(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return tenant.Tenant{}, &Error{Code: CodeNotFound, Field: "tenantId", Message: fmt.Sprintf("no tenant %q", id), Err: err}
+	}
+	return t, err
+}
+
+// RotateExternalID gives a tenant a new external ID. Checks started after it
+// use the new one; roles must be updated by their customers.
+func (s *Service) RotateExternalID(ctx context.Context, id string) (tenant.Tenant, error) {
+	t, err := s.Tenant(ctx, id)
+	if err != nil {
+		return tenant.Tenant{}, err
+	}
+	r := t.Rotated(s.now())
+	if err := s.Store.RotateExternalID(ctx, r); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return tenant.Tenant{}, &Error{Code: CodeConflict, Message: "the external ID was rotated concurrently; retry", Err: err}
+		}
+		return tenant.Tenant{}, fmt.Errorf("rotate external id of %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// CreateInvite issues an invite for a tenant. The code is returned once.
+func (s *Service) CreateInvite(ctx context.Context, tenantID string) (string, tenant.Invite, error) {
+	if _, err := s.Tenant(ctx, tenantID); err != nil {
+		return "", tenant.Invite{}, err
+	}
+	code, inv := tenant.NewInvite(tenantID, s.now(), s.InviteTTL)
+	if err := s.Store.PutInvite(ctx, inv); err != nil {
+		return "", tenant.Invite{}, fmt.Errorf("put invite for %s: %w", tenantID, err)
+	}
+	return code, inv, nil
+}
+
+// ResolveInvite returns the tenant an invite code acts for.
+func (s *Service) ResolveInvite(ctx context.Context, code string) (tenant.Tenant, error) {
+	if !tenant.WellFormedCode(code) {
+		return tenant.Tenant{}, tenant.ErrInvalidInvite
+	}
+	inv, err := s.Store.GetInvite(ctx, tenant.HashCode(code))
+	if errors.Is(err, store.ErrNotFound) {
+		return tenant.Tenant{}, tenant.ErrInvalidInvite
+	}
+	if err != nil {
+		return tenant.Tenant{}, fmt.Errorf("resolve invite: %w", err)
+	}
+	if err := inv.Check(code, s.now()); err != nil {
+		return tenant.Tenant{}, err
+	}
+	t, err := s.Store.GetTenant(ctx, inv.TenantID)
+	if err != nil {
+		return tenant.Tenant{}, fmt.Errorf("resolve invite of %s: %w", inv.TenantID, err)
+	}
+	return t, nil
+}
+
+// Submit accepts a role ARN for a tenant. It returns the connection as
+// stored; resubmitting the same ARN while PENDING or VERIFIED is a no-op.
+func (s *Service) Submit(ctx context.Context, t tenant.Tenant, roleARN string) (connection.Connection, error) {
+	arn, err := rolearn.Parse(roleARN, s.Rules)
+	if err != nil {
+		return connection.Connection{}, err
+	}
+	for attempt := 0; ; attempt++ {
+		var existing *connection.Connection
+		cur, err := s.Store.GetConnection(ctx, t.ID, arn.Account)
+		switch {
+		case err == nil:
+			existing = &cur
+		case !errors.Is(err, store.ErrNotFound):
+			return connection.Connection{}, fmt.Errorf("submit %s for %s: %w", arn, t.ID, err)
+		}
+		tr := s.Policy.Submit(existing, t.ID, arn, t.ExternalIDVersion, s.now())
+		if !tr.Changed() {
+			return tr.After, nil
+		}
+		err = s.Store.Apply(ctx, tr)
+		if errors.Is(err, store.ErrConflict) && attempt < 3 {
+			continue // a concurrent submission or check won; decide again
+		}
+		if err != nil {
+			if e := AsError(err); e != nil {
+				return connection.Connection{}, e
+			}
+			return connection.Connection{}, fmt.Errorf("submit %s for %s: %w", arn, t.ID, err)
+		}
+		return tr.After, nil
+	}
+}
+
+// Connection returns one connection of a tenant, or NOT_FOUND.
+func (s *Service) Connection(ctx context.Context, tenantID, accountID string) (connection.Connection, error) {
+	if err := ValidateAccountID(accountID); err != nil {
+		return connection.Connection{}, err
+	}
+	c, err := s.Store.GetConnection(ctx, tenantID, accountID)
+	if errors.Is(err, store.ErrNotFound) {
+		return connection.Connection{}, &Error{Code: CodeNotFound, Field: "accountId", Message: fmt.Sprintf("no connection for account %s", accountID), Err: err}
+	}
+	return c, err
+}
+
+// ValidateAccountID checks a 12-digit AWS account ID from a URL.
+func ValidateAccountID(id string) error {
+	ok := len(id) == 12
+	for i := 0; ok && i < len(id); i++ {
+		ok = id[i] >= '0' && id[i] <= '9'
+	}
+	if !ok {
+		return &Error{Code: CodeInvalidID, Field: "accountId", Message: "an AWS account ID is 12 digits"}
+	}
+	return nil
+}
+
+// Disconnect ends a connection and releases its role claim.
+func (s *Service) Disconnect(ctx context.Context, tenantID, accountID string) (connection.Connection, error) {
+	t, err := s.Tenant(ctx, tenantID)
+	if err != nil {
+		return connection.Connection{}, err
+	}
+	for attempt := 0; ; attempt++ {
+		c, err := s.Connection(ctx, tenantID, accountID)
+		if err != nil {
+			return connection.Connection{}, err
+		}
+		tr := s.Policy.Disconnect(c, t.ExternalIDVersion, s.now())
+		if !tr.Changed() {
+			return c, nil
+		}
+		err = s.Store.Apply(ctx, tr)
+		if errors.Is(err, store.ErrConflict) && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return connection.Connection{}, fmt.Errorf("disconnect %s/%s: %w", tenantID, accountID, err)
+		}
+		return tr.After, nil
+	}
+}
+
+// RequestCheck queues a check of a live connection now.
+func (s *Service) RequestCheck(ctx context.Context, tenantID, accountID string) (connection.Connection, error) {
+	t, err := s.Tenant(ctx, tenantID)
+	if err != nil {
+		return connection.Connection{}, err
+	}
+	c, err := s.Connection(ctx, tenantID, accountID)
+	if err != nil {
+		return connection.Connection{}, err
+	}
+	if !c.Live() {
+		return connection.Connection{}, &Error{Code: CodeInvalidStatus, Field: "accountId", Message: "the connection is disconnected; the customer must submit the role again"}
+	}
+	job := check.Job{Connection: c, ExternalID: t.ExternalID, ExternalIDVersion: t.ExternalIDVersion, Why: check.WhyRequested}
+	if err := s.Queue.Send(ctx, []check.Job{job}); err != nil {
+		return connection.Connection{}, fmt.Errorf("queue check of %s/%s: %w", tenantID, accountID, err)
+	}
+	return c, nil
+}
+
+// ListByTenant lists a tenant's connections.
+func (s *Service) ListByTenant(ctx context.Context, tenantID, cursor string, limit int) (store.Page, error) {
+	if _, err := s.Tenant(ctx, tenantID); err != nil {
+		return store.Page{}, err
+	}
+	p, err := s.Store.ListByTenant(ctx, tenantID, cursor, limit)
+	if e := AsError(err); e != nil {
+		return store.Page{}, e
+	}
+	return p, err
+}
+
+// ListByStatus lists connections in one status.
+func (s *Service) ListByStatus(ctx context.Context, status string, cursor string, limit int) (store.Page, error) {
+	st := connection.Status(status)
+	if !st.Valid() {
+		return store.Page{}, &Error{Code: CodeInvalidStatus, Field: "status", Message: "status must be one of PENDING, VERIFIED, FAILED, ACCESS_LOST, DISCONNECTED"}
+	}
+	p, err := s.Store.ListByStatus(ctx, st, cursor, limit)
+	if e := AsError(err); e != nil {
+		return store.Page{}, e
+	}
+	return p, err
+}

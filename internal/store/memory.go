@@ -1,0 +1,288 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/tenant"
+)
+
+// Memory is the embedded adapter: in-memory, safe for concurrent use, with
+// the same semantics as DynamoDB, and a change feed of outbox events in
+// commit order (ReadOutbox) standing in for the DynamoDB stream.
+type Memory struct {
+	mu      sync.Mutex
+	tenants map[string]tenant.Tenant
+	extIDs  map[string]string // external ID -> tenant ID, never released
+	invites map[string]tenant.Invite
+	conns   map[connKey]connection.Connection
+	claims  map[string]connKey
+	history map[connKey][]connection.Event
+	outbox  []connection.Event
+	notify  chan struct{} // closed and replaced on every outbox append
+}
+
+type connKey struct{ tenant, account string }
+
+var _ Store = (*Memory)(nil)
+
+// NewMemory returns an empty store.
+func NewMemory() *Memory {
+	return &Memory{
+		tenants: map[string]tenant.Tenant{},
+		extIDs:  map[string]string{},
+		invites: map[string]tenant.Invite{},
+		conns:   map[connKey]connection.Connection{},
+		claims:  map[string]connKey{},
+		history: map[connKey][]connection.Event{},
+		notify:  make(chan struct{}),
+	}
+}
+
+// CreateTenant implements Store.
+func (m *Memory) CreateTenant(ctx context.Context, t tenant.Tenant) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.tenants[t.ID]; ok {
+		return fmt.Errorf("create tenant %s: %w", t.ID, ErrTenantExists)
+	}
+	if _, ok := m.extIDs[t.ExternalID]; ok {
+		return fmt.Errorf("create tenant %s: %w", t.ID, ErrExternalIDTaken)
+	}
+	m.tenants[t.ID] = t
+	m.extIDs[t.ExternalID] = t.ID
+	return nil
+}
+
+// GetTenant implements Store.
+func (m *Memory) GetTenant(ctx context.Context, id string) (tenant.Tenant, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.tenants[id]
+	if !ok {
+		return tenant.Tenant{}, fmt.Errorf("get tenant %s: %w", id, ErrNotFound)
+	}
+	return t, nil
+}
+
+// RotateExternalID implements Store.
+func (m *Memory) RotateExternalID(ctx context.Context, t tenant.Tenant) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur, ok := m.tenants[t.ID]
+	if !ok {
+		return fmt.Errorf("rotate external id of %s: %w", t.ID, ErrNotFound)
+	}
+	if cur.ExternalIDVersion != t.ExternalIDVersion-1 {
+		return fmt.Errorf("rotate external id of %s: %w", t.ID, ErrConflict)
+	}
+	if _, ok := m.extIDs[t.ExternalID]; ok {
+		return fmt.Errorf("rotate external id of %s: %w", t.ID, ErrExternalIDTaken)
+	}
+	m.tenants[t.ID] = t
+	m.extIDs[t.ExternalID] = t.ID
+	return nil
+}
+
+// PutInvite implements Store.
+func (m *Memory) PutInvite(ctx context.Context, inv tenant.Invite) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.invites[inv.Hash] = inv
+	return nil
+}
+
+// GetInvite implements Store.
+func (m *Memory) GetInvite(ctx context.Context, hash string) (tenant.Invite, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	inv, ok := m.invites[hash]
+	if !ok {
+		return tenant.Invite{}, fmt.Errorf("get invite: %w", ErrNotFound)
+	}
+	return inv, nil
+}
+
+// GetConnection implements Store.
+func (m *Memory) GetConnection(ctx context.Context, tenantID, accountID string) (connection.Connection, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.conns[connKey{tenantID, accountID}]
+	if !ok {
+		return connection.Connection{}, fmt.Errorf("get connection %s/%s: %w", tenantID, accountID, ErrNotFound)
+	}
+	return c, nil
+}
+
+// Apply implements Store.
+func (m *Memory) Apply(ctx context.Context, t connection.Transition) error {
+	if err := validate(t); err != nil {
+		return fmt.Errorf("apply to %s/%s: %w", t.After.TenantID, t.After.AccountID, err)
+	}
+	k := connKey{t.After.TenantID, t.After.AccountID}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur, exists := m.conns[k]
+	if t.Event == nil {
+		if !exists || cur.Version != t.Before.Version || cur.ConsecutiveFailures != t.Before.ConsecutiveFailures {
+			return fmt.Errorf("update connection %s/%s v%d: %w", k.tenant, k.account, t.Before.Version, ErrConflict)
+		}
+		cur.LastCheckedAt = t.After.LastCheckedAt
+		cur.NextCheckAt = t.After.NextCheckAt
+		cur.ConsecutiveFailures = t.After.ConsecutiveFailures
+		cur.ExternalIDVersion = t.After.ExternalIDVersion
+		m.conns[k] = cur
+		return nil
+	}
+	newClaim := ""
+	if t.After.Live() {
+		newClaim = t.After.ClaimKey()
+		if owner, held := m.claims[newClaim]; held && owner != k {
+			return fmt.Errorf("claim role %s for %s/%s: %w", t.After.RoleARN, k.tenant, k.account, ErrRoleClaimed)
+		}
+	}
+	if t.Before == nil && exists || t.Before != nil && (!exists || cur.Version != t.Before.Version) {
+		return fmt.Errorf("put connection %s/%s: %w", k.tenant, k.account, ErrConflict)
+	}
+	if exists && cur.Live() {
+		if old := cur.ClaimKey(); old != newClaim && m.claims[old] == k {
+			delete(m.claims, old)
+		}
+	}
+	if newClaim != "" {
+		m.claims[newClaim] = k
+	}
+	m.conns[k] = t.After
+	ev := *t.Event
+	m.history[k] = append(m.history[k], ev)
+	m.outbox = append(m.outbox, ev)
+	close(m.notify)
+	m.notify = make(chan struct{})
+	return nil
+}
+
+// ReadOutbox is the change feed: it returns the outbox events after position
+// `after` (0 for the start), at most limit, and the position to continue
+// from. It blocks until there is at least one event or ctx is done.
+func (m *Memory) ReadOutbox(ctx context.Context, after, limit int) ([]connection.Event, int, error) {
+	for {
+		m.mu.Lock()
+		if after < len(m.outbox) {
+			end := min(len(m.outbox), after+max(limit, 1))
+			evs := slices.Clone(m.outbox[after:end])
+			m.mu.Unlock()
+			return evs, end, nil
+		}
+		ch := m.notify
+		m.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return nil, after, ctx.Err()
+		case <-ch:
+		}
+	}
+}
+
+// list filters, sorts and pages connections. The cursor is the sort key of
+// the last item returned.
+func (m *Memory) list(cursor string, limit int, keep func(connection.Connection) bool, sortKey func(connection.Connection) string) (Page, error) {
+	after := ""
+	if cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(cursor)
+		if err != nil {
+			return Page{}, fmt.Errorf("decode cursor: %w", ErrInvalidCursor)
+		}
+		after = string(b)
+	}
+	limit = clampLimit(limit)
+	m.mu.Lock()
+	var all []connection.Connection
+	for _, c := range m.conns {
+		if keep(c) && sortKey(c) > after {
+			all = append(all, c)
+		}
+	}
+	m.mu.Unlock()
+	slices.SortFunc(all, func(a, b connection.Connection) int { return cmp.Compare(sortKey(a), sortKey(b)) })
+	p := Page{Items: all}
+	if len(all) > limit {
+		p.Items = all[:limit]
+		p.Cursor = base64.RawURLEncoding.EncodeToString([]byte(sortKey(p.Items[limit-1])))
+	}
+	return p, nil
+}
+
+func byKey(c connection.Connection) string { return c.TenantID + "\x00" + c.AccountID }
+
+// ListByTenant implements Store.
+func (m *Memory) ListByTenant(ctx context.Context, tenantID, cursor string, limit int) (Page, error) {
+	return m.list(cursor, limit, func(c connection.Connection) bool { return c.TenantID == tenantID }, byKey)
+}
+
+// ListByStatus implements Store.
+func (m *Memory) ListByStatus(ctx context.Context, status connection.Status, cursor string, limit int) (Page, error) {
+	return m.list(cursor, limit, func(c connection.Connection) bool { return c.Status == status }, byKey)
+}
+
+// Due implements Store.
+func (m *Memory) Due(ctx context.Context, shard int, until time.Time, cursor string, limit int) (Page, error) {
+	return m.list(cursor, limit, func(c connection.Connection) bool {
+		return c.Live() && !c.NextCheckAt.IsZero() && !c.NextCheckAt.After(until) && ShardOf(c.TenantID, c.AccountID) == shard
+	}, func(c connection.Connection) string {
+		return strconv.FormatInt(c.NextCheckAt.UnixNano(), 10) + "\x00" + byKey(c)
+	})
+}
+
+// Events implements Store.
+func (m *Memory) Events(ctx context.Context, tenantID, accountID string) ([]connection.Event, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.history[connKey{tenantID, accountID}]), nil
+}
+
+// Snapshot renders the whole state deterministically, so tests can assert
+// that a rejected request changed nothing.
+func (m *Memory) Snapshot() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var b strings.Builder
+	dump := func(kind string, keys []string, f func(string) any) {
+		slices.Sort(keys)
+		for _, k := range keys {
+			fmt.Fprintf(&b, "%s %q %+v\n", kind, k, f(k))
+		}
+	}
+	var ks []string
+	for k := range m.tenants {
+		ks = append(ks, k)
+	}
+	dump("tenant", ks, func(k string) any { return m.tenants[k] })
+	ks = ks[:0]
+	for k := range m.invites {
+		ks = append(ks, k)
+	}
+	dump("invite", ks, func(k string) any { return m.invites[k] })
+	ks = ks[:0]
+	for k := range m.conns {
+		ks = append(ks, k.tenant+"\x00"+k.account)
+	}
+	dump("connection", ks, func(k string) any {
+		t, a, _ := strings.Cut(k, "\x00")
+		return m.conns[connKey{t, a}]
+	})
+	ks = ks[:0]
+	for k := range m.claims {
+		ks = append(ks, k)
+	}
+	dump("claim", ks, func(k string) any { return m.claims[k] })
+	fmt.Fprintf(&b, "outbox %d\n", len(m.outbox))
+	return b.String()
+}

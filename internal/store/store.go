@@ -1,0 +1,120 @@
+// Package store keeps RoleCall's state and its outbox of events together: a
+// status change and the event describing it are committed atomically, so
+// state and events can never diverge.
+//
+// Store is the port. Two adapters implement it with the same semantics and
+// pass the same contract suite (storetest): DynamoDB (the AWS adapter, one
+// table, documented in dynamodb.go) and Memory (the embedded adapter for
+// `rolecall serve` and tests, with a change feed standing in for the
+// DynamoDB stream).
+package store
+
+import (
+	"context"
+	"errors"
+	"hash/fnv"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/tenant"
+)
+
+// Errors, matched with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	// ErrTenantExists: CreateTenant for an existing tenant ID.
+	ErrTenantExists = errors.New("tenant exists")
+	// ErrExternalIDTaken: the external ID is (or was) used by another
+	// tenant. Generated IDs make this practically impossible; the store
+	// enforces it anyway.
+	ErrExternalIDTaken = errors.New("external id taken")
+	// ErrRoleClaimed: another connection holds the role's claim.
+	ErrRoleClaimed = errors.New("role claimed by another connection")
+	// ErrConflict: the connection changed since it was read (version or
+	// failure count differs, or it exists when it was expected not to).
+	ErrConflict = errors.New("connection changed concurrently")
+	// ErrInvalidTransition: a transition the store refuses to write (a
+	// routine update that changes status, role or version).
+	ErrInvalidTransition = errors.New("invalid transition")
+	// ErrInvalidCursor: a page cursor this store did not issue.
+	ErrInvalidCursor = errors.New("invalid cursor")
+)
+
+// Page is one page of a listing. Cursor is opaque; "" means no more pages.
+type Page struct {
+	Items  []connection.Connection
+	Cursor string
+}
+
+// Store is the port the pipeline writes and reads through.
+type Store interface {
+	CreateTenant(ctx context.Context, t tenant.Tenant) error
+	GetTenant(ctx context.Context, id string) (tenant.Tenant, error)
+	// RotateExternalID stores t (already rotated) if the stored tenant is
+	// still at t.ExternalIDVersion-1; the new ID must be unused.
+	RotateExternalID(ctx context.Context, t tenant.Tenant) error
+
+	PutInvite(ctx context.Context, inv tenant.Invite) error
+	// GetInvite finds an invite by the hash of its code.
+	GetInvite(ctx context.Context, hash string) (tenant.Invite, error)
+
+	GetConnection(ctx context.Context, tenantID, accountID string) (connection.Connection, error)
+	// Apply writes a transition atomically. With an event: the connection
+	// (conditioned on Before's version, or on not existing), the event
+	// item (the outbox), the role claim of a live connection and the
+	// release of a claim it no longer holds. Without an event (a routine
+	// check): one conditional update of check times and failure count.
+	Apply(ctx context.Context, t connection.Transition) error
+
+	ListByTenant(ctx context.Context, tenantID, cursor string, limit int) (Page, error)
+	ListByStatus(ctx context.Context, status connection.Status, cursor string, limit int) (Page, error)
+	// Due lists live connections of one shard with NextCheckAt <= until,
+	// soonest first.
+	Due(ctx context.Context, shard int, until time.Time, cursor string, limit int) (Page, error)
+	// Events returns a connection's event history, oldest first.
+	Events(ctx context.Context, tenantID, accountID string) ([]connection.Event, error)
+}
+
+// Shards is the number of due-index shards; sweeps query them concurrently.
+const Shards = 8
+
+// ShardOf is the due-index shard of a connection.
+func ShardOf(tenantID, accountID string) int {
+	h := fnv.New32a()
+	h.Write([]byte(tenantID))
+	h.Write([]byte{0})
+	h.Write([]byte(accountID))
+	return int(h.Sum32() % Shards)
+}
+
+// DefaultLimit and MaxLimit bound page sizes.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 1000
+)
+
+func clampLimit(n int) int {
+	if n <= 0 {
+		return DefaultLimit
+	}
+	return min(n, MaxLimit)
+}
+
+// validate refuses transitions no adapter may write.
+func validate(t connection.Transition) error {
+	if t.Event == nil {
+		b := t.Before
+		if b == nil || b.Status != t.After.Status || b.RoleARN != t.After.RoleARN || b.Version != t.After.Version ||
+			b.TenantID != t.After.TenantID || b.AccountID != t.After.AccountID {
+			return ErrInvalidTransition
+		}
+		return nil
+	}
+	if t.Event.Version != t.After.Version || (t.Before != nil && t.Before.Version+1 != t.After.Version) || (t.Before == nil && t.After.Version != 1) {
+		return ErrInvalidTransition
+	}
+	if t.Before != nil && (t.Before.TenantID != t.After.TenantID || t.Before.AccountID != t.After.AccountID) {
+		return ErrInvalidTransition
+	}
+	return nil
+}

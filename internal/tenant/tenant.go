@@ -1,0 +1,185 @@
+// Package tenant models the partner's customer organisations and the secrets
+// RoleCall issues to them: the external ID each tenant's role must require,
+// and the invite codes that let a customer act for a tenant.
+//
+// External IDs and invite codes are generated here from crypto/rand and never
+// taken from input. Invite codes are returned once and stored only as their
+// SHA-256 hash.
+package tenant
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Stable error codes.
+const (
+	CodeInvalidTenantID = "INVALID_TENANT_ID"
+	CodeInvalidName     = "INVALID_NAME"
+	CodeInvalidInvite   = "INVALID_INVITE"
+	CodeInviteExpired   = "INVITE_EXPIRED"
+)
+
+// Error is a rejected input: a stable code, a message and the field.
+type Error struct {
+	Code    string
+	Message string
+	Field   string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Is matches on the code.
+func (e *Error) Is(target error) bool {
+	var t *Error
+	return errors.As(target, &t) && t.Code == e.Code
+}
+
+// Sentinel errors for errors.Is.
+var (
+	ErrInvalidInvite = &Error{Code: CodeInvalidInvite, Message: "the invite link is not valid; ask the partner for a new one"}
+	ErrInviteExpired = &Error{Code: CodeInviteExpired, Message: "the invite link has expired; ask the partner for a new one"}
+)
+
+// Tenant is one customer organisation of the partner.
+type Tenant struct {
+	ID                string    `json:"tenantId"`
+	Name              string    `json:"name"`
+	ExternalID        string    `json:"externalId"`
+	ExternalIDVersion int       `json:"externalIdVersion"` // 1 at creation, +1 per rotation
+	CreatedAt         time.Time `json:"createdAt"`
+	RotatedAt         time.Time `json:"rotatedAt,omitzero"`
+}
+
+// ValidateID checks a partner-chosen tenant ID: 1-64 of [A-Za-z0-9._-].
+func ValidateID(id string) error {
+	if len(id) < 1 || len(id) > 64 {
+		return &Error{Code: CodeInvalidTenantID, Field: "tenantId", Message: "a tenant ID is 1 to 64 characters long"}
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return &Error{Code: CodeInvalidTenantID, Field: "tenantId", Message: "a tenant ID may contain only letters, digits, '.', '_' and '-'"}
+		}
+	}
+	return nil
+}
+
+// ValidateName checks a tenant's display name: 1-128 printable characters.
+func ValidateName(name string) error {
+	if n := len([]rune(name)); n < 1 || n > 128 || strings.TrimSpace(name) != name {
+		return &Error{Code: CodeInvalidName, Field: "name", Message: "a name is 1 to 128 characters long, without leading or trailing spaces"}
+	}
+	for _, r := range name {
+		if r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029' {
+			return &Error{Code: CodeInvalidName, Field: "name", Message: "a name may not contain control characters"}
+		}
+	}
+	return nil
+}
+
+// New creates a tenant with a freshly generated external ID.
+func New(id, name string, now time.Time) (Tenant, error) {
+	if err := ValidateID(id); err != nil {
+		return Tenant{}, err
+	}
+	if err := ValidateName(name); err != nil {
+		return Tenant{}, err
+	}
+	return Tenant{ID: id, Name: name, ExternalID: NewExternalID(), ExternalIDVersion: 1, CreatedAt: now.UTC()}, nil
+}
+
+// Rotated returns t with a new external ID; the old one is no longer used.
+func (t Tenant) Rotated(now time.Time) Tenant {
+	t.ExternalID = NewExternalID()
+	t.ExternalIDVersion++
+	t.RotatedAt = now.UTC()
+	return t
+}
+
+// externalIDEncoding uses only characters STS allows in an external ID
+// ([\w+=,.@:\/-]): upper-case letters and digits 2-7.
+var externalIDEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// NewExternalID returns "rc-" and 160 random bits in base32 (35 characters),
+// within STS's 2-1224 character limit and alphabet.
+func NewExternalID() string {
+	b := make([]byte, 20)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand failed: %v", err)) // never happens on supported platforms
+	}
+	return "rc-" + externalIDEncoding.EncodeToString(b)
+}
+
+// MaskExternalID shows enough of an external ID to tell two apart in logs and
+// events without disclosing it: the first 7 characters.
+func MaskExternalID(id string) string {
+	if len(id) <= 7 {
+		return "***"
+	}
+	return id[:7] + "…"
+}
+
+// Invite lets a customer act for one tenant until it expires.
+type Invite struct {
+	Hash      string    `json:"hash"` // hex SHA-256 of the code
+	TenantID  string    `json:"tenantId"`
+	CreatedAt time.Time `json:"createdAt"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// DefaultInviteTTL is how long an invite is valid unless configured.
+const DefaultInviteTTL = 7 * 24 * time.Hour
+
+// NewInvite returns a random code (shown once) and the invite to store.
+func NewInvite(tenantID string, now time.Time, ttl time.Duration) (code string, inv Invite) {
+	b := make([]byte, 24) // 192 bits
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand failed: %v", err))
+	}
+	code = strings.ToLower(externalIDEncoding.EncodeToString(b))
+	if ttl <= 0 {
+		ttl = DefaultInviteTTL
+	}
+	return code, Invite{Hash: HashCode(code), TenantID: tenantID, CreatedAt: now.UTC(), ExpiresAt: now.UTC().Add(ttl)}
+}
+
+// HashCode is the stored form of an invite code.
+func HashCode(code string) string {
+	sum := sha256.Sum256([]byte(code))
+	return hex.EncodeToString(sum[:])
+}
+
+// WellFormedCode reports whether code could be an invite code, so that garbage
+// is refused before any lookup.
+func WellFormedCode(code string) bool {
+	if len(code) != 39 {
+		return false
+	}
+	for i := 0; i < len(code); i++ {
+		c := code[i]
+		if !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
+			return false
+		}
+	}
+	return true
+}
+
+// Check verifies that inv is the invite for code and still valid at now. The
+// hash comparison is constant-time.
+func (inv Invite) Check(code string, now time.Time) error {
+	if subtle.ConstantTimeCompare([]byte(inv.Hash), []byte(HashCode(code))) != 1 {
+		return ErrInvalidInvite
+	}
+	if !now.Before(inv.ExpiresAt) {
+		return ErrInviteExpired
+	}
+	return nil
+}
