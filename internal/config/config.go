@@ -1,0 +1,76 @@
+// Package config reads the settings a function's main needs from its
+// environment, collecting every problem so a misconfigured function fails
+// at start with one clear message instead of at its first request.
+//
+// Mains name each variable literally (env.String("TABLE_NAME")), so a test
+// can check that template.yaml sets exactly the variables each main reads.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Env reads variables through a lookup function such as os.LookupEnv.
+type Env struct {
+	lookup func(string) (string, bool)
+	errs   []error
+}
+
+// New returns an Env over lookup.
+func New(lookup func(string) (string, bool)) *Env { return &Env{lookup: lookup} }
+
+// String returns a required, non-empty variable.
+func (e *Env) String(name string) string {
+	v, ok := e.lookup(name)
+	if !ok || v == "" {
+		e.errs = append(e.errs, fmt.Errorf("%s is not set", name))
+	}
+	return v
+}
+
+// StringOr returns an optional variable, or def when unset or empty.
+func (e *Env) StringOr(name, def string) string {
+	if v, ok := e.lookup(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+// DurationOr returns an optional duration ("90s", "1h"), or def.
+func (e *Env) DurationOr(name string, def time.Duration) time.Duration {
+	v, ok := e.lookup(name)
+	if !ok || v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q is not a positive duration", name, v))
+		return def
+	}
+	return d
+}
+
+// IntOr returns an optional positive integer, or def.
+func (e *Env) IntOr(name string, def int) int {
+	v, ok := e.lookup(name)
+	if !ok || v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q is not a positive integer", name, v))
+		return def
+	}
+	return n
+}
+
+// Err returns every problem found so far, or nil.
+func (e *Env) Err() error {
+	if len(e.errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("configuration: %w", errors.Join(e.errs...))
+}
