@@ -102,10 +102,10 @@ func parseSyntax(s string) (ARN, error) {
 		return ARN{}, fail(CodeInvalidARN, "the role ARN is empty")
 	}
 	for i, r := range s {
-		if r == utf8.RuneError {
+		if r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD") {
 			return ARN{}, fail(CodeLookalike, "the role ARN is not valid UTF-8 (byte %d)", i)
 		}
-		if r > 0x7e {
+		if r >= utf8.RuneSelf {
 			return ARN{}, fail(CodeLookalike, "the role ARN contains the non-ASCII character %U at position %d; retype it or copy it from the IAM console", r, i)
 		}
 		if r <= ' ' || r == 0x7f {
@@ -137,6 +137,9 @@ func parseSyntax(s string) (ARN, error) {
 	}
 	if resource == "root" {
 		return ARN{}, fail(CodeNotRole, "this is the account root, not a role")
+	}
+	if resource == "role" {
+		return ARN{}, fail(CodeInvalidName, "the ARN names no role; add the role name after %q", "role/")
 	}
 	rest, ok := strings.CutPrefix(resource, "role/")
 	if !ok {
