@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Stable error codes.
@@ -72,8 +73,12 @@ func ValidateID(id string) error {
 	return nil
 }
 
-// ValidateName checks a tenant's display name: 1-128 printable characters.
+// ValidateName checks a tenant's display name: 1-128 printable characters
+// of valid UTF-8.
 func ValidateName(name string) error {
+	if !utf8.ValidString(name) {
+		return &Error{Code: CodeInvalidName, Field: "name", Message: "a name must be valid UTF-8 text"}
+	}
 	if n := len([]rune(name)); n < 1 || n > 128 || strings.TrimSpace(name) != name {
 		return &Error{Code: CodeInvalidName, Field: "name", Message: "a name is 1 to 128 characters long, without leading or trailing spaces"}
 	}
