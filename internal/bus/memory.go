@@ -1,0 +1,199 @@
+package bus
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Handler receives an event delivered by a Memory subscription.
+type Handler func(ctx context.Context, ev Envelope) error
+
+// Memory is the embedded adapter: an in-process bus. Put records every
+// entry in order (Since reads the record) and delivers it synchronously to
+// the subscribers of its detail-type, as EventBridge rules deliver to their
+// targets. A subscriber's error is logged and does not fail the Put, as a
+// target's failure does not fail PutEvents.
+type Memory struct {
+	// Account and Region fill the envelopes (defaults 000000000000 and
+	// local).
+	Account string
+	Region  string
+	Log     *slog.Logger
+	// Reject, when set, is asked for every entry; a non-empty code refuses
+	// it (tests use it to exercise partial failures).
+	Reject func(Entry) string
+
+	mu      sync.Mutex
+	records []record
+	subs    []subscription
+	notify  chan struct{}
+}
+
+type record struct {
+	env     Envelope
+	eventID string // the detail's eventId, when it has one
+}
+
+type subscription struct {
+	detailType string
+	fn         Handler
+}
+
+var _ Bus = (*Memory)(nil)
+
+// NewMemory returns an empty in-process bus.
+func NewMemory() *Memory { return &Memory{notify: make(chan struct{})} }
+
+// Subscribe delivers every entry of detailType ("" for all) to fn, in the
+// order they are put.
+func (m *Memory) Subscribe(detailType string, fn Handler) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.subs = append(m.subs, subscription{detailType: detailType, fn: fn})
+}
+
+// Put implements Bus.
+func (m *Memory) Put(ctx context.Context, entries []Entry) ([]Failure, error) {
+	if len(entries) > MaxBatch {
+		return nil, fmt.Errorf("put %d events: %w", len(entries), ErrTooManyEntries)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("put %d events: %w", len(entries), err)
+	}
+	var failures []Failure
+	var delivered []Envelope
+	m.mu.Lock()
+	if m.notify == nil {
+		m.notify = make(chan struct{})
+	}
+	for i, e := range entries {
+		code := ""
+		if m.Reject != nil {
+			code = m.Reject(e)
+		}
+		if code == "" && (e.Source == "" || e.DetailType == "" || !json.Valid([]byte(e.Detail))) {
+			code = "InvalidArgument"
+		}
+		if code != "" {
+			failures = append(failures, Failure{Index: i, Code: code, Message: "entry refused by the in-process bus"})
+			continue
+		}
+		env := m.envelope(e)
+		var d struct {
+			EventID string `json:"eventId"`
+		}
+		_ = json.Unmarshal(env.Detail, &d)
+		m.records = append(m.records, record{env: env, eventID: d.EventID})
+		delivered = append(delivered, env)
+	}
+	subs := append([]subscription(nil), m.subs...)
+	if len(delivered) > 0 {
+		close(m.notify)
+		m.notify = make(chan struct{})
+	}
+	m.mu.Unlock()
+
+	for _, env := range delivered {
+		for _, s := range subs {
+			if s.detailType != "" && s.detailType != env.DetailType {
+				continue
+			}
+			if err := s.fn(ctx, env); err != nil {
+				m.log().Error("bus target failed", "detailType", env.DetailType, "id", env.ID, "error", err)
+			}
+		}
+	}
+	return failures, nil
+}
+
+func (m *Memory) envelope(e Entry) Envelope {
+	t := e.Time
+	if t.IsZero() {
+		t = time.Now()
+	}
+	resources := e.Resources
+	if resources == nil {
+		resources = []string{}
+	}
+	return Envelope{
+		Version:    "0",
+		ID:         newID(),
+		DetailType: e.DetailType,
+		Source:     e.Source,
+		Account:    or(m.Account, "000000000000"),
+		Time:       t.UTC().Truncate(time.Second), // EventBridge keeps whole seconds
+		Region:     or(m.Region, "local"),
+		Resources:  append([]string(nil), resources...),
+		Detail:     json.RawMessage(e.Detail),
+	}
+}
+
+// Since returns the recorded events after the one whose detail eventId (or
+// envelope id) is after, oldest first, at most limit (all when limit <= 0).
+// after == "" reads from the start. An ID never recorded is
+// ErrUnknownCursor.
+func (m *Memory) Since(after string, limit int) ([]Envelope, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	start := 0
+	if after != "" {
+		start = -1
+		for i := len(m.records) - 1; i >= 0; i-- {
+			if m.records[i].eventID == after || m.records[i].env.ID == after {
+				start = i + 1
+				break
+			}
+		}
+		if start < 0 {
+			return nil, fmt.Errorf("events after %q: %w", after, ErrUnknownCursor)
+		}
+	}
+	end := len(m.records)
+	if limit > 0 {
+		end = min(end, start+limit)
+	}
+	out := make([]Envelope, 0, end-start)
+	for _, r := range m.records[start:end] {
+		out = append(out, r.env)
+	}
+	return out, nil
+}
+
+// Changed returns a channel closed at the next successful Put, so a reader
+// can wait for new events without polling.
+func (m *Memory) Changed() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.notify == nil {
+		m.notify = make(chan struct{})
+	}
+	return m.notify
+}
+
+func (m *Memory) log() *slog.Logger {
+	if m.Log != nil {
+		return m.Log
+	}
+	return slog.Default()
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// newID returns a random UUID (version 4), the form of EventBridge's ids.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
