@@ -239,7 +239,7 @@ func (c *Checker) assume(ctx context.Context, name string, in AssumeRequest) (Se
 		if !errors.Is(err, ErrTransient) || i+1 >= attempts {
 			break
 		}
-		d := min(base<<i, maxBackoffDefault)
+		d := backoff(base, i)
 		d = d/2 + rand.N(d/2+1) // jitter in [d/2, d]
 		t := time.NewTimer(d)
 		select {
@@ -264,6 +264,17 @@ func (c *Checker) assume(ctx context.Context, name string, in AssumeRequest) (Se
 	}
 	c.log().Debug("sts call failed", "step", name, "roleArn", in.RoleARN, "code", step.Code, "error", err)
 	return Session{}, step, err
+}
+
+// backoff is the delay before retry i+1: base doubled i times, at most
+// maxBackoffDefault. It doubles step by step (never base<<i, which overflows
+// into a negative delay for large i or base).
+func backoff(base time.Duration, i int) time.Duration {
+	d := min(base, maxBackoffDefault)
+	for ; i > 0 && d < maxBackoffDefault; i-- {
+		d *= 2
+	}
+	return min(d, maxBackoffDefault)
 }
 
 // Job is one queued check: the connection as it was when the job was made
