@@ -1,0 +1,225 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/check"
+)
+
+// Message is a received message.
+type Message struct {
+	ID            string
+	ReceiptHandle string // valid until the message is received again
+	Job           check.Job
+	ReceiveCount  int
+}
+
+// Memory is the embedded adapter: an in-process queue with SQS's delivery
+// semantics. A received message is invisible for Visibility, then delivered
+// again with a higher receive count unless deleted; ChangeVisibility moves
+// that moment. A message received more than MaxReceives times moves to the
+// dead-letter list instead.
+type Memory struct {
+	Visibility  time.Duration // default 30s
+	MaxReceives int           // 0: no dead-letter list
+	Now         func() time.Time
+	// Reject, when set, is asked for every job sent; a non-empty code
+	// refuses it, with sender fault unless the code is a service-side one
+	// (InternalError, ServiceUnavailable), which Send retries.
+	Reject func(check.Job) string
+	// Attempts and Backoff bound Send's retries of refused entries.
+	Attempts int
+	Backoff  time.Duration
+
+	mu     sync.Mutex
+	msgs   []*held
+	dead   []Message
+	seq    int
+	notify chan struct{}
+}
+
+type held struct {
+	Message
+	visibleAt time.Time
+}
+
+var _ Queue = (*Memory)(nil)
+
+// NewMemory returns an empty in-process queue.
+func NewMemory() *Memory { return &Memory{} }
+
+func (m *Memory) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
+}
+
+// Send implements Queue.
+func (m *Memory) Send(ctx context.Context, jobs []check.Job) error {
+	return sendBatches(ctx, jobs, retryPolicy{m.Attempts, m.Backoff}, m.sendBatch)
+}
+
+func (m *Memory) sendBatch(ctx context.Context, batch []check.Job) ([]EntryFailure, error) {
+	var fs []EntryFailure
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	added := false
+	for i, j := range batch {
+		if m.Reject != nil {
+			if code := m.Reject(j); code != "" {
+				fs = append(fs, EntryFailure{Index: i, Code: code, Message: "refused by the in-process queue", SenderFault: code != "InternalError" && code != "ServiceUnavailable"})
+				continue
+			}
+		}
+		m.seq++
+		m.msgs = append(m.msgs, &held{Message: Message{ID: fmt.Sprintf("mem-%08d", m.seq), Job: j}, visibleAt: now})
+		added = true
+	}
+	if added {
+		m.wake()
+	}
+	return fs, nil
+}
+
+func (m *Memory) wake() {
+	if m.notify != nil {
+		close(m.notify)
+		m.notify = nil
+	}
+}
+
+// Receive returns up to max visible messages, oldest first, waiting up to
+// wait for one to become visible (long polling). Each is hidden for
+// Visibility and gets a new receipt handle.
+func (m *Memory) Receive(ctx context.Context, max int, wait time.Duration) ([]Message, error) {
+	if max <= 0 {
+		max = 1
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		m.mu.Lock()
+		out, next := m.take(max)
+		if len(out) > 0 || wait <= 0 {
+			m.mu.Unlock()
+			return out, nil
+		}
+		if m.notify == nil {
+			m.notify = make(chan struct{})
+		}
+		ch := m.notify
+		m.mu.Unlock()
+		sleep := time.Until(deadline)
+		if sleep <= 0 {
+			return nil, nil
+		}
+		if !next.IsZero() {
+			sleep = min(sleep, max0(next.Sub(m.now())))
+		}
+		t := time.NewTimer(sleep)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("receive: %w", ctx.Err())
+		case <-ch:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+func max0(d time.Duration) time.Duration {
+	if d < time.Millisecond {
+		return time.Millisecond
+	}
+	return d
+}
+
+// take receives up to max visible messages; it also returns when the next
+// invisible one becomes visible. m.mu is held.
+func (m *Memory) take(max int) ([]Message, time.Time) {
+	now := m.now()
+	vis := m.Visibility
+	if vis <= 0 {
+		vis = 30 * time.Second
+	}
+	var out []Message
+	var next time.Time
+	kept := m.msgs[:0]
+	for _, h := range m.msgs {
+		if len(out) >= max || h.visibleAt.After(now) {
+			if h.visibleAt.After(now) && (next.IsZero() || h.visibleAt.Before(next)) {
+				next = h.visibleAt
+			}
+			kept = append(kept, h)
+			continue
+		}
+		h.ReceiveCount++
+		if m.MaxReceives > 0 && h.ReceiveCount > m.MaxReceives {
+			h.ReceiptHandle = ""
+			m.dead = append(m.dead, h.Message)
+			continue
+		}
+		h.ReceiptHandle = fmt.Sprintf("%s#%d", h.ID, h.ReceiveCount)
+		h.visibleAt = now.Add(vis)
+		out = append(out, h.Message)
+		kept = append(kept, h)
+	}
+	m.msgs = kept
+	return out, next
+}
+
+func (m *Memory) find(receiptHandle string) *held {
+	for _, h := range m.msgs {
+		if receiptHandle != "" && h.ReceiptHandle == receiptHandle {
+			return h
+		}
+	}
+	return nil
+}
+
+// Delete removes a received message.
+func (m *Memory) Delete(ctx context.Context, receiptHandle string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, h := range m.msgs {
+		if receiptHandle != "" && h.ReceiptHandle == receiptHandle {
+			m.msgs = append(m.msgs[:i], m.msgs[i+1:]...)
+			return nil
+		}
+	}
+	return fmt.Errorf("delete message: %w", ErrReceiptHandle)
+}
+
+// ChangeVisibility makes a received message visible again after d.
+func (m *Memory) ChangeVisibility(ctx context.Context, receiptHandle string, d time.Duration) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h := m.find(receiptHandle)
+	if h == nil {
+		return fmt.Errorf("change message visibility: %w", ErrReceiptHandle)
+	}
+	h.visibleAt = m.now().Add(min(max(d, 0), MaxVisibility))
+	if d <= 0 {
+		m.wake()
+	}
+	return nil
+}
+
+// Dead returns the messages moved to the dead-letter list, oldest first.
+func (m *Memory) Dead() []Message {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]Message(nil), m.dead...)
+}
+
+// Len returns the number of messages not yet deleted, in flight or not.
+func (m *Memory) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.msgs)
+}

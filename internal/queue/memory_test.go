@@ -1,0 +1,143 @@
+package queue_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/queue"
+	"github.com/rolecall/rolecall/internal/queue/queuetest"
+)
+
+func TestMemoryContract(t *testing.T) {
+	queuetest.Run(t, func(t *testing.T) queuetest.Harness {
+		m := queue.NewMemory()
+		m.Backoff = time.Millisecond
+		var mu sync.Mutex
+		var script []string
+		m.Reject = func(check.Job) string {
+			mu.Lock()
+			defer mu.Unlock()
+			if len(script) == 0 {
+				return ""
+			}
+			c := script[0]
+			script = script[1:]
+			return c
+		}
+		return queuetest.Harness{
+			Queue: m,
+			Sent: func() []check.Job {
+				msgs, _ := m.Receive(context.Background(), 1000, 0)
+				for _, msg := range msgs {
+					_ = m.ChangeVisibility(context.Background(), msg.ReceiptHandle, 0)
+				}
+				var out []check.Job
+				for _, msg := range msgs {
+					out = append(out, msg.Job)
+				}
+				return out
+			},
+			RejectNext: func(codes ...string) { mu.Lock(); script = append(script, codes...); mu.Unlock() },
+		}
+	})
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func TestMemoryDelivery(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)}
+	m := &queue.Memory{Visibility: 30 * time.Second, MaxReceives: 3, Now: clk.Now}
+	if err := m.Send(ctx, queuetest.Jobs(2)); err != nil {
+		t.Fatal(err)
+	}
+
+	first, _ := m.Receive(ctx, 10, 0)
+	if len(first) != 2 || first[0].ReceiveCount != 1 || first[0].Job.Connection.Version != 1 {
+		t.Fatalf("first receive = %+v", first)
+	}
+	if again, _ := m.Receive(ctx, 10, 0); len(again) != 0 {
+		t.Fatalf("received %d messages still invisible", len(again))
+	}
+	if err := m.Delete(ctx, first[1].ReceiptHandle); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.ChangeVisibility(ctx, first[0].ReceiptHandle, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(4 * time.Second)
+	if got, _ := m.Receive(ctx, 10, 0); len(got) != 0 {
+		t.Fatalf("received before the changed visibility ended")
+	}
+	clk.Add(time.Second)
+	second, _ := m.Receive(ctx, 10, 0)
+	if len(second) != 1 || second[0].ReceiveCount != 2 || second[0].ID != first[0].ID {
+		t.Fatalf("second receive = %+v", second)
+	}
+	if err := m.Delete(ctx, first[0].ReceiptHandle); !errors.Is(err, queue.ErrReceiptHandle) {
+		t.Errorf("Delete with a superseded receipt handle = %v, want ErrReceiptHandle", err)
+	}
+	clk.Add(30 * time.Second)
+	third, _ := m.Receive(ctx, 10, 0)
+	clk.Add(30 * time.Second)
+	fourth, _ := m.Receive(ctx, 10, 0)
+	if len(third) != 1 || third[0].ReceiveCount != 3 || len(fourth) != 0 {
+		t.Fatalf("third %+v, fourth %+v", third, fourth)
+	}
+	if dead := m.Dead(); len(dead) != 1 || dead[0].ID != first[0].ID || m.Len() != 0 {
+		t.Fatalf("dead = %+v, len %d; want the message dead-lettered after 3 receives", dead, m.Len())
+	}
+	if err := m.ChangeVisibility(ctx, "nope", 0); !errors.Is(err, queue.ErrReceiptHandle) {
+		t.Errorf("ChangeVisibility(unknown) = %v", err)
+	}
+}
+
+func TestMemoryLongPoll(t *testing.T) {
+	ctx := context.Background()
+	m := queue.NewMemory()
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		_ = m.Send(ctx, queuetest.Jobs(1))
+	}()
+	start := time.Now()
+	got, err := m.Receive(ctx, 1, 5*time.Second)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("Receive = %v, %v", got, err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("long poll woke after %s, want soon after the send", d)
+	}
+
+	// A message whose visibility is changed to a short delay is received
+	// by a waiting poll once it becomes visible.
+	if err := m.ChangeVisibility(ctx, got[0].ReceiptHandle, 30*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	again, err := m.Receive(ctx, 1, 5*time.Second)
+	if err != nil || len(again) != 1 || again[0].ReceiveCount != 2 {
+		t.Fatalf("Receive after visibility change = %+v, %v", again, err)
+	}
+
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if _, err := m.Receive(cctx, 1, 5*time.Second); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Receive on an empty queue with a short context = %v", err)
+	}
+	if got, err := m.Receive(ctx, 1, 10*time.Millisecond); err != nil || len(got) != 0 {
+		t.Errorf("Receive with a short wait = %v, %v", got, err)
+	}
+}

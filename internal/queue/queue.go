@@ -1,0 +1,161 @@
+// Package queue carries check jobs (check.Job, one per message) to the
+// verify worker.
+//
+// Queue is the port: Send enqueues any number of jobs, in batches of
+// MaxBatch, retrying the entries the queue refused for a reason on its side,
+// and reports the jobs it could not enqueue with a *SendError. Two adapters
+// implement it and pass the same contract suite (queuetest): SQS
+// (aws-sdk-go-v2's SendMessageBatch, plus ChangeVisibility for the worker's
+// backoff) and Memory, the in-process queue of `rolecall serve`, with
+// receive counts, visibility timeouts and a dead-letter list like SQS.
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/check"
+)
+
+// MaxBatch is the most messages one batch call takes (SQS's limit).
+const MaxBatch = 10
+
+// Queue is the port.
+type Queue interface {
+	// Send enqueues jobs. When some could not be enqueued it returns a
+	// *SendError naming them; the others were enqueued.
+	Send(ctx context.Context, jobs []check.Job) error
+}
+
+// Errors, matched with errors.Is.
+var (
+	// ErrReceiptHandle: a receipt handle that is not the current one of a
+	// message in flight.
+	ErrReceiptHandle = errors.New("receipt handle is invalid")
+)
+
+// SendError reports the jobs Send could not enqueue.
+type SendError struct {
+	Failed []int // indexes into the jobs passed to Send, ascending
+	Err    error // the reasons, joined
+}
+
+func (e *SendError) Error() string {
+	return fmt.Sprintf("%d job(s) not enqueued: %v", len(e.Failed), e.Err)
+}
+
+func (e *SendError) Unwrap() error { return e.Err }
+
+// EntryFailure is one batch entry the queue refused.
+type EntryFailure struct {
+	Index       int // into the batch
+	Code        string
+	Message     string
+	SenderFault bool // the entry itself is at fault: retrying cannot help
+}
+
+func (f EntryFailure) Error() string {
+	return fmt.Sprintf("entry %d: %s: %s", f.Index, f.Code, f.Message)
+}
+
+// batchFunc sends one batch of at most MaxBatch jobs.
+type batchFunc func(ctx context.Context, batch []check.Job) ([]EntryFailure, error)
+
+// retryPolicy bounds the retries of refused entries.
+type retryPolicy struct {
+	attempts int
+	backoff  time.Duration
+}
+
+func (p retryPolicy) withDefaults() retryPolicy {
+	if p.attempts <= 0 {
+		p.attempts = 3
+	}
+	if p.backoff <= 0 {
+		p.backoff = 50 * time.Millisecond
+	}
+	return p
+}
+
+// sendBatches splits jobs into batches and sends each, retrying exactly the
+// entries refused without sender fault, with doubling backoff. A batch call
+// that fails as a whole fails all its pending entries (the SDK has already
+// retried it). After ctx is done nothing more is sent.
+func sendBatches(ctx context.Context, jobs []check.Job, p retryPolicy, send batchFunc) error {
+	p = p.withDefaults()
+	var failed []int
+	var errs []error
+	for start := 0; start < len(jobs); start += MaxBatch {
+		idx := make([]int, 0, MaxBatch)
+		for i := start; i < min(start+MaxBatch, len(jobs)); i++ {
+			idx = append(idx, i)
+		}
+		delay := p.backoff
+		for attempt := 1; len(idx) > 0; attempt++ {
+			if err := ctx.Err(); err != nil {
+				failed = append(failed, idx...)
+				errs = append(errs, err)
+				break
+			}
+			batch := make([]check.Job, len(idx))
+			for k, i := range idx {
+				batch[k] = jobs[i]
+			}
+			fs, err := send(ctx, batch)
+			if err != nil {
+				failed = append(failed, idx...)
+				errs = append(errs, fmt.Errorf("send batch of %d: %w", len(batch), err))
+				break
+			}
+			var retry []int
+			for _, f := range fs {
+				if f.Index < 0 || f.Index >= len(idx) {
+					continue
+				}
+				if f.SenderFault || attempt >= p.attempts {
+					failed = append(failed, idx[f.Index])
+					errs = append(errs, f)
+					continue
+				}
+				retry = append(retry, idx[f.Index])
+			}
+			idx = retry
+			if len(idx) > 0 {
+				t := time.NewTimer(delay)
+				select {
+				case <-ctx.Done():
+				case <-t.C:
+				}
+				t.Stop()
+				delay *= 2
+			}
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	slices.Sort(failed)
+	return &SendError{Failed: failed, Err: errors.Join(dedupe(errs)...)}
+}
+
+// dedupe keeps the first of errors with the same text, so one cause
+// repeated over many entries is reported once.
+func dedupe(errs []error) []error {
+	seen := map[string]bool{}
+	var out []error
+	for _, e := range errs {
+		k := e.Error()
+		if i := strings.Index(k, ": "); i > 0 && strings.HasPrefix(k, "entry ") {
+			k = k[i:]
+		}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, e)
+		}
+	}
+	return out
+}

@@ -1,0 +1,103 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/rolecall/rolecall/internal/check"
+)
+
+// SQSAPI is the part of *sqs.Client the adapter uses.
+type SQSAPI interface {
+	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
+	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
+}
+
+// SQS is the AWS adapter of the Queue port.
+type SQS struct {
+	Client   SQSAPI
+	QueueURL string
+	// Attempts per refused entry (default 3) with doubling Backoff from
+	// 50ms. A call that fails as a whole is retried by the SDK's retryer.
+	Attempts int
+	Backoff  time.Duration
+}
+
+var _ Queue = (*SQS)(nil)
+
+// MaxVisibility is the longest visibility timeout SQS accepts.
+const MaxVisibility = 12 * time.Hour
+
+// Send implements Queue with SendMessageBatch, 10 jobs per call.
+func (q *SQS) Send(ctx context.Context, jobs []check.Job) error {
+	return sendBatches(ctx, jobs, retryPolicy{q.Attempts, q.Backoff}, q.sendBatch)
+}
+
+func (q *SQS) sendBatch(ctx context.Context, batch []check.Job) ([]EntryFailure, error) {
+	in := &sqs.SendMessageBatchInput{QueueUrl: aws.String(q.QueueURL)}
+	for i, j := range batch {
+		body, err := json.Marshal(j)
+		if err != nil {
+			return nil, fmt.Errorf("encode job %s/%s: %w", j.Connection.TenantID, j.Connection.AccountID, err)
+		}
+		in.Entries = append(in.Entries, sqstypes.SendMessageBatchRequestEntry{
+			Id:          aws.String(strconv.Itoa(i)),
+			MessageBody: aws.String(string(body)),
+		})
+	}
+	out, err := q.Client.SendMessageBatch(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	ok := make(map[int]bool, len(out.Successful))
+	for _, s := range out.Successful {
+		if i, err := strconv.Atoi(aws.ToString(s.Id)); err == nil {
+			ok[i] = true
+		}
+	}
+	var fs []EntryFailure
+	reported := map[int]bool{}
+	for _, f := range out.Failed {
+		i, err := strconv.Atoi(aws.ToString(f.Id))
+		if err != nil || i < 0 || i >= len(batch) {
+			continue
+		}
+		reported[i] = true
+		fs = append(fs, EntryFailure{Index: i, Code: aws.ToString(f.Code), Message: aws.ToString(f.Message), SenderFault: f.SenderFault})
+	}
+	// An entry the response names neither way is not assumed sent.
+	for i := range batch {
+		if !ok[i] && !reported[i] {
+			fs = append(fs, EntryFailure{Index: i, Code: "MissingResult", Message: "the response names neither success nor failure"})
+		}
+	}
+	return fs, nil
+}
+
+// ChangeVisibility makes a received message visible again after d (rounded
+// up to whole seconds, at most MaxVisibility), so the worker can back off
+// without sleeping.
+func (q *SQS) ChangeVisibility(ctx context.Context, receiptHandle string, d time.Duration) error {
+	_, err := q.Client.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+		QueueUrl:          aws.String(q.QueueURL),
+		ReceiptHandle:     aws.String(receiptHandle),
+		VisibilityTimeout: visibilitySeconds(d),
+	})
+	if err != nil {
+		return fmt.Errorf("change message visibility to %s: %w", d, err)
+	}
+	return nil
+}
+
+func visibilitySeconds(d time.Duration) int32 {
+	d = min(max(d, 0), MaxVisibility)
+	return int32(math.Ceil(d.Seconds()))
+}
