@@ -1,0 +1,377 @@
+package check_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/connection"
+)
+
+// Credential values the fake STS returns; they must never leave the adapter.
+const (
+	wireAccessKeyID  = "ASIAWIRETESTKEY7EXAMPLE"
+	wireSecretKey    = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYWIRESECRETKEY"
+	wireSessionToken = "FwoGZXIvYXdzEBYaDWIRESESSIONTOKENEXAMPLEFwoGZXIvYXdzEBYaDExample=="
+)
+
+func assumeRoleXML(account string) string {
+	return `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <AssumeRoleResult>
+    <AssumedRoleUser>
+      <AssumedRoleId>AROA3XFRBF535PLBIFPI4:rolecall-acme-prod-0123456789ab</AssumedRoleId>
+      <Arn>arn:aws:sts::` + account + `:assumed-role/RoleCall/rolecall-acme-prod-0123456789ab</Arn>
+    </AssumedRoleUser>
+    <Credentials>
+      <AccessKeyId>` + wireAccessKeyID + `</AccessKeyId>
+      <SecretAccessKey>` + wireSecretKey + `</SecretAccessKey>
+      <SessionToken>` + wireSessionToken + `</SessionToken>
+      <Expiration>2030-01-01T00:15:00Z</Expiration>
+    </Credentials>
+    <PackedPolicySize>6</PackedPolicySize>
+  </AssumeRoleResult>
+  <ResponseMetadata>
+    <RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId>
+  </ResponseMetadata>
+</AssumeRoleResponse>`
+}
+
+func errorXML(typ, code, message string) string {
+	return `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <Error>
+    <Type>` + typ + `</Type>
+    <Code>` + code + `</Code>
+    <Message>` + message + `</Message>
+  </Error>
+  <RequestId>8c1a5d3e-2b1f-4c55-9e0e-1d2c3b4a5f60</RequestId>
+</ErrorResponse>`
+}
+
+const deniedMessage = "User: arn:aws:iam::111122223333:user/rolecall-partner is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::123456789012:role/RoleCall"
+
+type reply struct {
+	status int
+	body   string
+}
+
+var (
+	replyOK        = reply{200, assumeRoleXML(acct)}
+	replyOther     = reply{200, assumeRoleXML(otherAcct)}
+	replyDenied    = reply{403, errorXML("Sender", "AccessDenied", deniedMessage)}
+	replyDisabled  = reply{403, errorXML("Sender", "RegionDisabledException", "STS is not activated in this region for account:123456789012. Your account administrator can activate STS in this region using the IAM Console.")}
+	replyThrottled = reply{400, errorXML("Sender", "Throttling", "Rate exceeded")}
+	replyInternal  = reply{500, errorXML("Receiver", "InternalFailure", "An internal error occurred.")}
+	replyBare500   = reply{500, ""}
+	replyBare503   = reply{503, ""}
+	replyUnavail   = reply{503, errorXML("Receiver", "ServiceUnavailable", "Service is unavailable.")}
+	replyExpired   = reply{403, errorXML("Sender", "ExpiredToken", "The security token included in the request is expired")}
+	replyNoUser    = reply{200, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult></AssumeRoleResult><ResponseMetadata><RequestId>x</RequestId></ResponseMetadata></AssumeRoleResponse>`}
+)
+
+// fakeSTS is an httptest server speaking STS's Query protocol. It records
+// the form of every request and answers with decide(form).
+type fakeSTS struct {
+	*httptest.Server
+	mu     sync.Mutex
+	forms  []url.Values
+	auth   []string
+	decide func(form url.Values) reply
+}
+
+func newFakeSTS(t *testing.T, decide func(url.Values) reply) *fakeSTS {
+	t.Helper()
+	f := &fakeSTS{decide: decide}
+	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil || r.Method != http.MethodPost {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		f.mu.Lock()
+		f.forms = append(f.forms, r.PostForm)
+		f.auth = append(f.auth, r.Header.Get("Authorization"))
+		f.mu.Unlock()
+		rep := f.decide(r.PostForm)
+		w.Header().Set("X-Amzn-Requestid", "8c1a5d3e-2b1f-4c55-9e0e-1d2c3b4a5f60")
+		if rep.body != "" {
+			w.Header().Set("Content-Type", "text/xml")
+		}
+		w.WriteHeader(rep.status)
+		fmt.Fprint(w, rep.body)
+	}))
+	if !strings.HasPrefix(f.URL, "http://127.0.0.1:") {
+		t.Fatalf("test server on %s, want loopback", f.URL)
+	}
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *fakeSTS) requests() []url.Values {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]url.Values(nil), f.forms...)
+}
+
+// byExtID answers like a trust policy: with or without the external ID.
+func byExtID(with, without reply) func(url.Values) reply {
+	return func(form url.Values) reply {
+		if form.Has("ExternalId") {
+			return with
+		}
+		return without
+	}
+}
+
+// stsAdapter wraps a real SDK client aimed at the fake server.
+func stsAdapter(f *fakeSTS) *check.STS {
+	client := sts.New(sts.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(f.URL),
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: "AKIAPARTNEREXAMPLE", SecretAccessKey: "partner-secret", Source: "test"}, nil
+		}),
+		RetryMaxAttempts: 1,
+	})
+	return &check.STS{Client: client}
+}
+
+func assumeRequest(extID string) check.AssumeRequest {
+	return check.AssumeRequest{
+		RoleARN:         roleARN,
+		ExternalID:      extID,
+		SessionName:     check.SessionName("acme-prod", acct),
+		DurationSeconds: check.SessionDuration,
+		Policy:          check.SessionPolicy,
+	}
+}
+
+func TestSTSAdapterWire(t *testing.T) {
+	tests := []struct {
+		name    string
+		reply   reply
+		kind    error // nil: success
+		code    string
+		account string
+	}{
+		{"success", replyOK, nil, "", acct},
+		{"success in another account", replyOther, nil, "", otherAcct},
+		{"access denied", replyDenied, check.ErrDenied, "AccessDenied", ""},
+		{"region disabled", replyDisabled, check.ErrRegionDisabled, "RegionDisabledException", ""},
+		{"throttling", replyThrottled, check.ErrTransient, "Throttling", ""},
+		{"internal failure 500", replyInternal, check.ErrTransient, "InternalFailure", ""},
+		{"bare 500", replyBare500, check.ErrTransient, "", ""},
+		{"bare 503", replyBare503, check.ErrTransient, "", ""},
+		{"service unavailable 503", replyUnavail, check.ErrTransient, "ServiceUnavailable", ""},
+		{"partner token expired is not the customer's fault", replyExpired, check.ErrTransient, "ExpiredToken", ""},
+		{"response without assumed role user", replyNoUser, check.ErrTransient, "MalformedResponse", ""},
+		// A 403 without an error document is classified by its status.
+		{"bare 403", reply{403, ""}, check.ErrDenied, "HTTP403", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeSTS(t, func(url.Values) reply { return tt.reply })
+			s, err := stsAdapter(f).AssumeRole(context.Background(), assumeRequest(externalID))
+			if tt.kind == nil {
+				if err != nil {
+					t.Fatalf("AssumeRole: %v", err)
+				}
+				want := check.Session{AssumedRoleARN: "arn:aws:sts::" + tt.account + ":assumed-role/RoleCall/rolecall-acme-prod-0123456789ab", AccountID: tt.account}
+				if s != want {
+					t.Fatalf("session %+v, want %+v", s, want)
+				}
+			} else {
+				if err == nil {
+					t.Fatalf("AssumeRole succeeded, want %v", tt.kind)
+				}
+				for _, k := range []error{check.ErrDenied, check.ErrRegionDisabled, check.ErrTransient} {
+					if errors.Is(err, k) != (k == tt.kind) {
+						t.Fatalf("errors.Is(%v, %v) = %v", err, k, !(k == tt.kind))
+					}
+				}
+				var se *check.STSError
+				if !errors.As(err, &se) {
+					t.Fatalf("error %T is not an *STSError", err)
+				}
+				if tt.code != "" && se.Code != tt.code {
+					t.Fatalf("code %q, want %q", se.Code, tt.code)
+				}
+				if s != (check.Session{}) {
+					t.Fatalf("failed call returned session %+v", s)
+				}
+			}
+			reqs := f.requests()
+			if len(reqs) != 1 {
+				t.Fatalf("%d requests, want 1 (RetryMaxAttempts 1)", len(reqs))
+			}
+			form := reqs[0]
+			want := map[string]string{
+				"Action":          "AssumeRole",
+				"Version":         "2011-06-15",
+				"RoleArn":         roleARN,
+				"RoleSessionName": check.SessionName("acme-prod", acct),
+				"DurationSeconds": "900",
+				"Policy":          check.SessionPolicy,
+				"ExternalId":      externalID,
+			}
+			for k, v := range want {
+				if got := form.Get(k); got != v {
+					t.Errorf("param %s = %q, want %q", k, got, v)
+				}
+			}
+			if !strings.Contains(f.auth[0], "Credential=AKIAPARTNEREXAMPLE/") || !strings.Contains(f.auth[0], "/us-east-1/sts/aws4_request") {
+				t.Errorf("request not SigV4-signed for sts in us-east-1: %q", f.auth[0])
+			}
+		})
+	}
+}
+
+func TestSTSAdapterOmitsEmptyExternalID(t *testing.T) {
+	f := newFakeSTS(t, func(url.Values) reply { return replyDenied })
+	_, err := stsAdapter(f).AssumeRole(context.Background(), assumeRequest(""))
+	if !errors.Is(err, check.ErrDenied) {
+		t.Fatalf("err = %v", err)
+	}
+	if form := f.requests()[0]; form.Has("ExternalId") {
+		t.Fatalf("ExternalId sent as %q, want absent", form.Get("ExternalId"))
+	}
+}
+
+func TestSTSAdapterDeniedMessageIsKept(t *testing.T) {
+	// Classification is by code, but the STS message stays available for
+	// operators in the wrapped error.
+	f := newFakeSTS(t, func(url.Values) reply { return replyDenied })
+	_, err := stsAdapter(f).AssumeRole(context.Background(), assumeRequest(externalID))
+	if !strings.Contains(err.Error(), "is not authorized to perform: sts:AssumeRole") {
+		t.Fatalf("error %q lost STS's message", err)
+	}
+}
+
+func TestSTSAdapterTimeout(t *testing.T) {
+	release := make(chan struct{})
+	f := newFakeSTS(t, func(url.Values) reply { <-release; return replyOK })
+	defer close(release)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := stsAdapter(f).AssumeRole(ctx, assumeRequest(externalID))
+	var se *check.STSError
+	if !errors.Is(err, check.ErrTransient) || !errors.As(err, &se) || se.Code != "Timeout" {
+		t.Fatalf("err = %v, want transient Timeout", err)
+	}
+}
+
+func TestSTSAdapterConnectionRefused(t *testing.T) {
+	f := newFakeSTS(t, func(url.Values) reply { return replyOK })
+	a := stsAdapter(f)
+	f.Close()
+	_, err := a.AssumeRole(context.Background(), assumeRequest(externalID))
+	if !errors.Is(err, check.ErrTransient) || errors.Is(err, check.ErrDenied) {
+		t.Fatalf("err = %v, want transient", err)
+	}
+}
+
+// TestCheckThroughSTS runs whole checks through the real SDK client.
+func TestCheckThroughSTS(t *testing.T) {
+	tests := []struct {
+		name         string
+		decide       func(url.Values) reply
+		want         connection.Result
+		detail       string
+		withRequests int // requests carrying ExternalId
+		without      int // requests without it
+	}{
+		{"ok", byExtID(replyOK, replyDenied), connection.ResultOK, "", 1, 1},
+		{"not enforced", byExtID(replyOK, replyOK), connection.ResultNotEnforced, "", 1, 1},
+		{"denied", byExtID(replyDenied, replyDenied), connection.ResultDenied, "AccessDenied", 1, 0},
+		{"account mismatch", byExtID(replyOther, replyDenied), connection.ResultAccountMismatch, otherAcct, 1, 0},
+		{"region disabled", byExtID(replyDisabled, replyDisabled), connection.ResultRegionDisabled, "RegionDisabledException", 1, 0},
+		{"throttled", byExtID(replyThrottled, replyThrottled), connection.ResultTransient, "Throttling", 3, 0},
+		{"500", byExtID(replyBare500, replyBare500), connection.ResultTransient, "", 3, 0},
+		{"throttled without external ID", byExtID(replyOK, replyThrottled), connection.ResultTransient, "Throttling", 1, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeSTS(t, tt.decide)
+			rep := newChecker(stsAdapter(f), nil).Check(context.Background(), request())
+			if rep.Outcome.Result != tt.want {
+				t.Fatalf("result %s (%s), want %s; steps %+v", rep.Outcome.Result, rep.Outcome.Detail, tt.want, rep.Steps)
+			}
+			if tt.detail != "" && rep.Outcome.Detail != tt.detail {
+				t.Fatalf("detail %q, want %q", rep.Outcome.Detail, tt.detail)
+			}
+			var with, without int
+			for i, form := range f.requests() {
+				if form.Get("Action") != "AssumeRole" || form.Get("DurationSeconds") != "900" ||
+					form.Get("Policy") != check.SessionPolicy || form.Get("RoleArn") != roleARN ||
+					!stsSessionName.MatchString(form.Get("RoleSessionName")) {
+					t.Fatalf("request %d: %v", i, form)
+				}
+				if form.Has("ExternalId") {
+					if without > 0 || form.Get("ExternalId") != externalID {
+						t.Fatalf("request %d: ExternalId %q after %d calls without", i, form.Get("ExternalId"), without)
+					}
+					with++
+				} else {
+					without++
+				}
+			}
+			if with != tt.withRequests || without != tt.without {
+				t.Fatalf("%d requests with external ID and %d without, want %d and %d", with, without, tt.withRequests, tt.without)
+			}
+		})
+	}
+}
+
+// TestCheckLogsNoCredentials runs checks through the SDK with debug logging
+// and proves that no credential value STS returned reaches the log.
+func TestCheckLogsNoCredentials(t *testing.T) {
+	for _, format := range []string{"json", "text"} {
+		t.Run(format, func(t *testing.T) {
+			var buf bytes.Buffer
+			opts := &slog.HandlerOptions{Level: slog.LevelDebug}
+			var h slog.Handler = slog.NewJSONHandler(&buf, opts)
+			if format == "text" {
+				h = slog.NewTextHandler(&buf, opts)
+			}
+			log := slog.New(h)
+			prev := slog.Default()
+			slog.SetDefault(log) // catch anything that logs to the default logger too
+			defer slog.SetDefault(prev)
+
+			results := map[connection.Result]bool{}
+			for _, decide := range []func(url.Values) reply{
+				byExtID(replyOK, replyDenied),    // ok
+				byExtID(replyOK, replyOK),        // not enforced: credentials twice
+				byExtID(replyOther, replyDenied), // account mismatch
+				byExtID(replyOK, replyThrottled), // transient after a success
+			} {
+				f := newFakeSTS(t, decide)
+				rep := newChecker(stsAdapter(f), log).Check(context.Background(), request())
+				results[rep.Outcome.Result] = true
+			}
+			if len(results) != 4 {
+				t.Fatalf("results %v, want four different outcomes", results)
+			}
+			out := buf.String()
+			if !strings.Contains(out, "role check") || !strings.Contains(out, "sts call failed") {
+				t.Fatalf("expected check logs at debug level, got:\n%s", out)
+			}
+			for _, secret := range []string{wireAccessKeyID, wireSecretKey, wireSessionToken, externalID, "partner-secret"} {
+				if strings.Contains(out, secret) {
+					t.Fatalf("log contains %q:\n%s", secret, out)
+				}
+			}
+		})
+	}
+}
