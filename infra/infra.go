@@ -1,0 +1,38 @@
+// Package infra holds what customers deploy in their own AWS accounts: the
+// customer role as a CloudFormation template (customer-role.yaml, quick-create
+// and StackSet ready) and as a Terraform module (terraform/customer-role). The
+// Go side only embeds the template, so other packages can render it (see
+// internal/rolesetup) or serve it for download without reading files at run
+// time.
+package infra
+
+import (
+	"bytes"
+	_ "embed"
+)
+
+//go:embed customer-role.yaml
+var customerRole []byte
+
+// CustomerRoleTemplate returns infra/customer-role.yaml, byte for byte (a
+// copy: callers may modify it).
+func CustomerRoleTemplate() []byte { return bytes.Clone(customerRole) }
+
+// CustomerRoleTemplateName is the file name customers download the template as.
+const CustomerRoleTemplateName = "customer-role.yaml"
+
+// Parameter names of the customer role template.
+const (
+	ParamExternalID          = "ExternalId"
+	ParamTrustedPrincipalARN = "TrustedPrincipalArn"
+	ParamRoleName            = "RoleName"
+	ParamManagedPolicyARNs   = "ManagedPolicyArns"
+	ParamInlinePolicy        = "InlinePolicy"
+)
+
+// DefaultRoleName is the RoleName parameter's default in both the template
+// and the Terraform module.
+const DefaultRoleName = "RoleCallAccess"
+
+// OutputRoleARN is the template output that carries the role ARN.
+const OutputRoleARN = "RoleArn"

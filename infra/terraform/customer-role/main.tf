@@ -1,0 +1,38 @@
+# The RoleCall customer role: the same role as infra/customer-role.yaml.
+# The partner's principal may assume it only with the external ID.
+
+resource "aws_iam_role" "this" {
+  name                 = var.role_name
+  description          = "Assumed by the partner through RoleCall, only with your external ID."
+  max_session_duration = 3600
+
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "TrustPartnerWithExternalId"
+        Effect    = "Allow"
+        Principal = { AWS = var.trusted_principal_arn }
+        Action    = "sts:AssumeRole"
+        Condition = {
+          StringEquals = { "sts:ExternalId" = var.external_id }
+        }
+      }
+    ]
+  })
+
+  tags = merge({ "managed-by" = "rolecall-customer-role" }, var.tags)
+}
+
+resource "aws_iam_role_policy_attachment" "managed" {
+  for_each   = toset(var.managed_policy_arns)
+  role       = aws_iam_role.this.name
+  policy_arn = each.value
+}
+
+resource "aws_iam_role_policy" "inline" {
+  count  = var.inline_policy == null ? 0 : 1
+  name   = "RoleCallPartnerInline"
+  role   = aws_iam_role.this.id
+  policy = var.inline_policy
+}

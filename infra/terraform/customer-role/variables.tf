@@ -1,0 +1,48 @@
+variable "external_id" {
+  description = "The external ID the partner issued to your organisation. The role can only be assumed with it."
+  type        = string
+
+  validation {
+    condition     = length(var.external_id) >= 2 && length(var.external_id) <= 1224 && can(regex("^[\\w+=,.@:/-]+$", var.external_id))
+    error_message = "The external ID is 2-1224 characters of letters, digits and + = , . @ : / - _ (copy it from the partner's onboarding page)."
+  }
+}
+
+variable "trusted_principal_arn" {
+  description = "The partner principal allowed to assume the role: the partner's verifier role ARN, or the partner account root (arn:aws:iam::<account>:root) as a fallback."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/[\\w+=,.@/-]+)$", var.trusted_principal_arn))
+    error_message = "The trusted principal must be arn:<partition>:iam::<12-digit account>:root or :role/<name>."
+  }
+}
+
+variable "role_name" {
+  description = "Name of the role to create."
+  type        = string
+  default     = "RoleCallAccess"
+
+  validation {
+    condition     = length(var.role_name) >= 1 && length(var.role_name) <= 64 && can(regex("^[\\w+=,.@-]+$", var.role_name))
+    error_message = "A role name is 1-64 characters of letters, digits and + = , . @ _ -."
+  }
+}
+
+variable "managed_policy_arns" {
+  description = "Managed policies to attach. The default is AWS's read-only ViewOnlyAccess job-function policy (lists and describes resources, reads no data); use your partition's ARN outside the commercial partition. Empty for none."
+  type        = list(string)
+  default     = ["arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"]
+}
+
+variable "inline_policy" {
+  description = "Optional inline permissions policy (a JSON document), for permissions the managed policies do not cover."
+  type        = string
+  default     = null
+}
+
+variable "tags" {
+  description = "Tags for the role."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,61 @@
+package sandbox
+
+import (
+	"context"
+
+	"github.com/rolecall/rolecall/internal/check"
+)
+
+// Assumer returns the embedded adapter of check.Assumer: the sandbox called
+// in-process, as callerPrincipalARN, in the configured region. It evaluates
+// exactly as the HTTP endpoint does (same validation, trust policies and
+// faults) and classifies errors with check.Classify, as the STS adapter does
+// for the SDK's errors.
+func (s *STS) Assumer(callerPrincipalARN string) check.Assumer {
+	return &embeddedAssumer{sts: s, caller: callerPrincipalARN}
+}
+
+type embeddedAssumer struct {
+	sts    *STS
+	caller string
+}
+
+var _ check.Assumer = (*embeddedAssumer)(nil)
+
+// AssumeRole implements check.Assumer.
+func (a *embeddedAssumer) AssumeRole(ctx context.Context, in check.AssumeRequest) (check.Session, error) {
+	if err := ctx.Err(); err != nil {
+		return check.Session{}, check.Classify(err)
+	}
+	seq, err := a.sts.begin(ctx)
+	if err != nil {
+		return check.Session{}, check.Classify(err)
+	}
+	input := assumeInput{
+		RoleARN:         in.RoleARN,
+		RoleSessionName: in.SessionName,
+		ExternalID:      in.ExternalID,
+		HasExternalID:   in.ExternalID != "",
+		DurationSeconds: in.DurationSeconds,
+		Policy:          in.Policy,
+		HasPolicy:       in.Policy != "",
+	}
+	if input.DurationSeconds == 0 {
+		// The STS adapter always sends DurationSeconds; zero is out of range.
+		input.DurationSeconds = -1
+	}
+	out, apiErr := a.sts.assumeRole(a.caller, a.sts.region, input, seq)
+	if apiErr != nil {
+		return check.Session{}, check.Classify(apiErr)
+	}
+	// The credentials stay here, as in the STS adapter.
+	return check.Session{AssumedRoleARN: out.AssumedRoleARN, AccountID: accountOf(out.AssumedRoleARN)}, nil
+}
+
+func accountOf(arn string) string {
+	id, err := parseIdentity(arn)
+	if err != nil {
+		return ""
+	}
+	return id.account
+}

@@ -1,0 +1,245 @@
+package sandbox
+
+import (
+	"encoding/hex"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const (
+	stsVersion   = "2011-06-15"
+	stsNamespace = "https://sts.amazonaws.com/doc/2011-06-15/"
+	maxBody      = 64 << 10
+)
+
+type responseMetadata struct {
+	RequestID string `xml:"RequestId"`
+}
+
+type assumeRoleResponse struct {
+	XMLName xml.Name `xml:"AssumeRoleResponse"`
+	Xmlns   string   `xml:"xmlns,attr"`
+	Result  struct {
+		AssumedRoleUser struct {
+			Arn           string `xml:"Arn"`
+			AssumedRoleID string `xml:"AssumedRoleId"`
+		} `xml:"AssumedRoleUser"`
+		Credentials struct {
+			AccessKeyID     string `xml:"AccessKeyId"`
+			SecretAccessKey string `xml:"SecretAccessKey"`
+			SessionToken    string `xml:"SessionToken"`
+			Expiration      string `xml:"Expiration"`
+		} `xml:"Credentials"`
+		PackedPolicySize *int `xml:"PackedPolicySize,omitempty"`
+	} `xml:"AssumeRoleResult"`
+	Metadata responseMetadata `xml:"ResponseMetadata"`
+}
+
+type getCallerIdentityResponse struct {
+	XMLName xml.Name `xml:"GetCallerIdentityResponse"`
+	Xmlns   string   `xml:"xmlns,attr"`
+	Result  struct {
+		Arn     string `xml:"Arn"`
+		UserID  string `xml:"UserId"`
+		Account string `xml:"Account"`
+	} `xml:"GetCallerIdentityResult"`
+	Metadata responseMetadata `xml:"ResponseMetadata"`
+}
+
+type errorResponse struct {
+	XMLName xml.Name `xml:"ErrorResponse"`
+	Xmlns   string   `xml:"xmlns,attr"`
+	Error   struct {
+		Type    string `xml:"Type"`
+		Code    string `xml:"Code"`
+		Message string `xml:"Message"`
+	} `xml:"Error"`
+	RequestID string `xml:"RequestId"`
+}
+
+// ServeHTTP serves the STS Query protocol: form-encoded POST (or GET) with
+// Action=AssumeRole or Action=GetCallerIdentity and Version=2011-06-15,
+// answered with STS's XML documents and error documents.
+func (s *STS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost && r.Method != http.MethodGet {
+		s.writeError(w, 0, &APIError{Code: "InvalidAction", Message: "STS accepts GET and POST requests only.", Status: http.StatusMethodNotAllowed})
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			s.writeError(w, 0, &APIError{Code: "RequestEntityTooLarge", Message: "Request body too large.", Status: http.StatusRequestEntityTooLarge})
+			return
+		}
+		s.writeError(w, 0, &APIError{Code: "MalformedQueryString", Message: "The query string is malformed.", Status: http.StatusBadRequest})
+		return
+	}
+	akid, region, ok := credentialScope(r)
+	if !ok {
+		s.writeError(w, 0, &APIError{Code: "MissingAuthenticationToken", Message: "Request is missing Authentication Token", Status: http.StatusForbidden})
+		return
+	}
+	if region == "" {
+		region = s.region
+	}
+	s.mu.RLock()
+	caller, known := s.callers[akid]
+	s.mu.RUnlock()
+	if !known {
+		s.writeError(w, 0, &APIError{Code: "InvalidClientTokenId", Message: "The security token included in the request is invalid.", Status: http.StatusForbidden})
+		return
+	}
+	seq, err := s.begin(r.Context())
+	if err != nil {
+		var ae *APIError
+		if errors.As(err, &ae) {
+			s.writeError(w, seq, ae)
+		}
+		return // the client went away during the injected latency
+	}
+	action, version := r.Form.Get("Action"), r.Form.Get("Version")
+	if version != stsVersion {
+		s.writeError(w, seq, &APIError{Code: "InvalidAction", Message: fmt.Sprintf("Could not find operation %s for version %s", action, version), Status: http.StatusBadRequest})
+		return
+	}
+	switch action {
+	case "AssumeRole":
+		s.serveAssumeRole(w, r, seq, caller, region)
+	case "GetCallerIdentity":
+		arn, account, userID, apiErr := callerIdentity(caller, akid)
+		if apiErr != nil {
+			s.writeError(w, seq, apiErr)
+			return
+		}
+		var resp getCallerIdentityResponse
+		resp.Xmlns = stsNamespace
+		resp.Result.Arn, resp.Result.Account, resp.Result.UserID = arn, account, userID
+		resp.Metadata.RequestID = s.requestID(seq)
+		s.writeXML(w, http.StatusOK, resp.Metadata.RequestID, resp)
+	default:
+		s.writeError(w, seq, &APIError{Code: "InvalidAction", Message: fmt.Sprintf("Could not find operation %s for version %s", action, version), Status: http.StatusBadRequest})
+	}
+}
+
+func (s *STS) serveAssumeRole(w http.ResponseWriter, r *http.Request, seq uint64, caller, region string) {
+	f := r.Form
+	in := assumeInput{
+		RoleARN:         f.Get("RoleArn"),
+		RoleSessionName: f.Get("RoleSessionName"),
+		ExternalID:      f.Get("ExternalId"),
+		HasExternalID:   f.Has("ExternalId"),
+		Policy:          f.Get("Policy"),
+		HasPolicy:       f.Has("Policy"),
+	}
+	var missing []string
+	for _, p := range []string{"RoleArn", "RoleSessionName"} {
+		if !f.Has(p) {
+			missing = append(missing, fmt.Sprintf("Value null at '%s' failed to satisfy constraint: Member must not be null", lowerFirst(p)))
+		}
+	}
+	if len(missing) > 0 {
+		s.writeError(w, seq, validationError(missing))
+		return
+	}
+	if f.Has("DurationSeconds") {
+		d, err := strconv.ParseInt(f.Get("DurationSeconds"), 10, 32)
+		if err != nil {
+			s.writeError(w, seq, validationError([]string{"Value at 'durationSeconds' failed to satisfy constraint: Member must be an integer"}))
+			return
+		}
+		if d == 0 {
+			d = -1 // present but zero is out of range, not "absent"
+		}
+		in.DurationSeconds = int32(d)
+	}
+	out, apiErr := s.assumeRole(caller, region, in, seq)
+	if apiErr != nil {
+		s.writeError(w, seq, apiErr)
+		return
+	}
+	var resp assumeRoleResponse
+	resp.Xmlns = stsNamespace
+	resp.Result.AssumedRoleUser.Arn = out.AssumedRoleARN
+	resp.Result.AssumedRoleUser.AssumedRoleID = out.AssumedRoleID
+	resp.Result.Credentials.AccessKeyID = out.AccessKeyID
+	resp.Result.Credentials.SecretAccessKey = out.SecretAccessKey
+	resp.Result.Credentials.SessionToken = out.SessionToken
+	resp.Result.Credentials.Expiration = out.Expiration.Format(time.RFC3339)
+	if in.HasPolicy {
+		resp.Result.PackedPolicySize = &out.PackedPolicy
+	}
+	resp.Metadata.RequestID = s.requestID(seq)
+	s.writeXML(w, http.StatusOK, resp.Metadata.RequestID, resp)
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
+}
+
+// credentialScope returns the access key ID and region of a SigV4-signed
+// request: from the Authorization header, or from X-Amz-Credential of a
+// presigned URL. The signature itself is not verified.
+func credentialScope(r *http.Request) (akid, region string, ok bool) {
+	cred := ""
+	if h := r.Header.Get("Authorization"); h != "" {
+		rest, found := strings.CutPrefix(h, "AWS4-HMAC-SHA256 ")
+		if !found {
+			return "", "", false
+		}
+		for _, part := range strings.Split(rest, ",") {
+			if v, found := strings.CutPrefix(strings.TrimSpace(part), "Credential="); found {
+				cred = v
+			}
+		}
+	} else {
+		cred = r.URL.Query().Get("X-Amz-Credential")
+	}
+	// AKID/date/region/service/aws4_request
+	fields := strings.Split(cred, "/")
+	if len(fields) != 5 || fields[0] == "" || fields[4] != "aws4_request" {
+		return "", "", false
+	}
+	return fields[0], fields[2], true
+}
+
+// requestID is a deterministic UUID-shaped request ID for the call.
+func (s *STS) requestID(seq uint64) string {
+	t := s.token(seq, "request-id")
+	b := []byte(hex.EncodeToString([]byte(t))[:32])
+	return fmt.Sprintf("%s-%s-%s-%s-%s", b[0:8], b[8:12], b[12:16], b[16:20], b[20:32])
+}
+
+func (s *STS) writeError(w http.ResponseWriter, seq uint64, e *APIError) {
+	var resp errorResponse
+	resp.Xmlns = stsNamespace
+	resp.Error.Type = "Sender"
+	if e.Status >= 500 {
+		resp.Error.Type = "Receiver"
+	}
+	resp.Error.Code, resp.Error.Message = e.Code, e.Message
+	resp.RequestID = s.requestID(seq)
+	s.writeXML(w, e.Status, resp.RequestID, resp)
+}
+
+func (s *STS) writeXML(w http.ResponseWriter, status int, requestID string, v any) {
+	body, err := xml.Marshal(v)
+	if err != nil { // the response types always marshal
+		http.Error(w, "sandbox: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	w.Header().Set("x-amzn-RequestId", requestID)
+	w.Header().Set("Content-Length", strconv.Itoa(len(xml.Header)+len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(xml.Header))
+	_, _ = w.Write(body)
+}
