@@ -1,0 +1,260 @@
+package sandbox_test
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+
+	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/sandbox"
+)
+
+func TestGetCallerIdentity(t *testing.T) {
+	s := sandbox.New(sandbox.Config{Callers: map[string]string{
+		"AKIAROLE": partnerRole,
+		"AKIAUSER": "arn:aws:iam::111122223333:user/ops/alice",
+		"AKIAROOT": "arn:aws:iam::111122223333:root",
+		"AKIASESS": "arn:aws:sts::111122223333:assumed-role/RoleCallVerifier/worker-7",
+	}})
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	tests := []struct {
+		key, arn string
+	}{
+		{"AKIAROLE", "arn:aws:sts::111122223333:assumed-role/RoleCallVerifier/rolecall-sandbox"},
+		{"AKIAUSER", "arn:aws:iam::111122223333:user/ops/alice"},
+		{"AKIAROOT", "arn:aws:iam::111122223333:root"},
+		{"AKIASESS", "arn:aws:sts::111122223333:assumed-role/RoleCallVerifier/worker-7"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			out, err := stsClient(srv.URL, tt.key, "eu-west-1").GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if aws.ToString(out.Arn) != tt.arn || aws.ToString(out.Account) != "111122223333" || aws.ToString(out.UserId) == "" {
+				t.Errorf("identity = %s %s %s, want %s", aws.ToString(out.Arn), aws.ToString(out.Account), aws.ToString(out.UserId), tt.arn)
+			}
+		})
+	}
+}
+
+func TestHTTPErrors(t *testing.T) {
+	s := newSandbox(t, 1)
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+
+	t.Run("unknown access key", func(t *testing.T) {
+		_, err := (&check.STS{Client: stsClient(srv.URL, "AKIAUNKNOWN", "us-east-1")}).AssumeRole(context.Background(), req(roleARN, externalID))
+		if !errors.Is(err, check.ErrTransient) || codeOf(err) != "InvalidClientTokenId" {
+			t.Errorf("error %v, want transient InvalidClientTokenId (the partner's credentials, not the customer's role)", err)
+		}
+	})
+
+	t.Run("access denied document", func(t *testing.T) {
+		_, err := stsClient(srv.URL, partnerKey, "us-east-1").AssumeRole(context.Background(), &sts.AssumeRoleInput{
+			RoleArn: aws.String(roleARN), RoleSessionName: aws.String("s1"), ExternalId: aws.String("rc-WRONG"),
+		})
+		var ae smithy.APIError
+		if !errors.As(err, &ae) || ae.ErrorCode() != "AccessDenied" {
+			t.Fatalf("error %v, want AccessDenied", err)
+		}
+		want := "User: arn:aws:sts::111122223333:assumed-role/RoleCallVerifier/rolecall-sandbox is not authorized to perform: sts:AssumeRole on resource: " + roleARN
+		if ae.ErrorMessage() != want {
+			t.Errorf("message %q, want %q", ae.ErrorMessage(), want)
+		}
+		var re *awshttp.ResponseError
+		if !errors.As(err, &re) || re.HTTPStatusCode() != http.StatusForbidden || re.ServiceRequestID() == "" {
+			t.Errorf("error %v: want HTTP 403 with a request ID", err)
+		}
+	})
+
+	t.Run("region from the SigV4 scope", func(t *testing.T) {
+		s.SetRegionDisabled(customer, "ap-east-1", true)
+		defer s.SetRegionDisabled(customer, "ap-east-1", false)
+		_, err := (&check.STS{Client: stsClient(srv.URL, partnerKey, "ap-east-1")}).AssumeRole(context.Background(), req(roleARN, externalID))
+		if !errors.Is(err, check.ErrRegionDisabled) {
+			t.Errorf("ap-east-1: error %v, want region disabled", err)
+		}
+		if _, err := (&check.STS{Client: stsClient(srv.URL, partnerKey, "eu-west-1")}).AssumeRole(context.Background(), req(roleARN, externalID)); err != nil {
+			t.Errorf("eu-west-1: %v", err)
+		}
+	})
+
+	raw := []struct {
+		name       string
+		method     string
+		auth       string
+		body       string
+		wantStatus int
+		wantCode   string
+	}{
+		{"no authentication", "POST", "", "Action=GetCallerIdentity&Version=2011-06-15", 403, "MissingAuthenticationToken"},
+		{"not SigV4", "POST", "Basic abc", "Action=GetCallerIdentity&Version=2011-06-15", 403, "MissingAuthenticationToken"},
+		{"unknown action", "POST", sigv4(partnerKey), "Action=DeleteEverything&Version=2011-06-15", 400, "InvalidAction"},
+		{"wrong version", "POST", sigv4(partnerKey), "Action=AssumeRole&Version=2099-01-01", 400, "InvalidAction"},
+		{"missing role ARN", "POST", sigv4(partnerKey), "Action=AssumeRole&Version=2011-06-15&RoleSessionName=s1", 400, "ValidationError"},
+		{"bad duration", "POST", sigv4(partnerKey), "Action=AssumeRole&Version=2011-06-15&RoleSessionName=s1&RoleArn=" + url.QueryEscape(roleARN) + "&DurationSeconds=abc", 400, "ValidationError"},
+		{"zero duration", "POST", sigv4(partnerKey), "Action=AssumeRole&Version=2011-06-15&RoleSessionName=s1&RoleArn=" + url.QueryEscape(roleARN) + "&DurationSeconds=0&ExternalId=" + externalID, 400, "ValidationError"},
+		{"method", "DELETE", sigv4(partnerKey), "", 405, "InvalidAction"},
+		{"body too large", "POST", sigv4(partnerKey), "Action=AssumeRole&Policy=" + strings.Repeat("x", 70<<10), 413, "RequestEntityTooLarge"},
+	}
+	for _, tt := range raw {
+		t.Run(tt.name, func(t *testing.T) {
+			r, _ := http.NewRequest(tt.method, srv.URL, strings.NewReader(tt.body))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if tt.auth != "" {
+				r.Header.Set("Authorization", tt.auth)
+			}
+			resp, err := http.DefaultClient.Do(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			var doc struct {
+				XMLName xml.Name `xml:"ErrorResponse"`
+				Code    string   `xml:"Error>Code"`
+				Message string   `xml:"Error>Message"`
+			}
+			if err := xml.Unmarshal(body, &doc); err != nil {
+				t.Fatalf("not an error document: %v\n%s", err, body)
+			}
+			if resp.StatusCode != tt.wantStatus || doc.Code != tt.wantCode || doc.Message == "" {
+				t.Errorf("got %d %s %q, want %d %s", resp.StatusCode, doc.Code, doc.Message, tt.wantStatus, tt.wantCode)
+			}
+		})
+	}
+}
+
+func sigv4(key string) string {
+	return "AWS4-HMAC-SHA256 Credential=" + key + "/20250101/us-east-1/sts/aws4_request, SignedHeaders=host;x-amz-date, Signature=00"
+}
+
+func TestAssumeRoleResponse(t *testing.T) {
+	s := newSandbox(t, 9)
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	out, err := stsClient(srv.URL, partnerKey, "us-east-1").AssumeRole(context.Background(), &sts.AssumeRoleInput{
+		RoleArn: aws.String(roleARN), RoleSessionName: aws.String("rolecall-t"), ExternalId: aws.String(externalID),
+		DurationSeconds: aws.Int32(900), Policy: aws.String(check.SessionPolicy),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := out.Credentials
+	if c == nil || !strings.HasPrefix(aws.ToString(c.AccessKeyId), "ASIA") || aws.ToString(c.SecretAccessKey) == "" || aws.ToString(c.SessionToken) == "" || c.Expiration == nil {
+		t.Fatalf("credentials incomplete: %+v", c)
+	}
+	if out.AssumedRoleUser == nil || !strings.HasSuffix(aws.ToString(out.AssumedRoleUser.AssumedRoleId), ":rolecall-t") {
+		t.Errorf("assumed role user = %+v", out.AssumedRoleUser)
+	}
+	if out.PackedPolicySize == nil || *out.PackedPolicySize <= 0 {
+		t.Errorf("packed policy size = %v", out.PackedPolicySize)
+	}
+}
+
+func TestPutRole(t *testing.T) {
+	s := sandbox.New(sandbox.Config{})
+	good := enforcedPolicy(partnerRole, externalID)
+	tests := []struct {
+		name string
+		arn  string
+		doc  []byte
+		want error
+	}{
+		{"ok", roleARN, good, nil},
+		{"unsupported grammar", roleARN, []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotPrincipal":{"AWS":"` + otherRole + `"},"Action":"sts:AssumeRole"}]}`), sandbox.ErrUnsupported},
+		{"invalid policy", roleARN, []byte(`{"Statement":"x"}`), sandbox.ErrInvalidPolicy},
+		{"not a role", "arn:aws:iam::210987654321:user/bob", good, &rolearn.Error{Code: rolearn.CodeNotRole}},
+		{"wrong partition", "arn:aws-cn:iam::210987654321:role/R", good, &rolearn.Error{Code: rolearn.CodeWrongPartition}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := s.PutRole(tt.arn, tt.doc)
+			if tt.want == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, tt.want) {
+				t.Errorf("PutRole: %v, want %v", err, tt.want)
+			}
+		})
+	}
+	if err := s.PutRole("arn:aws:iam::210987654321:role/path/roleCALLaccess", loosePolicy(partnerRole)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutRole("arn:aws:iam::210987654321:role/A", loosePolicy(partnerRole)); err != nil {
+		t.Fatal(err)
+	}
+	// Role names are unique per account regardless of case and path: the
+	// second put replaced the first.
+	want := []string{"arn:aws:iam::210987654321:role/A", "arn:aws:iam::210987654321:role/path/roleCALLaccess"}
+	if got := s.Roles(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Roles() = %v, want %v", got, want)
+	}
+	if doc, ok := s.TrustPolicy("arn:aws:iam::210987654321:role/A"); !ok || string(doc) != string(loosePolicy(partnerRole)) {
+		t.Errorf("TrustPolicy = %s, %v", doc, ok)
+	}
+	s.DeleteRole("arn:aws:iam::210987654321:role/A")
+	s.DeleteRole("arn:aws:iam::210987654321:role/never-existed")
+	if got := s.Roles(); len(got) != 1 {
+		t.Errorf("after delete Roles() = %v", got)
+	}
+	if err := s.SetCaller("AKIAX", "not-an-arn"); err == nil {
+		t.Error("SetCaller accepted an invalid principal")
+	}
+}
+
+// TestConcurrentUse exercises the sandbox from many goroutines (run with
+// -race): role changes, fault changes and calls at once.
+func TestConcurrentUse(t *testing.T) {
+	s := newSandbox(t, 5)
+	a := s.Assumer(partnerRole)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			if i%2 == 0 {
+				s.DeleteRole(looseARN)
+			} else {
+				_ = s.PutRole(looseARN, loosePolicy(partnerRole))
+			}
+			s.SetFaults(sandbox.Faults{ThrottleRate: float64(i%3) / 10})
+		}
+	}()
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			for range 100 {
+				_, err := a.AssumeRole(context.Background(), req(looseARN, ""))
+				if err != nil && !errors.Is(err, check.ErrDenied) && !errors.Is(err, check.ErrTransient) {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	<-done
+}
