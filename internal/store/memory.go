@@ -145,6 +145,8 @@ func (m *Memory) Apply(ctx context.Context, t connection.Transition) error {
 	newClaim := ""
 	if t.After.Live() {
 		newClaim = t.After.ClaimKey()
+	}
+	if newClaim != "" {
 		if owner, held := m.claims[newClaim]; held && owner != k {
 			return fmt.Errorf("claim role %s for %s/%s: %w", t.After.RoleARN, k.tenant, k.account, ErrRoleClaimed)
 		}
@@ -153,7 +155,7 @@ func (m *Memory) Apply(ctx context.Context, t connection.Transition) error {
 		return fmt.Errorf("put connection %s/%s: %w", k.tenant, k.account, ErrConflict)
 	}
 	if exists && cur.Live() {
-		if old := cur.ClaimKey(); old != newClaim && m.claims[old] == k {
+		if old := cur.ClaimKey(); old != "" && old != newClaim && m.claims[old] == k {
 			delete(m.claims, old)
 		}
 	}
@@ -192,8 +194,9 @@ func (m *Memory) ReadOutbox(ctx context.Context, after, limit int) ([]connection
 }
 
 // list filters, sorts and pages connections. The cursor is the sort key of
-// the last item returned.
-func (m *Memory) list(cursor string, limit int, keep func(connection.Connection) bool, sortKey func(connection.Connection) string) (Page, error) {
+// the last item returned; sort keys of one listing share prefix, so a
+// cursor of another listing is refused.
+func (m *Memory) list(cursor, prefix string, limit int, keep func(connection.Connection) bool, sortKey func(connection.Connection) string) (Page, error) {
 	after := ""
 	if cursor != "" {
 		b, err := base64.RawURLEncoding.DecodeString(cursor)
@@ -201,12 +204,15 @@ func (m *Memory) list(cursor string, limit int, keep func(connection.Connection)
 			return Page{}, fmt.Errorf("decode cursor: %w", ErrInvalidCursor)
 		}
 		after = string(b)
+		if !strings.HasPrefix(after, prefix) || len(after) == len(prefix) {
+			return Page{}, fmt.Errorf("cursor of another listing: %w", ErrInvalidCursor)
+		}
 	}
 	limit = clampLimit(limit)
 	m.mu.Lock()
 	var all []connection.Connection
 	for _, c := range m.conns {
-		if keep(c) && sortKey(c) > after {
+		if keep(c) && prefix+sortKey(c) > after {
 			all = append(all, c)
 		}
 	}
@@ -215,30 +221,28 @@ func (m *Memory) list(cursor string, limit int, keep func(connection.Connection)
 	p := Page{Items: all}
 	if len(all) > limit {
 		p.Items = all[:limit]
-		p.Cursor = base64.RawURLEncoding.EncodeToString([]byte(sortKey(p.Items[limit-1])))
+		p.Cursor = base64.RawURLEncoding.EncodeToString([]byte(prefix + sortKey(p.Items[limit-1])))
 	}
 	return p, nil
 }
 
-func byKey(c connection.Connection) string { return c.TenantID + "\x00" + c.AccountID }
+func byKey(c connection.Connection) string { return connOrder(c.TenantID, c.AccountID) }
 
 // ListByTenant implements Store.
 func (m *Memory) ListByTenant(ctx context.Context, tenantID, cursor string, limit int) (Page, error) {
-	return m.list(cursor, limit, func(c connection.Connection) bool { return c.TenantID == tenantID }, byKey)
+	return m.list(cursor, "T\x00"+tenantID+"\x00", limit, func(c connection.Connection) bool { return c.TenantID == tenantID }, byKey)
 }
 
 // ListByStatus implements Store.
 func (m *Memory) ListByStatus(ctx context.Context, status connection.Status, cursor string, limit int) (Page, error) {
-	return m.list(cursor, limit, func(c connection.Connection) bool { return c.Status == status }, byKey)
+	return m.list(cursor, "S\x00"+string(status)+"\x00", limit, func(c connection.Connection) bool { return c.Status == status }, byKey)
 }
 
 // Due implements Store.
 func (m *Memory) Due(ctx context.Context, shard int, until time.Time, cursor string, limit int) (Page, error) {
-	return m.list(cursor, limit, func(c connection.Connection) bool {
-		return c.Live() && !c.NextCheckAt.IsZero() && !c.NextCheckAt.After(until) && ShardOf(c.TenantID, c.AccountID) == shard
-	}, func(c connection.Connection) string {
-		return strconv.FormatInt(c.NextCheckAt.UnixNano(), 10) + "\x00" + byKey(c)
-	})
+	return m.list(cursor, "D\x00"+strconv.Itoa(shard)+"\x00", limit, func(c connection.Connection) bool {
+		return dueIndexed(c) && !c.NextCheckAt.After(until) && ShardOf(c.TenantID, c.AccountID) == shard
+	}, dueOrder)
 }
 
 // Events implements Store.

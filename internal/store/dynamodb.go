@@ -1,0 +1,617 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/tenant"
+)
+
+// DynamoDB is the AWS adapter: one table (TableDefinition), every
+// multi-item change in one TransactWriteItems, every single-item change a
+// conditional write, no read before a write.
+//
+// Items (PK / SK, all strings; kind tells the types apart):
+//
+//	tenant       TENANT#<tenantId>   TENANT                 kind=tenant: name, externalId, externalIdVersion, createdAt, rotatedAt
+//	external ID  EXTID#<externalId>  EXTID                  kind=extid: tenantId. Reserves the ID for good (never deleted),
+//	                                                        so an ID is never reused, even after rotation.
+//	invite       INVITE#<sha256 hex> INVITE                 kind=invite: tenantId, createdAt, validUntil;
+//	                                                        TTL expiresAt = validUntil + InviteGrace
+//	connection   TENANT#<tenantId>   CONN#<accountId>       kind=connection: the connection's fields, claimKey,
+//	                                                        connStatus + connKey (byStatus), dueShard + dueAt (due)
+//	role claim   CLAIM#<claimKey>    CLAIM                  kind=claim: tenantId, accountId (the owner), roleArn.
+//	                                                        claimKey = account/lower-case role name, so every
+//	                                                        spelling of a role is one claim
+//	event        TENANT#<tenantId>   EVENT#<accountId>#<version, 20 digits>
+//	                                                        kind=event: every connection.Event field (incl.
+//	                                                        detailType); TTL expiresAt = occurredAt + EventRetention
+//
+// A tenant's partition holds the tenant, its connections and their event
+// histories (the outbox): ListByTenant and Events are single-partition
+// queries. Only event items have kind=event; the stream (NEW_AND_OLD_IMAGES)
+// is filtered to INSERTs of them for the publish function.
+//
+// Indexes:
+//
+//	byStatus  connStatus / connKey ("<tenant>#<account>"), keys only: every connection.
+//	          ListByStatus queries it and reads the items with BatchGetItem, so
+//	          routine checks (which change no key of it) never write to it.
+//	due       dueShard ("DUE#<ShardOf>") / dueAt (fixed-width UTC nextCheckAt "#" tenant "#" account),
+//	          all attributes. Sparse: only live connections with a next check carry
+//	          the keys, so a sweep of shard n up to time T reads exactly what is due.
+//
+// Writes:
+//   - Apply with an event: one TransactWriteItems: put connection (condition:
+//     not exists, or version = Before.Version), put event (not exists), put
+//     the claim of a live connection (not exists, or owned by this
+//     connection), delete the claim of Before's role when the role changes or
+//     the connection is disconnected (owned by this connection). Cancellation
+//     reasons map to ErrRoleClaimed (claim) before ErrConflict (connection).
+//   - Apply without an event (routine check): one UpdateItem conditioned on
+//     version and consecutiveFailures; it sets the check times, failure count,
+//     external-ID version and dueAt.
+//   - CreateTenant: tenant + external-ID items in one transaction, both
+//     conditioned on not existing. RotateExternalID: the tenant item
+//     conditioned on the previous externalIdVersion + the new external-ID
+//     item.
+type DynamoDB struct {
+	client DynamoDBAPI
+	table  string
+}
+
+// DynamoDBAPI is what the adapter needs of a DynamoDB client;
+// *dynamodb.Client implements it.
+type DynamoDBAPI interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+}
+
+var _ Store = (*DynamoDB)(nil)
+
+// NewDynamoDB returns the adapter for table, which must exist (CreateTable).
+func NewDynamoDB(client DynamoDBAPI, table string) *DynamoDB {
+	return &DynamoDB{client: client, table: table}
+}
+
+// Table is the table's name.
+func (d *DynamoDB) Table() string { return d.table }
+
+func key(pk, sk string) map[string]ddbtypes.AttributeValue {
+	return map[string]ddbtypes.AttributeValue{
+		AttrPK: &ddbtypes.AttributeValueMemberS{Value: pk},
+		AttrSK: &ddbtypes.AttributeValueMemberS{Value: sk},
+	}
+}
+
+func s(v string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberS{Value: v} }
+func n[T int | int64](v T) ddbtypes.AttributeValue {
+	return &ddbtypes.AttributeValueMemberN{Value: fmt.Sprint(v)}
+}
+
+const (
+	condCodeFailed      = "ConditionalCheckFailed"
+	condCodeTxnConflict = "TransactionConflict"
+)
+
+// reasons returns the cancellation reason codes of a cancelled transaction,
+// per item, or nil if err is not a cancellation.
+func reasons(err error) ([]string, []ddbtypes.CancellationReason) {
+	var tce *ddbtypes.TransactionCanceledException
+	if !errors.As(err, &tce) {
+		return nil, nil
+	}
+	codes := make([]string, len(tce.CancellationReasons))
+	for i, r := range tce.CancellationReasons {
+		codes[i] = aws.ToString(r.Code)
+	}
+	return codes, tce.CancellationReasons
+}
+
+func failedAt(codes []string, i int) bool {
+	return i >= 0 && i < len(codes) && codes[i] == condCodeFailed
+}
+
+// CreateTenant implements Store.
+func (d *DynamoDB) CreateTenant(ctx context.Context, t tenant.Tenant) error {
+	ti, err := marshal(newTenantItem(t))
+	if err != nil {
+		return fmt.Errorf("create tenant %s: %w", t.ID, err)
+	}
+	xi, err := marshal(externalIDItem{PK: externalIDPK(t.ExternalID), SK: skExternalID, Kind: kindExternalID, TenantID: t.ID})
+	if err != nil {
+		return fmt.Errorf("create tenant %s: %w", t.ID, err)
+	}
+	notExists := aws.String("attribute_not_exists(" + AttrPK + ")")
+	_, err = d.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{
+		{Put: &ddbtypes.Put{TableName: &d.table, Item: ti, ConditionExpression: notExists}},
+		{Put: &ddbtypes.Put{TableName: &d.table, Item: xi, ConditionExpression: notExists}},
+	}})
+	codes, _ := reasons(err)
+	switch {
+	case err == nil:
+		return nil
+	case failedAt(codes, 0):
+		return fmt.Errorf("create tenant %s: %w", t.ID, ErrTenantExists)
+	case failedAt(codes, 1):
+		return fmt.Errorf("create tenant %s: %w", t.ID, ErrExternalIDTaken)
+	}
+	return fmt.Errorf("create tenant %s: %w", t.ID, err)
+}
+
+// GetTenant implements Store.
+func (d *DynamoDB) GetTenant(ctx context.Context, id string) (tenant.Tenant, error) {
+	var it tenantItem
+	if err := d.get(ctx, key(tenantPK(id), skTenant), &it); err != nil {
+		return tenant.Tenant{}, fmt.Errorf("get tenant %s: %w", id, err)
+	}
+	return it.tenant(), nil
+}
+
+// RotateExternalID implements Store.
+func (d *DynamoDB) RotateExternalID(ctx context.Context, t tenant.Tenant) error {
+	ti, err := marshal(newTenantItem(t))
+	if err != nil {
+		return fmt.Errorf("rotate external id of %s: %w", t.ID, err)
+	}
+	xi, err := marshal(externalIDItem{PK: externalIDPK(t.ExternalID), SK: skExternalID, Kind: kindExternalID, TenantID: t.ID})
+	if err != nil {
+		return fmt.Errorf("rotate external id of %s: %w", t.ID, err)
+	}
+	_, err = d.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{
+		{Put: &ddbtypes.Put{TableName: &d.table, Item: ti,
+			ConditionExpression:                 aws.String("externalIdVersion = :prev"),
+			ExpressionAttributeValues:           map[string]ddbtypes.AttributeValue{":prev": n(t.ExternalIDVersion - 1)},
+			ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld}},
+		{Put: &ddbtypes.Put{TableName: &d.table, Item: xi, ConditionExpression: aws.String("attribute_not_exists(" + AttrPK + ")")}},
+	}})
+	codes, rs := reasons(err)
+	switch {
+	case err == nil:
+		return nil
+	case failedAt(codes, 0) && len(rs[0].Item) == 0:
+		return fmt.Errorf("rotate external id of %s: %w", t.ID, ErrNotFound)
+	case failedAt(codes, 0):
+		return fmt.Errorf("rotate external id of %s: %w", t.ID, ErrConflict)
+	case failedAt(codes, 1):
+		return fmt.Errorf("rotate external id of %s: %w", t.ID, ErrExternalIDTaken)
+	}
+	return fmt.Errorf("rotate external id of %s: %w", t.ID, err)
+}
+
+// PutInvite implements Store.
+func (d *DynamoDB) PutInvite(ctx context.Context, inv tenant.Invite) error {
+	item, err := marshal(newInviteItem(inv))
+	if err == nil {
+		_, err = d.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &d.table, Item: item})
+	}
+	if err != nil {
+		return fmt.Errorf("put invite for %s: %w", inv.TenantID, err)
+	}
+	return nil
+}
+
+// GetInvite implements Store.
+func (d *DynamoDB) GetInvite(ctx context.Context, hash string) (tenant.Invite, error) {
+	var it inviteItem
+	if err := d.get(ctx, key(invitePK(hash), skInvite), &it); err != nil {
+		return tenant.Invite{}, fmt.Errorf("get invite: %w", err)
+	}
+	return it.invite(), nil
+}
+
+// GetConnection implements Store.
+func (d *DynamoDB) GetConnection(ctx context.Context, tenantID, accountID string) (connection.Connection, error) {
+	var it connItem
+	if err := d.get(ctx, key(tenantPK(tenantID), connSK(accountID)), &it); err != nil {
+		return connection.Connection{}, fmt.Errorf("get connection %s/%s: %w", tenantID, accountID, err)
+	}
+	return it.connection(), nil
+}
+
+// get reads one item with a consistent read into v; ErrNotFound if absent.
+func (d *DynamoDB) get(ctx context.Context, k map[string]ddbtypes.AttributeValue, v any) error {
+	out, err := d.client.GetItem(ctx, &dynamodb.GetItemInput{TableName: &d.table, Key: k, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return err
+	}
+	if len(out.Item) == 0 {
+		return ErrNotFound
+	}
+	if err := attributevalue.UnmarshalMap(out.Item, v); err != nil {
+		return fmt.Errorf("decode item: %w", err)
+	}
+	return nil
+}
+
+// Apply implements Store.
+func (d *DynamoDB) Apply(ctx context.Context, t connection.Transition) error {
+	if err := validate(t); err != nil {
+		return fmt.Errorf("apply to %s/%s: %w", t.After.TenantID, t.After.AccountID, err)
+	}
+	if t.Event == nil {
+		return d.routine(ctx, t)
+	}
+	return d.transition(ctx, t)
+}
+
+// routine writes a check that changed nothing but check times and failure
+// count: one conditional UpdateItem, no read.
+func (d *DynamoDB) routine(ctx context.Context, t connection.Transition) error {
+	a := t.After
+	vals := map[string]ddbtypes.AttributeValue{
+		":v":  n(t.Before.Version),
+		":f":  n(t.Before.ConsecutiveFailures),
+		":nf": n(a.ConsecutiveFailures),
+		":xv": n(a.ExternalIDVersion),
+	}
+	var set, remove []string
+	setTime := func(attr string, v time.Time) {
+		if v.IsZero() {
+			remove = append(remove, attr)
+			return
+		}
+		vals[":"+attr] = s(v.UTC().Format(time.RFC3339Nano))
+		set = append(set, attr+" = :"+attr)
+	}
+	setTime("lastCheckedAt", a.LastCheckedAt)
+	setTime("nextCheckAt", a.NextCheckAt)
+	set = append(set, "consecutiveFailures = :nf", "externalIdVersion = :xv")
+	if dueIndexed(a) {
+		vals[":ds"], vals[":da"] = s(dueShardKey(ShardOf(a.TenantID, a.AccountID))), s(dueOrder(a))
+		set = append(set, AttrDueShard+" = :ds", AttrDueAt+" = :da")
+	} else {
+		remove = append(remove, AttrDueShard, AttrDueAt)
+	}
+	expr := "SET " + strings.Join(set, ", ")
+	if len(remove) > 0 {
+		expr += " REMOVE " + strings.Join(remove, ", ")
+	}
+	_, err := d.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &d.table,
+		Key:                       key(tenantPK(a.TenantID), connSK(a.AccountID)),
+		UpdateExpression:          aws.String(expr),
+		ConditionExpression:       aws.String("version = :v AND consecutiveFailures = :f"),
+		ExpressionAttributeValues: vals,
+	})
+	var ccf *ddbtypes.ConditionalCheckFailedException
+	switch {
+	case errors.As(err, &ccf):
+		return fmt.Errorf("update connection %s/%s v%d: %w", a.TenantID, a.AccountID, t.Before.Version, ErrConflict)
+	case err != nil:
+		return fmt.Errorf("update connection %s/%s v%d: %w", a.TenantID, a.AccountID, t.Before.Version, err)
+	}
+	return nil
+}
+
+// Transaction retries: a transaction that collides with another one in
+// flight on the same items is cancelled with TransactionConflict; it is
+// retried with jittered backoff, so the outcome depends on what committed.
+const (
+	txnAttempts    = 12
+	txnBackoffBase = 10 * time.Millisecond
+	txnBackoffMax  = 400 * time.Millisecond
+)
+
+// transition writes a status change with its outbox event in one
+// transaction.
+func (d *DynamoDB) transition(ctx context.Context, t connection.Transition) error {
+	a := t.After
+	id := fmt.Sprintf("%s/%s v%d", a.TenantID, a.AccountID, a.Version)
+	ci, err := marshal(newConnItem(a))
+	if err != nil {
+		return fmt.Errorf("apply to %s: %w", id, err)
+	}
+	ei, err := marshal(newEventItem(*t.Event))
+	if err != nil {
+		return fmt.Errorf("apply to %s: %w", id, err)
+	}
+	owner := map[string]ddbtypes.AttributeValue{":t": s(a.TenantID), ":a": s(a.AccountID)}
+	connPut := &ddbtypes.Put{TableName: &d.table, Item: ci, ConditionExpression: aws.String("attribute_not_exists(" + AttrPK + ")")}
+	if t.Before != nil {
+		connPut.ConditionExpression = aws.String("version = :v")
+		connPut.ExpressionAttributeValues = map[string]ddbtypes.AttributeValue{":v": n(t.Before.Version)}
+	}
+	items := []ddbtypes.TransactWriteItem{
+		{Put: connPut},
+		{Put: &ddbtypes.Put{TableName: &d.table, Item: ei, ConditionExpression: aws.String("attribute_not_exists(" + AttrPK + ")")}},
+	}
+	claimAt, releaseAt := -1, -1
+	newClaim := ""
+	if a.Live() {
+		newClaim = a.ClaimKey()
+	}
+	if newClaim != "" {
+		cl, err := marshal(claimItem{PK: claimPK(newClaim), SK: skClaim, Kind: kindClaim, TenantID: a.TenantID,
+			AccountID: a.AccountID, RoleARN: a.RoleARN, ClaimedAt: utc(a.UpdatedAt)})
+		if err != nil {
+			return fmt.Errorf("apply to %s: %w", id, err)
+		}
+		claimAt = len(items)
+		items = append(items, ddbtypes.TransactWriteItem{Put: &ddbtypes.Put{TableName: &d.table, Item: cl,
+			ConditionExpression:       aws.String("attribute_not_exists(" + AttrPK + ") OR (tenantId = :t AND accountId = :a)"),
+			ExpressionAttributeValues: owner}})
+	}
+	// The version condition makes Before the stored connection, so its
+	// claim is the one stored: release it when it is no longer held.
+	if b := t.Before; b != nil && b.Live() {
+		if old := b.ClaimKey(); old != "" && old != newClaim {
+			releaseAt = len(items)
+			items = append(items, ddbtypes.TransactWriteItem{Delete: &ddbtypes.Delete{TableName: &d.table,
+				Key:                       key(claimPK(old), skClaim),
+				ConditionExpression:       aws.String("attribute_not_exists(" + AttrPK + ") OR (tenantId = :t AND accountId = :a)"),
+				ExpressionAttributeValues: owner}})
+		}
+	}
+	for attempt := 1; ; attempt++ {
+		_, err := d.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+			TransactItems:      items,
+			ClientRequestToken: aws.String(requestToken()), // makes the SDK's own retries idempotent
+		})
+		if err == nil {
+			return nil
+		}
+		codes, _ := reasons(err)
+		switch {
+		case codes == nil:
+			return fmt.Errorf("apply to %s: %w", id, err)
+		case failedAt(codes, claimAt):
+			return fmt.Errorf("claim role %s for %s/%s: %w", a.RoleARN, a.TenantID, a.AccountID, ErrRoleClaimed)
+		case failedAt(codes, 0) || failedAt(codes, 1):
+			return fmt.Errorf("put connection %s: %w", id, ErrConflict)
+		case failedAt(codes, releaseAt):
+			// The old claim belongs to someone else (it cannot, unless
+			// the table was edited by hand): leave it, as Memory does.
+			items = append(items[:releaseAt], items[releaseAt+1:]...)
+			releaseAt = -1
+			continue
+		case strings.Contains(strings.Join(codes, ","), condCodeTxnConflict) && attempt < txnAttempts:
+			if err := sleep(ctx, backoff(attempt)); err != nil {
+				return fmt.Errorf("apply to %s: %w", id, err)
+			}
+			continue
+		case strings.Contains(strings.Join(codes, ","), condCodeTxnConflict):
+			return fmt.Errorf("apply to %s: transaction still conflicting after %d attempts: %w", id, attempt, ErrConflict)
+		}
+		return fmt.Errorf("apply to %s: cancelled %v: %w", id, codes, err)
+	}
+}
+
+func requestToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails
+	return hex.EncodeToString(b[:])
+}
+
+func backoff(attempt int) time.Duration {
+	d := txnBackoffBase << min(attempt-1, 10)
+	d = min(d, txnBackoffMax)
+	return d/2 + mrand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-tm.C:
+		return nil
+	}
+}
+
+// query runs in page by page until it has limit+1 items or the end, and
+// returns at most limit items plus the cursor of the last one when more
+// follow. keyAttrs are the attributes of the cursor (table and index keys);
+// okCursor checks that a cursor belongs to this listing.
+func (d *DynamoDB) query(ctx context.Context, in *dynamodb.QueryInput, keyAttrs []string, cursor string, okCursor func(map[string]string) bool, limit int) ([]map[string]ddbtypes.AttributeValue, string, error) {
+	limit = clampLimit(limit)
+	if cursor != "" {
+		start, err := decodeCursor(cursor, keyAttrs, okCursor)
+		if err != nil {
+			return nil, "", err
+		}
+		in.ExclusiveStartKey = start
+	}
+	var items []map[string]ddbtypes.AttributeValue
+	for {
+		in.Limit = aws.Int32(int32(limit + 1 - len(items)))
+		out, err := d.client.Query(ctx, in)
+		if err != nil {
+			return nil, "", err
+		}
+		items = append(items, out.Items...)
+		if len(items) > limit || len(out.LastEvaluatedKey) == 0 {
+			break
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+	if len(items) <= limit {
+		return items, "", nil
+	}
+	items = items[:limit]
+	return items, encodeCursor(items[limit-1], keyAttrs), nil
+}
+
+func decodeConns(items []map[string]ddbtypes.AttributeValue) ([]connection.Connection, error) {
+	cs := make([]connection.Connection, 0, len(items))
+	for _, item := range items {
+		var it connItem
+		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+			return nil, fmt.Errorf("decode connection item: %w", err)
+		}
+		cs = append(cs, it.connection())
+	}
+	return cs, nil
+}
+
+// ListByTenant implements Store.
+func (d *DynamoDB) ListByTenant(ctx context.Context, tenantID, cursor string, limit int) (Page, error) {
+	pk := tenantPK(tenantID)
+	items, next, err := d.query(ctx, &dynamodb.QueryInput{
+		TableName:              &d.table,
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :sk)"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+			":pk": s(pk), ":sk": s(connPrefix),
+		},
+		ConsistentRead: aws.Bool(true),
+	}, []string{AttrPK, AttrSK}, cursor, func(k map[string]string) bool {
+		return k[AttrPK] == pk && strings.HasPrefix(k[AttrSK], connPrefix)
+	}, limit)
+	if err != nil {
+		return Page{}, fmt.Errorf("list connections of %s: %w", tenantID, err)
+	}
+	cs, err := decodeConns(items)
+	if err != nil {
+		return Page{}, fmt.Errorf("list connections of %s: %w", tenantID, err)
+	}
+	return Page{Items: cs, Cursor: next}, nil
+}
+
+// ListByStatus implements Store. The index holds keys only; the items are
+// read with consistent BatchGetItem, and an item whose status changed since
+// the index was read is left out.
+func (d *DynamoDB) ListByStatus(ctx context.Context, status connection.Status, cursor string, limit int) (Page, error) {
+	keys, next, err := d.query(ctx, &dynamodb.QueryInput{
+		TableName:                 &d.table,
+		IndexName:                 aws.String(IndexByStatus),
+		KeyConditionExpression:    aws.String(AttrStatusPK + " = :s"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":s": s(string(status))},
+	}, []string{AttrPK, AttrSK, AttrStatusPK, AttrStatusSK}, cursor, func(k map[string]string) bool {
+		return k[AttrStatusPK] == string(status)
+	}, limit)
+	if err != nil {
+		return Page{}, fmt.Errorf("list %s connections: %w", status, err)
+	}
+	items, err := d.batchGet(ctx, keys)
+	if err != nil {
+		return Page{}, fmt.Errorf("list %s connections: %w", status, err)
+	}
+	cs, err := decodeConns(items)
+	if err != nil {
+		return Page{}, fmt.Errorf("list %s connections: %w", status, err)
+	}
+	kept := cs[:0]
+	for _, c := range cs {
+		if c.Status == status {
+			kept = append(kept, c)
+		}
+	}
+	return Page{Items: kept, Cursor: next}, nil
+}
+
+// batchGet reads the items of keys (consistently, in batches of 100) and
+// returns those that exist in the order of keys.
+func (d *DynamoDB) batchGet(ctx context.Context, keys []map[string]ddbtypes.AttributeValue) ([]map[string]ddbtypes.AttributeValue, error) {
+	id := func(item map[string]ddbtypes.AttributeValue) string {
+		pk, _ := item[AttrPK].(*ddbtypes.AttributeValueMemberS)
+		sk, _ := item[AttrSK].(*ddbtypes.AttributeValueMemberS)
+		if pk == nil || sk == nil {
+			return ""
+		}
+		return pk.Value + "\x00" + sk.Value
+	}
+	got := make(map[string]map[string]ddbtypes.AttributeValue, len(keys))
+	for start := 0; start < len(keys); start += 100 {
+		var batch []map[string]ddbtypes.AttributeValue
+		for _, k := range keys[start:min(start+100, len(keys))] {
+			batch = append(batch, map[string]ddbtypes.AttributeValue{AttrPK: k[AttrPK], AttrSK: k[AttrSK]})
+		}
+		req := map[string]ddbtypes.KeysAndAttributes{d.table: {Keys: batch, ConsistentRead: aws.Bool(true)}}
+		for attempt := 1; len(req) > 0; attempt++ {
+			out, err := d.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return nil, err
+			}
+			for _, item := range out.Responses[d.table] {
+				got[id(item)] = item
+			}
+			req = out.UnprocessedKeys
+			if len(req) > 0 {
+				if err := sleep(ctx, backoff(attempt)); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	items := make([]map[string]ddbtypes.AttributeValue, 0, len(keys))
+	for _, k := range keys {
+		if item, ok := got[id(k)]; ok {
+			items = append(items, item)
+		}
+	}
+	return items, nil
+}
+
+// Due implements Store. The index is eventually consistent: a sweep may see
+// a connection a moment late, or a version that has just moved on (the
+// check is then discarded as stale).
+func (d *DynamoDB) Due(ctx context.Context, shard int, until time.Time, cursor string, limit int) (Page, error) {
+	ds := dueShardKey(shard)
+	items, next, err := d.query(ctx, &dynamodb.QueryInput{
+		TableName:              &d.table,
+		IndexName:              aws.String(IndexDue),
+		KeyConditionExpression: aws.String(AttrDueShard + " = :s AND " + AttrDueAt + " < :u"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+			// Everything due at or before until sorts before the next
+			// nanosecond.
+			":s": s(ds), ":u": s(dueTime(until.Add(time.Nanosecond))),
+		},
+	}, []string{AttrPK, AttrSK, AttrDueShard, AttrDueAt}, cursor, func(k map[string]string) bool {
+		return k[AttrDueShard] == ds
+	}, limit)
+	if err != nil {
+		return Page{}, fmt.Errorf("list due connections of shard %d: %w", shard, err)
+	}
+	cs, err := decodeConns(items)
+	if err != nil {
+		return Page{}, fmt.Errorf("list due connections of shard %d: %w", shard, err)
+	}
+	return Page{Items: cs, Cursor: next}, nil
+}
+
+// Events implements Store.
+func (d *DynamoDB) Events(ctx context.Context, tenantID, accountID string) ([]connection.Event, error) {
+	in := &dynamodb.QueryInput{
+		TableName:              &d.table,
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :sk)"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+			":pk": s(tenantPK(tenantID)), ":sk": s(eventSKPrefix(accountID)),
+		},
+		ConsistentRead: aws.Bool(true),
+	}
+	var evs []connection.Event
+	for {
+		out, err := d.client.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("read events of %s/%s: %w", tenantID, accountID, err)
+		}
+		for _, item := range out.Items {
+			ev, err := EventFromItem(item)
+			if err != nil {
+				return nil, fmt.Errorf("read events of %s/%s: %w", tenantID, accountID, err)
+			}
+			evs = append(evs, ev)
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return evs, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}

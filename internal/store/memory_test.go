@@ -1,0 +1,65 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/store/storetest"
+)
+
+func TestMemoryContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return store.NewMemory() })
+}
+
+// The change feed holds exactly the transitions' events, in commit order;
+// routine checks and refused writes add nothing.
+func TestMemoryOutbox(t *testing.T) {
+	m := store.NewMemory()
+	f := storetest.NewFixture(t, m)
+	var want []connection.Event
+	record := func(tr connection.Transition, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tr.Event != nil {
+			want = append(want, *tr.Event)
+		}
+	}
+	record(f.Submit("acme", "arn:aws:iam::111111111111:role/Deploy"))
+	record(f.Submit("bravo", "arn:aws:iam::222222222222:role/Deploy"))
+	f.Now = f.Now.Add(10 * time.Second)
+	record(f.Check("acme", "111111111111", connection.ResultDenied)) // routine
+	record(f.Check("acme", "111111111111", connection.ResultOK))
+	record(f.Check("acme", "111111111111", connection.ResultOK)) // routine
+	snap := m.Snapshot()
+	if _, err := f.Submit("carol", "arn:aws:iam::111111111111:role/deploy"); err == nil {
+		t.Fatal("claimed role was granted")
+	}
+	if m.Snapshot() != snap {
+		t.Fatal("refused submission changed the store")
+	}
+	record(f.Disconnect("bravo", "222222222222"))
+	if len(want) != 4 {
+		t.Fatalf("scenario has %d transitions, want 4", len(want))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	evs, next, err := m.ReadOutbox(ctx, 0, 100)
+	if err != nil || next != len(want) || len(evs) != len(want) {
+		t.Fatalf("ReadOutbox: %d events, next %d, %v; want %d", len(evs), next, err, len(want))
+	}
+	for i := range evs {
+		if evs[i] != want[i] {
+			t.Fatalf("outbox %d: got %+v, want %+v", i, evs[i], want[i])
+		}
+	}
+	short, cancel2 := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel2()
+	if evs, _, err := m.ReadOutbox(short, next, 10); err == nil || len(evs) != 0 {
+		t.Fatalf("ReadOutbox past the end returned %v, %v; want a timeout", evs, err)
+	}
+}
