@@ -1,0 +1,332 @@
+package httpapi
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/onboarding"
+	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/tenant"
+)
+
+// inviteView is GET /v1/invite: everything the form needs.
+type inviteView struct {
+	TenantID            string                  `json:"tenantId"`
+	TenantName          string                  `json:"tenantName"`
+	ExternalID          string                  `json:"externalId"`
+	PartnerName         string                  `json:"partnerName"`
+	PartnerAccountID    string                  `json:"partnerAccountId"`
+	TrustedPrincipalARN string                  `json:"trustedPrincipalArn"`
+	RoleName            string                  `json:"roleName,omitempty"`
+	QuickCreateURL      string                  `json:"quickCreateUrl,omitempty"`
+	TemplateDownload    string                  `json:"templateDownload,omitempty"`
+	Terraform           string                  `json:"terraform,omitempty"`
+	CLI                 string                  `json:"cli,omitempty"`
+	Connections         []connection.Connection `json:"connections"`
+	Sandbox             *sandboxOffer           `json:"sandbox,omitempty"`
+}
+
+// sandboxOffer is the role the form's sandbox button creates: the trust
+// policy of the customer template, in a sandbox account of the tenant's own.
+type sandboxOffer struct {
+	AccountID   string          `json:"accountId"`
+	RoleARN     string          `json:"roleArn"`
+	TrustPolicy json.RawMessage `json:"trustPolicy"`
+}
+
+type connectionsPage struct {
+	Connections []connection.Connection `json:"connections"`
+	Cursor      string                  `json:"cursor,omitempty"`
+}
+
+// maxListed bounds the connections the form lists.
+const maxListed = 100
+
+func (h *Handler) inviteView(r *http.Request, t tenant.Tenant) (inviteView, error) {
+	v := inviteView{
+		TenantID: t.ID, TenantName: t.Name, ExternalID: t.ExternalID,
+		PartnerName: h.cfg.PartnerName, PartnerAccountID: h.cfg.PartnerAccountID, TrustedPrincipalARN: h.cfg.TrustedPrincipalARN,
+	}
+	if h.cfg.Setup != nil {
+		g, err := h.cfg.Setup.Guide(t)
+		if err != nil {
+			return inviteView{}, fmt.Errorf("setup guide for %s: %w", t.ID, err)
+		}
+		v.RoleName, v.QuickCreateURL, v.Terraform, v.CLI = g.RoleName, g.QuickCreateURL, g.Terraform, g.CLI
+		v.TemplateDownload = "/v1/invite/template"
+		if h.cfg.Sandbox != nil && g.RoleName != "" {
+			pol, err := h.cfg.Setup.TrustPolicy(t)
+			if err != nil {
+				return inviteView{}, fmt.Errorf("trust policy for %s: %w", t.ID, err)
+			}
+			acct := SandboxAccountID(t.ID, h.cfg.PartnerAccountID)
+			v.Sandbox = &sandboxOffer{AccountID: acct, RoleARN: "arn:" + h.partition() + ":iam::" + acct + ":role/" + g.RoleName, TrustPolicy: pol}
+		}
+	}
+	p, err := h.cfg.Service.ListByTenant(r.Context(), t.ID, "", maxListed)
+	if err != nil {
+		return inviteView{}, err
+	}
+	v.Connections = nonNil(p.Items)
+	return v, nil
+}
+
+func (h *Handler) getInvite(w http.ResponseWriter, r *http.Request, t tenant.Tenant) error {
+	v, err := h.inviteView(r, t)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (h *Handler) getTemplate(w http.ResponseWriter, r *http.Request, t tenant.Tenant) error {
+	if h.cfg.Setup == nil {
+		return &apiError{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no template is configured"}
+	}
+	b, err := h.cfg.Setup.Template(t)
+	if err != nil {
+		return fmt.Errorf("render template for %s: %w", t.ID, err)
+	}
+	w.Header().Set("Content-Type", "application/yaml; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="rolecall-customer-role.yaml"`)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+	return nil
+}
+
+type submitRequest struct {
+	RoleARN string `json:"roleArn"`
+}
+
+func (h *Handler) submit(w http.ResponseWriter, r *http.Request, t tenant.Tenant) error {
+	var in submitRequest
+	if err := decodeBody(r, &in, false); err != nil {
+		return err
+	}
+	c, err := h.cfg.Service.Submit(r.Context(), t, in.RoleARN)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/connections/"+c.AccountID)
+	writeJSON(w, http.StatusAccepted, c)
+	return nil
+}
+
+func (h *Handler) getConnection(w http.ResponseWriter, r *http.Request, t tenant.Tenant) error {
+	c, err := h.cfg.Service.Connection(r.Context(), t.ID, r.PathValue("accountId"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, c)
+	return nil
+}
+
+type createTenantRequest struct {
+	TenantID string `json:"tenantId"`
+	Name     string `json:"name"`
+}
+
+func (h *Handler) createTenant(w http.ResponseWriter, r *http.Request) error {
+	var in createTenantRequest
+	if err := decodeBody(r, &in, false); err != nil {
+		return err
+	}
+	t, err := h.cfg.Service.CreateTenant(r.Context(), in.TenantID, in.Name)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/tenants/"+url.PathEscape(t.ID))
+	writeJSON(w, http.StatusCreated, t)
+	return nil
+}
+
+type inviteCreated struct {
+	TenantID  string    `json:"tenantId"`
+	Code      string    `json:"code"`
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+func (h *Handler) createInvite(w http.ResponseWriter, r *http.Request) error {
+	if err := decodeBody(r, &struct{}{}, true); err != nil {
+		return err
+	}
+	code, inv, err := h.cfg.Service.CreateInvite(r.Context(), r.PathValue("tenantId"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, inviteCreated{TenantID: inv.TenantID, Code: code, URL: h.baseURL(r) + "/connect?invite=" + code, ExpiresAt: inv.ExpiresAt})
+	return nil
+}
+
+func (h *Handler) rotate(w http.ResponseWriter, r *http.Request) error {
+	if err := decodeBody(r, &struct{}{}, true); err != nil {
+		return err
+	}
+	t, err := h.cfg.Service.RotateExternalID(r.Context(), r.PathValue("tenantId"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, t)
+	return nil
+}
+
+func (h *Handler) listByTenant(w http.ResponseWriter, r *http.Request) error {
+	limit, err := limitParam(r, store.DefaultLimit, store.MaxLimit)
+	if err != nil {
+		return err
+	}
+	p, err := h.cfg.Service.ListByTenant(r.Context(), r.PathValue("tenantId"), r.URL.Query().Get("cursor"), limit)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, connectionsPage{Connections: nonNil(p.Items), Cursor: p.Cursor})
+	return nil
+}
+
+func (h *Handler) listByStatus(w http.ResponseWriter, r *http.Request) error {
+	limit, err := limitParam(r, store.DefaultLimit, store.MaxLimit)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	if q.Get("status") == "" {
+		return badRequest(onboarding.CodeInvalidStatus, "give the status to list: ?status=PENDING, VERIFIED, FAILED, ACCESS_LOST or DISCONNECTED", "status")
+	}
+	p, err := h.cfg.Service.ListByStatus(r.Context(), q.Get("status"), q.Get("cursor"), limit)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, connectionsPage{Connections: nonNil(p.Items), Cursor: p.Cursor})
+	return nil
+}
+
+func (h *Handler) requestCheck(w http.ResponseWriter, r *http.Request) error {
+	if err := decodeBody(r, &struct{}{}, true); err != nil {
+		return err
+	}
+	c, err := h.cfg.Service.RequestCheck(r.Context(), r.PathValue("tenantId"), r.PathValue("accountId"))
+	if err != nil {
+		if oe := onboarding.AsError(err); oe != nil && oe.Code == onboarding.CodeInvalidStatus {
+			return &apiError{Status: http.StatusConflict, Code: oe.Code, Message: oe.Message, Field: oe.Field}
+		}
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, c)
+	return nil
+}
+
+func (h *Handler) disconnect(w http.ResponseWriter, r *http.Request) error {
+	c, err := h.cfg.Service.Disconnect(r.Context(), r.PathValue("tenantId"), r.PathValue("accountId"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, c)
+	return nil
+}
+
+type eventsPage struct {
+	Events []json.RawMessage `json:"events"`
+}
+
+func (h *Handler) events(w http.ResponseWriter, r *http.Request) error {
+	limit, err := limitParam(r, 100, 1000)
+	if err != nil {
+		return err
+	}
+	after := r.URL.Query().Get("after")
+	evs, ok := h.cfg.Events.EventsAfter(after, limit)
+	if !ok {
+		return badRequest(CodeUnknownEvent, "after must be the eventId of an event this server emitted", "after")
+	}
+	if evs == nil {
+		evs = []json.RawMessage{}
+	}
+	writeJSON(w, http.StatusOK, eventsPage{Events: evs})
+	return nil
+}
+
+type sweepRequest struct {
+	All bool `json:"all"`
+}
+
+type sweepResult struct {
+	Enqueued int `json:"enqueued"`
+}
+
+func (h *Handler) sweep(w http.ResponseWriter, r *http.Request) error {
+	var in sweepRequest
+	if err := decodeBody(r, &in, true); err != nil {
+		return err
+	}
+	n, err := h.cfg.Sweeper.Sweep(r.Context(), in.All)
+	if err != nil {
+		return fmt.Errorf("sweep (all=%t): %w", in.All, err)
+	}
+	writeJSON(w, http.StatusOK, sweepResult{Enqueued: n})
+	return nil
+}
+
+// limitParam reads ?limit= (1..max, default def).
+func limitParam(r *http.Request, def, maxN int) (int, error) {
+	s := r.URL.Query().Get("limit")
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > maxN {
+		return 0, badRequest(CodeInvalidParameter, fmt.Sprintf("limit must be an integer from 1 to %d", maxN), "limit")
+	}
+	return n, nil
+}
+
+// baseURL is the scheme and host invite links start with.
+func (h *Handler) baseURL(r *http.Request) string {
+	if h.cfg.BaseURL != "" {
+		return h.cfg.BaseURL
+	}
+	scheme := "http"
+	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" || r.URL.Scheme == "https" {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// partition is the deployment's partition, from the trusted principal's
+// ARN ("aws" when it is not set).
+func (h *Handler) partition() string {
+	parts := strings.SplitN(h.cfg.TrustedPrincipalARN, ":", 3)
+	if len(parts) == 3 && parts[0] == "arn" && parts[1] != "" {
+		return parts[1]
+	}
+	return "aws"
+}
+
+// SandboxAccountID is the sandbox account the form offers a tenant: 12
+// digits derived from the tenant ID, never the partner's account.
+func SandboxAccountID(tenantID, partnerAccount string) string {
+	for salt := byte(0); ; salt++ {
+		sum := sha256.Sum256(append([]byte(tenantID), 0, salt))
+		n := binary.BigEndian.Uint64(sum[:8]) % 900_000_000_000
+		id := strconv.FormatUint(100_000_000_000+n, 10)
+		if id != partnerAccount {
+			return id
+		}
+	}
+}
+
+func nonNil(cs []connection.Connection) []connection.Connection {
+	if cs == nil {
+		return []connection.Connection{}
+	}
+	return cs
+}

@@ -1,0 +1,229 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"reflect"
+	"strings"
+	"unicode/utf8"
+)
+
+// decodeBody reads a JSON object into dst, a pointer to a struct, strictly:
+// the content type must be application/json; the body must be one valid
+// UTF-8 JSON object of at most MaxBody bytes with no duplicate key at any
+// depth, no key other than dst's json names (matched exactly, not
+// case-insensitively), and values of the right types. When optional is set,
+// an empty body is accepted and leaves dst untouched.
+func decodeBody(r *http.Request, dst any, optional bool) error {
+	if r.Body == nil {
+		r.Body = http.NoBody
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return &apiError{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: "the request body is larger than 16 KiB"}
+		}
+		return badRequest(CodeMalformedJSON, "the request body could not be read", "")
+	}
+	if len(body) == 0 && optional && r.Header.Get("Content-Type") == "" {
+		return nil
+	}
+	if err := requireJSON(r); err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		if optional {
+			return nil
+		}
+		return badRequest(CodeMalformedJSON, "the request body is empty; send a JSON object", "")
+	}
+	if !utf8.Valid(body) {
+		return badRequest(CodeMalformedJSON, "the request body is not valid UTF-8", "")
+	}
+	keys, err := scanObject(body)
+	if err != nil {
+		return err
+	}
+	allowed := jsonNames(dst)
+	for _, k := range keys {
+		if !allowed[k] {
+			return badRequest(CodeUnknownField, fmt.Sprintf("unknown field %q", truncate(k, 64)), truncate(k, 64))
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return badRequest(CodeInvalidType, fmt.Sprintf("field %q must be a %s", te.Field, jsonKind(te.Type)), te.Field)
+		}
+		return badRequest(CodeMalformedJSON, "the request body is not valid JSON", "")
+	}
+	return nil
+}
+
+// requireJSON refuses a request whose Content-Type is not application/json
+// (with an optional utf-8 charset).
+func requireJSON(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
+		return &apiError{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia, Message: "send the request body as Content-Type: application/json"}
+	}
+	for k, v := range params {
+		if k != "charset" || !strings.EqualFold(v, "utf-8") {
+			return &apiError{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia, Message: "the only supported charset is utf-8"}
+		}
+	}
+	return nil
+}
+
+// scanObject checks that body is exactly one JSON object without duplicate
+// keys at any depth, and returns its top-level keys.
+func scanObject(body []byte) ([]string, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, badRequest(CodeMalformedJSON, "the request body is not valid JSON", "")
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, badRequest(CodeMalformedJSON, "the request body must be a JSON object", "")
+	}
+	keys, err := scanMembers(dec, "", 1)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, badRequest(CodeMalformedJSON, "the request body has data after the JSON object", "")
+	}
+	return keys, nil
+}
+
+const maxDepth = 32
+
+// scanMembers reads an object's members after its '{' up to and including
+// its '}'.
+func scanMembers(dec *json.Decoder, path string, depth int) ([]string, error) {
+	if depth > maxDepth {
+		return nil, badRequest(CodeMalformedJSON, "the request body is nested too deeply", "")
+	}
+	seen := map[string]bool{}
+	var keys []string
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, badRequest(CodeMalformedJSON, "the request body is not valid JSON", "")
+		}
+		if d, ok := tok.(json.Delim); ok && d == '}' {
+			return keys, nil
+		}
+		k, ok := tok.(string)
+		if !ok {
+			return nil, badRequest(CodeMalformedJSON, "the request body is not valid JSON", "")
+		}
+		field := k
+		if path != "" {
+			field = path + "." + k
+		}
+		if seen[k] {
+			return nil, badRequest(CodeDuplicateField, fmt.Sprintf("field %q appears more than once", truncate(field, 64)), truncate(field, 64))
+		}
+		seen[k] = true
+		keys = append(keys, k)
+		if err := scanValue(dec, field, depth); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func scanValue(dec *json.Decoder, path string, depth int) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return badRequest(CodeMalformedJSON, "the request body is not valid JSON", "")
+	}
+	d, ok := tok.(json.Delim)
+	if !ok {
+		return nil
+	}
+	switch d {
+	case '{':
+		_, err := scanMembers(dec, path, depth+1)
+		return err
+	case '[':
+		if depth+1 > maxDepth {
+			return badRequest(CodeMalformedJSON, "the request body is nested too deeply", "")
+		}
+		for dec.More() {
+			if err := scanValue(dec, path, depth+1); err != nil {
+				return err
+			}
+		}
+		if _, err := dec.Token(); err != nil { // ']'
+			return badRequest(CodeMalformedJSON, "the request body is not valid JSON", "")
+		}
+		return nil
+	}
+	return badRequest(CodeMalformedJSON, "the request body is not valid JSON", "")
+}
+
+// jsonNames returns the JSON names of the fields of the struct dst points to.
+func jsonNames(dst any) map[string]bool {
+	t := reflect.TypeOf(dst)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	names := map[string]bool{}
+	if t.Kind() != reflect.Struct {
+		return names
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		names[name] = true
+	}
+	return names
+}
+
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "integer"
+	case reflect.Float32, reflect.Float64:
+		return "number"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	}
+	return "object"
+}
+
+// truncate shortens s (attacker-controlled) before it is echoed.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,327 @@
+// RoleCall customer form: copy buttons, tabs, template download, sandbox
+// role, role submission and live status. Vanilla JavaScript, no build step.
+'use strict';
+(function () {
+  var invite = new URLSearchParams(location.search).get('invite') || '';
+  var TERMINAL = { VERIFIED: true, FAILED: true, ACCESS_LOST: true, DISCONNECTED: true };
+  var LABELS = { PENDING: 'Verifying', VERIFIED: 'Connected', FAILED: 'Failed', ACCESS_LOST: 'Access lost', DISCONNECTED: 'Disconnected' };
+  var ARN_SHAPE = /^arn:[a-z-]+:iam::\d{12}:role\/[\w+=,.@\/-]+$/;
+
+  function $(id) { return document.getElementById(id); }
+
+  function api(method, path, body) {
+    var opts = { method: method, cache: 'no-store', credentials: 'omit',
+      headers: { 'Authorization': 'Invite ' + invite, 'Accept': 'application/json' } };
+    if (body !== undefined) {
+      opts.headers['Content-Type'] = 'application/json';
+      opts.body = JSON.stringify(body);
+    }
+    return fetch(path, opts).then(function (res) {
+      return res.text().then(function (text) {
+        var data = null;
+        try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+        if (!res.ok) {
+          return { ok: false, status: res.status, error: (data && data.error) || { code: 'HTTP_' + res.status, message: 'The server answered with status ' + res.status + '.' } };
+        }
+        return { ok: true, status: res.status, data: data, text: text };
+      });
+    }, function () {
+      return { ok: false, status: 0, error: { code: 'NETWORK', message: 'The server could not be reached. Check your connection and try again.' } };
+    });
+  }
+
+  function when(t) {
+    if (!t) return '—';
+    var d = new Date(t);
+    if (isNaN(d.getTime())) return '—';
+    return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC').replace(/Z$/, ' UTC');
+  }
+
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  // --- copy buttons -------------------------------------------------------
+  function copyText(text, source) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(text).catch(function () { return legacyCopy(text, source); });
+    }
+    return legacyCopy(text, source);
+  }
+  function legacyCopy(text, source) {
+    return new Promise(function (resolve, reject) {
+      var ta = document.createElement('textarea');
+      ta.value = text;
+      ta.setAttribute('readonly', '');
+      ta.className = 'offscreen';
+      document.body.appendChild(ta);
+      ta.select();
+      var ok = false;
+      try { ok = document.execCommand('copy'); } catch (e) { ok = false; }
+      document.body.removeChild(ta);
+      if (source && source.focus) source.focus();
+      if (ok) { resolve(); } else { reject(new Error('copy failed')); }
+    });
+  }
+  function bindCopy(button) {
+    button.addEventListener('click', function () {
+      var src = $(button.getAttribute('data-copy'));
+      if (!src) return;
+      var text = src.value !== undefined && src.tagName === 'INPUT' ? src.value : src.textContent;
+      var out = $(button.getAttribute('aria-describedby'));
+      copyText(text.trim(), button).then(function () {
+        if (out) out.textContent = 'Copied to the clipboard.';
+        button.textContent = 'Copied';
+        setTimeout(function () { button.textContent = 'Copy'; }, 2000);
+      }, function () {
+        if (out) out.textContent = 'Copying failed: select the text and copy it yourself.';
+        if (src.select) src.select();
+      });
+    });
+  }
+  Array.prototype.forEach.call(document.querySelectorAll('[data-copy]'), bindCopy);
+  var ext = $('external-id');
+  if (ext) ext.addEventListener('focus', function () { ext.select(); });
+
+  // --- tabs (WAI-ARIA tabs pattern) -----------------------------------------
+  var tabs = Array.prototype.slice.call(document.querySelectorAll('[role="tab"]'));
+  function selectTab(tab, focus) {
+    tabs.forEach(function (t) {
+      var on = t === tab;
+      t.setAttribute('aria-selected', on ? 'true' : 'false');
+      t.tabIndex = on ? 0 : -1;
+      var panel = $(t.getAttribute('aria-controls'));
+      if (panel) panel.hidden = !on;
+    });
+    if (focus) tab.focus();
+  }
+  tabs.forEach(function (tab, i) {
+    tab.addEventListener('click', function () { selectTab(tab, false); });
+    tab.addEventListener('keydown', function (e) {
+      var next = null;
+      if (e.key === 'ArrowRight') next = tabs[(i + 1) % tabs.length];
+      else if (e.key === 'ArrowLeft') next = tabs[(i - 1 + tabs.length) % tabs.length];
+      else if (e.key === 'Home') next = tabs[0];
+      else if (e.key === 'End') next = tabs[tabs.length - 1];
+      if (next) { e.preventDefault(); selectTab(next, true); }
+    });
+  });
+  if (tabs.length) selectTab(tabs[0], false);
+
+  // --- template download ----------------------------------------------------
+  var dl = $('download-template');
+  if (dl) {
+    dl.addEventListener('click', function () {
+      var status = $('download-status');
+      status.textContent = 'Preparing the download…';
+      api('GET', dl.getAttribute('data-href')).then(function (r) {
+        if (!r.ok) { status.textContent = r.error.message; return; }
+        var url = URL.createObjectURL(new Blob([r.text], { type: 'application/yaml' }));
+        var a = document.createElement('a');
+        a.href = url;
+        a.download = 'rolecall-customer-role.yaml';
+        document.body.appendChild(a);
+        a.click();
+        document.body.removeChild(a);
+        setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
+        status.textContent = 'Downloaded rolecall-customer-role.yaml.';
+      });
+    });
+  }
+
+  // --- sandbox role -----------------------------------------------------------
+  var sb = $('sandbox-create');
+  if (sb) {
+    sb.addEventListener('click', function () {
+      var out = $('sandbox-result');
+      out.textContent = 'Creating the role…';
+      sb.disabled = true;
+      api('GET', '/v1/invite').then(function (r) {
+        if (!r.ok || !r.data.sandbox) {
+          return { ok: false, error: r.ok ? { message: 'The sandbox is not available.' } : r.error };
+        }
+        var offer = r.data.sandbox;
+        return api('PUT', '/_sandbox/roles', { roleArn: offer.roleArn, trustPolicy: offer.trustPolicy });
+      }).then(function (r) {
+        sb.disabled = false;
+        out.textContent = '';
+        if (!r.ok) { out.textContent = 'The role could not be created: ' + r.error.message; return; }
+        var p = el('p', null, 'Created the role in the sandbox. Its ARN, to paste below:');
+        var row = el('div', 'copyrow');
+        var code = el('code', 'mono breakable', r.data.roleArn);
+        code.id = 'sandbox-arn';
+        var btn = el('button', 'btn secondary small', 'Copy');
+        btn.type = 'button';
+        btn.setAttribute('data-copy', 'sandbox-arn');
+        btn.setAttribute('aria-describedby', 'sandbox-copied');
+        var copied = el('p', 'copied');
+        copied.id = 'sandbox-copied';
+        row.appendChild(code);
+        row.appendChild(btn);
+        out.appendChild(p);
+        out.appendChild(row);
+        out.appendChild(copied);
+        bindCopy(btn);
+      });
+    });
+  }
+
+  // --- role ARN field ---------------------------------------------------------
+  var form = $('submit-form');
+  var input = $('role-arn');
+  var fieldError = $('role-arn-error');
+  var submitButton = $('submit-button');
+  function showFieldError(msg) {
+    fieldError.textContent = msg;
+    fieldError.hidden = false;
+    input.setAttribute('aria-invalid', 'true');
+  }
+  function clearFieldError() {
+    fieldError.textContent = '';
+    fieldError.hidden = true;
+    input.removeAttribute('aria-invalid');
+  }
+  function localProblem(v) {
+    if (v === '') return 'Paste the ARN of the role you created.';
+    if (/\s/.test(v)) return 'The ARN contains spaces or line breaks; remove them.';
+    if (!ARN_SHAPE.test(v)) return 'This does not look like a role ARN: arn:aws:iam::<12-digit account ID>:role/<role name>.';
+    return '';
+  }
+  if (input) {
+    input.addEventListener('blur', function () {
+      var v = input.value;
+      if (v !== '' && localProblem(v)) showFieldError(localProblem(v));
+    });
+    input.addEventListener('input', function () {
+      if (!input.hasAttribute('aria-invalid')) return;
+      if (!localProblem(input.value)) clearFieldError();
+    });
+  }
+
+  // --- status ---------------------------------------------------------------
+  var statusCard = $('status-card');
+  var statusBox = $('status');
+  var pollTimer = null;
+  var pollStarted = 0;
+
+  function setStepper(state) {
+    // state: submitted | verifying | connected | failed
+    var order = ['submitted', 'verifying', 'connected'];
+    var cur = state === 'failed' ? 1 : order.indexOf(state);
+    Array.prototype.forEach.call(document.querySelectorAll('#stepper li'), function (li, i) {
+      li.className = i < cur ? 'done' : (i === cur ? (state === 'failed' ? 'failed' : (state === 'connected' ? 'done' : 'current')) : '');
+      if (i === cur) li.setAttribute('aria-current', 'step'); else li.removeAttribute('aria-current');
+    });
+  }
+
+  function showStatus(c) {
+    statusCard.hidden = false;
+    statusBox.textContent = '';
+    var head = el('p', 'status-line');
+    var chip = el('span', 'chip ' + c.status.toLowerCase(), LABELS[c.status] || c.status);
+    head.appendChild(chip);
+    var msg;
+    if (c.status === 'PENDING') {
+      var tried = !!c.lastCheckedAt;
+      setStepper(tried ? 'verifying' : 'submitted');
+      chip.textContent = tried ? 'Verifying' : 'Submitted';
+      msg = tried ? 'RoleCall is verifying the role. A new IAM role can take a minute to become usable; RoleCall keeps trying.'
+        : 'The role was submitted. RoleCall is verifying it…';
+    } else if (c.status === 'VERIFIED') {
+      setStepper('connected');
+      msg = 'Connected. ' + (c.reason && c.reason.message ? c.reason.message : '');
+    } else {
+      setStepper('failed');
+      msg = c.reason && c.reason.message ? c.reason.message : 'The role could not be verified.';
+    }
+    head.appendChild(document.createTextNode(' ' + msg));
+    statusBox.appendChild(head);
+    if (c.status !== 'VERIFIED' && c.status !== 'PENDING' && c.reason) {
+      if (c.reason.code) statusBox.appendChild(el('p', 'muted small', 'Reason code: ' + c.reason.code));
+      if (c.reason.hint) {
+        var hint = el('p', 'hint');
+        hint.appendChild(el('strong', null, 'What to change: '));
+        hint.appendChild(document.createTextNode(c.reason.hint));
+        statusBox.appendChild(hint);
+      }
+      statusBox.appendChild(el('p', 'muted small', 'After you fix the role, submit its ARN again; RoleCall also re-checks it regularly.'));
+    }
+    var meta = el('p', 'muted small', 'Account ' + c.accountId + ' · last check ' + when(c.lastCheckedAt));
+    statusBox.appendChild(meta);
+  }
+
+  function poll(accountId) {
+    if (pollTimer) clearTimeout(pollTimer);
+    pollStarted = Date.now();
+    function tick() {
+      api('GET', '/v1/connections/' + encodeURIComponent(accountId)).then(function (r) {
+        if (r.ok) {
+          showStatus(r.data);
+          if (TERMINAL[r.data.status]) { refreshConnections(); return; }
+        }
+        var elapsed = Date.now() - pollStarted;
+        pollTimer = setTimeout(tick, elapsed < 30000 ? 1000 : 3000);
+      });
+    }
+    pollTimer = setTimeout(tick, 500);
+  }
+
+  if (form) {
+    form.addEventListener('submit', function (e) {
+      e.preventDefault();
+      var v = input.value.trim();
+      clearFieldError();
+      if (v === '') { showFieldError(localProblem('')); input.focus(); return; }
+      submitButton.disabled = true;
+      api('POST', '/v1/connections', { roleArn: v }).then(function (r) {
+        submitButton.disabled = false;
+        if (!r.ok) {
+          if (r.status === 401) {
+            showFieldError(r.error.message + ' Reload the page from your invite link.');
+          } else {
+            showFieldError(r.error.message);
+          }
+          input.focus();
+          return;
+        }
+        showStatus(r.data);
+        refreshConnections();
+        if (!TERMINAL[r.data.status]) poll(r.data.accountId);
+      });
+    });
+  }
+
+  // --- connections table ------------------------------------------------------
+  function refreshConnections() {
+    api('GET', '/v1/invite').then(function (r) {
+      if (!r.ok) return;
+      var list = r.data.connections || [];
+      var tbody = document.querySelector('#conns tbody');
+      var wrap = document.querySelector('.table-scroll');
+      tbody.textContent = '';
+      list.forEach(function (c) {
+        var tr = document.createElement('tr');
+        tr.appendChild(el('td', 'mono', c.accountId));
+        tr.appendChild(el('td', 'mono breakable', c.roleArn));
+        var st = el('td');
+        st.appendChild(el('span', 'chip ' + c.status.toLowerCase(), LABELS[c.status] || c.status));
+        if (c.status !== 'VERIFIED' && c.reason && c.reason.message) {
+          st.appendChild(document.createElement('br'));
+          st.appendChild(el('span', 'muted small', c.reason.message));
+        }
+        tr.appendChild(st);
+        var td = el('td');
+        var time = el('time', null, when(c.lastCheckedAt));
+        if (c.lastCheckedAt) time.setAttribute('datetime', c.lastCheckedAt);
+        td.appendChild(time);
+        tr.appendChild(td);
+        tbody.appendChild(tr);
+      });
+      wrap.hidden = list.length === 0;
+      $('conns-empty').hidden = list.length !== 0;
+    });
+  }
+})();
