@@ -3,6 +3,7 @@ package check
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 
@@ -76,10 +77,9 @@ func Classify(err error) error {
 			return &STSError{Kind: ErrRegionDisabled, Code: code, Err: err}
 		}
 	}
+	// A status without an STS error document (a proxy's 403, a bare 5xx)
+	// says nothing about the customer's role: it is transient.
 	var re *awshttp.ResponseError
-	if errors.As(err, &re) && re.HTTPStatusCode() == 403 && code == "" {
-		return &STSError{Kind: ErrDenied, Code: "HTTP403", Err: err}
-	}
 	var ne net.Error
 	switch {
 	case code != "":
@@ -87,6 +87,8 @@ func Classify(err error) error {
 		code = "Timeout"
 	case errors.As(err, &ne):
 		code = "NetworkError"
+	case errors.As(err, &re) && re.HTTPStatusCode() > 0:
+		code = fmt.Sprintf("HTTP%d", re.HTTPStatusCode())
 	}
 	// Throttling, 5xx, timeouts, network errors, and anything unexpected
 	// (such as an expired partner credential): never the customer's fault.

@@ -171,13 +171,14 @@ func TestSTSAdapterWire(t *testing.T) {
 		{"region disabled", replyDisabled, check.ErrRegionDisabled, "RegionDisabledException", ""},
 		{"throttling", replyThrottled, check.ErrTransient, "Throttling", ""},
 		{"internal failure 500", replyInternal, check.ErrTransient, "InternalFailure", ""},
-		{"bare 500", replyBare500, check.ErrTransient, "", ""},
-		{"bare 503", replyBare503, check.ErrTransient, "", ""},
+		{"bare 500", replyBare500, check.ErrTransient, "HTTP500", ""},
+		{"bare 503", replyBare503, check.ErrTransient, "HTTP503", ""},
 		{"service unavailable 503", replyUnavail, check.ErrTransient, "ServiceUnavailable", ""},
 		{"partner token expired is not the customer's fault", replyExpired, check.ErrTransient, "ExpiredToken", ""},
 		{"response without assumed role user", replyNoUser, check.ErrTransient, "MalformedResponse", ""},
-		// A 403 without an error document is classified by its status.
-		{"bare 403", reply{403, ""}, check.ErrDenied, "HTTP403", ""},
+		// A 403 without an STS error document (a proxy, a firewall) is
+		// not evidence about the customer's role.
+		{"bare 403 is not the customer's fault", reply{403, ""}, check.ErrTransient, "HTTP403", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
