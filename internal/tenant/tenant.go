@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -85,6 +86,11 @@ func ValidateName(name string) error {
 	for _, r := range name {
 		if r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029' {
 			return &Error{Code: CodeInvalidName, Field: "name", Message: "a name may not contain control characters"}
+		}
+		// Invisible formatting characters (zero-width, bidi overrides)
+		// could disguise a name shown to operators and customers.
+		if unicode.Is(unicode.Cf, r) {
+			return &Error{Code: CodeInvalidName, Field: "name", Message: "a name may not contain invisible formatting characters"}
 		}
 	}
 	return nil

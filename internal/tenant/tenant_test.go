@@ -310,7 +310,9 @@ func TestValidateName(t *testing.T) {
 		{"Ac\u0085me", false},
 		{"Ac\u2028me", false},
 		{"Ac\u2029me", false},
-		{"Ac\xffme", false}, // invalid UTF-8
+		{"Ac\xffme", false},       // invalid UTF-8
+		{"Ac\u200bme", false},     // zero-width space
+		{"Acme\u202eproC", false}, // right-to-left override
 	}
 	for _, tt := range tests {
 		err := tenant.ValidateName(tt.name)
