@@ -1,0 +1,255 @@
+package verify_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/rolecall/rolecall/internal/bus"
+	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/publish"
+	"github.com/rolecall/rolecall/internal/store"
+)
+
+var update = flag.Bool("update", false, "rewrite events/verify/sqs-batch.json")
+
+const samplePath = "../../events/verify/sqs-batch.json"
+
+// sampleWorld seeds the store the sample batch refers to: tenant acme, a
+// VERIFIED connection (the sweeper's job) and a PENDING one (its Role
+// Submitted event).
+func sampleWorld(t *testing.T) (*store.Memory, connection.Connection, connection.Event) {
+	st := store.NewMemory()
+	verified := seed(t, st, "123456789012", connection.Verified)
+	seed(t, st, "210987654321", connection.Pending)
+	evs, _ := st.Events(context.Background(), "acme", "210987654321")
+	return st, verified, evs[0]
+}
+
+func sampleBatch(t *testing.T, verified connection.Connection, submitted connection.Event) []byte {
+	t.Helper()
+	jobBody, err := json.Marshal(job(verified, check.WhyScheduled))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry, err := publish.NewEntry(submitted, publish.DefaultSource, "rolecall-dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := json.Marshal(bus.Envelope{Version: "0", ID: "6a7e8feb-b491-4cf7-a9f1-bf3703467718", DetailType: entry.DetailType,
+		Source: entry.Source, Account: "111122223333", Time: entry.Time, Region: "us-east-1", Resources: entry.Resources, Detail: json.RawMessage(entry.Detail)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := func(id int, body []byte) map[string]any {
+		return map[string]any{
+			"messageId":     fmt.Sprintf("059f36b4-87a3-44ab-83d2-66197545960%d", id),
+			"receiptHandle": fmt.Sprintf("AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a%d", id),
+			"body":          string(body),
+			"attributes": map[string]string{
+				"ApproximateReceiveCount":          "1",
+				"SentTimestamp":                    "1740830400000",
+				"SenderId":                         "AROAEXAMPLE:rolecall-sweep",
+				"ApproximateFirstReceiveTimestamp": "1740830400100",
+			},
+			"messageAttributes": map[string]any{},
+			"md5OfBody":         fmt.Sprintf("%x", md5.Sum(body)),
+			"eventSource":       "aws:sqs",
+			"eventSourceARN":    "arn:aws:sqs:us-east-1:111122223333:rolecall-dev-verify",
+			"awsRegion":         "us-east-1",
+		}
+	}
+	b, err := json.MarshalIndent(map[string]any{"Records": []any{rec(1, jobBody), rec(2, env)}}, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(b, '\n')
+}
+
+// TestSQSSample keeps events/verify/sqs-batch.json in step with the job
+// and event formats (run with -update to regenerate).
+func TestSQSSample(t *testing.T) {
+	_, verified, submitted := sampleWorld(t)
+	want := sampleBatch(t, verified, submitted)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(samplePath), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(samplePath, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(samplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s is out of date; run go test ./internal/verify -run TestSQSSample -update", samplePath)
+	}
+}
+
+func loadSample(t *testing.T) events.SQSEvent {
+	t.Helper()
+	b, err := os.ReadFile(samplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev events.SQSEvent
+	if err := json.Unmarshal(b, &ev); err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// recordingVisibility records visibility changes.
+type recordingVisibility struct {
+	mu      sync.Mutex
+	changes []string
+}
+
+func (r *recordingVisibility) ChangeVisibility(_ context.Context, h string, d time.Duration) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.changes = append(r.changes, fmt.Sprintf("%s=%s", h, d))
+	return nil
+}
+
+func TestHandleSample(t *testing.T) {
+	tests := []struct {
+		name         string
+		result       connection.Result
+		checkedAt    time.Duration
+		wantFailures []int // record indexes
+		wantChanges  []string
+		wantStatus   [2]connection.Status
+	}{
+		{name: "both verified", result: connection.ResultOK, checkedAt: 5 * time.Second,
+			wantStatus: [2]connection.Status{connection.Verified, connection.Verified}},
+		{name: "denied: the pending one backs off", result: connection.ResultDenied, checkedAt: 5 * time.Second,
+			wantFailures: []int{1}, wantChanges: []string{"AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a2=5s"},
+			wantStatus: [2]connection.Status{connection.Verified, connection.Pending}},
+		{name: "transient: both retried later", result: connection.ResultTransient, checkedAt: 5 * time.Second,
+			wantFailures: []int{0, 1}, wantChanges: []string{"AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a1=30s", "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a2=30s"},
+			wantStatus: [2]connection.Status{connection.Verified, connection.Pending}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, _, _ := sampleWorld(t)
+			in := loadSample(t)
+			ch := &fakeChecker{result: tt.result, now: t0.Add(tt.checkedAt)}
+			vis := &recordingVisibility{}
+			var logs bytes.Buffer
+			w := newWorker(st, ch, &logs)
+			w.Visibility = vis
+			resp, err := w.Handle(context.Background(), in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got, want []string
+			for _, f := range resp.BatchItemFailures {
+				got = append(got, f.ItemIdentifier)
+			}
+			for _, i := range tt.wantFailures {
+				want = append(want, in.Records[i].MessageId)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("failures = %v, want %v", got, want)
+			}
+			vis.mu.Lock()
+			changes := strings.Join(slices.Sorted(slices.Values(vis.changes)), ",")
+			vis.mu.Unlock()
+			if changes != strings.Join(tt.wantChanges, ",") {
+				t.Errorf("visibility changes = %s, want %s", changes, strings.Join(tt.wantChanges, ","))
+			}
+			for i, acct := range []string{"123456789012", "210987654321"} {
+				c, _ := st.GetConnection(context.Background(), "acme", acct)
+				if c.Status != tt.wantStatus[i] {
+					t.Errorf("%s is %s, want %s", acct, c.Status, tt.wantStatus[i])
+				}
+			}
+			if len(ch.requests) != 2 {
+				t.Fatalf("%d checks, want 2", len(ch.requests))
+			}
+			for _, r := range ch.requests {
+				if r.ExternalID != externalID {
+					t.Errorf("check of %s used external ID %q", r.AccountID, r.ExternalID)
+				}
+			}
+			if strings.Contains(logs.String(), externalID) {
+				t.Errorf("logs disclose the external ID:\n%s", logs.String())
+			}
+			out, _ := json.Marshal(resp)
+			if !strings.HasPrefix(string(out), `{"batchItemFailures":[`) {
+				t.Errorf("response JSON = %s", out)
+			}
+		})
+	}
+}
+
+func TestHandleDropsWhatCannotBeChecked(t *testing.T) {
+	st, _, _ := sampleWorld(t)
+	var logs bytes.Buffer
+	w := newWorker(st, &fakeChecker{result: connection.ResultOK, now: t0.Add(time.Minute)}, &logs)
+	in := events.SQSEvent{Records: []events.SQSMessage{
+		{MessageId: "m1", Body: "garbage"},
+		{MessageId: "m2", Body: `{"detail-type":"Role Verified","detail":{}}`},
+		{MessageId: "m3", Body: `{"connection":{"tenantId":"acme","accountId":"123456789012","roleArn":"arn:aws:iam::123456789012:role/RoleCall","status":"VERIFIED","version":1},"externalId":"` + externalID + `","why":"scheduled"}`, Attributes: map[string]string{"ApproximateReceiveCount": "2"}},
+	}}
+	resp, err := w.Handle(context.Background(), in)
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("Handle = %+v, %v; malformed and stale messages are dropped, not retried", resp, err)
+	}
+	if n := strings.Count(logs.String(), "message dropped"); n != 3 {
+		t.Errorf("logged %d drops, want 3:\n%s", n, logs.String())
+	}
+	if strings.Contains(logs.String(), externalID) {
+		t.Errorf("logs disclose the external ID")
+	}
+}
+
+func TestHandleBoundsConcurrency(t *testing.T) {
+	st := store.NewMemory()
+	var recs []events.SQSMessage
+	for i := range 12 {
+		c := seed(t, st, fmt.Sprintf("1000000000%02d", i), connection.Verified)
+		b, _ := json.Marshal(job(c, check.WhyScheduled))
+		recs = append(recs, events.SQSMessage{MessageId: fmt.Sprint(i), Body: string(b)})
+	}
+	ch := &fakeChecker{result: connection.ResultOK, now: t0.Add(time.Hour), hold: 20 * time.Millisecond}
+	w := newWorker(st, ch, nil)
+	w.Concurrency = 3
+	resp, err := w.Handle(context.Background(), events.SQSEvent{Records: recs})
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("Handle = %+v, %v", resp, err)
+	}
+	if m := ch.maxSeen.Load(); m > 3 || m < 2 {
+		t.Errorf("at most %d checks ran at once, want 2..3", m)
+	}
+	if ch.calls() != 12 {
+		t.Errorf("%d checks, want 12", ch.calls())
+	}
+}
+
+func TestHandleReportsStoreFailures(t *testing.T) {
+	st, _, _ := sampleWorld(t)
+	fs := failingStore{Memory: st, applyErr: fmt.Errorf("dynamodb: %w", context.DeadlineExceeded)}
+	w := newWorker(fs, &fakeChecker{result: connection.ResultOK, now: t0.Add(time.Hour)}, nil)
+	in := loadSample(t)
+	resp, _ := w.Handle(context.Background(), in)
+	if len(resp.BatchItemFailures) != 2 {
+		t.Fatalf("failures = %+v, want both messages", resp.BatchItemFailures)
+	}
+}

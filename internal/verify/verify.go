@@ -1,0 +1,270 @@
+// Package verify is the verify worker: it takes check jobs off the verify
+// queue, runs the checks with bounded concurrency and writes each outcome
+// conditionally on the connection version the check was for.
+//
+// A message is either a check.Job (from the sweeper or an operator's
+// re-check) or the EventBridge event of a "Role Submitted" (delivered by
+// the bus rule), for which the worker reads the connection and the tenant
+// to build the job. The outcome of one message is one of:
+//   - done: the result was written, or it was stale (the connection moved
+//     on) and dropped;
+//   - retry later: a PENDING role still inside its IAM propagation window,
+//     or a transient STS failure; the worker makes the message visible
+//     again after a backoff that grows with its receive count, instead of
+//     sleeping;
+//   - failed: the store could not be reached; SQS redelivers it.
+//
+// The same Process runs in the Lambda (Handle) and in `rolecall serve`.
+package verify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/tenant"
+)
+
+// Store is what the worker needs of the store.
+type Store interface {
+	GetConnection(ctx context.Context, tenantID, accountID string) (connection.Connection, error)
+	GetTenant(ctx context.Context, id string) (tenant.Tenant, error)
+	Apply(ctx context.Context, t connection.Transition) error
+}
+
+// Checker runs one check (check.Checker).
+type Checker interface {
+	Check(ctx context.Context, req check.Request) check.Report
+}
+
+// Visibility delays the redelivery of a received message (queue.SQS,
+// queue.Memory).
+type Visibility interface {
+	ChangeVisibility(ctx context.Context, receiptHandle string, d time.Duration) error
+}
+
+// Errors, matched with errors.Is.
+var (
+	// ErrTransient: the check met a transient STS failure; the job is
+	// retried after the returned delay.
+	ErrTransient = errors.New("transient check failure")
+	// ErrSkip: the message is dropped (malformed, stale, or for a
+	// connection or tenant that no longer exists); retrying cannot help.
+	ErrSkip = errors.New("message skipped")
+)
+
+// MaxTransientBackoff bounds the delay before a transient failure is
+// retried.
+const MaxTransientBackoff = 15 * time.Minute
+
+// Worker processes check jobs. Set Store, Checker and Policy.
+type Worker struct {
+	Store   Store
+	Checker Checker
+	Policy  connection.Policy
+	// Visibility, when set, is how Handle delays redeliveries.
+	Visibility Visibility
+	// Concurrency bounds the checks run at once in a batch (default 10).
+	Concurrency int
+	Log         *slog.Logger
+}
+
+func (w *Worker) log() *slog.Logger {
+	if w.Log != nil {
+		return w.Log
+	}
+	return slog.Default()
+}
+
+// Process runs the check of one job and writes its outcome. receiveCount is
+// how many times the message was delivered (1 the first time). It returns:
+//   - 0, nil: done (written, or dropped as stale);
+//   - d > 0, nil: a PENDING role denied inside its propagation window;
+//     deliver the job again after d;
+//   - d > 0, ErrTransient: a transient STS failure; deliver again after d;
+//   - 0, other error: the store failed; deliver again later.
+//
+// On a redelivery the job's connection may be outdated by the previous
+// attempt's write, so Process reads the current one (a first delivery costs
+// no read) and drops the job if the connection moved on.
+func (w *Worker) Process(ctx context.Context, job check.Job, receiveCount int) (time.Duration, error) {
+	d, err := w.process(ctx, job, receiveCount, false)
+	if errors.Is(err, ErrSkip) {
+		w.log().Info("check job dropped", "tenantId", job.Connection.TenantID, "accountId", job.Connection.AccountID,
+			"version", job.Connection.Version, "why", job.Why, "reason", err.Error())
+		return 0, nil
+	}
+	return d, err
+}
+
+func (w *Worker) process(ctx context.Context, job check.Job, receiveCount int, fresh bool) (time.Duration, error) {
+	c := job.Connection
+	if receiveCount > 1 && !fresh {
+		cur, err := w.Store.GetConnection(ctx, c.TenantID, c.AccountID)
+		if errors.Is(err, store.ErrNotFound) {
+			return 0, fmt.Errorf("connection %s/%s: %w", c.TenantID, c.AccountID, ErrSkip)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("reread connection %s/%s: %w", c.TenantID, c.AccountID, err)
+		}
+		if cur.Version != c.Version {
+			return 0, fmt.Errorf("connection %s/%s is at v%d, job for v%d: %w", c.TenantID, c.AccountID, cur.Version, c.Version, ErrSkip)
+		}
+		c = cur
+		job.Connection = cur
+	}
+	if !c.Live() {
+		return 0, fmt.Errorf("connection %s/%s is disconnected: %w", c.TenantID, c.AccountID, ErrSkip)
+	}
+
+	rep := w.Checker.Check(ctx, job.Request())
+	out := rep.Outcome
+	if out.Result == connection.ResultTransient {
+		d := w.transientBackoff(receiveCount)
+		return d, fmt.Errorf("check %s/%s v%d (%s): %w", c.TenantID, c.AccountID, c.Version, out.Detail, ErrTransient)
+	}
+	tr, err := w.Policy.Apply(c, out)
+	if errors.Is(err, connection.ErrStale) {
+		return 0, fmt.Errorf("%w: %w", ErrSkip, err)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("apply check of %s/%s: %w", c.TenantID, c.AccountID, err)
+	}
+	if tr.Changed() {
+		err := w.Store.Apply(ctx, tr)
+		switch {
+		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound), errors.Is(err, connection.ErrStale):
+			return 0, fmt.Errorf("write check of %s/%s v%d: %w: %w", c.TenantID, c.AccountID, c.Version, ErrSkip, err)
+		case err != nil:
+			return 0, fmt.Errorf("write check of %s/%s v%d: %w", c.TenantID, c.AccountID, c.Version, err)
+		}
+	}
+	if tr.Event != nil {
+		w.log().Info("connection changed", "tenantId", c.TenantID, "accountId", c.AccountID, "detailType", string(tr.Event.DetailType),
+			"status", string(tr.After.Status), "previousStatus", string(c.Status), "code", tr.After.Reason.Code, "version", tr.After.Version)
+	}
+	if tr.Event == nil && tr.After.Status == connection.Pending && out.Result != connection.ResultOK {
+		// Denied inside the propagation window: try again soon.
+		return w.pendingBackoff(c, receiveCount, out.CheckedAt), nil
+	}
+	return 0, nil
+}
+
+// pendingBackoff is the delay before the next check of a PENDING role
+// denied on its receiveCount-th delivery: PendingBackoff doubling per
+// delivery up to PendingBackoffMax, ending no later than the propagation
+// window (so the last check falls at or after its end and decides), in
+// whole seconds, at least one.
+func (w *Worker) pendingBackoff(c connection.Connection, receiveCount int, now time.Time) time.Duration {
+	d := doubling(w.Policy.PendingBackoff, w.Policy.PendingBackoffMax, receiveCount)
+	if left := c.SubmittedAt.Add(w.Policy.PropagationWindow).Sub(now); left < d {
+		d = left
+	}
+	return ceilSecond(d)
+}
+
+// transientBackoff is the delay before a job that met a transient failure
+// on its receiveCount-th delivery is tried again.
+func (w *Worker) transientBackoff(receiveCount int) time.Duration {
+	base := w.Policy.TransientRetry
+	if base <= 0 {
+		base = 30 * time.Second
+	}
+	return ceilSecond(doubling(base, MaxTransientBackoff, receiveCount))
+}
+
+func doubling(base, limit time.Duration, n int) time.Duration {
+	d := base
+	for i := 1; i < n && d < limit; i++ {
+		d *= 2
+	}
+	if limit > 0 {
+		d = min(d, limit)
+	}
+	return d
+}
+
+func ceilSecond(d time.Duration) time.Duration {
+	if d < time.Second {
+		return time.Second
+	}
+	return (d + time.Second - 1).Truncate(time.Second)
+}
+
+// envelope is the part of an EventBridge event the worker reads.
+type envelope struct {
+	DetailType string          `json:"detail-type"`
+	Source     string          `json:"source"`
+	Detail     json.RawMessage `json:"detail"`
+}
+
+// JobFromMessage decodes a verify queue message body: a check.Job, or the
+// EventBridge event of a "Role Submitted", for which it reads the current
+// connection and tenant. fresh reports that the job was just read from the
+// store. A body that can never become a job is ErrSkip.
+func (w *Worker) JobFromMessage(ctx context.Context, body []byte) (job check.Job, fresh bool, err error) {
+	var probe struct {
+		envelope
+		Connection json.RawMessage `json:"connection"`
+	}
+	if err := json.Unmarshal(body, &probe); err != nil {
+		return check.Job{}, false, fmt.Errorf("decode message: %w: %w", ErrSkip, err)
+	}
+	switch {
+	case probe.DetailType != "":
+		if probe.DetailType != string(connection.RoleSubmitted) {
+			return check.Job{}, false, fmt.Errorf("event of detail-type %q: %w", probe.DetailType, ErrSkip)
+		}
+		var ev connection.Event
+		if err := json.Unmarshal(probe.Detail, &ev); err != nil {
+			return check.Job{}, false, fmt.Errorf("decode %s detail: %w: %w", probe.DetailType, ErrSkip, err)
+		}
+		ev.DetailType = connection.RoleSubmitted
+		job, err := w.JobForSubmission(ctx, ev)
+		return job, err == nil, err
+	case len(probe.Connection) > 0:
+		if err := json.Unmarshal(body, &job); err != nil {
+			return check.Job{}, false, fmt.Errorf("decode job: %w: %w", ErrSkip, err)
+		}
+		c := job.Connection
+		if c.TenantID == "" || c.AccountID == "" || c.RoleARN == "" || c.Version < 1 || job.ExternalID == "" {
+			return check.Job{}, false, fmt.Errorf("incomplete job for %q/%q v%d: %w", c.TenantID, c.AccountID, c.Version, ErrSkip)
+		}
+		return job, false, nil
+	}
+	return check.Job{}, false, fmt.Errorf("message is neither a job nor an event: %w", ErrSkip)
+}
+
+// JobForSubmission builds the job for a "Role Submitted" event from the
+// current connection and tenant. It is ErrSkip when the connection has moved
+// past the event's version (a later submission has its own event) or is
+// gone.
+func (w *Worker) JobForSubmission(ctx context.Context, ev connection.Event) (check.Job, error) {
+	if ev.TenantID == "" || ev.AccountID == "" || ev.Version < 1 {
+		return check.Job{}, fmt.Errorf("incomplete event %q: %w", ev.EventID, ErrSkip)
+	}
+	c, err := w.Store.GetConnection(ctx, ev.TenantID, ev.AccountID)
+	if errors.Is(err, store.ErrNotFound) {
+		return check.Job{}, fmt.Errorf("connection %s/%s: %w", ev.TenantID, ev.AccountID, ErrSkip)
+	}
+	if err != nil {
+		return check.Job{}, fmt.Errorf("read connection %s/%s: %w", ev.TenantID, ev.AccountID, err)
+	}
+	if c.Version != ev.Version {
+		return check.Job{}, fmt.Errorf("connection %s/%s is at v%d, event for v%d: %w", ev.TenantID, ev.AccountID, c.Version, ev.Version, ErrSkip)
+	}
+	t, err := w.Store.GetTenant(ctx, ev.TenantID)
+	if errors.Is(err, store.ErrNotFound) {
+		return check.Job{}, fmt.Errorf("tenant %s: %w", ev.TenantID, ErrSkip)
+	}
+	if err != nil {
+		return check.Job{}, fmt.Errorf("read tenant %s: %w", ev.TenantID, err)
+	}
+	return check.Job{Connection: c, ExternalID: t.ExternalID, ExternalIDVersion: t.ExternalIDVersion, Why: check.WhySubmitted}, nil
+}

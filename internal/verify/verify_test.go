@@ -1,0 +1,303 @@
+package verify_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/tenant"
+	"github.com/rolecall/rolecall/internal/verify"
+)
+
+var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+
+const externalID = "rc-EXAMPLEEXAMPLEEXAMPLEEXAMPLEEXAMP"
+
+// fakeChecker answers every check with result, stamped at *now.
+type fakeChecker struct {
+	mu       sync.Mutex
+	result   connection.Result
+	now      time.Time
+	requests []check.Request
+	inFlight atomic.Int32
+	maxSeen  atomic.Int32
+	hold     time.Duration
+}
+
+func (f *fakeChecker) Check(ctx context.Context, req check.Request) check.Report {
+	n := f.inFlight.Add(1)
+	for {
+		m := f.maxSeen.Load()
+		if n <= m || f.maxSeen.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	time.Sleep(f.hold)
+	f.inFlight.Add(-1)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.requests = append(f.requests, req)
+	return check.Report{Outcome: connection.Outcome{Result: f.result, Version: req.Version, ExternalIDVersion: req.ExternalIDVersion, CheckedAt: f.now}}
+}
+
+func (f *fakeChecker) calls() int { f.mu.Lock(); defer f.mu.Unlock(); return len(f.requests) }
+
+func policy() connection.Policy {
+	p := connection.DefaultPolicy()
+	p.Jitter = 0
+	return p
+}
+
+// seed creates tenant acme and a connection for account in the given
+// status, at t0.
+func seed(t *testing.T, st *store.Memory, account string, status connection.Status) connection.Connection {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := st.GetTenant(ctx, "acme"); errors.Is(err, store.ErrNotFound) {
+		if err := st.CreateTenant(ctx, tenant.Tenant{ID: "acme", Name: "Acme", ExternalID: externalID, ExternalIDVersion: 1, CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	arn, err := rolearn.Parse("arn:aws:iam::"+account+":role/RoleCall", rolearn.Rules{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := policy()
+	tr := p.Submit(nil, "acme", arn, 1, t0)
+	if err := st.Apply(ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	c := tr.After
+	apply := func(r connection.Result, at time.Time) {
+		tr, err := p.Apply(c, connection.Outcome{Result: r, Version: c.Version, ExternalIDVersion: 1, CheckedAt: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Apply(ctx, tr); err != nil {
+			t.Fatal(err)
+		}
+		c = tr.After
+	}
+	switch status {
+	case connection.Verified:
+		apply(connection.ResultOK, t0.Add(time.Second))
+	case connection.Failed:
+		apply(connection.ResultDenied, t0.Add(p.PropagationWindow))
+	case connection.Disconnected:
+		tr := p.Disconnect(c, 1, t0.Add(time.Second))
+		if err := st.Apply(ctx, tr); err != nil {
+			t.Fatal(err)
+		}
+		c = tr.After
+	}
+	return c
+}
+
+func job(c connection.Connection, why string) check.Job {
+	return check.Job{Connection: c, ExternalID: externalID, ExternalIDVersion: 1, Why: why}
+}
+
+func newWorker(st verify.Store, ch verify.Checker, logs *bytes.Buffer) *verify.Worker {
+	w := &verify.Worker{Store: st, Checker: ch, Policy: policy()}
+	if logs != nil {
+		w.Log = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return w
+}
+
+func TestProcess(t *testing.T) {
+	p := policy()
+	tests := []struct {
+		name      string
+		status    connection.Status
+		result    connection.Result
+		checkedAt time.Duration // after t0
+		receives  int
+		staleJob  bool
+		wantRetry time.Duration
+		wantErr   error
+		wantState connection.Status
+		wantFails int
+		wantCheck bool
+		wantEvent connection.DetailType
+	}{
+		{name: "pending verified", status: connection.Pending, result: connection.ResultOK, checkedAt: 2 * time.Second, receives: 1,
+			wantState: connection.Verified, wantCheck: true, wantEvent: connection.RoleVerified},
+		{name: "pending denied in the window backs off", status: connection.Pending, result: connection.ResultDenied, checkedAt: 2 * time.Second, receives: 1,
+			wantRetry: 5 * time.Second, wantState: connection.Pending, wantFails: 1, wantCheck: true},
+		{name: "backoff grows with the receive count", status: connection.Pending, result: connection.ResultDenied, checkedAt: 20 * time.Second, receives: 3,
+			wantRetry: 20 * time.Second, wantState: connection.Pending, wantFails: 1, wantCheck: true},
+		{name: "backoff is capped", status: connection.Pending, result: connection.ResultDenied, checkedAt: 30 * time.Second, receives: 9,
+			wantRetry: p.PendingBackoffMax, wantState: connection.Pending, wantFails: 1, wantCheck: true},
+		{name: "backoff ends with the window", status: connection.Pending, result: connection.ResultDenied, checkedAt: p.PropagationWindow - 2500*time.Millisecond, receives: 6,
+			wantRetry: 3 * time.Second, wantState: connection.Pending, wantFails: 1, wantCheck: true},
+		{name: "pending denied after the window fails", status: connection.Pending, result: connection.ResultDenied, checkedAt: p.PropagationWindow, receives: 1,
+			wantState: connection.Failed, wantFails: 1, wantCheck: true, wantEvent: connection.RoleVerificationFailed},
+		{name: "not enforced fails at once", status: connection.Pending, result: connection.ResultNotEnforced, checkedAt: time.Second, receives: 1,
+			wantState: connection.Failed, wantFails: 1, wantCheck: true, wantEvent: connection.RoleVerificationFailed},
+		{name: "routine check writes no event", status: connection.Verified, result: connection.ResultOK, checkedAt: time.Hour, receives: 1,
+			wantState: connection.Verified, wantCheck: true},
+		{name: "verified denied once is suspect", status: connection.Verified, result: connection.ResultDenied, checkedAt: time.Hour, receives: 1,
+			wantState: connection.Verified, wantFails: 1, wantCheck: true},
+		{name: "transient retries later and writes nothing", status: connection.Verified, result: connection.ResultTransient, checkedAt: time.Hour, receives: 2,
+			wantRetry: 60 * time.Second, wantErr: verify.ErrTransient, wantState: connection.Verified, wantCheck: true},
+		{name: "stale job is dropped", status: connection.Verified, result: connection.ResultOK, checkedAt: time.Hour, receives: 1, staleJob: true,
+			wantState: connection.Verified, wantCheck: true},
+		{name: "stale redelivery is dropped without a check", status: connection.Verified, result: connection.ResultOK, checkedAt: time.Hour, receives: 2, staleJob: true,
+			wantState: connection.Verified},
+		{name: "disconnected is dropped", status: connection.Disconnected, result: connection.ResultOK, checkedAt: time.Hour, receives: 1,
+			wantState: connection.Disconnected},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := store.NewMemory()
+			c := seed(t, st, "123456789012", tt.status)
+			j := job(c, check.WhyScheduled)
+			if tt.staleJob {
+				j.Connection.Version--
+			}
+			before, _ := st.Events(context.Background(), "acme", "123456789012")
+			ch := &fakeChecker{result: tt.result, now: t0.Add(tt.checkedAt)}
+			w := newWorker(st, ch, nil)
+			d, err := w.Process(context.Background(), j, tt.receives)
+			if d != tt.wantRetry || !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Fatalf("Process = %s, %v; want %s, %v", d, err, tt.wantRetry, tt.wantErr)
+			}
+			if (ch.calls() == 1) != tt.wantCheck {
+				t.Errorf("checker called %d times, want a check: %v", ch.calls(), tt.wantCheck)
+			}
+			got, _ := st.GetConnection(context.Background(), "acme", "123456789012")
+			if got.Status != tt.wantState || got.ConsecutiveFailures != tt.wantFails {
+				t.Errorf("connection %s with %d failures, want %s with %d", got.Status, got.ConsecutiveFailures, tt.wantState, tt.wantFails)
+			}
+			after, _ := st.Events(context.Background(), "acme", "123456789012")
+			switch {
+			case tt.wantEvent == "" && len(after) != len(before):
+				t.Errorf("wrote event %s, want none", after[len(after)-1].DetailType)
+			case tt.wantEvent != "" && (len(after) != len(before)+1 || after[len(after)-1].DetailType != tt.wantEvent):
+				t.Errorf("events %d -> %d, want one %s", len(before), len(after), tt.wantEvent)
+			}
+			if tt.wantCheck && !tt.staleJob && tt.result != connection.ResultTransient && !got.LastCheckedAt.Equal(t0.Add(tt.checkedAt)) {
+				t.Errorf("lastCheckedAt = %s, want the check's time", got.LastCheckedAt)
+			}
+		})
+	}
+}
+
+func TestProcessRedeliveryUsesTheCurrentConnection(t *testing.T) {
+	st := store.NewMemory()
+	c := seed(t, st, "123456789012", connection.Pending)
+	j := job(c, check.WhyScheduled)
+	ch := &fakeChecker{result: connection.ResultDenied, now: t0.Add(2 * time.Second)}
+	w := newWorker(st, ch, nil)
+	for receive, want := range map[int]time.Duration{1: 5 * time.Second} {
+		if d, err := w.Process(context.Background(), j, receive); d != want || err != nil {
+			t.Fatalf("first delivery = %s, %v", d, err)
+		}
+	}
+	// The second delivery carries the job as first sent (0 failures); the
+	// worker must check the stored connection (1 failure), not drop it.
+	ch.now = t0.Add(8 * time.Second)
+	d, err := w.Process(context.Background(), j, 2)
+	if d != 10*time.Second || err != nil {
+		t.Fatalf("second delivery = %s, %v; want a 10s backoff", d, err)
+	}
+	got, _ := st.GetConnection(context.Background(), "acme", "123456789012")
+	if got.ConsecutiveFailures != 2 {
+		t.Errorf("failures = %d, want 2", got.ConsecutiveFailures)
+	}
+}
+
+// failingStore fails Apply or reads with a transient error.
+type failingStore struct {
+	*store.Memory
+	applyErr, getErr error
+}
+
+func (f failingStore) Apply(ctx context.Context, t connection.Transition) error {
+	if f.applyErr != nil {
+		return f.applyErr
+	}
+	return f.Memory.Apply(ctx, t)
+}
+
+func (f failingStore) GetConnection(ctx context.Context, tenantID, accountID string) (connection.Connection, error) {
+	if f.getErr != nil {
+		return connection.Connection{}, f.getErr
+	}
+	return f.Memory.GetConnection(ctx, tenantID, accountID)
+}
+
+func TestProcessStoreFailures(t *testing.T) {
+	boom := errors.New("dynamodb: service unavailable")
+	tests := []struct {
+		name     string
+		st       failingStore
+		receives int
+	}{
+		{"write fails", failingStore{applyErr: boom}, 1},
+		{"reread fails", failingStore{getErr: boom}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.st.Memory = store.NewMemory()
+			c := seed(t, tt.st.Memory, "123456789012", connection.Verified)
+			w := newWorker(tt.st, &fakeChecker{result: connection.ResultOK, now: t0.Add(time.Hour)}, nil)
+			d, err := w.Process(context.Background(), job(c, check.WhyScheduled), tt.receives)
+			if d != 0 || !errors.Is(err, boom) || errors.Is(err, verify.ErrTransient) {
+				t.Fatalf("Process = %s, %v; want 0 and the store error", d, err)
+			}
+		})
+	}
+}
+
+func TestJobFromMessage(t *testing.T) {
+	st := store.NewMemory()
+	c := seed(t, st, "123456789012", connection.Pending)
+	w := newWorker(st, &fakeChecker{}, nil)
+	ctx := context.Background()
+	submitted := `{"version":"0","id":"x","detail-type":"Role Submitted","source":"rolecall","account":"111122223333","time":"2025-03-01T12:00:00Z","region":"us-east-1","resources":[],"detail":{"eventId":"e","tenantId":"acme","accountId":"123456789012","roleArn":"arn:aws:iam::123456789012:role/RoleCall","status":"PENDING","previousStatus":"","reason":{"code":"SUBMITTED","message":"m"},"occurredAt":"2025-03-01T12:00:00Z","version":VERSION,"externalIdVersion":1}}`
+	tests := []struct {
+		name      string
+		body      string
+		wantFresh bool
+		wantErr   error
+	}{
+		{name: "role submitted event", body: strings.Replace(submitted, "VERSION", "1", 1), wantFresh: true},
+		{name: "job", body: `{"connection":{"tenantId":"acme","accountId":"123456789012","roleArn":"arn:aws:iam::123456789012:role/RoleCall","status":"VERIFIED","version":2},"externalId":"rc-X","externalIdVersion":1,"why":"scheduled"}`},
+		{name: "submitted event for an older version", body: strings.Replace(submitted, "VERSION", "0", 1), wantErr: verify.ErrSkip},
+		{name: "submitted event for a newer version", body: strings.Replace(submitted, "VERSION", "7", 1), wantErr: verify.ErrSkip},
+		{name: "submitted event for an unknown connection", body: strings.Replace(strings.Replace(submitted, "VERSION", "1", 1), `"accountId":"123456789012"`, `"accountId":"999999999999"`, 1), wantErr: verify.ErrSkip},
+		{name: "other detail-type", body: strings.Replace(submitted, "Role Submitted", "Role Verified", 1), wantErr: verify.ErrSkip},
+		{name: "job without external id", body: `{"connection":{"tenantId":"acme","accountId":"123456789012","roleArn":"arn:aws:iam::123456789012:role/RoleCall","version":2},"why":"scheduled"}`, wantErr: verify.ErrSkip},
+		{name: "not JSON", body: `not json`, wantErr: verify.ErrSkip},
+		{name: "neither", body: `{"hello":"world"}`, wantErr: verify.ErrSkip},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			j, fresh, err := w.JobFromMessage(ctx, []byte(tt.body))
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Fatalf("JobFromMessage error = %v, want %v", err, tt.wantErr)
+			}
+			if fresh != tt.wantFresh {
+				t.Errorf("fresh = %v", fresh)
+			}
+			if err == nil && (j.Connection.TenantID != "acme" || j.ExternalID == "") {
+				t.Errorf("job = %+v", j)
+			}
+			if tt.wantFresh && (j.Connection != c || j.ExternalID != externalID || j.Why != check.WhySubmitted) {
+				t.Errorf("job from event = %+v, want the stored connection and tenant", j)
+			}
+		})
+	}
+}
