@@ -108,7 +108,7 @@ func job(c connection.Connection, why string) check.Job {
 }
 
 func newWorker(st verify.Store, ch verify.Checker, logs *bytes.Buffer) *verify.Worker {
-	w := &verify.Worker{Store: st, Checker: ch, Policy: policy()}
+	w := &verify.Worker{Store: st, Checker: ch, Policy: policy(), Log: slog.New(slog.DiscardHandler)}
 	if logs != nil {
 		w.Log = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

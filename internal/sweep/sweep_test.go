@@ -1,0 +1,366 @@
+package sweep_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/queue"
+	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/sweep"
+	"github.com/rolecall/rolecall/internal/tenant"
+)
+
+var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// countingStore counts tenant reads and can fail one shard's queries or
+// slow every query down.
+type countingStore struct {
+	*store.Memory
+	tenantReads atomic.Int32
+	failShard   int // -1: none
+	delay       time.Duration
+}
+
+func (c *countingStore) GetTenant(ctx context.Context, id string) (tenant.Tenant, error) {
+	c.tenantReads.Add(1)
+	return c.Memory.GetTenant(ctx, id)
+}
+
+func (c *countingStore) Due(ctx context.Context, shard int, until time.Time, cursor string, limit int) (store.Page, error) {
+	if shard == c.failShard {
+		return store.Page{}, errors.New("dynamodb: internal server error")
+	}
+	if c.delay > 0 {
+		select {
+		case <-time.After(c.delay):
+		case <-ctx.Done():
+			return store.Page{}, ctx.Err()
+		}
+	}
+	return c.Memory.Due(ctx, shard, until, cursor, limit)
+}
+
+type world struct {
+	st      *countingStore
+	due     []string // tenant/account of the connections due at t0
+	live    []string // every live connection
+	extIDs  map[string]string
+	tenants int
+}
+
+// newWorld creates 3 tenants (one rotated) and 60 connections: every fourth
+// one not yet due, every tenth disconnected, plus one connection of a
+// tenant that no longer exists.
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	ctx := context.Background()
+	w := &world{st: &countingStore{Memory: store.NewMemory(), failShard: -1}, extIDs: map[string]string{}}
+	p := connection.DefaultPolicy()
+	for i, id := range []string{"acme", "globex", "initech"} {
+		tn, err := tenant.New(id, strings.ToUpper(id), t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.st.CreateTenant(ctx, tn); err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 {
+			tn = tn.Rotated(t0)
+			if err := w.st.RotateExternalID(ctx, tn); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w.extIDs[id] = tn.ExternalID
+	}
+	w.tenants = 3
+	for i := range 61 {
+		tid := []string{"acme", "globex", "initech"}[i%3]
+		if i == 60 {
+			tid = "gone"
+		}
+		acct := fmt.Sprintf("%012d", 100000000000+i)
+		arn, _ := rolearn.Parse("arn:aws:iam::"+acct+":role/R", rolearn.Rules{})
+		tr := p.Submit(nil, tid, arn, 1, t0.Add(-time.Hour))
+		if i%4 == 3 {
+			tr.After.NextCheckAt = t0.Add(time.Minute) // not yet due
+		}
+		if err := w.st.Apply(ctx, tr); err != nil {
+			t.Fatal(err)
+		}
+		key := tid + "/" + acct
+		if i%10 == 9 {
+			d := p.Disconnect(tr.After, 1, t0.Add(-time.Minute))
+			if err := w.st.Apply(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if tid != "gone" {
+			w.live = append(w.live, key)
+			if i%4 != 3 {
+				w.due = append(w.due, key)
+			}
+		}
+	}
+	return w
+}
+
+func keys(jobs []check.Job) []string {
+	var s []string
+	for _, j := range jobs {
+		s = append(s, j.Connection.TenantID+"/"+j.Connection.AccountID)
+	}
+	slices.Sort(s)
+	return s
+}
+
+func drain(t *testing.T, q *queue.Memory) []check.Job {
+	t.Helper()
+	msgs, err := q.Receive(context.Background(), 10000, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jobs []check.Job
+	for _, m := range msgs {
+		jobs = append(jobs, m.Job)
+	}
+	return jobs
+}
+
+func newSweeper(w *world, q sweep.Queue, logs *bytes.Buffer) *sweep.Sweeper {
+	s := &sweep.Sweeper{Store: w.st, Queue: q, PageSize: 4, Now: func() time.Time { return t0 }}
+	s.Log = slog.New(slog.DiscardHandler)
+	if logs != nil {
+		s.Log = slog.New(slog.NewJSONHandler(logs, nil))
+	}
+	return s
+}
+
+func TestDue(t *testing.T) {
+	w := newWorld(t)
+	q := queue.NewMemory()
+	var logs bytes.Buffer
+	res, err := newSweeper(w, q, &logs).Due(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := drain(t, q)
+	want := slices.Clone(w.due)
+	slices.Sort(want)
+	if got := keys(jobs); !slices.Equal(got, want) {
+		t.Fatalf("enqueued %v\nwant %v", got, want)
+	}
+	for _, j := range jobs {
+		if j.ExternalID != w.extIDs[j.Connection.TenantID] || j.Why != check.WhyScheduled || j.Connection.NextCheckAt.After(t0) {
+			t.Errorf("job %s/%s: external ID current %v, why %s, next check %s", j.Connection.TenantID, j.Connection.AccountID,
+				j.ExternalID == w.extIDs[j.Connection.TenantID], j.Why, j.Connection.NextCheckAt)
+		}
+		if j.ExternalIDVersion != map[string]int{"acme": 1, "globex": 2, "initech": 1}[j.Connection.TenantID] {
+			t.Errorf("job for %s has external ID version %d", j.Connection.TenantID, j.ExternalIDVersion)
+		}
+	}
+	if res.Enqueued != len(want) || res.Skipped != 1 || res.Failed != 0 || res.Stopped || res.Mode != "due" || !res.Until.Equal(t0) {
+		t.Errorf("result = %+v", res)
+	}
+	if len(res.Parts) != store.Shards {
+		t.Fatalf("%d parts, want one per shard", len(res.Parts))
+	}
+	sum := 0
+	for i, p := range res.Parts {
+		sum += p.Enqueued
+		if p.Part != fmt.Sprintf("shard %d", i) || !p.Done {
+			t.Errorf("part %d = %+v", i, p)
+		}
+	}
+	if sum != res.Enqueued {
+		t.Errorf("shards enqueued %d in all, result says %d", sum, res.Enqueued)
+	}
+	if n := w.st.tenantReads.Load(); n != int32(w.tenants+1) {
+		t.Errorf("%d tenant reads, want one per tenant (%d)", n, w.tenants+1)
+	}
+	if n := strings.Count(logs.String(), `"msg":"swept"`); n != store.Shards {
+		t.Errorf("logged %d shard counts, want %d", n, store.Shards)
+	}
+	for _, id := range w.extIDs {
+		if strings.Contains(logs.String(), id) {
+			t.Error("logs disclose an external ID")
+		}
+	}
+}
+
+func TestAll(t *testing.T) {
+	w := newWorld(t)
+	q := queue.NewMemory()
+	res, err := newSweeper(w, q, nil).Handle(context.Background(), sweep.Input{Mode: "all"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := drain(t, q)
+	want := slices.Clone(w.live)
+	slices.Sort(want)
+	if got := keys(jobs); !slices.Equal(got, want) {
+		t.Fatalf("enqueued %v\nwant %v", got, want)
+	}
+	for _, j := range jobs {
+		if j.Why != check.WhyRequested {
+			t.Errorf("why = %s", j.Why)
+		}
+	}
+	if res.Mode != "all" || res.Enqueued != len(want) || len(res.Parts) != 4 {
+		t.Errorf("result = %+v", res)
+	}
+}
+
+func TestHandleModes(t *testing.T) {
+	w := newWorld(t)
+	for _, sample := range []string{"scheduled", "all"} {
+		b, err := os.ReadFile("../../events/sweep/" + sample + ".json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var in sweep.Input
+		if err := json.Unmarshal(b, &in); err != nil {
+			t.Fatal(err)
+		}
+		res, err := newSweeper(w, queue.NewMemory(), nil).Handle(context.Background(), in)
+		if err != nil || res.Enqueued == 0 {
+			t.Errorf("%s sample: %+v, %v", sample, res, err)
+		}
+	}
+	res, err := newSweeper(w, queue.NewMemory(), nil).Handle(context.Background(), sweep.Input{})
+	if err != nil || res.Mode != "due" {
+		t.Errorf("empty input: %+v, %v", res, err)
+	}
+	if _, err := newSweeper(w, queue.NewMemory(), nil).Handle(context.Background(), sweep.Input{Mode: "everything"}); err == nil {
+		t.Error("unknown mode accepted")
+	}
+}
+
+// slowQueue takes a while per send.
+type slowQueue struct {
+	*queue.Memory
+	delay time.Duration
+	sends atomic.Int32
+}
+
+func (s *slowQueue) Send(ctx context.Context, jobs []check.Job) error {
+	s.sends.Add(1)
+	select {
+	case <-time.After(s.delay):
+	case <-ctx.Done():
+		return &queue.SendError{Failed: seq(len(jobs)), Err: ctx.Err()}
+	}
+	return s.Memory.Send(ctx, jobs)
+}
+
+func seq(n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = i
+	}
+	return s
+}
+
+func TestDueStopsBeforeTheDeadline(t *testing.T) {
+	w := newWorld(t)
+	q := &slowQueue{Memory: queue.NewMemory(), delay: 40 * time.Millisecond}
+	s := newSweeper(w, q, nil)
+	s.PageSize = 1
+	s.Margin = 50 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	res, err := s.Due(ctx)
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("a sweep stopped by its deadline is not an error: %v", err)
+	}
+	if !res.Stopped || res.Enqueued >= len(w.due) || took > 140*time.Millisecond {
+		t.Fatalf("result = %+v after %s; want stopped early with some left", res, took)
+	}
+	if ctx.Err() != nil {
+		t.Error("the sweep used up its whole deadline")
+	}
+	if got := len(drain(t, q.Memory)); got != res.Enqueued {
+		t.Errorf("queue holds %d jobs, result says %d", got, res.Enqueued)
+	}
+	// The rest is still due: the next sweep finds it.
+	res2, err := newSweeper(w, queue.NewMemory(), nil).Due(context.Background())
+	if err != nil || res2.Enqueued != len(w.due) {
+		t.Errorf("next sweep = %+v, %v; want every due connection again (none was checked)", res2, err)
+	}
+}
+
+func TestDueReportsFailures(t *testing.T) {
+	t.Run("a failing shard fails the sweep, the others finish", func(t *testing.T) {
+		w := newWorld(t)
+		w.st.failShard = 3
+		q := queue.NewMemory()
+		res, err := newSweeper(w, q, nil).Due(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "shard 3") {
+			t.Fatalf("error = %v, want one naming shard 3", err)
+		}
+		for i, p := range res.Parts {
+			if p.Done == (i == 3) {
+				t.Errorf("part %d done = %v", i, p.Done)
+			}
+		}
+		if res.Enqueued == 0 || res.Stopped {
+			t.Errorf("result = %+v", res)
+		}
+	})
+	t.Run("refused jobs are counted, not fatal", func(t *testing.T) {
+		w := newWorld(t)
+		q := queue.NewMemory()
+		var n atomic.Int32
+		q.Reject = func(check.Job) string {
+			if n.Add(1)%5 == 0 {
+				return "InvalidMessageContents"
+			}
+			return ""
+		}
+		res, err := newSweeper(w, q, nil).Due(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Failed == 0 || res.Failed+res.Enqueued != len(w.due) || len(drain(t, q)) != res.Enqueued {
+			t.Errorf("result = %+v; want failed + enqueued = %d", res, len(w.due))
+		}
+	})
+	t.Run("an unreachable queue fails the sweep", func(t *testing.T) {
+		w := newWorld(t)
+		res, err := newSweeper(w, failingQueue{}, nil).Due(context.Background())
+		if err == nil || res.Enqueued != 0 || res.Failed == 0 {
+			t.Fatalf("result = %+v, %v", res, err)
+		}
+	})
+}
+
+type failingQueue struct{}
+
+func (failingQueue) Send(context.Context, []check.Job) error { return errors.New("sqs: access denied") }
+
+func TestTenantReadsAreShared(t *testing.T) {
+	// Concurrent shards asking for the same tenant read it once.
+	w := newWorld(t)
+	w.st.delay = 5 * time.Millisecond
+	if _, err := newSweeper(w, queue.NewMemory(), nil).Due(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := w.st.tenantReads.Load(); n != int32(w.tenants+1) {
+		t.Errorf("%d tenant reads, want %d", n, w.tenants+1)
+	}
+}
