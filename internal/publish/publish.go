@@ -1,0 +1,160 @@
+// Package publish puts outbox events on the event bus: the DynamoDB stream
+// consumer of the publish Lambda, and the same publishing for
+// `rolecall serve`, which reads the embedded store's outbox.
+//
+// An event's bus entry is derived deterministically from the event alone
+// (NewEntry), so a retry after a crash or a partial failure sends the same
+// detail, with the same eventId, for consumers to deduplicate on. Entries go
+// out in batches of at most bus.MaxBatch; exactly the entries the bus
+// refused with a retryable code are put again, and what still fails is
+// reported back (to the stream as batch item failures).
+package publish
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/bus"
+	"github.com/rolecall/rolecall/internal/connection"
+)
+
+// DefaultSource is the events' source unless configured.
+const DefaultSource = "rolecall"
+
+// Bus is what publishing needs of the event bus.
+type Bus interface {
+	Put(ctx context.Context, entries []bus.Entry) ([]bus.Failure, error)
+}
+
+// NewEntry is the bus entry of an event: source, detail-type, the event as
+// detail, the bus, the time it occurred and the role as the resource.
+func NewEntry(ev connection.Event, source, busName string) (bus.Entry, error) {
+	if ev.EventID == "" || !slices.Contains(connection.DetailTypes, ev.DetailType) {
+		return bus.Entry{}, fmt.Errorf("entry for event %q of detail-type %q: %w", ev.EventID, ev.DetailType, ErrInvalidEvent)
+	}
+	if source == "" {
+		source = DefaultSource
+	}
+	detail, err := json.Marshal(ev)
+	if err != nil {
+		return bus.Entry{}, fmt.Errorf("encode event %s: %w", ev.EventID, err)
+	}
+	var resources []string
+	if ev.RoleARN != "" {
+		resources = []string{ev.RoleARN}
+	}
+	return bus.Entry{
+		Source:       source,
+		DetailType:   string(ev.DetailType),
+		Detail:       string(detail),
+		EventBusName: busName,
+		Time:         ev.OccurredAt.UTC(),
+		Resources:    resources,
+	}, nil
+}
+
+// ErrInvalidEvent: an event without ID or with an unknown detail-type; it
+// can never be published.
+var ErrInvalidEvent = errors.New("invalid event")
+
+// Publisher puts events on a bus. Set Bus; the rest has defaults.
+type Publisher struct {
+	Bus     Bus
+	Source  string // default DefaultSource
+	BusName string // "" for the account's default bus
+	// Attempts per entry (default 3), with doubling Backoff (default
+	// 100ms) between rounds of retries.
+	Attempts int
+	Backoff  time.Duration
+	Log      *slog.Logger
+}
+
+func (p *Publisher) log() *slog.Logger {
+	if p.Log != nil {
+		return p.Log
+	}
+	return slog.Default()
+}
+
+// Publish puts evs on the bus and returns the indexes of the events that
+// could not be put (ascending), with the reasons joined in err. An event
+// that can never be published (ErrInvalidEvent) is reported at once.
+func (p *Publisher) Publish(ctx context.Context, evs []connection.Event) (failed []int, err error) {
+	attempts := p.Attempts
+	if attempts <= 0 {
+		attempts = 3
+	}
+	backoff := p.Backoff
+	if backoff <= 0 {
+		backoff = 100 * time.Millisecond
+	}
+	var errs []error
+	entries := make([]bus.Entry, len(evs))
+	var pending []int
+	for i, ev := range evs {
+		e, err := NewEntry(ev, p.Source, p.BusName)
+		if err != nil {
+			failed = append(failed, i)
+			errs = append(errs, err)
+			continue
+		}
+		entries[i] = e
+		pending = append(pending, i)
+	}
+	for attempt := 1; len(pending) > 0; attempt++ {
+		var retry []int
+		for start := 0; start < len(pending); start += bus.MaxBatch {
+			idx := pending[start:min(start+bus.MaxBatch, len(pending))]
+			batch := make([]bus.Entry, len(idx))
+			for k, i := range idx {
+				batch[k] = entries[i]
+			}
+			fs, err := p.Bus.Put(ctx, batch)
+			if err != nil {
+				// The call failed as a whole (the SDK has retried it
+				// already): all its entries are retried, unless the
+				// context is done.
+				if ctx.Err() != nil || attempt >= attempts {
+					failed = append(failed, idx...)
+					errs = append(errs, fmt.Errorf("put %d events: %w", len(idx), err))
+				} else {
+					retry = append(retry, idx...)
+				}
+				continue
+			}
+			for _, f := range fs {
+				if f.Index < 0 || f.Index >= len(idx) {
+					continue
+				}
+				i := idx[f.Index]
+				if !f.Retryable() || attempt >= attempts {
+					failed = append(failed, i)
+					errs = append(errs, fmt.Errorf("put event %s (%s): %s: %s", evs[i].EventID, evs[i].DetailType, f.Code, f.Message))
+					continue
+				}
+				retry = append(retry, i)
+			}
+		}
+		pending = retry
+		if len(pending) > 0 {
+			p.log().Warn("retrying events the bus refused", "count", len(pending), "attempt", attempt)
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
+			backoff *= 2
+		}
+	}
+	if len(failed) == 0 {
+		return nil, nil
+	}
+	slices.Sort(failed)
+	return failed, errors.Join(errs...)
+}

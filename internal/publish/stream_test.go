@@ -1,0 +1,199 @@
+package publish_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/publish"
+	"github.com/rolecall/rolecall/internal/publish/publishtest"
+	"github.com/rolecall/rolecall/internal/store"
+)
+
+var update = flag.Bool("update", false, "rewrite events/publish/outbox-inserts.json from the lifecycle and the store's item format")
+
+const samplePath = "../../events/publish/outbox-inserts.json"
+
+// streamValue renders an attribute value in the DynamoDB stream JSON form.
+func streamValue(av ddbtypes.AttributeValue) any {
+	switch v := av.(type) {
+	case *ddbtypes.AttributeValueMemberS:
+		return map[string]any{"S": v.Value}
+	case *ddbtypes.AttributeValueMemberN:
+		return map[string]any{"N": v.Value}
+	case *ddbtypes.AttributeValueMemberBOOL:
+		return map[string]any{"BOOL": v.Value}
+	case *ddbtypes.AttributeValueMemberNULL:
+		return map[string]any{"NULL": true}
+	case *ddbtypes.AttributeValueMemberM:
+		m := map[string]any{}
+		for k, e := range v.Value {
+			m[k] = streamValue(e)
+		}
+		return map[string]any{"M": m}
+	case *ddbtypes.AttributeValueMemberL:
+		var l []any
+		for _, e := range v.Value {
+			l = append(l, streamValue(e))
+		}
+		return map[string]any{"L": l}
+	case *ddbtypes.AttributeValueMemberSS:
+		return map[string]any{"SS": v.Value}
+	}
+	panic(fmt.Sprintf("attribute type %T not used by outbox items", av))
+}
+
+// streamBatch renders evs as the publish function receives them: a batch
+// of INSERT records of their outbox items.
+func streamBatch(t *testing.T, evs []connection.Event) []byte {
+	t.Helper()
+	var recs []any
+	for i, ev := range evs {
+		item, err := store.ItemFromEvent(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img := map[string]any{}
+		for k, v := range item {
+			img[k] = streamValue(v)
+		}
+		size, _ := json.Marshal(img)
+		recs = append(recs, map[string]any{
+			"eventID":      fmt.Sprintf("%032x", i+1),
+			"eventName":    "INSERT",
+			"eventVersion": "1.1",
+			"eventSource":  "aws:dynamodb",
+			"awsRegion":    "us-east-1",
+			"dynamodb": map[string]any{
+				"ApproximateCreationDateTime": ev.OccurredAt.Unix(),
+				"Keys":                        map[string]any{store.AttrPK: img[store.AttrPK], store.AttrSK: img[store.AttrSK]},
+				"NewImage":                    img,
+				"SequenceNumber":              fmt.Sprintf("%d", 100000000000000000+i*100),
+				"SizeBytes":                   len(size),
+				"StreamViewType":              "NEW_AND_OLD_IMAGES",
+			},
+			"eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/rolecall-dev/stream/2025-03-01T00:00:00.000",
+		})
+	}
+	b, err := json.MarshalIndent(map[string]any{"Records": recs}, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(b, '\n')
+}
+
+// TestStreamSample keeps events/publish/outbox-inserts.json equal to what
+// the store writes for the lifecycle's events (run with -update to
+// regenerate it after the item format changes).
+func TestStreamSample(t *testing.T) {
+	want := streamBatch(t, publishtest.LifecycleEvents())
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(samplePath), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(samplePath, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(samplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s is not what the store writes for the lifecycle events; run go test ./internal/publish -run TestStreamSample -update", samplePath)
+	}
+}
+
+func loadSample(t *testing.T) events.DynamoDBEvent {
+	t.Helper()
+	b, err := os.ReadFile(samplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev events.DynamoDBEvent
+	if err := json.Unmarshal(b, &ev); err != nil {
+		t.Fatalf("decode %s: %v", samplePath, err)
+	}
+	return ev
+}
+
+func TestHandlerPublishesTheSample(t *testing.T) {
+	in := loadSample(t)
+	b := newScriptedBus()
+	h := &publish.Handler{Publisher: &publish.Publisher{Bus: b, Source: "rolecall", BusName: "rolecall-dev", Backoff: time.Millisecond}}
+	resp, err := h.Handle(context.Background(), in)
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("Handle = %+v, %v", resp, err)
+	}
+	out, _ := json.Marshal(resp)
+	if string(out) != `{"batchItemFailures":[]}` {
+		t.Errorf("response JSON = %s", out)
+	}
+	want := publishtest.LifecycleEvents()
+	envs, _ := b.Since("", 0)
+	if len(envs) != len(want) {
+		t.Fatalf("published %d events, want %d", len(envs), len(want))
+	}
+	for i, env := range envs {
+		e, _ := publish.NewEntry(want[i], "rolecall", "rolecall-dev")
+		if env.DetailType != e.DetailType || string(env.Detail) != e.Detail || env.Source != "rolecall" || !env.Time.Equal(e.Time) {
+			t.Errorf("event %d = %s %s, want %s %s", i, env.DetailType, env.Detail, e.DetailType, e.Detail)
+		}
+	}
+}
+
+func TestHandlerReportsFailures(t *testing.T) {
+	in := loadSample(t)
+	evs := publishtest.LifecycleEvents()
+	// Record 1 will be refused for good, record 4 is garbled; a MODIFY
+	// record and a connection item are skipped.
+	garbled := in.Records[4]
+	garbled.Change.NewImage = map[string]events.DynamoDBAttributeValue{
+		store.AttrKind: events.NewStringAttribute(store.KindEvent),
+		"eventId":      events.NewStringAttribute("evt-garbled"),
+	}
+	in.Records[4] = garbled
+	modify := in.Records[0]
+	modify.EventName = "MODIFY"
+	conn := in.Records[0]
+	conn.Change.NewImage = map[string]events.DynamoDBAttributeValue{store.AttrKind: events.NewStringAttribute("connection")}
+	noKind := in.Records[0]
+	noKind.Change.NewImage = map[string]events.DynamoDBAttributeValue{"eventId": events.NewStringAttribute(evs[0].EventID)}
+	in.Records = append(in.Records, modify, conn, noKind)
+
+	b := newScriptedBus()
+	b.refuse[evs[1].EventID] = []string{"AccessDeniedException"}
+	var logs bytes.Buffer
+	h := &publish.Handler{Publisher: &publish.Publisher{Bus: b, Backoff: time.Millisecond}, Log: newLogger(&logs)}
+	resp, err := h.Handle(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range resp.BatchItemFailures {
+		got = append(got, f.ItemIdentifier)
+	}
+	want := []string{in.Records[4].Change.SequenceNumber, in.Records[1].Change.SequenceNumber}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("batch item failures = %v, want %v", got, want)
+	}
+	if envs, _ := b.Since("", 0); len(envs) != len(evs)-2 {
+		t.Errorf("published %d events, want %d", len(envs), len(evs)-2)
+	}
+	for _, s := range []string{"undecodable outbox record", `"skipped":3`, "AccessDeniedException"} {
+		if !strings.Contains(logs.String(), s) {
+			t.Errorf("logs lack %q:\n%s", s, logs.String())
+		}
+	}
+}
