@@ -233,5 +233,4 @@ func seq(from, to int) []int {
 	return s
 }
 
-
 func newLogger(w *bytes.Buffer) *slog.Logger { return slog.New(slog.NewJSONHandler(w, nil)) }
