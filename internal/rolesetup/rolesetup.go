@@ -1,0 +1,289 @@
+// Package rolesetup renders, for one tenant, everything a customer needs to
+// create the RoleCall role in their AWS account: the CloudFormation
+// quick-create link, the template with the tenant's values filled in for
+// download, the Terraform module snippet, and the AWS CLI commands. It also
+// renders the trust policy infra/customer-role.yaml creates for given
+// parameters, by reading the template itself, so that tests and the sandbox
+// can prove the template against the real checks.
+package rolesetup
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/rolecall/rolecall/infra"
+	"github.com/rolecall/rolecall/internal/rolearn"
+)
+
+// Stable error codes.
+const (
+	CodeInvalidExternalID = "INVALID_EXTERNAL_ID"
+	CodeInvalidPrincipal  = "INVALID_TRUSTED_PRINCIPAL"
+	CodeInvalidRoleName   = "INVALID_ROLE_NAME"
+	CodeInvalidRegion     = "INVALID_REGION"
+	CodeInvalidStackName  = "INVALID_STACK_NAME"
+	CodeInvalidTemplate   = "INVALID_TEMPLATE_URL"
+)
+
+// Error is a rejected parameter: a stable code, the field and a message.
+type Error struct {
+	Code    string
+	Field   string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Field + ": " + e.Message }
+
+// Is matches on the code: errors.Is(err, &rolesetup.Error{Code: CodeInvalidRegion}).
+func (e *Error) Is(target error) bool {
+	var t *Error
+	return errors.As(target, &t) && t.Code == e.Code
+}
+
+// ErrNoTemplateURL: a quick-create link needs the template's S3 URL, and
+// none is configured.
+var ErrNoTemplateURL = errors.New("no template URL configured: the quick-create link needs the S3 URL of customer-role.yaml")
+
+// Defaults.
+const (
+	DefaultRegion       = "us-east-1"
+	DefaultStackName    = "rolecall-customer-role"
+	DefaultModuleSource = "github.com/rolecall/rolecall//infra/terraform/customer-role"
+	DefaultTemplateFile = infra.CustomerRoleTemplateName
+)
+
+// Params are one tenant's values.
+type Params struct {
+	ExternalID          string // the tenant's external ID (required)
+	TrustedPrincipalARN string // the partner's verifier role, or partner account root (required)
+	RoleName            string // default infra.DefaultRoleName
+	Region              string // where the stack is created (default DefaultRegion)
+	StackName           string // default DefaultStackName
+	// TemplateURL is the S3 URL the partner publishes customer-role.yaml
+	// at; without it there is no quick-create link.
+	TemplateURL  string
+	ModuleSource string // Terraform module source (default DefaultModuleSource)
+	TemplateFile string // file name in the CLI commands (default DefaultTemplateFile)
+}
+
+// Instructions are everything the customer is shown. Its JSON form is what
+// the API returns.
+type Instructions struct {
+	ExternalID          string          `json:"externalId"`
+	TrustedPrincipalARN string          `json:"trustedPrincipalArn"`
+	RoleName            string          `json:"roleName"`
+	Region              string          `json:"region"`
+	StackName           string          `json:"stackName"`
+	TemplateURL         string          `json:"templateUrl,omitempty"`
+	QuickCreateURL      string          `json:"quickCreateUrl,omitempty"`
+	Terraform           string          `json:"terraform"`
+	CLI                 string          `json:"cli"`
+	TrustPolicy         json.RawMessage `json:"trustPolicy"`
+}
+
+// Render renders all instructions. QuickCreateURL is empty when no template
+// URL is configured.
+func Render(p Params) (Instructions, error) {
+	p, err := p.normalized()
+	if err != nil {
+		return Instructions{}, err
+	}
+	in := Instructions{
+		ExternalID:          p.ExternalID,
+		TrustedPrincipalARN: p.TrustedPrincipalARN,
+		RoleName:            p.RoleName,
+		Region:              p.Region,
+		StackName:           p.StackName,
+		TemplateURL:         p.TemplateURL,
+	}
+	if p.TemplateURL != "" {
+		if in.QuickCreateURL, err = QuickCreateURL(p); err != nil {
+			return Instructions{}, err
+		}
+	}
+	if in.Terraform, err = Terraform(p); err != nil {
+		return Instructions{}, err
+	}
+	if in.CLI, err = CLI(p); err != nil {
+		return Instructions{}, err
+	}
+	doc, err := trustPolicy(infra.CustomerRoleTemplate(), values{externalID: p.ExternalID, principal: p.TrustedPrincipalARN, roleName: p.RoleName})
+	if err != nil {
+		return Instructions{}, err
+	}
+	in.TrustPolicy = doc
+	return in, nil
+}
+
+var (
+	regionRE    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
+	stackNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,127}$`)
+)
+
+// normalized fills defaults and validates every value.
+func (p Params) normalized() (Params, error) {
+	if p.RoleName == "" {
+		p.RoleName = infra.DefaultRoleName
+	}
+	if p.Region == "" {
+		p.Region = DefaultRegion
+	}
+	if p.StackName == "" {
+		p.StackName = DefaultStackName
+	}
+	if p.ModuleSource == "" {
+		p.ModuleSource = DefaultModuleSource
+	}
+	if p.TemplateFile == "" {
+		p.TemplateFile = DefaultTemplateFile
+	}
+	if err := ValidateExternalID(p.ExternalID); err != nil {
+		return p, err
+	}
+	if _, err := partitionOf(p.TrustedPrincipalARN); err != nil {
+		return p, err
+	}
+	if !validRoleName(p.RoleName) {
+		return p, &Error{Code: CodeInvalidRoleName, Field: "roleName", Message: "a role name is 1-64 characters of letters, digits and + = , . @ _ -"}
+	}
+	if !regionRE.MatchString(p.Region) {
+		return p, &Error{Code: CodeInvalidRegion, Field: "region", Message: fmt.Sprintf("%q is not an AWS region name such as us-east-1", p.Region)}
+	}
+	if !stackNameRE.MatchString(p.StackName) {
+		return p, &Error{Code: CodeInvalidStackName, Field: "stackName", Message: "a stack name starts with a letter and has at most 128 letters, digits and hyphens"}
+	}
+	if p.TemplateURL != "" {
+		if err := validateTemplateURL(p.TemplateURL); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
+}
+
+// ValidateExternalID checks an external ID against STS's rules: 2-1224
+// characters of [\w+=,.@:/-].
+func ValidateExternalID(id string) error {
+	if n := len(id); n < 2 || n > 1224 {
+		return &Error{Code: CodeInvalidExternalID, Field: "externalId", Message: fmt.Sprintf("an external ID is 2 to 1224 characters long, this one has %d", n)}
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_+=,.@:/-", c) >= 0) {
+			return &Error{Code: CodeInvalidExternalID, Field: "externalId", Message: "an external ID may contain only letters, digits and + = , . @ : / - _"}
+		}
+	}
+	return nil
+}
+
+// partitionOf validates a trusted principal (a role ARN or an account root
+// ARN) and returns its partition.
+func partitionOf(principal string) (string, error) {
+	bad := &Error{Code: CodeInvalidPrincipal, Field: "trustedPrincipalArn",
+		Message: "the trusted principal must be arn:<partition>:iam::<account>:role/<name> or arn:<partition>:iam::<account>:root"}
+	if strings.HasSuffix(principal, ":root") {
+		p := strings.TrimSuffix(principal, ":root")
+		// Check the prefix with the role parser: same partition/account rules.
+		a, err := rolearn.Parse(p+":role/x", rolearn.Rules{})
+		if err != nil || a.String() != p+":role/x" {
+			return "", bad
+		}
+		return a.Partition, nil
+	}
+	a, err := rolearn.Parse(principal, rolearn.Rules{})
+	if err != nil {
+		bad.Message += " (" + err.Error() + ")"
+		return "", bad
+	}
+	return a.Partition, nil
+}
+
+func validRoleName(s string) bool {
+	if len(s) < 1 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_+=,.@-", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// validateTemplateURL accepts an https URL on an S3 endpoint, which is what
+// the CloudFormation console's quick-create link requires.
+func validateTemplateURL(s string) error {
+	u, err := url.Parse(s)
+	bad := func(msg string) error {
+		return &Error{Code: CodeInvalidTemplate, Field: "templateUrl", Message: msg}
+	}
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.Fragment != "" {
+		return bad("the template URL must be an https URL without credentials or fragment")
+	}
+	host := strings.ToLower(u.Hostname())
+	s3 := strings.HasPrefix(host, "s3.") || strings.HasPrefix(host, "s3-") || strings.Contains(host, ".s3.") || strings.Contains(host, ".s3-")
+	if !s3 || !(strings.HasSuffix(host, ".amazonaws.com") || strings.HasSuffix(host, ".amazonaws.com.cn")) {
+		return bad("CloudFormation quick-create links need the template in S3 (https://<bucket>.s3.<region>.amazonaws.com/<key>)")
+	}
+	if u.Path == "" || u.Path == "/" {
+		return bad("the template URL names no object")
+	}
+	return nil
+}
+
+// consoleHost is the AWS console of a partition.
+func consoleHost(partition string) string {
+	switch partition {
+	case "aws-cn":
+		return "console.amazonaws.cn"
+	case "aws-us-gov":
+		return "console.amazonaws-us-gov.com"
+	}
+	return "console.aws.amazon.com"
+}
+
+// QuickCreateURL renders the CloudFormation console link that opens the
+// quick-create page with the tenant's parameters filled in:
+//
+//	https://console.aws.amazon.com/cloudformation/home?region=R#/stacks/quickcreate?templateURL=…&stackName=…&param_ExternalId=…&param_TrustedPrincipalArn=…&param_RoleName=…
+//
+// Every value is percent-encoded as encodeURIComponent does, since the
+// console reads the part after # itself.
+func QuickCreateURL(p Params) (string, error) {
+	p, err := p.normalized()
+	if err != nil {
+		return "", err
+	}
+	if p.TemplateURL == "" {
+		return "", ErrNoTemplateURL
+	}
+	partition, _ := partitionOf(p.TrustedPrincipalARN)
+	var b strings.Builder
+	b.WriteString("https://" + consoleHost(partition) + "/cloudformation/home?region=" + component(p.Region))
+	b.WriteString("#/stacks/quickcreate?templateURL=" + component(p.TemplateURL))
+	b.WriteString("&stackName=" + component(p.StackName))
+	b.WriteString("&param_" + infra.ParamExternalID + "=" + component(p.ExternalID))
+	b.WriteString("&param_" + infra.ParamTrustedPrincipalARN + "=" + component(p.TrustedPrincipalARN))
+	b.WriteString("&param_" + infra.ParamRoleName + "=" + component(p.RoleName))
+	return b.String(), nil
+}
+
+// component percent-encodes s like JavaScript's encodeURIComponent, and the
+// single quote too (so the link is safe in any HTML attribute): only
+// A-Z a-z 0-9 - _ . ! ~ * ( ) stay as they are.
+func component(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-_.!~*()", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
+}

@@ -1,0 +1,415 @@
+package rolesetup
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"os/exec"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"gopkg.in/yaml.v3"
+
+	"github.com/rolecall/rolecall/infra"
+)
+
+const (
+	extID     = "rc-ABCDEFGHIJKLMNOPQRSTUVWXYZ234567ABCD"
+	principal = "arn:aws:iam::111122223333:role/RoleCallVerifier"
+	s3URL     = "https://partner-templates.s3.us-east-1.amazonaws.com/rolecall/customer-role.yaml"
+)
+
+func params() Params {
+	return Params{ExternalID: extID, TrustedPrincipalARN: principal, TemplateURL: s3URL}
+}
+
+func TestTrustPolicyFromTemplate(t *testing.T) {
+	doc, err := TrustPolicy(extID, principal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got any
+	if err := json.Unmarshal(doc, &got); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, doc)
+	}
+	var want any
+	_ = json.Unmarshal([]byte(`{"Version":"2012-10-17","Statement":[{"Sid":"TrustPartnerWithExternalId","Effect":"Allow",
+		"Principal":{"AWS":"`+principal+`"},"Action":"sts:AssumeRole",
+		"Condition":{"StringEquals":{"sts:ExternalId":"`+extID+`"}}}]}`), &want)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("trust policy:\n%s\nwant %v", doc, want)
+	}
+	// Key order is the template's.
+	if i, j := bytes.Index(doc, []byte(`"Version"`)), bytes.Index(doc, []byte(`"Statement"`)); i < 0 || j < i {
+		t.Errorf("key order lost:\n%s", doc)
+	}
+	root, err := TrustPolicy(extID, "arn:aws:iam::111122223333:root")
+	if err != nil || !bytes.Contains(root, []byte(`"AWS": "arn:aws:iam::111122223333:root"`)) {
+		t.Errorf("root principal: %v\n%s", err, root)
+	}
+}
+
+func TestTrustPolicyRejects(t *testing.T) {
+	tests := []struct {
+		ext, principal, code string
+	}{
+		{"x", principal, CodeInvalidExternalID},
+		{"has space", principal, CodeInvalidExternalID},
+		{strings.Repeat("a", 1225), principal, CodeInvalidExternalID},
+		{extID, "arn:aws:iam::111122223333:user/bob", CodeInvalidPrincipal},
+		{extID, "arn:aws:iam::1111:root", CodeInvalidPrincipal},
+		{extID, "111122223333", CodeInvalidPrincipal},
+		{extID, "arn:aws:iam::111122223333:root ", CodeInvalidPrincipal},
+	}
+	for _, tt := range tests {
+		_, err := TrustPolicy(tt.ext, tt.principal)
+		if !errors.Is(err, &Error{Code: tt.code}) {
+			t.Errorf("TrustPolicy(%.20q, %q) = %v, want %s", tt.ext, tt.principal, err, tt.code)
+		}
+	}
+}
+
+func TestTrustPolicyIntrinsics(t *testing.T) {
+	const head = "Parameters:\n  ExternalId: {Type: String}\n  TrustedPrincipalArn: {Type: String}\n  Extra: {Type: String, Default: extra-value}\nResources:\n"
+	tests := []struct {
+		name, resources, want, err string
+	}{
+		{"short Ref and Sub", `
+  R:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Statement:
+          - Effect: Allow
+            Principal: {AWS: !Sub "arn:${AWS::Partition}:iam::111122223333:root"}
+            Condition: {StringEquals: {"sts:ExternalId": !Ref ExternalId}}
+            Sid: !Sub "${!Literal}-${Extra}"
+`, `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Condition":{"StringEquals":{"sts:ExternalId":"X1"}},"Sid":"${Literal}-extra-value"}]}`, ""},
+		{"long forms, Join, NoValue, numbers", `
+  R:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        A: {"Fn::Join": ["-", [a, {Ref: ExternalId}, !Ref AWS::NoValue]]}
+        B: {"Fn::Sub": ["${P}/x", {P: {Ref: TrustedPrincipalArn}}]}
+        C: {Ref: AWS::NoValue}
+        D: [1, true, !Ref AWS::NoValue, 2.5, "3", ~]
+        E: !Sub "${AWS::URLSuffix}"
+`, `{"A":"a-X1","B":"arn:aws:iam::111122223333:root/x","D":[1,true,2.5,"3",null],"E":"amazonaws.com"}`, ""},
+		{"GetAtt", "\n  R:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument: {A: !GetAtt X.Arn}\n", "", "GetAtt"},
+		{"Sub of GetAtt", "\n  R:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument: {A: !Sub '${X.Arn}'}\n", "", "GetAtt"},
+		{"account ID", "\n  R:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument: {A: !Ref AWS::AccountId}\n", "", "AWS::AccountId"},
+		{"no role", "\n  B:\n    Type: AWS::S3::Bucket\n", "", "no AWS::IAM::Role"},
+		{"two roles", "\n  R:\n    Type: AWS::IAM::Role\n    Properties: {AssumeRolePolicyDocument: {}}\n  S:\n    Type: AWS::IAM::Role\n    Properties: {AssumeRolePolicyDocument: {}}\n", "", "more than one"},
+		{"no policy", "\n  R:\n    Type: AWS::IAM::Role\n    Properties: {}\n", "", "no AssumeRolePolicyDocument"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc, err := trustPolicy([]byte(head+tt.resources), values{externalID: "X1", principal: "arn:aws:iam::111122223333:root"})
+			if tt.err != "" {
+				if !errors.Is(err, ErrTemplate) || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want ErrTemplate mentioning %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var compact bytes.Buffer
+			_ = json.Compact(&compact, doc)
+			if compact.String() != tt.want {
+				t.Errorf("got  %s\nwant %s", compact.String(), tt.want)
+			}
+		})
+	}
+}
+
+func TestTemplateForDownload(t *testing.T) {
+	tests := []struct {
+		principal, managedPolicy string
+	}{
+		{principal, "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"},
+		{"arn:aws-cn:iam::111122223333:root", "arn:aws-cn:iam::aws:policy/job-function/ViewOnlyAccess"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.principal, func(t *testing.T) {
+			tpl, err := Template(extID, tt.principal)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc yaml.Node
+			if err := yaml.Unmarshal(tpl, &doc); err != nil {
+				t.Fatalf("rendered template does not parse: %v", err)
+			}
+			ps := mapping(root(&doc), "Parameters")
+			for name, want := range map[string]string{
+				infra.ParamExternalID:          extID,
+				infra.ParamTrustedPrincipalARN: tt.principal,
+				infra.ParamRoleName:            infra.DefaultRoleName,
+				infra.ParamManagedPolicyARNs:   tt.managedPolicy,
+			} {
+				if d := value(mapping(ps, name), "Default"); d == nil || d.Value != want {
+					t.Errorf("default of %s = %v, want %q", name, d, want)
+				}
+			}
+			// Only the edited lines differ from the source: the two inserted
+			// defaults, and outside "aws" the managed policy's partition.
+			src := strings.Split(string(infra.CustomerRoleTemplate()), "\n")
+			var kept []string
+			inserted := 0
+			for _, l := range strings.Split(string(tpl), "\n") {
+				if l == `    Default: "`+extID+`"` || l == `    Default: "`+tt.principal+`"` {
+					inserted++
+					continue
+				}
+				kept = append(kept, l)
+			}
+			if inserted != 2 || len(kept) != len(src) {
+				t.Fatalf("%d defaults inserted, %d lines kept of %d", inserted, len(kept), len(src))
+			}
+			changed := 0
+			for i := range src {
+				if src[i] != kept[i] {
+					changed++
+				}
+			}
+			if want := map[bool]int{true: 0, false: 1}[tt.principal == principal]; changed != want {
+				t.Errorf("%d source lines changed, want %d", changed, want)
+			}
+			// The downloaded template creates the same trust policy.
+			fromDownload, err := trustPolicy(tpl, values{externalID: extID, principal: tt.principal})
+			if err != nil {
+				t.Fatal(err)
+			}
+			direct, _ := TrustPolicy(extID, tt.principal)
+			if !bytes.Equal(fromDownload, direct) {
+				t.Errorf("downloaded template's policy differs:\n%s\n%s", fromDownload, direct)
+			}
+		})
+	}
+	if _, err := Template("x", principal); !errors.Is(err, &Error{Code: CodeInvalidExternalID}) {
+		t.Errorf("Template with a bad external ID: %v", err)
+	}
+}
+
+func TestQuickCreateURL(t *testing.T) {
+	tricky := "https://partner-templates.s3.eu-west-1.amazonaws.com/a b/c&d=e+f'%25.yaml"
+	tests := []struct {
+		name     string
+		p        Params
+		host     string
+		template string
+	}{
+		{"plain", params(), "console.aws.amazon.com", s3URL},
+		{"escaping", Params{ExternalID: "rc-a+b=c,d.e@f:g/h", TrustedPrincipalARN: principal, TemplateURL: tricky, Region: "eu-west-1", StackName: "RoleCall-acme", RoleName: "Role+Call=1"}, "console.aws.amazon.com", tricky},
+		{"china", Params{ExternalID: extID, TrustedPrincipalARN: "arn:aws-cn:iam::111122223333:root", TemplateURL: "https://b.s3.cn-north-1.amazonaws.com.cn/t.yaml", Region: "cn-north-1"}, "console.amazonaws.cn", "https://b.s3.cn-north-1.amazonaws.com.cn/t.yaml"},
+		{"govcloud", Params{ExternalID: extID, TrustedPrincipalARN: "arn:aws-us-gov:iam::111122223333:role/V", TemplateURL: "https://s3.us-gov-west-1.amazonaws.com/b/t.yaml", Region: "us-gov-west-1"}, "console.amazonaws-us-gov.com", "https://s3.us-gov-west-1.amazonaws.com/b/t.yaml"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			link, err := QuickCreateURL(tt.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.ContainsAny(link, " '+\"<>") {
+				t.Errorf("link has unescaped characters: %s", link)
+			}
+			u, err := url.Parse(link)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, _ := tt.p.normalized()
+			if u.Scheme != "https" || u.Host != tt.host || u.Path != "/cloudformation/home" || u.Query().Get("region") != p.Region {
+				t.Errorf("link = %s", link)
+			}
+			route, query, ok := strings.Cut(u.EscapedFragment(), "?")
+			if !ok || route != "/stacks/quickcreate" {
+				t.Fatalf("fragment = %q", u.Fragment)
+			}
+			// The console decodes the fragment's query as decodeURIComponent
+			// does; url.PathUnescape is that (no '+' → space).
+			got := map[string]string{}
+			for _, kv := range strings.Split(query, "&") {
+				k, v, _ := strings.Cut(kv, "=")
+				dv, err := url.PathUnescape(v)
+				if err != nil {
+					t.Fatalf("%s: %v", kv, err)
+				}
+				got[k] = dv
+			}
+			want := map[string]string{
+				"templateURL": tt.template, "stackName": p.StackName,
+				"param_ExternalId": p.ExternalID, "param_TrustedPrincipalArn": p.TrustedPrincipalARN, "param_RoleName": p.RoleName,
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("parameters = %v\nwant %v", got, want)
+			}
+		})
+	}
+}
+
+func TestParamsRejected(t *testing.T) {
+	tests := []struct {
+		name string
+		mod  func(*Params)
+		code string
+	}{
+		{"http template", func(p *Params) { p.TemplateURL = "http://b.s3.amazonaws.com/t.yaml" }, CodeInvalidTemplate},
+		{"not S3", func(p *Params) { p.TemplateURL = "https://example.com/t.yaml" }, CodeInvalidTemplate},
+		{"S3 look-alike", func(p *Params) { p.TemplateURL = "https://s3.amazonaws.com.evil.example/t.yaml" }, CodeInvalidTemplate},
+		{"no object", func(p *Params) { p.TemplateURL = "https://b.s3.amazonaws.com/" }, CodeInvalidTemplate},
+		{"credentials in URL", func(p *Params) { p.TemplateURL = "https://u:p@b.s3.amazonaws.com/t.yaml" }, CodeInvalidTemplate},
+		{"region", func(p *Params) { p.Region = "US-EAST-1" }, CodeInvalidRegion},
+		{"region injection", func(p *Params) { p.Region = "us-east-1#x" }, CodeInvalidRegion},
+		{"stack name", func(p *Params) { p.StackName = "1stack" }, CodeInvalidStackName},
+		{"role name", func(p *Params) { p.RoleName = "a/b" }, CodeInvalidRoleName},
+		{"external ID", func(p *Params) { p.ExternalID = "" }, CodeInvalidExternalID},
+		{"principal", func(p *Params) { p.TrustedPrincipalARN = "" }, CodeInvalidPrincipal},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := params()
+			tt.mod(&p)
+			_, err := Render(p)
+			if !errors.Is(err, &Error{Code: tt.code}) {
+				t.Errorf("Render: %v, want %s", err, tt.code)
+			}
+		})
+	}
+	p := params()
+	p.TemplateURL = ""
+	if _, err := QuickCreateURL(p); !errors.Is(err, ErrNoTemplateURL) {
+		t.Errorf("QuickCreateURL without template URL: %v", err)
+	}
+	in, err := Render(p)
+	if err != nil || in.QuickCreateURL != "" || !strings.Contains(in.CLI, "Download it from the onboarding page") {
+		t.Errorf("Render without template URL: %v %q", err, in.QuickCreateURL)
+	}
+}
+
+func TestTerraformSnippet(t *testing.T) {
+	tests := []struct {
+		name   string
+		source string
+	}{
+		{"default source", ""},
+		{"escaping", `git::https://example.com/m.git//x?ref=v1"quote\back${var.x}%{if true}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := params()
+			p.ModuleSource = tt.source
+			src, err := Terraform(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, diags := hclparse.NewParser().ParseHCL([]byte(src), "snippet.tf")
+			if diags.HasErrors() {
+				t.Fatalf("snippet does not parse: %v\n%s", diags, src)
+			}
+			content, diags := f.Body.Content(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
+				{Type: "module", LabelNames: []string{"name"}}, {Type: "output", LabelNames: []string{"name"}},
+			}})
+			if diags.HasErrors() || len(content.Blocks) != 2 || content.Blocks[0].Labels[0] != TerraformModuleName {
+				t.Fatalf("blocks: %v %v", diags, content.Blocks)
+			}
+			attrs, _ := content.Blocks[0].Body.JustAttributes()
+			want := map[string]string{"source": tt.source, "external_id": extID, "trusted_principal_arn": principal, "role_name": infra.DefaultRoleName}
+			if tt.source == "" {
+				want["source"] = DefaultModuleSource
+			}
+			for name, w := range want {
+				a := attrs[name]
+				if a == nil {
+					t.Errorf("no attribute %s", name)
+					continue
+				}
+				// A literal evaluates without any context; an unescaped ${
+				// would be a variable reference and fail here.
+				v, diags := a.Expr.Value(nil)
+				if diags.HasErrors() || v.AsString() != w {
+					t.Errorf("%s = %v (%v), want %q", name, v, diags, w)
+				}
+			}
+			out, _ := content.Blocks[1].Body.JustAttributes()
+			trav, diags := hcl.AbsTraversalForExpr(out["value"].Expr)
+			if diags.HasErrors() || len(trav) != 3 || trav.RootName() != "module" {
+				t.Errorf("output value: %v %v", trav, diags)
+			}
+			if _, ok := out["value"].Expr.(*hclsyntax.ScopeTraversalExpr); !ok {
+				t.Errorf("output value is %T, want a traversal", out["value"].Expr)
+			}
+		})
+	}
+}
+
+func TestCLI(t *testing.T) {
+	p := params()
+	cli, err := CLI(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"curl -fsSL -o customer-role.yaml " + s3URL,
+		"aws cloudformation deploy \\\n",
+		"--capabilities CAPABILITY_NAMED_IAM",
+		"ExternalId=" + extID,
+		"TrustedPrincipalArn=" + principal,
+		"--query \"Stacks[0].Outputs[?OutputKey=='RoleArn'].OutputValue\"",
+		"aws sts assume-role \\\n  --role-arn \"$ROLE_ARN\" \\\n  --role-session-name rolecall-check \\\n  --external-id " + extID,
+	} {
+		if !strings.Contains(cli, want) {
+			t.Errorf("CLI lacks %q:\n%s", want, cli)
+		}
+	}
+	if n := strings.Count(cli, "aws sts assume-role"); n != 2 {
+		t.Errorf("%d assume-role commands, want 2 (with and without the external ID)", n)
+	}
+	p.TemplateFile = "my 'role' $HOME.yaml"
+	cli, _ = CLI(p)
+	if !strings.Contains(cli, `--template-file 'my '\''role'\'' $HOME.yaml'`) {
+		t.Errorf("template file not quoted:\n%s", cli)
+	}
+}
+
+// TestShellQuote runs the quoted words through a real shell.
+func TestShellQuote(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	for _, s := range []string{"plain", "", "a b", "it's", `"$(rm -rf /)"`, "`x`", "a\\b", "new\nline", "ExternalId=rc-1+2=3,4.5@6:7/8"} {
+		out, err := exec.Command(sh, "-c", "printf %s "+shellQuote(s)).Output()
+		if err != nil || string(out) != s {
+			t.Errorf("shellQuote(%q) → %q through sh (%v)", s, out, err)
+		}
+	}
+}
+
+func TestRenderJSON(t *testing.T) {
+	in, err := Render(params())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]any
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"externalId", "trustedPrincipalArn", "roleName", "region", "stackName", "templateUrl", "quickCreateUrl", "terraform", "cli", "trustPolicy"} {
+		if _, ok := back[k]; !ok {
+			t.Errorf("JSON lacks %s", k)
+		}
+	}
+	if _, ok := back["trustPolicy"].(map[string]any); !ok {
+		t.Errorf("trustPolicy is %T, want an object", back["trustPolicy"])
+	}
+}
