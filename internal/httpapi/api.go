@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rolecall/rolecall/infra"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/onboarding"
 	"github.com/rolecall/rolecall/internal/store"
@@ -97,7 +98,7 @@ func (h *Handler) getTemplate(w http.ResponseWriter, r *http.Request, t tenant.T
 		return fmt.Errorf("render template for %s: %w", t.ID, err)
 	}
 	w.Header().Set("Content-Type", "application/yaml; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="rolecall-customer-role.yaml"`)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+infra.CustomerRoleTemplateName+`"`)
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
 	return nil

@@ -826,3 +826,32 @@ func FuzzCreateTenantBody(f *testing.F) {
 		}
 	})
 }
+
+func TestRoleSetup(t *testing.T) {
+	tn, err := tenant.New("acme", "Acme", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := RoleSetup{TrustedPrincipalARN: principalARN, TemplateURL: "https://example-bucket.s3.amazonaws.com/customer-role.yaml", Region: "eu-west-1"}
+	g, err := s.Guide(tn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.RoleName != "RoleCallAccess" || !strings.Contains(g.QuickCreateURL, "quickcreate") || !strings.Contains(g.Terraform, tn.ExternalID) || !strings.Contains(g.CLI, tn.ExternalID) {
+		t.Errorf("guide %+v", g)
+	}
+	if g, _ := (RoleSetup{TrustedPrincipalARN: principalARN}).Guide(tn); g.QuickCreateURL != "" {
+		t.Errorf("quick-create link without a template URL: %q", g.QuickCreateURL)
+	}
+	pol, err := s.TrustPolicy(tn)
+	if err != nil || !json.Valid(pol) || !strings.Contains(string(pol), tn.ExternalID) || !strings.Contains(string(pol), principalARN) {
+		t.Errorf("trust policy %s (%v)", pol, err)
+	}
+	tpl, err := s.Template(tn)
+	if err != nil || !strings.Contains(string(tpl), tn.ExternalID) {
+		t.Errorf("template (%v):\n%s", err, tpl)
+	}
+	if _, err := (RoleSetup{TrustedPrincipalARN: "nope"}).Guide(tn); err == nil {
+		t.Error("a bad principal rendered")
+	}
+}

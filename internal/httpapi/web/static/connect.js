@@ -122,12 +122,12 @@
         var url = URL.createObjectURL(new Blob([r.text], { type: 'application/yaml' }));
         var a = document.createElement('a');
         a.href = url;
-        a.download = 'rolecall-customer-role.yaml';
+        a.download = 'customer-role.yaml';
         document.body.appendChild(a);
         a.click();
         document.body.removeChild(a);
         setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
-        status.textContent = 'Downloaded rolecall-customer-role.yaml.';
+        status.textContent = 'Downloaded customer-role.yaml.';
       });
     });
   }
