@@ -1,0 +1,42 @@
+// Command sweep is the sweep Lambda, invoked by EventBridge Scheduler: it
+// sends the connections due for a check to the verify queue. It only wires
+// configuration and adapters; the logic is in internal/sweep.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/rolecall/rolecall/internal/config"
+	"github.com/rolecall/rolecall/internal/queue"
+	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/sweep"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	env := config.New(os.LookupEnv)
+	table := env.String("TABLE_NAME")
+	queueURL := env.String("VERIFY_QUEUE_URL")
+	if err := env.Err(); err != nil {
+		log.Error("cannot start", "error", err)
+		os.Exit(1)
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(context.Background())
+	if err != nil {
+		log.Error("cannot load AWS configuration", "error", err)
+		os.Exit(1)
+	}
+	s := &sweep.Sweeper{
+		Store: store.NewDynamoDB(dynamodb.NewFromConfig(cfg), table),
+		Queue: &queue.SQS{Client: sqs.NewFromConfig(cfg), QueueURL: queueURL},
+		Log:   log,
+	}
+	lambda.Start(s.Handle)
+}

@@ -1,0 +1,50 @@
+// Command verify is the verify Lambda: it checks the roles of the jobs on
+// the verify queue and records the outcomes. It only wires configuration
+// and adapters; the logic is in internal/verify and internal/check.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/config"
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/queue"
+	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/verify"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	policy := connection.DefaultPolicy()
+	env := config.New(os.LookupEnv)
+	table := env.String("TABLE_NAME")
+	queueURL := env.String("VERIFY_QUEUE_URL")
+	policy.VerifiedInterval = env.DurationOr("CHECK_INTERVAL", policy.VerifiedInterval)
+	if err := env.Err(); err != nil {
+		log.Error("cannot start", "error", err)
+		os.Exit(1)
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(context.Background())
+	if err != nil {
+		log.Error("cannot load AWS configuration", "error", err)
+		os.Exit(1)
+	}
+	q := &queue.SQS{Client: sqs.NewFromConfig(cfg), QueueURL: queueURL}
+	w := &verify.Worker{
+		Store:      store.NewDynamoDB(dynamodb.NewFromConfig(cfg), table),
+		Checker:    &check.Checker{STS: &check.STS{Client: sts.NewFromConfig(cfg)}, Log: log},
+		Policy:     policy,
+		Visibility: q,
+		Log:        log,
+	}
+	lambda.Start(w.Handle)
+}
