@@ -1,0 +1,192 @@
+package infra_test
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/rolecall/rolecall/infra"
+)
+
+func get(m *yaml.Node, key string) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func keys(m *yaml.Node) []string {
+	var out []string
+	for i := 0; m != nil && i+1 < len(m.Content); i += 2 {
+		out = append(out, m.Content[i].Value)
+	}
+	return out
+}
+
+func template(t *testing.T) *yaml.Node {
+	t.Helper()
+	var doc yaml.Node
+	if err := yaml.Unmarshal(infra.CustomerRoleTemplate(), &doc); err != nil {
+		t.Fatalf("customer-role.yaml: %v", err)
+	}
+	return doc.Content[0]
+}
+
+// TestTemplateQuickCreateAndStackSetReady checks what quick-create links and
+// service-managed StackSets need: no transform or macro (no
+// CAPABILITY_AUTO_EXPAND), nothing but IAM resources, parameters for
+// everything account-specific, and the role ARN as an output.
+func TestTemplateQuickCreateAndStackSetReady(t *testing.T) {
+	tpl := template(t)
+	if get(tpl, "Transform") != nil {
+		t.Error("the template uses a Transform: quick-create links and StackSets would need CAPABILITY_AUTO_EXPAND")
+	}
+	if v := get(tpl, "AWSTemplateFormatVersion"); v == nil || v.Value != "2010-09-09" {
+		t.Error("AWSTemplateFormatVersion missing")
+	}
+	resources := get(tpl, "Resources")
+	for _, name := range keys(resources) {
+		typ := get(get(resources, name), "Type").Value
+		if typ != "AWS::IAM::Role" && typ != "AWS::IAM::RolePolicy" {
+			t.Errorf("resource %s is %s; keep the template to IAM so it deploys anywhere", name, typ)
+		}
+	}
+	out := get(get(tpl, "Outputs"), infra.OutputRoleARN)
+	if out == nil || get(out, "Value").Tag != "!GetAtt" || get(out, "Value").Value != "Role.Arn" {
+		t.Errorf("output %s must be !GetAtt Role.Arn", infra.OutputRoleARN)
+	}
+	if get(out, "Export") != nil {
+		t.Error("the RoleArn output is exported; exports collide when one account deploys the stack twice")
+	}
+
+	params := get(tpl, "Parameters")
+	want := map[string]struct {
+		typ        string
+		hasDefault bool
+	}{
+		infra.ParamExternalID:          {"String", false},
+		infra.ParamTrustedPrincipalARN: {"String", false},
+		infra.ParamRoleName:            {"String", true},
+		infra.ParamManagedPolicyARNs:   {"CommaDelimitedList", true},
+		infra.ParamInlinePolicy:        {"String", true},
+	}
+	for name, w := range want {
+		p := get(params, name)
+		if p == nil {
+			t.Errorf("no parameter %s", name)
+			continue
+		}
+		if get(p, "Type").Value != w.typ || (get(p, "Default") != nil) != w.hasDefault || get(p, "Description") == nil {
+			t.Errorf("parameter %s: type %s, default %v, want %s, %v, with a description", name, get(p, "Type").Value, get(p, "Default") != nil, w.typ, w.hasDefault)
+		}
+	}
+	if len(keys(params)) != len(want) {
+		t.Errorf("parameters %v, want exactly %d", keys(params), len(want))
+	}
+	if d := get(get(params, infra.ParamRoleName), "Default"); d.Value != infra.DefaultRoleName {
+		t.Errorf("RoleName default %q, want %q", d.Value, infra.DefaultRoleName)
+	}
+	if d := get(get(params, infra.ParamManagedPolicyARNs), "Default"); !strings.HasPrefix(d.Value, "arn:aws:iam::aws:policy/") || strings.Contains(d.Value, "Administrator") || strings.Contains(d.Value, "PowerUser") {
+		t.Errorf("ManagedPolicyArns default %q is not a least-privilege AWS managed policy", d.Value)
+	}
+	// The console shows the parameters in the groups of the interface
+	// metadata; every parameter must be in one.
+	grouped := map[string]bool{}
+	for _, g := range get(get(get(tpl, "Metadata"), "AWS::CloudFormation::Interface"), "ParameterGroups").Content {
+		for _, p := range get(g, "Parameters").Content {
+			grouped[p.Value] = true
+		}
+	}
+	for name := range want {
+		if !grouped[name] {
+			t.Errorf("parameter %s is in no ParameterGroup", name)
+		}
+	}
+}
+
+// TestTemplateReferences: every Ref names a parameter, a resource or a
+// pseudo parameter, and every condition used is defined.
+func TestTemplateReferences(t *testing.T) {
+	tpl := template(t)
+	known := map[string]bool{"AWS::NoValue": true, "AWS::Partition": true, "AWS::AccountId": true, "AWS::Region": true, "AWS::URLSuffix": true, "AWS::StackName": true}
+	for _, k := range keys(get(tpl, "Parameters")) {
+		known[k] = true
+	}
+	for _, k := range keys(get(tpl, "Resources")) {
+		known[k] = true
+	}
+	conditions := map[string]bool{}
+	for _, k := range keys(get(tpl, "Conditions")) {
+		conditions[k] = true
+	}
+	var walk func(n *yaml.Node)
+	refs := 0
+	walk = func(n *yaml.Node) {
+		if n.Tag == "!Ref" {
+			refs++
+			if !known[n.Value] {
+				t.Errorf("line %d: !Ref %s names nothing", n.Line, n.Value)
+			}
+		}
+		if n.Tag == "!If" && len(n.Content) > 0 && !conditions[n.Content[0].Value] {
+			t.Errorf("line %d: !If on undefined condition %s", n.Line, n.Content[0].Value)
+		}
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == "Condition" && n.Content[i+1].Kind == yaml.ScalarNode && !conditions[n.Content[i+1].Value] {
+					t.Errorf("line %d: undefined condition %s", n.Line, n.Content[i+1].Value)
+				}
+			}
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(get(tpl, "Resources"))
+	walk(get(tpl, "Conditions"))
+	walk(get(tpl, "Outputs"))
+	if refs < 5 {
+		t.Errorf("only %d !Ref found; is the walker reading the template?", refs)
+	}
+}
+
+// TestTemplateAllowedPatterns runs the parameters' AllowedPattern (which
+// CloudFormation matches against the whole value) on good and bad values.
+func TestTemplateAllowedPatterns(t *testing.T) {
+	params := get(template(t), "Parameters")
+	tests := []struct {
+		param, value string
+		ok           bool
+	}{
+		{infra.ParamExternalID, "rc-ABCDEFGHIJKLMNOP234567", true},
+		{infra.ParamExternalID, "a+b=c,d.e@f:g/h-i_j", true},
+		{infra.ParamExternalID, "has space", false},
+		{infra.ParamExternalID, "quote'", false},
+		{infra.ParamTrustedPrincipalARN, "arn:aws:iam::111122223333:role/RoleCallVerifier", true},
+		{infra.ParamTrustedPrincipalARN, "arn:aws:iam::111122223333:role/path/RoleCallVerifier", true},
+		{infra.ParamTrustedPrincipalARN, "arn:aws:iam::111122223333:root", true},
+		{infra.ParamTrustedPrincipalARN, "arn:aws-cn:iam::111122223333:root", true},
+		{infra.ParamTrustedPrincipalARN, "arn:aws:iam::111122223333:user/bob", false},
+		{infra.ParamTrustedPrincipalARN, "arn:aws:iam::1111:root", false},
+		{infra.ParamTrustedPrincipalARN, "*", false},
+		{infra.ParamRoleName, "RoleCallAccess", true},
+		{infra.ParamRoleName, "a/b", false},
+	}
+	for _, tt := range tests {
+		pat := get(get(params, tt.param), "AllowedPattern")
+		if pat == nil {
+			t.Fatalf("parameter %s has no AllowedPattern", tt.param)
+		}
+		re := regexp.MustCompile(`^(?:` + pat.Value + `)$`)
+		if got := re.MatchString(tt.value); got != tt.ok {
+			t.Errorf("%s %q: allowed %v, want %v", tt.param, tt.value, got, tt.ok)
+		}
+	}
+}
