@@ -1,0 +1,74 @@
+// Command api is the API Lambda behind API Gateway's HTTP API (payload
+// 2.0): the customer routes, the operations routes and the customer web
+// form, served by internal/httpapi through aws-lambda-go-api-proxy's
+// httpadapter. It only wires configuration and adapters.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"github.com/rolecall/rolecall/internal/config"
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/httpapi"
+	"github.com/rolecall/rolecall/internal/onboarding"
+	"github.com/rolecall/rolecall/internal/queue"
+	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/store"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	env := config.New(os.LookupEnv)
+	table := env.String("TABLE_NAME")
+	queueURL := env.String("VERIFY_QUEUE_URL")
+	partnerAccount := env.String("PARTNER_ACCOUNT_ID")
+	principal := env.String("TRUSTED_PRINCIPAL_ARN")
+	templateURL := env.StringOr("CUSTOMER_ROLE_TEMPLATE_URL", "")
+	source := env.StringOr("EVENT_SOURCE", "rolecall")
+	if err := env.Err(); err != nil {
+		log.Error("cannot start", "error", err)
+		os.Exit(1)
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(context.Background())
+	if err != nil {
+		log.Error("cannot load AWS configuration", "error", err)
+		os.Exit(1)
+	}
+	svc := &onboarding.Service{
+		Store:  store.NewDynamoDB(dynamodb.NewFromConfig(cfg), table),
+		Queue:  &queue.SQS{Client: sqs.NewFromConfig(cfg), QueueURL: queueURL},
+		Policy: connection.DefaultPolicy(),
+		Rules:  rolearn.Rules{Partition: partitionOf(principal), OwnAccount: partnerAccount},
+	}
+	h, err := httpapi.New(httpapi.Config{
+		Service:             svc,
+		Ops:                 httpapi.APIGatewayIAM{Accounts: []string{partnerAccount}},
+		PartnerAccountID:    partnerAccount,
+		TrustedPrincipalARN: principal,
+		EventSource:         source,
+		Setup:               httpapi.RoleSetup{TrustedPrincipalARN: principal, TemplateURL: templateURL, Region: cfg.Region},
+		Log:                 log,
+	})
+	if err != nil {
+		log.Error("cannot start", "error", err)
+		os.Exit(1)
+	}
+	lambda.Start(httpadapter.NewV2(h).ProxyWithContext)
+}
+
+// partitionOf is the partition of an ARN ("aws" when it has none).
+func partitionOf(arn string) string {
+	if p := strings.SplitN(arn, ":", 3); len(p) == 3 && p[0] == "arn" && p[1] != "" {
+		return p[1]
+	}
+	return "aws"
+}
