@@ -68,8 +68,9 @@ import (
 //     conditioned on the previous externalIdVersion + the new external-ID
 //     item.
 type DynamoDB struct {
-	client DynamoDBAPI
-	table  string
+	client  DynamoDBAPI
+	table   string
+	backoff func(attempt int) time.Duration // between transaction retries
 }
 
 // DynamoDBAPI is what the adapter needs of a DynamoDB client;
@@ -87,7 +88,7 @@ var _ Store = (*DynamoDB)(nil)
 
 // NewDynamoDB returns the adapter for table, which must exist (CreateTable).
 func NewDynamoDB(client DynamoDBAPI, table string) *DynamoDB {
-	return &DynamoDB{client: client, table: table}
+	return &DynamoDB{client: client, table: table, backoff: backoff}
 }
 
 // Table is the table's name.
@@ -382,7 +383,7 @@ func (d *DynamoDB) transition(ctx context.Context, t connection.Transition) erro
 			releaseAt = -1
 			continue
 		case strings.Contains(strings.Join(codes, ","), condCodeTxnConflict) && attempt < txnAttempts:
-			if err := sleep(ctx, backoff(attempt)); err != nil {
+			if err := sleep(ctx, d.backoff(attempt)); err != nil {
 				return fmt.Errorf("apply to %s: %w", id, err)
 			}
 			continue
@@ -544,7 +545,7 @@ func (d *DynamoDB) batchGet(ctx context.Context, keys []map[string]ddbtypes.Attr
 			}
 			req = out.UnprocessedKeys
 			if len(req) > 0 {
-				if err := sleep(ctx, backoff(attempt)); err != nil {
+				if err := sleep(ctx, d.backoff(attempt)); err != nil {
 					return nil, err
 				}
 			}

@@ -65,6 +65,14 @@ func NewFixture(t *testing.T, s store.Store) *Fixture {
 	return &Fixture{T: t, S: s, Ctx: context.Background(), Policy: p, Now: time.Date(2030, 1, 2, 3, 4, 5, 6789, time.UTC)}
 }
 
+// Sub makes the fixture report to subtest t until the returned func is
+// called: defer f.Sub(t)().
+func (f *Fixture) Sub(t *testing.T) (restore func()) {
+	parent := f.T
+	f.T = t
+	return func() { f.T = parent }
+}
+
 // ARN parses a role ARN or fails the test.
 func (f *Fixture) ARN(s string) rolearn.ARN {
 	f.T.Helper()
@@ -215,6 +223,7 @@ func testTenants(t *testing.T, f *Fixture) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			defer f.Sub(t)()
 			wantErr(t, "create", f.S.CreateTenant(ctx, tc.tenant), tc.want)
 		})
 	}
@@ -264,6 +273,7 @@ func testRotate(t *testing.T, f *Fixture) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			defer f.Sub(t)()
 			wantErr(t, "rotate", f.S.RotateExternalID(ctx, tc.tenant), tc.want)
 			if got, _ := f.S.GetTenant(ctx, "acme"); got != r1 {
 				t.Fatalf("refused rotation changed the tenant: %+v", got)
@@ -304,6 +314,7 @@ func testInvites(t *testing.T, f *Fixture) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			defer f.Sub(t)()
 			got, err := f.S.GetInvite(ctx, tc.hash)
 			wantErr(t, "get invite", err, tc.err)
 			if got != tc.want {
@@ -365,6 +376,7 @@ func testTransitionConflicts(t *testing.T, f *Fixture) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			defer f.Sub(t)()
 			wantErr(t, "apply", f.S.Apply(f.Ctx, tc.tr), store.ErrConflict)
 			wantConn(t, f.Current(tid, acct), ok.After)
 			wantEvents(t, f.Events(tid, acct), []connection.Event{*first.Event, *ok.Event})
@@ -454,6 +466,7 @@ func testInvalidTransitions(t *testing.T, f *Fixture) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			defer f.Sub(t)()
 			wantErr(t, "apply", f.S.Apply(f.Ctx, tc.tr), store.ErrInvalidTransition)
 			wantConn(t, f.Current("acme", "111111111111"), sub)
 		})
@@ -477,6 +490,7 @@ func testClaims(t *testing.T, f *Fixture) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			defer f.Sub(t)()
 			for _, s := range tc.steps {
 				tr, err := f.Submit(s.tenant, s.arn)
 				wantErr(t, "submit "+s.arn+" for "+s.tenant, err, s.want)
@@ -493,17 +507,19 @@ func testClaims(t *testing.T, f *Fixture) {
 	}
 
 	t.Run("same tenant is idempotent", func(t *testing.T) {
+		defer f.Sub(t)()
 		f.Now = f.Now.Add(3 * time.Minute)
 		f.MustCheck("acme", "111111111111", connection.ResultDenied) // FAILED
 		if tr := f.MustCheck("acme", "111111111111", connection.ResultNotEnforced); tr.Event == nil {
 			t.Fatal("new failure reason should be a transition")
 		}
-		f.MustSubmit("acme", role)                                     // resubmit same role after FAILED
+		f.MustSubmit("acme", role)                                      // resubmit same role after FAILED
 		f.MustSubmit("acme", "arn:aws:iam::111111111111:role/x/deploy") // a spelling of the same role
 		_, err := f.Submit("bravo", role)
 		wantErr(t, "other tenant after resubmits", err, store.ErrRoleClaimed)
 	})
 	t.Run("resubmitting another role releases the old claim", func(t *testing.T) {
+		defer f.Sub(t)()
 		f.MustSubmit("acme", "arn:aws:iam::111111111111:role/NewRole")
 		f.MustSubmit("bravo", role)
 		_, err := f.Submit("charlie", "arn:aws:iam::111111111111:role/newrole")
@@ -515,6 +531,7 @@ func testClaims(t *testing.T, f *Fixture) {
 		}
 	})
 	t.Run("disconnect releases the claim", func(t *testing.T) {
+		defer f.Sub(t)()
 		_, err := f.Disconnect("bravo", "111111111111")
 		wantErr(t, "disconnect", err, nil)
 		again := f.Policy.Disconnect(*f.Current("bravo", "111111111111"), 1, f.Now)
@@ -532,6 +549,7 @@ func testClaims(t *testing.T, f *Fixture) {
 		f.MustSubmit("bravo", role) // reconnect
 	})
 	t.Run("claim refusal wins over a version conflict", func(t *testing.T) {
+		defer f.Sub(t)()
 		stale := *f.Current("acme", "111111111111")
 		f.MustSubmit("acme", "arn:aws:iam::111111111111:role/Third")
 		tr := f.Policy.Submit(&stale, "acme", f.ARN(role), 1, f.Now) // bravo holds role
@@ -621,6 +639,7 @@ func testListByTenant(t *testing.T, f *Fixture) {
 	}{{1, 7}, {2, 4}, {7, 1}, {6, 2}, {0, 1}, {store.MaxLimit + 1, 1}}
 	for _, tc := range tests {
 		t.Run(fmt.Sprintf("limit %d", tc.limit), func(t *testing.T) {
+			defer f.Sub(t)()
 			got, pages := walk(t, func(c string) (store.Page, error) { return f.S.ListByTenant(f.Ctx, "acme", c, tc.limit) })
 			if !slices.Equal(got, want) {
 				t.Fatalf("walk got %v, want %v", ids(got), ids(want))
@@ -660,6 +679,7 @@ func testListByStatus(t *testing.T, f *Fixture) {
 		})
 		for _, limit := range []int{1, 2, 3, 50} {
 			t.Run(fmt.Sprintf("%s limit %d", st, limit), func(t *testing.T) {
+				defer f.Sub(t)()
 				got, _ := walk(t, func(c string) (store.Page, error) { return f.S.ListByStatus(f.Ctx, st, c, limit) })
 				if !slices.Equal(got, want[st]) {
 					t.Fatalf("got %v, want %v", ids(got), ids(want[st]))
@@ -711,6 +731,7 @@ func testDue(t *testing.T, f *Fixture) {
 		})
 		for _, limit := range []int{1, 3, 0} {
 			t.Run(fmt.Sprintf("shard %d limit %d", shard, limit), func(t *testing.T) {
+				defer f.Sub(t)()
 				got, _ := walk(t, func(c string) (store.Page, error) { return f.S.Due(f.Ctx, shard, until, c, limit) })
 				if !slices.Equal(got, want) {
 					t.Fatalf("got %v, want %v", ids(got), ids(want))

@@ -1,0 +1,321 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/rolearn"
+)
+
+func sampleEvent(dt connection.DetailType, version int64) connection.Event {
+	return connection.Event{
+		EventID:        connection.EventID("acme", "111111111111", version),
+		DetailType:     dt,
+		TenantID:       "acme",
+		AccountID:      "111111111111",
+		RoleARN:        "arn:aws:iam::111111111111:role/path/Deploy",
+		Status:         connection.AccessLost,
+		PreviousStatus: connection.Verified,
+		Reason:         connection.Reason{Code: "ASSUME_DENIED", Message: "m", Hint: "h"},
+		OccurredAt:     time.Date(2030, 1, 2, 3, 4, 5, 123456789, time.UTC),
+		Version:        version, ExternalIDVersion: 3,
+	}
+}
+
+func TestEventItemRoundTrip(t *testing.T) {
+	for i, dt := range connection.DetailTypes {
+		t.Run(string(dt), func(t *testing.T) {
+			ev := sampleEvent(dt, int64(i+1))
+			if dt == connection.RoleSubmitted {
+				ev.PreviousStatus, ev.Reason.Hint = "", "" // first submission
+			}
+			item, err := ItemFromEvent(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k := item[AttrKind].(*ddbtypes.AttributeValueMemberS).Value; k != KindEvent {
+				t.Errorf("kind %q", k)
+			}
+			if ttl := item[AttrTTL].(*ddbtypes.AttributeValueMemberN).Value; ttl != fmt.Sprint(ev.OccurredAt.Add(EventRetention).Unix()) {
+				t.Errorf("ttl %s", ttl)
+			}
+			got, err := EventFromItem(item)
+			if err != nil || got != ev {
+				t.Fatalf("round trip:\n got %+v %v\nwant %+v", got, err, ev)
+			}
+		})
+	}
+}
+
+// A record as the publish Lambda receives it from the stream.
+const streamRecord = `{"Records":[{"eventID":"1","eventName":"INSERT","eventSource":"aws:dynamodb","awsRegion":"us-east-1",
+"dynamodb":{"Keys":{"PK":{"S":"TENANT#acme"},"SK":{"S":"EVENT#111111111111#00000000000000000004"}},
+"NewImage":{"PK":{"S":"TENANT#acme"},"SK":{"S":"EVENT#111111111111#00000000000000000004"},"kind":{"S":"event"},
+"eventId":{"S":"evt-1"},"detailType":{"S":"Role Access Lost"},"tenantId":{"S":"acme"},"accountId":{"S":"111111111111"},
+"roleArn":{"S":"arn:aws:iam::111111111111:role/Deploy"},"status":{"S":"ACCESS_LOST"},"previousStatus":{"S":"VERIFIED"},
+"reason":{"M":{"code":{"S":"ASSUME_DENIED"},"message":{"S":"RoleCall could not assume the role."},"hint":{"S":"Check the trust policy."}}},
+"occurredAt":{"S":"2030-01-02T03:04:05.123456789Z"},"version":{"N":"4"},"externalIdVersion":{"N":"2"},"expiresAt":{"N":"1928891045"}},
+"SequenceNumber":"100","SizeBytes":500,"StreamViewType":"NEW_AND_OLD_IMAGES"}}]}`
+
+func TestEventFromStreamImage(t *testing.T) {
+	var rec events.DynamoDBEvent
+	if err := json.Unmarshal([]byte(streamRecord), &rec); err != nil {
+		t.Fatal(err)
+	}
+	got, err := EventFromStreamImage(rec.Records[0].Change.NewImage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := connection.Event{EventID: "evt-1", DetailType: connection.RoleAccessLost, TenantID: "acme", AccountID: "111111111111",
+		RoleARN: "arn:aws:iam::111111111111:role/Deploy", Status: connection.AccessLost, PreviousStatus: connection.Verified,
+		Reason:     connection.Reason{Code: "ASSUME_DENIED", Message: "RoleCall could not assume the role.", Hint: "Check the trust policy."},
+		OccurredAt: time.Date(2030, 1, 2, 3, 4, 5, 123456789, time.UTC), Version: 4, ExternalIDVersion: 2}
+	if got != want {
+		t.Fatalf("got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestEventFromItemRejects(t *testing.T) {
+	good, _ := ItemFromEvent(sampleEvent(connection.RoleVerified, 2))
+	with := func(attr string, v ddbtypes.AttributeValue) map[string]ddbtypes.AttributeValue {
+		m := maps(good)
+		if v == nil {
+			delete(m, attr)
+		} else {
+			m[attr] = v
+		}
+		return m
+	}
+	conn, _ := marshal(newConnItem(connection.Connection{TenantID: "acme", AccountID: "111111111111", Status: connection.Pending, Version: 1}))
+	tests := []struct {
+		name string
+		item map[string]ddbtypes.AttributeValue
+		want error
+	}{
+		{"connection item", conn, ErrNotEvent},
+		{"no kind", with(AttrKind, nil), ErrNotEvent},
+		{"unknown detail type", with("detailType", &ddbtypes.AttributeValueMemberS{Value: "Role Exploded"}), ErrNotEvent},
+		{"no event id", with("eventId", nil), ErrNotEvent},
+		{"version zero", with("version", &ddbtypes.AttributeValueMemberN{Value: "0"}), ErrNotEvent},
+		{"version not a number", with("version", &ddbtypes.AttributeValueMemberS{Value: "four"}), nil},
+		{"time not a time", with("occurredAt", &ddbtypes.AttributeValueMemberS{Value: "yesterday"}), nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := EventFromItem(tc.item)
+			if err == nil || tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+	if _, err := EventFromStreamImage(map[string]events.DynamoDBAttributeValue{"kind": events.NewStringAttribute("claim")}); !errors.Is(err, ErrNotEvent) {
+		t.Fatalf("claim image: %v", err)
+	}
+}
+
+func maps(m map[string]ddbtypes.AttributeValue) map[string]ddbtypes.AttributeValue {
+	out := make(map[string]ddbtypes.AttributeValue, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func TestTableDefinition(t *testing.T) {
+	d := TableDefinition("t")
+	if aws.ToString(d.TableName) != "t" || d.BillingMode != ddbtypes.BillingModePayPerRequest {
+		t.Errorf("name/billing %v %v", aws.ToString(d.TableName), d.BillingMode)
+	}
+	if s := d.StreamSpecification; !aws.ToBool(s.StreamEnabled) || s.StreamViewType != ddbtypes.StreamViewTypeNewAndOldImages {
+		t.Errorf("stream %+v", s)
+	}
+	keys := func(ks []ddbtypes.KeySchemaElement) string {
+		var out []string
+		for _, k := range ks {
+			out = append(out, aws.ToString(k.AttributeName)+":"+string(k.KeyType))
+		}
+		return strings.Join(out, ",")
+	}
+	if got := keys(d.KeySchema); got != "PK:HASH,SK:RANGE" {
+		t.Errorf("table keys %s", got)
+	}
+	want := map[string]string{
+		IndexByStatus: "connStatus:HASH,connKey:RANGE KEYS_ONLY",
+		IndexDue:      "dueShard:HASH,dueAt:RANGE ALL",
+	}
+	for _, g := range d.GlobalSecondaryIndexes {
+		name := aws.ToString(g.IndexName)
+		if got := keys(g.KeySchema) + " " + string(g.Projection.ProjectionType); got != want[name] {
+			t.Errorf("index %s: %s, want %s", name, got, want[name])
+		}
+		delete(want, name)
+	}
+	if len(want) != 0 {
+		t.Errorf("missing indexes %v", want)
+	}
+	var attrs []string
+	for _, a := range d.AttributeDefinitions {
+		if a.AttributeType != ddbtypes.ScalarAttributeTypeS {
+			t.Errorf("%s is %s", aws.ToString(a.AttributeName), a.AttributeType)
+		}
+		attrs = append(attrs, aws.ToString(a.AttributeName))
+	}
+	slices.Sort(attrs)
+	if got := strings.Join(attrs, ","); got != "PK,SK,connKey,connStatus,dueAt,dueShard" {
+		t.Errorf("attribute definitions %s", got)
+	}
+}
+
+func TestDueKeysSortByTime(t *testing.T) {
+	base := time.Date(1999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+	times := []time.Time{base, base.Add(time.Nanosecond), base.Add(time.Second), time.Date(2030, 1, 1, 0, 0, 0, 0, time.FixedZone("x", 3600))}
+	var keys []string
+	for _, at := range times {
+		keys = append(keys, dueOrder(connection.Connection{TenantID: "a", AccountID: "1", NextCheckAt: at}))
+	}
+	if !slices.IsSorted(keys) {
+		t.Fatalf("due keys out of time order: %v", keys)
+	}
+	for _, k := range keys {
+		if len(k) != len(keys[0]) {
+			t.Fatalf("due keys are not fixed width: %v", keys)
+		}
+	}
+}
+
+func TestDecodeCursor(t *testing.T) {
+	attrs := []string{AttrPK, AttrSK}
+	enc := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	good := encodeCursor(map[string]ddbtypes.AttributeValue{
+		AttrPK: &ddbtypes.AttributeValueMemberS{Value: "TENANT#a"}, AttrSK: &ddbtypes.AttributeValueMemberS{Value: "CONN#1"},
+		"other": &ddbtypes.AttributeValueMemberS{Value: "ignored"},
+	}, attrs)
+	accept := func(map[string]string) bool { return true }
+	tests := []struct {
+		name, cursor string
+		ok           func(map[string]string) bool
+		wantErr      bool
+	}{
+		{"issued", good, accept, false},
+		{"not base64", "%%%", accept, true},
+		{"padded base64", base64.URLEncoding.EncodeToString([]byte(`{"PK":"a","SK":"b"}`)) + "=", accept, true},
+		{"not json", enc("x"), accept, true},
+		{"missing attribute", enc(`{"PK":"a"}`), accept, true},
+		{"extra attribute", enc(`{"PK":"a","SK":"b","X":"c"}`), accept, true},
+		{"wrong attribute", enc(`{"PK":"a","XX":"b"}`), accept, true},
+		{"empty value", enc(`{"PK":"a","SK":""}`), accept, true},
+		{"not strings", enc(`{"PK":1,"SK":2}`), accept, true},
+		{"another listing", good, func(map[string]string) bool { return false }, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			k, err := decodeCursor(tc.cursor, attrs, tc.ok)
+			if tc.wantErr != (err != nil) || err != nil && !errors.Is(err, ErrInvalidCursor) {
+				t.Fatalf("got %v, %v", k, err)
+			}
+		})
+	}
+}
+
+// fakeDB answers TransactWriteItems from a script, for the cancellation
+// paths DynamoDB Local does not produce (it serialises transactions).
+type fakeDB struct {
+	DynamoDBAPI
+	script []error
+	calls  []*dynamodb.TransactWriteItemsInput
+}
+
+func (f *fakeDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, _ ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	f.calls = append(f.calls, in)
+	if len(f.script) == 0 {
+		return &dynamodb.TransactWriteItemsOutput{}, nil
+	}
+	err := f.script[0]
+	f.script = f.script[1:]
+	return nil, err
+}
+
+func cancelled(codes ...string) error {
+	var rs []ddbtypes.CancellationReason
+	for _, c := range codes {
+		rs = append(rs, ddbtypes.CancellationReason{Code: aws.String(c)})
+	}
+	return &ddbtypes.TransactionCanceledException{Message: aws.String("cancelled"), CancellationReasons: rs}
+}
+
+func TestTransitionCancellations(t *testing.T) {
+	p := connection.DefaultPolicy()
+	a := "arn:aws:iam::111111111111:role/Deploy"
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	first := p.Submit(nil, "acme", mustARN(t, a), 1, now)
+	// Resubmitting another role: items are connection, event, new claim,
+	// release of the old claim.
+	move := p.Submit(&first.After, "acme", mustARN(t, "arn:aws:iam::111111111111:role/Other"), 1, now)
+	boom := errors.New("network down")
+	const N, C, X = "None", "ConditionalCheckFailed", "TransactionConflict"
+	tests := []struct {
+		name      string
+		tr        connection.Transition
+		script    []error
+		want      error
+		calls     int
+		lastItems int
+	}{
+		{"committed", move, nil, nil, 1, 4},
+		{"claim held elsewhere", move, []error{cancelled(N, N, C, N)}, ErrRoleClaimed, 1, 4},
+		{"claim refusal wins over conflict", move, []error{cancelled(C, C, C, N)}, ErrRoleClaimed, 1, 4},
+		{"version moved on", move, []error{cancelled(C, N, N, N)}, ErrConflict, 1, 4},
+		{"event exists", first, []error{cancelled(N, C, N)}, ErrConflict, 1, 3},
+		{"old claim is someone else's: written without releasing it", move, []error{cancelled(N, N, N, C)}, nil, 2, 3},
+		{"conflicts retried until committed", move, []error{cancelled(N, N, X, N), cancelled(X, N, N, N)}, nil, 3, 4},
+		{"conflict then claim lost", first, []error{cancelled(N, N, X), cancelled(N, N, C)}, ErrRoleClaimed, 2, 3},
+		{"conflicts forever", first, slices.Repeat([]error{cancelled(N, N, X)}, txnAttempts), ErrConflict, txnAttempts, 3},
+		{"other error", first, []error{boom}, boom, 1, 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			db := &fakeDB{script: tc.script}
+			d := NewDynamoDB(db, "t")
+			d.backoff = func(int) time.Duration { return 0 }
+			err := d.Apply(context.Background(), tc.tr)
+			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			if len(db.calls) != tc.calls {
+				t.Fatalf("%d calls, want %d", len(db.calls), tc.calls)
+			}
+			if n := len(db.calls[len(db.calls)-1].TransactItems); n != tc.lastItems {
+				t.Fatalf("last call wrote %d items, want %d", n, tc.lastItems)
+			}
+			tokens := map[string]bool{}
+			for _, c := range db.calls {
+				tokens[aws.ToString(c.ClientRequestToken)] = true
+			}
+			if len(tokens) != len(db.calls) {
+				t.Fatalf("request tokens reused across attempts: %v", tokens)
+			}
+		})
+	}
+}
+
+func mustARN(t *testing.T, s string) rolearn.ARN {
+	t.Helper()
+	a, err := rolearn.Parse(s, rolearn.Rules{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
