@@ -53,13 +53,22 @@ import (
 //	          all attributes. Sparse: only live connections with a next check carry
 //	          the keys, so a sweep of shard n up to time T reads exactly what is due.
 //
+// Both indexes are eventually consistent: a listing may lag a write by a
+// moment (a sweep then enqueues a stale version, which the check discards).
+// GetItem reads, ListByTenant and Events are strongly consistent.
+//
 // Writes:
 //   - Apply with an event: one TransactWriteItems: put connection (condition:
 //     not exists, or version = Before.Version), put event (not exists), put
 //     the claim of a live connection (not exists, or owned by this
 //     connection), delete the claim of Before's role when the role changes or
 //     the connection is disconnected (owned by this connection). Cancellation
-//     reasons map to ErrRoleClaimed (claim) before ErrConflict (connection).
+//     reasons map to ErrRoleClaimed (claim) before ErrConflict (connection or
+//     event). A TransactionConflict (another transaction in flight on the
+//     same items) is retried with jittered backoff, then ErrConflict; each
+//     attempt has its own ClientRequestToken, so the SDK's retries of one
+//     attempt are idempotent. An old claim owned by someone else (only
+//     possible by editing the table) is left alone, as Memory does.
 //   - Apply without an event (routine check): one UpdateItem conditioned on
 //     version and consecutiveFailures; it sets the check times, failure count,
 //     external-ID version and dueAt.

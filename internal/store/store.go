@@ -110,6 +110,9 @@ func validate(t connection.Transition) error {
 		}
 		return nil
 	}
+	if t.Event.TenantID != t.After.TenantID || t.Event.AccountID != t.After.AccountID {
+		return ErrInvalidTransition
+	}
 	if t.Event.Version != t.After.Version || (t.Before != nil && t.Before.Version+1 != t.After.Version) || (t.Before == nil && t.After.Version != 1) {
 		return ErrInvalidTransition
 	}

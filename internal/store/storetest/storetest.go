@@ -454,11 +454,16 @@ func testInvalidTransitions(t *testing.T, f *Fixture) {
 	otherAfter := ok.After
 	otherAfter.AccountID = "222222222222"
 	other.After = otherAfter
+	foreignEvent := ok
+	evf := *ok.Event
+	evf.AccountID = "222222222222"
+	foreignEvent.Event = &evf
 	tests := []struct {
 		name string
 		tr   connection.Transition
 	}{
 		{"routine that changes status", statusChange},
+		{"event of another connection", foreignEvent},
 		{"routine without before", connection.Transition{After: sub}},
 		{"event of another version", wrongEventVersion},
 		{"version skipped", skipVersion},
