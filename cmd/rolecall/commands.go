@@ -4,5 +4,8 @@ import "github.com/spf13/cobra"
 
 // subcommands lists rolecall's subcommands; each lives in its own file.
 func subcommands() []*cobra.Command {
-	return []*cobra.Command{}
+	return []*cobra.Command{
+		newServeCmd(),
+		newVerifyCmd(),
+	}
 }

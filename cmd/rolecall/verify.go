@@ -1,0 +1,412 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/spf13/cobra"
+
+	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/rolesetup"
+	"github.com/rolecall/rolecall/internal/sandbox"
+	"github.com/rolecall/rolecall/internal/tenant"
+)
+
+// verifyTenant is the tenant the verify command's session names carry, so
+// the customer sees "rolecall-verify-…" in CloudTrail.
+const verifyTenant = "verify"
+
+// verifyStepSyntax is the first step of a verification: the ARN is a role ARN.
+const verifyStepSyntax = "role ARN syntax"
+
+type verifyOptions struct {
+	roleARN        string
+	externalID     string
+	region         string
+	sandboxFile    string
+	partnerAccount string
+	json           bool
+	timeout        time.Duration
+}
+
+func newVerifyCmd() *cobra.Command {
+	var o verifyOptions
+	cmd := &cobra.Command{
+		Use:                   "verify --role-arn ARN --external-id ID [--region R] [--sandbox-file roles.json] [--json] [--partner-account ID]",
+		Short:                 "Check one customer role now, exactly as the pipeline does",
+		DisableFlagsInUseLine: true,
+		Long: `verify runs RoleCall's check on one role: the ARN's syntax, sts:AssumeRole with the
+external ID, the session's account, and sts:AssumeRole WITHOUT the external ID (which
+must be denied). It prints each step with its latency, the reason code and the hint
+for the customer. Exit status: 0 when the role would be VERIFIED, 1 when not, 2 for
+usage errors.
+
+Credentials come from the default AWS credential chain (environment, shared config
+and profiles, SSO, container and instance roles); run it as the partner's verifier
+principal. With --sandbox-file it runs against an in-process sandbox STS instead,
+with no AWS at all. The file is JSON:
+
+  {
+    "callerPrincipalArn": "arn:aws:iam::111122223333:role/RoleCallVerifier",
+    "roles": {
+      "arn:aws:iam::210987654321:role/RoleCallAccess": { <trust policy document> }
+    }
+  }
+
+See infra/sandbox-roles.example.json.`,
+		Example: `  rolecall verify --role-arn arn:aws:iam::210987654321:role/RoleCallAccess --external-id rc-…
+  rolecall verify --sandbox-file infra/sandbox-roles.example.json \
+    --role-arn arn:aws:iam::210987654321:role/RoleCallAccess \
+    --external-id rc-EXAMPLEEXAMPLEEXAMPLEEXAMPLE234 --json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return verifyUsageError(cmd, fmt.Errorf("unexpected argument %q; pass the role with --role-arn", args[0]))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runVerify(cmd, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.roleARN, "role-arn", "", "the customer role's ARN (required)")
+	f.StringVar(&o.externalID, "external-id", "", "the tenant's external ID (required)")
+	f.StringVar(&o.region, "region", "", "STS region (default: from the AWS config, else us-east-1)")
+	f.StringVar(&o.sandboxFile, "sandbox-file", "", "run against a sandbox STS loaded from this JSON file instead of AWS")
+	f.StringVar(&o.partnerAccount, "partner-account", "", "the partner's own account ID, refused as a customer account (default with --sandbox-file: the caller's)")
+	f.BoolVar(&o.json, "json", false, "print the report as JSON")
+	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "time budget for the whole check")
+	cmd.SetFlagErrorFunc(verifyUsageError)
+	return cmd
+}
+
+// verifyUsageError prints err and the usage, and makes the process exit 2.
+func verifyUsageError(cmd *cobra.Command, err error) error {
+	w := cmd.ErrOrStderr()
+	fmt.Fprintf(w, "Error: %v\n\n", err)
+	fmt.Fprint(w, cmd.UsageString())
+	return exitCode(2)
+}
+
+// verifyStep is one line of the report.
+type verifyStep struct {
+	Name      string  `json:"name"`
+	OK        bool    `json:"ok"`
+	Skipped   bool    `json:"skipped,omitempty"`
+	LatencyMs float64 `json:"latencyMs"`
+	Code      string  `json:"code,omitempty"`
+	Detail    string  `json:"detail,omitempty"`
+}
+
+// verifyReport is what verify prints; its JSON form is the --json output.
+type verifyReport struct {
+	RoleARN    string            `json:"roleArn"`
+	ExternalID string            `json:"externalId"` // masked
+	Mode       string            `json:"mode"`       // "aws" or "sandbox"
+	Region     string            `json:"region"`
+	Verified   bool              `json:"verified"`
+	Result     string            `json:"result"`
+	Reason     connection.Reason `json:"reason"`
+	Steps      []verifyStep      `json:"steps"`
+}
+
+func runVerify(cmd *cobra.Command, o verifyOptions) error {
+	switch {
+	case o.roleARN == "":
+		return verifyUsageError(cmd, errors.New("--role-arn is required"))
+	case o.externalID == "":
+		return verifyUsageError(cmd, errors.New("--external-id is required"))
+	case o.timeout <= 0:
+		return verifyUsageError(cmd, errors.New("--timeout must be positive"))
+	}
+	if err := rolesetup.ValidateExternalID(o.externalID); err != nil {
+		var re *rolesetup.Error
+		if errors.As(err, &re) {
+			err = errors.New(re.Message)
+		}
+		return verifyUsageError(cmd, fmt.Errorf("--external-id: %w", err))
+	}
+	if o.partnerAccount != "" && !verifyIsAccountID(o.partnerAccount) {
+		return verifyUsageError(cmd, errors.New("--partner-account must be a 12-digit account ID"))
+	}
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+
+	rep := verifyReport{RoleARN: o.roleARN, ExternalID: tenant.MaskExternalID(o.externalID)}
+	var (
+		assumer   check.Assumer
+		partition string
+	)
+	if o.sandboxFile != "" {
+		rep.Mode = "sandbox"
+		rep.Region = o.region
+		if rep.Region == "" {
+			rep.Region = rolesetup.DefaultRegion
+		}
+		sb, caller, err := verifyLoadSandbox(o.sandboxFile, rep.Region)
+		if err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "Error: --sandbox-file: %v\n", err)
+			return exitCode(2)
+		}
+		assumer, partition = sb.Assumer(caller), sb.Partition()
+		if o.partnerAccount == "" {
+			o.partnerAccount = verifyAccountOf(caller)
+		}
+	} else {
+		rep.Mode = "aws"
+		var opts []func(*config.LoadOptions) error
+		if o.region != "" {
+			opts = append(opts, config.WithRegion(o.region))
+		}
+		cfg, err := config.LoadDefaultConfig(ctx, opts...)
+		if err == nil && cfg.Region == "" {
+			cfg.Region = rolesetup.DefaultRegion
+		}
+		if err == nil {
+			_, err = cfg.Credentials.Retrieve(ctx)
+		}
+		if err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "rolecall verify: no usable AWS credentials: %v\n"+
+				"Configure the default credential chain (AWS_PROFILE, environment variables, `aws sso login`, or an instance/container role), or use --sandbox-file.\n", err)
+			return exitCode(1)
+		}
+		rep.Region = cfg.Region
+		assumer = &check.STS{Client: sts.NewFromConfig(cfg)}
+		partition = verifyPartitionOfRegion(cfg.Region)
+	}
+
+	arn, err := rolearn.Parse(o.roleARN, rolearn.Rules{Partition: partition, OwnAccount: o.partnerAccount})
+	if err != nil {
+		var re *rolearn.Error
+		errors.As(err, &re)
+		rep.Result = re.Code
+		rep.Reason = connection.Reason{Code: re.Code, Message: re.Message,
+			Hint: "Paste the ARN of the role itself, as shown in the stack's RoleArn output or in the IAM console (arn:" + verifyOrDefault(partition, "aws") + ":iam::<account-id>:role/<name>)."}
+		rep.Steps = append(rep.Steps, verifyStep{Name: verifyStepSyntax, Code: re.Code, Detail: re.Message})
+		rep.Steps = append(rep.Steps, verifySkipped(check.StepAssume, check.StepAccount, check.StepWithoutExtID)...)
+		return verifyPrint(cmd, o, rep)
+	}
+	rep.RoleARN = arn.String()
+	rep.Steps = append(rep.Steps, verifyStep{Name: verifyStepSyntax, OK: true})
+
+	checker := &check.Checker{
+		STS:    assumer,
+		Budget: o.timeout,
+		Log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	res := checker.Check(ctx, check.Request{
+		TenantID:   verifyTenant,
+		AccountID:  arn.Account,
+		RoleARN:    arn.String(),
+		ExternalID: o.externalID,
+	})
+	ran := map[string]bool{}
+	for _, s := range res.Steps {
+		ran[s.Name] = true
+		rep.Steps = append(rep.Steps, verifyStep{Name: s.Name, OK: s.OK, LatencyMs: verifyMs(s.Latency), Code: s.Code, Detail: s.Detail})
+	}
+	for _, name := range []string{check.StepAssume, check.StepAccount, check.StepWithoutExtID} {
+		if !ran[name] {
+			rep.Steps = append(rep.Steps, verifySkipped(name)...)
+		}
+	}
+	rep.Result = string(res.Outcome.Result)
+	rep.Verified = res.Outcome.Result == connection.ResultOK
+	switch res.Outcome.Result {
+	case connection.ResultOK:
+		rep.Reason = connection.Reason{Code: connection.CodeVerified,
+			Message: "RoleCall assumed the role with your external ID, and the role refuses to be assumed without it."}
+	case connection.ResultTransient:
+		rep.Reason = verifyTransientReason(res.Outcome.Detail)
+	default:
+		rep.Reason = connection.ReasonFor(res.Outcome.Result, res.Outcome.Detail)
+	}
+	return verifyPrint(cmd, o, rep)
+}
+
+// verifyTransientReason explains a check that ended on a transient error: not the
+// customer's fault, and the pipeline would retry it.
+func verifyTransientReason(code string) connection.Reason {
+	r := connection.Reason{Code: string(connection.ResultTransient),
+		Message: "The check did not complete: STS answered " + verifyOrDefault(code, "with an error") + ". The pipeline would retry; this says nothing about the role yet."}
+	switch code {
+	case "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException", "SignatureDoesNotMatch", "UnrecognizedClientException", "MissingAuthenticationToken":
+		r.Hint = "The partner's AWS credentials were refused: refresh them (e.g. `aws sso login`) and run verify again."
+	default:
+		r.Hint = "Run verify again in a moment."
+	}
+	return r
+}
+
+func verifySkipped(names ...string) []verifyStep {
+	out := make([]verifyStep, 0, len(names))
+	for _, n := range names {
+		out = append(out, verifyStep{Name: n, Skipped: true})
+	}
+	return out
+}
+
+func verifyMs(d time.Duration) float64 {
+	return float64(d.Round(time.Microsecond)) / float64(time.Millisecond)
+}
+
+// verifyPrint prints the report and returns the exit status: nil (0) when
+// verified, exitCode(1) otherwise.
+func verifyPrint(cmd *cobra.Command, o verifyOptions, rep verifyReport) error {
+	w := cmd.OutOrStdout()
+	if o.json {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+	} else {
+		fmt.Fprintf(w, "Verifying %s with external ID %s (%s, %s)\n\n", rep.RoleARN, rep.ExternalID, rep.Mode, rep.Region)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, s := range rep.Steps {
+			mark, latency := "✓", ""
+			switch {
+			case s.Skipped:
+				mark = "-"
+			case !s.OK:
+				mark = "✗"
+			}
+			switch {
+			case s.LatencyMs >= 1:
+				latency = fmt.Sprintf("%.1fms", s.LatencyMs)
+			case s.LatencyMs > 0:
+				latency = fmt.Sprintf("%.2fms", s.LatencyMs)
+			}
+			note := s.Code
+			if s.Skipped {
+				note = "not run"
+			} else if s.Detail != "" && s.Name == check.StepAccount {
+				note = strings.TrimSpace(s.Detail + " " + s.Code)
+			}
+			fmt.Fprintf(tw, "  %s %s\t%s\t%s\n", mark, s.Name, latency, note)
+		}
+		if err := tw.Flush(); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+		fmt.Fprintln(w)
+		if rep.Verified {
+			fmt.Fprintf(w, "VERIFIED: %s\n", rep.Reason.Message)
+		} else {
+			fmt.Fprintf(w, "NOT VERIFIED (%s): %s\n", rep.Reason.Code, rep.Reason.Message)
+			if rep.Reason.Hint != "" {
+				fmt.Fprintf(w, "Hint: %s\n", rep.Reason.Hint)
+			}
+		}
+	}
+	if !rep.Verified {
+		return exitCode(1)
+	}
+	return nil
+}
+
+// verifySandboxFile is the --sandbox-file format.
+type verifySandboxFile struct {
+	CallerPrincipalARN string                     `json:"callerPrincipalArn"`
+	Roles              map[string]json.RawMessage `json:"roles"`
+}
+
+// verifyLoadSandbox builds a sandbox STS from a sandbox file and returns it with
+// the caller principal.
+func verifyLoadSandbox(path, region string) (*sandbox.STS, string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, "", err
+	}
+	var f verifySandboxFile
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, "", fmt.Errorf("%s: %w", path, err)
+	}
+	if f.CallerPrincipalARN == "" {
+		return nil, "", fmt.Errorf("%s: callerPrincipalArn is required", path)
+	}
+	if err := sandbox.ValidatePrincipal(f.CallerPrincipalARN); err != nil {
+		return nil, "", fmt.Errorf("%s: %w", path, err)
+	}
+	s := sandbox.New(sandbox.Config{Partition: verifyPartitionOfARN(f.CallerPrincipalARN), Region: region})
+	arns := make([]string, 0, len(f.Roles))
+	for arn := range f.Roles {
+		arns = append(arns, arn)
+	}
+	sort.Strings(arns)
+	for _, arn := range arns {
+		if err := s.PutRole(arn, f.Roles[arn]); err != nil {
+			return nil, "", fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	return s, f.CallerPrincipalARN, nil
+}
+
+func verifyPartitionOfARN(arn string) string {
+	parts := strings.SplitN(arn, ":", 3)
+	if len(parts) < 2 {
+		return ""
+	}
+	return parts[1]
+}
+
+func verifyAccountOf(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 {
+		return ""
+	}
+	return parts[4]
+}
+
+// verifyPartitionOfRegion maps a region to its partition by its prefix.
+func verifyPartitionOfRegion(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	case strings.HasPrefix(region, "us-iso-"):
+		return "aws-iso"
+	case strings.HasPrefix(region, "us-isob-"):
+		return "aws-iso-b"
+	case strings.HasPrefix(region, "eusc-"):
+		return "aws-eusc"
+	}
+	return "aws"
+}
+
+func verifyIsAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func verifyOrDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
