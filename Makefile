@@ -5,7 +5,7 @@ GOTEST_FLAGS ?= -count=1 -timeout 20m
 .PHONY: run test vet fuzz bench build clean
 
 run:
-	$(GO) run ./cmd/rolecall --help
+	$(GO) run ./cmd/rolecall serve
 
 test:
 	./.ci/with-dynamodb.sh sh -c '$(GO) vet ./... && $(GO) test $(GOTEST_FLAGS) ./...'

@@ -231,6 +231,7 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 		if awsCfg.Region == "" {
 			awsCfg.Region = "us-east-1"
 		}
+		o.Region = awsCfg.Region
 	} else if o.Region == "" {
 		o.Region = "us-east-1"
 	}

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rolecall/rolecall/internal/local"
+)
+
+type serveOptions struct {
+	local.Options
+	logLevel string
+}
+
+func newServeCmd() *cobra.Command {
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve [--addr 127.0.0.1:8080] [--dynamodb-endpoint URL] [--aws] [--ops-token T] [--sweep-every 1m] [--check-interval 1h] [--lost-after 2] [--propagation-window 2m] [--sandbox-latency 0ms]",
+		Short: "Run the whole pipeline on this machine: web form, API, events, checks, sweeps",
+		Long: `serve runs RoleCall's four functions in one process, with the same code as in Lambda:
+the HTTP API and customer web form; the store's change feed -> publish -> an in-process
+event bus; a "Role Submitted" rule -> an in-process verify queue -> the verify worker;
+and a ticker -> the sweeper.
+
+By default everything is embedded: an in-memory store and a sandbox STS (an
+STS-compatible endpoint that evaluates real trust policies), so no AWS account is
+needed. --dynamodb-endpoint uses the DynamoDB adapter against DynamoDB Local (the
+table is created if missing). --aws uses the default AWS credential chain and real
+STS; with --table (or TABLE_NAME) it uses that real DynamoDB table and its stream,
+and with --event-bus (or EVENT_BUS_NAME) it also puts every event on that
+EventBridge bus.
+
+At start it creates the tenant "demo" with an invite and prints the customer form's
+URL, the ops page's URL and token, and the partner principal. Events are written to
+stdout, one JSON line per event (the EventBridge event); logs and the start banner go
+to stderr. SIGINT or SIGTERM stops it gracefully: in-flight requests and checks
+finish and their events are published.`,
+		Example: `  rolecall serve
+  rolecall serve --addr 127.0.0.1:9000 --propagation-window 30s | jq .
+  rolecall serve --dynamodb-endpoint http://127.0.0.1:8000
+  AWS_PROFILE=partner rolecall serve --aws --table rolecall-prod`,
+		DisableFlagsInUseLine: true,
+		Args:                  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runServe(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Addr, "addr", "127.0.0.1:8080", "address to listen on")
+	f.StringVar(&o.DynamoDBEndpoint, "dynamodb-endpoint", "", "use DynamoDB (e.g. DynamoDB Local) at this endpoint instead of the embedded store")
+	f.StringVar(&o.TableName, "table", os.Getenv("TABLE_NAME"), "DynamoDB table name (default \"rolecall\" with --dynamodb-endpoint; with --aws, a real table)")
+	f.BoolVar(&o.AWS, "aws", false, "use the default AWS credential chain and real STS instead of the sandbox")
+	f.StringVar(&o.EventBusName, "event-bus", os.Getenv("EVENT_BUS_NAME"), "with --aws, also put events on this EventBridge bus")
+	f.StringVar(&o.Region, "region", "", "AWS region (default us-east-1, or the SDK's with --aws)")
+	f.StringVar(&o.TrustedPrincipalARN, "trusted-principal-arn", "", "principal customer roles trust (default: the sandbox's, or the caller's with --aws)")
+	f.StringVar(&o.TemplateURL, "template-url", os.Getenv("CUSTOMER_ROLE_TEMPLATE_URL"), "S3 URL of customer-role.yaml, for quick-create links")
+	f.StringVar(&o.OpsToken, "ops-token", os.Getenv("ROLECALL_OPS_TOKEN"), "token of the ops routes and page (generated when empty)")
+	f.DurationVar(&o.SweepEvery, "sweep-every", time.Minute, "interval of the sweep of due connections (0 to disable)")
+	f.DurationVar(&o.CheckInterval, "check-interval", time.Hour, "interval between routine checks of verified roles")
+	f.IntVar(&o.LostAfter, "lost-after", 2, "consecutive failed checks that make a verified role ACCESS_LOST")
+	f.DurationVar(&o.PropagationWindow, "propagation-window", 2*time.Minute, "how long a new role that is denied is retried before it is FAILED")
+	f.DurationVar(&o.SandboxLatency, "sandbox-latency", 0, "latency added to every sandbox STS call")
+	f.StringVar(&o.EventSource, "event-source", "rolecall", "source of the events")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return cmd
+}
+
+// validate refuses flag values serve cannot run with.
+func (o *serveOptions) validate() error {
+	var errs []error
+	if o.SweepEvery < 0 {
+		errs = append(errs, errors.New("--sweep-every must not be negative"))
+	}
+	if o.CheckInterval < time.Second {
+		errs = append(errs, errors.New("--check-interval must be at least 1s"))
+	}
+	if o.LostAfter < 1 {
+		errs = append(errs, errors.New("--lost-after must be at least 1"))
+	}
+	if o.PropagationWindow < time.Second {
+		errs = append(errs, errors.New("--propagation-window must be at least 1s"))
+	}
+	if o.SandboxLatency < 0 || o.SandboxLatency > time.Minute {
+		errs = append(errs, errors.New("--sandbox-latency must be from 0 to 1m"))
+	}
+	if o.AWS && o.SandboxLatency > 0 {
+		errs = append(errs, errors.New("--sandbox-latency needs the sandbox; drop --aws"))
+	}
+	if o.SweepEvery == 0 {
+		o.SweepEvery = -1 // local.Options: negative disables the ticker
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(o.logLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", o.logLevel))
+	}
+	return errors.Join(errs...)
+}
+
+func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error {
+	if err := o.validate(); err != nil {
+		fmt.Fprintln(stderr, "rolecall serve:", err)
+		return exitCode(2)
+	}
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(o.logLevel))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	o.Events = stdout
+	o.Log = log
+
+	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	s, err := local.Start(startCtx, o.Options)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	fmt.Fprint(stderr, s.Banner())
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(stderr, "rolecall: stopping; finishing in-flight work (Ctrl+C again to force)…")
+		force := make(chan os.Signal, 1)
+		signal.Notify(force, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(force)
+		go func() {
+			if _, ok := <-force; ok {
+				os.Exit(130)
+			}
+		}()
+	case serveErr = <-s.Err():
+		log.Error("the HTTP server stopped", "error", serveErr)
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := s.Shutdown(sctx); err != nil {
+		return fmt.Errorf("serve: shutdown: %w", errors.Join(serveErr, err))
+	}
+	if serveErr != nil {
+		return fmt.Errorf("serve: %w", serveErr)
+	}
+	fmt.Fprintln(stderr, "rolecall: stopped.")
+	return nil
+}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// lockedBuffer is written by the server's goroutines and read by the test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestServeStartsPrintsBannerAndStops(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr lockedBuffer
+	root := newRoot()
+	root.SetArgs([]string{"serve", "--addr", "127.0.0.1:0", "--ops-token", "tok-123", "--sweep-every", "0", "--log-level", "warn"})
+	root.SetOut(&stdout)
+	root.SetErr(&stderr)
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+
+	formURL := regexp.MustCompile(`Customer form \(tenant demo\):\s+(http://127\.0\.0\.1:\d+/connect\?invite=[a-z2-7]{39})`)
+	var m []string
+	for deadline := time.Now().Add(20 * time.Second); m == nil; {
+		if m = formURL.FindStringSubmatch(stderr.String()); m == nil {
+			if time.Now().After(deadline) {
+				t.Fatalf("no banner:\n%s", stderr.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	for _, want := range []string{"Ops token:", "tok-123", "/ops", "arn:aws:iam::123456789012:role/RoleCallVerifier", "stdout"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("banner lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	resp, err := http.Get(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("form: %d", resp.StatusCode)
+	}
+	if stdout.String() != "" {
+		t.Errorf("stdout carries more than events: %q", stdout.String())
+	}
+
+	cancel() // SIGINT
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if !strings.Contains(stderr.String(), "stopped") {
+		t.Errorf("no stop message:\n%s", stderr.String())
+	}
+}
+
+func TestServeRefusesBadFlags(t *testing.T) {
+	tests := [][]string{
+		{"--lost-after", "0"},
+		{"--propagation-window", "0s"},
+		{"--check-interval", "10ms"},
+		{"--sandbox-latency", "-1s"},
+		{"--sweep-every", "-1m"},
+		{"--log-level", "loud"},
+		{"--aws", "--sandbox-latency", "1s"},
+	}
+	for _, args := range tests {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			var stderr bytes.Buffer
+			root := newRoot()
+			root.SetArgs(append([]string{"serve", "--addr", "127.0.0.1:0"}, args...))
+			root.SetOut(&bytes.Buffer{})
+			root.SetErr(&stderr)
+			err := root.ExecuteContext(context.Background())
+			var ec exitCode
+			if !errors.As(err, &ec) || ec != 2 || !strings.Contains(stderr.String(), strings.TrimLeft(args[len(args)-2], "-")) {
+				t.Errorf("err %v, stderr %q", err, stderr.String())
+			}
+		})
+	}
+}
