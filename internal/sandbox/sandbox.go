@@ -57,8 +57,10 @@ type Config struct {
 type Faults struct {
 	Latency time.Duration // added to every call
 	Jitter  time.Duration // plus a uniform random [0, Jitter)
-	// ThrottleRate of calls fail with Throttling (HTTP 400); ErrorRate of
-	// the others' share fail with InternalFailure (HTTP 500). Rates in [0,1].
+	// ThrottleRate is the share of calls that fail with Throttling (HTTP
+	// 400), ErrorRate the share that fail with InternalFailure (HTTP 500).
+	// Rates are in [0,1]; when they add up to more than 1, throttling
+	// takes its share first.
 	ThrottleRate float64
 	ErrorRate    float64
 }
@@ -287,7 +289,7 @@ func (s *STS) draw() faultDraw {
 	switch {
 	case u < f.ThrottleRate:
 		d.err = &APIError{Code: "Throttling", Message: "Rate exceeded", Status: http.StatusBadRequest}
-	case u < f.ThrottleRate+(1-f.ThrottleRate)*f.ErrorRate:
+	case u < f.ThrottleRate+f.ErrorRate:
 		d.err = &APIError{Code: "InternalFailure", Message: "The request processing has failed because of an unknown error, exception or failure.", Status: http.StatusInternalServerError}
 	}
 	return d
