@@ -37,6 +37,11 @@
     return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC').replace(/Z$/, ' UTC');
   }
 
+  function labelled(td, label) {
+    td.setAttribute('data-label', label);
+    return td;
+  }
+
   function el(tag, cls, text) {
     var e = document.createElement(tag);
     if (cls) e.className = cls;
@@ -175,7 +180,7 @@
   var fieldError = $('role-arn-error');
   var submitButton = $('submit-button');
   function showFieldError(msg) {
-    fieldError.textContent = msg;
+    fieldError.textContent = msg.charAt(0).toUpperCase() + msg.slice(1);
     fieldError.hidden = false;
     input.setAttribute('aria-invalid', 'true');
   }
@@ -190,14 +195,21 @@
     if (!ARN_SHAPE.test(v)) return 'This does not look like a role ARN: arn:aws:iam::<12-digit account ID>:role/<role name>.';
     return '';
   }
+  // Inline validation while typing or pasting, never on blur: a message
+  // that appears on blur moves the button under a pointer that is about to
+  // click it.
+  var checkTimer = null;
+  function liveCheck(delay) {
+    clearTimeout(checkTimer);
+    checkTimer = setTimeout(function () {
+      var v = input.value.trim();
+      var problem = v === '' ? '' : localProblem(v);
+      if (problem) showFieldError(problem); else clearFieldError();
+    }, delay);
+  }
   if (input) {
-    input.addEventListener('blur', function () {
-      var v = input.value;
-      if (v !== '' && localProblem(v)) showFieldError(localProblem(v));
-    });
-    input.addEventListener('input', function () {
-      if (!input.hasAttribute('aria-invalid')) return;
-      if (!localProblem(input.value)) clearFieldError();
+    input.addEventListener('input', function (e) {
+      liveCheck(e.inputType === 'insertFromPaste' ? 0 : 800);
     });
   }
 
@@ -232,7 +244,7 @@
         : 'The role was submitted. RoleCall is verifying it…';
     } else if (c.status === 'VERIFIED') {
       setStepper('connected');
-      msg = 'Connected. ' + (c.reason && c.reason.message ? c.reason.message : '');
+      msg = (c.reason && c.reason.message ? c.reason.message : 'RoleCall can use the role.');
     } else {
       setStepper('failed');
       msg = c.reason && c.reason.message ? c.reason.message : 'The role could not be verified.';
@@ -273,6 +285,7 @@
     form.addEventListener('submit', function (e) {
       e.preventDefault();
       var v = input.value.trim();
+      clearTimeout(checkTimer);
       clearFieldError();
       if (v === '') { showFieldError(localProblem('')); input.focus(); return; }
       submitButton.disabled = true;
@@ -304,16 +317,16 @@
       tbody.textContent = '';
       list.forEach(function (c) {
         var tr = document.createElement('tr');
-        tr.appendChild(el('td', 'mono', c.accountId));
-        tr.appendChild(el('td', 'mono breakable', c.roleArn));
-        var st = el('td');
+        tr.appendChild(labelled(el('td', 'mono', c.accountId), 'Account'));
+        tr.appendChild(labelled(el('td', 'mono breakable', c.roleArn), 'Role'));
+        var st = labelled(el('td'), 'Status');
         st.appendChild(el('span', 'chip ' + c.status.toLowerCase(), LABELS[c.status] || c.status));
         if (c.status !== 'VERIFIED' && c.reason && c.reason.message) {
           st.appendChild(document.createElement('br'));
           st.appendChild(el('span', 'muted small', c.reason.message));
         }
         tr.appendChild(st);
-        var td = el('td');
+        var td = labelled(el('td'), 'Last check');
         var time = el('time', null, when(c.lastCheckedAt));
         if (c.lastCheckedAt) time.setAttribute('datetime', c.lastCheckedAt);
         td.appendChild(time);

@@ -107,7 +107,7 @@
         wrap.tabIndex = 0;
         wrap.setAttribute('role', 'region');
         wrap.setAttribute('aria-labelledby', h.id);
-        var table = el('table');
+        var table = el('table', 'stack');
         var thead = el('thead');
         var hr = el('tr');
         ['Tenant', 'Account', 'Role', 'Status', 'Reason', 'Last check', 'Next check', 'Actions'].forEach(function (t) {
@@ -131,23 +131,29 @@
     });
   }
 
+  function cell(label, cls, text) {
+    var td = el('td', cls, text);
+    td.setAttribute('data-label', label);
+    return td;
+  }
+
   function row(c) {
     var tr = el('tr');
-    tr.appendChild(el('td', 'mono', c.tenantId));
-    tr.appendChild(el('td', 'mono', c.accountId));
-    tr.appendChild(el('td', 'mono breakable', c.roleArn));
-    var st = el('td');
+    tr.appendChild(cell('Tenant', 'mono', c.tenantId));
+    tr.appendChild(cell('Account', 'mono', c.accountId));
+    tr.appendChild(cell('Role', 'mono breakable', c.roleArn));
+    var st = cell('Status');
     st.appendChild(el('span', 'chip ' + c.status.toLowerCase(), c.status));
     tr.appendChild(st);
-    var reason = el('td', 'small');
+    var reason = cell('Reason', 'small');
     if (c.reason) {
       reason.appendChild(el('code', null, c.reason.code || ''));
       if (c.reason.message) { reason.appendChild(el('br')); reason.appendChild(document.createTextNode(c.reason.message)); }
     }
     tr.appendChild(reason);
-    tr.appendChild(el('td', 'small', when(c.lastCheckedAt)));
-    tr.appendChild(el('td', 'small', when(c.nextCheckAt)));
-    var act = el('td', 'actions');
+    tr.appendChild(cell('Last check', 'small', when(c.lastCheckedAt)));
+    tr.appendChild(cell('Next check', 'small', when(c.nextCheckAt)));
+    var act = cell('Actions', 'actions');
     if (c.status !== 'DISCONNECTED') {
       var label = ' ' + c.tenantId + ' / ' + c.accountId;
       var check = el('button', 'btn secondary small', 'Re-check');
