@@ -1,0 +1,132 @@
+package stack_test
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestGlobals(t *testing.T) {
+	g := m(m(template(t)["Globals"])["Function"])
+	want := map[string]any{"Runtime": "provided.al2023", "Handler": "bootstrap", "Tracing": "Active"}
+	for k, v := range want {
+		if g[k] != v {
+			t.Errorf("Globals.Function.%s = %v, want %v", k, g[k], v)
+		}
+	}
+	if a := list(g["Architectures"]); len(a) != 1 || a[0] != "arm64" {
+		t.Errorf("Architectures = %v, want [arm64]", a)
+	}
+	if lc := m(g["LoggingConfig"]); lc["LogFormat"] != "JSON" {
+		t.Errorf("LoggingConfig = %v, want LogFormat JSON", lc)
+	}
+	if ms, ok := g["MemorySize"].(int); !ok || ms < 128 || ms > 1024 {
+		t.Errorf("MemorySize = %v", g["MemorySize"])
+	}
+	if to, ok := g["Timeout"].(int); !ok || to < 3 || to > 60 {
+		t.Errorf("Timeout = %v", g["Timeout"])
+	}
+}
+
+// TestFunctionsBuildFromTheMakefile: every function is built by its
+// build-<LogicalId> target from functions/<name>, a main package that
+// calls lambda.Start, with the flags provided.al2023 on arm64 needs.
+func TestFunctionsBuildFromTheMakefile(t *testing.T) {
+	fns := template(t).Resources("AWS::Serverless::Function")
+	var ids []string
+	for id := range fns {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var want []string
+	for id := range functions {
+		want = append(want, id)
+	}
+	slices.Sort(want)
+	if !slices.Equal(ids, want) {
+		t.Fatalf("template functions = %v, want %v", ids, want)
+	}
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("make is not installed")
+	}
+	for id, fn := range fns {
+		t.Run(id, func(t *testing.T) {
+			if bm := m(fn["Metadata"])["BuildMethod"]; bm != "makefile" {
+				t.Errorf("Metadata.BuildMethod = %v, want makefile", bm)
+			}
+			p := m(fn["Properties"])
+			if p["CodeUri"] != "." {
+				t.Fatalf("CodeUri = %v, want . (the root, with the Makefile and go.mod)", p["CodeUri"])
+			}
+			for _, f := range []string{"Makefile", "go.mod"} {
+				if _, err := os.Stat(filepath.Join(root, f)); err != nil {
+					t.Errorf("CodeUri lacks %s: %v", f, err)
+				}
+			}
+			art := t.TempDir()
+			cmd := exec.Command("make", "--no-print-directory", "-n", "build-"+id, "ARTIFACTS_DIR="+art)
+			cmd.Dir = root
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("make -n build-%s: %v\n%s", id, err, out)
+			}
+			line := strings.TrimSpace(string(out))
+			for _, flag := range []string{"GOOS=linux ", "GOARCH=arm64 ", "CGO_ENABLED=0 ", " build ", "-tags lambda.norpc", "-trimpath", `-ldflags="-s -w"`, "-o " + art + "/bootstrap"} {
+				if !strings.Contains(line, flag) {
+					t.Errorf("build-%s runs %q, which lacks %q", id, line, flag)
+				}
+			}
+			pkg := "./functions/" + functions[id]
+			if !strings.HasSuffix(line, " "+pkg) {
+				t.Fatalf("build-%s builds %q, want %s", id, line, pkg)
+			}
+			assertLambdaMain(t, filepath.Join(root, "functions", functions[id], "main.go"))
+		})
+	}
+}
+
+// assertLambdaMain checks that path is package main and calls lambda.Start.
+func assertLambdaMain(t *testing.T, path string) {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+	if err != nil {
+		t.Fatalf("parse %s: %v", path, err)
+	}
+	if f.Name.Name != "main" {
+		t.Errorf("%s is package %s", path, f.Name.Name)
+	}
+	starts := false
+	ast.Inspect(f, func(n ast.Node) bool {
+		if sel, ok := n.(*ast.SelectorExpr); ok {
+			if x, ok := sel.X.(*ast.Ident); ok && x.Name == "lambda" && sel.Sel.Name == "Start" {
+				starts = true
+			}
+		}
+		return true
+	})
+	if !starts {
+		t.Errorf("%s does not call lambda.Start", path)
+	}
+}
+
+// TestMakefileHasNoStrayBuildTargets: every build-<X> target of the
+// Makefile belongs to a function of the template.
+func TestMakefileHasNoStrayBuildTargets(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fns := template(t).Resources("AWS::Serverless::Function")
+	for _, mt := range regexp.MustCompile(`(?m)^build-([A-Za-z0-9]+):`).FindAllStringSubmatch(string(b), -1) {
+		if _, ok := fns[mt[1]]; !ok {
+			t.Errorf("Makefile target build-%s has no function in template.yaml", mt[1])
+		}
+	}
+}

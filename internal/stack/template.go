@@ -1,0 +1,259 @@
+// Package stack reads RoleCall's deployable stack (template.yaml and
+// samconfig.toml) so its tests can prove what can be proven without AWS:
+// the template is valid SAM, every function builds from its Makefile target
+// and gets exactly the environment its main reads, IAM is least privilege,
+// the table is the one the store defines, the event schemas are registered
+// and every event the lifecycle emits validates against its schema, and the
+// bus rules and the stream filter match exactly the events they are meant
+// for (Match implements EventBridge's exact-value patterns).
+package stack
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Template is a CloudFormation template in its JSON form: intrinsic
+// functions written with YAML tags (!Ref, !GetAtt, !Sub, ...) become their
+// JSON forms ({"Ref": ...}, {"Fn::GetAtt": [...]}, {"Fn::Sub": ...}).
+type Template map[string]any
+
+// LoadTemplate reads a YAML CloudFormation template.
+func LoadTemplate(path string) (Template, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read template: %w", err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", path, err)
+	}
+	if len(doc.Content) != 1 {
+		return nil, fmt.Errorf("parse %s: not one YAML document", path)
+	}
+	v, err := fromNode(doc.Content[0])
+	if err != nil {
+		return nil, fmt.Errorf("parse %s: %w", path, err)
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("parse %s: the template is not a mapping", path)
+	}
+	return Template(m), nil
+}
+
+// intrinsics maps a YAML tag to its JSON key.
+var intrinsics = map[string]string{
+	"!Ref": "Ref", "!Condition": "Condition",
+	"!Sub": "Fn::Sub", "!GetAtt": "Fn::GetAtt", "!If": "Fn::If", "!Not": "Fn::Not", "!Equals": "Fn::Equals",
+	"!And": "Fn::And", "!Or": "Fn::Or", "!Join": "Fn::Join", "!Select": "Fn::Select", "!Split": "Fn::Split",
+	"!FindInMap": "Fn::FindInMap", "!Base64": "Fn::Base64", "!Cidr": "Fn::Cidr", "!ImportValue": "Fn::ImportValue",
+	"!GetAZs": "Fn::GetAZs", "!ToJsonString": "Fn::ToJsonString", "!Length": "Fn::Length",
+}
+
+func fromNode(n *yaml.Node) (any, error) {
+	if n.Kind == yaml.AliasNode {
+		return fromNode(n.Alias)
+	}
+	if strings.HasPrefix(n.Tag, "!") && !strings.HasPrefix(n.Tag, "!!") {
+		key, ok := intrinsics[n.Tag]
+		if !ok {
+			return nil, fmt.Errorf("line %d: unknown tag %s", n.Line, n.Tag)
+		}
+		plain := *n
+		plain.Tag = ""
+		v, err := fromNode(&plain)
+		if err != nil {
+			return nil, err
+		}
+		if s, isStr := v.(string); isStr && key == "Fn::GetAtt" {
+			res, attr, found := strings.Cut(s, ".")
+			if !found {
+				return nil, fmt.Errorf("line %d: !GetAtt %q is not Resource.Attribute", n.Line, s)
+			}
+			v = []any{res, attr}
+		}
+		return map[string]any{key: v}, nil
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i].Value
+			if _, dup := m[k]; dup {
+				return nil, fmt.Errorf("line %d: duplicate key %q", n.Content[i].Line, k)
+			}
+			v, err := fromNode(n.Content[i+1])
+			if err != nil {
+				return nil, err
+			}
+			m[k] = v
+		}
+		return m, nil
+	case yaml.SequenceNode:
+		s := make([]any, 0, len(n.Content))
+		for _, c := range n.Content {
+			v, err := fromNode(c)
+			if err != nil {
+				return nil, err
+			}
+			s = append(s, v)
+		}
+		return s, nil
+	case yaml.ScalarNode:
+		if n.Tag == "" {
+			return n.Value, nil // a tagged node's content
+		}
+		var v any
+		if err := n.Decode(&v); err != nil {
+			return nil, fmt.Errorf("line %d: %w", n.Line, err)
+		}
+		return v, nil
+	}
+	return nil, fmt.Errorf("line %d: unexpected YAML node", n.Line)
+}
+
+// JSON returns the template as JSON.
+func (t Template) JSON() ([]byte, error) { return json.Marshal(map[string]any(t)) }
+
+// Resources returns the logical IDs of the resources of type typ ("" for
+// all), with their definitions.
+func (t Template) Resources(typ string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	res, _ := t["Resources"].(map[string]any)
+	for id, r := range res {
+		rm, _ := r.(map[string]any)
+		if typ == "" || rm["Type"] == typ {
+			out[id] = rm
+		}
+	}
+	return out
+}
+
+// Properties returns a resource's properties (nil when it has none).
+func Properties(r map[string]any) map[string]any {
+	p, _ := r["Properties"].(map[string]any)
+	return p
+}
+
+// Parameters returns each parameter's default ("" without one).
+func (t Template) Parameters() map[string]string {
+	out := map[string]string{}
+	ps, _ := t["Parameters"].(map[string]any)
+	for name, p := range ps {
+		pm, _ := p.(map[string]any)
+		if d, ok := pm["Default"]; ok {
+			out[name] = fmt.Sprint(d)
+		} else {
+			out[name] = ""
+		}
+	}
+	return out
+}
+
+// Pseudo are sample values of the pseudo parameters, for Resolve.
+var Pseudo = map[string]string{
+	"AWS::AccountId": "111122223333", "AWS::Region": "us-east-1", "AWS::Partition": "aws",
+	"AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "rolecall-dev", "AWS::NoValue": "",
+}
+
+// Resolve replaces Ref and Fn::Sub of parameters (with their values in
+// params) and pseudo parameters in v by their values; references to
+// resources are left as they are.
+func Resolve(v any, params map[string]string) any {
+	switch x := v.(type) {
+	case map[string]any:
+		if len(x) == 1 {
+			if r, ok := x["Ref"].(string); ok {
+				if p, ok := params[r]; ok {
+					return p
+				}
+				if p, ok := Pseudo[r]; ok {
+					return p
+				}
+				return x
+			}
+			if s, ok := x["Fn::Sub"].(string); ok {
+				out, complete := substitute(s, params)
+				if complete {
+					return out
+				}
+				return x
+			}
+		}
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = Resolve(e, params)
+		}
+		return m
+	case []any:
+		s := make([]any, len(x))
+		for i, e := range x {
+			s[i] = Resolve(e, params)
+		}
+		return s
+	}
+	return v
+}
+
+// substitute expands ${Name} in an Fn::Sub string from params and the
+// pseudo parameters; complete is false when a name is neither.
+func substitute(s string, params map[string]string) (string, bool) {
+	var b strings.Builder
+	complete := true
+	for _, part := range SubRefs(s) {
+		if !part.Ref {
+			b.WriteString(part.Text)
+			continue
+		}
+		if v, ok := params[part.Text]; ok {
+			b.WriteString(v)
+		} else if v, ok := Pseudo[part.Text]; ok {
+			b.WriteString(v)
+		} else {
+			complete = false
+			b.WriteString("${" + part.Text + "}")
+		}
+	}
+	return b.String(), complete
+}
+
+// SubPart is a piece of an Fn::Sub string: literal text, or a reference
+// (${Name} or ${Resource.Attribute}). ${!Literal} is text.
+type SubPart struct {
+	Text string
+	Ref  bool
+}
+
+// SubRefs splits an Fn::Sub string into literal text and references.
+func SubRefs(s string) []SubPart {
+	var out []SubPart
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			break
+		}
+		j := strings.Index(s[i:], "}")
+		if j < 0 {
+			break
+		}
+		if i > 0 {
+			out = append(out, SubPart{Text: s[:i]})
+		}
+		name := s[i+2 : i+j]
+		if strings.HasPrefix(name, "!") {
+			out = append(out, SubPart{Text: "${" + name[1:] + "}"})
+		} else {
+			out = append(out, SubPart{Text: name, Ref: true})
+		}
+		s = s[i+j+1:]
+	}
+	if s != "" {
+		out = append(out, SubPart{Text: s})
+	}
+	return out
+}
