@@ -328,7 +328,12 @@ func TestStreamFilter(t *testing.T) {
 		}
 	}
 	rec := batch.Records[0]
-	clone := func() map[string]any { var c map[string]any; b, _ := json.Marshal(rec); _ = json.Unmarshal(b, &c); return c }
+	clone := func() map[string]any {
+		var c map[string]any
+		b, _ := json.Marshal(rec)
+		_ = json.Unmarshal(b, &c)
+		return c
+	}
 	modify := clone()
 	modify["eventName"] = "MODIFY"
 	conn := clone()
