@@ -109,6 +109,9 @@ type Options struct {
 	Events io.Writer
 	// Log for the pipeline's logs (default slog.Default()).
 	Log *slog.Logger
+	// Hooks inject faults and observers for tests (hooks.go); serve
+	// leaves them zero.
+	Hooks Hooks
 }
 
 // Server is a running pipeline.
@@ -251,7 +254,7 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 			o.TrustedPrincipalARN = SandboxPrincipalARN
 		}
 		s.Sandbox = sandbox.New(sandbox.Config{Partition: partitionOf(o.TrustedPrincipalARN),
-			Callers: map[string]string{sandboxAccessKey: o.TrustedPrincipalARN}, Seed: time.Now().UnixNano(), Region: o.Region})
+			Callers: map[string]string{sandboxAccessKey: o.TrustedPrincipalARN}, Seed: o.Hooks.sandboxSeed(), Region: o.Region})
 		s.Sandbox.SetFaults(sandbox.Faults{Latency: o.SandboxLatency})
 		// The checker calls the sandbox on a listener of its own, so that
 		// checks in flight at shutdown still reach it after the public
@@ -261,7 +264,7 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 		if stsLn, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 			return nil, fmt.Errorf("listen for the sandbox STS: %w", err)
 		}
-		s.stsHTTP = &http.Server{Handler: s.Sandbox, ReadHeaderTimeout: 10 * time.Second}
+		s.stsHTTP = &http.Server{Handler: o.Hooks.wrapSandboxSTS(s.Sandbox), ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = s.stsHTTP.Serve(stsLn) }()
 		defer func() {
 			if err != nil {
@@ -286,6 +289,7 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 		pub.Bus = teeBus{s.Bus, &bus.EventBridge{Client: eventbridge.NewFromConfig(awsCfg)}}
 		pub.BusName = o.EventBusName
 	}
+	pub.Bus = o.Hooks.wrapBus(pub.Bus) // test hook; unchanged in serve
 	switch {
 	case o.DynamoDBEndpoint != "" || (o.AWS && o.TableName != ""):
 		st, s.feed, s.StoreKind, err = dynamoStore(ctx, o, awsCfg, pub)
@@ -295,7 +299,7 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 	default:
 		mem := store.NewMemory()
 		st = mem
-		s.feed = &outboxFeed{mem: mem, pub: pub, log: o.Log}
+		s.feed = &outboxFeed{mem: mem, pub: o.Hooks.wrapPublisher(pub), log: o.Log}
 		s.StoreKind = "embedded store (in memory)"
 	}
 
@@ -304,7 +308,7 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 	s.Service = &onboarding.Service{Store: st, Queue: s.Queue, Policy: policy, Rules: rules}
 	s.worker = &verify.Worker{
 		Store:      st,
-		Checker:    &check.Checker{STS: &check.STS{Client: stsClient}, BaseDelay: o.CheckBaseDelay, Log: o.Log},
+		Checker:    o.Hooks.wrapChecker(&check.Checker{STS: o.Hooks.wrapAssumer(&check.STS{Client: stsClient}), BaseDelay: o.CheckBaseDelay, Log: o.Log}),
 		Policy:     policy,
 		Visibility: s.Queue,
 		Log:        o.Log,
@@ -561,7 +565,7 @@ func dynamoStore(ctx context.Context, o Options, awsCfg aws.Config, pub *publish
 		return nil, nil, "", fmt.Errorf("table %s has no stream; RoleCall needs its NEW_AND_OLD_IMAGES stream", o.TableName)
 	}
 	sf := &streamFeed{api: streams, streamARN: aws.ToString(out.Table.LatestStreamArn),
-		handler: &publish.Handler{Publisher: pub, Log: o.Log}, log: o.Log}
+		handler: o.Hooks.wrapStreamHandler(&publish.Handler{Publisher: pub, Log: o.Log}), log: o.Log}
 	if err := sf.start(ctx); err != nil {
 		return nil, nil, "", err
 	}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/rolecall/rolecall/internal/bus"
 	"github.com/rolecall/rolecall/internal/connection"
-	"github.com/rolecall/rolecall/internal/publish"
 	"github.com/rolecall/rolecall/internal/store"
 )
 
@@ -22,7 +21,7 @@ import (
 // standing in for the DynamoDB stream and its event source mapping.
 type outboxFeed struct {
 	mem *store.Memory
-	pub *publish.Publisher
+	pub eventPublisher // *publish.Publisher, or its wrapper by Hooks.CrashPublish
 	log *slog.Logger
 	pos int // the outbox position delivered up to; only run and drain use it
 }
