@@ -165,6 +165,31 @@ func TestBrowserOnboarding(t *testing.T) {
 	screenshot(t, ctx, dir, "02-terraform-tab")
 	do(t, ctx, "back to CloudFormation", chromedp.Click(chromedp.ID("tab-cfn")))
 
+	// Download the rendered template.
+	downloads := t.TempDir()
+	if _, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	do(t, ctx, "download the template",
+		chromedp.Click(chromedp.ID("download-template")),
+		waitFor(`/Downloaded/.test(document.getElementById('download-status').textContent)`, 5*time.Second))
+	var tpl []byte
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		b, err := os.ReadFile(filepath.Join(downloads, "customer-role.yaml"))
+		if err == nil && len(b) > 0 {
+			tpl = b
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the template was not downloaded: %v", err)
+		}
+	}
+	if !strings.Contains(string(tpl), v.ExternalID) || !strings.Contains(string(tpl), "AWS::IAM::Role") {
+		t.Errorf("downloaded template lacks the tenant's external ID or the role:\n%.400s", tpl)
+	}
+
 	// Create the role in a sandbox account.
 	do(t, ctx, "create the sandbox role", chromedp.Click(chromedp.ID("sandbox-create")), chromedp.WaitVisible(chromedp.ID("sandbox-arn")))
 	arn := get(t, ctx, "sandbox role ARN", chromedp.Text(chromedp.ID("sandbox-arn")))

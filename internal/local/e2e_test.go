@@ -479,3 +479,44 @@ func TestStartFailsOnBusyAddress(t *testing.T) {
 		t.Fatalf("second server on %s: %v", o.Addr, err)
 	}
 }
+
+func TestSandboxControlErrors(t *testing.T) {
+	s := start(t, testOptions(t, io.Discard))
+	c := client{t: t, base: s.URL, ops: s.OpsToken}
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		body   any
+		status int
+		code   string
+	}{
+		{"unsupported grammar", "PUT", "/_sandbox/roles", map[string]any{"roleArn": "arn:aws:iam::210987654321:role/R",
+			"trustPolicy": json.RawMessage(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotPrincipal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}`)}, 400, "INVALID_TRUST_POLICY"},
+		{"no statement", "PUT", "/_sandbox/roles", map[string]any{"roleArn": "arn:aws:iam::210987654321:role/R", "trustPolicy": map[string]any{}}, 400, "INVALID_TRUST_POLICY"},
+		{"a role in the partner account (the sandbox allows it)", "PUT", "/_sandbox/roles", map[string]any{"roleArn": "arn:aws:iam::123456789012:role/R", "trustPolicy": policyWithoutExternalID(SandboxPrincipalARN)}, 200, ""},
+		{"delete unknown", "DELETE", "/_sandbox/roles?roleArn=arn:aws:iam::210987654321:role/Nope", nil, 404, "NOT_FOUND"},
+		{"faults", "PUT", "/_sandbox/faults", map[string]any{"latencyMs": 5, "throttleRate": 0.1, "errorRate": 0.2}, 200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c.t = t
+			r := c.do(tt.method, tt.path, "", tt.body)
+			if r.status != tt.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
+			}
+			if tt.code != "" {
+				var e struct {
+					Error struct{ Code, Message, Field string } `json:"error"`
+				}
+				r.decode(t, &e)
+				if e.Error.Code != tt.code || e.Error.Message == "" {
+					t.Errorf("error %+v", e.Error)
+				}
+			}
+		})
+	}
+	if f := s.Sandbox.Faults(); f.Latency != 5*time.Millisecond || f.ThrottleRate != 0.1 || f.ErrorRate != 0.2 {
+		t.Errorf("faults %+v", f)
+	}
+}

@@ -1,0 +1,198 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"reflect"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	st "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+)
+
+// fakeStream is a DynamoDB stream in memory: shards of records, iterators
+// that are "<shard>/<position>", an optional expiry of the next GetRecords.
+type fakeStream struct {
+	mu      sync.Mutex
+	shards  []string
+	records map[string][]st.Record
+	closed  map[string]bool
+	expire  map[string]bool // the next GetRecords of the shard fails as expired
+	kinds   map[string]st.ShardIteratorType
+}
+
+func (f *fakeStream) DescribeStream(ctx context.Context, in *dynamodbstreams.DescribeStreamInput, _ ...func(*dynamodbstreams.Options)) (*dynamodbstreams.DescribeStreamOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var shards []st.Shard
+	for _, id := range f.shards {
+		sh := st.Shard{ShardId: aws.String(id), SequenceNumberRange: &st.SequenceNumberRange{StartingSequenceNumber: aws.String("0")}}
+		if f.closed[id] {
+			sh.SequenceNumberRange.EndingSequenceNumber = aws.String("9")
+		}
+		shards = append(shards, sh)
+	}
+	return &dynamodbstreams.DescribeStreamOutput{StreamDescription: &st.StreamDescription{Shards: shards}}, nil
+}
+
+func (f *fakeStream) GetShardIterator(ctx context.Context, in *dynamodbstreams.GetShardIteratorInput, _ ...func(*dynamodbstreams.Options)) (*dynamodbstreams.GetShardIteratorOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id := aws.ToString(in.ShardId)
+	f.kinds[id] = in.ShardIteratorType
+	pos := 0
+	switch in.ShardIteratorType {
+	case st.ShardIteratorTypeLatest:
+		pos = len(f.records[id])
+	case st.ShardIteratorTypeAfterSequenceNumber:
+		for i, r := range f.records[id] {
+			if aws.ToString(r.Dynamodb.SequenceNumber) == aws.ToString(in.SequenceNumber) {
+				pos = i + 1
+			}
+		}
+	}
+	return &dynamodbstreams.GetShardIteratorOutput{ShardIterator: aws.String(fmt.Sprintf("%s/%d", id, pos))}, nil
+}
+
+func (f *fakeStream) GetRecords(ctx context.Context, in *dynamodbstreams.GetRecordsInput, _ ...func(*dynamodbstreams.Options)) (*dynamodbstreams.GetRecordsOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var id string
+	var pos int
+	if _, err := fmt.Sscanf(aws.ToString(in.ShardIterator), "%s", &id); err != nil {
+		return nil, err
+	}
+	for i := len(id) - 1; i >= 0; i-- {
+		if id[i] == '/' {
+			fmt.Sscanf(id[i+1:], "%d", &pos)
+			id = id[:i]
+			break
+		}
+	}
+	if f.expire[id] {
+		delete(f.expire, id)
+		return nil, &st.ExpiredIteratorException{Message: aws.String("expired")}
+	}
+	recs := f.records[id][pos:]
+	out := &dynamodbstreams.GetRecordsOutput{Records: recs}
+	if !f.closed[id] || len(recs) > 0 {
+		out.NextShardIterator = aws.String(fmt.Sprintf("%s/%d", id, pos+len(recs)))
+	}
+	return out, nil
+}
+
+func (f *fakeStream) add(shard, seq, pk string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.records[shard] = append(f.records[shard], st.Record{
+		EventName: st.OperationTypeInsert,
+		Dynamodb: &st.StreamRecord{SequenceNumber: aws.String(seq), NewImage: map[string]st.AttributeValue{
+			"PK": &st.AttributeValueMemberS{Value: pk},
+		}},
+	})
+}
+
+// fakeHandler records the records delivered, failing the given sequence
+// numbers once.
+type fakeHandler struct {
+	mu       sync.Mutex
+	seen     []string
+	failOnce map[string]bool
+}
+
+func (h *fakeHandler) Handle(ctx context.Context, in events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var resp events.DynamoDBEventResponse
+	for _, r := range in.Records {
+		seq := r.Change.SequenceNumber
+		h.seen = append(h.seen, seq+"="+r.Change.NewImage["PK"].String())
+		if h.failOnce[seq] {
+			delete(h.failOnce, seq)
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: seq})
+		}
+	}
+	return resp, nil
+}
+
+func TestStreamFeed(t *testing.T) {
+	fs := &fakeStream{shards: []string{"old", "a"}, records: map[string][]st.Record{}, closed: map[string]bool{"old": true},
+		expire: map[string]bool{}, kinds: map[string]st.ShardIteratorType{}}
+	fs.add("a", "1", "before-start") // written by an earlier run: not delivered
+	h := &fakeHandler{failOnce: map[string]bool{"3": true}}
+	f := &streamFeed{api: fs, streamARN: "arn:stream", handler: h, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ctx := context.Background()
+	if err := f.start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if fs.kinds["a"] != st.ShardIteratorTypeLatest || fs.kinds["old"] != "" {
+		t.Fatalf("iterators at start: %v (want LATEST for the open shard, none for the closed one)", fs.kinds)
+	}
+	fs.add("a", "2", "x")
+	fs.add("a", "3", "y") // refused once by the handler: delivered again
+	f.drain(ctx)
+	// The shard is split: a closes, b appears and is read from its start.
+	fs.mu.Lock()
+	fs.closed["a"] = true
+	fs.shards = append(fs.shards, "b")
+	fs.mu.Unlock()
+	fs.add("b", "4", "z")
+	f.drain(ctx) // reads the end of a (nothing), marks it closed
+	f.drain(ctx) // discovers b
+	fs.add("b", "5", "w")
+	fs.expire["b"] = true // the iterator expires: renewed after the last sequence number
+	f.drain(ctx)
+	f.drain(ctx)
+
+	want := []string{"2=x", "3=y", "3=y", "4=z", "5=w"}
+	if !reflect.DeepEqual(h.seen, want) {
+		t.Errorf("delivered %v, want %v", h.seen, want)
+	}
+	if fs.kinds["b"] != st.ShardIteratorTypeAfterSequenceNumber {
+		t.Errorf("the renewed iterator of b is %s", fs.kinds["b"])
+	}
+}
+
+func TestLambdaValue(t *testing.T) {
+	in := map[string]st.AttributeValue{
+		"s":    &st.AttributeValueMemberS{Value: "str"},
+		"n":    &st.AttributeValueMemberN{Value: "42"},
+		"b":    &st.AttributeValueMemberB{Value: []byte{1, 2}},
+		"bool": &st.AttributeValueMemberBOOL{Value: true},
+		"null": &st.AttributeValueMemberNULL{Value: true},
+		"ss":   &st.AttributeValueMemberSS{Value: []string{"a", "b"}},
+		"ns":   &st.AttributeValueMemberNS{Value: []string{"1", "2"}},
+		"bs":   &st.AttributeValueMemberBS{Value: [][]byte{{3}}},
+		"l":    &st.AttributeValueMemberL{Value: []st.AttributeValue{&st.AttributeValueMemberS{Value: "x"}, &st.AttributeValueMemberN{Value: "1"}}},
+		"m":    &st.AttributeValueMemberM{Value: map[string]st.AttributeValue{"k": &st.AttributeValueMemberS{Value: "v"}}},
+	}
+	got := lambdaImage(in)
+	want := map[string]events.DynamoDBAttributeValue{
+		"s":    events.NewStringAttribute("str"),
+		"n":    events.NewNumberAttribute("42"),
+		"b":    events.NewBinaryAttribute([]byte{1, 2}),
+		"bool": events.NewBooleanAttribute(true),
+		"null": events.NewNullAttribute(),
+		"ss":   events.NewStringSetAttribute([]string{"a", "b"}),
+		"ns":   events.NewNumberSetAttribute([]string{"1", "2"}),
+		"bs":   events.NewBinarySetAttribute([][]byte{{3}}),
+		"l":    events.NewListAttribute([]events.DynamoDBAttributeValue{events.NewStringAttribute("x"), events.NewNumberAttribute("1")}),
+		"m":    events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{"k": events.NewStringAttribute("v")}),
+	}
+	for k, w := range want {
+		gb, err1 := got[k].MarshalJSON()
+		wb, err2 := w.MarshalJSON()
+		if err := errors.Join(err1, err2); err != nil || string(gb) != string(wb) {
+			t.Errorf("%s: %s, want %s (%v)", k, gb, wb, err)
+		}
+	}
+	if lambdaImage(nil) != nil {
+		t.Error("a nil image is not nil")
+	}
+}
