@@ -1,0 +1,55 @@
+package awsfake_test
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/rolecall/rolecall/internal/awsfake"
+	"github.com/rolecall/rolecall/internal/check"
+)
+
+func TestDynamoDBIsAnEmptyTable(t *testing.T) {
+	fake := awsfake.NewDynamoDB()
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	c := dynamodb.NewFromConfig(awsfake.ClientConfig(srv.URL, 1))
+	ctx := context.Background()
+	key := map[string]ddbtypes.AttributeValue{"PK": &ddbtypes.AttributeValueMemberS{Value: "x"}}
+	got, err := c.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("t"), Key: key})
+	if err != nil || got.Item != nil {
+		t.Fatalf("GetItem = %v, %v", got.Item, err)
+	}
+	q, err := c.Query(ctx, &dynamodb.QueryInput{TableName: aws.String("t"), IndexName: aws.String("due")})
+	if err != nil || len(q.Items) != 0 {
+		t.Fatalf("Query = %v, %v", q, err)
+	}
+	if _, err := c.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String("t"), Key: key}); err != nil {
+		t.Fatal(err)
+	}
+	calls := fake.Calls()
+	if len(calls) != 3 || calls[1].Op != "Query" || calls[1].Body["IndexName"] != "due" {
+		t.Errorf("calls = %+v", calls)
+	}
+}
+
+func TestSTSDenies(t *testing.T) {
+	fake := awsfake.NewSTS()
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	a := &check.STS{Client: sts.NewFromConfig(awsfake.ClientConfig(srv.URL, 1))}
+	_, err := a.AssumeRole(context.Background(), check.AssumeRequest{RoleARN: "arn:aws:iam::123456789012:role/R", ExternalID: "rc-X", SessionName: "rolecall-t", DurationSeconds: 900})
+	if !errors.Is(err, check.ErrDenied) {
+		t.Fatalf("AssumeRole error = %v, want ErrDenied", err)
+	}
+	calls := fake.Calls()
+	if len(calls) != 1 || calls[0].Get("ExternalId") != "rc-X" || calls[0].Get("RoleArn") != "arn:aws:iam::123456789012:role/R" {
+		t.Errorf("calls = %v", calls)
+	}
+}

@@ -1,0 +1,59 @@
+package awsfake
+
+import (
+	"encoding/xml"
+	"net/http"
+	"net/url"
+	"sync"
+)
+
+// STS is a fake STS endpoint (AWS Query protocol) that denies every
+// AssumeRole, as IAM does for a role that does not trust the caller. It
+// records the requests' form values.
+type STS struct {
+	mu    sync.Mutex
+	calls []url.Values
+}
+
+// NewSTS returns a fake STS; serve it with httptest.
+func NewSTS() *STS { return &STS{} }
+
+// Calls returns the form values of the requests received, in order.
+func (f *STS) Calls() []url.Values {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]url.Values(nil), f.calls...)
+}
+
+func (f *STS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil || r.Method != http.MethodPost {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	f.mu.Lock()
+	f.calls = append(f.calls, r.PostForm)
+	f.mu.Unlock()
+	type errDoc struct {
+		XMLName xml.Name `xml:"https://sts.amazonaws.com/doc/2011-06-15/ ErrorResponse"`
+		Error   struct {
+			Type    string `xml:"Type"`
+			Code    string `xml:"Code"`
+			Message string `xml:"Message"`
+		} `xml:"Error"`
+		RequestID string `xml:"RequestId"`
+	}
+	var doc errDoc
+	doc.Error.Type, doc.Error.Code = "Sender", "AccessDenied"
+	doc.Error.Message = "User is not authorized to perform: sts:AssumeRole on resource: " + r.PostForm.Get("RoleArn")
+	doc.RequestID = "req-fake"
+	if r.PostForm.Get("Action") != "AssumeRole" {
+		doc.Error.Code, doc.Error.Message = "InvalidAction", "unsupported action"
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(http.StatusBadRequest)
+		_ = xml.NewEncoder(w).Encode(doc)
+		return
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	w.WriteHeader(http.StatusForbidden)
+	_ = xml.NewEncoder(w).Encode(doc)
+}
