@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -217,8 +219,14 @@ func ItemFromEvent(e connection.Event) (map[string]ddbtypes.AttributeValue, erro
 // ErrNotEvent: the item or stream image is not an outbox event.
 var ErrNotEvent = errors.New("not an outbox event item")
 
-// EventFromItem decodes an outbox event item.
+// EventFromItem decodes an outbox event item. An item with two attribute
+// names that differ only in case is refused: the decoder matches names
+// case-insensitively, so which of the two it took would depend on map
+// order, and the same item could give different events.
 func EventFromItem(item map[string]ddbtypes.AttributeValue) (connection.Event, error) {
+	if a, b, ok := caseCollision(item); ok {
+		return connection.Event{}, fmt.Errorf("decode event item: attributes %q and %q differ only in case: %w", a, b, ErrNotEvent)
+	}
 	var it eventItem
 	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
 		return connection.Event{}, fmt.Errorf("decode event item: %w", err)
@@ -237,6 +245,29 @@ func EventFromItem(item map[string]ddbtypes.AttributeValue) (connection.Event, e
 		PreviousStatus: connection.Status(it.PreviousStatus), Reason: connection.Reason(it.Reason),
 		OccurredAt: it.OccurredAt, Version: it.Version, ExternalIDVersion: it.ExternalIDVersion,
 	}, nil
+}
+
+// caseCollision finds two attribute names equal under Unicode simple case
+// folding, as strings.EqualFold (the decoder's name matching) compares them.
+func caseCollision(item map[string]ddbtypes.AttributeValue) (string, string, bool) {
+	seen := make(map[string]string, len(item))
+	for k := range item {
+		f := strings.Map(foldRune, k)
+		if other, dup := seen[f]; dup {
+			return min(k, other), max(k, other), true
+		}
+		seen[f] = k
+	}
+	return "", "", false
+}
+
+// foldRune is the smallest rune of r's case-folding orbit.
+func foldRune(r rune) rune {
+	m := r
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		m = min(m, f)
+	}
+	return m
 }
 
 // EventFromStreamImage decodes the NewImage of a stream record, as the
