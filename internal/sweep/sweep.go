@@ -152,6 +152,12 @@ func (s *Sweeper) run(ctx context.Context, mode string, parts []part) (Result, e
 	}
 	work := ctx
 	if dl, ok := ctx.Deadline(); ok {
+		// A deadline closer than twice the margin (serve bounds each
+		// sweep by its ticker's interval, which may be a second) leaves
+		// half the time left for the work, not none.
+		if left := time.Until(dl); margin > left/2 {
+			margin = left / 2
+		}
 		var cancel context.CancelFunc
 		work, cancel = context.WithDeadline(ctx, dl.Add(-margin))
 		defer cancel()
