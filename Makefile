@@ -20,6 +20,18 @@ build:
 clean:
 	rm -rf .cache bin .aws-sam testartifacts
 
+# Fuzzing: each target for $(FUZZTIME), one after another, from its seed
+# corpus (f.Add seeds and testdata/fuzz/). `go test ./...` runs the seeds only.
+FUZZTIME ?= 60s
+FUZZ = $(GO) test -run='^$$' -fuzztime=$(FUZZTIME)
+
+fuzz:
+	$(FUZZ) -fuzz='^FuzzParse$$' ./internal/rolearn
+	$(FUZZ) -fuzz='^FuzzEvaluate$$' ./internal/sandbox
+	$(FUZZ) -fuzz='^FuzzAPIRequest$$' ./internal/httpapi
+	$(FUZZ) -fuzz='^FuzzLifecycle$$' ./internal/connection
+	$(FUZZ) -fuzz='^FuzzOutboxEntry$$' ./internal/publish
+
 # Lambda artifacts for `sam build` (template.yaml: Metadata: BuildMethod:
 # makefile): one build-<LogicalId> target per function, writing the
 # provided.al2023 bootstrap into $(ARTIFACTS_DIR). LAMBDA_GOOS/LAMBDA_GOARCH
