@@ -299,6 +299,7 @@ func TestTerraformSnippet(t *testing.T) {
 	}{
 		{"default source", ""},
 		{"escaping", `git::https://example.com/m.git//x?ref=v1"quote\back${var.x}%{if true}`},
+		{"control characters and a lone $", "./m\n\tx\x01$ $$ %"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,12 +1,8 @@
 package rolesetup
 
 import (
+	"fmt"
 	"strings"
-
-	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
-	"github.com/hashicorp/hcl/v2/hclwrite"
-	"github.com/zclconf/go-cty/cty"
 
 	"github.com/rolecall/rolecall/infra"
 )
@@ -16,35 +12,57 @@ const TerraformModuleName = "rolecall_customer_role"
 
 // Terraform renders the module block that creates the role with the
 // Terraform module infra/terraform/customer-role, and an output with the
-// role ARN. Values are written with hclwrite, so quotes, backslashes and
-// template sequences (${, %{) are escaped.
+// role ARN. Values are HCL-quoted (hclQuote), so quotes, backslashes,
+// control characters and template sequences (${, %{) are escaped; the tests
+// parse the result with hcl/v2 to prove it. (Writing it by hand keeps the
+// HCL libraries out of the API Lambda's binary.)
 func Terraform(p Params) (string, error) {
 	p, err := p.normalized()
 	if err != nil {
 		return "", err
 	}
-	f := hclwrite.NewEmptyFile()
-	body := f.Body()
-	comment(body, "# The RoleCall customer role. Run `terraform init && terraform apply` with an AWS\n")
-	comment(body, "# provider for the account you are connecting, then paste the role_arn output.\n")
-	mod := body.AppendNewBlock("module", []string{TerraformModuleName}).Body()
-	mod.SetAttributeValue("source", cty.StringVal(p.ModuleSource))
-	mod.AppendNewline()
-	mod.SetAttributeValue("external_id", cty.StringVal(p.ExternalID))
-	mod.SetAttributeValue("trusted_principal_arn", cty.StringVal(p.TrustedPrincipalARN))
-	mod.SetAttributeValue("role_name", cty.StringVal(p.RoleName))
-	body.AppendNewline()
-	out := body.AppendNewBlock("output", []string{"rolecall_role_arn"}).Body()
-	out.SetAttributeTraversal("value", hcl.Traversal{
-		hcl.TraverseRoot{Name: "module"},
-		hcl.TraverseAttr{Name: TerraformModuleName},
-		hcl.TraverseAttr{Name: "role_arn"},
-	})
-	return string(hclwrite.Format(f.Bytes())), nil
+	var b strings.Builder
+	b.WriteString("# The RoleCall customer role. Run `terraform init && terraform apply` with an AWS\n")
+	b.WriteString("# provider for the account you are connecting, then paste the role_arn output.\n")
+	b.WriteString("module \"" + TerraformModuleName + "\" {\n")
+	b.WriteString("  source = " + hclQuote(p.ModuleSource) + "\n\n")
+	b.WriteString("  external_id           = " + hclQuote(p.ExternalID) + "\n")
+	b.WriteString("  trusted_principal_arn = " + hclQuote(p.TrustedPrincipalARN) + "\n")
+	b.WriteString("  role_name             = " + hclQuote(p.RoleName) + "\n")
+	b.WriteString("}\n\n")
+	b.WriteString("output \"rolecall_role_arn\" {\n")
+	b.WriteString("  value = module." + TerraformModuleName + ".role_arn\n")
+	b.WriteString("}\n")
+	return b.String(), nil
 }
 
-func comment(body *hclwrite.Body, text string) {
-	body.AppendUnstructuredTokens(hclwrite.Tokens{{Type: hclsyntax.TokenComment, Bytes: []byte(text)}})
+// hclQuote renders s as an HCL quoted string literal.
+func hclQuote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c == '\n':
+			b.WriteString(`\n`)
+		case c == '\r':
+			b.WriteString(`\r`)
+		case c == '\t':
+			b.WriteString(`\t`)
+		case c < 0x20 || c == 0x7f:
+			fmt.Fprintf(&b, `\u%04x`, c)
+		case (c == '$' || c == '%') && i+1 < len(s) && s[i+1] == '{':
+			b.WriteByte(c) // "$${" and "%%{" are the literal "${" and "%{"
+			b.WriteByte(c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }
 
 // CLI renders the AWS CLI commands: deploy the template with the tenant's
