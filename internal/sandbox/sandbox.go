@@ -75,6 +75,7 @@ type STS struct {
 	mu       sync.RWMutex
 	callers  map[string]string
 	roles    map[string]sandboxRole // canonical role ARN → role
+	byClaim  map[string]string      // role claim key → its canonical ARN in roles
 	disabled map[string]bool        // "<account>/<region>"
 
 	fmu    sync.Mutex
@@ -98,6 +99,7 @@ func New(cfg Config) *STS {
 		seed:      cfg.Seed,
 		callers:   map[string]string{},
 		roles:     map[string]sandboxRole{},
+		byClaim:   map[string]string{},
 		disabled:  map[string]bool{},
 		rng:       rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5a4e_d805_7e5b_0001)),
 	}
@@ -153,13 +155,13 @@ func (s *STS) PutRole(roleARN string, trustPolicy []byte) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// IAM role names are unique per account whatever the case and path.
-	for k, r := range s.roles {
-		if r.arn.ClaimKey() == a.ClaimKey() {
-			delete(s.roles, k)
-		}
+	// IAM role names are unique per account whatever the case and path:
+	// the role replaces any of the same claim key.
+	if old, ok := s.byClaim[a.ClaimKey()]; ok {
+		delete(s.roles, old)
 	}
 	s.roles[a.String()] = sandboxRole{arn: a, doc: append([]byte(nil), trustPolicy...), policy: p}
+	s.byClaim[a.ClaimKey()] = a.String()
 	return nil
 }
 
@@ -167,9 +169,17 @@ func (s *STS) PutRole(roleARN string, trustPolicy []byte) error {
 func (s *STS) DeleteRole(roleARN string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.roles, roleARN)
+	keys := []string{roleARN}
 	if a, err := rolearn.Parse(roleARN, rolearn.Rules{}); err == nil {
-		delete(s.roles, a.String())
+		keys = append(keys, a.String())
+	}
+	for _, k := range keys {
+		if r, ok := s.roles[k]; ok {
+			delete(s.roles, k)
+			if s.byClaim[r.arn.ClaimKey()] == k {
+				delete(s.byClaim, r.arn.ClaimKey())
+			}
+		}
 	}
 }
 
