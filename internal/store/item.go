@@ -216,6 +216,14 @@ func ItemFromEvent(e connection.Event) (map[string]ddbtypes.AttributeValue, erro
 	return marshal(newEventItem(e))
 }
 
+// ItemFromConnection is the connection item Apply writes for c, with its
+// index keys (exported for tools that load many connections at once, such
+// as the benchmarks' BatchWriteItem loader; the store itself writes
+// connections only through Apply).
+func ItemFromConnection(c connection.Connection) (map[string]ddbtypes.AttributeValue, error) {
+	return marshal(newConnItem(c))
+}
+
 // ErrNotEvent: the item or stream image is not an outbox event.
 var ErrNotEvent = errors.New("not an outbox event item")
 
