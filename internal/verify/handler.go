@@ -17,7 +17,7 @@ import (
 func (w *Worker) Handle(ctx context.Context, in events.SQSEvent) (events.SQSEventResponse, error) {
 	n := w.Concurrency
 	if n <= 0 {
-		n = 10
+		n = DefaultConcurrency
 	}
 	retry := make([]bool, len(in.Records))
 	var (

@@ -59,6 +59,10 @@ var (
 	ErrSkip = errors.New("message skipped")
 )
 
+// DefaultConcurrency is how many checks of a batch run at once unless
+// Worker.Concurrency says otherwise.
+const DefaultConcurrency = 10
+
 // MaxTransientBackoff bounds the delay before a transient failure is
 // retried.
 const MaxTransientBackoff = 15 * time.Minute
@@ -70,7 +74,8 @@ type Worker struct {
 	Policy  connection.Policy
 	// Visibility, when set, is how Handle delays redeliveries.
 	Visibility Visibility
-	// Concurrency bounds the checks run at once in a batch (default 10).
+	// Concurrency bounds the checks run at once in a batch (default
+	// DefaultConcurrency).
 	Concurrency int
 	Log         *slog.Logger
 }
