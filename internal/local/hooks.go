@@ -11,6 +11,7 @@ import (
 	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/publish"
+	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/verify"
 )
 
@@ -22,7 +23,7 @@ type Hooks struct {
 	// bus, or its tee to EventBridge), e.g. to refuse entries or to route
 	// them through an EventBridge adapter first.
 	WrapBus func(publish.Bus) publish.Bus
-	// CrashPublish is asked each time the change feed hands a batch of n
+	// CrashPublish is asked each time the change feed hands a batch with n
 	// outbox events to the publish handler. When it answers crash, the
 	// handler "crashes" after publishing the first k events of the batch:
 	// it returns without acknowledging any of them, and the feed delivers
@@ -129,12 +130,26 @@ func (h Hooks) wrapStreamHandler(sh StreamHandler) StreamHandler {
 	return crashingHandler{next: sh, crash: h.CrashPublish}
 }
 
+// Handle counts the batch's outbox events (the stream also carries the
+// connection and claim items, which the handler skips), and on a crash
+// hands the handler the records up to the k-th of them.
 func (c crashingHandler) Handle(ctx context.Context, in events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-	k, crash := c.crash(len(in.Records))
+	var evs []int
+	for i, r := range in.Records {
+		kind, ok := r.Change.NewImage[store.AttrKind]
+		if r.EventName == string(events.DynamoDBOperationTypeInsert) && ok &&
+			kind.DataType() == events.DataTypeString && kind.String() == store.KindEvent {
+			evs = append(evs, i)
+		}
+	}
+	k, crash := c.crash(len(evs))
 	if !crash {
 		return c.next.Handle(ctx, in)
 	}
-	k = min(max(k, 0), len(in.Records))
-	_, _ = c.next.Handle(ctx, events.DynamoDBEvent{Records: in.Records[:k]})
+	cut := 0
+	if k = min(max(k, 0), len(evs)); k > 0 {
+		cut = evs[k-1] + 1
+	}
+	_, _ = c.next.Handle(ctx, events.DynamoDBEvent{Records: in.Records[:cut]})
 	return events.DynamoDBEventResponse{}, ErrPublisherCrashed
 }
