@@ -32,6 +32,13 @@ fuzz:
 	$(FUZZ) -fuzz='^FuzzLifecycle$$' ./internal/connection
 	$(FUZZ) -fuzz='^FuzzOutboxEntry$$' ./internal/publish
 
+# Benchmarks: re-verification throughput, cost per check, sweep cost,
+# latency, binary sizes and cold starts, printed as one Markdown table
+# (about 5 minutes; DynamoDB Local is started for the DynamoDB figures).
+# BENCHFLAGS passes flags, e.g. BENCHFLAGS='-only latency'.
+bench:
+	./.ci/with-dynamodb.sh $(GO) run ./internal/bench/cmd $(BENCHFLAGS)
+
 # Lambda artifacts for `sam build` (template.yaml: Metadata: BuildMethod:
 # makefile): one build-<LogicalId> target per function, writing the
 # provided.al2023 bootstrap into $(ARTIFACTS_DIR). LAMBDA_GOOS/LAMBDA_GOARCH

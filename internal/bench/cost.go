@@ -1,0 +1,209 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/rolecall/rolecall/internal/awsfake"
+	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/queue"
+	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/sweep"
+	"github.com/rolecall/rolecall/internal/tenant"
+	"github.com/rolecall/rolecall/internal/verify"
+)
+
+// costPerCheck drives connections through every kind of check with the
+// verify worker on the DynamoDB adapter against DynamoDB Local, counting
+// the requests and the capacity DynamoDB reports, and the events written;
+// then sweeps them into an SQS queue (awsfake, through the SDK) to count
+// the queue's requests.
+func costPerCheck(ctx context.Context, cfg Config, r *Report) error {
+	cnt := newDDBCounter()
+	counted := dynamoClient(cfg.DynamoDBEndpoint, cnt)
+	table, drop, err := newTable(ctx, counted, "rolecall-bench-cost")
+	if err != nil {
+		return err
+	}
+	defer drop()
+	st := store.NewDynamoDB(counted, table)
+	plain := store.NewDynamoDB(dynamoClient(cfg.DynamoDBEndpoint, nil), table) // uncounted reads for the bookkeeping
+	sb := newSandbox()
+	w := &verify.Worker{Store: st, Checker: &check.Checker{STS: sb.Assumer(partnerPrincipal), Log: quiet, BaseDelay: time.Millisecond},
+		Policy: connection.DefaultPolicy(), Log: quiet}
+	p := w.Policy
+	n := cfg.CostConnections
+
+	t, err := tenant.New("cost", "Cost", time.Now())
+	if err != nil {
+		return err
+	}
+	if err := plain.CreateTenant(ctx, t); err != nil {
+		return err
+	}
+	area := "Cost per check"
+	events := func() (int, error) {
+		total := 0
+		for i := range n {
+			evs, err := plain.Events(ctx, t.ID, accountID(i))
+			if err != nil {
+				return 0, err
+			}
+			total += len(evs)
+		}
+		return total, nil
+	}
+	// measure runs step for every connection and adds its row.
+	measure := func(what string, step func(i int) error) (ddbSnapshot, int, error) {
+		before, err := events()
+		if err != nil {
+			return ddbSnapshot{}, 0, err
+		}
+		s0 := cnt.snapshot()
+		for i := range n {
+			if err := step(i); err != nil {
+				return ddbSnapshot{}, 0, fmt.Errorf("%s of %s: %w", what, accountID(i), err)
+			}
+		}
+		d := cnt.snapshot().since(s0)
+		after, err := events()
+		if err != nil {
+			return ddbSnapshot{}, 0, err
+		}
+		return d, after - before, nil
+	}
+	job := func(i int, why string) (check.Job, error) {
+		c, err := plain.GetConnection(ctx, t.ID, accountID(i))
+		return check.Job{Connection: c, ExternalID: t.ExternalID, ExternalIDVersion: t.ExternalIDVersion, Why: why}, err
+	}
+	// process runs the worker on the connection's current version and
+	// expects the status it should reach.
+	process := func(want connection.Status) func(i int) error {
+		return func(i int) error {
+			j, err := job(i, check.WhyScheduled)
+			if err != nil {
+				return err
+			}
+			if _, err := w.Process(ctx, j, 1); err != nil {
+				return err
+			}
+			c, err := plain.GetConnection(ctx, t.ID, accountID(i))
+			if err != nil {
+				return err
+			}
+			if c.Status != want {
+				return fmt.Errorf("status %s, want %s", c.Status, want)
+			}
+			return nil
+		}
+	}
+	type step struct {
+		what       string
+		run        func(i int) error
+		transition bool
+		routine    bool // the routine check of a healthy connection: the goal of 0 events
+	}
+	steps := []step{
+		{"submission (new connection → PENDING)", func(i int) error {
+			a, err := rolearnOf(i)
+			if err != nil {
+				return err
+			}
+			if err := sb.PutRole(a.String(), trustPolicy(partnerPrincipal, t.ExternalID)); err != nil {
+				return err
+			}
+			return st.Apply(ctx, p.Submit(nil, t.ID, a, t.ExternalIDVersion, time.Now()))
+		}, true, false},
+		{"check that verifies (PENDING → VERIFIED)", process(connection.Verified), true, false},
+		{"routine check, role healthy (VERIFIED stays)", process(connection.Verified), false, true},
+		{"routine check, role healthy again", process(connection.Verified), false, true},
+		{"check that fails once (VERIFIED, suspect)", func(i int) error {
+			sb.DeleteRole(roleARN(i))
+			return process(connection.Verified)(i)
+		}, false, false},
+		{"check that loses access (→ ACCESS_LOST)", process(connection.AccessLost), true, false},
+		{"check that restores access (→ VERIFIED)", func(i int) error {
+			if err := sb.PutRole(roleARN(i), trustPolicy(partnerPrincipal, t.ExternalID)); err != nil {
+				return err
+			}
+			return process(connection.Verified)(i)
+		}, true, false},
+		{"disconnection (claim released)", func(i int) error {
+			c, err := plain.GetConnection(ctx, t.ID, accountID(i))
+			if err != nil {
+				return err
+			}
+			return st.Apply(ctx, p.Disconnect(c, t.ExternalIDVersion, time.Now()))
+		}, true, false},
+	}
+	routineEvents := 0
+	var sqsRow Row
+	for i, s := range steps {
+		if s.what == "disconnection (claim released)" { // while every connection is live
+			if sqsRow, err = sqsPerCheck(ctx, cfg, plain, area); err != nil {
+				return err
+			}
+		}
+		d, evs, err := measure(s.what, s.run)
+		if err != nil {
+			return err
+		}
+		value := fmt.Sprintf("%s; %s; %s events", d.per(n), d.capacity(n), trim(float64(evs)/float64(n)))
+		if d.items > 0 {
+			value += fmt.Sprintf("; %s items read", trim(float64(d.items)/float64(n)))
+		}
+		row := Row{Area: area, Measure: "DynamoDB per " + s.what, Value: value}
+		switch {
+		case s.transition && (evs != n || d.ops["TransactWriteItems"] != n):
+			return fmt.Errorf("%s: %d events and %d transactions for %d transitions", s.what, evs, d.ops["TransactWriteItems"], n)
+		case s.routine:
+			routineEvents += evs
+			if d.requests() != n || d.ops["UpdateItem"] != n {
+				return fmt.Errorf("%s: %s per check, want one UpdateItem", s.what, d.per(n))
+			}
+			row.Goal, row.Verdict = "1 conditional write, no read", "met"
+		}
+		r.add(row)
+		if i == 3 {
+			r.add(Row{Area: area, Measure: "events per routine check", Value: trim(float64(routineEvents) / float64(2*n)),
+				Goal: "0", Verdict: atMost(float64(routineEvents)/float64(2*n), 0, "")})
+		}
+	}
+	r.add(sqsRow)
+	r.Notes = append(r.Notes, "Capacity is what DynamoDB Local reports with ReturnConsumedCapacity=INDEXES (on-demand tables bill the same units as request units); "+
+		"a routine check writes the connection item and moves its entry in the sparse due index, which is why it costs index units.")
+	return nil
+}
+
+// sqsPerCheck sweeps every live connection into an SQS queue (the awsfake
+// SQS endpoint, through the real SDK client and queue.SQS) and counts
+// SendMessageBatch requests per check; the verify side is derived from the
+// event source mapping's batch size.
+func sqsPerCheck(ctx context.Context, cfg Config, st *store.DynamoDB, area string) (Row, error) {
+	fake := awsfake.NewSQS()
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	q := &queue.SQS{Client: sqs.NewFromConfig(awsfake.ClientConfig(srv.URL, 3)), QueueURL: srv.URL + "/111122223333/verify"}
+	sw := &sweep.Sweeper{Store: st, Queue: q, Log: quiet}
+	res, err := sw.All(ctx)
+	if err != nil {
+		return Row{}, fmt.Errorf("sweep into SQS: %w", err)
+	}
+	if res.Enqueued != cfg.CostConnections || len(fake.Messages()) != res.Enqueued {
+		return Row{}, fmt.Errorf("swept %d jobs, the queue holds %d, want %d", res.Enqueued, len(fake.Messages()), cfg.CostConnections)
+	}
+	batch, _, err := verifyDeployment(cfg.Root)
+	if err != nil {
+		return Row{}, err
+	}
+	send := float64(fake.Calls("SendMessageBatch")) / float64(res.Enqueued)
+	recv := 1 / float64(batch)
+	return Row{Area: area, Measure: "SQS requests per check",
+		Value: fmt.Sprintf("%s: %s SendMessageBatch (measured: %d calls for %d jobs) + %s ReceiveMessage + %s DeleteMessageBatch (event source mapping, BatchSize %d; derived)",
+			trim(send+2*recv), trim(send), fake.Calls("SendMessageBatch"), res.Enqueued, trim(recv), trim(recv), batch)}, nil
+}
