@@ -71,6 +71,11 @@ func ValidateID(id string) error {
 			return &Error{Code: CodeInvalidTenantID, Field: "tenantId", Message: "a tenant ID may contain only letters, digits, '.', '_' and '-'"}
 		}
 	}
+	// Tenant IDs are URL path segments (/v1/tenants/{tenantId}/…): "." and
+	// ".." would be dot segments that clients and proxies resolve away.
+	if id == "." || id == ".." {
+		return &Error{Code: CodeInvalidTenantID, Field: "tenantId", Message: "a tenant ID may not be \".\" or \"..\""}
+	}
 	return nil
 }
 
