@@ -9,7 +9,9 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -46,6 +48,9 @@ func decodeBody(r *http.Request, dst any, optional bool) error {
 	if !utf8.Valid(body) {
 		return badRequest(CodeMalformedJSON, "the request body is not valid UTF-8", "")
 	}
+	if unpairedSurrogate(body) {
+		return badRequest(CodeMalformedJSON, `the request body escapes half of a UTF-16 surrogate pair (\uD800-\uDFFF alone); send valid Unicode`, "")
+	}
 	keys, err := scanObject(body)
 	if err != nil {
 		return err
@@ -66,6 +71,43 @@ func decodeBody(r *http.Request, dst any, optional bool) error {
 		return badRequest(CodeMalformedJSON, "the request body is not valid JSON", "")
 	}
 	return nil
+}
+
+// unpairedSurrogate reports whether a JSON text has a \uD800-\uDFFF escape
+// that is not half of a high-low surrogate pair. encoding/json would turn
+// it into U+FFFD silently, storing garbage the client never meant to send.
+func unpairedSurrogate(body []byte) bool {
+	inString := false
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		if !inString {
+			inString = c == '"'
+			continue
+		}
+		switch c {
+		case '"':
+			inString = false
+		case '\\':
+			if r, ok := hex4(body, i+2); ok && body[i+1] == 'u' && utf16.IsSurrogate(r) {
+				if r2, ok := hex4(body, i+8); ok && r < 0xdc00 && body[i+6] == '\\' && body[i+7] == 'u' && r2 >= 0xdc00 && r2 <= 0xdfff {
+					i += 11 // the pair, \uXXXX\uYYYY
+					continue
+				}
+				return true
+			}
+			i++ // the escaped character
+		}
+	}
+	return false
+}
+
+// hex4 decodes the four hex digits at b[i:i+4].
+func hex4(b []byte, i int) (rune, bool) {
+	if i < 0 || i+4 > len(b) {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(b[i:i+4]), 16, 16)
+	return rune(n), err == nil
 }
 
 // requireJSON refuses a request whose Content-Type is not application/json
