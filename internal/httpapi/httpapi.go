@@ -24,6 +24,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"path"
 	"time"
 
 	"github.com/rolecall/rolecall/internal/connection"
@@ -236,6 +237,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(sw, r.Body, MaxBody)
 	}
 
+	// A path with dot or empty segments gets a JSON 404, not the mux's
+	// redirect to its clean form: an API never redirects, and a client
+	// following a 307 would re-send its body and credentials to another
+	// resource (/v1/tenants/acme/../globex/invites).
+	if p := r.URL.EscapedPath(); p != cleanPath(p) {
+		writeError(sw, http.StatusNotFound, CodeNotFound, "no such route; send the path without dot or empty segments", "")
+		return
+	}
+
 	// Unknown routes and methods get JSON errors, not the mux's text ones.
 	if _, pattern := h.mux.Handler(r); pattern == "" {
 		probe := &headerProbe{header: http.Header{}}
@@ -250,6 +260,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.mux.ServeHTTP(sw, r)
+}
+
+// cleanPath is p without dot or empty segments, keeping a trailing slash
+// (as net/http's ServeMux cleans paths).
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
 }
 
 // securityHeaders sets the headers every response carries.
