@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/tenant"
 )
 
 // AssumeRequest is one sts:AssumeRole call.
@@ -170,6 +171,7 @@ func (c *Checker) Check(ctx context.Context, req Request) Report {
 		rep.Outcome = connection.Outcome{Result: r, Detail: detail, Version: req.Version, ExternalIDVersion: req.ExternalIDVersion, CheckedAt: c.now()}
 		c.log().Info("role check",
 			"tenantId", req.TenantID, "accountId", req.AccountID, "roleArn", req.RoleARN,
+			"externalId", tenant.MaskExternalID(req.ExternalID), "externalIdVersion", req.ExternalIDVersion,
 			"version", req.Version, "result", string(r), "detail", detail)
 		return rep
 	}

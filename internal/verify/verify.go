@@ -151,7 +151,8 @@ func (w *Worker) process(ctx context.Context, job check.Job, receiveCount int, f
 		}
 	}
 	if tr.Event != nil {
-		w.log().Info("connection changed", "tenantId", c.TenantID, "accountId", c.AccountID, "detailType", string(tr.Event.DetailType),
+		w.log().Info("connection changed", "tenantId", c.TenantID, "accountId", c.AccountID, "roleArn", c.RoleARN,
+			"eventId", tr.Event.EventID, "detailType", string(tr.Event.DetailType),
 			"status", string(tr.After.Status), "previousStatus", string(c.Status), "code", tr.After.Reason.Code, "version", tr.After.Version)
 	}
 	if tr.Event == nil && tr.After.Status == connection.Pending && out.Result != connection.ResultOK {
