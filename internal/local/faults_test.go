@@ -49,6 +49,7 @@ import (
 	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/publish"
+	"github.com/rolecall/rolecall/internal/tenant"
 	"github.com/rolecall/rolecall/internal/verify"
 )
 
@@ -391,6 +392,7 @@ type faultRun struct {
 	crashN  atomic.Int64 // the crashed batch's size
 	tenants []*scenarioTenant
 	plan    []*planned
+	history map[string][]connection.Event // connection key → its transitions, read at the end
 }
 
 func runFaultScenario(t *testing.T, size scenarioSize, dynamoEndpoint string) {
@@ -844,9 +846,11 @@ func (r *faultRun) assertStatusesAndEvents() {
 		e.add(err)
 	})
 	e.check(t, "read histories")
+	r.history = map[string][]connection.Event{}
 	pending, total := 0, 0
 	for i, p := range r.plan {
 		k, c, h := p.key(), conns[i], histories[i]
+		r.history[k] = h
 		want := expected(p.kind)
 		if c.Status == connection.Pending {
 			pending++
@@ -1074,30 +1078,56 @@ func (r *faultRun) assertLogs() {
 	}
 	t.Logf("log test: %d log bytes, %d event bytes, %d secret values checked, %d found", len(logs), len(events), len(secrets), found)
 
-	// What operators need: each transition the worker wrote is logged
-	// with tenant, account, status and reason code.
-	changes := 0
+	// What operators need: every transition the worker wrote is logged
+	// once, with tenant, account, role, event ID (to find it on the bus),
+	// status, reason code and version; every check's outcome is logged
+	// with the masked external ID it used.
+	written := map[string]connection.Event{}
+	for _, h := range r.history {
+		for _, ev := range h {
+			if ev.DetailType != connection.RoleSubmitted {
+				written[ev.EventID] = ev
+			}
+		}
+	}
+	masked := map[string]string{}
+	for _, tn := range r.tenants {
+		masked[tn.id] = tenant.MaskExternalID(tn.externalID)
+	}
+	logged := map[string]int{}
+	checks := 0
 	for _, l := range strings.Split(logs, "\n") {
-		if strings.Contains(l, `"msg":"connection changed"`) {
+		switch {
+		case strings.Contains(l, `"msg":"connection changed"`):
 			var rec struct {
-				TenantID, AccountID, Status, Code string
+				TenantID, AccountID, RoleARN, EventID, Status, Code string
+				Version                                             int64
 			}
-			if err := json.Unmarshal([]byte(l), &rec); err != nil || rec.TenantID == "" || rec.AccountID == "" || rec.Status == "" || rec.Code == "" {
-				t.Errorf("transition log line lacks tenant, account, status or code: %s", l)
+			_ = json.Unmarshal([]byte(l), &rec)
+			ev, ok := written[rec.EventID]
+			if !ok || rec.TenantID != ev.TenantID || rec.AccountID != ev.AccountID || rec.RoleARN != ev.RoleARN ||
+				rec.Status != string(ev.Status) || rec.Code != ev.Reason.Code || rec.Version != ev.Version {
+				t.Errorf("transition log line does not describe a written event: %s", l)
 			}
-			changes++
+			logged[rec.EventID]++
+		case strings.Contains(l, `"msg":"role check"`):
+			var rec struct {
+				TenantID, AccountID, RoleARN, ExternalID, Result string
+			}
+			_ = json.Unmarshal([]byte(l), &rec)
+			if rec.TenantID == "" || rec.AccountID == "" || rec.RoleARN == "" || rec.Result == "" || rec.ExternalID != masked[rec.TenantID] {
+				t.Errorf("check log line lacks tenant, account, role, result or the masked external ID %q: %s", masked[rec.TenantID], l)
+			}
+			checks++
 		}
 	}
-	want := 0
-	for _, p := range r.plan {
-		for _, dt := range expected(p.kind).types {
-			if dt != connection.RoleSubmitted {
-				want++
-			}
+	for id, ev := range written {
+		if logged[id] != 1 {
+			t.Errorf("transition %s (%s of %s/%s v%d) logged %d times", id, ev.DetailType, ev.TenantID, ev.AccountID, ev.Version, logged[id])
 		}
 	}
-	if changes != want {
-		t.Errorf("%d transitions logged by the worker, %d written", changes, want)
+	if checks != r.checks.n {
+		t.Errorf("%d check outcomes logged, %d checks ran", checks, r.checks.n)
 	}
 }
 
