@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -242,7 +243,7 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 	// STS: the sandbox, through the real SDK client, or real STS.
 	var stsClient *sts.Client
 	if o.AWS {
-		stsClient = sts.NewFromConfig(awsCfg, func(so *sts.Options) { so.RetryMaxAttempts = 1 })
+		stsClient = sts.NewFromConfig(awsCfg, func(so *sts.Options) { so.RetryMaxAttempts, so.HTTPClient = 1, stsHTTPClient() })
 		if o.TrustedPrincipalARN == "" {
 			if o.TrustedPrincipalARN, err = callerPrincipal(ctx, stsClient); err != nil {
 				return nil, err
@@ -276,6 +277,7 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 			BaseEndpoint:     aws.String("http://" + stsLn.Addr().String()),
 			Credentials:      credentials.NewStaticCredentialsProvider(sandboxAccessKey, sandboxSecretKey, ""),
 			RetryMaxAttempts: 1, // the checker retries transient failures itself
+			HTTPClient:       stsHTTPClient(),
 		})
 		s.STSKind = "sandbox STS at " + s.URL + SandboxSTSPath
 	}
@@ -395,6 +397,16 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 
 // verifyLoops is how many batches the verify handler runs at once.
 const verifyLoops = 4
+
+// stsHTTPClient keeps an idle connection to STS for every call the verify
+// loops can make at once (the SDK's default keeps 10 per host, so 40
+// concurrent checks kept opening new connections, and TLS handshakes
+// against real STS).
+func stsHTTPClient() *awshttp.BuildableClient {
+	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConnsPerHost = verifyLoops * verify.DefaultConcurrency
+	})
+}
 
 // Err delivers the HTTP server's error if it stops on its own.
 func (s *Server) Err() <-chan error { return s.serveErr }
