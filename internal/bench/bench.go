@@ -153,7 +153,8 @@ func Run(ctx context.Context, cfg Config, only ...string) (*Report, error) {
 		start := time.Now()
 		cfg.progress("== %s", s.name)
 		if err := s.run(ctx, cfg, r); err != nil {
-			r.add(Row{Area: s.name, Measure: "FAILED", Value: err.Error()})
+			msg := strings.Join(strings.Fields(err.Error()), " ") // one table cell
+			r.add(Row{Area: s.name, Measure: "FAILED", Value: strings.ReplaceAll(msg, "|", "\\|")})
 			errs = append(errs, fmt.Sprintf("%s: %v", s.name, err))
 		}
 		cfg.progress("== %s done in %s", s.name, time.Since(start).Round(100*time.Millisecond))
