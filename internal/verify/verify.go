@@ -130,16 +130,26 @@ func (w *Worker) process(ctx context.Context, job check.Job, receiveCount int, f
 
 	rep := w.Checker.Check(ctx, job.Request())
 	out := rep.Outcome
-	if out.Result == connection.ResultTransient {
-		d := w.transientBackoff(receiveCount)
-		return d, fmt.Errorf("check %s/%s v%d (%s): %w", c.TenantID, c.AccountID, c.Version, out.Detail, ErrTransient)
-	}
 	tr, err := w.Policy.Apply(c, out)
 	if errors.Is(err, connection.ErrStale) {
 		return 0, fmt.Errorf("%w: %w", ErrSkip, err)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("apply check of %s/%s: %w", c.TenantID, c.AccountID, err)
+	}
+	// When this job will come back by redelivery (a transient failure, or
+	// a PENDING role denied inside the propagation window), the sweeper
+	// must not queue a second job meanwhile: move nextCheckAt past the
+	// redelivery by the safety net, so the sweep only catches a lost one.
+	var redeliver time.Duration
+	switch {
+	case out.Result == connection.ResultTransient:
+		redeliver = w.transientBackoff(receiveCount)
+	case tr.Event == nil && tr.After.Status == connection.Pending && out.Result != connection.ResultOK:
+		redeliver = w.pendingBackoff(c, receiveCount, out.CheckedAt)
+	}
+	if redeliver > 0 {
+		tr.After.NextCheckAt = out.CheckedAt.Add(redeliver + w.Policy.PendingSafetyNet)
 	}
 	if tr.Changed() {
 		err := w.Store.Apply(ctx, tr)
@@ -155,11 +165,11 @@ func (w *Worker) process(ctx context.Context, job check.Job, receiveCount int, f
 			"eventId", tr.Event.EventID, "detailType", string(tr.Event.DetailType),
 			"status", string(tr.After.Status), "previousStatus", string(c.Status), "code", tr.After.Reason.Code, "version", tr.After.Version)
 	}
-	if tr.Event == nil && tr.After.Status == connection.Pending && out.Result != connection.ResultOK {
-		// Denied inside the propagation window: try again soon.
-		return w.pendingBackoff(c, receiveCount, out.CheckedAt), nil
+	if out.Result == connection.ResultTransient {
+		return redeliver, fmt.Errorf("check %s/%s v%d (%s): %w", c.TenantID, c.AccountID, c.Version, out.Detail, ErrTransient)
 	}
-	return 0, nil
+	// redeliver > 0 here: denied inside the propagation window, try again soon.
+	return redeliver, nil
 }
 
 // pendingBackoff is the delay before the next check of a PENDING role

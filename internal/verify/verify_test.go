@@ -301,3 +301,45 @@ func TestJobFromMessage(t *testing.T) {
 		})
 	}
 }
+
+// A job that will come back by redelivery must not also be due for the
+// sweeper, or every sweep during an STS brownout (or a propagation wait)
+// would start another chain of checks for the same connection.
+func TestRedeliveredJobsAreNotDueForTheSweeper(t *testing.T) {
+	tests := []struct {
+		name   string
+		status connection.Status
+		result connection.Result
+	}{
+		{"transient on a verified role", connection.Verified, connection.ResultTransient},
+		{"transient on a pending role", connection.Pending, connection.ResultTransient},
+		{"denied inside the propagation window", connection.Pending, connection.ResultDenied},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := store.NewMemory()
+			c := seed(t, st, "123456789012", tt.status)
+			at := t0.Add(3 * time.Second)
+			w := newWorker(st, &fakeChecker{result: tt.result, now: at}, nil)
+			d, _ := w.Process(context.Background(), job(c, check.WhyScheduled), 1)
+			if d <= 0 {
+				t.Fatalf("redelivery delay = %s, want > 0", d)
+			}
+			got, err := st.GetConnection(context.Background(), "acme", "123456789012")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != tt.status || got.Version != c.Version {
+				t.Fatalf("status %s v%d, want %s v%d unchanged", got.Status, got.Version, tt.status, c.Version)
+			}
+			if want := at.Add(d + w.Policy.PendingSafetyNet); !got.NextCheckAt.Equal(want) {
+				t.Errorf("nextCheckAt = %s, want redelivery + safety net = %s", got.NextCheckAt, want)
+			}
+			shard := store.ShardOf("acme", "123456789012")
+			p, err := st.Due(context.Background(), shard, at.Add(d), "", 10)
+			if err != nil || len(p.Items) != 0 {
+				t.Errorf("due at redelivery time: %d items, %v; want none", len(p.Items), err)
+			}
+		})
+	}
+}
