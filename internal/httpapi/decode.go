@@ -66,7 +66,7 @@ func decodeBody(r *http.Request, dst any, optional bool) error {
 	if err := dec.Decode(dst); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return badRequest(CodeInvalidType, fmt.Sprintf("field %q must be a %s", te.Field, jsonKind(te.Type)), te.Field)
+			return badRequest(CodeInvalidType, fmt.Sprintf("field %q must be %s", te.Field, jsonKind(te.Type)), te.Field)
 		}
 		return badRequest(CodeMalformedJSON, "the request body is not valid JSON", "")
 	}
@@ -245,18 +245,18 @@ func jsonNames(dst any) map[string]bool {
 func jsonKind(t reflect.Type) string {
 	switch t.Kind() {
 	case reflect.String:
-		return "string"
+		return "a string"
 	case reflect.Bool:
-		return "boolean"
+		return "a boolean"
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "integer"
+		return "an integer"
 	case reflect.Float32, reflect.Float64:
-		return "number"
+		return "a number"
 	case reflect.Slice, reflect.Array:
-		return "array"
+		return "an array"
 	}
-	return "object"
+	return "an object"
 }
 
 // truncate shortens s (attacker-controlled) before it is echoed.
