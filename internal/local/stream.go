@@ -156,10 +156,18 @@ func (f *streamFeed) once(ctx context.Context) (int, error) {
 func (f *streamFeed) read(ctx context.Context, id string, sh *shardReader) (int, error) {
 	out, err := f.api.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: aws.String(sh.iterator), Limit: aws.Int32(streamBatch)})
 	var expired *st.ExpiredIteratorException
-	if errors.As(err, &expired) {
+	var trimmed *st.TrimmedDataAccessException
+	if errors.As(err, &expired) || errors.As(err, &trimmed) {
+		// An expired iterator continues after the last record read. An
+		// iterator past the trim horizon restarts at the oldest record
+		// still there: some records may come twice, which publishing
+		// tolerates (the same event keeps its eventId).
 		in := &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(f.streamARN), ShardId: aws.String(id), ShardIteratorType: st.ShardIteratorTypeTrimHorizon}
-		if sh.lastSeq != "" {
+		if sh.lastSeq != "" && trimmed == nil {
 			in.ShardIteratorType, in.SequenceNumber = st.ShardIteratorTypeAfterSequenceNumber, aws.String(sh.lastSeq)
+		}
+		if trimmed != nil {
+			f.log.Warn("stream iterator past the trim horizon; reading the shard from its oldest record", "shard", id)
 		}
 		it, err := f.api.GetShardIterator(ctx, in)
 		if err != nil {

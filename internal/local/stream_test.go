@@ -24,6 +24,7 @@ type fakeStream struct {
 	records map[string][]st.Record
 	closed  map[string]bool
 	expire  map[string]bool // the next GetRecords of the shard fails as expired
+	trim    map[string]bool // the next GetRecords of the shard fails as trimmed
 	kinds   map[string]st.ShardIteratorType
 }
 
@@ -79,6 +80,10 @@ func (f *fakeStream) GetRecords(ctx context.Context, in *dynamodbstreams.GetReco
 		delete(f.expire, id)
 		return nil, &st.ExpiredIteratorException{Message: aws.String("expired")}
 	}
+	if f.trim[id] {
+		delete(f.trim, id)
+		return nil, &st.TrimmedDataAccessException{Message: aws.String("trimmed")}
+	}
 	recs := f.records[id][pos:]
 	out := &dynamodbstreams.GetRecordsOutput{Records: recs}
 	if !f.closed[id] || len(recs) > 0 {
@@ -123,7 +128,7 @@ func (h *fakeHandler) Handle(ctx context.Context, in events.DynamoDBEvent) (even
 
 func TestStreamFeed(t *testing.T) {
 	fs := &fakeStream{shards: []string{"old", "a"}, records: map[string][]st.Record{}, closed: map[string]bool{"old": true},
-		expire: map[string]bool{}, kinds: map[string]st.ShardIteratorType{}}
+		expire: map[string]bool{}, trim: map[string]bool{}, kinds: map[string]st.ShardIteratorType{}}
 	fs.add("a", "1", "before-start") // written by an earlier run: not delivered
 	h := &fakeHandler{failOnce: map[string]bool{"3": true}}
 	f := &streamFeed{api: fs, streamARN: "arn:stream", handler: h, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
@@ -150,12 +155,22 @@ func TestStreamFeed(t *testing.T) {
 	f.drain(ctx)
 	f.drain(ctx)
 
-	want := []string{"2=x", "3=y", "3=y", "4=z", "5=w"}
-	if !reflect.DeepEqual(h.seen, want) {
-		t.Errorf("delivered %v, want %v", h.seen, want)
-	}
 	if fs.kinds["b"] != st.ShardIteratorTypeAfterSequenceNumber {
 		t.Errorf("the renewed iterator of b is %s", fs.kinds["b"])
+	}
+	// The iterator falls behind the trim horizon: the feed goes on from
+	// the oldest record left (delivering some again) instead of failing.
+	fs.add("b", "6", "v")
+	fs.trim["b"] = true
+	f.drain(ctx)
+	f.drain(ctx)
+	if fs.kinds["b"] != st.ShardIteratorTypeTrimHorizon {
+		t.Errorf("the iterator of b after trimming is %s", fs.kinds["b"])
+	}
+
+	want := []string{"2=x", "3=y", "3=y", "4=z", "5=w", "4=z", "5=w", "6=v"}
+	if !reflect.DeepEqual(h.seen, want) {
+		t.Errorf("delivered %v, want %v", h.seen, want)
 	}
 }
 
