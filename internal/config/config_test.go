@@ -1,0 +1,62 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func lookup(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestEnv(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		read    func(e *Env) any
+		want    any
+		wantErr string
+	}{
+		{"required set", map[string]string{"TABLE_NAME": "t"}, func(e *Env) any { return e.String("TABLE_NAME") }, "t", ""},
+		{"required missing", nil, func(e *Env) any { return e.String("TABLE_NAME") }, "", "TABLE_NAME is not set"},
+		{"required empty", map[string]string{"TABLE_NAME": ""}, func(e *Env) any { return e.String("TABLE_NAME") }, "", "TABLE_NAME is not set"},
+		{"optional default", nil, func(e *Env) any { return e.StringOr("EVENT_SOURCE", "rolecall") }, "rolecall", ""},
+		{"optional set", map[string]string{"EVENT_SOURCE": "acme"}, func(e *Env) any { return e.StringOr("EVENT_SOURCE", "rolecall") }, "acme", ""},
+		{"duration", map[string]string{"D": "90s"}, func(e *Env) any { return e.DurationOr("D", time.Hour) }, 90 * time.Second, ""},
+		{"duration default", nil, func(e *Env) any { return e.DurationOr("D", time.Hour) }, time.Hour, ""},
+		{"duration invalid", map[string]string{"D": "soon"}, func(e *Env) any { return e.DurationOr("D", time.Hour) }, time.Hour, `D="soon" is not a positive duration`},
+		{"duration negative", map[string]string{"D": "-1s"}, func(e *Env) any { return e.DurationOr("D", time.Hour) }, time.Hour, "not a positive duration"},
+		{"int", map[string]string{"N": "7"}, func(e *Env) any { return e.IntOr("N", 1) }, 7, ""},
+		{"int invalid", map[string]string{"N": "seven"}, func(e *Env) any { return e.IntOr("N", 1) }, 1, `N="seven" is not a positive integer`},
+		{"int zero", map[string]string{"N": "0"}, func(e *Env) any { return e.IntOr("N", 1) }, 1, "not a positive integer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := New(lookup(tt.env))
+			if got := tt.read(e); got != tt.want {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+			err := e.Err()
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("Err() = %v, want nil", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("Err() = %v, want it to mention %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestEnvCollectsEveryProblem(t *testing.T) {
+	e := New(lookup(map[string]string{"N": "x"}))
+	e.String("TABLE_NAME")
+	e.String("VERIFY_QUEUE_URL")
+	e.IntOr("N", 1)
+	err := e.Err()
+	for _, want := range []string{"TABLE_NAME", "VERIFY_QUEUE_URL", `N="x"`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Err() = %v, want it to mention %s", err, want)
+		}
+	}
+}
