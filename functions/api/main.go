@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
@@ -34,13 +33,9 @@ func main() {
 	principal := env.String("TRUSTED_PRINCIPAL_ARN")
 	templateURL := env.StringOr("CUSTOMER_ROLE_TEMPLATE_URL", "")
 	source := env.StringOr("EVENT_SOURCE", "rolecall")
-	if err := env.Err(); err != nil {
-		log.Error("cannot start", "error", err)
-		os.Exit(1)
-	}
-	cfg, err := awsconfig.LoadDefaultConfig(context.Background())
+	cfg, err := env.AWS(context.Background())
 	if err != nil {
-		log.Error("cannot load AWS configuration", "error", err)
+		log.Error("cannot start", "error", err)
 		os.Exit(1)
 	}
 	svc := &onboarding.Service{

@@ -9,7 +9,6 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/rolecall/rolecall/internal/bus"
@@ -22,13 +21,9 @@ func main() {
 	env := config.New(os.LookupEnv)
 	busName := env.String("EVENT_BUS_NAME")
 	source := env.StringOr("EVENT_SOURCE", publish.DefaultSource)
-	if err := env.Err(); err != nil {
-		log.Error("cannot start", "error", err)
-		os.Exit(1)
-	}
-	cfg, err := awsconfig.LoadDefaultConfig(context.Background())
+	cfg, err := env.AWS(context.Background())
 	if err != nil {
-		log.Error("cannot load AWS configuration", "error", err)
+		log.Error("cannot start", "error", err)
 		os.Exit(1)
 	}
 	h := &publish.Handler{

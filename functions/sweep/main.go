@@ -9,7 +9,6 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -24,13 +23,9 @@ func main() {
 	env := config.New(os.LookupEnv)
 	table := env.String("TABLE_NAME")
 	queueURL := env.String("VERIFY_QUEUE_URL")
-	if err := env.Err(); err != nil {
-		log.Error("cannot start", "error", err)
-		os.Exit(1)
-	}
-	cfg, err := awsconfig.LoadDefaultConfig(context.Background())
+	cfg, err := env.AWS(context.Background())
 	if err != nil {
-		log.Error("cannot load AWS configuration", "error", err)
+		log.Error("cannot start", "error", err)
 		os.Exit(1)
 	}
 	s := &sweep.Sweeper{

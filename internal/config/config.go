@@ -7,10 +7,14 @@
 package config
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 )
 
 // Env reads variables through a lookup function such as os.LookupEnv.
@@ -73,4 +77,18 @@ func (e *Env) Err() error {
 		return nil
 	}
 	return fmt.Errorf("configuration: %w", errors.Join(e.errs...))
+}
+
+// AWS returns the problems found so far, if any, and otherwise the AWS
+// configuration from the default credential chain: the last step of every
+// function's start.
+func (e *Env) AWS(ctx context.Context) (aws.Config, error) {
+	if err := e.Err(); err != nil {
+		return aws.Config{}, err
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	return cfg, nil
 }
