@@ -1,11 +1,9 @@
 package httpapi
 
 import (
-	"bytes"
 	"embed"
 	"errors"
 	"fmt"
-	"html/template"
 	"io/fs"
 	"net/http"
 	"strings"
@@ -15,37 +13,40 @@ import (
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
-// The web pages are server-rendered with html/template; a little vanilla
-// JavaScript (no build step) adds copying, tabs, submission and live
-// status. All of it is embedded in the binary.
+// The web pages are server-rendered from the HTML in web/ by the small
+// renderer in render.go (not html/template: see there why); a little
+// vanilla JavaScript (no build step) adds copying, tabs, submission and
+// live status. All of it is embedded in the binary.
 //
 //go:embed web
 var webFS embed.FS
 
 type pages struct {
-	connect *template.Template
-	ops     *template.Template
-	problem *template.Template
+	layout  *page
+	connect *page
+	ops     *page
+	problem *page
 	static  fs.FS
 }
 
-var funcs = template.FuncMap{
-	"when": func(t time.Time) string {
-		if t.IsZero() {
-			return "—"
-		}
-		return t.UTC().Format("2006-01-02 15:04:05 UTC")
-	},
-	"iso": func(t time.Time) string {
-		if t.IsZero() {
-			return ""
-		}
-		return t.UTC().Format(time.RFC3339)
-	},
-	"label":  StatusLabel,
-	"lower":  func(s connection.Status) string { return strings.ToLower(string(s)) },
-	"prefix": strings.HasPrefix,
+// when is a time for people to read, "—" when there is none.
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
 }
+
+// iso is a time for a datetime attribute, "" when there is none.
+func iso(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// statusClass is the CSS class of a status.
+func statusClass(s connection.Status) string { return strings.ToLower(string(s)) }
 
 // StatusLabel is the customer-facing name of a status.
 func StatusLabel(s connection.Status) string {
@@ -65,15 +66,18 @@ func StatusLabel(s connection.Status) string {
 }
 
 func loadPages() (*pages, error) {
-	parse := func(name string) (*template.Template, error) {
-		t, err := template.New(name).Funcs(funcs).ParseFS(webFS, "web/layout.html", "web/"+name)
+	parse := func(name string) (*page, error) {
+		b, err := fs.ReadFile(webFS, "web/"+name)
 		if err != nil {
-			return nil, fmt.Errorf("httpapi: parse %s: %w", name, err)
+			return nil, fmt.Errorf("httpapi: read %s: %w", name, err)
 		}
-		return t, nil
+		return parsePage(name, string(b))
 	}
 	var p pages
 	var err error
+	if p.layout, err = parse("layout.html"); err != nil {
+		return nil, err
+	}
 	if p.connect, err = parse("connect.html"); err != nil {
 		return nil, err
 	}
@@ -89,35 +93,37 @@ func loadPages() (*pages, error) {
 	return &p, nil
 }
 
-// render executes a page into a buffer first, so a template error becomes
-// a clean 500 instead of half a page.
-func (h *Handler) render(w http.ResponseWriter, r *http.Request, t *template.Template, status int, data any) {
-	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout", data); err != nil {
+// frame is what a page puts in the layout around its body.
+type frame struct {
+	title    string
+	subtitle string // under the brand; "" for none
+	wide     bool   // the wide page width
+	script   string // the page's script in /static/; "" for none
+}
+
+// render fills a page and the layout around it into a buffer first, so an
+// error becomes a clean 500 instead of half a page.
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, body *page, status int, f frame, v vars) {
+	content, err := body.execute(v)
+	var doc string
+	if err == nil {
+		doc, err = h.pages.layout.execute(vars{
+			"Title": f.title, "PartnerName": h.cfg.PartnerName, "Subtitle": f.subtitle,
+			"Wide": f.wide, "Script": f.script, "Content": trustedHTML(content),
+		})
+	}
+	if err != nil {
 		h.log.ErrorContext(r.Context(), "render page", "route", r.Pattern, "error", err)
 		http.Error(w, "Something went wrong on our side. Try again later.", http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
-}
-
-type problemData struct {
-	Title       string
-	PartnerName string
-	Heading     string
-	Message     string
+	_, _ = w.Write([]byte(doc))
 }
 
 func (h *Handler) problem(w http.ResponseWriter, r *http.Request, status int, heading, msg string) {
-	h.render(w, r, h.pages.problem, status, problemData{Title: heading, PartnerName: h.cfg.PartnerName, Heading: heading, Message: msg})
-}
-
-type connectData struct {
-	Title string
-	inviteView
-	Statuses []connection.Status
+	h.render(w, r, h.pages.problem, status, frame{title: heading}, vars{"Heading": heading, "Message": msg})
 }
 
 // connectPage is the customer web form, GET /connect?invite=CODE.
@@ -149,28 +155,51 @@ func (h *Handler) connectPage(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, http.StatusInternalServerError, "Something went wrong on our side", "Try again in a minute.")
 		return
 	}
-	h.render(w, r, h.pages.connect, http.StatusOK, connectData{Title: "Connect your AWS account to " + h.cfg.PartnerName, inviteView: v, Statuses: connection.Statuses})
+	h.render(w, r, h.pages.connect, http.StatusOK,
+		frame{title: "Connect your AWS account to " + h.cfg.PartnerName, subtitle: "Connect your AWS account", script: "connect.js"},
+		connectVars(v))
 }
 
-type opsData struct {
-	Title               string
-	PartnerName         string
-	PartnerAccountID    string
-	TrustedPrincipalARN string
-	EventSource         string
-	Statuses            []connection.Status
-	Events              bool
-	Sweeps              bool
+// connectVars are the values of the form: those of GET /v1/invite.
+func connectVars(v inviteView) vars {
+	sandboxAccount := ""
+	if v.Sandbox != nil {
+		sandboxAccount = v.Sandbox.AccountID
+	}
+	conns := make([]vars, 0, len(v.Connections))
+	for _, c := range v.Connections {
+		reason := ""
+		if c.Status != connection.Verified {
+			reason = c.Reason.Message
+		}
+		conns = append(conns, vars{
+			"AccountID": c.AccountID, "RoleARN": c.RoleARN,
+			"StatusClass": statusClass(c.Status), "StatusLabel": StatusLabel(c.Status), "Reason": reason,
+			"LastCheckedISO": iso(c.LastCheckedAt), "LastChecked": when(c.LastCheckedAt),
+		})
+	}
+	return vars{
+		"TenantID": v.TenantID, "TenantName": v.TenantName, "ExternalID": v.ExternalID,
+		"PartnerName": v.PartnerName, "PartnerAccountID": v.PartnerAccountID, "TrustedPrincipalARN": v.TrustedPrincipalARN,
+		"RoleName": v.RoleName, "QuickCreateURL": v.QuickCreateURL, "TemplateDownload": v.TemplateDownload,
+		"Terraform": v.Terraform, "CLI": v.CLI, "SandboxAccountID": sandboxAccount, "Connections": conns,
+	}
 }
 
 // opsPage is the local operations view. The page itself holds no data; its
 // script asks for the ops token once and calls the ops routes with it.
 func (h *Handler) opsPage(w http.ResponseWriter, r *http.Request) {
-	h.render(w, r, h.pages.ops, http.StatusOK, opsData{
-		Title: "RoleCall operations", PartnerName: h.cfg.PartnerName, PartnerAccountID: h.cfg.PartnerAccountID,
-		TrustedPrincipalARN: h.cfg.TrustedPrincipalARN, EventSource: h.cfg.EventSource,
-		Statuses: connection.Statuses, Events: h.cfg.Events != nil, Sweeps: h.cfg.Sweeper != nil,
-	})
+	statuses := make([]vars, 0, len(connection.Statuses))
+	for _, s := range connection.Statuses {
+		statuses = append(statuses, vars{"Status": string(s), "Class": statusClass(s)})
+	}
+	h.render(w, r, h.pages.ops, http.StatusOK,
+		frame{title: "RoleCall operations", subtitle: "Operations", wide: true, script: "ops.js"},
+		vars{
+			"PartnerAccountID": h.cfg.PartnerAccountID, "TrustedPrincipalARN": h.cfg.TrustedPrincipalARN,
+			"EventSource": h.cfg.EventSource, "Statuses": statuses,
+			"Events": h.cfg.Events != nil, "Sweeps": h.cfg.Sweeper != nil,
+		})
 }
 
 func (h *Handler) static() http.Handler {
