@@ -1,8 +1,8 @@
 // Package awsfake serves small, scriptable stand-ins for the AWS APIs that
 // RoleCall's adapters call, so tests drive the real aws-sdk-go-v2 clients
 // over HTTP on 127.0.0.1: EventBridge PutEvents (AWS JSON 1.1), SQS
-// SendMessageBatch and ChangeMessageVisibility (AWS JSON 1.0, query
-// compatible), and, for the Lambda smoke tests, just enough of DynamoDB and
+// SendMessageBatch, ReceiveMessage (with long polling), DeleteMessage and
+// ChangeMessageVisibility (AWS JSON 1.0, query compatible), and, for the Lambda smoke tests, just enough of DynamoDB and
 // STS to let a function answer.
 //
 // Each fake records what it was sent and lets a test script failures: a
@@ -56,7 +56,7 @@ type jsonAPI struct {
 	prefix      string // e.g. "AWSEvents."
 	contentType string // application/x-amz-json-1.x
 	queryCompat bool
-	ops         map[string]func(body []byte) (any, *Fault)
+	ops         map[string]func(ctx context.Context, body []byte) (any, *Fault) // ctx: the request's
 
 	mu     sync.Mutex
 	calls  map[string]int
@@ -65,7 +65,7 @@ type jsonAPI struct {
 
 func newJSONAPI(prefix, contentType string, queryCompat bool) *jsonAPI {
 	return &jsonAPI{prefix: prefix, contentType: contentType, queryCompat: queryCompat,
-		ops: map[string]func([]byte) (any, *Fault){}, calls: map[string]int{}, faults: map[string][]Fault{}}
+		ops: map[string]func(context.Context, []byte) (any, *Fault){}, calls: map[string]int{}, faults: map[string][]Fault{}}
 }
 
 // failNext scripts the next calls of op to fail, one fault per call.
@@ -115,7 +115,7 @@ func (a *jsonAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, *fault, "scripted failure")
 		return
 	}
-	out, fault := h(body)
+	out, fault := h(r.Context(), body)
 	if fault != nil {
 		a.writeError(w, *fault, "rejected by fake")
 		return

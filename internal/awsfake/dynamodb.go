@@ -1,6 +1,7 @@
 package awsfake
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"sync"
@@ -35,7 +36,7 @@ func NewDynamoDB() *DynamoDB {
 		"TransactWriteItems": struct{}{},
 	}
 	for op, out := range answers {
-		f.api.ops[op] = func(body []byte) (any, *Fault) {
+		f.api.ops[op] = func(_ context.Context, body []byte) (any, *Fault) {
 			var in map[string]any
 			if err := json.Unmarshal(body, &in); err != nil {
 				return nil, &Fault{Status: http.StatusBadRequest, Code: "SerializationException"}

@@ -1,6 +1,7 @@
 package awsfake
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"sync"
@@ -60,7 +61,7 @@ func (f *EventBridge) Accepted() []PutEntry {
 	return append([]PutEntry(nil), f.accepted...)
 }
 
-func (f *EventBridge) putEvents(body []byte) (any, *Fault) {
+func (f *EventBridge) putEvents(_ context.Context, body []byte) (any, *Fault) {
 	var in struct {
 		Entries []struct {
 			Source       string

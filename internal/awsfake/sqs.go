@@ -1,11 +1,14 @@
 package awsfake
 
 import (
+	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
+	"time"
 )
 
 // SQSMessage is one message the fake queue accepted.
@@ -23,19 +26,36 @@ type VisibilityChange struct {
 	VisibilityTimeout int32
 }
 
-// SQS is a fake SQS endpoint answering SendMessageBatch and
-// ChangeMessageVisibility in the AWS JSON 1.0 protocol the SDK uses.
+// SQS is a fake SQS endpoint answering SendMessageBatch, ReceiveMessage,
+// DeleteMessage and ChangeMessageVisibility in the AWS JSON 1.0 protocol
+// the SDK uses, with SQS's delivery semantics: a received message is
+// invisible for the visibility timeout, then delivered again with a higher
+// ApproximateReceiveCount and a new receipt handle unless deleted. Only a
+// message's current receipt handle is valid.
 type SQS struct {
 	api *jsonAPI
 
+	// Visibility is the queue's default visibility timeout (default 30s).
+	Visibility time.Duration
+	// BadMD5 makes the fake answer with a wrong MD5 of each message body,
+	// as a corrupted response would.
+	BadMD5 bool
+
 	mu       sync.Mutex
 	messages []SQSMessage
+	live     []*sqsHeld // not deleted, oldest first
+	deleted  []string   // message IDs
 	changes  []VisibilityChange
 	seq      int
-	reject   []string // per-entry scripted codes, "" accepts
-	// BadMD5 makes the fake answer with a wrong MD5OfMessageBody, as a
-	// corrupted response would.
-	BadMD5 bool
+	reject   []string      // per-entry scripted codes, "" accepts
+	notify   chan struct{} // closed when a message may have become visible
+}
+
+type sqsHeld struct {
+	SQSMessage
+	receipt   string
+	receives  int
+	visibleAt time.Time
 }
 
 // NewSQS returns a fake SQS; serve it with httptest.
@@ -43,13 +63,16 @@ func NewSQS() *SQS {
 	f := &SQS{api: newJSONAPI("AmazonSQS.", "application/x-amz-json-1.0", true)}
 	f.api.ops["SendMessageBatch"] = f.sendMessageBatch
 	f.api.ops["ChangeMessageVisibility"] = f.changeMessageVisibility
+	f.api.ops["ReceiveMessage"] = f.receiveMessage
+	f.api.ops["DeleteMessage"] = f.deleteMessage
 	return f
 }
 
 func (f *SQS) ServeHTTP(w http.ResponseWriter, r *http.Request) { f.api.ServeHTTP(w, r) }
 
 // FailCalls makes the next calls of op ("SendMessageBatch",
-// "ChangeMessageVisibility") fail as a whole.
+// "ReceiveMessage", "DeleteMessage", "ChangeMessageVisibility") fail as a
+// whole.
 func (f *SQS) FailCalls(op string, faults ...Fault) { f.api.failNext(op, faults...) }
 
 // RejectEntries scripts per-entry outcomes of the next batch entries.
@@ -62,11 +85,25 @@ func (f *SQS) RejectEntries(codes ...string) {
 // Calls is the number of calls of op received.
 func (f *SQS) Calls(op string) int { return f.api.callCount(op) }
 
-// Messages returns the accepted messages in order.
+// Messages returns every accepted message in order, deleted or not.
 func (f *SQS) Messages() []SQSMessage {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]SQSMessage(nil), f.messages...)
+}
+
+// Pending is the number of messages not deleted, in flight or not.
+func (f *SQS) Pending() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.live)
+}
+
+// Deleted returns the IDs of the deleted messages in order.
+func (f *SQS) Deleted() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.deleted...)
 }
 
 // VisibilityChanges returns the accepted visibility changes in order.
@@ -76,7 +113,23 @@ func (f *SQS) VisibilityChanges() []VisibilityChange {
 	return append([]VisibilityChange(nil), f.changes...)
 }
 
-func (f *SQS) sendMessageBatch(body []byte) (any, *Fault) {
+func (f *SQS) md5(body string) string {
+	if f.BadMD5 {
+		return "00000000000000000000000000000000"
+	}
+	sum := md5.Sum([]byte(body))
+	return hex.EncodeToString(sum[:])
+}
+
+// wake tells long polls to look again. f.mu is held.
+func (f *SQS) wake() {
+	if f.notify != nil {
+		close(f.notify)
+		f.notify = nil
+	}
+}
+
+func (f *SQS) sendMessageBatch(_ context.Context, body []byte) (any, *Fault) {
 	var in struct {
 		QueueUrl string
 		Entries  []struct {
@@ -112,6 +165,7 @@ func (f *SQS) sendMessageBatch(body []byte) (any, *Fault) {
 	}{Successful: []ok{}, Failed: []failed{}}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	now := time.Now()
 	for _, e := range in.Entries {
 		code := ""
 		if len(f.reject) > 0 {
@@ -122,19 +176,129 @@ func (f *SQS) sendMessageBatch(body []byte) (any, *Fault) {
 			continue
 		}
 		f.seq++
-		id := fmt.Sprintf("msg-%06d", f.seq)
-		sum := md5.Sum([]byte(e.MessageBody))
-		digest := hex.EncodeToString(sum[:])
-		if f.BadMD5 {
-			digest = "00000000000000000000000000000000"
-		}
-		f.messages = append(f.messages, SQSMessage{QueueURL: in.QueueUrl, MessageID: id, Body: e.MessageBody, DelaySeconds: e.DelaySeconds})
-		out.Successful = append(out.Successful, ok{Id: e.Id, MessageId: id, MD5OfMessageBody: digest})
+		m := SQSMessage{QueueURL: in.QueueUrl, MessageID: fmt.Sprintf("msg-%06d", f.seq), Body: e.MessageBody, DelaySeconds: e.DelaySeconds}
+		f.messages = append(f.messages, m)
+		f.live = append(f.live, &sqsHeld{SQSMessage: m, visibleAt: now.Add(time.Duration(e.DelaySeconds) * time.Second)})
+		out.Successful = append(out.Successful, ok{Id: e.Id, MessageId: m.MessageID, MD5OfMessageBody: f.md5(e.MessageBody)})
 	}
+	f.wake()
 	return out, nil
 }
 
-func (f *SQS) changeMessageVisibility(body []byte) (any, *Fault) {
+type sqsReceived struct {
+	MessageId, ReceiptHandle, MD5OfBody, Body string
+	Attributes                                map[string]string `json:",omitempty"`
+}
+
+func (f *SQS) receiveMessage(ctx context.Context, body []byte) (any, *Fault) {
+	var in struct {
+		QueueUrl                    string
+		MaxNumberOfMessages         int32
+		WaitTimeSeconds             int32
+		VisibilityTimeout           *int32
+		AttributeNames              []string
+		MessageSystemAttributeNames []string
+	}
+	if fault := decode(body, &in); fault != nil {
+		return nil, fault
+	}
+	if in.MaxNumberOfMessages == 0 {
+		in.MaxNumberOfMessages = 1
+	}
+	if in.MaxNumberOfMessages < 1 || in.MaxNumberOfMessages > 10 || in.WaitTimeSeconds < 0 || in.WaitTimeSeconds > 20 ||
+		(in.VisibilityTimeout != nil && (*in.VisibilityTimeout < 0 || *in.VisibilityTimeout > 43200)) {
+		return nil, &Fault{Status: http.StatusBadRequest, Code: "InvalidParameterValue"}
+	}
+	names := slices.Concat(in.AttributeNames, in.MessageSystemAttributeNames)
+	withCount := slices.Contains(names, "ApproximateReceiveCount") || slices.Contains(names, "All")
+	vis := f.Visibility
+	if vis <= 0 {
+		vis = 30 * time.Second
+	}
+	if in.VisibilityTimeout != nil {
+		vis = time.Duration(*in.VisibilityTimeout) * time.Second
+	}
+	deadline := time.Now().Add(time.Duration(in.WaitTimeSeconds) * time.Second)
+	for {
+		f.mu.Lock()
+		now := time.Now()
+		out := []sqsReceived{}
+		var next time.Time
+		for _, h := range f.live {
+			if h.QueueURL != in.QueueUrl {
+				continue
+			}
+			if h.visibleAt.After(now) {
+				if next.IsZero() || h.visibleAt.Before(next) {
+					next = h.visibleAt
+				}
+				continue
+			}
+			if len(out) >= int(in.MaxNumberOfMessages) {
+				break
+			}
+			h.receives++
+			h.receipt = fmt.Sprintf("rh-%s-%d", h.MessageID, h.receives)
+			h.visibleAt = now.Add(vis)
+			m := sqsReceived{MessageId: h.MessageID, ReceiptHandle: h.receipt, MD5OfBody: f.md5(h.Body), Body: h.Body}
+			if withCount {
+				m.Attributes = map[string]string{"ApproximateReceiveCount": fmt.Sprint(h.receives)}
+			}
+			out = append(out, m)
+		}
+		if len(out) > 0 || !now.Before(deadline) {
+			f.mu.Unlock()
+			return map[string]any{"Messages": out}, nil
+		}
+		if f.notify == nil {
+			f.notify = make(chan struct{})
+		}
+		ch := f.notify
+		f.mu.Unlock()
+		sleep := time.Until(deadline)
+		if !next.IsZero() {
+			sleep = min(sleep, max(time.Until(next), time.Millisecond))
+		}
+		t := time.NewTimer(sleep)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, &Fault{Status: http.StatusBadRequest, Code: "RequestCanceled"}
+		case <-ch:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// held finds the in-flight message whose current receipt handle is rh.
+// f.mu is held.
+func (f *SQS) held(queueURL, rh string) (int, *sqsHeld) {
+	for i, h := range f.live {
+		if rh != "" && h.receipt == rh && h.QueueURL == queueURL {
+			return i, h
+		}
+	}
+	return -1, nil
+}
+
+func (f *SQS) deleteMessage(_ context.Context, body []byte) (any, *Fault) {
+	var in struct{ QueueUrl, ReceiptHandle string }
+	if fault := decode(body, &in); fault != nil {
+		return nil, fault
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	i, h := f.held(in.QueueUrl, in.ReceiptHandle)
+	if h == nil {
+		return nil, &Fault{Status: http.StatusBadRequest, Code: "ReceiptHandleIsInvalid"}
+	}
+	f.live = slices.Delete(f.live, i, i+1)
+	f.deleted = append(f.deleted, h.MessageID)
+	return struct{}{}, nil
+}
+
+func (f *SQS) changeMessageVisibility(_ context.Context, body []byte) (any, *Fault) {
 	var in struct {
 		QueueUrl          string
 		ReceiptHandle     string
@@ -143,11 +307,19 @@ func (f *SQS) changeMessageVisibility(body []byte) (any, *Fault) {
 	if fault := decode(body, &in); fault != nil {
 		return nil, fault
 	}
-	if in.ReceiptHandle == "" || in.ReceiptHandle == "invalid" {
-		return nil, &Fault{Status: http.StatusBadRequest, Code: "ReceiptHandleIsInvalid"}
+	if in.VisibilityTimeout < 0 || in.VisibilityTimeout > 43200 {
+		return nil, &Fault{Status: http.StatusBadRequest, Code: "InvalidParameterValue"}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	_, h := f.held(in.QueueUrl, in.ReceiptHandle)
+	if h == nil {
+		return nil, &Fault{Status: http.StatusBadRequest, Code: "ReceiptHandleIsInvalid"}
+	}
+	h.visibleAt = time.Now().Add(time.Duration(in.VisibilityTimeout) * time.Second)
+	if in.VisibilityTimeout == 0 {
+		f.wake()
+	}
 	f.changes = append(f.changes, VisibilityChange{QueueURL: in.QueueUrl, ReceiptHandle: in.ReceiptHandle, VisibilityTimeout: in.VisibilityTimeout})
 	return struct{}{}, nil
 }

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -13,8 +14,14 @@ import (
 type Message struct {
 	ID            string
 	ReceiptHandle string // valid until the message is received again
-	Job           check.Job
-	ReceiveCount  int
+	// Body is the message body as sent: the JSON of a check.Job, or, on a
+	// real queue, whatever else was sent to it (the EventBridge event of a
+	// "Role Submitted", which the bus rule in AWS delivers). The verify
+	// handler decodes it (verify.Worker.JobFromMessage).
+	Body string
+	// Job is Body decoded when it is a check.Job, zero otherwise.
+	Job          check.Job
+	ReceiveCount int
 }
 
 // Memory is the embedded adapter: an in-process queue with SQS's delivery
@@ -76,8 +83,13 @@ func (m *Memory) sendBatch(ctx context.Context, batch []check.Job) ([]EntryFailu
 				continue
 			}
 		}
+		body, err := json.Marshal(j)
+		if err != nil {
+			fs = append(fs, EntryFailure{Index: i, Code: "InvalidMessageContents", Message: err.Error(), SenderFault: true})
+			continue
+		}
 		m.seq++
-		m.msgs = append(m.msgs, &held{Message: Message{ID: fmt.Sprintf("mem-%08d", m.seq), Job: j}, visibleAt: now})
+		m.msgs = append(m.msgs, &held{Message: Message{ID: fmt.Sprintf("mem-%08d", m.seq), Body: string(body), Job: j}, visibleAt: now})
 		added = true
 	}
 	if added {

@@ -29,7 +29,8 @@ func TestMemoryContract(t *testing.T) {
 			return c
 		}
 		return queuetest.Harness{
-			Queue: m,
+			Queue:    m,
+			Consumer: m,
 			Sent: func() []check.Job {
 				msgs, _ := m.Receive(context.Background(), 1000, 0)
 				for _, msg := range msgs {

@@ -6,8 +6,10 @@
 // and reports the jobs it could not enqueue with a *SendError. Two adapters
 // implement it and pass the same contract suite (queuetest): SQS
 // (aws-sdk-go-v2's SendMessageBatch, plus ChangeVisibility for the worker's
-// backoff) and Memory, the in-process queue of `rolecall serve`, with
-// receive counts, visibility timeouts and a dead-letter list like SQS.
+// backoff, and Receive and Delete for `rolecall serve --aws --queue-url`)
+// and Memory, the in-process queue of `rolecall serve`, with receive
+// counts, visibility timeouts and a dead-letter list like SQS. Both receive
+// with long polls and hand on each message's body as sent.
 package queue
 
 import (

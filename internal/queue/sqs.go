@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/rolecall/rolecall/internal/check"
 )
@@ -19,6 +21,8 @@ import (
 type SQSAPI interface {
 	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
 	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
+	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, optFns ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
+	DeleteMessage(ctx context.Context, in *sqs.DeleteMessageInput, optFns ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error)
 }
 
 // SQS is the AWS adapter of the Queue port.
@@ -33,8 +37,15 @@ type SQS struct {
 
 var _ Queue = (*SQS)(nil)
 
-// MaxVisibility is the longest visibility timeout SQS accepts.
-const MaxVisibility = 12 * time.Hour
+// SQS's limits of one receive.
+const (
+	// MaxVisibility is the longest visibility timeout SQS accepts.
+	MaxVisibility = 12 * time.Hour
+	// MaxReceive is the most messages one ReceiveMessage returns.
+	MaxReceive = 10
+	// MaxWait is the longest long poll of one ReceiveMessage.
+	MaxWait = 20 * time.Second
+)
 
 // Send implements Queue with SendMessageBatch, 10 jobs per call.
 func (q *SQS) Send(ctx context.Context, jobs []check.Job) error {
@@ -92,9 +103,58 @@ func (q *SQS) ChangeVisibility(ctx context.Context, receiptHandle string, d time
 		VisibilityTimeout: visibilitySeconds(d),
 	})
 	if err != nil {
-		return fmt.Errorf("change message visibility to %s: %w", d, err)
+		return fmt.Errorf("change message visibility to %s: %w", d, receiptError(err))
 	}
 	return nil
+}
+
+// Receive returns up to n messages (at most MaxReceive), waiting up to
+// wait (rounded up to whole seconds, at most MaxWait) for one to arrive:
+// ReceiveMessage with long polling and each message's receive count. Every
+// body is handed on in Message.Body; Message.Job is set when the body is a
+// check.Job (a "Role Submitted" event delivered by the bus rule is not).
+func (q *SQS) Receive(ctx context.Context, n int, wait time.Duration) ([]Message, error) {
+	out, err := q.Client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+		QueueUrl:                    aws.String(q.QueueURL),
+		MaxNumberOfMessages:         int32(min(max(n, 1), MaxReceive)),
+		WaitTimeSeconds:             int32(math.Ceil(min(max(wait, 0), MaxWait).Seconds())),
+		MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameApproximateReceiveCount},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("receive messages: %w", err)
+	}
+	msgs := make([]Message, 0, len(out.Messages))
+	for _, m := range out.Messages {
+		msg := Message{ID: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle), Body: aws.ToString(m.Body), ReceiveCount: 1}
+		if c, err := strconv.Atoi(m.Attributes[string(sqstypes.MessageSystemAttributeNameApproximateReceiveCount)]); err == nil && c > 0 {
+			msg.ReceiveCount = c
+		}
+		var j check.Job
+		if err := json.Unmarshal([]byte(msg.Body), &j); err == nil {
+			msg.Job = j
+		}
+		msgs = append(msgs, msg)
+	}
+	return msgs, nil
+}
+
+// Delete removes a received message. A receipt handle SQS refuses is
+// ErrReceiptHandle.
+func (q *SQS) Delete(ctx context.Context, receiptHandle string) error {
+	_, err := q.Client.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(q.QueueURL), ReceiptHandle: aws.String(receiptHandle)})
+	if err != nil {
+		return fmt.Errorf("delete message: %w", receiptError(err))
+	}
+	return nil
+}
+
+// receiptError adds ErrReceiptHandle to SQS's refusal of a receipt handle.
+func receiptError(err error) error {
+	var ae smithy.APIError
+	if errors.As(err, &ae) && (ae.ErrorCode() == "ReceiptHandleIsInvalid" || ae.ErrorCode() == "MessageNotInflight") {
+		return fmt.Errorf("%w: %w", ErrReceiptHandle, err)
+	}
+	return err
 }
 
 func visibilitySeconds(d time.Duration) int32 {

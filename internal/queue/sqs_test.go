@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/rolecall/rolecall/internal/awsfake"
@@ -48,7 +50,7 @@ func decodeJobs(t *testing.T, msgs []awsfake.SQSMessage) []check.Job {
 func TestSQSContract(t *testing.T) {
 	queuetest.Run(t, func(t *testing.T) queuetest.Harness {
 		q, fake := fakeSQS(t, 3)
-		return queuetest.Harness{Queue: q, Sent: func() []check.Job { return decodeJobs(t, fake.Messages()) }, RejectNext: fake.RejectEntries}
+		return queuetest.Harness{Queue: q, Consumer: q, Sent: func() []check.Job { return decodeJobs(t, fake.Messages()) }, RejectNext: fake.RejectEntries}
 	})
 }
 
@@ -97,23 +99,63 @@ func TestSQSWire(t *testing.T) {
 	})
 	t.Run("ChangeVisibility rounds up to seconds", func(t *testing.T) {
 		q, fake := fakeSQS(t, 1)
-		for _, d := range []time.Duration{1500 * time.Millisecond, 0, 13 * time.Hour} {
-			if err := q.ChangeVisibility(ctx, "rh-1", d); err != nil {
+		if err := q.Send(ctx, queuetest.Jobs(1)); err != nil {
+			t.Fatal(err)
+		}
+		msgs, err := q.Receive(ctx, 1, 0)
+		if err != nil || len(msgs) != 1 {
+			t.Fatalf("Receive = %v, %v", msgs, err)
+		}
+		rh := msgs[0].ReceiptHandle
+		for _, d := range []time.Duration{1500 * time.Millisecond, 13 * time.Hour, 0} {
+			if err := q.ChangeVisibility(ctx, rh, d); err != nil {
 				t.Fatal(err)
 			}
 		}
 		got := fake.VisibilityChanges()
-		if len(got) != 3 || got[0].VisibilityTimeout != 2 || got[1].VisibilityTimeout != 0 || got[2].VisibilityTimeout != 43200 ||
-			got[0].ReceiptHandle != "rh-1" || got[0].QueueURL != queueURL {
+		if len(got) != 3 || got[0].VisibilityTimeout != 2 || got[1].VisibilityTimeout != 43200 || got[2].VisibilityTimeout != 0 ||
+			got[0].ReceiptHandle != rh || got[0].QueueURL != queueURL {
 			t.Errorf("visibility changes = %+v", got)
 		}
 	})
-	t.Run("ChangeVisibility reports the API error", func(t *testing.T) {
+	t.Run("ChangeVisibility and Delete report the API error", func(t *testing.T) {
 		q, _ := fakeSQS(t, 1)
-		err := q.ChangeVisibility(ctx, "invalid", time.Second)
+		for name, call := range map[string]func() error{
+			"ChangeVisibility": func() error { return q.ChangeVisibility(ctx, "invalid", time.Second) },
+			"Delete":           func() error { return q.Delete(ctx, "invalid") },
+		} {
+			err := call()
+			var ae smithy.APIError
+			if !errors.As(err, &ae) || ae.ErrorCode() != "ReceiptHandleIsInvalid" || !errors.Is(err, queue.ErrReceiptHandle) {
+				t.Errorf("%s error = %v, want ReceiptHandleIsInvalid and ErrReceiptHandle", name, err)
+			}
+		}
+	})
+	t.Run("Receive asks for the receive count, clamps max and wait, and hands on a body that is not a job", func(t *testing.T) {
+		q, fake := fakeSQS(t, 1)
+		event := `{"version":"0","id":"e-1","detail-type":"Role Submitted","source":"rolecall","detail":{"tenantId":"acme"}}`
+		_, err := q.Client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(queueURL),
+			Entries: []sqstypes.SendMessageBatchRequestEntry{{Id: aws.String("0"), MessageBody: aws.String(event)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := q.Receive(ctx, 50, 90*time.Second)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("Receive = %+v, %v", got, err)
+		}
+		if m := got[0]; m.Body != event || m.ReceiveCount != 1 || m.Job.Connection.TenantID != "" || m.ID != fake.Messages()[0].MessageID {
+			t.Errorf("received %+v, want the event's body as sent, receive count 1 and no job", m)
+		}
+		if err := q.Delete(ctx, got[0].ReceiptHandle); err != nil || fake.Pending() != 0 || len(fake.Deleted()) != 1 {
+			t.Errorf("Delete = %v; %d pending, deleted %v", err, fake.Pending(), fake.Deleted())
+		}
+	})
+	t.Run("a failed receive is an error", func(t *testing.T) {
+		q, fake := fakeSQS(t, 1)
+		fake.FailCalls("ReceiveMessage", awsfake.Fault{Status: 403, Code: "AccessDenied"})
 		var ae smithy.APIError
-		if !errors.As(err, &ae) || ae.ErrorCode() != "ReceiptHandleIsInvalid" {
-			t.Fatalf("ChangeVisibility error = %v, want ReceiptHandleIsInvalid", err)
+		if _, err := q.Receive(ctx, 1, 0); !errors.As(err, &ae) || ae.ErrorCode() != "AccessDenied" {
+			t.Errorf("Receive error = %v, want AccessDenied", err)
 		}
 	})
 }

@@ -1,5 +1,7 @@
 // Package queuetest is the contract suite every adapter of the queue.Queue
-// port passes, so the in-process queue behaves like SQS where it matters.
+// port passes, so the in-process queue behaves like SQS where it matters:
+// sending in batches with retries, and receiving with visibility timeouts,
+// receive counts, long polls and deletes.
 package queuetest
 
 import (
@@ -16,9 +18,19 @@ import (
 	"github.com/rolecall/rolecall/internal/queue"
 )
 
+// Consumer is the receiving side of a queue, as the verify loop uses it.
+type Consumer interface {
+	Receive(ctx context.Context, max int, wait time.Duration) ([]queue.Message, error)
+	Delete(ctx context.Context, receiptHandle string) error
+	ChangeVisibility(ctx context.Context, receiptHandle string, d time.Duration) error
+}
+
 // Harness is one queue under test and the means to observe and script it.
 type Harness struct {
 	Queue queue.Queue
+	// Consumer receives from Queue; its visibility timeout is at least
+	// 10s.
+	Consumer Consumer
 	// Sent returns the jobs the queue accepted so far, in order.
 	Sent func() []check.Job
 	// RejectNext scripts the outcome of the next entries sent, attempt
@@ -87,6 +99,110 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 			t.Fatalf("sent %d jobs with a cancelled context", n)
 		}
 	})
+	runReceive(t, newHarness)
+}
+
+func runReceive(t *testing.T, newHarness func(t *testing.T) Harness) {
+	ctx := context.Background()
+	t.Run("receives each job once until deleted or made visible again", func(t *testing.T) {
+		h := newHarness(t)
+		in := Jobs(3)
+		if err := h.Queue.Send(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		first := receive(t, h.Consumer, 10, 0, 3)
+		for i, m := range first {
+			if m.ReceiveCount != 1 || m.ReceiptHandle == "" || m.ID == "" {
+				t.Errorf("message %d = %+v, want receive count 1 with an ID and a receipt handle", i, m)
+			}
+			var body check.Job
+			if err := json.Unmarshal([]byte(m.Body), &body); err != nil {
+				t.Fatalf("message %d body %q: %v", i, m.Body, err)
+			}
+			assertJobs(t, []check.Job{m.Job, body}, []check.Job{in[i], in[i]})
+		}
+		receive(t, h.Consumer, 10, 0, 0) // all in flight
+
+		if err := h.Consumer.Delete(ctx, first[0].ReceiptHandle); err != nil {
+			t.Fatalf("Delete: %v", err)
+		}
+		if err := h.Consumer.ChangeVisibility(ctx, first[1].ReceiptHandle, 0); err != nil {
+			t.Fatalf("ChangeVisibility: %v", err)
+		}
+		again := receive(t, h.Consumer, 10, 0, 1)
+		if m := again[0]; m.ID != first[1].ID || m.ReceiveCount != 2 || m.ReceiptHandle == first[1].ReceiptHandle {
+			t.Fatalf("received again %+v, want %s with receive count 2 and a new receipt handle", m, first[1].ID)
+		}
+		if err := h.Consumer.Delete(ctx, first[0].ReceiptHandle); !errors.Is(err, queue.ErrReceiptHandle) {
+			t.Errorf("Delete of a deleted message = %v, want ErrReceiptHandle", err)
+		}
+		if err := h.Consumer.Delete(ctx, again[0].ReceiptHandle); err != nil {
+			t.Fatalf("Delete with the new receipt handle: %v", err)
+		}
+		for _, rh := range []string{"invalid", first[0].ReceiptHandle} {
+			if err := h.Consumer.ChangeVisibility(ctx, rh, 0); !errors.Is(err, queue.ErrReceiptHandle) {
+				t.Errorf("ChangeVisibility(%q) = %v, want ErrReceiptHandle", rh, err)
+			}
+		}
+	})
+	t.Run("receives at most max messages, oldest first", func(t *testing.T) {
+		h := newHarness(t)
+		in := Jobs(7)
+		if err := h.Queue.Send(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		got := receive(t, h.Consumer, 5, 0, 5)
+		jobs := make([]check.Job, len(got))
+		for i, m := range got {
+			jobs[i] = m.Job
+		}
+		assertJobs(t, jobs, in[:5])
+	})
+	t.Run("a long poll returns a job sent while it waits", func(t *testing.T) {
+		h := newHarness(t)
+		done := make(chan error, 1)
+		go func() {
+			time.Sleep(50 * time.Millisecond)
+			done <- h.Queue.Send(ctx, Jobs(1))
+		}()
+		start := time.Now()
+		receive(t, h.Consumer, 1, 5*time.Second, 1)
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("long poll returned after %s, want soon after the send", d)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("a delayed message comes back after the delay with a higher receive count", func(t *testing.T) {
+		h := newHarness(t)
+		if err := h.Queue.Send(ctx, Jobs(1)); err != nil {
+			t.Fatal(err)
+		}
+		m := receive(t, h.Consumer, 1, 0, 1)[0]
+		start := time.Now()
+		if err := h.Consumer.ChangeVisibility(ctx, m.ReceiptHandle, time.Second); err != nil {
+			t.Fatal(err)
+		}
+		receive(t, h.Consumer, 1, 0, 0)
+		back := receive(t, h.Consumer, 1, 5*time.Second, 1)[0]
+		if d := time.Since(start); d < 900*time.Millisecond || back.ID != m.ID || back.ReceiveCount != 2 {
+			t.Errorf("after %s received %+v, want %s again with receive count 2 after 1s", d, back, m.ID)
+		}
+	})
+}
+
+// receive receives once and fails unless it gets want messages.
+func receive(t *testing.T, c Consumer, max int, wait time.Duration, want int) []queue.Message {
+	t.Helper()
+	got, err := c.Receive(context.Background(), max, wait)
+	if err != nil {
+		t.Fatalf("Receive: %v", err)
+	}
+	if len(got) != want {
+		t.Fatalf("received %d messages, want %d", len(got), want)
+	}
+	return got
 }
 
 // Jobs returns n distinct jobs.
