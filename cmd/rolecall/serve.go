@@ -24,7 +24,7 @@ type serveOptions struct {
 func newServeCmd() *cobra.Command {
 	var o serveOptions
 	cmd := &cobra.Command{
-		Use:   "serve [--addr 127.0.0.1:8080] [--dynamodb-endpoint URL] [--aws] [--ops-token T] [--sweep-every 1m] [--check-interval 1h] [--lost-after 2] [--propagation-window 2m] [--sandbox-latency 0ms]",
+		Use:   "serve [--addr 127.0.0.1:8080] [--dynamodb-endpoint URL] [--aws [--table T] [--event-bus B] [--queue-url U]] [--ops-token T] [--sweep-every 1m] [--check-interval 1h] [--lost-after 2] [--propagation-window 2m] [--sandbox-latency 0ms]",
 		Short: "Run the whole pipeline on this machine: web form, API, events, checks, sweeps",
 		Long: `serve runs RoleCall's four functions in one process, with the same code as in Lambda:
 the HTTP API and customer web form; the store's change feed -> publish -> an in-process
@@ -36,8 +36,11 @@ STS-compatible endpoint that evaluates real trust policies), so no AWS account i
 needed. --dynamodb-endpoint uses the DynamoDB adapter against DynamoDB Local (the
 table is created if missing). --aws uses the default AWS credential chain and real
 STS; with --table (or TABLE_NAME) it uses that real DynamoDB table and its stream,
-and with --event-bus (or EVENT_BUS_NAME) it also puts every event on that
-EventBridge bus.
+with --event-bus (or EVENT_BUS_NAME) it also puts every event on that
+EventBridge bus, and with --queue-url (or VERIFY_QUEUE_URL) the verify queue is
+that SQS queue: sweeps, re-checks and the "Role Submitted" rule send to it and the
+verify worker here receives from it (a deployed verify function reading the same
+queue would share its messages).
 
 At start it creates the tenant "demo" with an invite and prints the customer form's
 URL, the ops page's URL and token, and the partner principal. Events are written to
@@ -47,7 +50,8 @@ finish and their events are published.`,
 		Example: `  rolecall serve
   rolecall serve --addr 127.0.0.1:9000 --propagation-window 30s | jq .
   rolecall serve --dynamodb-endpoint http://127.0.0.1:8000
-  AWS_PROFILE=partner rolecall serve --aws --table rolecall-prod`,
+  AWS_PROFILE=partner rolecall serve --aws --table rolecall-prod
+  AWS_PROFILE=partner rolecall serve --aws --queue-url https://sqs.us-east-1.amazonaws.com/111122223333/rolecall-verify`,
 		DisableFlagsInUseLine: true,
 		Args:                  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -60,6 +64,7 @@ finish and their events are published.`,
 	f.StringVar(&o.TableName, "table", os.Getenv("TABLE_NAME"), "DynamoDB table name (default \"rolecall\" with --dynamodb-endpoint; with --aws, a real table)")
 	f.BoolVar(&o.AWS, "aws", false, "use the default AWS credential chain and real STS instead of the sandbox")
 	f.StringVar(&o.EventBusName, "event-bus", os.Getenv("EVENT_BUS_NAME"), "with --aws, also put events on this EventBridge bus")
+	f.StringVar(&o.QueueURL, "queue-url", os.Getenv("VERIFY_QUEUE_URL"), "with --aws, use this SQS queue as the verify queue instead of the in-process one")
 	f.StringVar(&o.Region, "region", "", "AWS region (default us-east-1, or the SDK's with --aws)")
 	f.StringVar(&o.TrustedPrincipalARN, "trusted-principal-arn", "", "principal customer roles trust (default: the sandbox's, or the caller's with --aws)")
 	f.StringVar(&o.TemplateURL, "template-url", os.Getenv("CUSTOMER_ROLE_TEMPLATE_URL"), "S3 URL of customer-role.yaml, for quick-create links")
@@ -94,6 +99,9 @@ func (o *serveOptions) validate() error {
 	}
 	if o.AWS && o.SandboxLatency > 0 {
 		errs = append(errs, errors.New("--sandbox-latency needs the sandbox; drop --aws"))
+	}
+	if o.QueueURL != "" && !o.AWS {
+		errs = append(errs, errors.New("--queue-url (or VERIFY_QUEUE_URL) needs --aws; without it the verify queue is in-process"))
 	}
 	if o.SweepEvery == 0 {
 		o.SweepEvery = -1 // local.Options: negative disables the ticker

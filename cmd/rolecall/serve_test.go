@@ -91,6 +91,7 @@ func TestServeRefusesBadFlags(t *testing.T) {
 		{"--sweep-every", "-1m"},
 		{"--log-level", "loud"},
 		{"--aws", "--sandbox-latency", "1s"},
+		{"--queue-url", "https://sqs.us-east-1.amazonaws.com/111122223333/rolecall-verify"},
 	}
 	for _, args := range tests {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
@@ -106,4 +107,35 @@ func TestServeRefusesBadFlags(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestServeQueueURL(t *testing.T) {
+	t.Run("VERIFY_QUEUE_URL without --aws is refused", func(t *testing.T) {
+		t.Setenv("VERIFY_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/111122223333/rolecall-verify")
+		var stderr bytes.Buffer
+		root := newRoot()
+		root.SetArgs([]string{"serve", "--addr", "127.0.0.1:0"})
+		root.SetOut(&bytes.Buffer{})
+		root.SetErr(&stderr)
+		err := root.ExecuteContext(context.Background())
+		var ec exitCode
+		if !errors.As(err, &ec) || ec != 2 || !strings.Contains(stderr.String(), "--queue-url (or VERIFY_QUEUE_URL) needs --aws") {
+			t.Errorf("err %v, stderr %q", err, stderr.String())
+		}
+	})
+	t.Run("the help documents it", func(t *testing.T) {
+		var stdout bytes.Buffer
+		root := newRoot()
+		root.SetArgs([]string{"serve", "--help"})
+		root.SetOut(&stdout)
+		root.SetErr(&bytes.Buffer{})
+		if err := root.Execute(); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"--queue-url string", "VERIFY_QUEUE_URL", "with --aws, use this SQS queue"} {
+			if !strings.Contains(stdout.String(), want) {
+				t.Errorf("help lacks %q:\n%s", want, stdout.String())
+			}
+		}
+	})
 }

@@ -5,9 +5,10 @@
 // It wires the same handlers the Lambdas run: the HTTP handler (httpapi);
 // the store's change feed (the embedded store's outbox, or the DynamoDB
 // stream) → the publish handler → an in-process bus; a bus rule on
-// "Role Submitted" → an in-process queue → the verify handler; a ticker →
-// the sweep handler. STS is the sandbox (an STS-compatible endpoint served
-// on the same port, called through the real SDK client) unless AWS is set.
+// "Role Submitted" → an in-process queue (or, with AWS and a QueueURL, a
+// real SQS queue) → the verify handler; a ticker → the sweep handler. STS
+// is the sandbox (an STS-compatible endpoint served on the same port,
+// called through the real SDK client) unless AWS is set.
 package local
 
 import (
@@ -32,6 +33,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/rolecall/rolecall/internal/bus"
@@ -79,6 +81,11 @@ type Options struct {
 	AWS bool
 	// EventBusName, with AWS, also puts every event on this EventBridge bus.
 	EventBusName string
+	// QueueURL, with AWS, selects this real SQS queue (the stack's verify
+	// queue) instead of the in-process one: sweeps, re-checks and the
+	// "Role Submitted" rule send to it and the verify loop receives from
+	// it.
+	QueueURL string
 	// Region of the AWS clients (default us-east-1, or the SDK's with AWS).
 	Region string
 	// TrustedPrincipalARN is the principal customer roles trust. Sandbox:
@@ -133,7 +140,9 @@ type Server struct {
 	Service *onboarding.Service
 	Sandbox *sandbox.STS // nil with AWS
 	Bus     *bus.Memory
-	Queue   *queue.Memory
+	Queue   VerifyQueue // *queue.Memory, or *queue.SQS with Options.QueueURL
+	// QueueKind describes the verify queue for the banner.
+	QueueKind string
 
 	log      *slog.Logger
 	http     *http.Server
@@ -142,6 +151,9 @@ type Server struct {
 	feed     feed
 	worker   *verify.Worker
 	sweeper  *sweep.Sweeper
+	// receiveWait is the verify loop's long poll: 1s in process, 20s
+	// (SQS's longest, the fewest requests) on a real queue.
+	receiveWait time.Duration
 
 	stopSweep, stopVerify, stopFeed context.CancelFunc
 	sweepDone, verifyDone, feedDone sync.WaitGroup
@@ -149,6 +161,21 @@ type Server struct {
 	shutdownOnce                    sync.Once
 	shutdownErr                     error
 }
+
+// VerifyQueue is the verify queue as the pipeline uses it: the sweeps, the
+// ops re-checks and the "Role Submitted" rule send jobs to it; the verify
+// loop receives its messages, delays their redelivery and deletes them.
+type VerifyQueue interface {
+	Send(ctx context.Context, jobs []check.Job) error
+	Receive(ctx context.Context, max int, wait time.Duration) ([]queue.Message, error)
+	Delete(ctx context.Context, receiptHandle string) error
+	ChangeVisibility(ctx context.Context, receiptHandle string, d time.Duration) error
+}
+
+var (
+	_ VerifyQueue = (*queue.Memory)(nil)
+	_ VerifyQueue = (*queue.SQS)(nil)
+)
 
 // feed is a store's change feed: it delivers outbox events to the publish
 // handler.
@@ -205,9 +232,11 @@ func (o Options) Policy() connection.Policy {
 // start only.
 func Start(ctx context.Context, o Options) (s *Server, err error) {
 	o.defaults()
-	s = &Server{log: o.Log, serveErr: make(chan error, 1), Bus: bus.NewMemory(), Queue: queue.NewMemory()}
+	if o.QueueURL != "" && !o.AWS {
+		return nil, errors.New("a queue URL needs AWS: the in-process queue is used without it")
+	}
+	s = &Server{log: o.Log, serveErr: make(chan error, 1), Bus: bus.NewMemory()}
 	s.Bus.Log = o.Log
-	s.Queue.Visibility = 30 * time.Second
 	if s.OpsToken = o.OpsToken; s.OpsToken == "" {
 		s.OpsToken = newToken()
 	}
@@ -283,6 +312,19 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 	}
 	s.PartnerPrincipalARN = o.TrustedPrincipalARN
 	s.PartnerAccountID = accountOf(o.TrustedPrincipalARN)
+
+	// The verify queue: in-process, or a real SQS queue.
+	if o.QueueURL != "" {
+		s.Queue = &queue.SQS{Client: sqs.NewFromConfig(awsCfg), QueueURL: o.QueueURL}
+		s.QueueKind = "SQS queue " + o.QueueURL
+		s.receiveWait = queue.MaxWait
+	} else {
+		mem := queue.NewMemory()
+		mem.Visibility = 30 * time.Second
+		s.Queue = mem
+		s.QueueKind = "in-process verify queue"
+		s.receiveWait = time.Second
+	}
 
 	// Store and its change feed.
 	var st store.Store
@@ -440,7 +482,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Banner is the block serve prints at start.
 func (s *Server) Banner() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nRoleCall is running: %s, %s.\n\n", s.StoreKind, s.STSKind)
+	fmt.Fprintf(&b, "\nRoleCall is running: %s, %s, %s.\n\n", s.StoreKind, s.STSKind, s.QueueKind)
 	row := func(k, v string) { fmt.Fprintf(&b, "  %-28s %s\n", k, v) }
 	row("Customer form (tenant demo):", s.DemoInviteURL)
 	row("Ops page:", s.URL+"/ops")

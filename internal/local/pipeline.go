@@ -76,11 +76,12 @@ func (f *outboxFeed) deliver(ctx context.Context, evs []connection.Event) {
 
 // verifyLoop is the verify queue's event source mapping: it receives
 // batches of messages and hands them to the verify handler as the SQS
-// event the Lambda gets, then deletes the messages the handler did not
-// report as failures. A batch in progress finishes after ctx is done.
+// event the Lambda gets, bodies as sent, then deletes the messages the
+// handler did not report as failures. A batch in progress finishes after
+// ctx is done.
 func (s *Server) verifyLoop(ctx context.Context) {
 	for ctx.Err() == nil {
-		msgs, err := s.Queue.Receive(ctx, 10, time.Second)
+		msgs, err := s.Queue.Receive(ctx, 10, s.receiveWait)
 		if ctx.Err() != nil {
 			return
 		}
@@ -94,13 +95,8 @@ func (s *Server) verifyLoop(ctx context.Context) {
 		}
 		in := events.SQSEvent{Records: make([]events.SQSMessage, 0, len(msgs))}
 		for _, m := range msgs {
-			body, err := json.Marshal(m.Job)
-			if err != nil {
-				s.log.Error("encode a check job", "error", err)
-				continue
-			}
 			in.Records = append(in.Records, events.SQSMessage{
-				MessageId: m.ID, ReceiptHandle: m.ReceiptHandle, Body: string(body), EventSource: "aws:sqs",
+				MessageId: m.ID, ReceiptHandle: m.ReceiptHandle, Body: m.Body, EventSource: "aws:sqs",
 				Attributes: map[string]string{"ApproximateReceiveCount": strconv.Itoa(m.ReceiveCount)},
 			})
 		}

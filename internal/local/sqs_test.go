@@ -1,0 +1,140 @@
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/awsfake"
+	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/sandbox"
+)
+
+// flakyAssumer fails the first n calls transiently, as throttled STS would.
+type flakyAssumer struct {
+	next check.Assumer
+
+	mu    sync.Mutex
+	fail  int
+	calls int
+}
+
+func (f *flakyAssumer) AssumeRole(ctx context.Context, in check.AssumeRequest) (check.Session, error) {
+	f.mu.Lock()
+	f.calls++
+	fail := f.calls <= f.fail
+	f.mu.Unlock()
+	if fail {
+		return check.Session{}, &check.STSError{Kind: check.ErrTransient, Err: errors.New("Throttling (injected)")}
+	}
+	return f.next.AssumeRole(ctx, in)
+}
+
+// TestVerifyOverSQS runs serve's wiring with --aws and a queue URL against
+// fakes: the default credential chain reads test keys from the
+// environment, SQS is awsfake's (every send, receive, visibility change and
+// delete goes through the SDK client over HTTP) and "real" STS is the
+// sandbox on a loopback port. A submission's job goes through the fake
+// queue; the first check fails transiently, so the message comes back with
+// receive count 2 after its visibility is changed, then the role is
+// VERIFIED and the message deleted.
+func TestVerifyOverSQS(t *testing.T) {
+	fakeSQS := awsfake.NewSQS()
+	sqsSrv := httptest.NewServer(fakeSQS)
+	t.Cleanup(sqsSrv.Close)
+	const accessKey = "AKIAROLECALLTESTSQS0"
+	sb := sandbox.New(sandbox.Config{Callers: map[string]string{accessKey: SandboxPrincipalARN}, Seed: 1})
+	stsSrv := httptest.NewServer(sb)
+	t.Cleanup(stsSrv.Close)
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID": accessKey, "AWS_SECRET_ACCESS_KEY": "test-secret", "AWS_SESSION_TOKEN": "",
+		"AWS_REGION": "us-east-1", "AWS_PROFILE": "", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+		"AWS_ENDPOINT_URL": "", "AWS_ENDPOINT_URL_SQS": sqsSrv.URL, "AWS_ENDPOINT_URL_STS": stsSrv.URL, "AWS_EC2_METADATA_DISABLED": "true",
+	} {
+		t.Setenv(k, v)
+	}
+
+	queueURL := sqsSrv.URL + "/" + SandboxPartnerAccount + "/rolecall-verify"
+	events := &syncBuffer{}
+	o := testOptions(t, events)
+	o.AWS, o.QueueURL, o.TrustedPrincipalARN = true, queueURL, SandboxPrincipalARN
+	flaky := &flakyAssumer{fail: 3} // the checker's 3 attempts of the first delivery
+	o.Hooks.WrapAssumer = func(a check.Assumer) check.Assumer { flaky.next = a; return flaky }
+	s := start(t, o)
+	if s.Sandbox != nil || !strings.Contains(s.Banner(), "SQS queue "+queueURL) {
+		t.Fatalf("not wired to the SQS queue: %s", s.Banner())
+	}
+
+	ctx := context.Background()
+	tn, err := s.Service.CreateTenant(ctx, "acme", "Acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const account = "210987654321"
+	role := "arn:aws:iam::" + account + ":role/RoleCall"
+	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + SandboxPrincipalARN +
+		`"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"` + tn.ExternalID + `"}}}]}`
+	if err := sb.PutRole(role, []byte(policy)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Service.Submit(ctx, tn, role); err != nil {
+		t.Fatal(err)
+	}
+
+	var conn connection.Connection
+	for deadline := time.Now().Add(15 * time.Second); conn.Status != connection.Verified; time.Sleep(50 * time.Millisecond) {
+		if conn, err = s.Service.Connection(ctx, "acme", account); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("connection is %s (%+v), not VERIFIED", conn.Status, conn.Reason)
+		}
+	}
+
+	// One message, the Role Submitted rule's job: received twice (the
+	// visibility change after the transient failure), then deleted.
+	msgs := fakeSQS.Messages()
+	if len(msgs) != 1 || msgs[0].QueueURL != queueURL {
+		t.Fatalf("messages sent = %+v, want the submission's job on %s", msgs, queueURL)
+	}
+	var job check.Job
+	if err := json.Unmarshal([]byte(msgs[0].Body), &job); err != nil || job.Why != check.WhySubmitted || job.Connection.AccountID != account {
+		t.Errorf("message body %s (%v), want the submission's job", msgs[0].Body, err)
+	}
+	changes := fakeSQS.VisibilityChanges()
+	if len(changes) != 1 || changes[0].VisibilityTimeout < 1 || !strings.Contains(changes[0].ReceiptHandle, msgs[0].MessageID+"-1") {
+		t.Errorf("visibility changes = %+v, want one delay of the first delivery", changes)
+	}
+	for deadline := time.Now().Add(5 * time.Second); fakeSQS.Pending() > 0 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if d := fakeSQS.Deleted(); len(d) != 1 || d[0] != msgs[0].MessageID || fakeSQS.Pending() != 0 {
+		t.Errorf("deleted %v with %d pending, want %s deleted", d, fakeSQS.Pending(), msgs[0].MessageID)
+	}
+	flaky.mu.Lock()
+	calls := flaky.calls
+	flaky.mu.Unlock()
+	if calls <= 3 {
+		t.Errorf("%d STS calls, want 3 failed and more by the redelivery", calls)
+	}
+	if !strings.Contains(events.String(), `"detail-type":"Role Verified"`) {
+		t.Errorf("no Role Verified event in %s", events.String())
+	}
+}
+
+func TestQueueURLNeedsAWS(t *testing.T) {
+	o := testOptions(t, &syncBuffer{})
+	o.QueueURL = "https://sqs.us-east-1.amazonaws.com/123456789012/rolecall-verify"
+	if s, err := Start(context.Background(), o); err == nil || !strings.Contains(err.Error(), "needs AWS") {
+		if s != nil {
+			_ = s.Shutdown(context.Background())
+		}
+		t.Fatalf("Start with a queue URL and no AWS = %v, want an error", err)
+	}
+}
