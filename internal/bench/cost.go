@@ -11,6 +11,7 @@ import (
 	"github.com/rolecall/rolecall/internal/awsfake"
 	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/ddbmeter"
 	"github.com/rolecall/rolecall/internal/queue"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/sweep"
@@ -24,7 +25,7 @@ import (
 // then sweeps them into an SQS queue (awsfake, through the SDK) to count
 // the queue's requests.
 func costPerCheck(ctx context.Context, cfg Config, r *Report) error {
-	cnt := newDDBCounter()
+	cnt := ddbmeter.New()
 	counted := dynamoClient(cfg.DynamoDBEndpoint, cnt)
 	table, drop, err := newTable(ctx, counted, "rolecall-bench-cost")
 	if err != nil {
@@ -59,21 +60,21 @@ func costPerCheck(ctx context.Context, cfg Config, r *Report) error {
 		return total, nil
 	}
 	// measure runs step for every connection and adds its row.
-	measure := func(what string, step func(i int) error) (ddbSnapshot, int, error) {
+	measure := func(what string, step func(i int) error) (ddbmeter.Reading, int, error) {
 		before, err := events()
 		if err != nil {
-			return ddbSnapshot{}, 0, err
+			return ddbmeter.Reading{}, 0, err
 		}
-		s0 := cnt.snapshot()
+		s0 := cnt.Read()
 		for i := range n {
 			if err := step(i); err != nil {
-				return ddbSnapshot{}, 0, fmt.Errorf("%s of %s: %w", what, accountID(i), err)
+				return ddbmeter.Reading{}, 0, fmt.Errorf("%s of %s: %w", what, accountID(i), err)
 			}
 		}
-		d := cnt.snapshot().since(s0)
+		d := cnt.Read().Since(s0)
 		after, err := events()
 		if err != nil {
-			return ddbSnapshot{}, 0, err
+			return ddbmeter.Reading{}, 0, err
 		}
 		return d, after - before, nil
 	}
@@ -153,18 +154,18 @@ func costPerCheck(ctx context.Context, cfg Config, r *Report) error {
 		if err != nil {
 			return err
 		}
-		value := fmt.Sprintf("%s; %s; %s events", d.per(n), d.capacity(n), trim(float64(evs)/float64(n)))
-		if d.items > 0 {
-			value += fmt.Sprintf("; %s items read", trim(float64(d.items)/float64(n)))
+		value := fmt.Sprintf("%s; %s; %s events", perOp(d, n), capacity(d, n), trim(float64(evs)/float64(n)))
+		if d.Items > 0 {
+			value += fmt.Sprintf("; %s items read", trim(float64(d.Items)/float64(n)))
 		}
 		row := Row{Area: area, Measure: "DynamoDB per " + s.what, Value: value}
 		switch {
-		case s.transition && (evs != n || d.ops["TransactWriteItems"] != n):
-			return fmt.Errorf("%s: %d events and %d transactions for %d transitions", s.what, evs, d.ops["TransactWriteItems"], n)
+		case s.transition && (evs != n || d.Ops["TransactWriteItems"] != n):
+			return fmt.Errorf("%s: %d events and %d transactions for %d transitions", s.what, evs, d.Ops["TransactWriteItems"], n)
 		case s.routine:
 			routineEvents += evs
-			if d.requests() != n || d.ops["UpdateItem"] != n {
-				return fmt.Errorf("%s: %s per check, want one UpdateItem", s.what, d.per(n))
+			if d.Requests() != n || d.Ops["UpdateItem"] != n {
+				return fmt.Errorf("%s: %s per check, want one UpdateItem", s.what, perOp(d, n))
 			}
 			row.Goal, row.Verdict = "1 conditional write, no read", "met"
 		}

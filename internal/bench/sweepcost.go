@@ -12,6 +12,7 @@ import (
 
 	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/ddbmeter"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/sweep"
@@ -78,7 +79,7 @@ func sweepCost(ctx context.Context, cfg Config, r *Report) error {
 	load := time.Since(start)
 	cfg.progress("   loaded %d connections in %s (%.0f items/s)", cfg.SweepTotal, load.Round(time.Millisecond), float64(cfg.SweepTotal)/load.Seconds())
 
-	cnt := newDDBCounter()
+	cnt := ddbmeter.New()
 	counted := store.NewDynamoDB(dynamoClient(cfg.DynamoDBEndpoint, cnt), table)
 	q := &jobCounter{}
 	sw := &sweep.Sweeper{Store: counted, Queue: q, Log: quiet, Now: func() time.Time { return now }}
@@ -88,11 +89,11 @@ func sweepCost(ctx context.Context, cfg Config, r *Report) error {
 	if err != nil {
 		return err
 	}
-	d := cnt.snapshot().since(ddbSnapshot{})
+	d := cnt.Read().Since(ddbmeter.Reading{})
 	if res.Enqueued != cfg.SweepDue || int(q.n.Load()) != cfg.SweepDue {
 		return fmt.Errorf("the sweep enqueued %d (queue got %d), want the %d due", res.Enqueued, q.n.Load(), cfg.SweepDue)
 	}
-	indexItems := d.items - d.ops["GetItem"] // GetItem reads are the tenants
+	indexItems := d.Items - d.Ops["GetItem"] // GetItem reads are the tenants
 	area := "Sweep"
 	ratio := float64(indexItems) / float64(cfg.SweepDue)
 	r.add(
@@ -101,8 +102,8 @@ func sweepCost(ctx context.Context, cfg Config, r *Report) error {
 		Row{Area: area, Measure: "due-index items read ÷ items due (ScannedCount of the index queries)", Value: fmt.Sprintf("%s (%d ÷ %d)", trim(ratio), indexItems, cfg.SweepDue),
 			Goal: "≤ 1.2", Verdict: atMost(ratio, 1.2, "")},
 		Row{Area: area, Measure: "with the tenant reads (one GetItem per tenant per sweep)", Value: fmt.Sprintf("%s ((%d + %d) ÷ %d)",
-			trim(float64(d.items)/float64(cfg.SweepDue)), indexItems, d.ops["GetItem"], cfg.SweepDue)},
-		Row{Area: area, Measure: "requests and capacity", Value: fmt.Sprintf("%s; %s", d.per(1), d.capacity(1))},
+			trim(float64(d.Items)/float64(cfg.SweepDue)), indexItems, d.Ops["GetItem"], cfg.SweepDue)},
+		Row{Area: area, Measure: "requests and capacity", Value: fmt.Sprintf("%s; %s", perOp(d, 1), capacity(d, 1))},
 		Row{Area: area, Measure: "sweep time (8 shards in parallel, jobs to a counting queue)", Value: ms(took)},
 	)
 	return nil

@@ -16,7 +16,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -25,6 +24,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/ddbmeter"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/store/storetest"
 	"github.com/rolecall/rolecall/internal/tenant"
@@ -309,80 +309,6 @@ func toLambdaValue(v streamtypes.AttributeValue) events.DynamoDBAttributeValue {
 	return events.NewNullAttribute()
 }
 
-// counter records the DynamoDB requests (attempts) per API operation and the
-// capacity they consumed, as DynamoDB reports it.
-type counter struct {
-	mu    sync.Mutex
-	ops   []string
-	units float64
-	gsi   map[string]float64
-}
-
-func newCounter() *counter { return &counter{gsi: map[string]float64{}} }
-
-func (c *counter) middleware(stack *middleware.Stack) error {
-	// Ask for capacity (with the per-index share) on every request.
-	if err := stack.Initialize.Add(middleware.InitializeMiddlewareFunc("askCapacity",
-		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-			const idx = ddbtypes.ReturnConsumedCapacityIndexes
-			switch p := in.Parameters.(type) {
-			case *dynamodb.GetItemInput:
-				p.ReturnConsumedCapacity = idx
-			case *dynamodb.PutItemInput:
-				p.ReturnConsumedCapacity = idx
-			case *dynamodb.UpdateItemInput:
-				p.ReturnConsumedCapacity = idx
-			case *dynamodb.QueryInput:
-				p.ReturnConsumedCapacity = idx
-			case *dynamodb.BatchGetItemInput:
-				p.ReturnConsumedCapacity = idx
-			case *dynamodb.TransactWriteItemsInput:
-				p.ReturnConsumedCapacity = idx
-			}
-			return next.HandleInitialize(ctx, in)
-		}), middleware.Before); err != nil {
-		return err
-	}
-	// The Deserialize step runs once per attempt, inside the retry loop:
-	// this counts HTTP requests, not calls.
-	return stack.Deserialize.Add(middleware.DeserializeMiddlewareFunc("countRequests",
-		func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
-			out, md, err := next.HandleDeserialize(ctx, in)
-			var cc []ddbtypes.ConsumedCapacity
-			switch r := out.Result.(type) {
-			case *dynamodb.GetItemOutput:
-				cc = appendCC(cc, r.ConsumedCapacity)
-			case *dynamodb.PutItemOutput:
-				cc = appendCC(cc, r.ConsumedCapacity)
-			case *dynamodb.UpdateItemOutput:
-				cc = appendCC(cc, r.ConsumedCapacity)
-			case *dynamodb.QueryOutput:
-				cc = appendCC(cc, r.ConsumedCapacity)
-			case *dynamodb.BatchGetItemOutput:
-				cc = append(cc, r.ConsumedCapacity...)
-			case *dynamodb.TransactWriteItemsOutput:
-				cc = append(cc, r.ConsumedCapacity...)
-			}
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			c.ops = append(c.ops, awsmiddleware.GetOperationName(ctx))
-			for _, x := range cc {
-				c.units += aws.ToFloat64(x.CapacityUnits)
-				for name, g := range x.GlobalSecondaryIndexes {
-					c.gsi[name] += aws.ToFloat64(g.CapacityUnits)
-				}
-			}
-			return out, md, err
-		}), middleware.Before)
-}
-
-func appendCC(cc []ddbtypes.ConsumedCapacity, c *ddbtypes.ConsumedCapacity) []ddbtypes.ConsumedCapacity {
-	if c != nil {
-		cc = append(cc, *c)
-	}
-	return cc
-}
-
 type measurement struct {
 	requests string // e.g. "1×Query 2×BatchGetItem"
 	n        map[string]int
@@ -390,33 +316,25 @@ type measurement struct {
 	gsi      map[string]float64
 }
 
-// measure runs op and returns the requests it made.
-func (c *counter) measure(op func() error) (measurement, error) {
-	c.mu.Lock()
-	c.ops, c.units, c.gsi = nil, 0, map[string]float64{}
-	c.mu.Unlock()
+// measure runs op and returns the requests it made, as m counted them.
+func measure(m *ddbmeter.Meter, op func() error) (measurement, error) {
+	before := m.Read()
 	err := op()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	m := measurement{n: map[string]int{}, units: c.units, gsi: c.gsi}
-	for _, o := range c.ops {
-		m.n[o]++
-	}
+	d := m.Read().Since(before)
 	var parts []string
-	for o, n := range m.n {
+	for o, n := range d.Ops {
 		parts = append(parts, fmt.Sprintf("%d×%s", n, o))
 	}
 	sort.Strings(parts)
-	m.requests = strings.Join(parts, " ")
-	return m, err
+	return measurement{requests: strings.Join(parts, " "), n: d.Ops, units: d.Units, gsi: d.GSI}, err
 }
 
 // Requests per store operation, counted through SDK middleware. Transitions
 // are computed with an uncounted store, so only the measured call counts.
 func TestDynamoDBRequestsPerOperation(t *testing.T) {
 	ep := endpoint(t)
-	cnt := newCounter()
-	client := newClient(ep, cnt.middleware)
+	cnt := ddbmeter.New()
+	client := newClient(ep, cnt.Middleware)
 	table := newTable(t, client)
 	s := store.NewDynamoDB(client, table)
 	f := storetest.NewFixture(t, store.NewDynamoDB(newClient(ep), table)) // uncounted
@@ -496,7 +414,7 @@ func TestDynamoDBRequestsPerOperation(t *testing.T) {
 	}
 	t.Logf("%-45s %-24s %9s  %s", "operation", "requests", "capacity", "of which GSI")
 	for _, tc := range tests {
-		m, err := cnt.measure(tc.prep())
+		m, err := measure(cnt, tc.prep())
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
@@ -513,7 +431,7 @@ func TestDynamoDBRequestsPerOperation(t *testing.T) {
 	// conflicts cost.
 	var wg sync.WaitGroup
 	a := f.ARN("arn:aws:iam::123456789012:role/Shared")
-	m, _ := cnt.measure(func() error {
+	m, _ := measure(cnt, func() error {
 		for i := range 100 {
 			wg.Add(1)
 			go func() {
