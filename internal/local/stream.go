@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	st "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+
+	"github.com/rolecall/rolecall/internal/store"
 )
 
 // StreamsAPI is the part of *dynamodbstreams.Client the stream feed uses.
@@ -242,9 +244,9 @@ func lambdaRecord(r st.Record, streamARN string) events.DynamoDBEventRecord {
 	}
 	if d := r.Dynamodb; d != nil {
 		out.Change = events.DynamoDBStreamRecord{
-			Keys:           lambdaImage(d.Keys),
-			NewImage:       lambdaImage(d.NewImage),
-			OldImage:       lambdaImage(d.OldImage),
+			Keys:           store.LambdaImage(d.Keys),
+			NewImage:       store.LambdaImage(d.NewImage),
+			OldImage:       store.LambdaImage(d.OldImage),
 			SequenceNumber: aws.ToString(d.SequenceNumber),
 			SizeBytes:      aws.ToInt64(d.SizeBytes),
 			StreamViewType: string(d.StreamViewType),
@@ -254,45 +256,4 @@ func lambdaRecord(r st.Record, streamARN string) events.DynamoDBEventRecord {
 		}
 	}
 	return out
-}
-
-func lambdaImage(m map[string]st.AttributeValue) map[string]events.DynamoDBAttributeValue {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]events.DynamoDBAttributeValue, len(m))
-	for k, v := range m {
-		out[k] = lambdaValue(v)
-	}
-	return out
-}
-
-func lambdaValue(v st.AttributeValue) events.DynamoDBAttributeValue {
-	switch v := v.(type) {
-	case *st.AttributeValueMemberS:
-		return events.NewStringAttribute(v.Value)
-	case *st.AttributeValueMemberN:
-		return events.NewNumberAttribute(v.Value)
-	case *st.AttributeValueMemberB:
-		return events.NewBinaryAttribute(v.Value)
-	case *st.AttributeValueMemberBOOL:
-		return events.NewBooleanAttribute(v.Value)
-	case *st.AttributeValueMemberNULL:
-		return events.NewNullAttribute()
-	case *st.AttributeValueMemberSS:
-		return events.NewStringSetAttribute(v.Value)
-	case *st.AttributeValueMemberNS:
-		return events.NewNumberSetAttribute(v.Value)
-	case *st.AttributeValueMemberBS:
-		return events.NewBinarySetAttribute(v.Value)
-	case *st.AttributeValueMemberL:
-		l := make([]events.DynamoDBAttributeValue, len(v.Value))
-		for i, e := range v.Value {
-			l[i] = lambdaValue(e)
-		}
-		return events.NewListAttribute(l)
-	case *st.AttributeValueMemberM:
-		return events.NewMapAttribute(lambdaImage(v.Value))
-	}
-	return events.NewNullAttribute()
 }

@@ -2,7 +2,6 @@ package local
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -171,43 +170,5 @@ func TestStreamFeed(t *testing.T) {
 	want := []string{"2=x", "3=y", "3=y", "4=z", "5=w", "4=z", "5=w", "6=v"}
 	if !reflect.DeepEqual(h.seen, want) {
 		t.Errorf("delivered %v, want %v", h.seen, want)
-	}
-}
-
-func TestLambdaValue(t *testing.T) {
-	in := map[string]st.AttributeValue{
-		"s":    &st.AttributeValueMemberS{Value: "str"},
-		"n":    &st.AttributeValueMemberN{Value: "42"},
-		"b":    &st.AttributeValueMemberB{Value: []byte{1, 2}},
-		"bool": &st.AttributeValueMemberBOOL{Value: true},
-		"null": &st.AttributeValueMemberNULL{Value: true},
-		"ss":   &st.AttributeValueMemberSS{Value: []string{"a", "b"}},
-		"ns":   &st.AttributeValueMemberNS{Value: []string{"1", "2"}},
-		"bs":   &st.AttributeValueMemberBS{Value: [][]byte{{3}}},
-		"l":    &st.AttributeValueMemberL{Value: []st.AttributeValue{&st.AttributeValueMemberS{Value: "x"}, &st.AttributeValueMemberN{Value: "1"}}},
-		"m":    &st.AttributeValueMemberM{Value: map[string]st.AttributeValue{"k": &st.AttributeValueMemberS{Value: "v"}}},
-	}
-	got := lambdaImage(in)
-	want := map[string]events.DynamoDBAttributeValue{
-		"s":    events.NewStringAttribute("str"),
-		"n":    events.NewNumberAttribute("42"),
-		"b":    events.NewBinaryAttribute([]byte{1, 2}),
-		"bool": events.NewBooleanAttribute(true),
-		"null": events.NewNullAttribute(),
-		"ss":   events.NewStringSetAttribute([]string{"a", "b"}),
-		"ns":   events.NewNumberSetAttribute([]string{"1", "2"}),
-		"bs":   events.NewBinarySetAttribute([][]byte{{3}}),
-		"l":    events.NewListAttribute([]events.DynamoDBAttributeValue{events.NewStringAttribute("x"), events.NewNumberAttribute("1")}),
-		"m":    events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{"k": events.NewStringAttribute("v")}),
-	}
-	for k, w := range want {
-		gb, err1 := got[k].MarshalJSON()
-		wb, err2 := w.MarshalJSON()
-		if err := errors.Join(err1, err2); err != nil || string(gb) != string(wb) {
-			t.Errorf("%s: %s, want %s (%v)", k, gb, wb, err)
-		}
-	}
-	if lambdaImage(nil) != nil {
-		t.Error("a nil image is not nil")
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -187,7 +186,7 @@ func TestDynamoDBStream(t *testing.T) {
 	for _, r := range records {
 		newKind, oldKind := kindOf(r.Dynamodb.NewImage), kindOf(r.Dynamodb.OldImage)
 		if r.EventName == streamtypes.OperationTypeInsert && newKind == store.KindEvent {
-			ev, err := store.EventFromStreamImage(toLambdaImage(r.Dynamodb.NewImage))
+			ev, err := store.EventFromStreamImage(store.LambdaImage(r.Dynamodb.NewImage))
 			if err != nil {
 				t.Fatalf("decode stream image: %v", err)
 			}
@@ -271,42 +270,6 @@ func readStream(t *testing.T, c *dynamodbstreams.Client, arn string) []streamtyp
 		}
 	}
 	return records
-}
-
-// toLambdaImage converts a streams API image into what the publish Lambda
-// receives.
-func toLambdaImage(img map[string]streamtypes.AttributeValue) map[string]events.DynamoDBAttributeValue {
-	out := make(map[string]events.DynamoDBAttributeValue, len(img))
-	for k, v := range img {
-		out[k] = toLambdaValue(v)
-	}
-	return out
-}
-
-func toLambdaValue(v streamtypes.AttributeValue) events.DynamoDBAttributeValue {
-	switch v := v.(type) {
-	case *streamtypes.AttributeValueMemberS:
-		return events.NewStringAttribute(v.Value)
-	case *streamtypes.AttributeValueMemberN:
-		return events.NewNumberAttribute(v.Value)
-	case *streamtypes.AttributeValueMemberBOOL:
-		return events.NewBooleanAttribute(v.Value)
-	case *streamtypes.AttributeValueMemberM:
-		return events.NewMapAttribute(toLambdaImage(v.Value))
-	case *streamtypes.AttributeValueMemberL:
-		var l []events.DynamoDBAttributeValue
-		for _, e := range v.Value {
-			l = append(l, toLambdaValue(e))
-		}
-		return events.NewListAttribute(l)
-	case *streamtypes.AttributeValueMemberB:
-		return events.NewBinaryAttribute(v.Value)
-	case *streamtypes.AttributeValueMemberSS:
-		return events.NewStringSetAttribute(v.Value)
-	case *streamtypes.AttributeValueMemberNS:
-		return events.NewNumberSetAttribute(v.Value)
-	}
-	return events.NewNullAttribute()
 }
 
 type measurement struct {

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/rolearn"
@@ -85,6 +86,44 @@ func TestEventFromStreamImage(t *testing.T) {
 		OccurredAt: time.Date(2030, 1, 2, 3, 4, 5, 123456789, time.UTC), Version: 4, ExternalIDVersion: 2}
 	if got != want {
 		t.Fatalf("got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestLambdaImage(t *testing.T) {
+	in := map[string]streamtypes.AttributeValue{
+		"s":    &streamtypes.AttributeValueMemberS{Value: "str"},
+		"n":    &streamtypes.AttributeValueMemberN{Value: "42"},
+		"b":    &streamtypes.AttributeValueMemberB{Value: []byte{1, 2}},
+		"bool": &streamtypes.AttributeValueMemberBOOL{Value: true},
+		"null": &streamtypes.AttributeValueMemberNULL{Value: true},
+		"ss":   &streamtypes.AttributeValueMemberSS{Value: []string{"a", "b"}},
+		"ns":   &streamtypes.AttributeValueMemberNS{Value: []string{"1", "2"}},
+		"bs":   &streamtypes.AttributeValueMemberBS{Value: [][]byte{{3}}},
+		"l":    &streamtypes.AttributeValueMemberL{Value: []streamtypes.AttributeValue{&streamtypes.AttributeValueMemberS{Value: "x"}, &streamtypes.AttributeValueMemberN{Value: "1"}}},
+		"m":    &streamtypes.AttributeValueMemberM{Value: map[string]streamtypes.AttributeValue{"k": &streamtypes.AttributeValueMemberS{Value: "v"}}},
+	}
+	got := LambdaImage(in)
+	want := map[string]events.DynamoDBAttributeValue{
+		"s":    events.NewStringAttribute("str"),
+		"n":    events.NewNumberAttribute("42"),
+		"b":    events.NewBinaryAttribute([]byte{1, 2}),
+		"bool": events.NewBooleanAttribute(true),
+		"null": events.NewNullAttribute(),
+		"ss":   events.NewStringSetAttribute([]string{"a", "b"}),
+		"ns":   events.NewNumberSetAttribute([]string{"1", "2"}),
+		"bs":   events.NewBinarySetAttribute([][]byte{{3}}),
+		"l":    events.NewListAttribute([]events.DynamoDBAttributeValue{events.NewStringAttribute("x"), events.NewNumberAttribute("1")}),
+		"m":    events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{"k": events.NewStringAttribute("v")}),
+	}
+	for k, w := range want {
+		gb, err1 := got[k].MarshalJSON()
+		wb, err2 := w.MarshalJSON()
+		if err := errors.Join(err1, err2); err != nil || string(gb) != string(wb) {
+			t.Errorf("%s: %s, want %s (%v)", k, gb, wb, err)
+		}
+	}
+	if LambdaImage(nil) != nil {
+		t.Error("a nil image is not nil")
 	}
 }
 
