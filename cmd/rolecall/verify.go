@@ -140,7 +140,7 @@ func runVerify(cmd *cobra.Command, o verifyOptions) error {
 		}
 		return verifyUsageError(cmd, fmt.Errorf("--external-id: %w", err))
 	}
-	if o.partnerAccount != "" && !verifyIsAccountID(o.partnerAccount) {
+	if o.partnerAccount != "" && !rolearn.IsAccountID(o.partnerAccount) {
 		return verifyUsageError(cmd, errors.New("--partner-account must be a 12-digit account ID"))
 	}
 	ctx := cmd.Context()
@@ -390,18 +390,6 @@ func verifyPartitionOfRegion(region string) string {
 		return "aws-eusc"
 	}
 	return "aws"
-}
-
-func verifyIsAccountID(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 func verifyOrDefault(s, def string) string {

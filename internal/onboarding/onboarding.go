@@ -234,11 +234,7 @@ func (s *Service) Connection(ctx context.Context, tenantID, accountID string) (c
 
 // ValidateAccountID checks a 12-digit AWS account ID from a URL.
 func ValidateAccountID(id string) error {
-	ok := len(id) == 12
-	for i := 0; ok && i < len(id); i++ {
-		ok = id[i] >= '0' && id[i] <= '9'
-	}
-	if !ok {
+	if !rolearn.IsAccountID(id) {
 		return &Error{Code: CodeInvalidID, Field: "accountId", Message: "an AWS account ID is 12 digits"}
 	}
 	return nil

@@ -132,7 +132,7 @@ func parseSyntax(s string) (ARN, error) {
 	if region != "" {
 		return ARN{}, fail(CodeRegionPresent, "IAM role ARNs have no region, remove %q", region)
 	}
-	if !isAccount(account) {
+	if !IsAccountID(account) {
 		return ARN{}, fail(CodeInvalidAccount, "the account ID must be exactly 12 digits")
 	}
 	if resource == "root" {
@@ -157,7 +157,9 @@ func parseSyntax(s string) (ARN, error) {
 	return ARN{Partition: partition, Account: account, Path: path, Name: name}, nil
 }
 
-func isAccount(s string) bool {
+// IsAccountID reports whether s is an AWS account ID: exactly 12 ASCII
+// digits.
+func IsAccountID(s string) bool {
 	if len(s) != 12 {
 		return false
 	}

@@ -321,3 +321,25 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestIsAccountID(t *testing.T) {
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{"123456789012", true},
+		{"000000000000", true},
+		{"12345678901", false},
+		{"1234567890123", false},
+		{"", false},
+		{"12345678901a", false},
+		{" 23456789012", false},
+		{"１23456789012", false}, // a fullwidth digit
+		{"-12345678901", false},
+	}
+	for _, tc := range tests {
+		if got := rolearn.IsAccountID(tc.in); got != tc.want {
+			t.Errorf("IsAccountID(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}

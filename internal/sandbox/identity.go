@@ -64,7 +64,7 @@ func parseIdentity(s string) (identity, error) {
 		return identity{}, errors.New("not an IAM principal ARN")
 	}
 	id := identity{arn: s, partition: parts[1], account: parts[4]}
-	if !validPartition(id.partition) || !isAccountID(id.account) {
+	if !validPartition(id.partition) || !rolearn.IsAccountID(id.account) {
 		return identity{}, errors.New("not an IAM principal ARN (partition or account)")
 	}
 	res := parts[5]
@@ -107,18 +107,6 @@ func validPartition(p string) bool {
 	}
 	_, err := rolearn.Parse("arn:"+p+":iam::123456789012:role/x", rolearn.Rules{})
 	return err == nil
-}
-
-func isAccountID(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // validName reports whether s is 1..max of IAM's [\w+=,.@-].

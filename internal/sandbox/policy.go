@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/rolecall/rolecall/internal/rolearn"
 )
 
 // ErrUnsupported marks a trust policy that uses IAM grammar the sandbox does
@@ -292,7 +294,7 @@ func (ps *principalSet) add(path, s string) error {
 		ps.any = true
 		return nil
 	}
-	if isAccountID(s) {
+	if rolearn.IsAccountID(s) {
 		ps.accounts = append(ps.accounts, "*:"+s)
 		return nil
 	}
