@@ -151,16 +151,7 @@ func (b *eventBridgeTee) Put(ctx context.Context, entries []bus.Entry) ([]bus.Fa
 	}
 	b.put.Add(int64(len(entries)))
 	b.refuse.Add(int64(len(failed)))
-	refused := map[int]bool{}
-	for _, f := range failed {
-		refused[f.Index] = true
-	}
-	var ok []bus.Entry
-	for i, e := range entries {
-		if !refused[i] {
-			ok = append(ok, e)
-		}
-	}
+	ok := accepted(entries, failed)
 	if len(ok) > 0 {
 		fs, err := b.local.Put(ctx, ok)
 		if err != nil || len(fs) > 0 {

@@ -163,7 +163,18 @@ func (t teeBus) Put(ctx context.Context, entries []bus.Entry) ([]bus.Failure, er
 	if err != nil {
 		return nil, err
 	}
-	refused := map[int]bool{}
+	ok := accepted(entries, failed)
+	if len(ok) > 0 {
+		if _, err := t.local.Put(ctx, ok); err != nil {
+			return nil, fmt.Errorf("put on the in-process bus: %w", err)
+		}
+	}
+	return failed, nil
+}
+
+// accepted is entries less the ones a bus refused (failed).
+func accepted(entries []bus.Entry, failed []bus.Failure) []bus.Entry {
+	refused := make(map[int]bool, len(failed))
 	for _, f := range failed {
 		refused[f.Index] = true
 	}
@@ -173,10 +184,5 @@ func (t teeBus) Put(ctx context.Context, entries []bus.Entry) ([]bus.Failure, er
 			ok = append(ok, e)
 		}
 	}
-	if len(ok) > 0 {
-		if _, err := t.local.Put(ctx, ok); err != nil {
-			return nil, fmt.Errorf("put on the in-process bus: %w", err)
-		}
-	}
-	return failed, nil
+	return ok
 }
