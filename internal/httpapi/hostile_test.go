@@ -41,6 +41,7 @@ import (
 	"github.com/rolecall/rolecall/internal/onboarding"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/syncbuf"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
@@ -97,7 +98,7 @@ type hostileWorld struct {
 	queue   *countingQueue
 	sandbox *countingSandbox
 	handler http.Handler
-	logs    *lockedBuffer
+	logs    *syncbuf.Buffer
 	vars    map[string]string
 	secrets []string
 }
@@ -157,27 +158,10 @@ func (n noSweeps) Sweep(context.Context, bool) (int, error) {
 	return 0, nil
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func newHostileWorld(t *testing.T) *hostileWorld {
 	t.Helper()
 	ctx := context.Background()
-	w := &hostileWorld{store: store.NewMemory(), queue: &countingQueue{}, sandbox: &countingSandbox{}, logs: &lockedBuffer{}}
+	w := &hostileWorld{store: store.NewMemory(), queue: &countingQueue{}, sandbox: &countingSandbox{}, logs: &syncbuf.Buffer{}}
 	svc := &onboarding.Service{Store: w.store, Queue: w.queue, Policy: connection.DefaultPolicy(),
 		Rules: rolearn.Rules{Partition: "aws", OwnAccount: hostilePartnerAccount}}
 	ops, err := httpapi.NewBearerToken(hostileOpsToken)

@@ -1,7 +1,6 @@
 package lambdaruntime_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -20,6 +19,7 @@ import (
 	"github.com/rolecall/rolecall/internal/awsfake"
 	"github.com/rolecall/rolecall/internal/lambdaruntime"
 	"github.com/rolecall/rolecall/internal/stack"
+	"github.com/rolecall/rolecall/internal/syncbuf"
 )
 
 const root = "../.."
@@ -107,21 +107,9 @@ type process struct {
 	cmd     *exec.Cmd
 	api     *lambdaruntime.Server
 	started time.Time
-	out     *syncBuffer
+	out     *syncbuf.Buffer
 	exited  chan error
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // functionEnv is the environment Lambda would give the function: the
 // template's variables (with smoke values), the runtime's, and endpoints
@@ -180,7 +168,7 @@ func start(t testing.TB, bin string, env func(*lambdaruntime.Server) []string) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &process{api: api, out: &syncBuffer{}, exited: make(chan error, 1)}
+	p := &process{api: api, out: &syncbuf.Buffer{}, exited: make(chan error, 1)}
 	p.cmd = exec.Command(bin)
 	p.cmd.Env = env(api)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out

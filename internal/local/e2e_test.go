@@ -11,30 +11,12 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/syncbuf"
 )
-
-// syncBuffer is a goroutine-safe buffer for the events' JSON lines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // testOptions are short policies so the suite runs in seconds.
 func testOptions(t testing.TB, out io.Writer) Options {
@@ -269,7 +251,7 @@ func policyWithoutExternalID(principal string) json.RawMessage {
 }
 
 // runSuite is the end-to-end suite of issue 5, through HTTP only.
-func runSuite(t *testing.T, o Options, events *syncBuffer) {
+func runSuite(t *testing.T, o Options, events *syncbuf.Buffer) {
 	s := start(t, o)
 	c := client{t: t, base: s.URL, ops: s.OpsToken}
 
@@ -374,7 +356,7 @@ func runSuite(t *testing.T, o Options, events *syncBuffer) {
 }
 
 func TestEndToEndEmbedded(t *testing.T) {
-	events := &syncBuffer{}
+	events := &syncbuf.Buffer{}
 	runSuite(t, testOptions(t, events), events)
 }
 
@@ -386,7 +368,7 @@ func TestEndToEndDynamoDBLocal(t *testing.T) {
 		}
 		t.Skip("DynamoDB Local not running; run `make test`")
 	}
-	events := &syncBuffer{}
+	events := &syncbuf.Buffer{}
 	o := testOptions(t, events)
 	o.DynamoDBEndpoint = endpoint
 	o.TableName = randomID("rolecall-e2e-")
@@ -442,7 +424,7 @@ func TestFaultsAreTransient(t *testing.T) {
 }
 
 func TestGracefulShutdownPublishesInFlightWork(t *testing.T) {
-	events := &syncBuffer{}
+	events := &syncbuf.Buffer{}
 	o := testOptions(t, events)
 	o.SandboxLatency = 300 * time.Millisecond // checks are in flight when shutdown starts
 	ctx := context.Background()

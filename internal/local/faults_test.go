@@ -49,6 +49,7 @@ import (
 	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/publish"
+	"github.com/rolecall/rolecall/internal/syncbuf"
 	"github.com/rolecall/rolecall/internal/tenant"
 	"github.com/rolecall/rolecall/internal/verify"
 )
@@ -372,8 +373,8 @@ type faultRun struct {
 	size    scenarioSize
 	srv     *Server
 	api     httpCaller
-	logs    *syncBuffer
-	events  *syncBuffer
+	logs    *syncbuf.Buffer
+	events  *syncbuf.Buffer
 	fakeEB  *awsfake.EventBridge
 	tee     *eventBridgeTee
 	checks  *outcomeRecorder
@@ -388,7 +389,7 @@ type faultRun struct {
 
 func runFaultScenario(t *testing.T, size scenarioSize, dynamoEndpoint string) {
 	began := time.Now()
-	r := &faultRun{t: t, size: size, logs: &syncBuffer{}, events: &syncBuffer{}}
+	r := &faultRun{t: t, size: size, logs: &syncbuf.Buffer{}, events: &syncbuf.Buffer{}}
 
 	// EventBridge refusing 30% of the entries, retryably, in a seeded order.
 	r.fakeEB = awsfake.NewEventBridge()

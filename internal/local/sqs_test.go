@@ -14,6 +14,7 @@ import (
 	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/sandbox"
+	"github.com/rolecall/rolecall/internal/syncbuf"
 )
 
 // flakyAssumer fails the first n calls transiently, as throttled STS would.
@@ -61,7 +62,7 @@ func TestVerifyOverSQS(t *testing.T) {
 	}
 
 	queueURL := sqsSrv.URL + "/" + SandboxPartnerAccount + "/rolecall-verify"
-	events := &syncBuffer{}
+	events := &syncbuf.Buffer{}
 	o := testOptions(t, events)
 	o.AWS, o.QueueURL, o.TrustedPrincipalARN = true, queueURL, SandboxPrincipalARN
 	flaky := &flakyAssumer{fail: 3} // the checker's 3 attempts of the first delivery
@@ -129,7 +130,7 @@ func TestVerifyOverSQS(t *testing.T) {
 }
 
 func TestQueueURLNeedsAWS(t *testing.T) {
-	o := testOptions(t, &syncBuffer{})
+	o := testOptions(t, &syncbuf.Buffer{})
 	o.QueueURL = "https://sqs.us-east-1.amazonaws.com/123456789012/rolecall-verify"
 	if s, err := Start(context.Background(), o); err == nil || !strings.Contains(err.Error(), "needs AWS") {
 		if s != nil {
