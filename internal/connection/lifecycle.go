@@ -37,7 +37,9 @@ type Outcome struct {
 	Result  Result
 	Detail  string // short, non-secret detail (e.g. the account a session landed in)
 	Version int64
-	// ExternalIDVersion is the tenant's external-ID version the check used.
+	// ExternalIDVersion is the tenant's external-ID version the check used:
+	// the previous one when only that one assumed the role (a rotation's
+	// grace period), else the current one.
 	ExternalIDVersion int
 	// ExternalIDCurrent: the call with the tenant's current external ID
 	// assumed the role (false when only the previous one did, or none).
