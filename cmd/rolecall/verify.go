@@ -36,6 +36,7 @@ const verifyStepSyntax = "role ARN syntax"
 type verifyOptions struct {
 	roleARN        string
 	externalID     string
+	previousID     string
 	region         string
 	sandboxFile    string
 	partnerAccount string
@@ -46,14 +47,16 @@ type verifyOptions struct {
 func newVerifyCmd() *cobra.Command {
 	var o verifyOptions
 	cmd := &cobra.Command{
-		Use:                   "verify --role-arn ARN --external-id ID [--region R] [--sandbox-file roles.json] [--json] [--partner-account ID]",
+		Use:                   "verify --role-arn ARN --external-id ID [--previous-external-id ID] [--region R] [--sandbox-file roles.json] [--json] [--partner-account ID]",
 		Short:                 "Check one customer role now, exactly as the pipeline does",
 		DisableFlagsInUseLine: true,
-		Long: `verify runs RoleCall's check on one role: the ARN's syntax, sts:AssumeRole with the
-external ID, the session's account, and sts:AssumeRole WITHOUT the external ID (which
-must be denied). It prints each step with its latency, the reason code and the hint
-for the customer. Exit status: 0 when the role would be VERIFIED, 1 when not, 2 for
-usage errors.
+		Long: `verify runs RoleCall's check on one role: the ARN's syntax, then three sts:AssumeRole
+calls at once: with the external ID, WITHOUT an external ID, and with a random decoy
+shaped like a real external ID (both of which must be denied), and the session's
+account. With --previous-external-id (a rotation's grace period), the previous ID is
+tried when the current one is denied, as the pipeline does. It prints each step with
+its latency, code and the hint for the customer. Exit status: 0 when the role would be
+VERIFIED, 1 when not, 2 for usage errors.
 
 Credentials come from the default AWS credential chain (environment, shared config
 and profiles, SSO, container and instance roles); run it as the partner's verifier
@@ -85,6 +88,7 @@ See infra/sandbox-roles.example.json.`,
 	f := cmd.Flags()
 	f.StringVar(&o.roleARN, "role-arn", "", "the customer role's ARN (required)")
 	f.StringVar(&o.externalID, "external-id", "", "the tenant's external ID (required)")
+	f.StringVar(&o.previousID, "previous-external-id", "", "the tenant's previous external ID, during a rotation's grace period")
 	f.StringVar(&o.region, "region", "", "STS region (default: from the AWS config, else us-east-1)")
 	f.StringVar(&o.sandboxFile, "sandbox-file", "", "run against a sandbox STS loaded from this JSON file instead of AWS")
 	f.StringVar(&o.partnerAccount, "partner-account", "", "the partner's own account ID, refused as a customer account (default with --sandbox-file: the caller's)")
@@ -110,19 +114,29 @@ type verifyStep struct {
 	LatencyMs float64 `json:"latencyMs"`
 	Code      string  `json:"code,omitempty"`
 	Detail    string  `json:"detail,omitempty"`
+	// Hint is the reason's hint, on the steps that decided a failure.
+	Hint string `json:"hint,omitempty"`
 }
 
 // verifyReport is what verify prints; its JSON form is the --json output.
 type verifyReport struct {
-	RoleARN    string            `json:"roleArn"`
-	ExternalID string            `json:"externalId"` // masked
-	Mode       string            `json:"mode"`       // "aws" or "sandbox"
-	Region     string            `json:"region"`
-	Verified   bool              `json:"verified"`
-	Result     string            `json:"result"`
-	Reason     connection.Reason `json:"reason"`
-	Steps      []verifyStep      `json:"steps"`
+	RoleARN            string `json:"roleArn"`
+	ExternalID         string `json:"externalId"`                   // masked
+	PreviousExternalID string `json:"previousExternalId,omitempty"` // masked
+	Mode               string `json:"mode"`                         // "aws" or "sandbox"
+	Region             string `json:"region"`
+	Verified           bool   `json:"verified"`
+	// ExternalIDCurrent: the current external ID assumed the role (false
+	// when only the previous one did, or none).
+	ExternalIDCurrent bool              `json:"externalIdCurrent"`
+	Result            string            `json:"result"`
+	Reason            connection.Reason `json:"reason"`
+	Steps             []verifyStep      `json:"steps"`
 }
+
+// verifyCheckSteps are the check's steps that every report lists (the
+// previous external ID's step only when it was tried).
+var verifyCheckSteps = []string{check.StepAssume, check.StepAccount, check.StepWithoutExtID, check.StepDecoyExtID}
 
 func runVerify(cmd *cobra.Command, o verifyOptions) error {
 	switch {
@@ -140,6 +154,18 @@ func runVerify(cmd *cobra.Command, o verifyOptions) error {
 		}
 		return verifyUsageError(cmd, fmt.Errorf("--external-id: %w", err))
 	}
+	if o.previousID != "" {
+		if err := rolesetup.ValidateExternalID(o.previousID); err != nil {
+			var re *rolesetup.Error
+			if errors.As(err, &re) {
+				err = errors.New(re.Message)
+			}
+			return verifyUsageError(cmd, fmt.Errorf("--previous-external-id: %w", err))
+		}
+		if o.previousID == o.externalID {
+			return verifyUsageError(cmd, errors.New("--previous-external-id must differ from --external-id"))
+		}
+	}
 	if o.partnerAccount != "" && !rolearn.IsAccountID(o.partnerAccount) {
 		return verifyUsageError(cmd, errors.New("--partner-account must be a 12-digit account ID"))
 	}
@@ -149,6 +175,9 @@ func runVerify(cmd *cobra.Command, o verifyOptions) error {
 	}
 
 	rep := verifyReport{RoleARN: o.roleARN, ExternalID: tenant.MaskExternalID(o.externalID)}
+	if o.previousID != "" {
+		rep.PreviousExternalID = tenant.MaskExternalID(o.previousID)
+	}
 	var (
 		assumer   check.Assumer
 		partition string
@@ -199,7 +228,8 @@ func runVerify(cmd *cobra.Command, o verifyOptions) error {
 		rep.Reason = connection.Reason{Code: re.Code, Message: re.Message,
 			Hint: "Paste the ARN of the role itself, as shown in the stack's RoleArn output or in the IAM console (arn:" + verifyOrDefault(partition, "aws") + ":iam::<account-id>:role/<name>)."}
 		rep.Steps = append(rep.Steps, verifyStep{Name: verifyStepSyntax, Code: re.Code, Detail: re.Message})
-		rep.Steps = append(rep.Steps, verifySkipped(check.StepAssume, check.StepAccount, check.StepWithoutExtID)...)
+		rep.Steps[0].Hint = rep.Reason.Hint
+		rep.Steps = append(rep.Steps, verifySkipped(verifyCheckSteps...)...)
 		return verifyPrint(cmd, o, rep)
 	}
 	rep.RoleARN = arn.String()
@@ -211,31 +241,49 @@ func runVerify(cmd *cobra.Command, o verifyOptions) error {
 		Log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	res := checker.Check(ctx, check.Request{
-		TenantID:   verifyTenant,
-		AccountID:  arn.Account,
-		RoleARN:    arn.String(),
-		ExternalID: o.externalID,
+		TenantID:           verifyTenant,
+		AccountID:          arn.Account,
+		RoleARN:            arn.String(),
+		ExternalID:         o.externalID,
+		PreviousExternalID: o.previousID,
 	})
-	ran := map[string]bool{}
-	for _, s := range res.Steps {
-		ran[s.Name] = true
-		rep.Steps = append(rep.Steps, verifyStep{Name: s.Name, OK: s.OK, LatencyMs: verifyMs(s.Latency), Code: s.Code, Detail: s.Detail})
-	}
-	for _, name := range []string{check.StepAssume, check.StepAccount, check.StepWithoutExtID} {
-		if !ran[name] {
-			rep.Steps = append(rep.Steps, verifySkipped(name)...)
-		}
-	}
 	rep.Result = string(res.Outcome.Result)
 	rep.Verified = res.Outcome.Result == connection.ResultOK
+	rep.ExternalIDCurrent = res.Outcome.ExternalIDCurrent
 	switch res.Outcome.Result {
 	case connection.ResultOK:
 		rep.Reason = connection.Reason{Code: connection.CodeVerified,
-			Message: "RoleCall assumed the role with your external ID, and the role refuses to be assumed without it."}
+			Message: "RoleCall assumed the role with your external ID, and the role refuses to be assumed without an external ID or with another one."}
+		if !res.Outcome.ExternalIDCurrent {
+			rep.Reason.Message = "RoleCall assumed the role only with the previous external ID, and the role refuses to be assumed without an external ID or with another one."
+			rep.Reason.Hint = "The external ID was rotated: add the new one to the role's trust policy (StringEquals can list both until the grace period ends), then remove the previous one."
+		}
 	case connection.ResultTransient:
 		rep.Reason = verifyTransientReason(res.Outcome.Detail)
 	default:
 		rep.Reason = connection.ReasonFor(res.Outcome.Result, res.Outcome.Detail)
+	}
+	ran := map[string]verifyStep{}
+	var previous *verifyStep
+	for _, s := range res.Steps {
+		st := verifyStep{Name: s.Name, OK: s.OK, LatencyMs: verifyMs(s.Latency), Code: s.Code, Detail: s.Detail}
+		if s.Decisive {
+			st.Hint = rep.Reason.Hint
+		}
+		if s.Name == check.StepPrevious {
+			previous = &st
+		}
+		ran[s.Name] = st
+	}
+	for _, name := range verifyCheckSteps {
+		st, ok := ran[name]
+		if !ok {
+			st = verifySkipped(name)[0]
+		}
+		rep.Steps = append(rep.Steps, st)
+		if name == check.StepAssume && previous != nil {
+			rep.Steps = append(rep.Steps, *previous)
+		}
 	}
 	return verifyPrint(cmd, o, rep)
 }
@@ -277,7 +325,11 @@ func verifyPrint(cmd *cobra.Command, o verifyOptions, rep verifyReport) error {
 			return fmt.Errorf("write report: %w", err)
 		}
 	} else {
-		fmt.Fprintf(w, "Verifying %s with external ID %s (%s, %s)\n\n", rep.RoleARN, rep.ExternalID, rep.Mode, rep.Region)
+		previous := ""
+		if rep.PreviousExternalID != "" {
+			previous = ", previous " + rep.PreviousExternalID
+		}
+		fmt.Fprintf(w, "Verifying %s with external ID %s%s (%s, %s)\n\n", rep.RoleARN, rep.ExternalID, previous, rep.Mode, rep.Region)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		for _, s := range rep.Steps {
 			mark, latency := "✓", ""
@@ -294,10 +346,13 @@ func verifyPrint(cmd *cobra.Command, o verifyOptions, rep verifyReport) error {
 				latency = fmt.Sprintf("%.2fms", s.LatencyMs)
 			}
 			note := s.Code
-			if s.Skipped {
+			switch {
+			case s.Skipped:
 				note = "not run"
-			} else if s.Detail != "" && s.Name == check.StepAccount {
+			case s.Detail != "" && s.Name == check.StepAccount:
 				note = strings.TrimSpace(s.Detail + " " + s.Code)
+			case s.Detail != "":
+				note = s.Code + ": " + s.Detail
 			}
 			fmt.Fprintf(tw, "  %s %s\t%s\t%s\n", mark, s.Name, latency, note)
 		}
@@ -309,9 +364,9 @@ func verifyPrint(cmd *cobra.Command, o verifyOptions, rep verifyReport) error {
 			fmt.Fprintf(w, "VERIFIED: %s\n", rep.Reason.Message)
 		} else {
 			fmt.Fprintf(w, "NOT VERIFIED (%s): %s\n", rep.Reason.Code, rep.Reason.Message)
-			if rep.Reason.Hint != "" {
-				fmt.Fprintf(w, "Hint: %s\n", rep.Reason.Hint)
-			}
+		}
+		if rep.Reason.Hint != "" {
+			fmt.Fprintf(w, "Hint: %s\n", rep.Reason.Hint)
 		}
 	}
 	if !rep.Verified {

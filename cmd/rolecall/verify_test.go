@@ -49,7 +49,45 @@ func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	return out.String(), errb.String(), code
 }
 
+// Roles of the rotation/wildcard sandbox file (see writeVerifySandbox).
+const (
+	exampleWildcard = "arn:aws:iam::210987654321:role/AnyExternalId"
+	examplePrevOnly = "arn:aws:iam::210987654321:role/PreviousOnly"
+	examplePrevID   = "rc-PREVIOUSPREVIOUSPREVIOUSPREV234"
+)
+
+// writeVerifySandbox writes a sandbox file with the example's roles plus a
+// role that accepts any "rc-" external ID and one that still trusts only
+// the previous external ID.
+func writeVerifySandbox(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(exampleFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f verifySandboxFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	policy := func(cond string) json.RawMessage {
+		return json.RawMessage(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + examplePartner +
+			`"},"Action":"sts:AssumeRole","Condition":` + cond + `}]}`)
+	}
+	f.Roles[exampleWildcard] = policy(`{"StringLike":{"sts:ExternalId":"rc-*"}}`)
+	f.Roles[examplePrevOnly] = policy(`{"StringEquals":{"sts:ExternalId":"` + examplePrevID + `"}}`)
+	out, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "roles.json")
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func TestVerifySandbox(t *testing.T) {
+	file := writeVerifySandbox(t)
 	tests := []struct {
 		name     string
 		args     []string
@@ -62,22 +100,54 @@ func TestVerifySandbox(t *testing.T) {
 			"✓ " + check.StepAccount,
 			"210987654321",
 			"✓ " + check.StepWithoutExtID,
+			"✓ " + check.StepDecoyExtID,
 			"VERIFIED: ",
 			"rc-EXAM…",
 		}},
-		{"external ID not enforced", []string{"--role-arn", exampleLoose, "--external-id", exampleExtID}, 1, []string{
+		{"no external-ID condition", []string{"--role-arn", exampleLoose, "--external-id", exampleExtID}, 1, []string{
 			"✓ " + check.StepAssume,
 			"✗ " + check.StepWithoutExtID,
+			"EXTERNAL_ID_NOT_ENFORCED: the role was assumed without an external ID",
+			"✗ " + check.StepDecoyExtID,
 			"NOT VERIFIED (EXTERNAL_ID_NOT_ENFORCED)",
-			"Hint: " + connection.ReasonFor(connection.ResultNotEnforced, "").Hint,
+			"Hint: " + connection.ReasonFor(connection.ResultNotEnforced, connection.NotEnforcedWithoutExternalID).Hint,
+		}},
+		{"wildcard external-ID condition", []string{"--role-arn", exampleWildcard, "--external-id", exampleExtID}, 1, []string{
+			"✓ " + check.StepAssume,
+			"✓ " + check.StepWithoutExtID,
+			"✗ " + check.StepDecoyExtID,
+			"EXTERNAL_ID_NOT_ENFORCED: the role was assumed with a random external ID",
+			"NOT VERIFIED (EXTERNAL_ID_NOT_ENFORCED)",
+			"Hint: " + connection.ReasonFor(connection.ResultNotEnforced, connection.NotEnforcedAnyExternalID).Hint,
+			`StringLike "*" or "rc-*"`,
 		}},
 		{"wrong external ID", []string{"--role-arn", exampleRole, "--external-id", "rc-SOMEONEELSE"}, 1, []string{
 			"✗ " + check.StepAssume,
 			"AccessDenied",
 			"- " + check.StepAccount,
 			"not run",
+			"✓ " + check.StepWithoutExtID,
+			"✓ " + check.StepDecoyExtID,
 			"NOT VERIFIED (ASSUME_DENIED)",
 			"Hint: " + connection.ReasonFor(connection.ResultDenied, "").Hint,
+		}},
+		{"rotation: only the previous external ID works", []string{"--role-arn", examplePrevOnly, "--external-id", exampleExtID, "--previous-external-id", examplePrevID}, 0, []string{
+			"previous rc-PREV…",
+			"✗ " + check.StepAssume,
+			"✓ " + check.StepPrevious,
+			"✓ " + check.StepAccount,
+			"✓ " + check.StepDecoyExtID,
+			"VERIFIED: RoleCall assumed the role only with the previous external ID",
+			"Hint: The external ID was rotated",
+		}},
+		{"rotation: the current external ID works", []string{"--role-arn", exampleRole, "--external-id", exampleExtID, "--previous-external-id", examplePrevID}, 0, []string{
+			"✓ " + check.StepAssume,
+			"VERIFIED: RoleCall assumed the role with your external ID",
+		}},
+		{"rotation: neither works", []string{"--role-arn", exampleRole, "--external-id", "rc-SOMEONEELSE", "--previous-external-id", examplePrevID}, 1, []string{
+			"✗ " + check.StepAssume,
+			"✗ " + check.StepPrevious,
+			"NOT VERIFIED (ASSUME_DENIED)",
 		}},
 		{"unknown role", []string{"--role-arn", "arn:aws:iam::210987654321:role/Missing", "--external-id", exampleExtID}, 1, []string{
 			"NOT VERIFIED (ASSUME_DENIED)",
@@ -86,6 +156,7 @@ func TestVerifySandbox(t *testing.T) {
 			"✗ " + verifyStepSyntax,
 			"NOT_A_ROLE",
 			"- " + check.StepAssume,
+			"- " + check.StepDecoyExtID,
 		}},
 		{"the partner's own account", []string{"--role-arn", "arn:aws:iam::111122223333:role/RoleCallAccess", "--external-id", exampleExtID}, 1, []string{
 			"NOT VERIFIED (OWN_ACCOUNT)",
@@ -96,7 +167,7 @@ func TestVerifySandbox(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			args := append([]string{"verify", "--sandbox-file", exampleFile}, tt.args...)
+			args := append([]string{"verify", "--sandbox-file", file}, tt.args...)
 			stdout, stderr, code := runCLI(t, args...)
 			if code != tt.code {
 				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, stdout, stderr)
@@ -106,30 +177,52 @@ func TestVerifySandbox(t *testing.T) {
 					t.Errorf("output lacks %q:\n%s", want, stdout)
 				}
 			}
-			if strings.Contains(stdout+stderr, exampleExtID) {
-				t.Errorf("output shows the full external ID:\n%s", stdout)
+			if !strings.Contains(strings.Join(tt.args, " "), "--previous-external-id") && strings.Contains(stdout, check.StepPrevious) {
+				t.Errorf("a step for the previous external ID without one:\n%s", stdout)
+			}
+			for _, id := range []string{exampleExtID, examplePrevID} {
+				if strings.Contains(stdout+stderr, id) {
+					t.Errorf("output shows the full external ID %s:\n%s", id, stdout)
+				}
 			}
 		})
 	}
 }
 
 func TestVerifyJSON(t *testing.T) {
+	file := writeVerifySandbox(t)
+	five := []string{verifyStepSyntax, check.StepAssume, check.StepAccount, check.StepWithoutExtID, check.StepDecoyExtID}
+	six := []string{verifyStepSyntax, check.StepAssume, check.StepPrevious, check.StepAccount, check.StepWithoutExtID, check.StepDecoyExtID}
 	tests := []struct {
-		name     string
-		role     string
-		code     int
-		verified bool
-		result   string
-		oks      []bool
-		skipped  []bool
+		name       string
+		args       []string
+		code       int
+		verified   bool
+		current    bool
+		result     string
+		names      []string
+		oks        []bool
+		skipped    []bool
+		hinted     []string // steps carrying the reason's hint
+		stsLatency []int    // indexes of steps that called STS
 	}{
-		{"verified", exampleRole, 0, true, "OK", []bool{true, true, true, true}, []bool{false, false, false, false}},
-		{"not enforced", exampleLoose, 1, false, "EXTERNAL_ID_NOT_ENFORCED", []bool{true, true, true, false}, []bool{false, false, false, false}},
-		{"invalid ARN", "arn:aws:iam::2109:role/x", 1, false, "INVALID_ACCOUNT", []bool{false, false, false, false}, []bool{false, true, true, true}},
+		{"verified", []string{"--role-arn", exampleRole}, 0, true, true, "OK", five,
+			[]bool{true, true, true, true, true}, []bool{false, false, false, false, false}, nil, []int{1, 3, 4}},
+		{"not enforced", []string{"--role-arn", exampleLoose}, 1, false, true, "EXTERNAL_ID_NOT_ENFORCED", five,
+			[]bool{true, true, true, false, false}, []bool{false, false, false, false, false}, []string{check.StepWithoutExtID}, []int{1, 3, 4}},
+		{"any external ID", []string{"--role-arn", exampleWildcard}, 1, false, true, "EXTERNAL_ID_NOT_ENFORCED", five,
+			[]bool{true, true, true, true, false}, []bool{false, false, false, false, false}, []string{check.StepDecoyExtID}, []int{1, 3, 4}},
+		{"denied", []string{"--role-arn", examplePrevOnly}, 1, false, false, "ASSUME_DENIED", five,
+			[]bool{true, false, false, true, true}, []bool{false, false, true, false, false}, []string{check.StepAssume}, []int{1, 3, 4}},
+		{"previous external ID", []string{"--role-arn", examplePrevOnly, "--previous-external-id", examplePrevID}, 0, true, false, "OK", six,
+			[]bool{true, false, true, true, true, true}, []bool{false, false, false, false, false, false}, nil, []int{1, 2, 4, 5}},
+		{"invalid ARN", []string{"--role-arn", "arn:aws:iam::2109:role/x"}, 1, false, false, "INVALID_ACCOUNT", five,
+			[]bool{false, false, false, false, false}, []bool{false, true, true, true, true}, []string{verifyStepSyntax}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			stdout, stderr, code := runCLI(t, "verify", "--json", "--sandbox-file", exampleFile, "--role-arn", tt.role, "--external-id", exampleExtID)
+			args := append([]string{"verify", "--json", "--sandbox-file", file, "--external-id", exampleExtID}, tt.args...)
+			stdout, stderr, code := runCLI(t, args...)
 			if code != tt.code {
 				t.Fatalf("exit %d, want %d: %s %s", code, tt.code, stdout, stderr)
 			}
@@ -139,25 +232,44 @@ func TestVerifyJSON(t *testing.T) {
 			if err := dec.Decode(&rep); err != nil {
 				t.Fatalf("not the JSON report: %v\n%s", err, stdout)
 			}
-			if rep.Verified != tt.verified || rep.Result != tt.result || rep.Mode != "sandbox" || rep.Reason.Code == "" || rep.Reason.Message == "" {
+			if rep.Verified != tt.verified || rep.ExternalIDCurrent != tt.current || rep.Result != tt.result || rep.Mode != "sandbox" || rep.Reason.Code == "" || rep.Reason.Message == "" {
 				t.Errorf("report = %+v", rep)
 			}
 			if !tt.verified && rep.Reason.Hint == "" {
 				t.Errorf("a failed report needs a hint: %+v", rep.Reason)
 			}
 			var oks, skipped []bool
-			var names []string
+			var names, hinted []string
 			for _, s := range rep.Steps {
 				oks, skipped, names = append(oks, s.OK), append(skipped, s.Skipped), append(names, s.Name)
+				if s.Hint != "" {
+					hinted = append(hinted, s.Name)
+					if s.Hint != rep.Reason.Hint {
+						t.Errorf("step %q hint %q, want the reason's %q", s.Name, s.Hint, rep.Reason.Hint)
+					}
+				}
 			}
-			if !reflect.DeepEqual(names, []string{verifyStepSyntax, check.StepAssume, check.StepAccount, check.StepWithoutExtID}) {
-				t.Errorf("steps %v", names)
+			if !reflect.DeepEqual(names, tt.names) {
+				t.Errorf("steps %v, want %v", names, tt.names)
 			}
 			if !reflect.DeepEqual(oks, tt.oks) || !reflect.DeepEqual(skipped, tt.skipped) {
 				t.Errorf("ok %v skipped %v, want %v %v", oks, skipped, tt.oks, tt.skipped)
 			}
-			if tt.verified && (rep.Steps[1].LatencyMs <= 0 || rep.Steps[3].LatencyMs <= 0) {
-				t.Errorf("STS steps without latency: %+v", rep.Steps)
+			if !reflect.DeepEqual(hinted, tt.hinted) {
+				t.Errorf("hints on %v, want %v", hinted, tt.hinted)
+			}
+			for _, i := range tt.stsLatency {
+				if rep.Steps[i].LatencyMs <= 0 {
+					t.Errorf("STS step %q without latency: %+v", rep.Steps[i].Name, rep.Steps[i])
+				}
+			}
+			for i, s := range rep.Steps {
+				if !s.OK && !s.Skipped && s.Code == "" {
+					t.Errorf("failed step %d without a code: %+v", i, s)
+				}
+			}
+			if strings.Contains(stdout, exampleExtID) || strings.Contains(stdout, examplePrevID) {
+				t.Errorf("JSON shows a full external ID:\n%s", stdout)
 			}
 		})
 	}
@@ -189,6 +301,8 @@ func TestVerifyUsageErrors(t *testing.T) {
 		{"missing external ID", []string{"--role-arn", exampleRole}, true, "--external-id is required"},
 		{"external ID too short", []string{"--role-arn", exampleRole, "--external-id", "x"}, true, "--external-id"},
 		{"external ID with spaces", []string{"--role-arn", exampleRole, "--external-id", "a b c"}, true, "--external-id"},
+		{"previous external ID too short", append([]string{"--previous-external-id", "x"}, ok...), true, "--previous-external-id"},
+		{"previous external ID equal to the current one", append([]string{"--previous-external-id", exampleExtID}, ok...), true, "--previous-external-id must differ"},
 		{"positional argument", append([]string{exampleRole}, ok...), true, "unexpected argument"},
 		{"bad duration", append([]string{"--timeout", "soon"}, ok...), true, "--timeout"},
 		{"flag without value", []string{"--role-arn"}, true, "needs an argument"},

@@ -1,6 +1,8 @@
 // Package check proves that a customer's role is safe to use: RoleCall can
 // assume it with the tenant's external ID, the session lands in the account
-// the ARN names, and the role can NOT be assumed without the external ID.
+// the ARN names, and the role can NOT be assumed without an external ID nor
+// with any other one (a fresh random decoy shaped like a real external ID).
+// The three STS calls run concurrently, so a check costs one STS round trip.
 //
 // It talks to STS through the small Assumer port. The AWS adapter (STS, in
 // this package) wraps aws-sdk-go-v2's sts client; the embedded adapter is the
@@ -14,13 +16,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
-	"math/rand/v2"
 	"strings"
 	"time"
 
 	"github.com/rolecall/rolecall/internal/connection"
-	"github.com/rolecall/rolecall/internal/tenant"
 )
 
 // AssumeRequest is one sts:AssumeRole call.
@@ -101,9 +100,14 @@ type Request struct {
 	TenantID          string
 	AccountID         string
 	RoleARN           string
-	ExternalID        string
+	ExternalID        string // the tenant's current external ID
 	ExternalIDVersion int
-	Version           int64 // the connection version the check is for
+	// PreviousExternalID is the tenant's previous external ID while a
+	// rotation's grace period lasts, else empty (and its version 0). It is
+	// tried only when the current one is denied.
+	PreviousExternalID        string
+	PreviousExternalIDVersion int
+	Version                   int64 // the connection version the check is for
 }
 
 // Step is one step of a check, for reports.
@@ -113,170 +117,15 @@ type Step struct {
 	Latency time.Duration `json:"latencyNs"`
 	Code    string        `json:"code,omitempty"`
 	Detail  string        `json:"detail,omitempty"`
+	// Decisive marks the steps whose result decided a failed or transient
+	// outcome, so a report can put the reason's hint next to them.
+	Decisive bool `json:"decisive,omitempty"`
 }
 
 // Report is a check's outcome and the steps that led to it.
 type Report struct {
 	Outcome connection.Outcome
 	Steps   []Step
-}
-
-// Step names.
-const (
-	StepAssume        = "assume role with external ID"
-	StepAccount       = "session is in the role's account"
-	StepWithoutExtID  = "assume role without external ID is denied"
-	maxBackoffDefault = 2 * time.Second
-)
-
-// Checker runs checks. The zero value is not usable; set STS.
-type Checker struct {
-	STS Assumer
-	// Attempts per STS call for transient errors (default 3), with
-	// jittered exponential backoff from BaseDelay (default 200ms), all
-	// within Budget (default 10s) per check.
-	Attempts  int
-	BaseDelay time.Duration
-	Budget    time.Duration
-	Log       *slog.Logger     // default slog.Default()
-	Now       func() time.Time // default time.Now
-}
-
-func (c *Checker) now() time.Time {
-	if c.Now != nil {
-		return c.Now()
-	}
-	return time.Now()
-}
-
-func (c *Checker) log() *slog.Logger {
-	if c.Log != nil {
-		return c.Log
-	}
-	return slog.Default()
-}
-
-// Check runs one check. It never returns an error: every failure is an
-// outcome (transient ones included), so callers have one thing to handle.
-func (c *Checker) Check(ctx context.Context, req Request) Report {
-	budget := c.Budget
-	if budget <= 0 {
-		budget = 10 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, budget)
-	defer cancel()
-
-	var rep Report
-	finish := func(r connection.Result, detail string) Report {
-		rep.Outcome = connection.Outcome{Result: r, Detail: detail, Version: req.Version, ExternalIDVersion: req.ExternalIDVersion, CheckedAt: c.now()}
-		c.log().Info("role check",
-			"tenantId", req.TenantID, "accountId", req.AccountID, "roleArn", req.RoleARN,
-			"externalId", tenant.MaskExternalID(req.ExternalID), "externalIdVersion", req.ExternalIDVersion,
-			"version", req.Version, "result", string(r), "detail", detail)
-		return rep
-	}
-	in := AssumeRequest{
-		RoleARN:         req.RoleARN,
-		ExternalID:      req.ExternalID,
-		SessionName:     SessionName(req.TenantID, req.AccountID),
-		DurationSeconds: SessionDuration,
-		Policy:          SessionPolicy,
-	}
-
-	sess, step, err := c.assume(ctx, StepAssume, in)
-	rep.Steps = append(rep.Steps, step)
-	switch {
-	case errors.Is(err, ErrDenied):
-		return finish(connection.ResultDenied, step.Code)
-	case errors.Is(err, ErrRegionDisabled):
-		return finish(connection.ResultRegionDisabled, step.Code)
-	case err != nil:
-		return finish(connection.ResultTransient, step.Code)
-	}
-
-	acct := Step{Name: StepAccount, OK: sess.AccountID == req.AccountID, Detail: sess.AccountID}
-	rep.Steps = append(rep.Steps, acct)
-	if !acct.OK {
-		acct.Code = string(connection.ResultAccountMismatch)
-		rep.Steps[len(rep.Steps)-1] = acct
-		return finish(connection.ResultAccountMismatch, sess.AccountID)
-	}
-
-	without := in
-	without.ExternalID = ""
-	_, step, err = c.assume(ctx, StepWithoutExtID, without)
-	switch {
-	case err == nil:
-		step.OK, step.Code = false, string(connection.ResultNotEnforced)
-		rep.Steps = append(rep.Steps, step)
-		return finish(connection.ResultNotEnforced, "")
-	case errors.Is(err, ErrDenied):
-		step.OK, step.Code = true, ""
-		rep.Steps = append(rep.Steps, step)
-		return finish(connection.ResultOK, "")
-	default:
-		rep.Steps = append(rep.Steps, step)
-		return finish(connection.ResultTransient, step.Code)
-	}
-}
-
-// assume calls STS, retrying transient failures with jittered backoff.
-func (c *Checker) assume(ctx context.Context, name string, in AssumeRequest) (Session, Step, error) {
-	attempts := c.Attempts
-	if attempts <= 0 {
-		attempts = 3
-	}
-	base := c.BaseDelay
-	if base <= 0 {
-		base = 200 * time.Millisecond
-	}
-	start := time.Now()
-	var err error
-	for i := 0; ; i++ {
-		var sess Session
-		sess, err = c.STS.AssumeRole(ctx, in)
-		if err == nil {
-			return sess, Step{Name: name, OK: true, Latency: time.Since(start)}, nil
-		}
-		if !errors.Is(err, ErrTransient) || i+1 >= attempts {
-			break
-		}
-		d := backoff(base, i)
-		d = d/2 + rand.N(d/2+1) // jitter in [d/2, d]
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			err = &STSError{Kind: ErrTransient, Err: ctx.Err()}
-		case <-t.C:
-			continue
-		}
-		break
-	}
-	step := Step{Name: name, Latency: time.Since(start)}
-	var se *STSError
-	if errors.As(err, &se) {
-		step.Code = se.Code
-	}
-	if !errors.Is(err, ErrDenied) && !errors.Is(err, ErrRegionDisabled) && !errors.Is(err, ErrTransient) {
-		err = &STSError{Kind: ErrTransient, Err: err} // unclassified: never blame the customer
-	}
-	if step.Code == "" && errors.Is(err, ErrTransient) {
-		step.Code = string(connection.ResultTransient)
-	}
-	c.log().Debug("sts call failed", "step", name, "roleArn", in.RoleARN, "code", step.Code, "error", err)
-	return Session{}, step, err
-}
-
-// backoff is the delay before retry i+1: base doubled i times, at most
-// maxBackoffDefault. It doubles step by step (never base<<i, which overflows
-// into a negative delay for large i or base).
-func backoff(base time.Duration, i int) time.Duration {
-	d := min(base, maxBackoffDefault)
-	for ; i > 0 && d < maxBackoffDefault; i-- {
-		d *= 2
-	}
-	return min(d, maxBackoffDefault)
 }
 
 // Job is one queued check: the connection as it was when the job was made
@@ -286,7 +135,11 @@ type Job struct {
 	Connection        connection.Connection `json:"connection"`
 	ExternalID        string                `json:"externalId"`
 	ExternalIDVersion int                   `json:"externalIdVersion"`
-	Why               string                `json:"why"`
+	// The tenant's previous external ID during a rotation's grace period
+	// (see Request); absent otherwise.
+	PreviousExternalID        string `json:"previousExternalId,omitempty"`
+	PreviousExternalIDVersion int    `json:"previousExternalIdVersion,omitempty"`
+	Why                       string `json:"why"`
 }
 
 // Why values.
@@ -304,6 +157,9 @@ func (j Job) Request() Request {
 		RoleARN:           j.Connection.RoleARN,
 		ExternalID:        j.ExternalID,
 		ExternalIDVersion: j.ExternalIDVersion,
-		Version:           j.Connection.Version,
+
+		PreviousExternalID:        j.PreviousExternalID,
+		PreviousExternalIDVersion: j.PreviousExternalIDVersion,
+		Version:                   j.Connection.Version,
 	}
 }

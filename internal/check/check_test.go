@@ -9,13 +9,16 @@ import (
 	"io"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/tenant"
 )
 
 const (
@@ -23,29 +26,91 @@ const (
 	otherAcct  = "210987654321"
 	roleARN    = "arn:aws:iam::123456789012:role/RoleCall"
 	externalID = "rc-SECRETEXTERNALIDVALUE234567ABCDEFG"
+	previousID = "rc-PREVIOUSEXTERNALIDVALUE234567ABCD"
 )
 
 // stsSessionName is STS's RoleSessionName pattern.
 var stsSessionName = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
 
-// fakeAssumer answers AssumeRole calls from a script and records them.
-type fakeAssumer struct {
+// externalIDShape is the shape of the external IDs tenant.NewExternalID
+// generates; a decoy must have it too.
+var externalIDShape = regexp.MustCompile(`^rc-[A-Z2-7]{32}$`)
+
+// kind classifies an AssumeRole call by the external ID it carries.
+type kind string
+
+const (
+	kCurrent  kind = "current"
+	kNone     kind = "none"
+	kDecoy    kind = "decoy"
+	kPrevious kind = "previous"
+)
+
+// answer says what STS answers to the n-th call (from 0) of one kind.
+type answer func(n int) (check.Session, error)
+
+// keyedAssumer answers each call by the kind of its external ID, the way a
+// trust policy decides, and records the calls.
+type keyedAssumer struct {
+	t       *testing.T
+	answers map[kind]answer
+	// arrive, when set, runs before answering (a barrier, say); an error
+	// is returned as the call's.
+	arrive func(ctx context.Context, k kind) error
+
 	mu     sync.Mutex
 	calls  []check.AssumeRequest
 	ctxs   []context.Context
-	answer func(n int, in check.AssumeRequest) (check.Session, error)
+	counts map[kind]int
+	decoys []string
 }
 
-func (f *fakeAssumer) AssumeRole(ctx context.Context, in check.AssumeRequest) (check.Session, error) {
+var _ check.Assumer = (*keyedAssumer)(nil)
+
+func kindOf(extID string) kind {
+	switch extID {
+	case externalID:
+		return kCurrent
+	case previousID:
+		return kPrevious
+	case "":
+		return kNone
+	}
+	return kDecoy
+}
+
+func (f *keyedAssumer) AssumeRole(ctx context.Context, in check.AssumeRequest) (check.Session, error) {
+	k := kindOf(in.ExternalID)
 	f.mu.Lock()
-	n := len(f.calls)
+	if f.counts == nil {
+		f.counts = map[kind]int{}
+	}
+	n := f.counts[k]
+	f.counts[k]++
 	f.calls = append(f.calls, in)
 	f.ctxs = append(f.ctxs, ctx)
+	if k == kDecoy {
+		f.decoys = append(f.decoys, in.ExternalID)
+	}
 	f.mu.Unlock()
-	return f.answer(n, in)
+	if f.arrive != nil {
+		if err := f.arrive(ctx, k); err != nil {
+			return check.Session{}, err
+		}
+	}
+	a := f.answers[k]
+	if a == nil {
+		f.t.Errorf("unexpected AssumeRole call with the %s external ID", k)
+		return check.Session{}, denied
+	}
+	return a(n)
 }
 
-var _ check.Assumer = (*fakeAssumer)(nil)
+func (f *keyedAssumer) count(k kind) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.counts[k]
+}
 
 func sess(account string) check.Session {
 	return check.Session{AssumedRoleARN: "arn:aws:sts::" + account + ":assumed-role/RoleCall/s", AccountID: account}
@@ -57,42 +122,32 @@ var (
 	throttled = &check.STSError{Kind: check.ErrTransient, Code: "Throttling", Err: errors.New("rate exceeded")}
 )
 
-// withExtID answers by whether the call carries the external ID, the way a
-// role's trust policy decides.
-func withExtID(with, without func(attempt int) (check.Session, error)) func(int, check.AssumeRequest) (check.Session, error) {
-	var mu sync.Mutex
-	n := map[bool]int{}
-	return func(_ int, in check.AssumeRequest) (check.Session, error) {
-		mu.Lock()
-		has := in.ExternalID != ""
-		i := n[has]
-		n[has]++
-		mu.Unlock()
-		if has {
-			return with(i)
-		}
-		return without(i)
-	}
-}
-
-func always(s check.Session, err error) func(int) (check.Session, error) {
+func always(s check.Session, err error) answer {
 	return func(int) (check.Session, error) { return s, err }
 }
 
-// seq answers the i-th attempt with the i-th answer (the last one repeats).
-func seq(answers ...func() (check.Session, error)) func(int) (check.Session, error) {
-	return func(i int) (check.Session, error) { return answers[min(i, len(answers)-1)]() }
-}
+// Answers of a whole probe.
+var (
+	aOK       = always(sess(acct), nil)
+	aOther    = always(sess(otherAcct), nil)
+	aDenied   = always(check.Session{}, denied)
+	aDisabled = always(check.Session{}, disabled)
+	aThrottle = always(check.Session{}, throttled)
+)
 
-func ok(account string) func() (check.Session, error) {
-	return func() (check.Session, error) { return sess(account), nil }
-}
-func fails(err error) func() (check.Session, error) {
-	return func() (check.Session, error) { return check.Session{}, err }
+// seq answers the i-th attempt with the i-th answer (the last one repeats).
+func seq(answers ...answer) answer {
+	return func(i int) (check.Session, error) { return answers[min(i, len(answers)-1)](i) }
 }
 
 func request() check.Request {
 	return check.Request{TenantID: "acme-prod", AccountID: acct, RoleARN: roleARN, ExternalID: externalID, ExternalIDVersion: 3, Version: 7}
+}
+
+func requestWithPrevious() check.Request {
+	r := request()
+	r.PreviousExternalID, r.PreviousExternalIDVersion = previousID, 2
+	return r
 }
 
 var checkedAt = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -105,149 +160,619 @@ func newChecker(a check.Assumer, log *slog.Logger) *check.Checker {
 		Now: func() time.Time { return checkedAt }}
 }
 
+// stepWant is a step's name and whether it passed.
+type stepWant struct {
+	name string
+	ok   bool
+}
+
+func pass(name string) stepWant { return stepWant{name, true} }
+func fail(name string) stepWant { return stepWant{name, false} }
+
+func stepsOf(rep check.Report) []stepWant {
+	var out []stepWant
+	for _, s := range rep.Steps {
+		out = append(out, stepWant{s.Name, s.OK})
+	}
+	return out
+}
+
+func decisiveOf(rep check.Report) []string {
+	var out []string
+	for _, s := range rep.Steps {
+		if s.Decisive {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
+const (
+	sA = check.StepAssume
+	sP = check.StepPrevious
+	sC = check.StepAccount
+	sW = check.StepWithoutExtID
+	sD = check.StepDecoyExtID
+)
+
 func TestCheck(t *testing.T) {
+	const (
+		noExtID  = connection.NotEnforcedWithoutExternalID
+		anyExtID = connection.NotEnforcedAnyExternalID
+	)
+	okSteps := []stepWant{pass(sA), pass(sC), pass(sW), pass(sD)}
 	tests := []struct {
-		name        string
-		with        func(int) (check.Session, error)
-		without     func(int) (check.Session, error)
-		want        connection.Result
-		detail      string
-		calls       int  // total AssumeRole calls
-		withoutCall bool // whether the call without external ID happened
-		steps       []bool
+		name                   string
+		cur, none, decoy, prev answer // prev nil: the request has no previous external ID
+		previousNotTried       bool   // the request has one, but it must not be tried
+		want                   connection.Result
+		detail                 string
+		extVersion             int
+		extCurrent             bool
+		steps                  []stepWant
+		decisive               []string
+		calls                  map[kind]int
 	}{
-		{"ok", always(sess(acct), nil), always(check.Session{}, denied), connection.ResultOK, "", 2, true, []bool{true, true, true}},
-		{"denied", always(check.Session{}, denied), nil, connection.ResultDenied, "AccessDenied", 1, false, []bool{false}},
-		{"not enforced", always(sess(acct), nil), always(sess(acct), nil), connection.ResultNotEnforced, "", 2, true, []bool{true, true, false}},
-		{"account mismatch", always(sess(otherAcct), nil), always(check.Session{}, denied), connection.ResultAccountMismatch, otherAcct, 1, false, []bool{true, false}},
-		{"region disabled", always(check.Session{}, disabled), nil, connection.ResultRegionDisabled, "RegionDisabledException", 1, false, []bool{false}},
-		{"transient retried then transient", always(check.Session{}, throttled), nil, connection.ResultTransient, "Throttling", 3, false, []bool{false}},
-		{"transient then success", seq(fails(throttled), fails(throttled), ok(acct)), always(check.Session{}, denied), connection.ResultOK, "", 4, true, []bool{true, true, true}},
-		{"transient then denied", seq(fails(throttled), fails(denied)), nil, connection.ResultDenied, "AccessDenied", 2, false, []bool{false}},
-		{"transient on the call without external ID", always(sess(acct), nil), always(check.Session{}, throttled), connection.ResultTransient, "Throttling", 4, true, []bool{true, true, false}},
-		{"transient then not enforced", always(sess(acct), nil), seq(fails(throttled), ok(acct)), connection.ResultNotEnforced, "", 3, true, []bool{true, true, false}},
-		{"transient then denied without external ID", always(sess(acct), nil), seq(fails(throttled), fails(denied)), connection.ResultOK, "", 3, true, []bool{true, true, true}},
-		{"unclassified error is transient, not denied", always(check.Session{}, errors.New("boom")), nil, connection.ResultTransient, "TRANSIENT", 1, false, []bool{false}},
-		{"region disabled without external ID is not ok", always(sess(acct), nil), always(check.Session{}, disabled), connection.ResultTransient, "RegionDisabledException", 2, true, []bool{true, true, false}},
-		{"wrapped denial", always(check.Session{}, fmt.Errorf("adapter: %w", denied)), nil, connection.ResultDenied, "AccessDenied", 1, false, []bool{false}},
+		{name: "ok", cur: aOK, none: aDenied, decoy: aDenied,
+			want: connection.ResultOK, extVersion: 3, extCurrent: true, steps: okSteps,
+			calls: map[kind]int{kCurrent: 1, kNone: 1, kDecoy: 1}},
+		{name: "denied", cur: aDenied, none: aDenied, decoy: aDenied,
+			want: connection.ResultDenied, detail: "AccessDenied", extVersion: 3,
+			steps: []stepWant{fail(sA), pass(sW), pass(sD)}, decisive: []string{sA}},
+		{name: "denied decides whatever the negatives said", cur: aDenied, none: aOK, decoy: aOK,
+			want: connection.ResultDenied, detail: "AccessDenied", extVersion: 3,
+			steps: []stepWant{fail(sA), fail(sW), fail(sD)}, decisive: []string{sA}},
+		{name: "denied decides over transient negatives, which stop retrying", cur: aDenied, none: aThrottle, decoy: aThrottle,
+			want: connection.ResultDenied, detail: "AccessDenied", extVersion: 3,
+			steps: []stepWant{fail(sA), fail(sW), fail(sD)}, decisive: []string{sA},
+			calls: map[kind]int{kCurrent: 1, kNone: 1, kDecoy: 1}},
+		{name: "no condition: every negative succeeds", cur: aOK, none: aOK, decoy: aOK,
+			want: connection.ResultNotEnforced, detail: noExtID, extVersion: 3, extCurrent: true,
+			steps: []stepWant{pass(sA), pass(sC), fail(sW), fail(sD)}, decisive: []string{sW}},
+		{name: "IfExists: only the call without external ID succeeds", cur: aOK, none: aOK, decoy: aDenied,
+			want: connection.ResultNotEnforced, detail: noExtID, extVersion: 3, extCurrent: true,
+			steps: []stepWant{pass(sA), pass(sC), fail(sW), pass(sD)}, decisive: []string{sW}},
+		{name: "wildcard: only the decoy succeeds", cur: aOK, none: aDenied, decoy: aOK,
+			want: connection.ResultNotEnforced, detail: anyExtID, extVersion: 3, extCurrent: true,
+			steps: []stepWant{pass(sA), pass(sC), pass(sW), fail(sD)}, decisive: []string{sD}},
+		{name: "account mismatch", cur: aOther, none: aDenied, decoy: aDenied,
+			want: connection.ResultAccountMismatch, detail: otherAcct, extVersion: 3, extCurrent: true,
+			steps: []stepWant{pass(sA), fail(sC), pass(sW), pass(sD)}, decisive: []string{sC}},
+		{name: "account mismatch decides over a negative that succeeded", cur: aOther, none: aOther, decoy: aOther,
+			want: connection.ResultAccountMismatch, detail: otherAcct, extVersion: 3, extCurrent: true,
+			steps: []stepWant{pass(sA), fail(sC), fail(sW), fail(sD)}, decisive: []string{sC}},
+		{name: "region disabled", cur: aDisabled, none: aDisabled, decoy: aDisabled,
+			want: connection.ResultRegionDisabled, detail: "RegionDisabledException", extVersion: 3,
+			steps: []stepWant{fail(sA), fail(sW), fail(sD)}, decisive: []string{sA}},
+		{name: "transient retried then transient", cur: aThrottle, none: aDenied, decoy: aDenied,
+			want: connection.ResultTransient, detail: "Throttling", extVersion: 3,
+			steps: []stepWant{fail(sA), pass(sW), pass(sD)}, decisive: []string{sA},
+			calls: map[kind]int{kCurrent: 3, kNone: 1, kDecoy: 1}},
+		{name: "transient decides over a negative that succeeded", cur: aThrottle, none: aOK, decoy: aOK,
+			want: connection.ResultTransient, detail: "Throttling", extVersion: 3,
+			steps: []stepWant{fail(sA), fail(sW), fail(sD)}, decisive: []string{sA}},
+		{name: "transient then success", cur: seq(aThrottle, aThrottle, aOK), none: aDenied, decoy: aDenied,
+			want: connection.ResultOK, extVersion: 3, extCurrent: true, steps: okSteps,
+			calls: map[kind]int{kCurrent: 3, kNone: 1, kDecoy: 1}},
+		{name: "transient then denied", cur: seq(aThrottle, aDenied), none: aDenied, decoy: aDenied,
+			want: connection.ResultDenied, detail: "AccessDenied", extVersion: 3,
+			steps: []stepWant{fail(sA), pass(sW), pass(sD)}, decisive: []string{sA},
+			calls: map[kind]int{kCurrent: 2, kNone: 1, kDecoy: 1}},
+		{name: "transient without external ID", cur: aOK, none: aThrottle, decoy: aDenied,
+			want: connection.ResultTransient, detail: "Throttling", extVersion: 3, extCurrent: true,
+			steps: []stepWant{pass(sA), pass(sC), fail(sW), pass(sD)}, decisive: []string{sW},
+			calls: map[kind]int{kCurrent: 1, kNone: 3, kDecoy: 1}},
+		{name: "transient decoy", cur: aOK, none: aDenied, decoy: aThrottle,
+			want: connection.ResultTransient, detail: "Throttling", extVersion: 3, extCurrent: true,
+			steps: []stepWant{pass(sA), pass(sC), pass(sW), fail(sD)}, decisive: []string{sD},
+			calls: map[kind]int{kCurrent: 1, kNone: 1, kDecoy: 3}},
+		{name: "a transient negative leaves the check transient even when the other succeeded", cur: aOK, none: aOK, decoy: aThrottle,
+			want: connection.ResultTransient, detail: "Throttling", extVersion: 3, extCurrent: true,
+			steps: []stepWant{pass(sA), pass(sC), fail(sW), fail(sD)}, decisive: []string{sD}},
+		{name: "transient then denied without external ID", cur: aOK, none: seq(aThrottle, aDenied), decoy: aDenied,
+			want: connection.ResultOK, extVersion: 3, extCurrent: true, steps: okSteps,
+			calls: map[kind]int{kCurrent: 1, kNone: 2, kDecoy: 1}},
+		{name: "transient then not enforced without external ID", cur: aOK, none: seq(aThrottle, aOK), decoy: aDenied,
+			want: connection.ResultNotEnforced, detail: noExtID, extVersion: 3, extCurrent: true,
+			steps: []stepWant{pass(sA), pass(sC), fail(sW), pass(sD)}, decisive: []string{sW},
+			calls: map[kind]int{kCurrent: 1, kNone: 2, kDecoy: 1}},
+		{name: "transient then decoy accepted", cur: aOK, none: aDenied, decoy: seq(aThrottle, aThrottle, aOK),
+			want: connection.ResultNotEnforced, detail: anyExtID, extVersion: 3, extCurrent: true,
+			steps: []stepWant{pass(sA), pass(sC), pass(sW), fail(sD)}, decisive: []string{sD},
+			calls: map[kind]int{kCurrent: 1, kNone: 1, kDecoy: 3}},
+		{name: "region disabled on a negative is not ok", cur: aOK, none: aDisabled, decoy: aDenied,
+			want: connection.ResultTransient, detail: "RegionDisabledException", extVersion: 3, extCurrent: true,
+			steps: []stepWant{pass(sA), pass(sC), fail(sW), pass(sD)}, decisive: []string{sW},
+			calls: map[kind]int{kCurrent: 1, kNone: 1, kDecoy: 1}},
+		{name: "unclassified error is transient, not denied", cur: always(check.Session{}, errors.New("boom")), none: aDenied, decoy: aDenied,
+			want: connection.ResultTransient, detail: "TRANSIENT", extVersion: 3,
+			steps: []stepWant{fail(sA), pass(sW), pass(sD)}, decisive: []string{sA},
+			calls: map[kind]int{kCurrent: 1}},
+		{name: "unclassified error on the decoy is transient, not a pass", cur: aOK, none: aDenied, decoy: always(check.Session{}, errors.New("boom")),
+			want: connection.ResultTransient, detail: "TRANSIENT", extVersion: 3, extCurrent: true,
+			steps: []stepWant{pass(sA), pass(sC), pass(sW), fail(sD)}, decisive: []string{sD}},
+		{name: "wrapped denial", cur: always(check.Session{}, fmt.Errorf("adapter: %w", denied)), none: aDenied, decoy: aDenied,
+			want: connection.ResultDenied, detail: "AccessDenied", extVersion: 3,
+			steps: []stepWant{fail(sA), pass(sW), pass(sD)}, decisive: []string{sA}},
+
+		// Rotation: the previous external ID is tried only when the
+		// current one is denied, after the negatives were sent.
+		{name: "previous ID works during grace", cur: aDenied, prev: aOK, none: aDenied, decoy: aDenied,
+			want: connection.ResultOK, extVersion: 2, extCurrent: false,
+			steps: []stepWant{fail(sA), pass(sP), pass(sC), pass(sW), pass(sD)},
+			calls: map[kind]int{kCurrent: 1, kPrevious: 1, kNone: 1, kDecoy: 1}},
+		{name: "previous ID denied too", cur: aDenied, prev: aDenied, none: aDenied, decoy: aDenied,
+			want: connection.ResultDenied, detail: "AccessDenied", extVersion: 3,
+			steps: []stepWant{fail(sA), fail(sP), pass(sW), pass(sD)}, decisive: []string{sA, sP},
+			calls: map[kind]int{kCurrent: 1, kPrevious: 1, kNone: 1, kDecoy: 1}},
+		{name: "previous ID works but not enforced", cur: aDenied, prev: aOK, none: aOK, decoy: aDenied,
+			want: connection.ResultNotEnforced, detail: noExtID, extVersion: 2,
+			steps: []stepWant{fail(sA), pass(sP), pass(sC), fail(sW), pass(sD)}, decisive: []string{sW}},
+		{name: "previous ID works but accepts any ID", cur: aDenied, prev: aOK, none: aDenied, decoy: aOK,
+			want: connection.ResultNotEnforced, detail: anyExtID, extVersion: 2,
+			steps: []stepWant{fail(sA), pass(sP), pass(sC), pass(sW), fail(sD)}, decisive: []string{sD}},
+		{name: "previous ID lands in another account", cur: aDenied, prev: aOther, none: aDenied, decoy: aDenied,
+			want: connection.ResultAccountMismatch, detail: otherAcct, extVersion: 2,
+			steps: []stepWant{fail(sA), pass(sP), fail(sC), pass(sW), pass(sD)}, decisive: []string{sC}},
+		{name: "previous ID transient", cur: aDenied, prev: aThrottle, none: aDenied, decoy: aDenied,
+			want: connection.ResultTransient, detail: "Throttling", extVersion: 3,
+			steps: []stepWant{fail(sA), fail(sP), pass(sW), pass(sD)}, decisive: []string{sA, sP},
+			calls: map[kind]int{kCurrent: 1, kPrevious: 3, kNone: 1, kDecoy: 1}},
+		{name: "previous ID transient then ok", cur: aDenied, prev: seq(aThrottle, aOK), none: aDenied, decoy: aDenied,
+			want: connection.ResultOK, extVersion: 2,
+			steps: []stepWant{fail(sA), pass(sP), pass(sC), pass(sW), pass(sD)},
+			calls: map[kind]int{kCurrent: 1, kPrevious: 2, kNone: 1, kDecoy: 1}},
+		{name: "previous ID not tried when the current one works", cur: aOK, previousNotTried: true, none: aDenied, decoy: aDenied,
+			want: connection.ResultOK, extVersion: 3, extCurrent: true, steps: okSteps,
+			calls: map[kind]int{kCurrent: 1, kPrevious: 0, kNone: 1, kDecoy: 1}},
+		{name: "previous ID not tried after a transient error", cur: aThrottle, previousNotTried: true, none: aDenied, decoy: aDenied,
+			want: connection.ResultTransient, detail: "Throttling", extVersion: 3,
+			steps: []stepWant{fail(sA), pass(sW), pass(sD)}, decisive: []string{sA},
+			calls: map[kind]int{kCurrent: 3, kPrevious: 0}},
+		{name: "previous ID not tried when the region is disabled", cur: aDisabled, previousNotTried: true, none: aDisabled, decoy: aDisabled,
+			want: connection.ResultRegionDisabled, detail: "RegionDisabledException", extVersion: 3,
+			steps: []stepWant{fail(sA), fail(sW), fail(sD)}, decisive: []string{sA},
+			calls: map[kind]int{kPrevious: 0}},
+		{name: "previous ID not tried when the current one lands in another account", cur: aOther, previousNotTried: true, none: aDenied, decoy: aDenied,
+			want: connection.ResultAccountMismatch, detail: otherAcct, extVersion: 3, extCurrent: true,
+			steps: []stepWant{pass(sA), fail(sC), pass(sW), pass(sD)}, decisive: []string{sC},
+			calls: map[kind]int{kPrevious: 0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			without := tt.without
-			if without == nil {
-				without = func(int) (check.Session, error) {
-					t.Error("the call without external ID must not happen")
-					return check.Session{}, denied
+			// In a bubble, so retries and their backoff take no time and
+			// whether a negative retries is decided by the code alone.
+			synctest.Test(t, func(t *testing.T) {
+				f := &keyedAssumer{t: t, answers: map[kind]answer{kCurrent: tt.cur, kNone: tt.none, kDecoy: tt.decoy, kPrevious: tt.prev}}
+				req := request()
+				if tt.prev != nil || tt.previousNotTried {
+					req = requestWithPrevious()
+				}
+				rep := newChecker(f, nil).Check(context.Background(), req)
+				want := connection.Outcome{Result: tt.want, Detail: tt.detail, Version: 7, ExternalIDVersion: tt.extVersion,
+					ExternalIDCurrent: tt.extCurrent, CheckedAt: checkedAt}
+				if rep.Outcome != want {
+					t.Fatalf("outcome %+v, want %+v; steps %+v", rep.Outcome, want, rep.Steps)
+				}
+				if got := stepsOf(rep); !slices.Equal(got, tt.steps) {
+					t.Fatalf("steps %v, want %v", got, tt.steps)
+				}
+				if got := decisiveOf(rep); !slices.Equal(got, tt.decisive) {
+					t.Fatalf("decisive steps %v, want %v", got, tt.decisive)
+				}
+				for k, n := range tt.calls {
+					if got := f.count(k); got != n {
+						t.Errorf("%d calls with the %s external ID, want %d", got, k, n)
+					}
+				}
+				for _, k := range []kind{kCurrent, kNone, kDecoy} {
+					if f.count(k) == 0 {
+						t.Errorf("no call with the %s external ID: every check sends all three probes", k)
+					}
+				}
+				for i, c := range f.calls {
+					if c.RoleARN != roleARN || c.SessionName != check.SessionName("acme-prod", acct) ||
+						c.DurationSeconds != 900 || c.Policy != check.SessionPolicy {
+						t.Fatalf("call %d = %+v", i, c)
+					}
+					if !stsSessionName.MatchString(c.SessionName) {
+						t.Fatalf("RoleSessionName %q is not valid for STS", c.SessionName)
+					}
+				}
+				for _, d := range f.decoys {
+					if !externalIDShape.MatchString(d) || d != f.decoys[0] {
+						t.Fatalf("decoys %q: want one external ID shaped like the tenant's", f.decoys)
+					}
+				}
+				for _, ctx := range f.ctxs {
+					if _, ok := ctx.Deadline(); !ok {
+						t.Fatal("STS called without the budget's deadline")
+					}
+				}
+				for _, s := range rep.Steps {
+					if s.Name == "" || (s.OK && s.Code != "") || (!s.OK && s.Code == "") {
+						t.Fatalf("step %+v: a failed step has a code, a passed one none", s)
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestCheckEveryCombination runs every combination of answers to the four
+// probes against the rules as the design states them, independently of
+// the table above: the real call (or, after a denial, the previous ID)
+// decides first; then the session's account; then any negative probe that
+// was neither denied nor succeeded leaves the check transient; then a
+// negative that succeeded is a hole; only then OK.
+func TestCheckEveryCombination(t *testing.T) {
+	type ans string
+	const (
+		ok, other, deny, off, slow, absent ans = "ok", "other-account", "denied", "region-off", "throttled", "absent"
+	)
+	answers := map[ans]answer{ok: aOK, other: aOther, deny: aDenied, off: aDisabled, slow: aThrottle}
+	primaries := []ans{ok, other, deny, off, slow}
+	negatives := []ans{deny, ok, off, slow}
+	previous := []ans{absent, ok, other, deny, off, slow}
+	n := 0
+	for _, cur := range primaries {
+		for _, none := range negatives {
+			for _, decoy := range negatives {
+				for _, prev := range previous {
+					name := fmt.Sprintf("cur=%s/none=%s/decoy=%s/prev=%s", cur, none, decoy, prev)
+					n++
+					// the spec
+					primary, version := cur, 3
+					if cur == deny && prev != absent {
+						primary = prev
+						if prev == ok || prev == other {
+							version = 2
+						}
+					}
+					var want connection.Result
+					detail := ""
+					switch {
+					case primary == deny:
+						want, detail = connection.ResultDenied, "AccessDenied"
+					case primary == off:
+						want, detail = connection.ResultRegionDisabled, "RegionDisabledException"
+					case primary == slow:
+						want, detail = connection.ResultTransient, "Throttling"
+					case primary == other:
+						want, detail = connection.ResultAccountMismatch, otherAcct
+					case none == off || decoy == off || none == slow || decoy == slow:
+						want = connection.ResultTransient
+					case none == ok:
+						want, detail = connection.ResultNotEnforced, connection.NotEnforcedWithoutExternalID
+					case decoy == ok:
+						want, detail = connection.ResultNotEnforced, connection.NotEnforcedAnyExternalID
+					default:
+						want = connection.ResultOK
+					}
+
+					synctest.Test(t, func(t *testing.T) {
+						f := &keyedAssumer{t: t, answers: map[kind]answer{kCurrent: answers[cur], kNone: answers[none], kDecoy: answers[decoy]}}
+						req := request()
+						if prev != absent {
+							req = requestWithPrevious()
+							f.answers[kPrevious] = answers[prev]
+						}
+						rep := newChecker(f, nil).Check(context.Background(), req)
+						o := rep.Outcome
+						if o.Result != want || (detail != "" && o.Detail != detail) || o.ExternalIDVersion != version ||
+							o.ExternalIDCurrent != (cur == ok || cur == other) {
+							t.Errorf("%s: outcome %+v, want %s %q v%d", name, o, want, detail, version)
+						}
+						if o.Result == connection.ResultTransient && o.Detail == "" {
+							t.Errorf("%s: transient outcome without the STS code", name)
+						}
+						if tried := f.count(kPrevious) > 0; tried != (cur == deny && prev != absent) {
+							t.Errorf("%s: previous external ID tried: %v", name, tried)
+						}
+						if f.count(kCurrent) == 0 || f.count(kNone) == 0 || f.count(kDecoy) == 0 {
+							t.Errorf("%s: not all three probes sent: %v", name, f.counts)
+						}
+						if o.Result == connection.ResultOK && (none != deny || decoy != deny) {
+							t.Errorf("%s: OK although a negative probe was not denied", name)
+						}
+					})
 				}
 			}
-			f := &fakeAssumer{answer: withExtID(tt.with, without)}
-			rep := newChecker(f, nil).Check(context.Background(), request())
-			want := connection.Outcome{Result: tt.want, Detail: tt.detail, Version: 7, ExternalIDVersion: 3, CheckedAt: checkedAt}
-			if rep.Outcome != want {
-				t.Fatalf("outcome %+v, want %+v", rep.Outcome, want)
-			}
-			if len(f.calls) != tt.calls {
-				t.Fatalf("%d AssumeRole calls, want %d", len(f.calls), tt.calls)
-			}
-			var sawWithout bool
-			for i, c := range f.calls {
-				if c.RoleARN != roleARN || c.SessionName != check.SessionName("acme-prod", acct) ||
-					c.DurationSeconds != 900 || c.Policy != check.SessionPolicy {
-					t.Fatalf("call %d = %+v", i, c)
+		}
+	}
+	if n != 5*4*4*6 {
+		t.Fatalf("%d combinations", n)
+	}
+}
+
+// TestCheckProbesRunConcurrently proves that a check costs one STS round
+// trip: every call blocks at a barrier until all three probes have arrived,
+// so a checker that sent them one after another would never get an answer
+// (its budget would end the check as TRANSIENT). With a previous external
+// ID, the fallback call comes after the current one was denied, while the
+// negatives may still be in flight.
+func TestCheckProbesRunConcurrently(t *testing.T) {
+	tests := []struct {
+		name     string
+		req      check.Request
+		cur      answer
+		want     connection.Result
+		previous int
+	}{
+		{"routine check", request(), aOK, connection.ResultOK, 0},
+		{"denied", request(), aDenied, connection.ResultDenied, 0},
+		{"fallback to the previous ID", requestWithPrevious(), aDenied, connection.ResultOK, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				all := make(chan struct{})
+				var mu sync.Mutex
+				arrived := map[kind]bool{}
+				f := &keyedAssumer{t: t, answers: map[kind]answer{kCurrent: tt.cur, kNone: aDenied, kDecoy: aDenied, kPrevious: aOK}}
+				f.arrive = func(ctx context.Context, k kind) error {
+					if k == kPrevious {
+						select {
+						case <-all: // the fallback comes after the three probes
+							return nil
+						default:
+							return errors.New("previous external ID tried before the three probes had all been sent")
+						}
+					}
+					mu.Lock()
+					arrived[k] = true
+					if len(arrived) == 3 {
+						close(all)
+					}
+					mu.Unlock()
+					select {
+					case <-all:
+						return nil
+					case <-ctx.Done():
+						mu.Lock()
+						defer mu.Unlock()
+						return fmt.Errorf("barrier: only %v arrived: %w", arrived, ctx.Err())
+					}
 				}
-				if !stsSessionName.MatchString(c.SessionName) {
-					t.Fatalf("RoleSessionName %q is not valid for STS", c.SessionName)
+				c := newChecker(f, nil)
+				c.Attempts = 1
+				rep := c.Check(context.Background(), tt.req)
+				if rep.Outcome.Result != tt.want {
+					t.Fatalf("outcome %+v, want %s; steps %+v", rep.Outcome, tt.want, rep.Steps)
 				}
-				if c.ExternalID == "" {
-					sawWithout = true
-				} else if c.ExternalID != externalID {
-					t.Fatalf("call %d external ID %q", i, c.ExternalID)
-				} else if sawWithout {
-					t.Fatal("a call with external ID came after the call without")
+				if f.count(kPrevious) != tt.previous || len(f.calls) != 3+tt.previous {
+					t.Fatalf("%d calls (%v), want %d", len(f.calls), f.counts, 3+tt.previous)
 				}
-			}
-			if f.calls[0].ExternalID != externalID {
-				t.Fatal("the first call must carry the external ID")
-			}
-			if sawWithout != tt.withoutCall {
-				t.Fatalf("call without external ID: %v, want %v", sawWithout, tt.withoutCall)
-			}
-			var got []bool
-			for _, s := range rep.Steps {
-				got = append(got, s.OK)
-				if s.Name == "" {
-					t.Fatalf("unnamed step %+v", s)
-				}
-			}
-			if fmt.Sprint(got) != fmt.Sprint(tt.steps) {
-				t.Fatalf("steps %+v, want OK flags %v", rep.Steps, tt.steps)
-			}
-			for _, ctx := range f.ctxs {
-				if _, ok := ctx.Deadline(); !ok {
-					t.Fatal("STS called without the budget's deadline")
-				}
-			}
+			})
 		})
 	}
 }
 
 func TestCheckBudget(t *testing.T) {
 	t.Run("budget bounds retries", func(t *testing.T) {
-		f := &fakeAssumer{answer: func(int, check.AssumeRequest) (check.Session, error) { return check.Session{}, throttled }}
-		c := newChecker(f, nil)
-		c.Attempts, c.BaseDelay, c.Budget = 1000, 20*time.Millisecond, 150*time.Millisecond
-		start := time.Now()
-		rep := c.Check(context.Background(), request())
-		if el := time.Since(start); el > 2*time.Second {
-			t.Fatalf("check took %v with a 150ms budget", el)
-		}
-		if rep.Outcome.Result != connection.ResultTransient {
-			t.Fatalf("outcome %+v, want TRANSIENT", rep.Outcome)
-		}
-		if n := len(f.calls); n < 2 || n > 20 {
-			t.Fatalf("%d calls within the budget", n)
-		}
+		synctest.Test(t, func(t *testing.T) {
+			f := &keyedAssumer{t: t, answers: map[kind]answer{kCurrent: aThrottle, kNone: aThrottle, kDecoy: aThrottle}}
+			c := newChecker(f, nil)
+			c.Attempts, c.BaseDelay, c.Budget = 1000, 20*time.Millisecond, 150*time.Millisecond
+			start := time.Now()
+			rep := c.Check(context.Background(), request())
+			if el := time.Since(start); el != 150*time.Millisecond {
+				t.Fatalf("check took %v with a 150ms budget", el)
+			}
+			if rep.Outcome.Result != connection.ResultTransient {
+				t.Fatalf("outcome %+v, want TRANSIENT", rep.Outcome)
+			}
+			// 20ms, 40ms, 80ms fit in 150ms (with jitter, up to 5 waits).
+			if n := f.count(kCurrent); n < 3 || n > 6 {
+				t.Fatalf("%d calls within the budget", n)
+			}
+		})
+	})
+	t.Run("attempts bound each probe", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			f := &keyedAssumer{t: t, answers: map[kind]answer{kCurrent: seq(aThrottle, aThrottle, aThrottle, aDenied), kNone: aThrottle, kDecoy: aThrottle, kPrevious: aThrottle}}
+			c := newChecker(f, nil)
+			c.Attempts, c.Budget = 4, time.Hour
+			rep := c.Check(context.Background(), requestWithPrevious())
+			if rep.Outcome.Result != connection.ResultTransient || rep.Outcome.Detail != "Throttling" {
+				t.Fatalf("outcome %+v, want TRANSIENT from the previous ID", rep.Outcome)
+			}
+			for _, k := range []kind{kCurrent, kNone, kDecoy, kPrevious} {
+				if n := f.count(k); n != 4 {
+					t.Errorf("%d calls with the %s external ID, want Attempts (4)", n, k)
+				}
+			}
+			if len(f.calls) != 4*4 {
+				t.Fatalf("%d calls, want at most 4 probes × 4 attempts", len(f.calls))
+			}
+		})
 	})
 	t.Run("caller deadline", func(t *testing.T) {
-		// STS hangs until the context ends.
-		f := &fakeAssumer{answer: func(int, check.AssumeRequest) (check.Session, error) { return check.Session{}, nil }}
-		var mu sync.Mutex
-		f.answer = func(n int, _ check.AssumeRequest) (check.Session, error) {
-			mu.Lock()
-			ctx := f.ctxs[n]
-			mu.Unlock()
-			<-ctx.Done()
-			return check.Session{}, ctx.Err() // unclassified: must still be transient
-		}
-		c := newChecker(f, nil)
-		c.Budget = time.Minute
-		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-		defer cancel()
-		start := time.Now()
-		rep := c.Check(ctx, request())
-		if el := time.Since(start); el > 2*time.Second {
-			t.Fatalf("check took %v with a 100ms deadline", el)
-		}
-		if rep.Outcome.Result != connection.ResultTransient {
-			t.Fatalf("outcome %+v, want TRANSIENT", rep.Outcome)
-		}
-		if d, _ := f.ctxs[0].Deadline(); time.Until(d) > time.Second {
-			t.Fatalf("STS context deadline %v ignores the caller's", d)
-		}
+		synctest.Test(t, func(t *testing.T) {
+			// STS hangs until the context ends.
+			f := &keyedAssumer{t: t}
+			f.arrive = func(ctx context.Context, _ kind) error {
+				<-ctx.Done()
+				return ctx.Err() // unclassified: must still be transient
+			}
+			c := newChecker(f, nil)
+			c.Budget = time.Minute
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			rep := c.Check(ctx, request())
+			if el := time.Since(start); el != 100*time.Millisecond {
+				t.Fatalf("check took %v with a 100ms deadline", el)
+			}
+			if rep.Outcome.Result != connection.ResultTransient {
+				t.Fatalf("outcome %+v, want TRANSIENT", rep.Outcome)
+			}
+			for _, ctx := range f.ctxs {
+				if d, _ := ctx.Deadline(); d.Sub(start) != 100*time.Millisecond {
+					t.Fatalf("STS context deadline %v ignores the caller's", d.Sub(start))
+				}
+			}
+		})
 	})
 	t.Run("budget sets the STS deadline", func(t *testing.T) {
-		f := &fakeAssumer{answer: withExtID(always(sess(acct), nil), always(check.Session{}, denied))}
-		c := newChecker(f, nil)
-		c.Budget = 3 * time.Second
-		start := time.Now()
-		c.Check(context.Background(), request())
-		d, ok := f.ctxs[0].Deadline()
-		if !ok || d.Sub(start) > 3*time.Second+100*time.Millisecond {
-			t.Fatalf("STS deadline %v, want within the 3s budget", d.Sub(start))
-		}
+		synctest.Test(t, func(t *testing.T) {
+			f := &keyedAssumer{t: t, answers: map[kind]answer{kCurrent: aOK, kNone: aDenied, kDecoy: aDenied}}
+			c := newChecker(f, nil)
+			c.Budget = 3 * time.Second
+			start := time.Now()
+			c.Check(context.Background(), request())
+			for _, ctx := range f.ctxs {
+				if d, ok := ctx.Deadline(); !ok || d.Sub(start) != 3*time.Second {
+					t.Fatalf("STS deadline %v, want the 3s budget", d.Sub(start))
+				}
+			}
+		})
 	})
 }
 
+// TestDecoy: every check sends its own decoy, shaped like a real external ID
+// (so a trust policy cannot tell it apart by form), never the tenant's
+// current or previous one, and it appears nowhere in what the check returns.
+func TestDecoy(t *testing.T) {
+	f := &keyedAssumer{t: t, answers: map[kind]answer{kCurrent: aOK, kNone: aDenied, kDecoy: aOK, kPrevious: aOK}}
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var reports []check.Report
+	for range 5 {
+		reports = append(reports, newChecker(f, log).Check(context.Background(), requestWithPrevious()))
+	}
+	genuine := tenant.NewExternalID()
+	seen := map[string]bool{}
+	for _, d := range f.decoys {
+		if !externalIDShape.MatchString(d) || len(d) != len(genuine) || d[:3] != genuine[:3] {
+			t.Errorf("decoy %q is not shaped like %q", d, genuine)
+		}
+		if d == externalID || d == previousID || seen[d] {
+			t.Errorf("decoy %q reused", d)
+		}
+		seen[d] = true
+	}
+	if len(seen) != 5 {
+		t.Fatalf("%d decoys for 5 checks", len(seen))
+	}
+	out, _ := json.Marshal(reports)
+	for d := range seen {
+		reason := connection.ReasonFor(reports[0].Outcome.Result, reports[0].Outcome.Detail)
+		for where, text := range map[string]string{"log": buf.String(), "report": string(out), "reason": reason.Message + reason.Hint} {
+			if strings.Contains(text, d) || strings.Contains(text, d[7:]) {
+				t.Fatalf("the decoy %s appears in the %s:\n%s", d, where, text)
+			}
+		}
+	}
+	if !strings.Contains(buf.String(), `"decoyExternalId":"rc-`) {
+		t.Fatalf("the log does not show the masked decoy:\n%s", buf.String())
+	}
+}
+
+func TestJobRequest(t *testing.T) {
+	tests := []struct {
+		name   string
+		job    check.Job
+		want   check.Request
+		fields []string // JSON fields of the job besides the connection
+	}{
+		{"no rotation",
+			check.Job{Connection: connection.Connection{TenantID: "acme", AccountID: acct, RoleARN: roleARN, Version: 9},
+				ExternalID: externalID, ExternalIDVersion: 4, Why: check.WhyScheduled},
+			check.Request{TenantID: "acme", AccountID: acct, RoleARN: roleARN, ExternalID: externalID, ExternalIDVersion: 4, Version: 9},
+			[]string{"connection", "externalId", "externalIdVersion", "why"}},
+		{"during a rotation's grace period",
+			check.Job{Connection: connection.Connection{TenantID: "acme", AccountID: acct, RoleARN: roleARN, Version: 9},
+				ExternalID: externalID, ExternalIDVersion: 4, PreviousExternalID: previousID, PreviousExternalIDVersion: 3, Why: check.WhyScheduled},
+			check.Request{TenantID: "acme", AccountID: acct, RoleARN: roleARN, ExternalID: externalID, ExternalIDVersion: 4,
+				PreviousExternalID: previousID, PreviousExternalIDVersion: 3, Version: 9},
+			[]string{"connection", "externalId", "externalIdVersion", "previousExternalId", "previousExternalIdVersion", "why"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.job.Request(); got != tt.want {
+				t.Fatalf("Request() = %+v, want %+v", got, tt.want)
+			}
+			b, err := json.Marshal(tt.job)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var fields map[string]json.RawMessage
+			if err := json.Unmarshal(b, &fields); err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for k := range fields {
+				names = append(names, k)
+			}
+			slices.Sort(names)
+			if !slices.Equal(names, tt.fields) {
+				t.Fatalf("job JSON fields %v, want %v", names, tt.fields)
+			}
+			var back check.Job
+			if err := json.Unmarshal(b, &back); err != nil || back.Request() != tt.want || back.Why != check.WhyScheduled {
+				t.Fatalf("job JSON round trip: %s -> %+v (%v)", b, back, err)
+			}
+		})
+	}
+}
+
+func TestCheckLogsNoSecrets(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	for _, a := range []map[kind]answer{
+		{kCurrent: aOK, kNone: aDenied, kDecoy: aDenied},
+		{kCurrent: aDenied, kNone: aDenied, kDecoy: aDenied, kPrevious: aOK},
+		{kCurrent: aThrottle, kNone: aDenied, kDecoy: aDenied},
+		{kCurrent: aOK, kNone: aOK, kDecoy: aOK},
+		{kCurrent: aOK, kNone: aDenied, kDecoy: aOK},
+	} {
+		newChecker(&keyedAssumer{t: t, answers: a}, log).Check(context.Background(), requestWithPrevious())
+	}
+	out := buf.String()
+	if !strings.Contains(out, `"msg":"role check"`) || !strings.Contains(out, `"msg":"sts call failed"`) {
+		t.Fatalf("expected check logs, got:\n%s", out)
+	}
+	for _, id := range []string{externalID, previousID} {
+		if strings.Contains(out, id) || strings.Contains(out, id[7:]) {
+			t.Fatalf("log contains the external ID %s:\n%s", id, out)
+		}
+	}
+}
+
+// TestNotEnforcedReason: the hint names the mistake the check found and the
+// exact condition to use, and never carries an external ID (reasons travel
+// in events, which are logged).
+func TestNotEnforcedReason(t *testing.T) {
+	const condition = `"Condition": {"StringEquals": {"sts:ExternalId": "<the external ID shown in the form>"}}`
+	tests := []struct {
+		detail string
+		names  []string // what the hint must name
+	}{
+		{connection.NotEnforcedWithoutExternalID, []string{"no sts:ExternalId condition", "IfExists"}},
+		{connection.NotEnforcedAnyExternalID, []string{`StringLike "*"`, `"rc-*"`, `Null {"sts:ExternalId": "false"}`, "ForAnyValue:"}},
+		{"", nil},
+	}
+	for _, tt := range tests {
+		r := connection.ReasonFor(connection.ResultNotEnforced, tt.detail)
+		if r.Code != string(connection.ResultNotEnforced) || r.Message == "" || !strings.Contains(r.Hint, condition) {
+			t.Errorf("%q: reason %+v lacks the condition to use", tt.detail, r)
+		}
+		for _, n := range tt.names {
+			if !strings.Contains(r.Hint, n) {
+				t.Errorf("%q: hint %q does not name %s", tt.detail, r.Hint, n)
+			}
+		}
+		if regexp.MustCompile(`rc-[A-Z2-7]{4}`).MatchString(r.Message + r.Hint) {
+			t.Errorf("%q: reason carries an external ID: %+v", tt.detail, r)
+		}
+	}
+	a := connection.ReasonFor(connection.ResultNotEnforced, connection.NotEnforcedWithoutExternalID)
+	b := connection.ReasonFor(connection.ResultNotEnforced, connection.NotEnforcedAnyExternalID)
+	if a.Hint == b.Hint || a.Message == b.Message {
+		t.Fatal("the two mistakes get the same reason")
+	}
+}
 func TestBackoff(t *testing.T) {
 	tests := []struct {
 		base time.Duration
@@ -346,50 +871,5 @@ func TestSTSErrorUnwrap(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "AccessDenied") {
 		t.Fatalf("Error() = %q lacks the code", err.Error())
-	}
-}
-
-func TestJobRequest(t *testing.T) {
-	j := check.Job{
-		Connection:        connection.Connection{TenantID: "acme", AccountID: acct, RoleARN: roleARN, Version: 9},
-		ExternalID:        externalID,
-		ExternalIDVersion: 4,
-		Why:               check.WhyScheduled,
-	}
-	want := check.Request{TenantID: "acme", AccountID: acct, RoleARN: roleARN, ExternalID: externalID, ExternalIDVersion: 4, Version: 9}
-	if got := j.Request(); got != want {
-		t.Fatalf("Request() = %+v, want %+v", got, want)
-	}
-	b, err := json.Marshal(j)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var back check.Job
-	if err := json.Unmarshal(b, &back); err != nil || back.Request() != want || back.Why != check.WhyScheduled {
-		t.Fatalf("job JSON round trip: %s -> %+v (%v)", b, back, err)
-	}
-}
-
-func TestCheckLogsNoSecrets(t *testing.T) {
-	var buf bytes.Buffer
-	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	for _, answers := range [][2]func(int) (check.Session, error){
-		{always(sess(acct), nil), always(check.Session{}, denied)},
-		{always(check.Session{}, denied), nil},
-		{always(check.Session{}, throttled), nil},
-		{always(sess(acct), nil), always(sess(acct), nil)},
-	} {
-		without := answers[1]
-		if without == nil {
-			without = always(check.Session{}, denied)
-		}
-		newChecker(&fakeAssumer{answer: withExtID(answers[0], without)}, log).Check(context.Background(), request())
-	}
-	out := buf.String()
-	if !strings.Contains(out, `"msg":"role check"`) || !strings.Contains(out, `"msg":"sts call failed"`) {
-		t.Fatalf("expected check logs, got:\n%s", out)
-	}
-	if strings.Contains(out, externalID) || strings.Contains(out, externalID[7:]) {
-		t.Fatalf("log contains the external ID:\n%s", out)
 	}
 }

@@ -124,13 +124,17 @@ func (f *fakeSTS) requests() []url.Values {
 	return append([]url.Values(nil), f.forms...)
 }
 
-// byExtID answers like a trust policy: with or without the external ID.
-func byExtID(with, without reply) func(url.Values) reply {
+// byExtID answers like a trust policy: by whether the call carries the
+// tenant's external ID, none, or another one (the check's decoy).
+func byExtID(current, none, decoy reply) func(url.Values) reply {
 	return func(form url.Values) reply {
-		if form.Has("ExternalId") {
-			return with
+		switch {
+		case !form.Has("ExternalId"):
+			return none
+		case form.Get("ExternalId") == externalID:
+			return current
 		}
-		return without
+		return decoy
 	}
 }
 
@@ -285,21 +289,22 @@ func TestSTSAdapterConnectionRefused(t *testing.T) {
 // TestCheckThroughSTS runs whole checks through the real SDK client.
 func TestCheckThroughSTS(t *testing.T) {
 	tests := []struct {
-		name         string
-		decide       func(url.Values) reply
-		want         connection.Result
-		detail       string
-		withRequests int // requests carrying ExternalId
-		without      int // requests without it
+		name   string
+		decide func(url.Values) reply
+		want   connection.Result
+		detail string
+		calls  map[kind]int // requests by the kind of their ExternalId
 	}{
-		{"ok", byExtID(replyOK, replyDenied), connection.ResultOK, "", 1, 1},
-		{"not enforced", byExtID(replyOK, replyOK), connection.ResultNotEnforced, "", 1, 1},
-		{"denied", byExtID(replyDenied, replyDenied), connection.ResultDenied, "AccessDenied", 1, 0},
-		{"account mismatch", byExtID(replyOther, replyDenied), connection.ResultAccountMismatch, otherAcct, 1, 0},
-		{"region disabled", byExtID(replyDisabled, replyDisabled), connection.ResultRegionDisabled, "RegionDisabledException", 1, 0},
-		{"throttled", byExtID(replyThrottled, replyThrottled), connection.ResultTransient, "Throttling", 3, 0},
-		{"500", byExtID(replyBare500, replyBare500), connection.ResultTransient, "", 3, 0},
-		{"throttled without external ID", byExtID(replyOK, replyThrottled), connection.ResultTransient, "Throttling", 1, 3},
+		{"ok", byExtID(replyOK, replyDenied, replyDenied), connection.ResultOK, "", map[kind]int{kCurrent: 1, kNone: 1, kDecoy: 1}},
+		{"no condition", byExtID(replyOK, replyOK, replyOK), connection.ResultNotEnforced, connection.NotEnforcedWithoutExternalID, map[kind]int{kCurrent: 1, kNone: 1, kDecoy: 1}},
+		{"any external ID", byExtID(replyOK, replyDenied, replyOK), connection.ResultNotEnforced, connection.NotEnforcedAnyExternalID, map[kind]int{kCurrent: 1, kNone: 1, kDecoy: 1}},
+		{"denied", byExtID(replyDenied, replyDenied, replyDenied), connection.ResultDenied, "AccessDenied", map[kind]int{kCurrent: 1, kNone: 1, kDecoy: 1}},
+		{"account mismatch", byExtID(replyOther, replyDenied, replyDenied), connection.ResultAccountMismatch, otherAcct, map[kind]int{kCurrent: 1, kNone: 1, kDecoy: 1}},
+		{"region disabled", byExtID(replyDisabled, replyDisabled, replyDisabled), connection.ResultRegionDisabled, "RegionDisabledException", map[kind]int{kCurrent: 1}},
+		{"throttled", byExtID(replyThrottled, replyDenied, replyDenied), connection.ResultTransient, "Throttling", map[kind]int{kCurrent: 3, kNone: 1, kDecoy: 1}},
+		{"500", byExtID(replyBare500, replyDenied, replyDenied), connection.ResultTransient, "", map[kind]int{kCurrent: 3}},
+		{"throttled without external ID", byExtID(replyOK, replyThrottled, replyDenied), connection.ResultTransient, "Throttling", map[kind]int{kCurrent: 1, kNone: 3, kDecoy: 1}},
+		{"throttled decoy", byExtID(replyOK, replyDenied, replyThrottled), connection.ResultTransient, "Throttling", map[kind]int{kCurrent: 1, kNone: 1, kDecoy: 3}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -311,24 +316,29 @@ func TestCheckThroughSTS(t *testing.T) {
 			if tt.detail != "" && rep.Outcome.Detail != tt.detail {
 				t.Fatalf("detail %q, want %q", rep.Outcome.Detail, tt.detail)
 			}
-			var with, without int
+			got := map[kind]int{}
 			for i, form := range f.requests() {
 				if form.Get("Action") != "AssumeRole" || form.Get("DurationSeconds") != "900" ||
 					form.Get("Policy") != check.SessionPolicy || form.Get("RoleArn") != roleARN ||
 					!stsSessionName.MatchString(form.Get("RoleSessionName")) {
 					t.Fatalf("request %d: %v", i, form)
 				}
+				k := kNone
 				if form.Has("ExternalId") {
-					if without > 0 || form.Get("ExternalId") != externalID {
-						t.Fatalf("request %d: ExternalId %q after %d calls without", i, form.Get("ExternalId"), without)
+					k = kindOf(form.Get("ExternalId"))
+					if k == kDecoy && !externalIDShape.MatchString(form.Get("ExternalId")) {
+						t.Fatalf("request %d: decoy %q not shaped like an external ID", i, form.Get("ExternalId"))
 					}
-					with++
-				} else {
-					without++
+				}
+				got[k]++
+			}
+			for k, n := range tt.calls {
+				if got[k] != n {
+					t.Errorf("%d requests with the %s external ID, want %d (all: %v)", got[k], k, n, got)
 				}
 			}
-			if with != tt.withRequests || without != tt.without {
-				t.Fatalf("%d requests with external ID and %d without, want %d and %d", with, without, tt.withRequests, tt.without)
+			if got[kCurrent] == 0 || got[kNone] == 0 || got[kDecoy] == 0 {
+				t.Errorf("requests %v: every check sends all three probes", got)
 			}
 		})
 	}
@@ -352,10 +362,10 @@ func TestCheckLogsNoCredentials(t *testing.T) {
 
 			results := map[connection.Result]bool{}
 			for _, decide := range []func(url.Values) reply{
-				byExtID(replyOK, replyDenied),    // ok
-				byExtID(replyOK, replyOK),        // not enforced: credentials twice
-				byExtID(replyOther, replyDenied), // account mismatch
-				byExtID(replyOK, replyThrottled), // transient after a success
+				byExtID(replyOK, replyDenied, replyDenied),    // ok
+				byExtID(replyOK, replyOK, replyOK),            // not enforced: credentials three times
+				byExtID(replyOther, replyDenied, replyDenied), // account mismatch
+				byExtID(replyOK, replyThrottled, replyDenied), // transient after a success
 			} {
 				f := newFakeSTS(t, decide)
 				rep := newChecker(stsAdapter(f), log).Check(context.Background(), request())

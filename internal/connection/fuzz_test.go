@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,15 +48,23 @@ type script struct {
 // the role's account and the call without the external ID was refused.
 func (s script) passes() bool { return s.first == firstOK && s.second == secondDenied }
 
-// scriptedSTS answers AssumeRole from a script: the call with an external
-// ID is the first, the call without it the second.
+// fuzzExternalID is the tenant's external ID in the fuzzed checks.
+const fuzzExternalID = "rc-fuzz-external-id"
+
+// scriptedSTS answers AssumeRole from a script: the call with the tenant's
+// external ID is the first; the check's negative probes (no external ID, or
+// its decoy) get the second answer, as a role either enforces the external
+// ID or not. The probes run concurrently.
 type scriptedSTS struct {
 	s     script
-	calls []bool // per call: had an external ID
+	mu    sync.Mutex
+	calls []bool // per call: had the tenant's external ID
 }
 
 func (a *scriptedSTS) AssumeRole(ctx context.Context, in check.AssumeRequest) (check.Session, error) {
-	a.calls = append(a.calls, in.ExternalID != "")
+	a.mu.Lock()
+	a.calls = append(a.calls, in.ExternalID == fuzzExternalID)
+	a.mu.Unlock()
 	role, err := rolearn.Parse(in.RoleARN, rolearn.Rules{})
 	if err != nil {
 		return check.Session{}, fmt.Errorf("scripted sts: %w", err)
@@ -63,7 +73,7 @@ func (a *scriptedSTS) AssumeRole(ctx context.Context, in check.AssumeRequest) (c
 		return check.Session{AccountID: account, AssumedRoleARN: "arn:aws:sts::" + account + ":assumed-role/" + role.Name + "/" + in.SessionName}
 	}
 	throttled := &check.STSError{Kind: check.ErrTransient, Code: "Throttling", Err: errors.New("rate exceeded")}
-	if in.ExternalID != "" {
+	if in.ExternalID == fuzzExternalID {
 		switch a.s.first {
 		case firstOK:
 			return session(role.Account), nil
@@ -199,7 +209,7 @@ func FuzzLifecycle(f *testing.F) {
 					version += int64(arg%3) - 1 // a stale job
 				}
 				rep := checker.Check(context.Background(), check.Request{TenantID: cur.TenantID, AccountID: cur.AccountID,
-					RoleARN: cur.RoleARN, ExternalID: "rc-fuzz-external-id", ExternalIDVersion: 1, Version: version})
+					RoleARN: cur.RoleARN, ExternalID: fuzzExternalID, ExternalIDVersion: 1, Version: version})
 				result = rep.Outcome.Result
 				what = fmt.Sprintf("check %+v v%d → %s", sc, version, result)
 				if result == connection.ResultOK && !sc.passes() {
@@ -211,8 +221,8 @@ func FuzzLifecycle(f *testing.F) {
 				if sc.second == secondOK && sc.first == firstOK && result != connection.ResultNotEnforced {
 					t.Fatalf("step %d %s: a role that ignores the external ID gave %s", step/3, what, result)
 				}
-				if len(sts.calls) == 0 || !sts.calls[0] {
-					t.Fatalf("step %d %s: the first STS call had no external ID", step/3, what)
+				if !slices.Contains(sts.calls, true) {
+					t.Fatalf("step %d %s: no STS call carried the external ID", step/3, what)
 				}
 				tr, err = p.Apply(*cur, rep.Outcome)
 				stale := version != cur.Version || cur.Status == connection.Disconnected

@@ -37,8 +37,13 @@ type Outcome struct {
 	Result  Result
 	Detail  string // short, non-secret detail (e.g. the account a session landed in)
 	Version int64
-	// ExternalIDVersion is the tenant's external-ID version the check used.
+	// ExternalIDVersion is the tenant's external-ID version the check used:
+	// the previous one when only that one assumed the role (a rotation's
+	// grace period), else the current one.
 	ExternalIDVersion int
+	// ExternalIDCurrent: the call with the tenant's current external ID
+	// assumed the role (false when only the previous one did, or none).
+	ExternalIDCurrent bool
 	CheckedAt         time.Time
 }
 
@@ -97,9 +102,7 @@ func ReasonFor(r Result, detail string) Reason {
 			Message: "RoleCall could not assume the role with your external ID.",
 			Hint:    "Check that the role exists, that its trust policy lets the partner's principal call sts:AssumeRole, and that its sts:ExternalId condition equals the external ID shown to you."}
 	case ResultNotEnforced:
-		return Reason{Code: string(r),
-			Message: "The role can be assumed without the external ID, so another customer of the partner could use it (confused deputy).",
-			Hint:    `Add "Condition": {"StringEquals": {"sts:ExternalId": "<your external ID>"}} to the statement of the role's trust policy that trusts the partner.`}
+		return notEnforcedReason(detail)
 	case ResultAccountMismatch:
 		msg := "The role was assumed, but the session belongs to another account than the ARN names."
 		if detail != "" {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -271,9 +272,26 @@ var smokeCases = []smokeCase{
 		if string(r.Payload) != `{"batchItemFailures":[]}` || r.Error {
 			t.Fatalf("response %s (error %v)", r.Payload, r.Error)
 		}
+		// The check's three probes: the job's external ID, none, and a
+		// decoy (the fake STS denies them all).
 		calls := f.sts.Calls()
-		if len(calls) != 1 || calls[0].Get("RoleArn") != "arn:aws:iam::123456789012:role/RoleCall" || calls[0].Get("ExternalId") == "" {
-			t.Errorf("STS calls = %v", calls)
+		kinds := map[string]int{}
+		for _, c := range calls {
+			switch id := c.Get("ExternalId"); {
+			case c.Get("RoleArn") != "arn:aws:iam::123456789012:role/RoleCall":
+				kinds["other role"]++
+			case !c.Has("ExternalId"):
+				kinds["none"]++
+			case id == "rc-EXAMPLEEXAMPLEEXAMPLEEXAMPLEEXAMP":
+				kinds["job"]++
+			case regexp.MustCompile(`^rc-[A-Z2-7]{32}$`).MatchString(id): // tenant.NewExternalID's shape
+				kinds["decoy"]++
+			default:
+				kinds["other"]++
+			}
+		}
+		if len(calls) != 3 || kinds["job"] != 1 || kinds["none"] != 1 || kinds["decoy"] != 1 {
+			t.Errorf("STS calls %v = %v", kinds, calls)
 		}
 		var ops []string
 		for _, c := range f.ddb.Calls() {

@@ -17,19 +17,24 @@ import (
 	"github.com/rolecall/rolecall/internal/syncbuf"
 )
 
-// flakyAssumer fails the first n calls transiently, as throttled STS would.
+// flakyAssumer fails the first n calls with the external ID extID
+// transiently, as throttled STS would; it counts those calls.
 type flakyAssumer struct {
 	next check.Assumer
 
 	mu    sync.Mutex
+	extID string
 	fail  int
 	calls int
 }
 
 func (f *flakyAssumer) AssumeRole(ctx context.Context, in check.AssumeRequest) (check.Session, error) {
 	f.mu.Lock()
-	f.calls++
-	fail := f.calls <= f.fail
+	fail := false
+	if in.ExternalID == f.extID {
+		f.calls++
+		fail = f.calls <= f.fail
+	}
 	f.mu.Unlock()
 	if fail {
 		return check.Session{}, &check.STSError{Kind: check.ErrTransient, Err: errors.New("Throttling (injected)")}
@@ -65,7 +70,7 @@ func TestVerifyOverSQS(t *testing.T) {
 	events := &syncbuf.Buffer{}
 	o := testOptions(t, events)
 	o.AWS, o.QueueURL, o.TrustedPrincipalARN = true, queueURL, SandboxPrincipalARN
-	flaky := &flakyAssumer{fail: 3} // the checker's 3 attempts of the first delivery
+	flaky := &flakyAssumer{fail: 3} // the checker's 3 attempts of the first delivery, with the tenant's ID
 	o.Hooks.WrapAssumer = func(a check.Assumer) check.Assumer { flaky.next = a; return flaky }
 	s := start(t, o)
 	if s.Sandbox != nil || !strings.Contains(s.Banner(), "SQS queue "+queueURL) {
@@ -77,6 +82,9 @@ func TestVerifyOverSQS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	flaky.mu.Lock()
+	flaky.extID = tn.ExternalID
+	flaky.mu.Unlock()
 	const account = "210987654321"
 	role := "arn:aws:iam::" + account + ":role/RoleCall"
 	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + SandboxPrincipalARN +
@@ -122,7 +130,7 @@ func TestVerifyOverSQS(t *testing.T) {
 	calls := flaky.calls
 	flaky.mu.Unlock()
 	if calls <= 3 {
-		t.Errorf("%d STS calls, want 3 failed and more by the redelivery", calls)
+		t.Errorf("%d STS calls with the external ID, want 3 failed and more by the redelivery", calls)
 	}
 	if !strings.Contains(events.String(), `"detail-type":"Role Verified"`) {
 		t.Errorf("no Role Verified event in %s", events.String())
