@@ -52,23 +52,23 @@ func TestClosedLoop(t *testing.T) {
 		steps  []bool // OK of each step
 	}{
 		{"template as rendered", func(t *testing.T) []byte { return render(t, tenantExtID, partnerRole) },
-			partnerRole, tenantExtID, nil, connection.ResultOK, []bool{true, true, true}},
+			partnerRole, tenantExtID, nil, connection.ResultOK, []bool{true, true, true, true}},
 		{"partner account root as the trusted principal", func(t *testing.T) []byte { return render(t, tenantExtID, "arn:aws:iam::111122223333:root") },
-			partnerRole, tenantExtID, nil, connection.ResultOK, []bool{true, true, true}},
+			partnerRole, tenantExtID, nil, connection.ResultOK, []bool{true, true, true, true}},
 		{"external-ID condition removed", func(t *testing.T) []byte { return withoutCondition(t, render(t, tenantExtID, partnerRole)) },
-			partnerRole, tenantExtID, nil, connection.ResultNotEnforced, []bool{true, true, false}},
+			partnerRole, tenantExtID, nil, connection.ResultNotEnforced, []bool{true, true, false, false}},
 		{"wrong external ID", func(t *testing.T) []byte { return render(t, tenantExtID, partnerRole) },
-			partnerRole, "rc-SOMEOTHERTENANTSEXTERNALID", nil, connection.ResultDenied, []bool{false}},
+			partnerRole, "rc-SOMEOTHERTENANTSEXTERNALID", nil, connection.ResultDenied, []bool{false, true, true}},
 		{"principal of another account", func(t *testing.T) []byte { return render(t, tenantExtID, partnerRole) },
-			otherRole, tenantExtID, nil, connection.ResultDenied, []bool{false}},
+			otherRole, tenantExtID, nil, connection.ResultDenied, []bool{false, true, true}},
 		{"template rendered for another partner", func(t *testing.T) []byte {
 			return render(t, tenantExtID, "arn:aws:iam::444455556666:role/RoleCallVerifier")
 		},
-			partnerRole, tenantExtID, nil, connection.ResultDenied, []bool{false}},
+			partnerRole, tenantExtID, nil, connection.ResultDenied, []bool{false, true, true}},
 		{"role not created yet", nil,
-			partnerRole, tenantExtID, nil, connection.ResultDenied, []bool{false}},
+			partnerRole, tenantExtID, nil, connection.ResultDenied, []bool{false, true, true}},
 		{"STS region not activated", func(t *testing.T) []byte { return render(t, tenantExtID, partnerRole) },
-			partnerRole, tenantExtID, func(s *sandbox.STS) { s.SetRegionDisabled(customer, "us-east-1", true) }, connection.ResultRegionDisabled, []bool{false}},
+			partnerRole, tenantExtID, func(s *sandbox.STS) { s.SetRegionDisabled(customer, "us-east-1", true) }, connection.ResultRegionDisabled, []bool{false, false, false}},
 	}
 	for _, ad := range adapters() {
 		t.Run(ad.name, func(t *testing.T) {
