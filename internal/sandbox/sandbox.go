@@ -368,6 +368,11 @@ func (s *STS) assumeRole(callerARN, region string, in assumeInput, seq uint64) (
 			return assumeOutput{}, &APIError{Code: "MalformedPolicyDocument", Message: "The policy is not in the valid JSON format.", Status: http.StatusBadRequest}
 		}
 	}
+	if caller.kind == kindRoot {
+		// STS refuses AssumeRole with the account root's credentials
+		// whatever the policies say.
+		return assumeOutput{}, &APIError{Code: "AccessDenied", Status: http.StatusForbidden, Message: "Roles may not be assumed by root accounts."}
+	}
 	denied := &APIError{Code: "AccessDenied", Status: http.StatusForbidden,
 		Message: fmt.Sprintf("User: %s is not authorized to perform: sts:AssumeRole on resource: %s", caller.callerARN(), in.RoleARN)}
 	target, err := rolearn.Parse(in.RoleARN, rolearn.Rules{})
