@@ -27,7 +27,7 @@ func (a *embeddedAssumer) AssumeRole(ctx context.Context, in check.AssumeRequest
 	if err := ctx.Err(); err != nil {
 		return check.Session{}, check.Classify(err)
 	}
-	seq, err := a.sts.begin(ctx)
+	seq, err := a.sts.begin(ctx, accountOf(a.caller), a.sts.region)
 	if err != nil {
 		return check.Session{}, check.Classify(err)
 	}

@@ -95,7 +95,7 @@ func (s *STS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, 0, &APIError{Code: "InvalidClientTokenId", Message: "The security token included in the request is invalid.", Status: http.StatusForbidden})
 		return
 	}
-	seq, err := s.begin(r.Context())
+	seq, err := s.begin(r.Context(), accountOf(caller), region)
 	if err != nil {
 		var ae *APIError
 		if errors.As(err, &ae) {
