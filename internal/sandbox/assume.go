@@ -35,17 +35,26 @@ type assumeOutput struct {
 	PackedPolicy    int
 }
 
-// maxRoleSession is the MaxSessionDuration of every sandbox role (IAM's
-// default).
-const maxRoleSession = 3600
+// defaultMaxSession is a role's MaxSessionDuration unless set (IAM's
+// default), and chainedMaxSession STS's limit for a session obtained with
+// role session credentials (role chaining), whatever the role's maximum.
+const (
+	defaultMaxSession = 3600
+	chainedMaxSession = 3600
+)
 
 // assumeRole is AssumeRole's logic, shared by HTTP and the embedded Assumer.
-// callerARN is the already-resolved caller principal.
-func (s *STS) assumeRole(callerARN, region string, in assumeInput, seq uint64) (assumeOutput, *APIError) {
-	caller, err := parseIdentity(callerARN)
-	if err != nil {
-		return assumeOutput{}, &APIError{Code: "InvalidClientTokenId", Message: "The security token included in the request is invalid.", Status: http.StatusForbidden}
-	}
+//
+// It authorizes as IAM does for sts:AssumeRole (IAM User Guide, "Policy
+// evaluation logic" and "Cross-account policy evaluation logic"): an
+// explicit Deny in the role's trust policy, the caller's identity-based
+// policies or its session policy refuses; otherwise the trust policy must
+// allow, and so must the identity-based policies — across accounts always,
+// and within one account unless the trust policy names the caller's own ARN
+// (a trust policy naming the account only delegates to the account's
+// policies). A session policy, when the caller's session has one, must
+// allow too.
+func (s *STS) assumeRole(c caller, region string, in assumeInput, seq uint64) (assumeOutput, *APIError) {
 	if msgs := validateAssume(in); len(msgs) > 0 {
 		return assumeOutput{}, validationError(msgs)
 	}
@@ -57,13 +66,13 @@ func (s *STS) assumeRole(callerARN, region string, in assumeInput, seq uint64) (
 			return assumeOutput{}, &APIError{Code: "MalformedPolicyDocument", Message: "The policy is not in the valid JSON format.", Status: http.StatusBadRequest}
 		}
 	}
-	if caller.kind == kindRoot {
+	if c.id.kind == kindRoot {
 		// STS refuses AssumeRole with the account root's credentials
 		// whatever the policies say.
 		return assumeOutput{}, &APIError{Code: "AccessDenied", Status: http.StatusForbidden, Message: "Roles may not be assumed by root accounts."}
 	}
 	denied := &APIError{Code: "AccessDenied", Status: http.StatusForbidden,
-		Message: fmt.Sprintf("User: %s is not authorized to perform: sts:AssumeRole on resource: %s", caller.callerARN(), in.RoleARN)}
+		Message: fmt.Sprintf("User: %s is not authorized to perform: sts:AssumeRole on resource: %s", c.id.callerARN(), in.RoleARN)}
 	target, err := rolearn.Parse(in.RoleARN, rolearn.Rules{})
 	if err != nil {
 		return assumeOutput{}, validationError([]string{fmt.Sprintf("Value '%s' at 'roleArn' failed to satisfy constraint: Member must be a valid IAM role ARN", in.RoleARN)})
@@ -71,6 +80,7 @@ func (s *STS) assumeRole(callerARN, region string, in assumeInput, seq uint64) (
 	s.mu.RLock()
 	regionOff := s.disabled[target.Account+"/"+region]
 	role, ok := s.roles[in.RoleARN]
+	principalOrg, resourceOrg := s.orgs[c.id.account], s.orgs[target.Account]
 	s.mu.RUnlock()
 	if regionOff {
 		return assumeOutput{}, &APIError{Code: "RegionDisabledException", Status: http.StatusForbidden,
@@ -79,37 +89,76 @@ func (s *STS) assumeRole(callerARN, region string, in assumeInput, seq uint64) (
 	if !ok || target.Partition != s.partition {
 		return assumeOutput{}, denied // no existence leak: as a refusing role
 	}
-	dec := role.policy.Evaluate(Request{
-		Principal:       callerARN,
+	ctx := evalContext{id: c.id, req: Request{
+		Principal:       c.id.arn,
 		Action:          "sts:AssumeRole",
 		ExternalID:      in.ExternalID,
 		HasExternalID:   in.HasExternalID,
 		RoleSessionName: in.RoleSessionName,
-	})
-	if dec != Allow {
+		PrincipalOrgID:  principalOrg,
+		ResourceAccount: target.Account,
+		ResourceOrgID:   resourceOrg,
+		Resource:        role.arn.String(),
+	}}
+	if !s.authorized(c, role, ctx) {
 		return assumeOutput{}, denied
 	}
 	dur := in.DurationSeconds
 	if dur == 0 {
 		dur = 3600
 	}
-	if dur > maxRoleSession {
+	if c.chained && dur > chainedMaxSession {
+		return assumeOutput{}, &APIError{Code: "ValidationError", Status: http.StatusBadRequest,
+			Message: "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."}
+	}
+	if dur > role.maxSession {
 		return assumeOutput{}, &APIError{Code: "ValidationError", Status: http.StatusBadRequest,
 			Message: "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."}
 	}
 	id := s.token(seq, role.arn.String(), in.RoleSessionName)
+	claims := sessionClaims{
+		AccessKeyID: "ASIA" + id[:16],
+		Role:        role.arn.String(),
+		Session:     in.RoleSessionName,
+		Expires:     s.now().UTC().Add(time.Duration(dur) * time.Second).Unix(),
+		Policy:      in.Policy,
+	}
 	out := assumeOutput{
 		AssumedRoleARN:  "arn:" + role.arn.Partition + ":sts::" + role.arn.Account + ":assumed-role/" + role.arn.Name + "/" + in.RoleSessionName,
 		AssumedRoleID:   "AROA" + s.token(0, role.arn.String())[:17] + ":" + in.RoleSessionName,
-		AccessKeyID:     "ASIA" + id[:16],
+		AccessKeyID:     claims.AccessKeyID,
 		SecretAccessKey: id[16:56],
-		SessionToken:    "sandbox/" + id,
-		Expiration:      s.now().UTC().Add(time.Duration(dur) * time.Second).Truncate(time.Second),
+		SessionToken:    s.sessionToken(claims),
+		Expiration:      time.Unix(claims.Expires, 0).UTC(),
 	}
 	if in.HasPolicy {
 		out.PackedPolicy = max(1, len(in.Policy)*100/2048)
 	}
 	return out, nil
+}
+
+// authorized decides sts:AssumeRole of role for c (see assumeRole).
+func (s *STS) authorized(c caller, role sandboxRole, ctx evalContext) bool {
+	trust, specific := role.policy.evaluate(ctx)
+	identityDecision := ImplicitDeny
+	for _, p := range s.policiesOf(c) {
+		switch d, _ := p.evaluate(ctx); d {
+		case ExplicitDeny:
+			return false
+		case Allow:
+			identityDecision = Allow
+		}
+	}
+	if trust != Allow {
+		return false
+	}
+	if c.sessionPolicy != nil {
+		if d, _ := c.sessionPolicy.evaluate(ctx); d != Allow {
+			return false
+		}
+	}
+	sameAccount := c.id.partition == role.arn.Partition && c.id.account == role.arn.Account
+	return identityDecision == Allow || (sameAccount && specific)
 }
 
 // token derives a deterministic identifier from the seed and the parts.

@@ -150,7 +150,10 @@ func parseConditions(path string, v any, keys map[string]keyType, keyNames strin
 			}
 			for _, s := range vals {
 				if strings.Contains(s, "${") {
-					return nil, unsupported(kp, "policy variables (%q)", s)
+					if _, ok := policyVariable(s); !ok || operators[base] || base == opNull || base == opBool {
+						return nil, unsupported(kp, "policy variable %q: the sandbox resolves only a whole value ${aws:PrincipalOrgID}, ${aws:PrincipalAccount}, ${aws:ResourceAccount} or ${aws:ResourceOrgID}, with a String or Arn operator that is not negated", s)
+					}
+					continue
 				}
 				if (base == opNull || base == opBool) && s != "true" && s != "false" {
 					return nil, invalid(kp, `%s takes "true" or "false"`, base)
@@ -199,12 +202,38 @@ func (cond condition) holds(c evalContext) bool {
 	}
 	matched := false
 	for _, p := range cond.values {
+		if key, ok := policyVariable(p); ok {
+			// IAM substitutes the variable with the request's value of
+			// its key; a key absent from the request matches nothing.
+			if p, ok = c.value(key); !ok {
+				continue
+			}
+		}
 		if matchValue(cond.base, p, v) {
 			matched = true
 			break
 		}
 	}
 	return matched != negated
+}
+
+// variableKeys are the keys a condition value may name as a policy
+// variable, ${key}.
+var variableKeys = map[string]bool{KeyPrincipalOrgID: true, KeyPrincipalAccount: true, KeyResourceAccount: true, KeyResourceOrgID: true}
+
+// policyVariable returns the lower-cased key of a condition value that is
+// exactly one policy variable of a key in variableKeys.
+func policyVariable(v string) (string, bool) {
+	inner, ok := strings.CutPrefix(v, "${")
+	if !ok {
+		return "", false
+	}
+	inner, ok = strings.CutSuffix(inner, "}")
+	key := strings.ToLower(inner)
+	if !ok || !variableKeys[key] {
+		return "", false
+	}
+	return key, true
 }
 
 // matchValue compares one policy value p with the request's value v.

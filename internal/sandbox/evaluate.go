@@ -41,9 +41,51 @@ func (c evalContext) value(key string) (string, bool) {
 	return "", false
 }
 
-func (st statement) applies(c evalContext) bool {
-	if !st.principals.matches(c.id) {
-		return false
+// Evaluate decides req against the policy: ExplicitDeny when a Deny
+// statement applies, else Allow when an Allow statement applies, else
+// ImplicitDeny. A caller principal that does not parse is denied. For an
+// identity-based policy the statement's Resource must match req.Resource.
+func (p *Policy) Evaluate(req Request) Decision {
+	id, err := parseIdentity(req.Principal)
+	if err != nil {
+		return ImplicitDeny
+	}
+	d, _ := p.evaluate(evalContext{req: req, id: id})
+	return d
+}
+
+// evaluate is Evaluate on a resolved caller. specific reports whether an
+// applying Allow statement of a trust policy names the caller's own ARN
+// (not "*" nor its account): within one account, that alone lets a
+// principal assume the role, where an account principal also needs the
+// caller's identity-based policy.
+func (p *Policy) evaluate(c evalContext) (d Decision, specific bool) {
+	allowed := false
+	for _, st := range p.statements {
+		m, ok := st.applies(c, p.identity)
+		if !ok {
+			continue
+		}
+		if !st.allow {
+			return ExplicitDeny, false
+		}
+		allowed = true
+		specific = specific || m == specificMatch
+	}
+	if allowed {
+		return Allow, specific
+	}
+	return ImplicitDeny, false
+}
+
+func (st statement) applies(c evalContext, identityPolicy bool) (principalMatch, bool) {
+	m := noMatch
+	if identityPolicy {
+		if !st.matchesResource(c.req.Resource) {
+			return noMatch, false
+		}
+	} else if m = st.principals.match(c.id); m == noMatch {
+		return noMatch, false
 	}
 	action := strings.ToLower(c.req.Action)
 	matched := false
@@ -54,12 +96,12 @@ func (st statement) applies(c evalContext) bool {
 		}
 	}
 	if !matched {
-		return false
+		return noMatch, false
 	}
 	for _, cond := range st.conditions {
 		if !cond.holds(c) {
-			return false
+			return noMatch, false
 		}
 	}
-	return true
+	return m, true
 }

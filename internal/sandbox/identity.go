@@ -50,6 +50,11 @@ func (id identity) principalARN() string {
 	return id.arn
 }
 
+// sessionARN is the assumed-role ARN of a session of the role of id.
+func (id identity) sessionARN(session string) string {
+	return "arn:" + id.partition + ":sts::" + id.account + ":assumed-role/" + id.roleName + "/" + session
+}
+
 // callerARN is what GetCallerIdentity returns and AccessDenied messages
 // name: a role is always used through a session.
 func (id identity) callerARN() string {

@@ -45,15 +45,18 @@ func unsupported(path, format string, args ...any) error {
 // than whitespace, after a quota increase; the default quota is 2048).
 const MaxPolicyChars = 4096
 
-// Policy is a parsed trust policy. It is immutable and safe for concurrent use.
+// Policy is a parsed trust policy (ParsePolicy) or identity-based policy
+// (ParseIdentityPolicy). It is immutable and safe for concurrent use.
 type Policy struct {
+	identity   bool // an identity-based policy: Resource, no Principal
 	statements []statement
 }
 
 type statement struct {
 	allow      bool
-	principals principalSet
-	actions    []string // lower-cased patterns
+	principals principalSet // trust policies
+	resources  []string     // identity policies: "*" or six-part ARN patterns
+	actions    []string     // lower-cased patterns
 	conditions []condition
 }
 
@@ -79,6 +82,9 @@ type Request struct {
 	// them. An empty ResourceOrgID is absent.
 	ResourceAccount string
 	ResourceOrgID   string
+	// Resource is the ARN of the role being assumed; identity policies
+	// match it against their Resource element.
+	Resource string
 }
 
 // Decision is the result of evaluating a trust policy.
@@ -120,7 +126,9 @@ func (d Decision) String() string {
 // one wrapping ErrInvalidPolicy. Grammar IAM accepts is evaluated as IAM
 // evaluates it, holes included: a document that accepts any external ID
 // parses, so that a test can show the hole.
-func ParsePolicy(doc []byte) (*Policy, error) {
+func ParsePolicy(doc []byte) (*Policy, error) { return parseDocument(doc, false) }
+
+func parseDocument(doc []byte, identityPolicy bool) (*Policy, error) {
 	n := 0
 	for _, r := range string(doc) {
 		if !unicode.IsSpace(r) {
@@ -138,7 +146,7 @@ func ParsePolicy(doc []byte) (*Policy, error) {
 	if !ok {
 		return nil, invalid("", "the document must be a JSON object")
 	}
-	p := &Policy{}
+	p := &Policy{identity: identityPolicy}
 	var stmts []any
 	for _, kv := range root {
 		switch kv.key {
@@ -173,7 +181,7 @@ func ParsePolicy(doc []byte) (*Policy, error) {
 		if !ok {
 			return nil, invalid(path, "a statement must be an object")
 		}
-		st, err := parseStatement(path, obj)
+		st, err := parseStatement(path, obj, identityPolicy)
 		if err != nil {
 			return nil, err
 		}
@@ -182,8 +190,14 @@ func ParsePolicy(doc []byte) (*Policy, error) {
 	return p, nil
 }
 
-func parseStatement(path string, obj object) (statement, error) {
+func parseStatement(path string, obj object, identityPolicy bool) (statement, error) {
 	var st statement
+	keys, keyNames := trustKeys, trustKeyNames
+	required := []string{"Effect", "Principal", "Action"}
+	if identityPolicy {
+		keys, keyNames = identityKeys, identityKeyNames
+		required = []string{"Effect", "Action", "Resource"}
+	}
 	seen := map[string]bool{}
 	for _, kv := range obj {
 		seen[kv.key] = true
@@ -202,16 +216,28 @@ func parseStatement(path string, obj object) (statement, error) {
 			default:
 				return st, invalid(p, `must be "Allow" or "Deny"`)
 			}
-		case "Principal":
+		case "Principal", "NotPrincipal":
+			if identityPolicy {
+				return st, invalid(p, "an identity-based policy has no %s (the principal is the identity it is attached to)", kv.key)
+			}
+			if kv.key == "NotPrincipal" {
+				return st, unsupported(p, "the sandbox does not evaluate NotPrincipal; use Principal (and a Deny statement)")
+			}
 			st.principals, err = parsePrincipal(p, kv.val)
 		case "Action":
 			st.actions, err = parseActions(p, kv.val)
 		case "Condition":
-			st.conditions, err = parseConditions(p, kv.val, trustKeys, trustKeyNames)
-		case "NotPrincipal", "NotAction":
-			return st, unsupported(p, "the sandbox does not evaluate %s; use Principal/Action (and a Deny statement)", kv.key)
+			st.conditions, err = parseConditions(p, kv.val, keys, keyNames)
+		case "NotAction":
+			return st, unsupported(p, "the sandbox does not evaluate NotAction; use Action (and a Deny statement)")
 		case "Resource", "NotResource":
-			return st, invalid(p, "a trust policy has no %s (the role itself is the resource)", kv.key)
+			if !identityPolicy {
+				return st, invalid(p, "a trust policy has no %s (the role itself is the resource)", kv.key)
+			}
+			if kv.key == "NotResource" {
+				return st, unsupported(p, "the sandbox does not evaluate NotResource; use Resource (and a Deny statement)")
+			}
+			st.resources, err = parseResources(p, kv.val)
 		default:
 			return st, invalid(p, "unknown statement element")
 		}
@@ -219,7 +245,7 @@ func parseStatement(path string, obj object) (statement, error) {
 			return st, err
 		}
 	}
-	for _, k := range []string{"Effect", "Principal", "Action"} {
+	for _, k := range required {
 		if !seen[k] {
 			return st, invalid(path, "the statement has no %s", k)
 		}
@@ -286,29 +312,4 @@ func stringList(path string, v any, scalars bool) ([]string, error) {
 		out = append(out, s)
 	}
 	return out, nil
-}
-
-// Evaluate decides req against the policy: ExplicitDeny when a Deny
-// statement applies, else Allow when an Allow statement applies, else
-// ImplicitDeny. A caller principal that does not parse is denied.
-func (p *Policy) Evaluate(req Request) Decision {
-	id, err := parseIdentity(req.Principal)
-	if err != nil {
-		return ImplicitDeny
-	}
-	ctx := evalContext{req: req, id: id}
-	allowed := false
-	for _, st := range p.statements {
-		if !st.applies(ctx) {
-			continue
-		}
-		if !st.allow {
-			return ExplicitDeny
-		}
-		allowed = true
-	}
-	if allowed {
-		return Allow
-	}
-	return ImplicitDeny
 }

@@ -224,3 +224,43 @@ func TestGlob(t *testing.T) {
 		}
 	}
 }
+
+func TestParseIdentityPolicy(t *testing.T) {
+	ok := []string{
+		stmt(`{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}`),
+		stmt(`{"Effect":"Deny","Action":["sts:AssumeRole"],"Resource":["arn:aws:iam::*:role/*","arn:aws:iam::111122223333:role/x"],"Condition":{"StringEquals":{"aws:ResourceOrgID":"${aws:PrincipalOrgID}"},"StringLike":{"aws:ResourceAccount":"${aws:PrincipalAccount}"}}}`),
+	}
+	for _, doc := range ok {
+		if _, err := ParseIdentityPolicy([]byte(doc)); err != nil {
+			t.Errorf("ParseIdentityPolicy(%s): %v", doc, err)
+		}
+	}
+	refused := []struct {
+		name, doc string
+		kind      error
+		path      string
+	}{
+		{"principal", stmt(`{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Resource":"*"}`), ErrInvalidPolicy, "Statement[0].Principal"},
+		{"no resource", stmt(`{"Effect":"Allow","Action":"sts:AssumeRole"}`), ErrInvalidPolicy, "Statement[0]"},
+		{"short resource ARN", stmt(`{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::*"}`), ErrInvalidPolicy, "Statement[0].Resource"},
+		{"resource not an ARN", stmt(`{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"role/*"}`), ErrInvalidPolicy, "Statement[0].Resource"},
+		{"variable in resource", stmt(`{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::${aws:PrincipalAccount}:role/*"}`), ErrUnsupported, "Statement[0].Resource"},
+		{"NotResource", stmt(`{"Effect":"Allow","Action":"sts:AssumeRole","NotResource":"*"}`), ErrUnsupported, "Statement[0].NotResource"},
+		{"variable with a negated operator", stmt(`{"Effect":"Deny","Action":"sts:AssumeRole","Resource":"*","Condition":{"StringNotEquals":{"aws:ResourceOrgID":"${aws:PrincipalOrgID}"}}}`), ErrUnsupported, "Statement[0].Condition.StringNotEquals.aws:ResourceOrgID"},
+		{"variable inside a value", stmt(`{"Effect":"Deny","Action":"sts:AssumeRole","Resource":"*","Condition":{"StringEquals":{"aws:ResourceOrgID":"x-${aws:PrincipalOrgID}"}}}`), ErrUnsupported, "Statement[0].Condition.StringEquals.aws:ResourceOrgID"},
+		{"resource key in a trust policy", stmt(`{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:ResourceAccount":"111122223333"}}}`), ErrUnsupported, "Statement[0].Condition.StringEquals.aws:ResourceAccount"},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			parse := ParseIdentityPolicy
+			if tt.name == "resource key in a trust policy" {
+				parse = ParsePolicy
+			}
+			_, err := parse([]byte(tt.doc))
+			var pe *PolicyError
+			if !errors.Is(err, tt.kind) || !errors.As(err, &pe) || pe.Path != tt.path {
+				t.Errorf("error %v, want %v at %q", err, tt.kind, tt.path)
+			}
+		})
+	}
+}

@@ -95,15 +95,33 @@ func (ps *principalSet) add(path, s string) error {
 	return nil
 }
 
-func (ps principalSet) matches(id identity) bool {
+// principalMatch says how a principal set matches a caller.
+type principalMatch int
+
+const (
+	noMatch       principalMatch = iota
+	broadMatch                   // "*" or the caller's account
+	specificMatch                // the caller's role, user or session ARN
+)
+
+// match reports how ps matches id: a specific match (the caller's own ARN)
+// counts for more than a broad one in IAM's same-account evaluation.
+func (ps principalSet) match(id identity) principalMatch {
+	if ps.matchesSpecifically(id) {
+		return specificMatch
+	}
 	if ps.any {
-		return true
+		return broadMatch
 	}
 	for _, a := range ps.accounts {
 		if a == id.partition+":"+id.account || a == "*:"+id.account {
-			return true
+			return broadMatch
 		}
 	}
+	return noMatch
+}
+
+func (ps principalSet) matchesSpecifically(id identity) bool {
 	switch id.kind {
 	case kindRole, kindSession:
 		// A role is only ever a caller through one of its sessions: the

@@ -208,3 +208,11 @@ func TestRequestQuotaEmbedded(t *testing.T) {
 		t.Errorf("QuotaThrottled() = %d, want %d", got, 100-len(admitted))
 	}
 }
+
+// newSandboxWith is a sandbox on clock with the given callers and no roles.
+func newSandboxWith(t *testing.T, clock *fakeClock, callers map[string]string) *sandbox.STS {
+	t.Helper()
+	return sandbox.New(sandbox.Config{Callers: callers, Now: clock.Now})
+}
+
+func asAPIError(err error, target *smithy.APIError) bool { return errors.As(err, target) }

@@ -4,17 +4,25 @@
 // unchanged through BaseEndpoint, and an embedded check.Assumer with the same
 // behaviour and no HTTP.
 //
-// The sandbox holds roles (ARN → trust policy, in real IAM policy grammar)
-// and evaluates their trust policies for each call: principal, action,
-// sts:ExternalId and the other supported conditions, explicit deny. Unknown
-// roles are denied exactly like roles that refuse the caller, so nothing
-// leaks whether a role exists. Errors carry the codes real STS returns
-// (AccessDenied, RegionDisabledException, Throttling, ValidationError, …).
+// The sandbox holds roles (ARN → trust policy, in real IAM policy grammar),
+// the identity-based policies of its callers and the AWS Organization of
+// each account, and authorizes each AssumeRole as IAM does, never more
+// leniently: the role's trust policy (principal, action, sts:ExternalId and
+// the other supported conditions), the caller's identity-based policies
+// (Resource, aws:ResourceAccount, aws:ResourceOrgID) and session policy,
+// explicit deny first. Grammar it does not model is refused when a policy
+// is loaded, never evaluated as a silent allow or deny. Unknown roles are
+// denied exactly like roles that refuse the caller, so nothing leaks whether
+// a role exists. Errors carry the codes real STS returns (AccessDenied,
+// RegionDisabledException, Throttling, ValidationError, ExpiredToken, …).
 //
 // Callers are identified by the access key ID of the SigV4 Authorization
-// header, mapped to a principal ARN by the configuration; signatures are not
-// verified. Fault injection (latency with jitter, throttling, 5xx) is
-// deterministic for a seed: the n-th call draws the same faults.
+// header: a configured principal, or a session the sandbox issued (its
+// session token names it), so role chaining works, with STS's one-hour
+// limit. Signatures and secrets are not verified. An optional request quota
+// per caller account and Region throttles as STS does. Fault injection
+// (latency with jitter, throttling, 5xx) is deterministic for a seed: the
+// n-th call draws the same faults.
 package sandbox
 
 import (
@@ -68,6 +76,9 @@ type STS struct {
 	roles    map[string]sandboxRole // canonical role ARN → role
 	byClaim  map[string]string      // role claim key → its canonical ARN in roles
 	disabled map[string]bool        // "<account>/<region>"
+	// identityPolicies: role ARN or user ARN → its identity-based policies.
+	identityPolicies map[string][]*Policy
+	orgs             map[string]string // account ID → organization ID
 
 	quota quota
 
@@ -78,9 +89,10 @@ type STS struct {
 }
 
 type sandboxRole struct {
-	arn    rolearn.ARN
-	doc    []byte
-	policy *Policy
+	arn        rolearn.ARN
+	doc        []byte
+	policy     *Policy
+	maxSession int32 // MaxSessionDuration, seconds
 }
 
 // New returns a sandbox STS with no roles and no faults.
@@ -94,7 +106,10 @@ func New(cfg Config) *STS {
 		roles:     map[string]sandboxRole{},
 		byClaim:   map[string]string{},
 		disabled:  map[string]bool{},
-		rng:       rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5a4e_d805_7e5b_0001)),
+		orgs:      map[string]string{},
+
+		identityPolicies: map[string][]*Policy{},
+		rng:              rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5a4e_d805_7e5b_0001)),
 	}
 	if s.partition == "" {
 		s.partition = "aws"
@@ -154,7 +169,7 @@ func (s *STS) PutRole(roleARN string, trustPolicy []byte) error {
 	if old, ok := s.byClaim[a.ClaimKey()]; ok {
 		delete(s.roles, old)
 	}
-	s.roles[a.String()] = sandboxRole{arn: a, doc: append([]byte(nil), trustPolicy...), policy: p}
+	s.roles[a.String()] = sandboxRole{arn: a, doc: append([]byte(nil), trustPolicy...), policy: p, maxSession: defaultMaxSession}
 	s.byClaim[a.ClaimKey()] = a.String()
 	return nil
 }
@@ -251,11 +266,8 @@ func validationError(msgs []string) *APIError {
 }
 
 // callerIdentity is GetCallerIdentity's logic.
-func callerIdentity(callerARN, accessKeyID string) (arn, account, userID string, apiErr *APIError) {
-	id, err := parseIdentity(callerARN)
-	if err != nil {
-		return "", "", "", &APIError{Code: "InvalidClientTokenId", Message: "The security token included in the request is invalid.", Status: http.StatusForbidden}
-	}
+func callerIdentity(c caller, accessKeyID string) (arn, account, userID string) {
+	id := c.id
 	userID = accessKeyID
 	switch id.kind {
 	case kindRoot:
@@ -265,5 +277,5 @@ func callerIdentity(callerARN, accessKeyID string) (arn, account, userID string,
 	case kindSession:
 		userID = "AROA" + strings.ToUpper(fmt.Sprintf("%x", sha256.Sum256([]byte(id.roleKey()))))[:17] + ":" + id.session
 	}
-	return id.callerARN(), id.account, userID, nil
+	return id.callerARN(), id.account, userID
 }
