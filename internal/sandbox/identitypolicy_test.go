@@ -169,3 +169,28 @@ func TestAccountsRefuse(t *testing.T) {
 		}
 	}
 }
+
+func TestDeleteRoleDropsItsPolicies(t *testing.T) {
+	s := sandbox.New(sandbox.Config{})
+	for _, err := range []error{
+		s.PutRole(accessRole, loosePolicy(partnerRole)),
+		s.PutRole(roleARN, enforcedPolicy(accessRole, externalID)),
+		s.SetIdentityPolicies(accessRole, []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}`)),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Assumer(accessRole).AssumeRole(context.Background(), req(roleARN, externalID)); !errors.Is(err, check.ErrDenied) {
+		t.Fatalf("deny-all identity policy: %v", err)
+	}
+	s.DeleteRole(accessRole)
+	// Recreated, the role has none of its old policies: as a configured
+	// caller it holds DefaultCallerPolicy again.
+	if err := s.PutRole(accessRole, loosePolicy(partnerRole)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Assumer(accessRole).AssumeRole(context.Background(), req(roleARN, externalID)); err != nil {
+		t.Errorf("recreated role: %v", err)
+	}
+}

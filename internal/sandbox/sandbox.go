@@ -174,7 +174,8 @@ func (s *STS) PutRole(roleARN string, trustPolicy []byte) error {
 	return nil
 }
 
-// DeleteRole deletes a sandbox role; deleting an unknown role does nothing.
+// DeleteRole deletes a sandbox role and its identity policies; deleting an
+// unknown role does nothing.
 func (s *STS) DeleteRole(roleARN string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -185,6 +186,7 @@ func (s *STS) DeleteRole(roleARN string) {
 	for _, k := range keys {
 		if r, ok := s.roles[k]; ok {
 			delete(s.roles, k)
+			delete(s.identityPolicies, k) // a role's policies go with it
 			if s.byClaim[r.arn.ClaimKey()] == k {
 				delete(s.byClaim, r.arn.ClaimKey())
 			}
