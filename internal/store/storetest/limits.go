@@ -229,3 +229,45 @@ func testHit(t *testing.T, f *Fixture) {
 		t.Fatal("limit 0 counted a hit")
 	}
 }
+
+// testAbandon: a FAILED connection still failing 14 days after its
+// submission ends DISCONNECTED/ABANDONED like any disconnection: one
+// transaction with its Role Disconnected event, its claim released, out of
+// the due index and the live count.
+func testAbandon(t *testing.T, f *Fixture) {
+	const role, acct = "arn:aws:iam::111111111111:role/Deploy", "111111111111"
+	start := f.Now
+	f.MustSubmit("acme", role)
+	f.Now = start.Add(time.Hour) // past the propagation window
+	if tr := f.MustCheck("acme", acct, connection.ResultDenied); tr.After.Status != connection.Failed {
+		t.Fatalf("status %s, want FAILED", tr.After.Status)
+	}
+	f.Now = start.Add(13 * 24 * time.Hour)
+	if tr := f.MustCheck("acme", acct, connection.ResultDenied); tr.After.Status != connection.Failed || tr.After.NextCheckAt.Sub(f.Now) != 24*time.Hour {
+		t.Fatalf("after 13 days: %s, next in %v", tr.After.Status, tr.After.NextCheckAt.Sub(f.Now))
+	}
+	f.Now = start.Add(14 * 24 * time.Hour)
+	tr := f.MustCheck("acme", acct, connection.ResultDenied)
+	wantConn(t, f.Current("acme", acct), tr.After)
+	if c := f.Current("acme", acct); c.Status != connection.Disconnected || c.Reason.Code != connection.CodeAbandoned || !c.NextCheckAt.IsZero() {
+		t.Fatalf("after 14 days: %+v", c)
+	}
+	evs := f.Events("acme", acct)
+	last := evs[len(evs)-1]
+	if last.DetailType != connection.RoleDisconnected || last.Reason.Code != connection.CodeAbandoned || last.PreviousStatus != connection.Failed || last != *tr.Event {
+		t.Fatalf("last event %+v", last)
+	}
+	if n, err := f.S.CountLive(f.Ctx, "acme"); err != nil || n != 0 {
+		t.Fatalf("live count %d, %v", n, err)
+	}
+	for shard := range store.Shards {
+		p, err := f.S.Due(f.Ctx, shard, f.Now.Add(365*24*time.Hour), "", 0)
+		if err != nil || len(p.Items) != 0 {
+			t.Fatalf("due in shard %d: %+v %v", shard, p.Items, err)
+		}
+	}
+	// The claim is released: another tenant may connect the role.
+	if _, err := f.Submit("bravo", role); err != nil {
+		t.Fatalf("the abandoned role is still claimed: %v", err)
+	}
+}

@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"InviteRevocation", testInviteRevocation},
 		{"CountLive", testCountLive},
 		{"RateCounters", testHit},
+		{"Abandon", testAbandon},
 		{"SubmitAndGet", testSubmitAndGet},
 		{"TransitionConflicts", testTransitionConflicts},
 		{"RoutineChecks", testRoutine},
