@@ -355,7 +355,9 @@ func TestRevokeInvite(t *testing.T) {
 	e := newEnv(t)
 	e.tenant("acme")
 	e.tenant("globex")
-	inv, keep, theirs := e.createInvite(t, "acme"), e.createInvite(t, "acme"), e.createInvite(t, "globex")
+	inv := e.createInvite(t, "acme")
+	e.now = e.now.Add(time.Millisecond) // listings are oldest first, to the millisecond
+	keep, theirs := e.createInvite(t, "acme"), e.createInvite(t, "globex")
 	if w := e.do(submitAs(inv.Code, customerRole)); w.Code != 202 {
 		t.Fatalf("submit: %d %s", w.Code, w.Body)
 	}

@@ -69,7 +69,8 @@ type Store interface {
 	// GetInvite finds an invite by the hash of its code.
 	GetInvite(ctx context.Context, hash string) (tenant.Invite, error)
 	// ListInvites lists a tenant's invites, oldest first (invite IDs sort
-	// by creation), revoked and expired ones included until the store
+	// by creation time to the millisecond, then at random), revoked and
+	// expired ones included until the store
 	// drops them (DynamoDB's TTL, InviteGrace after expiry).
 	ListInvites(ctx context.Context, tenantID, cursor string, limit int) (InvitePage, error)
 	// RevokeInvite marks an invite of the tenant revoked and returns it;
