@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/onboarding"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
@@ -47,6 +48,14 @@ type Onboarding interface {
 	RequestCheck(ctx context.Context, tenantID, accountID string) (connection.Connection, error)
 	ListByTenant(ctx context.Context, tenantID, cursor string, limit int) (store.Page, error)
 	ListByStatus(ctx context.Context, status string, cursor string, limit int) (store.Page, error)
+
+	// Limits and invites (invites.go).
+	CreateTenantWith(ctx context.Context, id, name string, opts onboarding.TenantOptions) (tenant.Tenant, error)
+	CreateInviteWith(ctx context.Context, tenantID string, opts onboarding.InviteOptions) (string, tenant.Invite, error)
+	ListInvites(ctx context.Context, tenantID, cursor string, limit int) (store.InvitePage, error)
+	RevokeInvite(ctx context.Context, tenantID, inviteID string) (tenant.Invite, error)
+	RevokeInvites(ctx context.Context, tenantID string) (int, error)
+	SubmitInvited(ctx context.Context, t tenant.Tenant, code, roleARN string) (connection.Connection, error)
 }
 
 // Guide is what the form shows a customer to create the role.
@@ -181,6 +190,8 @@ func (h *Handler) routes() {
 	// Operations routes.
 	m.Handle("POST /v1/tenants", h.ops(h.createTenant))
 	m.Handle("POST /v1/tenants/{tenantId}/invites", h.ops(h.createInvite))
+	m.Handle("GET /v1/tenants/{tenantId}/invites", h.ops(h.listInvites))
+	m.Handle("DELETE /v1/tenants/{tenantId}/invites/{inviteId}", h.ops(h.revokeInvite))
 	m.Handle("POST /v1/tenants/{tenantId}/external-id/rotate", h.ops(h.rotate))
 	m.Handle("GET /v1/tenants/{tenantId}/connections", h.ops(h.listByTenant))
 	m.Handle("GET /v1/connections", h.ops(h.listByStatus))

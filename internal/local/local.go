@@ -108,6 +108,8 @@ type Options struct {
 	SandboxLatency time.Duration
 	// EventSource of the events (default "rolecall").
 	EventSource string
+	// SubmissionsPerMinute one invite may make (default 20).
+	SubmissionsPerMinute int
 	// Tune adjusts the lifecycle policy after the options above (tests use
 	// it for tiny backoffs).
 	Tune func(*connection.Policy)
@@ -349,7 +351,7 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 
 	policy := o.Policy()
 	rules := rolearn.Rules{Partition: partitionOf(o.TrustedPrincipalARN), OwnAccount: s.PartnerAccountID}
-	s.Service = &onboarding.Service{Store: st, Queue: s.Queue, Policy: policy, Rules: rules}
+	s.Service = &onboarding.Service{Store: st, Queue: s.Queue, Policy: policy, Rules: rules, SubmissionsPerMinute: o.SubmissionsPerMinute}
 	s.worker = &verify.Worker{
 		Store:      st,
 		Checker:    o.Hooks.wrapChecker(&check.Checker{STS: o.Hooks.wrapAssumer(&check.STS{Client: stsClient}), BaseDelay: o.CheckBaseDelay, Log: o.Log}),
