@@ -289,10 +289,8 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 	var stsClient *sts.Client
 	if o.AWS {
 		stsClient = sts.NewFromConfig(awsCfg, func(so *sts.Options) { so.RetryMaxAttempts, so.HTTPClient = 1, stsHTTPClient() })
-		if o.TrustedPrincipalARN == "" {
-			if o.TrustedPrincipalARN, err = callerPrincipal(ctx, stsClient); err != nil {
-				return nil, err
-			}
+		if s.PartnerAccountID, o.TrustedPrincipalARN, err = awsPartner(ctx, stsClient, awsCfg.ConfigSources, o.TrustedPrincipalARN); err != nil {
+			return nil, err
 		}
 		s.STSKind = "AWS STS (default credential chain)"
 	} else {
@@ -326,9 +324,9 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 			HTTPClient:       stsHTTPClient(),
 		})
 		s.STSKind = "sandbox STS at " + s.URL + SandboxSTSPath
+		s.PartnerAccountID = accountOf(o.TrustedPrincipalARN)
 	}
 	s.PartnerPrincipalARN = o.TrustedPrincipalARN
-	s.PartnerAccountID = accountOf(o.TrustedPrincipalARN)
 
 	// The verify queue: in-process, or a real SQS queue.
 	if o.QueueURL != "" {
@@ -587,22 +585,6 @@ func accountOf(arn string) string {
 		return parts[4]
 	}
 	return ""
-}
-
-// callerPrincipal is the principal behind the default credentials, as a
-// trust policy names it: an assumed-role session becomes its role.
-func callerPrincipal(ctx context.Context, c *sts.Client) (string, error) {
-	out, err := c.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-	if err != nil {
-		return "", fmt.Errorf("find the caller's identity (set --trusted-principal-arn to skip): %w", err)
-	}
-	arn := aws.ToString(out.Arn)
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) == 6 && parts[2] == "sts" && strings.HasPrefix(parts[5], "assumed-role/") {
-		role := strings.Split(strings.TrimPrefix(parts[5], "assumed-role/"), "/")[0]
-		return "arn:" + parts[1] + ":iam::" + parts[4] + ":role/" + role, nil
-	}
-	return arn, nil
 }
 
 // dynamoStore is the DynamoDB adapter with its stream as the change feed.
