@@ -51,7 +51,9 @@ with --event-bus (or EVENT_BUS_NAME) it also puts every event on that
 EventBridge bus, and with --queue-url (or VERIFY_QUEUE_URL) the verify queue is
 that SQS queue: sweeps, re-checks and the "Role Submitted" rule send to it and the
 verify worker here receives from it (a deployed verify function reading the same
-queue would share its messages).
+queue would share its messages). With --aws, the account of the credentials
+(sts:GetCallerIdentity at start) is the partner's own: submissions naming it are
+refused, and the trusted principal must be in it.
 
 It listens on a loopback address and answers only requests addressed to a loopback
 name or address (others get 421: a DNS-rebinding page cannot drive it). --public
@@ -93,7 +95,8 @@ finish and their events are published.`,
 	f.StringVar(&o.EventBusName, "event-bus", os.Getenv("EVENT_BUS_NAME"), "with --aws, also put events on this EventBridge bus")
 	f.StringVar(&o.QueueURL, "queue-url", os.Getenv("VERIFY_QUEUE_URL"), "with --aws, use this SQS queue as the verify queue instead of the in-process one")
 	f.StringVar(&o.Region, "region", "", "AWS region (default us-east-1, or the SDK's with --aws)")
-	f.StringVar(&o.TrustedPrincipalARN, "trusted-principal-arn", "", "principal customer roles trust (default: the sandbox's, or the caller's with --aws)")
+	f.StringVar(&o.TrustedPrincipalARN, "trusted-principal-arn", "", "principal customer roles trust, a role or account root (default: the sandbox's; with --aws the credentials' role, "+
+		"its path taken from the profile's role_arn or AWS_ROLE_ARN, so required when those do not name it)")
 	f.StringVar(&o.TemplateURL, "template-url", os.Getenv("CUSTOMER_ROLE_TEMPLATE_URL"), "S3 URL of customer-role.yaml, for quick-create links")
 	f.StringVar(&o.opsTokenFile, "ops-token-file", "", "read the token of the ops routes and page from `FILE` (at least 32 characters); default $"+opsTokenEnv+", or generated")
 	f.StringVar(&o.opsTokenArg, "ops-token", "", "refused: use $"+opsTokenEnv+" or --ops-token-file")
