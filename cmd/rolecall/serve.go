@@ -32,8 +32,7 @@ const opsTokenEnv = "ROLECALL_OPS_TOKEN"
 func newServeCmd() *cobra.Command { return newServeCmdWith(new(serveOptions)) }
 
 // newServeCmdWith is the serve command writing its flags into o.
-func newServeCmdWith(po *serveOptions) *cobra.Command {
-	o := po
+func newServeCmdWith(o *serveOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve [--addr 127.0.0.1:8080] [--dynamodb-endpoint URL] [--aws [--table T] [--event-bus B] [--queue-url U] [--public --public-host NAME]] [--ops-token-file FILE] [--sweep-every 1m] [--check-interval 1h] [--lost-after 2] [--propagation-window 2m] [--sandbox-latency 0ms]",
 		Short: "Run the whole pipeline on this machine: web form, API, events, checks, sweeps",
