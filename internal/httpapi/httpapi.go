@@ -5,7 +5,8 @@
 // and the sandbox control routes.
 //
 // It is one net/http handler, so the same code serves API Gateway (through
-// aws-lambda-go-api-proxy's httpadapter) and `rolecall serve`.
+// aws-lambda-go-api-proxy's httpadapter) and `rolecall serve`, which also
+// wraps it with LoopbackHosts (the Host check against DNS rebinding).
 //
 // Every error is JSON {"error":{"code","message","field"?}} with a 4xx status
 // for anything the client can fix; internal errors are logged and answered
