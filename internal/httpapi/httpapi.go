@@ -5,7 +5,8 @@
 // and the sandbox control routes.
 //
 // It is one net/http handler, so the same code serves API Gateway (through
-// aws-lambda-go-api-proxy's httpadapter) and `rolecall serve`.
+// aws-lambda-go-api-proxy's httpadapter) and `rolecall serve`, which also
+// wraps it with LoopbackHosts (the Host check against DNS rebinding).
 //
 // Every error is JSON {"error":{"code","message","field"?}} with a 4xx status
 // for anything the client can fix; internal errors are logged and answered
@@ -240,12 +241,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"status", sw.status(), "durationMs", time.Since(start).Milliseconds())
 	}()
 
+	// An oversized body is refused at once and the connection closed, so
+	// that the server neither reads nor waits for the rest of it.
 	if r.ContentLength > MaxBody {
+		sw.Header().Set("Connection", "close")
 		writeError(sw, http.StatusRequestEntityTooLarge, CodeTooLarge, "the request body is larger than 16 KiB", "")
 		return
 	}
 	if r.Body != nil {
-		r.Body = http.MaxBytesReader(sw, r.Body, MaxBody)
+		// The server's own writer, not sw: net/http only learns that the
+		// limit was hit (and closes the connection after the 413) through
+		// it; given a wrapper, it keeps reading the unread body before it
+		// answers, for up to its ReadTimeout.
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
 	}
 
 	// A path with dot or empty segments gets a JSON 404, not the mux's
@@ -271,6 +279,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.mux.ServeHTTP(sw, r)
+	if sw.status() == http.StatusRequestEntityTooLarge {
+		// The body went past MaxBody: the rest is not read. Without a
+		// deadline, net/http would still drain up to 256 KiB of it after
+		// the 413 before closing, holding the connection for as long as
+		// a slow client keeps sending (up to the ReadTimeout). Unsupported
+		// outside net/http's server (Lambda): nothing to hold there.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+	}
 }
 
 // cleanPath is p without dot or empty segments, keeping a trailing slash
