@@ -144,6 +144,7 @@ func functionEnv(t stack.Template, id string, f fakeEndpoints, home string) ([]s
 		"EVENT_SOURCE":               "rolecall",
 		"EVENT_BUS_NAME":             "rolecall-bench",
 		"CHECK_INTERVAL":             "60m",
+		"ACCESS_ROLE_ARN":            "arn:aws:iam::" + partnerAccount + ":role/rolecall-bench-access",
 	}
 	if err := os.MkdirAll(home, 0o755); err != nil {
 		return nil, err

@@ -36,8 +36,13 @@ func smokeValues(sqsURL string) map[string]string {
 		"EVENT_SOURCE":               "rolecall",
 		"EVENT_BUS_NAME":             "rolecall-smoke",
 		"CHECK_INTERVAL":             "60m",
+		"ACCESS_ROLE_ARN":            smokeAccessRole,
 	}
 }
+
+// smokeAccessRole is the partner access role the verify function chains
+// through; the fake STS grants it.
+const smokeAccessRole = "arn:aws:iam::111122223333:role/rolecall-smoke-access"
 
 // fakes are the AWS endpoints the functions talk to.
 type fakes struct {
@@ -58,6 +63,7 @@ func newFakes(t testing.TB) *fakes {
 	serve(f.ddb, &f.ddbURL)
 	serve(f.sqs, &f.sqsURL)
 	serve(f.eb, &f.ebURL)
+	f.sts.Grant(smokeAccessRole)
 	serve(f.sts, &f.stsURL)
 	return f
 }
@@ -271,10 +277,13 @@ var smokeCases = []smokeCase{
 		if string(r.Payload) != `{"batchItemFailures":[]}` || r.Error {
 			t.Fatalf("response %s (error %v)", r.Payload, r.Error)
 		}
+		// One session of the access role, then the customer role with it.
 		calls := f.sts.Calls()
-		if len(calls) != 1 || calls[0].Get("RoleArn") != "arn:aws:iam::123456789012:role/RoleCall" || calls[0].Get("ExternalId") == "" {
+		if len(calls) != 2 || calls[0].Get("RoleArn") != smokeAccessRole || calls[0].Get("ExternalId") != "" ||
+			calls[1].Get("RoleArn") != "arn:aws:iam::123456789012:role/RoleCall" || calls[1].Get("ExternalId") == "" {
 			t.Errorf("STS calls = %v", calls)
 		}
+		calls = calls[1:]
 		var ops []string
 		for _, c := range f.ddb.Calls() {
 			ops = append(ops, c.Op)
