@@ -186,6 +186,8 @@ func (h *Handler) routes() {
 	m.Handle("GET /v1/connections", h.ops(h.listByStatus))
 	m.Handle("POST /v1/tenants/{tenantId}/connections/{accountId}/check", h.ops(h.requestCheck))
 	m.Handle("DELETE /v1/tenants/{tenantId}/connections/{accountId}", h.ops(h.disconnect))
+	m.Handle("GET /v1/tenants/{tenantId}/connections/{accountId}/access", h.ops(h.getAccess))
+	m.Handle("GET /v1/tenants/{tenantId}/access", h.ops(h.listAccess))
 	if h.cfg.Events != nil {
 		m.Handle("GET /v1/events", h.ops(h.events))
 	}
