@@ -41,7 +41,7 @@ func TestSTSEndpointFromTheEnvironment(t *testing.T) {
 	if got := aws.ToString(out.Account); got != "444455556666" {
 		t.Errorf("account %s", got)
 	}
-	if w.sts.count(accessRoleARN) != 1 || w.sts.count(customerRole("444455556666")) != 1 {
-		t.Errorf("the chain did not reach the endpoint: %v", w.sts.assumed)
+	if w.sts.Assumed(accessRoleARN) != 1 || w.sts.Assumed(customerRole("444455556666")) != 1 {
+		t.Errorf("the chain did not reach the endpoint: %v", w.sts.Requests())
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/rolecall/rolecall/internal/awsfake"
 	"github.com/rolecall/rolecall/internal/check"
 )
 
@@ -27,7 +28,7 @@ const (
 // world is a partner account (a workload principal and the access role),
 // customer accounts with roles trusting the access role, and RoleCall's API.
 type world struct {
-	sts    *fakeSTS
+	sts    *awsfake.ChainSTS
 	api    *fakeAPI
 	cfg    aws.Config
 	client *Client
@@ -39,14 +40,13 @@ func customerRole(acct string) string { return "arn:aws:iam::" + acct + ":role/R
 
 func newWorld(t *testing.T, accounts ...string) *world {
 	t.Helper()
-	w := &world{sts: newFakeSTS(), api: &fakeAPI{token: "ops-token", conns: map[Ref]Connection{}, reasons: map[Ref]Reason{}},
+	w := &world{sts: awsfake.NewChainSTS(), api: &fakeAPI{token: "ops-token", conns: map[Ref]Connection{}, reasons: map[Ref]Reason{}},
 		now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	w.sts.principals[workloadKey] = workloadRole
-	w.sts.principals["AKIAWORKLOAD00000001-assumed"] = "arn:aws:sts::" + partnerAccount + ":assumed-role/billing-backend/i-0abc"
-	w.sts.addRole(accessRoleARN, workloadRole, "")
+	w.sts.AddPrincipal(workloadKey, workloadRole)
+	w.sts.AddRole(accessRoleARN, workloadRole, "")
 	for _, a := range accounts {
 		ext := "rc-ext-" + a
-		w.sts.addRole(customerRole(a), accessRoleARN, ext)
+		w.sts.AddRole(customerRole(a), accessRoleARN, ext)
 		ref := Ref{TenantID: "acme", AccountID: a}
 		w.api.conns[ref] = Connection{TenantID: "acme", AccountID: a, RoleARN: customerRole(a), ExternalID: ext,
 			AccessRoleARN: accessRoleARN, Partition: "aws", Status: "VERIFIED", VerifiedAt: w.now}
@@ -89,14 +89,14 @@ func TestCredentialsChainThroughTheAccessRole(t *testing.T) {
 	}
 	// The customer role was assumed by the access role's session, never
 	// by the workload itself.
-	callers := w.sts.callers[customerRole("444455556666")]
+	callers := w.sts.Callers(customerRole("444455556666"))
 	if len(callers) != 1 || callers[0] != "arn:aws:sts::"+partnerAccount+":assumed-role/rolecall-dev-access/billing" {
 		t.Errorf("customer role assumed by %v", callers)
 	}
-	if got := w.sts.callers[accessRoleARN]; len(got) != 1 || got[0] != workloadRole {
+	if got := w.sts.Callers(accessRoleARN); len(got) != 1 || got[0] != workloadRole {
 		t.Errorf("access role assumed by %v", got)
 	}
-	for _, c := range w.sts.calls {
+	for _, c := range w.sts.Requests() {
 		if c.Get("RoleArn") == customerRole("444455556666") {
 			if c.Get("ExternalId") != "rc-ext-444455556666" || c.Get("DurationSeconds") != "3600" {
 				t.Errorf("customer AssumeRole %v", c)
@@ -124,11 +124,11 @@ func TestSessionsAreCachedPerConnection(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	if n := w.sts.count(accessRoleARN); n != 1 {
+	if n := w.sts.Assumed(accessRoleARN); n != 1 {
 		t.Errorf("access role assumed %d times, want 1", n)
 	}
 	for _, a := range accounts {
-		if n := w.sts.count(customerRole(a)); n != 1 {
+		if n := w.sts.Assumed(customerRole(a)); n != 1 {
 			t.Errorf("%s assumed %d times, want 1", a, n)
 		}
 		if w.client.Credentials("acme", a) != w.client.Credentials("acme", a) {
@@ -152,17 +152,17 @@ func TestSessionsAreRenewedBeforeTheyExpire(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t, "444455556666")
-			w.sts.setExpiry(tt.lifetime)
+			w.sts.SetExpiry(tt.lifetime)
 			p := w.client.Credentials("acme", "444455556666")
 			for range 3 {
 				if _, err := p.Retrieve(context.Background()); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if n := w.sts.count(customerRole("444455556666")); n != tt.wantCalls {
+			if n := w.sts.Assumed(customerRole("444455556666")); n != tt.wantCalls {
 				t.Errorf("customer role assumed %d times, want %d", n, tt.wantCalls)
 			}
-			if n := w.sts.count(accessRoleARN); n != tt.wantCalls {
+			if n := w.sts.Assumed(accessRoleARN); n != tt.wantCalls {
 				t.Errorf("access role assumed %d times, want %d", n, tt.wantCalls)
 			}
 		})
@@ -186,8 +186,8 @@ func TestNotVerifiedConnectionsAreRefused(t *testing.T) {
 			if !strings.Contains(err.Error(), status) || strings.Contains(err.Error(), "rc-ext-") {
 				t.Errorf("message %q", err)
 			}
-			if len(w.sts.calls) != 0 {
-				t.Errorf("%d STS calls for a refused connection", len(w.sts.calls))
+			if len(w.sts.Requests()) != 0 {
+				t.Errorf("%d STS calls for a refused connection", len(w.sts.Requests()))
 			}
 		})
 	}
@@ -198,7 +198,7 @@ func TestNotVerifiedConnectionsAreRefused(t *testing.T) {
 // RecheckEvery.
 func TestAccessDeniedAsksForARecheck(t *testing.T) {
 	w := newWorld(t, "444455556666")
-	w.sts.deleteRole(customerRole("444455556666"))
+	w.sts.DeleteRole(customerRole("444455556666"))
 	p := w.client.Credentials("acme", "444455556666")
 	steps := []struct {
 		advance     time.Duration
@@ -225,7 +225,7 @@ func TestAccessDeniedAsksForARecheck(t *testing.T) {
 // re-check of the customer's connection.
 func TestAccessRoleRefusalIsNotBlamedOnTheCustomer(t *testing.T) {
 	w := newWorld(t, "444455556666")
-	w.sts.addRole(accessRoleARN, "arn:aws:iam::"+partnerAccount+":role/someone-else", "")
+	w.sts.AddRole(accessRoleARN, "arn:aws:iam::"+partnerAccount+":role/someone-else", "")
 	_, err := w.client.Credentials("acme", "444455556666").Retrieve(context.Background())
 	var denied *AccessDeniedError
 	if err == nil || errors.As(err, &denied) || !strings.Contains(err.Error(), "WorkloadPrincipalArns") {
@@ -306,10 +306,10 @@ func TestThroughAccessRoleAssumesItOncePerSession(t *testing.T) {
 			t.Errorf("assumed %s", aws.ToString(out.AssumedRoleUser.Arn))
 		}
 	}
-	if n := w.sts.count(accessRoleARN); n != 1 {
+	if n := w.sts.Assumed(accessRoleARN); n != 1 {
 		t.Errorf("access role assumed %d times for 20 checks, want 1", n)
 	}
-	if got := w.sts.callers[customerRole("444455556666")][0]; got != "arn:aws:sts::"+partnerAccount+":assumed-role/rolecall-dev-access/rolecall-verifier" {
+	if got := w.sts.Callers(customerRole("444455556666"))[0]; got != "arn:aws:sts::"+partnerAccount+":assumed-role/rolecall-dev-access/rolecall-verifier" {
 		t.Errorf("customer role assumed by %s", got)
 	}
 }
@@ -319,7 +319,7 @@ func TestThroughAccessRoleAssumesItOncePerSession(t *testing.T) {
 // partner's configuration), never a customer role's AccessDenied.
 func TestAccessRoleFailureIsNotTheCustomers(t *testing.T) {
 	w := newWorld(t, "444455556666")
-	w.sts.addRole(accessRoleARN, "arn:aws:iam::"+partnerAccount+":role/someone-else", "")
+	w.sts.AddRole(accessRoleARN, "arn:aws:iam::"+partnerAccount+":role/someone-else", "")
 	client := sts.NewFromConfig(ThroughAccessRole(w.cfg, accessRoleARN, "rolecall-verifier"))
 	_, err := client.AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(customerRole("444455556666")),
 		RoleSessionName: aws.String("rolecall-check"), ExternalId: aws.String("rc-ext-444455556666")})
@@ -329,7 +329,7 @@ func TestAccessRoleFailureIsNotTheCustomers(t *testing.T) {
 	if c := check.Classify(err); !errors.Is(c, check.ErrTransient) {
 		t.Errorf("classified %v, want transient", c)
 	}
-	if w.sts.count(customerRole("444455556666")) != 0 {
+	if w.sts.Assumed(customerRole("444455556666")) != 0 {
 		t.Error("the customer role was called")
 	}
 }
