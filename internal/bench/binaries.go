@@ -141,6 +141,7 @@ func functionEnv(t stack.Template, id string, f fakeEndpoints, home string) ([]s
 		"PARTNER_ACCOUNT_ID":         partnerAccount,
 		"TRUSTED_PRINCIPAL_ARN":      partnerPrincipal,
 		"CUSTOMER_ROLE_TEMPLATE_URL": "",
+		"CUSTOMER_ROLE_NAME_PREFIX":  "RoleCall",
 		"EVENT_SOURCE":               "rolecall",
 		"EVENT_BUS_NAME":             "rolecall-bench",
 		"CHECK_INTERVAL":             "60m",

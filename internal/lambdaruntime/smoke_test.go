@@ -33,6 +33,7 @@ func smokeValues(sqsURL string) map[string]string {
 		"PARTNER_ACCOUNT_ID":         "111122223333",
 		"TRUSTED_PRINCIPAL_ARN":      "arn:aws:iam::111122223333:role/rolecall-smoke-verifier",
 		"CUSTOMER_ROLE_TEMPLATE_URL": "",
+		"CUSTOMER_ROLE_NAME_PREFIX":  "RoleCall",
 		"EVENT_SOURCE":               "rolecall",
 		"EVENT_BUS_NAME":             "rolecall-smoke",
 		"CHECK_INTERVAL":             "60m",

@@ -8,6 +8,8 @@
 package rolesetup
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +26,7 @@ const (
 	CodeInvalidExternalID = "INVALID_EXTERNAL_ID"
 	CodeInvalidPrincipal  = "INVALID_TRUSTED_PRINCIPAL"
 	CodeInvalidRoleName   = "INVALID_ROLE_NAME"
+	CodeInvalidPrefix     = "INVALID_ROLE_NAME_PREFIX"
 	CodeInvalidRegion     = "INVALID_REGION"
 	CodeInvalidStackName  = "INVALID_STACK_NAME"
 	CodeInvalidTemplate   = "INVALID_TEMPLATE_URL"
@@ -59,10 +62,16 @@ const (
 // Params are one tenant's values.
 type Params struct {
 	ExternalID          string // the tenant's external ID (required)
-	TrustedPrincipalARN string // the partner's verifier role, or partner account root (required)
-	RoleName            string // default infra.DefaultRoleName
-	Region              string // where the stack is created (default DefaultRegion)
-	StackName           string // default DefaultStackName
+	TrustedPrincipalARN string // the partner access role (required)
+	// TenantID names the tenant; with the principal it derives the
+	// default role name (DefaultRoleName).
+	TenantID string
+	// RoleNamePrefix starts the default role name (default
+	// infra.DefaultRoleNamePrefix).
+	RoleNamePrefix string
+	RoleName       string // default DefaultRoleName(RoleNamePrefix, TrustedPrincipalARN, TenantID)
+	Region         string // where the stack is created (default DefaultRegion)
+	StackName      string // default DefaultStackName
 	// TemplateURL is the S3 URL the partner publishes customer-role.yaml
 	// at; without it there is no quick-create link.
 	TemplateURL  string
@@ -126,8 +135,14 @@ var (
 
 // normalized fills defaults and validates every value.
 func (p Params) normalized() (Params, error) {
+	if p.RoleNamePrefix == "" {
+		p.RoleNamePrefix = infra.DefaultRoleNamePrefix
+	}
+	if len(p.RoleNamePrefix) > MaxPrefix || !validRoleName(p.RoleNamePrefix) {
+		return p, &Error{Code: CodeInvalidPrefix, Field: "roleNamePrefix", Message: fmt.Sprintf("a role name prefix is 1-%d characters of letters, digits and + = , . @ _ -", MaxPrefix)}
+	}
 	if p.RoleName == "" {
-		p.RoleName = infra.DefaultRoleName
+		p.RoleName = DefaultRoleName(p.RoleNamePrefix, p.TrustedPrincipalARN, p.TenantID)
 	}
 	if p.Region == "" {
 		p.Region = DefaultRegion
@@ -164,6 +179,21 @@ func (p Params) normalized() (Params, error) {
 	return p, nil
 }
 
+// MaxPrefix is the longest role name prefix: the name adds "-" and 8 hex
+// digits within IAM's 64 characters.
+const MaxPrefix = 55
+
+// DefaultRoleName is the name RoleCall gives a tenant's role:
+// "<prefix>-<8 hex digits of SHA-256 of the trusted principal and the
+// tenant ID>". It differs between two partners (their access roles
+// differ) and between a partner's customers, without being a name anyone
+// can guess for every customer, and it stays the same across external-ID
+// rotations.
+func DefaultRoleName(prefix, trustedPrincipalARN, tenantID string) string {
+	sum := sha256.Sum256([]byte(trustedPrincipalARN + "\x00" + tenantID))
+	return prefix + "-" + hex.EncodeToString(sum[:4])
+}
+
 // ValidateExternalID checks an external ID against STS's rules: 2-1224
 // characters of [\w+=,.@:/-].
 func ValidateExternalID(id string) error {
@@ -179,20 +209,12 @@ func ValidateExternalID(id string) error {
 	return nil
 }
 
-// partitionOf validates a trusted principal (a role ARN or an account root
-// ARN) and returns its partition.
+// partitionOf validates a trusted principal (the partner access role's
+// ARN: customer roles trust exactly it, never the partner's whole
+// account) and returns its partition.
 func partitionOf(principal string) (string, error) {
 	bad := &Error{Code: CodeInvalidPrincipal, Field: "trustedPrincipalArn",
-		Message: "the trusted principal must be arn:<partition>:iam::<account>:role/<name> or arn:<partition>:iam::<account>:root"}
-	if strings.HasSuffix(principal, ":root") {
-		p := strings.TrimSuffix(principal, ":root")
-		// Check the prefix with the role parser: same partition/account rules.
-		a, err := rolearn.Parse(p+":role/x", rolearn.Rules{})
-		if err != nil || a.String() != p+":role/x" {
-			return "", bad
-		}
-		return a.Partition, nil
-	}
+		Message: "the trusted principal must be the partner access role, arn:<partition>:iam::<account>:role/<name>"}
 	a, err := rolearn.Parse(principal, rolearn.Rules{})
 	if err != nil {
 		bad.Message += " (" + err.Error() + ")"

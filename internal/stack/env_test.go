@@ -97,6 +97,7 @@ func TestAPIEnvironment(t *testing.T) {
 		"PARTNER_ACCOUNT_ID":         `map[Ref:AWS::AccountId]`,
 		"TRUSTED_PRINCIPAL_ARN":      `map[Fn::GetAtt:[PartnerAccessRole Arn]]`,
 		"CUSTOMER_ROLE_TEMPLATE_URL": `map[Ref:CustomerRoleTemplateUrl]`,
+		"CUSTOMER_ROLE_NAME_PREFIX":  `map[Ref:CustomerRoleNamePrefix]`,
 		"EVENT_SOURCE":               `map[Ref:EventSource]`,
 	}
 	for k, w := range want {
