@@ -27,7 +27,7 @@ func (a *embeddedAssumer) AssumeRole(ctx context.Context, in check.AssumeRequest
 	if err := ctx.Err(); err != nil {
 		return check.Session{}, check.Classify(err)
 	}
-	seq, err := a.sts.begin(ctx)
+	seq, err := a.sts.begin(ctx, accountOf(a.caller), a.sts.region)
 	if err != nil {
 		return check.Session{}, check.Classify(err)
 	}
@@ -44,7 +44,11 @@ func (a *embeddedAssumer) AssumeRole(ctx context.Context, in check.AssumeRequest
 		// The STS adapter always sends DurationSeconds; zero is out of range.
 		input.DurationSeconds = -1
 	}
-	out, apiErr := a.sts.assumeRole(a.caller, a.sts.region, input, seq)
+	c, apiErr := configuredCaller(a.caller)
+	if apiErr != nil {
+		return check.Session{}, check.Classify(apiErr)
+	}
+	out, apiErr := a.sts.assumeRole(c, a.sts.region, input, seq)
 	if apiErr != nil {
 		return check.Session{}, check.Classify(apiErr)
 	}

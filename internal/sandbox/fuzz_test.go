@@ -18,7 +18,16 @@ func FuzzEvaluate(f *testing.F) {
 		stmt(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"sts:Assume*","Condition":{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::111122223333:role/Role*"}}}`),
 		stmt(`{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}`),
 		`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:sts::111122223333:assumed-role/R/s"},"Action":"sts:AssumeRole"}}`,
+		stmt(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/team/RoleCallVerifier"},"Action":"sts:AssumeRole","Condition":{"StringEqualsIfExists":{"sts:ExternalId":"` + extID + `"}}}`),
+		stmt(`{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{"ForAllValues:StringEquals":{"sts:ExternalId":"x1"},"ForAnyValue:StringLikeIfExists":{"aws:PrincipalArn":"arn:*"}}}`),
+		stmt(`{"Effect":"Deny","Principal":"*","Action":"sts:AssumeRole","Condition":{"ArnNotEquals":{"aws:PrincipalArn":"arn:aws:iam::111122223333:role/*"},"BoolIfExists":{"aws:MultiFactorAuthPresent":false}}}`),
+		stmt(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:sts::111122223333:assumed-role/RoleCallVerifier/rolecall-sandbox"},"Action":"sts:AssumeRole","Condition":{"StringEqualsIgnoreCase":{"sts:ExternalId":"RC-x"},"StringNotEqualsIgnoreCase":{"aws:PrincipalOrgID":"o-1"},"Bool":{"aws:SecureTransport":"true"}}}`),
+		stmt(`{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{"ForAllValues:ArnNotLikeIfExists":{"aws:PrincipalArn":"arn:aws:iam::*:user/*"},"Null":{"aws:MultiFactorAuthPresent":"false"}}}`),
+		stmt(`{"Effect":"Deny","Action":"sts:AssumeRole","Resource":["arn:aws:iam::*:role/*"],"Condition":{"StringEquals":{"aws:ResourceOrgID":"${aws:PrincipalOrgID}"}}}`),
 		`{}`, `[]`, `null`, `{"Statement":[{"Effect":"Allow"}]}`,
+	}
+	for _, h := range Holes {
+		seeds = append(seeds, string(h.TrustPolicy(partner, extID)))
 	}
 	for i, s := range seeds {
 		ext, has := extID, i%2 == 0
@@ -26,12 +35,22 @@ func FuzzEvaluate(f *testing.F) {
 	}
 	f.Add([]byte(seeds[0]), "arn:aws:iam::444455556666:user/u", "", false)
 	f.Add([]byte(seeds[1]), "arn:aws:sts::111122223333:assumed-role/RoleCallVerifier/x", "rc-x", true)
+	f.Add([]byte(seeds[7]), "arn:aws:iam::111122223333:role/team/RoleCallVerifier", "", false)
+	f.Add([]byte(seeds[9]), "arn:aws:iam::111122223333:user/alice", "rc-y", true)
 	f.Fuzz(func(t *testing.T, doc []byte, principal, externalID string, hasExternalID bool) {
+		req := Request{Principal: principal, Action: "sts:AssumeRole", ExternalID: externalID, HasExternalID: hasExternalID, RoleSessionName: "rolecall-fuzz",
+			PrincipalOrgID: "o-fuzzfuzz01", ResourceAccount: "210987654321", Resource: "arn:aws:iam::210987654321:role/R"}
+		// The same document as an identity-based policy: never a panic, the
+		// same decision every time.
+		if ip, err := ParseIdentityPolicy(doc); err == nil {
+			if d1, d2 := ip.Evaluate(req), ip.Evaluate(req); d1 != d2 {
+				t.Fatalf("identity policy non-deterministic: %v then %v", d1, d2)
+			}
+		}
 		p, err := ParsePolicy(doc)
 		if err != nil {
 			return
 		}
-		req := Request{Principal: principal, Action: "sts:AssumeRole", ExternalID: externalID, HasExternalID: hasExternalID, RoleSessionName: "rolecall-fuzz"}
 		d1 := p.Evaluate(req)
 		if d1 != Allow && d1 != ImplicitDeny && d1 != ExplicitDeny {
 			t.Fatalf("decision %v out of range", d1)

@@ -88,14 +88,16 @@ func (s *STS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if region == "" {
 		region = s.region
 	}
-	s.mu.RLock()
-	caller, known := s.callers[akid]
-	s.mu.RUnlock()
-	if !known {
-		s.writeError(w, 0, &APIError{Code: "InvalidClientTokenId", Message: "The security token included in the request is invalid.", Status: http.StatusForbidden})
+	token := r.Header.Get("X-Amz-Security-Token")
+	if token == "" {
+		token = r.URL.Query().Get("X-Amz-Security-Token")
+	}
+	caller, apiErr := s.resolveCaller(akid, token)
+	if apiErr != nil {
+		s.writeError(w, 0, apiErr)
 		return
 	}
-	seq, err := s.begin(r.Context())
+	seq, err := s.begin(r.Context(), caller.id.account, region)
 	if err != nil {
 		var ae *APIError
 		if errors.As(err, &ae) {
@@ -112,11 +114,7 @@ func (s *STS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "AssumeRole":
 		s.serveAssumeRole(w, r, seq, caller, region)
 	case "GetCallerIdentity":
-		arn, account, userID, apiErr := callerIdentity(caller, akid)
-		if apiErr != nil {
-			s.writeError(w, seq, apiErr)
-			return
-		}
+		arn, account, userID := callerIdentity(caller, akid)
 		var resp getCallerIdentityResponse
 		resp.Xmlns = stsNamespace
 		resp.Result.Arn, resp.Result.Account, resp.Result.UserID = arn, account, userID
@@ -127,7 +125,7 @@ func (s *STS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *STS) serveAssumeRole(w http.ResponseWriter, r *http.Request, seq uint64, caller, region string) {
+func (s *STS) serveAssumeRole(w http.ResponseWriter, r *http.Request, seq uint64, caller caller, region string) {
 	f := r.Form
 	in := assumeInput{
 		RoleARN:         f.Get("RoleArn"),

@@ -24,7 +24,7 @@ type identity struct {
 	partition string
 	account   string
 	roleName  string // kindRole, kindSession
-	rolePath  string // kindRole: "/" or "/path/"
+	rolePath  string // kindRole, kindSession: "/" or "/path/"
 	session   string // kindSession
 }
 
@@ -34,13 +34,25 @@ func (id identity) roleKey() string {
 	return id.partition + ":" + id.account + "/" + strings.ToLower(id.roleName)
 }
 
+// roleARN is the ARN of the role of a role or session identity, path
+// included.
+func (id identity) roleARN() string {
+	return "arn:" + id.partition + ":iam::" + id.account + ":role" + id.rolePath + id.roleName
+}
+
 // principalARN is the aws:PrincipalArn of the identity: for a role session
-// the role's ARN, otherwise the ARN itself.
+// the role's ARN (IAM's request context holds the role, not the session),
+// otherwise the ARN itself.
 func (id identity) principalARN() string {
-	if id.kind == kindSession {
-		return "arn:" + id.partition + ":iam::" + id.account + ":role/" + id.roleName
+	if id.kind == kindSession || id.kind == kindRole {
+		return id.roleARN()
 	}
 	return id.arn
+}
+
+// sessionARN is the assumed-role ARN of a session of the role of id.
+func (id identity) sessionARN(session string) string {
+	return "arn:" + id.partition + ":sts::" + id.account + ":assumed-role/" + id.roleName + "/" + session
 }
 
 // callerARN is what GetCallerIdentity returns and AccessDenied messages
@@ -94,7 +106,7 @@ func parseIdentity(s string) (identity, error) {
 		if !ok || !ok2 || !validName(role, 64) || !validName(session, 64) {
 			return identity{}, errors.New("not an assumed-role session ARN")
 		}
-		id.kind, id.roleName, id.session = kindSession, role, session
+		id.kind, id.roleName, id.rolePath, id.session = kindSession, role, "/", session
 	default:
 		return identity{}, errors.New("not an IAM or STS ARN")
 	}

@@ -1,16 +1,12 @@
 package sandbox
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"unicode"
-
-	"github.com/rolecall/rolecall/internal/rolearn"
 )
 
 // ErrUnsupported marks a trust policy that uses IAM grammar the sandbox does
@@ -49,52 +45,19 @@ func unsupported(path, format string, args ...any) error {
 // than whitespace, after a quota increase; the default quota is 2048).
 const MaxPolicyChars = 4096
 
-// Policy is a parsed trust policy. It is immutable and safe for concurrent use.
+// Policy is a parsed trust policy (ParsePolicy) or identity-based policy
+// (ParseIdentityPolicy). It is immutable and safe for concurrent use.
 type Policy struct {
+	identity   bool // an identity-based policy: Resource, no Principal
 	statements []statement
 }
 
 type statement struct {
 	allow      bool
-	principals principalSet
-	actions    []string // lower-cased patterns
+	principals principalSet // trust policies
+	resources  []string     // identity policies: "*" or six-part ARN patterns
+	actions    []string     // lower-cased patterns
 	conditions []condition
-}
-
-type principalSet struct {
-	any      bool
-	accounts []string // "<partition>:<account>" ("*:<account>" for a bare account ID)
-	roles    []string // "<partition>:<account>/<lower-case role name>"
-	exact    []string // user and assumed-role session ARNs
-}
-
-// Condition operators the sandbox evaluates.
-const (
-	opStringEquals    = "StringEquals"
-	opStringNotEquals = "StringNotEquals"
-	opStringLike      = "StringLike"
-	opStringNotLike   = "StringNotLike"
-	opArnEquals       = "ArnEquals"
-	opArnLike         = "ArnLike"
-	opNull            = "Null"
-)
-
-var operators = map[string]bool{opStringEquals: true, opStringNotEquals: true, opStringLike: true, opStringNotLike: true, opArnEquals: true, opArnLike: true, opNull: true}
-
-// Condition keys the sandbox knows, lower-cased (IAM keys are case-insensitive).
-const (
-	KeyExternalID       = "sts:externalid"
-	KeyRoleSessionName  = "sts:rolesessionname"
-	KeyPrincipalAccount = "aws:principalaccount"
-	KeyPrincipalARN     = "aws:principalarn"
-)
-
-var conditionKeys = map[string]bool{KeyExternalID: true, KeyRoleSessionName: true, KeyPrincipalAccount: true, KeyPrincipalARN: true}
-
-type condition struct {
-	op     string
-	key    string
-	values []string
 }
 
 // Request is the context a trust policy is evaluated in.
@@ -110,6 +73,18 @@ type Request struct {
 	HasExternalID bool
 	// RoleSessionName is the sts:RoleSessionName of the call.
 	RoleSessionName string
+	// PrincipalOrgID is the aws:PrincipalOrgID of the caller: the ID of the
+	// AWS Organization its account belongs to; empty (the key is absent)
+	// when the account is in none.
+	PrincipalOrgID string
+	// ResourceAccount and ResourceOrgID are aws:ResourceAccount and
+	// aws:ResourceOrgID of the role being assumed; identity policies test
+	// them. An empty ResourceOrgID is absent.
+	ResourceAccount string
+	ResourceOrgID   string
+	// Resource is the ARN of the role being assumed; identity policies
+	// match it against their Resource element.
+	Resource string
 }
 
 // Decision is the result of evaluating a trust policy.
@@ -139,13 +114,21 @@ func (d Decision) String() string {
 // arn:…:root, role/user/assumed-role ARN or "*", string or list}; "Service"
 // and "Federated" principals are accepted and never match an IAM caller),
 // Action (string or list, wildcards * and ?), and Condition with the
-// operators StringEquals, StringNotEquals, StringLike, StringNotLike,
-// ArnEquals, ArnLike and Null on the keys sts:ExternalId,
-// sts:RoleSessionName, aws:PrincipalAccount and aws:PrincipalArn. Anything
-// else (NotPrincipal, NotAction, set operators, IfExists, policy variables,
-// other keys) is refused with an error wrapping ErrUnsupported; malformed
-// documents with one wrapping ErrInvalidPolicy.
-func ParsePolicy(doc []byte) (*Policy, error) {
+// operators StringEquals, StringNotEquals, StringEqualsIgnoreCase,
+// StringNotEqualsIgnoreCase, StringLike, StringNotLike, ArnEquals, ArnLike,
+// ArnNotEquals, ArnNotLike and Bool, each also with the IfExists suffix and
+// the ForAnyValue:/ForAllValues: qualifiers, and Null, on the keys
+// sts:ExternalId, sts:RoleSessionName, aws:PrincipalAccount,
+// aws:PrincipalArn, aws:PrincipalOrgID, aws:SecureTransport and
+// aws:MultiFactorAuthPresent. Anything else (NotPrincipal, NotAction,
+// numeric, date, address and binary operators, policy variables, other keys)
+// is refused with an error wrapping ErrUnsupported; malformed documents with
+// one wrapping ErrInvalidPolicy. Grammar IAM accepts is evaluated as IAM
+// evaluates it, holes included: a document that accepts any external ID
+// parses, so that a test can show the hole.
+func ParsePolicy(doc []byte) (*Policy, error) { return parseDocument(doc, false) }
+
+func parseDocument(doc []byte, identityPolicy bool) (*Policy, error) {
 	n := 0
 	for _, r := range string(doc) {
 		if !unicode.IsSpace(r) {
@@ -163,7 +146,7 @@ func ParsePolicy(doc []byte) (*Policy, error) {
 	if !ok {
 		return nil, invalid("", "the document must be a JSON object")
 	}
-	p := &Policy{}
+	p := &Policy{identity: identityPolicy}
 	var stmts []any
 	for _, kv := range root {
 		switch kv.key {
@@ -198,7 +181,7 @@ func ParsePolicy(doc []byte) (*Policy, error) {
 		if !ok {
 			return nil, invalid(path, "a statement must be an object")
 		}
-		st, err := parseStatement(path, obj)
+		st, err := parseStatement(path, obj, identityPolicy)
 		if err != nil {
 			return nil, err
 		}
@@ -207,8 +190,14 @@ func ParsePolicy(doc []byte) (*Policy, error) {
 	return p, nil
 }
 
-func parseStatement(path string, obj object) (statement, error) {
+func parseStatement(path string, obj object, identityPolicy bool) (statement, error) {
 	var st statement
+	keys, keyNames := trustKeys, trustKeyNames
+	required := []string{"Effect", "Principal", "Action"}
+	if identityPolicy {
+		keys, keyNames = identityKeys, identityKeyNames
+		required = []string{"Effect", "Action", "Resource"}
+	}
 	seen := map[string]bool{}
 	for _, kv := range obj {
 		seen[kv.key] = true
@@ -227,16 +216,28 @@ func parseStatement(path string, obj object) (statement, error) {
 			default:
 				return st, invalid(p, `must be "Allow" or "Deny"`)
 			}
-		case "Principal":
+		case "Principal", "NotPrincipal":
+			if identityPolicy {
+				return st, invalid(p, "an identity-based policy has no %s (the principal is the identity it is attached to)", kv.key)
+			}
+			if kv.key == "NotPrincipal" {
+				return st, unsupported(p, "the sandbox does not evaluate NotPrincipal; use Principal (and a Deny statement)")
+			}
 			st.principals, err = parsePrincipal(p, kv.val)
 		case "Action":
 			st.actions, err = parseActions(p, kv.val)
 		case "Condition":
-			st.conditions, err = parseConditions(p, kv.val)
-		case "NotPrincipal", "NotAction":
-			return st, unsupported(p, "the sandbox does not evaluate %s; use Principal/Action (and a Deny statement)", kv.key)
+			st.conditions, err = parseConditions(p, kv.val, keys, keyNames)
+		case "NotAction":
+			return st, unsupported(p, "the sandbox does not evaluate NotAction; use Action (and a Deny statement)")
 		case "Resource", "NotResource":
-			return st, invalid(p, "a trust policy has no %s (the role itself is the resource)", kv.key)
+			if !identityPolicy {
+				return st, invalid(p, "a trust policy has no %s (the role itself is the resource)", kv.key)
+			}
+			if kv.key == "NotResource" {
+				return st, unsupported(p, "the sandbox does not evaluate NotResource; use Resource (and a Deny statement)")
+			}
+			st.resources, err = parseResources(p, kv.val)
 		default:
 			return st, invalid(p, "unknown statement element")
 		}
@@ -244,100 +245,12 @@ func parseStatement(path string, obj object) (statement, error) {
 			return st, err
 		}
 	}
-	for _, k := range []string{"Effect", "Principal", "Action"} {
+	for _, k := range required {
 		if !seen[k] {
 			return st, invalid(path, "the statement has no %s", k)
 		}
 	}
 	return st, nil
-}
-
-func parsePrincipal(path string, v any) (principalSet, error) {
-	var ps principalSet
-	if s, ok := v.(string); ok {
-		if s != "*" {
-			return ps, invalid(path, `a string principal must be "*"; use {"AWS": "<ARN or account ID>"}`)
-		}
-		ps.any = true
-		return ps, nil
-	}
-	obj, ok := v.(object)
-	if !ok || len(obj) == 0 {
-		return ps, invalid(path, `must be "*" or an object such as {"AWS": "<ARN or account ID>"}`)
-	}
-	for _, kv := range obj {
-		p := path + "." + kv.key
-		vals, err := stringList(p, kv.val, false)
-		if err != nil {
-			return ps, err
-		}
-		switch kv.key {
-		case "AWS":
-			for _, s := range vals {
-				if err := ps.add(p, s); err != nil {
-					return ps, err
-				}
-			}
-		case "Service", "Federated":
-			// Valid grammar; such principals are never an IAM caller, so
-			// they never match in the sandbox (as in IAM for AssumeRole
-			// called with IAM credentials).
-		default:
-			return ps, unsupported(p, `principal type %q; the sandbox evaluates "AWS" principals`, kv.key)
-		}
-	}
-	return ps, nil
-}
-
-func (ps *principalSet) add(path, s string) error {
-	if s == "*" {
-		ps.any = true
-		return nil
-	}
-	if rolearn.IsAccountID(s) {
-		ps.accounts = append(ps.accounts, "*:"+s)
-		return nil
-	}
-	if strings.ContainsAny(s, "*?") {
-		return invalid(path, "principal %q: IAM principals take no wildcards except \"*\" alone", s)
-	}
-	id, err := parseIdentity(s)
-	if err != nil {
-		return invalid(path, "principal %q: %v", s, err)
-	}
-	switch id.kind {
-	case kindRoot:
-		ps.accounts = append(ps.accounts, id.partition+":"+id.account)
-	case kindRole:
-		ps.roles = append(ps.roles, id.roleKey())
-	default:
-		ps.exact = append(ps.exact, s)
-	}
-	return nil
-}
-
-func (ps principalSet) matches(id identity) bool {
-	if ps.any {
-		return true
-	}
-	for _, a := range ps.accounts {
-		if a == id.partition+":"+id.account || a == "*:"+id.account {
-			return true
-		}
-	}
-	if id.kind == kindRole || id.kind == kindSession {
-		for _, r := range ps.roles {
-			if r == id.roleKey() {
-				return true
-			}
-		}
-	}
-	for _, e := range ps.exact {
-		if e == id.arn {
-			return true
-		}
-	}
-	return false
 }
 
 func parseActions(path string, v any) ([]string, error) {
@@ -366,49 +279,6 @@ func actionChars(s string) bool {
 		}
 	}
 	return true
-}
-
-func parseConditions(path string, v any) ([]condition, error) {
-	obj, ok := v.(object)
-	if !ok {
-		return nil, invalid(path, "must be an object of condition operators")
-	}
-	var out []condition
-	for _, kv := range obj {
-		p := path + "." + kv.key
-		op := kv.key
-		if !operators[op] {
-			return nil, unsupported(p, "condition operator %q; the sandbox evaluates StringEquals, StringNotEquals, StringLike, StringNotLike, ArnEquals, ArnLike and Null (without ForAnyValue:/ForAllValues: or IfExists)", op)
-		}
-		keys, ok := kv.val.(object)
-		if !ok || len(keys) == 0 {
-			return nil, invalid(p, "must be an object of condition keys")
-		}
-		for _, kkv := range keys {
-			kp := p + "." + kkv.key
-			key := strings.ToLower(kkv.key)
-			if !conditionKeys[key] {
-				return nil, unsupported(kp, "condition key %q; the sandbox evaluates sts:ExternalId, sts:RoleSessionName, aws:PrincipalAccount and aws:PrincipalArn", kkv.key)
-			}
-			if (op == opArnEquals || op == opArnLike) && key != KeyPrincipalARN {
-				return nil, invalid(kp, "%s applies to ARN keys such as aws:PrincipalArn", op)
-			}
-			vals, err := stringList(kp, kkv.val, true)
-			if err != nil {
-				return nil, err
-			}
-			for _, s := range vals {
-				if strings.Contains(s, "${") {
-					return nil, unsupported(kp, "policy variables (%q)", s)
-				}
-				if op == opNull && s != "true" && s != "false" {
-					return nil, invalid(kp, `Null takes "true" or "false"`)
-				}
-			}
-			out = append(out, condition{op: op, key: key, values: vals})
-		}
-	}
-	return out, nil
 }
 
 // stringList accepts a string or a non-empty list of strings; scalars
@@ -442,254 +312,4 @@ func stringList(path string, v any, scalars bool) ([]string, error) {
 		out = append(out, s)
 	}
 	return out, nil
-}
-
-// Evaluate decides req against the policy: ExplicitDeny when a Deny
-// statement applies, else Allow when an Allow statement applies, else
-// ImplicitDeny. A caller principal that does not parse is denied.
-func (p *Policy) Evaluate(req Request) Decision {
-	id, err := parseIdentity(req.Principal)
-	if err != nil {
-		return ImplicitDeny
-	}
-	ctx := evalContext{req: req, id: id}
-	allowed := false
-	for _, st := range p.statements {
-		if !st.applies(ctx) {
-			continue
-		}
-		if !st.allow {
-			return ExplicitDeny
-		}
-		allowed = true
-	}
-	if allowed {
-		return Allow
-	}
-	return ImplicitDeny
-}
-
-type evalContext struct {
-	req Request
-	id  identity
-}
-
-// value returns the request's value of a condition key and whether the key
-// is present in the request context.
-func (c evalContext) value(key string) (string, bool) {
-	switch key {
-	case KeyExternalID:
-		return c.req.ExternalID, c.req.HasExternalID
-	case KeyRoleSessionName:
-		return c.req.RoleSessionName, c.req.RoleSessionName != ""
-	case KeyPrincipalAccount:
-		return c.id.account, true
-	case KeyPrincipalARN:
-		return c.id.principalARN(), true
-	}
-	return "", false
-}
-
-func (st statement) applies(c evalContext) bool {
-	if !st.principals.matches(c.id) {
-		return false
-	}
-	action := strings.ToLower(c.req.Action)
-	matched := false
-	for _, a := range st.actions {
-		if glob(a, action) {
-			matched = true
-			break
-		}
-	}
-	if !matched {
-		return false
-	}
-	for _, cond := range st.conditions {
-		if !cond.holds(c) {
-			return false
-		}
-	}
-	return true
-}
-
-// holds evaluates one operator/key pair as IAM does: several values of a
-// positive operator are ORed; a negated operator holds when the value
-// matches none of them, including when the key is absent.
-func (cond condition) holds(c evalContext) bool {
-	v, present := c.value(cond.key)
-	if cond.op == opNull {
-		// "true": the key is absent; "false": it is present. Values ORed.
-		for _, s := range cond.values {
-			if (s == "true") == !present {
-				return true
-			}
-		}
-		return false
-	}
-	var match func(pattern string) bool
-	switch cond.op {
-	case opStringEquals, opStringNotEquals, opArnEquals:
-		match = func(p string) bool { return p == v }
-	case opStringLike, opStringNotLike:
-		match = func(p string) bool { return glob(p, v) }
-	case opArnLike:
-		match = func(p string) bool { return arnLike(p, v) }
-	}
-	any := false
-	if present {
-		for _, s := range cond.values {
-			if match(s) {
-				any = true
-				break
-			}
-		}
-	}
-	switch cond.op {
-	case opStringNotEquals, opStringNotLike:
-		return !any
-	}
-	return any
-}
-
-// glob matches s against pattern with * (any run) and ? (one character),
-// in linear space and O(len(p)·len(s)) time at worst.
-func glob(pattern, s string) bool {
-	p, t := []rune(pattern), []rune(s)
-	pi, ti := 0, 0
-	star, mark := -1, 0
-	for ti < len(t) {
-		switch {
-		case pi < len(p) && (p[pi] == '?' || p[pi] == t[ti]):
-			pi++
-			ti++
-		case pi < len(p) && p[pi] == '*':
-			star, mark = pi, ti
-			pi++
-		case star >= 0:
-			pi = star + 1
-			mark++
-			ti = mark
-		default:
-			return false
-		}
-	}
-	for pi < len(p) && p[pi] == '*' {
-		pi++
-	}
-	return pi == len(p)
-}
-
-// arnLike matches an ARN against an ARN pattern component by component, as
-// IAM's ArnLike does: each of the six colon-separated parts is globbed on its
-// own.
-func arnLike(pattern, arn string) bool {
-	pp := strings.SplitN(pattern, ":", 6)
-	ap := strings.SplitN(arn, ":", 6)
-	if len(pp) != 6 || len(ap) != 6 {
-		return false
-	}
-	for i := range pp {
-		if !glob(pp[i], ap[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// object is a JSON object with its keys in document order.
-type object []member
-
-type member struct {
-	key string
-	val any
-}
-
-func (o object) get(key string) any {
-	for _, m := range o {
-		if m.key == key {
-			return m.val
-		}
-	}
-	return nil
-}
-
-// decodeStrict decodes one JSON value, keeping key order and refusing
-// duplicate keys (IAM's reading of a duplicated element is ambiguous) and
-// trailing data.
-func decodeStrict(doc []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.UseNumber()
-	v, err := decodeValue(dec, 0)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("unexpected data after the JSON document")
-	}
-	return v, nil
-}
-
-const maxDepth = 32
-
-func decodeValue(dec *json.Decoder, depth int) (any, error) {
-	if depth > maxDepth {
-		return nil, errors.New("the document is nested too deeply")
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		if err == io.EOF {
-			return nil, errors.New("unexpected end of JSON")
-		}
-		return nil, fmt.Errorf("malformed JSON: %w", err)
-	}
-	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			var obj object
-			seen := map[string]bool{}
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, fmt.Errorf("malformed JSON: %w", err)
-				}
-				k, ok := kt.(string)
-				if !ok {
-					return nil, errors.New("malformed JSON object key")
-				}
-				if seen[k] {
-					return nil, fmt.Errorf("duplicate key %q", k)
-				}
-				seen[k] = true
-				v, err := decodeValue(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				obj = append(obj, member{k, v})
-			}
-			if _, err := dec.Token(); err != nil {
-				return nil, fmt.Errorf("malformed JSON: %w", err)
-			}
-			if obj == nil {
-				obj = object{}
-			}
-			return obj, nil
-		case '[':
-			list := []any{}
-			for dec.More() {
-				v, err := decodeValue(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				list = append(list, v)
-			}
-			if _, err := dec.Token(); err != nil {
-				return nil, fmt.Errorf("malformed JSON: %w", err)
-			}
-			return list, nil
-		}
-		return nil, fmt.Errorf("malformed JSON: unexpected %v", t)
-	}
-	return tok, nil
 }

@@ -60,8 +60,10 @@ func TestEvaluate(t *testing.T) {
 			stmt(`{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}`), otherCaller, Allow},
 		{"principal list",
 			stmt(`{"Effect":"Allow","Principal":{"AWS":["999988887777","` + other + `"]},"Action":"sts:AssumeRole"}`), otherCaller, Allow},
-		{"role name compared case-insensitively",
-			stmt(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/rolecallverifier"},"Action":"sts:AssumeRole"}`), withExt, Allow},
+		// IAM saves a role principal as the unique ID of the role the ARN
+		// names; another spelling names no role and matches no caller.
+		{"role principal in another case is another role",
+			stmt(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/rolecallverifier"},"Action":"sts:AssumeRole"}`), withExt, ImplicitDeny},
 		{"user principal is exact",
 			stmt(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/alice"},"Action":"sts:AssumeRole"}`), withExt, ImplicitDeny},
 		{"service principal never matches an IAM caller",
@@ -159,9 +161,19 @@ func TestParsePolicyRefuses(t *testing.T) {
 		{"empty principal list", stmt(`{"Effect":"Allow","Principal":{"AWS":[]},"Action":"*"}`), ErrInvalidPolicy, "Statement[0].Principal.AWS"},
 		{"canonical user principal", stmt(`{"Effect":"Allow","Principal":{"CanonicalUser":"abc"},"Action":"*"}`), ErrUnsupported, "Statement[0].Principal.CanonicalUser"},
 		{"bad action", stmt(`{"Effect":"Allow","Principal":"*","Action":"AssumeRole"}`), ErrInvalidPolicy, "Statement[0].Action"},
-		{"ForAnyValue", stmt(`{` + allow + `,"Condition":{"ForAnyValue:StringEquals":{"sts:ExternalId":"x1"}}}`), ErrUnsupported, "Statement[0].Condition.ForAnyValue:StringEquals"},
-		{"IfExists", stmt(`{` + allow + `,"Condition":{"StringEqualsIfExists":{"sts:ExternalId":"x1"}}}`), ErrUnsupported, "Statement[0].Condition.StringEqualsIfExists"},
-		{"Bool operator", stmt(`{` + allow + `,"Condition":{"Bool":{"aws:SecureTransport":"true"}}}`), ErrUnsupported, "Statement[0].Condition.Bool"},
+		{"numeric operator", stmt(`{` + allow + `,"Condition":{"NumericLessThan":{"aws:MultiFactorAuthAge":"3600"}}}`), ErrUnsupported, "Statement[0].Condition.NumericLessThan"},
+		{"date operator", stmt(`{` + allow + `,"Condition":{"DateGreaterThanIfExists":{"aws:CurrentTime":"2020-01-01T00:00:00Z"}}}`), ErrUnsupported, "Statement[0].Condition.DateGreaterThanIfExists"},
+		{"address operator", stmt(`{` + allow + `,"Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}`), ErrUnsupported, "Statement[0].Condition.IpAddress"},
+		{"unknown operator", stmt(`{` + allow + `,"Condition":{"StringAlmostEquals":{"sts:ExternalId":"x1"}}}`), ErrUnsupported, "Statement[0].Condition.StringAlmostEquals"},
+		{"unknown set qualifier", stmt(`{` + allow + `,"Condition":{"ForSomeValues:StringEquals":{"sts:ExternalId":"x1"}}}`), ErrUnsupported, "Statement[0].Condition.ForSomeValues:StringEquals"},
+		{"operator name case", stmt(`{` + allow + `,"Condition":{"stringequals":{"sts:ExternalId":"x1"}}}`), ErrUnsupported, "Statement[0].Condition.stringequals"},
+		{"Null with IfExists", stmt(`{` + allow + `,"Condition":{"NullIfExists":{"sts:ExternalId":"true"}}}`), ErrInvalidPolicy, "Statement[0].Condition.NullIfExists"},
+		{"Null with a set qualifier", stmt(`{` + allow + `,"Condition":{"ForAnyValue:Null":{"sts:ExternalId":"true"}}}`), ErrInvalidPolicy, "Statement[0].Condition.ForAnyValue:Null"},
+		{"Bool on a string key", stmt(`{` + allow + `,"Condition":{"Bool":{"sts:ExternalId":"true"}}}`), ErrInvalidPolicy, "Statement[0].Condition.Bool.sts:ExternalId"},
+		{"Bool with another value", stmt(`{` + allow + `,"Condition":{"Bool":{"aws:SecureTransport":"yes"}}}`), ErrInvalidPolicy, "Statement[0].Condition.Bool.aws:SecureTransport"},
+		{"String operator on a Boolean key", stmt(`{` + allow + `,"Condition":{"StringEquals":{"aws:SecureTransport":"true"}}}`), ErrUnsupported, "Statement[0].Condition.StringEquals.aws:SecureTransport"},
+		{"ArnNotLike on external ID", stmt(`{` + allow + `,"Condition":{"ForAllValues:ArnNotLikeIfExists":{"sts:ExternalId":"x1"}}}`), ErrInvalidPolicy, "Statement[0].Condition.ForAllValues:ArnNotLikeIfExists.sts:ExternalId"},
+		{"unmodelled key with a set qualifier", stmt(`{` + allow + `,"Condition":{"ForAnyValue:StringEquals":{"aws:PrincipalOrgPaths":"o-1/r-1/"}}}`), ErrUnsupported, "Statement[0].Condition.ForAnyValue:StringEquals.aws:PrincipalOrgPaths"},
 		{"unknown key", stmt(`{` + allow + `,"Condition":{"StringEquals":{"aws:SourceIp":"1.2.3.4"}}}`), ErrUnsupported, "Statement[0].Condition.StringEquals.aws:SourceIp"},
 		{"policy variable", stmt(`{` + allow + `,"Condition":{"StringEquals":{"sts:ExternalId":"${aws:username}"}}}`), ErrUnsupported, "Statement[0].Condition.StringEquals.sts:ExternalId"},
 		{"Null with other value", stmt(`{` + allow + `,"Condition":{"Null":{"sts:ExternalId":"yes"}}}`), ErrInvalidPolicy, "Statement[0].Condition.Null.sts:ExternalId"},
@@ -210,5 +222,45 @@ func TestGlob(t *testing.T) {
 		if got := glob(tt.p, tt.s); got != tt.want {
 			t.Errorf("glob(%q, %q) = %v, want %v", tt.p, tt.s, got, tt.want)
 		}
+	}
+}
+
+func TestParseIdentityPolicy(t *testing.T) {
+	ok := []string{
+		stmt(`{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}`),
+		stmt(`{"Effect":"Deny","Action":["sts:AssumeRole"],"Resource":["arn:aws:iam::*:role/*","arn:aws:iam::111122223333:role/x"],"Condition":{"StringEquals":{"aws:ResourceOrgID":"${aws:PrincipalOrgID}"},"StringLike":{"aws:ResourceAccount":"${aws:PrincipalAccount}"}}}`),
+	}
+	for _, doc := range ok {
+		if _, err := ParseIdentityPolicy([]byte(doc)); err != nil {
+			t.Errorf("ParseIdentityPolicy(%s): %v", doc, err)
+		}
+	}
+	refused := []struct {
+		name, doc string
+		kind      error
+		path      string
+	}{
+		{"principal", stmt(`{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Resource":"*"}`), ErrInvalidPolicy, "Statement[0].Principal"},
+		{"no resource", stmt(`{"Effect":"Allow","Action":"sts:AssumeRole"}`), ErrInvalidPolicy, "Statement[0]"},
+		{"short resource ARN", stmt(`{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::*"}`), ErrInvalidPolicy, "Statement[0].Resource"},
+		{"resource not an ARN", stmt(`{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"role/*"}`), ErrInvalidPolicy, "Statement[0].Resource"},
+		{"variable in resource", stmt(`{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::${aws:PrincipalAccount}:role/*"}`), ErrUnsupported, "Statement[0].Resource"},
+		{"NotResource", stmt(`{"Effect":"Allow","Action":"sts:AssumeRole","NotResource":"*"}`), ErrUnsupported, "Statement[0].NotResource"},
+		{"variable with a negated operator", stmt(`{"Effect":"Deny","Action":"sts:AssumeRole","Resource":"*","Condition":{"StringNotEquals":{"aws:ResourceOrgID":"${aws:PrincipalOrgID}"}}}`), ErrUnsupported, "Statement[0].Condition.StringNotEquals.aws:ResourceOrgID"},
+		{"variable inside a value", stmt(`{"Effect":"Deny","Action":"sts:AssumeRole","Resource":"*","Condition":{"StringEquals":{"aws:ResourceOrgID":"x-${aws:PrincipalOrgID}"}}}`), ErrUnsupported, "Statement[0].Condition.StringEquals.aws:ResourceOrgID"},
+		{"resource key in a trust policy", stmt(`{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:ResourceAccount":"111122223333"}}}`), ErrUnsupported, "Statement[0].Condition.StringEquals.aws:ResourceAccount"},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			parse := ParseIdentityPolicy
+			if tt.name == "resource key in a trust policy" {
+				parse = ParsePolicy
+			}
+			_, err := parse([]byte(tt.doc))
+			var pe *PolicyError
+			if !errors.Is(err, tt.kind) || !errors.As(err, &pe) || pe.Path != tt.path {
+				t.Errorf("error %v, want %v at %q", err, tt.kind, tt.path)
+			}
+		})
 	}
 }

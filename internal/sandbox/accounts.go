@@ -1,0 +1,124 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+
+	"github.com/rolecall/rolecall/internal/rolearn"
+)
+
+// DefaultCallerPolicy is the identity-based policy a configured caller
+// holds until SetIdentityPolicies gives it its own: sts:AssumeRole on every
+// role. It models the permission a partner's verifier needs; IAM evaluates
+// it like any other identity policy (a cross-account call needs it and the
+// role's trust policy; an explicit deny in either refuses).
+const DefaultCallerPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:*:iam::*:role/*"}]}`
+
+var defaultCallerPolicy = func() []*Policy {
+	p, err := ParseIdentityPolicy([]byte(DefaultCallerPolicy))
+	if err != nil {
+		panic("sandbox: DefaultCallerPolicy does not parse: " + err.Error())
+	}
+	return []*Policy{p}
+}()
+
+// SetIdentityPolicies attaches identity-based policies (IAM JSON documents,
+// see ParseIdentityPolicy) to a role or user, replacing any it had: the
+// role's sessions (configured callers or sessions the sandbox issued) and
+// the user are evaluated with them on every AssumeRole. No documents means
+// no permissions: the principal can then assume no role of another account.
+// A role or user never given policies holds DefaultCallerPolicy when it is a
+// configured caller, and nothing when it calls with a session the sandbox
+// issued. Nothing changes when a document is refused.
+func (s *STS) SetIdentityPolicies(principalARN string, docs ...[]byte) error {
+	id, err := parseIdentity(principalARN)
+	if err != nil || (id.kind != kindRole && id.kind != kindUser) {
+		return fmt.Errorf("identity policies of %q: a role or user ARN is required", principalARN)
+	}
+	ps := make([]*Policy, 0, len(docs))
+	for i, d := range docs {
+		p, err := ParseIdentityPolicy(d)
+		if err != nil {
+			return fmt.Errorf("identity policy %d of %s: %w", i, principalARN, err)
+		}
+		ps = append(ps, p)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.identityPolicies[policyHolder(id)] = ps
+	return nil
+}
+
+// policyHolder is the key identity policies are held under: the role ARN
+// (path included) for a role or its sessions, the user ARN for a user.
+func policyHolder(id identity) string {
+	if id.kind == kindRole || id.kind == kindSession {
+		return id.roleARN()
+	}
+	return id.arn
+}
+
+// policiesOf returns the identity-based policies c is evaluated with.
+func (s *STS) policiesOf(c caller) []*Policy {
+	s.mu.RLock()
+	ps, set := s.identityPolicies[policyHolder(c.id)]
+	s.mu.RUnlock()
+	switch {
+	case set:
+		return ps
+	case c.issued:
+		return nil
+	}
+	return defaultCallerPolicy
+}
+
+var orgIDPattern = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
+
+// ErrInvalidOrgID marks an AWS Organizations ID that is not o- and 10 to 32
+// lower-case letters or digits.
+var ErrInvalidOrgID = errors.New("invalid organization ID")
+
+// SetOrganization puts account in the AWS Organization orgID, or out of any
+// when orgID is "". A principal of the account then has aws:PrincipalOrgID
+// orgID, and its roles aws:ResourceOrgID orgID.
+func (s *STS) SetOrganization(accountID, orgID string) error {
+	if !rolearn.IsAccountID(accountID) {
+		return fmt.Errorf("organization of %q: not an account ID", accountID)
+	}
+	if orgID != "" && !orgIDPattern.MatchString(orgID) {
+		return fmt.Errorf("organization of %s: %q: %w", accountID, orgID, ErrInvalidOrgID)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if orgID == "" {
+		delete(s.orgs, accountID)
+	} else {
+		s.orgs[accountID] = orgID
+	}
+	return nil
+}
+
+// Organization returns the organization ID of account ("" when none).
+func (s *STS) Organization(accountID string) string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.orgs[accountID]
+}
+
+// SetMaxSessionDuration sets a sandbox role's MaxSessionDuration (IAM
+// allows 3600 to 43200 seconds; a role is put with 3600).
+func (s *STS) SetMaxSessionDuration(roleARN string, seconds int32) error {
+	if seconds < 3600 || seconds > 43200 {
+		return fmt.Errorf("max session duration of %s: %d is outside 3600-43200 seconds", roleARN, seconds)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.roles[roleARN]
+	if !ok {
+		return fmt.Errorf("max session duration of %s: no such sandbox role", roleARN)
+	}
+	r.maxSession = seconds
+	s.roles[roleARN] = r
+	return nil
+}

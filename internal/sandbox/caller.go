@@ -1,0 +1,138 @@
+package sandbox
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/rolearn"
+)
+
+// caller is a resolved caller: a configured principal, or a session the
+// sandbox issued (role chaining).
+type caller struct {
+	id identity
+	// issued: the credentials are a session this sandbox issued.
+	issued bool
+	// chained: the caller uses role session credentials, so the session
+	// it gets from AssumeRole is role chaining (at most one hour).
+	chained bool
+	// sessionPolicy limits an issued session; nil when it had none.
+	sessionPolicy *Policy
+}
+
+// sessionClaims is what the token of a session the sandbox issued carries.
+// The sandbox keeps no table of sessions: a token names its session and is
+// authenticated with an HMAC keyed by the seed, so issuing millions of
+// sessions costs no memory. (The sandbox checks no secrets: the secret
+// access key of a session is never verified, as for configured callers.)
+type sessionClaims struct {
+	AccessKeyID string `json:"k"`
+	Role        string `json:"r"` // the role's ARN, path included
+	Session     string `json:"s"`
+	Expires     int64  `json:"x"` // Unix seconds
+	Policy      string `json:"p,omitempty"`
+}
+
+const tokenPrefix = "sandbox1."
+
+func (s *STS) tokenKey() []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(s.seed))
+	k := sha256.Sum256(append([]byte("rolecall-sandbox-session-token\x00"), b[:]...))
+	return k[:]
+}
+
+// sessionToken renders the session token of an issued session.
+func (s *STS) sessionToken(c sessionClaims) string {
+	payload, _ := json.Marshal(c) // strings and an int always marshal
+	mac := hmac.New(sha256.New, s.tokenKey())
+	mac.Write(payload)
+	enc := base64.RawURLEncoding
+	return tokenPrefix + enc.EncodeToString(payload) + "." + enc.EncodeToString(mac.Sum(nil))
+}
+
+// parseSessionToken returns the claims of a token this sandbox issued.
+func (s *STS) parseSessionToken(tok string) (sessionClaims, bool) {
+	rest, ok := strings.CutPrefix(tok, tokenPrefix)
+	if !ok {
+		return sessionClaims{}, false
+	}
+	p64, m64, ok := strings.Cut(rest, ".")
+	enc := base64.RawURLEncoding
+	payload, err1 := enc.DecodeString(p64)
+	sum, err2 := enc.DecodeString(m64)
+	if !ok || err1 != nil || err2 != nil {
+		return sessionClaims{}, false
+	}
+	mac := hmac.New(sha256.New, s.tokenKey())
+	mac.Write(payload)
+	if !hmac.Equal(sum, mac.Sum(nil)) {
+		return sessionClaims{}, false
+	}
+	var c sessionClaims
+	if json.Unmarshal(payload, &c) != nil {
+		return sessionClaims{}, false
+	}
+	return c, true
+}
+
+var (
+	errInvalidToken = &APIError{Code: "InvalidClientTokenId", Message: "The security token included in the request is invalid.", Status: http.StatusForbidden}
+	errExpiredToken = &APIError{Code: "ExpiredToken", Message: "The security token included in the request is expired", Status: http.StatusBadRequest}
+)
+
+// configuredCaller is a caller configured by its principal ARN (Config.Callers,
+// SetCaller or the embedded Assumer). A role, or a session of one, calls
+// with role session credentials.
+func configuredCaller(principalARN string) (caller, *APIError) {
+	id, err := parseIdentity(principalARN)
+	if err != nil {
+		return caller{}, errInvalidToken
+	}
+	return caller{id: id, chained: id.kind == kindRole || id.kind == kindSession}, nil
+}
+
+// resolveCaller finds who calls with accessKeyID (and the session token the
+// request carried, if any): a configured caller, or a session the sandbox
+// issued and that has not expired.
+func (s *STS) resolveCaller(accessKeyID, sessionToken string) (caller, *APIError) {
+	s.mu.RLock()
+	arn, known := s.callers[accessKeyID]
+	s.mu.RUnlock()
+	if known {
+		return configuredCaller(arn)
+	}
+	claims, ok := s.parseSessionToken(sessionToken)
+	if !ok || claims.AccessKeyID != accessKeyID {
+		return caller{}, errInvalidToken
+	}
+	if !s.now().Before(time.Unix(claims.Expires, 0)) {
+		return caller{}, errExpiredToken
+	}
+	role, err := rolearn.Parse(claims.Role, rolearn.Rules{})
+	if err != nil {
+		return caller{}, errInvalidToken
+	}
+	c := caller{
+		id: identity{kind: kindSession, partition: role.Partition, account: role.Account,
+			roleName: role.Name, rolePath: role.Path, session: claims.Session},
+		issued: true, chained: true,
+	}
+	c.id.arn = c.id.sessionARN(claims.Session)
+	if claims.Policy != "" {
+		p, err := ParseIdentityPolicy([]byte(claims.Policy))
+		if err != nil {
+			// A session policy the sandbox cannot evaluate allows nothing:
+			// it can only ever narrow the session's permissions.
+			p = &Policy{identity: true}
+		}
+		c.sessionPolicy = p
+	}
+	return c, nil
+}

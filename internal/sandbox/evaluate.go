@@ -1,0 +1,107 @@
+package sandbox
+
+import "strings"
+
+type evalContext struct {
+	req Request
+	id  identity
+}
+
+// value returns the request's value of a condition key and whether the key
+// is present in the request context.
+func (c evalContext) value(key string) (string, bool) {
+	switch key {
+	case KeyExternalID:
+		return c.req.ExternalID, c.req.HasExternalID
+	case KeyRoleSessionName:
+		return c.req.RoleSessionName, c.req.RoleSessionName != ""
+	case KeyPrincipalAccount:
+		return c.id.account, true
+	case KeyPrincipalARN:
+		return c.id.principalARN(), true
+	case KeyPrincipalOrgID:
+		return c.req.PrincipalOrgID, c.req.PrincipalOrgID != ""
+	case KeyResourceAccount:
+		return c.req.ResourceAccount, c.req.ResourceAccount != ""
+	case KeyResourceOrgID:
+		return c.req.ResourceOrgID, c.req.ResourceOrgID != ""
+	case KeySecureTransport:
+		// STS endpoints answer HTTPS only, so every request IAM evaluates
+		// for an STS call came over TLS.
+		return "true", true
+	case KeyMultiFactorAuth:
+		// Present only for temporary credentials (role sessions), and
+		// "false" there: the sandbox issues no MFA-authenticated sessions.
+		// Long-term credentials (users, root) carry no such key.
+		if c.id.kind == kindRole || c.id.kind == kindSession {
+			return "false", true
+		}
+		return "", false
+	}
+	return "", false
+}
+
+// Evaluate decides req against the policy: ExplicitDeny when a Deny
+// statement applies, else Allow when an Allow statement applies, else
+// ImplicitDeny. A caller principal that does not parse is denied. For an
+// identity-based policy the statement's Resource must match req.Resource.
+func (p *Policy) Evaluate(req Request) Decision {
+	id, err := parseIdentity(req.Principal)
+	if err != nil {
+		return ImplicitDeny
+	}
+	d, _ := p.evaluate(evalContext{req: req, id: id})
+	return d
+}
+
+// evaluate is Evaluate on a resolved caller. specific reports whether an
+// applying Allow statement of a trust policy names the caller's own ARN
+// (not "*" nor its account): within one account, that alone lets a
+// principal assume the role, where an account principal also needs the
+// caller's identity-based policy.
+func (p *Policy) evaluate(c evalContext) (d Decision, specific bool) {
+	allowed := false
+	for _, st := range p.statements {
+		m, ok := st.applies(c, p.identity)
+		if !ok {
+			continue
+		}
+		if !st.allow {
+			return ExplicitDeny, false
+		}
+		allowed = true
+		specific = specific || m == specificMatch
+	}
+	if allowed {
+		return Allow, specific
+	}
+	return ImplicitDeny, false
+}
+
+func (st statement) applies(c evalContext, identityPolicy bool) (principalMatch, bool) {
+	m := noMatch
+	if identityPolicy {
+		if !st.matchesResource(c.req.Resource) {
+			return noMatch, false
+		}
+	} else if m = st.principals.match(c.id); m == noMatch {
+		return noMatch, false
+	}
+	action := strings.ToLower(c.req.Action)
+	matched := false
+	for _, a := range st.actions {
+		if glob(a, action) {
+			matched = true
+			break
+		}
+	}
+	if !matched {
+		return noMatch, false
+	}
+	for _, cond := range st.conditions {
+		if !cond.holds(c) {
+			return noMatch, false
+		}
+	}
+	return m, true
+}

@@ -1,0 +1,148 @@
+package sandbox
+
+import (
+	"strings"
+
+	"github.com/rolecall/rolecall/internal/rolearn"
+)
+
+// principalSet is the parsed Principal element of a trust policy statement.
+//
+// How each form matches follows the IAM User Guide ("AWS JSON policy
+// elements: Principal"):
+//   - "*" and {"AWS": "*"} match every caller;
+//   - an account ID or arn:<p>:iam::<account>:root matches every principal of
+//     that account (the account delegates; its identity policies decide);
+//   - a role ARN matches the role's sessions. IAM turns the ARN into the
+//     role's unique ID when the policy is saved, so the ARN must name the
+//     role exactly as it is: path included, byte for byte. A principal that
+//     names the role without its path (or with another path, or another case)
+//     names a role that does not exist, and never matches its sessions;
+//   - a user ARN matches that user, exactly;
+//   - an assumed-role session ARN (arn:<p>:sts::<account>:assumed-role/<role>/<session>)
+//     matches that one session, exactly.
+type principalSet struct {
+	any      bool
+	accounts []string // "<partition>:<account>" ("*:<account>" for a bare account ID)
+	roles    []string // canonical role ARNs, path included
+	users    []string // user ARNs
+	sessions []string // assumed-role session ARNs
+}
+
+func parsePrincipal(path string, v any) (principalSet, error) {
+	var ps principalSet
+	if s, ok := v.(string); ok {
+		if s != "*" {
+			return ps, invalid(path, `a string principal must be "*"; use {"AWS": "<ARN or account ID>"}`)
+		}
+		ps.any = true
+		return ps, nil
+	}
+	obj, ok := v.(object)
+	if !ok || len(obj) == 0 {
+		return ps, invalid(path, `must be "*" or an object such as {"AWS": "<ARN or account ID>"}`)
+	}
+	for _, kv := range obj {
+		p := path + "." + kv.key
+		vals, err := stringList(p, kv.val, false)
+		if err != nil {
+			return ps, err
+		}
+		switch kv.key {
+		case "AWS":
+			for _, s := range vals {
+				if err := ps.add(p, s); err != nil {
+					return ps, err
+				}
+			}
+		case "Service", "Federated":
+			// Valid grammar; such principals are never an IAM caller, so
+			// they never match in the sandbox (as in IAM for AssumeRole
+			// called with IAM credentials).
+		default:
+			return ps, unsupported(p, `principal type %q; the sandbox evaluates "AWS" principals`, kv.key)
+		}
+	}
+	return ps, nil
+}
+
+func (ps *principalSet) add(path, s string) error {
+	if s == "*" {
+		ps.any = true
+		return nil
+	}
+	if rolearn.IsAccountID(s) {
+		ps.accounts = append(ps.accounts, "*:"+s)
+		return nil
+	}
+	if strings.ContainsAny(s, "*?") {
+		return invalid(path, "principal %q: IAM principals take no wildcards except \"*\" alone", s)
+	}
+	id, err := parseIdentity(s)
+	if err != nil {
+		return invalid(path, "principal %q: %v", s, err)
+	}
+	switch id.kind {
+	case kindRoot:
+		ps.accounts = append(ps.accounts, id.partition+":"+id.account)
+	case kindRole:
+		ps.roles = append(ps.roles, id.roleARN())
+	case kindUser:
+		ps.users = append(ps.users, s)
+	case kindSession:
+		ps.sessions = append(ps.sessions, s)
+	}
+	return nil
+}
+
+// principalMatch says how a principal set matches a caller.
+type principalMatch int
+
+const (
+	noMatch       principalMatch = iota
+	broadMatch                   // "*" or the caller's account
+	specificMatch                // the caller's role, user or session ARN
+)
+
+// match reports how ps matches id: a specific match (the caller's own ARN)
+// counts for more than a broad one in IAM's same-account evaluation.
+func (ps principalSet) match(id identity) principalMatch {
+	if ps.matchesSpecifically(id) {
+		return specificMatch
+	}
+	if ps.any {
+		return broadMatch
+	}
+	for _, a := range ps.accounts {
+		if a == id.partition+":"+id.account || a == "*:"+id.account {
+			return broadMatch
+		}
+	}
+	return noMatch
+}
+
+func (ps principalSet) matchesSpecifically(id identity) bool {
+	switch id.kind {
+	case kindRole, kindSession:
+		// A role is only ever a caller through one of its sessions: the
+		// role principal matches every session of the role, the session
+		// principal only the one session.
+		for _, r := range ps.roles {
+			if r == id.roleARN() {
+				return true
+			}
+		}
+		for _, s := range ps.sessions {
+			if s == id.callerARN() {
+				return true
+			}
+		}
+	case kindUser:
+		for _, u := range ps.users {
+			if u == id.arn {
+				return true
+			}
+		}
+	}
+	return false
+}
