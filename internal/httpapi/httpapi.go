@@ -89,7 +89,13 @@ type Sweeper interface {
 // SandboxInfo describes the sandbox STS.
 type SandboxInfo struct {
 	PartnerPrincipalARN string `json:"partnerPrincipalArn"`
+	// TrustedPrincipalARN is the principal customer roles trust: the
+	// partner access role.
+	TrustedPrincipalARN string `json:"trustedPrincipalArn,omitempty"`
 	STSEndpoint         string `json:"stsEndpoint"`
+	// WorkloadAccessKeyID signs as the partner's workload principal (the
+	// sandbox checks no secret).
+	WorkloadAccessKeyID string `json:"workloadAccessKeyId,omitempty"`
 }
 
 // Faults are the sandbox STS's injected failures.
