@@ -113,6 +113,10 @@ func runProfiles(cmd *cobra.Command, o profilesOptions) error {
 	if o.region == "" {
 		o.region = cfg.Region
 	}
+	if len(refs) == 0 {
+		fmt.Fprintln(cmd.ErrOrStderr(), "rolecall profiles: no VERIFIED connection; nothing to write")
+		return nil
+	}
 	sections := make([]profileSection, 0, len(refs))
 	for _, r := range refs {
 		sections = append(sections, o.section(r))

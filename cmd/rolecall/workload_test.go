@@ -81,6 +81,7 @@ func (q *recordingQueue) requested() []check.Job {
 // tenants and connections in given states, and an STS that chains
 // workload -> access role -> customer roles.
 type workloadWorld struct {
+	svc     *onboarding.Service
 	api     string
 	sts     *awsfake.ChainSTS
 	stsURL  string
@@ -115,6 +116,7 @@ func newWorkloadWorld(t *testing.T) *workloadWorld {
 	w := &workloadWorld{sts: awsfake.NewChainSTS(), queue: &recordingQueue{}, tenants: map[string]tenant.Tenant{}, dir: t.TempDir()}
 	st := store.NewMemory()
 	svc := &onboarding.Service{Store: st, Queue: w.queue, Policy: connection.DefaultPolicy(), Rules: rolearn.Rules{Partition: "aws", OwnAccount: wlPartner}}
+	w.svc = svc
 	ctx := context.Background()
 	for _, id := range []string{"acme", "globex"} {
 		tn, err := svc.CreateTenant(ctx, id, id)
@@ -152,6 +154,11 @@ func newWorkloadWorld(t *testing.T) *workloadWorld {
 		t.Setenv(k, v)
 	}
 	return w
+}
+
+// svcTenant creates a tenant with no connection.
+func (w *workloadWorld) svcTenant(id string) (tenant.Tenant, error) {
+	return w.svc.CreateTenant(context.Background(), id, id)
 }
 
 // run runs one rolecall command and returns its stdout, stderr and exit
@@ -349,6 +356,25 @@ func TestProfilesWorkWithTheGoSDK(t *testing.T) {
 	}
 	if arn := identity(t, w.stsURL, cfg.Credentials); arn != "arn:aws:sts::444455556666:assumed-role/RoleCall-7c1e2a90/rolecall-cli-acme" {
 		t.Errorf("AWS_PROFILE profile is %s", arn)
+	}
+}
+
+func TestProfilesWithoutVerifiedConnections(t *testing.T) {
+	w := newWorkloadWorld(t)
+	path := filepath.Join(w.dir, "untouched")
+	out, errOut, code := run(t, "profiles", "--tenant", "initech", "--write", path)
+	if code != 1 || !strings.Contains(errOut, "NOT_FOUND") {
+		t.Errorf("unknown tenant: exit %d %q", code, errOut)
+	}
+	if _, err := w.svcTenant("initech"); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = run(t, "profiles", "--tenant", "initech", "--write", path)
+	if code != 0 || out != "" || !strings.Contains(errOut, "no VERIFIED connection") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("the file was written: %v", err)
 	}
 }
 

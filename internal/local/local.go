@@ -337,7 +337,7 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 		}()
 		var creds aws.CredentialsProvider = credentials.NewStaticCredentialsProvider(sandboxAccessKey, sandboxSecretKey, "")
 		if chained {
-			base := aws.Config{Region: o.Region, BaseEndpoint: aws.String("http://" + stsLn.Addr().String()), Credentials: creds, HTTPClient: stsHTTPClient()}
+			base := aws.Config{Region: o.Region, BaseEndpoint: aws.String("http://" + stsLn.Addr().String()), Credentials: creds}
 			creds = access.AccessRole(base, SandboxPrincipalARN, "rolecall-verifier")
 		}
 		stsClient = sts.New(sts.Options{
