@@ -17,11 +17,21 @@ import (
 	"github.com/rolecall/rolecall/access"
 )
 
-// inCredentialProcess is set in the environment of `rolecall credentials`
-// while it loads its base credentials: if the SDK resolved them through a
-// profile whose credential_process is `rolecall credentials` again, the
-// nested command sees it and stops instead of recursing forever.
+// inCredentialProcess is set in the environment while a workload command
+// runs: if the SDK resolves its base credentials through a profile whose
+// credential_process is `rolecall credentials` again, the nested command
+// sees it and stops instead of recursing forever.
 const inCredentialProcess = "ROLECALL_IN_CREDENTIAL_PROCESS"
+
+// guardRecursion marks this process as resolving RoleCall credentials
+// (inherited by the credential processes the SDK starts) until restore.
+func guardRecursion() (restore func(), err error) {
+	if os.Getenv(inCredentialProcess) != "" {
+		return nil, errors.New("the base credentials resolve to rolecall credentials again; pass --base-profile with the partner workload's own credentials")
+	}
+	os.Setenv(inCredentialProcess, "1")
+	return func() { os.Unsetenv(inCredentialProcess) }, nil
+}
 
 // apiOptions are the flags every workload command shares.
 type apiOptions struct {
@@ -40,9 +50,6 @@ func (o *apiOptions) flags(cmd *cobra.Command) {
 // never through one of the profiles `rolecall profiles` writes (their
 // credential_process is this command).
 func (o *apiOptions) awsConfig(ctx context.Context) (aws.Config, error) {
-	if os.Getenv(inCredentialProcess) != "" {
-		return aws.Config{}, errors.New("the base credentials resolve to a rolecall profile again; pass --base-profile or set AWS credentials for the partner's workload principal")
-	}
 	var opts []func(*config.LoadOptions) error
 	profile := o.baseProfile
 	if profile == "" {
@@ -55,8 +62,6 @@ func (o *apiOptions) awsConfig(ctx context.Context) (aws.Config, error) {
 	if profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(profile))
 	}
-	os.Setenv(inCredentialProcess, "1")
-	defer os.Unsetenv(inCredentialProcess)
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load the AWS configuration: %w", err)
@@ -155,6 +160,11 @@ printed to stdout only; nothing is logged.`,
 }
 
 func runCredentials(cmd *cobra.Command, o credentialsOptions) error {
+	restore, err := guardRecursion()
+	if err != nil {
+		return err
+	}
+	defer restore()
 	ctx := cmd.Context()
 	cfg, err := o.awsConfig(ctx)
 	if err != nil {

@@ -92,6 +92,11 @@ func verifiedRefs(ctx context.Context, api *access.API, tenantID string) ([]acce
 }
 
 func runProfiles(cmd *cobra.Command, o profilesOptions) error {
+	restore, err := guardRecursion()
+	if err != nil {
+		return err
+	}
+	defer restore()
 	ctx := cmd.Context()
 	cfg, err := o.awsConfig(ctx)
 	if err != nil {

@@ -48,6 +48,11 @@ WorkloadPrincipalArns). The output carries external IDs: keep it out of logs.`,
 }
 
 func runTerraform(cmd *cobra.Command, o terraformOptions) error {
+	restore, err := guardRecursion()
+	if err != nil {
+		return err
+	}
+	defer restore()
 	ctx := cmd.Context()
 	cfg, err := o.awsConfig(ctx)
 	if err != nil {

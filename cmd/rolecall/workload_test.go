@@ -482,3 +482,47 @@ func TestTerraformAliasAndHCLString(t *testing.T) {
 		}
 	}
 }
+
+// TestCredentialProcessDoesNotRecurse: base credentials that resolve
+// through a profile running `rolecall credentials` again stop at the
+// nested process with a reason, instead of recursing forever.
+func TestCredentialProcessDoesNotRecurse(t *testing.T) {
+	newWorkloadWorld(t)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(underTest, "1")
+	loop := "[profile loop]\ncredential_process = " + shellWord(exe) + " credentials --tenant acme --account 444455556666 --base-profile loop\n"
+	if err := os.WriteFile(os.Getenv("AWS_CONFIG_FILE"), []byte(loop), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	done := make(chan struct{})
+	var code int
+	var errOut string
+	go func() {
+		defer close(done)
+		_, errOut, code = run(t, "credentials", "--tenant", "acme", "--account", "444455556666", "--base-profile", "loop")
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("credentials recursed")
+	}
+	// The nested process refused (its reason goes to its own stderr); the
+	// outer one reports the failed credential_process on one line.
+	if code != 1 || !strings.Contains(errOut, "error in credential_process") || strings.Count(errOut, "\n") != 1 {
+		t.Errorf("exit %d: %q", code, errOut)
+	}
+	if os.Getenv(inCredentialProcess) != "" {
+		t.Error("the guard outlived the command")
+	}
+	t.Setenv(inCredentialProcess, "1")
+	if _, errOut, code := run(t, "credentials", "--tenant", "acme", "--account", "444455556666"); code != 1 || !strings.Contains(errOut, "resolve to rolecall credentials again") {
+		t.Errorf("nested: exit %d: %q", code, errOut)
+	}
+}
