@@ -153,6 +153,15 @@ func TestSandboxEnforcesTheAccessRole(t *testing.T) {
 	// The pipeline: a role trusting the access role verifies; one trusting
 	// the verifier's own role does not.
 	c := client{t: t, base: s.URL, ops: s.OpsToken}
+	var info struct {
+		TrustedPrincipalARN string `json:"trustedPrincipalArn"`
+		WorkloadAccessKeyID string `json:"workloadAccessKeyId"`
+		STSEndpoint         string `json:"stsEndpoint"`
+	}
+	c.must(c.do("GET", "/_sandbox", "", nil), 200).decode(t, &info)
+	if info.TrustedPrincipalARN != SandboxPrincipalARN || info.WorkloadAccessKeyID != SandboxWorkloadKeyID || info.STSEndpoint != s.URL+SandboxSTSPath {
+		t.Errorf("GET /_sandbox %+v", info)
+	}
 	auth, v := c.tenantWithInvite("chain")
 	if v.TrustedPrincipalARN != SandboxPrincipalARN || !strings.Contains(string(v.Sandbox.TrustPolicy), SandboxPrincipalARN) {
 		t.Fatalf("the form offers %s / %s", v.TrustedPrincipalARN, v.Sandbox.TrustPolicy)
