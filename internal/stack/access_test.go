@@ -246,8 +246,8 @@ func TestPartnerAccessRoleIsTheTrustedPrincipal(t *testing.T) {
 
 func TestResolveIfs(t *testing.T) {
 	params := withParams(t, map[string]string{"DenyOwnOrganization": "false"})
-	in := []any{"a", map[string]any{"Fn::If": []any{"DenyOwnOrganization", "b", map[string]any{"Ref": "AWS::NoValue"}}},
-		map[string]any{"Fn::If": []any{"DenyOwnOrganization", "c", "d"}}}
+	in := []any{"a", map[string]any{"Fn::If": []any{"OwnOrganizationDenied", "b", map[string]any{"Ref": "AWS::NoValue"}}},
+		map[string]any{"Fn::If": []any{"OwnOrganizationDenied", "c", "d"}}}
 	if got := resolveIfs(t, in, params); !reflect.DeepEqual(got, []any{"a", "d"}) {
 		t.Errorf("resolveIfs = %v", got)
 	}

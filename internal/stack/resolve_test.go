@@ -76,7 +76,7 @@ func TestResolveAccessRole(t *testing.T) {
 			t.Errorf("%s: %v", prop, err)
 		}
 	}
-	if on, err := tm.Condition("DenyOwnOrganization", vals); err != nil || !on {
-		t.Errorf("DenyOwnOrganization = %v (%v)", on, err)
+	if on, err := tm.Condition("OwnOrganizationDenied", vals); err != nil || !on {
+		t.Errorf("OwnOrganizationDenied = %v (%v)", on, err)
 	}
 }
