@@ -26,13 +26,15 @@ const (
 	ParamExternalID          = "ExternalId"
 	ParamTrustedPrincipalARN = "TrustedPrincipalArn"
 	ParamRoleName            = "RoleName"
+	ParamRoleNamePrefix      = "RoleNamePrefix"
 	ParamManagedPolicyARNs   = "ManagedPolicyArns"
 	ParamInlinePolicy        = "InlinePolicy"
 )
 
-// DefaultRoleName is the RoleName parameter's default in both the template
-// and the Terraform module.
-const DefaultRoleName = "RoleCallAccess"
+// DefaultRoleNamePrefix starts the name of a customer role RoleCall (or,
+// given no name, the template and the module) names: the partner may
+// choose another.
+const DefaultRoleNamePrefix = "RoleCall"
 
 // OutputRoleARN is the template output that carries the role ARN.
 const OutputRoleARN = "RoleArn"

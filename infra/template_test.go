@@ -74,6 +74,7 @@ func TestTemplateQuickCreateAndStackSetReady(t *testing.T) {
 		infra.ParamExternalID:          {"String", false},
 		infra.ParamTrustedPrincipalARN: {"String", false},
 		infra.ParamRoleName:            {"String", true},
+		infra.ParamRoleNamePrefix:      {"String", true},
 		infra.ParamManagedPolicyARNs:   {"CommaDelimitedList", true},
 		infra.ParamInlinePolicy:        {"String", true},
 	}
@@ -90,8 +91,33 @@ func TestTemplateQuickCreateAndStackSetReady(t *testing.T) {
 	if len(keys(params)) != len(want) {
 		t.Errorf("parameters %v, want exactly %d", keys(params), len(want))
 	}
-	if d := get(get(params, infra.ParamRoleName), "Default"); d.Value != infra.DefaultRoleName {
-		t.Errorf("RoleName default %q, want %q", d.Value, infra.DefaultRoleName)
+	// No fixed name: a guessable name shared by every customer (and by
+	// two partners) would collide and tell outsiders who is a customer.
+	if d := get(get(params, infra.ParamRoleName), "Default"); d.Value != "" {
+		t.Errorf("RoleName default %q, want none", d.Value)
+	}
+	if d := get(get(params, infra.ParamRoleNamePrefix), "Default"); d.Value != infra.DefaultRoleNamePrefix {
+		t.Errorf("RoleNamePrefix default %q, want %q", d.Value, infra.DefaultRoleNamePrefix)
+	}
+	name := get(get(get(get(tpl, "Resources"), "Role"), "Properties"), "RoleName")
+	if name == nil || name.Tag != "!If" || len(name.Content) != 3 || name.Content[0].Value != "HasRoleName" ||
+		name.Content[1].Tag != "!Ref" || name.Content[1].Value != infra.ParamRoleName || name.Content[2].Tag != "!Join" {
+		t.Errorf("Role.RoleName must be RoleName if given, else the prefix and the stack ID: %+v", name)
+	} else {
+		var refs []string
+		var walk func(n *yaml.Node)
+		walk = func(n *yaml.Node) {
+			if n.Tag == "!Ref" {
+				refs = append(refs, n.Value)
+			}
+			for _, c := range n.Content {
+				walk(c)
+			}
+		}
+		walk(name.Content[2])
+		if strings.Join(refs, ",") != infra.ParamRoleNamePrefix+",AWS::StackId" {
+			t.Errorf("the generated name uses %v, want the prefix and AWS::StackId", refs)
+		}
 	}
 	if d := get(get(params, infra.ParamManagedPolicyARNs), "Default"); !strings.HasPrefix(d.Value, "arn:aws:iam::aws:policy/") || strings.Contains(d.Value, "Administrator") || strings.Contains(d.Value, "PowerUser") {
 		t.Errorf("ManagedPolicyArns default %q is not a least-privilege AWS managed policy", d.Value)
@@ -115,7 +141,7 @@ func TestTemplateQuickCreateAndStackSetReady(t *testing.T) {
 // pseudo parameter, and every condition used is defined.
 func TestTemplateReferences(t *testing.T) {
 	tpl := template(t)
-	known := map[string]bool{"AWS::NoValue": true, "AWS::Partition": true, "AWS::AccountId": true, "AWS::Region": true, "AWS::URLSuffix": true, "AWS::StackName": true}
+	known := map[string]bool{"AWS::NoValue": true, "AWS::Partition": true, "AWS::AccountId": true, "AWS::Region": true, "AWS::URLSuffix": true, "AWS::StackName": true, "AWS::StackId": true}
 	for _, k := range keys(get(tpl, "Parameters")) {
 		known[k] = true
 	}
@@ -171,13 +197,19 @@ func TestTemplateAllowedPatterns(t *testing.T) {
 		{infra.ParamExternalID, "quote'", false},
 		{infra.ParamTrustedPrincipalARN, "arn:aws:iam::111122223333:role/RoleCallVerifier", true},
 		{infra.ParamTrustedPrincipalARN, "arn:aws:iam::111122223333:role/path/RoleCallVerifier", true},
-		{infra.ParamTrustedPrincipalARN, "arn:aws:iam::111122223333:root", true},
-		{infra.ParamTrustedPrincipalARN, "arn:aws-cn:iam::111122223333:root", true},
+		{infra.ParamTrustedPrincipalARN, "arn:aws:iam::111122223333:role/rolecall-prod-access", true},
+		{infra.ParamTrustedPrincipalARN, "arn:aws-cn:iam::111122223333:role/rolecall-prod-access", true},
+		{infra.ParamTrustedPrincipalARN, "arn:aws:iam::111122223333:root", false},
+		{infra.ParamTrustedPrincipalARN, "arn:aws-cn:iam::111122223333:root", false},
 		{infra.ParamTrustedPrincipalARN, "arn:aws:iam::111122223333:user/bob", false},
 		{infra.ParamTrustedPrincipalARN, "arn:aws:iam::1111:root", false},
 		{infra.ParamTrustedPrincipalARN, "*", false},
 		{infra.ParamRoleName, "RoleCallAccess", true},
 		{infra.ParamRoleName, "a/b", false},
+		{infra.ParamRoleName, "", true},
+		{infra.ParamRoleNamePrefix, "AcmeCloud", true},
+		{infra.ParamRoleNamePrefix, "", false},
+		{infra.ParamRoleNamePrefix, "a b", false},
 	}
 	for _, tt := range tests {
 		pat := get(get(params, tt.param), "AllowedPattern")

@@ -172,13 +172,16 @@ func inputs(t *testing.T, vars map[string]variable, set map[string]cty.Value) ma
 func TestTerraformModuleTrustPolicy(t *testing.T) {
 	blocks := parseDir(t, moduleDir)
 	vars := variables(t, blocks)
-	for _, name := range []string{"external_id", "trusted_principal_arn", "role_name", "managed_policy_arns", "inline_policy"} {
+	for _, name := range []string{"external_id", "trusted_principal_arn", "role_name", "role_name_prefix", "managed_policy_arns", "inline_policy"} {
 		if _, ok := vars[name]; !ok {
 			t.Errorf("module has no variable %s", name)
 		}
 	}
-	if d := vars["role_name"].def; d == nil || d.AsString() != infra.DefaultRoleName {
-		t.Errorf("role_name default = %v, want %s (the template's)", d, infra.DefaultRoleName)
+	if d := vars["role_name"].def; d == nil || !d.IsNull() {
+		t.Errorf("role_name default = %v, want null (the template's has none either)", d)
+	}
+	if d := vars["role_name_prefix"].def; d == nil || d.AsString() != infra.DefaultRoleNamePrefix {
+		t.Errorf("role_name_prefix default = %v, want %s (the template's)", d, infra.DefaultRoleNamePrefix)
 	}
 	for _, name := range []string{"external_id", "trusted_principal_arn"} {
 		if vars[name].def != nil {
@@ -240,13 +243,26 @@ func TestTerraformModuleTrustPolicy(t *testing.T) {
 		t.Errorf("Terraform and CloudFormation trust policies differ:\n%s\n%s", v.AsString(), fromCFN)
 	}
 
-	for _, name := range []string{"name", "max_session_duration"} {
+	for _, name := range []string{"name", "name_prefix", "max_session_duration"} {
 		if a[name] == nil {
 			t.Errorf("aws_iam_role.this has no %s", name)
 		}
 	}
-	if n, diags := a["name"].Expr.Value(ctx); diags.HasErrors() || n.AsString() != infra.DefaultRoleName {
+	// Without role_name: a unique name from the prefix; with it: exactly it.
+	if n, diags := a["name"].Expr.Value(ctx); diags.HasErrors() || !n.IsNull() {
+		t.Errorf("default role name = %v %v, want null", n, diags)
+	}
+	if n, diags := a["name_prefix"].Expr.Value(ctx); diags.HasErrors() || n.AsString() != infra.DefaultRoleNamePrefix+"-" {
+		t.Errorf("default name_prefix = %v %v", n, diags)
+	}
+	named := evalCtx(inputs(t, vars, map[string]cty.Value{
+		"external_id": cty.StringVal(tfExternalID), "trusted_principal_arn": cty.StringVal(tfPrincipal), "role_name": cty.StringVal("RoleCall-1a2b3c4d"),
+	}))
+	if n, diags := a["name"].Expr.Value(named); diags.HasErrors() || n.AsString() != "RoleCall-1a2b3c4d" {
 		t.Errorf("role name = %v %v", n, diags)
+	}
+	if n, diags := a["name_prefix"].Expr.Value(named); diags.HasErrors() || !n.IsNull() {
+		t.Errorf("name_prefix with a name = %v %v, want null", n, diags)
 	}
 	if find(blocks, "resource", "aws_iam_role_policy_attachment", "managed") == nil || find(blocks, "resource", "aws_iam_role_policy", "inline") == nil {
 		t.Error("the module must attach the managed policies and the optional inline policy")
@@ -276,13 +292,16 @@ func TestTerraformModuleValidations(t *testing.T) {
 		{"external_id", strings.Repeat("a", 1224), true},
 		{"external_id", strings.Repeat("a", 1225), false},
 		{"trusted_principal_arn", tfPrincipal, true},
-		{"trusted_principal_arn", "arn:aws:iam::111122223333:root", true},
+		{"trusted_principal_arn", "arn:aws:iam::111122223333:root", false},
 		{"trusted_principal_arn", "arn:aws-us-gov:iam::111122223333:role/path/V", true},
 		{"trusted_principal_arn", "arn:aws:iam::111122223333:user/bob", false},
 		{"trusted_principal_arn", "111122223333", false},
 		{"role_name", "RoleCallAccess", true},
 		{"role_name", strings.Repeat("r", 65), false},
 		{"role_name", "a/b", false},
+		{"role_name_prefix", "AcmeCloud", true},
+		{"role_name_prefix", strings.Repeat("p", 38), false},
+		{"role_name_prefix", "a b", false},
 	}
 	for _, tt := range tests {
 		v := vars[tt.variable]

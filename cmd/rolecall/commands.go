@@ -7,5 +7,8 @@ func subcommands() []*cobra.Command {
 	return []*cobra.Command{
 		newServeCmd(),
 		newVerifyCmd(),
+		newCredentialsCmd(),
+		newProfilesCmd(),
+		newTerraformCmd(),
 	}
 }

@@ -94,8 +94,9 @@ finish and their events are published.`,
 	f.StringVar(&o.EventBusName, "event-bus", os.Getenv("EVENT_BUS_NAME"), "with --aws, also put events on this EventBridge bus")
 	f.StringVar(&o.QueueURL, "queue-url", os.Getenv("VERIFY_QUEUE_URL"), "with --aws, use this SQS queue as the verify queue instead of the in-process one")
 	f.StringVar(&o.Region, "region", "", "AWS region (default us-east-1, or the SDK's with --aws)")
-	f.StringVar(&o.TrustedPrincipalARN, "trusted-principal-arn", "", "principal customer roles trust, a role or account root (default: the sandbox's; with --aws the credentials' role, "+
+	f.StringVar(&o.TrustedPrincipalARN, "trusted-principal-arn", "", "principal customer roles trust, a role or account root (default: the sandbox's access role; with --aws, --access-role-arn, else the credentials' role, "+
 		"its path taken from the profile's role_arn or AWS_ROLE_ARN, so required when those do not name it)")
+	f.StringVar(&o.AccessRoleARN, "access-role-arn", "", "with --aws, the stack's partner access role (output TrustedPrincipalArn): checks chain through it")
 	f.StringVar(&o.TemplateURL, "template-url", os.Getenv("CUSTOMER_ROLE_TEMPLATE_URL"), "S3 URL of customer-role.yaml, for quick-create links")
 	f.StringVar(&o.opsTokenFile, "ops-token-file", "", "read the token of the ops routes and page from `FILE` (at least 32 characters); default $"+opsTokenEnv+", or generated")
 	f.StringVar(&o.opsTokenArg, "ops-token", "", "refused: use $"+opsTokenEnv+" or --ops-token-file")
@@ -168,6 +169,9 @@ func (o *serveOptions) validate() error {
 	}
 	if o.QueueURL != "" && !o.AWS {
 		errs = append(errs, errors.New("--queue-url (or VERIFY_QUEUE_URL) needs --aws; without it the verify queue is in-process"))
+	}
+	if o.AccessRoleARN != "" && !o.AWS {
+		errs = append(errs, errors.New("--access-role-arn needs --aws; the sandbox has its own access role"))
 	}
 	if o.SweepEvery == 0 {
 		o.SweepEvery = -1 // local.Options: negative disables the ticker

@@ -38,7 +38,7 @@ func TestServeStartsPrintsBannerAndStops(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	for _, want := range []string{"Ops token:", token, "/ops", "arn:aws:iam::123456789012:role/RoleCallVerifier", "stdout"} {
+	for _, want := range []string{"Ops token:", token, "/ops", "arn:aws:iam::123456789012:role/rolecall-local-access", "AKIAROLECALLWORKLOAD", "stdout"} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("banner lacks %q:\n%s", want, stderr.String())
 		}

@@ -32,6 +32,7 @@ func main() {
 	partnerAccount := env.String("PARTNER_ACCOUNT_ID")
 	principal := env.String("TRUSTED_PRINCIPAL_ARN")
 	templateURL := env.StringOr("CUSTOMER_ROLE_TEMPLATE_URL", "")
+	rolePrefix := env.StringOr("CUSTOMER_ROLE_NAME_PREFIX", "")
 	source := env.StringOr("EVENT_SOURCE", "rolecall")
 	submissionsPerMinute := env.IntOr("SUBMISSIONS_PER_INVITE_PER_MINUTE", onboarding.DefaultSubmissionsPerMinute)
 	cfg, err := env.AWS(context.Background())
@@ -53,7 +54,7 @@ func main() {
 		PartnerAccountID:    partnerAccount,
 		TrustedPrincipalARN: principal,
 		EventSource:         source,
-		Setup:               httpapi.RoleSetup{TrustedPrincipalARN: principal, TemplateURL: templateURL, Region: cfg.Region},
+		Setup:               httpapi.RoleSetup{TrustedPrincipalARN: principal, TemplateURL: templateURL, Region: cfg.Region, RoleNamePrefix: rolePrefix},
 		Log:                 log,
 	})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/rolecall/rolecall/access"
 	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/config"
 	"github.com/rolecall/rolecall/internal/connection"
@@ -28,6 +29,7 @@ func main() {
 	env := config.New(os.LookupEnv)
 	table := env.String("TABLE_NAME")
 	queueURL := env.String("VERIFY_QUEUE_URL")
+	accessRole := env.String("ACCESS_ROLE_ARN")
 	policy.VerifiedInterval = env.DurationOr("CHECK_INTERVAL", policy.VerifiedInterval)
 	policy.FailedIntervalMax = env.DurationOr("FAILED_CHECK_MAX_INTERVAL", policy.FailedIntervalMax)
 	policy.LostIntervalMax = env.DurationOr("ACCESS_LOST_CHECK_MAX_INTERVAL", policy.LostIntervalMax)
@@ -37,10 +39,13 @@ func main() {
 		log.Error("cannot start", "error", err)
 		os.Exit(1)
 	}
+	// Customer roles trust the partner access role only: STS calls chain
+	// through one cached session of it.
+	stsCfg := access.ThroughAccessRole(cfg, accessRole, "rolecall-verifier")
 	q := &queue.SQS{Client: sqs.NewFromConfig(cfg), QueueURL: queueURL}
 	w := &verify.Worker{
 		Store:      store.NewDynamoDB(dynamodb.NewFromConfig(cfg), table),
-		Checker:    &check.Checker{STS: &check.STS{Client: sts.NewFromConfig(cfg)}, Log: log},
+		Checker:    &check.Checker{STS: &check.STS{Client: sts.NewFromConfig(stsCfg)}, Log: log},
 		Policy:     policy,
 		Visibility: q,
 		Log:        log,

@@ -6,16 +6,20 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 )
 
 // STS is a fake STS endpoint (AWS Query protocol) that denies every
-// AssumeRole, as IAM does for a role that does not trust the caller, and
-// answers GetCallerIdentity with the identity SetCaller gave it (none: an
-// unsupported action). It records the requests' form values.
+// AssumeRole, as IAM does for a role that does not trust the caller,
+// except of the roles granted with Grant (such as the partner access role
+// the verifier chains through), and answers GetCallerIdentity with the
+// identity SetCaller gave it (none: an unsupported action). It records the
+// requests' form values.
 type STS struct {
-	mu     sync.Mutex
-	calls  []url.Values
-	caller string // GetCallerIdentity's Arn
+	mu      sync.Mutex
+	calls   []url.Values
+	caller  string // GetCallerIdentity's Arn
+	granted map[string]bool
 }
 
 // SetCaller sets the ARN GetCallerIdentity returns, e.g.
@@ -25,6 +29,17 @@ func (f *STS) SetCaller(arn string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.caller = arn
+}
+
+// Grant lets every caller assume roleARN: AssumeRole answers with fake
+// session credentials valid for an hour.
+func (f *STS) Grant(roleARN string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.granted == nil {
+		f.granted = map[string]bool{}
+	}
+	f.granted[roleARN] = true
 }
 
 // NewSTS returns a fake STS; serve it with httptest.
@@ -45,9 +60,14 @@ func (f *STS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.calls = append(f.calls, r.PostForm)
 	caller := f.caller
+	granted := f.granted[r.PostForm.Get("RoleArn")]
 	f.mu.Unlock()
 	if r.PostForm.Get("Action") == "GetCallerIdentity" && caller != "" {
 		writeCallerIdentity(w, caller)
+		return
+	}
+	if granted && r.PostForm.Get("Action") == "AssumeRole" {
+		grant(w, r.PostForm.Get("RoleArn"), r.PostForm.Get("RoleSessionName"))
 		return
 	}
 	type errDoc struct {
@@ -93,4 +113,34 @@ func writeCallerIdentity(w http.ResponseWriter, arn string) {
 	}
 	w.Header().Set("Content-Type", "text/xml")
 	_ = xml.NewEncoder(w).Encode(doc)
+}
+
+// grant answers an AssumeRole with fake credentials for roleARN.
+func grant(w http.ResponseWriter, roleARN, session string) {
+	type creds struct {
+		AccessKeyID     string `xml:"AccessKeyId"`
+		SecretAccessKey string `xml:"SecretAccessKey"`
+		SessionToken    string `xml:"SessionToken"`
+		Expiration      string `xml:"Expiration"`
+	}
+	type doc struct {
+		XMLName xml.Name `xml:"https://sts.amazonaws.com/doc/2011-06-15/ AssumeRoleResponse"`
+		Result  struct {
+			Credentials     creds `xml:"Credentials"`
+			AssumedRoleUser struct {
+				Arn           string `xml:"Arn"`
+				AssumedRoleID string `xml:"AssumedRoleId"`
+			} `xml:"AssumedRoleUser"`
+		} `xml:"AssumeRoleResult"`
+	}
+	var d doc
+	d.Result.Credentials = creds{AccessKeyID: "ASIAFAKESESSION00001", SecretAccessKey: "fake-secret", SessionToken: "fake-token",
+		Expiration: time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}
+	arn := roleARN
+	if parts := strings.SplitN(roleARN, ":", 6); len(parts) == 6 {
+		arn = "arn:" + parts[1] + ":sts::" + parts[4] + ":assumed-role/" + strings.TrimPrefix(parts[5], "role/") + "/" + session
+	}
+	d.Result.AssumedRoleUser.Arn, d.Result.AssumedRoleUser.AssumedRoleID = arn, "AROAFAKE:"+session
+	w.Header().Set("Content-Type", "text/xml")
+	_ = xml.NewEncoder(w).Encode(d)
 }

@@ -141,6 +141,7 @@ func functionEnv(t stack.Template, id string, f fakeEndpoints, home string) ([]s
 		"PARTNER_ACCOUNT_ID":                partnerAccount,
 		"TRUSTED_PRINCIPAL_ARN":             partnerPrincipal,
 		"CUSTOMER_ROLE_TEMPLATE_URL":        "",
+		"CUSTOMER_ROLE_NAME_PREFIX":         "RoleCall",
 		"EVENT_SOURCE":                      "rolecall",
 		"EVENT_BUS_NAME":                    "rolecall-bench",
 		"CHECK_INTERVAL":                    "60m",
@@ -148,6 +149,7 @@ func functionEnv(t stack.Template, id string, f fakeEndpoints, home string) ([]s
 		"FAILED_CHECK_MAX_INTERVAL":         "1440m",
 		"ACCESS_LOST_CHECK_MAX_INTERVAL":    "60m",
 		"ABANDON_FAILED_AFTER_DAYS":         "14",
+		"ACCESS_ROLE_ARN":                   "arn:aws:iam::" + partnerAccount + ":role/rolecall-bench-access",
 	}
 	if err := os.MkdirAll(home, 0o755); err != nil {
 		return nil, err

@@ -99,7 +99,13 @@ type Sweeper interface {
 // SandboxInfo describes the sandbox STS.
 type SandboxInfo struct {
 	PartnerPrincipalARN string `json:"partnerPrincipalArn"`
+	// TrustedPrincipalARN is the principal customer roles trust: the
+	// partner access role.
+	TrustedPrincipalARN string `json:"trustedPrincipalArn,omitempty"`
 	STSEndpoint         string `json:"stsEndpoint"`
+	// WorkloadAccessKeyID signs as the partner's workload principal (the
+	// sandbox checks no secret).
+	WorkloadAccessKeyID string `json:"workloadAccessKeyId,omitempty"`
 }
 
 // Faults are the sandbox STS's injected failures.
@@ -198,6 +204,8 @@ func (h *Handler) routes() {
 	m.Handle("GET /v1/connections", h.ops(h.listByStatus))
 	m.Handle("POST /v1/tenants/{tenantId}/connections/{accountId}/check", h.ops(h.requestCheck))
 	m.Handle("DELETE /v1/tenants/{tenantId}/connections/{accountId}", h.ops(h.disconnect))
+	m.Handle("GET /v1/tenants/{tenantId}/connections/{accountId}/access", h.ops(h.getAccess))
+	m.Handle("GET /v1/tenants/{tenantId}/access", h.ops(h.listAccess))
 	if h.cfg.Events != nil {
 		m.Handle("GET /v1/events", h.ops(h.events))
 	}

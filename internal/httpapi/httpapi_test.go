@@ -17,6 +17,7 @@ import (
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/onboarding"
 	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/rolesetup"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
@@ -837,7 +838,7 @@ func TestRoleSetup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g.RoleName != "RoleCallAccess" || !strings.Contains(g.QuickCreateURL, "quickcreate") || !strings.Contains(g.Terraform, tn.ExternalID) || !strings.Contains(g.CLI, tn.ExternalID) {
+	if g.RoleName != rolesetup.DefaultRoleName("RoleCall", principalARN, "acme") || !strings.Contains(g.QuickCreateURL, "quickcreate") || !strings.Contains(g.Terraform, tn.ExternalID) || !strings.Contains(g.CLI, tn.ExternalID) {
 		t.Errorf("guide %+v", g)
 	}
 	if g, _ := (RoleSetup{TrustedPrincipalARN: principalARN}).Guide(tn); g.QuickCreateURL != "" {
@@ -848,8 +849,12 @@ func TestRoleSetup(t *testing.T) {
 		t.Errorf("trust policy %s (%v)", pol, err)
 	}
 	tpl, err := s.Template(tn)
-	if err != nil || !strings.Contains(string(tpl), tn.ExternalID) {
+	if err != nil || !strings.Contains(string(tpl), tn.ExternalID) || !strings.Contains(string(tpl), `Default: "`+g.RoleName+`"`) {
 		t.Errorf("template (%v):\n%s", err, tpl)
+	}
+	// A partner-chosen prefix starts every tenant's role name.
+	if g, err := (RoleSetup{TrustedPrincipalARN: principalARN, RoleNamePrefix: "AcmeCloud"}).Guide(tn); err != nil || !strings.HasPrefix(g.RoleName, "AcmeCloud-") {
+		t.Errorf("prefixed role name %q (%v)", g.RoleName, err)
 	}
 	if _, err := (RoleSetup{TrustedPrincipalARN: "nope"}).Guide(tn); err == nil {
 		t.Error("a bad principal rendered")

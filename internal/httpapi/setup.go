@@ -18,12 +18,16 @@ type RoleSetup struct {
 	// Region the quick-create link and CLI commands create the stack in
 	// (default rolesetup.DefaultRegion).
 	Region string
+	// RoleNamePrefix starts the name of each tenant's role (default
+	// infra.DefaultRoleNamePrefix): see rolesetup.DefaultRoleName.
+	RoleNamePrefix string
 }
 
 var _ Setup = RoleSetup{}
 
 func (s RoleSetup) params(t tenant.Tenant) rolesetup.Params {
-	return rolesetup.Params{ExternalID: t.ExternalID, TrustedPrincipalARN: s.TrustedPrincipalARN, TemplateURL: s.TemplateURL, Region: s.Region}
+	return rolesetup.Params{ExternalID: t.ExternalID, TrustedPrincipalARN: s.TrustedPrincipalARN, TenantID: t.ID,
+		RoleNamePrefix: s.RoleNamePrefix, TemplateURL: s.TemplateURL, Region: s.Region}
 }
 
 // Guide implements Setup.
@@ -37,7 +41,7 @@ func (s RoleSetup) Guide(t tenant.Tenant) (Guide, error) {
 
 // Template implements Setup.
 func (s RoleSetup) Template(t tenant.Tenant) ([]byte, error) {
-	b, err := rolesetup.Template(t.ExternalID, s.TrustedPrincipalARN)
+	b, err := rolesetup.Template(s.params(t))
 	if err != nil {
 		return nil, fmt.Errorf("render template of %s: %w", t.ID, err)
 	}

@@ -34,6 +34,7 @@ func smokeValues(sqsURL string) map[string]string {
 		"PARTNER_ACCOUNT_ID":                "111122223333",
 		"TRUSTED_PRINCIPAL_ARN":             "arn:aws:iam::111122223333:role/rolecall-smoke-verifier",
 		"CUSTOMER_ROLE_TEMPLATE_URL":        "",
+		"CUSTOMER_ROLE_NAME_PREFIX":         "RoleCall",
 		"EVENT_SOURCE":                      "rolecall",
 		"EVENT_BUS_NAME":                    "rolecall-smoke",
 		"CHECK_INTERVAL":                    "60m",
@@ -41,8 +42,13 @@ func smokeValues(sqsURL string) map[string]string {
 		"FAILED_CHECK_MAX_INTERVAL":         "1440m",
 		"ACCESS_LOST_CHECK_MAX_INTERVAL":    "60m",
 		"ABANDON_FAILED_AFTER_DAYS":         "14",
+		"ACCESS_ROLE_ARN":                   smokeAccessRole,
 	}
 }
+
+// smokeAccessRole is the partner access role the verify function chains
+// through; the fake STS grants it.
+const smokeAccessRole = "arn:aws:iam::111122223333:role/rolecall-smoke-access"
 
 // fakes are the AWS endpoints the functions talk to.
 type fakes struct {
@@ -63,6 +69,7 @@ func newFakes(t testing.TB) *fakes {
 	serve(f.ddb, &f.ddbURL)
 	serve(f.sqs, &f.sqsURL)
 	serve(f.eb, &f.ebURL)
+	f.sts.Grant(smokeAccessRole)
 	serve(f.sts, &f.stsURL)
 	return f
 }
@@ -276,9 +283,14 @@ var smokeCases = []smokeCase{
 		if string(r.Payload) != `{"batchItemFailures":[]}` || r.Error {
 			t.Fatalf("response %s (error %v)", r.Payload, r.Error)
 		}
-		// The check's three probes: the job's external ID, none, and a
-		// decoy (the fake STS denies them all).
+		// One session of the access role, then the check's three probes
+		// with it: the job's external ID, none, and a decoy (the fake STS
+		// denies them all).
 		calls := f.sts.Calls()
+		if len(calls) != 4 || calls[0].Get("RoleArn") != smokeAccessRole || calls[0].Has("ExternalId") {
+			t.Fatalf("STS calls = %v, want the access role's session first, then three probes", calls)
+		}
+		calls = calls[1:]
 		kinds := map[string]int{}
 		for _, c := range calls {
 			switch id := c.Get("ExternalId"); {
@@ -294,7 +306,7 @@ var smokeCases = []smokeCase{
 				kinds["other"]++
 			}
 		}
-		if len(calls) != 3 || kinds["job"] != 1 || kinds["none"] != 1 || kinds["decoy"] != 1 {
+		if kinds["job"] != 1 || kinds["none"] != 1 || kinds["decoy"] != 1 {
 			t.Errorf("STS calls %v = %v", kinds, calls)
 		}
 		var ops []string
@@ -305,8 +317,10 @@ var smokeCases = []smokeCase{
 		if strings.Join(ops, ",") != "GetItem,UpdateItem" {
 			t.Errorf("DynamoDB calls = %v, want the event's connection read and the job's routine update", ops)
 		}
-		if ext := calls[0].Get("ExternalId"); ext != "" && strings.Contains(p.out.String(), ext) {
-			t.Error("the function logged the external ID")
+		for _, c := range calls {
+			if ext := c.Get("ExternalId"); ext != "" && strings.Contains(p.out.String(), ext) {
+				t.Error("the function logged an external ID")
+			}
 		}
 	}},
 	{"SweepFunction", func(t *testing.T, p *process, f *fakes) {

@@ -53,15 +53,16 @@ func (a sweepNow) Sweep(ctx context.Context, all bool) (int, error) {
 
 // sandboxControl is the httpapi.Sandbox of the sandbox STS.
 type sandboxControl struct {
-	sts       *sandbox.STS
-	endpoint  string
-	principal string
+	sts         *sandbox.STS
+	endpoint    string
+	principal   string
+	workloadKey string
 }
 
 var _ httpapi.Sandbox = (*sandboxControl)(nil)
 
 func (c *sandboxControl) Info() httpapi.SandboxInfo {
-	return httpapi.SandboxInfo{PartnerPrincipalARN: c.principal, STSEndpoint: c.endpoint}
+	return httpapi.SandboxInfo{PartnerPrincipalARN: c.principal, TrustedPrincipalARN: c.principal, STSEndpoint: c.endpoint, WorkloadAccessKeyID: c.workloadKey}
 }
 
 func (c *sandboxControl) PutRole(roleARN string, trustPolicy []byte) error {

@@ -151,12 +151,12 @@ func TestServeRefusesUnsafeExposure(t *testing.T) {
 	})
 }
 
-// TestTrustedPrincipalIsRoleOrRoot: an IAM user as the trusted principal
-// used to start, then answer 500 to every GET /v1/invite and GET /connect
-// (the customer template cannot be rendered for it). Start refuses it, and
-// a role session, with a message naming what to use; a role with a path
-// and an account root start and render.
-func TestTrustedPrincipalIsRoleOrRoot(t *testing.T) {
+// TestTrustedPrincipalIsARole: an IAM user as the trusted principal used
+// to start, then answer 500 to every GET /v1/invite and GET /connect (the
+// customer template cannot be rendered for it). Start refuses it, a role
+// session and an account root, with a message naming what to use; a role
+// with a path starts and renders.
+func TestTrustedPrincipalIsARole(t *testing.T) {
 	tests := []struct {
 		principal string
 		want      string // "" starts
@@ -164,7 +164,7 @@ func TestTrustedPrincipalIsRoleOrRoot(t *testing.T) {
 		{"arn:aws:iam::123456789012:user/alice", "is an IAM user"},
 		{"arn:aws:sts::123456789012:assumed-role/RoleCallVerifier/s", "role session"},
 		{"arn:aws:iam::123456789012:role/service/RoleCallVerifier", ""},
-		{"arn:aws:iam::123456789012:root", ""},
+		{"arn:aws:iam::123456789012:root", "must be the partner access role"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.principal, func(t *testing.T) {

@@ -67,7 +67,8 @@ func TestAWSModeIdentity(t *testing.T) {
 		{name: "IAM user credentials", caller: "arn:aws:iam::" + acct + ":user/alice",
 			refusal: []string{"is an IAM user", "--trusted-principal-arn"}},
 		{name: "IAM user credentials with a role flag", caller: "arn:aws:iam::" + acct + ":user/alice", flag: withPth, principal: withPth},
-		{name: "account root", caller: "arn:aws:iam::" + acct + ":root", principal: "arn:aws:iam::" + acct + ":root"},
+		{name: "account root", caller: "arn:aws:iam::" + acct + ":root",
+			refusal: []string{"must be the partner access role", "--trusted-principal-arn"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -36,6 +36,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/rolecall/rolecall/access"
 	"github.com/rolecall/rolecall/internal/bus"
 	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
@@ -50,11 +51,12 @@ import (
 	"github.com/rolecall/rolecall/internal/verify"
 )
 
-// Sandbox identities: the partner's verifier role in a pretend partner
-// account, and the access key the SDK client signs with.
+// Sandbox identities: the partner access role (the principal customer
+// roles trust) in a pretend partner account, and the access key the
+// verifier's SDK client signs with (see partner.go for the account).
 const (
 	SandboxPartnerAccount = "123456789012"
-	SandboxPrincipalARN   = "arn:aws:iam::" + SandboxPartnerAccount + ":role/RoleCallVerifier"
+	SandboxPrincipalARN   = "arn:aws:iam::" + SandboxPartnerAccount + ":role/rolecall-" + SandboxStage + "-access"
 	sandboxAccessKey      = "AKIAROLECALLSANDBOX0"
 	sandboxSecretKey      = "sandbox-secret-not-a-credential"
 	// SandboxSTSPath is where the sandbox STS listens on the server.
@@ -97,8 +99,14 @@ type Options struct {
 	// Region of the AWS clients (default us-east-1, or the SDK's with AWS).
 	Region string
 	// TrustedPrincipalARN is the principal customer roles trust. Sandbox:
-	// SandboxPrincipalARN. AWS: default the caller's identity.
+	// SandboxPrincipalARN, the partner access role the verifier chains
+	// through (given another, the verifier is that principal itself). AWS:
+	// AccessRoleARN, else the caller's identity.
 	TrustedPrincipalARN string
+	// AccessRoleARN, with AWS, is the stack's partner access role
+	// (rolecall-<stage>-access): the verifier chains through it, as the
+	// verify Lambda does, and customer roles trust it.
+	AccessRoleARN string
 	// TemplateURL of customer-role.yaml, for quick-create links.
 	TemplateURL string
 	// OpsToken for the ops routes (generated when empty; at least
@@ -145,6 +153,11 @@ type Server struct {
 	PartnerPrincipalARN string
 	// PartnerAccountID is the partner's AWS account.
 	PartnerAccountID string
+	// WorkloadAccessKeyID signs as the sandbox's workload principal
+	// (SandboxWorkloadARN), which the access role trusts: set it as
+	// AWS_ACCESS_KEY_ID for `rolecall credentials` and the SDKs (any secret
+	// works: the sandbox checks no signature). Empty with AWS.
+	WorkloadAccessKeyID string
 	// StoreKind and STSKind describe the wiring for the banner.
 	StoreKind, STSKind string
 
@@ -290,17 +303,42 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 	// STS: the sandbox, through the real SDK client, or real STS.
 	var stsClient *sts.Client
 	if o.AWS {
-		stsClient = sts.NewFromConfig(awsCfg, func(so *sts.Options) { so.RetryMaxAttempts, so.HTTPClient = 1, stsHTTPClient() })
-		if s.PartnerAccountID, o.TrustedPrincipalARN, err = awsPartner(ctx, stsClient, awsCfg.ConfigSources, o.TrustedPrincipalARN); err != nil {
+		// The partner's identity comes from the base credentials; checks
+		// chain through the access role when one is given, as the Lambda's.
+		baseSTS := sts.NewFromConfig(awsCfg, func(so *sts.Options) { so.RetryMaxAttempts, so.HTTPClient = 1, stsHTTPClient() })
+		trusted := o.TrustedPrincipalARN
+		if trusted == "" {
+			trusted = o.AccessRoleARN
+		}
+		if s.PartnerAccountID, o.TrustedPrincipalARN, err = awsPartner(ctx, baseSTS, awsCfg.ConfigSources, trusted); err != nil {
 			return nil, err
+		}
+		stsClient = baseSTS
+		if o.AccessRoleARN != "" {
+			stsCfg := access.ThroughAccessRole(awsCfg, o.AccessRoleARN, "rolecall-verifier")
+			stsClient = sts.NewFromConfig(stsCfg, func(so *sts.Options) { so.RetryMaxAttempts, so.HTTPClient = 1, stsHTTPClient() })
 		}
 		s.STSKind = "AWS STS (default credential chain)"
 	} else {
-		if o.TrustedPrincipalARN == "" {
-			o.TrustedPrincipalARN = SandboxPrincipalARN
+		// By default the sandbox holds the partner account as template.yaml
+		// deploys it, and the verifier chains through the access role.
+		chained := o.TrustedPrincipalARN == ""
+		callers := map[string]string{sandboxAccessKey: o.TrustedPrincipalARN}
+		if chained {
+			o.TrustedPrincipalARN, callers = SandboxPrincipalARN, nil
 		}
 		s.Sandbox = sandbox.New(sandbox.Config{Partition: partitionOf(o.TrustedPrincipalARN),
-			Callers: map[string]string{sandboxAccessKey: o.TrustedPrincipalARN}, Seed: o.Hooks.sandboxSeed(), Region: o.Region})
+			Callers: callers, Seed: o.Hooks.sandboxSeed(), Region: o.Region})
+		if chained {
+			model, err := partnerModel()
+			if err != nil {
+				return nil, fmt.Errorf("model the sandbox partner account: %w", err)
+			}
+			if err := s.Sandbox.Load(model); err != nil {
+				return nil, fmt.Errorf("model the sandbox partner account: %w", err)
+			}
+			s.WorkloadAccessKeyID = SandboxWorkloadKeyID
+		}
 		s.Sandbox.SetFaults(sandbox.Faults{Latency: o.SandboxLatency})
 		// The checker calls the sandbox on a listener of its own, so that
 		// checks in flight at shutdown still reach it after the public
@@ -318,10 +356,15 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 				s.stsHTTP.Close()
 			}
 		}()
+		var creds aws.CredentialsProvider = credentials.NewStaticCredentialsProvider(sandboxAccessKey, sandboxSecretKey, "")
+		if chained {
+			base := aws.Config{Region: o.Region, BaseEndpoint: aws.String("http://" + stsLn.Addr().String()), Credentials: creds}
+			creds = access.AccessRole(base, SandboxPrincipalARN, "rolecall-verifier")
+		}
 		stsClient = sts.New(sts.Options{
 			Region:           o.Region,
 			BaseEndpoint:     aws.String(s.stsURL),
-			Credentials:      credentials.NewStaticCredentialsProvider(sandboxAccessKey, sandboxSecretKey, ""),
+			Credentials:      creds,
 			RetryMaxAttempts: 1, // the checker retries transient failures itself
 			HTTPClient:       stsHTTPClient(),
 		})
@@ -396,7 +439,7 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 		Log:     o.Log,
 	}
 	if s.Sandbox != nil {
-		cfg.Sandbox = &sandboxControl{sts: s.Sandbox, endpoint: s.URL + SandboxSTSPath, principal: o.TrustedPrincipalARN}
+		cfg.Sandbox = &sandboxControl{sts: s.Sandbox, endpoint: s.URL + SandboxSTSPath, principal: o.TrustedPrincipalARN, workloadKey: s.WorkloadAccessKeyID}
 	}
 	api, err := httpapi.New(cfg)
 	if err != nil {
@@ -507,6 +550,10 @@ func (s *Server) Banner() string {
 	row("Partner principal ARN:", s.PartnerPrincipalARN)
 	if s.Sandbox != nil {
 		row("Sandbox control:", s.URL+"/_sandbox")
+	}
+	if s.WorkloadAccessKeyID != "" {
+		row("Workload access key ID:", s.WorkloadAccessKeyID+" (any secret: the sandbox checks none)")
+		row("Sandbox STS:", s.URL+SandboxSTSPath+" (AWS_ENDPOINT_URL_STS)")
 	}
 	row("Events:", "stdout (one JSON line per event), the ops page, and GET "+s.URL+"/v1/events")
 	b.WriteString("\nOpen the customer form, create the role (the sandbox button needs no AWS account), paste its ARN\nand watch it connect. Press Ctrl+C to stop.\n\n")

@@ -8,6 +8,8 @@
 package rolesetup
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +26,7 @@ const (
 	CodeInvalidExternalID = "INVALID_EXTERNAL_ID"
 	CodeInvalidPrincipal  = "INVALID_TRUSTED_PRINCIPAL"
 	CodeInvalidRoleName   = "INVALID_ROLE_NAME"
+	CodeInvalidPrefix     = "INVALID_ROLE_NAME_PREFIX"
 	CodeInvalidRegion     = "INVALID_REGION"
 	CodeInvalidStackName  = "INVALID_STACK_NAME"
 	CodeInvalidTemplate   = "INVALID_TEMPLATE_URL"
@@ -59,10 +62,16 @@ const (
 // Params are one tenant's values.
 type Params struct {
 	ExternalID          string // the tenant's external ID (required)
-	TrustedPrincipalARN string // the partner's verifier role, or partner account root (required)
-	RoleName            string // default infra.DefaultRoleName
-	Region              string // where the stack is created (default DefaultRegion)
-	StackName           string // default DefaultStackName
+	TrustedPrincipalARN string // the partner access role (required)
+	// TenantID names the tenant; with the principal it derives the
+	// default role name (DefaultRoleName).
+	TenantID string
+	// RoleNamePrefix starts the default role name (default
+	// infra.DefaultRoleNamePrefix).
+	RoleNamePrefix string
+	RoleName       string // default DefaultRoleName(RoleNamePrefix, TrustedPrincipalARN, TenantID)
+	Region         string // where the stack is created (default DefaultRegion)
+	StackName      string // default DefaultStackName
 	// TemplateURL is the S3 URL the partner publishes customer-role.yaml
 	// at; without it there is no quick-create link.
 	TemplateURL  string
@@ -126,8 +135,14 @@ var (
 
 // normalized fills defaults and validates every value.
 func (p Params) normalized() (Params, error) {
+	if p.RoleNamePrefix == "" {
+		p.RoleNamePrefix = infra.DefaultRoleNamePrefix
+	}
+	if len(p.RoleNamePrefix) > MaxPrefix || !validRoleName(p.RoleNamePrefix) {
+		return p, &Error{Code: CodeInvalidPrefix, Field: "roleNamePrefix", Message: fmt.Sprintf("a role name prefix is 1-%d characters of letters, digits and + = , . @ _ -", MaxPrefix)}
+	}
 	if p.RoleName == "" {
-		p.RoleName = infra.DefaultRoleName
+		p.RoleName = DefaultRoleName(p.RoleNamePrefix, p.TrustedPrincipalARN, p.TenantID)
 	}
 	if p.Region == "" {
 		p.Region = DefaultRegion
@@ -164,6 +179,21 @@ func (p Params) normalized() (Params, error) {
 	return p, nil
 }
 
+// MaxPrefix is the longest role name prefix: the name adds "-" and 8 hex
+// digits within IAM's 64 characters.
+const MaxPrefix = 55
+
+// DefaultRoleName is the name RoleCall gives a tenant's role:
+// "<prefix>-<8 hex digits of SHA-256 of the trusted principal and the
+// tenant ID>". It differs between two partners (their access roles
+// differ) and between a partner's customers, without being a name anyone
+// can guess for every customer, and it stays the same across external-ID
+// rotations.
+func DefaultRoleName(prefix, trustedPrincipalARN, tenantID string) string {
+	sum := sha256.Sum256([]byte(trustedPrincipalARN + "\x00" + tenantID))
+	return prefix + "-" + hex.EncodeToString(sum[:4])
+}
+
 // ValidateExternalID checks an external ID against STS's rules: 2-1224
 // characters of [\w+=,.@:/-].
 func ValidateExternalID(id string) error {
@@ -179,43 +209,35 @@ func ValidateExternalID(id string) error {
 	return nil
 }
 
-// ValidatePrincipal checks a trusted principal: a role ARN (with its path)
-// or an account root ARN, the principals infra/customer-role.yaml and the
-// Terraform module accept. An IAM user is refused although IAM allows it in
+// ValidatePrincipal checks a trusted principal: the partner access role's
+// ARN (with its path), the one principal infra/customer-role.yaml and the
+// Terraform module trust. An IAM user is refused although IAM allows it in
 // a trust policy: the template and module do not take one, and a user's
-// long-lived access keys should not be what customer roles trust (the
-// design has one partner role for that). An assumed-role session ARN is
-// refused with the hint that its role is what to name.
+// long-lived access keys should not be what customer roles trust. An
+// account root is refused (customer roles trust exactly the access role,
+// never the partner's whole account), and an assumed-role session ARN with
+// the hint that its role is what to name.
 func ValidatePrincipal(principal string) error {
 	_, err := partitionOf(principal)
 	return err
 }
 
-// partitionOf validates a trusted principal (a role ARN or an account root
+// partitionOf validates a trusted principal (the partner access role's
 // ARN) and returns its partition.
 func partitionOf(principal string) (string, error) {
 	bad := &Error{Code: CodeInvalidPrincipal, Field: "trustedPrincipalArn",
-		Message: "the trusted principal must be arn:<partition>:iam::<account>:role/<name> or arn:<partition>:iam::<account>:root"}
+		Message: "the trusted principal must be the partner access role, arn:<partition>:iam::<account>:role/<name>"}
 	if parts := strings.SplitN(principal, ":", 6); len(parts) == 6 && parts[0] == "arn" {
 		switch {
 		case parts[2] == "iam" && strings.HasPrefix(parts[5], "user/"):
-			bad.Message = principal + " is an IAM user: the customer role template and Terraform module trust only a role " +
-				"(arn:<partition>:iam::<account>:role/<path/><name>) or an account root, and customer roles should not trust a user's long-lived keys; " +
-				"name the partner role that makes the checks (assume it with the user's credentials)"
+			bad.Message = principal + " is an IAM user: customer roles trust only the partner access role " +
+				"(arn:<partition>:iam::<account>:role/<path/><name>), and should not trust a user's long-lived keys; " +
+				"name the access role (assume it with the user's credentials)"
 			return "", bad
 		case parts[2] == "sts" && strings.HasPrefix(parts[5], "assumed-role/"):
 			bad.Message = principal + " is a role session, which a trust policy cannot name durably; name its role, arn:<partition>:iam::<account>:role/<path/><name>"
 			return "", bad
 		}
-	}
-	if strings.HasSuffix(principal, ":root") {
-		p := strings.TrimSuffix(principal, ":root")
-		// Check the prefix with the role parser: same partition/account rules.
-		a, err := rolearn.Parse(p+":role/x", rolearn.Rules{})
-		if err != nil || a.String() != p+":role/x" {
-			return "", bad
-		}
-		return a.Partition, nil
 	}
 	a, err := rolearn.Parse(principal, rolearn.Rules{})
 	if err != nil {

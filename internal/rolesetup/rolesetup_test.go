@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os/exec"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -48,9 +49,10 @@ func TestTrustPolicyFromTemplate(t *testing.T) {
 	if i, j := bytes.Index(doc, []byte(`"Version"`)), bytes.Index(doc, []byte(`"Statement"`)); i < 0 || j < i {
 		t.Errorf("key order lost:\n%s", doc)
 	}
-	root, err := TrustPolicy(extID, "arn:aws:iam::111122223333:root")
-	if err != nil || !bytes.Contains(root, []byte(`"AWS": "arn:aws:iam::111122223333:root"`)) {
-		t.Errorf("root principal: %v\n%s", err, root)
+	// Customer roles trust the partner access role, never the partner's
+	// whole account.
+	if _, err := TrustPolicy(extID, "arn:aws:iam::111122223333:root"); !errors.Is(err, &Error{Code: CodeInvalidPrincipal}) {
+		t.Errorf("root principal: %v", err)
 	}
 }
 
@@ -63,6 +65,7 @@ func TestTrustPolicyRejects(t *testing.T) {
 		{strings.Repeat("a", 1225), principal, CodeInvalidExternalID},
 		{extID, "arn:aws:iam::111122223333:user/bob", CodeInvalidPrincipal},
 		{extID, "arn:aws:iam::1111:root", CodeInvalidPrincipal},
+		{extID, "arn:aws:iam::111122223333:root", CodeInvalidPrincipal},
 		{extID, "111122223333", CodeInvalidPrincipal},
 		{extID, "arn:aws:iam::111122223333:root ", CodeInvalidPrincipal},
 	}
@@ -100,7 +103,7 @@ func TestTrustPolicyIntrinsics(t *testing.T) {
         C: {Ref: AWS::NoValue}
         D: [1, true, !Ref AWS::NoValue, 2.5, "3", ~]
         E: !Sub "${AWS::URLSuffix}"
-`, `{"A":"a-X1","B":"arn:aws:iam::111122223333:root/x","D":[1,true,2.5,"3",null],"E":"amazonaws.com"}`, ""},
+`, `{"A":"a-X1","B":"arn:aws:iam::111122223333:role/P/x","D":[1,true,2.5,"3",null],"E":"amazonaws.com"}`, ""},
 		{"GetAtt", "\n  R:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument: {A: !GetAtt X.Arn}\n", "", "GetAtt"},
 		{"Sub of GetAtt", "\n  R:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument: {A: !Sub '${X.Arn}'}\n", "", "GetAtt"},
 		{"account ID", "\n  R:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument: {A: !Ref AWS::AccountId}\n", "", "AWS::AccountId"},
@@ -110,7 +113,7 @@ func TestTrustPolicyIntrinsics(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			doc, err := trustPolicy([]byte(head+tt.resources), values{externalID: "X1", principal: "arn:aws:iam::111122223333:root"})
+			doc, err := trustPolicy([]byte(head+tt.resources), values{externalID: "X1", principal: "arn:aws:iam::111122223333:role/P"})
 			if tt.err != "" {
 				if !errors.Is(err, ErrTemplate) || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("error %v, want ErrTemplate mentioning %q", err, tt.err)
@@ -134,11 +137,11 @@ func TestTemplateForDownload(t *testing.T) {
 		principal, managedPolicy string
 	}{
 		{principal, "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"},
-		{"arn:aws-cn:iam::111122223333:root", "arn:aws-cn:iam::aws:policy/job-function/ViewOnlyAccess"},
+		{"arn:aws-cn:iam::111122223333:role/rolecall-prod-access", "arn:aws-cn:iam::aws:policy/job-function/ViewOnlyAccess"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.principal, func(t *testing.T) {
-			tpl, err := Template(extID, tt.principal)
+			tpl, err := Template(Params{ExternalID: extID, TrustedPrincipalARN: tt.principal, TenantID: "acme"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -150,7 +153,7 @@ func TestTemplateForDownload(t *testing.T) {
 			for name, want := range map[string]string{
 				infra.ParamExternalID:          extID,
 				infra.ParamTrustedPrincipalARN: tt.principal,
-				infra.ParamRoleName:            infra.DefaultRoleName,
+				infra.ParamRoleName:            DefaultRoleName(infra.DefaultRoleNamePrefix, tt.principal, "acme"),
 				infra.ParamManagedPolicyARNs:   tt.managedPolicy,
 			} {
 				if d := value(mapping(ps, name), "Default"); d == nil || d.Value != want {
@@ -158,7 +161,8 @@ func TestTemplateForDownload(t *testing.T) {
 				}
 			}
 			// Only the edited lines differ from the source: the two inserted
-			// defaults, and outside "aws" the managed policy's partition.
+			// defaults, the role name's, and outside "aws" the managed
+			// policy's partition.
 			src := strings.Split(string(infra.CustomerRoleTemplate()), "\n")
 			var kept []string
 			inserted := 0
@@ -178,7 +182,7 @@ func TestTemplateForDownload(t *testing.T) {
 					changed++
 				}
 			}
-			if want := map[bool]int{true: 0, false: 1}[tt.principal == principal]; changed != want {
+			if want := map[bool]int{true: 1, false: 2}[tt.principal == principal]; changed != want {
 				t.Errorf("%d source lines changed, want %d", changed, want)
 			}
 			// The downloaded template creates the same trust policy.
@@ -192,7 +196,7 @@ func TestTemplateForDownload(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Template("x", principal); !errors.Is(err, &Error{Code: CodeInvalidExternalID}) {
+	if _, err := Template(Params{ExternalID: "x", TrustedPrincipalARN: principal}); !errors.Is(err, &Error{Code: CodeInvalidExternalID}) {
 		t.Errorf("Template with a bad external ID: %v", err)
 	}
 }
@@ -207,7 +211,7 @@ func TestQuickCreateURL(t *testing.T) {
 	}{
 		{"plain", params(), "console.aws.amazon.com", s3URL},
 		{"escaping", Params{ExternalID: "rc-a+b=c,d.e@f:g/h", TrustedPrincipalARN: principal, TemplateURL: tricky, Region: "eu-west-1", StackName: "RoleCall-acme", RoleName: "Role+Call=1"}, "console.aws.amazon.com", tricky},
-		{"china", Params{ExternalID: extID, TrustedPrincipalARN: "arn:aws-cn:iam::111122223333:root", TemplateURL: "https://b.s3.cn-north-1.amazonaws.com.cn/t.yaml", Region: "cn-north-1"}, "console.amazonaws.cn", "https://b.s3.cn-north-1.amazonaws.com.cn/t.yaml"},
+		{"china", Params{ExternalID: extID, TrustedPrincipalARN: "arn:aws-cn:iam::111122223333:role/rolecall-prod-access", TemplateURL: "https://b.s3.cn-north-1.amazonaws.com.cn/t.yaml", Region: "cn-north-1"}, "console.amazonaws.cn", "https://b.s3.cn-north-1.amazonaws.com.cn/t.yaml"},
 		{"govcloud", Params{ExternalID: extID, TrustedPrincipalARN: "arn:aws-us-gov:iam::111122223333:role/V", TemplateURL: "https://s3.us-gov-west-1.amazonaws.com/b/t.yaml", Region: "us-gov-west-1"}, "console.amazonaws-us-gov.com", "https://s3.us-gov-west-1.amazonaws.com/b/t.yaml"},
 	}
 	for _, tt := range tests {
@@ -320,7 +324,7 @@ func TestTerraformSnippet(t *testing.T) {
 				t.Fatalf("blocks: %v %v", diags, content.Blocks)
 			}
 			attrs, _ := content.Blocks[0].Body.JustAttributes()
-			want := map[string]string{"source": tt.source, "external_id": extID, "trusted_principal_arn": principal, "role_name": infra.DefaultRoleName}
+			want := map[string]string{"source": tt.source, "external_id": extID, "trusted_principal_arn": principal, "role_name": DefaultRoleName(infra.DefaultRoleNamePrefix, principal, "")}
 			if tt.source == "" {
 				want["source"] = DefaultModuleSource
 			}
@@ -416,8 +420,8 @@ func TestRenderJSON(t *testing.T) {
 }
 
 // TestValidatePrincipal: the principals the customer template and the
-// Terraform module accept (a role, with its path, or an account root) are
-// accepted; an IAM user, an assumed-role session and anything else are
+// Terraform module accept (a role, with its path) are accepted; an account
+// root, an IAM user, an assumed-role session and anything else are
 // refused with a message that says why and what to use instead, so that a
 // deployment refuses them at start rather than answering 500 for every
 // invite.
@@ -428,14 +432,14 @@ func TestValidatePrincipal(t *testing.T) {
 	}{
 		{"arn:aws:iam::123456789012:role/RoleCallVerifier", ""},
 		{"arn:aws:iam::123456789012:role/service/rolecall/Verifier", ""},
-		{"arn:aws:iam::123456789012:root", ""},
+		{"arn:aws:iam::123456789012:root", "must be the partner access role"},
 		{"arn:aws-cn:iam::123456789012:role/V", ""},
 		{"arn:aws:iam::123456789012:user/alice", "is an IAM user"},
 		{"arn:aws:iam::123456789012:user/ops/alice", "is an IAM user"},
 		{"arn:aws:sts::123456789012:assumed-role/Verifier/session", "role session"},
-		{"arn:aws:iam::123456789012:group/admins", "must be arn:<partition>:iam::<account>:role/<name>"},
-		{"", "must be arn:<partition>:iam::<account>:role/<name>"},
-		{"arn:aws:iam::12345678901:role/V", "must be arn:<partition>:iam::<account>:role/<name>"},
+		{"arn:aws:iam::123456789012:group/admins", "must be the partner access role"},
+		{"", "must be the partner access role"},
+		{"arn:aws:iam::12345678901:role/V", "must be the partner access role"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.arn, func(t *testing.T) {
@@ -456,5 +460,44 @@ func TestValidatePrincipal(t *testing.T) {
 				t.Errorf("refused, but Render: %v", err)
 			}
 		})
+	}
+}
+
+// TestDefaultRoleName: a tenant's role name starts with the partner's
+// prefix, differs between tenants and between partners, is stable, and
+// fits IAM's 64 characters.
+func TestDefaultRoleName(t *testing.T) {
+	a := DefaultRoleName("RoleCall", principal, "acme")
+	tests := []struct {
+		name  string
+		other string
+		same  bool
+	}{
+		{"stable", DefaultRoleName("RoleCall", principal, "acme"), true},
+		{"another tenant", DefaultRoleName("RoleCall", principal, "globex"), false},
+		{"another partner", DefaultRoleName("RoleCall", "arn:aws:iam::444455556666:role/rolecall-dev-access", "acme"), false},
+		{"another stage", DefaultRoleName("RoleCall", "arn:aws:iam::111122223333:role/rolecall-prod-access", "acme"), false},
+	}
+	for _, tt := range tests {
+		if (tt.other == a) != tt.same {
+			t.Errorf("%s: %s vs %s", tt.name, tt.other, a)
+		}
+	}
+	if !regexp.MustCompile(`^RoleCall-[0-9a-f]{8}$`).MatchString(a) {
+		t.Errorf("name %q", a)
+	}
+	long := strings.Repeat("p", MaxPrefix)
+	in, err := Render(Params{ExternalID: extID, TrustedPrincipalARN: principal, TenantID: "acme", RoleNamePrefix: long})
+	if err != nil || len(in.RoleName) != 64 || !strings.HasPrefix(in.RoleName, long+"-") {
+		t.Errorf("longest prefix: %q (%v)", in.RoleName, err)
+	}
+	for _, bad := range []string{long + "p", "a/b", "sp ace"} {
+		if _, err := Render(Params{ExternalID: extID, TrustedPrincipalARN: principal, RoleNamePrefix: bad}); !errors.Is(err, &Error{Code: CodeInvalidPrefix}) {
+			t.Errorf("prefix %q: %v", bad, err)
+		}
+	}
+	// An explicit name wins.
+	if in, err := Render(Params{ExternalID: extID, TrustedPrincipalARN: principal, RoleName: "Mine"}); err != nil || in.RoleName != "Mine" {
+		t.Errorf("explicit name %q (%v)", in.RoleName, err)
 	}
 }

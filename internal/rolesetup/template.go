@@ -33,20 +33,19 @@ func TrustPolicy(externalID, trustedPrincipalARN string) ([]byte, error) {
 	return trustPolicy(infra.CustomerRoleTemplate(), values{externalID: externalID, principal: trustedPrincipalARN})
 }
 
-// Template returns infra/customer-role.yaml with the ExternalId and
-// TrustedPrincipalArn parameters' defaults set to the tenant's values, for
-// download: deployed as is (console upload or `aws cloudformation deploy`
-// without overrides) it creates the tenant's role. Outside the commercial
-// partition the default managed policy ARN is moved to the principal's
-// partition.
-func Template(externalID, trustedPrincipalARN string) ([]byte, error) {
-	if err := ValidateExternalID(externalID); err != nil {
-		return nil, err
-	}
-	partition, err := partitionOf(trustedPrincipalARN)
+// Template returns infra/customer-role.yaml with the ExternalId,
+// TrustedPrincipalArn and RoleName parameters' defaults set to the
+// tenant's values, for download: deployed as is (console upload or `aws
+// cloudformation deploy` without overrides) it creates the tenant's role.
+// Outside the commercial partition the default managed policy ARN is
+// moved to the principal's partition.
+func Template(p Params) ([]byte, error) {
+	p, err := p.normalized()
 	if err != nil {
 		return nil, err
 	}
+	externalID, trustedPrincipalARN := p.ExternalID, p.TrustedPrincipalARN
+	partition, _ := partitionOf(trustedPrincipalARN)
 	src := infra.CustomerRoleTemplate()
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
@@ -65,6 +64,7 @@ func Template(externalID, trustedPrincipalARN string) ([]byte, error) {
 	for _, pv := range []struct{ name, value string }{
 		{infra.ParamExternalID, externalID},
 		{infra.ParamTrustedPrincipalARN, trustedPrincipalARN},
+		{infra.ParamRoleName, p.RoleName},
 	} {
 		p := mapping(params, pv.name)
 		if p == nil || len(p.Content) < 2 {
@@ -102,7 +102,7 @@ func Template(externalID, trustedPrincipalARN string) ([]byte, error) {
 		}
 	}
 	rendered := []byte(out.String())
-	if err := checkDefaults(rendered, map[string]string{infra.ParamExternalID: externalID, infra.ParamTrustedPrincipalARN: trustedPrincipalARN}); err != nil {
+	if err := checkDefaults(rendered, map[string]string{infra.ParamExternalID: externalID, infra.ParamTrustedPrincipalARN: trustedPrincipalARN, infra.ParamRoleName: p.RoleName}); err != nil {
 		return nil, err
 	}
 	return rendered, nil

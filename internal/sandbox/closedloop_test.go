@@ -53,8 +53,6 @@ func TestClosedLoop(t *testing.T) {
 	}{
 		{"template as rendered", func(t *testing.T) []byte { return render(t, tenantExtID, partnerRole) },
 			partnerRole, tenantExtID, nil, connection.ResultOK, []bool{true, true, true, true}},
-		{"partner account root as the trusted principal", func(t *testing.T) []byte { return render(t, tenantExtID, "arn:aws:iam::111122223333:root") },
-			partnerRole, tenantExtID, nil, connection.ResultOK, []bool{true, true, true, true}},
 		{"external-ID condition removed", func(t *testing.T) []byte { return withoutCondition(t, render(t, tenantExtID, partnerRole)) },
 			partnerRole, tenantExtID, nil, connection.ResultNotEnforced, []bool{true, true, false, false}},
 		{"wrong external ID", func(t *testing.T) []byte { return render(t, tenantExtID, partnerRole) },

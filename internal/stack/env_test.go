@@ -95,8 +95,9 @@ func TestAPIEnvironment(t *testing.T) {
 		"TABLE_NAME":                        `map[Ref:Table]`,
 		"VERIFY_QUEUE_URL":                  `map[Ref:VerifyQueue]`,
 		"PARTNER_ACCOUNT_ID":                `map[Ref:AWS::AccountId]`,
-		"TRUSTED_PRINCIPAL_ARN":             `map[Fn::GetAtt:[VerifyFunctionRole Arn]]`,
+		"TRUSTED_PRINCIPAL_ARN":             `map[Fn::GetAtt:[PartnerAccessRole Arn]]`,
 		"CUSTOMER_ROLE_TEMPLATE_URL":        `map[Ref:CustomerRoleTemplateUrl]`,
+		"CUSTOMER_ROLE_NAME_PREFIX":         `map[Ref:CustomerRoleNamePrefix]`,
 		"EVENT_SOURCE":                      `map[Ref:EventSource]`,
 		"SUBMISSIONS_PER_INVITE_PER_MINUTE": `map[Ref:SubmissionsPerInvitePerMinute]`,
 	}

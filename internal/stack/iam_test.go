@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/rolecall/rolecall/internal/stack"
 )
 
 // canon renders a policy value (a string or an intrinsic function) as a
@@ -93,7 +95,7 @@ func TestPolicyStatementsAreExact(t *testing.T) {
 		if pd.doc["Version"] != "2012-10-17" {
 			t.Errorf("%s: Version = %v", pd.where, pd.doc["Version"])
 		}
-		stmts := list(pd.doc["Statement"])
+		stmts := statements(pd.doc)
 		if len(stmts) == 0 {
 			t.Errorf("%s: no statement", pd.where)
 		}
@@ -118,7 +120,11 @@ func TestPolicyStatementsAreExact(t *testing.T) {
 				}
 			}
 			if pd.trust {
-				if len(actions) != 1 || actions[0] != "sts:AssumeRole" || m(st["Principal"])["Service"] == nil {
+				// A service assumes a function's role; only the partner
+				// access role trusts principals of the partner's account
+				// (TestPartnerAccessRoleTrust pins which).
+				service := m(st["Principal"])["Service"] != nil
+				if len(actions) != 1 || actions[0] != "sts:AssumeRole" || (!service && pd.where != "PartnerAccessRole trust") {
 					t.Errorf("%s: a trust statement lets a service assume the role, nothing else: %v", where, st)
 				}
 				continue
@@ -163,7 +169,7 @@ func grants(t *testing.T, role string) []string {
 	}
 	var out []string
 	for _, pol := range list(m(r["Properties"])["Policies"]) {
-		for _, s := range list(m(m(pol)["PolicyDocument"])["Statement"]) {
+		for _, s := range statements(m(m(pol)["PolicyDocument"])) {
 			st := m(s)
 			for _, a := range list(st["Action"]) {
 				for _, res := range list(st["Resource"]) {
@@ -214,9 +220,15 @@ func TestRolesGrantExactlyWhatEachFunctionUses(t *testing.T) {
 			"Allow sqs:DeleteMessage GetAtt:VerifyQueue.Arn",
 			"Allow sqs:GetQueueAttributes GetAtt:VerifyQueue.Arn",
 			"Allow sqs:ChangeMessageVisibility GetAtt:VerifyQueue.Arn",
+			"Allow sts:AssumeRole Sub:arn:${AWS::Partition}:iam::${AWS::AccountId}:role/rolecall-${Stage}-access",
+		),
+		// Nothing but sts:AssumeRole into customer roles, never into the
+		// partner's own account nor (by default) its Organization.
+		"PartnerAccessRole": {
 			"Allow sts:AssumeRole Sub:arn:${AWS::Partition}:iam::*:role/*",
 			"Deny sts:AssumeRole Sub:arn:${AWS::Partition}:iam::*:role/*",
-		),
+			"Deny sts:AssumeRole Sub:arn:${AWS::Partition}:iam::*:role/*",
+		},
 		"SweepFunctionRole": append(base("SweepLogGroup"),
 			"Allow dynamodb:Query Sub:${Table.Arn}/index/due",
 			"Allow dynamodb:Query Sub:${Table.Arn}/index/byStatus",
@@ -242,31 +254,33 @@ func TestRolesGrantExactlyWhatEachFunctionUses(t *testing.T) {
 	}
 }
 
-// TestVerifierNeverAssumesPartnerRoles: the verifier's AssumeRole is denied
-// on the partner's own account, and no other role may assume roles.
-func TestVerifierNeverAssumesPartnerRoles(t *testing.T) {
-	r := template(t).Resources("AWS::IAM::Role")["VerifyFunctionRole"]
-	found := false
-	for _, pol := range list(m(r["Properties"])["Policies"]) {
-		for _, s := range list(m(m(pol)["PolicyDocument"])["Statement"]) {
-			st := m(s)
-			if st["Effect"] != "Deny" {
-				continue
-			}
-			cond := m(m(st["Condition"])["StringEquals"])
-			if slices.Equal(list(st["Action"]), []any{"sts:AssumeRole"}) && cond["aws:ResourceAccount"] == "${aws:PrincipalAccount}" && len(m(st["Condition"])) == 1 {
-				found = true
-			}
+// TestOnlyTheAccessRoleAssumesCustomerRoles: the verifier may assume the
+// partner access role and nothing else; no other role grants any sts:
+// action but the access role itself.
+func TestOnlyTheAccessRoleAssumesCustomerRoles(t *testing.T) {
+	var sts []string
+	for _, g := range grants(t, "VerifyFunctionRole") {
+		if strings.Contains(g, "sts:") {
+			sts = append(sts, g)
 		}
 	}
-	if !found {
-		t.Error("VerifyFunctionRole lacks Deny sts:AssumeRole when aws:ResourceAccount equals ${aws:PrincipalAccount}")
+	want := []string{"Allow sts:AssumeRole Sub:arn:${AWS::Partition}:iam::${AWS::AccountId}:role/rolecall-${Stage}-access"}
+	if !slices.Equal(sts, want) {
+		t.Errorf("the verifier's sts grants = %v, want only %v", sts, want)
 	}
-	if name := canon(m(r["Properties"])["RoleName"]); name != "Sub:rolecall-${Stage}-verifier" {
-		t.Errorf("the verifier's RoleName = %s; customers' trust policies need a stable ARN", name)
+	// The spelled-out ARN is the access role's: same account, same name.
+	r := template(t).Resources("AWS::IAM::Role")
+	params := template(t).Parameters()
+	name := stack.Resolve(m(r["PartnerAccessRole"]["Properties"])["RoleName"], params)
+	arn := stack.Resolve(map[string]any{"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/rolecall-${Stage}-access"}, params)
+	if name != "rolecall-dev-access" || arn != "arn:aws:iam::111122223333:role/"+fmt.Sprint(name) {
+		t.Errorf("access role name %v, the verifier may assume %v", name, arn)
 	}
-	for role := range template(t).Resources("AWS::IAM::Role") {
-		if role == "VerifyFunctionRole" {
+	if name := canon(m(r["VerifyFunctionRole"]["Properties"])["RoleName"]); name != "Sub:rolecall-${Stage}-verifier" {
+		t.Errorf("the verifier's RoleName = %s", name)
+	}
+	for role := range r {
+		if role == "VerifyFunctionRole" || role == "PartnerAccessRole" {
 			continue
 		}
 		for _, g := range grants(t, role) {

@@ -231,6 +231,8 @@ func TestAPISamplesRunAgainstTheHandler(t *testing.T) {
 		"rotate-external-id": 200, "list-tenant-connections": 200, "list-connections": 200,
 		"request-check": 202, "disconnect": 200, "default-not-found": 404,
 		"list-invites": 200, "revoke-invite": 200,
+		// The sample connection is PENDING: its access is refused.
+		"get-access": 409, "list-access": 200,
 	}
 	samples := apiSamples(t)
 	if len(samples) != len(want) {

@@ -28,6 +28,12 @@ func LoadTemplate(path string) (Template, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read template: %w", err)
 	}
+	return ParseTemplate(path, b)
+}
+
+// ParseTemplate parses a YAML CloudFormation template; path names it in
+// errors.
+func ParseTemplate(path string, b []byte) (Template, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		return nil, fmt.Errorf("parse %s: %w", path, err)

@@ -142,6 +142,8 @@ func TestReferencesResolve(t *testing.T) {
 	used, conds := map[string]bool{}, map[string]bool{}
 	refs(tm["Resources"], used, conds)
 	refs(tm["Outputs"], used, conds)
+	// A parameter may be used by a condition only (DenyOwnOrganization).
+	refs(tm["Conditions"], used, map[string]bool{})
 	for _, r := range tm.Resources("") {
 		if c, ok := r["Condition"].(string); ok {
 			conds[c] = true

@@ -1,8 +1,11 @@
 # The RoleCall customer role: the same role as infra/customer-role.yaml.
-# The partner's principal may assume it only with the external ID.
+# The partner's access role may assume it only with the external ID.
 
 resource "aws_iam_role" "this" {
+  # Without a name: the prefix and a unique suffix Terraform generates, so
+  # no two customers' roles share one guessable name.
   name                 = var.role_name
+  name_prefix          = var.role_name == null ? "${var.role_name_prefix}-" : null
   description          = "Assumed by the partner through RoleCall, only with your external ID."
   max_session_duration = 3600
 

@@ -9,23 +9,34 @@ variable "external_id" {
 }
 
 variable "trusted_principal_arn" {
-  description = "The partner principal allowed to assume the role: the partner's verifier role ARN, or the partner account root (arn:aws:iam::<account>:root) as a fallback."
+  description = "The partner's access role (arn:aws:iam::<partner account>:role/rolecall-<stage>-access), the only principal allowed to assume the role."
   type        = string
 
   validation {
-    condition     = can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/[\\w+=,.@/-]+)$", var.trusted_principal_arn))
-    error_message = "The trusted principal must be arn:<partition>:iam::<12-digit account>:root or :role/<name>."
+    condition     = can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\\w+=,.@/-]+$", var.trusted_principal_arn))
+    error_message = "The trusted principal must be the partner's access role: arn:<partition>:iam::<12-digit account>:role/<name>."
   }
 }
 
 variable "role_name" {
-  description = "Name of the role to create."
+  description = "Name of the role to create (the partner's onboarding page gives you one). Null: role_name_prefix and a unique suffix."
   type        = string
-  default     = "RoleCallAccess"
+  default     = null
 
   validation {
-    condition     = length(var.role_name) >= 1 && length(var.role_name) <= 64 && can(regex("^[\\w+=,.@-]+$", var.role_name))
+    condition     = var.role_name == null || can(regex("^[\\w+=,.@-]{1,64}$", var.role_name))
     error_message = "A role name is 1-64 characters of letters, digits and + = , . @ _ -."
+  }
+}
+
+variable "role_name_prefix" {
+  description = "Start of the role's name when role_name is null."
+  type        = string
+  default     = "RoleCall"
+
+  validation {
+    condition     = length(var.role_name_prefix) >= 1 && length(var.role_name_prefix) <= 37 && can(regex("^[\\w+=,.@-]+$", var.role_name_prefix))
+    error_message = "The prefix is 1-37 characters of letters, digits and + = , . @ _ - (IAM's name_prefix limit, with the hyphen)."
   }
 }
 

@@ -1,0 +1,21 @@
+// Package access lets a partner's own services use the customer
+// connections RoleCall has verified: given the service's AWS configuration
+// and the RoleCall API, Credentials returns an aws.CredentialsProvider for
+// one connection that any AWS SDK client can use.
+//
+// The path is the one RoleCall's verifier takes: the service's own
+// credentials assume the partner access role (rolecall-<stage>-access, the
+// one principal customers' roles trust), and that session assumes the
+// customer's role with the tenant's external ID (role chaining). Both
+// sessions are cached and reused until a few minutes before they expire.
+//
+// Only VERIFIED connections are handed out: any other status is refused
+// with a *NotVerifiedError that carries the status and RoleCall's reason.
+// When the customer's role refuses the service (AccessDenied), the
+// provider asks RoleCall to re-check the connection, at most once per
+// RecheckEvery, so that the failure reaches the partner's operations as a
+// RoleCall event instead of a silent retry loop.
+//
+// Credentials are never logged and never leave the provider except to the
+// SDK client that asked for them.
+package access

@@ -1,0 +1,262 @@
+package access
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+)
+
+// Defaults.
+const (
+	// ExpiryWindow: a cached session is replaced this long before it
+	// expires, so no request is signed with credentials about to expire.
+	ExpiryWindow = 5 * time.Minute
+	// AccessRoleDuration of the access role's session: STS's limit for a
+	// session assumed with a role session's credentials (role chaining),
+	// and the access role's MaxSessionDuration.
+	AccessRoleDuration = time.Hour
+	// DefaultDuration of a customer session; under role chaining STS
+	// allows one hour at most.
+	DefaultDuration = time.Hour
+	// DefaultRecheckEvery bounds how often an AccessDenied of one
+	// connection asks RoleCall for a re-check.
+	DefaultRecheckEvery = 5 * time.Minute
+	// DefaultWorkload names the sessions when Options.Workload is empty.
+	DefaultWorkload = "workload"
+)
+
+// AccessRole returns a provider of the partner access role's sessions,
+// assumed with cfg's credentials and cached until ExpiryWindow before they
+// expire: one sts:AssumeRole per session lifetime, however many customer
+// sessions are assumed with it. It is what RoleCall's verifier and the
+// Client chain through.
+func AccessRole(cfg aws.Config, roleARN, sessionName string) aws.CredentialsProvider {
+	p := stscreds.NewAssumeRoleProvider(stsClient(cfg), roleARN, func(o *stscreds.AssumeRoleOptions) {
+		o.RoleSessionName = SessionName(sessionName)
+		o.Duration = AccessRoleDuration
+	})
+	return aws.NewCredentialsCache(accessRoleProvider{p: p, arn: roleARN}, func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = ExpiryWindow })
+}
+
+// ErrAccessRole: the partner access role could not be assumed. Match with
+// errors.Is.
+var ErrAccessRole = errors.New("cannot assume the partner access role")
+
+// AccessRoleError is a failure to assume the partner access role: the
+// partner's own configuration (this principal is not trusted by the
+// access role, or its credentials expired), never a customer's role. The
+// STS error is in the message, but the error unwraps only to
+// ErrAccessRole, so that code classifying STS errors by their API code
+// never takes the partner's AccessDenied for the customer role's.
+type AccessRoleError struct {
+	RoleARN string
+	Err     error
+}
+
+func (e *AccessRoleError) Error() string {
+	return fmt.Sprintf("%v %s: %v", ErrAccessRole, e.RoleARN, e.Err)
+}
+
+func (e *AccessRoleError) Unwrap() error { return ErrAccessRole }
+
+type accessRoleProvider struct {
+	p   aws.CredentialsProvider
+	arn string
+}
+
+func (a accessRoleProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	c, err := a.p.Retrieve(ctx)
+	if err != nil {
+		return aws.Credentials{}, &AccessRoleError{RoleARN: a.arn, Err: err}
+	}
+	return c, nil
+}
+
+// ThroughAccessRole returns a copy of cfg whose credentials are sessions
+// of the access role (AccessRole): clients made from it, such as
+// sts.NewFromConfig, act as the access role.
+func ThroughAccessRole(cfg aws.Config, roleARN, sessionName string) aws.Config {
+	out := cfg.Copy()
+	out.Credentials = AccessRole(cfg, roleARN, sessionName)
+	return out
+}
+
+func stsClient(cfg aws.Config) *sts.Client {
+	return sts.NewFromConfig(cfg, func(o *sts.Options) {
+		if o.Region == "" {
+			o.Region = "us-east-1"
+		}
+	})
+}
+
+// Options configure a Client.
+type Options struct {
+	// Workload names this service in session names (visible in the
+	// customer's CloudTrail): "<workload>-<tenant>". Default "workload".
+	Workload string
+	// Duration of customer sessions (default and at most one hour).
+	Duration time.Duration
+	// RecheckEvery: at most one re-check request per connection this
+	// often (default 5 minutes).
+	RecheckEvery time.Duration
+	// Now is the clock of the re-check limit (default time.Now).
+	Now func() time.Time
+}
+
+// Client hands out credentials for the VERIFIED connections of RoleCall.
+// It is safe for concurrent use; create one per process and reuse it, so
+// sessions are shared.
+type Client struct {
+	cfg  aws.Config
+	api  *API
+	opts Options
+
+	mu          sync.Mutex
+	accessRoles map[string]aws.CredentialsProvider // by access role ARN
+	conns       map[Ref]*aws.CredentialsCache
+	rechecked   map[Ref]time.Time
+}
+
+// New returns a Client that assumes the access role with cfg's
+// credentials (cfg is usually config.LoadDefaultConfig's) and asks api
+// for the connections.
+func New(cfg aws.Config, api *API, opts Options) *Client {
+	if opts.Workload == "" {
+		opts.Workload = DefaultWorkload
+	}
+	if opts.Duration <= 0 || opts.Duration > DefaultDuration {
+		opts.Duration = DefaultDuration
+	}
+	if opts.RecheckEvery <= 0 {
+		opts.RecheckEvery = DefaultRecheckEvery
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Client{cfg: cfg, api: api, opts: opts,
+		accessRoles: map[string]aws.CredentialsProvider{}, conns: map[Ref]*aws.CredentialsCache{}, rechecked: map[Ref]time.Time{}}
+}
+
+// Credentials returns the provider of one connection's customer sessions:
+// use it as aws.Config.Credentials. Each Retrieve of a new session asks
+// RoleCall for the connection first, so a connection that is no longer
+// VERIFIED is refused (*NotVerifiedError) at the next refresh. The same
+// connection always gets the same cached provider.
+func (c *Client) Credentials(tenantID, accountID string) aws.CredentialsProvider {
+	ref := Ref{TenantID: tenantID, AccountID: accountID}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p, ok := c.conns[ref]; ok {
+		return p
+	}
+	p := aws.NewCredentialsCache(&connProvider{c: c, ref: ref}, func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = ExpiryWindow })
+	c.conns[ref] = p
+	return p
+}
+
+// Config returns a copy of the client's configuration with the
+// connection's credentials: aws.Config for SDK clients in the customer's
+// account.
+func (c *Client) Config(tenantID, accountID string) aws.Config {
+	out := c.cfg.Copy()
+	out.Credentials = c.Credentials(tenantID, accountID)
+	return out
+}
+
+// ReportAccessDenied tells RoleCall that the connection's credentials
+// were refused (say, by a service call the role should allow), asking for
+// a re-check at most once per RecheckEvery. It returns whether a re-check
+// was requested.
+func (c *Client) ReportAccessDenied(ctx context.Context, tenantID, accountID string) (bool, error) {
+	ref := Ref{TenantID: tenantID, AccountID: accountID}
+	now := c.opts.Now()
+	c.mu.Lock()
+	last, seen := c.rechecked[ref]
+	if seen && now.Sub(last) < c.opts.RecheckEvery {
+		c.mu.Unlock()
+		return false, nil
+	}
+	c.rechecked[ref] = now
+	c.mu.Unlock()
+	if err := c.api.RequestCheck(ctx, tenantID, accountID); err != nil {
+		return false, fmt.Errorf("request a re-check of %s/%s: %w", tenantID, accountID, err)
+	}
+	return true, nil
+}
+
+func (c *Client) accessRole(arn string) aws.CredentialsProvider {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p, ok := c.accessRoles[arn]; ok {
+		return p
+	}
+	p := AccessRole(c.cfg, arn, c.opts.Workload)
+	c.accessRoles[arn] = p
+	return p
+}
+
+// connProvider assumes one connection's customer role through the access
+// role.
+type connProvider struct {
+	c   *Client
+	ref Ref
+}
+
+func (p *connProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	conn, err := p.c.api.Connection(ctx, p.ref.TenantID, p.ref.AccountID)
+	if err != nil {
+		return aws.Credentials{}, err
+	}
+	// The access role first, so that its refusal (this workload is not
+	// one of the stack's WorkloadPrincipalArns) is not blamed on the
+	// customer's role.
+	accessCreds, err := p.c.accessRole(conn.AccessRoleARN).Retrieve(ctx)
+	if err != nil {
+		return aws.Credentials{}, fmt.Errorf("%w (is this workload's principal in the stack's WorkloadPrincipalArns?)", err)
+	}
+	cfg := p.c.cfg.Copy()
+	cfg.Credentials = credentials.StaticCredentialsProvider{Value: accessCreds}
+	inner := stscreds.NewAssumeRoleProvider(stsClient(cfg), conn.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+		o.RoleSessionName = SessionName(p.c.opts.Workload + "-" + conn.TenantID)
+		o.Duration = p.c.opts.Duration
+		o.ExternalID = aws.String(conn.ExternalID)
+	})
+	creds, err := inner.Retrieve(ctx)
+	if err == nil {
+		return creds, nil
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) && ae.ErrorCode() == "AccessDenied" {
+		denied := &AccessDeniedError{TenantID: conn.TenantID, AccountID: conn.AccountID, RoleARN: conn.RoleARN, Err: err}
+		denied.RecheckRequested, denied.RecheckErr = p.c.ReportAccessDenied(ctx, conn.TenantID, conn.AccountID)
+		return aws.Credentials{}, denied
+	}
+	return aws.Credentials{}, fmt.Errorf("assume %s for %s/%s: %w", conn.RoleARN, conn.TenantID, conn.AccountID, err)
+}
+
+// SessionName makes s a valid RoleSessionName: 2-64 characters of
+// [\w+=,.@-], other characters replaced by '-'.
+func SessionName(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s) && b.Len() < 64; i++ {
+		ch := s[i]
+		if ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || strings.IndexByte("_+=,.@-", ch) >= 0 {
+			b.WriteByte(ch)
+		} else {
+			b.WriteByte('-')
+		}
+	}
+	for b.Len() < 2 {
+		b.WriteByte('-')
+	}
+	return b.String()
+}

@@ -1,0 +1,335 @@
+package access
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/rolecall/rolecall/internal/awsfake"
+	"github.com/rolecall/rolecall/internal/check"
+)
+
+const (
+	partnerAccount = "111122223333"
+	accessRoleARN  = "arn:aws:iam::" + partnerAccount + ":role/rolecall-dev-access"
+	workloadRole   = "arn:aws:iam::" + partnerAccount + ":role/billing-backend"
+	workloadKey    = "AKIAWORKLOAD00000001"
+)
+
+// world is a partner account (a workload principal and the access role),
+// customer accounts with roles trusting the access role, and RoleCall's API.
+type world struct {
+	sts    *awsfake.ChainSTS
+	api    *fakeAPI
+	cfg    aws.Config
+	client *Client
+	now    time.Time
+	mu     sync.Mutex
+}
+
+func customerRole(acct string) string { return "arn:aws:iam::" + acct + ":role/RoleCall-3f2a9c1d" }
+
+func newWorld(t *testing.T, accounts ...string) *world {
+	t.Helper()
+	w := &world{sts: awsfake.NewChainSTS(), api: &fakeAPI{token: "ops-token", conns: map[Ref]Connection{}, reasons: map[Ref]Reason{}},
+		now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	w.sts.AddPrincipal(workloadKey, workloadRole)
+	w.sts.AddRole(accessRoleARN, workloadRole, "")
+	for _, a := range accounts {
+		ext := "rc-ext-" + a
+		w.sts.AddRole(customerRole(a), accessRoleARN, ext)
+		ref := Ref{TenantID: "acme", AccountID: a}
+		w.api.conns[ref] = Connection{TenantID: "acme", AccountID: a, RoleARN: customerRole(a), ExternalID: ext,
+			AccessRoleARN: accessRoleARN, Partition: "aws", Status: "VERIFIED", VerifiedAt: w.now}
+	}
+	stsSrv := httptest.NewServer(w.sts)
+	apiSrv := httptest.NewServer(w.api)
+	t.Cleanup(stsSrv.Close)
+	t.Cleanup(apiSrv.Close)
+	w.cfg = aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(stsSrv.URL),
+		Credentials: credentials.NewStaticCredentialsProvider(workloadKey, "workload-secret", "")}
+	w.client = New(w.cfg, &API{BaseURL: apiSrv.URL, Auth: BearerToken("ops-token")},
+		Options{Workload: "billing", Now: w.clock})
+	return w
+}
+
+func (w *world) clock() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.now
+}
+
+func (w *world) advance(d time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.now = w.now.Add(d)
+}
+
+func TestCredentialsChainThroughTheAccessRole(t *testing.T) {
+	w := newWorld(t, "444455556666")
+	ctx := context.Background()
+	out, err := sts.NewFromConfig(w.client.Config("acme", "444455556666")).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := aws.ToString(out.Arn), "arn:aws:sts::444455556666:assumed-role/RoleCall-3f2a9c1d/billing-acme"; got != want {
+		t.Errorf("identity %s, want %s", got, want)
+	}
+	if got := aws.ToString(out.Account); got != "444455556666" {
+		t.Errorf("account %s", got)
+	}
+	// The customer role was assumed by the access role's session, never
+	// by the workload itself.
+	callers := w.sts.Callers(customerRole("444455556666"))
+	if len(callers) != 1 || callers[0] != "arn:aws:sts::"+partnerAccount+":assumed-role/rolecall-dev-access/billing" {
+		t.Errorf("customer role assumed by %v", callers)
+	}
+	if got := w.sts.Callers(accessRoleARN); len(got) != 1 || got[0] != workloadRole {
+		t.Errorf("access role assumed by %v", got)
+	}
+	for _, c := range w.sts.Requests() {
+		if c.Get("RoleArn") == customerRole("444455556666") {
+			if c.Get("ExternalId") != "rc-ext-444455556666" || c.Get("DurationSeconds") != "3600" {
+				t.Errorf("customer AssumeRole %v", c)
+			}
+		}
+	}
+}
+
+// TestSessionsAreCachedPerConnection: many uses of three connections cost
+// one access-role session and one session per customer role.
+func TestSessionsAreCachedPerConnection(t *testing.T) {
+	accounts := []string{"444455556666", "555566667777", "666677778888"}
+	w := newWorld(t, accounts...)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for range 5 {
+		for _, a := range accounts {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := w.client.Credentials("acme", a).Retrieve(ctx); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if n := w.sts.Assumed(accessRoleARN); n != 1 {
+		t.Errorf("access role assumed %d times, want 1", n)
+	}
+	for _, a := range accounts {
+		if n := w.sts.Assumed(customerRole(a)); n != 1 {
+			t.Errorf("%s assumed %d times, want 1", a, n)
+		}
+		if w.client.Credentials("acme", a) != w.client.Credentials("acme", a) {
+			t.Error("the same connection got two providers")
+		}
+	}
+}
+
+// TestSessionsAreRenewedBeforeTheyExpire: a session within ExpiryWindow
+// of its expiry is replaced; one further away is reused.
+func TestSessionsAreRenewedBeforeTheyExpire(t *testing.T) {
+	tests := []struct {
+		name      string
+		lifetime  time.Duration
+		wantCalls int
+	}{
+		{"an hour: reused", time.Hour, 1},
+		{"ten minutes: reused", 10 * time.Minute, 1},
+		{"four minutes, inside the window: renewed", 4 * time.Minute, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t, "444455556666")
+			w.sts.SetExpiry(tt.lifetime)
+			p := w.client.Credentials("acme", "444455556666")
+			for range 3 {
+				if _, err := p.Retrieve(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n := w.sts.Assumed(customerRole("444455556666")); n != tt.wantCalls {
+				t.Errorf("customer role assumed %d times, want %d", n, tt.wantCalls)
+			}
+			if n := w.sts.Assumed(accessRoleARN); n != tt.wantCalls {
+				t.Errorf("access role assumed %d times, want %d", n, tt.wantCalls)
+			}
+		})
+	}
+}
+
+func TestNotVerifiedConnectionsAreRefused(t *testing.T) {
+	for _, status := range []string{"PENDING", "FAILED", "ACCESS_LOST", "DISCONNECTED"} {
+		t.Run(status, func(t *testing.T) {
+			w := newWorld(t, "444455556666")
+			ref := Ref{TenantID: "acme", AccountID: "444455556666"}
+			w.api.setStatus(ref, status, Reason{Code: "ASSUME_DENIED", Message: "the role could not be assumed"})
+			_, err := w.client.Credentials("acme", "444455556666").Retrieve(context.Background())
+			var nv *NotVerifiedError
+			if !errors.As(err, &nv) {
+				t.Fatalf("error %v, want a *NotVerifiedError", err)
+			}
+			if nv.Status != status || nv.Reason.Code != "ASSUME_DENIED" || nv.TenantID != "acme" || nv.AccountID != "444455556666" {
+				t.Errorf("refusal %+v", nv)
+			}
+			if !strings.Contains(err.Error(), status) || strings.Contains(err.Error(), "rc-ext-") {
+				t.Errorf("message %q", err)
+			}
+			if len(w.sts.Requests()) != 0 {
+				t.Errorf("%d STS calls for a refused connection", len(w.sts.Requests()))
+			}
+		})
+	}
+}
+
+// TestAccessDeniedAsksForARecheck: the customer's role refusing the
+// session asks RoleCall to re-check the connection, at most once per
+// RecheckEvery.
+func TestAccessDeniedAsksForARecheck(t *testing.T) {
+	w := newWorld(t, "444455556666")
+	w.sts.DeleteRole(customerRole("444455556666"))
+	p := w.client.Credentials("acme", "444455556666")
+	steps := []struct {
+		advance     time.Duration
+		wantRecheck bool
+	}{{0, true}, {time.Minute, false}, {3 * time.Minute, false}, {time.Minute, true}, {0, false}}
+	for i, s := range steps {
+		w.advance(s.advance)
+		_, err := p.Retrieve(context.Background())
+		var denied *AccessDeniedError
+		if !errors.As(err, &denied) {
+			t.Fatalf("step %d: error %v, want an *AccessDeniedError", i, err)
+		}
+		if denied.RecheckRequested != s.wantRecheck || denied.RecheckErr != nil {
+			t.Errorf("step %d: recheck requested %v (%v), want %v", i, denied.RecheckRequested, denied.RecheckErr, s.wantRecheck)
+		}
+	}
+	if got := w.api.checked(); len(got) != 2 || got[0] != (Ref{"acme", "444455556666"}) {
+		t.Errorf("re-checks requested %v, want 2 of acme/444455556666", got)
+	}
+}
+
+// TestAccessRoleRefusalIsNotBlamedOnTheCustomer: a workload the access
+// role does not trust gets an error naming the access role, and no
+// re-check of the customer's connection.
+func TestAccessRoleRefusalIsNotBlamedOnTheCustomer(t *testing.T) {
+	w := newWorld(t, "444455556666")
+	w.sts.AddRole(accessRoleARN, "arn:aws:iam::"+partnerAccount+":role/someone-else", "")
+	_, err := w.client.Credentials("acme", "444455556666").Retrieve(context.Background())
+	var denied *AccessDeniedError
+	if err == nil || errors.As(err, &denied) || !strings.Contains(err.Error(), "WorkloadPrincipalArns") {
+		t.Errorf("error %v", err)
+	}
+	if got := w.api.checked(); len(got) != 0 {
+		t.Errorf("re-checks %v", got)
+	}
+}
+
+func TestAPIErrors(t *testing.T) {
+	w := newWorld(t, "444455556666")
+	ctx := context.Background()
+	_, err := w.client.Credentials("acme", "999999999999").Retrieve(ctx)
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.StatusCode != http.StatusNotFound || ae.Code != "NOT_FOUND" {
+		t.Errorf("unknown connection: %v", err)
+	}
+	bad := &API{BaseURL: strings.TrimSuffix(w.client.api.BaseURL, "/") + "/", Auth: BearerToken("wrong")}
+	if _, err := bad.Connection(ctx, "acme", "444455556666"); !errors.As(err, &ae) || ae.StatusCode != http.StatusUnauthorized {
+		t.Errorf("wrong token: %v", err)
+	}
+	if _, err := (&API{}).Connection(ctx, "acme", "444455556666"); err == nil {
+		t.Error("no base URL accepted")
+	}
+}
+
+func TestSessionName(t *testing.T) {
+	tests := map[string]string{
+		"billing-acme":          "billing-acme",
+		"billing acme/eu":       "billing-acme-eu",
+		"x":                     "x-",
+		"":                      "--",
+		strings.Repeat("a", 80): strings.Repeat("a", 64),
+		"ok+=,.@_-":             "ok+=,.@_-",
+	}
+	for in, want := range tests {
+		if got := SessionName(in); got != want {
+			t.Errorf("SessionName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestSigV4SignsForExecuteAPI(t *testing.T) {
+	var got *http.Request
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Clone(context.Background())
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	api := &API{BaseURL: srv.URL, Auth: SigV4{Credentials: credentials.NewStaticCredentialsProvider("AKIAOPS0000000000001", "s", ""), Region: "eu-west-1"}}
+	if err := api.RequestCheck(context.Background(), "acme", "444455556666"); err != nil {
+		t.Fatal(err)
+	}
+	auth := got.Header.Get("Authorization")
+	if !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 Credential=AKIAOPS0000000000001/") || !strings.Contains(auth, "/eu-west-1/execute-api/aws4_request") {
+		t.Errorf("Authorization %q", auth)
+	}
+	if got.Header.Get("X-Amz-Content-Sha256") == "" && got.Header.Get("X-Amz-Date") == "" {
+		t.Error("no SigV4 date header")
+	}
+}
+
+// TestThroughAccessRoleAssumesItOncePerSession: the verifier's client
+// chains every call through one cached access-role session.
+func TestThroughAccessRoleAssumesItOncePerSession(t *testing.T) {
+	w := newWorld(t, "444455556666", "555566667777")
+	client := sts.NewFromConfig(ThroughAccessRole(w.cfg, accessRoleARN, "rolecall-verifier"))
+	ctx := context.Background()
+	for i := range 20 {
+		acct := []string{"444455556666", "555566667777"}[i%2]
+		out, err := client.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(customerRole(acct)), RoleSessionName: aws.String("rolecall-check"),
+			ExternalId: aws.String("rc-ext-" + acct), DurationSeconds: aws.Int32(900)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(aws.ToString(out.AssumedRoleUser.Arn), "arn:aws:sts::"+acct+":assumed-role/") {
+			t.Errorf("assumed %s", aws.ToString(out.AssumedRoleUser.Arn))
+		}
+	}
+	if n := w.sts.Assumed(accessRoleARN); n != 1 {
+		t.Errorf("access role assumed %d times for 20 checks, want 1", n)
+	}
+	if got := w.sts.Callers(customerRole("444455556666"))[0]; got != "arn:aws:sts::"+partnerAccount+":assumed-role/rolecall-dev-access/rolecall-verifier" {
+		t.Errorf("customer role assumed by %s", got)
+	}
+}
+
+// TestAccessRoleFailureIsNotTheCustomers: when the access role itself
+// refuses, the verifier's classifier sees a transient failure (the
+// partner's configuration), never a customer role's AccessDenied.
+func TestAccessRoleFailureIsNotTheCustomers(t *testing.T) {
+	w := newWorld(t, "444455556666")
+	w.sts.AddRole(accessRoleARN, "arn:aws:iam::"+partnerAccount+":role/someone-else", "")
+	client := sts.NewFromConfig(ThroughAccessRole(w.cfg, accessRoleARN, "rolecall-verifier"))
+	_, err := client.AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(customerRole("444455556666")),
+		RoleSessionName: aws.String("rolecall-check"), ExternalId: aws.String("rc-ext-444455556666")})
+	if !errors.Is(err, ErrAccessRole) || !strings.Contains(err.Error(), "AccessDenied") {
+		t.Fatalf("error %v", err)
+	}
+	if c := check.Classify(err); !errors.Is(c, check.ErrTransient) {
+		t.Errorf("classified %v, want transient", c)
+	}
+	if w.sts.Assumed(customerRole("444455556666")) != 0 {
+		t.Error("the customer role was called")
+	}
+}

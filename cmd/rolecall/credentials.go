@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/spf13/cobra"
+
+	"github.com/rolecall/rolecall/access"
+)
+
+// inCredentialProcess is set in the environment while a workload command
+// runs: if the SDK resolves its base credentials through a profile whose
+// credential_process is `rolecall credentials` again, the nested command
+// sees it and stops instead of recursing forever.
+const inCredentialProcess = "ROLECALL_IN_CREDENTIAL_PROCESS"
+
+// guardRecursion marks this process as resolving RoleCall credentials
+// (inherited by the credential processes the SDK starts) until restore.
+func guardRecursion() (restore func(), err error) {
+	if os.Getenv(inCredentialProcess) != "" {
+		return nil, errors.New("the base credentials resolve to rolecall credentials again; pass --base-profile with the partner workload's own credentials")
+	}
+	os.Setenv(inCredentialProcess, "1")
+	return func() { os.Unsetenv(inCredentialProcess) }, nil
+}
+
+// apiOptions are the flags every workload command shares.
+type apiOptions struct {
+	api         string
+	workload    string
+	baseProfile string
+}
+
+func (o *apiOptions) flags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&o.api, "api", os.Getenv("ROLECALL_API"), "RoleCall API base URL (default $ROLECALL_API), e.g. the stack's ApiUrl or http://127.0.0.1:8080 for serve")
+	f.StringVar(&o.baseProfile, "base-profile", "", "AWS profile of the base credentials (default: the default credential chain; a rolecall-* AWS_PROFILE is ignored)")
+}
+
+// awsConfig loads the base credentials: the default credential chain, but
+// never through one of the profiles `rolecall profiles` writes (their
+// credential_process is this command).
+func (o *apiOptions) awsConfig(ctx context.Context) (aws.Config, error) {
+	var opts []func(*config.LoadOptions) error
+	profile := o.baseProfile
+	if profile == "" {
+		for _, v := range []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE"} {
+			if p := os.Getenv(v); strings.HasPrefix(p, profilePrefix) {
+				profile = "default"
+			}
+		}
+	}
+	if profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(profile))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load the AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	return cfg, nil
+}
+
+// client is the RoleCall API: the ops token of serve from
+// ROLECALL_OPS_TOKEN, or else SigV4 with the base credentials, for the
+// deployed API's AWS_IAM routes.
+func (o *apiOptions) client(cfg aws.Config) (*access.API, error) {
+	if o.api == "" {
+		return nil, errors.New("no RoleCall API: pass --api URL or set ROLECALL_API")
+	}
+	u, err := url.Parse(o.api)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("--api %q is not an http(s) URL", o.api)
+	}
+	api := &access.API{BaseURL: o.api}
+	if tok := os.Getenv("ROLECALL_OPS_TOKEN"); tok != "" {
+		api.Auth = access.BearerToken(tok)
+	} else {
+		api.Auth = access.SigV4{Credentials: cfg.Credentials, Region: apiRegion(u.Host, cfg.Region)}
+	}
+	return api, nil
+}
+
+// apiRegion is the region of an execute-api host
+// (<id>.execute-api.<region>.amazonaws.com), else def.
+func apiRegion(host, def string) string {
+	parts := strings.Split(host, ".")
+	for i, p := range parts {
+		if p == "execute-api" && i+1 < len(parts) {
+			return parts[i+1]
+		}
+	}
+	return def
+}
+
+// credentialProcessOutput is the AWS credential_process format.
+type credentialProcessOutput struct {
+	Version         int    `json:"Version"`
+	AccessKeyID     string `json:"AccessKeyId"`
+	SecretAccessKey string `json:"SecretAccessKey"`
+	SessionToken    string `json:"SessionToken"`
+	Expiration      string `json:"Expiration"`
+}
+
+type credentialsOptions struct {
+	apiOptions
+	tenant, account string
+	duration        time.Duration
+}
+
+func newCredentialsCmd() *cobra.Command {
+	var o credentialsOptions
+	cmd := &cobra.Command{
+		Use:   "credentials --tenant T --account A [--api URL]",
+		Short: "Print credentials of a VERIFIED connection in the AWS credential_process format",
+		Long: `credentials prints temporary credentials of one customer connection, as the JSON the AWS
+credential_process setting reads (Version 1, AccessKeyId, SecretAccessKey, SessionToken,
+Expiration). The base credentials (the default AWS credential chain) assume the partner
+access role, whose session assumes the customer's role with the tenant's external ID.
+
+Only VERIFIED connections are handed out: otherwise it prints a one-line reason to
+stderr and exits 1. When the customer's role denies access, RoleCall is asked to
+re-check the connection. The RoleCall API comes from --api or ROLECALL_API, authorized
+with ROLECALL_OPS_TOKEN (serve) or SigV4 (the deployed API). The credentials are
+printed to stdout only; nothing is logged.`,
+		Example: `  rolecall credentials --tenant acme --account 111111111111 --api https://abc123.execute-api.eu-west-1.amazonaws.com
+  # in ~/.aws/config (rolecall profiles writes this):
+  [profile rolecall-acme-111111111111]
+  credential_process = rolecall credentials --tenant acme --account 111111111111 --api https://…`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.tenant == "" || o.account == "" {
+				return workloadUsageError(cmd, errors.New("--tenant and --account are required"))
+			}
+			if err := runCredentials(cmd, o); err != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), "rolecall credentials:", errorLine(err))
+				return exitCode(1)
+			}
+			return nil
+		},
+	}
+	o.flags(cmd)
+	f := cmd.Flags()
+	f.StringVar(&o.tenant, "tenant", "", "tenant ID")
+	f.StringVar(&o.account, "account", "", "the customer's AWS account ID")
+	f.StringVar(&o.workload, "workload", "rolecall-cli", "names the session in the customer's CloudTrail: <workload>-<tenant>")
+	f.DurationVar(&o.duration, "duration", access.DefaultDuration, "session duration (at most 1h: role chaining)")
+	return cmd
+}
+
+func runCredentials(cmd *cobra.Command, o credentialsOptions) error {
+	restore, err := guardRecursion()
+	if err != nil {
+		return err
+	}
+	defer restore()
+	ctx := cmd.Context()
+	cfg, err := o.awsConfig(ctx)
+	if err != nil {
+		return err
+	}
+	api, err := o.client(cfg)
+	if err != nil {
+		return err
+	}
+	c := access.New(cfg, api, access.Options{Workload: o.workload, Duration: o.duration})
+	creds, err := c.Credentials(o.tenant, o.account).Retrieve(ctx)
+	if err != nil {
+		return err
+	}
+	out := credentialProcessOutput{Version: 1, AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey, SessionToken: creds.SessionToken}
+	if creds.CanExpire {
+		out.Expiration = creds.Expires.UTC().Format(time.RFC3339)
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(cmd.OutOrStdout(), string(b))
+	return err
+}
+
+// errorLine keeps the first line of an error's text.
+func errorLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
+}
+
+// workloadUsageError prints err and the usage, for exit status 2.
+func workloadUsageError(cmd *cobra.Command, err error) error {
+	w := cmd.ErrOrStderr()
+	fmt.Fprintf(w, "Error: %v\n\n", err)
+	fmt.Fprint(w, cmd.UsageString())
+	return exitCode(2)
+}

@@ -1,0 +1,275 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rolecall/rolecall/access"
+)
+
+// profilePrefix starts the name of every profile `rolecall profiles`
+// writes: rolecall-<tenant>-<account>.
+const profilePrefix = "rolecall-"
+
+// ProfileName is the AWS profile of one connection.
+func profileName(tenantID, accountID string) string {
+	return profilePrefix + tenantID + "-" + accountID
+}
+
+type profilesOptions struct {
+	apiOptions
+	tenant  string
+	write   string
+	command string
+	region  string
+}
+
+func newProfilesCmd() *cobra.Command {
+	var o profilesOptions
+	cmd := &cobra.Command{
+		Use:   "profiles [--tenant T] [--write FILE] [--api URL]",
+		Short: "Print (or merge into an AWS config file) one profile per VERIFIED connection",
+		Long: `profiles prints one AWS config profile per VERIFIED connection (of one tenant, or of
+all), named rolecall-<tenant>-<account>, whose credential_process is
+'rolecall credentials' for that connection: the AWS CLI, boto3, the Go and JavaScript
+SDKs and Terraform's profile = then work unchanged.
+
+With --write FILE the profiles are merged into FILE (e.g. ~/.aws/config): every other
+profile and line is kept as it is, a rolecall profile of the same name is replaced, and
+the previous file is kept as FILE.bak. The ops token is never written: the processes
+that use the profiles need ROLECALL_OPS_TOKEN (serve) or AWS credentials (SigV4).`,
+		Example: `  rolecall profiles --tenant acme --api https://abc123.execute-api.eu-west-1.amazonaws.com
+  rolecall profiles --write ~/.aws/config && aws s3 ls --profile rolecall-acme-111111111111`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := runProfiles(cmd, o); err != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), "rolecall profiles:", errorLine(err))
+				return exitCode(1)
+			}
+			return nil
+		},
+	}
+	o.flags(cmd)
+	f := cmd.Flags()
+	f.StringVar(&o.tenant, "tenant", "", "only this tenant's connections (default: every tenant's)")
+	f.StringVar(&o.write, "write", "", "merge the profiles into this AWS config file (a backup is kept as FILE.bak)")
+	f.StringVar(&o.command, "command", "", "the rolecall command the profiles run (default: this executable's absolute path)")
+	f.StringVar(&o.region, "region", "", "region = of each profile (default: the base configuration's region)")
+	return cmd
+}
+
+// verifiedRefs lists the VERIFIED connections: of one tenant, or of all.
+func verifiedRefs(ctx context.Context, api *access.API, tenantID string) ([]access.Ref, error) {
+	var refs []access.Ref
+	if tenantID == "" {
+		all, err := api.Verified(ctx)
+		if err != nil {
+			return nil, err
+		}
+		refs = all
+	} else {
+		conns, err := api.AllConnections(ctx, tenantID)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range conns {
+			refs = append(refs, access.Ref{TenantID: c.TenantID, AccountID: c.AccountID})
+		}
+	}
+	slices.SortFunc(refs, func(a, b access.Ref) int {
+		return strings.Compare(a.TenantID+"\x00"+a.AccountID, b.TenantID+"\x00"+b.AccountID)
+	})
+	return slices.Compact(refs), nil
+}
+
+func runProfiles(cmd *cobra.Command, o profilesOptions) error {
+	restore, err := guardRecursion()
+	if err != nil {
+		return err
+	}
+	defer restore()
+	ctx := cmd.Context()
+	cfg, err := o.awsConfig(ctx)
+	if err != nil {
+		return err
+	}
+	api, err := o.client(cfg)
+	if err != nil {
+		return err
+	}
+	refs, err := verifiedRefs(ctx, api, o.tenant)
+	if err != nil {
+		return err
+	}
+	if o.command == "" {
+		if o.command, err = os.Executable(); err != nil {
+			return fmt.Errorf("find this executable: %w", err)
+		}
+	}
+	if o.region == "" {
+		o.region = cfg.Region
+	}
+	if len(refs) == 0 {
+		fmt.Fprintln(cmd.ErrOrStderr(), "rolecall profiles: no VERIFIED connection; nothing to write")
+		return nil
+	}
+	sections := make([]profileSection, 0, len(refs))
+	for _, r := range refs {
+		sections = append(sections, o.section(r))
+	}
+	if o.write == "" {
+		for i, s := range sections {
+			if i > 0 {
+				fmt.Fprintln(cmd.OutOrStdout())
+			}
+			fmt.Fprint(cmd.OutOrStdout(), s.text())
+		}
+		return nil
+	}
+	if err := mergeProfiles(o.write, sections); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "wrote %d rolecall profiles to %s\n", len(sections), o.write)
+	return nil
+}
+
+// profileSection is one [profile …] section.
+type profileSection struct {
+	name  string // the profile's name
+	lines []string
+}
+
+func (s profileSection) header() string { return "profile " + s.name }
+
+func (s profileSection) text() string {
+	return "[" + s.header() + "]\n" + strings.Join(s.lines, "\n") + "\n"
+}
+
+func (o profilesOptions) section(r access.Ref) profileSection {
+	args := []string{o.command, "credentials", "--tenant", r.TenantID, "--account", r.AccountID, "--api", o.api}
+	if o.baseProfile != "" {
+		args = append(args, "--base-profile", o.baseProfile)
+	}
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		quoted[i] = shellWord(a)
+	}
+	s := profileSection{name: profileName(r.TenantID, r.AccountID), lines: []string{"credential_process = " + strings.Join(quoted, " ")}}
+	if o.region != "" {
+		s.lines = append(s.lines, "region = "+o.region)
+	}
+	return s
+}
+
+// shellWord quotes s for a POSIX shell (the Go SDK runs credential_process
+// with sh -c) and for Python's shlex (the AWS CLI and boto3 split it with
+// it): safe words stay bare, anything else is single-quoted.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.,/:@+=") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// mergeProfiles writes sections into the AWS config file at path: a
+// section with the same header is replaced, the others are appended;
+// every other line stays as it is. The old file is kept as path+".bak";
+// the new one replaces it atomically.
+func mergeProfiles(path string, sections []profileSection) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	existed := err == nil
+	merged := mergeINI(old, sections)
+	if existed {
+		if err := os.WriteFile(path+".bak", old, 0o600); err != nil {
+			return fmt.Errorf("back up %s: %w", path, err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, bytes.NewReader(merged)); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// mergeINI replaces or appends sections in an INI document.
+func mergeINI(old []byte, sections []profileSection) []byte {
+	byHeader := map[string]profileSection{}
+	for _, s := range sections {
+		byHeader[s.header()] = s
+	}
+	var out strings.Builder
+	written := map[string]bool{}
+	skipping := false
+	for _, line := range strings.SplitAfter(string(old), "\n") {
+		if line == "" {
+			continue
+		}
+		if h, ok := iniHeader(line); ok {
+			s, ours := byHeader[h]
+			skipping = ours
+			if ours && !written[h] {
+				out.WriteString(s.text() + "\n")
+				written[h] = true
+			}
+			if ours {
+				continue
+			}
+		}
+		if !skipping {
+			out.WriteString(line)
+		}
+	}
+	for _, s := range sections {
+		if written[s.header()] {
+			continue
+		}
+		if out.Len() > 0 {
+			if !strings.HasSuffix(out.String(), "\n") {
+				out.WriteString("\n")
+			}
+			out.WriteString("\n")
+		}
+		out.WriteString(s.text())
+	}
+	return []byte(out.String())
+}
+
+// iniHeader returns the normalized header of a section line ("profile x"
+// for "[ profile  x ]").
+func iniHeader(line string) (string, bool) {
+	t := strings.TrimSpace(line)
+	if !strings.HasPrefix(t, "[") || !strings.HasSuffix(t, "]") {
+		return "", false
+	}
+	return strings.Join(strings.Fields(t[1:len(t)-1]), " "), true
+}

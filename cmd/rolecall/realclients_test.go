@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Debian's AWS CLI v2 and boto3 (apt-get install -y awscli python3-boto3);
+// .ci/run installs them. Other installs (pyenv, pip) are not used: the
+// tests pin the clients partners' runbooks name.
+const (
+	debianAWS     = "/usr/bin/aws"
+	debianPython3 = "/usr/bin/python3"
+)
+
+// realClients skips (or, under CI=true, fails) without Debian's awscli
+// and python3-boto3.
+func realClients(t *testing.T) {
+	t.Helper()
+	missing := ""
+	if _, err := os.Stat(debianAWS); err != nil {
+		missing = "awscli"
+	} else if err := exec.Command(debianPython3, "-c", "import boto3").Run(); err != nil {
+		missing = "python3-boto3"
+	}
+	if missing == "" {
+		return
+	}
+	msg := "Debian's " + missing + " is not installed: apt-get install -y awscli python3-boto3"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// clientEnv prepares the environment real clients run in: the profiles
+// written by `rolecall profiles`, the workload's base credentials in the
+// shared credentials file's default profile, and this test binary as the
+// rolecall command.
+func clientEnv(t *testing.T, w *workloadWorld) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := "[default]\naws_access_key_id = " + wlKey + "\naws_secret_access_key = workload-secret\n"
+	if err := os.WriteFile(os.Getenv("AWS_SHARED_CREDENTIALS_FILE"), []byte(creds), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Unset, not empty: botocore takes an empty AWS_PROFILE for a profile
+	// named "". (newWorkloadWorld's t.Setenv restores them afterwards.)
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"} {
+		os.Unsetenv(k)
+	}
+	t.Setenv("HOME", w.dir)
+	t.Setenv("AWS_DEFAULT_REGION", "eu-west-1")
+	t.Setenv("AWS_PAGER", "")
+	if _, errOut, code := run(t, "profiles", "--write", os.Getenv("AWS_CONFIG_FILE"), "--command", exe); code != 0 {
+		t.Fatalf("profiles: exit %d: %s", code, errOut)
+	}
+	t.Setenv(underTest, "1")
+}
+
+func awsCLI(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	cmd := exec.Command(debianAWS, args...)
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	return out.String(), errOut.String(), err
+}
+
+// TestAWSCLIUsesTheProfiles: `aws sts get-caller-identity --profile
+// rolecall-<tenant>-<account>` is the customer's account, as an assumed
+// role of the customer's role.
+func TestAWSCLIUsesTheProfiles(t *testing.T) {
+	realClients(t)
+	w := newWorkloadWorld(t)
+	clientEnv(t, w)
+	out, errOut, err := awsCLI(t, "sts", "get-caller-identity", "--profile", "rolecall-acme-444455556666", "--endpoint-url", w.stsURL, "--output", "json")
+	if err != nil {
+		t.Fatalf("aws: %v\n%s", err, errOut)
+	}
+	var id struct{ Account, Arn string }
+	if err := json.Unmarshal([]byte(out), &id); err != nil {
+		t.Fatalf("aws output %q: %v", out, err)
+	}
+	if id.Account != "444455556666" || id.Arn != "arn:aws:sts::444455556666:assumed-role/RoleCall-7c1e2a90/rolecall-cli-acme" {
+		t.Errorf("identity %+v", id)
+	}
+
+	// The customer deletes the role: the CLI fails with rolecall's reason,
+	// and RoleCall was asked to re-check the connection.
+	w.sts.DeleteRole(wlRole("444455556666"))
+	before := len(w.queue.requested())
+	_, errOut, err = awsCLI(t, "sts", "get-caller-identity", "--profile", "rolecall-acme-444455556666", "--endpoint-url", w.stsURL)
+	if err == nil || !strings.Contains(errOut, "denied access") {
+		t.Errorf("aws with a deleted role: %v\n%s", err, errOut)
+	}
+	if got := w.queue.requested(); len(got) != before+1 || got[len(got)-1].Connection.AccountID != "444455556666" {
+		t.Errorf("re-checks requested: %d before, %v after", before, got)
+	}
+}
+
+// TestBoto3BackendWalksEveryCustomer: one backend principal, each
+// customer's profile, each customer's identity.
+func TestBoto3BackendWalksEveryCustomer(t *testing.T) {
+	realClients(t)
+	w := newWorkloadWorld(t)
+	clientEnv(t, w)
+	cmd := exec.Command(debianPython3, filepath.Join("testdata", "backend.py"), w.stsURL)
+	var errOut strings.Builder
+	cmd.Stderr = &errOut
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("backend.py: %v\n%s", err, errOut.String())
+	}
+	got := map[string]string{}
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	for sc.Scan() {
+		var line struct{ Profile, Account, Arn string }
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			t.Fatalf("line %q: %v", sc.Text(), err)
+		}
+		got[line.Profile] = line.Arn
+	}
+	want := map[string]string{
+		"rolecall-acme-444455556666":   "arn:aws:sts::444455556666:assumed-role/RoleCall-7c1e2a90/rolecall-cli-acme",
+		"rolecall-acme-555566667777":   "arn:aws:sts::555566667777:assumed-role/RoleCall-7c1e2a90/rolecall-cli-acme",
+		"rolecall-globex-777788889999": "arn:aws:sts::777788889999:assumed-role/RoleCall-7c1e2a90/rolecall-cli-globex",
+	}
+	if len(got) != len(want) {
+		t.Errorf("backend saw %v, want %v", got, want)
+	}
+	for p, arn := range want {
+		if got[p] != arn {
+			t.Errorf("%s: %q, want %q", p, got[p], arn)
+		}
+	}
+	// The one backend principal assumed the access role once per process
+	// (three credential processes) and never a customer role directly.
+	for _, c := range w.sts.Callers(wlRole("444455556666")) {
+		if !strings.Contains(c, ":assumed-role/rolecall-dev-access/") {
+			t.Errorf("customer role assumed by %s", c)
+		}
+	}
+}

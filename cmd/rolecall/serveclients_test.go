@@ -1,0 +1,244 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/local"
+)
+
+// serveAPI calls an in-process serve.
+type serveAPI struct {
+	t  *testing.T
+	s  *local.Server
+	hc *http.Client
+}
+
+func (a serveAPI) call(method, path, auth string, body any, want int, out any) {
+	a.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, a.s.URL+path, rd)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := a.hc.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if want != 0 && resp.StatusCode != want {
+		a.t.Fatalf("%s %s: %d %s, want %d", method, path, resp.StatusCode, b, want)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			a.t.Fatalf("%s %s: %v: %s", method, path, err, b)
+		}
+	}
+}
+
+// connect creates a tenant with an invite, creates the form's sandbox
+// role (trusting the partner access role with the tenant's external ID)
+// and submits it, and returns the customer account.
+func (a serveAPI) connect(tenantID string) string {
+	a.t.Helper()
+	ops := "Bearer " + a.s.OpsToken
+	a.call("POST", "/v1/tenants", ops, map[string]string{"tenantId": tenantID, "name": tenantID}, 201, nil)
+	var inv struct{ Code string }
+	a.call("POST", "/v1/tenants/"+tenantID+"/invites", ops, nil, 201, &inv)
+	var view struct {
+		Sandbox struct {
+			AccountID   string          `json:"accountId"`
+			RoleARN     string          `json:"roleArn"`
+			TrustPolicy json.RawMessage `json:"trustPolicy"`
+		} `json:"sandbox"`
+	}
+	a.call("GET", "/v1/invite", "Invite "+inv.Code, nil, 200, &view)
+	a.call("PUT", "/_sandbox/roles", "", map[string]any{"roleArn": view.Sandbox.RoleARN, "trustPolicy": view.Sandbox.TrustPolicy}, 200, nil)
+	a.call("POST", "/v1/connections", "Invite "+inv.Code, map[string]string{"roleArn": view.Sandbox.RoleARN}, 202, nil)
+	return view.Sandbox.AccountID
+}
+
+// waitFor polls until ok or fails after within.
+func waitFor(t *testing.T, within time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestRealClientsAgainstServe: the whole chain in `rolecall serve`, with
+// no AWS: three customers connect through the form's sandbox roles, the
+// profiles `rolecall profiles` writes work in Debian's AWS CLI, a boto3
+// backend and the Go SDK; a deleted customer role fails the workload,
+// which asks for a re-check, the connection goes ACCESS_LOST, and
+// `rolecall credentials` refuses it with the reason.
+func TestRealClientsAgainstServe(t *testing.T) {
+	realClients(t)
+	s, err := local.Start(context.Background(), local.Options{
+		Addr: "127.0.0.1:0", SweepEvery: -1, LostAfter: 1, PropagationWindow: 5 * time.Second, CheckBaseDelay: 5 * time.Millisecond,
+		Events: io.Discard, Log: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_ = s.Shutdown(ctx)
+	})
+	api := serveAPI{t: t, s: s, hc: &http.Client{Timeout: 10 * time.Second}}
+	tenants := []string{"acme", "globex", "initech"}
+	accounts := map[string]string{}
+	for _, tn := range tenants {
+		accounts[tn] = api.connect(tn)
+	}
+	for _, tn := range tenants {
+		waitFor(t, 20*time.Second, tn+" VERIFIED", func() bool {
+			var c struct{ Status string }
+			api.call("GET", "/v1/tenants/"+tn+"/connections/"+accounts[tn]+"/access", "Bearer "+s.OpsToken, nil, 0, &c)
+			return c.Status == "VERIFIED"
+		})
+	}
+
+	dir := t.TempDir()
+	stsURL := s.URL + local.SandboxSTSPath
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := "[default]\naws_access_key_id = " + s.WorkloadAccessKeyID + "\naws_secret_access_key = " + local.SandboxWorkloadSecret + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "credentials"), []byte(creds), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{
+		"HOME": dir, "AWS_CONFIG_FILE": filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
+		"AWS_ENDPOINT_URL_STS": stsURL, "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
+		"AWS_PAGER": "", "ROLECALL_API": s.URL, "ROLECALL_OPS_TOKEN": s.OpsToken, inCredentialProcess: "",
+	} {
+		t.Setenv(k, v)
+	}
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	if _, errOut, code := run(t, "profiles", "--write", filepath.Join(dir, "config"), "--command", exe); code != 0 {
+		t.Fatalf("profiles: exit %d: %s", code, errOut)
+	}
+	t.Setenv(underTest, "1")
+	role := func(tn string) string { return "arn:aws:sts::" + accounts[tn] + ":assumed-role/" }
+
+	// The AWS CLI.
+	out, errOut, err := awsCLI(t, "sts", "get-caller-identity", "--profile", "rolecall-acme-"+accounts["acme"], "--endpoint-url", stsURL, "--output", "json")
+	if err != nil {
+		t.Fatalf("aws: %v\n%s", err, errOut)
+	}
+	var id struct{ Account, Arn string }
+	if err := json.Unmarshal([]byte(out), &id); err != nil {
+		t.Fatalf("aws output %q: %v", out, err)
+	}
+	if id.Account != accounts["acme"] || !strings.HasPrefix(id.Arn, role("acme")) || !strings.HasSuffix(id.Arn, "/rolecall-cli-acme") {
+		t.Errorf("aws identity %+v", id)
+	}
+
+	// A boto3 backend over the three customers.
+	cmd := exec.Command(debianPython3, filepath.Join("testdata", "backend.py"), stsURL)
+	var pyErr strings.Builder
+	cmd.Stderr = &pyErr
+	pyOut, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("backend.py: %v\n%s", err, pyErr.String())
+	}
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(bytes.NewReader(pyOut))
+	for sc.Scan() {
+		var line struct{ Profile, Account, Arn string }
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			t.Fatal(err)
+		}
+		tn := strings.Split(line.Profile, "-")[1]
+		if line.Profile != "rolecall-"+tn+"-"+accounts[tn] || line.Account != accounts[tn] || !strings.HasPrefix(line.Arn, role(tn)) {
+			t.Errorf("backend line %+v", line)
+		}
+		seen[tn] = true
+	}
+	if len(seen) != 3 {
+		t.Errorf("backend saw %v", seen)
+	}
+
+	// The Go SDK with the same profile (and AWS_ENDPOINT_URL_STS).
+	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithSharedConfigProfile("rolecall-globex-"+accounts["globex"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	who, err := sts.NewFromConfig(cfg).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+	if err != nil || aws.ToString(who.Account) != accounts["globex"] || !strings.HasPrefix(aws.ToString(who.Arn), role("globex")) {
+		t.Errorf("Go SDK identity %v (%v)", who, err)
+	}
+
+	// The customer deletes the role: the workload's AccessDenied asks for a
+	// re-check, which finds the role gone.
+	api.call("DELETE", "/_sandbox/roles?roleArn="+url.QueryEscape(roleARNOf(t, api, "initech", accounts["initech"])), "", nil, 200, nil)
+	if _, errOut, err := awsCLI(t, "sts", "get-caller-identity", "--profile", "rolecall-initech-"+accounts["initech"], "--endpoint-url", stsURL); err == nil || !strings.Contains(errOut, "RoleCall was asked to re-check it") {
+		t.Fatalf("aws with a deleted role: %v\n%s", err, errOut)
+	}
+	waitFor(t, 20*time.Second, "Role Access Lost", func() bool {
+		var page struct {
+			Events []struct {
+				DetailType string           `json:"detail-type"`
+				Detail     connection.Event `json:"detail"`
+			} `json:"events"`
+		}
+		api.call("GET", "/v1/events?limit=1000", "Bearer "+s.OpsToken, nil, 200, &page)
+		for _, e := range page.Events {
+			if e.DetailType == string(connection.RoleAccessLost) && e.Detail.AccountID == accounts["initech"] {
+				return true
+			}
+		}
+		return false
+	})
+	_, errOut, code := run(t, "credentials", "--tenant", "initech", "--account", accounts["initech"])
+	if code != 1 || !strings.Contains(errOut, "not verified (ACCESS_LOST): ASSUME_DENIED") {
+		t.Errorf("credentials of a lost connection: exit %d, %q", code, errOut)
+	}
+}
+
+func roleARNOf(t *testing.T, api serveAPI, tenantID, account string) string {
+	t.Helper()
+	var c struct {
+		RoleARN string `json:"roleArn"`
+	}
+	api.call("GET", "/v1/tenants/"+tenantID+"/connections/"+account+"/access", "Bearer "+api.s.OpsToken, nil, 200, &c)
+	return c.RoleARN
+}

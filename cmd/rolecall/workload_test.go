@@ -1,0 +1,528 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/rolecall/rolecall/internal/awsfake"
+	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/httpapi"
+	"github.com/rolecall/rolecall/internal/onboarding"
+	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/tenant"
+)
+
+// underTest makes this test binary act as the rolecall command, so that
+// profiles' credential_process can run it.
+const underTest = "ROLECALL_CLI_UNDER_TEST"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(underTest) == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+const (
+	wlPartner    = "111122223333"
+	wlAccessRole = "arn:aws:iam::" + wlPartner + ":role/rolecall-dev-access"
+	wlWorkload   = "arn:aws:iam::" + wlPartner + ":role/backend"
+	wlKey        = "AKIAWORKLOADCLI00001"
+	wlOpsToken   = "ops-token-for-tests"
+)
+
+func wlRole(acct string) string { return "arn:aws:iam::" + acct + ":role/RoleCall-7c1e2a90" }
+
+// recordingQueue keeps the check jobs the API sends.
+type recordingQueue struct {
+	mu   sync.Mutex
+	jobs []check.Job
+}
+
+func (q *recordingQueue) Send(_ context.Context, jobs []check.Job) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.jobs = append(q.jobs, jobs...)
+	return nil
+}
+
+func (q *recordingQueue) requested() []check.Job {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []check.Job
+	for _, j := range q.jobs {
+		if j.Why == check.WhyRequested {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// workloadWorld is RoleCall's real API (on the embedded store) with
+// tenants and connections in given states, and an STS that chains
+// workload -> access role -> customer roles.
+type workloadWorld struct {
+	svc     *onboarding.Service
+	api     string
+	sts     *awsfake.ChainSTS
+	stsURL  string
+	queue   *recordingQueue
+	tenants map[string]tenant.Tenant
+	dir     string
+}
+
+// connect submits a role and applies check results, as the verifier would.
+func (w *workloadWorld) connect(t *testing.T, svc *onboarding.Service, st store.Store, tn tenant.Tenant, acct string, results ...connection.Result) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := svc.Submit(ctx, tn, wlRole(acct))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range results {
+		tr, err := svc.Policy.Apply(c, connection.Outcome{Result: r, Version: c.Version, ExternalIDVersion: tn.ExternalIDVersion, CheckedAt: time.Now().Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Apply(ctx, tr); err != nil {
+			t.Fatal(err)
+		}
+		c = tr.After
+	}
+	w.sts.AddRole(wlRole(acct), wlAccessRole, tn.ExternalID)
+}
+
+func newWorkloadWorld(t *testing.T) *workloadWorld {
+	t.Helper()
+	w := &workloadWorld{sts: awsfake.NewChainSTS(), queue: &recordingQueue{}, tenants: map[string]tenant.Tenant{}, dir: t.TempDir()}
+	st := store.NewMemory()
+	svc := &onboarding.Service{Store: st, Queue: w.queue, Policy: connection.DefaultPolicy(), Rules: rolearn.Rules{Partition: "aws", OwnAccount: wlPartner}}
+	w.svc = svc
+	ctx := context.Background()
+	for _, id := range []string{"acme", "globex"} {
+		tn, err := svc.CreateTenant(ctx, id, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.tenants[id] = tn
+	}
+	w.connect(t, svc, st, w.tenants["acme"], "444455556666", connection.ResultOK)
+	w.connect(t, svc, st, w.tenants["acme"], "555566667777", connection.ResultOK)
+	w.connect(t, svc, st, w.tenants["acme"], "666677778888", connection.ResultOK, connection.ResultDenied, connection.ResultDenied, connection.ResultDenied)
+	w.connect(t, svc, st, w.tenants["globex"], "777788889999", connection.ResultOK)
+	w.connect(t, svc, st, w.tenants["globex"], "888899990000") // PENDING
+	ops, err := httpapi.NewBearerToken(wlOpsToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := httpapi.New(httpapi.Config{Service: svc, Ops: ops, PartnerAccountID: wlPartner, TrustedPrincipalARN: wlAccessRole, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiSrv := httptest.NewServer(h)
+	stsSrv := httptest.NewServer(w.sts)
+	t.Cleanup(apiSrv.Close)
+	t.Cleanup(stsSrv.Close)
+	w.api, w.stsURL = apiSrv.URL, stsSrv.URL
+	w.sts.AddPrincipal(wlKey, wlWorkload)
+	w.sts.AddRole(wlAccessRole, wlWorkload, "")
+	for k, v := range map[string]string{
+		"AWS_ENDPOINT_URL_STS": w.stsURL, "AWS_ACCESS_KEY_ID": wlKey, "AWS_SECRET_ACCESS_KEY": "workload-secret",
+		"AWS_REGION": "eu-west-1", "AWS_CONFIG_FILE": filepath.Join(w.dir, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(w.dir, "credentials"),
+		"AWS_PROFILE": "", "AWS_DEFAULT_PROFILE": "", "AWS_SESSION_TOKEN": "", "AWS_ENDPOINT_URL": "", "AWS_EC2_METADATA_DISABLED": "true",
+		"ROLECALL_API": w.api, "ROLECALL_OPS_TOKEN": wlOpsToken, inCredentialProcess: "",
+	} {
+		t.Setenv(k, v)
+	}
+	return w
+}
+
+// svcTenant creates a tenant with no connection.
+func (w *workloadWorld) svcTenant(id string) (tenant.Tenant, error) {
+	return w.svc.CreateTenant(context.Background(), id, id)
+}
+
+// run runs one rolecall command and returns its stdout, stderr and exit
+// status.
+func run(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	root := newRoot()
+	root.SetArgs(args)
+	root.SetOut(&stdout)
+	root.SetErr(&stderr)
+	err := root.ExecuteContext(context.Background())
+	code := 0
+	var ec exitCode
+	switch {
+	case err == nil:
+	case asExit(err, &ec):
+		code = int(ec)
+	default:
+		t.Fatalf("rolecall %v: %v", args, err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+func identity(t *testing.T, stsURL string, creds aws.CredentialsProvider) string {
+	t.Helper()
+	client := sts.New(sts.Options{Region: "eu-west-1", BaseEndpoint: aws.String(stsURL), Credentials: creds})
+	out, err := client.GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.Arn)
+}
+
+func TestCredentialsPrintsCredentialProcessJSON(t *testing.T) {
+	w := newWorkloadWorld(t)
+	out, errOut, code := run(t, "credentials", "--tenant", "acme", "--account", "444455556666")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.DisallowUnknownFields()
+	var got credentialProcessOutput
+	if err := dec.Decode(&got); err != nil {
+		t.Fatalf("stdout %q: %v", out, err)
+	}
+	exp, err := time.Parse(time.RFC3339, got.Expiration)
+	if got.Version != 1 || got.AccessKeyID == "" || got.SecretAccessKey == "" || got.SessionToken == "" || err != nil || time.Until(exp) < 50*time.Minute {
+		t.Errorf("output %+v (expiration %v)", got, err)
+	}
+	arn := identity(t, w.stsURL, credentials.NewStaticCredentialsProvider(got.AccessKeyID, got.SecretAccessKey, got.SessionToken))
+	if want := "arn:aws:sts::444455556666:assumed-role/RoleCall-7c1e2a90/rolecall-cli-acme"; arn != want {
+		t.Errorf("the credentials are %s, want %s", arn, want)
+	}
+	if errOut != "" {
+		t.Errorf("stderr %q", errOut)
+	}
+}
+
+func TestCredentialsRefusals(t *testing.T) {
+	w := newWorkloadWorld(t)
+	w.sts.DeleteRole(wlRole("555566667777"))
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		stderr   []string
+		rechecks int
+	}{
+		{"access lost", []string{"--tenant", "acme", "--account", "666677778888"}, 1, []string{"not verified (ACCESS_LOST): ASSUME_DENIED"}, 0},
+		{"pending", []string{"--tenant", "globex", "--account", "888899990000"}, 1, []string{"not verified (PENDING)"}, 0},
+		{"unknown connection", []string{"--tenant", "acme", "--account", "999999999999"}, 1, []string{"404 NOT_FOUND"}, 0},
+		{"the customer deleted the role", []string{"--tenant", "acme", "--account", "555566667777"}, 1, []string{"denied access", "asked to re-check"}, 1},
+		{"no tenant", []string{"--account", "444455556666"}, 2, []string{"--tenant and --account are required"}, 0},
+		{"no API", []string{"--tenant", "acme", "--account", "444455556666", "--api", ""}, 1, []string{"pass --api URL or set ROLECALL_API"}, 0},
+		{"bad API URL", []string{"--tenant", "acme", "--account", "444455556666", "--api", "ftp://x"}, 1, []string{"is not an http(s) URL"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(w.queue.requested())
+			out, errOut, code := run(t, append([]string{"credentials"}, tt.args...)...)
+			if code != tt.code || out != "" {
+				t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+			}
+			for _, s := range tt.stderr {
+				if !strings.Contains(errOut, s) {
+					t.Errorf("stderr %q lacks %q", errOut, s)
+				}
+			}
+			if tt.code == 1 && strings.Count(errOut, "\n") != 1 {
+				t.Errorf("stderr is not one line: %q", errOut)
+			}
+			if got := len(w.queue.requested()) - before; got != tt.rechecks {
+				t.Errorf("%d re-checks requested, want %d", got, tt.rechecks)
+			}
+			if strings.Contains(errOut, w.tenants["acme"].ExternalID) || strings.Contains(errOut, wlOpsToken) {
+				t.Error("stderr carries a secret")
+			}
+		})
+	}
+}
+
+func TestProfilesPrintOnePerVerifiedConnection(t *testing.T) {
+	newWorkloadWorld(t)
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{nil, []string{"rolecall-acme-444455556666", "rolecall-acme-555566667777", "rolecall-globex-777788889999"}},
+		{[]string{"--tenant", "acme"}, []string{"rolecall-acme-444455556666", "rolecall-acme-555566667777"}},
+		{[]string{"--tenant", "globex"}, []string{"rolecall-globex-777788889999"}},
+	}
+	for _, tt := range tests {
+		out, errOut, code := run(t, append([]string{"profiles", "--command", "/opt/rolecall/bin/rolecall"}, tt.args...)...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		var names []string
+		for _, line := range strings.Split(out, "\n") {
+			if h, ok := iniHeader(line); ok {
+				names = append(names, strings.TrimPrefix(h, "profile "))
+			}
+		}
+		if strings.Join(names, " ") != strings.Join(tt.want, " ") {
+			t.Errorf("profiles %v: %v, want %v", tt.args, names, tt.want)
+		}
+		if want := "credential_process = /opt/rolecall/bin/rolecall credentials --tenant acme --account 444455556666 --api http://127.0.0.1:"; tt.args == nil && !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+		if strings.Contains(out, wlOpsToken) || strings.Contains(out, "rc-") && strings.Contains(out, "externalId") {
+			t.Error("profiles carry a secret")
+		}
+	}
+}
+
+// TestProfilesWorkWithTheGoSDK: the profile written by --write is loaded
+// by config.LoadDefaultConfig, whose credential_process runs
+// `rolecall credentials` (this test binary), and gets the customer's
+// identity; every other profile of the file is kept, with a backup.
+func TestProfilesWorkWithTheGoSDK(t *testing.T) {
+	w := newWorkloadWorld(t)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(underTest, "1")
+	cfgFile := os.Getenv("AWS_CONFIG_FILE")
+	original := "# my settings\n[default]\nregion = eu-west-1\n\n[profile rolecall-acme-444455556666]\ncredential_process = /old/rolecall\n\n[profile other]\nrole_arn = arn:aws:iam::123456789012:role/x\nsource_profile = default\n"
+	if err := os.WriteFile(cfgFile, []byte(original), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := run(t, "profiles", "--tenant", "acme", "--write", cfgFile, "--command", exe); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	b, err := os.ReadFile(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(b)
+	for _, keep := range []string{"# my settings\n[default]\nregion = eu-west-1\n", "[profile other]\nrole_arn = arn:aws:iam::123456789012:role/x\nsource_profile = default\n", "[profile rolecall-acme-555566667777]\n"} {
+		if !strings.Contains(got, keep) {
+			t.Errorf("merged file lacks %q:\n%s", keep, got)
+		}
+	}
+	if strings.Contains(got, "/old/rolecall") || strings.Count(got, "[profile rolecall-acme-444455556666]") != 1 {
+		t.Errorf("the old profile was not replaced:\n%s", got)
+	}
+	if bak, err := os.ReadFile(cfgFile + ".bak"); err != nil || string(bak) != original {
+		t.Errorf("backup %q (%v)", bak, err)
+	}
+
+	// The Go SDK, with the merged file, through credential_process.
+	for _, acct := range []string{"444455556666", "555566667777"} {
+		cfg, err := config.LoadDefaultConfig(context.Background(), config.WithSharedConfigProfile("rolecall-acme-"+acct))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if arn := identity(t, w.stsURL, cfg.Credentials); arn != "arn:aws:sts::"+acct+":assumed-role/RoleCall-7c1e2a90/rolecall-cli-acme" {
+			t.Errorf("profile of %s is %s", acct, arn)
+		}
+	}
+	// AWS_PROFILE naming a rolecall profile is not used for the base
+	// credentials of the credential_process it runs (that would recurse):
+	// here the base credentials are the default profile's.
+	creds := "[default]\naws_access_key_id = " + wlKey + "\naws_secret_access_key = workload-secret\n"
+	if err := os.WriteFile(os.Getenv("AWS_SHARED_CREDENTIALS_FILE"), []byte(creds), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	t.Setenv("AWS_PROFILE", "rolecall-acme-444455556666")
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if arn := identity(t, w.stsURL, cfg.Credentials); arn != "arn:aws:sts::444455556666:assumed-role/RoleCall-7c1e2a90/rolecall-cli-acme" {
+		t.Errorf("AWS_PROFILE profile is %s", arn)
+	}
+}
+
+func TestProfilesWithoutVerifiedConnections(t *testing.T) {
+	w := newWorkloadWorld(t)
+	path := filepath.Join(w.dir, "untouched")
+	out, errOut, code := run(t, "profiles", "--tenant", "initech", "--write", path)
+	if code != 1 || !strings.Contains(errOut, "NOT_FOUND") {
+		t.Errorf("unknown tenant: exit %d %q", code, errOut)
+	}
+	if _, err := w.svcTenant("initech"); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = run(t, "profiles", "--tenant", "initech", "--write", path)
+	if code != 0 || out != "" || !strings.Contains(errOut, "no VERIFIED connection") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("the file was written: %v", err)
+	}
+}
+
+func TestMergeINI(t *testing.T) {
+	sec := func(name, line string) profileSection { return profileSection{name: name, lines: []string{line}} }
+	tests := []struct {
+		name, old string
+		sections  []profileSection
+		want      string
+	}{
+		{"empty file", "", []profileSection{sec("rolecall-a-1", "x = 1")}, "[profile rolecall-a-1]\nx = 1\n"},
+		{"appended after others", "[default]\nregion = us-east-1", []profileSection{sec("rolecall-a-1", "x = 1")},
+			"[default]\nregion = us-east-1\n\n[profile rolecall-a-1]\nx = 1\n"},
+		{"replaced in place", "[profile rolecall-a-1]\nx = 0\n\n[profile b]\ny = 2\n", []profileSection{sec("rolecall-a-1", "x = 1")},
+			"[profile rolecall-a-1]\nx = 1\n\n[profile b]\ny = 2\n"},
+		{"header spacing", "[ profile   rolecall-a-1 ]\nx = 0\n", []profileSection{sec("rolecall-a-1", "x = 1")}, "[profile rolecall-a-1]\nx = 1\n\n"},
+		{"others untouched", "; c\n[sso-session s]\nsso_region = eu-west-1\n", nil, "; c\n[sso-session s]\nsso_region = eu-west-1\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := string(mergeINI([]byte(tt.old), tt.sections)); got != tt.want {
+				t.Errorf("merged\n%q\nwant\n%q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestShellWord(t *testing.T) {
+	tests := map[string]string{
+		"/usr/bin/rolecall": "/usr/bin/rolecall", "http://127.0.0.1:8080": "http://127.0.0.1:8080",
+		"/path with space/rolecall": "'/path with space/rolecall'", "it's": `'it'\''s'`, "": "''", "$(rm)": "'$(rm)'",
+	}
+	for in, want := range tests {
+		if got := shellWord(in); got != want {
+			t.Errorf("shellWord(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// TestTerraformPrintsChainedProviders: valid HCL, one aliased provider
+// per VERIFIED connection, assuming the access role then the customer's
+// role with the tenant's external ID.
+func TestTerraformPrintsChainedProviders(t *testing.T) {
+	w := newWorkloadWorld(t)
+	out, errOut, code := run(t, "terraform", "--tenant", "acme")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	f, diags := hclsyntax.ParseConfig([]byte(out), "providers.tf", hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatalf("not HCL: %v\n%s", diags, out)
+	}
+	var aliases []string
+	for _, b := range f.Body.(*hclsyntax.Body).Blocks {
+		if b.Type != "provider" || len(b.Labels) != 1 || b.Labels[0] != "aws" {
+			t.Errorf("block %s %v", b.Type, b.Labels)
+			continue
+		}
+		attr := func(body *hclsyntax.Body, name string) string {
+			a := body.Attributes[name]
+			if a == nil {
+				return ""
+			}
+			v, d := a.Expr.Value(nil)
+			if d.HasErrors() {
+				t.Fatal(d)
+			}
+			return v.AsString()
+		}
+		alias := attr(b.Body, "alias")
+		aliases = append(aliases, alias)
+		acct := strings.TrimPrefix(alias, "acme_")
+		var roles []string
+		for _, ar := range b.Body.Blocks {
+			if ar.Type != "assume_role" {
+				t.Errorf("block %s", ar.Type)
+			}
+			roles = append(roles, attr(ar.Body, "role_arn")+" "+attr(ar.Body, "external_id")+" "+attr(ar.Body, "session_name"))
+		}
+		want := []string{wlAccessRole + "  terraform", wlRole(acct) + " " + w.tenants["acme"].ExternalID + " terraform-acme"}
+		if strings.Join(roles, "|") != strings.Join(want, "|") {
+			t.Errorf("%s assumes %v, want %v", alias, roles, want)
+		}
+		if attr(b.Body, "region") != "eu-west-1" {
+			t.Errorf("%s region %q", alias, attr(b.Body, "region"))
+		}
+	}
+	if strings.Join(aliases, " ") != "acme_444455556666 acme_555566667777" {
+		t.Errorf("aliases %v", aliases)
+	}
+	if _, errOut, code := run(t, "terraform", "--tenant", "initech"); code != 1 || !strings.Contains(errOut, "NOT_FOUND") {
+		t.Errorf("unknown tenant: exit %d, %s", code, errOut)
+	}
+}
+
+func TestTerraformAliasAndHCLString(t *testing.T) {
+	for in, want := range map[[2]string]string{{"acme", "1"}: "acme_1", {"a.b-c", "2"}: "a_b_c_2", {"9lives", "3"}: "t_9lives_3"} {
+		if got := terraformAlias(in[0], in[1]); got != want {
+			t.Errorf("terraformAlias(%v) = %s, want %s", in, got, want)
+		}
+	}
+	for in, want := range map[string]string{`a"b`: `"a\"b"`, "${x}": `"$${x}"`, "%{y}": `"%%{y}"`, "a\\b": `"a\\b"`, "l\n": `"l\n"`} {
+		if got := hclString(in); got != want {
+			t.Errorf("hclString(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// TestCredentialProcessDoesNotRecurse: base credentials that resolve
+// through a profile running `rolecall credentials` again stop at the
+// nested process with a reason, instead of recursing forever.
+func TestCredentialProcessDoesNotRecurse(t *testing.T) {
+	newWorkloadWorld(t)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(underTest, "1")
+	loop := "[profile loop]\ncredential_process = " + shellWord(exe) + " credentials --tenant acme --account 444455556666 --base-profile loop\n"
+	if err := os.WriteFile(os.Getenv("AWS_CONFIG_FILE"), []byte(loop), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	done := make(chan struct{})
+	var code int
+	var errOut string
+	go func() {
+		defer close(done)
+		_, errOut, code = run(t, "credentials", "--tenant", "acme", "--account", "444455556666", "--base-profile", "loop")
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("credentials recursed")
+	}
+	// The nested process refused (its reason goes to its own stderr); the
+	// outer one reports the failed credential_process on one line.
+	if code != 1 || !strings.Contains(errOut, "error in credential_process") || strings.Count(errOut, "\n") != 1 {
+		t.Errorf("exit %d: %q", code, errOut)
+	}
+	if os.Getenv(inCredentialProcess) != "" {
+		t.Error("the guard outlived the command")
+	}
+	t.Setenv(inCredentialProcess, "1")
+	if _, errOut, code := run(t, "credentials", "--tenant", "acme", "--account", "444455556666"); code != 1 || !strings.Contains(errOut, "resolve to rolecall credentials again") {
+		t.Errorf("nested: exit %d: %q", code, errOut)
+	}
+}

@@ -1,0 +1,154 @@
+package awsfake
+
+import (
+	"encoding/xml"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ChainSTS is an STS endpoint (Query protocol) that knows its callers by
+// the access key of their SigV4 signature (it checks no signature: the
+// sandbox STS is the strict one), assumes roles whose trust names the
+// caller's role (and the external ID, when the role requires one) and
+// issues sessions that can call it in turn: enough to prove a chain
+// workload -> access role -> customer role through the real SDK.
+type ChainSTS struct {
+	mu         sync.Mutex
+	principals map[string]string // access key -> principal ARN
+	roles      map[string]chainRole
+	assumed    map[string]int      // role ARN -> successful AssumeRole calls
+	calls      []url.Values        // every request's form
+	callers    map[string][]string // role ARN -> principal ARN of each AssumeRole caller
+	expiresIn  time.Duration
+	n          int
+}
+
+// AddPrincipal makes accessKey the key of principalARN.
+func (f *ChainSTS) AddPrincipal(accessKey, principalARN string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.principals[accessKey] = principalARN
+}
+
+// Callers returns the principal of each successful AssumeRole of roleARN.
+func (f *ChainSTS) Callers(roleARN string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.callers[roleARN]...)
+}
+
+// Requests returns the form of every request received.
+func (f *ChainSTS) Requests() []url.Values {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]url.Values(nil), f.calls...)
+}
+
+type chainRole struct {
+	trusts     string // the role ARN allowed to assume it
+	externalID string // required when set
+}
+
+// NewChainSTS returns a ChainSTS that knows no principal and no role; serve
+// it with httptest.
+func NewChainSTS() *ChainSTS {
+	return &ChainSTS{principals: map[string]string{}, roles: map[string]chainRole{}, assumed: map[string]int{},
+		callers: map[string][]string{}, expiresIn: time.Hour}
+}
+
+func (f *ChainSTS) AddRole(arn, trusts, externalID string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.roles[arn] = chainRole{trusts: trusts, externalID: externalID}
+}
+
+func (f *ChainSTS) DeleteRole(arn string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.roles, arn)
+}
+
+func (f *ChainSTS) Assumed(arn string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.assumed[arn]
+}
+
+func (f *ChainSTS) SetExpiry(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.expiresIn = d
+}
+
+// roleOf turns an assumed-role ARN into its role's ARN.
+func roleOf(principal string) string {
+	p := strings.SplitN(principal, ":", 6)
+	if len(p) == 6 && p[2] == "sts" && strings.HasPrefix(p[5], "assumed-role/") {
+		name := strings.Split(strings.TrimPrefix(p[5], "assumed-role/"), "/")[0]
+		return "arn:" + p[1] + ":iam::" + p[4] + ":role/" + name
+	}
+	return principal
+}
+
+func accessKeyOf(r *http.Request) string {
+	_, cred, ok := strings.Cut(r.Header.Get("Authorization"), "Credential=")
+	if !ok {
+		return ""
+	}
+	key, _, _ := strings.Cut(cred, "/")
+	return key
+}
+
+func (f *ChainSTS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, r.PostForm)
+	caller, ok := f.principals[accessKeyOf(r)]
+	if !ok {
+		chainError(w, http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid.")
+		return
+	}
+	switch r.PostForm.Get("Action") {
+	case "GetCallerIdentity":
+		acct := strings.SplitN(caller, ":", 6)[4]
+		fmt.Fprintf(w, `<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>%s</Arn><UserId>AIDFAKE</UserId><Account>%s</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></GetCallerIdentityResponse>`, caller, acct)
+	case "AssumeRole":
+		arn := r.PostForm.Get("RoleArn")
+		role, exists := f.roles[arn]
+		if !exists || role.trusts != roleOf(caller) || (role.externalID != "" && r.PostForm.Get("ExternalId") != role.externalID) {
+			chainError(w, http.StatusForbidden, "AccessDenied", "User: "+caller+" is not authorized to perform: sts:AssumeRole on resource: "+arn)
+			return
+		}
+		f.n++
+		f.assumed[arn]++
+		f.callers[arn] = append(f.callers[arn], caller)
+		key := fmt.Sprintf("ASIAFAKE%08d", f.n)
+		p := strings.SplitN(arn, ":", 6)
+		session := r.PostForm.Get("RoleSessionName")
+		assumed := "arn:" + p[1] + ":sts::" + p[4] + ":assumed-role/" + strings.TrimPrefix(p[5], "role/") + "/" + session
+		f.principals[key] = assumed
+		exp := time.Now().Add(f.expiresIn).UTC().Format(time.RFC3339)
+		var b strings.Builder
+		_ = xml.EscapeText(&b, []byte(assumed))
+		fmt.Fprintf(w, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials><AccessKeyId>%s</AccessKeyId><SecretAccessKey>secret-%d</SecretAccessKey><SessionToken>token-%d</SessionToken><Expiration>%s</Expiration></Credentials><AssumedRoleUser><Arn>%s</Arn><AssumedRoleId>AROAFAKE:%s</AssumedRoleId></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></AssumeRoleResponse>`,
+			key, f.n, f.n, exp, b.String(), session)
+	default:
+		chainError(w, http.StatusBadRequest, "InvalidAction", "unsupported")
+	}
+}
+
+func chainError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "text/xml")
+	w.WriteHeader(status)
+	var b strings.Builder
+	_ = xml.EscapeText(&b, []byte(msg))
+	fmt.Fprintf(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>r</RequestId></ErrorResponse>`, code, b.String())
+}

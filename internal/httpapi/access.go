@@ -1,0 +1,100 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/tenant"
+)
+
+// CodeNotVerified refuses access to a connection that is not VERIFIED
+// (409): its role must not be used.
+const CodeNotVerified = "NOT_VERIFIED"
+
+// accessView is what a partner workload needs to use a VERIFIED
+// connection: the customer's role, the tenant's current external ID and
+// the partner access role to chain through. It is an ops route's answer
+// only: the external ID is the tenant's secret with its customer.
+type accessView struct {
+	TenantID      string            `json:"tenantId"`
+	AccountID     string            `json:"accountId"`
+	RoleARN       string            `json:"roleArn"`
+	ExternalID    string            `json:"externalId"`
+	AccessRoleARN string            `json:"accessRoleArn"`
+	Partition     string            `json:"partition"`
+	Status        connection.Status `json:"status"`
+	VerifiedAt    time.Time         `json:"verifiedAt"`
+}
+
+type accessPage struct {
+	Connections []accessView `json:"connections"`
+	Cursor      string       `json:"cursor,omitempty"`
+}
+
+// notVerified is the 409 answer: the usual error, plus the connection's
+// status and reason so a workload can say why it cannot proceed.
+type notVerified struct {
+	Error      errorDetail       `json:"error"`
+	Connection notVerifiedDetail `json:"connection"`
+}
+
+type notVerifiedDetail struct {
+	Status connection.Status `json:"status"`
+	Reason connection.Reason `json:"reason"`
+}
+
+func (h *Handler) accessOf(t tenant.Tenant, c connection.Connection) accessView {
+	return accessView{TenantID: c.TenantID, AccountID: c.AccountID, RoleARN: c.RoleARN, ExternalID: t.ExternalID,
+		AccessRoleARN: h.cfg.TrustedPrincipalARN, Partition: h.partition(), Status: c.Status, VerifiedAt: c.VerifiedAt}
+}
+
+// getAccess answers GET /v1/tenants/{tenantId}/connections/{accountId}/access.
+func (h *Handler) getAccess(w http.ResponseWriter, r *http.Request) error {
+	t, err := h.cfg.Service.Tenant(r.Context(), r.PathValue("tenantId"))
+	if err != nil {
+		return err
+	}
+	c, err := h.cfg.Service.Connection(r.Context(), t.ID, r.PathValue("accountId"))
+	if err != nil {
+		return err
+	}
+	if c.Status != connection.Verified {
+		writeJSON(w, http.StatusConflict, notVerified{
+			Error: errorDetail{Code: CodeNotVerified, Field: "accountId",
+				Message: fmt.Sprintf("the connection is %s, not VERIFIED: its role must not be used (%s)", c.Status, c.Reason.Code)},
+			Connection: notVerifiedDetail{Status: c.Status, Reason: c.Reason},
+		})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, h.accessOf(t, c))
+	return nil
+}
+
+// listAccess answers GET /v1/tenants/{tenantId}/access: the tenant's
+// VERIFIED connections, one page of the tenant's connections at a time
+// (a page may hold fewer than limit, or none, and still have a cursor).
+func (h *Handler) listAccess(w http.ResponseWriter, r *http.Request) error {
+	limit, err := limitParam(r, store.DefaultLimit, store.MaxLimit)
+	if err != nil {
+		return err
+	}
+	t, err := h.cfg.Service.Tenant(r.Context(), r.PathValue("tenantId"))
+	if err != nil {
+		return err
+	}
+	p, err := h.cfg.Service.ListByTenant(r.Context(), t.ID, r.URL.Query().Get("cursor"), limit)
+	if err != nil {
+		return err
+	}
+	out := accessPage{Connections: []accessView{}, Cursor: p.Cursor}
+	for _, c := range p.Items {
+		if c.Status == connection.Verified {
+			out.Connections = append(out.Connections, h.accessOf(t, c))
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

@@ -1,0 +1,257 @@
+package stack_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/rolecall/rolecall/internal/stack"
+)
+
+// isNoValue reports whether v is {"Ref": "AWS::NoValue"}.
+func isNoValue(v any) bool { return m(v)["Ref"] == "AWS::NoValue" && len(m(v)) == 1 }
+
+// statements returns a policy document's statements with every branch of
+// a conditional (Fn::If) statement, for checks that hold whatever the
+// parameters.
+func statements(doc map[string]any) []any {
+	var out []any
+	for _, s := range list(doc["Statement"]) {
+		if branches, ok := m(s)["Fn::If"].([]any); ok && len(branches) == 3 {
+			for _, b := range branches[1:] {
+				if !isNoValue(b) {
+					out = append(out, b)
+				}
+			}
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// evalCondition evaluates a template condition with parameter values (a
+// CommaDelimitedList given as its comma-joined string). It knows the
+// functions the template's conditions use, and fails on others.
+func evalCondition(t *testing.T, name string, params map[string]string) bool {
+	t.Helper()
+	c := m(template(t)["Conditions"])[name]
+	if c == nil {
+		t.Fatalf("no condition %s", name)
+	}
+	b, ok := evalValue(t, c, params).(bool)
+	if !ok {
+		t.Fatalf("condition %s is not a boolean", name)
+	}
+	return b
+}
+
+func evalValue(t *testing.T, v any, params map[string]string) any {
+	t.Helper()
+	x, isMap := v.(map[string]any)
+	if !isMap || len(x) != 1 {
+		return v
+	}
+	for fn, arg := range x {
+		args := list(arg)
+		switch fn {
+		case "Ref":
+			p, ok := params[fmt.Sprint(arg)]
+			if !ok {
+				t.Fatalf("no value for parameter %v", arg)
+			}
+			return p
+		case "Fn::Not":
+			return !evalValue(t, args[0], params).(bool)
+		case "Fn::Equals":
+			return fmt.Sprint(evalValue(t, args[0], params)) == fmt.Sprint(evalValue(t, args[1], params))
+		case "Fn::Join":
+			// A joined list parameter: its comma-joined value with the
+			// commas replaced by the delimiter.
+			return strings.ReplaceAll(fmt.Sprint(evalValue(t, args[1], params)), ",", fmt.Sprint(args[0]))
+		case "Condition":
+			return evalCondition(t, fmt.Sprint(arg), params)
+		}
+		t.Fatalf("evalValue: %s is not modelled", fn)
+	}
+	return nil
+}
+
+// resolveIfs replaces each Fn::If by the branch its condition picks and
+// drops AWS::NoValue from lists and mappings, as CloudFormation does.
+func resolveIfs(t *testing.T, v any, params map[string]string) any {
+	t.Helper()
+	switch x := v.(type) {
+	case map[string]any:
+		if br, ok := x["Fn::If"].([]any); ok && len(x) == 1 && len(br) == 3 {
+			if evalCondition(t, fmt.Sprint(br[0]), params) {
+				return resolveIfs(t, br[1], params)
+			}
+			return resolveIfs(t, br[2], params)
+		}
+		out := map[string]any{}
+		for k, e := range x {
+			if r := resolveIfs(t, e, params); !isNoValue(r) {
+				out[k] = r
+			}
+		}
+		return out
+	case []any:
+		var out []any
+		for _, e := range x {
+			if r := resolveIfs(t, e, params); !isNoValue(r) {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	return v
+}
+
+func accessRole(t *testing.T) map[string]any {
+	t.Helper()
+	r := template(t).Resources("AWS::IAM::Role")["PartnerAccessRole"]
+	if r == nil {
+		t.Fatal("no PartnerAccessRole")
+	}
+	return m(r["Properties"])
+}
+
+func withParams(t *testing.T, set map[string]string) map[string]string {
+	t.Helper()
+	p := template(t).Parameters()
+	for k, v := range set {
+		if _, ok := p[k]; !ok {
+			t.Fatalf("no parameter %s", k)
+		}
+		p[k] = v
+	}
+	return p
+}
+
+func asJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestPartnerAccessRolePermissions pins the access role's permissions:
+// sts:AssumeRole on any role, denied in the partner's own account, and in
+// its own Organization unless DenyOwnOrganization is false.
+func TestPartnerAccessRolePermissions(t *testing.T) {
+	allow := `{"Action":["sts:AssumeRole"],"Effect":"Allow","Resource":{"Fn::Sub":"arn:${AWS::Partition}:iam::*:role/*"},"Sid":"AssumeCustomerRoles"}`
+	ownAccount := `{"Action":["sts:AssumeRole"],"Condition":{"StringEquals":{"aws:ResourceAccount":{"Ref":"AWS::AccountId"}}},"Effect":"Deny","Resource":{"Fn::Sub":"arn:${AWS::Partition}:iam::*:role/*"},"Sid":"NoOwnAccountRoles"}`
+	ownOrg := `{"Action":["sts:AssumeRole"],"Condition":{"StringEquals":{"aws:ResourceOrgID":"${aws:PrincipalOrgID}"}},"Effect":"Deny","Resource":{"Fn::Sub":"arn:${AWS::Partition}:iam::*:role/*"},"Sid":"NoOwnOrganizationRoles"}`
+	tests := []struct {
+		name   string
+		params map[string]string
+		want   []string
+	}{
+		{"defaults", nil, []string{allow, ownAccount, ownOrg}},
+		{"organization allowed", map[string]string{"DenyOwnOrganization": "false"}, []string{allow, ownAccount}},
+		{"organization denied", map[string]string{"DenyOwnOrganization": "true"}, []string{allow, ownAccount, ownOrg}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pols := list(resolveIfs(t, accessRole(t)["Policies"], withParams(t, tt.params)))
+			if len(pols) != 1 {
+				t.Fatalf("%d policies, want 1", len(pols))
+			}
+			doc := m(m(pols[0])["PolicyDocument"])
+			var got []string
+			for _, s := range list(doc["Statement"]) {
+				got = append(got, asJSON(t, s))
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("statements\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(tt.want, "\n  "))
+			}
+		})
+	}
+	if d := template(t).Parameters()["DenyOwnOrganization"]; d != "true" {
+		t.Errorf("DenyOwnOrganization defaults to %q, want true", d)
+	}
+	for _, k := range []string{"ManagedPolicyArns", "PermissionsBoundary", "Path"} {
+		if _, ok := accessRole(t)[k]; ok {
+			t.Errorf("PartnerAccessRole sets %s", k)
+		}
+	}
+}
+
+// TestPartnerAccessRoleTrust: the verify function's role and each
+// workload principal, and with no workload principals a policy with the
+// verifier's statement only (never an empty Principal, which IAM
+// rejects).
+func TestPartnerAccessRoleTrust(t *testing.T) {
+	verifier := `{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"AWS":{"Fn::GetAtt":["VerifyFunctionRole","Arn"]}},"Sid":"Verifier"}`
+	workloads := `{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"AWS":{"Ref":"WorkloadPrincipalArns"}},"Sid":"Workloads"}`
+	tests := []struct {
+		name      string
+		workloads string
+		want      []string
+	}{
+		{"none", "", []string{verifier}},
+		{"one", "arn:aws:iam::111122223333:role/backend", []string{verifier, workloads}},
+		{"two", "arn:aws:iam::111122223333:role/backend,arn:aws:iam::111122223333:role/terraform", []string{verifier, workloads}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := m(resolveIfs(t, accessRole(t)["AssumeRolePolicyDocument"], withParams(t, map[string]string{"WorkloadPrincipalArns": tt.workloads})))
+			if doc["Version"] != "2012-10-17" {
+				t.Errorf("Version %v", doc["Version"])
+			}
+			var got []string
+			for _, s := range list(doc["Statement"]) {
+				got = append(got, asJSON(t, s))
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("trust statements\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(tt.want, "\n  "))
+			}
+		})
+	}
+	p := m(m(template(t)["Parameters"])["WorkloadPrincipalArns"])
+	if p["Type"] != "CommaDelimitedList" || p["Default"] != "" {
+		t.Errorf("WorkloadPrincipalArns is %v with default %q, want an empty CommaDelimitedList", p["Type"], p["Default"])
+	}
+}
+
+// TestPartnerAccessRoleIsTheTrustedPrincipal: named per stage, a one-hour
+// session at most (role chaining's limit), and the principal the stack
+// output and the API hand to customers, and the verifier chains through.
+func TestPartnerAccessRoleIsTheTrustedPrincipal(t *testing.T) {
+	p := accessRole(t)
+	if got := canon(p["RoleName"]); got != "Sub:rolecall-${Stage}-access" {
+		t.Errorf("RoleName = %s", got)
+	}
+	if got := fmt.Sprint(p["MaxSessionDuration"]); got != "3600" {
+		t.Errorf("MaxSessionDuration = %s", got)
+	}
+	out := m(m(template(t)["Outputs"])["TrustedPrincipalArn"])
+	if got := canon(out["Value"]); got != "GetAtt:PartnerAccessRole.Arn" {
+		t.Errorf("output TrustedPrincipalArn = %s", got)
+	}
+	fns := template(t).Resources("AWS::Serverless::Function")
+	for fn, env := range map[string]string{"ApiFunction": "TRUSTED_PRINCIPAL_ARN", "VerifyFunction": "ACCESS_ROLE_ARN"} {
+		vars := m(m(m(fns[fn]["Properties"])["Environment"])["Variables"])
+		if got := canon(vars[env]); got != "GetAtt:PartnerAccessRole.Arn" {
+			t.Errorf("%s %s = %s", fn, env, got)
+		}
+	}
+}
+
+func TestResolveIfs(t *testing.T) {
+	params := withParams(t, map[string]string{"DenyOwnOrganization": "false"})
+	in := []any{"a", map[string]any{"Fn::If": []any{"OwnOrganizationDenied", "b", map[string]any{"Ref": "AWS::NoValue"}}},
+		map[string]any{"Fn::If": []any{"OwnOrganizationDenied", "c", "d"}}}
+	if got := resolveIfs(t, in, params); !reflect.DeepEqual(got, []any{"a", "d"}) {
+		t.Errorf("resolveIfs = %v", got)
+	}
+	if got := stack.Resolve(map[string]any{"Ref": "DenyOwnOrganization"}, params); got != "false" {
+		t.Errorf("Resolve = %v", got)
+	}
+}
