@@ -79,12 +79,19 @@ type Connection struct {
 	ExternalIDVersion int `json:"externalIdVersion,omitempty"`
 }
 
-// Live reports whether the connection holds its role claim.
+// Live reports whether the connection is still in use (not disconnected):
+// it is checked and listed as due.
 func (c Connection) Live() bool { return c.Status != Disconnected }
 
+// HoldsClaim reports whether the connection holds its role's claim: only a
+// connection that has been VERIFIED holds one (VERIFIED, and ACCESS_LOST
+// until it is restored or disconnected). PENDING and FAILED connections
+// hold none, so a submission can never squat on a role.
+func (c Connection) HoldsClaim() bool { return c.Status == Verified || c.Status == AccessLost }
+
 // ClaimKey identifies the connection's role as IAM does (account +
-// lower-cased name, see rolearn.ARN.ClaimKey); at most one live connection
-// holds a claim key. It is "" when RoleARN does not parse.
+// lower-cased name, see rolearn.ARN.ClaimKey); at most one connection
+// holds a claim key (see HoldsClaim). It is "" when RoleARN does not parse.
 func (c Connection) ClaimKey() string {
 	a, err := rolearn.Parse(c.RoleARN, rolearn.Rules{})
 	if err != nil {

@@ -593,3 +593,67 @@ func TestRandomSequences(t *testing.T) {
 		}
 	}
 }
+
+func TestRoleClaimed(t *testing.T) {
+	p := connection.DefaultPolicy()
+	p.Jitter = 0
+	at := t0.Add(time.Hour)
+	ok := func(c connection.Connection) connection.Outcome {
+		return connection.Outcome{Result: connection.ResultOK, Version: c.Version, ExternalIDVersion: 1, CheckedAt: at}
+	}
+	tests := []struct {
+		name      string
+		c         connection.Connection
+		o         func(connection.Connection) connection.Outcome
+		wantEvent bool
+		wantErr   error
+	}{
+		{"pending", conn(connection.Pending, 0, connection.CodeSubmitted), ok, true, nil},
+		{"failed for another reason", conn(connection.Failed, 3, string(connection.ResultDenied)), ok, true, nil},
+		{"failed ROLE_CLAIMED already", conn(connection.Failed, 1, connection.CodeRoleClaimed), ok, false, nil},
+		{"verified holds its claim", conn(connection.Verified, 0, connection.CodeVerified), ok, false, connection.ErrStale},
+		{"access lost holds its claim", conn(connection.AccessLost, 2, string(connection.ResultDenied)), ok, false, connection.ErrStale},
+		{"disconnected", conn(connection.Disconnected, 0, connection.CodeDisconnected), ok, false, connection.ErrStale},
+		{"another version", conn(connection.Pending, 0, connection.CodeSubmitted), func(c connection.Connection) connection.Outcome {
+			o := ok(c)
+			o.Version--
+			return o
+		}, false, connection.ErrStale},
+		{"not a success", conn(connection.Pending, 0, connection.CodeSubmitted), func(c connection.Connection) connection.Outcome {
+			o := ok(c)
+			o.Result = connection.ResultDenied
+			return o
+		}, false, connection.ErrStale},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, err := p.RoleClaimed(tc.c, tc.o(tc.c))
+			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
+				t.Fatalf("err %v, want %v", err, tc.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			if tr.After.Status != connection.Failed || tr.After.Reason.Code != connection.CodeRoleClaimed || tr.After.HoldsClaim() {
+				t.Fatalf("after %+v", tr.After)
+			}
+			if !tr.After.NextCheckAt.Equal(at.Add(p.FailedInterval)) || tr.After.ConsecutiveFailures != tc.c.ConsecutiveFailures+1 {
+				t.Fatalf("re-check at %v with %d failures", tr.After.NextCheckAt, tr.After.ConsecutiveFailures)
+			}
+			if tc.wantEvent {
+				checkEvent(t, &tc.c, tr, connection.RoleVerificationFailed, at, 1)
+			} else {
+				checkRoutine(t, tc.c, tr)
+			}
+		})
+	}
+}
+
+func TestHoldsClaim(t *testing.T) {
+	for _, st := range connection.Statuses {
+		want := st == connection.Verified || st == connection.AccessLost
+		if got := conn(st, 0, "X").HoldsClaim(); got != want {
+			t.Errorf("%s HoldsClaim = %v, want %v", st, got, want)
+		}
+	}
+}

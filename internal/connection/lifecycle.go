@@ -29,6 +29,9 @@ const (
 	CodeVerified       = "VERIFIED"
 	CodeAccessRestored = "ACCESS_RESTORED"
 	CodeDisconnected   = "DISCONNECTED"
+	// CodeRoleClaimed: the tenant's own external ID assumes the role, but
+	// another connection already holds the role's claim.
+	CodeRoleClaimed = "ROLE_CLAIMED"
 )
 
 // Outcome is the result of one check, for the connection version it was
@@ -113,6 +116,34 @@ func ReasonFor(r Result, detail string) Reason {
 			Hint:    "Activate the region's STS endpoint in IAM > Account settings, or enable the region in your account."}
 	}
 	return Reason{Code: string(r), Message: "The check failed: " + string(r) + ".", Hint: "Try again later."}
+}
+
+// RoleClaimed is the transition for a check that succeeded while another
+// connection holds the role's claim (the store refused the claim when the
+// connection was to become VERIFIED): the connection becomes FAILED with
+// ROLE_CLAIMED and keeps being re-checked like any FAILED one, so it is
+// VERIFIED once the other connection lets the role go. It returns ErrStale
+// when the outcome does not apply to c.
+func (p Policy) RoleClaimed(c Connection, o Outcome) (Transition, error) {
+	if c.Status == Disconnected || o.Version != c.Version || c.HoldsClaim() || o.Result != ResultOK {
+		return Transition{}, fmt.Errorf("refuse claim of %s/%s v%d (outcome %s for v%d): %w", c.TenantID, c.AccountID, c.Version, o.Result, o.Version, ErrStale)
+	}
+	now := o.CheckedAt.UTC()
+	after := c
+	after.LastCheckedAt = now
+	after.NextCheckAt = now.Add(p.jittered(p.FailedInterval, c, now))
+	if after.ConsecutiveFailures < 1<<20 {
+		after.ConsecutiveFailures++
+	}
+	after.Status = Failed
+	after.Reason = Reason{Code: CodeRoleClaimed,
+		Message: "RoleCall assumed the role with your external ID, but the role is already connected through another connection.",
+		Hint:    "A role serves one connection only: create a separate role for this partner connection and submit its ARN."}
+	if c.Status == Failed && c.Reason.Code == CodeRoleClaimed {
+		after.Reason = c.Reason
+		return Transition{Before: &c, After: after}, nil
+	}
+	return transition(c, after, RoleVerificationFailed, now, o.ExternalIDVersion), nil
 }
 
 // Submit applies a customer's submission of arn for tenantID. existing is the

@@ -54,9 +54,12 @@ func (s *Service) now() time.Time {
 
 // Error codes beyond those of rolearn and tenant.
 const (
-	CodeNotFound      = "NOT_FOUND"
-	CodeTenantExists  = "TENANT_EXISTS"
-	CodeRoleClaimed   = "ROLE_CLAIMED"
+	CodeNotFound     = "NOT_FOUND"
+	CodeTenantExists = "TENANT_EXISTS"
+	// CodeRoleClaimed is a reason code of a FAILED connection, never an
+	// answer to a submission: submissions do not reveal whether another
+	// tenant holds a role.
+	CodeRoleClaimed   = connection.CodeRoleClaimed
 	CodeConflict      = "CONFLICT"
 	CodeInvalidStatus = "INVALID_STATUS"
 	CodeInvalidCursor = "INVALID_CURSOR"
@@ -91,9 +94,6 @@ func AsError(err error) *Error {
 		return &Error{Code: te.Code, Message: te.Message, Field: te.Field, Err: err}
 	}
 	switch {
-	case errors.Is(err, store.ErrRoleClaimed):
-		return &Error{Code: CodeRoleClaimed, Field: rolearn.Field, Err: err,
-			Message: "this role is already connected to another account connection; create a separate role for this partner connection"}
 	case errors.Is(err, store.ErrInvalidCursor):
 		return &Error{Code: CodeInvalidCursor, Field: "cursor", Message: "the cursor is not one this API returned", Err: err}
 	}

@@ -60,9 +60,11 @@ import (
 // Writes:
 //   - Apply with an event: one TransactWriteItems: put connection (condition:
 //     not exists, or version = Before.Version), put event (not exists), put
-//     the claim of a live connection (not exists, or owned by this
-//     connection), delete the claim of Before's role when the role changes or
-//     the connection is disconnected (owned by this connection). Cancellation
+//     the claim of a connection that holds one (VERIFIED or ACCESS_LOST; not
+//     exists, or owned by this connection), delete the claim of Before's role
+//     when the role changes or the connection no longer holds a claim (owned
+//     by this connection). A role is thus claimed when its connection first
+//     becomes VERIFIED, never at submission. Cancellation
 //     reasons map to ErrRoleClaimed (claim) before ErrConflict (connection or
 //     event). A TransactionConflict (another transaction in flight on the
 //     same items) is retried with jittered backoff, then ErrConflict; each
@@ -344,7 +346,7 @@ func (d *DynamoDB) transition(ctx context.Context, t connection.Transition) erro
 	}
 	claimAt, releaseAt := -1, -1
 	newClaim := ""
-	if a.Live() {
+	if a.HoldsClaim() {
 		newClaim = a.ClaimKey()
 	}
 	if newClaim != "" {
@@ -360,7 +362,7 @@ func (d *DynamoDB) transition(ctx context.Context, t connection.Transition) erro
 	}
 	// The version condition makes Before the stored connection, so its
 	// claim is the one stored: release it when it is no longer held.
-	if b := t.Before; b != nil && b.Live() {
+	if b := t.Before; b != nil && b.HoldsClaim() {
 		if old := b.ClaimKey(); old != "" && old != newClaim {
 			releaseAt = len(items)
 			items = append(items, ddbtypes.TransactWriteItem{Delete: &ddbtypes.Delete{TableName: &d.table,

@@ -144,13 +144,14 @@ func scenario(t *testing.T, s store.Store) (transitions []connection.Event, rout
 	rec(f.Check("acme", a, connection.ResultDenied))    // routine: still lost
 	rec(f.Check("acme", a, connection.ResultOK))        // Role Access Restored
 	f.Now = f.Now.Add(3 * time.Minute)
-	rec(f.Check("bravo", b, connection.ResultNotEnforced))                               // Role Verification Failed
-	rec(f.Check("bravo", b, connection.ResultDenied))                                    // Role Verification Failed (new reason)
-	rec(f.Submit("bravo", "arn:aws:iam::222222222222:role/Other"))                       // Role Submitted, claim moves
-	rec(f.Disconnect("acme", a))                                                         // Role Disconnected
-	if _, err := f.Submit("carol", "arn:aws:iam::222222222222:role/other"); err == nil { // refused: no event
+	rec(f.Check("bravo", b, connection.ResultNotEnforced))              // Role Verification Failed
+	rec(f.Check("bravo", b, connection.ResultDenied))                   // Role Verification Failed (new reason)
+	rec(f.Submit("bravo", "arn:aws:iam::222222222222:role/Other"))      // Role Submitted
+	rec(f.Submit("carol", "arn:aws:iam::111111111111:role/deploy"))     // Role Submitted: submissions never claim
+	if _, err := f.Check("carol", a, connection.ResultOK); err == nil { // refused: no event
 		t.Fatal("claimed role was granted")
 	}
+	rec(f.Disconnect("acme", a)) // Role Disconnected
 	return transitions, routines
 }
 
@@ -169,8 +170,8 @@ func TestDynamoDBStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	want, routines := scenario(t, s)
-	if len(want) != 9 || routines != 5 {
-		t.Fatalf("scenario: %d transitions, %d routine checks; want 9 and 5", len(want), routines)
+	if len(want) != 10 || routines != 5 {
+		t.Fatalf("scenario: %d transitions, %d routine checks; want 10 and 5", len(want), routines)
 	}
 
 	streams := dynamodbstreams.New(dynamodbstreams.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep), Credentials: localCreds})
@@ -220,7 +221,7 @@ func TestDynamoDBStream(t *testing.T) {
 		}
 	}
 	// Every routine check is one MODIFY of the connection, and nothing else.
-	if wantMods := routines + len(want) - 2; modifies != wantMods { // the two first submissions are INSERTs
+	if wantMods := routines + len(want) - 3; modifies != wantMods { // the first submissions of acme, bravo and carol are INSERTs
 		t.Errorf("%d connection MODIFY records, want %d", modifies, wantMods)
 	}
 }
@@ -365,8 +366,16 @@ func TestDynamoDBRequestsPerOperation(t *testing.T) {
 		}, store.ErrConflict), "1×UpdateItem", false},
 		{"Apply: verified", apply(check(connection.ResultOK, time.Minute), nil), "1×TransactWriteItems", true},
 		{"Apply: routine check, verified", apply(check(connection.ResultOK, time.Hour), nil), "1×UpdateItem", false},
-		{"Apply: resubmit another role (claim moves)", apply(submit("acme", "arn:aws:iam::111111111111:role/Other"), nil), "1×TransactWriteItems", true},
-		{"Apply: submit of a claimed role (refused)", apply(submit("bravo", "arn:aws:iam::111111111111:role/other"), store.ErrRoleClaimed), "1×TransactWriteItems", true},
+		{"Apply: submit of a claimed role (accepted)", apply(submit("bravo", "arn:aws:iam::111111111111:role/deploy"), nil), "1×TransactWriteItems", true},
+		{"Apply: verify a claimed role (refused)", apply(func() connection.Transition {
+			c := f.Current("bravo", acct)
+			tr, err := f.Policy.Apply(*c, connection.Outcome{Result: connection.ResultOK, Version: c.Version, ExternalIDVersion: 1, CheckedAt: now.Add(time.Hour)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tr
+		}, store.ErrRoleClaimed), "1×TransactWriteItems", true},
+		{"Apply: resubmit another role (claim released)", apply(submit("acme", "arn:aws:iam::111111111111:role/Other"), nil), "1×TransactWriteItems", true},
 		{"ListByTenant (4 items)", call(func() error { _, err := s.ListByTenant(ctx, "acme", "", 50); return err }), "1×Query", false},
 		{"ListByStatus (4 items)", call(func() error { _, err := s.ListByStatus(ctx, connection.Pending, "", 50); return err }), "1×BatchGetItem 1×Query", false},
 		{"Due", call(func() error { _, err := s.Due(ctx, 0, now.Add(time.Hour), "", 50); return err }), "1×Query", false},
@@ -390,22 +399,31 @@ func TestDynamoDBRequestsPerOperation(t *testing.T) {
 		}
 	}
 
-	// 100 tenants race for one role: how many requests the transaction
-	// conflicts cost.
+	// 100 tenants' connections race to verify one role: how many requests
+	// the transaction conflicts cost.
 	var wg sync.WaitGroup
 	a := f.ARN("arn:aws:iam::123456789012:role/Shared")
+	var verifications []connection.Transition
+	for i := range 100 {
+		c := f.MustSubmit(fmt.Sprintf("race-%03d", i), a.String())
+		tr, err := f.Policy.Apply(c, connection.Outcome{Result: connection.ResultOK, Version: c.Version, ExternalIDVersion: 1, CheckedAt: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		verifications = append(verifications, tr)
+	}
 	m, _ := measure(cnt, func() error {
-		for i := range 100 {
+		for _, tr := range verifications {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_ = s.Apply(ctx, f.Policy.Submit(nil, fmt.Sprintf("race-%03d", i), a, 1, now))
+				_ = s.Apply(ctx, tr)
 			}()
 		}
 		wg.Wait()
 		return nil
 	})
-	t.Logf("%-45s %-24s %9.1f  %v", "100 concurrent submits of one role", m.requests, m.units, m.gsi)
+	t.Logf("%-45s %-24s %9.1f  %v", "100 concurrent verifications of one role", m.requests, m.units, m.gsi)
 	if m.n["TransactWriteItems"] < 100 {
 		t.Errorf("race: %s", m.requests)
 	}
@@ -447,7 +465,11 @@ func TestDynamoDBItemLayout(t *testing.T) {
 	if err := s.PutInvite(ctx, inv); err != nil {
 		t.Fatal(err)
 	}
-	c := f.MustSubmit("acme", "arn:aws:iam::111111111111:role/path/Deploy")
+	f.MustSubmit("acme", "arn:aws:iam::111111111111:role/path/Deploy")
+	if item := getItem(t, client, table, "CLAIM#111111111111/deploy", "CLAIM"); item != nil {
+		t.Fatalf("a submission claimed the role: %v", item)
+	}
+	c := f.MustCheck("acme", "111111111111", connection.ResultOK).After // claims
 	tests := []struct {
 		name, pk, sk string
 		want         map[string]string
@@ -456,8 +478,8 @@ func TestDynamoDBItemLayout(t *testing.T) {
 		{"external id", "EXTID#" + tn.ExternalID, "EXTID", map[string]string{"kind": "extid", "tenantId": "acme"}},
 		{"invite", "INVITE#" + inv.Hash, "INVITE", map[string]string{"kind": "invite", "tenantId": "acme",
 			store.AttrTTL: fmt.Sprint(inv.ExpiresAt.Add(store.InviteGrace).Unix())}},
-		{"connection", "TENANT#acme", "CONN#111111111111", map[string]string{"kind": "connection", "status": "PENDING", "version": "1",
-			store.AttrStatusPK: "PENDING", store.AttrStatusSK: "acme#111111111111",
+		{"connection", "TENANT#acme", "CONN#111111111111", map[string]string{"kind": "connection", "status": "VERIFIED", "version": "2",
+			store.AttrStatusPK: "VERIFIED", store.AttrStatusSK: "acme#111111111111",
 			store.AttrDueShard: fmt.Sprintf("DUE#%d", store.ShardOf("acme", "111111111111")),
 			store.AttrDueAt:    c.NextCheckAt.Format("2006-01-02T15:04:05.000000000Z") + "#acme#111111111111"}},
 		{"claim", "CLAIM#111111111111/deploy", "CLAIM", map[string]string{"kind": "claim", "tenantId": "acme", "accountId": "111111111111"}},
@@ -514,6 +536,8 @@ func TestDynamoDBForeignOldClaim(t *testing.T) {
 	f := storetest.NewFixture(t, s)
 	f.MustSubmit("acme", "arn:aws:iam::111111111111:role/A")
 	f.MustSubmit("acme", "arn:aws:iam::222222222222:role/B")
+	f.MustCheck("acme", "111111111111", connection.ResultOK) // claims
+	f.MustCheck("acme", "222222222222", connection.ResultOK)
 	// Hand edits: A's claim now names another owner, B's claim is gone.
 	_, err := client.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(table),
 		Key:                       map[string]ddbtypes.AttributeValue{store.AttrPK: &ddbtypes.AttributeValueMemberS{Value: "CLAIM#111111111111/a"}, store.AttrSK: &ddbtypes.AttributeValueMemberS{Value: "CLAIM"}},
@@ -528,6 +552,7 @@ func TestDynamoDBForeignOldClaim(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.MustSubmit("acme", "arn:aws:iam::111111111111:role/C")
+	f.MustCheck("acme", "111111111111", connection.ResultOK)
 	if got := str(getItem(t, client, table, "CLAIM#111111111111/a", "CLAIM"), "tenantId"); got != "intruder" {
 		t.Errorf("foreign claim owner is now %q", got)
 	}

@@ -143,7 +143,7 @@ func (m *Memory) Apply(ctx context.Context, t connection.Transition) error {
 		return nil
 	}
 	newClaim := ""
-	if t.After.Live() {
+	if t.After.HoldsClaim() {
 		newClaim = t.After.ClaimKey()
 	}
 	if newClaim != "" {
@@ -154,7 +154,7 @@ func (m *Memory) Apply(ctx context.Context, t connection.Transition) error {
 	if t.Before == nil && exists || t.Before != nil && (!exists || cur.Version != t.Before.Version) {
 		return fmt.Errorf("put connection %s/%s: %w", k.tenant, k.account, ErrConflict)
 	}
-	if exists && cur.Live() {
+	if exists && cur.HoldsClaim() {
 		if old := cur.ClaimKey(); old != "" && old != newClaim && m.claims[old] == k {
 			delete(m.claims, old)
 		}

@@ -28,7 +28,8 @@ var (
 	// tenant. Generated IDs make this practically impossible; the store
 	// enforces it anyway.
 	ErrExternalIDTaken = errors.New("external id taken")
-	// ErrRoleClaimed: another connection holds the role's claim.
+	// ErrRoleClaimed: another connection holds the role's claim (returned
+	// only by a transition that would make a connection hold it).
 	ErrRoleClaimed = errors.New("role claimed by another connection")
 	// ErrConflict: the connection changed since it was read (version or
 	// failure count differs, or it exists when it was expected not to).
@@ -61,8 +62,8 @@ type Store interface {
 	GetConnection(ctx context.Context, tenantID, accountID string) (connection.Connection, error)
 	// Apply writes a transition atomically. With an event: the connection
 	// (conditioned on Before's version, or on not existing), the event
-	// item (the outbox), the role claim of a live connection and the
-	// release of a claim it no longer holds. Without an event (a routine
+	// item (the outbox), the role claim of a connection that holds one
+	// (connection.HoldsClaim) and the release of a claim it no longer holds. Without an event (a routine
 	// check): one conditional update of check times and failure count.
 	Apply(ctx context.Context, t connection.Transition) error
 

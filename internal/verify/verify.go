@@ -153,6 +153,13 @@ func (w *Worker) process(ctx context.Context, job check.Job, receiveCount int, f
 	}
 	if tr.Changed() {
 		err := w.Store.Apply(ctx, tr)
+		if errors.Is(err, store.ErrRoleClaimed) {
+			// The tenant's own external ID works, but another
+			// connection holds the role: FAILED ROLE_CLAIMED.
+			if tr, err = w.Policy.RoleClaimed(c, out); err == nil {
+				err = w.Store.Apply(ctx, tr)
+			}
+		}
 		switch {
 		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound), errors.Is(err, connection.ErrStale):
 			return 0, fmt.Errorf("write check of %s/%s v%d: %w: %w", c.TenantID, c.AccountID, c.Version, ErrSkip, err)

@@ -480,85 +480,106 @@ func testInvalidTransitions(t *testing.T, f *Fixture) {
 
 func testClaims(t *testing.T, f *Fixture) {
 	const role = "arn:aws:iam::111111111111:role/Deploy"
+	const acct = "111111111111"
 	f.MustSubmit("acme", role)
-	type step struct {
-		tenant, arn string
-		want        error
-	}
-	tests := []struct {
-		name  string
-		steps []step
-	}{
-		{"another tenant", []step{{"bravo", role, store.ErrRoleClaimed}}},
-		{"another tenant, case variant and path", []step{{"bravo", "arn:aws:iam::111111111111:role/team/DEPLOY", store.ErrRoleClaimed}}},
-		{"same name in another account is another role", []step{{"bravo", "arn:aws:iam::222222222222:role/Deploy", nil}}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			defer f.Sub(t)()
-			for _, s := range tc.steps {
-				tr, err := f.Submit(s.tenant, s.arn)
-				wantErr(t, "submit "+s.arn+" for "+s.tenant, err, s.want)
-				if s.want != nil {
-					if c := f.Current(s.tenant, tr.After.AccountID); c != nil {
-						t.Fatalf("refused submission stored %+v", c)
-					}
-					if evs := f.Events(s.tenant, tr.After.AccountID); len(evs) != 0 {
-						t.Fatalf("refused submission wrote events %+v", evs)
-					}
-				}
-			}
-		})
-	}
+	// Submissions never claim, so they are never refused because of
+	// another tenant's role: PENDING connections hold no claim.
+	f.MustSubmit("bravo", role)
+	f.MustSubmit("charlie", "arn:aws:iam::111111111111:role/team/DEPLOY") // a spelling of the same role
 
-	t.Run("same tenant is idempotent", func(t *testing.T) {
-		defer f.Sub(t)()
-		f.Now = f.Now.Add(3 * time.Minute)
-		f.MustCheck("acme", "111111111111", connection.ResultDenied) // FAILED
-		if tr := f.MustCheck("acme", "111111111111", connection.ResultNotEnforced); tr.Event == nil {
-			t.Fatal("new failure reason should be a transition")
+	verify := func(t *testing.T, tenantID string, want error) {
+		t.Helper()
+		before := f.Current(tenantID, acct)
+		evs := f.Events(tenantID, acct)
+		_, err := f.Check(tenantID, acct, connection.ResultOK)
+		wantErr(t, "verify "+tenantID, err, want)
+		if want != nil {
+			wantConn(t, f.Current(tenantID, acct), *before)
+			wantEvents(t, f.Events(tenantID, acct), evs)
 		}
-		f.MustSubmit("acme", role)                                      // resubmit same role after FAILED
-		f.MustSubmit("acme", "arn:aws:iam::111111111111:role/x/deploy") // a spelling of the same role
-		_, err := f.Submit("bravo", role)
-		wantErr(t, "other tenant after resubmits", err, store.ErrRoleClaimed)
+	}
+	t.Run("first to verify claims", func(t *testing.T) {
+		defer f.Sub(t)()
+		verify(t, "acme", nil)
+		verify(t, "bravo", store.ErrRoleClaimed)
+		verify(t, "charlie", store.ErrRoleClaimed)
+	})
+	t.Run("a refused claim fails the connection, which holds nothing", func(t *testing.T) {
+		defer f.Sub(t)()
+		c := *f.Current("bravo", acct)
+		tr, err := f.Policy.RoleClaimed(c, connection.Outcome{Result: connection.ResultOK, Version: c.Version, ExternalIDVersion: 1, CheckedAt: f.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantErr(t, "role claimed", f.S.Apply(f.Ctx, tr), nil)
+		got := f.Current("bravo", acct)
+		if got.Status != connection.Failed || got.Reason.Code != connection.CodeRoleClaimed {
+			t.Fatalf("after a refused claim: %+v", got)
+		}
+		verify(t, "bravo", store.ErrRoleClaimed) // still acme's
+	})
+	t.Run("same name in another account is another role", func(t *testing.T) {
+		defer f.Sub(t)()
+		f.MustSubmit("bravo", "arn:aws:iam::222222222222:role/Deploy")
+		f.MustCheck("bravo", "222222222222", connection.ResultOK)
+	})
+	t.Run("a FAILED connection holds no claim", func(t *testing.T) {
+		defer f.Sub(t)()
+		const other = "arn:aws:iam::333333333333:role/Shared"
+		f.MustSubmit("delta", other)
+		f.Now = f.Now.Add(3 * time.Minute) // past the propagation window
+		if tr := f.MustCheck("delta", "333333333333", connection.ResultDenied); tr.After.Status != connection.Failed {
+			t.Fatalf("denied after the window: %+v", tr.After)
+		}
+		f.MustSubmit("echo", other)
+		f.MustCheck("echo", "333333333333", connection.ResultOK)
+		_, err := f.Check("delta", "333333333333", connection.ResultOK)
+		wantErr(t, "FAILED connection verifying a role claimed meanwhile", err, store.ErrRoleClaimed)
+	})
+	t.Run("ACCESS_LOST keeps the claim; VERIFIED again re-uses it", func(t *testing.T) {
+		defer f.Sub(t)()
+		f.Now = f.Now.Add(time.Hour)
+		f.MustCheck("acme", acct, connection.ResultDenied)
+		if tr := f.MustCheck("acme", acct, connection.ResultDenied); tr.After.Status != connection.AccessLost {
+			t.Fatalf("two denials: %+v", tr.After)
+		}
+		verify(t, "charlie", store.ErrRoleClaimed)
+		if tr := f.MustCheck("acme", acct, connection.ResultOK); tr.After.Status != connection.Verified {
+			t.Fatalf("restored: %+v", tr.After)
+		}
 	})
 	t.Run("resubmitting another role releases the old claim", func(t *testing.T) {
 		defer f.Sub(t)()
+		f.Now = f.Now.Add(time.Hour)
+		f.MustCheck("acme", acct, connection.ResultDenied)
+		f.MustCheck("acme", acct, connection.ResultDenied) // ACCESS_LOST
 		f.MustSubmit("acme", "arn:aws:iam::111111111111:role/NewRole")
-		f.MustSubmit("bravo", role)
-		_, err := f.Submit("charlie", "arn:aws:iam::111111111111:role/newrole")
-		wantErr(t, "new role is claimed", err, store.ErrRoleClaimed)
-		_, err = f.Submit("acme", role)
-		wantErr(t, "old role now bravo's", err, store.ErrRoleClaimed)
-		if c := f.Current("acme", "111111111111"); c.RoleARN != "arn:aws:iam::111111111111:role/NewRole" {
-			t.Fatalf("refused resubmission changed the connection: %+v", c)
-		}
+		verify(t, "charlie", nil) // the old role is free once acme's connection stops holding it
+		_, err := f.Check("acme", acct, connection.ResultOK)
+		wantErr(t, "acme verifies its new role", err, nil)
 	})
 	t.Run("disconnect releases the claim", func(t *testing.T) {
 		defer f.Sub(t)()
-		_, err := f.Disconnect("bravo", "111111111111")
+		_, err := f.Disconnect("charlie", acct)
 		wantErr(t, "disconnect", err, nil)
-		again := f.Policy.Disconnect(*f.Current("bravo", "111111111111"), 1, f.Now)
+		again := f.Policy.Disconnect(*f.Current("charlie", acct), 1, f.Now)
 		if again.Changed() {
 			t.Fatal("disconnecting twice should change nothing")
 		}
-		f.MustSubmit("charlie", role)
-		_, err = f.Submit("bravo", role)
-		wantErr(t, "reconnect after another tenant took the role", err, store.ErrRoleClaimed)
-		if c := f.Current("bravo", "111111111111"); c.Status != connection.Disconnected {
-			t.Fatalf("refused reconnect changed the connection: %+v", c)
-		}
-		_, err = f.Disconnect("charlie", "111111111111")
-		wantErr(t, "disconnect", err, nil)
-		f.MustSubmit("bravo", role) // reconnect
+		f.MustSubmit("bravo", role) // FAILED ROLE_CLAIMED -> PENDING
+		verify(t, "bravo", nil)
+		f.MustSubmit("charlie", role) // reconnecting is a submission: never refused
+		verify(t, "charlie", store.ErrRoleClaimed)
 	})
 	t.Run("claim refusal wins over a version conflict", func(t *testing.T) {
 		defer f.Sub(t)()
-		stale := *f.Current("acme", "111111111111")
-		f.MustSubmit("acme", "arn:aws:iam::111111111111:role/Third")
-		tr := f.Policy.Submit(&stale, "acme", f.ARN(role), 1, f.Now) // bravo holds role
-		wantErr(t, "stale submit of a claimed role", f.S.Apply(f.Ctx, tr), store.ErrRoleClaimed)
+		stale := *f.Current("charlie", acct)
+		f.MustSubmit("charlie", "arn:aws:iam::111111111111:role/Third")
+		tr, err := f.Policy.Apply(stale, connection.Outcome{Result: connection.ResultOK, Version: stale.Version, ExternalIDVersion: 1, CheckedAt: f.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantErr(t, "stale verification of a claimed role", f.S.Apply(f.Ctx, tr), store.ErrRoleClaimed)
 	})
 }
 
@@ -819,6 +840,19 @@ func testInvalidCursors(t *testing.T, f *Fixture) {
 func testClaimRace(t *testing.T, f *Fixture) {
 	const n = 100
 	a := f.ARN("arn:aws:iam::123456789012:role/Shared")
+	// Every tenant's submission is accepted: none claims.
+	trs := make([]connection.Transition, n)
+	for i := range n {
+		tid := fmt.Sprintf("race-%03d", i)
+		f.MustSubmit(tid, a.String())
+		c := f.Current(tid, a.Account)
+		tr, err := f.Policy.Apply(*c, connection.Outcome{Result: connection.ResultOK, Version: c.Version, ExternalIDVersion: 1, CheckedAt: f.Now})
+		if err != nil || tr.After.Status != connection.Verified {
+			t.Fatalf("tenant %d: %+v %v", i, tr, err)
+		}
+		trs[i] = tr
+	}
+	// All verify at once: exactly one claims.
 	errs := make([]error, n)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
@@ -826,9 +860,8 @@ func testClaimRace(t *testing.T, f *Fixture) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tr := f.Policy.Submit(nil, fmt.Sprintf("race-%03d", i), a, 1, f.Now)
 			<-start
-			errs[i] = f.S.Apply(f.Ctx, tr)
+			errs[i] = f.S.Apply(f.Ctx, trs[i])
 		}()
 	}
 	close(start)
@@ -850,8 +883,12 @@ func testClaimRace(t *testing.T, f *Fixture) {
 	for i := range n {
 		tid := fmt.Sprintf("race-%03d", i)
 		c, evs := f.Current(tid, a.Account), f.Events(tid, a.Account)
-		if (c != nil) != (i == winner) || len(evs) != map[bool]int{true: 1, false: 0}[i == winner] {
-			t.Fatalf("tenant %d (winner %d): connection %v, %d events", i, winner, c, len(evs))
+		want, wantEvs := connection.Pending, 1
+		if i == winner {
+			want, wantEvs = connection.Verified, 2
+		}
+		if c.Status != want || len(evs) != wantEvs {
+			t.Fatalf("tenant %d (winner %d): connection %+v, %d events", i, winner, c, len(evs))
 		}
 	}
 }
