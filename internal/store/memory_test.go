@@ -34,7 +34,7 @@ func TestMemoryOutbox(t *testing.T) {
 	f.Now = f.Now.Add(10 * time.Second)
 	record(f.Check("acme", "111111111111", connection.ResultDenied)) // routine
 	record(f.Check("acme", "111111111111", connection.ResultOK))
-	record(f.Check("acme", "111111111111", connection.ResultOK)) // routine
+	record(f.Check("acme", "111111111111", connection.ResultOK))       // routine
 	record(f.Submit("carol", "arn:aws:iam::111111111111:role/deploy")) // submissions never claim
 	snap := m.Snapshot()
 	if _, err := f.Check("carol", "111111111111", connection.ResultOK); err == nil {
