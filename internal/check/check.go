@@ -98,12 +98,14 @@ func SessionName(tenantID, accountID string) string {
 
 // Request is what one check needs.
 type Request struct {
-	TenantID          string
-	AccountID         string
-	RoleARN           string
-	ExternalID        string
-	ExternalIDVersion int
-	Version           int64 // the connection version the check is for
+	TenantID                  string
+	AccountID                 string
+	RoleARN                   string
+	ExternalID                string
+	ExternalIDVersion         int
+	Version                   int64 // the connection version the check is for
+	PreviousExternalID        string
+	PreviousExternalIDVersion int
 }
 
 // Step is one step of a check, for reports.
@@ -283,10 +285,12 @@ func backoff(base time.Duration, i int) time.Duration {
 // (so a routine check needs no read), the tenant's external ID, and why it
 // was queued. Its JSON form is the verify queue's message body.
 type Job struct {
-	Connection        connection.Connection `json:"connection"`
-	ExternalID        string                `json:"externalId"`
-	ExternalIDVersion int                   `json:"externalIdVersion"`
-	Why               string                `json:"why"`
+	Connection                connection.Connection `json:"connection"`
+	ExternalID                string                `json:"externalId"`
+	ExternalIDVersion         int                   `json:"externalIdVersion"`
+	Why                       string                `json:"why"`
+	PreviousExternalID        string                `json:"previousExternalId,omitempty"`
+	PreviousExternalIDVersion int                   `json:"previousExternalIdVersion,omitempty"`
 }
 
 // Why values.

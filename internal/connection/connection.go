@@ -77,6 +77,10 @@ type Connection struct {
 	// ExternalIDVersion is the tenant's external-ID version the last
 	// successful check used (0 before any).
 	ExternalIDVersion int `json:"externalIdVersion,omitempty"`
+	// ExternalIDCurrent is false when the last successful check worked only
+	// with the tenant's previous external ID (during a rotation's grace):
+	// the customer must update the role's trust policy to the current one.
+	ExternalIDCurrent bool `json:"externalIdCurrent"`
 }
 
 // Live reports whether the connection is still in use (not disconnected):
@@ -154,6 +158,11 @@ type Transition struct {
 	Before *Connection
 	After  Connection
 	Event  *Event
+	// Check is the check outcome the transition applies (nil for
+	// submissions and disconnections). A store writes a transition that
+	// changes a status, a failure count or the external-ID bookkeeping only
+	// while the tenant still accepts the external ID the check used.
+	Check *Outcome
 }
 
 // Changed reports whether the transition writes anything.

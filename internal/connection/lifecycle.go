@@ -40,9 +40,30 @@ type Outcome struct {
 	Result  Result
 	Detail  string // short, non-secret detail (e.g. the account a session landed in)
 	Version int64
-	// ExternalIDVersion is the tenant's external-ID version the check used.
+	// ExternalIDVersion is the tenant's external-ID version the check used:
+	// for a success, the version of the ID that worked; otherwise the
+	// tenant's current version when the check's job was made.
 	ExternalIDVersion int
 	CheckedAt         time.Time
+	// ExternalIDCurrent is true when the tenant's current external ID
+	// worked, false when only the previous one (during a rotation's grace)
+	// did. It is meaningful for ResultOK only.
+	ExternalIDCurrent bool
+}
+
+// PreviousOnly reports whether the outcome is a success with the tenant's
+// previous external ID only (a rotation is in its grace period and the
+// role's trust policy still names the previous ID).
+func (o Outcome) PreviousOnly() bool { return o.Result == ResultOK && !o.ExternalIDCurrent }
+
+// JobExternalIDVersion is the tenant's current external-ID version when
+// the check's job was made: the previous ID is always the current one's
+// predecessor.
+func (o Outcome) JobExternalIDVersion() int {
+	if o.PreviousOnly() {
+		return o.ExternalIDVersion + 1
+	}
+	return o.ExternalIDVersion
 }
 
 // Policy holds the lifecycle's knobs. The zero value is not useful; start
@@ -125,9 +146,18 @@ func ReasonFor(r Result, detail string) Reason {
 // VERIFIED once the other connection lets the role go. It returns ErrStale
 // when the outcome does not apply to c.
 func (p Policy) RoleClaimed(c Connection, o Outcome) (Transition, error) {
-	if c.Status == Disconnected || o.Version != c.Version || c.HoldsClaim() || o.Result != ResultOK {
+	if err := stale(c, o); err != nil {
+		return Transition{}, err
+	}
+	if c.HoldsClaim() || o.Result != ResultOK {
 		return Transition{}, fmt.Errorf("refuse claim of %s/%s v%d (outcome %s for v%d): %w", c.TenantID, c.AccountID, c.Version, o.Result, o.Version, ErrStale)
 	}
+	tr := p.roleClaimed(c, o)
+	tr.Check = &o
+	return tr, nil
+}
+
+func (p Policy) roleClaimed(c Connection, o Outcome) Transition {
 	now := o.CheckedAt.UTC()
 	after := c
 	after.LastCheckedAt = now
@@ -141,9 +171,9 @@ func (p Policy) RoleClaimed(c Connection, o Outcome) (Transition, error) {
 		Hint:    "A role serves one connection only: create a separate role for this partner connection and submit its ARN."}
 	if c.Status == Failed && c.Reason.Code == CodeRoleClaimed {
 		after.Reason = c.Reason
-		return Transition{Before: &c, After: after}, nil
+		return Transition{Before: &c, After: after}
 	}
-	return transition(c, after, RoleVerificationFailed, now, o.ExternalIDVersion), nil
+	return transition(c, after, RoleVerificationFailed, now, o.ExternalIDVersion)
 }
 
 // Submit applies a customer's submission of arn for tenantID. existing is the
@@ -186,17 +216,42 @@ func (p Policy) Disconnect(c Connection, externalIDVersion int, now time.Time) T
 	return transition(c, after, RoleDisconnected, now.UTC(), externalIDVersion)
 }
 
-// Apply applies a check outcome to c. It returns ErrStale when the outcome
-// was for another version or c is disconnected. A routine check returns a
-// transition without event that moves only check times and failure count.
+// Apply applies a check outcome to c. It returns ErrStale, and changes
+// nothing, when the outcome cannot describe c's role as it is now: it was for
+// another version, c is disconnected, it is older than the last check
+// applied, or its job was made before an external-ID rotation c has already
+// verified past. A routine check returns a transition without event that
+// moves only check times, failure count and external-ID bookkeeping.
+//
+// Every transition Apply returns carries the outcome (Transition.Check), so
+// the store can refuse it when the external ID the check used is no longer
+// accepted by the tenant when it is written.
 func (p Policy) Apply(c Connection, o Outcome) (Transition, error) {
-	if c.Status == Disconnected || o.Version != c.Version {
-		return Transition{}, fmt.Errorf("apply %s to %s/%s v%d (outcome for v%d): %w", o.Result, c.TenantID, c.AccountID, c.Version, o.Version, ErrStale)
+	tr, err := p.apply(c, o)
+	if err != nil {
+		return Transition{}, err
+	}
+	tr.Check = &o
+	return tr, nil
+}
+
+func (p Policy) apply(c Connection, o Outcome) (Transition, error) {
+	if err := stale(c, o); err != nil {
+		return Transition{}, err
 	}
 	now := o.CheckedAt.UTC()
 	after := c
 	after.LastCheckedAt = now
 	routine := func() (Transition, error) { return Transition{Before: &c, After: after}, nil }
+
+	if o.Result == ResultOK && o.ExternalIDVersion < c.ExternalIDVersion {
+		// The role works only with the previous external ID although it
+		// was verified with the current one (its trust policy went
+		// back): record the check, change nothing else; once the grace
+		// ends the previous ID is refused and the role fails.
+		after.NextCheckAt = now.Add(p.jittered(p.interval(c.Status), c, now))
+		return routine()
+	}
 
 	switch o.Result {
 	case ResultTransient:
@@ -205,6 +260,7 @@ func (p Policy) Apply(c Connection, o Outcome) (Transition, error) {
 	case ResultOK:
 		after.ConsecutiveFailures = 0
 		after.ExternalIDVersion = o.ExternalIDVersion
+		after.ExternalIDCurrent = o.ExternalIDCurrent
 		after.NextCheckAt = now.Add(p.jittered(p.VerifiedInterval, c, now))
 		if c.Status == Verified {
 			return routine()
@@ -263,6 +319,37 @@ func (p Policy) Apply(c Connection, o Outcome) (Transition, error) {
 		after.Reason = reason
 		return transition(c, after, dt, now, o.ExternalIDVersion), nil
 	}
+}
+
+// stale returns ErrStale when o must not change c.
+func stale(c Connection, o Outcome) error {
+	why := ""
+	switch {
+	case c.Status == Disconnected:
+		why = "disconnected"
+	case o.Version != c.Version:
+		why = fmt.Sprintf("outcome for v%d", o.Version)
+	case o.CheckedAt.Before(c.LastCheckedAt):
+		why = "older than the last check applied"
+	case o.JobExternalIDVersion() < c.ExternalIDVersion:
+		why = fmt.Sprintf("made with external-ID version %d, verified with %d", o.JobExternalIDVersion(), c.ExternalIDVersion)
+	default:
+		return nil
+	}
+	return fmt.Errorf("apply %s to %s/%s v%d (%s): %w", o.Result, c.TenantID, c.AccountID, c.Version, why, ErrStale)
+}
+
+// interval is the routine interval between checks in status st.
+func (p Policy) interval(st Status) time.Duration {
+	switch st {
+	case Verified:
+		return p.VerifiedInterval
+	case AccessLost:
+		return p.LostInterval
+	case Failed:
+		return p.FailedInterval
+	}
+	return p.PendingSafetyNet
 }
 
 func (p Policy) pendingBackoff(attempt int) time.Duration {

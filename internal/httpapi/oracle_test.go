@@ -28,7 +28,7 @@ func TestSubmitIsNoOracleForClaims(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := connection.DefaultPolicy().Apply(c, connection.Outcome{Result: connection.ResultOK, Version: c.Version, ExternalIDVersion: 1, CheckedAt: e.now})
+	tr, err := connection.DefaultPolicy().Apply(c, connection.Outcome{ExternalIDCurrent: true, Result: connection.ResultOK, Version: c.Version, ExternalIDVersion: 1, CheckedAt: e.now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -123,7 +123,7 @@ func (f *fixture) verify(t *testing.T, tenantID, accountID string) connection.Co
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := f.svc.Policy.Apply(c, connection.Outcome{Result: connection.ResultOK, Version: c.Version, ExternalIDVersion: 1, CheckedAt: f.now})
+	tr, err := f.svc.Policy.Apply(c, connection.Outcome{ExternalIDCurrent: true, Result: connection.ResultOK, Version: c.Version, ExternalIDVersion: 1, CheckedAt: f.now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -267,12 +267,8 @@ func (d *DynamoDB) Apply(ctx context.Context, t connection.Transition) error {
 // count: one conditional UpdateItem, no read.
 func (d *DynamoDB) routine(ctx context.Context, t connection.Transition) error {
 	a := t.After
-	vals := map[string]ddbtypes.AttributeValue{
-		":v":  n(t.Before.Version),
-		":f":  n(t.Before.ConsecutiveFailures),
-		":nf": n(a.ConsecutiveFailures),
-		":xv": n(a.ExternalIDVersion),
-	}
+	cond, vals := snapshotCondition(*t.Before)
+	vals[":nf"], vals[":xv"], vals[":xc"] = n(a.ConsecutiveFailures), n(a.ExternalIDVersion), &ddbtypes.AttributeValueMemberBOOL{Value: a.ExternalIDCurrent}
 	var set, remove []string
 	setTime := func(attr string, v time.Time) {
 		if v.IsZero() {
@@ -284,7 +280,7 @@ func (d *DynamoDB) routine(ctx context.Context, t connection.Transition) error {
 	}
 	setTime("lastCheckedAt", a.LastCheckedAt)
 	setTime("nextCheckAt", a.NextCheckAt)
-	set = append(set, "consecutiveFailures = :nf", "externalIdVersion = :xv")
+	set = append(set, "consecutiveFailures = :nf", "externalIdVersion = :xv", "externalIdCurrent = :xc")
 	if dueIndexed(a) {
 		vals[":ds"], vals[":da"] = s(dueShardKey(ShardOf(a.TenantID, a.AccountID))), s(dueOrder(a))
 		set = append(set, AttrDueShard+" = :ds", AttrDueAt+" = :da")
@@ -295,11 +291,30 @@ func (d *DynamoDB) routine(ctx context.Context, t connection.Transition) error {
 	if len(remove) > 0 {
 		expr += " REMOVE " + strings.Join(remove, ", ")
 	}
+	if g, ok := guardOf(t); ok {
+		// The failure count or external-ID bookkeeping changes: one
+		// transaction of the update and the tenant's guard.
+		id := fmt.Sprintf("%s/%s v%d", a.TenantID, a.AccountID, t.Before.Version)
+		items := []ddbtypes.TransactWriteItem{
+			{Update: &ddbtypes.Update{TableName: &d.table, Key: key(tenantPK(a.TenantID), connSK(a.AccountID)),
+				UpdateExpression: aws.String(expr), ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals}},
+			d.guardItem(g),
+		}
+		return d.transact(ctx, id, items, func(codes []string) (error, bool) {
+			switch {
+			case failedAt(codes, 1):
+				return fmt.Errorf("update connection %s: %w", id, ErrExternalIDRetired), true
+			case failedAt(codes, 0):
+				return fmt.Errorf("update connection %s: %w", id, ErrConflict), true
+			}
+			return nil, false
+		})
+	}
 	_, err := d.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &d.table,
 		Key:                       key(tenantPK(a.TenantID), connSK(a.AccountID)),
 		UpdateExpression:          aws.String(expr),
-		ConditionExpression:       aws.String("version = :v AND consecutiveFailures = :f"),
+		ConditionExpression:       aws.String(cond),
 		ExpressionAttributeValues: vals,
 	})
 	var ccf *ddbtypes.ConditionalCheckFailedException
@@ -310,6 +325,66 @@ func (d *DynamoDB) routine(ctx context.Context, t connection.Transition) error {
 		return fmt.Errorf("update connection %s/%s v%d: %w", a.TenantID, a.AccountID, t.Before.Version, err)
 	}
 	return nil
+}
+
+// snapshotCondition is the condition that the stored connection is still
+// before (see sameSnapshot): version, failure count, last check time and
+// role ARN. A zero last check time is stored either absent (routine writes
+// remove it) or as the zero time (transactions write it).
+func snapshotCondition(before connection.Connection) (string, map[string]ddbtypes.AttributeValue) {
+	vals := map[string]ddbtypes.AttributeValue{
+		":v": n(before.Version), ":f": n(before.ConsecutiveFailures), ":r": s(before.RoleARN),
+		":lc": s(utc(before.LastCheckedAt).Format(time.RFC3339Nano)),
+	}
+	lc := "lastCheckedAt = :lc"
+	if before.LastCheckedAt.IsZero() {
+		lc = "(attribute_not_exists(lastCheckedAt) OR lastCheckedAt = :lc)"
+	}
+	return "version = :v AND consecutiveFailures = :f AND roleArn = :r AND " + lc, vals
+}
+
+// guardItem is the condition check on the tenant item that it still
+// accepts the external ID version a check used (AcceptsExternalID).
+func (d *DynamoDB) guardItem(g guard) ddbtypes.TransactWriteItem {
+	cc := &ddbtypes.ConditionCheck{TableName: &d.table, Key: key(tenantPK(g.tenantID), skTenant),
+		ConditionExpression:       aws.String("externalIdVersion = :gv"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":gv": n(g.version)}}
+	if g.previous {
+		cc.ConditionExpression = aws.String("previousExternalIdVersion = :gv AND graceEndsAt > :gat")
+		cc.ExpressionAttributeValues[":gat"] = s(dueTime(g.at))
+	}
+	return ddbtypes.TransactWriteItem{ConditionCheck: cc}
+}
+
+// transact runs a transaction, retrying TransactionConflict cancellations
+// with jittered backoff; classify maps other cancellations to an error
+// (false: not one it knows).
+func (d *DynamoDB) transact(ctx context.Context, id string, items []ddbtypes.TransactWriteItem, classify func(codes []string) (error, bool)) error {
+	for attempt := 1; ; attempt++ {
+		_, err := d.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+			TransactItems:      items,
+			ClientRequestToken: aws.String(requestToken()),
+		})
+		if err == nil {
+			return nil
+		}
+		codes, _ := reasons(err)
+		if codes == nil {
+			return fmt.Errorf("apply to %s: %w", id, err)
+		}
+		if e, ok := classify(codes); ok {
+			return e
+		}
+		if !strings.Contains(strings.Join(codes, ","), condCodeTxnConflict) {
+			return fmt.Errorf("apply to %s: cancelled %v: %w", id, codes, err)
+		}
+		if attempt >= txnAttempts {
+			return fmt.Errorf("apply to %s: transaction still conflicting after %d attempts: %w", id, attempt, ErrConflict)
+		}
+		if err := sleep(ctx, d.backoff(attempt)); err != nil {
+			return fmt.Errorf("apply to %s: %w", id, err)
+		}
+	}
 }
 
 // Transaction retries: a transaction that collides with another one in
@@ -337,14 +412,14 @@ func (d *DynamoDB) transition(ctx context.Context, t connection.Transition) erro
 	owner := map[string]ddbtypes.AttributeValue{":t": s(a.TenantID), ":a": s(a.AccountID)}
 	connPut := &ddbtypes.Put{TableName: &d.table, Item: ci, ConditionExpression: aws.String("attribute_not_exists(" + AttrPK + ")")}
 	if t.Before != nil {
-		connPut.ConditionExpression = aws.String("version = :v")
-		connPut.ExpressionAttributeValues = map[string]ddbtypes.AttributeValue{":v": n(t.Before.Version)}
+		cond, vals := snapshotCondition(*t.Before)
+		connPut.ConditionExpression, connPut.ExpressionAttributeValues = aws.String(cond), vals
 	}
 	items := []ddbtypes.TransactWriteItem{
 		{Put: connPut},
 		{Put: &ddbtypes.Put{TableName: &d.table, Item: ei, ConditionExpression: aws.String("attribute_not_exists(" + AttrPK + ")")}},
 	}
-	claimAt, releaseAt := -1, -1
+	claimAt, releaseAt, guardAt := -1, -1, -1
 	newClaim := ""
 	if a.HoldsClaim() {
 		newClaim = a.ClaimKey()
@@ -371,6 +446,10 @@ func (d *DynamoDB) transition(ctx context.Context, t connection.Transition) erro
 				ExpressionAttributeValues: owner}})
 		}
 	}
+	if g, ok := guardOf(t); ok {
+		guardAt = len(items)
+		items = append(items, d.guardItem(g))
+	}
 	for attempt := 1; ; attempt++ {
 		_, err := d.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
 			TransactItems:      items,
@@ -383,6 +462,8 @@ func (d *DynamoDB) transition(ctx context.Context, t connection.Transition) erro
 		switch {
 		case codes == nil:
 			return fmt.Errorf("apply to %s: %w", id, err)
+		case failedAt(codes, guardAt):
+			return fmt.Errorf("apply check of %s with external-id version %d: %w", id, t.Check.ExternalIDVersion, ErrExternalIDRetired)
 		case failedAt(codes, claimAt):
 			return fmt.Errorf("claim role %s for %s/%s: %w", a.RoleARN, a.TenantID, a.AccountID, ErrRoleClaimed)
 		case failedAt(codes, 0) || failedAt(codes, 1):
@@ -391,6 +472,9 @@ func (d *DynamoDB) transition(ctx context.Context, t connection.Transition) erro
 			// The old claim belongs to someone else (it cannot, unless
 			// the table was edited by hand): leave it, as Memory does.
 			items = append(items[:releaseAt], items[releaseAt+1:]...)
+			if guardAt > releaseAt {
+				guardAt--
+			}
 			releaseAt = -1
 			continue
 		case strings.Contains(strings.Join(codes, ","), condCodeTxnConflict) && attempt < txnAttempts:

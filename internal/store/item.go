@@ -112,6 +112,7 @@ type connItem struct {
 	LastCheckedAt       time.Time  `dynamodbav:"lastCheckedAt,omitempty"`
 	NextCheckAt         time.Time  `dynamodbav:"nextCheckAt,omitempty"`
 	ExternalIDVersion   int        `dynamodbav:"externalIdVersion"`
+	ExternalIDCurrent   bool       `dynamodbav:"externalIdCurrent"`
 	ClaimKey            string     `dynamodbav:"claimKey,omitempty"`
 	ConnStatus          string     `dynamodbav:"connStatus"`
 	ConnKey             string     `dynamodbav:"connKey"`
@@ -184,7 +185,7 @@ func newConnItem(c connection.Connection) connItem {
 		Reason: toReasonAttr(c.Reason), Version: c.Version, ConsecutiveFailures: c.ConsecutiveFailures,
 		SubmittedAt: utc(c.SubmittedAt), UpdatedAt: utc(c.UpdatedAt), VerifiedAt: utc(c.VerifiedAt),
 		LastCheckedAt: utc(c.LastCheckedAt), NextCheckAt: utc(c.NextCheckAt), ExternalIDVersion: c.ExternalIDVersion,
-		ClaimKey: c.ClaimKey(), ConnStatus: string(c.Status), ConnKey: connOrder(c.TenantID, c.AccountID),
+		ExternalIDCurrent: c.ExternalIDCurrent, ClaimKey: c.ClaimKey(), ConnStatus: string(c.Status), ConnKey: connOrder(c.TenantID, c.AccountID),
 	}
 	if dueIndexed(c) {
 		it.DueShard, it.DueAt = dueShardKey(ShardOf(c.TenantID, c.AccountID)), dueOrder(c)
@@ -198,6 +199,7 @@ func (it connItem) connection() connection.Connection {
 		Reason: connection.Reason(it.Reason), Version: it.Version, ConsecutiveFailures: it.ConsecutiveFailures,
 		SubmittedAt: it.SubmittedAt, UpdatedAt: it.UpdatedAt, VerifiedAt: it.VerifiedAt,
 		LastCheckedAt: it.LastCheckedAt, NextCheckAt: it.NextCheckAt, ExternalIDVersion: it.ExternalIDVersion,
+		ExternalIDCurrent: it.ExternalIDCurrent,
 	}
 }
 

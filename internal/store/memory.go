@@ -131,14 +131,20 @@ func (m *Memory) Apply(ctx context.Context, t connection.Transition) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	cur, exists := m.conns[k]
+	if g, ok := guardOf(t); ok {
+		if tn, found := m.tenants[g.tenantID]; !found || !tn.AcceptsExternalID(g.version, g.previous, g.at) {
+			return fmt.Errorf("apply check of %s/%s with external-id version %d: %w", k.tenant, k.account, g.version, ErrExternalIDRetired)
+		}
+	}
 	if t.Event == nil {
-		if !exists || cur.Version != t.Before.Version || cur.ConsecutiveFailures != t.Before.ConsecutiveFailures {
+		if !exists || !sameSnapshot(cur, *t.Before) {
 			return fmt.Errorf("update connection %s/%s v%d: %w", k.tenant, k.account, t.Before.Version, ErrConflict)
 		}
 		cur.LastCheckedAt = t.After.LastCheckedAt
 		cur.NextCheckAt = t.After.NextCheckAt
 		cur.ConsecutiveFailures = t.After.ConsecutiveFailures
 		cur.ExternalIDVersion = t.After.ExternalIDVersion
+		cur.ExternalIDCurrent = t.After.ExternalIDCurrent
 		m.conns[k] = cur
 		return nil
 	}
@@ -151,7 +157,7 @@ func (m *Memory) Apply(ctx context.Context, t connection.Transition) error {
 			return fmt.Errorf("claim role %s for %s/%s: %w", t.After.RoleARN, k.tenant, k.account, ErrRoleClaimed)
 		}
 	}
-	if t.Before == nil && exists || t.Before != nil && (!exists || cur.Version != t.Before.Version) {
+	if t.Before == nil && exists || t.Before != nil && (!exists || !sameSnapshot(cur, *t.Before)) {
 		return fmt.Errorf("put connection %s/%s: %w", k.tenant, k.account, ErrConflict)
 	}
 	if exists && cur.HoldsClaim() {

@@ -39,6 +39,10 @@ var (
 	ErrInvalidTransition = errors.New("invalid transition")
 	// ErrInvalidCursor: a page cursor this store did not issue.
 	ErrInvalidCursor = errors.New("invalid cursor")
+	// ErrExternalIDRetired: the transition applies a check made with an
+	// external ID the tenant no longer accepts (rotated since the check's
+	// job was made, or retired at the end of its grace period).
+	ErrExternalIDRetired = errors.New("check made with a retired external id")
 )
 
 // Page is one page of a listing. Cursor is opaque; "" means no more pages.
@@ -99,6 +103,45 @@ func clampLimit(n int) int {
 		return DefaultLimit
 	}
 	return min(n, MaxLimit)
+}
+
+// guard is what a transition computed from a check outcome requires of the
+// tenant when it is written: that it still accepts the external ID the
+// check used (tenant.Tenant.AcceptsExternalID).
+type guard struct {
+	tenantID string
+	version  int
+	previous bool
+	at       time.Time
+}
+
+// guardOf returns the guard of t, if it needs one. A status change, a
+// change of the failure count (reset or increment) or of the external-ID
+// bookkeeping needs one; a routine check that changes none of these (the
+// common case: a healthy role checked again, or a transient failure) does
+// not, so it stays a single conditional write.
+func guardOf(t connection.Transition) (guard, bool) {
+	o := t.Check
+	if o == nil || o.Result == connection.ResultTransient {
+		return guard{}, false
+	}
+	if t.Event == nil && t.Before != nil {
+		b, a := t.Before, t.After
+		if a.ConsecutiveFailures == b.ConsecutiveFailures && a.ExternalIDVersion == b.ExternalIDVersion && a.ExternalIDCurrent == b.ExternalIDCurrent {
+			return guard{}, false
+		}
+	}
+	return guard{tenantID: t.After.TenantID, version: o.ExternalIDVersion, previous: o.PreviousOnly(), at: o.CheckedAt.UTC()}, true
+}
+
+// sameSnapshot reports whether the stored connection cur is still the one a
+// transition was computed from (before): same version, failure count, last
+// check time and role. Conditioning writes on all four (not only the
+// version) discards an outcome computed before another check was applied,
+// whatever order they are written in.
+func sameSnapshot(cur, before connection.Connection) bool {
+	return cur.Version == before.Version && cur.ConsecutiveFailures == before.ConsecutiveFailures &&
+		cur.LastCheckedAt.Equal(before.LastCheckedAt) && cur.RoleARN == before.RoleARN
 }
 
 // validate refuses transitions no adapter may write.

@@ -120,6 +120,17 @@ func (t Tenant) Rotated(now time.Time) Tenant {
 	return t
 }
 
+// AcceptsExternalID reports whether a check made with the tenant's external
+// ID of version v may still change a connection at time at: v is the
+// current version (previous false), or, with previous true, the version of
+// a previous ID still inside its rotation's grace period.
+func (t Tenant) AcceptsExternalID(v int, previous bool, at time.Time) bool {
+	if !previous {
+		return v == t.ExternalIDVersion
+	}
+	return false
+}
+
 // externalIDEncoding uses only characters STS allows in an external ID
 // ([\w+=,.@:\/-]): upper-case letters and digits 2-7.
 var externalIDEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)

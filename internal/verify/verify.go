@@ -128,8 +128,10 @@ func (w *Worker) process(ctx context.Context, job check.Job, receiveCount int, f
 		return 0, fmt.Errorf("connection %s/%s is disconnected: %w", c.TenantID, c.AccountID, ErrSkip)
 	}
 
-	rep := w.Checker.Check(ctx, job.Request())
-	out := rep.Outcome
+	req := job.Request()
+	req.PreviousExternalID, req.PreviousExternalIDVersion = job.PreviousExternalID, job.PreviousExternalIDVersion
+	rep := w.Checker.Check(ctx, req)
+	out := outcomeFor(rep.Outcome, job)
 	tr, err := w.Policy.Apply(c, out)
 	if errors.Is(err, connection.ErrStale) {
 		return 0, fmt.Errorf("%w: %w", ErrSkip, err)
@@ -161,7 +163,8 @@ func (w *Worker) process(ctx context.Context, job check.Job, receiveCount int, f
 			}
 		}
 		switch {
-		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound), errors.Is(err, connection.ErrStale):
+		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound), errors.Is(err, connection.ErrStale),
+			errors.Is(err, store.ErrExternalIDRetired):
 			return 0, fmt.Errorf("write check of %s/%s v%d: %w: %w", c.TenantID, c.AccountID, c.Version, ErrSkip, err)
 		case err != nil:
 			return 0, fmt.Errorf("write check of %s/%s v%d: %w", c.TenantID, c.AccountID, c.Version, err)
@@ -177,6 +180,23 @@ func (w *Worker) process(ctx context.Context, job check.Job, receiveCount int, f
 	}
 	// redeliver > 0 here: denied inside the propagation window, try again soon.
 	return redeliver, nil
+}
+
+// outcomeFor states which external ID an outcome of job's check was
+// computed with, from the job itself: a success is with the current ID
+// (ExternalIDCurrent) unless the checker says only the job's previous ID
+// worked; anything else is stamped with the current version. The store
+// then refuses the outcome if the tenant no longer accepts that ID.
+func outcomeFor(o connection.Outcome, job check.Job) connection.Outcome {
+	switch {
+	case o.Result == connection.ResultOK && !o.ExternalIDCurrent && job.PreviousExternalID != "":
+		o.ExternalIDVersion = job.PreviousExternalIDVersion
+	case o.Result == connection.ResultOK:
+		o.ExternalIDVersion, o.ExternalIDCurrent = job.ExternalIDVersion, true
+	default:
+		o.ExternalIDVersion, o.ExternalIDCurrent = job.ExternalIDVersion, false
+	}
+	return o
 }
 
 // pendingBackoff is the delay before the next check of a PENDING role

@@ -38,7 +38,7 @@ func LifecycleEvents() []connection.Event {
 	}
 	outcome := func(r connection.Result, after time.Duration) connection.Outcome {
 		now = now.Add(after)
-		return connection.Outcome{Result: r, Version: cur.Version, ExternalIDVersion: 1, CheckedAt: now, Detail: "210987654321"}
+		return connection.Outcome{ExternalIDCurrent: true, Result: r, Version: cur.Version, ExternalIDVersion: 1, CheckedAt: now, Detail: "210987654321"}
 	}
 	role := func(name string) rolearn.ARN {
 		a, err := rolearn.Parse("arn:aws:iam::123456789012:role/"+name, rolearn.Rules{})

@@ -40,6 +40,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Due", testDue},
 		{"InvalidCursors", testInvalidCursors},
 		{"ClaimRace", testClaimRace},
+		{"StaleOutcomes", testStaleOutcomes},
+		{"RetiredExternalID", testRetiredExternalID},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -96,9 +98,40 @@ func (f *Fixture) Current(tenantID, accountID string) *connection.Connection {
 	return &c
 }
 
-// Submit submits arn for tenantID as the onboarding service does.
+// Tenant returns the stored tenant, creating it (external-ID version 1)
+// when it does not exist yet.
+func (f *Fixture) Tenant(tenantID string) tenant.Tenant {
+	f.T.Helper()
+	t, err := f.S.GetTenant(f.Ctx, tenantID)
+	if errors.Is(err, store.ErrNotFound) {
+		t, err = tenant.New(tenantID, "Tenant "+tenantID, f.Now)
+		if err == nil {
+			err = f.S.CreateTenant(f.Ctx, t)
+		}
+	}
+	if err != nil {
+		f.T.Fatalf("tenant %s: %v", tenantID, err)
+	}
+	return t
+}
+
+// Rotate rotates the tenant's external ID, the previous one retired at
+// once, and returns the tenant as stored.
+func (f *Fixture) Rotate(tenantID string) tenant.Tenant {
+	f.T.Helper()
+	r := f.Tenant(tenantID).Rotated(f.Now)
+	if err := f.S.RotateExternalID(f.Ctx, r); err != nil {
+		f.T.Fatalf("rotate %s: %v", tenantID, err)
+	}
+	return r
+}
+
+// Submit submits arn for tenantID as the onboarding service does (creating
+// the tenant when needed: checks are applied only while the tenant accepts
+// the external ID they used).
 func (f *Fixture) Submit(tenantID, arn string) (connection.Transition, error) {
 	f.T.Helper()
+	f.Tenant(tenantID)
 	a := f.ARN(arn)
 	tr := f.Policy.Submit(f.Current(tenantID, a.Account), tenantID, a, 1, f.Now)
 	return tr, f.S.Apply(f.Ctx, tr)
@@ -121,7 +154,7 @@ func (f *Fixture) Check(tenantID, accountID string, r connection.Result) (connec
 	if c == nil {
 		f.T.Fatalf("check %s/%s: no connection", tenantID, accountID)
 	}
-	tr, err := f.Policy.Apply(*c, connection.Outcome{Result: r, Version: c.Version, ExternalIDVersion: 1, CheckedAt: f.Now})
+	tr, err := f.Policy.Apply(*c, connection.Outcome{ExternalIDCurrent: true, Result: r, Version: c.Version, ExternalIDVersion: f.Tenant(tenantID).ExternalIDVersion, CheckedAt: f.Now})
 	if err != nil {
 		f.T.Fatalf("policy apply %s: %v", r, err)
 	}
@@ -354,11 +387,11 @@ func testTransitionConflicts(t *testing.T, f *Fixture) {
 	wantErr(t, "submit", err, nil)
 	sub := first.After
 	f.Now = f.Now.Add(3 * time.Minute) // past the propagation window
-	ok, err := f.Policy.Apply(sub, connection.Outcome{Result: connection.ResultOK, Version: 1, ExternalIDVersion: 1, CheckedAt: f.Now})
+	ok, err := f.Policy.Apply(sub, connection.Outcome{ExternalIDCurrent: true, Result: connection.ResultOK, Version: 1, ExternalIDVersion: 1, CheckedAt: f.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	denied, err := f.Policy.Apply(sub, connection.Outcome{Result: connection.ResultDenied, Version: 1, ExternalIDVersion: 1, CheckedAt: f.Now})
+	denied, err := f.Policy.Apply(sub, connection.Outcome{ExternalIDCurrent: true, Result: connection.ResultDenied, Version: 1, ExternalIDVersion: 1, CheckedAt: f.Now})
 	if err != nil || denied.Event == nil {
 		t.Fatalf("denied after the window should fail the connection: %+v %v", denied, err)
 	}
@@ -392,7 +425,7 @@ func testRoutine(t *testing.T, f *Fixture) {
 	// Two workers check the same version inside the propagation window:
 	// both get AccessDenied and compute failure count 1.
 	f.Now = f.Now.Add(10 * time.Second)
-	o := connection.Outcome{Result: connection.ResultDenied, Version: 1, ExternalIDVersion: 1, CheckedAt: f.Now}
+	o := connection.Outcome{ExternalIDCurrent: true, Result: connection.ResultDenied, Version: 1, ExternalIDVersion: 1, CheckedAt: f.Now}
 	first, _ := f.Policy.Apply(sub, o)
 	second, _ := f.Policy.Apply(sub, o)
 	if first.Event != nil || first.After.ConsecutiveFailures != 1 {
@@ -417,7 +450,8 @@ func testRoutine(t *testing.T, f *Fixture) {
 		f.Now = f.Now.Add(time.Hour)
 		before := *f.Current(tid, acct)
 		c := before
-		tr, err := f.Policy.Apply(c, connection.Outcome{Result: r, Version: c.Version, ExternalIDVersion: 2 + i, CheckedAt: f.Now})
+		f.Rotate(tid)
+		tr, err := f.Policy.Apply(c, connection.Outcome{ExternalIDCurrent: true, Result: r, Version: c.Version, ExternalIDVersion: 2 + i, CheckedAt: f.Now})
 		if err != nil || tr.Event != nil {
 			t.Fatalf("%s: expected a routine check: %+v %v", r, tr, err)
 		}
@@ -438,7 +472,7 @@ func testRoutine(t *testing.T, f *Fixture) {
 
 func testInvalidTransitions(t *testing.T, f *Fixture) {
 	sub := f.MustSubmit("acme", "arn:aws:iam::111111111111:role/Deploy")
-	ok, _ := f.Policy.Apply(sub, connection.Outcome{Result: connection.ResultOK, Version: 1, ExternalIDVersion: 1, CheckedAt: f.Now})
+	ok, _ := f.Policy.Apply(sub, connection.Outcome{ExternalIDCurrent: true, Result: connection.ResultOK, Version: 1, ExternalIDVersion: 1, CheckedAt: f.Now})
 	statusChange := connection.Transition{Before: &sub, After: ok.After}
 	statusChange.After.Version = sub.Version
 	wrongEventVersion := ok
@@ -507,7 +541,7 @@ func testClaims(t *testing.T, f *Fixture) {
 	t.Run("a refused claim fails the connection, which holds nothing", func(t *testing.T) {
 		defer f.Sub(t)()
 		c := *f.Current("bravo", acct)
-		tr, err := f.Policy.RoleClaimed(c, connection.Outcome{Result: connection.ResultOK, Version: c.Version, ExternalIDVersion: 1, CheckedAt: f.Now})
+		tr, err := f.Policy.RoleClaimed(c, connection.Outcome{ExternalIDCurrent: true, Result: connection.ResultOK, Version: c.Version, ExternalIDVersion: 1, CheckedAt: f.Now})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -575,7 +609,7 @@ func testClaims(t *testing.T, f *Fixture) {
 		defer f.Sub(t)()
 		stale := *f.Current("charlie", acct)
 		f.MustSubmit("charlie", "arn:aws:iam::111111111111:role/Third")
-		tr, err := f.Policy.Apply(stale, connection.Outcome{Result: connection.ResultOK, Version: stale.Version, ExternalIDVersion: 1, CheckedAt: f.Now})
+		tr, err := f.Policy.Apply(stale, connection.Outcome{ExternalIDCurrent: true, Result: connection.ResultOK, Version: stale.Version, ExternalIDVersion: 1, CheckedAt: f.Now})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -846,7 +880,7 @@ func testClaimRace(t *testing.T, f *Fixture) {
 		tid := fmt.Sprintf("race-%03d", i)
 		f.MustSubmit(tid, a.String())
 		c := f.Current(tid, a.Account)
-		tr, err := f.Policy.Apply(*c, connection.Outcome{Result: connection.ResultOK, Version: c.Version, ExternalIDVersion: 1, CheckedAt: f.Now})
+		tr, err := f.Policy.Apply(*c, connection.Outcome{ExternalIDCurrent: true, Result: connection.ResultOK, Version: c.Version, ExternalIDVersion: 1, CheckedAt: f.Now})
 		if err != nil || tr.After.Status != connection.Verified {
 			t.Fatalf("tenant %d: %+v %v", i, tr, err)
 		}
