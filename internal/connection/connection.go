@@ -81,7 +81,23 @@ type Connection struct {
 	// with the tenant's previous external ID (during a rotation's grace):
 	// the customer must update the role's trust policy to the current one.
 	ExternalIDCurrent bool `json:"externalIdCurrent"`
+	// Candidate is a new role submitted for a VERIFIED connection: the
+	// verified role stays in use (and keeps its claim) until the candidate
+	// verifies and replaces it. A candidate that failed stays here, FAILED
+	// with its reason, so the customer sees why, until the next submission.
+	Candidate Candidate `json:"candidate,omitzero"`
 }
+
+// Candidate is a role waiting to replace a connection's verified role.
+type Candidate struct {
+	RoleARN     string    `json:"roleArn"`
+	Status      Status    `json:"status"` // PENDING while it is checked, FAILED once dropped
+	Reason      Reason    `json:"reason"`
+	SubmittedAt time.Time `json:"submittedAt"`
+}
+
+// Pending reports whether the candidate is still being verified.
+func (c Candidate) Pending() bool { return c.RoleARN != "" && c.Status == Pending }
 
 // Live reports whether the connection is still in use (not disconnected):
 // it is checked and listed as due.
@@ -135,6 +151,11 @@ type Event struct {
 	// ExternalIDVersion is the tenant's external-ID version in force when
 	// the transition happened, so a rotation shows in the event stream.
 	ExternalIDVersion int `json:"externalIdVersion"`
+	// PreviousRoleARN is the role a verified candidate replaced.
+	PreviousRoleARN string `json:"previousRoleArn,omitempty"`
+	// CandidateRoleARN names the candidate an event is about (submitted or
+	// failed); RoleARN is then the role still in use.
+	CandidateRoleARN string `json:"candidateRoleArn,omitempty"`
 }
 
 // EventID is the stable identifier of the event for a connection version:

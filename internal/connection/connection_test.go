@@ -130,7 +130,6 @@ func TestSubmit(t *testing.T) {
 		{"same ARN while PENDING", ptr(conn(connection.Pending, 1, connection.CodeSubmitted)), roleA, false},
 		{"same ARN while VERIFIED", ptr(conn(connection.Verified, 0, connection.CodeVerified)), roleA, false},
 		{"new ARN while PENDING", ptr(conn(connection.Pending, 2, connection.CodeSubmitted)), roleB, true},
-		{"new ARN while VERIFIED", ptr(conn(connection.Verified, 1, connection.CodeVerified)), roleB, true},
 		{"same ARN after FAILED", ptr(conn(connection.Failed, 4, string(connection.ResultDenied))), roleA, true},
 		{"new ARN after FAILED", ptr(conn(connection.Failed, 4, string(connection.ResultDenied))), roleB, true},
 		{"same ARN after ACCESS_LOST", ptr(conn(connection.AccessLost, 2, string(connection.ResultDenied))), roleA, true},

@@ -244,7 +244,8 @@ func FuzzLifecycle(f *testing.F) {
 			}
 			if ev := tr.Event; ev != nil {
 				if a.Version != prevVersion+1 || ev.Version != a.Version || ev.Status != a.Status || ev.PreviousStatus != prevStatus ||
-					ev.RoleARN != a.RoleARN || ev.Reason != a.Reason || ev.EventID != connection.EventID("acme", acct, a.Version) {
+					ev.RoleARN != a.RoleARN || ev.EventID != connection.EventID("acme", acct, a.Version) ||
+					ev.CandidateRoleARN == "" && ev.Reason != a.Reason || ev.CandidateRoleARN != "" && (ev.Reason != a.Candidate.Reason || ev.CandidateRoleARN != a.Candidate.RoleARN) {
 					t.Fatalf("%s: event %+v after %+v", where, *ev, a)
 				}
 				if events[ev.EventID] {

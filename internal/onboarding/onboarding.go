@@ -279,8 +279,7 @@ func (s *Service) RequestCheck(ctx context.Context, tenantID, accountID string) 
 	if !c.Live() {
 		return connection.Connection{}, &Error{Code: CodeInvalidStatus, Field: "accountId", Message: "the connection is disconnected; the customer must submit the role again"}
 	}
-	job := check.Job{Connection: c, ExternalID: t.ExternalID, ExternalIDVersion: t.ExternalIDVersion, Why: check.WhyRequested}
-	if err := s.Queue.Send(ctx, []check.Job{job}); err != nil {
+	if err := s.Queue.Send(ctx, check.JobsFor(c, t, check.WhyRequested, s.now())); err != nil {
 		return connection.Connection{}, fmt.Errorf("queue check of %s/%s: %w", tenantID, accountID, err)
 	}
 	return c, nil

@@ -553,8 +553,10 @@ func TestDynamoDBForeignOldClaim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.MustSubmit("acme", "arn:aws:iam::111111111111:role/C")
-	f.MustCheck("acme", "111111111111", connection.ResultOK)
+	f.MustSubmit("acme", "arn:aws:iam::111111111111:role/C") // a candidate: claims nothing yet
+	if _, err := f.CheckCandidate("acme", "111111111111", connection.ResultOK); err != nil {
+		t.Fatalf("candidate replaces A: %v", err)
+	}
 	if got := str(getItem(t, client, table, "CLAIM#111111111111/a", "CLAIM"), "tenantId"); got != "intruder" {
 		t.Errorf("foreign claim owner is now %q", got)
 	}

@@ -96,28 +96,37 @@ type inviteItem struct {
 }
 
 type connItem struct {
-	PK                  string     `dynamodbav:"PK"`
-	SK                  string     `dynamodbav:"SK"`
-	Kind                string     `dynamodbav:"kind"`
-	TenantID            string     `dynamodbav:"tenantId"`
-	AccountID           string     `dynamodbav:"accountId"`
-	RoleARN             string     `dynamodbav:"roleArn"`
-	Status              string     `dynamodbav:"status"`
-	Reason              reasonAttr `dynamodbav:"reason"`
-	Version             int64      `dynamodbav:"version"`
-	ConsecutiveFailures int        `dynamodbav:"consecutiveFailures"`
-	SubmittedAt         time.Time  `dynamodbav:"submittedAt,omitempty"`
-	UpdatedAt           time.Time  `dynamodbav:"updatedAt,omitempty"`
-	VerifiedAt          time.Time  `dynamodbav:"verifiedAt,omitempty"`
-	LastCheckedAt       time.Time  `dynamodbav:"lastCheckedAt,omitempty"`
-	NextCheckAt         time.Time  `dynamodbav:"nextCheckAt,omitempty"`
-	ExternalIDVersion   int        `dynamodbav:"externalIdVersion"`
-	ExternalIDCurrent   bool       `dynamodbav:"externalIdCurrent"`
-	ClaimKey            string     `dynamodbav:"claimKey,omitempty"`
-	ConnStatus          string     `dynamodbav:"connStatus"`
-	ConnKey             string     `dynamodbav:"connKey"`
-	DueShard            string     `dynamodbav:"dueShard,omitempty"`
-	DueAt               string     `dynamodbav:"dueAt,omitempty"`
+	PK                  string         `dynamodbav:"PK"`
+	SK                  string         `dynamodbav:"SK"`
+	Kind                string         `dynamodbav:"kind"`
+	TenantID            string         `dynamodbav:"tenantId"`
+	AccountID           string         `dynamodbav:"accountId"`
+	RoleARN             string         `dynamodbav:"roleArn"`
+	Status              string         `dynamodbav:"status"`
+	Reason              reasonAttr     `dynamodbav:"reason"`
+	Version             int64          `dynamodbav:"version"`
+	ConsecutiveFailures int            `dynamodbav:"consecutiveFailures"`
+	SubmittedAt         time.Time      `dynamodbav:"submittedAt,omitempty"`
+	UpdatedAt           time.Time      `dynamodbav:"updatedAt,omitempty"`
+	VerifiedAt          time.Time      `dynamodbav:"verifiedAt,omitempty"`
+	LastCheckedAt       time.Time      `dynamodbav:"lastCheckedAt,omitempty"`
+	NextCheckAt         time.Time      `dynamodbav:"nextCheckAt,omitempty"`
+	ExternalIDVersion   int            `dynamodbav:"externalIdVersion"`
+	ExternalIDCurrent   bool           `dynamodbav:"externalIdCurrent"`
+	Candidate           *candidateAttr `dynamodbav:"candidate,omitempty"`
+	ClaimKey            string         `dynamodbav:"claimKey,omitempty"`
+	ConnStatus          string         `dynamodbav:"connStatus"`
+	ConnKey             string         `dynamodbav:"connKey"`
+	DueShard            string         `dynamodbav:"dueShard,omitempty"`
+	DueAt               string         `dynamodbav:"dueAt,omitempty"`
+}
+
+// candidateAttr is a connection's candidate role (absent when none).
+type candidateAttr struct {
+	RoleARN     string     `dynamodbav:"roleArn"`
+	Status      string     `dynamodbav:"status"`
+	Reason      reasonAttr `dynamodbav:"reason"`
+	SubmittedAt time.Time  `dynamodbav:"submittedAt"`
 }
 
 type claimItem struct {
@@ -147,6 +156,8 @@ type eventItem struct {
 	OccurredAt        time.Time  `dynamodbav:"occurredAt"`
 	Version           int64      `dynamodbav:"version"`
 	ExternalIDVersion int        `dynamodbav:"externalIdVersion"`
+	PreviousRoleARN   string     `dynamodbav:"previousRoleArn,omitempty"`
+	CandidateRoleARN  string     `dynamodbav:"candidateRoleArn,omitempty"`
 	TTL               int64      `dynamodbav:"expiresAt"`
 }
 
@@ -190,6 +201,9 @@ func newConnItem(c connection.Connection) connItem {
 	if dueIndexed(c) {
 		it.DueShard, it.DueAt = dueShardKey(ShardOf(c.TenantID, c.AccountID)), dueOrder(c)
 	}
+	if k := c.Candidate; k != (connection.Candidate{}) {
+		it.Candidate = &candidateAttr{RoleARN: k.RoleARN, Status: string(k.Status), Reason: toReasonAttr(k.Reason), SubmittedAt: utc(k.SubmittedAt)}
+	}
 	return it
 }
 
@@ -199,8 +213,15 @@ func (it connItem) connection() connection.Connection {
 		Reason: connection.Reason(it.Reason), Version: it.Version, ConsecutiveFailures: it.ConsecutiveFailures,
 		SubmittedAt: it.SubmittedAt, UpdatedAt: it.UpdatedAt, VerifiedAt: it.VerifiedAt,
 		LastCheckedAt: it.LastCheckedAt, NextCheckAt: it.NextCheckAt, ExternalIDVersion: it.ExternalIDVersion,
-		ExternalIDCurrent: it.ExternalIDCurrent,
+		ExternalIDCurrent: it.ExternalIDCurrent, Candidate: it.Candidate.candidate(),
 	}
+}
+
+func (a *candidateAttr) candidate() connection.Candidate {
+	if a == nil {
+		return connection.Candidate{}
+	}
+	return connection.Candidate{RoleARN: a.RoleARN, Status: connection.Status(a.Status), Reason: connection.Reason(a.Reason), SubmittedAt: a.SubmittedAt}
 }
 
 func newEventItem(e connection.Event) eventItem {
@@ -209,7 +230,8 @@ func newEventItem(e connection.Event) eventItem {
 		EventID: e.EventID, DetailType: string(e.DetailType), TenantID: e.TenantID, AccountID: e.AccountID,
 		RoleARN: e.RoleARN, Status: string(e.Status), PreviousStatus: string(e.PreviousStatus),
 		Reason: toReasonAttr(e.Reason), OccurredAt: utc(e.OccurredAt), Version: e.Version,
-		ExternalIDVersion: e.ExternalIDVersion, TTL: e.OccurredAt.Add(EventRetention).Unix(),
+		ExternalIDVersion: e.ExternalIDVersion, PreviousRoleARN: e.PreviousRoleARN, CandidateRoleARN: e.CandidateRoleARN,
+		TTL: e.OccurredAt.Add(EventRetention).Unix(),
 	}
 }
 
@@ -255,6 +277,7 @@ func EventFromItem(item map[string]ddbtypes.AttributeValue) (connection.Event, e
 		AccountID: it.AccountID, RoleARN: it.RoleARN, Status: connection.Status(it.Status),
 		PreviousStatus: connection.Status(it.PreviousStatus), Reason: connection.Reason(it.Reason),
 		OccurredAt: it.OccurredAt, Version: it.Version, ExternalIDVersion: it.ExternalIDVersion,
+		PreviousRoleARN: it.PreviousRoleARN, CandidateRoleARN: it.CandidateRoleARN,
 	}, nil
 }
 

@@ -152,7 +152,7 @@ func (m *Memory) Apply(ctx context.Context, t connection.Transition) error {
 	if t.After.HoldsClaim() {
 		newClaim = t.After.ClaimKey()
 	}
-	if newClaim != "" {
+	if held := exists && cur.HoldsClaim() && cur.ClaimKey() == newClaim; newClaim != "" && !held {
 		if owner, held := m.claims[newClaim]; held && owner != k {
 			return fmt.Errorf("claim role %s for %s/%s: %w", t.After.RoleARN, k.tenant, k.account, ErrRoleClaimed)
 		}

@@ -223,7 +223,7 @@ func (s *Sweeper) sweepPart(ctx context.Context, p part, tenants *tenantCache) (
 			if err != nil {
 				return pc, fmt.Errorf("read tenant %s: %w", c.TenantID, err)
 			}
-			jobs = append(jobs, check.Job{Connection: c, ExternalID: t.ExternalID, ExternalIDVersion: t.ExternalIDVersion, Why: p.why})
+			jobs = append(jobs, check.JobsFor(c, t, p.why, s.now())...)
 		}
 		for start := 0; start < len(jobs); start += queue.MaxBatch {
 			batch := jobs[start:min(start+queue.MaxBatch, len(jobs))]

@@ -127,6 +127,9 @@ func (w *Worker) process(ctx context.Context, job check.Job, receiveCount int, f
 	if !c.Live() {
 		return 0, fmt.Errorf("connection %s/%s is disconnected: %w", c.TenantID, c.AccountID, ErrSkip)
 	}
+	if job.IsCandidate() {
+		return w.processCandidate(ctx, job, receiveCount)
+	}
 
 	req := job.Request()
 	req.PreviousExternalID, req.PreviousExternalIDVersion = job.PreviousExternalID, job.PreviousExternalIDVersion
@@ -309,5 +312,9 @@ func (w *Worker) JobForSubmission(ctx context.Context, ev connection.Event) (che
 	if err != nil {
 		return check.Job{}, fmt.Errorf("read tenant %s: %w", ev.TenantID, err)
 	}
-	return check.Job{Connection: c, ExternalID: t.ExternalID, ExternalIDVersion: t.ExternalIDVersion, Why: check.WhySubmitted}, nil
+	jobs := check.JobsFor(c, t, check.WhySubmitted, ev.OccurredAt)
+	if ev.CandidateRoleARN != "" && len(jobs) > 1 {
+		return jobs[1], nil // a candidate was submitted: check the candidate
+	}
+	return jobs[0], nil
 }
