@@ -18,6 +18,9 @@ const WhyCandidate = "candidate"
 // grace lasts, the previous one.
 func JobsFor(c connection.Connection, t tenant.Tenant, why string, now time.Time) []Job {
 	j := Job{Connection: c, ExternalID: t.ExternalID, ExternalIDVersion: t.ExternalIDVersion, Why: why}
+	if t.PreviousAccepted(now) {
+		j.PreviousExternalID, j.PreviousExternalIDVersion = t.PreviousExternalID, t.PreviousExternalIDVersion
+	}
 	jobs := []Job{j}
 	if c.Candidate.Pending() {
 		j.Why = WhyCandidate

@@ -131,10 +131,20 @@ const (
 	RoleAccessLost         DetailType = "Role Access Lost"
 	RoleAccessRestored     DetailType = "Role Access Restored"
 	RoleDisconnected       DetailType = "Role Disconnected"
+	// The tenant's detail-types (their events have no account or role).
+	ExternalIDRotationStarted   DetailType = "External ID Rotation Started"
+	ExternalIDRotationCompleted DetailType = "External ID Rotation Completed"
 )
 
 // DetailTypes lists every detail-type.
-var DetailTypes = []DetailType{RoleSubmitted, RoleVerified, RoleVerificationFailed, RoleAccessLost, RoleAccessRestored, RoleDisconnected}
+var DetailTypes = []DetailType{RoleSubmitted, RoleVerified, RoleVerificationFailed, RoleAccessLost, RoleAccessRestored, RoleDisconnected,
+	ExternalIDRotationStarted, ExternalIDRotationCompleted}
+
+// OfTenant reports whether d is a tenant's detail-type rather than a
+// connection's.
+func (d DetailType) OfTenant() bool {
+	return d == ExternalIDRotationStarted || d == ExternalIDRotationCompleted
+}
 
 // Event describes one transition. It is the EventBridge detail.
 type Event struct {
@@ -156,6 +166,14 @@ type Event struct {
 	// CandidateRoleARN names the candidate an event is about (submitted or
 	// failed); RoleARN is then the role still in use.
 	CandidateRoleARN string `json:"candidateRoleArn,omitempty"`
+	// ExternalIDCurrent is the connection's (false while its role works
+	// only with the tenant's previous external ID).
+	ExternalIDCurrent bool `json:"externalIdCurrent"`
+	// Of tenant events (rotations) only: the previous external-ID
+	// version, when its grace ends, and how a rotation completed.
+	PreviousExternalIDVersion int       `json:"previousExternalIdVersion,omitempty"`
+	GraceEndsAt               time.Time `json:"graceEndsAt,omitzero"`
+	Completion                string    `json:"completion,omitempty"`
 }
 
 // EventID is the stable identifier of the event for a connection version:
@@ -213,6 +231,7 @@ func transition(before Connection, after Connection, dt DetailType, ts time.Time
 		OccurredAt:        ts,
 		Version:           after.Version,
 		ExternalIDVersion: extVersion,
+		ExternalIDCurrent: after.ExternalIDCurrent,
 	}
 	b := before
 	if before.Version == 0 && before.Status == "" {

@@ -1,6 +1,7 @@
 package connection_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/tenant"
 )
 
 const (
@@ -84,6 +86,7 @@ func checkEvent(t *testing.T, before *connection.Connection, tr connection.Trans
 		OccurredAt:        at,
 		Version:           wantVersion,
 		ExternalIDVersion: extVersion,
+		ExternalIDCurrent: tr.After.ExternalIDCurrent,
 	}
 	if *ev != want {
 		t.Fatalf("event\n got %+v\nwant %+v", *ev, want)
@@ -492,7 +495,7 @@ func TestStatusAndReasons(t *testing.T) {
 			t.Errorf("ReasonFor(%s) = %+v", r, reason)
 		}
 	}
-	if len(connection.DetailTypes) != 6 {
+	if len(connection.DetailTypes) != 8 {
 		t.Fatalf("DetailTypes = %v", connection.DetailTypes)
 	}
 }
@@ -707,5 +710,39 @@ func TestApplyStaleRules(t *testing.T) {
 	}
 	if tr.Check == nil || *tr.Check != prev || !tr.Check.PreviousOnly() || tr.Check.JobExternalIDVersion() != 2 {
 		t.Fatalf("transition check %+v", tr.Check)
+	}
+}
+
+// Tenant events name versions and times, never an external ID.
+func TestRotationEvents(t *testing.T) {
+	tn, _ := tenant.New("acme", "Acme", t0)
+	r := tn.RotatedWithGrace(t0.Add(time.Hour), 48*time.Hour)
+	started := connection.RotationStarted(r)
+	done := connection.RotationCompleted(r, connection.CompletionAllCurrent, t0.Add(2*time.Hour))
+	revoked := connection.RotationStarted(tn.Rotated(t0.Add(time.Hour)))
+	tests := []struct {
+		name string
+		ev   connection.Event
+		want string
+	}{
+		{"started", started, `{"eventId":"` + started.EventID + `","tenantId":"acme","externalIdVersion":2,"previousExternalIdVersion":1,"graceEndsAt":"2025-06-03T13:00:00Z","occurredAt":"2025-06-01T13:00:00Z","version":2}`},
+		{"completed", done, `{"eventId":"` + done.EventID + `","tenantId":"acme","externalIdVersion":2,"previousExternalIdVersion":1,"graceEndsAt":"2025-06-03T13:00:00Z","completion":"ALL_CURRENT","occurredAt":"2025-06-01T14:00:00Z","version":2}`},
+		{"without grace", revoked, `{"eventId":"` + revoked.EventID + `","tenantId":"acme","externalIdVersion":2,"previousExternalIdVersion":1,"graceEndsAt":"2025-06-01T13:00:00Z","occurredAt":"2025-06-01T13:00:00Z","version":2}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := json.Marshal(tc.ev)
+			if err != nil || string(b) != tc.want {
+				t.Fatalf("detail %s, %v\nwant %s", b, err, tc.want)
+			}
+			for _, secret := range []string{tn.ExternalID, r.ExternalID} {
+				if strings.Contains(string(b), secret) {
+					t.Fatal("an external ID is in a tenant event")
+				}
+			}
+		})
+	}
+	if started.EventID == done.EventID || started.EventID != connection.RotationStarted(r).EventID {
+		t.Fatal("tenant event IDs are not one per detail-type and version")
 	}
 }

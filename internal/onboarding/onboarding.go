@@ -13,6 +13,7 @@ import (
 	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/rotation"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
@@ -22,6 +23,7 @@ type Store interface {
 	CreateTenant(ctx context.Context, t tenant.Tenant) error
 	GetTenant(ctx context.Context, id string) (tenant.Tenant, error)
 	RotateExternalID(ctx context.Context, t tenant.Tenant) error
+	CompleteRotation(ctx context.Context, t tenant.Tenant, completion string, at time.Time) error
 	PutInvite(ctx context.Context, inv tenant.Invite) error
 	GetInvite(ctx context.Context, hash string) (tenant.Invite, error)
 	GetConnection(ctx context.Context, tenantID, accountID string) (connection.Connection, error)
@@ -135,19 +137,46 @@ func (s *Service) Tenant(ctx context.Context, id string) (tenant.Tenant, error) 
 	return t, err
 }
 
-// RotateExternalID gives a tenant a new external ID. Checks started after it
-// use the new one; roles must be updated by their customers.
-func (s *Service) RotateExternalID(ctx context.Context, id string) (tenant.Tenant, error) {
+// RotateOptions are the options of a rotation.
+type RotateOptions struct {
+	// Grace is how long the previous external ID stays accepted (0 to
+	// tenant.MaxRotationGrace; 0 revokes it at once).
+	Grace time.Duration
+}
+
+// CodeInvalidGrace: a rotation's grace period out of range.
+const CodeInvalidGrace = "INVALID_GRACE"
+
+// RotateExternalID gives a tenant a new current external ID. The previous
+// one stays accepted for opts.Grace (checks during the grace try the
+// current ID, then the previous one), then is retired for good; it is
+// retired sooner when every connection holding a claim has verified with
+// the new one, or at once with no grace. The External ID Rotation Started
+// event is written with the rotation.
+func (s *Service) RotateExternalID(ctx context.Context, id string, opts RotateOptions) (tenant.Tenant, error) {
+	if opts.Grace < 0 || opts.Grace > tenant.MaxRotationGrace {
+		return tenant.Tenant{}, &Error{Code: CodeInvalidGrace, Field: "graceSeconds",
+			Message: fmt.Sprintf("graceSeconds must be between 0 and %d (30 days)", int(tenant.MaxRotationGrace/time.Second))}
+	}
 	t, err := s.Tenant(ctx, id)
 	if err != nil {
 		return tenant.Tenant{}, err
 	}
-	r := t.Rotated(s.now())
+	r := t.RotatedWithGrace(s.now(), opts.Grace)
 	if err := s.Store.RotateExternalID(ctx, r); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return tenant.Tenant{}, &Error{Code: CodeConflict, Message: "the external ID was rotated concurrently; retry", Err: err}
 		}
 		return tenant.Tenant{}, fmt.Errorf("rotate external id of %s: %w", id, err)
+	}
+	// A tenant with no connection relying on the previous ID retires it
+	// at once.
+	done, err := rotation.Settle(ctx, s.Store, r, s.now())
+	if err != nil {
+		return tenant.Tenant{}, fmt.Errorf("settle rotation of %s: %w", id, err)
+	}
+	if done {
+		r = r.Retired()
 	}
 	return r, nil
 }

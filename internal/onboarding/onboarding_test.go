@@ -118,12 +118,18 @@ func (f *fixture) tenant(t *testing.T, id string) tenant.Tenant {
 // worker does, and returns the connection as stored.
 func (f *fixture) verify(t *testing.T, tenantID, accountID string) connection.Connection {
 	t.Helper()
+	return f.verifyWith(t, tenantID, accountID, 1)
+}
+
+// verifyWith is verify with the tenant's external ID of version v.
+func (f *fixture) verifyWith(t *testing.T, tenantID, accountID string, v int) connection.Connection {
+	t.Helper()
 	ctx := context.Background()
 	c, err := f.mem.GetConnection(ctx, tenantID, accountID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := f.svc.Policy.Apply(c, connection.Outcome{ExternalIDCurrent: true, Result: connection.ResultOK, Version: c.Version, ExternalIDVersion: 1, CheckedAt: f.now})
+	tr, err := f.svc.Policy.Apply(c, connection.Outcome{ExternalIDCurrent: true, Result: connection.ResultOK, Version: c.Version, ExternalIDVersion: v, CheckedAt: f.now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -449,7 +455,7 @@ func TestRequestCheckAndRotate(t *testing.T) {
 	}
 
 	f.now = f.now.Add(time.Minute)
-	rotated, err := f.svc.RotateExternalID(ctx, "acme")
+	rotated, err := f.svc.RotateExternalID(ctx, "acme", onboarding.RotateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -473,7 +479,7 @@ func TestRequestCheckAndRotate(t *testing.T) {
 		wantCode(t, err, onboarding.CodeNotFound, "accountId")
 		_, err = f.svc.RequestCheck(ctx, "nobody", custAccount)
 		wantCode(t, err, onboarding.CodeNotFound, "tenantId")
-		_, err = f.svc.RotateExternalID(ctx, "nobody")
+		_, err = f.svc.RotateExternalID(ctx, "nobody", onboarding.RotateOptions{})
 		wantCode(t, err, onboarding.CodeNotFound, "tenantId")
 
 		boom := errors.New("queue down")
@@ -485,7 +491,7 @@ func TestRequestCheckAndRotate(t *testing.T) {
 		f.queue.err = nil
 
 		f.hooks.rotate = func(tenant.Tenant) error { return fmt.Errorf("rotate: %w", store.ErrConflict) }
-		_, err = f.svc.RotateExternalID(ctx, "acme")
+		_, err = f.svc.RotateExternalID(ctx, "acme", onboarding.RotateOptions{})
 		wantCode(t, err, onboarding.CodeConflict, "")
 		f.hooks.rotate = nil
 

@@ -38,6 +38,8 @@ import (
 //	event        TENANT#<tenantId>   EVENT#<accountId>#<version, 20 digits>
 //	                                                        kind=event: every connection.Event field (incl.
 //	                                                        detailType); TTL expiresAt = occurredAt + EventRetention
+//	tenant event TENANT#<tenantId>   TEVENT#<external-ID version, 20 digits>#<1-started|2-completed>
+//	                                                        kind=event: a rotation Started / Completed
 //
 // A tenant's partition holds the tenant, its connections and their event
 // histories (the outbox): ListByTenant and Events are single-partition
@@ -77,7 +79,14 @@ import (
 //   - CreateTenant: tenant + external-ID items in one transaction, both
 //     conditioned on not existing. RotateExternalID: the tenant item
 //     conditioned on the previous externalIdVersion + the new external-ID
-//     item.
+//     item + the rotation's event(s). CompleteRotation: the tenant item with
+//     its previous ID retired, conditioned on the version and previous
+//     version, + the Completed event.
+//   - A write that applies a check outcome and changes a status, a failure
+//     count or the external-ID bookkeeping also checks the tenant item: its
+//     externalIdVersion is the one the check used, or (a success with the
+//     previous ID only) its previousExternalIdVersion is, and graceEndsAt is
+//     after the check.
 type DynamoDB struct {
 	client  DynamoDBAPI
 	table   string
@@ -186,13 +195,25 @@ func (d *DynamoDB) RotateExternalID(ctx context.Context, t tenant.Tenant) error 
 	if err != nil {
 		return fmt.Errorf("rotate external id of %s: %w", t.ID, err)
 	}
-	_, err = d.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{
+	items := []ddbtypes.TransactWriteItem{
 		{Put: &ddbtypes.Put{TableName: &d.table, Item: ti,
 			ConditionExpression:                 aws.String("externalIdVersion = :prev"),
 			ExpressionAttributeValues:           map[string]ddbtypes.AttributeValue{":prev": n(t.ExternalIDVersion - 1)},
 			ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld}},
 		{Put: &ddbtypes.Put{TableName: &d.table, Item: xi, ConditionExpression: aws.String("attribute_not_exists(" + AttrPK + ")")}},
-	}})
+	}
+	evs := []connection.Event{connection.RotationStarted(t)}
+	if !t.InGrace() {
+		evs = append(evs, connection.RotationCompleted(t, connection.CompletionRevoked, t.RotatedAt))
+	}
+	for _, ev := range evs {
+		ei, err := marshal(newEventItem(ev))
+		if err != nil {
+			return fmt.Errorf("rotate external id of %s: %w", t.ID, err)
+		}
+		items = append(items, ddbtypes.TransactWriteItem{Put: &ddbtypes.Put{TableName: &d.table, Item: ei}})
+	}
+	_, err = d.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	codes, rs := reasons(err)
 	switch {
 	case err == nil:
@@ -205,6 +226,43 @@ func (d *DynamoDB) RotateExternalID(ctx context.Context, t tenant.Tenant) error 
 		return fmt.Errorf("rotate external id of %s: %w", t.ID, ErrExternalIDTaken)
 	}
 	return fmt.Errorf("rotate external id of %s: %w", t.ID, err)
+}
+
+// CompleteRotation implements Store: the retired tenant (conditioned on
+// the stored version and previous version) and the Completed event, in one
+// transaction.
+func (d *DynamoDB) CompleteRotation(ctx context.Context, t tenant.Tenant, completion string, at time.Time) error {
+	if !t.InGrace() {
+		return fmt.Errorf("complete rotation of %s to v%d: %w", t.ID, t.ExternalIDVersion, ErrConflict)
+	}
+	ti, err := marshal(newTenantItem(t.Retired()))
+	if err != nil {
+		return fmt.Errorf("complete rotation of %s: %w", t.ID, err)
+	}
+	ei, err := marshal(newEventItem(connection.RotationCompleted(t, completion, at)))
+	if err != nil {
+		return fmt.Errorf("complete rotation of %s: %w", t.ID, err)
+	}
+	_, err = d.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{
+		{Put: &ddbtypes.Put{TableName: &d.table, Item: ti,
+			ConditionExpression: aws.String("externalIdVersion = :v AND previousExternalIdVersion = :pv AND attribute_exists(previousExternalId)"),
+			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+				":v": n(t.ExternalIDVersion), ":pv": n(t.PreviousExternalIDVersion)}}},
+		{Put: &ddbtypes.Put{TableName: &d.table, Item: ei, ConditionExpression: aws.String("attribute_not_exists(" + AttrPK + ")")}},
+	}})
+	codes, _ := reasons(err)
+	switch {
+	case err == nil:
+		return nil
+	case failedAt(codes, 0) || failedAt(codes, 1):
+		return fmt.Errorf("complete rotation of %s to v%d: %w", t.ID, t.ExternalIDVersion, ErrConflict)
+	}
+	return fmt.Errorf("complete rotation of %s: %w", t.ID, err)
+}
+
+// TenantEvents implements Store.
+func (d *DynamoDB) TenantEvents(ctx context.Context, tenantID string) ([]connection.Event, error) {
+	return d.events(ctx, tenantPK(tenantID), tenantEventPrefix)
 }
 
 // PutInvite implements Store.
@@ -686,11 +744,21 @@ func (d *DynamoDB) Due(ctx context.Context, shard int, until time.Time, cursor s
 
 // Events implements Store.
 func (d *DynamoDB) Events(ctx context.Context, tenantID, accountID string) ([]connection.Event, error) {
+	evs, err := d.events(ctx, tenantPK(tenantID), eventSKPrefix(accountID))
+	if err != nil {
+		return nil, fmt.Errorf("read events of %s/%s: %w", tenantID, accountID, err)
+	}
+	return evs, nil
+}
+
+// events reads the event items of partition pk whose sort key starts with
+// prefix, in sort-key order.
+func (d *DynamoDB) events(ctx context.Context, pk, prefix string) ([]connection.Event, error) {
 	in := &dynamodb.QueryInput{
 		TableName:              &d.table,
 		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :sk)"),
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-			":pk": s(tenantPK(tenantID)), ":sk": s(eventSKPrefix(accountID)),
+			":pk": s(pk), ":sk": s(prefix),
 		},
 		ConsistentRead: aws.Bool(true),
 	}
@@ -698,12 +766,12 @@ func (d *DynamoDB) Events(ctx context.Context, tenantID, accountID string) ([]co
 	for {
 		out, err := d.client.Query(ctx, in)
 		if err != nil {
-			return nil, fmt.Errorf("read events of %s/%s: %w", tenantID, accountID, err)
+			return nil, err
 		}
 		for _, item := range out.Items {
 			ev, err := EventFromItem(item)
 			if err != nil {
-				return nil, fmt.Errorf("read events of %s/%s: %w", tenantID, accountID, err)
+				return nil, err
 			}
 			evs = append(evs, ev)
 		}

@@ -28,7 +28,9 @@ const (
 	skClaim      = "CLAIM"
 	connPrefix   = "CONN#"
 	eventPrefix  = "EVENT#"
-	duePrefix    = "DUE#"
+	// tenantEventPrefix: a tenant's own events (rotations).
+	tenantEventPrefix = "TEVENT#"
+	duePrefix         = "DUE#"
 )
 
 func tenantPK(id string) string     { return "TENANT#" + id }
@@ -41,6 +43,16 @@ func eventSK(account string, version int64) string {
 	return fmt.Sprintf("%s%020d", eventSKPrefix(account), version)
 }
 func dueShardKey(n int) string { return duePrefix + strconv.Itoa(n) }
+
+// tenantEventSK sorts a tenant's rotation events by version, Started
+// before Completed.
+func tenantEventSK(dt connection.DetailType, version int64) string {
+	kind := "1-started"
+	if dt == connection.ExternalIDRotationCompleted {
+		kind = "2-completed"
+	}
+	return fmt.Sprintf("%s%020d#%s", tenantEventPrefix, version, kind)
+}
 
 // dueTimeLayout is fixed-width, so due keys sort by time as strings.
 const dueTimeLayout = "2006-01-02T15:04:05.000000000Z"
@@ -74,6 +86,11 @@ type tenantItem struct {
 	ExternalIDVersion int       `dynamodbav:"externalIdVersion"`
 	CreatedAt         time.Time `dynamodbav:"createdAt"`
 	RotatedAt         time.Time `dynamodbav:"rotatedAt,omitempty"`
+	// The previous external ID during a rotation's grace; graceEndsAt is
+	// fixed-width (dueTime) so conditions compare it as a string.
+	PreviousExternalID        string `dynamodbav:"previousExternalId,omitempty"`
+	PreviousExternalIDVersion int    `dynamodbav:"previousExternalIdVersion,omitempty"`
+	GraceEndsAt               string `dynamodbav:"graceEndsAt,omitempty"`
 }
 
 // externalIDItem reserves an external ID for good: it is never deleted.
@@ -158,7 +175,12 @@ type eventItem struct {
 	ExternalIDVersion int        `dynamodbav:"externalIdVersion"`
 	PreviousRoleARN   string     `dynamodbav:"previousRoleArn,omitempty"`
 	CandidateRoleARN  string     `dynamodbav:"candidateRoleArn,omitempty"`
-	TTL               int64      `dynamodbav:"expiresAt"`
+	ExternalIDCurrent bool       `dynamodbav:"externalIdCurrent"`
+	// Of tenant events only.
+	PreviousExternalIDVersion int       `dynamodbav:"previousExternalIdVersion,omitempty"`
+	GraceEndsAt               time.Time `dynamodbav:"graceEndsAt,omitempty"`
+	Completion                string    `dynamodbav:"completion,omitempty"`
+	TTL                       int64     `dynamodbav:"expiresAt"`
 }
 
 func toReasonAttr(r connection.Reason) reasonAttr { return reasonAttr(r) }
@@ -171,13 +193,23 @@ func utc(t time.Time) time.Time {
 }
 
 func newTenantItem(t tenant.Tenant) tenantItem {
-	return tenantItem{PK: tenantPK(t.ID), SK: skTenant, Kind: kindTenant, TenantID: t.ID, Name: t.Name,
-		ExternalID: t.ExternalID, ExternalIDVersion: t.ExternalIDVersion, CreatedAt: utc(t.CreatedAt), RotatedAt: utc(t.RotatedAt)}
+	it := tenantItem{PK: tenantPK(t.ID), SK: skTenant, Kind: kindTenant, TenantID: t.ID, Name: t.Name,
+		ExternalID: t.ExternalID, ExternalIDVersion: t.ExternalIDVersion, CreatedAt: utc(t.CreatedAt), RotatedAt: utc(t.RotatedAt),
+		PreviousExternalID: t.PreviousExternalID, PreviousExternalIDVersion: t.PreviousExternalIDVersion}
+	if t.InGrace() {
+		it.GraceEndsAt = dueTime(t.GraceEndsAt)
+	}
+	return it
 }
 
 func (it tenantItem) tenant() tenant.Tenant {
-	return tenant.Tenant{ID: it.TenantID, Name: it.Name, ExternalID: it.ExternalID, ExternalIDVersion: it.ExternalIDVersion,
-		CreatedAt: it.CreatedAt, RotatedAt: it.RotatedAt}
+	t := tenant.Tenant{ID: it.TenantID, Name: it.Name, ExternalID: it.ExternalID, ExternalIDVersion: it.ExternalIDVersion,
+		CreatedAt: it.CreatedAt, RotatedAt: it.RotatedAt,
+		PreviousExternalID: it.PreviousExternalID, PreviousExternalIDVersion: it.PreviousExternalIDVersion}
+	if g, err := time.Parse(dueTimeLayout, it.GraceEndsAt); err == nil && it.PreviousExternalID != "" {
+		t.GraceEndsAt = g
+	}
+	return t
 }
 
 func newInviteItem(inv tenant.Invite) inviteItem {
@@ -225,8 +257,14 @@ func (a *candidateAttr) candidate() connection.Candidate {
 }
 
 func newEventItem(e connection.Event) eventItem {
+	sk := eventSK(e.AccountID, e.Version)
+	if e.DetailType.OfTenant() {
+		sk = tenantEventSK(e.DetailType, e.Version)
+	}
 	return eventItem{
-		PK: tenantPK(e.TenantID), SK: eventSK(e.AccountID, e.Version), Kind: KindEvent,
+		PK: tenantPK(e.TenantID), SK: sk, Kind: KindEvent,
+		ExternalIDCurrent: e.ExternalIDCurrent, PreviousExternalIDVersion: e.PreviousExternalIDVersion,
+		GraceEndsAt: utc(e.GraceEndsAt), Completion: e.Completion,
 		EventID: e.EventID, DetailType: string(e.DetailType), TenantID: e.TenantID, AccountID: e.AccountID,
 		RoleARN: e.RoleARN, Status: string(e.Status), PreviousStatus: string(e.PreviousStatus),
 		Reason: toReasonAttr(e.Reason), OccurredAt: utc(e.OccurredAt), Version: e.Version,
@@ -267,8 +305,9 @@ func EventFromItem(item map[string]ddbtypes.AttributeValue) (connection.Event, e
 	if it.Kind != KindEvent {
 		return connection.Event{}, fmt.Errorf("decode event item of kind %q: %w", it.Kind, ErrNotEvent)
 	}
-	if it.EventID == "" || it.TenantID == "" || it.AccountID == "" || it.Version < 1 ||
-		!slices.Contains(connection.DetailTypes, connection.DetailType(it.DetailType)) {
+	dt := connection.DetailType(it.DetailType)
+	if it.EventID == "" || it.TenantID == "" || it.AccountID == "" && !dt.OfTenant() || it.Version < 1 ||
+		!slices.Contains(connection.DetailTypes, dt) {
 		return connection.Event{}, fmt.Errorf("decode event item %s/%s: incomplete (eventId %q, detailType %q, version %d): %w",
 			it.TenantID, it.AccountID, it.EventID, it.DetailType, it.Version, ErrNotEvent)
 	}
@@ -277,7 +316,8 @@ func EventFromItem(item map[string]ddbtypes.AttributeValue) (connection.Event, e
 		AccountID: it.AccountID, RoleARN: it.RoleARN, Status: connection.Status(it.Status),
 		PreviousStatus: connection.Status(it.PreviousStatus), Reason: connection.Reason(it.Reason),
 		OccurredAt: it.OccurredAt, Version: it.Version, ExternalIDVersion: it.ExternalIDVersion,
-		PreviousRoleARN: it.PreviousRoleARN, CandidateRoleARN: it.CandidateRoleARN,
+		PreviousRoleARN: it.PreviousRoleARN, CandidateRoleARN: it.CandidateRoleARN, ExternalIDCurrent: it.ExternalIDCurrent,
+		PreviousExternalIDVersion: it.PreviousExternalIDVersion, GraceEndsAt: it.GraceEndsAt, Completion: it.Completion,
 	}, nil
 }
 

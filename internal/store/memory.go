@@ -26,6 +26,7 @@ type Memory struct {
 	conns   map[connKey]connection.Connection
 	claims  map[string]connKey
 	history map[connKey][]connection.Event
+	tevents map[string][]connection.Event // tenant events by tenant
 	outbox  []connection.Event
 	notify  chan struct{} // closed and replaced on every outbox append
 }
@@ -43,6 +44,7 @@ func NewMemory() *Memory {
 		conns:   map[connKey]connection.Connection{},
 		claims:  map[string]connKey{},
 		history: map[connKey][]connection.Event{},
+		tevents: map[string][]connection.Event{},
 		notify:  make(chan struct{}),
 	}
 }
@@ -89,7 +91,42 @@ func (m *Memory) RotateExternalID(ctx context.Context, t tenant.Tenant) error {
 	}
 	m.tenants[t.ID] = t
 	m.extIDs[t.ExternalID] = t.ID
+	m.appendTenantEvent(connection.RotationStarted(t))
+	if !t.InGrace() {
+		m.appendTenantEvent(connection.RotationCompleted(t, connection.CompletionRevoked, t.RotatedAt))
+	}
 	return nil
+}
+
+// CompleteRotation implements Store.
+func (m *Memory) CompleteRotation(ctx context.Context, t tenant.Tenant, completion string, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur, ok := m.tenants[t.ID]
+	switch {
+	case !ok:
+		return fmt.Errorf("complete rotation of %s: %w", t.ID, ErrNotFound)
+	case !t.InGrace() || cur.ExternalIDVersion != t.ExternalIDVersion || cur.PreviousExternalIDVersion != t.PreviousExternalIDVersion || !cur.InGrace():
+		return fmt.Errorf("complete rotation of %s to v%d: %w", t.ID, t.ExternalIDVersion, ErrConflict)
+	}
+	m.tenants[t.ID] = cur.Retired()
+	m.appendTenantEvent(connection.RotationCompleted(cur, completion, at))
+	return nil
+}
+
+// TenantEvents implements Store.
+func (m *Memory) TenantEvents(ctx context.Context, tenantID string) ([]connection.Event, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.tevents[tenantID]), nil
+}
+
+// appendTenantEvent adds a tenant event to the outbox; m.mu is held.
+func (m *Memory) appendTenantEvent(ev connection.Event) {
+	m.tevents[ev.TenantID] = append(m.tevents[ev.TenantID], ev)
+	m.outbox = append(m.outbox, ev)
+	close(m.notify)
+	m.notify = make(chan struct{})
 }
 
 // PutInvite implements Store.

@@ -56,8 +56,17 @@ type Store interface {
 	CreateTenant(ctx context.Context, t tenant.Tenant) error
 	GetTenant(ctx context.Context, id string) (tenant.Tenant, error)
 	// RotateExternalID stores t (already rotated) if the stored tenant is
-	// still at t.ExternalIDVersion-1; the new ID must be unused.
+	// still at t.ExternalIDVersion-1; the new ID must be unused. In the same
+	// write it adds the External ID Rotation Started event to the outbox
+	// (and Completed, REVOKED, when t keeps no previous ID).
 	RotateExternalID(ctx context.Context, t tenant.Tenant) error
+	// CompleteRotation retires t's previous external ID, if the stored
+	// tenant is still t (same version, same previous ID), with the External
+	// ID Rotation Completed event; ErrConflict otherwise (completed, or
+	// rotated again, meanwhile).
+	CompleteRotation(ctx context.Context, t tenant.Tenant, completion string, at time.Time) error
+	// TenantEvents returns a tenant's own events (rotations), oldest first.
+	TenantEvents(ctx context.Context, tenantID string) ([]connection.Event, error)
 
 	PutInvite(ctx context.Context, inv tenant.Invite) error
 	// GetInvite finds an invite by the hash of its code.

@@ -71,6 +71,7 @@ func (w *Worker) processCandidate(ctx context.Context, job check.Job, receiveCou
 		case err != nil:
 			return 0, fmt.Errorf("write candidate check of %s/%s v%d: %w", c.TenantID, c.AccountID, c.Version, err)
 		}
+		w.settleIfCurrent(ctx, job, c, tr.After, out.CheckedAt)
 		w.log().Info("connection changed", "tenantId", c.TenantID, "accountId", c.AccountID, "roleArn", tr.After.RoleARN,
 			"candidateRoleArn", c.Candidate.RoleARN, "eventId", tr.Event.EventID, "detailType", string(tr.Event.DetailType),
 			"status", string(tr.After.Status), "code", tr.Event.Reason.Code, "version", tr.After.Version)

@@ -27,6 +27,7 @@ import (
 
 	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/rotation"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
@@ -173,6 +174,9 @@ func (w *Worker) process(ctx context.Context, job check.Job, receiveCount int, f
 			return 0, fmt.Errorf("write check of %s/%s v%d: %w", c.TenantID, c.AccountID, c.Version, err)
 		}
 	}
+	if tr.Changed() {
+		w.settleIfCurrent(ctx, job, c, tr.After, out.CheckedAt)
+	}
 	if tr.Event != nil {
 		w.log().Info("connection changed", "tenantId", c.TenantID, "accountId", c.AccountID, "roleArn", c.RoleARN,
 			"eventId", tr.Event.EventID, "detailType", string(tr.Event.DetailType),
@@ -183,6 +187,26 @@ func (w *Worker) process(ctx context.Context, job check.Job, receiveCount int, f
 	}
 	// redeliver > 0 here: denied inside the propagation window, try again soon.
 	return redeliver, nil
+}
+
+// settleIfCurrent completes the tenant's rotation if no connection relies
+// on the previous external ID any more. It costs reads, so it runs only when
+// a write during a grace period (the job carries a previous ID) made a
+// connection that holds a claim verified with the current ID; a failure is
+// logged, and the grace's end completes the rotation anyway.
+func (w *Worker) settleIfCurrent(ctx context.Context, job check.Job, before, after connection.Connection, now time.Time) {
+	current := func(c connection.Connection) bool {
+		return c.HoldsClaim() && c.ExternalIDCurrent && c.ExternalIDVersion == job.ExternalIDVersion
+	}
+	rs, ok := w.Store.(rotation.Store)
+	if !ok || job.PreviousExternalID == "" || !current(after) || current(before) {
+		return
+	}
+	if done, err := rotation.SettleTenant(ctx, rs, before.TenantID, now); err != nil {
+		w.log().Warn("rotation not settled", "tenantId", before.TenantID, "error", err)
+	} else if done {
+		w.log().Info("external id rotation completed", "tenantId", before.TenantID, "completion", connection.CompletionAllCurrent)
+	}
 }
 
 // outcomeFor states which external ID an outcome of job's check was

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/tenant"
 )
 
 // Start is when LifecycleEvents' first event occurs.
@@ -20,8 +21,8 @@ var Start = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 // enforced), submitted again and verified (replacing the role), lost, lost
 // with another reason, a new role submitted while lost, verification failed
 // (denied after the propagation window), failed again with another reason,
-// failed with ROLE_CLAIMED, disconnected. Every detail-type appears at least
-// once.
+// failed with ROLE_CLAIMED, disconnected; then the tenant's external-ID
+// rotation started and completed. Every detail-type appears at least once.
 func LifecycleEvents() []connection.Event {
 	p := connection.DefaultPolicy()
 	p.Jitter = 0
@@ -75,5 +76,14 @@ func LifecycleEvents() []connection.Event {
 	step(p.RoleClaimed(*cur, outcome(connection.ResultOK, 10*time.Minute)))    // failed, ROLE_CLAIMED
 	now = now.Add(time.Minute)
 	step(p.Disconnect(*cur, 1, now), nil)
+	// The tenant's rotation: started with a grace period, completed when
+	// every connection verified with the new external ID.
+	tn, err := tenant.New("acme", "Acme", Start)
+	if err != nil {
+		panic(err)
+	}
+	now = now.Add(time.Minute)
+	r := tn.RotatedWithGrace(now, tenant.DefaultRotationGrace)
+	out = append(out, connection.RotationStarted(r), connection.RotationCompleted(r, connection.CompletionAllCurrent, now.Add(time.Hour)))
 	return out
 }

@@ -43,6 +43,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"StaleOutcomes", testStaleOutcomes},
 		{"RetiredExternalID", testRetiredExternalID},
 		{"Candidates", testCandidates},
+		{"RotationGrace", testRotationGrace},
+		{"RotationRace", testRotationRace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -319,6 +319,17 @@
     });
   }
 
+  // rotationNote tells the customer what to change when the role still
+  // trusts only the previous external ID (a rotation's grace period): list
+  // both IDs in the trust policy, then only the new one.
+  function rotationNote(c, inv) {
+    if (c.externalIdCurrent !== false || !c.externalIdVersion || !inv.previousExternalId ||
+        (c.status !== 'VERIFIED' && c.status !== 'ACCESS_LOST')) return null;
+    return el('span', 'hint small', 'This role still uses the previous external ID, accepted until ' + when(inv.graceEndsAt) +
+      '. Change its trust policy condition to "sts:ExternalId": ["' + inv.externalId + '", "' + inv.previousExternalId +
+      '"], then, once this connection no longer shows this note, to "' + inv.externalId + '" only.');
+  }
+
   // --- connections table ------------------------------------------------------
   function refreshConnections() {
     api('GET', '/v1/invite').then(function (r) {
@@ -337,6 +348,8 @@
           st.appendChild(document.createElement('br'));
           st.appendChild(el('span', 'muted small', c.reason.message));
         }
+        var note = rotationNote(c, r.data);
+        if (note) { st.appendChild(document.createElement('br')); st.appendChild(note); }
         tr.appendChild(st);
         var td = labelled(el('td'), 'Last check');
         var time = el('time', null, when(c.lastCheckedAt));
