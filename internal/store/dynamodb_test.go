@@ -348,6 +348,21 @@ func TestDynamoDBRequestsPerOperation(t *testing.T) {
 		{"CreateTenant", call(func() error { return s.CreateTenant(ctx, tn) }), "1×TransactWriteItems", false},
 		{"GetTenant", call(func() error { _, err := s.GetTenant(ctx, "zulu"); return err }), "1×GetItem", false},
 		{"RotateExternalID", call(func() error { return s.RotateExternalID(ctx, tn.Rotated(now)) }), "1×TransactWriteItems", false},
+		{"RotateExternalID, with a grace", call(func() error {
+			cur, err := f.S.GetTenant(ctx, "zulu") // uncounted
+			if err != nil {
+				return err
+			}
+			return s.RotateExternalID(ctx, cur.RotatedWithGrace(now, time.Hour))
+		}), "1×TransactWriteItems", false},
+		{"CompleteRotation", call(func() error {
+			cur, err := f.S.GetTenant(ctx, "zulu") // uncounted
+			if err != nil {
+				return err
+			}
+			return s.CompleteRotation(ctx, cur, connection.CompletionAllCurrent, now)
+		}), "1×TransactWriteItems", false},
+		{"TenantEvents", call(func() error { _, err := s.TenantEvents(ctx, "zulu"); return err }), "1×Query", false},
 		{"PutInvite", call(func() error { return s.PutInvite(ctx, inv) }), "1×PutItem", false},
 		{"GetInvite", call(func() error { _, err := s.GetInvite(ctx, inv.Hash); return err }), "1×GetItem", false},
 		{"Apply: submit", apply(submit("acme", "arn:aws:iam::111111111111:role/Deploy"), nil), "1×TransactWriteItems", true},
@@ -377,6 +392,17 @@ func TestDynamoDBRequestsPerOperation(t *testing.T) {
 			}
 			return tr
 		}, store.ErrRoleClaimed), "1×TransactWriteItems", true},
+		{"Apply: another role for a verified connection (candidate)", apply(submit("acme", "arn:aws:iam::111111111111:role/Next"), nil), "1×TransactWriteItems", true},
+		{"Apply: the candidate verifies (claim moves)", apply(func() connection.Transition {
+			c := f.Current("acme", acct)
+			tr, _, err := f.Policy.ApplyCandidate(*c, connection.Outcome{Result: connection.ResultOK, Version: c.Version, ExternalIDVersion: 1, ExternalIDCurrent: true, CheckedAt: now.Add(2 * time.Hour)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tr
+		}, nil), "1×TransactWriteItems", true},
+		{"Apply: access lost", apply(check(connection.ResultDenied, 3*time.Hour), nil), "1×TransactWriteItems", false},
+		{"Apply: access lost (2)", apply(check(connection.ResultDenied, 3*time.Hour+time.Minute), nil), "1×TransactWriteItems", true},
 		{"Apply: resubmit another role (claim released)", apply(submit("acme", "arn:aws:iam::111111111111:role/Other"), nil), "1×TransactWriteItems", true},
 		{"ListByTenant (4 items)", call(func() error { _, err := s.ListByTenant(ctx, "acme", "", 50); return err }), "1×Query", false},
 		{"ListByStatus (4 items)", call(func() error { _, err := s.ListByStatus(ctx, connection.Pending, "", 50); return err }), "1×BatchGetItem 1×Query", false},
