@@ -115,6 +115,9 @@ func TestCandidate(t *testing.T) {
 	if !next.After.Candidate.Pending() || next.After.Candidate.RoleARN != "arn:aws:iam::123456789012:role/Third" {
 		t.Fatalf("new candidate after a failed one: %+v", next.After)
 	}
+	if d := p.Disconnect(a, 1, now); d.After.Candidate != (connection.Candidate{}) || d.After.RoleARN != roleA {
+		t.Fatalf("disconnected with a candidate: %+v", d.After)
+	}
 	lost := conn(connection.AccessLost, 2, string(connection.ResultDenied))
 	if tr := p.Submit(&lost, tenantID, mustARN(t, roleB), 1, now); tr.After.Status != connection.Pending || tr.After.RoleARN != roleB {
 		t.Fatalf("new role while ACCESS_LOST: %+v", tr.After)

@@ -218,6 +218,7 @@ func (p Policy) Disconnect(c Connection, externalIDVersion int, now time.Time) T
 	after.Reason = Reason{Code: CodeDisconnected, Message: "The connection was disconnected; RoleCall no longer uses the role."}
 	after.NextCheckAt = time.Time{}
 	after.ConsecutiveFailures = 0
+	after.Candidate = Candidate{} // a pending candidate is dropped with the connection
 	return transition(c, after, RoleDisconnected, now.UTC(), externalIDVersion)
 }
 
