@@ -20,6 +20,8 @@ const (
 	CompletionGraceEnded = "GRACE_ENDED"
 	// CompletionRevoked: the rotation had no grace period.
 	CompletionRevoked = "REVOKED"
+	// CompletionSuperseded: another rotation started during the grace.
+	CompletionSuperseded = "SUPERSEDED"
 )
 
 // TenantEventID is the stable identifier of a tenant event: one per

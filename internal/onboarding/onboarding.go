@@ -162,6 +162,15 @@ func (s *Service) RotateExternalID(ctx context.Context, id string, opts RotateOp
 	if err != nil {
 		return tenant.Tenant{}, err
 	}
+	if t.InGrace() {
+		// A rotation still in its grace ends here: its previous ID is
+		// retired (Completed, SUPERSEDED) before the new rotation starts.
+		err := s.Store.CompleteRotation(ctx, t, connection.CompletionSuperseded, s.now())
+		if err != nil && !errors.Is(err, store.ErrConflict) {
+			return tenant.Tenant{}, fmt.Errorf("complete the rotation of %s in its grace: %w", id, err)
+		}
+		t = t.Retired()
+	}
 	r := t.RotatedWithGrace(s.now(), opts.Grace)
 	if err := s.Store.RotateExternalID(ctx, r); err != nil {
 		if errors.Is(err, store.ErrConflict) {

@@ -72,7 +72,8 @@ func TestRotateInTwoPhases(t *testing.T) {
 		t.Fatalf("revoke = %+v, %v", r2, err)
 	}
 	evs, _ = f.mem.TenantEvents(ctx, "acme")
-	if last := evs[len(evs)-1]; last.Completion != connection.CompletionRevoked || last.ExternalIDVersion != r2.ExternalIDVersion {
+	if n := len(evs); n < 3 || evs[n-3].Completion != connection.CompletionSuperseded || evs[n-3].ExternalIDVersion != r.ExternalIDVersion ||
+		evs[n-2].DetailType != connection.ExternalIDRotationStarted || evs[n-1].Completion != connection.CompletionRevoked || evs[n-1].ExternalIDVersion != r2.ExternalIDVersion {
 		t.Fatalf("events %+v", evs)
 	}
 	if _, err := f.svc.RequestCheck(ctx, "acme", custAccount); err != nil {
