@@ -79,6 +79,17 @@ type Worker struct {
 	// DefaultConcurrency).
 	Concurrency int
 	Log         *slog.Logger
+	// Now is the clock jobs built by the worker are made at (whether a
+	// rotation's previous external ID is still accepted); default
+	// time.Now.
+	Now func() time.Time
+}
+
+func (w *Worker) now() time.Time {
+	if w.Now != nil {
+		return w.Now()
+	}
+	return time.Now()
 }
 
 func (w *Worker) log() *slog.Logger {
@@ -336,7 +347,7 @@ func (w *Worker) JobForSubmission(ctx context.Context, ev connection.Event) (che
 	if err != nil {
 		return check.Job{}, fmt.Errorf("read tenant %s: %w", ev.TenantID, err)
 	}
-	jobs := check.JobsFor(c, t, check.WhySubmitted, ev.OccurredAt)
+	jobs := check.JobsFor(c, t, check.WhySubmitted, w.now())
 	if ev.CandidateRoleARN != "" && len(jobs) > 1 {
 		return jobs[1], nil // a candidate was submitted: check the candidate
 	}
