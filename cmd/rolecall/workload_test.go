@@ -99,7 +99,7 @@ func (w *workloadWorld) connect(t *testing.T, svc *onboarding.Service, st store.
 		t.Fatal(err)
 	}
 	for _, r := range results {
-		tr, err := svc.Policy.Apply(c, connection.Outcome{Result: r, Version: c.Version, ExternalIDVersion: tn.ExternalIDVersion, CheckedAt: time.Now().Add(time.Hour)})
+		tr, err := svc.Policy.Apply(c, connection.Outcome{Result: r, Version: c.Version, ExternalIDVersion: tn.ExternalIDVersion, ExternalIDCurrent: true, CheckedAt: time.Now().Add(time.Hour)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -89,7 +89,7 @@ func newFleet(ctx context.Context, st store.Store, sb *sandbox.STS, n int) (*fle
 		if err := st.Apply(ctx, sub); err != nil {
 			return nil, fmt.Errorf("submit %s: %w", a, err)
 		}
-		ok, err := p.Apply(sub.After, connection.Outcome{Result: connection.ResultOK, Version: sub.After.Version,
+		ok, err := p.Apply(sub.After, connection.Outcome{ExternalIDCurrent: true, Result: connection.ResultOK, Version: sub.After.Version,
 			ExternalIDVersion: t.ExternalIDVersion, CheckedAt: verifiedAt})
 		if err != nil {
 			return nil, err
@@ -383,7 +383,9 @@ func naiveLoop(ctx context.Context, mem *store.Memory, f *fleet, mode stsMode, n
 		if rep.Outcome.Result != connection.ResultOK {
 			return 0, fmt.Errorf("%s/%s: %s", c.TenantID, c.AccountID, rep.Outcome.Result)
 		}
-		tr, err := p.Apply(cur, rep.Outcome)
+		out := rep.Outcome
+		out.ExternalIDCurrent = true // the job carries the current external ID only
+		tr, err := p.Apply(cur, out)
 		if err != nil {
 			return 0, err
 		}

@@ -77,14 +77,41 @@ type Connection struct {
 	// ExternalIDVersion is the tenant's external-ID version the last
 	// successful check used (0 before any).
 	ExternalIDVersion int `json:"externalIdVersion,omitempty"`
+	// ExternalIDCurrent is false when the last successful check worked only
+	// with the tenant's previous external ID (during a rotation's grace):
+	// the customer must update the role's trust policy to the current one.
+	ExternalIDCurrent bool `json:"externalIdCurrent"`
+	// Candidate is a new role submitted for a VERIFIED connection: the
+	// verified role stays in use (and keeps its claim) until the candidate
+	// verifies and replaces it. A candidate that failed stays here, FAILED
+	// with its reason, so the customer sees why, until the next submission.
+	Candidate Candidate `json:"candidate,omitzero"`
 }
 
-// Live reports whether the connection holds its role claim.
+// Candidate is a role waiting to replace a connection's verified role.
+type Candidate struct {
+	RoleARN     string    `json:"roleArn"`
+	Status      Status    `json:"status"` // PENDING while it is checked, FAILED once dropped
+	Reason      Reason    `json:"reason"`
+	SubmittedAt time.Time `json:"submittedAt"`
+}
+
+// Pending reports whether the candidate is still being verified.
+func (c Candidate) Pending() bool { return c.RoleARN != "" && c.Status == Pending }
+
+// Live reports whether the connection is still in use (not disconnected):
+// it is checked and listed as due.
 func (c Connection) Live() bool { return c.Status != Disconnected }
 
+// HoldsClaim reports whether the connection holds its role's claim: only a
+// connection that has been VERIFIED holds one (VERIFIED, and ACCESS_LOST
+// until it is restored or disconnected). PENDING and FAILED connections
+// hold none, so a submission can never squat on a role.
+func (c Connection) HoldsClaim() bool { return c.Status == Verified || c.Status == AccessLost }
+
 // ClaimKey identifies the connection's role as IAM does (account +
-// lower-cased name, see rolearn.ARN.ClaimKey); at most one live connection
-// holds a claim key. It is "" when RoleARN does not parse.
+// lower-cased name, see rolearn.ARN.ClaimKey); at most one connection
+// holds a claim key (see HoldsClaim). It is "" when RoleARN does not parse.
 func (c Connection) ClaimKey() string {
 	a, err := rolearn.Parse(c.RoleARN, rolearn.Rules{})
 	if err != nil {
@@ -104,10 +131,20 @@ const (
 	RoleAccessLost         DetailType = "Role Access Lost"
 	RoleAccessRestored     DetailType = "Role Access Restored"
 	RoleDisconnected       DetailType = "Role Disconnected"
+	// The tenant's detail-types (their events have no account or role).
+	ExternalIDRotationStarted   DetailType = "External ID Rotation Started"
+	ExternalIDRotationCompleted DetailType = "External ID Rotation Completed"
 )
 
 // DetailTypes lists every detail-type.
-var DetailTypes = []DetailType{RoleSubmitted, RoleVerified, RoleVerificationFailed, RoleAccessLost, RoleAccessRestored, RoleDisconnected}
+var DetailTypes = []DetailType{RoleSubmitted, RoleVerified, RoleVerificationFailed, RoleAccessLost, RoleAccessRestored, RoleDisconnected,
+	ExternalIDRotationStarted, ExternalIDRotationCompleted}
+
+// OfTenant reports whether d is a tenant's detail-type rather than a
+// connection's.
+func (d DetailType) OfTenant() bool {
+	return d == ExternalIDRotationStarted || d == ExternalIDRotationCompleted
+}
 
 // Event describes one transition. It is the EventBridge detail.
 type Event struct {
@@ -124,6 +161,19 @@ type Event struct {
 	// ExternalIDVersion is the tenant's external-ID version in force when
 	// the transition happened, so a rotation shows in the event stream.
 	ExternalIDVersion int `json:"externalIdVersion"`
+	// PreviousRoleARN is the role a verified candidate replaced.
+	PreviousRoleARN string `json:"previousRoleArn,omitempty"`
+	// CandidateRoleARN names the candidate an event is about (submitted or
+	// failed); RoleARN is then the role still in use.
+	CandidateRoleARN string `json:"candidateRoleArn,omitempty"`
+	// ExternalIDCurrent is the connection's (false while its role works
+	// only with the tenant's previous external ID).
+	ExternalIDCurrent bool `json:"externalIdCurrent"`
+	// Of tenant events (rotations) only: the previous external-ID
+	// version, when its grace ends, and how a rotation completed.
+	PreviousExternalIDVersion int       `json:"previousExternalIdVersion,omitempty"`
+	GraceEndsAt               time.Time `json:"graceEndsAt,omitzero"`
+	Completion                string    `json:"completion,omitempty"`
 }
 
 // EventID is the stable identifier of the event for a connection version:
@@ -147,6 +197,11 @@ type Transition struct {
 	Before *Connection
 	After  Connection
 	Event  *Event
+	// Check is the check outcome the transition applies (nil for
+	// submissions and disconnections). A store writes a transition that
+	// changes a status, a failure count or the external-ID bookkeeping only
+	// while the tenant still accepts the external ID the check used.
+	Check *Outcome
 }
 
 // Changed reports whether the transition writes anything.
@@ -176,6 +231,7 @@ func transition(before Connection, after Connection, dt DetailType, ts time.Time
 		OccurredAt:        ts,
 		Version:           after.Version,
 		ExternalIDVersion: extVersion,
+		ExternalIDCurrent: after.ExternalIDCurrent,
 	}
 	b := before
 	if before.Version == 0 && before.Status == "" {

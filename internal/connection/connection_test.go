@@ -1,6 +1,7 @@
 package connection_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/tenant"
 )
 
 const (
@@ -84,6 +86,7 @@ func checkEvent(t *testing.T, before *connection.Connection, tr connection.Trans
 		OccurredAt:        at,
 		Version:           wantVersion,
 		ExternalIDVersion: extVersion,
+		ExternalIDCurrent: tr.After.ExternalIDCurrent,
 	}
 	if *ev != want {
 		t.Fatalf("event\n got %+v\nwant %+v", *ev, want)
@@ -110,7 +113,7 @@ func checkRoutine(t *testing.T, before connection.Connection, tr connection.Tran
 	}
 	a, b := tr.After, before
 	for _, c := range []*connection.Connection{&a, &b} {
-		c.LastCheckedAt, c.NextCheckAt, c.ConsecutiveFailures, c.ExternalIDVersion = time.Time{}, time.Time{}, 0, 0
+		c.LastCheckedAt, c.NextCheckAt, c.ConsecutiveFailures, c.ExternalIDVersion, c.ExternalIDCurrent = time.Time{}, time.Time{}, 0, 0, false
 	}
 	if a != b {
 		t.Fatalf("routine check changed more than check times and failures:\n got %+v\nwant %+v", tr.After, before)
@@ -130,7 +133,6 @@ func TestSubmit(t *testing.T) {
 		{"same ARN while PENDING", ptr(conn(connection.Pending, 1, connection.CodeSubmitted)), roleA, false},
 		{"same ARN while VERIFIED", ptr(conn(connection.Verified, 0, connection.CodeVerified)), roleA, false},
 		{"new ARN while PENDING", ptr(conn(connection.Pending, 2, connection.CodeSubmitted)), roleB, true},
-		{"new ARN while VERIFIED", ptr(conn(connection.Verified, 1, connection.CodeVerified)), roleB, true},
 		{"same ARN after FAILED", ptr(conn(connection.Failed, 4, string(connection.ResultDenied))), roleA, true},
 		{"new ARN after FAILED", ptr(conn(connection.Failed, 4, string(connection.ResultDenied))), roleB, true},
 		{"same ARN after ACCESS_LOST", ptr(conn(connection.AccessLost, 2, string(connection.ResultDenied))), roleA, true},
@@ -265,7 +267,7 @@ func TestApply(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			now := t0.Add(tt.at)
 			before := tt.before
-			o := connection.Outcome{Result: tt.result, Detail: tt.detail, Version: before.Version, ExternalIDVersion: 2, CheckedAt: now}
+			o := connection.Outcome{ExternalIDCurrent: true, Result: tt.result, Detail: tt.detail, Version: before.Version, ExternalIDVersion: 2, CheckedAt: now}
 			tr, err := p.Apply(before, o)
 			if err != nil {
 				t.Fatalf("Apply: %v", err)
@@ -335,7 +337,7 @@ func TestApplyLostAfterKnob(t *testing.T) {
 	p.LostAfter = 3
 	c := conn(connection.Verified, 0, connection.CodeVerified)
 	for i := 1; i <= 3; i++ {
-		tr, err := p.Apply(c, connection.Outcome{Result: connection.ResultDenied, Version: c.Version, CheckedAt: t0.Add(time.Duration(i) * time.Minute)})
+		tr, err := p.Apply(c, connection.Outcome{ExternalIDCurrent: true, ExternalIDVersion: 1, Result: connection.ResultDenied, Version: c.Version, CheckedAt: t0.Add(time.Duration(i) * time.Minute)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -366,7 +368,7 @@ func TestApplyStale(t *testing.T) {
 	for _, tt := range tests {
 		for _, r := range results {
 			t.Run(tt.name+"/"+string(r), func(t *testing.T) {
-				tr, err := p.Apply(tt.c, connection.Outcome{Result: r, Version: tt.version, CheckedAt: t0.Add(time.Hour)})
+				tr, err := p.Apply(tt.c, connection.Outcome{ExternalIDCurrent: true, ExternalIDVersion: 1, Result: r, Version: tt.version, CheckedAt: t0.Add(time.Hour)})
 				if !errors.Is(err, connection.ErrStale) {
 					t.Fatalf("Apply = %v, want ErrStale", err)
 				}
@@ -376,7 +378,7 @@ func TestApplyStale(t *testing.T) {
 			})
 		}
 	}
-	_, err := p.Apply(conn(connection.Verified, 0, connection.CodeVerified), connection.Outcome{Result: "BOGUS", Version: 3, CheckedAt: t0})
+	_, err := p.Apply(conn(connection.Verified, 0, connection.CodeVerified), connection.Outcome{ExternalIDCurrent: true, ExternalIDVersion: 1, Result: "BOGUS", Version: 3, CheckedAt: t0})
 	if err == nil || errors.Is(err, connection.ErrStale) {
 		t.Fatalf("unknown result: %v, want a non-stale error", err)
 	}
@@ -430,7 +432,7 @@ func TestEventID(t *testing.T) {
 	// one yields another.
 	p := connection.DefaultPolicy()
 	c := conn(connection.Pending, 0, connection.CodeSubmitted)
-	o := connection.Outcome{Result: connection.ResultOK, Version: 3, CheckedAt: t0.Add(time.Second)}
+	o := connection.Outcome{ExternalIDCurrent: true, ExternalIDVersion: 1, Result: connection.ResultOK, Version: 3, CheckedAt: t0.Add(time.Second)}
 	a, _ := p.Apply(c, o)
 	b, _ := p.Apply(c, o)
 	if a.Event.EventID != b.Event.EventID {
@@ -450,7 +452,7 @@ func TestJitter(t *testing.T) {
 	for i := range 500 {
 		c := conn(connection.Verified, 0, connection.CodeVerified)
 		c.AccountID = fmt.Sprintf("%012d", i)
-		o := connection.Outcome{Result: connection.ResultOK, Version: c.Version, CheckedAt: now}
+		o := connection.Outcome{ExternalIDCurrent: true, ExternalIDVersion: 1, Result: connection.ResultOK, Version: c.Version, CheckedAt: now}
 		tr, _ := p.Apply(c, o)
 		again, _ := p.Apply(c, o)
 		if tr.After.NextCheckAt != again.After.NextCheckAt {
@@ -470,7 +472,7 @@ func TestJitter(t *testing.T) {
 
 	p.Jitter = 0
 	c := conn(connection.Verified, 0, connection.CodeVerified)
-	tr, _ := p.Apply(c, connection.Outcome{Result: connection.ResultOK, Version: c.Version, CheckedAt: now})
+	tr, _ := p.Apply(c, connection.Outcome{ExternalIDCurrent: true, ExternalIDVersion: 1, Result: connection.ResultOK, Version: c.Version, CheckedAt: now})
 	if d := tr.After.NextCheckAt.Sub(now); d != p.VerifiedInterval {
 		t.Fatalf("Jitter 0: interval %v, want %v", d, p.VerifiedInterval)
 	}
@@ -493,7 +495,7 @@ func TestStatusAndReasons(t *testing.T) {
 			t.Errorf("ReasonFor(%s) = %+v", r, reason)
 		}
 	}
-	if len(connection.DetailTypes) != 6 {
+	if len(connection.DetailTypes) != 8 {
 		t.Fatalf("DetailTypes = %v", connection.DetailTypes)
 	}
 }
@@ -544,7 +546,7 @@ func TestRandomSequences(t *testing.T) {
 					v += int64(rng.IntN(3)) - 1
 				}
 				what = fmt.Sprintf("apply %s v%d", result, v)
-				tr, err = p.Apply(*cur, connection.Outcome{Result: result, Version: v, ExternalIDVersion: 1, CheckedAt: now})
+				tr, err = p.Apply(*cur, connection.Outcome{ExternalIDCurrent: true, Result: result, Version: v, ExternalIDVersion: 1, CheckedAt: now})
 				stale := v != cur.Version || cur.Status == connection.Disconnected
 				if stale != errors.Is(err, connection.ErrStale) {
 					t.Fatalf("seed %d step %d %s on %s v%d: err %v, stale %v", seed, step, what, cur.Status, cur.Version, err, stale)
@@ -591,5 +593,156 @@ func TestRandomSequences(t *testing.T) {
 			}
 			cur = &a
 		}
+	}
+}
+
+func TestRoleClaimed(t *testing.T) {
+	p := connection.DefaultPolicy()
+	p.Jitter = 0
+	at := t0.Add(time.Hour)
+	ok := func(c connection.Connection) connection.Outcome {
+		return connection.Outcome{ExternalIDCurrent: true, Result: connection.ResultOK, Version: c.Version, ExternalIDVersion: 1, CheckedAt: at}
+	}
+	tests := []struct {
+		name      string
+		c         connection.Connection
+		o         func(connection.Connection) connection.Outcome
+		wantEvent bool
+		wantErr   error
+	}{
+		{"pending", conn(connection.Pending, 0, connection.CodeSubmitted), ok, true, nil},
+		{"failed for another reason", conn(connection.Failed, 3, string(connection.ResultDenied)), ok, true, nil},
+		{"failed ROLE_CLAIMED already", conn(connection.Failed, 1, connection.CodeRoleClaimed), ok, false, nil},
+		{"verified holds its claim", conn(connection.Verified, 0, connection.CodeVerified), ok, false, connection.ErrStale},
+		{"access lost holds its claim", conn(connection.AccessLost, 2, string(connection.ResultDenied)), ok, false, connection.ErrStale},
+		{"disconnected", conn(connection.Disconnected, 0, connection.CodeDisconnected), ok, false, connection.ErrStale},
+		{"another version", conn(connection.Pending, 0, connection.CodeSubmitted), func(c connection.Connection) connection.Outcome {
+			o := ok(c)
+			o.Version--
+			return o
+		}, false, connection.ErrStale},
+		{"not a success", conn(connection.Pending, 0, connection.CodeSubmitted), func(c connection.Connection) connection.Outcome {
+			o := ok(c)
+			o.Result = connection.ResultDenied
+			return o
+		}, false, connection.ErrStale},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, err := p.RoleClaimed(tc.c, tc.o(tc.c))
+			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
+				t.Fatalf("err %v, want %v", err, tc.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			if tr.After.Status != connection.Failed || tr.After.Reason.Code != connection.CodeRoleClaimed || tr.After.HoldsClaim() {
+				t.Fatalf("after %+v", tr.After)
+			}
+			if !tr.After.NextCheckAt.Equal(at.Add(p.FailedInterval)) || tr.After.ConsecutiveFailures != tc.c.ConsecutiveFailures+1 {
+				t.Fatalf("re-check at %v with %d failures", tr.After.NextCheckAt, tr.After.ConsecutiveFailures)
+			}
+			if tc.wantEvent {
+				checkEvent(t, &tc.c, tr, connection.RoleVerificationFailed, at, 1)
+			} else {
+				checkRoutine(t, tc.c, tr)
+			}
+		})
+	}
+}
+
+func TestHoldsClaim(t *testing.T) {
+	for _, st := range connection.Statuses {
+		want := st == connection.Verified || st == connection.AccessLost
+		if got := conn(st, 0, "X").HoldsClaim(); got != want {
+			t.Errorf("%s HoldsClaim = %v, want %v", st, got, want)
+		}
+	}
+}
+
+// Outcomes that cannot describe the role as it is now change nothing.
+func TestApplyStaleRules(t *testing.T) {
+	p := connection.DefaultPolicy()
+	p.Jitter = 0
+	verified := conn(connection.Verified, 1, connection.CodeVerified)
+	verified.LastCheckedAt = t0.Add(time.Hour)
+	verified.ExternalIDVersion, verified.ExternalIDCurrent = 2, true
+	lost := conn(connection.AccessLost, 2, string(connection.ResultDenied))
+	lost.LastCheckedAt, lost.ExternalIDVersion = t0.Add(time.Hour), 2
+	tests := []struct {
+		name string
+		c    connection.Connection
+		o    connection.Outcome
+	}{
+		{"older than the last check applied", lost, connection.Outcome{Result: connection.ResultOK, ExternalIDCurrent: true, ExternalIDVersion: 2, CheckedAt: t0.Add(59 * time.Minute)}},
+		{"success from a job made before a rotation verified past", lost, connection.Outcome{Result: connection.ResultOK, ExternalIDCurrent: true, ExternalIDVersion: 1, CheckedAt: t0.Add(2 * time.Hour)}},
+		{"failure from a job made before a rotation verified past", verified, connection.Outcome{Result: connection.ResultDenied, ExternalIDVersion: 1, CheckedAt: t0.Add(2 * time.Hour)}},
+		{"previous-only success from a job made two rotations ago", verified, connection.Outcome{Result: connection.ResultOK, ExternalIDVersion: 0, CheckedAt: t0.Add(2 * time.Hour)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.o.Version = tc.c.Version
+			if _, err := p.Apply(tc.c, tc.o); !errors.Is(err, connection.ErrStale) {
+				t.Fatalf("Apply = %v, want ErrStale", err)
+			}
+		})
+	}
+
+	// A role that works only with the previous ID although it verified
+	// with the current one: the check is recorded, nothing else changes
+	// (no counter reset, no external-ID downgrade).
+	o := connection.Outcome{Result: connection.ResultOK, ExternalIDVersion: 1, Version: verified.Version, CheckedAt: t0.Add(2 * time.Hour)}
+	tr, err := p.Apply(verified, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRoutine(t, verified, tr)
+	if tr.After.ConsecutiveFailures != 1 || tr.After.ExternalIDVersion != 2 || !tr.After.ExternalIDCurrent || !tr.After.LastCheckedAt.Equal(o.CheckedAt) {
+		t.Fatalf("after %+v", tr.After)
+	}
+	// During grace a success with the previous ID only keeps VERIFIED and
+	// says the ID is not current; the transition carries the outcome.
+	fresh := conn(connection.Pending, 0, connection.CodeSubmitted)
+	prev := connection.Outcome{Result: connection.ResultOK, ExternalIDVersion: 1, Version: fresh.Version, CheckedAt: t0.Add(time.Minute)}
+	tr, err = p.Apply(fresh, prev)
+	if err != nil || tr.After.Status != connection.Verified || tr.After.ExternalIDCurrent || tr.After.ExternalIDVersion != 1 {
+		t.Fatalf("previous-only success: %+v, %v", tr.After, err)
+	}
+	if tr.Check == nil || *tr.Check != prev || !tr.Check.PreviousOnly() || tr.Check.JobExternalIDVersion() != 2 {
+		t.Fatalf("transition check %+v", tr.Check)
+	}
+}
+
+// Tenant events name versions and times, never an external ID.
+func TestRotationEvents(t *testing.T) {
+	tn, _ := tenant.New("acme", "Acme", t0)
+	r := tn.RotatedWithGrace(t0.Add(time.Hour), 48*time.Hour)
+	started := connection.RotationStarted(r)
+	done := connection.RotationCompleted(r, connection.CompletionAllCurrent, t0.Add(2*time.Hour))
+	revoked := connection.RotationStarted(tn.Rotated(t0.Add(time.Hour)))
+	tests := []struct {
+		name string
+		ev   connection.Event
+		want string
+	}{
+		{"started", started, `{"eventId":"` + started.EventID + `","tenantId":"acme","externalIdVersion":2,"previousExternalIdVersion":1,"graceEndsAt":"2025-06-03T13:00:00Z","occurredAt":"2025-06-01T13:00:00Z","version":2}`},
+		{"completed", done, `{"eventId":"` + done.EventID + `","tenantId":"acme","externalIdVersion":2,"previousExternalIdVersion":1,"graceEndsAt":"2025-06-03T13:00:00Z","completion":"ALL_CURRENT","occurredAt":"2025-06-01T14:00:00Z","version":2}`},
+		{"without grace", revoked, `{"eventId":"` + revoked.EventID + `","tenantId":"acme","externalIdVersion":2,"previousExternalIdVersion":1,"graceEndsAt":"2025-06-01T13:00:00Z","occurredAt":"2025-06-01T13:00:00Z","version":2}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := json.Marshal(tc.ev)
+			if err != nil || string(b) != tc.want {
+				t.Fatalf("detail %s, %v\nwant %s", b, err, tc.want)
+			}
+			for _, secret := range []string{tn.ExternalID, r.ExternalID} {
+				if strings.Contains(string(b), secret) {
+					t.Fatal("an external ID is in a tenant event")
+				}
+			}
+		})
+	}
+	if started.EventID == done.EventID || started.EventID != connection.RotationStarted(r).EventID {
+		t.Fatal("tenant event IDs are not one per detail-type and version")
 	}
 }

@@ -160,7 +160,8 @@ func FuzzLifecycle(f *testing.F) {
 	}
 	accounts := []string{arns[0].Account, arns[2].Account}
 	quiet := slog.New(slog.DiscardHandler)
-	knownCodes := map[string]bool{connection.CodeSubmitted: true, connection.CodeVerified: true, connection.CodeAccessRestored: true, connection.CodeDisconnected: true}
+	knownCodes := map[string]bool{connection.CodeSubmitted: true, connection.CodeVerified: true, connection.CodeAccessRestored: true, connection.CodeDisconnected: true,
+		connection.CodeRoleReplaced: true}
 	for _, r := range []connection.Result{connection.ResultDenied, connection.ResultNotEnforced, connection.ResultAccountMismatch, connection.ResultRegionDisabled} {
 		knownCodes[string(r)] = true
 	}
@@ -184,6 +185,7 @@ func FuzzLifecycle(f *testing.F) {
 				result connection.Result
 				sc     script
 				isChk  bool
+				isCand bool // a check of the candidate
 			)
 			switch {
 			case cur == nil || op%8 == 0:
@@ -199,6 +201,32 @@ func FuzzLifecycle(f *testing.F) {
 			case op%8 == 1:
 				what = "disconnect"
 				tr = p.Disconnect(*cur, 1, now)
+			case op%8 == 2 && cur.Candidate.Pending():
+				isChk, isCand = true, true
+				sc = script{first: firstCall(arg % byte(firstCalls)), second: secondCall((arg / byte(firstCalls)) % byte(secondCalls))}
+				checker := &check.Checker{STS: &scriptedSTS{s: sc}, Attempts: 1, Log: quiet, Now: func() time.Time { return now }}
+				rep := checker.Check(context.Background(), check.Request{TenantID: cur.TenantID, AccountID: cur.AccountID,
+					RoleARN: cur.Candidate.RoleARN, ExternalID: "rc-fuzz-external-id", ExternalIDVersion: 1, Version: cur.Version})
+				result = rep.Outcome.Result
+				what = fmt.Sprintf("check candidate %s %+v → %s", cur.Candidate.RoleARN, sc, result)
+				var step connection.CandidateStep
+				tr, step, err = p.ApplyCandidate(*cur, rep.Outcome)
+				if err != nil {
+					t.Fatalf("step %d %s: %v", step, what, err)
+				}
+				if step != connection.CandidateWrite {
+					if tr.Changed() || result == connection.ResultOK {
+						t.Fatalf("%s: retry step %v changed %+v", what, step, tr)
+					}
+					continue
+				}
+				switch a := tr.After; {
+				case result == connection.ResultOK && (a.RoleARN != cur.Candidate.RoleARN || a.Candidate != (connection.Candidate{}) || tr.Event.PreviousRoleARN != cur.RoleARN):
+					t.Fatalf("%s: replacement %+v", what, a)
+				case result != connection.ResultOK && (a.RoleARN != cur.RoleARN || a.Status != cur.Status || a.Candidate.Status != connection.Failed ||
+					a.ConsecutiveFailures != cur.ConsecutiveFailures || a.LastCheckedAt != cur.LastCheckedAt):
+					t.Fatalf("%s: a failed candidate changed the role in use: %+v", what, a)
+				}
 			default:
 				isChk = true
 				sc = script{first: firstCall(arg % byte(firstCalls)), second: secondCall((arg / byte(firstCalls)) % byte(secondCalls))}
@@ -254,7 +282,8 @@ func FuzzLifecycle(f *testing.F) {
 			}
 			if ev := tr.Event; ev != nil {
 				if a.Version != prevVersion+1 || ev.Version != a.Version || ev.Status != a.Status || ev.PreviousStatus != prevStatus ||
-					ev.RoleARN != a.RoleARN || ev.Reason != a.Reason || ev.EventID != connection.EventID("acme", acct, a.Version) {
+					ev.RoleARN != a.RoleARN || ev.EventID != connection.EventID("acme", acct, a.Version) ||
+					ev.CandidateRoleARN == "" && ev.Reason != a.Reason || ev.CandidateRoleARN != "" && (ev.Reason != a.Candidate.Reason || ev.CandidateRoleARN != a.Candidate.RoleARN) {
 					t.Fatalf("%s: event %+v after %+v", where, *ev, a)
 				}
 				if events[ev.EventID] {
@@ -279,7 +308,7 @@ func FuzzLifecycle(f *testing.F) {
 			if a.Live() == a.NextCheckAt.IsZero() {
 				t.Fatalf("%s: %s with next check %v", where, a.Status, a.NextCheckAt)
 			}
-			if a.Live() && tr.Changed() && !a.NextCheckAt.After(now) {
+			if a.Live() && tr.Changed() && !isCand && !a.NextCheckAt.After(now) {
 				t.Fatalf("%s: next check %v is not after now %v", where, a.NextCheckAt, now)
 			}
 			if a.ConsecutiveFailures < 0 {

@@ -29,6 +29,9 @@ const (
 	CodeVerified       = "VERIFIED"
 	CodeAccessRestored = "ACCESS_RESTORED"
 	CodeDisconnected   = "DISCONNECTED"
+	// CodeRoleClaimed: the tenant's own external ID assumes the role, but
+	// another connection already holds the role's claim.
+	CodeRoleClaimed = "ROLE_CLAIMED"
 )
 
 // Outcome is the result of one check, for the connection version it was
@@ -45,6 +48,21 @@ type Outcome struct {
 	// assumed the role (false when only the previous one did, or none).
 	ExternalIDCurrent bool
 	CheckedAt         time.Time
+}
+
+// PreviousOnly reports whether the outcome is a success with the tenant's
+// previous external ID only (a rotation is in its grace period and the
+// role's trust policy still names the previous ID).
+func (o Outcome) PreviousOnly() bool { return o.Result == ResultOK && !o.ExternalIDCurrent }
+
+// JobExternalIDVersion is the tenant's current external-ID version when
+// the check's job was made: the previous ID is always the current one's
+// predecessor.
+func (o Outcome) JobExternalIDVersion() int {
+	if o.PreviousOnly() {
+		return o.ExternalIDVersion + 1
+	}
+	return o.ExternalIDVersion
 }
 
 // Policy holds the lifecycle's knobs. The zero value is not useful; start
@@ -122,15 +140,57 @@ func ReasonFor(r Result, detail string) Reason {
 	return Reason{Code: string(r), Message: "The check failed: " + string(r) + ".", Hint: "Try again later."}
 }
 
+// RoleClaimed is the transition for a check that succeeded while another
+// connection holds the role's claim (the store refused the claim when the
+// connection was to become VERIFIED): the connection becomes FAILED with
+// ROLE_CLAIMED and keeps being re-checked like any FAILED one, so it is
+// VERIFIED once the other connection lets the role go. It returns ErrStale
+// when the outcome does not apply to c.
+func (p Policy) RoleClaimed(c Connection, o Outcome) (Transition, error) {
+	if err := stale(c, o); err != nil {
+		return Transition{}, err
+	}
+	if c.HoldsClaim() || o.Result != ResultOK {
+		return Transition{}, fmt.Errorf("refuse claim of %s/%s v%d (outcome %s for v%d): %w", c.TenantID, c.AccountID, c.Version, o.Result, o.Version, ErrStale)
+	}
+	tr := p.roleClaimed(c, o)
+	tr.Check = &o
+	return tr, nil
+}
+
+func (p Policy) roleClaimed(c Connection, o Outcome) Transition {
+	now := o.CheckedAt.UTC()
+	after := c
+	after.LastCheckedAt = now
+	after.NextCheckAt = now.Add(p.jittered(p.FailedInterval, c, now))
+	if after.ConsecutiveFailures < 1<<20 {
+		after.ConsecutiveFailures++
+	}
+	after.Status = Failed
+	after.Reason = Reason{Code: CodeRoleClaimed,
+		Message: "RoleCall assumed the role with your external ID, but the role is already connected through another connection.",
+		Hint:    "A role serves one connection only: create a separate role for this partner connection and submit its ARN."}
+	if c.Status == Failed && c.Reason.Code == CodeRoleClaimed {
+		after.Reason = c.Reason
+		return Transition{Before: &c, After: after}
+	}
+	return transition(c, after, RoleVerificationFailed, now, o.ExternalIDVersion)
+}
+
 // Submit applies a customer's submission of arn for tenantID. existing is the
 // stored connection for (tenant, account), or nil. The same ARN while PENDING
-// or VERIFIED changes nothing (Changed() is false); a new ARN, or the same one
-// after FAILED, ACCESS_LOST or DISCONNECTED, starts verification again.
+// or VERIFIED changes nothing (Changed() is false); a new ARN for a VERIFIED
+// connection becomes its candidate (the verified role stays in use); a new
+// ARN otherwise, or the same one after FAILED, ACCESS_LOST or DISCONNECTED,
+// starts verification again.
 func (p Policy) Submit(existing *Connection, tenantID string, arn rolearn.ARN, externalIDVersion int, now time.Time) Transition {
 	now = now.UTC()
 	role := arn.String()
 	if existing != nil && existing.RoleARN == role && (existing.Status == Pending || existing.Status == Verified) {
 		return Transition{Before: existing, After: *existing}
+	}
+	if existing != nil && existing.Status == Verified {
+		return p.submitCandidate(*existing, role, externalIDVersion, now)
 	}
 	var before Connection
 	if existing != nil {
@@ -159,20 +219,46 @@ func (p Policy) Disconnect(c Connection, externalIDVersion int, now time.Time) T
 	after.Reason = Reason{Code: CodeDisconnected, Message: "The connection was disconnected; RoleCall no longer uses the role."}
 	after.NextCheckAt = time.Time{}
 	after.ConsecutiveFailures = 0
+	after.Candidate = Candidate{} // a pending candidate is dropped with the connection
 	return transition(c, after, RoleDisconnected, now.UTC(), externalIDVersion)
 }
 
-// Apply applies a check outcome to c. It returns ErrStale when the outcome
-// was for another version or c is disconnected. A routine check returns a
-// transition without event that moves only check times and failure count.
+// Apply applies a check outcome to c. It returns ErrStale, and changes
+// nothing, when the outcome cannot describe c's role as it is now: it was for
+// another version, c is disconnected, it is older than the last check
+// applied, or its job was made before an external-ID rotation c has already
+// verified past. A routine check returns a transition without event that
+// moves only check times, failure count and external-ID bookkeeping.
+//
+// Every transition Apply returns carries the outcome (Transition.Check), so
+// the store can refuse it when the external ID the check used is no longer
+// accepted by the tenant when it is written.
 func (p Policy) Apply(c Connection, o Outcome) (Transition, error) {
-	if c.Status == Disconnected || o.Version != c.Version {
-		return Transition{}, fmt.Errorf("apply %s to %s/%s v%d (outcome for v%d): %w", o.Result, c.TenantID, c.AccountID, c.Version, o.Version, ErrStale)
+	tr, err := p.apply(c, o)
+	if err != nil {
+		return Transition{}, err
+	}
+	tr.Check = &o
+	return tr, nil
+}
+
+func (p Policy) apply(c Connection, o Outcome) (Transition, error) {
+	if err := stale(c, o); err != nil {
+		return Transition{}, err
 	}
 	now := o.CheckedAt.UTC()
 	after := c
 	after.LastCheckedAt = now
 	routine := func() (Transition, error) { return Transition{Before: &c, After: after}, nil }
+
+	if o.Result == ResultOK && o.ExternalIDVersion < c.ExternalIDVersion {
+		// The role works only with the previous external ID although it
+		// was verified with the current one (its trust policy went
+		// back): record the check, change nothing else; once the grace
+		// ends the previous ID is refused and the role fails.
+		after.NextCheckAt = now.Add(p.jittered(p.interval(c.Status), c, now))
+		return routine()
+	}
 
 	switch o.Result {
 	case ResultTransient:
@@ -181,6 +267,7 @@ func (p Policy) Apply(c Connection, o Outcome) (Transition, error) {
 	case ResultOK:
 		after.ConsecutiveFailures = 0
 		after.ExternalIDVersion = o.ExternalIDVersion
+		after.ExternalIDCurrent = o.ExternalIDCurrent
 		after.NextCheckAt = now.Add(p.jittered(p.VerifiedInterval, c, now))
 		if c.Status == Verified {
 			return routine()
@@ -242,6 +329,37 @@ func (p Policy) Apply(c Connection, o Outcome) (Transition, error) {
 		after.Reason = reason
 		return transition(c, after, dt, now, o.ExternalIDVersion), nil
 	}
+}
+
+// stale returns ErrStale when o must not change c.
+func stale(c Connection, o Outcome) error {
+	why := ""
+	switch {
+	case c.Status == Disconnected:
+		why = "disconnected"
+	case o.Version != c.Version:
+		why = fmt.Sprintf("outcome for v%d", o.Version)
+	case o.CheckedAt.Before(c.LastCheckedAt):
+		why = "older than the last check applied"
+	case o.JobExternalIDVersion() < c.ExternalIDVersion:
+		why = fmt.Sprintf("made with external-ID version %d, verified with %d", o.JobExternalIDVersion(), c.ExternalIDVersion)
+	default:
+		return nil
+	}
+	return fmt.Errorf("apply %s to %s/%s v%d (%s): %w", o.Result, c.TenantID, c.AccountID, c.Version, why, ErrStale)
+}
+
+// interval is the routine interval between checks in status st.
+func (p Policy) interval(st Status) time.Duration {
+	switch st {
+	case Verified:
+		return p.VerifiedInterval
+	case AccessLost:
+		return p.LostInterval
+	case Failed:
+		return p.FailedInterval
+	}
+	return p.PendingSafetyNet
 }
 
 func (p Policy) pendingBackoff(attempt int) time.Duration {

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rolecall/rolecall/infra"
 	"github.com/rolecall/rolecall/internal/connection"
@@ -19,9 +20,13 @@ import (
 
 // inviteView is GET /v1/invite: everything the form needs.
 type inviteView struct {
-	TenantID            string                  `json:"tenantId"`
-	TenantName          string                  `json:"tenantName"`
-	ExternalID          string                  `json:"externalId"`
+	TenantID   string `json:"tenantId"`
+	TenantName string `json:"tenantName"`
+	ExternalID string `json:"externalId"`
+	// During a rotation's grace: the previous ID, still accepted until
+	// GraceEndsAt, so the form can tell customers how to move to the new one.
+	PreviousExternalID  string                  `json:"previousExternalId,omitempty"`
+	GraceEndsAt         time.Time               `json:"graceEndsAt,omitzero"`
 	PartnerName         string                  `json:"partnerName"`
 	PartnerAccountID    string                  `json:"partnerAccountId"`
 	TrustedPrincipalARN string                  `json:"trustedPrincipalArn"`
@@ -54,6 +59,9 @@ func (h *Handler) inviteView(r *http.Request, t tenant.Tenant) (inviteView, erro
 	v := inviteView{
 		TenantID: t.ID, TenantName: t.Name, ExternalID: t.ExternalID,
 		PartnerName: h.cfg.PartnerName, PartnerAccountID: h.cfg.PartnerAccountID, TrustedPrincipalARN: h.cfg.TrustedPrincipalARN,
+	}
+	if t.InGrace() {
+		v.PreviousExternalID, v.GraceEndsAt = t.PreviousExternalID, t.GraceEndsAt
 	}
 	if h.cfg.Setup != nil {
 		g, err := h.cfg.Setup.Guide(t)
@@ -152,10 +160,13 @@ func (h *Handler) createTenant(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// rotateRequest is POST /v1/tenants/{id}/external-id/rotate: how long the
+// previous external ID stays accepted (default 7 days; 0 revokes it now),
+// and whether to revoke every invite of the tenant after the rotation, so
+// that links that may have leaked stop working with it.
 type rotateRequest struct {
-	// RevokeInvites revokes every invite of the tenant after the
-	// rotation, so that links that may have leaked stop working with it.
-	RevokeInvites bool `json:"revokeInvites"`
+	GraceSeconds  *int64 `json:"graceSeconds"`
+	RevokeInvites bool   `json:"revokeInvites"`
 }
 
 func (h *Handler) rotate(w http.ResponseWriter, r *http.Request) error {
@@ -163,7 +174,15 @@ func (h *Handler) rotate(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(r, &in, true); err != nil {
 		return err
 	}
-	t, err := h.cfg.Service.RotateExternalID(r.Context(), r.PathValue("tenantId"))
+	opts := onboarding.RotateOptions{Grace: tenant.DefaultRotationGrace}
+	if in.GraceSeconds != nil {
+		g := *in.GraceSeconds
+		if g < 0 || g > int64(tenant.MaxRotationGrace/time.Second) {
+			return badRequest(onboarding.CodeInvalidGrace, fmt.Sprintf("graceSeconds must be between 0 and %d (30 days)", int64(tenant.MaxRotationGrace/time.Second)), "graceSeconds")
+		}
+		opts.Grace = time.Duration(g) * time.Second
+	}
+	t, err := h.cfg.Service.RotateExternalID(r.Context(), r.PathValue("tenantId"), opts)
 	if err != nil {
 		return err
 	}

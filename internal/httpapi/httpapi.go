@@ -40,7 +40,7 @@ import (
 type Onboarding interface {
 	CreateTenant(ctx context.Context, id, name string) (tenant.Tenant, error)
 	Tenant(ctx context.Context, id string) (tenant.Tenant, error)
-	RotateExternalID(ctx context.Context, id string) (tenant.Tenant, error)
+	RotateExternalID(ctx context.Context, id string, opts onboarding.RotateOptions) (tenant.Tenant, error)
 	CreateInvite(ctx context.Context, tenantID string) (string, tenant.Invite, error)
 	ResolveInvite(ctx context.Context, code string) (tenant.Tenant, error)
 	Submit(ctx context.Context, t tenant.Tenant, roleARN string) (connection.Connection, error)

@@ -274,7 +274,7 @@ var smokeCases = []smokeCase{
 			t.Fatalf("response %s (error %v)", r.Payload, r.Error)
 		}
 		acc := f.eb.Accepted()
-		if len(acc) != 12 || acc[0].EventBusName != "rolecall-smoke" || acc[0].Source != "rolecall" || acc[0].DetailType != "Role Submitted" {
+		if len(acc) != 17 || acc[0].EventBusName != "rolecall-smoke" || acc[0].Source != "rolecall" || acc[0].DetailType != "Role Submitted" {
 			t.Errorf("EventBridge accepted %d entries: %+v", len(acc), acc)
 		}
 	}},
@@ -314,8 +314,10 @@ var smokeCases = []smokeCase{
 			ops = append(ops, c.Op)
 		}
 		sort.Strings(ops)
-		if strings.Join(ops, ",") != "GetItem,UpdateItem" {
-			t.Errorf("DynamoDB calls = %v, want the event's connection read and the job's routine update", ops)
+		// The fake STS denies the job's role: the failure it counts is
+		// one transaction guarded by the tenant's external-ID version.
+		if strings.Join(ops, ",") != "GetItem,TransactWriteItems" {
+			t.Errorf("DynamoDB calls = %v, want the event's connection read and the job's guarded routine update", ops)
 		}
 		for _, c := range calls {
 			if ext := c.Get("ExternalId"); ext != "" && strings.Contains(p.out.String(), ext) {

@@ -13,6 +13,7 @@ import (
 	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/rotation"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
@@ -22,6 +23,7 @@ type Store interface {
 	CreateTenant(ctx context.Context, t tenant.Tenant) error
 	GetTenant(ctx context.Context, id string) (tenant.Tenant, error)
 	RotateExternalID(ctx context.Context, t tenant.Tenant) error
+	CompleteRotation(ctx context.Context, t tenant.Tenant, completion string, at time.Time) error
 	PutInvite(ctx context.Context, inv tenant.Invite) error
 	GetInvite(ctx context.Context, hash string) (tenant.Invite, error)
 	ListInvites(ctx context.Context, tenantID, cursor string, limit int) (store.InvitePage, error)
@@ -61,9 +63,12 @@ func (s *Service) now() time.Time {
 
 // Error codes beyond those of rolearn and tenant.
 const (
-	CodeNotFound      = "NOT_FOUND"
-	CodeTenantExists  = "TENANT_EXISTS"
-	CodeRoleClaimed   = "ROLE_CLAIMED"
+	CodeNotFound     = "NOT_FOUND"
+	CodeTenantExists = "TENANT_EXISTS"
+	// CodeRoleClaimed is a reason code of a FAILED connection, never an
+	// answer to a submission: submissions do not reveal whether another
+	// tenant holds a role.
+	CodeRoleClaimed   = connection.CodeRoleClaimed
 	CodeConflict      = "CONFLICT"
 	CodeInvalidStatus = "INVALID_STATUS"
 	CodeInvalidCursor = "INVALID_CURSOR"
@@ -106,9 +111,6 @@ func AsError(err error) *Error {
 		return &Error{Code: te.Code, Message: te.Message, Field: te.Field, Err: err}
 	}
 	switch {
-	case errors.Is(err, store.ErrRoleClaimed):
-		return &Error{Code: CodeRoleClaimed, Field: rolearn.Field, Err: err,
-			Message: "this role is already connected to another account connection; create a separate role for this partner connection"}
 	case errors.Is(err, store.ErrInvalidCursor):
 		return &Error{Code: CodeInvalidCursor, Field: "cursor", Message: "the cursor is not one this API returned", Err: err}
 	}
@@ -158,19 +160,55 @@ func (s *Service) Tenant(ctx context.Context, id string) (tenant.Tenant, error) 
 	return t, err
 }
 
-// RotateExternalID gives a tenant a new external ID. Checks started after it
-// use the new one; roles must be updated by their customers.
-func (s *Service) RotateExternalID(ctx context.Context, id string) (tenant.Tenant, error) {
+// RotateOptions are the options of a rotation.
+type RotateOptions struct {
+	// Grace is how long the previous external ID stays accepted (0 to
+	// tenant.MaxRotationGrace; 0 revokes it at once).
+	Grace time.Duration
+}
+
+// CodeInvalidGrace: a rotation's grace period out of range.
+const CodeInvalidGrace = "INVALID_GRACE"
+
+// RotateExternalID gives a tenant a new current external ID. The previous
+// one stays accepted for opts.Grace (checks during the grace try the
+// current ID, then the previous one), then is retired for good; it is
+// retired sooner when every connection holding a claim has verified with
+// the new one, or at once with no grace. The External ID Rotation Started
+// event is written with the rotation.
+func (s *Service) RotateExternalID(ctx context.Context, id string, opts RotateOptions) (tenant.Tenant, error) {
+	if opts.Grace < 0 || opts.Grace > tenant.MaxRotationGrace {
+		return tenant.Tenant{}, &Error{Code: CodeInvalidGrace, Field: "graceSeconds",
+			Message: fmt.Sprintf("graceSeconds must be between 0 and %d (30 days)", int(tenant.MaxRotationGrace/time.Second))}
+	}
 	t, err := s.Tenant(ctx, id)
 	if err != nil {
 		return tenant.Tenant{}, err
 	}
-	r := t.Rotated(s.now())
+	if t.InGrace() {
+		// A rotation still in its grace ends here: its previous ID is
+		// retired (Completed, SUPERSEDED) before the new rotation starts.
+		err := s.Store.CompleteRotation(ctx, t, connection.CompletionSuperseded, s.now())
+		if err != nil && !errors.Is(err, store.ErrConflict) {
+			return tenant.Tenant{}, fmt.Errorf("complete the rotation of %s in its grace: %w", id, err)
+		}
+		t = t.Retired()
+	}
+	r := t.RotatedWithGrace(s.now(), opts.Grace)
 	if err := s.Store.RotateExternalID(ctx, r); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return tenant.Tenant{}, &Error{Code: CodeConflict, Message: "the external ID was rotated concurrently; retry", Err: err}
 		}
 		return tenant.Tenant{}, fmt.Errorf("rotate external id of %s: %w", id, err)
+	}
+	// A tenant with no connection relying on the previous ID retires it
+	// at once.
+	done, err := rotation.Settle(ctx, s.Store, r, s.now())
+	if err != nil {
+		return tenant.Tenant{}, fmt.Errorf("settle rotation of %s: %w", id, err)
+	}
+	if done {
+		r = r.Retired()
 	}
 	return r, nil
 }
@@ -303,8 +341,7 @@ func (s *Service) RequestCheck(ctx context.Context, tenantID, accountID string) 
 	if !c.Live() {
 		return connection.Connection{}, &Error{Code: CodeInvalidStatus, Field: "accountId", Message: "the connection is disconnected; the customer must submit the role again"}
 	}
-	job := check.Job{Connection: c, ExternalID: t.ExternalID, ExternalIDVersion: t.ExternalIDVersion, Why: check.WhyRequested}
-	if err := s.Queue.Send(ctx, []check.Job{job}); err != nil {
+	if err := s.Queue.Send(ctx, check.JobsFor(c, t, check.WhyRequested, s.now())); err != nil {
 		return connection.Connection{}, fmt.Errorf("queue check of %s/%s: %w", tenantID, accountID, err)
 	}
 	return c, nil

@@ -114,6 +114,31 @@ func (f *fixture) tenant(t *testing.T, id string) tenant.Tenant {
 	return tn
 }
 
+// verify applies a successful check to a stored connection, as the verify
+// worker does, and returns the connection as stored.
+func (f *fixture) verify(t *testing.T, tenantID, accountID string) connection.Connection {
+	t.Helper()
+	return f.verifyWith(t, tenantID, accountID, 1)
+}
+
+// verifyWith is verify with the tenant's external ID of version v.
+func (f *fixture) verifyWith(t *testing.T, tenantID, accountID string, v int) connection.Connection {
+	t.Helper()
+	ctx := context.Background()
+	c, err := f.mem.GetConnection(ctx, tenantID, accountID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := f.svc.Policy.Apply(c, connection.Outcome{ExternalIDCurrent: true, Result: connection.ResultOK, Version: c.Version, ExternalIDVersion: v, CheckedAt: f.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.mem.Apply(ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	return tr.After
+}
+
 // wantCode asserts that err is a client error with code and field.
 func wantCode(t *testing.T, err error, code, field string) {
 	t.Helper()
@@ -330,37 +355,24 @@ func TestSubmit(t *testing.T) {
 		}
 	})
 
+	// acme's connection verifies and holds the role.
+	verified := f.verify(t, "acme", custAccount)
 	for _, variant := range []string{
 		roleARN,
 		"arn:aws:iam::123456789012:role/rolecall",
 		"arn:aws:iam::123456789012:role/ROLECALL",
 		"arn:aws:iam::123456789012:role/some/path/RoleCall",
 	} {
-		t.Run("claimed by another tenant: "+variant, func(t *testing.T) {
-			before := f.mem.Snapshot()
-			_, err := f.svc.Submit(ctx, beta, variant)
-			wantCode(t, err, onboarding.CodeRoleClaimed, rolearn.Field)
-			if !errors.Is(err, store.ErrRoleClaimed) {
-				t.Fatalf("err %v does not wrap store.ErrRoleClaimed", err)
+		t.Run("held by another tenant, accepted all the same: "+variant, func(t *testing.T) {
+			b, err := f.svc.Submit(ctx, beta, variant)
+			if err != nil || b.TenantID != "beta" || b.Status != connection.Pending || b.Reason.Code != connection.CodeSubmitted {
+				t.Fatalf("Submit = %+v, %v; want PENDING like any submission", b, err)
 			}
-			if f.mem.Snapshot() != before {
-				t.Fatal("a refused claim changed the store")
+			if got, _ := f.mem.GetConnection(ctx, "acme", custAccount); got != verified {
+				t.Fatalf("another tenant's submission changed acme's connection: %+v", got)
 			}
 		})
 	}
-
-	t.Run("new ARN for the account releases the old claim", func(t *testing.T) {
-		c2, err := f.svc.Submit(ctx, acme, "arn:aws:iam::123456789012:role/RoleCallV2")
-		if err != nil || c2.Version != 2 || c2.Status != connection.Pending {
-			t.Fatalf("resubmit = %+v, %v", c2, err)
-		}
-		b, err := f.svc.Submit(ctx, beta, roleARN)
-		if err != nil || b.TenantID != "beta" || b.Version != 1 {
-			t.Fatalf("beta claims the released role: %+v, %v", b, err)
-		}
-		_, err = f.svc.Submit(ctx, beta, "arn:aws:iam::123456789012:role/rolecallv2")
-		wantCode(t, err, onboarding.CodeRoleClaimed, rolearn.Field)
-	})
 }
 
 func TestSubmitRetriesConflict(t *testing.T) {
@@ -413,14 +425,15 @@ func TestDisconnect(t *testing.T) {
 		t.Fatalf("second Disconnect = %+v, %v (store changed: %v)", again, err, f.mem.Snapshot() != before)
 	}
 
-	// The claim is released: another tenant can claim the role.
+	// Submissions never claim: beta and acme both submit the role again.
 	b, err := f.svc.Submit(ctx, beta, "arn:aws:iam::123456789012:role/rolecall")
 	if err != nil || b.Status != connection.Pending {
 		t.Fatalf("beta after disconnect: %+v, %v", b, err)
 	}
-	// And now acme cannot take it back.
-	_, err = f.svc.Submit(ctx, acme, roleARN)
-	wantCode(t, err, onboarding.CodeRoleClaimed, rolearn.Field)
+	a, err := f.svc.Submit(ctx, acme, roleARN)
+	if err != nil || a.Status != connection.Pending {
+		t.Fatalf("acme resubmits after disconnect: %+v, %v", a, err)
+	}
 }
 
 func TestRequestCheckAndRotate(t *testing.T) {
@@ -442,7 +455,7 @@ func TestRequestCheckAndRotate(t *testing.T) {
 	}
 
 	f.now = f.now.Add(time.Minute)
-	rotated, err := f.svc.RotateExternalID(ctx, "acme")
+	rotated, err := f.svc.RotateExternalID(ctx, "acme", onboarding.RotateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -466,7 +479,7 @@ func TestRequestCheckAndRotate(t *testing.T) {
 		wantCode(t, err, onboarding.CodeNotFound, "accountId")
 		_, err = f.svc.RequestCheck(ctx, "nobody", custAccount)
 		wantCode(t, err, onboarding.CodeNotFound, "tenantId")
-		_, err = f.svc.RotateExternalID(ctx, "nobody")
+		_, err = f.svc.RotateExternalID(ctx, "nobody", onboarding.RotateOptions{})
 		wantCode(t, err, onboarding.CodeNotFound, "tenantId")
 
 		boom := errors.New("queue down")
@@ -478,7 +491,7 @@ func TestRequestCheckAndRotate(t *testing.T) {
 		f.queue.err = nil
 
 		f.hooks.rotate = func(tenant.Tenant) error { return fmt.Errorf("rotate: %w", store.ErrConflict) }
-		_, err = f.svc.RotateExternalID(ctx, "acme")
+		_, err = f.svc.RotateExternalID(ctx, "acme", onboarding.RotateOptions{})
 		wantCode(t, err, onboarding.CodeConflict, "")
 		f.hooks.rotate = nil
 

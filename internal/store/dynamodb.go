@@ -16,7 +16,6 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/rolecall/rolecall/internal/connection"
-	"github.com/rolecall/rolecall/internal/tenant"
 )
 
 // DynamoDB is the AWS adapter: one table (TableDefinition), every
@@ -38,6 +37,8 @@ import (
 //	event        TENANT#<tenantId>   EVENT#<accountId>#<version, 20 digits>
 //	                                                        kind=event: every connection.Event field (incl.
 //	                                                        detailType); TTL expiresAt = occurredAt + EventRetention
+//	tenant event TENANT#<tenantId>   TEVENT#<external-ID version, 20 digits>#<1-started|2-completed>
+//	                                                        kind=event: a rotation Started / Completed
 //
 // Invite refs, rate counters and their writes are described in
 // dynamodb_limits.go.
@@ -63,9 +64,11 @@ import (
 // Writes:
 //   - Apply with an event: one TransactWriteItems: put connection (condition:
 //     not exists, or version = Before.Version), put event (not exists), put
-//     the claim of a live connection (not exists, or owned by this
-//     connection), delete the claim of Before's role when the role changes or
-//     the connection is disconnected (owned by this connection). Cancellation
+//     the claim of a connection that holds one (VERIFIED or ACCESS_LOST; not
+//     exists, or owned by this connection), delete the claim of Before's role
+//     when the role changes or the connection no longer holds a claim (owned
+//     by this connection). A role is thus claimed when its connection first
+//     becomes VERIFIED, never at submission. Cancellation
 //     reasons map to ErrRoleClaimed (claim) before ErrConflict (connection or
 //     event). A TransactionConflict (another transaction in flight on the
 //     same items) is retried with jittered backoff, then ErrConflict; each
@@ -78,7 +81,14 @@ import (
 //   - CreateTenant: tenant + external-ID items in one transaction, both
 //     conditioned on not existing. RotateExternalID: the tenant item
 //     conditioned on the previous externalIdVersion + the new external-ID
-//     item.
+//     item + the rotation's event(s). CompleteRotation: the tenant item with
+//     its previous ID retired, conditioned on the version and previous
+//     version, + the Completed event.
+//   - A write that applies a check outcome and changes a status, a failure
+//     count or the external-ID bookkeeping also checks the tenant item: its
+//     externalIdVersion is the one the check used, or (a success with the
+//     previous ID only) its previousExternalIdVersion is, and graceEndsAt is
+//     after the check.
 type DynamoDB struct {
 	client  DynamoDBAPI
 	table   string
@@ -141,82 +151,6 @@ func failedAt(codes []string, i int) bool {
 	return i >= 0 && i < len(codes) && codes[i] == condCodeFailed
 }
 
-// CreateTenant implements Store.
-func (d *DynamoDB) CreateTenant(ctx context.Context, t tenant.Tenant) error {
-	ti, err := marshal(newTenantItem(t))
-	if err != nil {
-		return fmt.Errorf("create tenant %s: %w", t.ID, err)
-	}
-	xi, err := marshal(externalIDItem{PK: externalIDPK(t.ExternalID), SK: skExternalID, Kind: kindExternalID, TenantID: t.ID})
-	if err != nil {
-		return fmt.Errorf("create tenant %s: %w", t.ID, err)
-	}
-	notExists := aws.String("attribute_not_exists(" + AttrPK + ")")
-	_, err = d.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{
-		{Put: &ddbtypes.Put{TableName: &d.table, Item: ti, ConditionExpression: notExists}},
-		{Put: &ddbtypes.Put{TableName: &d.table, Item: xi, ConditionExpression: notExists}},
-	}})
-	codes, _ := reasons(err)
-	switch {
-	case err == nil:
-		return nil
-	case failedAt(codes, 0):
-		return fmt.Errorf("create tenant %s: %w", t.ID, ErrTenantExists)
-	case failedAt(codes, 1):
-		return fmt.Errorf("create tenant %s: %w", t.ID, ErrExternalIDTaken)
-	}
-	return fmt.Errorf("create tenant %s: %w", t.ID, err)
-}
-
-// GetTenant implements Store.
-func (d *DynamoDB) GetTenant(ctx context.Context, id string) (tenant.Tenant, error) {
-	var it tenantItem
-	if err := d.get(ctx, key(tenantPK(id), skTenant), &it); err != nil {
-		return tenant.Tenant{}, fmt.Errorf("get tenant %s: %w", id, err)
-	}
-	return it.tenant(), nil
-}
-
-// RotateExternalID implements Store.
-func (d *DynamoDB) RotateExternalID(ctx context.Context, t tenant.Tenant) error {
-	ti, err := marshal(newTenantItem(t))
-	if err != nil {
-		return fmt.Errorf("rotate external id of %s: %w", t.ID, err)
-	}
-	xi, err := marshal(externalIDItem{PK: externalIDPK(t.ExternalID), SK: skExternalID, Kind: kindExternalID, TenantID: t.ID})
-	if err != nil {
-		return fmt.Errorf("rotate external id of %s: %w", t.ID, err)
-	}
-	_, err = d.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{
-		{Put: &ddbtypes.Put{TableName: &d.table, Item: ti,
-			ConditionExpression:                 aws.String("externalIdVersion = :prev"),
-			ExpressionAttributeValues:           map[string]ddbtypes.AttributeValue{":prev": n(t.ExternalIDVersion - 1)},
-			ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld}},
-		{Put: &ddbtypes.Put{TableName: &d.table, Item: xi, ConditionExpression: aws.String("attribute_not_exists(" + AttrPK + ")")}},
-	}})
-	codes, rs := reasons(err)
-	switch {
-	case err == nil:
-		return nil
-	case failedAt(codes, 0) && len(rs[0].Item) == 0:
-		return fmt.Errorf("rotate external id of %s: %w", t.ID, ErrNotFound)
-	case failedAt(codes, 0):
-		return fmt.Errorf("rotate external id of %s: %w", t.ID, ErrConflict)
-	case failedAt(codes, 1):
-		return fmt.Errorf("rotate external id of %s: %w", t.ID, ErrExternalIDTaken)
-	}
-	return fmt.Errorf("rotate external id of %s: %w", t.ID, err)
-}
-
-// GetInvite implements Store.
-func (d *DynamoDB) GetInvite(ctx context.Context, hash string) (tenant.Invite, error) {
-	var it inviteItem
-	if err := d.get(ctx, key(invitePK(hash), skInvite), &it); err != nil {
-		return tenant.Invite{}, fmt.Errorf("get invite: %w", err)
-	}
-	return it.invite(), nil
-}
-
 // GetConnection implements Store.
 func (d *DynamoDB) GetConnection(ctx context.Context, tenantID, accountID string) (connection.Connection, error) {
 	var it connItem
@@ -239,159 +173,6 @@ func (d *DynamoDB) get(ctx context.Context, k map[string]ddbtypes.AttributeValue
 		return fmt.Errorf("decode item: %w", err)
 	}
 	return nil
-}
-
-// Apply implements Store.
-func (d *DynamoDB) Apply(ctx context.Context, t connection.Transition) error {
-	if err := validate(t); err != nil {
-		return fmt.Errorf("apply to %s/%s: %w", t.After.TenantID, t.After.AccountID, err)
-	}
-	if t.Event == nil {
-		return d.routine(ctx, t)
-	}
-	return d.transition(ctx, t)
-}
-
-// routine writes a check that changed nothing but check times and failure
-// count: one conditional UpdateItem, no read.
-func (d *DynamoDB) routine(ctx context.Context, t connection.Transition) error {
-	a := t.After
-	vals := map[string]ddbtypes.AttributeValue{
-		":v":  n(t.Before.Version),
-		":f":  n(t.Before.ConsecutiveFailures),
-		":nf": n(a.ConsecutiveFailures),
-		":xv": n(a.ExternalIDVersion),
-	}
-	var set, remove []string
-	setTime := func(attr string, v time.Time) {
-		if v.IsZero() {
-			remove = append(remove, attr)
-			return
-		}
-		vals[":"+attr] = s(v.UTC().Format(time.RFC3339Nano))
-		set = append(set, attr+" = :"+attr)
-	}
-	setTime("lastCheckedAt", a.LastCheckedAt)
-	setTime("nextCheckAt", a.NextCheckAt)
-	set = append(set, "consecutiveFailures = :nf", "externalIdVersion = :xv")
-	if dueIndexed(a) {
-		vals[":ds"], vals[":da"] = s(dueShardKey(ShardOf(a.TenantID, a.AccountID))), s(dueOrder(a))
-		set = append(set, AttrDueShard+" = :ds", AttrDueAt+" = :da")
-	} else {
-		remove = append(remove, AttrDueShard, AttrDueAt)
-	}
-	expr := "SET " + strings.Join(set, ", ")
-	if len(remove) > 0 {
-		expr += " REMOVE " + strings.Join(remove, ", ")
-	}
-	_, err := d.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 &d.table,
-		Key:                       key(tenantPK(a.TenantID), connSK(a.AccountID)),
-		UpdateExpression:          aws.String(expr),
-		ConditionExpression:       aws.String("version = :v AND consecutiveFailures = :f"),
-		ExpressionAttributeValues: vals,
-	})
-	var ccf *ddbtypes.ConditionalCheckFailedException
-	switch {
-	case errors.As(err, &ccf):
-		return fmt.Errorf("update connection %s/%s v%d: %w", a.TenantID, a.AccountID, t.Before.Version, ErrConflict)
-	case err != nil:
-		return fmt.Errorf("update connection %s/%s v%d: %w", a.TenantID, a.AccountID, t.Before.Version, err)
-	}
-	return nil
-}
-
-// Transaction retries: a transaction that collides with another one in
-// flight on the same items is cancelled with TransactionConflict; it is
-// retried with jittered backoff, so the outcome depends on what committed.
-const (
-	txnAttempts    = 12
-	txnBackoffBase = 10 * time.Millisecond
-	txnBackoffMax  = 400 * time.Millisecond
-)
-
-// transition writes a status change with its outbox event in one
-// transaction.
-func (d *DynamoDB) transition(ctx context.Context, t connection.Transition) error {
-	a := t.After
-	id := fmt.Sprintf("%s/%s v%d", a.TenantID, a.AccountID, a.Version)
-	ci, err := marshal(newConnItem(a))
-	if err != nil {
-		return fmt.Errorf("apply to %s: %w", id, err)
-	}
-	ei, err := marshal(newEventItem(*t.Event))
-	if err != nil {
-		return fmt.Errorf("apply to %s: %w", id, err)
-	}
-	owner := map[string]ddbtypes.AttributeValue{":t": s(a.TenantID), ":a": s(a.AccountID)}
-	connPut := &ddbtypes.Put{TableName: &d.table, Item: ci, ConditionExpression: aws.String("attribute_not_exists(" + AttrPK + ")")}
-	if t.Before != nil {
-		connPut.ConditionExpression = aws.String("version = :v")
-		connPut.ExpressionAttributeValues = map[string]ddbtypes.AttributeValue{":v": n(t.Before.Version)}
-	}
-	items := []ddbtypes.TransactWriteItem{
-		{Put: connPut},
-		{Put: &ddbtypes.Put{TableName: &d.table, Item: ei, ConditionExpression: aws.String("attribute_not_exists(" + AttrPK + ")")}},
-	}
-	claimAt, releaseAt := -1, -1
-	newClaim := ""
-	if a.Live() {
-		newClaim = a.ClaimKey()
-	}
-	if newClaim != "" {
-		cl, err := marshal(claimItem{PK: claimPK(newClaim), SK: skClaim, Kind: kindClaim, TenantID: a.TenantID,
-			AccountID: a.AccountID, RoleARN: a.RoleARN, ClaimedAt: utc(a.UpdatedAt)})
-		if err != nil {
-			return fmt.Errorf("apply to %s: %w", id, err)
-		}
-		claimAt = len(items)
-		items = append(items, ddbtypes.TransactWriteItem{Put: &ddbtypes.Put{TableName: &d.table, Item: cl,
-			ConditionExpression:       aws.String("attribute_not_exists(" + AttrPK + ") OR (tenantId = :t AND accountId = :a)"),
-			ExpressionAttributeValues: owner}})
-	}
-	// The version condition makes Before the stored connection, so its
-	// claim is the one stored: release it when it is no longer held.
-	if b := t.Before; b != nil && b.Live() {
-		if old := b.ClaimKey(); old != "" && old != newClaim {
-			releaseAt = len(items)
-			items = append(items, ddbtypes.TransactWriteItem{Delete: &ddbtypes.Delete{TableName: &d.table,
-				Key:                       key(claimPK(old), skClaim),
-				ConditionExpression:       aws.String("attribute_not_exists(" + AttrPK + ") OR (tenantId = :t AND accountId = :a)"),
-				ExpressionAttributeValues: owner}})
-		}
-	}
-	for attempt := 1; ; attempt++ {
-		_, err := d.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-			TransactItems:      items,
-			ClientRequestToken: aws.String(requestToken()), // makes the SDK's own retries idempotent
-		})
-		if err == nil {
-			return nil
-		}
-		codes, _ := reasons(err)
-		switch {
-		case codes == nil:
-			return fmt.Errorf("apply to %s: %w", id, err)
-		case failedAt(codes, claimAt):
-			return fmt.Errorf("claim role %s for %s/%s: %w", a.RoleARN, a.TenantID, a.AccountID, ErrRoleClaimed)
-		case failedAt(codes, 0) || failedAt(codes, 1):
-			return fmt.Errorf("put connection %s: %w", id, ErrConflict)
-		case failedAt(codes, releaseAt):
-			// The old claim belongs to someone else (it cannot, unless
-			// the table was edited by hand): leave it, as Memory does.
-			items = append(items[:releaseAt], items[releaseAt+1:]...)
-			releaseAt = -1
-			continue
-		case strings.Contains(strings.Join(codes, ","), condCodeTxnConflict) && attempt < txnAttempts:
-			if err := sleep(ctx, d.backoff(attempt)); err != nil {
-				return fmt.Errorf("apply to %s: %w", id, err)
-			}
-			continue
-		case strings.Contains(strings.Join(codes, ","), condCodeTxnConflict):
-			return fmt.Errorf("apply to %s: transaction still conflicting after %d attempts: %w", id, attempt, ErrConflict)
-		}
-		return fmt.Errorf("apply to %s: cancelled %v: %w", id, codes, err)
-	}
 }
 
 func requestToken() string {
@@ -589,11 +370,21 @@ func (d *DynamoDB) Due(ctx context.Context, shard int, until time.Time, cursor s
 
 // Events implements Store.
 func (d *DynamoDB) Events(ctx context.Context, tenantID, accountID string) ([]connection.Event, error) {
+	evs, err := d.events(ctx, tenantPK(tenantID), eventSKPrefix(accountID))
+	if err != nil {
+		return nil, fmt.Errorf("read events of %s/%s: %w", tenantID, accountID, err)
+	}
+	return evs, nil
+}
+
+// events reads the event items of partition pk whose sort key starts with
+// prefix, in sort-key order.
+func (d *DynamoDB) events(ctx context.Context, pk, prefix string) ([]connection.Event, error) {
 	in := &dynamodb.QueryInput{
 		TableName:              &d.table,
 		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :sk)"),
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-			":pk": s(tenantPK(tenantID)), ":sk": s(eventSKPrefix(accountID)),
+			":pk": s(pk), ":sk": s(prefix),
 		},
 		ConsistentRead: aws.Bool(true),
 	}
@@ -601,12 +392,12 @@ func (d *DynamoDB) Events(ctx context.Context, tenantID, accountID string) ([]co
 	for {
 		out, err := d.client.Query(ctx, in)
 		if err != nil {
-			return nil, fmt.Errorf("read events of %s/%s: %w", tenantID, accountID, err)
+			return nil, err
 		}
 		for _, item := range out.Items {
 			ev, err := EventFromItem(item)
 			if err != nil {
-				return nil, fmt.Errorf("read events of %s/%s: %w", tenantID, accountID, err)
+				return nil, err
 			}
 			evs = append(evs, ev)
 		}

@@ -144,13 +144,14 @@ func scenario(t *testing.T, s store.Store) (transitions []connection.Event, rout
 	rec(f.Check("acme", a, connection.ResultDenied))    // routine: still lost
 	rec(f.Check("acme", a, connection.ResultOK))        // Role Access Restored
 	f.Now = f.Now.Add(3 * time.Minute)
-	rec(f.Check("bravo", b, connection.ResultNotEnforced))                               // Role Verification Failed
-	rec(f.Check("bravo", b, connection.ResultDenied))                                    // Role Verification Failed (new reason)
-	rec(f.Submit("bravo", "arn:aws:iam::222222222222:role/Other"))                       // Role Submitted, claim moves
-	rec(f.Disconnect("acme", a))                                                         // Role Disconnected
-	if _, err := f.Submit("carol", "arn:aws:iam::222222222222:role/other"); err == nil { // refused: no event
+	rec(f.Check("bravo", b, connection.ResultNotEnforced))              // Role Verification Failed
+	rec(f.Check("bravo", b, connection.ResultDenied))                   // Role Verification Failed (new reason)
+	rec(f.Submit("bravo", "arn:aws:iam::222222222222:role/Other"))      // Role Submitted
+	rec(f.Submit("carol", "arn:aws:iam::111111111111:role/deploy"))     // Role Submitted: submissions never claim
+	if _, err := f.Check("carol", a, connection.ResultOK); err == nil { // refused: no event
 		t.Fatal("claimed role was granted")
 	}
+	rec(f.Disconnect("acme", a)) // Role Disconnected
 	return transitions, routines
 }
 
@@ -169,8 +170,8 @@ func TestDynamoDBStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	want, routines := scenario(t, s)
-	if len(want) != 9 || routines != 5 {
-		t.Fatalf("scenario: %d transitions, %d routine checks; want 9 and 5", len(want), routines)
+	if len(want) != 10 || routines != 5 {
+		t.Fatalf("scenario: %d transitions, %d routine checks; want 10 and 5", len(want), routines)
 	}
 
 	streams := dynamodbstreams.New(dynamodbstreams.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep), Credentials: localCreds})
@@ -220,7 +221,7 @@ func TestDynamoDBStream(t *testing.T) {
 		}
 	}
 	// Every routine check is one MODIFY of the connection, and nothing else.
-	if wantMods := routines + len(want) - 2; modifies != wantMods { // the two first submissions are INSERTs
+	if wantMods := routines + len(want) - 3; modifies != wantMods { // the first submissions of acme, bravo and carol are INSERTs
 		t.Errorf("%d connection MODIFY records, want %d", modifies, wantMods)
 	}
 }
@@ -303,7 +304,7 @@ func TestDynamoDBRequestsPerOperation(t *testing.T) {
 	f := storetest.NewFixture(t, store.NewDynamoDB(newClient(ep), table)) // uncounted
 	ctx := context.Background()
 	now := f.Now
-	tn, _ := tenant.New("acme", "Acme", now)
+	tn, _ := tenant.New("zulu", "Zulu", now)
 	_, inv := tenant.NewInvite("acme", now, 0)
 	const acct = "111111111111"
 	for i := range 3 { // so listings have something to return
@@ -329,7 +330,7 @@ func TestDynamoDBRequestsPerOperation(t *testing.T) {
 	check := func(r connection.Result, at time.Duration) func() connection.Transition {
 		return func() connection.Transition {
 			c := f.Current("acme", acct)
-			tr, err := f.Policy.Apply(*c, connection.Outcome{Result: r, Version: c.Version, ExternalIDVersion: 1, CheckedAt: now.Add(at)})
+			tr, err := f.Policy.Apply(*c, connection.Outcome{ExternalIDCurrent: true, Result: r, Version: c.Version, ExternalIDVersion: 1, CheckedAt: now.Add(at)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -345,8 +346,23 @@ func TestDynamoDBRequestsPerOperation(t *testing.T) {
 		event bool // a transition: exactly one TransactWriteItems
 	}{
 		{"CreateTenant", call(func() error { return s.CreateTenant(ctx, tn) }), "1×TransactWriteItems", false},
-		{"GetTenant", call(func() error { _, err := s.GetTenant(ctx, "acme"); return err }), "1×GetItem", false},
+		{"GetTenant", call(func() error { _, err := s.GetTenant(ctx, "zulu"); return err }), "1×GetItem", false},
 		{"RotateExternalID", call(func() error { return s.RotateExternalID(ctx, tn.Rotated(now)) }), "1×TransactWriteItems", false},
+		{"RotateExternalID, with a grace", call(func() error {
+			cur, err := f.S.GetTenant(ctx, "zulu") // uncounted
+			if err != nil {
+				return err
+			}
+			return s.RotateExternalID(ctx, cur.RotatedWithGrace(now, time.Hour))
+		}), "1×TransactWriteItems", false},
+		{"CompleteRotation", call(func() error {
+			cur, err := f.S.GetTenant(ctx, "zulu") // uncounted
+			if err != nil {
+				return err
+			}
+			return s.CompleteRotation(ctx, cur, connection.CompletionAllCurrent, now)
+		}), "1×TransactWriteItems", false},
+		{"TenantEvents", call(func() error { _, err := s.TenantEvents(ctx, "zulu"); return err }), "1×Query", false},
 		{"PutInvite", call(func() error { return s.PutInvite(ctx, inv) }), "1×TransactWriteItems", false},
 		{"GetInvite", call(func() error { _, err := s.GetInvite(ctx, inv.Hash); return err }), "1×GetItem", false},
 		{"ListInvites", call(func() error { _, err := s.ListInvites(ctx, "acme", "", 50); return err }), "1×Query", false},
@@ -355,22 +371,43 @@ func TestDynamoDBRequestsPerOperation(t *testing.T) {
 		{"Hit (rate limit)", call(func() error { _, err := s.Hit(ctx, "invite#x", now, 20, now.Add(time.Hour)); return err }), "1×UpdateItem", false},
 		{"Apply: submit", apply(submit("acme", "arn:aws:iam::111111111111:role/Deploy"), nil), "1×TransactWriteItems", true},
 		{"GetConnection", call(func() error { _, err := s.GetConnection(ctx, "acme", acct); return err }), "1×GetItem", false},
-		{"Apply: routine check", apply(func() connection.Transition {
+		// A failure count that changes is guarded by the tenant's
+		// external-ID version: still one write request, no read.
+		{"Apply: routine check, failure counted", apply(func() connection.Transition {
 			routine = check(connection.ResultDenied, 10*time.Second)()
 			if routine.Event != nil {
 				t.Fatal("not a routine check")
 			}
 			return routine
-		}, nil), "1×UpdateItem", false},
+		}, nil), "1×TransactWriteItems", false},
 		{"Apply: routine check, stale failure count", apply(func() connection.Transition {
-			tr := routine
-			tr.After.LastCheckedAt = tr.After.LastCheckedAt.Add(time.Second)
-			return tr
-		}, store.ErrConflict), "1×UpdateItem", false},
+			return routine
+		}, store.ErrConflict), "1×TransactWriteItems", false},
+		{"Apply: routine check, transient", apply(check(connection.ResultTransient, 20*time.Second), nil), "1×UpdateItem", false},
 		{"Apply: verified", apply(check(connection.ResultOK, time.Minute), nil), "1×TransactWriteItems", true},
 		{"Apply: routine check, verified", apply(check(connection.ResultOK, time.Hour), nil), "1×UpdateItem", false},
-		{"Apply: resubmit another role (claim moves)", apply(submit("acme", "arn:aws:iam::111111111111:role/Other"), nil), "1×TransactWriteItems", true},
-		{"Apply: submit of a claimed role (refused)", apply(submit("bravo", "arn:aws:iam::111111111111:role/other"), store.ErrRoleClaimed), "1×TransactWriteItems", true},
+		{"Apply: submit of a claimed role (accepted)", apply(submit("bravo", "arn:aws:iam::111111111111:role/deploy"), nil), "1×TransactWriteItems", true},
+		{"Apply: verify a claimed role (refused)", apply(func() connection.Transition {
+			f.Tenant("bravo")
+			c := f.Current("bravo", acct)
+			tr, err := f.Policy.Apply(*c, connection.Outcome{ExternalIDCurrent: true, Result: connection.ResultOK, Version: c.Version, ExternalIDVersion: 1, CheckedAt: now.Add(time.Hour)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tr
+		}, store.ErrRoleClaimed), "1×TransactWriteItems", true},
+		{"Apply: another role for a verified connection (candidate)", apply(submit("acme", "arn:aws:iam::111111111111:role/Next"), nil), "1×TransactWriteItems", true},
+		{"Apply: the candidate verifies (claim moves)", apply(func() connection.Transition {
+			c := f.Current("acme", acct)
+			tr, _, err := f.Policy.ApplyCandidate(*c, connection.Outcome{Result: connection.ResultOK, Version: c.Version, ExternalIDVersion: 1, ExternalIDCurrent: true, CheckedAt: now.Add(2 * time.Hour)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tr
+		}, nil), "1×TransactWriteItems", true},
+		{"Apply: access lost", apply(check(connection.ResultDenied, 3*time.Hour), nil), "1×TransactWriteItems", false},
+		{"Apply: access lost (2)", apply(check(connection.ResultDenied, 3*time.Hour+time.Minute), nil), "1×TransactWriteItems", true},
+		{"Apply: resubmit another role (claim released)", apply(submit("acme", "arn:aws:iam::111111111111:role/Other"), nil), "1×TransactWriteItems", true},
 		{"ListByTenant (4 items)", call(func() error { _, err := s.ListByTenant(ctx, "acme", "", 50); return err }), "1×Query", false},
 		{"ListByStatus (4 items)", call(func() error { _, err := s.ListByStatus(ctx, connection.Pending, "", 50); return err }), "1×BatchGetItem 1×Query", false},
 		{"Due", call(func() error { _, err := s.Due(ctx, 0, now.Add(time.Hour), "", 50); return err }), "1×Query", false},
@@ -394,22 +431,31 @@ func TestDynamoDBRequestsPerOperation(t *testing.T) {
 		}
 	}
 
-	// 100 tenants race for one role: how many requests the transaction
-	// conflicts cost.
+	// 100 tenants' connections race to verify one role: how many requests
+	// the transaction conflicts cost.
 	var wg sync.WaitGroup
 	a := f.ARN("arn:aws:iam::123456789012:role/Shared")
+	var verifications []connection.Transition
+	for i := range 100 {
+		c := f.MustSubmit(fmt.Sprintf("race-%03d", i), a.String())
+		tr, err := f.Policy.Apply(c, connection.Outcome{ExternalIDCurrent: true, Result: connection.ResultOK, Version: c.Version, ExternalIDVersion: 1, CheckedAt: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		verifications = append(verifications, tr)
+	}
 	m, _ := measure(cnt, func() error {
-		for i := range 100 {
+		for _, tr := range verifications {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_ = s.Apply(ctx, f.Policy.Submit(nil, fmt.Sprintf("race-%03d", i), a, 1, now))
+				_ = s.Apply(ctx, tr)
 			}()
 		}
 		wg.Wait()
 		return nil
 	})
-	t.Logf("%-45s %-24s %9.1f  %v", "100 concurrent submits of one role", m.requests, m.units, m.gsi)
+	t.Logf("%-45s %-24s %9.1f  %v", "100 concurrent verifications of one role", m.requests, m.units, m.gsi)
 	if m.n["TransactWriteItems"] < 100 {
 		t.Errorf("race: %s", m.requests)
 	}
@@ -451,7 +497,11 @@ func TestDynamoDBItemLayout(t *testing.T) {
 	if err := s.PutInvite(ctx, inv); err != nil {
 		t.Fatal(err)
 	}
-	c := f.MustSubmit("acme", "arn:aws:iam::111111111111:role/path/Deploy")
+	f.MustSubmit("acme", "arn:aws:iam::111111111111:role/path/Deploy")
+	if item := getItem(t, client, table, "CLAIM#111111111111/deploy", "CLAIM"); item != nil {
+		t.Fatalf("a submission claimed the role: %v", item)
+	}
+	c := f.MustCheck("acme", "111111111111", connection.ResultOK).After // claims
 	tests := []struct {
 		name, pk, sk string
 		want         map[string]string
@@ -460,8 +510,8 @@ func TestDynamoDBItemLayout(t *testing.T) {
 		{"external id", "EXTID#" + tn.ExternalID, "EXTID", map[string]string{"kind": "extid", "tenantId": "acme"}},
 		{"invite", "INVITE#" + inv.Hash, "INVITE", map[string]string{"kind": "invite", "tenantId": "acme",
 			store.AttrTTL: fmt.Sprint(inv.ExpiresAt.Add(store.InviteGrace).Unix())}},
-		{"connection", "TENANT#acme", "CONN#111111111111", map[string]string{"kind": "connection", "status": "PENDING", "version": "1",
-			store.AttrStatusPK: "PENDING", store.AttrStatusSK: "acme#111111111111",
+		{"connection", "TENANT#acme", "CONN#111111111111", map[string]string{"kind": "connection", "status": "VERIFIED", "version": "2",
+			store.AttrStatusPK: "VERIFIED", store.AttrStatusSK: "acme#111111111111",
 			store.AttrDueShard: fmt.Sprintf("DUE#%d", store.ShardOf("acme", "111111111111")),
 			store.AttrDueAt:    c.NextCheckAt.Format("2006-01-02T15:04:05.000000000Z") + "#acme#111111111111"}},
 		{"claim", "CLAIM#111111111111/deploy", "CLAIM", map[string]string{"kind": "claim", "tenantId": "acme", "accountId": "111111111111"}},
@@ -518,6 +568,8 @@ func TestDynamoDBForeignOldClaim(t *testing.T) {
 	f := storetest.NewFixture(t, s)
 	f.MustSubmit("acme", "arn:aws:iam::111111111111:role/A")
 	f.MustSubmit("acme", "arn:aws:iam::222222222222:role/B")
+	f.MustCheck("acme", "111111111111", connection.ResultOK) // claims
+	f.MustCheck("acme", "222222222222", connection.ResultOK)
 	// Hand edits: A's claim now names another owner, B's claim is gone.
 	_, err := client.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(table),
 		Key:                       map[string]ddbtypes.AttributeValue{store.AttrPK: &ddbtypes.AttributeValueMemberS{Value: "CLAIM#111111111111/a"}, store.AttrSK: &ddbtypes.AttributeValueMemberS{Value: "CLAIM"}},
@@ -531,7 +583,10 @@ func TestDynamoDBForeignOldClaim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.MustSubmit("acme", "arn:aws:iam::111111111111:role/C")
+	f.MustSubmit("acme", "arn:aws:iam::111111111111:role/C") // a candidate: claims nothing yet
+	if _, err := f.CheckCandidate("acme", "111111111111", connection.ResultOK); err != nil {
+		t.Fatalf("candidate replaces A: %v", err)
+	}
 	if got := str(getItem(t, client, table, "CLAIM#111111111111/a", "CLAIM"), "tenantId"); got != "intruder" {
 		t.Errorf("foreign claim owner is now %q", got)
 	}

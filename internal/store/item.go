@@ -30,7 +30,9 @@ const (
 	invitePrefix = "INVITE#"
 	connPrefix   = "CONN#"
 	eventPrefix  = "EVENT#"
-	duePrefix    = "DUE#"
+	// tenantEventPrefix: a tenant's own events (rotations).
+	tenantEventPrefix = "TEVENT#"
+	duePrefix         = "DUE#"
 )
 
 func tenantPK(id string) string    { return "TENANT#" + id }
@@ -47,6 +49,16 @@ func eventSK(account string, version int64) string {
 	return fmt.Sprintf("%s%020d", eventSKPrefix(account), version)
 }
 func dueShardKey(n int) string { return duePrefix + strconv.Itoa(n) }
+
+// tenantEventSK sorts a tenant's rotation events by version, Started
+// before Completed.
+func tenantEventSK(dt connection.DetailType, version int64) string {
+	kind := "1-started"
+	if dt == connection.ExternalIDRotationCompleted {
+		kind = "2-completed"
+	}
+	return fmt.Sprintf("%s%020d#%s", tenantEventPrefix, version, kind)
+}
 
 // dueTimeLayout is fixed-width, so due keys sort by time as strings.
 const dueTimeLayout = "2006-01-02T15:04:05.000000000Z"
@@ -81,6 +93,11 @@ type tenantItem struct {
 	CreatedAt         time.Time `dynamodbav:"createdAt"`
 	RotatedAt         time.Time `dynamodbav:"rotatedAt,omitempty"`
 	MaxConnections    int       `dynamodbav:"maxConnections,omitempty"`
+	// The previous external ID during a rotation's grace; graceEndsAt is
+	// fixed-width (dueTime) so conditions compare it as a string.
+	PreviousExternalID        string `dynamodbav:"previousExternalId,omitempty"`
+	PreviousExternalIDVersion int    `dynamodbav:"previousExternalIdVersion,omitempty"`
+	GraceEndsAt               string `dynamodbav:"graceEndsAt,omitempty"`
 }
 
 // externalIDItem reserves an external ID for good: it is never deleted.
@@ -109,27 +126,37 @@ type inviteItem struct {
 }
 
 type connItem struct {
-	PK                  string     `dynamodbav:"PK"`
-	SK                  string     `dynamodbav:"SK"`
-	Kind                string     `dynamodbav:"kind"`
-	TenantID            string     `dynamodbav:"tenantId"`
-	AccountID           string     `dynamodbav:"accountId"`
-	RoleARN             string     `dynamodbav:"roleArn"`
-	Status              string     `dynamodbav:"status"`
-	Reason              reasonAttr `dynamodbav:"reason"`
-	Version             int64      `dynamodbav:"version"`
-	ConsecutiveFailures int        `dynamodbav:"consecutiveFailures"`
-	SubmittedAt         time.Time  `dynamodbav:"submittedAt,omitempty"`
-	UpdatedAt           time.Time  `dynamodbav:"updatedAt,omitempty"`
-	VerifiedAt          time.Time  `dynamodbav:"verifiedAt,omitempty"`
-	LastCheckedAt       time.Time  `dynamodbav:"lastCheckedAt,omitempty"`
-	NextCheckAt         time.Time  `dynamodbav:"nextCheckAt,omitempty"`
-	ExternalIDVersion   int        `dynamodbav:"externalIdVersion"`
-	ClaimKey            string     `dynamodbav:"claimKey,omitempty"`
-	ConnStatus          string     `dynamodbav:"connStatus"`
-	ConnKey             string     `dynamodbav:"connKey"`
-	DueShard            string     `dynamodbav:"dueShard,omitempty"`
-	DueAt               string     `dynamodbav:"dueAt,omitempty"`
+	PK                  string         `dynamodbav:"PK"`
+	SK                  string         `dynamodbav:"SK"`
+	Kind                string         `dynamodbav:"kind"`
+	TenantID            string         `dynamodbav:"tenantId"`
+	AccountID           string         `dynamodbav:"accountId"`
+	RoleARN             string         `dynamodbav:"roleArn"`
+	Status              string         `dynamodbav:"status"`
+	Reason              reasonAttr     `dynamodbav:"reason"`
+	Version             int64          `dynamodbav:"version"`
+	ConsecutiveFailures int            `dynamodbav:"consecutiveFailures"`
+	SubmittedAt         time.Time      `dynamodbav:"submittedAt,omitempty"`
+	UpdatedAt           time.Time      `dynamodbav:"updatedAt,omitempty"`
+	VerifiedAt          time.Time      `dynamodbav:"verifiedAt,omitempty"`
+	LastCheckedAt       time.Time      `dynamodbav:"lastCheckedAt,omitempty"`
+	NextCheckAt         time.Time      `dynamodbav:"nextCheckAt,omitempty"`
+	ExternalIDVersion   int            `dynamodbav:"externalIdVersion"`
+	ExternalIDCurrent   bool           `dynamodbav:"externalIdCurrent"`
+	Candidate           *candidateAttr `dynamodbav:"candidate,omitempty"`
+	ClaimKey            string         `dynamodbav:"claimKey,omitempty"`
+	ConnStatus          string         `dynamodbav:"connStatus"`
+	ConnKey             string         `dynamodbav:"connKey"`
+	DueShard            string         `dynamodbav:"dueShard,omitempty"`
+	DueAt               string         `dynamodbav:"dueAt,omitempty"`
+}
+
+// candidateAttr is a connection's candidate role (absent when none).
+type candidateAttr struct {
+	RoleARN     string     `dynamodbav:"roleArn"`
+	Status      string     `dynamodbav:"status"`
+	Reason      reasonAttr `dynamodbav:"reason"`
+	SubmittedAt time.Time  `dynamodbav:"submittedAt"`
 }
 
 type claimItem struct {
@@ -159,7 +186,14 @@ type eventItem struct {
 	OccurredAt        time.Time  `dynamodbav:"occurredAt"`
 	Version           int64      `dynamodbav:"version"`
 	ExternalIDVersion int        `dynamodbav:"externalIdVersion"`
-	TTL               int64      `dynamodbav:"expiresAt"`
+	PreviousRoleARN   string     `dynamodbav:"previousRoleArn,omitempty"`
+	CandidateRoleARN  string     `dynamodbav:"candidateRoleArn,omitempty"`
+	ExternalIDCurrent bool       `dynamodbav:"externalIdCurrent"`
+	// Of tenant events only.
+	PreviousExternalIDVersion int       `dynamodbav:"previousExternalIdVersion,omitempty"`
+	GraceEndsAt               time.Time `dynamodbav:"graceEndsAt,omitempty"`
+	Completion                string    `dynamodbav:"completion,omitempty"`
+	TTL                       int64     `dynamodbav:"expiresAt"`
 }
 
 func toReasonAttr(r connection.Reason) reasonAttr { return reasonAttr(r) }
@@ -172,16 +206,25 @@ func utc(t time.Time) time.Time {
 }
 
 func newTenantItem(t tenant.Tenant) tenantItem {
-	return tenantItem{PK: tenantPK(t.ID), SK: skTenant, Kind: kindTenant, TenantID: t.ID, Name: t.Name,
+	it := tenantItem{PK: tenantPK(t.ID), SK: skTenant, Kind: kindTenant, TenantID: t.ID, Name: t.Name,
 		ExternalID: t.ExternalID, ExternalIDVersion: t.ExternalIDVersion, CreatedAt: utc(t.CreatedAt), RotatedAt: utc(t.RotatedAt),
-		MaxConnections: t.MaxConnections}
+		MaxConnections:     t.MaxConnections,
+		PreviousExternalID: t.PreviousExternalID, PreviousExternalIDVersion: t.PreviousExternalIDVersion}
+	if t.InGrace() {
+		it.GraceEndsAt = dueTime(t.GraceEndsAt)
+	}
+	return it
 }
 
 func (it tenantItem) tenant() tenant.Tenant {
 	t := tenant.Tenant{ID: it.TenantID, Name: it.Name, ExternalID: it.ExternalID, ExternalIDVersion: it.ExternalIDVersion,
-		CreatedAt: it.CreatedAt, RotatedAt: it.RotatedAt, MaxConnections: it.MaxConnections}
+		CreatedAt: it.CreatedAt, RotatedAt: it.RotatedAt, MaxConnections: it.MaxConnections,
+		PreviousExternalID: it.PreviousExternalID, PreviousExternalIDVersion: it.PreviousExternalIDVersion}
 	if t.MaxConnections == 0 { // stored before tenants had a limit
 		t.MaxConnections = tenant.DefaultMaxConnections
+	}
+	if g, err := time.Parse(dueTimeLayout, it.GraceEndsAt); err == nil && it.PreviousExternalID != "" {
+		t.GraceEndsAt = g
 	}
 	return t
 }
@@ -208,10 +251,13 @@ func newConnItem(c connection.Connection) connItem {
 		Reason: toReasonAttr(c.Reason), Version: c.Version, ConsecutiveFailures: c.ConsecutiveFailures,
 		SubmittedAt: utc(c.SubmittedAt), UpdatedAt: utc(c.UpdatedAt), VerifiedAt: utc(c.VerifiedAt),
 		LastCheckedAt: utc(c.LastCheckedAt), NextCheckAt: utc(c.NextCheckAt), ExternalIDVersion: c.ExternalIDVersion,
-		ClaimKey: c.ClaimKey(), ConnStatus: string(c.Status), ConnKey: connOrder(c.TenantID, c.AccountID),
+		ExternalIDCurrent: c.ExternalIDCurrent, ClaimKey: c.ClaimKey(), ConnStatus: string(c.Status), ConnKey: connOrder(c.TenantID, c.AccountID),
 	}
 	if dueIndexed(c) {
 		it.DueShard, it.DueAt = dueShardKey(ShardOf(c.TenantID, c.AccountID)), dueOrder(c)
+	}
+	if k := c.Candidate; k != (connection.Candidate{}) {
+		it.Candidate = &candidateAttr{RoleARN: k.RoleARN, Status: string(k.Status), Reason: toReasonAttr(k.Reason), SubmittedAt: utc(k.SubmittedAt)}
 	}
 	return it
 }
@@ -222,16 +268,31 @@ func (it connItem) connection() connection.Connection {
 		Reason: connection.Reason(it.Reason), Version: it.Version, ConsecutiveFailures: it.ConsecutiveFailures,
 		SubmittedAt: it.SubmittedAt, UpdatedAt: it.UpdatedAt, VerifiedAt: it.VerifiedAt,
 		LastCheckedAt: it.LastCheckedAt, NextCheckAt: it.NextCheckAt, ExternalIDVersion: it.ExternalIDVersion,
+		ExternalIDCurrent: it.ExternalIDCurrent, Candidate: it.Candidate.candidate(),
 	}
 }
 
+func (a *candidateAttr) candidate() connection.Candidate {
+	if a == nil {
+		return connection.Candidate{}
+	}
+	return connection.Candidate{RoleARN: a.RoleARN, Status: connection.Status(a.Status), Reason: connection.Reason(a.Reason), SubmittedAt: a.SubmittedAt}
+}
+
 func newEventItem(e connection.Event) eventItem {
+	sk := eventSK(e.AccountID, e.Version)
+	if e.DetailType.OfTenant() {
+		sk = tenantEventSK(e.DetailType, e.Version)
+	}
 	return eventItem{
-		PK: tenantPK(e.TenantID), SK: eventSK(e.AccountID, e.Version), Kind: KindEvent,
+		PK: tenantPK(e.TenantID), SK: sk, Kind: KindEvent,
+		ExternalIDCurrent: e.ExternalIDCurrent, PreviousExternalIDVersion: e.PreviousExternalIDVersion,
+		GraceEndsAt: utc(e.GraceEndsAt), Completion: e.Completion,
 		EventID: e.EventID, DetailType: string(e.DetailType), TenantID: e.TenantID, AccountID: e.AccountID,
 		RoleARN: e.RoleARN, Status: string(e.Status), PreviousStatus: string(e.PreviousStatus),
 		Reason: toReasonAttr(e.Reason), OccurredAt: utc(e.OccurredAt), Version: e.Version,
-		ExternalIDVersion: e.ExternalIDVersion, TTL: e.OccurredAt.Add(EventRetention).Unix(),
+		ExternalIDVersion: e.ExternalIDVersion, PreviousRoleARN: e.PreviousRoleARN, CandidateRoleARN: e.CandidateRoleARN,
+		TTL: e.OccurredAt.Add(EventRetention).Unix(),
 	}
 }
 
@@ -267,8 +328,9 @@ func EventFromItem(item map[string]ddbtypes.AttributeValue) (connection.Event, e
 	if it.Kind != KindEvent {
 		return connection.Event{}, fmt.Errorf("decode event item of kind %q: %w", it.Kind, ErrNotEvent)
 	}
-	if it.EventID == "" || it.TenantID == "" || it.AccountID == "" || it.Version < 1 ||
-		!slices.Contains(connection.DetailTypes, connection.DetailType(it.DetailType)) {
+	dt := connection.DetailType(it.DetailType)
+	if it.EventID == "" || it.TenantID == "" || it.AccountID == "" && !dt.OfTenant() || it.Version < 1 ||
+		!slices.Contains(connection.DetailTypes, dt) {
 		return connection.Event{}, fmt.Errorf("decode event item %s/%s: incomplete (eventId %q, detailType %q, version %d): %w",
 			it.TenantID, it.AccountID, it.EventID, it.DetailType, it.Version, ErrNotEvent)
 	}
@@ -277,6 +339,8 @@ func EventFromItem(item map[string]ddbtypes.AttributeValue) (connection.Event, e
 		AccountID: it.AccountID, RoleARN: it.RoleARN, Status: connection.Status(it.Status),
 		PreviousStatus: connection.Status(it.PreviousStatus), Reason: connection.Reason(it.Reason),
 		OccurredAt: it.OccurredAt, Version: it.Version, ExternalIDVersion: it.ExternalIDVersion,
+		PreviousRoleARN: it.PreviousRoleARN, CandidateRoleARN: it.CandidateRoleARN, ExternalIDCurrent: it.ExternalIDCurrent,
+		PreviousExternalIDVersion: it.PreviousExternalIDVersion, GraceEndsAt: it.GraceEndsAt, Completion: it.Completion,
 	}, nil
 }
 

@@ -299,10 +299,21 @@ func TestTransitionCancellations(t *testing.T) {
 	p := connection.DefaultPolicy()
 	a := "arn:aws:iam::111111111111:role/Deploy"
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	first := p.Submit(nil, "acme", mustARN(t, a), 1, now)
-	// Resubmitting another role: items are connection, event, new claim,
-	// release of the old claim.
-	move := p.Submit(&first.After, "acme", mustARN(t, "arn:aws:iam::111111111111:role/Other"), 1, now)
+	first := p.Submit(nil, "acme", mustARN(t, a), 1, now) // connection, event
+	// Verifying claims: connection, event, claim.
+	verify, err := p.Apply(first.After, connection.Outcome{ExternalIDCurrent: true, Result: connection.ResultOK, Version: 1, ExternalIDVersion: 1, CheckedAt: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Moving a verified connection to another role: connection, event, new
+	// claim, release of the old claim.
+	move := verify
+	move.Check = nil // a hand-made move: no tenant guard
+	move.Before = &verify.After
+	move.After.RoleARN, move.After.Version = "arn:aws:iam::111111111111:role/Other", verify.After.Version+1
+	ev := *verify.Event
+	ev.Version, ev.RoleARN = move.After.Version, move.After.RoleARN
+	move.Event = &ev
 	boom := errors.New("network down")
 	const N, C, X = "None", "ConditionalCheckFailed", "TransactionConflict"
 	tests := []struct {
@@ -314,15 +325,19 @@ func TestTransitionCancellations(t *testing.T) {
 		lastItems int
 	}{
 		{"committed", move, nil, nil, 1, 4},
+		{"submission claims nothing", first, nil, nil, 1, 2},
 		{"claim held elsewhere", move, []error{cancelled(N, N, C, N)}, ErrRoleClaimed, 1, 4},
 		{"claim refusal wins over conflict", move, []error{cancelled(C, C, C, N)}, ErrRoleClaimed, 1, 4},
 		{"version moved on", move, []error{cancelled(C, N, N, N)}, ErrConflict, 1, 4},
-		{"event exists", first, []error{cancelled(N, C, N)}, ErrConflict, 1, 3},
+		{"event exists", first, []error{cancelled(N, C)}, ErrConflict, 1, 2},
 		{"old claim is someone else's: written without releasing it", move, []error{cancelled(N, N, N, C)}, nil, 2, 3},
 		{"conflicts retried until committed", move, []error{cancelled(N, N, X, N), cancelled(X, N, N, N)}, nil, 3, 4},
-		{"conflict then claim lost", first, []error{cancelled(N, N, X), cancelled(N, N, C)}, ErrRoleClaimed, 2, 3},
-		{"conflicts forever", first, slices.Repeat([]error{cancelled(N, N, X)}, txnAttempts), ErrConflict, txnAttempts, 3},
-		{"other error", first, []error{boom}, boom, 1, 3},
+		{"verification is guarded by the tenant", verify, nil, nil, 1, 4},
+		{"external id retired meanwhile", verify, []error{cancelled(N, N, N, C)}, ErrExternalIDRetired, 1, 4},
+		{"retired wins over a lost claim", verify, []error{cancelled(N, N, C, C)}, ErrExternalIDRetired, 1, 4},
+		{"conflict then claim lost", verify, []error{cancelled(N, N, X, N), cancelled(N, N, C, N)}, ErrRoleClaimed, 2, 4},
+		{"conflicts forever", verify, slices.Repeat([]error{cancelled(N, N, X, N)}, txnAttempts), ErrConflict, txnAttempts, 4},
+		{"other error", first, []error{boom}, boom, 1, 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -27,6 +27,7 @@ type Memory struct {
 	conns   map[connKey]connection.Connection
 	claims  map[string]connKey
 	history map[connKey][]connection.Event
+	tevents map[string][]connection.Event // tenant events by tenant
 	outbox  []connection.Event
 	notify  chan struct{} // closed and replaced on every outbox append
 }
@@ -55,6 +56,7 @@ func NewMemory() *Memory {
 		conns:   map[connKey]connection.Connection{},
 		claims:  map[string]connKey{},
 		history: map[connKey][]connection.Event{},
+		tevents: map[string][]connection.Event{},
 		notify:  make(chan struct{}),
 	}
 }
@@ -104,7 +106,42 @@ func (m *Memory) RotateExternalID(ctx context.Context, t tenant.Tenant) error {
 	}
 	m.tenants[t.ID] = t
 	m.extIDs[t.ExternalID] = t.ID
+	m.appendTenantEvent(connection.RotationStarted(t))
+	if !t.InGrace() {
+		m.appendTenantEvent(connection.RotationCompleted(t, connection.CompletionRevoked, t.RotatedAt))
+	}
 	return nil
+}
+
+// CompleteRotation implements Store.
+func (m *Memory) CompleteRotation(ctx context.Context, t tenant.Tenant, completion string, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur, ok := m.tenants[t.ID]
+	switch {
+	case !ok:
+		return fmt.Errorf("complete rotation of %s: %w", t.ID, ErrNotFound)
+	case !t.InGrace() || cur.ExternalIDVersion != t.ExternalIDVersion || cur.PreviousExternalIDVersion != t.PreviousExternalIDVersion || !cur.InGrace():
+		return fmt.Errorf("complete rotation of %s to v%d: %w", t.ID, t.ExternalIDVersion, ErrConflict)
+	}
+	m.tenants[t.ID] = cur.Retired()
+	m.appendTenantEvent(connection.RotationCompleted(cur, completion, at))
+	return nil
+}
+
+// TenantEvents implements Store.
+func (m *Memory) TenantEvents(ctx context.Context, tenantID string) ([]connection.Event, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.tevents[tenantID]), nil
+}
+
+// appendTenantEvent adds a tenant event to the outbox; m.mu is held.
+func (m *Memory) appendTenantEvent(ev connection.Event) {
+	m.tevents[ev.TenantID] = append(m.tevents[ev.TenantID], ev)
+	m.outbox = append(m.outbox, ev)
+	close(m.notify)
+	m.notify = make(chan struct{})
 }
 
 // PutInvite implements Store.
@@ -239,30 +276,36 @@ func (m *Memory) Apply(ctx context.Context, t connection.Transition) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	cur, exists := m.conns[k]
+	if g, ok := guardOf(t); ok {
+		if tn, found := m.tenants[g.tenantID]; !found || !tn.AcceptsExternalID(g.version, g.previous, g.at) {
+			return fmt.Errorf("apply check of %s/%s with external-id version %d: %w", k.tenant, k.account, g.version, ErrExternalIDRetired)
+		}
+	}
 	if t.Event == nil {
-		if !exists || cur.Version != t.Before.Version || cur.ConsecutiveFailures != t.Before.ConsecutiveFailures {
+		if !exists || !sameSnapshot(cur, *t.Before) {
 			return fmt.Errorf("update connection %s/%s v%d: %w", k.tenant, k.account, t.Before.Version, ErrConflict)
 		}
 		cur.LastCheckedAt = t.After.LastCheckedAt
 		cur.NextCheckAt = t.After.NextCheckAt
 		cur.ConsecutiveFailures = t.After.ConsecutiveFailures
 		cur.ExternalIDVersion = t.After.ExternalIDVersion
+		cur.ExternalIDCurrent = t.After.ExternalIDCurrent
 		m.conns[k] = cur
 		return nil
 	}
 	newClaim := ""
-	if t.After.Live() {
+	if t.After.HoldsClaim() {
 		newClaim = t.After.ClaimKey()
 	}
-	if newClaim != "" {
+	if held := exists && cur.HoldsClaim() && cur.ClaimKey() == newClaim; newClaim != "" && !held {
 		if owner, held := m.claims[newClaim]; held && owner != k {
 			return fmt.Errorf("claim role %s for %s/%s: %w", t.After.RoleARN, k.tenant, k.account, ErrRoleClaimed)
 		}
 	}
-	if t.Before == nil && exists || t.Before != nil && (!exists || cur.Version != t.Before.Version) {
+	if t.Before == nil && exists || t.Before != nil && (!exists || !sameSnapshot(cur, *t.Before)) {
 		return fmt.Errorf("put connection %s/%s: %w", k.tenant, k.account, ErrConflict)
 	}
-	if exists && cur.Live() {
+	if exists && cur.HoldsClaim() {
 		if old := cur.ClaimKey(); old != "" && old != newClaim && m.claims[old] == k {
 			delete(m.claims, old)
 		}

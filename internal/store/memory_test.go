@@ -34,17 +34,18 @@ func TestMemoryOutbox(t *testing.T) {
 	f.Now = f.Now.Add(10 * time.Second)
 	record(f.Check("acme", "111111111111", connection.ResultDenied)) // routine
 	record(f.Check("acme", "111111111111", connection.ResultOK))
-	record(f.Check("acme", "111111111111", connection.ResultOK)) // routine
+	record(f.Check("acme", "111111111111", connection.ResultOK))       // routine
+	record(f.Submit("carol", "arn:aws:iam::111111111111:role/deploy")) // submissions never claim
 	snap := m.Snapshot()
-	if _, err := f.Submit("carol", "arn:aws:iam::111111111111:role/deploy"); err == nil {
+	if _, err := f.Check("carol", "111111111111", connection.ResultOK); err == nil {
 		t.Fatal("claimed role was granted")
 	}
 	if m.Snapshot() != snap {
-		t.Fatal("refused submission changed the store")
+		t.Fatal("refused claim changed the store")
 	}
 	record(f.Disconnect("bravo", "222222222222"))
-	if len(want) != 4 {
-		t.Fatalf("scenario has %d transitions, want 4", len(want))
+	if len(want) != 5 {
+		t.Fatalf("scenario has %d transitions, want 5", len(want))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()

@@ -28,7 +28,8 @@ var (
 	// tenant. Generated IDs make this practically impossible; the store
 	// enforces it anyway.
 	ErrExternalIDTaken = errors.New("external id taken")
-	// ErrRoleClaimed: another connection holds the role's claim.
+	// ErrRoleClaimed: another connection holds the role's claim (returned
+	// only by a transition that would make a connection hold it).
 	ErrRoleClaimed = errors.New("role claimed by another connection")
 	// ErrConflict: the connection changed since it was read (version or
 	// failure count differs, or it exists when it was expected not to).
@@ -42,6 +43,10 @@ var (
 	ErrInvalidInvite = errors.New("invalid invite")
 	// ErrInviteExists: PutInvite of an invite whose ID or hash is stored.
 	ErrInviteExists = errors.New("invite exists")
+	// ErrExternalIDRetired: the transition applies a check made with an
+	// external ID the tenant no longer accepts (rotated since the check's
+	// job was made, or retired at the end of its grace period).
+	ErrExternalIDRetired = errors.New("check made with a retired external id")
 )
 
 // InvitePage is one page of a tenant's invites.
@@ -61,8 +66,17 @@ type Store interface {
 	CreateTenant(ctx context.Context, t tenant.Tenant) error
 	GetTenant(ctx context.Context, id string) (tenant.Tenant, error)
 	// RotateExternalID stores t (already rotated) if the stored tenant is
-	// still at t.ExternalIDVersion-1; the new ID must be unused.
+	// still at t.ExternalIDVersion-1; the new ID must be unused. In the same
+	// write it adds the External ID Rotation Started event to the outbox
+	// (and Completed, REVOKED, when t keeps no previous ID).
 	RotateExternalID(ctx context.Context, t tenant.Tenant) error
+	// CompleteRotation retires t's previous external ID, if the stored
+	// tenant is still t (same version, same previous ID), with the External
+	// ID Rotation Completed event; ErrConflict otherwise (completed, or
+	// rotated again, meanwhile).
+	CompleteRotation(ctx context.Context, t tenant.Tenant, completion string, at time.Time) error
+	// TenantEvents returns a tenant's own events (rotations), oldest first.
+	TenantEvents(ctx context.Context, tenantID string) ([]connection.Event, error)
 
 	// PutInvite stores a new invite (its ID must be well-formed and new).
 	PutInvite(ctx context.Context, inv tenant.Invite) error
@@ -89,8 +103,8 @@ type Store interface {
 	GetConnection(ctx context.Context, tenantID, accountID string) (connection.Connection, error)
 	// Apply writes a transition atomically. With an event: the connection
 	// (conditioned on Before's version, or on not existing), the event
-	// item (the outbox), the role claim of a live connection and the
-	// release of a claim it no longer holds. Without an event (a routine
+	// item (the outbox), the role claim of a connection that holds one
+	// (connection.HoldsClaim) and the release of a claim it no longer holds. Without an event (a routine
 	// check): one conditional update of check times and failure count.
 	Apply(ctx context.Context, t connection.Transition) error
 
@@ -128,11 +142,50 @@ func clampLimit(n int) int {
 	return min(n, MaxLimit)
 }
 
+// guard is what a transition computed from a check outcome requires of the
+// tenant when it is written: that it still accepts the external ID the
+// check used (tenant.Tenant.AcceptsExternalID).
+type guard struct {
+	tenantID string
+	version  int
+	previous bool
+	at       time.Time
+}
+
+// guardOf returns the guard of t, if it needs one. A status change, a
+// change of the failure count (reset or increment) or of the external-ID
+// bookkeeping needs one; a routine check that changes none of these (the
+// common case: a healthy role checked again, or a transient failure) does
+// not, so it stays a single conditional write.
+func guardOf(t connection.Transition) (guard, bool) {
+	o := t.Check
+	if o == nil || o.Result == connection.ResultTransient {
+		return guard{}, false
+	}
+	if t.Event == nil && t.Before != nil {
+		b, a := t.Before, t.After
+		if a.ConsecutiveFailures == b.ConsecutiveFailures && a.ExternalIDVersion == b.ExternalIDVersion && a.ExternalIDCurrent == b.ExternalIDCurrent {
+			return guard{}, false
+		}
+	}
+	return guard{tenantID: t.After.TenantID, version: o.ExternalIDVersion, previous: o.PreviousOnly(), at: o.CheckedAt.UTC()}, true
+}
+
+// sameSnapshot reports whether the stored connection cur is still the one a
+// transition was computed from (before): same version, failure count, last
+// check time and role. Conditioning writes on all four (not only the
+// version) discards an outcome computed before another check was applied,
+// whatever order they are written in.
+func sameSnapshot(cur, before connection.Connection) bool {
+	return cur.Version == before.Version && cur.ConsecutiveFailures == before.ConsecutiveFailures &&
+		cur.LastCheckedAt.Equal(before.LastCheckedAt) && cur.RoleARN == before.RoleARN
+}
+
 // validate refuses transitions no adapter may write.
 func validate(t connection.Transition) error {
 	if t.Event == nil {
 		b := t.Before
-		if b == nil || b.Status != t.After.Status || b.RoleARN != t.After.RoleARN || b.Version != t.After.Version ||
+		if b == nil || b.Status != t.After.Status || b.RoleARN != t.After.RoleARN || b.Version != t.After.Version || b.Candidate != t.After.Candidate ||
 			b.TenantID != t.After.TenantID || b.AccountID != t.After.AccountID {
 			return ErrInvalidTransition
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/queue"
+	"github.com/rolecall/rolecall/internal/rotation"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
@@ -162,7 +163,7 @@ func (s *Sweeper) run(ctx context.Context, mode string, parts []part) (Result, e
 		work, cancel = context.WithDeadline(ctx, dl.Add(-margin))
 		defer cancel()
 	}
-	tenants := &tenantCache{store: s.Store, m: map[string]*tenantEntry{}}
+	tenants := &tenantCache{store: s.Store, m: map[string]*tenantEntry{}, now: s.now(), log: s.log()}
 	res := Result{Mode: mode, Parts: make([]PartCount, len(parts))}
 	errs := make([]error, len(parts))
 	var wg sync.WaitGroup
@@ -223,7 +224,7 @@ func (s *Sweeper) sweepPart(ctx context.Context, p part, tenants *tenantCache) (
 			if err != nil {
 				return pc, fmt.Errorf("read tenant %s: %w", c.TenantID, err)
 			}
-			jobs = append(jobs, check.Job{Connection: c, ExternalID: t.ExternalID, ExternalIDVersion: t.ExternalIDVersion, Why: p.why})
+			jobs = append(jobs, check.JobsFor(c, t, p.why, s.now())...)
 		}
 		for start := 0; start < len(jobs); start += queue.MaxBatch {
 			batch := jobs[start:min(start+queue.MaxBatch, len(jobs))]
@@ -258,6 +259,26 @@ type tenantCache struct {
 	store Store
 	mu    sync.Mutex
 	m     map[string]*tenantEntry
+	now   time.Time
+	log   *slog.Logger
+}
+
+// settle completes the rotation of a tenant whose grace has ended (the
+// sweep is what notices time passing), when the store can: the jobs carry
+// no previous external ID past the grace either way.
+func (c *tenantCache) settle(ctx context.Context, e *tenantEntry) {
+	rs, ok := c.store.(rotation.Store)
+	if e.err != nil || !ok || !e.t.InGrace() || e.t.PreviousAccepted(c.now) {
+		return
+	}
+	done, err := rotation.Settle(ctx, rs, e.t, c.now)
+	if err != nil {
+		c.log.Warn("rotation not completed; the next sweep tries again", "tenantId", e.t.ID, "error", err)
+		return
+	}
+	if done {
+		e.t = e.t.Retired()
+	}
 }
 
 type tenantEntry struct {
@@ -274,7 +295,10 @@ func (c *tenantCache) get(ctx context.Context, id string) (tenant.Tenant, error)
 		c.m[id] = e
 	}
 	c.mu.Unlock()
-	e.once.Do(func() { e.t, e.err = c.store.GetTenant(ctx, id) })
+	e.once.Do(func() {
+		e.t, e.err = c.store.GetTenant(ctx, id)
+		c.settle(ctx, e)
+	})
 	if e.err != nil && !errors.Is(e.err, store.ErrNotFound) {
 		// A transient failure is not cached: the next connection of the
 		// tenant tries again.

@@ -69,6 +69,14 @@ type Tenant struct {
 	// MaxConnections bounds the tenant's live (not DISCONNECTED)
 	// connections: a submission that would add one more is refused.
 	MaxConnections int `json:"maxConnections"`
+	// PreviousExternalID is the ID a rotation replaced, still accepted
+	// until GraceEndsAt (version PreviousExternalIDVersion, always
+	// ExternalIDVersion-1), so customers can update their trust policies
+	// without an outage. Empty once retired; a retired ID is never used,
+	// nor given to anyone, again.
+	PreviousExternalID        string    `json:"previousExternalId,omitempty"`
+	PreviousExternalIDVersion int       `json:"previousExternalIdVersion,omitempty"`
+	GraceEndsAt               time.Time `json:"graceEndsAt,omitzero"`
 }
 
 // Bounds of a tenant's MaxConnections.
@@ -86,6 +94,12 @@ func ValidateMaxConnections(n int) error {
 	}
 	return nil
 }
+
+// Rotation grace periods.
+const (
+	DefaultRotationGrace = 7 * 24 * time.Hour
+	MaxRotationGrace     = 30 * 24 * time.Hour
+)
 
 // ValidateID checks a partner-chosen tenant ID: 1-64 of [A-Za-z0-9._-].
 func ValidateID(id string) error {
@@ -140,12 +154,50 @@ func New(id, name string, now time.Time) (Tenant, error) {
 		MaxConnections: DefaultMaxConnections}, nil
 }
 
-// Rotated returns t with a new external ID; the old one is no longer used.
-func (t Tenant) Rotated(now time.Time) Tenant {
+// Rotated returns t with a new external ID; the old one is retired at once.
+func (t Tenant) Rotated(now time.Time) Tenant { return t.RotatedWithGrace(now, 0) }
+
+// RotatedWithGrace returns t with a new current external ID. With a grace
+// period the replaced ID stays accepted as the previous one until now+grace;
+// an older previous ID (a rotation still in its grace) is retired at once.
+// Without one it is retired at once.
+func (t Tenant) RotatedWithGrace(now time.Time, grace time.Duration) Tenant {
+	now = now.UTC()
+	t.PreviousExternalID, t.PreviousExternalIDVersion, t.GraceEndsAt = "", 0, time.Time{}
+	if grace > 0 {
+		t.PreviousExternalID, t.PreviousExternalIDVersion, t.GraceEndsAt = t.ExternalID, t.ExternalIDVersion, now.Add(grace)
+	}
 	t.ExternalID = NewExternalID()
 	t.ExternalIDVersion++
-	t.RotatedAt = now.UTC()
+	t.RotatedAt = now
 	return t
+}
+
+// InGrace reports whether t has a previous external ID, retired or not
+// (a rotation that has not been completed).
+func (t Tenant) InGrace() bool { return t.PreviousExternalID != "" }
+
+// PreviousAccepted reports whether the previous external ID is still
+// accepted at time at.
+func (t Tenant) PreviousAccepted(at time.Time) bool {
+	return t.PreviousExternalID != "" && at.Before(t.GraceEndsAt)
+}
+
+// Retired returns t with its previous external ID retired.
+func (t Tenant) Retired() Tenant {
+	t.PreviousExternalID, t.PreviousExternalIDVersion, t.GraceEndsAt = "", 0, time.Time{}
+	return t
+}
+
+// AcceptsExternalID reports whether a check made with the tenant's external
+// ID of version v may still change a connection at time at: v is the
+// current version (previous false), or, with previous true, the version of
+// a previous ID still inside its rotation's grace period.
+func (t Tenant) AcceptsExternalID(v int, previous bool, at time.Time) bool {
+	if !previous {
+		return v == t.ExternalIDVersion
+	}
+	return v == t.PreviousExternalIDVersion && t.PreviousAccepted(at)
 }
 
 // externalIDEncoding uses only characters STS allows in an external ID

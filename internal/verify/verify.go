@@ -27,6 +27,7 @@ import (
 
 	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/rotation"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
@@ -78,6 +79,17 @@ type Worker struct {
 	// DefaultConcurrency).
 	Concurrency int
 	Log         *slog.Logger
+	// Now is the clock jobs built by the worker are made at (whether a
+	// rotation's previous external ID is still accepted); default
+	// time.Now.
+	Now func() time.Time
+}
+
+func (w *Worker) now() time.Time {
+	if w.Now != nil {
+		return w.Now()
+	}
+	return time.Now()
 }
 
 func (w *Worker) log() *slog.Logger {
@@ -127,9 +139,14 @@ func (w *Worker) process(ctx context.Context, job check.Job, receiveCount int, f
 	if !c.Live() {
 		return 0, fmt.Errorf("connection %s/%s is disconnected: %w", c.TenantID, c.AccountID, ErrSkip)
 	}
+	if job.IsCandidate() {
+		return w.processCandidate(ctx, job, receiveCount)
+	}
 
-	rep := w.Checker.Check(ctx, job.Request())
-	out := rep.Outcome
+	req := job.Request()
+	req.PreviousExternalID, req.PreviousExternalIDVersion = job.PreviousExternalID, job.PreviousExternalIDVersion
+	rep := w.Checker.Check(ctx, req)
+	out := outcomeFor(rep.Outcome, job)
 	tr, err := w.Policy.Apply(c, out)
 	if errors.Is(err, connection.ErrStale) {
 		return 0, fmt.Errorf("%w: %w", ErrSkip, err)
@@ -153,12 +170,23 @@ func (w *Worker) process(ctx context.Context, job check.Job, receiveCount int, f
 	}
 	if tr.Changed() {
 		err := w.Store.Apply(ctx, tr)
+		if errors.Is(err, store.ErrRoleClaimed) {
+			// The tenant's own external ID works, but another
+			// connection holds the role: FAILED ROLE_CLAIMED.
+			if tr, err = w.Policy.RoleClaimed(c, out); err == nil {
+				err = w.Store.Apply(ctx, tr)
+			}
+		}
 		switch {
-		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound), errors.Is(err, connection.ErrStale):
+		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound), errors.Is(err, connection.ErrStale),
+			errors.Is(err, store.ErrExternalIDRetired):
 			return 0, fmt.Errorf("write check of %s/%s v%d: %w: %w", c.TenantID, c.AccountID, c.Version, ErrSkip, err)
 		case err != nil:
 			return 0, fmt.Errorf("write check of %s/%s v%d: %w", c.TenantID, c.AccountID, c.Version, err)
 		}
+	}
+	if tr.Changed() {
+		w.settleIfCurrent(ctx, job, c, tr.After, out.CheckedAt)
 	}
 	if tr.Event != nil {
 		w.log().Info("connection changed", "tenantId", c.TenantID, "accountId", c.AccountID, "roleArn", c.RoleARN,
@@ -170,6 +198,43 @@ func (w *Worker) process(ctx context.Context, job check.Job, receiveCount int, f
 	}
 	// redeliver > 0 here: denied inside the propagation window, try again soon.
 	return redeliver, nil
+}
+
+// settleIfCurrent completes the tenant's rotation if no connection relies
+// on the previous external ID any more. It costs reads, so it runs only when
+// a write during a grace period (the job carries a previous ID) made a
+// connection that holds a claim verified with the current ID; a failure is
+// logged, and the grace's end completes the rotation anyway.
+func (w *Worker) settleIfCurrent(ctx context.Context, job check.Job, before, after connection.Connection, now time.Time) {
+	current := func(c connection.Connection) bool {
+		return c.HoldsClaim() && c.ExternalIDCurrent && c.ExternalIDVersion == job.ExternalIDVersion
+	}
+	rs, ok := w.Store.(rotation.Store)
+	if !ok || job.PreviousExternalID == "" || !current(after) || current(before) {
+		return
+	}
+	if done, err := rotation.SettleTenant(ctx, rs, before.TenantID, now); err != nil {
+		w.log().Warn("rotation not settled", "tenantId", before.TenantID, "error", err)
+	} else if done {
+		w.log().Info("external id rotation completed", "tenantId", before.TenantID, "completion", connection.CompletionAllCurrent)
+	}
+}
+
+// outcomeFor states which external ID an outcome of job's check was
+// computed with, from the job itself: a success is with the current ID
+// (ExternalIDCurrent) unless the checker says only the job's previous ID
+// worked; anything else is stamped with the current version. The store
+// then refuses the outcome if the tenant no longer accepts that ID.
+func outcomeFor(o connection.Outcome, job check.Job) connection.Outcome {
+	switch {
+	case o.Result == connection.ResultOK && !o.ExternalIDCurrent && job.PreviousExternalID != "":
+		o.ExternalIDVersion = job.PreviousExternalIDVersion
+	case o.Result == connection.ResultOK:
+		o.ExternalIDVersion, o.ExternalIDCurrent = job.ExternalIDVersion, true
+	default:
+		o.ExternalIDVersion, o.ExternalIDCurrent = job.ExternalIDVersion, false
+	}
+	return o
 }
 
 // pendingBackoff is the delay before the next check of a PENDING role
@@ -282,5 +347,9 @@ func (w *Worker) JobForSubmission(ctx context.Context, ev connection.Event) (che
 	if err != nil {
 		return check.Job{}, fmt.Errorf("read tenant %s: %w", ev.TenantID, err)
 	}
-	return check.Job{Connection: c, ExternalID: t.ExternalID, ExternalIDVersion: t.ExternalIDVersion, Why: check.WhySubmitted}, nil
+	jobs := check.JobsFor(c, t, check.WhySubmitted, w.now())
+	if ev.CandidateRoleARN != "" && len(jobs) > 1 {
+		return jobs[1], nil // a candidate was submitted: check the candidate
+	}
+	return jobs[0], nil
 }

@@ -47,7 +47,7 @@ func (f *fakeChecker) Check(ctx context.Context, req check.Request) check.Report
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.requests = append(f.requests, req)
-	return check.Report{Outcome: connection.Outcome{Result: f.result, Version: req.Version, ExternalIDVersion: req.ExternalIDVersion, CheckedAt: f.now}}
+	return check.Report{Outcome: connection.Outcome{ExternalIDCurrent: true, Result: f.result, Version: req.Version, ExternalIDVersion: req.ExternalIDVersion, CheckedAt: f.now}}
 }
 
 func (f *fakeChecker) calls() int { f.mu.Lock(); defer f.mu.Unlock(); return len(f.requests) }
@@ -79,7 +79,7 @@ func seed(t *testing.T, st *store.Memory, account string, status connection.Stat
 	}
 	c := tr.After
 	apply := func(r connection.Result, at time.Time) {
-		tr, err := p.Apply(c, connection.Outcome{Result: r, Version: c.Version, ExternalIDVersion: 1, CheckedAt: at})
+		tr, err := p.Apply(c, connection.Outcome{ExternalIDCurrent: true, Result: r, Version: c.Version, ExternalIDVersion: 1, CheckedAt: at})
 		if err != nil {
 			t.Fatal(err)
 		}

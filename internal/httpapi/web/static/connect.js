@@ -261,9 +261,21 @@
       }
       statusBox.appendChild(el('p', 'muted small', 'After you fix the role, submit its ARN again; RoleCall also re-checks it regularly.'));
     }
+    var k = c.candidate;
+    if (k && k.roleArn) {
+      // A new role for a connected account: the connected role stays in use
+      // until the new one is verified, and stays if it fails.
+      var cand = el('p', k.status === 'FAILED' ? 'hint' : 'muted small');
+      cand.appendChild(el('strong', null, k.status === 'FAILED' ? 'New role not used: ' : 'New role being verified: '));
+      cand.appendChild(document.createTextNode(k.roleArn + ' — ' + (k.reason && k.reason.message ? k.reason.message : '') +
+        (k.status === 'FAILED' && k.reason && k.reason.hint ? ' ' + k.reason.hint : '')));
+      statusBox.appendChild(cand);
+    }
     var meta = el('p', 'muted small', 'Account ' + c.accountId + ' · last check ' + when(c.lastCheckedAt));
     statusBox.appendChild(meta);
   }
+
+  function settled(c) { return TERMINAL[c.status] && !(c.candidate && c.candidate.status === 'PENDING'); }
 
   function poll(accountId) {
     if (pollTimer) clearTimeout(pollTimer);
@@ -272,7 +284,7 @@
       api('GET', '/v1/connections/' + encodeURIComponent(accountId)).then(function (r) {
         if (r.ok) {
           showStatus(r.data);
-          if (TERMINAL[r.data.status]) { refreshConnections(); return; }
+          if (settled(r.data)) { refreshConnections(); return; }
         }
         var elapsed = Date.now() - pollStarted;
         pollTimer = setTimeout(tick, elapsed < 30000 ? 1000 : 3000);
@@ -302,9 +314,20 @@
         }
         showStatus(r.data);
         refreshConnections();
-        if (!TERMINAL[r.data.status]) poll(r.data.accountId);
+        if (!settled(r.data)) poll(r.data.accountId);
       });
     });
+  }
+
+  // rotationNote tells the customer what to change when the role still
+  // trusts only the previous external ID (a rotation's grace period): list
+  // both IDs in the trust policy, then only the new one.
+  function rotationNote(c, inv) {
+    if (c.externalIdCurrent !== false || !c.externalIdVersion || !inv.previousExternalId ||
+        (c.status !== 'VERIFIED' && c.status !== 'ACCESS_LOST')) return null;
+    return el('span', 'hint small', 'This role still uses the previous external ID, accepted until ' + when(inv.graceEndsAt) +
+      '. Change its trust policy condition to "sts:ExternalId": ["' + inv.externalId + '", "' + inv.previousExternalId +
+      '"], then, once this connection no longer shows this note, to "' + inv.externalId + '" only.');
   }
 
   // --- connections table ------------------------------------------------------
@@ -325,6 +348,8 @@
           st.appendChild(document.createElement('br'));
           st.appendChild(el('span', 'muted small', c.reason.message));
         }
+        var note = rotationNote(c, r.data);
+        if (note) { st.appendChild(document.createElement('br')); st.appendChild(note); }
         tr.appendChild(st);
         var td = labelled(el('td'), 'Last check');
         var time = el('time', null, when(c.lastCheckedAt));

@@ -1,0 +1,125 @@
+package connection_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/connection"
+)
+
+// A new role for a VERIFIED connection is a candidate: the verified role
+// stays in use until the candidate verifies, and stays if it fails.
+func TestCandidate(t *testing.T) {
+	p := connection.DefaultPolicy()
+	p.Jitter = 0
+	now := t0.Add(time.Hour)
+	v := conn(connection.Verified, 1, connection.CodeVerified)
+	v.NextCheckAt = now.Add(time.Hour)
+
+	sub := p.Submit(&v, tenantID, mustARN(t, roleB), 1, now)
+	a := sub.After
+	if a.Status != connection.Verified || a.RoleARN != roleA || a.ConsecutiveFailures != 1 || a.VerifiedAt != v.VerifiedAt ||
+		a.Candidate != (connection.Candidate{RoleARN: roleB, Status: connection.Pending, SubmittedAt: now, Reason: a.Candidate.Reason}) ||
+		a.Candidate.Reason.Code != connection.CodeCandidateSubmitted || !a.NextCheckAt.Equal(now.Add(p.PendingSafetyNet)) {
+		t.Fatalf("candidate submitted: %+v", a)
+	}
+	if ev := sub.Event; ev == nil || ev.DetailType != connection.RoleSubmitted || ev.RoleARN != roleA || ev.CandidateRoleARN != roleB ||
+		ev.Status != connection.Verified || ev.PreviousStatus != connection.Verified || ev.Reason != a.Candidate.Reason || ev.Version != v.Version+1 {
+		t.Fatalf("candidate event %+v", sub.Event)
+	}
+	if again := p.Submit(&a, tenantID, mustARN(t, roleB), 1, now.Add(time.Second)); again.Changed() {
+		t.Fatalf("resubmitting the pending candidate changed %+v", again)
+	}
+	if same := p.Submit(&a, tenantID, mustARN(t, roleA), 1, now.Add(time.Second)); same.Changed() {
+		t.Fatalf("resubmitting the verified role changed %+v", same)
+	}
+
+	outcome := func(r connection.Result, after time.Duration) connection.Outcome {
+		return connection.Outcome{Result: r, Version: a.Version, ExternalIDVersion: 1, ExternalIDCurrent: true, CheckedAt: now.Add(after)}
+	}
+	tests := []struct {
+		name     string
+		o        connection.Outcome
+		step     connection.CandidateStep
+		wantRole string
+		wantCand connection.Status // "" once replaced
+		wantCode string
+		dt       connection.DetailType
+	}{
+		{"verified: replaces the role", outcome(connection.ResultOK, time.Second), connection.CandidateWrite, roleB, "", connection.CodeRoleReplaced, connection.RoleVerified},
+		{"denied in the window: retry", outcome(connection.ResultDenied, time.Second), connection.CandidateRetry, "", "", "", ""},
+		{"transient: retry later", outcome(connection.ResultTransient, time.Second), connection.CandidateTransient, "", "", "", ""},
+		{"denied after the window: dropped", outcome(connection.ResultDenied, p.PropagationWindow), connection.CandidateWrite, roleA, connection.Failed, string(connection.ResultDenied), connection.RoleVerificationFailed},
+		{"not enforced: dropped at once", outcome(connection.ResultNotEnforced, time.Second), connection.CandidateWrite, roleA, connection.Failed, string(connection.ResultNotEnforced), connection.RoleVerificationFailed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, step, err := p.ApplyCandidate(a, tc.o)
+			if err != nil || step != tc.step {
+				t.Fatalf("ApplyCandidate = %v, %v; want step %v", step, err, tc.step)
+			}
+			if step != connection.CandidateWrite {
+				if tr.Changed() {
+					t.Fatalf("a retry wrote %+v", tr)
+				}
+				return
+			}
+			got := tr.After
+			if got.RoleARN != tc.wantRole || got.Candidate.Status != tc.wantCand || got.Status != connection.Verified || tr.Event == nil || tr.Event.DetailType != tc.dt || tr.Check == nil {
+				t.Fatalf("after %+v, event %+v", got, tr.Event)
+			}
+			if tc.wantCand == "" {
+				if got.Reason.Code != tc.wantCode || got.Candidate != (connection.Candidate{}) || got.ConsecutiveFailures != 0 ||
+					tr.Event.PreviousRoleARN != roleA || tr.Event.RoleARN != roleB || !got.VerifiedAt.Equal(tc.o.CheckedAt) {
+					t.Fatalf("replacement %+v, event %+v", got, tr.Event)
+				}
+				return
+			}
+			// Dropped: the connection is as it was but for the candidate.
+			want := a
+			want.Version, want.UpdatedAt, want.Candidate.Status, want.Candidate.Reason = a.Version+1, tc.o.CheckedAt.UTC(), connection.Failed, got.Candidate.Reason
+			if got != want || got.Candidate.Reason.Code != tc.wantCode || tr.Event.CandidateRoleARN != roleB || tr.Event.Reason != got.Candidate.Reason {
+				t.Fatalf("dropped:\n got %+v\nwant %+v\nevent %+v", got, want, tr.Event)
+			}
+		})
+	}
+
+	claimed, err := p.CandidateClaimed(a, outcome(connection.ResultOK, time.Second))
+	if err != nil || claimed.After.RoleARN != roleA || claimed.After.Candidate.Status != connection.Failed ||
+		claimed.After.Candidate.Reason.Code != connection.CodeRoleClaimed || claimed.Event.DetailType != connection.RoleVerificationFailed {
+		t.Fatalf("candidate claimed: %+v, %v", claimed.After, err)
+	}
+
+	stale := []struct {
+		name string
+		c    connection.Connection
+		o    connection.Outcome
+	}{
+		{"another version", a, func() connection.Outcome { o := outcome(connection.ResultOK, time.Second); o.Version--; return o }()},
+		{"no candidate", v, connection.Outcome{Result: connection.ResultOK, Version: v.Version, ExternalIDVersion: 1, ExternalIDCurrent: true, CheckedAt: now}},
+		{"dropped candidate", claimed.After, connection.Outcome{Result: connection.ResultOK, Version: claimed.After.Version, ExternalIDVersion: 1, ExternalIDCurrent: true, CheckedAt: now}},
+		{"job from before a rotation", func() connection.Connection { c := a; c.ExternalIDVersion = 2; return c }(), outcome(connection.ResultOK, time.Second)},
+	}
+	for _, tc := range stale {
+		t.Run("stale: "+tc.name, func(t *testing.T) {
+			if _, _, err := p.ApplyCandidate(tc.c, tc.o); !errors.Is(err, connection.ErrStale) {
+				t.Fatalf("err %v, want ErrStale", err)
+			}
+		})
+	}
+
+	// A new submission while a candidate failed makes a new candidate;
+	// ACCESS_LOST, FAILED and PENDING connections are resubmitted as before.
+	next := p.Submit(&claimed.After, tenantID, mustARN(t, "arn:aws:iam::123456789012:role/Third"), 1, now.Add(time.Minute))
+	if !next.After.Candidate.Pending() || next.After.Candidate.RoleARN != "arn:aws:iam::123456789012:role/Third" {
+		t.Fatalf("new candidate after a failed one: %+v", next.After)
+	}
+	if d := p.Disconnect(a, 1, now); d.After.Candidate != (connection.Candidate{}) || d.After.RoleARN != roleA {
+		t.Fatalf("disconnected with a candidate: %+v", d.After)
+	}
+	lost := conn(connection.AccessLost, 2, string(connection.ResultDenied))
+	if tr := p.Submit(&lost, tenantID, mustARN(t, roleB), 1, now); tr.After.Status != connection.Pending || tr.After.RoleARN != roleB {
+		t.Fatalf("new role while ACCESS_LOST: %+v", tr.After)
+	}
+}

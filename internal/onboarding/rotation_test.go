@@ -1,0 +1,85 @@
+package onboarding_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/onboarding"
+	"github.com/rolecall/rolecall/internal/tenant"
+)
+
+func TestRotateInTwoPhases(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	acme := f.tenant(t, "acme")
+
+	t.Run("bad grace periods change nothing", func(t *testing.T) {
+		for _, g := range []time.Duration{-time.Second, tenant.MaxRotationGrace + time.Second} {
+			before := f.mem.Snapshot()
+			_, err := f.svc.RotateExternalID(ctx, "acme", onboarding.RotateOptions{Grace: g})
+			wantCode(t, err, onboarding.CodeInvalidGrace, "graceSeconds")
+			if f.mem.Snapshot() != before {
+				t.Fatalf("grace %s changed the store", g)
+			}
+		}
+	})
+	t.Run("no connection relies on the previous ID: retired at once", func(t *testing.T) {
+		r, err := f.svc.RotateExternalID(ctx, "acme", onboarding.RotateOptions{Grace: time.Hour})
+		if err != nil || r.InGrace() || r.ExternalIDVersion != 2 {
+			t.Fatalf("rotate = %+v, %v", r, err)
+		}
+		evs, _ := f.mem.TenantEvents(ctx, "acme")
+		if len(evs) != 2 || evs[0].DetailType != connection.ExternalIDRotationStarted || evs[1].Completion != connection.CompletionAllCurrent {
+			t.Fatalf("events %+v", evs)
+		}
+		acme = r
+	})
+
+	if _, err := f.svc.Submit(ctx, acme, roleARN); err != nil {
+		t.Fatal(err)
+	}
+	f.verifyWith(t, "acme", custAccount, acme.ExternalIDVersion)
+	f.now = f.now.Add(time.Minute)
+	r, err := f.svc.RotateExternalID(ctx, "acme", onboarding.RotateOptions{Grace: 48 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.InGrace() || r.PreviousExternalID != acme.ExternalID || r.PreviousExternalIDVersion != acme.ExternalIDVersion ||
+		!r.GraceEndsAt.Equal(f.now.Add(48*time.Hour)) || r.ExternalID == acme.ExternalID {
+		t.Fatalf("rotated %+v", r)
+	}
+	if stored, _ := f.mem.GetTenant(ctx, "acme"); stored != r {
+		t.Fatalf("stored %+v, want %+v", stored, r)
+	}
+	evs, _ := f.mem.TenantEvents(ctx, "acme")
+	if last := evs[len(evs)-1]; last.DetailType != connection.ExternalIDRotationStarted || !last.GraceEndsAt.Equal(r.GraceEndsAt) {
+		t.Fatalf("events %+v", evs)
+	}
+	// Jobs during the grace carry both IDs.
+	if _, err := f.svc.RequestCheck(ctx, "acme", custAccount); err != nil {
+		t.Fatal(err)
+	}
+	j := f.queue.jobs[len(f.queue.jobs)-1]
+	if j.ExternalID != r.ExternalID || j.PreviousExternalID != acme.ExternalID || j.PreviousExternalIDVersion != acme.ExternalIDVersion {
+		t.Fatalf("job during grace %+v", j)
+	}
+	// Rotating again retires the previous ID at once; 0 revokes the
+	// replaced one too.
+	r2, err := f.svc.RotateExternalID(ctx, "acme", onboarding.RotateOptions{})
+	if err != nil || r2.InGrace() {
+		t.Fatalf("revoke = %+v, %v", r2, err)
+	}
+	evs, _ = f.mem.TenantEvents(ctx, "acme")
+	if n := len(evs); n < 3 || evs[n-3].Completion != connection.CompletionSuperseded || evs[n-3].ExternalIDVersion != r.ExternalIDVersion ||
+		evs[n-2].DetailType != connection.ExternalIDRotationStarted || evs[n-1].Completion != connection.CompletionRevoked || evs[n-1].ExternalIDVersion != r2.ExternalIDVersion {
+		t.Fatalf("events %+v", evs)
+	}
+	if _, err := f.svc.RequestCheck(ctx, "acme", custAccount); err != nil {
+		t.Fatal(err)
+	}
+	if j := f.queue.jobs[len(f.queue.jobs)-1]; j.PreviousExternalID != "" {
+		t.Fatalf("a job after the revocation carries a previous ID: %+v", j)
+	}
+}

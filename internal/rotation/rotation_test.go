@@ -1,0 +1,93 @@
+package rotation_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/rotation"
+	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/tenant"
+)
+
+func TestSettle(t *testing.T) {
+	t0 := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	p := connection.DefaultPolicy()
+	tests := []struct {
+		name       string
+		conns      []connection.Status // one connection each, verified with v1 unless PENDING/FAILED
+		upgraded   int                 // how many of them then verify with v2
+		at         time.Duration       // after the rotation
+		want       bool
+		completion string
+	}{
+		{"no connection", nil, 0, time.Minute, true, connection.CompletionAllCurrent},
+		{"pending and failed rely on nothing", []connection.Status{connection.Pending, connection.Failed}, 0, time.Minute, true, connection.CompletionAllCurrent},
+		{"a verified one on the previous ID", []connection.Status{connection.Verified, connection.Verified}, 1, time.Minute, false, ""},
+		{"a lost one on the previous ID", []connection.Status{connection.AccessLost}, 0, time.Minute, false, ""},
+		{"all verified on the current ID", []connection.Status{connection.Verified, connection.Verified}, 2, time.Minute, true, connection.CompletionAllCurrent},
+		{"grace ended", []connection.Status{connection.Verified}, 0, 2 * time.Hour, true, connection.CompletionGraceEnded},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			st := store.NewMemory()
+			tn, _ := tenant.New("acme", "Acme", t0)
+			if err := st.CreateTenant(ctx, tn); err != nil {
+				t.Fatal(err)
+			}
+			apply := func(tr connection.Transition, err error) connection.Connection {
+				t.Helper()
+				if err == nil {
+					err = st.Apply(ctx, tr)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				return tr.After
+			}
+			var cs []connection.Connection
+			for i, s := range tc.conns {
+				a, _ := rolearn.Parse("arn:aws:iam::12345678901"+string(rune('0'+i))+":role/R", rolearn.Rules{})
+				c := apply(p.Submit(nil, "acme", a, 1, t0), nil)
+				ok := connection.Outcome{Result: connection.ResultOK, Version: c.Version, ExternalIDVersion: 1, ExternalIDCurrent: true, CheckedAt: t0}
+				switch s {
+				case connection.Verified, connection.AccessLost:
+					c = apply(p.Apply(c, ok))
+				case connection.Failed:
+					c = apply(p.Apply(c, connection.Outcome{Result: connection.ResultNotEnforced, Version: c.Version, ExternalIDVersion: 1, CheckedAt: t0}))
+				}
+				if s == connection.AccessLost {
+					for k := range p.LostAfter {
+						c = apply(p.Apply(c, connection.Outcome{Result: connection.ResultDenied, Version: c.Version, ExternalIDVersion: 1, CheckedAt: t0.Add(time.Duration(k+1) * time.Second)}))
+					}
+				}
+				cs = append(cs, c)
+			}
+			r := tn.RotatedWithGrace(t0.Add(time.Minute), time.Hour)
+			if err := st.RotateExternalID(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+			for i := range tc.upgraded {
+				c := cs[i]
+				apply(p.Apply(c, connection.Outcome{Result: connection.ResultOK, Version: c.Version, ExternalIDVersion: 2, ExternalIDCurrent: true, CheckedAt: t0.Add(2 * time.Minute)}))
+			}
+			at := t0.Add(time.Minute + tc.at)
+			done, err := rotation.SettleTenant(ctx, st, "acme", at)
+			if err != nil || done != tc.want {
+				t.Fatalf("Settle = %v, %v; want %v", done, err, tc.want)
+			}
+			got, _ := st.GetTenant(ctx, "acme")
+			evs, _ := st.TenantEvents(ctx, "acme")
+			if got.InGrace() == tc.want || (tc.want && (len(evs) != 2 || evs[1].Completion != tc.completion)) {
+				t.Fatalf("tenant %+v, events %+v", got, evs)
+			}
+			// Settling again is a no-op.
+			if again, err := rotation.SettleTenant(ctx, st, "acme", at); err != nil || again {
+				t.Fatalf("settle again = %v, %v", again, err)
+			}
+		})
+	}
+}

@@ -1,0 +1,139 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/tenant"
+)
+
+// CreateTenant implements Store.
+func (d *DynamoDB) CreateTenant(ctx context.Context, t tenant.Tenant) error {
+	ti, err := marshal(newTenantItem(t))
+	if err != nil {
+		return fmt.Errorf("create tenant %s: %w", t.ID, err)
+	}
+	xi, err := marshal(externalIDItem{PK: externalIDPK(t.ExternalID), SK: skExternalID, Kind: kindExternalID, TenantID: t.ID})
+	if err != nil {
+		return fmt.Errorf("create tenant %s: %w", t.ID, err)
+	}
+	notExists := aws.String("attribute_not_exists(" + AttrPK + ")")
+	_, err = d.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{
+		{Put: &ddbtypes.Put{TableName: &d.table, Item: ti, ConditionExpression: notExists}},
+		{Put: &ddbtypes.Put{TableName: &d.table, Item: xi, ConditionExpression: notExists}},
+	}})
+	codes, _ := reasons(err)
+	switch {
+	case err == nil:
+		return nil
+	case failedAt(codes, 0):
+		return fmt.Errorf("create tenant %s: %w", t.ID, ErrTenantExists)
+	case failedAt(codes, 1):
+		return fmt.Errorf("create tenant %s: %w", t.ID, ErrExternalIDTaken)
+	}
+	return fmt.Errorf("create tenant %s: %w", t.ID, err)
+}
+
+// GetTenant implements Store.
+func (d *DynamoDB) GetTenant(ctx context.Context, id string) (tenant.Tenant, error) {
+	var it tenantItem
+	if err := d.get(ctx, key(tenantPK(id), skTenant), &it); err != nil {
+		return tenant.Tenant{}, fmt.Errorf("get tenant %s: %w", id, err)
+	}
+	return it.tenant(), nil
+}
+
+// RotateExternalID implements Store.
+func (d *DynamoDB) RotateExternalID(ctx context.Context, t tenant.Tenant) error {
+	ti, err := marshal(newTenantItem(t))
+	if err != nil {
+		return fmt.Errorf("rotate external id of %s: %w", t.ID, err)
+	}
+	xi, err := marshal(externalIDItem{PK: externalIDPK(t.ExternalID), SK: skExternalID, Kind: kindExternalID, TenantID: t.ID})
+	if err != nil {
+		return fmt.Errorf("rotate external id of %s: %w", t.ID, err)
+	}
+	items := []ddbtypes.TransactWriteItem{
+		{Put: &ddbtypes.Put{TableName: &d.table, Item: ti,
+			ConditionExpression:                 aws.String("externalIdVersion = :prev"),
+			ExpressionAttributeValues:           map[string]ddbtypes.AttributeValue{":prev": n(t.ExternalIDVersion - 1)},
+			ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld}},
+		{Put: &ddbtypes.Put{TableName: &d.table, Item: xi, ConditionExpression: aws.String("attribute_not_exists(" + AttrPK + ")")}},
+	}
+	evs := []connection.Event{connection.RotationStarted(t)}
+	if !t.InGrace() {
+		evs = append(evs, connection.RotationCompleted(t, connection.CompletionRevoked, t.RotatedAt))
+	}
+	for _, ev := range evs {
+		ei, err := marshal(newEventItem(ev))
+		if err != nil {
+			return fmt.Errorf("rotate external id of %s: %w", t.ID, err)
+		}
+		items = append(items, ddbtypes.TransactWriteItem{Put: &ddbtypes.Put{TableName: &d.table, Item: ei}})
+	}
+	_, err = d.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	codes, rs := reasons(err)
+	switch {
+	case err == nil:
+		return nil
+	case failedAt(codes, 0) && len(rs[0].Item) == 0:
+		return fmt.Errorf("rotate external id of %s: %w", t.ID, ErrNotFound)
+	case failedAt(codes, 0):
+		return fmt.Errorf("rotate external id of %s: %w", t.ID, ErrConflict)
+	case failedAt(codes, 1):
+		return fmt.Errorf("rotate external id of %s: %w", t.ID, ErrExternalIDTaken)
+	}
+	return fmt.Errorf("rotate external id of %s: %w", t.ID, err)
+}
+
+// CompleteRotation implements Store: the retired tenant (conditioned on
+// the stored version and previous version) and the Completed event, in one
+// transaction.
+func (d *DynamoDB) CompleteRotation(ctx context.Context, t tenant.Tenant, completion string, at time.Time) error {
+	if !t.InGrace() {
+		return fmt.Errorf("complete rotation of %s to v%d: %w", t.ID, t.ExternalIDVersion, ErrConflict)
+	}
+	ti, err := marshal(newTenantItem(t.Retired()))
+	if err != nil {
+		return fmt.Errorf("complete rotation of %s: %w", t.ID, err)
+	}
+	ei, err := marshal(newEventItem(connection.RotationCompleted(t, completion, at)))
+	if err != nil {
+		return fmt.Errorf("complete rotation of %s: %w", t.ID, err)
+	}
+	_, err = d.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{
+		{Put: &ddbtypes.Put{TableName: &d.table, Item: ti,
+			ConditionExpression: aws.String("externalIdVersion = :v AND previousExternalIdVersion = :pv AND attribute_exists(previousExternalId)"),
+			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+				":v": n(t.ExternalIDVersion), ":pv": n(t.PreviousExternalIDVersion)}}},
+		{Put: &ddbtypes.Put{TableName: &d.table, Item: ei, ConditionExpression: aws.String("attribute_not_exists(" + AttrPK + ")")}},
+	}})
+	codes, _ := reasons(err)
+	switch {
+	case err == nil:
+		return nil
+	case failedAt(codes, 0) || failedAt(codes, 1):
+		return fmt.Errorf("complete rotation of %s to v%d: %w", t.ID, t.ExternalIDVersion, ErrConflict)
+	}
+	return fmt.Errorf("complete rotation of %s: %w", t.ID, err)
+}
+
+// TenantEvents implements Store.
+func (d *DynamoDB) TenantEvents(ctx context.Context, tenantID string) ([]connection.Event, error) {
+	return d.events(ctx, tenantPK(tenantID), tenantEventPrefix)
+}
+
+// GetInvite implements Store.
+func (d *DynamoDB) GetInvite(ctx context.Context, hash string) (tenant.Invite, error) {
+	var it inviteItem
+	if err := d.get(ctx, key(invitePK(hash), skInvite), &it); err != nil {
+		return tenant.Invite{}, fmt.Errorf("get invite: %w", err)
+	}
+	return it.invite(), nil
+}

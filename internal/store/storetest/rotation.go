@@ -1,0 +1,225 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/tenant"
+)
+
+// RotateWithGrace rotates the tenant's external ID keeping the previous one
+// for grace, and returns the tenant as stored.
+func (f *Fixture) RotateWithGrace(tenantID string, grace time.Duration) tenant.Tenant {
+	f.T.Helper()
+	r := f.Tenant(tenantID).RotatedWithGrace(f.Now, grace)
+	if err := f.S.RotateExternalID(f.Ctx, r); err != nil {
+		f.T.Fatalf("rotate %s: %v", tenantID, err)
+	}
+	return r
+}
+
+// apply computes on the stored connection the outcome r checked at at with
+// external-ID version v (previousOnly: only the previous ID worked) and
+// writes it.
+func (f *Fixture) apply(tenantID, accountID string, r connection.Result, v int, previousOnly bool, at time.Time) (connection.Transition, error) {
+	f.T.Helper()
+	c := f.Current(tenantID, accountID)
+	tr, err := f.Policy.Apply(*c, connection.Outcome{Result: r, Version: c.Version, ExternalIDVersion: v,
+		ExternalIDCurrent: r == connection.ResultOK && !previousOnly, CheckedAt: at})
+	if err != nil {
+		return tr, err
+	}
+	return tr, f.S.Apply(f.Ctx, tr)
+}
+
+// testRotationGrace: during a rotation's grace a success with the previous
+// ID keeps a connection VERIFIED (externalIdCurrent false); after the grace,
+// after the rotation completed, or from a job made before the rotation, an
+// outcome with a retired ID changes nothing. Rotation events are written
+// with the rotation; a rotation completes once.
+func testRotationGrace(t *testing.T, f *Fixture) {
+	const tid = "acme"
+	ctx := f.Ctx
+	setup := func(acct string, failures int) {
+		f.MustSubmit(tid, "arn:aws:iam::"+acct+":role/R")
+		f.MustCheck(tid, acct, connection.ResultOK)
+		for range failures {
+			f.Now = f.Now.Add(time.Second)
+			f.MustCheck(tid, acct, connection.ResultDenied)
+		}
+	}
+	const suspect, lost, healthy = "111111111111", "222222222222", "333333333333"
+	setup(suspect, 1)
+	setup(lost, 2)
+	setup(healthy, 0)
+	v1 := f.Tenant(tid)
+	f.Now = f.Now.Add(time.Minute)
+	r := f.RotateWithGrace(tid, time.Hour)
+	if got := f.Tenant(tid); got != r || !got.InGrace() || got.PreviousExternalID != v1.ExternalID {
+		t.Fatalf("stored %+v, want %+v", got, r)
+	}
+	evs, err := f.S.TenantEvents(ctx, tid)
+	if err != nil || len(evs) != 1 || evs[0] != connection.RotationStarted(r) {
+		t.Fatalf("tenant events %+v, %v", evs, err)
+	}
+	at := f.Now.Add(10 * time.Minute)
+
+	tests := []struct {
+		name         string
+		acct         string
+		result       connection.Result
+		v            int
+		previousOnly bool
+		at           time.Time
+		want         error
+		wantCurrent  bool
+	}{
+		{"a job from before the rotation cannot count a failure", suspect, connection.ResultDenied, 1, false, at, store.ErrExternalIDRetired, false},
+		{"a job from before the rotation cannot restore", lost, connection.ResultOK, 1, false, at, store.ErrExternalIDRetired, false},
+		{"the previous ID during the grace resets the counter", suspect, connection.ResultOK, 1, true, at, nil, false},
+		{"the previous ID after the grace cannot restore", lost, connection.ResultOK, 1, true, r.GraceEndsAt, store.ErrExternalIDRetired, false},
+		{"the current ID restores", lost, connection.ResultOK, 2, false, at, nil, true},
+		{"the previous ID keeps a healthy role verified, not current", healthy, connection.ResultOK, 1, true, at, nil, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			defer f.Sub(t)()
+			before := *f.Current(tid, tc.acct)
+			tr, err := f.apply(tid, tc.acct, tc.result, tc.v, tc.previousOnly, tc.at)
+			wantErr(t, "apply", err, tc.want)
+			got := f.Current(tid, tc.acct)
+			if tc.want != nil {
+				wantConn(t, got, before)
+				return
+			}
+			wantConn(t, got, tr.After)
+			if got.Status != connection.Verified || got.ExternalIDCurrent != tc.wantCurrent || got.ConsecutiveFailures != 0 {
+				t.Fatalf("after %+v", got)
+			}
+		})
+	}
+	// Completing the rotation retires the previous ID for good, even
+	// inside what was its grace.
+	wantErr(t, "complete", f.S.CompleteRotation(ctx, r, connection.CompletionAllCurrent, at), nil)
+	if got := f.Tenant(tid); got != r.Retired() {
+		t.Fatalf("after completion %+v", got)
+	}
+	wantErr(t, "complete twice", f.S.CompleteRotation(ctx, r, connection.CompletionAllCurrent, at), store.ErrConflict)
+	evs, _ = f.S.TenantEvents(ctx, tid)
+	if len(evs) != 2 || evs[1] != connection.RotationCompleted(r, connection.CompletionAllCurrent, at) {
+		t.Fatalf("tenant events %+v", evs)
+	}
+	before := *f.Current(tid, healthy)
+	f.Now = at.Add(time.Minute)
+	f.MustCheck(tid, healthy, connection.ResultDenied) // counted with the current ID
+	_, err = f.apply(tid, healthy, connection.ResultOK, 1, true, f.Now.Add(time.Second))
+	wantErr(t, "the retired ID resets nothing", err, store.ErrExternalIDRetired)
+	if got := f.Current(tid, healthy); got.ConsecutiveFailures != before.ConsecutiveFailures+1 {
+		t.Fatalf("after a retired-ID success %+v", got)
+	}
+	// A rotation without grace revokes at once: Started and Completed.
+	r3 := f.Rotate(tid)
+	evs, _ = f.S.TenantEvents(ctx, tid)
+	if len(evs) != 4 || evs[2] != connection.RotationStarted(r3) || evs[3] != connection.RotationCompleted(r3, connection.CompletionRevoked, r3.RotatedAt) {
+		t.Fatalf("tenant events after a revocation %+v", evs)
+	}
+	wantErr(t, "complete a revoked rotation", f.S.CompleteRotation(ctx, r3, connection.CompletionGraceEnded, at), store.ErrConflict)
+	// Connection histories hold no tenant events.
+	for _, ev := range f.Events(tid, healthy) {
+		if ev.DetailType.OfTenant() {
+			t.Fatalf("connection history holds %+v", ev)
+		}
+	}
+}
+
+// testRotationRace: rotations race checks in flight and redelivered
+// (the same outcome written twice). Any write that starts after a rotation
+// has committed and uses an external ID that rotation retired changes
+// nothing; a redelivered outcome is written at most once.
+func testRotationRace(t *testing.T, f *Fixture) {
+	const tid, conns = "race", 12
+	accts := make([]string, conns)
+	for i := range conns {
+		accts[i] = account(500 + i)
+		f.MustSubmit(tid, "arn:aws:iam::"+accts[i]+":role/R")
+		f.MustCheck(tid, accts[i], connection.ResultOK)
+		f.MustCheck(tid, accts[i], connection.ResultDenied)
+		f.MustCheck(tid, accts[i], connection.ResultDenied) // ACCESS_LOST
+	}
+	v1 := f.Tenant(tid)
+	rotation := v1.RotatedWithGrace(f.Now, 0) // revokes v1
+	var rotated atomic.Bool
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var violations []string
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		<-start
+		if err := f.S.RotateExternalID(f.Ctx, rotation); err != nil {
+			t.Errorf("rotate: %v", err)
+		}
+		rotated.Store(true)
+	}()
+	for i, acct := range accts {
+		c := *f.Current(tid, acct)
+		for k := range 4 { // checks made with v1 before the rotation, some redelivered
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				at := f.Now.Add(time.Duration(i*10+k) * time.Millisecond)
+				tr, err := f.Policy.Apply(c, connection.Outcome{Result: connection.ResultOK, Version: c.Version, ExternalIDVersion: 1, ExternalIDCurrent: true, CheckedAt: at})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				<-start
+				for range 2 { // a redelivery writes the same outcome again
+					after := rotated.Load()
+					err := f.S.Apply(f.Ctx, tr)
+					if err == nil && after {
+						mu.Lock()
+						violations = append(violations, fmt.Sprintf("%s: a v1 success written after the rotation committed", acct))
+						mu.Unlock()
+					}
+					if err != nil && !errors.Is(err, store.ErrExternalIDRetired) && !errors.Is(err, store.ErrConflict) {
+						t.Errorf("%s: %v", acct, err)
+					}
+				}
+			}()
+		}
+	}
+	close(start)
+	wg.Wait()
+	for _, v := range violations {
+		t.Error(v)
+	}
+	for _, acct := range accts {
+		evs := f.Events(tid, acct)
+		restored := 0
+		for _, ev := range evs {
+			if ev.DetailType == connection.RoleAccessRestored {
+				restored++
+			}
+		}
+		if restored > 1 {
+			t.Errorf("%s restored %d times by one check version", acct, restored)
+		}
+		// After the race a v1 success changes nothing, whatever its time.
+		c := *f.Current(tid, acct)
+		tr, err := f.Policy.Apply(c, connection.Outcome{Result: connection.ResultOK, Version: c.Version, ExternalIDVersion: 1, ExternalIDCurrent: true, CheckedAt: f.Now.Add(time.Hour)})
+		if err == nil {
+			err = f.S.Apply(f.Ctx, tr)
+		}
+		if err == nil && (tr.Event != nil || tr.After.ConsecutiveFailures != c.ConsecutiveFailures) {
+			t.Errorf("%s: a v1 outcome after the rotation changed %+v", acct, tr.After)
+		}
+	}
+}

@@ -1,0 +1,134 @@
+package storetest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/tenant"
+)
+
+func testTenants(t *testing.T, f *Fixture) {
+	ctx := f.Ctx
+	a, _ := tenant.New("acme", "Acme Corp", f.Now)
+	if err := f.S.CreateTenant(ctx, a); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	got, err := f.S.GetTenant(ctx, "acme")
+	if err != nil || got != a {
+		t.Fatalf("get: %+v, %v; want %+v", got, err, a)
+	}
+	sameID, _ := tenant.New("acme", "Other", f.Now)
+	sameExt, _ := tenant.New("globex", "Globex", f.Now)
+	sameExt.ExternalID = a.ExternalID
+	tests := []struct {
+		name   string
+		tenant tenant.Tenant
+		want   error
+	}{
+		{"existing id", sameID, store.ErrTenantExists},
+		{"taken external id", sameExt, store.ErrExternalIDTaken},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			defer f.Sub(t)()
+			wantErr(t, "create", f.S.CreateTenant(ctx, tc.tenant), tc.want)
+		})
+	}
+	if got, _ := f.S.GetTenant(ctx, "acme"); got != a {
+		t.Errorf("a refused create changed the tenant: %+v", got)
+	}
+	// Atomic: the refused tenant did not reserve its external ID.
+	if _, err := f.S.GetTenant(ctx, "globex"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("tenant with taken external id was stored: %v", err)
+	}
+	fresh, _ := tenant.New("acme2", "Acme 2", f.Now)
+	fresh.ExternalID = sameID.ExternalID // acme's refused create must not have reserved it
+	wantErr(t, "create with external id of a refused create", f.S.CreateTenant(ctx, fresh), nil)
+	_, err = f.S.GetTenant(ctx, "nobody")
+	wantErr(t, "get unknown", err, store.ErrNotFound)
+}
+
+func testRotate(t *testing.T, f *Fixture) {
+	ctx := f.Ctx
+	a, _ := tenant.New("acme", "Acme", f.Now)
+	b, _ := tenant.New("bravo", "Bravo", f.Now)
+	for _, x := range []tenant.Tenant{a, b} {
+		if err := f.S.CreateTenant(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r1 := a.Rotated(f.Now.Add(time.Hour))
+	wantErr(t, "rotate", f.S.RotateExternalID(ctx, r1), nil)
+	if got, _ := f.S.GetTenant(ctx, "acme"); got != r1 {
+		t.Fatalf("after rotation got %+v, want %+v", got, r1)
+	}
+	stale := a.Rotated(f.Now.Add(2 * time.Hour)) // rotated from version 1 again
+	takenNew := r1.Rotated(f.Now.Add(3 * time.Hour))
+	takenNew.ExternalID = b.ExternalID
+	reuseOld := r1.Rotated(f.Now.Add(3 * time.Hour))
+	reuseOld.ExternalID = a.ExternalID // retired IDs stay reserved
+	ghost, _ := tenant.New("ghost", "Ghost", f.Now)
+	tests := []struct {
+		name   string
+		tenant tenant.Tenant
+		want   error
+	}{
+		{"stale version", stale, store.ErrConflict},
+		{"external id of another tenant", takenNew, store.ErrExternalIDTaken},
+		{"retired external id", reuseOld, store.ErrExternalIDTaken},
+		{"unknown tenant", ghost.Rotated(f.Now), store.ErrNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			defer f.Sub(t)()
+			wantErr(t, "rotate", f.S.RotateExternalID(ctx, tc.tenant), tc.want)
+			if got, _ := f.S.GetTenant(ctx, "acme"); got != r1 {
+				t.Fatalf("refused rotation changed the tenant: %+v", got)
+			}
+		})
+	}
+	if _, err := f.S.GetTenant(ctx, "ghost"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("rotation created a tenant: %v", err)
+	}
+	// The ID a refused rotation proposed was not reserved.
+	c, _ := tenant.New("charlie", "Charlie", f.Now)
+	c.ExternalID = stale.ExternalID
+	wantErr(t, "create with the id a stale rotation proposed", f.S.CreateTenant(ctx, c), nil)
+	// A retired ID cannot be given to a new tenant either.
+	d, _ := tenant.New("delta", "Delta", f.Now)
+	d.ExternalID = a.ExternalID
+	wantErr(t, "create with a retired id", f.S.CreateTenant(ctx, d), store.ErrExternalIDTaken)
+}
+
+func testInvites(t *testing.T, f *Fixture) {
+	ctx := f.Ctx
+	_, live := tenant.NewInvite("acme", f.Now, 0)
+	_, expired := tenant.NewInvite("acme", f.Now.Add(-30*24*time.Hour), time.Hour)
+	for _, inv := range []tenant.Invite{live, expired} {
+		if err := f.S.PutInvite(ctx, inv); err != nil {
+			t.Fatalf("put invite: %v", err)
+		}
+	}
+	tests := []struct {
+		name string
+		hash string
+		want tenant.Invite
+		err  error
+	}{
+		{"live", live.Hash, live, nil},
+		{"expired is still returned", expired.Hash, expired, nil},
+		{"unknown", tenant.HashCode("nope"), tenant.Invite{}, store.ErrNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			defer f.Sub(t)()
+			got, err := f.S.GetInvite(ctx, tc.hash)
+			wantErr(t, "get invite", err, tc.err)
+			if got != tc.want {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,63 @@
+package sweep_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/queue"
+	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/sweep"
+	"github.com/rolecall/rolecall/internal/tenant"
+)
+
+// A due connection with a pending candidate gets two jobs: one for the role
+// in use, one (WhyCandidate) for the candidate, so a candidate whose first
+// check was lost is picked up by the safety net.
+func TestDueCandidate(t *testing.T) {
+	ctx := context.Background()
+	st := store.NewMemory()
+	tn, _ := tenant.New("acme", "Acme", t0)
+	if err := st.CreateTenant(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	p := connection.DefaultPolicy()
+	arn := func(s string) rolearn.ARN { a, _ := rolearn.Parse(s, rolearn.Rules{}); return a }
+	sub := p.Submit(nil, "acme", arn("arn:aws:iam::123456789012:role/Old"), 1, t0.Add(-2*time.Hour))
+	if err := st.Apply(ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+	ok, err := p.Apply(sub.After, connection.Outcome{Result: connection.ResultOK, Version: 1, ExternalIDVersion: 1, ExternalIDCurrent: true, CheckedAt: t0.Add(-2 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Apply(ctx, ok); err != nil {
+		t.Fatal(err)
+	}
+	cand := p.Submit(&ok.After, "acme", arn("arn:aws:iam::123456789012:role/New"), 1, t0.Add(-time.Minute))
+	if err := st.Apply(ctx, cand); err != nil {
+		t.Fatal(err)
+	}
+	q := queue.NewMemory()
+	s := &sweep.Sweeper{Store: st, Queue: q, Now: func() time.Time { return t0 }}
+	if _, err := s.Due(ctx); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := q.Receive(ctx, 10, 0)
+	if err != nil || len(msgs) != 2 {
+		t.Fatalf("%d jobs, %v; want the role's and the candidate's", len(msgs), err)
+	}
+	whys := map[string]bool{}
+	for _, m := range msgs {
+		whys[m.Job.Why] = m.Job.IsCandidate()
+		if m.Job.Connection != cand.After || m.Job.ExternalID != tn.ExternalID {
+			t.Errorf("job %+v", m.Job)
+		}
+	}
+	if !whys[check.WhyCandidate] || whys[check.WhyScheduled] || len(whys) != 2 {
+		t.Fatalf("jobs %v", whys)
+	}
+}

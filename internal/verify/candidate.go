@@ -1,0 +1,80 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/store"
+)
+
+// candidateWrites bounds how often a candidate's outcome is applied again
+// to a re-read connection after a concurrent check of the role in use.
+const candidateWrites = 3
+
+// processCandidate checks the candidate role of job's connection and
+// applies the outcome to the candidate only: the role in use, its claim and
+// its schedule are untouched until the candidate verifies and replaces it.
+// A candidate's outcome does not depend on the role in use's check
+// bookkeeping, so when a routine check of that role was written meanwhile
+// the outcome is applied again to the re-read connection (same version,
+// same candidate).
+func (w *Worker) processCandidate(ctx context.Context, job check.Job, receiveCount int) (time.Duration, error) {
+	c := job.Connection
+	if !c.Candidate.Pending() {
+		return 0, fmt.Errorf("connection %s/%s has no pending candidate: %w", c.TenantID, c.AccountID, ErrSkip)
+	}
+	req := job.Request()
+	req.RoleARN = c.Candidate.RoleARN
+	req.PreviousExternalID, req.PreviousExternalIDVersion = job.PreviousExternalID, job.PreviousExternalIDVersion
+	out := outcomeFor(w.Checker.Check(ctx, req).Outcome, job)
+	for attempt := 1; ; attempt++ {
+		tr, step, err := w.Policy.ApplyCandidate(c, out)
+		if errors.Is(err, connection.ErrStale) {
+			return 0, fmt.Errorf("%w: %w", ErrSkip, err)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("apply candidate check of %s/%s: %w", c.TenantID, c.AccountID, err)
+		}
+		switch step {
+		case connection.CandidateTransient:
+			d := w.transientBackoff(receiveCount)
+			return d, fmt.Errorf("check candidate of %s/%s v%d (%s): %w", c.TenantID, c.AccountID, c.Version, out.Detail, ErrTransient)
+		case connection.CandidateRetry:
+			pending := c
+			pending.SubmittedAt = c.Candidate.SubmittedAt
+			return w.pendingBackoff(pending, receiveCount, out.CheckedAt), nil
+		}
+		err = w.Store.Apply(ctx, tr)
+		if errors.Is(err, store.ErrRoleClaimed) {
+			if tr, err = w.Policy.CandidateClaimed(c, out); err == nil {
+				err = w.Store.Apply(ctx, tr)
+			}
+		}
+		if errors.Is(err, store.ErrConflict) && attempt < candidateWrites {
+			cur, rerr := w.Store.GetConnection(ctx, c.TenantID, c.AccountID)
+			if rerr != nil {
+				return 0, fmt.Errorf("reread connection %s/%s: %w", c.TenantID, c.AccountID, rerr)
+			}
+			if cur.Version == c.Version && cur.Candidate == c.Candidate {
+				c = cur
+				continue
+			}
+		}
+		switch {
+		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound), errors.Is(err, connection.ErrStale),
+			errors.Is(err, store.ErrExternalIDRetired):
+			return 0, fmt.Errorf("write candidate check of %s/%s v%d: %w: %w", c.TenantID, c.AccountID, c.Version, ErrSkip, err)
+		case err != nil:
+			return 0, fmt.Errorf("write candidate check of %s/%s v%d: %w", c.TenantID, c.AccountID, c.Version, err)
+		}
+		w.settleIfCurrent(ctx, job, c, tr.After, out.CheckedAt)
+		w.log().Info("connection changed", "tenantId", c.TenantID, "accountId", c.AccountID, "roleArn", tr.After.RoleARN,
+			"candidateRoleArn", c.Candidate.RoleARN, "eventId", tr.Event.EventID, "detailType", string(tr.Event.DetailType),
+			"status", string(tr.After.Status), "code", tr.Event.Reason.Code, "version", tr.After.Version)
+		return 0, nil
+	}
+}

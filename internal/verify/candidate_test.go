@@ -1,0 +1,117 @@
+package verify_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/store"
+)
+
+// conflictOnce makes the first Apply fail with ErrConflict after writing a
+// routine check of the role in use, as a concurrent check would.
+type conflictOnce struct {
+	*store.Memory
+	before func()
+	done   bool
+}
+
+func (s *conflictOnce) Apply(ctx context.Context, t connection.Transition) error {
+	if !s.done && s.before != nil {
+		s.done = true
+		s.before()
+	}
+	return s.Memory.Apply(ctx, t)
+}
+
+// A role submitted for a VERIFIED connection is checked as a candidate
+// through the Role Submitted event; the role in use stays in use until the
+// candidate verifies, and stays if it fails.
+func TestProcessCandidate(t *testing.T) {
+	const acct = "123456789012"
+	newRole := "arn:aws:iam::123456789012:role/RoleCallV2"
+	tests := []struct {
+		name       string
+		result     connection.Result
+		at         time.Duration // after the candidate's submission
+		concurrent bool          // a routine check of the role in use is written meanwhile
+		wantRole   string
+		wantCand   connection.Status
+		wantRetry  bool
+	}{
+		{"verified candidate replaces", connection.ResultOK, time.Second, false, newRole, "", false},
+		{"after a concurrent routine check of the role in use", connection.ResultOK, time.Second, true, newRole, "", false},
+		{"not enforced is dropped", connection.ResultNotEnforced, time.Second, false, "arn:aws:iam::123456789012:role/RoleCall", connection.Failed, false},
+		{"denied in the window is retried", connection.ResultDenied, time.Second, false, "arn:aws:iam::123456789012:role/RoleCall", connection.Pending, true},
+		{"denied after the window is dropped", connection.ResultDenied, 3 * time.Minute, false, "arn:aws:iam::123456789012:role/RoleCall", connection.Failed, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			mem := store.NewMemory()
+			c := seed(t, mem, acct, connection.Verified)
+			p := policy()
+			subAt := t0.Add(time.Hour)
+			sub := p.Submit(&c, "acme", mustParse(t, newRole), 1, subAt)
+			if err := mem.Apply(ctx, sub); err != nil {
+				t.Fatal(err)
+			}
+			st := &conflictOnce{Memory: mem}
+			if tc.concurrent {
+				st.before = func() {
+					cur, _ := mem.GetConnection(ctx, "acme", acct)
+					tr, err := p.Apply(cur, connection.Outcome{Result: connection.ResultOK, Version: cur.Version, ExternalIDVersion: 1, ExternalIDCurrent: true, CheckedAt: subAt.Add(tc.at)})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := mem.Apply(ctx, tr); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			ch := &scriptedChecker{answer: func(req check.Request) (connection.Outcome, chan struct{}) {
+				if req.RoleARN != newRole {
+					t.Errorf("checked %s, want the candidate %s", req.RoleARN, newRole)
+				}
+				return connection.Outcome{Result: tc.result, Version: req.Version, ExternalIDVersion: req.ExternalIDVersion, ExternalIDCurrent: true, CheckedAt: subAt.Add(tc.at)}, nil
+			}}
+			w := newWorker(st, ch, nil)
+			body, _ := json.Marshal(map[string]any{"detail-type": "Role Submitted", "source": "rolecall", "detail": sub.Event})
+			j, fresh, err := w.JobFromMessage(ctx, body)
+			if err != nil || !fresh || !j.IsCandidate() {
+				t.Fatalf("job from the candidate's event: %+v, %v, %v", j, fresh, err)
+			}
+			d, err := w.Process(ctx, j, 1)
+			if err != nil || (d > 0) != tc.wantRetry {
+				t.Fatalf("Process = %s, %v", d, err)
+			}
+			got, _ := mem.GetConnection(ctx, "acme", acct)
+			if got.Status != connection.Verified || got.RoleARN != tc.wantRole || got.Candidate.Status != tc.wantCand {
+				t.Fatalf("after: %+v", got)
+			}
+			evs, _ := mem.Events(ctx, "acme", acct)
+			last := evs[len(evs)-1]
+			switch {
+			case tc.wantCand == "" && (last.DetailType != connection.RoleVerified || last.PreviousRoleARN != c.RoleARN || last.RoleARN != newRole):
+				t.Fatalf("replacement event %+v", last)
+			case tc.wantCand == connection.Failed && (last.DetailType != connection.RoleVerificationFailed || last.CandidateRoleARN != newRole || got.Candidate.Reason.Code != string(tc.result)):
+				t.Fatalf("drop event %+v, candidate %+v", last, got.Candidate)
+			case tc.wantCand == connection.Pending && last.EventID != sub.Event.EventID:
+				t.Fatalf("a retry wrote event %+v", last)
+			}
+		})
+	}
+}
+
+func mustParse(t *testing.T, s string) rolearn.ARN {
+	t.Helper()
+	a, err := rolearn.Parse(s, rolearn.Rules{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}

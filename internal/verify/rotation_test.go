@@ -1,0 +1,94 @@
+package verify_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/store"
+)
+
+// A rotation in two phases through the worker: during the grace a role that
+// trusts only the previous ID stays VERIFIED with externalIdCurrent false;
+// once it trusts the current one, the rotation completes (every connection
+// is current) and the previous ID is retired; a job from before the
+// rotation, redelivered after it, changes nothing.
+func TestProcessAcrossRotation(t *testing.T) {
+	ctx := context.Background()
+	st := store.NewMemory()
+	c := seed(t, st, "123456789012", connection.Verified)
+	c = lose(t, st, c)
+	old := job(c, check.WhyScheduled) // made before the rotation
+	tn, _ := st.GetTenant(ctx, "acme")
+	r := tn.RotatedWithGrace(t0.Add(30*time.Minute), 24*time.Hour)
+	if err := st.RotateExternalID(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	trusted := map[string]bool{externalID: true} // the role's trust policy
+	ch := &scriptedChecker{answer: func(req check.Request) (connection.Outcome, chan struct{}) {
+		o := connection.Outcome{Version: req.Version, ExternalIDVersion: req.ExternalIDVersion, CheckedAt: t0.Add(time.Hour)}
+		switch {
+		case trusted[req.ExternalID]:
+			o.Result, o.ExternalIDCurrent = connection.ResultOK, true
+		case req.PreviousExternalID != "" && trusted[req.PreviousExternalID]:
+			o.Result = connection.ResultOK // only the previous one worked
+		default:
+			o.Result = connection.ResultDenied
+		}
+		return o, nil
+	}}
+	w := newWorker(st, ch, nil)
+
+	// The pre-rotation job comes back by redelivery: v1 is no longer
+	// current, so its success restores nothing.
+	if _, err := w.Process(ctx, old, 2); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := st.GetConnection(ctx, "acme", "123456789012"); got.Status != connection.AccessLost {
+		t.Fatalf("a redelivered pre-rotation job restored: %+v", got)
+	}
+	// A job made during the grace carries both IDs: restored, not current.
+	cur, _ := st.GetConnection(ctx, "acme", "123456789012")
+	stored, _ := st.GetTenant(ctx, "acme")
+	j := check.JobsFor(cur, stored, check.WhyScheduled, t0.Add(time.Hour))[0]
+	if j.PreviousExternalID != externalID || j.ExternalID != r.ExternalID {
+		t.Fatalf("job during grace %+v", j)
+	}
+	if _, err := w.Process(ctx, j, 1); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := st.GetConnection(ctx, "acme", "123456789012")
+	if got.Status != connection.Verified || got.ExternalIDCurrent || got.ExternalIDVersion != 1 {
+		t.Fatalf("previous-only success: %+v", got)
+	}
+	if stored, _ := st.GetTenant(ctx, "acme"); !stored.InGrace() {
+		t.Fatal("the rotation completed while a connection relies on the previous ID")
+	}
+	// The customer updates the trust policy to the new ID.
+	trusted[r.ExternalID] = true
+	ch.answer = func(req check.Request) (connection.Outcome, chan struct{}) {
+		return connection.Outcome{Result: connection.ResultOK, ExternalIDCurrent: true, Version: req.Version, ExternalIDVersion: req.ExternalIDVersion, CheckedAt: t0.Add(2 * time.Hour)}, nil
+	}
+	j = check.JobsFor(got, stored, check.WhyScheduled, t0.Add(2*time.Hour))[0]
+	if _, err := w.Process(ctx, j, 1); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = st.GetConnection(ctx, "acme", "123456789012")
+	if got.Status != connection.Verified || !got.ExternalIDCurrent || got.ExternalIDVersion != 2 {
+		t.Fatalf("current success: %+v", got)
+	}
+	done, _ := st.GetTenant(ctx, "acme")
+	if done.InGrace() || done != r.Retired() {
+		t.Fatalf("rotation not completed: %+v", done)
+	}
+	evs, _ := st.TenantEvents(ctx, "acme")
+	if len(evs) != 2 || evs[1].Completion != connection.CompletionAllCurrent {
+		t.Fatalf("tenant events %+v", evs)
+	}
+	// Jobs no longer carry the retired ID.
+	if j := check.JobsFor(got, done, check.WhyScheduled, t0.Add(2*time.Hour))[0]; j.PreviousExternalID != "" {
+		t.Fatalf("job after completion %+v", j)
+	}
+}
