@@ -74,6 +74,9 @@ type tenantItem struct {
 	ExternalIDVersion int       `dynamodbav:"externalIdVersion"`
 	CreatedAt         time.Time `dynamodbav:"createdAt"`
 	RotatedAt         time.Time `dynamodbav:"rotatedAt,omitempty"`
+	// TenantList and TenantKey are the keys of the sparse tenants index.
+	TenantList string `dynamodbav:"tenantList"`
+	TenantKey  string `dynamodbav:"tenantKey"`
 }
 
 // externalIDItem reserves an external ID for good: it is never deleted.
@@ -160,7 +163,8 @@ func utc(t time.Time) time.Time {
 
 func newTenantItem(t tenant.Tenant) tenantItem {
 	return tenantItem{PK: tenantPK(t.ID), SK: skTenant, Kind: kindTenant, TenantID: t.ID, Name: t.Name,
-		ExternalID: t.ExternalID, ExternalIDVersion: t.ExternalIDVersion, CreatedAt: utc(t.CreatedAt), RotatedAt: utc(t.RotatedAt)}
+		ExternalID: t.ExternalID, ExternalIDVersion: t.ExternalIDVersion, CreatedAt: utc(t.CreatedAt), RotatedAt: utc(t.RotatedAt),
+		TenantList: TenantsPartition, TenantKey: t.ID}
 }
 
 func (it tenantItem) tenant() tenant.Tenant {

@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Due", testDue},
 		{"InvalidCursors", testInvalidCursors},
 		{"ClaimRace", testClaimRace},
+		{"ListTenants", testListTenants},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
