@@ -180,6 +180,9 @@ func (h *Handler) routes() {
 
 	// Operations routes.
 	m.Handle("POST /v1/tenants", h.ops(h.createTenant))
+	m.Handle("GET /v1/tenants", h.ops(h.listTenants))
+	m.Handle("GET /v1/tenants/{tenantId}", h.ops(h.getTenant))
+	m.Handle("GET /v1/tenants/{tenantId}/connections/{accountId}", h.ops(h.getConnectionHistory))
 	m.Handle("POST /v1/tenants/{tenantId}/invites", h.ops(h.createInvite))
 	m.Handle("POST /v1/tenants/{tenantId}/external-id/rotate", h.ops(h.rotate))
 	m.Handle("GET /v1/tenants/{tenantId}/connections", h.ops(h.listByTenant))
