@@ -7,5 +7,11 @@ func subcommands() []*cobra.Command {
 	return []*cobra.Command{
 		newServeCmd(),
 		newVerifyCmd(),
+		newTenantsCmd(),
+		newInvitesCmd(),
+		newConnectionsCmd(),
+		newExternalIDCmd(),
+		newEventsCmd(),
+		newSweepCmd(),
 	}
 }

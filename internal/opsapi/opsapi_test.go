@@ -1,31 +1,23 @@
 package opsapi
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/rolecall/rolecall/internal/opsapi/opsapitest"
 )
 
-var authRE = regexp.MustCompile(`^AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$`)
-
-// verifier is an API Gateway stand-in: it accepts a request only if
-// re-signing it, with the SDK's signer, the server's copy of the
-// credentials and only the headers the client signed, gives the same
-// signature; it checks the scope (region, service) too.
+// verifier is an API Gateway stand-in accepting what opsapitest.Verify
+// accepts.
 type verifier struct {
 	creds  aws.Credentials
 	region string
@@ -38,41 +30,11 @@ func (v *verifier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusForbidden)
 		fmt.Fprintf(w, `{"message":%q}`, why)
 	}
-	m := authRE.FindStringSubmatch(r.Header.Get("Authorization"))
-	if m == nil {
-		refuse("Missing Authentication Token")
-		return
-	}
-	if m[1] != v.creds.AccessKeyID || m[3] != v.region || m[4] != "execute-api" {
-		refuse("Credential should be scoped correctly")
-		return
-	}
-	if r.Header.Get("X-Amz-Security-Token") != v.creds.SessionToken {
-		refuse("The security token included in the request is invalid")
-		return
-	}
-	at, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
-	if err != nil || m[2] != at.Format("20060102") {
-		refuse("bad X-Amz-Date")
-		return
-	}
-	body, _ := io.ReadAll(r.Body)
-	sum := sha256.Sum256(body)
-	cp, _ := http.NewRequest(r.Method, "http://"+r.Host+r.URL.RequestURI(), bytes.NewReader(body))
-	for _, h := range strings.Split(m[5], ";") {
-		if h != "host" {
-			cp.Header[http.CanonicalHeaderKey(h)] = r.Header.Values(h)
-		}
-	}
-	cp.Header.Del("Authorization")
-	if err := v4.NewSigner().SignHTTP(context.Background(), v.creds, cp, hex.EncodeToString(sum[:]), "execute-api", v.region, at); err != nil {
+	if err := opsapitest.Verify(r, v.creds, v.region); err != nil {
 		refuse(err.Error())
 		return
 	}
-	if cp.Header.Get("Authorization") != r.Header.Get("Authorization") {
-		refuse("The request signature we calculated does not match the signature you provided.")
-		return
-	}
+	body, _ := io.ReadAll(r.Body)
 	v.seen = append(v.seen, r.Method+" "+r.URL.RequestURI()+" "+string(body))
 	w.Header().Set("Content-Type", "application/json")
 	fmt.Fprint(w, `{"tenants":[{"tenantId":"acme","name":"Acme","externalIdVersion":1,"createdAt":"2025-01-02T03:04:05Z"}]}`)
