@@ -229,7 +229,7 @@ func (p *plainProgress) update(done, failed int) {
 	}
 	left := "unknown"
 	if rate > 0 {
-		left = (time.Duration(float64(p.queued-done)/rate*float64(time.Second))).Round(time.Second).String()
+		left = (time.Duration(float64(p.queued-done) / rate * float64(time.Second))).Round(time.Second).String()
 	}
 	fmt.Fprintf(p.w, "sweep: %d/%d checks done, %d failed, %.1f checks/s, %s left\n", done, p.queued, failed, rate, left)
 }

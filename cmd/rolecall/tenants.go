@@ -235,4 +235,3 @@ also revokes the tenant's open invite links. Prints the new external ID.`,
 	cmd.AddCommand(rotate)
 	return cmd
 }
-
