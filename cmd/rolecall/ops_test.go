@@ -30,6 +30,7 @@ func startServe(t *testing.T) *local.Server {
 		OpsToken:          testOpsToken,
 		SweepEvery:        -1, // the tests sweep through the CLI
 		PropagationWindow: 5 * time.Second,
+		LostAfter:         1, // one failed check of a verified role: ACCESS_LOST
 		CheckBaseDelay:    5 * time.Millisecond,
 		Tune: func(p *connection.Policy) {
 			p.PendingBackoff = 200 * time.Millisecond

@@ -168,7 +168,7 @@ func (s *sweepWatch) run(ctx context.Context, timeout time.Duration, tty bool) (
 	sum := sweepSummary{Queued: s.queued}
 	var show progressView = &plainProgress{w: s.stderr, queued: s.queued, started: s.started, last: -1}
 	if tty {
-		show = newBarProgress(s.stderr, s.queued)
+		show = newBarProgress(s.stderr, s.queued, s.started)
 	}
 	defer show.stop()
 	deadline := time.NewTimer(timeout)
@@ -222,45 +222,51 @@ func (p *plainProgress) update(done, failed int) {
 		return
 	}
 	p.last = done
-	el := time.Since(p.started).Seconds()
-	rate := 0.0
-	if el > 0 {
-		rate = float64(done) / el
-	}
-	left := "unknown"
-	if rate > 0 {
-		left = (time.Duration(float64(p.queued-done) / rate * float64(time.Second))).Round(time.Second).String()
-	}
+	rate, left := pace(p.started, done, p.queued)
 	fmt.Fprintf(p.w, "sweep: %d/%d checks done, %d failed, %.1f checks/s, %s left\n", done, p.queued, failed, rate, left)
+}
+
+// pace is the rate of checks since started and the time the rest will
+// take at that rate.
+func pace(started time.Time, done, queued int) (float64, string) {
+	el := time.Since(started).Seconds()
+	if el <= 0 || done == 0 {
+		return 0, "unknown"
+	}
+	rate := float64(done) / el
+	return rate, time.Duration(float64(queued-done) / rate * float64(time.Second)).Round(time.Second).String()
 }
 
 func (p *plainProgress) stop() {}
 
 // barProgress is go-pretty's progress bar with the failures in its message.
 type barProgress struct {
-	pw progress.Writer
-	tr *progress.Tracker
+	pw      progress.Writer
+	tr      *progress.Tracker
+	queued  int
+	started time.Time
 }
 
-func newBarProgress(w io.Writer, queued int) *barProgress {
+func newBarProgress(w io.Writer, queued int, started time.Time) *barProgress {
 	pw := progress.NewWriter()
 	pw.SetOutputWriter(w)
 	pw.SetAutoStop(false)
 	pw.SetTrackerLength(30)
-	pw.SetMessageLength(24)
+	pw.SetMessageLength(40)
 	pw.SetUpdateFrequency(100 * time.Millisecond)
 	pw.SetStyle(progress.StyleBlocks)
 	vis := &pw.Style().Visibility
 	vis.ETA, vis.Speed, vis.Time, vis.Value, vis.Percentage, vis.TrackerOverall = true, true, true, true, true, false
 	pw.Style().Options.SpeedSuffix = " checks/s"
-	tr := &progress.Tracker{Message: "0 failed", Total: int64(queued), Units: progress.UnitsDefault}
+	tr := &progress.Tracker{Message: fmt.Sprintf("0/%d done, 0 failed", queued), Total: int64(queued), Units: progress.UnitsDefault}
 	pw.AppendTracker(tr)
 	go pw.Render()
-	return &barProgress{pw: pw, tr: tr}
+	return &barProgress{pw: pw, tr: tr, queued: queued, started: started}
 }
 
 func (b *barProgress) update(done, failed int) {
-	b.tr.UpdateMessage(fmt.Sprintf("%d failed", failed))
+	_, left := pace(b.started, done, b.queued)
+	b.tr.UpdateMessage(fmt.Sprintf("%d/%d done, %d failed, %s left", done, b.queued, failed, left))
 	b.tr.SetValue(int64(done))
 }
 
