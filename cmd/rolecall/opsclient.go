@@ -81,44 +81,60 @@ func (o *opsOptions) connect(ctx context.Context) (*opsapi.Client, error) {
 		return nil, usagef("--api %q is not an http(s) URL", o.api)
 	}
 	token := os.Getenv("ROLECALL_OPS_TOKEN")
-	mode := o.auth
-	if mode == "auto" {
-		switch {
-		case token != "":
-			mode = "token"
-		case isLoopback(u.Hostname()):
-			return nil, usagef("set ROLECALL_OPS_TOKEN to the ops token rolecall serve printed (or --auth sigv4)")
-		default:
-			mode = "sigv4"
-		}
+	mode, err := authMode(o.auth, token, u.Hostname())
+	if err != nil {
+		return nil, err
 	}
-	var auth opsapi.Authorizer
-	switch mode {
-	case "token":
-		if token == "" {
-			return nil, usagef("--auth token needs ROLECALL_OPS_TOKEN")
-		}
-		auth = opsapi.Bearer(token)
-	case "sigv4":
+	var auth opsapi.Authorizer = opsapi.Bearer(token)
+	if mode == "sigv4" {
 		cfg, err := o.aws(ctx)
 		if err != nil {
 			return nil, err
 		}
-		region := o.region
-		if m := executeAPIHost.FindStringSubmatch(u.Hostname()); region == "" && m != nil {
-			region = m[1]
-		}
-		if region == "" {
-			region = cfg.Region
-		}
+		region := signingRegion(o.region, u.Hostname(), cfg.Region)
 		if region == "" {
 			return nil, usagef("give --region: the SigV4 signature names the API's region")
 		}
 		auth = opsapi.SigV4{Credentials: cfg.Credentials, Region: region}
-	default:
-		return nil, usagef("--auth %q: want auto, token or sigv4", o.auth)
 	}
 	return opsapi.New(o.api, auth, nil)
+}
+
+// authMode decides how to authenticate: "token" (a bearer token, serve)
+// or "sigv4" (a deployed API). auto takes the token when there is one,
+// SigV4 for any other host than loopback, and refuses a loopback API
+// without a token (serve always has one).
+func authMode(flag, token, host string) (string, error) {
+	switch flag {
+	case "token":
+		if token == "" {
+			return "", usagef("--auth token needs ROLECALL_OPS_TOKEN")
+		}
+		return "token", nil
+	case "sigv4":
+		return "sigv4", nil
+	case "auto":
+		switch {
+		case token != "":
+			return "token", nil
+		case isLoopback(host):
+			return "", usagef("set ROLECALL_OPS_TOKEN to the ops token rolecall serve printed (or --auth sigv4)")
+		}
+		return "sigv4", nil
+	}
+	return "", usagef("--auth %q: want auto, token or sigv4", flag)
+}
+
+// signingRegion is the region SigV4 signs for: --region, else the region
+// of an execute-api host, else the SDK's.
+func signingRegion(flag, host, sdk string) string {
+	if flag != "" {
+		return flag
+	}
+	if m := executeAPIHost.FindStringSubmatch(host); m != nil {
+		return m[1]
+	}
+	return sdk
 }
 
 // aws loads the AWS configuration once (default credential chain).
