@@ -21,11 +21,11 @@ const testOpsToken = "ops-test-token"
 
 // startServe runs the whole pipeline in process, as `rolecall serve` does,
 // on a random loopback port, and points the ops commands at it.
-func startServe(t *testing.T) *local.Server {
+func startServe(t *testing.T, tune ...func(*local.Options)) *local.Server {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := local.Start(ctx, local.Options{
+	o := local.Options{
 		Addr:              "127.0.0.1:0",
 		OpsToken:          testOpsToken,
 		SweepEvery:        -1, // the tests sweep through the CLI
@@ -39,7 +39,11 @@ func startServe(t *testing.T) *local.Server {
 		},
 		Events: io.Discard,
 		Log:    slog.New(slog.DiscardHandler),
-	})
+	}
+	for _, f := range tune {
+		f(&o)
+	}
+	s, err := local.Start(ctx, o)
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}

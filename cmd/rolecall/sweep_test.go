@@ -11,15 +11,19 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/creack/pty"
+
+	"github.com/rolecall/rolecall/internal/local"
 )
 
 // sweepFleet starts serve with three verified connections, one of whose
-// roles is then deleted so its next check fails.
-func sweepFleet(t *testing.T) {
+// roles is then deleted so its next check fails. Every sandbox STS call
+// takes at least latency.
+func sweepFleet(t *testing.T, latency time.Duration) {
 	t.Helper()
-	s := startServe(t)
+	s := startServe(t, func(o *local.Options) { o.SandboxLatency = latency })
 	for _, id := range []string{"acme", "bravo", "charlie"} {
 		acct := connect(t, s, id)
 		if id == "charlie" {
@@ -37,7 +41,7 @@ func sweepFleet(t *testing.T) {
 var summaryRE = regexp.MustCompile(`Sweep done: 3 of 3 checks landed, 1 failed, in [0-9.]+s \([0-9.]+ checks/s\)\.`)
 
 func TestSweepWaitOnAPipe(t *testing.T) {
-	sweepFleet(t)
+	sweepFleet(t, 0)
 	r := rolecall(t, "sweep", "--all", "--wait").must(t, 0)
 	if r.stdout != "" {
 		t.Errorf("stdout %q", r.stdout)
@@ -78,7 +82,9 @@ func TestSweepWaitOnAPipe(t *testing.T) {
 }
 
 func TestSweepWaitOnATerminal(t *testing.T) {
-	sweepFleet(t)
+	// The checks take at least 400ms, so the bar (redrawn every 100ms) is
+	// drawn before they land.
+	sweepFleet(t, 400*time.Millisecond)
 	ptmx, tty, err := pty.Open()
 	if err != nil {
 		t.Skipf("no pseudo-terminal: %v", err)
