@@ -72,6 +72,13 @@ func TestSweepWaitOnAPipe(t *testing.T) {
 	if sum.Queued != 3 || sum.Done != 3 || sum.Failed != 1 || sum.TimedOut || sum.Rate <= 0 {
 		t.Errorf("--json summary %+v", sum)
 	}
+	var queued struct {
+		Enqueued *int `json:"enqueued"`
+	}
+	rolecall(t, "sweep", "--all", "--json").must(t, 0).json(t, &queued)
+	if queued.Enqueued == nil || *queued.Enqueued != 3 {
+		t.Errorf("sweep --all --json: %v", queued.Enqueued)
+	}
 	q := rolecall(t, "sweep").must(t, 0)
 	if q.stdout != "Sweep queued 0 checks.\n" {
 		t.Errorf("due sweep: %q", q.stdout)
