@@ -77,6 +77,7 @@ func TestCommandsAgainstTheInviteAndRotationContract(t *testing.T) {
 		request string // what the API got
 		code    int
 		stdout  []string // substrings of stdout
+		stderr  string
 		json    map[string]any
 	}{
 		{name: "invite with a TTL", args: []string{"invites", "create", "acme", "--ttl", "1h"},
@@ -101,6 +102,10 @@ func TestCommandsAgainstTheInviteAndRotationContract(t *testing.T) {
 			request: `POST /v1/tenants/acme/external-id/rotate`, json: map[string]any{"externalId": "rc-ROTATED", "externalIdVersion": 2.0}},
 		{name: "tenant with a connection limit", args: []string{"tenants", "create", "acme", "--name", "Acme", "--max-connections", "5", "--json"},
 			request: `POST /v1/tenants {"tenantId":"acme","name":"Acme","maxConnections":5}`, json: map[string]any{"maxConnections": 5.0}},
+		{name: "sweep on an API without the route", args: []string{"sweep"}, request: `POST /v1/sweeps {"all":false}`, code: 1,
+			stderr: "this API has no sweep route; a deployed stack sweeps on its schedule, and `connections check` re-checks one connection\nrolecall sweep: refused (HTTP 404)"},
+		{name: "revoke refusal names the API's code", args: []string{"invites", "revoke", "acme", "inv-7"}, request: "DELETE /v1/tenants/acme/invites/inv-7", code: 1,
+			stderr: `refused (HTTP 404): NOT_FOUND: no invite "inv-7" (field inviteId)`},
 		{name: "negative grace", args: []string{"external-id", "rotate", "acme", "--grace", "-1h"}, code: 2},
 		{name: "sub-second TTL", args: []string{"invites", "create", "acme", "--ttl", "10ms"}, code: 2},
 	}
@@ -118,6 +123,9 @@ func TestCommandsAgainstTheInviteAndRotationContract(t *testing.T) {
 			}
 			if fmt.Sprint(api.requests) != fmt.Sprint(want) {
 				t.Errorf("requests %q, want %q", api.requests, want)
+			}
+			if !strings.Contains(r.stderr, tc.stderr) {
+				t.Errorf("stderr %q lacks %q", r.stderr, tc.stderr)
 			}
 			for _, s := range tc.stdout {
 				if !strings.Contains(r.stdout, s) {

@@ -253,14 +253,31 @@ func listJSON(w io.Writer, key string, items []json.RawMessage) error {
 }
 
 // newTable returns a borderless table writing to w, with header.
-func newTable(w io.Writer, header ...any) table.Writer {
+func newTable(w io.Writer, header ...any) *tableOut {
 	t := table.NewWriter()
-	t.SetOutputMirror(w)
 	t.SetStyle(table.StyleLight)
 	t.Style().Options = table.OptionsNoBordersAndSeparators
 	t.Style().Format.Header = 0 // keep the headers as written
 	t.AppendHeader(table.Row(header))
-	return t
+	return &tableOut{Writer: t, w: w}
+}
+
+// tableOut renders a table without the padding go-pretty leaves at the
+// end of each line.
+type tableOut struct {
+	table.Writer
+	w io.Writer
+}
+
+// Render writes the table.
+func (t *tableOut) Render() string {
+	var b strings.Builder
+	for _, l := range strings.Split(t.Writer.Render(), "\n") {
+		b.WriteString(strings.TrimRight(l, " "))
+		b.WriteByte('\n')
+	}
+	fmt.Fprint(t.w, b.String())
+	return b.String()
 }
 
 // when renders a time for tables: UTC to the second, "-" when unset.

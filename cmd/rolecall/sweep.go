@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"time"
 
@@ -45,6 +47,10 @@ or has failed checks in a row. The exit status is 1 when --timeout passes first.
 			}
 			started := time.Now()
 			n, raw, err := c.Sweep(ctx, all)
+			var ae *opsapi.Error
+			if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+				fmt.Fprintln(cmd.ErrOrStderr(), "rolecall sweep: this API has no sweep route; a deployed stack sweeps on its schedule, and `connections check` re-checks one connection")
+			}
 			if err != nil {
 				return err
 			}
