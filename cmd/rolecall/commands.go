@@ -10,5 +10,11 @@ func subcommands() []*cobra.Command {
 		newCredentialsCmd(),
 		newProfilesCmd(),
 		newTerraformCmd(),
+		newTenantsCmd(),
+		newInvitesCmd(),
+		newConnectionsCmd(),
+		newExternalIDCmd(),
+		newEventsCmd(),
+		newSweepCmd(),
 	}
 }

@@ -21,7 +21,7 @@ func (e *env) submitAs(tn tenant.Tenant, roleARN string, results ...connection.R
 	}
 	for _, r := range results {
 		e.now = e.now.Add(connection.DefaultPolicy().PropagationWindow * 2)
-		tr, err := e.svc.Policy.Apply(c, connection.Outcome{Result: r, Version: c.Version, ExternalIDVersion: tn.ExternalIDVersion, CheckedAt: e.now})
+		tr, err := e.svc.Policy.Apply(c, connection.Outcome{Result: r, Version: c.Version, ExternalIDVersion: tn.ExternalIDVersion, ExternalIDCurrent: true, CheckedAt: e.now})
 		if err != nil {
 			e.t.Fatal(err)
 		}

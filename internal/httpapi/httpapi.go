@@ -196,6 +196,9 @@ func (h *Handler) routes() {
 
 	// Operations routes.
 	m.Handle("POST /v1/tenants", h.ops(h.createTenant))
+	m.Handle("GET /v1/tenants", h.ops(h.listTenants))
+	m.Handle("GET /v1/tenants/{tenantId}", h.ops(h.getTenant))
+	m.Handle("GET /v1/tenants/{tenantId}/connections/{accountId}", h.ops(h.getConnectionHistory))
 	m.Handle("POST /v1/tenants/{tenantId}/invites", h.ops(h.createInvite))
 	m.Handle("GET /v1/tenants/{tenantId}/invites", h.ops(h.listInvites))
 	m.Handle("DELETE /v1/tenants/{tenantId}/invites/{inviteId}", h.ops(h.revokeInvite))

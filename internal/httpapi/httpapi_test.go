@@ -463,8 +463,8 @@ func TestRejectedRequestsChangeNothing(t *testing.T) {
 		field  string
 	}{
 		{"unknown route", req{method: "GET", path: "/nope"}, 404, CodeNotFound, ""},
-		{"unknown v1 route", ops("GET", "/v1/tenants/acme", ""), 404, CodeNotFound, ""},
-		{"wrong method", ops("GET", "/v1/tenants", ""), 405, CodeMethodNotAllowed, ""},
+		{"unknown v1 route", ops("GET", "/v1/tenants/acme/settings", ""), 404, CodeNotFound, ""},
+		{"wrong method", ops("PUT", "/v1/tenants", ""), 405, CodeMethodNotAllowed, ""},
 		{"ops without auth", req{method: "POST", path: "/v1/tenants", body: `{"tenantId":"x","name":"x"}`}, 401, CodeUnauthenticated, ""},
 		{"ops with wrong token", req{method: "POST", path: "/v1/tenants", body: `{"tenantId":"x","name":"x"}`, auth: "Bearer nope"}, 401, CodeUnauthenticated, ""},
 		{"ops with token prefix", req{method: "POST", path: "/v1/tenants", body: `{"tenantId":"x","name":"x"}`, auth: "Bearer " + testToken[:5]}, 401, CodeUnauthenticated, ""},

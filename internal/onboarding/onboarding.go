@@ -34,6 +34,8 @@ type Store interface {
 	Apply(ctx context.Context, t connection.Transition) error
 	ListByTenant(ctx context.Context, tenantID, cursor string, limit int) (store.Page, error)
 	ListByStatus(ctx context.Context, status connection.Status, cursor string, limit int) (store.Page, error)
+	ListTenants(ctx context.Context, cursor string, limit int) (store.TenantPage, error)
+	Events(ctx context.Context, tenantID, accountID string) ([]connection.Event, error)
 }
 
 // Queue takes check jobs (the verify queue).

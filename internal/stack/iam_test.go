@@ -202,6 +202,7 @@ func TestRolesGrantExactlyWhatEachFunctionUses(t *testing.T) {
 			"Allow dynamodb:BatchGetItem GetAtt:Table.Arn",
 			"Allow dynamodb:Query GetAtt:Table.Arn",
 			"Allow dynamodb:Query Sub:${Table.Arn}/index/byStatus",
+			"Allow dynamodb:Query Sub:${Table.Arn}/index/tenants",
 			"Allow sqs:SendMessage GetAtt:VerifyQueue.Arn",
 		),
 		"PublishFunctionRole": append(base("PublishLogGroup"),

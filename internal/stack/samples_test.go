@@ -233,6 +233,7 @@ func TestAPISamplesRunAgainstTheHandler(t *testing.T) {
 		"list-invites": 200, "revoke-invite": 200,
 		// The sample connection is PENDING: its access is refused.
 		"get-access": 409, "list-access": 200,
+		"list-tenants": 200, "get-tenant": 200, "get-connection-history": 200,
 	}
 	samples := apiSamples(t)
 	if len(samples) != len(want) {

@@ -101,7 +101,7 @@ func TestCreateTable(t *testing.T) {
 	for _, g := range tbl.GlobalSecondaryIndexes {
 		gsis[aws.ToString(g.IndexName)] = g.Projection.ProjectionType
 	}
-	want := map[string]ddbtypes.ProjectionType{store.IndexByStatus: ddbtypes.ProjectionTypeKeysOnly, store.IndexDue: ddbtypes.ProjectionTypeAll}
+	want := map[string]ddbtypes.ProjectionType{store.IndexByStatus: ddbtypes.ProjectionTypeKeysOnly, store.IndexDue: ddbtypes.ProjectionTypeAll, store.IndexTenants: ddbtypes.ProjectionTypeKeysOnly}
 	if fmt.Sprint(gsis) != fmt.Sprint(want) {
 		t.Errorf("indexes %v, want %v", gsis, want)
 	}
@@ -412,6 +412,7 @@ func TestDynamoDBRequestsPerOperation(t *testing.T) {
 		{"ListByStatus (4 items)", call(func() error { _, err := s.ListByStatus(ctx, connection.Pending, "", 50); return err }), "1×BatchGetItem 1×Query", false},
 		{"Due", call(func() error { _, err := s.Due(ctx, 0, now.Add(time.Hour), "", 50); return err }), "1×Query", false},
 		{"Events", call(func() error { _, err := s.Events(ctx, "acme", acct); return err }), "1×Query", false},
+		{"ListTenants", call(func() error { _, err := s.ListTenants(ctx, "", 50); return err }), "1×BatchGetItem 1×Query", false},
 		{"Apply: disconnect", apply(func() connection.Transition {
 			return f.Policy.Disconnect(*f.Current("acme", acct), 1, now)
 		}, nil), "1×TransactWriteItems", true},

@@ -98,6 +98,9 @@ type tenantItem struct {
 	PreviousExternalID        string `dynamodbav:"previousExternalId,omitempty"`
 	PreviousExternalIDVersion int    `dynamodbav:"previousExternalIdVersion,omitempty"`
 	GraceEndsAt               string `dynamodbav:"graceEndsAt,omitempty"`
+	// TenantList and TenantKey are the keys of the sparse tenants index.
+	TenantList string `dynamodbav:"tenantList"`
+	TenantKey  string `dynamodbav:"tenantKey"`
 }
 
 // externalIDItem reserves an external ID for good: it is never deleted.
@@ -209,7 +212,8 @@ func newTenantItem(t tenant.Tenant) tenantItem {
 	it := tenantItem{PK: tenantPK(t.ID), SK: skTenant, Kind: kindTenant, TenantID: t.ID, Name: t.Name,
 		ExternalID: t.ExternalID, ExternalIDVersion: t.ExternalIDVersion, CreatedAt: utc(t.CreatedAt), RotatedAt: utc(t.RotatedAt),
 		MaxConnections:     t.MaxConnections,
-		PreviousExternalID: t.PreviousExternalID, PreviousExternalIDVersion: t.PreviousExternalIDVersion}
+		PreviousExternalID: t.PreviousExternalID, PreviousExternalIDVersion: t.PreviousExternalIDVersion,
+		TenantList: TenantsPartition, TenantKey: t.ID}
 	if t.InGrace() {
 		it.GraceEndsAt = dueTime(t.GraceEndsAt)
 	}

@@ -194,6 +194,7 @@ func TestTableDefinition(t *testing.T) {
 	want := map[string]string{
 		IndexByStatus: "connStatus:HASH,connKey:RANGE KEYS_ONLY",
 		IndexDue:      "dueShard:HASH,dueAt:RANGE ALL",
+		IndexTenants:  "tenantList:HASH,tenantKey:RANGE KEYS_ONLY",
 	}
 	for _, g := range d.GlobalSecondaryIndexes {
 		name := aws.ToString(g.IndexName)
@@ -213,7 +214,7 @@ func TestTableDefinition(t *testing.T) {
 		attrs = append(attrs, aws.ToString(a.AttributeName))
 	}
 	slices.Sort(attrs)
-	if got := strings.Join(attrs, ","); got != "PK,SK,connKey,connStatus,dueAt,dueShard" {
+	if got := strings.Join(attrs, ","); got != "PK,SK,connKey,connStatus,dueAt,dueShard,tenantKey,tenantList" {
 		t.Errorf("attribute definitions %s", got)
 	}
 }

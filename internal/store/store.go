@@ -115,6 +115,15 @@ type Store interface {
 	Due(ctx context.Context, shard int, until time.Time, cursor string, limit int) (Page, error)
 	// Events returns a connection's event history, oldest first.
 	Events(ctx context.Context, tenantID, accountID string) ([]connection.Event, error)
+	// ListTenants lists tenants in the byte order of their IDs.
+	ListTenants(ctx context.Context, cursor string, limit int) (TenantPage, error)
+}
+
+// TenantPage is one page of a tenant listing. Cursor is opaque; "" means no
+// more pages.
+type TenantPage struct {
+	Items  []tenant.Tenant
+	Cursor string
 }
 
 // Shards is the number of due-index shards; sweeps query them concurrently.

@@ -42,6 +42,16 @@ const (
 	// Both exist only on live connections with a next check.
 	AttrDueShard = "dueShard"
 	AttrDueAt    = "dueAt"
+
+	// IndexTenants is the sparse index of tenant items (keys only), for
+	// ListTenants: only tenant items carry AttrTenantsPK (always
+	// TenantsPartition) and AttrTenantsSK (the tenant ID), so a listing reads
+	// tenants and nothing else, in ID order.
+	IndexTenants  = "tenants"
+	AttrTenantsPK = "tenantList"
+	AttrTenantsSK = "tenantKey"
+	// TenantsPartition is the one value of AttrTenantsPK.
+	TenantsPartition = "TENANTS"
 )
 
 // Item kinds other than KindEvent.
@@ -64,7 +74,7 @@ const EventRetention = 400 * 24 * time.Hour
 const InviteGrace = 30 * 24 * time.Hour
 
 // TableDefinition is the table RoleCall needs: on-demand billing, string keys
-// PK/SK, the byStatus and due indexes, and a stream of new and old images.
+// PK/SK, the byStatus, due and tenants indexes, and a stream of new and old images.
 // TTL (AttrTTL) is not part of CreateTable; CreateTable enables it.
 func TableDefinition(name string) *dynamodb.CreateTableInput {
 	str := func(n string) ddbtypes.AttributeDefinition {
@@ -81,6 +91,7 @@ func TableDefinition(name string) *dynamodb.CreateTableInput {
 		BillingMode: ddbtypes.BillingModePayPerRequest,
 		AttributeDefinitions: []ddbtypes.AttributeDefinition{
 			str(AttrPK), str(AttrSK), str(AttrStatusPK), str(AttrStatusSK), str(AttrDueShard), str(AttrDueAt),
+			str(AttrTenantsPK), str(AttrTenantsSK),
 		},
 		KeySchema: keys(AttrPK, AttrSK),
 		GlobalSecondaryIndexes: []ddbtypes.GlobalSecondaryIndex{
@@ -95,6 +106,13 @@ func TableDefinition(name string) *dynamodb.CreateTableInput {
 				IndexName:  aws.String(IndexDue),
 				KeySchema:  keys(AttrDueShard, AttrDueAt),
 				Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionTypeAll},
+			},
+			{
+				IndexName: aws.String(IndexTenants),
+				KeySchema: keys(AttrTenantsPK, AttrTenantsSK),
+				// Keys only: the index never holds an external ID, and
+				// tenant attributes added later need no index rebuild.
+				Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionTypeKeysOnly},
 			},
 		},
 		StreamSpecification: &ddbtypes.StreamSpecification{

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/opsapi"
+)
+
+// allStatuses are listed, in this order, by `connections list` without
+// --status and --tenant.
+var allStatuses = []connection.Status{connection.Pending, connection.Verified, connection.Failed, connection.AccessLost, connection.Disconnected}
+
+func newConnectionsCmd() *cobra.Command {
+	o := &opsOptions{}
+	cmd := &cobra.Command{
+		Use:   "connections",
+		Short: "List and show connections, re-check them, disconnect them",
+	}
+	addOpsFlags(cmd, o)
+	var tenantID, status string
+	list := &cobra.Command{
+		Use:   "list [--tenant T] [--status S]",
+		Short: "List connections, of one tenant and/or in one status",
+		Example: `  rolecall connections list --status ACCESS_LOST
+  rolecall connections list --tenant acme --json | jq -r '.connections[].roleArn'`,
+		Args: cobra.NoArgs,
+		RunE: opsRun(o, func(ctx context.Context, c *opsapi.Client, cmd *cobra.Command, args []string) error {
+			var want connection.Status
+			if status != "" {
+				want = connection.Status(strings.ToUpper(status))
+				if !want.Valid() {
+					return usagef("--status %q: want PENDING, VERIFIED, FAILED, ACCESS_LOST or DISCONNECTED", status)
+				}
+			}
+			cs, raws, err := listConnections(ctx, c, tenantID, want)
+			if err != nil {
+				return err
+			}
+			if o.json {
+				return listJSON(cmd.OutOrStdout(), "connections", raws)
+			}
+			tw := newTable(cmd.OutOrStdout(), "TENANT", "ACCOUNT", "STATUS", "REASON", "ROLE", "LAST CHECKED", "NEXT CHECK")
+			for _, cn := range cs {
+				tw.AppendRow([]any{cn.TenantID, cn.AccountID, cn.Status, orDash(cn.Reason.Code), cn.RoleARN, when(cn.LastCheckedAt), when(cn.NextCheckAt)})
+			}
+			tw.Render()
+			fmt.Fprintf(cmd.ErrOrStderr(), "%d connections\n", len(cs))
+			return nil
+		}),
+	}
+	list.Flags().StringVar(&tenantID, "tenant", "", "only this tenant's connections")
+	list.Flags().StringVar(&status, "status", "", "only connections in this status")
+
+	get := &cobra.Command{
+		Use:   "get TENANT ACCOUNT",
+		Short: "Show a connection and its event history",
+		Args:  cobra.ExactArgs(2),
+		RunE: opsRun(o, func(ctx context.Context, c *opsapi.Client, cmd *cobra.Command, args []string) error {
+			h, raw, err := c.History(ctx, args[0], args[1])
+			if err != nil {
+				return err
+			}
+			if o.json {
+				return printJSON(cmd.OutOrStdout(), raw)
+			}
+			connectionDetail(cmd, h.Connection)
+			fmt.Fprintln(cmd.OutOrStdout())
+			tw := newTable(cmd.OutOrStdout(), "VERSION", "OCCURRED", "EVENT", "STATUS", "REASON", "MESSAGE")
+			for _, e := range h.Events {
+				tw.AppendRow([]any{e.Version, when(e.OccurredAt), e.DetailType, e.Status, orDash(e.Reason.Code), orDash(e.Reason.Message)})
+			}
+			tw.Render()
+			return nil
+		}),
+	}
+
+	var wait bool
+	var timeout time.Duration
+	check := &cobra.Command{
+		Use:   "check TENANT ACCOUNT [--wait [--timeout 2m]]",
+		Short: "Re-check a connection now; with --wait, until the result lands",
+		Long: `check queues a check of the connection ahead of the schedule. With --wait it polls
+the connection until the check's result is written (its version or last check time
+moves), prints it, and exits 0 if the connection is VERIFIED and 1 otherwise (or
+when --timeout passes first).`,
+		Args: cobra.ExactArgs(2),
+		RunE: opsRun(o, func(ctx context.Context, c *opsapi.Client, cmd *cobra.Command, args []string) error {
+			before, raw, err := c.Check(ctx, args[0], args[1])
+			if err != nil {
+				return err
+			}
+			if !wait {
+				if o.json {
+					return printJSON(cmd.OutOrStdout(), raw)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "Check of %s/%s queued (status %s, version %d).\n", args[0], args[1], before.Status, before.Version)
+				return nil
+			}
+			after, raw, err := waitForCheck(ctx, c, before, timeout, pollEvery)
+			if err != nil {
+				return err
+			}
+			if o.json {
+				if err := printJSON(cmd.OutOrStdout(), raw); err != nil {
+					return err
+				}
+			} else {
+				connectionDetail(cmd, after)
+			}
+			if after.Status != connection.Verified {
+				return exitCode(1)
+			}
+			return nil
+		}),
+	}
+	check.Flags().BoolVar(&wait, "wait", false, "wait for the check's result")
+	check.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "with --wait, how long to wait at most")
+
+	disconnect := &cobra.Command{
+		Use:   "disconnect TENANT ACCOUNT",
+		Short: "Disconnect a connection and release its role",
+		Args:  cobra.ExactArgs(2),
+		RunE: opsRun(o, func(ctx context.Context, c *opsapi.Client, cmd *cobra.Command, args []string) error {
+			cn, raw, err := c.Disconnect(ctx, args[0], args[1])
+			if err != nil {
+				return err
+			}
+			if o.json {
+				return printJSON(cmd.OutOrStdout(), raw)
+			}
+			connectionDetail(cmd, cn)
+			return nil
+		}),
+	}
+	cmd.AddCommand(list, get, check, disconnect)
+	return cmd
+}
+
+// pollEvery is how often --wait polls the API.
+var pollEvery = 250 * time.Millisecond
+
+// listConnections lists by tenant (filtered by status), by status, or
+// every status, sorted by tenant and account.
+func listConnections(ctx context.Context, c *opsapi.Client, tenantID string, status connection.Status) ([]connection.Connection, []json.RawMessage, error) {
+	type row struct {
+		c   connection.Connection
+		raw json.RawMessage
+	}
+	var rows []row
+	add := func(cs []connection.Connection, raws []json.RawMessage) {
+		for i, cn := range cs {
+			if status == "" || cn.Status == status {
+				rows = append(rows, row{cn, raws[i]})
+			}
+		}
+	}
+	if tenantID != "" {
+		cs, raws, err := c.Connections(ctx, tenantID, "")
+		if err != nil {
+			return nil, nil, err
+		}
+		add(cs, raws)
+	} else {
+		sts := allStatuses
+		if status != "" {
+			sts = []connection.Status{status}
+		}
+		for _, st := range sts {
+			cs, raws, err := c.Connections(ctx, "", st)
+			if err != nil {
+				return nil, nil, err
+			}
+			add(cs, raws)
+		}
+	}
+	slices.SortStableFunc(rows, func(a, b row) int {
+		return cmp.Or(cmp.Compare(a.c.TenantID, b.c.TenantID), cmp.Compare(a.c.AccountID, b.c.AccountID))
+	})
+	cs := make([]connection.Connection, len(rows))
+	raws := make([]json.RawMessage, len(rows))
+	for i, r := range rows {
+		cs[i], raws[i] = r.c, r.raw
+	}
+	return cs, raws, nil
+}
+
+// errTimeout is a wait that ran out.
+var errTimeout = errors.New("timed out")
+
+// waitForCheck polls the connection until its version or last check time
+// differs from before's, for at most timeout.
+func waitForCheck(ctx context.Context, c *opsapi.Client, before connection.Connection, timeout, every time.Duration) (connection.Connection, json.RawMessage, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		h, raw, err := c.History(ctx, before.TenantID, before.AccountID)
+		if err != nil && ctx.Err() == nil {
+			return connection.Connection{}, nil, err
+		}
+		if err == nil && (h.Connection.Version != before.Version || !h.Connection.LastCheckedAt.Equal(before.LastCheckedAt)) {
+			var out struct {
+				Connection json.RawMessage `json:"connection"`
+			}
+			if json.Unmarshal(raw, &out) != nil || out.Connection == nil {
+				out.Connection = raw
+			}
+			return h.Connection, out.Connection, nil
+		}
+		select {
+		case <-ctx.Done():
+			return connection.Connection{}, nil, fmt.Errorf("no result of the check of %s/%s after %s: %w", before.TenantID, before.AccountID, timeout, errTimeout)
+		case <-tick.C:
+		}
+	}
+}
+
+// connectionDetail prints one connection as a two-column table.
+func connectionDetail(cmd *cobra.Command, cn connection.Connection) {
+	tw := newTable(cmd.OutOrStdout(), "FIELD", "VALUE")
+	tw.AppendRow([]any{"Tenant", cn.TenantID})
+	tw.AppendRow([]any{"Account", cn.AccountID})
+	tw.AppendRow([]any{"Role", cn.RoleARN})
+	tw.AppendRow([]any{"Status", cn.Status})
+	tw.AppendRow([]any{"Reason", orDash(cn.Reason.Code)})
+	if cn.Reason.Message != "" {
+		tw.AppendRow([]any{"Message", cn.Reason.Message})
+	}
+	if cn.Reason.Hint != "" {
+		tw.AppendRow([]any{"Hint", cn.Reason.Hint})
+	}
+	tw.AppendRow([]any{"Version", cn.Version})
+	tw.AppendRow([]any{"Submitted", when(cn.SubmittedAt)})
+	tw.AppendRow([]any{"Verified", when(cn.VerifiedAt)})
+	tw.AppendRow([]any{"Last checked", when(cn.LastCheckedAt)})
+	tw.AppendRow([]any{"Next check", when(cn.NextCheckAt)})
+	tw.Render()
+}

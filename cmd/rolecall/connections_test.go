@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/syncbuf"
+)
+
+func TestConnectionsCommands(t *testing.T) {
+	s := startServe(t)
+	acct := connect(t, s, "acme")
+	bravo := connect(t, s, "bravo")
+
+	list := rolecall(t, "connections", "list").must(t, 0)
+	rs := rows(list.stdout)
+	if len(rs) != 3 || strings.Join(rs[0], "|") != "TENANT|ACCOUNT|STATUS|REASON|ROLE|LAST CHECKED|NEXT CHECK" {
+		t.Fatalf("list:\n%s", list.stdout)
+	}
+	if rs[1][0] != "acme" || rs[1][1] != acct || rs[1][2] != "VERIFIED" || !strings.HasPrefix(rs[1][4], "arn:aws:iam::"+acct+":role/") || rs[2][0] != "bravo" {
+		t.Errorf("list rows %v", rs[1:])
+	}
+	tests := []struct {
+		name string
+		args []string
+		want []string // tenant/account, in order
+	}{
+		{"by status", []string{"--status", "VERIFIED"}, []string{"acme/" + acct, "bravo/" + bravo}},
+		{"by status, lower case", []string{"--status", "verified"}, []string{"acme/" + acct, "bravo/" + bravo}},
+		{"by tenant", []string{"--tenant", "bravo"}, []string{"bravo/" + bravo}},
+		{"by tenant and status", []string{"--tenant", "acme", "--status", "FAILED"}, nil},
+		{"in a status no one has", []string{"--status", "PENDING"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var page struct {
+				Connections []connection.Connection `json:"connections"`
+			}
+			rolecall(t, append([]string{"connections", "list", "--json"}, tc.args...)...).must(t, 0).json(t, &page)
+			var got []string
+			for _, c := range page.Connections {
+				got = append(got, c.TenantID+"/"+c.AccountID)
+			}
+			if strings.Join(got, " ") != strings.Join(tc.want, " ") || page.Connections == nil {
+				t.Errorf("listed %v, want %v", got, tc.want)
+			}
+		})
+	}
+
+	get := rolecall(t, "connections", "get", "acme", acct).must(t, 0)
+	if field(t, get.stdout, "Status") != "VERIFIED" || field(t, get.stdout, "Version") != "2" {
+		t.Errorf("get:\n%s", get.stdout)
+	}
+	for _, want := range []string{"VERSION", "Role Submitted", "Role Verified"} {
+		if !strings.Contains(get.stdout, want) {
+			t.Errorf("get lacks %q:\n%s", want, get.stdout)
+		}
+	}
+	var h struct {
+		Connection connection.Connection `json:"connection"`
+		Events     []struct {
+			DetailType string `json:"detailType"`
+			Version    int64  `json:"version"`
+		} `json:"events"`
+	}
+	rolecall(t, "connections", "get", "acme", acct, "--json").must(t, 0).json(t, &h)
+	if h.Connection.AccountID != acct || len(h.Events) != 2 || h.Events[1].DetailType != "Role Verified" || h.Events[1].Version != 2 {
+		t.Errorf("get --json: %+v", h)
+	}
+
+	t.Run("check --wait lands a passing check", func(t *testing.T) {
+		r := rolecall(t, "connections", "check", "acme", acct, "--wait").must(t, 0)
+		if field(t, r.stdout, "Status") != "VERIFIED" || field(t, r.stdout, "Last checked") == "-" {
+			t.Errorf("check --wait:\n%s", r.stdout)
+		}
+	})
+	t.Run("check without --wait only queues", func(t *testing.T) {
+		r := rolecall(t, "connections", "check", "acme", acct).must(t, 0)
+		if !strings.HasPrefix(r.stdout, "Check of acme/"+acct+" queued (status VERIFIED") {
+			t.Errorf("check: %q", r.stdout)
+		}
+	})
+	t.Run("check --json without --wait is the queued connection", func(t *testing.T) {
+		var c connection.Connection
+		rolecall(t, "connections", "check", "acme", acct, "--json").must(t, 0).json(t, &c)
+		if c.TenantID != "acme" || c.AccountID != acct || c.Status != connection.Verified {
+			t.Errorf("check --json: %+v", c)
+		}
+	})
+	t.Run("check --wait of a deleted role exits 1 with the reason", func(t *testing.T) {
+		httpJSON(t, "DELETE", s.URL+"/_sandbox/roles?roleArn="+url.QueryEscape(h.Connection.RoleARN), "", nil, 200, nil)
+		// Checks queued above may land first (a check's result does not
+		// name the request it answers): the one after the deletion is
+		// the one that finds the role gone.
+		for try := 0; ; try++ {
+			r := rolecall(t, "connections", "check", "acme", acct, "--wait", "--json")
+			var c connection.Connection
+			r.json(t, &c)
+			if r.code == 0 && c.Status == connection.Verified && try < 3 {
+				continue
+			}
+			if r.code != 1 || c.Status != connection.AccessLost || c.Reason.Code == "" {
+				t.Errorf("check --wait --json: exit %d, %s", r.code, r.stdout)
+			}
+			break
+		}
+	})
+
+	dis := rolecall(t, "connections", "disconnect", "bravo", bravo).must(t, 0)
+	if field(t, dis.stdout, "Status") != "DISCONNECTED" {
+		t.Errorf("disconnect:\n%s", dis.stdout)
+	}
+	var again connection.Connection
+	rolecall(t, "connections", "disconnect", "bravo", bravo, "--json").must(t, 0).json(t, &again)
+	if again.Status != connection.Disconnected || again.AccountID != bravo {
+		t.Errorf("disconnect --json (again): %+v", again)
+	}
+	refusals := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"check of a disconnected connection", []string{"connections", "check", "bravo", bravo}, 1, "INVALID_STATUS"},
+		{"get of an unknown account", []string{"connections", "get", "acme", "999999999999"}, 1, "NOT_FOUND"},
+		{"get of a bad account", []string{"connections", "get", "acme", "12"}, 1, "INVALID_ACCOUNT"},
+		{"disconnect of an unknown tenant", []string{"connections", "disconnect", "nobody", acct}, 1, "NOT_FOUND"},
+		{"unknown status", []string{"connections", "list", "--status", "GREEN"}, 2, "--status"},
+		{"check without account", []string{"connections", "check", "acme"}, 2, ""},
+	}
+	for _, tc := range refusals {
+		t.Run(tc.name, func(t *testing.T) {
+			if r := rolecall(t, tc.args...).must(t, tc.code); !strings.Contains(r.stderr, tc.stderr) {
+				t.Errorf("stderr %q lacks %q", r.stderr, tc.stderr)
+			}
+		})
+	}
+}
+
+func TestEventsCommand(t *testing.T) {
+	s := startServe(t)
+	acct := connect(t, s, "acme")
+	waitEventLine := func(t *testing.T, out *syncbuf.Buffer, want string) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), want); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q in\n%s", want, out.String())
+			}
+		}
+	}
+	// The events reach the bus's record through the store's change feed.
+	r := rolecall(t, "events").must(t, 0)
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(r.stdout, "Role Verified"); r = rolecall(t, "events").must(t, 0) {
+		if time.Now().After(deadline) {
+			t.Fatalf("events:\n%s", r.stdout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	rs := rows(r.stdout)
+	if strings.Join(rs[0], "|") != "TIME|EVENT|TENANT|ACCOUNT|STATUS|REASON" {
+		t.Fatalf("events header %v", rs[0])
+	}
+	var acme []string
+	for _, row := range rs[1:] {
+		if row[2] == "acme" && row[3] == acct {
+			acme = append(acme, row[1]+":"+row[4])
+		}
+	}
+	if strings.Join(acme, " ") != "Role Submitted:PENDING Role Verified:VERIFIED" {
+		t.Errorf("acme's events %v in\n%s", acme, r.stdout)
+	}
+
+	js := rolecall(t, "events", "--json").must(t, 0)
+	lines := strings.Split(strings.TrimSpace(js.stdout), "\n")
+	if len(lines) != len(rs)-1 {
+		t.Errorf("%d JSON lines, %d table rows", len(lines), len(rs)-1)
+	}
+	for _, l := range lines {
+		var e struct {
+			DetailType string `json:"detail-type"`
+			Detail     struct {
+				EventID string `json:"eventId"`
+			} `json:"detail"`
+		}
+		if err := json.Unmarshal([]byte(l), &e); err != nil || e.DetailType == "" || e.Detail.EventID == "" {
+			t.Errorf("line %q: %v", l, err)
+		}
+	}
+
+	t.Run("follow prints new events until interrupted", func(t *testing.T) {
+		eventsPoll = 20 * time.Millisecond
+		t.Cleanup(func() { eventsPoll = time.Second })
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var out, errOut syncbuf.Buffer
+		root := newRoot()
+		root.SetArgs([]string{"events", "--follow"})
+		root.SetOut(&out)
+		root.SetErr(&errOut)
+		done := make(chan error, 1)
+		go func() { done <- root.ExecuteContext(ctx) }()
+		waitEventLine(t, &out, "Role Verified")
+		rolecall(t, "connections", "disconnect", "acme", acct).must(t, 0)
+		waitEventLine(t, &out, "Role Disconnected")
+		cancel()
+		select {
+		case err := <-done:
+			if exitStatus(err) != 0 {
+				t.Errorf("follow ended with %v: %s", err, errOut.String())
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("follow did not stop")
+		}
+		if n := strings.Count(out.String(), "Role Verified"); n != 1 {
+			t.Errorf("an event printed %d times:\n%s", n, out.String())
+		}
+	})
+}

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/local"
+)
+
+const testOpsToken = "ops-test-token-0123456789abcdefghij" // serve takes at least 32 characters
+
+// startServe runs the whole pipeline in process, as `rolecall serve` does,
+// on a random loopback port, and points the ops commands at it.
+func startServe(t *testing.T, tune ...func(*local.Options)) *local.Server {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	o := local.Options{
+		Addr:              "127.0.0.1:0",
+		OpsToken:          testOpsToken,
+		SweepEvery:        -1, // the tests sweep through the CLI
+		PropagationWindow: 5 * time.Second,
+		LostAfter:         1, // one failed check of a verified role: ACCESS_LOST
+		CheckBaseDelay:    5 * time.Millisecond,
+		Tune: func(p *connection.Policy) {
+			p.PendingBackoff = 200 * time.Millisecond
+			p.PendingBackoffMax = 500 * time.Millisecond
+			p.TransientRetry = 500 * time.Millisecond
+		},
+		Events: io.Discard,
+		Log:    slog.New(slog.DiscardHandler),
+	}
+	for _, f := range tune {
+		f(&o)
+	}
+	s, err := local.Start(ctx, o)
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	t.Setenv("ROLECALL_API", s.URL)
+	t.Setenv("ROLECALL_OPS_TOKEN", testOpsToken)
+	return s
+}
+
+// result is what one CLI run printed and its exit status.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// rolecall runs the CLI as main does and returns its output and status.
+func rolecall(t *testing.T, args ...string) result {
+	t.Helper()
+	return rolecallCtx(context.Background(), t, args...)
+}
+
+func rolecallCtx(ctx context.Context, t *testing.T, args ...string) result {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	root := newRoot()
+	root.SetArgs(args)
+	root.SetOut(&stdout)
+	root.SetErr(&stderr)
+	err := root.ExecuteContext(ctx)
+	return result{stdout.String(), stderr.String(), exitStatus(err)}
+}
+
+// exitStatus is the status main exits with for err.
+func exitStatus(err error) int {
+	var ec exitCode
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ec):
+		return int(ec)
+	}
+	return 2
+}
+
+func (r result) must(t *testing.T, code int) result {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+func (r result) json(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(r.stdout), v); err != nil {
+		t.Fatalf("stdout is not the JSON of %T: %v\n%s", v, err, r.stdout)
+	}
+}
+
+// rows returns the table's rows (header first) split into trimmed cells.
+func rows(out string) [][]string {
+	var rs [][]string
+	for _, l := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+		if strings.TrimSpace(l) != "" {
+			rs = append(rs, regexp.MustCompile(`\s{2,}`).Split(strings.TrimSpace(l), -1))
+		}
+	}
+	return rs
+}
+
+// field returns the value of a FIELD/VALUE table's row.
+func field(t *testing.T, out, name string) string {
+	t.Helper()
+	for _, r := range rows(out) {
+		if len(r) == 2 && r[0] == name {
+			return r[1]
+		}
+	}
+	t.Fatalf("no %q row in\n%s", name, out)
+	return ""
+}
+
+// connect creates tenant id with the CLI and connects a sandbox role of
+// its sandbox account through the customer routes; it returns the account.
+func connect(t *testing.T, s *local.Server, id string) string {
+	t.Helper()
+	rolecall(t, "tenants", "create", id, "--name", "Tenant "+id).must(t, 0)
+	var inv struct {
+		Code string `json:"code"`
+	}
+	rolecall(t, "invites", "create", id, "--json").must(t, 0).json(t, &inv)
+	var view struct {
+		Sandbox struct {
+			AccountID   string          `json:"accountId"`
+			RoleARN     string          `json:"roleArn"`
+			TrustPolicy json.RawMessage `json:"trustPolicy"`
+		} `json:"sandbox"`
+	}
+	httpJSON(t, "GET", s.URL+"/v1/invite", "Invite "+inv.Code, nil, 200, &view)
+	httpJSON(t, "PUT", s.URL+"/_sandbox/roles", "", map[string]any{"roleArn": view.Sandbox.RoleARN, "trustPolicy": view.Sandbox.TrustPolicy}, 200, nil)
+	httpJSON(t, "POST", s.URL+"/v1/connections", "Invite "+inv.Code, map[string]string{"roleArn": view.Sandbox.RoleARN}, 202, nil)
+	waitStatus(t, id, view.Sandbox.AccountID, connection.Verified)
+	return view.Sandbox.AccountID
+}
+
+// waitStatus polls `connections get` until the connection has status want.
+func waitStatus(t *testing.T, tenantID, account string, want connection.Status) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var h struct {
+			Connection connection.Connection `json:"connection"`
+		}
+		rolecall(t, "connections", "get", tenantID, account, "--json").must(t, 0).json(t, &h)
+		if h.Connection.Status == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s/%s is %s, not %s", tenantID, account, h.Connection.Status, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func httpJSON(t *testing.T, method, url, auth string, in any, status int, out any) {
+	t.Helper()
+	var body io.Reader
+	if in != nil {
+		b, _ := json.Marshal(in)
+		body = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, url, body)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != status {
+		t.Fatalf("%s %s: %d, want %d: %s", method, url, resp.StatusCode, status, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %v: %s", method, url, err, b)
+		}
+	}
+}

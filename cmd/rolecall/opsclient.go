@@ -1,0 +1,297 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/jedib0t/go-pretty/v6/table"
+	"github.com/spf13/cobra"
+
+	"github.com/rolecall/rolecall/internal/opsapi"
+)
+
+// opsOptions are the flags every ops command shares: where the API is, how
+// to authenticate, and how to print.
+type opsOptions struct {
+	api    string
+	stack  string
+	region string
+	auth   string
+	json   bool
+
+	// resolved by connect
+	awsCfg   *aws.Config
+	logGroup string // the stack's events log group (--stack)
+}
+
+// Stack outputs the CLI reads (template.yaml's Outputs).
+const (
+	outputAPIURL   = "ApiUrl"
+	outputEventLog = "EventLogGroupName"
+)
+
+// addOpsFlags adds the shared flags to a command group.
+func addOpsFlags(cmd *cobra.Command, o *opsOptions) {
+	f := cmd.PersistentFlags()
+	f.StringVar(&o.api, "api", os.Getenv("ROLECALL_API"), "base URL of the API (rolecall serve's, or a stack's ApiUrl); or ROLECALL_API")
+	f.StringVar(&o.stack, "stack", "", "read the API URL from this CloudFormation stack's ApiUrl output instead of --api")
+	f.StringVar(&o.region, "region", "", "AWS region of --stack and of the SigV4 signature (default: the SDK's, or the API URL's)")
+	f.StringVar(&o.auth, "auth", "auto", "ops credentials: token (ROLECALL_OPS_TOKEN as a bearer token, for serve), sigv4 (the AWS credential chain, for a deployed API) or auto: token when ROLECALL_OPS_TOKEN is set, sigv4 for a non-loopback URL")
+	f.BoolVar(&o.json, "json", false, "print JSON (the API's answers) instead of tables")
+}
+
+// usageError is a mistake in the command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+
+// executeAPIHost matches an API Gateway invoke host, whose third label is
+// the region.
+var executeAPIHost = regexp.MustCompile(`^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$`)
+
+// connect resolves the API URL and the credentials and returns the client.
+func (o *opsOptions) connect(ctx context.Context) (*opsapi.Client, error) {
+	if o.api != "" && o.stack != "" {
+		return nil, usagef("give --api (or ROLECALL_API) or --stack, not both")
+	}
+	if o.stack != "" {
+		if err := o.readStack(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if o.api == "" {
+		return nil, usagef("say where the API is: --api URL (or ROLECALL_API), or --stack NAME")
+	}
+	u, err := url.Parse(o.api)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, usagef("--api %q is not an http(s) URL", o.api)
+	}
+	token := os.Getenv("ROLECALL_OPS_TOKEN")
+	mode, err := authMode(o.auth, token, u.Hostname())
+	if err != nil {
+		return nil, err
+	}
+	var auth opsapi.Authorizer = opsapi.Bearer(token)
+	if mode == "sigv4" {
+		cfg, err := o.aws(ctx)
+		if err != nil {
+			return nil, err
+		}
+		region := signingRegion(o.region, u.Hostname(), cfg.Region)
+		if region == "" {
+			return nil, usagef("give --region: the SigV4 signature names the API's region")
+		}
+		auth = opsapi.SigV4{Credentials: cfg.Credentials, Region: region}
+	}
+	return opsapi.New(o.api, auth, nil)
+}
+
+// authMode decides how to authenticate: "token" (a bearer token, serve)
+// or "sigv4" (a deployed API). auto takes the token when there is one,
+// SigV4 for any other host than loopback, and refuses a loopback API
+// without a token (serve always has one).
+func authMode(flag, token, host string) (string, error) {
+	switch flag {
+	case "token":
+		if token == "" {
+			return "", usagef("--auth token needs ROLECALL_OPS_TOKEN")
+		}
+		return "token", nil
+	case "sigv4":
+		return "sigv4", nil
+	case "auto":
+		switch {
+		case token != "":
+			return "token", nil
+		case isLoopback(host):
+			return "", usagef("set ROLECALL_OPS_TOKEN to the ops token rolecall serve printed (or --auth sigv4)")
+		}
+		return "sigv4", nil
+	}
+	return "", usagef("--auth %q: want auto, token or sigv4", flag)
+}
+
+// signingRegion is the region SigV4 signs for: --region, else the region
+// of an execute-api host, else the SDK's.
+func signingRegion(flag, host, sdk string) string {
+	if flag != "" {
+		return flag
+	}
+	if m := executeAPIHost.FindStringSubmatch(host); m != nil {
+		return m[1]
+	}
+	return sdk
+}
+
+// aws loads the AWS configuration once (default credential chain).
+func (o *opsOptions) aws(ctx context.Context) (aws.Config, error) {
+	if o.awsCfg != nil {
+		return *o.awsCfg, nil
+	}
+	var opts []func(*config.LoadOptions) error
+	if o.region != "" {
+		opts = append(opts, config.WithRegion(o.region))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load the AWS configuration: %w", err)
+	}
+	o.awsCfg = &cfg
+	return cfg, nil
+}
+
+// readStack reads the API URL and the events log group from the stack.
+func (o *opsOptions) readStack(ctx context.Context) error {
+	cfg, err := o.aws(ctx)
+	if err != nil {
+		return err
+	}
+	out, err := cloudformation.NewFromConfig(cfg).DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(o.stack)})
+	if err != nil {
+		return fmt.Errorf("describe stack %s: %w", o.stack, err)
+	}
+	if len(out.Stacks) != 1 {
+		return fmt.Errorf("describe stack %s: %d stacks answered", o.stack, len(out.Stacks))
+	}
+	st := out.Stacks[0]
+	for _, op := range st.Outputs {
+		switch aws.ToString(op.OutputKey) {
+		case outputAPIURL:
+			o.api = aws.ToString(op.OutputValue)
+		case outputEventLog:
+			o.logGroup = aws.ToString(op.OutputValue)
+		}
+	}
+	if o.logGroup == "" { // stacks deployed before the output existed
+		for _, p := range st.Parameters {
+			if aws.ToString(p.ParameterKey) == "Stage" {
+				o.logGroup = "/aws/events/rolecall-" + aws.ToString(p.ParameterValue)
+			}
+		}
+	}
+	if o.api == "" {
+		return fmt.Errorf("stack %s has no %s output; is it a RoleCall stack?", o.stack, outputAPIURL)
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// opsRun wraps an ops command's body: it connects, runs, and turns what
+// went wrong into the exit status: 2 for usage errors, 1 for refusals and
+// failures (with the API's code and message on stderr).
+func opsRun(o *opsOptions, run func(ctx context.Context, c *opsapi.Client, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		c, err := o.connect(cmd.Context())
+		if err == nil {
+			err = run(cmd.Context(), c, cmd, args)
+		}
+		return report(cmd, err)
+	}
+}
+
+// report prints err and returns the exit status for it.
+func report(cmd *cobra.Command, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ec exitCode
+	if errors.As(err, &ec) {
+		return ec
+	}
+	stderr := cmd.ErrOrStderr()
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "%s: %s\n", cmd.CommandPath(), ue.msg)
+		return exitCode(2)
+	}
+	var ae *opsapi.Error
+	if errors.As(err, &ae) {
+		fmt.Fprintf(stderr, "%s: refused (HTTP %d): %s\n", cmd.CommandPath(), ae.Status, ae)
+		return exitCode(1)
+	}
+	fmt.Fprintf(stderr, "%s: %v\n", cmd.CommandPath(), err)
+	return exitCode(1)
+}
+
+// printJSON prints an API answer indented.
+func printJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode JSON: %w", err)
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+// listJSON is a list printed for --json: {"<key>": [...]}.
+func listJSON(w io.Writer, key string, items []json.RawMessage) error {
+	if items == nil {
+		items = []json.RawMessage{}
+	}
+	return printJSON(w, map[string][]json.RawMessage{key: items})
+}
+
+// newTable returns a borderless table writing to w, with header.
+func newTable(w io.Writer, header ...any) *tableOut {
+	t := table.NewWriter()
+	t.SetStyle(table.StyleLight)
+	t.Style().Options = table.OptionsNoBordersAndSeparators
+	t.Style().Format.Header = 0 // keep the headers as written
+	t.AppendHeader(table.Row(header))
+	return &tableOut{Writer: t, w: w}
+}
+
+// tableOut renders a table without the padding go-pretty leaves at the
+// end of each line.
+type tableOut struct {
+	table.Writer
+	w io.Writer
+}
+
+// Render writes the table.
+func (t *tableOut) Render() string {
+	var b strings.Builder
+	for _, l := range strings.Split(t.Writer.Render(), "\n") {
+		b.WriteString(strings.TrimRight(l, " "))
+		b.WriteByte('\n')
+	}
+	fmt.Fprint(t.w, b.String())
+	return b.String()
+}
+
+// when renders a time for tables: UTC to the second, "-" when unset.
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// orDash renders "" as "-".
+func orDash(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestTenantsCommands(t *testing.T) {
+	startServe(t)
+	created := rolecall(t, "tenants", "create", "acme", "--name", "Acme Corp").must(t, 0)
+	if field(t, created.stdout, "Tenant") != "acme" || field(t, created.stdout, "Name") != "Acme Corp" ||
+		!strings.HasPrefix(field(t, created.stdout, "External ID"), "rc-") || field(t, created.stdout, "External ID version") != "1" {
+		t.Errorf("create table:\n%s", created.stdout)
+	}
+	externalID := field(t, created.stdout, "External ID")
+	var globex struct {
+		TenantID   string `json:"tenantId"`
+		Name       string `json:"name"`
+		ExternalID string `json:"externalId"`
+	}
+	rolecall(t, "tenants", "create", "globex", "--json").must(t, 0).json(t, &globex)
+	if globex.TenantID != "globex" || globex.Name != "globex" || !strings.HasPrefix(globex.ExternalID, "rc-") {
+		t.Errorf("create --json: %+v", globex)
+	}
+
+	list := rolecall(t, "tenants", "list").must(t, 0)
+	rs := rows(list.stdout)
+	if len(rs) != 4 || strings.Join(rs[0], "|") != "TENANT|NAME|EXTERNAL ID VERSION|CREATED|ROTATED" {
+		t.Fatalf("list table:\n%s", list.stdout)
+	}
+	var got []string
+	for _, r := range rs[1:] {
+		got = append(got, r[0]+":"+r[1]+":"+r[2])
+	}
+	if strings.Join(got, " ") != "acme:Acme Corp:1 demo:Demo Customer:1 globex:globex:1" {
+		t.Errorf("list rows %v", got)
+	}
+	if !strings.Contains(list.stderr, "3 tenants") {
+		t.Errorf("list stderr %q", list.stderr)
+	}
+	jl := rolecall(t, "tenants", "list", "--json").must(t, 0)
+	var page struct {
+		Tenants []map[string]any `json:"tenants"`
+	}
+	jl.json(t, &page)
+	if len(page.Tenants) != 3 || page.Tenants[0]["tenantId"] != "acme" {
+		t.Errorf("list --json: %s", jl.stdout)
+	}
+	for _, out := range []string{list.stdout, jl.stdout} {
+		if strings.Contains(out, externalID) || strings.Contains(out, globex.ExternalID) || strings.Contains(out, "externalId\"") {
+			t.Errorf("a listing shows an external ID:\n%s", out)
+		}
+	}
+
+	get := rolecall(t, "tenants", "get", "acme").must(t, 0)
+	if field(t, get.stdout, "Name") != "Acme Corp" || strings.Contains(get.stdout, externalID) {
+		t.Errorf("get:\n%s", get.stdout)
+	}
+	var one map[string]any
+	rolecall(t, "tenants", "get", "acme", "--json").must(t, 0).json(t, &one)
+	if one["tenantId"] != "acme" || one["externalId"] != nil {
+		t.Errorf("get --json: %v", one)
+	}
+
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"existing tenant", []string{"tenants", "create", "acme"}, 1, "TENANT_EXISTS"},
+		{"invalid tenant ID", []string{"tenants", "create", "a b"}, 1, "INVALID_TENANT_ID"},
+		{"unknown tenant", []string{"tenants", "get", "nobody"}, 1, "NOT_FOUND"},
+		{"no ID", []string{"tenants", "get"}, 2, ""},
+		{"two IDs", []string{"tenants", "create", "a", "b"}, 2, ""},
+		{"negative max connections", []string{"tenants", "create", "x", "--max-connections", "-1"}, 2, "--max-connections"},
+		{"unknown flag", []string{"tenants", "list", "--bogus"}, 2, ""},
+		{"api and stack", []string{"tenants", "list", "--stack", "rc"}, 2, "not both"},
+		{"bad auth mode", []string{"tenants", "list", "--auth", "magic"}, 2, "--auth"},
+		{"bad API URL", []string{"tenants", "list", "--api", "ftp://x"}, 2, "not an http(s) URL"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rolecall(t, tc.args...).must(t, tc.code)
+			if !strings.Contains(r.stderr, tc.stderr) {
+				t.Errorf("stderr %q lacks %q", r.stderr, tc.stderr)
+			}
+			if r.stdout != "" {
+				t.Errorf("stdout %q", r.stdout)
+			}
+		})
+	}
+	t.Run("a refusal names the API's code and message", func(t *testing.T) {
+		r := rolecall(t, "tenants", "create", "acme").must(t, 1)
+		if want := "rolecall tenants create: refused (HTTP 409): TENANT_EXISTS: tenant \"acme\" exists (field tenantId)\n"; r.stderr != want {
+			t.Errorf("stderr %q, want %q", r.stderr, want)
+		}
+	})
+	t.Run("a wrong token is refused", func(t *testing.T) {
+		t.Setenv("ROLECALL_OPS_TOKEN", "wrong")
+		if r := rolecall(t, "tenants", "list").must(t, 1); !strings.Contains(r.stderr, "UNAUTHENTICATED") {
+			t.Errorf("stderr %q", r.stderr)
+		}
+	})
+	t.Run("no token for a loopback API is a usage error", func(t *testing.T) {
+		t.Setenv("ROLECALL_OPS_TOKEN", "")
+		if r := rolecall(t, "tenants", "list").must(t, 2); !strings.Contains(r.stderr, "ROLECALL_OPS_TOKEN") {
+			t.Errorf("stderr %q", r.stderr)
+		}
+	})
+}
+
+func TestInvitesAndRotateAgainstServe(t *testing.T) {
+	startServe(t)
+	rolecall(t, "tenants", "create", "acme").must(t, 0)
+	inv := rolecall(t, "invites", "create", "acme").must(t, 0)
+	if u := field(t, inv.stdout, "URL"); !strings.Contains(u, "/connect?invite=") {
+		t.Errorf("invite table:\n%s", inv.stdout)
+	}
+	before := rolecall(t, "tenants", "create", "bravo", "--json").must(t, 0)
+	rot := rolecall(t, "external-id", "rotate", "bravo").must(t, 0)
+	if field(t, rot.stdout, "External ID version") != "2" || field(t, rot.stdout, "Rotated") == "-" ||
+		!strings.HasPrefix(field(t, rot.stdout, "External ID"), "rc-") || strings.Contains(before.stdout, field(t, rot.stdout, "External ID")) {
+		t.Errorf("rotate:\n%s", rot.stdout)
+	}
+	if r := rolecall(t, "external-id", "rotate", "nobody").must(t, 1); !strings.Contains(r.stderr, "NOT_FOUND") {
+		t.Errorf("rotate unknown: %q", r.stderr)
+	}
+	if r := rolecall(t, "invites", "create", "acme", "--ttl", "-1h").must(t, 2); !strings.Contains(r.stderr, "--ttl") {
+		t.Errorf("negative ttl: %q", r.stderr)
+	}
+}

@@ -1,0 +1,86 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/rolecall/rolecall/internal/tenant"
+)
+
+// tenantCursorPrefix starts Memory's tenant cursors, so that a cursor of a
+// connection listing is refused.
+const tenantCursorPrefix = "N\x00"
+
+// ListTenants implements Store.
+func (m *Memory) ListTenants(ctx context.Context, cursor string, limit int) (TenantPage, error) {
+	after := ""
+	if cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(cursor)
+		if err != nil {
+			return TenantPage{}, fmt.Errorf("list tenants: decode cursor: %w", ErrInvalidCursor)
+		}
+		after = string(b)
+		if !strings.HasPrefix(after, tenantCursorPrefix) || len(after) == len(tenantCursorPrefix) {
+			return TenantPage{}, fmt.Errorf("list tenants: cursor of another listing: %w", ErrInvalidCursor)
+		}
+		after = after[len(tenantCursorPrefix):]
+	}
+	limit = clampLimit(limit)
+	m.mu.Lock()
+	var all []tenant.Tenant
+	for id, t := range m.tenants {
+		if id > after {
+			all = append(all, t)
+		}
+	}
+	m.mu.Unlock()
+	slices.SortFunc(all, func(a, b tenant.Tenant) int { return cmp.Compare(a.ID, b.ID) })
+	p := TenantPage{Items: all}
+	if len(all) > limit {
+		p.Items = all[:limit]
+		p.Cursor = base64.RawURLEncoding.EncodeToString([]byte(tenantCursorPrefix + p.Items[limit-1].ID))
+	}
+	return p, nil
+}
+
+// ListTenants implements Store. It queries the sparse, keys-only tenants
+// index (one partition holding one small entry per tenant and nothing else)
+// and reads the tenant items with consistent BatchGetItem. A Scan filtered
+// on the item kind would read every connection and event item of the table
+// to find the few tenant items; the index costs one write per tenant
+// creation (its keys never change afterwards) and reads only what is listed.
+func (d *DynamoDB) ListTenants(ctx context.Context, cursor string, limit int) (TenantPage, error) {
+	keys, next, err := d.query(ctx, &dynamodb.QueryInput{
+		TableName:                 &d.table,
+		IndexName:                 aws.String(IndexTenants),
+		KeyConditionExpression:    aws.String(AttrTenantsPK + " = :p"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":p": s(TenantsPartition)},
+	}, []string{AttrPK, AttrSK, AttrTenantsPK, AttrTenantsSK}, cursor, func(k map[string]string) bool {
+		return k[AttrTenantsPK] == TenantsPartition && k[AttrSK] == skTenant && k[AttrPK] == tenantPK(k[AttrTenantsSK])
+	}, limit)
+	if err != nil {
+		return TenantPage{}, fmt.Errorf("list tenants: %w", err)
+	}
+	items, err := d.batchGet(ctx, keys)
+	if err != nil {
+		return TenantPage{}, fmt.Errorf("list tenants: %w", err)
+	}
+	ts := make([]tenant.Tenant, 0, len(items))
+	for _, item := range items {
+		var it tenantItem
+		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+			return TenantPage{}, fmt.Errorf("list tenants: decode tenant item: %w", err)
+		}
+		ts = append(ts, it.tenant())
+	}
+	return TenantPage{Items: ts, Cursor: next}, nil
+}
