@@ -20,19 +20,27 @@ import (
 
 // inviteView is GET /v1/invite: everything the form needs.
 type inviteView struct {
-	TenantID            string                  `json:"tenantId"`
-	TenantName          string                  `json:"tenantName"`
-	ExternalID          string                  `json:"externalId"`
-	PartnerName         string                  `json:"partnerName"`
-	PartnerAccountID    string                  `json:"partnerAccountId"`
-	TrustedPrincipalARN string                  `json:"trustedPrincipalArn"`
-	RoleName            string                  `json:"roleName,omitempty"`
-	QuickCreateURL      string                  `json:"quickCreateUrl,omitempty"`
-	TemplateDownload    string                  `json:"templateDownload,omitempty"`
-	Terraform           string                  `json:"terraform,omitempty"`
-	CLI                 string                  `json:"cli,omitempty"`
-	Connections         []connection.Connection `json:"connections"`
-	Sandbox             *sandboxOffer           `json:"sandbox,omitempty"`
+	TenantID            string `json:"tenantId"`
+	TenantName          string `json:"tenantName"`
+	ExternalID          string `json:"externalId"`
+	PartnerName         string `json:"partnerName"`
+	PartnerAccountID    string `json:"partnerAccountId"`
+	TrustedPrincipalARN string `json:"trustedPrincipalArn"`
+	RoleName            string `json:"roleName,omitempty"`
+	QuickCreateURL      string `json:"quickCreateUrl,omitempty"`
+	TemplateDownload    string `json:"templateDownload,omitempty"`
+	Terraform           string `json:"terraform,omitempty"`
+	CLI                 string `json:"cli,omitempty"`
+	// TrustPolicy is the trust policy the role must have: what the
+	// template creates, for a customer who builds the role by hand or
+	// compares it with theirs after ASSUME_DENIED.
+	TrustPolicy json.RawMessage         `json:"trustPolicy,omitempty"`
+	Connections []connection.Connection `json:"connections"`
+	Sandbox     *sandboxOffer           `json:"sandbox,omitempty"`
+	// PropagationWindowSeconds is how long a denied new role is retried.
+	PropagationWindowSeconds int `json:"propagationWindowSeconds,omitempty"`
+
+	propagation time.Duration
 }
 
 // sandboxOffer is the role the form's sandbox button creates: the trust
@@ -55,6 +63,7 @@ func (h *Handler) inviteView(r *http.Request, t tenant.Tenant) (inviteView, erro
 	v := inviteView{
 		TenantID: t.ID, TenantName: t.Name, ExternalID: t.ExternalID,
 		PartnerName: h.cfg.PartnerName, PartnerAccountID: h.cfg.PartnerAccountID, TrustedPrincipalARN: h.cfg.TrustedPrincipalARN,
+		PropagationWindowSeconds: int(h.cfg.PropagationWindow.Seconds()), propagation: h.cfg.PropagationWindow,
 	}
 	if h.cfg.Setup != nil {
 		g, err := h.cfg.Setup.Guide(t)
@@ -63,11 +72,12 @@ func (h *Handler) inviteView(r *http.Request, t tenant.Tenant) (inviteView, erro
 		}
 		v.RoleName, v.QuickCreateURL, v.Terraform, v.CLI = g.RoleName, g.QuickCreateURL, g.Terraform, g.CLI
 		v.TemplateDownload = "/v1/invite/template"
+		pol, err := h.cfg.Setup.TrustPolicy(t)
+		if err != nil {
+			return inviteView{}, fmt.Errorf("trust policy for %s: %w", t.ID, err)
+		}
+		v.TrustPolicy = pol
 		if h.cfg.Sandbox != nil && g.RoleName != "" {
-			pol, err := h.cfg.Setup.TrustPolicy(t)
-			if err != nil {
-				return inviteView{}, fmt.Errorf("trust policy for %s: %w", t.ID, err)
-			}
 			acct := SandboxAccountID(t.ID, h.cfg.PartnerAccountID)
 			v.Sandbox = &sandboxOffer{AccountID: acct, RoleARN: "arn:" + h.partition() + ":iam::" + acct + ":role/" + g.RoleName, TrustPolicy: pol}
 		}
@@ -118,7 +128,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request, t tenant.Tenant
 		return err
 	}
 	w.Header().Set("Location", "/v1/connections/"+c.AccountID)
-	writeJSON(w, http.StatusAccepted, c)
+	writeJSON(w, http.StatusAccepted, h.connectionStatus(c))
 	return nil
 }
 
@@ -127,7 +137,7 @@ func (h *Handler) getConnection(w http.ResponseWriter, r *http.Request, t tenant
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, c)
+	writeJSON(w, http.StatusOK, h.connectionStatus(c))
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -196,10 +197,14 @@ func TestBrowserOnboarding(t *testing.T) {
 	if arn != v.Sandbox.RoleARN {
 		t.Fatalf("sandbox role %q, want %q", arn, v.Sandbox.RoleARN)
 	}
+	if filled := get(t, ctx, "ARN field", chromedp.Value(chromedp.ID("role-arn"))); filled != arn {
+		t.Errorf("the sandbox button left the ARN field at %q, want %q", filled, arn)
+	}
 	screenshot(t, ctx, dir, "03-sandbox-role")
 
 	// A malformed ARN: the field error.
 	do(t, ctx, "submit a malformed ARN",
+		clearField("role-arn"),
 		chromedp.SendKeys(chromedp.ID("role-arn"), "arn:aws:iam::123:role/x"),
 		chromedp.Click(chromedp.ID("submit-button")),
 		waitFor(`(e => e && !e.hidden && /12 digits/.test(e.textContent))(document.getElementById('role-arn-error'))`, 5*time.Second))
@@ -210,12 +215,15 @@ func TestBrowserOnboarding(t *testing.T) {
 	}
 	screenshot(t, ctx, dir, "04-field-error")
 
-	// Paste the sandbox role's ARN, submit, see Connected.
+	// Paste the sandbox role's ARN, submit: the status card comes into
+	// view with the focus, then shows Connected.
 	do(t, ctx, "submit the role",
 		clearField("role-arn"),
 		chromedp.SendKeys(chromedp.ID("role-arn"), arn),
 		chromedp.Click(chromedp.ID("submit-button")),
 		chromedp.WaitVisible(chromedp.ID("status-card")),
+		waitFor(`document.activeElement && document.activeElement.id === 'status-card'`, 5*time.Second),
+		waitFor(`(r => r.top >= -1 && r.top < window.innerHeight / 2)(document.getElementById('status-card').getBoundingClientRect())`, 5*time.Second),
 		waitFor(`document.querySelector('#stepper li[data-step="connected"]').className === 'done'`, 15*time.Second),
 		waitFor(`document.querySelectorAll('#conns tbody tr').length === 1 && /Connected/.test(document.querySelector('#conns tbody').textContent)`, 5*time.Second))
 	status := get(t, ctx, "status", chromedp.Text(chromedp.ID("status")))
@@ -242,7 +250,62 @@ func TestBrowserOnboarding(t *testing.T) {
 	if !strings.Contains(failed, "confused deputy") || !strings.Contains(failed, "sts:ExternalId") {
 		t.Errorf("failure shown as %q", failed)
 	}
+	// The steps of the check: the role was assumed, in the right account,
+	// but also without an external ID.
+	if got := get(t, ctx, "step results", chromedp.Evaluate[string](`Array.from(document.querySelectorAll('#check-steps li')).map(li => li.dataset.result).join(',')`)); got != "ok,ok,failed,unknown" {
+		t.Errorf("step results of EXTERNAL_ID_NOT_ENFORCED: %q, want ok,ok,failed,unknown", got)
+	}
 	screenshot(t, ctx, dir, "06-failed-with-hint")
+
+	// A refused submission: the field error, and the previous account's
+	// status goes away.
+	do(t, ctx, "submit another malformed ARN",
+		clearField("role-arn"),
+		chromedp.SendKeys(chromedp.ID("role-arn"), "arn:aws:iam::123:role/x"),
+		chromedp.Click(chromedp.ID("submit-button")),
+		waitFor(`!document.getElementById('role-arn-error').hidden`, 5*time.Second))
+	if ok := get(t, ctx, "status cleared", chromedp.Evaluate[bool](`document.getElementById('status-card').hidden && document.getElementById('status').textContent === ''`)); !ok {
+		t.Error("a refused submission left the previous account's status on screen")
+	}
+
+	// A role that does not exist yet: inside the propagation window the
+	// status lists each denied attempt, the time left and "Check again
+	// now"; once the window is over it is FAILED with the steps, the
+	// causes in order and the trust policy to compare with.
+	late := "arn:aws:iam::333344445555:role/NotYetCreated"
+	do(t, ctx, "submit a role that does not exist yet",
+		clearField("role-arn"),
+		chromedp.SendKeys(chromedp.ID("role-arn"), late),
+		chromedp.Click(chromedp.ID("submit-button")),
+		waitFor(`document.querySelectorAll('#attempts li').length >= 2`, 8*time.Second))
+	prop := get(t, ctx, "propagation", chromedp.Text(chromedp.ID("propagation")))
+	if !strings.Contains(prop, "Attempt 1") || !strings.Contains(prop, "Attempt 2") || !regexp.MustCompile(`for \d+ s more`).MatchString(prop) {
+		t.Errorf("propagation status %q lacks the attempts or the time left", prop)
+	}
+	if ok := get(t, ctx, "check again", chromedp.Evaluate[bool](`!!document.getElementById('check-again') && !document.getElementById('expected-policy').hidden`)); !ok {
+		t.Error("no Check again now button or trust policy while the role is denied in the window")
+	}
+	screenshot(t, ctx, dir, "06b-propagation")
+	do(t, ctx, "the window ends",
+		waitFor(`/ASSUME_DENIED/.test(document.getElementById('status').textContent)`, 20*time.Second))
+	if got := get(t, ctx, "denied steps", chromedp.Evaluate[string](`Array.from(document.querySelectorAll('#check-steps li')).map(li => li.dataset.result).join(',')`)); got != "failed,not run,not run,not run" {
+		t.Errorf("step results of ASSUME_DENIED: %q", got)
+	}
+	causes := get(t, ctx, "causes", chromedp.Text(chromedp.ID("denied-causes")))
+	if i, j, k := strings.Index(causes, "mistyped"), strings.Index(causes, "another principal"), strings.Index(causes, "another value"); i < 0 || j < i || k < j {
+		t.Errorf("causes not in order of likelihood: %q", causes)
+	}
+	policy := get(t, ctx, "expected policy", chromedp.Text(chromedp.ID("expected-trust-policy")))
+	if !strings.Contains(policy, v.ExternalID) || !strings.Contains(policy, s.PartnerPrincipalARN) {
+		t.Errorf("expected trust policy %q lacks the external ID or the principal", policy)
+	}
+	screenshot(t, ctx, dir, "06c-denied")
+
+	// The customer creates the role, then asks for a check at once.
+	c.putRole(late, v.Sandbox.TrustPolicy)
+	do(t, ctx, "check again now",
+		chromedp.Click(chromedp.ID("check-again")),
+		waitFor(`/Connected/.test(document.getElementById('status').textContent)`, 15*time.Second))
 
 	// A phone-sized screen: nothing overflows sideways.
 	do(t, ctx, "narrow screen",
@@ -267,6 +330,13 @@ func TestBrowserOnboarding(t *testing.T) {
 	}
 	screenshot(t, ctx, dir, "08-invalid-invite")
 
+	// GET / links the form and the ops page.
+	do(t, ctx, "home page", chromedp.Navigate(s.URL+"/"), chromedp.WaitVisible(chromedp.ID("home-ops-link")))
+	if href := get(t, ctx, "form link", chromedp.AttributeValue(chromedp.ID("home-form"), "href")); href.Value != s.DemoInviteURL {
+		t.Errorf("home page links the form at %q, want %q", href.Value, s.DemoInviteURL)
+	}
+	screenshot(t, ctx, dir, "08b-home")
+
 	// The ops page: the token once, connections by status, live events.
 	do(t, ctx, "ops page",
 		chromedp.Navigate(s.URL+"/ops"),
@@ -274,7 +344,7 @@ func TestBrowserOnboarding(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("ops-token"), s.OpsToken),
 		chromedp.Click(chromedp.CSS(`#signin-form button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.ID("console")),
-		waitFor(`document.querySelectorAll('#events li').length >= 4 && document.querySelector('[data-count="VERIFIED"]').textContent === '1' && document.querySelector('[data-count="FAILED"]').textContent === '1'`, 10*time.Second))
+		waitFor(`document.querySelectorAll('#events li').length >= 4 && document.querySelector('[data-count="VERIFIED"]').textContent === '2' && document.querySelector('[data-count="FAILED"]').textContent === '1'`, 10*time.Second))
 	feed := get(t, ctx, "event feed", chromedp.Text(chromedp.ID("events")))
 	if !strings.Contains(feed, "Role Verified") || !strings.Contains(feed, "Role Verification Failed") || !strings.Contains(feed, "EXTERNAL_ID_NOT_ENFORCED") {
 		t.Errorf("event feed %q", feed)

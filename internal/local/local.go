@@ -64,6 +64,9 @@ const (
 // DemoTenant is the tenant serve creates at start, with an invite.
 const DemoTenant = "demo"
 
+// DefaultPartnerName is the partner's display name when none is set.
+const DefaultPartnerName = "RoleCall demo partner"
+
 // Options configure the pipeline. The zero value runs the embedded store
 // and the sandbox STS on 127.0.0.1:8080 with the documented defaults.
 type Options struct {
@@ -108,6 +111,9 @@ type Options struct {
 	SandboxLatency time.Duration
 	// EventSource of the events (default "rolecall").
 	EventSource string
+	// PartnerName is the partner's display name on the customer form
+	// (default DefaultPartnerName).
+	PartnerName string
 	// Tune adjusts the lifecycle policy after the options above (tests use
 	// it for tiny backoffs).
 	Tune func(*connection.Policy)
@@ -204,6 +210,9 @@ func (o *Options) defaults() {
 	}
 	if o.EventSource == "" {
 		o.EventSource = publish.DefaultSource
+	}
+	if o.PartnerName == "" {
+		o.PartnerName = DefaultPartnerName
 	}
 	if o.Events == nil {
 		o.Events = os.Stdout
@@ -364,13 +373,26 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 	s.Bus.Subscribe("", (&lineWriter{w: o.Events}).write)
 	s.Bus.Subscribe(string(connection.RoleSubmitted), s.submitted)
 
+	// The demo tenant and its invite.
+	if _, err := s.Service.CreateTenant(ctx, DemoTenant, "Demo Customer"); err != nil {
+		if e := onboarding.AsError(err); e == nil || e.Code != onboarding.CodeTenantExists {
+			return nil, fmt.Errorf("create the demo tenant: %w", err)
+		}
+	}
+	code, _, err := s.Service.CreateInvite(ctx, DemoTenant)
+	if err != nil {
+		return nil, fmt.Errorf("invite the demo tenant: %w", err)
+	}
+	s.DemoInviteURL = s.URL + "/connect?invite=" + code
+
 	// The HTTP handler.
 	opsAuth, err := httpapi.NewBearerToken(s.OpsToken)
 	if err != nil {
 		return nil, err
 	}
 	cfg := httpapi.Config{
-		Service: s.Service, Ops: opsAuth, PartnerName: "RoleCall demo partner",
+		Service: s.Service, Ops: opsAuth, PartnerName: o.PartnerName,
+		DemoInviteURL: s.DemoInviteURL, PropagationWindow: policy.PropagationWindow,
 		PartnerAccountID: s.PartnerAccountID, TrustedPrincipalARN: o.TrustedPrincipalARN, EventSource: o.EventSource,
 		Setup:   httpapi.RoleSetup{TrustedPrincipalARN: o.TrustedPrincipalARN, TemplateURL: o.TemplateURL, Region: o.Region},
 		Events:  busEvents{s.Bus},
@@ -399,18 +421,6 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(o.Log.Handler(), slog.LevelWarn),
 	}
-
-	// The demo tenant and its invite.
-	if _, err := s.Service.CreateTenant(ctx, DemoTenant, "Demo Customer"); err != nil {
-		if e := onboarding.AsError(err); e == nil || e.Code != onboarding.CodeTenantExists {
-			return nil, fmt.Errorf("create the demo tenant: %w", err)
-		}
-	}
-	code, _, err := s.Service.CreateInvite(ctx, DemoTenant)
-	if err != nil {
-		return nil, fmt.Errorf("invite the demo tenant: %w", err)
-	}
-	s.DemoInviteURL = s.URL + "/connect?invite=" + code
 
 	// Start: the change feed, the verify workers, the sweep ticker, HTTP.
 	var fctx, vctx, sctx context.Context
