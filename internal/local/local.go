@@ -30,8 +30,6 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -149,6 +147,10 @@ type Server struct {
 	Queue   VerifyQueue // *queue.Memory, or *queue.SQS with Options.QueueURL
 	// QueueKind describes the verify queue for the banner.
 	QueueKind string
+	// StackRoutesSubmissions: with AWS, an event bus and a queue URL, the
+	// deployed stack's Role Submitted rule enqueues submissions, so serve
+	// does not subscribe its own.
+	StackRoutesSubmissions bool
 
 	log      *slog.Logger
 	http     *http.Server
@@ -321,6 +323,9 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 	}
 	s.PartnerPrincipalARN = o.TrustedPrincipalARN
 	s.PartnerAccountID = accountOf(o.TrustedPrincipalARN)
+	// serve's own copies of the events (stdout, /v1/events, the ops page)
+	// name the partner's account and region, as the bus's events do.
+	s.Bus.Account, s.Bus.Region = s.PartnerAccountID, o.Region
 
 	// The verify queue: in-process, or a real SQS queue.
 	if o.QueueURL != "" {
@@ -369,9 +374,14 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 	s.sweeper = &sweep.Sweeper{Store: st, Queue: s.Queue, Log: o.Log}
 
 	// Bus rules: every event to stdout as a JSON line; Role Submitted to
-	// the verify queue.
+	// the verify queue, unless the events go to a deployed stack's bus and
+	// its queue is the verify queue: the stack's own Role Submitted rule
+	// already enqueues each submission there, and a second rule here
+	// would check every submission twice.
 	s.Bus.Subscribe("", (&lineWriter{w: o.Events}).write)
-	s.Bus.Subscribe(string(connection.RoleSubmitted), s.submitted)
+	if s.StackRoutesSubmissions = o.AWS && o.EventBusName != "" && o.QueueURL != ""; !s.StackRoutesSubmissions {
+		s.Bus.Subscribe(string(connection.RoleSubmitted), s.submitted)
+	}
 
 	// The demo tenant and its invite.
 	if _, err := s.Service.CreateTenant(ctx, DemoTenant, "Demo Customer"); err != nil {
@@ -502,6 +512,9 @@ func (s *Server) Banner() string {
 		row("Sandbox control:", s.URL+"/_sandbox")
 	}
 	row("Events:", "stdout (one JSON line per event), the ops page, and GET "+s.URL+"/v1/events")
+	if s.StackRoutesSubmissions {
+		row("Submissions:", "queued by the stack's Role Submitted rule on its bus (serve's own rule is off)")
+	}
 	b.WriteString("\nOpen the customer form, create the role (the sandbox button needs no AWS account), paste its ARN\nand watch it connect. Press Ctrl+C to stop.\n\n")
 	return b.String()
 }
@@ -596,42 +609,4 @@ func callerPrincipal(ctx context.Context, c *sts.Client) (string, error) {
 		return "arn:" + parts[1] + ":iam::" + parts[4] + ":role/" + role, nil
 	}
 	return arn, nil
-}
-
-// dynamoStore is the DynamoDB adapter with its stream as the change feed.
-func dynamoStore(ctx context.Context, o Options, awsCfg aws.Config, pub *publish.Publisher) (store.Store, feed, string, error) {
-	var (
-		ddb     *dynamodb.Client
-		streams *dynamodbstreams.Client
-		kind    string
-	)
-	if o.DynamoDBEndpoint != "" {
-		if o.TableName == "" {
-			o.TableName = "rolecall"
-		}
-		creds := credentials.NewStaticCredentialsProvider("local", "local", "")
-		ddb = dynamodb.New(dynamodb.Options{Region: o.Region, BaseEndpoint: aws.String(o.DynamoDBEndpoint), Credentials: creds})
-		streams = dynamodbstreams.New(dynamodbstreams.Options{Region: o.Region, BaseEndpoint: aws.String(o.DynamoDBEndpoint), Credentials: creds})
-		if err := store.CreateTable(ctx, ddb, o.TableName); err != nil {
-			return nil, nil, "", fmt.Errorf("create table %s at %s: %w", o.TableName, o.DynamoDBEndpoint, err)
-		}
-		kind = fmt.Sprintf("DynamoDB table %s at %s", o.TableName, o.DynamoDBEndpoint)
-	} else {
-		ddb = dynamodb.NewFromConfig(awsCfg)
-		streams = dynamodbstreams.NewFromConfig(awsCfg)
-		kind = "DynamoDB table " + o.TableName + " in " + awsCfg.Region
-	}
-	out, err := ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(o.TableName)})
-	if err != nil {
-		return nil, nil, "", fmt.Errorf("describe table %s: %w", o.TableName, err)
-	}
-	if out.Table == nil || out.Table.LatestStreamArn == nil {
-		return nil, nil, "", fmt.Errorf("table %s has no stream; RoleCall needs its NEW_AND_OLD_IMAGES stream", o.TableName)
-	}
-	sf := &streamFeed{api: streams, streamARN: aws.ToString(out.Table.LatestStreamArn),
-		handler: o.Hooks.wrapStreamHandler(&publish.Handler{Publisher: pub, Log: o.Log}), log: o.Log}
-	if err := sf.start(ctx); err != nil {
-		return nil, nil, "", err
-	}
-	return store.NewDynamoDB(ddb, o.TableName), sf, kind, nil
 }
