@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -351,13 +352,94 @@ func TestBrowserOnboarding(t *testing.T) {
 	}
 	screenshot(t, ctx, dir, "09-ops")
 
-	// A re-check from the ops page.
+	// A re-check that is refused (the connection was disconnected meanwhile)
+	// shows an error; the next action's success replaces it.
+	c.must(c.opsDo("DELETE", "/v1/tenants/browser/connections/210987654321", nil), 200)
+	do(t, ctx, "refused re-check",
+		chromedp.Click(chromedp.CSS(`button[aria-label="Re-check browser / 210987654321"]`)),
+		waitFor(`document.getElementById('ops-message').className === 'status error'`, 5*time.Second))
+
+	// A re-check from the ops page shows its result when it finishes.
 	do(t, ctx, "re-check",
 		chromedp.Click(chromedp.CSS(`button[aria-label="Re-check browser / `+v.Sandbox.AccountID+`"]`)),
-		waitFor(`/queued/.test(document.getElementById('ops-message').textContent)`, 5*time.Second))
-	if msg := get(t, ctx, "ops message", chromedp.Text(chromedp.ID("ops-message"))); !strings.Contains(msg, "Check of browser/"+v.Sandbox.AccountID+" queued") {
-		t.Errorf("re-check message %q", msg)
+		waitFor(`/finished: VERIFIED/.test(document.getElementById('ops-message').textContent)`, 15*time.Second))
+	if cls := get(t, ctx, "message class", chromedp.Evaluate[string](`document.getElementById('ops-message').className`)); cls != "status" {
+		t.Errorf("the stale error stayed marked after a success: class %q", cls)
 	}
+
+	// An invite with a chosen lifetime, and its copy button.
+	do(t, ctx, "create an invite",
+		chromedp.SendKeys(chromedp.ID("tenant-id"), "browser"),
+		chromedp.SetValue(chromedp.ID("invite-ttl"), "3600"),
+		chromedp.Click(chromedp.CSS(`#tenant-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.ID("invite-copy")),
+		chromedp.Click(chromedp.ID("invite-copy")),
+		waitFor(`/Copied/.test(document.getElementById('invite-copied').textContent)`, 5*time.Second))
+	link := get(t, ctx, "invite link", chromedp.Text(chromedp.ID("invite-link")))
+	if !strings.HasPrefix(link, s.URL+"/connect?invite=") {
+		t.Errorf("invite link %q", link)
+	}
+	if clip, err := chromedp.Run(ctx, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise)); err == nil && clip != link {
+		t.Errorf("the clipboard holds %q, want the invite link", clip)
+	}
+
+	// Search and paging: 30 disconnected connections of another tenant.
+	paging, err := s.Service.CreateTenant(context.Background(), "paging", "Paging Inc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 {
+		acct := fmt.Sprintf("5555000000%02d", i)
+		if _, err := s.Service.Submit(context.Background(), paging, "arn:aws:iam::"+acct+":role/R"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Service.Disconnect(context.Background(), "paging", acct); err != nil {
+			t.Fatal(err)
+		}
+	}
+	do(t, ctx, "page through",
+		chromedp.Click(chromedp.ID("refresh")),
+		waitFor(`document.querySelector('[data-count="DISCONNECTED"]').textContent === '31'`, 10*time.Second),
+		chromedp.Click(chromedp.CSS(`button[data-page="DISCONNECTED:next"]`)),
+		waitFor(`/Page 2 of 2/.test(document.getElementById('conn-groups').textContent)`, 5*time.Second))
+	if n := get(t, ctx, "rows on page 2", chromedp.Evaluate[int](`document.querySelectorAll('#conn-groups table')[document.querySelectorAll('#conn-groups table').length - 1].querySelectorAll('tbody tr').length`)); n != 6 {
+		t.Errorf("page 2 of 31 disconnected connections shows %d rows, want 6", n)
+	}
+	do(t, ctx, "search",
+		chromedp.SendKeys(chromedp.ID("conn-search"), "paging"),
+		waitFor(`/30 of \d+ connections match/.test(document.getElementById('conn-search-count').textContent)`, 5*time.Second))
+	if txt := get(t, ctx, "filtered", chromedp.Text(chromedp.ID("conn-groups"))); strings.Contains(txt, "browser") {
+		t.Error("the search for paging still lists tenant browser")
+	}
+	screenshot(t, ctx, dir, "10-ops-search")
+	do(t, ctx, "clear the search", clearField("conn-search"), waitFor(`document.getElementById('conn-search-count').textContent === ''`, 5*time.Second))
+
+	// Re-check all: a confirmation first, then live progress to the end.
+	do(t, ctx, "re-check all",
+		chromedp.Evaluate[chromedp.Void](`window.confirmed = []; window.confirm = m => { window.confirmed.push(m); return true; }`),
+		chromedp.Click(chromedp.ID("sweep-all")),
+		waitFor(`window.confirmed.length === 1 && !document.getElementById('sweep-progress').hidden`, 5*time.Second),
+		waitFor(`/Sweep finished: 2 checked/.test(document.getElementById('ops-message').textContent)`, 20*time.Second))
+	if lbl := get(t, ctx, "progress", chromedp.Text(chromedp.ID("sweep-label"))); !strings.Contains(lbl, "2 of 2 checked") {
+		t.Errorf("progress %q", lbl)
+	}
+	screenshot(t, ctx, dir, "11-ops-sweep")
+
+	// Rotation with a grace period from the page. A server that takes no
+	// grace period says so (UNKNOWN_FIELD graceSeconds); the page then
+	// asks again and hides the field.
+	do(t, ctx, "rotate",
+		chromedp.SendKeys(chromedp.ID("rotate-tenant"), "paging"),
+		chromedp.SetValue(chromedp.ID("rotate-grace"), "86400"),
+		chromedp.Click(chromedp.CSS(`#rotate-form button[type="submit"]`)),
+		waitFor(`/Rotated paging: external ID version 2/.test(document.getElementById('rotate-result').textContent)`, 5*time.Second))
+	if msg := get(t, ctx, "rotation confirmation", chromedp.Evaluate[string](`window.confirmed[1]`)); !strings.Contains(msg, "1 day") {
+		t.Errorf("rotation confirmation %q does not name the grace period", msg)
+	}
+	if tn, err := s.Service.Tenant(context.Background(), "paging"); err != nil || tn.ExternalIDVersion != 2 {
+		t.Errorf("tenant paging after rotation: %+v, %v", tn, err)
+	}
+	screenshot(t, ctx, dir, "12-ops-rotated")
 
 	// The token is kept for the tab: a reload needs no sign-in.
 	do(t, ctx, "reload ops", chromedp.Navigate(s.URL+"/ops"), chromedp.WaitVisible(chromedp.ID("console")))
