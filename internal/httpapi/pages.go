@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -230,9 +231,35 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
+	// The demo invite is a credential for the demo tenant: only a browser
+	// on this machine gets it, never one reaching a public serve.
+	demo := ""
+	if fromLoopback(r) {
+		demo = h.cfg.DemoInviteURL
+	}
 	h.render(w, r, h.pages.home, http.StatusOK,
 		frame{title: "RoleCall", subtitle: "Running locally"},
-		vars{"DemoInviteURL": h.cfg.DemoInviteURL, "Sandbox": h.cfg.Sandbox != nil, "PartnerName": h.cfg.PartnerName})
+		vars{"DemoInviteURL": demo, "Sandbox": h.cfg.Sandbox != nil, "PartnerName": h.cfg.PartnerName})
+}
+
+// fromLoopback reports whether the request's peer is this machine and it
+// asked for a loopback host (a proxy on this machine forwarding a public
+// name is not a local browser).
+func fromLoopback(r *http.Request) bool {
+	return loopbackHost(r.RemoteAddr) && loopbackHost(r.Host)
+}
+
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // opsPage is the local operations view. The page itself holds no data; its

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -160,14 +161,31 @@ func TestCustomerCheckAgain(t *testing.T) {
 func TestHome(t *testing.T) {
 	t.Run("serve", func(t *testing.T) {
 		e := newEnv(t, func(c *Config) { c.DemoInviteURL = "http://127.0.0.1:8080/connect?invite=abc" })
-		w := e.do(req{method: "GET", path: "/"})
-		body := w.Body.String()
-		if w.Code != 200 || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") {
-			t.Fatalf("GET / %d %s", w.Code, w.Header().Get("Content-Type"))
-		}
-		for _, want := range []string{`href="http://127.0.0.1:8080/connect?invite=abc"`, `href="/ops"`, "Acme Cloud"} {
-			if !strings.Contains(body, want) {
-				t.Errorf("home page lacks %s", want)
+		for _, peer := range []struct {
+			addr, host string
+			demo       bool
+		}{
+			{"127.0.0.1:50000", "127.0.0.1:8080", true},
+			{"[::1]:50000", "localhost:8080", true},
+			{"[::1]:50000", "[::1]:8080", true},
+			{"203.0.113.7:50000", "127.0.0.1:8080", false},
+			{"127.0.0.1:50000", "rolecall.example.com", false}, // a local proxy for a public name
+		} {
+			hr := httptest.NewRequest("GET", "/", nil)
+			hr.RemoteAddr, hr.Host = peer.addr, peer.host
+			w := httptest.NewRecorder()
+			e.h.ServeHTTP(w, hr)
+			body := w.Body.String()
+			if w.Code != 200 || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") {
+				t.Fatalf("GET / %d %s", w.Code, w.Header().Get("Content-Type"))
+			}
+			for _, want := range []string{`href="/ops"`, "Acme Cloud"} {
+				if !strings.Contains(body, want) {
+					t.Errorf("home page lacks %s", want)
+				}
+			}
+			if got := strings.Contains(body, "invite=abc"); got != peer.demo {
+				t.Errorf("from %s the home page shows the demo invite: %v, want %v", peer.addr, got, peer.demo)
 			}
 		}
 	})
