@@ -256,6 +256,9 @@ func TestBrowserOnboarding(t *testing.T) {
 	if got := get(t, ctx, "step results", chromedp.Evaluate[string](`Array.from(document.querySelectorAll('#check-steps li')).map(li => li.dataset.result).join(',')`)); got != "ok,ok,failed,unknown" {
 		t.Errorf("step results of EXTERNAL_ID_NOT_ENFORCED: %q, want ok,ok,failed,unknown", got)
 	}
+	if shown := get(t, ctx, "policy shown", chromedp.Evaluate[bool](`!document.getElementById('expected-policy').hidden`)); !shown {
+		t.Error("EXTERNAL_ID_NOT_ENFORCED does not show the trust policy to use")
+	}
 	screenshot(t, ctx, dir, "06-failed-with-hint")
 
 	// A refused submission: the field error, and the previous account's
@@ -320,6 +323,15 @@ func TestBrowserOnboarding(t *testing.T) {
 		t.Error("the form overflows a 375px wide screen")
 	}
 	screenshot(t, ctx, dir, "07-narrow")
+	// A failure with its steps fits too.
+	do(t, ctx, "a failure on a narrow screen",
+		chromedp.SendKeys(chromedp.ID("role-arn"), lax),
+		chromedp.Click(chromedp.ID("submit-button")),
+		waitFor(`document.querySelectorAll('#check-steps li').length === 4`, 15*time.Second))
+	if overflow := get(t, ctx, "overflow with steps", chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`)); overflow {
+		t.Error("the failed status overflows a 375px wide screen")
+	}
+	screenshot(t, ctx, dir, "07b-narrow-failed")
 	if _, err := chromedp.Call(ctx, emulation.ClearDeviceMetricsOverride, struct{}{}); err != nil {
 		t.Fatal(err)
 	}

@@ -362,7 +362,10 @@
     }
     var failing = c.status === 'FAILED' || c.status === 'ACCESS_LOST';
     if (c.steps && c.steps.length && (failing || (pending && attempts > 0))) statusDetail.appendChild(stepList(c.steps));
-    var denied = (c.reason && c.reason.code === 'ASSUME_DENIED') || (pending && attempts > 0);
+    // The trust policy to compare with: when the role refuses RoleCall, or
+    // accepts more than the tenant's external ID.
+    var code = c.reason && c.reason.code;
+    var showPolicy = (failing && (code === 'ASSUME_DENIED' || code === 'EXTERNAL_ID_NOT_ENFORCED')) || (pending && attempts > 0);
     if (failing && c.reason && c.reason.code === 'ASSUME_DENIED') {
       var causes = el('div', 'causes');
       causes.appendChild(el('h3', null, 'Possible causes, most likely first'));
@@ -372,7 +375,7 @@
       causes.appendChild(list);
       statusDetail.appendChild(causes);
     }
-    if (expectedPolicy) expectedPolicy.hidden = !denied;
+    if (expectedPolicy) expectedPolicy.hidden = !showPolicy;
     if (failing) statusDetail.appendChild(checkAgainButton(c));
   }
 
