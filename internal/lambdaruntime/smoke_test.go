@@ -35,6 +35,7 @@ func smokeValues(sqsURL string) map[string]string {
 		"TRUSTED_PRINCIPAL_ARN":      "arn:aws:iam::111122223333:role/rolecall-smoke-verifier",
 		"CUSTOMER_ROLE_TEMPLATE_URL": "",
 		"EVENT_SOURCE":               "rolecall",
+		"PARTNER_NAME":               "Smoke Partner",
 		"EVENT_BUS_NAME":             "rolecall-smoke",
 		"CHECK_INTERVAL":             "60m",
 	}
