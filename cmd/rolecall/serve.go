@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -19,12 +20,21 @@ import (
 type serveOptions struct {
 	local.Options
 	logLevel string
+	// opsTokenFile is --ops-token-file; opsTokenArg is the refused
+	// --ops-token, kept as a flag so that its use gets an explanation
+	// rather than "unknown flag".
+	opsTokenFile, opsTokenArg string
 }
 
-func newServeCmd() *cobra.Command {
-	var o serveOptions
+// opsTokenEnv is the environment variable that carries the ops token.
+const opsTokenEnv = "ROLECALL_OPS_TOKEN"
+
+func newServeCmd() *cobra.Command { return newServeCmdWith(new(serveOptions)) }
+
+// newServeCmdWith is the serve command writing its flags into o.
+func newServeCmdWith(o *serveOptions) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "serve [--addr 127.0.0.1:8080] [--dynamodb-endpoint URL] [--aws [--table T] [--event-bus B] [--queue-url U]] [--ops-token T] [--sweep-every 1m] [--check-interval 1h] [--lost-after 2] [--propagation-window 2m] [--sandbox-latency 0ms]",
+		Use:   "serve [--addr 127.0.0.1:8080] [--dynamodb-endpoint URL] [--aws [--table T] [--event-bus B] [--queue-url U] [--public --public-host NAME]] [--ops-token-file FILE] [--sweep-every 1m] [--check-interval 1h] [--lost-after 2] [--propagation-window 2m] [--sandbox-latency 0ms]",
 		Short: "Run the whole pipeline on this machine: web form, API, events, checks, sweeps",
 		Long: `serve runs RoleCall's four functions in one process, with the same code as in Lambda:
 the HTTP API and customer web form; the store's change feed -> publish -> an in-process
@@ -40,7 +50,19 @@ with --event-bus (or EVENT_BUS_NAME) it also puts every event on that
 EventBridge bus, and with --queue-url (or VERIFY_QUEUE_URL) the verify queue is
 that SQS queue: sweeps, re-checks and the "Role Submitted" rule send to it and the
 verify worker here receives from it (a deployed verify function reading the same
-queue would share its messages).
+queue would share its messages). With --aws, the account of the credentials
+(sts:GetCallerIdentity at start) is the partner's own: submissions naming it are
+refused, and the trusted principal must be in it.
+
+It listens on a loopback address and answers only requests addressed to a loopback
+name or address (others get 421: a DNS-rebinding page cannot drive it). --public
+allows another --addr and requests naming --public-host; only with --aws, never
+with the sandbox, whose control routes are unauthenticated.
+
+The ops token comes from the environment variable ROLECALL_OPS_TOKEN or from
+--ops-token-file FILE (at least 32 characters, a trailing newline is dropped); when
+neither is set one is generated. It is never taken from the command line, which
+every local user can read.
 
 At start it creates the tenant "demo" with an invite and prints the customer form's
 URL, the ops page's URL and token, and the partner principal. Events are written to
@@ -55,20 +77,29 @@ finish and their events are published.`,
 		DisableFlagsInUseLine: true,
 		Args:                  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runServe(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			if err := o.resolveOpsToken(cmd.Flags().Changed, cmd.ErrOrStderr()); err != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), "rolecall serve:", err)
+				return exitCode(2)
+			}
+			return runServe(cmd.Context(), *o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Addr, "addr", "127.0.0.1:8080", "address to listen on")
+	f.StringVar(&o.Addr, "addr", "127.0.0.1:8080", "address to listen on: a loopback address unless --public")
+	f.BoolVar(&o.Public, "public", false, "with --aws, allow a non-loopback --addr and requests naming --public-host (never with the sandbox)")
+	f.StringVar(&o.PublicHost, "public-host", "", "with --public, the host `NAME` (or IP address) clients reach this server by; requests naming another non-loopback host get 421")
 	f.StringVar(&o.DynamoDBEndpoint, "dynamodb-endpoint", "", "use DynamoDB (e.g. DynamoDB Local) at this endpoint instead of the embedded store")
 	f.StringVar(&o.TableName, "table", os.Getenv("TABLE_NAME"), "DynamoDB table name (default \"rolecall\" with --dynamodb-endpoint; with --aws, a real table)")
 	f.BoolVar(&o.AWS, "aws", false, "use the default AWS credential chain and real STS instead of the sandbox")
 	f.StringVar(&o.EventBusName, "event-bus", os.Getenv("EVENT_BUS_NAME"), "with --aws, also put events on this EventBridge bus")
 	f.StringVar(&o.QueueURL, "queue-url", os.Getenv("VERIFY_QUEUE_URL"), "with --aws, use this SQS queue as the verify queue instead of the in-process one")
 	f.StringVar(&o.Region, "region", "", "AWS region (default us-east-1, or the SDK's with --aws)")
-	f.StringVar(&o.TrustedPrincipalARN, "trusted-principal-arn", "", "principal customer roles trust (default: the sandbox's, or the caller's with --aws)")
+	f.StringVar(&o.TrustedPrincipalARN, "trusted-principal-arn", "", "principal customer roles trust, a role or account root (default: the sandbox's; with --aws the credentials' role, "+
+		"its path taken from the profile's role_arn or AWS_ROLE_ARN, so required when those do not name it)")
 	f.StringVar(&o.TemplateURL, "template-url", os.Getenv("CUSTOMER_ROLE_TEMPLATE_URL"), "S3 URL of customer-role.yaml, for quick-create links")
-	f.StringVar(&o.OpsToken, "ops-token", os.Getenv("ROLECALL_OPS_TOKEN"), "token of the ops routes and page (generated when empty)")
+	f.StringVar(&o.opsTokenFile, "ops-token-file", "", "read the token of the ops routes and page from `FILE` (at least 32 characters); default $"+opsTokenEnv+", or generated")
+	f.StringVar(&o.opsTokenArg, "ops-token", "", "refused: use $"+opsTokenEnv+" or --ops-token-file")
+	_ = f.MarkHidden("ops-token")
 	f.DurationVar(&o.SweepEvery, "sweep-every", time.Minute, "interval of the sweep of due connections (0 to disable)")
 	f.DurationVar(&o.CheckInterval, "check-interval", time.Hour, "interval between routine checks of verified roles")
 	f.IntVar(&o.LostAfter, "lost-after", 2, "consecutive failed checks that make a verified role ACCESS_LOST")
@@ -78,6 +109,41 @@ finish and their events are published.`,
 	f.StringVar(&o.PartnerName, "partner-name", os.Getenv("PARTNER_NAME"), "your company's name as customers see it on the form (default \""+local.DefaultPartnerName+"\")")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd
+}
+
+// resolveOpsToken sets OpsToken from --ops-token-file or the environment,
+// and refuses --ops-token: a command line is readable by every local user
+// (ps, /proc/PID/cmdline). changed tells whether a flag was given. A file
+// that other users can read is used, with a warning on stderr.
+func (o *serveOptions) resolveOpsToken(changed func(flag string) bool, stderr io.Writer) error {
+	if changed("ops-token") {
+		return errors.New("--ops-token is refused: a command line is visible to every local user (ps, /proc/<pid>/cmdline); " +
+			"put the token in the environment variable " + opsTokenEnv + ", or in a file only you can read and pass --ops-token-file FILE")
+	}
+	env := os.Getenv(opsTokenEnv)
+	switch {
+	case o.opsTokenFile != "" && env != "":
+		return errors.New("the ops token is in both " + opsTokenEnv + " and --ops-token-file; set one, not both")
+	case o.opsTokenFile != "":
+		b, err := os.ReadFile(o.opsTokenFile)
+		if err != nil {
+			return fmt.Errorf("--ops-token-file: %w", err)
+		}
+		tok := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+		if err := local.ValidateOpsToken(tok); err != nil {
+			return fmt.Errorf("--ops-token-file %s: %w", o.opsTokenFile, err)
+		}
+		if fi, err := os.Stat(o.opsTokenFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			fmt.Fprintf(stderr, "rolecall serve: warning: %s is readable by other users (mode %04o); chmod 600 it\n", o.opsTokenFile, fi.Mode().Perm())
+		}
+		o.OpsToken = tok
+	case env != "":
+		if err := local.ValidateOpsToken(env); err != nil {
+			return fmt.Errorf("%s: %w", opsTokenEnv, err)
+		}
+		o.OpsToken = env
+	}
+	return nil
 }
 
 // validate refuses flag values serve cannot run with.
@@ -110,6 +176,9 @@ func (o *serveOptions) validate() error {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(o.logLevel)); err != nil {
 		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", o.logLevel))
+	}
+	if err := o.Options.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -19,7 +21,9 @@ func TestServeStartsPrintsBannerAndStops(t *testing.T) {
 	defer cancel()
 	var stdout, stderr syncbuf.Buffer
 	root := newRoot()
-	root.SetArgs([]string{"serve", "--addr", "127.0.0.1:0", "--ops-token", "tok-123", "--sweep-every", "0", "--log-level", "warn", "--partner-name", "Acme Cloud"})
+	const token = "tok-0123456789abcdefghijklmnopqrstuvwxyz"
+	t.Setenv("ROLECALL_OPS_TOKEN", token)
+	root.SetArgs([]string{"serve", "--addr", "127.0.0.1:0", "--sweep-every", "0", "--log-level", "warn", "--partner-name", "Acme Cloud"})
 	root.SetOut(&stdout)
 	root.SetErr(&stderr)
 	done := make(chan error, 1)
@@ -35,7 +39,7 @@ func TestServeStartsPrintsBannerAndStops(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	for _, want := range []string{"Ops token:", "tok-123", "/ops", "arn:aws:iam::123456789012:role/RoleCallVerifier", "stdout"} {
+	for _, want := range []string{"Ops token:", token, "/ops", "arn:aws:iam::123456789012:role/RoleCallVerifier", "stdout"} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("banner lacks %q:\n%s", want, stderr.String())
 		}
@@ -68,27 +72,51 @@ func TestServeStartsPrintsBannerAndStops(t *testing.T) {
 }
 
 func TestServeRefusesBadFlags(t *testing.T) {
-	tests := [][]string{
-		{"--lost-after", "0"},
-		{"--propagation-window", "0s"},
-		{"--check-interval", "10ms"},
-		{"--sandbox-latency", "-1s"},
-		{"--sweep-every", "-1m"},
-		{"--log-level", "loud"},
-		{"--aws", "--sandbox-latency", "1s"},
-		{"--queue-url", "https://sqs.us-east-1.amazonaws.com/111122223333/rolecall-verify"},
+	tests := []struct {
+		args []string
+		want string // in the message; default: the name of the flag before the last argument
+	}{
+		{args: []string{"--lost-after", "0"}},
+		{args: []string{"--propagation-window", "0s"}},
+		{args: []string{"--check-interval", "10ms"}},
+		{args: []string{"--sandbox-latency", "-1s"}},
+		{args: []string{"--sweep-every", "-1m"}},
+		{args: []string{"--log-level", "loud"}},
+		{args: []string{"--aws", "--sandbox-latency", "1s"}},
+		{args: []string{"--queue-url", "https://sqs.us-east-1.amazonaws.com/111122223333/rolecall-verify"}},
+		{args: []string{"--addr", "0.0.0.0:0"}, want: "--addr) \"0.0.0.0:0\" is not a loopback address"},
+		{args: []string{"--addr", ":0"}, want: "is not a loopback address"},
+		{args: []string{"--addr", "192.0.2.10:8080"}, want: "is not a loopback address"},
+		{args: []string{"--addr", "rolecall.example.com:8080"}, want: "is not a loopback address"},
+		{args: []string{"--public", "--addr", "0.0.0.0:0"}, want: "--public) is never with the sandbox"},
+		{args: []string{"--public", "--public-host", "rolecall.example.com", "--addr", "0.0.0.0:0"}, want: "never with the sandbox"},
+		{args: []string{"--public", "--public-host", "rolecall.example.com"}, want: "never with the sandbox"},
+		{args: []string{"--aws", "--public", "--addr", "0.0.0.0:0"}, want: "needs a public host (--public-host)"},
+		{args: []string{"--public-host", "rolecall.example.com"}, want: "needs public mode (--public)"},
+		{args: []string{"--aws", "--public", "--public-host", "https://rolecall.example.com"}, want: "want a host name or IP address"},
+		{args: []string{"--ops-token-file", "/nonexistent/rolecall-token"}},
+		{args: []string{"--ops-token", "0123456789abcdefghijklmnopqrstuvwxyz"}, want: "--ops-token is refused"},
+		{args: []string{"--trusted-principal-arn", "arn:aws:iam::123456789012:user/alice"}, want: "IAM user"},
 	}
-	for _, args := range tests {
-		t.Run(strings.Join(args, " "), func(t *testing.T) {
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			want := tt.want
+			if want == "" {
+				want = strings.TrimLeft(tt.args[len(tt.args)-2], "-")
+			}
+			t.Setenv("ROLECALL_OPS_TOKEN", "")
 			var stderr bytes.Buffer
 			root := newRoot()
-			root.SetArgs(append([]string{"serve", "--addr", "127.0.0.1:0"}, args...))
+			root.SetArgs(append([]string{"serve", "--addr", "127.0.0.1:0"}, tt.args...))
 			root.SetOut(&bytes.Buffer{})
 			root.SetErr(&stderr)
-			err := root.ExecuteContext(context.Background())
+			// Bounded: serve that starts after all stops with the context.
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			err := root.ExecuteContext(ctx)
 			var ec exitCode
-			if !errors.As(err, &ec) || ec != 2 || !strings.Contains(stderr.String(), strings.TrimLeft(args[len(args)-2], "-")) {
-				t.Errorf("err %v, stderr %q", err, stderr.String())
+			if !errors.As(err, &ec) || ec != 2 || !strings.Contains(stderr.String(), want) {
+				t.Errorf("err %v, stderr %q; want exit 2 saying %q", err, stderr.String(), want)
 			}
 		})
 	}
@@ -117,10 +145,78 @@ func TestServeQueueURL(t *testing.T) {
 		if err := root.Execute(); err != nil {
 			t.Fatal(err)
 		}
-		for _, want := range []string{"--queue-url string", "VERIFY_QUEUE_URL", "with --aws, use this SQS queue"} {
+		for _, want := range []string{"--queue-url string", "VERIFY_QUEUE_URL", "with --aws, use this SQS queue",
+			"--ops-token-file FILE", "ROLECALL_OPS_TOKEN", "--public ", "--public-host NAME"} {
 			if !strings.Contains(stdout.String(), want) {
 				t.Errorf("help lacks %q:\n%s", want, stdout.String())
 			}
 		}
+		if strings.Contains(stdout.String(), "--ops-token string") {
+			t.Errorf("help offers --ops-token:\n%s", stdout.String())
+		}
 	})
+}
+
+// TestServeOpsToken: the token comes from ROLECALL_OPS_TOKEN or a file,
+// never from the command line (which every local user can read through
+// ps), and is at least 32 characters.
+func TestServeOpsToken(t *testing.T) {
+	const good = "0123456789abcdefghijklmnopqrstuvwxyz"
+	dir := t.TempDir()
+	file := func(name, content string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name    string
+		env     string
+		args    []string
+		token   string // resolved token ("" when refused)
+		wantErr []string
+		warn    string
+	}{
+		{name: "generated when absent"},
+		{name: "environment", env: good, token: good},
+		{name: "file with a trailing newline", args: []string{"--ops-token-file", file("nl", good+"\n", 0o600)}, token: good},
+		{name: "file with CRLF", args: []string{"--ops-token-file", file("crlf", good+"\r\n", 0o600)}, token: good},
+		{name: "file without newline", args: []string{"--ops-token-file", file("bare", good, 0o600)}, token: good},
+		{name: "file others can read", args: []string{"--ops-token-file", file("open", good, 0o644)}, token: good, warn: "readable by other users"},
+		{name: "on the command line", args: []string{"--ops-token", good},
+			wantErr: []string{"--ops-token is refused", "ps", "ROLECALL_OPS_TOKEN", "--ops-token-file"}},
+		{name: "short in the environment", env: "tok-123", wantErr: []string{"ROLECALL_OPS_TOKEN", "at least 32"}},
+		{name: "short in a file", args: []string{"--ops-token-file", file("short", "tok-123\n", 0o600)}, wantErr: []string{"--ops-token-file", "at least 32"}},
+		{name: "two lines in a file", args: []string{"--ops-token-file", file("two", good+"\n\n", 0o600)}, wantErr: []string{"printable ASCII"}},
+		{name: "empty file", args: []string{"--ops-token-file", file("empty", "", 0o600)}, wantErr: []string{"--ops-token-file", "at least 32"}},
+		{name: "missing file", args: []string{"--ops-token-file", filepath.Join(dir, "missing")}, wantErr: []string{"--ops-token-file", "no such file"}},
+		{name: "both", env: good, args: []string{"--ops-token-file", file("both", good, 0o600)}, wantErr: []string{"ROLECALL_OPS_TOKEN", "--ops-token-file", "not both"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("ROLECALL_OPS_TOKEN", tt.env)
+			var o serveOptions
+			cmd := newServeCmdWith(&o)
+			if err := cmd.ParseFlags(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			var stderr bytes.Buffer
+			err := o.resolveOpsToken(cmd.Flags().Changed, &stderr)
+			if len(tt.wantErr) > 0 {
+				for _, want := range tt.wantErr {
+					if err == nil || !strings.Contains(err.Error(), want) {
+						t.Errorf("error %v, want it to say %q", err, want)
+					}
+				}
+				return
+			}
+			if err != nil || o.OpsToken != tt.token {
+				t.Fatalf("token %q, err %v; want %q", o.OpsToken, err, tt.token)
+			}
+			if tt.warn != "" && !strings.Contains(stderr.String(), tt.warn) || tt.warn == "" && stderr.Len() > 0 {
+				t.Errorf("stderr %q, want warning %q", stderr.String(), tt.warn)
+			}
+		})
+	}
 }

@@ -33,6 +33,7 @@ func main() {
 	templateURL := env.StringOr("CUSTOMER_ROLE_TEMPLATE_URL", "")
 	source := env.StringOr("EVENT_SOURCE", "rolecall")
 	partnerName := env.StringOr("PARTNER_NAME", "")
+	submissionsPerMinute := env.IntOr("SUBMISSIONS_PER_INVITE_PER_MINUTE", onboarding.DefaultSubmissionsPerMinute)
 	cfg, err := env.AWS(context.Background())
 	if err != nil {
 		log.Error("cannot start", "error", err)
@@ -43,6 +44,8 @@ func main() {
 		Queue:  &queue.SQS{Client: sqs.NewFromConfig(cfg), QueueURL: queueURL},
 		Policy: connection.DefaultPolicy(),
 		Rules:  rolearn.Rules{Partition: partitionOf(principal), OwnAccount: partnerAccount},
+
+		SubmissionsPerMinute: submissionsPerMinute,
 	}
 	h, err := httpapi.New(httpapi.Config{
 		Service:             svc,

@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -27,6 +28,9 @@ func main() {
 	table := env.String("TABLE_NAME")
 	queueURL := env.String("VERIFY_QUEUE_URL")
 	policy.VerifiedInterval = env.DurationOr("CHECK_INTERVAL", policy.VerifiedInterval)
+	policy.FailedIntervalMax = env.DurationOr("FAILED_CHECK_MAX_INTERVAL", policy.FailedIntervalMax)
+	policy.LostIntervalMax = env.DurationOr("ACCESS_LOST_CHECK_MAX_INTERVAL", policy.LostIntervalMax)
+	policy.AbandonAfter = time.Duration(env.IntOr("ABANDON_FAILED_AFTER_DAYS", int(policy.AbandonAfter/(24*time.Hour)))) * 24 * time.Hour
 	cfg, err := env.AWS(context.Background())
 	if err != nil {
 		log.Error("cannot start", "error", err)

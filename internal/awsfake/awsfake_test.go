@@ -53,3 +53,22 @@ func TestSTSDenies(t *testing.T) {
 		t.Errorf("calls = %v", calls)
 	}
 }
+
+func TestSTSCallerIdentity(t *testing.T) {
+	fake := awsfake.NewSTS()
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	c := sts.NewFromConfig(awsfake.ClientConfig(srv.URL, 1))
+	if _, err := c.GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{}); err == nil {
+		t.Fatal("GetCallerIdentity without a caller succeeded")
+	}
+	const arn = "arn:aws:sts::111122223333:assumed-role/RoleCallVerifier/s-1"
+	fake.SetCaller(arn)
+	out, err := c.GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+	if err != nil || aws.ToString(out.Arn) != arn || aws.ToString(out.Account) != "111122223333" || aws.ToString(out.UserId) == "" {
+		t.Fatalf("GetCallerIdentity = %+v, %v", out, err)
+	}
+	if calls := fake.Calls(); len(calls) != 2 || calls[1].Get("Action") != "GetCallerIdentity" {
+		t.Errorf("calls = %v", calls)
+	}
+}

@@ -4,15 +4,27 @@ import (
 	"encoding/xml"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 )
 
 // STS is a fake STS endpoint (AWS Query protocol) that denies every
-// AssumeRole, as IAM does for a role that does not trust the caller. It
-// records the requests' form values.
+// AssumeRole, as IAM does for a role that does not trust the caller, and
+// answers GetCallerIdentity with the identity SetCaller gave it (none: an
+// unsupported action). It records the requests' form values.
 type STS struct {
-	mu    sync.Mutex
-	calls []url.Values
+	mu     sync.Mutex
+	calls  []url.Values
+	caller string // GetCallerIdentity's Arn
+}
+
+// SetCaller sets the ARN GetCallerIdentity returns, e.g.
+// arn:aws:sts::111122223333:assumed-role/Name/session; its account is the
+// ARN's fifth field.
+func (f *STS) SetCaller(arn string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.caller = arn
 }
 
 // NewSTS returns a fake STS; serve it with httptest.
@@ -32,7 +44,12 @@ func (f *STS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	f.calls = append(f.calls, r.PostForm)
+	caller := f.caller
 	f.mu.Unlock()
+	if r.PostForm.Get("Action") == "GetCallerIdentity" && caller != "" {
+		writeCallerIdentity(w, caller)
+		return
+	}
 	type errDoc struct {
 		XMLName xml.Name `xml:"https://sts.amazonaws.com/doc/2011-06-15/ ErrorResponse"`
 		Error   struct {
@@ -55,5 +72,25 @@ func (f *STS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/xml")
 	w.WriteHeader(http.StatusForbidden)
+	_ = xml.NewEncoder(w).Encode(doc)
+}
+
+// writeCallerIdentity answers GetCallerIdentity for the caller ARN.
+func writeCallerIdentity(w http.ResponseWriter, arn string) {
+	type result struct {
+		Arn     string `xml:"Arn"`
+		UserID  string `xml:"UserId"`
+		Account string `xml:"Account"`
+	}
+	type response struct {
+		XMLName   xml.Name `xml:"https://sts.amazonaws.com/doc/2011-06-15/ GetCallerIdentityResponse"`
+		Result    result   `xml:"GetCallerIdentityResult"`
+		RequestID string   `xml:"ResponseMetadata>RequestId"`
+	}
+	doc := response{Result: result{Arn: arn, UserID: "AIDAFAKECALLER"}, RequestID: "req-fake"}
+	if parts := strings.SplitN(arn, ":", 6); len(parts) == 6 {
+		doc.Result.Account = parts[4]
+	}
+	w.Header().Set("Content-Type", "text/xml")
 	_ = xml.NewEncoder(w).Encode(doc)
 }

@@ -136,14 +136,18 @@ func startFakes() fakeEndpoints {
 // endpoints. AWS_LAMBDA_RUNTIME_API is added per start.
 func functionEnv(t stack.Template, id string, f fakeEndpoints, home string) ([]string, error) {
 	values := map[string]string{
-		"TABLE_NAME":                 "rolecall-bench",
-		"VERIFY_QUEUE_URL":           f.urls["SQS"] + "/111122223333/rolecall-bench-verify",
-		"PARTNER_ACCOUNT_ID":         partnerAccount,
-		"TRUSTED_PRINCIPAL_ARN":      partnerPrincipal,
-		"CUSTOMER_ROLE_TEMPLATE_URL": "",
-		"EVENT_SOURCE":               "rolecall",
-		"EVENT_BUS_NAME":             "rolecall-bench",
-		"CHECK_INTERVAL":             "60m",
+		"TABLE_NAME":                        "rolecall-bench",
+		"VERIFY_QUEUE_URL":                  f.urls["SQS"] + "/111122223333/rolecall-bench-verify",
+		"PARTNER_ACCOUNT_ID":                partnerAccount,
+		"TRUSTED_PRINCIPAL_ARN":             partnerPrincipal,
+		"CUSTOMER_ROLE_TEMPLATE_URL":        "",
+		"EVENT_SOURCE":                      "rolecall",
+		"EVENT_BUS_NAME":                    "rolecall-bench",
+		"CHECK_INTERVAL":                    "60m",
+		"SUBMISSIONS_PER_INVITE_PER_MINUTE": "20",
+		"FAILED_CHECK_MAX_INTERVAL":         "1440m",
+		"ACCESS_LOST_CHECK_MAX_INTERVAL":    "60m",
+		"ABANDON_FAILED_AFTER_DAYS":         "14",
 	}
 	if err := os.MkdirAll(home, 0o755); err != nil {
 		return nil, err

@@ -19,13 +19,17 @@ import (
 	"github.com/rolecall/rolecall/internal/queue"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/tenant"
 )
 
 // latency: submit → VERIFIED through `rolecall serve` (local.Start) with
 // the sandbox STS answering after STSLatency, then POST /v1/connections
 // under an open-loop load, against the API alone and against serve.
 func latency(ctx context.Context, cfg Config, r *Report) error {
-	s, err := local.Start(ctx, local.Options{Addr: "127.0.0.1:0", SweepEvery: -1, SandboxLatency: cfg.STSLatency, Events: io.Discard, Log: quiet})
+	// The load comes through one invite of one tenant: lift the invite's
+	// rate limit and give the tenant the largest connection limit.
+	s, err := local.Start(ctx, local.Options{Addr: "127.0.0.1:0", SweepEvery: -1, SandboxLatency: cfg.STSLatency, Events: io.Discard, Log: quiet,
+		SubmissionsPerMinute: benchSubmissionsPerMinute})
 	if err != nil {
 		return err
 	}
@@ -34,7 +38,7 @@ func latency(ctx context.Context, cfg Config, r *Report) error {
 		defer cancel()
 		_ = s.Shutdown(sctx)
 	}()
-	t, err := s.Service.CreateTenant(ctx, "bench", "Bench")
+	t, err := s.Service.CreateTenantWith(ctx, "bench", "Bench", benchTenant())
 	if err != nil {
 		return err
 	}
@@ -154,7 +158,7 @@ type apiServer struct {
 // embedded store and queue instead of DynamoDB and SQS.
 func apiAlone(ctx context.Context) (*apiServer, error) {
 	svc := &onboarding.Service{Store: store.NewMemory(), Queue: queue.NewMemory(), Policy: connection.DefaultPolicy(),
-		Rules: rolearn.Rules{Partition: "aws", OwnAccount: partnerAccount}}
+		Rules: rolearn.Rules{Partition: "aws", OwnAccount: partnerAccount}, SubmissionsPerMinute: benchSubmissionsPerMinute}
 	ops, err := httpapi.NewBearerToken("bench-ops-token")
 	if err != nil {
 		return nil, err
@@ -164,7 +168,7 @@ func apiAlone(ctx context.Context) (*apiServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := svc.CreateTenant(ctx, "bench", "Bench"); err != nil {
+	if _, err := svc.CreateTenantWith(ctx, "bench", "Bench", benchTenant()); err != nil {
 		return nil, err
 	}
 	code, _, err := svc.CreateInvite(ctx, "bench")
@@ -178,6 +182,18 @@ func apiAlone(ctx context.Context) (*apiServer, error) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	return &apiServer{url: "http://" + ln.Addr().String(), code: code, close: func() { _ = srv.Close() }}, nil
+}
+
+// benchSubmissionsPerMinute lifts the per-invite rate limit above any load
+// the benchmark offers.
+const benchSubmissionsPerMinute = 1 << 30
+
+// benchTenant is the benchmark's tenant: the largest connection limit, as
+// every submission adds a connection (at most LatencySamples +
+// LoadRate × (LoadWarmup + LoadDuration), 5,531 by default).
+func benchTenant() onboarding.TenantOptions {
+	n := tenant.MaxMaxConnections
+	return onboarding.TenantOptions{MaxConnections: &n}
 }
 
 type loadResult struct {

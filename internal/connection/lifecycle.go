@@ -75,6 +75,9 @@ type Policy struct {
 	// Jitter spreads routine checks: each interval is varied by up to
 	// ±Jitter of itself so sweeps do not bunch up.
 	Jitter float64
+	// Backoff spaces the checks of FAILED and ACCESS_LOST connections and
+	// abandons FAILED ones (schedule.go).
+	Backoff
 }
 
 // DefaultPolicy returns the documented defaults.
@@ -91,6 +94,7 @@ func DefaultPolicy() Policy {
 		SuspectInterval:   time.Minute,
 		TransientRetry:    30 * time.Second,
 		Jitter:            0.1,
+		Backoff:           DefaultBackoff(),
 	}
 }
 
@@ -225,11 +229,14 @@ func (p Policy) Apply(c Connection, o Outcome) (Transition, error) {
 		after.NextCheckAt = now.Add(p.jittered(p.LostInterval, c, now))
 		return transition(c, after, RoleAccessLost, now, o.ExternalIDVersion), nil
 	default: // Failed, AccessLost: still failing
-		interval, dt := p.FailedInterval, RoleVerificationFailed
-		if c.Status == AccessLost {
-			interval, dt = p.LostInterval, RoleAccessLost
+		if p.Abandoned(c, now) {
+			return p.Abandon(c, o.ExternalIDVersion, now), nil
 		}
-		after.NextCheckAt = now.Add(p.jittered(interval, c, now))
+		dt := RoleVerificationFailed
+		if c.Status == AccessLost {
+			dt = RoleAccessLost
+		}
+		after.NextCheckAt = now.Add(p.jittered(p.RetryInterval(c, now), c, now))
 		if reason.Code == c.Reason.Code {
 			return routine()
 		}

@@ -123,7 +123,8 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request, t tenant.Tenant
 	if err := decodeBody(r, &in, false); err != nil {
 		return err
 	}
-	c, err := h.cfg.Service.Submit(r.Context(), t, in.RoleARN)
+	code, _ := credential(r, "Invite") // the customer wrapper resolved it
+	c, err := h.cfg.Service.SubmitInvited(r.Context(), t, code, in.RoleARN)
 	if err != nil {
 		return err
 	}
@@ -144,6 +145,8 @@ func (h *Handler) getConnection(w http.ResponseWriter, r *http.Request, t tenant
 type createTenantRequest struct {
 	TenantID string `json:"tenantId"`
 	Name     string `json:"name"`
+	// MaxConnections is optional (default 100, 1 to 10,000).
+	MaxConnections *int `json:"maxConnections"`
 }
 
 func (h *Handler) createTenant(w http.ResponseWriter, r *http.Request) error {
@@ -151,7 +154,7 @@ func (h *Handler) createTenant(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(r, &in, false); err != nil {
 		return err
 	}
-	t, err := h.cfg.Service.CreateTenant(r.Context(), in.TenantID, in.Name)
+	t, err := h.cfg.Service.CreateTenantWith(r.Context(), in.TenantID, in.Name, onboarding.TenantOptions{MaxConnections: in.MaxConnections})
 	if err != nil {
 		return err
 	}
@@ -160,32 +163,25 @@ func (h *Handler) createTenant(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-type inviteCreated struct {
-	TenantID  string    `json:"tenantId"`
-	Code      string    `json:"code"`
-	URL       string    `json:"url"`
-	ExpiresAt time.Time `json:"expiresAt"`
-}
-
-func (h *Handler) createInvite(w http.ResponseWriter, r *http.Request) error {
-	if err := decodeBody(r, &struct{}{}, true); err != nil {
-		return err
-	}
-	code, inv, err := h.cfg.Service.CreateInvite(r.Context(), r.PathValue("tenantId"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, inviteCreated{TenantID: inv.TenantID, Code: code, URL: h.baseURL(r) + "/connect?invite=" + code, ExpiresAt: inv.ExpiresAt})
-	return nil
+type rotateRequest struct {
+	// RevokeInvites revokes every invite of the tenant after the
+	// rotation, so that links that may have leaked stop working with it.
+	RevokeInvites bool `json:"revokeInvites"`
 }
 
 func (h *Handler) rotate(w http.ResponseWriter, r *http.Request) error {
-	if err := decodeBody(r, &struct{}{}, true); err != nil {
+	var in rotateRequest
+	if err := decodeBody(r, &in, true); err != nil {
 		return err
 	}
 	t, err := h.cfg.Service.RotateExternalID(r.Context(), r.PathValue("tenantId"))
 	if err != nil {
 		return err
+	}
+	if in.RevokeInvites {
+		if err := h.revokeAllInvites(r, t.ID); err != nil {
+			return err
+		}
 	}
 	writeJSON(w, http.StatusOK, t)
 	return nil

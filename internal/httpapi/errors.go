@@ -3,6 +3,8 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/rolecall/rolecall/internal/onboarding"
 	"github.com/rolecall/rolecall/internal/tenant"
@@ -74,10 +76,12 @@ func statusOf(code string) int {
 	switch code {
 	case onboarding.CodeNotFound:
 		return http.StatusNotFound
-	case onboarding.CodeTenantExists, onboarding.CodeRoleClaimed, onboarding.CodeConflict:
+	case onboarding.CodeTenantExists, onboarding.CodeRoleClaimed, onboarding.CodeConflict, onboarding.CodeConnectionLimit:
 		return http.StatusConflict
-	case tenant.CodeInvalidInvite, tenant.CodeInviteExpired, CodeUnauthenticated:
+	case tenant.CodeInvalidInvite, tenant.CodeInviteExpired, tenant.CodeInviteRevoked, CodeUnauthenticated:
 		return http.StatusUnauthorized
+	case onboarding.CodeRateLimited:
+		return http.StatusTooManyRequests
 	case CodeForbidden:
 		return http.StatusForbidden
 	}
@@ -92,6 +96,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	if oe := onboarding.AsError(err); oe != nil {
+		if oe.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int((oe.RetryAfter+time.Second-1)/time.Second)))
+		}
 		writeError(w, statusOf(oe.Code), oe.Code, oe.Message, oe.Field)
 		return
 	}

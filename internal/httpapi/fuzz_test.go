@@ -23,8 +23,8 @@ type fuzzRoute struct {
 var fuzzRoutes = []fuzzRoute{
 	{"POST", "/v1/connections", true, false, func() any { return &submitRequest{} }},
 	{"POST", "/v1/tenants", false, false, func() any { return &createTenantRequest{} }},
-	{"POST", "/v1/tenants/acme/invites", false, true, func() any { return &struct{}{} }},
-	{"POST", "/v1/tenants/acme/external-id/rotate", false, true, func() any { return &struct{}{} }},
+	{"POST", "/v1/tenants/acme/invites", false, true, func() any { return &createInviteRequest{} }},
+	{"POST", "/v1/tenants/acme/external-id/rotate", false, true, func() any { return &rotateRequest{} }},
 	{"POST", "/v1/sweeps", false, true, func() any { return &sweepRequest{} }},
 	{"POST", "/v1/tenants/acme/connections/444455556666/check", false, true, func() any { return &struct{}{} }},
 	{"PUT", "/_sandbox/roles", false, false, func() any { return &putRoleRequest{} }},
@@ -56,6 +56,11 @@ func FuzzAPIRequest(f *testing.F) {
 		body  string
 	}{
 		{0, "application/json", `{"roleArn":"` + customerRole + `"}`},
+		{1, "application/json", `{"tenantId":"beta","name":"Beta","maxConnections":5}`},
+		{1, "application/json", `{"tenantId":"beta","name":"Beta","maxConnections":0}`},
+		{2, "application/json", `{"ttlSeconds":3600}`},
+		{2, "application/json", `{"ttlSeconds":59}`},
+		{3, "application/json", `{"revokeInvites":true}`},
 		{0, "application/json; charset=utf-8", `{"roleArn":"arn:aws:iam::111122223333:role/a/b/RoleCall"}`},
 		{0, "application/json", `{"roleArn":"arn:aws:iam::999988887777:role/Own"}`},
 		{0, "application/json", `{"roleArn":"arn:aws:sts::111122223333:assumed-role/R/s"}`},

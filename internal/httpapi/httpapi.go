@@ -5,7 +5,8 @@
 // and the sandbox control routes.
 //
 // It is one net/http handler, so the same code serves API Gateway (through
-// aws-lambda-go-api-proxy's httpadapter) and `rolecall serve`.
+// aws-lambda-go-api-proxy's httpadapter) and `rolecall serve`, which also
+// wraps it with LoopbackHosts (the Host check against DNS rebinding).
 //
 // Every error is JSON {"error":{"code","message","field"?}} with a 4xx status
 // for anything the client can fix; internal errors are logged and answered
@@ -28,6 +29,7 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/onboarding"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
@@ -47,6 +49,14 @@ type Onboarding interface {
 	RequestCheck(ctx context.Context, tenantID, accountID string) (connection.Connection, error)
 	ListByTenant(ctx context.Context, tenantID, cursor string, limit int) (store.Page, error)
 	ListByStatus(ctx context.Context, status string, cursor string, limit int) (store.Page, error)
+
+	// Limits and invites (invites.go).
+	CreateTenantWith(ctx context.Context, id, name string, opts onboarding.TenantOptions) (tenant.Tenant, error)
+	CreateInviteWith(ctx context.Context, tenantID string, opts onboarding.InviteOptions) (string, tenant.Invite, error)
+	ListInvites(ctx context.Context, tenantID, cursor string, limit int) (store.InvitePage, error)
+	RevokeInvite(ctx context.Context, tenantID, inviteID string) (tenant.Invite, error)
+	RevokeInvites(ctx context.Context, tenantID string) (int, error)
+	SubmitInvited(ctx context.Context, t tenant.Tenant, code, roleARN string) (connection.Connection, error)
 }
 
 // Guide is what the form shows a customer to create the role.
@@ -198,6 +208,8 @@ func (h *Handler) routes() {
 	// Operations routes.
 	m.Handle("POST /v1/tenants", h.ops(h.createTenant))
 	m.Handle("POST /v1/tenants/{tenantId}/invites", h.ops(h.createInvite))
+	m.Handle("GET /v1/tenants/{tenantId}/invites", h.ops(h.listInvites))
+	m.Handle("DELETE /v1/tenants/{tenantId}/invites/{inviteId}", h.ops(h.revokeInvite))
 	m.Handle("POST /v1/tenants/{tenantId}/external-id/rotate", h.ops(h.rotate))
 	m.Handle("GET /v1/tenants/{tenantId}/connections", h.ops(h.listByTenant))
 	m.Handle("GET /v1/connections", h.ops(h.listByStatus))
@@ -247,12 +259,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"status", sw.status(), "durationMs", time.Since(start).Milliseconds())
 	}()
 
+	// An oversized body is refused at once and the connection closed, so
+	// that the server neither reads nor waits for the rest of it.
 	if r.ContentLength > MaxBody {
+		sw.Header().Set("Connection", "close")
 		writeError(sw, http.StatusRequestEntityTooLarge, CodeTooLarge, "the request body is larger than 16 KiB", "")
 		return
 	}
 	if r.Body != nil {
-		r.Body = http.MaxBytesReader(sw, r.Body, MaxBody)
+		// The server's own writer, not sw: net/http only learns that the
+		// limit was hit (and closes the connection after the 413) through
+		// it; given a wrapper, it keeps reading the unread body before it
+		// answers, for up to its ReadTimeout.
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
 	}
 
 	// A path with dot or empty segments gets a JSON 404, not the mux's
@@ -278,6 +297,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.mux.ServeHTTP(sw, r)
+	if sw.status() == http.StatusRequestEntityTooLarge {
+		// The body went past MaxBody: the rest is not read. Without a
+		// deadline, net/http would still drain up to 256 KiB of it after
+		// the 413 before closing, holding the connection for as long as
+		// a slow client keeps sending (up to the ReadTimeout). Unsupported
+		// outside net/http's server (Lambda): nothing to hold there.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+	}
 }
 
 // cleanPath is p without dot or empty segments, keeping a trailing slash

@@ -148,6 +148,10 @@ func (h *Handler) connectPage(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, http.StatusUnauthorized, "This invite link has expired",
 			"Invite links are valid for a limited time. Ask "+h.cfg.PartnerName+" for a new one.")
 		return
+	case errors.Is(err, tenant.ErrInviteRevoked):
+		h.problem(w, r, http.StatusUnauthorized, "This invite link was revoked",
+			"The partner withdrew this link. Ask "+h.cfg.PartnerName+" for a new one.")
+		return
 	case errors.Is(err, tenant.ErrInvalidInvite):
 		h.problem(w, r, http.StatusNotFound, "This invite link is not valid",
 			"Check that you copied the whole link, or ask "+h.cfg.PartnerName+" for a new one.")

@@ -29,15 +29,19 @@ const root = "../.."
 // template sets; the template may set no variable missing here.
 func smokeValues(sqsURL string) map[string]string {
 	return map[string]string{
-		"TABLE_NAME":                 "rolecall-smoke",
-		"VERIFY_QUEUE_URL":           sqsURL + "/111122223333/rolecall-smoke-verify",
-		"PARTNER_ACCOUNT_ID":         "111122223333",
-		"TRUSTED_PRINCIPAL_ARN":      "arn:aws:iam::111122223333:role/rolecall-smoke-verifier",
-		"CUSTOMER_ROLE_TEMPLATE_URL": "",
-		"EVENT_SOURCE":               "rolecall",
-		"PARTNER_NAME":               "Smoke Partner",
-		"EVENT_BUS_NAME":             "rolecall-smoke",
-		"CHECK_INTERVAL":             "60m",
+		"TABLE_NAME":                        "rolecall-smoke",
+		"VERIFY_QUEUE_URL":                  sqsURL + "/111122223333/rolecall-smoke-verify",
+		"PARTNER_ACCOUNT_ID":                "111122223333",
+		"TRUSTED_PRINCIPAL_ARN":             "arn:aws:iam::111122223333:role/rolecall-smoke-verifier",
+		"CUSTOMER_ROLE_TEMPLATE_URL":        "",
+		"EVENT_SOURCE":                      "rolecall",
+		"PARTNER_NAME":                      "Smoke Partner",
+		"EVENT_BUS_NAME":                    "rolecall-smoke",
+		"CHECK_INTERVAL":                    "60m",
+		"SUBMISSIONS_PER_INVITE_PER_MINUTE": "20",
+		"FAILED_CHECK_MAX_INTERVAL":         "1440m",
+		"ACCESS_LOST_CHECK_MAX_INTERVAL":    "60m",
+		"ABANDON_FAILED_AFTER_DAYS":         "14",
 	}
 }
 

@@ -391,6 +391,15 @@ func TestBrowserOnboarding(t *testing.T) {
 	if !strings.HasPrefix(link, s.URL+"/connect?invite=") {
 		t.Errorf("invite link %q", link)
 	}
+	var invites struct {
+		Invites []struct {
+			ExpiresAt time.Time `json:"expiresAt"`
+		} `json:"invites"`
+	}
+	c.must(c.opsDo("GET", "/v1/tenants/browser/invites", nil), 200).decode(t, &invites)
+	if n := len(invites.Invites); n == 0 || time.Until(invites.Invites[n-1].ExpiresAt) > time.Hour || time.Until(invites.Invites[n-1].ExpiresAt) < 50*time.Minute {
+		t.Errorf("the invite made with \"1 hour\" is not valid for an hour: %+v", invites.Invites)
+	}
 	if clip, err := chromedp.Run(ctx, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise)); err == nil && clip != link {
 		t.Errorf("the clipboard holds %q, want the invite link", clip)
 	}

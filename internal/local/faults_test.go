@@ -422,8 +422,11 @@ func runFaultScenario(t *testing.T, size scenarioSize, dynamoEndpoint string) {
 			p.TransientRetry = 200 * time.Millisecond
 			p.SuspectInterval = 500 * time.Millisecond
 		},
-		Events: r.events,
-		Log:    slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		// One invite per tenant submits all its roles and resubmissions
+		// within seconds: lift the per-invite rate limit.
+		SubmissionsPerMinute: 10_000,
+		Events:               r.events,
+		Log:                  slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Hooks: Hooks{
 			SandboxSeed: 6,
 			WrapBus: func(b publish.Bus) publish.Bus {

@@ -69,7 +69,15 @@ const DefaultPartnerName = "RoleCall demo partner"
 // and the sandbox STS on 127.0.0.1:8080 with the documented defaults.
 type Options struct {
 	// Addr to listen on (default 127.0.0.1:8080; port 0 picks a free one).
+	// It must be a loopback address unless Public is set (Validate).
 	Addr string
+	// Public allows a non-loopback Addr, and clients that name PublicHost;
+	// only with AWS, never with the sandbox.
+	Public bool
+	// PublicHost is the host name (or IP address) clients reach a public
+	// server by. Requests whose Host is neither loopback nor PublicHost
+	// are answered 421 (DNS-rebinding defence).
+	PublicHost string
 	// DynamoDBEndpoint selects the DynamoDB adapter against this endpoint
 	// (DynamoDB Local); the table is created when missing.
 	DynamoDBEndpoint string
@@ -94,7 +102,8 @@ type Options struct {
 	TrustedPrincipalARN string
 	// TemplateURL of customer-role.yaml, for quick-create links.
 	TemplateURL string
-	// OpsToken for the ops routes (generated when empty).
+	// OpsToken for the ops routes (generated when empty; at least
+	// MinOpsToken characters when set).
 	OpsToken string
 	// SweepEvery: interval of the sweep ticker (default 1m; negative: off).
 	SweepEvery time.Duration
@@ -112,6 +121,8 @@ type Options struct {
 	// PartnerName is the partner's display name on the customer form
 	// (default DefaultPartnerName).
 	PartnerName string
+	// SubmissionsPerMinute one invite may make (default 20).
+	SubmissionsPerMinute int
 	// Tune adjusts the lifecycle policy after the options above (tests use
 	// it for tiny backoffs).
 	Tune func(*connection.Policy)
@@ -155,6 +166,7 @@ type Server struct {
 	log      *slog.Logger
 	http     *http.Server
 	stsHTTP  *http.Server // the sandbox STS the checker calls; nil with AWS
+	stsURL   string       // its base URL
 	listener net.Listener
 	feed     feed
 	worker   *verify.Worker
@@ -196,7 +208,7 @@ type feed interface {
 
 func (o *Options) defaults() {
 	if o.Addr == "" {
-		o.Addr = "127.0.0.1:8080"
+		o.Addr = defaultAddr
 	}
 	if o.SweepEvery == 0 {
 		o.SweepEvery = time.Minute
@@ -246,6 +258,9 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 	if o.QueueURL != "" && !o.AWS {
 		return nil, errors.New("a queue URL needs AWS: the in-process queue is used without it")
 	}
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
 	s = &Server{log: o.Log, serveErr: make(chan error, 1), Bus: bus.NewMemory()}
 	s.Bus.Log = o.Log
 	if s.OpsToken = o.OpsToken; s.OpsToken == "" {
@@ -262,6 +277,9 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 			ln.Close()
 		}
 	}()
+	if err := o.checkListener(ln); err != nil {
+		return nil, err
+	}
 	s.URL = "http://" + displayAddr(ln.Addr().(*net.TCPAddr))
 
 	var awsCfg aws.Config
@@ -284,10 +302,8 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 	var stsClient *sts.Client
 	if o.AWS {
 		stsClient = sts.NewFromConfig(awsCfg, func(so *sts.Options) { so.RetryMaxAttempts, so.HTTPClient = 1, stsHTTPClient() })
-		if o.TrustedPrincipalARN == "" {
-			if o.TrustedPrincipalARN, err = callerPrincipal(ctx, stsClient); err != nil {
-				return nil, err
-			}
+		if s.PartnerAccountID, o.TrustedPrincipalARN, err = awsPartner(ctx, stsClient, awsCfg.ConfigSources, o.TrustedPrincipalARN); err != nil {
+			return nil, err
 		}
 		s.STSKind = "AWS STS (default credential chain)"
 	} else {
@@ -305,7 +321,8 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 		if stsLn, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 			return nil, fmt.Errorf("listen for the sandbox STS: %w", err)
 		}
-		s.stsHTTP = &http.Server{Handler: o.Hooks.wrapSandboxSTS(s.Sandbox), ReadHeaderTimeout: 10 * time.Second}
+		s.stsURL = "http://" + stsLn.Addr().String()
+		s.stsHTTP = &http.Server{Handler: o.hostGuard(o.Hooks.wrapSandboxSTS(s.Sandbox)), ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = s.stsHTTP.Serve(stsLn) }()
 		defer func() {
 			if err != nil {
@@ -314,15 +331,15 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 		}()
 		stsClient = sts.New(sts.Options{
 			Region:           o.Region,
-			BaseEndpoint:     aws.String("http://" + stsLn.Addr().String()),
+			BaseEndpoint:     aws.String(s.stsURL),
 			Credentials:      credentials.NewStaticCredentialsProvider(sandboxAccessKey, sandboxSecretKey, ""),
 			RetryMaxAttempts: 1, // the checker retries transient failures itself
 			HTTPClient:       stsHTTPClient(),
 		})
 		s.STSKind = "sandbox STS at " + s.URL + SandboxSTSPath
+		s.PartnerAccountID = accountOf(o.TrustedPrincipalARN)
 	}
 	s.PartnerPrincipalARN = o.TrustedPrincipalARN
-	s.PartnerAccountID = accountOf(o.TrustedPrincipalARN)
 	// serve's own copies of the events (stdout, /v1/events, the ops page)
 	// name the partner's account and region, as the bus's events do.
 	s.Bus.Account, s.Bus.Region = s.PartnerAccountID, o.Region
@@ -363,7 +380,7 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 
 	policy := o.Policy()
 	rules := rolearn.Rules{Partition: partitionOf(o.TrustedPrincipalARN), OwnAccount: s.PartnerAccountID}
-	s.Service = &onboarding.Service{Store: st, Queue: s.Queue, Policy: policy, Rules: rules}
+	s.Service = &onboarding.Service{Store: st, Queue: s.Queue, Policy: policy, Rules: rules, SubmissionsPerMinute: o.SubmissionsPerMinute}
 	s.worker = &verify.Worker{
 		Store:      st,
 		Checker:    o.Hooks.wrapChecker(&check.Checker{STS: o.Hooks.wrapAssumer(&check.STS{Client: stsClient}), BaseDelay: o.CheckBaseDelay, Log: o.Log}),
@@ -423,7 +440,7 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 	}
 	mux.Handle("/", api)
 	s.http = &http.Server{
-		Handler:           mux,
+		Handler:           o.hostGuard(mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -593,20 +610,4 @@ func accountOf(arn string) string {
 		return parts[4]
 	}
 	return ""
-}
-
-// callerPrincipal is the principal behind the default credentials, as a
-// trust policy names it: an assumed-role session becomes its role.
-func callerPrincipal(ctx context.Context, c *sts.Client) (string, error) {
-	out, err := c.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-	if err != nil {
-		return "", fmt.Errorf("find the caller's identity (set --trusted-principal-arn to skip): %w", err)
-	}
-	arn := aws.ToString(out.Arn)
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) == 6 && parts[2] == "sts" && strings.HasPrefix(parts[5], "assumed-role/") {
-		role := strings.Split(strings.TrimPrefix(parts[5], "assumed-role/"), "/")[0]
-		return "arn:" + parts[1] + ":iam::" + parts[4] + ":role/" + role, nil
-	}
-	return arn, nil
 }

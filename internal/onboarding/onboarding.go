@@ -24,6 +24,10 @@ type Store interface {
 	RotateExternalID(ctx context.Context, t tenant.Tenant) error
 	PutInvite(ctx context.Context, inv tenant.Invite) error
 	GetInvite(ctx context.Context, hash string) (tenant.Invite, error)
+	ListInvites(ctx context.Context, tenantID, cursor string, limit int) (store.InvitePage, error)
+	RevokeInvite(ctx context.Context, tenantID, inviteID string) (tenant.Invite, error)
+	CountLive(ctx context.Context, tenantID string) (int, error)
+	Hit(ctx context.Context, key string, window time.Time, limit int, expires time.Time) (bool, error)
 	GetConnection(ctx context.Context, tenantID, accountID string) (connection.Connection, error)
 	Apply(ctx context.Context, t connection.Transition) error
 	ListByTenant(ctx context.Context, tenantID, cursor string, limit int) (store.Page, error)
@@ -42,7 +46,10 @@ type Service struct {
 	Policy    connection.Policy
 	Rules     rolearn.Rules
 	InviteTTL time.Duration
-	Now       func() time.Time
+	// SubmissionsPerMinute is how many submissions one invite may make
+	// per minute (DefaultSubmissionsPerMinute when 0).
+	SubmissionsPerMinute int
+	Now                  func() time.Time
 }
 
 func (s *Service) now() time.Time {
@@ -61,6 +68,12 @@ const (
 	CodeInvalidStatus = "INVALID_STATUS"
 	CodeInvalidCursor = "INVALID_CURSOR"
 	CodeInvalidID     = "INVALID_ACCOUNT"
+	// CodeConnectionLimit: the submission would exceed the tenant's
+	// maxConnections live connections.
+	CodeConnectionLimit = "CONNECTION_LIMIT"
+	// CodeRateLimited: the invite made SubmissionsPerMinute submissions
+	// this minute; Error.RetryAfter says when to try again.
+	CodeRateLimited = "RATE_LIMITED"
 )
 
 // Error is a refusal a client can act on: a stable code, a message, and the
@@ -69,7 +82,9 @@ type Error struct {
 	Code    string
 	Message string
 	Field   string
-	Err     error
+	// RetryAfter is set on RATE_LIMITED: when the client may try again.
+	RetryAfter time.Duration
+	Err        error
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -100,11 +115,19 @@ func AsError(err error) *Error {
 	return nil
 }
 
-// CreateTenant creates a tenant with a generated external ID.
+// CreateTenant creates a tenant with a generated external ID and the
+// default options.
 func (s *Service) CreateTenant(ctx context.Context, id, name string) (tenant.Tenant, error) {
+	return s.createTenant(ctx, id, name, TenantOptions{})
+}
+
+func (s *Service) createTenant(ctx context.Context, id, name string, opts TenantOptions) (tenant.Tenant, error) {
 	t, err := tenant.New(id, name, s.now())
 	if err != nil {
 		return tenant.Tenant{}, err
+	}
+	if opts.MaxConnections != nil {
+		t.MaxConnections = *opts.MaxConnections
 	}
 	for attempt := 0; ; attempt++ {
 		err = s.Store.CreateTenant(ctx, t)
@@ -152,16 +175,10 @@ func (s *Service) RotateExternalID(ctx context.Context, id string) (tenant.Tenan
 	return r, nil
 }
 
-// CreateInvite issues an invite for a tenant. The code is returned once.
+// CreateInvite issues an invite for a tenant valid for InviteTTL. The
+// code is returned once.
 func (s *Service) CreateInvite(ctx context.Context, tenantID string) (string, tenant.Invite, error) {
-	if _, err := s.Tenant(ctx, tenantID); err != nil {
-		return "", tenant.Invite{}, err
-	}
-	code, inv := tenant.NewInvite(tenantID, s.now(), s.InviteTTL)
-	if err := s.Store.PutInvite(ctx, inv); err != nil {
-		return "", tenant.Invite{}, fmt.Errorf("put invite for %s: %w", tenantID, err)
-	}
-	return code, inv, nil
+	return s.CreateInviteWith(ctx, tenantID, InviteOptions{})
 }
 
 // ResolveInvite returns the tenant an invite code acts for.
@@ -188,6 +205,8 @@ func (s *Service) ResolveInvite(ctx context.Context, code string) (tenant.Tenant
 
 // Submit accepts a role ARN for a tenant. It returns the connection as
 // stored; resubmitting the same ARN while PENDING or VERIFIED is a no-op.
+// A submission that would add a live connection to a tenant that has
+// MaxConnections of them is refused with CONNECTION_LIMIT (limits.go).
 func (s *Service) Submit(ctx context.Context, t tenant.Tenant, roleARN string) (connection.Connection, error) {
 	arn, err := rolearn.Parse(roleARN, s.Rules)
 	if err != nil {
@@ -205,6 +224,11 @@ func (s *Service) Submit(ctx context.Context, t tenant.Tenant, roleARN string) (
 		tr := s.Policy.Submit(existing, t.ID, arn, t.ExternalIDVersion, s.now())
 		if !tr.Changed() {
 			return tr.After, nil
+		}
+		if existing == nil || !existing.Live() {
+			if err := s.checkConnectionLimit(ctx, t); err != nil {
+				return connection.Connection{}, err
+			}
 		}
 		err = s.Store.Apply(ctx, tr)
 		if errors.Is(err, store.ErrConflict) && attempt < 3 {

@@ -177,11 +177,35 @@ func ValidateExternalID(id string) error {
 	return nil
 }
 
+// ValidatePrincipal checks a trusted principal: a role ARN (with its path)
+// or an account root ARN, the principals infra/customer-role.yaml and the
+// Terraform module accept. An IAM user is refused although IAM allows it in
+// a trust policy: the template and module do not take one, and a user's
+// long-lived access keys should not be what customer roles trust (the
+// design has one partner role for that). An assumed-role session ARN is
+// refused with the hint that its role is what to name.
+func ValidatePrincipal(principal string) error {
+	_, err := partitionOf(principal)
+	return err
+}
+
 // partitionOf validates a trusted principal (a role ARN or an account root
 // ARN) and returns its partition.
 func partitionOf(principal string) (string, error) {
 	bad := &Error{Code: CodeInvalidPrincipal, Field: "trustedPrincipalArn",
 		Message: "the trusted principal must be arn:<partition>:iam::<account>:role/<name> or arn:<partition>:iam::<account>:root"}
+	if parts := strings.SplitN(principal, ":", 6); len(parts) == 6 && parts[0] == "arn" {
+		switch {
+		case parts[2] == "iam" && strings.HasPrefix(parts[5], "user/"):
+			bad.Message = principal + " is an IAM user: the customer role template and Terraform module trust only a role " +
+				"(arn:<partition>:iam::<account>:role/<path/><name>) or an account root, and customer roles should not trust a user's long-lived keys; " +
+				"name the partner role that makes the checks (assume it with the user's credentials)"
+			return "", bad
+		case parts[2] == "sts" && strings.HasPrefix(parts[5], "assumed-role/"):
+			bad.Message = principal + " is a role session, which a trust policy cannot name durably; name its role, arn:<partition>:iam::<account>:role/<path/><name>"
+			return "", bad
+		}
+	}
 	if strings.HasSuffix(principal, ":root") {
 		p := strings.TrimSuffix(principal, ":root")
 		// Check the prefix with the role parser: same partition/account rules.

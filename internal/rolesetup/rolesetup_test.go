@@ -483,3 +483,47 @@ func TestRenderJSON(t *testing.T) {
 		t.Errorf("trustPolicy is %T, want an object", back["trustPolicy"])
 	}
 }
+
+// TestValidatePrincipal: the principals the customer template and the
+// Terraform module accept (a role, with its path, or an account root) are
+// accepted; an IAM user, an assumed-role session and anything else are
+// refused with a message that says why and what to use instead, so that a
+// deployment refuses them at start rather than answering 500 for every
+// invite.
+func TestValidatePrincipal(t *testing.T) {
+	tests := []struct {
+		arn  string
+		want string // "" accepts; else in the message
+	}{
+		{"arn:aws:iam::123456789012:role/RoleCallVerifier", ""},
+		{"arn:aws:iam::123456789012:role/service/rolecall/Verifier", ""},
+		{"arn:aws:iam::123456789012:root", ""},
+		{"arn:aws-cn:iam::123456789012:role/V", ""},
+		{"arn:aws:iam::123456789012:user/alice", "is an IAM user"},
+		{"arn:aws:iam::123456789012:user/ops/alice", "is an IAM user"},
+		{"arn:aws:sts::123456789012:assumed-role/Verifier/session", "role session"},
+		{"arn:aws:iam::123456789012:group/admins", "must be arn:<partition>:iam::<account>:role/<name>"},
+		{"", "must be arn:<partition>:iam::<account>:role/<name>"},
+		{"arn:aws:iam::12345678901:role/V", "must be arn:<partition>:iam::<account>:role/<name>"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.arn, func(t *testing.T) {
+			err := ValidatePrincipal(tt.arn)
+			if tt.want == "" {
+				if err != nil {
+					t.Errorf("ValidatePrincipal: %v", err)
+				}
+				if _, err := Render(Params{ExternalID: extID, TrustedPrincipalARN: tt.arn}); err != nil {
+					t.Errorf("accepted, but Render: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, &Error{Code: CodeInvalidPrincipal}) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("ValidatePrincipal = %v, want %s saying %q", err, CodeInvalidPrincipal, tt.want)
+			}
+			if _, err := Render(Params{ExternalID: extID, TrustedPrincipalARN: tt.arn}); !errors.Is(err, &Error{Code: CodeInvalidPrincipal}) {
+				t.Errorf("refused, but Render: %v", err)
+			}
+		})
+	}
+}

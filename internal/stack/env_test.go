@@ -92,12 +92,13 @@ func TestEnvironmentMatchesMains(t *testing.T) {
 func TestAPIEnvironment(t *testing.T) {
 	vars := m(m(m(template(t).Resources("")["ApiFunction"]["Properties"])["Environment"])["Variables"])
 	want := map[string]string{
-		"TABLE_NAME":                 `map[Ref:Table]`,
-		"VERIFY_QUEUE_URL":           `map[Ref:VerifyQueue]`,
-		"PARTNER_ACCOUNT_ID":         `map[Ref:AWS::AccountId]`,
-		"TRUSTED_PRINCIPAL_ARN":      `map[Fn::GetAtt:[VerifyFunctionRole Arn]]`,
-		"CUSTOMER_ROLE_TEMPLATE_URL": `map[Ref:CustomerRoleTemplateUrl]`,
-		"EVENT_SOURCE":               `map[Ref:EventSource]`,
+		"TABLE_NAME":                        `map[Ref:Table]`,
+		"VERIFY_QUEUE_URL":                  `map[Ref:VerifyQueue]`,
+		"PARTNER_ACCOUNT_ID":                `map[Ref:AWS::AccountId]`,
+		"TRUSTED_PRINCIPAL_ARN":             `map[Fn::GetAtt:[VerifyFunctionRole Arn]]`,
+		"CUSTOMER_ROLE_TEMPLATE_URL":        `map[Ref:CustomerRoleTemplateUrl]`,
+		"EVENT_SOURCE":                      `map[Ref:EventSource]`,
+		"SUBMISSIONS_PER_INVITE_PER_MINUTE": `map[Ref:SubmissionsPerInvitePerMinute]`,
 	}
 	for k, w := range want {
 		if got := sprint(vars[k]); got != w {

@@ -191,6 +191,7 @@ func TestRolesGrantExactlyWhatEachFunctionUses(t *testing.T) {
 		"ApiFunctionRole": append(base("ApiLogGroup"),
 			"Allow dynamodb:GetItem GetAtt:Table.Arn",
 			"Allow dynamodb:PutItem GetAtt:Table.Arn",
+			"Allow dynamodb:UpdateItem GetAtt:Table.Arn", // rate counters, invite revocation
 			"Allow dynamodb:DeleteItem GetAtt:Table.Arn",
 			"Allow dynamodb:BatchGetItem GetAtt:Table.Arn",
 			"Allow dynamodb:Query GetAtt:Table.Arn",

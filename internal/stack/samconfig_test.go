@@ -1,6 +1,7 @@
 package stack_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,23 +65,27 @@ func TestSAMConfig(t *testing.T) {
 }
 
 func TestParseSAMConfig(t *testing.T) {
-	good := "# c\nversion = 0.1\n[a.b]\ns = \"x # not a comment\" # comment\nn = 3\nbo = false\narr = [\"p\", \"q,r\"]\n"
+	good := "# c\nversion = 0.1\n[a.b.parameters]\ns = \"x # not a comment\" # comment\nn = 3\nbo = false\narr = [\"p\", \"q,r\"]\n"
 	cfg, err := stack.ParseSAMConfig(good)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tb := cfg.Tables["a.b"]
-	if tb["s"] != "x # not a comment" || tb["n"] != 3.0 || tb["bo"] != false || strings.Join(tb["arr"].([]string), "|") != "p|q,r" {
+	tb := cfg.Tables["a.b.parameters"]
+	if tb["s"] != "x # not a comment" || tb["n"] != int64(3) || tb["bo"] != false || fmt.Sprint(tb["arr"]) != "[p q,r]" {
 		t.Errorf("parsed %v", tb)
 	}
 	for name, bad := range map[string]string{
-		"no version":      "[a]\nk = 1\n",
-		"duplicate key":   "version = 0.1\n[a]\nk = 1\nk = 2\n",
-		"duplicate table": "version = 0.1\n[a]\n[a]\n",
-		"array of tables": "version = 0.1\n[[a]]\n",
-		"bare word":       "version = 0.1\n[a]\nk = yes\n",
-		"multi-line":      "version = 0.1\n[a]\nk = [\n",
-		"no equals":       "version = 0.1\n[a]\nk\n",
+		"no version":             "[a.b.parameters]\nk = 1\n",
+		"version not a number":   "version = \"0.1\"\n",
+		"duplicate key":          "version = 0.1\n[a.b.parameters]\nk = 1\nk = 2\n",
+		"duplicate table":        "version = 0.1\n[a.b.parameters]\n[a.b.parameters]\n",
+		"array of tables":        "version = 0.1\n[[a]]\n",
+		"bare word":              "version = 0.1\n[a.b.parameters]\nk = yes\n",
+		"unterminated array":     "version = 0.1\n[a.b.parameters]\nk = [\n",
+		"no equals":              "version = 0.1\n[a.b.parameters]\nk\n",
+		"other top-level key":    "version = 0.1\nk = 1\n",
+		"table too shallow":      "version = 0.1\n[a]\nk = 1\n",
+		"not a parameters table": "version = 0.1\n[a.b.other]\nk = 1\n",
 	} {
 		if _, err := stack.ParseSAMConfig(bad); err == nil {
 			t.Errorf("%s: parsed", name)

@@ -180,8 +180,11 @@ func TestAPISamplesCoverEveryRoute(t *testing.T) {
 }
 
 const (
-	sampleInvite  = "abcdefghijklmnopqrstuvwxyz234567abcdefg"
-	samplePartner = "111122223333"
+	sampleInvite = "abcdefghijklmnopqrstuvwxyz234567abcdefg"
+	// sampleInviteID is the sample invite's ID, which events/api's
+	// revoke-invite sample names.
+	sampleInviteID = "inv-01954f2b8c00a1b2c3d4e5f60718"
+	samplePartner  = "111122223333"
 )
 
 // sampleAPI is the API handler on a memory store holding what the samples
@@ -198,7 +201,7 @@ func sampleAPI(t *testing.T) *httpadapter.HandlerAdapterV2 {
 	if err := st.CreateTenant(ctx, tn); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.PutInvite(ctx, tenant.Invite{Hash: tenant.HashCode(sampleInvite), TenantID: "acme", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+	if err := st.PutInvite(ctx, tenant.Invite{ID: sampleInviteID, Hash: tenant.HashCode(sampleInvite), TenantID: "acme", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	svc := &onboarding.Service{Store: st, Queue: queue.NewMemory(), Policy: connection.DefaultPolicy(),
@@ -228,6 +231,7 @@ func TestAPISamplesRunAgainstTheHandler(t *testing.T) {
 		"rotate-external-id": 200, "list-tenant-connections": 200, "list-connections": 200,
 		"request-check": 202, "disconnect": 200, "default-not-found": 404,
 		"check-connection": 202, "home": 200,
+		"list-invites": 200, "revoke-invite": 200,
 	}
 	samples := apiSamples(t)
 	if len(samples) != len(want) {

@@ -28,7 +28,7 @@ import (
 //	tenant       TENANT#<tenantId>   TENANT                 kind=tenant: name, externalId, externalIdVersion, createdAt, rotatedAt
 //	external ID  EXTID#<externalId>  EXTID                  kind=extid: tenantId. Reserves the ID for good (never deleted),
 //	                                                        so an ID is never reused, even after rotation.
-//	invite       INVITE#<sha256 hex> INVITE                 kind=invite: tenantId, createdAt, validUntil;
+//	invite       INVITE#<sha256 hex> INVITE                 kind=invite: inviteId, tenantId, createdAt, validUntil, revoked;
 //	                                                        TTL expiresAt = validUntil + InviteGrace
 //	connection   TENANT#<tenantId>   CONN#<accountId>       kind=connection: the connection's fields, claimKey,
 //	                                                        connStatus + connKey (byStatus), dueShard + dueAt (due)
@@ -38,6 +38,9 @@ import (
 //	event        TENANT#<tenantId>   EVENT#<accountId>#<version, 20 digits>
 //	                                                        kind=event: every connection.Event field (incl.
 //	                                                        detailType); TTL expiresAt = occurredAt + EventRetention
+//
+// Invite refs, rate counters and their writes are described in
+// dynamodb_limits.go.
 //
 // A tenant's partition holds the tenant, its connections and their event
 // histories (the outbox): ListByTenant and Events are single-partition
@@ -203,18 +206,6 @@ func (d *DynamoDB) RotateExternalID(ctx context.Context, t tenant.Tenant) error 
 		return fmt.Errorf("rotate external id of %s: %w", t.ID, ErrExternalIDTaken)
 	}
 	return fmt.Errorf("rotate external id of %s: %w", t.ID, err)
-}
-
-// PutInvite implements Store.
-func (d *DynamoDB) PutInvite(ctx context.Context, inv tenant.Invite) error {
-	item, err := marshal(newInviteItem(inv))
-	if err == nil {
-		_, err = d.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &d.table, Item: item})
-	}
-	if err != nil {
-		return fmt.Errorf("put invite for %s: %w", inv.TenantID, err)
-	}
-	return nil
 }
 
 // GetInvite implements Store.

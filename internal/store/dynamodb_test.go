@@ -347,8 +347,12 @@ func TestDynamoDBRequestsPerOperation(t *testing.T) {
 		{"CreateTenant", call(func() error { return s.CreateTenant(ctx, tn) }), "1×TransactWriteItems", false},
 		{"GetTenant", call(func() error { _, err := s.GetTenant(ctx, "acme"); return err }), "1×GetItem", false},
 		{"RotateExternalID", call(func() error { return s.RotateExternalID(ctx, tn.Rotated(now)) }), "1×TransactWriteItems", false},
-		{"PutInvite", call(func() error { return s.PutInvite(ctx, inv) }), "1×PutItem", false},
+		{"PutInvite", call(func() error { return s.PutInvite(ctx, inv) }), "1×TransactWriteItems", false},
 		{"GetInvite", call(func() error { _, err := s.GetInvite(ctx, inv.Hash); return err }), "1×GetItem", false},
+		{"ListInvites", call(func() error { _, err := s.ListInvites(ctx, "acme", "", 50); return err }), "1×Query", false},
+		{"RevokeInvite", call(func() error { _, err := s.RevokeInvite(ctx, "acme", inv.ID); return err }), "1×GetItem 1×TransactWriteItems", false},
+		{"CountLive (3 items)", call(func() error { _, err := s.CountLive(ctx, "acme"); return err }), "1×Query", false},
+		{"Hit (rate limit)", call(func() error { _, err := s.Hit(ctx, "invite#x", now, 20, now.Add(time.Hour)); return err }), "1×UpdateItem", false},
 		{"Apply: submit", apply(submit("acme", "arn:aws:iam::111111111111:role/Deploy"), nil), "1×TransactWriteItems", true},
 		{"GetConnection", call(func() error { _, err := s.GetConnection(ctx, "acme", acct); return err }), "1×GetItem", false},
 		{"Apply: routine check", apply(func() connection.Transition {

@@ -26,15 +26,21 @@ const (
 	skExternalID = "EXTID"
 	skInvite     = "INVITE"
 	skClaim      = "CLAIM"
+	skRate       = "RATE"
+	invitePrefix = "INVITE#"
 	connPrefix   = "CONN#"
 	eventPrefix  = "EVENT#"
 	duePrefix    = "DUE#"
 )
 
-func tenantPK(id string) string     { return "TENANT#" + id }
-func externalIDPK(x string) string  { return "EXTID#" + x }
-func invitePK(hash string) string   { return "INVITE#" + hash }
-func claimPK(key string) string     { return "CLAIM#" + key }
+func tenantPK(id string) string    { return "TENANT#" + id }
+func externalIDPK(x string) string { return "EXTID#" + x }
+func invitePK(hash string) string  { return "INVITE#" + hash }
+func claimPK(key string) string    { return "CLAIM#" + key }
+func inviteSK(id string) string    { return invitePrefix + id }
+func ratePK(key string, window time.Time) string {
+	return "RATE#" + key + "#" + window.UTC().Format(dueTimeLayout)
+}
 func connSK(account string) string  { return connPrefix + account }
 func eventSKPrefix(a string) string { return eventPrefix + a + "#" }
 func eventSK(account string, version int64) string {
@@ -74,6 +80,7 @@ type tenantItem struct {
 	ExternalIDVersion int       `dynamodbav:"externalIdVersion"`
 	CreatedAt         time.Time `dynamodbav:"createdAt"`
 	RotatedAt         time.Time `dynamodbav:"rotatedAt,omitempty"`
+	MaxConnections    int       `dynamodbav:"maxConnections,omitempty"`
 }
 
 // externalIDItem reserves an external ID for good: it is never deleted.
@@ -84,14 +91,20 @@ type externalIDItem struct {
 	TenantID string `dynamodbav:"tenantId"`
 }
 
+// inviteItem is an invite under the hash of its code (what a customer
+// request reads); inviteRefItem is the same invite in its tenant's
+// partition under its ID (what listings and revocations use). Both are
+// written together and carry the same fields.
 type inviteItem struct {
 	PK         string    `dynamodbav:"PK"`
 	SK         string    `dynamodbav:"SK"`
 	Kind       string    `dynamodbav:"kind"`
+	InviteID   string    `dynamodbav:"inviteId,omitempty"`
 	Hash       string    `dynamodbav:"hash"`
 	TenantID   string    `dynamodbav:"tenantId"`
 	CreatedAt  time.Time `dynamodbav:"createdAt"`
 	ValidUntil time.Time `dynamodbav:"validUntil"`
+	Revoked    bool      `dynamodbav:"revoked,omitempty"`
 	TTL        int64     `dynamodbav:"expiresAt"`
 }
 
@@ -160,21 +173,32 @@ func utc(t time.Time) time.Time {
 
 func newTenantItem(t tenant.Tenant) tenantItem {
 	return tenantItem{PK: tenantPK(t.ID), SK: skTenant, Kind: kindTenant, TenantID: t.ID, Name: t.Name,
-		ExternalID: t.ExternalID, ExternalIDVersion: t.ExternalIDVersion, CreatedAt: utc(t.CreatedAt), RotatedAt: utc(t.RotatedAt)}
+		ExternalID: t.ExternalID, ExternalIDVersion: t.ExternalIDVersion, CreatedAt: utc(t.CreatedAt), RotatedAt: utc(t.RotatedAt),
+		MaxConnections: t.MaxConnections}
 }
 
 func (it tenantItem) tenant() tenant.Tenant {
-	return tenant.Tenant{ID: it.TenantID, Name: it.Name, ExternalID: it.ExternalID, ExternalIDVersion: it.ExternalIDVersion,
-		CreatedAt: it.CreatedAt, RotatedAt: it.RotatedAt}
+	t := tenant.Tenant{ID: it.TenantID, Name: it.Name, ExternalID: it.ExternalID, ExternalIDVersion: it.ExternalIDVersion,
+		CreatedAt: it.CreatedAt, RotatedAt: it.RotatedAt, MaxConnections: it.MaxConnections}
+	if t.MaxConnections == 0 { // stored before tenants had a limit
+		t.MaxConnections = tenant.DefaultMaxConnections
+	}
+	return t
 }
 
 func newInviteItem(inv tenant.Invite) inviteItem {
-	return inviteItem{PK: invitePK(inv.Hash), SK: skInvite, Kind: kindInvite, Hash: inv.Hash, TenantID: inv.TenantID,
-		CreatedAt: utc(inv.CreatedAt), ValidUntil: utc(inv.ExpiresAt), TTL: inv.ExpiresAt.Add(InviteGrace).Unix()}
+	return inviteItem{PK: invitePK(inv.Hash), SK: skInvite, Kind: kindInvite, InviteID: inv.ID, Hash: inv.Hash, TenantID: inv.TenantID,
+		CreatedAt: utc(inv.CreatedAt), ValidUntil: utc(inv.ExpiresAt), Revoked: inv.Revoked, TTL: inv.ExpiresAt.Add(InviteGrace).Unix()}
+}
+
+func newInviteRefItem(inv tenant.Invite) inviteItem {
+	it := newInviteItem(inv)
+	it.PK, it.SK, it.Kind = tenantPK(inv.TenantID), inviteSK(inv.ID), kindInviteRef
+	return it
 }
 
 func (it inviteItem) invite() tenant.Invite {
-	return tenant.Invite{Hash: it.Hash, TenantID: it.TenantID, CreatedAt: it.CreatedAt, ExpiresAt: it.ValidUntil}
+	return tenant.Invite{ID: it.InviteID, Hash: it.Hash, TenantID: it.TenantID, CreatedAt: it.CreatedAt, ExpiresAt: it.ValidUntil, Revoked: it.Revoked}
 }
 
 func newConnItem(c connection.Connection) connItem {

@@ -21,8 +21,9 @@ import (
 type Memory struct {
 	mu      sync.Mutex
 	tenants map[string]tenant.Tenant
-	extIDs  map[string]string // external ID -> tenant ID, never released
-	invites map[string]tenant.Invite
+	extIDs  map[string]string        // external ID -> tenant ID, never released
+	invites map[string]tenant.Invite // by hash
+	hits    map[hitKey]hitCount
 	conns   map[connKey]connection.Connection
 	claims  map[string]connKey
 	history map[connKey][]connection.Event
@@ -32,6 +33,16 @@ type Memory struct {
 
 type connKey struct{ tenant, account string }
 
+type hitKey struct {
+	key    string
+	window int64 // UnixNano of the window's start
+}
+
+type hitCount struct {
+	n       int
+	expires time.Time
+}
+
 var _ Store = (*Memory)(nil)
 
 // NewMemory returns an empty store.
@@ -40,6 +51,7 @@ func NewMemory() *Memory {
 		tenants: map[string]tenant.Tenant{},
 		extIDs:  map[string]string{},
 		invites: map[string]tenant.Invite{},
+		hits:    map[hitKey]hitCount{},
 		conns:   map[connKey]connection.Connection{},
 		claims:  map[string]connKey{},
 		history: map[connKey][]connection.Event{},
@@ -70,6 +82,9 @@ func (m *Memory) GetTenant(ctx context.Context, id string) (tenant.Tenant, error
 	if !ok {
 		return tenant.Tenant{}, fmt.Errorf("get tenant %s: %w", id, ErrNotFound)
 	}
+	if t.MaxConnections == 0 { // as DynamoDB reads a tenant stored without a limit
+		t.MaxConnections = tenant.DefaultMaxConnections
+	}
 	return t, nil
 }
 
@@ -94,10 +109,28 @@ func (m *Memory) RotateExternalID(ctx context.Context, t tenant.Tenant) error {
 
 // PutInvite implements Store.
 func (m *Memory) PutInvite(ctx context.Context, inv tenant.Invite) error {
+	if tenant.ValidateInviteID(inv.ID) != nil {
+		return fmt.Errorf("put invite %q for %s: %w", inv.ID, inv.TenantID, ErrInvalidInvite)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if _, ok := m.invites[inv.Hash]; ok {
+		return fmt.Errorf("put invite %s for %s: %w", inv.ID, inv.TenantID, ErrInviteExists)
+	}
+	if _, ok := m.inviteByID(inv.TenantID, inv.ID); ok {
+		return fmt.Errorf("put invite %s for %s: %w", inv.ID, inv.TenantID, ErrInviteExists)
+	}
 	m.invites[inv.Hash] = inv
 	return nil
+}
+
+func (m *Memory) inviteByID(tenantID, id string) (tenant.Invite, bool) {
+	for _, inv := range m.invites {
+		if inv.TenantID == tenantID && inv.ID == id {
+			return inv, true
+		}
+	}
+	return tenant.Invite{}, false
 }
 
 // GetInvite implements Store.
@@ -109,6 +142,81 @@ func (m *Memory) GetInvite(ctx context.Context, hash string) (tenant.Invite, err
 		return tenant.Invite{}, fmt.Errorf("get invite: %w", ErrNotFound)
 	}
 	return inv, nil
+}
+
+// ListInvites implements Store. The cursor is the last invite ID returned,
+// tied to the tenant.
+func (m *Memory) ListInvites(ctx context.Context, tenantID, cursor string, limit int) (InvitePage, error) {
+	prefix := "I\x00" + tenantID + "\x00"
+	after := ""
+	if cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(cursor)
+		if err != nil || !strings.HasPrefix(string(b), prefix) || len(b) == len(prefix) {
+			return InvitePage{}, fmt.Errorf("list invites of %s: %w", tenantID, ErrInvalidCursor)
+		}
+		after = string(b[len(prefix):])
+	}
+	limit = clampLimit(limit)
+	m.mu.Lock()
+	var all []tenant.Invite
+	for _, inv := range m.invites {
+		if inv.TenantID == tenantID && inv.ID > after {
+			all = append(all, inv)
+		}
+	}
+	m.mu.Unlock()
+	slices.SortFunc(all, func(a, b tenant.Invite) int { return cmp.Compare(a.ID, b.ID) })
+	p := InvitePage{Items: all}
+	if len(all) > limit {
+		p.Items = all[:limit]
+		p.Cursor = base64.RawURLEncoding.EncodeToString([]byte(prefix + p.Items[limit-1].ID))
+	}
+	return p, nil
+}
+
+// RevokeInvite implements Store.
+func (m *Memory) RevokeInvite(ctx context.Context, tenantID, inviteID string) (tenant.Invite, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	inv, ok := m.inviteByID(tenantID, inviteID)
+	if !ok {
+		return tenant.Invite{}, fmt.Errorf("revoke invite %s of %s: %w", inviteID, tenantID, ErrNotFound)
+	}
+	inv.Revoked = true
+	m.invites[inv.Hash] = inv
+	return inv, nil
+}
+
+// CountLive implements Store.
+func (m *Memory) CountLive(ctx context.Context, tenantID string) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for k, c := range m.conns {
+		if k.tenant == tenantID && c.Live() {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Hit implements Store. Counters whose expiry is before the window asked
+// about are dropped on the way, so the map holds only current windows.
+func (m *Memory) Hit(ctx context.Context, key string, window time.Time, limit int, expires time.Time) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k, h := range m.hits {
+		if h.expires.Before(window) {
+			delete(m.hits, k)
+		}
+	}
+	k := hitKey{key, window.UnixNano()}
+	h := m.hits[k]
+	if h.n >= limit {
+		return false, nil
+	}
+	m.hits[k] = hitCount{n: h.n + 1, expires: expires}
+	return true, nil
 }
 
 // GetConnection implements Store.
@@ -253,7 +361,8 @@ func (m *Memory) Events(ctx context.Context, tenantID, accountID string) ([]conn
 }
 
 // Snapshot renders the whole state deterministically, so tests can assert
-// that a rejected request changed nothing.
+// that a rejected request changed nothing. Rate-limit counters (Hit) are
+// throttling state, not RoleCall's state, and are left out.
 func (m *Memory) Snapshot() string {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -38,7 +38,17 @@ var (
 	ErrInvalidTransition = errors.New("invalid transition")
 	// ErrInvalidCursor: a page cursor this store did not issue.
 	ErrInvalidCursor = errors.New("invalid cursor")
+	// ErrInvalidInvite: PutInvite of an invite without a well-formed ID.
+	ErrInvalidInvite = errors.New("invalid invite")
+	// ErrInviteExists: PutInvite of an invite whose ID or hash is stored.
+	ErrInviteExists = errors.New("invite exists")
 )
+
+// InvitePage is one page of a tenant's invites.
+type InvitePage struct {
+	Items  []tenant.Invite
+	Cursor string
+}
 
 // Page is one page of a listing. Cursor is opaque; "" means no more pages.
 type Page struct {
@@ -54,9 +64,27 @@ type Store interface {
 	// still at t.ExternalIDVersion-1; the new ID must be unused.
 	RotateExternalID(ctx context.Context, t tenant.Tenant) error
 
+	// PutInvite stores a new invite (its ID must be well-formed and new).
 	PutInvite(ctx context.Context, inv tenant.Invite) error
 	// GetInvite finds an invite by the hash of its code.
 	GetInvite(ctx context.Context, hash string) (tenant.Invite, error)
+	// ListInvites lists a tenant's invites, oldest first (invite IDs sort
+	// by creation time to the millisecond, then at random), revoked and
+	// expired ones included until the store
+	// drops them (DynamoDB's TTL, InviteGrace after expiry).
+	ListInvites(ctx context.Context, tenantID, cursor string, limit int) (InvitePage, error)
+	// RevokeInvite marks an invite of the tenant revoked and returns it;
+	// revoking a revoked invite changes nothing. ErrNotFound when the
+	// tenant has no invite of that ID.
+	RevokeInvite(ctx context.Context, tenantID, inviteID string) (tenant.Invite, error)
+
+	// CountLive counts the tenant's live (not DISCONNECTED) connections.
+	CountLive(ctx context.Context, tenantID string) (int, error)
+	// Hit adds one to the counter of (key, window) unless it has reached
+	// limit, and reports whether it added: a fixed-window rate limit held
+	// in the store, so that it holds across every instance of the API.
+	// The counter may be dropped after expires.
+	Hit(ctx context.Context, key string, window time.Time, limit int, expires time.Time) (bool, error)
 
 	GetConnection(ctx context.Context, tenantID, accountID string) (connection.Connection, error)
 	// Apply writes a transition atomically. With an event: the connection

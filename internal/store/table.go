@@ -23,8 +23,8 @@ const (
 	// matches on.
 	AttrKind  = "kind"
 	KindEvent = "event"
-	// AttrTTL is the TTL attribute (epoch seconds), set on event and
-	// invite items.
+	// AttrTTL is the TTL attribute (epoch seconds), set on event, invite
+	// and rate-counter items.
 	AttrTTL = "expiresAt"
 
 	// IndexByStatus lists connections by status (keys only).
@@ -49,6 +49,8 @@ const (
 	kindTenant     = "tenant"
 	kindExternalID = "extid"
 	kindInvite     = "invite"
+	kindInviteRef  = "inviteref"
+	kindRate       = "rate"
 	kindConnection = "connection"
 	kindClaim      = "claim"
 )

@@ -27,6 +27,13 @@ const (
 	CodeInvalidName     = "INVALID_NAME"
 	CodeInvalidInvite   = "INVALID_INVITE"
 	CodeInviteExpired   = "INVITE_EXPIRED"
+	CodeInviteRevoked   = "INVITE_REVOKED"
+	// CodeInvalidMaxConnections: maxConnections out of range.
+	CodeInvalidMaxConnections = "INVALID_MAX_CONNECTIONS"
+	// CodeInvalidTTL: an invite's ttlSeconds out of range.
+	CodeInvalidTTL = "INVALID_TTL"
+	// CodeInvalidInviteID: a malformed invite ID in a URL.
+	CodeInvalidInviteID = "INVALID_INVITE_ID"
 )
 
 // Error is a rejected input: a stable code, a message and the field.
@@ -48,6 +55,7 @@ func (e *Error) Is(target error) bool {
 var (
 	ErrInvalidInvite = &Error{Code: CodeInvalidInvite, Message: "the invite link is not valid; ask the partner for a new one"}
 	ErrInviteExpired = &Error{Code: CodeInviteExpired, Message: "the invite link has expired; ask the partner for a new one"}
+	ErrInviteRevoked = &Error{Code: CodeInviteRevoked, Message: "the invite link was revoked; ask the partner for a new one"}
 )
 
 // Tenant is one customer organisation of the partner.
@@ -58,6 +66,25 @@ type Tenant struct {
 	ExternalIDVersion int       `json:"externalIdVersion"` // 1 at creation, +1 per rotation
 	CreatedAt         time.Time `json:"createdAt"`
 	RotatedAt         time.Time `json:"rotatedAt,omitzero"`
+	// MaxConnections bounds the tenant's live (not DISCONNECTED)
+	// connections: a submission that would add one more is refused.
+	MaxConnections int `json:"maxConnections"`
+}
+
+// Bounds of a tenant's MaxConnections.
+const (
+	DefaultMaxConnections = 100
+	MinMaxConnections     = 1
+	MaxMaxConnections     = 10_000
+)
+
+// ValidateMaxConnections checks a partner-chosen connection limit.
+func ValidateMaxConnections(n int) error {
+	if n < MinMaxConnections || n > MaxMaxConnections {
+		return &Error{Code: CodeInvalidMaxConnections, Field: "maxConnections",
+			Message: fmt.Sprintf("maxConnections is an integer from %d to %d", MinMaxConnections, MaxMaxConnections)}
+	}
+	return nil
 }
 
 // ValidateID checks a partner-chosen tenant ID: 1-64 of [A-Za-z0-9._-].
@@ -109,7 +136,8 @@ func New(id, name string, now time.Time) (Tenant, error) {
 	if err := ValidateName(name); err != nil {
 		return Tenant{}, err
 	}
-	return Tenant{ID: id, Name: name, ExternalID: NewExternalID(), ExternalIDVersion: 1, CreatedAt: now.UTC()}, nil
+	return Tenant{ID: id, Name: name, ExternalID: NewExternalID(), ExternalIDVersion: 1, CreatedAt: now.UTC(),
+		MaxConnections: DefaultMaxConnections}, nil
 }
 
 // Rotated returns t with a new external ID; the old one is no longer used.
@@ -143,16 +171,34 @@ func MaskExternalID(id string) string {
 	return id[:7] + "…"
 }
 
-// Invite lets a customer act for one tenant until it expires.
+// Invite lets a customer act for one tenant until it expires or is revoked.
 type Invite struct {
+	// ID names the invite in listings and revocations. It is public: it
+	// is drawn from crypto/rand independently of the code, so it tells
+	// nothing about the code.
+	ID        string    `json:"inviteId"`
 	Hash      string    `json:"hash"` // hex SHA-256 of the code
 	TenantID  string    `json:"tenantId"`
 	CreatedAt time.Time `json:"createdAt"`
 	ExpiresAt time.Time `json:"expiresAt"`
+	Revoked   bool      `json:"revoked"`
 }
 
-// DefaultInviteTTL is how long an invite is valid unless configured.
-const DefaultInviteTTL = 7 * 24 * time.Hour
+// Invite lifetimes: the default, and the range a partner may choose.
+const (
+	DefaultInviteTTL = 7 * 24 * time.Hour
+	MinInviteTTL     = time.Hour
+	MaxInviteTTL     = 30 * 24 * time.Hour
+)
+
+// ValidateInviteTTL checks a partner-chosen invite lifetime in seconds.
+func ValidateInviteTTL(seconds int64) error {
+	if seconds < int64(MinInviteTTL/time.Second) || seconds > int64(MaxInviteTTL/time.Second) {
+		return &Error{Code: CodeInvalidTTL, Field: "ttlSeconds",
+			Message: fmt.Sprintf("ttlSeconds is an integer from %d (1 hour) to %d (30 days)", int64(MinInviteTTL/time.Second), int64(MaxInviteTTL/time.Second))}
+	}
+	return nil
+}
 
 // NewInvite returns a random code (shown once) and the invite to store.
 func NewInvite(tenantID string, now time.Time, ttl time.Duration) (code string, inv Invite) {
@@ -164,7 +210,33 @@ func NewInvite(tenantID string, now time.Time, ttl time.Duration) (code string, 
 	if ttl <= 0 {
 		ttl = DefaultInviteTTL
 	}
-	return code, Invite{Hash: HashCode(code), TenantID: tenantID, CreatedAt: now.UTC(), ExpiresAt: now.UTC().Add(ttl)}
+	return code, Invite{ID: NewInviteID(now), Hash: HashCode(code), TenantID: tenantID, CreatedAt: now.UTC(), ExpiresAt: now.UTC().Add(ttl)}
+}
+
+// NewInviteID returns "inv-", the creation time in milliseconds as 12 hex
+// digits and 64 random bits as 16 hex digits: IDs sort by creation as
+// strings (so listings come oldest first), and the random part, drawn
+// separately from the code, keeps them unique and unrelated to it.
+func NewInviteID(now time.Time) string {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("crypto/rand failed: %v", err))
+	}
+	ms := uint64(max(now.UnixMilli(), 0)) & (1<<48 - 1)
+	return fmt.Sprintf("inv-%012x%s", ms, hex.EncodeToString(b[:]))
+}
+
+// ValidateInviteID checks an invite ID taken from a URL.
+func ValidateInviteID(id string) error {
+	if len(id) != 32 || !strings.HasPrefix(id, "inv-") {
+		return &Error{Code: CodeInvalidInviteID, Field: "inviteId", Message: "an invite ID is \"inv-\" and 28 lower-case hex digits"}
+	}
+	for i := 4; i < len(id); i++ {
+		if c := id[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return &Error{Code: CodeInvalidInviteID, Field: "inviteId", Message: "an invite ID is \"inv-\" and 28 lower-case hex digits"}
+		}
+	}
+	return nil
 }
 
 // HashCode is the stored form of an invite code.
@@ -188,11 +260,14 @@ func WellFormedCode(code string) bool {
 	return true
 }
 
-// Check verifies that inv is the invite for code and still valid at now. The
-// hash comparison is constant-time.
+// Check verifies that inv is the invite for code, not revoked and still
+// valid at now. The hash comparison is constant-time.
 func (inv Invite) Check(code string, now time.Time) error {
 	if subtle.ConstantTimeCompare([]byte(inv.Hash), []byte(HashCode(code))) != 1 {
 		return ErrInvalidInvite
+	}
+	if inv.Revoked {
+		return ErrInviteRevoked
 	}
 	if !now.Before(inv.ExpiresAt) {
 		return ErrInviteExpired

@@ -1,0 +1,102 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/onboarding"
+	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/tenant"
+)
+
+// Invite routes (operations):
+//
+//	POST   /v1/tenants/{tenantId}/invites             {"ttlSeconds": N} (optional body) → 201 inviteCreated
+//	GET    /v1/tenants/{tenantId}/invites?cursor=&limit= → 200 {"invites": [inviteSummary], "cursor"}
+//	DELETE /v1/tenants/{tenantId}/invites/{inviteId}  → 200 inviteSummary (revoked)
+//
+// A code is shown only in the answer that creates it; listings and
+// revocations show the invite's public ID, never the code or its hash.
+
+type createInviteRequest struct {
+	// TTLSeconds is optional (default 7 days, 3600 to 2592000).
+	TTLSeconds *int64 `json:"ttlSeconds"`
+}
+
+type inviteCreated struct {
+	InviteID  string    `json:"inviteId"`
+	TenantID  string    `json:"tenantId"`
+	Code      string    `json:"code"`
+	URL       string    `json:"url"`
+	CreatedAt time.Time `json:"createdAt"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// inviteSummary is an invite as listings and revocations show it.
+type inviteSummary struct {
+	InviteID  string    `json:"inviteId"`
+	CreatedAt time.Time `json:"createdAt"`
+	ExpiresAt time.Time `json:"expiresAt"`
+	Revoked   bool      `json:"revoked"`
+}
+
+type invitesPage struct {
+	Invites []inviteSummary `json:"invites"`
+	Cursor  string          `json:"cursor,omitempty"`
+}
+
+func summaryOf(inv tenant.Invite) inviteSummary {
+	return inviteSummary{InviteID: inv.ID, CreatedAt: inv.CreatedAt, ExpiresAt: inv.ExpiresAt, Revoked: inv.Revoked}
+}
+
+func (h *Handler) createInvite(w http.ResponseWriter, r *http.Request) error {
+	var in createInviteRequest
+	if err := decodeBody(r, &in, true); err != nil {
+		return err
+	}
+	code, inv, err := h.cfg.Service.CreateInviteWith(r.Context(), r.PathValue("tenantId"), onboarding.InviteOptions{TTLSeconds: in.TTLSeconds})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, inviteCreated{InviteID: inv.ID, TenantID: inv.TenantID, Code: code,
+		URL: h.baseURL(r) + "/connect?invite=" + code, CreatedAt: inv.CreatedAt, ExpiresAt: inv.ExpiresAt})
+	return nil
+}
+
+func (h *Handler) listInvites(w http.ResponseWriter, r *http.Request) error {
+	limit, err := limitParam(r, store.DefaultLimit, store.MaxLimit)
+	if err != nil {
+		return err
+	}
+	p, err := h.cfg.Service.ListInvites(r.Context(), r.PathValue("tenantId"), r.URL.Query().Get("cursor"), limit)
+	if err != nil {
+		return err
+	}
+	out := invitesPage{Invites: make([]inviteSummary, 0, len(p.Items)), Cursor: p.Cursor}
+	for _, inv := range p.Items {
+		out.Invites = append(out.Invites, summaryOf(inv))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (h *Handler) revokeInvite(w http.ResponseWriter, r *http.Request) error {
+	inv, err := h.cfg.Service.RevokeInvite(r.Context(), r.PathValue("tenantId"), r.PathValue("inviteId"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, summaryOf(inv))
+	return nil
+}
+
+// revokeAllInvites is the rotation's "revokeInvites": true. It runs after
+// the rotation succeeded; should it fail, the rotation stands, the answer
+// is a 500, and DELETE of each invite listed as not revoked finishes it.
+func (h *Handler) revokeAllInvites(r *http.Request, tenantID string) error {
+	n, err := h.cfg.Service.RevokeInvites(r.Context(), tenantID)
+	if err != nil {
+		return fmt.Errorf("revoke the invites of %s after rotating (%d revoked): %w", tenantID, n, err)
+	}
+	return nil
+}

@@ -1,0 +1,108 @@
+package onboarding
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/tenant"
+)
+
+// DefaultSubmissionsPerMinute is how many submissions one invite may make
+// per minute unless configured.
+const DefaultSubmissionsPerMinute = 20
+
+// rateWindow is the rate limit's fixed window. A fixed window lets a
+// client burst twice the limit across a window boundary; what it bounds is
+// the sustained rate, which is what STS budgets and connection counts need.
+const rateWindow = time.Minute
+
+// TenantOptions are a new tenant's optional settings.
+type TenantOptions struct {
+	// MaxConnections bounds the tenant's live connections
+	// (tenant.DefaultMaxConnections when nil; 1 to 10,000).
+	MaxConnections *int
+}
+
+// CreateTenantWith creates a tenant with a generated external ID and the
+// given options, validated before anything is stored.
+func (s *Service) CreateTenantWith(ctx context.Context, id, name string, opts TenantOptions) (tenant.Tenant, error) {
+	if opts.MaxConnections != nil {
+		if err := tenant.ValidateMaxConnections(*opts.MaxConnections); err != nil {
+			return tenant.Tenant{}, err
+		}
+	}
+	return s.createTenant(ctx, id, name, opts)
+}
+
+// SubmitInvited is Submit for a customer holding an invite code (already
+// resolved to t): well-formed submissions count against the invite's rate
+// limit, held in the store so it holds across every API instance. Input
+// that fails validation is refused first and does not count.
+//
+// Every well-formed submission counts, including one then refused with
+// CONNECTION_LIMIT and a resubmission that changes nothing: the limit
+// bounds what a code can make RoleCall do (store reads, counts, checks),
+// and counting before the connection-limit count keeps that count
+// rate-limited too.
+func (s *Service) SubmitInvited(ctx context.Context, t tenant.Tenant, code, roleARN string) (connection.Connection, error) {
+	if _, err := rolearn.Parse(roleARN, s.Rules); err != nil {
+		return connection.Connection{}, err
+	}
+	if err := s.takeSubmission(ctx, tenant.HashCode(code)); err != nil {
+		return connection.Connection{}, err
+	}
+	return s.Submit(ctx, t, roleARN)
+}
+
+// takeSubmission counts one submission of the invite whose code hashes to
+// hash, or refuses it with RATE_LIMITED and when to retry.
+func (s *Service) takeSubmission(ctx context.Context, hash string) error {
+	limit := s.SubmissionsPerMinute
+	if limit <= 0 {
+		limit = DefaultSubmissionsPerMinute
+	}
+	now := s.now()
+	window := now.Truncate(rateWindow)
+	end := window.Add(rateWindow)
+	ok, err := s.Store.Hit(ctx, "invite#"+hash, window, limit, end.Add(rateWindow))
+	if err != nil {
+		return fmt.Errorf("count submission: %w", err)
+	}
+	if ok {
+		return nil
+	}
+	return &Error{Code: CodeRateLimited, RetryAfter: RetryAfter(now, end),
+		Message: fmt.Sprintf("this invite has made %d submissions in the last minute, the most allowed; try again in %d seconds", limit, int(RetryAfter(now, end)/time.Second))}
+}
+
+// RetryAfter is the wait until end in whole seconds, rounded up, at least
+// one (as an HTTP Retry-After header carries it).
+func RetryAfter(now, end time.Time) time.Duration {
+	d := end.Sub(now)
+	secs := (d + time.Second - 1) / time.Second
+	return max(secs, 1) * time.Second
+}
+
+// checkConnectionLimit refuses a submission that would add a live
+// connection to t when it has t.MaxConnections of them. The count is read
+// before the write, not kept in the same transaction: concurrent
+// submissions can pass it together and exceed the limit by those in
+// flight at once, which the per-invite rate limit bounds.
+func (s *Service) checkConnectionLimit(ctx context.Context, t tenant.Tenant) error {
+	limit := t.MaxConnections
+	if limit <= 0 {
+		limit = tenant.DefaultMaxConnections
+	}
+	n, err := s.Store.CountLive(ctx, t.ID)
+	if err != nil {
+		return fmt.Errorf("count connections of %s: %w", t.ID, err)
+	}
+	if n >= limit {
+		return &Error{Code: CodeConnectionLimit,
+			Message: fmt.Sprintf("this tenant has %d connected accounts, the most it may have; ask the partner to raise the limit or disconnect an account", limit)}
+	}
+	return nil
+}

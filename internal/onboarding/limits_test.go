@@ -1,0 +1,162 @@
+package onboarding_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/onboarding"
+	"github.com/rolecall/rolecall/internal/tenant"
+)
+
+// limitStore injects failures into the limit and invite methods.
+type limitStore struct {
+	*hookStore
+	hit       error
+	countLive error
+	revokeN   int // RevokeInvite fails from the revokeN-th call (0: never)
+	revokes   int
+}
+
+func (l *limitStore) Hit(ctx context.Context, key string, w time.Time, limit int, exp time.Time) (bool, error) {
+	if l.hit != nil {
+		return false, l.hit
+	}
+	return l.hookStore.Hit(ctx, key, w, limit, exp)
+}
+
+func (l *limitStore) CountLive(ctx context.Context, tenantID string) (int, error) {
+	if l.countLive != nil {
+		return 0, l.countLive
+	}
+	return l.hookStore.CountLive(ctx, tenantID)
+}
+
+func (l *limitStore) RevokeInvite(ctx context.Context, tenantID, id string) (tenant.Invite, error) {
+	l.revokes++
+	if l.revokeN > 0 && l.revokes >= l.revokeN {
+		return tenant.Invite{}, errors.New("dynamodb is down")
+	}
+	return l.hookStore.RevokeInvite(ctx, tenantID, id)
+}
+
+func TestRetryAfter(t *testing.T) {
+	end := time.Date(2025, 1, 1, 0, 1, 0, 0, time.UTC)
+	tests := []struct {
+		left time.Duration
+		want time.Duration
+	}{
+		{60 * time.Second, 60 * time.Second},
+		{59*time.Second + time.Nanosecond, 60 * time.Second},
+		{time.Second, time.Second},
+		{time.Nanosecond, time.Second},
+		{0, time.Second},
+		{-time.Second, time.Second},
+	}
+	for _, tt := range tests {
+		if got := onboarding.RetryAfter(end.Add(-tt.left), end); got != tt.want {
+			t.Errorf("RetryAfter(%v before the end) = %v, want %v", tt.left, got, tt.want)
+		}
+	}
+}
+
+// TestLimitStoreFailures: when the store cannot count, a submission fails
+// as an internal error and writes nothing.
+func TestLimitStoreFailures(t *testing.T) {
+	tests := []struct {
+		name       string
+		hit, count error
+	}{
+		{"rate counter fails", errors.New("throttled"), nil},
+		{"live count fails", nil, errors.New("throttled")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			ls := &limitStore{hookStore: f.hooks, hit: tt.hit, countLive: tt.count}
+			f.svc.Store = ls
+			tn := f.tenant(t, "acme")
+			code, _, err := f.svc.CreateInvite(context.Background(), "acme")
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := f.mem.Snapshot()
+			_, err = f.svc.SubmitInvited(context.Background(), tn, code, roleARN)
+			want := tt.hit
+			if want == nil {
+				want = tt.count
+			}
+			if !errors.Is(err, want) || onboarding.AsError(err) != nil {
+				t.Fatalf("SubmitInvited = %v, want the store's error as an internal one", err)
+			}
+			if f.mem.Snapshot() != before {
+				t.Fatal("a failed submission changed the store")
+			}
+		})
+	}
+}
+
+func TestCreateWithOptionsValidatesFirst(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for _, n := range []int{0, -1, 10_001} {
+		_, err := f.svc.CreateTenantWith(ctx, "acme", "Acme", onboarding.TenantOptions{MaxConnections: &n})
+		wantCode(t, err, tenant.CodeInvalidMaxConnections, "maxConnections")
+	}
+	f.tenant(t, "acme")
+	before := f.mem.Snapshot()
+	for _, s := range []int64{0, 3599, 30*86400 + 1} {
+		_, _, err := f.svc.CreateInviteWith(ctx, "acme", onboarding.InviteOptions{TTLSeconds: &s})
+		wantCode(t, err, tenant.CodeInvalidTTL, "ttlSeconds")
+	}
+	ok := int64(3600)
+	_, _, err := f.svc.CreateInviteWith(ctx, "nobody", onboarding.InviteOptions{TTLSeconds: &ok})
+	wantCode(t, err, onboarding.CodeNotFound, "tenantId")
+	if f.mem.Snapshot() != before {
+		t.Fatal("refused creations changed the store")
+	}
+}
+
+// TestRevokeInvitesResumes: revoking every invite is not one transaction;
+// after a failure, calling again revokes the rest.
+func TestRevokeInvitesResumes(t *testing.T) {
+	f := newFixture(t)
+	ls := &limitStore{hookStore: f.hooks, revokeN: 2}
+	f.svc.Store = ls
+	ctx := context.Background()
+	f.tenant(t, "acme")
+	f.tenant(t, "globex")
+	var codes []string
+	for range 3 {
+		c, _, err := f.svc.CreateInvite(ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		codes = append(codes, c)
+		f.now = f.now.Add(time.Second)
+	}
+	other, _, _ := f.svc.CreateInvite(ctx, "globex")
+	n, err := f.svc.RevokeInvites(ctx, "acme")
+	if err == nil || n != 1 {
+		t.Fatalf("RevokeInvites with a failing store = %d, %v; want 1 and an error", n, err)
+	}
+	ls.revokeN = 0
+	if n, err := f.svc.RevokeInvites(ctx, "acme"); err != nil || n != 2 {
+		t.Fatalf("RevokeInvites again = %d, %v; want the 2 left", n, err)
+	}
+	if n, err := f.svc.RevokeInvites(ctx, "acme"); err != nil || n != 0 {
+		t.Fatalf("RevokeInvites a third time = %d, %v; want 0", n, err)
+	}
+	for _, c := range codes {
+		if _, err := f.svc.ResolveInvite(ctx, c); !errors.Is(err, tenant.ErrInviteRevoked) {
+			t.Fatalf("revoked code resolves: %v", err)
+		}
+	}
+	if _, err := f.svc.ResolveInvite(ctx, other); err != nil {
+		t.Fatalf("another tenant's invite: %v", err)
+	}
+	if _, err := f.svc.RevokeInvites(ctx, "nobody"); onboarding.AsError(err) == nil || onboarding.AsError(err).Code != onboarding.CodeNotFound {
+		t.Fatalf("unknown tenant: %v", err)
+	}
+}
