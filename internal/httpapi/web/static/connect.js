@@ -384,7 +384,8 @@
     statusCard.hidden = false;
     // Re-render only what changed, so the live region is not re-announced
     // every poll; the countdown ticks on its own.
-    var key = [c.accountId, c.status, c.version, c.attempts, c.lastCheckedAt, c.reason && c.reason.code].join('|');
+    var key = [c.accountId, c.status, c.version, c.attempts, c.lastCheckedAt, c.reason && c.reason.code,
+      c.candidate && c.candidate.status, c.candidate && c.candidate.roleArn].join('|');
     if (key === shownKey) return;
     shownKey = key;
     statusBox.textContent = '';
@@ -416,9 +417,23 @@
       }
       statusBox.appendChild(el('p', 'muted small', 'After you fix the role, choose Check again now (or submit its ARN again); RoleCall also re-checks it regularly.'));
     }
+    var k = c.candidate;
+    if (k && k.roleArn) {
+      // A new role for a connected account: the connected role stays in use
+      // until the new one is verified, and stays if it fails.
+      var cand = el('p', k.status === 'FAILED' ? 'hint' : 'muted small');
+      cand.appendChild(el('strong', null, k.status === 'FAILED' ? 'New role not used: ' : 'New role being verified: '));
+      cand.appendChild(document.createTextNode(k.roleArn + ' — ' + (k.reason && k.reason.message ? k.reason.message : '') +
+        (k.status === 'FAILED' && k.reason && k.reason.hint ? ' ' + k.reason.hint : '')));
+      statusBox.appendChild(cand);
+    }
     statusBox.appendChild(el('p', 'muted small', 'Account ' + c.accountId + ' · last check ' + when(c.lastCheckedAt)));
     renderDetail(c);
   }
+
+  // settled: nothing more will change without a new check (a candidate
+  // role being verified keeps the status moving).
+  function settled(c) { return TERMINAL[c.status] && !(c.candidate && c.candidate.status === 'PENDING'); }
 
   function tickCountdown() {
     var cd = $('window-left');
@@ -441,7 +456,7 @@
           // After "Check again now" on a failed role, wait for that check
           // (a new lastCheckedAt) or half a minute.
           var waiting = baseline !== undefined && (r.data.lastCheckedAt || '') === baseline && Date.now() - pollStarted < 30000;
-          if (TERMINAL[r.data.status] && !waiting) { refreshConnections(); return; }
+          if (settled(r.data) && !waiting) { refreshConnections(); return; }
         }
         var elapsed = Date.now() - pollStarted;
         pollTimer = setTimeout(tick, elapsed < 30000 ? 1000 : 3000);
@@ -476,9 +491,20 @@
         statusCard.scrollIntoView({ behavior: 'smooth', block: 'start' });
         statusCard.focus({ preventScroll: true });
         refreshConnections();
-        if (!TERMINAL[r.data.status]) poll(r.data.accountId);
+        if (!settled(r.data)) poll(r.data.accountId);
       });
     });
+  }
+
+  // rotationNote tells the customer what to change when the role still
+  // trusts only the previous external ID (a rotation's grace period): list
+  // both IDs in the trust policy, then only the new one.
+  function rotationNote(c, inv) {
+    if (c.externalIdCurrent !== false || !c.externalIdVersion || !inv.previousExternalId ||
+        (c.status !== 'VERIFIED' && c.status !== 'ACCESS_LOST')) return null;
+    return el('span', 'hint small', 'This role still uses the previous external ID, accepted until ' + when(inv.graceEndsAt) +
+      '. Change its trust policy condition to "sts:ExternalId": ["' + inv.externalId + '", "' + inv.previousExternalId +
+      '"], then, once this connection no longer shows this note, to "' + inv.externalId + '" only.');
   }
 
   // --- connections table ------------------------------------------------------
@@ -499,6 +525,8 @@
           st.appendChild(document.createElement('br'));
           st.appendChild(el('span', 'muted small', c.reason.message));
         }
+        var note = rotationNote(c, r.data);
+        if (note) { st.appendChild(document.createElement('br')); st.appendChild(note); }
         tr.appendChild(st);
         var td = labelled(el('td'), 'Last check');
         var time = el('time', null, when(c.lastCheckedAt));
