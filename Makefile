@@ -46,7 +46,8 @@ bench:
 # them to build the same artifact for the host.
 LAMBDA_GOOS ?= linux
 LAMBDA_GOARCH ?= arm64
-LAMBDA_BUILD = GOOS=$(LAMBDA_GOOS) GOARCH=$(LAMBDA_GOARCH) CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags="-s -w" -o $(ARTIFACTS_DIR)/bootstrap
+# sam build sets ARTIFACTS_DIR; without it the build would write /bootstrap.
+LAMBDA_BUILD = $(if $(ARTIFACTS_DIR),,$(error ARTIFACTS_DIR is not set: run `sam build`, or `make build-ApiFunction ARTIFACTS_DIR=bin/api`))GOOS=$(LAMBDA_GOOS) GOARCH=$(LAMBDA_GOARCH) CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags="-s -w" -o $(ARTIFACTS_DIR)/bootstrap
 
 .PHONY: build-ApiFunction build-PublishFunction build-VerifyFunction build-SweepFunction
 

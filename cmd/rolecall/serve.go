@@ -107,6 +107,7 @@ finish and their events are published.`,
 	f.DurationVar(&o.PropagationWindow, "propagation-window", 2*time.Minute, "how long a new role that is denied is retried before it is FAILED")
 	f.DurationVar(&o.SandboxLatency, "sandbox-latency", 0, "latency added to every sandbox STS call")
 	f.StringVar(&o.EventSource, "event-source", "rolecall", "source of the events")
+	f.StringVar(&o.PartnerName, "partner-name", os.Getenv("PARTNER_NAME"), "your company's name as customers see it on the form (default \""+local.DefaultPartnerName+"\")")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -22,7 +23,7 @@ func TestServeStartsPrintsBannerAndStops(t *testing.T) {
 	root := newRoot()
 	const token = "tok-0123456789abcdefghijklmnopqrstuvwxyz"
 	t.Setenv("ROLECALL_OPS_TOKEN", token)
-	root.SetArgs([]string{"serve", "--addr", "127.0.0.1:0", "--sweep-every", "0", "--log-level", "warn"})
+	root.SetArgs([]string{"serve", "--addr", "127.0.0.1:0", "--sweep-every", "0", "--log-level", "warn", "--partner-name", "Acme Cloud"})
 	root.SetOut(&stdout)
 	root.SetErr(&stderr)
 	done := make(chan error, 1)
@@ -47,9 +48,10 @@ func TestServeStartsPrintsBannerAndStops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Errorf("form: %d", resp.StatusCode)
+	if resp.StatusCode != 200 || !bytes.Contains(body, []byte("Connect Demo Customer to Acme Cloud")) {
+		t.Errorf("form: %d, --partner-name not shown:\n%.600s", resp.StatusCode, body)
 	}
 	if stdout.String() != "" {
 		t.Errorf("stdout carries more than events: %q", stdout.String())

@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"strings"
 
@@ -25,7 +24,7 @@ import (
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	log := config.Logger(os.Stdout, os.LookupEnv)
 	env := config.New(os.LookupEnv)
 	table := env.String("TABLE_NAME")
 	queueURL := env.String("VERIFY_QUEUE_URL")
@@ -34,6 +33,7 @@ func main() {
 	templateURL := env.StringOr("CUSTOMER_ROLE_TEMPLATE_URL", "")
 	rolePrefix := env.StringOr("CUSTOMER_ROLE_NAME_PREFIX", "")
 	source := env.StringOr("EVENT_SOURCE", "rolecall")
+	partnerName := env.StringOr("PARTNER_NAME", "")
 	submissionsPerMinute := env.IntOr("SUBMISSIONS_PER_INVITE_PER_MINUTE", onboarding.DefaultSubmissionsPerMinute)
 	cfg, err := env.AWS(context.Background())
 	if err != nil {
@@ -51,7 +51,9 @@ func main() {
 	h, err := httpapi.New(httpapi.Config{
 		Service:             svc,
 		Ops:                 httpapi.APIGatewayIAM{Accounts: []string{partnerAccount}},
+		PartnerName:         partnerName,
 		PartnerAccountID:    partnerAccount,
+		PropagationWindow:   svc.Policy.PropagationWindow,
 		TrustedPrincipalARN: principal,
 		EventSource:         source,
 		Setup:               httpapi.RoleSetup{TrustedPrincipalARN: principal, TemplateURL: templateURL, Region: cfg.Region, RoleNamePrefix: rolePrefix},

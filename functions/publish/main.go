@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -17,7 +16,7 @@ import (
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	log := config.Logger(os.Stdout, os.LookupEnv)
 	env := config.New(os.LookupEnv)
 	busName := env.String("EVENT_BUS_NAME")
 	source := env.StringOr("EVENT_SOURCE", publish.DefaultSource)

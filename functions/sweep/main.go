@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -19,7 +18,7 @@ import (
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	log := config.Logger(os.Stdout, os.LookupEnv)
 	env := config.New(os.LookupEnv)
 	table := env.String("TABLE_NAME")
 	queueURL := env.String("VERIFY_QUEUE_URL")

@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"time"
 
@@ -24,7 +23,7 @@ import (
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	log := config.Logger(os.Stdout, os.LookupEnv)
 	policy := connection.DefaultPolicy()
 	env := config.New(os.LookupEnv)
 	table := env.String("TABLE_NAME")

@@ -150,6 +150,7 @@ func functionEnv(t stack.Template, id string, f fakeEndpoints, home string) ([]s
 		"ACCESS_LOST_CHECK_MAX_INTERVAL":    "60m",
 		"ABANDON_FAILED_AFTER_DAYS":         "14",
 		"ACCESS_ROLE_ARN":                   "arn:aws:iam::" + partnerAccount + ":role/rolecall-bench-access",
+		"PARTNER_NAME":                      "RoleCall",
 	}
 	if err := os.MkdirAll(home, 0o755); err != nil {
 		return nil, err

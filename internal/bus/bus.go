@@ -27,6 +27,10 @@ type Entry struct {
 	EventBusName string
 	Time         time.Time
 	Resources    []string
+	// ID is the event ID a real bus assigned to this entry (PutEvents'
+	// EventId), when it is being copied to the in-process bus: the copy
+	// keeps it as its envelope id. Empty otherwise; EventBridge ignores it.
+	ID string
 }
 
 // Failure is an entry the bus refused: its index in the Put call and the

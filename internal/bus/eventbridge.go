@@ -25,11 +25,19 @@ var _ Bus = (*EventBridge)(nil)
 // failed as a whole with a retryable error (throttling, 5xx); an entry
 // refused inside a successful call is returned as a Failure.
 func (b *EventBridge) Put(ctx context.Context, entries []Entry) ([]Failure, error) {
+	_, failures, err := b.PutWithIDs(ctx, entries)
+	return failures, err
+}
+
+// PutWithIDs is Put that also returns the event ID EventBridge assigned to
+// each entry ("" for a refused one), so a copy of the event elsewhere (serve's
+// stdout and ops page) carries the ID consumers of the bus see.
+func (b *EventBridge) PutWithIDs(ctx context.Context, entries []Entry) ([]string, []Failure, error) {
 	if len(entries) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if len(entries) > MaxBatch {
-		return nil, fmt.Errorf("put %d events: %w", len(entries), ErrTooManyEntries)
+		return nil, nil, fmt.Errorf("put %d events: %w", len(entries), ErrTooManyEntries)
 	}
 	in := &eventbridge.PutEventsInput{Entries: make([]ebtypes.PutEventsRequestEntry, len(entries))}
 	for i, e := range entries {
@@ -49,13 +57,15 @@ func (b *EventBridge) Put(ctx context.Context, entries []Entry) ([]Failure, erro
 	}
 	out, err := b.Client.PutEvents(ctx, in)
 	if err != nil {
-		return nil, fmt.Errorf("put %d events: %w", len(entries), err)
+		return nil, nil, fmt.Errorf("put %d events: %w", len(entries), err)
 	}
 	if len(out.Entries) != len(entries) {
-		return nil, fmt.Errorf("put %d events: response has %d entries", len(entries), len(out.Entries))
+		return nil, nil, fmt.Errorf("put %d events: response has %d entries", len(entries), len(out.Entries))
 	}
 	var failures []Failure
+	ids := make([]string, len(entries))
 	for i, r := range out.Entries {
+		ids[i] = aws.ToString(r.EventId)
 		// An entry failed when it carries an error code; an entry with
 		// neither code nor event ID is treated as failed too rather than
 		// silently lost.
@@ -68,7 +78,10 @@ func (b *EventBridge) Put(ctx context.Context, entries []Entry) ([]Failure, erro
 		}
 	}
 	if n := int(out.FailedEntryCount); n > len(failures) {
-		return nil, fmt.Errorf("put %d events: FailedEntryCount %d but %d entries carry an error", len(entries), n, len(failures))
+		return nil, nil, fmt.Errorf("put %d events: FailedEntryCount %d but %d entries carry an error", len(entries), n, len(failures))
 	}
-	return failures, nil
+	for _, f := range failures {
+		ids[f.Index] = ""
+	}
+	return ids, failures, nil
 }

@@ -134,3 +134,16 @@ func TestEventBridgeMalformedResponses(t *testing.T) {
 		})
 	}
 }
+
+func TestEventBridgePutWithIDs(t *testing.T) {
+	b, fake := fakeEventBridge(t, 1)
+	fake.RejectEntries("", "InvalidArgument", "")
+	ids, failed, err := b.PutWithIDs(context.Background(), bustest.Entries(3))
+	if err != nil || len(failed) != 1 || failed[0].Index != 1 {
+		t.Fatalf("PutWithIDs = %v, %v, %v", ids, failed, err)
+	}
+	acc := fake.Accepted()
+	if len(ids) != 3 || len(acc) != 2 || ids[0] != acc[0].EventID || ids[2] != acc[1].EventID || ids[1] != "" || ids[0] == ids[2] {
+		t.Errorf("ids %q for accepted %+v", ids, acc)
+	}
+}

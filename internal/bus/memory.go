@@ -122,7 +122,7 @@ func (m *Memory) envelope(e Entry) Envelope {
 	}
 	return Envelope{
 		Version:    "0",
-		ID:         newID(),
+		ID:         or(e.ID, newID()),
 		DetailType: e.DetailType,
 		Source:     e.Source,
 		Account:    or(m.Account, "000000000000"),

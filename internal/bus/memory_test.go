@@ -197,3 +197,16 @@ func TestFailureRetryable(t *testing.T) {
 		}
 	}
 }
+
+func TestMemoryKeepsAnAssignedID(t *testing.T) {
+	m := bus.NewMemory()
+	in := bustest.Entries(2)
+	in[0].ID = "7f1c0d4e-0000-4000-8000-000000000001"
+	if _, err := m.Put(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	envs, _ := m.Since("", 0)
+	if envs[0].ID != in[0].ID || envs[1].ID == "" || envs[1].ID == in[0].ID {
+		t.Errorf("envelope ids %q, %q; want the assigned one, then a fresh one", envs[0].ID, envs[1].ID)
+	}
+}

@@ -122,7 +122,10 @@ func ReasonFor(r Result, detail string) Reason {
 	case ResultDenied:
 		return Reason{Code: string(r),
 			Message: "RoleCall could not assume the role with your external ID.",
-			Hint:    "Check that the role exists, that its trust policy lets the partner's principal call sts:AssumeRole, and that its sts:ExternalId condition equals the external ID shown to you."}
+			Hint: "Most likely first: (1) the role name or the account ID in the ARN is mistyped, or the role does not exist (yet); " +
+				"(2) the role's trust policy names another principal than the partner's principal shown on the form; " +
+				"(3) its sts:ExternalId condition holds another value than the external ID shown to you. " +
+				"Compare the role's trust policy with the one on the form."}
 	case ResultNotEnforced:
 		return notEnforcedReason(detail)
 	case ResultAccountMismatch:

@@ -171,7 +171,7 @@ func TestApplyBacksOffAndAbandons(t *testing.T) {
 
 	t.Run("a transient error never abandons", func(t *testing.T) {
 		c := conn(connection.Failed, 9, "ASSUME_DENIED")
-		tr, err := p.Apply(c, connection.Outcome{Result: connection.ResultTransient, Version: c.Version, CheckedAt: t0.Add(20 * 24 * time.Hour)})
+		tr, err := p.Apply(c, connection.Outcome{Result: connection.ResultTransient, Version: c.Version, ExternalIDVersion: 1, CheckedAt: t0.Add(20 * 24 * time.Hour)})
 		if err != nil || tr.Event != nil || tr.After.Status != connection.Failed {
 			t.Fatalf("%+v %v", tr, err)
 		}
@@ -180,12 +180,12 @@ func TestApplyBacksOffAndAbandons(t *testing.T) {
 	t.Run("a changed reason keeps the backoff", func(t *testing.T) {
 		c := conn(connection.Failed, 9, "ASSUME_DENIED")
 		now := t0.Add(3 * 24 * time.Hour)
-		tr, err := p.Apply(c, connection.Outcome{Result: connection.ResultNotEnforced, Version: c.Version, CheckedAt: now})
+		tr, err := p.Apply(c, connection.Outcome{Result: connection.ResultNotEnforced, Version: c.Version, ExternalIDVersion: 1, CheckedAt: now})
 		if err != nil || tr.Event == nil || tr.After.NextCheckAt.Sub(now) != 24*time.Hour {
 			t.Fatalf("%+v %v", tr.After, err)
 		}
 		next := tr.After.NextCheckAt
-		tr, err = p.Apply(tr.After, connection.Outcome{Result: connection.ResultNotEnforced, Version: tr.After.Version, CheckedAt: next})
+		tr, err = p.Apply(tr.After, connection.Outcome{Result: connection.ResultNotEnforced, Version: tr.After.Version, ExternalIDVersion: 1, CheckedAt: next})
 		if err != nil || tr.Event != nil || tr.After.NextCheckAt.Sub(next) != 24*time.Hour {
 			t.Fatalf("%+v %v", tr.After, err)
 		}

@@ -25,18 +25,26 @@ type inviteView struct {
 	ExternalID string `json:"externalId"`
 	// During a rotation's grace: the previous ID, still accepted until
 	// GraceEndsAt, so the form can tell customers how to move to the new one.
-	PreviousExternalID  string                  `json:"previousExternalId,omitempty"`
-	GraceEndsAt         time.Time               `json:"graceEndsAt,omitzero"`
-	PartnerName         string                  `json:"partnerName"`
-	PartnerAccountID    string                  `json:"partnerAccountId"`
-	TrustedPrincipalARN string                  `json:"trustedPrincipalArn"`
-	RoleName            string                  `json:"roleName,omitempty"`
-	QuickCreateURL      string                  `json:"quickCreateUrl,omitempty"`
-	TemplateDownload    string                  `json:"templateDownload,omitempty"`
-	Terraform           string                  `json:"terraform,omitempty"`
-	CLI                 string                  `json:"cli,omitempty"`
-	Connections         []connection.Connection `json:"connections"`
-	Sandbox             *sandboxOffer           `json:"sandbox,omitempty"`
+	PreviousExternalID  string    `json:"previousExternalId,omitempty"`
+	GraceEndsAt         time.Time `json:"graceEndsAt,omitzero"`
+	PartnerName         string    `json:"partnerName"`
+	PartnerAccountID    string    `json:"partnerAccountId"`
+	TrustedPrincipalARN string    `json:"trustedPrincipalArn"`
+	RoleName            string    `json:"roleName,omitempty"`
+	QuickCreateURL      string    `json:"quickCreateUrl,omitempty"`
+	TemplateDownload    string    `json:"templateDownload,omitempty"`
+	Terraform           string    `json:"terraform,omitempty"`
+	CLI                 string    `json:"cli,omitempty"`
+	// TrustPolicy is the trust policy the role must have: what the
+	// template creates, for a customer who builds the role by hand or
+	// compares it with theirs after ASSUME_DENIED.
+	TrustPolicy json.RawMessage         `json:"trustPolicy,omitempty"`
+	Connections []connection.Connection `json:"connections"`
+	Sandbox     *sandboxOffer           `json:"sandbox,omitempty"`
+	// PropagationWindowSeconds is how long a denied new role is retried.
+	PropagationWindowSeconds int `json:"propagationWindowSeconds,omitempty"`
+
+	propagation time.Duration
 }
 
 // sandboxOffer is the role the form's sandbox button creates: the trust
@@ -59,6 +67,7 @@ func (h *Handler) inviteView(r *http.Request, t tenant.Tenant) (inviteView, erro
 	v := inviteView{
 		TenantID: t.ID, TenantName: t.Name, ExternalID: t.ExternalID,
 		PartnerName: h.cfg.PartnerName, PartnerAccountID: h.cfg.PartnerAccountID, TrustedPrincipalARN: h.cfg.TrustedPrincipalARN,
+		PropagationWindowSeconds: int(h.cfg.PropagationWindow.Seconds()), propagation: h.cfg.PropagationWindow,
 	}
 	if t.InGrace() {
 		v.PreviousExternalID, v.GraceEndsAt = t.PreviousExternalID, t.GraceEndsAt
@@ -70,11 +79,12 @@ func (h *Handler) inviteView(r *http.Request, t tenant.Tenant) (inviteView, erro
 		}
 		v.RoleName, v.QuickCreateURL, v.Terraform, v.CLI = g.RoleName, g.QuickCreateURL, g.Terraform, g.CLI
 		v.TemplateDownload = "/v1/invite/template"
+		pol, err := h.cfg.Setup.TrustPolicy(t)
+		if err != nil {
+			return inviteView{}, fmt.Errorf("trust policy for %s: %w", t.ID, err)
+		}
+		v.TrustPolicy = pol
 		if h.cfg.Sandbox != nil && g.RoleName != "" {
-			pol, err := h.cfg.Setup.TrustPolicy(t)
-			if err != nil {
-				return inviteView{}, fmt.Errorf("trust policy for %s: %w", t.ID, err)
-			}
 			acct := SandboxAccountID(t.ID, h.cfg.PartnerAccountID)
 			v.Sandbox = &sandboxOffer{AccountID: acct, RoleARN: "arn:" + h.partition() + ":iam::" + acct + ":role/" + g.RoleName, TrustPolicy: pol}
 		}
@@ -126,7 +136,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request, t tenant.Tenant
 		return err
 	}
 	w.Header().Set("Location", "/v1/connections/"+c.AccountID)
-	writeJSON(w, http.StatusAccepted, c)
+	writeJSON(w, http.StatusAccepted, h.connectionStatus(c))
 	return nil
 }
 
@@ -135,7 +145,7 @@ func (h *Handler) getConnection(w http.ResponseWriter, r *http.Request, t tenant
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, c)
+	writeJSON(w, http.StatusOK, h.connectionStatus(c))
 	return nil
 }
 

@@ -29,6 +29,7 @@ var fuzzRoutes = []fuzzRoute{
 	{"POST", "/v1/tenants/acme/connections/444455556666/check", false, true, func() any { return &struct{}{} }},
 	{"PUT", "/_sandbox/roles", false, false, func() any { return &putRoleRequest{} }},
 	{"PUT", "/_sandbox/faults", false, false, func() any { return &faultsRequest{} }},
+	{"POST", "/v1/connections/444455556666/check", true, true, func() any { return &struct{}{} }},
 }
 
 // FuzzAPIRequest sends arbitrary bodies with arbitrary content types to
@@ -86,6 +87,8 @@ func FuzzAPIRequest(f *testing.F) {
 		{6, "application/json", `{"roleArn":"` + customerRole + `","trustPolicy":{"Version":"2012-10-17","Statement":[]}}`},
 		{6, "application/json", `{"roleArn":"x","trustPolicy":{"a":{"a":{"a":{"a":[[[[{}]]]]}}}}}`},
 		{7, "application/json", `{"latencyMs":50,"throttleRate":0.2,"errorRate":0.05}`},
+		{8, "", ``},
+		{8, "application/json", `{"now":true}`},
 		{7, "application/json", `{"latencyMs":1e400}`},
 		{7, "application/json", "{\"latencyMs\":5}\xff"},
 	}

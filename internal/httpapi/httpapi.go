@@ -144,9 +144,19 @@ type Config struct {
 	Events  EventLog
 	Sweeper Sweeper
 	Sandbox Sandbox
-	// OpsPage serves GET /ops (serve mode).
+	// OpsPage serves GET /ops (serve mode), and makes GET / a page that
+	// links the form and the ops page instead of a JSON pointer to the API.
 	OpsPage bool
-	Log     *slog.Logger
+	// DemoInviteURL, when set, is the form of serve's demo tenant, linked
+	// from GET /.
+	DemoInviteURL string
+	// PropagationWindow is how long a denied new role is retried before it
+	// is FAILED (connection.Policy.PropagationWindow); the form counts it
+	// down.
+	PropagationWindow time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	Log *slog.Logger
 }
 
 // MaxBody is the largest request body accepted (413 beyond).
@@ -173,6 +183,12 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.PartnerName == "" {
 		cfg.PartnerName = "RoleCall"
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	h := &Handler{cfg: cfg, mux: http.NewServeMux(), log: cfg.Log}
 	if h.log == nil {
 		h.log = slog.Default()
@@ -193,6 +209,7 @@ func (h *Handler) routes() {
 	m.Handle("GET /v1/invite/template", h.customer(h.getTemplate))
 	m.Handle("POST /v1/connections", h.customer(h.submit))
 	m.Handle("GET /v1/connections/{accountId}", h.customer(h.getConnection))
+	m.Handle("POST /v1/connections/{accountId}/check", h.customer(h.customerCheck))
 
 	// Operations routes.
 	m.Handle("POST /v1/tenants", h.ops(h.createTenant))
@@ -217,6 +234,7 @@ func (h *Handler) routes() {
 	}
 
 	// Pages.
+	m.HandleFunc("GET /{$}", h.home)
 	m.HandleFunc("GET /connect", h.connectPage)
 	m.Handle("GET /static/", h.static())
 	if h.cfg.OpsPage {

@@ -1,11 +1,15 @@
 package httpapi
 
 import (
+	"bytes"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +30,7 @@ type pages struct {
 	connect *page
 	ops     *page
 	problem *page
+	home    *page
 	static  fs.FS
 }
 
@@ -85,6 +90,9 @@ func loadPages() (*pages, error) {
 		return nil, err
 	}
 	if p.problem, err = parse("problem.html"); err != nil {
+		return nil, err
+	}
+	if p.home, err = parse("home.html"); err != nil {
 		return nil, err
 	}
 	if p.static, err = fs.Sub(webFS, "web/static"); err != nil {
@@ -187,7 +195,75 @@ func connectVars(v inviteView) vars {
 		"PartnerName": v.PartnerName, "PartnerAccountID": v.PartnerAccountID, "TrustedPrincipalARN": v.TrustedPrincipalARN,
 		"RoleName": v.RoleName, "QuickCreateURL": v.QuickCreateURL, "TemplateDownload": v.TemplateDownload,
 		"Terraform": v.Terraform, "CLI": v.CLI, "SandboxAccountID": sandboxAccount, "Connections": conns,
+		"TrustPolicy": indentJSON(v.TrustPolicy), "PropagationSeconds": strconv.Itoa(int(v.propagation.Seconds())),
 	}
+}
+
+// indentJSON is a JSON document indented for reading, "" for none.
+func indentJSON(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	var b bytes.Buffer
+	if err := json.Indent(&b, raw, "", "  "); err != nil {
+		return string(raw)
+	}
+	return b.String()
+}
+
+// apiPointer is GET / without the local pages (Lambda): where the API is.
+type apiPointer struct {
+	Service string            `json:"service"`
+	Message string            `json:"message"`
+	Routes  map[string]string `json:"routes"`
+}
+
+// home is GET /: in serve, a page linking the form and the ops page; in
+// Lambda, a JSON pointer to the API instead of a bare 404.
+func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
+	if !h.cfg.OpsPage {
+		writeJSON(w, http.StatusOK, apiPointer{
+			Service: "rolecall",
+			Message: "RoleCall's API. Customers open the invite link their partner sent (/connect?invite=…); operators call the /v1 operations routes with SigV4.",
+			Routes: map[string]string{
+				"form":        "GET /connect?invite=CODE",
+				"invite":      "GET /v1/invite (Authorization: Invite CODE)",
+				"submit":      "POST /v1/connections (Authorization: Invite CODE)",
+				"connections": "GET /v1/connections?status=STATUS (operations, SigV4)",
+				"tenants":     "POST /v1/tenants (operations, SigV4)",
+			},
+		})
+		return
+	}
+	// The demo invite is a credential for the demo tenant: only a browser
+	// on this machine gets it, never one reaching a public serve.
+	demo := ""
+	if fromLoopback(r) {
+		demo = h.cfg.DemoInviteURL
+	}
+	h.render(w, r, h.pages.home, http.StatusOK,
+		frame{title: "RoleCall", subtitle: "Running locally"},
+		vars{"DemoInviteURL": demo, "Sandbox": h.cfg.Sandbox != nil, "PartnerName": h.cfg.PartnerName})
+}
+
+// fromLoopback reports whether the request's peer is this machine and it
+// asked for a loopback host (a proxy on this machine forwarding a public
+// name is not a local browser).
+func fromLoopback(r *http.Request) bool {
+	return loopbackHost(r.RemoteAddr) && loopbackHost(r.Host)
+}
+
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // opsPage is the local operations view. The page itself holds no data; its

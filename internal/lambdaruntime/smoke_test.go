@@ -36,6 +36,7 @@ func smokeValues(sqsURL string) map[string]string {
 		"CUSTOMER_ROLE_TEMPLATE_URL":        "",
 		"CUSTOMER_ROLE_NAME_PREFIX":         "RoleCall",
 		"EVENT_SOURCE":                      "rolecall",
+		"PARTNER_NAME":                      "Smoke Partner",
 		"EVENT_BUS_NAME":                    "rolecall-smoke",
 		"CHECK_INTERVAL":                    "60m",
 		"SUBMISSIONS_PER_INVITE_PER_MINUTE": "20",

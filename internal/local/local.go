@@ -30,8 +30,6 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -65,6 +63,9 @@ const (
 
 // DemoTenant is the tenant serve creates at start, with an invite.
 const DemoTenant = "demo"
+
+// DefaultPartnerName is the partner's display name when none is set.
+const DefaultPartnerName = "RoleCall demo partner"
 
 // Options configure the pipeline. The zero value runs the embedded store
 // and the sandbox STS on 127.0.0.1:8080 with the documented defaults.
@@ -125,6 +126,9 @@ type Options struct {
 	SandboxLatency time.Duration
 	// EventSource of the events (default "rolecall").
 	EventSource string
+	// PartnerName is the partner's display name on the customer form
+	// (default DefaultPartnerName).
+	PartnerName string
 	// SubmissionsPerMinute one invite may make (default 20).
 	SubmissionsPerMinute int
 	// Tune adjusts the lifecycle policy after the options above (tests use
@@ -167,6 +171,10 @@ type Server struct {
 	Queue   VerifyQueue // *queue.Memory, or *queue.SQS with Options.QueueURL
 	// QueueKind describes the verify queue for the banner.
 	QueueKind string
+	// StackRoutesSubmissions: with AWS, an event bus and a queue URL, the
+	// deployed stack's Role Submitted rule enqueues submissions, so serve
+	// does not subscribe its own.
+	StackRoutesSubmissions bool
 
 	log      *slog.Logger
 	http     *http.Server
@@ -229,6 +237,9 @@ func (o *Options) defaults() {
 	}
 	if o.EventSource == "" {
 		o.EventSource = publish.DefaultSource
+	}
+	if o.PartnerName == "" {
+		o.PartnerName = DefaultPartnerName
 	}
 	if o.Events == nil {
 		o.Events = os.Stdout
@@ -372,6 +383,9 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 		s.PartnerAccountID = accountOf(o.TrustedPrincipalARN)
 	}
 	s.PartnerPrincipalARN = o.TrustedPrincipalARN
+	// serve's own copies of the events (stdout, /v1/events, the ops page)
+	// name the partner's account and region, as the bus's events do.
+	s.Bus.Account, s.Bus.Region = s.PartnerAccountID, o.Region
 
 	// The verify queue: in-process, or a real SQS queue.
 	if o.QueueURL != "" {
@@ -420,9 +434,26 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 	s.sweeper = &sweep.Sweeper{Store: st, Queue: s.Queue, Log: o.Log}
 
 	// Bus rules: every event to stdout as a JSON line; Role Submitted to
-	// the verify queue.
+	// the verify queue, unless the events go to a deployed stack's bus and
+	// its queue is the verify queue: the stack's own Role Submitted rule
+	// already enqueues each submission there, and a second rule here
+	// would check every submission twice.
 	s.Bus.Subscribe("", (&lineWriter{w: o.Events}).write)
-	s.Bus.Subscribe(string(connection.RoleSubmitted), s.submitted)
+	if s.StackRoutesSubmissions = o.AWS && o.EventBusName != "" && o.QueueURL != ""; !s.StackRoutesSubmissions {
+		s.Bus.Subscribe(string(connection.RoleSubmitted), s.submitted)
+	}
+
+	// The demo tenant and its invite.
+	if _, err := s.Service.CreateTenant(ctx, DemoTenant, "Demo Customer"); err != nil {
+		if e := onboarding.AsError(err); e == nil || e.Code != onboarding.CodeTenantExists {
+			return nil, fmt.Errorf("create the demo tenant: %w", err)
+		}
+	}
+	code, _, err := s.Service.CreateInvite(ctx, DemoTenant)
+	if err != nil {
+		return nil, fmt.Errorf("invite the demo tenant: %w", err)
+	}
+	s.DemoInviteURL = s.URL + "/connect?invite=" + code
 
 	// The HTTP handler.
 	opsAuth, err := httpapi.NewBearerToken(s.OpsToken)
@@ -430,7 +461,8 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 		return nil, err
 	}
 	cfg := httpapi.Config{
-		Service: s.Service, Ops: opsAuth, PartnerName: "RoleCall demo partner",
+		Service: s.Service, Ops: opsAuth, PartnerName: o.PartnerName,
+		DemoInviteURL: s.DemoInviteURL, PropagationWindow: policy.PropagationWindow,
 		PartnerAccountID: s.PartnerAccountID, TrustedPrincipalARN: o.TrustedPrincipalARN, EventSource: o.EventSource,
 		Setup:   httpapi.RoleSetup{TrustedPrincipalARN: o.TrustedPrincipalARN, TemplateURL: o.TemplateURL, Region: o.Region},
 		Events:  busEvents{s.Bus},
@@ -459,18 +491,6 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(o.Log.Handler(), slog.LevelWarn),
 	}
-
-	// The demo tenant and its invite.
-	if _, err := s.Service.CreateTenant(ctx, DemoTenant, "Demo Customer"); err != nil {
-		if e := onboarding.AsError(err); e == nil || e.Code != onboarding.CodeTenantExists {
-			return nil, fmt.Errorf("create the demo tenant: %w", err)
-		}
-	}
-	code, _, err := s.Service.CreateInvite(ctx, DemoTenant)
-	if err != nil {
-		return nil, fmt.Errorf("invite the demo tenant: %w", err)
-	}
-	s.DemoInviteURL = s.URL + "/connect?invite=" + code
 
 	// Start: the change feed, the verify workers, the sweep ticker, HTTP.
 	var fctx, vctx, sctx context.Context
@@ -556,6 +576,9 @@ func (s *Server) Banner() string {
 		row("Sandbox STS:", s.URL+SandboxSTSPath+" (AWS_ENDPOINT_URL_STS)")
 	}
 	row("Events:", "stdout (one JSON line per event), the ops page, and GET "+s.URL+"/v1/events")
+	if s.StackRoutesSubmissions {
+		row("Submissions:", "queued by the stack's Role Submitted rule on its bus (serve's own rule is off)")
+	}
 	b.WriteString("\nOpen the customer form, create the role (the sandbox button needs no AWS account), paste its ARN\nand watch it connect. Press Ctrl+C to stop.\n\n")
 	return b.String()
 }
@@ -634,42 +657,4 @@ func accountOf(arn string) string {
 		return parts[4]
 	}
 	return ""
-}
-
-// dynamoStore is the DynamoDB adapter with its stream as the change feed.
-func dynamoStore(ctx context.Context, o Options, awsCfg aws.Config, pub *publish.Publisher) (store.Store, feed, string, error) {
-	var (
-		ddb     *dynamodb.Client
-		streams *dynamodbstreams.Client
-		kind    string
-	)
-	if o.DynamoDBEndpoint != "" {
-		if o.TableName == "" {
-			o.TableName = "rolecall"
-		}
-		creds := credentials.NewStaticCredentialsProvider("local", "local", "")
-		ddb = dynamodb.New(dynamodb.Options{Region: o.Region, BaseEndpoint: aws.String(o.DynamoDBEndpoint), Credentials: creds})
-		streams = dynamodbstreams.New(dynamodbstreams.Options{Region: o.Region, BaseEndpoint: aws.String(o.DynamoDBEndpoint), Credentials: creds})
-		if err := store.CreateTable(ctx, ddb, o.TableName); err != nil {
-			return nil, nil, "", fmt.Errorf("create table %s at %s: %w", o.TableName, o.DynamoDBEndpoint, err)
-		}
-		kind = fmt.Sprintf("DynamoDB table %s at %s", o.TableName, o.DynamoDBEndpoint)
-	} else {
-		ddb = dynamodb.NewFromConfig(awsCfg)
-		streams = dynamodbstreams.NewFromConfig(awsCfg)
-		kind = "DynamoDB table " + o.TableName + " in " + awsCfg.Region
-	}
-	out, err := ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(o.TableName)})
-	if err != nil {
-		return nil, nil, "", fmt.Errorf("describe table %s: %w", o.TableName, err)
-	}
-	if out.Table == nil || out.Table.LatestStreamArn == nil {
-		return nil, nil, "", fmt.Errorf("table %s has no stream; RoleCall needs its NEW_AND_OLD_IMAGES stream", o.TableName)
-	}
-	sf := &streamFeed{api: streams, streamARN: aws.ToString(out.Table.LatestStreamArn),
-		handler: o.Hooks.wrapStreamHandler(&publish.Handler{Publisher: pub, Log: o.Log}), log: o.Log}
-	if err := sf.start(ctx); err != nil {
-		return nil, nil, "", err
-	}
-	return store.NewDynamoDB(ddb, o.TableName), sf, kind, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -158,8 +159,30 @@ type teeBus struct {
 	remote bus.Bus
 }
 
+// idPutter is a bus that says which event ID it gave each entry
+// (*bus.EventBridge).
+type idPutter interface {
+	PutWithIDs(ctx context.Context, entries []bus.Entry) ([]string, []bus.Failure, error)
+}
+
 func (t teeBus) Put(ctx context.Context, entries []bus.Entry) ([]bus.Failure, error) {
-	failed, err := t.remote.Put(ctx, entries)
+	var (
+		failed []bus.Failure
+		err    error
+	)
+	if ip, ok := t.remote.(idPutter); ok {
+		var ids []string
+		ids, failed, err = ip.PutWithIDs(ctx, entries)
+		if err == nil && len(ids) == len(entries) {
+			// The local copies carry the IDs the real bus assigned.
+			entries = slices.Clone(entries)
+			for i := range entries {
+				entries[i].ID = ids[i]
+			}
+		}
+	} else {
+		failed, err = t.remote.Put(ctx, entries)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -55,7 +55,6 @@ var ErrNoTemplateURL = errors.New("no template URL configured: the quick-create 
 const (
 	DefaultRegion       = "us-east-1"
 	DefaultStackName    = "rolecall-customer-role"
-	DefaultModuleSource = "github.com/rolecall/rolecall//infra/terraform/customer-role"
 	DefaultTemplateFile = infra.CustomerRoleTemplateName
 )
 
@@ -74,8 +73,10 @@ type Params struct {
 	StackName      string // default DefaultStackName
 	// TemplateURL is the S3 URL the partner publishes customer-role.yaml
 	// at; without it there is no quick-create link.
-	TemplateURL  string
-	ModuleSource string // Terraform module source (default DefaultModuleSource)
+	TemplateURL string
+	// ModuleSource is where the partner publishes the Terraform module
+	// infra/terraform/customer-role; without it the snippet inlines the role.
+	ModuleSource string
 	TemplateFile string // file name in the CLI commands (default DefaultTemplateFile)
 }
 
@@ -149,9 +150,6 @@ func (p Params) normalized() (Params, error) {
 	}
 	if p.StackName == "" {
 		p.StackName = DefaultStackName
-	}
-	if p.ModuleSource == "" {
-		p.ModuleSource = DefaultModuleSource
 	}
 	if p.TemplateFile == "" {
 		p.TemplateFile = DefaultTemplateFile

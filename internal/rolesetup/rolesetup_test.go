@@ -14,6 +14,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
 	"gopkg.in/yaml.v3"
 
 	"github.com/rolecall/rolecall/infra"
@@ -301,7 +303,7 @@ func TestTerraformSnippet(t *testing.T) {
 		name   string
 		source string
 	}{
-		{"default source", ""},
+		{"a configured source", "git::https://git.example.com/partner/rolecall.git//infra/terraform/customer-role?ref=v1"},
 		{"escaping", `git::https://example.com/m.git//x?ref=v1"quote\back${var.x}%{if true}`},
 		{"control characters and a lone $", "./m\n\tx\x01$ $$ %"},
 	}
@@ -325,9 +327,6 @@ func TestTerraformSnippet(t *testing.T) {
 			}
 			attrs, _ := content.Blocks[0].Body.JustAttributes()
 			want := map[string]string{"source": tt.source, "external_id": extID, "trusted_principal_arn": principal, "role_name": DefaultRoleName(infra.DefaultRoleNamePrefix, principal, "")}
-			if tt.source == "" {
-				want["source"] = DefaultModuleSource
-			}
 			for name, w := range want {
 				a := attrs[name]
 				if a == nil {
@@ -353,6 +352,74 @@ func TestTerraformSnippet(t *testing.T) {
 	}
 }
 
+// TestTerraformInline: without a module source the snippet is a
+// self-contained aws_iam_role whose trust policy, evaluated as Terraform's
+// jsonencode would, is the template's.
+func TestTerraformInline(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		p    func(*Params)
+	}{
+		{"defaults", func(*Params) {}},
+		{"a custom role name", func(p *Params) { p.RoleName = "Acme-RoleCall+1@x" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := params()
+			tc.p(&p)
+			src, err := Terraform(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(src, "module ") || strings.Contains(src, "source =") {
+				t.Errorf("the inline snippet names a module:\n%s", src)
+			}
+			f, diags := hclparse.NewParser().ParseHCL([]byte(src), "snippet.tf")
+			if diags.HasErrors() {
+				t.Fatalf("snippet does not parse: %v\n%s", diags, src)
+			}
+			content, diags := f.Body.Content(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
+				{Type: "resource", LabelNames: []string{"type", "name"}}, {Type: "output", LabelNames: []string{"name"}},
+			}})
+			if diags.HasErrors() || len(content.Blocks) != 2 || content.Blocks[0].Labels[0] != "aws_iam_role" {
+				t.Fatalf("blocks: %v %v", diags, content.Blocks)
+			}
+			attrs, _ := content.Blocks[0].Body.JustAttributes()
+			name, diags := attrs["name"].Expr.Value(nil)
+			wantName := p.RoleName
+			if wantName == "" {
+				wantName = DefaultRoleName(infra.DefaultRoleNamePrefix, p.TrustedPrincipalARN, p.TenantID)
+			}
+			if diags.HasErrors() || name.AsString() != wantName {
+				t.Errorf("name = %v (%v), want %q", name, diags, wantName)
+			}
+			ctx := &hcl.EvalContext{Functions: map[string]function.Function{"jsonencode": stdlib.JSONEncodeFunc}}
+			pol, diags := attrs["assume_role_policy"].Expr.Value(ctx)
+			if diags.HasErrors() {
+				t.Fatalf("assume_role_policy: %v", diags)
+			}
+			want, err := TrustPolicy(extID, principal)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got, exp any
+			if err := json.Unmarshal([]byte(pol.AsString()), &got); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(want, &exp); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, exp) {
+				t.Errorf("trust policy %s, want the template's %s", pol.AsString(), want)
+			}
+			out, _ := content.Blocks[1].Body.JustAttributes()
+			trav, diags := hcl.AbsTraversalForExpr(out["value"].Expr)
+			if diags.HasErrors() || trav.RootName() != "aws_iam_role" || len(trav) != 3 {
+				t.Errorf("output value: %v %v", trav, diags)
+			}
+		})
+	}
+}
+
 func TestCLI(t *testing.T) {
 	p := params()
 	cli, err := CLI(p)
@@ -366,14 +433,16 @@ func TestCLI(t *testing.T) {
 		"ExternalId=" + extID,
 		"TrustedPrincipalArn=" + principal,
 		"--query \"Stacks[0].Outputs[?OutputKey=='RoleArn'].OutputValue\"",
-		"aws sts assume-role \\\n  --role-arn \"$ROLE_ARN\" \\\n  --role-session-name rolecall-check \\\n  --external-id " + extID,
+		"run by the partner",
 	} {
 		if !strings.Contains(cli, want) {
 			t.Errorf("CLI lacks %q:\n%s", want, cli)
 		}
 	}
-	if n := strings.Count(cli, "aws sts assume-role"); n != 2 {
-		t.Errorf("%d assume-role commands, want 2 (with and without the external ID)", n)
+	// The check needs the partner's principal: no command of it is the
+	// customer's to run.
+	if strings.Contains(cli, "aws sts assume-role") {
+		t.Errorf("the customer's commands include the partner's check:\n%s", cli)
 	}
 	p.TemplateFile = "my 'role' $HOME.yaml"
 	cli, _ = CLI(p)

@@ -7,16 +7,26 @@ import (
 	"github.com/rolecall/rolecall/infra"
 )
 
-// TerraformModuleName is the module block's name in the Terraform snippet.
+// TerraformModuleName is the module block's name in the Terraform snippet
+// when the partner configures a module source.
 const TerraformModuleName = "rolecall_customer_role"
 
-// Terraform renders the module block that creates the role with the
-// Terraform module infra/terraform/customer-role, and an output with the
-// role ARN. Values are HCL-quoted (hclQuote), so quotes, backslashes,
-// control characters and template sequences (${, %{) are escaped; the tests
-// parse the result with hcl/v2 to prove it. (Writing it by hand keeps the
-// HCL libraries out of the API Lambda's binary.)
+// TerraformResourceName is the aws_iam_role's name in the inline snippet.
+const TerraformResourceName = "rolecall"
+
+// Terraform renders the Terraform that creates the role, and an output with
+// the role ARN. Without a module source it is self-contained: an inline
+// aws_iam_role with the same trust policy as infra/customer-role.yaml, so
+// it works in any configuration with an AWS provider and names no module
+// address that might not exist. With Params.ModuleSource (where the partner
+// publishes infra/terraform/customer-role) it is a module block.
+//
+// Values are HCL-quoted (hclQuote), so quotes, backslashes, control
+// characters and template sequences (${, %{) are escaped; the tests parse
+// the result with hcl/v2 to prove it. (Writing it by hand keeps the HCL
+// libraries out of the API Lambda's binary.)
 func Terraform(p Params) (string, error) {
+	module := p.ModuleSource != ""
 	p, err := p.normalized()
 	if err != nil {
 		return "", err
@@ -24,14 +34,40 @@ func Terraform(p Params) (string, error) {
 	var b strings.Builder
 	b.WriteString("# The RoleCall customer role. Run `terraform init && terraform apply` with an AWS\n")
 	b.WriteString("# provider for the account you are connecting, then paste the role_arn output.\n")
-	b.WriteString("module \"" + TerraformModuleName + "\" {\n")
-	b.WriteString("  source = " + hclQuote(p.ModuleSource) + "\n\n")
-	b.WriteString("  external_id           = " + hclQuote(p.ExternalID) + "\n")
-	b.WriteString("  trusted_principal_arn = " + hclQuote(p.TrustedPrincipalARN) + "\n")
-	b.WriteString("  role_name             = " + hclQuote(p.RoleName) + "\n")
+	if module {
+		b.WriteString("module \"" + TerraformModuleName + "\" {\n")
+		b.WriteString("  source = " + hclQuote(p.ModuleSource) + "\n\n")
+		b.WriteString("  external_id           = " + hclQuote(p.ExternalID) + "\n")
+		b.WriteString("  trusted_principal_arn = " + hclQuote(p.TrustedPrincipalARN) + "\n")
+		b.WriteString("  role_name             = " + hclQuote(p.RoleName) + "\n")
+		b.WriteString("}\n\n")
+		b.WriteString("output \"rolecall_role_arn\" {\n")
+		b.WriteString("  value = module." + TerraformModuleName + ".role_arn\n")
+		b.WriteString("}\n")
+		return b.String(), nil
+	}
+	b.WriteString("resource \"aws_iam_role\" \"" + TerraformResourceName + "\" {\n")
+	b.WriteString("  name                 = " + hclQuote(p.RoleName) + "\n")
+	b.WriteString("  description          = \"Assumed by the partner through RoleCall, only with your external ID.\"\n")
+	b.WriteString("  max_session_duration = 3600\n\n")
+	b.WriteString("  assume_role_policy = jsonencode({\n")
+	b.WriteString("    Version = \"2012-10-17\"\n")
+	b.WriteString("    Statement = [\n")
+	b.WriteString("      {\n")
+	b.WriteString("        Sid       = \"TrustPartnerWithExternalId\"\n")
+	b.WriteString("        Effect    = \"Allow\"\n")
+	b.WriteString("        Principal = { AWS = " + hclQuote(p.TrustedPrincipalARN) + " }\n")
+	b.WriteString("        Action    = \"sts:AssumeRole\"\n")
+	b.WriteString("        Condition = {\n")
+	b.WriteString("          StringEquals = { \"sts:ExternalId\" = " + hclQuote(p.ExternalID) + " }\n")
+	b.WriteString("        }\n")
+	b.WriteString("      }\n")
+	b.WriteString("    ]\n")
+	b.WriteString("  })\n\n")
+	b.WriteString("  tags = { \"managed-by\" = \"rolecall-customer-role\" }\n")
 	b.WriteString("}\n\n")
 	b.WriteString("output \"rolecall_role_arn\" {\n")
-	b.WriteString("  value = module." + TerraformModuleName + ".role_arn\n")
+	b.WriteString("  value = aws_iam_role." + TerraformResourceName + ".arn\n")
 	b.WriteString("}\n")
 	return b.String(), nil
 }
@@ -65,11 +101,11 @@ func hclQuote(s string) string {
 	return b.String()
 }
 
-// CLI renders the AWS CLI commands: deploy the template with the tenant's
-// parameters, read the role ARN from the stack, and the two sts:AssumeRole
-// calls RoleCall makes (with the external ID: allowed; without: denied),
-// which the partner can run with the trusted principal's credentials.
-// Every value is single-quoted for POSIX shells.
+// CLI renders the AWS CLI commands a customer runs: get the template,
+// deploy it with the tenant's parameters and read the role ARN from the
+// stack. The check itself (sts:AssumeRole with and without the external ID)
+// needs the partner's principal, so it is the partner's to run, not the
+// customer's. Every value is single-quoted for POSIX shells.
 func CLI(p Params) (string, error) {
 	p, err := p.normalized()
 	if err != nil {
@@ -108,18 +144,8 @@ func CLI(p Params) (string, error) {
 		"  --output text)",
 		"echo \"$ROLE_ARN\"",
 		"",
-		"# 4. What RoleCall checks, as the partner's principal ("+p.TrustedPrincipalARN+"):",
-		"#    with the external ID the role can be assumed ...",
-		"aws sts assume-role \\",
-		"  --role-arn \"$ROLE_ARN\" \\",
-		"  --role-session-name rolecall-check \\",
-		"  --external-id "+q(p.ExternalID)+" \\",
-		"  --duration-seconds 900",
-		"#    ... and without it the call must fail with AccessDenied:",
-		"aws sts assume-role \\",
-		"  --role-arn \"$ROLE_ARN\" \\",
-		"  --role-session-name rolecall-check \\",
-		"  --duration-seconds 900",
+		"# RoleCall, run by the partner, then checks that its principal can assume the role",
+		"# with your external ID, and only with it.",
 	)
 	return b.String(), nil
 }

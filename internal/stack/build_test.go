@@ -88,6 +88,15 @@ func TestFunctionsBuildFromTheMakefile(t *testing.T) {
 				t.Fatalf("build-%s builds %q, want %s", id, line, pkg)
 			}
 			assertLambdaMain(t, filepath.Join(root, "functions", functions[id], "main.go"))
+
+			// Without ARTIFACTS_DIR the target refuses instead of writing /bootstrap.
+			cmd = exec.Command("make", "--no-print-directory", "-n", "build-"+id)
+			cmd.Dir = root
+			cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "ARTIFACTS_DIR=") })
+			out, err = cmd.CombinedOutput()
+			if err == nil || !strings.Contains(string(out), "ARTIFACTS_DIR is not set") || strings.Contains(string(out), "/bootstrap ") {
+				t.Errorf("make build-%s without ARTIFACTS_DIR: err %v, output %s", id, err, out)
+			}
 		})
 	}
 }

@@ -230,6 +230,7 @@ func TestAPISamplesRunAgainstTheHandler(t *testing.T) {
 		"connect-page": 200, "static-file": 200, "create-tenant": 201, "create-invite": 201,
 		"rotate-external-id": 200, "list-tenant-connections": 200, "list-connections": 200,
 		"request-check": 202, "disconnect": 200, "default-not-found": 404,
+		"check-connection": 202, "home": 200,
 		"list-invites": 200, "revoke-invite": 200,
 		// The sample connection is PENDING: its access is refused.
 		"get-access": 409, "list-access": 200,

@@ -84,6 +84,16 @@ type PartCount struct {
 	Done     bool   `json:"done"` // every page was read and sent
 }
 
+// quiet is the level of a sweep's summary lines: Debug when the sweep found
+// nothing to do (the schedule runs every minute; nine Info lines a minute
+// of zeros drown what matters), Info otherwise.
+func quiet(nothing bool) slog.Level {
+	if nothing {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
+}
+
 func (s *Sweeper) log() *slog.Logger {
 	if s.Log != nil {
 		return s.Log
@@ -184,9 +194,11 @@ func (s *Sweeper) run(ctx context.Context, mode string, parts []part) (Result, e
 		if errs[i] != nil && !(work.Err() != nil && ctx.Err() == nil && errors.Is(errs[i], context.DeadlineExceeded)) {
 			failures = append(failures, fmt.Errorf("%s: %w", pc.Part, errs[i]))
 		}
-		s.log().Info("swept", "mode", mode, "part", pc.Part, "enqueued", pc.Enqueued, "failed", pc.Failed, "skipped", pc.Skipped, "done", pc.Done)
+		s.log().Log(ctx, quiet(pc.Enqueued+pc.Failed+pc.Skipped == 0 && pc.Done), "swept",
+			"mode", mode, "part", pc.Part, "enqueued", pc.Enqueued, "failed", pc.Failed, "skipped", pc.Skipped, "done", pc.Done)
 	}
-	s.log().Info("sweep finished", "mode", mode, "enqueued", res.Enqueued, "failed", res.Failed, "skipped", res.Skipped, "stopped", res.Stopped)
+	s.log().Log(ctx, quiet(res.Enqueued+res.Failed+res.Skipped == 0 && !res.Stopped && len(failures) == 0), "sweep finished",
+		"mode", mode, "enqueued", res.Enqueued, "failed", res.Failed, "skipped", res.Skipped, "stopped", res.Stopped)
 	if len(failures) > 0 {
 		return res, fmt.Errorf("sweep %s: %w", mode, errors.Join(failures...))
 	}

@@ -364,3 +364,39 @@ func TestTenantReadsAreShared(t *testing.T) {
 		t.Errorf("%d tenant reads, want %d", n, w.tenants+1)
 	}
 }
+
+// TestQuietSweepsLogAtDebug: a sweep that finds nothing due writes its
+// summary at Debug only; one that enqueues writes it at Info.
+func TestQuietSweepsLogAtDebug(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		empty    bool
+		wantInfo bool
+	}{
+		{"nothing due", true, false},
+		{"checks enqueued", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			if tc.empty {
+				w = &world{st: &countingStore{Memory: store.NewMemory(), failShard: -1}}
+			}
+			var info, debug bytes.Buffer
+			s := newSweeper(w, queue.NewMemory(), nil)
+			s.Log = slog.New(slog.NewJSONHandler(&info, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			if _, err := s.Due(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			s.Log = slog.New(slog.NewJSONHandler(&debug, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			if _, err := s.Due(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(info.String(), "sweep finished"); got != tc.wantInfo {
+				t.Errorf("summary at Info: %v, want %v:\n%s", got, tc.wantInfo, info.String())
+			}
+			if !strings.Contains(debug.String(), "sweep finished") {
+				t.Errorf("no summary even at Debug:\n%s", debug.String())
+			}
+		})
+	}
+}

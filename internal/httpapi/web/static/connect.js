@@ -21,7 +21,8 @@
         var data = null;
         try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
         if (!res.ok) {
-          return { ok: false, status: res.status, error: (data && data.error) || { code: 'HTTP_' + res.status, message: 'The server answered with status ' + res.status + '.' } };
+          return { ok: false, status: res.status, retryAfter: parseInt(res.headers.get('Retry-After') || '', 10) || 0,
+            error: (data && data.error) || { code: 'HTTP_' + res.status, message: 'The server answered with status ' + res.status + '.' } };
         }
         return { ok: true, status: res.status, data: data, text: text };
       });
@@ -170,6 +171,10 @@
         out.appendChild(row);
         out.appendChild(copied);
         bindCopy(btn);
+        // Fill the ARN field: the next step is to press Connect.
+        input.value = r.data.roleArn;
+        clearFieldError();
+        out.appendChild(el('p', 'help', 'It is filled in below: choose Connect.'));
       });
     });
   }
@@ -216,8 +221,15 @@
   // --- status ---------------------------------------------------------------
   var statusCard = $('status-card');
   var statusBox = $('status');
+  var statusDetail = $('status-detail');
+  var expectedPolicy = $('expected-policy');
+  var windowSeconds = statusCard ? parseInt(statusCard.getAttribute('data-propagation-seconds'), 10) || 0 : 0;
   var pollTimer = null;
+  var countdownTimer = null;
   var pollStarted = 0;
+  var current = null;  // the connection shown
+  var attemptTimes = {}; // attempt number → when this page saw it happen
+  var shownKey = '';
 
   function setStepper(state) {
     // state: submitted | verifying | connected | failed
@@ -229,8 +241,153 @@
     });
   }
 
+  function clearStatus() {
+    if (pollTimer) clearTimeout(pollTimer);
+    if (countdownTimer) clearInterval(countdownTimer);
+    pollTimer = countdownTimer = null;
+    current = null;
+    shownKey = '';
+    attemptTimes = {};
+    statusBox.textContent = '';
+    statusDetail.textContent = '';
+    if (expectedPolicy) expectedPolicy.hidden = true;
+    statusCard.hidden = true;
+  }
+
+  function timeOf(t) {
+    var d = new Date(t);
+    return isNaN(d.getTime()) ? '' : d.toISOString().substr(11, 8) + ' UTC';
+  }
+
+  // windowLeft is the seconds left in the propagation window, or -1 when
+  // it is not known.
+  function windowLeft(c) {
+    var end = c.propagationWindowEndsAt ? new Date(c.propagationWindowEndsAt).getTime()
+      : (windowSeconds && c.submittedAt ? new Date(c.submittedAt).getTime() + windowSeconds * 1000 : NaN);
+    if (isNaN(end)) return -1;
+    return Math.max(0, Math.round((end - Date.now()) / 1000));
+  }
+  function duration(s) {
+    var m = Math.floor(s / 60), r = s % 60;
+    return (m ? m + ' min ' : '') + r + ' s';
+  }
+
+  var STEP_MARK = { ok: '✓', failed: '✗', 'not run': '–', unknown: '?' };
+  function stepList(steps) {
+    var wrap = el('div', 'checks-wrap');
+    wrap.appendChild(el('h3', null, 'What the last check found'));
+    var ol = el('ol', 'checks');
+    ol.id = 'check-steps';
+    steps.forEach(function (st) {
+      var li = el('li', 'check ' + st.result.replace(' ', '-'));
+      li.setAttribute('data-result', st.result);
+      var mark = el('span', 'mark', STEP_MARK[st.result] || '?');
+      mark.setAttribute('aria-hidden', 'true');
+      li.appendChild(mark);
+      var body = el('div');
+      var name = el('span', 'check-name', st.name.charAt(0).toUpperCase() + st.name.slice(1));
+      body.appendChild(name);
+      body.appendChild(el('span', 'visually-hidden', ': ' + st.result));
+      body.appendChild(el('span', 'check-result small', ' — ' + (st.result === 'not run' ? 'not run: an earlier step failed' : st.result === 'unknown' ? 'not known' : st.result)));
+      body.appendChild(el('div', 'muted small', st.meaning));
+      li.appendChild(body);
+      ol.appendChild(li);
+    });
+    wrap.appendChild(ol);
+    return wrap;
+  }
+
+  var DENIED_CAUSES = [
+    'The role name or the account ID in the ARN is mistyped, or the role does not exist (yet). Compare the ARN with the role in the IAM console.',
+    'The trust policy names another principal than ' + (($('trusted-principal') || {}).textContent || 'the principal shown above') + '.',
+    'The sts:ExternalId condition holds another value than your external ID shown above.'
+  ];
+
+  function checkAgainButton(c) {
+    var p = el('p', 'check-again');
+    var b = el('button', 'btn secondary', 'Check again now');
+    b.type = 'button';
+    b.id = 'check-again';
+    var out = el('span', 'small');
+    out.id = 'check-again-status';
+    out.setAttribute('role', 'status');
+    function ask() {
+      b.disabled = true;
+      out.textContent = ' Asking RoleCall to check the role…';
+      api('POST', '/v1/connections/' + encodeURIComponent(c.accountId) + '/check', {}).then(function (r) {
+        if (!r.ok && r.status === 429 && r.retryAfter > 0 && r.retryAfter <= 30) {
+          // Checked a moment ago: ask again when the server allows it.
+          out.textContent = ' The role was checked a moment ago; checking again in ' + r.retryAfter + ' s.';
+          setTimeout(function () { if (document.body.contains(b)) ask(); }, r.retryAfter * 1000);
+          return;
+        }
+        b.disabled = false;
+        if (!r.ok) { out.textContent = ' ' + r.error.message.charAt(0).toUpperCase() + r.error.message.slice(1) + '.'; return; }
+        out.textContent = ' A check is on its way; the status updates by itself.';
+        poll(c.accountId, c.lastCheckedAt || '');
+      });
+    }
+    b.addEventListener('click', ask);
+    p.appendChild(b);
+    p.appendChild(out);
+    return p;
+  }
+
+  function renderDetail(c) {
+    statusDetail.textContent = '';
+    var pending = c.status === 'PENDING';
+    var attempts = c.attempts || 0;
+    if (pending && attempts > 0) {
+      if (c.lastCheckedAt && !attemptTimes[attempts]) attemptTimes[attempts] = c.lastCheckedAt;
+      var box = el('div', 'propagation');
+      box.id = 'propagation';
+      var left = windowLeft(c);
+      var p = el('p', null, 'AWS has not made the role usable yet: a new IAM role can take a minute or two. RoleCall keeps trying ');
+      var cd = el('strong', null, left >= 0 ? 'for ' + duration(left) + ' more' : 'for a while');
+      cd.id = 'window-left';
+      cd.setAttribute('aria-live', 'off');
+      p.appendChild(cd);
+      p.appendChild(document.createTextNode(' before it reports a failure.'));
+      box.appendChild(p);
+      var ol = el('ol', 'attempts');
+      ol.id = 'attempts';
+      for (var i = 1; i <= attempts; i++) {
+        var at = attemptTimes[i];
+        ol.appendChild(el('li', null, 'Attempt ' + i + (at ? ' at ' + timeOf(at) : '') + ': access denied.'));
+      }
+      box.appendChild(ol);
+      if (c.nextCheckAt) box.appendChild(el('p', 'muted small', 'Next attempt at about ' + timeOf(c.nextCheckAt) + '.'));
+      box.appendChild(checkAgainButton(c));
+      statusDetail.appendChild(box);
+    }
+    var failing = c.status === 'FAILED' || c.status === 'ACCESS_LOST';
+    if (c.steps && c.steps.length && (failing || (pending && attempts > 0))) statusDetail.appendChild(stepList(c.steps));
+    // The trust policy to compare with: when the role refuses RoleCall, or
+    // accepts more than the tenant's external ID.
+    var code = c.reason && c.reason.code;
+    var showPolicy = (failing && (code === 'ASSUME_DENIED' || code === 'EXTERNAL_ID_NOT_ENFORCED')) || (pending && attempts > 0);
+    if (failing && c.reason && c.reason.code === 'ASSUME_DENIED') {
+      var causes = el('div', 'causes');
+      causes.appendChild(el('h3', null, 'Possible causes, most likely first'));
+      var list = el('ol');
+      list.id = 'denied-causes';
+      DENIED_CAUSES.forEach(function (t) { list.appendChild(el('li', null, t)); });
+      causes.appendChild(list);
+      statusDetail.appendChild(causes);
+    }
+    if (expectedPolicy) expectedPolicy.hidden = !showPolicy;
+    if (failing) statusDetail.appendChild(checkAgainButton(c));
+  }
+
   function showStatus(c) {
+    current = c;
     statusCard.hidden = false;
+    // Re-render only what changed, so the live region is not re-announced
+    // every poll; the countdown ticks on its own.
+    var key = [c.accountId, c.status, c.version, c.attempts, c.lastCheckedAt, c.reason && c.reason.code,
+      c.candidate && c.candidate.status, c.candidate && c.candidate.roleArn].join('|');
+    if (key === shownKey) return;
+    shownKey = key;
     statusBox.textContent = '';
     var head = el('p', 'status-line');
     var chip = el('span', 'chip ' + c.status.toLowerCase(), LABELS[c.status] || c.status);
@@ -240,8 +397,7 @@
       var tried = !!c.lastCheckedAt;
       setStepper(tried ? 'verifying' : 'submitted');
       chip.textContent = tried ? 'Verifying' : 'Submitted';
-      msg = tried ? 'RoleCall is verifying the role. A new IAM role can take a minute to become usable; RoleCall keeps trying.'
-        : 'The role was submitted. RoleCall is verifying it…';
+      msg = tried ? 'RoleCall is verifying the role.' : 'The role was submitted. RoleCall is verifying it…';
     } else if (c.status === 'VERIFIED') {
       setStepper('connected');
       msg = (c.reason && c.reason.message ? c.reason.message : 'RoleCall can use the role.');
@@ -259,7 +415,7 @@
         hint.appendChild(document.createTextNode(c.reason.hint));
         statusBox.appendChild(hint);
       }
-      statusBox.appendChild(el('p', 'muted small', 'After you fix the role, submit its ARN again; RoleCall also re-checks it regularly.'));
+      statusBox.appendChild(el('p', 'muted small', 'After you fix the role, choose Check again now (or submit its ARN again); RoleCall also re-checks it regularly.'));
     }
     var k = c.candidate;
     if (k && k.roleArn) {
@@ -271,26 +427,42 @@
         (k.status === 'FAILED' && k.reason && k.reason.hint ? ' ' + k.reason.hint : '')));
       statusBox.appendChild(cand);
     }
-    var meta = el('p', 'muted small', 'Account ' + c.accountId + ' · last check ' + when(c.lastCheckedAt));
-    statusBox.appendChild(meta);
+    statusBox.appendChild(el('p', 'muted small', 'Account ' + c.accountId + ' · last check ' + when(c.lastCheckedAt)));
+    renderDetail(c);
   }
 
+  // settled: nothing more will change without a new check (a candidate
+  // role being verified keeps the status moving).
   function settled(c) { return TERMINAL[c.status] && !(c.candidate && c.candidate.status === 'PENDING'); }
 
-  function poll(accountId) {
+  function tickCountdown() {
+    var cd = $('window-left');
+    if (!cd || !current || current.status !== 'PENDING') return;
+    var left = windowLeft(current);
+    if (left >= 0) cd.textContent = 'for ' + duration(left) + ' more';
+  }
+
+  // poll follows the connection until it settles; with baseline (the
+  // lastCheckedAt before a requested check) until that check has run.
+  function poll(accountId, baseline) {
     if (pollTimer) clearTimeout(pollTimer);
+    if (!countdownTimer) countdownTimer = setInterval(tickCountdown, 1000);
     pollStarted = Date.now();
     function tick() {
       api('GET', '/v1/connections/' + encodeURIComponent(accountId)).then(function (r) {
         if (r.ok) {
+          if (!current || current.accountId !== r.data.accountId) return; // another account is shown now
           showStatus(r.data);
-          if (settled(r.data)) { refreshConnections(); return; }
+          // After "Check again now" on a failed role, wait for that check
+          // (a new lastCheckedAt) or half a minute.
+          var waiting = baseline !== undefined && (r.data.lastCheckedAt || '') === baseline && Date.now() - pollStarted < 30000;
+          if (settled(r.data) && !waiting) { refreshConnections(); return; }
         }
         var elapsed = Date.now() - pollStarted;
         pollTimer = setTimeout(tick, elapsed < 30000 ? 1000 : 3000);
       });
     }
-    pollTimer = setTimeout(tick, 500);
+    pollTimer = setTimeout(tick, baseline !== undefined ? 300 : 500);
   }
 
   if (form) {
@@ -299,11 +471,13 @@
       var v = input.value.trim();
       clearTimeout(checkTimer);
       clearFieldError();
-      if (v === '') { showFieldError(localProblem('')); input.focus(); return; }
+      if (v === '') { clearStatus(); showFieldError(localProblem('')); input.focus(); return; }
       submitButton.disabled = true;
       api('POST', '/v1/connections', { roleArn: v }).then(function (r) {
         submitButton.disabled = false;
         if (!r.ok) {
+          // A refused ARN is not the account shown below: its status goes.
+          clearStatus();
           if (r.status === 401) {
             showFieldError(r.error.message + ' Reload the page from your invite link.');
           } else {
@@ -312,7 +486,10 @@
           input.focus();
           return;
         }
+        if (!current || current.accountId !== r.data.accountId) { attemptTimes = {}; shownKey = ''; }
         showStatus(r.data);
+        statusCard.scrollIntoView({ behavior: 'smooth', block: 'start' });
+        statusCard.focus({ preventScroll: true });
         refreshConnections();
         if (!settled(r.data)) poll(r.data.accountId);
       });

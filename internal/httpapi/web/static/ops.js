@@ -41,7 +41,21 @@
     });
   }
 
-  function say(msg) { $('ops-message').textContent = msg; }
+  // say shows the outcome of the last action; a success replaces a stale
+  // error, and an error is marked as one.
+  function say(msg, isError) {
+    var m = $('ops-message');
+    m.textContent = msg;
+    m.className = 'status' + (isError ? ' error' : '');
+  }
+  var listError = false; // the message shows a listing failure
+
+  var PAGE = 25;
+  var pages = {};   // status → page index
+  var groups = [];  // the last listing, per status
+  function matches(c, q) {
+    return !q || c.tenantId.toLowerCase().indexOf(q) >= 0 || c.accountId.indexOf(q) >= 0;
+  }
 
   // --- sign in ----------------------------------------------------------------
   function signOut(msg) {
@@ -90,46 +104,87 @@
 
   function loadConnections() {
     clearTimeout(connsTimer);
-    Promise.all(STATUSES.map(listAll)).then(function (groups) {
-      var root = $('conn-groups');
-      root.textContent = '';
-      var total = 0;
-      groups.forEach(function (items, i) {
-        var st = STATUSES[i];
-        var n = document.querySelector('[data-count="' + st + '"]');
-        if (n) n.textContent = String(items.length);
-        total += items.length;
-        if (!items.length) return;
-        var h = el('h3', null, st + ' (' + items.length + ')');
-        h.id = 'group-' + st.toLowerCase();
-        root.appendChild(h);
-        var wrap = el('div', 'table-scroll');
-        wrap.tabIndex = 0;
-        wrap.setAttribute('role', 'region');
-        wrap.setAttribute('aria-labelledby', h.id);
-        var table = el('table', 'stack');
-        var thead = el('thead');
-        var hr = el('tr');
-        ['Tenant', 'Account', 'Role', 'Status', 'Reason', 'Last check', 'Next check', 'Actions'].forEach(function (t) {
-          var th = el('th', null, t);
-          th.scope = 'col';
-          hr.appendChild(th);
-        });
-        thead.appendChild(hr);
-        table.appendChild(thead);
-        var tb = el('tbody');
-        items.forEach(function (c) { tb.appendChild(row(c)); });
-        table.appendChild(tb);
-        wrap.appendChild(table);
-        root.appendChild(wrap);
-      });
-      $('conns-empty').hidden = total !== 0;
+    return Promise.all(STATUSES.map(listAll)).then(function (gs) {
+      groups = gs;
+      if (listError) { say(''); listError = false; }
+      render();
     }, function (err) {
-      say('Could not list connections: ' + (err && err.message ? err.message : 'error'));
+      listError = true;
+      say('Could not list connections: ' + (err && err.message ? err.message : 'error'), true);
     }).then(function () {
       if (token()) connsTimer = setTimeout(loadConnections, 15000);
     });
   }
+
+  // render draws the listing: counts of everything, tables of what the
+  // search matches, PAGE rows per status with Previous and Next.
+  function render() {
+    var root = $('conn-groups');
+    var q = ($('conn-search').value || '').trim().toLowerCase();
+    root.textContent = '';
+    var total = 0, shown = 0;
+    groups.forEach(function (all, i) {
+      var st = STATUSES[i];
+      var n = document.querySelector('[data-count="' + st + '"]');
+      if (n) n.textContent = String(all.length);
+      total += all.length;
+      var items = all.filter(function (c) { return matches(c, q); });
+      shown += items.length;
+      if (!items.length) return;
+      var last = Math.max(0, Math.ceil(items.length / PAGE) - 1);
+      var pg = Math.min(pages[st] || 0, last);
+      pages[st] = pg;
+      var h = el('h3', null, st + ' (' + items.length + ')');
+      h.id = 'group-' + st.toLowerCase();
+      root.appendChild(h);
+      var wrap = el('div', 'table-scroll');
+      wrap.tabIndex = 0;
+      wrap.setAttribute('role', 'region');
+      wrap.setAttribute('aria-labelledby', h.id);
+      var table = el('table', 'stack');
+      var thead = el('thead');
+      var hr = el('tr');
+      ['Tenant', 'Account', 'Role', 'Status', 'Reason', 'Last check', 'Next check', 'Actions'].forEach(function (t) {
+        var th = el('th', null, t);
+        th.scope = 'col';
+        hr.appendChild(th);
+      });
+      thead.appendChild(hr);
+      table.appendChild(thead);
+      var tb = el('tbody');
+      items.slice(pg * PAGE, (pg + 1) * PAGE).forEach(function (c) { tb.appendChild(row(c)); });
+      table.appendChild(tb);
+      wrap.appendChild(table);
+      root.appendChild(wrap);
+      if (last > 0) {
+        var nav = el('div', 'pager');
+        nav.setAttribute('role', 'navigation');
+        nav.setAttribute('aria-label', st + ' pages');
+        var prev = el('button', 'btn secondary small', 'Previous');
+        prev.type = 'button';
+        prev.disabled = pg === 0;
+        prev.setAttribute('data-page', st + ':prev');
+        prev.addEventListener('click', function () { pages[st] = pg - 1; render(); });
+        var next = el('button', 'btn secondary small', 'Next');
+        next.type = 'button';
+        next.disabled = pg === last;
+        next.setAttribute('data-page', st + ':next');
+        next.addEventListener('click', function () { pages[st] = pg + 1; render(); });
+        nav.appendChild(prev);
+        nav.appendChild(el('span', 'small', 'Page ' + (pg + 1) + ' of ' + (last + 1) +
+          ' (' + (pg * PAGE + 1) + '–' + Math.min((pg + 1) * PAGE, items.length) + ' of ' + items.length + ')'));
+        nav.appendChild(next);
+        root.appendChild(nav);
+      }
+    });
+    $('conns-empty').hidden = total !== 0;
+    $('conn-search-count').textContent = q ? shown + ' of ' + total + ' connections match “' + q + '”.' : '';
+  }
+  var searchTimer = null;
+  $('conn-search').addEventListener('input', function () {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(function () { pages = {}; render(); }, 150);
+  });
 
   function cell(label, cls, text) {
     var td = el('td', cls, text);
@@ -160,8 +215,11 @@
       check.type = 'button';
       check.setAttribute('aria-label', 'Re-check' + label);
       check.addEventListener('click', function () {
+        var name = c.tenantId + '/' + c.accountId;
         api('POST', path(c) + '/check').then(function (r) {
-          say(r.ok ? 'Check of ' + c.tenantId + '/' + c.accountId + ' queued.' : 'Re-check failed: ' + r.error.message);
+          if (!r.ok) { say('Re-check failed: ' + r.error.message, true); return; }
+          say('Check of ' + name + ' queued…');
+          awaitCheck(c, r.data.lastCheckedAt || c.lastCheckedAt || '', Date.now());
         });
       });
       var disc = el('button', 'btn danger small', 'Disconnect');
@@ -170,7 +228,7 @@
       disc.addEventListener('click', function () {
         if (!window.confirm('Disconnect ' + c.tenantId + ' / ' + c.accountId + '? RoleCall stops using the role.')) return;
         api('DELETE', path(c)).then(function (r) {
-          say(r.ok ? 'Disconnected ' + c.tenantId + '/' + c.accountId + '.' : 'Disconnect failed: ' + r.error.message);
+          say(r.ok ? 'Disconnected ' + c.tenantId + '/' + c.accountId + '.' : 'Disconnect failed: ' + r.error.message, !r.ok);
           loadConnections();
         });
       });
@@ -180,15 +238,71 @@
     tr.appendChild(act);
     return tr;
   }
+  // awaitCheck follows a re-check of c until the connection's last check
+  // time moves past before, then says what it found.
+  function awaitCheck(c, before, started) {
+    var name = c.tenantId + '/' + c.accountId;
+    findConnection(c.tenantId, c.accountId).then(function (now) {
+      if (now && (now.lastCheckedAt || '') !== before) {
+        var why = now.reason && now.reason.code ? ' (' + now.reason.code + (now.status === 'VERIFIED' ? '' : ': ' + now.reason.message) + ')' : '';
+        say('Re-check of ' + name + ' finished: ' + now.status + why + '.', now.status !== 'VERIFIED');
+        loadConnections();
+        return;
+      }
+      if (Date.now() - started > 60000) { say('The re-check of ' + name + ' has not finished after a minute; it is still queued.', true); return; }
+      setTimeout(function () { awaitCheck(c, before, started); }, 700);
+    });
+  }
+  function findConnection(tenantId, accountId) {
+    function page(cursor) {
+      var q = '/v1/tenants/' + encodeURIComponent(tenantId) + '/connections?limit=1000' + (cursor ? '&cursor=' + encodeURIComponent(cursor) : '');
+      return api('GET', q).then(function (r) {
+        if (!r.ok) return null;
+        var list = r.data.connections || [];
+        for (var i = 0; i < list.length; i++) if (list[i].accountId === accountId) return list[i];
+        return r.data.cursor ? page(r.data.cursor) : null;
+      });
+    }
+    return page('');
+  }
+
   function path(c) {
     return '/v1/tenants/' + encodeURIComponent(c.tenantId) + '/connections/' + encodeURIComponent(c.accountId);
   }
 
   // --- sweeps -------------------------------------------------------------------
   function sweep(all) {
+    if (all && !window.confirm('Re-check every live connection now? Each check is an STS call into a customer account.')) return;
+    var started = new Date();
     api('POST', '/v1/sweeps', { all: all }).then(function (r) {
-      say(r.ok ? 'Sweep enqueued ' + r.data.enqueued + ' check(s).' : 'Sweep failed: ' + r.error.message);
-      setTimeout(loadConnections, 1000);
+      if (!r.ok) { say('Sweep failed: ' + r.error.message, true); return; }
+      say('Sweep enqueued ' + r.data.enqueued + ' check(s).');
+      if (r.data.enqueued > 0) progress(started, r.data.enqueued, Date.now());
+      else setTimeout(loadConnections, 1000);
+    });
+  }
+  // progress shows how many connections were checked since the sweep
+  // started, of the ones it enqueued, until all are or a while passed.
+  function progress(started, queued, t0) {
+    var box = $('sweep-progress'), bar = $('sweep-bar'), label = $('sweep-label');
+    box.hidden = false;
+    bar.max = queued;
+    loadConnections().then(function () {
+      var done = 0, failed = 0;
+      groups.forEach(function (items) {
+        items.forEach(function (c) {
+          if (c.lastCheckedAt && new Date(c.lastCheckedAt) >= new Date(started.getTime() - 1000)) {
+            done++;
+            if (c.status === 'FAILED' || c.status === 'ACCESS_LOST') failed++;
+          }
+        });
+      });
+      done = Math.min(done, queued);
+      bar.value = done;
+      label.textContent = ' ' + done + ' of ' + queued + ' checked' + (failed ? ', ' + failed + ' failing' : '') + '.';
+      if (done >= queued) { say('Sweep finished: ' + done + ' checked' + (failed ? ', ' + failed + ' failing.' : ', all well.'), failed > 0); return; }
+      if (Date.now() - t0 > 5 * 60000) { say('Sweep: ' + done + ' of ' + queued + ' checked after 5 minutes; the rest are still queued.', true); return; }
+      setTimeout(function () { progress(started, queued, t0); }, 1000);
     });
   }
   if ($('sweep-due')) $('sweep-due').addEventListener('click', function () { sweep(false); });
@@ -203,18 +317,107 @@
     var out = $('invite-result');
     err.hidden = true;
     out.textContent = '';
+    var ttl = $('invite-ttl').value;
+    var note = '';
     var create = name ? api('POST', '/v1/tenants', { tenantId: id, name: name }) : Promise.resolve({ ok: true });
     create.then(function (r) {
       if (!r.ok && r.error.code !== 'TENANT_EXISTS') return r;
-      return api('POST', '/v1/tenants/' + encodeURIComponent(id) + '/invites');
+      var invite = '/v1/tenants/' + encodeURIComponent(id) + '/invites';
+      if (!ttl) return api('POST', invite);
+      return api('POST', invite, { ttlSeconds: parseInt(ttl, 10) }).then(function (r) {
+        if (r.ok || r.error.code !== 'UNKNOWN_FIELD') return r;
+        // This server's invites have a fixed lifetime.
+        note = ' This server does not take an invite lifetime; it used its default.';
+        return api('POST', invite);
+      });
     }).then(function (r) {
       if (!r.ok) { err.textContent = r.error.message; err.hidden = false; return; }
-      out.appendChild(el('p', null, 'Invite for ' + r.data.tenantId + ', valid until ' + when(r.data.expiresAt) + ':'));
+      out.appendChild(el('p', null, 'Invite for ' + r.data.tenantId + ', valid until ' + when(r.data.expiresAt) + ':' + note));
+      var row = el('div', 'copyrow');
       var a = el('a', 'breakable mono', r.data.url);
       a.href = r.data.url;
       a.rel = 'noreferrer';
       a.id = 'invite-link';
-      out.appendChild(a);
+      var copy = el('button', 'btn secondary small', 'Copy');
+      copy.type = 'button';
+      copy.id = 'invite-copy';
+      var copied = el('span', 'copied');
+      copied.id = 'invite-copied';
+      copy.addEventListener('click', function () {
+        copyText(r.data.url).then(function () {
+          copied.textContent = 'Copied to the clipboard.';
+          copy.textContent = 'Copied';
+          setTimeout(function () { copy.textContent = 'Copy'; }, 2000);
+        }, function () { copied.textContent = 'Copying failed: select the link and copy it yourself.'; });
+      });
+      row.appendChild(a);
+      row.appendChild(copy);
+      out.appendChild(row);
+      out.appendChild(copied);
+    });
+  });
+
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(text).catch(function () { return legacyCopy(text); });
+    }
+    return legacyCopy(text);
+  }
+  function legacyCopy(text) {
+    return new Promise(function (resolve, reject) {
+      var ta = document.createElement('textarea');
+      ta.value = text;
+      ta.setAttribute('readonly', '');
+      ta.className = 'offscreen';
+      document.body.appendChild(ta);
+      ta.select();
+      var ok = false;
+      try { ok = document.execCommand('copy'); } catch (e) { ok = false; }
+      document.body.removeChild(ta);
+      if (ok) resolve(); else reject(new Error('copy failed'));
+    });
+  }
+
+  // --- rotation -------------------------------------------------------------------
+  var GRACE_KEY = 'rolecall.rotateGraceUnsupported';
+  function graceSupported() { return sessionStorage.getItem(GRACE_KEY) !== '1'; }
+  function showGrace() {
+    var f = $('rotate-grace-field');
+    if (f) f.hidden = !graceSupported();
+    $('rotate-grace-help').textContent = graceSupported()
+      ? 'The new external ID is current at once; customers update their trust policy while the previous one is still accepted.'
+      : 'The new external ID is current at once; this server keeps the previous one for its default grace period (it does not take a grace period per rotation).';
+  }
+  showGrace();
+  $('rotate-form').addEventListener('submit', function (e) {
+    e.preventDefault();
+    var id = $('rotate-tenant').value.trim();
+    var err = $('rotate-error');
+    var out = $('rotate-result');
+    err.hidden = true;
+    out.textContent = '';
+    if (!id) { err.textContent = 'Enter the tenant ID.'; err.hidden = false; return; }
+    var grace = parseInt($('rotate-grace').value, 10);
+    var what = graceSupported() ? (grace ? 'The previous one stays accepted for ' + $('rotate-grace').selectedOptions[0].textContent + '.' : 'The previous one stops working at once: customers whose roles still use it lose access.') : '';
+    if (!window.confirm('Rotate the external ID of ' + id + '? ' + what)) return;
+    var url = '/v1/tenants/' + encodeURIComponent(id) + '/external-id/rotate';
+    var call = graceSupported() ? api('POST', url, { graceSeconds: grace }) : api('POST', url);
+    call.then(function (r) {
+      if (!r.ok && r.error.code === 'UNKNOWN_FIELD' && r.error.field === 'graceSeconds') {
+        // The server reports that it takes no grace period: say so, hide
+        // the field, and let the operator decide.
+        sessionStorage.setItem(GRACE_KEY, '1');
+        showGrace();
+        if (!window.confirm('This server does not take a grace period per rotation; it keeps the previous external ID for its default grace period. Rotate ' + id + ' anyway?')) {
+          return { ok: true, skipped: true };
+        }
+        return api('POST', url);
+      }
+      return r;
+    }).then(function (r) {
+      if (r.skipped) { out.textContent = 'Not rotated.'; return; }
+      if (!r.ok) { err.textContent = r.error.message; err.hidden = false; return; }
+      out.appendChild(el('p', null, 'Rotated ' + id + ': external ID version ' + (r.data.externalIdVersion || '?') + ' is current. Customers see the new one on their form; ask them to update their trust policy.'));
     });
   });
 

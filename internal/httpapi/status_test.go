@@ -1,0 +1,203 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/connection"
+)
+
+func TestCheckStepsFollowFromTheReason(t *testing.T) {
+	notEnforced := func(detail string) connection.Reason {
+		return connection.ReasonFor(connection.ResultNotEnforced, detail)
+	}
+	for _, tc := range []struct {
+		name string
+		c    connection.Connection
+		want string // results joined by ",", "" for no steps
+	}{
+		{"verified", connection.Connection{Status: connection.Verified, Reason: connection.Reason{Code: connection.CodeVerified}}, "ok,ok,ok,ok"},
+		{"restored", connection.Connection{Status: connection.Verified, Reason: connection.Reason{Code: connection.CodeAccessRestored}}, "ok,ok,ok,ok"},
+		{"denied", connection.Connection{Status: connection.Failed, Reason: connection.ReasonFor(connection.ResultDenied, "")}, "failed,not run,not run,not run"},
+		{"region disabled", connection.Connection{Status: connection.AccessLost, Reason: connection.ReasonFor(connection.ResultRegionDisabled, "")}, "failed,not run,not run,not run"},
+		{"account mismatch", connection.Connection{Status: connection.Failed, Reason: connection.ReasonFor(connection.ResultAccountMismatch, "999999999999")}, "ok,failed,not run,not run"},
+		{"assumed without external ID", connection.Connection{Status: connection.Failed, Reason: notEnforced(connection.NotEnforcedWithoutExternalID)}, "ok,ok,failed,unknown"},
+		{"assumed with any external ID", connection.Connection{Status: connection.Failed, Reason: notEnforced(connection.NotEnforcedAnyExternalID)}, "ok,ok,ok,failed"},
+		{"not enforced, unknown probe", connection.Connection{Status: connection.Failed, Reason: notEnforced("")}, "ok,ok,unknown,unknown"},
+		{"submitted, not checked yet", connection.Connection{Status: connection.Pending, Reason: connection.Reason{Code: connection.CodeSubmitted}}, ""},
+		{"denied inside the window", connection.Connection{Status: connection.Pending, ConsecutiveFailures: 2, Reason: connection.Reason{Code: connection.CodeSubmitted}}, "failed,not run,not run,not run"},
+		{"disconnected", connection.Connection{Status: connection.Disconnected, Reason: connection.Reason{Code: connection.CodeDisconnected}}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			steps := checkSteps(tc.c)
+			var got []string
+			for i, s := range steps {
+				got = append(got, s.Result)
+				if s.Name != stepMeanings[i].name || s.Meaning == "" {
+					t.Errorf("step %d is %q (%q), want %q with its meaning", i, s.Name, s.Meaning, stepMeanings[i].name)
+				}
+			}
+			if strings.Join(got, ",") != tc.want {
+				t.Errorf("steps %q, want %q", strings.Join(got, ","), tc.want)
+			}
+		})
+	}
+	if stepMeanings[0].name != check.StepAssume || stepMeanings[3].name != check.StepDecoyExtID {
+		t.Error("the steps are not named as rolecall verify names them")
+	}
+}
+
+// checkEnv is a tenant with one submitted connection, its invite, and the
+// handler's clock at e.now.
+func checkEnv(t *testing.T) (*env, string) {
+	e := newEnv(t, func(c *Config) { c.PropagationWindow = 2 * time.Minute })
+	e.h.cfg.Now = func() time.Time { return e.now }
+	e.tenant("acme")
+	auth := "Invite " + e.invite("acme")
+	if w := e.do(req{method: "POST", path: "/v1/connections", body: `{"roleArn":"` + customerRole + `"}`, auth: auth}); w.Code != http.StatusAccepted {
+		t.Fatalf("submit: %d %s", w.Code, w.Body)
+	}
+	return e, auth
+}
+
+// checked records a denied check of the connection at `at` (inside the
+// propagation window: it stays PENDING).
+func (e *env) checked(at time.Time) {
+	e.t.Helper()
+	ctx := context.Background()
+	c, err := e.mem.GetConnection(ctx, "acme", customerAcct)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tr, err := e.svc.Policy.Apply(c, connection.Outcome{Result: connection.ResultDenied, Version: c.Version, ExternalIDVersion: 1, CheckedAt: at})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.mem.Apply(ctx, tr); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func TestCustomerConnectionShowsThePropagationWindow(t *testing.T) {
+	e, auth := checkEnv(t)
+	e.checked(e.now.Add(time.Second))
+	e.checked(e.now.Add(6 * time.Second))
+	got := decode[connectionStatus](t, e.do(req{method: "GET", path: "/v1/connections/" + customerAcct, auth: auth}))
+	if got.Status != connection.Pending || got.Attempts != 2 {
+		t.Fatalf("status %s, attempts %d, want PENDING after 2 denied attempts", got.Status, got.Attempts)
+	}
+	if want := e.now.Add(2 * time.Minute); !got.PropagationWindowEndsAt.Equal(want) {
+		t.Errorf("propagationWindowEndsAt %v, want %v", got.PropagationWindowEndsAt, want)
+	}
+	if len(got.Steps) != 4 || got.Steps[0].Result != stepFailed {
+		t.Errorf("steps %+v, want the denied assume first", got.Steps)
+	}
+}
+
+func TestCustomerCheckAgain(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		lastCheck  time.Duration // before now; 0 for never checked
+		disconnect bool
+		path, body string
+		noAuth     bool
+		want       int
+		code       string
+		retryAfter string
+		queued     int
+	}{
+		{name: "never checked", want: 202, queued: 1},
+		{name: "checked long enough ago", lastCheck: 6 * time.Second, want: 202, queued: 1},
+		{name: "checked a moment ago", lastCheck: 2 * time.Second, want: 429, code: "CHECK_TOO_SOON", retryAfter: "3"},
+		{name: "checked just now", lastCheck: time.Millisecond, want: 429, code: "CHECK_TOO_SOON", retryAfter: "5"},
+		{name: "disconnected", disconnect: true, want: 409, code: "INVALID_STATUS"},
+		{name: "another account", path: "/v1/connections/444455556666/check", want: 404, code: "NOT_FOUND"},
+		{name: "unknown field", body: `{"now":true}`, want: 400, code: CodeUnknownField},
+		{name: "no invite", noAuth: true, want: 401, code: CodeUnauthenticated},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, auth := checkEnv(t)
+			if tc.lastCheck > 0 {
+				at := e.now.Add(10 * time.Second)
+				e.checked(at)
+				e.now = at.Add(tc.lastCheck)
+			}
+			if tc.disconnect {
+				if _, err := e.svc.Disconnect(context.Background(), "acme", customerAcct); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := e.queued()
+			path := tc.path
+			if path == "" {
+				path = "/v1/connections/" + customerAcct + "/check"
+			}
+			r := req{method: "POST", path: path, body: tc.body, auth: auth}
+			if tc.noAuth {
+				r.auth = ""
+			}
+			w := e.do(r)
+			if w.Code != tc.want {
+				t.Fatalf("status %d, want %d: %s", w.Code, tc.want, w.Body)
+			}
+			if tc.code != "" && !strings.Contains(w.Body.String(), `"code":"`+tc.code+`"`) {
+				t.Errorf("body %s, want code %s", w.Body, tc.code)
+			}
+			if ra := w.Header().Get("Retry-After"); ra != tc.retryAfter {
+				t.Errorf("Retry-After %q, want %q", ra, tc.retryAfter)
+			}
+			if n := e.queued() - before; n != tc.queued {
+				t.Errorf("%d checks queued, want %d", n, tc.queued)
+			}
+		})
+	}
+}
+
+func TestHome(t *testing.T) {
+	t.Run("serve", func(t *testing.T) {
+		e := newEnv(t, func(c *Config) { c.DemoInviteURL = "http://127.0.0.1:8080/connect?invite=abc" })
+		for _, peer := range []struct {
+			addr, host string
+			demo       bool
+		}{
+			{"127.0.0.1:50000", "127.0.0.1:8080", true},
+			{"[::1]:50000", "localhost:8080", true},
+			{"[::1]:50000", "[::1]:8080", true},
+			{"203.0.113.7:50000", "127.0.0.1:8080", false},
+			{"127.0.0.1:50000", "rolecall.example.com", false}, // a local proxy for a public name
+		} {
+			hr := httptest.NewRequest("GET", "/", nil)
+			hr.RemoteAddr, hr.Host = peer.addr, peer.host
+			w := httptest.NewRecorder()
+			e.h.ServeHTTP(w, hr)
+			body := w.Body.String()
+			if w.Code != 200 || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") {
+				t.Fatalf("GET / %d %s", w.Code, w.Header().Get("Content-Type"))
+			}
+			for _, want := range []string{`href="/ops"`, "Acme Cloud"} {
+				if !strings.Contains(body, want) {
+					t.Errorf("home page lacks %s", want)
+				}
+			}
+			if got := strings.Contains(body, "invite=abc"); got != peer.demo {
+				t.Errorf("from %s the home page shows the demo invite: %v, want %v", peer.addr, got, peer.demo)
+			}
+		}
+	})
+	t.Run("lambda", func(t *testing.T) {
+		e := newEnv(t, func(c *Config) { c.OpsPage, c.Events, c.Sweeper, c.Sandbox = false, nil, nil, nil })
+		w := e.do(req{method: "GET", path: "/"})
+		got := decode[apiPointer](t, w)
+		if w.Code != 200 || got.Service != "rolecall" || got.Routes["form"] == "" {
+			t.Errorf("GET / %d %+v", w.Code, got)
+		}
+		if w := e.do(req{method: "GET", path: "/nothing"}); w.Code != 404 {
+			t.Errorf("GET /nothing %d, want 404", w.Code)
+		}
+	})
+}
