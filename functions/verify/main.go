@@ -1,6 +1,8 @@
 // Command verify is the verify Lambda: it checks the roles of the jobs on
-// the verify queue and records the outcomes. It only wires configuration
-// and adapters; the logic is in internal/verify and internal/check.
+// the verify queues (routine re-checks and priority checks) and records the
+// outcomes, paced to its share of the STS budget. It only wires
+// configuration and adapters; the logic is in internal/verify,
+// internal/check and internal/stsbudget.
 package main
 
 import (
@@ -18,6 +20,7 @@ import (
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/queue"
 	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/stsbudget"
 	"github.com/rolecall/rolecall/internal/verify"
 )
 
@@ -27,19 +30,35 @@ func main() {
 	env := config.New(os.LookupEnv)
 	table := env.String("TABLE_NAME")
 	queueURL := env.String("VERIFY_QUEUE_URL")
+	queueARN := env.StringOr("VERIFY_QUEUE_ARN", "")
+	priorityURL := env.StringOr("PRIORITY_QUEUE_URL", "")
+	priorityARN := env.StringOr("PRIORITY_QUEUE_ARN", "")
 	policy.VerifiedInterval = env.DurationOr("CHECK_INTERVAL", policy.VerifiedInterval)
+	plan := stsbudget.Plan{
+		RequestsPerSecond:   env.IntOr("STS_REQUESTS_PER_SECOND", stsbudget.DefaultRequestsPerSecond),
+		PriorityPercent:     env.IntOr("STS_PRIORITY_PERCENT", stsbudget.DefaultPriorityPercent),
+		RoutineConcurrency:  env.IntOr("VERIFY_MAX_CONCURRENCY", stsbudget.DefaultConcurrency),
+		PriorityConcurrency: env.IntOr("PRIORITY_MAX_CONCURRENCY", stsbudget.DefaultConcurrency),
+	}
 	cfg, err := env.AWS(context.Background())
+	if err == nil {
+		err = plan.Validate()
+	}
 	if err != nil {
 		log.Error("cannot start", "error", err)
 		os.Exit(1)
 	}
-	q := &queue.SQS{Client: sqs.NewFromConfig(cfg), QueueURL: queueURL}
-	w := &verify.Worker{
-		Store:      store.NewDynamoDB(dynamodb.NewFromConfig(cfg), table),
-		Checker:    &check.Checker{STS: &check.STS{Client: sts.NewFromConfig(cfg)}, Log: log},
-		Policy:     policy,
-		Visibility: q,
-		Log:        log,
+	routineBudget, _ := plan.RoutineLimiter(stsbudget.RealClock{})
+	priorityBudget, _ := plan.PriorityLimiter(stsbudget.RealClock{})
+	st := store.NewDynamoDB(dynamodb.NewFromConfig(cfg), table)
+	checker := &check.Checker{STS: &check.STS{Client: sts.NewFromConfig(cfg)}, Log: log}
+	sqsClient := sqs.NewFromConfig(cfg)
+	routine := &verify.Worker{Store: st, Checker: checker, Policy: policy, Log: log, Budget: routineBudget,
+		Visibility: &queue.SQS{Client: sqsClient, QueueURL: queueURL}}
+	h := verify.ByQueue{Default: routine, Workers: map[string]*verify.Worker{queueARN: routine}}
+	if priorityURL != "" {
+		h.Workers[priorityARN] = &verify.Worker{Store: st, Checker: checker, Policy: policy, Log: log, Budget: priorityBudget,
+			Visibility: &queue.SQS{Client: sqsClient, QueueURL: priorityURL}}
 	}
-	lambda.Start(w.Handle)
+	lambda.Start(h.Handle)
 }

@@ -36,6 +36,13 @@ func smokeValues(sqsURL string) map[string]string {
 		"EVENT_SOURCE":               "rolecall",
 		"EVENT_BUS_NAME":             "rolecall-smoke",
 		"CHECK_INTERVAL":             "60m",
+		"VERIFY_QUEUE_ARN":           "arn:aws:sqs:us-east-1:111122223333:rolecall-smoke-verify",
+		"PRIORITY_QUEUE_URL":         sqsURL + "/111122223333/rolecall-smoke-verify-priority",
+		"PRIORITY_QUEUE_ARN":         "arn:aws:sqs:us-east-1:111122223333:rolecall-smoke-verify-priority",
+		"STS_REQUESTS_PER_SECOND":    "400",
+		"STS_PRIORITY_PERCENT":       "5",
+		"VERIFY_MAX_CONCURRENCY":     "2",
+		"PRIORITY_MAX_CONCURRENCY":   "2",
 	}
 }
 

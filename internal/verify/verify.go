@@ -28,6 +28,7 @@ import (
 	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/stsbudget"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
@@ -41,6 +42,14 @@ type Store interface {
 // Checker runs one check (check.Checker).
 type Checker interface {
 	Check(ctx context.Context, req check.Request) check.Report
+}
+
+// Budget paces checks to the STS budget (stsbudget.Limiter).
+type Budget interface {
+	// Take waits until n STS calls are admitted.
+	Take(ctx context.Context, n int) error
+	// Throttled reports that STS throttled a call.
+	Throttled()
 }
 
 // Visibility delays the redelivery of a received message (queue.SQS,
@@ -77,7 +86,11 @@ type Worker struct {
 	// Concurrency bounds the checks run at once in a batch (default
 	// DefaultConcurrency).
 	Concurrency int
-	Log         *slog.Logger
+	// Budget, when set, paces the checks: each takes
+	// stsbudget.CallsPerCheck tokens before it runs, and a check STS
+	// throttled slows the worker down.
+	Budget Budget
+	Log    *slog.Logger
 }
 
 func (w *Worker) log() *slog.Logger {
@@ -128,7 +141,15 @@ func (w *Worker) process(ctx context.Context, job check.Job, receiveCount int, f
 		return 0, fmt.Errorf("connection %s/%s is disconnected: %w", c.TenantID, c.AccountID, ErrSkip)
 	}
 
+	if w.Budget != nil {
+		if err := w.Budget.Take(ctx, stsbudget.CallsPerCheck); err != nil {
+			return 0, fmt.Errorf("check of %s/%s: %w", c.TenantID, c.AccountID, err)
+		}
+	}
 	rep := w.Checker.Check(ctx, job.Request())
+	if w.Budget != nil && stsbudget.Throttled(rep) {
+		w.Budget.Throttled()
+	}
 	out := rep.Outcome
 	tr, err := w.Policy.Apply(c, out)
 	if errors.Is(err, connection.ErrStale) {
