@@ -43,6 +43,8 @@ func smokeValues(sqsURL string) map[string]string {
 		"STS_PRIORITY_PERCENT":       "5",
 		"VERIFY_MAX_CONCURRENCY":     "2",
 		"PRIORITY_MAX_CONCURRENCY":   "2",
+		"SWEEP_EVERY":                "1m",
+		"METRICS_NAMESPACE":          "RoleCall/smoke",
 	}
 }
 
