@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/config"
@@ -21,6 +20,7 @@ import (
 	"github.com/rolecall/rolecall/internal/queue"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/stsbudget"
+	"github.com/rolecall/rolecall/internal/stsclient"
 	"github.com/rolecall/rolecall/internal/verify"
 )
 
@@ -44,6 +44,10 @@ func main() {
 	if err == nil {
 		err = plan.Validate()
 	}
+	var checker *check.Checker
+	if err == nil {
+		checker, err = stsclient.NewChecker(cfg, stsclient.Options{Log: log})
+	}
 	if err != nil {
 		log.Error("cannot start", "error", err)
 		os.Exit(1)
@@ -51,7 +55,6 @@ func main() {
 	routineBudget, _ := plan.RoutineLimiter(stsbudget.RealClock{})
 	priorityBudget, _ := plan.PriorityLimiter(stsbudget.RealClock{})
 	st := store.NewDynamoDB(dynamodb.NewFromConfig(cfg), table)
-	checker := &check.Checker{STS: &check.STS{Client: sts.NewFromConfig(cfg)}, Log: log}
 	sqsClient := sqs.NewFromConfig(cfg)
 	routine := &verify.Worker{Store: st, Checker: checker, Policy: policy, Log: log, Budget: routineBudget,
 		Visibility: &queue.SQS{Client: sqsClient, QueueURL: queueURL}}

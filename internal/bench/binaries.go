@@ -144,6 +144,15 @@ func functionEnv(t stack.Template, id string, f fakeEndpoints, home string) ([]s
 		"EVENT_SOURCE":               "rolecall",
 		"EVENT_BUS_NAME":             "rolecall-bench",
 		"CHECK_INTERVAL":             "60m",
+		"VERIFY_QUEUE_ARN":           "arn:aws:sqs:us-east-1:111122223333:rolecall-bench-verify",
+		"PRIORITY_QUEUE_URL":         f.urls["SQS"] + "/111122223333/rolecall-bench-verify-priority",
+		"PRIORITY_QUEUE_ARN":         "arn:aws:sqs:us-east-1:111122223333:rolecall-bench-verify-priority",
+		"STS_REQUESTS_PER_SECOND":    "400",
+		"STS_PRIORITY_PERCENT":       "5",
+		"VERIFY_MAX_CONCURRENCY":     "2",
+		"PRIORITY_MAX_CONCURRENCY":   "2",
+		"SWEEP_EVERY":                "1m",
+		"METRICS_NAMESPACE":          "RoleCall/bench",
 	}
 	if err := os.MkdirAll(home, 0o755); err != nil {
 		return nil, err

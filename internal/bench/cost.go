@@ -14,6 +14,7 @@ import (
 	"github.com/rolecall/rolecall/internal/ddbmeter"
 	"github.com/rolecall/rolecall/internal/queue"
 	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/stsclient"
 	"github.com/rolecall/rolecall/internal/sweep"
 	"github.com/rolecall/rolecall/internal/tenant"
 	"github.com/rolecall/rolecall/internal/verify"
@@ -35,7 +36,7 @@ func costPerCheck(ctx context.Context, cfg Config, r *Report) error {
 	st := store.NewDynamoDB(counted, table)
 	plain := store.NewDynamoDB(dynamoClient(cfg.DynamoDBEndpoint, nil), table) // uncounted reads for the bookkeeping
 	sb := newSandbox()
-	w := &verify.Worker{Store: st, Checker: &check.Checker{STS: sb.Assumer(partnerPrincipal), Log: quiet, BaseDelay: time.Millisecond},
+	w := &verify.Worker{Store: st, Checker: stsclient.Checker(sb.Assumer(partnerPrincipal), stsclient.Options{Log: quiet, BaseDelay: time.Millisecond}),
 		Policy: connection.DefaultPolicy(), Log: quiet}
 	p := w.Policy
 	n := cfg.CostConnections

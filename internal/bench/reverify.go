@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
@@ -25,6 +24,7 @@ import (
 	"github.com/rolecall/rolecall/internal/sandbox"
 	"github.com/rolecall/rolecall/internal/stack"
 	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/stsclient"
 	"github.com/rolecall/rolecall/internal/sweep"
 	"github.com/rolecall/rolecall/internal/tenant"
 	"github.com/rolecall/rolecall/internal/verify"
@@ -131,15 +131,13 @@ func httpSTS(sb *sandbox.STS) (stsMode, error) {
 	srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	url := "http://" + ln.Addr().String()
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(sandboxKey, "bench-secret", "")}
 	return stsMode{
 		name: "sandbox STS over HTTP through the AWS SDK",
 		assumer: func() check.Assumer {
-			return &check.STS{Client: sts.New(sts.Options{
-				Region:           "us-east-1",
-				BaseEndpoint:     aws.String(url),
-				Credentials:      credentials.NewStaticCredentialsProvider(sandboxKey, "bench-secret", ""),
-				RetryMaxAttempts: 1, // the checker retries transient failures itself
-			})}
+			// New fails only without a Region, and cfg has one.
+			c, _ := stsclient.New(cfg, stsclient.Options{Endpoint: url})
+			return &check.STS{Client: c}
 		},
 		close: func() { _ = srv.Close() },
 	}, nil
@@ -156,16 +154,17 @@ func verifyDeployment(root string) (batch, instances int, err error) {
 	if !ok {
 		return 0, 0, errors.New("template.yaml has no VerifyFunction")
 	}
-	evs, _ := stack.Properties(fn)["Events"].(map[string]any)
-	for _, e := range evs {
-		em, _ := e.(map[string]any)
-		if em["Type"] != "SQS" {
-			continue
-		}
+	// Jobs is the routine queue's mapping: the one re-verification runs on.
+	em, _ := stack.Properties(fn)["Events"].(map[string]any)["Jobs"].(map[string]any)
+	if em["Type"] == "SQS" {
 		p, _ := em["Properties"].(map[string]any)
 		sc, _ := p["ScalingConfig"].(map[string]any)
 		b, bok := p["BatchSize"].(int)
 		c, cok := sc["MaximumConcurrency"].(int)
+		if ref, ok := sc["MaximumConcurrency"].(map[string]any)["Ref"].(string); ok {
+			c, err = strconv.Atoi(t.Parameters()[ref])
+			cok = err == nil
+		}
 		if !bok || !cok {
 			return 0, 0, fmt.Errorf("VerifyFunction's SQS event lacks BatchSize or ScalingConfig.MaximumConcurrency: %v", p)
 		}
@@ -321,7 +320,7 @@ func reverifyOnce(ctx context.Context, cfg Config, mem *store.Memory, sb *sandbo
 	}
 	workers := make([]*verify.Worker, instances)
 	for i := range workers {
-		workers[i] = &verify.Worker{Store: mem, Checker: &check.Checker{STS: mode.assumer(), Log: quiet},
+		workers[i] = &verify.Worker{Store: mem, Checker: stsclient.Checker(mode.assumer(), stsclient.Options{Log: quiet}),
 			Policy: connection.DefaultPolicy(), Visibility: q, Log: quiet}
 	}
 	outbox := outboxLen(mem)
@@ -358,7 +357,7 @@ func reverifyOnce(ctx context.Context, cfg Config, mem *store.Memory, sb *sandbo
 // would: read, check, write.
 func naiveLoop(ctx context.Context, mem *store.Memory, f *fleet, mode stsMode, n int) (float64, error) {
 	n = min(n, len(f.conns))
-	checker := &check.Checker{STS: mode.assumer(), Log: quiet}
+	checker := stsclient.Checker(mode.assumer(), stsclient.Options{Log: quiet})
 	p := connection.DefaultPolicy()
 	ext := map[string]tenant.Tenant{}
 	for _, t := range f.tenants {

@@ -27,7 +27,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -46,6 +45,7 @@ import (
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/sandbox"
 	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/stsclient"
 	"github.com/rolecall/rolecall/internal/sweep"
 	"github.com/rolecall/rolecall/internal/verify"
 )
@@ -272,7 +272,9 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 	// STS: the sandbox, through the real SDK client, or real STS.
 	var stsClient *sts.Client
 	if o.AWS {
-		stsClient = sts.NewFromConfig(awsCfg, func(so *sts.Options) { so.RetryMaxAttempts, so.HTTPClient = 1, stsHTTPClient() })
+		if stsClient, err = stsclient.New(awsCfg, stsclient.Options{IdleConns: stsIdleConns}); err != nil {
+			return nil, err
+		}
 		if o.TrustedPrincipalARN == "" {
 			if o.TrustedPrincipalARN, err = callerPrincipal(ctx, stsClient); err != nil {
 				return nil, err
@@ -301,13 +303,10 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 				s.stsHTTP.Close()
 			}
 		}()
-		stsClient = sts.New(sts.Options{
-			Region:           o.Region,
-			BaseEndpoint:     aws.String("http://" + stsLn.Addr().String()),
-			Credentials:      credentials.NewStaticCredentialsProvider(sandboxAccessKey, sandboxSecretKey, ""),
-			RetryMaxAttempts: 1, // the checker retries transient failures itself
-			HTTPClient:       stsHTTPClient(),
-		})
+		sandboxCfg := aws.Config{Region: o.Region, Credentials: credentials.NewStaticCredentialsProvider(sandboxAccessKey, sandboxSecretKey, "")}
+		if stsClient, err = stsclient.New(sandboxCfg, stsclient.Options{Endpoint: "http://" + stsLn.Addr().String(), IdleConns: stsIdleConns}); err != nil {
+			return nil, err
+		}
 		s.STSKind = "sandbox STS at " + s.URL + SandboxSTSPath
 	}
 	s.PartnerPrincipalARN = o.TrustedPrincipalARN
@@ -352,7 +351,7 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 	s.Service = &onboarding.Service{Store: st, Queue: s.Queue, Policy: policy, Rules: rules}
 	s.worker = &verify.Worker{
 		Store:      st,
-		Checker:    o.Hooks.wrapChecker(&check.Checker{STS: o.Hooks.wrapAssumer(&check.STS{Client: stsClient}), BaseDelay: o.CheckBaseDelay, Log: o.Log}),
+		Checker:    o.Hooks.wrapChecker(stsclient.Checker(o.Hooks.wrapAssumer(&check.STS{Client: stsClient}), stsclient.Options{BaseDelay: o.CheckBaseDelay, Log: o.Log})),
 		Policy:     policy,
 		Visibility: s.Queue,
 		Log:        o.Log,
@@ -440,15 +439,11 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 // verifyLoops is how many batches the verify handler runs at once.
 const verifyLoops = 4
 
-// stsHTTPClient keeps an idle connection to STS for every call the verify
+// stsIdleConns keeps an idle connection to STS for every call the verify
 // loops can make at once (the SDK's default keeps 10 per host, so 40
 // concurrent checks kept opening new connections, and TLS handshakes
 // against real STS).
-func stsHTTPClient() *awshttp.BuildableClient {
-	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-		t.MaxIdleConnsPerHost = verifyLoops * verify.DefaultConcurrency
-	})
-}
+const stsIdleConns = verifyLoops * verify.DefaultConcurrency
 
 // Err delivers the HTTP server's error if it stops on its own.
 func (s *Server) Err() <-chan error { return s.serveErr }
