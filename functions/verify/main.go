@@ -56,7 +56,7 @@ func main() {
 	priorityBudget, _ := plan.PriorityLimiter(stsbudget.RealClock{})
 	st := store.NewDynamoDB(dynamodb.NewFromConfig(cfg), table)
 	sqsClient := sqs.NewFromConfig(cfg)
-	routine := &verify.Worker{Store: st, Checker: checker, Policy: policy, Log: log, Budget: routineBudget,
+	routine := &verify.Worker{Store: st, Checker: checker, Policy: policy, Log: log, Budget: routineBudget, Concurrency: stsbudget.InFlight,
 		Visibility: &queue.SQS{Client: sqsClient, QueueURL: queueURL}}
 	h := verify.ByQueue{Default: routine, Workers: map[string]*verify.Worker{queueARN: routine}}
 	if priorityURL != "" {

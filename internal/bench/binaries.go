@@ -148,7 +148,7 @@ func functionEnv(t stack.Template, id string, f fakeEndpoints, home string) ([]s
 		"PRIORITY_QUEUE_URL":         f.urls["SQS"] + "/111122223333/rolecall-bench-verify-priority",
 		"PRIORITY_QUEUE_ARN":         "arn:aws:sqs:us-east-1:111122223333:rolecall-bench-verify-priority",
 		"STS_REQUESTS_PER_SECOND":    "400",
-		"STS_PRIORITY_PERCENT":       "5",
+		"STS_PRIORITY_PERCENT":       "3",
 		"VERIFY_MAX_CONCURRENCY":     "2",
 		"PRIORITY_MAX_CONCURRENCY":   "2",
 		"SWEEP_EVERY":                "1m",

@@ -40,7 +40,7 @@ func smokeValues(sqsURL string) map[string]string {
 		"PRIORITY_QUEUE_URL":         sqsURL + "/111122223333/rolecall-smoke-verify-priority",
 		"PRIORITY_QUEUE_ARN":         "arn:aws:sqs:us-east-1:111122223333:rolecall-smoke-verify-priority",
 		"STS_REQUESTS_PER_SECOND":    "400",
-		"STS_PRIORITY_PERCENT":       "5",
+		"STS_PRIORITY_PERCENT":       "3",
 		"VERIFY_MAX_CONCURRENCY":     "2",
 		"PRIORITY_MAX_CONCURRENCY":   "2",
 		"SWEEP_EVERY":                "1m",

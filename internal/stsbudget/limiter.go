@@ -158,6 +158,19 @@ func (l *Limiter) Reserve(n int) (time.Time, error) {
 	return at, nil
 }
 
+// Next is when n tokens would be admitted if asked now, without booking
+// them: a simulated pipeline starts a check no earlier than Take would let
+// it, so Take never has to wait on a simulated clock.
+func (l *Limiter) Next(n int) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.clock.Now()
+	if l.tat.After(now) {
+		return l.tat
+	}
+	return now
+}
+
 // Take waits until n tokens are admitted. When ctx ends first the booked
 // tokens are not returned: the limiter errs on the side of fewer calls.
 func (l *Limiter) Take(ctx context.Context, n int) error {

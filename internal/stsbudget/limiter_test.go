@@ -279,8 +279,8 @@ func TestPlan(t *testing.T) {
 		checksPerMinute int
 		err             bool
 	}{
-		{"default", DefaultPlan(), 190, 10, 7520, false},
-		{"budget 600, one priority instance", Plan{600, 5, 2, 1}, 285, 30, 11320, false},
+		{"default", DefaultPlan(), 194, 6, 7680, false},
+		{"budget 600, 5%, one priority instance", Plan{600, 5, 2, 1}, 285, 30, 11320, false},
 		{"priority share below a check", Plan{40, 5, 2, 2}, 19, 1, 0, true},
 		{"no budget", Plan{0, 5, 2, 2}, 0, 0, 0, true},
 		{"priority over half", Plan{400, 60, 2, 2}, 80, 120, 0, true},
@@ -326,5 +326,27 @@ func TestThrottled(t *testing.T) {
 		if got := Throttled(tc.rep); got != tc.want {
 			t.Errorf("%s: Throttled %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+func TestNextDoesNotBook(t *testing.T) {
+	clock := newFakeClock()
+	l, err := NewLimiter(10, 3, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at := l.Next(3); !at.Equal(clock.Now()) {
+		t.Fatalf("idle limiter: next %s, want now", at)
+	}
+	first, _ := l.Reserve(3)
+	if at := l.Next(3); !at.Equal(first.Add(375 * time.Millisecond)) {
+		t.Fatalf("after one take: next %s, want 3/8 s later", at.Sub(first))
+	}
+	if at := l.Next(3); !at.Equal(first.Add(375 * time.Millisecond)) {
+		t.Fatal("Next booked tokens")
+	}
+	clock.Set(l.Next(3))
+	if err := l.Take(context.Background(), 3); err != nil || !clock.Now().Equal(first.Add(375*time.Millisecond)) {
+		t.Fatalf("take at Next waited: %v, clock %s", err, clock.Now().Sub(first))
 	}
 }

@@ -17,9 +17,14 @@ const CallsPerCheck = 3
 // Defaults of the deployment settings.
 const (
 	DefaultRequestsPerSecond = 400
-	DefaultPriorityPercent   = 5
+	DefaultPriorityPercent   = 3
 	DefaultConcurrency       = 2
 )
+
+// InFlight is how many checks a routine instance runs at once: enough to
+// keep a share of ~100 checks a second busy at two STS round trips of up to
+// 150 ms (100 × 2 × 0.15 = 30).
+const InFlight = 30
 
 // Plan splits the STS budget between the two verify queues and their
 // instances. Routine re-checks (the sweep's) and priority checks (new

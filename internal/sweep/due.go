@@ -19,7 +19,7 @@ import (
 // sweep enqueues: the rest covers the verify function's polling and batch
 // gaps, so a sweep's jobs are done before the next sweep would find them
 // still due and queue them a second time.
-const Fill = 0.97
+const Fill = 0.98
 
 // DefaultEvery is how often the schedule runs due sweeps.
 const DefaultEvery = time.Minute
@@ -45,6 +45,12 @@ func (s *Sweeper) Due(ctx context.Context) (Result, error) {
 	limit := s.PageSize
 	if limit <= 0 {
 		limit = 100
+	}
+	if m := s.MaxChecks(); m > 0 {
+		// Oldest-first takes about as many from every shard: pages of a
+		// quarter more than a shard's part of the cap read few items the
+		// sweep then leaves (and reads again next time).
+		limit = min(limit, m/store.Shards+m/(4*store.Shards)+1)
 	}
 	readers := make([]*shardReader, store.Shards)
 	var wg sync.WaitGroup
@@ -171,6 +177,11 @@ func (s *Sweeper) Due(ctx context.Context) (Result, error) {
 	res.Stopped = work.Err() != nil && !res.Paced && h.Len() > 0
 	if s.Interval > 0 {
 		res.EffectiveInterval = s.Interval + res.MeanLag
+		if res.Paced {
+			// A paced sweep's jobs are checked over the next Every, at the
+			// budget's pace: on average Every/2 after they were enqueued.
+			res.EffectiveInterval += s.Every / 2
+		}
 	}
 	s.report(res)
 	if len(failures) > 0 {

@@ -101,8 +101,9 @@ type Result struct {
 	// MaxLag and MeanLag: how long the enqueued connections had been due.
 	MaxLag  time.Duration `json:"maxLagNs"`
 	MeanLag time.Duration `json:"meanLagNs"`
-	// EffectiveInterval is Interval plus MeanLag: how often a connection
-	// is actually checked.
+	// EffectiveInterval is Interval plus MeanLag (plus Every/2, the
+	// average wait in the queue, when paced): how often a connection is
+	// actually checked.
 	EffectiveInterval time.Duration `json:"effectiveIntervalNs,omitempty"`
 }
 
