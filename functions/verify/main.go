@@ -41,19 +41,24 @@ func main() {
 		PriorityConcurrency: env.IntOr("PRIORITY_MAX_CONCURRENCY", stsbudget.DefaultConcurrency),
 	}
 	cfg, err := env.AWS(context.Background())
+	var checker *check.Checker
+	var routineBudget, priorityBudget *stsbudget.Limiter
 	if err == nil {
 		err = plan.Validate()
 	}
-	var checker *check.Checker
 	if err == nil {
 		checker, err = stsclient.NewChecker(cfg, stsclient.Options{Log: log})
+	}
+	if err == nil {
+		routineBudget, err = plan.RoutineLimiter(stsbudget.RealClock{})
+	}
+	if err == nil {
+		priorityBudget, err = plan.PriorityLimiter(stsbudget.RealClock{})
 	}
 	if err != nil {
 		log.Error("cannot start", "error", err)
 		os.Exit(1)
 	}
-	routineBudget, _ := plan.RoutineLimiter(stsbudget.RealClock{})
-	priorityBudget, _ := plan.PriorityLimiter(stsbudget.RealClock{})
 	st := store.NewDynamoDB(dynamodb.NewFromConfig(cfg), table)
 	sqsClient := sqs.NewFromConfig(cfg)
 	routine := &verify.Worker{Store: st, Checker: checker, Policy: policy, Log: log, Budget: routineBudget, Concurrency: stsbudget.InFlight,

@@ -19,15 +19,16 @@ import (
 // index beside it. Every read and write goes to the Memory adapter, with
 // its semantics; only Due is answered from the index, because Memory's Due
 // scans and sorts every stored connection per page (right for tests, but a
-// million connections would take the bench hours). The index keeps each
-// shard's entries sorted by due time and drops outdated ones lazily, when
-// new entries are merged in before a query.
+// million connections would take the bench hours). The index buckets each
+// shard's entries by the second they fall due, sorts a bucket when it is
+// read, and drops outdated entries (a connection checked since) as a query
+// passes them, so a query costs what it reads, not what is stored.
 type indexedStore struct {
 	*store.Memory
 	mu     sync.Mutex
 	due    map[connRef]int64 // the indexed due time of each connection
 	shards [store.Shards]dueShard
-	// Writes counts the writes Apply made.
+	// writes counts the writes Apply made.
 	writes int
 }
 
@@ -38,10 +39,23 @@ type dueEntry struct {
 	ref connRef
 }
 
-type dueShard struct{ sorted, pending []dueEntry }
+// dueShard is one shard's buckets, by the second they fall due.
+type dueShard struct {
+	seconds []int64 // ascending
+	buckets map[int64]*dueBucket
+}
+
+type dueBucket struct {
+	entries []dueEntry
+	sorted  bool
+}
 
 func newIndexedStore() *indexedStore {
-	return &indexedStore{Memory: store.NewMemory(), due: map[connRef]int64{}}
+	s := &indexedStore{Memory: store.NewMemory(), due: map[connRef]int64{}}
+	for i := range s.shards {
+		s.shards[i].buckets = map[int64]*dueBucket{}
+	}
+	return s
 }
 
 func compareEntries(a, b dueEntry) int {
@@ -68,41 +82,27 @@ func (s *indexedStore) Apply(ctx context.Context, t connection.Transition) error
 	}
 	s.due[ref] = at
 	sh := &s.shards[store.ShardOf(c.TenantID, c.AccountID)]
-	sh.pending = append(sh.pending, dueEntry{at, ref})
+	sec := at / int64(time.Second)
+	b := sh.buckets[sec]
+	if b == nil {
+		b = &dueBucket{}
+		sh.buckets[sec] = b
+		i, _ := slices.BinarySearch(sh.seconds, sec)
+		sh.seconds = slices.Insert(sh.seconds, i, sec)
+	}
+	b.entries = append(b.entries, dueEntry{at, ref})
+	b.sorted = false
 	return nil
 }
 
-// compact merges a shard's pending entries into its sorted ones, dropping
-// every entry that no longer is its connection's due time.
-func (s *indexedStore) compact(sh *dueShard) {
-	if len(sh.pending) == 0 {
-		return
-	}
-	slices.SortFunc(sh.pending, compareEntries)
-	merged := make([]dueEntry, 0, len(sh.sorted)+len(sh.pending))
-	i, j := 0, 0
-	for i < len(sh.sorted) || j < len(sh.pending) {
-		var e dueEntry
-		if j == len(sh.pending) || i < len(sh.sorted) && compareEntries(sh.sorted[i], sh.pending[j]) <= 0 {
-			e, i = sh.sorted[i], i+1
-		} else {
-			e, j = sh.pending[j], j+1
-		}
-		if at, ok := s.due[e.ref]; ok && at == e.at {
-			merged = append(merged, e)
-		}
-	}
-	sh.sorted, sh.pending = merged, sh.pending[:0]
+// current reports whether e is still its connection's due time.
+func (s *indexedStore) current(e dueEntry) bool {
+	at, ok := s.due[e.ref]
+	return ok && at == e.at
 }
 
-// compactAll merges every shard's pending entries.
-func (s *indexedStore) compactAll() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i := range s.shards {
-		s.compact(&s.shards[i])
-	}
-}
+// compactAll is kept for callers that load in bulk; buckets sort lazily.
+func (s *indexedStore) compactAll() {}
 
 func encodeDueCursor(e dueEntry) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(e.at, 10) + "\x00" + e.ref.tenant + "\x00" + e.ref.account))
@@ -133,25 +133,52 @@ func (s *indexedStore) Due(ctx context.Context, shard int, until time.Time, curs
 		}
 		after = &e
 	}
+	end := until.UnixNano()
 	s.mu.Lock()
 	sh := &s.shards[shard]
-	s.compact(sh)
-	start := 0
+	k := 0
 	if after != nil {
-		start, _ = slices.BinarySearchFunc(sh.sorted, *after, compareEntries)
-		for start < len(sh.sorted) && compareEntries(sh.sorted[start], *after) <= 0 {
-			start++
-		}
+		k, _ = slices.BinarySearch(sh.seconds, after.at/int64(time.Second))
 	}
 	var refs []dueEntry
-	end := until.UnixNano()
-	for i := start; i < len(sh.sorted) && len(refs) < limit; i++ {
-		e := sh.sorted[i]
-		if e.at > end {
+	var empty []int64
+	for ; k < len(sh.seconds) && len(refs) < limit; k++ {
+		sec := sh.seconds[k]
+		if sec*int64(time.Second) > end {
 			break
 		}
-		if at, ok := s.due[e.ref]; ok && at == e.at {
+		b := sh.buckets[sec]
+		if !b.sorted {
+			slices.SortFunc(b.entries, compareEntries)
+			b.sorted = true
+		}
+		// Drop what is outdated, keep the order.
+		kept := b.entries[:0]
+		for _, e := range b.entries {
+			if s.current(e) {
+				kept = append(kept, e)
+			}
+		}
+		clear(b.entries[len(kept):])
+		b.entries = kept
+		if len(kept) == 0 {
+			empty = append(empty, sec)
+			continue
+		}
+		for _, e := range kept {
+			if len(refs) == limit || e.at > end {
+				break
+			}
+			if after != nil && compareEntries(e, *after) <= 0 {
+				continue
+			}
 			refs = append(refs, e)
+		}
+	}
+	for _, sec := range empty {
+		delete(sh.buckets, sec)
+		if i, ok := slices.BinarySearch(sh.seconds, sec); ok {
+			sh.seconds = slices.Delete(sh.seconds, i, i+1)
 		}
 	}
 	s.mu.Unlock()
