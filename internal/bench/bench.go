@@ -69,7 +69,8 @@ func Full() Config {
 		Starts: 10, SizeTargets: []string{"linux/arm64"},
 		Scale: ScaleSizes{Connections: 1_000_000, Interval: time.Hour, Every: time.Minute, Hours: 5 * time.Hour, Settle: 2*time.Hour + 30*time.Minute,
 			StretchConnections: 720_000, StretchHours: 3 * time.Hour, StretchSettle: 90 * time.Minute,
-			SubmitEvery: 5 * time.Second, HeapSmall: 100_000, HeapLarge: 1_000_000},
+			SubmitEvery: 5 * time.Second, HeapSmall: 100_000, HeapLarge: 1_000_000,
+			ThrottleConnections: 300_000, ThrottleOther: 400, ThrottleFrom: 10 * time.Minute, ThrottleFor: 30 * time.Minute},
 	}
 }
 
@@ -82,7 +83,8 @@ func Smoke() Config {
 		LatencySamples: 3, LoadRate: 100, LoadWarmup: 100 * time.Millisecond, LoadDuration: 300 * time.Millisecond,
 		Scale: ScaleSizes{Connections: 16_000, Interval: time.Minute, Every: 5 * time.Second, Hours: 8 * time.Minute, Settle: 4 * time.Minute,
 			StretchConnections: 12_000, StretchHours: 6 * time.Minute, StretchSettle: 3 * time.Minute,
-			SubmitEvery: 2 * time.Second, HeapSmall: 10_000, HeapLarge: 40_000},
+			SubmitEvery: 2 * time.Second, HeapSmall: 10_000, HeapLarge: 40_000,
+			ThrottleConnections: 16_000, ThrottleOther: 400, ThrottleFrom: time.Minute, ThrottleFor: 2 * time.Minute},
 	}
 }
 

@@ -26,6 +26,12 @@ type scaleCase struct {
 	duration    time.Duration // simulated time
 	settle      time.Duration // lags are measured from here on
 	submitEvery time.Duration // one new submission per (0: none)
+	// otherRate: the partner's other STS use, calls a second, from
+	// otherFrom to otherTo (offsets from the start).
+	otherRate          int
+	otherFrom, otherTo time.Duration
+	// attempts overrides the checker's attempts per probe (0: as deployed).
+	attempts int
 }
 
 // scaleResult is what one run measured.
@@ -45,6 +51,7 @@ type scaleResult struct {
 	busy                   time.Duration // instance-seconds with a check in flight
 	simulated              time.Duration
 	sleeps                 int
+	limiterThrottles       int // times a routine limiter halved its rate
 }
 
 var scaleT0 = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
@@ -92,7 +99,19 @@ func runScale(ctx context.Context, c scaleCase, stsLatency time.Duration, roundT
 		fmt.Sscanf(account, "%d", &n)
 		return extIDs[(n-300000000000)%tenants]
 	}}
+	if c.otherRate > 0 {
+		from, to := scaleT0.Add(c.otherFrom), scaleT0.Add(c.otherTo)
+		sts.other = func(t time.Time) int {
+			if t.Before(from) || !t.Before(to) {
+				return 0
+			}
+			return c.otherRate
+		}
+	}
 	checker := stsclient.Checker(sts, stsclient.Options{Log: quiet, Now: clock.Now, BaseDelay: time.Microsecond})
+	if c.attempts > 0 {
+		checker.Attempts = c.attempts
+	}
 	plan := stsbudget.Plan{RequestsPerSecond: c.budget, PriorityPercent: stsbudget.DefaultPriorityPercent,
 		RoutineConcurrency: stsbudget.DefaultConcurrency, PriorityConcurrency: stsbudget.DefaultConcurrency}
 	if err := plan.Validate(); err != nil {
@@ -214,6 +233,9 @@ func runScale(ctx context.Context, c scaleCase, stsLatency time.Duration, roundT
 		return res, fmt.Errorf("%d checks failed: %w", loop.errs, loop.lastErr)
 	}
 	res.calls, res.throttled, res.peak = sts.report()
+	for _, in := range routine {
+		res.limiterThrottles += in.limiter.Throttles()
+	}
 	res.covered = len(covered)
 	if res.checks > 0 {
 		res.meanLag = lagSum / time.Duration(res.checks)

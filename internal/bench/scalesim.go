@@ -55,6 +55,8 @@ type simSTS struct {
 	clock      *simClock
 	quota      int
 	externalID func(account string) string
+	// other is the partner's other STS calls in the window ending at t.
+	other func(t time.Time) int
 
 	mu               sync.Mutex
 	window           []int64 // call times in the last second, oldest first
@@ -66,7 +68,12 @@ type simSTS struct {
 var _ check.Assumer = (*simSTS)(nil)
 
 func (s *simSTS) AssumeRole(ctx context.Context, in check.AssumeRequest) (check.Session, error) {
-	now := s.clock.Now().UnixNano()
+	t := s.clock.Now()
+	now := t.UnixNano()
+	others := 0
+	if s.other != nil {
+		others = s.other(t)
+	}
 	s.mu.Lock()
 	for s.head < len(s.window) && s.window[s.head] <= now-int64(time.Second) {
 		s.head++
@@ -79,7 +86,7 @@ func (s *simSTS) AssumeRole(ctx context.Context, in check.AssumeRequest) (check.
 	inWindow := len(s.window) - s.head
 	s.window = append(s.window, now)
 	s.peak = max(s.peak, inWindow+1)
-	throttle := inWindow >= s.quota
+	throttle := inWindow+others >= s.quota
 	if throttle {
 		s.throttled++
 	}
