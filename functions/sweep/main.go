@@ -29,6 +29,7 @@ func main() {
 	interval := env.DurationOr("CHECK_INTERVAL", connection.DefaultPolicy().VerifiedInterval)
 	every := env.DurationOr("SWEEP_EVERY", sweep.DefaultEvery)
 	namespace := env.StringOr("METRICS_NAMESPACE", "RoleCall")
+	extraRegions, regionsErr := stsbudget.ParseRegions(env.StringOr("STS_REGIONS", ""))
 	plan := stsbudget.Plan{
 		RequestsPerSecond:   env.IntOr("STS_REQUESTS_PER_SECOND", stsbudget.DefaultRequestsPerSecond),
 		PriorityPercent:     env.IntOr("STS_PRIORITY_PERCENT", stsbudget.DefaultPriorityPercent),
@@ -37,6 +38,11 @@ func main() {
 	}
 	cfg, err := env.AWS(context.Background())
 	if err == nil {
+		err = regionsErr
+	}
+	if err == nil {
+		// Each Region's quota serves the budget: the sweep paces to all.
+		plan.Regions = append([]string{cfg.Region}, extraRegions...)
 		err = plan.Validate()
 	}
 	if err != nil {

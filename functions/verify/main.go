@@ -34,6 +34,7 @@ func main() {
 	priorityURL := env.StringOr("PRIORITY_QUEUE_URL", "")
 	priorityARN := env.StringOr("PRIORITY_QUEUE_ARN", "")
 	policy.VerifiedInterval = env.DurationOr("CHECK_INTERVAL", policy.VerifiedInterval)
+	extraRegions, regionsErr := stsbudget.ParseRegions(env.StringOr("STS_REGIONS", ""))
 	plan := stsbudget.Plan{
 		RequestsPerSecond:   env.IntOr("STS_REQUESTS_PER_SECOND", stsbudget.DefaultRequestsPerSecond),
 		PriorityPercent:     env.IntOr("STS_PRIORITY_PERCENT", stsbudget.DefaultPriorityPercent),
@@ -42,18 +43,22 @@ func main() {
 	}
 	cfg, err := env.AWS(context.Background())
 	var checker *check.Checker
-	var routineBudget, priorityBudget *stsbudget.Limiter
+	var routineBudget, priorityBudget *stsbudget.Regions
 	if err == nil {
+		err = regionsErr
+	}
+	if err == nil {
+		plan.Regions = append([]string{cfg.Region}, extraRegions...)
 		err = plan.Validate()
 	}
 	if err == nil {
-		checker, err = stsclient.NewChecker(cfg, stsclient.Options{Log: log})
+		checker, err = stsclient.NewChecker(cfg, extraRegions, stsclient.Options{Log: log})
 	}
 	if err == nil {
-		routineBudget, err = plan.RoutineLimiter(stsbudget.RealClock{})
+		routineBudget, err = plan.RoutineBudget(stsbudget.RealClock{})
 	}
 	if err == nil {
-		priorityBudget, err = plan.PriorityLimiter(stsbudget.RealClock{})
+		priorityBudget, err = plan.PriorityBudget(stsbudget.RealClock{})
 	}
 	if err != nil {
 		log.Error("cannot start", "error", err)

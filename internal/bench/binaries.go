@@ -152,6 +152,7 @@ func functionEnv(t stack.Template, id string, f fakeEndpoints, home string) ([]s
 		"VERIFY_MAX_CONCURRENCY":     "2",
 		"PRIORITY_MAX_CONCURRENCY":   "2",
 		"SWEEP_EVERY":                "1m",
+		"STS_REGIONS":                "",
 		"METRICS_NAMESPACE":          "RoleCall/bench",
 	}
 	if err := os.MkdirAll(home, 0o755); err != nil {

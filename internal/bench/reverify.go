@@ -326,7 +326,7 @@ func reverifyOnce(ctx context.Context, cfg Config, mem *store.Memory, sb *sandbo
 	}
 	workers := make([]*verify.Worker, plan.RoutineConcurrency)
 	for i := range workers {
-		lim, err := plan.RoutineLimiter(stsbudget.RealClock{})
+		lim, err := plan.RoutineBudget(stsbudget.RealClock{})
 		if err != nil {
 			return 0, err
 		}

@@ -123,10 +123,10 @@ func runScale(ctx context.Context, c scaleCase, stsLatency time.Duration, roundT
 	var priorityWorker *verify.Worker
 	for i := range plan.RoutineConcurrency + plan.PriorityConcurrency {
 		isRoutine := i < plan.RoutineConcurrency
-		lim, err := plan.PriorityLimiter(clock)
+		lim, err := plan.PriorityBudget(clock)
 		slots, q := verify.DefaultConcurrency, priorityQ
 		if isRoutine {
-			lim, err = plan.RoutineLimiter(clock)
+			lim, err = plan.RoutineBudget(clock)
 			slots, q = stsbudget.InFlight, routineQ
 		}
 		if err != nil {

@@ -162,7 +162,7 @@ type processor interface {
 // simInstance is one verify instance: its own limiter (its share of the
 // budget) and worker, running up to slots checks at once from its queue.
 type simInstance struct {
-	limiter  *stsbudget.Limiter
+	limiter  *stsbudget.Regions
 	worker   processor
 	queue    *simQueue
 	slots    int

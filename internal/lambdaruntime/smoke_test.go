@@ -44,6 +44,7 @@ func smokeValues(sqsURL string) map[string]string {
 		"VERIFY_MAX_CONCURRENCY":     "2",
 		"PRIORITY_MAX_CONCURRENCY":   "2",
 		"SWEEP_EVERY":                "1m",
+		"STS_REGIONS":                "",
 		"METRICS_NAMESPACE":          "RoleCall/smoke",
 	}
 }

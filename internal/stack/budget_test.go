@@ -21,7 +21,7 @@ func TestBudgetSharesMatchTheMappings(t *testing.T) {
 		t.Errorf("PriorityJobs consumes %s, want the priority queue", got)
 	}
 	svars := m(m(m(res["SweepFunction"]["Properties"])["Environment"])["Variables"])
-	for _, k := range []string{"STS_REQUESTS_PER_SECOND", "STS_PRIORITY_PERCENT", "VERIFY_MAX_CONCURRENCY", "PRIORITY_MAX_CONCURRENCY", "CHECK_INTERVAL"} {
+	for _, k := range []string{"STS_REQUESTS_PER_SECOND", "STS_PRIORITY_PERCENT", "STS_REGIONS", "VERIFY_MAX_CONCURRENCY", "PRIORITY_MAX_CONCURRENCY", "CHECK_INTERVAL"} {
 		if sprint(svars[k]) != sprint(vars[k]) {
 			t.Errorf("sweep %s = %s, verify's is %s: the sweep would pace to another budget", k, sprint(svars[k]), sprint(vars[k]))
 		}

@@ -23,6 +23,11 @@
 // configured rate: additive increase, multiplicative decrease, so several
 // instances converge on what STS actually grants when the partner's other
 // STS use eats into the quota.
+//
+// Each Region has its own STS quota. With StsRegions an instance holds its
+// share in every listed Region (Regions) and each check takes its tokens
+// from the Region that admits it soonest; its calls then go to that
+// Region's endpoint (RegionOf, read by stsclient.Regional).
 package stsbudget
 
 import (

@@ -280,10 +280,10 @@ func TestPlan(t *testing.T) {
 		err             bool
 	}{
 		{"default", DefaultPlan(), 194, 6, 7680, false},
-		{"budget 600, 5%, one priority instance", Plan{600, 5, 2, 1}, 285, 30, 11320, false},
-		{"priority share below a check", Plan{40, 5, 2, 2}, 19, 1, 0, true},
-		{"no budget", Plan{0, 5, 2, 2}, 0, 0, 0, true},
-		{"priority over half", Plan{400, 60, 2, 2}, 80, 120, 0, true},
+		{"budget 600, 5%, one priority instance", Plan{600, 5, 2, 1, nil}, 285, 30, 11320, false},
+		{"priority share below a check", Plan{40, 5, 2, 2, nil}, 19, 1, 0, true},
+		{"no budget", Plan{0, 5, 2, 2, nil}, 0, 0, 0, true},
+		{"priority over half", Plan{400, 60, 2, 2, nil}, 80, 120, 0, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.plan.Validate()

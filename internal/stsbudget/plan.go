@@ -43,7 +43,14 @@ type Plan struct {
 	// RoutineConcurrency and PriorityConcurrency are the event source
 	// mappings' maximum concurrency: how many instances hold a share.
 	RoutineConcurrency, PriorityConcurrency int
+	// Regions are the Regions whose STS quotas the checks use, the
+	// deployment's first (StsRegions adds to it; empty: the deployment's
+	// only). Each has its own quota, and the budget holds in each.
+	Regions []string
 }
+
+// regions is how many Regions' quotas the plan uses.
+func (p Plan) regions() int { return max(1, len(p.Regions)) }
 
 // DefaultPlan is the plan of a default deployment.
 func DefaultPlan() Plan {
@@ -90,7 +97,7 @@ func (p Plan) PriorityShare() float64 {
 // RoutineChecksPerSecond is how many routine checks all routine instances
 // together admit a second at full pace: what the sweep paces to.
 func (p Plan) RoutineChecksPerSecond() float64 {
-	return float64(p.RoutineConcurrency) * (math.Floor(p.RoutineShare()) - CallsPerCheck + 1) / CallsPerCheck
+	return float64(p.regions()*p.RoutineConcurrency) * (math.Floor(p.RoutineShare()) - CallsPerCheck + 1) / CallsPerCheck
 }
 
 // ChecksPer is how many routine checks the budget serves in d: the most a
@@ -99,14 +106,15 @@ func (p Plan) ChecksPer(d time.Duration) int {
 	return int(p.RoutineChecksPerSecond() * d.Seconds())
 }
 
-// RoutineLimiter returns a routine instance's limiter.
-func (p Plan) RoutineLimiter(clock Clock) (*Limiter, error) {
-	return NewLimiter(p.RoutineShare(), CallsPerCheck, clock)
+// RoutineBudget returns a routine instance's budget: its share in each
+// Region.
+func (p Plan) RoutineBudget(clock Clock) (*Regions, error) {
+	return NewRegions(p.Regions, p.RoutineShare(), CallsPerCheck, clock)
 }
 
-// PriorityLimiter returns a priority instance's limiter.
-func (p Plan) PriorityLimiter(clock Clock) (*Limiter, error) {
-	return NewLimiter(p.PriorityShare(), CallsPerCheck, clock)
+// PriorityBudget returns a priority instance's budget.
+func (p Plan) PriorityBudget(clock Clock) (*Regions, error) {
+	return NewRegions(p.Regions, p.PriorityShare(), CallsPerCheck, clock)
 }
 
 // ThrottlingCodes are the error codes by which STS (and AWS SDKs) say a

@@ -83,11 +83,12 @@ func Checker(a check.Assumer, o Options) *check.Checker {
 	return &check.Checker{STS: a, Attempts: AttemptsPerProbe, BaseDelay: o.BaseDelay, Log: o.Log, Now: o.Now}
 }
 
-// NewChecker returns the checker over the STS client of cfg (New).
-func NewChecker(cfg aws.Config, o Options) (*check.Checker, error) {
-	c, err := New(cfg, o)
+// NewChecker returns the checker over the STS clients of cfg's Region and
+// of regions (NewRegional).
+func NewChecker(cfg aws.Config, regions []string, o Options) (*check.Checker, error) {
+	r, err := NewRegional(cfg, regions, o)
 	if err != nil {
 		return nil, err
 	}
-	return Checker(&check.STS{Client: c}, o), nil
+	return Checker(r, o), nil
 }

@@ -101,7 +101,7 @@ func TestCallsPerProbeAreBounded(t *testing.T) {
 	}
 	total = 0
 	clear(perProbe)
-	ch, err := stsclient.NewChecker(cfg("us-east-1"), o)
+	ch, err := stsclient.NewChecker(cfg("us-east-1"), nil, o)
 	if err != nil {
 		t.Fatal(err)
 	}

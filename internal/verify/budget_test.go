@@ -32,12 +32,14 @@ func (b *recordingBudget) record(s string) {
 	b.calls = append(b.calls, s)
 }
 
-func (b *recordingBudget) Take(ctx context.Context, n int) error {
+func (b *recordingBudget) Take(ctx context.Context, n int) (context.Context, error) {
 	b.record(fmt.Sprintf("take %d", n))
-	return b.err
+	return stsbudget.WithRegion(ctx, "eu-west-1"), b.err
 }
 
-func (b *recordingBudget) Throttled() { b.record("throttled") }
+func (b *recordingBudget) Throttled(ctx context.Context) {
+	b.record("throttled in " + stsbudget.RegionOf(ctx))
+}
 
 // orderedChecker records the check among the budget's calls.
 type orderedChecker struct {
@@ -46,7 +48,7 @@ type orderedChecker struct {
 }
 
 func (c *orderedChecker) Check(ctx context.Context, req check.Request) check.Report {
-	c.budget.record("check")
+	c.budget.record("check in " + stsbudget.RegionOf(ctx))
 	rep := c.rep
 	rep.Outcome.Version, rep.Outcome.ExternalIDVersion, rep.Outcome.CheckedAt = req.Version, req.ExternalIDVersion, t0.Add(2*time.Second)
 	return rep
@@ -64,9 +66,9 @@ func TestWorkerTakesTheBudgetBeforeEachCheck(t *testing.T) {
 		want    []string
 		wantErr error
 	}{
-		{"ok check", ok, nil, []string{"take 3", "check"}, nil},
-		{"throttled check slows the budget", throttled, nil, []string{"take 3", "check", "throttled"}, verify.ErrTransient},
-		{"other transient failure does not", timeout, nil, []string{"take 3", "check"}, verify.ErrTransient},
+		{"ok check", ok, nil, []string{"take 3", "check in eu-west-1"}, nil},
+		{"throttled check slows the budget", throttled, nil, []string{"take 3", "check in eu-west-1", "throttled in eu-west-1"}, verify.ErrTransient},
+		{"other transient failure does not", timeout, nil, []string{"take 3", "check in eu-west-1"}, verify.ErrTransient},
 		{"no tokens before the deadline: no check", ok, context.DeadlineExceeded, []string{"take 3"}, context.DeadlineExceeded},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -117,7 +119,7 @@ func TestByQueueRunsEachQueueOnItsWorker(t *testing.T) {
 	// The routine worker checked its message and the unknown queue's; the
 	// priority worker's budget refused both of its messages, which come
 	// back.
-	if want := []string{"take 3", "check", "take 3", "check"}; !slices.Equal(routine.calls, want) {
+	if want := []string{"take 3", "check in eu-west-1", "take 3", "check in eu-west-1"}; !slices.Equal(routine.calls, want) {
 		t.Errorf("routine budget calls %q, want %q", routine.calls, want)
 	}
 	if want := []string{"take 3", "take 3"}; !slices.Equal(priority.calls, want) {

@@ -44,12 +44,13 @@ type Checker interface {
 	Check(ctx context.Context, req check.Request) check.Report
 }
 
-// Budget paces checks to the STS budget (stsbudget.Limiter).
+// Budget paces checks to the STS budget (stsbudget.Regions).
 type Budget interface {
-	// Take waits until n STS calls are admitted.
-	Take(ctx context.Context, n int) error
-	// Throttled reports that STS throttled a call.
-	Throttled()
+	// Take waits until n STS calls are admitted, and returns the context
+	// the check runs in (naming the Region whose quota admitted them).
+	Take(ctx context.Context, n int) (context.Context, error)
+	// Throttled reports that STS throttled a call of the check run in ctx.
+	Throttled(ctx context.Context)
 }
 
 // Visibility delays the redelivery of a received message (queue.SQS,
@@ -141,14 +142,16 @@ func (w *Worker) process(ctx context.Context, job check.Job, receiveCount int, f
 		return 0, fmt.Errorf("connection %s/%s is disconnected: %w", c.TenantID, c.AccountID, ErrSkip)
 	}
 
+	checkCtx := ctx
 	if w.Budget != nil {
-		if err := w.Budget.Take(ctx, stsbudget.CallsPerCheck); err != nil {
+		var err error
+		if checkCtx, err = w.Budget.Take(ctx, stsbudget.CallsPerCheck); err != nil {
 			return 0, fmt.Errorf("check of %s/%s: %w", c.TenantID, c.AccountID, err)
 		}
 	}
-	rep := w.Checker.Check(ctx, job.Request())
+	rep := w.Checker.Check(checkCtx, job.Request())
 	if w.Budget != nil && stsbudget.Throttled(rep) {
-		w.Budget.Throttled()
+		w.Budget.Throttled(checkCtx)
 	}
 	out := rep.Outcome
 	tr, err := w.Policy.Apply(c, out)
