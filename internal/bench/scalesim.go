@@ -143,6 +143,9 @@ func (q *simQueue) push(m queued) {
 
 func (q *simQueue) len() int { return len(q.jobs) - q.head }
 
+// Waiting is what the sweep asks SQS: the jobs not yet taken.
+func (q *simQueue) Waiting(context.Context) (int, error) { return q.len(), nil }
+
 func (q *simQueue) pop() queued {
 	m := q.jobs[q.head]
 	q.jobs[q.head] = queued{}

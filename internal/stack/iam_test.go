@@ -226,6 +226,7 @@ func TestRolesGrantExactlyWhatEachFunctionUses(t *testing.T) {
 			"Allow dynamodb:GetItem GetAtt:Table.Arn",
 			"Allow dynamodb:BatchGetItem GetAtt:Table.Arn",
 			"Allow sqs:SendMessage GetAtt:VerifyQueue.Arn",
+			"Allow sqs:GetQueueAttributes GetAtt:VerifyQueue.Arn",
 		),
 		"SweepScheduleRole": {"Allow lambda:InvokeFunction GetAtt:SweepFunction.Arn"},
 	}

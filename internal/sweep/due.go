@@ -33,10 +33,17 @@ func (s *Sweeper) MaxChecks() int {
 	return max(1, int(s.ChecksPerSecond*s.Every.Seconds()*Fill))
 }
 
+// Waiting is a queue that says how many jobs wait to be received
+// (queue.SQS). A capped sweep enqueues MaxChecks less what still waits, so
+// a verify side slowed down (throttling) does not get the same jobs again.
+type Waiting interface {
+	Waiting(ctx context.Context) (int, error)
+}
+
 // Due enqueues the connections due now, oldest-due first across every
-// shard, and no more than MaxChecks: when more is due than the budget
-// serves, the oldest wait least, so every connection's interval stretches
-// by the same lag and none starves.
+// shard, and no more than MaxChecks less the jobs still waiting: when more
+// is due than the budget serves, the oldest wait least, so every
+// connection's interval stretches by the same lag and none starves.
 func (s *Sweeper) Due(ctx context.Context) (Result, error) {
 	until := s.now()
 	work, cancel := s.bounded(ctx)
@@ -70,6 +77,16 @@ func (s *Sweeper) Due(ctx context.Context) (Result, error) {
 
 	tenants := &tenantCache{store: s.Store, m: map[string]*tenantEntry{}}
 	maxChecks := s.MaxChecks()
+	capped := maxChecks > 0
+	if w, ok := s.Queue.(Waiting); ok && capped {
+		n, err := w.Waiting(work)
+		if err != nil {
+			s.log().Warn("cannot tell how many jobs wait; enqueuing the full cap", "error", err)
+		} else {
+			res.Waiting = n
+			maxChecks = max(0, maxChecks-n)
+		}
+	}
 	var (
 		batch   []check.Job
 		parts   []int // the part of each job of batch
@@ -114,7 +131,7 @@ func (s *Sweeper) Due(ctx context.Context) (Result, error) {
 		batch, parts = batch[:0], parts[:0]
 		return sendErr == nil && work.Err() == nil
 	}
-	for h.Len() > 0 && (maxChecks == 0 || res.Enqueued+res.Failed+len(batch) < maxChecks) {
+	for h.Len() > 0 && (!capped || res.Enqueued+res.Failed+len(batch) < maxChecks) {
 		if work.Err() != nil {
 			break
 		}
@@ -155,7 +172,7 @@ func (s *Sweeper) Due(ctx context.Context) (Result, error) {
 	if res.Enqueued > 0 {
 		res.MeanLag = lagSum / time.Duration(res.Enqueued)
 	}
-	if h.Len() > 0 && maxChecks > 0 && res.Enqueued+res.Failed >= maxChecks {
+	if h.Len() > 0 && capped && res.Enqueued+res.Failed >= maxChecks {
 		// Paced: what is left waits for the next sweep. The oldest left
 		// says how far behind the schedule the budget is.
 		res.Paced = true

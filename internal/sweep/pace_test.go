@@ -206,3 +206,40 @@ func TestBacklogStretchesIntervalsEvenly(t *testing.T) {
 	}
 	t.Logf("mean lag %s, max lag %s, effective interval %s, backlog %d", mean, worst, last.EffectiveInterval, last.Backlog)
 }
+
+// waitingQueue is a queue that says jobs still wait in it.
+type waitingQueue struct {
+	*queue.Memory
+	waiting int
+	err     error
+}
+
+func (w waitingQueue) Waiting(context.Context) (int, error) { return w.waiting, w.err }
+
+func TestDueEnqueuesTheCapLessWhatStillWaits(t *testing.T) {
+	st := verifiedWorld(t, 100, func(i int) time.Time { return t0.Add(-time.Duration(i) * time.Second) })
+	for _, tc := range []struct {
+		name    string
+		waiting int
+		err     error
+		want    int
+	}{
+		{"nothing waits: the cap", 0, nil, 49},
+		{"40 wait: 9 more", 40, nil, 9},
+		{"more than the cap waits: none", 80, nil, 0},
+		{"the queue cannot tell: the cap", 0, fmt.Errorf("sqs: throttled"), 49},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := waitingQueue{Memory: queue.NewMemory(), waiting: tc.waiting, err: tc.err}
+			s := &sweep.Sweeper{Store: st, Queue: q, Now: func() time.Time { return t0 }, Log: slog.New(slog.DiscardHandler),
+				ChecksPerSecond: 50.0 / 60, Every: time.Minute}
+			res, err := s.Due(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Enqueued != tc.want || len(drain(t, q.Memory)) != tc.want || !res.Paced {
+				t.Fatalf("enqueued %d (paced %v), want %d", res.Enqueued, res.Paced, tc.want)
+			}
+		})
+	}
+}

@@ -96,6 +96,7 @@ type Result struct {
 	// × BacklogAge: the due connections waiting, once intervals have
 	// stretched evenly).
 	Paced      bool          `json:"paced,omitempty"`
+	Waiting    int           `json:"waiting,omitempty"` // jobs still waiting in the queue, not enqueued again
 	Backlog    int           `json:"backlog"`
 	BacklogAge time.Duration `json:"backlogAgeNs"`
 	// MaxLag and MeanLag: how long the enqueued connections had been due.

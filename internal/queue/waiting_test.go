@@ -1,0 +1,37 @@
+package queue_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/connection"
+)
+
+// TestSQSWaiting: the sweep learns how many jobs still wait, through the
+// SDK: sent and not yet received; received ones (in flight) do not count.
+func TestSQSWaiting(t *testing.T) {
+	ctx := context.Background()
+	q, _ := fakeSQS(t, 1)
+	n, err := q.Waiting(ctx)
+	if err != nil || n != 0 {
+		t.Fatalf("empty queue: %d, %v", n, err)
+	}
+	var jobs []check.Job
+	for i := range 7 {
+		jobs = append(jobs, check.Job{Connection: connection.Connection{TenantID: "acme", AccountID: "11112222333" + string(rune('0'+i)), Version: 1}, ExternalID: "x"})
+	}
+	if err := q.Send(ctx, jobs); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := q.Waiting(ctx); err != nil || n != 7 {
+		t.Fatalf("after 7 sends: %d, %v", n, err)
+	}
+	if _, err := q.Receive(ctx, 3, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := q.Waiting(ctx); err != nil || n != 4 {
+		t.Fatalf("after receiving 3: %d waiting, %v; want 4", n, err)
+	}
+}
