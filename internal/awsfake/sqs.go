@@ -70,8 +70,9 @@ func NewSQS() *SQS {
 	return f
 }
 
-// getQueueAttributes answers ApproximateNumberOfMessages: the queue's
-// messages visible now.
+// getQueueAttributes answers ApproximateNumberOfMessages (the queue's
+// messages visible now) and ApproximateNumberOfMessagesNotVisible (in
+// flight or delayed).
 func (f *SQS) getQueueAttributes(ctx context.Context, body []byte) (any, *Fault) {
 	var in struct {
 		QueueUrl       string
@@ -85,13 +86,18 @@ func (f *SQS) getQueueAttributes(ctx context.Context, body []byte) (any, *Fault)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	now, n := time.Now(), 0
+	now, visible, hidden := time.Now(), 0, 0
 	for _, h := range f.live {
-		if h.QueueURL == in.QueueUrl && !h.visibleAt.After(now) {
-			n++
+		switch {
+		case h.QueueURL != in.QueueUrl:
+		case h.visibleAt.After(now):
+			hidden++
+		default:
+			visible++
 		}
 	}
-	return map[string]any{"Attributes": map[string]string{"ApproximateNumberOfMessages": strconv.Itoa(n)}}, nil
+	return map[string]any{"Attributes": map[string]string{
+		"ApproximateNumberOfMessages": strconv.Itoa(visible), "ApproximateNumberOfMessagesNotVisible": strconv.Itoa(hidden)}}, nil
 }
 
 func (f *SQS) ServeHTTP(w http.ResponseWriter, r *http.Request) { f.api.ServeHTTP(w, r) }

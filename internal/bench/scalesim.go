@@ -110,11 +110,12 @@ func (s *simSTS) AssumeRole(ctx context.Context, in check.AssumeRequest) (check.
 // jobs, the instances take them in order. It counts its requests as SQS
 // would bill them.
 type simQueue struct {
-	jobs    []queued
-	head    int
-	notify  func()
-	clock   *simClock
-	batches int // SendMessageBatch requests
+	jobs     []queued
+	head     int
+	notify   func()
+	clock    *simClock
+	batches  int // SendMessageBatch requests
+	inFlight int // taken by an instance, check not done
 }
 
 type queued struct {
@@ -143,8 +144,8 @@ func (q *simQueue) push(m queued) {
 
 func (q *simQueue) len() int { return len(q.jobs) - q.head }
 
-// Waiting is what the sweep asks SQS: the jobs not yet taken.
-func (q *simQueue) Waiting(context.Context) (int, error) { return q.len(), nil }
+// Waiting is what the sweep asks SQS: the jobs not yet taken or in flight.
+func (q *simQueue) Waiting(context.Context) (int, error) { return q.len() + q.inFlight, nil }
 
 func (q *simQueue) pop() queued {
 	m := q.jobs[q.head]
@@ -270,6 +271,7 @@ func (l *simLoop) step(ctx context.Context, inst *simInstance, now time.Time) {
 			return
 		}
 		m := inst.queue.pop()
+		inst.queue.inFlight++
 		if l.onCheck != nil {
 			l.onCheck(now, m)
 		}
@@ -289,6 +291,7 @@ func (l *simLoop) step(ctx context.Context, inst *simInstance, now time.Time) {
 		inst.inFlight++
 		l.at(now.Add(l.busy), func(t time.Time) {
 			inst.inFlight--
+			inst.queue.inFlight--
 			if inst.inFlight == 0 {
 				inst.busy += t.Sub(inst.busySince)
 			}

@@ -48,22 +48,25 @@ const (
 	MaxWait = 20 * time.Second
 )
 
-// Waiting returns how many messages wait to be received: SQS's
-// ApproximateNumberOfMessages (visible ones; not those in flight or
+// Waiting returns how many messages are not yet done: SQS's
+// ApproximateNumberOfMessages (waiting to be received) plus
+// ApproximateNumberOfMessagesNotVisible (received and in flight, or
 // delayed).
 func (q *SQS) Waiting(ctx context.Context) (int, error) {
-	out, err := q.Client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-		QueueUrl:       aws.String(q.QueueURL),
-		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages},
-	})
+	names := []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible}
+	out, err := q.Client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(q.QueueURL), AttributeNames: names})
 	if err != nil {
 		return 0, fmt.Errorf("sqs get queue attributes: %w", err)
 	}
-	n, err := strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)])
-	if err != nil {
-		return 0, fmt.Errorf("sqs ApproximateNumberOfMessages %q: %w", out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)], err)
+	total := 0
+	for _, name := range names {
+		n, err := strconv.Atoi(out.Attributes[string(name)])
+		if err != nil {
+			return 0, fmt.Errorf("sqs %s %q: %w", name, out.Attributes[string(name)], err)
+		}
+		total += n
 	}
-	return n, nil
+	return total, nil
 }
 
 // Send implements Queue with SendMessageBatch, 10 jobs per call.

@@ -9,8 +9,8 @@ import (
 	"github.com/rolecall/rolecall/internal/connection"
 )
 
-// TestSQSWaiting: the sweep learns how many jobs still wait, through the
-// SDK: sent and not yet received; received ones (in flight) do not count.
+// TestSQSWaiting: the sweep learns how many jobs are not done yet, through
+// the SDK: sent and not yet received, and received but not deleted.
 func TestSQSWaiting(t *testing.T) {
 	ctx := context.Background()
 	q, _ := fakeSQS(t, 1)
@@ -31,7 +31,19 @@ func TestSQSWaiting(t *testing.T) {
 	if _, err := q.Receive(ctx, 3, time.Second); err != nil {
 		t.Fatal(err)
 	}
+	msgs, err := q.Receive(ctx, 3, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := q.Waiting(ctx); err != nil || n != 7 {
+		t.Fatalf("after receiving 3 more: %d not done, %v; want 7", n, err)
+	}
+	for _, m := range msgs {
+		if err := q.Delete(ctx, m.ReceiptHandle); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if n, err := q.Waiting(ctx); err != nil || n != 4 {
-		t.Fatalf("after receiving 3: %d waiting, %v; want 4", n, err)
+		t.Fatalf("after deleting 3: %d not done, %v; want 4", n, err)
 	}
 }

@@ -33,9 +33,11 @@ func (s *Sweeper) MaxChecks() int {
 	return max(1, int(s.ChecksPerSecond*s.Every.Seconds()*Fill))
 }
 
-// Waiting is a queue that says how many jobs wait to be received
-// (queue.SQS). A capped sweep enqueues MaxChecks less what still waits, so
-// a verify side slowed down (throttling) does not get the same jobs again.
+// Waiting is a queue that says how many jobs are not done yet
+// (queue.SQS). They are the oldest due connections (earlier sweeps enqueued
+// oldest first, and what they left is younger), so a capped sweep passes
+// over that many before it enqueues, and enqueues MaxChecks less them: a
+// verify side slowed down (throttling) does not get the same jobs twice.
 type Waiting interface {
 	Waiting(ctx context.Context) (int, error)
 }
@@ -87,6 +89,7 @@ func (s *Sweeper) Due(ctx context.Context) (Result, error) {
 			maxChecks = max(0, maxChecks-n)
 		}
 	}
+	skip := res.Waiting
 	var (
 		batch   []check.Job
 		parts   []int // the part of each job of batch
@@ -149,6 +152,10 @@ func (s *Sweeper) Due(ctx context.Context) (Result, error) {
 			heap.Fix(h, 0)
 		}
 		if !c.Live() {
+			continue
+		}
+		if skip > 0 {
+			skip-- // already queued
 			continue
 		}
 		t, err := tenants.get(work, c.TenantID)

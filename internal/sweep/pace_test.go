@@ -237,8 +237,16 @@ func TestDueEnqueuesTheCapLessWhatStillWaits(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Enqueued != tc.want || len(drain(t, q.Memory)) != tc.want || !res.Paced {
+			jobs := drain(t, q.Memory)
+			if res.Enqueued != tc.want || len(jobs) != tc.want || !res.Paced {
 				t.Fatalf("enqueued %d (paced %v), want %d", res.Enqueued, res.Paced, tc.want)
+			}
+			// The oldest tc.waiting are taken to be queued already: the
+			// jobs are the next oldest.
+			for k, j := range jobs {
+				if want := fmt.Sprintf("%012d", 200000000000+99-tc.waiting-k); j.Connection.AccountID != want {
+					t.Fatalf("job %d is %s, want %s", k, j.Connection.AccountID, want)
+				}
 			}
 		})
 	}
