@@ -62,7 +62,7 @@ type Config struct {
 // Full is what `make bench` runs: the sizes of issue 6.
 func Full() Config {
 	return Config{
-		Connections: 3_000, STSLatency: 50 * time.Millisecond, NaiveConnections: 100,
+		Connections: 6_000, STSLatency: 50 * time.Millisecond, NaiveConnections: 100,
 		CostConnections: 100,
 		SweepTotal:      100_000, SweepDue: 1_000,
 		LatencySamples: 30, LoadRate: 500, LoadWarmup: time.Second, LoadDuration: 10 * time.Second,

@@ -204,10 +204,13 @@ func sqsPerCheck(ctx context.Context, cfg Config, st *store.DynamoDB, area strin
 		return Row{}, err
 	}
 	send := float64(fake.Calls("SendMessageBatch")) / float64(res.Enqueued)
-	recv := 1 / float64(batch)
+	// The mapping's pollers receive and delete at most 10 messages a call,
+	// whatever the batch it hands the function.
+	recv := 1 / float64(min(batch, sqsReceiveBatch))
+	del := 1 / float64(min(batch, sqsDeleteBatch))
 	return Row{Area: area, Measure: "SQS requests per check",
-		Value: fmt.Sprintf("%s: %s SendMessageBatch (measured: %d calls for %d jobs) + %s ReceiveMessage + %s DeleteMessageBatch (event source mapping, BatchSize %d; derived)",
-			trim(send+2*recv), trim(send), fake.Calls("SendMessageBatch"), res.Enqueued, trim(recv), trim(recv), batch)}, nil
+		Value: fmt.Sprintf("%s: %s SendMessageBatch (measured: %d calls for %d jobs) + %s ReceiveMessage + %s DeleteMessageBatch (event source mapping, BatchSize %d, 10 messages a call; derived)",
+			trim(send+recv+del), trim(send), fake.Calls("SendMessageBatch"), res.Enqueued, trim(recv), trim(del), batch)}, nil
 }
 
 // Prices, US East (N. Virginia), used for the monthly cost per 1,000
@@ -236,7 +239,8 @@ const (
 const (
 	hoursPerMonth   = 730
 	verifyMemoryGB  = 0.25 // template.yaml Globals MemorySize: 256
-	verifyBatchSize = 100  // template.yaml Jobs BatchSize: messages per invocation, one ReceiveMessage
+	verifyBatchSize = 500  // template.yaml Jobs BatchSize: messages per invocation
+	sqsReceiveBatch = 10   // a ReceiveMessage returns at most 10 messages
 	sqsDeleteBatch  = 10   // Lambda deletes handled messages in batches of 10
 	// dueItemKB is a connection item's size in the due index's pages
 	// (the index projects the whole item): about 0.6 KB.
@@ -253,7 +257,7 @@ func monthlyCostRow(area string, r scaleResult) Row {
 	perMonth := 1000.0 * hoursPerMonth
 	writes := float64(r.writes) / checks
 	reads := float64(r.dueItemsRead) / checks * dueItemKB / 4 * 0.5 // eventually consistent query: 0.5 RRU per 4 KB
-	sqsReqs := float64(r.sendBatches)/checks + 1.0/verifyBatchSize + 1.0/sqsDeleteBatch
+	sqsReqs := float64(r.sendBatches)/checks + 1.0/sqsReceiveBatch + 1.0/sqsDeleteBatch
 	gbSeconds := r.busy.Seconds() * verifyMemoryGB / checks
 	invocations := 1.0 / verifyBatchSize
 	ddb := perMonth * (writes*priceDynamoDBWriteRequestUnit + reads*priceDynamoDBReadRequestUnit)

@@ -68,8 +68,19 @@ func (RealClock) Sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// ErrTooLarge: a request for more tokens than the limiter's MaxTake.
-var ErrTooLarge = errors.New("token request larger than the limiter admits at once")
+// Errors of Take, matched with errors.Is.
+var (
+	// ErrTooLarge: a request for more tokens than the limiter's MaxTake.
+	ErrTooLarge = errors.New("token request larger than the limiter admits at once")
+	// ErrNoTime: the tokens would come too close to the context's
+	// deadline for the check to run; none were booked.
+	ErrNoTime = errors.New("no STS budget before the deadline")
+)
+
+// DeadlineMargin is how long before its context's deadline a Take must be
+// admitted: a Lambda invocation stopped at its timeout loses its whole
+// batch, so a check that could not finish is better left to redelivery.
+const DeadlineMargin = 2 * time.Second
 
 // Limiter admits at most Limit tokens (STS calls) in any one-second window.
 // It is safe for concurrent use.
@@ -146,6 +157,12 @@ func (l *Limiter) recover(now time.Time) {
 // when earlier admissions used the window. The caller must not make its
 // calls before that time.
 func (l *Limiter) Reserve(n int) (time.Time, error) {
+	return l.reserveBy(n, time.Time{})
+}
+
+// reserveBy is Reserve, refusing (with ErrNoTime, booking nothing) an
+// admission after by, unless by is zero.
+func (l *Limiter) reserveBy(n int, by time.Time) (time.Time, error) {
 	if n < 1 || n > l.maxTake {
 		return time.Time{}, fmt.Errorf("stsbudget: take %d tokens (at most %d): %w", n, l.maxTake, ErrTooLarge)
 	}
@@ -156,6 +173,9 @@ func (l *Limiter) Reserve(n int) (time.Time, error) {
 	at := now
 	if l.tat.After(at) {
 		at = l.tat
+	}
+	if !by.IsZero() && at.After(by) {
+		return time.Time{}, fmt.Errorf("stsbudget: %d tokens only in %s: %w", n, at.Sub(now), ErrNoTime)
 	}
 	// Whole nanoseconds, rounded up: the spacing never falls below 1/rate.
 	per := time.Duration(math.Ceil(float64(time.Second) / l.rate))
@@ -176,10 +196,16 @@ func (l *Limiter) Next(n int) time.Time {
 	return now
 }
 
-// Take waits until n tokens are admitted. When ctx ends first the booked
-// tokens are not returned: the limiter errs on the side of fewer calls.
+// Take waits until n tokens are admitted. It refuses at once (ErrNoTime)
+// when they would come later than DeadlineMargin before ctx's deadline.
+// When ctx ends first the booked tokens are not returned: the limiter errs
+// on the side of fewer calls.
 func (l *Limiter) Take(ctx context.Context, n int) error {
-	at, err := l.Reserve(n)
+	var by time.Time
+	if dl, ok := ctx.Deadline(); ok {
+		by = dl.Add(-DeadlineMargin)
+	}
+	at, err := l.reserveBy(n, by)
 	if err != nil {
 		return err
 	}

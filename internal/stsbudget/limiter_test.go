@@ -256,6 +256,18 @@ func TestLimiterTake(t *testing.T) {
 	if err := l.Take(ctx, 3); !errors.Is(err, context.Canceled) {
 		t.Fatalf("take with a cancelled context: %v, want context.Canceled", err)
 	}
+	// Tokens that would come within DeadlineMargin of the deadline are
+	// refused at once, and not booked.
+	busyUntil := l.Next(3)
+	dctx, dcancel := context.WithDeadline(context.Background(), busyUntil.Add(DeadlineMargin-time.Millisecond))
+	defer dcancel()
+	before := clock.Now()
+	if err := l.Take(dctx, 3); !errors.Is(err, ErrNoTime) || !clock.Now().Equal(before) {
+		t.Fatalf("take too close to the deadline: %v after %s, want ErrNoTime at once", err, clock.Now().Sub(before))
+	}
+	if !l.Next(3).Equal(busyUntil) {
+		t.Fatal("a refused take booked tokens")
+	}
 }
 
 func TestNewLimiterRefusesShareBelowOneCheck(t *testing.T) {
