@@ -42,7 +42,7 @@ func main() {
 	}
 	if err == nil {
 		// Each Region's quota serves the budget: the sweep paces to all.
-		plan.Regions = append([]string{cfg.Region}, extraRegions...)
+		plan.Regions = stsbudget.RegionList(cfg.Region, extraRegions)
 		err = plan.Validate()
 	}
 	if err != nil {

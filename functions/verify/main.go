@@ -48,7 +48,7 @@ func main() {
 		err = regionsErr
 	}
 	if err == nil {
-		plan.Regions = append([]string{cfg.Region}, extraRegions...)
+		plan.Regions = stsbudget.RegionList(cfg.Region, extraRegions)
 		err = plan.Validate()
 	}
 	if err == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -96,6 +97,19 @@ func (r *Regions) Throttles() int {
 		n += l.Throttles()
 	}
 	return n
+}
+
+// RegionList is home followed by the extra Regions not already listed:
+// the Regions whose quotas a deployment uses, each once (a Region listed
+// twice would count its quota twice).
+func RegionList(home string, extra []string) []string {
+	out := []string{home}
+	for _, r := range extra {
+		if !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // ParseRegions reads StsRegions: a comma-separated list of Region names

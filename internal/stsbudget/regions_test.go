@@ -84,6 +84,19 @@ func TestParseRegions(t *testing.T) {
 	}
 }
 
+func TestRegionListCountsEachRegionOnce(t *testing.T) {
+	got := RegionList("us-east-1", []string{"eu-west-1", "us-east-1", "ap-southeast-2"})
+	want := []string{"us-east-1", "eu-west-1", "ap-southeast-2"}
+	if len(got) != len(want) {
+		t.Fatalf("RegionList = %v, want %v", got, want)
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("RegionList = %v, want %v", got, want)
+		}
+	}
+}
+
 func TestPlanWithRegionsServesEachRegionsBudget(t *testing.T) {
 	p := DefaultPlan()
 	one := p.RoutineChecksPerSecond()

@@ -30,10 +30,7 @@ func NewRegional(cfg aws.Config, regions []string, o Options) (*Regional, error)
 		return nil, ErrNoRegion
 	}
 	r := &Regional{clients: map[string]check.Assumer{}}
-	for _, name := range append([]string{cfg.Region}, regions...) {
-		if _, ok := r.clients[name]; ok {
-			continue
-		}
+	for _, name := range stsbudget.RegionList(cfg.Region, regions) {
 		c := cfg.Copy()
 		c.Region = name
 		client, err := New(c, o)
