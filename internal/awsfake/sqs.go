@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -65,7 +66,38 @@ func NewSQS() *SQS {
 	f.api.ops["ChangeMessageVisibility"] = f.changeMessageVisibility
 	f.api.ops["ReceiveMessage"] = f.receiveMessage
 	f.api.ops["DeleteMessage"] = f.deleteMessage
+	f.api.ops["GetQueueAttributes"] = f.getQueueAttributes
 	return f
+}
+
+// getQueueAttributes answers ApproximateNumberOfMessages (the queue's
+// messages visible now) and ApproximateNumberOfMessagesNotVisible (in
+// flight or delayed).
+func (f *SQS) getQueueAttributes(ctx context.Context, body []byte) (any, *Fault) {
+	var in struct {
+		QueueUrl       string
+		AttributeNames []string
+	}
+	if fault := decode(body, &in); fault != nil {
+		return nil, fault
+	}
+	if !slices.Contains(in.AttributeNames, "ApproximateNumberOfMessages") && !slices.Contains(in.AttributeNames, "All") {
+		return nil, &Fault{Status: http.StatusBadRequest, Code: "InvalidAttributeName"}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now, visible, hidden := time.Now(), 0, 0
+	for _, h := range f.live {
+		switch {
+		case h.QueueURL != in.QueueUrl:
+		case h.visibleAt.After(now):
+			hidden++
+		default:
+			visible++
+		}
+	}
+	return map[string]any{"Attributes": map[string]string{
+		"ApproximateNumberOfMessages": strconv.Itoa(visible), "ApproximateNumberOfMessagesNotVisible": strconv.Itoa(hidden)}}, nil
 }
 
 func (f *SQS) ServeHTTP(w http.ResponseWriter, r *http.Request) { f.api.ServeHTTP(w, r) }

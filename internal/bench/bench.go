@@ -47,6 +47,8 @@ type Config struct {
 	// are the GOOS/GOARCH the sizes are measured for.
 	Starts      int
 	SizeTargets []string
+	// Scale: the STS budget's simulation (virtual time).
+	Scale ScaleSizes
 
 	// DynamoDBEndpoint is DynamoDB Local's; empty skips the scenarios
 	// that need it.
@@ -60,11 +62,15 @@ type Config struct {
 // Full is what `make bench` runs: the sizes of issue 6.
 func Full() Config {
 	return Config{
-		Connections: 10_000, STSLatency: 50 * time.Millisecond, NaiveConnections: 100,
+		Connections: 6_000, STSLatency: 50 * time.Millisecond, NaiveConnections: 100,
 		CostConnections: 100,
 		SweepTotal:      100_000, SweepDue: 1_000,
 		LatencySamples: 30, LoadRate: 500, LoadWarmup: time.Second, LoadDuration: 10 * time.Second,
 		Starts: 10, SizeTargets: []string{"linux/arm64"},
+		Scale: ScaleSizes{Connections: 1_000_000, Interval: time.Hour, Every: time.Minute, Hours: 5 * time.Hour, Settle: 2*time.Hour + 30*time.Minute,
+			StretchConnections: 720_000, StretchHours: 3 * time.Hour, StretchSettle: 90 * time.Minute,
+			SubmitEvery: 5 * time.Second, HeapSmall: 100_000, HeapLarge: 1_000_000,
+			ThrottleConnections: 300_000, ThrottleOther: 400, ThrottleFrom: 10 * time.Minute, ThrottleFor: 30 * time.Minute},
 	}
 }
 
@@ -75,6 +81,10 @@ func Smoke() Config {
 		CostConnections: 5,
 		SweepTotal:      600, SweepDue: 20,
 		LatencySamples: 3, LoadRate: 100, LoadWarmup: 100 * time.Millisecond, LoadDuration: 300 * time.Millisecond,
+		Scale: ScaleSizes{Connections: 16_000, Interval: time.Minute, Every: 5 * time.Second, Hours: 8 * time.Minute, Settle: 4 * time.Minute,
+			StretchConnections: 12_000, StretchHours: 6 * time.Minute, StretchSettle: 3 * time.Minute,
+			SubmitEvery: 2 * time.Second, HeapSmall: 10_000, HeapLarge: 40_000,
+			ThrottleConnections: 16_000, ThrottleOther: 400, ThrottleFrom: time.Minute, ThrottleFor: 2 * time.Minute},
 	}
 }
 
@@ -125,6 +135,7 @@ var scenarios = []scenario{
 	{"sweep cost", sweepCost, true},
 	{"latency", latency, false},
 	{"function binaries", binaries, false},
+	{"scale", scale, false},
 }
 
 // Names lists the scenarios in the order Run runs them.

@@ -29,7 +29,7 @@ func TestSmoke(t *testing.T) {
 	}
 	t.Logf("\n%s", rep.Markdown())
 
-	want := map[string]bool{"Re-verification": true, "Latency": true}
+	want := map[string]bool{"Re-verification": true, "Latency": true, "Scale": true}
 	if cfg.DynamoDBEndpoint != "" {
 		want["Cost per check"], want["Sweep"] = true, true
 	}

@@ -151,6 +151,16 @@ func functionEnv(t stack.Template, id string, f fakeEndpoints, home string) ([]s
 		"ABANDON_FAILED_AFTER_DAYS":         "14",
 		"ACCESS_ROLE_ARN":                   "arn:aws:iam::" + partnerAccount + ":role/rolecall-bench-access",
 		"PARTNER_NAME":                      "RoleCall",
+		"VERIFY_QUEUE_ARN":                  "arn:aws:sqs:us-east-1:111122223333:rolecall-bench-verify",
+		"PRIORITY_QUEUE_URL":                f.urls["SQS"] + "/111122223333/rolecall-bench-verify-priority",
+		"PRIORITY_QUEUE_ARN":                "arn:aws:sqs:us-east-1:111122223333:rolecall-bench-verify-priority",
+		"STS_REQUESTS_PER_SECOND":           "400",
+		"STS_PRIORITY_PERCENT":              "3",
+		"VERIFY_MAX_CONCURRENCY":            "2",
+		"PRIORITY_MAX_CONCURRENCY":          "2",
+		"SWEEP_EVERY":                       "1m",
+		"STS_REGIONS":                       "",
+		"METRICS_NAMESPACE":                 "RoleCall/bench",
 	}
 	if err := os.MkdirAll(home, 0o755); err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	"github.com/rolecall/rolecall/internal/ddbmeter"
 	"github.com/rolecall/rolecall/internal/queue"
 	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/stsclient"
 	"github.com/rolecall/rolecall/internal/sweep"
 	"github.com/rolecall/rolecall/internal/tenant"
 	"github.com/rolecall/rolecall/internal/verify"
@@ -35,7 +36,7 @@ func costPerCheck(ctx context.Context, cfg Config, r *Report) error {
 	st := store.NewDynamoDB(counted, table)
 	plain := store.NewDynamoDB(dynamoClient(cfg.DynamoDBEndpoint, nil), table) // uncounted reads for the bookkeeping
 	sb := newSandbox()
-	w := &verify.Worker{Store: st, Checker: &check.Checker{STS: sb.Assumer(partnerPrincipal), Log: quiet, BaseDelay: time.Millisecond},
+	w := &verify.Worker{Store: st, Checker: stsclient.Checker(sb.Assumer(partnerPrincipal), stsclient.Options{Log: quiet, BaseDelay: time.Millisecond}),
 		Policy: connection.DefaultPolicy(), Log: quiet}
 	p := w.Policy
 	n := cfg.CostConnections
@@ -203,8 +204,68 @@ func sqsPerCheck(ctx context.Context, cfg Config, st *store.DynamoDB, area strin
 		return Row{}, err
 	}
 	send := float64(fake.Calls("SendMessageBatch")) / float64(res.Enqueued)
-	recv := 1 / float64(batch)
+	// The mapping's pollers receive and delete at most 10 messages a call,
+	// whatever the batch it hands the function.
+	recv := 1 / float64(min(batch, sqsReceiveBatch))
+	del := 1 / float64(min(batch, sqsDeleteBatch))
 	return Row{Area: area, Measure: "SQS requests per check",
-		Value: fmt.Sprintf("%s: %s SendMessageBatch (measured: %d calls for %d jobs) + %s ReceiveMessage + %s DeleteMessageBatch (event source mapping, BatchSize %d; derived)",
-			trim(send+2*recv), trim(send), fake.Calls("SendMessageBatch"), res.Enqueued, trim(recv), trim(recv), batch)}, nil
+		Value: fmt.Sprintf("%s: %s SendMessageBatch (measured: %d calls for %d jobs) + %s ReceiveMessage + %s DeleteMessageBatch (event source mapping, BatchSize %d, 10 messages a call; derived)",
+			trim(send+recv+del), trim(send), fake.Calls("SendMessageBatch"), res.Enqueued, trim(recv), trim(del), batch)}, nil
+}
+
+// Prices, US East (N. Virginia), used for the monthly cost per 1,000
+// connections. Each from the AWS pricing page named, as read on 2026-12-01.
+const (
+	// https://aws.amazon.com/dynamodb/pricing/on-demand/ — on-demand write
+	// request units (since the 2024-11-01 on-demand price reduction).
+	priceDynamoDBWriteRequestUnit = 0.625 / 1e6
+	// https://aws.amazon.com/dynamodb/pricing/on-demand/ — on-demand read
+	// request units.
+	priceDynamoDBReadRequestUnit = 0.125 / 1e6
+	// https://aws.amazon.com/sqs/pricing/ — standard queue requests (each
+	// 64 KB chunk of a request is one), beyond the free million.
+	priceSQSRequest = 0.40 / 1e6
+	// https://aws.amazon.com/lambda/pricing/ — Arm duration, first 7.5
+	// billion GB-seconds a month.
+	priceLambdaArmGBSecond = 0.0000133334
+	// https://aws.amazon.com/lambda/pricing/ — requests.
+	priceLambdaRequest = 0.20 / 1e6
+	// https://aws.amazon.com/eventbridge/pricing/ — custom events put on
+	// an event bus.
+	priceEventBridgeEvent = 1.00 / 1e6
+)
+
+// Assumptions of the cost row, beyond what the scale run counts.
+const (
+	hoursPerMonth   = 730
+	verifyMemoryGB  = 0.25 // template.yaml Globals MemorySize: 256
+	verifyBatchSize = 500  // template.yaml Jobs BatchSize: messages per invocation
+	sqsReceiveBatch = 10   // a ReceiveMessage returns at most 10 messages
+	sqsDeleteBatch  = 10   // Lambda deletes handled messages in batches of 10
+	// dueItemKB is a connection item's size in the due index's pages
+	// (the index projects the whole item): about 0.6 KB.
+	dueItemKB = 0.6
+)
+
+// monthlyCostRow prices a month of hourly checks of 1,000 connections from
+// what the scale run counted per check: DynamoDB writes and due items read,
+// SQS sends (plus the receive and delete each message costs through the
+// event source mapping), Lambda GB-seconds of the verify instances, and the
+// events (a routine check that changes nothing emits none).
+func monthlyCostRow(area string, r scaleResult) Row {
+	checks := float64(max(1, r.allChecks))
+	perMonth := 1000.0 * hoursPerMonth
+	writes := float64(r.writes) / checks
+	reads := float64(r.dueItemsRead) / checks * dueItemKB / 4 * 0.5 // eventually consistent query: 0.5 RRU per 4 KB
+	sqsReqs := float64(r.sendBatches)/checks + 1.0/sqsReceiveBatch + 1.0/sqsDeleteBatch
+	gbSeconds := r.busy.Seconds() * verifyMemoryGB / checks
+	invocations := 1.0 / verifyBatchSize
+	ddb := perMonth * (writes*priceDynamoDBWriteRequestUnit + reads*priceDynamoDBReadRequestUnit)
+	sqsCost := perMonth * sqsReqs * priceSQSRequest
+	lambdaCost := perMonth * (gbSeconds*priceLambdaArmGBSecond + invocations*priceLambdaRequest)
+	events := perMonth * 0 * priceEventBridgeEvent
+	total := ddb + sqsCost + lambdaCost + events
+	return Row{Area: area, Measure: "monthly AWS cost per 1,000 connections checked hourly (US East prices; STS is free)",
+		Value: fmt.Sprintf("$%.3f: DynamoDB $%.3f (%.2f writes, %.2f due items read per check), SQS $%.3f (%.2f requests per check), Lambda arm64 $%.3f (%.1f ms of a 256 MB instance per check), EventBridge $0 (no event per routine check)",
+			total, ddb, writes, float64(r.dueItemsRead)/checks, sqsCost, sqsReqs, lambdaCost, 1000*r.busy.Seconds()/checks)}
 }

@@ -104,7 +104,7 @@ func sweepCost(ctx context.Context, cfg Config, r *Report) error {
 		Row{Area: area, Measure: "with the tenant reads (one GetItem per tenant per sweep)", Value: fmt.Sprintf("%s ((%d + %d) ÷ %d)",
 			trim(float64(d.Items)/float64(cfg.SweepDue)), indexItems, d.Ops["GetItem"], cfg.SweepDue)},
 		Row{Area: area, Measure: "requests and capacity", Value: fmt.Sprintf("%s; %s", perOp(d, 1), capacity(d, 1))},
-		Row{Area: area, Measure: "sweep time (8 shards in parallel, jobs to a counting queue)", Value: ms(took)},
+		Row{Area: area, Measure: "sweep time (8 shards' first pages read in parallel, then merged oldest-due first; jobs to a counting queue)", Value: ms(took)},
 	)
 	return nil
 }

@@ -44,6 +44,16 @@ func smokeValues(sqsURL string) map[string]string {
 		"ACCESS_LOST_CHECK_MAX_INTERVAL":    "60m",
 		"ABANDON_FAILED_AFTER_DAYS":         "14",
 		"ACCESS_ROLE_ARN":                   smokeAccessRole,
+		"VERIFY_QUEUE_ARN":                  "arn:aws:sqs:us-east-1:111122223333:rolecall-smoke-verify",
+		"PRIORITY_QUEUE_URL":                sqsURL + "/111122223333/rolecall-smoke-verify-priority",
+		"PRIORITY_QUEUE_ARN":                "arn:aws:sqs:us-east-1:111122223333:rolecall-smoke-verify-priority",
+		"STS_REQUESTS_PER_SECOND":           "400",
+		"STS_PRIORITY_PERCENT":              "3",
+		"VERIFY_MAX_CONCURRENCY":            "2",
+		"PRIORITY_MAX_CONCURRENCY":          "2",
+		"SWEEP_EVERY":                       "1m",
+		"STS_REGIONS":                       "",
+		"METRICS_NAMESPACE":                 "RoleCall/smoke",
 	}
 }
 

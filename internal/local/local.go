@@ -27,7 +27,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -45,6 +44,7 @@ import (
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/sandbox"
 	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/stsclient"
 	"github.com/rolecall/rolecall/internal/sweep"
 	"github.com/rolecall/rolecall/internal/verify"
 )
@@ -316,7 +316,10 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 	if o.AWS {
 		// The partner's identity comes from the base credentials; checks
 		// chain through the access role when one is given, as the Lambda's.
-		baseSTS := sts.NewFromConfig(awsCfg, func(so *sts.Options) { so.RetryMaxAttempts, so.HTTPClient = 1, stsHTTPClient() })
+		var baseSTS *sts.Client
+		if baseSTS, err = stsclient.New(awsCfg, stsclient.Options{IdleConns: stsIdleConns}); err != nil {
+			return nil, err
+		}
 		trusted := o.TrustedPrincipalARN
 		if trusted == "" {
 			trusted = o.AccessRoleARN
@@ -327,7 +330,9 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 		stsClient = baseSTS
 		if o.AccessRoleARN != "" {
 			stsCfg := access.ThroughAccessRole(awsCfg, o.AccessRoleARN, "rolecall-verifier")
-			stsClient = sts.NewFromConfig(stsCfg, func(so *sts.Options) { so.RetryMaxAttempts, so.HTTPClient = 1, stsHTTPClient() })
+			if stsClient, err = stsclient.New(stsCfg, stsclient.Options{IdleConns: stsIdleConns}); err != nil {
+				return nil, err
+			}
 		}
 		s.STSKind = "AWS STS (default credential chain)"
 	} else {
@@ -369,16 +374,13 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 		}()
 		var creds aws.CredentialsProvider = credentials.NewStaticCredentialsProvider(sandboxAccessKey, sandboxSecretKey, "")
 		if chained {
-			base := aws.Config{Region: o.Region, BaseEndpoint: aws.String("http://" + stsLn.Addr().String()), Credentials: creds}
+			base := aws.Config{Region: o.Region, BaseEndpoint: aws.String(s.stsURL), Credentials: creds}
 			creds = access.AccessRole(base, SandboxPrincipalARN, "rolecall-verifier")
 		}
-		stsClient = sts.New(sts.Options{
-			Region:           o.Region,
-			BaseEndpoint:     aws.String(s.stsURL),
-			Credentials:      creds,
-			RetryMaxAttempts: 1, // the checker retries transient failures itself
-			HTTPClient:       stsHTTPClient(),
-		})
+		sandboxCfg := aws.Config{Region: o.Region, Credentials: creds}
+		if stsClient, err = stsclient.New(sandboxCfg, stsclient.Options{Endpoint: s.stsURL, IdleConns: stsIdleConns}); err != nil {
+			return nil, err
+		}
 		s.STSKind = "sandbox STS at " + s.URL + SandboxSTSPath
 		s.PartnerAccountID = accountOf(o.TrustedPrincipalARN)
 	}
@@ -426,7 +428,7 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 	s.Service = &onboarding.Service{Store: st, Queue: s.Queue, Policy: policy, Rules: rules, SubmissionsPerMinute: o.SubmissionsPerMinute}
 	s.worker = &verify.Worker{
 		Store:      st,
-		Checker:    o.Hooks.wrapChecker(&check.Checker{STS: o.Hooks.wrapAssumer(&check.STS{Client: stsClient}), BaseDelay: o.CheckBaseDelay, Log: o.Log}),
+		Checker:    o.Hooks.wrapChecker(stsclient.Checker(o.Hooks.wrapAssumer(&check.STS{Client: stsClient}), stsclient.Options{BaseDelay: o.CheckBaseDelay, Log: o.Log})),
 		Policy:     policy,
 		Visibility: s.Queue,
 		Log:        o.Log,
@@ -520,15 +522,11 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 // verifyLoops is how many batches the verify handler runs at once.
 const verifyLoops = 4
 
-// stsHTTPClient keeps an idle connection to STS for every call the verify
+// stsIdleConns keeps an idle connection to STS for every call the verify
 // loops can make at once (the SDK's default keeps 10 per host, so 40
 // concurrent checks kept opening new connections, and TLS handshakes
 // against real STS).
-func stsHTTPClient() *awshttp.BuildableClient {
-	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-		t.MaxIdleConnsPerHost = verifyLoops * verify.DefaultConcurrency
-	})
-}
+const stsIdleConns = verifyLoops * verify.DefaultConcurrency
 
 // Err delivers the HTTP server's error if it stops on its own.
 func (s *Server) Err() <-chan error { return s.serveErr }

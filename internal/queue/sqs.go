@@ -23,6 +23,7 @@ type SQSAPI interface {
 	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
 	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, optFns ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
 	DeleteMessage(ctx context.Context, in *sqs.DeleteMessageInput, optFns ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error)
+	GetQueueAttributes(ctx context.Context, in *sqs.GetQueueAttributesInput, optFns ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
 }
 
 // SQS is the AWS adapter of the Queue port.
@@ -46,6 +47,27 @@ const (
 	// MaxWait is the longest long poll of one ReceiveMessage.
 	MaxWait = 20 * time.Second
 )
+
+// Waiting returns how many messages are not yet done: SQS's
+// ApproximateNumberOfMessages (waiting to be received) plus
+// ApproximateNumberOfMessagesNotVisible (received and in flight, or
+// delayed).
+func (q *SQS) Waiting(ctx context.Context) (int, error) {
+	names := []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible}
+	out, err := q.Client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(q.QueueURL), AttributeNames: names})
+	if err != nil {
+		return 0, fmt.Errorf("sqs get queue attributes: %w", err)
+	}
+	total := 0
+	for _, name := range names {
+		n, err := strconv.Atoi(out.Attributes[string(name)])
+		if err != nil {
+			return 0, fmt.Errorf("sqs %s %q: %w", name, out.Attributes[string(name)], err)
+		}
+		total += n
+	}
+	return total, nil
+}
 
 // Send implements Queue with SendMessageBatch, 10 jobs per call.
 func (q *SQS) Send(ctx context.Context, jobs []check.Job) error {

@@ -93,7 +93,7 @@ func TestAPIEnvironment(t *testing.T) {
 	vars := m(m(m(template(t).Resources("")["ApiFunction"]["Properties"])["Environment"])["Variables"])
 	want := map[string]string{
 		"TABLE_NAME":                        `map[Ref:Table]`,
-		"VERIFY_QUEUE_URL":                  `map[Ref:VerifyQueue]`,
+		"VERIFY_QUEUE_URL":                  `map[Ref:PriorityQueue]`,
 		"PARTNER_ACCOUNT_ID":                `map[Ref:AWS::AccountId]`,
 		"TRUSTED_PRINCIPAL_ARN":             `map[Fn::GetAtt:[PartnerAccessRole Arn]]`,
 		"CUSTOMER_ROLE_TEMPLATE_URL":        `map[Ref:CustomerRoleTemplateUrl]`,

@@ -260,13 +260,13 @@ func TestRulePatterns(t *testing.T) {
 	}
 }
 
-// TestRuleTargets: Role Submitted reaches the verify queue (which lets
+// TestRuleTargets: Role Submitted reaches the priority verify queue (which lets
 // exactly that rule send), alerts reach the topic, everything reaches the
 // log group; failed deliveries are dead-lettered.
 func TestRuleTargets(t *testing.T) {
 	rules := template(t).Resources("AWS::Events::Rule")
 	want := map[string]string{
-		"RoleSubmittedRule": "GetAtt:VerifyQueue.Arn",
+		"RoleSubmittedRule": "GetAtt:PriorityQueue.Arn",
 		"AlertsRule":        "Ref:AlertTopic",
 		"AllEventsLogRule":  "Sub:arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${EventLogGroup}",
 	}

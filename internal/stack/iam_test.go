@@ -203,7 +203,7 @@ func TestRolesGrantExactlyWhatEachFunctionUses(t *testing.T) {
 			"Allow dynamodb:Query GetAtt:Table.Arn",
 			"Allow dynamodb:Query Sub:${Table.Arn}/index/byStatus",
 			"Allow dynamodb:Query Sub:${Table.Arn}/index/tenants",
-			"Allow sqs:SendMessage GetAtt:VerifyQueue.Arn",
+			"Allow sqs:SendMessage GetAtt:PriorityQueue.Arn",
 		),
 		"PublishFunctionRole": append(base("PublishLogGroup"),
 			"Allow dynamodb:DescribeStream GetAtt:Table.StreamArn",
@@ -221,6 +221,10 @@ func TestRolesGrantExactlyWhatEachFunctionUses(t *testing.T) {
 			"Allow sqs:DeleteMessage GetAtt:VerifyQueue.Arn",
 			"Allow sqs:GetQueueAttributes GetAtt:VerifyQueue.Arn",
 			"Allow sqs:ChangeMessageVisibility GetAtt:VerifyQueue.Arn",
+			"Allow sqs:ReceiveMessage GetAtt:PriorityQueue.Arn",
+			"Allow sqs:DeleteMessage GetAtt:PriorityQueue.Arn",
+			"Allow sqs:GetQueueAttributes GetAtt:PriorityQueue.Arn",
+			"Allow sqs:ChangeMessageVisibility GetAtt:PriorityQueue.Arn",
 			"Allow sts:AssumeRole Sub:arn:${AWS::Partition}:iam::${AWS::AccountId}:role/rolecall-${Stage}-access",
 		),
 		// Nothing but sts:AssumeRole into customer roles, never into the
@@ -236,6 +240,7 @@ func TestRolesGrantExactlyWhatEachFunctionUses(t *testing.T) {
 			"Allow dynamodb:GetItem GetAtt:Table.Arn",
 			"Allow dynamodb:BatchGetItem GetAtt:Table.Arn",
 			"Allow sqs:SendMessage GetAtt:VerifyQueue.Arn",
+			"Allow sqs:GetQueueAttributes GetAtt:VerifyQueue.Arn",
 		),
 		"SweepScheduleRole": {"Allow lambda:InvokeFunction GetAtt:SweepFunction.Arn"},
 	}

@@ -2,13 +2,18 @@
 // verify queue. It is the sweep Lambda (invoked by EventBridge Scheduler)
 // and the ticker of `rolecall serve`.
 //
-// A sweep queries every shard of the due index concurrently for live
-// connections with nextCheckAt up to now, turns each into a check.Job with
-// its tenant's current external ID (tenants are read once per sweep), and
-// sends the jobs in batches of ten. It stops cleanly a margin before its
-// deadline and leaves the rest for the next sweep: what it did not enqueue
-// is still due. The "all" mode enqueues every live connection at once, for
-// an operator's "check everything now".
+// A due sweep reads every shard of the due index for live connections with
+// nextCheckAt up to now, merges the shards oldest-due first, turns each
+// connection into a check.Job with its tenant's current external ID
+// (tenants are read once per sweep), and sends the jobs in batches of ten,
+// no more than the STS budget serves until the next sweep. When more is due
+// than that, the oldest go first: every connection's interval stretches by
+// the same lag, and each sweep reports the backlog and the effective
+// interval as a log line that is also a CloudWatch metric (embedded metric
+// format). A sweep stops cleanly a margin before its deadline and leaves the
+// rest for the next one: what it did not enqueue is still due. The "all"
+// mode enqueues every live connection at once, for an operator's "check
+// everything now".
 package sweep
 
 import (
@@ -62,6 +67,18 @@ type Sweeper struct {
 	Margin time.Duration
 	Now    func() time.Time
 	Log    *slog.Logger
+
+	// ChecksPerSecond is what the STS budget serves
+	// (stsbudget.Plan.RoutineChecksPerSecond), and Every how often due
+	// sweeps run: together they cap a due sweep at MaxChecks. Zero: no cap.
+	ChecksPerSecond float64
+	Every           time.Duration
+	// Interval is the routine interval of a VERIFIED connection; the
+	// effective interval reported is Interval plus the mean lag.
+	Interval time.Duration
+	// MetricsNamespace is the CloudWatch namespace of the sweep's metrics
+	// (default "RoleCall").
+	MetricsNamespace string
 }
 
 // Result says what a sweep did.
@@ -73,6 +90,23 @@ type Result struct {
 	Skipped  int         `json:"skipped"` // connections whose tenant is gone
 	Stopped  bool        `json:"stopped"` // the deadline came first; the rest is left for the next sweep
 	Parts    []PartCount `json:"parts"`
+
+	// Due sweeps: Paced says the budget's cap was reached with more due;
+	// BacklogAge is then how long the oldest connection left has been due,
+	// and Backlog the checks the budget needs to catch up (checks a second
+	// × BacklogAge: the due connections waiting, once intervals have
+	// stretched evenly).
+	Paced      bool          `json:"paced,omitempty"`
+	Waiting    int           `json:"waiting,omitempty"` // jobs still waiting in the queue, not enqueued again
+	Backlog    int           `json:"backlog"`
+	BacklogAge time.Duration `json:"backlogAgeNs"`
+	// MaxLag and MeanLag: how long the enqueued connections had been due.
+	MaxLag  time.Duration `json:"maxLagNs"`
+	MeanLag time.Duration `json:"meanLagNs"`
+	// EffectiveInterval is Interval plus MeanLag (plus Every/2, the
+	// average wait in the queue, when paced): how often a connection is
+	// actually checked.
+	EffectiveInterval time.Duration `json:"effectiveIntervalNs,omitempty"`
 }
 
 // PartCount is what a sweep did in one shard (due) or status (all).
@@ -119,22 +153,6 @@ func (s *Sweeper) Handle(ctx context.Context, in Input) (Result, error) {
 	return Result{}, fmt.Errorf("sweep mode %q: want %q or %q", in.Mode, ModeDue, ModeAll)
 }
 
-// Due enqueues the connections due now, every shard concurrently.
-func (s *Sweeper) Due(ctx context.Context) (Result, error) {
-	until := s.now()
-	parts := make([]part, store.Shards)
-	for i := range parts {
-		shard := i
-		parts[i] = part{name: fmt.Sprintf("shard %d", shard), why: check.WhyScheduled,
-			page: func(ctx context.Context, cursor string, limit int) (store.Page, error) {
-				return s.Store.Due(ctx, shard, until, cursor, limit)
-			}}
-	}
-	res, err := s.run(ctx, ModeDue, parts)
-	res.Until = until
-	return res, err
-}
-
 // All enqueues every live connection, one part per live status.
 func (s *Sweeper) All(ctx context.Context) (Result, error) {
 	var parts []part
@@ -156,23 +174,29 @@ type part struct {
 	page func(ctx context.Context, cursor string, limit int) (store.Page, error)
 }
 
-func (s *Sweeper) run(ctx context.Context, mode string, parts []part) (Result, error) {
+// bounded is the context a sweep works in: ctx, ending Margin before its
+// deadline.
+func (s *Sweeper) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
 	margin := s.Margin
 	if margin <= 0 {
 		margin = 3 * time.Second
 	}
-	work := ctx
-	if dl, ok := ctx.Deadline(); ok {
-		// A deadline closer than twice the margin (serve bounds each
-		// sweep by its ticker's interval, which may be a second) leaves
-		// half the time left for the work, not none.
-		if left := time.Until(dl); margin > left/2 {
-			margin = left / 2
-		}
-		var cancel context.CancelFunc
-		work, cancel = context.WithDeadline(ctx, dl.Add(-margin))
-		defer cancel()
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
 	}
+	// A deadline closer than twice the margin (serve bounds each sweep by
+	// its ticker's interval, which may be a second) leaves half the time
+	// left for the work, not none.
+	if left := time.Until(dl); margin > left/2 {
+		margin = left / 2
+	}
+	return context.WithDeadline(ctx, dl.Add(-margin))
+}
+
+func (s *Sweeper) run(ctx context.Context, mode string, parts []part) (Result, error) {
+	work, cancel := s.bounded(ctx)
+	defer cancel()
 	tenants := &tenantCache{store: s.Store, m: map[string]*tenantEntry{}, now: s.now(), log: s.log()}
 	res := Result{Mode: mode, Parts: make([]PartCount, len(parts))}
 	errs := make([]error, len(parts))

@@ -30,7 +30,11 @@ func (w *Worker) processCandidate(ctx context.Context, job check.Job, receiveCou
 	req := job.Request()
 	req.RoleARN = c.Candidate.RoleARN
 	req.PreviousExternalID, req.PreviousExternalIDVersion = job.PreviousExternalID, job.PreviousExternalIDVersion
-	out := outcomeFor(w.Checker.Check(ctx, req).Outcome, job)
+	rep, err := w.runCheck(ctx, c, req)
+	if err != nil {
+		return 0, err
+	}
+	out := outcomeFor(rep.Outcome, job)
 	for attempt := 1; ; attempt++ {
 		tr, step, err := w.Policy.ApplyCandidate(c, out)
 		if errors.Is(err, connection.ErrStale) {

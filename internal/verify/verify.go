@@ -29,6 +29,7 @@ import (
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/rotation"
 	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/stsbudget"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
@@ -42,6 +43,15 @@ type Store interface {
 // Checker runs one check (check.Checker).
 type Checker interface {
 	Check(ctx context.Context, req check.Request) check.Report
+}
+
+// Budget paces checks to the STS budget (stsbudget.Regions).
+type Budget interface {
+	// Take waits until n STS calls are admitted, and returns the context
+	// the check runs in (naming the Region whose quota admitted them).
+	Take(ctx context.Context, n int) (context.Context, error)
+	// Throttled reports that STS throttled a call of the check run in ctx.
+	Throttled(ctx context.Context)
 }
 
 // Visibility delays the redelivery of a received message (queue.SQS,
@@ -78,7 +88,11 @@ type Worker struct {
 	// Concurrency bounds the checks run at once in a batch (default
 	// DefaultConcurrency).
 	Concurrency int
-	Log         *slog.Logger
+	// Budget, when set, paces the checks: each takes
+	// stsbudget.CallsPerCheck tokens before it runs, and a check STS
+	// throttled slows the worker down.
+	Budget Budget
+	Log    *slog.Logger
 	// Now is the clock jobs built by the worker are made at (whether a
 	// rotation's previous external ID is still accepted); default
 	// time.Now.
@@ -90,6 +104,23 @@ func (w *Worker) now() time.Time {
 		return w.Now()
 	}
 	return time.Now()
+}
+
+// runCheck runs one check, paced by the budget when there is one: it takes
+// the check's STS calls from the budget first, and reports throttling back.
+func (w *Worker) runCheck(ctx context.Context, c connection.Connection, req check.Request) (check.Report, error) {
+	checkCtx := ctx
+	if w.Budget != nil {
+		var err error
+		if checkCtx, err = w.Budget.Take(ctx, stsbudget.CallsPerCheck); err != nil {
+			return check.Report{}, fmt.Errorf("check of %s/%s: %w", c.TenantID, c.AccountID, err)
+		}
+	}
+	rep := w.Checker.Check(checkCtx, req)
+	if w.Budget != nil && stsbudget.Throttled(rep) {
+		w.Budget.Throttled(checkCtx)
+	}
+	return rep, nil
 }
 
 func (w *Worker) log() *slog.Logger {
@@ -145,7 +176,10 @@ func (w *Worker) process(ctx context.Context, job check.Job, receiveCount int, f
 
 	req := job.Request()
 	req.PreviousExternalID, req.PreviousExternalIDVersion = job.PreviousExternalID, job.PreviousExternalIDVersion
-	rep := w.Checker.Check(ctx, req)
+	rep, err := w.runCheck(ctx, c, req)
+	if err != nil {
+		return 0, err
+	}
 	out := outcomeFor(rep.Outcome, job)
 	tr, err := w.Policy.Apply(c, out)
 	if errors.Is(err, connection.ErrStale) {

@@ -1,0 +1,49 @@
+package queue_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/connection"
+)
+
+// TestSQSWaiting: the sweep learns how many jobs are not done yet, through
+// the SDK: sent and not yet received, and received but not deleted.
+func TestSQSWaiting(t *testing.T) {
+	ctx := context.Background()
+	q, _ := fakeSQS(t, 1)
+	n, err := q.Waiting(ctx)
+	if err != nil || n != 0 {
+		t.Fatalf("empty queue: %d, %v", n, err)
+	}
+	var jobs []check.Job
+	for i := range 7 {
+		jobs = append(jobs, check.Job{Connection: connection.Connection{TenantID: "acme", AccountID: "11112222333" + string(rune('0'+i)), Version: 1}, ExternalID: "x"})
+	}
+	if err := q.Send(ctx, jobs); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := q.Waiting(ctx); err != nil || n != 7 {
+		t.Fatalf("after 7 sends: %d, %v", n, err)
+	}
+	if _, err := q.Receive(ctx, 3, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := q.Receive(ctx, 3, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := q.Waiting(ctx); err != nil || n != 7 {
+		t.Fatalf("after receiving 3 more: %d not done, %v; want 7", n, err)
+	}
+	for _, m := range msgs {
+		if err := q.Delete(ctx, m.ReceiptHandle); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := q.Waiting(ctx); err != nil || n != 4 {
+		t.Fatalf("after deleting 3: %d not done, %v; want 4", n, err)
+	}
+}

@@ -1,0 +1,111 @@
+package stsbudget
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+func TestRegionsSpreadChecksAndHoldEachRegionsBudget(t *testing.T) {
+	clock := newFakeClock()
+	regions := []string{"us-east-1", "eu-west-1"}
+	r, err := NewRegions(regions, 100, CallsPerCheck, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	perRegion := map[string][]admission{}
+	start := clock.Now()
+	for clock.Now().Sub(start) < 10*time.Second {
+		at := r.Next(CallsPerCheck)
+		clock.Set(at)
+		ctx, err := r.Take(context.Background(), CallsPerCheck)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !clock.Now().Equal(at) {
+			t.Fatal("Take waited past Next")
+		}
+		perRegion[RegionOf(ctx)] = append(perRegion[RegionOf(ctx)], admission{at, CallsPerCheck})
+	}
+	for _, name := range regions {
+		ads := perRegion[name]
+		if peak := maxWindow(ads); peak > 100 {
+			t.Errorf("%s: peak %d calls in a second > its budget of 100", name, peak)
+		}
+		if len(ads) < 300 { // ~98 calls a second ÷ 3 for 10 s
+			t.Errorf("%s: %d checks in 10 s, want ~326: the Regions are not both used", name, len(ads))
+		}
+	}
+	// Throttling slows the Region the check ran in, only.
+	ctx := WithRegion(context.Background(), "eu-west-1")
+	r.Throttled(ctx)
+	if r.limiters[1].Rate() >= r.limiters[0].Rate() || r.Throttles() != 1 {
+		t.Fatalf("rates %.1f/%.1f after eu-west-1 throttled, throttles %d", r.limiters[0].Rate(), r.limiters[1].Rate(), r.Throttles())
+	}
+}
+
+func TestRegionsWithoutNamesUseTheClientsRegion(t *testing.T) {
+	r, err := NewRegions(nil, 10, CallsPerCheck, newFakeClock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, err := r.Take(context.Background(), CallsPerCheck)
+	if err != nil || RegionOf(ctx) != "" {
+		t.Fatalf("take: region %q, %v; want none", RegionOf(ctx), err)
+	}
+}
+
+func TestParseRegions(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+		err  bool
+	}{
+		{"", nil, false},
+		{"eu-west-1", []string{"eu-west-1"}, false},
+		{"eu-west-1, us-gov-west-1,ap-southeast-2", []string{"eu-west-1", "us-gov-west-1", "ap-southeast-2"}, false},
+		{"eu-west-1,eu-west-1", nil, true},
+		{"EU-WEST-1", nil, true},
+		{"eu-west", nil, true},
+		{"eu--west-1", nil, true},
+		{"eu-west-1,", nil, true},
+		{"sts.amazonaws.com", nil, true},
+	} {
+		got, err := ParseRegions(tc.in)
+		if (err != nil) != tc.err || len(got) != len(tc.want) {
+			t.Errorf("ParseRegions(%q) = %v, %v", tc.in, got, err)
+			continue
+		}
+		for i := range got {
+			if got[i] != tc.want[i] {
+				t.Errorf("ParseRegions(%q) = %v, want %v", tc.in, got, tc.want)
+			}
+		}
+	}
+}
+
+func TestRegionListCountsEachRegionOnce(t *testing.T) {
+	got := RegionList("us-east-1", []string{"eu-west-1", "us-east-1", "ap-southeast-2"})
+	want := []string{"us-east-1", "eu-west-1", "ap-southeast-2"}
+	if len(got) != len(want) {
+		t.Fatalf("RegionList = %v, want %v", got, want)
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("RegionList = %v, want %v", got, want)
+		}
+	}
+}
+
+func TestPlanWithRegionsServesEachRegionsBudget(t *testing.T) {
+	p := DefaultPlan()
+	one := p.RoutineChecksPerSecond()
+	p.Regions = []string{"us-east-1", "eu-west-1"}
+	if got := p.RoutineChecksPerSecond(); got != 2*one {
+		t.Fatalf("two Regions serve %.2f checks/s, want twice one Region's %.2f", got, one)
+	}
+	b, err := p.RoutineBudget(newFakeClock())
+	if err != nil || len(b.limiters) != 2 || b.limiters[0].Limit() != p.RoutineShare() {
+		t.Fatalf("routine budget %+v, %v", b, err)
+	}
+}

@@ -1,0 +1,66 @@
+package stsclient
+
+import (
+	"context"
+	"errors"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/stsbudget"
+)
+
+// Regional is the STS port over one client per Region, for StsRegions:
+// each call goes to the Region whose quota admitted its check
+// (stsbudget.RegionOf; the first Region without one). A customer account
+// that has that Region disabled (RegionDisabledException) is asked again
+// in the next Regions in turn, so it is never failed for a Region RoleCall
+// chose; only when every Region is disabled does the error stand.
+type Regional struct {
+	names   []string
+	clients map[string]check.Assumer
+}
+
+var _ check.Assumer = (*Regional)(nil)
+
+// NewRegional returns the port over the STS clients of regions (cfg's
+// Region first), built by New.
+func NewRegional(cfg aws.Config, regions []string, o Options) (*Regional, error) {
+	if cfg.Region == "" {
+		return nil, ErrNoRegion
+	}
+	r := &Regional{clients: map[string]check.Assumer{}}
+	for _, name := range stsbudget.RegionList(cfg.Region, regions) {
+		c := cfg.Copy()
+		c.Region = name
+		client, err := New(c, o)
+		if err != nil {
+			return nil, err
+		}
+		r.names = append(r.names, name)
+		r.clients[name] = &check.STS{Client: client}
+	}
+	return r, nil
+}
+
+// Regions are the Regions in order, the deployment's first.
+func (r *Regional) Regions() []string { return r.names }
+
+// AssumeRole implements check.Assumer.
+func (r *Regional) AssumeRole(ctx context.Context, in check.AssumeRequest) (check.Session, error) {
+	first := 0
+	for i, n := range r.names {
+		if n == stsbudget.RegionOf(ctx) {
+			first = i
+		}
+	}
+	var err error
+	for k := range r.names {
+		name := r.names[(first+k)%len(r.names)]
+		var s check.Session
+		if s, err = r.clients[name].AssumeRole(ctx, in); !errors.Is(err, check.ErrRegionDisabled) {
+			return s, err
+		}
+	}
+	return check.Session{}, err
+}

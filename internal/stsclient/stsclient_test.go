@@ -1,0 +1,123 @@
+package stsclient_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/stsclient"
+)
+
+func cfg(region string) aws.Config {
+	return aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")}
+}
+
+// TestRegionalEndpointOnly: the client resolves the STS endpoint of the
+// configured Region, us-east-1 included (whose global endpoint is
+// sts.amazonaws.com), and refuses a configuration without a Region.
+func TestRegionalEndpointOnly(t *testing.T) {
+	for _, region := range []string{"us-east-1", "eu-west-1", "ap-southeast-2"} {
+		c, err := stsclient.New(cfg(region), stsclient.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := c.Options()
+		ep, err := o.EndpointResolverV2.ResolveEndpoint(context.Background(), sts.EndpointParameters{Region: aws.String(o.Region)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "https://sts." + region + ".amazonaws.com"; ep.URI.String() != want {
+			t.Errorf("%s: endpoint %s, want %s", region, ep.URI.String(), want)
+		}
+		// And the request the client sends goes there.
+		host := ""
+		c, _ = stsclient.New(cfg(region), stsclient.Options{})
+		_, _ = c.AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::111122223333:role/R"), RoleSessionName: aws.String("s")},
+			func(so *sts.Options) {
+				so.HTTPClient = roundTrip(func(r *http.Request) (*http.Response, error) {
+					host = r.URL.Host
+					return nil, errors.New("offline")
+				})
+			})
+		if host != "sts."+region+".amazonaws.com" {
+			t.Errorf("%s: request sent to %q", region, host)
+		}
+	}
+	if _, err := stsclient.New(aws.Config{}, stsclient.Options{}); !errors.Is(err, stsclient.ErrNoRegion) {
+		t.Fatalf("no Region: %v, want ErrNoRegion", err)
+	}
+}
+
+type roundTrip func(*http.Request) (*http.Response, error)
+
+func (f roundTrip) Do(r *http.Request) (*http.Response, error) { return f(r) }
+
+const throttled = `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>1</RequestId></ErrorResponse>`
+
+// TestCallsPerProbeAreBounded: against an STS that throttles every call,
+// the SDK makes one HTTP attempt per call and the checker at most
+// AttemptsPerProbe per probe, so a check stays within MaxCallsPerCheck.
+func TestCallsPerProbeAreBounded(t *testing.T) {
+	var mu sync.Mutex
+	perProbe := map[string]int{}
+	total := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		v, _ := url.ParseQuery(string(b))
+		mu.Lock()
+		perProbe[v.Get("ExternalId")]++
+		total++
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, throttled)
+	}))
+	defer srv.Close()
+	o := stsclient.Options{Endpoint: srv.URL, BaseDelay: time.Millisecond}
+	c, err := stsclient.New(cfg("us-east-1"), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = (&check.STS{Client: c}).AssumeRole(context.Background(), check.AssumeRequest{RoleARN: "arn:aws:iam::111122223333:role/R", SessionName: "s", DurationSeconds: 900, ExternalID: "x"})
+	var se *check.STSError
+	if !errors.As(err, &se) || se.Code != "Throttling" || !errors.Is(err, check.ErrTransient) {
+		t.Fatalf("AssumeRole: %v, want a transient Throttling", err)
+	}
+	if total != 1 {
+		t.Fatalf("one AssumeRole made %d HTTP attempts: the SDK retried", total)
+	}
+	total = 0
+	clear(perProbe)
+	ch, err := stsclient.NewChecker(cfg("us-east-1"), nil, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := ch.Check(context.Background(), check.Request{TenantID: "acme", AccountID: "111122223333", RoleARN: "arn:aws:iam::111122223333:role/R", ExternalID: "rc-ext", Version: 1})
+	if rep.Outcome.Result != connection.ResultTransient {
+		t.Fatalf("outcome %s, want transient", rep.Outcome.Result)
+	}
+	if total < stsclient.AttemptsPerProbe || total > stsclient.MaxCallsPerCheck {
+		t.Fatalf("a throttled check made %d calls, want %d..%d", total, stsclient.AttemptsPerProbe, stsclient.MaxCallsPerCheck)
+	}
+	for probe, n := range perProbe {
+		if n > stsclient.AttemptsPerProbe {
+			t.Errorf("probe %q made %d calls, want at most %d", probe, n, stsclient.AttemptsPerProbe)
+		}
+	}
+	if !strings.Contains(rep.Outcome.Detail, "Throttling") {
+		t.Errorf("detail %q does not name the throttling", rep.Outcome.Detail)
+	}
+}

@@ -1,0 +1,136 @@
+package verify_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/stsbudget"
+	"github.com/rolecall/rolecall/internal/verify"
+)
+
+// recordingBudget records what the worker asks of the budget, in order.
+type recordingBudget struct {
+	mu    sync.Mutex
+	calls []string
+	err   error
+}
+
+func (b *recordingBudget) record(s string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.calls = append(b.calls, s)
+}
+
+func (b *recordingBudget) Take(ctx context.Context, n int) (context.Context, error) {
+	b.record(fmt.Sprintf("take %d", n))
+	return stsbudget.WithRegion(ctx, "eu-west-1"), b.err
+}
+
+func (b *recordingBudget) Throttled(ctx context.Context) {
+	b.record("throttled in " + stsbudget.RegionOf(ctx))
+}
+
+// orderedChecker records the check among the budget's calls.
+type orderedChecker struct {
+	budget *recordingBudget
+	rep    check.Report
+}
+
+func (c *orderedChecker) Check(ctx context.Context, req check.Request) check.Report {
+	c.budget.record("check in " + stsbudget.RegionOf(ctx))
+	rep := c.rep
+	rep.Outcome.Version, rep.Outcome.ExternalIDVersion, rep.Outcome.CheckedAt = req.Version, req.ExternalIDVersion, t0.Add(2*time.Second)
+	return rep
+}
+
+func TestWorkerTakesTheBudgetBeforeEachCheck(t *testing.T) {
+	throttled := check.Report{Outcome: connection.Outcome{Result: connection.ResultTransient, Detail: "Throttling"},
+		Steps: []check.Step{{Name: check.StepAssume, Code: "Throttling"}}}
+	ok := check.Report{Outcome: connection.Outcome{Result: connection.ResultOK}, Steps: []check.Step{{OK: true}, {OK: true}}}
+	timeout := check.Report{Outcome: connection.Outcome{Result: connection.ResultTransient, Detail: "Timeout"}, Steps: []check.Step{{Code: "Timeout"}}}
+	for _, tc := range []struct {
+		name    string
+		rep     check.Report
+		takeErr error
+		want    []string
+		wantErr error
+	}{
+		{"ok check", ok, nil, []string{"take 3", "check in eu-west-1"}, nil},
+		{"throttled check slows the budget", throttled, nil, []string{"take 3", "check in eu-west-1", "throttled in eu-west-1"}, verify.ErrTransient},
+		{"other transient failure does not", timeout, nil, []string{"take 3", "check in eu-west-1"}, verify.ErrTransient},
+		{"no tokens before the deadline: no check", ok, context.DeadlineExceeded, []string{"take 3"}, context.DeadlineExceeded},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := store.NewMemory()
+			c := seed(t, st, "111122223333", connection.Verified)
+			before := st.Snapshot()
+			b := &recordingBudget{err: tc.takeErr}
+			w := newWorker(st, &orderedChecker{budget: b, rep: tc.rep}, nil)
+			w.Budget = b
+			_, err := w.Process(context.Background(), job(c, check.WhyScheduled), 1)
+			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
+				t.Fatalf("Process: %v, want %v", err, tc.wantErr)
+			}
+			if got := b.calls; !slices.Equal(got, tc.want) {
+				t.Fatalf("calls %q, want %q", got, tc.want)
+			}
+			if tc.takeErr != nil && st.Snapshot() != before {
+				t.Fatal("a check that never ran changed the store")
+			}
+		})
+	}
+	if stsbudget.CallsPerCheck != 3 {
+		t.Fatalf("CallsPerCheck %d: the table above expects 3", stsbudget.CallsPerCheck)
+	}
+}
+
+func TestByQueueRunsEachQueueOnItsWorker(t *testing.T) {
+	const routineARN, priorityARN = "arn:aws:sqs:us-east-1:111122223333:rolecall-dev-verify", "arn:aws:sqs:us-east-1:111122223333:rolecall-dev-priority"
+	st := store.NewMemory()
+	var recs []events.SQSMessage
+	for i, arn := range []string{routineARN, priorityARN, priorityARN, "arn:aws:sqs:us-east-1:111122223333:other"} {
+		c := seed(t, st, fmt.Sprintf("1000000000%02d", i), connection.Verified)
+		b, _ := json.Marshal(job(c, check.WhyScheduled))
+		recs = append(recs, events.SQSMessage{MessageId: fmt.Sprint(i), Body: string(b), EventSourceARN: arn})
+	}
+	routine, priority := &recordingBudget{}, &recordingBudget{err: errors.New("no tokens")}
+	ok := check.Report{Outcome: connection.Outcome{Result: connection.ResultOK}}
+	rw := newWorker(st, &orderedChecker{budget: routine, rep: ok}, nil)
+	rw.Budget = routine
+	pw := newWorker(st, &orderedChecker{budget: priority, rep: ok}, nil)
+	pw.Budget = priority
+	rw.Concurrency, pw.Concurrency = 1, 1 // one order of calls to assert
+	resp, err := verify.ByQueue{Workers: map[string]*verify.Worker{routineARN: rw, priorityARN: pw}, Default: rw}.
+		Handle(context.Background(), events.SQSEvent{Records: recs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The routine worker checked its message and the unknown queue's; the
+	// priority worker's budget refused both of its messages, which come
+	// back.
+	if want := []string{"take 3", "check in eu-west-1", "take 3", "check in eu-west-1"}; !slices.Equal(routine.calls, want) {
+		t.Errorf("routine budget calls %q, want %q", routine.calls, want)
+	}
+	if want := []string{"take 3", "take 3"}; !slices.Equal(priority.calls, want) {
+		t.Errorf("priority budget calls %q, want %q", priority.calls, want)
+	}
+	var failed []string
+	for _, f := range resp.BatchItemFailures {
+		failed = append(failed, f.ItemIdentifier)
+	}
+	slices.Sort(failed)
+	if !slices.Equal(failed, []string{"1", "2"}) {
+		t.Errorf("failures %q, want the priority queue's 1 and 2", failed)
+	}
+}
