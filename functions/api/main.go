@@ -38,8 +38,9 @@ func main() {
 		log.Error("cannot start", "error", err)
 		os.Exit(1)
 	}
+	st := store.NewDynamoDB(dynamodb.NewFromConfig(cfg), table)
 	svc := &onboarding.Service{
-		Store:  store.NewDynamoDB(dynamodb.NewFromConfig(cfg), table),
+		Store:  st,
 		Queue:  &queue.SQS{Client: sqs.NewFromConfig(cfg), QueueURL: queueURL},
 		Policy: connection.DefaultPolicy(),
 		Rules:  rolearn.Rules{Partition: partitionOf(principal), OwnAccount: partnerAccount},
@@ -50,6 +51,7 @@ func main() {
 		PartnerAccountID:    partnerAccount,
 		TrustedPrincipalARN: principal,
 		EventSource:         source,
+		Registrations:       &onboarding.Registrations{Service: svc, Tokens: st},
 		Setup:               httpapi.RoleSetup{TrustedPrincipalARN: principal, TemplateURL: templateURL, Region: cfg.Region},
 		Log:                 log,
 	})

@@ -128,6 +128,10 @@ type Config struct {
 	Events  EventLog
 	Sweeper Sweeper
 	Sandbox Sandbox
+	// Registrations enables the registration-token routes.
+	Registrations RegistrationTokens
+	// RegistrationInbox, with Sandbox, serves the sandbox registration topic.
+	RegistrationInbox RegistrationInbox
 	// OpsPage serves GET /ops (serve mode).
 	OpsPage bool
 	Log     *slog.Logger
@@ -192,6 +196,7 @@ func (h *Handler) routes() {
 	if h.cfg.Sweeper != nil {
 		m.Handle("POST /v1/sweeps", h.ops(h.sweep))
 	}
+	h.registrationRoutes()
 
 	// Pages.
 	m.HandleFunc("GET /connect", h.connectPage)

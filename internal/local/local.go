@@ -144,6 +144,9 @@ type Server struct {
 	// QueueKind describes the verify queue for the banner.
 	QueueKind string
 
+	// Registrations issues registration tokens and authenticates stacks.
+	Registrations *onboarding.Registrations
+
 	log      *slog.Logger
 	http     *http.Server
 	stsHTTP  *http.Server // the sandbox STS the checker calls; nil with AWS
@@ -350,6 +353,7 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 	policy := o.Policy()
 	rules := rolearn.Rules{Partition: partitionOf(o.TrustedPrincipalARN), OwnAccount: s.PartnerAccountID}
 	s.Service = &onboarding.Service{Store: st, Queue: s.Queue, Policy: policy, Rules: rules}
+	s.Registrations = &onboarding.Registrations{Service: s.Service, Tokens: registrationsOf(st)}
 	s.worker = &verify.Worker{
 		Store:      st,
 		Checker:    o.Hooks.wrapChecker(&check.Checker{STS: o.Hooks.wrapAssumer(&check.STS{Client: stsClient}), BaseDelay: o.CheckBaseDelay, Log: o.Log}),
@@ -378,6 +382,7 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 		OpsPage: true,
 		Log:     o.Log,
 	}
+	cfg.Registrations = s.Registrations
 	if s.Sandbox != nil {
 		cfg.Sandbox = &sandboxControl{sts: s.Sandbox, endpoint: s.URL + SandboxSTSPath, principal: o.TrustedPrincipalARN}
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/rolecall/rolecall/internal/httpapi"
 	"github.com/rolecall/rolecall/internal/onboarding"
 	"github.com/rolecall/rolecall/internal/queue"
+	"github.com/rolecall/rolecall/internal/registration"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/sweep"
@@ -206,9 +207,15 @@ func sampleAPI(t *testing.T) *httpadapter.HandlerAdapterV2 {
 	if _, err := svc.Submit(ctx, tn, "arn:aws:iam::123456789012:role/RoleCallAccess"); err != nil {
 		t.Fatal(err)
 	}
+	regs := store.NewMemoryRegistrations()
+	if err := regs.PutRegistrationToken(ctx, registration.Token{ID: "rtk-0123456789abcdef0123", TenantID: "acme",
+		Hash: registration.Hash("rcr_sample"), CreatedAt: now, ExpiresAt: now.Add(registration.DefaultTTL)}); err != nil {
+		t.Fatal(err)
+	}
 	principal := "arn:aws:iam::" + samplePartner + ":role/rolecall-dev-verifier"
 	h, err := httpapi.New(httpapi.Config{
-		Service: svc, Ops: httpapi.APIGatewayIAM{Accounts: []string{samplePartner}},
+		Registrations: &onboarding.Registrations{Service: svc, Tokens: regs},
+		Service:       svc, Ops: httpapi.APIGatewayIAM{Accounts: []string{samplePartner}},
 		PartnerAccountID: samplePartner, TrustedPrincipalARN: principal, EventSource: "rolecall",
 		Setup: httpapi.RoleSetup{TrustedPrincipalARN: principal, Region: "us-east-1"},
 		Log:   slog.New(slog.DiscardHandler),
@@ -227,6 +234,8 @@ func TestAPISamplesRunAgainstTheHandler(t *testing.T) {
 		"connect-page": 200, "static-file": 200, "create-tenant": 201, "create-invite": 201,
 		"rotate-external-id": 200, "list-tenant-connections": 200, "list-connections": 200,
 		"request-check": 202, "disconnect": 200, "default-not-found": 404,
+		"create-registration-token": 201, "list-registration-tokens": 200, "revoke-registration-token": 200,
+		"submit-connections-batch": 200,
 	}
 	samples := apiSamples(t)
 	if len(samples) != len(want) {
