@@ -48,7 +48,7 @@ LAMBDA_GOOS ?= linux
 LAMBDA_GOARCH ?= arm64
 LAMBDA_BUILD = GOOS=$(LAMBDA_GOOS) GOARCH=$(LAMBDA_GOARCH) CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags="-s -w" -o $(ARTIFACTS_DIR)/bootstrap
 
-.PHONY: build-ApiFunction build-PublishFunction build-VerifyFunction build-SweepFunction
+.PHONY: build-ApiFunction build-PublishFunction build-VerifyFunction build-SweepFunction build-RegisterFunction
 
 build-ApiFunction:
 	$(LAMBDA_BUILD) ./functions/api
@@ -61,3 +61,6 @@ build-VerifyFunction:
 
 build-SweepFunction:
 	$(LAMBDA_BUILD) ./functions/sweep
+
+build-RegisterFunction:
+	$(LAMBDA_BUILD) ./functions/register

@@ -67,6 +67,12 @@ func TestSamplesDecode(t *testing.T) {
 			if derr == nil && len(ev.Records) == 0 {
 				derr = fmt.Errorf("no records")
 			}
+		case "register":
+			var ev events.SNSEvent
+			derr = strictDecode(b, &ev)
+			if derr == nil && len(ev.Records) == 0 {
+				derr = fmt.Errorf("no records")
+			}
 		case "sweep":
 			var in sweep.Input
 			derr = strictDecode(b, &in)
@@ -85,7 +91,7 @@ func TestSamplesDecode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, dir := range []string{"api", "publish", "verify", "sweep", "schemas"} {
+	for _, dir := range []string{"api", "publish", "verify", "sweep", "schemas", "register"} {
 		if counts[dir] == 0 {
 			t.Errorf("no sample under events/%s", dir)
 		}
