@@ -32,6 +32,7 @@ func main() {
 	partnerAccount := env.String("PARTNER_ACCOUNT_ID")
 	principal := env.String("TRUSTED_PRINCIPAL_ARN")
 	templateURL := env.StringOr("CUSTOMER_ROLE_TEMPLATE_URL", "")
+	registrationTopic := env.StringOr("REGISTRATION_TOPIC_ARN", "")
 	source := env.StringOr("EVENT_SOURCE", "rolecall")
 	cfg, err := env.AWS(context.Background())
 	if err != nil {
@@ -52,7 +53,7 @@ func main() {
 		TrustedPrincipalARN: principal,
 		EventSource:         source,
 		Registrations:       &onboarding.Registrations{Service: svc, Tokens: st},
-		Setup:               httpapi.RoleSetup{TrustedPrincipalARN: principal, TemplateURL: templateURL, Region: cfg.Region},
+		Setup:               httpapi.RoleSetup{TrustedPrincipalARN: principal, TemplateURL: templateURL, Region: cfg.Region, RegistrationTopicARN: registrationTopic},
 		Log:                 log,
 	})
 	if err != nil {

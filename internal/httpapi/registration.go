@@ -63,6 +63,9 @@ type createTokenRequest struct {
 type tokenCreated struct {
 	registration.Token
 	Secret string `json:"token"`
+	// Setup is the quick-create link and StackSet commands carrying the
+	// token, when a registration topic is configured.
+	Setup *RegistrationGuide `json:"setup,omitempty"`
 }
 
 type tokenList struct {
@@ -87,8 +90,13 @@ func (h *Handler) createRegistrationToken(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return err
 	}
+	guide, err := h.registrationGuide(r.Context(), tok.TenantID, secret)
+	if err != nil {
+		// The token exists: return it (shown only now) without the guide.
+		h.log.ErrorContext(r.Context(), "registration guide not rendered", "tenantId", tok.TenantID, "tokenId", tok.ID, "error", err)
+	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusCreated, tokenCreated{Token: tok, Secret: secret})
+	writeJSON(w, http.StatusCreated, tokenCreated{Token: tok, Secret: secret, Setup: guide})
 	return nil
 }
 

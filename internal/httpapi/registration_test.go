@@ -301,3 +301,39 @@ func (f failOnAccount) Submit(ctx context.Context, tn tenant.Tenant, arn string)
 	}
 	return f.Onboarding.Submit(ctx, tn, arn)
 }
+
+func TestRegistrationTokenComesWithSetup(t *testing.T) {
+	const topic = "arn:aws:sns:eu-west-1:999988887777:rolecall-dev-registration"
+	var regs *onboarding.Registrations
+	e := newEnv(t, withRegistrations(&regs), func(c *Config) {
+		c.Setup = RoleSetup{TrustedPrincipalARN: principalARN, TemplateURL: "https://b.s3.amazonaws.com/customer-role.yaml", Region: "us-east-1", RegistrationTopicARN: topic}
+	})
+	e.tenant("acme")
+	w := e.do(ops("POST", "/v1/tenants/acme/registration-tokens", ""))
+	if w.Code != http.StatusCreated {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	var out struct {
+		Token string `json:"token"`
+		Setup struct {
+			QuickCreateURL string `json:"quickCreateUrl"`
+			StackSet       string `json:"stackSet"`
+		} `json:"setup"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.Setup.QuickCreateURL, "param_RegistrationToken="+out.Token) || !strings.Contains(out.Setup.QuickCreateURL, "region=eu-west-1") ||
+		!strings.Contains(out.Setup.QuickCreateURL, "param_RegistrationTopicArn=arn%3Aaws%3Asns%3Aeu-west-1") {
+		t.Errorf("quick-create link = %s", out.Setup.QuickCreateURL)
+	}
+	if !strings.Contains(out.Setup.StackSet, "create-stack-set") || !strings.Contains(out.Setup.StackSet, out.Token) || !strings.Contains(out.Setup.StackSet, "SERVICE_MANAGED") {
+		t.Errorf("StackSet commands = %s", out.Setup.StackSet)
+	}
+	// Without a topic the token comes alone.
+	e2 := newEnv(t, withRegistrations(&regs), func(c *Config) { c.Setup = RoleSetup{TrustedPrincipalARN: principalARN} })
+	e2.tenant("acme")
+	if w := e2.do(ops("POST", "/v1/tenants/acme/registration-tokens", "")); w.Code != 201 || strings.Contains(w.Body.String(), `"setup"`) {
+		t.Fatalf("without a topic: %d %s", w.Code, w.Body)
+	}
+}

@@ -18,6 +18,10 @@ type RoleSetup struct {
 	// Region the quick-create link and CLI commands create the stack in
 	// (default rolesetup.DefaultRegion).
 	Region string
+	// RegistrationTopicARN is the partner's registration topic; with it,
+	// new registration tokens come with a quick-create link and StackSet
+	// commands whose stacks register themselves.
+	RegistrationTopicARN string
 }
 
 var _ Setup = RoleSetup{}

@@ -37,6 +37,8 @@ func smokeValues(sqsURL string) map[string]string {
 		"EVENT_SOURCE":               "rolecall",
 		"EVENT_BUS_NAME":             "rolecall-smoke",
 		"CHECK_INTERVAL":             "60m",
+		"REGISTRATION_TOPIC_ARN":     "arn:aws:sns:us-east-1:111122223333:rolecall-smoke-registration",
+		"REGISTRATION_WAIT":          "60s",
 	}
 }
 

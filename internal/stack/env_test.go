@@ -98,6 +98,7 @@ func TestAPIEnvironment(t *testing.T) {
 		"TRUSTED_PRINCIPAL_ARN":      `map[Fn::GetAtt:[VerifyFunctionRole Arn]]`,
 		"CUSTOMER_ROLE_TEMPLATE_URL": `map[Ref:CustomerRoleTemplateUrl]`,
 		"EVENT_SOURCE":               `map[Ref:EventSource]`,
+		"REGISTRATION_TOPIC_ARN":     `map[Ref:RegistrationTopic]`,
 	}
 	for k, w := range want {
 		if got := sprint(vars[k]); got != w {
