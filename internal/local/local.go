@@ -353,7 +353,8 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 	policy := o.Policy()
 	rules := rolearn.Rules{Partition: partitionOf(o.TrustedPrincipalARN), OwnAccount: s.PartnerAccountID}
 	s.Service = &onboarding.Service{Store: st, Queue: s.Queue, Policy: policy, Rules: rules}
-	s.Registrations = &onboarding.Registrations{Service: s.Service, Tokens: registrationsOf(st)}
+	regStore := registrationsOf(st)
+	s.Registrations = &onboarding.Registrations{Service: s.Service, Tokens: regStore}
 	s.worker = &verify.Worker{
 		Store:      st,
 		Checker:    o.Hooks.wrapChecker(&check.Checker{STS: o.Hooks.wrapAssumer(&check.STS{Client: stsClient}), BaseDelay: o.CheckBaseDelay, Log: o.Log}),
@@ -384,6 +385,7 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 	}
 	cfg.Registrations = s.Registrations
 	if s.Sandbox != nil {
+		cfg.RegistrationInbox = s.sandboxRegistration(regStore)
 		cfg.Sandbox = &sandboxControl{sts: s.Sandbox, endpoint: s.URL + SandboxSTSPath, principal: o.TrustedPrincipalARN}
 	}
 	api, err := httpapi.New(cfg)

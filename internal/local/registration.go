@@ -1,6 +1,11 @@
 package local
 
-import "github.com/rolecall/rolecall/internal/store"
+import (
+	"time"
+
+	"github.com/rolecall/rolecall/internal/register"
+	"github.com/rolecall/rolecall/internal/store"
+)
 
 // registrationsOf is the registration store beside st: the DynamoDB table
 // itself when st is the DynamoDB adapter, else an embedded one.
@@ -9,4 +14,28 @@ func registrationsOf(st store.Store) store.Registrations {
 		return r
 	}
 	return store.NewMemoryRegistrations()
+}
+
+// Sandbox registration: POST /_sandbox/sns/registration hands SNS
+// Notification envelopes to the register Lambda's handler. Only here may a
+// ResponseURL be a loopback http://127.0.0.1:PORT/ one (the sandbox plays
+// CloudFormation's response bucket); the wait for the first check is
+// shorter than the HTTP server's write timeout.
+const (
+	sandboxRegistrationWait = 20 * time.Second
+	sandboxRegistrationPoll = 100 * time.Millisecond
+)
+
+func (s *Server) sandboxRegistration(answers store.Registrations) *register.Handler {
+	urls := register.URLPolicy{AllowLoopback: true}
+	return &register.Handler{
+		Registrar:  s.Registrations,
+		Onboarding: s.Service,
+		Answers:    answers,
+		Sender:     &register.Responder{Policy: urls},
+		Policy:     urls,
+		Wait:       sandboxRegistrationWait,
+		Poll:       sandboxRegistrationPoll,
+		Log:        s.log,
+	}
 }
