@@ -132,6 +132,8 @@ type Config struct {
 	Registrations RegistrationTokens
 	// RegistrationInbox, with Sandbox, serves the sandbox registration topic.
 	RegistrationInbox RegistrationInbox
+	// SandboxStacks, with Sandbox, serves the form's sandbox stack button.
+	SandboxStacks SandboxStacks
 	// OpsPage serves GET /ops (serve mode).
 	OpsPage bool
 	Log     *slog.Logger

@@ -53,6 +53,9 @@ func (h *Handler) registrationRoutes() {
 	if h.cfg.Sandbox != nil && h.cfg.RegistrationInbox != nil {
 		m.HandleFunc("POST /_sandbox/sns/registration", h.sandboxRegistration)
 	}
+	if h.cfg.Sandbox != nil && h.cfg.SandboxStacks != nil {
+		m.Handle("POST /_sandbox/stacks", h.customer(h.sandboxLaunchStack))
+	}
 }
 
 type createTokenRequest struct {

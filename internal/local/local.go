@@ -146,6 +146,7 @@ type Server struct {
 
 	// Registrations issues registration tokens and authenticates stacks.
 	Registrations *onboarding.Registrations
+	cfn           *sandboxCloudFormation // plays CloudFormation; nil with AWS
 
 	log      *slog.Logger
 	http     *http.Server
@@ -385,8 +386,15 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 	}
 	cfg.Registrations = s.Registrations
 	if s.Sandbox != nil {
-		cfg.RegistrationInbox = s.sandboxRegistration(regStore)
 		cfg.Sandbox = &sandboxControl{sts: s.Sandbox, endpoint: s.URL + SandboxSTSPath, principal: o.TrustedPrincipalARN}
+		if err = s.sandboxRegistrationRoutes(&cfg, regStore, o.Region); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				s.cfn.srv.Close()
+			}
+		}()
 	}
 	api, err := httpapi.New(cfg)
 	if err != nil {
@@ -473,6 +481,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.sweepDone.Wait()
 		s.stopVerify()
 		s.verifyDone.Wait()
+		if s.cfn != nil {
+			if err := s.cfn.shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("stop the sandbox response bucket: %w", err))
+			}
+		}
 		if s.stsHTTP != nil {
 			if err := s.stsHTTP.Shutdown(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("stop the sandbox STS: %w", err))

@@ -3,6 +3,7 @@ package local
 import (
 	"time"
 
+	"github.com/rolecall/rolecall/internal/httpapi"
 	"github.com/rolecall/rolecall/internal/register"
 	"github.com/rolecall/rolecall/internal/store"
 )
@@ -38,4 +39,17 @@ func (s *Server) sandboxRegistration(answers store.Registrations) *register.Hand
 		Poll:       sandboxRegistrationPoll,
 		Log:        s.log,
 	}
+}
+
+// sandboxRegistrationRoutes enables the sandbox registration topic and the
+// form's sandbox stack button on cfg.
+func (s *Server) sandboxRegistrationRoutes(cfg *httpapi.Config, answers store.Registrations, region string) error {
+	inbox := s.sandboxRegistration(answers)
+	cfn, err := startSandboxCloudFormation(cfg.Sandbox, s, inbox, region)
+	if err != nil {
+		return err
+	}
+	s.cfn = cfn
+	cfg.RegistrationInbox, cfg.SandboxStacks = inbox, cfn
+	return nil
 }

@@ -193,3 +193,34 @@ func TestSandboxRegistrationFails(t *testing.T) {
 		t.Fatalf("after rollback: %+v", conn)
 	}
 }
+
+// The form's sandbox stack button, through its API: the role from the
+// tenant's template and the stack's self-registration, with nothing pasted.
+func TestSandboxLaunchStack(t *testing.T) {
+	s := start(t, testOptions(t, &syncbuf.Buffer{}))
+	c := client{t: t, base: s.URL, ops: s.OpsToken}
+	tenantID := randomID("stack-")
+	auth, view := c.tenantWithInvite(tenantID)
+	var out struct {
+		Stack struct {
+			StackID            string            `json:"stackId"`
+			Status             string            `json:"status"`
+			Reason             string            `json:"reason"`
+			PhysicalResourceID string            `json:"physicalResourceId"`
+			Data               map[string]string `json:"data"`
+		} `json:"stack"`
+		Connection *connection.Connection `json:"connection"`
+	}
+	c.must(c.do("POST", "/_sandbox/stacks", auth, nil), 200).decode(t, &out)
+	if out.Stack.Status != "SUCCESS" || out.Stack.Data["Status"] != "VERIFIED" || out.Stack.PhysicalResourceID != tenantID+"/"+view.Sandbox.AccountID ||
+		!strings.Contains(out.Stack.StackID, ":"+view.Sandbox.AccountID+":stack/") {
+		t.Fatalf("stack = %+v", out.Stack)
+	}
+	if out.Connection == nil || out.Connection.Status != connection.Verified || out.Connection.RoleARN != view.Sandbox.RoleARN {
+		t.Fatalf("connection = %+v", out.Connection)
+	}
+	// Without an invite: refused.
+	if r := c.do("POST", "/_sandbox/stacks", "", nil); r.status != 401 {
+		t.Fatalf("no invite: %d %s", r.status, r.body)
+	}
+}

@@ -337,4 +337,31 @@
       $('conns-empty').hidden = list.length !== 0;
     });
   }
+
+  // --- sandbox stack: the role and its self-registration --------------------
+  var sl = $('sandbox-launch');
+  if (sl) {
+    sl.addEventListener('click', function () {
+      var out = $('sandbox-stack-result');
+      out.textContent = 'Launching the stack: creating the role, then registering it…';
+      sl.disabled = true;
+      api('POST', '/_sandbox/stacks').then(function (r) {
+        sl.disabled = false;
+        out.textContent = '';
+        if (!r.ok) { out.textContent = 'The stack could not be launched: ' + r.error.message; return; }
+        var st = r.data.stack;
+        var detail = st.reason ? ': ' + st.reason : (st.data && st.data.Status ? ' (connection ' + st.data.Status + ')' : '');
+        var line = el('p', null, 'The stack\'s registration answered CloudFormation ' + st.status + detail + '.');
+        line.id = 'sandbox-stack-status';
+        out.appendChild(line);
+        out.appendChild(el('p', 'muted small', 'Stack ' + st.stackId));
+        var c = r.data.connection;
+        if (c) {
+          showStatus(c);
+          refreshConnections();
+          if (!TERMINAL[c.status]) poll(c.accountId);
+        }
+      });
+    });
+  }
 })();
