@@ -1,6 +1,7 @@
 package stack_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/url"
 	"os"
@@ -13,7 +14,13 @@ import (
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/rolecall/rolecall/internal/bus"
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/onboarding"
+	"github.com/rolecall/rolecall/internal/publish"
 	"github.com/rolecall/rolecall/internal/register"
+	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/store"
 )
 
 // registrationPublish reports whether st is the registration topic's one
@@ -147,5 +154,44 @@ func TestRegisterSamples(t *testing.T) {
 				t.Errorf("%s: ResponseURL host %v", f, u)
 			}
 		}
+	}
+}
+
+// TestStackDeletedEventMatchesSchema: the Role Disconnected event of a
+// deleted stack (reason STACK_DELETED), as the registration flow writes it
+// and the publisher puts it on the bus, validates against its schema.
+func TestStackDeletedEventMatchesSchema(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	st := store.NewMemory()
+	svc := &onboarding.Service{Store: st, Policy: connection.DefaultPolicy(), Rules: rolearn.Rules{Partition: "aws", OwnAccount: "999988887777"}, Now: func() time.Time { return now }}
+	regs := &onboarding.Registrations{Service: svc, Tokens: store.NewMemoryRegistrations()}
+	tn, err := svc.CreateTenant(ctx, "acme", "Acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Submit(ctx, tn, "arn:aws:iam::123456789012:role/RoleCallAccess"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := regs.StackDeleted(ctx, tn, "123456789012"); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := st.Events(ctx, "acme", "123456789012")
+	if err != nil || len(evs) != 2 || evs[1].Reason.Code != onboarding.CodeStackDeleted {
+		t.Fatalf("events = %+v, %v", evs, err)
+	}
+	b := bus.NewMemory()
+	b.Account, b.Region = "111122223333", "us-east-1"
+	p := &publish.Publisher{Bus: b, Source: "rolecall", BusName: "rolecall-dev"}
+	if failed, err := p.Publish(ctx, evs[1:]); err != nil || failed != nil {
+		t.Fatalf("publish: %v %v", failed, err)
+	}
+	envs, err := b.Since("", 0)
+	if err != nil || len(envs) != 1 {
+		t.Fatalf("bus: %d, %v", len(envs), err)
+	}
+	j, _ := json.Marshal(envs[0])
+	if err := validate(compileSchemas(t)[connection.RoleDisconnected], j); err != nil {
+		t.Fatalf("the STACK_DELETED event does not validate: %v\n%s", err, j)
 	}
 }
