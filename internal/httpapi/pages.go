@@ -183,6 +183,7 @@ func connectVars(v inviteView) vars {
 		"PartnerName": v.PartnerName, "PartnerAccountID": v.PartnerAccountID, "TrustedPrincipalARN": v.TrustedPrincipalARN,
 		"RoleName": v.RoleName, "QuickCreateURL": v.QuickCreateURL, "TemplateDownload": v.TemplateDownload,
 		"Terraform": v.Terraform, "CLI": v.CLI, "SandboxAccountID": sandboxAccount, "Connections": conns,
+		"SelfRegistration": v.SelfRegistration,
 	}
 }
 

@@ -45,6 +45,7 @@ const (
 func (h *Handler) registrationRoutes() {
 	m := h.mux
 	m.Handle("POST /v1/connections:batch", h.customer(h.submitBatch))
+	m.Handle("POST /v1/invite/registration", h.customer(h.inviteRegistration))
 	if h.cfg.Registrations != nil {
 		m.Handle("POST /v1/tenants/{tenantId}/registration-tokens", h.ops(h.createRegistrationToken))
 		m.Handle("GET /v1/tenants/{tenantId}/registration-tokens", h.ops(h.listRegistrationTokens))

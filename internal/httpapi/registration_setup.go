@@ -3,6 +3,10 @@ package httpapi
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/registration"
 
 	"github.com/rolecall/rolecall/internal/rolesetup"
 	"github.com/rolecall/rolecall/internal/tenant"
@@ -21,9 +25,14 @@ type RegistrationSetup interface {
 	// RegistrationGuide returns ok false when no registration topic is
 	// configured.
 	RegistrationGuide(t tenant.Tenant, token string) (g RegistrationGuide, ok bool, err error)
+	// SelfRegistration reports whether a registration topic is configured.
+	SelfRegistration() bool
 }
 
 var _ RegistrationSetup = RoleSetup{}
+
+// SelfRegistration implements RegistrationSetup.
+func (s RoleSetup) SelfRegistration() bool { return s.RegistrationTopicARN != "" }
 
 // RegistrationGuide implements RegistrationSetup.
 func (s RoleSetup) RegistrationGuide(t tenant.Tenant, token string) (RegistrationGuide, bool, error) {
@@ -59,4 +68,49 @@ func (h *Handler) registrationGuide(ctx context.Context, tenantID, token string)
 		return nil, err
 	}
 	return &g, nil
+}
+
+// selfRegistration reports whether the form may offer a stack that
+// registers itself: tokens can be minted and a topic is configured.
+func (h *Handler) selfRegistration() bool {
+	rs, ok := h.cfg.Setup.(RegistrationSetup)
+	_, mints := h.cfg.Registrations.(InviteTokens)
+	return ok && mints && rs.SelfRegistration()
+}
+
+// InviteTokens mints registration tokens on the form
+// (*onboarding.Registrations implements it).
+type InviteTokens interface {
+	CreateTokenForInvite(ctx context.Context, tenantID, inviteHash string) (string, registration.Token, error)
+}
+
+type selfRegistration struct {
+	TokenID   string    `json:"tokenId"`
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expiresAt"`
+	RegistrationGuide
+}
+
+// inviteRegistration is POST /v1/invite/registration: a registration token
+// for the invite's tenant, with the quick-create link and StackSet commands
+// that carry it (shown once).
+func (h *Handler) inviteRegistration(w http.ResponseWriter, r *http.Request, t tenant.Tenant) error {
+	if err := decodeBody(r, &struct{}{}, true); err != nil {
+		return err
+	}
+	if !h.selfRegistration() {
+		return &apiError{Status: http.StatusNotFound, Code: CodeNotFound, Message: "this partner does not offer self-registering stacks"}
+	}
+	code, _ := credential(r, "Invite") // the customer middleware checked it
+	secret, tok, err := h.cfg.Registrations.(InviteTokens).CreateTokenForInvite(r.Context(), t.ID, tenant.HashCode(code))
+	if err != nil {
+		return err
+	}
+	g, _, err := h.cfg.Setup.(RegistrationSetup).RegistrationGuide(t, secret)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, selfRegistration{TokenID: tok.ID, Token: secret, ExpiresAt: tok.ExpiresAt, RegistrationGuide: g})
+	return nil
 }

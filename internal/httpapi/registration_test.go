@@ -337,3 +337,72 @@ func TestRegistrationTokenComesWithSetup(t *testing.T) {
 		t.Fatalf("without a topic: %d %s", w.Code, w.Body)
 	}
 }
+
+func TestInviteRegistration(t *testing.T) {
+	const topic = "arn:aws:sns:us-east-1:999988887777:rolecall-dev-registration"
+	var regs *onboarding.Registrations
+	e := newEnv(t, withRegistrations(&regs), func(c *Config) {
+		c.Setup = RoleSetup{TrustedPrincipalARN: principalARN, TemplateURL: "https://b.s3.amazonaws.com/customer-role.yaml", RegistrationTopicARN: topic}
+	})
+	e.tenant("acme")
+	code := e.invite("acme")
+	inv := "Invite " + code
+
+	var view struct {
+		SelfRegistration bool `json:"selfRegistration"`
+	}
+	w := e.do(req{method: "GET", path: "/v1/invite", auth: inv})
+	_ = json.Unmarshal(w.Body.Bytes(), &view)
+	if !view.SelfRegistration {
+		t.Fatalf("the invite view does not offer self-registration: %s", w.Body)
+	}
+	if page := e.do(req{method: "GET", path: "/connect?invite=" + code}); !strings.Contains(page.Body.String(), `id="self-register"`) {
+		t.Fatal("the form has no self-registration button")
+	}
+
+	for i := range registration.MaxPerInvite {
+		w := e.do(req{method: "POST", path: "/v1/invite/registration", auth: inv})
+		if w.Code != http.StatusCreated || w.Header().Get("Cache-Control") != "no-store" {
+			t.Fatalf("mint %d: %d %s", i, w.Code, w.Body)
+		}
+		var out struct {
+			TokenID        string `json:"tokenId"`
+			Token          string `json:"token"`
+			QuickCreateURL string `json:"quickCreateUrl"`
+			StackSet       string `json:"stackSet"`
+		}
+		_ = json.Unmarshal(w.Body.Bytes(), &out)
+		if !strings.Contains(out.QuickCreateURL, "param_RegistrationToken="+out.Token) || !strings.Contains(out.StackSet, out.Token) {
+			t.Fatalf("mint %d: %s", i, w.Body)
+		}
+		tn, tok, err := regs.Authenticate(context.Background(), out.Token)
+		if err != nil || tn.ID != "acme" || tok.Via != registration.ViaInvite || tok.InviteHash != tenant.HashCode(code) {
+			t.Fatalf("minted token: %+v %v", tok, err)
+		}
+	}
+	if w := e.do(req{method: "POST", path: "/v1/invite/registration", auth: inv}); w.Code != 400 || !strings.Contains(w.Body.String(), onboarding.CodeTooManyTokens) {
+		t.Fatalf("beyond the per-invite limit: %d %s", w.Code, w.Body)
+	}
+	// Another invite of the same tenant has its own allowance.
+	if w := e.do(req{method: "POST", path: "/v1/invite/registration", auth: "Invite " + e.invite("acme")}); w.Code != 201 {
+		t.Fatalf("another invite: %d %s", w.Code, w.Body)
+	}
+	// The listing shows who created them.
+	if w := e.do(ops("GET", "/v1/tenants/acme/registration-tokens", "")); strings.Count(w.Body.String(), `"createdVia":"invite"`) != registration.MaxPerInvite+1 {
+		t.Fatalf("listing: %s", w.Body)
+	}
+	if w := e.do(req{method: "POST", path: "/v1/invite/registration"}); w.Code != 401 {
+		t.Fatalf("without an invite: %d", w.Code)
+	}
+
+	// Without a topic: not offered.
+	e2 := newEnv(t, withRegistrations(&regs), func(c *Config) { c.Setup = RoleSetup{TrustedPrincipalARN: principalARN} })
+	e2.tenant("acme")
+	code2 := e2.invite("acme")
+	if w := e2.do(req{method: "POST", path: "/v1/invite/registration", auth: "Invite " + code2}); w.Code != 404 {
+		t.Fatalf("without a topic: %d %s", w.Code, w.Body)
+	}
+	if page := e2.do(req{method: "GET", path: "/connect?invite=" + code2}); strings.Contains(page.Body.String(), `id="self-register"`) {
+		t.Fatal("the form offers self-registration without a topic")
+	}
+}

@@ -44,6 +44,21 @@ type Registrations struct {
 // CreateToken issues a registration token for a tenant; ttl 0 is the
 // default lifetime. The secret is returned once.
 func (r *Registrations) CreateToken(ctx context.Context, tenantID string, ttl time.Duration) (string, registration.Token, error) {
+	return r.create(ctx, tenantID, ttl, "")
+}
+
+// CreateTokenForInvite issues a registration token on the form, for the
+// tenant of the invite whose stored digest is inviteHash: at most
+// registration.MaxPerInvite per invite, with the default lifetime (a
+// StackSet enrols accounts long after the invite expires).
+func (r *Registrations) CreateTokenForInvite(ctx context.Context, tenantID, inviteHash string) (string, registration.Token, error) {
+	if inviteHash == "" {
+		return "", registration.Token{}, errors.New("create registration token for an invite: no invite")
+	}
+	return r.create(ctx, tenantID, 0, inviteHash)
+}
+
+func (r *Registrations) create(ctx context.Context, tenantID string, ttl time.Duration, inviteHash string) (string, registration.Token, error) {
 	if _, err := r.Service.Tenant(ctx, tenantID); err != nil {
 		return "", registration.Token{}, err
 	}
@@ -55,17 +70,26 @@ func (r *Registrations) CreateToken(ctx context.Context, tenantID string, ttl ti
 	if err != nil {
 		return "", registration.Token{}, fmt.Errorf("create registration token for %s: %w", tenantID, err)
 	}
-	live := 0
+	live, byInvite := 0, 0
 	for _, t := range list {
 		if t.Live(now) {
 			live++
+		}
+		if inviteHash != "" && t.InviteHash == inviteHash {
+			byInvite++
 		}
 	}
 	if live >= registration.MaxLive {
 		return "", registration.Token{}, &Error{Code: CodeTooManyTokens, Message: fmt.Sprintf("a tenant holds at most %d live registration tokens; revoke one first", registration.MaxLive)}
 	}
+	if byInvite >= registration.MaxPerInvite {
+		return "", registration.Token{}, &Error{Code: CodeTooManyTokens, Message: fmt.Sprintf("an invite creates at most %d registration tokens; reuse one you have, or ask the partner", registration.MaxPerInvite)}
+	}
 	for attempt := 0; ; attempt++ {
 		secret, tok, _ := registration.New(tenantID, now, ttl) // ttl was validated above
+		if inviteHash != "" {
+			tok.Via, tok.InviteHash = registration.ViaInvite, inviteHash
+		}
 		err := r.Tokens.PutRegistrationToken(ctx, tok)
 		if errors.Is(err, store.ErrConflict) && attempt < 2 {
 			continue // a random ID collided: draw again

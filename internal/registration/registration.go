@@ -61,7 +61,21 @@ type Token struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 	Revoked   bool      `json:"revoked"`
 	RevokedAt time.Time `json:"revokedAt,omitzero"`
+	// InviteHash is the invite a customer minted the token with on the
+	// form (its stored digest), "" for tokens ops created.
+	InviteHash string `json:"-"`
+	// Via is "ops" or "invite": who created the token.
+	Via string `json:"createdVia"`
 }
+
+// Who created a token.
+const (
+	ViaOps    = "ops"
+	ViaInvite = "invite"
+)
+
+// MaxPerInvite is how many tokens one invite may mint on the form.
+const MaxPerInvite = 3
 
 // Live reports whether the token still authenticates at now.
 func (t Token) Live(now time.Time) bool { return !t.Revoked && now.Before(t.ExpiresAt) }
@@ -83,6 +97,7 @@ func New(tenantID string, now time.Time, ttl time.Duration) (string, Token, erro
 		Hash:      Hash(secret),
 		CreatedAt: now,
 		ExpiresAt: now.Add(ttl),
+		Via:       ViaOps,
 	}, nil
 }
 

@@ -17,7 +17,8 @@ import (
 // Registration items of the DynamoDB adapter (see DynamoDB for the others):
 //
 //	token        REGTOKEN#<sha256 hex>  REGTOKEN             kind=regtoken: tokenId, tenantId, createdAt, validUntil,
-//	                                                         revoked, revokedAt. Found by the digest of a presented token.
+//	                                                         revoked, revokedAt, via, inviteHash (of the invite that
+//	                                                         minted it on the form). Found by the digest of a presented token.
 //	token ref    TENANT#<tenantId>      REGTOKEN#<tokenId>   kind=regtokenref: the same fields and the digest, so a
 //	                                                         tenant's tokens list with one query of its partition.
 //	answer       CFNREQ#<key>           CFNREQ               kind=cfnanswer: the answer given to one custom-resource
@@ -49,13 +50,15 @@ type regTokenItem struct {
 	ValidUntil time.Time `dynamodbav:"validUntil"`
 	Revoked    bool      `dynamodbav:"revoked"`
 	RevokedAt  time.Time `dynamodbav:"revokedAt,omitempty"`
+	InviteHash string    `dynamodbav:"inviteHash,omitempty"`
+	Via        string    `dynamodbav:"via"`
 	TTL        int64     `dynamodbav:"expiresAt"`
 }
 
 func newRegTokenItems(t registration.Token) (lookup, ref regTokenItem) {
 	lookup = regTokenItem{PK: regTokenPK(t.Hash), SK: skRegToken, Kind: kindRegToken, TokenID: t.ID, TenantID: t.TenantID,
 		Hash: t.Hash, CreatedAt: utc(t.CreatedAt), ValidUntil: utc(t.ExpiresAt), Revoked: t.Revoked, RevokedAt: utc(t.RevokedAt),
-		TTL: t.ExpiresAt.Add(InviteGrace).Unix()}
+		InviteHash: t.InviteHash, Via: t.Via, TTL: t.ExpiresAt.Add(InviteGrace).Unix()}
 	ref = lookup
 	ref.PK, ref.SK, ref.Kind = tenantPK(t.TenantID), regTokenSK(t.ID), kindRegTokenRef
 	return lookup, ref
@@ -63,7 +66,7 @@ func newRegTokenItems(t registration.Token) (lookup, ref regTokenItem) {
 
 func (it regTokenItem) token() registration.Token {
 	return registration.Token{ID: it.TokenID, TenantID: it.TenantID, Hash: it.Hash, CreatedAt: it.CreatedAt,
-		ExpiresAt: it.ValidUntil, Revoked: it.Revoked, RevokedAt: it.RevokedAt}
+		ExpiresAt: it.ValidUntil, Revoked: it.Revoked, RevokedAt: it.RevokedAt, InviteHash: it.InviteHash, Via: it.Via}
 }
 
 type answerItem struct {

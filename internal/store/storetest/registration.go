@@ -56,6 +56,7 @@ func wantToken(t *testing.T, got, want registration.Token) {
 func testTokenRoundTrip(t *testing.T, s store.Registrations) {
 	ctx := context.Background()
 	secret, tok := newToken(t, "acme", regNow)
+	tok.Via, tok.InviteHash = registration.ViaInvite, "0123abcd"
 	if err := s.PutRegistrationToken(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
