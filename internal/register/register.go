@@ -148,19 +148,32 @@ func (h *Handler) HandleMessage(ctx context.Context, msg []byte) error {
 		return fmt.Errorf("%w: RequestId, LogicalResourceId or StackId missing or too long", ErrDropped)
 	}
 	key := answerKey(ev)
-	if a, err := h.Answers.GetRegistrationAnswer(ctx, key); err == nil {
+	// A Delete is answered SUCCESS even when the answers cannot be read or
+	// recorded: deleting a stack must never wait on RoleCall's table.
+	isDelete := ev.RequestType == cfn.RequestDelete
+	a, err := h.Answers.GetRegistrationAnswer(ctx, key)
+	switch {
+	case err == nil:
 		log.InfoContext(ctx, "registration request redelivered", "requestType", string(ev.RequestType), "status", a.Status)
 		return h.send(ctx, ev, a)
-	} else if !errors.Is(err, store.ErrNotFound) {
+	case errors.Is(err, store.ErrNotFound):
+	case isDelete:
+		log.ErrorContext(ctx, "recorded answer not read; answering the Delete anyway", "error", err)
+	default:
 		return fmt.Errorf("read recorded answer: %w", err)
 	}
-	a, err := h.decide(ctx, ev)
+	a, err = h.decide(ctx, ev)
 	if err != nil {
 		return err
 	}
 	a.AnsweredAt = h.now()
-	a, err = h.Answers.PutRegistrationAnswer(ctx, key, a)
-	if err != nil {
+	recorded, err := h.Answers.PutRegistrationAnswer(ctx, key, a)
+	switch {
+	case err == nil:
+		a = recorded
+	case isDelete:
+		log.ErrorContext(ctx, "answer not recorded; answering the Delete anyway", "error", err)
+	default:
 		return fmt.Errorf("record answer: %w", err)
 	}
 	log.InfoContext(ctx, "registration request answered", "requestType", string(ev.RequestType), "status", a.Status,

@@ -582,3 +582,40 @@ func mustEvent(t *testing.T, b []byte) cfn.Event {
 	}
 	return ev
 }
+
+// failingAnswers is an answer store that is down.
+type failingAnswers struct{}
+
+func (failingAnswers) GetRegistrationAnswer(ctx context.Context, key string) (registration.Answer, error) {
+	return registration.Answer{}, errors.New("table unavailable")
+}
+
+func (failingAnswers) PutRegistrationAnswer(ctx context.Context, key string, a registration.Answer) (registration.Answer, error) {
+	return registration.Answer{}, errors.New("table unavailable")
+}
+
+// With the answers store down, a Delete is still answered SUCCESS (and
+// disconnects); a Create asks for a retry and answers nothing.
+func TestAnswersStoreDown(t *testing.T) {
+	e := newEnv(t)
+	e.h.Wait = -1
+	e.tenant("acme")
+	secret, _ := e.token("acme")
+	if err := e.h.HandleMessage(context.Background(), msg("Create", "req-1", "", props(custRole, secret))); err != nil {
+		t.Fatal(err)
+	}
+	e.h.Answers = failingAnswers{}
+	n := e.rec.count()
+	if err := e.h.HandleMessage(context.Background(), msg("Create", "req-2", "", props(custRole2, secret))); err == nil || e.rec.count() != n {
+		t.Fatalf("Create with the store down: err %v, %d answers", err, e.rec.count()-n)
+	}
+	if err := e.h.HandleMessage(context.Background(), msg("Delete", "req-3", "acme/"+custAcct, props(custRole, secret))); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.rec.last(t); got["Status"] != "SUCCESS" {
+		t.Fatalf("delete answer = %v", got)
+	}
+	if c, _ := e.mem.GetConnection(context.Background(), "acme", custAcct); c.Status != connection.Disconnected {
+		t.Fatalf("not disconnected: %+v", c)
+	}
+}
