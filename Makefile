@@ -2,12 +2,12 @@
 GO ?= go
 GOTEST_FLAGS ?= -count=1 -timeout 20m
 
-.PHONY: run test vet fuzz bench build clean
+.PHONY: run test vet fuzz bench build clean cdk-deps
 
 run:
 	$(GO) run ./cmd/rolecall serve
 
-test:
+test: cdk-deps
 	./.ci/with-dynamodb.sh sh -c '$(GO) vet ./... && $(GO) test $(GOTEST_FLAGS) ./...'
 
 vet:
@@ -16,6 +16,15 @@ vet:
 
 build:
 	$(GO) build ./...
+
+# The CDK construct's dependencies (aws-cdk-lib, constructs, typescript),
+# from its lock file into infra/cdk/node_modules (git-ignored), for
+# `go test ./infra`. Skipped when npm is missing (the test then skips, or
+# fails under CI=true) and when the install is newer than the lock file.
+cdk-deps:
+	@if ! command -v npm >/dev/null 2>&1; then echo "cdk-deps: npm not found" >&2; \
+	elif [ ! -d infra/cdk/node_modules ] || [ infra/cdk/package-lock.json -nt infra/cdk/node_modules ]; then \
+		npm ci --prefix infra/cdk --no-audit --no-fund --loglevel=error; fi
 
 clean:
 	rm -rf .cache bin .aws-sam testartifacts
@@ -49,7 +58,7 @@ LAMBDA_GOARCH ?= arm64
 # sam build sets ARTIFACTS_DIR; without it the build would write /bootstrap.
 LAMBDA_BUILD = $(if $(ARTIFACTS_DIR),,$(error ARTIFACTS_DIR is not set: run `sam build`, or `make build-ApiFunction ARTIFACTS_DIR=bin/api`))GOOS=$(LAMBDA_GOOS) GOARCH=$(LAMBDA_GOARCH) CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags="-s -w" -o $(ARTIFACTS_DIR)/bootstrap
 
-.PHONY: build-ApiFunction build-PublishFunction build-VerifyFunction build-SweepFunction
+.PHONY: build-ApiFunction build-PublishFunction build-VerifyFunction build-SweepFunction build-RegisterFunction
 
 build-ApiFunction:
 	$(LAMBDA_BUILD) ./functions/api
@@ -62,3 +71,6 @@ build-VerifyFunction:
 
 build-SweepFunction:
 	$(LAMBDA_BUILD) ./functions/sweep
+
+build-RegisterFunction:
+	$(LAMBDA_BUILD) ./functions/register

@@ -54,6 +54,9 @@ func TestTemplateQuickCreateAndStackSetReady(t *testing.T) {
 	resources := get(tpl, "Resources")
 	for _, name := range keys(resources) {
 		typ := get(get(resources, name), "Type").Value
+		if typ == infra.RegistrationResourceType && name == infra.RegistrationResource {
+			continue // TestRegistrationResource
+		}
 		if typ != "AWS::IAM::Role" && typ != "AWS::IAM::RolePolicy" {
 			t.Errorf("resource %s is %s; keep the template to IAM so it deploys anywhere", name, typ)
 		}
@@ -71,12 +74,14 @@ func TestTemplateQuickCreateAndStackSetReady(t *testing.T) {
 		typ        string
 		hasDefault bool
 	}{
-		infra.ParamExternalID:          {"String", false},
-		infra.ParamTrustedPrincipalARN: {"String", false},
-		infra.ParamRoleName:            {"String", true},
-		infra.ParamRoleNamePrefix:      {"String", true},
-		infra.ParamManagedPolicyARNs:   {"CommaDelimitedList", true},
-		infra.ParamInlinePolicy:        {"String", true},
+		infra.ParamExternalID:           {"String", false},
+		infra.ParamTrustedPrincipalARN:  {"String", false},
+		infra.ParamRoleName:             {"String", true},
+		infra.ParamRoleNamePrefix:       {"String", true},
+		infra.ParamManagedPolicyARNs:    {"CommaDelimitedList", true},
+		infra.ParamInlinePolicy:         {"String", true},
+		infra.ParamRegistrationTopicARN: {"String", true},
+		infra.ParamRegistrationToken:    {"String", true},
 	}
 	for name, w := range want {
 		p := get(params, name)
@@ -210,6 +215,17 @@ func TestTemplateAllowedPatterns(t *testing.T) {
 		{infra.ParamRoleNamePrefix, "AcmeCloud", true},
 		{infra.ParamRoleNamePrefix, "", false},
 		{infra.ParamRoleNamePrefix, "a b", false},
+		{infra.ParamRegistrationTopicARN, "", true},
+		{infra.ParamRegistrationTopicARN, "arn:aws:sns:us-east-1:111122223333:rolecall-prod-registration", true},
+		{infra.ParamRegistrationTopicARN, "arn:aws-cn:sns:cn-north-1:111122223333:rolecall-prod-registration", true},
+		{infra.ParamRegistrationTopicARN, "arn:aws:lambda:us-east-1:111122223333:function:x", false},
+		{infra.ParamRegistrationTopicARN, "arn:aws:sns:us-east-1:1111:t", false},
+		{infra.ParamRegistrationTopicARN, "arn:aws:sns:us-east-1:111122223333:t x", false},
+		{infra.ParamRegistrationToken, "", true},
+		{infra.ParamRegistrationToken, "rcr_" + strings.Repeat("A", 43), true},
+		{infra.ParamRegistrationToken, "rcr_" + strings.Repeat("A", 42), false},
+		{infra.ParamRegistrationToken, "rcr_" + strings.Repeat("A", 42) + "+", false},
+		{infra.ParamRegistrationToken, strings.Repeat("a", 39), false},
 	}
 	for _, tt := range tests {
 		pat := get(get(params, tt.param), "AllowedPattern")
@@ -220,5 +236,58 @@ func TestTemplateAllowedPatterns(t *testing.T) {
 		if got := re.MatchString(tt.value); got != tt.ok {
 			t.Errorf("%s %q: allowed %v, want %v", tt.param, tt.value, got, tt.ok)
 		}
+	}
+}
+
+// TestRegistrationResource: the custom resource exists only when a topic
+// and a token are given, sends the role it creates with the token, and the
+// token is NoEcho.
+func TestRegistrationResource(t *testing.T) {
+	tpl := template(t)
+	r := get(get(tpl, "Resources"), infra.RegistrationResource)
+	if r == nil || get(r, "Type").Value != infra.RegistrationResourceType {
+		t.Fatalf("no %s resource of type %s", infra.RegistrationResource, infra.RegistrationResourceType)
+	}
+	if c := get(r, "Condition"); c == nil || c.Value != infra.RegistrationCondition {
+		t.Fatalf("the registration resource is not conditioned on %s", infra.RegistrationCondition)
+	}
+	p := get(r, "Properties")
+	want := map[string][2]string{
+		"ServiceToken":      {"!Ref", infra.ParamRegistrationTopicARN},
+		"RoleArn":           {"!GetAtt", "Role.Arn"},
+		"RegistrationToken": {"!Ref", infra.ParamRegistrationToken},
+	}
+	for k, w := range want {
+		v := get(p, k)
+		if v == nil || v.Tag != w[0] || v.Value != w[1] {
+			t.Errorf("property %s = %v, want %s %s", k, v, w[0], w[1])
+		}
+	}
+	if to := get(p, "ServiceTimeout"); to == nil || to.Value == "" {
+		t.Error("no ServiceTimeout: a partner outage would hold the stack for an hour")
+	}
+	for _, k := range keys(p) {
+		if _, ok := want[k]; !ok && k != "ServiceTimeout" {
+			t.Errorf("unexpected property %s", k)
+		}
+	}
+	cond := get(get(tpl, "Conditions"), infra.RegistrationCondition)
+	if cond == nil || cond.Tag != "!And" || len(cond.Content) != 2 {
+		t.Fatalf("condition %s must be !And of two non-empty checks", infra.RegistrationCondition)
+	}
+	seen := map[string]bool{}
+	for _, c := range cond.Content {
+		eq := c.Content[0]
+		if c.Tag != "!Not" || eq.Tag != "!Equals" || eq.Content[0].Tag != "!Ref" || eq.Content[1].Value != "" {
+			t.Errorf("condition part %v is not !Not [!Equals [!Ref X, \"\"]]", c)
+			continue
+		}
+		seen[eq.Content[0].Value] = true
+	}
+	if !seen[infra.ParamRegistrationTopicARN] || !seen[infra.ParamRegistrationToken] {
+		t.Errorf("condition checks %v, want both registration parameters", seen)
+	}
+	if ne := get(get(get(tpl, "Parameters"), infra.ParamRegistrationToken), "NoEcho"); ne == nil || ne.Value != "true" {
+		t.Error("RegistrationToken is not NoEcho")
 	}
 }

@@ -32,6 +32,7 @@ func main() {
 	principal := env.String("TRUSTED_PRINCIPAL_ARN")
 	templateURL := env.StringOr("CUSTOMER_ROLE_TEMPLATE_URL", "")
 	rolePrefix := env.StringOr("CUSTOMER_ROLE_NAME_PREFIX", "")
+	registrationTopic := env.StringOr("REGISTRATION_TOPIC_ARN", "")
 	source := env.StringOr("EVENT_SOURCE", "rolecall")
 	partnerName := env.StringOr("PARTNER_NAME", "")
 	submissionsPerMinute := env.IntOr("SUBMISSIONS_PER_INVITE_PER_MINUTE", onboarding.DefaultSubmissionsPerMinute)
@@ -40,8 +41,9 @@ func main() {
 		log.Error("cannot start", "error", err)
 		os.Exit(1)
 	}
+	st := store.NewDynamoDB(dynamodb.NewFromConfig(cfg), table)
 	svc := &onboarding.Service{
-		Store:  store.NewDynamoDB(dynamodb.NewFromConfig(cfg), table),
+		Store:  st,
 		Queue:  &queue.SQS{Client: sqs.NewFromConfig(cfg), QueueURL: queueURL},
 		Policy: connection.DefaultPolicy(),
 		Rules:  rolearn.Rules{Partition: partitionOf(principal), OwnAccount: partnerAccount},
@@ -56,7 +58,8 @@ func main() {
 		PropagationWindow:   svc.Policy.PropagationWindow,
 		TrustedPrincipalARN: principal,
 		EventSource:         source,
-		Setup:               httpapi.RoleSetup{TrustedPrincipalARN: principal, TemplateURL: templateURL, Region: cfg.Region, RoleNamePrefix: rolePrefix},
+		Registrations:       &onboarding.Registrations{Service: svc, Tokens: st},
+		Setup:               httpapi.RoleSetup{TrustedPrincipalARN: principal, TemplateURL: templateURL, Region: cfg.Region, RoleNamePrefix: rolePrefix, RegistrationTopicARN: registrationTopic},
 		Log:                 log,
 	})
 	if err != nil {

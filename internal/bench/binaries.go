@@ -151,6 +151,8 @@ func functionEnv(t stack.Template, id string, f fakeEndpoints, home string) ([]s
 		"ABANDON_FAILED_AFTER_DAYS":         "14",
 		"ACCESS_ROLE_ARN":                   "arn:aws:iam::" + partnerAccount + ":role/rolecall-bench-access",
 		"PARTNER_NAME":                      "RoleCall",
+		"REGISTRATION_TOPIC_ARN":            "arn:aws:sns:us-east-1:111122223333:rolecall-bench-registration",
+		"REGISTRATION_WAIT":                 "60s",
 		"VERIFY_QUEUE_ARN":                  "arn:aws:sqs:us-east-1:111122223333:rolecall-bench-verify",
 		"PRIORITY_QUEUE_URL":                f.urls["SQS"] + "/111122223333/rolecall-bench-verify-priority",
 		"PRIORITY_QUEUE_ARN":                "arn:aws:sqs:us-east-1:111122223333:rolecall-bench-verify-priority",

@@ -45,6 +45,9 @@ type inviteView struct {
 	PropagationWindowSeconds int `json:"propagationWindowSeconds,omitempty"`
 
 	propagation time.Duration
+	// SelfRegistration: POST /v1/invite/registration gives a stack that
+	// registers itself.
+	SelfRegistration bool `json:"selfRegistration,omitempty"`
 }
 
 // sandboxOffer is the role the form's sandbox button creates: the trust
@@ -89,6 +92,7 @@ func (h *Handler) inviteView(r *http.Request, t tenant.Tenant) (inviteView, erro
 			v.Sandbox = &sandboxOffer{AccountID: acct, RoleARN: "arn:" + h.partition() + ":iam::" + acct + ":role/" + g.RoleName, TrustPolicy: pol}
 		}
 	}
+	v.SelfRegistration = h.selfRegistration()
 	p, err := h.cfg.Service.ListByTenant(r.Context(), t.ID, "", maxListed)
 	if err != nil {
 		return inviteView{}, err

@@ -144,6 +144,12 @@ type Config struct {
 	Events  EventLog
 	Sweeper Sweeper
 	Sandbox Sandbox
+	// Registrations enables the registration-token routes.
+	Registrations RegistrationTokens
+	// RegistrationInbox, with Sandbox, serves the sandbox registration topic.
+	RegistrationInbox RegistrationInbox
+	// SandboxStacks, with Sandbox, serves the form's sandbox stack button.
+	SandboxStacks SandboxStacks
 	// OpsPage serves GET /ops (serve mode), and makes GET / a page that
 	// links the form and the ops page instead of a JSON pointer to the API.
 	OpsPage bool
@@ -232,6 +238,7 @@ func (h *Handler) routes() {
 	if h.cfg.Sweeper != nil {
 		m.Handle("POST /v1/sweeps", h.ops(h.sweep))
 	}
+	h.registrationRoutes()
 
 	// Pages.
 	m.HandleFunc("GET /{$}", h.home)

@@ -196,6 +196,7 @@ func connectVars(v inviteView) vars {
 		"RoleName": v.RoleName, "QuickCreateURL": v.QuickCreateURL, "TemplateDownload": v.TemplateDownload,
 		"Terraform": v.Terraform, "CLI": v.CLI, "SandboxAccountID": sandboxAccount, "Connections": conns,
 		"TrustPolicy": indentJSON(v.TrustPolicy), "PropagationSeconds": strconv.Itoa(int(v.propagation.Seconds())),
+		"SelfRegistration": v.SelfRegistration,
 	}
 }
 

@@ -21,6 +21,10 @@ type RoleSetup struct {
 	// RoleNamePrefix starts the name of each tenant's role (default
 	// infra.DefaultRoleNamePrefix): see rolesetup.DefaultRoleName.
 	RoleNamePrefix string
+	// RegistrationTopicARN is the partner's registration topic; with it,
+	// new registration tokens come with a quick-create link and StackSet
+	// commands whose stacks register themselves.
+	RegistrationTopicARN string
 }
 
 var _ Setup = RoleSetup{}

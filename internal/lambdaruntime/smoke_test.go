@@ -54,6 +54,8 @@ func smokeValues(sqsURL string) map[string]string {
 		"SWEEP_EVERY":                       "1m",
 		"STS_REGIONS":                       "",
 		"METRICS_NAMESPACE":                 "RoleCall/smoke",
+		"REGISTRATION_TOPIC_ARN":            "arn:aws:sns:us-east-1:111122223333:rolecall-smoke-registration",
+		"REGISTRATION_WAIT":                 "60s",
 	}
 }
 
@@ -266,6 +268,30 @@ func decode(t *testing.T, r lambdaruntime.Result, v any) {
 }
 
 var smokeCases = []smokeCase{
+	{"RegisterFunction", func(t *testing.T, p *process, f *fakes) {
+		// A registration request whose ResponseURL is not CloudFormation's
+		// is dropped: nothing read, nothing answered, no retry asked for.
+		var ev map[string]any
+		if err := json.Unmarshal(sample(t, "register/create.json"), &ev); err != nil {
+			t.Fatal(err)
+		}
+		rec := ev["Records"].([]any)[0].(map[string]any)["Sns"].(map[string]any)
+		var req map[string]any
+		_ = json.Unmarshal([]byte(rec["Message"].(string)), &req)
+		req["ResponseURL"] = "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com.evil.example/x"
+		m, _ := json.Marshal(req)
+		rec["Message"] = string(m)
+		payload, _ := json.Marshal(ev)
+		if r := p.invoke(t, payload); r.Error {
+			t.Fatalf("a dropped request was reported as an error: %s", r.Payload)
+		}
+		if calls := f.ddb.Calls(); len(calls) != 0 {
+			t.Errorf("a dropped request made DynamoDB calls: %v", calls)
+		}
+		if !strings.Contains(p.out.String(), "registration request dropped") || strings.Contains(p.out.String(), "rcr_") {
+			t.Errorf("log: %s", p.out.String())
+		}
+	}},
 	{"ApiFunction", func(t *testing.T, p *process, f *fakes) {
 		for file, want := range map[string]int{"api/default-not-found.json": 404, "api/get-invite.json": 401} {
 			var resp struct {

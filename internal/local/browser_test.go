@@ -465,3 +465,32 @@ func TestBrowserOnboarding(t *testing.T) {
 	// The token is kept for the tab: a reload needs no sign-in.
 	do(t, ctx, "reload ops", chromedp.Navigate(s.URL+"/ops"), chromedp.WaitVisible(chromedp.ID("console")))
 }
+
+// TestBrowserSandboxStack: the form's "Launch the stack in a sandbox
+// account" creates the role and registers it as a stack would; the form
+// shows the stack's answer and Connected with nothing pasted.
+func TestBrowserSandboxStack(t *testing.T) {
+	ctx := newBrowser(t)
+	dir := artifacts(t)
+	s := start(t, testOptions(t, io.Discard))
+	c := client{t: t, base: s.URL, ops: s.OpsToken}
+	_, v := c.tenantWithInvite("browser-stack")
+	var inv struct {
+		URL string `json:"url"`
+	}
+	c.must(c.opsDo("POST", "/v1/tenants/browser-stack/invites", nil), 201).decode(t, &inv)
+	do(t, ctx, "open the form", chromedp.Navigate(inv.URL), chromedp.WaitVisible(chromedp.ID("sandbox-launch")))
+	do(t, ctx, "launch the sandbox stack",
+		chromedp.Click(chromedp.ID("sandbox-launch")),
+		chromedp.WaitVisible(chromedp.ID("sandbox-stack-status")),
+		waitFor(`document.querySelector('#status .chip') && document.querySelector('#status .chip').textContent === 'Connected'`, 20*time.Second))
+	answer := get(t, ctx, "stack answer", chromedp.Text(chromedp.ID("sandbox-stack-status")))
+	if !strings.Contains(answer, "SUCCESS") || !strings.Contains(answer, "VERIFIED") {
+		t.Errorf("stack answer %q", answer)
+	}
+	if got := get(t, ctx, "role ARN field", chromedp.Value(chromedp.ID("role-arn"))); got != "" {
+		t.Errorf("the ARN field holds %q; nothing should have been pasted", got)
+	}
+	do(t, ctx, "the connections table lists it", waitFor(`document.querySelector('#conns tbody').textContent.indexOf('`+v.Sandbox.AccountID+`') >= 0`, 5*time.Second))
+	screenshot(t, ctx, dir, "10-sandbox-stack")
+}

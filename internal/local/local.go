@@ -176,6 +176,10 @@ type Server struct {
 	// does not subscribe its own.
 	StackRoutesSubmissions bool
 
+	// Registrations issues registration tokens and authenticates stacks.
+	Registrations *onboarding.Registrations
+	cfn           *sandboxCloudFormation // plays CloudFormation; nil with AWS
+
 	log      *slog.Logger
 	http     *http.Server
 	stsHTTP  *http.Server // the sandbox STS the checker calls; nil with AWS
@@ -426,6 +430,8 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 	policy := o.Policy()
 	rules := rolearn.Rules{Partition: partitionOf(o.TrustedPrincipalARN), OwnAccount: s.PartnerAccountID}
 	s.Service = &onboarding.Service{Store: st, Queue: s.Queue, Policy: policy, Rules: rules, SubmissionsPerMinute: o.SubmissionsPerMinute}
+	regStore := registrationsOf(st)
+	s.Registrations = &onboarding.Registrations{Service: s.Service, Tokens: regStore}
 	s.worker = &verify.Worker{
 		Store:      st,
 		Checker:    o.Hooks.wrapChecker(stsclient.Checker(o.Hooks.wrapAssumer(&check.STS{Client: stsClient}), stsclient.Options{BaseDelay: o.CheckBaseDelay, Log: o.Log})),
@@ -472,8 +478,17 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 		OpsPage: true,
 		Log:     o.Log,
 	}
+	cfg.Registrations = s.Registrations
 	if s.Sandbox != nil {
 		cfg.Sandbox = &sandboxControl{sts: s.Sandbox, endpoint: s.URL + SandboxSTSPath, principal: o.TrustedPrincipalARN, workloadKey: s.WorkloadAccessKeyID}
+		if err = s.sandboxRegistrationRoutes(&cfg, regStore, o.Region); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				s.cfn.srv.Close()
+			}
+		}()
 	}
 	api, err := httpapi.New(cfg)
 	if err != nil {
@@ -544,6 +559,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.sweepDone.Wait()
 		s.stopVerify()
 		s.verifyDone.Wait()
+		if s.cfn != nil {
+			if err := s.cfn.shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("stop the sandbox response bucket: %w", err))
+			}
+		}
 		if s.stsHTTP != nil {
 			if err := s.stsHTTP.Shutdown(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("stop the sandbox STS: %w", err))

@@ -100,6 +100,7 @@ func TestAPIEnvironment(t *testing.T) {
 		"CUSTOMER_ROLE_NAME_PREFIX":         `map[Ref:CustomerRoleNamePrefix]`,
 		"EVENT_SOURCE":                      `map[Ref:EventSource]`,
 		"SUBMISSIONS_PER_INVITE_PER_MINUTE": `map[Ref:SubmissionsPerInvitePerMinute]`,
+		"REGISTRATION_TOPIC_ARN":            `map[Ref:RegistrationTopic]`,
 	}
 	for k, w := range want {
 		if got := sprint(vars[k]); got != w {

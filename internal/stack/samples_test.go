@@ -22,6 +22,7 @@ import (
 	"github.com/rolecall/rolecall/internal/httpapi"
 	"github.com/rolecall/rolecall/internal/onboarding"
 	"github.com/rolecall/rolecall/internal/queue"
+	"github.com/rolecall/rolecall/internal/registration"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/sweep"
@@ -66,6 +67,12 @@ func TestSamplesDecode(t *testing.T) {
 			if derr == nil && len(ev.Records) == 0 {
 				derr = fmt.Errorf("no records")
 			}
+		case "register":
+			var ev events.SNSEvent
+			derr = strictDecode(b, &ev)
+			if derr == nil && len(ev.Records) == 0 {
+				derr = fmt.Errorf("no records")
+			}
 		case "sweep":
 			var in sweep.Input
 			derr = strictDecode(b, &in)
@@ -84,7 +91,7 @@ func TestSamplesDecode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, dir := range []string{"api", "publish", "verify", "sweep", "schemas"} {
+	for _, dir := range []string{"api", "publish", "verify", "sweep", "schemas", "register"} {
 		if counts[dir] == 0 {
 			t.Errorf("no sample under events/%s", dir)
 		}
@@ -209,9 +216,15 @@ func sampleAPI(t *testing.T) *httpadapter.HandlerAdapterV2 {
 	if _, err := svc.Submit(ctx, tn, "arn:aws:iam::123456789012:role/RoleCallAccess"); err != nil {
 		t.Fatal(err)
 	}
+	regs := store.NewMemoryRegistrations()
+	if err := regs.PutRegistrationToken(ctx, registration.Token{ID: "rtk-0123456789abcdef0123", TenantID: "acme",
+		Hash: registration.Hash("rcr_sample"), CreatedAt: now, ExpiresAt: now.Add(registration.DefaultTTL)}); err != nil {
+		t.Fatal(err)
+	}
 	principal := "arn:aws:iam::" + samplePartner + ":role/rolecall-dev-verifier"
 	h, err := httpapi.New(httpapi.Config{
-		Service: svc, Ops: httpapi.APIGatewayIAM{Accounts: []string{samplePartner}},
+		Registrations: &onboarding.Registrations{Service: svc, Tokens: regs},
+		Service:       svc, Ops: httpapi.APIGatewayIAM{Accounts: []string{samplePartner}},
 		PartnerAccountID: samplePartner, TrustedPrincipalARN: principal, EventSource: "rolecall",
 		Setup: httpapi.RoleSetup{TrustedPrincipalARN: principal, Region: "us-east-1"},
 		Log:   slog.New(slog.DiscardHandler),
@@ -235,6 +248,8 @@ func TestAPISamplesRunAgainstTheHandler(t *testing.T) {
 		// The sample connection is PENDING: its access is refused.
 		"get-access": 409, "list-access": 200,
 		"list-tenants": 200, "get-tenant": 200, "get-connection-history": 200,
+		"create-registration-token": 201, "list-registration-tokens": 200, "revoke-registration-token": 200,
+		"submit-connections-batch": 200,
 	}
 	samples := apiSamples(t)
 	if len(samples) != len(want) {

@@ -33,10 +33,11 @@ func template(t *testing.T) stack.Template {
 // functions maps each function's logical ID to its directory under
 // functions/.
 var functions = map[string]string{
-	"ApiFunction":     "api",
-	"PublishFunction": "publish",
-	"VerifyFunction":  "verify",
-	"SweepFunction":   "sweep",
+	"ApiFunction":      "api",
+	"PublishFunction":  "publish",
+	"VerifyFunction":   "verify",
+	"SweepFunction":    "sweep",
+	"RegisterFunction": "register",
 }
 
 func m(v any) map[string]any {

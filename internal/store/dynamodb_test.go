@@ -598,3 +598,8 @@ func TestDynamoDBForeignOldClaim(t *testing.T) {
 		t.Fatalf("disconnect with a missing claim: %v", err)
 	}
 }
+
+func TestDynamoDBRegistrationsContract(t *testing.T) {
+	client := newClient(endpoint(t))
+	storetest.RunRegistrations(t, func(t *testing.T) store.Registrations { return store.NewDynamoDB(client, newTable(t, client)) })
+}

@@ -64,3 +64,7 @@ func TestMemoryOutbox(t *testing.T) {
 		t.Fatalf("ReadOutbox past the end returned %v, %v; want a timeout", evs, err)
 	}
 }
+
+func TestMemoryRegistrationsContract(t *testing.T) {
+	storetest.RunRegistrations(t, func(t *testing.T) store.Registrations { return store.NewMemoryRegistrations() })
+}

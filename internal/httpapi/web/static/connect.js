@@ -539,4 +539,75 @@
       $('conns-empty').hidden = list.length !== 0;
     });
   }
+
+  // --- sandbox stack: the role and its self-registration --------------------
+  var sl = $('sandbox-launch');
+  if (sl) {
+    sl.addEventListener('click', function () {
+      var out = $('sandbox-stack-result');
+      out.textContent = 'Launching the stack: creating the role, then registering it…';
+      sl.disabled = true;
+      api('POST', '/_sandbox/stacks').then(function (r) {
+        sl.disabled = false;
+        out.textContent = '';
+        if (!r.ok) { out.textContent = 'The stack could not be launched: ' + r.error.message; return; }
+        var st = r.data.stack;
+        var detail = st.reason ? ': ' + st.reason : (st.data && st.data.Status ? ' (connection ' + st.data.Status + ')' : '');
+        var line = el('p', null, 'The stack\'s registration answered CloudFormation ' + st.status + detail + '.');
+        line.id = 'sandbox-stack-status';
+        out.appendChild(line);
+        out.appendChild(el('p', 'muted small', 'Stack ' + st.stackId));
+        var c = r.data.connection;
+        if (c) {
+          showStatus(c);
+          refreshConnections();
+          if (!TERMINAL[c.status]) poll(c.accountId);
+        }
+      });
+    });
+  }
+
+  // --- self-registering stack: a registration token, shown once -------------
+  var sr = $('self-register');
+  if (sr) {
+    sr.addEventListener('click', function () {
+      var out = $('self-register-result');
+      out.textContent = 'Creating a registration token…';
+      sr.disabled = true;
+      api('POST', '/v1/invite/registration').then(function (r) {
+        sr.disabled = false;
+        out.textContent = '';
+        if (!r.ok) { out.textContent = 'No token was created: ' + r.error.message; return; }
+        out.appendChild(el('p', null, 'Registration token ' + r.data.tokenId + ', valid until ' + when(r.data.expiresAt) +
+          '. It is shown only now and lets a stack register roles for your organisation: keep it like a password.'));
+        if (r.data.quickCreateUrl) {
+          var a = el('a', 'btn', 'Launch the self-registering stack in the AWS console');
+          a.id = 'self-register-link';
+          a.href = r.data.quickCreateUrl;
+          a.target = '_blank';
+          a.rel = 'noopener noreferrer';
+          var p = el('p');
+          p.appendChild(a);
+          out.appendChild(p);
+        }
+        var box = el('div', 'codebox');
+        var pre = el('pre');
+        pre.id = 'stackset-snippet';
+        pre.tabIndex = 0;
+        pre.appendChild(el('code', null, r.data.stackSet));
+        var btn = el('button', 'btn secondary small', 'Copy');
+        btn.type = 'button';
+        btn.setAttribute('data-copy', 'stackset-snippet');
+        btn.setAttribute('aria-describedby', 'stackset-copied');
+        var copied = el('p', 'copied');
+        copied.id = 'stackset-copied';
+        box.appendChild(pre);
+        box.appendChild(btn);
+        box.appendChild(copied);
+        out.appendChild(el('p', null, 'For every account of an AWS Organization (run in the management account):'));
+        out.appendChild(box);
+        bindCopy(btn);
+      });
+    });
+  }
 })();

@@ -1,0 +1,201 @@
+package onboarding
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/registration"
+	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/tenant"
+)
+
+// Error codes of registration tokens and stack registrations.
+const (
+	CodeInvalidTTL         = "INVALID_TTL"
+	CodeTooManyTokens      = "TOO_MANY_TOKENS"
+	CodeInvalidToken       = "INVALID_REGISTRATION_TOKEN"
+	CodeTokenExpired       = "REGISTRATION_TOKEN_EXPIRED"
+	CodeTokenRevoked       = "REGISTRATION_TOKEN_REVOKED"
+	CodeStackDeleted       = "STACK_DELETED"
+	registrationTokenField = "RegistrationToken"
+)
+
+// TokenStore is what registration needs of the store
+// (store.Registrations implements it).
+type TokenStore interface {
+	PutRegistrationToken(ctx context.Context, t registration.Token) error
+	GetRegistrationToken(ctx context.Context, hash string) (registration.Token, error)
+	ListRegistrationTokens(ctx context.Context, tenantID string) ([]registration.Token, error)
+	RevokeRegistrationToken(ctx context.Context, tenantID, tokenID string, at time.Time) (registration.Token, error)
+}
+
+// Registrations are the operations on registration tokens, and the
+// disconnection a deleted stack asks for. They act through Service, so a
+// stack's registration is validated, limited and stored exactly as a form
+// submission is.
+type Registrations struct {
+	Service *Service
+	Tokens  TokenStore
+}
+
+// CreateToken issues a registration token for a tenant; ttl 0 is the
+// default lifetime. The secret is returned once.
+func (r *Registrations) CreateToken(ctx context.Context, tenantID string, ttl time.Duration) (string, registration.Token, error) {
+	return r.create(ctx, tenantID, ttl, "")
+}
+
+// CreateTokenForInvite issues a registration token on the form, for the
+// tenant of the invite whose stored digest is inviteHash: at most
+// registration.MaxPerInvite per invite, with the default lifetime (a
+// StackSet enrols accounts long after the invite expires).
+func (r *Registrations) CreateTokenForInvite(ctx context.Context, tenantID, inviteHash string) (string, registration.Token, error) {
+	if inviteHash == "" {
+		return "", registration.Token{}, errors.New("create registration token for an invite: no invite")
+	}
+	return r.create(ctx, tenantID, 0, inviteHash)
+}
+
+func (r *Registrations) create(ctx context.Context, tenantID string, ttl time.Duration, inviteHash string) (string, registration.Token, error) {
+	if _, err := r.Service.Tenant(ctx, tenantID); err != nil {
+		return "", registration.Token{}, err
+	}
+	now := r.Service.now()
+	if _, _, err := registration.New(tenantID, now, ttl); err != nil {
+		return "", registration.Token{}, &Error{Code: CodeInvalidTTL, Field: "ttlSeconds", Message: err.Error(), Err: err}
+	}
+	list, err := r.Tokens.ListRegistrationTokens(ctx, tenantID)
+	if err != nil {
+		return "", registration.Token{}, fmt.Errorf("create registration token for %s: %w", tenantID, err)
+	}
+	live, byInvite := 0, 0
+	for _, t := range list {
+		if t.Live(now) {
+			live++
+		}
+		if inviteHash != "" && t.InviteHash == inviteHash {
+			byInvite++
+		}
+	}
+	if live >= registration.MaxLive {
+		return "", registration.Token{}, &Error{Code: CodeTooManyTokens, Message: fmt.Sprintf("a tenant holds at most %d live registration tokens; revoke one first", registration.MaxLive)}
+	}
+	if byInvite >= registration.MaxPerInvite {
+		return "", registration.Token{}, &Error{Code: CodeTooManyTokens, Message: fmt.Sprintf("an invite creates at most %d registration tokens; reuse one you have, or ask the partner", registration.MaxPerInvite)}
+	}
+	for attempt := 0; ; attempt++ {
+		secret, tok, _ := registration.New(tenantID, now, ttl) // ttl was validated above
+		if inviteHash != "" {
+			tok.Via, tok.InviteHash = registration.ViaInvite, inviteHash
+		}
+		err := r.Tokens.PutRegistrationToken(ctx, tok)
+		if errors.Is(err, store.ErrConflict) && attempt < 2 {
+			continue // a random ID collided: draw again
+		}
+		if err != nil {
+			return "", registration.Token{}, fmt.Errorf("create registration token for %s: %w", tenantID, err)
+		}
+		return secret, tok, nil
+	}
+}
+
+// ListTokens lists a tenant's registration tokens (never their secrets).
+func (r *Registrations) ListTokens(ctx context.Context, tenantID string) ([]registration.Token, error) {
+	if _, err := r.Service.Tenant(ctx, tenantID); err != nil {
+		return nil, err
+	}
+	list, err := r.Tokens.ListRegistrationTokens(ctx, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("list registration tokens of %s: %w", tenantID, err)
+	}
+	return list, nil
+}
+
+// RevokeToken revokes a tenant's token; stacks presenting it are refused
+// from then on.
+func (r *Registrations) RevokeToken(ctx context.Context, tenantID, tokenID string) (registration.Token, error) {
+	if _, err := r.Service.Tenant(ctx, tenantID); err != nil {
+		return registration.Token{}, err
+	}
+	notFound := &Error{Code: CodeNotFound, Field: "tokenId", Message: fmt.Sprintf("tenant %q has no registration token %q", tenantID, tokenID)}
+	if !registration.WellFormedID(tokenID) {
+		return registration.Token{}, notFound
+	}
+	t, err := r.Tokens.RevokeRegistrationToken(ctx, tenantID, tokenID, r.Service.now())
+	if errors.Is(err, store.ErrNotFound) {
+		notFound.Err = err
+		return registration.Token{}, notFound
+	}
+	if err != nil {
+		return registration.Token{}, fmt.Errorf("revoke registration token %s of %s: %w", tokenID, tenantID, err)
+	}
+	return t, nil
+}
+
+// Authenticate returns the tenant a registration token acts for, or an
+// *Error (INVALID_REGISTRATION_TOKEN, REGISTRATION_TOKEN_EXPIRED,
+// REGISTRATION_TOKEN_REVOKED) that says what to do.
+func (r *Registrations) Authenticate(ctx context.Context, secret string) (tenant.Tenant, registration.Token, error) {
+	refuse := func(err error) (tenant.Tenant, registration.Token, error) {
+		code := CodeInvalidToken
+		switch {
+		case errors.Is(err, registration.ErrExpired):
+			code = CodeTokenExpired
+		case errors.Is(err, registration.ErrRevoked):
+			code = CodeTokenRevoked
+		}
+		return tenant.Tenant{}, registration.Token{}, &Error{Code: code, Field: registrationTokenField, Message: err.Error(), Err: err}
+	}
+	if !registration.WellFormed(secret) {
+		return refuse(registration.ErrInvalid)
+	}
+	tok, err := r.Tokens.GetRegistrationToken(ctx, registration.Hash(secret))
+	if errors.Is(err, store.ErrNotFound) {
+		return refuse(registration.ErrInvalid)
+	}
+	if err != nil {
+		return tenant.Tenant{}, registration.Token{}, fmt.Errorf("authenticate registration token: %w", err)
+	}
+	if err := tok.Check(secret, r.Service.now()); err != nil {
+		return refuse(err)
+	}
+	t, err := r.Service.Store.GetTenant(ctx, tok.TenantID)
+	if err != nil {
+		return tenant.Tenant{}, registration.Token{}, fmt.Errorf("authenticate registration token of %s: %w", tok.TenantID, err)
+	}
+	return t, tok, nil
+}
+
+// StackDeleted disconnects a connection because the customer deleted the
+// stack that registered it (reason STACK_DELETED). A connection already
+// disconnected changes nothing; an unknown one is NOT_FOUND.
+func (r *Registrations) StackDeleted(ctx context.Context, t tenant.Tenant, accountID string) (connection.Connection, error) {
+	s := r.Service
+	for attempt := 0; ; attempt++ {
+		c, err := s.Connection(ctx, t.ID, accountID)
+		if err != nil {
+			return connection.Connection{}, err
+		}
+		tr := s.Policy.Disconnect(c, t.ExternalIDVersion, s.now())
+		if !tr.Changed() {
+			return c, nil
+		}
+		reason := connection.Reason{Code: CodeStackDeleted,
+			Message: "The CloudFormation stack that registered the role was deleted; RoleCall no longer uses the role.",
+			Hint:    "To connect the account again, create the stack again or submit the role in the form."}
+		tr.After.Reason = reason
+		if tr.Event != nil {
+			tr.Event.Reason = reason
+		}
+		err = s.Store.Apply(ctx, tr)
+		if errors.Is(err, store.ErrConflict) && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return connection.Connection{}, fmt.Errorf("disconnect %s/%s (stack deleted): %w", t.ID, accountID, err)
+		}
+		return tr.After, nil
+	}
+}

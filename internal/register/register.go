@@ -1,0 +1,483 @@
+// Package register is the registration handler: it takes the CloudFormation
+// custom-resource requests a customer's stack publishes to the partner's
+// registration SNS topic (Custom::RoleCallRegistration), authenticates the
+// stack's registration token, binds the stack's account to the role's,
+// submits the connection exactly as the web form does, and answers the
+// request at its ResponseURL (allowlisted S3 hosts only). Deleting the stack
+// disconnects the connection (STACK_DELETED) and is always answered
+// SUCCESS, so a customer can always delete their stack.
+//
+// SNS delivers at least once. The answer to each request is recorded under
+// a key of (StackId, RequestId, LogicalResourceId) before it is sent, so a
+// redelivery gets the same answer and changes nothing; submitting the same
+// role again is a no-op in onboarding besides.
+//
+// Create and Update wait, bounded by Handler.Wait, for the first check of
+// the submitted role: a role that works answers SUCCESS once VERIFIED; a
+// role RoleCall cannot use answers FAILED with the hint, so the customer's
+// stack fails (and rolls back, which disconnects) with the reason on the
+// stack's events page. A check that has not finished by then answers
+// SUCCESS with Status PENDING; the form and the events report the rest.
+package register
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/cfn"
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/onboarding"
+	"github.com/rolecall/rolecall/internal/registration"
+	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/tenant"
+)
+
+// Registrar authenticates tokens and disconnects deleted stacks
+// (*onboarding.Registrations implements it).
+type Registrar interface {
+	Authenticate(ctx context.Context, secret string) (tenant.Tenant, registration.Token, error)
+	StackDeleted(ctx context.Context, t tenant.Tenant, accountID string) (connection.Connection, error)
+}
+
+// Onboarding submits and reads connections (*onboarding.Service implements
+// it): the same operation POST /v1/connections calls.
+type Onboarding interface {
+	Submit(ctx context.Context, t tenant.Tenant, roleARN string) (connection.Connection, error)
+	Connection(ctx context.Context, tenantID, accountID string) (connection.Connection, error)
+}
+
+// Answers records the answer given to each request (store.Registrations
+// implements it).
+type Answers interface {
+	GetRegistrationAnswer(ctx context.Context, key string) (registration.Answer, error)
+	PutRegistrationAnswer(ctx context.Context, key string, a registration.Answer) (registration.Answer, error)
+}
+
+// Sender sends an answer to a ResponseURL (*Responder implements it).
+type Sender interface {
+	Respond(ctx context.Context, responseURL string, body []byte) error
+}
+
+// ResourceType is the custom resource's type in the customer template.
+const ResourceType = "Custom::RoleCallRegistration"
+
+// MaxMessage bounds a request; a genuine one is well under 4 KiB.
+const MaxMessage = 32 << 10
+
+// Defaults of the wait for the first check.
+const (
+	DefaultWait = 60 * time.Second
+	DefaultPoll = 2 * time.Second
+)
+
+// Handler handles custom-resource requests.
+type Handler struct {
+	Registrar  Registrar
+	Onboarding Onboarding
+	Answers    Answers
+	Sender     Sender
+	// Policy is the ResponseURL allowlist (the same as the Sender's); a
+	// request with a refused ResponseURL is dropped before anything else.
+	Policy URLPolicy
+	// Wait bounds the wait for the first check after a submission (0:
+	// DefaultWait; negative: do not wait). Poll is the interval between
+	// reads of the connection (0: DefaultPoll).
+	Wait, Poll time.Duration
+	// Sleep waits d or until ctx ends (tests replace it); Now is the clock.
+	Sleep func(ctx context.Context, d time.Duration) error
+	Now   func() time.Time
+	Log   *slog.Logger
+}
+
+// ErrDropped: a message that cannot be answered (malformed, oversized, or
+// with a refused ResponseURL). It is logged and not retried.
+var ErrDropped = errors.New("registration request dropped")
+
+// HandleSNS is the Lambda entry point: each record's Message is one
+// custom-resource request. Dropped messages are logged; an internal error
+// (store, or the answer's PUT) is returned so Lambda retries the event,
+// which the recorded answers make safe.
+func (h *Handler) HandleSNS(ctx context.Context, ev events.SNSEvent) error {
+	var errs []error
+	for _, rec := range ev.Records {
+		err := h.HandleMessage(ctx, []byte(rec.SNS.Message))
+		if err != nil && !errors.Is(err, ErrDropped) {
+			errs = append(errs, fmt.Errorf("message %s: %w", rec.SNS.MessageID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// request is a decoded, checked custom-resource request.
+type request struct {
+	cfn.Event
+	stack    rolearn.ARN // only Partition and Account are meaningful
+	roleARN  string
+	token    string
+	tokenSet bool
+}
+
+// HandleMessage handles one custom-resource request.
+func (h *Handler) HandleMessage(ctx context.Context, msg []byte) error {
+	log := h.log()
+	if len(msg) > MaxMessage {
+		log.WarnContext(ctx, "registration request dropped", "why", "oversized", "bytes", len(msg))
+		return fmt.Errorf("%w: %d bytes is more than %d", ErrDropped, len(msg), MaxMessage)
+	}
+	var ev cfn.Event
+	if err := json.Unmarshal(msg, &ev); err != nil {
+		log.WarnContext(ctx, "registration request dropped", "why", "not a custom-resource request")
+		return fmt.Errorf("%w: not a custom-resource request", ErrDropped)
+	}
+	if _, err := CheckResponseURL(ev.ResponseURL, h.Policy); err != nil {
+		log.WarnContext(ctx, "registration request dropped", "why", err.Error(), "responseUrlHost", urlHost(ev.ResponseURL), "stackId", truncate(ev.StackID, 256))
+		return fmt.Errorf("%w: %w", ErrDropped, err)
+	}
+	if ev.RequestID == "" || len(ev.RequestID) > 256 || ev.LogicalResourceID == "" || len(ev.LogicalResourceID) > 256 || len(ev.StackID) > 1024 {
+		log.WarnContext(ctx, "registration request dropped", "why", "RequestId, LogicalResourceId or StackId missing or too long")
+		return fmt.Errorf("%w: RequestId, LogicalResourceId or StackId missing or too long", ErrDropped)
+	}
+	key := answerKey(ev)
+	// A Delete is answered SUCCESS even when the answers cannot be read or
+	// recorded: deleting a stack must never wait on RoleCall's table.
+	isDelete := ev.RequestType == cfn.RequestDelete
+	a, err := h.Answers.GetRegistrationAnswer(ctx, key)
+	switch {
+	case err == nil:
+		log.InfoContext(ctx, "registration request redelivered", "requestType", string(ev.RequestType), "status", a.Status)
+		return h.send(ctx, ev, a)
+	case errors.Is(err, store.ErrNotFound):
+	case isDelete:
+		log.ErrorContext(ctx, "recorded answer not read; answering the Delete anyway", "error", err)
+	default:
+		return fmt.Errorf("read recorded answer: %w", err)
+	}
+	a, err = h.decide(ctx, ev)
+	if err != nil {
+		return err
+	}
+	a.AnsweredAt = h.now()
+	recorded, err := h.Answers.PutRegistrationAnswer(ctx, key, a)
+	switch {
+	case err == nil:
+		a = recorded
+	case isDelete:
+		log.ErrorContext(ctx, "answer not recorded; answering the Delete anyway", "error", err)
+	default:
+		return fmt.Errorf("record answer: %w", err)
+	}
+	log.InfoContext(ctx, "registration request answered", "requestType", string(ev.RequestType), "status", a.Status,
+		"physicalResourceId", a.PhysicalResourceID, "reason", a.Reason)
+	return h.send(ctx, ev, a)
+}
+
+// answerKey identifies a request across deliveries.
+func answerKey(ev cfn.Event) string {
+	s := sha256.Sum256([]byte(ev.StackID + "\x00" + ev.RequestID + "\x00" + ev.LogicalResourceID))
+	return hex.EncodeToString(s[:])
+}
+
+// decide computes the answer to a request; it returns an error only for an
+// internal failure worth a retry.
+func (h *Handler) decide(ctx context.Context, ev cfn.Event) (registration.Answer, error) {
+	switch ev.RequestType {
+	case cfn.RequestDelete:
+		return h.delete(ctx, ev), nil
+	case cfn.RequestCreate, cfn.RequestUpdate:
+		return h.register(ctx, ev)
+	}
+	return failed(ev, "INVALID_REQUEST", "RequestType must be Create, Update or Delete"), nil
+}
+
+// register handles Create and Update.
+func (h *Handler) register(ctx context.Context, ev cfn.Event) (registration.Answer, error) {
+	r, bad := parse(ev)
+	if bad != nil {
+		return failed(ev, bad.Code, bad.Message), nil
+	}
+	t, _, err := h.Registrar.Authenticate(ctx, r.token)
+	if err != nil {
+		if oe := onboarding.AsError(err); oe != nil {
+			return failed(ev, oe.Code, oe.Message), nil
+		}
+		return registration.Answer{}, err
+	}
+	if a, err := rolearn.Parse(r.roleARN, rolearn.Rules{}); err == nil && (a.Account != r.stack.Account || a.Partition != r.stack.Partition) {
+		return failed(ev, CodeStackAccountMismatch, fmt.Sprintf("the role is in account %s but the stack runs in account %s; a stack registers only a role of its own account", a.Account, r.stack.Account)), nil
+	}
+	c, err := h.Onboarding.Submit(ctx, t, r.roleARN)
+	if err != nil {
+		if oe := onboarding.AsError(err); oe != nil {
+			return failed(ev, oe.Code, oe.Message), nil
+		}
+		return registration.Answer{}, err
+	}
+	c, err = h.awaitCheck(ctx, c)
+	if err != nil {
+		return registration.Answer{}, err
+	}
+	id := PhysicalID(t.ID, c.AccountID)
+	switch c.Status {
+	case connection.Failed, connection.Disconnected:
+		return failedHint(ev, id, c.Reason), nil
+	}
+	return registration.Answer{Status: string(cfn.StatusSuccess), PhysicalResourceID: id,
+		Data: map[string]string{"TenantId": t.ID, "AccountId": c.AccountID, "Status": string(c.Status)}}, nil
+}
+
+// awaitCheck reads the connection until it leaves PENDING or the wait ends.
+func (h *Handler) awaitCheck(ctx context.Context, c connection.Connection) (connection.Connection, error) {
+	wait, poll := h.Wait, h.Poll
+	if wait == 0 {
+		wait = DefaultWait
+	}
+	if poll <= 0 {
+		poll = DefaultPoll
+	}
+	deadline := h.now().Add(wait)
+	for c.Status == connection.Pending && h.now().Before(deadline) {
+		if err := h.sleep(ctx, min(poll, deadline.Sub(h.now()))); err != nil {
+			return c, nil // out of time: answer with what is known
+		}
+		cur, err := h.Onboarding.Connection(ctx, c.TenantID, c.AccountID)
+		if err != nil {
+			return c, fmt.Errorf("read connection %s/%s: %w", c.TenantID, c.AccountID, err)
+		}
+		c = cur
+	}
+	return c, nil
+}
+
+// delete handles Delete: always SUCCESS. It disconnects only a connection
+// this stack can prove is its own: a physical ID naming a tenant and
+// account, a registration token that authenticates that tenant, a stack in
+// that account, and the connection's role being the stack's role.
+func (h *Handler) delete(ctx context.Context, ev cfn.Event) registration.Answer {
+	log := h.log()
+	ok := registration.Answer{Status: string(cfn.StatusSuccess), PhysicalResourceID: ev.PhysicalResourceID}
+	if ok.PhysicalResourceID == "" || len(ok.PhysicalResourceID) > 1024 {
+		ok.PhysicalResourceID = placeholderID(ev)
+	}
+	tenantID, account, isConn := ParsePhysicalID(ev.PhysicalResourceID)
+	if !isConn {
+		return ok // a resource whose Create failed, or not ours: nothing to undo
+	}
+	r, bad := parse(ev)
+	if bad != nil || r.stack.Account != account {
+		log.InfoContext(ctx, "stack deleted; connection kept", "why", "request does not match the connection", "physicalResourceId", ev.PhysicalResourceID)
+		return ok
+	}
+	t, _, err := h.Registrar.Authenticate(ctx, r.token)
+	if err != nil || t.ID != tenantID {
+		log.InfoContext(ctx, "stack deleted; connection kept", "why", "registration token does not authenticate the tenant", "physicalResourceId", ev.PhysicalResourceID)
+		return ok
+	}
+	c, err := h.Onboarding.Connection(ctx, tenantID, account)
+	if err != nil {
+		if onboarding.AsError(err) == nil {
+			log.ErrorContext(ctx, "stack deleted; connection not read", "physicalResourceId", ev.PhysicalResourceID, "error", err)
+		}
+		return ok
+	}
+	if a, err := rolearn.Parse(r.roleARN, rolearn.Rules{}); err != nil || a.String() != c.RoleARN {
+		log.InfoContext(ctx, "stack deleted; connection kept", "why", "the connection uses another role now", "physicalResourceId", ev.PhysicalResourceID)
+		return ok
+	}
+	if _, err := h.Registrar.StackDeleted(ctx, t, account); err != nil {
+		// Deletion must never block the customer's stack: answer SUCCESS and
+		// leave the connection to its checks (the role is gone with the stack).
+		log.ErrorContext(ctx, "stack deleted; disconnect failed", "physicalResourceId", ev.PhysicalResourceID, "error", err)
+	}
+	return ok
+}
+
+// Codes of refusals specific to registration by stack.
+const (
+	CodeStackAccountMismatch = "STACK_ACCOUNT_MISMATCH"
+	CodeInvalidRequest       = "INVALID_REQUEST"
+)
+
+// parse reads the request's stack and resource properties.
+func parse(ev cfn.Event) (request, *onboarding.Error) {
+	r := request{Event: ev}
+	stack, ok := parseStackID(ev.StackID)
+	if !ok {
+		return r, &onboarding.Error{Code: CodeInvalidRequest, Field: "StackId", Message: "StackId is not a CloudFormation stack ARN"}
+	}
+	r.stack = stack
+	str := func(name string) (string, *onboarding.Error) {
+		v, present := ev.ResourceProperties[name]
+		s, isStr := v.(string)
+		if !present || !isStr || s == "" {
+			return "", &onboarding.Error{Code: CodeInvalidRequest, Field: name, Message: "the resource property " + name + " must be a non-empty string"}
+		}
+		if len(s) > 2048 {
+			return "", &onboarding.Error{Code: CodeInvalidRequest, Field: name, Message: "the resource property " + name + " is longer than 2048 characters"}
+		}
+		return s, nil
+	}
+	var bad *onboarding.Error
+	if r.roleARN, bad = str("RoleArn"); bad != nil {
+		return r, bad
+	}
+	if r.token, bad = str("RegistrationToken"); bad != nil {
+		return r, bad
+	}
+	return r, nil
+}
+
+// parseStackID reads arn:<partition>:cloudformation:<region>:<account>:stack/<name>/<id>.
+func parseStackID(s string) (rolearn.ARN, bool) {
+	p := strings.SplitN(s, ":", 6)
+	if len(p) != 6 || p[0] != "arn" || p[1] == "" || p[2] != "cloudformation" || p[3] == "" || !rolearn.IsAccountID(p[4]) {
+		return rolearn.ARN{}, false
+	}
+	rest, ok := strings.CutPrefix(p[5], "stack/")
+	if !ok || strings.Count(rest, "/") != 1 || strings.HasPrefix(rest, "/") || strings.HasSuffix(rest, "/") {
+		return rolearn.ARN{}, false
+	}
+	return rolearn.ARN{Partition: p[1], Account: p[4]}, true
+}
+
+// PhysicalID names a registered connection: "<tenantId>/<accountId>".
+func PhysicalID(tenantID, accountID string) string { return tenantID + "/" + accountID }
+
+// ParsePhysicalID reads a PhysicalID; ok is false for anything else.
+func ParsePhysicalID(id string) (tenantID, accountID string, ok bool) {
+	t, a, found := strings.Cut(id, "/")
+	if !found || tenant.ValidateID(t) != nil || !rolearn.IsAccountID(a) {
+		return "", "", false
+	}
+	return t, a, true
+}
+
+// placeholderID is the physical ID of a resource whose Create registered
+// nothing: stable per request, and never a PhysicalID.
+func placeholderID(ev cfn.Event) string { return "rolecall-unregistered-" + answerKey(ev)[:20] }
+
+// failed answers FAILED for a request that registered nothing: a failed
+// Create gets a placeholder ID (its rollback's Delete then undoes nothing),
+// a failed Update keeps the resource's ID.
+func failed(ev cfn.Event, code, msg string) registration.Answer {
+	id := ev.PhysicalResourceID
+	if ev.RequestType == cfn.RequestCreate || id == "" || len(id) > 1024 {
+		id = placeholderID(ev)
+	}
+	return registration.Answer{Status: string(cfn.StatusFailed), PhysicalResourceID: id, Reason: code + ": " + msg}
+}
+
+// failedHint answers FAILED for a connection that was submitted but whose
+// check failed: the physical ID names it, so the rollback's Delete
+// disconnects it.
+func failedHint(ev cfn.Event, id string, reason connection.Reason) registration.Answer {
+	msg := reason.Code + ": " + reason.Message
+	if reason.Hint != "" {
+		msg += " " + reason.Hint
+	}
+	return registration.Answer{Status: string(cfn.StatusFailed), PhysicalResourceID: id, Reason: msg}
+}
+
+// send answers ev with a at its ResponseURL.
+func (h *Handler) send(ctx context.Context, ev cfn.Event, a registration.Answer) error {
+	body, err := responseBody(ev, a)
+	if err != nil {
+		return err
+	}
+	if err := h.Sender.Respond(ctx, ev.ResponseURL, body); err != nil {
+		return fmt.Errorf("answer %s request: %w", ev.RequestType, err)
+	}
+	return nil
+}
+
+// responseBody is the documented response object, at most MaxResponseBody
+// bytes: the Reason is shortened to fit.
+func responseBody(ev cfn.Event, a registration.Answer) ([]byte, error) {
+	resp := cfn.Response{
+		Status: cfn.StatusType(a.Status), RequestID: ev.RequestID, LogicalResourceID: ev.LogicalResourceID,
+		StackID: ev.StackID, PhysicalResourceID: a.PhysicalResourceID, Reason: a.Reason,
+	}
+	if len(a.Data) > 0 {
+		resp.Data = map[string]any{}
+		for k, v := range a.Data {
+			resp.Data[k] = v
+		}
+	}
+	for {
+		b, err := json.Marshal(resp)
+		if err != nil {
+			return nil, fmt.Errorf("encode answer: %w", err)
+		}
+		if len(b) <= MaxResponseBody {
+			return b, nil
+		}
+		if resp.Reason == "" {
+			return nil, fmt.Errorf("answer of %d bytes exceeds %d", len(b), MaxResponseBody)
+		}
+		resp.Reason = truncate(resp.Reason, max(0, len(resp.Reason)-(len(b)-MaxResponseBody)-8))
+	}
+}
+
+func (h *Handler) log() *slog.Logger {
+	if h.Log != nil {
+		return h.Log
+	}
+	return slog.Default()
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (h *Handler) sleep(ctx context.Context, d time.Duration) error {
+	if h.Sleep != nil {
+		return h.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// truncate shortens s to at most n bytes on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && n < len(s) && (s[n]&0xC0) == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// urlHost is the host of a URL for logs (never its query: presigned URLs
+// carry a signature).
+func urlHost(raw string) string {
+	s := raw
+	if i := strings.Index(s, "://"); i >= 0 {
+		s = s[i+3:]
+	}
+	if i := strings.IndexAny(s, "/?#"); i >= 0 {
+		s = s[:i]
+	}
+	if i := strings.LastIndex(s, "@"); i >= 0 {
+		s = s[i+1:]
+	}
+	return truncate(s, 128)
+}

@@ -1,0 +1,627 @@
+package register
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/cfn"
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/onboarding"
+	"github.com/rolecall/rolecall/internal/queue"
+	"github.com/rolecall/rolecall/internal/registration"
+	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/syncbuf"
+	"github.com/rolecall/rolecall/internal/tenant"
+)
+
+const (
+	partnerAcct = "999988887777"
+	custAcct    = "111122223333"
+	custRole    = "arn:aws:iam::111122223333:role/RoleCallAccess"
+	custRole2   = "arn:aws:iam::111122223333:role/RoleCallAccess2"
+	stackID     = "arn:aws:cloudformation:us-east-1:111122223333:stack/rolecall/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+)
+
+// recorder is a Sender that keeps what it was asked to send.
+type recorder struct {
+	mu      sync.Mutex
+	answers []sent
+	err     error
+}
+
+type sent struct {
+	url  string
+	body map[string]any
+	raw  []byte
+}
+
+func (r *recorder) Respond(ctx context.Context, url string, body []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return r.err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		return err
+	}
+	r.answers = append(r.answers, sent{url: url, body: m, raw: body})
+	return nil
+}
+
+func (r *recorder) last(t *testing.T) map[string]any {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.answers) == 0 {
+		t.Fatal("nothing was answered")
+	}
+	return r.answers[len(r.answers)-1].body
+}
+
+func (r *recorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.answers)
+}
+
+// env is a handler over the embedded store, with a clock the fake sleep
+// advances and an optional check that runs when the handler waits.
+type env struct {
+	t      *testing.T
+	mem    *store.Memory
+	regs   *onboarding.Registrations
+	svc    *onboarding.Service
+	h      *Handler
+	rec    *recorder
+	logs   *syncbuf.Buffer
+	now    time.Time
+	onWait func() // runs at each wait of the handler (a check finishing)
+	waits  int
+}
+
+func newEnv(t *testing.T) *env {
+	e := &env{t: t, mem: store.NewMemory(), rec: &recorder{}, logs: &syncbuf.Buffer{}, now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	e.svc = &onboarding.Service{Store: e.mem, Queue: queue.NewMemory(), Policy: connection.DefaultPolicy(),
+		Rules: rolearn.Rules{Partition: "aws", OwnAccount: partnerAcct}, Now: func() time.Time { return e.now }}
+	e.regs = &onboarding.Registrations{Service: e.svc, Tokens: store.NewMemoryRegistrations()}
+	e.h = &Handler{
+		Registrar: e.regs, Onboarding: e.svc, Answers: e.regs.Tokens.(*store.MemoryRegistrations), Sender: e.rec,
+		Wait: 10 * time.Second, Poll: time.Second,
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			e.waits++
+			e.now = e.now.Add(d)
+			if e.onWait != nil {
+				e.onWait()
+			}
+			return nil
+		},
+		Now: func() time.Time { return e.now },
+		Log: slog.New(slog.NewTextHandler(e.logs, nil)),
+	}
+	return e
+}
+
+func (e *env) tenant(id string) tenant.Tenant {
+	e.t.Helper()
+	tn, err := e.svc.CreateTenant(context.Background(), id, "Tenant "+id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tn
+}
+
+func (e *env) token(tenantID string) (string, registration.Token) {
+	e.t.Helper()
+	s, tok, err := e.regs.CreateToken(context.Background(), tenantID, 0)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return s, tok
+}
+
+// check makes the verify worker's decision for the connection's current
+// version: the result is applied through the lifecycle policy.
+func (e *env) check(tenantID, account string, r connection.Result) {
+	e.t.Helper()
+	c, err := e.mem.GetConnection(context.Background(), tenantID, account)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tn, err := e.mem.GetTenant(context.Background(), tenantID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tr, err := e.svc.Policy.Apply(c, connection.Outcome{Result: r, Version: c.Version, ExternalIDVersion: tn.ExternalIDVersion, ExternalIDCurrent: true, CheckedAt: e.now})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.mem.Apply(context.Background(), tr); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// msg is a custom-resource request as CloudFormation sends it.
+func msg(requestType, requestID, physicalID string, props map[string]any) []byte {
+	m := map[string]any{
+		"RequestType": requestType, "RequestId": requestID, "ResponseURL": goodURL,
+		"ResourceType": ResourceType, "LogicalResourceId": "RoleCallRegistration", "StackId": stackID,
+		"ResourceProperties": props,
+	}
+	if physicalID != "" {
+		m["PhysicalResourceId"] = physicalID
+	}
+	b, _ := json.Marshal(m)
+	return b
+}
+
+func props(role, token string) map[string]any {
+	return map[string]any{"ServiceToken": "arn:aws:sns:us-east-1:999988887777:rolecall-dev-registration", "RoleArn": role, "RegistrationToken": token}
+}
+
+func (e *env) events(tenantID string) []connection.Event {
+	evs, err := e.mem.Events(context.Background(), tenantID, custAcct)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return evs
+}
+
+func TestCreateVerified(t *testing.T) {
+	e := newEnv(t)
+	e.tenant("acme")
+	secret, _ := e.token("acme")
+	e.onWait = func() {
+		if e.waits == 2 { // the check finishes two polls after the submission
+			e.check("acme", custAcct, connection.ResultOK)
+		}
+	}
+	if err := e.h.HandleMessage(context.Background(), msg("Create", "req-1", "", props(custRole, secret))); err != nil {
+		t.Fatal(err)
+	}
+	got := e.rec.last(t)
+	if got["Status"] != "SUCCESS" || got["PhysicalResourceId"] != "acme/"+custAcct || got["RequestId"] != "req-1" ||
+		got["StackId"] != stackID || got["LogicalResourceId"] != "RoleCallRegistration" {
+		t.Fatalf("answer = %v", got)
+	}
+	if d, _ := got["Data"].(map[string]any); d["Status"] != "VERIFIED" || d["TenantId"] != "acme" || d["AccountId"] != custAcct {
+		t.Fatalf("Data = %v", got["Data"])
+	}
+	if e.rec.answers[0].url != goodURL {
+		t.Fatalf("answered to %q", e.rec.answers[0].url)
+	}
+	c, _ := e.mem.GetConnection(context.Background(), "acme", custAcct)
+	if c.Status != connection.Verified || c.RoleARN != custRole {
+		t.Fatalf("connection = %+v", c)
+	}
+	if strings.Contains(e.logs.String(), secret) {
+		t.Fatal("the registration token was logged")
+	}
+}
+
+func TestCreateCheckFailsAnswersHint(t *testing.T) {
+	e := newEnv(t)
+	e.tenant("acme")
+	secret, _ := e.token("acme")
+	e.onWait = func() {
+		if e.waits == 1 {
+			e.check("acme", custAcct, connection.ResultNotEnforced)
+		}
+	}
+	if err := e.h.HandleMessage(context.Background(), msg("Create", "req-1", "", props(custRole, secret))); err != nil {
+		t.Fatal(err)
+	}
+	got := e.rec.last(t)
+	reason, _ := got["Reason"].(string)
+	if got["Status"] != "FAILED" || !strings.HasPrefix(reason, "EXTERNAL_ID_NOT_ENFORCED: ") || got["PhysicalResourceId"] != "acme/"+custAcct {
+		t.Fatalf("answer = %v", got)
+	}
+	// The rollback deletes the resource: that disconnects the connection.
+	if err := e.h.HandleMessage(context.Background(), msg("Delete", "req-2", "acme/"+custAcct, props(custRole, secret))); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.rec.last(t); got["Status"] != "SUCCESS" {
+		t.Fatalf("delete answer = %v", got)
+	}
+	c, _ := e.mem.GetConnection(context.Background(), "acme", custAcct)
+	if c.Status != connection.Disconnected || c.Reason.Code != onboarding.CodeStackDeleted {
+		t.Fatalf("after rollback: %+v", c)
+	}
+}
+
+func TestCreateStillPendingAnswersSuccess(t *testing.T) {
+	e := newEnv(t)
+	e.tenant("acme")
+	secret, _ := e.token("acme")
+	if err := e.h.HandleMessage(context.Background(), msg("Create", "req-1", "", props(custRole, secret))); err != nil {
+		t.Fatal(err)
+	}
+	got := e.rec.last(t)
+	if d, _ := got["Data"].(map[string]any); got["Status"] != "SUCCESS" || d["Status"] != "PENDING" {
+		t.Fatalf("answer = %v", got)
+	}
+	if want := int(e.h.Wait / e.h.Poll); e.waits != want {
+		t.Fatalf("waited %d times, want %d (Wait/Poll): the wait is not bounded", e.waits, want)
+	}
+}
+
+func TestNoWait(t *testing.T) {
+	e := newEnv(t)
+	e.h.Wait = -1
+	e.tenant("acme")
+	secret, _ := e.token("acme")
+	if err := e.h.HandleMessage(context.Background(), msg("Create", "req-1", "", props(custRole, secret))); err != nil {
+		t.Fatal(err)
+	}
+	if e.waits != 0 || e.rec.last(t)["Status"] != "SUCCESS" {
+		t.Fatalf("waits %d, answer %v", e.waits, e.rec.last(t))
+	}
+}
+
+// Hostile and broken Create requests answer FAILED with an actionable
+// reason and store nothing.
+func TestCreateRefusals(t *testing.T) {
+	e := newEnv(t)
+	e.tenant("acme")
+	e.tenant("other")
+	secret, _ := e.token("acme")
+	revokedSecret, revoked := e.token("acme")
+	if _, err := e.regs.RevokeToken(context.Background(), "acme", revoked.ID); err != nil {
+		t.Fatal(err)
+	}
+	shortSecret, _, err := e.regs.CreateToken(context.Background(), "acme", registration.MinTTL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherSecret, _ := e.token("other")
+	forged, _, _ := registration.New("acme", e.now, 0) // well formed, never stored
+	withStack := func(stack string, p map[string]any) []byte {
+		var m map[string]any
+		_ = json.Unmarshal(msg("Create", "req-x", "", p), &m)
+		m["StackId"] = stack
+		b, _ := json.Marshal(m)
+		return b
+	}
+	tests := []struct {
+		name     string
+		message  []byte
+		wantCode string
+		advance  time.Duration
+	}{
+		{"wrong token", msg("Create", "r1", "", props(custRole, forged)), onboarding.CodeInvalidToken, 0},
+		{"malformed token", msg("Create", "r2", "", props(custRole, "rcr_short")), onboarding.CodeInvalidToken, 0},
+		{"invite code as token", msg("Create", "r3", "", props(custRole, strings.Repeat("a", 39))), onboarding.CodeInvalidToken, 0},
+		{"revoked token", msg("Create", "r4", "", props(custRole, revokedSecret)), onboarding.CodeTokenRevoked, 0},
+		{"missing token", msg("Create", "r6", "", map[string]any{"RoleArn": custRole}), CodeInvalidRequest, 0},
+		{"token not a string", msg("Create", "r7", "", map[string]any{"RoleArn": custRole, "RegistrationToken": 7}), CodeInvalidRequest, 0},
+		{"missing role", msg("Create", "r8", "", map[string]any{"RegistrationToken": secret}), CodeInvalidRequest, 0},
+		{"stack in another account", withStack("arn:aws:cloudformation:us-east-1:444455556666:stack/rc/1", props(custRole, secret)), CodeStackAccountMismatch, 0},
+		{"stack in another partition", withStack("arn:aws-cn:cloudformation:cn-north-1:111122223333:stack/rc/1", props(custRole, secret)), CodeStackAccountMismatch, 0},
+		{"stack id not an ARN", withStack("rolecall", props(custRole, secret)), CodeInvalidRequest, 0},
+		{"user ARN", msg("Create", "r9", "", props("arn:aws:iam::111122223333:user/alice", secret)), "NOT_A_ROLE", 0},
+		{"partner's own account", withStack("arn:aws:cloudformation:us-east-1:999988887777:stack/rc/1", props("arn:aws:iam::999988887777:role/X", secret)), "OWN_ACCOUNT", 0},
+		{"unknown request type", msg("Replace", "r10", "", props(custRole, secret)), CodeInvalidRequest, 0},
+		// Last: it moves the clock past the short token's expiry.
+		{"expired token", msg("Create", "r5", "", props(custRole, shortSecret)), onboarding.CodeTokenExpired, registration.MinTTL},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e.now = e.now.Add(tc.advance)
+			before := e.rec.count()
+			if err := e.h.HandleMessage(context.Background(), tc.message); err != nil {
+				t.Fatal(err)
+			}
+			if e.rec.count() != before+1 {
+				t.Fatal("not answered")
+			}
+			got := e.rec.last(t)
+			reason, _ := got["Reason"].(string)
+			if got["Status"] != "FAILED" || !strings.HasPrefix(reason, tc.wantCode+": ") {
+				t.Fatalf("answer = %v, want FAILED %s", got, tc.wantCode)
+			}
+			if id, _ := got["PhysicalResourceId"].(string); !strings.HasPrefix(id, "rolecall-unregistered-") {
+				t.Fatalf("a failed Create answered the physical ID %q", id)
+			}
+		})
+	}
+	for _, tn := range []string{"acme", "other"} {
+		if p, _ := e.mem.ListByTenant(context.Background(), tn, "", 10); len(p.Items) != 0 {
+			t.Fatalf("refused requests stored connections for %s: %+v", tn, p.Items)
+		}
+	}
+	// Another tenant's valid token registers for that tenant only.
+	if err := e.h.HandleMessage(context.Background(), msg("Create", "r11", "", props(custRole, otherSecret))); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.rec.last(t); got["PhysicalResourceId"] != "other/"+custAcct {
+		t.Fatalf("other tenant's token: %v", got)
+	}
+	if p, _ := e.mem.ListByTenant(context.Background(), "acme", "", 10); len(p.Items) != 0 {
+		t.Fatal("another tenant's token registered for acme")
+	}
+}
+
+// Messages that cannot be answered are dropped, logged, and never sent.
+func TestDropped(t *testing.T) {
+	e := newEnv(t)
+	e.tenant("acme")
+	secret, _ := e.token("acme")
+	withURL := func(u string) []byte {
+		var m map[string]any
+		_ = json.Unmarshal(msg("Create", "req-1", "", props(custRole, secret)), &m)
+		m["ResponseURL"] = u
+		b, _ := json.Marshal(m)
+		return b
+	}
+	tests := []struct {
+		name string
+		msg  []byte
+	}{
+		{"oversized", append(msg("Create", "req-1", "", props(custRole, secret)), bytes.Repeat([]byte(" "), MaxMessage)...)},
+		{"not JSON", []byte("{")},
+		{"JSON array", []byte("[]")},
+		{"no ResponseURL", withURL("")},
+		{"look-alike host", withURL("https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com.evil.example/x")},
+		{"userinfo trick", withURL("https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com@evil.example/x")},
+		{"IP literal", withURL("https://169.254.169.254/latest")},
+		{"http", withURL("http://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x")},
+		{"loopback outside the sandbox", withURL("http://127.0.0.1:9/x")},
+		{"no RequestId", msg("Create", "", "", props(custRole, secret))},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := e.h.HandleMessage(context.Background(), tc.msg)
+			if !errors.Is(err, ErrDropped) {
+				t.Fatalf("err = %v, want ErrDropped", err)
+			}
+		})
+	}
+	if e.rec.count() != 0 {
+		t.Fatalf("%d dropped messages were answered", e.rec.count())
+	}
+	if p, _ := e.mem.ListByTenant(context.Background(), "acme", "", 10); len(p.Items) != 0 {
+		t.Fatal("a dropped message stored a connection")
+	}
+	if strings.Contains(e.logs.String(), secret) || strings.Contains(e.logs.String(), "X-Amz-Signature") {
+		t.Fatal("a secret or a presigned signature was logged")
+	}
+	// HandleSNS logs drops and does not ask Lambda to retry them.
+	if err := e.h.HandleSNS(context.Background(), events.SNSEvent{Records: []events.SNSEventRecord{{SNS: events.SNSEntity{Message: "{"}}}}); err != nil {
+		t.Fatalf("HandleSNS retried a dropped message: %v", err)
+	}
+}
+
+// The same request delivered twice: one connection, one event, the same
+// answer.
+func TestDuplicateDelivery(t *testing.T) {
+	e := newEnv(t)
+	e.tenant("acme")
+	secret, _ := e.token("acme")
+	m := msg("Create", "req-1", "", props(custRole, secret))
+	ev := events.SNSEvent{Records: []events.SNSEventRecord{{SNS: events.SNSEntity{MessageID: "m1", Message: string(m)}}}}
+	if err := e.h.HandleSNS(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	// Between the deliveries the check verifies the role: answering anew
+	// would say VERIFIED; the redelivery gets the recorded first answer.
+	e.check("acme", custAcct, connection.ResultOK)
+	if err := e.h.HandleSNS(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if e.rec.count() != 2 || !bytes.Equal(e.rec.answers[0].raw, e.rec.answers[1].raw) {
+		t.Fatalf("answers differ: %s vs %s", e.rec.answers[0].raw, e.rec.answers[1].raw)
+	}
+	if evs := e.events("acme"); len(evs) != 2 || evs[0].DetailType != connection.RoleSubmitted {
+		t.Fatalf("events = %d (%v); want one submission and its verification", len(evs), evs)
+	}
+	// A new request (another RequestId) with the same role is a no-op submission.
+	if err := e.h.HandleMessage(context.Background(), msg("Create", "req-2", "", props(custRole, secret))); err != nil {
+		t.Fatal(err)
+	}
+	if evs := e.events("acme"); len(evs) != 2 {
+		t.Fatalf("resubmitting the same role added events: %d", len(evs))
+	}
+}
+
+// A failed answer PUT is returned (Lambda retries); the retry sends the
+// recorded answer without submitting again.
+func TestAnswerFailureRetries(t *testing.T) {
+	e := newEnv(t)
+	e.h.Wait = -1
+	e.tenant("acme")
+	secret, _ := e.token("acme")
+	e.rec.err = errors.New("S3 unreachable")
+	m := msg("Create", "req-1", "", props(custRole, secret))
+	ev := events.SNSEvent{Records: []events.SNSEventRecord{{SNS: events.SNSEntity{MessageID: "m1", Message: string(m)}}}}
+	if err := e.h.HandleSNS(context.Background(), ev); err == nil {
+		t.Fatal("a failed answer was not reported for a retry")
+	}
+	e.rec.err = nil
+	if err := e.h.HandleSNS(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if e.rec.last(t)["Status"] != "SUCCESS" || len(e.events("acme")) != 1 {
+		t.Fatalf("retry: %v, %d events", e.rec.last(t), len(e.events("acme")))
+	}
+}
+
+func TestUpdate(t *testing.T) {
+	e := newEnv(t)
+	e.h.Wait = -1
+	e.tenant("acme")
+	secret, _ := e.token("acme")
+	if err := e.h.HandleMessage(context.Background(), msg("Create", "req-1", "", props(custRole, secret))); err != nil {
+		t.Fatal(err)
+	}
+	e.check("acme", custAcct, connection.ResultOK)
+
+	// A new role in the same account: submitted as the verified
+	// connection's candidate (the verified role stays in use until the new
+	// one verifies); the physical ID stays.
+	if err := e.h.HandleMessage(context.Background(), msg("Update", "req-2", "acme/"+custAcct, props(custRole2, secret))); err != nil {
+		t.Fatal(err)
+	}
+	got := e.rec.last(t)
+	if got["Status"] != "SUCCESS" || got["PhysicalResourceId"] != "acme/"+custAcct {
+		t.Fatalf("update answer = %v", got)
+	}
+	evs := e.events("acme")
+	if last := evs[len(evs)-1]; last.DetailType != connection.RoleSubmitted || last.RoleARN != custRole || last.CandidateRoleARN != custRole2 {
+		t.Fatalf("the new role was not submitted: %+v", last)
+	}
+
+	// A new token re-authenticates; a revoked one is refused and keeps the ID.
+	secret2, tok2 := e.token("acme")
+	if err := e.h.HandleMessage(context.Background(), msg("Update", "req-3", "acme/"+custAcct, props(custRole2, secret2))); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.rec.last(t); got["Status"] != "SUCCESS" {
+		t.Fatalf("new token: %v", got)
+	}
+	if _, err := e.regs.RevokeToken(context.Background(), "acme", tok2.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.h.HandleMessage(context.Background(), msg("Update", "req-4", "acme/"+custAcct, props(custRole, secret2))); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.rec.last(t); got["Status"] != "FAILED" || got["PhysicalResourceId"] != "acme/"+custAcct ||
+		!strings.HasPrefix(got["Reason"].(string), onboarding.CodeTokenRevoked) {
+		t.Fatalf("revoked token update: %v", got)
+	}
+}
+
+func TestDelete(t *testing.T) {
+	e := newEnv(t)
+	e.h.Wait = -1
+	e.tenant("acme")
+	e.tenant("other")
+	secret, _ := e.token("acme")
+	otherSecret, _ := e.token("other")
+	if err := e.h.HandleMessage(context.Background(), msg("Create", "req-1", "", props(custRole, secret))); err != nil {
+		t.Fatal(err)
+	}
+	e.check("acme", custAcct, connection.ResultOK)
+	withStack := func(b []byte, stack string) []byte {
+		var m map[string]any
+		_ = json.Unmarshal(b, &m)
+		m["StackId"] = stack
+		out, _ := json.Marshal(m)
+		return out
+	}
+	// Deletes that must not disconnect, each answered SUCCESS.
+	keep := []struct {
+		name string
+		msg  []byte
+	}{
+		{"never created", msg("Delete", "d1", "rolecall-unregistered-0123456789abcdef0123", props(custRole, secret))},
+		{"no physical id", msg("Delete", "d2", "", props(custRole, secret))},
+		{"garbage physical id", msg("Delete", "d3", "../../etc", nil)},
+		{"unknown connection", msg("Delete", "d4", "acme/444455556666", props("arn:aws:iam::444455556666:role/R", secret))},
+		{"another tenant's token", msg("Delete", "d5", "acme/"+custAcct, props(custRole, otherSecret))},
+		{"forged token", msg("Delete", "d6", "acme/"+custAcct, props(custRole, "rcr_forged"))},
+		{"stack in another account", withStack(msg("Delete", "d7", "acme/"+custAcct, props(custRole, secret)), "arn:aws:cloudformation:us-east-1:444455556666:stack/rc/1")},
+		{"another role than the connection's", msg("Delete", "d8", "acme/"+custAcct, props(custRole2, secret))},
+		{"malformed properties", msg("Delete", "d9", "acme/"+custAcct, map[string]any{"RoleArn": []int{1}})},
+	}
+	for _, tc := range keep {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := e.h.HandleMessage(context.Background(), tc.msg); err != nil {
+				t.Fatal(err)
+			}
+			got := e.rec.last(t)
+			if got["Status"] != "SUCCESS" || got["PhysicalResourceId"] == "" {
+				t.Fatalf("answer = %v", got)
+			}
+			if c, _ := e.mem.GetConnection(context.Background(), "acme", custAcct); c.Status != connection.Verified {
+				t.Fatalf("disconnected by %s", tc.name)
+			}
+		})
+	}
+	// The stack's own Delete disconnects, once.
+	del := msg("Delete", "d10", "acme/"+custAcct, props(custRole, secret))
+	for range 2 {
+		if err := e.h.HandleMessage(context.Background(), del); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.rec.last(t); got["Status"] != "SUCCESS" || got["PhysicalResourceId"] != "acme/"+custAcct {
+			t.Fatalf("delete answer = %v", got)
+		}
+	}
+	c, _ := e.mem.GetConnection(context.Background(), "acme", custAcct)
+	if c.Status != connection.Disconnected || c.Reason.Code != onboarding.CodeStackDeleted || c.Reason.Hint == "" {
+		t.Fatalf("after delete: %+v", c)
+	}
+	evs := e.events("acme")
+	last := evs[len(evs)-1]
+	if last.DetailType != connection.RoleDisconnected || last.Reason.Code != onboarding.CodeStackDeleted || len(evs) != 3 {
+		t.Fatalf("events: %d, last %+v", len(evs), last)
+	}
+}
+
+func TestResponseBodyFits(t *testing.T) {
+	a := registration.Answer{Status: "FAILED", PhysicalResourceID: "acme/" + custAcct, Reason: strings.Repeat("é", 5000)}
+	cev := mustEvent(t, msg("Create", "req-1", "", nil))
+	b, err := responseBody(cev, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > MaxResponseBody || !json.Valid(b) {
+		t.Fatalf("body of %d bytes (valid %v)", len(b), json.Valid(b))
+	}
+}
+
+func mustEvent(t *testing.T, b []byte) cfn.Event {
+	t.Helper()
+	var ev cfn.Event
+	if err := json.Unmarshal(b, &ev); err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// failingAnswers is an answer store that is down.
+type failingAnswers struct{}
+
+func (failingAnswers) GetRegistrationAnswer(ctx context.Context, key string) (registration.Answer, error) {
+	return registration.Answer{}, errors.New("table unavailable")
+}
+
+func (failingAnswers) PutRegistrationAnswer(ctx context.Context, key string, a registration.Answer) (registration.Answer, error) {
+	return registration.Answer{}, errors.New("table unavailable")
+}
+
+// With the answers store down, a Delete is still answered SUCCESS (and
+// disconnects); a Create asks for a retry and answers nothing.
+func TestAnswersStoreDown(t *testing.T) {
+	e := newEnv(t)
+	e.h.Wait = -1
+	e.tenant("acme")
+	secret, _ := e.token("acme")
+	if err := e.h.HandleMessage(context.Background(), msg("Create", "req-1", "", props(custRole, secret))); err != nil {
+		t.Fatal(err)
+	}
+	e.h.Answers = failingAnswers{}
+	n := e.rec.count()
+	if err := e.h.HandleMessage(context.Background(), msg("Create", "req-2", "", props(custRole2, secret))); err == nil || e.rec.count() != n {
+		t.Fatalf("Create with the store down: err %v, %d answers", err, e.rec.count()-n)
+	}
+	if err := e.h.HandleMessage(context.Background(), msg("Delete", "req-3", "acme/"+custAcct, props(custRole, secret))); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.rec.last(t); got["Status"] != "SUCCESS" {
+		t.Fatalf("delete answer = %v", got)
+	}
+	if c, _ := e.mem.GetConnection(context.Background(), "acme", custAcct); c.Status != connection.Disconnected {
+		t.Fatalf("not disconnected: %+v", c)
+	}
+}
