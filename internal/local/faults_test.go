@@ -49,6 +49,7 @@ import (
 	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/publish"
+	"github.com/rolecall/rolecall/internal/sandbox"
 	"github.com/rolecall/rolecall/internal/syncbuf"
 	"github.com/rolecall/rolecall/internal/tenant"
 	"github.com/rolecall/rolecall/internal/verify"
@@ -63,7 +64,7 @@ const (
 	kindLate           roleKind = "late"            // created 0.2-1 s after submission (IAM propagation)
 	kindReplaced       roleKind = "replaced"        // a missing role, resubmitted with a good one while PENDING
 	kindDeleted        roleKind = "deleted"         // good, deleted once verified
-	kindLax            roleKind = "lax"             // trusts the partner without the sts:ExternalId condition
+	kindLax            roleKind = "lax"             // trusts the partner with a hole instead of StringEquals on sts:ExternalId (each sandbox.Hole in turn)
 	kindMissing        roleKind = "missing"         // never created
 	kindWrongAccount   roleKind = "wrong-account"   // created in another account than the ARN names
 	kindWrongPrincipal roleKind = "wrong-principal" // trusts another partner's principal
@@ -117,6 +118,7 @@ type planned struct {
 	role    string // the role ARN finally submitted
 	first   string // kindReplaced: the missing role submitted first
 	kind    roleKind
+	hole    sandbox.Hole // kindLax: the trust policy's mistake
 }
 
 func (p *planned) key() string { return p.tenant.id + "/" + p.account }
@@ -532,6 +534,7 @@ func (r *faultRun) createTenants() {
 }
 
 func (r *faultRun) makePlan() {
+	holes := 0
 	for ti, tn := range r.tenants {
 		for j := range r.size.perTenant {
 			acct := fmt.Sprintf("%012d", 300_000_000_000+ti*10_000+j)
@@ -540,8 +543,18 @@ func (r *faultRun) makePlan() {
 			if p.kind == kindReplaced {
 				p.first = fmt.Sprintf("arn:aws:iam::%s:role/NotCreatedYet-%d", acct, j)
 			}
+			if p.kind == kindLax {
+				// The common "require an external ID" mistakes, in turn:
+				// no condition, ...IfExists, wildcards, Null false and the
+				// set qualifiers all accept a decoy or no external ID.
+				p.hole = sandbox.Holes[holes%len(sandbox.Holes)]
+				holes++
+			}
 			r.plan = append(r.plan, p)
 		}
+	}
+	if holes < len(sandbox.Holes) {
+		r.t.Fatalf("the plan has %d lax roles, fewer than the %d holes it must cover", holes, len(sandbox.Holes))
 	}
 }
 
@@ -557,7 +570,7 @@ func (r *faultRun) putRole(p *planned) error {
 		r.sts.foreign.Store(p.role, true)
 		return sb.PutRole(p.role, good)
 	case kindLax:
-		return sb.PutRole(p.role, policyWithoutExternalID(r.srv.PartnerPrincipalARN))
+		return sb.PutRole(p.role, p.hole.TrustPolicy(r.srv.PartnerPrincipalARN, p.tenant.externalID))
 	case kindWrongAccount:
 		other := "7" + p.account[1:] // the plan's accounts start with 3
 		return sb.PutRole(strings.Replace(p.role, p.account, other, 1), good)
@@ -935,7 +948,7 @@ func (r *faultRun) assertNoUntrustedVerified() {
 			t.Errorf("SECURITY: %s (%s): a check reported OK for a role that must never be trusted: %v", p.key(), p.kind, res)
 		}
 		if p.kind == kindLax && !slices.Contains(res, connection.ResultNotEnforced) {
-			t.Errorf("%s: no check found EXTERNAL_ID_NOT_ENFORCED: %v", p.key(), res)
+			t.Errorf("%s (%s): no check found EXTERNAL_ID_NOT_ENFORCED: %v", p.key(), p.hole, res)
 		}
 		if p.kind == kindReplaced && slices.Contains(r.checks.results(p.first), connection.ResultOK) {
 			t.Errorf("%s: the missing first role was found OK", p.key())
