@@ -2,7 +2,7 @@
 GO ?= go
 GOTEST_FLAGS ?= -count=1 -timeout 20m
 
-.PHONY: run test vet fuzz bench build clean cdk-deps
+.PHONY: run test vet fuzz bench build clean cdk-deps deploy publish-template
 
 run:
 	$(GO) run ./cmd/rolecall serve
@@ -74,3 +74,21 @@ build-SweepFunction:
 
 build-RegisterFunction:
 	$(LAMBDA_BUILD) ./functions/register
+
+# Deploy: sam build and sam deploy (DEPLOYFLAGS, e.g. --config-env prod),
+# then publish the customer role template to the stack's own bucket, so the
+# form's quick-create links work from a fresh deploy with no manual upload.
+# STACK is the stack's name (samconfig.toml's stack_name of the environment).
+STACK ?= rolecall-dev
+AWS ?= aws
+deploy:
+	sam build
+	sam deploy $(DEPLOYFLAGS)
+	$(MAKE) publish-template STACK=$(STACK)
+
+publish-template:
+	@bucket=$$($(AWS) cloudformation describe-stacks --stack-name "$(STACK)" \
+	  --query "Stacks[0].Outputs[?OutputKey=='CustomerTemplateBucketName'].OutputValue" --output text) && \
+	test -n "$$bucket" && test "$$bucket" != None || { echo "stack $(STACK) has no CustomerTemplateBucketName output" >&2; exit 1; } && \
+	$(AWS) s3 cp infra/customer-role.yaml "s3://$$bucket/customer-role.yaml" --content-type text/yaml && \
+	echo "published s3://$$bucket/customer-role.yaml"

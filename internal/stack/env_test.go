@@ -96,7 +96,7 @@ func TestAPIEnvironment(t *testing.T) {
 		"VERIFY_QUEUE_URL":                  `map[Ref:PriorityQueue]`,
 		"PARTNER_ACCOUNT_ID":                `map[Ref:AWS::AccountId]`,
 		"TRUSTED_PRINCIPAL_ARN":             `map[Fn::GetAtt:[PartnerAccessRole Arn]]`,
-		"CUSTOMER_ROLE_TEMPLATE_URL":        `map[Ref:CustomerRoleTemplateUrl]`,
+		"CUSTOMER_ROLE_TEMPLATE_URL":        `map[Fn::If:[HasOwnTemplateUrl map[Ref:CustomerRoleTemplateUrl] map[Fn::Sub:https://${CustomerTemplateBucket.RegionalDomainName}/customer-role.yaml]]]`,
 		"CUSTOMER_ROLE_NAME_PREFIX":         `map[Ref:CustomerRoleNamePrefix]`,
 		"EVENT_SOURCE":                      `map[Ref:EventSource]`,
 		"SUBMISSIONS_PER_INVITE_PER_MINUTE": `map[Ref:SubmissionsPerInvitePerMinute]`,

@@ -52,8 +52,8 @@ func TestRegistrationTopicGrantsOnlyPublish(t *testing.T) {
 		t.Fatalf("statements = %v, want exactly Allow sns:Publish on Ref:RegistrationTopic to AWS:*", stmts)
 	}
 	for _, pd := range policyDocs(t) {
-		if pd.where == "RegistrationTopicPolicy" {
-			continue
+		if pd.where == "RegistrationTopicPolicy" || pd.where == "CustomerTemplateBucketPolicy" {
+			continue // their one public statement is pinned by its own test
 		}
 		b, _ := json.Marshal(pd.doc)
 		if strings.Contains(string(b), `"AWS":"*"`) || strings.Contains(string(b), `"Principal":"*"`) {

@@ -1,0 +1,146 @@
+package stack_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// templateRead reports whether st is the template bucket's one public
+// statement: anyone may s3:GetObject the customer role template, nothing
+// more (CloudFormation in each customer's account reads it for
+// quick-create links).
+func templateRead(where string, st map[string]any) bool {
+	p := m(st["Principal"])
+	return where == "CustomerTemplateBucketPolicy" && len(p) == 1 && p["AWS"] == "*" && st["Effect"] == "Allow" &&
+		len(list(st["Action"])) == 1 && list(st["Action"])[0] == "s3:GetObject" && len(list(st["Resource"])) == 1 &&
+		canon(list(st["Resource"])[0]) == "Sub:${CustomerTemplateBucket.Arn}/customer-role.yaml" && st["Condition"] == nil
+}
+
+// TestCustomerTemplateBucket: the stack publishes the customer role
+// template itself: a bucket whose policy lets anyone read exactly
+// customer-role.yaml and nothing else, ACLs off, and the API's template URL
+// (for quick-create links) pointing at that object unless the partner
+// gives one of their own.
+func TestCustomerTemplateBucket(t *testing.T) {
+	tpl := template(t)
+	res := tpl.Resources("")
+	b := res["CustomerTemplateBucket"]
+	if b == nil || b["Type"] != "AWS::S3::Bucket" {
+		t.Fatalf("CustomerTemplateBucket = %v", b)
+	}
+	pab := m(m(b["Properties"])["PublicAccessBlockConfiguration"])
+	if pab["BlockPublicAcls"] != true || pab["IgnorePublicAcls"] != true {
+		t.Errorf("public ACLs are not blocked: %v", pab)
+	}
+	pol := res["CustomerTemplateBucketPolicy"]
+	if pol == nil || pol["Type"] != "AWS::S3::BucketPolicy" || canon(m(pol["Properties"])["Bucket"]) != "Ref:CustomerTemplateBucket" {
+		t.Fatalf("CustomerTemplateBucketPolicy = %v", pol)
+	}
+	stmts := list(m(m(pol["Properties"])["PolicyDocument"])["Statement"])
+	if len(stmts) != 1 {
+		t.Fatalf("bucket policy statements = %v, want exactly one", stmts)
+	}
+	if st := m(stmts[0]); !templateRead("CustomerTemplateBucketPolicy", st) {
+		t.Errorf("bucket policy statement = %v, want Allow s3:GetObject on customer-role.yaml only", st)
+	}
+	vars := m(m(m(res["ApiFunction"]["Properties"])["Environment"])["Variables"])
+	want := "map[Fn::If:[HasOwnTemplateUrl map[Ref:CustomerRoleTemplateUrl] map[Fn::Sub:https://${CustomerTemplateBucket.RegionalDomainName}/customer-role.yaml]]]"
+	if got := fmt.Sprint(vars["CUSTOMER_ROLE_TEMPLATE_URL"]); got != want {
+		t.Errorf("CUSTOMER_ROLE_TEMPLATE_URL = %s, want %s", got, want)
+	}
+	outs := m(tpl["Outputs"])
+	if canon(m(outs["CustomerTemplateBucketName"])["Value"]) != "Ref:CustomerTemplateBucket" || m(outs["CustomerRoleTemplateUrl"])["Value"] == nil {
+		t.Errorf("outputs: %v / %v", outs["CustomerTemplateBucketName"], outs["CustomerRoleTemplateUrl"])
+	}
+}
+
+// TestPublishTemplate runs `make publish-template` with the real AWS CLI
+// against a local stand-in for CloudFormation (DescribeStacks) and S3
+// (PutObject): it reads the bucket from the stack's output and uploads
+// infra/customer-role.yaml to it.
+func TestPublishTemplate(t *testing.T) {
+	aws := "/usr/bin/aws" // Debian's awscli (v2)
+	if _, err := os.Stat(aws); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("Debian's awscli is not installed (%v); .ci/run installs it", err)
+		}
+		t.Skip("Debian's awscli is not installed: apt-get install awscli")
+	}
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("no make")
+	}
+	var mu sync.Mutex
+	var put struct {
+		path, contentType string
+		body              []byte
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodPost:
+			_ = r.ParseForm()
+			if r.PostForm.Get("Action") != "DescribeStacks" || r.PostForm.Get("StackName") != "rolecall-test" {
+				http.Error(w, "unexpected "+r.PostForm.Encode(), http.StatusBadRequest)
+				return
+			}
+			w.Header().Set("Content-Type", "text/xml")
+			_, _ = w.Write([]byte(`<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member>` +
+				`<StackName>rolecall-test</StackName><StackId>arn:aws:cloudformation:us-east-1:111122223333:stack/rolecall-test/1</StackId>` +
+				`<CreationTime>2026-01-01T00:00:00Z</CreationTime><StackStatus>CREATE_COMPLETE</StackStatus><Outputs>` +
+				`<member><OutputKey>CustomerTemplateBucketName</OutputKey><OutputValue>rolecall-test-templates</OutputValue></member>` +
+				`</Outputs></member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>r1</RequestId></ResponseMetadata></DescribeStacksResponse>`))
+		case r.Method == http.MethodPut:
+			b := make([]byte, 0, 1<<16)
+			buf := make([]byte, 4096)
+			for {
+				n, err := r.Body.Read(buf)
+				b = append(b, buf[:n]...)
+				if err != nil {
+					break
+				}
+			}
+			mu.Lock()
+			put.path, put.contentType, put.body = r.URL.Path, r.Header.Get("Content-Type"), b
+			mu.Unlock()
+			w.Header().Set("ETag", `"e"`)
+		default:
+			http.Error(w, "unexpected "+r.Method, http.StatusBadRequest)
+		}
+	}))
+	defer srv.Close()
+
+	cmd := exec.Command("make", "-s", "publish-template", "STACK=rolecall-test", "AWS="+aws+" --endpoint-url "+srv.URL)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=secret", "AWS_SESSION_TOKEN=",
+		"AWS_DEFAULT_REGION=us-east-1", "AWS_REGION=us-east-1", "AWS_CONFIG_FILE="+filepath.Join(t.TempDir(), "none"),
+		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(t.TempDir(), "none"), "AWS_PAGER=", "AWS_EC2_METADATA_DISABLED=true")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make publish-template: %v\n%s", err, out)
+	}
+	want, err := os.ReadFile(filepath.Join(root, "infra", "customer-role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if p, _ := url.PathUnescape(put.path); p != "/rolecall-test-templates/customer-role.yaml" {
+		t.Errorf("uploaded to %q, want the stack's bucket", put.path)
+	}
+	if string(put.body) != string(want) {
+		t.Errorf("uploaded %d bytes, want infra/customer-role.yaml (%d bytes)", len(put.body), len(want))
+	}
+	if put.contentType != "text/yaml" {
+		t.Errorf("Content-Type %q", put.contentType)
+	}
+	if !strings.Contains(string(out), "published s3://rolecall-test-templates/customer-role.yaml") {
+		t.Errorf("output: %s", out)
+	}
+}
