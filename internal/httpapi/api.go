@@ -8,12 +8,12 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/rolecall/rolecall/infra"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/onboarding"
+	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
@@ -333,11 +333,7 @@ func (h *Handler) baseURL(r *http.Request) string {
 // partition is the deployment's partition, from the trusted principal's
 // ARN ("aws" when it is not set).
 func (h *Handler) partition() string {
-	parts := strings.SplitN(h.cfg.TrustedPrincipalARN, ":", 3)
-	if len(parts) == 3 && parts[0] == "arn" && parts[1] != "" {
-		return parts[1]
-	}
-	return "aws"
+	return rolearn.PartitionOr(h.cfg.TrustedPrincipalARN, "aws")
 }
 
 // SandboxAccountID is the sandbox account the form offers a tenant: 12

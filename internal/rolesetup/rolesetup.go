@@ -139,7 +139,7 @@ func (p Params) normalized() (Params, error) {
 	if p.RoleNamePrefix == "" {
 		p.RoleNamePrefix = infra.DefaultRoleNamePrefix
 	}
-	if len(p.RoleNamePrefix) > MaxPrefix || !validRoleName(p.RoleNamePrefix) {
+	if len(p.RoleNamePrefix) > MaxPrefix || !rolearn.ValidName(p.RoleNamePrefix, 64) {
 		return p, &Error{Code: CodeInvalidPrefix, Field: "roleNamePrefix", Message: fmt.Sprintf("a role name prefix is 1-%d characters of letters, digits and + = , . @ _ -", MaxPrefix)}
 	}
 	if p.RoleName == "" {
@@ -160,7 +160,7 @@ func (p Params) normalized() (Params, error) {
 	if _, err := partitionOf(p.TrustedPrincipalARN); err != nil {
 		return p, err
 	}
-	if !validRoleName(p.RoleName) {
+	if !rolearn.ValidName(p.RoleName, 64) {
 		return p, &Error{Code: CodeInvalidRoleName, Field: "roleName", Message: "a role name is 1-64 characters of letters, digits and + = , . @ _ -"}
 	}
 	if !regionRE.MatchString(p.Region) {
@@ -225,14 +225,14 @@ func ValidatePrincipal(principal string) error {
 func partitionOf(principal string) (string, error) {
 	bad := &Error{Code: CodeInvalidPrincipal, Field: "trustedPrincipalArn",
 		Message: "the trusted principal must be the partner access role, arn:<partition>:iam::<account>:role/<name>"}
-	if parts := strings.SplitN(principal, ":", 6); len(parts) == 6 && parts[0] == "arn" {
-		switch {
-		case parts[2] == "iam" && strings.HasPrefix(parts[5], "user/"):
+	if p, err := rolearn.ParsePrincipal(principal); err == nil {
+		switch p.Kind {
+		case rolearn.KindUser:
 			bad.Message = principal + " is an IAM user: customer roles trust only the partner access role " +
 				"(arn:<partition>:iam::<account>:role/<path/><name>), and should not trust a user's long-lived keys; " +
 				"name the access role (assume it with the user's credentials)"
 			return "", bad
-		case parts[2] == "sts" && strings.HasPrefix(parts[5], "assumed-role/"):
+		case rolearn.KindAssumedRole:
 			bad.Message = principal + " is a role session, which a trust policy cannot name durably; name its role, arn:<partition>:iam::<account>:role/<path/><name>"
 			return "", bad
 		}
@@ -243,19 +243,6 @@ func partitionOf(principal string) (string, error) {
 		return "", bad
 	}
 	return a.Partition, nil
-}
-
-func validRoleName(s string) bool {
-	if len(s) < 1 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_+=,.@-", c) >= 0) {
-			return false
-		}
-	}
-	return true
 }
 
 // validateTemplateURL accepts an https URL on an S3 endpoint, which is what
