@@ -15,12 +15,12 @@
 package rolearn
 
 import (
-	"errors"
-	"fmt"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
+
+	"github.com/rolecall/rolecall/internal/refusal"
 )
 
 // Stable error codes. They are part of RoleCall's public contract.
@@ -42,19 +42,10 @@ const (
 // Field is the request field every error of this package refers to.
 const Field = "roleArn"
 
-// Error is a rejected ARN: a stable code and a message a customer can act on.
-type Error struct {
-	Code    string
-	Message string
-}
-
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
-
-// Is lets errors.Is match on the code: errors.Is(err, &Error{Code: CodeOwnAccount}).
-func (e *Error) Is(target error) bool {
-	var t *Error
-	return errors.As(target, &t) && t.Code == e.Code
-}
+// Error is a rejected ARN: a refusal with a stable code, a message a
+// customer can act on, and Field. errors.Is matches on the code:
+// errors.Is(err, &Error{Code: CodeOwnAccount}).
+type Error = refusal.Error
 
 // ARN is a parsed IAM role ARN.
 type ARN struct {
@@ -85,7 +76,7 @@ type Rules struct {
 var partitions = map[string]bool{"aws": true, "aws-cn": true, "aws-us-gov": true, "aws-iso": true, "aws-iso-b": true, "aws-iso-e": true, "aws-iso-f": true, "aws-eusc": true}
 
 func fail(code, format string, args ...any) error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+	return refusal.New(code, Field, format, args...)
 }
 
 // Parse validates s as a role ARN under the given rules.

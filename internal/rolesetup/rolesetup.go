@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/rolecall/rolecall/infra"
+	"github.com/rolecall/rolecall/internal/refusal"
 	"github.com/rolecall/rolecall/internal/rolearn"
 )
 
@@ -32,20 +33,10 @@ const (
 	CodeInvalidTemplate   = "INVALID_TEMPLATE_URL"
 )
 
-// Error is a rejected parameter: a stable code, the field and a message.
-type Error struct {
-	Code    string
-	Field   string
-	Message string
-}
-
-func (e *Error) Error() string { return e.Code + ": " + e.Field + ": " + e.Message }
-
-// Is matches on the code: errors.Is(err, &rolesetup.Error{Code: CodeInvalidRegion}).
-func (e *Error) Is(target error) bool {
-	var t *Error
-	return errors.As(target, &t) && t.Code == e.Code
-}
+// Error is a rejected parameter: a refusal with a stable code, the field
+// and a message; errors.Is matches on the code:
+// errors.Is(err, &rolesetup.Error{Code: CodeInvalidRegion}).
+type Error = refusal.Error
 
 // ErrNoTemplateURL: a quick-create link needs the template's S3 URL, and
 // none is configured.
