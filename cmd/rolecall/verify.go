@@ -195,7 +195,7 @@ func runVerify(cmd *cobra.Command, o verifyOptions) error {
 		}
 		assumer, partition = sb.Assumer(caller), sb.Partition()
 		if o.partnerAccount == "" {
-			o.partnerAccount = verifyAccountOf(caller)
+			o.partnerAccount = rolearn.Account(caller)
 		}
 	} else {
 		rep.Mode = "aws"
@@ -400,7 +400,7 @@ func verifyLoadSandbox(path, region string) (*sandbox.STS, string, error) {
 	if err := sandbox.ValidatePrincipal(f.CallerPrincipalARN); err != nil {
 		return nil, "", fmt.Errorf("%s: %w", path, err)
 	}
-	s := sandbox.New(sandbox.Config{Partition: verifyPartitionOfARN(f.CallerPrincipalARN), Region: region})
+	s := sandbox.New(sandbox.Config{Partition: rolearn.Partition(f.CallerPrincipalARN), Region: region})
 	arns := make([]string, 0, len(f.Roles))
 	for arn := range f.Roles {
 		arns = append(arns, arn)
@@ -412,22 +412,6 @@ func verifyLoadSandbox(path, region string) (*sandbox.STS, string, error) {
 		}
 	}
 	return s, f.CallerPrincipalARN, nil
-}
-
-func verifyPartitionOfARN(arn string) string {
-	parts := strings.SplitN(arn, ":", 3)
-	if len(parts) < 2 {
-		return ""
-	}
-	return parts[1]
-}
-
-func verifyAccountOf(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 {
-		return ""
-	}
-	return parts[4]
 }
 
 // verifyPartitionOfRegion maps a region to its partition by its prefix.

@@ -7,7 +7,6 @@ package main
 import (
 	"context"
 	"os"
-	"strings"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -46,7 +45,7 @@ func main() {
 		Store:  st,
 		Queue:  &queue.SQS{Client: sqs.NewFromConfig(cfg), QueueURL: queueURL},
 		Policy: connection.DefaultPolicy(),
-		Rules:  rolearn.Rules{Partition: partitionOf(principal), OwnAccount: partnerAccount},
+		Rules:  rolearn.Rules{Partition: rolearn.PartitionOr(principal, "aws"), OwnAccount: partnerAccount},
 
 		SubmissionsPerMinute: submissionsPerMinute,
 	}
@@ -67,12 +66,4 @@ func main() {
 		os.Exit(1)
 	}
 	lambda.Start(httpadapter.NewV2(h).ProxyWithContext)
-}
-
-// partitionOf is the partition of an ARN ("aws" when it has none).
-func partitionOf(arn string) string {
-	if p := strings.SplitN(arn, ":", 3); len(p) == 3 && p[0] == "arn" && p[1] != "" {
-		return p[1]
-	}
-	return "aws"
 }

@@ -7,7 +7,6 @@ package main
 import (
 	"context"
 	"os"
-	"strings"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -36,7 +35,7 @@ func main() {
 	svc := &onboarding.Service{
 		Store:  st,
 		Policy: connection.DefaultPolicy(),
-		Rules:  rolearn.Rules{Partition: partitionOf(principal), OwnAccount: partnerAccount},
+		Rules:  rolearn.Rules{Partition: rolearn.PartitionOr(principal, "aws"), OwnAccount: partnerAccount},
 	}
 	// CloudFormation needs the topic in the stack's Region, so answers go
 	// to this Region's response bucket only.
@@ -51,12 +50,4 @@ func main() {
 		Log:        log,
 	}
 	lambda.Start(h.HandleSNS)
-}
-
-// partitionOf is the partition of an ARN ("aws" when it has none).
-func partitionOf(arn string) string {
-	if p := strings.SplitN(arn, ":", 3); len(p) == 3 && p[0] == "arn" && p[1] != "" {
-		return p[1]
-	}
-	return "aws"
 }

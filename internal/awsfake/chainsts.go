@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rolecall/rolecall/internal/rolearn"
 )
 
 // ChainSTS is an STS endpoint (Query protocol) that knows its callers by
@@ -86,10 +88,8 @@ func (f *ChainSTS) SetExpiry(d time.Duration) {
 
 // roleOf turns an assumed-role ARN into its role's ARN.
 func roleOf(principal string) string {
-	p := strings.SplitN(principal, ":", 6)
-	if len(p) == 6 && p[2] == "sts" && strings.HasPrefix(p[5], "assumed-role/") {
-		name := strings.Split(strings.TrimPrefix(p[5], "assumed-role/"), "/")[0]
-		return "arn:" + p[1] + ":iam::" + p[4] + ":role/" + name
+	if p, err := rolearn.ParsePrincipal(principal); err == nil && p.Kind == rolearn.KindAssumedRole {
+		return p.RoleARN()
 	}
 	return principal
 }
@@ -118,12 +118,13 @@ func (f *ChainSTS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.PostForm.Get("Action") {
 	case "GetCallerIdentity":
-		acct := strings.SplitN(caller, ":", 6)[4]
+		acct := rolearn.Account(caller)
 		fmt.Fprintf(w, `<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>%s</Arn><UserId>AIDFAKE</UserId><Account>%s</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></GetCallerIdentityResponse>`, caller, acct)
 	case "AssumeRole":
 		arn := r.PostForm.Get("RoleArn")
 		role, exists := f.roles[arn]
-		if !exists || role.trusts != roleOf(caller) || (role.externalID != "" && r.PostForm.Get("ExternalId") != role.externalID) {
+		target, perr := rolearn.ParsePrincipal(arn)
+		if !exists || perr != nil || target.Kind != rolearn.KindRole || role.trusts != roleOf(caller) || (role.externalID != "" && r.PostForm.Get("ExternalId") != role.externalID) {
 			chainError(w, http.StatusForbidden, "AccessDenied", "User: "+caller+" is not authorized to perform: sts:AssumeRole on resource: "+arn)
 			return
 		}
@@ -131,9 +132,8 @@ func (f *ChainSTS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.assumed[arn]++
 		f.callers[arn] = append(f.callers[arn], caller)
 		key := fmt.Sprintf("ASIAFAKE%08d", f.n)
-		p := strings.SplitN(arn, ":", 6)
 		session := r.PostForm.Get("RoleSessionName")
-		assumed := "arn:" + p[1] + ":sts::" + p[4] + ":assumed-role/" + strings.TrimPrefix(p[5], "role/") + "/" + session
+		assumed := target.SessionARN(session)
 		f.principals[key] = assumed
 		exp := time.Now().Add(f.expiresIn).UTC().Format(time.RFC3339)
 		var b strings.Builder

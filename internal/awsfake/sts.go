@@ -4,9 +4,10 @@ import (
 	"encoding/xml"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/rolecall/rolecall/internal/rolearn"
 )
 
 // STS is a fake STS endpoint (AWS Query protocol) that denies every
@@ -108,9 +109,7 @@ func writeCallerIdentity(w http.ResponseWriter, arn string) {
 		RequestID string   `xml:"ResponseMetadata>RequestId"`
 	}
 	doc := response{Result: result{Arn: arn, UserID: "AIDAFAKECALLER"}, RequestID: "req-fake"}
-	if parts := strings.SplitN(arn, ":", 6); len(parts) == 6 {
-		doc.Result.Account = parts[4]
-	}
+	doc.Result.Account = rolearn.Account(arn)
 	w.Header().Set("Content-Type", "text/xml")
 	_ = xml.NewEncoder(w).Encode(doc)
 }
@@ -137,8 +136,8 @@ func grant(w http.ResponseWriter, roleARN, session string) {
 	d.Result.Credentials = creds{AccessKeyID: "ASIAFAKESESSION00001", SecretAccessKey: "fake-secret", SessionToken: "fake-token",
 		Expiration: time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}
 	arn := roleARN
-	if parts := strings.SplitN(roleARN, ":", 6); len(parts) == 6 {
-		arn = "arn:" + parts[1] + ":sts::" + parts[4] + ":assumed-role/" + strings.TrimPrefix(parts[5], "role/") + "/" + session
+	if p, err := rolearn.ParsePrincipal(roleARN); err == nil && p.Kind == rolearn.KindRole {
+		arn = p.SessionARN(session)
 	}
 	d.Result.AssumedRoleUser.Arn, d.Result.AssumedRoleUser.AssumedRoleID = arn, "AROAFAKE:"+session
 	w.Header().Set("Content-Type", "text/xml")

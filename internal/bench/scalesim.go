@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -94,16 +93,15 @@ func (s *simSTS) AssumeRole(ctx context.Context, in check.AssumeRequest) (check.
 	if throttle {
 		return check.Session{}, &check.STSError{Kind: check.ErrTransient, Code: "Throttling", Err: errors.New("Rate exceeded")}
 	}
-	parts := strings.Split(in.RoleARN, ":")
-	if len(parts) != 6 {
+	role, err := rolearn.ParsePrincipal(in.RoleARN)
+	if err != nil || role.Kind != rolearn.KindRole {
 		return check.Session{}, &check.STSError{Kind: check.ErrDenied, Code: "AccessDenied", Err: errors.New("not a role ARN")}
 	}
-	account := parts[4]
+	account := role.Account
 	if in.ExternalID == "" || in.ExternalID != s.externalID(account) {
 		return check.Session{}, &check.STSError{Kind: check.ErrDenied, Code: "AccessDenied", Err: errors.New("not authorized to perform sts:AssumeRole")}
 	}
-	role := parts[5][strings.LastIndex(parts[5], "/")+1:]
-	return check.Session{AssumedRoleARN: "arn:aws:sts::" + account + ":assumed-role/" + role + "/" + in.SessionName, AccountID: account}, nil
+	return check.Session{AssumedRoleARN: role.SessionARN(in.SessionName), AccountID: account}, nil
 }
 
 // simQueue is one SQS queue in virtual time: the sweep (or the bus) sends

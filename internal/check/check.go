@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/rolearn"
 )
 
 // AssumeRequest is one sts:AssumeRole call.
@@ -81,7 +82,7 @@ const SessionDuration = 900
 func SessionName(tenantID, accountID string) string {
 	sum := sha256.Sum256([]byte(tenantID + "\x00" + accountID))
 	t := strings.Map(func(r rune) rune {
-		if r < 0x80 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_+=,.@-", r)) {
+		if r < 0x80 && rolearn.IsNameChar(byte(r)) {
 			return r
 		}
 		return -1

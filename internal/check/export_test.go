@@ -1,4 +1,4 @@
 package check
 
-// Backoff exposes backoff to the external tests.
-var Backoff = backoff
+// Backoff exposes retryDelay to the external tests.
+var Backoff = retryDelay

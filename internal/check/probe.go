@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
+	"github.com/rolecall/rolecall/internal/backoff"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
@@ -229,8 +229,7 @@ func (c *Checker) assume(ctx context.Context, stop <-chan struct{}, name string,
 		if !errors.Is(err, ErrTransient) || i+1 >= attempts {
 			break
 		}
-		d := backoff(base, i)
-		d = d/2 + rand.N(d/2+1) // jitter in [d/2, d]
+		d := backoff.EqualJitter(retryDelay(base, i))
 		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():
@@ -260,13 +259,8 @@ func (c *Checker) assume(ctx context.Context, stop <-chan struct{}, name string,
 	return probe{step: step, err: err}
 }
 
-// backoff is the delay before retry i+1: base doubled i times, at most
-// maxBackoffDefault. It doubles step by step (never base<<i, which overflows
-// into a negative delay for large i or base).
-func backoff(base time.Duration, i int) time.Duration {
-	d := min(base, maxBackoffDefault)
-	for ; i > 0 && d < maxBackoffDefault; i-- {
-		d *= 2
-	}
-	return min(d, maxBackoffDefault)
+// retryDelay is the delay before retry i+1: base doubled i times, at most
+// maxBackoffDefault.
+func retryDelay(base time.Duration, i int) time.Duration {
+	return backoff.Doubling(base, maxBackoffDefault, i)
 }

@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+
+	"github.com/rolecall/rolecall/internal/rolearn"
 )
 
 // STSAPI is the part of *sts.Client the adapter uses.
@@ -48,16 +49,7 @@ func (s *STS) AssumeRole(ctx context.Context, in AssumeRequest) (Session, error)
 		return Session{}, &STSError{Kind: ErrTransient, Code: "MalformedResponse", Err: errors.New("AssumeRole response without AssumedRoleUser")}
 	}
 	arn := aws.ToString(out.AssumedRoleUser.Arn)
-	return Session{AssumedRoleARN: arn, AccountID: accountOf(arn)}, nil
-}
-
-// accountOf returns the account field of an ARN ("" when malformed).
-func accountOf(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 {
-		return ""
-	}
-	return parts[4]
+	return Session{AssumedRoleARN: arn, AccountID: rolearn.Account(arn)}, nil
 }
 
 // Classify maps an STS client error to an *STSError by the API error code

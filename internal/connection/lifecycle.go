@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/rolecall/rolecall/internal/backoff"
 	"github.com/rolecall/rolecall/internal/rolearn"
 )
 
@@ -366,11 +367,7 @@ func (p Policy) interval(st Status) time.Duration {
 }
 
 func (p Policy) pendingBackoff(attempt int) time.Duration {
-	d := p.PendingBackoff
-	for i := 1; i < attempt && d < p.PendingBackoffMax; i++ {
-		d *= 2
-	}
-	return min(d, p.PendingBackoffMax)
+	return backoff.Doubling(p.PendingBackoff, p.PendingBackoffMax, attempt-1)
 }
 
 // jittered varies d by up to ±p.Jitter, deterministically from the

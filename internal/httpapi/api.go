@@ -8,12 +8,12 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/rolecall/rolecall/infra"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/onboarding"
+	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
@@ -112,7 +112,7 @@ func (h *Handler) getInvite(w http.ResponseWriter, r *http.Request, t tenant.Ten
 
 func (h *Handler) getTemplate(w http.ResponseWriter, r *http.Request, t tenant.Tenant) error {
 	if h.cfg.Setup == nil {
-		return &apiError{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no template is configured"}
+		return refused(CodeNotFound, "no template is configured", "")
 	}
 	b, err := h.cfg.Setup.Template(t)
 	if err != nil {
@@ -192,7 +192,7 @@ func (h *Handler) rotate(w http.ResponseWriter, r *http.Request) error {
 	if in.GraceSeconds != nil {
 		g := *in.GraceSeconds
 		if g < 0 || g > int64(tenant.MaxRotationGrace/time.Second) {
-			return badRequest(onboarding.CodeInvalidGrace, fmt.Sprintf("graceSeconds must be between 0 and %d (30 days)", int64(tenant.MaxRotationGrace/time.Second)), "graceSeconds")
+			return refused(onboarding.CodeInvalidGrace, fmt.Sprintf("graceSeconds must be between 0 and %d (30 days)", int64(tenant.MaxRotationGrace/time.Second)), "graceSeconds")
 		}
 		opts.Grace = time.Duration(g) * time.Second
 	}
@@ -229,7 +229,7 @@ func (h *Handler) listByStatus(w http.ResponseWriter, r *http.Request) error {
 	}
 	q := r.URL.Query()
 	if q.Get("status") == "" {
-		return badRequest(onboarding.CodeInvalidStatus, "give the status to list: ?status=PENDING, VERIFIED, FAILED, ACCESS_LOST or DISCONNECTED", "status")
+		return refused(onboarding.CodeInvalidStatus, "give the status to list: ?status=PENDING, VERIFIED, FAILED, ACCESS_LOST or DISCONNECTED", "status")
 	}
 	p, err := h.cfg.Service.ListByStatus(r.Context(), q.Get("status"), q.Get("cursor"), limit)
 	if err != nil {
@@ -246,7 +246,7 @@ func (h *Handler) requestCheck(w http.ResponseWriter, r *http.Request) error {
 	c, err := h.cfg.Service.RequestCheck(r.Context(), r.PathValue("tenantId"), r.PathValue("accountId"))
 	if err != nil {
 		if oe := onboarding.AsError(err); oe != nil && oe.Code == onboarding.CodeInvalidStatus {
-			return &apiError{Status: http.StatusConflict, Code: oe.Code, Message: oe.Message, Field: oe.Field}
+			return statusError{http.StatusConflict, oe}
 		}
 		return err
 	}
@@ -275,7 +275,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) error {
 	after := r.URL.Query().Get("after")
 	evs, ok := h.cfg.Events.EventsAfter(after, limit)
 	if !ok {
-		return badRequest(CodeUnknownEvent, "after must be the eventId of an event this server emitted", "after")
+		return refused(CodeUnknownEvent, "after must be the eventId of an event this server emitted", "after")
 	}
 	if evs == nil {
 		evs = []json.RawMessage{}
@@ -313,7 +313,7 @@ func limitParam(r *http.Request, def, maxN int) (int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 || n > maxN {
-		return 0, badRequest(CodeInvalidParameter, fmt.Sprintf("limit must be an integer from 1 to %d", maxN), "limit")
+		return 0, refused(CodeInvalidParameter, fmt.Sprintf("limit must be an integer from 1 to %d", maxN), "limit")
 	}
 	return n, nil
 }
@@ -333,11 +333,7 @@ func (h *Handler) baseURL(r *http.Request) string {
 // partition is the deployment's partition, from the trusted principal's
 // ARN ("aws" when it is not set).
 func (h *Handler) partition() string {
-	parts := strings.SplitN(h.cfg.TrustedPrincipalARN, ":", 3)
-	if len(parts) == 3 && parts[0] == "arn" && parts[1] != "" {
-		return parts[1]
-	}
-	return "aws"
+	return rolearn.PartitionOr(h.cfg.TrustedPrincipalARN, "aws")
 }
 
 // SandboxAccountID is the sandbox account the form offers a tenant: 12

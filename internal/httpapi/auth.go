@@ -96,10 +96,10 @@ func (h *Handler) ops(next func(http.ResponseWriter, *http.Request) error) http.
 		if err := h.cfg.Ops.AuthorizeOps(r); err != nil {
 			if errors.Is(err, ErrUnauthenticated) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="rolecall-ops"`)
-				writeError(w, http.StatusUnauthorized, CodeUnauthenticated, "this route needs the operations credentials", "")
+				refuse(w, refused(CodeUnauthenticated, "this route needs the operations credentials", ""))
 				return
 			}
-			writeError(w, http.StatusForbidden, CodeForbidden, "the caller may not use the operations routes", "")
+			refuse(w, refused(CodeForbidden, "the caller may not use the operations routes", ""))
 			return
 		}
 		if err := next(w, r); err != nil {
@@ -115,7 +115,7 @@ func (h *Handler) customer(next func(http.ResponseWriter, *http.Request, tenant.
 		code, ok := credential(r, "Invite")
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Invite realm="rolecall"`)
-			writeError(w, http.StatusUnauthorized, CodeUnauthenticated, "send the invite code as `Authorization: Invite <code>`", "")
+			refuse(w, refused(CodeUnauthenticated, "send the invite code as `Authorization: Invite <code>`", ""))
 			return
 		}
 		t, err := h.cfg.Service.ResolveInvite(r.Context(), code)

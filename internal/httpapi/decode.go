@@ -29,9 +29,9 @@ func decodeBody(r *http.Request, dst any, optional bool) error {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return &apiError{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: "the request body is larger than 16 KiB"}
+			return refused(CodeTooLarge, "the request body is larger than 16 KiB", "")
 		}
-		return badRequest(CodeMalformedJSON, "the request body could not be read", "")
+		return refused(CodeMalformedJSON, "the request body could not be read", "")
 	}
 	if len(body) == 0 && optional && r.Header.Get("Content-Type") == "" {
 		return nil
@@ -43,13 +43,13 @@ func decodeBody(r *http.Request, dst any, optional bool) error {
 		if optional {
 			return nil
 		}
-		return badRequest(CodeMalformedJSON, "the request body is empty; send a JSON object", "")
+		return refused(CodeMalformedJSON, "the request body is empty; send a JSON object", "")
 	}
 	if !utf8.Valid(body) {
-		return badRequest(CodeMalformedJSON, "the request body is not valid UTF-8", "")
+		return refused(CodeMalformedJSON, "the request body is not valid UTF-8", "")
 	}
 	if unpairedSurrogate(body) {
-		return badRequest(CodeMalformedJSON, `the request body escapes half of a UTF-16 surrogate pair (\uD800-\uDFFF alone); send valid Unicode`, "")
+		return refused(CodeMalformedJSON, `the request body escapes half of a UTF-16 surrogate pair (\uD800-\uDFFF alone); send valid Unicode`, "")
 	}
 	keys, err := scanObject(body)
 	if err != nil {
@@ -58,7 +58,7 @@ func decodeBody(r *http.Request, dst any, optional bool) error {
 	allowed := jsonNames(dst)
 	for _, k := range keys {
 		if !allowed[k] {
-			return badRequest(CodeUnknownField, fmt.Sprintf("unknown field %q", truncate(k, 64)), truncate(k, 64))
+			return refused(CodeUnknownField, fmt.Sprintf("unknown field %q", truncate(k, 64)), truncate(k, 64))
 		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -66,9 +66,9 @@ func decodeBody(r *http.Request, dst any, optional bool) error {
 	if err := dec.Decode(dst); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return badRequest(CodeInvalidType, fmt.Sprintf("field %q must be %s", te.Field, jsonKind(te.Type)), te.Field)
+			return refused(CodeInvalidType, fmt.Sprintf("field %q must be %s", te.Field, jsonKind(te.Type)), te.Field)
 		}
-		return badRequest(CodeMalformedJSON, "the request body is not valid JSON", "")
+		return refused(CodeMalformedJSON, "the request body is not valid JSON", "")
 	}
 	return nil
 }
@@ -116,11 +116,11 @@ func requireJSON(r *http.Request) error {
 	ct := r.Header.Get("Content-Type")
 	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil || mt != "application/json" {
-		return &apiError{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia, Message: "send the request body as Content-Type: application/json"}
+		return refused(CodeUnsupportedMedia, "send the request body as Content-Type: application/json", "")
 	}
 	for k, v := range params {
 		if k != "charset" || !strings.EqualFold(v, "utf-8") {
-			return &apiError{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia, Message: "the only supported charset is utf-8"}
+			return refused(CodeUnsupportedMedia, "the only supported charset is utf-8", "")
 		}
 	}
 	return nil
@@ -133,17 +133,17 @@ func scanObject(body []byte) ([]string, error) {
 	dec.UseNumber()
 	tok, err := dec.Token()
 	if err != nil {
-		return nil, badRequest(CodeMalformedJSON, "the request body is not valid JSON", "")
+		return nil, refused(CodeMalformedJSON, "the request body is not valid JSON", "")
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, badRequest(CodeMalformedJSON, "the request body must be a JSON object", "")
+		return nil, refused(CodeMalformedJSON, "the request body must be a JSON object", "")
 	}
 	keys, err := scanMembers(dec, "", 1)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, badRequest(CodeMalformedJSON, "the request body has data after the JSON object", "")
+		return nil, refused(CodeMalformedJSON, "the request body has data after the JSON object", "")
 	}
 	return keys, nil
 }
@@ -154,28 +154,28 @@ const maxDepth = 32
 // its '}'.
 func scanMembers(dec *json.Decoder, path string, depth int) ([]string, error) {
 	if depth > maxDepth {
-		return nil, badRequest(CodeMalformedJSON, "the request body is nested too deeply", "")
+		return nil, refused(CodeMalformedJSON, "the request body is nested too deeply", "")
 	}
 	seen := map[string]bool{}
 	var keys []string
 	for {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil, badRequest(CodeMalformedJSON, "the request body is not valid JSON", "")
+			return nil, refused(CodeMalformedJSON, "the request body is not valid JSON", "")
 		}
 		if d, ok := tok.(json.Delim); ok && d == '}' {
 			return keys, nil
 		}
 		k, ok := tok.(string)
 		if !ok {
-			return nil, badRequest(CodeMalformedJSON, "the request body is not valid JSON", "")
+			return nil, refused(CodeMalformedJSON, "the request body is not valid JSON", "")
 		}
 		field := k
 		if path != "" {
 			field = path + "." + k
 		}
 		if seen[k] {
-			return nil, badRequest(CodeDuplicateField, fmt.Sprintf("field %q appears more than once", truncate(field, 64)), truncate(field, 64))
+			return nil, refused(CodeDuplicateField, fmt.Sprintf("field %q appears more than once", truncate(field, 64)), truncate(field, 64))
 		}
 		seen[k] = true
 		keys = append(keys, k)
@@ -188,7 +188,7 @@ func scanMembers(dec *json.Decoder, path string, depth int) ([]string, error) {
 func scanValue(dec *json.Decoder, path string, depth int) error {
 	tok, err := dec.Token()
 	if err != nil {
-		return badRequest(CodeMalformedJSON, "the request body is not valid JSON", "")
+		return refused(CodeMalformedJSON, "the request body is not valid JSON", "")
 	}
 	d, ok := tok.(json.Delim)
 	if !ok {
@@ -200,7 +200,7 @@ func scanValue(dec *json.Decoder, path string, depth int) error {
 		return err
 	case '[':
 		if depth+1 > maxDepth {
-			return badRequest(CodeMalformedJSON, "the request body is nested too deeply", "")
+			return refused(CodeMalformedJSON, "the request body is nested too deeply", "")
 		}
 		for dec.More() {
 			if err := scanValue(dec, path, depth+1); err != nil {
@@ -208,11 +208,11 @@ func scanValue(dec *json.Decoder, path string, depth int) error {
 			}
 		}
 		if _, err := dec.Token(); err != nil { // ']'
-			return badRequest(CodeMalformedJSON, "the request body is not valid JSON", "")
+			return refused(CodeMalformedJSON, "the request body is not valid JSON", "")
 		}
 		return nil
 	}
-	return badRequest(CodeMalformedJSON, "the request body is not valid JSON", "")
+	return refused(CodeMalformedJSON, "the request body is not valid JSON", "")
 }
 
 // jsonNames returns the JSON names of the fields of the struct dst points to.

@@ -2,11 +2,13 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/rolecall/rolecall/internal/onboarding"
+	"github.com/rolecall/rolecall/internal/refusal"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
@@ -26,6 +28,7 @@ const (
 	CodeUnauthenticated  = "UNAUTHENTICATED"
 	CodeForbidden        = "FORBIDDEN"
 	CodeUnknownEvent     = "UNKNOWN_EVENT"
+	CodeCheckTooSoon     = "CHECK_TOO_SOON"
 	CodeInternal         = "INTERNAL"
 )
 
@@ -40,20 +43,29 @@ type errorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
+	Hint    string `json:"hint,omitempty"`
 }
 
-// apiError is a refusal with its HTTP status.
-type apiError struct {
-	Status  int
-	Code    string
-	Message string
-	Field   string
+// refused is a refusal of the HTTP layer; its status comes from statusOf
+// like every other refusal's.
+func refused(code, msg, field string) *refusal.Error {
+	return &refusal.Error{Code: code, Message: msg, Field: field}
 }
 
-func (e *apiError) Error() string { return e.Code + ": " + e.Message }
+// statusError answers a refusal with a status other than its code's: a few
+// codes mean a conflict on one route and bad input on another
+// (INVALID_STATUS: 400 as a list filter, 409 when checking a disconnected
+// connection).
+type statusError struct {
+	status  int
+	refusal *refusal.Error
+}
 
-func badRequest(code, msg, field string) *apiError {
-	return &apiError{Status: http.StatusBadRequest, Code: code, Message: msg, Field: field}
+func (e statusError) Error() string { return e.refusal.Error() }
+
+// refuse answers a refusal with the status of its code.
+func refuse(w http.ResponseWriter, e *refusal.Error) {
+	writeJSON(w, statusOf(e.Code), errorBody{Error: errorDetail{Code: e.Code, Message: e.Message, Field: e.Field, Hint: e.Hint}})
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg, field string) {
@@ -71,7 +83,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(append(b, '\n'))
 }
 
-// statusOf maps a client-fixable error code to its HTTP status.
+// statusOf maps a refusal's code to its HTTP status: the one place
+// RoleCall's error codes meet HTTP. Codes not listed are 400.
 func statusOf(code string) int {
 	switch code {
 	case onboarding.CodeNotFound:
@@ -80,26 +93,35 @@ func statusOf(code string) int {
 		return http.StatusConflict
 	case tenant.CodeInvalidInvite, tenant.CodeInviteExpired, tenant.CodeInviteRevoked, CodeUnauthenticated:
 		return http.StatusUnauthorized
-	case onboarding.CodeRateLimited:
+	case onboarding.CodeRateLimited, CodeCheckTooSoon:
 		return http.StatusTooManyRequests
 	case CodeForbidden:
 		return http.StatusForbidden
+	case CodeMethodNotAllowed:
+		return http.StatusMethodNotAllowed
+	case CodeTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case CodeUnsupportedMedia:
+		return http.StatusUnsupportedMediaType
+	case CodeMisdirected:
+		return http.StatusMisdirectedRequest
 	}
 	return http.StatusBadRequest
 }
 
-// fail answers err: an *apiError or a client-fixable onboarding error with
-// its code, anything else as a logged, generic 500.
+// fail answers err: a refusal (of any package) with its code and status,
+// anything else as a logged, generic 500.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if ae, ok := err.(*apiError); ok {
-		writeError(w, ae.Status, ae.Code, ae.Message, ae.Field)
+	var se statusError
+	if errors.As(err, &se) {
+		writeError(w, se.status, se.refusal.Code, se.refusal.Message, se.refusal.Field)
 		return
 	}
-	if oe := onboarding.AsError(err); oe != nil {
-		if oe.RetryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(int((oe.RetryAfter+time.Second-1)/time.Second)))
+	if e := onboarding.AsError(err); e != nil {
+		if e.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
 		}
-		writeError(w, statusOf(oe.Code), oe.Code, oe.Message, oe.Field)
+		refuse(w, e)
 		return
 	}
 	h.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "route", r.Pattern, "error", err)

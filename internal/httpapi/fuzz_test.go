@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
+	"github.com/rolecall/rolecall/internal/refusal"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
@@ -125,9 +125,9 @@ func FuzzAPIRequest(f *testing.F) {
 		r := newReq(ctype, body)
 		r.Body = http.MaxBytesReader(httptest.NewRecorder(), r.Body, MaxBody)
 		decodeErr := decodeBody(r, dst, rt.optional)
-		var ae *apiError
+		ae := refusal.As(decodeErr)
 		if decodeErr != nil {
-			if !errors.As(decodeErr, &ae) || ae.Status < 400 || ae.Status > 499 || ae.Code == "" || ae.Message == "" {
+			if ae == nil || statusOf(ae.Code) < 400 || statusOf(ae.Code) > 499 || ae.Code == "" || ae.Message == "" {
 				t.Fatalf("decode error %#v is not a 4xx with a code", decodeErr)
 			}
 		} else {
@@ -153,8 +153,8 @@ func FuzzAPIRequest(f *testing.F) {
 		}
 		if w.Code >= 400 {
 			got := apiErr(t, w)
-			if ae != nil && (got.Code != ae.Code || w.Code != ae.Status) {
-				t.Fatalf("handler answered %d %s, the decoder refused with %d %s", w.Code, got.Code, ae.Status, ae.Code)
+			if ae != nil && (got.Code != ae.Code || w.Code != statusOf(ae.Code)) {
+				t.Fatalf("handler answered %d %s, the decoder refused with %d %s", w.Code, got.Code, statusOf(ae.Code), ae.Code)
 			}
 			if after := e.mem.Snapshot(); after != before || e.queued() != jobs {
 				t.Fatalf("a refused request (%d %s) changed the state:\n%s\n---\n%s", w.Code, got.Code, before, after)

@@ -36,8 +36,8 @@ func LoopbackHosts(next http.Handler, extra ...string) http.Handler {
 		if h == "" || (!isLoopbackHost(h) && !allowed[h]) {
 			securityHeaders(w.Header(), r)
 			w.Header().Set("Connection", "close")
-			writeError(w, http.StatusMisdirectedRequest, CodeMisdirected,
-				"this server answers only requests addressed to localhost, a loopback address or its configured public host", "")
+			refuse(w, refused(CodeMisdirected,
+				"this server answers only requests addressed to localhost, a loopback address or its configured public host", ""))
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -281,7 +281,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// that the server neither reads nor waits for the rest of it.
 	if r.ContentLength > MaxBody {
 		sw.Header().Set("Connection", "close")
-		writeError(sw, http.StatusRequestEntityTooLarge, CodeTooLarge, "the request body is larger than 16 KiB", "")
+		refuse(sw, refused(CodeTooLarge, "the request body is larger than 16 KiB", ""))
 		return
 	}
 	if r.Body != nil {
@@ -297,7 +297,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// following a 307 would re-send its body and credentials to another
 	// resource (/v1/tenants/acme/../globex/invites).
 	if p := r.URL.EscapedPath(); p != cleanPath(p) {
-		writeError(sw, http.StatusNotFound, CodeNotFound, "no such route; send the path without dot or empty segments", "")
+		refuse(sw, refused(CodeNotFound, "no such route; send the path without dot or empty segments", ""))
 		return
 	}
 
@@ -308,10 +308,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hh.ServeHTTP(probe, r)
 		if probe.code == http.StatusMethodNotAllowed {
 			sw.Header().Set("Allow", probe.header.Get("Allow"))
-			writeError(sw, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "this route does not support "+r.Method, "")
+			refuse(sw, refused(CodeMethodNotAllowed, "this route does not support "+r.Method, ""))
 			return
 		}
-		writeError(sw, http.StatusNotFound, CodeNotFound, "no such route", "")
+		refuse(sw, refused(CodeNotFound, "no such route", ""))
 		return
 	}
 	h.mux.ServeHTTP(sw, r)

@@ -288,7 +288,7 @@ func (h *Handler) static() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := strings.TrimPrefix(r.URL.Path, "/static/")
 		if fi, err := fs.Stat(h.pages.static, name); err != nil || fi.IsDir() { // no directory listings
-			writeError(w, http.StatusNotFound, CodeNotFound, "no such file", "")
+			refuse(w, refused(CodeNotFound, "no such file", ""))
 			return
 		}
 		w.Header().Set("Cache-Control", "no-cache")

@@ -86,7 +86,7 @@ func (h *Handler) createRegistrationToken(w http.ResponseWriter, r *http.Request
 		n := *in.TTLSeconds
 		lo, hi := int64(registration.MinTTL/time.Second), int64(registration.MaxTTL/time.Second)
 		if n < lo || n > hi {
-			return badRequest(onboarding.CodeInvalidTTL, fmt.Sprintf("ttlSeconds must be from %d to %d", lo, hi), "ttlSeconds")
+			return refused(onboarding.CodeInvalidTTL, fmt.Sprintf("ttlSeconds must be from %d to %d", lo, hi), "ttlSeconds")
 		}
 		ttl = time.Duration(n) * time.Second
 	}
@@ -151,10 +151,10 @@ func (h *Handler) submitBatch(w http.ResponseWriter, r *http.Request, t tenant.T
 		return err
 	}
 	if in.RoleARNs == nil {
-		return badRequest(CodeMissingField, "roleArns is required: an array of role ARNs", "roleArns")
+		return refused(CodeMissingField, "roleArns is required: an array of role ARNs", "roleArns")
 	}
 	if len(in.RoleARNs) == 0 || len(in.RoleARNs) > MaxBatch {
-		return badRequest(CodeBatchTooLarge, fmt.Sprintf("roleArns must hold 1 to %d role ARNs", MaxBatch), "roleArns")
+		return refused(CodeBatchTooLarge, fmt.Sprintf("roleArns must hold 1 to %d role ARNs", MaxBatch), "roleArns")
 	}
 	out := batchResponse{Results: make([]batchResult, 0, len(in.RoleARNs))}
 	seen := map[string]bool{}
@@ -191,7 +191,7 @@ func (h *Handler) submitBatch(w http.ResponseWriter, r *http.Request, t tenant.T
 // the register Lambda runs.
 func (h *Handler) sandboxRegistration(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("X-Amz-Sns-Message-Type") != "Notification" {
-		writeError(w, http.StatusBadRequest, CodeInvalidParameter, "only SNS Notification messages are accepted (header x-amz-sns-message-type: Notification)", "x-amz-sns-message-type")
+		refuse(w, refused(CodeInvalidParameter, "only SNS Notification messages are accepted (header x-amz-sns-message-type: Notification)", "x-amz-sns-message-type"))
 		return
 	}
 	if r.Body == nil {
@@ -199,7 +199,7 @@ func (h *Handler) sandboxRegistration(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, CodeTooLarge, "the request body is larger than 16 KiB", "")
+		refuse(w, refused(CodeTooLarge, "the request body is larger than 16 KiB", ""))
 		return
 	}
 	if err := h.cfg.RegistrationInbox.Notify(r.Context(), body); err != nil {

@@ -44,11 +44,11 @@ func (s RoleSetup) RegistrationGuide(t tenant.Tenant, token string) (Registratio
 	var err error
 	if p.TemplateURL != "" {
 		if g.QuickCreateURL, err = rolesetup.RegistrationQuickCreateURL(p, r); err != nil {
-			return RegistrationGuide{}, false, fmt.Errorf("render registration link of %s: %w", t.ID, err)
+			return RegistrationGuide{}, false, fmt.Errorf("render registration link of %s: %w", t.ID, setupFault{err})
 		}
 	}
 	if g.StackSet, err = rolesetup.StackSetCommands(p, r); err != nil {
-		return RegistrationGuide{}, false, fmt.Errorf("render StackSet commands of %s: %w", t.ID, err)
+		return RegistrationGuide{}, false, fmt.Errorf("render StackSet commands of %s: %w", t.ID, setupFault{err})
 	}
 	return g, true, nil
 }
@@ -99,7 +99,7 @@ func (h *Handler) inviteRegistration(w http.ResponseWriter, r *http.Request, t t
 		return err
 	}
 	if !h.selfRegistration() {
-		return &apiError{Status: http.StatusNotFound, Code: CodeNotFound, Message: "this partner does not offer self-registering stacks"}
+		return refused(CodeNotFound, "this partner does not offer self-registering stacks", "")
 	}
 	code, _ := credential(r, "Invite") // the customer middleware checked it
 	secret, tok, err := h.cfg.Registrations.(InviteTokens).CreateTokenForInvite(r.Context(), t.ID, tenant.HashCode(code))

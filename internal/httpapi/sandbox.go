@@ -29,9 +29,6 @@ type roleResult struct {
 func (h *Handler) sandboxRoleARN(s string) (string, error) {
 	a, err := rolearn.Parse(s, rolearn.Rules{Partition: h.partition()})
 	if err != nil {
-		if ae, ok := err.(*rolearn.Error); ok {
-			return "", badRequest(ae.Code, ae.Message, rolearn.Field)
-		}
 		return "", err
 	}
 	return a.String(), nil
@@ -50,7 +47,7 @@ func (h *Handler) sandboxPutRole(w http.ResponseWriter, r *http.Request) {
 	}
 	pol := bytes.TrimSpace(in.TrustPolicy)
 	if len(pol) == 0 || pol[0] != '{' {
-		h.fail(w, r, badRequest(CodeInvalidType, "trustPolicy must be an IAM policy document (a JSON object)", "trustPolicy"))
+		h.fail(w, r, refused(CodeInvalidType, "trustPolicy must be an IAM policy document (a JSON object)", "trustPolicy"))
 		return
 	}
 	if err := h.cfg.Sandbox.PutRole(arn, pol); err != nil {
@@ -87,13 +84,13 @@ func (h *Handler) sandboxFaults(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case in.LatencyMS < 0 || in.LatencyMS > 60_000:
-		h.fail(w, r, badRequest(CodeInvalidParameter, "latencyMs must be from 0 to 60000", "latencyMs"))
+		h.fail(w, r, refused(CodeInvalidParameter, "latencyMs must be from 0 to 60000", "latencyMs"))
 		return
 	case !(in.ThrottleRate >= 0 && in.ThrottleRate <= 1):
-		h.fail(w, r, badRequest(CodeInvalidParameter, "throttleRate must be from 0 to 1", "throttleRate"))
+		h.fail(w, r, refused(CodeInvalidParameter, "throttleRate must be from 0 to 1", "throttleRate"))
 		return
 	case !(in.ErrorRate >= 0 && in.ErrorRate <= 1):
-		h.fail(w, r, badRequest(CodeInvalidParameter, "errorRate must be from 0 to 1", "errorRate"))
+		h.fail(w, r, refused(CodeInvalidParameter, "errorRate must be from 0 to 1", "errorRate"))
 		return
 	}
 	f := Faults{Latency: time.Duration(in.LatencyMS) * time.Millisecond, ThrottleRate: in.ThrottleRate, ErrorRate: in.ErrorRate}

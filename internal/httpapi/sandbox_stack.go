@@ -41,7 +41,7 @@ func (h *Handler) sandboxLaunchStack(w http.ResponseWriter, r *http.Request, t t
 		return err
 	}
 	if v.Sandbox == nil {
-		return &apiError{Status: http.StatusNotFound, Code: CodeNotFound, Message: "the sandbox has no role to offer"}
+		return refused(CodeNotFound, "the sandbox has no role to offer", "")
 	}
 	a, err := h.cfg.SandboxStacks.LaunchStack(r.Context(), t, v.Sandbox.AccountID, v.Sandbox.RoleARN, v.Sandbox.TrustPolicy)
 	if err != nil {

@@ -29,6 +29,14 @@ type RoleSetup struct {
 
 var _ Setup = RoleSetup{}
 
+// setupFault wraps an error rendering the setup from the partner's own
+// configuration. rolesetup returns it as a refusal, but the fault is the
+// deployment's, not the client's: it has no Unwrap, so it answers 500 and
+// never passes for a refusal of the request.
+type setupFault struct{ err error }
+
+func (e setupFault) Error() string { return e.err.Error() }
+
 func (s RoleSetup) params(t tenant.Tenant) rolesetup.Params {
 	return rolesetup.Params{ExternalID: t.ExternalID, TrustedPrincipalARN: s.TrustedPrincipalARN, TenantID: t.ID,
 		RoleNamePrefix: s.RoleNamePrefix, TemplateURL: s.TemplateURL, Region: s.Region}
@@ -38,7 +46,7 @@ func (s RoleSetup) params(t tenant.Tenant) rolesetup.Params {
 func (s RoleSetup) Guide(t tenant.Tenant) (Guide, error) {
 	in, err := rolesetup.Render(s.params(t))
 	if err != nil {
-		return Guide{}, fmt.Errorf("render setup of %s: %w", t.ID, err)
+		return Guide{}, fmt.Errorf("render setup of %s: %w", t.ID, setupFault{err})
 	}
 	return Guide{RoleName: in.RoleName, QuickCreateURL: in.QuickCreateURL, Terraform: in.Terraform, CLI: in.CLI}, nil
 }
@@ -47,7 +55,7 @@ func (s RoleSetup) Guide(t tenant.Tenant) (Guide, error) {
 func (s RoleSetup) Template(t tenant.Tenant) ([]byte, error) {
 	b, err := rolesetup.Template(s.params(t))
 	if err != nil {
-		return nil, fmt.Errorf("render template of %s: %w", t.ID, err)
+		return nil, fmt.Errorf("render template of %s: %w", t.ID, setupFault{err})
 	}
 	return b, nil
 }
@@ -56,7 +64,7 @@ func (s RoleSetup) Template(t tenant.Tenant) ([]byte, error) {
 func (s RoleSetup) TrustPolicy(t tenant.Tenant) (json.RawMessage, error) {
 	b, err := rolesetup.TrustPolicy(t.ExternalID, s.TrustedPrincipalARN)
 	if err != nil {
-		return nil, fmt.Errorf("render trust policy of %s: %w", t.ID, err)
+		return nil, fmt.Errorf("render trust policy of %s: %w", t.ID, setupFault{err})
 	}
 	return json.RawMessage(b), nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/onboarding"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
@@ -115,14 +116,13 @@ func (h *Handler) customerCheck(w http.ResponseWriter, r *http.Request, t tenant
 		return err
 	}
 	if c.Status == connection.Disconnected {
-		return &apiError{Status: http.StatusConflict, Code: "INVALID_STATUS", Field: "accountId",
-			Message: "the connection is disconnected; submit the role ARN again"}
+		return statusError{http.StatusConflict, refused(onboarding.CodeInvalidStatus,
+			"the connection is disconnected; submit the role ARN again", "accountId")}
 	}
 	if since := h.cfg.Now().Sub(c.LastCheckedAt); !c.LastCheckedAt.IsZero() && since < checkAgainAfter {
 		wait := int((checkAgainAfter - since + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(max(wait, 1)))
-		return &apiError{Status: http.StatusTooManyRequests, Code: "CHECK_TOO_SOON",
-			Message: "the role was checked a moment ago; try again in " + strconv.Itoa(max(wait, 1)) + " s"}
+		return refused(CodeCheckTooSoon, "the role was checked a moment ago; try again in "+strconv.Itoa(max(wait, 1))+" s", "")
 	}
 	c, err = h.cfg.Service.RequestCheck(r.Context(), t.ID, c.AccountID)
 	if err != nil {

@@ -85,7 +85,7 @@ type connectionHistory struct {
 func (h *Handler) directory() (Directory, error) {
 	d, ok := h.cfg.Service.(Directory)
 	if !ok {
-		return nil, &apiError{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no such route"}
+		return nil, refused(CodeNotFound, "no such route", "")
 	}
 	return d, nil
 }

@@ -3,7 +3,6 @@ package local
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -46,7 +45,7 @@ func awsPartner(ctx context.Context, c identityCaller, sources []any, flagPrinci
 				"use credentials of the partner role, or pass it as --trusted-principal-arn", err)
 		}
 	}
-	if a := accountOf(principal); a != id.account {
+	if a := rolearn.Account(principal); a != id.account {
 		return "", "", fmt.Errorf("the trusted principal %s is in account %s, but the AWS credentials (%s) are in account %s: "+
 			"checks with these credentials would be denied by every role trusting it; use credentials of account %s, "+
 			"or a --trusted-principal-arn in account %s", principal, a, id.arn, id.account, a, id.account)
@@ -63,20 +62,20 @@ func awsPartner(ctx context.Context, c identityCaller, sources []any, flagPrinci
 // ARN is the role's. Otherwise the path is unknown (iam:GetRole is not
 // asked for) and the flag is required.
 func derivePrincipal(id callerIdentity, configured []string) (string, error) {
-	parts := strings.SplitN(id.arn, ":", 6)
-	if len(parts) != 6 || parts[2] != "sts" || !strings.HasPrefix(parts[5], "assumed-role/") {
+	p, err := rolearn.ParsePrincipal(id.arn)
+	if err != nil || p.Kind != rolearn.KindAssumedRole {
 		return id.arn, nil
 	}
-	name, _, _ := strings.Cut(strings.TrimPrefix(parts[5], "assumed-role/"), "/")
+	name := p.Name
 	for _, c := range configured {
 		a, err := rolearn.Parse(c, rolearn.Rules{})
-		if err == nil && a.Partition == parts[1] && a.Account == id.account && a.Name == name {
+		if err == nil && a.Partition == p.Partition && a.Account == id.account && a.Name == name {
 			return a.String(), nil
 		}
 	}
 	return "", fmt.Errorf("the AWS credentials are a session of the role %s (%s), and sts:GetCallerIdentity does not tell the role's path, "+
 		"which customers' trust policies must name exactly: pass --trusted-principal-arn arn:%s:iam::%s:role/<path/>%s "+
-		"(aws iam get-role --role-name %s --query Role.Arn --output text)", name, id.arn, parts[1], id.account, name, name)
+		"(aws iam get-role --role-name %s --query Role.Arn --output text)", name, id.arn, p.Partition, id.account, name, name)
 }
 
 // configuredRoleARNs are the role ARNs the SDK configuration names: the

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/refusal"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/rotation"
 	"github.com/rolecall/rolecall/internal/store"
@@ -85,32 +86,15 @@ const (
 
 // Error is a refusal a client can act on: a stable code, a message, and the
 // field at fault when there is one.
-type Error struct {
-	Code    string
-	Message string
-	Field   string
-	// RetryAfter is set on RATE_LIMITED: when the client may try again.
-	RetryAfter time.Duration
-	Err        error
-}
+// It is the project's one refusal type; RetryAfter is set on RATE_LIMITED.
+type Error = refusal.Error
 
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
-func (e *Error) Unwrap() error { return e.Err }
-
-// AsError converts an error of this package's dependencies into an *Error
-// when it is the client's to fix; it returns nil for internal errors.
+// AsError returns the refusal in err's chain (of this package or of
+// rolearn, tenant, rolesetup), or converts a store error the client caused
+// into one; it returns nil for internal errors.
 func AsError(err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
+	if e := refusal.As(err); e != nil {
 		return e
-	}
-	var ae *rolearn.Error
-	if errors.As(err, &ae) {
-		return &Error{Code: ae.Code, Message: ae.Message, Field: rolearn.Field, Err: err}
-	}
-	var te *tenant.Error
-	if errors.As(err, &te) {
-		return &Error{Code: te.Code, Message: te.Message, Field: te.Field, Err: err}
 	}
 	switch {
 	case errors.Is(err, store.ErrInvalidCursor):

@@ -19,6 +19,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/rolecall/rolecall/internal/batch"
 	"github.com/rolecall/rolecall/internal/bus"
 	"github.com/rolecall/rolecall/internal/connection"
 )
@@ -106,52 +107,30 @@ func (p *Publisher) Publish(ctx context.Context, evs []connection.Event) (failed
 		entries[i] = e
 		pending = append(pending, i)
 	}
-	for attempt := 1; len(pending) > 0; attempt++ {
-		var retry []int
-		for start := 0; start < len(pending); start += bus.MaxBatch {
-			idx := pending[start:min(start+bus.MaxBatch, len(pending))]
-			batch := make([]bus.Entry, len(idx))
-			for k, i := range idx {
-				batch[k] = entries[i]
-			}
-			fs, err := p.Bus.Put(ctx, batch)
-			if err != nil {
-				// The call failed as a whole (the SDK has retried it
-				// already): all its entries are retried, unless the
-				// context is done.
-				if ctx.Err() != nil || attempt >= attempts {
-					failed = append(failed, idx...)
-					errs = append(errs, fmt.Errorf("put %d events: %w", len(idx), err))
-				} else {
-					retry = append(retry, idx...)
-				}
-				continue
-			}
-			for _, f := range fs {
-				if f.Index < 0 || f.Index >= len(idx) {
-					continue
-				}
-				i := idx[f.Index]
-				if !f.Retryable() || attempt >= attempts {
-					failed = append(failed, i)
-					errs = append(errs, fmt.Errorf("put event %s (%s): %s: %s", evs[i].EventID, evs[i].DetailType, f.Code, f.Message))
-					continue
-				}
-				retry = append(retry, i)
-			}
+	policy := batch.Policy{Size: bus.MaxBatch, Attempts: attempts, Backoff: backoff, RetryCalls: true,
+		OnRetry: func(n, round int) { p.log().Warn("retrying events the bus refused", "count", n, "attempt", round) }}
+	bad, reasons := batch.Send(ctx, pending, policy, func(ctx context.Context, idx []int) ([]batch.Failure, error) {
+		put := make([]bus.Entry, len(idx))
+		for k, i := range idx {
+			put[k] = entries[i]
 		}
-		pending = retry
-		if len(pending) > 0 {
-			p.log().Warn("retrying events the bus refused", "count", len(pending), "attempt", attempt)
-			t := time.NewTimer(backoff)
-			select {
-			case <-ctx.Done():
-			case <-t.C:
-			}
-			t.Stop()
-			backoff *= 2
+		fs, err := p.Bus.Put(ctx, put)
+		if err != nil {
+			// The call failed as a whole; the SDK has retried it already.
+			return nil, fmt.Errorf("put %d events: %w", len(idx), err)
 		}
-	}
+		out := make([]batch.Failure, 0, len(fs))
+		for _, f := range fs {
+			var err error
+			if f.Index >= 0 && f.Index < len(idx) {
+				ev := evs[idx[f.Index]]
+				err = fmt.Errorf("put event %s (%s): %s: %s", ev.EventID, ev.DetailType, f.Code, f.Message)
+			}
+			out = append(out, batch.Failure{Index: f.Index, Retryable: f.Retryable(), Err: err})
+		}
+		return out, nil
+	})
+	failed, errs = append(failed, bad...), append(errs, reasons...)
 	if len(failed) == 0 {
 		return nil, nil
 	}

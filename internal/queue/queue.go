@@ -16,10 +16,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
+	"github.com/rolecall/rolecall/internal/batch"
 	"github.com/rolecall/rolecall/internal/check"
 )
 
@@ -84,63 +84,34 @@ func (p retryPolicy) withDefaults() retryPolicy {
 }
 
 // sendBatches splits jobs into batches and sends each, retrying exactly the
-// entries refused without sender fault, with doubling backoff. A batch call
-// that fails as a whole fails all its pending entries (the SDK has already
-// retried it). After ctx is done nothing more is sent.
+// entries refused without sender fault, in rounds with doubling backoff. A
+// batch call that fails as a whole fails all its pending entries (the SDK
+// has already retried it). After ctx is done nothing more is sent.
 func sendBatches(ctx context.Context, jobs []check.Job, p retryPolicy, send batchFunc) error {
 	p = p.withDefaults()
-	var failed []int
-	var errs []error
-	for start := 0; start < len(jobs); start += MaxBatch {
-		idx := make([]int, 0, MaxBatch)
-		for i := start; i < min(start+MaxBatch, len(jobs)); i++ {
-			idx = append(idx, i)
-		}
-		delay := p.backoff
-		for attempt := 1; len(idx) > 0; attempt++ {
-			if err := ctx.Err(); err != nil {
-				failed = append(failed, idx...)
-				errs = append(errs, err)
-				break
-			}
-			batch := make([]check.Job, len(idx))
-			for k, i := range idx {
-				batch[k] = jobs[i]
-			}
-			fs, err := send(ctx, batch)
-			if err != nil {
-				failed = append(failed, idx...)
-				errs = append(errs, fmt.Errorf("send batch of %d: %w", len(batch), err))
-				break
-			}
-			var retry []int
-			for _, f := range fs {
-				if f.Index < 0 || f.Index >= len(idx) {
-					continue
-				}
-				if f.SenderFault || attempt >= p.attempts {
-					failed = append(failed, idx[f.Index])
-					errs = append(errs, f)
-					continue
-				}
-				retry = append(retry, idx[f.Index])
-			}
-			idx = retry
-			if len(idx) > 0 {
-				t := time.NewTimer(delay)
-				select {
-				case <-ctx.Done():
-				case <-t.C:
-				}
-				t.Stop()
-				delay *= 2
-			}
-		}
+	all := make([]int, len(jobs))
+	for i := range all {
+		all[i] = i
 	}
+	policy := batch.Policy{Size: MaxBatch, Attempts: p.attempts, Backoff: p.backoff}
+	failed, errs := batch.Send(ctx, all, policy, func(ctx context.Context, idx []int) ([]batch.Failure, error) {
+		b := make([]check.Job, len(idx))
+		for k, i := range idx {
+			b[k] = jobs[i]
+		}
+		fs, err := send(ctx, b)
+		if err != nil {
+			return nil, fmt.Errorf("send batch of %d: %w", len(b), err)
+		}
+		out := make([]batch.Failure, len(fs))
+		for k, f := range fs {
+			out[k] = batch.Failure{Index: f.Index, Retryable: !f.SenderFault, Err: f}
+		}
+		return out, nil
+	})
 	if len(failed) == 0 {
 		return nil
 	}
-	slices.Sort(failed)
 	return &SendError{Failed: failed, Err: errors.Join(dedupe(errs)...)}
 }
 

@@ -33,6 +33,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/onboarding"
@@ -338,15 +339,15 @@ func parse(ev cfn.Event) (request, *onboarding.Error) {
 
 // parseStackID reads arn:<partition>:cloudformation:<region>:<account>:stack/<name>/<id>.
 func parseStackID(s string) (rolearn.ARN, bool) {
-	p := strings.SplitN(s, ":", 6)
-	if len(p) != 6 || p[0] != "arn" || p[1] == "" || p[2] != "cloudformation" || p[3] == "" || !rolearn.IsAccountID(p[4]) {
+	p, err := arn.Parse(s)
+	if err != nil || p.Partition == "" || p.Service != "cloudformation" || p.Region == "" || !rolearn.IsAccountID(p.AccountID) {
 		return rolearn.ARN{}, false
 	}
-	rest, ok := strings.CutPrefix(p[5], "stack/")
+	rest, ok := strings.CutPrefix(p.Resource, "stack/")
 	if !ok || strings.Count(rest, "/") != 1 || strings.HasPrefix(rest, "/") || strings.HasSuffix(rest, "/") {
 		return rolearn.ARN{}, false
 	}
-	return rolearn.ARN{Partition: p[1], Account: p[4]}, true
+	return rolearn.ARN{Partition: p.Partition, Account: p.AccountID}, true
 }
 
 // PhysicalID names a registered connection: "<tenantId>/<accountId>".

@@ -1,5 +1,9 @@
-// Package rolearn parses and validates the IAM role ARNs customers paste into
-// RoleCall, and derives the claim key that identifies a role the way IAM does.
+// Package rolearn holds RoleCall's ARN and IAM-name rules in one place: it
+// parses and validates the IAM role ARNs customers paste into RoleCall,
+// derives the claim key that identifies a role the way IAM does, parses the
+// principals RoleCall meets (root, user, role, assumed-role session), reads
+// an ARN's partition and account, and defines IAM's name character set.
+// ARNs are split with the SDK's aws/arn package; the rules on top are ours.
 //
 // A valid role ARN has the form
 //
@@ -11,10 +15,12 @@
 package rolearn
 
 import (
-	"errors"
-	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+
+	"github.com/rolecall/rolecall/internal/refusal"
 )
 
 // Stable error codes. They are part of RoleCall's public contract.
@@ -36,19 +42,10 @@ const (
 // Field is the request field every error of this package refers to.
 const Field = "roleArn"
 
-// Error is a rejected ARN: a stable code and a message a customer can act on.
-type Error struct {
-	Code    string
-	Message string
-}
-
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
-
-// Is lets errors.Is match on the code: errors.Is(err, &Error{Code: CodeOwnAccount}).
-func (e *Error) Is(target error) bool {
-	var t *Error
-	return errors.As(target, &t) && t.Code == e.Code
-}
+// Error is a rejected ARN: a refusal with a stable code, a message a
+// customer can act on, and Field. errors.Is matches on the code:
+// errors.Is(err, &Error{Code: CodeOwnAccount}).
+type Error = refusal.Error
 
 // ARN is a parsed IAM role ARN.
 type ARN struct {
@@ -79,7 +76,7 @@ type Rules struct {
 var partitions = map[string]bool{"aws": true, "aws-cn": true, "aws-us-gov": true, "aws-iso": true, "aws-iso-b": true, "aws-iso-e": true, "aws-iso-f": true, "aws-eusc": true}
 
 func fail(code, format string, args ...any) error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+	return refusal.New(code, Field, format, args...)
 }
 
 // Parse validates s as a role ARN under the given rules.
@@ -115,11 +112,11 @@ func parseSyntax(s string) (ARN, error) {
 	if n := len(s); n < 20 || n > 2048 {
 		return ARN{}, fail(CodeInvalidLength, "a role ARN is 20 to 2048 characters long, this one has %d", n)
 	}
-	parts := strings.SplitN(s, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" {
+	parsed, err := arn.Parse(s)
+	if err != nil {
 		return ARN{}, fail(CodeInvalidARN, "expected arn:aws:iam::<account-id>:role/<role-name>")
 	}
-	partition, service, region, account, resource := parts[1], parts[2], parts[3], parts[4], parts[5]
+	partition, service, region, account, resource := parsed.Partition, parsed.Service, parsed.Region, parsed.AccountID, parsed.Resource
 	if !partitions[partition] {
 		return ARN{}, fail(CodeInvalidARN, "unknown partition %q", partition)
 	}
@@ -176,15 +173,11 @@ func checkName(name string) error {
 		return fail(CodeInvalidName, "a role name is 1 to 64 characters long, this one has %d", len(name))
 	}
 	for i := 0; i < len(name); i++ {
-		if !nameChar(name[i]) {
+		if !IsNameChar(name[i]) {
 			return fail(CodeInvalidName, "the role name contains %q; allowed are letters, digits and + = , . @ _ -", name[i])
 		}
 	}
 	return nil
-}
-
-func nameChar(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_+=,.@-", c) >= 0
 }
 
 // checkPath applies IAM's path rules: "/" alone, or "/" + segments + "/", at

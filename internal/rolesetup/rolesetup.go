@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/rolecall/rolecall/infra"
+	"github.com/rolecall/rolecall/internal/refusal"
 	"github.com/rolecall/rolecall/internal/rolearn"
 )
 
@@ -32,20 +33,10 @@ const (
 	CodeInvalidTemplate   = "INVALID_TEMPLATE_URL"
 )
 
-// Error is a rejected parameter: a stable code, the field and a message.
-type Error struct {
-	Code    string
-	Field   string
-	Message string
-}
-
-func (e *Error) Error() string { return e.Code + ": " + e.Field + ": " + e.Message }
-
-// Is matches on the code: errors.Is(err, &rolesetup.Error{Code: CodeInvalidRegion}).
-func (e *Error) Is(target error) bool {
-	var t *Error
-	return errors.As(target, &t) && t.Code == e.Code
-}
+// Error is a rejected parameter: a refusal with a stable code, the field
+// and a message; errors.Is matches on the code:
+// errors.Is(err, &rolesetup.Error{Code: CodeInvalidRegion}).
+type Error = refusal.Error
 
 // ErrNoTemplateURL: a quick-create link needs the template's S3 URL, and
 // none is configured.
@@ -139,7 +130,7 @@ func (p Params) normalized() (Params, error) {
 	if p.RoleNamePrefix == "" {
 		p.RoleNamePrefix = infra.DefaultRoleNamePrefix
 	}
-	if len(p.RoleNamePrefix) > MaxPrefix || !validRoleName(p.RoleNamePrefix) {
+	if len(p.RoleNamePrefix) > MaxPrefix || !rolearn.ValidName(p.RoleNamePrefix, 64) {
 		return p, &Error{Code: CodeInvalidPrefix, Field: "roleNamePrefix", Message: fmt.Sprintf("a role name prefix is 1-%d characters of letters, digits and + = , . @ _ -", MaxPrefix)}
 	}
 	if p.RoleName == "" {
@@ -160,7 +151,7 @@ func (p Params) normalized() (Params, error) {
 	if _, err := partitionOf(p.TrustedPrincipalARN); err != nil {
 		return p, err
 	}
-	if !validRoleName(p.RoleName) {
+	if !rolearn.ValidName(p.RoleName, 64) {
 		return p, &Error{Code: CodeInvalidRoleName, Field: "roleName", Message: "a role name is 1-64 characters of letters, digits and + = , . @ _ -"}
 	}
 	if !regionRE.MatchString(p.Region) {
@@ -225,14 +216,14 @@ func ValidatePrincipal(principal string) error {
 func partitionOf(principal string) (string, error) {
 	bad := &Error{Code: CodeInvalidPrincipal, Field: "trustedPrincipalArn",
 		Message: "the trusted principal must be the partner access role, arn:<partition>:iam::<account>:role/<name>"}
-	if parts := strings.SplitN(principal, ":", 6); len(parts) == 6 && parts[0] == "arn" {
-		switch {
-		case parts[2] == "iam" && strings.HasPrefix(parts[5], "user/"):
+	if p, err := rolearn.ParsePrincipal(principal); err == nil {
+		switch p.Kind {
+		case rolearn.KindUser:
 			bad.Message = principal + " is an IAM user: customer roles trust only the partner access role " +
 				"(arn:<partition>:iam::<account>:role/<path/><name>), and should not trust a user's long-lived keys; " +
 				"name the access role (assume it with the user's credentials)"
 			return "", bad
-		case parts[2] == "sts" && strings.HasPrefix(parts[5], "assumed-role/"):
+		case rolearn.KindAssumedRole:
 			bad.Message = principal + " is a role session, which a trust policy cannot name durably; name its role, arn:<partition>:iam::<account>:role/<path/><name>"
 			return "", bad
 		}
@@ -243,19 +234,6 @@ func partitionOf(principal string) (string, error) {
 		return "", bad
 	}
 	return a.Partition, nil
-}
-
-func validRoleName(s string) bool {
-	if len(s) < 1 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_+=,.@-", c) >= 0) {
-			return false
-		}
-	}
-	return true
 }
 
 // validateTemplateURL accepts an https URL on an S3 endpoint, which is what

@@ -187,7 +187,7 @@ func validateAssume(in assumeInput) []string {
 	}
 	if n := len(in.RoleSessionName); n < 2 || n > 64 {
 		msgs = append(msgs, fmt.Sprintf("Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must have length between 2 and 64", in.RoleSessionName))
-	} else if !charsIn(in.RoleSessionName, "_+=,.@-") {
+	} else if !charsIn(in.RoleSessionName, rolearn.NameChars) {
 		msgs = append(msgs, fmt.Sprintf("Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*", in.RoleSessionName))
 	}
 	if in.HasExternalID {

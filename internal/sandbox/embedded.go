@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/rolearn"
 )
 
 // Assumer returns the embedded adapter of check.Assumer: the sandbox called
@@ -27,7 +28,7 @@ func (a *embeddedAssumer) AssumeRole(ctx context.Context, in check.AssumeRequest
 	if err := ctx.Err(); err != nil {
 		return check.Session{}, check.Classify(err)
 	}
-	seq, err := a.sts.begin(ctx, accountOf(a.caller), a.sts.region)
+	seq, err := a.sts.begin(ctx, rolearn.Account(a.caller), a.sts.region)
 	if err != nil {
 		return check.Session{}, check.Classify(err)
 	}
@@ -53,13 +54,5 @@ func (a *embeddedAssumer) AssumeRole(ctx context.Context, in check.AssumeRequest
 		return check.Session{}, check.Classify(apiErr)
 	}
 	// The credentials stay here, as in the STS adapter.
-	return check.Session{AssumedRoleARN: out.AssumedRoleARN, AccountID: accountOf(out.AssumedRoleARN)}, nil
-}
-
-func accountOf(arn string) string {
-	id, err := parseIdentity(arn)
-	if err != nil {
-		return ""
-	}
-	return id.account
+	return check.Session{AssumedRoleARN: out.AssumedRoleARN, AccountID: rolearn.Account(out.AssumedRoleARN)}, nil
 }

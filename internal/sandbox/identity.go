@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"errors"
 	"strings"
 
 	"github.com/rolecall/rolecall/internal/rolearn"
@@ -67,70 +66,23 @@ func (id identity) callerARN() string {
 // sandboxSessionName names the session of a caller configured as a role.
 const sandboxSessionName = "rolecall-sandbox"
 
-// parseIdentity parses an IAM principal ARN: arn:P:iam::A:root,
-// arn:P:iam::A:user/[path/]name, arn:P:iam::A:role/[path/]name or
-// arn:P:sts::A:assumed-role/name/session.
+// parseIdentity parses an IAM principal ARN (root, user, role or
+// assumed-role session) with rolearn's principal rules.
 func parseIdentity(s string) (identity, error) {
-	parts := strings.SplitN(s, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || parts[3] != "" {
-		return identity{}, errors.New("not an IAM principal ARN")
+	p, err := rolearn.ParsePrincipal(s)
+	if err != nil {
+		return identity{}, err
 	}
-	id := identity{arn: s, partition: parts[1], account: parts[4]}
-	if !validPartition(id.partition) || !rolearn.IsAccountID(id.account) {
-		return identity{}, errors.New("not an IAM principal ARN (partition or account)")
-	}
-	res := parts[5]
-	switch parts[2] {
-	case "iam":
-		switch {
-		case res == "root":
-			id.kind = kindRoot
-		case strings.HasPrefix(res, "role/"):
-			a, err := rolearn.Parse(s, rolearn.Rules{})
-			if err != nil {
-				return identity{}, err
-			}
-			id.kind, id.roleName, id.rolePath = kindRole, a.Name, a.Path
-		case strings.HasPrefix(res, "user/"):
-			name := res[strings.LastIndexByte(res, '/')+1:]
-			if !validName(name, 64) {
-				return identity{}, errors.New("invalid user name")
-			}
-			id.kind = kindUser
-		default:
-			return identity{}, errors.New("not a root, user or role ARN")
-		}
-	case "sts":
-		rest, ok := strings.CutPrefix(res, "assumed-role/")
-		role, session, ok2 := strings.Cut(rest, "/")
-		if !ok || !ok2 || !validName(role, 64) || !validName(session, 64) {
-			return identity{}, errors.New("not an assumed-role session ARN")
-		}
-		id.kind, id.roleName, id.rolePath, id.session = kindSession, role, "/", session
-	default:
-		return identity{}, errors.New("not an IAM or STS ARN")
+	id := identity{arn: s, partition: p.Partition, account: p.Account}
+	switch p.Kind {
+	case rolearn.KindRoot:
+		id.kind = kindRoot
+	case rolearn.KindUser:
+		id.kind = kindUser
+	case rolearn.KindRole:
+		id.kind, id.roleName, id.rolePath = kindRole, p.Name, p.Path
+	case rolearn.KindAssumedRole:
+		id.kind, id.roleName, id.rolePath, id.session = kindSession, p.Name, "/", p.Session
 	}
 	return id, nil
-}
-
-func validPartition(p string) bool {
-	if p == "" {
-		return false
-	}
-	_, err := rolearn.Parse("arn:"+p+":iam::123456789012:role/x", rolearn.Rules{})
-	return err == nil
-}
-
-// validName reports whether s is 1..max of IAM's [\w+=,.@-].
-func validName(s string, max int) bool {
-	if len(s) < 1 || len(s) > max {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_+=,.@-", c) >= 0) {
-			return false
-		}
-	}
-	return true
 }

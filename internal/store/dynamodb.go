@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	mrand "math/rand/v2"
 	"strings"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/rolecall/rolecall/internal/backoff"
 	"github.com/rolecall/rolecall/internal/connection"
 )
 
@@ -110,7 +110,7 @@ var _ Store = (*DynamoDB)(nil)
 
 // NewDynamoDB returns the adapter for table, which must exist (CreateTable).
 func NewDynamoDB(client DynamoDBAPI, table string) *DynamoDB {
-	return &DynamoDB{client: client, table: table, backoff: backoff}
+	return &DynamoDB{client: client, table: table, backoff: txnBackoff}
 }
 
 // Table is the table's name.
@@ -181,10 +181,9 @@ func requestToken() string {
 	return hex.EncodeToString(b[:])
 }
 
-func backoff(attempt int) time.Duration {
-	d := txnBackoffBase << min(attempt-1, 10)
-	d = min(d, txnBackoffMax)
-	return d/2 + mrand.N(d/2+1)
+// txnBackoff is the jittered delay before transaction retry attempt+1.
+func txnBackoff(attempt int) time.Duration {
+	return backoff.EqualJitter(backoff.Doubling(txnBackoffBase, txnBackoffMax, attempt-1))
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -13,12 +13,13 @@ import (
 	"crypto/subtle"
 	"encoding/base32"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/rolecall/rolecall/internal/refusal"
 )
 
 // Stable error codes.
@@ -36,20 +37,9 @@ const (
 	CodeInvalidInviteID = "INVALID_INVITE_ID"
 )
 
-// Error is a rejected input: a stable code, a message and the field.
-type Error struct {
-	Code    string
-	Message string
-	Field   string
-}
-
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
-
-// Is matches on the code.
-func (e *Error) Is(target error) bool {
-	var t *Error
-	return errors.As(target, &t) && t.Code == e.Code
-}
+// Error is a rejected input: a refusal with a stable code, a message and
+// the field; errors.Is matches on the code.
+type Error = refusal.Error
 
 // Sentinel errors for errors.Is.
 var (

@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/rolecall/rolecall/internal/backoff"
 	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/rotation"
@@ -277,7 +278,7 @@ func outcomeFor(o connection.Outcome, job check.Job) connection.Outcome {
 // window (so the last check falls at or after its end and decides), in
 // whole seconds, at least one.
 func (w *Worker) pendingBackoff(c connection.Connection, receiveCount int, now time.Time) time.Duration {
-	d := doubling(w.Policy.PendingBackoff, w.Policy.PendingBackoffMax, receiveCount)
+	d := backoff.Doubling(w.Policy.PendingBackoff, w.Policy.PendingBackoffMax, receiveCount-1)
 	if left := c.SubmittedAt.Add(w.Policy.PropagationWindow).Sub(now); left < d {
 		d = left
 	}
@@ -291,18 +292,7 @@ func (w *Worker) transientBackoff(receiveCount int) time.Duration {
 	if base <= 0 {
 		base = 30 * time.Second
 	}
-	return ceilSecond(doubling(base, MaxTransientBackoff, receiveCount))
-}
-
-func doubling(base, limit time.Duration, n int) time.Duration {
-	d := base
-	for i := 1; i < n && d < limit; i++ {
-		d *= 2
-	}
-	if limit > 0 {
-		d = min(d, limit)
-	}
-	return d
+	return ceilSecond(backoff.Doubling(base, MaxTransientBackoff, receiveCount-1))
 }
 
 func ceilSecond(d time.Duration) time.Duration {

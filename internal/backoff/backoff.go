@@ -1,0 +1,37 @@
+// Package backoff computes the exponential delays RoleCall waits between
+// retries: the STS probes, the verify worker's redeliveries, the lifecycle's
+// pending rechecks, the store's transaction retries and the batch senders.
+// It doubles step by step and stops at the limit, so a large attempt number
+// or base never overflows into a negative delay (base<<n would).
+package backoff
+
+import (
+	"math/rand/v2"
+	"time"
+)
+
+// Doubling is base doubled n times, at most limit. With n <= 0 it is base
+// (at most limit); with limit <= 0 there is nothing to grow towards and it
+// is base.
+func Doubling(base, limit time.Duration, n int) time.Duration {
+	if limit <= 0 {
+		return base
+	}
+	d := min(base, limit)
+	for ; n > 0 && d < limit; n-- {
+		if d > limit/2 {
+			return limit
+		}
+		d *= 2
+	}
+	return d
+}
+
+// EqualJitter is a random delay in [d/2, d]: retries of many callers that
+// failed together spread out, and each still waits at least half of d.
+func EqualJitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return d/2 + rand.N(d/2+1)
+}

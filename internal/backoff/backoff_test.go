@@ -1,0 +1,50 @@
+package backoff
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+func TestDoubling(t *testing.T) {
+	tests := []struct {
+		name        string
+		base, limit time.Duration
+		n           int
+		want        time.Duration
+	}{
+		{"no doubling", time.Second, time.Minute, 0, time.Second},
+		{"negative n", time.Second, time.Minute, -3, time.Second},
+		{"three doublings", time.Second, time.Minute, 3, 8 * time.Second},
+		{"reaches the limit", time.Second, 10 * time.Second, 4, 10 * time.Second},
+		{"exactly the limit", time.Second, 8 * time.Second, 3, 8 * time.Second},
+		{"base above the limit", time.Hour, time.Minute, 0, time.Minute},
+		{"huge n does not overflow", 200 * time.Millisecond, 2 * time.Second, 1000, 2 * time.Second},
+		{"huge base and limit", time.Duration(1 << 62), time.Duration(math.MaxInt64), 5, time.Duration(math.MaxInt64)},
+		{"no limit keeps base", 30 * time.Second, 0, 5, 30 * time.Second},
+		{"zero base", 0, time.Minute, 5, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Doubling(tc.base, tc.limit, tc.n); got != tc.want {
+				t.Fatalf("Doubling(%v, %v, %d) = %v, want %v", tc.base, tc.limit, tc.n, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestEqualJitter(t *testing.T) {
+	tests := []time.Duration{0, -time.Second, 1, time.Second, time.Duration(math.MaxInt64)}
+	for _, d := range tests {
+		for range 200 {
+			got := EqualJitter(d)
+			lo, hi := d/2, d
+			if d <= 0 {
+				lo, hi = 0, 0
+			}
+			if got < lo || got > hi {
+				t.Fatalf("EqualJitter(%v) = %v, want within [%v, %v]", d, got, lo, hi)
+			}
+		}
+	}
+}

@@ -1,0 +1,103 @@
+// Package batch sends entries to a batch API (EventBridge PutEvents, SQS
+// SendMessageBatch) and retries exactly the entries the service refused as
+// transient, in rounds with a doubling backoff. The EventBridge publisher
+// and the SQS sender share it, so both split, retry and give up alike.
+package batch
+
+import (
+	"context"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/backoff"
+)
+
+// Failure is one entry of a call the service refused.
+type Failure struct {
+	Index     int   // into the batch passed to the send function
+	Retryable bool  // sending it again may succeed
+	Err       error // why, as the caller reports it
+}
+
+// Policy bounds the batches and the retries.
+type Policy struct {
+	Size     int           // entries per call, at least 1
+	Attempts int           // sends per entry, at least 1
+	Backoff  time.Duration // wait before the second round, doubling per round
+	// RetryCalls: a call that fails as a whole (after the SDK's own
+	// retries) is sent again in the next round; otherwise its entries
+	// fail at once.
+	RetryCalls bool
+	// OnRetry, when set, is told before each wait how many entries the
+	// next round will send again.
+	OnRetry func(pending, round int)
+}
+
+// SendFunc sends one batch: the indexes (into the caller's entries) of at
+// most Policy.Size entries. It returns the refused entries, with Index
+// into idx, or an error when the call failed as a whole.
+type SendFunc func(ctx context.Context, idx []int) ([]Failure, error)
+
+// Send sends the entries at pending (indexes into the caller's entries) in
+// rounds: each round sends every pending entry in batches of p.Size; the
+// entries refused as retryable are sent again in the next round, at most
+// p.Attempts times in all. Once ctx is done nothing more is sent and every
+// pending entry fails with ctx's error. It returns the indexes that could
+// not be sent, ascending, and the reasons.
+func Send(ctx context.Context, pending []int, p Policy, send SendFunc) (failed []int, errs []error) {
+	size, attempts := max(p.Size, 1), max(p.Attempts, 1)
+	pending = slices.Clone(pending)
+	for round := 1; len(pending) > 0; round++ {
+		var retry []int
+		last := round >= attempts
+		for start := 0; start < len(pending); start += size {
+			idx := pending[start:min(start+size, len(pending))]
+			if err := ctx.Err(); err != nil {
+				failed = append(failed, idx...)
+				errs = append(errs, err)
+				continue
+			}
+			fs, err := send(ctx, idx)
+			if err != nil {
+				if p.RetryCalls && !last && ctx.Err() == nil {
+					retry = append(retry, idx...)
+				} else {
+					failed = append(failed, idx...)
+					errs = append(errs, err)
+				}
+				continue
+			}
+			for _, f := range fs {
+				if f.Index < 0 || f.Index >= len(idx) {
+					continue
+				}
+				if !f.Retryable || last {
+					failed = append(failed, idx[f.Index])
+					errs = append(errs, f.Err)
+					continue
+				}
+				retry = append(retry, idx[f.Index])
+			}
+		}
+		pending = retry
+		if len(pending) > 0 {
+			if p.OnRetry != nil {
+				p.OnRetry(len(pending), round)
+			}
+			wait(ctx, backoff.Doubling(p.Backoff, math.MaxInt64, round-1))
+		}
+	}
+	slices.Sort(failed)
+	return failed, errs
+}
+
+// wait sleeps d or until ctx is done.
+func wait(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

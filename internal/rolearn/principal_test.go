@@ -1,0 +1,98 @@
+package rolearn
+
+import "testing"
+
+func TestParsePrincipal(t *testing.T) {
+	tests := []struct {
+		in      string
+		ok      bool
+		want    Principal
+		roleARN string
+	}{
+		{in: "arn:aws:iam::123456789012:root", ok: true, want: Principal{Kind: KindRoot, Partition: "aws", Account: "123456789012"}},
+		{in: "arn:aws:iam::123456789012:user/ops/alice", ok: true, want: Principal{Kind: KindUser, Partition: "aws", Account: "123456789012", Path: "/ops/", Name: "alice"}},
+		{in: "arn:aws-cn:iam::123456789012:role/svc/Reader", ok: true, want: Principal{Kind: KindRole, Partition: "aws-cn", Account: "123456789012", Path: "/svc/", Name: "Reader"},
+			roleARN: "arn:aws-cn:iam::123456789012:role/svc/Reader"},
+		{in: "arn:aws:sts::123456789012:assumed-role/Reader/s1", ok: true, want: Principal{Kind: KindAssumedRole, Partition: "aws", Account: "123456789012", Path: "/", Name: "Reader", Session: "s1"},
+			roleARN: "arn:aws:iam::123456789012:role/Reader"},
+		{in: "arn:aws:iam::123456789012:group/admins"},
+		{in: "arn:aws:iam:us-east-1:123456789012:root"},
+		{in: "arn:nope:iam::123456789012:root"},
+		{in: "arn:aws:iam::12345678901:root"},
+		{in: "arn:aws:iam::123456789012:user/bad name"},
+		{in: "arn:aws:iam::123456789012:role/a*b"},
+		{in: "arn:aws:sts::123456789012:assumed-role/Reader"},
+		{in: "arn:aws:sts::123456789012:federated-user/bob"},
+		{in: "arn:aws:s3:::bucket"},
+		{in: "not-an-arn"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := ParsePrincipal(tc.in)
+			if (err == nil) != tc.ok {
+				t.Fatalf("ParsePrincipal(%q) error = %v, want ok=%v", tc.in, err, tc.ok)
+			}
+			if got != tc.want {
+				t.Fatalf("ParsePrincipal(%q) = %+v, want %+v", tc.in, got, tc.want)
+			}
+			if tc.roleARN != "" && got.RoleARN() != tc.roleARN {
+				t.Fatalf("RoleARN() = %q, want %q", got.RoleARN(), tc.roleARN)
+			}
+		})
+	}
+}
+
+func TestSessionARNDropsPath(t *testing.T) {
+	p, err := ParsePrincipal("arn:aws:iam::123456789012:role/svc/Reader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := p.SessionARN("s1"), "arn:aws:sts::123456789012:assumed-role/Reader/s1"; got != want {
+		t.Fatalf("SessionARN = %q, want %q", got, want)
+	}
+}
+
+func TestPartitionAndAccount(t *testing.T) {
+	tests := []struct{ in, partition, account, or string }{
+		{"arn:aws-us-gov:iam::123456789012:role/x", "aws-us-gov", "123456789012", "aws-us-gov"},
+		{"arn:aws:s3:::bucket", "aws", "", "aws"},
+		{"arn:aws-cn:iam::123456789012:role/Verifier", "aws-cn", "123456789012", "aws-cn"},
+		{"arn::iam::123456789012:role/x", "", "123456789012", "aws"},
+		{"not-an-arn", "", "", "aws"},
+		{"", "", "", "aws"},
+		{"arn:aws:iam", "", "", "aws"},
+		{"xrn:aws-cn:iam::123456789012:root", "", "", "aws"},
+	}
+	for _, tc := range tests {
+		if got := Partition(tc.in); got != tc.partition {
+			t.Errorf("Partition(%q) = %q, want %q", tc.in, got, tc.partition)
+		}
+		if got := Account(tc.in); got != tc.account {
+			t.Errorf("Account(%q) = %q, want %q", tc.in, got, tc.account)
+		}
+		if got := PartitionOr(tc.in, "aws"); got != tc.or {
+			t.Errorf("PartitionOr(%q) = %q, want %q", tc.in, got, tc.or)
+		}
+	}
+}
+
+func TestValidName(t *testing.T) {
+	tests := []struct {
+		in   string
+		max  int
+		want bool
+	}{
+		{"a", 64, true},
+		{"Az09_+=,.@-", 64, true},
+		{"", 64, false},
+		{"a b", 64, false},
+		{"a/b", 64, false},
+		{"é", 64, false},
+		{"abc", 2, false},
+	}
+	for _, tc := range tests {
+		if got := ValidName(tc.in, tc.max); got != tc.want {
+			t.Errorf("ValidName(%q, %d) = %v, want %v", tc.in, tc.max, got, tc.want)
+		}
+	}
+}
