@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +24,7 @@ import (
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/httpapi"
 	"github.com/rolecall/rolecall/internal/onboarding"
+	"github.com/rolecall/rolecall/internal/queue/queuetest"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
@@ -53,23 +53,12 @@ const (
 func wlRole(acct string) string { return "arn:aws:iam::" + acct + ":role/RoleCall-7c1e2a90" }
 
 // recordingQueue keeps the check jobs the API sends.
-type recordingQueue struct {
-	mu   sync.Mutex
-	jobs []check.Job
-}
+type recordingQueue struct{ queuetest.Recorder }
 
-func (q *recordingQueue) Send(_ context.Context, jobs []check.Job) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.jobs = append(q.jobs, jobs...)
-	return nil
-}
-
+// requested is the jobs of re-checks the API was asked for.
 func (q *recordingQueue) requested() []check.Job {
-	q.mu.Lock()
-	defer q.mu.Unlock()
 	var out []check.Job
-	for _, j := range q.jobs {
+	for _, j := range q.Jobs() {
 		if j.Why == check.WhyRequested {
 			out = append(out, j)
 		}
