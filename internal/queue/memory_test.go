@@ -10,24 +10,15 @@ import (
 	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/queue"
 	"github.com/rolecall/rolecall/internal/queue/queuetest"
+	"github.com/rolecall/rolecall/internal/rejectscript"
 )
 
 func TestMemoryContract(t *testing.T) {
 	queuetest.Run(t, func(t *testing.T) queuetest.Harness {
 		m := queue.NewMemory()
 		m.Backoff = time.Millisecond
-		var mu sync.Mutex
-		var script []string
-		m.Reject = func(check.Job) string {
-			mu.Lock()
-			defer mu.Unlock()
-			if len(script) == 0 {
-				return ""
-			}
-			c := script[0]
-			script = script[1:]
-			return c
-		}
+		var script rejectscript.Script
+		m.Reject = func(check.Job) string { return script.Next() }
 		return queuetest.Harness{
 			Queue:    m,
 			Consumer: m,
@@ -42,7 +33,7 @@ func TestMemoryContract(t *testing.T) {
 				}
 				return out
 			},
-			RejectNext: func(codes ...string) { mu.Lock(); script = append(script, codes...); mu.Unlock() },
+			RejectNext: script.Push,
 		}
 	})
 }
