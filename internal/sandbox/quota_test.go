@@ -2,12 +2,9 @@ package sandbox_test
 
 import (
 	"context"
-	"encoding/xml"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -108,27 +105,9 @@ func TestRequestQuota(t *testing.T) {
 	}
 
 	t.Run("error document", func(t *testing.T) {
-		r, _ := http.NewRequest("POST", srv.URL, strings.NewReader("Action=GetCallerIdentity&Version=2011-06-15"))
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		r.Header.Set("Authorization", sigv4(partnerKey))
-		resp, err := http.DefaultClient.Do(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		var doc struct {
-			XMLName   xml.Name `xml:"ErrorResponse"`
-			Type      string   `xml:"Error>Type"`
-			Code      string   `xml:"Error>Code"`
-			Message   string   `xml:"Error>Message"`
-			RequestID string   `xml:"RequestId"`
-		}
-		if err := xml.Unmarshal(body, &doc); err != nil {
-			t.Fatalf("not an STS error document: %v\n%s", err, body)
-		}
-		if resp.StatusCode != 400 || doc.Type != "Sender" || doc.Code != "Throttling" || doc.Message != "Rate exceeded" || doc.RequestID == "" {
-			t.Errorf("got %d %+v", resp.StatusCode, doc)
+		status, doc := postSTS(t, "POST", srv.URL, sigv4(partnerKey), "Action=GetCallerIdentity&Version=2011-06-15")
+		if status != 400 || doc.Type != "Sender" || doc.Code != "Throttling" || doc.Message != "Rate exceeded" || doc.RequestID == "" {
+			t.Errorf("got %d %+v", status, doc)
 		}
 	})
 
