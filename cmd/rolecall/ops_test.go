@@ -73,13 +73,20 @@ func rolecall(t *testing.T, args ...string) result {
 
 func rolecallCtx(ctx context.Context, t *testing.T, args ...string) result {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
+	stdout, stderr, err := execute(ctx, args...)
+	return result{stdout, stderr, exitStatus(err)}
+}
+
+// execute runs the CLI as main does and returns what it printed and the
+// error it ended with.
+func execute(ctx context.Context, args ...string) (stdout, stderr string, err error) {
+	var out, errOut bytes.Buffer
 	root := newRoot()
 	root.SetArgs(args)
-	root.SetOut(&stdout)
-	root.SetErr(&stderr)
-	err := root.ExecuteContext(ctx)
-	return result{stdout.String(), stderr.String(), exitStatus(err)}
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	err = root.ExecuteContext(ctx)
+	return out.String(), errOut.String(), err
 }
 
 // exitStatus is the status main exits with for err.
@@ -176,25 +183,36 @@ func waitStatus(t *testing.T, tenantID, account string, want connection.Status) 
 
 func httpJSON(t *testing.T, method, url, auth string, in any, status int, out any) {
 	t.Helper()
+	sendJSON(t, http.DefaultClient, method, url, auth, in, status, out)
+}
+
+// sendJSON sends in (nil: no body) as JSON with hc, fails t unless the
+// answer has the status (0: any), and decodes the answer into out (nil: it
+// is not read as JSON).
+func sendJSON(t *testing.T, hc *http.Client, method, url, auth string, in any, status int, out any) {
+	t.Helper()
 	var body io.Reader
 	if in != nil {
 		b, _ := json.Marshal(in)
 		body = bytes.NewReader(b)
 	}
-	req, _ := http.NewRequest(method, url, body)
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != status {
+	if status != 0 && resp.StatusCode != status {
 		t.Fatalf("%s %s: %d, want %d: %s", method, url, resp.StatusCode, status, b)
 	}
 	if out != nil {

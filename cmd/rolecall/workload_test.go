@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -154,12 +153,7 @@ func (w *workloadWorld) svcTenant(id string) (tenant.Tenant, error) {
 // status.
 func run(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	root := newRoot()
-	root.SetArgs(args)
-	root.SetOut(&stdout)
-	root.SetErr(&stderr)
-	err := root.ExecuteContext(context.Background())
+	stdout, stderr, err := execute(context.Background(), args...)
 	code := 0
 	var ec exitCode
 	switch {
@@ -169,7 +163,7 @@ func run(t *testing.T, args ...string) (string, string, int) {
 	default:
 		t.Fatalf("rolecall %v: %v", args, err)
 	}
-	return stdout.String(), stderr.String(), code
+	return stdout, stderr, code
 }
 
 func identity(t *testing.T, stsURL string, creds aws.CredentialsProvider) string {
