@@ -130,6 +130,16 @@ func (e *env) token(tenantID string) (string, registration.Token) {
 	return s, tok
 }
 
+// withField returns the JSON message b with its top-level field key set to
+// v.
+func withField(b []byte, key string, v any) []byte {
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	m[key] = v
+	out, _ := json.Marshal(m)
+	return out
+}
+
 // acmeToken creates tenant acme and returns the secret of a registration
 // token for it.
 func (e *env) acmeToken() string {
@@ -292,11 +302,7 @@ func TestCreateRefusals(t *testing.T) {
 	otherSecret, _ := e.token("other")
 	forged, _, _ := registration.New("acme", e.now, 0) // well formed, never stored
 	withStack := func(stack string, p map[string]any) []byte {
-		var m map[string]any
-		_ = json.Unmarshal(msg("Create", "req-x", "", p), &m)
-		m["StackId"] = stack
-		b, _ := json.Marshal(m)
-		return b
+		return withField(msg("Create", "req-x", "", p), "StackId", stack)
 	}
 	tests := []struct {
 		name     string
@@ -362,11 +368,7 @@ func TestDropped(t *testing.T) {
 	e := newEnv(t)
 	secret := e.acmeToken()
 	withURL := func(u string) []byte {
-		var m map[string]any
-		_ = json.Unmarshal(msg("Create", "req-1", "", props(custRole, secret)), &m)
-		m["ResponseURL"] = u
-		b, _ := json.Marshal(m)
-		return b
+		return withField(msg("Create", "req-1", "", props(custRole, secret)), "ResponseURL", u)
 	}
 	tests := []struct {
 		name string
@@ -509,13 +511,7 @@ func TestDelete(t *testing.T) {
 	otherSecret, _ := e.token("other")
 	e.create(secret)
 	e.check("acme", custAcct, connection.ResultOK)
-	withStack := func(b []byte, stack string) []byte {
-		var m map[string]any
-		_ = json.Unmarshal(b, &m)
-		m["StackId"] = stack
-		out, _ := json.Marshal(m)
-		return out
-	}
+	withStack := func(b []byte, stack string) []byte { return withField(b, "StackId", stack) }
 	// Deletes that must not disconnect, each answered SUCCESS.
 	keep := []struct {
 		name string
