@@ -63,14 +63,7 @@ func TestDeployedStackBus(t *testing.T) {
 	if !s.StackRoutesSubmissions {
 		t.Fatal("serve subscribed its own Role Submitted rule beside the stack's")
 	}
-	ctx := context.Background()
-	tn, err := s.Service.CreateTenant(ctx, "acme", "Acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Service.Submit(ctx, tn, "arn:aws:iam::210987654321:role/RoleCall"); err != nil {
-		t.Fatal(err)
-	}
+	submitAcmeRole(t, s)
 	env := waitEnvelope(t, events, "Role Submitted")
 	var put []awsfake.PutEntry
 	for _, e := range fakeEB.Accepted() {
@@ -94,14 +87,7 @@ func TestDeployedStackBus(t *testing.T) {
 func TestSandboxEventsNameThePartner(t *testing.T) {
 	events := &syncbuf.Buffer{}
 	s := start(t, testOptions(t, events))
-	ctx := context.Background()
-	tn, err := s.Service.CreateTenant(ctx, "acme", "Acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Service.Submit(ctx, tn, "arn:aws:iam::210987654321:role/RoleCall"); err != nil {
-		t.Fatal(err)
-	}
+	submitAcmeRole(t, s)
 	env := waitEnvelope(t, events, "Role Submitted")
 	if env.Account != SandboxPartnerAccount || env.Region != "us-east-1" || env.ID == "" {
 		t.Errorf("event account %q, region %q, id %q", env.Account, env.Region, env.ID)
@@ -145,5 +131,18 @@ func TestLoopbackEndpoint(t *testing.T) {
 		if got := loopbackEndpoint(ep); got != want {
 			t.Errorf("loopbackEndpoint(%q) = %v, want %v", ep, got, want)
 		}
+	}
+}
+
+// submitAcmeRole creates tenant acme and submits a role for it.
+func submitAcmeRole(t *testing.T, s *Server) {
+	t.Helper()
+	ctx := context.Background()
+	tn, err := s.Service.CreateTenant(ctx, "acme", "Acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Service.Submit(ctx, tn, "arn:aws:iam::210987654321:role/RoleCall"); err != nil {
+		t.Fatal(err)
 	}
 }
