@@ -148,6 +148,16 @@ func connect(t *testing.T, s *local.Server, id string) string {
 		Code string `json:"code"`
 	}
 	rolecall(t, "invites", "create", id, "--json").must(t, 0).json(t, &inv)
+	acct := connectSandboxRole(t, http.DefaultClient, s.URL, inv.Code)
+	waitStatus(t, id, acct, connection.Verified)
+	return acct
+}
+
+// connectSandboxRole opens the invite's form data, creates its sandbox
+// role (trusting the partner access role with the tenant's external ID)
+// and submits it through the customer routes; it returns the account.
+func connectSandboxRole(t *testing.T, hc *http.Client, base, inviteCode string) string {
+	t.Helper()
 	var view struct {
 		Sandbox struct {
 			AccountID   string          `json:"accountId"`
@@ -155,10 +165,9 @@ func connect(t *testing.T, s *local.Server, id string) string {
 			TrustPolicy json.RawMessage `json:"trustPolicy"`
 		} `json:"sandbox"`
 	}
-	httpJSON(t, "GET", s.URL+"/v1/invite", "Invite "+inv.Code, nil, 200, &view)
-	httpJSON(t, "PUT", s.URL+"/_sandbox/roles", "", map[string]any{"roleArn": view.Sandbox.RoleARN, "trustPolicy": view.Sandbox.TrustPolicy}, 200, nil)
-	httpJSON(t, "POST", s.URL+"/v1/connections", "Invite "+inv.Code, map[string]string{"roleArn": view.Sandbox.RoleARN}, 202, nil)
-	waitStatus(t, id, view.Sandbox.AccountID, connection.Verified)
+	sendJSON(t, hc, "GET", base+"/v1/invite", "Invite "+inviteCode, nil, 200, &view)
+	sendJSON(t, hc, "PUT", base+"/_sandbox/roles", "", map[string]any{"roleArn": view.Sandbox.RoleARN, "trustPolicy": view.Sandbox.TrustPolicy}, 200, nil)
+	sendJSON(t, hc, "POST", base+"/v1/connections", "Invite "+inviteCode, map[string]string{"roleArn": view.Sandbox.RoleARN}, 202, nil)
 	return view.Sandbox.AccountID
 }
 

@@ -45,17 +45,7 @@ func (a serveAPI) connect(tenantID string) string {
 	a.call("POST", "/v1/tenants", ops, map[string]string{"tenantId": tenantID, "name": tenantID}, 201, nil)
 	var inv struct{ Code string }
 	a.call("POST", "/v1/tenants/"+tenantID+"/invites", ops, nil, 201, &inv)
-	var view struct {
-		Sandbox struct {
-			AccountID   string          `json:"accountId"`
-			RoleARN     string          `json:"roleArn"`
-			TrustPolicy json.RawMessage `json:"trustPolicy"`
-		} `json:"sandbox"`
-	}
-	a.call("GET", "/v1/invite", "Invite "+inv.Code, nil, 200, &view)
-	a.call("PUT", "/_sandbox/roles", "", map[string]any{"roleArn": view.Sandbox.RoleARN, "trustPolicy": view.Sandbox.TrustPolicy}, 200, nil)
-	a.call("POST", "/v1/connections", "Invite "+inv.Code, map[string]string{"roleArn": view.Sandbox.RoleARN}, 202, nil)
-	return view.Sandbox.AccountID
+	return connectSandboxRole(a.t, a.hc, a.s.URL, inv.Code)
 }
 
 // waitFor polls until ok or fails after within.
