@@ -14,7 +14,6 @@ import (
 
 	"github.com/rolecall/rolecall/internal/awsfake"
 	"github.com/rolecall/rolecall/internal/bus"
-	"github.com/rolecall/rolecall/internal/sandbox"
 	"github.com/rolecall/rolecall/internal/syncbuf"
 )
 
@@ -45,17 +44,10 @@ func TestDeployedStackBus(t *testing.T) {
 	t.Cleanup(sqsSrv.Close)
 	t.Cleanup(ebSrv.Close)
 	const accessKey = "AKIAROLECALLTESTBUS0"
-	sb := sandbox.New(sandbox.Config{Callers: map[string]string{accessKey: SandboxPrincipalARN}, Seed: 1})
-	stsSrv := httptest.NewServer(sb)
-	t.Cleanup(stsSrv.Close)
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID": accessKey, "AWS_SECRET_ACCESS_KEY": "test-secret", "AWS_SESSION_TOKEN": "",
-		"AWS_REGION": "eu-west-1", "AWS_PROFILE": "", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-		"AWS_ENDPOINT_URL": "", "AWS_ENDPOINT_URL_SQS": sqsSrv.URL, "AWS_ENDPOINT_URL_STS": stsSrv.URL,
-		"AWS_ENDPOINT_URL_EVENTBRIDGE": ebSrv.URL, "AWS_EC2_METADATA_DISABLED": "true",
-	} {
-		t.Setenv(k, v)
-	}
+	_, stsURL := sandboxSTS(t, accessKey)
+	fakeAWSEnv(t, accessKey, "eu-west-1", map[string]string{
+		"AWS_ENDPOINT_URL_SQS": sqsSrv.URL, "AWS_ENDPOINT_URL_STS": stsURL, "AWS_ENDPOINT_URL_EVENTBRIDGE": ebSrv.URL,
+	})
 	events := &syncbuf.Buffer{}
 	o := testOptions(t, events)
 	o.AWS, o.QueueURL, o.EventBusName, o.TrustedPrincipalARN = true, sqsSrv.URL+"/"+SandboxPartnerAccount+"/rolecall-verify", "rolecall-dev", SandboxPrincipalARN
