@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"time"
@@ -24,17 +23,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 )
-
-// Cleaner is the part of testing.TB that Serve needs.
-type Cleaner interface{ Cleanup(func()) }
-
-// Serve serves fake on a loopback port until the test ends and returns the
-// ClientConfig of SDK clients that talk to it.
-func Serve(t Cleaner, fake http.Handler, maxAttempts int) aws.Config {
-	srv := httptest.NewServer(fake)
-	t.Cleanup(srv.Close)
-	return ClientConfig(srv.URL, maxAttempts)
-}
 
 // ClientConfig returns an aws.Config for SDK clients that talk to url with
 // static test credentials, at most maxAttempts attempts per call and no
