@@ -16,6 +16,7 @@ import (
 
 	"github.com/rolecall/rolecall/internal/awsfake"
 	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/testclock"
 )
 
 const (
@@ -32,8 +33,7 @@ type world struct {
 	api    *fakeAPI
 	cfg    aws.Config
 	client *Client
-	now    time.Time
-	mu     sync.Mutex
+	clock  *testclock.Clock
 }
 
 func customerRole(acct string) string { return "arn:aws:iam::" + acct + ":role/RoleCall-3f2a9c1d" }
@@ -41,7 +41,7 @@ func customerRole(acct string) string { return "arn:aws:iam::" + acct + ":role/R
 func newWorld(t *testing.T, accounts ...string) *world {
 	t.Helper()
 	w := &world{sts: awsfake.NewChainSTS(), api: &fakeAPI{token: "ops-token", conns: map[Ref]Connection{}, reasons: map[Ref]Reason{}},
-		now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+		clock: testclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))}
 	w.sts.AddPrincipal(workloadKey, workloadRole)
 	w.sts.AddRole(accessRoleARN, workloadRole, "")
 	for _, a := range accounts {
@@ -49,7 +49,7 @@ func newWorld(t *testing.T, accounts ...string) *world {
 		w.sts.AddRole(customerRole(a), accessRoleARN, ext)
 		ref := Ref{TenantID: "acme", AccountID: a}
 		w.api.conns[ref] = Connection{TenantID: "acme", AccountID: a, RoleARN: customerRole(a), ExternalID: ext,
-			AccessRoleARN: accessRoleARN, Partition: "aws", Status: "VERIFIED", VerifiedAt: w.now}
+			AccessRoleARN: accessRoleARN, Partition: "aws", Status: "VERIFIED", VerifiedAt: w.clock.Now()}
 	}
 	stsSrv := httptest.NewServer(w.sts)
 	apiSrv := httptest.NewServer(w.api)
@@ -58,20 +58,8 @@ func newWorld(t *testing.T, accounts ...string) *world {
 	w.cfg = aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(stsSrv.URL),
 		Credentials: credentials.NewStaticCredentialsProvider(workloadKey, "workload-secret", "")}
 	w.client = New(w.cfg, &API{BaseURL: apiSrv.URL, Auth: BearerToken("ops-token")},
-		Options{Workload: "billing", Now: w.clock})
+		Options{Workload: "billing", Now: w.clock.Now})
 	return w
-}
-
-func (w *world) clock() time.Time {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.now
-}
-
-func (w *world) advance(d time.Duration) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.now = w.now.Add(d)
 }
 
 func TestCredentialsChainThroughTheAccessRole(t *testing.T) {
@@ -205,7 +193,7 @@ func TestAccessDeniedAsksForARecheck(t *testing.T) {
 		wantRecheck bool
 	}{{0, true}, {time.Minute, false}, {3 * time.Minute, false}, {time.Minute, true}, {0, false}}
 	for i, s := range steps {
-		w.advance(s.advance)
+		w.clock.Advance(s.advance)
 		_, err := p.Retrieve(context.Background())
 		var denied *AccessDeniedError
 		if !errors.As(err, &denied) {

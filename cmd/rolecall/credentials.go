@@ -92,6 +92,36 @@ func (o *apiOptions) client(cfg aws.Config) (*access.API, error) {
 	return api, nil
 }
 
+// connect starts a workload command: it guards against credential_process
+// recursion (restore ends the guard), then loads the base credentials and
+// the RoleCall API client.
+func (o *apiOptions) connect(ctx context.Context) (cfg aws.Config, api *access.API, restore func(), err error) {
+	restore, err = guardRecursion()
+	if err != nil {
+		return aws.Config{}, nil, nil, err
+	}
+	if cfg, err = o.awsConfig(ctx); err == nil {
+		api, err = o.client(cfg)
+	}
+	if err != nil {
+		restore()
+		return aws.Config{}, nil, nil, err
+	}
+	return cfg, api, restore, nil
+}
+
+// failWithExit1 runs run; on an error it prints "rolecall <name>: " and
+// the error's first line to stderr and exits 1.
+func failWithExit1(name string, run func(cmd *cobra.Command) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		if err := run(cmd); err != nil {
+			fmt.Fprintln(cmd.ErrOrStderr(), "rolecall "+name+":", errorLine(err))
+			return exitCode(1)
+		}
+		return nil
+	}
+}
+
 // apiRegion is the region of an execute-api host
 // (<id>.execute-api.<region>.amazonaws.com), else def.
 func apiRegion(host, def string) string {
@@ -139,15 +169,11 @@ printed to stdout only; nothing is logged.`,
   [profile rolecall-acme-111111111111]
   credential_process = rolecall credentials --tenant acme --account 111111111111 --api https://…`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.tenant == "" || o.account == "" {
 				return workloadUsageError(cmd, errors.New("--tenant and --account are required"))
 			}
-			if err := runCredentials(cmd, o); err != nil {
-				fmt.Fprintln(cmd.ErrOrStderr(), "rolecall credentials:", errorLine(err))
-				return exitCode(1)
-			}
-			return nil
+			return failWithExit1("credentials", func(cmd *cobra.Command) error { return runCredentials(cmd, o) })(cmd, args)
 		},
 	}
 	o.flags(cmd)
@@ -160,20 +186,12 @@ printed to stdout only; nothing is logged.`,
 }
 
 func runCredentials(cmd *cobra.Command, o credentialsOptions) error {
-	restore, err := guardRecursion()
+	ctx := cmd.Context()
+	cfg, api, restore, err := o.connect(ctx)
 	if err != nil {
 		return err
 	}
 	defer restore()
-	ctx := cmd.Context()
-	cfg, err := o.awsConfig(ctx)
-	if err != nil {
-		return err
-	}
-	api, err := o.client(cfg)
-	if err != nil {
-		return err
-	}
 	c := access.New(cfg, api, access.Options{Workload: o.workload, Duration: o.duration})
 	creds, err := c.Credentials(o.tenant, o.account).Retrieve(ctx)
 	if err != nil {

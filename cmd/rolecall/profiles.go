@@ -50,13 +50,7 @@ that use the profiles need ROLECALL_OPS_TOKEN (serve) or AWS credentials (SigV4)
 		Example: `  rolecall profiles --tenant acme --api https://abc123.execute-api.eu-west-1.amazonaws.com
   rolecall profiles --write ~/.aws/config && aws s3 ls --profile rolecall-acme-111111111111`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := runProfiles(cmd, o); err != nil {
-				fmt.Fprintln(cmd.ErrOrStderr(), "rolecall profiles:", errorLine(err))
-				return exitCode(1)
-			}
-			return nil
-		},
+		RunE: failWithExit1("profiles", func(cmd *cobra.Command) error { return runProfiles(cmd, o) }),
 	}
 	o.flags(cmd)
 	f := cmd.Flags()
@@ -92,20 +86,12 @@ func verifiedRefs(ctx context.Context, api *access.API, tenantID string) ([]acce
 }
 
 func runProfiles(cmd *cobra.Command, o profilesOptions) error {
-	restore, err := guardRecursion()
+	ctx := cmd.Context()
+	cfg, api, restore, err := o.connect(ctx)
 	if err != nil {
 		return err
 	}
 	defer restore()
-	ctx := cmd.Context()
-	cfg, err := o.awsConfig(ctx)
-	if err != nil {
-		return err
-	}
-	api, err := o.client(cfg)
-	if err != nil {
-		return err
-	}
 	refs, err := verifiedRefs(ctx, api, o.tenant)
 	if err != nil {
 		return err

@@ -33,35 +33,7 @@ type serveAPI struct {
 
 func (a serveAPI) call(method, path, auth string, body any, want int, out any) {
 	a.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, a.s.URL+path, rd)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	resp, err := a.hc.Do(req)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if want != 0 && resp.StatusCode != want {
-		a.t.Fatalf("%s %s: %d %s, want %d", method, path, resp.StatusCode, b, want)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			a.t.Fatalf("%s %s: %v: %s", method, path, err, b)
-		}
-	}
+	sendJSON(a.t, a.hc, method, a.s.URL+path, auth, body, want, out)
 }
 
 // connect creates a tenant with an invite, creates the form's sandbox
@@ -73,17 +45,7 @@ func (a serveAPI) connect(tenantID string) string {
 	a.call("POST", "/v1/tenants", ops, map[string]string{"tenantId": tenantID, "name": tenantID}, 201, nil)
 	var inv struct{ Code string }
 	a.call("POST", "/v1/tenants/"+tenantID+"/invites", ops, nil, 201, &inv)
-	var view struct {
-		Sandbox struct {
-			AccountID   string          `json:"accountId"`
-			RoleARN     string          `json:"roleArn"`
-			TrustPolicy json.RawMessage `json:"trustPolicy"`
-		} `json:"sandbox"`
-	}
-	a.call("GET", "/v1/invite", "Invite "+inv.Code, nil, 200, &view)
-	a.call("PUT", "/_sandbox/roles", "", map[string]any{"roleArn": view.Sandbox.RoleARN, "trustPolicy": view.Sandbox.TrustPolicy}, 200, nil)
-	a.call("POST", "/v1/connections", "Invite "+inv.Code, map[string]string{"roleArn": view.Sandbox.RoleARN}, 202, nil)
-	return view.Sandbox.AccountID
+	return connectSandboxRole(a.t, a.hc, a.s.URL, inv.Code)
 }
 
 // waitFor polls until ok or fails after within.

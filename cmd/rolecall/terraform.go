@@ -31,13 +31,7 @@ WorkloadPrincipalArns). The output carries external IDs: keep it out of logs.`,
 		Example: `  rolecall terraform --tenant acme > providers.tf
   # then: resource "aws_s3_bucket" "x" { provider = aws.acme_111111111111 … }`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := runTerraform(cmd, o); err != nil {
-				fmt.Fprintln(cmd.ErrOrStderr(), "rolecall terraform:", errorLine(err))
-				return exitCode(1)
-			}
-			return nil
-		},
+		RunE: failWithExit1("terraform", func(cmd *cobra.Command) error { return runTerraform(cmd, o) }),
 	}
 	o.flags(cmd)
 	f := cmd.Flags()
@@ -48,20 +42,12 @@ WorkloadPrincipalArns). The output carries external IDs: keep it out of logs.`,
 }
 
 func runTerraform(cmd *cobra.Command, o terraformOptions) error {
-	restore, err := guardRecursion()
+	ctx := cmd.Context()
+	cfg, api, restore, err := o.connect(ctx)
 	if err != nil {
 		return err
 	}
 	defer restore()
-	ctx := cmd.Context()
-	cfg, err := o.awsConfig(ctx)
-	if err != nil {
-		return err
-	}
-	api, err := o.client(cfg)
-	if err != nil {
-		return err
-	}
 	if o.region == "" {
 		o.region = cfg.Region
 	}

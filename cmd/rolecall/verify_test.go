@@ -13,6 +13,7 @@ import (
 
 	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/golden"
 	"github.com/rolecall/rolecall/internal/rolesetup"
 	"github.com/rolecall/rolecall/internal/sandbox"
 )
@@ -61,14 +62,7 @@ const (
 // the previous external ID.
 func writeVerifySandbox(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile(exampleFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f verifySandboxFile
-	if err := json.Unmarshal(b, &f); err != nil {
-		t.Fatal(err)
-	}
+	f := golden.Load[verifySandboxFile](t, exampleFile)
 	policy := func(cond string) json.RawMessage {
 		return json.RawMessage(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + examplePartner +
 			`"},"Action":"sts:AssumeRole","Condition":` + cond + `}]}`)
@@ -410,14 +404,7 @@ func TestVerifyAWSChain(t *testing.T) {
 // the template: its enforced role has the trust policy customer-role.yaml
 // creates for the example's values.
 func TestExampleSandboxFile(t *testing.T) {
-	b, err := os.ReadFile(exampleFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f verifySandboxFile
-	if err := json.Unmarshal(b, &f); err != nil {
-		t.Fatal(err)
-	}
+	f := golden.Load[verifySandboxFile](t, exampleFile)
 	if f.CallerPrincipalARN != examplePartner {
 		t.Errorf("caller %s", f.CallerPrincipalARN)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +23,7 @@ import (
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/httpapi"
 	"github.com/rolecall/rolecall/internal/onboarding"
+	"github.com/rolecall/rolecall/internal/queue/queuetest"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
@@ -53,23 +52,12 @@ const (
 func wlRole(acct string) string { return "arn:aws:iam::" + acct + ":role/RoleCall-7c1e2a90" }
 
 // recordingQueue keeps the check jobs the API sends.
-type recordingQueue struct {
-	mu   sync.Mutex
-	jobs []check.Job
-}
+type recordingQueue struct{ queuetest.Recorder }
 
-func (q *recordingQueue) Send(_ context.Context, jobs []check.Job) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.jobs = append(q.jobs, jobs...)
-	return nil
-}
-
+// requested is the jobs of re-checks the API was asked for.
 func (q *recordingQueue) requested() []check.Job {
-	q.mu.Lock()
-	defer q.mu.Unlock()
 	var out []check.Job
-	for _, j := range q.jobs {
+	for _, j := range q.Jobs() {
 		if j.Why == check.WhyRequested {
 			out = append(out, j)
 		}
@@ -165,12 +153,7 @@ func (w *workloadWorld) svcTenant(id string) (tenant.Tenant, error) {
 // status.
 func run(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	root := newRoot()
-	root.SetArgs(args)
-	root.SetOut(&stdout)
-	root.SetErr(&stderr)
-	err := root.ExecuteContext(context.Background())
+	stdout, stderr, err := execute(context.Background(), args...)
 	code := 0
 	var ec exitCode
 	switch {
@@ -180,7 +163,7 @@ func run(t *testing.T, args ...string) (string, string, int) {
 	default:
 		t.Fatalf("rolecall %v: %v", args, err)
 	}
-	return stdout.String(), stderr.String(), code
+	return stdout, stderr, code
 }
 
 func identity(t *testing.T, stsURL string, creds aws.CredentialsProvider) string {

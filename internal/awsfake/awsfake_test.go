@@ -3,7 +3,6 @@ package awsfake_test
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,9 +16,7 @@ import (
 
 func TestDynamoDBIsAnEmptyTable(t *testing.T) {
 	fake := awsfake.NewDynamoDB()
-	srv := httptest.NewServer(fake)
-	defer srv.Close()
-	c := dynamodb.NewFromConfig(awsfake.ClientConfig(srv.URL, 1))
+	c := dynamodb.NewFromConfig(awsfake.Serve(t, fake, 1))
 	ctx := context.Background()
 	key := map[string]ddbtypes.AttributeValue{"PK": &ddbtypes.AttributeValueMemberS{Value: "x"}}
 	got, err := c.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("t"), Key: key})
@@ -41,9 +38,7 @@ func TestDynamoDBIsAnEmptyTable(t *testing.T) {
 
 func TestSTSDenies(t *testing.T) {
 	fake := awsfake.NewSTS()
-	srv := httptest.NewServer(fake)
-	defer srv.Close()
-	a := &check.STS{Client: sts.NewFromConfig(awsfake.ClientConfig(srv.URL, 1))}
+	a := &check.STS{Client: sts.NewFromConfig(awsfake.Serve(t, fake, 1))}
 	_, err := a.AssumeRole(context.Background(), check.AssumeRequest{RoleARN: "arn:aws:iam::123456789012:role/R", ExternalID: "rc-X", SessionName: "rolecall-t", DurationSeconds: 900})
 	if !errors.Is(err, check.ErrDenied) {
 		t.Fatalf("AssumeRole error = %v, want ErrDenied", err)
@@ -56,9 +51,7 @@ func TestSTSDenies(t *testing.T) {
 
 func TestSTSCallerIdentity(t *testing.T) {
 	fake := awsfake.NewSTS()
-	srv := httptest.NewServer(fake)
-	defer srv.Close()
-	c := sts.NewFromConfig(awsfake.ClientConfig(srv.URL, 1))
+	c := sts.NewFromConfig(awsfake.Serve(t, fake, 1))
 	if _, err := c.GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{}); err == nil {
 		t.Fatal("GetCallerIdentity without a caller succeeded")
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -20,9 +19,7 @@ import (
 func fakeEventBridge(t *testing.T, attempts int) (*bus.EventBridge, *awsfake.EventBridge) {
 	t.Helper()
 	fake := awsfake.NewEventBridge()
-	srv := httptest.NewServer(fake)
-	t.Cleanup(srv.Close)
-	client := eventbridge.NewFromConfig(awsfake.ClientConfig(srv.URL, attempts))
+	client := eventbridge.NewFromConfig(awsfake.Serve(t, fake, attempts))
 	return &bus.EventBridge{Client: client}, fake
 }
 

@@ -7,28 +7,18 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rolecall/rolecall/internal/bus"
 	"github.com/rolecall/rolecall/internal/bus/bustest"
+	"github.com/rolecall/rolecall/internal/rejectscript"
 )
 
 func memoryHarness(t *testing.T) (bustest.Harness, *bus.Memory) {
 	m := bus.NewMemory()
-	var mu sync.Mutex
-	var script []string
-	m.Reject = func(bus.Entry) string {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(script) == 0 {
-			return ""
-		}
-		c := script[0]
-		script = script[1:]
-		return c
-	}
+	var script rejectscript.Script
+	m.Reject = func(bus.Entry) string { return script.Next() }
 	return bustest.Harness{
 		Bus: m,
 		Accepted: func() []bus.Entry {
@@ -42,11 +32,7 @@ func memoryHarness(t *testing.T) (bustest.Harness, *bus.Memory) {
 			}
 			return out
 		},
-		RejectNext: func(codes ...string) {
-			mu.Lock()
-			defer mu.Unlock()
-			script = append(script, codes...)
-		},
+		RejectNext: script.Push,
 	}, m
 }
 

@@ -202,7 +202,5 @@ func (e *env) mustTenant(id string) tenant.Tenant {
 
 // queued is how many jobs the queue holds.
 func (e *env) queued() int {
-	e.queue.mu.Lock()
-	defer e.queue.mu.Unlock()
-	return len(e.queue.jobs)
+	return len(e.queue.Jobs())
 }

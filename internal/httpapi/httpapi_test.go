@@ -16,6 +16,7 @@ import (
 	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/onboarding"
+	"github.com/rolecall/rolecall/internal/queue/queuetest"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/rolesetup"
 	"github.com/rolecall/rolecall/internal/store"
@@ -30,23 +31,6 @@ const (
 	customerAcct  = "111122223333"
 	customerRole2 = "arn:aws:iam::444455556666:role/RoleCallAccess"
 )
-
-// fakeQueue records the jobs sent to it.
-type fakeQueue struct {
-	mu   sync.Mutex
-	jobs []check.Job
-	err  error
-}
-
-func (q *fakeQueue) Send(ctx context.Context, jobs []check.Job) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.err != nil {
-		return q.err
-	}
-	q.jobs = append(q.jobs, jobs...)
-	return nil
-}
 
 // failingStore is the memory store with injectable failures.
 type failingStore struct {
@@ -170,7 +154,7 @@ type env struct {
 	t       testing.TB
 	mem     *store.Memory
 	st      *failingStore
-	queue   *fakeQueue
+	queue   *queuetest.Recorder
 	svc     *onboarding.Service
 	h       *Handler
 	now     time.Time
@@ -181,7 +165,7 @@ type env struct {
 
 func newEnv(t testing.TB, opts ...func(*Config)) *env {
 	t.Helper()
-	e := &env{t: t, mem: store.NewMemory(), queue: &fakeQueue{}, now: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC),
+	e := &env{t: t, mem: store.NewMemory(), queue: &queuetest.Recorder{}, now: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC),
 		events: &fakeEvents{}, sweeper: &fakeSweeper{}, sandbox: &fakeSandbox{roles: map[string]string{}}}
 	e.st = &failingStore{Memory: e.mem}
 	e.svc = &onboarding.Service{
@@ -377,9 +361,9 @@ func TestOperationsAndCustomerFlow(t *testing.T) {
 	if w.Code != http.StatusAccepted {
 		t.Fatalf("request check: %d %s", w.Code, w.Body)
 	}
-	if len(e.queue.jobs) != 1 || e.queue.jobs[0].ExternalID != created.ExternalID || e.queue.jobs[0].Why != check.WhyRequested ||
-		e.queue.jobs[0].Connection.AccountID != customerAcct {
-		t.Fatalf("queued %+v", e.queue.jobs)
+	if jobs := e.queue.Jobs(); len(jobs) != 1 || jobs[0].ExternalID != created.ExternalID || jobs[0].Why != check.WhyRequested ||
+		jobs[0].Connection.AccountID != customerAcct {
+		t.Fatalf("queued %+v", jobs)
 	}
 
 	w = e.do(ops("POST", "/v1/tenants/acme/external-id/rotate", ""))
@@ -539,7 +523,7 @@ func TestRejectedRequestsChangeNothing(t *testing.T) {
 		{"static traversal", req{method: "GET", path: "/static/../httpapi.go"}, 404, CodeNotFound, ""},
 	}
 	before := e.mem.Snapshot()
-	jobs := len(e.queue.jobs)
+	jobs := len(e.queue.Jobs())
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := e.do(tt.r)
@@ -561,8 +545,8 @@ func TestRejectedRequestsChangeNothing(t *testing.T) {
 	if after := e.mem.Snapshot(); after != before {
 		t.Errorf("rejected requests changed the store:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
-	if len(e.queue.jobs) != jobs || len(e.sandbox.roles) != 0 {
-		t.Errorf("rejected requests queued jobs (%d) or created sandbox roles (%d)", len(e.queue.jobs)-jobs, len(e.sandbox.roles))
+	if len(e.queue.Jobs()) != jobs || len(e.sandbox.roles) != 0 {
+		t.Errorf("rejected requests queued jobs (%d) or created sandbox roles (%d)", len(e.queue.Jobs())-jobs, len(e.sandbox.roles))
 	}
 }
 
@@ -642,7 +626,7 @@ func TestInternalErrorsAreHidden(t *testing.T) {
 	code := e.invite("a")
 	secret := "dynamodb: connection refused to 10.1.2.3 (table rolecall-prod)"
 	e.st.err = errors.New(secret)
-	e.queue.err = errors.New(secret)
+	e.queue.Fail(errors.New(secret))
 	e.sweeper.err = errors.New(secret)
 	for _, r := range []req{
 		{method: "GET", path: "/v1/invite", auth: "Invite " + code},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -61,15 +62,8 @@ func TestCreateTenantMaxConnections(t *testing.T) {
 			id := fmt.Sprintf("t%d", i)
 			before := e.mem.Snapshot()
 			w := e.do(ops("POST", "/v1/tenants", `{"tenantId":"`+id+`","name":"T"`+tt.extra+`}`))
-			if tt.status != 201 {
-				wantError(t, w, func() errorDetail { return apiErr(t, w) }, tt.status, tt.code, tt.field)
-				if e.mem.Snapshot() != before {
-					t.Fatal("a refused tenant changed the store")
-				}
+			if !e.created(t, w, before, tt.status, tt.code, tt.field, "tenant") {
 				return
-			}
-			if w.Code != 201 {
-				t.Fatalf("status %d: %s", w.Code, w.Body)
 			}
 			got := decode[tenant.Tenant](t, w)
 			stored, err := e.mem.GetTenant(context.Background(), id)
@@ -223,15 +217,8 @@ func TestCreateInviteTTL(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			before := e.mem.Snapshot()
 			w := e.do(ops("POST", tt.path, tt.body))
-			if tt.status != 201 {
-				wantError(t, w, func() errorDetail { return apiErr(t, w) }, tt.status, tt.code, tt.field)
-				if e.mem.Snapshot() != before {
-					t.Fatal("a refused invite changed the store")
-				}
+			if !e.created(t, w, before, tt.status, tt.code, tt.field, "invite") {
 				return
-			}
-			if w.Code != 201 {
-				t.Fatalf("status %d: %s", w.Code, w.Body)
 			}
 			inv := decode[inviteCreatedJSON](t, w)
 			if tenant.ValidateInviteID(inv.InviteID) != nil || !tenant.WellFormedCode(inv.Code) || inv.TenantID != "acme" ||
@@ -476,4 +463,22 @@ func TestRotateRevokesInvites(t *testing.T) {
 	if n := e.createInvite(t, "acme"); !works(n.Code) {
 		t.Fatal("a new invite after the rotation does not work")
 	}
+}
+
+// created checks the answer w to a create that wants status (201, or a
+// refusal with code and field that leaves the store as it was before); it
+// reports whether the create succeeded.
+func (e *env) created(t *testing.T, w *httptest.ResponseRecorder, before string, status int, code, field, what string) bool {
+	t.Helper()
+	if status != 201 {
+		wantError(t, w, func() errorDetail { return apiErr(t, w) }, status, code, field)
+		if e.mem.Snapshot() != before {
+			t.Fatalf("a refused %s changed the store", what)
+		}
+		return false
+	}
+	if w.Code != 201 {
+		t.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+	return true
 }

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"maps"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/rolecall/rolecall/internal/awsfake"
 	"github.com/rolecall/rolecall/internal/onboarding"
 	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/sandbox"
 	"github.com/rolecall/rolecall/internal/syncbuf"
 )
 
@@ -23,14 +25,36 @@ func awsEnv(t *testing.T, fake *awsfake.STS, roleARN string) {
 	t.Helper()
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID": "AKIAROLECALLTESTID00", "AWS_SECRET_ACCESS_KEY": "test-secret", "AWS_SESSION_TOKEN": "",
-		"AWS_REGION": "us-east-1", "AWS_PROFILE": "", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-		"AWS_ENDPOINT_URL": "", "AWS_ENDPOINT_URL_STS": srv.URL, "AWS_EC2_METADATA_DISABLED": "true",
-		"AWS_ROLE_ARN": roleARN, "AWS_WEB_IDENTITY_TOKEN_FILE": "",
-	} {
+	fakeAWSEnv(t, "AKIAROLECALLTESTID00", "us-east-1", map[string]string{
+		"AWS_ENDPOINT_URL_STS": srv.URL, "AWS_ROLE_ARN": roleARN, "AWS_WEB_IDENTITY_TOKEN_FILE": "",
+	})
+}
+
+// fakeAWSEnv points the SDK's default configuration at static test keys
+// (accessKey) in region, with no profile, shared file, general endpoint
+// or instance metadata, and sets the variables vars (the endpoints of the
+// fakes).
+func fakeAWSEnv(t *testing.T, accessKey, region string, vars map[string]string) {
+	t.Helper()
+	env := map[string]string{
+		"AWS_ACCESS_KEY_ID": accessKey, "AWS_SECRET_ACCESS_KEY": "test-secret", "AWS_SESSION_TOKEN": "",
+		"AWS_REGION": region, "AWS_PROFILE": "", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+		"AWS_ENDPOINT_URL": "", "AWS_EC2_METADATA_DISABLED": "true",
+	}
+	maps.Copy(env, vars)
+	for k, v := range env {
 		t.Setenv(k, v)
 	}
+}
+
+// sandboxSTS serves a sandbox STS that signs accessKey in as the partner
+// access role (SandboxPrincipalARN) until the test ends; it returns the
+// sandbox and its URL.
+func sandboxSTS(t *testing.T, accessKey string) (*sandbox.STS, string) {
+	sb := sandbox.New(sandbox.Config{Callers: map[string]string{accessKey: SandboxPrincipalARN}, Seed: 1})
+	srv := httptest.NewServer(sb)
+	t.Cleanup(srv.Close)
+	return sb, srv.URL
 }
 
 // TestAWSModeIdentity starts serve's wiring in AWS mode against awsfake's

@@ -85,21 +85,16 @@ func TestSandboxRegistration(t *testing.T) {
 	events := &syncbuf.Buffer{}
 	s := start(t, testOptions(t, events))
 	c := client{t: t, base: s.URL, ops: s.OpsToken}
-	bucket := &cfnBucket{}
-	srv := httptest.NewServer(bucket)
-	defer srv.Close()
+	bucket, srv := answerBucket(t)
 
 	tenantID := randomID("reg-")
 	auth, view := c.tenantWithInvite(tenantID)
-	var tok struct {
-		Token string `json:"token"`
-	}
-	c.must(c.opsDo("POST", "/v1/tenants/"+tenantID+"/registration-tokens", nil), 201).decode(t, &tok)
+	token := c.registrationToken(tenantID)
 	acct, role := view.Sandbox.AccountID, view.Sandbox.RoleARN
 	c.putRole(role, view.Sandbox.TrustPolicy)
 
 	// Create: VERIFIED before the answer, nothing pasted.
-	c.must(c.notify(cfnRequest("Create", "req-create", "", srv.URL+"/cfn/create", acct, role, tok.Token), "Notification"), 200)
+	c.must(c.notify(cfnRequest("Create", "req-create", "", srv.URL+"/cfn/create", acct, role, token), "Notification"), 200)
 	got := bucket.last(t)
 	data, _ := got["Data"].(map[string]any)
 	if got["Status"] != "SUCCESS" || got["PhysicalResourceId"] != tenantID+"/"+acct || data["Status"] != "VERIFIED" || got["RequestId"] != "req-create" {
@@ -114,7 +109,7 @@ func TestSandboxRegistration(t *testing.T) {
 
 	// The same delivery again: the same answer, no new event.
 	before := len(c.eventsOf(tenantID, acct))
-	c.must(c.notify(cfnRequest("Create", "req-create", "", srv.URL+"/cfn/create", acct, role, tok.Token), "Notification"), 200)
+	c.must(c.notify(cfnRequest("Create", "req-create", "", srv.URL+"/cfn/create", acct, role, token), "Notification"), 200)
 	if again := bucket.last(t); again["PhysicalResourceId"] != got["PhysicalResourceId"] || again["Status"] != "SUCCESS" {
 		t.Fatalf("redelivery answered %v", again)
 	}
@@ -129,11 +124,11 @@ func TestSandboxRegistration(t *testing.T) {
 		req     map[string]any
 		msgType string
 	}{
-		{"not a notification", cfnRequest("Create", "r1", "", srv.URL+"/x", acct, role, tok.Token), "SubscriptionConfirmation"},
-		{"no message type", cfnRequest("Create", "r2", "", srv.URL+"/x", acct, role, tok.Token), ""},
-		{"another loopback address", cfnRequest("Create", "r3", "", strings.Replace(srv.URL, "127.0.0.1", "127.0.0.2", 1)+"/x", acct, role, tok.Token), "Notification"},
-		{"localhost by name", cfnRequest("Create", "r4", "", strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)+"/x", acct, role, tok.Token), "Notification"},
-		{"look-alike S3 host", cfnRequest("Create", "r5", "", "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com.evil.example/x", acct, role, tok.Token), "Notification"},
+		{"not a notification", cfnRequest("Create", "r1", "", srv.URL+"/x", acct, role, token), "SubscriptionConfirmation"},
+		{"no message type", cfnRequest("Create", "r2", "", srv.URL+"/x", acct, role, token), ""},
+		{"another loopback address", cfnRequest("Create", "r3", "", strings.Replace(srv.URL, "127.0.0.1", "127.0.0.2", 1)+"/x", acct, role, token), "Notification"},
+		{"localhost by name", cfnRequest("Create", "r4", "", strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)+"/x", acct, role, token), "Notification"},
+		{"look-alike S3 host", cfnRequest("Create", "r5", "", "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com.evil.example/x", acct, role, token), "Notification"},
 	}
 	for _, h := range hostile {
 		if r := c.notify(h.req, h.msgType); r.status != 400 {
@@ -145,7 +140,7 @@ func TestSandboxRegistration(t *testing.T) {
 	}
 
 	// A stack in another account, and a wrong token: FAILED with the reason.
-	c.must(c.notify(cfnRequest("Create", "r6", "", srv.URL+"/cfn/r6", "999999999999", role, tok.Token), "Notification"), 200)
+	c.must(c.notify(cfnRequest("Create", "r6", "", srv.URL+"/cfn/r6", "999999999999", role, token), "Notification"), 200)
 	if a := bucket.last(t); a["Status"] != "FAILED" || !strings.HasPrefix(a["Reason"].(string), "STACK_ACCOUNT_MISMATCH") {
 		t.Fatalf("other account: %v", a)
 	}
@@ -155,7 +150,7 @@ func TestSandboxRegistration(t *testing.T) {
 	}
 
 	// Delete: disconnected, SUCCESS.
-	c.must(c.notify(cfnRequest("Delete", "req-delete", tenantID+"/"+acct, srv.URL+"/cfn/delete", acct, role, tok.Token), "Notification"), 200)
+	c.must(c.notify(cfnRequest("Delete", "req-delete", tenantID+"/"+acct, srv.URL+"/cfn/delete", acct, role, token), "Notification"), 200)
 	if a := bucket.last(t); a["Status"] != "SUCCESS" || a["PhysicalResourceId"] != tenantID+"/"+acct {
 		t.Fatalf("delete answered %v", a)
 	}
@@ -171,24 +166,19 @@ func TestSandboxRegistration(t *testing.T) {
 func TestSandboxRegistrationFails(t *testing.T) {
 	s := start(t, testOptions(t, &syncbuf.Buffer{}))
 	c := client{t: t, base: s.URL, ops: s.OpsToken}
-	bucket := &cfnBucket{}
-	srv := httptest.NewServer(bucket)
-	defer srv.Close()
+	bucket, srv := answerBucket(t)
 	tenantID := randomID("regf-")
 	auth, view := c.tenantWithInvite(tenantID)
-	var tok struct {
-		Token string `json:"token"`
-	}
-	c.must(c.opsDo("POST", "/v1/tenants/"+tenantID+"/registration-tokens", nil), 201).decode(t, &tok)
+	token := c.registrationToken(tenantID)
 	acct, role := view.Sandbox.AccountID, view.Sandbox.RoleARN
 	c.putRole(role, policyWithoutExternalID(view.TrustedPrincipalARN))
 
-	c.must(c.notify(cfnRequest("Create", "c1", "", srv.URL+"/cfn/c1", acct, role, tok.Token), "Notification"), 200)
+	c.must(c.notify(cfnRequest("Create", "c1", "", srv.URL+"/cfn/c1", acct, role, token), "Notification"), 200)
 	a := bucket.last(t)
 	if a["Status"] != "FAILED" || !strings.HasPrefix(a["Reason"].(string), "EXTERNAL_ID_NOT_ENFORCED: ") || a["PhysicalResourceId"] != tenantID+"/"+acct {
 		t.Fatalf("answer = %v", a)
 	}
-	c.must(c.notify(cfnRequest("Delete", "c2", tenantID+"/"+acct, srv.URL+"/cfn/c2", acct, role, tok.Token), "Notification"), 200)
+	c.must(c.notify(cfnRequest("Delete", "c2", tenantID+"/"+acct, srv.URL+"/cfn/c2", acct, role, token), "Notification"), 200)
 	if conn := c.connection(auth, acct); conn.Status != connection.Disconnected {
 		t.Fatalf("after rollback: %+v", conn)
 	}
@@ -223,4 +213,24 @@ func TestSandboxLaunchStack(t *testing.T) {
 	if r := c.do("POST", "/_sandbox/stacks", "", nil); r.status != 401 {
 		t.Fatalf("no invite: %d %s", r.status, r.body)
 	}
+}
+
+// answerBucket serves a bucket that takes CloudFormation's answers, until
+// the test ends.
+func answerBucket(t *testing.T) (*cfnBucket, *httptest.Server) {
+	bucket := &cfnBucket{}
+	srv := httptest.NewServer(bucket)
+	t.Cleanup(srv.Close)
+	return bucket, srv
+}
+
+// registrationToken issues a registration token of the tenant through the
+// ops API and returns its secret.
+func (c client) registrationToken(tenantID string) string {
+	c.t.Helper()
+	var tok struct {
+		Token string `json:"token"`
+	}
+	c.must(c.opsDo("POST", "/v1/tenants/"+tenantID+"/registration-tokens", nil), 201).decode(c.t, &tok)
+	return tok.Token
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/rolecall/rolecall/internal/awsfake"
 	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
-	"github.com/rolecall/rolecall/internal/sandbox"
 	"github.com/rolecall/rolecall/internal/syncbuf"
 )
 
@@ -55,16 +54,8 @@ func TestVerifyOverSQS(t *testing.T) {
 	sqsSrv := httptest.NewServer(fakeSQS)
 	t.Cleanup(sqsSrv.Close)
 	const accessKey = "AKIAROLECALLTESTSQS0"
-	sb := sandbox.New(sandbox.Config{Callers: map[string]string{accessKey: SandboxPrincipalARN}, Seed: 1})
-	stsSrv := httptest.NewServer(sb)
-	t.Cleanup(stsSrv.Close)
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID": accessKey, "AWS_SECRET_ACCESS_KEY": "test-secret", "AWS_SESSION_TOKEN": "",
-		"AWS_REGION": "us-east-1", "AWS_PROFILE": "", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-		"AWS_ENDPOINT_URL": "", "AWS_ENDPOINT_URL_SQS": sqsSrv.URL, "AWS_ENDPOINT_URL_STS": stsSrv.URL, "AWS_EC2_METADATA_DISABLED": "true",
-	} {
-		t.Setenv(k, v)
-	}
+	sb, stsURL := sandboxSTS(t, accessKey)
+	fakeAWSEnv(t, accessKey, "us-east-1", map[string]string{"AWS_ENDPOINT_URL_SQS": sqsSrv.URL, "AWS_ENDPOINT_URL_STS": stsURL})
 
 	queueURL := sqsSrv.URL + "/" + SandboxPartnerAccount + "/rolecall-verify"
 	events := &syncbuf.Buffer{}

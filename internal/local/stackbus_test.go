@@ -14,7 +14,6 @@ import (
 
 	"github.com/rolecall/rolecall/internal/awsfake"
 	"github.com/rolecall/rolecall/internal/bus"
-	"github.com/rolecall/rolecall/internal/sandbox"
 	"github.com/rolecall/rolecall/internal/syncbuf"
 )
 
@@ -45,17 +44,10 @@ func TestDeployedStackBus(t *testing.T) {
 	t.Cleanup(sqsSrv.Close)
 	t.Cleanup(ebSrv.Close)
 	const accessKey = "AKIAROLECALLTESTBUS0"
-	sb := sandbox.New(sandbox.Config{Callers: map[string]string{accessKey: SandboxPrincipalARN}, Seed: 1})
-	stsSrv := httptest.NewServer(sb)
-	t.Cleanup(stsSrv.Close)
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID": accessKey, "AWS_SECRET_ACCESS_KEY": "test-secret", "AWS_SESSION_TOKEN": "",
-		"AWS_REGION": "eu-west-1", "AWS_PROFILE": "", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-		"AWS_ENDPOINT_URL": "", "AWS_ENDPOINT_URL_SQS": sqsSrv.URL, "AWS_ENDPOINT_URL_STS": stsSrv.URL,
-		"AWS_ENDPOINT_URL_EVENTBRIDGE": ebSrv.URL, "AWS_EC2_METADATA_DISABLED": "true",
-	} {
-		t.Setenv(k, v)
-	}
+	_, stsURL := sandboxSTS(t, accessKey)
+	fakeAWSEnv(t, accessKey, "eu-west-1", map[string]string{
+		"AWS_ENDPOINT_URL_SQS": sqsSrv.URL, "AWS_ENDPOINT_URL_STS": stsURL, "AWS_ENDPOINT_URL_EVENTBRIDGE": ebSrv.URL,
+	})
 	events := &syncbuf.Buffer{}
 	o := testOptions(t, events)
 	o.AWS, o.QueueURL, o.EventBusName, o.TrustedPrincipalARN = true, sqsSrv.URL+"/"+SandboxPartnerAccount+"/rolecall-verify", "rolecall-dev", SandboxPrincipalARN
@@ -63,14 +55,7 @@ func TestDeployedStackBus(t *testing.T) {
 	if !s.StackRoutesSubmissions {
 		t.Fatal("serve subscribed its own Role Submitted rule beside the stack's")
 	}
-	ctx := context.Background()
-	tn, err := s.Service.CreateTenant(ctx, "acme", "Acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Service.Submit(ctx, tn, "arn:aws:iam::210987654321:role/RoleCall"); err != nil {
-		t.Fatal(err)
-	}
+	submitAcmeRole(t, s)
 	env := waitEnvelope(t, events, "Role Submitted")
 	var put []awsfake.PutEntry
 	for _, e := range fakeEB.Accepted() {
@@ -94,14 +79,7 @@ func TestDeployedStackBus(t *testing.T) {
 func TestSandboxEventsNameThePartner(t *testing.T) {
 	events := &syncbuf.Buffer{}
 	s := start(t, testOptions(t, events))
-	ctx := context.Background()
-	tn, err := s.Service.CreateTenant(ctx, "acme", "Acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Service.Submit(ctx, tn, "arn:aws:iam::210987654321:role/RoleCall"); err != nil {
-		t.Fatal(err)
-	}
+	submitAcmeRole(t, s)
 	env := waitEnvelope(t, events, "Role Submitted")
 	if env.Account != SandboxPartnerAccount || env.Region != "us-east-1" || env.ID == "" {
 		t.Errorf("event account %q, region %q, id %q", env.Account, env.Region, env.ID)
@@ -145,5 +123,18 @@ func TestLoopbackEndpoint(t *testing.T) {
 		if got := loopbackEndpoint(ep); got != want {
 			t.Errorf("loopbackEndpoint(%q) = %v, want %v", ep, got, want)
 		}
+	}
+}
+
+// submitAcmeRole creates tenant acme and submits a role for it.
+func submitAcmeRole(t *testing.T, s *Server) {
+	t.Helper()
+	ctx := context.Background()
+	tn, err := s.Service.CreateTenant(ctx, "acme", "Acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Service.Submit(ctx, tn, "arn:aws:iam::210987654321:role/RoleCall"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/onboarding"
+	"github.com/rolecall/rolecall/internal/queue/queuetest"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
@@ -22,23 +22,6 @@ const (
 	custAccount    = "123456789012"
 	roleARN        = "arn:aws:iam::123456789012:role/RoleCall"
 )
-
-// fakeQueue records the jobs sent to it.
-type fakeQueue struct {
-	mu   sync.Mutex
-	jobs []check.Job
-	err  error
-}
-
-func (q *fakeQueue) Send(ctx context.Context, jobs []check.Job) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.err != nil {
-		return q.err
-	}
-	q.jobs = append(q.jobs, jobs...)
-	return nil
-}
 
 // hookStore wraps the memory store so tests can inject failures and count
 // lookups.
@@ -86,13 +69,13 @@ type fixture struct {
 	svc   *onboarding.Service
 	mem   *store.Memory
 	hooks *hookStore
-	queue *fakeQueue
+	queue *queuetest.Recorder
 	now   time.Time
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{mem: store.NewMemory(), queue: &fakeQueue{}, now: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
+	f := &fixture{mem: store.NewMemory(), queue: &queuetest.Recorder{}, now: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
 	f.hooks = &hookStore{Memory: f.mem}
 	f.svc = &onboarding.Service{
 		Store:     f.hooks,
@@ -450,8 +433,8 @@ func TestRequestCheckAndRotate(t *testing.T) {
 		t.Fatalf("RequestCheck = %+v, %v", got, err)
 	}
 	want := check.Job{Connection: c, ExternalID: acme.ExternalID, ExternalIDVersion: 1, Why: check.WhyRequested}
-	if len(f.queue.jobs) != 1 || f.queue.jobs[0] != want {
-		t.Fatalf("jobs %+v, want [%+v]", f.queue.jobs, want)
+	if len(f.queue.Jobs()) != 1 || f.queue.Jobs()[0] != want {
+		t.Fatalf("jobs %+v, want [%+v]", f.queue.Jobs(), want)
 	}
 
 	f.now = f.now.Add(time.Minute)
@@ -470,7 +453,7 @@ func TestRequestCheckAndRotate(t *testing.T) {
 	if _, err := f.svc.RequestCheck(ctx, "acme", custAccount); err != nil {
 		t.Fatal(err)
 	}
-	if j := f.queue.jobs[1]; j.ExternalID != rotated.ExternalID || j.ExternalIDVersion != 2 || j.Request().ExternalID != rotated.ExternalID {
+	if j := f.queue.Jobs()[1]; j.ExternalID != rotated.ExternalID || j.ExternalIDVersion != 2 || j.Request().ExternalID != rotated.ExternalID {
 		t.Fatalf("job after rotation %+v", j)
 	}
 
@@ -483,25 +466,25 @@ func TestRequestCheckAndRotate(t *testing.T) {
 		wantCode(t, err, onboarding.CodeNotFound, "tenantId")
 
 		boom := errors.New("queue down")
-		f.queue.err = boom
+		f.queue.Fail(boom)
 		_, err = f.svc.RequestCheck(ctx, "acme", custAccount)
 		if !errors.Is(err, boom) || onboarding.AsError(err) != nil {
 			t.Fatalf("queue failure: %v", err)
 		}
-		f.queue.err = nil
+		f.queue.Fail(nil)
 
 		f.hooks.rotate = func(tenant.Tenant) error { return fmt.Errorf("rotate: %w", store.ErrConflict) }
 		_, err = f.svc.RotateExternalID(ctx, "acme", onboarding.RotateOptions{})
 		wantCode(t, err, onboarding.CodeConflict, "")
 		f.hooks.rotate = nil
 
-		n := len(f.queue.jobs)
+		n := len(f.queue.Jobs())
 		if _, err := f.svc.Disconnect(ctx, "acme", custAccount); err != nil {
 			t.Fatal(err)
 		}
 		_, err = f.svc.RequestCheck(ctx, "acme", custAccount)
 		wantCode(t, err, onboarding.CodeInvalidStatus, "accountId")
-		if len(f.queue.jobs) != n {
+		if len(f.queue.Jobs()) != n {
 			t.Fatal("a disconnected connection was queued")
 		}
 	})

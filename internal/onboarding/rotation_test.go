@@ -61,7 +61,7 @@ func TestRotateInTwoPhases(t *testing.T) {
 	if _, err := f.svc.RequestCheck(ctx, "acme", custAccount); err != nil {
 		t.Fatal(err)
 	}
-	j := f.queue.jobs[len(f.queue.jobs)-1]
+	j := f.queue.Jobs()[len(f.queue.Jobs())-1]
 	if j.ExternalID != r.ExternalID || j.PreviousExternalID != acme.ExternalID || j.PreviousExternalIDVersion != acme.ExternalIDVersion {
 		t.Fatalf("job during grace %+v", j)
 	}
@@ -79,7 +79,7 @@ func TestRotateInTwoPhases(t *testing.T) {
 	if _, err := f.svc.RequestCheck(ctx, "acme", custAccount); err != nil {
 		t.Fatal(err)
 	}
-	if j := f.queue.jobs[len(f.queue.jobs)-1]; j.PreviousExternalID != "" {
+	if j := f.queue.Jobs()[len(f.queue.Jobs())-1]; j.PreviousExternalID != "" {
 		t.Fatalf("a job after the revocation carries a previous ID: %+v", j)
 	}
 }

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +14,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/golden"
 	"github.com/rolecall/rolecall/internal/publish"
 	"github.com/rolecall/rolecall/internal/publish/publishtest"
 	"github.com/rolecall/rolecall/internal/store"
@@ -98,34 +97,11 @@ func streamBatch(t *testing.T, evs []connection.Event) []byte {
 // regenerate it after the item format changes).
 func TestStreamSample(t *testing.T) {
 	want := streamBatch(t, publishtest.LifecycleEvents())
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(samplePath), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(samplePath, want, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := os.ReadFile(samplePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s is not what the store writes for the lifecycle events; run go test ./internal/publish -run TestStreamSample -update", samplePath)
-	}
+	golden.Check(t, samplePath, want, *update, "is not what the store writes for the lifecycle events; run go test ./internal/publish -run TestStreamSample -update")
 }
 
 func loadSample(t *testing.T) events.DynamoDBEvent {
-	t.Helper()
-	b, err := os.ReadFile(samplePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev events.DynamoDBEvent
-	if err := json.Unmarshal(b, &ev); err != nil {
-		t.Fatalf("decode %s: %v", samplePath, err)
-	}
-	return ev
+	return golden.Load[events.DynamoDBEvent](t, samplePath)
 }
 
 func TestHandlerPublishesTheSample(t *testing.T) {

@@ -3,31 +3,22 @@ package queue_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/queue"
 	"github.com/rolecall/rolecall/internal/queue/queuetest"
+	"github.com/rolecall/rolecall/internal/rejectscript"
+	"github.com/rolecall/rolecall/internal/testclock"
 )
 
 func TestMemoryContract(t *testing.T) {
 	queuetest.Run(t, func(t *testing.T) queuetest.Harness {
 		m := queue.NewMemory()
 		m.Backoff = time.Millisecond
-		var mu sync.Mutex
-		var script []string
-		m.Reject = func(check.Job) string {
-			mu.Lock()
-			defer mu.Unlock()
-			if len(script) == 0 {
-				return ""
-			}
-			c := script[0]
-			script = script[1:]
-			return c
-		}
+		var script rejectscript.Script
+		m.Reject = func(check.Job) string { return script.Next() }
 		return queuetest.Harness{
 			Queue:    m,
 			Consumer: m,
@@ -42,26 +33,14 @@ func TestMemoryContract(t *testing.T) {
 				}
 				return out
 			},
-			RejectNext: func(codes ...string) { mu.Lock(); script = append(script, codes...); mu.Unlock() },
+			RejectNext: script.Push,
 		}
 	})
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 func TestMemoryDelivery(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{t: time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)}
+	clk := testclock.New(time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC))
 	m := &queue.Memory{Visibility: 30 * time.Second, MaxReceives: 3, Now: clk.Now}
 	if err := m.Send(ctx, queuetest.Jobs(2)); err != nil {
 		t.Fatal(err)
@@ -80,11 +59,11 @@ func TestMemoryDelivery(t *testing.T) {
 	if err := m.ChangeVisibility(ctx, first[0].ReceiptHandle, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	clk.Add(4 * time.Second)
+	clk.Advance(4 * time.Second)
 	if got, _ := m.Receive(ctx, 10, 0); len(got) != 0 {
 		t.Fatalf("received before the changed visibility ended")
 	}
-	clk.Add(time.Second)
+	clk.Advance(time.Second)
 	second, _ := m.Receive(ctx, 10, 0)
 	if len(second) != 1 || second[0].ReceiveCount != 2 || second[0].ID != first[0].ID {
 		t.Fatalf("second receive = %+v", second)
@@ -92,9 +71,9 @@ func TestMemoryDelivery(t *testing.T) {
 	if err := m.Delete(ctx, first[0].ReceiptHandle); !errors.Is(err, queue.ErrReceiptHandle) {
 		t.Errorf("Delete with a superseded receipt handle = %v, want ErrReceiptHandle", err)
 	}
-	clk.Add(30 * time.Second)
+	clk.Advance(30 * time.Second)
 	third, _ := m.Receive(ctx, 10, 0)
-	clk.Add(30 * time.Second)
+	clk.Advance(30 * time.Second)
 	fourth, _ := m.Receive(ctx, 10, 0)
 	if len(third) != 1 || third[0].ReceiveCount != 3 || len(fourth) != 0 {
 		t.Fatalf("third %+v, fourth %+v", third, fourth)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
@@ -25,9 +24,7 @@ const queueURL = "https://sqs.us-east-1.amazonaws.com/123456789012/rolecall-veri
 func fakeSQS(t *testing.T, sdkAttempts int) (*queue.SQS, *awsfake.SQS) {
 	t.Helper()
 	fake := awsfake.NewSQS()
-	srv := httptest.NewServer(fake)
-	t.Cleanup(srv.Close)
-	client := sqs.NewFromConfig(awsfake.ClientConfig(srv.URL, sdkAttempts))
+	client := sqs.NewFromConfig(awsfake.Serve(t, fake, sdkAttempts))
 	return &queue.SQS{Client: client, QueueURL: queueURL, Attempts: 3, Backoff: time.Millisecond}, fake
 }
 

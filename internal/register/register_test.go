@@ -130,6 +130,34 @@ func (e *env) token(tenantID string) (string, registration.Token) {
 	return s, tok
 }
 
+// withField returns the JSON message b with its top-level field key set to
+// v.
+func withField(b []byte, key string, v any) []byte {
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	m[key] = v
+	out, _ := json.Marshal(m)
+	return out
+}
+
+// acmeToken creates tenant acme and returns the secret of a registration
+// token for it.
+func (e *env) acmeToken() string {
+	e.t.Helper()
+	e.tenant("acme")
+	secret, _ := e.token("acme")
+	return secret
+}
+
+// create handles a Create request (req-1) registering custRole with the
+// token secret.
+func (e *env) create(secret string) {
+	e.t.Helper()
+	if err := e.h.HandleMessage(context.Background(), msg("Create", "req-1", "", props(custRole, secret))); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
 // check makes the verify worker's decision for the connection's current
 // version: the result is applied through the lifecycle policy.
 func (e *env) check(tenantID, account string, r connection.Result) {
@@ -179,16 +207,13 @@ func (e *env) events(tenantID string) []connection.Event {
 
 func TestCreateVerified(t *testing.T) {
 	e := newEnv(t)
-	e.tenant("acme")
-	secret, _ := e.token("acme")
+	secret := e.acmeToken()
 	e.onWait = func() {
 		if e.waits == 2 { // the check finishes two polls after the submission
 			e.check("acme", custAcct, connection.ResultOK)
 		}
 	}
-	if err := e.h.HandleMessage(context.Background(), msg("Create", "req-1", "", props(custRole, secret))); err != nil {
-		t.Fatal(err)
-	}
+	e.create(secret)
 	got := e.rec.last(t)
 	if got["Status"] != "SUCCESS" || got["PhysicalResourceId"] != "acme/"+custAcct || got["RequestId"] != "req-1" ||
 		got["StackId"] != stackID || got["LogicalResourceId"] != "RoleCallRegistration" {
@@ -211,16 +236,13 @@ func TestCreateVerified(t *testing.T) {
 
 func TestCreateCheckFailsAnswersHint(t *testing.T) {
 	e := newEnv(t)
-	e.tenant("acme")
-	secret, _ := e.token("acme")
+	secret := e.acmeToken()
 	e.onWait = func() {
 		if e.waits == 1 {
 			e.check("acme", custAcct, connection.ResultNotEnforced)
 		}
 	}
-	if err := e.h.HandleMessage(context.Background(), msg("Create", "req-1", "", props(custRole, secret))); err != nil {
-		t.Fatal(err)
-	}
+	e.create(secret)
 	got := e.rec.last(t)
 	reason, _ := got["Reason"].(string)
 	if got["Status"] != "FAILED" || !strings.HasPrefix(reason, "EXTERNAL_ID_NOT_ENFORCED: ") || got["PhysicalResourceId"] != "acme/"+custAcct {
@@ -241,11 +263,8 @@ func TestCreateCheckFailsAnswersHint(t *testing.T) {
 
 func TestCreateStillPendingAnswersSuccess(t *testing.T) {
 	e := newEnv(t)
-	e.tenant("acme")
-	secret, _ := e.token("acme")
-	if err := e.h.HandleMessage(context.Background(), msg("Create", "req-1", "", props(custRole, secret))); err != nil {
-		t.Fatal(err)
-	}
+	secret := e.acmeToken()
+	e.create(secret)
 	got := e.rec.last(t)
 	if d, _ := got["Data"].(map[string]any); got["Status"] != "SUCCESS" || d["Status"] != "PENDING" {
 		t.Fatalf("answer = %v", got)
@@ -258,11 +277,8 @@ func TestCreateStillPendingAnswersSuccess(t *testing.T) {
 func TestNoWait(t *testing.T) {
 	e := newEnv(t)
 	e.h.Wait = -1
-	e.tenant("acme")
-	secret, _ := e.token("acme")
-	if err := e.h.HandleMessage(context.Background(), msg("Create", "req-1", "", props(custRole, secret))); err != nil {
-		t.Fatal(err)
-	}
+	secret := e.acmeToken()
+	e.create(secret)
 	if e.waits != 0 || e.rec.last(t)["Status"] != "SUCCESS" {
 		t.Fatalf("waits %d, answer %v", e.waits, e.rec.last(t))
 	}
@@ -286,11 +302,7 @@ func TestCreateRefusals(t *testing.T) {
 	otherSecret, _ := e.token("other")
 	forged, _, _ := registration.New("acme", e.now, 0) // well formed, never stored
 	withStack := func(stack string, p map[string]any) []byte {
-		var m map[string]any
-		_ = json.Unmarshal(msg("Create", "req-x", "", p), &m)
-		m["StackId"] = stack
-		b, _ := json.Marshal(m)
-		return b
+		return withField(msg("Create", "req-x", "", p), "StackId", stack)
 	}
 	tests := []struct {
 		name     string
@@ -354,14 +366,9 @@ func TestCreateRefusals(t *testing.T) {
 // Messages that cannot be answered are dropped, logged, and never sent.
 func TestDropped(t *testing.T) {
 	e := newEnv(t)
-	e.tenant("acme")
-	secret, _ := e.token("acme")
+	secret := e.acmeToken()
 	withURL := func(u string) []byte {
-		var m map[string]any
-		_ = json.Unmarshal(msg("Create", "req-1", "", props(custRole, secret)), &m)
-		m["ResponseURL"] = u
-		b, _ := json.Marshal(m)
-		return b
+		return withField(msg("Create", "req-1", "", props(custRole, secret)), "ResponseURL", u)
 	}
 	tests := []struct {
 		name string
@@ -405,8 +412,7 @@ func TestDropped(t *testing.T) {
 // answer.
 func TestDuplicateDelivery(t *testing.T) {
 	e := newEnv(t)
-	e.tenant("acme")
-	secret, _ := e.token("acme")
+	secret := e.acmeToken()
 	m := msg("Create", "req-1", "", props(custRole, secret))
 	ev := events.SNSEvent{Records: []events.SNSEventRecord{{SNS: events.SNSEntity{MessageID: "m1", Message: string(m)}}}}
 	if err := e.h.HandleSNS(context.Background(), ev); err != nil {
@@ -438,8 +444,7 @@ func TestDuplicateDelivery(t *testing.T) {
 func TestAnswerFailureRetries(t *testing.T) {
 	e := newEnv(t)
 	e.h.Wait = -1
-	e.tenant("acme")
-	secret, _ := e.token("acme")
+	secret := e.acmeToken()
 	e.rec.err = errors.New("S3 unreachable")
 	m := msg("Create", "req-1", "", props(custRole, secret))
 	ev := events.SNSEvent{Records: []events.SNSEventRecord{{SNS: events.SNSEntity{MessageID: "m1", Message: string(m)}}}}
@@ -458,11 +463,8 @@ func TestAnswerFailureRetries(t *testing.T) {
 func TestUpdate(t *testing.T) {
 	e := newEnv(t)
 	e.h.Wait = -1
-	e.tenant("acme")
-	secret, _ := e.token("acme")
-	if err := e.h.HandleMessage(context.Background(), msg("Create", "req-1", "", props(custRole, secret))); err != nil {
-		t.Fatal(err)
-	}
+	secret := e.acmeToken()
+	e.create(secret)
 	e.check("acme", custAcct, connection.ResultOK)
 
 	// A new role in the same account: submitted as the verified
@@ -507,17 +509,9 @@ func TestDelete(t *testing.T) {
 	e.tenant("other")
 	secret, _ := e.token("acme")
 	otherSecret, _ := e.token("other")
-	if err := e.h.HandleMessage(context.Background(), msg("Create", "req-1", "", props(custRole, secret))); err != nil {
-		t.Fatal(err)
-	}
+	e.create(secret)
 	e.check("acme", custAcct, connection.ResultOK)
-	withStack := func(b []byte, stack string) []byte {
-		var m map[string]any
-		_ = json.Unmarshal(b, &m)
-		m["StackId"] = stack
-		out, _ := json.Marshal(m)
-		return out
-	}
+	withStack := func(b []byte, stack string) []byte { return withField(b, "StackId", stack) }
 	// Deletes that must not disconnect, each answered SUCCESS.
 	keep := []struct {
 		name string
@@ -605,11 +599,8 @@ func (failingAnswers) PutRegistrationAnswer(ctx context.Context, key string, a r
 func TestAnswersStoreDown(t *testing.T) {
 	e := newEnv(t)
 	e.h.Wait = -1
-	e.tenant("acme")
-	secret, _ := e.token("acme")
-	if err := e.h.HandleMessage(context.Background(), msg("Create", "req-1", "", props(custRole, secret))); err != nil {
-		t.Fatal(err)
-	}
+	secret := e.acmeToken()
+	e.create(secret)
 	e.h.Answers = failingAnswers{}
 	n := e.rec.count()
 	if err := e.h.HandleMessage(context.Background(), msg("Create", "req-2", "", props(custRole2, secret))); err == nil || e.rec.count() != n {

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/testclock"
 )
 
 // TestRoleChaining: the sandbox accepts the session credentials it issued
@@ -26,7 +27,7 @@ func TestRoleChaining(t *testing.T) {
 		verifier    = "arn:aws:iam::111122223333:role/rolecall-dev-verifier"
 		verifierKey = "AKIASANDBOXVERIFIER1"
 	)
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	s := newSandboxWith(t, clock, map[string]string{verifierKey: verifier})
 	for _, err := range []error{
 		s.PutRole(accessRole, loosePolicy(verifier)),

@@ -114,30 +114,44 @@ func TestHTTPErrors(t *testing.T) {
 	}
 	for _, tt := range raw {
 		t.Run(tt.name, func(t *testing.T) {
-			r, _ := http.NewRequest(tt.method, srv.URL, strings.NewReader(tt.body))
-			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			if tt.auth != "" {
-				r.Header.Set("Authorization", tt.auth)
-			}
-			resp, err := http.DefaultClient.Do(r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			body, _ := io.ReadAll(resp.Body)
-			var doc struct {
-				XMLName xml.Name `xml:"ErrorResponse"`
-				Code    string   `xml:"Error>Code"`
-				Message string   `xml:"Error>Message"`
-			}
-			if err := xml.Unmarshal(body, &doc); err != nil {
-				t.Fatalf("not an error document: %v\n%s", err, body)
-			}
-			if resp.StatusCode != tt.wantStatus || doc.Code != tt.wantCode || doc.Message == "" {
-				t.Errorf("got %d %s %q, want %d %s", resp.StatusCode, doc.Code, doc.Message, tt.wantStatus, tt.wantCode)
+			status, doc := postSTS(t, tt.method, srv.URL, tt.auth, tt.body)
+			if status != tt.wantStatus || doc.Code != tt.wantCode || doc.Message == "" {
+				t.Errorf("got %d %s %q, want %d %s", status, doc.Code, doc.Message, tt.wantStatus, tt.wantCode)
 			}
 		})
 	}
+}
+
+// stsError is STS's error document.
+type stsError struct {
+	XMLName   xml.Name `xml:"ErrorResponse"`
+	Type      string   `xml:"Error>Type"`
+	Code      string   `xml:"Error>Code"`
+	Message   string   `xml:"Error>Message"`
+	RequestID string   `xml:"RequestId"`
+}
+
+// postSTS sends a raw STS query request (auth "": no Authorization header)
+// and returns the status and the error document it answers, failing t if
+// the answer is not one.
+func postSTS(t *testing.T, method, endpoint, auth, body string) (int, stsError) {
+	t.Helper()
+	r, _ := http.NewRequest(method, endpoint, strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if auth != "" {
+		r.Header.Set("Authorization", auth)
+	}
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var doc stsError
+	if err := xml.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("not an STS error document: %v\n%s", err, b)
+	}
+	return resp.StatusCode, doc
 }
 
 func sigv4(key string) string {

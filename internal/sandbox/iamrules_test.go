@@ -39,12 +39,7 @@ func TestEvaluateIAMRules(t *testing.T) {
 		return stmt(allowAll + `,{"Effect":"Deny","Principal":"*","Action":"sts:AssumeRole","Condition":` + cond + `}`)
 	}
 
-	tests := []struct {
-		name string
-		doc  string
-		req  Request
-		want Decision
-	}{
+	tests := []evalCase{
 		// [Condition operators, ARN condition operators] ArnEquals and
 		// ArnLike are documented alike: case-sensitive, each of the six
 		// colon-delimited parts matched separately, * and ? allowed in each.
@@ -164,17 +159,7 @@ func TestEvaluateIAMRules(t *testing.T) {
 		{"aws:PrincipalOrgID of a principal in an organization [Global keys: aws:PrincipalOrgID]",
 			stmt(`{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-partner1234"}}}`), inOrg, Allow},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p, err := ParsePolicy([]byte(tt.doc))
-			if err != nil {
-				t.Fatalf("ParsePolicy: %v", err)
-			}
-			if got := p.Evaluate(tt.req); got != tt.want {
-				t.Errorf("Evaluate = %v, want %v\n%s", got, tt.want, tt.doc)
-			}
-		})
-	}
+	runEvalCases(t, tests)
 }
 
 // decoy returns a fresh random external ID of RoleCall's shape.

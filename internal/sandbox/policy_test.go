@@ -32,12 +32,7 @@ func TestEvaluate(t *testing.T) {
 	tagSession.Action = "sts:TagSession"
 
 	enforced := stmt(`{"Effect":"Allow","Principal":{"AWS":"` + partner + `"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"` + extID + `"}}}`)
-	tests := []struct {
-		name string
-		doc  string
-		req  Request
-		want Decision
-	}{
+	tests := []evalCase{
 		{"enforced, right external ID", enforced, withExt, Allow},
 		{"enforced, wrong external ID", enforced, wrongExt, ImplicitDeny},
 		{"enforced, no external ID", enforced, noExt, ImplicitDeny},
@@ -120,17 +115,7 @@ func TestEvaluate(t *testing.T) {
 		{"malformed caller is denied",
 			stmt(`{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}`), Request{Principal: "bob", Action: "sts:AssumeRole"}, ImplicitDeny},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p, err := ParsePolicy([]byte(tt.doc))
-			if err != nil {
-				t.Fatalf("ParsePolicy: %v", err)
-			}
-			if got := p.Evaluate(tt.req); got != tt.want {
-				t.Errorf("Evaluate = %v, want %v", got, tt.want)
-			}
-		})
-	}
+	runEvalCases(t, tests)
 }
 
 func TestParsePolicyRefuses(t *testing.T) {
@@ -260,6 +245,31 @@ func TestParseIdentityPolicy(t *testing.T) {
 			var pe *PolicyError
 			if !errors.Is(err, tt.kind) || !errors.As(err, &pe) || pe.Path != tt.path {
 				t.Errorf("error %v, want %v at %q", err, tt.kind, tt.path)
+			}
+		})
+	}
+}
+
+// evalCase is a trust policy, a request and the decision IAM makes.
+type evalCase struct {
+	name string
+	doc  string
+	req  Request
+	want Decision
+}
+
+// runEvalCases parses each case's policy and checks its decision, in a
+// subtest per case.
+func runEvalCases(t *testing.T, tests []evalCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := ParsePolicy([]byte(tt.doc))
+			if err != nil {
+				t.Fatalf("ParsePolicy: %v", err)
+			}
+			if got := p.Evaluate(tt.req); got != tt.want {
+				t.Errorf("Evaluate = %v, want %v\n%s", got, tt.want, tt.doc)
 			}
 		})
 	}

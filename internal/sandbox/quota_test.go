@@ -2,13 +2,9 @@ package sandbox_test
 
 import (
 	"context"
-	"encoding/xml"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,25 +16,8 @@ import (
 
 	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/sandbox"
+	"github.com/rolecall/rolecall/internal/testclock"
 )
-
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // TestRequestQuota: the sandbox STS admits at most RequestsPerSecond calls
 // per caller account and Region in any one-second window and answers the
@@ -46,7 +25,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 // SDK's retries off, on a simulated clock.
 func TestRequestQuota(t *testing.T) {
 	const thirdKey = "AKIASANDBOXTHIRD0001"
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	s := sandbox.New(sandbox.Config{
 		Callers: map[string]string{
 			partnerKey: partnerRole,
@@ -126,27 +105,9 @@ func TestRequestQuota(t *testing.T) {
 	}
 
 	t.Run("error document", func(t *testing.T) {
-		r, _ := http.NewRequest("POST", srv.URL, strings.NewReader("Action=GetCallerIdentity&Version=2011-06-15"))
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		r.Header.Set("Authorization", sigv4(partnerKey))
-		resp, err := http.DefaultClient.Do(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		var doc struct {
-			XMLName   xml.Name `xml:"ErrorResponse"`
-			Type      string   `xml:"Error>Type"`
-			Code      string   `xml:"Error>Code"`
-			Message   string   `xml:"Error>Message"`
-			RequestID string   `xml:"RequestId"`
-		}
-		if err := xml.Unmarshal(body, &doc); err != nil {
-			t.Fatalf("not an STS error document: %v\n%s", err, body)
-		}
-		if resp.StatusCode != 400 || doc.Type != "Sender" || doc.Code != "Throttling" || doc.Message != "Rate exceeded" || doc.RequestID == "" {
-			t.Errorf("got %d %+v", resp.StatusCode, doc)
+		status, doc := postSTS(t, "POST", srv.URL, sigv4(partnerKey), "Action=GetCallerIdentity&Version=2011-06-15")
+		if status != 400 || doc.Type != "Sender" || doc.Code != "Throttling" || doc.Message != "Rate exceeded" || doc.RequestID == "" {
+			t.Errorf("got %d %+v", status, doc)
 		}
 	})
 
@@ -171,7 +132,7 @@ func TestRequestQuota(t *testing.T) {
 // quota (its Region is Config.Region), and a burst never gets more than the
 // quota through in any one-second window.
 func TestRequestQuotaEmbedded(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	s := sandbox.New(sandbox.Config{Now: clock.Now, RequestsPerSecond: 10, Region: "eu-central-1"})
 	if err := s.PutRole(roleARN, enforcedPolicy(partnerRole, externalID)); err != nil {
 		t.Fatal(err)
@@ -210,7 +171,7 @@ func TestRequestQuotaEmbedded(t *testing.T) {
 }
 
 // newSandboxWith is a sandbox on clock with the given callers and no roles.
-func newSandboxWith(t *testing.T, clock *fakeClock, callers map[string]string) *sandbox.STS {
+func newSandboxWith(t *testing.T, clock *testclock.Clock, callers map[string]string) *sandbox.STS {
 	t.Helper()
 	return sandbox.New(sandbox.Config{Callers: callers, Now: clock.Now})
 }

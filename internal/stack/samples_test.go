@@ -29,6 +29,19 @@ import (
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
+// decodeWithRecords strictly decodes b as a T and refuses an event with no
+// records.
+func decodeWithRecords[T any](b []byte, records func(T) int) error {
+	var ev T
+	if err := strictDecode(b, &ev); err != nil {
+		return err
+	}
+	if records(ev) == 0 {
+		return fmt.Errorf("no records")
+	}
+	return nil
+}
+
 // strictDecode decodes b into v, refusing fields v does not know.
 func strictDecode(b []byte, v any) error {
 	d := json.NewDecoder(bytes.NewReader(b))
@@ -56,23 +69,11 @@ func TestSamplesDecode(t *testing.T) {
 			var ev events.APIGatewayV2HTTPRequest
 			derr = strictDecode(b, &ev)
 		case "publish":
-			var ev events.DynamoDBEvent
-			derr = strictDecode(b, &ev)
-			if derr == nil && len(ev.Records) == 0 {
-				derr = fmt.Errorf("no records")
-			}
+			derr = decodeWithRecords(b, func(ev events.DynamoDBEvent) int { return len(ev.Records) })
 		case "verify":
-			var ev events.SQSEvent
-			derr = strictDecode(b, &ev)
-			if derr == nil && len(ev.Records) == 0 {
-				derr = fmt.Errorf("no records")
-			}
+			derr = decodeWithRecords(b, func(ev events.SQSEvent) int { return len(ev.Records) })
 		case "register":
-			var ev events.SNSEvent
-			derr = strictDecode(b, &ev)
-			if derr == nil && len(ev.Records) == 0 {
-				derr = fmt.Errorf("no records")
-			}
+			derr = decodeWithRecords(b, func(ev events.SNSEvent) int { return len(ev.Records) })
 		case "sweep":
 			var in sweep.Input
 			derr = strictDecode(b, &in)

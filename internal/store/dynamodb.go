@@ -242,19 +242,25 @@ func decodeConns(items []map[string]ddbtypes.AttributeValue) ([]connection.Conne
 	return cs, nil
 }
 
-// ListByTenant implements Store.
-func (d *DynamoDB) ListByTenant(ctx context.Context, tenantID, cursor string, limit int) (Page, error) {
-	pk := tenantPK(tenantID)
-	items, next, err := d.query(ctx, &dynamodb.QueryInput{
+// queryPrefix reads a page of the partition pk's items whose sort key
+// starts with skPrefix, consistently, from cursor (a cursor of another
+// listing is refused).
+func (d *DynamoDB) queryPrefix(ctx context.Context, pk, skPrefix, cursor string, limit int) ([]map[string]ddbtypes.AttributeValue, string, error) {
+	return d.query(ctx, &dynamodb.QueryInput{
 		TableName:              &d.table,
 		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :sk)"),
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-			":pk": s(pk), ":sk": s(connPrefix),
+			":pk": s(pk), ":sk": s(skPrefix),
 		},
 		ConsistentRead: aws.Bool(true),
 	}, []string{AttrPK, AttrSK}, cursor, func(k map[string]string) bool {
-		return k[AttrPK] == pk && strings.HasPrefix(k[AttrSK], connPrefix)
+		return k[AttrPK] == pk && strings.HasPrefix(k[AttrSK], skPrefix)
 	}, limit)
+}
+
+// ListByTenant implements Store.
+func (d *DynamoDB) ListByTenant(ctx context.Context, tenantID, cursor string, limit int) (Page, error) {
+	items, next, err := d.queryPrefix(ctx, tenantPK(tenantID), connPrefix, cursor, limit)
 	if err != nil {
 		return Page{}, fmt.Errorf("list connections of %s: %w", tenantID, err)
 	}

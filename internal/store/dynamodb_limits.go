@@ -71,17 +71,7 @@ func (d *DynamoDB) PutInvite(ctx context.Context, inv tenant.Invite) error {
 
 // ListInvites implements Store.
 func (d *DynamoDB) ListInvites(ctx context.Context, tenantID, cursor string, limit int) (InvitePage, error) {
-	pk := tenantPK(tenantID)
-	items, next, err := d.query(ctx, &dynamodb.QueryInput{
-		TableName:              &d.table,
-		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :sk)"),
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-			":pk": s(pk), ":sk": s(invitePrefix),
-		},
-		ConsistentRead: aws.Bool(true),
-	}, []string{AttrPK, AttrSK}, cursor, func(k map[string]string) bool {
-		return k[AttrPK] == pk && strings.HasPrefix(k[AttrSK], invitePrefix)
-	}, limit)
+	items, next, err := d.queryPrefix(ctx, tenantPK(tenantID), invitePrefix, cursor, limit)
 	if err != nil {
 		return InvitePage{}, fmt.Errorf("list invites of %s: %w", tenantID, err)
 	}

@@ -1,80 +1,19 @@
 package store
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
-
-// Keys of the single table (see DynamoDB).
-const (
-	skTenant     = "TENANT"
-	skExternalID = "EXTID"
-	skInvite     = "INVITE"
-	skClaim      = "CLAIM"
-	skRate       = "RATE"
-	invitePrefix = "INVITE#"
-	connPrefix   = "CONN#"
-	eventPrefix  = "EVENT#"
-	// tenantEventPrefix: a tenant's own events (rotations).
-	tenantEventPrefix = "TEVENT#"
-	duePrefix         = "DUE#"
-)
-
-func tenantPK(id string) string    { return "TENANT#" + id }
-func externalIDPK(x string) string { return "EXTID#" + x }
-func invitePK(hash string) string  { return "INVITE#" + hash }
-func claimPK(key string) string    { return "CLAIM#" + key }
-func inviteSK(id string) string    { return invitePrefix + id }
-func ratePK(key string, window time.Time) string {
-	return "RATE#" + key + "#" + window.UTC().Format(dueTimeLayout)
-}
-func connSK(account string) string  { return connPrefix + account }
-func eventSKPrefix(a string) string { return eventPrefix + a + "#" }
-func eventSK(account string, version int64) string {
-	return fmt.Sprintf("%s%020d", eventSKPrefix(account), version)
-}
-func dueShardKey(n int) string { return duePrefix + strconv.Itoa(n) }
-
-// tenantEventSK sorts a tenant's rotation events by version, Started
-// before Completed.
-func tenantEventSK(dt connection.DetailType, version int64) string {
-	kind := "1-started"
-	if dt == connection.ExternalIDRotationCompleted {
-		kind = "2-completed"
-	}
-	return fmt.Sprintf("%s%020d#%s", tenantEventPrefix, version, kind)
-}
-
-// dueTimeLayout is fixed-width, so due keys sort by time as strings.
-const dueTimeLayout = "2006-01-02T15:04:05.000000000Z"
-
-func dueTime(t time.Time) string { return t.UTC().Format(dueTimeLayout) }
-
-// connOrder is "<tenant>#<account>", the order of connection listings.
-func connOrder(tenantID, accountID string) string { return tenantID + "#" + accountID }
-
-// dueOrder is the order of Due: next check time, tenant, account.
-func dueOrder(c connection.Connection) string {
-	return dueTime(c.NextCheckAt) + "#" + connOrder(c.TenantID, c.AccountID)
-}
-
-// dueIndexed reports whether c belongs in the due index.
-func dueIndexed(c connection.Connection) bool { return c.Live() && !c.NextCheckAt.IsZero() }
 
 type reasonAttr struct {
 	Code    string `dynamodbav:"code"`
@@ -371,154 +310,10 @@ func foldRune(r rune) rune {
 	return m
 }
 
-// EventFromStreamImage decodes the NewImage of a stream record, as the
-// publish Lambda receives it, into the event to put on the bus.
-func EventFromStreamImage(img map[string]events.DynamoDBAttributeValue) (connection.Event, error) {
-	item, err := fromStreamImage(img)
-	if err != nil {
-		return connection.Event{}, fmt.Errorf("decode stream image: %w", err)
-	}
-	return EventFromItem(item)
-}
-
-func fromStreamImage(img map[string]events.DynamoDBAttributeValue) (map[string]ddbtypes.AttributeValue, error) {
-	out := make(map[string]ddbtypes.AttributeValue, len(img))
-	for k, v := range img {
-		av, err := fromStreamValue(v)
-		if err != nil {
-			return nil, fmt.Errorf("attribute %s: %w", k, err)
-		}
-		out[k] = av
-	}
-	return out, nil
-}
-
-func fromStreamValue(v events.DynamoDBAttributeValue) (ddbtypes.AttributeValue, error) {
-	switch v.DataType() {
-	case events.DataTypeString:
-		return &ddbtypes.AttributeValueMemberS{Value: v.String()}, nil
-	case events.DataTypeNumber:
-		return &ddbtypes.AttributeValueMemberN{Value: v.Number()}, nil
-	case events.DataTypeBinary:
-		return &ddbtypes.AttributeValueMemberB{Value: v.Binary()}, nil
-	case events.DataTypeBoolean:
-		return &ddbtypes.AttributeValueMemberBOOL{Value: v.Boolean()}, nil
-	case events.DataTypeNull:
-		return &ddbtypes.AttributeValueMemberNULL{Value: true}, nil
-	case events.DataTypeStringSet:
-		return &ddbtypes.AttributeValueMemberSS{Value: v.StringSet()}, nil
-	case events.DataTypeNumberSet:
-		return &ddbtypes.AttributeValueMemberNS{Value: v.NumberSet()}, nil
-	case events.DataTypeBinarySet:
-		return &ddbtypes.AttributeValueMemberBS{Value: v.BinarySet()}, nil
-	case events.DataTypeMap:
-		m, err := fromStreamImage(v.Map())
-		if err != nil {
-			return nil, err
-		}
-		return &ddbtypes.AttributeValueMemberM{Value: m}, nil
-	case events.DataTypeList:
-		var l []ddbtypes.AttributeValue
-		for _, e := range v.List() {
-			av, err := fromStreamValue(e)
-			if err != nil {
-				return nil, err
-			}
-			l = append(l, av)
-		}
-		return &ddbtypes.AttributeValueMemberL{Value: l}, nil
-	}
-	return nil, fmt.Errorf("unsupported attribute type %d", v.DataType())
-}
-
-// LambdaImage converts an image of a stream record as the DynamoDB Streams
-// API returns it (Keys, NewImage, OldImage) into the image the publish
-// Lambda receives in its event, for what feeds the stream to the handler
-// outside Lambda. A nil image stays nil.
-func LambdaImage(m map[string]streamtypes.AttributeValue) map[string]events.DynamoDBAttributeValue {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]events.DynamoDBAttributeValue, len(m))
-	for k, v := range m {
-		out[k] = lambdaValue(v)
-	}
-	return out
-}
-
-func lambdaValue(v streamtypes.AttributeValue) events.DynamoDBAttributeValue {
-	switch v := v.(type) {
-	case *streamtypes.AttributeValueMemberS:
-		return events.NewStringAttribute(v.Value)
-	case *streamtypes.AttributeValueMemberN:
-		return events.NewNumberAttribute(v.Value)
-	case *streamtypes.AttributeValueMemberB:
-		return events.NewBinaryAttribute(v.Value)
-	case *streamtypes.AttributeValueMemberBOOL:
-		return events.NewBooleanAttribute(v.Value)
-	case *streamtypes.AttributeValueMemberNULL:
-		return events.NewNullAttribute()
-	case *streamtypes.AttributeValueMemberSS:
-		return events.NewStringSetAttribute(v.Value)
-	case *streamtypes.AttributeValueMemberNS:
-		return events.NewNumberSetAttribute(v.Value)
-	case *streamtypes.AttributeValueMemberBS:
-		return events.NewBinarySetAttribute(v.Value)
-	case *streamtypes.AttributeValueMemberL:
-		l := make([]events.DynamoDBAttributeValue, len(v.Value))
-		for i, e := range v.Value {
-			l[i] = lambdaValue(e)
-		}
-		return events.NewListAttribute(l)
-	case *streamtypes.AttributeValueMemberM:
-		return events.NewMapAttribute(LambdaImage(v.Value))
-	}
-	return events.NewNullAttribute()
-}
-
 func marshal(v any) (map[string]ddbtypes.AttributeValue, error) {
 	m, err := attributevalue.MarshalMap(v)
 	if err != nil {
 		return nil, fmt.Errorf("marshal %T: %w", v, err)
 	}
 	return m, nil
-}
-
-// Cursors are the base64url JSON of the key attributes of the last item
-// returned (DynamoDB's LastEvaluatedKey), all strings in this table.
-
-func encodeCursor(item map[string]ddbtypes.AttributeValue, attrs []string) string {
-	k := make(map[string]string, len(attrs))
-	for _, a := range attrs {
-		if s, ok := item[a].(*ddbtypes.AttributeValueMemberS); ok {
-			k[a] = s.Value
-		}
-	}
-	b, _ := json.Marshal(k) // a map of strings always marshals
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// decodeCursor returns the start key of cursor, which must hold exactly
-// attrs and pass ok.
-func decodeCursor(cursor string, attrs []string, ok func(map[string]string) bool) (map[string]ddbtypes.AttributeValue, error) {
-	b, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil {
-		return nil, fmt.Errorf("decode cursor: %w", ErrInvalidCursor)
-	}
-	var k map[string]string
-	if err := json.Unmarshal(b, &k); err != nil || len(k) != len(attrs) {
-		return nil, fmt.Errorf("decode cursor: %w", ErrInvalidCursor)
-	}
-	out := make(map[string]ddbtypes.AttributeValue, len(attrs))
-	for _, a := range attrs {
-		v, present := k[a]
-		if !present || v == "" {
-			return nil, fmt.Errorf("decode cursor: %w", ErrInvalidCursor)
-		}
-		out[a] = &ddbtypes.AttributeValueMemberS{Value: v}
-	}
-	if !ok(k) {
-		return nil, fmt.Errorf("cursor of another listing: %w", ErrInvalidCursor)
-	}
-	return out, nil
 }

@@ -9,9 +9,7 @@ import (
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/queue"
 	"github.com/rolecall/rolecall/internal/rolearn"
-	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/sweep"
-	"github.com/rolecall/rolecall/internal/tenant"
 )
 
 // A due connection with a pending candidate gets two jobs: one for the role
@@ -19,11 +17,7 @@ import (
 // check was lost is picked up by the safety net.
 func TestDueCandidate(t *testing.T) {
 	ctx := context.Background()
-	st := store.NewMemory()
-	tn, _ := tenant.New("acme", "Acme", t0)
-	if err := st.CreateTenant(ctx, tn); err != nil {
-		t.Fatal(err)
-	}
+	st, tn := acmeStore(t)
 	p := connection.DefaultPolicy()
 	arn := func(s string) rolearn.ARN { a, _ := rolearn.Parse(s, rolearn.Rules{}); return a }
 	sub := p.Submit(nil, "acme", arn("arn:aws:iam::123456789012:role/Old"), 1, t0.Add(-2*time.Hour))

@@ -19,19 +19,26 @@ import (
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
-// verifiedWorld stores n VERIFIED connections of one tenant, due at
-// dueAt(i).
-func verifiedWorld(t *testing.T, n int, dueAt func(i int) time.Time) *store.Memory {
+// acmeStore is an embedded store holding tenant acme, created at t0.
+func acmeStore(t *testing.T) (*store.Memory, tenant.Tenant) {
 	t.Helper()
-	ctx := context.Background()
 	st := store.NewMemory()
 	tn, err := tenant.New("acme", "Acme", t0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.CreateTenant(ctx, tn); err != nil {
+	if err := st.CreateTenant(context.Background(), tn); err != nil {
 		t.Fatal(err)
 	}
+	return st, tn
+}
+
+// verifiedWorld stores n VERIFIED connections of one tenant, due at
+// dueAt(i).
+func verifiedWorld(t *testing.T, n int, dueAt func(i int) time.Time) *store.Memory {
+	t.Helper()
+	ctx := context.Background()
+	st, _ := acmeStore(t)
 	p := connection.DefaultPolicy()
 	for i := range n {
 		acct := fmt.Sprintf("%012d", 200000000000+i)

@@ -8,20 +8,14 @@ import (
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/queue"
 	"github.com/rolecall/rolecall/internal/rolearn"
-	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/sweep"
-	"github.com/rolecall/rolecall/internal/tenant"
 )
 
 // Jobs carry the previous external ID only during the grace; the first
 // sweep after the grace completes the rotation (GRACE_ENDED).
 func TestSweepAcrossTheGrace(t *testing.T) {
 	ctx := context.Background()
-	st := store.NewMemory()
-	tn, _ := tenant.New("acme", "Acme", t0)
-	if err := st.CreateTenant(ctx, tn); err != nil {
-		t.Fatal(err)
-	}
+	st, tn := acmeStore(t)
 	p := connection.DefaultPolicy()
 	arn, _ := rolearn.Parse("arn:aws:iam::123456789012:role/R", rolearn.Rules{})
 	sub := p.Submit(nil, "acme", arn, 1, t0.Add(-3*time.Hour))

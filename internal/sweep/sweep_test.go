@@ -127,6 +127,17 @@ func keys(jobs []check.Job) []string {
 	return s
 }
 
+// wantEnqueued fails t unless jobs are one for each of the connections
+// conns ("tenant/account"), in any order; it returns conns sorted.
+func wantEnqueued(t *testing.T, jobs []check.Job, conns []string) []string {
+	t.Helper()
+	want := slices.Sorted(slices.Values(conns))
+	if got := keys(jobs); !slices.Equal(got, want) {
+		t.Fatalf("enqueued %v\nwant %v", got, want)
+	}
+	return want
+}
+
 func drain(t *testing.T, q *queue.Memory) []check.Job {
 	t.Helper()
 	msgs, err := q.Receive(context.Background(), 10000, 0)
@@ -158,11 +169,7 @@ func TestDue(t *testing.T) {
 		t.Fatal(err)
 	}
 	jobs := drain(t, q)
-	want := slices.Clone(w.due)
-	slices.Sort(want)
-	if got := keys(jobs); !slices.Equal(got, want) {
-		t.Fatalf("enqueued %v\nwant %v", got, want)
-	}
+	want := wantEnqueued(t, jobs, w.due)
 	for _, j := range jobs {
 		if j.ExternalID != w.extIDs[j.Connection.TenantID] || j.Why != check.WhyScheduled || j.Connection.NextCheckAt.After(t0) {
 			t.Errorf("job %s/%s: external ID current %v, why %s, next check %s", j.Connection.TenantID, j.Connection.AccountID,
@@ -209,11 +216,7 @@ func TestAll(t *testing.T) {
 		t.Fatal(err)
 	}
 	jobs := drain(t, q)
-	want := slices.Clone(w.live)
-	slices.Sort(want)
-	if got := keys(jobs); !slices.Equal(got, want) {
-		t.Fatalf("enqueued %v\nwant %v", got, want)
-	}
+	want := wantEnqueued(t, jobs, w.live)
 	for _, j := range jobs {
 		if j.Why != check.WhyRequested {
 			t.Errorf("why = %s", j.Why)

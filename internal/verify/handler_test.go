@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +18,7 @@ import (
 	"github.com/rolecall/rolecall/internal/bus"
 	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/golden"
 	"github.com/rolecall/rolecall/internal/publish"
 	"github.com/rolecall/rolecall/internal/store"
 )
@@ -84,35 +83,10 @@ func sampleBatch(t *testing.T, verified connection.Connection, submitted connect
 func TestSQSSample(t *testing.T) {
 	_, verified, submitted := sampleWorld(t)
 	want := sampleBatch(t, verified, submitted)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(samplePath), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(samplePath, want, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := os.ReadFile(samplePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s is out of date; run go test ./internal/verify -run TestSQSSample -update", samplePath)
-	}
+	golden.Check(t, samplePath, want, *update, "is out of date; run go test ./internal/verify -run TestSQSSample -update")
 }
 
-func loadSample(t *testing.T) events.SQSEvent {
-	t.Helper()
-	b, err := os.ReadFile(samplePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev events.SQSEvent
-	if err := json.Unmarshal(b, &ev); err != nil {
-		t.Fatal(err)
-	}
-	return ev
-}
+func loadSample(t *testing.T) events.SQSEvent { return golden.Load[events.SQSEvent](t, samplePath) }
 
 // recordingVisibility records visibility changes.
 type recordingVisibility struct {

@@ -20,6 +20,23 @@ func (f *Fixture) outcome(c connection.Connection, r connection.Result, at time.
 	return tr
 }
 
+// connectionIn submits arn:aws:iam::<acct>:role/R for the tenant and
+// checks it into status (PENDING, or verified and then denied failures
+// times), moving the clock between the steps; it returns the stored
+// connection.
+func (f *Fixture) connectionIn(tid, acct string, status connection.Status, failures int) *connection.Connection {
+	f.MustSubmit(tid, "arn:aws:iam::"+acct+":role/R")
+	f.Now = f.Now.Add(3 * time.Minute)
+	if status != connection.Pending {
+		f.MustCheck(tid, acct, connection.ResultOK)
+	}
+	for range failures {
+		f.Now = f.Now.Add(time.Minute)
+		f.MustCheck(tid, acct, connection.ResultDenied)
+	}
+	return f.Current(tid, acct)
+}
+
 // testStaleOutcomes: an outcome computed on a snapshot that another check
 // has since changed is refused, whatever order the two are written in, and
 // whether or not the version moved: writes are conditioned on the version,
@@ -30,17 +47,7 @@ func testStaleOutcomes(t *testing.T, f *Fixture) {
 	setup := func(t *testing.T, status connection.Status, failures int) connection.Connection {
 		t.Helper()
 		n++
-		acct := account(n)
-		f.MustSubmit(tid, "arn:aws:iam::"+acct+":role/R")
-		f.Now = f.Now.Add(3 * time.Minute)
-		if status != connection.Pending {
-			f.MustCheck(tid, acct, connection.ResultOK)
-		}
-		for range failures {
-			f.Now = f.Now.Add(time.Minute)
-			f.MustCheck(tid, acct, connection.ResultDenied)
-		}
-		c := f.Current(tid, acct)
+		c := f.connectionIn(tid, account(n), status, failures)
 		if c.Status != status || c.ConsecutiveFailures != failures {
 			t.Fatalf("setup: %+v, want %s with %d failures", c, status, failures)
 		}
@@ -96,17 +103,7 @@ func testRetiredExternalID(t *testing.T, f *Fixture) {
 	setup := func(t *testing.T, status connection.Status, failures int) connection.Connection {
 		t.Helper()
 		n++
-		acct := account(100 + n)
-		f.MustSubmit(tid, "arn:aws:iam::"+acct+":role/R")
-		f.Now = f.Now.Add(3 * time.Minute)
-		if status != connection.Pending {
-			f.MustCheck(tid, acct, connection.ResultOK)
-		}
-		for range failures {
-			f.Now = f.Now.Add(time.Minute)
-			f.MustCheck(tid, acct, connection.ResultDenied)
-		}
-		return *f.Current(tid, acct)
+		return *f.connectionIn(tid, account(100+n), status, failures)
 	}
 	tests := []struct {
 		name     string

@@ -1,0 +1,51 @@
+// Package testclock is a simulated clock for tests of timing: time moves
+// only when the test moves it (Advance, Set) or when the code under test
+// sleeps on it (Sleep), so no test waits for real time. Tests only:
+// production code never imports it.
+package testclock
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Clock is a simulated clock, safe for concurrent use.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// New returns a clock standing at t.
+func New(t time.Time) *Clock { return &Clock{now: t} }
+
+// Now is the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// Set moves the clock to t.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+// Sleep advances the clock by d at once, unless ctx is already done (then
+// it returns ctx's error and the clock stays).
+func (c *Clock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.Advance(d)
+	return nil
+}

@@ -1,0 +1,38 @@
+package testclock
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestClockMovesOnlyWhenMoved(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := New(t0)
+	steps := []struct {
+		name string
+		move func()
+		want time.Time
+	}{
+		{"stands", func() {}, t0},
+		{"advance", func() { c.Advance(time.Minute) }, t0.Add(time.Minute)},
+		{"sleep", func() {
+			if err := c.Sleep(context.Background(), time.Second); err != nil {
+				t.Fatal(err)
+			}
+		}, t0.Add(time.Minute + time.Second)},
+		{"set", func() { c.Set(t0.Add(time.Hour)) }, t0.Add(time.Hour)},
+	}
+	for _, st := range steps {
+		st.move()
+		if got := c.Now(); !got.Equal(st.want) {
+			t.Fatalf("%s: now %s, want %s", st.name, got, st.want)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := c.Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) || !c.Now().Equal(t0.Add(time.Hour)) {
+		t.Fatalf("sleep on a done context: %v, now %s; want context.Canceled and the clock unmoved", err, c.Now())
+	}
+}
