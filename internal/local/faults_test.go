@@ -49,6 +49,7 @@ import (
 	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/publish"
+	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/sandbox"
 	"github.com/rolecall/rolecall/internal/syncbuf"
 	"github.com/rolecall/rolecall/internal/tenant"
@@ -215,7 +216,7 @@ func (o *stsObserver) AssumeRole(ctx context.Context, in check.AssumeRequest) (c
 	o.mu.Unlock()
 	if _, ok := o.foreign.Load(in.RoleARN); ok && err == nil {
 		sess.AccountID = foreignAccount
-		sess.AssumedRoleARN = strings.Replace(sess.AssumedRoleARN, ":sts::"+accountOf(in.RoleARN)+":", ":sts::"+foreignAccount+":", 1)
+		sess.AssumedRoleARN = strings.Replace(sess.AssumedRoleARN, ":sts::"+rolearn.Account(in.RoleARN)+":", ":sts::"+foreignAccount+":", 1)
 	}
 	return sess, err
 }

@@ -20,7 +20,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -125,7 +124,7 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 		if chained {
 			o.TrustedPrincipalARN, callers = SandboxPrincipalARN, nil
 		}
-		s.Sandbox = sandbox.New(sandbox.Config{Partition: partitionOf(o.TrustedPrincipalARN),
+		s.Sandbox = sandbox.New(sandbox.Config{Partition: rolearn.PartitionOr(o.TrustedPrincipalARN, "aws"),
 			Callers: callers, Seed: o.Hooks.sandboxSeed(), Region: o.Region})
 		if chained {
 			model, err := partnerModel()
@@ -164,7 +163,7 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 			return nil, err
 		}
 		s.STSKind = "sandbox STS at " + s.URL + SandboxSTSPath
-		s.PartnerAccountID = accountOf(o.TrustedPrincipalARN)
+		s.PartnerAccountID = rolearn.Account(o.TrustedPrincipalARN)
 	}
 	s.PartnerPrincipalARN = o.TrustedPrincipalARN
 	// serve's own copies of the events (stdout, /v1/events, the ops page)
@@ -206,7 +205,7 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 	}
 
 	policy := o.Policy()
-	rules := rolearn.Rules{Partition: partitionOf(o.TrustedPrincipalARN), OwnAccount: s.PartnerAccountID}
+	rules := rolearn.Rules{Partition: rolearn.PartitionOr(o.TrustedPrincipalARN, "aws"), OwnAccount: s.PartnerAccountID}
 	s.Service = &onboarding.Service{Store: st, Queue: s.Queue, Policy: policy, Rules: rules, SubmissionsPerMinute: o.SubmissionsPerMinute}
 	regStore := registrationsOf(st)
 	s.Registrations = &onboarding.Registrations{Service: s.Service, Tokens: regStore}
@@ -337,20 +336,4 @@ func displayAddr(a *net.TCPAddr) string {
 		host = "localhost"
 	}
 	return net.JoinHostPort(host, fmt.Sprint(a.Port))
-}
-
-func partitionOf(arn string) string {
-	parts := strings.SplitN(arn, ":", 3)
-	if len(parts) == 3 && parts[0] == "arn" && parts[1] != "" {
-		return parts[1]
-	}
-	return "aws"
-}
-
-func accountOf(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) == 6 {
-		return parts[4]
-	}
-	return ""
 }
