@@ -288,7 +288,10 @@ var smokeCases = []smokeCase{
 		if calls := f.ddb.Calls(); len(calls) != 0 {
 			t.Errorf("a dropped request made DynamoDB calls: %v", calls)
 		}
-		if !strings.Contains(p.out.String(), "registration request dropped") || strings.Contains(p.out.String(), "rcr_") {
+		// The log comes through a pipe and may land after the answer.
+		logged, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if !p.out.WaitFor(logged, "registration request dropped") || strings.Contains(p.out.String(), "rcr_") {
 			t.Errorf("log: %s", p.out.String())
 		}
 	}},

@@ -1,6 +1,7 @@
 package syncbuf_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -49,6 +50,41 @@ func TestBufferConcurrentWritesAndReads(t *testing.T) {
 					}
 				}
 			}
+		})
+	}
+}
+
+// WaitFor returns as soon as a later write brings the text, and gives up
+// when its context ends without it.
+func TestWaitFor(t *testing.T) {
+	tests := []struct {
+		name   string
+		writes []string
+		want   string
+		found  bool
+	}{
+		{"already there", nil, "", true},
+		{"arrives in pieces", []string{"registration ", "request ", "dropped\n"}, "request dropped", true},
+		{"never arrives", []string{"something else\n"}, "dropped", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var b syncbuf.Buffer
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan bool, 1)
+			go func() { done <- b.WaitFor(ctx, tc.want) }()
+			for _, w := range tc.writes {
+				if _, err := b.Write([]byte(w)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !tc.found {
+				cancel() // the text never comes: the wait must end with the context
+			}
+			if got := <-done; got != tc.found {
+				t.Errorf("WaitFor = %v, want %v (buffer %q)", got, tc.found, b.String())
+			}
+			cancel()
 		})
 	}
 }
