@@ -1,0 +1,465 @@
+package onboarding_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/onboarding"
+	"github.com/rolecall/rolecall/internal/registration"
+	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/tenant"
+)
+
+// tokenStore wraps the memory token store so tests can inject failures;
+// put sees every write (nil: pass through), the errors fail their call.
+type tokenStore struct {
+	*store.MemoryRegistrations
+	put               func(registration.Token) error
+	list, get, revoke error
+}
+
+func (s *tokenStore) PutRegistrationToken(ctx context.Context, t registration.Token) error {
+	if s.put != nil {
+		if err := s.put(t); err != nil {
+			return err
+		}
+	}
+	return s.MemoryRegistrations.PutRegistrationToken(ctx, t)
+}
+
+func (s *tokenStore) ListRegistrationTokens(ctx context.Context, tenantID string) ([]registration.Token, error) {
+	if s.list != nil {
+		return nil, s.list
+	}
+	return s.MemoryRegistrations.ListRegistrationTokens(ctx, tenantID)
+}
+
+func (s *tokenStore) GetRegistrationToken(ctx context.Context, hash string) (registration.Token, error) {
+	if s.get != nil {
+		return registration.Token{}, s.get
+	}
+	return s.MemoryRegistrations.GetRegistrationToken(ctx, hash)
+}
+
+func (s *tokenStore) RevokeRegistrationToken(ctx context.Context, tenantID, tokenID string, at time.Time) (registration.Token, error) {
+	if s.revoke != nil {
+		return registration.Token{}, s.revoke
+	}
+	return s.MemoryRegistrations.RevokeRegistrationToken(ctx, tenantID, tokenID, at)
+}
+
+// registrations returns the registration operations over f's service and
+// a fresh token store.
+func (f *fixture) registrations() (*onboarding.Registrations, *tokenStore) {
+	ts := &tokenStore{MemoryRegistrations: store.NewMemoryRegistrations()}
+	return &onboarding.Registrations{Service: f.svc, Tokens: ts}, ts
+}
+
+// tokens lists a tenant's stored tokens straight from the store.
+func tokens(t *testing.T, ts *tokenStore, tenantID string) []registration.Token {
+	t.Helper()
+	list, err := ts.MemoryRegistrations.ListRegistrationTokens(context.Background(), tenantID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
+}
+
+func TestCreateToken(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.tenant(t, "acme")
+	regs, ts := f.registrations()
+	tests := []struct {
+		name string
+		ttl  time.Duration
+		want time.Duration
+	}{
+		{"default lifetime", 0, registration.DefaultTTL},
+		{"shortest", registration.MinTTL, registration.MinTTL},
+		{"longest", registration.MaxTTL, registration.MaxTTL},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			secret, tok, err := regs.CreateToken(ctx, "acme", tt.ttl)
+			if err != nil || !registration.WellFormed(secret) || tok.Hash != registration.Hash(secret) ||
+				tok.TenantID != "acme" || tok.Via != registration.ViaOps || !tok.ExpiresAt.Equal(f.now.Add(tt.want)) {
+				t.Fatalf("CreateToken = %q, %+v, %v; want a token expiring in %v", secret, tok, err, tt.want)
+			}
+			if got, _ := ts.GetRegistrationToken(ctx, tok.Hash); got != tok {
+				t.Fatalf("stored %+v, want %+v", got, tok)
+			}
+		})
+	}
+
+	bad := []struct {
+		name, tenantID string
+		ttl            time.Duration
+		code, field    string
+	}{
+		{"too short", "acme", registration.MinTTL - time.Second, onboarding.CodeInvalidTTL, "ttlSeconds"},
+		{"too long", "acme", registration.MaxTTL + time.Second, onboarding.CodeInvalidTTL, "ttlSeconds"},
+		{"negative", "acme", -time.Hour, onboarding.CodeInvalidTTL, "ttlSeconds"},
+		{"unknown tenant", "nobody", 0, onboarding.CodeNotFound, "tenantId"},
+		{"malformed tenant", "no/body", 0, tenant.CodeInvalidTenantID, "tenantId"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			before := tokens(t, ts, "acme")
+			_, _, err := regs.CreateToken(ctx, tt.tenantID, tt.ttl)
+			wantCode(t, err, tt.code, tt.field)
+			if after := tokens(t, ts, "acme"); !reflect.DeepEqual(after, before) {
+				t.Fatal("a refused CreateToken stored a token")
+			}
+		})
+	}
+}
+
+func TestCreateTokenLimits(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.tenant(t, "acme")
+	f.tenant(t, "beta")
+	regs, ts := f.registrations()
+
+	t.Run("per invite", func(t *testing.T) {
+		for i := range registration.MaxPerInvite {
+			_, tok, err := regs.CreateTokenForInvite(ctx, "beta", "hash-a")
+			if err != nil || tok.Via != registration.ViaInvite || tok.InviteHash != "hash-a" || !tok.ExpiresAt.Equal(f.now.Add(registration.DefaultTTL)) {
+				t.Fatalf("token %d for the invite = %+v, %v", i, tok, err)
+			}
+		}
+		_, _, err := regs.CreateTokenForInvite(ctx, "beta", "hash-a")
+		wantCode(t, err, onboarding.CodeTooManyTokens, "")
+		if _, _, err := regs.CreateTokenForInvite(ctx, "beta", "hash-b"); err != nil {
+			t.Fatalf("another invite's first token: %v", err)
+		}
+		_, _, err = regs.CreateTokenForInvite(ctx, "beta", "")
+		if err == nil || onboarding.AsError(err) != nil {
+			t.Fatalf("no invite: %v, want an internal error", err)
+		}
+		if n := len(tokens(t, ts, "beta")); n != registration.MaxPerInvite+1 {
+			t.Fatalf("beta holds %d tokens, want %d", n, registration.MaxPerInvite+1)
+		}
+	})
+
+	t.Run("live per tenant", func(t *testing.T) {
+		var first registration.Token
+		for i := range registration.MaxLive {
+			_, tok, err := regs.CreateToken(ctx, "acme", 0)
+			if err != nil {
+				t.Fatalf("token %d: %v", i, err)
+			}
+			if i == 0 {
+				first = tok
+			}
+		}
+		_, _, err := regs.CreateToken(ctx, "acme", 0)
+		wantCode(t, err, onboarding.CodeTooManyTokens, "")
+		if n := len(tokens(t, ts, "acme")); n != registration.MaxLive {
+			t.Fatalf("acme holds %d tokens after the refusal, want %d", n, registration.MaxLive)
+		}
+		if _, err := regs.RevokeToken(ctx, "acme", first.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := regs.CreateToken(ctx, "acme", 0); err != nil {
+			t.Fatalf("after a revocation: %v", err)
+		}
+	})
+}
+
+func TestCreateTokenStoreFailures(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.tenant(t, "acme")
+	regs, ts := f.registrations()
+
+	var tried []string
+	ts.put = func(tok registration.Token) error {
+		tried = append(tried, tok.Hash)
+		if len(tried) == 1 {
+			return fmt.Errorf("put: %w", store.ErrConflict)
+		}
+		return nil
+	}
+	secret, tok, err := regs.CreateToken(ctx, "acme", 0)
+	if err != nil || len(tried) != 2 || tried[0] == tried[1] || tok.Hash != tried[1] || registration.Hash(secret) != tried[1] {
+		t.Fatalf("CreateToken after a collision = %+v, %v; tried %v", tok, err, tried)
+	}
+
+	tests := []struct {
+		name  string
+		put   func(registration.Token) error
+		list  error
+		cause error
+	}{
+		{"collides every time", func(registration.Token) error { return store.ErrConflict }, nil, store.ErrConflict},
+		{"write fails", func(registration.Token) error { return errBoom }, nil, errBoom},
+		{"listing fails", nil, errBoom, errBoom},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts.put, ts.list = tt.put, tt.list
+			before := tokens(t, ts, "acme")
+			secret, _, err := regs.CreateToken(ctx, "acme", 0)
+			wantInternal(t, err, tt.cause)
+			if secret != "" || !reflect.DeepEqual(tokens(t, ts, "acme"), before) {
+				t.Fatal("a failed CreateToken returned a secret or stored a token")
+			}
+		})
+	}
+}
+
+var errBoom = errors.New("dynamodb is down")
+
+func TestListAndRevokeToken(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.tenant(t, "acme")
+	f.tenant(t, "beta")
+	regs, ts := f.registrations()
+	var made []registration.Token
+	for range 2 {
+		_, tok, err := regs.CreateToken(ctx, "acme", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		made = append(made, tok)
+		f.now = f.now.Add(time.Second)
+	}
+	betaSecret, betaTok, err := regs.CreateToken(ctx, "beta", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	list, err := regs.ListTokens(ctx, "acme")
+	if err != nil || !reflect.DeepEqual(list, made) {
+		t.Fatalf("ListTokens = %+v, %v; want %+v", list, err, made)
+	}
+	_, err = regs.ListTokens(ctx, "nobody")
+	wantCode(t, err, onboarding.CodeNotFound, "tenantId")
+
+	r, err := regs.RevokeToken(ctx, "acme", made[0].ID)
+	if err != nil || !r.Revoked || !r.RevokedAt.Equal(f.now) || r.ID != made[0].ID {
+		t.Fatalf("RevokeToken = %+v, %v", r, err)
+	}
+	if l := tokens(t, ts, "acme"); !l[0].Revoked || l[1].Revoked {
+		t.Fatalf("stored after revoking the first: %+v", l)
+	}
+
+	tests := []struct {
+		name, tenantID, tokenID, code, field string
+	}{
+		{"another tenant's token", "acme", betaTok.ID, onboarding.CodeNotFound, "tokenId"},
+		{"unknown", "acme", "rtk-0123456789abcdef0123", onboarding.CodeNotFound, "tokenId"},
+		{"malformed", "acme", "rtk-XYZ", onboarding.CodeNotFound, "tokenId"},
+		{"empty", "acme", "", onboarding.CodeNotFound, "tokenId"},
+		{"unknown tenant", "nobody", made[1].ID, onboarding.CodeNotFound, "tenantId"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			acme, beta := tokens(t, ts, "acme"), tokens(t, ts, "beta")
+			_, err := regs.RevokeToken(ctx, tt.tenantID, tt.tokenID)
+			wantCode(t, err, tt.code, tt.field)
+			if !reflect.DeepEqual(tokens(t, ts, "acme"), acme) || !reflect.DeepEqual(tokens(t, ts, "beta"), beta) {
+				t.Fatal("a refused revocation changed the tokens")
+			}
+		})
+	}
+	if _, _, err := regs.Authenticate(ctx, betaSecret); err != nil {
+		t.Fatalf("beta's token after acme tried to revoke it: %v", err)
+	}
+
+	t.Run("store fails", func(t *testing.T) {
+		ts.list, ts.revoke = errBoom, errBoom
+		defer func() { ts.list, ts.revoke = nil, nil }()
+		_, err := regs.ListTokens(ctx, "acme")
+		wantInternal(t, err, errBoom)
+		_, err = regs.RevokeToken(ctx, "acme", made[1].ID)
+		wantInternal(t, err, errBoom)
+	})
+}
+
+func TestAuthenticate(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	acme := f.tenant(t, "acme")
+	beta := f.tenant(t, "beta")
+	regs, ts := f.registrations()
+	mint := func(tenantID string, ttl time.Duration) (string, registration.Token) {
+		s, tok, err := regs.CreateToken(ctx, tenantID, ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, tok
+	}
+	acmeSecret, acmeTok := mint("acme", 0)
+	betaSecret, betaTok := mint("beta", 0)
+	revokedSecret, revokedTok := mint("acme", 0)
+	if _, err := regs.RevokeToken(ctx, "acme", revokedTok.ID); err != nil {
+		t.Fatal(err)
+	}
+	shortSecret, _ := mint("acme", registration.MinTTL)
+	unknown, _, _ := registration.New("acme", f.now, 0)
+	// A token whose tenant is gone cannot be authenticated.
+	ghostSecret, ghost, _ := registration.New("ghost", f.now, 0)
+	if err := ts.MemoryRegistrations.PutRegistrationToken(ctx, ghost); err != nil {
+		t.Fatal(err)
+	}
+
+	ok := []struct {
+		name, secret string
+		tenant       tenant.Tenant
+		token        registration.Token
+	}{
+		{"acme's token acts for acme", acmeSecret, acme, acmeTok},
+		{"beta's token acts for beta", betaSecret, beta, betaTok},
+	}
+	for _, tt := range ok {
+		t.Run(tt.name, func(t *testing.T) {
+			tn, tok, err := regs.Authenticate(ctx, tt.secret)
+			if err != nil || tn != tt.tenant || tok != tt.token {
+				t.Fatalf("Authenticate = %+v, %+v, %v; want %+v, %+v", tn, tok, err, tt.tenant, tt.token)
+			}
+		})
+	}
+
+	f.now = f.now.Add(registration.MinTTL)
+	refused := []struct {
+		name, secret, code string
+		want               error
+	}{
+		{"empty", "", onboarding.CodeInvalidToken, registration.ErrInvalid},
+		{"malformed", "not-a-token", onboarding.CodeInvalidToken, registration.ErrInvalid},
+		{"truncated", acmeSecret[:len(acmeSecret)-1], onboarding.CodeInvalidToken, registration.ErrInvalid},
+		{"with a space", acmeSecret[:len(acmeSecret)-1] + " ", onboarding.CodeInvalidToken, registration.ErrInvalid},
+		{"the stored digest", acmeTok.Hash, onboarding.CodeInvalidToken, registration.ErrInvalid},
+		{"unknown", unknown, onboarding.CodeInvalidToken, registration.ErrInvalid},
+		{"revoked", revokedSecret, onboarding.CodeTokenRevoked, registration.ErrRevoked},
+		{"expired", shortSecret, onboarding.CodeTokenExpired, registration.ErrExpired},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			tn, tok, err := regs.Authenticate(ctx, tt.secret)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Authenticate = %v, want %v", err, tt.want)
+			}
+			var e *onboarding.Error
+			if !errors.As(err, &e) || e.Code != tt.code || e.Field != "RegistrationToken" || e.Message == "" {
+				t.Fatalf("error %+v, want code %s on RegistrationToken", e, tt.code)
+			}
+			if tn != (tenant.Tenant{}) || tok != (registration.Token{}) {
+				t.Fatalf("a refused token returned %+v, %+v", tn, tok)
+			}
+			if strings.Contains(err.Error(), tt.secret) && tt.secret != "" {
+				t.Fatal("the refusal repeats the secret")
+			}
+		})
+	}
+
+	internal := []struct {
+		name, secret string
+		get, cause   error
+	}{
+		{"tenant gone", ghostSecret, nil, store.ErrNotFound},
+		{"store fails", acmeSecret, errBoom, errBoom},
+	}
+	for _, tt := range internal {
+		t.Run(tt.name, func(t *testing.T) {
+			ts.get = tt.get
+			defer func() { ts.get = nil }()
+			_, _, err := regs.Authenticate(ctx, tt.secret)
+			wantInternal(t, err, tt.cause)
+		})
+	}
+}
+
+func TestStackDeleted(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	acme := f.tenant(t, "acme")
+	beta := f.tenant(t, "beta")
+	regs, _ := f.registrations()
+	if _, err := f.svc.Submit(ctx, acme, roleARN); err != nil {
+		t.Fatal(err)
+	}
+	verified := f.verify(t, "acme", custAccount)
+
+	refused := []struct {
+		name      string
+		tn        tenant.Tenant
+		accountID string
+		code      string
+	}{
+		{"another tenant's account", beta, custAccount, onboarding.CodeNotFound},
+		{"unknown account", acme, "999999999999", onboarding.CodeNotFound},
+		{"malformed account", acme, "12345", onboarding.CodeInvalidID},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			before := f.mem.Snapshot()
+			_, err := regs.StackDeleted(ctx, tt.tn, tt.accountID)
+			wantCode(t, err, tt.code, "accountId")
+			if f.mem.Snapshot() != before {
+				t.Fatal("a refused StackDeleted changed the store")
+			}
+		})
+	}
+
+	t.Run("apply fails", func(t *testing.T) {
+		f.hooks.apply = func(connection.Transition) error { return errBoom }
+		defer func() { f.hooks.apply = nil }()
+		before := f.mem.Snapshot()
+		_, err := regs.StackDeleted(ctx, acme, custAccount)
+		wantInternal(t, err, errBoom)
+		if f.mem.Snapshot() != before {
+			t.Fatal("a failed StackDeleted changed the store")
+		}
+	})
+
+	conflicts := 0
+	f.hooks.apply = func(connection.Transition) error {
+		if conflicts < 2 {
+			conflicts++
+			return fmt.Errorf("apply: %w", store.ErrConflict)
+		}
+		return nil
+	}
+	d, err := regs.StackDeleted(ctx, acme, custAccount)
+	f.hooks.apply = nil
+	if err != nil || conflicts != 2 || d.Status != connection.Disconnected || d.Reason.Code != onboarding.CodeStackDeleted ||
+		d.Reason.Message == "" || d.Reason.Hint == "" || d.Version != verified.Version+1 {
+		t.Fatalf("StackDeleted = %+v, %v after %d conflicts", d, err, conflicts)
+	}
+	if stored, _ := f.mem.GetConnection(ctx, "acme", custAccount); stored != d {
+		t.Fatalf("stored %+v, want %+v", stored, d)
+	}
+	evs, _ := f.mem.Events(ctx, "acme", custAccount)
+	if last := evs[len(evs)-1]; len(evs) != 3 || last.Reason.Code != onboarding.CodeStackDeleted {
+		t.Fatalf("events %+v, want a third one with reason STACK_DELETED", evs)
+	}
+
+	t.Run("already disconnected changes nothing", func(t *testing.T) {
+		before := f.mem.Snapshot()
+		again, err := regs.StackDeleted(ctx, acme, custAccount)
+		if err != nil || again != d || f.mem.Snapshot() != before {
+			t.Fatalf("StackDeleted again = %+v, %v (store changed: %v)", again, err, f.mem.Snapshot() != before)
+		}
+	})
+
+	t.Run("persistent conflict", func(t *testing.T) {
+		if _, err := f.svc.Submit(ctx, acme, roleARN); err != nil {
+			t.Fatal(err)
+		}
+		f.hooks.apply = func(connection.Transition) error { return store.ErrConflict }
+		defer func() { f.hooks.apply = nil }()
+		_, err := regs.StackDeleted(ctx, acme, custAccount)
+		wantInternal(t, err, store.ErrConflict)
+	})
+}
