@@ -147,10 +147,10 @@ func TestEventsCommand(t *testing.T) {
 	acct := connect(t, s, "acme")
 	waitEventLine := func(t *testing.T, out *syncbuf.Buffer, want string) {
 		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), want); time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("no %q in\n%s", want, out.String())
-			}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if !out.WaitFor(ctx, want) {
+			t.Fatalf("no %q in\n%s", want, out.String())
 		}
 	}
 	// The events reach the bus's record through the store's change feed.

@@ -30,14 +30,15 @@ func TestServeStartsPrintsBannerAndStops(t *testing.T) {
 	go func() { done <- root.ExecuteContext(ctx) }()
 
 	formURL := regexp.MustCompile(`Customer form \(tenant demo\):\s+(http://127\.0\.0\.1:\d+/connect\?invite=[a-z2-7]{39})`)
-	var m []string
-	for deadline := time.Now().Add(20 * time.Second); m == nil; {
-		if m = formURL.FindStringSubmatch(stderr.String()); m == nil {
-			if time.Now().After(deadline) {
-				t.Fatalf("no banner:\n%s", stderr.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+	// The banner is written in one piece; its last line says it is whole.
+	wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
+	defer wcancel()
+	if !stderr.WaitFor(wctx, "Press Ctrl+C to stop.") {
+		t.Fatalf("no banner:\n%s", stderr.String())
+	}
+	m := formURL.FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("the banner has no customer form URL:\n%s", stderr.String())
 	}
 	for _, want := range []string{"Ops token:", token, "/ops", "arn:aws:iam::123456789012:role/rolecall-local-access", "AKIAROLECALLWORKLOAD", "stdout"} {
 		if !strings.Contains(stderr.String(), want) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rolecall/rolecall/internal/bus"
 	"github.com/rolecall/rolecall/internal/bus/bustest"
+	"github.com/rolecall/rolecall/internal/logcapture"
 	"github.com/rolecall/rolecall/internal/rejectscript"
 )
 
@@ -43,7 +44,8 @@ func TestMemoryContract(t *testing.T) {
 func TestMemoryDeliversByDetailType(t *testing.T) {
 	m := bus.NewMemory()
 	var logs bytes.Buffer
-	m.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+	rec := logcapture.New(slog.NewJSONHandler(&logs, nil))
+	m.Log = slog.New(rec)
 	var submitted, all []string
 	m.Subscribe("Role Submitted", func(_ context.Context, ev bus.Envelope) error {
 		submitted = append(submitted, string(ev.Detail))
@@ -64,7 +66,7 @@ func TestMemoryDeliversByDetailType(t *testing.T) {
 	if strings.Join(all, ",") != "Role Submitted,Role Verified,Role Submitted,Role Verified" {
 		t.Errorf("catch-all subscriber got %q", all)
 	}
-	if n := strings.Count(logs.String(), "bus target failed"); n != 4 {
+	if n := rec.Count("bus target failed"); n != 4 {
 		t.Errorf("logged %d target failures, want 4:\n%s", n, logs.String())
 	}
 }

@@ -252,6 +252,8 @@ func policyWithoutExternalID(principal string) json.RawMessage {
 
 // runSuite is the end-to-end suite of issue 5, through HTTP only.
 func runSuite(t *testing.T, o Options, events *syncbuf.Buffer) {
+	checks := newCheckWatch()
+	o.Hooks.WrapChecker = checks.wrap
 	s := start(t, o)
 	c := client{t: t, base: s.URL, ops: s.OpsToken}
 
@@ -314,7 +316,10 @@ func runSuite(t *testing.T, o Options, events *syncbuf.Buffer) {
 		auth, v := c.tenantWithInvite(tid)
 		role, acct := v.Sandbox.RoleARN, v.Sandbox.AccountID
 		c.must(c.do("POST", "/v1/connections", auth, map[string]string{"roleArn": role}), 202)
-		time.Sleep(3 * time.Second) // IAM propagation: the role appears 3 s later
+		// IAM propagation: the role appears only after the connection was
+		// checked. The second check starts after the first one's PENDING
+		// outcome was recorded, so the connection shows it.
+		checks.waitStarted(t, role, 2, 10*time.Second)
 		if conn := c.connection(auth, acct); conn.Status != connection.Pending || conn.LastCheckedAt.IsZero() {
 			t.Fatalf("before the role exists: %+v (want PENDING and checked at least once)", conn)
 		}
@@ -408,14 +413,18 @@ func TestBannerAndDemoInvite(t *testing.T) {
 }
 
 func TestFaultsAreTransient(t *testing.T) {
-	s := start(t, testOptions(t, io.Discard))
+	checks := newCheckWatch()
+	o := testOptions(t, io.Discard)
+	o.Hooks.WrapChecker = checks.wrap
+	s := start(t, o)
 	c := client{t: t, base: s.URL, ops: s.OpsToken}
 	auth, v := c.tenantWithInvite("faulty")
 	c.putRole(v.Sandbox.RoleARN, v.Sandbox.TrustPolicy)
 	// Every STS call fails with a 5xx: the connection stays PENDING.
 	c.must(c.do("PUT", "/_sandbox/faults", "", map[string]any{"errorRate": 1}), 200)
 	c.must(c.do("POST", "/v1/connections", auth, map[string]string{"roleArn": v.Sandbox.RoleARN}), 202)
-	time.Sleep(700 * time.Millisecond)
+	// The retry starts after the failed check's outcome was recorded.
+	checks.waitStarted(t, v.Sandbox.RoleARN, 2, 10*time.Second)
 	if conn := c.connection(auth, v.Sandbox.AccountID); conn.Status != connection.Pending {
 		t.Fatalf("a transient failure changed the status: %+v", conn)
 	}
@@ -426,7 +435,11 @@ func TestFaultsAreTransient(t *testing.T) {
 func TestGracefulShutdownPublishesInFlightWork(t *testing.T) {
 	events := &syncbuf.Buffer{}
 	o := testOptions(t, events)
-	o.SandboxLatency = 300 * time.Millisecond // checks are in flight when shutdown starts
+	// Each STS call takes 300 ms, so the check is still in flight when
+	// shutdown starts right after it began.
+	o.SandboxLatency = 300 * time.Millisecond
+	checks := newCheckWatch()
+	o.Hooks.WrapChecker = checks.wrap
 	ctx := context.Background()
 	s, err := Start(ctx, o)
 	if err != nil {
@@ -436,12 +449,13 @@ func TestGracefulShutdownPublishesInFlightWork(t *testing.T) {
 	auth, v := c.tenantWithInvite("shutdown")
 	c.putRole(v.Sandbox.RoleARN, v.Sandbox.TrustPolicy)
 	c.must(c.do("POST", "/v1/connections", auth, map[string]string{"roleArn": v.Sandbox.RoleARN}), 202)
-	time.Sleep(150 * time.Millisecond) // the check has started
+	checks.waitStarted(t, v.Sandbox.RoleARN, 1, 10*time.Second)
 	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	if err := s.Shutdown(sctx); err != nil {
 		t.Fatal(err)
 	}
+	checks.waitFinished(t, v.Sandbox.RoleARN, 1, time.Second) // shutdown waited for it
 	if !strings.Contains(events.String(), `"detail-type":"Role Verified"`) {
 		t.Errorf("the in-flight check's event was not published:\n%s", events.String())
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -51,7 +52,15 @@ func (f *flakyAssumer) AssumeRole(ctx context.Context, in check.AssumeRequest) (
 // VERIFIED and the message deleted.
 func TestVerifyOverSQS(t *testing.T) {
 	fakeSQS := awsfake.NewSQS()
-	sqsSrv := httptest.NewServer(fakeSQS)
+	// deleted is closed once the fake has answered a DeleteMessage call.
+	deleted := make(chan struct{})
+	var deleteOnce sync.Once
+	sqsSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fakeSQS.ServeHTTP(w, r)
+		if strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".DeleteMessage") {
+			deleteOnce.Do(func() { close(deleted) })
+		}
+	}))
 	t.Cleanup(sqsSrv.Close)
 	const accessKey = "AKIAROLECALLTESTSQS0"
 	sb, stsURL := sandboxSTS(t, accessKey)
@@ -87,14 +96,14 @@ func TestVerifyOverSQS(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var conn connection.Connection
-	for deadline := time.Now().Add(15 * time.Second); conn.Status != connection.Verified; time.Sleep(50 * time.Millisecond) {
-		if conn, err = s.Service.Connection(ctx, "acme", account); err != nil {
-			t.Fatal(err)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("connection is %s (%+v), not VERIFIED", conn.Status, conn.Reason)
-		}
+	// The event is published from the outbox after the VERIFIED write.
+	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if !events.WaitFor(wctx, `"detail-type":"Role Verified"`) {
+		t.Fatalf("no Role Verified event:\n%s", events.String())
+	}
+	if conn, err := s.Service.Connection(ctx, "acme", account); err != nil || conn.Status != connection.Verified {
+		t.Fatalf("connection is %s (%+v), %v; not VERIFIED", conn.Status, conn.Reason, err)
 	}
 
 	// One message, the Role Submitted rule's job: received twice (the
@@ -111,8 +120,10 @@ func TestVerifyOverSQS(t *testing.T) {
 	if len(changes) != 1 || changes[0].VisibilityTimeout < 1 || !strings.Contains(changes[0].ReceiptHandle, msgs[0].MessageID+"-1") {
 		t.Errorf("visibility changes = %+v, want one delay of the first delivery", changes)
 	}
-	for deadline := time.Now().Add(5 * time.Second); fakeSQS.Pending() > 0 && time.Now().Before(deadline); {
-		time.Sleep(20 * time.Millisecond)
+	select {
+	case <-deleted:
+	case <-wctx.Done():
+		t.Fatal("the message was never deleted")
 	}
 	if d := fakeSQS.Deleted(); len(d) != 1 || d[0] != msgs[0].MessageID || fakeSQS.Pending() != 0 {
 		t.Errorf("deleted %v with %d pending, want %s deleted", d, fakeSQS.Pending(), msgs[0].MessageID)

@@ -20,17 +20,20 @@ import (
 // waitEnvelope waits for the first event of detailType on serve's stdout.
 func waitEnvelope(t *testing.T, out *syncbuf.Buffer, detailType string) bus.Envelope {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	// Each event is one write of one JSON line, so once its detail-type is
+	// there, so is the whole line.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if out.WaitFor(ctx, `"detail-type":"`+detailType+`"`) {
 		for _, line := range strings.Split(out.String(), "\n") {
 			var env bus.Envelope
 			if json.Unmarshal([]byte(line), &env) == nil && env.DetailType == detailType {
 				return env
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s event on stdout:\n%s", detailType, out.String())
-		}
 	}
+	t.Fatalf("no %s event on stdout:\n%s", detailType, out.String())
+	return bus.Envelope{}
 }
 
 // TestDeployedStackBus runs serve with --aws, --event-bus and --queue-url

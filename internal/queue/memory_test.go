@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/rolecall/rolecall/internal/check"
@@ -87,37 +88,51 @@ func TestMemoryDelivery(t *testing.T) {
 }
 
 func TestMemoryLongPoll(t *testing.T) {
-	ctx := context.Background()
-	m := queue.NewMemory()
-	go func() {
-		time.Sleep(20 * time.Millisecond)
-		_ = m.Send(ctx, queuetest.Jobs(1))
-	}()
-	start := time.Now()
-	got, err := m.Receive(ctx, 1, 5*time.Second)
-	if err != nil || len(got) != 1 {
-		t.Fatalf("Receive = %v, %v", got, err)
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("long poll woke after %s, want soon after the send", d)
-	}
+	// In a synctest bubble time moves only when every goroutine waits, so
+	// the durations below are exact: a poll that wakes late, or early,
+	// fails instead of passing on a slow machine.
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		m := queue.NewMemory()
+		go func() {
+			// The sender arrives after the poll has started waiting.
+			time.Sleep(20 * time.Millisecond)
+			_ = m.Send(ctx, queuetest.Jobs(1))
+		}()
+		start := time.Now()
+		got, err := m.Receive(ctx, 1, 5*time.Second)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("Receive = %v, %v", got, err)
+		}
+		if d := time.Since(start); d != 20*time.Millisecond {
+			t.Errorf("long poll woke after %s, want at the send (20ms)", d)
+		}
 
-	// A message whose visibility is changed to a short delay is received
-	// by a waiting poll once it becomes visible.
-	if err := m.ChangeVisibility(ctx, got[0].ReceiptHandle, 30*time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
-	again, err := m.Receive(ctx, 1, 5*time.Second)
-	if err != nil || len(again) != 1 || again[0].ReceiveCount != 2 {
-		t.Fatalf("Receive after visibility change = %+v, %v", again, err)
-	}
+		// A message whose visibility is changed to a short delay is received
+		// by a waiting poll once it becomes visible.
+		if err := m.ChangeVisibility(ctx, got[0].ReceiptHandle, 30*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		start = time.Now()
+		again, err := m.Receive(ctx, 1, 5*time.Second)
+		if err != nil || len(again) != 1 || again[0].ReceiveCount != 2 {
+			t.Fatalf("Receive after visibility change = %+v, %v", again, err)
+		}
+		if d := time.Since(start); d != 30*time.Millisecond {
+			t.Errorf("poll got the message after %s, want when it became visible (30ms)", d)
+		}
 
-	cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
-	defer cancel()
-	if _, err := m.Receive(cctx, 1, 5*time.Second); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Receive on an empty queue with a short context = %v", err)
-	}
-	if got, err := m.Receive(ctx, 1, 10*time.Millisecond); err != nil || len(got) != 0 {
-		t.Errorf("Receive with a short wait = %v, %v", got, err)
-	}
+		cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		defer cancel()
+		if _, err := m.Receive(cctx, 1, 5*time.Second); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Receive on an empty queue with a short context = %v", err)
+		}
+		start = time.Now()
+		if got, err := m.Receive(ctx, 1, 10*time.Millisecond); err != nil || len(got) != 0 {
+			t.Errorf("Receive with a short wait = %v, %v", got, err)
+		}
+		if d := time.Since(start); d != 10*time.Millisecond {
+			t.Errorf("an empty poll returned after %s, want at the end of its wait (10ms)", d)
+		}
+	})
 }
