@@ -112,11 +112,7 @@ func Render(p Params) (Instructions, error) {
 	if in.CLI, err = CLI(p); err != nil {
 		return Instructions{}, err
 	}
-	doc, err := trustPolicy(infra.CustomerRoleTemplate(), values{externalID: p.ExternalID, principal: p.TrustedPrincipalARN, roleName: p.RoleName})
-	if err != nil {
-		return Instructions{}, err
-	}
-	in.TrustPolicy = doc
+	in.TrustPolicy = TrustPolicyDocument(p.TrustedPrincipalARN, p.ExternalID).JSON()
 	return in, nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"gopkg.in/yaml.v3"
 
@@ -16,21 +18,90 @@ import (
 // bug in infra/customer-role.yaml, caught by the tests).
 var ErrTemplate = errors.New("customer role template")
 
-// TrustPolicy renders the trust policy document that infra/customer-role.yaml
-// creates for the given parameters (RoleName and the others at their
-// defaults). It reads the template, finds the AWS::IAM::Role resource and
-// resolves its AssumeRolePolicyDocument's intrinsic functions (Ref, Sub,
-// Join, in short !Tag or long Fn:: form) against the parameters and the
-// pseudo parameters AWS::Partition and AWS::URLSuffix. The result is
-// indented JSON with the template's key order.
-func TrustPolicy(externalID, trustedPrincipalARN string) ([]byte, error) {
-	if err := ValidateExternalID(externalID); err != nil {
-		return nil, err
+// TemplateTrustPolicy evaluates a customer role template's trust policy:
+// it finds the AWS::IAM::Role resource and resolves its
+// AssumeRolePolicyDocument's intrinsic functions (Ref, Sub, Join, in short
+// !Tag or long Fn:: form) against the given external ID and principal, the
+// other parameters' defaults and the pseudo parameters AWS::Partition and
+// AWS::URLSuffix. The result is indented JSON with the template's key
+// order. Tests use it to prove infra/customer-role.yaml creates
+// TrustPolicyDocument; no request evaluates the template.
+func TemplateTrustPolicy(template []byte, externalID, trustedPrincipalARN string) ([]byte, error) {
+	return trustPolicy(template, values{externalID: externalID, principal: trustedPrincipalARN})
+}
+
+// yamlParses counts YAML parses, so a test can prove requests parse none.
+var yamlParses atomic.Int64
+
+// parseYAML parses YAML into a node tree, counted by yamlParses.
+func parseYAML(src []byte, doc *yaml.Node) error {
+	yamlParses.Add(1)
+	return yaml.Unmarshal(src, doc)
+}
+
+// paramLine says where a template parameter's Default is (or goes).
+type paramLine struct {
+	column int  // column of the parameter's properties
+	line   int  // 0-based line of the Default, or of the line to insert after
+	insert bool // no Default: insert one after line
+}
+
+// parsedTemplate is infra/customer-role.yaml read once: its lines and where
+// the parameters a download fills in sit.
+type parsedTemplate struct {
+	lines         []string
+	params        map[string]paramLine
+	managedPolicy int // 0-based line of ManagedPolicyArns' Default, or -1
+	err           error
+}
+
+var (
+	templateOnce sync.Once
+	customerRole parsedTemplate
+)
+
+// customerRoleTemplate returns the embedded template, parsed on first use.
+func customerRoleTemplate() *parsedTemplate {
+	templateOnce.Do(func() { customerRole = parseTemplate(infra.CustomerRoleTemplate()) })
+	return &customerRole
+}
+
+// parseTemplate locates the parameters Template fills in.
+func parseTemplate(src []byte) parsedTemplate {
+	t := parsedTemplate{lines: strings.Split(string(src), "\n"), params: map[string]paramLine{}, managedPolicy: -1}
+	var doc yaml.Node
+	if err := parseYAML(src, &doc); err != nil {
+		t.err = fmt.Errorf("%w: parse: %v", ErrTemplate, err)
+		return t
 	}
-	if _, err := partitionOf(trustedPrincipalARN); err != nil {
-		return nil, err
+	params := mapping(root(&doc), "Parameters")
+	if params == nil {
+		t.err = fmt.Errorf("%w: no Parameters", ErrTemplate)
+		return t
 	}
-	return trustPolicy(infra.CustomerRoleTemplate(), values{externalID: externalID, principal: trustedPrincipalARN})
+	for _, name := range []string{infra.ParamExternalID, infra.ParamTrustedPrincipalARN, infra.ParamRoleName} {
+		p := mapping(params, name)
+		if p == nil || len(p.Content) < 2 {
+			t.err = fmt.Errorf("%w: no parameter %s", ErrTemplate, name)
+			return t
+		}
+		key := p.Content[0] // the parameter's first property
+		if d := value(p, "Default"); d != nil {
+			if d.Kind != yaml.ScalarNode || strings.Contains(d.Value, "\n") {
+				t.err = fmt.Errorf("%w: parameter %s has a multi-line Default", ErrTemplate, name)
+				return t
+			}
+			t.params[name] = paramLine{column: key.Column, line: d.Line - 1}
+		} else {
+			t.params[name] = paramLine{column: key.Column, line: key.Line - 1, insert: true}
+		}
+	}
+	if p := mapping(params, infra.ParamManagedPolicyARNs); p != nil {
+		if d := value(p, "Default"); d != nil && d.Kind == yaml.ScalarNode {
+			t.managedPolicy = d.Line - 1
+		}
+	}
+	return t
 }
 
 // Template returns infra/customer-role.yaml with the ExternalId,
@@ -46,19 +117,15 @@ func Template(p Params) ([]byte, error) {
 	}
 	externalID, trustedPrincipalARN := p.ExternalID, p.TrustedPrincipalARN
 	partition, _ := partitionOf(trustedPrincipalARN)
-	src := infra.CustomerRoleTemplate()
-	var doc yaml.Node
-	if err := yaml.Unmarshal(src, &doc); err != nil {
-		return nil, fmt.Errorf("%w: parse: %v", ErrTemplate, err)
-	}
-	params := mapping(root(&doc), "Parameters")
-	if params == nil {
-		return nil, fmt.Errorf("%w: no Parameters", ErrTemplate)
+	tpl := customerRoleTemplate()
+	if tpl.err != nil {
+		return nil, tpl.err
 	}
 	// Edit the text line by line rather than re-encoding the YAML, so the
 	// customer downloads the template as written, comments and layout
-	// included. The values are validated above and cannot break quoting.
-	lines := strings.Split(string(src), "\n")
+	// included. The values are validated above and cannot break quoting;
+	// the tests re-parse downloads to prove the defaults land.
+	lines := tpl.lines
 	edits := map[int]string{}   // 0-based line → replacement
 	inserts := map[int]string{} // 0-based line → line inserted after it
 	for _, pv := range []struct{ name, value string }{
@@ -66,27 +133,16 @@ func Template(p Params) ([]byte, error) {
 		{infra.ParamTrustedPrincipalARN, trustedPrincipalARN},
 		{infra.ParamRoleName, p.RoleName},
 	} {
-		p := mapping(params, pv.name)
-		if p == nil || len(p.Content) < 2 {
-			return nil, fmt.Errorf("%w: no parameter %s", ErrTemplate, pv.name)
-		}
-		key := p.Content[0] // the parameter's first property
-		line := strings.Repeat(" ", key.Column-1) + "Default: " + strconvQuote(pv.value)
-		if d := value(p, "Default"); d != nil {
-			if d.Kind != yaml.ScalarNode || strings.Contains(d.Value, "\n") {
-				return nil, fmt.Errorf("%w: parameter %s has a multi-line Default", ErrTemplate, pv.name)
-			}
-			edits[d.Line-1] = line
+		pl := tpl.params[pv.name]
+		line := strings.Repeat(" ", pl.column-1) + "Default: " + strconvQuote(pv.value)
+		if pl.insert {
+			inserts[pl.line] = line
 		} else {
-			inserts[key.Line-1] = line
+			edits[pl.line] = line
 		}
 	}
-	if partition != "aws" {
-		if p := mapping(params, infra.ParamManagedPolicyARNs); p != nil {
-			if d := value(p, "Default"); d != nil && d.Kind == yaml.ScalarNode {
-				edits[d.Line-1] = strings.ReplaceAll(lines[d.Line-1], "arn:aws:", "arn:"+partition+":")
-			}
-		}
+	if partition != "aws" && tpl.managedPolicy >= 0 {
+		edits[tpl.managedPolicy] = strings.ReplaceAll(lines[tpl.managedPolicy], "arn:aws:", "arn:"+partition+":")
 	}
 	var out strings.Builder
 	for i, l := range lines {
@@ -101,27 +157,7 @@ func Template(p Params) ([]byte, error) {
 			out.WriteString(ins + "\n")
 		}
 	}
-	rendered := []byte(out.String())
-	if err := checkDefaults(rendered, map[string]string{infra.ParamExternalID: externalID, infra.ParamTrustedPrincipalARN: trustedPrincipalARN, infra.ParamRoleName: p.RoleName}); err != nil {
-		return nil, err
-	}
-	return rendered, nil
-}
-
-// checkDefaults re-reads a rendered template and checks the defaults.
-func checkDefaults(tpl []byte, want map[string]string) error {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(tpl, &doc); err != nil {
-		return fmt.Errorf("%w: rendered template does not parse: %v", ErrTemplate, err)
-	}
-	params := mapping(root(&doc), "Parameters")
-	for name, v := range want {
-		d := value(mapping(params, name), "Default")
-		if d == nil || d.Value != v {
-			return fmt.Errorf("%w: rendered template lost the default of %s", ErrTemplate, name)
-		}
-	}
-	return nil
+	return []byte(out.String()), nil
 }
 
 // strconvQuote double-quotes s for YAML (JSON string syntax is valid YAML).
@@ -137,7 +173,7 @@ type values struct {
 // trustPolicy renders the role's trust policy from a template.
 func trustPolicy(template []byte, v values) ([]byte, error) {
 	var doc yaml.Node
-	if err := yaml.Unmarshal(template, &doc); err != nil {
+	if err := parseYAML(template, &doc); err != nil {
 		return nil, fmt.Errorf("%w: parse: %v", ErrTemplate, err)
 	}
 	top := root(&doc)
