@@ -46,7 +46,7 @@ fuzz:
 # (about 5 minutes; DynamoDB Local is started for the DynamoDB figures).
 # BENCHFLAGS passes flags, e.g. BENCHFLAGS='-only latency'.
 bench:
-	./.ci/with-dynamodb.sh $(GO) run ./internal/bench/cmd $(BENCHFLAGS)
+	./.ci/with-dynamodb.sh $(GO) run ./cmd/rolecall-bench $(BENCHFLAGS)
 
 # Lambda artifacts for `sam build` (template.yaml: Metadata: BuildMethod:
 # makefile): one build-<LogicalId> target per function, writing the

@@ -14,9 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/rolecall/rolecall/internal/awsfake"
-	"github.com/rolecall/rolecall/internal/check"
-	"github.com/rolecall/rolecall/internal/testclock"
+	"github.com/rolecall/rolecall/internal/probe"
+	"github.com/rolecall/rolecall/internal/testkit/awsfake"
+	"github.com/rolecall/rolecall/internal/testkit/testclock"
 )
 
 const (
@@ -314,7 +314,7 @@ func TestAccessRoleFailureIsNotTheCustomers(t *testing.T) {
 	if !errors.Is(err, ErrAccessRole) || !strings.Contains(err.Error(), "AccessDenied") {
 		t.Fatalf("error %v", err)
 	}
-	if c := check.Classify(err); !errors.Is(c, check.ErrTransient) {
+	if c := probe.Classify(err); !errors.Is(c, probe.ErrTransient) {
 		t.Errorf("classified %v, want transient", c)
 	}
 	if w.sts.Assumed(customerRole("444455556666")) != 0 {

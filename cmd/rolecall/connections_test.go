@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/internal/connection"
-	"github.com/rolecall/rolecall/internal/syncbuf"
+	"github.com/rolecall/rolecall/internal/testkit/syncbuf"
 )
 
 func TestConnectionsCommands(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/rolecall/rolecall/internal/opsapi/opsapitest"
-	"github.com/rolecall/rolecall/internal/syncbuf"
+	"github.com/rolecall/rolecall/internal/testkit/syncbuf"
 )
 
 var deployedCreds = aws.Credentials{AccessKeyID: "AKIDDEPLOYED", SecretAccessKey: "deployed/secret+key", SessionToken: "deployed-session"}

@@ -14,18 +14,18 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/internal/connection"
-	"github.com/rolecall/rolecall/internal/local"
+	"github.com/rolecall/rolecall/internal/emulator"
 )
 
 const testOpsToken = "ops-test-token-0123456789abcdefghij" // serve takes at least 32 characters
 
 // startServe runs the whole pipeline in process, as `rolecall serve` does,
 // on a random loopback port, and points the ops commands at it.
-func startServe(t *testing.T, tune ...func(*local.Options)) *local.Server {
+func startServe(t *testing.T, tune ...func(*emulator.Options)) *emulator.Server {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	o := local.Options{
+	o := emulator.Options{
 		Addr:              "127.0.0.1:0",
 		OpsToken:          testOpsToken,
 		SweepEvery:        -1, // the tests sweep through the CLI
@@ -43,7 +43,7 @@ func startServe(t *testing.T, tune ...func(*local.Options)) *local.Server {
 	for _, f := range tune {
 		f(&o)
 	}
-	s, err := local.Start(ctx, o)
+	s, err := emulator.Start(ctx, o)
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
@@ -141,7 +141,7 @@ func field(t *testing.T, out, name string) string {
 
 // connect creates tenant id with the CLI and connects a sandbox role of
 // its sandbox account through the customer routes; it returns the account.
-func connect(t *testing.T, s *local.Server, id string) string {
+func connect(t *testing.T, s *emulator.Server, id string) string {
 	t.Helper()
 	rolecall(t, "tenants", "create", id, "--name", "Tenant "+id).must(t, 0)
 	var inv struct {

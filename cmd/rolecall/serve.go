@@ -14,11 +14,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rolecall/rolecall/internal/local"
+	"github.com/rolecall/rolecall/internal/emulator"
 )
 
 type serveOptions struct {
-	local.Options
+	emulator.Options
 	logLevel string
 	// opsTokenFile is --ops-token-file; opsTokenArg is the refused
 	// --ops-token, kept as a flag so that its use gets an explanation
@@ -107,7 +107,7 @@ finish and their events are published.`,
 	f.DurationVar(&o.PropagationWindow, "propagation-window", 2*time.Minute, "how long a new role that is denied is retried before it is FAILED")
 	f.DurationVar(&o.SandboxLatency, "sandbox-latency", 0, "latency added to every sandbox STS call")
 	f.StringVar(&o.EventSource, "event-source", "rolecall", "source of the events")
-	f.StringVar(&o.PartnerName, "partner-name", os.Getenv("PARTNER_NAME"), "your company's name as customers see it on the form (default \""+local.DefaultPartnerName+"\")")
+	f.StringVar(&o.PartnerName, "partner-name", os.Getenv("PARTNER_NAME"), "your company's name as customers see it on the form (default \""+emulator.DefaultPartnerName+"\")")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd
 }
@@ -131,7 +131,7 @@ func (o *serveOptions) resolveOpsToken(changed func(flag string) bool, stderr io
 			return fmt.Errorf("--ops-token-file: %w", err)
 		}
 		tok := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
-		if err := local.ValidateOpsToken(tok); err != nil {
+		if err := emulator.ValidateOpsToken(tok); err != nil {
 			return fmt.Errorf("--ops-token-file %s: %w", o.opsTokenFile, err)
 		}
 		if fi, err := os.Stat(o.opsTokenFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
@@ -139,7 +139,7 @@ func (o *serveOptions) resolveOpsToken(changed func(flag string) bool, stderr io
 		}
 		o.OpsToken = tok
 	case env != "":
-		if err := local.ValidateOpsToken(env); err != nil {
+		if err := emulator.ValidateOpsToken(env); err != nil {
 			return fmt.Errorf("%s: %w", opsTokenEnv, err)
 		}
 		o.OpsToken = env
@@ -175,7 +175,7 @@ func (o *serveOptions) validate() error {
 		errs = append(errs, errors.New("--access-role-arn needs --aws; the sandbox has its own access role"))
 	}
 	if o.SweepEvery == 0 {
-		o.SweepEvery = -1 // local.Options: negative disables the ticker
+		o.SweepEvery = -1 // emulator.Options: negative disables the ticker
 	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(o.logLevel)); err != nil {
@@ -199,7 +199,7 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) err
 	o.Log = log
 
 	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	s, err := local.Start(startCtx, o.Options)
+	s, err := emulator.Start(startCtx, o.Options)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/syncbuf"
+	"github.com/rolecall/rolecall/internal/testkit/syncbuf"
 )
 
 func TestServeStartsPrintsBannerAndStops(t *testing.T) {

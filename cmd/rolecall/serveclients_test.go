@@ -21,13 +21,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/rolecall/rolecall/internal/connection"
-	"github.com/rolecall/rolecall/internal/local"
+	"github.com/rolecall/rolecall/internal/emulator"
 )
 
 // serveAPI calls an in-process serve.
 type serveAPI struct {
 	t  *testing.T
-	s  *local.Server
+	s  *emulator.Server
 	hc *http.Client
 }
 
@@ -68,7 +68,7 @@ func waitFor(t *testing.T, within time.Duration, what string, ok func() bool) {
 // `rolecall credentials` refuses it with the reason.
 func TestRealClientsAgainstServe(t *testing.T) {
 	realClients(t)
-	s, err := local.Start(context.Background(), local.Options{
+	s, err := emulator.Start(context.Background(), emulator.Options{
 		Addr: "127.0.0.1:0", SweepEvery: -1, LostAfter: 1, PropagationWindow: 5 * time.Second, CheckBaseDelay: 5 * time.Millisecond,
 		Events: io.Discard, Log: slog.New(slog.DiscardHandler),
 	})
@@ -95,12 +95,12 @@ func TestRealClientsAgainstServe(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	stsURL := s.URL + local.SandboxSTSPath
+	stsURL := s.URL + emulator.SandboxSTSPath
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds := "[default]\naws_access_key_id = " + s.WorkloadAccessKeyID + "\naws_secret_access_key = " + local.SandboxWorkloadSecret + "\n"
+	creds := "[default]\naws_access_key_id = " + s.WorkloadAccessKeyID + "\naws_secret_access_key = " + emulator.SandboxWorkloadSecret + "\n"
 	if err := os.WriteFile(filepath.Join(dir, "credentials"), []byte(creds), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/creack/pty"
 
-	"github.com/rolecall/rolecall/internal/local"
+	"github.com/rolecall/rolecall/internal/emulator"
 )
 
 // sweepFleet starts serve with three verified connections, one of whose
@@ -23,7 +23,7 @@ import (
 // takes at least latency.
 func sweepFleet(t *testing.T, latency time.Duration) {
 	t.Helper()
-	s := startServe(t, func(o *local.Options) { o.SandboxLatency = latency })
+	s := startServe(t, func(o *emulator.Options) { o.SandboxLatency = latency })
 	for _, id := range []string{"acme", "bravo", "charlie"} {
 		acct := connect(t, s, id)
 		if id == "charlie" {

@@ -18,8 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/spf13/cobra"
 
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/rolesetup"
 	"github.com/rolecall/rolecall/internal/sandbox"
@@ -136,7 +136,7 @@ type verifyReport struct {
 
 // verifyCheckSteps are the check's steps that every report lists (the
 // previous external ID's step only when it was tried).
-var verifyCheckSteps = []string{check.StepAssume, check.StepAccount, check.StepWithoutExtID, check.StepDecoyExtID}
+var verifyCheckSteps = []string{probe.StepAssume, probe.StepAccount, probe.StepWithoutExtID, probe.StepDecoyExtID}
 
 func runVerify(cmd *cobra.Command, o verifyOptions) error {
 	switch {
@@ -179,7 +179,7 @@ func runVerify(cmd *cobra.Command, o verifyOptions) error {
 		rep.PreviousExternalID = tenant.MaskExternalID(o.previousID)
 	}
 	var (
-		assumer   check.Assumer
+		assumer   probe.Assumer
 		partition string
 	)
 	if o.sandboxFile != "" {
@@ -216,7 +216,7 @@ func runVerify(cmd *cobra.Command, o verifyOptions) error {
 			return exitCode(1)
 		}
 		rep.Region = cfg.Region
-		assumer = &check.STS{Client: sts.NewFromConfig(cfg)}
+		assumer = &probe.STS{Client: sts.NewFromConfig(cfg)}
 		partition = verifyPartitionOfRegion(cfg.Region)
 	}
 
@@ -235,12 +235,12 @@ func runVerify(cmd *cobra.Command, o verifyOptions) error {
 	rep.RoleARN = arn.String()
 	rep.Steps = append(rep.Steps, verifyStep{Name: verifyStepSyntax, OK: true})
 
-	checker := &check.Checker{
+	checker := &probe.Checker{
 		STS:    assumer,
 		Budget: o.timeout,
 		Log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
-	res := checker.Check(ctx, check.Request{
+	res := checker.Check(ctx, probe.Request{
 		TenantID:           verifyTenant,
 		AccountID:          arn.Account,
 		RoleARN:            arn.String(),
@@ -270,7 +270,7 @@ func runVerify(cmd *cobra.Command, o verifyOptions) error {
 		if s.Decisive {
 			st.Hint = rep.Reason.Hint
 		}
-		if s.Name == check.StepPrevious {
+		if s.Name == probe.StepPrevious {
 			previous = &st
 		}
 		ran[s.Name] = st
@@ -281,7 +281,7 @@ func runVerify(cmd *cobra.Command, o verifyOptions) error {
 			st = verifySkipped(name)[0]
 		}
 		rep.Steps = append(rep.Steps, st)
-		if name == check.StepAssume && previous != nil {
+		if name == probe.StepAssume && previous != nil {
 			rep.Steps = append(rep.Steps, *previous)
 		}
 	}
@@ -349,7 +349,7 @@ func verifyPrint(cmd *cobra.Command, o verifyOptions, rep verifyReport) error {
 			switch {
 			case s.Skipped:
 				note = "not run"
-			case s.Detail != "" && s.Name == check.StepAccount:
+			case s.Detail != "" && s.Name == probe.StepAccount:
 				note = strings.TrimSpace(s.Detail + " " + s.Code)
 			case s.Detail != "":
 				note = s.Code + ": " + s.Detail

@@ -11,11 +11,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
-	"github.com/rolecall/rolecall/internal/golden"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/rolesetup"
 	"github.com/rolecall/rolecall/internal/sandbox"
+	"github.com/rolecall/rolecall/internal/testkit/golden"
 )
 
 const (
@@ -90,57 +90,57 @@ func TestVerifySandbox(t *testing.T) {
 	}{
 		{"verified", []string{"--role-arn", exampleRole, "--external-id", exampleExtID}, 0, []string{
 			"✓ " + verifyStepSyntax,
-			"✓ " + check.StepAssume,
-			"✓ " + check.StepAccount,
+			"✓ " + probe.StepAssume,
+			"✓ " + probe.StepAccount,
 			"210987654321",
-			"✓ " + check.StepWithoutExtID,
-			"✓ " + check.StepDecoyExtID,
+			"✓ " + probe.StepWithoutExtID,
+			"✓ " + probe.StepDecoyExtID,
 			"VERIFIED: ",
 			"rc-EXAM…",
 		}},
 		{"no external-ID condition", []string{"--role-arn", exampleLoose, "--external-id", exampleExtID}, 1, []string{
-			"✓ " + check.StepAssume,
-			"✗ " + check.StepWithoutExtID,
+			"✓ " + probe.StepAssume,
+			"✗ " + probe.StepWithoutExtID,
 			"EXTERNAL_ID_NOT_ENFORCED: the role was assumed without an external ID",
-			"✗ " + check.StepDecoyExtID,
+			"✗ " + probe.StepDecoyExtID,
 			"NOT VERIFIED (EXTERNAL_ID_NOT_ENFORCED)",
 			"Hint: " + connection.ReasonFor(connection.ResultNotEnforced, connection.NotEnforcedWithoutExternalID).Hint,
 		}},
 		{"wildcard external-ID condition", []string{"--role-arn", exampleWildcard, "--external-id", exampleExtID}, 1, []string{
-			"✓ " + check.StepAssume,
-			"✓ " + check.StepWithoutExtID,
-			"✗ " + check.StepDecoyExtID,
+			"✓ " + probe.StepAssume,
+			"✓ " + probe.StepWithoutExtID,
+			"✗ " + probe.StepDecoyExtID,
 			"EXTERNAL_ID_NOT_ENFORCED: the role was assumed with a random external ID",
 			"NOT VERIFIED (EXTERNAL_ID_NOT_ENFORCED)",
 			"Hint: " + connection.ReasonFor(connection.ResultNotEnforced, connection.NotEnforcedAnyExternalID).Hint,
 			`StringLike "*" or "rc-*"`,
 		}},
 		{"wrong external ID", []string{"--role-arn", exampleRole, "--external-id", "rc-SOMEONEELSE"}, 1, []string{
-			"✗ " + check.StepAssume,
+			"✗ " + probe.StepAssume,
 			"AccessDenied",
-			"- " + check.StepAccount,
+			"- " + probe.StepAccount,
 			"not run",
-			"✓ " + check.StepWithoutExtID,
-			"✓ " + check.StepDecoyExtID,
+			"✓ " + probe.StepWithoutExtID,
+			"✓ " + probe.StepDecoyExtID,
 			"NOT VERIFIED (ASSUME_DENIED)",
 			"Hint: " + connection.ReasonFor(connection.ResultDenied, "").Hint,
 		}},
 		{"rotation: only the previous external ID works", []string{"--role-arn", examplePrevOnly, "--external-id", exampleExtID, "--previous-external-id", examplePrevID}, 0, []string{
 			"previous rc-PREV…",
-			"✗ " + check.StepAssume,
-			"✓ " + check.StepPrevious,
-			"✓ " + check.StepAccount,
-			"✓ " + check.StepDecoyExtID,
+			"✗ " + probe.StepAssume,
+			"✓ " + probe.StepPrevious,
+			"✓ " + probe.StepAccount,
+			"✓ " + probe.StepDecoyExtID,
 			"VERIFIED: RoleCall assumed the role only with the previous external ID",
 			"Hint: The external ID was rotated",
 		}},
 		{"rotation: the current external ID works", []string{"--role-arn", exampleRole, "--external-id", exampleExtID, "--previous-external-id", examplePrevID}, 0, []string{
-			"✓ " + check.StepAssume,
+			"✓ " + probe.StepAssume,
 			"VERIFIED: RoleCall assumed the role with your external ID",
 		}},
 		{"rotation: neither works", []string{"--role-arn", exampleRole, "--external-id", "rc-SOMEONEELSE", "--previous-external-id", examplePrevID}, 1, []string{
-			"✗ " + check.StepAssume,
-			"✗ " + check.StepPrevious,
+			"✗ " + probe.StepAssume,
+			"✗ " + probe.StepPrevious,
 			"NOT VERIFIED (ASSUME_DENIED)",
 		}},
 		{"unknown role", []string{"--role-arn", "arn:aws:iam::210987654321:role/Missing", "--external-id", exampleExtID}, 1, []string{
@@ -149,8 +149,8 @@ func TestVerifySandbox(t *testing.T) {
 		{"not a role ARN", []string{"--role-arn", "arn:aws:iam::210987654321:user/bob", "--external-id", exampleExtID}, 1, []string{
 			"✗ " + verifyStepSyntax,
 			"NOT_A_ROLE",
-			"- " + check.StepAssume,
-			"- " + check.StepDecoyExtID,
+			"- " + probe.StepAssume,
+			"- " + probe.StepDecoyExtID,
 		}},
 		{"the partner's own account", []string{"--role-arn", "arn:aws:iam::111122223333:role/RoleCallAccess", "--external-id", exampleExtID}, 1, []string{
 			"NOT VERIFIED (OWN_ACCOUNT)",
@@ -171,7 +171,7 @@ func TestVerifySandbox(t *testing.T) {
 					t.Errorf("output lacks %q:\n%s", want, stdout)
 				}
 			}
-			if !strings.Contains(strings.Join(tt.args, " "), "--previous-external-id") && strings.Contains(stdout, check.StepPrevious) {
+			if !strings.Contains(strings.Join(tt.args, " "), "--previous-external-id") && strings.Contains(stdout, probe.StepPrevious) {
 				t.Errorf("a step for the previous external ID without one:\n%s", stdout)
 			}
 			for _, id := range []string{exampleExtID, examplePrevID} {
@@ -185,8 +185,8 @@ func TestVerifySandbox(t *testing.T) {
 
 func TestVerifyJSON(t *testing.T) {
 	file := writeVerifySandbox(t)
-	five := []string{verifyStepSyntax, check.StepAssume, check.StepAccount, check.StepWithoutExtID, check.StepDecoyExtID}
-	six := []string{verifyStepSyntax, check.StepAssume, check.StepPrevious, check.StepAccount, check.StepWithoutExtID, check.StepDecoyExtID}
+	five := []string{verifyStepSyntax, probe.StepAssume, probe.StepAccount, probe.StepWithoutExtID, probe.StepDecoyExtID}
+	six := []string{verifyStepSyntax, probe.StepAssume, probe.StepPrevious, probe.StepAccount, probe.StepWithoutExtID, probe.StepDecoyExtID}
 	tests := []struct {
 		name       string
 		args       []string
@@ -203,11 +203,11 @@ func TestVerifyJSON(t *testing.T) {
 		{"verified", []string{"--role-arn", exampleRole}, 0, true, true, "OK", five,
 			[]bool{true, true, true, true, true}, []bool{false, false, false, false, false}, nil, []int{1, 3, 4}},
 		{"not enforced", []string{"--role-arn", exampleLoose}, 1, false, true, "EXTERNAL_ID_NOT_ENFORCED", five,
-			[]bool{true, true, true, false, false}, []bool{false, false, false, false, false}, []string{check.StepWithoutExtID}, []int{1, 3, 4}},
+			[]bool{true, true, true, false, false}, []bool{false, false, false, false, false}, []string{probe.StepWithoutExtID}, []int{1, 3, 4}},
 		{"any external ID", []string{"--role-arn", exampleWildcard}, 1, false, true, "EXTERNAL_ID_NOT_ENFORCED", five,
-			[]bool{true, true, true, true, false}, []bool{false, false, false, false, false}, []string{check.StepDecoyExtID}, []int{1, 3, 4}},
+			[]bool{true, true, true, true, false}, []bool{false, false, false, false, false}, []string{probe.StepDecoyExtID}, []int{1, 3, 4}},
 		{"denied", []string{"--role-arn", examplePrevOnly}, 1, false, false, "ASSUME_DENIED", five,
-			[]bool{true, false, false, true, true}, []bool{false, false, true, false, false}, []string{check.StepAssume}, []int{1, 3, 4}},
+			[]bool{true, false, false, true, true}, []bool{false, false, true, false, false}, []string{probe.StepAssume}, []int{1, 3, 4}},
 		{"previous external ID", []string{"--role-arn", examplePrevOnly, "--previous-external-id", examplePrevID}, 0, true, false, "OK", six,
 			[]bool{true, false, true, true, true, true}, []bool{false, false, false, false, false, false}, nil, []int{1, 2, 4, 5}},
 		{"invalid ARN", []string{"--role-arn", "arn:aws:iam::2109:role/x"}, 1, false, false, "INVALID_ACCOUNT", five,

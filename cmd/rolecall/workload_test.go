@@ -18,15 +18,15 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
-	"github.com/rolecall/rolecall/internal/awsfake"
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/httpapi"
 	"github.com/rolecall/rolecall/internal/onboarding"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/queue/queuetest"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
+	"github.com/rolecall/rolecall/internal/testkit/awsfake"
 )
 
 // underTest makes this test binary act as the rolecall command, so that
@@ -55,10 +55,10 @@ func wlRole(acct string) string { return "arn:aws:iam::" + acct + ":role/RoleCal
 type recordingQueue struct{ queuetest.Recorder }
 
 // requested is the jobs of re-checks the API was asked for.
-func (q *recordingQueue) requested() []check.Job {
-	var out []check.Job
+func (q *recordingQueue) requested() []probe.Job {
+	var out []probe.Job
 	for _, j := range q.Jobs() {
-		if j.Why == check.WhyRequested {
+		if j.Why == probe.WhyRequested {
 			out = append(out, j)
 		}
 	}

@@ -2,7 +2,7 @@
 // the verify queues (routine re-checks and priority checks) and records the
 // outcomes, paced to its share of the STS budget. It only wires
 // configuration and adapters; the logic is in internal/verify,
-// internal/check and internal/stsbudget.
+// internal/probe and internal/stsbudget.
 package main
 
 import (
@@ -15,9 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/rolecall/rolecall/access"
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/config"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/queue"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/stsbudget"
@@ -47,7 +47,7 @@ func main() {
 		PriorityConcurrency: env.IntOr("PRIORITY_MAX_CONCURRENCY", stsbudget.DefaultConcurrency),
 	}
 	cfg, err := env.AWS(context.Background())
-	var checker *check.Checker
+	var checker *probe.Checker
 	var routineBudget, priorityBudget *stsbudget.Regions
 	if err == nil {
 		err = regionsErr

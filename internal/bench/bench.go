@@ -4,7 +4,7 @@
 // reads, submit-to-VERIFIED and API latency, and the functions' binary
 // sizes and cold starts.
 //
-// `make bench` runs Run with Full() (go run ./internal/bench/cmd, with
+// `make bench` runs Run with Full() (go run ./cmd/rolecall-bench, with
 // DynamoDB Local started by .ci/with-dynamodb.sh); the package's test runs
 // the same scenarios at toy sizes, so plain `go test ./...` keeps them
 // working without spending minutes.

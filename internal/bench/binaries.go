@@ -15,9 +15,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/awsfake"
-	"github.com/rolecall/rolecall/internal/lambdaruntime"
 	"github.com/rolecall/rolecall/internal/stack"
+	"github.com/rolecall/rolecall/internal/testkit/awsfake"
+	"github.com/rolecall/rolecall/internal/testkit/lambdaruntime"
 )
 
 // binaries builds every function with its Makefile target (what sam build

@@ -8,15 +8,15 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/rolecall/rolecall/internal/awsfake"
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
-	"github.com/rolecall/rolecall/internal/ddbmeter"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/queue"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/stsclient"
 	"github.com/rolecall/rolecall/internal/sweep"
 	"github.com/rolecall/rolecall/internal/tenant"
+	"github.com/rolecall/rolecall/internal/testkit/awsfake"
+	"github.com/rolecall/rolecall/internal/testkit/ddbmeter"
 	"github.com/rolecall/rolecall/internal/verify"
 )
 
@@ -79,15 +79,15 @@ func costPerCheck(ctx context.Context, cfg Config, r *Report) error {
 		}
 		return d, after - before, nil
 	}
-	job := func(i int, why string) (check.Job, error) {
+	job := func(i int, why string) (probe.Job, error) {
 		c, err := plain.GetConnection(ctx, t.ID, accountID(i))
-		return check.Job{Connection: c, ExternalID: t.ExternalID, ExternalIDVersion: t.ExternalIDVersion, Why: why}, err
+		return probe.Job{Connection: c, ExternalID: t.ExternalID, ExternalIDVersion: t.ExternalIDVersion, Why: why}, err
 	}
 	// process runs the worker on the connection's current version and
 	// expects the status it should reach.
 	process := func(want connection.Status) func(i int) error {
 		return func(i int) error {
-			j, err := job(i, check.WhyScheduled)
+			j, err := job(i, probe.WhyScheduled)
 			if err != nil {
 				return err
 			}

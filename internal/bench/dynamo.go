@@ -13,8 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/rolecall/rolecall/internal/ddbmeter"
 	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/testkit/ddbmeter"
 )
 
 // perOp renders the requests per operation of r divided by n:

@@ -13,8 +13,8 @@ import (
 
 	"github.com/rolecall/rolecall/internal/bus"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/emulator"
 	"github.com/rolecall/rolecall/internal/httpapi"
-	"github.com/rolecall/rolecall/internal/local"
 	"github.com/rolecall/rolecall/internal/onboarding"
 	"github.com/rolecall/rolecall/internal/queue"
 	"github.com/rolecall/rolecall/internal/rolearn"
@@ -22,13 +22,13 @@ import (
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
-// latency: submit → VERIFIED through `rolecall serve` (local.Start) with
+// latency: submit → VERIFIED through `rolecall serve` (emulator.Start) with
 // the sandbox STS answering after STSLatency, then POST /v1/connections
 // under an open-loop load, against the API alone and against serve.
 func latency(ctx context.Context, cfg Config, r *Report) error {
 	// The load comes through one invite of one tenant: lift the invite's
 	// rate limit and give the tenant the largest connection limit.
-	s, err := local.Start(ctx, local.Options{Addr: "127.0.0.1:0", SweepEvery: -1, SandboxLatency: cfg.STSLatency, Events: io.Discard, Log: quiet,
+	s, err := emulator.Start(ctx, emulator.Options{Addr: "127.0.0.1:0", SweepEvery: -1, SandboxLatency: cfg.STSLatency, Events: io.Discard, Log: quiet,
 		SubmissionsPerMinute: benchSubmissionsPerMinute})
 	if err != nil {
 		return err

@@ -17,8 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/queue"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/sandbox"
@@ -112,13 +112,13 @@ func newSandbox() *sandbox.STS {
 type stsMode struct {
 	name string
 	// assumer returns one Lambda instance's Assumer.
-	assumer func() check.Assumer
+	assumer func() probe.Assumer
 	close   func()
 }
 
 // embeddedSTS calls the sandbox in-process.
 func embeddedSTS(sb *sandbox.STS) stsMode {
-	return stsMode{name: "embedded sandbox STS", assumer: func() check.Assumer { return sb.Assumer(partnerPrincipal) }, close: func() {}}
+	return stsMode{name: "embedded sandbox STS", assumer: func() probe.Assumer { return sb.Assumer(partnerPrincipal) }, close: func() {}}
 }
 
 // httpSTS serves the sandbox on loopback; each instance gets its own SDK
@@ -135,10 +135,10 @@ func httpSTS(sb *sandbox.STS) (stsMode, error) {
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(sandboxKey, "bench-secret", "")}
 	return stsMode{
 		name: "sandbox STS over HTTP through the AWS SDK",
-		assumer: func() check.Assumer {
+		assumer: func() probe.Assumer {
 			// New fails only without a Region, and cfg has one.
 			c, _ := stsclient.New(cfg, stsclient.Options{Endpoint: url})
-			return &check.STS{Client: c}
+			return &probe.STS{Client: c}
 		},
 		close: func() { _ = srv.Close() },
 	}, nil
@@ -392,7 +392,7 @@ func naiveLoop(ctx context.Context, mem *store.Memory, f *fleet, mode stsMode, n
 			return 0, err
 		}
 		t := ext[c.TenantID]
-		job := check.Job{Connection: cur, ExternalID: t.ExternalID, ExternalIDVersion: t.ExternalIDVersion}
+		job := probe.Job{Connection: cur, ExternalID: t.ExternalID, ExternalIDVersion: t.ExternalIDVersion}
 		rep := checker.Check(ctx, job.Request())
 		if rep.Outcome.Result != connection.ResultOK {
 			return 0, fmt.Errorf("%s/%s: %s", c.TenantID, c.AccountID, rep.Outcome.Result)

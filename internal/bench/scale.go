@@ -6,8 +6,8 @@ import (
 	"math"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/stsbudget"
@@ -157,12 +157,12 @@ func runScale(ctx context.Context, c scaleCase, stsLatency time.Duration, roundT
 		res.allChecks++
 		cn := m.job.Connection
 		switch m.job.Why {
-		case check.WhySubmitted:
+		case probe.WhySubmitted:
 			if m.receives == 0 {
 				res.submitted = append(res.submitted, now.Add(loop.busy).Sub(m.sentAt))
 			}
 			return
-		case check.WhyScheduled:
+		case probe.WhyScheduled:
 		default:
 			return
 		}
@@ -210,7 +210,7 @@ func runScale(ctx context.Context, c scaleCase, stsLatency time.Duration, roundT
 			if err == nil {
 				tr := p.Submit(nil, fmt.Sprintf("tenant-%04d", i%tenants), arn, 1, at)
 				if err = st.Apply(ctx, tr); err == nil {
-					var job check.Job
+					var job probe.Job
 					if job, err = priorityWorker.JobForSubmission(ctx, *tr.Event); err == nil {
 						priorityQ.push(queued{job: job, sentAt: at})
 					}

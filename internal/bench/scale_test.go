@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
@@ -104,12 +104,12 @@ func TestDueIndexAnswersLikeMemory(t *testing.T) {
 func TestSimSTSThrottlesAboveItsQuota(t *testing.T) {
 	clock := &simClock{now: scaleT0}
 	s := &simSTS{clock: clock, quota: 10, externalID: func(string) string { return "rc-ext" }}
-	in := check.AssumeRequest{RoleARN: "arn:aws:iam::300000000001:role/RoleCall", ExternalID: "rc-ext", SessionName: "s"}
+	in := probe.AssumeRequest{RoleARN: "arn:aws:iam::300000000001:role/RoleCall", ExternalID: "rc-ext", SessionName: "s"}
 	throttled := 0
 	for i := range 30 {
 		clock.set(scaleT0.Add(time.Duration(i) * 50 * time.Millisecond)) // 20 a second
 		if _, err := s.AssumeRole(context.Background(), in); err != nil {
-			var se *check.STSError
+			var se *probe.STSError
 			if !errors.As(err, &se) || se.Code != "Throttling" {
 				t.Fatalf("call %d: %v, want Throttling", i, err)
 			}
@@ -122,7 +122,7 @@ func TestSimSTSThrottlesAboveItsQuota(t *testing.T) {
 	}
 	in.ExternalID = ""
 	clock.set(scaleT0.Add(time.Hour))
-	if _, err := s.AssumeRole(context.Background(), in); !errors.Is(err, check.ErrDenied) {
+	if _, err := s.AssumeRole(context.Background(), in); !errors.Is(err, probe.ErrDenied) {
 		t.Fatalf("without the external ID: %v, want denied", err)
 	}
 }

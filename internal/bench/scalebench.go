@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/stsbudget"
 	"github.com/rolecall/rolecall/internal/stsclient"
 	"github.com/rolecall/rolecall/internal/sweep"
@@ -143,7 +143,7 @@ func scale(ctx context.Context, cfg Config, r *Report) error {
 
 	r.add(monthlyCostRow(area, fair))
 	r.Notes = append(r.Notes,
-		"Scale: the real sweep.Sweeper, verify.Worker (with its stsbudget limiter), check.Checker (built by stsclient) and connection policy run on the embedded store in virtual time: an event loop sets a simulated clock that the limiter, checker, worker and sweep read, and starts a check only when its instance's limiter admits it. STS is a sandbox-like stand-in answering in the measured round trips × the sandbox latency, throttling above 600 calls in any one-second window. Each verify instance (2 routine, 2 priority, as template.yaml deploys) runs its checks in slots (30 routine, 10 priority); SQS delivery and Lambda polling delays are not modelled.",
+		"Scale: the real sweep.Sweeper, verify.Worker (with its stsbudget limiter), probe.Checker (built by stsclient) and connection policy run on the embedded store in virtual time: an event loop sets a simulated clock that the limiter, checker, worker and sweep read, and starts a check only when its instance's limiter admits it. STS is a sandbox-like stand-in answering in the measured round trips × the sandbox latency, throttling above 600 calls in any one-second window. Each verify instance (2 routine, 2 priority, as template.yaml deploys) runs its checks in slots (30 routine, 10 priority); SQS delivery and Lambda polling delays are not modelled.",
 		"Scale: reads and writes go to store.Memory; only the sweep's due queries are answered by an ordered index beside it (internal/bench/dueindex.go), since Memory's Due sorts every stored connection per page.",
 		"Scale: budgets are split as stsbudget.Plan does: "+fmt.Sprintf("%d%%", stsbudget.DefaultPriorityPercent)+" reserved for the priority queue, the rest in per-instance shares of budget ÷ maximum concurrency; the sweep enqueues sweep.Fill of what the routine shares serve per minute.")
 	return nil
@@ -188,7 +188,7 @@ func roundTrips(ctx context.Context) (int, error) {
 	var best time.Duration
 	for i := range 5 {
 		start := time.Now()
-		rep := checker.Check(ctx, check.Request{TenantID: "acme", AccountID: "111122223333", RoleARN: "arn:aws:iam::111122223333:role/R", ExternalID: "rc-right", Version: 1})
+		rep := checker.Check(ctx, probe.Request{TenantID: "acme", AccountID: "111122223333", RoleARN: "arn:aws:iam::111122223333:role/R", ExternalID: "rc-right", Version: 1})
 		d := time.Since(start)
 		if rep.Outcome.Result != connection.ResultOK {
 			return 0, fmt.Errorf("round-trip check: %s %s", rep.Outcome.Result, rep.Outcome.Detail)
@@ -203,18 +203,18 @@ func roundTrips(ctx context.Context) (int, error) {
 // slowSTS answers like a correctly configured role after d.
 type slowSTS struct{ d time.Duration }
 
-func (s slowSTS) AssumeRole(ctx context.Context, in check.AssumeRequest) (check.Session, error) {
+func (s slowSTS) AssumeRole(ctx context.Context, in probe.AssumeRequest) (probe.Session, error) {
 	t := time.NewTimer(s.d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
-		return check.Session{}, ctx.Err()
+		return probe.Session{}, ctx.Err()
 	case <-t.C:
 	}
 	if in.ExternalID != "rc-right" {
-		return check.Session{}, &check.STSError{Kind: check.ErrDenied, Code: "AccessDenied", Err: fmt.Errorf("denied")}
+		return probe.Session{}, &probe.STSError{Kind: probe.ErrDenied, Code: "AccessDenied", Err: fmt.Errorf("denied")}
 	}
-	return check.Session{AssumedRoleARN: "arn:aws:sts::111122223333:assumed-role/R/" + in.SessionName, AccountID: "111122223333"}, nil
+	return probe.Session{AssumedRoleARN: "arn:aws:sts::111122223333:assumed-role/R/" + in.SessionName, AccountID: "111122223333"}, nil
 }
 
 // sweepHeap is the peak live heap, above the store's, of one due sweep over
@@ -269,7 +269,7 @@ type heapSampler struct {
 	base, peak uint64
 }
 
-func (h *heapSampler) Send(ctx context.Context, jobs []check.Job) error {
+func (h *heapSampler) Send(ctx context.Context, jobs []probe.Job) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.sends++

@@ -8,8 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/stsbudget"
 )
@@ -64,9 +64,9 @@ type simSTS struct {
 	peak             int
 }
 
-var _ check.Assumer = (*simSTS)(nil)
+var _ probe.Assumer = (*simSTS)(nil)
 
-func (s *simSTS) AssumeRole(ctx context.Context, in check.AssumeRequest) (check.Session, error) {
+func (s *simSTS) AssumeRole(ctx context.Context, in probe.AssumeRequest) (probe.Session, error) {
 	t := s.clock.Now()
 	now := t.UnixNano()
 	others := 0
@@ -91,17 +91,17 @@ func (s *simSTS) AssumeRole(ctx context.Context, in check.AssumeRequest) (check.
 	}
 	s.mu.Unlock()
 	if throttle {
-		return check.Session{}, &check.STSError{Kind: check.ErrTransient, Code: "Throttling", Err: errors.New("Rate exceeded")}
+		return probe.Session{}, &probe.STSError{Kind: probe.ErrTransient, Code: "Throttling", Err: errors.New("Rate exceeded")}
 	}
 	role, err := rolearn.ParsePrincipal(in.RoleARN)
 	if err != nil || role.Kind != rolearn.KindRole {
-		return check.Session{}, &check.STSError{Kind: check.ErrDenied, Code: "AccessDenied", Err: errors.New("not a role ARN")}
+		return probe.Session{}, &probe.STSError{Kind: probe.ErrDenied, Code: "AccessDenied", Err: errors.New("not a role ARN")}
 	}
 	account := role.Account
 	if in.ExternalID == "" || in.ExternalID != s.externalID(account) {
-		return check.Session{}, &check.STSError{Kind: check.ErrDenied, Code: "AccessDenied", Err: errors.New("not authorized to perform sts:AssumeRole")}
+		return probe.Session{}, &probe.STSError{Kind: probe.ErrDenied, Code: "AccessDenied", Err: errors.New("not authorized to perform sts:AssumeRole")}
 	}
-	return check.Session{AssumedRoleARN: role.SessionARN(in.SessionName), AccountID: account}, nil
+	return probe.Session{AssumedRoleARN: role.SessionARN(in.SessionName), AccountID: account}, nil
 }
 
 // simQueue is one SQS queue in virtual time: the sweep (or the bus) sends
@@ -117,12 +117,12 @@ type simQueue struct {
 }
 
 type queued struct {
-	job      check.Job
+	job      probe.Job
 	receives int
 	sentAt   time.Time
 }
 
-func (q *simQueue) Send(ctx context.Context, jobs []check.Job) error {
+func (q *simQueue) Send(ctx context.Context, jobs []probe.Job) error {
 	q.batches++
 	for _, j := range jobs {
 		q.jobs = append(q.jobs, queued{job: j, sentAt: q.clock.Now()})
@@ -158,7 +158,7 @@ func (q *simQueue) pop() queued {
 
 // processor is what an instance runs a job with (verify.Worker.Process).
 type processor interface {
-	Process(ctx context.Context, job check.Job, receiveCount int) (time.Duration, error)
+	Process(ctx context.Context, job probe.Job, receiveCount int) (time.Duration, error)
 }
 
 // simInstance is one verify instance: its own limiter (its share of the

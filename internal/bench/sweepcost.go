@@ -10,13 +10,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
-	"github.com/rolecall/rolecall/internal/ddbmeter"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/sweep"
 	"github.com/rolecall/rolecall/internal/tenant"
+	"github.com/rolecall/rolecall/internal/testkit/ddbmeter"
 )
 
 func rolearnOf(i int) (rolearn.ARN, error) { return rolearn.Parse(roleARN(i), rolearn.Rules{}) }
@@ -24,7 +24,7 @@ func rolearnOf(i int) (rolearn.ARN, error) { return rolearn.Parse(roleARN(i), ro
 // jobCounter is a queue that counts the jobs sent to it.
 type jobCounter struct{ n atomic.Int64 }
 
-func (q *jobCounter) Send(ctx context.Context, jobs []check.Job) error {
+func (q *jobCounter) Send(ctx context.Context, jobs []probe.Job) error {
 	q.n.Add(int64(len(jobs)))
 	return nil
 }

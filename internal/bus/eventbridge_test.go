@@ -11,9 +11,9 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/rolecall/rolecall/internal/awsfake"
 	"github.com/rolecall/rolecall/internal/bus"
 	"github.com/rolecall/rolecall/internal/bus/bustest"
+	"github.com/rolecall/rolecall/internal/testkit/awsfake"
 )
 
 func fakeEventBridge(t *testing.T, attempts int) (*bus.EventBridge, *awsfake.EventBridge) {

@@ -12,8 +12,8 @@ import (
 
 	"github.com/rolecall/rolecall/internal/bus"
 	"github.com/rolecall/rolecall/internal/bus/bustest"
-	"github.com/rolecall/rolecall/internal/logcapture"
-	"github.com/rolecall/rolecall/internal/rejectscript"
+	"github.com/rolecall/rolecall/internal/testkit/logcapture"
+	"github.com/rolecall/rolecall/internal/testkit/rejectscript"
 )
 
 func memoryHarness(t *testing.T) (bustest.Harness, *bus.Memory) {

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/rolearn"
 )
 
@@ -61,18 +61,18 @@ type scriptedSTS struct {
 	calls []bool // per call: had the tenant's external ID
 }
 
-func (a *scriptedSTS) AssumeRole(ctx context.Context, in check.AssumeRequest) (check.Session, error) {
+func (a *scriptedSTS) AssumeRole(ctx context.Context, in probe.AssumeRequest) (probe.Session, error) {
 	a.mu.Lock()
 	a.calls = append(a.calls, in.ExternalID == fuzzExternalID)
 	a.mu.Unlock()
 	role, err := rolearn.Parse(in.RoleARN, rolearn.Rules{})
 	if err != nil {
-		return check.Session{}, fmt.Errorf("scripted sts: %w", err)
+		return probe.Session{}, fmt.Errorf("scripted sts: %w", err)
 	}
-	session := func(account string) check.Session {
-		return check.Session{AccountID: account, AssumedRoleARN: "arn:aws:sts::" + account + ":assumed-role/" + role.Name + "/" + in.SessionName}
+	session := func(account string) probe.Session {
+		return probe.Session{AccountID: account, AssumedRoleARN: "arn:aws:sts::" + account + ":assumed-role/" + role.Name + "/" + in.SessionName}
 	}
-	throttled := &check.STSError{Kind: check.ErrTransient, Code: "Throttling", Err: errors.New("rate exceeded")}
+	throttled := &probe.STSError{Kind: probe.ErrTransient, Code: "Throttling", Err: errors.New("rate exceeded")}
 	if in.ExternalID == fuzzExternalID {
 		switch a.s.first {
 		case firstOK:
@@ -80,22 +80,22 @@ func (a *scriptedSTS) AssumeRole(ctx context.Context, in check.AssumeRequest) (c
 		case firstWrongAccount:
 			return session("999999999999"), nil
 		case firstDenied:
-			return check.Session{}, &check.STSError{Kind: check.ErrDenied, Code: "AccessDenied", Err: errors.New("denied")}
+			return probe.Session{}, &probe.STSError{Kind: probe.ErrDenied, Code: "AccessDenied", Err: errors.New("denied")}
 		case firstRegionOff:
-			return check.Session{}, &check.STSError{Kind: check.ErrRegionDisabled, Code: "RegionDisabledException", Err: errors.New("off")}
+			return probe.Session{}, &probe.STSError{Kind: probe.ErrRegionDisabled, Code: "RegionDisabledException", Err: errors.New("off")}
 		case firstThrottled:
-			return check.Session{}, throttled
+			return probe.Session{}, throttled
 		default:
-			return check.Session{}, errors.New("connection reset by peer")
+			return probe.Session{}, errors.New("connection reset by peer")
 		}
 	}
 	switch a.s.second {
 	case secondOK:
 		return session(role.Account), nil
 	case secondDenied:
-		return check.Session{}, &check.STSError{Kind: check.ErrDenied, Code: "AccessDenied", Err: errors.New("denied")}
+		return probe.Session{}, &probe.STSError{Kind: probe.ErrDenied, Code: "AccessDenied", Err: errors.New("denied")}
 	default:
-		return check.Session{}, throttled
+		return probe.Session{}, throttled
 	}
 }
 
@@ -114,7 +114,7 @@ const maxCommands = 48
 // FuzzLifecycle decodes the input into a sequence of commands on the
 // connections of one tenant (three bytes each: what, argument, clock
 // advance) — submit a role, disconnect, or run a check whose two STS calls
-// answer as the argument says, through the real check.Checker, and apply
+// answer as the argument says, through the real probe.Checker, and apply
 // its outcome (sometimes to a stale version). After every command it checks
 // the lifecycle's invariants:
 //
@@ -204,8 +204,8 @@ func FuzzLifecycle(f *testing.F) {
 			case op%8 == 2 && cur.Candidate.Pending():
 				isChk, isCand = true, true
 				sc = script{first: firstCall(arg % byte(firstCalls)), second: secondCall((arg / byte(firstCalls)) % byte(secondCalls))}
-				checker := &check.Checker{STS: &scriptedSTS{s: sc}, Attempts: 1, Log: quiet, Now: func() time.Time { return now }}
-				rep := checker.Check(context.Background(), check.Request{TenantID: cur.TenantID, AccountID: cur.AccountID,
+				checker := &probe.Checker{STS: &scriptedSTS{s: sc}, Attempts: 1, Log: quiet, Now: func() time.Time { return now }}
+				rep := checker.Check(context.Background(), probe.Request{TenantID: cur.TenantID, AccountID: cur.AccountID,
 					RoleARN: cur.Candidate.RoleARN, ExternalID: "rc-fuzz-external-id", ExternalIDVersion: 1, Version: cur.Version})
 				result = rep.Outcome.Result
 				what = fmt.Sprintf("check candidate %s %+v → %s", cur.Candidate.RoleARN, sc, result)
@@ -231,12 +231,12 @@ func FuzzLifecycle(f *testing.F) {
 				isChk = true
 				sc = script{first: firstCall(arg % byte(firstCalls)), second: secondCall((arg / byte(firstCalls)) % byte(secondCalls))}
 				sts := &scriptedSTS{s: sc}
-				checker := &check.Checker{STS: sts, Attempts: 1, Log: quiet, Now: func() time.Time { return now }}
+				checker := &probe.Checker{STS: sts, Attempts: 1, Log: quiet, Now: func() time.Time { return now }}
 				version := cur.Version
 				if (op>>3)%8 == 1 {
 					version += int64(arg%3) - 1 // a stale job
 				}
-				rep := checker.Check(context.Background(), check.Request{TenantID: cur.TenantID, AccountID: cur.AccountID,
+				rep := checker.Check(context.Background(), probe.Request{TenantID: cur.TenantID, AccountID: cur.AccountID,
 					RoleARN: cur.RoleARN, ExternalID: fuzzExternalID, ExternalIDVersion: 1, Version: version})
 				result = rep.Outcome.Result
 				what = fmt.Sprintf("check %+v v%d → %s", sc, version, result)

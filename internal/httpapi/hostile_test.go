@@ -35,14 +35,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/httpapi"
 	"github.com/rolecall/rolecall/internal/onboarding"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
-	"github.com/rolecall/rolecall/internal/syncbuf"
 	"github.com/rolecall/rolecall/internal/tenant"
+	"github.com/rolecall/rolecall/internal/testkit/syncbuf"
 )
 
 // hostileCase is one line of testdata/hostile.jsonl.
@@ -108,7 +108,7 @@ type countingQueue struct {
 	jobs int
 }
 
-func (q *countingQueue) Send(ctx context.Context, jobs []check.Job) error {
+func (q *countingQueue) Send(ctx context.Context, jobs []probe.Job) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.jobs += len(jobs)

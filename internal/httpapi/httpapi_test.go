@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/onboarding"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/queue/queuetest"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/rolesetup"
@@ -361,7 +361,7 @@ func TestOperationsAndCustomerFlow(t *testing.T) {
 	if w.Code != http.StatusAccepted {
 		t.Fatalf("request check: %d %s", w.Code, w.Body)
 	}
-	if jobs := e.queue.Jobs(); len(jobs) != 1 || jobs[0].ExternalID != created.ExternalID || jobs[0].Why != check.WhyRequested ||
+	if jobs := e.queue.Jobs(); len(jobs) != 1 || jobs[0].ExternalID != created.ExternalID || jobs[0].Why != probe.WhyRequested ||
 		jobs[0].Connection.AccountID != customerAcct {
 		t.Fatalf("queued %+v", jobs)
 	}

@@ -5,9 +5,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/onboarding"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
@@ -46,10 +46,10 @@ const (
 
 // stepMeanings are the four steps every check runs, in order.
 var stepMeanings = []struct{ name, meaning string }{
-	{check.StepAssume, "RoleCall's principal called sts:AssumeRole on your role with your external ID."},
-	{check.StepAccount, "The session it got belongs to the account in the ARN."},
-	{check.StepWithoutExtID, "The same call without any external ID is refused, so nobody else can use the role."},
-	{check.StepDecoyExtID, "The same call with a random external ID that is not yours is refused."},
+	{probe.StepAssume, "RoleCall's principal called sts:AssumeRole on your role with your external ID."},
+	{probe.StepAccount, "The session it got belongs to the account in the ARN."},
+	{probe.StepWithoutExtID, "The same call without any external ID is refused, so nobody else can use the role."},
+	{probe.StepDecoyExtID, "The same call with a random external ID that is not yours is refused."},
 }
 
 // checkSteps are the steps of the last check, inferred from its reason:

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/probe"
 )
 
 func TestCheckStepsFollowFromTheReason(t *testing.T) {
@@ -47,7 +47,7 @@ func TestCheckStepsFollowFromTheReason(t *testing.T) {
 			}
 		})
 	}
-	if stepMeanings[0].name != check.StepAssume || stepMeanings[3].name != check.StepDecoyExtID {
+	if stepMeanings[0].name != probe.StepAssume || stepMeanings[3].name != probe.StepDecoyExtID {
 		t.Error("the steps are not named as rolecall verify names them")
 	}
 }

@@ -10,8 +10,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/refusal"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/rotation"
@@ -41,7 +41,7 @@ type Store interface {
 
 // Queue takes check jobs (the verify queue).
 type Queue interface {
-	Send(ctx context.Context, jobs []check.Job) error
+	Send(ctx context.Context, jobs []probe.Job) error
 }
 
 // Service implements the onboarding operations.
@@ -327,7 +327,7 @@ func (s *Service) RequestCheck(ctx context.Context, tenantID, accountID string) 
 	if !c.Live() {
 		return connection.Connection{}, &Error{Code: CodeInvalidStatus, Field: "accountId", Message: "the connection is disconnected; the customer must submit the role again"}
 	}
-	if err := s.Queue.Send(ctx, check.JobsFor(c, t, check.WhyRequested, s.now())); err != nil {
+	if err := s.Queue.Send(ctx, probe.JobsFor(c, t, probe.WhyRequested, s.now())); err != nil {
 		return connection.Connection{}, fmt.Errorf("queue check of %s/%s: %w", tenantID, accountID, err)
 	}
 	return c, nil

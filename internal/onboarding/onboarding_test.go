@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/onboarding"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/queue/queuetest"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
@@ -432,7 +432,7 @@ func TestRequestCheckAndRotate(t *testing.T) {
 	if err != nil || got != c {
 		t.Fatalf("RequestCheck = %+v, %v", got, err)
 	}
-	want := check.Job{Connection: c, ExternalID: acme.ExternalID, ExternalIDVersion: 1, Why: check.WhyRequested}
+	want := probe.Job{Connection: c, ExternalID: acme.ExternalID, ExternalIDVersion: 1, Why: probe.WhyRequested}
 	if len(f.queue.Jobs()) != 1 || f.queue.Jobs()[0] != want {
 		t.Fatalf("jobs %+v, want [%+v]", f.queue.Jobs(), want)
 	}

@@ -14,10 +14,10 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/rolecall/rolecall/internal/connection"
-	"github.com/rolecall/rolecall/internal/golden"
 	"github.com/rolecall/rolecall/internal/publish"
 	"github.com/rolecall/rolecall/internal/publish/publishtest"
 	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/testkit/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite events/publish/outbox-inserts.json from the lifecycle and the store's item format")

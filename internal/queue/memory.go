@@ -7,20 +7,20 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/probe"
 )
 
 // Message is a received message.
 type Message struct {
 	ID            string
 	ReceiptHandle string // valid until the message is received again
-	// Body is the message body as sent: the JSON of a check.Job, or, on a
+	// Body is the message body as sent: the JSON of a probe.Job, or, on a
 	// real queue, whatever else was sent to it (the EventBridge event of a
 	// "Role Submitted", which the bus rule in AWS delivers). The verify
 	// handler decodes it (verify.Worker.JobFromMessage).
 	Body string
-	// Job is Body decoded when it is a check.Job, zero otherwise.
-	Job          check.Job
+	// Job is Body decoded when it is a probe.Job, zero otherwise.
+	Job          probe.Job
 	ReceiveCount int
 }
 
@@ -36,7 +36,7 @@ type Memory struct {
 	// Reject, when set, is asked for every job sent; a non-empty code
 	// refuses it, with sender fault unless the code is a service-side one
 	// (InternalError, ServiceUnavailable), which Send retries.
-	Reject func(check.Job) string
+	Reject func(probe.Job) string
 	// Attempts and Backoff bound Send's retries of refused entries.
 	Attempts int
 	Backoff  time.Duration
@@ -66,11 +66,11 @@ func (m *Memory) now() time.Time {
 }
 
 // Send implements Queue.
-func (m *Memory) Send(ctx context.Context, jobs []check.Job) error {
+func (m *Memory) Send(ctx context.Context, jobs []probe.Job) error {
 	return sendBatches(ctx, jobs, retryPolicy{m.Attempts, m.Backoff}, m.sendBatch)
 }
 
-func (m *Memory) sendBatch(ctx context.Context, batch []check.Job) ([]EntryFailure, error) {
+func (m *Memory) sendBatch(ctx context.Context, batch []probe.Job) ([]EntryFailure, error) {
 	var fs []EntryFailure
 	m.mu.Lock()
 	defer m.mu.Unlock()

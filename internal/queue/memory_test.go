@@ -7,11 +7,11 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/queue"
 	"github.com/rolecall/rolecall/internal/queue/queuetest"
-	"github.com/rolecall/rolecall/internal/rejectscript"
-	"github.com/rolecall/rolecall/internal/testclock"
+	"github.com/rolecall/rolecall/internal/testkit/rejectscript"
+	"github.com/rolecall/rolecall/internal/testkit/testclock"
 )
 
 func TestMemoryContract(t *testing.T) {
@@ -19,16 +19,16 @@ func TestMemoryContract(t *testing.T) {
 		m := queue.NewMemory()
 		m.Backoff = time.Millisecond
 		var script rejectscript.Script
-		m.Reject = func(check.Job) string { return script.Next() }
+		m.Reject = func(probe.Job) string { return script.Next() }
 		return queuetest.Harness{
 			Queue:    m,
 			Consumer: m,
-			Sent: func() []check.Job {
+			Sent: func() []probe.Job {
 				msgs, _ := m.Receive(context.Background(), 1000, 0)
 				for _, msg := range msgs {
 					_ = m.ChangeVisibility(context.Background(), msg.ReceiptHandle, 0)
 				}
-				var out []check.Job
+				var out []probe.Job
 				for _, msg := range msgs {
 					out = append(out, msg.Job)
 				}

@@ -1,4 +1,4 @@
-// Package queue carries check jobs (check.Job, one per message) to the
+// Package queue carries check jobs (probe.Job, one per message) to the
 // verify worker.
 //
 // Queue is the port: Send enqueues any number of jobs, in batches of
@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/internal/batch"
-	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/probe"
 )
 
 // MaxBatch is the most messages one batch call takes (SQS's limit).
@@ -30,7 +30,7 @@ const MaxBatch = 10
 type Queue interface {
 	// Send enqueues jobs. When some could not be enqueued it returns a
 	// *SendError naming them; the others were enqueued.
-	Send(ctx context.Context, jobs []check.Job) error
+	Send(ctx context.Context, jobs []probe.Job) error
 }
 
 // Errors, matched with errors.Is.
@@ -65,7 +65,7 @@ func (f EntryFailure) Error() string {
 }
 
 // batchFunc sends one batch of at most MaxBatch jobs.
-type batchFunc func(ctx context.Context, batch []check.Job) ([]EntryFailure, error)
+type batchFunc func(ctx context.Context, batch []probe.Job) ([]EntryFailure, error)
 
 // retryPolicy bounds the retries of refused entries.
 type retryPolicy struct {
@@ -87,7 +87,7 @@ func (p retryPolicy) withDefaults() retryPolicy {
 // entries refused without sender fault, in rounds with doubling backoff. A
 // batch call that fails as a whole fails all its pending entries (the SDK
 // has already retried it). After ctx is done nothing more is sent.
-func sendBatches(ctx context.Context, jobs []check.Job, p retryPolicy, send batchFunc) error {
+func sendBatches(ctx context.Context, jobs []probe.Job, p retryPolicy, send batchFunc) error {
 	p = p.withDefaults()
 	all := make([]int, len(jobs))
 	for i := range all {
@@ -95,7 +95,7 @@ func sendBatches(ctx context.Context, jobs []check.Job, p retryPolicy, send batc
 	}
 	policy := batch.Policy{Size: MaxBatch, Attempts: p.attempts, Backoff: p.backoff}
 	failed, errs := batch.Send(ctx, all, policy, func(ctx context.Context, idx []int) ([]batch.Failure, error) {
-		b := make([]check.Job, len(idx))
+		b := make([]probe.Job, len(idx))
 		for k, i := range idx {
 			b[k] = jobs[i]
 		}

@@ -14,7 +14,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/probe"
 )
 
 // SQSAPI is the part of *sqs.Client the adapter uses.
@@ -70,11 +70,11 @@ func (q *SQS) Waiting(ctx context.Context) (int, error) {
 }
 
 // Send implements Queue with SendMessageBatch, 10 jobs per call.
-func (q *SQS) Send(ctx context.Context, jobs []check.Job) error {
+func (q *SQS) Send(ctx context.Context, jobs []probe.Job) error {
 	return sendBatches(ctx, jobs, retryPolicy{q.Attempts, q.Backoff}, q.sendBatch)
 }
 
-func (q *SQS) sendBatch(ctx context.Context, batch []check.Job) ([]EntryFailure, error) {
+func (q *SQS) sendBatch(ctx context.Context, batch []probe.Job) ([]EntryFailure, error) {
 	in := &sqs.SendMessageBatchInput{QueueUrl: aws.String(q.QueueURL)}
 	for i, j := range batch {
 		body, err := json.Marshal(j)
@@ -134,7 +134,7 @@ func (q *SQS) ChangeVisibility(ctx context.Context, receiptHandle string, d time
 // wait (rounded up to whole seconds, at most MaxWait) for one to arrive:
 // ReceiveMessage with long polling and each message's receive count. Every
 // body is handed on in Message.Body; Message.Job is set when the body is a
-// check.Job (a "Role Submitted" event delivered by the bus rule is not).
+// probe.Job (a "Role Submitted" event delivered by the bus rule is not).
 func (q *SQS) Receive(ctx context.Context, n int, wait time.Duration) ([]Message, error) {
 	out, err := q.Client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 		QueueUrl:                    aws.String(q.QueueURL),
@@ -151,7 +151,7 @@ func (q *SQS) Receive(ctx context.Context, n int, wait time.Duration) ([]Message
 		if c, err := strconv.Atoi(m.Attributes[string(sqstypes.MessageSystemAttributeNameApproximateReceiveCount)]); err == nil && c > 0 {
 			msg.ReceiveCount = c
 		}
-		var j check.Job
+		var j probe.Job
 		if err := json.Unmarshal([]byte(msg.Body), &j); err == nil {
 			msg.Job = j
 		}

@@ -13,10 +13,10 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/rolecall/rolecall/internal/awsfake"
-	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/queue"
 	"github.com/rolecall/rolecall/internal/queue/queuetest"
+	"github.com/rolecall/rolecall/internal/testkit/awsfake"
 )
 
 const queueURL = "https://sqs.us-east-1.amazonaws.com/123456789012/rolecall-verify"
@@ -28,14 +28,14 @@ func fakeSQS(t *testing.T, sdkAttempts int) (*queue.SQS, *awsfake.SQS) {
 	return &queue.SQS{Client: client, QueueURL: queueURL, Attempts: 3, Backoff: time.Millisecond}, fake
 }
 
-func decodeJobs(t *testing.T, msgs []awsfake.SQSMessage) []check.Job {
+func decodeJobs(t *testing.T, msgs []awsfake.SQSMessage) []probe.Job {
 	t.Helper()
-	var out []check.Job
+	var out []probe.Job
 	for _, m := range msgs {
 		if m.QueueURL != queueURL {
 			t.Errorf("message sent to %q", m.QueueURL)
 		}
-		var j check.Job
+		var j probe.Job
 		if err := json.Unmarshal([]byte(m.Body), &j); err != nil {
 			t.Fatalf("message body %q: %v", m.Body, err)
 		}
@@ -47,7 +47,7 @@ func decodeJobs(t *testing.T, msgs []awsfake.SQSMessage) []check.Job {
 func TestSQSContract(t *testing.T) {
 	queuetest.Run(t, func(t *testing.T) queuetest.Harness {
 		q, fake := fakeSQS(t, 3)
-		return queuetest.Harness{Queue: q, Consumer: q, Sent: func() []check.Job { return decodeJobs(t, fake.Messages()) }, RejectNext: fake.RejectEntries}
+		return queuetest.Harness{Queue: q, Consumer: q, Sent: func() []probe.Job { return decodeJobs(t, fake.Messages()) }, RejectNext: fake.RejectEntries}
 	})
 }
 

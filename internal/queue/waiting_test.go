@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/probe"
 )
 
 // TestSQSWaiting: the sweep learns how many jobs are not done yet, through
@@ -18,9 +18,9 @@ func TestSQSWaiting(t *testing.T) {
 	if err != nil || n != 0 {
 		t.Fatalf("empty queue: %d, %v", n, err)
 	}
-	var jobs []check.Job
+	var jobs []probe.Job
 	for i := range 7 {
-		jobs = append(jobs, check.Job{Connection: connection.Connection{TenantID: "acme", AccountID: "11112222333" + string(rune('0'+i)), Version: 1}, ExternalID: "x"})
+		jobs = append(jobs, probe.Job{Connection: connection.Connection{TenantID: "acme", AccountID: "11112222333" + string(rune('0'+i)), Version: 1}, ExternalID: "x"})
 	}
 	if err := q.Send(ctx, jobs); err != nil {
 		t.Fatal(err)

@@ -20,8 +20,8 @@ import (
 	"github.com/rolecall/rolecall/internal/registration"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
-	"github.com/rolecall/rolecall/internal/syncbuf"
 	"github.com/rolecall/rolecall/internal/tenant"
+	"github.com/rolecall/rolecall/internal/testkit/syncbuf"
 )
 
 const (

@@ -13,8 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/rolecall/rolecall/internal/check"
-	"github.com/rolecall/rolecall/internal/testclock"
+	"github.com/rolecall/rolecall/internal/probe"
+	"github.com/rolecall/rolecall/internal/testkit/testclock"
 )
 
 // TestRoleChaining: the sandbox accepts the session credentials it issued
@@ -105,7 +105,7 @@ func TestRoleChaining(t *testing.T) {
 		{"… for two hours: the role allows 12 h, chaining one", func() error { _, err := assume(access, roleARN, externalID, 7200, ""); return err }, "ValidationError"},
 		{"… into the partner's own account: the access policy denies", func() error { _, err := assume(access, ownRole, "", 900, ""); return err }, "AccessDenied"},
 		{"a session with a deny-all session policy cannot chain", func() error {
-			c, err := assume(base, accessRole, "", 900, check.SessionPolicy)
+			c, err := assume(base, accessRole, "", 900, probe.SessionPolicy)
 			if err != nil {
 				return err
 			}

@@ -8,15 +8,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/rolesetup"
 	"github.com/rolecall/rolecall/internal/sandbox"
 )
 
 // TestClosedLoop proves infra/customer-role.yaml against the real checks:
 // the trust policy the template creates (rendered from the template file by
-// rolesetup.TrustPolicy) is loaded into the sandbox, and check.Checker runs
+// rolesetup.TrustPolicy) is loaded into the sandbox, and probe.Checker runs
 // through the sandbox, over HTTP with the real SDK and embedded.
 func TestClosedLoop(t *testing.T) {
 	const tenantExtID = "rc-CLOSEDLOOPCLOSEDLOOPCLOSEDLOOP2"
@@ -81,14 +81,14 @@ func TestClosedLoop(t *testing.T) {
 					if tt.setup != nil {
 						tt.setup(s)
 					}
-					c := &check.Checker{
+					c := &probe.Checker{
 						STS:       ad.make(t, s, tt.caller),
 						Attempts:  1,
 						BaseDelay: time.Millisecond,
 						Budget:    5 * time.Second,
 						Log:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 					}
-					rep := c.Check(context.Background(), check.Request{
+					rep := c.Check(context.Background(), probe.Request{
 						TenantID: "acme", AccountID: customer, RoleARN: roleARN, ExternalID: tt.extID, ExternalIDVersion: 1, Version: 1,
 					})
 					if rep.Outcome.Result != tt.want {

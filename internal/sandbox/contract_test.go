@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/sandbox"
 )
 
@@ -31,8 +31,8 @@ const (
 )
 
 var (
-	_ check.Assumer = (*check.STS)(nil)
-	_ check.Assumer = sandbox.New(sandbox.Config{}).Assumer(partnerRole)
+	_ probe.Assumer = (*probe.STS)(nil)
+	_ probe.Assumer = sandbox.New(sandbox.Config{}).Assumer(partnerRole)
 )
 
 func enforcedPolicy(principal, extID string) []byte {
@@ -77,30 +77,30 @@ func stsClient(url, accessKey, region string) *sts.Client {
 // adapter builds the Assumer under test, calling as the given principal.
 type adapter struct {
 	name string
-	make func(t *testing.T, s *sandbox.STS, caller string) check.Assumer
+	make func(t *testing.T, s *sandbox.STS, caller string) probe.Assumer
 }
 
 func adapters() []adapter {
 	keys := map[string]string{partnerRole: partnerKey, otherRole: otherKey}
 	return []adapter{
-		{"http+sdk", func(t *testing.T, s *sandbox.STS, caller string) check.Assumer {
+		{"http+sdk", func(t *testing.T, s *sandbox.STS, caller string) probe.Assumer {
 			srv := httptest.NewServer(s)
 			t.Cleanup(srv.Close)
-			return &check.STS{Client: stsClient(srv.URL, keys[caller], "us-east-1")}
+			return &probe.STS{Client: stsClient(srv.URL, keys[caller], "us-east-1")}
 		}},
-		{"embedded", func(t *testing.T, s *sandbox.STS, caller string) check.Assumer {
+		{"embedded", func(t *testing.T, s *sandbox.STS, caller string) probe.Assumer {
 			return s.Assumer(caller)
 		}},
 	}
 }
 
-func req(role, extID string) check.AssumeRequest {
-	return check.AssumeRequest{
+func req(role, extID string) probe.AssumeRequest {
+	return probe.AssumeRequest{
 		RoleARN:         role,
 		ExternalID:      extID,
-		SessionName:     check.SessionName("tenant-1", customer),
-		DurationSeconds: check.SessionDuration,
-		Policy:          check.SessionPolicy,
+		SessionName:     probe.SessionName("tenant-1", customer),
+		DurationSeconds: probe.SessionDuration,
+		Policy:          probe.SessionPolicy,
 	}
 }
 
@@ -124,28 +124,28 @@ func TestAssumerContract(t *testing.T) {
 	tests := []struct {
 		name   string
 		caller string
-		in     check.AssumeRequest
+		in     probe.AssumeRequest
 		setup  func(s *sandbox.STS)
 		want   want
 	}{
 		{"right external ID", partnerRole, req(roleARN, externalID), nil, want{}},
-		{"wrong external ID", partnerRole, req(roleARN, "rc-WRONGWRONG"), nil, want{check.ErrDenied, "AccessDenied"}},
-		{"without external ID", partnerRole, req(roleARN, ""), nil, want{check.ErrDenied, "AccessDenied"}},
+		{"wrong external ID", partnerRole, req(roleARN, "rc-WRONGWRONG"), nil, want{probe.ErrDenied, "AccessDenied"}},
+		{"without external ID", partnerRole, req(roleARN, ""), nil, want{probe.ErrDenied, "AccessDenied"}},
 		{"role without the condition, no external ID", partnerRole, req(looseARN, ""), nil, want{}},
-		{"caller of another account", otherRole, req(roleARN, externalID), nil, want{check.ErrDenied, "AccessDenied"}},
-		{"explicit deny", partnerRole, req(deniedARN, externalID), nil, want{check.ErrDenied, "AccessDenied"}},
-		{"unknown role is denied like a refusing one", partnerRole, req("arn:aws:iam::210987654321:role/Nope", externalID), nil, want{check.ErrDenied, "AccessDenied"}},
-		{"deleted role", partnerRole, req(roleARN, externalID), func(s *sandbox.STS) { s.DeleteRole(roleARN) }, want{check.ErrDenied, "AccessDenied"}},
-		{"region disabled", partnerRole, req(roleARN, externalID), func(s *sandbox.STS) { s.SetRegionDisabled(customer, "us-east-1", true) }, want{check.ErrRegionDisabled, "RegionDisabledException"}},
+		{"caller of another account", otherRole, req(roleARN, externalID), nil, want{probe.ErrDenied, "AccessDenied"}},
+		{"explicit deny", partnerRole, req(deniedARN, externalID), nil, want{probe.ErrDenied, "AccessDenied"}},
+		{"unknown role is denied like a refusing one", partnerRole, req("arn:aws:iam::210987654321:role/Nope", externalID), nil, want{probe.ErrDenied, "AccessDenied"}},
+		{"deleted role", partnerRole, req(roleARN, externalID), func(s *sandbox.STS) { s.DeleteRole(roleARN) }, want{probe.ErrDenied, "AccessDenied"}},
+		{"region disabled", partnerRole, req(roleARN, externalID), func(s *sandbox.STS) { s.SetRegionDisabled(customer, "us-east-1", true) }, want{probe.ErrRegionDisabled, "RegionDisabledException"}},
 		{"region disabled for another account only", partnerRole, req(roleARN, externalID), func(s *sandbox.STS) { s.SetRegionDisabled("999999999999", "us-east-1", true) }, want{}},
-		{"external ID too short", partnerRole, tooShort, nil, want{check.ErrTransient, "ValidationError"}},
-		{"invalid session name", partnerRole, badSession, nil, want{check.ErrTransient, "ValidationError"}},
-		{"session name too long", partnerRole, longSession, nil, want{check.ErrTransient, "ValidationError"}},
-		{"duration above the role's maximum", partnerRole, longDuration, nil, want{check.ErrTransient, "ValidationError"}},
-		{"malformed session policy", partnerRole, badPolicy, nil, want{check.ErrTransient, "MalformedPolicyDocument"}},
-		{"malformed role ARN", partnerRole, req("arn:aws:iam::12:role/x-is-not-ok", externalID), nil, want{check.ErrTransient, "ValidationError"}},
-		{"throttled", partnerRole, req(roleARN, externalID), func(s *sandbox.STS) { s.SetFaults(sandbox.Faults{ThrottleRate: 1}) }, want{check.ErrTransient, "Throttling"}},
-		{"5xx", partnerRole, req(roleARN, externalID), func(s *sandbox.STS) { s.SetFaults(sandbox.Faults{ErrorRate: 1}) }, want{check.ErrTransient, "InternalFailure"}},
+		{"external ID too short", partnerRole, tooShort, nil, want{probe.ErrTransient, "ValidationError"}},
+		{"invalid session name", partnerRole, badSession, nil, want{probe.ErrTransient, "ValidationError"}},
+		{"session name too long", partnerRole, longSession, nil, want{probe.ErrTransient, "ValidationError"}},
+		{"duration above the role's maximum", partnerRole, longDuration, nil, want{probe.ErrTransient, "ValidationError"}},
+		{"malformed session policy", partnerRole, badPolicy, nil, want{probe.ErrTransient, "MalformedPolicyDocument"}},
+		{"malformed role ARN", partnerRole, req("arn:aws:iam::12:role/x-is-not-ok", externalID), nil, want{probe.ErrTransient, "ValidationError"}},
+		{"throttled", partnerRole, req(roleARN, externalID), func(s *sandbox.STS) { s.SetFaults(sandbox.Faults{ThrottleRate: 1}) }, want{probe.ErrTransient, "Throttling"}},
+		{"5xx", partnerRole, req(roleARN, externalID), func(s *sandbox.STS) { s.SetFaults(sandbox.Faults{ErrorRate: 1}) }, want{probe.ErrTransient, "InternalFailure"}},
 	}
 	for _, ad := range adapters() {
 		t.Run(ad.name, func(t *testing.T) {
@@ -176,11 +176,11 @@ func TestAssumerContract(t *testing.T) {
 					if !errors.Is(err, tt.want.kind) {
 						t.Errorf("error %v is not %v", err, tt.want.kind)
 					}
-					var se *check.STSError
+					var se *probe.STSError
 					if !errors.As(err, &se) || se.Code != tt.want.code {
 						t.Errorf("error %v: code %q, want %q", err, codeOf(err), tt.want.code)
 					}
-					if sess != (check.Session{}) {
+					if sess != (probe.Session{}) {
 						t.Errorf("session on error: %+v", sess)
 					}
 					if strings.Contains(err.Error(), externalID) {
@@ -208,7 +208,7 @@ func TestAssumerContract(t *testing.T) {
 				defer cancel()
 				start := time.Now()
 				_, err := a.AssumeRole(ctx, req(roleARN, externalID))
-				if !errors.Is(err, check.ErrTransient) {
+				if !errors.Is(err, probe.ErrTransient) {
 					t.Errorf("error %v is not transient", err)
 				}
 				if d := time.Since(start); d > 2*time.Second {
@@ -245,7 +245,7 @@ func codeOf(err error) string {
 	if err == nil {
 		return "OK"
 	}
-	var se *check.STSError
+	var se *probe.STSError
 	if errors.As(err, &se) {
 		return se.Code
 	}
@@ -319,8 +319,8 @@ func TestSDKRetriesThrottling(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, err := (&check.STS{Client: client}).AssumeRole(ctx, req(roleARN, externalID))
-	if codeOf(err) != "Throttling" || !errors.Is(err, check.ErrTransient) {
+	_, err := (&probe.STS{Client: client}).AssumeRole(ctx, req(roleARN, externalID))
+	if codeOf(err) != "Throttling" || !errors.Is(err, probe.ErrTransient) {
 		t.Fatalf("error %v, want transient Throttling", err)
 	}
 	if requests != 3 {

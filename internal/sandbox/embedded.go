@@ -3,16 +3,16 @@ package sandbox
 import (
 	"context"
 
-	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/rolearn"
 )
 
-// Assumer returns the embedded adapter of check.Assumer: the sandbox called
+// Assumer returns the embedded adapter of probe.Assumer: the sandbox called
 // in-process, as callerPrincipalARN, in the configured region. It evaluates
 // exactly as the HTTP endpoint does (same validation, trust policies and
-// faults) and classifies errors with check.Classify, as the STS adapter does
+// faults) and classifies errors with probe.Classify, as the STS adapter does
 // for the SDK's errors.
-func (s *STS) Assumer(callerPrincipalARN string) check.Assumer {
+func (s *STS) Assumer(callerPrincipalARN string) probe.Assumer {
 	return &embeddedAssumer{sts: s, caller: callerPrincipalARN}
 }
 
@@ -21,16 +21,16 @@ type embeddedAssumer struct {
 	caller string
 }
 
-var _ check.Assumer = (*embeddedAssumer)(nil)
+var _ probe.Assumer = (*embeddedAssumer)(nil)
 
-// AssumeRole implements check.Assumer.
-func (a *embeddedAssumer) AssumeRole(ctx context.Context, in check.AssumeRequest) (check.Session, error) {
+// AssumeRole implements probe.Assumer.
+func (a *embeddedAssumer) AssumeRole(ctx context.Context, in probe.AssumeRequest) (probe.Session, error) {
 	if err := ctx.Err(); err != nil {
-		return check.Session{}, check.Classify(err)
+		return probe.Session{}, probe.Classify(err)
 	}
 	seq, err := a.sts.begin(ctx, rolearn.Account(a.caller), a.sts.region)
 	if err != nil {
-		return check.Session{}, check.Classify(err)
+		return probe.Session{}, probe.Classify(err)
 	}
 	input := assumeInput{
 		RoleARN:         in.RoleARN,
@@ -47,12 +47,12 @@ func (a *embeddedAssumer) AssumeRole(ctx context.Context, in check.AssumeRequest
 	}
 	c, apiErr := configuredCaller(a.caller)
 	if apiErr != nil {
-		return check.Session{}, check.Classify(apiErr)
+		return probe.Session{}, probe.Classify(apiErr)
 	}
 	out, apiErr := a.sts.assumeRole(c, a.sts.region, input, seq)
 	if apiErr != nil {
-		return check.Session{}, check.Classify(apiErr)
+		return probe.Session{}, probe.Classify(apiErr)
 	}
 	// The credentials stay here, as in the STS adapter.
-	return check.Session{AssumedRoleARN: out.AssumedRoleARN, AccountID: rolearn.Account(out.AssumedRoleARN)}, nil
+	return probe.Session{AssumedRoleARN: out.AssumedRoleARN, AccountID: rolearn.Account(out.AssumedRoleARN)}, nil
 }

@@ -7,7 +7,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/sandbox"
 )
 
@@ -32,7 +32,7 @@ func TestHolesThroughSTS(t *testing.T) {
 				a := ad.make(t, s, partnerRole)
 				outcome := func(extID string) error {
 					_, err := a.AssumeRole(context.Background(), req(roleARN, extID))
-					if err != nil && !errors.Is(err, check.ErrDenied) {
+					if err != nil && !errors.Is(err, probe.ErrDenied) {
 						t.Fatalf("external ID %q: %v, want success or denial", extID, err)
 					}
 					return err
@@ -65,7 +65,7 @@ func TestRootCannotAssumeRole(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := s.Assumer(root).AssumeRole(context.Background(), req(looseARN, ""))
-	if !errors.Is(err, check.ErrDenied) || codeOf(err) != "AccessDenied" {
+	if !errors.Is(err, probe.ErrDenied) || codeOf(err) != "AccessDenied" {
 		t.Errorf("root caller: %v, want AccessDenied", err)
 	}
 	if _, err := s.Assumer(partnerRole).AssumeRole(context.Background(), req(looseARN, "")); err != nil {

@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
-	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/sandbox"
 )
@@ -58,8 +58,8 @@ func TestHTTPErrors(t *testing.T) {
 	defer srv.Close()
 
 	t.Run("unknown access key", func(t *testing.T) {
-		_, err := (&check.STS{Client: stsClient(srv.URL, "AKIAUNKNOWN", "us-east-1")}).AssumeRole(context.Background(), req(roleARN, externalID))
-		if !errors.Is(err, check.ErrTransient) || codeOf(err) != "InvalidClientTokenId" {
+		_, err := (&probe.STS{Client: stsClient(srv.URL, "AKIAUNKNOWN", "us-east-1")}).AssumeRole(context.Background(), req(roleARN, externalID))
+		if !errors.Is(err, probe.ErrTransient) || codeOf(err) != "InvalidClientTokenId" {
 			t.Errorf("error %v, want transient InvalidClientTokenId (the partner's credentials, not the customer's role)", err)
 		}
 	})
@@ -85,11 +85,11 @@ func TestHTTPErrors(t *testing.T) {
 	t.Run("region from the SigV4 scope", func(t *testing.T) {
 		s.SetRegionDisabled(customer, "ap-east-1", true)
 		defer s.SetRegionDisabled(customer, "ap-east-1", false)
-		_, err := (&check.STS{Client: stsClient(srv.URL, partnerKey, "ap-east-1")}).AssumeRole(context.Background(), req(roleARN, externalID))
-		if !errors.Is(err, check.ErrRegionDisabled) {
+		_, err := (&probe.STS{Client: stsClient(srv.URL, partnerKey, "ap-east-1")}).AssumeRole(context.Background(), req(roleARN, externalID))
+		if !errors.Is(err, probe.ErrRegionDisabled) {
 			t.Errorf("ap-east-1: error %v, want region disabled", err)
 		}
-		if _, err := (&check.STS{Client: stsClient(srv.URL, partnerKey, "eu-west-1")}).AssumeRole(context.Background(), req(roleARN, externalID)); err != nil {
+		if _, err := (&probe.STS{Client: stsClient(srv.URL, partnerKey, "eu-west-1")}).AssumeRole(context.Background(), req(roleARN, externalID)); err != nil {
 			t.Errorf("eu-west-1: %v", err)
 		}
 	})
@@ -164,7 +164,7 @@ func TestAssumeRoleResponse(t *testing.T) {
 	defer srv.Close()
 	out, err := stsClient(srv.URL, partnerKey, "us-east-1").AssumeRole(context.Background(), &sts.AssumeRoleInput{
 		RoleArn: aws.String(roleARN), RoleSessionName: aws.String("rolecall-t"), ExternalId: aws.String(externalID),
-		DurationSeconds: aws.Int32(900), Policy: aws.String(check.SessionPolicy),
+		DurationSeconds: aws.Int32(900), Policy: aws.String(probe.SessionPolicy),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -257,7 +257,7 @@ func TestConcurrentUse(t *testing.T) {
 		go func() {
 			for range 100 {
 				_, err := a.AssumeRole(context.Background(), req(looseARN, ""))
-				if err != nil && !errors.Is(err, check.ErrDenied) && !errors.Is(err, check.ErrTransient) {
+				if err != nil && !errors.Is(err, probe.ErrDenied) && !errors.Is(err, probe.ErrTransient) {
 					errs <- err
 					return
 				}

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/sandbox"
 )
 
@@ -113,7 +113,7 @@ func TestIdentityPolicies(t *testing.T) {
 			switch {
 			case tt.ok && err != nil:
 				t.Errorf("AssumeRole: %v, want success", err)
-			case !tt.ok && (!errors.Is(err, check.ErrDenied) || codeOf(err) != "AccessDenied"):
+			case !tt.ok && (!errors.Is(err, probe.ErrDenied) || codeOf(err) != "AccessDenied"):
 				t.Errorf("AssumeRole: %v, want AccessDenied", err)
 			}
 		})
@@ -132,7 +132,7 @@ func TestDefaultCallerPolicy(t *testing.T) {
 	if err := s.SetIdentityPolicies(partnerRole); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Assumer(partnerRole).AssumeRole(context.Background(), req(roleARN, externalID)); !errors.Is(err, check.ErrDenied) {
+	if _, err := s.Assumer(partnerRole).AssumeRole(context.Background(), req(roleARN, externalID)); !errors.Is(err, probe.ErrDenied) {
 		t.Errorf("no identity policy: %v, want denied", err)
 	}
 }
@@ -181,7 +181,7 @@ func TestDeleteRoleDropsItsPolicies(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.Assumer(accessRole).AssumeRole(context.Background(), req(roleARN, externalID)); !errors.Is(err, check.ErrDenied) {
+	if _, err := s.Assumer(accessRole).AssumeRole(context.Background(), req(roleARN, externalID)); !errors.Is(err, probe.ErrDenied) {
 		t.Fatalf("deny-all identity policy: %v", err)
 	}
 	s.DeleteRole(accessRole)

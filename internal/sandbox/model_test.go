@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/sandbox"
 )
 
@@ -51,7 +51,7 @@ func TestLoadModel(t *testing.T) {
 			extID = ""
 		}
 		_, err := s.Assumer(tt.caller).AssumeRole(context.Background(), req(tt.role, extID))
-		if (err == nil) != tt.ok || (err != nil && !errors.Is(err, check.ErrDenied)) {
+		if (err == nil) != tt.ok || (err != nil && !errors.Is(err, probe.ErrDenied)) {
 			t.Errorf("%s → %s: %v, want ok=%v", tt.caller, tt.role, err, tt.ok)
 		}
 	}

@@ -14,9 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
-	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/sandbox"
-	"github.com/rolecall/rolecall/internal/testclock"
+	"github.com/rolecall/rolecall/internal/testkit/testclock"
 )
 
 // TestRequestQuota: the sandbox STS admits at most RequestsPerSecond calls
@@ -112,8 +112,8 @@ func TestRequestQuota(t *testing.T) {
 	})
 
 	t.Run("the check classifies it as transient", func(t *testing.T) {
-		_, err := (&check.STS{Client: client(partnerKey, "us-east-1")}).AssumeRole(context.Background(), req(roleARN, externalID))
-		if !errors.Is(err, check.ErrTransient) || codeOf(err) != "Throttling" {
+		_, err := (&probe.STS{Client: client(partnerKey, "us-east-1")}).AssumeRole(context.Background(), req(roleARN, externalID))
+		if !errors.Is(err, probe.ErrTransient) || codeOf(err) != "Throttling" {
 			t.Errorf("error %v, want transient Throttling", err)
 		}
 	})
@@ -145,7 +145,7 @@ func TestRequestQuotaEmbedded(t *testing.T) {
 		switch {
 		case err == nil:
 			admitted = append(admitted, clock.Now())
-		case codeOf(err) != "Throttling" || !errors.Is(err, check.ErrTransient):
+		case codeOf(err) != "Throttling" || !errors.Is(err, probe.ErrTransient):
 			t.Fatalf("unexpected error %v", err)
 		}
 		clock.Advance(25 * time.Millisecond)

@@ -1,7 +1,7 @@
 // Package sandbox is an STS stand-in for running RoleCall without AWS: an
 // HTTP endpoint speaking enough of the STS Query protocol (AssumeRole,
 // GetCallerIdentity) that aws-sdk-go-v2's sts client works against it
-// unchanged through BaseEndpoint, and an embedded check.Assumer with the same
+// unchanged through BaseEndpoint, and an embedded probe.Assumer with the same
 // behaviour and no HTTP.
 //
 // The sandbox holds roles (ARN → trust policy, in real IAM policy grammar),
@@ -232,7 +232,7 @@ func (s *STS) SetRegionDisabled(accountID, region string, disabled bool) {
 }
 
 // APIError is an STS error as the sandbox returns it. It implements
-// smithy.APIError, so check.Classify treats it as it treats the SDK's.
+// smithy.APIError, so probe.Classify treats it as it treats the SDK's.
 type APIError struct {
 	Code    string
 	Message string

@@ -23,10 +23,10 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/rolecall/rolecall/internal/connection"
-	"github.com/rolecall/rolecall/internal/ddbmeter"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/store/storetest"
 	"github.com/rolecall/rolecall/internal/tenant"
+	"github.com/rolecall/rolecall/internal/testkit/ddbmeter"
 )
 
 // endpoint is DynamoDB Local's endpoint; without it the test skips, or

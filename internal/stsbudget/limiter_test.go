@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
-	"github.com/rolecall/rolecall/internal/testclock"
+	"github.com/rolecall/rolecall/internal/probe"
+	"github.com/rolecall/rolecall/internal/testkit/testclock"
 )
 
 // newFakeClock is a simulated clock at the start of 2026: Sleep advances it.
@@ -301,14 +301,14 @@ func TestPlan(t *testing.T) {
 func TestThrottled(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		rep  check.Report
+		rep  probe.Report
 		want bool
 	}{
-		{"throttled step", check.Report{Steps: []check.Step{{Code: "Throttling"}}, Outcome: connection.Outcome{Result: connection.ResultTransient, Detail: "Throttling"}}, true},
-		{"throttled probe after a good one", check.Report{Steps: []check.Step{{OK: true}, {Code: "ThrottlingException"}}}, true},
-		{"denied", check.Report{Steps: []check.Step{{Code: "AccessDenied"}}, Outcome: connection.Outcome{Result: connection.ResultDenied, Detail: "AccessDenied"}}, false},
-		{"timeout", check.Report{Steps: []check.Step{{Code: "Timeout"}}}, false},
-		{"ok", check.Report{Steps: []check.Step{{OK: true}, {OK: true}}}, false},
+		{"throttled step", probe.Report{Steps: []probe.Step{{Code: "Throttling"}}, Outcome: connection.Outcome{Result: connection.ResultTransient, Detail: "Throttling"}}, true},
+		{"throttled probe after a good one", probe.Report{Steps: []probe.Step{{OK: true}, {Code: "ThrottlingException"}}}, true},
+		{"denied", probe.Report{Steps: []probe.Step{{Code: "AccessDenied"}}, Outcome: connection.Outcome{Result: connection.ResultDenied, Detail: "AccessDenied"}}, false},
+		{"timeout", probe.Report{Steps: []probe.Step{{Code: "Timeout"}}}, false},
+		{"ok", probe.Report{Steps: []probe.Step{{OK: true}, {OK: true}}}, false},
 	} {
 		if got := Throttled(tc.rep); got != tc.want {
 			t.Errorf("%s: Throttled %v, want %v", tc.name, got, tc.want)

@@ -6,7 +6,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/probe"
 )
 
 // CallsPerCheck is what one check costs in STS calls: AssumeRole with the
@@ -125,7 +125,7 @@ var ThrottlingCodes = map[string]bool{
 }
 
 // Throttled reports whether any STS call of the check was throttled.
-func Throttled(rep check.Report) bool {
+func Throttled(rep probe.Report) bool {
 	if ThrottlingCodes[rep.Outcome.Detail] {
 		return true
 	}

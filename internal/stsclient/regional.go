@@ -6,7 +6,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
-	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/stsbudget"
 )
 
@@ -18,10 +18,10 @@ import (
 // chose; only when every Region is disabled does the error stand.
 type Regional struct {
 	names   []string
-	clients map[string]check.Assumer
+	clients map[string]probe.Assumer
 }
 
-var _ check.Assumer = (*Regional)(nil)
+var _ probe.Assumer = (*Regional)(nil)
 
 // NewRegional returns the port over the STS clients of regions (cfg's
 // Region first), built by New.
@@ -29,7 +29,7 @@ func NewRegional(cfg aws.Config, regions []string, o Options) (*Regional, error)
 	if cfg.Region == "" {
 		return nil, ErrNoRegion
 	}
-	r := &Regional{clients: map[string]check.Assumer{}}
+	r := &Regional{clients: map[string]probe.Assumer{}}
 	for _, name := range stsbudget.RegionList(cfg.Region, regions) {
 		c := cfg.Copy()
 		c.Region = name
@@ -38,7 +38,7 @@ func NewRegional(cfg aws.Config, regions []string, o Options) (*Regional, error)
 			return nil, err
 		}
 		r.names = append(r.names, name)
-		r.clients[name] = &check.STS{Client: client}
+		r.clients[name] = &probe.STS{Client: client}
 	}
 	return r, nil
 }
@@ -46,8 +46,8 @@ func NewRegional(cfg aws.Config, regions []string, o Options) (*Regional, error)
 // Regions are the Regions in order, the deployment's first.
 func (r *Regional) Regions() []string { return r.names }
 
-// AssumeRole implements check.Assumer.
-func (r *Regional) AssumeRole(ctx context.Context, in check.AssumeRequest) (check.Session, error) {
+// AssumeRole implements probe.Assumer.
+func (r *Regional) AssumeRole(ctx context.Context, in probe.AssumeRequest) (probe.Session, error) {
 	first := 0
 	for i, n := range r.names {
 		if n == stsbudget.RegionOf(ctx) {
@@ -57,10 +57,10 @@ func (r *Regional) AssumeRole(ctx context.Context, in check.AssumeRequest) (chec
 	var err error
 	for k := range r.names {
 		name := r.names[(first+k)%len(r.names)]
-		var s check.Session
-		if s, err = r.clients[name].AssumeRole(ctx, in); !errors.Is(err, check.ErrRegionDisabled) {
+		var s probe.Session
+		if s, err = r.clients[name].AssumeRole(ctx, in); !errors.Is(err, probe.ErrRegionDisabled) {
 			return s, err
 		}
 	}
-	return check.Session{}, err
+	return probe.Session{}, err
 }

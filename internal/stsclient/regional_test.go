@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/stsbudget"
 )
 
@@ -21,12 +21,12 @@ type regionFake struct {
 	calls    *[]string
 }
 
-func (f regionFake) AssumeRole(ctx context.Context, in check.AssumeRequest) (check.Session, error) {
+func (f regionFake) AssumeRole(ctx context.Context, in probe.AssumeRequest) (probe.Session, error) {
 	*f.calls = append(*f.calls, f.name)
 	if f.disabled {
-		return check.Session{}, &check.STSError{Kind: check.ErrRegionDisabled, Code: "RegionDisabledException", Err: errors.New("STS is not activated in this region")}
+		return probe.Session{}, &probe.STSError{Kind: probe.ErrRegionDisabled, Code: "RegionDisabledException", Err: errors.New("STS is not activated in this region")}
 	}
-	return check.Session{AssumedRoleARN: "arn:aws:sts::111122223333:assumed-role/R/s", AccountID: "111122223333"}, nil
+	return probe.Session{AssumedRoleARN: "arn:aws:sts::111122223333:assumed-role/R/s", AccountID: "111122223333"}, nil
 }
 
 func TestRegionalRoutesAndFallsBack(t *testing.T) {
@@ -41,11 +41,11 @@ func TestRegionalRoutesAndFallsBack(t *testing.T) {
 		{"the Region the tokens came from", "eu-west-1", nil, []string{"eu-west-1"}, nil},
 		{"disabled in the customer's account: the next", "eu-south-1", []string{"eu-south-1"}, []string{"eu-south-1", "us-east-1"}, nil},
 		{"disabled twice: the one after", "eu-west-1", []string{"eu-west-1", "eu-south-1"}, []string{"eu-west-1", "eu-south-1", "us-east-1"}, nil},
-		{"disabled everywhere: the error stands", "us-east-1", []string{"us-east-1", "eu-west-1", "eu-south-1"}, []string{"us-east-1", "eu-west-1", "eu-south-1"}, check.ErrRegionDisabled},
+		{"disabled everywhere: the error stands", "us-east-1", []string{"us-east-1", "eu-west-1", "eu-south-1"}, []string{"us-east-1", "eu-west-1", "eu-south-1"}, probe.ErrRegionDisabled},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var calls []string
-			r := &Regional{names: []string{"us-east-1", "eu-west-1", "eu-south-1"}, clients: map[string]check.Assumer{}}
+			r := &Regional{names: []string{"us-east-1", "eu-west-1", "eu-south-1"}, clients: map[string]probe.Assumer{}}
 			for _, n := range r.names {
 				r.clients[n] = regionFake{name: n, disabled: slices.Contains(tc.disabled, n), calls: &calls}
 			}
@@ -53,7 +53,7 @@ func TestRegionalRoutesAndFallsBack(t *testing.T) {
 			if tc.region != "" {
 				ctx = stsbudget.WithRegion(ctx, tc.region)
 			}
-			_, err := r.AssumeRole(ctx, check.AssumeRequest{RoleARN: "arn:aws:iam::111122223333:role/R"})
+			_, err := r.AssumeRole(ctx, probe.AssumeRequest{RoleARN: "arn:aws:iam::111122223333:role/R"})
 			if !errors.Is(err, tc.err) || (tc.err == nil) != (err == nil) {
 				t.Fatalf("err %v, want %v", err, tc.err)
 			}
@@ -74,7 +74,7 @@ func TestNewRegionalBuildsOneClientPerRegion(t *testing.T) {
 		t.Fatalf("regions %v, want %v (the deployment's first, no repeat)", r.Regions(), want)
 	}
 	for _, n := range r.Regions() {
-		c, ok := r.clients[n].(*check.STS).Client.(*sts.Client)
+		c, ok := r.clients[n].(*probe.STS).Client.(*sts.Client)
 		if !ok || c.Options().Region != n {
 			t.Errorf("the client for %s is not an STS client of that Region", n)
 		}

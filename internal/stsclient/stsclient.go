@@ -22,7 +22,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/stsbudget"
 )
 
@@ -79,13 +79,13 @@ func New(cfg aws.Config, o Options) (*sts.Client, error) {
 
 // Checker returns the checker over an STS port, with AttemptsPerProbe
 // attempts per probe.
-func Checker(a check.Assumer, o Options) *check.Checker {
-	return &check.Checker{STS: a, Attempts: AttemptsPerProbe, BaseDelay: o.BaseDelay, Log: o.Log, Now: o.Now}
+func Checker(a probe.Assumer, o Options) *probe.Checker {
+	return &probe.Checker{STS: a, Attempts: AttemptsPerProbe, BaseDelay: o.BaseDelay, Log: o.Log, Now: o.Now}
 }
 
 // NewChecker returns the checker over the STS clients of cfg's Region and
 // of regions (NewRegional).
-func NewChecker(cfg aws.Config, regions []string, o Options) (*check.Checker, error) {
+func NewChecker(cfg aws.Config, regions []string, o Options) (*probe.Checker, error) {
 	r, err := NewRegional(cfg, regions, o)
 	if err != nil {
 		return nil, err

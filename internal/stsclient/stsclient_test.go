@@ -16,8 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/stsclient"
 )
 
@@ -91,9 +91,9 @@ func TestCallsPerProbeAreBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = (&check.STS{Client: c}).AssumeRole(context.Background(), check.AssumeRequest{RoleARN: "arn:aws:iam::111122223333:role/R", SessionName: "s", DurationSeconds: 900, ExternalID: "x"})
-	var se *check.STSError
-	if !errors.As(err, &se) || se.Code != "Throttling" || !errors.Is(err, check.ErrTransient) {
+	_, err = (&probe.STS{Client: c}).AssumeRole(context.Background(), probe.AssumeRequest{RoleARN: "arn:aws:iam::111122223333:role/R", SessionName: "s", DurationSeconds: 900, ExternalID: "x"})
+	var se *probe.STSError
+	if !errors.As(err, &se) || se.Code != "Throttling" || !errors.Is(err, probe.ErrTransient) {
 		t.Fatalf("AssumeRole: %v, want a transient Throttling", err)
 	}
 	if total != 1 {
@@ -105,7 +105,7 @@ func TestCallsPerProbeAreBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := ch.Check(context.Background(), check.Request{TenantID: "acme", AccountID: "111122223333", RoleARN: "arn:aws:iam::111122223333:role/R", ExternalID: "rc-ext", Version: 1})
+	rep := ch.Check(context.Background(), probe.Request{TenantID: "acme", AccountID: "111122223333", RoleARN: "arn:aws:iam::111122223333:role/R", ExternalID: "rc-ext", Version: 1})
 	if rep.Outcome.Result != connection.ResultTransient {
 		t.Fatalf("outcome %s, want transient", rep.Outcome.Result)
 	}

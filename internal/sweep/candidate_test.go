@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/queue"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/sweep"
@@ -51,7 +51,7 @@ func TestDueCandidate(t *testing.T) {
 			t.Errorf("job %+v", m.Job)
 		}
 	}
-	if !whys[check.WhyCandidate] || whys[check.WhyScheduled] || len(whys) != 2 {
+	if !whys[probe.WhyCandidate] || whys[probe.WhyScheduled] || len(whys) != 2 {
 		t.Fatalf("jobs %v", whys)
 	}
 }

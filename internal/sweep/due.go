@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/queue"
 	"github.com/rolecall/rolecall/internal/store"
 )
@@ -91,7 +91,7 @@ func (s *Sweeper) Due(ctx context.Context) (Result, error) {
 	}
 	skip := res.Waiting
 	var (
-		batch   []check.Job
+		batch   []probe.Job
 		parts   []int // the part of each job of batch
 		lagSum  time.Duration
 		sendErr error
@@ -171,7 +171,7 @@ func (s *Sweeper) Due(ctx context.Context) (Result, error) {
 		}
 		// The role in use's job, and its candidate's while one waits; a
 		// batch never holds more than SQS takes in one call.
-		jobs := check.JobsFor(c, t, check.WhyScheduled, s.now())
+		jobs := probe.JobsFor(c, t, probe.WhyScheduled, s.now())
 		if len(batch)+len(jobs) > queue.MaxBatch && !flush() {
 			break
 		}

@@ -4,7 +4,7 @@
 //
 // A due sweep reads every shard of the due index for live connections with
 // nextCheckAt up to now, merges the shards oldest-due first, turns each
-// connection into a check.Job with its tenant's current external ID
+// connection into a probe.Job with its tenant's current external ID
 // (tenants are read once per sweep), and sends the jobs in batches of ten,
 // no more than the STS budget serves until the next sweep. When more is due
 // than that, the oldest go first: every connection's interval stretches by
@@ -24,8 +24,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/queue"
 	"github.com/rolecall/rolecall/internal/rotation"
 	"github.com/rolecall/rolecall/internal/store"
@@ -41,7 +41,7 @@ type Store interface {
 
 // Queue takes the jobs (queue.SQS, queue.Memory).
 type Queue interface {
-	Send(ctx context.Context, jobs []check.Job) error
+	Send(ctx context.Context, jobs []probe.Job) error
 }
 
 // Modes of a sweep.
@@ -160,7 +160,7 @@ func (s *Sweeper) All(ctx context.Context) (Result, error) {
 		if st == connection.Disconnected {
 			continue
 		}
-		parts = append(parts, part{name: string(st), why: check.WhyRequested,
+		parts = append(parts, part{name: string(st), why: probe.WhyRequested,
 			page: func(ctx context.Context, cursor string, limit int) (store.Page, error) {
 				return s.Store.ListByStatus(ctx, st, cursor, limit)
 			}})
@@ -246,7 +246,7 @@ func (s *Sweeper) sweepPart(ctx context.Context, p part, tenants *tenantCache) (
 		if err != nil {
 			return pc, fmt.Errorf("read page: %w", err)
 		}
-		var jobs []check.Job
+		var jobs []probe.Job
 		for _, c := range page.Items {
 			if !c.Live() {
 				continue
@@ -260,7 +260,7 @@ func (s *Sweeper) sweepPart(ctx context.Context, p part, tenants *tenantCache) (
 			if err != nil {
 				return pc, fmt.Errorf("read tenant %s: %w", c.TenantID, err)
 			}
-			jobs = append(jobs, check.JobsFor(c, t, p.why, s.now())...)
+			jobs = append(jobs, probe.JobsFor(c, t, p.why, s.now())...)
 		}
 		for start := 0; start < len(jobs); start += queue.MaxBatch {
 			batch := jobs[start:min(start+queue.MaxBatch, len(jobs))]

@@ -14,14 +14,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
-	"github.com/rolecall/rolecall/internal/logcapture"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/queue"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/sweep"
 	"github.com/rolecall/rolecall/internal/tenant"
+	"github.com/rolecall/rolecall/internal/testkit/logcapture"
 )
 
 var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -119,7 +119,7 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
-func keys(jobs []check.Job) []string {
+func keys(jobs []probe.Job) []string {
 	var s []string
 	for _, j := range jobs {
 		s = append(s, j.Connection.TenantID+"/"+j.Connection.AccountID)
@@ -130,7 +130,7 @@ func keys(jobs []check.Job) []string {
 
 // wantEnqueued fails t unless jobs are one for each of the connections
 // conns ("tenant/account"), in any order; it returns conns sorted.
-func wantEnqueued(t *testing.T, jobs []check.Job, conns []string) []string {
+func wantEnqueued(t *testing.T, jobs []probe.Job, conns []string) []string {
 	t.Helper()
 	want := slices.Sorted(slices.Values(conns))
 	if got := keys(jobs); !slices.Equal(got, want) {
@@ -139,13 +139,13 @@ func wantEnqueued(t *testing.T, jobs []check.Job, conns []string) []string {
 	return want
 }
 
-func drain(t *testing.T, q *queue.Memory) []check.Job {
+func drain(t *testing.T, q *queue.Memory) []probe.Job {
 	t.Helper()
 	msgs, err := q.Receive(context.Background(), 10000, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var jobs []check.Job
+	var jobs []probe.Job
 	for _, m := range msgs {
 		jobs = append(jobs, m.Job)
 	}
@@ -175,7 +175,7 @@ func TestDue(t *testing.T) {
 	jobs := drain(t, q)
 	want := wantEnqueued(t, jobs, w.due)
 	for _, j := range jobs {
-		if j.ExternalID != w.extIDs[j.Connection.TenantID] || j.Why != check.WhyScheduled || j.Connection.NextCheckAt.After(t0) {
+		if j.ExternalID != w.extIDs[j.Connection.TenantID] || j.Why != probe.WhyScheduled || j.Connection.NextCheckAt.After(t0) {
 			t.Errorf("job %s/%s: external ID current %v, why %s, next check %s", j.Connection.TenantID, j.Connection.AccountID,
 				j.ExternalID == w.extIDs[j.Connection.TenantID], j.Why, j.Connection.NextCheckAt)
 		}
@@ -222,7 +222,7 @@ func TestAll(t *testing.T) {
 	jobs := drain(t, q)
 	want := wantEnqueued(t, jobs, w.live)
 	for _, j := range jobs {
-		if j.Why != check.WhyRequested {
+		if j.Why != probe.WhyRequested {
 			t.Errorf("why = %s", j.Why)
 		}
 	}
@@ -263,7 +263,7 @@ type slowQueue struct {
 	sends atomic.Int32
 }
 
-func (s *slowQueue) Send(ctx context.Context, jobs []check.Job) error {
+func (s *slowQueue) Send(ctx context.Context, jobs []probe.Job) error {
 	s.sends.Add(1)
 	select {
 	case <-time.After(s.delay):
@@ -333,7 +333,7 @@ func TestDueReportsFailures(t *testing.T) {
 		w := newWorld(t)
 		q := queue.NewMemory()
 		var n atomic.Int32
-		q.Reject = func(check.Job) string {
+		q.Reject = func(probe.Job) string {
 			if n.Add(1)%5 == 0 {
 				return "InvalidMessageContents"
 			}
@@ -358,7 +358,7 @@ func TestDueReportsFailures(t *testing.T) {
 
 type failingQueue struct{}
 
-func (failingQueue) Send(context.Context, []check.Job) error { return errors.New("sqs: access denied") }
+func (failingQueue) Send(context.Context, []probe.Job) error { return errors.New("sqs: access denied") }
 
 func TestTenantReadsAreShared(t *testing.T) {
 	// Concurrent shards asking for the same tenant read it once.

@@ -12,8 +12,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/stsbudget"
 	"github.com/rolecall/rolecall/internal/verify"
@@ -44,10 +44,10 @@ func (b *recordingBudget) Throttled(ctx context.Context) {
 // orderedChecker records the check among the budget's calls.
 type orderedChecker struct {
 	budget *recordingBudget
-	rep    check.Report
+	rep    probe.Report
 }
 
-func (c *orderedChecker) Check(ctx context.Context, req check.Request) check.Report {
+func (c *orderedChecker) Check(ctx context.Context, req probe.Request) probe.Report {
 	c.budget.record("check in " + stsbudget.RegionOf(ctx))
 	rep := c.rep
 	rep.Outcome.Version, rep.Outcome.ExternalIDVersion, rep.Outcome.CheckedAt = req.Version, req.ExternalIDVersion, t0.Add(2*time.Second)
@@ -55,13 +55,13 @@ func (c *orderedChecker) Check(ctx context.Context, req check.Request) check.Rep
 }
 
 func TestWorkerTakesTheBudgetBeforeEachCheck(t *testing.T) {
-	throttled := check.Report{Outcome: connection.Outcome{Result: connection.ResultTransient, Detail: "Throttling"},
-		Steps: []check.Step{{Name: check.StepAssume, Code: "Throttling"}}}
-	ok := check.Report{Outcome: connection.Outcome{Result: connection.ResultOK}, Steps: []check.Step{{OK: true}, {OK: true}}}
-	timeout := check.Report{Outcome: connection.Outcome{Result: connection.ResultTransient, Detail: "Timeout"}, Steps: []check.Step{{Code: "Timeout"}}}
+	throttled := probe.Report{Outcome: connection.Outcome{Result: connection.ResultTransient, Detail: "Throttling"},
+		Steps: []probe.Step{{Name: probe.StepAssume, Code: "Throttling"}}}
+	ok := probe.Report{Outcome: connection.Outcome{Result: connection.ResultOK}, Steps: []probe.Step{{OK: true}, {OK: true}}}
+	timeout := probe.Report{Outcome: connection.Outcome{Result: connection.ResultTransient, Detail: "Timeout"}, Steps: []probe.Step{{Code: "Timeout"}}}
 	for _, tc := range []struct {
 		name    string
-		rep     check.Report
+		rep     probe.Report
 		takeErr error
 		want    []string
 		wantErr error
@@ -78,7 +78,7 @@ func TestWorkerTakesTheBudgetBeforeEachCheck(t *testing.T) {
 			b := &recordingBudget{err: tc.takeErr}
 			w := newWorker(st, &orderedChecker{budget: b, rep: tc.rep}, nil)
 			w.Budget = b
-			_, err := w.Process(context.Background(), job(c, check.WhyScheduled), 1)
+			_, err := w.Process(context.Background(), job(c, probe.WhyScheduled), 1)
 			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
 				t.Fatalf("Process: %v, want %v", err, tc.wantErr)
 			}
@@ -101,11 +101,11 @@ func TestByQueueRunsEachQueueOnItsWorker(t *testing.T) {
 	var recs []events.SQSMessage
 	for i, arn := range []string{routineARN, priorityARN, priorityARN, "arn:aws:sqs:us-east-1:111122223333:other"} {
 		c := seed(t, st, fmt.Sprintf("1000000000%02d", i), connection.Verified)
-		b, _ := json.Marshal(job(c, check.WhyScheduled))
+		b, _ := json.Marshal(job(c, probe.WhyScheduled))
 		recs = append(recs, events.SQSMessage{MessageId: fmt.Sprint(i), Body: string(b), EventSourceARN: arn})
 	}
 	routine, priority := &recordingBudget{}, &recordingBudget{err: errors.New("no tokens")}
-	ok := check.Report{Outcome: connection.Outcome{Result: connection.ResultOK}}
+	ok := probe.Report{Outcome: connection.Outcome{Result: connection.ResultOK}}
 	rw := newWorker(st, &orderedChecker{budget: routine, rep: ok}, nil)
 	rw.Budget = routine
 	pw := newWorker(st, &orderedChecker{budget: priority, rep: ok}, nil)

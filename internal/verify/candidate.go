@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/store"
 )
 
@@ -22,7 +22,7 @@ const candidateWrites = 3
 // bookkeeping, so when a routine check of that role was written meanwhile
 // the outcome is applied again to the re-read connection (same version,
 // same candidate).
-func (w *Worker) processCandidate(ctx context.Context, job check.Job, receiveCount int) (time.Duration, error) {
+func (w *Worker) processCandidate(ctx context.Context, job probe.Job, receiveCount int) (time.Duration, error) {
 	c := job.Connection
 	if !c.Candidate.Pending() {
 		return 0, fmt.Errorf("connection %s/%s has no pending candidate: %w", c.TenantID, c.AccountID, ErrSkip)

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
 )
@@ -73,7 +73,7 @@ func TestProcessCandidate(t *testing.T) {
 					}
 				}
 			}
-			ch := &scriptedChecker{answer: func(req check.Request) (connection.Outcome, chan struct{}) {
+			ch := &scriptedChecker{answer: func(req probe.Request) (connection.Outcome, chan struct{}) {
 				if req.RoleARN != newRole {
 					t.Errorf("checked %s, want the candidate %s", req.RoleARN, newRole)
 				}

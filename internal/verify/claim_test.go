@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
@@ -43,7 +43,7 @@ func TestProcessRoleClaimedAtVerification(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d, err := w.Process(ctx, job(c, check.WhySubmitted), 1); d != 0 || err != nil {
+		if d, err := w.Process(ctx, job(c, probe.WhySubmitted), 1); d != 0 || err != nil {
 			t.Fatalf("Process(%s) = %s, %v", id, d, err)
 		}
 		got, _ := st.GetConnection(ctx, id, "123456789012")

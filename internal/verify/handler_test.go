@@ -17,12 +17,12 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/rolecall/rolecall/internal/bus"
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
-	"github.com/rolecall/rolecall/internal/golden"
-	"github.com/rolecall/rolecall/internal/logcapture"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/publish"
 	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/testkit/golden"
+	"github.com/rolecall/rolecall/internal/testkit/logcapture"
 )
 
 var update = flag.Bool("update", false, "rewrite events/verify/sqs-batch.json")
@@ -42,7 +42,7 @@ func sampleWorld(t *testing.T) (*store.Memory, connection.Connection, connection
 
 func sampleBatch(t *testing.T, verified connection.Connection, submitted connection.Event) []byte {
 	t.Helper()
-	jobBody, err := json.Marshal(job(verified, check.WhyScheduled))
+	jobBody, err := json.Marshal(job(verified, probe.WhyScheduled))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestHandleBoundsConcurrency(t *testing.T) {
 	var recs []events.SQSMessage
 	for i := range 12 {
 		c := seed(t, st, fmt.Sprintf("1000000000%02d", i), connection.Verified)
-		b, _ := json.Marshal(job(c, check.WhyScheduled))
+		b, _ := json.Marshal(job(c, probe.WhyScheduled))
 		recs = append(recs, events.SQSMessage{MessageId: fmt.Sprint(i), Body: string(b)})
 	}
 	ch := &fakeChecker{result: connection.ResultOK, now: t0.Add(time.Hour), hold: 20 * time.Millisecond}

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/store"
 )
 
@@ -20,14 +20,14 @@ func TestProcessAcrossRotation(t *testing.T) {
 	st := store.NewMemory()
 	c := seed(t, st, "123456789012", connection.Verified)
 	c = lose(t, st, c)
-	old := job(c, check.WhyScheduled) // made before the rotation
+	old := job(c, probe.WhyScheduled) // made before the rotation
 	tn, _ := st.GetTenant(ctx, "acme")
 	r := tn.RotatedWithGrace(t0.Add(30*time.Minute), 24*time.Hour)
 	if err := st.RotateExternalID(ctx, r); err != nil {
 		t.Fatal(err)
 	}
 	trusted := map[string]bool{externalID: true} // the role's trust policy
-	ch := &scriptedChecker{answer: func(req check.Request) (connection.Outcome, chan struct{}) {
+	ch := &scriptedChecker{answer: func(req probe.Request) (connection.Outcome, chan struct{}) {
 		o := connection.Outcome{Version: req.Version, ExternalIDVersion: req.ExternalIDVersion, CheckedAt: t0.Add(time.Hour)}
 		switch {
 		case trusted[req.ExternalID]:
@@ -52,7 +52,7 @@ func TestProcessAcrossRotation(t *testing.T) {
 	// A job made during the grace carries both IDs: restored, not current.
 	cur, _ := st.GetConnection(ctx, "acme", "123456789012")
 	stored, _ := st.GetTenant(ctx, "acme")
-	j := check.JobsFor(cur, stored, check.WhyScheduled, t0.Add(time.Hour))[0]
+	j := probe.JobsFor(cur, stored, probe.WhyScheduled, t0.Add(time.Hour))[0]
 	if j.PreviousExternalID != externalID || j.ExternalID != r.ExternalID {
 		t.Fatalf("job during grace %+v", j)
 	}
@@ -68,10 +68,10 @@ func TestProcessAcrossRotation(t *testing.T) {
 	}
 	// The customer updates the trust policy to the new ID.
 	trusted[r.ExternalID] = true
-	ch.answer = func(req check.Request) (connection.Outcome, chan struct{}) {
+	ch.answer = func(req probe.Request) (connection.Outcome, chan struct{}) {
 		return connection.Outcome{Result: connection.ResultOK, ExternalIDCurrent: true, Version: req.Version, ExternalIDVersion: req.ExternalIDVersion, CheckedAt: t0.Add(2 * time.Hour)}, nil
 	}
-	j = check.JobsFor(got, stored, check.WhyScheduled, t0.Add(2*time.Hour))[0]
+	j = probe.JobsFor(got, stored, probe.WhyScheduled, t0.Add(2*time.Hour))[0]
 	if _, err := w.Process(ctx, j, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestProcessAcrossRotation(t *testing.T) {
 		t.Fatalf("tenant events %+v", evs)
 	}
 	// Jobs no longer carry the retired ID.
-	if j := check.JobsFor(got, done, check.WhyScheduled, t0.Add(2*time.Hour))[0]; j.PreviousExternalID != "" {
+	if j := probe.JobsFor(got, done, probe.WhyScheduled, t0.Add(2*time.Hour))[0]; j.PreviousExternalID != "" {
 		t.Fatalf("job after completion %+v", j)
 	}
 }

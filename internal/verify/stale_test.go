@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/store"
 )
 
@@ -15,11 +15,11 @@ import (
 // wait on a gate so tests decide the order in which outcomes are written.
 type scriptedChecker struct {
 	mu     sync.Mutex
-	answer func(req check.Request) (connection.Outcome, chan struct{})
-	seen   []check.Request
+	answer func(req probe.Request) (connection.Outcome, chan struct{})
+	seen   []probe.Request
 }
 
-func (s *scriptedChecker) Check(ctx context.Context, req check.Request) check.Report {
+func (s *scriptedChecker) Check(ctx context.Context, req probe.Request) probe.Report {
 	s.mu.Lock()
 	s.seen = append(s.seen, req)
 	o, gate := s.answer(req)
@@ -27,7 +27,7 @@ func (s *scriptedChecker) Check(ctx context.Context, req check.Request) check.Re
 	if gate != nil {
 		<-gate
 	}
-	return check.Report{Outcome: o}
+	return probe.Report{Outcome: o}
 }
 
 // lose turns a VERIFIED connection into ACCESS_LOST.
@@ -59,7 +59,7 @@ func TestProcessOlderSuccessDoesNotRestore(t *testing.T) {
 	c := lose(t, st, seed(t, st, "123456789012", connection.Verified))
 	gate, started := make(chan struct{}), make(chan struct{})
 	calls := 0
-	ch := &scriptedChecker{answer: func(req check.Request) (connection.Outcome, chan struct{}) {
+	ch := &scriptedChecker{answer: func(req probe.Request) (connection.Outcome, chan struct{}) {
 		calls++
 		if calls == 1 { // the older check: succeeds, written last
 			close(started)
@@ -70,11 +70,11 @@ func TestProcessOlderSuccessDoesNotRestore(t *testing.T) {
 	w := newWorker(st, ch, nil)
 	done := make(chan error)
 	go func() {
-		_, err := w.Process(ctx, job(c, check.WhyScheduled), 1)
+		_, err := w.Process(ctx, job(c, probe.WhyScheduled), 1)
 		done <- err
 	}()
 	<-started // the older check is in flight
-	if _, err := w.Process(ctx, job(c, check.WhyRequested), 1); err != nil {
+	if _, err := w.Process(ctx, job(c, probe.WhyRequested), 1); err != nil {
 		t.Fatal(err)
 	}
 	counted, _ := st.GetConnection(ctx, "acme", "123456789012")
@@ -103,12 +103,12 @@ func TestProcessJobFromBeforeRotation(t *testing.T) {
 			if r == connection.ResultOK {
 				c = lose(t, st, c)
 			}
-			j := job(c, check.WhyScheduled) // made with version 1...
+			j := job(c, probe.WhyScheduled) // made with version 1...
 			tn, _ := st.GetTenant(ctx, "acme")
 			if err := st.RotateExternalID(ctx, tn.Rotated(t0.Add(30*time.Minute))); err != nil { // ...then revoked
 				t.Fatal(err)
 			}
-			ch := &scriptedChecker{answer: func(req check.Request) (connection.Outcome, chan struct{}) {
+			ch := &scriptedChecker{answer: func(req probe.Request) (connection.Outcome, chan struct{}) {
 				return connection.Outcome{Result: r, Version: req.Version, ExternalIDVersion: req.ExternalIDVersion, ExternalIDCurrent: true, CheckedAt: t0.Add(time.Hour)}, nil
 			}}
 			before, _ := st.GetConnection(ctx, "acme", "123456789012")

@@ -2,7 +2,7 @@
 // queue, runs the checks with bounded concurrency and writes each outcome
 // conditionally on the connection version the check was for.
 //
-// A message is either a check.Job (from the sweeper or an operator's
+// A message is either a probe.Job (from the sweeper or an operator's
 // re-check) or the EventBridge event of a "Role Submitted" (delivered by
 // the bus rule), for which the worker reads the connection and the tenant
 // to build the job. The outcome of one message is one of:
@@ -26,8 +26,8 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/internal/backoff"
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/rotation"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/stsbudget"
@@ -41,9 +41,9 @@ type Store interface {
 	Apply(ctx context.Context, t connection.Transition) error
 }
 
-// Checker runs one check (check.Checker).
+// Checker runs one check (probe.Checker).
 type Checker interface {
-	Check(ctx context.Context, req check.Request) check.Report
+	Check(ctx context.Context, req probe.Request) probe.Report
 }
 
 // Budget paces checks to the STS budget (stsbudget.Regions).
@@ -109,12 +109,12 @@ func (w *Worker) now() time.Time {
 
 // runCheck runs one check, paced by the budget when there is one: it takes
 // the check's STS calls from the budget first, and reports throttling back.
-func (w *Worker) runCheck(ctx context.Context, c connection.Connection, req check.Request) (check.Report, error) {
+func (w *Worker) runCheck(ctx context.Context, c connection.Connection, req probe.Request) (probe.Report, error) {
 	checkCtx := ctx
 	if w.Budget != nil {
 		var err error
 		if checkCtx, err = w.Budget.Take(ctx, stsbudget.CallsPerCheck); err != nil {
-			return check.Report{}, fmt.Errorf("check of %s/%s: %w", c.TenantID, c.AccountID, err)
+			return probe.Report{}, fmt.Errorf("check of %s/%s: %w", c.TenantID, c.AccountID, err)
 		}
 	}
 	rep := w.Checker.Check(checkCtx, req)
@@ -142,7 +142,7 @@ func (w *Worker) log() *slog.Logger {
 // On a redelivery the job's connection may be outdated by the previous
 // attempt's write, so Process reads the current one (a first delivery costs
 // no read) and drops the job if the connection moved on.
-func (w *Worker) Process(ctx context.Context, job check.Job, receiveCount int) (time.Duration, error) {
+func (w *Worker) Process(ctx context.Context, job probe.Job, receiveCount int) (time.Duration, error) {
 	d, err := w.process(ctx, job, receiveCount, false)
 	if errors.Is(err, ErrSkip) {
 		w.log().Info("check job dropped", "tenantId", job.Connection.TenantID, "accountId", job.Connection.AccountID,
@@ -152,7 +152,7 @@ func (w *Worker) Process(ctx context.Context, job check.Job, receiveCount int) (
 	return d, err
 }
 
-func (w *Worker) process(ctx context.Context, job check.Job, receiveCount int, fresh bool) (time.Duration, error) {
+func (w *Worker) process(ctx context.Context, job probe.Job, receiveCount int, fresh bool) (time.Duration, error) {
 	c := job.Connection
 	if receiveCount > 1 && !fresh {
 		cur, err := w.Store.GetConnection(ctx, c.TenantID, c.AccountID)
@@ -240,7 +240,7 @@ func (w *Worker) process(ctx context.Context, job check.Job, receiveCount int, f
 // a write during a grace period (the job carries a previous ID) made a
 // connection that holds a claim verified with the current ID; a failure is
 // logged, and the grace's end completes the rotation anyway.
-func (w *Worker) settleIfCurrent(ctx context.Context, job check.Job, before, after connection.Connection, now time.Time) {
+func (w *Worker) settleIfCurrent(ctx context.Context, job probe.Job, before, after connection.Connection, now time.Time) {
 	current := func(c connection.Connection) bool {
 		return c.HoldsClaim() && c.ExternalIDCurrent && c.ExternalIDVersion == job.ExternalIDVersion
 	}
@@ -260,7 +260,7 @@ func (w *Worker) settleIfCurrent(ctx context.Context, job check.Job, before, aft
 // (ExternalIDCurrent) unless the checker says only the job's previous ID
 // worked; anything else is stamped with the current version. The store
 // then refuses the outcome if the tenant no longer accepts that ID.
-func outcomeFor(o connection.Outcome, job check.Job) connection.Outcome {
+func outcomeFor(o connection.Outcome, job probe.Job) connection.Outcome {
 	switch {
 	case o.Result == connection.ResultOK && !o.ExternalIDCurrent && job.PreviousExternalID != "":
 		o.ExternalIDVersion = job.PreviousExternalIDVersion
@@ -309,69 +309,69 @@ type envelope struct {
 	Detail     json.RawMessage `json:"detail"`
 }
 
-// JobFromMessage decodes a verify queue message body: a check.Job, or the
+// JobFromMessage decodes a verify queue message body: a probe.Job, or the
 // EventBridge event of a "Role Submitted", for which it reads the current
 // connection and tenant. fresh reports that the job was just read from the
 // store. A body that can never become a job is ErrSkip.
-func (w *Worker) JobFromMessage(ctx context.Context, body []byte) (job check.Job, fresh bool, err error) {
-	var probe struct {
+func (w *Worker) JobFromMessage(ctx context.Context, body []byte) (job probe.Job, fresh bool, err error) {
+	var msg struct {
 		envelope
 		Connection json.RawMessage `json:"connection"`
 	}
-	if err := json.Unmarshal(body, &probe); err != nil {
-		return check.Job{}, false, fmt.Errorf("decode message: %w: %w", ErrSkip, err)
+	if err := json.Unmarshal(body, &msg); err != nil {
+		return probe.Job{}, false, fmt.Errorf("decode message: %w: %w", ErrSkip, err)
 	}
 	switch {
-	case probe.DetailType != "":
-		if probe.DetailType != string(connection.RoleSubmitted) {
-			return check.Job{}, false, fmt.Errorf("event of detail-type %q: %w", probe.DetailType, ErrSkip)
+	case msg.DetailType != "":
+		if msg.DetailType != string(connection.RoleSubmitted) {
+			return probe.Job{}, false, fmt.Errorf("event of detail-type %q: %w", msg.DetailType, ErrSkip)
 		}
 		var ev connection.Event
-		if err := json.Unmarshal(probe.Detail, &ev); err != nil {
-			return check.Job{}, false, fmt.Errorf("decode %s detail: %w: %w", probe.DetailType, ErrSkip, err)
+		if err := json.Unmarshal(msg.Detail, &ev); err != nil {
+			return probe.Job{}, false, fmt.Errorf("decode %s detail: %w: %w", msg.DetailType, ErrSkip, err)
 		}
 		ev.DetailType = connection.RoleSubmitted
 		job, err := w.JobForSubmission(ctx, ev)
 		return job, err == nil, err
-	case len(probe.Connection) > 0:
+	case len(msg.Connection) > 0:
 		if err := json.Unmarshal(body, &job); err != nil {
-			return check.Job{}, false, fmt.Errorf("decode job: %w: %w", ErrSkip, err)
+			return probe.Job{}, false, fmt.Errorf("decode job: %w: %w", ErrSkip, err)
 		}
 		c := job.Connection
 		if c.TenantID == "" || c.AccountID == "" || c.RoleARN == "" || c.Version < 1 || job.ExternalID == "" {
-			return check.Job{}, false, fmt.Errorf("incomplete job for %q/%q v%d: %w", c.TenantID, c.AccountID, c.Version, ErrSkip)
+			return probe.Job{}, false, fmt.Errorf("incomplete job for %q/%q v%d: %w", c.TenantID, c.AccountID, c.Version, ErrSkip)
 		}
 		return job, false, nil
 	}
-	return check.Job{}, false, fmt.Errorf("message is neither a job nor an event: %w", ErrSkip)
+	return probe.Job{}, false, fmt.Errorf("message is neither a job nor an event: %w", ErrSkip)
 }
 
 // JobForSubmission builds the job for a "Role Submitted" event from the
 // current connection and tenant. It is ErrSkip when the connection has moved
 // past the event's version (a later submission has its own event) or is
 // gone.
-func (w *Worker) JobForSubmission(ctx context.Context, ev connection.Event) (check.Job, error) {
+func (w *Worker) JobForSubmission(ctx context.Context, ev connection.Event) (probe.Job, error) {
 	if ev.TenantID == "" || ev.AccountID == "" || ev.Version < 1 {
-		return check.Job{}, fmt.Errorf("incomplete event %q: %w", ev.EventID, ErrSkip)
+		return probe.Job{}, fmt.Errorf("incomplete event %q: %w", ev.EventID, ErrSkip)
 	}
 	c, err := w.Store.GetConnection(ctx, ev.TenantID, ev.AccountID)
 	if errors.Is(err, store.ErrNotFound) {
-		return check.Job{}, fmt.Errorf("connection %s/%s: %w", ev.TenantID, ev.AccountID, ErrSkip)
+		return probe.Job{}, fmt.Errorf("connection %s/%s: %w", ev.TenantID, ev.AccountID, ErrSkip)
 	}
 	if err != nil {
-		return check.Job{}, fmt.Errorf("read connection %s/%s: %w", ev.TenantID, ev.AccountID, err)
+		return probe.Job{}, fmt.Errorf("read connection %s/%s: %w", ev.TenantID, ev.AccountID, err)
 	}
 	if c.Version != ev.Version {
-		return check.Job{}, fmt.Errorf("connection %s/%s is at v%d, event for v%d: %w", ev.TenantID, ev.AccountID, c.Version, ev.Version, ErrSkip)
+		return probe.Job{}, fmt.Errorf("connection %s/%s is at v%d, event for v%d: %w", ev.TenantID, ev.AccountID, c.Version, ev.Version, ErrSkip)
 	}
 	t, err := w.Store.GetTenant(ctx, ev.TenantID)
 	if errors.Is(err, store.ErrNotFound) {
-		return check.Job{}, fmt.Errorf("tenant %s: %w", ev.TenantID, ErrSkip)
+		return probe.Job{}, fmt.Errorf("tenant %s: %w", ev.TenantID, ErrSkip)
 	}
 	if err != nil {
-		return check.Job{}, fmt.Errorf("read tenant %s: %w", ev.TenantID, err)
+		return probe.Job{}, fmt.Errorf("read tenant %s: %w", ev.TenantID, err)
 	}
-	jobs := check.JobsFor(c, t, check.WhySubmitted, w.now())
+	jobs := probe.JobsFor(c, t, probe.WhySubmitted, w.now())
 	if ev.CandidateRoleARN != "" && len(jobs) > 1 {
 		return jobs[1], nil // a candidate was submitted: check the candidate
 	}

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
@@ -28,13 +28,13 @@ type fakeChecker struct {
 	mu       sync.Mutex
 	result   connection.Result
 	now      time.Time
-	requests []check.Request
+	requests []probe.Request
 	inFlight atomic.Int32
 	maxSeen  atomic.Int32
 	hold     time.Duration
 }
 
-func (f *fakeChecker) Check(ctx context.Context, req check.Request) check.Report {
+func (f *fakeChecker) Check(ctx context.Context, req probe.Request) probe.Report {
 	n := f.inFlight.Add(1)
 	for {
 		m := f.maxSeen.Load()
@@ -47,7 +47,7 @@ func (f *fakeChecker) Check(ctx context.Context, req check.Request) check.Report
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.requests = append(f.requests, req)
-	return check.Report{Outcome: connection.Outcome{ExternalIDCurrent: true, Result: f.result, Version: req.Version, ExternalIDVersion: req.ExternalIDVersion, CheckedAt: f.now}}
+	return probe.Report{Outcome: connection.Outcome{ExternalIDCurrent: true, Result: f.result, Version: req.Version, ExternalIDVersion: req.ExternalIDVersion, CheckedAt: f.now}}
 }
 
 func (f *fakeChecker) calls() int { f.mu.Lock(); defer f.mu.Unlock(); return len(f.requests) }
@@ -103,8 +103,8 @@ func seed(t *testing.T, st *store.Memory, account string, status connection.Stat
 	return c
 }
 
-func job(c connection.Connection, why string) check.Job {
-	return check.Job{Connection: c, ExternalID: externalID, ExternalIDVersion: 1, Why: why}
+func job(c connection.Connection, why string) probe.Job {
+	return probe.Job{Connection: c, ExternalID: externalID, ExternalIDVersion: 1, Why: why}
 }
 
 func newWorker(st verify.Store, ch verify.Checker, logs *bytes.Buffer) *verify.Worker {
@@ -162,7 +162,7 @@ func TestProcess(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			st := store.NewMemory()
 			c := seed(t, st, "123456789012", tt.status)
-			j := job(c, check.WhyScheduled)
+			j := job(c, probe.WhyScheduled)
 			if tt.staleJob {
 				j.Connection.Version--
 			}
@@ -197,7 +197,7 @@ func TestProcess(t *testing.T) {
 func TestProcessRedeliveryUsesTheCurrentConnection(t *testing.T) {
 	st := store.NewMemory()
 	c := seed(t, st, "123456789012", connection.Pending)
-	j := job(c, check.WhyScheduled)
+	j := job(c, probe.WhyScheduled)
 	ch := &fakeChecker{result: connection.ResultDenied, now: t0.Add(2 * time.Second)}
 	w := newWorker(st, ch, nil)
 	for receive, want := range map[int]time.Duration{1: 5 * time.Second} {
@@ -253,7 +253,7 @@ func TestProcessStoreFailures(t *testing.T) {
 			tt.st.Memory = store.NewMemory()
 			c := seed(t, tt.st.Memory, "123456789012", connection.Verified)
 			w := newWorker(tt.st, &fakeChecker{result: connection.ResultOK, now: t0.Add(time.Hour)}, nil)
-			d, err := w.Process(context.Background(), job(c, check.WhyScheduled), tt.receives)
+			d, err := w.Process(context.Background(), job(c, probe.WhyScheduled), tt.receives)
 			if d != 0 || !errors.Is(err, boom) || errors.Is(err, verify.ErrTransient) {
 				t.Fatalf("Process = %s, %v; want 0 and the store error", d, err)
 			}
@@ -295,7 +295,7 @@ func TestJobFromMessage(t *testing.T) {
 			if err == nil && (j.Connection.TenantID != "acme" || j.ExternalID == "") {
 				t.Errorf("job = %+v", j)
 			}
-			if tt.wantFresh && (j.Connection != c || j.ExternalID != externalID || j.Why != check.WhySubmitted) {
+			if tt.wantFresh && (j.Connection != c || j.ExternalID != externalID || j.Why != probe.WhySubmitted) {
 				t.Errorf("job from event = %+v, want the stored connection and tenant", j)
 			}
 		})
@@ -321,7 +321,7 @@ func TestRedeliveredJobsAreNotDueForTheSweeper(t *testing.T) {
 			c := seed(t, st, "123456789012", tt.status)
 			at := t0.Add(3 * time.Second)
 			w := newWorker(st, &fakeChecker{result: tt.result, now: at}, nil)
-			d, _ := w.Process(context.Background(), job(c, check.WhyScheduled), 1)
+			d, _ := w.Process(context.Background(), job(c, probe.WhyScheduled), 1)
 			if d <= 0 {
 				t.Fatalf("redelivery delay = %s, want > 0", d)
 			}

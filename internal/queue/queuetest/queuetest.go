@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/check"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/queue"
 )
 
@@ -32,7 +32,7 @@ type Harness struct {
 	// 10s.
 	Consumer Consumer
 	// Sent returns the jobs the queue accepted so far, in order.
-	Sent func() []check.Job
+	Sent func() []probe.Job
 	// RejectNext scripts the outcome of the next entries sent, attempt
 	// by attempt: an error code refuses the entry ("InternalError" and
 	// "ServiceUnavailable" without sender fault), "" accepts it.
@@ -115,11 +115,11 @@ func runReceive(t *testing.T, newHarness func(t *testing.T) Harness) {
 			if m.ReceiveCount != 1 || m.ReceiptHandle == "" || m.ID == "" {
 				t.Errorf("message %d = %+v, want receive count 1 with an ID and a receipt handle", i, m)
 			}
-			var body check.Job
+			var body probe.Job
 			if err := json.Unmarshal([]byte(m.Body), &body); err != nil {
 				t.Fatalf("message %d body %q: %v", i, m.Body, err)
 			}
-			assertJobs(t, []check.Job{m.Job, body}, []check.Job{in[i], in[i]})
+			assertJobs(t, []probe.Job{m.Job, body}, []probe.Job{in[i], in[i]})
 		}
 		receive(t, h.Consumer, 10, 0, 0) // all in flight
 
@@ -152,7 +152,7 @@ func runReceive(t *testing.T, newHarness func(t *testing.T) Harness) {
 			t.Fatal(err)
 		}
 		got := receive(t, h.Consumer, 5, 0, 5)
-		jobs := make([]check.Job, len(got))
+		jobs := make([]probe.Job, len(got))
 		for i, m := range got {
 			jobs[i] = m.Job
 		}
@@ -206,28 +206,28 @@ func receive(t *testing.T, c Consumer, max int, wait time.Duration, want int) []
 }
 
 // Jobs returns n distinct jobs.
-func Jobs(n int) []check.Job {
-	out := make([]check.Job, n)
+func Jobs(n int) []probe.Job {
+	out := make([]probe.Job, n)
 	at := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	for i := range out {
 		acct := fmt.Sprintf("%012d", 111111111100+i)
-		out[i] = check.Job{
+		out[i] = probe.Job{
 			Connection: connection.Connection{
 				TenantID: "acme", AccountID: acct, RoleARN: "arn:aws:iam::" + acct + ":role/RoleCall",
 				Status: connection.Verified, Version: int64(i + 1), SubmittedAt: at, UpdatedAt: at, NextCheckAt: at.Add(time.Hour),
 				Reason: connection.Reason{Code: connection.CodeVerified, Message: "ok"},
 			},
-			ExternalID: "rc-TESTEXTERNALID", ExternalIDVersion: 1, Why: check.WhyScheduled,
+			ExternalID: "rc-TESTEXTERNALID", ExternalIDVersion: 1, Why: probe.WhyScheduled,
 		}
 	}
 	return out
 }
 
-func sortJobs(j []check.Job) {
-	slices.SortFunc(j, func(a, b check.Job) int { return int(a.Connection.Version - b.Connection.Version) })
+func sortJobs(j []probe.Job) {
+	slices.SortFunc(j, func(a, b probe.Job) int { return int(a.Connection.Version - b.Connection.Version) })
 }
 
-func assertJobs(t *testing.T, got, want []check.Job) {
+func assertJobs(t *testing.T, got, want []probe.Job) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("sent %d jobs, want %d", len(got), len(want))

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/rolecall/rolecall/internal/check"
+	"github.com/rolecall/rolecall/internal/probe"
 )
 
 // Recorder is a job sender that keeps every job it accepts, for tests of
@@ -13,12 +13,12 @@ import (
 // makes the following sends refuse their jobs.
 type Recorder struct {
 	mu   sync.Mutex
-	jobs []check.Job
+	jobs []probe.Job
 	err  error
 }
 
 // Send keeps jobs, or returns the error set with Fail.
-func (r *Recorder) Send(_ context.Context, jobs []check.Job) error {
+func (r *Recorder) Send(_ context.Context, jobs []probe.Job) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.err != nil {
@@ -36,7 +36,7 @@ func (r *Recorder) Fail(err error) {
 }
 
 // Jobs returns the jobs accepted so far, in order.
-func (r *Recorder) Jobs() []check.Job {
+func (r *Recorder) Jobs() []probe.Job {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.jobs)

@@ -1,4 +1,0 @@
-package check
-
-// Backoff exposes retryDelay to the external tests.
-var Backoff = retryDelay

@@ -1,0 +1,518 @@
+package emulator
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/testkit/syncbuf"
+)
+
+// testOptions are short policies so the suite runs in seconds.
+func testOptions(t testing.TB, out io.Writer) Options {
+	return Options{
+		Addr:              "127.0.0.1:0",
+		SweepEvery:        -1, // the tests sweep through POST /v1/sweeps
+		PropagationWindow: 10 * time.Second,
+		LostAfter:         2,
+		CheckBaseDelay:    5 * time.Millisecond,
+		Tune: func(p *connection.Policy) {
+			p.PendingBackoff = 500 * time.Millisecond
+			p.PendingBackoffMax = time.Second
+			p.TransientRetry = time.Second
+			p.SuspectInterval = time.Second
+		},
+		Events: out,
+		Log:    slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func start(t *testing.T, o Options) *Server {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := Start(ctx, o)
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return s
+}
+
+// client calls a running server.
+type client struct {
+	t    *testing.T
+	base string
+	ops  string
+}
+
+type response struct {
+	status int
+	body   []byte
+}
+
+func (r response) decode(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %T from %s: %v", v, r.body, err)
+	}
+}
+
+func (c client) do(method, path, auth string, body any) response {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return response{status: resp.StatusCode, body: b}
+}
+
+func (c client) opsDo(method, path string, body any) response {
+	c.t.Helper()
+	return c.do(method, path, "Bearer "+c.ops, body)
+}
+
+func (c client) must(r response, status int) response {
+	c.t.Helper()
+	if r.status != status {
+		c.t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
+	}
+	return r
+}
+
+type inviteView struct {
+	TenantID            string `json:"tenantId"`
+	ExternalID          string `json:"externalId"`
+	TrustedPrincipalARN string `json:"trustedPrincipalArn"`
+	Sandbox             *struct {
+		AccountID   string          `json:"accountId"`
+		RoleARN     string          `json:"roleArn"`
+		TrustPolicy json.RawMessage `json:"trustPolicy"`
+	} `json:"sandbox"`
+}
+
+type envelope struct {
+	ID         string           `json:"id"`
+	DetailType string           `json:"detail-type"`
+	Source     string           `json:"source"`
+	Detail     connection.Event `json:"detail"`
+}
+
+// tenantWithInvite creates a tenant through the API and returns the
+// invite's Authorization header and the form's view.
+func (c client) tenantWithInvite(id string) (string, inviteView) {
+	c.t.Helper()
+	c.must(c.opsDo("POST", "/v1/tenants", map[string]string{"tenantId": id, "name": "Tenant " + id}), 201)
+	var inv struct {
+		Code string `json:"code"`
+		URL  string `json:"url"`
+	}
+	c.must(c.opsDo("POST", "/v1/tenants/"+id+"/invites", nil), 201).decode(c.t, &inv)
+	if inv.URL != c.base+"/connect?invite="+inv.Code {
+		c.t.Errorf("invite url %q", inv.URL)
+	}
+	auth := "Invite " + inv.Code
+	var v inviteView
+	c.must(c.do("GET", "/v1/invite", auth, nil), 200).decode(c.t, &v)
+	if v.Sandbox == nil || len(v.Sandbox.TrustPolicy) == 0 {
+		c.t.Fatalf("no sandbox offer: %+v", v)
+	}
+	return auth, v
+}
+
+func (c client) putRole(arn string, policy json.RawMessage) {
+	c.t.Helper()
+	c.must(c.do("PUT", "/_sandbox/roles", "", map[string]any{"roleArn": arn, "trustPolicy": policy}), 200)
+}
+
+func (c client) connection(auth, account string) connection.Connection {
+	c.t.Helper()
+	var conn connection.Connection
+	c.must(c.do("GET", "/v1/connections/"+account, auth, nil), 200).decode(c.t, &conn)
+	return conn
+}
+
+// waitStatus polls the connection until it has status want, calling nudge
+// (e.g. a sweep) before each poll.
+func (c client) waitStatus(auth, account string, want connection.Status, within time.Duration, nudge func()) connection.Connection {
+	c.t.Helper()
+	deadline := time.Now().Add(within)
+	var conn connection.Connection
+	for {
+		if nudge != nil {
+			nudge()
+		}
+		conn = c.connection(auth, account)
+		if conn.Status == want {
+			return conn
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("connection %s is %s (%+v), not %s after %s", account, conn.Status, conn.Reason, want, within)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (c client) sweepAll() {
+	c.t.Helper()
+	c.must(c.opsDo("POST", "/v1/sweeps", map[string]bool{"all": true}), 200)
+}
+
+// eventsOf returns the detail-types of the events of one connection, oldest
+// first, as GET /v1/events lists them.
+func (c client) eventsOf(tenantID, account string) []string {
+	c.t.Helper()
+	var page struct {
+		Events []envelope `json:"events"`
+	}
+	c.must(c.opsDo("GET", "/v1/events?limit=1000", nil), 200).decode(c.t, &page)
+	var out []string
+	for _, e := range page.Events {
+		if e.Detail.TenantID == tenantID && e.Detail.AccountID == account {
+			out = append(out, e.DetailType)
+		}
+	}
+	return out
+}
+
+// waitEvents waits until the connection's events are want.
+func (c client) waitEvents(tenantID, account string, want ...string) {
+	c.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := c.eventsOf(tenantID, account)
+		if strings.Join(got, ",") == strings.Join(want, ",") {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("events of %s/%s: %q, want %q", tenantID, account, got, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func randomID(prefix string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// policyWithoutExternalID is a trust policy that trusts the partner but
+// forgets the sts:ExternalId condition.
+func policyWithoutExternalID(principal string) json.RawMessage {
+	return json.RawMessage(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + principal + `"},"Action":"sts:AssumeRole"}]}`)
+}
+
+// runSuite is the end-to-end suite of issue 5, through HTTP only.
+func runSuite(t *testing.T, o Options, events *syncbuf.Buffer) {
+	checks := newCheckWatch()
+	o.Hooks.WrapChecker = checks.wrap
+	s := start(t, o)
+	c := client{t: t, base: s.URL, ops: s.OpsToken}
+
+	t.Run("verified, access lost, restored", func(t *testing.T) {
+		c := c
+		c.t = t
+		tid := randomID("acme-")
+		auth, v := c.tenantWithInvite(tid)
+		role, acct := v.Sandbox.RoleARN, v.Sandbox.AccountID
+		if v.TrustedPrincipalARN != s.PartnerPrincipalARN || !strings.Contains(string(v.Sandbox.TrustPolicy), v.ExternalID) {
+			t.Fatalf("offer %+v", v)
+		}
+		c.putRole(role, v.Sandbox.TrustPolicy) // the template's own trust policy
+
+		var sub connection.Connection
+		c.must(c.do("POST", "/v1/connections", auth, map[string]string{"roleArn": role}), 202).decode(t, &sub)
+		if sub.Status != connection.Pending || sub.AccountID != acct {
+			t.Fatalf("submitted %+v", sub)
+		}
+		conn := c.waitStatus(auth, acct, connection.Verified, 10*time.Second, nil)
+		if conn.Reason.Code != connection.CodeVerified || conn.LastCheckedAt.IsZero() {
+			t.Errorf("verified %+v", conn)
+		}
+		c.waitEvents(tid, acct, "Role Submitted", "Role Verified")
+
+		// The customer deletes the role: two failed checks later, access is lost.
+		c.must(c.do("DELETE", "/_sandbox/roles?roleArn="+role, "", nil), 200)
+		conn = c.waitStatus(auth, acct, connection.AccessLost, 10*time.Second, c.sweepAll)
+		if conn.Reason.Code != string(connection.ResultDenied) || conn.Reason.Hint == "" {
+			t.Errorf("access lost %+v", conn)
+		}
+		c.waitEvents(tid, acct, "Role Submitted", "Role Verified", "Role Access Lost")
+
+		// The role comes back.
+		c.putRole(role, v.Sandbox.TrustPolicy)
+		c.waitStatus(auth, acct, connection.Verified, 10*time.Second, c.sweepAll)
+		c.waitEvents(tid, acct, "Role Submitted", "Role Verified", "Role Access Lost", "Role Access Restored")
+	})
+
+	t.Run("external ID not enforced", func(t *testing.T) {
+		c := c
+		c.t = t
+		tid := randomID("lax-")
+		auth, _ := c.tenantWithInvite(tid)
+		acct := "210987654321"
+		role := "arn:aws:iam::" + acct + ":role/NoExternalId"
+		c.putRole(role, policyWithoutExternalID(s.PartnerPrincipalARN))
+		c.must(c.do("POST", "/v1/connections", auth, map[string]string{"roleArn": role}), 202)
+		conn := c.waitStatus(auth, acct, connection.Failed, 10*time.Second, nil)
+		if conn.Reason.Code != string(connection.ResultNotEnforced) || !strings.Contains(conn.Reason.Hint, "sts:ExternalId") {
+			t.Errorf("failed %+v", conn)
+		}
+		c.waitEvents(tid, acct, "Role Submitted", "Role Verification Failed")
+	})
+
+	t.Run("role created after submission", func(t *testing.T) {
+		c := c
+		c.t = t
+		tid := randomID("slow-")
+		auth, v := c.tenantWithInvite(tid)
+		role, acct := v.Sandbox.RoleARN, v.Sandbox.AccountID
+		c.must(c.do("POST", "/v1/connections", auth, map[string]string{"roleArn": role}), 202)
+		// IAM propagation: the role appears only after the connection was
+		// checked. The second check starts after the first one's PENDING
+		// outcome was recorded, so the connection shows it.
+		checks.waitStarted(t, role, 2, 10*time.Second)
+		if conn := c.connection(auth, acct); conn.Status != connection.Pending || conn.LastCheckedAt.IsZero() {
+			t.Fatalf("before the role exists: %+v (want PENDING and checked at least once)", conn)
+		}
+		c.putRole(role, v.Sandbox.TrustPolicy)
+		c.waitStatus(auth, acct, connection.Verified, 10*time.Second, nil)
+		c.waitEvents(tid, acct, "Role Submitted", "Role Verified")
+	})
+
+	t.Run("events on stdout match the event log", func(t *testing.T) {
+		var page struct {
+			Events []json.RawMessage `json:"events"`
+		}
+		c.must(c.opsDo("GET", "/v1/events?limit=1000", nil), 200).decode(t, &page)
+		lines := strings.Split(strings.TrimSpace(events.String()), "\n")
+		if len(lines) != len(page.Events) {
+			t.Fatalf("%d lines on stdout, %d events", len(lines), len(page.Events))
+		}
+		for i, l := range lines {
+			var a, b envelope
+			if err := json.Unmarshal([]byte(l), &a); err != nil {
+				t.Fatalf("line %d is not an event: %v", i, err)
+			}
+			_ = json.Unmarshal(page.Events[i], &b)
+			if a.ID != b.ID || a.Source != "rolecall" || a.Detail.EventID == "" || a.Detail.EventID != b.Detail.EventID {
+				t.Errorf("line %d: %+v, event log: %+v", i, a, b)
+			}
+		}
+		// after= continues from an event.
+		var rest struct {
+			Events []envelope `json:"events"`
+		}
+		var first envelope
+		_ = json.Unmarshal(page.Events[0], &first)
+		c.must(c.opsDo("GET", "/v1/events?after="+first.Detail.EventID, nil), 200).decode(t, &rest)
+		if len(rest.Events) != len(page.Events)-1 {
+			t.Errorf("after the first event: %d events, want %d", len(rest.Events), len(page.Events)-1)
+		}
+	})
+}
+
+func TestEndToEndEmbedded(t *testing.T) {
+	events := &syncbuf.Buffer{}
+	runSuite(t, testOptions(t, events), events)
+}
+
+func TestEndToEndDynamoDBLocal(t *testing.T) {
+	endpoint := os.Getenv("ROLECALL_DYNAMODB_ENDPOINT")
+	if endpoint == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("ROLECALL_DYNAMODB_ENDPOINT is not set; CI must run DynamoDB Local (.ci/with-dynamodb.sh)")
+		}
+		t.Skip("DynamoDB Local not running; run `make test`")
+	}
+	events := &syncbuf.Buffer{}
+	o := testOptions(t, events)
+	o.DynamoDBEndpoint = endpoint
+	o.TableName = randomID("rolecall-e2e-")
+	runSuite(t, o, events)
+}
+
+func TestBannerAndDemoInvite(t *testing.T) {
+	s := start(t, testOptions(t, io.Discard))
+	b := s.Banner()
+	for _, want := range []string{s.DemoInviteURL, s.URL + "/ops", s.OpsToken, SandboxPrincipalARN, "stdout", "embedded store", "sandbox STS"} {
+		if !strings.Contains(b, want) {
+			t.Errorf("banner lacks %q:\n%s", want, b)
+		}
+	}
+	resp, err := http.Get(s.DemoInviteURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "Demo Customer") || !strings.Contains(string(body), `id="sandbox-create"`) {
+		t.Fatalf("demo form: %d", resp.StatusCode)
+	}
+	var info struct {
+		PartnerPrincipalARN string `json:"partnerPrincipalArn"`
+		STSEndpoint         string `json:"stsEndpoint"`
+	}
+	c := client{t: t, base: s.URL, ops: s.OpsToken}
+	c.must(c.do("GET", "/_sandbox", "", nil), 200).decode(t, &info)
+	if info.PartnerPrincipalARN != SandboxPrincipalARN || info.STSEndpoint != s.URL+SandboxSTSPath {
+		t.Errorf("sandbox info %+v", info)
+	}
+	if len(s.OpsToken) < 32 {
+		t.Errorf("generated ops token %q is short", s.OpsToken)
+	}
+	c.must(c.do("GET", "/v1/events", "Bearer wrong", nil), 401)
+}
+
+func TestFaultsAreTransient(t *testing.T) {
+	checks := newCheckWatch()
+	o := testOptions(t, io.Discard)
+	o.Hooks.WrapChecker = checks.wrap
+	s := start(t, o)
+	c := client{t: t, base: s.URL, ops: s.OpsToken}
+	auth, v := c.tenantWithInvite("faulty")
+	c.putRole(v.Sandbox.RoleARN, v.Sandbox.TrustPolicy)
+	// Every STS call fails with a 5xx: the connection stays PENDING.
+	c.must(c.do("PUT", "/_sandbox/faults", "", map[string]any{"errorRate": 1}), 200)
+	c.must(c.do("POST", "/v1/connections", auth, map[string]string{"roleArn": v.Sandbox.RoleARN}), 202)
+	// The retry starts after the failed check's outcome was recorded.
+	checks.waitStarted(t, v.Sandbox.RoleARN, 2, 10*time.Second)
+	if conn := c.connection(auth, v.Sandbox.AccountID); conn.Status != connection.Pending {
+		t.Fatalf("a transient failure changed the status: %+v", conn)
+	}
+	c.must(c.do("PUT", "/_sandbox/faults", "", map[string]any{"errorRate": 0}), 200)
+	c.waitStatus(auth, v.Sandbox.AccountID, connection.Verified, 10*time.Second, nil)
+}
+
+func TestGracefulShutdownPublishesInFlightWork(t *testing.T) {
+	events := &syncbuf.Buffer{}
+	o := testOptions(t, events)
+	// Each STS call takes 300 ms, so the check is still in flight when
+	// shutdown starts right after it began.
+	o.SandboxLatency = 300 * time.Millisecond
+	checks := newCheckWatch()
+	o.Hooks.WrapChecker = checks.wrap
+	ctx := context.Background()
+	s, err := Start(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := client{t: t, base: s.URL, ops: s.OpsToken}
+	auth, v := c.tenantWithInvite("shutdown")
+	c.putRole(v.Sandbox.RoleARN, v.Sandbox.TrustPolicy)
+	c.must(c.do("POST", "/v1/connections", auth, map[string]string{"roleArn": v.Sandbox.RoleARN}), 202)
+	checks.waitStarted(t, v.Sandbox.RoleARN, 1, 10*time.Second)
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := s.Shutdown(sctx); err != nil {
+		t.Fatal(err)
+	}
+	checks.waitFinished(t, v.Sandbox.RoleARN, 1, time.Second) // shutdown waited for it
+	if !strings.Contains(events.String(), `"detail-type":"Role Verified"`) {
+		t.Errorf("the in-flight check's event was not published:\n%s", events.String())
+	}
+	if _, err := http.Get(s.URL + "/ops"); err == nil {
+		t.Error("the server still answers after shutdown")
+	}
+	if err := s.Shutdown(sctx); err != nil {
+		t.Errorf("second shutdown: %v", err)
+	}
+}
+
+func TestStartFailsOnBusyAddress(t *testing.T) {
+	s := start(t, testOptions(t, io.Discard))
+	o := testOptions(t, io.Discard)
+	o.Addr = strings.TrimPrefix(s.URL, "http://")
+	if _, err := Start(context.Background(), o); err == nil || !strings.Contains(err.Error(), "listen") {
+		t.Fatalf("second server on %s: %v", o.Addr, err)
+	}
+}
+
+func TestSandboxControlErrors(t *testing.T) {
+	s := start(t, testOptions(t, io.Discard))
+	c := client{t: t, base: s.URL, ops: s.OpsToken}
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		body   any
+		status int
+		code   string
+	}{
+		{"unsupported grammar", "PUT", "/_sandbox/roles", map[string]any{"roleArn": "arn:aws:iam::210987654321:role/R",
+			"trustPolicy": json.RawMessage(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotPrincipal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}`)}, 400, "INVALID_TRUST_POLICY"},
+		{"no statement", "PUT", "/_sandbox/roles", map[string]any{"roleArn": "arn:aws:iam::210987654321:role/R", "trustPolicy": map[string]any{}}, 400, "INVALID_TRUST_POLICY"},
+		{"a role in the partner account (the sandbox allows it)", "PUT", "/_sandbox/roles", map[string]any{"roleArn": "arn:aws:iam::123456789012:role/R", "trustPolicy": policyWithoutExternalID(SandboxPrincipalARN)}, 200, ""},
+		{"delete unknown", "DELETE", "/_sandbox/roles?roleArn=arn:aws:iam::210987654321:role/Nope", nil, 404, "NOT_FOUND"},
+		{"faults", "PUT", "/_sandbox/faults", map[string]any{"latencyMs": 5, "throttleRate": 0.1, "errorRate": 0.2}, 200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c.t = t
+			r := c.do(tt.method, tt.path, "", tt.body)
+			if r.status != tt.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
+			}
+			if tt.code != "" {
+				var e struct {
+					Error struct{ Code, Message, Field string } `json:"error"`
+				}
+				r.decode(t, &e)
+				if e.Error.Code != tt.code || e.Error.Message == "" {
+					t.Errorf("error %+v", e.Error)
+				}
+			}
+		})
+	}
+	if f := s.Sandbox.Faults(); f.Latency != 5*time.Millisecond || f.ThrottleRate != 0.1 || f.ErrorRate != 0.2 {
+		t.Errorf("faults %+v", f)
+	}
+}

@@ -1,0 +1,197 @@
+package emulator
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/rolecall/rolecall/internal/httpapi"
+	"github.com/rolecall/rolecall/internal/testkit/syncbuf"
+)
+
+// TestServeAnswersOnlyLoopbackHosts drives the server as a DNS-rebinding
+// page would: the connection reaches 127.0.0.1, but the Host header is the
+// attacker's name. Every route, the unauthenticated sandbox ones first, and
+// the sandbox STS the checker calls on its own port, answer 421 and change
+// nothing; the same requests addressed to a loopback name are served.
+func TestServeAnswersOnlyLoopbackHosts(t *testing.T) {
+	s := start(t, testOptions(t, io.Discard))
+	role := "arn:aws:iam::210987654321:role/Rebound"
+	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + SandboxPrincipalARN + `"},"Action":"sts:AssumeRole"}]}`
+	putRole, _ := json.Marshal(map[string]any{"roleArn": role, "trustPolicy": json.RawMessage(policy)})
+	stsForm := url.Values{"Action": {"GetCallerIdentity"}, "Version": {"2011-06-15"}}.Encode()
+	port := s.URL[strings.LastIndex(s.URL, ":")+1:]
+	stsPort := s.stsURL[strings.LastIndex(s.stsURL, ":")+1:]
+
+	tests := []struct {
+		name, method, base, path, ctype, body string
+	}{
+		{"sandbox info", "GET", s.URL, "/_sandbox", "", ""},
+		{"sandbox role", "PUT", s.URL, "/_sandbox/roles", "application/json", string(putRole)},
+		{"sandbox faults", "PUT", s.URL, "/_sandbox/faults", "application/json", `{"errorRate":1}`},
+		{"sandbox STS", "POST", s.URL, SandboxSTSPath, "application/x-www-form-urlencoded", stsForm},
+		{"checker's sandbox STS", "POST", s.stsURL, "/", "application/x-www-form-urlencoded", stsForm},
+		{"form", "GET", s.URL, "/connect", "", ""},
+		{"invite", "GET", s.URL, "/v1/invite", "", ""},
+	}
+	send := func(t *testing.T, method, target, host, ctype, body string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, target, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = host
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	sandboxState := func() string {
+		return fmt.Sprintf("roles %v, faults %+v, %d calls", s.Sandbox.Roles(), s.Sandbox.Faults(), s.Sandbox.Calls())
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := port
+			if tt.base == s.stsURL {
+				p = stsPort
+			}
+			before := sandboxState()
+			for _, host := range []string{"attacker.example:" + p, "attacker.example", "0.0.0.0:" + p} {
+				code, body := send(t, tt.method, tt.base+tt.path, host, tt.ctype, tt.body)
+				if code != http.StatusMisdirectedRequest || !strings.Contains(body, httpapi.CodeMisdirected) {
+					t.Errorf("Host %s: %d %s, want 421 %s", host, code, body, httpapi.CodeMisdirected)
+				}
+			}
+			if after := sandboxState(); after != before {
+				t.Fatalf("refused requests changed the sandbox: %s, was %s", after, before)
+			}
+			for _, host := range []string{"localhost:" + p, "127.0.0.1:" + p, "LOCALHOST"} {
+				if code, body := send(t, tt.method, tt.base+tt.path, host, tt.ctype, tt.body); code == http.StatusMisdirectedRequest {
+					t.Errorf("Host %s: %d %s, want it served", host, code, body)
+				}
+			}
+		})
+	}
+}
+
+// TestServeRefusesUnsafeExposure: the library refuses what serve's flags
+// refuse, so that no caller of Start can expose the sandbox.
+func TestServeRefusesUnsafeExposure(t *testing.T) {
+	tests := []struct {
+		name string
+		set  func(*Options)
+		want string
+	}{
+		{"all interfaces", func(o *Options) { o.Addr = ":0" }, "not a loopback address"},
+		{"unspecified IPv4", func(o *Options) { o.Addr = "0.0.0.0:0" }, "not a loopback address"},
+		{"unspecified IPv6", func(o *Options) { o.Addr = "[::]:0" }, "not a loopback address"},
+		{"a LAN address", func(o *Options) { o.Addr = "192.0.2.10:0" }, "not a loopback address"},
+		{"a host name", func(o *Options) { o.Addr = "rolecall.example.com:0" }, "not a loopback address"},
+		{"public sandbox", func(o *Options) { o.Addr, o.Public, o.PublicHost = "0.0.0.0:0", true, "rolecall.example.com" }, "never with the sandbox"},
+		{"public loopback sandbox", func(o *Options) { o.Public, o.PublicHost = true, "rolecall.example.com" }, "never with the sandbox"},
+		{"public without host", func(o *Options) { o.Addr, o.Public, o.AWS = "0.0.0.0:0", true, true }, "needs a public host"},
+		{"public host without public", func(o *Options) { o.PublicHost = "rolecall.example.com" }, "needs public mode"},
+		{"public host with a port", func(o *Options) {
+			o.Public, o.AWS, o.PublicHost = true, true, "rolecall.example.com:443"
+		}, "host name or IP address"},
+		{"public host with a scheme", func(o *Options) {
+			o.Public, o.AWS, o.PublicHost = true, true, "https://rolecall.example.com"
+		}, "host name or IP address"},
+		{"public host with a path", func(o *Options) {
+			o.Public, o.AWS, o.PublicHost = true, true, "rolecall.example.com/x"
+		}, "host name or IP address"},
+		{"public host label", func(o *Options) { o.Public, o.AWS, o.PublicHost = true, true, "-rolecall.example.com" }, "host name or IP address"},
+		{"short ops token", func(o *Options) { o.OpsToken = "tok-123" }, "at least 32"},
+		{"ops token with a space", func(o *Options) { o.OpsToken = "0123456789abcdef 0123456789abcdef" }, "printable ASCII"},
+		{"ops token with a newline", func(o *Options) { o.OpsToken = "0123456789abcdef0123456789abcdef\n" }, "printable ASCII"},
+		{"bad address", func(o *Options) { o.Addr = "127.0.0.1" }, "host:port"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := testOptions(t, &syncbuf.Buffer{})
+			tt.set(&o)
+			if err := o.Validate(); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Validate = %v, want %q", err, tt.want)
+			}
+			s, err := Start(context.Background(), o)
+			if err == nil {
+				_ = s.Shutdown(context.Background())
+				t.Fatal("Start accepted it")
+			}
+		})
+	}
+	t.Run("public with AWS and a public host", func(t *testing.T) {
+		for _, host := range []string{"rolecall.example.com", "203.0.113.7", "2001:db8::7"} {
+			o := testOptions(t, &syncbuf.Buffer{})
+			o.Addr, o.Public, o.AWS, o.PublicHost = "0.0.0.0:0", true, true, host
+			if err := o.Validate(); err != nil {
+				t.Errorf("%s: %v", host, err)
+			}
+		}
+	})
+	t.Run("loopback names are local", func(t *testing.T) {
+		for _, addr := range []string{"127.0.0.1:0", "127.0.0.2:0", "[::1]:0", "localhost:0"} {
+			o := testOptions(t, &syncbuf.Buffer{})
+			o.Addr = addr
+			if err := o.Validate(); err != nil {
+				t.Errorf("%s: %v", addr, err)
+			}
+		}
+	})
+}
+
+// TestTrustedPrincipalIsARole: an IAM user as the trusted principal used
+// to start, then answer 500 to every GET /v1/invite and GET /connect (the
+// customer template cannot be rendered for it). Start refuses it, a role
+// session and an account root, with a message naming what to use; a role
+// with a path starts and renders.
+func TestTrustedPrincipalIsARole(t *testing.T) {
+	tests := []struct {
+		principal string
+		want      string // "" starts
+	}{
+		{"arn:aws:iam::123456789012:user/alice", "is an IAM user"},
+		{"arn:aws:sts::123456789012:assumed-role/RoleCallVerifier/s", "role session"},
+		{"arn:aws:iam::123456789012:role/service/RoleCallVerifier", ""},
+		{"arn:aws:iam::123456789012:root", "must be the partner access role"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.principal, func(t *testing.T) {
+			o := testOptions(t, io.Discard)
+			o.TrustedPrincipalARN = tt.principal
+			if tt.want != "" {
+				s, err := Start(context.Background(), o)
+				if err == nil {
+					defer s.Shutdown(context.Background())
+					c := client{t: t, base: s.URL}
+					r := c.do("GET", "/v1/invite", "Invite "+strings.TrimPrefix(s.DemoInviteURL, s.URL+"/connect?invite="), nil)
+					t.Fatalf("Start accepted %s; GET /v1/invite answers %d", tt.principal, r.status)
+				}
+				if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "--trusted-principal-arn") {
+					t.Errorf("Start: %v, want it to say %q and name --trusted-principal-arn", err, tt.want)
+				}
+				return
+			}
+			s := start(t, o)
+			c := client{t: t, base: s.URL}
+			code := strings.TrimPrefix(s.DemoInviteURL, s.URL+"/connect?invite=")
+			var inv inviteView
+			c.must(c.do("GET", "/v1/invite", "Invite "+code, nil), 200).decode(t, &inv)
+			if inv.TrustedPrincipalARN != tt.principal {
+				t.Errorf("invite shows principal %q, want %q", inv.TrustedPrincipalARN, tt.principal)
+			}
+			c.must(c.do("GET", "/connect?invite="+code, "", nil), 200)
+		})
+	}
+}

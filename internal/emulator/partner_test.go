@@ -1,0 +1,180 @@
+package emulator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+
+	"github.com/rolecall/rolecall/access"
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/testkit/syncbuf"
+)
+
+// TestPartnerModelIsTheTemplates: the sandbox's access role and verifier
+// carry template.yaml's policies, resolved for the sandbox account.
+func TestPartnerModelIsTheTemplates(t *testing.T) {
+	doc, err := partnerModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Organizations map[string]string
+		Roles         []struct {
+			ARN              string
+			TrustPolicy      json.RawMessage
+			IdentityPolicies []json.RawMessage
+		}
+		Callers []struct {
+			AccessKeyID      string
+			Principal        string
+			IdentityPolicies []json.RawMessage
+		}
+	}
+	if err := json.Unmarshal(doc, &m); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Roles) != 1 || m.Roles[0].ARN != SandboxPrincipalARN {
+		t.Fatalf("roles %+v", m.Roles)
+	}
+	trust := string(m.Roles[0].TrustPolicy)
+	for _, want := range []string{`"AWS":"` + SandboxVerifierARN + `"`, `"AWS":["` + SandboxWorkloadARN + `"]`} {
+		if !strings.Contains(trust, want) {
+			t.Errorf("trust policy %s lacks %s", trust, want)
+		}
+	}
+	perms := string(m.Roles[0].IdentityPolicies[0])
+	for _, want := range []string{`"aws:ResourceAccount":"` + SandboxPartnerAccount + `"`, `"aws:ResourceOrgID":"${aws:PrincipalOrgID}"`, `"Resource":"arn:aws:iam::*:role/*"`} {
+		if !strings.Contains(perms, want) {
+			t.Errorf("access role policy %s lacks %s", perms, want)
+		}
+	}
+	if len(m.Callers) != 2 || m.Callers[1].Principal != SandboxWorkloadARN || m.Callers[0].Principal != SandboxVerifierARN || len(m.Callers[0].IdentityPolicies) != 1 ||
+		!strings.Contains(string(m.Callers[0].IdentityPolicies[0]), `"Resource":"`+SandboxPrincipalARN+`"`) ||
+		strings.Contains(string(m.Callers[0].IdentityPolicies[0]), "dynamodb") {
+		t.Errorf("callers %+v", m.Callers)
+	}
+	if m.Organizations[SandboxPartnerAccount] != SandboxOrganization {
+		t.Errorf("organizations %v", m.Organizations)
+	}
+}
+
+// TestSandboxEnforcesTheAccessRole: through serve's sandbox STS and the
+// real SDK, the workload reaches a customer role only through the access
+// role, which refuses roles of the partner's own account and Organization
+// and sessions longer than role chaining allows; the verifier reaches
+// customer roles only through it too.
+func TestSandboxEnforcesTheAccessRole(t *testing.T) {
+	var events syncbuf.Buffer
+	s := start(t, testOptions(t, &events))
+	if s.PartnerPrincipalARN != SandboxPrincipalARN || s.WorkloadAccessKeyID != SandboxWorkloadKeyID || !strings.Contains(s.Banner(), SandboxWorkloadKeyID) {
+		t.Fatalf("server %+v", s)
+	}
+	const ext = "rc-PARTNERTESTPARTNERTESTPARTNER2"
+	trusting := func(principal string) []byte {
+		return []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + principal +
+			`"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"` + ext + `"}}}]}`)
+	}
+	roles := map[string]string{
+		"customer":        "arn:aws:iam::210987654321:role/RoleCall-1a2b3c4d",
+		"partner account": "arn:aws:iam::" + SandboxPartnerAccount + ":role/internal",
+		"partner org":     "arn:aws:iam::210987654322:role/RoleCall-1a2b3c4d",
+		"trusts verifier": "arn:aws:iam::210987654323:role/RoleCall-1a2b3c4d",
+		"trusts workload": "arn:aws:iam::210987654324:role/RoleCall-1a2b3c4d",
+	}
+	for name, arn := range roles {
+		principal := SandboxPrincipalARN
+		switch name {
+		case "trusts verifier":
+			principal = SandboxVerifierARN
+		case "trusts workload":
+			principal = SandboxWorkloadARN
+		}
+		if err := s.Sandbox.PutRole(arn, trusting(principal)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Sandbox.SetOrganization("210987654322", SandboxOrganization); err != nil {
+		t.Fatal(err)
+	}
+	base := func(key string) aws.Config {
+		return aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(s.URL + SandboxSTSPath),
+			Credentials: credentials.NewStaticCredentialsProvider(key, "any", "")}
+	}
+	assume := func(client *sts.Client, arn string, seconds int32) error {
+		_, err := client.AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(arn), RoleSessionName: aws.String("test"),
+			ExternalId: aws.String(ext), DurationSeconds: aws.Int32(seconds)})
+		return err
+	}
+	code := func(err error) string {
+		var ae smithy.APIError
+		if errors.As(err, &ae) {
+			return ae.ErrorCode()
+		}
+		if err != nil {
+			return err.Error()
+		}
+		return ""
+	}
+	workload := sts.NewFromConfig(access.ThroughAccessRole(base(SandboxWorkloadKeyID), SandboxPrincipalARN, "workload"))
+	verifier := sts.NewFromConfig(base(sandboxAccessKey))
+	direct := sts.NewFromConfig(base(SandboxWorkloadKeyID))
+	tests := []struct {
+		name    string
+		client  *sts.Client
+		role    string
+		seconds int32
+		want    string
+	}{
+		{"workload through the access role", workload, roles["customer"], 900, ""},
+		{"an hour is role chaining's limit", workload, roles["customer"], 3600, ""},
+		{"longer than role chaining allows", workload, roles["customer"], 3601, "ValidationError"},
+		{"a role of the partner's own account", workload, roles["partner account"], 900, "AccessDenied"},
+		{"a role of the partner's Organization", workload, roles["partner org"], 900, "AccessDenied"},
+		{"a role trusting the verifier itself", workload, roles["trusts verifier"], 900, "AccessDenied"},
+		{"the verifier directly, not through the access role", verifier, roles["trusts verifier"], 900, "AccessDenied"},
+		{"the workload directly, not through the access role", direct, roles["trusts workload"], 900, "AccessDenied"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := code(assume(tt.client, tt.role, tt.seconds)); got != tt.want {
+				t.Errorf("AssumeRole %s: %q, want %q", tt.role, got, tt.want)
+			}
+		})
+	}
+
+	// The pipeline: a role trusting the access role verifies; one trusting
+	// the verifier's own role does not.
+	c := client{t: t, base: s.URL, ops: s.OpsToken}
+	var info struct {
+		TrustedPrincipalARN string `json:"trustedPrincipalArn"`
+		WorkloadAccessKeyID string `json:"workloadAccessKeyId"`
+		STSEndpoint         string `json:"stsEndpoint"`
+	}
+	c.must(c.do("GET", "/_sandbox", "", nil), 200).decode(t, &info)
+	if info.TrustedPrincipalARN != SandboxPrincipalARN || info.WorkloadAccessKeyID != SandboxWorkloadKeyID || info.STSEndpoint != s.URL+SandboxSTSPath {
+		t.Errorf("GET /_sandbox %+v", info)
+	}
+	auth, v := c.tenantWithInvite("chain")
+	if v.TrustedPrincipalARN != SandboxPrincipalARN || !strings.Contains(string(v.Sandbox.TrustPolicy), SandboxPrincipalARN) {
+		t.Fatalf("the form offers %s / %s", v.TrustedPrincipalARN, v.Sandbox.TrustPolicy)
+	}
+	good := "arn:aws:iam::310987654321:role/RoleCall-good"
+	c.putRole(good, v.Sandbox.TrustPolicy)
+	bad := "arn:aws:iam::310987654322:role/RoleCall-bad"
+	c.putRole(bad, json.RawMessage(strings.ReplaceAll(string(v.Sandbox.TrustPolicy), SandboxPrincipalARN, SandboxVerifierARN)))
+	for _, r := range []string{good, bad} {
+		c.must(c.do("POST", "/v1/connections", auth, map[string]string{"roleArn": r}), 202)
+	}
+	c.waitStatus(auth, "310987654321", connection.Verified, 10*time.Second, nil)
+	if got := c.waitStatus(auth, "310987654322", connection.Failed, 20*time.Second, nil); got.Reason.Code != "ASSUME_DENIED" {
+		t.Errorf("a role trusting the verifier: %+v", got.Reason)
+	}
+}

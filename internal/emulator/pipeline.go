@@ -1,0 +1,211 @@
+package emulator
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/rolecall/rolecall/internal/bus"
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/store"
+)
+
+// outboxFeed is the embedded store's change feed → the publish handler,
+// standing in for the DynamoDB stream and its event source mapping.
+type outboxFeed struct {
+	mem *store.Memory
+	pub eventPublisher // *publish.Publisher, or its wrapper by Hooks.CrashPublish
+	log *slog.Logger
+	pos int // the outbox position delivered up to; only run and drain use it
+}
+
+// outboxBatch is how many events one delivery carries, as a stream batch.
+const outboxBatch = 100
+
+func (f *outboxFeed) run(ctx context.Context) {
+	for {
+		evs, next, err := f.mem.ReadOutbox(ctx, f.pos, outboxBatch)
+		if err != nil {
+			return // ctx is done
+		}
+		f.deliver(context.WithoutCancel(ctx), evs)
+		f.pos = next
+	}
+}
+
+func (f *outboxFeed) drain(ctx context.Context) {
+	done, cancel := context.WithCancel(ctx)
+	cancel() // ReadOutbox returns what is there without waiting
+	for {
+		evs, next, err := f.mem.ReadOutbox(done, f.pos, outboxBatch)
+		if err != nil {
+			return
+		}
+		f.deliver(ctx, evs)
+		f.pos = next
+	}
+}
+
+// deliver publishes evs, retrying the events the bus refused as the stream
+// retries a batch's failed items, a bounded number of times.
+func (f *outboxFeed) deliver(ctx context.Context, evs []connection.Event) {
+	for attempt := 1; len(evs) > 0; attempt++ {
+		failed, err := f.pub.Publish(ctx, evs)
+		if len(failed) == 0 {
+			return
+		}
+		if attempt >= 5 || ctx.Err() != nil {
+			f.log.Error("events not published", "count", len(failed), "error", err)
+			return
+		}
+		left := make([]connection.Event, 0, len(failed))
+		for _, i := range failed {
+			left = append(left, evs[i])
+		}
+		evs = left
+		time.Sleep(time.Duration(attempt) * 200 * time.Millisecond)
+	}
+}
+
+// verifyLoop is the verify queue's event source mapping: it receives
+// batches of messages and hands them to the verify handler as the SQS
+// event the Lambda gets, bodies as sent, then deletes the messages the
+// handler did not report as failures. A batch in progress finishes after
+// ctx is done.
+func (s *Server) verifyLoop(ctx context.Context) {
+	for ctx.Err() == nil {
+		msgs, err := s.Queue.Receive(ctx, 10, s.receiveWait)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			s.log.Error("receive from the verify queue", "error", err)
+			time.Sleep(time.Second)
+			continue
+		}
+		if len(msgs) == 0 {
+			continue
+		}
+		in := events.SQSEvent{Records: make([]events.SQSMessage, 0, len(msgs))}
+		for _, m := range msgs {
+			in.Records = append(in.Records, events.SQSMessage{
+				MessageId: m.ID, ReceiptHandle: m.ReceiptHandle, Body: m.Body, EventSource: "aws:sqs",
+				Attributes: map[string]string{"ApproximateReceiveCount": strconv.Itoa(m.ReceiveCount)},
+			})
+		}
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		resp, err := s.worker.Handle(hctx, in)
+		cancel()
+		if err != nil {
+			s.log.Error("verify batch failed", "error", err)
+			continue // every message comes back after its visibility timeout
+		}
+		retry := map[string]bool{}
+		for _, f := range resp.BatchItemFailures {
+			retry[f.ItemIdentifier] = true
+		}
+		for _, m := range msgs {
+			if retry[m.ID] {
+				continue
+			}
+			if err := s.Queue.Delete(context.WithoutCancel(ctx), m.ReceiptHandle); err != nil {
+				s.log.Warn("delete a verify message", "messageId", m.ID, "error", err)
+			}
+		}
+	}
+}
+
+// lineWriter writes each event as one JSON line: the EventBridge event as
+// a rule target receives it.
+type lineWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lineWriter) write(ctx context.Context, env bus.Envelope) error {
+	b, err := json.Marshal(env)
+	if err != nil {
+		return fmt.Errorf("encode event %s: %w", env.ID, err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, err = l.w.Write(append(b, '\n'))
+	return err
+}
+
+func decodeDetail(env bus.Envelope) (connection.Event, error) {
+	var ev connection.Event
+	if err := json.Unmarshal(env.Detail, &ev); err != nil {
+		return connection.Event{}, fmt.Errorf("decode the detail of %s: %w", env.ID, err)
+	}
+	ev.DetailType = connection.DetailType(env.DetailType)
+	return ev, nil
+}
+
+// teeBus puts entries on the in-process bus (stdout, ops page, the local
+// verify rule) and on a real one. A failure of the second is reported as
+// the failure of the entries, so the publisher retries them; the in-process
+// bus dedupes nothing, but consumers deduplicate on eventId anyway.
+type teeBus struct {
+	local  *bus.Memory
+	remote bus.Bus
+}
+
+// idPutter is a bus that says which event ID it gave each entry
+// (*bus.EventBridge).
+type idPutter interface {
+	PutWithIDs(ctx context.Context, entries []bus.Entry) ([]string, []bus.Failure, error)
+}
+
+func (t teeBus) Put(ctx context.Context, entries []bus.Entry) ([]bus.Failure, error) {
+	var (
+		failed []bus.Failure
+		err    error
+	)
+	if ip, ok := t.remote.(idPutter); ok {
+		var ids []string
+		ids, failed, err = ip.PutWithIDs(ctx, entries)
+		if err == nil && len(ids) == len(entries) {
+			// The local copies carry the IDs the real bus assigned.
+			entries = slices.Clone(entries)
+			for i := range entries {
+				entries[i].ID = ids[i]
+			}
+		}
+	} else {
+		failed, err = t.remote.Put(ctx, entries)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ok := accepted(entries, failed)
+	if len(ok) > 0 {
+		if _, err := t.local.Put(ctx, ok); err != nil {
+			return nil, fmt.Errorf("put on the in-process bus: %w", err)
+		}
+	}
+	return failed, nil
+}
+
+// accepted is entries less the ones a bus refused (failed).
+func accepted(entries []bus.Entry, failed []bus.Failure) []bus.Entry {
+	refused := make(map[int]bool, len(failed))
+	for _, f := range failed {
+		refused[f.Index] = true
+	}
+	var ok []bus.Entry
+	for i, e := range entries {
+		if !refused[i] {
+			ok = append(ok, e)
+		}
+	}
+	return ok
+}

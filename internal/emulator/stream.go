@@ -1,0 +1,259 @@
+package emulator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	st "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+
+	"github.com/rolecall/rolecall/internal/store"
+)
+
+// StreamsAPI is the part of *dynamodbstreams.Client the stream feed uses.
+type StreamsAPI interface {
+	DescribeStream(ctx context.Context, in *dynamodbstreams.DescribeStreamInput, optFns ...func(*dynamodbstreams.Options)) (*dynamodbstreams.DescribeStreamOutput, error)
+	GetShardIterator(ctx context.Context, in *dynamodbstreams.GetShardIteratorInput, optFns ...func(*dynamodbstreams.Options)) (*dynamodbstreams.GetShardIteratorOutput, error)
+	GetRecords(ctx context.Context, in *dynamodbstreams.GetRecordsInput, optFns ...func(*dynamodbstreams.Options)) (*dynamodbstreams.GetRecordsOutput, error)
+}
+
+// StreamHandler is the publish handler (publish.Handler).
+type StreamHandler interface {
+	Handle(ctx context.Context, in events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
+}
+
+// streamFeed polls a DynamoDB stream as Lambda's event source mapping does
+// and hands the records to the publish handler as the DynamoDB event the
+// Lambda gets, retrying the records it reports as failures. Shards open at
+// start are read from their latest record (what came before was the
+// business of an earlier run); shards that appear later, from their start.
+type streamFeed struct {
+	api       StreamsAPI
+	streamARN string
+	handler   StreamHandler
+	log       *slog.Logger
+	// Poll is the pause between reads when no shard had records (default
+	// 100ms).
+	poll time.Duration
+
+	shards map[string]*shardReader
+	// lastDescribe throttles the shard discovery.
+	lastDescribe time.Time
+}
+
+type shardReader struct {
+	iterator string
+	lastSeq  string
+	closed   bool
+}
+
+const streamBatch = 100
+
+// start takes an iterator for every open shard, so records written after it
+// returns are delivered.
+func (f *streamFeed) start(ctx context.Context) error {
+	if f.poll <= 0 {
+		f.poll = 100 * time.Millisecond
+	}
+	f.shards = map[string]*shardReader{}
+	return f.discover(ctx, true)
+}
+
+// discover adds the stream's shards not yet known.
+func (f *streamFeed) discover(ctx context.Context, initial bool) error {
+	f.lastDescribe = time.Now()
+	var start *string
+	for {
+		out, err := f.api.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(f.streamARN), ExclusiveStartShardId: start})
+		if err != nil {
+			return fmt.Errorf("describe stream %s: %w", f.streamARN, err)
+		}
+		if out.StreamDescription == nil {
+			return fmt.Errorf("describe stream %s: no description", f.streamARN)
+		}
+		for _, sh := range out.StreamDescription.Shards {
+			id := aws.ToString(sh.ShardId)
+			if _, known := f.shards[id]; known || id == "" {
+				continue
+			}
+			closed := sh.SequenceNumberRange != nil && sh.SequenceNumberRange.EndingSequenceNumber != nil
+			if initial && closed {
+				f.shards[id] = &shardReader{closed: true}
+				continue
+			}
+			kind := st.ShardIteratorTypeTrimHorizon
+			if initial {
+				kind = st.ShardIteratorTypeLatest
+			}
+			it, err := f.api.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(f.streamARN), ShardId: sh.ShardId, ShardIteratorType: kind})
+			if err != nil {
+				return fmt.Errorf("iterator of shard %s: %w", id, err)
+			}
+			f.shards[id] = &shardReader{iterator: aws.ToString(it.ShardIterator)}
+		}
+		start = out.StreamDescription.LastEvaluatedShardId
+		if start == nil {
+			return nil
+		}
+	}
+}
+
+func (f *streamFeed) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		n, err := f.once(ctx)
+		if err != nil && ctx.Err() == nil {
+			f.log.Error("read the table's stream", "error", err)
+		}
+		if n == 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(f.poll):
+			}
+		}
+	}
+}
+
+// drain reads until no shard has records left.
+func (f *streamFeed) drain(ctx context.Context) {
+	for ctx.Err() == nil {
+		n, err := f.once(ctx)
+		if err != nil {
+			f.log.Error("drain the table's stream", "error", err)
+			return
+		}
+		if n == 0 {
+			return
+		}
+	}
+}
+
+// once reads every open shard once and returns how many records it
+// delivered.
+func (f *streamFeed) once(ctx context.Context) (int, error) {
+	if time.Since(f.lastDescribe) > 2*time.Second {
+		if err := f.discover(ctx, false); err != nil {
+			return 0, err
+		}
+	}
+	total := 0
+	var errs []error
+	for id, sh := range f.shards {
+		if sh.closed {
+			continue
+		}
+		n, err := f.read(ctx, id, sh)
+		total += n
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return total, errors.Join(errs...)
+}
+
+func (f *streamFeed) read(ctx context.Context, id string, sh *shardReader) (int, error) {
+	out, err := f.api.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: aws.String(sh.iterator), Limit: aws.Int32(streamBatch)})
+	var expired *st.ExpiredIteratorException
+	var trimmed *st.TrimmedDataAccessException
+	if errors.As(err, &expired) || errors.As(err, &trimmed) {
+		// An expired iterator continues after the last record read. An
+		// iterator past the trim horizon restarts at the oldest record
+		// still there: some records may come twice, which publishing
+		// tolerates (the same event keeps its eventId).
+		in := &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(f.streamARN), ShardId: aws.String(id), ShardIteratorType: st.ShardIteratorTypeTrimHorizon}
+		if sh.lastSeq != "" && trimmed == nil {
+			in.ShardIteratorType, in.SequenceNumber = st.ShardIteratorTypeAfterSequenceNumber, aws.String(sh.lastSeq)
+		}
+		if trimmed != nil {
+			f.log.Warn("stream iterator past the trim horizon; reading the shard from its oldest record", "shard", id)
+		}
+		it, err := f.api.GetShardIterator(ctx, in)
+		if err != nil {
+			return 0, fmt.Errorf("renew the iterator of shard %s: %w", id, err)
+		}
+		sh.iterator = aws.ToString(it.ShardIterator)
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("get records of shard %s: %w", id, err)
+	}
+	if len(out.Records) > 0 {
+		f.deliver(ctx, out.Records)
+		sh.lastSeq = aws.ToString(out.Records[len(out.Records)-1].Dynamodb.SequenceNumber)
+	}
+	if out.NextShardIterator == nil {
+		sh.closed = true // the shard was split or retired; discover finds its children
+		f.lastDescribe = time.Time{}
+	} else {
+		sh.iterator = aws.ToString(out.NextShardIterator)
+	}
+	return len(out.Records), nil
+}
+
+// deliver hands records to the handler, retrying those it reports as
+// failures a few times (Lambda would retry, then send them to the
+// on-failure destination; here they are logged).
+func (f *streamFeed) deliver(ctx context.Context, recs []st.Record) {
+	in := events.DynamoDBEvent{Records: make([]events.DynamoDBEventRecord, 0, len(recs))}
+	for _, r := range recs {
+		in.Records = append(in.Records, lambdaRecord(r, f.streamARN))
+	}
+	for attempt := 1; len(in.Records) > 0; attempt++ {
+		resp, err := f.handler.Handle(context.WithoutCancel(ctx), in)
+		if err != nil {
+			f.log.Error("publish handler failed", "error", err)
+		}
+		if err == nil && len(resp.BatchItemFailures) == 0 {
+			return
+		}
+		if attempt >= 5 {
+			f.log.Error("stream records not published", "count", len(in.Records))
+			return
+		}
+		if err == nil {
+			failed := map[string]bool{}
+			for _, b := range resp.BatchItemFailures {
+				failed[b.ItemIdentifier] = true
+			}
+			var left []events.DynamoDBEventRecord
+			for _, r := range in.Records {
+				if failed[r.Change.SequenceNumber] {
+					left = append(left, r)
+				}
+			}
+			in.Records = left
+		}
+		time.Sleep(time.Duration(attempt) * 200 * time.Millisecond)
+	}
+}
+
+// lambdaRecord converts a stream record to the record of a Lambda DynamoDB
+// event.
+func lambdaRecord(r st.Record, streamARN string) events.DynamoDBEventRecord {
+	out := events.DynamoDBEventRecord{
+		EventID:        aws.ToString(r.EventID),
+		EventName:      string(r.EventName),
+		EventSource:    aws.ToString(r.EventSource),
+		EventVersion:   aws.ToString(r.EventVersion),
+		AWSRegion:      aws.ToString(r.AwsRegion),
+		EventSourceArn: streamARN,
+	}
+	if d := r.Dynamodb; d != nil {
+		out.Change = events.DynamoDBStreamRecord{
+			Keys:           store.LambdaImage(d.Keys),
+			NewImage:       store.LambdaImage(d.NewImage),
+			OldImage:       store.LambdaImage(d.OldImage),
+			SequenceNumber: aws.ToString(d.SequenceNumber),
+			SizeBytes:      aws.ToInt64(d.SizeBytes),
+			StreamViewType: string(d.StreamViewType),
+		}
+		if d.ApproximateCreationDateTime != nil {
+			out.Change.ApproximateCreationDateTime = events.SecondsEpochTime{Time: *d.ApproximateCreationDateTime}
+		}
+	}
+	return out
+}

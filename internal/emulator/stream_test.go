@@ -1,0 +1,174 @@
+package emulator
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"reflect"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	st "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+)
+
+// fakeStream is a DynamoDB stream in memory: shards of records, iterators
+// that are "<shard>/<position>", an optional expiry of the next GetRecords.
+type fakeStream struct {
+	mu      sync.Mutex
+	shards  []string
+	records map[string][]st.Record
+	closed  map[string]bool
+	expire  map[string]bool // the next GetRecords of the shard fails as expired
+	trim    map[string]bool // the next GetRecords of the shard fails as trimmed
+	kinds   map[string]st.ShardIteratorType
+}
+
+func (f *fakeStream) DescribeStream(ctx context.Context, in *dynamodbstreams.DescribeStreamInput, _ ...func(*dynamodbstreams.Options)) (*dynamodbstreams.DescribeStreamOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var shards []st.Shard
+	for _, id := range f.shards {
+		sh := st.Shard{ShardId: aws.String(id), SequenceNumberRange: &st.SequenceNumberRange{StartingSequenceNumber: aws.String("0")}}
+		if f.closed[id] {
+			sh.SequenceNumberRange.EndingSequenceNumber = aws.String("9")
+		}
+		shards = append(shards, sh)
+	}
+	return &dynamodbstreams.DescribeStreamOutput{StreamDescription: &st.StreamDescription{Shards: shards}}, nil
+}
+
+func (f *fakeStream) GetShardIterator(ctx context.Context, in *dynamodbstreams.GetShardIteratorInput, _ ...func(*dynamodbstreams.Options)) (*dynamodbstreams.GetShardIteratorOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id := aws.ToString(in.ShardId)
+	f.kinds[id] = in.ShardIteratorType
+	pos := 0
+	switch in.ShardIteratorType {
+	case st.ShardIteratorTypeLatest:
+		pos = len(f.records[id])
+	case st.ShardIteratorTypeAfterSequenceNumber:
+		for i, r := range f.records[id] {
+			if aws.ToString(r.Dynamodb.SequenceNumber) == aws.ToString(in.SequenceNumber) {
+				pos = i + 1
+			}
+		}
+	}
+	return &dynamodbstreams.GetShardIteratorOutput{ShardIterator: aws.String(fmt.Sprintf("%s/%d", id, pos))}, nil
+}
+
+func (f *fakeStream) GetRecords(ctx context.Context, in *dynamodbstreams.GetRecordsInput, _ ...func(*dynamodbstreams.Options)) (*dynamodbstreams.GetRecordsOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var id string
+	var pos int
+	if _, err := fmt.Sscanf(aws.ToString(in.ShardIterator), "%s", &id); err != nil {
+		return nil, err
+	}
+	for i := len(id) - 1; i >= 0; i-- {
+		if id[i] == '/' {
+			fmt.Sscanf(id[i+1:], "%d", &pos)
+			id = id[:i]
+			break
+		}
+	}
+	if f.expire[id] {
+		delete(f.expire, id)
+		return nil, &st.ExpiredIteratorException{Message: aws.String("expired")}
+	}
+	if f.trim[id] {
+		delete(f.trim, id)
+		return nil, &st.TrimmedDataAccessException{Message: aws.String("trimmed")}
+	}
+	recs := f.records[id][pos:]
+	out := &dynamodbstreams.GetRecordsOutput{Records: recs}
+	if !f.closed[id] || len(recs) > 0 {
+		out.NextShardIterator = aws.String(fmt.Sprintf("%s/%d", id, pos+len(recs)))
+	}
+	return out, nil
+}
+
+func (f *fakeStream) add(shard, seq, pk string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.records[shard] = append(f.records[shard], st.Record{
+		EventName: st.OperationTypeInsert,
+		Dynamodb: &st.StreamRecord{SequenceNumber: aws.String(seq), NewImage: map[string]st.AttributeValue{
+			"PK": &st.AttributeValueMemberS{Value: pk},
+		}},
+	})
+}
+
+// fakeHandler records the records delivered, failing the given sequence
+// numbers once.
+type fakeHandler struct {
+	mu       sync.Mutex
+	seen     []string
+	failOnce map[string]bool
+}
+
+func (h *fakeHandler) Handle(ctx context.Context, in events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var resp events.DynamoDBEventResponse
+	for _, r := range in.Records {
+		seq := r.Change.SequenceNumber
+		h.seen = append(h.seen, seq+"="+r.Change.NewImage["PK"].String())
+		if h.failOnce[seq] {
+			delete(h.failOnce, seq)
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: seq})
+		}
+	}
+	return resp, nil
+}
+
+func TestStreamFeed(t *testing.T) {
+	fs := &fakeStream{shards: []string{"old", "a"}, records: map[string][]st.Record{}, closed: map[string]bool{"old": true},
+		expire: map[string]bool{}, trim: map[string]bool{}, kinds: map[string]st.ShardIteratorType{}}
+	fs.add("a", "1", "before-start") // written by an earlier run: not delivered
+	h := &fakeHandler{failOnce: map[string]bool{"3": true}}
+	f := &streamFeed{api: fs, streamARN: "arn:stream", handler: h, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ctx := context.Background()
+	if err := f.start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if fs.kinds["a"] != st.ShardIteratorTypeLatest || fs.kinds["old"] != "" {
+		t.Fatalf("iterators at start: %v (want LATEST for the open shard, none for the closed one)", fs.kinds)
+	}
+	fs.add("a", "2", "x")
+	fs.add("a", "3", "y") // refused once by the handler: delivered again
+	f.drain(ctx)
+	// The shard is split: a closes, b appears and is read from its start.
+	fs.mu.Lock()
+	fs.closed["a"] = true
+	fs.shards = append(fs.shards, "b")
+	fs.mu.Unlock()
+	fs.add("b", "4", "z")
+	f.drain(ctx) // reads the end of a (nothing), marks it closed
+	f.drain(ctx) // discovers b
+	fs.add("b", "5", "w")
+	fs.expire["b"] = true // the iterator expires: renewed after the last sequence number
+	f.drain(ctx)
+	f.drain(ctx)
+
+	if fs.kinds["b"] != st.ShardIteratorTypeAfterSequenceNumber {
+		t.Errorf("the renewed iterator of b is %s", fs.kinds["b"])
+	}
+	// The iterator falls behind the trim horizon: the feed goes on from
+	// the oldest record left (delivering some again) instead of failing.
+	fs.add("b", "6", "v")
+	fs.trim["b"] = true
+	f.drain(ctx)
+	f.drain(ctx)
+	if fs.kinds["b"] != st.ShardIteratorTypeTrimHorizon {
+		t.Errorf("the iterator of b after trimming is %s", fs.kinds["b"])
+	}
+
+	want := []string{"2=x", "3=y", "3=y", "4=z", "5=w", "4=z", "5=w", "6=v"}
+	if !reflect.DeepEqual(h.seen, want) {
+		t.Errorf("delivered %v, want %v", h.seen, want)
+	}
+}

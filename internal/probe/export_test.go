@@ -1,0 +1,4 @@
+package probe
+
+// Backoff exposes retryDelay to the external tests.
+var Backoff = retryDelay
