@@ -1,4 +1,4 @@
-// Package bench measures RoleCall against the performance goals of issue 6
+// Package bench measures RoleCall against its performance goals (README "Performance")
 // and prints the figures as one table: re-verification throughput against
 // the ideal, the AWS requests and capacity a check costs, what a sweep
 // reads, submit-to-VERIFIED and API latency, and the functions' binary
@@ -59,7 +59,7 @@ type Config struct {
 	Progress io.Writer
 }
 
-// Full is what `make bench` runs: the sizes of issue 6.
+// Full is what `make bench` runs: the sizes the goals are stated for.
 func Full() Config {
 	return Config{
 		Connections: 6_000, STSLatency: 50 * time.Millisecond, NaiveConnections: 100,

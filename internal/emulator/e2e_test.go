@@ -250,7 +250,7 @@ func policyWithoutExternalID(principal string) json.RawMessage {
 	return json.RawMessage(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + principal + `"},"Action":"sts:AssumeRole"}]}`)
 }
 
-// runSuite is the end-to-end suite of issue 5, through HTTP only.
+// runSuite is the end-to-end suite, through HTTP only.
 func runSuite(t *testing.T, o Options, events *syncbuf.Buffer) {
 	checks := newCheckWatch()
 	o.Hooks.WrapChecker = checks.wrap

@@ -1,6 +1,6 @@
 package emulator
 
-// The fault scenario of issue 6: the whole pipeline, through the serve
+// The fault scenario: the whole pipeline, through the serve
 // wiring, under every failure it is designed to survive at once:
 //   - sandbox STS throttling 20% and 5xx 5% of its calls;
 //   - EventBridge refusing 30% of the entries put (the real SDK adapter,

@@ -16,7 +16,7 @@ import (
 )
 
 // Hooks inject faults into the pipeline and observe it, for the tests that
-// prove it correct under failure (issue 6). The zero value changes nothing;
+// prove it correct under failure. The zero value changes nothing;
 // `rolecall serve` never sets them.
 type Hooks struct {
 	// WrapBus wraps the bus the publisher puts entries on (the in-process

@@ -1,4 +1,4 @@
-// Package httpapi is RoleCall's HTTP interface: the JSON API of issue 4
+// Package httpapi is RoleCall's HTTP interface: the JSON API
 // (customer routes authenticated by invite, operations routes authenticated
 // by a pluggable OpsAuth), the customer web form (GET /connect), the local
 // ops page (GET /ops), the event feed and sweep trigger of `rolecall serve`,
