@@ -35,15 +35,21 @@ func (e *NotVerifiedError) Error() string {
 	return msg
 }
 
-// APIError is an error answer of the RoleCall API.
+// APIError is an error answer of the RoleCall API: its HTTP status and
+// RoleCall's error code, message and (for bad input) the field at fault.
 type APIError struct {
 	StatusCode int
 	Code       string
 	Message    string
+	Field      string
 }
 
 func (e *APIError) Error() string {
-	return fmt.Sprintf("rolecall API: %d %s: %s", e.StatusCode, e.Code, e.Message)
+	s := fmt.Sprintf("rolecall API: %d %s: %s", e.StatusCode, e.Code, e.Message)
+	if e.Field != "" {
+		s += " (field " + e.Field + ")"
+	}
+	return s
 }
 
 // AccessDeniedError is the customer's role refusing the session: the role

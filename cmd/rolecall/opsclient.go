@@ -19,6 +19,7 @@ import (
 	"github.com/jedib0t/go-pretty/v6/table"
 	"github.com/spf13/cobra"
 
+	"github.com/rolecall/rolecall/access"
 	"github.com/rolecall/rolecall/internal/opsapi"
 )
 
@@ -85,7 +86,7 @@ func (o *opsOptions) connect(ctx context.Context) (*opsapi.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	var auth opsapi.Authorizer = opsapi.Bearer(token)
+	var auth access.Authorizer = access.BearerToken(token)
 	if mode == "sigv4" {
 		cfg, err := o.aws(ctx)
 		if err != nil {
@@ -95,7 +96,7 @@ func (o *opsOptions) connect(ctx context.Context) (*opsapi.Client, error) {
 		if region == "" {
 			return nil, usagef("give --region: the SigV4 signature names the API's region")
 		}
-		auth = opsapi.SigV4{Credentials: cfg.Credentials, Region: region}
+		auth = access.SigV4{Credentials: cfg.Credentials, Region: region}
 	}
 	return opsapi.New(o.api, auth, nil)
 }
@@ -225,9 +226,13 @@ func report(cmd *cobra.Command, err error) error {
 		fmt.Fprintf(stderr, "%s: %s\n", cmd.CommandPath(), ue.msg)
 		return exitCode(2)
 	}
-	var ae *opsapi.Error
+	var ae *access.APIError
 	if errors.As(err, &ae) {
-		fmt.Fprintf(stderr, "%s: refused (HTTP %d): %s\n", cmd.CommandPath(), ae.Status, ae)
+		field := ""
+		if ae.Field != "" {
+			field = " (field " + ae.Field + ")"
+		}
+		fmt.Fprintf(stderr, "%s: refused (HTTP %d): %s: %s%s\n", cmd.CommandPath(), ae.StatusCode, ae.Code, ae.Message, field)
 		return exitCode(1)
 	}
 	fmt.Fprintf(stderr, "%s: %v\n", cmd.CommandPath(), err)

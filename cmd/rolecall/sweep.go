@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/rolecall/rolecall/access"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/opsapi"
 )
@@ -47,8 +48,8 @@ or has failed checks in a row. The exit status is 1 when --timeout passes first.
 			}
 			started := time.Now()
 			n, raw, err := c.Sweep(ctx, all)
-			var ae *opsapi.Error
-			if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+			var ae *access.APIError
+			if errors.As(err, &ae) && ae.StatusCode == http.StatusNotFound {
 				fmt.Fprintln(cmd.ErrOrStderr(), "rolecall sweep: this API has no sweep route; a deployed stack sweeps on its schedule, and `connections check` re-checks one connection")
 			}
 			if err != nil {

@@ -1,0 +1,167 @@
+package access
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// API is a client of RoleCall's operations routes.
+type API struct {
+	// BaseURL of the RoleCall API, e.g. https://abc123.execute-api.eu-west-1.amazonaws.com
+	// or http://127.0.0.1:8080 for `rolecall serve`.
+	BaseURL string
+	// Auth authenticates the requests (BearerToken or SigV4).
+	Auth Authorizer
+	// HTTPClient defaults to a client with a 30 s timeout.
+	HTTPClient *http.Client
+}
+
+var defaultHTTPClient = &http.Client{Timeout: 30 * time.Second}
+
+// MaxAnswer bounds how much of an answer is read; a longer answer is
+// refused rather than cut into JSON that does not parse.
+const MaxAnswer = 16 << 20
+
+// Do sends one request to a RoleCall route: method path?query, with in
+// encoded as the JSON body (nil: no body), authorized by Auth. A 2xx
+// answer's JSON body is returned as it is ("{}" for an empty one). A
+// refusal is a *NotVerifiedError (code NOT_VERIFIED) or an *APIError
+// carrying the HTTP status and RoleCall's code, message and field; an
+// answer that is not RoleCall's JSON error (a gateway's
+// {"message":"Forbidden"}, an HTML page) keeps its status, with the code
+// HTTP_<status> and a short excerpt as the message.
+//
+// The methods of API cover the routes a workload needs; Do serves clients
+// of the other operations routes.
+func (a *API) Do(ctx context.Context, method, path string, query url.Values, in any) (json.RawMessage, error) {
+	base := strings.TrimRight(a.BaseURL, "/")
+	if base == "" {
+		return nil, errors.New("no RoleCall API URL")
+	}
+	var body []byte
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, fmt.Errorf("rolecall API %s %s: encode the request: %w", method, path, err)
+		}
+		body = b
+	}
+	target := base + path
+	if q := query.Encode(); q != "" {
+		target += "?" + q
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("rolecall API request: %w", err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	if a.Auth != nil {
+		if err := a.Auth.Authorize(ctx, req, body); err != nil {
+			return nil, err
+		}
+	}
+	hc := a.HTTPClient
+	if hc == nil {
+		hc = defaultHTTPClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("rolecall API %s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswer+1))
+	if err != nil {
+		return nil, fmt.Errorf("rolecall API %s %s: read the answer: %w", method, path, err)
+	}
+	if len(b) > MaxAnswer {
+		return nil, fmt.Errorf("rolecall API %s %s: the answer exceeds %d bytes", method, path, MaxAnswer)
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, refusal(resp.StatusCode, b)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return json.RawMessage("{}"), nil
+	}
+	if !json.Valid(b) {
+		return nil, fmt.Errorf("rolecall API %s %s: the answer (%d) is not JSON", method, path, resp.StatusCode)
+	}
+	return json.RawMessage(b), nil
+}
+
+// do is Do decoding a 2xx answer into out (nil: ignore it).
+func (a *API) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
+	raw, err := a.Do(ctx, method, path, query, in)
+	if err != nil || out == nil {
+		return err
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("rolecall API %s %s: malformed answer: %w", method, path, err)
+	}
+	return nil
+}
+
+// errorAnswer is RoleCall's error body; a NOT_VERIFIED refusal also
+// carries the connection's status and reason. Message is API Gateway's
+// own error body ({"message":"Forbidden"}).
+type errorAnswer struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Field   string `json:"field"`
+	} `json:"error"`
+	Connection *struct {
+		Status string `json:"status"`
+		Reason Reason `json:"reason"`
+	} `json:"connection"`
+	Message string `json:"message"`
+}
+
+// refusal turns an error answer into a *NotVerifiedError or an *APIError.
+func refusal(status int, b []byte) error {
+	var ea errorAnswer
+	if json.Unmarshal(b, &ea) == nil && ea.Error.Code != "" {
+		if ea.Error.Code == CodeNotVerified {
+			nv := &NotVerifiedError{}
+			if ea.Connection != nil {
+				nv.Status, nv.Reason = ea.Connection.Status, ea.Connection.Reason
+			}
+			return nv
+		}
+		return &APIError{StatusCode: status, Code: ea.Error.Code, Message: ea.Error.Message, Field: ea.Error.Field}
+	}
+	e := &APIError{StatusCode: status, Code: fmt.Sprintf("HTTP_%d", status), Message: http.StatusText(status)}
+	if ea.Message != "" {
+		e.Message = ea.Message
+	} else if s := strings.TrimSpace(string(b)); s != "" {
+		e.Message += ": " + excerpt(s, 200)
+	}
+	return e
+}
+
+// excerpt is s with its whitespace collapsed, cut to at most n bytes on a character boundary.
+func excerpt(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// CodeNotVerified is the API's error code for a connection that is not
+// VERIFIED (HTTP 409).
+const CodeNotVerified = "NOT_VERIFIED"

@@ -1,0 +1,155 @@
+package access
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
+)
+
+// TestDoDecodesRefusals: every error answer becomes a typed error that
+// keeps the status; answers that are not RoleCall's JSON errors get the
+// code HTTP_<status> and a short excerpt.
+func TestDoDecodesRefusals(t *testing.T) {
+	long := strings.Repeat("é", 150) // 300 bytes: cut on a character boundary
+	tests := []struct {
+		name   string
+		status int
+		body   string
+		want   error
+	}{
+		{"RoleCall error", 409, `{"error":{"code":"TENANT_EXISTS","message":"tenant \"acme\" exists","field":"tenantId"}}`,
+			&APIError{409, "TENANT_EXISTS", `tenant "acme" exists`, "tenantId"}},
+		{"gateway error", 403, `{"message":"Forbidden"}`, &APIError{403, "HTTP_403", "Forbidden", ""}},
+		{"HTML page", 502, "<html>\n<body>Bad   gateway</body></html>", &APIError{502, "HTTP_502", "Bad Gateway: <html> <body>Bad gateway</body></html>", ""}},
+		{"long page", 500, long, &APIError{500, "HTTP_500", "Internal Server Error: " + strings.Repeat("é", 100) + "…", ""}},
+		{"empty", 500, "", &APIError{500, "HTTP_500", "Internal Server Error", ""}},
+		{"not verified", 409, `{"error":{"code":"NOT_VERIFIED","message":"no"},"connection":{"status":"FAILED","reason":{"code":"ASSUME_DENIED","message":"denied"}}}`,
+			&NotVerifiedError{Status: "FAILED", Reason: Reason{Code: "ASSUME_DENIED", Message: "denied"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("Authorization") != "Bearer tok" {
+					t.Errorf("authorization %q", r.Header.Get("Authorization"))
+				}
+				w.WriteHeader(tc.status)
+				io.WriteString(w, tc.body)
+			}))
+			defer srv.Close()
+			api := &API{BaseURL: srv.URL, Auth: BearerToken("tok")}
+			_, err := api.Do(context.Background(), http.MethodGet, "/v1/tenants/acme", nil, nil)
+			switch want := tc.want.(type) {
+			case *APIError:
+				var got *APIError
+				if !errors.As(err, &got) || *got != *want {
+					t.Errorf("got %#v, want %#v", err, want)
+				}
+			case *NotVerifiedError:
+				var got *NotVerifiedError
+				if !errors.As(err, &got) || *got != *want {
+					t.Errorf("got %#v, want %#v", err, want)
+				}
+			}
+		})
+	}
+}
+
+// TestDoSendsAndReturns: the request Do sends (method, path, query,
+// JSON body and headers) and what it makes of 2xx answers.
+func TestDoSendsAndReturns(t *testing.T) {
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		seen = append(seen, r.Method+" "+r.URL.RequestURI()+" "+r.Header.Get("Content-Type")+" "+r.Header.Get("Accept")+" "+string(b))
+		switch r.URL.Path {
+		case "/empty":
+			w.WriteHeader(http.StatusNoContent)
+		case "/text":
+			io.WriteString(w, "not json")
+		case "/huge":
+			w.Write([]byte(`"`))
+			w.Write([]byte(strings.Repeat("a", MaxAnswer)))
+			w.Write([]byte(`"`))
+		default:
+			io.WriteString(w, `{"ok":true}`)
+		}
+	}))
+	defer srv.Close()
+	api := &API{BaseURL: srv.URL + "/"}
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		method  string
+		path    string
+		query   url.Values
+		in      any
+		want    string // the answer, or the error's text
+		wantErr bool
+		sent    string
+	}{
+		{"GET with a query", "GET", "/v1/tenants", url.Values{"limit": {"5"}, "cursor": {"a b"}}, nil, `{"ok":true}`, false,
+			"GET /v1/tenants?cursor=a+b&limit=5  application/json "},
+		{"POST with a body", "POST", "/v1/tenants", nil, map[string]string{"tenantId": "acme"}, `{"ok":true}`, false,
+			`POST /v1/tenants application/json application/json {"tenantId":"acme"}`},
+		{"empty answer", "DELETE", "/empty", nil, nil, `{}`, false, "DELETE /empty  application/json "},
+		{"not JSON", "GET", "/text", nil, nil, "is not JSON", true, "GET /text  application/json "},
+		{"too long", "GET", "/huge", nil, nil, "exceeds", true, "GET /huge  application/json "},
+		{"unencodable body", "POST", "/never", nil, func() {}, "encode the request", true, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			seen = nil
+			raw, err := api.Do(ctx, tc.method, tc.path, tc.query, tc.in)
+			if tc.wantErr {
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("error %v, want one saying %q", err, tc.want)
+				}
+			} else if err != nil || string(raw) != tc.want {
+				t.Errorf("answer %s %v, want %s", raw, err, tc.want)
+			}
+			if got := strings.Join(seen, "\n"); got != tc.sent {
+				t.Errorf("sent %q, want %q", got, tc.sent)
+			}
+		})
+	}
+}
+
+// TestDoRefusesWhatItCannotSend: no URL, an unusable authorizer, an
+// unreachable server: an error, and nothing sent.
+func TestDoRefusesWhatItCannotSend(t *testing.T) {
+	ctx := context.Background()
+	creds := credentials.NewStaticCredentialsProvider("AKIAOPS0000000000001", "s", "")
+	tests := []struct {
+		name string
+		api  *API
+		want string
+	}{
+		{"no URL", &API{}, "no RoleCall API URL"},
+		{"empty token", &API{BaseURL: "http://127.0.0.1:1", Auth: BearerToken("")}, "ops token is empty"},
+		{"SigV4 without credentials", &API{BaseURL: "http://127.0.0.1:1", Auth: SigV4{Region: "eu-west-1"}}, "no AWS credentials"},
+		{"SigV4 without a region", &API{BaseURL: "http://127.0.0.1:1", Auth: SigV4{Credentials: creds}}, "no region"},
+		{"bad URL", &API{BaseURL: "http://[::1"}, "request"},
+		{"unreachable", &API{BaseURL: "http://127.0.0.1:1"}, "GET /v1/tenants"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := tc.api.Do(ctx, "GET", "/v1/tenants", nil, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestAPIErrorNamesTheField(t *testing.T) {
+	e := &APIError{StatusCode: 400, Code: "INVALID_ARN", Message: "not a role ARN", Field: "roleArn"}
+	if got, want := e.Error(), "rolecall API: 400 INVALID_ARN: not a role ARN (field roleArn)"; got != want {
+		t.Errorf("%q, want %q", got, want)
+	}
+}
