@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rolecall/rolecall/access"
+	"github.com/rolecall/rolecall/internal/rolesetup"
 )
 
 type terraformOptions struct {
@@ -89,19 +90,19 @@ func providerBlock(c access.Connection, region, workload string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s: tenant %s, account %s (verified %s)\n", profileName(c.TenantID, c.AccountID), c.TenantID, c.AccountID, c.VerifiedAt.UTC().Format("2006-01-02"))
 	b.WriteString("provider \"aws\" {\n")
-	b.WriteString("  alias  = " + hclString(terraformAlias(c.TenantID, c.AccountID)) + "\n")
+	b.WriteString("  alias  = " + rolesetup.HCLString(terraformAlias(c.TenantID, c.AccountID)) + "\n")
 	if region != "" {
-		b.WriteString("  region = " + hclString(region) + "\n")
+		b.WriteString("  region = " + rolesetup.HCLString(region) + "\n")
 	}
 	b.WriteString("\n  # Role chaining: the partner access role, then the customer's role.\n")
 	b.WriteString("  assume_role {\n")
-	b.WriteString("    role_arn     = " + hclString(c.AccessRoleARN) + "\n")
-	b.WriteString("    session_name = " + hclString(access.SessionName(workload)) + "\n")
+	b.WriteString("    role_arn     = " + rolesetup.HCLString(c.AccessRoleARN) + "\n")
+	b.WriteString("    session_name = " + rolesetup.HCLString(access.SessionName(workload)) + "\n")
 	b.WriteString("  }\n")
 	b.WriteString("  assume_role {\n")
-	b.WriteString("    role_arn     = " + hclString(c.RoleARN) + "\n")
-	b.WriteString("    external_id  = " + hclString(c.ExternalID) + "\n")
-	b.WriteString("    session_name = " + hclString(access.SessionName(workload+"-"+c.TenantID)) + "\n")
+	b.WriteString("    role_arn     = " + rolesetup.HCLString(c.RoleARN) + "\n")
+	b.WriteString("    external_id  = " + rolesetup.HCLString(c.ExternalID) + "\n")
+	b.WriteString("    session_name = " + rolesetup.HCLString(access.SessionName(workload+"-"+c.TenantID)) + "\n")
 	b.WriteString("  }\n")
 	b.WriteString("}\n")
 	return b.String()
@@ -123,30 +124,4 @@ func terraformAlias(tenantID, accountID string) string {
 		s = "t_" + s
 	}
 	return s
-}
-
-// hclString renders s as an HCL quoted string: quotes, backslashes,
-// control characters and template sequences escaped.
-func hclString(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c == '\n':
-			b.WriteString(`\n`)
-		case c < 0x20 || c == 0x7f:
-			fmt.Fprintf(&b, `\u%04x`, c)
-		case (c == '$' || c == '%') && i+1 < len(s) && s[i+1] == '{':
-			b.WriteByte(c)
-			b.WriteByte(c)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
 }

@@ -453,15 +453,10 @@ func TestTerraformPrintsChainedProviders(t *testing.T) {
 	}
 }
 
-func TestTerraformAliasAndHCLString(t *testing.T) {
+func TestTerraformAlias(t *testing.T) {
 	for in, want := range map[[2]string]string{{"acme", "1"}: "acme_1", {"a.b-c", "2"}: "a_b_c_2", {"9lives", "3"}: "t_9lives_3"} {
 		if got := terraformAlias(in[0], in[1]); got != want {
 			t.Errorf("terraformAlias(%v) = %s, want %s", in, got, want)
-		}
-	}
-	for in, want := range map[string]string{`a"b`: `"a\"b"`, "${x}": `"$${x}"`, "%{y}": `"%%{y}"`, "a\\b": `"a\\b"`, "l\n": `"l\n"`} {
-		if got := hclString(in); got != want {
-			t.Errorf("hclString(%q) = %s, want %s", in, got, want)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package rolesetup
 import (
 	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/rolecall/rolecall/infra"
 )
@@ -21,7 +22,7 @@ const TerraformResourceName = "rolecall"
 // address that might not exist. With Params.ModuleSource (where the partner
 // publishes infra/terraform/customer-role) it is a module block.
 //
-// Values are HCL-quoted (hclQuote), so quotes, backslashes, control
+// Values are HCL-quoted (HCLString), so quotes, backslashes, control
 // characters and template sequences (${, %{) are escaped; the tests parse
 // the result with hcl/v2 to prove it. (Writing it by hand keeps the HCL
 // libraries out of the API Lambda's binary.)
@@ -36,10 +37,10 @@ func Terraform(p Params) (string, error) {
 	b.WriteString("# provider for the account you are connecting, then paste the role_arn output.\n")
 	if module {
 		b.WriteString("module \"" + TerraformModuleName + "\" {\n")
-		b.WriteString("  source = " + hclQuote(p.ModuleSource) + "\n\n")
-		b.WriteString("  external_id           = " + hclQuote(p.ExternalID) + "\n")
-		b.WriteString("  trusted_principal_arn = " + hclQuote(p.TrustedPrincipalARN) + "\n")
-		b.WriteString("  role_name             = " + hclQuote(p.RoleName) + "\n")
+		b.WriteString("  source = " + HCLString(p.ModuleSource) + "\n\n")
+		b.WriteString("  external_id           = " + HCLString(p.ExternalID) + "\n")
+		b.WriteString("  trusted_principal_arn = " + HCLString(p.TrustedPrincipalARN) + "\n")
+		b.WriteString("  role_name             = " + HCLString(p.RoleName) + "\n")
 		b.WriteString("}\n\n")
 		b.WriteString("output \"rolecall_role_arn\" {\n")
 		b.WriteString("  value = module." + TerraformModuleName + ".role_arn\n")
@@ -47,7 +48,7 @@ func Terraform(p Params) (string, error) {
 		return b.String(), nil
 	}
 	b.WriteString("resource \"aws_iam_role\" \"" + TerraformResourceName + "\" {\n")
-	b.WriteString("  name                 = " + hclQuote(p.RoleName) + "\n")
+	b.WriteString("  name                 = " + HCLString(p.RoleName) + "\n")
 	b.WriteString("  description          = \"Assumed by the partner through RoleCall, only with your external ID.\"\n")
 	b.WriteString("  max_session_duration = 3600\n\n")
 	b.WriteString("  assume_role_policy = jsonencode({\n")
@@ -56,10 +57,10 @@ func Terraform(p Params) (string, error) {
 	b.WriteString("      {\n")
 	b.WriteString("        Sid       = \"TrustPartnerWithExternalId\"\n")
 	b.WriteString("        Effect    = \"Allow\"\n")
-	b.WriteString("        Principal = { AWS = " + hclQuote(p.TrustedPrincipalARN) + " }\n")
+	b.WriteString("        Principal = { AWS = " + HCLString(p.TrustedPrincipalARN) + " }\n")
 	b.WriteString("        Action    = \"sts:AssumeRole\"\n")
 	b.WriteString("        Condition = {\n")
-	b.WriteString("          StringEquals = { \"sts:ExternalId\" = " + hclQuote(p.ExternalID) + " }\n")
+	b.WriteString("          StringEquals = { \"sts:ExternalId\" = " + HCLString(p.ExternalID) + " }\n")
 	b.WriteString("        }\n")
 	b.WriteString("      }\n")
 	b.WriteString("    ]\n")
@@ -72,29 +73,41 @@ func Terraform(p Params) (string, error) {
 	return b.String(), nil
 }
 
-// hclQuote renders s as an HCL quoted string literal.
-func hclQuote(s string) string {
+// HCLString renders s as an HCL quoted string literal whose value is s,
+// escaped as HCL's native syntax requires (the escapes hclwrite writes):
+// \" and \\, \n \r \t, \uNNNN or \UNNNNNNNN for any other character
+// that is not printable, and the template introducers "${" and "%{"
+// doubled to "$${" and "%%{" so that no value can open an interpolation
+// or a directive. Invalid UTF-8 (which an HCL file may not contain) is
+// written as U+FFFD.
+func HCLString(s string) string {
 	var b strings.Builder
 	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
+	for i, r := range s {
+		switch r {
+		case '"', '\\':
 			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c == '\n':
+			b.WriteRune(r)
+		case '\n':
 			b.WriteString(`\n`)
-		case c == '\r':
+		case '\r':
 			b.WriteString(`\r`)
-		case c == '\t':
+		case '\t':
 			b.WriteString(`\t`)
-		case c < 0x20 || c == 0x7f:
-			fmt.Fprintf(&b, `\u%04x`, c)
-		case (c == '$' || c == '%') && i+1 < len(s) && s[i+1] == '{':
-			b.WriteByte(c) // "$${" and "%%{" are the literal "${" and "%{"
-			b.WriteByte(c)
+		case '$', '%':
+			b.WriteRune(r)
+			if strings.HasPrefix(s[i+1:], "{") {
+				b.WriteRune(r)
+			}
 		default:
-			b.WriteByte(c)
+			switch {
+			case unicode.IsPrint(r):
+				b.WriteRune(r)
+			case r > 0xffff:
+				fmt.Fprintf(&b, `\U%08x`, r)
+			default:
+				fmt.Fprintf(&b, `\u%04x`, r)
+			}
 		}
 	}
 	b.WriteByte('"')
