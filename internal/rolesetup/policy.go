@@ -32,8 +32,10 @@ type Principal struct {
 // the partner access role may call sts:AssumeRole only with the tenant's
 // external ID. infra/customer-role.yaml, the Terraform module and the CDK
 // construct are tested to create exactly this document; the API renders it
-// from here, without reading the template.
-func TrustPolicyDocument(principal, externalID string) Policy {
+// from here, without reading the template. Its arguments are in the order
+// of TrustPolicy and TemplateTrustPolicy: the external ID, then the
+// trusted principal.
+func TrustPolicyDocument(externalID, principal string) Policy {
 	return Policy{
 		Version: "2012-10-17",
 		Statement: []Statement{{
@@ -64,5 +66,5 @@ func TrustPolicy(externalID, trustedPrincipalARN string) ([]byte, error) {
 	if _, err := partitionOf(trustedPrincipalARN); err != nil {
 		return nil, err
 	}
-	return TrustPolicyDocument(trustedPrincipalARN, externalID).JSON(), nil
+	return TrustPolicyDocument(externalID, trustedPrincipalARN).JSON(), nil
 }

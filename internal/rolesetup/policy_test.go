@@ -18,7 +18,7 @@ func TestTemplateRendersTrustPolicyDocument(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := TrustPolicyDocument(tt.principal, tt.externalID).JSON(); !bytes.Equal(fromTemplate, want) {
+		if want := TrustPolicyDocument(tt.externalID, tt.principal).JSON(); !bytes.Equal(fromTemplate, want) {
 			t.Errorf("template renders\n%s\nthe Go value is\n%s", fromTemplate, want)
 		}
 	}
@@ -58,5 +58,24 @@ func BenchmarkRenderAndTemplate(b *testing.B) {
 		if _, err := Template(p); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestTrustPolicyArgumentsInOneOrder: TrustPolicyDocument, TrustPolicy and
+// TemplateTrustPolicy all take the external ID first, then the principal,
+// and put each where it belongs.
+func TestTrustPolicyArgumentsInOneOrder(t *testing.T) {
+	const ext, principal = "rc-ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "arn:aws:iam::111122223333:role/rolecall-prod-access"
+	doc := TrustPolicyDocument(ext, principal)
+	if st := doc.Statement[0]; st.Principal.AWS != principal || st.Condition["StringEquals"]["sts:ExternalId"] != ext {
+		t.Errorf("TrustPolicyDocument(ext, principal) = %+v", st)
+	}
+	rendered, err := TrustPolicy(ext, principal)
+	if err != nil || !bytes.Equal(rendered, doc.JSON()) {
+		t.Errorf("TrustPolicy(ext, principal) = %s, %v; want\n%s", rendered, err, doc.JSON())
+	}
+	fromTemplate, err := TemplateTrustPolicy(infra.CustomerRoleTemplate(), ext, principal)
+	if err != nil || !bytes.Equal(fromTemplate, doc.JSON()) {
+		t.Errorf("TemplateTrustPolicy(template, ext, principal) = %s, %v; want\n%s", fromTemplate, err, doc.JSON())
 	}
 }

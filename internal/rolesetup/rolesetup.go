@@ -112,7 +112,7 @@ func Render(p Params) (Instructions, error) {
 	if in.CLI, err = CLI(p); err != nil {
 		return Instructions{}, err
 	}
-	in.TrustPolicy = TrustPolicyDocument(p.TrustedPrincipalARN, p.ExternalID).JSON()
+	in.TrustPolicy = TrustPolicyDocument(p.ExternalID, p.TrustedPrincipalARN).JSON()
 	return in, nil
 }
 
