@@ -258,46 +258,22 @@ func (r resolver) write(b *bytes.Buffer, n *yaml.Node, path string) (bool, error
 				return r.intrinsic(b, name, &arg, path)
 			}
 		}
-		b.WriteByte('{')
-		first := true
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			key := n.Content[i].Value
-			var vb bytes.Buffer
-			ok, err := r.write(&vb, n.Content[i+1], path+"."+key)
-			if err != nil {
-				return false, err
-			}
-			if !ok {
-				continue
-			}
-			if !first {
-				b.WriteByte(',')
-			}
-			first = false
-			writeJSONString(b, key)
-			b.WriteByte(':')
-			b.Write(vb.Bytes())
+		err := r.writeMembers(b, '{', '}', len(n.Content)/2, func(i int, vb *bytes.Buffer) (string, bool, error) {
+			key := n.Content[2*i].Value
+			ok, err := r.write(vb, n.Content[2*i+1], path+"."+key)
+			return key, ok, err
+		})
+		if err != nil {
+			return false, err
 		}
-		b.WriteByte('}')
 	case yaml.SequenceNode:
-		b.WriteByte('[')
-		first := true
-		for i, c := range n.Content {
-			var vb bytes.Buffer
-			ok, err := r.write(&vb, c, fmt.Sprintf("%s[%d]", path, i))
-			if err != nil {
-				return false, err
-			}
-			if !ok {
-				continue
-			}
-			if !first {
-				b.WriteByte(',')
-			}
-			first = false
-			b.Write(vb.Bytes())
+		err := r.writeMembers(b, '[', ']', len(n.Content), func(i int, vb *bytes.Buffer) (string, bool, error) {
+			ok, err := r.write(vb, n.Content[i], fmt.Sprintf("%s[%d]", path, i))
+			return "", ok, err
+		})
+		if err != nil {
+			return false, err
 		}
-		b.WriteByte(']')
 	case yaml.ScalarNode:
 		switch n.ShortTag() {
 		case "!!int", "!!float", "!!bool":
@@ -311,6 +287,36 @@ func (r resolver) write(b *bytes.Buffer, n *yaml.Node, path string) (bool, error
 		return false, fmt.Errorf("%w: %s: unexpected YAML node", ErrTemplate, path)
 	}
 	return true, nil
+}
+
+// writeMembers writes the n members of an object ('{') or an array ('[')
+// between open and end, leaving out those that are AWS::NoValue: member
+// writes the i-th value into vb and returns its key (ignored in arrays)
+// and false for AWS::NoValue.
+func (r resolver) writeMembers(b *bytes.Buffer, open, end byte, n int, member func(i int, vb *bytes.Buffer) (string, bool, error)) error {
+	b.WriteByte(open)
+	first := true
+	for i := range n {
+		var vb bytes.Buffer
+		key, ok, err := member(i, &vb)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		if !first {
+			b.WriteByte(',')
+		}
+		first = false
+		if open == '{' {
+			writeJSONString(b, key)
+			b.WriteByte(':')
+		}
+		b.Write(vb.Bytes())
+	}
+	b.WriteByte(end)
+	return nil
 }
 
 func (r resolver) intrinsic(b *bytes.Buffer, fn string, n *yaml.Node, path string) (bool, error) {
