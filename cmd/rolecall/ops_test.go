@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -149,7 +150,7 @@ func connect(t *testing.T, s *emulator.Server, id string) string {
 	}
 	rolecall(t, "invites", "create", id, "--json").must(t, 0).json(t, &inv)
 	acct := connectSandboxRole(t, http.DefaultClient, s.URL, inv.Code)
-	waitStatus(t, id, acct, connection.Verified)
+	waitStatus(t, s, id, acct, connection.Verified)
 	return acct
 }
 
@@ -171,22 +172,66 @@ func connectSandboxRole(t *testing.T, hc *http.Client, base, inviteCode string) 
 	return view.Sandbox.AccountID
 }
 
-// waitStatus polls `connections get` until the connection has status want.
-func waitStatus(t *testing.T, tenantID, account string, want connection.Status) {
+// waitStatus waits until serve has published that the connection is in
+// status want (its latest event says so), then checks that `connections
+// get` shows it. The bus signals every put, so nothing polls.
+func waitStatus(t *testing.T, s *emulator.Server, tenantID, account string, want connection.Status) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		var h struct {
-			Connection connection.Connection `json:"connection"`
+	waitStatusEvent(t, s, tenantID, account, want)
+	var h struct {
+		Connection connection.Connection `json:"connection"`
+	}
+	rolecall(t, "connections", "get", tenantID, account, "--json").must(t, 0).json(t, &h)
+	if h.Connection.Status != want {
+		t.Fatalf("%s/%s: the events say %s, connections get says %s", tenantID, account, want, h.Connection.Status)
+	}
+}
+
+// waitStatusEvent waits until the latest event serve published for the
+// connection has status want.
+func waitStatusEvent(t *testing.T, s *emulator.Server, tenantID, account string, want connection.Status) {
+	t.Helper()
+	waitEvents(t, s, fmt.Sprintf("%s/%s %s", tenantID, account, want), func(events []connection.Event) bool {
+		var latest *connection.Event
+		for i, e := range events {
+			if e.TenantID == tenantID && e.AccountID == account && (latest == nil || e.Version > latest.Version) {
+				latest = &events[i]
+			}
 		}
-		rolecall(t, "connections", "get", tenantID, account, "--json").must(t, 0).json(t, &h)
-		if h.Connection.Status == want {
+		return latest != nil && latest.Status == want
+	})
+}
+
+// waitEvents waits (at most 20 s) until done accepts the events serve's
+// bus has recorded, oldest first, each with its detail-type. It reads the
+// record again at every put the bus signals.
+func waitEvents(t *testing.T, s *emulator.Server, what string, done func([]connection.Event) bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		changed := s.Bus.Changed() // before reading, so no put is missed
+		envs, err := s.Bus.Since("", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		events := make([]connection.Event, 0, len(envs))
+		for _, env := range envs {
+			var e connection.Event
+			if err := json.Unmarshal(env.Detail, &e); err != nil {
+				t.Fatalf("event %s: %v", env.ID, err)
+			}
+			e.DetailType = connection.DetailType(env.DetailType)
+			events = append(events, e)
+		}
+		if done(events) {
 			return
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s/%s is %s, not %s", tenantID, account, h.Connection.Status, want)
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			t.Fatalf("no event of %s after 20s; the bus has %d", what, len(events))
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 

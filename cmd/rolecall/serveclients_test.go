@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,18 +49,6 @@ func (a serveAPI) connect(tenantID string) string {
 	return connectSandboxRole(a.t, a.hc, a.s.URL, inv.Code)
 }
 
-// waitFor polls until ok or fails after within.
-func waitFor(t *testing.T, within time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // TestRealClientsAgainstServe: the whole chain in `rolecall serve`, with
 // no AWS: three customers connect through the form's sandbox roles, the
 // profiles `rolecall profiles` writes work in Debian's AWS CLI, a boto3
@@ -87,11 +76,7 @@ func TestRealClientsAgainstServe(t *testing.T) {
 		accounts[tn] = api.connect(tn)
 	}
 	for _, tn := range tenants {
-		waitFor(t, 20*time.Second, tn+" VERIFIED", func() bool {
-			var c struct{ Status string }
-			api.call("GET", "/v1/tenants/"+tn+"/connections/"+accounts[tn]+"/access", "Bearer "+s.OpsToken, nil, 0, &c)
-			return c.Status == "VERIFIED"
-		})
+		waitStatusEvent(t, s, tn, accounts[tn], connection.Verified)
 	}
 
 	dir := t.TempDir()
@@ -175,20 +160,10 @@ func TestRealClientsAgainstServe(t *testing.T) {
 	if _, errOut, err := awsCLI(t, "sts", "get-caller-identity", "--profile", "rolecall-initech-"+accounts["initech"], "--endpoint-url", stsURL); err == nil || !strings.Contains(errOut, "RoleCall was asked to re-check it") {
 		t.Fatalf("aws with a deleted role: %v\n%s", err, errOut)
 	}
-	waitFor(t, 20*time.Second, "Role Access Lost", func() bool {
-		var page struct {
-			Events []struct {
-				DetailType string           `json:"detail-type"`
-				Detail     connection.Event `json:"detail"`
-			} `json:"events"`
-		}
-		api.call("GET", "/v1/events?limit=1000", "Bearer "+s.OpsToken, nil, 200, &page)
-		for _, e := range page.Events {
-			if e.DetailType == string(connection.RoleAccessLost) && e.Detail.AccountID == accounts["initech"] {
-				return true
-			}
-		}
-		return false
+	waitEvents(t, s, "Role Access Lost of initech", func(events []connection.Event) bool {
+		return slices.ContainsFunc(events, func(e connection.Event) bool {
+			return e.DetailType == connection.RoleAccessLost && e.AccountID == accounts["initech"]
+		})
 	})
 	_, errOut, code := run(t, "credentials", "--tenant", "initech", "--account", accounts["initech"])
 	if code != 1 || !strings.Contains(errOut, "not verified (ACCESS_LOST): ASSUME_DENIED") {
