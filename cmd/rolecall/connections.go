@@ -21,34 +21,24 @@ import (
 var allStatuses = []connection.Status{connection.Pending, connection.Verified, connection.Failed, connection.AccessLost, connection.Disconnected}
 
 func newConnectionsCmd() *cobra.Command {
-	o := &opsOptions{}
-	cmd := &cobra.Command{
-		Use:   "connections",
-		Short: "List and show connections, re-check them, disconnect them",
-	}
-	addOpsFlags(cmd, o)
+	cmd, o := opsGroup("connections", "List and show connections, re-check them, disconnect them", "")
 	var tenantID, status string
-	list := &cobra.Command{
+	list := opsCommand(o, &cobra.Command{
 		Use:   "list [--tenant T] [--status S]",
 		Short: "List connections, of one tenant and/or in one status",
 		Example: `  rolecall connections list --status ACCESS_LOST
   rolecall connections list --tenant acme --json | jq -r '.connections[].roleArn'`,
 		Args: cobra.NoArgs,
-		RunE: opsRun(o, func(ctx context.Context, c *opsapi.Client, cmd *cobra.Command, args []string) error {
-			var want connection.Status
-			if status != "" {
-				want = connection.Status(strings.ToUpper(status))
-				if !want.Valid() {
-					return usagef("--status %q: want PENDING, VERIFIED, FAILED, ACCESS_LOST or DISCONNECTED", status)
-				}
+	}, func(ctx context.Context, c *opsapi.Client, cmd *cobra.Command, args []string) (any, func() error, error) {
+		var want connection.Status
+		if status != "" {
+			want = connection.Status(strings.ToUpper(status))
+			if !want.Valid() {
+				return nil, nil, usagef("--status %q: want PENDING, VERIFIED, FAILED, ACCESS_LOST or DISCONNECTED", status)
 			}
-			cs, raws, err := listConnections(ctx, c, tenantID, want)
-			if err != nil {
-				return err
-			}
-			if o.json {
-				return listJSON(cmd.OutOrStdout(), "connections", raws)
-			}
+		}
+		cs, raws, err := listConnections(ctx, c, tenantID, want)
+		return listOf("connections", raws), func() error {
 			tw := newTable(cmd.OutOrStdout(), "TENANT", "ACCOUNT", "STATUS", "REASON", "ROLE", "LAST CHECKED", "NEXT CHECK")
 			for _, cn := range cs {
 				tw.AppendRow([]any{cn.TenantID, cn.AccountID, cn.Status, orDash(cn.Reason.Code), cn.RoleARN, when(cn.LastCheckedAt), when(cn.NextCheckAt)})
@@ -56,33 +46,27 @@ func newConnectionsCmd() *cobra.Command {
 			tw.Render()
 			fmt.Fprintf(cmd.ErrOrStderr(), "%d connections\n", len(cs))
 			return nil
-		}),
-	}
+		}, err
+	})
 	list.Flags().StringVar(&tenantID, "tenant", "", "only this tenant's connections")
 	list.Flags().StringVar(&status, "status", "", "only connections in this status")
 
-	get := &cobra.Command{
-		Use:   "get TENANT ACCOUNT",
-		Short: "Show a connection and its event history",
-		Args:  cobra.ExactArgs(2),
-		RunE: opsRun(o, func(ctx context.Context, c *opsapi.Client, cmd *cobra.Command, args []string) error {
+	get := opsCommand(o, &cobra.Command{Use: "get TENANT ACCOUNT", Short: "Show a connection and its event history", Args: cobra.ExactArgs(2)},
+		func(ctx context.Context, c *opsapi.Client, cmd *cobra.Command, args []string) (any, func() error, error) {
 			h, raw, err := c.History(ctx, args[0], args[1])
-			if err != nil {
-				return err
-			}
-			if o.json {
-				return printJSON(cmd.OutOrStdout(), raw)
-			}
-			connectionDetail(cmd, h.Connection)
-			fmt.Fprintln(cmd.OutOrStdout())
-			tw := newTable(cmd.OutOrStdout(), "VERSION", "OCCURRED", "EVENT", "STATUS", "REASON", "MESSAGE")
-			for _, e := range h.Events {
-				tw.AppendRow([]any{e.Version, when(e.OccurredAt), e.DetailType, e.Status, orDash(e.Reason.Code), orDash(e.Reason.Message)})
-			}
-			tw.Render()
-			return nil
-		}),
-	}
+			return raw, func() error {
+				if err := connectionDetail(cmd, h.Connection); err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout())
+				tw := newTable(cmd.OutOrStdout(), "VERSION", "OCCURRED", "EVENT", "STATUS", "REASON", "MESSAGE")
+				for _, e := range h.Events {
+					tw.AppendRow([]any{e.Version, when(e.OccurredAt), e.DetailType, e.Status, orDash(e.Reason.Code), orDash(e.Reason.Message)})
+				}
+				tw.Render()
+				return nil
+			}, err
+		})
 
 	var wait bool
 	var timeout time.Duration
@@ -100,22 +84,17 @@ when --timeout passes first).`,
 				return err
 			}
 			if !wait {
-				if o.json {
-					return printJSON(cmd.OutOrStdout(), raw)
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "Check of %s/%s queued (status %s, version %d).\n", args[0], args[1], before.Status, before.Version)
-				return nil
+				return o.print(cmd, raw, func() error {
+					_, err := fmt.Fprintf(cmd.OutOrStdout(), "Check of %s/%s queued (status %s, version %d).\n", args[0], args[1], before.Status, before.Version)
+					return err
+				})
 			}
 			after, raw, err := waitForCheck(ctx, c, before, timeout, pollEvery)
 			if err != nil {
 				return err
 			}
-			if o.json {
-				if err := printJSON(cmd.OutOrStdout(), raw); err != nil {
-					return err
-				}
-			} else {
-				connectionDetail(cmd, after)
+			if err := o.print(cmd, raw, func() error { return connectionDetail(cmd, after) }); err != nil {
+				return err
 			}
 			if after.Status != connection.Verified {
 				return exitCode(1)
@@ -126,22 +105,11 @@ when --timeout passes first).`,
 	check.Flags().BoolVar(&wait, "wait", false, "wait for the check's result")
 	check.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "with --wait, how long to wait at most")
 
-	disconnect := &cobra.Command{
-		Use:   "disconnect TENANT ACCOUNT",
-		Short: "Disconnect a connection and release its role",
-		Args:  cobra.ExactArgs(2),
-		RunE: opsRun(o, func(ctx context.Context, c *opsapi.Client, cmd *cobra.Command, args []string) error {
+	disconnect := opsCommand(o, &cobra.Command{Use: "disconnect TENANT ACCOUNT", Short: "Disconnect a connection and release its role", Args: cobra.ExactArgs(2)},
+		func(ctx context.Context, c *opsapi.Client, cmd *cobra.Command, args []string) (any, func() error, error) {
 			cn, raw, err := c.Disconnect(ctx, args[0], args[1])
-			if err != nil {
-				return err
-			}
-			if o.json {
-				return printJSON(cmd.OutOrStdout(), raw)
-			}
-			connectionDetail(cmd, cn)
-			return nil
-		}),
-	}
+			return raw, func() error { return connectionDetail(cmd, cn) }, err
+		})
 	cmd.AddCommand(list, get, check, disconnect)
 	return cmd
 }
@@ -227,23 +195,15 @@ func waitForCheck(ctx context.Context, c *opsapi.Client, before connection.Conne
 }
 
 // connectionDetail prints one connection as a two-column table.
-func connectionDetail(cmd *cobra.Command, cn connection.Connection) {
-	tw := newTable(cmd.OutOrStdout(), "FIELD", "VALUE")
-	tw.AppendRow([]any{"Tenant", cn.TenantID})
-	tw.AppendRow([]any{"Account", cn.AccountID})
-	tw.AppendRow([]any{"Role", cn.RoleARN})
-	tw.AppendRow([]any{"Status", cn.Status})
-	tw.AppendRow([]any{"Reason", orDash(cn.Reason.Code)})
+func connectionDetail(cmd *cobra.Command, cn connection.Connection) error {
+	rows := [][2]any{{"Tenant", cn.TenantID}, {"Account", cn.AccountID}, {"Role", cn.RoleARN}, {"Status", cn.Status}, {"Reason", orDash(cn.Reason.Code)}}
 	if cn.Reason.Message != "" {
-		tw.AppendRow([]any{"Message", cn.Reason.Message})
+		rows = append(rows, [2]any{"Message", cn.Reason.Message})
 	}
 	if cn.Reason.Hint != "" {
-		tw.AppendRow([]any{"Hint", cn.Reason.Hint})
+		rows = append(rows, [2]any{"Hint", cn.Reason.Hint})
 	}
-	tw.AppendRow([]any{"Version", cn.Version})
-	tw.AppendRow([]any{"Submitted", when(cn.SubmittedAt)})
-	tw.AppendRow([]any{"Verified", when(cn.VerifiedAt)})
-	tw.AppendRow([]any{"Last checked", when(cn.LastCheckedAt)})
-	tw.AppendRow([]any{"Next check", when(cn.NextCheckAt)})
-	tw.Render()
+	rows = append(rows, [2]any{"Version", cn.Version}, [2]any{"Submitted", when(cn.SubmittedAt)}, [2]any{"Verified", when(cn.VerifiedAt)},
+		[2]any{"Last checked", when(cn.LastCheckedAt)}, [2]any{"Next check", when(cn.NextCheckAt)})
+	return detailTable(cmd.OutOrStdout(), rows)
 }

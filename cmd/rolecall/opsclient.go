@@ -2,21 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"os"
 	"regexp"
-	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
-	"github.com/jedib0t/go-pretty/v6/table"
 	"github.com/spf13/cobra"
 
 	"github.com/rolecall/rolecall/access"
@@ -237,66 +232,4 @@ func report(cmd *cobra.Command, err error) error {
 	}
 	fmt.Fprintf(stderr, "%s: %v\n", cmd.CommandPath(), err)
 	return exitCode(1)
-}
-
-// printJSON prints an API answer indented.
-func printJSON(w io.Writer, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode JSON: %w", err)
-	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
-	return err
-}
-
-// listJSON is a list printed for --json: {"<key>": [...]}.
-func listJSON(w io.Writer, key string, items []json.RawMessage) error {
-	if items == nil {
-		items = []json.RawMessage{}
-	}
-	return printJSON(w, map[string][]json.RawMessage{key: items})
-}
-
-// newTable returns a borderless table writing to w, with header.
-func newTable(w io.Writer, header ...any) *tableOut {
-	t := table.NewWriter()
-	t.SetStyle(table.StyleLight)
-	t.Style().Options = table.OptionsNoBordersAndSeparators
-	t.Style().Format.Header = 0 // keep the headers as written
-	t.AppendHeader(table.Row(header))
-	return &tableOut{Writer: t, w: w}
-}
-
-// tableOut renders a table without the padding go-pretty leaves at the
-// end of each line.
-type tableOut struct {
-	table.Writer
-	w io.Writer
-}
-
-// Render writes the table.
-func (t *tableOut) Render() string {
-	var b strings.Builder
-	for _, l := range strings.Split(t.Writer.Render(), "\n") {
-		b.WriteString(strings.TrimRight(l, " "))
-		b.WriteByte('\n')
-	}
-	fmt.Fprint(t.w, b.String())
-	return b.String()
-}
-
-// when renders a time for tables: UTC to the second, "-" when unset.
-func when(t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return t.UTC().Format(time.RFC3339)
-}
-
-// orDash renders "" as "-".
-func orDash(s string) string {
-	if strings.TrimSpace(s) == "" {
-		return "-"
-	}
-	return s
 }

@@ -56,11 +56,10 @@ or has failed checks in a row. The exit status is 1 when --timeout passes first.
 				return err
 			}
 			if !wait {
-				if o.json {
-					return printJSON(cmd.OutOrStdout(), raw)
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "Sweep queued %d checks.\n", n)
-				return nil
+				return o.print(cmd, raw, func() error {
+					_, err := fmt.Fprintf(cmd.OutOrStdout(), "Sweep queued %d checks.\n", n)
+					return err
+				})
 			}
 			s := &sweepWatch{c: c, before: before, queued: n, started: started, every: pollEvery, stderr: cmd.ErrOrStderr()}
 			sum, err := s.run(ctx, timeout, isTerminal(cmd.ErrOrStderr()))

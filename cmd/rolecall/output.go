@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/jedib0t/go-pretty/v6/table"
+	"github.com/spf13/cobra"
+
+	"github.com/rolecall/rolecall/internal/opsapi"
+)
+
+// opsGroup returns a command group whose subcommands share the ops flags
+// (opsOptions).
+func opsGroup(use, short, long string) (*cobra.Command, *opsOptions) {
+	o := &opsOptions{}
+	cmd := &cobra.Command{Use: use, Short: short, Long: long}
+	addOpsFlags(cmd, o)
+	return cmd, o
+}
+
+// opsCall is the body of an ops subcommand: it calls the API and returns
+// the answer --json prints (the API's JSON, as it came) and text, which
+// prints it for people.
+type opsCall func(ctx context.Context, c *opsapi.Client, cmd *cobra.Command, args []string) (answer any, text func() error, err error)
+
+// opsCommand makes cmd run call through opsRun and print its answer: as
+// JSON with --json, as text otherwise.
+func opsCommand(o *opsOptions, cmd *cobra.Command, call opsCall) *cobra.Command {
+	cmd.RunE = opsRun(o, func(ctx context.Context, c *opsapi.Client, cmd *cobra.Command, args []string) error {
+		answer, text, err := call(ctx, c, cmd, args)
+		if err != nil {
+			return err
+		}
+		return o.print(cmd, answer, text)
+	})
+	return cmd
+}
+
+// print prints an answer: as JSON with --json, else with text.
+func (o *opsOptions) print(cmd *cobra.Command, answer any, text func() error) error {
+	if o.json {
+		return printJSON(cmd.OutOrStdout(), answer)
+	}
+	return text()
+}
+
+// detailTable prints one item as FIELD/VALUE rows.
+func detailTable(w io.Writer, rows [][2]any) error {
+	tw := newTable(w, "FIELD", "VALUE")
+	for _, r := range rows {
+		tw.AppendRow([]any{r[0], r[1]})
+	}
+	tw.Render()
+	return nil
+}
+
+// printJSON prints an API answer indented.
+func printJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode JSON: %w", err)
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+// listOf is a list as --json prints it: {"<key>": [...]}.
+func listOf(key string, items []json.RawMessage) map[string][]json.RawMessage {
+	if items == nil {
+		items = []json.RawMessage{}
+	}
+	return map[string][]json.RawMessage{key: items}
+}
+
+// newTable returns a borderless table writing to w, with header.
+func newTable(w io.Writer, header ...any) *tableOut {
+	t := table.NewWriter()
+	t.SetStyle(table.StyleLight)
+	t.Style().Options = table.OptionsNoBordersAndSeparators
+	t.Style().Format.Header = 0 // keep the headers as written
+	t.AppendHeader(table.Row(header))
+	return &tableOut{Writer: t, w: w}
+}
+
+// tableOut renders a table without the padding go-pretty leaves at the
+// end of each line.
+type tableOut struct {
+	table.Writer
+	w io.Writer
+}
+
+// Render writes the table.
+func (t *tableOut) Render() string {
+	var b strings.Builder
+	for _, l := range strings.Split(t.Writer.Render(), "\n") {
+		b.WriteString(strings.TrimRight(l, " "))
+		b.WriteByte('\n')
+	}
+	fmt.Fprint(t.w, b.String())
+	return b.String()
+}
+
+// when renders a time for tables: UTC to the second, "-" when unset.
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// orDash renders "" as "-".
+func orDash(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "-"
+	}
+	return s
+}
