@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -79,42 +78,30 @@ func (o *apiOptions) client(cfg aws.Config) (*access.API, error) {
 	if o.api == "" {
 		return nil, errors.New("no RoleCall API: pass --api URL or set ROLECALL_API")
 	}
-	u, err := url.Parse(o.api)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("--api %q is not an http(s) URL", o.api)
+	u, err := apiURL(o.api)
+	if err != nil {
+		return nil, err
 	}
 	api := &access.API{BaseURL: o.api}
 	if tok := os.Getenv("ROLECALL_OPS_TOKEN"); tok != "" {
 		api.Auth = access.BearerToken(tok)
 	} else {
-		api.Auth = access.SigV4{Credentials: cfg.Credentials, Region: apiRegion(u.Host, cfg.Region)}
+		api.Auth = access.SigV4{Credentials: cfg.Credentials, Region: signingRegion("", u.Hostname(), cfg.Region)}
 	}
 	return api, nil
 }
 
-// connect starts a workload command: it guards against credential_process
-// recursion (restore ends the guard), then loads the base credentials and
-// the RoleCall API client.
-func (o *apiOptions) connect(ctx context.Context) (cfg aws.Config, api *access.API, restore func(), err error) {
-	restore, err = guardRecursion()
-	if err != nil {
-		return aws.Config{}, nil, nil, err
-	}
-	if cfg, err = o.awsConfig(ctx); err == nil {
-		api, err = o.client(cfg)
-	}
-	if err != nil {
-		restore()
-		return aws.Config{}, nil, nil, err
-	}
-	return cfg, api, restore, nil
-}
+// workloadBody is what a workload command does with the base AWS
+// configuration and the RoleCall API client.
+type workloadBody func(ctx context.Context, cmd *cobra.Command, cfg aws.Config, api *access.API) error
 
-// failWithExit1 runs run; on an error it prints "rolecall <name>: " and
-// the error's first line to stderr and exits 1.
-func failWithExit1(name string, run func(cmd *cobra.Command) error) func(*cobra.Command, []string) error {
+// run is the RunE of a workload command: inside the credential_process
+// recursion guard it loads the base credentials and the RoleCall API
+// client and runs body. An error is printed to stderr as
+// "rolecall <name>: " and its first line, and the process exits 1.
+func (o *apiOptions) run(name string, body workloadBody) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, _ []string) error {
-		if err := run(cmd); err != nil {
+		if err := o.runGuarded(cmd, body); err != nil {
 			fmt.Fprintln(cmd.ErrOrStderr(), "rolecall "+name+":", errorLine(err))
 			return exitCode(1)
 		}
@@ -122,16 +109,47 @@ func failWithExit1(name string, run func(cmd *cobra.Command) error) func(*cobra.
 	}
 }
 
-// apiRegion is the region of an execute-api host
-// (<id>.execute-api.<region>.amazonaws.com), else def.
-func apiRegion(host, def string) string {
-	parts := strings.Split(host, ".")
-	for i, p := range parts {
-		if p == "execute-api" && i+1 < len(parts) {
-			return parts[i+1]
-		}
+func (o *apiOptions) runGuarded(cmd *cobra.Command, body workloadBody) error {
+	restore, err := guardRecursion()
+	if err != nil {
+		return err
 	}
-	return def
+	defer restore()
+	cfg, err := o.awsConfig(cmd.Context())
+	if err != nil {
+		return err
+	}
+	api, err := o.client(cfg)
+	if err != nil {
+		return err
+	}
+	return body(cmd.Context(), cmd, cfg, api)
+}
+
+// verifiedOptions are the flags of the workload commands that cover the
+// VERIFIED connections of one tenant or of all (profiles, terraform).
+type verifiedOptions struct {
+	apiOptions
+	tenant string
+	region string
+}
+
+func (o *verifiedOptions) flags(cmd *cobra.Command, regionUsage string) {
+	o.apiOptions.flags(cmd)
+	f := cmd.Flags()
+	f.StringVar(&o.tenant, "tenant", "", "only this tenant's connections (default: every tenant's)")
+	f.StringVar(&o.region, "region", "", regionUsage)
+}
+
+// verified lists the VERIFIED connections of --tenant (or of every
+// tenant) and the region to write for them: --region, else cfg's.
+func (o verifiedOptions) verified(ctx context.Context, cfg aws.Config, api *access.API) ([]access.Ref, string, error) {
+	region := o.region
+	if region == "" {
+		region = cfg.Region
+	}
+	refs, err := verifiedRefs(ctx, api, o.tenant)
+	return refs, region, err
 }
 
 // credentialProcessOutput is the AWS credential_process format.
@@ -171,9 +189,11 @@ printed to stdout only; nothing is logged.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.tenant == "" || o.account == "" {
-				return workloadUsageError(cmd, errors.New("--tenant and --account are required"))
+				return usageExit(cmd, errors.New("--tenant and --account are required"))
 			}
-			return failWithExit1("credentials", func(cmd *cobra.Command) error { return runCredentials(cmd, o) })(cmd, args)
+			return o.run("credentials", func(ctx context.Context, cmd *cobra.Command, cfg aws.Config, api *access.API) error {
+				return printCredentials(ctx, cmd, cfg, api, o)
+			})(cmd, args)
 		},
 	}
 	o.flags(cmd)
@@ -185,13 +205,7 @@ printed to stdout only; nothing is logged.`,
 	return cmd
 }
 
-func runCredentials(cmd *cobra.Command, o credentialsOptions) error {
-	ctx := cmd.Context()
-	cfg, api, restore, err := o.connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer restore()
+func printCredentials(ctx context.Context, cmd *cobra.Command, cfg aws.Config, api *access.API, o credentialsOptions) error {
 	c := access.New(cfg, api, access.Options{Workload: o.workload, Duration: o.duration})
 	creds, err := c.Credentials(o.tenant, o.account).Retrieve(ctx)
 	if err != nil {
@@ -213,12 +227,4 @@ func runCredentials(cmd *cobra.Command, o credentialsOptions) error {
 func errorLine(err error) string {
 	s, _, _ := strings.Cut(err.Error(), "\n")
 	return s
-}
-
-// workloadUsageError prints err and the usage, for exit status 2.
-func workloadUsageError(cmd *cobra.Command, err error) error {
-	w := cmd.ErrOrStderr()
-	fmt.Fprintf(w, "Error: %v\n\n", err)
-	fmt.Fprint(w, cmd.UsageString())
-	return exitCode(2)
 }

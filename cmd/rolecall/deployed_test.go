@@ -143,6 +143,8 @@ func TestAuthDecision(t *testing.T) {
 		{"", "abc123.execute-api.ap-southeast-2.amazonaws.com", "eu-west-1", "ap-southeast-2"},
 		{"us-west-2", "abc123.execute-api.ap-southeast-2.amazonaws.com", "eu-west-1", "us-west-2"},
 		{"", "abc123.execute-api.cn-north-1.amazonaws.com.cn", "", "cn-north-1"},
+		{"", "abc123-vpce-0a1b2c3d.execute-api.us-east-1.vpce.amazonaws.com", "eu-west-1", "us-east-1"},
+		{"", "execute-api.example.com", "eu-west-1", "eu-west-1"},
 		{"", "api.partner.example", "eu-west-1", "eu-west-1"},
 		{"", "api.partner.example", "", ""},
 	}

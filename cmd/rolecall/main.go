@@ -44,6 +44,15 @@ type exitCode int
 
 func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
+// usageExit prints a mistake in the command line and the command's usage
+// to stderr, and makes the process exit 2.
+func usageExit(cmd *cobra.Command, err error) error {
+	w := cmd.ErrOrStderr()
+	fmt.Fprintf(w, "Error: %v\n\n", err)
+	fmt.Fprint(w, cmd.UsageString())
+	return exitCode(2)
+}
+
 func asExit(err error, ec *exitCode) bool {
 	e, ok := err.(exitCode)
 	if ok {

@@ -55,9 +55,11 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
 
-// executeAPIHost matches an API Gateway invoke host, whose third label is
-// the region.
-var executeAPIHost = regexp.MustCompile(`^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$`)
+// executeAPIHost matches an API Gateway invoke host, public
+// (<api-id>.execute-api.<region>.amazonaws.com) or private
+// (<api-id>-<vpce-id>.execute-api.<region>.vpce.amazonaws.com); the label
+// after execute-api is the region.
+var executeAPIHost = regexp.MustCompile(`^[a-z0-9-]+\.execute-api\.([a-z0-9-]+)\.(vpce\.)?amazonaws\.com(\.cn)?$`)
 
 // connect resolves the API URL and the credentials and returns the client.
 func (o *opsOptions) connect(ctx context.Context) (*opsapi.Client, error) {
@@ -72,9 +74,9 @@ func (o *opsOptions) connect(ctx context.Context) (*opsapi.Client, error) {
 	if o.api == "" {
 		return nil, usagef("say where the API is: --api URL (or ROLECALL_API), or --stack NAME")
 	}
-	u, err := url.Parse(o.api)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, usagef("--api %q is not an http(s) URL", o.api)
+	u, err := apiURL(o.api)
+	if err != nil {
+		return nil, err
 	}
 	token := os.Getenv("ROLECALL_OPS_TOKEN")
 	mode, err := authMode(o.auth, token, u.Hostname())
@@ -94,6 +96,16 @@ func (o *opsOptions) connect(ctx context.Context) (*opsapi.Client, error) {
 		auth = access.SigV4{Credentials: cfg.Credentials, Region: region}
 	}
 	return opsapi.New(o.api, auth, nil)
+}
+
+// apiURL parses --api: an http(s) URL with a host. A bad one is a usage
+// error.
+func apiURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, usagef("--api %q is not an http(s) URL", s)
+	}
+	return u, nil
 }
 
 // authMode decides how to authenticate: "token" (a bearer token, serve)

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/cobra"
 
 	"github.com/rolecall/rolecall/access"
@@ -26,11 +27,9 @@ func profileName(tenantID, accountID string) string {
 }
 
 type profilesOptions struct {
-	apiOptions
-	tenant  string
+	verifiedOptions
 	write   string
 	command string
-	region  string
 }
 
 func newProfilesCmd() *cobra.Command {
@@ -50,14 +49,14 @@ that use the profiles need ROLECALL_OPS_TOKEN (serve) or AWS credentials (SigV4)
 		Example: `  rolecall profiles --tenant acme --api https://abc123.execute-api.eu-west-1.amazonaws.com
   rolecall profiles --write ~/.aws/config && aws s3 ls --profile rolecall-acme-111111111111`,
 		Args: cobra.NoArgs,
-		RunE: failWithExit1("profiles", func(cmd *cobra.Command) error { return runProfiles(cmd, o) }),
+		RunE: o.run("profiles", func(ctx context.Context, cmd *cobra.Command, cfg aws.Config, api *access.API) error {
+			return writeProfiles(ctx, cmd, cfg, api, o)
+		}),
 	}
-	o.flags(cmd)
+	o.flags(cmd, "region = of each profile (default: the base configuration's region)")
 	f := cmd.Flags()
-	f.StringVar(&o.tenant, "tenant", "", "only this tenant's connections (default: every tenant's)")
 	f.StringVar(&o.write, "write", "", "merge the profiles into this AWS config file (a backup is kept as FILE.bak)")
 	f.StringVar(&o.command, "command", "", "the rolecall command the profiles run (default: this executable's absolute path)")
-	f.StringVar(&o.region, "region", "", "region = of each profile (default: the base configuration's region)")
 	return cmd
 }
 
@@ -85,24 +84,16 @@ func verifiedRefs(ctx context.Context, api *access.API, tenantID string) ([]acce
 	return slices.Compact(refs), nil
 }
 
-func runProfiles(cmd *cobra.Command, o profilesOptions) error {
-	ctx := cmd.Context()
-	cfg, api, restore, err := o.connect(ctx)
+func writeProfiles(ctx context.Context, cmd *cobra.Command, cfg aws.Config, api *access.API, o profilesOptions) error {
+	refs, region, err := o.verified(ctx, cfg, api)
 	if err != nil {
 		return err
 	}
-	defer restore()
-	refs, err := verifiedRefs(ctx, api, o.tenant)
-	if err != nil {
-		return err
-	}
+	o.region = region
 	if o.command == "" {
 		if o.command, err = os.Executable(); err != nil {
 			return fmt.Errorf("find this executable: %w", err)
 		}
-	}
-	if o.region == "" {
-		o.region = cfg.Region
 	}
 	if len(refs) == 0 {
 		fmt.Fprintln(cmd.ErrOrStderr(), "rolecall profiles: no VERIFIED connection; nothing to write")

@@ -1,23 +1,19 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/cobra"
 
 	"github.com/rolecall/rolecall/access"
 	"github.com/rolecall/rolecall/internal/rolesetup"
 )
 
-type terraformOptions struct {
-	apiOptions
-	tenant string
-	region string
-}
-
 func newTerraformCmd() *cobra.Command {
-	var o terraformOptions
+	var o verifiedOptions
 	cmd := &cobra.Command{
 		Use:   "terraform [--tenant T] [--api URL]",
 		Short: "Print an aliased Terraform provider \"aws\" block per VERIFIED connection",
@@ -32,27 +28,17 @@ WorkloadPrincipalArns). The output carries external IDs: keep it out of logs.`,
 		Example: `  rolecall terraform --tenant acme > providers.tf
   # then: resource "aws_s3_bucket" "x" { provider = aws.acme_111111111111 … }`,
 		Args: cobra.NoArgs,
-		RunE: failWithExit1("terraform", func(cmd *cobra.Command) error { return runTerraform(cmd, o) }),
+		RunE: o.run("terraform", func(ctx context.Context, cmd *cobra.Command, cfg aws.Config, api *access.API) error {
+			return printProviders(ctx, cmd, cfg, api, o)
+		}),
 	}
-	o.flags(cmd)
-	f := cmd.Flags()
-	f.StringVar(&o.tenant, "tenant", "", "only this tenant's connections (default: every tenant's)")
-	f.StringVar(&o.workload, "workload", "terraform", "names the sessions in the customer's CloudTrail: <workload>-<tenant>")
-	f.StringVar(&o.region, "region", "", "region of each provider (default: the base configuration's region)")
+	o.flags(cmd, "region of each provider (default: the base configuration's region)")
+	cmd.Flags().StringVar(&o.workload, "workload", "terraform", "names the sessions in the customer's CloudTrail: <workload>-<tenant>")
 	return cmd
 }
 
-func runTerraform(cmd *cobra.Command, o terraformOptions) error {
-	ctx := cmd.Context()
-	cfg, api, restore, err := o.connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer restore()
-	if o.region == "" {
-		o.region = cfg.Region
-	}
-	refs, err := verifiedRefs(ctx, api, o.tenant)
+func printProviders(ctx context.Context, cmd *cobra.Command, cfg aws.Config, api *access.API, o verifiedOptions) error {
+	refs, region, err := o.verified(ctx, cfg, api)
 	if err != nil {
 		return err
 	}
@@ -78,7 +64,7 @@ func runTerraform(cmd *cobra.Command, o terraformOptions) error {
 			if n > 0 {
 				fmt.Fprintln(w)
 			}
-			fmt.Fprint(w, providerBlock(c, o.region, o.workload))
+			fmt.Fprint(w, providerBlock(c, region, o.workload))
 			n++
 		}
 	}

@@ -77,7 +77,7 @@ See infra/sandbox-roles.example.json.`,
     --external-id rc-EXAMPLEEXAMPLEEXAMPLEEXAMPLE234 --json`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return verifyUsageError(cmd, fmt.Errorf("unexpected argument %q; pass the role with --role-arn", args[0]))
+				return usageExit(cmd, fmt.Errorf("unexpected argument %q; pass the role with --role-arn", args[0]))
 			}
 			return nil
 		},
@@ -94,16 +94,8 @@ See infra/sandbox-roles.example.json.`,
 	f.StringVar(&o.partnerAccount, "partner-account", "", "the partner's own account ID, refused as a customer account (default with --sandbox-file: the caller's)")
 	f.BoolVar(&o.json, "json", false, "print the report as JSON")
 	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "time budget for the whole check")
-	cmd.SetFlagErrorFunc(verifyUsageError)
+	cmd.SetFlagErrorFunc(usageExit)
 	return cmd
-}
-
-// verifyUsageError prints err and the usage, and makes the process exit 2.
-func verifyUsageError(cmd *cobra.Command, err error) error {
-	w := cmd.ErrOrStderr()
-	fmt.Fprintf(w, "Error: %v\n\n", err)
-	fmt.Fprint(w, cmd.UsageString())
-	return exitCode(2)
 }
 
 // verifyStep is one line of the report.
@@ -141,18 +133,18 @@ var verifyCheckSteps = []string{probe.StepAssume, probe.StepAccount, probe.StepW
 func runVerify(cmd *cobra.Command, o verifyOptions) error {
 	switch {
 	case o.roleARN == "":
-		return verifyUsageError(cmd, errors.New("--role-arn is required"))
+		return usageExit(cmd, errors.New("--role-arn is required"))
 	case o.externalID == "":
-		return verifyUsageError(cmd, errors.New("--external-id is required"))
+		return usageExit(cmd, errors.New("--external-id is required"))
 	case o.timeout <= 0:
-		return verifyUsageError(cmd, errors.New("--timeout must be positive"))
+		return usageExit(cmd, errors.New("--timeout must be positive"))
 	}
 	if err := rolesetup.ValidateExternalID(o.externalID); err != nil {
 		var re *rolesetup.Error
 		if errors.As(err, &re) {
 			err = errors.New(re.Message)
 		}
-		return verifyUsageError(cmd, fmt.Errorf("--external-id: %w", err))
+		return usageExit(cmd, fmt.Errorf("--external-id: %w", err))
 	}
 	if o.previousID != "" {
 		if err := rolesetup.ValidateExternalID(o.previousID); err != nil {
@@ -160,14 +152,14 @@ func runVerify(cmd *cobra.Command, o verifyOptions) error {
 			if errors.As(err, &re) {
 				err = errors.New(re.Message)
 			}
-			return verifyUsageError(cmd, fmt.Errorf("--previous-external-id: %w", err))
+			return usageExit(cmd, fmt.Errorf("--previous-external-id: %w", err))
 		}
 		if o.previousID == o.externalID {
-			return verifyUsageError(cmd, errors.New("--previous-external-id must differ from --external-id"))
+			return usageExit(cmd, errors.New("--previous-external-id must differ from --external-id"))
 		}
 	}
 	if o.partnerAccount != "" && !rolearn.IsAccountID(o.partnerAccount) {
-		return verifyUsageError(cmd, errors.New("--partner-account must be a 12-digit account ID"))
+		return usageExit(cmd, errors.New("--partner-account must be a 12-digit account ID"))
 	}
 	ctx := cmd.Context()
 	if ctx == nil {
