@@ -45,11 +45,11 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string {
-	s := fmt.Sprintf("rolecall API: %d %s: %s", e.StatusCode, e.Code, e.Message)
+	field := ""
 	if e.Field != "" {
-		s += " (field " + e.Field + ")"
+		field = " (field " + e.Field + ")"
 	}
-	return s
+	return fmt.Sprintf("rolecall API: %d %s: %s%s", e.StatusCode, e.Code, e.Message, field)
 }
 
 // AccessDeniedError is the customer's role refusing the session: the role

@@ -72,6 +72,18 @@ func decode[T any](raw json.RawMessage, what string) (T, error) {
 	return v, nil
 }
 
+// call sends one request (see Client.Do) and decodes its answer as a T
+// (named what in errors); it returns the answer as it came too.
+func call[T any](ctx context.Context, c *Client, method, path string, in any, what string) (T, json.RawMessage, error) {
+	raw, err := c.Do(ctx, method, path, nil, in)
+	if err != nil {
+		var zero T
+		return zero, nil, err
+	}
+	v, err := decode[T](raw, what)
+	return v, raw, err
+}
+
 // CreateTenant is POST /v1/tenants. maxConnections 0 leaves the
 // deployment's default.
 func (c *Client) CreateTenant(ctx context.Context, id, name string, maxConnections int) (Tenant, json.RawMessage, error) {
@@ -80,46 +92,17 @@ func (c *Client) CreateTenant(ctx context.Context, id, name string, maxConnectio
 		Name           string `json:"name"`
 		MaxConnections int    `json:"maxConnections,omitempty"`
 	}{id, name, maxConnections}
-	raw, err := c.Do(ctx, "POST", "/v1/tenants", nil, in)
-	if err != nil {
-		return Tenant{}, nil, err
-	}
-	t, err := decode[Tenant](raw, "tenant")
-	return t, raw, err
+	return call[Tenant](ctx, c, "POST", "/v1/tenants", in, "tenant")
 }
 
 // Tenants walks GET /v1/tenants to the end.
 func (c *Client) Tenants(ctx context.Context) ([]Tenant, []json.RawMessage, error) {
-	var ts []Tenant
-	var raws []json.RawMessage
-	err := c.walk(ctx, "/v1/tenants", url.Values{"limit": {pageSize}}, func(raw json.RawMessage) (string, error) {
-		p, err := decode[struct {
-			Tenants []json.RawMessage `json:"tenants"`
-			Cursor  string            `json:"cursor"`
-		}](raw, "tenants")
-		if err != nil {
-			return "", err
-		}
-		for _, r := range p.Tenants {
-			t, err := decode[Tenant](r, "tenant")
-			if err != nil {
-				return "", err
-			}
-			ts, raws = append(ts, t), append(raws, r)
-		}
-		return p.Cursor, nil
-	})
-	return ts, raws, err
+	return list[Tenant](ctx, c, "/v1/tenants", url.Values{"limit": {pageSize}}, "tenants", "tenant")
 }
 
 // Tenant is GET /v1/tenants/{id}.
 func (c *Client) Tenant(ctx context.Context, id string) (Tenant, json.RawMessage, error) {
-	raw, err := c.Do(ctx, "GET", "/v1/tenants/"+Seg(id), nil, nil)
-	if err != nil {
-		return Tenant{}, nil, err
-	}
-	t, err := decode[Tenant](raw, "tenant")
-	return t, raw, err
+	return call[Tenant](ctx, c, "GET", "/v1/tenants/"+Seg(id), nil, "tenant")
 }
 
 // CreateInvite is POST /v1/tenants/{id}/invites; ttl 0 leaves the
@@ -131,48 +114,13 @@ func (c *Client) CreateInvite(ctx context.Context, tenantID string, ttl time.Dur
 			TTLSeconds int64 `json:"ttlSeconds"`
 		}{int64(ttl / time.Second)}
 	}
-	raw, err := c.Do(ctx, "POST", "/v1/tenants/"+Seg(tenantID)+"/invites", nil, in)
-	if err != nil {
-		return InviteCreated{}, nil, err
-	}
-	v, err := decode[InviteCreated](raw, "invite")
-	return v, raw, err
+	return call[InviteCreated](ctx, c, "POST", "/v1/tenants/"+Seg(tenantID)+"/invites", in, "invite")
 }
 
 // Invites is GET /v1/tenants/{id}/invites. It accepts a bare array and
 // an {"invites": [...], "cursor"} page (followed to the end).
 func (c *Client) Invites(ctx context.Context, tenantID string) ([]Invite, []json.RawMessage, error) {
-	var out []Invite
-	var raws []json.RawMessage
-	err := c.walk(ctx, "/v1/tenants/"+Seg(tenantID)+"/invites", nil, func(raw json.RawMessage) (string, error) {
-		var items []json.RawMessage
-		cursor := ""
-		if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '[' {
-			v, err := decode[[]json.RawMessage](raw, "invites")
-			if err != nil {
-				return "", err
-			}
-			items = v
-		} else {
-			p, err := decode[struct {
-				Invites []json.RawMessage `json:"invites"`
-				Cursor  string            `json:"cursor"`
-			}](raw, "invites")
-			if err != nil {
-				return "", err
-			}
-			items, cursor = p.Invites, p.Cursor
-		}
-		for _, r := range items {
-			inv, err := decode[Invite](r, "invite")
-			if err != nil {
-				return "", err
-			}
-			out, raws = append(out, inv), append(raws, r)
-		}
-		return cursor, nil
-	})
-	return out, raws, err
+	return list[Invite](ctx, c, "/v1/tenants/"+Seg(tenantID)+"/invites", nil, "invites", "invite")
 }
 
 // RevokeInvite is DELETE /v1/tenants/{id}/invites/{inviteId}.
@@ -194,12 +142,7 @@ func (c *Client) Rotate(ctx context.Context, tenantID string, grace time.Duratio
 	if len(in) > 0 {
 		body = in
 	}
-	raw, err := c.Do(ctx, "POST", "/v1/tenants/"+Seg(tenantID)+"/external-id/rotate", nil, body)
-	if err != nil {
-		return Tenant{}, nil, err
-	}
-	t, err := decode[Tenant](raw, "tenant")
-	return t, raw, err
+	return call[Tenant](ctx, c, "POST", "/v1/tenants/"+Seg(tenantID)+"/external-id/rotate", body, "tenant")
 }
 
 // Connections walks one listing to the end: a tenant's connections
@@ -209,57 +152,23 @@ func (c *Client) Connections(ctx context.Context, tenantID string, status connec
 	if tenantID != "" {
 		path, q = "/v1/tenants/"+Seg(tenantID)+"/connections", url.Values{"limit": {pageSize}}
 	}
-	var out []connection.Connection
-	var raws []json.RawMessage
-	err := c.walk(ctx, path, q, func(raw json.RawMessage) (string, error) {
-		p, err := decode[struct {
-			Connections []json.RawMessage `json:"connections"`
-			Cursor      string            `json:"cursor"`
-		}](raw, "connections")
-		if err != nil {
-			return "", err
-		}
-		for _, r := range p.Connections {
-			cn, err := decode[connection.Connection](r, "connection")
-			if err != nil {
-				return "", err
-			}
-			out, raws = append(out, cn), append(raws, r)
-		}
-		return p.Cursor, nil
-	})
-	return out, raws, err
+	return list[connection.Connection](ctx, c, path, q, "connections", "connection")
 }
 
 // History is GET /v1/tenants/{id}/connections/{accountId}.
 func (c *Client) History(ctx context.Context, tenantID, accountID string) (ConnectionHistory, json.RawMessage, error) {
-	raw, err := c.Do(ctx, "GET", "/v1/tenants/"+Seg(tenantID)+"/connections/"+Seg(accountID), nil, nil)
-	if err != nil {
-		return ConnectionHistory{}, nil, err
-	}
-	h, err := decode[ConnectionHistory](raw, "connection history")
-	return h, raw, err
+	return call[ConnectionHistory](ctx, c, "GET", "/v1/tenants/"+Seg(tenantID)+"/connections/"+Seg(accountID), nil, "connection history")
 }
 
 // Check is POST /v1/tenants/{id}/connections/{accountId}/check: the
 // connection as it was when the check was queued.
 func (c *Client) Check(ctx context.Context, tenantID, accountID string) (connection.Connection, json.RawMessage, error) {
-	raw, err := c.Do(ctx, "POST", "/v1/tenants/"+Seg(tenantID)+"/connections/"+Seg(accountID)+"/check", nil, nil)
-	if err != nil {
-		return connection.Connection{}, nil, err
-	}
-	cn, err := decode[connection.Connection](raw, "connection")
-	return cn, raw, err
+	return call[connection.Connection](ctx, c, "POST", "/v1/tenants/"+Seg(tenantID)+"/connections/"+Seg(accountID)+"/check", nil, "connection")
 }
 
 // Disconnect is DELETE /v1/tenants/{id}/connections/{accountId}.
 func (c *Client) Disconnect(ctx context.Context, tenantID, accountID string) (connection.Connection, json.RawMessage, error) {
-	raw, err := c.Do(ctx, "DELETE", "/v1/tenants/"+Seg(tenantID)+"/connections/"+Seg(accountID), nil, nil)
-	if err != nil {
-		return connection.Connection{}, nil, err
-	}
-	cn, err := decode[connection.Connection](raw, "connection")
-	return cn, raw, err
+	return call[connection.Connection](ctx, c, "DELETE", "/v1/tenants/"+Seg(tenantID)+"/connections/"+Seg(accountID), nil, "connection")
 }
 
 // Events is GET /v1/events?after=&limit= (rolecall serve).
@@ -272,21 +181,15 @@ func (c *Client) Events(ctx context.Context, after string, limit int) ([]Envelop
 	if err != nil {
 		return nil, nil, err
 	}
-	p, err := decode[struct {
-		Events []json.RawMessage `json:"events"`
-	}](raw, "events")
+	items, _, err := page(raw, "events")
 	if err != nil {
 		return nil, nil, err
 	}
-	out := make([]Envelope, 0, len(p.Events))
-	for _, r := range p.Events {
-		e, err := decode[Envelope](r, "event")
-		if err != nil {
-			return nil, nil, err
-		}
-		out = append(out, e)
+	out, err := decodeItems[Envelope](items, "event")
+	if err != nil {
+		return nil, nil, err
 	}
-	return out, p.Events, nil
+	return out, items, nil
 }
 
 // Sweep is POST /v1/sweeps: how many checks it queued.
@@ -299,6 +202,65 @@ func (c *Client) Sweep(ctx context.Context, all bool) (int, json.RawMessage, err
 		Enqueued int `json:"enqueued"`
 	}](raw, "sweep")
 	return r.Enqueued, raw, err
+}
+
+// page splits one page of a listing into its items (under key, or a bare
+// array) and its cursor ("" on the last page).
+func page(raw json.RawMessage, key string) ([]json.RawMessage, string, error) {
+	if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '[' {
+		items, err := decode[[]json.RawMessage](raw, key)
+		return items, "", err
+	}
+	p, err := decode[map[string]json.RawMessage](raw, key)
+	if err != nil {
+		return nil, "", err
+	}
+	var items []json.RawMessage
+	if v, ok := p[key]; ok {
+		if items, err = decode[[]json.RawMessage](v, key); err != nil {
+			return nil, "", err
+		}
+	}
+	cursor := ""
+	if v, ok := p["cursor"]; ok {
+		if cursor, err = decode[string](v, key+" cursor"); err != nil {
+			return nil, "", err
+		}
+	}
+	return items, cursor, nil
+}
+
+// decodeItems decodes each item as a T (named what in errors).
+func decodeItems[T any](items []json.RawMessage, what string) ([]T, error) {
+	out := make([]T, 0, len(items))
+	for _, r := range items {
+		v, err := decode[T](r, what)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// list walks a listing to the end (its items under key) and decodes
+// every item as a T; it returns the items as they came too.
+func list[T any](ctx context.Context, c *Client, path string, q url.Values, key, what string) ([]T, []json.RawMessage, error) {
+	var out []T
+	var raws []json.RawMessage
+	err := c.walk(ctx, path, q, func(raw json.RawMessage) (string, error) {
+		items, cursor, err := page(raw, key)
+		if err != nil {
+			return "", err
+		}
+		vs, err := decodeItems[T](items, what)
+		if err != nil {
+			return "", err
+		}
+		out, raws = append(out, vs...), append(raws, items...)
+		return cursor, nil
+	})
+	return out, raws, err
 }
 
 // pageSize is the page size of the listings the client walks.

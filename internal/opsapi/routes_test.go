@@ -193,3 +193,41 @@ func TestRoutesRefuseMalformedAnswers(t *testing.T) {
 
 // words joins its operands with spaces.
 func words(a ...any) string { return strings.TrimSuffix(fmt.Sprintln(a...), "\n") }
+
+// TestPage: a listing's page gives its items and cursor, or an error
+// naming the listing; an item of the wrong shape fails its decoding.
+func TestPage(t *testing.T) {
+	tests := []struct {
+		name, raw  string
+		items      int
+		cursor     string
+		wantErr    string
+		decodeFail bool // the items do not decode as Invite
+	}{
+		{"page with a cursor", `{"invites":[{"inviteId":"a"},{"inviteId":"b"}],"cursor":"n"}`, 2, "n", "", false},
+		{"last page", `{"invites":[{"inviteId":"a"}],"cursor":null}`, 1, "", "", false},
+		{"bare array", ` [{"inviteId":"a"}]`, 1, "", "", false},
+		{"no items", `{}`, 0, "", "", false},
+		{"items not a list", `{"invites":{"inviteId":"a"}}`, 0, "", "decode invites", false},
+		{"cursor not a string", `{"invites":[],"cursor":5}`, 0, "", "decode invites cursor", false},
+		{"bad bare array", `[1,`, 0, "", "decode invites", false},
+		{"item of the wrong shape", `{"invites":[{"inviteId":7}]}`, 1, "", "", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			items, cursor, err := page([]byte(tc.raw), "invites")
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one saying %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || len(items) != tc.items || cursor != tc.cursor {
+				t.Fatalf("page = %d items, cursor %q, %v; want %d, %q", len(items), cursor, err, tc.items, tc.cursor)
+			}
+			if _, err := decodeItems[Invite](items, "invite"); (err != nil) != tc.decodeFail {
+				t.Errorf("decoding the items: %v", err)
+			}
+		})
+	}
+}
