@@ -66,6 +66,32 @@ type result struct {
 	code           int
 }
 
+// refusal is a command line the CLI refuses: its exit status and what
+// stderr says.
+type refusal struct {
+	name   string
+	args   []string
+	code   int
+	stderr string
+}
+
+// expectRefusals runs each command line as a subtest: it must exit with
+// its status, say what it must on stderr and print nothing on stdout.
+func expectRefusals(t *testing.T, refusals []refusal) {
+	t.Helper()
+	for _, tc := range refusals {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rolecall(t, tc.args...).must(t, tc.code)
+			if !strings.Contains(r.stderr, tc.stderr) {
+				t.Errorf("stderr %q lacks %q", r.stderr, tc.stderr)
+			}
+			if r.stdout != "" {
+				t.Errorf("stdout %q", r.stdout)
+			}
+		})
+	}
+}
+
 // rolecall runs the CLI as main does and returns its output and status.
 func rolecall(t *testing.T, args ...string) result {
 	t.Helper()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -107,26 +108,41 @@ func TestAWSCLIUsesTheProfiles(t *testing.T) {
 	}
 }
 
-// TestBoto3BackendWalksEveryCustomer: one backend principal, each
-// customer's profile, each customer's identity.
-func TestBoto3BackendWalksEveryCustomer(t *testing.T) {
-	realClients(t)
-	w := newWorkloadWorld(t)
-	clientEnv(t, w)
-	cmd := exec.Command(debianPython3, filepath.Join("testdata", "backend.py"), w.stsURL)
+// backendLine is one line testdata/backend.py prints: a rolecall profile
+// and the identity its session has.
+type backendLine struct{ Profile, Account, Arn string }
+
+// runBackend runs testdata/backend.py, a boto3 backend with one session
+// per rolecall profile, against the STS at stsURL.
+func runBackend(t *testing.T, stsURL string) []backendLine {
+	t.Helper()
+	cmd := exec.Command(debianPython3, filepath.Join("testdata", "backend.py"), stsURL)
 	var errOut strings.Builder
 	cmd.Stderr = &errOut
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("backend.py: %v\n%s", err, errOut.String())
 	}
-	got := map[string]string{}
-	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	var lines []backendLine
+	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
-		var line struct{ Profile, Account, Arn string }
+		var line backendLine
 		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
-			t.Fatalf("line %q: %v", sc.Text(), err)
+			t.Fatalf("backend.py line %q: %v", sc.Text(), err)
 		}
+		lines = append(lines, line)
+	}
+	return lines
+}
+
+// TestBoto3BackendWalksEveryCustomer: one backend principal, each
+// customer's profile, each customer's identity.
+func TestBoto3BackendWalksEveryCustomer(t *testing.T) {
+	realClients(t)
+	w := newWorkloadWorld(t)
+	clientEnv(t, w)
+	got := map[string]string{}
+	for _, line := range runBackend(t, w.stsURL) {
 		got[line.Profile] = line.Arn
 	}
 	want := map[string]string{

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -10,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -120,20 +117,8 @@ func TestRealClientsAgainstServe(t *testing.T) {
 	}
 
 	// A boto3 backend over the three customers.
-	cmd := exec.Command(debianPython3, filepath.Join("testdata", "backend.py"), stsURL)
-	var pyErr strings.Builder
-	cmd.Stderr = &pyErr
-	pyOut, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("backend.py: %v\n%s", err, pyErr.String())
-	}
 	seen := map[string]bool{}
-	sc := bufio.NewScanner(bytes.NewReader(pyOut))
-	for sc.Scan() {
-		var line struct{ Profile, Account, Arn string }
-		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
-			t.Fatal(err)
-		}
+	for _, line := range runBackend(t, stsURL) {
 		tn := strings.Split(line.Profile, "-")[1]
 		if line.Profile != "rolecall-"+tn+"-"+accounts[tn] || line.Account != accounts[tn] || !strings.HasPrefix(line.Arn, role(tn)) {
 			t.Errorf("backend line %+v", line)
