@@ -16,6 +16,12 @@
 // RecheckEvery, so that the failure reaches the partner's operations as a
 // RoleCall event instead of a silent retry loop.
 //
+// API is the one client of RoleCall's operations routes: it authorizes
+// requests (BearerToken for `rolecall serve`, SigV4 for a deployed API)
+// and decodes refusals into *NotVerifiedError and *APIError. Its methods
+// cover the routes workloads need; API.Do sends a request to any other
+// route, which is how RoleCall's own command line is built on it.
+//
 // Credentials are never logged and never leave the provider except to the
 // SDK client that asked for them.
 package access
