@@ -2,6 +2,7 @@ package access
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -73,18 +74,18 @@ func (a *API) Connections(ctx context.Context, tenantID, cursor string, limit in
 // AllConnections lists every VERIFIED connection of a tenant.
 func (a *API) AllConnections(ctx context.Context, tenantID string) ([]Connection, error) {
 	var out []Connection
-	cursor := ""
-	for {
-		p, err := a.Connections(ctx, tenantID, cursor, 0)
-		if err != nil {
-			return nil, err
+	err := a.Walk(ctx, "/v1/tenants/"+url.PathEscape(tenantID)+"/access", nil, func(raw json.RawMessage) (string, error) {
+		var p Page
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return "", fmt.Errorf("rolecall API: malformed page of connections: %w", err)
 		}
 		out = append(out, p.Connections...)
-		if p.Cursor == "" || p.Cursor == cursor {
-			return out, nil
-		}
-		cursor = p.Cursor
+		return p.Cursor, nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }
 
 // Ref names one connection.
@@ -97,25 +98,21 @@ type Ref struct {
 // /v1/connections?status=VERIFIED), for commands that cover all tenants.
 func (a *API) Verified(ctx context.Context) ([]Ref, error) {
 	var out []Ref
-	cursor := ""
-	for {
-		q := url.Values{"status": {"VERIFIED"}}
-		if cursor != "" {
-			q.Set("cursor", cursor)
-		}
-		var page struct {
+	err := a.Walk(ctx, "/v1/connections", url.Values{"status": {"VERIFIED"}}, func(raw json.RawMessage) (string, error) {
+		var p struct {
 			Connections []Ref  `json:"connections"`
 			Cursor      string `json:"cursor"`
 		}
-		if err := a.do(ctx, http.MethodGet, "/v1/connections", q, nil, &page); err != nil {
-			return nil, err
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return "", fmt.Errorf("rolecall API: malformed page of connections: %w", err)
 		}
-		out = append(out, page.Connections...)
-		if page.Cursor == "" || page.Cursor == cursor {
-			return out, nil
-		}
-		cursor = page.Cursor
+		out = append(out, p.Connections...)
+		return p.Cursor, nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }
 
 // RequestCheck asks RoleCall to re-check a connection now.

@@ -100,6 +100,45 @@ func (a *API) Do(ctx context.Context, method, path string, query url.Values, in 
 	return json.RawMessage(b), nil
 }
 
+// MaxPages bounds a Walk, so that a server that keeps answering with a
+// cursor cannot keep a client busy for ever.
+const MaxPages = 10000
+
+// Walk follows a listing's cursors from its first page: it GETs path with
+// query (plus cursor= from the second page on), hands each page's JSON
+// to page, which returns the page's cursor, and stops after a page with
+// no cursor. A cursor answered twice, or more than MaxPages pages, is an
+// error rather than a loop.
+func (a *API) Walk(ctx context.Context, path string, query url.Values, page func(json.RawMessage) (cursor string, err error)) error {
+	seen := map[string]bool{}
+	cursor := ""
+	for range MaxPages {
+		q := url.Values{}
+		for k, v := range query {
+			q[k] = v
+		}
+		if cursor != "" {
+			q.Set("cursor", cursor)
+		}
+		raw, err := a.Do(ctx, http.MethodGet, path, q, nil)
+		if err != nil {
+			return err
+		}
+		next, err := page(raw)
+		if err != nil {
+			return err
+		}
+		if next == "" {
+			return nil
+		}
+		if seen[next] {
+			return fmt.Errorf("rolecall API GET %s returned a cursor twice: %q", path, next)
+		}
+		seen[next], cursor = true, next
+	}
+	return fmt.Errorf("rolecall API GET %s has more than %d pages", path, MaxPages)
+}
+
 // do is Do decoding a 2xx answer into out (nil: ignore it).
 func (a *API) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
 	raw, err := a.Do(ctx, method, path, query, in)

@@ -153,3 +153,77 @@ func TestAPIErrorNamesTheField(t *testing.T) {
 		t.Errorf("%q, want %q", got, want)
 	}
 }
+
+// TestListingsFollowCursors: AllConnections and Verified follow the
+// cursors to the last page; a cursor answered twice, a malformed page or
+// a refusal mid-way is an error, never a partial listing.
+func TestListingsFollowCursors(t *testing.T) {
+	conn := func(acct string) string {
+		return `{"tenantId":"acme","accountId":"` + acct + `","status":"VERIFIED"}`
+	}
+	tests := []struct {
+		name    string
+		pages   map[string]string // "path?query" -> answer
+		want    string            // the accounts listed, or the error's text
+		wantErr bool
+	}{
+		{"two pages", map[string]string{
+			"/v1/tenants/acme/access":           `{"connections":[` + conn("1") + `],"cursor":"p2"}`,
+			"/v1/tenants/acme/access?cursor=p2": `{"connections":[` + conn("2") + `]}`,
+		}, "1 2", false},
+		{"a cursor twice", map[string]string{
+			"/v1/tenants/acme/access":           `{"connections":[` + conn("1") + `],"cursor":"p2"}`,
+			"/v1/tenants/acme/access?cursor=p2": `{"connections":[` + conn("2") + `],"cursor":"p2"}`,
+		}, "cursor twice", true},
+		{"a malformed page", map[string]string{"/v1/tenants/acme/access": `{"connections":{}}`}, "malformed page", true},
+		{"a refusal on the second page", map[string]string{"/v1/tenants/acme/access": `{"connections":[],"cursor":"gone"}`}, "NOT_FOUND", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				// Verified's listing is the same pages under another path.
+				key := strings.Replace(r.URL.Path, "/v1/connections", "/v1/tenants/acme/access", 1)
+				q := r.URL.Query()
+				if r.URL.Path == "/v1/connections" && q.Get("status") != "VERIFIED" {
+					t.Errorf("Verified asked for %s", r.URL.RequestURI())
+				}
+				if c := q.Get("cursor"); c != "" {
+					key += "?cursor=" + c
+				}
+				answer, ok := tc.pages[key]
+				if !ok {
+					w.WriteHeader(http.StatusNotFound)
+					io.WriteString(w, `{"error":{"code":"NOT_FOUND","message":"no such page"}}`)
+					return
+				}
+				io.WriteString(w, answer)
+			}))
+			defer srv.Close()
+			api := &API{BaseURL: srv.URL}
+			conns, err := api.AllConnections(context.Background(), "acme")
+			refs, errRefs := api.Verified(context.Background())
+			if tc.wantErr {
+				if err == nil || !strings.Contains(err.Error(), tc.want) || errRefs == nil || !strings.Contains(errRefs.Error(), tc.want) {
+					t.Fatalf("errors %v and %v, want both saying %q", err, errRefs, tc.want)
+				}
+				if conns != nil || refs != nil {
+					t.Errorf("partial listings %v %v", conns, refs)
+				}
+				return
+			}
+			if err != nil || errRefs != nil {
+				t.Fatalf("errors %v, %v", err, errRefs)
+			}
+			var got, gotRefs []string
+			for _, c := range conns {
+				got = append(got, c.AccountID)
+			}
+			for _, r := range refs {
+				gotRefs = append(gotRefs, r.AccountID)
+			}
+			if strings.Join(got, " ") != tc.want || strings.Join(gotRefs, " ") != tc.want {
+				t.Errorf("listed %v and %v, want %s", got, gotRefs, tc.want)
+			}
+		})
+	}
+}

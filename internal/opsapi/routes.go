@@ -248,7 +248,7 @@ func decodeItems[T any](items []json.RawMessage, what string) ([]T, error) {
 func list[T any](ctx context.Context, c *Client, path string, q url.Values, key, what string) ([]T, []json.RawMessage, error) {
 	var out []T
 	var raws []json.RawMessage
-	err := c.walk(ctx, path, q, func(raw json.RawMessage) (string, error) {
+	err := c.api.Walk(ctx, path, q, func(raw json.RawMessage) (string, error) {
 		items, cursor, err := page(raw, key)
 		if err != nil {
 			return "", err
@@ -265,38 +265,3 @@ func list[T any](ctx context.Context, c *Client, path string, q url.Values, key,
 
 // pageSize is the page size of the listings the client walks.
 const pageSize = "500"
-
-// maxPages bounds a walk, so a server that keeps answering with a cursor
-// cannot keep the client busy for ever.
-const maxPages = 10000
-
-// walk follows cursors: page handles one page and returns its cursor.
-func (c *Client) walk(ctx context.Context, path string, q url.Values, page func(json.RawMessage) (string, error)) error {
-	seen := map[string]bool{}
-	cursor := ""
-	for range maxPages {
-		qq := url.Values{}
-		for k, v := range q {
-			qq[k] = v
-		}
-		if cursor != "" {
-			qq.Set("cursor", cursor)
-		}
-		raw, err := c.Do(ctx, "GET", path, qq, nil)
-		if err != nil {
-			return err
-		}
-		next, err := page(raw)
-		if err != nil {
-			return err
-		}
-		if next == "" {
-			return nil
-		}
-		if seen[next] {
-			return fmt.Errorf("opsapi: GET %s returned a cursor twice", path)
-		}
-		seen[next], cursor = true, next
-	}
-	return fmt.Errorf("opsapi: GET %s has more than %d pages", path, maxPages)
-}
