@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -54,18 +52,7 @@ func (a serveAPI) connect(tenantID string) string {
 // `rolecall credentials` refuses it with the reason.
 func TestRealClientsAgainstServe(t *testing.T) {
 	realClients(t)
-	s, err := emulator.Start(context.Background(), emulator.Options{
-		Addr: "127.0.0.1:0", SweepEvery: -1, LostAfter: 1, PropagationWindow: 5 * time.Second, CheckBaseDelay: 5 * time.Millisecond,
-		Events: io.Discard, Log: slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		_ = s.Shutdown(ctx)
-	})
+	s := startServe(t)
 	api := serveAPI{t: t, s: s, hc: &http.Client{Timeout: 10 * time.Second}}
 	tenants := []string{"acme", "globex", "initech"}
 	accounts := map[string]string{}
