@@ -73,9 +73,18 @@ func (a *API) Connections(ctx context.Context, tenantID, cursor string, limit in
 
 // AllConnections lists every VERIFIED connection of a tenant.
 func (a *API) AllConnections(ctx context.Context, tenantID string) ([]Connection, error) {
-	var out []Connection
-	err := a.Walk(ctx, "/v1/tenants/"+url.PathEscape(tenantID)+"/access", nil, func(raw json.RawMessage) (string, error) {
-		var p Page
+	return walkConnections[Connection](ctx, a, "/v1/tenants/"+url.PathEscape(tenantID)+"/access", nil)
+}
+
+// walkConnections walks a listing of connections to its last page and
+// returns every page's connections, each decoded as a T.
+func walkConnections[T any](ctx context.Context, a *API, path string, query url.Values) ([]T, error) {
+	var out []T
+	err := a.Walk(ctx, path, query, func(raw json.RawMessage) (string, error) {
+		var p struct {
+			Connections []T    `json:"connections"`
+			Cursor      string `json:"cursor"`
+		}
 		if err := json.Unmarshal(raw, &p); err != nil {
 			return "", fmt.Errorf("rolecall API: malformed page of connections: %w", err)
 		}
@@ -97,22 +106,7 @@ type Ref struct {
 // Verified lists every VERIFIED connection of every tenant (GET
 // /v1/connections?status=VERIFIED), for commands that cover all tenants.
 func (a *API) Verified(ctx context.Context) ([]Ref, error) {
-	var out []Ref
-	err := a.Walk(ctx, "/v1/connections", url.Values{"status": {"VERIFIED"}}, func(raw json.RawMessage) (string, error) {
-		var p struct {
-			Connections []Ref  `json:"connections"`
-			Cursor      string `json:"cursor"`
-		}
-		if err := json.Unmarshal(raw, &p); err != nil {
-			return "", fmt.Errorf("rolecall API: malformed page of connections: %w", err)
-		}
-		out = append(out, p.Connections...)
-		return p.Cursor, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return walkConnections[Ref](ctx, a, "/v1/connections", url.Values{"status": {"VERIFIED"}})
 }
 
 // RequestCheck asks RoleCall to re-check a connection now.
