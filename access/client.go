@@ -27,9 +27,9 @@ type API struct {
 
 var defaultHTTPClient = &http.Client{Timeout: 30 * time.Second}
 
-// MaxAnswer bounds how much of an answer is read; a longer answer is
+// maxAnswer bounds how much of an answer is read; a longer answer is
 // refused rather than cut into JSON that does not parse.
-const MaxAnswer = 16 << 20
+const maxAnswer = 16 << 20
 
 // Do sends one request to a RoleCall route: method path?query, with in
 // encoded as the JSON body (nil: no body), authorized by Auth. A 2xx
@@ -81,12 +81,12 @@ func (a *API) Do(ctx context.Context, method, path string, query url.Values, in 
 		return nil, fmt.Errorf("rolecall API %s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswer+1))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
 	if err != nil {
 		return nil, fmt.Errorf("rolecall API %s %s: read the answer: %w", method, path, err)
 	}
-	if len(b) > MaxAnswer {
-		return nil, fmt.Errorf("rolecall API %s %s: the answer exceeds %d bytes", method, path, MaxAnswer)
+	if len(b) > maxAnswer {
+		return nil, fmt.Errorf("rolecall API %s %s: the answer exceeds %d bytes", method, path, maxAnswer)
 	}
 	if resp.StatusCode/100 != 2 {
 		return nil, refusal(resp.StatusCode, b)
@@ -100,19 +100,19 @@ func (a *API) Do(ctx context.Context, method, path string, query url.Values, in 
 	return json.RawMessage(b), nil
 }
 
-// MaxPages bounds a Walk, so that a server that keeps answering with a
+// maxPages bounds a Walk, so that a server that keeps answering with a
 // cursor cannot keep a client busy for ever.
-const MaxPages = 10000
+const maxPages = 10000
 
 // Walk follows a listing's cursors from its first page: it GETs path with
 // query (plus cursor= from the second page on), hands each page's JSON
 // to page, which returns the page's cursor, and stops after a page with
-// no cursor. A cursor answered twice, or more than MaxPages pages, is an
+// no cursor. A cursor answered twice, or more than 10000 pages, is an
 // error rather than a loop.
 func (a *API) Walk(ctx context.Context, path string, query url.Values, page func(json.RawMessage) (cursor string, err error)) error {
 	seen := map[string]bool{}
 	cursor := ""
-	for range MaxPages {
+	for range maxPages {
 		q := url.Values{}
 		for k, v := range query {
 			q[k] = v
@@ -136,7 +136,7 @@ func (a *API) Walk(ctx context.Context, path string, query url.Values, page func
 		}
 		seen[next], cursor = true, next
 	}
-	return fmt.Errorf("rolecall API GET %s has more than %d pages", path, MaxPages)
+	return fmt.Errorf("rolecall API GET %s has more than %d pages", path, maxPages)
 }
 
 // do is Do decoding a 2xx answer into out (nil: ignore it).

@@ -75,7 +75,7 @@ func TestDoSendsAndReturns(t *testing.T) {
 			io.WriteString(w, "not json")
 		case "/huge":
 			w.Write([]byte(`"`))
-			w.Write([]byte(strings.Repeat("a", MaxAnswer)))
+			w.Write([]byte(strings.Repeat("a", maxAnswer)))
 			w.Write([]byte(`"`))
 		default:
 			io.WriteString(w, `{"ok":true}`)
