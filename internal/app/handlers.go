@@ -46,10 +46,10 @@ func Rules(p Partner) rolearn.Rules {
 }
 
 // APIConfig is the HTTP API's configuration as the API function runs it,
-// for svc (Onboarding): operations authorized by API Gateway's IAM
+// for svc (Onboarding) and its registrations: operations authorized by API Gateway's IAM
 // authorizer for the partner's account. `rolecall serve` changes the
 // operations authorizer and adds its local routes before httpapi.New.
-func APIConfig(s API, svc *onboarding.Service, c Components) httpapi.Config {
+func APIConfig(s API, svc *onboarding.Service, regs *onboarding.Registrations, c Components) httpapi.Config {
 	return httpapi.Config{
 		Service:             svc,
 		Ops:                 httpapi.APIGatewayIAM{Accounts: []string{s.AccountID}},
@@ -58,7 +58,7 @@ func APIConfig(s API, svc *onboarding.Service, c Components) httpapi.Config {
 		PropagationWindow:   s.Policy.PropagationWindow,
 		TrustedPrincipalARN: s.TrustedPrincipalARN,
 		EventSource:         s.EventSource,
-		Registrations:       &onboarding.Registrations{Service: svc, Tokens: c.Registrations},
+		Registrations:       regs,
 		Setup: httpapi.RoleSetup{TrustedPrincipalARN: s.TrustedPrincipalARN, TemplateURL: s.TemplateURL, Region: c.Region,
 			RoleNamePrefix: s.RoleNamePrefix, RegistrationTopicARN: s.RegistrationTopicARN},
 		Log: c.log(),
@@ -73,7 +73,7 @@ func NewAPI(s API, c Components) (http.Handler, error) {
 		return nil, err
 	}
 	svc := Onboarding(s.Partner, s.Policy, s.SubmissionsPerMinute, c)
-	return httpapi.New(APIConfig(s, svc, c))
+	return httpapi.New(APIConfig(s, svc, &onboarding.Registrations{Service: svc, Tokens: c.Registrations}, c))
 }
 
 // NewPublish is the publish function's handler: it puts the outbox events

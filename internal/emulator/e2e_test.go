@@ -6,14 +6,17 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/rolecall/rolecall/internal/bus"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/testkit/syncbuf"
 )
@@ -45,15 +48,50 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// start builds a server with a checkWatch on its checker, starts it, and
+// shuts it down at the end of the test.
 func start(t *testing.T, o Options) *Server {
+	t.Helper()
+	return startWith(t, o, stackSetup{})
+}
+
+// stackSetup replaces parts of a stack between its steps, as the fault
+// tests do: components before Build, handlers after it.
+type stackSetup struct {
+	components func(*Stack)
+	handlers   func(*Handlers)
+}
+
+// watches are the checkWatch of every server start made, for newClient.
+var watches sync.Map // *Server → *checkWatch
+
+func startWith(t *testing.T, o Options, set stackSetup) *Server {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := Start(ctx, o)
+	st, err := New(ctx, o)
+	if err != nil {
+		t.Fatalf("new: %v", err)
+	}
+	if set.components != nil {
+		set.components(st)
+	}
+	w := newCheckWatch()
+	st.Components.Checker = w.wrap(st.Checker())
+	if err := st.Build(ctx); err != nil {
+		st.close()
+		t.Fatalf("build: %v", err)
+	}
+	if set.handlers != nil {
+		set.handlers(&st.Handlers)
+	}
+	s, err := st.Start(ctx)
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
+	watches.Store(s, w)
 	t.Cleanup(func() {
+		watches.Delete(s)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		if err := s.Shutdown(ctx); err != nil {
@@ -63,11 +101,32 @@ func start(t *testing.T, o Options) *Server {
 	return s
 }
 
+// checksOf is the checkWatch of a server start made.
+func checksOf(t testing.TB, s *Server) *checkWatch {
+	t.Helper()
+	w, ok := watches.Load(s)
+	if !ok {
+		t.Fatal("the server was not started by start: its checks are not watched")
+	}
+	return w.(*checkWatch)
+}
+
+// newClient is a client of s that waits on what s does (its checks and
+// its events), never for a time.
+func newClient(t *testing.T, s *Server) client {
+	t.Helper()
+	return client{t: t, base: s.URL, ops: s.OpsToken, bus: s.Bus, watch: checksOf(t, s)}
+}
+
 // client calls a running server.
 type client struct {
 	t    *testing.T
 	base string
 	ops  string
+	// bus and watch signal progress (newClient): waits re-read when an
+	// event is published or a check starts or finishes.
+	bus   *bus.Memory
+	watch *checkWatch
 }
 
 type response struct {
@@ -179,24 +238,34 @@ func (c client) connection(auth, account string) connection.Connection {
 	return conn
 }
 
-// waitStatus polls the connection until it has status want, calling nudge
-// (e.g. a sweep) before each poll.
+// waitStatus waits until the connection has status want, calling nudge
+// (e.g. a sweep) before each read. It reads again whenever an event is
+// published (every status change publishes one) or a check starts or
+// finishes (so a nudge follows every check).
 func (c client) waitStatus(auth, account string, want connection.Status, within time.Duration, nudge func()) connection.Connection {
 	c.t.Helper()
-	deadline := time.Now().Add(within)
 	var conn connection.Connection
-	for {
+	c.waitFor(within, func() bool {
 		if nudge != nil {
 			nudge()
 		}
 		conn = c.connection(auth, account)
-		if conn.Status == want {
-			return conn
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("connection %s is %s (%+v), not %s after %s", account, conn.Status, conn.Reason, want, within)
-		}
-		time.Sleep(100 * time.Millisecond)
+		return conn.Status == want
+	}, func() string {
+		return fmt.Sprintf("connection %s is %s (%+v), not %s", account, conn.Status, conn.Reason, want)
+	})
+	return conn
+}
+
+// waitFor calls done until it reports true, again after every event and
+// check, and fails the test with what() after within.
+func (c client) waitFor(within time.Duration, done func() bool, what func() string) {
+	c.t.Helper()
+	if c.bus == nil || c.watch == nil {
+		c.t.Fatal("client made without newClient: it cannot observe the server")
+	}
+	if err := c.watch.await(c.bus, within, done, what); err != nil {
+		c.t.Fatal(err)
 	}
 }
 
@@ -225,17 +294,11 @@ func (c client) eventsOf(tenantID, account string) []string {
 // waitEvents waits until the connection's events are want.
 func (c client) waitEvents(tenantID, account string, want ...string) {
 	c.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		got := c.eventsOf(tenantID, account)
-		if strings.Join(got, ",") == strings.Join(want, ",") {
-			return
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("events of %s/%s: %q, want %q", tenantID, account, got, want)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	var got []string
+	c.waitFor(5*time.Second, func() bool {
+		got = c.eventsOf(tenantID, account)
+		return strings.Join(got, ",") == strings.Join(want, ",")
+	}, func() string { return fmt.Sprintf("events of %s/%s: %q, want %q", tenantID, account, got, want) })
 }
 
 func randomID(prefix string) string {
@@ -252,10 +315,9 @@ func policyWithoutExternalID(principal string) json.RawMessage {
 
 // runSuite is the end-to-end suite, through HTTP only.
 func runSuite(t *testing.T, o Options, events *syncbuf.Buffer) {
-	checks := newCheckWatch()
-	o.Hooks.WrapChecker = checks.wrap
 	s := start(t, o)
-	c := client{t: t, base: s.URL, ops: s.OpsToken}
+	c := newClient(t, s)
+	checks := c.watch
 
 	t.Run("verified, access lost, restored", func(t *testing.T) {
 		c := c
@@ -413,11 +475,9 @@ func TestBannerAndDemoInvite(t *testing.T) {
 }
 
 func TestFaultsAreTransient(t *testing.T) {
-	checks := newCheckWatch()
-	o := testOptions(t, io.Discard)
-	o.Hooks.WrapChecker = checks.wrap
-	s := start(t, o)
-	c := client{t: t, base: s.URL, ops: s.OpsToken}
+	s := start(t, testOptions(t, io.Discard))
+	c := newClient(t, s)
+	checks := c.watch
 	auth, v := c.tenantWithInvite("faulty")
 	c.putRole(v.Sandbox.RoleARN, v.Sandbox.TrustPolicy)
 	// Every STS call fails with a 5xx: the connection stays PENDING.
@@ -439,9 +499,13 @@ func TestGracefulShutdownPublishesInFlightWork(t *testing.T) {
 	// shutdown starts right after it began.
 	o.SandboxLatency = 300 * time.Millisecond
 	checks := newCheckWatch()
-	o.Hooks.WrapChecker = checks.wrap
 	ctx := context.Background()
-	s, err := Start(ctx, o)
+	st, err := New(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Components.Checker = checks.wrap(st.Checker())
+	s, err := st.Start(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

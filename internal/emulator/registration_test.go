@@ -84,7 +84,7 @@ func cfnRequest(requestType, requestID, physicalID, responseURL, account, roleAR
 func TestSandboxRegistration(t *testing.T) {
 	events := &syncbuf.Buffer{}
 	s := start(t, testOptions(t, events))
-	c := client{t: t, base: s.URL, ops: s.OpsToken}
+	c := newClient(t, s)
 	bucket, srv := answerBucket(t)
 
 	tenantID := randomID("reg-")
@@ -165,7 +165,7 @@ func TestSandboxRegistration(t *testing.T) {
 // hint, and the rollback's Delete disconnects it.
 func TestSandboxRegistrationFails(t *testing.T) {
 	s := start(t, testOptions(t, &syncbuf.Buffer{}))
-	c := client{t: t, base: s.URL, ops: s.OpsToken}
+	c := newClient(t, s)
 	bucket, srv := answerBucket(t)
 	tenantID := randomID("regf-")
 	auth, view := c.tenantWithInvite(tenantID)
@@ -188,7 +188,7 @@ func TestSandboxRegistrationFails(t *testing.T) {
 // tenant's template and the stack's self-registration, with nothing pasted.
 func TestSandboxLaunchStack(t *testing.T) {
 	s := start(t, testOptions(t, &syncbuf.Buffer{}))
-	c := client{t: t, base: s.URL, ops: s.OpsToken}
+	c := newClient(t, s)
 	tenantID := randomID("stack-")
 	auth, view := c.tenantWithInvite(tenantID)
 	var out struct {
