@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/spf13/cobra"
 
 	"github.com/rolecall/rolecall/internal/connection"
@@ -23,6 +22,7 @@ import (
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/rolesetup"
 	"github.com/rolecall/rolecall/internal/sandbox"
+	"github.com/rolecall/rolecall/internal/stsclient"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
@@ -216,7 +216,14 @@ func runVerify(cmd *cobra.Command, o verifyOptions) error {
 			return exitCode(1)
 		}
 		rep.Region = cfg.Region
-		assumer = &probe.STS{Client: sts.NewFromConfig(cfg)}
+		// The verify Lambda's STS client: the Region's endpoint, retries
+		// the checker's alone.
+		client, err := stsclient.New(cfg, stsclient.Options{})
+		if err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "rolecall verify: %v\n", err)
+			return exitCode(1)
+		}
+		assumer = &probe.STS{Client: client}
 		partition = verifyPartitionOfRegion(cfg.Region)
 	}
 
@@ -235,11 +242,10 @@ func runVerify(cmd *cobra.Command, o verifyOptions) error {
 	rep.RoleARN = arn.String()
 	rep.Steps = append(rep.Steps, verifyStep{Name: verifyStepSyntax, OK: true})
 
-	checker := &probe.Checker{
-		STS:    assumer,
-		Budget: o.timeout,
-		Log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}
+	// The verify Lambda's checker (stsclient.Checker, as app.NewChecker
+	// builds it), within the command's time budget.
+	checker := stsclient.Checker(assumer, stsclient.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	checker.Budget = o.timeout
 	res := checker.Check(ctx, probe.Request{
 		TenantID:           verifyTenant,
 		AccountID:          arn.Account,

@@ -20,7 +20,6 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"time"
 
 	"github.com/rolecall/rolecall/internal/config"
 	"github.com/rolecall/rolecall/internal/probe"
@@ -31,11 +30,11 @@ import (
 )
 
 // Queue is a verify queue as the handlers use it: the API, the sweeps and
-// the submission rule send jobs to it; the verify workers delay the
-// redelivery of messages on it (queue.SQS, queue.Memory).
+// the submission rule send jobs to it (queue.SQS, queue.Memory). The
+// verify workers also delay redeliveries on a queue that implements
+// verify.Visibility, as both adapters do.
 type Queue interface {
 	Send(ctx context.Context, jobs []probe.Job) error
-	ChangeVisibility(ctx context.Context, receiptHandle string, d time.Duration) error
 }
 
 // Components are the adapters the handlers run on. A handler uses the ones

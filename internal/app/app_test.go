@@ -16,6 +16,7 @@ import (
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/stsbudget"
 	"github.com/rolecall/rolecall/internal/stsclient"
+	"github.com/rolecall/rolecall/internal/verify"
 )
 
 func envOf(vars map[string]string) *config.Env {
@@ -166,7 +167,7 @@ func TestHandlersAsDeployed(t *testing.T) {
 	}
 	routine, priority := v.Workers[deployed["VERIFY_QUEUE_ARN"]], v.Workers[deployed["PRIORITY_QUEUE_ARN"]]
 	if routine == nil || priority == nil || v.Default != routine || routine.Budget == nil || priority.Budget == nil ||
-		routine.Concurrency != stsbudget.InFlight || routine.Visibility != c.Queue || priority.Visibility != c.PriorityQueue {
+		routine.Concurrency != stsbudget.InFlight || routine.Visibility != c.Queue.(verify.Visibility) || priority.Visibility != c.PriorityQueue.(verify.Visibility) {
 		t.Errorf("verify = %+v, want a paced routine and priority worker on their queues", v)
 	}
 	if _, ok := routine.Checker.(*probe.Checker); !ok || routine.Checker != priority.Checker {
@@ -187,7 +188,7 @@ func TestVerifyUnpacedWithoutPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(v.Workers) != 1 || v.Default.Budget != nil || v.Default.Checker != watch {
+	if len(v.Workers) != 1 || v.Default.Budget != nil || v.Default.Checker != watch || v.Default.Visibility == nil {
 		t.Errorf("verify = %+v, want one unpaced worker with the given checker", v)
 	}
 	bad := Verify{Plan: stsbudget.Plan{RequestsPerSecond: 1, PriorityPercent: 200}}
@@ -203,3 +204,33 @@ func TestVerifyUnpacedWithoutPlan(t *testing.T) {
 type nilBus struct{}
 
 func (nilBus) Put(context.Context, []bus.Entry) ([]bus.Failure, error) { return nil, nil }
+
+// sendOnly is a queue without visibility timeouts.
+type sendOnly struct{}
+
+func (sendOnly) Send(context.Context, []probe.Job) error { return nil }
+
+func TestVerifyWithoutVisibility(t *testing.T) {
+	c := embedded()
+	c.Queue, c.PriorityQueue, c.Checker = sendOnly{}, nil, &probe.Checker{}
+	v, err := NewVerify(Verify{}, c)
+	if err != nil || v.Default.Visibility != nil {
+		t.Errorf("verify on a send-only queue = %+v, %v; want no visibility delays", v, err)
+	}
+}
+
+func TestCheckerUsesTheClock(t *testing.T) {
+	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	c := Checker(Components{STS: &stsclient.Regional{}, Clock: fixedClock{at}}, Verify{CheckBaseDelay: time.Millisecond})
+	if c.Now == nil || !c.Now().Equal(at) || c.BaseDelay != time.Millisecond || c.Attempts != stsclient.AttemptsPerProbe {
+		t.Errorf("checker = %+v, want timed by the clock, with the base delay and the client's attempts", c)
+	}
+	if NewChecker(Components{Checker: c}, Verify{}) != verify.Checker(c) {
+		t.Error("NewChecker did not return the given checker")
+	}
+}
+
+type fixedClock struct{ t time.Time }
+
+func (c fixedClock) Now() time.Time                           { return c.t }
+func (fixedClock) Sleep(context.Context, time.Duration) error { return nil }

@@ -8,6 +8,7 @@ import (
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/httpapi"
 	"github.com/rolecall/rolecall/internal/onboarding"
+	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/publish"
 	"github.com/rolecall/rolecall/internal/register"
 	"github.com/rolecall/rolecall/internal/rolearn"
@@ -147,13 +148,23 @@ func regionPlan(p stsbudget.Plan, region string, extra []string) (stsbudget.Plan
 	return p, nil
 }
 
-// NewChecker is the checker over c.STS with the checker's retries
-// (stsclient.Checker), or c.Checker when set.
+// NewChecker is the verify handler's checker: c.Checker when set, else
+// Checker.
 func NewChecker(c Components, s Verify) verify.Checker {
 	if c.Checker != nil {
 		return c.Checker
 	}
-	return stsclient.Checker(c.STS, stsclient.Options{BaseDelay: s.CheckBaseDelay, Log: c.log()})
+	return Checker(c, s)
+}
+
+// Checker is the checker over c.STS with the checker's retries
+// (stsclient.Checker), timed by c.Clock when set.
+func Checker(c Components, s Verify) *probe.Checker {
+	o := stsclient.Options{BaseDelay: s.CheckBaseDelay, Log: c.log()}
+	if c.Clock != nil {
+		o.Now = c.Clock.Now
+	}
+	return stsclient.Checker(c.STS, o)
 }
 
 // NewVerify is the verify function's handler: it checks the roles of the
@@ -166,11 +177,11 @@ func NewVerify(s Verify, c Components) (*verify.ByQueue, error) {
 		return nil, err
 	}
 	checker := NewChecker(c, s)
-	routine := &verify.Worker{Store: c.Store, Checker: checker, Policy: s.Policy, Log: c.log(), Concurrency: s.RoutineConcurrency, Visibility: c.Queue}
+	routine := &verify.Worker{Store: c.Store, Checker: checker, Policy: s.Policy, Log: c.log(), Concurrency: s.RoutineConcurrency, Visibility: visibility(c.Queue)}
 	h := &verify.ByQueue{Default: routine, Workers: map[string]*verify.Worker{s.QueueARN: routine}}
 	var priority *verify.Worker
 	if c.PriorityQueue != nil {
-		priority = &verify.Worker{Store: c.Store, Checker: checker, Policy: s.Policy, Log: c.log(), Visibility: c.PriorityQueue}
+		priority = &verify.Worker{Store: c.Store, Checker: checker, Policy: s.Policy, Log: c.log(), Visibility: visibility(c.PriorityQueue)}
 		h.Workers[s.PriorityQueueARN] = priority
 	}
 	if !paced(s.Plan) {
@@ -191,4 +202,11 @@ func NewVerify(s Verify, c Components) (*verify.ByQueue, error) {
 		}
 	}
 	return h, nil
+}
+
+// visibility is how a worker delays redeliveries on q: nil (no delay) for
+// a queue without visibility timeouts.
+func visibility(q Queue) verify.Visibility {
+	v, _ := q.(verify.Visibility)
+	return v
 }

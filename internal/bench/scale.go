@@ -6,12 +6,12 @@ import (
 	"math"
 	"time"
 
+	"github.com/rolecall/rolecall/internal/app"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/stsbudget"
-	"github.com/rolecall/rolecall/internal/stsclient"
 	"github.com/rolecall/rolecall/internal/sweep"
 	"github.com/rolecall/rolecall/internal/tenant"
 	"github.com/rolecall/rolecall/internal/verify"
@@ -108,7 +108,7 @@ func runScale(ctx context.Context, c scaleCase, stsLatency time.Duration, roundT
 			return c.otherRate
 		}
 	}
-	checker := stsclient.Checker(sts, stsclient.Options{Log: quiet, Now: clock.Now, BaseDelay: time.Microsecond})
+	checker := app.Checker(app.Components{STS: sts, Clock: clock, Log: quiet}, app.Verify{CheckBaseDelay: time.Microsecond})
 	if c.attempts > 0 {
 		checker.Attempts = c.attempts
 	}
