@@ -1,7 +1,6 @@
 package emulator
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -143,34 +142,17 @@ func (r response) decode(t *testing.T, v any) {
 
 func (c client) do(method, path, auth string, body any) response {
 	c.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
+	status, b, err := httpCaller{base: c.base, hc: http.DefaultClient}.call(method, path, auth, body)
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return response{status: resp.StatusCode, body: b}
+	return response{status: status, body: b}
+}
+
+// in is the client reporting to t (a subtest).
+func (c client) in(t *testing.T) client {
+	c.t = t
+	return c
 }
 
 func (c client) opsDo(method, path string, body any) response {
@@ -224,6 +206,24 @@ func (c client) tenantWithInvite(id string) (string, inviteView) {
 		c.t.Fatalf("no sandbox offer: %+v", v)
 	}
 	return auth, v
+}
+
+// sandboxTenant is a tenant made through the API (tenantWithInvite),
+// with its sandbox role offer.
+type sandboxTenant struct {
+	id, auth      string
+	view          inviteView
+	role, account string
+}
+
+// newSandboxTenant creates a tenant with a random ID that starts with
+// prefix.
+func (c client) newSandboxTenant(prefix string) sandboxTenant {
+	c.t.Helper()
+	tn := sandboxTenant{id: randomID(prefix)}
+	tn.auth, tn.view = c.tenantWithInvite(tn.id)
+	tn.role, tn.account = tn.view.Sandbox.RoleARN, tn.view.Sandbox.AccountID
+	return tn
 }
 
 func (c client) putRole(arn string, policy json.RawMessage) {
@@ -320,11 +320,9 @@ func runSuite(t *testing.T, o Options, events *syncbuf.Buffer) {
 	checks := c.watch
 
 	t.Run("verified, access lost, restored", func(t *testing.T) {
-		c := c
-		c.t = t
-		tid := randomID("acme-")
-		auth, v := c.tenantWithInvite(tid)
-		role, acct := v.Sandbox.RoleARN, v.Sandbox.AccountID
+		c := c.in(t)
+		tn := c.newSandboxTenant("acme-")
+		tid, auth, v, role, acct := tn.id, tn.auth, tn.view, tn.role, tn.account
 		if v.TrustedPrincipalARN != s.PartnerPrincipalARN || !strings.Contains(string(v.Sandbox.TrustPolicy), v.ExternalID) {
 			t.Fatalf("offer %+v", v)
 		}
@@ -356,10 +354,9 @@ func runSuite(t *testing.T, o Options, events *syncbuf.Buffer) {
 	})
 
 	t.Run("external ID not enforced", func(t *testing.T) {
-		c := c
-		c.t = t
-		tid := randomID("lax-")
-		auth, _ := c.tenantWithInvite(tid)
+		c := c.in(t)
+		tn := c.newSandboxTenant("lax-")
+		tid, auth := tn.id, tn.auth
 		acct := "210987654321"
 		role := "arn:aws:iam::" + acct + ":role/NoExternalId"
 		c.putRole(role, policyWithoutExternalID(s.PartnerPrincipalARN))
@@ -372,11 +369,9 @@ func runSuite(t *testing.T, o Options, events *syncbuf.Buffer) {
 	})
 
 	t.Run("role created after submission", func(t *testing.T) {
-		c := c
-		c.t = t
-		tid := randomID("slow-")
-		auth, v := c.tenantWithInvite(tid)
-		role, acct := v.Sandbox.RoleARN, v.Sandbox.AccountID
+		c := c.in(t)
+		tn := c.newSandboxTenant("slow-")
+		tid, auth, v, role, acct := tn.id, tn.auth, tn.view, tn.role, tn.account
 		c.must(c.do("POST", "/v1/connections", auth, map[string]string{"roleArn": role}), 202)
 		// IAM propagation: the role appears only after the connection was
 		// checked. The second check starts after the first one's PENDING

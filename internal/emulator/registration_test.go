@@ -87,10 +87,9 @@ func TestSandboxRegistration(t *testing.T) {
 	c := newClient(t, s)
 	bucket, srv := answerBucket(t)
 
-	tenantID := randomID("reg-")
-	auth, view := c.tenantWithInvite(tenantID)
+	tn := c.newSandboxTenant("reg-")
+	tenantID, auth, view, acct, role := tn.id, tn.auth, tn.view, tn.account, tn.role
 	token := c.registrationToken(tenantID)
-	acct, role := view.Sandbox.AccountID, view.Sandbox.RoleARN
 	c.putRole(role, view.Sandbox.TrustPolicy)
 
 	// Create: VERIFIED before the answer, nothing pasted.
@@ -167,10 +166,9 @@ func TestSandboxRegistrationFails(t *testing.T) {
 	s := start(t, testOptions(t, &syncbuf.Buffer{}))
 	c := newClient(t, s)
 	bucket, srv := answerBucket(t)
-	tenantID := randomID("regf-")
-	auth, view := c.tenantWithInvite(tenantID)
+	tn := c.newSandboxTenant("regf-")
+	tenantID, auth, view, acct, role := tn.id, tn.auth, tn.view, tn.account, tn.role
 	token := c.registrationToken(tenantID)
-	acct, role := view.Sandbox.AccountID, view.Sandbox.RoleARN
 	c.putRole(role, policyWithoutExternalID(view.TrustedPrincipalARN))
 
 	c.must(c.notify(cfnRequest("Create", "c1", "", srv.URL+"/cfn/c1", acct, role, token), "Notification"), 200)
