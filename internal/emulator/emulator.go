@@ -74,31 +74,14 @@ func New(ctx context.Context, o Options) (_ *Stack, err error) {
 			st.close()
 		}
 	}()
-	if st.listener, err = net.Listen("tcp", o.Addr); err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", o.Addr, err)
-	}
-	if err := o.checkListener(st.listener); err != nil {
+	if err := st.listen(); err != nil {
 		return nil, err
 	}
-	st.URL = "http://" + displayAddr(st.listener.Addr().(*net.TCPAddr))
-
-	var awsCfg aws.Config
-	if o.AWS {
-		if awsCfg, err = awsconfig.LoadDefaultConfig(ctx); err != nil {
-			return nil, fmt.Errorf("load the AWS configuration: %w", err)
-		}
-		if o.Region != "" {
-			awsCfg.Region = o.Region
-		}
-		if awsCfg.Region == "" {
-			awsCfg.Region = "us-east-1"
-		}
-		st.opts.Region = awsCfg.Region
-	} else if o.Region == "" {
-		st.opts.Region = "us-east-1"
+	awsCfg, err := st.awsConfig(ctx)
+	if err != nil {
+		return nil, err
 	}
 	st.Components = app.Components{Region: st.opts.Region, Log: o.Log}
-
 	if o.AWS {
 		err = st.awsSTS(ctx, awsCfg)
 	} else {
@@ -111,15 +94,67 @@ func New(ctx context.Context, o Options) (_ *Stack, err error) {
 	// serve's own copies of the events (stdout, /v1/events, the ops page)
 	// name the partner's account and region, as the bus's events do.
 	st.Bus.Account, st.Bus.Region = st.PartnerAccountID, st.opts.Region
+	if err := st.verifyQueue(awsCfg); err != nil {
+		return nil, err
+	}
+	st.eventBus(awsCfg)
+	if err := st.store(ctx, awsCfg); err != nil {
+		return nil, err
+	}
+	// Bus rules: the stack's own Role Submitted rule routes submissions
+	// when the events go to a deployed stack's bus and its queue is the
+	// verify queue; a second rule here would check every submission twice.
+	st.StackRoutesSubmissions = o.AWS && o.EventBusName != "" && o.QueueURL != ""
+	return st, nil
+}
 
-	// The verify queue: in-process, or a real SQS queue.
-	if o.QueueURL != "" {
-		c, err := app.AWSComponents(awsCfg, app.Resources{QueueURL: o.QueueURL}, o.Log)
+// listen opens the public listener.
+func (st *Stack) listen() (err error) {
+	o := st.opts
+	if st.listener, err = net.Listen("tcp", o.Addr); err != nil {
+		return fmt.Errorf("listen on %s: %w", o.Addr, err)
+	}
+	if err := o.checkListener(st.listener); err != nil {
+		return err
+	}
+	st.URL = "http://" + displayAddr(st.listener.Addr().(*net.TCPAddr))
+	return nil
+}
+
+// awsConfig loads the AWS configuration with AWS (zero without), and
+// settles the Region: the option's, else the SDK's with AWS, else
+// us-east-1.
+func (st *Stack) awsConfig(ctx context.Context) (aws.Config, error) {
+	o := &st.opts
+	if !o.AWS {
+		if o.Region == "" {
+			o.Region = "us-east-1"
+		}
+		return aws.Config{}, nil
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load the AWS configuration: %w", err)
+	}
+	if o.Region != "" {
+		cfg.Region = o.Region
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	o.Region = cfg.Region
+	return cfg, nil
+}
+
+// verifyQueue is the in-process verify queue, or a real SQS queue.
+func (st *Stack) verifyQueue(awsCfg aws.Config) error {
+	if url := st.opts.QueueURL; url != "" {
+		c, err := app.AWSComponents(awsCfg, app.Resources{QueueURL: url}, st.opts.Log)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		st.Queue = c.Queue.(*queue.SQS)
-		st.QueueKind = "SQS queue " + o.QueueURL
+		st.QueueKind = "SQS queue " + url
 		st.receiveWait = queue.MaxWait
 	} else {
 		mem := queue.NewMemory()
@@ -129,33 +164,33 @@ func New(ctx context.Context, o Options) (_ *Stack, err error) {
 		st.receiveWait = time.Second
 	}
 	st.Components.Queue = st.Queue
+	return nil
+}
 
-	// The bus the publish handler puts events on: the in-process one, or
-	// with an event bus both it and EventBridge.
+// eventBus is the bus the publish handler puts events on: the in-process
+// one, or with an event bus both it and EventBridge.
+func (st *Stack) eventBus(awsCfg aws.Config) {
 	st.Components.Bus = st.Bus
-	if o.AWS && o.EventBusName != "" {
+	if st.opts.AWS && st.opts.EventBusName != "" {
 		st.Components.Bus = teeBus{st.Bus, &bus.EventBridge{Client: eventbridge.NewFromConfig(awsCfg)}}
 	}
+}
 
-	// The store and its change feed.
-	switch {
-	case o.DynamoDBEndpoint != "" || (o.AWS && o.TableName != ""):
+// store is the embedded store with its outbox as the change feed, or the
+// DynamoDB adapter with its stream; registrations live beside it.
+func (st *Stack) store(ctx context.Context, awsCfg aws.Config) error {
+	o := st.opts
+	if o.DynamoDBEndpoint != "" || (o.AWS && o.TableName != "") {
 		if err := st.dynamoStore(ctx, awsCfg); err != nil {
-			return nil, err
+			return err
 		}
-	default:
+	} else {
 		mem := store.NewMemory()
-		st.Components.Store = mem
-		st.outbox = mem
+		st.Components.Store, st.outbox = mem, mem
 		st.StoreKind = "embedded store (in memory)"
 	}
 	st.Components.Registrations = registrationsOf(st.Components.Store)
-
-	// Bus rules: the stack's own Role Submitted rule routes submissions
-	// when the events go to a deployed stack's bus and its queue is the
-	// verify queue; a second rule here would check every submission twice.
-	st.StackRoutesSubmissions = o.AWS && o.EventBusName != "" && o.QueueURL != ""
-	return st, nil
+	return nil
 }
 
 // awsSTS is real STS: the partner's identity comes from the base
