@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -86,6 +87,7 @@ type Stack struct {
 	// (SQS's longest, the fewest requests) on a real queue.
 	receiveWait time.Duration
 	built       bool
+	started     bool
 }
 
 // Handlers are the handlers the event sources call, built by internal/app
@@ -142,7 +144,6 @@ func (st *Stack) Build(ctx context.Context) error {
 		return nil
 	}
 	o, c := st.opts, st.Components
-	var err error
 	pubSettings := app.Publish{Source: o.EventSource}
 	if o.AWS && o.EventBusName != "" {
 		pubSettings.BusName = o.EventBusName
@@ -210,6 +211,9 @@ func (st *Stack) Build(ctx context.Context) error {
 // verify queue's pollers, the sweep ticker) and serves HTTP until
 // Shutdown. ctx bounds the start only.
 func (st *Stack) Start(ctx context.Context) (_ *Server, err error) {
+	if st.started {
+		return nil, errors.New("the stack was started already")
+	}
 	defer func() {
 		if err != nil {
 			st.close()
@@ -218,6 +222,7 @@ func (st *Stack) Start(ctx context.Context) (_ *Server, err error) {
 	if err := st.Build(ctx); err != nil {
 		return nil, err
 	}
+	st.started = true
 	o := st.opts
 	s := &Server{Stack: st, log: o.Log, serveErr: make(chan error, 1)}
 	if st.stream != nil {
