@@ -422,7 +422,10 @@ func TestEndToEndEmbedded(t *testing.T) {
 	runSuite(t, testOptions(t, events), events)
 }
 
-func TestEndToEndDynamoDBLocal(t *testing.T) {
+// dynamoDBLocal is DynamoDB Local's endpoint; without one the test is
+// skipped, except in CI, which must run it.
+func dynamoDBLocal(t *testing.T) string {
+	t.Helper()
 	endpoint := os.Getenv("ROLECALL_DYNAMODB_ENDPOINT")
 	if endpoint == "" {
 		if os.Getenv("CI") == "true" {
@@ -430,6 +433,11 @@ func TestEndToEndDynamoDBLocal(t *testing.T) {
 		}
 		t.Skip("DynamoDB Local not running; run `make test`")
 	}
+	return endpoint
+}
+
+func TestEndToEndDynamoDBLocal(t *testing.T) {
+	endpoint := dynamoDBLocal(t)
 	events := &syncbuf.Buffer{}
 	o := testOptions(t, events)
 	o.DynamoDBEndpoint = endpoint

@@ -33,7 +33,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -1162,13 +1161,7 @@ func TestFaultScenarioEmbedded(t *testing.T) {
 }
 
 func TestFaultScenarioDynamoDBLocal(t *testing.T) {
-	endpoint := os.Getenv("ROLECALL_DYNAMODB_ENDPOINT")
-	if endpoint == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("ROLECALL_DYNAMODB_ENDPOINT is not set; CI must run DynamoDB Local (.ci/with-dynamodb.sh)")
-		}
-		t.Skip("DynamoDB Local not running; run `make test`")
-	}
+	endpoint := dynamoDBLocal(t)
 	// The same 1000 submissions across 50 tenants as on the embedded
 	// store. It takes longer (~45 s on 2 shared cores): the local stream
 	// feed reads the table's whole stream (every connection, claim and
