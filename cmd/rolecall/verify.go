@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/spf13/cobra"
 
 	"github.com/rolecall/rolecall/internal/connection"
@@ -210,19 +211,18 @@ func runVerify(cmd *cobra.Command, o verifyOptions) error {
 		if err == nil {
 			_, err = cfg.Credentials.Retrieve(ctx)
 		}
+		// The verify Lambda's STS client: the Region's endpoint, retries
+		// the checker's alone (it fails only without a Region, set above).
+		var client *sts.Client
+		if err == nil {
+			client, err = stsclient.New(cfg, stsclient.Options{})
+		}
 		if err != nil {
 			fmt.Fprintf(cmd.ErrOrStderr(), "rolecall verify: no usable AWS credentials: %v\n"+
 				"Configure the default credential chain (AWS_PROFILE, environment variables, `aws sso login`, or an instance/container role), or use --sandbox-file.\n", err)
 			return exitCode(1)
 		}
 		rep.Region = cfg.Region
-		// The verify Lambda's STS client: the Region's endpoint, retries
-		// the checker's alone.
-		client, err := stsclient.New(cfg, stsclient.Options{})
-		if err != nil {
-			fmt.Fprintf(cmd.ErrOrStderr(), "rolecall verify: %v\n", err)
-			return exitCode(1)
-		}
 		assumer = &probe.STS{Client: client}
 		partition = verifyPartitionOfRegion(cfg.Region)
 	}
