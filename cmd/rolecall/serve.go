@@ -36,10 +36,11 @@ func newServeCmdWith(o *serveOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve [--addr 127.0.0.1:8080] [--dynamodb-endpoint URL] [--aws [--table T] [--event-bus B] [--queue-url U] [--public --public-host NAME]] [--ops-token-file FILE] [--sweep-every 1m] [--check-interval 1h] [--lost-after 2] [--propagation-window 2m] [--sandbox-latency 0ms]",
 		Short: "Run the whole pipeline on this machine: web form, API, events, checks, sweeps",
-		Long: `serve runs RoleCall's four functions in one process, with the same code as in Lambda:
-the HTTP API and customer web form; the store's change feed -> publish -> an in-process
-event bus; a "Role Submitted" rule -> an in-process verify queue -> the verify worker;
-and a ticker -> the sweeper.
+		Long: `serve runs RoleCall's functions in one process, their handlers built by the same
+constructors as in Lambda (internal/app), and emulates their event sources: the HTTP API
+and customer web form; the store's change feed -> publish -> an in-process event bus; a
+"Role Submitted" rule -> an in-process verify queue -> the verify handler; a ticker ->
+the sweeper; and the registration topic -> the register handler (sandbox).
 
 By default everything is embedded: an in-memory store and a sandbox STS (an
 STS-compatible endpoint that evaluates real trust policies), so no AWS account is

@@ -23,6 +23,7 @@ import (
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/rolesetup"
 	"github.com/rolecall/rolecall/internal/sandbox"
+	"github.com/rolecall/rolecall/internal/stsclient"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
@@ -202,13 +203,19 @@ func runVerify(cmd *cobra.Command, o verifyOptions) error {
 		if err == nil {
 			_, err = cfg.Credentials.Retrieve(ctx)
 		}
+		// The verify Lambda's STS client: the Region's endpoint, retries
+		// the checker's alone (it fails only without a Region, set above).
+		var client *sts.Client
+		if err == nil {
+			client, err = stsclient.New(cfg, stsclient.Options{})
+		}
 		if err != nil {
 			fmt.Fprintf(cmd.ErrOrStderr(), "rolecall verify: no usable AWS credentials: %v\n"+
 				"Configure the default credential chain (AWS_PROFILE, environment variables, `aws sso login`, or an instance/container role), or use --sandbox-file.\n", err)
 			return exitCode(1)
 		}
 		rep.Region = cfg.Region
-		assumer = &probe.STS{Client: sts.NewFromConfig(cfg)}
+		assumer = &probe.STS{Client: client}
 		partition = verifyPartitionOfRegion(cfg.Region)
 	}
 
@@ -227,11 +234,10 @@ func runVerify(cmd *cobra.Command, o verifyOptions) error {
 	rep.RoleARN = arn.String()
 	rep.Steps = append(rep.Steps, verifyStep{Name: verifyStepSyntax, OK: true})
 
-	checker := &probe.Checker{
-		STS:    assumer,
-		Budget: o.timeout,
-		Log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}
+	// The verify Lambda's checker (stsclient.Checker, as app.NewChecker
+	// builds it), within the command's time budget.
+	checker := stsclient.Checker(assumer, stsclient.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	checker.Budget = o.timeout
 	res := checker.Check(ctx, probe.Request{
 		TenantID:           verifyTenant,
 		AccountID:          arn.Account,

@@ -3,6 +3,8 @@ package bench
 import (
 	"context"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -78,5 +80,31 @@ func TestVerdicts(t *testing.T) {
 	}
 	if p := percentile([]time.Duration{5, 1, 4, 2, 3}, 100); p != 5 {
 		t.Errorf("max = %v", p)
+	}
+}
+
+// TestRunSelectsAndSkips: Run runs only the scenarios named, in Names'
+// order, writes a progress line per step, and skips the DynamoDB ones
+// without an endpoint.
+func TestRunSelectsAndSkips(t *testing.T) {
+	names := Names()
+	if !slices.Contains(names, "sweep cost") || names[len(names)-1] != "scale" {
+		t.Fatalf("Names() = %v", names)
+	}
+	var progress strings.Builder
+	cfg := Smoke()
+	cfg.Progress = &progress
+	rep, err := Run(context.Background(), cfg, "sweep cost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Rows) != 1 || rep.Rows[0].Measure != "skipped" || rep.Rows[0].Area != "sweep cost" {
+		t.Errorf("rows = %+v, want one skipped row for sweep cost", rep.Rows)
+	}
+	if progress.Len() != 0 {
+		t.Errorf("a skipped scenario wrote progress: %q", progress.String())
+	}
+	if full := Full(); full.Connections <= cfg.Connections || full.Scale.Connections <= cfg.Scale.Connections {
+		t.Errorf("Full() is not larger than Smoke(): %+v", full)
 	}
 }

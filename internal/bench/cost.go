@@ -8,16 +8,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/rolecall/rolecall/internal/app"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/queue"
 	"github.com/rolecall/rolecall/internal/store"
-	"github.com/rolecall/rolecall/internal/stsclient"
-	"github.com/rolecall/rolecall/internal/sweep"
 	"github.com/rolecall/rolecall/internal/tenant"
 	"github.com/rolecall/rolecall/internal/testkit/awsfake"
 	"github.com/rolecall/rolecall/internal/testkit/ddbmeter"
-	"github.com/rolecall/rolecall/internal/verify"
 )
 
 // costPerCheck drives connections through every kind of check with the
@@ -36,8 +34,13 @@ func costPerCheck(ctx context.Context, cfg Config, r *Report) error {
 	st := store.NewDynamoDB(counted, table)
 	plain := store.NewDynamoDB(dynamoClient(cfg.DynamoDBEndpoint, nil), table) // uncounted reads for the bookkeeping
 	sb := newSandbox()
-	w := &verify.Worker{Store: st, Checker: stsclient.Checker(sb.Assumer(partnerPrincipal), stsclient.Options{Log: quiet, BaseDelay: time.Millisecond}),
-		Policy: connection.DefaultPolicy(), Log: quiet}
+	// The verify handler's routine worker, built as the Lambda's.
+	vh, err := app.NewVerify(app.Verify{Policy: connection.DefaultPolicy(), CheckBaseDelay: time.Millisecond},
+		app.Components{Region: benchRegion, Store: st, Queue: queue.NewMemory(), STS: sb.Assumer(partnerPrincipal), Log: quiet})
+	if err != nil {
+		return err
+	}
+	w := vh.Default
 	p := w.Policy
 	n := cfg.CostConnections
 
@@ -191,7 +194,10 @@ func sqsPerCheck(ctx context.Context, cfg Config, st *store.DynamoDB, area strin
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
 	q := &queue.SQS{Client: sqs.NewFromConfig(awsfake.ClientConfig(srv.URL, 3)), QueueURL: srv.URL + "/111122223333/verify"}
-	sw := &sweep.Sweeper{Store: st, Queue: q, Log: quiet}
+	sw, err := app.NewSweep(app.Sweep{}, app.Components{Store: st, Queue: q, Log: quiet})
+	if err != nil {
+		return Row{}, err
+	}
 	res, err := sw.All(ctx)
 	if err != nil {
 		return Row{}, fmt.Errorf("sweep into SQS: %w", err)

@@ -11,13 +11,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rolecall/rolecall/internal/app"
 	"github.com/rolecall/rolecall/internal/bus"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/emulator"
 	"github.com/rolecall/rolecall/internal/httpapi"
 	"github.com/rolecall/rolecall/internal/onboarding"
 	"github.com/rolecall/rolecall/internal/queue"
-	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
@@ -157,14 +157,18 @@ type apiServer struct {
 // apiAlone serves the HTTP API as the API Lambda wires it, with the
 // embedded store and queue instead of DynamoDB and SQS.
 func apiAlone(ctx context.Context) (*apiServer, error) {
-	svc := &onboarding.Service{Store: store.NewMemory(), Queue: queue.NewMemory(), Policy: connection.DefaultPolicy(),
-		Rules: rolearn.Rules{Partition: "aws", OwnAccount: partnerAccount}, SubmissionsPerMinute: benchSubmissionsPerMinute}
+	s := app.API{Partner: app.Partner{AccountID: partnerAccount, TrustedPrincipalARN: partnerPrincipal},
+		SubmissionsPerMinute: benchSubmissionsPerMinute, Policy: connection.DefaultPolicy()}
+	c := app.Components{Region: benchRegion, Store: store.NewMemory(), Registrations: store.NewMemoryRegistrations(), Queue: queue.NewMemory(), Log: quiet}
+	svc := app.Onboarding(s.Partner, s.Policy, s.SubmissionsPerMinute, c)
+	cfg := app.APIConfig(s, svc, &onboarding.Registrations{Service: svc, Tokens: c.Registrations}, c)
+	// A bearer token stands in for API Gateway's IAM authorizer.
 	ops, err := httpapi.NewBearerToken("bench-ops-token")
 	if err != nil {
 		return nil, err
 	}
-	h, err := httpapi.New(httpapi.Config{Service: svc, Ops: ops, PartnerAccountID: partnerAccount, TrustedPrincipalARN: partnerPrincipal,
-		Setup: httpapi.RoleSetup{TrustedPrincipalARN: partnerPrincipal, Region: "us-east-1"}, Log: quiet})
+	cfg.Ops = ops
+	h, err := httpapi.New(cfg)
 	if err != nil {
 		return nil, err
 	}

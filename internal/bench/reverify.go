@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/rolecall/rolecall/internal/app"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/queue"
@@ -26,7 +27,6 @@ import (
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/stsbudget"
 	"github.com/rolecall/rolecall/internal/stsclient"
-	"github.com/rolecall/rolecall/internal/sweep"
 	"github.com/rolecall/rolecall/internal/tenant"
 	"github.com/rolecall/rolecall/internal/verify"
 )
@@ -36,6 +36,8 @@ const (
 	partnerAccount   = "123456789012"
 	partnerPrincipal = "arn:aws:iam::" + partnerAccount + ":role/RoleCallVerifier"
 	sandboxKey       = "AKIAROLECALLBENCH000"
+	// benchRegion is the deployment's Region the handlers are built for.
+	benchRegion = "us-east-1"
 )
 
 // trustPolicy is the customer role's trust policy: the partner's principal
@@ -326,7 +328,11 @@ func reverifyOnce(ctx context.Context, cfg Config, mem *store.Memory, sb *sandbo
 	q.Visibility = time.Minute
 	// Every connection is due by then, also those a previous run checked.
 	until := time.Now().Add(2 * connection.DefaultPolicy().VerifiedInterval)
-	sw := &sweep.Sweeper{Store: mem, Queue: q, Log: quiet, Now: func() time.Time { return until }}
+	sw, err := app.NewSweep(app.Sweep{}, app.Components{Store: mem, Queue: q, Log: quiet})
+	if err != nil {
+		return 0, 0, err
+	}
+	sw.Now = func() time.Time { return until }
 	res, err := sw.Due(ctx)
 	if err != nil {
 		return 0, 0, fmt.Errorf("sweep: %w", err)
@@ -334,14 +340,16 @@ func reverifyOnce(ctx context.Context, cfg Config, mem *store.Memory, sb *sandbo
 	if res.Enqueued != len(f.conns) {
 		return 0, 0, fmt.Errorf("the sweep enqueued %d of %d connections", res.Enqueued, len(f.conns))
 	}
+	// One verify handler per instance, each with its own share of the
+	// budget, built as the Lambda builds its handler.
 	workers := make([]*verify.Worker, plan.RoutineConcurrency)
 	for i := range workers {
-		lim, err := plan.RoutineBudget(stsbudget.RealClock{})
+		h, err := app.NewVerify(app.Verify{Policy: connection.DefaultPolicy(), Plan: plan, RoutineConcurrency: stsbudget.InFlight},
+			app.Components{Region: benchRegion, Store: mem, Queue: q, STS: mode.assumer(), Log: quiet})
 		if err != nil {
 			return 0, 0, err
 		}
-		workers[i] = &verify.Worker{Store: mem, Checker: stsclient.Checker(mode.assumer(), stsclient.Options{Log: quiet}),
-			Policy: connection.DefaultPolicy(), Visibility: q, Log: quiet, Budget: lim, Concurrency: stsbudget.InFlight}
+		workers[i] = h.Default
 	}
 	outbox := outboxLen(mem)
 	calls := sb.Calls()
@@ -379,7 +387,7 @@ func reverifyOnce(ctx context.Context, cfg Config, mem *store.Memory, sb *sandbo
 // would: read, check, write.
 func naiveLoop(ctx context.Context, mem *store.Memory, f *fleet, mode stsMode, n int) (float64, error) {
 	n = min(n, len(f.conns))
-	checker := stsclient.Checker(mode.assumer(), stsclient.Options{Log: quiet})
+	checker := app.Checker(app.Components{STS: mode.assumer(), Log: quiet}, app.Verify{})
 	p := connection.DefaultPolicy()
 	ext := map[string]tenant.Tenant{}
 	for _, t := range f.tenants {

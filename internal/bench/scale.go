@@ -6,12 +6,12 @@ import (
 	"math"
 	"time"
 
+	"github.com/rolecall/rolecall/internal/app"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/stsbudget"
-	"github.com/rolecall/rolecall/internal/stsclient"
 	"github.com/rolecall/rolecall/internal/sweep"
 	"github.com/rolecall/rolecall/internal/tenant"
 	"github.com/rolecall/rolecall/internal/verify"
@@ -55,6 +55,9 @@ type scaleResult struct {
 }
 
 var scaleT0 = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+
+// simPriorityARN names the simulated priority queue.
+const simPriorityARN = "arn:aws:sqs:us-east-1:123456789012:rolecall-sim-priority"
 
 // runScale builds a million-connection (or whatever c says) pipeline on the
 // embedded store and runs the real sweep and verify code over it in virtual
@@ -108,7 +111,7 @@ func runScale(ctx context.Context, c scaleCase, stsLatency time.Duration, roundT
 			return c.otherRate
 		}
 	}
-	checker := stsclient.Checker(sts, stsclient.Options{Log: quiet, Now: clock.Now, BaseDelay: time.Microsecond})
+	checker := app.Checker(app.Components{STS: sts, Clock: clock, Log: quiet}, app.Verify{CheckBaseDelay: time.Microsecond})
 	if c.attempts > 0 {
 		checker.Attempts = c.attempts
 	}
@@ -123,16 +126,21 @@ func runScale(ctx context.Context, c scaleCase, stsLatency time.Duration, roundT
 	var priorityWorker *verify.Worker
 	for i := range plan.RoutineConcurrency + plan.PriorityConcurrency {
 		isRoutine := i < plan.RoutineConcurrency
-		lim, err := plan.PriorityBudget(clock)
-		slots, q := verify.DefaultConcurrency, priorityQ
-		if isRoutine {
-			lim, err = plan.RoutineBudget(clock)
-			slots, q = stsbudget.InFlight, routineQ
-		}
+		// One verify handler per instance, built as the Lambda builds it;
+		// the instance runs its routine or its priority worker.
+		h, err := app.NewVerify(app.Verify{Policy: p, Plan: plan, RoutineConcurrency: stsbudget.InFlight, PriorityQueueARN: simPriorityARN},
+			app.Components{Region: benchRegion, Store: st, Queue: routineQ, PriorityQueue: priorityQ, Checker: checker, Clock: clock, Log: quiet})
 		if err != nil {
 			return res, err
 		}
-		w := &verify.Worker{Store: st, Checker: checker, Policy: p, Budget: lim, Log: quiet}
+		w, slots, q := h.Workers[simPriorityARN], verify.DefaultConcurrency, priorityQ
+		if isRoutine {
+			w, slots, q = h.Default, stsbudget.InFlight, routineQ
+		}
+		lim, ok := w.Budget.(*stsbudget.Regions)
+		if !ok {
+			return res, fmt.Errorf("the verify handler's worker is not paced: budget %T", w.Budget)
+		}
 		inst := &simInstance{limiter: lim, worker: w, queue: q, slots: slots}
 		if isRoutine {
 			routine = append(routine, inst)

@@ -7,11 +7,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rolecall/rolecall/internal/app"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/stsbudget"
-	"github.com/rolecall/rolecall/internal/stsclient"
-	"github.com/rolecall/rolecall/internal/sweep"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
@@ -184,7 +183,7 @@ func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 // an STS that answers every call after 20 ms, their duration ÷ 20 ms.
 func roundTrips(ctx context.Context) (int, error) {
 	const rtt = 20 * time.Millisecond
-	checker := stsclient.Checker(slowSTS{rtt}, stsclient.Options{Log: quiet})
+	checker := app.Checker(app.Components{STS: slowSTS{rtt}, Log: quiet}, app.Verify{})
 	var best time.Duration
 	for i := range 5 {
 		start := time.Now()
@@ -245,8 +244,11 @@ func sweepHeap(ctx context.Context, n int) (uint64, error) {
 	st.compactAll()
 	plan := stsbudget.DefaultPlan()
 	q := &heapSampler{}
-	sw := &sweep.Sweeper{Store: st, Queue: q, Now: func() time.Time { return scaleT0 }, Log: quiet, PageSize: 1000,
-		ChecksPerSecond: plan.RoutineChecksPerSecond(), Every: time.Minute, Interval: time.Hour}
+	sw, err := app.NewSweep(app.Sweep{Plan: plan, Every: time.Minute, Interval: time.Hour}, app.Components{Region: benchRegion, Store: st, Queue: q, Log: quiet})
+	if err != nil {
+		return 0, err
+	}
+	sw.Now, sw.PageSize = func() time.Time { return scaleT0 }, 1000
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)

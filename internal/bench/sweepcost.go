@@ -10,11 +10,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/rolecall/rolecall/internal/app"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
-	"github.com/rolecall/rolecall/internal/sweep"
 	"github.com/rolecall/rolecall/internal/tenant"
 	"github.com/rolecall/rolecall/internal/testkit/ddbmeter"
 )
@@ -82,7 +82,11 @@ func sweepCost(ctx context.Context, cfg Config, r *Report) error {
 	cnt := ddbmeter.New()
 	counted := store.NewDynamoDB(dynamoClient(cfg.DynamoDBEndpoint, cnt), table)
 	q := &jobCounter{}
-	sw := &sweep.Sweeper{Store: counted, Queue: q, Log: quiet, Now: func() time.Time { return now }}
+	sw, err := app.NewSweep(app.Sweep{}, app.Components{Store: counted, Queue: q, Log: quiet})
+	if err != nil {
+		return err
+	}
+	sw.Now = func() time.Time { return now }
 	start = time.Now()
 	res, err := sw.Due(ctx)
 	took := time.Since(start)

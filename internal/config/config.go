@@ -2,8 +2,9 @@
 // environment, collecting every problem so a misconfigured function fails
 // at start with one clear message instead of at its first request.
 //
-// Mains name each variable literally (env.String("TABLE_NAME")), so a test
-// can check that template.yaml sets exactly the variables each main reads.
+// The settings readers in internal/app name each variable literally
+// (env.String("TABLE_NAME")); a test records the names each function's
+// reader looks up and checks that template.yaml sets exactly those.
 package config
 
 import (
@@ -69,6 +70,14 @@ func (e *Env) IntOr(name string, def int) int {
 		return def
 	}
 	return n
+}
+
+// Fail records a problem found while interpreting a variable that was
+// read (a list with a bad element), to be reported with the others.
+func (e *Env) Fail(err error) {
+	if err != nil {
+		e.errs = append(e.errs, err)
+	}
 }
 
 // Err returns every problem found so far, or nil.

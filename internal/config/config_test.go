@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -58,5 +59,20 @@ func TestEnvCollectsEveryProblem(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Err() = %v, want it to mention %s", err, want)
 		}
+	}
+}
+
+func TestFailJoinsTheOtherProblems(t *testing.T) {
+	env := New(func(string) (string, bool) { return "", false })
+	env.Fail(nil)
+	if env.Err() != nil {
+		t.Fatalf("Fail(nil) recorded a problem: %v", env.Err())
+	}
+	bad := errors.New(`"nowhere!" is not a Region name`)
+	_ = env.String("TABLE_NAME")
+	env.Fail(bad)
+	err := env.Err()
+	if !errors.Is(err, bad) || !strings.Contains(err.Error(), "TABLE_NAME is not set") {
+		t.Errorf("Err() = %v, want both problems", err)
 	}
 }

@@ -70,7 +70,7 @@ func (b *responseBucket) take(path string) ([]byte, bool) {
 
 // startSandboxCloudFormation listens on a loopback port of its own for the
 // answers.
-func startSandboxCloudFormation(roles httpapi.Sandbox, s *Server, inbox *register.Handler, region string) (*sandboxCloudFormation, error) {
+func startSandboxCloudFormation(roles httpapi.Sandbox, s *Stack, inbox *register.Handler, region string) (*sandboxCloudFormation, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("listen for the sandbox response bucket: %w", err)

@@ -2,15 +2,17 @@ package emulator
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/rolecall/rolecall/internal/bus"
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/verify"
 )
 
-// checkWatch wraps the verify worker's checker (Hooks.WrapChecker) and
+// checkWatch wraps the verify worker's checker (Stack.Components.Checker) and
 // counts, per role ARN, the checks that started and finished, so a test
 // waits for "a check ran" instead of sleeping for it.
 type checkWatch struct {
@@ -24,9 +26,16 @@ func newCheckWatch() *checkWatch {
 	return &checkWatch{started: map[string]int{}, finished: map[string]int{}, changed: make(chan struct{})}
 }
 
-// wrap is a Hooks.WrapChecker.
+// wrap returns c watched.
 func (w *checkWatch) wrap(c verify.Checker) verify.Checker {
 	return watchedChecker{next: c, w: w}
+}
+
+// next is closed when a check next starts or finishes.
+func (w *checkWatch) next() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.changed
 }
 
 func (w *checkWatch) count(m map[string]int, role string) {
@@ -53,19 +62,43 @@ func (w *checkWatch) waitFinished(t testing.TB, role string, n int, within time.
 
 func (w *checkWatch) wait(t testing.TB, what string, m map[string]int, role string, n int, within time.Duration) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), within)
-	defer cancel()
-	for {
+	if err := w.awaitCount(m, role, n, within); err != nil {
+		t.Fatalf("checks of %s %s: %v", role, what, err)
+	}
+}
+
+// awaitCount waits until m counts at least n checks of role, or returns an
+// error after within (for goroutines, which must not fail the test).
+func (w *checkWatch) awaitCount(m map[string]int, role string, n int, within time.Duration) error {
+	got := 0
+	return w.await(nil, within, func() bool {
 		w.mu.Lock()
-		got, ch := m[role], w.changed
-		w.mu.Unlock()
-		if got >= n {
-			return
+		defer w.mu.Unlock()
+		got = m[role]
+		return got >= n
+	}, func() string { return fmt.Sprintf("%d, want %d", got, n) })
+}
+
+// await calls done until it reports true: again whenever a check starts
+// or finishes, and whenever b (when set) publishes an event. After within
+// it returns an error with what().
+func (w *checkWatch) await(b *bus.Memory, within time.Duration, done func() bool, what func() string) error {
+	timeout := time.NewTimer(within)
+	defer timeout.Stop()
+	var events <-chan struct{}
+	for {
+		if b != nil {
+			events = b.Changed()
+		}
+		checks := w.next()
+		if done() {
+			return nil
 		}
 		select {
-		case <-ch:
-		case <-ctx.Done():
-			t.Fatalf("%d checks of %s %s after %s, want %d", got, role, what, within, n)
+		case <-events:
+		case <-checks:
+		case <-timeout.C:
+			return fmt.Errorf("%s after %s", what(), within)
 		}
 	}
 }

@@ -14,12 +14,12 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
-	"github.com/rolecall/rolecall/internal/publish"
 	"github.com/rolecall/rolecall/internal/store"
 )
 
 // dynamoStore is the DynamoDB adapter with its stream as the change feed.
-func dynamoStore(ctx context.Context, o Options, awsCfg aws.Config, pub *publish.Publisher) (store.Store, feed, string, error) {
+func (st *Stack) dynamoStore(ctx context.Context, awsCfg aws.Config) error {
+	o := st.opts
 	var (
 		ddb     *dynamodb.Client
 		streams *dynamodbstreams.Client
@@ -37,7 +37,7 @@ func dynamoStore(ctx context.Context, o Options, awsCfg aws.Config, pub *publish
 			if awsCfg.Credentials == nil {
 				cfg, err := awsconfig.LoadDefaultConfig(ctx)
 				if err != nil {
-					return nil, nil, "", fmt.Errorf("load the AWS configuration for %s: %w", o.DynamoDBEndpoint, err)
+					return fmt.Errorf("load the AWS configuration for %s: %w", o.DynamoDBEndpoint, err)
 				}
 				awsCfg.Credentials = cfg.Credentials
 			}
@@ -46,7 +46,7 @@ func dynamoStore(ctx context.Context, o Options, awsCfg aws.Config, pub *publish
 		ddb = dynamodb.New(dynamodb.Options{Region: o.Region, BaseEndpoint: aws.String(o.DynamoDBEndpoint), Credentials: creds})
 		streams = dynamodbstreams.New(dynamodbstreams.Options{Region: o.Region, BaseEndpoint: aws.String(o.DynamoDBEndpoint), Credentials: creds})
 		if err := store.CreateTable(ctx, ddb, o.TableName); err != nil {
-			return nil, nil, "", fmt.Errorf("create table %s at %s: %w", o.TableName, o.DynamoDBEndpoint, err)
+			return fmt.Errorf("create table %s at %s: %w", o.TableName, o.DynamoDBEndpoint, err)
 		}
 		kind = fmt.Sprintf("DynamoDB table %s at %s", o.TableName, o.DynamoDBEndpoint)
 	} else {
@@ -56,17 +56,17 @@ func dynamoStore(ctx context.Context, o Options, awsCfg aws.Config, pub *publish
 	}
 	out, err := ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(o.TableName)})
 	if err != nil {
-		return nil, nil, "", fmt.Errorf("describe table %s: %w", o.TableName, err)
+		return fmt.Errorf("describe table %s: %w", o.TableName, err)
 	}
 	if err := checkStream(o.TableName, out.Table); err != nil {
-		return nil, nil, "", err
+		return err
 	}
-	sf := &streamFeed{api: streams, streamARN: aws.ToString(out.Table.LatestStreamArn),
-		handler: o.Hooks.wrapStreamHandler(&publish.Handler{Publisher: pub, Log: o.Log}), log: o.Log}
-	if err := sf.start(ctx); err != nil {
-		return nil, nil, "", err
+	st.stream = &streamFeed{api: streams, streamARN: aws.ToString(out.Table.LatestStreamArn), log: o.Log}
+	if err := st.stream.start(ctx); err != nil {
+		return err
 	}
-	return store.NewDynamoDB(ddb, o.TableName), sf, kind, nil
+	st.Components.Store, st.StoreKind = store.NewDynamoDB(ddb, o.TableName), kind
+	return nil
 }
 
 // checkStream refuses a table without the stream RoleCall publishes from:

@@ -1,19 +1,21 @@
 package emulator
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/rolecall/rolecall/internal/bus"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/testkit/syncbuf"
 )
@@ -45,15 +47,50 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// start builds a server with a checkWatch on its checker, starts it, and
+// shuts it down at the end of the test.
 func start(t *testing.T, o Options) *Server {
+	t.Helper()
+	return startWith(t, o, stackSetup{})
+}
+
+// stackSetup replaces parts of a stack between its steps, as the fault
+// tests do: components before Build, handlers after it.
+type stackSetup struct {
+	components func(*Stack)
+	handlers   func(*Handlers)
+}
+
+// watches are the checkWatch of every server start made, for newClient.
+var watches sync.Map // *Server → *checkWatch
+
+func startWith(t *testing.T, o Options, set stackSetup) *Server {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := Start(ctx, o)
+	st, err := New(ctx, o)
+	if err != nil {
+		t.Fatalf("new: %v", err)
+	}
+	if set.components != nil {
+		set.components(st)
+	}
+	w := newCheckWatch()
+	st.Components.Checker = w.wrap(st.Checker())
+	if err := st.Build(ctx); err != nil {
+		st.close()
+		t.Fatalf("build: %v", err)
+	}
+	if set.handlers != nil {
+		set.handlers(&st.Handlers)
+	}
+	s, err := st.Start(ctx)
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
+	watches.Store(s, w)
 	t.Cleanup(func() {
+		watches.Delete(s)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		if err := s.Shutdown(ctx); err != nil {
@@ -63,11 +100,32 @@ func start(t *testing.T, o Options) *Server {
 	return s
 }
 
+// checksOf is the checkWatch of a server start made.
+func checksOf(t testing.TB, s *Server) *checkWatch {
+	t.Helper()
+	w, ok := watches.Load(s)
+	if !ok {
+		t.Fatal("the server was not started by start: its checks are not watched")
+	}
+	return w.(*checkWatch)
+}
+
+// newClient is a client of s that waits on what s does (its checks and
+// its events), never for a time.
+func newClient(t *testing.T, s *Server) client {
+	t.Helper()
+	return client{t: t, base: s.URL, ops: s.OpsToken, bus: s.Bus, watch: checksOf(t, s)}
+}
+
 // client calls a running server.
 type client struct {
 	t    *testing.T
 	base string
 	ops  string
+	// bus and watch signal progress (newClient): waits re-read when an
+	// event is published or a check starts or finishes.
+	bus   *bus.Memory
+	watch *checkWatch
 }
 
 type response struct {
@@ -84,34 +142,17 @@ func (r response) decode(t *testing.T, v any) {
 
 func (c client) do(method, path, auth string, body any) response {
 	c.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
+	status, b, err := httpCaller{base: c.base, hc: http.DefaultClient}.call(method, path, auth, body)
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return response{status: resp.StatusCode, body: b}
+	return response{status: status, body: b}
+}
+
+// in is the client reporting to t (a subtest).
+func (c client) in(t *testing.T) client {
+	c.t = t
+	return c
 }
 
 func (c client) opsDo(method, path string, body any) response {
@@ -167,6 +208,24 @@ func (c client) tenantWithInvite(id string) (string, inviteView) {
 	return auth, v
 }
 
+// sandboxTenant is a tenant made through the API (tenantWithInvite),
+// with its sandbox role offer.
+type sandboxTenant struct {
+	id, auth      string
+	view          inviteView
+	role, account string
+}
+
+// newSandboxTenant creates a tenant with a random ID that starts with
+// prefix.
+func (c client) newSandboxTenant(prefix string) sandboxTenant {
+	c.t.Helper()
+	tn := sandboxTenant{id: randomID(prefix)}
+	tn.auth, tn.view = c.tenantWithInvite(tn.id)
+	tn.role, tn.account = tn.view.Sandbox.RoleARN, tn.view.Sandbox.AccountID
+	return tn
+}
+
 func (c client) putRole(arn string, policy json.RawMessage) {
 	c.t.Helper()
 	c.must(c.do("PUT", "/_sandbox/roles", "", map[string]any{"roleArn": arn, "trustPolicy": policy}), 200)
@@ -179,24 +238,34 @@ func (c client) connection(auth, account string) connection.Connection {
 	return conn
 }
 
-// waitStatus polls the connection until it has status want, calling nudge
-// (e.g. a sweep) before each poll.
+// waitStatus waits until the connection has status want, calling nudge
+// (e.g. a sweep) before each read. It reads again whenever an event is
+// published (every status change publishes one) or a check starts or
+// finishes (so a nudge follows every check).
 func (c client) waitStatus(auth, account string, want connection.Status, within time.Duration, nudge func()) connection.Connection {
 	c.t.Helper()
-	deadline := time.Now().Add(within)
 	var conn connection.Connection
-	for {
+	c.waitFor(within, func() bool {
 		if nudge != nil {
 			nudge()
 		}
 		conn = c.connection(auth, account)
-		if conn.Status == want {
-			return conn
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("connection %s is %s (%+v), not %s after %s", account, conn.Status, conn.Reason, want, within)
-		}
-		time.Sleep(100 * time.Millisecond)
+		return conn.Status == want
+	}, func() string {
+		return fmt.Sprintf("connection %s is %s (%+v), not %s", account, conn.Status, conn.Reason, want)
+	})
+	return conn
+}
+
+// waitFor calls done until it reports true, again after every event and
+// check, and fails the test with what() after within.
+func (c client) waitFor(within time.Duration, done func() bool, what func() string) {
+	c.t.Helper()
+	if c.bus == nil || c.watch == nil {
+		c.t.Fatal("client made without newClient: it cannot observe the server")
+	}
+	if err := c.watch.await(c.bus, within, done, what); err != nil {
+		c.t.Fatal(err)
 	}
 }
 
@@ -225,17 +294,11 @@ func (c client) eventsOf(tenantID, account string) []string {
 // waitEvents waits until the connection's events are want.
 func (c client) waitEvents(tenantID, account string, want ...string) {
 	c.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		got := c.eventsOf(tenantID, account)
-		if strings.Join(got, ",") == strings.Join(want, ",") {
-			return
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("events of %s/%s: %q, want %q", tenantID, account, got, want)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	var got []string
+	c.waitFor(5*time.Second, func() bool {
+		got = c.eventsOf(tenantID, account)
+		return strings.Join(got, ",") == strings.Join(want, ",")
+	}, func() string { return fmt.Sprintf("events of %s/%s: %q, want %q", tenantID, account, got, want) })
 }
 
 func randomID(prefix string) string {
@@ -252,17 +315,14 @@ func policyWithoutExternalID(principal string) json.RawMessage {
 
 // runSuite is the end-to-end suite, through HTTP only.
 func runSuite(t *testing.T, o Options, events *syncbuf.Buffer) {
-	checks := newCheckWatch()
-	o.Hooks.WrapChecker = checks.wrap
 	s := start(t, o)
-	c := client{t: t, base: s.URL, ops: s.OpsToken}
+	c := newClient(t, s)
+	checks := c.watch
 
 	t.Run("verified, access lost, restored", func(t *testing.T) {
-		c := c
-		c.t = t
-		tid := randomID("acme-")
-		auth, v := c.tenantWithInvite(tid)
-		role, acct := v.Sandbox.RoleARN, v.Sandbox.AccountID
+		c := c.in(t)
+		tn := c.newSandboxTenant("acme-")
+		tid, auth, v, role, acct := tn.id, tn.auth, tn.view, tn.role, tn.account
 		if v.TrustedPrincipalARN != s.PartnerPrincipalARN || !strings.Contains(string(v.Sandbox.TrustPolicy), v.ExternalID) {
 			t.Fatalf("offer %+v", v)
 		}
@@ -294,10 +354,9 @@ func runSuite(t *testing.T, o Options, events *syncbuf.Buffer) {
 	})
 
 	t.Run("external ID not enforced", func(t *testing.T) {
-		c := c
-		c.t = t
-		tid := randomID("lax-")
-		auth, _ := c.tenantWithInvite(tid)
+		c := c.in(t)
+		tn := c.newSandboxTenant("lax-")
+		tid, auth := tn.id, tn.auth
 		acct := "210987654321"
 		role := "arn:aws:iam::" + acct + ":role/NoExternalId"
 		c.putRole(role, policyWithoutExternalID(s.PartnerPrincipalARN))
@@ -310,11 +369,9 @@ func runSuite(t *testing.T, o Options, events *syncbuf.Buffer) {
 	})
 
 	t.Run("role created after submission", func(t *testing.T) {
-		c := c
-		c.t = t
-		tid := randomID("slow-")
-		auth, v := c.tenantWithInvite(tid)
-		role, acct := v.Sandbox.RoleARN, v.Sandbox.AccountID
+		c := c.in(t)
+		tn := c.newSandboxTenant("slow-")
+		tid, auth, v, role, acct := tn.id, tn.auth, tn.view, tn.role, tn.account
 		c.must(c.do("POST", "/v1/connections", auth, map[string]string{"roleArn": role}), 202)
 		// IAM propagation: the role appears only after the connection was
 		// checked. The second check starts after the first one's PENDING
@@ -365,7 +422,10 @@ func TestEndToEndEmbedded(t *testing.T) {
 	runSuite(t, testOptions(t, events), events)
 }
 
-func TestEndToEndDynamoDBLocal(t *testing.T) {
+// dynamoDBLocal is DynamoDB Local's endpoint; without one the test is
+// skipped, except in CI, which must run it.
+func dynamoDBLocal(t *testing.T) string {
+	t.Helper()
 	endpoint := os.Getenv("ROLECALL_DYNAMODB_ENDPOINT")
 	if endpoint == "" {
 		if os.Getenv("CI") == "true" {
@@ -373,6 +433,11 @@ func TestEndToEndDynamoDBLocal(t *testing.T) {
 		}
 		t.Skip("DynamoDB Local not running; run `make test`")
 	}
+	return endpoint
+}
+
+func TestEndToEndDynamoDBLocal(t *testing.T) {
+	endpoint := dynamoDBLocal(t)
 	events := &syncbuf.Buffer{}
 	o := testOptions(t, events)
 	o.DynamoDBEndpoint = endpoint
@@ -413,11 +478,9 @@ func TestBannerAndDemoInvite(t *testing.T) {
 }
 
 func TestFaultsAreTransient(t *testing.T) {
-	checks := newCheckWatch()
-	o := testOptions(t, io.Discard)
-	o.Hooks.WrapChecker = checks.wrap
-	s := start(t, o)
-	c := client{t: t, base: s.URL, ops: s.OpsToken}
+	s := start(t, testOptions(t, io.Discard))
+	c := newClient(t, s)
+	checks := c.watch
 	auth, v := c.tenantWithInvite("faulty")
 	c.putRole(v.Sandbox.RoleARN, v.Sandbox.TrustPolicy)
 	// Every STS call fails with a 5xx: the connection stays PENDING.
@@ -439,9 +502,13 @@ func TestGracefulShutdownPublishesInFlightWork(t *testing.T) {
 	// shutdown starts right after it began.
 	o.SandboxLatency = 300 * time.Millisecond
 	checks := newCheckWatch()
-	o.Hooks.WrapChecker = checks.wrap
 	ctx := context.Background()
-	s, err := Start(ctx, o)
+	st, err := New(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Components.Checker = checks.wrap(st.Checker())
+	s, err := st.Start(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

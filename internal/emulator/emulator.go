@@ -2,13 +2,19 @@
 // `rolecall serve` starts, and what the end-to-end tests start on a random
 // loopback port.
 //
-// It wires the same handlers the Lambdas run: the HTTP handler (httpapi);
-// the store's change feed (the embedded store's outbox, or the DynamoDB
-// stream) → the publish handler → an in-process bus; a bus rule on
-// "Role Submitted" → an in-process queue (or, with AWS and a QueueURL, a
-// real SQS queue) → the verify handler; a ticker → the sweep handler. STS
-// is the sandbox (an STS-compatible endpoint served on the same port,
-// called through the real SDK client) unless AWS is set.
+// It only emulates the event sources around the handlers the Lambdas run,
+// built by internal/app's constructors: the store's change feed (the
+// embedded store's outbox, or the DynamoDB stream) → the publish handler
+// → an in-process bus; a bus rule on "Role Submitted" → an in-process
+// queue (or, with AWS and a QueueURL, a real SQS queue) → a queue poller →
+// the verify handler; a ticker → the sweeper; the HTTP API on a loopback
+// listener. STS is the sandbox (an STS-compatible endpoint served on the
+// same port, called through the real SDK client) unless AWS is set.
+//
+// Starting takes three steps over a Stack: New builds the components
+// (store, queue, bus, STS port, sandbox), Build builds the handlers from
+// them through internal/app, Start runs the event sources. Tests replace a
+// component (or wrap a handler) on the Stack between the steps.
 package emulator
 
 import (
@@ -17,37 +23,40 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
-	"net/http"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/rolecall/rolecall/access"
+	"github.com/rolecall/rolecall/internal/app"
 	"github.com/rolecall/rolecall/internal/bus"
-	"github.com/rolecall/rolecall/internal/connection"
-	"github.com/rolecall/rolecall/internal/httpapi"
-	"github.com/rolecall/rolecall/internal/onboarding"
 	"github.com/rolecall/rolecall/internal/probe"
-	"github.com/rolecall/rolecall/internal/publish"
 	"github.com/rolecall/rolecall/internal/queue"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/sandbox"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/stsclient"
-	"github.com/rolecall/rolecall/internal/sweep"
 	"github.com/rolecall/rolecall/internal/verify"
 )
 
-// Start starts the pipeline and serves HTTP until Shutdown. ctx bounds the
-// start only.
-func Start(ctx context.Context, o Options) (s *Server, err error) {
+// Start builds and starts the pipeline and serves HTTP until Shutdown: New,
+// then Start. ctx bounds the start only.
+func Start(ctx context.Context, o Options) (*Server, error) {
+	st, err := New(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	return st.Start(ctx)
+}
+
+// New builds the pipeline's components and listens on o.Addr, but starts
+// nothing: replace components on the Stack, then Build and Start it. ctx
+// bounds the building only.
+func New(ctx context.Context, o Options) (_ *Stack, err error) {
 	o.defaults()
 	if o.QueueURL != "" && !o.AWS {
 		return nil, errors.New("a queue URL needs AWS: the in-process queue is used without it")
@@ -55,260 +64,224 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	s = &Server{log: o.Log, serveErr: make(chan error, 1), Bus: bus.NewMemory()}
-	s.Bus.Log = o.Log
-	if s.OpsToken = o.OpsToken; s.OpsToken == "" {
-		s.OpsToken = newToken()
+	st := &Stack{opts: o, Bus: bus.NewMemory()}
+	st.Bus.Log = o.Log
+	if st.OpsToken = o.OpsToken; st.OpsToken == "" {
+		st.OpsToken = newToken()
 	}
-
-	ln, err := net.Listen("tcp", o.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", o.Addr, err)
-	}
-	s.listener = ln
 	defer func() {
 		if err != nil {
-			ln.Close()
+			st.close()
 		}
 	}()
-	if err := o.checkListener(ln); err != nil {
+	if err := st.listen(); err != nil {
 		return nil, err
 	}
-	s.URL = "http://" + displayAddr(ln.Addr().(*net.TCPAddr))
-
-	var awsCfg aws.Config
-	if o.AWS {
-		if awsCfg, err = awsconfig.LoadDefaultConfig(ctx); err != nil {
-			return nil, fmt.Errorf("load the AWS configuration: %w", err)
-		}
-		if o.Region != "" {
-			awsCfg.Region = o.Region
-		}
-		if awsCfg.Region == "" {
-			awsCfg.Region = "us-east-1"
-		}
-		o.Region = awsCfg.Region
-	} else if o.Region == "" {
-		o.Region = "us-east-1"
+	awsCfg, err := st.awsConfig(ctx)
+	if err != nil {
+		return nil, err
 	}
-
-	// STS: the sandbox, through the real SDK client, or real STS.
-	var stsClient *sts.Client
+	st.Components = app.Components{Region: st.opts.Region, Log: o.Log}
 	if o.AWS {
-		// The partner's identity comes from the base credentials; checks
-		// chain through the access role when one is given, as the Lambda's.
-		var baseSTS *sts.Client
-		if baseSTS, err = stsclient.New(awsCfg, stsclient.Options{IdleConns: stsIdleConns}); err != nil {
-			return nil, err
-		}
-		trusted := o.TrustedPrincipalARN
-		if trusted == "" {
-			trusted = o.AccessRoleARN
-		}
-		if s.PartnerAccountID, o.TrustedPrincipalARN, err = awsPartner(ctx, baseSTS, awsCfg.ConfigSources, trusted); err != nil {
-			return nil, err
-		}
-		stsClient = baseSTS
-		if o.AccessRoleARN != "" {
-			stsCfg := access.ThroughAccessRole(awsCfg, o.AccessRoleARN, "rolecall-verifier")
-			if stsClient, err = stsclient.New(stsCfg, stsclient.Options{IdleConns: stsIdleConns}); err != nil {
-				return nil, err
-			}
-		}
-		s.STSKind = "AWS STS (default credential chain)"
+		err = st.awsSTS(ctx, awsCfg)
 	} else {
-		// By default the sandbox holds the partner account as template.yaml
-		// deploys it, and the verifier chains through the access role.
-		chained := o.TrustedPrincipalARN == ""
-		callers := map[string]string{sandboxAccessKey: o.TrustedPrincipalARN}
-		if chained {
-			o.TrustedPrincipalARN, callers = SandboxPrincipalARN, nil
-		}
-		s.Sandbox = sandbox.New(sandbox.Config{Partition: rolearn.PartitionOr(o.TrustedPrincipalARN, "aws"),
-			Callers: callers, Seed: o.Hooks.sandboxSeed(), Region: o.Region})
-		if chained {
-			model, err := partnerModel()
-			if err != nil {
-				return nil, fmt.Errorf("model the sandbox partner account: %w", err)
-			}
-			if err := s.Sandbox.Load(model); err != nil {
-				return nil, fmt.Errorf("model the sandbox partner account: %w", err)
-			}
-			s.WorkloadAccessKeyID = SandboxWorkloadKeyID
-		}
-		s.Sandbox.SetFaults(sandbox.Faults{Latency: o.SandboxLatency})
-		// The checker calls the sandbox on a listener of its own, so that
-		// checks in flight at shutdown still reach it after the public
-		// server has stopped; the public server also serves it at
-		// SandboxSTSPath for people's own SDK and CLI calls.
-		var stsLn net.Listener
-		if stsLn, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			return nil, fmt.Errorf("listen for the sandbox STS: %w", err)
-		}
-		s.stsURL = "http://" + stsLn.Addr().String()
-		s.stsHTTP = &http.Server{Handler: o.hostGuard(o.Hooks.wrapSandboxSTS(s.Sandbox)), ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = s.stsHTTP.Serve(stsLn) }()
-		defer func() {
-			if err != nil {
-				s.stsHTTP.Close()
-			}
-		}()
-		var creds aws.CredentialsProvider = credentials.NewStaticCredentialsProvider(sandboxAccessKey, sandboxSecretKey, "")
-		if chained {
-			base := aws.Config{Region: o.Region, BaseEndpoint: aws.String(s.stsURL), Credentials: creds}
-			creds = access.AccessRole(base, SandboxPrincipalARN, "rolecall-verifier")
-		}
-		sandboxCfg := aws.Config{Region: o.Region, Credentials: creds}
-		if stsClient, err = stsclient.New(sandboxCfg, stsclient.Options{Endpoint: s.stsURL, IdleConns: stsIdleConns}); err != nil {
-			return nil, err
-		}
-		s.STSKind = "sandbox STS at " + s.URL + SandboxSTSPath
-		s.PartnerAccountID = rolearn.Account(o.TrustedPrincipalARN)
+		err = st.sandboxSTS()
 	}
-	s.PartnerPrincipalARN = o.TrustedPrincipalARN
+	if err != nil {
+		return nil, err
+	}
+	st.PartnerPrincipalARN = st.opts.TrustedPrincipalARN
 	// serve's own copies of the events (stdout, /v1/events, the ops page)
 	// name the partner's account and region, as the bus's events do.
-	s.Bus.Account, s.Bus.Region = s.PartnerAccountID, o.Region
+	st.Bus.Account, st.Bus.Region = st.PartnerAccountID, st.opts.Region
+	if err := st.verifyQueue(awsCfg); err != nil {
+		return nil, err
+	}
+	st.eventBus(awsCfg)
+	if err := st.store(ctx, awsCfg); err != nil {
+		return nil, err
+	}
+	// Bus rules: the stack's own Role Submitted rule routes submissions
+	// when the events go to a deployed stack's bus and its queue is the
+	// verify queue; a second rule here would check every submission twice.
+	st.StackRoutesSubmissions = o.AWS && o.EventBusName != "" && o.QueueURL != ""
+	return st, nil
+}
 
-	// The verify queue: in-process, or a real SQS queue.
-	if o.QueueURL != "" {
-		s.Queue = &queue.SQS{Client: sqs.NewFromConfig(awsCfg), QueueURL: o.QueueURL}
-		s.QueueKind = "SQS queue " + o.QueueURL
-		s.receiveWait = queue.MaxWait
+// listen opens the public listener.
+func (st *Stack) listen() (err error) {
+	o := st.opts
+	if st.listener, err = net.Listen("tcp", o.Addr); err != nil {
+		return fmt.Errorf("listen on %s: %w", o.Addr, err)
+	}
+	if err := o.checkListener(st.listener); err != nil {
+		return err
+	}
+	st.URL = "http://" + displayAddr(st.listener.Addr().(*net.TCPAddr))
+	return nil
+}
+
+// awsConfig loads the AWS configuration with AWS (zero without), and
+// settles the Region: the option's, else the SDK's with AWS, else
+// us-east-1.
+func (st *Stack) awsConfig(ctx context.Context) (aws.Config, error) {
+	o := &st.opts
+	if !o.AWS {
+		if o.Region == "" {
+			o.Region = "us-east-1"
+		}
+		return aws.Config{}, nil
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load the AWS configuration: %w", err)
+	}
+	if o.Region != "" {
+		cfg.Region = o.Region
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	o.Region = cfg.Region
+	return cfg, nil
+}
+
+// verifyQueue is the in-process verify queue, or a real SQS queue.
+func (st *Stack) verifyQueue(awsCfg aws.Config) error {
+	if url := st.opts.QueueURL; url != "" {
+		c, err := app.AWSComponents(awsCfg, app.Resources{QueueURL: url}, st.opts.Log)
+		if err != nil {
+			return err
+		}
+		st.Queue = c.Queue.(*queue.SQS)
+		st.QueueKind = "SQS queue " + url
+		st.receiveWait = queue.MaxWait
 	} else {
 		mem := queue.NewMemory()
 		mem.Visibility = 30 * time.Second
-		s.Queue = mem
-		s.QueueKind = "in-process verify queue"
-		s.receiveWait = time.Second
+		st.Queue = mem
+		st.QueueKind = "in-process verify queue"
+		st.receiveWait = time.Second
 	}
+	st.Components.Queue = st.Queue
+	return nil
+}
 
-	// Store and its change feed.
-	var st store.Store
-	pub := &publish.Publisher{Bus: s.Bus, Source: o.EventSource, Log: o.Log}
-	if o.AWS && o.EventBusName != "" {
-		pub.Bus = teeBus{s.Bus, &bus.EventBridge{Client: eventbridge.NewFromConfig(awsCfg)}}
-		pub.BusName = o.EventBusName
+// eventBus is the bus the publish handler puts events on: the in-process
+// one, or with an event bus both it and EventBridge.
+func (st *Stack) eventBus(awsCfg aws.Config) {
+	st.Components.Bus = st.Bus
+	if st.opts.AWS && st.opts.EventBusName != "" {
+		st.Components.Bus = teeBus{st.Bus, &bus.EventBridge{Client: eventbridge.NewFromConfig(awsCfg)}}
 	}
-	pub.Bus = o.Hooks.wrapBus(pub.Bus) // test hook; unchanged in serve
-	switch {
-	case o.DynamoDBEndpoint != "" || (o.AWS && o.TableName != ""):
-		st, s.feed, s.StoreKind, err = dynamoStore(ctx, o, awsCfg, pub)
-		if err != nil {
-			return nil, err
+}
+
+// store is the embedded store with its outbox as the change feed, or the
+// DynamoDB adapter with its stream; registrations live beside it.
+func (st *Stack) store(ctx context.Context, awsCfg aws.Config) error {
+	o := st.opts
+	if o.DynamoDBEndpoint != "" || (o.AWS && o.TableName != "") {
+		if err := st.dynamoStore(ctx, awsCfg); err != nil {
+			return err
 		}
-	default:
+	} else {
 		mem := store.NewMemory()
-		st = mem
-		s.feed = &outboxFeed{mem: mem, pub: o.Hooks.wrapPublisher(pub), log: o.Log}
-		s.StoreKind = "embedded store (in memory)"
+		st.Components.Store, st.outbox = mem, mem
+		st.StoreKind = "embedded store (in memory)"
 	}
+	st.Components.Registrations = registrationsOf(st.Components.Store)
+	return nil
+}
 
-	policy := o.Policy()
-	rules := rolearn.Rules{Partition: rolearn.PartitionOr(o.TrustedPrincipalARN, "aws"), OwnAccount: s.PartnerAccountID}
-	s.Service = &onboarding.Service{Store: st, Queue: s.Queue, Policy: policy, Rules: rules, SubmissionsPerMinute: o.SubmissionsPerMinute}
-	regStore := registrationsOf(st)
-	s.Registrations = &onboarding.Registrations{Service: s.Service, Tokens: regStore}
-	s.worker = &verify.Worker{
-		Store:      st,
-		Checker:    o.Hooks.wrapChecker(stsclient.Checker(o.Hooks.wrapAssumer(&probe.STS{Client: stsClient}), stsclient.Options{BaseDelay: o.CheckBaseDelay, Log: o.Log})),
-		Policy:     policy,
-		Visibility: s.Queue,
-		Log:        o.Log,
+// awsSTS is real STS: the partner's identity comes from the base
+// credentials; checks chain through the access role when one is given, as
+// the verify Lambda's do (app.AWSComponents).
+func (st *Stack) awsSTS(ctx context.Context, awsCfg aws.Config) error {
+	base, err := stsclient.New(awsCfg, stsclient.Options{IdleConns: stsIdleConns})
+	if err != nil {
+		return err
 	}
-	s.sweeper = &sweep.Sweeper{Store: st, Queue: s.Queue, Log: o.Log}
-
-	// Bus rules: every event to stdout as a JSON line; Role Submitted to
-	// the verify queue, unless the events go to a deployed stack's bus and
-	// its queue is the verify queue: the stack's own Role Submitted rule
-	// already enqueues each submission there, and a second rule here
-	// would check every submission twice.
-	s.Bus.Subscribe("", (&lineWriter{w: o.Events}).write)
-	if s.StackRoutesSubmissions = o.AWS && o.EventBusName != "" && o.QueueURL != ""; !s.StackRoutesSubmissions {
-		s.Bus.Subscribe(string(connection.RoleSubmitted), s.submitted)
+	trusted := st.opts.TrustedPrincipalARN
+	if trusted == "" {
+		trusted = st.opts.AccessRoleARN
 	}
+	if st.PartnerAccountID, st.opts.TrustedPrincipalARN, err = awsPartner(ctx, base, awsCfg.ConfigSources, trusted); err != nil {
+		return err
+	}
+	st.Components.STS = &probe.STS{Client: base}
+	if st.opts.AccessRoleARN != "" {
+		c, err := app.AWSComponents(awsCfg, app.Resources{AccessRoleARN: st.opts.AccessRoleARN}, st.opts.Log)
+		if err != nil {
+			return err
+		}
+		st.Components.STS = c.STS
+	}
+	st.STSKind = "AWS STS (default credential chain)"
+	return nil
+}
 
-	// The demo tenant and its invite.
-	if _, err := s.Service.CreateTenant(ctx, DemoTenant, "Demo Customer"); err != nil {
-		if e := onboarding.AsError(err); e == nil || e.Code != onboarding.CodeTenantExists {
-			return nil, fmt.Errorf("create the demo tenant: %w", err)
+// sandboxSTS is the sandbox STS, called through the real SDK client. By
+// default the sandbox holds the partner account as template.yaml deploys
+// it, and the verifier chains through the access role.
+func (st *Stack) sandboxSTS() error {
+	o := &st.opts
+	chained := o.TrustedPrincipalARN == ""
+	callers := map[string]string{sandboxAccessKey: o.TrustedPrincipalARN}
+	if chained {
+		o.TrustedPrincipalARN, callers = SandboxPrincipalARN, nil
+	}
+	seed := o.SandboxSeed
+	if seed == 0 {
+		seed = time.Now().UnixNano()
+	}
+	st.Sandbox = sandbox.New(sandbox.Config{Partition: rolearn.PartitionOr(o.TrustedPrincipalARN, "aws"),
+		Callers: callers, Seed: seed, Region: o.Region})
+	if chained {
+		model, err := partnerModel()
+		if err == nil {
+			err = st.Sandbox.Load(model)
+		}
+		if err != nil {
+			return fmt.Errorf("model the sandbox partner account: %w", err)
+		}
+		st.WorkloadAccessKeyID = SandboxWorkloadKeyID
+	}
+	st.Sandbox.SetFaults(sandbox.Faults{Latency: o.SandboxLatency})
+	st.SandboxSTS = st.Sandbox
+	// The checker calls the sandbox on a listener of its own, so that
+	// checks in flight at shutdown still reach it after the public server
+	// has stopped; the public server also serves it at SandboxSTSPath for
+	// people's own SDK and CLI calls.
+	var err error
+	if st.stsListener, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		return fmt.Errorf("listen for the sandbox STS: %w", err)
+	}
+	st.stsURL = "http://" + st.stsListener.Addr().String()
+	var creds aws.CredentialsProvider = credentials.NewStaticCredentialsProvider(sandboxAccessKey, sandboxSecretKey, "")
+	if chained {
+		base := aws.Config{Region: o.Region, BaseEndpoint: aws.String(st.stsURL), Credentials: creds}
+		creds = access.AccessRole(base, SandboxPrincipalARN, app.VerifierSession)
+	}
+	client, err := stsclient.New(aws.Config{Region: o.Region, Credentials: creds}, stsclient.Options{Endpoint: st.stsURL, IdleConns: stsIdleConns})
+	if err != nil {
+		return err
+	}
+	st.Components.STS = &probe.STS{Client: client}
+	st.STSKind = "sandbox STS at " + st.URL + SandboxSTSPath
+	st.PartnerAccountID = rolearn.Account(o.TrustedPrincipalARN)
+	return nil
+}
+
+// close releases what New and Build opened, when the stack does not start.
+func (st *Stack) close() {
+	for _, ln := range []net.Listener{st.listener, st.stsListener} {
+		if ln != nil {
+			ln.Close()
 		}
 	}
-	code, _, err := s.Service.CreateInvite(ctx, DemoTenant)
-	if err != nil {
-		return nil, fmt.Errorf("invite the demo tenant: %w", err)
+	if st.cfn != nil {
+		st.cfn.srv.Close()
 	}
-	s.DemoInviteURL = s.URL + "/connect?invite=" + code
-
-	// The HTTP handler.
-	opsAuth, err := httpapi.NewBearerToken(s.OpsToken)
-	if err != nil {
-		return nil, err
-	}
-	cfg := httpapi.Config{
-		Service: s.Service, Ops: opsAuth, PartnerName: o.PartnerName,
-		DemoInviteURL: s.DemoInviteURL, PropagationWindow: policy.PropagationWindow,
-		PartnerAccountID: s.PartnerAccountID, TrustedPrincipalARN: o.TrustedPrincipalARN, EventSource: o.EventSource,
-		Setup:   httpapi.RoleSetup{TrustedPrincipalARN: o.TrustedPrincipalARN, TemplateURL: o.TemplateURL, Region: o.Region},
-		Events:  busEvents{s.Bus},
-		Sweeper: sweepNow{s.sweeper},
-		OpsPage: true,
-		Log:     o.Log,
-	}
-	cfg.Registrations = s.Registrations
-	if s.Sandbox != nil {
-		cfg.Sandbox = &sandboxControl{sts: s.Sandbox, endpoint: s.URL + SandboxSTSPath, principal: o.TrustedPrincipalARN, workloadKey: s.WorkloadAccessKeyID}
-		if err = s.sandboxRegistrationRoutes(&cfg, regStore, o.Region); err != nil {
-			return nil, err
-		}
-		defer func() {
-			if err != nil {
-				s.cfn.srv.Close()
-			}
-		}()
-	}
-	api, err := httpapi.New(cfg)
-	if err != nil {
-		return nil, err
-	}
-	mux := http.NewServeMux()
-	if s.Sandbox != nil {
-		mux.Handle(SandboxSTSPath, s.Sandbox)
-	}
-	mux.Handle("/", api)
-	s.http = &http.Server{
-		Handler:           o.hostGuard(mux),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(o.Log.Handler(), slog.LevelWarn),
-	}
-
-	// Start: the change feed, the verify workers, the sweep ticker, HTTP.
-	var fctx, vctx, sctx context.Context
-	fctx, s.stopFeed = context.WithCancel(context.Background())
-	vctx, s.stopVerify = context.WithCancel(context.Background())
-	sctx, s.stopSweep = context.WithCancel(context.Background())
-	s.feedDone.Add(1)
-	go func() { defer s.feedDone.Done(); s.feed.run(fctx) }()
-	for range verifyLoops {
-		s.verifyDone.Add(1)
-		go func() { defer s.verifyDone.Done(); s.verifyLoop(vctx) }()
-	}
-	if o.SweepEvery > 0 {
-		s.sweepDone.Add(1)
-		go func() { defer s.sweepDone.Done(); s.sweepLoop(sctx, o.SweepEvery) }()
-	}
-	go func() {
-		err := s.http.Serve(ln)
-		if errors.Is(err, http.ErrServerClosed) {
-			err = nil
-		}
-		s.serveErr <- err
-	}()
-	return s, nil
 }
 
 // verifyLoops is how many batches the verify handler runs at once.

@@ -33,7 +33,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -136,7 +135,7 @@ type scenarioSize struct {
 	converge time.Duration
 }
 
-// --- observers and fault injectors, plugged in through Options.Hooks ---
+// --- observers and fault injectors, replacing components of the stack ---
 
 // eventBridgeTee puts entries on EventBridge through the real SDK adapter
 // (against awsfake, which refuses a share of them), then the accepted ones
@@ -381,6 +380,7 @@ type faultRun struct {
 	fakeEB  *awsfake.EventBridge
 	tee     *eventBridgeTee
 	checks  *outcomeRecorder
+	watch   *checkWatch // the checks started and finished
 	sts     *stsObserver
 	creds   *credentialRecorder
 	crashed atomic.Int64
@@ -430,13 +430,22 @@ func runFaultScenario(t *testing.T, size scenarioSize, dynamoEndpoint string) {
 		SubmissionsPerMinute: 10_000,
 		Events:               r.events,
 		Log:                  slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Hooks: Hooks{
-			SandboxSeed: 6,
-			WrapBus: func(b publish.Bus) publish.Bus {
-				r.tee = &eventBridgeTee{remote: &bus.EventBridge{Client: ebClient}, local: b}
-				return r.tee
-			},
-			CrashPublish: func(n int) (int, bool) {
+		SandboxSeed:          6,
+	}
+	// The fault injectors and observers replace components of the stack
+	// before it is built, and wrap its publish handler after.
+	set := stackSetup{
+		components: func(st *Stack) {
+			r.tee = &eventBridgeTee{remote: &bus.EventBridge{Client: ebClient}, local: st.Components.Bus}
+			st.Components.Bus = r.tee
+			r.sts = &stsObserver{next: st.Components.STS, codes: map[string]int{}}
+			st.Components.STS = r.sts
+			r.checks = &outcomeRecorder{next: st.Checker(), all: map[string][]connection.Result{}}
+			st.Components.Checker = r.checks
+			st.SandboxSTS = r.creds.wrap(st.SandboxSTS)
+		},
+		handlers: func(h *Handlers) {
+			h.Publish = crashingPublisher{next: h.Publish, crash: func(n int) (int, bool) {
 				// Half of at least four, so that at least two events are
 				// written before the crash (and will be delivered twice).
 				if n < 4 || r.crashed.Load() > 0 || !r.crashed.CompareAndSwap(0, 1) {
@@ -444,22 +453,14 @@ func runFaultScenario(t *testing.T, size scenarioSize, dynamoEndpoint string) {
 				}
 				r.crashN.Store(int64(n))
 				return n / 2, true
-			},
-			WrapChecker: func(c verify.Checker) verify.Checker {
-				r.checks = &outcomeRecorder{next: c, all: map[string][]connection.Result{}}
-				return r.checks
-			},
-			WrapAssumer: func(a probe.Assumer) probe.Assumer {
-				r.sts = &stsObserver{next: a, codes: map[string]int{}}
-				return r.sts
-			},
-			WrapSandboxSTS: r.creds.wrap,
+			}}
 		},
 	}
 	if dynamoEndpoint != "" {
 		o.TableName = randomID("rolecall-faults-")
 	}
-	r.srv = start(t, o)
+	r.srv = startWith(t, o, set)
+	r.watch = checksOf(t, r.srv)
 	r.api = httpCaller{base: r.srv.URL, hc: &http.Client{Timeout: 30 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}}}
 	// Sandbox STS faults: 20% throttling, 5% 5xx of all calls.
@@ -643,7 +644,9 @@ func (r *faultRun) submit() {
 			later.Add(1)
 			go func() {
 				defer later.Done()
-				time.Sleep(150 * time.Millisecond)
+				// Resubmitted at once, while the first role is PENDING
+				// (within the propagation window): the customer pasted
+				// the wrong ARN, then the right one.
 				var c2 connection.Connection
 				if err := r.api.expect(202, "POST", "/v1/connections", p.tenant.auth, map[string]string{"roleArn": p.role}, &c2); err != nil {
 					e.add(err)
@@ -672,19 +675,20 @@ func (r *faultRun) submit() {
 // deleteOnceVerified deletes the role of p when its connection is
 // VERIFIED and asks for a check, three times at once.
 func (r *faultRun) deleteOnceVerified(p *planned) error {
-	deadline := time.Now().Add(r.size.converge)
-	for {
-		c, err := r.srv.Service.Connection(context.Background(), p.tenant.id, p.account)
-		if err != nil {
-			return fmt.Errorf("read %s: %w", p.key(), err)
-		}
-		if c.Status == connection.Verified {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s never VERIFIED before deletion: %+v", p.key(), c)
-		}
-		time.Sleep(100 * time.Millisecond)
+	var (
+		c   connection.Connection
+		err error
+	)
+	// Read again on every event (VERIFIED publishes one) and check.
+	waited := r.watch.await(r.srv.Bus, r.size.converge, func() bool {
+		c, err = r.srv.Service.Connection(context.Background(), p.tenant.id, p.account)
+		return err != nil || c.Status == connection.Verified
+	}, func() string { return fmt.Sprintf("%s never VERIFIED before deletion: %+v", p.key(), c) })
+	if err != nil {
+		return fmt.Errorf("read %s: %w", p.key(), err)
+	}
+	if waited != nil {
+		return waited
 	}
 	r.srv.Sandbox.DeleteRole(p.role)
 	var wg sync.WaitGroup
@@ -748,7 +752,12 @@ func (r *faultRun) waitFinal() {
 	t := r.t
 	deadline := time.Now().Add(r.size.converge)
 	left := r.plan
+	timeout := time.NewTimer(r.size.converge)
+	defer timeout.Stop()
 	for {
+		// Read again after the next event or check: statuses change only
+		// then.
+		events, checks := r.srv.Bus.Changed(), r.watch.next()
 		var wrong []string
 		var still []*planned
 		hopeless := false
@@ -778,7 +787,11 @@ func (r *faultRun) waitFinal() {
 			dumpTail(t, r.logs.String(), 40)
 			t.Fatalf("%d of %d connections not in their expected status (waited %s)", len(wrong), len(r.plan), time.Since(deadline.Add(-r.size.converge)).Round(time.Millisecond))
 		}
-		time.Sleep(250 * time.Millisecond)
+		select {
+		case <-events:
+		case <-checks:
+		case <-timeout.C:
+		}
 	}
 }
 
@@ -1148,13 +1161,7 @@ func TestFaultScenarioEmbedded(t *testing.T) {
 }
 
 func TestFaultScenarioDynamoDBLocal(t *testing.T) {
-	endpoint := os.Getenv("ROLECALL_DYNAMODB_ENDPOINT")
-	if endpoint == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("ROLECALL_DYNAMODB_ENDPOINT is not set; CI must run DynamoDB Local (.ci/with-dynamodb.sh)")
-		}
-		t.Skip("DynamoDB Local not running; run `make test`")
-	}
+	endpoint := dynamoDBLocal(t)
 	// The same 1000 submissions across 50 tenants as on the embedded
 	// store. It takes longer (~45 s on 2 shared cores): the local stream
 	// feed reads the table's whole stream (every connection, claim and

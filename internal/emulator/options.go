@@ -101,9 +101,9 @@ type Options struct {
 	Events io.Writer
 	// Log for the pipeline's logs (default slog.Default()).
 	Log *slog.Logger
-	// Hooks inject faults and observers for tests (hooks.go); serve
-	// leaves them zero.
-	Hooks Hooks
+	// SandboxSeed seeds the sandbox's fault injection and identifiers
+	// (default: the start time), so a run can be repeated.
+	SandboxSeed int64
 }
 
 func (o *Options) defaults() {

@@ -152,7 +152,7 @@ func TestSandboxEnforcesTheAccessRole(t *testing.T) {
 
 	// The pipeline: a role trusting the access role verifies; one trusting
 	// the verifier's own role does not.
-	c := client{t: t, base: s.URL, ops: s.OpsToken}
+	c := newClient(t, s)
 	var info struct {
 		TrustedPrincipalARN string `json:"trustedPrincipalArn"`
 		WorkloadAccessKeyID string `json:"workloadAccessKeyId"`

@@ -22,7 +22,7 @@ import (
 // standing in for the DynamoDB stream and its event source mapping.
 type outboxFeed struct {
 	mem *store.Memory
-	pub eventPublisher // *publish.Publisher, or its wrapper by Hooks.CrashPublish
+	pub PublishHandler
 	log *slog.Logger
 	pos int // the outbox position delivered up to; only run and drain use it
 }
@@ -102,7 +102,7 @@ func (s *Server) verifyLoop(ctx context.Context) {
 			})
 		}
 		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-		resp, err := s.worker.Handle(hctx, in)
+		resp, err := s.Handlers.Verify.Handle(hctx, in)
 		cancel()
 		if err != nil {
 			s.log.Error("verify batch failed", "error", err)

@@ -3,8 +3,8 @@ package emulator
 import (
 	"time"
 
+	"github.com/rolecall/rolecall/internal/app"
 	"github.com/rolecall/rolecall/internal/httpapi"
-	"github.com/rolecall/rolecall/internal/register"
 	"github.com/rolecall/rolecall/internal/store"
 )
 
@@ -27,29 +27,17 @@ const (
 	sandboxRegistrationPoll = 100 * time.Millisecond
 )
 
-func (s *Server) sandboxRegistration(answers store.Registrations) *register.Handler {
-	urls := register.URLPolicy{AllowLoopback: true}
-	return &register.Handler{
-		Registrar:  s.Registrations,
-		Onboarding: s.Service,
-		Answers:    answers,
-		Sender:     &register.Responder{Policy: urls},
-		Policy:     urls,
-		Wait:       sandboxRegistrationWait,
-		Poll:       sandboxRegistrationPoll,
-		Log:        s.log,
-	}
-}
-
 // sandboxRegistrationRoutes enables the sandbox registration topic and the
-// form's sandbox stack button on cfg.
-func (s *Server) sandboxRegistrationRoutes(cfg *httpapi.Config, answers store.Registrations, region string) error {
-	inbox := s.sandboxRegistration(answers)
-	cfn, err := startSandboxCloudFormation(cfg.Sandbox, s, inbox, region)
+// form's sandbox stack button on cfg: the registration function's handler
+// (app.RegisterFor), over the API's onboarding service.
+func (st *Stack) sandboxRegistrationRoutes(cfg *httpapi.Config) error {
+	s := app.Register{Partner: st.partner(), Policy: st.opts.Policy(), Wait: sandboxRegistrationWait, Poll: sandboxRegistrationPoll, AllowLoopback: true}
+	st.Handlers.Register = app.RegisterFor(s, st.Service, st.Registrations, st.Components)
+	cfn, err := startSandboxCloudFormation(cfg.Sandbox, st, st.Handlers.Register, st.opts.Region)
 	if err != nil {
 		return err
 	}
-	s.cfn = cfn
-	cfg.RegistrationInbox, cfg.SandboxStacks = inbox, cfn
+	st.cfn = cfn
+	cfg.RegistrationInbox, cfg.SandboxStacks = st.Handlers.Register, cfn
 	return nil
 }

@@ -84,13 +84,12 @@ func cfnRequest(requestType, requestID, physicalID, responseURL, account, roleAR
 func TestSandboxRegistration(t *testing.T) {
 	events := &syncbuf.Buffer{}
 	s := start(t, testOptions(t, events))
-	c := client{t: t, base: s.URL, ops: s.OpsToken}
+	c := newClient(t, s)
 	bucket, srv := answerBucket(t)
 
-	tenantID := randomID("reg-")
-	auth, view := c.tenantWithInvite(tenantID)
+	tn := c.newSandboxTenant("reg-")
+	tenantID, auth, view, acct, role := tn.id, tn.auth, tn.view, tn.account, tn.role
 	token := c.registrationToken(tenantID)
-	acct, role := view.Sandbox.AccountID, view.Sandbox.RoleARN
 	c.putRole(role, view.Sandbox.TrustPolicy)
 
 	// Create: VERIFIED before the answer, nothing pasted.
@@ -165,12 +164,11 @@ func TestSandboxRegistration(t *testing.T) {
 // hint, and the rollback's Delete disconnects it.
 func TestSandboxRegistrationFails(t *testing.T) {
 	s := start(t, testOptions(t, &syncbuf.Buffer{}))
-	c := client{t: t, base: s.URL, ops: s.OpsToken}
+	c := newClient(t, s)
 	bucket, srv := answerBucket(t)
-	tenantID := randomID("regf-")
-	auth, view := c.tenantWithInvite(tenantID)
+	tn := c.newSandboxTenant("regf-")
+	tenantID, auth, view, acct, role := tn.id, tn.auth, tn.view, tn.account, tn.role
 	token := c.registrationToken(tenantID)
-	acct, role := view.Sandbox.AccountID, view.Sandbox.RoleARN
 	c.putRole(role, policyWithoutExternalID(view.TrustedPrincipalARN))
 
 	c.must(c.notify(cfnRequest("Create", "c1", "", srv.URL+"/cfn/c1", acct, role, token), "Notification"), 200)
@@ -188,7 +186,7 @@ func TestSandboxRegistrationFails(t *testing.T) {
 // tenant's template and the stack's self-registration, with nothing pasted.
 func TestSandboxLaunchStack(t *testing.T) {
 	s := start(t, testOptions(t, &syncbuf.Buffer{}))
-	c := client{t: t, base: s.URL, ops: s.OpsToken}
+	c := newClient(t, s)
 	tenantID := randomID("stack-")
 	auth, view := c.tenantWithInvite(tenantID)
 	var out struct {

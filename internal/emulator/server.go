@@ -5,67 +5,26 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/rolecall/rolecall/internal/bus"
-	"github.com/rolecall/rolecall/internal/onboarding"
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/queue"
-	"github.com/rolecall/rolecall/internal/sandbox"
-	"github.com/rolecall/rolecall/internal/sweep"
 	"github.com/rolecall/rolecall/internal/verify"
 )
 
-// Server is a running pipeline.
+// Server is a running pipeline: the Stack it runs, and the event sources
+// running around its handlers.
 type Server struct {
-	// URL is the base URL, e.g. http://127.0.0.1:8080.
-	URL string
-	// OpsToken authorizes the ops routes.
-	OpsToken string
-	// DemoInviteURL opens the customer form for tenant DemoTenant.
-	DemoInviteURL string
-	// PartnerPrincipalARN is the principal customer roles must trust.
-	PartnerPrincipalARN string
-	// PartnerAccountID is the partner's AWS account.
-	PartnerAccountID string
-	// WorkloadAccessKeyID signs as the sandbox's workload principal
-	// (SandboxWorkloadARN), which the access role trusts: set it as
-	// AWS_ACCESS_KEY_ID for `rolecall credentials` and the SDKs (any secret
-	// works: the sandbox checks no signature). Empty with AWS.
-	WorkloadAccessKeyID string
-	// StoreKind and STSKind describe the wiring for the banner.
-	StoreKind, STSKind string
+	*Stack
 
-	Service *onboarding.Service
-	Sandbox *sandbox.STS // nil with AWS
-	Bus     *bus.Memory
-	Queue   VerifyQueue // *queue.Memory, or *queue.SQS with Options.QueueURL
-	// QueueKind describes the verify queue for the banner.
-	QueueKind string
-	// StackRoutesSubmissions: with AWS, an event bus and a queue URL, the
-	// deployed stack's Role Submitted rule enqueues submissions, so serve
-	// does not subscribe its own.
-	StackRoutesSubmissions bool
-
-	// Registrations issues registration tokens and authenticates stacks.
-	Registrations *onboarding.Registrations
-	cfn           *sandboxCloudFormation // plays CloudFormation; nil with AWS
-
-	log      *slog.Logger
-	http     *http.Server
-	stsHTTP  *http.Server // the sandbox STS the checker calls; nil with AWS
-	stsURL   string       // its base URL
-	listener net.Listener
-	feed     feed
-	worker   *verify.Worker
-	sweeper  *sweep.Sweeper
-	// receiveWait is the verify loop's long poll: 1s in process, 20s
-	// (SQS's longest, the fewest requests) on a real queue.
-	receiveWait time.Duration
+	log     *slog.Logger
+	http    *http.Server
+	stsHTTP *http.Server // the sandbox STS the checker calls; nil with AWS
+	feed    feed
 
 	stopSweep, stopVerify, stopFeed context.CancelFunc
 	sweepDone, verifyDone, feedDone sync.WaitGroup
@@ -132,8 +91,34 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return s.shutdownErr
 }
 
+// run starts the change feed, the verify queue's pollers, the sweep ticker
+// and HTTP.
+func (s *Server) run() {
+	var fctx, vctx, sctx context.Context
+	fctx, s.stopFeed = context.WithCancel(context.Background())
+	vctx, s.stopVerify = context.WithCancel(context.Background())
+	sctx, s.stopSweep = context.WithCancel(context.Background())
+	s.feedDone.Add(1)
+	go func() { defer s.feedDone.Done(); s.feed.run(fctx) }()
+	for range verifyLoops {
+		s.verifyDone.Add(1)
+		go func() { defer s.verifyDone.Done(); s.verifyLoop(vctx) }()
+	}
+	if every := s.opts.SweepEvery; every > 0 {
+		s.sweepDone.Add(1)
+		go func() { defer s.sweepDone.Done(); s.sweepLoop(sctx, every) }()
+	}
+	go func() {
+		err := s.http.Serve(s.listener)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		s.serveErr <- err
+	}()
+}
+
 // Banner is the block serve prints at start.
-func (s *Server) Banner() string {
+func (s *Stack) Banner() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nRoleCall is running: %s, %s, %s.\n\n", s.StoreKind, s.STSKind, s.QueueKind)
 	row := func(k, v string) { fmt.Fprintf(&b, "  %-28s %s\n", k, v) }
@@ -162,7 +147,7 @@ func (s *Server) submitted(ctx context.Context, env bus.Envelope) error {
 	if err != nil {
 		return err
 	}
-	job, err := s.worker.JobForSubmission(ctx, ev)
+	job, err := s.Handlers.Verify.Default.JobForSubmission(ctx, ev)
 	if errors.Is(err, verify.ErrSkip) {
 		return nil
 	}
@@ -186,7 +171,7 @@ func (s *Server) sweepLoop(ctx context.Context, every time.Duration) {
 		case <-t.C:
 		}
 		sctx, cancel := context.WithTimeout(ctx, every)
-		res, err := s.sweeper.Due(sctx)
+		res, err := s.Handlers.Sweep.Due(sctx)
 		cancel()
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("sweep failed", "error", err)

@@ -71,8 +71,7 @@ func TestVerifyOverSQS(t *testing.T) {
 	o := testOptions(t, events)
 	o.AWS, o.QueueURL, o.TrustedPrincipalARN = true, queueURL, SandboxPrincipalARN
 	flaky := &flakyAssumer{fail: 3} // the checker's 3 attempts of the first delivery, with the tenant's ID
-	o.Hooks.WrapAssumer = func(a probe.Assumer) probe.Assumer { flaky.next = a; return flaky }
-	s := start(t, o)
+	s := startWith(t, o, stackSetup{components: func(st *Stack) { flaky.next, st.Components.STS = st.Components.STS, flaky }})
 	if s.Sandbox != nil || !strings.Contains(s.Banner(), "SQS queue "+queueURL) {
 		t.Fatalf("not wired to the SQS queue: %s", s.Banner())
 	}

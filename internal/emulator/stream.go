@@ -22,8 +22,9 @@ type StreamsAPI interface {
 	GetRecords(ctx context.Context, in *dynamodbstreams.GetRecordsInput, optFns ...func(*dynamodbstreams.Options)) (*dynamodbstreams.GetRecordsOutput, error)
 }
 
-// StreamHandler is the publish handler (publish.Handler).
-type StreamHandler interface {
+// streamHandler is what the stream feed hands records to
+// (PublishHandler).
+type streamHandler interface {
 	Handle(ctx context.Context, in events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
 }
 
@@ -35,7 +36,7 @@ type StreamHandler interface {
 type streamFeed struct {
 	api       StreamsAPI
 	streamARN string
-	handler   StreamHandler
+	handler   streamHandler // the publish handler, set by Start
 	log       *slog.Logger
 	// Poll is the pause between reads when no shard had records (default
 	// 100ms).

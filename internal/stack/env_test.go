@@ -6,54 +6,68 @@ import (
 	"go/token"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"testing"
+
+	"github.com/rolecall/rolecall/internal/app"
+	"github.com/rolecall/rolecall/internal/config"
 )
 
-// envReaders are the config.Env methods that read a variable by name.
-var envReaders = map[string]bool{"String": true, "StringOr": true, "DurationOr": true, "IntOr": true}
+// settingsReaders are internal/app's settings readers, by name: each
+// function's main passes one to app.Lambda.
+var settingsReaders = map[string]func(*config.Env){
+	"ReadAPI":      func(e *config.Env) { app.ReadAPI(e) },
+	"ReadPublish":  func(e *config.Env) { app.ReadPublish(e) },
+	"ReadRegister": func(e *config.Env) { app.ReadRegister(e) },
+	"ReadSweep":    func(e *config.Env) { app.ReadSweep(e) },
+	"ReadVerify":   func(e *config.Env) { app.ReadVerify(e) },
+}
 
-// envReads returns the variables a main reads: the literal first argument
-// of every config.Env read, and of os.Getenv/os.LookupEnv. A read with a
-// computed name is an error, since it cannot be checked.
-func envReads(t *testing.T, path string) []string {
+// mainReader returns the name of the app settings reader a main passes to
+// app.Lambda, and the environment reads the main makes itself (os.Getenv,
+// os.LookupEnv calls), which must be none: every variable is read through
+// app.
+func mainReader(t *testing.T, path string) (reader string, own []string) {
 	t.Helper()
 	f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
 	if err != nil {
 		t.Fatalf("parse %s: %v", path, err)
 	}
-	var names []string
 	ast.Inspect(f, func(n ast.Node) bool {
 		call, ok := n.(*ast.CallExpr)
 		if !ok {
 			return true
 		}
 		sel, ok := call.Fun.(*ast.SelectorExpr)
-		if !ok || len(call.Args) == 0 {
+		if !ok {
 			return true
 		}
 		x, _ := sel.X.(*ast.Ident)
-		isOS := x != nil && x.Name == "os" && (sel.Sel.Name == "Getenv" || sel.Sel.Name == "LookupEnv")
-		if !isOS && !envReaders[sel.Sel.Name] {
-			return true
-		}
-		lit, ok := call.Args[0].(*ast.BasicLit)
-		if !ok || lit.Kind != token.STRING {
-			if isOS || x != nil && x.Name == "env" {
-				t.Errorf("%s: %s.%s with a computed name", path, x.Name, sel.Sel.Name)
+		switch {
+		case x != nil && x.Name == "os" && (sel.Sel.Name == "Getenv" || sel.Sel.Name == "LookupEnv"):
+			own = append(own, "os."+sel.Sel.Name)
+		case x != nil && x.Name == "app" && sel.Sel.Name == "Lambda" && len(call.Args) > 0:
+			if arg, ok := call.Args[0].(*ast.SelectorExpr); ok {
+				reader = arg.Sel.Name
 			}
-			return true
 		}
-		name, _ := strconv.Unquote(lit.Value)
-		names = append(names, name)
 		return true
 	})
+	return reader, own
+}
+
+// envReads returns the variables a settings reader looks up.
+func envReads(read func(*config.Env)) []string {
+	var names []string
+	read(config.New(func(name string) (string, bool) {
+		names = append(names, name)
+		return "", false
+	}))
 	slices.Sort(names)
 	return slices.Compact(names)
 }
 
 // TestEnvironmentMatchesMains: the template sets exactly the variables
-// each function's main reads.
+// each function reads at start (its settings reader in internal/app).
 func TestEnvironmentMatchesMains(t *testing.T) {
 	tm := template(t)
 	global := m(m(m(m(tm["Globals"])["Function"])["Environment"])["Variables"])
@@ -70,18 +84,26 @@ func TestEnvironmentMatchesMains(t *testing.T) {
 			}
 			slices.Sort(set)
 			set = slices.Compact(set)
-			read := envReads(t, filepath.Join(root, "functions", dir, "main.go"))
-			if len(read) == 0 {
-				t.Fatalf("functions/%s/main.go reads no variable through config.Env", dir)
+			name, own := mainReader(t, filepath.Join(root, "functions", dir, "main.go"))
+			if len(own) > 0 {
+				t.Errorf("functions/%s/main.go reads the environment itself (%v); read it in internal/app", dir, own)
 			}
-			for _, v := range read {
+			read, ok := settingsReaders[name]
+			if !ok {
+				t.Fatalf("functions/%s/main.go passes no known settings reader to app.Lambda (found %q)", dir, name)
+			}
+			got := envReads(read)
+			if len(got) == 0 {
+				t.Fatalf("app.%s reads no variable", name)
+			}
+			for _, v := range got {
 				if !slices.Contains(set, v) {
-					t.Errorf("functions/%s/main.go reads %s, which template.yaml does not set", dir, v)
+					t.Errorf("functions/%s (app.%s) reads %s, which template.yaml does not set", dir, name, v)
 				}
 			}
 			for _, v := range set {
-				if !slices.Contains(read, v) {
-					t.Errorf("template.yaml sets %s, which functions/%s/main.go does not read", v, dir)
+				if !slices.Contains(got, v) {
+					t.Errorf("template.yaml sets %s, which functions/%s (app.%s) does not read", v, dir, name)
 				}
 			}
 		})
@@ -109,26 +131,41 @@ func TestAPIEnvironment(t *testing.T) {
 	}
 }
 
-func TestEnvReadsFindsEveryForm(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "main.go")
-	src := `package main
-import "os"
-func main() {
-	env := cfg()
-	_ = env.String("A_VAR")
-	_ = env.StringOr("B_VAR", "x")
-	_ = env.DurationOr("C_VAR", 0)
-	_ = env.IntOr("D_VAR", 1)
-	_ = os.Getenv("E_VAR")
-	_, _ = os.LookupEnv("F_VAR")
-	_ = env.String("A_VAR")
-}`
-	if err := writeFile(path, src); err != nil {
-		t.Fatal(err)
+// TestMainReaderFindsTheReader: the reader is found, and so is a main's
+// own read of the environment.
+func TestMainReaderFindsTheReader(t *testing.T) {
+	for _, tc := range []struct {
+		name, src, want string
+		own             []string
+	}{
+		{"app.Lambda", "package main\nfunc main() { h := app.Lambda(app.ReadSweep, app.NewSweep); _ = h }", "ReadSweep", nil},
+		{"os.Getenv", "package main\nimport \"os\"\nfunc main() { _ = os.Getenv(\"X\"); app.Lambda(app.ReadAPI, app.NewAPI) }", "ReadAPI", []string{"os.Getenv"}},
+		{"os.LookupEnv", "package main\nimport \"os\"\nfunc main() { _, _ = os.LookupEnv(\"X\") }", "", []string{"os.LookupEnv"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "main.go")
+			if err := writeFile(path, tc.src); err != nil {
+				t.Fatal(err)
+			}
+			got, own := mainReader(t, path)
+			if got != tc.want || !slices.Equal(own, tc.own) {
+				t.Errorf("mainReader = %q, %v; want %q, %v", got, own, tc.want, tc.own)
+			}
+		})
 	}
-	got := envReads(t, path)
-	if want := []string{"A_VAR", "B_VAR", "C_VAR", "D_VAR", "E_VAR", "F_VAR"}; !slices.Equal(got, want) {
+}
+
+// TestEnvReadsRecordsEveryLookup: every variable a reader looks up is
+// recorded once, required or optional.
+func TestEnvReadsRecordsEveryLookup(t *testing.T) {
+	got := envReads(func(e *config.Env) {
+		_ = e.String("A_VAR")
+		_ = e.StringOr("B_VAR", "x")
+		_ = e.DurationOr("C_VAR", 0)
+		_ = e.IntOr("D_VAR", 1)
+		_ = e.String("A_VAR")
+	})
+	if want := []string{"A_VAR", "B_VAR", "C_VAR", "D_VAR"}; !slices.Equal(got, want) {
 		t.Errorf("envReads = %v, want %v", got, want)
 	}
 }

@@ -1,6 +1,7 @@
 // Package stsclient builds the STS client and the checker every runner of
-// checks uses — the verify Lambda, `rolecall serve` and the bench — so that
-// what is measured is what is deployed.
+// checks uses — the verify Lambda and `rolecall serve` (through
+// internal/app), `rolecall verify` and the bench — so that what is
+// measured is what is deployed.
 //
 // Retries are the Checker's alone: the SDK's retryer is off (one HTTP
 // attempt per call) and the Checker tries each probe AttemptsPerProbe

@@ -1,0 +1,108 @@
+// Package app is RoleCall's composition root: the one place that builds
+// every handler RoleCall runs — the HTTP API (httpapi), the publish
+// handler, the verify handler with its workers, budgets and checker, the
+// sweeper and the registration handler — from settings and components.
+//
+// Settings are read from the environment once, by one Read function per
+// Lambda (every variable name a function reads is written here, and
+// template.yaml sets exactly those). Components are the adapters the
+// handlers run on: store, verify and priority queues, event bus, STS port,
+// clock and logger. NewAWS builds them from an aws.Config for the Lambdas;
+// `rolecall serve` (internal/emulator) and the bench build embedded or
+// sandbox ones and call the same handler constructors, so what runs on a
+// laptop and what the bench measures is what is deployed.
+//
+// The request path is: functions/<name>/main.go → app.New<Name> → the
+// package that does the work (httpapi, publish, verify, sweep, register).
+package app
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/rolecall/rolecall/internal/config"
+	"github.com/rolecall/rolecall/internal/probe"
+	"github.com/rolecall/rolecall/internal/publish"
+	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/stsbudget"
+	"github.com/rolecall/rolecall/internal/verify"
+)
+
+// Queue is a verify queue as the handlers use it: the API, the sweeps and
+// the submission rule send jobs to it (queue.SQS, queue.Memory). The
+// verify workers also delay redeliveries on a queue that implements
+// verify.Visibility, as both adapters do.
+type Queue interface {
+	Send(ctx context.Context, jobs []probe.Job) error
+}
+
+// Components are the adapters the handlers run on. A handler uses the ones
+// it needs and ignores the rest; each constructor says which it needs.
+type Components struct {
+	// Region is the deployment's AWS Region.
+	Region string
+	// Store holds tenants, connections and the outbox.
+	Store store.Store
+	// Registrations holds registration tokens and the answers given to
+	// stacks (the DynamoDB adapter itself, or an embedded one).
+	Registrations store.Registrations
+	// Queue is the verify queue the function sends to: the priority queue
+	// for the API, the routine queue for the sweep and the verify
+	// handler's routine worker.
+	Queue Queue
+	// PriorityQueue is the verify handler's priority queue (nil: none).
+	PriorityQueue Queue
+	// Bus is the event bus the publish handler puts events on.
+	Bus publish.Bus
+	// STS is the checker's STS port.
+	STS probe.Assumer
+	// Checker, when set, replaces the checker NewChecker builds over STS
+	// (a test observing every check sets it).
+	Checker verify.Checker
+	// Clock paces the STS budgets (default the wall clock).
+	Clock stsbudget.Clock
+	// Log receives the handlers' logs (default slog.Default()).
+	Log *slog.Logger
+}
+
+func (c Components) log() *slog.Logger {
+	if c.Log == nil {
+		return slog.Default()
+	}
+	return c.Log
+}
+
+func (c Components) clock() stsbudget.Clock {
+	if c.Clock == nil {
+		return stsbudget.RealClock{}
+	}
+	return c.Clock
+}
+
+// Settings are what a function's Read returns: they name the AWS
+// resources NewAWS builds components for.
+type Settings interface {
+	AWSResources() Resources
+}
+
+// Lambda is a function's start: it reads the settings from the
+// environment with read, builds the AWS components they name and the
+// handler with build, and returns the handler. On a bad setting or a
+// failed build it logs the error as JSON and exits non-zero, so a
+// misconfigured function fails at start, not at its first request.
+func Lambda[S Settings, H any](read func(*config.Env) S, build func(S, Components) (H, error)) H {
+	log := config.Logger(os.Stdout, os.LookupEnv)
+	env := config.New(os.LookupEnv)
+	s := read(env)
+	c, err := NewAWS(context.Background(), env, s.AWSResources(), log)
+	var h H
+	if err == nil {
+		h, err = build(s, c)
+	}
+	if err != nil {
+		log.Error("cannot start", "error", err)
+		os.Exit(1)
+	}
+	return h
+}

@@ -1,0 +1,192 @@
+package app
+
+import (
+	"time"
+
+	"github.com/rolecall/rolecall/internal/config"
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/onboarding"
+	"github.com/rolecall/rolecall/internal/publish"
+	"github.com/rolecall/rolecall/internal/register"
+	"github.com/rolecall/rolecall/internal/stsbudget"
+	"github.com/rolecall/rolecall/internal/sweep"
+)
+
+// Resources name the AWS resources a function uses; NewAWS builds a
+// component for each one set.
+type Resources struct {
+	TableName        string // the DynamoDB table: Store and Registrations
+	QueueURL         string // Queue
+	PriorityQueueURL string // PriorityQueue
+	// AccessRoleARN is the partner access role the checker's STS calls
+	// chain through (customer roles trust it only): STS.
+	AccessRoleARN string
+	// STSRegions are Regions besides the deployment's whose STS quota the
+	// budget also uses.
+	STSRegions []string
+}
+
+// AWSResources implements Settings.
+func (r Resources) AWSResources() Resources { return r }
+
+// Partner is who the partner is, as customer roles and submissions see it.
+type Partner struct {
+	// AccountID is the partner's own account: submissions naming it are
+	// refused.
+	AccountID string
+	// TrustedPrincipalARN is the principal customer roles trust; its
+	// partition is the deployment's.
+	TrustedPrincipalARN string
+}
+
+// API is the API function's settings.
+type API struct {
+	Resources
+	Partner
+	PartnerName          string
+	EventSource          string
+	TemplateURL          string // customer-role.yaml, for quick-create links
+	RoleNamePrefix       string
+	RegistrationTopicARN string
+	SubmissionsPerMinute int
+	Policy               connection.Policy
+}
+
+// ReadAPI reads the API function's settings.
+func ReadAPI(env *config.Env) API {
+	return API{
+		Resources: Resources{TableName: env.String("TABLE_NAME"), QueueURL: env.String("VERIFY_QUEUE_URL")},
+		Partner:   readPartner(env),
+
+		TemplateURL:          env.StringOr("CUSTOMER_ROLE_TEMPLATE_URL", ""),
+		RoleNamePrefix:       env.StringOr("CUSTOMER_ROLE_NAME_PREFIX", ""),
+		RegistrationTopicARN: env.StringOr("REGISTRATION_TOPIC_ARN", ""),
+		EventSource:          env.StringOr("EVENT_SOURCE", publish.DefaultSource),
+		PartnerName:          env.StringOr("PARTNER_NAME", ""),
+		SubmissionsPerMinute: env.IntOr("SUBMISSIONS_PER_INVITE_PER_MINUTE", onboarding.DefaultSubmissionsPerMinute),
+		Policy:               connection.DefaultPolicy(),
+	}
+}
+
+func readPartner(env *config.Env) Partner {
+	return Partner{AccountID: env.String("PARTNER_ACCOUNT_ID"), TrustedPrincipalARN: env.String("TRUSTED_PRINCIPAL_ARN")}
+}
+
+// Publish is the publish function's settings.
+type Publish struct {
+	Resources
+	BusName string
+	Source  string
+}
+
+// ReadPublish reads the publish function's settings.
+func ReadPublish(env *config.Env) Publish {
+	return Publish{BusName: env.String("EVENT_BUS_NAME"), Source: env.StringOr("EVENT_SOURCE", publish.DefaultSource)}
+}
+
+// Register is the registration function's settings.
+type Register struct {
+	Resources
+	Partner
+	// Wait is how long a Create waits for the first check's outcome.
+	Wait time.Duration
+	// Poll is the pause between reads of the outcome (default the
+	// handler's).
+	Poll time.Duration
+	// AllowLoopback accepts response URLs on this machine: only the
+	// sandbox, which plays CloudFormation's response bucket.
+	AllowLoopback bool
+	Policy        connection.Policy
+}
+
+// ReadRegister reads the registration function's settings.
+func ReadRegister(env *config.Env) Register {
+	return Register{
+		Resources: Resources{TableName: env.String("TABLE_NAME")},
+		Partner:   readPartner(env),
+		Wait:      env.DurationOr("REGISTRATION_WAIT", register.DefaultWait),
+		Policy:    connection.DefaultPolicy(),
+	}
+}
+
+// Sweep is the sweep function's settings.
+type Sweep struct {
+	Resources
+	// Interval between routine checks of verified roles.
+	Interval time.Duration
+	// Every is the schedule's interval.
+	Every            time.Duration
+	MetricsNamespace string
+	// Plan is the STS budget the sweep paces to; zero: unpaced.
+	Plan stsbudget.Plan
+}
+
+// ReadSweep reads the sweep function's settings.
+func ReadSweep(env *config.Env) Sweep {
+	return Sweep{
+		Resources:        Resources{TableName: env.String("TABLE_NAME"), QueueURL: env.String("VERIFY_QUEUE_URL"), STSRegions: readRegions(env)},
+		Interval:         env.DurationOr("CHECK_INTERVAL", connection.DefaultPolicy().VerifiedInterval),
+		Every:            env.DurationOr("SWEEP_EVERY", sweep.DefaultEvery),
+		MetricsNamespace: env.StringOr("METRICS_NAMESPACE", "RoleCall"),
+		Plan:             readPlan(env),
+	}
+}
+
+// Verify is the verify function's settings.
+type Verify struct {
+	Resources
+	// QueueARN and PriorityQueueARN tell the two queues' messages apart.
+	QueueARN, PriorityQueueARN string
+	Policy                     connection.Policy
+	// Plan is the STS budget the workers pace to; zero: unpaced.
+	Plan stsbudget.Plan
+	// RoutineConcurrency bounds the routine worker's checks at once
+	// (default verify.DefaultConcurrency).
+	RoutineConcurrency int
+	// CheckBaseDelay is the checker's first retry delay (default the
+	// checker's).
+	CheckBaseDelay time.Duration
+}
+
+// ReadVerify reads the verify function's settings.
+func ReadVerify(env *config.Env) Verify {
+	p := connection.DefaultPolicy()
+	p.VerifiedInterval = env.DurationOr("CHECK_INTERVAL", p.VerifiedInterval)
+	p.FailedIntervalMax = env.DurationOr("FAILED_CHECK_MAX_INTERVAL", p.FailedIntervalMax)
+	p.LostIntervalMax = env.DurationOr("ACCESS_LOST_CHECK_MAX_INTERVAL", p.LostIntervalMax)
+	const day = 24 * time.Hour
+	p.AbandonAfter = time.Duration(env.IntOr("ABANDON_FAILED_AFTER_DAYS", int(p.AbandonAfter/day))) * day
+	return Verify{
+		Resources: Resources{
+			TableName:        env.String("TABLE_NAME"),
+			QueueURL:         env.String("VERIFY_QUEUE_URL"),
+			AccessRoleARN:    env.String("ACCESS_ROLE_ARN"),
+			PriorityQueueURL: env.StringOr("PRIORITY_QUEUE_URL", ""),
+			STSRegions:       readRegions(env),
+		},
+		QueueARN:           env.StringOr("VERIFY_QUEUE_ARN", ""),
+		PriorityQueueARN:   env.StringOr("PRIORITY_QUEUE_ARN", ""),
+		Policy:             p,
+		Plan:               readPlan(env),
+		RoutineConcurrency: stsbudget.InFlight,
+	}
+}
+
+// readPlan reads the STS budget; its Regions are set by the handler's
+// constructor, which knows the deployment's Region.
+func readPlan(env *config.Env) stsbudget.Plan {
+	return stsbudget.Plan{
+		RequestsPerSecond:   env.IntOr("STS_REQUESTS_PER_SECOND", stsbudget.DefaultRequestsPerSecond),
+		PriorityPercent:     env.IntOr("STS_PRIORITY_PERCENT", stsbudget.DefaultPriorityPercent),
+		RoutineConcurrency:  env.IntOr("VERIFY_MAX_CONCURRENCY", stsbudget.DefaultConcurrency),
+		PriorityConcurrency: env.IntOr("PRIORITY_MAX_CONCURRENCY", stsbudget.DefaultConcurrency),
+	}
+}
+
+func readRegions(env *config.Env) []string {
+	regions, err := stsbudget.ParseRegions(env.StringOr("STS_REGIONS", ""))
+	if err != nil {
+		env.Fail(err)
+	}
+	return regions
+}
