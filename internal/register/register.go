@@ -39,7 +39,6 @@ import (
 	"github.com/rolecall/rolecall/internal/onboarding"
 	"github.com/rolecall/rolecall/internal/registration"
 	"github.com/rolecall/rolecall/internal/rolearn"
-	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
@@ -157,7 +156,7 @@ func (h *Handler) HandleMessage(ctx context.Context, msg []byte) error {
 	case err == nil:
 		log.InfoContext(ctx, "registration request redelivered", "requestType", string(ev.RequestType), "status", a.Status)
 		return h.send(ctx, ev, a)
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, onboarding.ErrNotFound):
 	case isDelete:
 		log.ErrorContext(ctx, "recorded answer not read; answering the Delete anyway", "error", err)
 	default:
