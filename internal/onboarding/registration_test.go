@@ -463,3 +463,99 @@ func TestStackDeleted(t *testing.T) {
 		wantInternal(t, err, store.ErrConflict)
 	})
 }
+
+// TestStackRoleDeleted: what a deleted stack's role is to the connection
+// decides what its deletion does; a concurrent write makes it decide again
+// on the connection as it is then.
+func TestStackRoleDeleted(t *testing.T) {
+	const candidateARN = "arn:aws:iam::123456789012:role/RoleCallNext"
+	ctx := context.Background()
+	// withCandidate stores acme's connection VERIFIED with roleARN and a
+	// pending candidate.
+	withCandidate := func(t *testing.T, f *fixture) (tenant.Tenant, connection.Connection) {
+		t.Helper()
+		acme := f.tenant(t, "acme")
+		if _, err := f.svc.Submit(ctx, acme, roleARN); err != nil {
+			t.Fatal(err)
+		}
+		f.verify(t, "acme", custAccount)
+		c, err := f.svc.Submit(ctx, acme, candidateARN)
+		if err != nil || !c.Candidate.Pending() {
+			t.Fatalf("candidate submission: %+v, %v", c, err)
+		}
+		return acme, c
+	}
+	tests := []struct {
+		name      string
+		role      string
+		conflicts int // concurrent writes before the one that is applied
+		want      onboarding.StackDeletion
+		status    connection.Status
+		candidate connection.Status
+	}{
+		{"the role in use", roleARN, 0, onboarding.StackDisconnected, connection.Disconnected, ""},
+		{"the pending candidate", candidateARN, 0, onboarding.StackCandidateDropped, connection.Verified, connection.Failed},
+		{"the pending candidate, after concurrent writes", candidateARN, 2, onboarding.StackCandidateDropped, connection.Verified, connection.Failed},
+		{"neither", "arn:aws:iam::123456789012:role/Other", 0, onboarding.StackRoleUnused, connection.Verified, connection.Pending},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			regs, _ := f.registrations()
+			acme, before := withCandidate(t, f)
+			conflicts := 0
+			f.hooks.apply = func(connection.Transition) error {
+				if conflicts < tt.conflicts {
+					conflicts++
+					return fmt.Errorf("apply: %w", store.ErrConflict)
+				}
+				return nil
+			}
+			c, did, err := regs.StackRoleDeleted(ctx, acme, custAccount, tt.role)
+			if err != nil || did != tt.want || c.Status != tt.status || c.Candidate.Status != tt.candidate || conflicts != tt.conflicts {
+				t.Fatalf("StackRoleDeleted = %+v, %v, %v after %d conflicts; want %v, status %s, candidate %q", c, did, err, conflicts, tt.want, tt.status, tt.candidate)
+			}
+			if stored, _ := f.mem.GetConnection(ctx, "acme", custAccount); stored != c {
+				t.Fatalf("stored %+v, want %+v", stored, c)
+			}
+			evs, _ := f.mem.Events(ctx, "acme", custAccount)
+			last := evs[len(evs)-1]
+			if did == onboarding.StackRoleUnused {
+				if c != before || last.Version != before.Version {
+					t.Fatalf("changed: %+v (event %+v), was %+v", c, last, before)
+				}
+				return
+			}
+			if last.Version != before.Version+1 || last.Reason.Code != onboarding.CodeStackDeleted || last.Reason.Hint == "" || c.Version != last.Version {
+				t.Fatalf("event %+v of connection %+v, want STACK_DELETED at version %d", last, c, before.Version+1)
+			}
+			if did == onboarding.StackCandidateDropped {
+				if last.DetailType != connection.RoleVerificationFailed || last.CandidateRoleARN != candidateARN || last.RoleARN != roleARN ||
+					last.Status != connection.Verified || last.PreviousStatus != connection.Verified || last.EventID != connection.EventID("acme", custAccount, c.Version) ||
+					c.RoleARN != roleARN || c.Reason != before.Reason || c.Candidate.Reason.Code != onboarding.CodeStackDeleted {
+					t.Fatalf("candidate drop: connection %+v, event %+v", c, last)
+				}
+				// Dropped once: a second deletion of its stack changes nothing.
+				again, did, err := regs.StackRoleDeleted(ctx, acme, custAccount, tt.role)
+				if err != nil || did != onboarding.StackRoleUnused || again != c {
+					t.Fatalf("again: %+v, %v, %v", again, did, err)
+				}
+			}
+		})
+	}
+
+	t.Run("refused and failed writes change nothing", func(t *testing.T) {
+		f := newFixture(t)
+		regs, _ := f.registrations()
+		acme, _ := withCandidate(t, f)
+		before := f.mem.Snapshot()
+		_, _, err := regs.StackRoleDeleted(ctx, acme, "999999999999", candidateARN)
+		wantCode(t, err, onboarding.CodeNotFound, "accountId")
+		f.hooks.apply = func(connection.Transition) error { return errBoom }
+		_, _, err = regs.StackRoleDeleted(ctx, acme, custAccount, candidateARN)
+		wantInternal(t, err, errBoom)
+		if f.mem.Snapshot() != before {
+			t.Fatal("a refused or failed StackRoleDeleted changed the store")
+		}
+	})
+}

@@ -42,11 +42,11 @@ import (
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
-// Registrar authenticates tokens and disconnects deleted stacks
+// Registrar authenticates tokens and undoes what deleted stacks registered
 // (*onboarding.Registrations implements it).
 type Registrar interface {
 	Authenticate(ctx context.Context, secret string) (tenant.Tenant, registration.Token, error)
-	StackDeleted(ctx context.Context, t tenant.Tenant, accountID string) (connection.Connection, error)
+	StackRoleDeleted(ctx context.Context, t tenant.Tenant, accountID, roleARN string) (connection.Connection, onboarding.StackDeletion, error)
 }
 
 // Onboarding submits and reads connections (*onboarding.Service implements
@@ -258,10 +258,13 @@ func (h *Handler) awaitCheck(ctx context.Context, c connection.Connection) (conn
 	return c, nil
 }
 
-// delete handles Delete: always SUCCESS. It disconnects only a connection
-// this stack can prove is its own: a physical ID naming a tenant and
-// account, a registration token that authenticates that tenant, a stack in
-// that account, and the connection's role being the stack's role.
+// delete handles Delete: always SUCCESS. It changes only a connection this
+// stack can prove is its own: a physical ID naming a tenant and account, a
+// registration token that authenticates that tenant, and a stack in that
+// account. Then what the stack's role is to the connection decides
+// (onboarding.Registrations.StackRoleDeleted): the role in use is
+// disconnected, with any candidate pending beside it; a pending candidate
+// is dropped and the verified role kept; another role changes nothing.
 func (h *Handler) delete(ctx context.Context, ev cfn.Event) registration.Answer {
 	log := h.log()
 	ok := registration.Answer{Status: string(cfn.StatusSuccess), PhysicalResourceID: ev.PhysicalResourceID}
@@ -282,21 +285,23 @@ func (h *Handler) delete(ctx context.Context, ev cfn.Event) registration.Answer 
 		log.InfoContext(ctx, "stack deleted; connection kept", "why", "registration token does not authenticate the tenant", "physicalResourceId", ev.PhysicalResourceID)
 		return ok
 	}
-	c, err := h.Onboarding.Connection(ctx, tenantID, account)
+	role, err := rolearn.Parse(r.roleARN, rolearn.Rules{})
 	if err != nil {
-		if onboarding.AsError(err) == nil {
-			log.ErrorContext(ctx, "stack deleted; connection not read", "physicalResourceId", ev.PhysicalResourceID, "error", err)
-		}
+		log.InfoContext(ctx, "stack deleted; connection kept", "why", "the stack's RoleArn is not a role ARN", "physicalResourceId", ev.PhysicalResourceID)
 		return ok
 	}
-	if a, err := rolearn.Parse(r.roleARN, rolearn.Rules{}); err != nil || a.String() != c.RoleARN {
-		log.InfoContext(ctx, "stack deleted; connection kept", "why", "the connection uses another role now", "physicalResourceId", ev.PhysicalResourceID)
-		return ok
-	}
-	if _, err := h.Registrar.StackDeleted(ctx, t, account); err != nil {
+	_, did, err := h.Registrar.StackRoleDeleted(ctx, t, account, role.String())
+	switch {
+	case onboarding.AsError(err) != nil:
+		// Unknown connection: nothing to undo.
+	case err != nil:
 		// Deletion must never block the customer's stack: answer SUCCESS and
 		// leave the connection to its checks (the role is gone with the stack).
-		log.ErrorContext(ctx, "stack deleted; disconnect failed", "physicalResourceId", ev.PhysicalResourceID, "error", err)
+		log.ErrorContext(ctx, "stack deleted; connection not updated", "physicalResourceId", ev.PhysicalResourceID, "error", err)
+	case did == onboarding.StackRoleUnused:
+		log.InfoContext(ctx, "stack deleted; connection kept", "why", "the connection uses another role now", "physicalResourceId", ev.PhysicalResourceID)
+	case did == onboarding.StackCandidateDropped:
+		log.InfoContext(ctx, "stack deleted; its candidate role dropped, the verified role kept", "physicalResourceId", ev.PhysicalResourceID)
 	}
 	return ok
 }
