@@ -73,17 +73,8 @@ func TestCreateTable(t *testing.T) {
 func scenario(t *testing.T, s store.Store) (transitions []connection.Event, routines int) {
 	t.Helper()
 	f := storetest.NewFixture(t, s)
-	rec := func(tr connection.Transition, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if tr.Event != nil {
-			transitions = append(transitions, *tr.Event)
-		} else {
-			routines++
-		}
-	}
+	r := &storetest.Recorder{T: t}
+	rec := r.Add
 	const a, b = "111111111111", "222222222222"
 	rec(f.Submit("acme", "arn:aws:iam::111111111111:role/Deploy")) // Role Submitted
 	rec(f.Submit("bravo", "arn:aws:iam::222222222222:role/Deploy"))
@@ -106,7 +97,7 @@ func scenario(t *testing.T, s store.Store) (transitions []connection.Event, rout
 		t.Fatal("claimed role was granted")
 	}
 	rec(f.Disconnect("acme", a)) // Role Disconnected
-	return transitions, routines
+	return r.Events, r.Routines
 }
 
 func TestDynamoDBStream(t *testing.T) {

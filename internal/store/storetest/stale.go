@@ -37,14 +37,11 @@ func (f *Fixture) connectionIn(tid, acct string, status connection.Status, failu
 	return f.Current(tid, acct)
 }
 
-// testStaleOutcomes: an outcome computed on a snapshot that another check
-// has since changed is refused, whatever order the two are written in, and
-// whether or not the version moved: writes are conditioned on the version,
-// the failure count, the last check time and the role ARN.
-func testStaleOutcomes(t *testing.T, f *Fixture) {
-	const tid = "acme"
-	n := 0
-	setup := func(t *testing.T, status connection.Status, failures int) connection.Connection {
+// connections returns a setup that makes, at each call, a new connection
+// of tid in status with failures (connectionIn; accounts from base+1 on).
+func (f *Fixture) connections(tid string, base int) func(t *testing.T, status connection.Status, failures int) connection.Connection {
+	n := base
+	return func(t *testing.T, status connection.Status, failures int) connection.Connection {
 		t.Helper()
 		n++
 		c := f.connectionIn(tid, account(n), status, failures)
@@ -53,6 +50,15 @@ func testStaleOutcomes(t *testing.T, f *Fixture) {
 		}
 		return *c
 	}
+}
+
+// testStaleOutcomes: an outcome computed on a snapshot that another check
+// has since changed is refused, whatever order the two are written in, and
+// whether or not the version moved: writes are conditioned on the version,
+// the failure count, the last check time and the role ARN.
+func testStaleOutcomes(t *testing.T, f *Fixture) {
+	const tid = "acme"
+	setup := f.connections(tid, 0)
 	tests := []struct {
 		name     string
 		status   connection.Status
@@ -99,12 +105,7 @@ func testStaleOutcomes(t *testing.T, f *Fixture) {
 // has since rotated away changes no status and resets no counter.
 func testRetiredExternalID(t *testing.T, f *Fixture) {
 	const tid = "acme"
-	n := 0
-	setup := func(t *testing.T, status connection.Status, failures int) connection.Connection {
-		t.Helper()
-		n++
-		return *f.connectionIn(tid, account(100+n), status, failures)
-	}
+	setup := f.connections(tid, 100)
 	tests := []struct {
 		name     string
 		status   connection.Status
