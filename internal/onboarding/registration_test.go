@@ -61,6 +61,18 @@ func (f *fixture) registrations() (*onboarding.Registrations, *tokenStore) {
 	return &onboarding.Registrations{Service: f.svc, Tokens: ts}, ts
 }
 
+// newRegistrations is a fixture with the tenants created, and its
+// registration operations over a fresh token store.
+func newRegistrations(t *testing.T, tenantIDs ...string) (*fixture, *onboarding.Registrations, *tokenStore) {
+	t.Helper()
+	f := newFixture(t)
+	for _, id := range tenantIDs {
+		f.tenant(t, id)
+	}
+	regs, ts := f.registrations()
+	return f, regs, ts
+}
+
 // tokens lists a tenant's stored tokens straight from the store.
 func tokens(t *testing.T, ts *tokenStore, tenantID string) []registration.Token {
 	t.Helper()
@@ -73,9 +85,7 @@ func tokens(t *testing.T, ts *tokenStore, tenantID string) []registration.Token 
 
 func TestCreateToken(t *testing.T) {
 	ctx := context.Background()
-	f := newFixture(t)
-	f.tenant(t, "acme")
-	regs, ts := f.registrations()
+	f, regs, ts := newRegistrations(t, "acme")
 	tests := []struct {
 		name string
 		ttl  time.Duration
@@ -123,10 +133,7 @@ func TestCreateToken(t *testing.T) {
 
 func TestCreateTokenLimits(t *testing.T) {
 	ctx := context.Background()
-	f := newFixture(t)
-	f.tenant(t, "acme")
-	f.tenant(t, "beta")
-	regs, ts := f.registrations()
+	f, regs, ts := newRegistrations(t, "acme", "beta")
 
 	t.Run("per invite", func(t *testing.T) {
 		for i := range registration.MaxPerInvite {
@@ -176,9 +183,7 @@ func TestCreateTokenLimits(t *testing.T) {
 
 func TestCreateTokenStoreFailures(t *testing.T) {
 	ctx := context.Background()
-	f := newFixture(t)
-	f.tenant(t, "acme")
-	regs, ts := f.registrations()
+	_, regs, ts := newRegistrations(t, "acme")
 
 	var tried []string
 	ts.put = func(tok registration.Token) error {
@@ -220,10 +225,7 @@ var errBoom = errors.New("dynamodb is down")
 
 func TestListAndRevokeToken(t *testing.T) {
 	ctx := context.Background()
-	f := newFixture(t)
-	f.tenant(t, "acme")
-	f.tenant(t, "beta")
-	regs, ts := f.registrations()
+	f, regs, ts := newRegistrations(t, "acme", "beta")
 	var made []registration.Token
 	for range 2 {
 		_, tok, err := regs.CreateToken(ctx, "acme", 0)
@@ -403,12 +405,7 @@ func TestStackDeleted(t *testing.T) {
 	}
 	for _, tt := range refused {
 		t.Run(tt.name, func(t *testing.T) {
-			before := f.mem.Snapshot()
-			_, err := regs.StackDeleted(ctx, tt.tn, tt.accountID)
-			wantCode(t, err, tt.code, "accountId")
-			if f.mem.Snapshot() != before {
-				t.Fatal("a refused StackDeleted changed the store")
-			}
+			f.wantRefused(t, tt.code, "accountId", func() error { _, err := regs.StackDeleted(ctx, tt.tn, tt.accountID); return err })
 		})
 	}
 
@@ -423,19 +420,12 @@ func TestStackDeleted(t *testing.T) {
 		}
 	})
 
-	conflicts := 0
-	f.hooks.apply = func(connection.Transition) error {
-		if conflicts < 2 {
-			conflicts++
-			return fmt.Errorf("apply: %w", store.ErrConflict)
-		}
-		return nil
-	}
+	conflicts := f.conflictFirst(2)
 	d, err := regs.StackDeleted(ctx, acme, custAccount)
 	f.hooks.apply = nil
-	if err != nil || conflicts != 2 || d.Status != connection.Disconnected || d.Reason.Code != onboarding.CodeStackDeleted ||
+	if err != nil || *conflicts != 2 || d.Status != connection.Disconnected || d.Reason.Code != onboarding.CodeStackDeleted ||
 		d.Reason.Message == "" || d.Reason.Hint == "" || d.Version != verified.Version+1 {
-		t.Fatalf("StackDeleted = %+v, %v after %d conflicts", d, err, conflicts)
+		t.Fatalf("StackDeleted = %+v, %v after %d conflicts", d, err, *conflicts)
 	}
 	if stored, _ := f.mem.GetConnection(ctx, "acme", custAccount); stored != d {
 		t.Fatalf("stored %+v, want %+v", stored, d)
@@ -503,17 +493,10 @@ func TestStackRoleDeleted(t *testing.T) {
 			f := newFixture(t)
 			regs, _ := f.registrations()
 			acme, before := withCandidate(t, f)
-			conflicts := 0
-			f.hooks.apply = func(connection.Transition) error {
-				if conflicts < tt.conflicts {
-					conflicts++
-					return fmt.Errorf("apply: %w", store.ErrConflict)
-				}
-				return nil
-			}
+			conflicts := f.conflictFirst(tt.conflicts)
 			c, did, err := regs.StackRoleDeleted(ctx, acme, custAccount, tt.role)
-			if err != nil || did != tt.want || c.Status != tt.status || c.Candidate.Status != tt.candidate || conflicts != tt.conflicts {
-				t.Fatalf("StackRoleDeleted = %+v, %v, %v after %d conflicts; want %v, status %s, candidate %q", c, did, err, conflicts, tt.want, tt.status, tt.candidate)
+			if err != nil || did != tt.want || c.Status != tt.status || c.Candidate.Status != tt.candidate || *conflicts != tt.conflicts {
+				t.Fatalf("StackRoleDeleted = %+v, %v, %v after %d conflicts; want %v, status %s, candidate %q", c, did, err, *conflicts, tt.want, tt.status, tt.candidate)
 			}
 			if stored, _ := f.mem.GetConnection(ctx, "acme", custAccount); stored != c {
 				t.Fatalf("stored %+v, want %+v", stored, c)

@@ -101,10 +101,8 @@ func scenario(t *testing.T, s store.Store) (transitions []connection.Event, rout
 }
 
 func TestDynamoDBStream(t *testing.T) {
-	client := storetest.LocalClient(t)
-	table := storetest.NewTable(t, client)
+	s, client, table := storetest.NewLocalDynamoDB(t)
 	ctx := context.Background()
-	s := store.NewDynamoDB(client, table)
 	tn, _ := tenant.New("acme", "Acme", time.Now())
 	if err := s.CreateTenant(ctx, tn); err != nil {
 		t.Fatal(err)
@@ -428,9 +426,7 @@ func str(item map[string]ddbtypes.AttributeValue, attr string) string {
 
 // The documented item layout, seen from outside the adapter.
 func TestDynamoDBItemLayout(t *testing.T) {
-	client := storetest.LocalClient(t)
-	table := storetest.NewTable(t, client)
-	s := store.NewDynamoDB(client, table)
+	s, client, table := storetest.NewLocalDynamoDB(t)
 	ctx := context.Background()
 	f := storetest.NewFixture(t, s)
 	tn, _ := tenant.New("acme", "Acme", f.Now)
@@ -505,9 +501,7 @@ func TestDynamoDBItemLayout(t *testing.T) {
 // A claim the table says belongs to someone else (only possible by editing
 // the table) is neither deleted nor allowed to block the owner's change.
 func TestDynamoDBForeignOldClaim(t *testing.T) {
-	client := storetest.LocalClient(t)
-	table := storetest.NewTable(t, client)
-	s := store.NewDynamoDB(client, table)
+	s, client, table := storetest.NewLocalDynamoDB(t)
 	ctx := context.Background()
 	f := storetest.NewFixture(t, s)
 	f.MustSubmit("acme", "arn:aws:iam::111111111111:role/A")

@@ -58,6 +58,15 @@ func NewTable(t testing.TB, client *dynamodb.Client) string {
 	return name
 }
 
+// NewLocalDynamoDB returns the DynamoDB adapter on a new table of DynamoDB
+// Local (deleted after the test), with its client and the table's name.
+func NewLocalDynamoDB(t testing.TB) (*store.DynamoDB, *dynamodb.Client, string) {
+	t.Helper()
+	client := LocalClient(t)
+	table := NewTable(t, client)
+	return store.NewDynamoDB(client, table), client, table
+}
+
 // Adapter is a store adapter under test: the same value serves as the
 // store and as its registrations.
 type Adapter interface {
@@ -74,8 +83,8 @@ func Adapters() []NamedAdapter {
 	return []NamedAdapter{
 		{"Memory", func(t *testing.T) Adapter { return NewMemory() }},
 		{"DynamoDB", func(t *testing.T) Adapter {
-			client := LocalClient(t)
-			return store.NewDynamoDB(client, NewTable(t, client))
+			s, _, _ := NewLocalDynamoDB(t)
+			return s
 		}},
 	}
 }
