@@ -42,11 +42,7 @@ func (s *Service) ListInvites(ctx context.Context, tenantID, cursor string, limi
 	if _, err := s.Tenant(ctx, tenantID); err != nil {
 		return InvitePage{}, err
 	}
-	p, err := s.Store.ListInvites(ctx, tenantID, cursor, limit)
-	if e := AsError(err); e != nil {
-		return InvitePage{}, e
-	}
-	return p, err
+	return page(s.Store.ListInvites(ctx, tenantID, cursor, limit))
 }
 
 // RevokeInvite revokes one invite of a tenant: its code is refused from

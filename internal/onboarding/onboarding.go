@@ -338,11 +338,7 @@ func (s *Service) ListByTenant(ctx context.Context, tenantID, cursor string, lim
 	if _, err := s.Tenant(ctx, tenantID); err != nil {
 		return Page{}, err
 	}
-	p, err := s.Store.ListByTenant(ctx, tenantID, cursor, limit)
-	if e := AsError(err); e != nil {
-		return Page{}, e
-	}
-	return p, err
+	return page(s.Store.ListByTenant(ctx, tenantID, cursor, limit))
 }
 
 // ListByStatus lists connections in one status.
@@ -351,9 +347,5 @@ func (s *Service) ListByStatus(ctx context.Context, status string, cursor string
 	if !st.Valid() {
 		return Page{}, &Error{Code: CodeInvalidStatus, Field: "status", Message: "status must be one of PENDING, VERIFIED, FAILED, ACCESS_LOST, DISCONNECTED"}
 	}
-	p, err := s.Store.ListByStatus(ctx, st, cursor, limit)
-	if e := AsError(err); e != nil {
-		return Page{}, e
-	}
-	return p, err
+	return page(s.Store.ListByStatus(ctx, st, cursor, limit))
 }

@@ -21,6 +21,16 @@ const (
 	MaxLimit     = store.MaxLimit
 )
 
+// page returns a page a listing read, or the refusal of the error the
+// client caused (a cursor this API did not return), or the error.
+func page[P any](p P, err error) (P, error) {
+	if e := AsError(err); e != nil {
+		var none P
+		return none, e
+	}
+	return p, err
+}
+
 // Errors a caller of the service matches with errors.Is. They are the
 // store's own sentinels, so an error of the store and the refusal the
 // service makes of it (AsError, Error.Err) both match.
