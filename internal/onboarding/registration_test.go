@@ -290,10 +290,8 @@ func TestListAndRevokeToken(t *testing.T) {
 
 func TestAuthenticate(t *testing.T) {
 	ctx := context.Background()
-	f := newFixture(t)
-	acme := f.tenant(t, "acme")
-	beta := f.tenant(t, "beta")
-	regs, ts := f.registrations()
+	f, regs, ts := newRegistrations(t)
+	acme, beta := f.tenant(t, "acme"), f.tenant(t, "beta")
 	mint := func(tenantID string, ttl time.Duration) (string, registration.Token) {
 		s, tok, err := regs.CreateToken(ctx, tenantID, ttl)
 		if err != nil {
@@ -384,10 +382,8 @@ func TestAuthenticate(t *testing.T) {
 
 func TestStackDeleted(t *testing.T) {
 	ctx := context.Background()
-	f := newFixture(t)
-	acme := f.tenant(t, "acme")
-	beta := f.tenant(t, "beta")
-	regs, _ := f.registrations()
+	f, regs, _ := newRegistrations(t)
+	acme, beta := f.tenant(t, "acme"), f.tenant(t, "beta")
 	if _, err := f.svc.Submit(ctx, acme, roleARN); err != nil {
 		t.Fatal(err)
 	}

@@ -80,14 +80,11 @@ func (m *Memory) CreateTenant(ctx context.Context, t tenant.Tenant) error {
 func (m *Memory) GetTenant(ctx context.Context, id string) (tenant.Tenant, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	t, ok := m.tenants[id]
-	if !ok {
-		return tenant.Tenant{}, fmt.Errorf("get tenant %s: %w", id, ErrNotFound)
-	}
-	if t.MaxConnections == 0 { // as DynamoDB reads a tenant stored without a limit
+	t, err := lookup(m.tenants, id, "get tenant "+id)
+	if err == nil && t.MaxConnections == 0 { // as DynamoDB reads a tenant stored without a limit
 		t.MaxConnections = tenant.DefaultMaxConnections
 	}
-	return t, nil
+	return t, err
 }
 
 // RotateExternalID implements Store.
@@ -174,11 +171,7 @@ func (m *Memory) inviteByID(tenantID, id string) (tenant.Invite, bool) {
 func (m *Memory) GetInvite(ctx context.Context, hash string) (tenant.Invite, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	inv, ok := m.invites[hash]
-	if !ok {
-		return tenant.Invite{}, fmt.Errorf("get invite: %w", ErrNotFound)
-	}
-	return inv, nil
+	return lookup(m.invites, hash, "get invite")
 }
 
 // ListInvites implements Store. The cursor is the last invite ID returned,
@@ -248,11 +241,7 @@ func (m *Memory) Hit(ctx context.Context, key string, window time.Time, limit in
 func (m *Memory) GetConnection(ctx context.Context, tenantID, accountID string) (connection.Connection, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c, ok := m.conns[connKey{tenantID, accountID}]
-	if !ok {
-		return connection.Connection{}, fmt.Errorf("get connection %s/%s: %w", tenantID, accountID, ErrNotFound)
-	}
-	return c, nil
+	return lookup(m.conns, connKey{tenantID, accountID}, "get connection "+tenantID+"/"+accountID)
 }
 
 // Apply implements Store.
@@ -310,6 +299,15 @@ func (m *Memory) Apply(ctx context.Context, t connection.Transition) error {
 	close(m.notify)
 	m.notify = make(chan struct{})
 	return nil
+}
+
+// lookup returns m[k], or ErrNotFound in the named read.
+func lookup[K comparable, V any](m map[K]V, k K, read string) (V, error) {
+	v, ok := m[k]
+	if !ok {
+		return v, fmt.Errorf("%s: %w", read, ErrNotFound)
+	}
+	return v, nil
 }
 
 // ReadOutbox is the change feed: it returns the outbox events after position
