@@ -4,8 +4,10 @@
 // stack's registration token, binds the stack's account to the role's,
 // submits the connection exactly as the web form does, and answers the
 // request at its ResponseURL (allowlisted S3 hosts only). Deleting the stack
-// disconnects the connection (STACK_DELETED) and is always answered
-// SUCCESS, so a customer can always delete their stack.
+// undoes what it registered (STACK_DELETED): the connection is disconnected
+// when the stack's role is the one in use, only the candidate is dropped
+// when the stack's role is a candidate still being verified. A Delete is
+// always answered SUCCESS, so a customer can always delete their stack.
 //
 // SNS delivers at least once. The answer to each request is recorded under
 // a key of (StackId, RequestId, LogicalResourceId) before it is sent, so a
