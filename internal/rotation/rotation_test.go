@@ -14,6 +14,20 @@ import (
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
+// newTenant is a memory store holding tenant acme, created at t0.
+func newTenant(t *testing.T, t0 time.Time) (*store.Memory, tenant.Tenant) {
+	t.Helper()
+	st := store.NewMemory()
+	tn, err := tenant.New("acme", "Acme", t0)
+	if err == nil {
+		err = st.CreateTenant(context.Background(), tn)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, tn
+}
+
 func TestSettle(t *testing.T) {
 	t0 := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 	p := connection.DefaultPolicy()
@@ -35,11 +49,7 @@ func TestSettle(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			st := store.NewMemory()
-			tn, _ := tenant.New("acme", "Acme", t0)
-			if err := st.CreateTenant(ctx, tn); err != nil {
-				t.Fatal(err)
-			}
+			st, tn := newTenant(t, t0)
 			apply := func(tr connection.Transition, err error) connection.Connection {
 				t.Helper()
 				if err == nil {
@@ -142,11 +152,7 @@ func TestSettleFailures(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			mem := store.NewMemory()
-			tn, _ := tenant.New("acme", "Acme", t0)
-			if err := mem.CreateTenant(ctx, tn); err != nil {
-				t.Fatal(err)
-			}
+			mem, tn := newTenant(t, t0)
 			if err := mem.RotateExternalID(ctx, tn.RotatedWithGrace(t0, tc.grace)); err != nil {
 				t.Fatal(err)
 			}
@@ -170,11 +176,7 @@ func TestSettleReadsEveryPage(t *testing.T) {
 	t0 := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 	ctx := context.Background()
 	p := connection.DefaultPolicy()
-	st := store.NewMemory()
-	tn, _ := tenant.New("acme", "Acme", t0)
-	if err := st.CreateTenant(ctx, tn); err != nil {
-		t.Fatal(err)
-	}
+	st, tn := newTenant(t, t0)
 	for i := range store.MaxLimit + 1 {
 		a, _ := rolearn.Parse(fmt.Sprintf("arn:aws:iam::%012d:role/R", 100000000000+i), rolearn.Rules{})
 		tr := p.Submit(nil, "acme", a, 1, t0)
