@@ -5,20 +5,16 @@ import (
 	"fmt"
 
 	"github.com/rolecall/rolecall/internal/connection"
-	"github.com/rolecall/rolecall/internal/store"
 )
 
 // ListTenants lists tenants in ID order. The tenants carry their secrets
 // (external ID); callers that show them must leave those out.
-func (s *Service) ListTenants(ctx context.Context, cursor string, limit int) (store.TenantPage, error) {
-	p, err := s.Store.ListTenants(ctx, cursor, limit)
-	if e := AsError(err); e != nil {
-		return store.TenantPage{}, e
+func (s *Service) ListTenants(ctx context.Context, cursor string, limit int) (TenantPage, error) {
+	p, err := page(s.Store.ListTenants(ctx, cursor, limit))
+	if err != nil && AsError(err) == nil {
+		return TenantPage{}, fmt.Errorf("list tenants: %w", err)
 	}
-	if err != nil {
-		return store.TenantPage{}, fmt.Errorf("list tenants: %w", err)
-	}
-	return p, nil
+	return p, err
 }
 
 // ConnectionHistory returns one connection of a tenant and its events,

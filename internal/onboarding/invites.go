@@ -38,15 +38,11 @@ func (s *Service) CreateInviteWith(ctx context.Context, tenantID string, opts In
 }
 
 // ListInvites lists a tenant's invites, oldest first.
-func (s *Service) ListInvites(ctx context.Context, tenantID, cursor string, limit int) (store.InvitePage, error) {
+func (s *Service) ListInvites(ctx context.Context, tenantID, cursor string, limit int) (InvitePage, error) {
 	if _, err := s.Tenant(ctx, tenantID); err != nil {
-		return store.InvitePage{}, err
+		return InvitePage{}, err
 	}
-	p, err := s.Store.ListInvites(ctx, tenantID, cursor, limit)
-	if e := AsError(err); e != nil {
-		return store.InvitePage{}, e
-	}
-	return p, err
+	return page(s.Store.ListInvites(ctx, tenantID, cursor, limit))
 }
 
 // RevokeInvite revokes one invite of a tenant: its code is refused from
@@ -77,7 +73,7 @@ func (s *Service) RevokeInvites(ctx context.Context, tenantID string) (int, erro
 	}
 	n, cursor := 0, ""
 	for {
-		p, err := s.Store.ListInvites(ctx, tenantID, cursor, store.MaxLimit)
+		p, err := s.Store.ListInvites(ctx, tenantID, cursor, MaxLimit)
 		if err != nil {
 			return n, fmt.Errorf("revoke invites of %s: %w", tenantID, err)
 		}

@@ -3,10 +3,12 @@ package onboarding_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/rolecall/rolecall/internal/onboarding"
+	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
@@ -160,3 +162,109 @@ func TestRevokeInvitesResumes(t *testing.T) {
 		t.Fatalf("unknown tenant: %v", err)
 	}
 }
+
+// TestCreateTenantWithOptions: no MaxConnections is the default limit, a
+// valid one is stored as given.
+func TestCreateTenantWithOptions(t *testing.T) {
+	five := 5
+	tests := []struct {
+		name string
+		opts onboarding.TenantOptions
+		want int
+	}{
+		{"no options: the default limit", onboarding.TenantOptions{}, tenant.DefaultMaxConnections},
+		{"a limit", onboarding.TenantOptions{MaxConnections: &five}, 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			ctx := context.Background()
+			tn, err := f.svc.CreateTenantWith(ctx, "acme", "Acme", tt.opts)
+			if err != nil || tn.MaxConnections != tt.want {
+				t.Fatalf("CreateTenantWith = %+v, %v; want maxConnections %d", tn, err, tt.want)
+			}
+			stored, err := f.svc.Tenant(ctx, "acme")
+			if err != nil || stored.MaxConnections != tt.want {
+				t.Fatalf("stored %+v, %v; want maxConnections %d", stored, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestSubmitInvitedLimits: the rate limit and the connection limit refuse
+// with their codes and change nothing; malformed input is refused before it
+// counts against the rate limit.
+func TestSubmitInvitedLimits(t *testing.T) {
+	ctx := context.Background()
+	accountARN := func(i int) string { return fmt.Sprintf("arn:aws:iam::%012d:role/RoleCall", 200000000000+i) }
+	// submit makes n submissions for tn, with the invite code or without.
+	submit := func(t *testing.T, f *fixture, tn tenant.Tenant, code string, n int) {
+		t.Helper()
+		for i := range n {
+			var err error
+			if code != "" {
+				_, err = f.svc.SubmitInvited(ctx, tn, code, accountARN(i))
+			} else {
+				_, err = f.svc.Submit(ctx, tn, accountARN(i))
+			}
+			if err != nil {
+				t.Fatalf("submission %d: %v", i, err)
+			}
+		}
+	}
+	tests := []struct {
+		name      string
+		maxConns  *int // the tenant's option (nil: default)
+		perMinute int
+		// before runs before the submission under test; it returns the
+		// tenant as the API resolved it.
+		before func(t *testing.T, f *fixture, tn tenant.Tenant, code string) tenant.Tenant
+		role   string
+		code   string
+		field  string
+	}{
+		{"malformed ARN: refused, not counted", nil, 1, func(t *testing.T, f *fixture, tn tenant.Tenant, code string) tenant.Tenant { return tn },
+			"this-is-not-a-role-arn-at-all", rolearn.CodeInvalidARN, "roleArn"},
+		{"rate limited", nil, 2, func(t *testing.T, f *fixture, tn tenant.Tenant, code string) tenant.Tenant {
+			submit(t, f, tn, code, 2)
+			return tn
+		}, roleARN, onboarding.CodeRateLimited, ""},
+		{"connection limit of the tenant", ptr(1), 0, func(t *testing.T, f *fixture, tn tenant.Tenant, code string) tenant.Tenant {
+			submit(t, f, tn, "", 1)
+			return tn
+		}, roleARN, onboarding.CodeConnectionLimit, ""},
+		{"a tenant read without a limit has the default one", nil, 0, func(t *testing.T, f *fixture, tn tenant.Tenant, code string) tenant.Tenant {
+			submit(t, f, tn, "", tenant.DefaultMaxConnections)
+			tn.MaxConnections = 0
+			return tn
+		}, roleARN, onboarding.CodeConnectionLimit, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.svc.SubmissionsPerMinute = tt.perMinute
+			tn, err := f.svc.CreateTenantWith(ctx, "acme", "Acme", onboarding.TenantOptions{MaxConnections: tt.maxConns})
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, _, err := f.svc.CreateInvite(ctx, "acme")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tn = tt.before(t, f, tn, code)
+			f.wantRefused(t, tt.code, tt.field, func() error { _, err = f.svc.SubmitInvited(ctx, tn, code, tt.role); return err })
+			if tt.code == onboarding.CodeRateLimited && onboarding.AsError(err).RetryAfter <= 0 {
+				t.Fatalf("RATE_LIMITED without RetryAfter: %+v", onboarding.AsError(err))
+			}
+			if tt.code == rolearn.CodeInvalidARN {
+				// The malformed submission did not count: the one allowed
+				// this minute is still there.
+				if _, err := f.svc.SubmitInvited(ctx, tn, code, roleARN); err != nil {
+					t.Fatalf("the next well-formed submission: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -27,15 +27,15 @@ type Store interface {
 	CompleteRotation(ctx context.Context, t tenant.Tenant, completion string, at time.Time) error
 	PutInvite(ctx context.Context, inv tenant.Invite) error
 	GetInvite(ctx context.Context, hash string) (tenant.Invite, error)
-	ListInvites(ctx context.Context, tenantID, cursor string, limit int) (store.InvitePage, error)
+	ListInvites(ctx context.Context, tenantID, cursor string, limit int) (InvitePage, error)
 	RevokeInvite(ctx context.Context, tenantID, inviteID string) (tenant.Invite, error)
 	CountLive(ctx context.Context, tenantID string) (int, error)
 	Hit(ctx context.Context, key string, window time.Time, limit int, expires time.Time) (bool, error)
 	GetConnection(ctx context.Context, tenantID, accountID string) (connection.Connection, error)
 	Apply(ctx context.Context, t connection.Transition) error
-	ListByTenant(ctx context.Context, tenantID, cursor string, limit int) (store.Page, error)
-	ListByStatus(ctx context.Context, status connection.Status, cursor string, limit int) (store.Page, error)
-	ListTenants(ctx context.Context, cursor string, limit int) (store.TenantPage, error)
+	ListByTenant(ctx context.Context, tenantID, cursor string, limit int) (Page, error)
+	ListByStatus(ctx context.Context, status connection.Status, cursor string, limit int) (Page, error)
+	ListTenants(ctx context.Context, cursor string, limit int) (TenantPage, error)
 	Events(ctx context.Context, tenantID, accountID string) ([]connection.Event, error)
 }
 
@@ -334,26 +334,18 @@ func (s *Service) RequestCheck(ctx context.Context, tenantID, accountID string) 
 }
 
 // ListByTenant lists a tenant's connections.
-func (s *Service) ListByTenant(ctx context.Context, tenantID, cursor string, limit int) (store.Page, error) {
+func (s *Service) ListByTenant(ctx context.Context, tenantID, cursor string, limit int) (Page, error) {
 	if _, err := s.Tenant(ctx, tenantID); err != nil {
-		return store.Page{}, err
+		return Page{}, err
 	}
-	p, err := s.Store.ListByTenant(ctx, tenantID, cursor, limit)
-	if e := AsError(err); e != nil {
-		return store.Page{}, e
-	}
-	return p, err
+	return page(s.Store.ListByTenant(ctx, tenantID, cursor, limit))
 }
 
 // ListByStatus lists connections in one status.
-func (s *Service) ListByStatus(ctx context.Context, status string, cursor string, limit int) (store.Page, error) {
+func (s *Service) ListByStatus(ctx context.Context, status string, cursor string, limit int) (Page, error) {
 	st := connection.Status(status)
 	if !st.Valid() {
-		return store.Page{}, &Error{Code: CodeInvalidStatus, Field: "status", Message: "status must be one of PENDING, VERIFIED, FAILED, ACCESS_LOST, DISCONNECTED"}
+		return Page{}, &Error{Code: CodeInvalidStatus, Field: "status", Message: "status must be one of PENDING, VERIFIED, FAILED, ACCESS_LOST, DISCONNECTED"}
 	}
-	p, err := s.Store.ListByStatus(ctx, st, cursor, limit)
-	if e := AsError(err); e != nil {
-		return store.Page{}, e
-	}
-	return p, err
+	return page(s.Store.ListByStatus(ctx, st, cursor, limit))
 }

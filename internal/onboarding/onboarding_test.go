@@ -122,6 +122,31 @@ func (f *fixture) verifyWith(t *testing.T, tenantID, accountID string, v int) co
 	return tr.After
 }
 
+// wantRefused asserts that call is refused with code on field and leaves
+// the store as it was.
+func (f *fixture) wantRefused(t *testing.T, code, field string, call func() error) {
+	t.Helper()
+	before := f.mem.Snapshot()
+	wantCode(t, call(), code, field)
+	if f.mem.Snapshot() != before {
+		t.Fatalf("a call refused with %s changed the store", code)
+	}
+}
+
+// conflictFirst makes the store refuse the next n transitions as written
+// concurrently; it returns the count of those refused so far.
+func (f *fixture) conflictFirst(n int) *int {
+	refused := 0
+	f.hooks.apply = func(connection.Transition) error {
+		if refused < n {
+			refused++
+			return fmt.Errorf("apply: %w", store.ErrConflict)
+		}
+		return nil
+	}
+	return &refused
+}
+
 // wantCode asserts that err is a client error with code and field.
 func wantCode(t *testing.T, err error, code, field string) {
 	t.Helper()
@@ -164,12 +189,7 @@ func TestCreateTenant(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := f.mem.Snapshot()
-			_, err := f.svc.CreateTenant(ctx, tt.id, tt.tname)
-			wantCode(t, err, tt.code, tt.field)
-			if f.mem.Snapshot() != before {
-				t.Fatal("a refused CreateTenant changed the store")
-			}
+			f.wantRefused(t, tt.code, tt.field, func() error { _, err := f.svc.CreateTenant(ctx, tt.id, tt.tname); return err })
 		})
 	}
 	_, err = f.svc.CreateTenant(ctx, "acme", "Again")
@@ -271,12 +291,7 @@ func TestInvites(t *testing.T) {
 	})
 
 	t.Run("unknown tenant", func(t *testing.T) {
-		before := f.mem.Snapshot()
-		_, _, err := f.svc.CreateInvite(ctx, "nobody")
-		wantCode(t, err, onboarding.CodeNotFound, "tenantId")
-		if f.mem.Snapshot() != before {
-			t.Fatal("an invite for an unknown tenant was stored")
-		}
+		f.wantRefused(t, onboarding.CodeNotFound, "tenantId", func() error { _, _, err := f.svc.CreateInvite(ctx, "nobody"); return err })
 	})
 }
 
@@ -362,17 +377,10 @@ func TestSubmitRetriesConflict(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	acme := f.tenant(t, "acme")
-	conflicts := 0
-	f.hooks.apply = func(connection.Transition) error {
-		if conflicts < 2 {
-			conflicts++
-			return fmt.Errorf("apply: %w", store.ErrConflict)
-		}
-		return nil
-	}
+	conflicts := f.conflictFirst(2)
 	c, err := f.svc.Submit(ctx, acme, roleARN)
-	if err != nil || c.Version != 1 || conflicts != 2 {
-		t.Fatalf("Submit = %+v, %v after %d conflicts", c, err, conflicts)
+	if err != nil || c.Version != 1 || *conflicts != 2 {
+		t.Fatalf("Submit = %+v, %v after %d conflicts", c, err, *conflicts)
 	}
 
 	f.hooks.apply = func(connection.Transition) error { return store.ErrConflict }

@@ -168,34 +168,132 @@ func (r *Registrations) Authenticate(ctx context.Context, secret string) (tenant
 	return t, tok, nil
 }
 
+// StackDeletion is what deleting a stack did to the connection it
+// registered.
+type StackDeletion int
+
+// What a stack's deletion does, by the role the stack registered.
+const (
+	// StackRoleUnused: the connection uses the stack's role neither as its
+	// role nor as its pending candidate; nothing changed.
+	StackRoleUnused StackDeletion = iota
+	// StackDisconnected: the stack's role was the connection's role; the
+	// connection is disconnected (STACK_DELETED), and a pending candidate
+	// is dropped with it.
+	StackDisconnected
+	// StackCandidateDropped: the stack's role was the connection's pending
+	// candidate; the candidate is dropped (STACK_DELETED) and the verified
+	// role stays in use.
+	StackCandidateDropped
+)
+
+// stackDeletedReason is the reason of a connection disconnected because
+// its stack was deleted.
+var stackDeletedReason = connection.Reason{Code: CodeStackDeleted,
+	Message: "The CloudFormation stack that registered the role was deleted; RoleCall no longer uses the role.",
+	Hint:    "To connect the account again, create the stack again or submit the role in the form."}
+
+// candidateDeletedReason is the reason of a candidate dropped because the
+// stack that submitted it was deleted.
+var candidateDeletedReason = connection.Reason{Code: CodeStackDeleted,
+	Message: "The CloudFormation stack that submitted the new role was deleted; RoleCall keeps using the verified role.",
+	Hint:    "To replace the role, create the stack again or submit the new role in the form."}
+
 // StackDeleted disconnects a connection because the customer deleted the
 // stack that registered it (reason STACK_DELETED). A connection already
 // disconnected changes nothing; an unknown one is NOT_FOUND.
 func (r *Registrations) StackDeleted(ctx context.Context, t tenant.Tenant, accountID string) (connection.Connection, error) {
+	c, _, err := r.stackDeleted(ctx, t, accountID, func(connection.Connection) StackDeletion { return StackDisconnected })
+	return c, err
+}
+
+// StackRoleDeleted undoes what the deleted stack that registered roleARN
+// for the account did, as its customer expects, deciding on the
+// connection as it is when written:
+//   - roleARN is the role in use: the connection is disconnected, and a
+//     candidate pending beside it is dropped with it (the stack is gone, so
+//     is the access it granted; a candidate submitted since would replace a
+//     role that no longer exists, and the customer submits it again).
+//   - roleARN is the pending candidate: only the candidate is dropped; the
+//     verified role, which the stack did not register, stays in use.
+//   - otherwise the connection is left as it is (it uses another role now).
+//
+// An unknown connection is NOT_FOUND.
+func (r *Registrations) StackRoleDeleted(ctx context.Context, t tenant.Tenant, accountID, roleARN string) (connection.Connection, StackDeletion, error) {
+	return r.stackDeleted(ctx, t, accountID, func(c connection.Connection) StackDeletion {
+		switch {
+		case c.RoleARN == roleARN:
+			return StackDisconnected
+		case c.Candidate.Pending() && c.Candidate.RoleARN == roleARN:
+			return StackCandidateDropped
+		}
+		return StackRoleUnused
+	})
+}
+
+// stackDeleted applies what decide says of the connection, reading it
+// again after a concurrent write.
+func (r *Registrations) stackDeleted(ctx context.Context, t tenant.Tenant, accountID string, decide func(connection.Connection) StackDeletion) (connection.Connection, StackDeletion, error) {
 	s := r.Service
 	for attempt := 0; ; attempt++ {
 		c, err := s.Connection(ctx, t.ID, accountID)
 		if err != nil {
-			return connection.Connection{}, err
+			return connection.Connection{}, StackRoleUnused, err
 		}
-		tr := s.Policy.Disconnect(c, t.ExternalIDVersion, s.now())
+		var tr connection.Transition
+		d := decide(c)
+		switch d {
+		case StackRoleUnused:
+			return c, d, nil
+		case StackDisconnected:
+			tr = s.Policy.Disconnect(c, t.ExternalIDVersion, s.now())
+			tr.After.Reason = stackDeletedReason
+			if tr.Event != nil {
+				tr.Event.Reason = stackDeletedReason
+			}
+		case StackCandidateDropped:
+			tr = dropCandidate(c, candidateDeletedReason, t.ExternalIDVersion, s.now())
+		}
 		if !tr.Changed() {
-			return c, nil
-		}
-		reason := connection.Reason{Code: CodeStackDeleted,
-			Message: "The CloudFormation stack that registered the role was deleted; RoleCall no longer uses the role.",
-			Hint:    "To connect the account again, create the stack again or submit the role in the form."}
-		tr.After.Reason = reason
-		if tr.Event != nil {
-			tr.Event.Reason = reason
+			return c, d, nil
 		}
 		err = s.Store.Apply(ctx, tr)
-		if errors.Is(err, store.ErrConflict) && attempt < 3 {
+		if errors.Is(err, ErrConflict) && attempt < 3 {
 			continue
 		}
 		if err != nil {
-			return connection.Connection{}, fmt.Errorf("disconnect %s/%s (stack deleted): %w", t.ID, accountID, err)
+			return connection.Connection{}, StackRoleUnused, fmt.Errorf("undo the deleted stack of %s/%s: %w", t.ID, accountID, err)
 		}
-		return tr.After, nil
+		return tr.After, d, nil
 	}
+}
+
+// dropCandidate fails c's pending candidate with reason, keeping the role
+// in use, its status and its claim: the Role Verification Failed event
+// names the candidate (candidateRoleArn), as when a candidate's check
+// fails. connection.Policy drops candidates only on check outcomes, so
+// the transition is made here, by the rules connection's transitions
+// follow: the next version, its stable event ID, the status unchanged.
+func dropCandidate(c connection.Connection, reason connection.Reason, externalIDVersion int, now time.Time) connection.Transition {
+	now = now.UTC()
+	after := c
+	after.Candidate.Status, after.Candidate.Reason = connection.Failed, reason
+	after.Version = c.Version + 1
+	after.UpdatedAt = now
+	before := c
+	return connection.Transition{Before: &before, After: after, Event: &connection.Event{
+		EventID:           connection.EventID(c.TenantID, c.AccountID, after.Version),
+		DetailType:        connection.RoleVerificationFailed,
+		TenantID:          c.TenantID,
+		AccountID:         c.AccountID,
+		RoleARN:           c.RoleARN,
+		Status:            c.Status,
+		PreviousStatus:    c.Status,
+		Reason:            reason,
+		OccurredAt:        now,
+		Version:           after.Version,
+		ExternalIDVersion: externalIDVersion,
+		ExternalIDCurrent: after.ExternalIDCurrent,
+		CandidateRoleARN:  c.Candidate.RoleARN,
+	}}
 }

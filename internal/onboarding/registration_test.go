@@ -61,6 +61,18 @@ func (f *fixture) registrations() (*onboarding.Registrations, *tokenStore) {
 	return &onboarding.Registrations{Service: f.svc, Tokens: ts}, ts
 }
 
+// newRegistrations is a fixture with the tenants created, and its
+// registration operations over a fresh token store.
+func newRegistrations(t *testing.T, tenantIDs ...string) (*fixture, *onboarding.Registrations, *tokenStore) {
+	t.Helper()
+	f := newFixture(t)
+	for _, id := range tenantIDs {
+		f.tenant(t, id)
+	}
+	regs, ts := f.registrations()
+	return f, regs, ts
+}
+
 // tokens lists a tenant's stored tokens straight from the store.
 func tokens(t *testing.T, ts *tokenStore, tenantID string) []registration.Token {
 	t.Helper()
@@ -73,9 +85,7 @@ func tokens(t *testing.T, ts *tokenStore, tenantID string) []registration.Token 
 
 func TestCreateToken(t *testing.T) {
 	ctx := context.Background()
-	f := newFixture(t)
-	f.tenant(t, "acme")
-	regs, ts := f.registrations()
+	f, regs, ts := newRegistrations(t, "acme")
 	tests := []struct {
 		name string
 		ttl  time.Duration
@@ -123,10 +133,7 @@ func TestCreateToken(t *testing.T) {
 
 func TestCreateTokenLimits(t *testing.T) {
 	ctx := context.Background()
-	f := newFixture(t)
-	f.tenant(t, "acme")
-	f.tenant(t, "beta")
-	regs, ts := f.registrations()
+	f, regs, ts := newRegistrations(t, "acme", "beta")
 
 	t.Run("per invite", func(t *testing.T) {
 		for i := range registration.MaxPerInvite {
@@ -176,9 +183,7 @@ func TestCreateTokenLimits(t *testing.T) {
 
 func TestCreateTokenStoreFailures(t *testing.T) {
 	ctx := context.Background()
-	f := newFixture(t)
-	f.tenant(t, "acme")
-	regs, ts := f.registrations()
+	_, regs, ts := newRegistrations(t, "acme")
 
 	var tried []string
 	ts.put = func(tok registration.Token) error {
@@ -220,10 +225,7 @@ var errBoom = errors.New("dynamodb is down")
 
 func TestListAndRevokeToken(t *testing.T) {
 	ctx := context.Background()
-	f := newFixture(t)
-	f.tenant(t, "acme")
-	f.tenant(t, "beta")
-	regs, ts := f.registrations()
+	f, regs, ts := newRegistrations(t, "acme", "beta")
 	var made []registration.Token
 	for range 2 {
 		_, tok, err := regs.CreateToken(ctx, "acme", 0)
@@ -288,10 +290,8 @@ func TestListAndRevokeToken(t *testing.T) {
 
 func TestAuthenticate(t *testing.T) {
 	ctx := context.Background()
-	f := newFixture(t)
-	acme := f.tenant(t, "acme")
-	beta := f.tenant(t, "beta")
-	regs, ts := f.registrations()
+	f, regs, ts := newRegistrations(t)
+	acme, beta := f.tenant(t, "acme"), f.tenant(t, "beta")
 	mint := func(tenantID string, ttl time.Duration) (string, registration.Token) {
 		s, tok, err := regs.CreateToken(ctx, tenantID, ttl)
 		if err != nil {
@@ -382,10 +382,8 @@ func TestAuthenticate(t *testing.T) {
 
 func TestStackDeleted(t *testing.T) {
 	ctx := context.Background()
-	f := newFixture(t)
-	acme := f.tenant(t, "acme")
-	beta := f.tenant(t, "beta")
-	regs, _ := f.registrations()
+	f, regs, _ := newRegistrations(t)
+	acme, beta := f.tenant(t, "acme"), f.tenant(t, "beta")
 	if _, err := f.svc.Submit(ctx, acme, roleARN); err != nil {
 		t.Fatal(err)
 	}
@@ -403,12 +401,7 @@ func TestStackDeleted(t *testing.T) {
 	}
 	for _, tt := range refused {
 		t.Run(tt.name, func(t *testing.T) {
-			before := f.mem.Snapshot()
-			_, err := regs.StackDeleted(ctx, tt.tn, tt.accountID)
-			wantCode(t, err, tt.code, "accountId")
-			if f.mem.Snapshot() != before {
-				t.Fatal("a refused StackDeleted changed the store")
-			}
+			f.wantRefused(t, tt.code, "accountId", func() error { _, err := regs.StackDeleted(ctx, tt.tn, tt.accountID); return err })
 		})
 	}
 
@@ -423,19 +416,12 @@ func TestStackDeleted(t *testing.T) {
 		}
 	})
 
-	conflicts := 0
-	f.hooks.apply = func(connection.Transition) error {
-		if conflicts < 2 {
-			conflicts++
-			return fmt.Errorf("apply: %w", store.ErrConflict)
-		}
-		return nil
-	}
+	conflicts := f.conflictFirst(2)
 	d, err := regs.StackDeleted(ctx, acme, custAccount)
 	f.hooks.apply = nil
-	if err != nil || conflicts != 2 || d.Status != connection.Disconnected || d.Reason.Code != onboarding.CodeStackDeleted ||
+	if err != nil || *conflicts != 2 || d.Status != connection.Disconnected || d.Reason.Code != onboarding.CodeStackDeleted ||
 		d.Reason.Message == "" || d.Reason.Hint == "" || d.Version != verified.Version+1 {
-		t.Fatalf("StackDeleted = %+v, %v after %d conflicts", d, err, conflicts)
+		t.Fatalf("StackDeleted = %+v, %v after %d conflicts", d, err, *conflicts)
 	}
 	if stored, _ := f.mem.GetConnection(ctx, "acme", custAccount); stored != d {
 		t.Fatalf("stored %+v, want %+v", stored, d)
@@ -461,5 +447,94 @@ func TestStackDeleted(t *testing.T) {
 		defer func() { f.hooks.apply = nil }()
 		_, err := regs.StackDeleted(ctx, acme, custAccount)
 		wantInternal(t, err, store.ErrConflict)
+	})
+}
+
+// TestStackRoleDeleted: what a deleted stack's role is to the connection
+// decides what its deletion does; a concurrent write makes it decide again
+// on the connection as it is then.
+func TestStackRoleDeleted(t *testing.T) {
+	const candidateARN = "arn:aws:iam::123456789012:role/RoleCallNext"
+	ctx := context.Background()
+	// withCandidate stores acme's connection VERIFIED with roleARN and a
+	// pending candidate.
+	withCandidate := func(t *testing.T, f *fixture) (tenant.Tenant, connection.Connection) {
+		t.Helper()
+		acme := f.tenant(t, "acme")
+		if _, err := f.svc.Submit(ctx, acme, roleARN); err != nil {
+			t.Fatal(err)
+		}
+		f.verify(t, "acme", custAccount)
+		c, err := f.svc.Submit(ctx, acme, candidateARN)
+		if err != nil || !c.Candidate.Pending() {
+			t.Fatalf("candidate submission: %+v, %v", c, err)
+		}
+		return acme, c
+	}
+	tests := []struct {
+		name      string
+		role      string
+		conflicts int // concurrent writes before the one that is applied
+		want      onboarding.StackDeletion
+		status    connection.Status
+		candidate connection.Status
+	}{
+		{"the role in use", roleARN, 0, onboarding.StackDisconnected, connection.Disconnected, ""},
+		{"the pending candidate", candidateARN, 0, onboarding.StackCandidateDropped, connection.Verified, connection.Failed},
+		{"the pending candidate, after concurrent writes", candidateARN, 2, onboarding.StackCandidateDropped, connection.Verified, connection.Failed},
+		{"neither", "arn:aws:iam::123456789012:role/Other", 0, onboarding.StackRoleUnused, connection.Verified, connection.Pending},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			regs, _ := f.registrations()
+			acme, before := withCandidate(t, f)
+			conflicts := f.conflictFirst(tt.conflicts)
+			c, did, err := regs.StackRoleDeleted(ctx, acme, custAccount, tt.role)
+			if err != nil || did != tt.want || c.Status != tt.status || c.Candidate.Status != tt.candidate || *conflicts != tt.conflicts {
+				t.Fatalf("StackRoleDeleted = %+v, %v, %v after %d conflicts; want %v, status %s, candidate %q", c, did, err, *conflicts, tt.want, tt.status, tt.candidate)
+			}
+			if stored, _ := f.mem.GetConnection(ctx, "acme", custAccount); stored != c {
+				t.Fatalf("stored %+v, want %+v", stored, c)
+			}
+			evs, _ := f.mem.Events(ctx, "acme", custAccount)
+			last := evs[len(evs)-1]
+			if did == onboarding.StackRoleUnused {
+				if c != before || last.Version != before.Version {
+					t.Fatalf("changed: %+v (event %+v), was %+v", c, last, before)
+				}
+				return
+			}
+			if last.Version != before.Version+1 || last.Reason.Code != onboarding.CodeStackDeleted || last.Reason.Hint == "" || c.Version != last.Version {
+				t.Fatalf("event %+v of connection %+v, want STACK_DELETED at version %d", last, c, before.Version+1)
+			}
+			if did == onboarding.StackCandidateDropped {
+				if last.DetailType != connection.RoleVerificationFailed || last.CandidateRoleARN != candidateARN || last.RoleARN != roleARN ||
+					last.Status != connection.Verified || last.PreviousStatus != connection.Verified || last.EventID != connection.EventID("acme", custAccount, c.Version) ||
+					c.RoleARN != roleARN || c.Reason != before.Reason || c.Candidate.Reason.Code != onboarding.CodeStackDeleted {
+					t.Fatalf("candidate drop: connection %+v, event %+v", c, last)
+				}
+				// Dropped once: a second deletion of its stack changes nothing.
+				again, did, err := regs.StackRoleDeleted(ctx, acme, custAccount, tt.role)
+				if err != nil || did != onboarding.StackRoleUnused || again != c {
+					t.Fatalf("again: %+v, %v, %v", again, did, err)
+				}
+			}
+		})
+	}
+
+	t.Run("refused and failed writes change nothing", func(t *testing.T) {
+		f := newFixture(t)
+		regs, _ := f.registrations()
+		acme, _ := withCandidate(t, f)
+		before := f.mem.Snapshot()
+		_, _, err := regs.StackRoleDeleted(ctx, acme, "999999999999", candidateARN)
+		wantCode(t, err, onboarding.CodeNotFound, "accountId")
+		f.hooks.apply = func(connection.Transition) error { return errBoom }
+		_, _, err = regs.StackRoleDeleted(ctx, acme, custAccount, candidateARN)
+		wantInternal(t, err, errBoom)
+		if f.mem.Snapshot() != before {
+			t.Fatal("a refused or failed StackRoleDeleted changed the store")
+		}
 	})
 }

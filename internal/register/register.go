@@ -4,8 +4,10 @@
 // stack's registration token, binds the stack's account to the role's,
 // submits the connection exactly as the web form does, and answers the
 // request at its ResponseURL (allowlisted S3 hosts only). Deleting the stack
-// disconnects the connection (STACK_DELETED) and is always answered
-// SUCCESS, so a customer can always delete their stack.
+// undoes what it registered (STACK_DELETED): the connection is disconnected
+// when the stack's role is the one in use, only the candidate is dropped
+// when the stack's role is a candidate still being verified. A Delete is
+// always answered SUCCESS, so a customer can always delete their stack.
 //
 // SNS delivers at least once. The answer to each request is recorded under
 // a key of (StackId, RequestId, LogicalResourceId) before it is sent, so a
@@ -39,15 +41,14 @@ import (
 	"github.com/rolecall/rolecall/internal/onboarding"
 	"github.com/rolecall/rolecall/internal/registration"
 	"github.com/rolecall/rolecall/internal/rolearn"
-	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
-// Registrar authenticates tokens and disconnects deleted stacks
+// Registrar authenticates tokens and undoes what deleted stacks registered
 // (*onboarding.Registrations implements it).
 type Registrar interface {
 	Authenticate(ctx context.Context, secret string) (tenant.Tenant, registration.Token, error)
-	StackDeleted(ctx context.Context, t tenant.Tenant, accountID string) (connection.Connection, error)
+	StackRoleDeleted(ctx context.Context, t tenant.Tenant, accountID, roleARN string) (connection.Connection, onboarding.StackDeletion, error)
 }
 
 // Onboarding submits and reads connections (*onboarding.Service implements
@@ -157,7 +158,7 @@ func (h *Handler) HandleMessage(ctx context.Context, msg []byte) error {
 	case err == nil:
 		log.InfoContext(ctx, "registration request redelivered", "requestType", string(ev.RequestType), "status", a.Status)
 		return h.send(ctx, ev, a)
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, onboarding.ErrNotFound):
 	case isDelete:
 		log.ErrorContext(ctx, "recorded answer not read; answering the Delete anyway", "error", err)
 	default:
@@ -259,10 +260,13 @@ func (h *Handler) awaitCheck(ctx context.Context, c connection.Connection) (conn
 	return c, nil
 }
 
-// delete handles Delete: always SUCCESS. It disconnects only a connection
-// this stack can prove is its own: a physical ID naming a tenant and
-// account, a registration token that authenticates that tenant, a stack in
-// that account, and the connection's role being the stack's role.
+// delete handles Delete: always SUCCESS. It changes only a connection this
+// stack can prove is its own: a physical ID naming a tenant and account, a
+// registration token that authenticates that tenant, and a stack in that
+// account. Then what the stack's role is to the connection decides
+// (onboarding.Registrations.StackRoleDeleted): the role in use is
+// disconnected, with any candidate pending beside it; a pending candidate
+// is dropped and the verified role kept; another role changes nothing.
 func (h *Handler) delete(ctx context.Context, ev cfn.Event) registration.Answer {
 	log := h.log()
 	ok := registration.Answer{Status: string(cfn.StatusSuccess), PhysicalResourceID: ev.PhysicalResourceID}
@@ -283,21 +287,23 @@ func (h *Handler) delete(ctx context.Context, ev cfn.Event) registration.Answer 
 		log.InfoContext(ctx, "stack deleted; connection kept", "why", "registration token does not authenticate the tenant", "physicalResourceId", ev.PhysicalResourceID)
 		return ok
 	}
-	c, err := h.Onboarding.Connection(ctx, tenantID, account)
+	role, err := rolearn.Parse(r.roleARN, rolearn.Rules{})
 	if err != nil {
-		if onboarding.AsError(err) == nil {
-			log.ErrorContext(ctx, "stack deleted; connection not read", "physicalResourceId", ev.PhysicalResourceID, "error", err)
-		}
+		log.InfoContext(ctx, "stack deleted; connection kept", "why", "the stack's RoleArn is not a role ARN", "physicalResourceId", ev.PhysicalResourceID)
 		return ok
 	}
-	if a, err := rolearn.Parse(r.roleARN, rolearn.Rules{}); err != nil || a.String() != c.RoleARN {
-		log.InfoContext(ctx, "stack deleted; connection kept", "why", "the connection uses another role now", "physicalResourceId", ev.PhysicalResourceID)
-		return ok
-	}
-	if _, err := h.Registrar.StackDeleted(ctx, t, account); err != nil {
+	_, did, err := h.Registrar.StackRoleDeleted(ctx, t, account, role.String())
+	switch {
+	case onboarding.AsError(err) != nil:
+		// Unknown connection: nothing to undo.
+	case err != nil:
 		// Deletion must never block the customer's stack: answer SUCCESS and
 		// leave the connection to its checks (the role is gone with the stack).
-		log.ErrorContext(ctx, "stack deleted; disconnect failed", "physicalResourceId", ev.PhysicalResourceID, "error", err)
+		log.ErrorContext(ctx, "stack deleted; connection not updated", "physicalResourceId", ev.PhysicalResourceID, "error", err)
+	case did == onboarding.StackRoleUnused:
+		log.InfoContext(ctx, "stack deleted; connection kept", "why", "the connection uses another role now", "physicalResourceId", ev.PhysicalResourceID)
+	case did == onboarding.StackCandidateDropped:
+		log.InfoContext(ctx, "stack deleted; its candidate role dropped, the verified role kept", "physicalResourceId", ev.PhysicalResourceID)
 	}
 	return ok
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/rolecall/rolecall/internal/registration"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/store/storetest"
 	"github.com/rolecall/rolecall/internal/tenant"
 	"github.com/rolecall/rolecall/internal/testkit/syncbuf"
 )
@@ -75,11 +76,12 @@ func (r *recorder) count() int {
 	return len(r.answers)
 }
 
-// env is a handler over the embedded store, with a clock the fake sleep
-// advances and an optional check that runs when the handler waits.
+// env is a handler over a store (the embedded one unless newEnvOn says
+// otherwise), with a clock the fake sleep advances and an optional check
+// that runs when the handler waits.
 type env struct {
 	t      *testing.T
-	mem    *store.Memory
+	st     storetest.Adapter
 	regs   *onboarding.Registrations
 	svc    *onboarding.Service
 	h      *Handler
@@ -90,13 +92,15 @@ type env struct {
 	waits  int
 }
 
-func newEnv(t *testing.T) *env {
-	e := &env{t: t, mem: store.NewMemory(), rec: &recorder{}, logs: &syncbuf.Buffer{}, now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-	e.svc = &onboarding.Service{Store: e.mem, Queue: queue.NewMemory(), Policy: connection.DefaultPolicy(),
+func newEnv(t *testing.T) *env { return newEnvOn(t, storetest.NewMemory()) }
+
+func newEnvOn(t *testing.T, st storetest.Adapter) *env {
+	e := &env{t: t, st: st, rec: &recorder{}, logs: &syncbuf.Buffer{}, now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	e.svc = &onboarding.Service{Store: e.st, Queue: queue.NewMemory(), Policy: connection.DefaultPolicy(),
 		Rules: rolearn.Rules{Partition: "aws", OwnAccount: partnerAcct}, Now: func() time.Time { return e.now }}
-	e.regs = &onboarding.Registrations{Service: e.svc, Tokens: store.NewMemoryRegistrations()}
+	e.regs = &onboarding.Registrations{Service: e.svc, Tokens: e.st}
 	e.h = &Handler{
-		Registrar: e.regs, Onboarding: e.svc, Answers: e.regs.Tokens.(*store.MemoryRegistrations), Sender: e.rec,
+		Registrar: e.regs, Onboarding: e.svc, Answers: e.st, Sender: e.rec,
 		Wait: 10 * time.Second, Poll: time.Second,
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			e.waits++
@@ -162,11 +166,19 @@ func (e *env) create(secret string) {
 // version: the result is applied through the lifecycle policy.
 func (e *env) check(tenantID, account string, r connection.Result) {
 	e.t.Helper()
-	c, err := e.mem.GetConnection(context.Background(), tenantID, account)
+	if err := e.apply(tenantID, account, r); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// apply is check returning the store's error.
+func (e *env) apply(tenantID, account string, r connection.Result) error {
+	e.t.Helper()
+	c, err := e.st.GetConnection(context.Background(), tenantID, account)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	tn, err := e.mem.GetTenant(context.Background(), tenantID)
+	tn, err := e.st.GetTenant(context.Background(), tenantID)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -174,9 +186,7 @@ func (e *env) check(tenantID, account string, r connection.Result) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if err := e.mem.Apply(context.Background(), tr); err != nil {
-		e.t.Fatal(err)
-	}
+	return e.st.Apply(context.Background(), tr)
 }
 
 // msg is a custom-resource request as CloudFormation sends it.
@@ -198,7 +208,7 @@ func props(role, token string) map[string]any {
 }
 
 func (e *env) events(tenantID string) []connection.Event {
-	evs, err := e.mem.Events(context.Background(), tenantID, custAcct)
+	evs, err := e.st.Events(context.Background(), tenantID, custAcct)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -225,7 +235,7 @@ func TestCreateVerified(t *testing.T) {
 	if e.rec.answers[0].url != goodURL {
 		t.Fatalf("answered to %q", e.rec.answers[0].url)
 	}
-	c, _ := e.mem.GetConnection(context.Background(), "acme", custAcct)
+	c, _ := e.st.GetConnection(context.Background(), "acme", custAcct)
 	if c.Status != connection.Verified || c.RoleARN != custRole {
 		t.Fatalf("connection = %+v", c)
 	}
@@ -255,7 +265,7 @@ func TestCreateCheckFailsAnswersHint(t *testing.T) {
 	if got := e.rec.last(t); got["Status"] != "SUCCESS" {
 		t.Fatalf("delete answer = %v", got)
 	}
-	c, _ := e.mem.GetConnection(context.Background(), "acme", custAcct)
+	c, _ := e.st.GetConnection(context.Background(), "acme", custAcct)
 	if c.Status != connection.Disconnected || c.Reason.Code != onboarding.CodeStackDeleted {
 		t.Fatalf("after rollback: %+v", c)
 	}
@@ -347,7 +357,7 @@ func TestCreateRefusals(t *testing.T) {
 		})
 	}
 	for _, tn := range []string{"acme", "other"} {
-		if p, _ := e.mem.ListByTenant(context.Background(), tn, "", 10); len(p.Items) != 0 {
+		if p, _ := e.st.ListByTenant(context.Background(), tn, "", 10); len(p.Items) != 0 {
 			t.Fatalf("refused requests stored connections for %s: %+v", tn, p.Items)
 		}
 	}
@@ -358,7 +368,7 @@ func TestCreateRefusals(t *testing.T) {
 	if got := e.rec.last(t); got["PhysicalResourceId"] != "other/"+custAcct {
 		t.Fatalf("other tenant's token: %v", got)
 	}
-	if p, _ := e.mem.ListByTenant(context.Background(), "acme", "", 10); len(p.Items) != 0 {
+	if p, _ := e.st.ListByTenant(context.Background(), "acme", "", 10); len(p.Items) != 0 {
 		t.Fatal("another tenant's token registered for acme")
 	}
 }
@@ -396,7 +406,7 @@ func TestDropped(t *testing.T) {
 	if e.rec.count() != 0 {
 		t.Fatalf("%d dropped messages were answered", e.rec.count())
 	}
-	if p, _ := e.mem.ListByTenant(context.Background(), "acme", "", 10); len(p.Items) != 0 {
+	if p, _ := e.st.ListByTenant(context.Background(), "acme", "", 10); len(p.Items) != 0 {
 		t.Fatal("a dropped message stored a connection")
 	}
 	if strings.Contains(e.logs.String(), secret) || strings.Contains(e.logs.String(), "X-Amz-Signature") {
@@ -536,7 +546,7 @@ func TestDelete(t *testing.T) {
 			if got["Status"] != "SUCCESS" || got["PhysicalResourceId"] == "" {
 				t.Fatalf("answer = %v", got)
 			}
-			if c, _ := e.mem.GetConnection(context.Background(), "acme", custAcct); c.Status != connection.Verified {
+			if c, _ := e.st.GetConnection(context.Background(), "acme", custAcct); c.Status != connection.Verified {
 				t.Fatalf("disconnected by %s", tc.name)
 			}
 		})
@@ -551,7 +561,7 @@ func TestDelete(t *testing.T) {
 			t.Fatalf("delete answer = %v", got)
 		}
 	}
-	c, _ := e.mem.GetConnection(context.Background(), "acme", custAcct)
+	c, _ := e.st.GetConnection(context.Background(), "acme", custAcct)
 	if c.Status != connection.Disconnected || c.Reason.Code != onboarding.CodeStackDeleted || c.Reason.Hint == "" {
 		t.Fatalf("after delete: %+v", c)
 	}
@@ -559,6 +569,100 @@ func TestDelete(t *testing.T) {
 	last := evs[len(evs)-1]
 	if last.DetailType != connection.RoleDisconnected || last.Reason.Code != onboarding.CodeStackDeleted || len(evs) != 3 {
 		t.Fatalf("events: %d, last %+v", len(evs), last)
+	}
+}
+
+// TestDeleteDuringCandidate: a stack's Delete while the connection has a
+// pending candidate undoes what that stack registered, on both stores. The
+// stack of the candidate drops only the candidate (the verified role,
+// which another stack or the form registered, stays in use); the stack of
+// the verified role disconnects, and the candidate goes with the
+// connection; a stack of neither role changes nothing.
+func TestDeleteDuringCandidate(t *testing.T) {
+	const custRole3 = "arn:aws:iam::111122223333:role/SomethingElse"
+	tests := []struct {
+		name       string
+		stackRole  string
+		status     connection.Status
+		candidate  connection.Status // "" when the candidate is gone
+		lastEvent  connection.DetailType
+		eventsMore int
+	}{
+		{"the candidate's stack drops the candidate", custRole2, connection.Verified, connection.Failed, connection.RoleVerificationFailed, 1},
+		{"the verified role's stack disconnects and drops the candidate", custRole, connection.Disconnected, "", connection.RoleDisconnected, 1},
+		{"a stack of neither role changes nothing", custRole3, connection.Verified, connection.Pending, connection.RoleSubmitted, 0},
+	}
+	for _, a := range storetest.Adapters() {
+		t.Run(a.Name, func(t *testing.T) {
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					ctx := context.Background()
+					e := newEnvOn(t, a.New(t))
+					e.h.Wait = -1
+					secret := e.acmeToken()
+					e.create(secret)
+					e.check("acme", custAcct, connection.ResultOK)
+					update := msg("Update", "u1", "acme/"+custAcct, props(custRole2, secret))
+					if err := e.h.HandleMessage(ctx, update); err != nil {
+						t.Fatal(err)
+					}
+					before, err := e.st.GetConnection(ctx, "acme", custAcct)
+					if err != nil || before.RoleARN != custRole || !before.Candidate.Pending() || before.Candidate.RoleARN != custRole2 {
+						t.Fatalf("before the Delete: %+v, %v; want %s verified with candidate %s", before, err, custRole, custRole2)
+					}
+					nEvents := len(e.events("acme"))
+
+					del := msg("Delete", "d1", "acme/"+custAcct, props(tt.stackRole, secret))
+					if err := e.h.HandleMessage(ctx, del); err != nil {
+						t.Fatal(err)
+					}
+					if got := e.rec.last(t); got["Status"] != "SUCCESS" || got["PhysicalResourceId"] != "acme/"+custAcct {
+						t.Fatalf("delete answer = %v", got)
+					}
+					c, err := e.st.GetConnection(ctx, "acme", custAcct)
+					if err != nil || c.Status != tt.status || c.Candidate.Status != tt.candidate {
+						t.Fatalf("after the Delete: %+v, %v; want status %s, candidate %q", c, err, tt.status, tt.candidate)
+					}
+					evs := e.events("acme")
+					last := evs[len(evs)-1]
+					if len(evs) != nEvents+tt.eventsMore || last.DetailType != tt.lastEvent {
+						t.Fatalf("%d events after %d, last %+v; want %d more, the last %s", len(evs), nEvents, last, tt.eventsMore, tt.lastEvent)
+					}
+					if tt.eventsMore == 0 {
+						if c != before {
+							t.Fatalf("changed by a stack of neither role: %+v, was %+v", c, before)
+						}
+						return
+					}
+					if last.Reason.Code != onboarding.CodeStackDeleted || last.Reason.Hint == "" || last.Version != before.Version+1 {
+						t.Fatalf("event %+v, want reason STACK_DELETED with a hint at version %d", last, before.Version+1)
+					}
+					if tt.candidate == connection.Failed {
+						if c.RoleARN != custRole || c.Candidate.RoleARN != custRole2 || c.Candidate.Reason.Code != onboarding.CodeStackDeleted ||
+							last.RoleARN != custRole || last.CandidateRoleARN != custRole2 || last.Status != connection.Verified {
+							t.Fatalf("candidate not dropped as such: %+v, event %+v", c, last)
+						}
+						// The verified role keeps its claim: another tenant
+						// cannot verify it.
+						e.tenant("other")
+						other, _ := e.token("other")
+						if err := e.h.HandleMessage(ctx, msg("Create", "o1", "", props(custRole, other))); err != nil {
+							t.Fatal(err)
+						}
+						if err := e.apply("other", custAcct, connection.ResultOK); !errors.Is(err, store.ErrRoleClaimed) {
+							t.Fatalf("another tenant's check of the role still in use: %v, want %v", err, store.ErrRoleClaimed)
+						}
+					}
+					// A redelivered Delete changes nothing more.
+					if err := e.h.HandleMessage(ctx, del); err != nil {
+						t.Fatal(err)
+					}
+					if again, _ := e.st.GetConnection(ctx, "acme", custAcct); again != c {
+						t.Fatalf("redelivery changed %+v to %+v", c, again)
+					}
+				})
+			}
+		})
 	}
 }
 
@@ -612,7 +716,7 @@ func TestAnswersStoreDown(t *testing.T) {
 	if got := e.rec.last(t); got["Status"] != "SUCCESS" {
 		t.Fatalf("delete answer = %v", got)
 	}
-	if c, _ := e.mem.GetConnection(context.Background(), "acme", custAcct); c.Status != connection.Disconnected {
+	if c, _ := e.st.GetConnection(context.Background(), "acme", custAcct); c.Status != connection.Disconnected {
 		t.Fatalf("not disconnected: %+v", c)
 	}
 }

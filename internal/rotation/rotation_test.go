@@ -2,6 +2,8 @@ package rotation_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -11,6 +13,20 @@ import (
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
+
+// newTenant is a memory store holding tenant acme, created at t0.
+func newTenant(t *testing.T, t0 time.Time) (*store.Memory, tenant.Tenant) {
+	t.Helper()
+	st := store.NewMemory()
+	tn, err := tenant.New("acme", "Acme", t0)
+	if err == nil {
+		err = st.CreateTenant(context.Background(), tn)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, tn
+}
 
 func TestSettle(t *testing.T) {
 	t0 := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -33,11 +49,7 @@ func TestSettle(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			st := store.NewMemory()
-			tn, _ := tenant.New("acme", "Acme", t0)
-			if err := st.CreateTenant(ctx, tn); err != nil {
-				t.Fatal(err)
-			}
+			st, tn := newTenant(t, t0)
 			apply := func(tr connection.Transition, err error) connection.Connection {
 				t.Helper()
 				if err == nil {
@@ -89,5 +101,101 @@ func TestSettle(t *testing.T) {
 				t.Fatalf("settle again = %v, %v", again, err)
 			}
 		})
+	}
+}
+
+// failing is the memory store with failures injected per method.
+type failing struct {
+	*store.Memory
+	get, list, complete error
+}
+
+func (f *failing) GetTenant(ctx context.Context, id string) (tenant.Tenant, error) {
+	if f.get != nil {
+		return tenant.Tenant{}, f.get
+	}
+	return f.Memory.GetTenant(ctx, id)
+}
+
+func (f *failing) ListByTenant(ctx context.Context, tenantID, cursor string, limit int) (store.Page, error) {
+	if f.list != nil {
+		return store.Page{}, f.list
+	}
+	return f.Memory.ListByTenant(ctx, tenantID, cursor, limit)
+}
+
+func (f *failing) CompleteRotation(ctx context.Context, t tenant.Tenant, completion string, at time.Time) error {
+	if f.complete != nil {
+		return f.complete
+	}
+	return f.Memory.CompleteRotation(ctx, t, completion, at)
+}
+
+// TestSettleFailures: a store that fails makes Settle fail and complete
+// nothing; a rotation completed concurrently (a conflict) is not an error;
+// a tenant not in a grace has nothing to settle.
+func TestSettleFailures(t *testing.T) {
+	t0 := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	boom := errors.New("dynamodb is down")
+	tests := []struct {
+		name    string
+		st      failing
+		grace   time.Duration
+		wantErr error
+	}{
+		{"tenant not read", failing{get: boom}, time.Hour, boom},
+		{"connections not listed", failing{list: boom}, time.Hour, boom},
+		{"completion fails", failing{complete: boom}, time.Hour, boom},
+		{"completed concurrently", failing{complete: fmt.Errorf("complete: %w", store.ErrConflict)}, time.Hour, nil},
+		{"no grace: nothing to settle", failing{}, 0, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			mem, tn := newTenant(t, t0)
+			if err := mem.RotateExternalID(ctx, tn.RotatedWithGrace(t0, tc.grace)); err != nil {
+				t.Fatal(err)
+			}
+			before := mem.Snapshot()
+			st := tc.st
+			st.Memory = mem
+			done, err := rotation.SettleTenant(ctx, &st, "acme", t0.Add(time.Minute))
+			if done || !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
+				t.Fatalf("SettleTenant = %v, %v; want false, %v", done, err, tc.wantErr)
+			}
+			if mem.Snapshot() != before {
+				t.Fatal("a rotation that did not settle changed the store")
+			}
+		})
+	}
+}
+
+// TestSettleReadsEveryPage: a connection on the previous ID past the first
+// page of the listing still holds the rotation open.
+func TestSettleReadsEveryPage(t *testing.T) {
+	t0 := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	ctx := context.Background()
+	p := connection.DefaultPolicy()
+	st, tn := newTenant(t, t0)
+	for i := range store.MaxLimit + 1 {
+		a, _ := rolearn.Parse(fmt.Sprintf("arn:aws:iam::%012d:role/R", 100000000000+i), rolearn.Rules{})
+		tr := p.Submit(nil, "acme", a, 1, t0)
+		if i == store.MaxLimit { // the last, on the second page: verified with v1
+			if err := st.Apply(ctx, tr); err != nil {
+				t.Fatal(err)
+			}
+			c := tr.After
+			tr, _ = p.Apply(c, connection.Outcome{Result: connection.ResultOK, Version: c.Version, ExternalIDVersion: 1, ExternalIDCurrent: true, CheckedAt: t0})
+		}
+		if err := st.Apply(ctx, tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := tn.RotatedWithGrace(t0.Add(time.Minute), time.Hour)
+	if err := st.RotateExternalID(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if done, err := rotation.Settle(ctx, st, r, t0.Add(2*time.Minute)); err != nil || done {
+		t.Fatalf("Settle = %v, %v; want the rotation kept open by the connection on the second page", done, err)
 	}
 }

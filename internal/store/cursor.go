@@ -1,9 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -46,3 +49,38 @@ func decodeCursor(cursor string, attrs []string, ok func(map[string]string) bool
 	}
 	return out, nil
 }
+
+// memoryPage pages the items of one of Memory's listings in key order.
+// Its cursors are prefix+key of the last item returned: the keys of one
+// listing share the prefix, so a cursor of another listing is refused.
+func memoryPage[T any](cursor, prefix string, limit int, items []T, key func(T) string) ([]T, string, error) {
+	after, err := cursorAfter(cursor, prefix)
+	if err != nil {
+		return nil, "", err
+	}
+	if cursor != "" {
+		items = slices.DeleteFunc(items, func(it T) bool { return key(it) <= after })
+	}
+	slices.SortFunc(items, func(a, b T) int { return cmp.Compare(key(a), key(b)) })
+	limit = clampLimit(limit)
+	if len(items) <= limit {
+		return items, "", nil
+	}
+	items = items[:limit]
+	return items, memoryCursor(prefix + key(items[limit-1])), nil
+}
+
+// cursorAfter reads a Memory cursor of the listing whose keys start with
+// prefix: the key of the last item returned ("" for the first page).
+func cursorAfter(cursor, prefix string) (string, error) {
+	if cursor == "" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil || !strings.HasPrefix(string(b), prefix) || len(b) == len(prefix) {
+		return "", ErrInvalidCursor
+	}
+	return string(b[len(prefix):]), nil
+}
+
+func memoryCursor(key string) string { return base64.RawURLEncoding.EncodeToString([]byte(key)) }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -151,6 +152,41 @@ func failedAt(codes []string, i int) bool {
 	return i >= 0 && i < len(codes) && codes[i] == condCodeFailed
 }
 
+// putNew writes vs as items in one transaction, each only where no item has
+// its key. taken is the index of the first item whose key was taken (-1
+// when none was); err is the write's error.
+func (d *DynamoDB) putNew(ctx context.Context, vs ...any) (taken int, err error) {
+	items, err := marshalAll(vs...)
+	if err != nil {
+		return -1, err
+	}
+	writes := make([]ddbtypes.TransactWriteItem, len(items))
+	for i, item := range items {
+		writes[i] = ddbtypes.TransactWriteItem{Put: &ddbtypes.Put{TableName: &d.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(" + AttrPK + ")")}}
+	}
+	_, err = d.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: writes})
+	codes, _ := reasons(err)
+	for i := range writes {
+		if failedAt(codes, i) {
+			return i, err
+		}
+	}
+	return -1, err
+}
+
+// connPage decodes a page of connection items a query returned, with its
+// error.
+func connPage(items []map[string]ddbtypes.AttributeValue, next string, err error) (Page, error) {
+	if err != nil {
+		return Page{}, err
+	}
+	cs, err := decodeConns(items)
+	if err != nil {
+		return Page{}, err
+	}
+	return Page{Items: cs, Cursor: next}, nil
+}
+
 // GetConnection implements Store.
 func (d *DynamoDB) GetConnection(ctx context.Context, tenantID, accountID string) (connection.Connection, error) {
 	var it connItem
@@ -260,15 +296,11 @@ func (d *DynamoDB) queryPrefix(ctx context.Context, pk, skPrefix, cursor string,
 
 // ListByTenant implements Store.
 func (d *DynamoDB) ListByTenant(ctx context.Context, tenantID, cursor string, limit int) (Page, error) {
-	items, next, err := d.queryPrefix(ctx, tenantPK(tenantID), connPrefix, cursor, limit)
+	p, err := connPage(d.queryPrefix(ctx, tenantPK(tenantID), connPrefix, cursor, limit))
 	if err != nil {
 		return Page{}, fmt.Errorf("list connections of %s: %w", tenantID, err)
 	}
-	cs, err := decodeConns(items)
-	if err != nil {
-		return Page{}, fmt.Errorf("list connections of %s: %w", tenantID, err)
-	}
-	return Page{Items: cs, Cursor: next}, nil
+	return p, nil
 }
 
 // ListByStatus implements Store. The index holds keys only; the items are
@@ -287,20 +319,12 @@ func (d *DynamoDB) ListByStatus(ctx context.Context, status connection.Status, c
 		return Page{}, fmt.Errorf("list %s connections: %w", status, err)
 	}
 	items, err := d.batchGet(ctx, keys)
+	p, err := connPage(items, next, err)
 	if err != nil {
 		return Page{}, fmt.Errorf("list %s connections: %w", status, err)
 	}
-	cs, err := decodeConns(items)
-	if err != nil {
-		return Page{}, fmt.Errorf("list %s connections: %w", status, err)
-	}
-	kept := cs[:0]
-	for _, c := range cs {
-		if c.Status == status {
-			kept = append(kept, c)
-		}
-	}
-	return Page{Items: kept, Cursor: next}, nil
+	p.Items = slices.DeleteFunc(p.Items, func(c connection.Connection) bool { return c.Status != status })
+	return p, nil
 }
 
 // batchGet reads the items of keys (consistently, in batches of 100) and
@@ -351,7 +375,7 @@ func (d *DynamoDB) batchGet(ctx context.Context, keys []map[string]ddbtypes.Attr
 // check is then discarded as stale).
 func (d *DynamoDB) Due(ctx context.Context, shard int, until time.Time, cursor string, limit int) (Page, error) {
 	ds := dueShardKey(shard)
-	items, next, err := d.query(ctx, &dynamodb.QueryInput{
+	p, err := connPage(d.query(ctx, &dynamodb.QueryInput{
 		TableName:              &d.table,
 		IndexName:              aws.String(IndexDue),
 		KeyConditionExpression: aws.String(AttrDueShard + " = :s AND " + AttrDueAt + " < :u"),
@@ -362,15 +386,11 @@ func (d *DynamoDB) Due(ctx context.Context, shard int, until time.Time, cursor s
 		},
 	}, []string{AttrPK, AttrSK, AttrDueShard, AttrDueAt}, cursor, func(k map[string]string) bool {
 		return k[AttrDueShard] == ds
-	}, limit)
+	}, limit))
 	if err != nil {
 		return Page{}, fmt.Errorf("list due connections of shard %d: %w", shard, err)
 	}
-	cs, err := decodeConns(items)
-	if err != nil {
-		return Page{}, fmt.Errorf("list due connections of shard %d: %w", shard, err)
-	}
-	return Page{Items: cs, Cursor: next}, nil
+	return p, nil
 }
 
 // Events implements Store.

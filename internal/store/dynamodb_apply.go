@@ -163,14 +163,11 @@ const (
 func (d *DynamoDB) transition(ctx context.Context, t connection.Transition) error {
 	a := t.After
 	id := fmt.Sprintf("%s/%s v%d", a.TenantID, a.AccountID, a.Version)
-	ci, err := marshal(newConnItem(a))
+	ms, err := marshalAll(newConnItem(a), newEventItem(*t.Event))
 	if err != nil {
 		return fmt.Errorf("apply to %s: %w", id, err)
 	}
-	ei, err := marshal(newEventItem(*t.Event))
-	if err != nil {
-		return fmt.Errorf("apply to %s: %w", id, err)
-	}
+	ci, ei := ms[0], ms[1]
 	owner := map[string]ddbtypes.AttributeValue{":t": s(a.TenantID), ":a": s(a.AccountID)}
 	connPut := &ddbtypes.Put{TableName: &d.table, Item: ci, ConditionExpression: aws.String("attribute_not_exists(" + AttrPK + ")")}
 	if t.Before != nil {

@@ -46,24 +46,11 @@ func (d *DynamoDB) PutInvite(ctx context.Context, inv tenant.Invite) error {
 	if tenant.ValidateInviteID(inv.ID) != nil {
 		return fmt.Errorf("put invite %q for %s: %w", inv.ID, inv.TenantID, ErrInvalidInvite)
 	}
-	item, err := marshal(newInviteItem(inv))
-	if err != nil {
-		return fmt.Errorf("put invite %s for %s: %w", inv.ID, inv.TenantID, err)
-	}
-	ref, err := marshal(newInviteRefItem(inv))
-	if err != nil {
-		return fmt.Errorf("put invite %s for %s: %w", inv.ID, inv.TenantID, err)
-	}
-	notExists := aws.String("attribute_not_exists(" + AttrPK + ")")
-	_, err = d.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{
-		{Put: &ddbtypes.Put{TableName: &d.table, Item: item, ConditionExpression: notExists}},
-		{Put: &ddbtypes.Put{TableName: &d.table, Item: ref, ConditionExpression: notExists}},
-	}})
-	codes, _ := reasons(err)
+	taken, err := d.putNew(ctx, newInviteItem(inv), newInviteRefItem(inv))
 	switch {
 	case err == nil:
 		return nil
-	case failedAt(codes, 0) || failedAt(codes, 1):
+	case taken >= 0:
 		return fmt.Errorf("put invite %s for %s: %w", inv.ID, inv.TenantID, ErrInviteExists)
 	}
 	return fmt.Errorf("put invite %s for %s: %w", inv.ID, inv.TenantID, err)

@@ -15,26 +15,13 @@ import (
 
 // CreateTenant implements Store.
 func (d *DynamoDB) CreateTenant(ctx context.Context, t tenant.Tenant) error {
-	ti, err := marshal(newTenantItem(t))
-	if err != nil {
-		return fmt.Errorf("create tenant %s: %w", t.ID, err)
-	}
-	xi, err := marshal(externalIDItem{PK: externalIDPK(t.ExternalID), SK: skExternalID, Kind: kindExternalID, TenantID: t.ID})
-	if err != nil {
-		return fmt.Errorf("create tenant %s: %w", t.ID, err)
-	}
-	notExists := aws.String("attribute_not_exists(" + AttrPK + ")")
-	_, err = d.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{
-		{Put: &ddbtypes.Put{TableName: &d.table, Item: ti, ConditionExpression: notExists}},
-		{Put: &ddbtypes.Put{TableName: &d.table, Item: xi, ConditionExpression: notExists}},
-	}})
-	codes, _ := reasons(err)
+	taken, err := d.putNew(ctx, newTenantItem(t), newExternalIDItem(t))
 	switch {
 	case err == nil:
 		return nil
-	case failedAt(codes, 0):
+	case taken == 0:
 		return fmt.Errorf("create tenant %s: %w", t.ID, ErrTenantExists)
-	case failedAt(codes, 1):
+	case taken == 1:
 		return fmt.Errorf("create tenant %s: %w", t.ID, ErrExternalIDTaken)
 	}
 	return fmt.Errorf("create tenant %s: %w", t.ID, err)
@@ -51,30 +38,26 @@ func (d *DynamoDB) GetTenant(ctx context.Context, id string) (tenant.Tenant, err
 
 // RotateExternalID implements Store.
 func (d *DynamoDB) RotateExternalID(ctx context.Context, t tenant.Tenant) error {
-	ti, err := marshal(newTenantItem(t))
-	if err != nil {
-		return fmt.Errorf("rotate external id of %s: %w", t.ID, err)
-	}
-	xi, err := marshal(externalIDItem{PK: externalIDPK(t.ExternalID), SK: skExternalID, Kind: kindExternalID, TenantID: t.ID})
-	if err != nil {
-		return fmt.Errorf("rotate external id of %s: %w", t.ID, err)
-	}
-	items := []ddbtypes.TransactWriteItem{
-		{Put: &ddbtypes.Put{TableName: &d.table, Item: ti,
-			ConditionExpression:                 aws.String("externalIdVersion = :prev"),
-			ExpressionAttributeValues:           map[string]ddbtypes.AttributeValue{":prev": n(t.ExternalIDVersion - 1)},
-			ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld}},
-		{Put: &ddbtypes.Put{TableName: &d.table, Item: xi, ConditionExpression: aws.String("attribute_not_exists(" + AttrPK + ")")}},
-	}
 	evs := []connection.Event{connection.RotationStarted(t)}
 	if !t.InGrace() {
 		evs = append(evs, connection.RotationCompleted(t, connection.CompletionRevoked, t.RotatedAt))
 	}
+	vs := []any{newTenantItem(t), newExternalIDItem(t)}
 	for _, ev := range evs {
-		ei, err := marshal(newEventItem(ev))
-		if err != nil {
-			return fmt.Errorf("rotate external id of %s: %w", t.ID, err)
-		}
+		vs = append(vs, newEventItem(ev))
+	}
+	ms, err := marshalAll(vs...)
+	if err != nil {
+		return fmt.Errorf("rotate external id of %s: %w", t.ID, err)
+	}
+	items := []ddbtypes.TransactWriteItem{
+		{Put: &ddbtypes.Put{TableName: &d.table, Item: ms[0],
+			ConditionExpression:                 aws.String("externalIdVersion = :prev"),
+			ExpressionAttributeValues:           map[string]ddbtypes.AttributeValue{":prev": n(t.ExternalIDVersion - 1)},
+			ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld}},
+		{Put: &ddbtypes.Put{TableName: &d.table, Item: ms[1], ConditionExpression: aws.String("attribute_not_exists(" + AttrPK + ")")}},
+	}
+	for _, ei := range ms[2:] {
 		items = append(items, ddbtypes.TransactWriteItem{Put: &ddbtypes.Put{TableName: &d.table, Item: ei}})
 	}
 	_, err = d.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
@@ -99,14 +82,11 @@ func (d *DynamoDB) CompleteRotation(ctx context.Context, t tenant.Tenant, comple
 	if !t.InGrace() {
 		return fmt.Errorf("complete rotation of %s to v%d: %w", t.ID, t.ExternalIDVersion, ErrConflict)
 	}
-	ti, err := marshal(newTenantItem(t.Retired()))
+	ms, err := marshalAll(newTenantItem(t.Retired()), newEventItem(connection.RotationCompleted(t, completion, at)))
 	if err != nil {
 		return fmt.Errorf("complete rotation of %s: %w", t.ID, err)
 	}
-	ei, err := marshal(newEventItem(connection.RotationCompleted(t, completion, at)))
-	if err != nil {
-		return fmt.Errorf("complete rotation of %s: %w", t.ID, err)
-	}
+	ti, ei := ms[0], ms[1]
 	_, err = d.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{
 		{Put: &ddbtypes.Put{TableName: &d.table, Item: ti,
 			ConditionExpression: aws.String("externalIdVersion = :v AND previousExternalIdVersion = :pv AND attribute_exists(previousExternalId)"),

@@ -2,8 +2,6 @@ package store_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -15,12 +13,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
-	"github.com/aws/smithy-go/middleware"
 
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/store"
@@ -29,57 +25,15 @@ import (
 	"github.com/rolecall/rolecall/internal/testkit/ddbmeter"
 )
 
-// endpoint is DynamoDB Local's endpoint; without it the test skips, or
-// fails under CI.
-func endpoint(t *testing.T) string {
-	t.Helper()
-	ep := os.Getenv("ROLECALL_DYNAMODB_ENDPOINT")
-	if ep == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("ROLECALL_DYNAMODB_ENDPOINT is not set; CI must run the tests with `make test`")
-		}
-		t.Skip("DynamoDB Local not running; run `make test`")
-	}
-	return ep
-}
-
-var localCreds = credentials.NewStaticCredentialsProvider("local", "local", "")
-
-func newClient(ep string, apiOptions ...func(*middleware.Stack) error) *dynamodb.Client {
-	return dynamodb.New(dynamodb.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(ep),
-		Credentials:  localCreds,
-		APIOptions:   apiOptions,
-	})
-}
-
-// newTable creates a uniquely named table and deletes it after the test.
-func newTable(t *testing.T, client *dynamodb.Client) string {
-	t.Helper()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := "rolecall-test-" + hex.EncodeToString(b[:])
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := store.CreateTable(ctx, client, name); err != nil {
-		t.Fatalf("create table: %v", err)
-	}
-	t.Cleanup(func() {
-		_, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
-	})
-	return name
-}
-
 func TestDynamoDBContract(t *testing.T) {
-	client := newClient(endpoint(t))
-	storetest.Run(t, func(t *testing.T) store.Store { return store.NewDynamoDB(client, newTable(t, client)) })
+	client := storetest.LocalClient(t)
+	storetest.Run(t, func(t *testing.T) store.Store { return store.NewDynamoDB(client, storetest.NewTable(t, client)) })
 }
 
 func TestCreateTable(t *testing.T) {
-	client := newClient(endpoint(t))
+	client := storetest.LocalClient(t)
 	ctx := context.Background()
-	name := newTable(t, client)
+	name := storetest.NewTable(t, client)
 	if err := store.CreateTable(ctx, client, name); err != nil {
 		t.Fatalf("second CreateTable of an existing table: %v", err)
 	}
@@ -119,17 +73,8 @@ func TestCreateTable(t *testing.T) {
 func scenario(t *testing.T, s store.Store) (transitions []connection.Event, routines int) {
 	t.Helper()
 	f := storetest.NewFixture(t, s)
-	rec := func(tr connection.Transition, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if tr.Event != nil {
-			transitions = append(transitions, *tr.Event)
-		} else {
-			routines++
-		}
-	}
+	r := &storetest.Recorder{T: t}
+	rec := r.Add
 	const a, b = "111111111111", "222222222222"
 	rec(f.Submit("acme", "arn:aws:iam::111111111111:role/Deploy")) // Role Submitted
 	rec(f.Submit("bravo", "arn:aws:iam::222222222222:role/Deploy"))
@@ -152,15 +97,12 @@ func scenario(t *testing.T, s store.Store) (transitions []connection.Event, rout
 		t.Fatal("claimed role was granted")
 	}
 	rec(f.Disconnect("acme", a)) // Role Disconnected
-	return transitions, routines
+	return r.Events, r.Routines
 }
 
 func TestDynamoDBStream(t *testing.T) {
-	ep := endpoint(t)
-	client := newClient(ep)
-	table := newTable(t, client)
+	s, client, table := storetest.NewLocalDynamoDB(t)
 	ctx := context.Background()
-	s := store.NewDynamoDB(client, table)
 	tn, _ := tenant.New("acme", "Acme", time.Now())
 	if err := s.CreateTenant(ctx, tn); err != nil {
 		t.Fatal(err)
@@ -174,7 +116,7 @@ func TestDynamoDBStream(t *testing.T) {
 		t.Fatalf("scenario: %d transitions, %d routine checks; want 10 and 5", len(want), routines)
 	}
 
-	streams := dynamodbstreams.New(dynamodbstreams.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep), Credentials: localCreds})
+	streams := dynamodbstreams.New(dynamodbstreams.Options{Region: "us-east-1", BaseEndpoint: aws.String(os.Getenv(storetest.EndpointVar)), Credentials: client.Options().Credentials})
 	d, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
 	if err != nil {
 		t.Fatal(err)
@@ -296,12 +238,11 @@ func measure(m *ddbmeter.Meter, op func() error) (measurement, error) {
 // Requests per store operation, counted through SDK middleware. Transitions
 // are computed with an uncounted store, so only the measured call counts.
 func TestDynamoDBRequestsPerOperation(t *testing.T) {
-	ep := endpoint(t)
 	cnt := ddbmeter.New()
-	client := newClient(ep, cnt.Middleware)
-	table := newTable(t, client)
+	client := storetest.LocalClient(t, cnt.Middleware)
+	table := storetest.NewTable(t, client)
 	s := store.NewDynamoDB(client, table)
-	f := storetest.NewFixture(t, store.NewDynamoDB(newClient(ep), table)) // uncounted
+	f := storetest.NewFixture(t, store.NewDynamoDB(storetest.LocalClient(t), table)) // uncounted
 	ctx := context.Background()
 	now := f.Now
 	tn, _ := tenant.New("zulu", "Zulu", now)
@@ -485,9 +426,7 @@ func str(item map[string]ddbtypes.AttributeValue, attr string) string {
 
 // The documented item layout, seen from outside the adapter.
 func TestDynamoDBItemLayout(t *testing.T) {
-	client := newClient(endpoint(t))
-	table := newTable(t, client)
-	s := store.NewDynamoDB(client, table)
+	s, client, table := storetest.NewLocalDynamoDB(t)
 	ctx := context.Background()
 	f := storetest.NewFixture(t, s)
 	tn, _ := tenant.New("acme", "Acme", f.Now)
@@ -562,9 +501,7 @@ func TestDynamoDBItemLayout(t *testing.T) {
 // A claim the table says belongs to someone else (only possible by editing
 // the table) is neither deleted nor allowed to block the owner's change.
 func TestDynamoDBForeignOldClaim(t *testing.T) {
-	client := newClient(endpoint(t))
-	table := newTable(t, client)
-	s := store.NewDynamoDB(client, table)
+	s, client, table := storetest.NewLocalDynamoDB(t)
 	ctx := context.Background()
 	f := storetest.NewFixture(t, s)
 	f.MustSubmit("acme", "arn:aws:iam::111111111111:role/A")
@@ -600,6 +537,8 @@ func TestDynamoDBForeignOldClaim(t *testing.T) {
 }
 
 func TestDynamoDBRegistrationsContract(t *testing.T) {
-	client := newClient(endpoint(t))
-	storetest.RunRegistrations(t, func(t *testing.T) store.Registrations { return store.NewDynamoDB(client, newTable(t, client)) })
+	client := storetest.LocalClient(t)
+	storetest.RunRegistrations(t, func(t *testing.T) store.Registrations {
+		return store.NewDynamoDB(client, storetest.NewTable(t, client))
+	})
 }

@@ -317,3 +317,21 @@ func marshal(v any) (map[string]ddbtypes.AttributeValue, error) {
 	}
 	return m, nil
 }
+
+// marshalAll marshals each of vs, in order.
+func marshalAll(vs ...any) ([]map[string]ddbtypes.AttributeValue, error) {
+	out := make([]map[string]ddbtypes.AttributeValue, len(vs))
+	for i, v := range vs {
+		m, err := marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = m
+	}
+	return out, nil
+}
+
+// newExternalIDItem reserves t's current external ID.
+func newExternalIDItem(t tenant.Tenant) externalIDItem {
+	return externalIDItem{PK: externalIDPK(t.ExternalID), SK: skExternalID, Kind: kindExternalID, TenantID: t.ID}
+}

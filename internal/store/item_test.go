@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -130,7 +131,7 @@ func TestLambdaImage(t *testing.T) {
 func TestEventFromItemRejects(t *testing.T) {
 	good, _ := ItemFromEvent(sampleEvent(connection.RoleVerified, 2))
 	with := func(attr string, v ddbtypes.AttributeValue) map[string]ddbtypes.AttributeValue {
-		m := maps(good)
+		m := maps.Clone(good)
 		if v == nil {
 			delete(m, attr)
 		} else {
@@ -163,14 +164,6 @@ func TestEventFromItemRejects(t *testing.T) {
 	if _, err := EventFromStreamImage(map[string]events.DynamoDBAttributeValue{"kind": events.NewStringAttribute("claim")}); !errors.Is(err, ErrNotEvent) {
 		t.Fatalf("claim image: %v", err)
 	}
-}
-
-func maps(m map[string]ddbtypes.AttributeValue) map[string]ddbtypes.AttributeValue {
-	out := make(map[string]ddbtypes.AttributeValue, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 func TestTableDefinition(t *testing.T) {

@@ -1,9 +1,7 @@
 package store
 
 import (
-	"cmp"
 	"context"
-	"encoding/base64"
 	"fmt"
 	"slices"
 	"strconv"
@@ -30,6 +28,7 @@ type Memory struct {
 	tevents map[string][]connection.Event // tenant events by tenant
 	outbox  []connection.Event
 	notify  chan struct{} // closed and replaced on every outbox append
+	due     dueIndex
 }
 
 type connKey struct{ tenant, account string }
@@ -58,6 +57,7 @@ func NewMemory() *Memory {
 		history: map[connKey][]connection.Event{},
 		tevents: map[string][]connection.Event{},
 		notify:  make(chan struct{}),
+		due:     newDueIndex(),
 	}
 }
 
@@ -80,14 +80,11 @@ func (m *Memory) CreateTenant(ctx context.Context, t tenant.Tenant) error {
 func (m *Memory) GetTenant(ctx context.Context, id string) (tenant.Tenant, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	t, ok := m.tenants[id]
-	if !ok {
-		return tenant.Tenant{}, fmt.Errorf("get tenant %s: %w", id, ErrNotFound)
-	}
-	if t.MaxConnections == 0 { // as DynamoDB reads a tenant stored without a limit
+	t, err := lookup(m.tenants, id, "get tenant "+id)
+	if err == nil && t.MaxConnections == 0 { // as DynamoDB reads a tenant stored without a limit
 		t.MaxConnections = tenant.DefaultMaxConnections
 	}
-	return t, nil
+	return t, err
 }
 
 // RotateExternalID implements Store.
@@ -174,41 +171,25 @@ func (m *Memory) inviteByID(tenantID, id string) (tenant.Invite, bool) {
 func (m *Memory) GetInvite(ctx context.Context, hash string) (tenant.Invite, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	inv, ok := m.invites[hash]
-	if !ok {
-		return tenant.Invite{}, fmt.Errorf("get invite: %w", ErrNotFound)
-	}
-	return inv, nil
+	return lookup(m.invites, hash, "get invite")
 }
 
 // ListInvites implements Store. The cursor is the last invite ID returned,
 // tied to the tenant.
 func (m *Memory) ListInvites(ctx context.Context, tenantID, cursor string, limit int) (InvitePage, error) {
-	prefix := "I\x00" + tenantID + "\x00"
-	after := ""
-	if cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(cursor)
-		if err != nil || !strings.HasPrefix(string(b), prefix) || len(b) == len(prefix) {
-			return InvitePage{}, fmt.Errorf("list invites of %s: %w", tenantID, ErrInvalidCursor)
-		}
-		after = string(b[len(prefix):])
-	}
-	limit = clampLimit(limit)
 	m.mu.Lock()
 	var all []tenant.Invite
 	for _, inv := range m.invites {
-		if inv.TenantID == tenantID && inv.ID > after {
+		if inv.TenantID == tenantID {
 			all = append(all, inv)
 		}
 	}
 	m.mu.Unlock()
-	slices.SortFunc(all, func(a, b tenant.Invite) int { return cmp.Compare(a.ID, b.ID) })
-	p := InvitePage{Items: all}
-	if len(all) > limit {
-		p.Items = all[:limit]
-		p.Cursor = base64.RawURLEncoding.EncodeToString([]byte(prefix + p.Items[limit-1].ID))
+	items, next, err := memoryPage(cursor, "I\x00"+tenantID+"\x00", limit, all, func(inv tenant.Invite) string { return inv.ID })
+	if err != nil {
+		return InvitePage{}, fmt.Errorf("list invites of %s: %w", tenantID, err)
 	}
-	return p, nil
+	return InvitePage{Items: items, Cursor: next}, nil
 }
 
 // RevokeInvite implements Store.
@@ -260,11 +241,7 @@ func (m *Memory) Hit(ctx context.Context, key string, window time.Time, limit in
 func (m *Memory) GetConnection(ctx context.Context, tenantID, accountID string) (connection.Connection, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c, ok := m.conns[connKey{tenantID, accountID}]
-	if !ok {
-		return connection.Connection{}, fmt.Errorf("get connection %s/%s: %w", tenantID, accountID, ErrNotFound)
-	}
-	return c, nil
+	return lookup(m.conns, connKey{tenantID, accountID}, "get connection "+tenantID+"/"+accountID)
 }
 
 // Apply implements Store.
@@ -291,6 +268,7 @@ func (m *Memory) Apply(ctx context.Context, t connection.Transition) error {
 		cur.ExternalIDVersion = t.After.ExternalIDVersion
 		cur.ExternalIDCurrent = t.After.ExternalIDCurrent
 		m.conns[k] = cur
+		m.due.put(cur)
 		return nil
 	}
 	newClaim := ""
@@ -314,12 +292,22 @@ func (m *Memory) Apply(ctx context.Context, t connection.Transition) error {
 		m.claims[newClaim] = k
 	}
 	m.conns[k] = t.After
+	m.due.put(t.After)
 	ev := *t.Event
 	m.history[k] = append(m.history[k], ev)
 	m.outbox = append(m.outbox, ev)
 	close(m.notify)
 	m.notify = make(chan struct{})
 	return nil
+}
+
+// lookup returns m[k], or ErrNotFound in the named read.
+func lookup[K comparable, V any](m map[K]V, k K, read string) (V, error) {
+	v, ok := m[k]
+	if !ok {
+		return v, fmt.Errorf("%s: %w", read, ErrNotFound)
+	}
+	return v, nil
 }
 
 // ReadOutbox is the change feed: it returns the outbox events after position
@@ -344,37 +332,22 @@ func (m *Memory) ReadOutbox(ctx context.Context, after, limit int) ([]connection
 	}
 }
 
-// list filters, sorts and pages connections. The cursor is the sort key of
-// the last item returned; sort keys of one listing share prefix, so a
-// cursor of another listing is refused.
+// list pages the connections keep selects, in sortKey order; prefix
+// names the listing in its cursors.
 func (m *Memory) list(cursor, prefix string, limit int, keep func(connection.Connection) bool, sortKey func(connection.Connection) string) (Page, error) {
-	after := ""
-	if cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(cursor)
-		if err != nil {
-			return Page{}, fmt.Errorf("decode cursor: %w", ErrInvalidCursor)
-		}
-		after = string(b)
-		if !strings.HasPrefix(after, prefix) || len(after) == len(prefix) {
-			return Page{}, fmt.Errorf("cursor of another listing: %w", ErrInvalidCursor)
-		}
-	}
-	limit = clampLimit(limit)
 	m.mu.Lock()
 	var all []connection.Connection
 	for _, c := range m.conns {
-		if keep(c) && prefix+sortKey(c) > after {
+		if keep(c) {
 			all = append(all, c)
 		}
 	}
 	m.mu.Unlock()
-	slices.SortFunc(all, func(a, b connection.Connection) int { return cmp.Compare(sortKey(a), sortKey(b)) })
-	p := Page{Items: all}
-	if len(all) > limit {
-		p.Items = all[:limit]
-		p.Cursor = base64.RawURLEncoding.EncodeToString([]byte(prefix + sortKey(p.Items[limit-1])))
+	items, next, err := memoryPage(cursor, prefix, limit, all, sortKey)
+	if err != nil {
+		return Page{}, fmt.Errorf("list connections: %w", err)
 	}
-	return p, nil
+	return Page{Items: items, Cursor: next}, nil
 }
 
 func byKey(c connection.Connection) string { return connOrder(c.TenantID, c.AccountID) }
@@ -389,11 +362,34 @@ func (m *Memory) ListByStatus(ctx context.Context, status connection.Status, cur
 	return m.list(cursor, "S\x00"+string(status)+"\x00", limit, func(c connection.Connection) bool { return c.Status == status }, byKey)
 }
 
-// Due implements Store.
+// Due implements Store from Memory's due index (memorydue.go). The cursor
+// is the dueOrder key of the last connection returned, tied to the shard.
 func (m *Memory) Due(ctx context.Context, shard int, until time.Time, cursor string, limit int) (Page, error) {
-	return m.list(cursor, "D\x00"+strconv.Itoa(shard)+"\x00", limit, func(c connection.Connection) bool {
-		return dueIndexed(c) && !c.NextCheckAt.After(until) && ShardOf(c.TenantID, c.AccountID) == shard
-	}, dueOrder)
+	if shard < 0 || shard >= Shards {
+		return Page{}, nil // no connection is in a shard that does not exist
+	}
+	prefix := "D\x00" + strconv.Itoa(shard) + "\x00"
+	var after *dueEntry
+	if cursor != "" {
+		key, err := cursorAfter(cursor, prefix)
+		e, ok := dueEntryOf(key)
+		if err != nil || !ok {
+			return Page{}, fmt.Errorf("due connections of shard %d: %w", shard, ErrInvalidCursor)
+		}
+		after = &e
+	}
+	limit = clampLimit(limit)
+	m.mu.Lock()
+	entries := m.due.page(shard, until, after, limit)
+	p := Page{Items: make([]connection.Connection, len(entries))}
+	for i, e := range entries {
+		p.Items[i] = m.conns[e.key]
+	}
+	m.mu.Unlock()
+	if len(entries) == limit {
+		p.Cursor = memoryCursor(prefix + dueOrder(p.Items[limit-1]))
+	}
+	return p, nil
 }
 
 // Events implements Store.

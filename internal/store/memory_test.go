@@ -19,16 +19,8 @@ func TestMemoryContract(t *testing.T) {
 func TestMemoryOutbox(t *testing.T) {
 	m := store.NewMemory()
 	f := storetest.NewFixture(t, m)
-	var want []connection.Event
-	record := func(tr connection.Transition, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if tr.Event != nil {
-			want = append(want, *tr.Event)
-		}
-	}
+	rec := &storetest.Recorder{T: t}
+	record := rec.Add
 	record(f.Submit("acme", "arn:aws:iam::111111111111:role/Deploy"))
 	record(f.Submit("bravo", "arn:aws:iam::222222222222:role/Deploy"))
 	f.Now = f.Now.Add(10 * time.Second)
@@ -44,6 +36,7 @@ func TestMemoryOutbox(t *testing.T) {
 		t.Fatal("refused claim changed the store")
 	}
 	record(f.Disconnect("bravo", "222222222222"))
+	want := rec.Events
 	if len(want) != 5 {
 		t.Fatalf("scenario has %d transitions, want 5", len(want))
 	}

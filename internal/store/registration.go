@@ -75,11 +75,7 @@ func (m *MemoryRegistrations) PutRegistrationToken(ctx context.Context, t regist
 func (m *MemoryRegistrations) GetRegistrationToken(ctx context.Context, hash string) (registration.Token, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	t, ok := m.tokens[hash]
-	if !ok {
-		return registration.Token{}, fmt.Errorf("get registration token: %w", ErrNotFound)
-	}
-	return t, nil
+	return lookup(m.tokens, hash, "get registration token")
 }
 
 // ListRegistrationTokens implements Registrations.
@@ -126,12 +122,9 @@ func (m *MemoryRegistrations) RevokeRegistrationToken(ctx context.Context, tenan
 func (m *MemoryRegistrations) GetRegistrationAnswer(ctx context.Context, key string) (registration.Answer, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	a, ok := m.answers[key]
-	if !ok {
-		return registration.Answer{}, fmt.Errorf("get registration answer: %w", ErrNotFound)
-	}
+	a, err := lookup(m.answers, key, "get registration answer")
 	a.Data = stdmaps.Clone(a.Data)
-	return a, nil
+	return a, err
 }
 
 // PutRegistrationAnswer implements Registrations.

@@ -84,20 +84,8 @@ type answerItem struct {
 // PutRegistrationToken implements Registrations.
 func (d *DynamoDB) PutRegistrationToken(ctx context.Context, t registration.Token) error {
 	lookup, ref := newRegTokenItems(t)
-	li, err := marshal(lookup)
-	if err != nil {
-		return fmt.Errorf("put registration token %s: %w", t.ID, err)
-	}
-	ri, err := marshal(ref)
-	if err != nil {
-		return fmt.Errorf("put registration token %s: %w", t.ID, err)
-	}
-	notExists := aws.String("attribute_not_exists(PK)")
-	_, err = d.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{
-		{Put: &ddbtypes.Put{TableName: &d.table, Item: li, ConditionExpression: notExists}},
-		{Put: &ddbtypes.Put{TableName: &d.table, Item: ri, ConditionExpression: notExists}},
-	}})
-	if codes, _ := reasons(err); failedAt(codes, 0) || failedAt(codes, 1) {
+	taken, err := d.putNew(ctx, lookup, ref)
+	if taken >= 0 {
 		return fmt.Errorf("put registration token %s: %w", t.ID, ErrConflict)
 	}
 	if err != nil {

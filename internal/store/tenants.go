@@ -1,12 +1,10 @@
 package store
 
 import (
-	"cmp"
 	"context"
-	"encoding/base64"
 	"fmt"
+	"maps"
 	"slices"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -22,34 +20,14 @@ const tenantCursorPrefix = "N\x00"
 
 // ListTenants implements Store.
 func (m *Memory) ListTenants(ctx context.Context, cursor string, limit int) (TenantPage, error) {
-	after := ""
-	if cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(cursor)
-		if err != nil {
-			return TenantPage{}, fmt.Errorf("list tenants: decode cursor: %w", ErrInvalidCursor)
-		}
-		after = string(b)
-		if !strings.HasPrefix(after, tenantCursorPrefix) || len(after) == len(tenantCursorPrefix) {
-			return TenantPage{}, fmt.Errorf("list tenants: cursor of another listing: %w", ErrInvalidCursor)
-		}
-		after = after[len(tenantCursorPrefix):]
-	}
-	limit = clampLimit(limit)
 	m.mu.Lock()
-	var all []tenant.Tenant
-	for id, t := range m.tenants {
-		if id > after {
-			all = append(all, t)
-		}
-	}
+	all := slices.Collect(maps.Values(m.tenants))
 	m.mu.Unlock()
-	slices.SortFunc(all, func(a, b tenant.Tenant) int { return cmp.Compare(a.ID, b.ID) })
-	p := TenantPage{Items: all}
-	if len(all) > limit {
-		p.Items = all[:limit]
-		p.Cursor = base64.RawURLEncoding.EncodeToString([]byte(tenantCursorPrefix + p.Items[limit-1].ID))
+	items, next, err := memoryPage(cursor, tenantCursorPrefix, limit, all, func(t tenant.Tenant) string { return t.ID })
+	if err != nil {
+		return TenantPage{}, fmt.Errorf("list tenants: %w", err)
 	}
-	return p, nil
+	return TenantPage{Items: items, Cursor: next}, nil
 }
 
 // ListTenants implements Store. It queries the sparse, keys-only tenants

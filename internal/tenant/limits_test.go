@@ -2,6 +2,7 @@ package tenant_test
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,11 +18,7 @@ func TestValidateMaxConnections(t *testing.T) {
 		{-1, false}, {0, false}, {1, true}, {100, true}, {10_000, true}, {10_001, false}, {1 << 40, false},
 	}
 	for _, tt := range tests {
-		err := tenant.ValidateMaxConnections(tt.n)
-		var te *tenant.Error
-		if tt.ok != (err == nil) || (!tt.ok && (!errors.As(err, &te) || te.Code != tenant.CodeInvalidMaxConnections || te.Field != "maxConnections")) {
-			t.Errorf("ValidateMaxConnections(%d) = %v", tt.n, err)
-		}
+		wantValid(t, "ValidateMaxConnections", strconv.Itoa(tt.n), tenant.ValidateMaxConnections(tt.n), tt.ok, tenant.CodeInvalidMaxConnections, "maxConnections")
 	}
 	tn, err := tenant.New("acme", "Acme", time.Now())
 	if err != nil || tn.MaxConnections != tenant.DefaultMaxConnections || tenant.DefaultMaxConnections != 100 {
@@ -37,11 +34,7 @@ func TestValidateInviteTTL(t *testing.T) {
 		{-3600, false}, {0, false}, {3599, false}, {3600, true}, {7 * 86400, true}, {30 * 86400, true}, {30*86400 + 1, false},
 	}
 	for _, tt := range tests {
-		err := tenant.ValidateInviteTTL(tt.s)
-		var te *tenant.Error
-		if tt.ok != (err == nil) || (!tt.ok && (!errors.As(err, &te) || te.Code != tenant.CodeInvalidTTL || te.Field != "ttlSeconds")) {
-			t.Errorf("ValidateInviteTTL(%d) = %v", tt.s, err)
-		}
+		wantValid(t, "ValidateInviteTTL", strconv.FormatInt(tt.s, 10), tenant.ValidateInviteTTL(tt.s), tt.ok, tenant.CodeInvalidTTL, "ttlSeconds")
 	}
 }
 

@@ -268,20 +268,27 @@ func TestValidateID(t *testing.T) {
 		{" acme", false},
 	}
 	for _, tt := range tests {
-		err := tenant.ValidateID(tt.id)
-		if tt.ok {
-			if err != nil {
-				t.Errorf("ValidateID(%q): %v", tt.id, err)
-			}
-			continue
+		wantValid(t, "ValidateID", tt.id, tenant.ValidateID(tt.id), tt.ok, tenant.CodeInvalidTenantID, "tenantId")
+	}
+}
+
+// wantValid asserts what a validator said of in: nothing when ok, else a
+// *tenant.Error with code on field and a message, matched by code with
+// errors.Is.
+func wantValid(t *testing.T, validator, in string, err error, ok bool, code, field string) {
+	t.Helper()
+	if ok {
+		if err != nil {
+			t.Errorf("%s(%q): %v", validator, in, err)
 		}
-		var e *tenant.Error
-		if !errors.As(err, &e) || e.Code != tenant.CodeInvalidTenantID || e.Field != "tenantId" || e.Message == "" {
-			t.Errorf("ValidateID(%q) = %v, want %s on tenantId", tt.id, err, tenant.CodeInvalidTenantID)
-		}
-		if !errors.Is(err, &tenant.Error{Code: tenant.CodeInvalidTenantID}) {
-			t.Errorf("errors.Is by code failed for %q", tt.id)
-		}
+		return
+	}
+	var e *tenant.Error
+	if !errors.As(err, &e) || e.Code != code || e.Field != field || e.Message == "" {
+		t.Errorf("%s(%q) = %v, want %s on %s", validator, in, err, code, field)
+	}
+	if !errors.Is(err, &tenant.Error{Code: code}) {
+		t.Errorf("%s(%q): errors.Is by code %s failed", validator, in, code)
 	}
 }
 
@@ -315,16 +322,6 @@ func TestValidateName(t *testing.T) {
 		{"Acme\u202eproC", false}, // right-to-left override
 	}
 	for _, tt := range tests {
-		err := tenant.ValidateName(tt.name)
-		if tt.ok {
-			if err != nil {
-				t.Errorf("ValidateName(%q): %v", tt.name, err)
-			}
-			continue
-		}
-		var e *tenant.Error
-		if !errors.As(err, &e) || e.Code != tenant.CodeInvalidName || e.Field != "name" || e.Message == "" {
-			t.Errorf("ValidateName(%q) = %v, want %s on name", tt.name, err, tenant.CodeInvalidName)
-		}
+		wantValid(t, "ValidateName", tt.name, tenant.ValidateName(tt.name), tt.ok, tenant.CodeInvalidName, "name")
 	}
 }

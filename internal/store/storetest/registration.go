@@ -15,20 +15,14 @@ import (
 // RunRegistrations is the contract suite of store.Registrations. newStore
 // returns a new, empty store for each subtest.
 func RunRegistrations(t *testing.T, newStore func(t *testing.T) store.Registrations) {
-	tests := []struct {
-		name string
-		run  func(t *testing.T, s store.Registrations)
-	}{
+	contract[store.Registrations]{
 		{"TokenRoundTrip", testTokenRoundTrip},
 		{"TokenConflicts", testTokenConflicts},
 		{"TokenListIsPerTenant", testTokenList},
 		{"Revoke", testTokenRevoke},
 		{"Answers", testAnswers},
 		{"AnswerRace", testAnswerRace},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) { tc.run(t, newStore(t)) })
-	}
+	}.run(t, newStore)
 }
 
 var regNow = time.Date(2030, 1, 2, 3, 4, 5, 6789, time.UTC)

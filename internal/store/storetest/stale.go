@@ -37,14 +37,19 @@ func (f *Fixture) connectionIn(tid, acct string, status connection.Status, failu
 	return f.Current(tid, acct)
 }
 
-// testStaleOutcomes: an outcome computed on a snapshot that another check
-// has since changed is refused, whatever order the two are written in, and
-// whether or not the version moved: writes are conditioned on the version,
-// the failure count, the last check time and the role ARN.
-func testStaleOutcomes(t *testing.T, f *Fixture) {
-	const tid = "acme"
-	n := 0
-	setup := func(t *testing.T, status connection.Status, failures int) connection.Connection {
+// connCase is the connection a table's case starts from: a new one in
+// status with failures.
+type connCase struct {
+	name     string
+	status   connection.Status
+	failures int
+}
+
+// connections returns a setup that makes, at each call, a new connection
+// of tid in status with failures (connectionIn; accounts from base+1 on).
+func (f *Fixture) connections(tid string, base int) func(t *testing.T, status connection.Status, failures int) connection.Connection {
+	n := base
+	return func(t *testing.T, status connection.Status, failures int) connection.Connection {
 		t.Helper()
 		n++
 		c := f.connectionIn(tid, account(n), status, failures)
@@ -53,24 +58,31 @@ func testStaleOutcomes(t *testing.T, f *Fixture) {
 		}
 		return *c
 	}
+}
+
+// testStaleOutcomes: an outcome computed on a snapshot that another check
+// has since changed is refused, whatever order the two are written in, and
+// whether or not the version moved: writes are conditioned on the version,
+// the failure count, the last check time and the role ARN.
+func testStaleOutcomes(t *testing.T, f *Fixture) {
+	const tid = "acme"
+	setup := f.connections(tid, 0)
 	tests := []struct {
-		name     string
-		status   connection.Status
-		failures int
-		older    connection.Result // computed first, written last
-		newer    connection.Result // computed last, written first
+		start connCase
+		older connection.Result // computed first, written last
+		newer connection.Result // computed last, written first
 	}{
-		{"a success must not restore after a newer failure", connection.AccessLost, 2, connection.ResultOK, connection.ResultDenied},
-		{"a success must not reset a newer failure", connection.Verified, 0, connection.ResultOK, connection.ResultDenied},
-		{"a success must not clear a newer loss", connection.Verified, 1, connection.ResultOK, connection.ResultDenied},
-		{"a failure must not count after a newer success", connection.Verified, 0, connection.ResultDenied, connection.ResultOK},
-		{"a failure must not lose access after a newer success", connection.Verified, 1, connection.ResultDenied, connection.ResultOK},
-		{"a failure must not fail a newer verification", connection.Pending, 0, connection.ResultNotEnforced, connection.ResultOK},
+		{connCase{"a success must not restore after a newer failure", connection.AccessLost, 2}, connection.ResultOK, connection.ResultDenied},
+		{connCase{"a success must not reset a newer failure", connection.Verified, 0}, connection.ResultOK, connection.ResultDenied},
+		{connCase{"a success must not clear a newer loss", connection.Verified, 1}, connection.ResultOK, connection.ResultDenied},
+		{connCase{"a failure must not count after a newer success", connection.Verified, 0}, connection.ResultDenied, connection.ResultOK},
+		{connCase{"a failure must not lose access after a newer success", connection.Verified, 1}, connection.ResultDenied, connection.ResultOK},
+		{connCase{"a failure must not fail a newer verification", connection.Pending, 0}, connection.ResultNotEnforced, connection.ResultOK},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
+		t.Run(tc.start.name, func(t *testing.T) {
 			defer f.Sub(t)()
-			c := setup(t, tc.status, tc.failures)
+			c := setup(t, tc.start.status, tc.start.failures)
 			f.Now = f.Now.Add(time.Hour)
 			older := f.outcome(c, tc.older, f.Now)
 			newer := f.outcome(c, tc.newer, f.Now.Add(time.Second))
@@ -99,34 +111,27 @@ func testStaleOutcomes(t *testing.T, f *Fixture) {
 // has since rotated away changes no status and resets no counter.
 func testRetiredExternalID(t *testing.T, f *Fixture) {
 	const tid = "acme"
-	n := 0
-	setup := func(t *testing.T, status connection.Status, failures int) connection.Connection {
-		t.Helper()
-		n++
-		return *f.connectionIn(tid, account(100+n), status, failures)
-	}
+	setup := f.connections(tid, 100)
 	tests := []struct {
-		name     string
-		status   connection.Status
-		failures int
-		result   connection.Result
-		want     error
+		start  connCase
+		result connection.Result
+		want   error
 	}{
-		{"no restore", connection.AccessLost, 2, connection.ResultOK, store.ErrExternalIDRetired},
-		{"no reset", connection.Verified, 1, connection.ResultOK, store.ErrExternalIDRetired},
-		{"no verification", connection.Pending, 0, connection.ResultOK, store.ErrExternalIDRetired},
-		{"no loss", connection.Verified, 1, connection.ResultDenied, store.ErrExternalIDRetired},
-		{"no count", connection.Verified, 0, connection.ResultDenied, store.ErrExternalIDRetired},
-		{"no failure", connection.Pending, 0, connection.ResultNotEnforced, store.ErrExternalIDRetired},
+		{connCase{"no restore", connection.AccessLost, 2}, connection.ResultOK, store.ErrExternalIDRetired},
+		{connCase{"no reset", connection.Verified, 1}, connection.ResultOK, store.ErrExternalIDRetired},
+		{connCase{"no verification", connection.Pending, 0}, connection.ResultOK, store.ErrExternalIDRetired},
+		{connCase{"no loss", connection.Verified, 1}, connection.ResultDenied, store.ErrExternalIDRetired},
+		{connCase{"no count", connection.Verified, 0}, connection.ResultDenied, store.ErrExternalIDRetired},
+		{connCase{"no failure", connection.Pending, 0}, connection.ResultNotEnforced, store.ErrExternalIDRetired},
 		// A check that changes neither status nor counters (a healthy
 		// role checked again) is one conditional write with no read: it
 		// only moves the check times.
-		{"a routine success only moves times", connection.Verified, 0, connection.ResultOK, nil},
+		{connCase{"a routine success only moves times", connection.Verified, 0}, connection.ResultOK, nil},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
+		t.Run(tc.start.name, func(t *testing.T) {
 			defer f.Sub(t)()
-			c := setup(t, tc.status, tc.failures)
+			c := setup(t, tc.start.status, tc.start.failures)
 			f.Now = f.Now.Add(time.Hour)
 			job := f.Tenant(tid).ExternalIDVersion // the job is made...
 			rotated := f.Rotate(tid)               // ...then the tenant rotates

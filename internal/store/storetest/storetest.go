@@ -19,10 +19,7 @@ import (
 // Run runs the contract suite. newStore returns a new, empty store for each
 // subtest.
 func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
-	tests := []struct {
-		name string
-		run  func(t *testing.T, f *Fixture)
-	}{
+	contract[*Fixture]{
 		{"Tenants", testTenants},
 		{"RotateExternalID", testRotate},
 		{"Invites", testInvites},
@@ -48,11 +45,20 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RotationGrace", testRotationGrace},
 		{"RotationRace", testRotationRace},
 		{"ListTenants", testListTenants},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			tc.run(t, NewFixture(t, newStore(t)))
-		})
+	}.run(t, func(t *testing.T) *Fixture { return NewFixture(t, newStore(t)) })
+}
+
+// contract is a suite of named tests of one subject (a fixture on a store,
+// or a store).
+type contract[S any] []struct {
+	name string
+	run  func(t *testing.T, s S)
+}
+
+// run runs each test as a subtest, on a new subject.
+func (c contract[S]) run(t *testing.T, newSubject func(t *testing.T) S) {
+	for _, tc := range c {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, newSubject(t)) })
 	}
 }
 
@@ -71,6 +77,28 @@ func NewFixture(t *testing.T, s store.Store) *Fixture {
 	p := connection.DefaultPolicy()
 	p.Jitter = 0
 	return &Fixture{T: t, S: s, Ctx: context.Background(), Policy: p, Now: time.Date(2030, 1, 2, 3, 4, 5, 6789, time.UTC)}
+}
+
+// Recorder keeps the events of the transitions a test writes, in order,
+// and counts the routine ones (no event); a write that failed fails the
+// test. rec.Add(f.Submit(...)) records one.
+type Recorder struct {
+	T        testing.TB
+	Events   []connection.Event
+	Routines int
+}
+
+// Add records tr, written with err.
+func (r *Recorder) Add(tr connection.Transition, err error) {
+	r.T.Helper()
+	if err != nil {
+		r.T.Fatal(err)
+	}
+	if tr.Event != nil {
+		r.Events = append(r.Events, *tr.Event)
+	} else {
+		r.Routines++
+	}
 }
 
 // Sub makes the fixture report to subtest t until the returned func is
@@ -396,16 +424,8 @@ func testInvalidTransitions(t *testing.T, f *Fixture) {
 
 func testEventHistory(t *testing.T, f *Fixture) {
 	const tid, acct = "acme", "111111111111"
-	var want []connection.Event
-	add := func(tr connection.Transition, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if tr.Event != nil {
-			want = append(want, *tr.Event)
-		}
-	}
+	rec := &Recorder{T: t}
+	add := rec.Add
 	// 12 transitions, so version 10 must sort after version 9.
 	for i := range 4 {
 		add(f.Submit(tid, fmt.Sprintf("arn:aws:iam::111111111111:role/R%d", i)))
@@ -418,11 +438,11 @@ func testEventHistory(t *testing.T, f *Fixture) {
 	add(f.Disconnect(tid, acct))
 	f.MustSubmit(tid, "arn:aws:iam::222222222222:role/R0") // another connection of the tenant
 	f.MustSubmit("bravo", "arn:aws:iam::111111111111:role/Z")
-	if len(want) != 13 {
-		t.Fatalf("scenario made %d transitions, want 13", len(want))
+	if len(rec.Events) != 13 {
+		t.Fatalf("scenario made %d transitions, want 13", len(rec.Events))
 	}
 	got := f.Events(tid, acct)
-	wantEvents(t, got, want)
+	wantEvents(t, got, rec.Events)
 	for i, ev := range got {
 		if ev.Version != int64(i+1) {
 			t.Fatalf("event %d has version %d", i, ev.Version)

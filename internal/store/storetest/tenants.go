@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -8,6 +9,27 @@ import (
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
+
+// refusedTenant is a tenant write the store must refuse with want.
+type refusedTenant struct {
+	name   string
+	tenant tenant.Tenant
+	want   error
+}
+
+// refusedTenantWrites runs each refused write as a subtest: it fails with
+// its error and leaves the stored tenant as kept.
+func (f *Fixture) refusedTenantWrites(t *testing.T, op string, write func(context.Context, tenant.Tenant) error, kept tenant.Tenant, cases []refusedTenant) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			defer f.Sub(t)()
+			wantErr(t, op, write(f.Ctx, tc.tenant), tc.want)
+			if got, _ := f.S.GetTenant(f.Ctx, kept.ID); got != kept {
+				t.Fatalf("a refused %s changed the tenant: %+v, want %+v", op, got, kept)
+			}
+		})
+	}
+}
 
 func testTenants(t *testing.T, f *Fixture) {
 	ctx := f.Ctx
@@ -22,23 +44,10 @@ func testTenants(t *testing.T, f *Fixture) {
 	sameID, _ := tenant.New("acme", "Other", f.Now)
 	sameExt, _ := tenant.New("globex", "Globex", f.Now)
 	sameExt.ExternalID = a.ExternalID
-	tests := []struct {
-		name   string
-		tenant tenant.Tenant
-		want   error
-	}{
+	f.refusedTenantWrites(t, "create", f.S.CreateTenant, a, []refusedTenant{
 		{"existing id", sameID, store.ErrTenantExists},
 		{"taken external id", sameExt, store.ErrExternalIDTaken},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			defer f.Sub(t)()
-			wantErr(t, "create", f.S.CreateTenant(ctx, tc.tenant), tc.want)
-		})
-	}
-	if got, _ := f.S.GetTenant(ctx, "acme"); got != a {
-		t.Errorf("a refused create changed the tenant: %+v", got)
-	}
+	})
 	// Atomic: the refused tenant did not reserve its external ID.
 	if _, err := f.S.GetTenant(ctx, "globex"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("tenant with taken external id was stored: %v", err)
@@ -70,25 +79,12 @@ func testRotate(t *testing.T, f *Fixture) {
 	reuseOld := r1.Rotated(f.Now.Add(3 * time.Hour))
 	reuseOld.ExternalID = a.ExternalID // retired IDs stay reserved
 	ghost, _ := tenant.New("ghost", "Ghost", f.Now)
-	tests := []struct {
-		name   string
-		tenant tenant.Tenant
-		want   error
-	}{
+	f.refusedTenantWrites(t, "rotate", f.S.RotateExternalID, r1, []refusedTenant{
 		{"stale version", stale, store.ErrConflict},
 		{"external id of another tenant", takenNew, store.ErrExternalIDTaken},
 		{"retired external id", reuseOld, store.ErrExternalIDTaken},
 		{"unknown tenant", ghost.Rotated(f.Now), store.ErrNotFound},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			defer f.Sub(t)()
-			wantErr(t, "rotate", f.S.RotateExternalID(ctx, tc.tenant), tc.want)
-			if got, _ := f.S.GetTenant(ctx, "acme"); got != r1 {
-				t.Fatalf("refused rotation changed the tenant: %+v", got)
-			}
-		})
-	}
+	})
 	if _, err := f.S.GetTenant(ctx, "ghost"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("rotation created a tenant: %v", err)
 	}
