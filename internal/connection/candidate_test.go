@@ -2,6 +2,7 @@ package connection_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,6 +106,29 @@ func TestCandidate(t *testing.T) {
 		t.Run("stale: "+tc.name, func(t *testing.T) {
 			if _, _, err := p.ApplyCandidate(tc.c, tc.o); !errors.Is(err, connection.ErrStale) {
 				t.Fatalf("err %v, want ErrStale", err)
+			}
+		})
+	}
+	if _, _, err := p.ApplyCandidate(a, outcome("SOMETHING_NEW", time.Second)); err == nil || errors.Is(err, connection.ErrStale) || !strings.Contains(err.Error(), "SOMETHING_NEW") {
+		t.Fatalf("unknown result: err %v, want one naming the result", err)
+	}
+
+	// CandidateClaimed applies only to a successful check of the pending
+	// candidate of this version.
+	refused := []struct {
+		name string
+		c    connection.Connection
+		o    connection.Outcome
+	}{
+		{"failed check", a, outcome(connection.ResultDenied, time.Second)},
+		{"another version", a, func() connection.Outcome { o := outcome(connection.ResultOK, time.Second); o.Version++; return o }()},
+		{"no candidate", v, connection.Outcome{Result: connection.ResultOK, Version: v.Version, CheckedAt: now}},
+		{"disconnected", func() connection.Connection { c := a; c.Status = connection.Disconnected; return c }(), outcome(connection.ResultOK, time.Second)},
+	}
+	for _, tc := range refused {
+		t.Run("claimed refused: "+tc.name, func(t *testing.T) {
+			if tr, err := p.CandidateClaimed(tc.c, tc.o); !errors.Is(err, connection.ErrStale) || tr.Event != nil {
+				t.Fatalf("CandidateClaimed = %+v, %v; want ErrStale and no event", tr, err)
 			}
 		})
 	}

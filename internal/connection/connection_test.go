@@ -489,14 +489,106 @@ func TestStatusAndReasons(t *testing.T) {
 			t.Errorf("%q valid", s)
 		}
 	}
-	for _, r := range []connection.Result{connection.ResultDenied, connection.ResultNotEnforced, connection.ResultAccountMismatch, connection.ResultRegionDisabled} {
-		reason := connection.ReasonFor(r, "")
-		if reason.Code != string(r) || reason.Message == "" || reason.Hint == "" {
-			t.Errorf("ReasonFor(%s) = %+v", r, reason)
-		}
-	}
 	if len(connection.DetailTypes) != 8 {
 		t.Fatalf("DetailTypes = %v", connection.DetailTypes)
+	}
+}
+
+// TestReasonFor: every failure result has a reason with its own code, a
+// message and a hint; the not-enforced hint names the mistake the check's
+// detail identified; an unmodelled result still gets a reason.
+func TestReasonFor(t *testing.T) {
+	tests := []struct {
+		r           connection.Result
+		detail      string
+		msg, hint   string // substrings
+		notExternal bool
+	}{
+		{connection.ResultDenied, "", "could not assume the role", "Compare the role's trust policy", false},
+		{connection.ResultAccountMismatch, "", "another account than the ARN names", "lives in the account", false},
+		{connection.ResultAccountMismatch, "210987654321", "account 210987654321", "lives in the account", false},
+		{connection.ResultRegionDisabled, "", "not activated", "Activate the region", false},
+		{connection.ResultNotEnforced, connection.NotEnforcedWithoutExternalID, "without an external ID", "...IfExists", false},
+		{connection.ResultNotEnforced, connection.NotEnforcedAnyExternalID, "an external ID that is not yours", `StringLike "*"`, false},
+		{connection.ResultNotEnforced, "", "without your external ID", "Put exactly", false},
+		{connection.ResultTransient, "", "The check failed: TRANSIENT.", "Try again later.", false},
+		{"SOMETHING_NEW", "", "The check failed: SOMETHING_NEW.", "Try again later.", false},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.r)+"/"+tt.detail, func(t *testing.T) {
+			got := connection.ReasonFor(tt.r, tt.detail)
+			if got.Code != string(tt.r) || !strings.Contains(got.Message, tt.msg) || !strings.Contains(got.Hint, tt.hint) {
+				t.Fatalf("ReasonFor(%s, %q) = %+v; want message with %q, hint with %q", tt.r, tt.detail, got, tt.msg, tt.hint)
+			}
+			if tt.r == connection.ResultNotEnforced && !strings.Contains(got.Hint, `"StringEquals": {"sts:ExternalId"`) {
+				t.Fatalf("not-enforced hint %q does not show the condition to use", got.Hint)
+			}
+		})
+	}
+}
+
+// TestApplyPreviousOnlyAfterCurrent: a success with only the previous
+// external ID, for a connection already verified with the current one,
+// records the check and schedules the next at the status's routine
+// interval; status, failures and external-ID bookkeeping stay.
+func TestApplyPreviousOnlyAfterCurrent(t *testing.T) {
+	p := connection.DefaultPolicy()
+	p.Jitter = 0
+	tests := []struct {
+		status connection.Status
+		want   time.Duration
+	}{
+		{connection.Verified, p.VerifiedInterval},
+		{connection.AccessLost, p.LostInterval},
+		{connection.Failed, p.FailedInterval},
+		{connection.Pending, p.PendingSafetyNet},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.status), func(t *testing.T) {
+			c := conn(tt.status, 2, "x")
+			c.ExternalIDVersion, c.ExternalIDCurrent = 2, true
+			o := connection.Outcome{Result: connection.ResultOK, Version: c.Version, ExternalIDVersion: 1, CheckedAt: t0.Add(time.Hour)}
+			tr, err := p.Apply(c, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := c
+			want.LastCheckedAt, want.NextCheckAt = o.CheckedAt, o.CheckedAt.Add(tt.want)
+			if tr.Event != nil || tr.After != want {
+				t.Fatalf("after %+v (event %+v)\nwant  %+v", tr.After, tr.Event, want)
+			}
+		})
+	}
+}
+
+// A connection event's detail is the event's own fields, with the tenant
+// fields left out.
+func TestConnectionEventDetail(t *testing.T) {
+	c := conn(connection.Pending, 0, connection.CodeSubmitted)
+	tr, err := connection.DefaultPolicy().Apply(c, connection.Outcome{Result: connection.ResultOK, Version: c.Version, ExternalIDVersion: 1, ExternalIDCurrent: true, CheckedAt: t0.Add(time.Minute)})
+	if err != nil || tr.Event == nil {
+		t.Fatalf("Apply: %+v, %v", tr, err)
+	}
+	b, err := json.Marshal(*tr.Event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"eventId": tr.Event.EventID, "tenantId": tenantID, "accountId": account, "roleArn": roleA,
+		"status": "VERIFIED", "previousStatus": "PENDING", "version": float64(c.Version + 1), "externalIdVersion": float64(1),
+		"externalIdCurrent": true, "occurredAt": "2025-06-01T12:01:00Z"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("detail[%q] = %v, want %v", k, got[k], v)
+		}
+	}
+	for _, k := range []string{"graceEndsAt", "completion", "previousExternalIdVersion", "DetailType", "candidateRoleArn"} {
+		if _, ok := got[k]; ok {
+			t.Errorf("detail has %q: %s", k, b)
+		}
 	}
 }
 

@@ -33,11 +33,23 @@ type countingStore struct {
 	tenantReads atomic.Int32
 	failShard   int // -1: none
 	delay       time.Duration
+	failTenant  string // reads of this tenant fail
+	failList    bool   // ListByStatus fails
 }
 
 func (c *countingStore) GetTenant(ctx context.Context, id string) (tenant.Tenant, error) {
 	c.tenantReads.Add(1)
+	if id == c.failTenant {
+		return tenant.Tenant{}, errors.New("dynamodb: throttled")
+	}
 	return c.Memory.GetTenant(ctx, id)
+}
+
+func (c *countingStore) ListByStatus(ctx context.Context, status connection.Status, cursor string, limit int) (store.Page, error) {
+	if c.failList {
+		return store.Page{}, errors.New("dynamodb: internal server error")
+	}
+	return c.Memory.ListByStatus(ctx, status, cursor, limit)
 }
 
 func (c *countingStore) Due(ctx context.Context, shard int, until time.Time, cursor string, limit int) (store.Page, error) {
@@ -354,6 +366,66 @@ func TestDueReportsFailures(t *testing.T) {
 			t.Fatalf("result = %+v, %v", res, err)
 		}
 	})
+}
+
+// TestSweepFailures: in both modes a store or queue failure fails the sweep
+// with an error naming what failed, and what was not enqueued stays due;
+// jobs the queue refuses one by one are counted, not fatal.
+func TestSweepFailures(t *testing.T) {
+	rejectEveryFifth := func() *queue.Memory {
+		q := queue.NewMemory()
+		var n atomic.Int32
+		q.Reject = func(probe.Job) string {
+			if n.Add(1)%5 == 0 {
+				return "InvalidMessageContents"
+			}
+			return ""
+		}
+		return q
+	}
+	tests := []struct {
+		name    string
+		mode    string
+		setup   func(w *world)
+		queue   func() sweep.Queue
+		wantErr string // "" for none
+	}{
+		{"due: a tenant read fails", sweep.ModeDue, func(w *world) { w.st.failTenant = "globex" }, nil, "read tenant globex"},
+		{"all: a tenant read fails", sweep.ModeAll, func(w *world) { w.st.failTenant = "globex" }, nil, "read tenant globex"},
+		{"all: listing fails", sweep.ModeAll, func(w *world) { w.st.failList = true }, nil, "read page"},
+		{"all: an unreachable queue", sweep.ModeAll, nil, func() sweep.Queue { return failingQueue{} }, "send jobs: sqs: access denied"},
+		{"all: refused jobs are counted", sweep.ModeAll, nil, func() sweep.Queue { return rejectEveryFifth() }, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			if tt.setup != nil {
+				tt.setup(w)
+			}
+			var q sweep.Queue = queue.NewMemory()
+			if tt.queue != nil {
+				q = tt.queue()
+			}
+			s := newSweeper(w, q, nil)
+			s.PageSize = 0 // the default page
+			res, err := s.Handle(context.Background(), sweep.Input{Mode: tt.mode})
+			if tt.wantErr == "" {
+				if err != nil || res.Failed == 0 || res.Failed+res.Enqueued != len(w.live) {
+					t.Fatalf("result = %+v, %v; want failed + enqueued = %d", res, err, len(w.live))
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("error = %v, want one with %q", err, tt.wantErr)
+			}
+			if res.Enqueued >= len(w.live) {
+				t.Fatalf("result = %+v: everything enqueued despite the failure", res)
+			}
+			if m, ok := q.(*queue.Memory); ok && len(drain(t, m)) != res.Enqueued {
+				t.Fatalf("the queue does not hold the %d jobs the result reports", res.Enqueued)
+			}
+		})
+	}
 }
 
 type failingQueue struct{}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -198,27 +199,44 @@ func TestHandleDropsWhatCannotBeChecked(t *testing.T) {
 	}
 }
 
+// TestHandleBoundsConcurrency: a batch of 12 runs exactly Concurrency (3)
+// checks at once, and a new one starts only when one finishes. Checks finish
+// one at a time, when the test releases them; synctest.Wait lets every other
+// goroutine settle first, so the count in flight is exact.
 func TestHandleBoundsConcurrency(t *testing.T) {
-	st := store.NewMemory()
-	var recs []events.SQSMessage
-	for i := range 12 {
-		c := seed(t, st, fmt.Sprintf("1000000000%02d", i), connection.Verified)
-		b, _ := json.Marshal(job(c, probe.WhyScheduled))
-		recs = append(recs, events.SQSMessage{MessageId: fmt.Sprint(i), Body: string(b)})
-	}
-	ch := &fakeChecker{result: connection.ResultOK, now: t0.Add(time.Hour), hold: 20 * time.Millisecond}
-	w := newWorker(st, ch, nil)
-	w.Concurrency = 3
-	resp, err := w.Handle(context.Background(), events.SQSEvent{Records: recs})
-	if err != nil || len(resp.BatchItemFailures) != 0 {
-		t.Fatalf("Handle = %+v, %v", resp, err)
-	}
-	if m := ch.maxSeen.Load(); m > 3 || m < 2 {
-		t.Errorf("at most %d checks ran at once, want 2..3", m)
-	}
-	if ch.calls() != 12 {
-		t.Errorf("%d checks, want 12", ch.calls())
-	}
+	synctest.Test(t, func(t *testing.T) {
+		st := store.NewMemory()
+		var recs []events.SQSMessage
+		for i := range 12 {
+			c := seed(t, st, fmt.Sprintf("1000000000%02d", i), connection.Verified)
+			b, _ := json.Marshal(job(c, probe.WhyScheduled))
+			recs = append(recs, events.SQSMessage{MessageId: fmt.Sprint(i), Body: string(b)})
+		}
+		ch := &fakeChecker{result: connection.ResultOK, now: t0.Add(time.Hour), gate: make(chan struct{})}
+		w := newWorker(st, ch, nil)
+		w.Concurrency = 3
+		var resp events.SQSEventResponse
+		var err error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			resp, err = w.Handle(context.Background(), events.SQSEvent{Records: recs})
+		}()
+		for finished := range 12 {
+			synctest.Wait()
+			if n, want := ch.inFlight.Load(), int32(min(3, 12-finished)); n != want {
+				t.Fatalf("after %d finished: %d checks in flight, want %d", finished, n, want)
+			}
+			ch.gate <- struct{}{}
+		}
+		<-done
+		if err != nil || len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("Handle = %+v, %v", resp, err)
+		}
+		if ch.calls() != 12 {
+			t.Errorf("%d checks, want 12", ch.calls())
+		}
+	})
 }
 
 func TestHandleReportsStoreFailures(t *testing.T) {

@@ -23,26 +23,23 @@ var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 const externalID = "rc-EXAMPLEEXAMPLEEXAMPLEEXAMPLEEXAMP"
 
-// fakeChecker answers every check with result, stamped at *now.
+// fakeChecker answers every check with result, stamped at *now. With a
+// gate, each check waits for a value on it before answering, so a test
+// decides when checks finish and can count those in flight.
 type fakeChecker struct {
 	mu       sync.Mutex
 	result   connection.Result
 	now      time.Time
 	requests []probe.Request
 	inFlight atomic.Int32
-	maxSeen  atomic.Int32
-	hold     time.Duration
+	gate     chan struct{}
 }
 
 func (f *fakeChecker) Check(ctx context.Context, req probe.Request) probe.Report {
-	n := f.inFlight.Add(1)
-	for {
-		m := f.maxSeen.Load()
-		if n <= m || f.maxSeen.CompareAndSwap(m, n) {
-			break
-		}
+	f.inFlight.Add(1)
+	if f.gate != nil {
+		<-f.gate
 	}
-	time.Sleep(f.hold)
 	f.inFlight.Add(-1)
 	f.mu.Lock()
 	defer f.mu.Unlock()
