@@ -26,9 +26,7 @@ func TestProcessRoleClaimedAtVerification(t *testing.T) {
 	}
 	conns := map[string]connection.Connection{}
 	for _, id := range []string{"acme", "bravo"} {
-		if err := st.CreateTenant(ctx, tenant.Tenant{ID: id, Name: id, ExternalID: tenant.NewExternalID(), ExternalIDVersion: 1, CreatedAt: t0}); err != nil {
-			t.Fatal(err)
-		}
+		seedTenant(t, st, id, tenant.NewExternalID())
 		tr := p.Submit(nil, id, arn, 1, t0)
 		if err := st.Apply(ctx, tr); err != nil {
 			t.Fatalf("submit for %s: %v", id, err)

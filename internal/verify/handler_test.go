@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -95,13 +96,14 @@ func loadSample(t *testing.T) events.SQSEvent { return golden.Load[events.SQSEve
 type recordingVisibility struct {
 	mu      sync.Mutex
 	changes []string
+	err     error // what ChangeVisibility returns
 }
 
 func (r *recordingVisibility) ChangeVisibility(_ context.Context, h string, d time.Duration) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.changes = append(r.changes, fmt.Sprintf("%s=%s", h, d))
-	return nil
+	return r.err
 }
 
 func TestHandleSample(t *testing.T) {
@@ -237,6 +239,49 @@ func TestHandleBoundsConcurrency(t *testing.T) {
 			t.Errorf("%d checks, want 12", ch.calls())
 		}
 	})
+}
+
+// TestHandleDelayFailures: when the redelivery cannot be delayed (the
+// queue refuses, or the message has no receipt handle) the message is still
+// reported for redelivery, after the queue's own visibility timeout.
+func TestHandleDelayFailures(t *testing.T) {
+	tests := []struct {
+		name        string
+		vis         *recordingVisibility
+		noHandle    bool
+		wantChanges int
+		wantLog     bool
+	}{
+		{"the queue refuses", &recordingVisibility{err: errors.New("sqs: receipt handle expired")}, false, 2, true},
+		{"no receipt handle", &recordingVisibility{}, true, 0, false},
+		{"no visibility port", nil, false, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, _, _ := sampleWorld(t)
+			in := loadSample(t)
+			if tt.noHandle {
+				for i := range in.Records {
+					in.Records[i].ReceiptHandle = ""
+				}
+			}
+			var logs bytes.Buffer
+			w := newWorker(st, &fakeChecker{result: connection.ResultTransient, now: t0.Add(5 * time.Second)}, &logs)
+			if tt.vis != nil {
+				w.Visibility = tt.vis
+			}
+			resp, err := w.Handle(context.Background(), in)
+			if err != nil || len(resp.BatchItemFailures) != 2 {
+				t.Fatalf("Handle = %+v, %v; want both messages back", resp, err)
+			}
+			if tt.vis != nil && len(tt.vis.changes) != tt.wantChanges {
+				t.Fatalf("visibility changes %v, want %d", tt.vis.changes, tt.wantChanges)
+			}
+			if got := strings.Contains(logs.String(), "could not delay redelivery"); got != tt.wantLog {
+				t.Fatalf("warning logged: %v, want %v:\n%s", got, tt.wantLog, logs.String())
+			}
+		})
+	}
 }
 
 func TestHandleReportsStoreFailures(t *testing.T) {

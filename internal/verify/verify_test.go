@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -61,9 +62,7 @@ func seed(t *testing.T, st *store.Memory, account string, status connection.Stat
 	t.Helper()
 	ctx := context.Background()
 	if _, err := st.GetTenant(ctx, "acme"); errors.Is(err, store.ErrNotFound) {
-		if err := st.CreateTenant(ctx, tenant.Tenant{ID: "acme", Name: "Acme", ExternalID: externalID, ExternalIDVersion: 1, CreatedAt: t0}); err != nil {
-			t.Fatal(err)
-		}
+		seedTenant(t, st, "acme", externalID)
 	}
 	arn, err := rolearn.Parse("arn:aws:iam::"+account+":role/RoleCall", rolearn.Rules{})
 	if err != nil {
@@ -98,6 +97,31 @@ func seed(t *testing.T, st *store.Memory, account string, status connection.Stat
 		c = tr.After
 	}
 	return c
+}
+
+// seedTenant creates tenant id, with externalID at version 1, at t0.
+func seedTenant(t *testing.T, st *store.Memory, id, externalID string) {
+	t.Helper()
+	if err := st.CreateTenant(context.Background(), tenant.Tenant{ID: id, Name: id, ExternalID: externalID, ExternalIDVersion: 1, CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// seedCandidate stores a VERIFIED connection of acme for account, then the
+// submission of role as its candidate at at; it returns the verified
+// connection and the submission.
+func seedCandidate(t *testing.T, st *store.Memory, account, role string, at time.Time) (connection.Connection, connection.Transition) {
+	t.Helper()
+	c := seed(t, st, account, connection.Verified)
+	arn, err := rolearn.Parse(role, rolearn.Rules{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := policy().Submit(&c, "acme", arn, 1, at)
+	if err := st.Apply(context.Background(), sub); err != nil {
+		t.Fatal(err)
+	}
+	return c, sub
 }
 
 func job(c connection.Connection, why string) probe.Job {
@@ -218,7 +242,14 @@ func TestProcessRedeliveryUsesTheCurrentConnection(t *testing.T) {
 // failingStore fails Apply or reads with a transient error.
 type failingStore struct {
 	*store.Memory
-	applyErr, getErr error
+	applyErr, getErr, tenantErr error
+}
+
+func (f failingStore) GetTenant(ctx context.Context, id string) (tenant.Tenant, error) {
+	if f.tenantErr != nil {
+		return tenant.Tenant{}, f.tenantErr
+	}
+	return f.Memory.GetTenant(ctx, id)
 }
 
 func (f failingStore) Apply(ctx context.Context, t connection.Transition) error {
@@ -277,6 +308,9 @@ func TestJobFromMessage(t *testing.T) {
 		{name: "submitted event for an unknown connection", body: strings.Replace(strings.Replace(submitted, "VERSION", "1", 1), `"accountId":"123456789012"`, `"accountId":"999999999999"`, 1), wantErr: verify.ErrSkip},
 		{name: "other detail-type", body: strings.Replace(submitted, "Role Submitted", "Role Verified", 1), wantErr: verify.ErrSkip},
 		{name: "job without external id", body: `{"connection":{"tenantId":"acme","accountId":"123456789012","roleArn":"arn:aws:iam::123456789012:role/RoleCall","version":2},"why":"scheduled"}`, wantErr: verify.ErrSkip},
+		{name: "submitted event with a malformed detail", body: `{"detail-type":"Role Submitted","source":"rolecall","detail":"PENDING"}`, wantErr: verify.ErrSkip},
+		{name: "submitted event without a version", body: `{"detail-type":"Role Submitted","source":"rolecall","detail":{"tenantId":"acme","accountId":"123456789012"}}`, wantErr: verify.ErrSkip},
+		{name: "job with a malformed connection", body: `{"connection":"acme/123456789012"}`, wantErr: verify.ErrSkip},
 		{name: "not JSON", body: `not json`, wantErr: verify.ErrSkip},
 		{name: "neither", body: `{"hello":"world"}`, wantErr: verify.ErrSkip},
 	}
@@ -294,6 +328,36 @@ func TestJobFromMessage(t *testing.T) {
 			}
 			if tt.wantFresh && (j.Connection != c || j.ExternalID != externalID || j.Why != probe.WhySubmitted) {
 				t.Errorf("job from event = %+v, want the stored connection and tenant", j)
+			}
+		})
+	}
+}
+
+// TestJobFromMessageStoreFailures: a Role Submitted event whose connection
+// or tenant cannot be read is retried (not ErrSkip); one whose tenant is
+// gone is dropped.
+func TestJobFromMessageStoreFailures(t *testing.T) {
+	boom := errors.New("dynamodb: service unavailable")
+	body := `{"detail-type":"Role Submitted","source":"rolecall","detail":{"tenantId":"acme","accountId":"123456789012","version":1}}`
+	tests := []struct {
+		name     string
+		st       failingStore
+		wantErr  error
+		wantSkip bool
+		wantText string
+	}{
+		{"connection read fails", failingStore{getErr: boom}, boom, false, "read connection acme/123456789012"},
+		{"tenant read fails", failingStore{tenantErr: boom}, boom, false, "read tenant acme"},
+		{"tenant gone", failingStore{tenantErr: fmt.Errorf("get: %w", store.ErrNotFound)}, verify.ErrSkip, true, "tenant acme"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.st.Memory = store.NewMemory()
+			seed(t, tt.st.Memory, "123456789012", connection.Pending)
+			w := newWorker(tt.st, &fakeChecker{}, nil)
+			_, fresh, err := w.JobFromMessage(context.Background(), []byte(body))
+			if !errors.Is(err, tt.wantErr) || errors.Is(err, verify.ErrSkip) != tt.wantSkip || fresh || !strings.Contains(err.Error(), tt.wantText) {
+				t.Fatalf("JobFromMessage = fresh %v, %v; want %v naming %q", fresh, err, tt.wantErr, tt.wantText)
 			}
 		})
 	}
