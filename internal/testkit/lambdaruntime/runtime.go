@@ -6,6 +6,14 @@
 //
 // Tests start the shipped function binaries with AWS_LAMBDA_RUNTIME_API set
 // to Server.Addr and drive them with Invoke, exactly as Lambda would.
+//
+// It is written here because nothing the Go module proxy serves is an
+// embeddable Runtime API server: aws-lambda-go is the client side (what
+// the functions link), and the Runtime Interface Emulator is a program that
+// starts the bootstrap itself and serves its own invoke endpoint, with its
+// implementation in internal packages and only untagged pseudo-versions.
+// A test needs the server in process, one per test, on a loopback port,
+// answering the binary the test started and reporting init errors.
 package lambdaruntime
 
 import (
