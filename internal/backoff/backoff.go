@@ -35,3 +35,22 @@ func EqualJitter(d time.Duration) time.Duration {
 	}
 	return d/2 + rand.N(d/2+1)
 }
+
+// Retries is how often a caller tries one operation, and the delay it
+// waits before the second try (doubling after that).
+type Retries struct {
+	Attempts int           // tries in all, the first included
+	Base     time.Duration // the wait before the second try
+}
+
+// Or returns r with each field that is not positive taken from def: a
+// caller's options left unset (or nonsensical) get its defaults.
+func (r Retries) Or(def Retries) Retries {
+	if r.Attempts <= 0 {
+		r.Attempts = def.Attempts
+	}
+	if r.Base <= 0 {
+		r.Base = def.Base
+	}
+	return r
+}

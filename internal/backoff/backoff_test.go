@@ -48,3 +48,25 @@ func TestEqualJitter(t *testing.T) {
 		}
 	}
 }
+
+func TestRetriesOr(t *testing.T) {
+	def := Retries{Attempts: 3, Base: 200 * time.Millisecond}
+	tests := []struct {
+		name string
+		r    Retries
+		want Retries
+	}{
+		{"unset", Retries{}, def},
+		{"set", Retries{Attempts: 5, Base: time.Second}, Retries{Attempts: 5, Base: time.Second}},
+		{"attempts only", Retries{Attempts: 1}, Retries{Attempts: 1, Base: def.Base}},
+		{"base only", Retries{Base: time.Millisecond}, Retries{Attempts: 3, Base: time.Millisecond}},
+		{"negative", Retries{Attempts: -1, Base: -time.Second}, def},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.r.Or(def); got != tc.want {
+				t.Fatalf("%+v.Or(%+v) = %+v, want %+v", tc.r, def, got, tc.want)
+			}
+		})
+	}
+}

@@ -210,14 +210,7 @@ func maskedOrEmpty(id string) string {
 // jittered backoff, at most Attempts times, until ctx ends or stop is
 // closed (nil: never).
 func (c *Checker) assume(ctx context.Context, stop <-chan struct{}, name string, in AssumeRequest) probe {
-	attempts := c.Attempts
-	if attempts <= 0 {
-		attempts = 3
-	}
-	base := c.BaseDelay
-	if base <= 0 {
-		base = 200 * time.Millisecond
-	}
+	r := backoff.Retries{Attempts: c.Attempts, Base: c.BaseDelay}.Or(backoff.Retries{Attempts: 3, Base: 200 * time.Millisecond})
 	start := time.Now()
 	var err error
 	for i := 0; ; i++ {
@@ -226,10 +219,10 @@ func (c *Checker) assume(ctx context.Context, stop <-chan struct{}, name string,
 		if err == nil {
 			return probe{step: Step{Name: name, OK: true, Latency: time.Since(start)}, sess: sess}
 		}
-		if !errors.Is(err, ErrTransient) || i+1 >= attempts {
+		if !errors.Is(err, ErrTransient) || i+1 >= r.Attempts {
 			break
 		}
-		d := backoff.EqualJitter(retryDelay(base, i))
+		d := backoff.EqualJitter(retryDelay(r.Base, i))
 		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():

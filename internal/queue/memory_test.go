@@ -87,6 +87,21 @@ func TestMemoryDelivery(t *testing.T) {
 	}
 }
 
+// A Receive asking for no message, or fewer, gets one: a max below 1 is
+// taken as 1, and the others stay queued.
+func TestMemoryReceiveAtLeastOne(t *testing.T) {
+	for _, max := range []int{0, -3} {
+		m := queue.NewMemory()
+		if err := m.Send(context.Background(), queuetest.Jobs(3)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := m.Receive(context.Background(), max, 0)
+		if err != nil || len(got) != 1 || m.Len() != 3 {
+			t.Fatalf("Receive(max %d) = %d messages, %v (queue len %d); want 1 of 3", max, len(got), err, m.Len())
+		}
+	}
+}
+
 func TestMemoryLongPoll(t *testing.T) {
 	// In a synctest bubble time moves only when every goroutine waits, so
 	// the durations below are exact: a poll that wakes late, or early,

@@ -323,56 +323,12 @@ func TestDueStopsBeforeTheDeadline(t *testing.T) {
 	}
 }
 
-func TestDueReportsFailures(t *testing.T) {
-	t.Run("a failing shard fails the sweep, the others finish", func(t *testing.T) {
-		w := newWorld(t)
-		w.st.failShard = 3
-		q := queue.NewMemory()
-		res, err := newSweeper(w, q, nil).Due(context.Background())
-		if err == nil || !strings.Contains(err.Error(), "shard 3") {
-			t.Fatalf("error = %v, want one naming shard 3", err)
-		}
-		for i, p := range res.Parts {
-			if p.Done == (i == 3) {
-				t.Errorf("part %d done = %v", i, p.Done)
-			}
-		}
-		if res.Enqueued == 0 || res.Stopped {
-			t.Errorf("result = %+v", res)
-		}
-	})
-	t.Run("refused jobs are counted, not fatal", func(t *testing.T) {
-		w := newWorld(t)
-		q := queue.NewMemory()
-		var n atomic.Int32
-		q.Reject = func(probe.Job) string {
-			if n.Add(1)%5 == 0 {
-				return "InvalidMessageContents"
-			}
-			return ""
-		}
-		res, err := newSweeper(w, q, nil).Due(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.Failed == 0 || res.Failed+res.Enqueued != len(w.due) || len(drain(t, q)) != res.Enqueued {
-			t.Errorf("result = %+v; want failed + enqueued = %d", res, len(w.due))
-		}
-	})
-	t.Run("an unreachable queue fails the sweep", func(t *testing.T) {
-		w := newWorld(t)
-		res, err := newSweeper(w, failingQueue{}, nil).Due(context.Background())
-		if err == nil || res.Enqueued != 0 || res.Failed == 0 {
-			t.Fatalf("result = %+v, %v", res, err)
-		}
-	})
-}
-
 // TestSweepFailures: in both modes a store or queue failure fails the sweep
 // with an error naming what failed, and what was not enqueued stays due;
-// jobs the queue refuses one by one are counted, not fatal.
+// jobs the queue refuses one by one are counted, not fatal; a failing shard
+// fails a due sweep while the other shards finish.
 func TestSweepFailures(t *testing.T) {
-	rejectEveryFifth := func() *queue.Memory {
+	rejectEveryFifth := func() sweep.Queue {
 		q := queue.NewMemory()
 		var n atomic.Int32
 		q.Reject = func(probe.Job) string {
@@ -383,18 +339,33 @@ func TestSweepFailures(t *testing.T) {
 		}
 		return q
 	}
+	unreachable := func() sweep.Queue { return failingQueue{} }
+	failTenant := func(w *world) { w.st.failTenant = "globex" }
 	tests := []struct {
 		name    string
 		mode    string
 		setup   func(w *world)
 		queue   func() sweep.Queue
 		wantErr string // "" for none
+		check   func(t *testing.T, res sweep.Result)
 	}{
-		{"due: a tenant read fails", sweep.ModeDue, func(w *world) { w.st.failTenant = "globex" }, nil, "read tenant globex"},
-		{"all: a tenant read fails", sweep.ModeAll, func(w *world) { w.st.failTenant = "globex" }, nil, "read tenant globex"},
-		{"all: listing fails", sweep.ModeAll, func(w *world) { w.st.failList = true }, nil, "read page"},
-		{"all: an unreachable queue", sweep.ModeAll, nil, func() sweep.Queue { return failingQueue{} }, "send jobs: sqs: access denied"},
-		{"all: refused jobs are counted", sweep.ModeAll, nil, func() sweep.Queue { return rejectEveryFifth() }, ""},
+		{"due: a failing shard", sweep.ModeDue, func(w *world) { w.st.failShard = 3 }, nil, "shard 3: read page", func(t *testing.T, res sweep.Result) {
+			for i, p := range res.Parts {
+				if p.Done == (i == 3) {
+					t.Errorf("part %d done = %v", i, p.Done)
+				}
+			}
+			if res.Enqueued == 0 {
+				t.Error("the other shards enqueued nothing")
+			}
+		}},
+		{"due: a tenant read fails", sweep.ModeDue, failTenant, nil, "read tenant globex", nil},
+		{"all: a tenant read fails", sweep.ModeAll, failTenant, nil, "read tenant globex", nil},
+		{"all: listing fails", sweep.ModeAll, func(w *world) { w.st.failList = true }, nil, "read page", nil},
+		{"due: an unreachable queue", sweep.ModeDue, nil, unreachable, "send jobs: sqs: access denied", nil},
+		{"all: an unreachable queue", sweep.ModeAll, nil, unreachable, "send jobs: sqs: access denied", nil},
+		{"due: refused jobs are counted", sweep.ModeDue, nil, rejectEveryFifth, "", nil},
+		{"all: refused jobs are counted", sweep.ModeAll, nil, rejectEveryFifth, "", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -406,23 +377,33 @@ func TestSweepFailures(t *testing.T) {
 			if tt.queue != nil {
 				q = tt.queue()
 			}
+			want := w.due
+			if tt.mode == sweep.ModeAll {
+				want = w.live
+			}
 			s := newSweeper(w, q, nil)
 			s.PageSize = 0 // the default page
 			res, err := s.Handle(context.Background(), sweep.Input{Mode: tt.mode})
+			if m, ok := q.(*queue.Memory); ok && len(drain(t, m)) != res.Enqueued {
+				t.Fatalf("the queue does not hold the %d jobs the result reports", res.Enqueued)
+			}
+			if res.Stopped {
+				t.Fatalf("result = %+v: a failure is not a stop at the deadline", res)
+			}
 			if tt.wantErr == "" {
-				if err != nil || res.Failed == 0 || res.Failed+res.Enqueued != len(w.live) {
-					t.Fatalf("result = %+v, %v; want failed + enqueued = %d", res, err, len(w.live))
+				if err != nil || res.Failed == 0 || res.Failed+res.Enqueued != len(want) {
+					t.Fatalf("result = %+v, %v; want failed + enqueued = %d", res, err, len(want))
 				}
 				return
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("error = %v, want one with %q", err, tt.wantErr)
 			}
-			if res.Enqueued >= len(w.live) {
+			if res.Enqueued >= len(want) {
 				t.Fatalf("result = %+v: everything enqueued despite the failure", res)
 			}
-			if m, ok := q.(*queue.Memory); ok && len(drain(t, m)) != res.Enqueued {
-				t.Fatalf("the queue does not hold the %d jobs the result reports", res.Enqueued)
+			if tt.check != nil {
+				tt.check(t, res)
 			}
 		})
 	}
