@@ -2,10 +2,12 @@
 // retries: the STS probes, the verify worker's redeliveries, the lifecycle's
 // pending rechecks, the store's transaction retries and the batch senders.
 // It doubles step by step and stops at the limit, so a large attempt number
-// or base never overflows into a negative delay (base<<n would).
+// or base never overflows into a negative delay (base<<n would). Wait
+// waits one out, cut short when the caller's context ends.
 package backoff
 
 import (
+	"context"
 	"math/rand/v2"
 	"time"
 )
@@ -53,4 +55,21 @@ func (r Retries) Or(def Retries) Retries {
 		r.Base = def.Base
 	}
 	return r
+}
+
+// Wait waits d, or until ctx is done, and returns ctx.Err() in that case
+// (at once when d is not positive): a retry loop stops when its caller
+// gives up, and its timer is released either way.
+func Wait(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }

@@ -1,8 +1,11 @@
 package backoff
 
 import (
+	"context"
+	"errors"
 	"math"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -67,6 +70,50 @@ func TestRetriesOr(t *testing.T) {
 			if got := tc.r.Or(def); got != tc.want {
 				t.Fatalf("%+v.Or(%+v) = %+v, want %+v", tc.r, def, got, tc.want)
 			}
+		})
+	}
+}
+
+// TestWait: Wait returns after d, or as soon as the context ends (with its
+// error), and at once for a delay that is not positive.
+func TestWait(t *testing.T) {
+	tests := []struct {
+		name     string
+		d        time.Duration
+		deadline time.Duration // 0: none
+		cancel   bool          // the context is cancelled before the call
+		want     error
+		took     time.Duration
+	}{
+		{"waits d", 3 * time.Second, 0, false, nil, 3 * time.Second},
+		{"the deadline comes first", time.Minute, 2 * time.Second, false, context.DeadlineExceeded, 2 * time.Second},
+		{"already cancelled", time.Minute, 0, true, context.Canceled, 0},
+		{"zero delay", 0, 0, false, nil, 0},
+		{"negative delay, cancelled", -time.Second, 0, true, context.Canceled, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx := context.Background()
+				if tc.deadline > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tc.deadline)
+					defer cancel()
+				}
+				if tc.cancel {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithCancel(ctx)
+					cancel()
+				}
+				start := time.Now()
+				err := Wait(ctx, tc.d)
+				if !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
+					t.Fatalf("Wait = %v, want %v", err, tc.want)
+				}
+				if took := time.Since(start); took != tc.took {
+					t.Fatalf("Wait took %v, want %v", took, tc.took)
+				}
+			})
 		})
 	}
 }
