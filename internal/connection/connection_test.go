@@ -413,6 +413,14 @@ func TestEventID(t *testing.T) {
 	if len(id) != len("evt-")+32 || id[:4] != "evt-" {
 		t.Fatalf("EventID = %q", id)
 	}
+	// Consumers deduplicate on these IDs across deployments: the
+	// derivation never changes.
+	if got, want := connection.EventID("acme", "123456789012", 7), "evt-fd57829dcbe931723c864136499bded9"; got != want {
+		t.Fatalf("EventID(acme, 123456789012, 7) = %s, want %s", got, want)
+	}
+	if got, want := connection.TenantEventID("acme", connection.ExternalIDRotationStarted, 2), "evt-027fb47d623b9d71c2b1ab221221ef0d"; got != want {
+		t.Fatalf("TenantEventID(acme, started, 2) = %s, want %s", got, want)
+	}
 	others := []string{
 		connection.EventID("acme", account, 4),
 		connection.EventID("acme", account, 2),
