@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -51,10 +52,7 @@ func (c *Checker) now() time.Time {
 }
 
 func (c *Checker) log() *slog.Logger {
-	if c.Log != nil {
-		return c.Log
-	}
-	return slog.Default()
+	return cmp.Or(c.Log, slog.Default())
 }
 
 // probe is what one AssumeRole probe found, after its retries.

@@ -11,6 +11,7 @@
 package publish
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -77,10 +78,7 @@ type Publisher struct {
 }
 
 func (p *Publisher) log() *slog.Logger {
-	if p.Log != nil {
-		return p.Log
-	}
-	return slog.Default()
+	return cmp.Or(p.Log, slog.Default())
 }
 
 // Publish puts evs on the bus and returns the indexes of the events that

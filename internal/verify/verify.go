@@ -18,6 +18,7 @@
 package verify
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -125,10 +126,7 @@ func (w *Worker) runCheck(ctx context.Context, c connection.Connection, req prob
 }
 
 func (w *Worker) log() *slog.Logger {
-	if w.Log != nil {
-		return w.Log
-	}
-	return slog.Default()
+	return cmp.Or(w.Log, slog.Default())
 }
 
 // Process runs the check of one job and writes its outcome. receiveCount is
