@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/testkit/testarn"
 )
 
 // A new role for a VERIFIED connection is a candidate: the verified role
@@ -18,7 +19,7 @@ func TestCandidate(t *testing.T) {
 	v := conn(connection.Verified, 1, connection.CodeVerified)
 	v.NextCheckAt = now.Add(time.Hour)
 
-	sub := p.Submit(&v, tenantID, mustARN(t, roleB), 1, now)
+	sub := p.Submit(&v, tenantID, testarn.MustParse(t, roleB), 1, now)
 	a := sub.After
 	if a.Status != connection.Verified || a.RoleARN != roleA || a.ConsecutiveFailures != 1 || a.VerifiedAt != v.VerifiedAt ||
 		a.Candidate != (connection.Candidate{RoleARN: roleB, Status: connection.Pending, SubmittedAt: now, Reason: a.Candidate.Reason}) ||
@@ -29,10 +30,10 @@ func TestCandidate(t *testing.T) {
 		ev.Status != connection.Verified || ev.PreviousStatus != connection.Verified || ev.Reason != a.Candidate.Reason || ev.Version != v.Version+1 {
 		t.Fatalf("candidate event %+v", sub.Event)
 	}
-	if again := p.Submit(&a, tenantID, mustARN(t, roleB), 1, now.Add(time.Second)); again.Changed() {
+	if again := p.Submit(&a, tenantID, testarn.MustParse(t, roleB), 1, now.Add(time.Second)); again.Changed() {
 		t.Fatalf("resubmitting the pending candidate changed %+v", again)
 	}
-	if same := p.Submit(&a, tenantID, mustARN(t, roleA), 1, now.Add(time.Second)); same.Changed() {
+	if same := p.Submit(&a, tenantID, testarn.MustParse(t, roleA), 1, now.Add(time.Second)); same.Changed() {
 		t.Fatalf("resubmitting the verified role changed %+v", same)
 	}
 
@@ -135,7 +136,7 @@ func TestCandidate(t *testing.T) {
 
 	// A new submission while a candidate failed makes a new candidate;
 	// ACCESS_LOST, FAILED and PENDING connections are resubmitted as before.
-	next := p.Submit(&claimed.After, tenantID, mustARN(t, "arn:aws:iam::123456789012:role/Third"), 1, now.Add(time.Minute))
+	next := p.Submit(&claimed.After, tenantID, testarn.MustParse(t, "arn:aws:iam::123456789012:role/Third"), 1, now.Add(time.Minute))
 	if !next.After.Candidate.Pending() || next.After.Candidate.RoleARN != "arn:aws:iam::123456789012:role/Third" {
 		t.Fatalf("new candidate after a failed one: %+v", next.After)
 	}
@@ -143,7 +144,7 @@ func TestCandidate(t *testing.T) {
 		t.Fatalf("disconnected with a candidate: %+v", d.After)
 	}
 	lost := conn(connection.AccessLost, 2, string(connection.ResultDenied))
-	if tr := p.Submit(&lost, tenantID, mustARN(t, roleB), 1, now); tr.After.Status != connection.Pending || tr.After.RoleARN != roleB {
+	if tr := p.Submit(&lost, tenantID, testarn.MustParse(t, roleB), 1, now); tr.After.Status != connection.Pending || tr.After.RoleARN != roleB {
 		t.Fatalf("new role while ACCESS_LOST: %+v", tr.After)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/tenant"
+	"github.com/rolecall/rolecall/internal/testkit/testarn"
 )
 
 const (
@@ -22,15 +23,6 @@ const (
 )
 
 var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-
-func mustARN(t testing.TB, s string) rolearn.ARN {
-	t.Helper()
-	a, err := rolearn.Parse(s, rolearn.Rules{})
-	if err != nil {
-		t.Fatalf("Parse(%q): %v", s, err)
-	}
-	return a
-}
 
 // conn returns a connection in status st at version 3, submitted at t0.
 func conn(st connection.Status, failures int, reason string) connection.Connection {
@@ -145,7 +137,7 @@ func TestSubmit(t *testing.T) {
 			if tt.existing != nil {
 				snapshot = *tt.existing
 			}
-			tr := p.Submit(tt.existing, tenantID, mustARN(t, tt.arn), 7, now)
+			tr := p.Submit(tt.existing, tenantID, testarn.MustParse(t, tt.arn), 7, now)
 			if tt.existing != nil && *tt.existing != snapshot {
 				t.Fatal("Submit modified the existing connection")
 			}
@@ -616,7 +608,7 @@ func TestConnectionClaimKey(t *testing.T) {
 // outcomes and checks its invariants after every step.
 func TestRandomSequences(t *testing.T) {
 	p := connection.DefaultPolicy()
-	arns := []rolearn.ARN{mustARN(t, roleA), mustARN(t, roleB)}
+	arns := []rolearn.ARN{testarn.MustParse(t, roleA), testarn.MustParse(t, roleB)}
 	results := []connection.Result{connection.ResultOK, connection.ResultDenied, connection.ResultNotEnforced,
 		connection.ResultAccountMismatch, connection.ResultRegionDisabled, connection.ResultTransient}
 	for seed := range uint64(200) {

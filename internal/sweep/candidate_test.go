@@ -8,8 +8,8 @@ import (
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/queue"
-	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/sweep"
+	"github.com/rolecall/rolecall/internal/testkit/testarn"
 )
 
 // A due connection with a pending candidate gets two jobs: one for the role
@@ -20,11 +20,7 @@ func TestDueCandidate(t *testing.T) {
 	st, tn := acmeStore(t)
 	p := connection.DefaultPolicy()
 	old := storeVerified(t, st, "arn:aws:iam::123456789012:role/Old", t0.Add(-2*time.Hour), t0.Add(-2*time.Hour), time.Time{})
-	next, err := rolearn.Parse("arn:aws:iam::123456789012:role/New", rolearn.Rules{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cand := p.Submit(&old, "acme", next, 1, t0.Add(-time.Minute))
+	cand := p.Submit(&old, "acme", testarn.MustParse(t, "arn:aws:iam::123456789012:role/New"), 1, t0.Add(-time.Minute))
 	if err := st.Apply(ctx, cand); err != nil {
 		t.Fatal(err)
 	}

@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/internal/connection"
-	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
+	"github.com/rolecall/rolecall/internal/testkit/testarn"
 )
 
 // acmeStore is an embedded store holding tenant acme, created at t0.
@@ -32,11 +32,7 @@ func storeVerified(t *testing.T, st *store.Memory, role string, submitted, check
 	t.Helper()
 	ctx := context.Background()
 	p := connection.DefaultPolicy()
-	arn, err := rolearn.Parse(role, rolearn.Rules{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub := p.Submit(nil, "acme", arn, 1, submitted)
+	sub := p.Submit(nil, "acme", testarn.MustParse(t, role), 1, submitted)
 	if err := st.Apply(ctx, sub); err != nil {
 		t.Fatal(err)
 	}

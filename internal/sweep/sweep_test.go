@@ -17,11 +17,11 @@ import (
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/queue"
-	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/sweep"
 	"github.com/rolecall/rolecall/internal/tenant"
 	"github.com/rolecall/rolecall/internal/testkit/logcapture"
+	"github.com/rolecall/rolecall/internal/testkit/testarn"
 )
 
 var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -105,8 +105,7 @@ func newWorld(t *testing.T) *world {
 			tid = "gone"
 		}
 		acct := fmt.Sprintf("%012d", 100000000000+i)
-		arn, _ := rolearn.Parse("arn:aws:iam::"+acct+":role/R", rolearn.Rules{})
-		tr := p.Submit(nil, tid, arn, 1, t0.Add(-time.Hour))
+		tr := p.Submit(nil, tid, testarn.MustParse(t, "arn:aws:iam::"+acct+":role/R"), 1, t0.Add(-time.Hour))
 		if i%4 == 3 {
 			tr.After.NextCheckAt = t0.Add(time.Minute) // not yet due
 		}

@@ -10,9 +10,9 @@ import (
 
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/probe"
-	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
+	"github.com/rolecall/rolecall/internal/testkit/testarn"
 	"github.com/rolecall/rolecall/internal/verify"
 )
 
@@ -137,7 +137,7 @@ func TestProcessCandidateFailures(t *testing.T) {
 			// bravo's connection to the same role verified first: it holds the claim.
 			seedTenant(t, mem, "bravo", tenant.NewExternalID())
 			p := policy()
-			sub := p.Submit(nil, "bravo", mustParse(t, newRole), 1, t0)
+			sub := p.Submit(nil, "bravo", testarn.MustParse(t, newRole), 1, t0)
 			ok, err := p.Apply(sub.After, connection.Outcome{Result: connection.ResultOK, Version: sub.After.Version, ExternalIDVersion: 1, ExternalIDCurrent: true, CheckedAt: t0.Add(time.Second)})
 			if err != nil {
 				t.Fatal(err)
@@ -181,13 +181,4 @@ func TestProcessCandidateFailures(t *testing.T) {
 			}
 		})
 	}
-}
-
-func mustParse(t *testing.T, s string) rolearn.ARN {
-	t.Helper()
-	a, err := rolearn.Parse(s, rolearn.Rules{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
 }

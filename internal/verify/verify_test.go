@@ -14,9 +14,9 @@ import (
 
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/probe"
-	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
+	"github.com/rolecall/rolecall/internal/testkit/testarn"
 	"github.com/rolecall/rolecall/internal/verify"
 )
 
@@ -64,10 +64,7 @@ func seed(t *testing.T, st *store.Memory, account string, status connection.Stat
 	if _, err := st.GetTenant(ctx, "acme"); errors.Is(err, store.ErrNotFound) {
 		seedTenant(t, st, "acme", externalID)
 	}
-	arn, err := rolearn.Parse("arn:aws:iam::"+account+":role/RoleCall", rolearn.Rules{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	arn := testarn.MustParse(t, "arn:aws:iam::"+account+":role/RoleCall")
 	p := policy()
 	tr := p.Submit(nil, "acme", arn, 1, t0)
 	if err := st.Apply(ctx, tr); err != nil {
@@ -113,11 +110,7 @@ func seedTenant(t *testing.T, st *store.Memory, id, externalID string) {
 func seedCandidate(t *testing.T, st *store.Memory, account, role string, at time.Time) (connection.Connection, connection.Transition) {
 	t.Helper()
 	c := seed(t, st, account, connection.Verified)
-	arn, err := rolearn.Parse(role, rolearn.Rules{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub := policy().Submit(&c, "acme", arn, 1, at)
+	sub := policy().Submit(&c, "acme", testarn.MustParse(t, role), 1, at)
 	if err := st.Apply(context.Background(), sub); err != nil {
 		t.Fatal(err)
 	}
