@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/rolecall/rolecall/internal/connection"
@@ -292,34 +293,41 @@ func seq(n int) []int {
 	return s
 }
 
+// TestDueStopsBeforeTheDeadline: a sweep whose sends are slow stops Margin
+// before its context's deadline, exactly, without error; what it did not
+// enqueue is still due. In a synctest bubble the queue's 40ms per send and
+// the deadline are simulated, so the times below are exact.
 func TestDueStopsBeforeTheDeadline(t *testing.T) {
-	w := newWorld(t)
-	q := &slowQueue{Memory: queue.NewMemory(), delay: 40 * time.Millisecond}
-	s := newSweeper(w, q, nil)
-	s.PageSize = 1
-	s.Margin = 50 * time.Millisecond
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	res, err := s.Due(ctx)
-	took := time.Since(start)
-	if err != nil {
-		t.Fatalf("a sweep stopped by its deadline is not an error: %v", err)
-	}
-	if !res.Stopped || res.Enqueued >= len(w.due) || took > 140*time.Millisecond {
-		t.Fatalf("result = %+v after %s; want stopped early with some left", res, took)
-	}
-	if ctx.Err() != nil {
-		t.Error("the sweep used up its whole deadline")
-	}
-	if got := len(drain(t, q.Memory)); got != res.Enqueued {
-		t.Errorf("queue holds %d jobs, result says %d", got, res.Enqueued)
-	}
-	// The rest is still due: the next sweep finds it.
-	res2, err := newSweeper(w, queue.NewMemory(), nil).Due(context.Background())
-	if err != nil || res2.Enqueued != len(w.due) {
-		t.Errorf("next sweep = %+v, %v; want every due connection again (none was checked)", res2, err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		q := &slowQueue{Memory: queue.NewMemory(), delay: 40 * time.Millisecond}
+		s := newSweeper(w, q, nil)
+		s.PageSize = 1
+		s.Margin = 50 * time.Millisecond
+		ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		res, err := s.Due(ctx)
+		took := time.Since(start)
+		if err != nil {
+			t.Fatalf("a sweep stopped by its deadline is not an error: %v", err)
+		}
+		// Sends end at 40ms and 80ms; the third is cut at 100ms.
+		if !res.Stopped || res.Enqueued != 2*queue.MaxBatch || res.Failed != queue.MaxBatch || took != 100*time.Millisecond {
+			t.Fatalf("result = %+v after %s; want stopped at 100ms (deadline less margin) with 2 batches enqueued", res, took)
+		}
+		if ctx.Err() != nil {
+			t.Error("the sweep used up its whole deadline")
+		}
+		if got := len(drain(t, q.Memory)); got != res.Enqueued {
+			t.Errorf("queue holds %d jobs, result says %d", got, res.Enqueued)
+		}
+		// The rest is still due: the next sweep finds it.
+		res2, err := newSweeper(w, queue.NewMemory(), nil).Due(context.Background())
+		if err != nil || res2.Enqueued != len(w.due) {
+			t.Errorf("next sweep = %+v, %v; want every due connection again (none was checked)", res2, err)
+		}
+	})
 }
 
 // TestSweepFailures: in both modes a store or queue failure fails the sweep
@@ -413,15 +421,18 @@ type failingQueue struct{}
 func (failingQueue) Send(context.Context, []probe.Job) error { return errors.New("sqs: access denied") }
 
 func TestTenantReadsAreShared(t *testing.T) {
-	// Concurrent shards asking for the same tenant read it once.
-	w := newWorld(t)
-	w.st.delay = 5 * time.Millisecond
-	if _, err := newSweeper(w, queue.NewMemory(), nil).Due(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if n := w.st.tenantReads.Load(); n != int32(w.tenants+1) {
-		t.Errorf("%d tenant reads, want %d", n, w.tenants+1)
-	}
+	// Concurrent shards asking for the same tenant read it once, also
+	// when every shard query takes a while (simulated in the bubble).
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		w.st.delay = 5 * time.Millisecond
+		if _, err := newSweeper(w, queue.NewMemory(), nil).Due(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if n := w.st.tenantReads.Load(); n != int32(w.tenants+1) {
+			t.Errorf("%d tenant reads, want %d", n, w.tenants+1)
+		}
+	})
 }
 
 // TestQuietSweepsLogAtDebug: a sweep that finds nothing due writes its
