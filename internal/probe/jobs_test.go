@@ -13,7 +13,7 @@ import (
 // candidate; both carry the current external ID and, only while the
 // rotation's grace lasts, the previous one.
 func TestJobsFor(t *testing.T) {
-	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	now := checkedAt
 	conn := connection.Connection{TenantID: "acme-prod", AccountID: acct, RoleARN: roleARN, Status: connection.Verified, Version: 5}
 	withCandidate := conn
 	withCandidate.Candidate = connection.Candidate{RoleARN: "arn:aws:iam::123456789012:role/Next", Status: connection.Pending, SubmittedAt: now}
