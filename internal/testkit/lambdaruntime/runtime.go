@@ -9,11 +9,12 @@
 //
 // It is written here because nothing the Go module proxy serves is an
 // embeddable Runtime API server: aws-lambda-go is the client side (what
-// the functions link), and the Runtime Interface Emulator is a program that
-// starts the bootstrap itself and serves its own invoke endpoint, with its
-// implementation in internal packages and only untagged pseudo-versions.
-// A test needs the server in process, one per test, on a loopback port,
-// answering the binary the test started and reporting init errors.
+// the functions link), and the Runtime Interface Emulator is a program
+// (aws-lambda-rie) that starts the bootstrap itself and serves its own
+// invoke endpoint; its Runtime API code is the emulator's implementation,
+// not a documented library, and the proxy serves it as pseudo-versions
+// only. A test needs the server in process, one per test, on a loopback
+// port, answering the binary the test started and reporting init errors.
 package lambdaruntime
 
 import (
