@@ -343,10 +343,19 @@ func TestApplyLostAfterKnob(t *testing.T) {
 	}
 }
 
+// TestApplyStale: an outcome that cannot describe the connection's role as
+// it is now is ErrStale and changes nothing: for another version, for a
+// disconnected connection, older than the last check applied, or from a
+// job made before a rotation the connection has already verified past.
 func TestApplyStale(t *testing.T) {
 	p := connection.DefaultPolicy()
-	results := []connection.Result{connection.ResultOK, connection.ResultDenied, connection.ResultNotEnforced, connection.ResultTransient}
-	tests := []struct {
+	type staleCase struct {
+		name string
+		c    connection.Connection
+		o    connection.Outcome
+	}
+	var tests []staleCase
+	for _, v := range []struct {
 		name    string
 		c       connection.Connection
 		version int64
@@ -356,19 +365,37 @@ func TestApplyStale(t *testing.T) {
 		{"newer version", conn(connection.Failed, 1, string(connection.ResultDenied)), 4},
 		{"disconnected, same version", conn(connection.Disconnected, 0, connection.CodeDisconnected), 3},
 		{"disconnected, older version", conn(connection.Disconnected, 0, connection.CodeDisconnected), 2},
-	}
-	for _, tt := range tests {
-		for _, r := range results {
-			t.Run(tt.name+"/"+string(r), func(t *testing.T) {
-				tr, err := p.Apply(tt.c, connection.Outcome{ExternalIDCurrent: true, ExternalIDVersion: 1, Result: r, Version: tt.version, CheckedAt: t0.Add(time.Hour)})
-				if !errors.Is(err, connection.ErrStale) {
-					t.Fatalf("Apply = %v, want ErrStale", err)
-				}
-				if tr.Changed() && tr.Before != nil || tr.Event != nil {
-					t.Fatalf("a stale outcome returned a transition: %+v", tr)
-				}
-			})
+	} {
+		for _, r := range []connection.Result{connection.ResultOK, connection.ResultDenied, connection.ResultNotEnforced, connection.ResultTransient} {
+			tests = append(tests, staleCase{v.name + "/" + string(r), v.c,
+				connection.Outcome{ExternalIDCurrent: true, ExternalIDVersion: 1, Result: r, Version: v.version, CheckedAt: t0.Add(time.Hour)}})
 		}
+	}
+	verified := conn(connection.Verified, 1, connection.CodeVerified)
+	verified.LastCheckedAt = t0.Add(time.Hour)
+	verified.ExternalIDVersion, verified.ExternalIDCurrent = 2, true
+	lost := conn(connection.AccessLost, 2, string(connection.ResultDenied))
+	lost.LastCheckedAt, lost.ExternalIDVersion = t0.Add(time.Hour), 2
+	at := func(c connection.Connection, o connection.Outcome) connection.Outcome {
+		o.Version = c.Version
+		return o
+	}
+	tests = append(tests,
+		staleCase{"older than the last check applied", lost, at(lost, connection.Outcome{Result: connection.ResultOK, ExternalIDCurrent: true, ExternalIDVersion: 2, CheckedAt: t0.Add(59 * time.Minute)})},
+		staleCase{"success from a job made before a rotation verified past", lost, at(lost, connection.Outcome{Result: connection.ResultOK, ExternalIDCurrent: true, ExternalIDVersion: 1, CheckedAt: t0.Add(2 * time.Hour)})},
+		staleCase{"failure from a job made before a rotation verified past", verified, at(verified, connection.Outcome{Result: connection.ResultDenied, ExternalIDVersion: 1, CheckedAt: t0.Add(2 * time.Hour)})},
+		staleCase{"previous-only success from a job made two rotations ago", verified, at(verified, connection.Outcome{Result: connection.ResultOK, ExternalIDVersion: 0, CheckedAt: t0.Add(2 * time.Hour)})},
+	)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr, err := p.Apply(tt.c, tt.o)
+			if !errors.Is(err, connection.ErrStale) {
+				t.Fatalf("Apply = %v, want ErrStale", err)
+			}
+			if tr.Changed() && tr.Before != nil || tr.Event != nil {
+				t.Fatalf("a stale outcome returned a transition: %+v", tr)
+			}
+		})
 	}
 	_, err := p.Apply(conn(connection.Verified, 0, connection.CodeVerified), connection.Outcome{ExternalIDCurrent: true, ExternalIDVersion: 1, Result: "BOGUS", Version: 3, CheckedAt: t0})
 	if err == nil || errors.Is(err, connection.ErrStale) {
@@ -752,51 +779,13 @@ func TestHoldsClaim(t *testing.T) {
 	}
 }
 
-// Outcomes that cannot describe the role as it is now change nothing.
-func TestApplyStaleRules(t *testing.T) {
+// During grace a success with the previous ID only keeps VERIFIED and says
+// the ID is not current; the transition carries the outcome.
+func TestApplyPreviousOnlyDuringGrace(t *testing.T) {
 	p := connection.DefaultPolicy()
-	p.Jitter = 0
-	verified := conn(connection.Verified, 1, connection.CodeVerified)
-	verified.LastCheckedAt = t0.Add(time.Hour)
-	verified.ExternalIDVersion, verified.ExternalIDCurrent = 2, true
-	lost := conn(connection.AccessLost, 2, string(connection.ResultDenied))
-	lost.LastCheckedAt, lost.ExternalIDVersion = t0.Add(time.Hour), 2
-	tests := []struct {
-		name string
-		c    connection.Connection
-		o    connection.Outcome
-	}{
-		{"older than the last check applied", lost, connection.Outcome{Result: connection.ResultOK, ExternalIDCurrent: true, ExternalIDVersion: 2, CheckedAt: t0.Add(59 * time.Minute)}},
-		{"success from a job made before a rotation verified past", lost, connection.Outcome{Result: connection.ResultOK, ExternalIDCurrent: true, ExternalIDVersion: 1, CheckedAt: t0.Add(2 * time.Hour)}},
-		{"failure from a job made before a rotation verified past", verified, connection.Outcome{Result: connection.ResultDenied, ExternalIDVersion: 1, CheckedAt: t0.Add(2 * time.Hour)}},
-		{"previous-only success from a job made two rotations ago", verified, connection.Outcome{Result: connection.ResultOK, ExternalIDVersion: 0, CheckedAt: t0.Add(2 * time.Hour)}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			tc.o.Version = tc.c.Version
-			if _, err := p.Apply(tc.c, tc.o); !errors.Is(err, connection.ErrStale) {
-				t.Fatalf("Apply = %v, want ErrStale", err)
-			}
-		})
-	}
-
-	// A role that works only with the previous ID although it verified
-	// with the current one: the check is recorded, nothing else changes
-	// (no counter reset, no external-ID downgrade).
-	o := connection.Outcome{Result: connection.ResultOK, ExternalIDVersion: 1, Version: verified.Version, CheckedAt: t0.Add(2 * time.Hour)}
-	tr, err := p.Apply(verified, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkRoutine(t, verified, tr)
-	if tr.After.ConsecutiveFailures != 1 || tr.After.ExternalIDVersion != 2 || !tr.After.ExternalIDCurrent || !tr.After.LastCheckedAt.Equal(o.CheckedAt) {
-		t.Fatalf("after %+v", tr.After)
-	}
-	// During grace a success with the previous ID only keeps VERIFIED and
-	// says the ID is not current; the transition carries the outcome.
 	fresh := conn(connection.Pending, 0, connection.CodeSubmitted)
 	prev := connection.Outcome{Result: connection.ResultOK, ExternalIDVersion: 1, Version: fresh.Version, CheckedAt: t0.Add(time.Minute)}
-	tr, err = p.Apply(fresh, prev)
+	tr, err := p.Apply(fresh, prev)
 	if err != nil || tr.After.Status != connection.Verified || tr.After.ExternalIDCurrent || tr.After.ExternalIDVersion != 1 {
 		t.Fatalf("previous-only success: %+v, %v", tr.After, err)
 	}
