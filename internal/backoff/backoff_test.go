@@ -1,8 +1,11 @@
 package backoff
 
 import (
+	"context"
+	"errors"
 	"math"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -46,5 +49,71 @@ func TestEqualJitter(t *testing.T) {
 				t.Fatalf("EqualJitter(%v) = %v, want within [%v, %v]", d, got, lo, hi)
 			}
 		}
+	}
+}
+
+func TestRetriesOr(t *testing.T) {
+	def := Retries{Attempts: 3, Base: 200 * time.Millisecond}
+	tests := []struct {
+		name string
+		r    Retries
+		want Retries
+	}{
+		{"unset", Retries{}, def},
+		{"set", Retries{Attempts: 5, Base: time.Second}, Retries{Attempts: 5, Base: time.Second}},
+		{"attempts only", Retries{Attempts: 1}, Retries{Attempts: 1, Base: def.Base}},
+		{"base only", Retries{Base: time.Millisecond}, Retries{Attempts: 3, Base: time.Millisecond}},
+		{"negative", Retries{Attempts: -1, Base: -time.Second}, def},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.r.Or(def); got != tc.want {
+				t.Fatalf("%+v.Or(%+v) = %+v, want %+v", tc.r, def, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestWait: Wait returns after d, or as soon as the context ends (with its
+// error), and at once for a delay that is not positive.
+func TestWait(t *testing.T) {
+	tests := []struct {
+		name     string
+		d        time.Duration
+		deadline time.Duration // 0: none
+		cancel   bool          // the context is cancelled before the call
+		want     error
+		took     time.Duration
+	}{
+		{"waits d", 3 * time.Second, 0, false, nil, 3 * time.Second},
+		{"the deadline comes first", time.Minute, 2 * time.Second, false, context.DeadlineExceeded, 2 * time.Second},
+		{"already cancelled", time.Minute, 0, true, context.Canceled, 0},
+		{"zero delay", 0, 0, false, nil, 0},
+		{"negative delay, cancelled", -time.Second, 0, true, context.Canceled, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx := context.Background()
+				if tc.deadline > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tc.deadline)
+					defer cancel()
+				}
+				if tc.cancel {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithCancel(ctx)
+					cancel()
+				}
+				start := time.Now()
+				err := Wait(ctx, tc.d)
+				if !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
+					t.Fatalf("Wait = %v, want %v", err, tc.want)
+				}
+				if took := time.Since(start); took != tc.took {
+					t.Fatalf("Wait took %v, want %v", took, tc.took)
+				}
+			})
+		})
 	}
 }

@@ -85,19 +85,11 @@ func Send(ctx context.Context, pending []int, p Policy, send SendFunc) (failed [
 			if p.OnRetry != nil {
 				p.OnRetry(len(pending), round)
 			}
-			wait(ctx, backoff.Doubling(p.Backoff, math.MaxInt64, round-1))
+			// Cut short when ctx ends: the next round then fails what is
+			// pending with ctx's error.
+			_ = backoff.Wait(ctx, backoff.Doubling(p.Backoff, math.MaxInt64, round-1))
 		}
 	}
 	slices.Sort(failed)
 	return failed, errs
-}
-
-// wait sleeps d or until ctx is done.
-func wait(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }

@@ -14,6 +14,7 @@ type service struct {
 	refuse    map[int]int
 	permanent map[int]bool
 	callFails int
+	bogus     bool // every answer also names entries outside the call
 	calls     [][]int
 	cancel    func() // called after the first call when set
 }
@@ -28,6 +29,9 @@ func (s *service) send(ctx context.Context, idx []int) ([]Failure, error) {
 		return nil, errors.New("call failed")
 	}
 	var fs []Failure
+	if s.bogus {
+		fs = append(fs, Failure{Index: -1, Err: errors.New("no such entry")}, Failure{Index: len(idx), Retryable: true, Err: errors.New("no such entry")})
+	}
 	for k, i := range idx {
 		if s.permanent[i] {
 			fs = append(fs, Failure{Index: k, Err: fmt.Errorf("entry %d invalid", i)})
@@ -78,6 +82,9 @@ func TestSend(t *testing.T) {
 			wantCalls:  [][]int{{0}, {1}},
 			wantFailed: []int{0}, wantErrs: 1},
 		{name: "nothing pending", policy: Policy{Size: 2, Attempts: 3}},
+		{name: "failures naming no entry of the call are ignored", pending: []int{0, 1, 2}, policy: Policy{Size: 2, Attempts: 3},
+			svc:       service{bogus: true, refuse: map[int]int{2: 1}},
+			wantCalls: [][]int{{0, 1}, {2}, {2}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

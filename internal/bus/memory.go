@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -176,10 +177,7 @@ func (m *Memory) Changed() <-chan struct{} {
 }
 
 func (m *Memory) log() *slog.Logger {
-	if m.Log != nil {
-		return m.Log
-	}
-	return slog.Default()
+	return cmp.Or(m.Log, slog.Default())
 }
 
 func or(s, def string) string {

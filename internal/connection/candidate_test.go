@@ -2,10 +2,12 @@ package connection_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/testkit/testarn"
 )
 
 // A new role for a VERIFIED connection is a candidate: the verified role
@@ -17,7 +19,7 @@ func TestCandidate(t *testing.T) {
 	v := conn(connection.Verified, 1, connection.CodeVerified)
 	v.NextCheckAt = now.Add(time.Hour)
 
-	sub := p.Submit(&v, tenantID, mustARN(t, roleB), 1, now)
+	sub := p.Submit(&v, tenantID, testarn.MustParse(t, roleB), 1, now)
 	a := sub.After
 	if a.Status != connection.Verified || a.RoleARN != roleA || a.ConsecutiveFailures != 1 || a.VerifiedAt != v.VerifiedAt ||
 		a.Candidate != (connection.Candidate{RoleARN: roleB, Status: connection.Pending, SubmittedAt: now, Reason: a.Candidate.Reason}) ||
@@ -28,10 +30,10 @@ func TestCandidate(t *testing.T) {
 		ev.Status != connection.Verified || ev.PreviousStatus != connection.Verified || ev.Reason != a.Candidate.Reason || ev.Version != v.Version+1 {
 		t.Fatalf("candidate event %+v", sub.Event)
 	}
-	if again := p.Submit(&a, tenantID, mustARN(t, roleB), 1, now.Add(time.Second)); again.Changed() {
+	if again := p.Submit(&a, tenantID, testarn.MustParse(t, roleB), 1, now.Add(time.Second)); again.Changed() {
 		t.Fatalf("resubmitting the pending candidate changed %+v", again)
 	}
-	if same := p.Submit(&a, tenantID, mustARN(t, roleA), 1, now.Add(time.Second)); same.Changed() {
+	if same := p.Submit(&a, tenantID, testarn.MustParse(t, roleA), 1, now.Add(time.Second)); same.Changed() {
 		t.Fatalf("resubmitting the verified role changed %+v", same)
 	}
 
@@ -108,10 +110,33 @@ func TestCandidate(t *testing.T) {
 			}
 		})
 	}
+	if _, _, err := p.ApplyCandidate(a, outcome("SOMETHING_NEW", time.Second)); err == nil || errors.Is(err, connection.ErrStale) || !strings.Contains(err.Error(), "SOMETHING_NEW") {
+		t.Fatalf("unknown result: err %v, want one naming the result", err)
+	}
+
+	// CandidateClaimed applies only to a successful check of the pending
+	// candidate of this version.
+	refused := []struct {
+		name string
+		c    connection.Connection
+		o    connection.Outcome
+	}{
+		{"failed check", a, outcome(connection.ResultDenied, time.Second)},
+		{"another version", a, func() connection.Outcome { o := outcome(connection.ResultOK, time.Second); o.Version++; return o }()},
+		{"no candidate", v, connection.Outcome{Result: connection.ResultOK, Version: v.Version, CheckedAt: now}},
+		{"disconnected", func() connection.Connection { c := a; c.Status = connection.Disconnected; return c }(), outcome(connection.ResultOK, time.Second)},
+	}
+	for _, tc := range refused {
+		t.Run("claimed refused: "+tc.name, func(t *testing.T) {
+			if tr, err := p.CandidateClaimed(tc.c, tc.o); !errors.Is(err, connection.ErrStale) || tr.Event != nil {
+				t.Fatalf("CandidateClaimed = %+v, %v; want ErrStale and no event", tr, err)
+			}
+		})
+	}
 
 	// A new submission while a candidate failed makes a new candidate;
 	// ACCESS_LOST, FAILED and PENDING connections are resubmitted as before.
-	next := p.Submit(&claimed.After, tenantID, mustARN(t, "arn:aws:iam::123456789012:role/Third"), 1, now.Add(time.Minute))
+	next := p.Submit(&claimed.After, tenantID, testarn.MustParse(t, "arn:aws:iam::123456789012:role/Third"), 1, now.Add(time.Minute))
 	if !next.After.Candidate.Pending() || next.After.Candidate.RoleARN != "arn:aws:iam::123456789012:role/Third" {
 		t.Fatalf("new candidate after a failed one: %+v", next.After)
 	}
@@ -119,7 +144,7 @@ func TestCandidate(t *testing.T) {
 		t.Fatalf("disconnected with a candidate: %+v", d.After)
 	}
 	lost := conn(connection.AccessLost, 2, string(connection.ResultDenied))
-	if tr := p.Submit(&lost, tenantID, mustARN(t, roleB), 1, now); tr.After.Status != connection.Pending || tr.After.RoleARN != roleB {
+	if tr := p.Submit(&lost, tenantID, testarn.MustParse(t, roleB), 1, now); tr.After.Status != connection.Pending || tr.After.RoleARN != roleB {
 		t.Fatalf("new role while ACCESS_LOST: %+v", tr.After)
 	}
 }

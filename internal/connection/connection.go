@@ -179,13 +179,20 @@ type Event struct {
 // EventID is the stable identifier of the event for a connection version:
 // the same transition always yields the same ID, so consumers deduplicate.
 func EventID(tenantID, accountID string, version int64) string {
+	return stableID(tenantID, accountID, uint64(version))
+}
+
+// stableID is an event ID derived from two names and a version: a
+// SHA-256 over them, NUL-separated so that ("ab", "c") and ("a", "bc")
+// differ, cut to 128 bits.
+func stableID(first, second string, version uint64) string {
 	h := sha256.New()
-	h.Write([]byte(tenantID))
+	h.Write([]byte(first))
 	h.Write([]byte{0})
-	h.Write([]byte(accountID))
+	h.Write([]byte(second))
 	h.Write([]byte{0})
 	var v [8]byte
-	binary.BigEndian.PutUint64(v[:], uint64(version))
+	binary.BigEndian.PutUint64(v[:], version)
 	h.Write(v[:])
 	return "evt-" + hex.EncodeToString(h.Sum(nil)[:16])
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/tenant"
+	"github.com/rolecall/rolecall/internal/testkit/testarn"
 )
 
 const (
@@ -22,15 +23,6 @@ const (
 )
 
 var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-
-func mustARN(t testing.TB, s string) rolearn.ARN {
-	t.Helper()
-	a, err := rolearn.Parse(s, rolearn.Rules{})
-	if err != nil {
-		t.Fatalf("Parse(%q): %v", s, err)
-	}
-	return a
-}
 
 // conn returns a connection in status st at version 3, submitted at t0.
 func conn(st connection.Status, failures int, reason string) connection.Connection {
@@ -145,7 +137,7 @@ func TestSubmit(t *testing.T) {
 			if tt.existing != nil {
 				snapshot = *tt.existing
 			}
-			tr := p.Submit(tt.existing, tenantID, mustARN(t, tt.arn), 7, now)
+			tr := p.Submit(tt.existing, tenantID, testarn.MustParse(t, tt.arn), 7, now)
 			if tt.existing != nil && *tt.existing != snapshot {
 				t.Fatal("Submit modified the existing connection")
 			}
@@ -351,10 +343,19 @@ func TestApplyLostAfterKnob(t *testing.T) {
 	}
 }
 
+// TestApplyStale: an outcome that cannot describe the connection's role as
+// it is now is ErrStale and changes nothing: for another version, for a
+// disconnected connection, older than the last check applied, or from a
+// job made before a rotation the connection has already verified past.
 func TestApplyStale(t *testing.T) {
 	p := connection.DefaultPolicy()
-	results := []connection.Result{connection.ResultOK, connection.ResultDenied, connection.ResultNotEnforced, connection.ResultTransient}
-	tests := []struct {
+	type staleCase struct {
+		name string
+		c    connection.Connection
+		o    connection.Outcome
+	}
+	var tests []staleCase
+	for _, v := range []struct {
 		name    string
 		c       connection.Connection
 		version int64
@@ -364,19 +365,37 @@ func TestApplyStale(t *testing.T) {
 		{"newer version", conn(connection.Failed, 1, string(connection.ResultDenied)), 4},
 		{"disconnected, same version", conn(connection.Disconnected, 0, connection.CodeDisconnected), 3},
 		{"disconnected, older version", conn(connection.Disconnected, 0, connection.CodeDisconnected), 2},
-	}
-	for _, tt := range tests {
-		for _, r := range results {
-			t.Run(tt.name+"/"+string(r), func(t *testing.T) {
-				tr, err := p.Apply(tt.c, connection.Outcome{ExternalIDCurrent: true, ExternalIDVersion: 1, Result: r, Version: tt.version, CheckedAt: t0.Add(time.Hour)})
-				if !errors.Is(err, connection.ErrStale) {
-					t.Fatalf("Apply = %v, want ErrStale", err)
-				}
-				if tr.Changed() && tr.Before != nil || tr.Event != nil {
-					t.Fatalf("a stale outcome returned a transition: %+v", tr)
-				}
-			})
+	} {
+		for _, r := range []connection.Result{connection.ResultOK, connection.ResultDenied, connection.ResultNotEnforced, connection.ResultTransient} {
+			tests = append(tests, staleCase{v.name + "/" + string(r), v.c,
+				connection.Outcome{ExternalIDCurrent: true, ExternalIDVersion: 1, Result: r, Version: v.version, CheckedAt: t0.Add(time.Hour)}})
 		}
+	}
+	verified := conn(connection.Verified, 1, connection.CodeVerified)
+	verified.LastCheckedAt = t0.Add(time.Hour)
+	verified.ExternalIDVersion, verified.ExternalIDCurrent = 2, true
+	lost := conn(connection.AccessLost, 2, string(connection.ResultDenied))
+	lost.LastCheckedAt, lost.ExternalIDVersion = t0.Add(time.Hour), 2
+	at := func(c connection.Connection, o connection.Outcome) connection.Outcome {
+		o.Version = c.Version
+		return o
+	}
+	tests = append(tests,
+		staleCase{"older than the last check applied", lost, at(lost, connection.Outcome{Result: connection.ResultOK, ExternalIDCurrent: true, ExternalIDVersion: 2, CheckedAt: t0.Add(59 * time.Minute)})},
+		staleCase{"success from a job made before a rotation verified past", lost, at(lost, connection.Outcome{Result: connection.ResultOK, ExternalIDCurrent: true, ExternalIDVersion: 1, CheckedAt: t0.Add(2 * time.Hour)})},
+		staleCase{"failure from a job made before a rotation verified past", verified, at(verified, connection.Outcome{Result: connection.ResultDenied, ExternalIDVersion: 1, CheckedAt: t0.Add(2 * time.Hour)})},
+		staleCase{"previous-only success from a job made two rotations ago", verified, at(verified, connection.Outcome{Result: connection.ResultOK, ExternalIDVersion: 0, CheckedAt: t0.Add(2 * time.Hour)})},
+	)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr, err := p.Apply(tt.c, tt.o)
+			if !errors.Is(err, connection.ErrStale) {
+				t.Fatalf("Apply = %v, want ErrStale", err)
+			}
+			if tr.Changed() && tr.Before != nil || tr.Event != nil {
+				t.Fatalf("a stale outcome returned a transition: %+v", tr)
+			}
+		})
 	}
 	_, err := p.Apply(conn(connection.Verified, 0, connection.CodeVerified), connection.Outcome{ExternalIDCurrent: true, ExternalIDVersion: 1, Result: "BOGUS", Version: 3, CheckedAt: t0})
 	if err == nil || errors.Is(err, connection.ErrStale) {
@@ -412,6 +431,14 @@ func TestEventID(t *testing.T) {
 	}
 	if len(id) != len("evt-")+32 || id[:4] != "evt-" {
 		t.Fatalf("EventID = %q", id)
+	}
+	// Consumers deduplicate on these IDs across deployments: the
+	// derivation never changes.
+	if got, want := connection.EventID("acme", "123456789012", 7), "evt-fd57829dcbe931723c864136499bded9"; got != want {
+		t.Fatalf("EventID(acme, 123456789012, 7) = %s, want %s", got, want)
+	}
+	if got, want := connection.TenantEventID("acme", connection.ExternalIDRotationStarted, 2), "evt-027fb47d623b9d71c2b1ab221221ef0d"; got != want {
+		t.Fatalf("TenantEventID(acme, started, 2) = %s, want %s", got, want)
 	}
 	others := []string{
 		connection.EventID("acme", account, 4),
@@ -489,14 +516,106 @@ func TestStatusAndReasons(t *testing.T) {
 			t.Errorf("%q valid", s)
 		}
 	}
-	for _, r := range []connection.Result{connection.ResultDenied, connection.ResultNotEnforced, connection.ResultAccountMismatch, connection.ResultRegionDisabled} {
-		reason := connection.ReasonFor(r, "")
-		if reason.Code != string(r) || reason.Message == "" || reason.Hint == "" {
-			t.Errorf("ReasonFor(%s) = %+v", r, reason)
-		}
-	}
 	if len(connection.DetailTypes) != 8 {
 		t.Fatalf("DetailTypes = %v", connection.DetailTypes)
+	}
+}
+
+// TestReasonFor: every failure result has a reason with its own code, a
+// message and a hint; the not-enforced hint names the mistake the check's
+// detail identified; an unmodelled result still gets a reason.
+func TestReasonFor(t *testing.T) {
+	tests := []struct {
+		r           connection.Result
+		detail      string
+		msg, hint   string // substrings
+		notExternal bool
+	}{
+		{connection.ResultDenied, "", "could not assume the role", "Compare the role's trust policy", false},
+		{connection.ResultAccountMismatch, "", "another account than the ARN names", "lives in the account", false},
+		{connection.ResultAccountMismatch, "210987654321", "account 210987654321", "lives in the account", false},
+		{connection.ResultRegionDisabled, "", "not activated", "Activate the region", false},
+		{connection.ResultNotEnforced, connection.NotEnforcedWithoutExternalID, "without an external ID", "...IfExists", false},
+		{connection.ResultNotEnforced, connection.NotEnforcedAnyExternalID, "an external ID that is not yours", `StringLike "*"`, false},
+		{connection.ResultNotEnforced, "", "without your external ID", "Put exactly", false},
+		{connection.ResultTransient, "", "The check failed: TRANSIENT.", "Try again later.", false},
+		{"SOMETHING_NEW", "", "The check failed: SOMETHING_NEW.", "Try again later.", false},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.r)+"/"+tt.detail, func(t *testing.T) {
+			got := connection.ReasonFor(tt.r, tt.detail)
+			if got.Code != string(tt.r) || !strings.Contains(got.Message, tt.msg) || !strings.Contains(got.Hint, tt.hint) {
+				t.Fatalf("ReasonFor(%s, %q) = %+v; want message with %q, hint with %q", tt.r, tt.detail, got, tt.msg, tt.hint)
+			}
+			if tt.r == connection.ResultNotEnforced && !strings.Contains(got.Hint, `"StringEquals": {"sts:ExternalId"`) {
+				t.Fatalf("not-enforced hint %q does not show the condition to use", got.Hint)
+			}
+		})
+	}
+}
+
+// TestApplyPreviousOnlyAfterCurrent: a success with only the previous
+// external ID, for a connection already verified with the current one,
+// records the check and schedules the next at the status's routine
+// interval; status, failures and external-ID bookkeeping stay.
+func TestApplyPreviousOnlyAfterCurrent(t *testing.T) {
+	p := connection.DefaultPolicy()
+	p.Jitter = 0
+	tests := []struct {
+		status connection.Status
+		want   time.Duration
+	}{
+		{connection.Verified, p.VerifiedInterval},
+		{connection.AccessLost, p.LostInterval},
+		{connection.Failed, p.FailedInterval},
+		{connection.Pending, p.PendingSafetyNet},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.status), func(t *testing.T) {
+			c := conn(tt.status, 2, "x")
+			c.ExternalIDVersion, c.ExternalIDCurrent = 2, true
+			o := connection.Outcome{Result: connection.ResultOK, Version: c.Version, ExternalIDVersion: 1, CheckedAt: t0.Add(time.Hour)}
+			tr, err := p.Apply(c, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := c
+			want.LastCheckedAt, want.NextCheckAt = o.CheckedAt, o.CheckedAt.Add(tt.want)
+			if tr.Event != nil || tr.After != want {
+				t.Fatalf("after %+v (event %+v)\nwant  %+v", tr.After, tr.Event, want)
+			}
+		})
+	}
+}
+
+// A connection event's detail is the event's own fields, with the tenant
+// fields left out.
+func TestConnectionEventDetail(t *testing.T) {
+	c := conn(connection.Pending, 0, connection.CodeSubmitted)
+	tr, err := connection.DefaultPolicy().Apply(c, connection.Outcome{Result: connection.ResultOK, Version: c.Version, ExternalIDVersion: 1, ExternalIDCurrent: true, CheckedAt: t0.Add(time.Minute)})
+	if err != nil || tr.Event == nil {
+		t.Fatalf("Apply: %+v, %v", tr, err)
+	}
+	b, err := json.Marshal(*tr.Event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"eventId": tr.Event.EventID, "tenantId": tenantID, "accountId": account, "roleArn": roleA,
+		"status": "VERIFIED", "previousStatus": "PENDING", "version": float64(c.Version + 1), "externalIdVersion": float64(1),
+		"externalIdCurrent": true, "occurredAt": "2025-06-01T12:01:00Z"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("detail[%q] = %v, want %v", k, got[k], v)
+		}
+	}
+	for _, k := range []string{"graceEndsAt", "completion", "previousExternalIdVersion", "DetailType", "candidateRoleArn"} {
+		if _, ok := got[k]; ok {
+			t.Errorf("detail has %q: %s", k, b)
+		}
 	}
 }
 
@@ -516,7 +635,7 @@ func TestConnectionClaimKey(t *testing.T) {
 // outcomes and checks its invariants after every step.
 func TestRandomSequences(t *testing.T) {
 	p := connection.DefaultPolicy()
-	arns := []rolearn.ARN{mustARN(t, roleA), mustARN(t, roleB)}
+	arns := []rolearn.ARN{testarn.MustParse(t, roleA), testarn.MustParse(t, roleB)}
 	results := []connection.Result{connection.ResultOK, connection.ResultDenied, connection.ResultNotEnforced,
 		connection.ResultAccountMismatch, connection.ResultRegionDisabled, connection.ResultTransient}
 	for seed := range uint64(200) {
@@ -660,51 +779,13 @@ func TestHoldsClaim(t *testing.T) {
 	}
 }
 
-// Outcomes that cannot describe the role as it is now change nothing.
-func TestApplyStaleRules(t *testing.T) {
+// During grace a success with the previous ID only keeps VERIFIED and says
+// the ID is not current; the transition carries the outcome.
+func TestApplyPreviousOnlyDuringGrace(t *testing.T) {
 	p := connection.DefaultPolicy()
-	p.Jitter = 0
-	verified := conn(connection.Verified, 1, connection.CodeVerified)
-	verified.LastCheckedAt = t0.Add(time.Hour)
-	verified.ExternalIDVersion, verified.ExternalIDCurrent = 2, true
-	lost := conn(connection.AccessLost, 2, string(connection.ResultDenied))
-	lost.LastCheckedAt, lost.ExternalIDVersion = t0.Add(time.Hour), 2
-	tests := []struct {
-		name string
-		c    connection.Connection
-		o    connection.Outcome
-	}{
-		{"older than the last check applied", lost, connection.Outcome{Result: connection.ResultOK, ExternalIDCurrent: true, ExternalIDVersion: 2, CheckedAt: t0.Add(59 * time.Minute)}},
-		{"success from a job made before a rotation verified past", lost, connection.Outcome{Result: connection.ResultOK, ExternalIDCurrent: true, ExternalIDVersion: 1, CheckedAt: t0.Add(2 * time.Hour)}},
-		{"failure from a job made before a rotation verified past", verified, connection.Outcome{Result: connection.ResultDenied, ExternalIDVersion: 1, CheckedAt: t0.Add(2 * time.Hour)}},
-		{"previous-only success from a job made two rotations ago", verified, connection.Outcome{Result: connection.ResultOK, ExternalIDVersion: 0, CheckedAt: t0.Add(2 * time.Hour)}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			tc.o.Version = tc.c.Version
-			if _, err := p.Apply(tc.c, tc.o); !errors.Is(err, connection.ErrStale) {
-				t.Fatalf("Apply = %v, want ErrStale", err)
-			}
-		})
-	}
-
-	// A role that works only with the previous ID although it verified
-	// with the current one: the check is recorded, nothing else changes
-	// (no counter reset, no external-ID downgrade).
-	o := connection.Outcome{Result: connection.ResultOK, ExternalIDVersion: 1, Version: verified.Version, CheckedAt: t0.Add(2 * time.Hour)}
-	tr, err := p.Apply(verified, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkRoutine(t, verified, tr)
-	if tr.After.ConsecutiveFailures != 1 || tr.After.ExternalIDVersion != 2 || !tr.After.ExternalIDCurrent || !tr.After.LastCheckedAt.Equal(o.CheckedAt) {
-		t.Fatalf("after %+v", tr.After)
-	}
-	// During grace a success with the previous ID only keeps VERIFIED and
-	// says the ID is not current; the transition carries the outcome.
 	fresh := conn(connection.Pending, 0, connection.CodeSubmitted)
 	prev := connection.Outcome{Result: connection.ResultOK, ExternalIDVersion: 1, Version: fresh.Version, CheckedAt: t0.Add(time.Minute)}
-	tr, err = p.Apply(fresh, prev)
+	tr, err := p.Apply(fresh, prev)
 	if err != nil || tr.After.Status != connection.Verified || tr.After.ExternalIDCurrent || tr.After.ExternalIDVersion != 1 {
 		t.Fatalf("previous-only success: %+v, %v", tr.After, err)
 	}

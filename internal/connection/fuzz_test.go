@@ -13,6 +13,7 @@ import (
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/testkit/testarn"
 )
 
 // What the scripted STS answers to the first call of a check (with the
@@ -156,7 +157,7 @@ func FuzzLifecycle(f *testing.F) {
 	p := connection.DefaultPolicy()
 	arns := make([]rolearn.ARN, len(fuzzRoles))
 	for i, s := range fuzzRoles {
-		arns[i] = mustARN(f, s)
+		arns[i] = testarn.MustParse(f, s)
 	}
 	accounts := []string{arns[0].Account, arns[2].Account}
 	quiet := slog.New(slog.DiscardHandler)

@@ -1,9 +1,6 @@
 package connection
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"time"
 
@@ -27,15 +24,7 @@ const (
 // TenantEventID is the stable identifier of a tenant event: one per
 // detail-type and external-ID version.
 func TenantEventID(tenantID string, dt DetailType, externalIDVersion int) string {
-	h := sha256.New()
-	h.Write([]byte(tenantID))
-	h.Write([]byte{0})
-	h.Write([]byte(dt))
-	h.Write([]byte{0})
-	var v [8]byte
-	binary.BigEndian.PutUint64(v[:], uint64(externalIDVersion))
-	h.Write(v[:])
-	return "evt-" + hex.EncodeToString(h.Sum(nil)[:16])
+	return stableID(tenantID, string(dt), uint64(externalIDVersion))
 }
 
 // RotationStarted is the event of t's rotation to its current external ID

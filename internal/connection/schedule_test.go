@@ -1,6 +1,7 @@
 package connection_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -81,6 +82,27 @@ func TestAbandoned(t *testing.T) {
 		c := conn(tt.status, 1, "ASSUME_DENIED")
 		if got := q.Abandoned(c, c.SubmittedAt.Add(tt.age)); got != tt.want {
 			t.Errorf("%s: Abandoned = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// The ABANDONED reason says how long the role had failed.
+func TestAbandonMessage(t *testing.T) {
+	tests := []struct {
+		after time.Duration
+		want  string
+	}{
+		{14 * 24 * time.Hour, "since it was submitted 14 days ago."},
+		{24 * time.Hour, "since it was submitted 1 day ago."},
+		{36 * time.Hour, "since it was submitted 36h0m0s ago."},
+	}
+	for _, tt := range tests {
+		p := noJitter()
+		p.AbandonAfter = tt.after
+		c := conn(connection.Failed, 9, "ASSUME_DENIED")
+		tr := p.Abandon(c, 1, t0.Add(tt.after))
+		if tr.After.Status != connection.Disconnected || tr.After.Reason.Code != connection.CodeAbandoned || !strings.HasSuffix(tr.After.Reason.Message, tt.want) {
+			t.Errorf("AbandonAfter %v: %+v, want a message ending %q", tt.after, tr.After.Reason, tt.want)
 		}
 	}
 }

@@ -614,6 +614,31 @@ func TestCheckBudget(t *testing.T) {
 			}
 		})
 	})
+	t.Run("zero value defaults", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			// Only STS (and a quiet log) set: 3 attempts per probe, 10s
+			// budget, the clock's now for CheckedAt.
+			f := &keyedAssumer{t: t, answers: map[kind]answer{kCurrent: aThrottle, kNone: aDenied, kDecoy: aDenied}}
+			c := &probe.Checker{STS: f, Log: slog.New(slog.DiscardHandler)}
+			start := time.Now()
+			rep := c.Check(context.Background(), request())
+			end := time.Now()
+			if rep.Outcome.Result != connection.ResultTransient || rep.Outcome.Detail != "Throttling" {
+				t.Fatalf("outcome %+v, want TRANSIENT (Throttling)", rep.Outcome)
+			}
+			if n := f.count(kCurrent); n != 3 {
+				t.Fatalf("%d calls with the current external ID, want the default 3 attempts", n)
+			}
+			if !rep.Outcome.CheckedAt.Equal(end) {
+				t.Fatalf("CheckedAt %v, want the clock's now %v", rep.Outcome.CheckedAt, end)
+			}
+			for _, ctx := range f.ctxs {
+				if d, ok := ctx.Deadline(); !ok || d.Sub(start) != 10*time.Second {
+					t.Fatalf("STS deadline %v, want the default 10s budget", d.Sub(start))
+				}
+			}
+		})
+	})
 	t.Run("budget sets the STS deadline", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			f := &keyedAssumer{t: t, answers: map[kind]answer{kCurrent: aOK, kNone: aDenied, kDecoy: aDenied}}
@@ -863,13 +888,25 @@ func TestSessionPolicy(t *testing.T) {
 	}
 }
 
-func TestSTSErrorUnwrap(t *testing.T) {
+func TestSTSError(t *testing.T) {
 	cause := errors.New("cause")
-	err := fmt.Errorf("wrap: %w", &probe.STSError{Kind: probe.ErrDenied, Code: "AccessDenied", Err: cause})
-	if !errors.Is(err, probe.ErrDenied) || !errors.Is(err, cause) || errors.Is(err, probe.ErrTransient) {
-		t.Fatal("STSError must unwrap to its kind and cause only")
+	tests := []struct {
+		name string
+		err  *probe.STSError
+		want string
+	}{
+		{"with code", &probe.STSError{Kind: probe.ErrDenied, Code: "AccessDenied", Err: cause}, probe.ErrDenied.Error() + " (AccessDenied): cause"},
+		{"without code", &probe.STSError{Kind: probe.ErrDenied, Err: cause}, probe.ErrDenied.Error() + ": cause"},
 	}
-	if !strings.Contains(err.Error(), "AccessDenied") {
-		t.Fatalf("Error() = %q lacks the code", err.Error())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := fmt.Errorf("wrap: %w", tt.err)
+			if !errors.Is(err, probe.ErrDenied) || !errors.Is(err, cause) || errors.Is(err, probe.ErrTransient) {
+				t.Fatal("STSError must unwrap to its kind and cause only")
+			}
+			if got := tt.err.Error(); got != tt.want {
+				t.Fatalf("Error() = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -51,10 +52,7 @@ func (c *Checker) now() time.Time {
 }
 
 func (c *Checker) log() *slog.Logger {
-	if c.Log != nil {
-		return c.Log
-	}
-	return slog.Default()
+	return cmp.Or(c.Log, slog.Default())
 }
 
 // probe is what one AssumeRole probe found, after its retries.
@@ -210,14 +208,7 @@ func maskedOrEmpty(id string) string {
 // jittered backoff, at most Attempts times, until ctx ends or stop is
 // closed (nil: never).
 func (c *Checker) assume(ctx context.Context, stop <-chan struct{}, name string, in AssumeRequest) probe {
-	attempts := c.Attempts
-	if attempts <= 0 {
-		attempts = 3
-	}
-	base := c.BaseDelay
-	if base <= 0 {
-		base = 200 * time.Millisecond
-	}
+	r := backoff.Retries{Attempts: c.Attempts, Base: c.BaseDelay}.Or(backoff.Retries{Attempts: 3, Base: 200 * time.Millisecond})
 	start := time.Now()
 	var err error
 	for i := 0; ; i++ {
@@ -226,10 +217,10 @@ func (c *Checker) assume(ctx context.Context, stop <-chan struct{}, name string,
 		if err == nil {
 			return probe{step: Step{Name: name, OK: true, Latency: time.Since(start)}, sess: sess}
 		}
-		if !errors.Is(err, ErrTransient) || i+1 >= attempts {
+		if !errors.Is(err, ErrTransient) || i+1 >= r.Attempts {
 			break
 		}
-		d := backoff.EqualJitter(retryDelay(base, i))
+		d := backoff.EqualJitter(retryDelay(r.Base, i))
 		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():

@@ -42,15 +42,7 @@ func (b *recordingBus) Put(ctx context.Context, entries []bus.Entry) ([]bus.Fail
 //	go test ./internal/publish -run '^$' -fuzz '^FuzzOutboxEntry$' -fuzztime 60s
 func FuzzOutboxEntry(f *testing.F) {
 	for _, ev := range publishtest.LifecycleEvents() {
-		item, err := store.ItemFromEvent(ev)
-		if err != nil {
-			f.Fatal(err)
-		}
-		img := map[string]any{}
-		for k, v := range item {
-			img[k] = streamValue(v)
-		}
-		b, err := json.Marshal(img)
+		b, err := json.Marshal(outboxImage(f, ev))
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -11,6 +11,7 @@
 package publish
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/rolecall/rolecall/internal/backoff"
 	"github.com/rolecall/rolecall/internal/batch"
 	"github.com/rolecall/rolecall/internal/bus"
 	"github.com/rolecall/rolecall/internal/connection"
@@ -76,24 +78,14 @@ type Publisher struct {
 }
 
 func (p *Publisher) log() *slog.Logger {
-	if p.Log != nil {
-		return p.Log
-	}
-	return slog.Default()
+	return cmp.Or(p.Log, slog.Default())
 }
 
 // Publish puts evs on the bus and returns the indexes of the events that
 // could not be put (ascending), with the reasons joined in err. An event
 // that can never be published (ErrInvalidEvent) is reported at once.
 func (p *Publisher) Publish(ctx context.Context, evs []connection.Event) (failed []int, err error) {
-	attempts := p.Attempts
-	if attempts <= 0 {
-		attempts = 3
-	}
-	backoff := p.Backoff
-	if backoff <= 0 {
-		backoff = 100 * time.Millisecond
-	}
+	retries := backoff.Retries{Attempts: p.Attempts, Base: p.Backoff}.Or(backoff.Retries{Attempts: 3, Base: 100 * time.Millisecond})
 	var errs []error
 	entries := make([]bus.Entry, len(evs))
 	var pending []int
@@ -107,7 +99,7 @@ func (p *Publisher) Publish(ctx context.Context, evs []connection.Event) (failed
 		entries[i] = e
 		pending = append(pending, i)
 	}
-	policy := batch.Policy{Size: bus.MaxBatch, Attempts: attempts, Backoff: backoff, RetryCalls: true,
+	policy := batch.Policy{Size: bus.MaxBatch, Attempts: retries.Attempts, Backoff: retries.Base, RetryCalls: true,
 		OnRetry: func(n, round int) { p.log().Warn("retrying events the bus refused", "count", n, "attempt", round) }}
 	bad, reasons := batch.Send(ctx, pending, policy, func(ctx context.Context, idx []int) ([]batch.Failure, error) {
 		put := make([]bus.Entry, len(idx))

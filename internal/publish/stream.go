@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 
@@ -22,10 +23,7 @@ type Handler struct {
 }
 
 func (h *Handler) log() *slog.Logger {
-	if h.Log != nil {
-		return h.Log
-	}
-	return slog.Default()
+	return cmp.Or(h.Log, slog.Default())
 }
 
 // Handle publishes the batch's outbox events. A record that is not an

@@ -53,20 +53,27 @@ func streamValue(av ddbtypes.AttributeValue) any {
 	panic(fmt.Sprintf("attribute type %T not used by outbox items", av))
 }
 
+// outboxImage is ev's outbox item as a DynamoDB stream record's NewImage.
+func outboxImage(t testing.TB, ev connection.Event) map[string]any {
+	t.Helper()
+	item, err := store.ItemFromEvent(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := map[string]any{}
+	for k, v := range item {
+		img[k] = streamValue(v)
+	}
+	return img
+}
+
 // streamBatch renders evs as the publish function receives them: a batch
 // of INSERT records of their outbox items.
 func streamBatch(t *testing.T, evs []connection.Event) []byte {
 	t.Helper()
 	var recs []any
 	for i, ev := range evs {
-		item, err := store.ItemFromEvent(ev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		img := map[string]any{}
-		for k, v := range item {
-			img[k] = streamValue(v)
-		}
+		img := outboxImage(t, ev)
 		size, _ := json.Marshal(img)
 		recs = append(recs, map[string]any{
 			"eventID":      fmt.Sprintf("%032x", i+1),

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rolecall/rolecall/internal/backoff"
 	"github.com/rolecall/rolecall/internal/probe"
 )
 
@@ -67,7 +68,7 @@ func (m *Memory) now() time.Time {
 
 // Send implements Queue.
 func (m *Memory) Send(ctx context.Context, jobs []probe.Job) error {
-	return sendBatches(ctx, jobs, retryPolicy{m.Attempts, m.Backoff}, m.sendBatch)
+	return sendBatches(ctx, jobs, backoff.Retries{Attempts: m.Attempts, Base: m.Backoff}, m.sendBatch)
 }
 
 func (m *Memory) sendBatch(ctx context.Context, batch []probe.Job) ([]EntryFailure, error) {

@@ -87,6 +87,21 @@ func TestMemoryDelivery(t *testing.T) {
 	}
 }
 
+// A Receive asking for no message, or fewer, gets one: a max below 1 is
+// taken as 1, and the others stay queued.
+func TestMemoryReceiveAtLeastOne(t *testing.T) {
+	for _, max := range []int{0, -3} {
+		m := queue.NewMemory()
+		if err := m.Send(context.Background(), queuetest.Jobs(3)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := m.Receive(context.Background(), max, 0)
+		if err != nil || len(got) != 1 || m.Len() != 3 {
+			t.Fatalf("Receive(max %d) = %d messages, %v (queue len %d); want 1 of 3", max, len(got), err, m.Len())
+		}
+	}
+}
+
 func TestMemoryLongPoll(t *testing.T) {
 	// In a synctest bubble time moves only when every goroutine waits, so
 	// the durations below are exact: a poll that wakes late, or early,
@@ -94,18 +109,34 @@ func TestMemoryLongPoll(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
 		m := queue.NewMemory()
-		go func() {
-			// The sender arrives after the poll has started waiting.
-			time.Sleep(20 * time.Millisecond)
-			_ = m.Send(ctx, queuetest.Jobs(1))
-		}()
+		// The sender arrives once the poll waits on the empty queue
+		// (synctest.Wait returns when it is blocked), not after a guess.
+		type polled struct {
+			msgs []queue.Message
+			err  error
+		}
+		poll := make(chan polled, 1)
 		start := time.Now()
-		got, err := m.Receive(ctx, 1, 5*time.Second)
+		go func() {
+			msgs, err := m.Receive(ctx, 1, 5*time.Second)
+			poll <- polled{msgs, err}
+		}()
+		synctest.Wait()
+		select {
+		case r := <-poll:
+			t.Fatalf("Receive on an empty queue returned at once: %+v", r)
+		default:
+		}
+		if err := m.Send(ctx, queuetest.Jobs(1)); err != nil {
+			t.Fatal(err)
+		}
+		r := <-poll
+		got, err := r.msgs, r.err
 		if err != nil || len(got) != 1 {
 			t.Fatalf("Receive = %v, %v", got, err)
 		}
-		if d := time.Since(start); d != 20*time.Millisecond {
-			t.Errorf("long poll woke after %s, want at the send (20ms)", d)
+		if d := time.Since(start); d != 0 {
+			t.Errorf("long poll woke %s after the send, want at once", d)
 		}
 
 		// A message whose visibility is changed to a short delay is received

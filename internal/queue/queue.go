@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rolecall/rolecall/internal/backoff"
 	"github.com/rolecall/rolecall/internal/batch"
 	"github.com/rolecall/rolecall/internal/probe"
 )
@@ -67,33 +68,21 @@ func (f EntryFailure) Error() string {
 // batchFunc sends one batch of at most MaxBatch jobs.
 type batchFunc func(ctx context.Context, batch []probe.Job) ([]EntryFailure, error)
 
-// retryPolicy bounds the retries of refused entries.
-type retryPolicy struct {
-	attempts int
-	backoff  time.Duration
-}
-
-func (p retryPolicy) withDefaults() retryPolicy {
-	if p.attempts <= 0 {
-		p.attempts = 3
-	}
-	if p.backoff <= 0 {
-		p.backoff = 50 * time.Millisecond
-	}
-	return p
-}
+// defaultRetries bounds the retries of refused entries when the adapter's
+// options leave them unset.
+var defaultRetries = backoff.Retries{Attempts: 3, Base: 50 * time.Millisecond}
 
 // sendBatches splits jobs into batches and sends each, retrying exactly the
 // entries refused without sender fault, in rounds with doubling backoff. A
 // batch call that fails as a whole fails all its pending entries (the SDK
 // has already retried it). After ctx is done nothing more is sent.
-func sendBatches(ctx context.Context, jobs []probe.Job, p retryPolicy, send batchFunc) error {
-	p = p.withDefaults()
+func sendBatches(ctx context.Context, jobs []probe.Job, r backoff.Retries, send batchFunc) error {
+	r = r.Or(defaultRetries)
 	all := make([]int, len(jobs))
 	for i := range all {
 		all[i] = i
 	}
-	policy := batch.Policy{Size: MaxBatch, Attempts: p.attempts, Backoff: p.backoff}
+	policy := batch.Policy{Size: MaxBatch, Attempts: r.Attempts, Backoff: r.Base}
 	failed, errs := batch.Send(ctx, all, policy, func(ctx context.Context, idx []int) ([]batch.Failure, error) {
 		b := make([]probe.Job, len(idx))
 		for k, i := range idx {

@@ -14,6 +14,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/rolecall/rolecall/internal/backoff"
 	"github.com/rolecall/rolecall/internal/probe"
 )
 
@@ -71,7 +72,7 @@ func (q *SQS) Waiting(ctx context.Context) (int, error) {
 
 // Send implements Queue with SendMessageBatch, 10 jobs per call.
 func (q *SQS) Send(ctx context.Context, jobs []probe.Job) error {
-	return sendBatches(ctx, jobs, retryPolicy{q.Attempts, q.Backoff}, q.sendBatch)
+	return sendBatches(ctx, jobs, backoff.Retries{Attempts: q.Attempts, Base: q.Backoff}, q.sendBatch)
 }
 
 func (q *SQS) sendBatch(ctx context.Context, batch []probe.Job) ([]EntryFailure, error) {

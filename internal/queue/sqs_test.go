@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,6 +81,9 @@ func TestSQSWire(t *testing.T) {
 		var ae smithy.APIError
 		if !errors.As(err, &se) || len(se.Failed) != 10 || se.Failed[9] != 9 || !errors.As(err, &ae) || ae.ErrorCode() != "ServiceUnavailable" {
 			t.Fatalf("Send error = %v, want the first batch failed with ServiceUnavailable", err)
+		}
+		if msg := err.Error(); !strings.HasPrefix(msg, "10 job(s) not enqueued: ") || !strings.Contains(msg, "ServiceUnavailable") {
+			t.Errorf("Send error says %q, want the count and the reason", msg)
 		}
 		if n := len(fake.Messages()); n != 2 {
 			t.Errorf("%d messages sent, want the second batch's 2", n)

@@ -94,6 +94,18 @@ func TestRoleChaining(t *testing.T) {
 	if err != nil || aws.ToString(id.Arn) != "arn:aws:sts::111122223333:assumed-role/rolecall-dev-access/chain-test" || aws.ToString(id.Account) != partnerAcctID {
 		t.Fatalf("GetCallerIdentity of the access role session: %v %+v", err, id)
 	}
+	// chainWithSessionPolicy: the verifier takes an access-role session
+	// with policy as its session policy, then assumes the customer role.
+	chainWithSessionPolicy := func(policy string) func() error {
+		return func() error {
+			c, err := assume(base, accessRole, "", 900, policy)
+			if err != nil {
+				return err
+			}
+			_, err = assume(asSession(c), roleARN, externalID, 900, "")
+			return err
+		}
+	}
 	steps := []struct {
 		name string
 		do   func() error
@@ -104,22 +116,9 @@ func TestRoleChaining(t *testing.T) {
 		{"… for one hour, the chained maximum", func() error { _, err := assume(access, roleARN, externalID, 3600, ""); return err }, "OK"},
 		{"… for two hours: the role allows 12 h, chaining one", func() error { _, err := assume(access, roleARN, externalID, 7200, ""); return err }, "ValidationError"},
 		{"… into the partner's own account: the access policy denies", func() error { _, err := assume(access, ownRole, "", 900, ""); return err }, "AccessDenied"},
-		{"a session with a deny-all session policy cannot chain", func() error {
-			c, err := assume(base, accessRole, "", 900, probe.SessionPolicy)
-			if err != nil {
-				return err
-			}
-			_, err = assume(asSession(c), roleARN, externalID, 900, "")
-			return err
-		}, "AccessDenied"},
-		{"a session policy that allows lets it chain", func() error {
-			c, err := assume(base, accessRole, "", 900, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}`)
-			if err != nil {
-				return err
-			}
-			_, err = assume(asSession(c), roleARN, externalID, 900, "")
-			return err
-		}, "OK"},
+		{"a session with a deny-all session policy cannot chain", chainWithSessionPolicy(probe.SessionPolicy), "AccessDenied"},
+		{"a session policy that allows lets it chain",
+			chainWithSessionPolicy(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}`), "OK"},
 		{"a tampered session token", func() error {
 			bad := *accessCreds
 			bad.SessionToken = aws.String(strings.Replace(aws.ToString(accessCreds.SessionToken), "rolecall-dev-access", "rolecall-dev-admin", 1) + "x")

@@ -219,13 +219,7 @@ func TestAssumerContract(t *testing.T) {
 				pattern := func() string {
 					s := newSandbox(t, 42)
 					s.SetFaults(sandbox.Faults{ThrottleRate: 0.3, ErrorRate: 0.2})
-					a := ad.make(t, s, partnerRole)
-					var b strings.Builder
-					for range 40 {
-						_, err := a.AssumeRole(context.Background(), req(roleARN, externalID))
-						b.WriteString(codeOf(err) + ",")
-					}
-					return b.String()
+					return faultPattern(ad.make(t, s, partnerRole), 40)
 				}
 				p1, p2 := pattern(), pattern()
 				if p1 != p2 {
@@ -239,6 +233,17 @@ func TestAssumerContract(t *testing.T) {
 			})
 		})
 	}
+}
+
+// faultPattern makes n AssumeRole calls through a and lists what each
+// returned ("OK" or the STS error code), comma-terminated.
+func faultPattern(a probe.Assumer, n int) string {
+	var b strings.Builder
+	for range n {
+		_, err := a.AssumeRole(context.Background(), req(roleARN, externalID))
+		b.WriteString(codeOf(err) + ",")
+	}
+	return b.String()
 }
 
 func codeOf(err error) string {
@@ -259,13 +264,7 @@ func TestSameFaultSequenceOverHTTPAndEmbedded(t *testing.T) {
 	for _, ad := range adapters() {
 		s := newSandbox(t, 7)
 		s.SetFaults(sandbox.Faults{ThrottleRate: 0.25, ErrorRate: 0.25})
-		a := ad.make(t, s, partnerRole)
-		var b strings.Builder
-		for range 30 {
-			_, err := a.AssumeRole(context.Background(), req(roleARN, externalID))
-			b.WriteString(codeOf(err) + ",")
-		}
-		got = append(got, b.String())
+		got = append(got, faultPattern(ad.make(t, s, partnerRole), 30))
 	}
 	if got[0] != got[1] {
 		t.Errorf("http and embedded fault sequences differ:\n%s\n%s", got[0], got[1])

@@ -23,6 +23,16 @@
 // per caller account and Region throttles as STS does. Fault injection
 // (latency with jitter, throttling, 5xx) is deterministic for a seed: the
 // n-th call draws the same faults.
+//
+// The policy engine (trust, identity and session policies, conditions,
+// principals) is written here because no library the Go module proxy
+// serves evaluates IAM policies: the AWS SDK's IAM and STS clients only
+// call AWS (its policy simulator included), and the general policy engines
+// it serves (Open Policy Agent, Cedar, Casbin) evaluate their own
+// languages, not IAM's grammar, operators and evaluation order. The engine
+// implements the part of IAM RoleCall's probes and role chaining rely on
+// and refuses every other construct when a policy is loaded, so it is
+// never more lenient than IAM.
 package sandbox
 
 import (

@@ -9,7 +9,7 @@ import (
 	"github.com/rolecall/rolecall/internal/bus"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/publish"
-	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/testkit/testarn"
 )
 
 // TestAbandonedEventContract: the Role Disconnected event of a FAILED
@@ -19,11 +19,7 @@ func TestAbandonedEventContract(t *testing.T) {
 	p := connection.DefaultPolicy()
 	p.Jitter = 0
 	start := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	arn, err := rolearn.Parse("arn:aws:iam::123456789012:role/RoleCallAccess", rolearn.Rules{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := p.Submit(nil, "acme", arn, 1, start).After
+	c := p.Submit(nil, "acme", testarn.MustParse(t, "arn:aws:iam::123456789012:role/RoleCallAccess"), 1, start).After
 	tr, err := p.Apply(c, connection.Outcome{Result: connection.ResultDenied, Version: c.Version, ExternalIDVersion: 1, CheckedAt: start.Add(time.Hour)})
 	if err != nil || tr.After.Status != connection.Failed {
 		t.Fatalf("%+v %v", tr.After, err)

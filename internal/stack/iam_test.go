@@ -11,6 +11,28 @@ import (
 	"github.com/rolecall/rolecall/internal/stack"
 )
 
+// publicGrant is the one public statement a resource policy of the stack
+// may hold: anyone ("AWS": "*") may take one action on one resource,
+// nothing more, without condition.
+type publicGrant struct{ policy, action, resource string }
+
+// The stack's two public grants: customers' stacks publish registrations
+// to the topic from their own accounts (each request is authenticated by
+// its registration token), and CloudFormation in each customer's account
+// reads the customer role template for quick-create links.
+var (
+	registrationPublish = publicGrant{"RegistrationTopicPolicy", "sns:Publish", "Ref:RegistrationTopic"}
+	templateRead        = publicGrant{"CustomerTemplateBucketPolicy", "s3:GetObject", "Sub:${CustomerTemplateBucket.Arn}/customer-role.yaml"}
+)
+
+// allows reports whether st, a statement of policy where, is exactly g.
+func (g publicGrant) allows(where string, st map[string]any) bool {
+	p := m(st["Principal"])
+	return where == g.policy && len(p) == 1 && p["AWS"] == "*" && st["Effect"] == "Allow" &&
+		slices.Equal(list(st["Action"]), []any{g.action}) && len(list(st["Resource"])) == 1 &&
+		canon(list(st["Resource"])[0]) == g.resource && st["Condition"] == nil
+}
+
 // canon renders a policy value (a string or an intrinsic function) as a
 // comparable string: "*", "GetAtt:Table.Arn", "Sub:${Table.Arn}/index/due",
 // "Ref:AlertTopic".
@@ -149,7 +171,7 @@ func TestPolicyStatementsAreExact(t *testing.T) {
 					}
 				}
 			}
-			if pd.resource && !registrationPublish(pd.where, st) && !templateRead(pd.where, st) {
+			if pd.resource && !registrationPublish.allows(pd.where, st) && !templateRead.allows(pd.where, st) {
 				// A service principal acts for this stack only (no
 				// confused deputy).
 				if m(st["Principal"])["Service"] == nil || len(m(st["Condition"])) == 0 {

@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -23,17 +22,6 @@ import (
 	"github.com/rolecall/rolecall/internal/store"
 )
 
-// registrationPublish reports whether st is the registration topic's one
-// public statement: any AWS account may sns:Publish to that topic, nothing
-// more (customers' stacks publish from their own accounts; every request is
-// authenticated by its registration token).
-func registrationPublish(where string, st map[string]any) bool {
-	p := m(st["Principal"])
-	return where == "RegistrationTopicPolicy" && len(p) == 1 && p["AWS"] == "*" && st["Effect"] == "Allow" &&
-		slices.Equal(list(st["Action"]), []any{"sns:Publish"}) && len(list(st["Resource"])) == 1 &&
-		canon(list(st["Resource"])[0]) == "Ref:RegistrationTopic" && st["Condition"] == nil
-}
-
 // TestRegistrationTopicGrantsOnlyPublish: the topic policy has exactly one
 // statement, granting sns:Publish on the registration topic and nothing
 // else, and no other policy of the template names a "*" principal.
@@ -48,7 +36,7 @@ func TestRegistrationTopicGrantsOnlyPublish(t *testing.T) {
 		t.Errorf("Topics = %v, want the registration topic only", p["Topics"])
 	}
 	stmts := list(m(p["PolicyDocument"])["Statement"])
-	if len(stmts) != 1 || !registrationPublish("RegistrationTopicPolicy", m(stmts[0])) {
+	if len(stmts) != 1 || !registrationPublish.allows("RegistrationTopicPolicy", m(stmts[0])) {
 		t.Fatalf("statements = %v, want exactly Allow sns:Publish on Ref:RegistrationTopic to AWS:*", stmts)
 	}
 	for _, pd := range policyDocs(t) {

@@ -1,11 +1,33 @@
 // Package stack reads RoleCall's deployable stack (template.yaml and
-// samconfig.toml) so its tests can prove what can be proven without AWS:
-// the template is valid SAM, every function builds from its Makefile target
-// and gets exactly the environment its main reads, IAM is least privilege,
-// the table is the one the store defines, the event schemas are registered
-// and every event the lifecycle emits validates against its schema, and the
-// bus rules and the stream filter match exactly the events they are meant
-// for (Match implements EventBridge's exact-value patterns).
+// samconfig.toml) and evaluates it offline. It has two users:
+//
+//   - `rolecall serve` (internal/emulator) models the partner account from
+//     template.yaml through it: the access role's trust and permission
+//     policies and the verifier's sts: statements, resolved with the
+//     sandbox's stage, account and workload principal, so the local sandbox
+//     authorizes exactly what the deployed stack would;
+//   - the stack's tests prove through it what can be proven without AWS:
+//     the template is valid SAM, every function builds from its Makefile
+//     target and gets exactly the environment its main reads, IAM is least
+//     privilege, the table is the one the store defines, the event schemas
+//     are registered and every event the lifecycle emits validates against
+//     its schema, and the bus rules and the stream filter match exactly the
+//     events they are meant for.
+//
+// The CloudFormation evaluator (ResolveValue, Condition) and the
+// EventBridge pattern matcher (Match) are written here because no library
+// the Go module proxy serves does either offline the way these callers
+// need. The closest, goformation's intrinsics package, resolves a whole
+// template with fixed sample pseudo parameters (account 123456789012,
+// us-east-1) and turns what it cannot resolve (Fn::GetAtt, a Ref to a
+// resource, an unknown name) into null without an error; serve has to
+// supply its own account, partition and resource attributes, and has to
+// fail when template.yaml changes under its model (ErrUnresolved) rather
+// than authorize against a null. For event patterns the AWS SDK offers only
+// EventBridge's TestEventPattern API, a call to AWS, and the Go
+// implementation of the pattern language (quamina) is not served.
+// ResolveValue and Match implement only the subset RoleCall's template uses
+// and report anything else as an error, never as a silent value or match.
 package stack
 
 import (

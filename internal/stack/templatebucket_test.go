@@ -13,17 +13,6 @@ import (
 	"testing"
 )
 
-// templateRead reports whether st is the template bucket's one public
-// statement: anyone may s3:GetObject the customer role template, nothing
-// more (CloudFormation in each customer's account reads it for
-// quick-create links).
-func templateRead(where string, st map[string]any) bool {
-	p := m(st["Principal"])
-	return where == "CustomerTemplateBucketPolicy" && len(p) == 1 && p["AWS"] == "*" && st["Effect"] == "Allow" &&
-		len(list(st["Action"])) == 1 && list(st["Action"])[0] == "s3:GetObject" && len(list(st["Resource"])) == 1 &&
-		canon(list(st["Resource"])[0]) == "Sub:${CustomerTemplateBucket.Arn}/customer-role.yaml" && st["Condition"] == nil
-}
-
 // TestCustomerTemplateBucket: the stack publishes the customer role
 // template itself: a bucket whose policy lets anyone read exactly
 // customer-role.yaml and nothing else, ACLs off, and the API's template URL
@@ -48,7 +37,7 @@ func TestCustomerTemplateBucket(t *testing.T) {
 	if len(stmts) != 1 {
 		t.Fatalf("bucket policy statements = %v, want exactly one", stmts)
 	}
-	if st := m(stmts[0]); !templateRead("CustomerTemplateBucketPolicy", st) {
+	if st := m(stmts[0]); !templateRead.allows("CustomerTemplateBucketPolicy", st) {
 		t.Errorf("bucket policy statement = %v, want Allow s3:GetObject on customer-role.yaml only", st)
 	}
 	vars := m(m(m(res["ApiFunction"]["Properties"])["Environment"])["Variables"])

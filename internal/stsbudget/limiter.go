@@ -37,6 +37,8 @@ import (
 	"math"
 	"sync"
 	"time"
+
+	"github.com/rolecall/rolecall/internal/backoff"
 )
 
 // Clock is the limiter's time source; tests and the scale bench pass a
@@ -54,19 +56,7 @@ type RealClock struct{}
 func (RealClock) Now() time.Time { return time.Now() }
 
 // Sleep implements Clock.
-func (RealClock) Sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+func (RealClock) Sleep(ctx context.Context, d time.Duration) error { return backoff.Wait(ctx, d) }
 
 // Errors of Take, matched with errors.Is.
 var (

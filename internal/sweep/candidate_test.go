@@ -8,8 +8,8 @@ import (
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/queue"
-	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/sweep"
+	"github.com/rolecall/rolecall/internal/testkit/testarn"
 )
 
 // A due connection with a pending candidate gets two jobs: one for the role
@@ -19,19 +19,8 @@ func TestDueCandidate(t *testing.T) {
 	ctx := context.Background()
 	st, tn := acmeStore(t)
 	p := connection.DefaultPolicy()
-	arn := func(s string) rolearn.ARN { a, _ := rolearn.Parse(s, rolearn.Rules{}); return a }
-	sub := p.Submit(nil, "acme", arn("arn:aws:iam::123456789012:role/Old"), 1, t0.Add(-2*time.Hour))
-	if err := st.Apply(ctx, sub); err != nil {
-		t.Fatal(err)
-	}
-	ok, err := p.Apply(sub.After, connection.Outcome{Result: connection.ResultOK, Version: 1, ExternalIDVersion: 1, ExternalIDCurrent: true, CheckedAt: t0.Add(-2 * time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Apply(ctx, ok); err != nil {
-		t.Fatal(err)
-	}
-	cand := p.Submit(&ok.After, "acme", arn("arn:aws:iam::123456789012:role/New"), 1, t0.Add(-time.Minute))
+	old := storeVerified(t, st, "arn:aws:iam::123456789012:role/Old", t0.Add(-2*time.Hour), t0.Add(-2*time.Hour), time.Time{})
+	cand := p.Submit(&old, "acme", testarn.MustParse(t, "arn:aws:iam::123456789012:role/New"), 1, t0.Add(-time.Minute))
 	if err := st.Apply(ctx, cand); err != nil {
 		t.Fatal(err)
 	}

@@ -13,48 +13,18 @@ import (
 
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/queue"
-	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/sweep"
-	"github.com/rolecall/rolecall/internal/tenant"
 )
-
-// acmeStore is an embedded store holding tenant acme, created at t0.
-func acmeStore(t *testing.T) (*store.Memory, tenant.Tenant) {
-	t.Helper()
-	st := store.NewMemory()
-	tn, err := tenant.New("acme", "Acme", t0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.CreateTenant(context.Background(), tn); err != nil {
-		t.Fatal(err)
-	}
-	return st, tn
-}
 
 // verifiedWorld stores n VERIFIED connections of one tenant, due at
 // dueAt(i).
 func verifiedWorld(t *testing.T, n int, dueAt func(i int) time.Time) *store.Memory {
 	t.Helper()
-	ctx := context.Background()
 	st, _ := acmeStore(t)
-	p := connection.DefaultPolicy()
 	for i := range n {
 		acct := fmt.Sprintf("%012d", 200000000000+i)
-		arn, _ := rolearn.Parse("arn:aws:iam::"+acct+":role/R", rolearn.Rules{})
-		tr := p.Submit(nil, "acme", arn, 1, t0.Add(-48*time.Hour))
-		if err := st.Apply(ctx, tr); err != nil {
-			t.Fatal(err)
-		}
-		ok, err := p.Apply(tr.After, connection.Outcome{Result: connection.ResultOK, Version: tr.After.Version, ExternalIDVersion: 1, ExternalIDCurrent: true, CheckedAt: t0.Add(-47 * time.Hour)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ok.After.NextCheckAt = dueAt(i)
-		if err := st.Apply(ctx, ok); err != nil {
-			t.Fatal(err)
-		}
+		storeVerified(t, st, "arn:aws:iam::"+acct+":role/R", t0.Add(-48*time.Hour), t0.Add(-47*time.Hour), dueAt(i))
 	}
 	return st
 }

@@ -2,13 +2,19 @@ package sweep_test
 
 import (
 	"context"
+	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/queue"
-	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/sweep"
+	"github.com/rolecall/rolecall/internal/tenant"
+	"github.com/rolecall/rolecall/internal/testkit/logcapture"
+	"github.com/rolecall/rolecall/internal/testkit/syncbuf"
 )
 
 // Jobs carry the previous external ID only during the grace; the first
@@ -16,15 +22,7 @@ import (
 func TestSweepAcrossTheGrace(t *testing.T) {
 	ctx := context.Background()
 	st, tn := acmeStore(t)
-	p := connection.DefaultPolicy()
-	arn, _ := rolearn.Parse("arn:aws:iam::123456789012:role/R", rolearn.Rules{})
-	sub := p.Submit(nil, "acme", arn, 1, t0.Add(-3*time.Hour))
-	ok, _ := p.Apply(sub.After, connection.Outcome{Result: connection.ResultOK, Version: 1, ExternalIDVersion: 1, ExternalIDCurrent: true, CheckedAt: t0.Add(-3 * time.Hour)})
-	for _, tr := range []connection.Transition{sub, ok} {
-		if err := st.Apply(ctx, tr); err != nil {
-			t.Fatal(err)
-		}
-	}
+	storeVerified(t, st, "arn:aws:iam::123456789012:role/R", t0.Add(-3*time.Hour), t0.Add(-3*time.Hour), time.Time{})
 	r := tn.RotatedWithGrace(t0.Add(-2*time.Hour), 3*time.Hour) // grace ends at t0+1h
 	if err := st.RotateExternalID(ctx, r); err != nil {
 		t.Fatal(err)
@@ -59,5 +57,53 @@ func TestSweepAcrossTheGrace(t *testing.T) {
 	evs, _ := st.TenantEvents(ctx, "acme")
 	if got != r.Retired() || len(evs) != 2 || evs[1].Completion != connection.CompletionGraceEnded {
 		t.Fatalf("after the grace: %+v, events %+v", got, evs)
+	}
+}
+
+// completionFails is an embedded store whose CompleteRotation fails.
+type completionFails struct{ *store.Memory }
+
+func (completionFails) CompleteRotation(context.Context, tenant.Tenant, string, time.Time) error {
+	return errors.New("dynamodb: internal server error")
+}
+
+// A rotation that cannot be completed after the grace is left for the next
+// sweep, which completes it; meanwhile jobs carry no previous external ID.
+func TestSweepAfterTheGraceCompletionFails(t *testing.T) {
+	ctx := context.Background()
+	st, tn := acmeStore(t)
+	storeVerified(t, st, "arn:aws:iam::123456789012:role/R", t0.Add(-3*time.Hour), t0.Add(-3*time.Hour), time.Time{})
+	r := tn.RotatedWithGrace(t0.Add(-2*time.Hour), time.Hour) // grace ended at t0-1h
+	if err := st.RotateExternalID(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncbuf.Buffer
+	capture := logcapture.New(slog.NewJSONHandler(&logs, nil))
+	q := queue.NewMemory()
+	s := &sweep.Sweeper{Store: completionFails{st}, Queue: q, Now: func() time.Time { return t0 }, Log: slog.New(capture)}
+	if res, err := s.Due(ctx); err != nil || res.Enqueued != 1 {
+		t.Fatalf("sweep = %+v, %v; a rotation left for later must not fail it", res, err)
+	}
+	msgs, _ := q.Receive(ctx, 10, 0)
+	if len(msgs) != 1 || msgs[0].Job.PreviousExternalID != "" || msgs[0].Job.ExternalID != r.ExternalID {
+		t.Fatalf("jobs %+v; want one with the current external ID only", msgs)
+	}
+	if got, _ := st.GetTenant(ctx, "acme"); !got.InGrace() {
+		t.Fatal("the rotation completed although the store refused")
+	}
+	if n := capture.Count("rotation not completed; the next sweep tries again"); n != 1 {
+		t.Fatalf("%d warnings of the failed completion, want 1:\n%s", n, logs.String())
+	}
+	for _, id := range []string{tn.ExternalID, r.ExternalID} {
+		if strings.Contains(logs.String(), id) {
+			t.Fatal("the logs disclose an external ID")
+		}
+	}
+	s.Store = st
+	if _, err := s.Due(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := st.GetTenant(ctx, "acme"); got != r.Retired() {
+		t.Fatalf("the next sweep left %+v", got)
 	}
 }

@@ -17,6 +17,7 @@
 package sweep
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -129,10 +130,7 @@ func quiet(nothing bool) slog.Level {
 }
 
 func (s *Sweeper) log() *slog.Logger {
-	if s.Log != nil {
-		return s.Log
-	}
-	return slog.Default()
+	return cmp.Or(s.Log, slog.Default())
 }
 
 func (s *Sweeper) now() time.Time {

@@ -12,16 +12,17 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/queue"
-	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/sweep"
 	"github.com/rolecall/rolecall/internal/tenant"
 	"github.com/rolecall/rolecall/internal/testkit/logcapture"
+	"github.com/rolecall/rolecall/internal/testkit/testarn"
 )
 
 var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -33,11 +34,23 @@ type countingStore struct {
 	tenantReads atomic.Int32
 	failShard   int // -1: none
 	delay       time.Duration
+	failTenant  string // reads of this tenant fail
+	failList    bool   // ListByStatus fails
 }
 
 func (c *countingStore) GetTenant(ctx context.Context, id string) (tenant.Tenant, error) {
 	c.tenantReads.Add(1)
+	if id == c.failTenant {
+		return tenant.Tenant{}, errors.New("dynamodb: throttled")
+	}
 	return c.Memory.GetTenant(ctx, id)
+}
+
+func (c *countingStore) ListByStatus(ctx context.Context, status connection.Status, cursor string, limit int) (store.Page, error) {
+	if c.failList {
+		return store.Page{}, errors.New("dynamodb: internal server error")
+	}
+	return c.Memory.ListByStatus(ctx, status, cursor, limit)
 }
 
 func (c *countingStore) Due(ctx context.Context, shard int, until time.Time, cursor string, limit int) (store.Page, error) {
@@ -93,8 +106,7 @@ func newWorld(t *testing.T) *world {
 			tid = "gone"
 		}
 		acct := fmt.Sprintf("%012d", 100000000000+i)
-		arn, _ := rolearn.Parse("arn:aws:iam::"+acct+":role/R", rolearn.Rules{})
-		tr := p.Submit(nil, tid, arn, 1, t0.Add(-time.Hour))
+		tr := p.Submit(nil, tid, testarn.MustParse(t, "arn:aws:iam::"+acct+":role/R"), 1, t0.Add(-time.Hour))
 		if i%4 == 3 {
 			tr.After.NextCheckAt = t0.Add(time.Minute) // not yet due
 		}
@@ -281,56 +293,49 @@ func seq(n int) []int {
 	return s
 }
 
+// TestDueStopsBeforeTheDeadline: a sweep whose sends are slow stops Margin
+// before its context's deadline, exactly, without error; what it did not
+// enqueue is still due. In a synctest bubble the queue's 40ms per send and
+// the deadline are simulated, so the times below are exact.
 func TestDueStopsBeforeTheDeadline(t *testing.T) {
-	w := newWorld(t)
-	q := &slowQueue{Memory: queue.NewMemory(), delay: 40 * time.Millisecond}
-	s := newSweeper(w, q, nil)
-	s.PageSize = 1
-	s.Margin = 50 * time.Millisecond
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	res, err := s.Due(ctx)
-	took := time.Since(start)
-	if err != nil {
-		t.Fatalf("a sweep stopped by its deadline is not an error: %v", err)
-	}
-	if !res.Stopped || res.Enqueued >= len(w.due) || took > 140*time.Millisecond {
-		t.Fatalf("result = %+v after %s; want stopped early with some left", res, took)
-	}
-	if ctx.Err() != nil {
-		t.Error("the sweep used up its whole deadline")
-	}
-	if got := len(drain(t, q.Memory)); got != res.Enqueued {
-		t.Errorf("queue holds %d jobs, result says %d", got, res.Enqueued)
-	}
-	// The rest is still due: the next sweep finds it.
-	res2, err := newSweeper(w, queue.NewMemory(), nil).Due(context.Background())
-	if err != nil || res2.Enqueued != len(w.due) {
-		t.Errorf("next sweep = %+v, %v; want every due connection again (none was checked)", res2, err)
-	}
-}
-
-func TestDueReportsFailures(t *testing.T) {
-	t.Run("a failing shard fails the sweep, the others finish", func(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
 		w := newWorld(t)
-		w.st.failShard = 3
-		q := queue.NewMemory()
-		res, err := newSweeper(w, q, nil).Due(context.Background())
-		if err == nil || !strings.Contains(err.Error(), "shard 3") {
-			t.Fatalf("error = %v, want one naming shard 3", err)
+		q := &slowQueue{Memory: queue.NewMemory(), delay: 40 * time.Millisecond}
+		s := newSweeper(w, q, nil)
+		s.PageSize = 1
+		s.Margin = 50 * time.Millisecond
+		ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		res, err := s.Due(ctx)
+		took := time.Since(start)
+		if err != nil {
+			t.Fatalf("a sweep stopped by its deadline is not an error: %v", err)
 		}
-		for i, p := range res.Parts {
-			if p.Done == (i == 3) {
-				t.Errorf("part %d done = %v", i, p.Done)
-			}
+		// Sends end at 40ms and 80ms; the third is cut at 100ms.
+		if !res.Stopped || res.Enqueued != 2*queue.MaxBatch || res.Failed != queue.MaxBatch || took != 100*time.Millisecond {
+			t.Fatalf("result = %+v after %s; want stopped at 100ms (deadline less margin) with 2 batches enqueued", res, took)
 		}
-		if res.Enqueued == 0 || res.Stopped {
-			t.Errorf("result = %+v", res)
+		if ctx.Err() != nil {
+			t.Error("the sweep used up its whole deadline")
+		}
+		if got := len(drain(t, q.Memory)); got != res.Enqueued {
+			t.Errorf("queue holds %d jobs, result says %d", got, res.Enqueued)
+		}
+		// The rest is still due: the next sweep finds it.
+		res2, err := newSweeper(w, queue.NewMemory(), nil).Due(context.Background())
+		if err != nil || res2.Enqueued != len(w.due) {
+			t.Errorf("next sweep = %+v, %v; want every due connection again (none was checked)", res2, err)
 		}
 	})
-	t.Run("refused jobs are counted, not fatal", func(t *testing.T) {
-		w := newWorld(t)
+}
+
+// TestSweepFailures: in both modes a store or queue failure fails the sweep
+// with an error naming what failed, and what was not enqueued stays due;
+// jobs the queue refuses one by one are counted, not fatal; a failing shard
+// fails a due sweep while the other shards finish.
+func TestSweepFailures(t *testing.T) {
+	rejectEveryFifth := func() sweep.Queue {
 		q := queue.NewMemory()
 		var n atomic.Int32
 		q.Reject = func(probe.Job) string {
@@ -339,21 +344,76 @@ func TestDueReportsFailures(t *testing.T) {
 			}
 			return ""
 		}
-		res, err := newSweeper(w, q, nil).Due(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.Failed == 0 || res.Failed+res.Enqueued != len(w.due) || len(drain(t, q)) != res.Enqueued {
-			t.Errorf("result = %+v; want failed + enqueued = %d", res, len(w.due))
-		}
-	})
-	t.Run("an unreachable queue fails the sweep", func(t *testing.T) {
-		w := newWorld(t)
-		res, err := newSweeper(w, failingQueue{}, nil).Due(context.Background())
-		if err == nil || res.Enqueued != 0 || res.Failed == 0 {
-			t.Fatalf("result = %+v, %v", res, err)
-		}
-	})
+		return q
+	}
+	unreachable := func() sweep.Queue { return failingQueue{} }
+	failTenant := func(w *world) { w.st.failTenant = "globex" }
+	tests := []struct {
+		name    string
+		mode    string
+		setup   func(w *world)
+		queue   func() sweep.Queue
+		wantErr string // "" for none
+		check   func(t *testing.T, res sweep.Result)
+	}{
+		{"due: a failing shard", sweep.ModeDue, func(w *world) { w.st.failShard = 3 }, nil, "shard 3: read page", func(t *testing.T, res sweep.Result) {
+			for i, p := range res.Parts {
+				if p.Done == (i == 3) {
+					t.Errorf("part %d done = %v", i, p.Done)
+				}
+			}
+			if res.Enqueued == 0 {
+				t.Error("the other shards enqueued nothing")
+			}
+		}},
+		{"due: a tenant read fails", sweep.ModeDue, failTenant, nil, "read tenant globex", nil},
+		{"all: a tenant read fails", sweep.ModeAll, failTenant, nil, "read tenant globex", nil},
+		{"all: listing fails", sweep.ModeAll, func(w *world) { w.st.failList = true }, nil, "read page", nil},
+		{"due: an unreachable queue", sweep.ModeDue, nil, unreachable, "send jobs: sqs: access denied", nil},
+		{"all: an unreachable queue", sweep.ModeAll, nil, unreachable, "send jobs: sqs: access denied", nil},
+		{"due: refused jobs are counted", sweep.ModeDue, nil, rejectEveryFifth, "", nil},
+		{"all: refused jobs are counted", sweep.ModeAll, nil, rejectEveryFifth, "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			if tt.setup != nil {
+				tt.setup(w)
+			}
+			var q sweep.Queue = queue.NewMemory()
+			if tt.queue != nil {
+				q = tt.queue()
+			}
+			want := w.due
+			if tt.mode == sweep.ModeAll {
+				want = w.live
+			}
+			s := newSweeper(w, q, nil)
+			s.PageSize = 0 // the default page
+			res, err := s.Handle(context.Background(), sweep.Input{Mode: tt.mode})
+			if m, ok := q.(*queue.Memory); ok && len(drain(t, m)) != res.Enqueued {
+				t.Fatalf("the queue does not hold the %d jobs the result reports", res.Enqueued)
+			}
+			if res.Stopped {
+				t.Fatalf("result = %+v: a failure is not a stop at the deadline", res)
+			}
+			if tt.wantErr == "" {
+				if err != nil || res.Failed == 0 || res.Failed+res.Enqueued != len(want) {
+					t.Fatalf("result = %+v, %v; want failed + enqueued = %d", res, err, len(want))
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("error = %v, want one with %q", err, tt.wantErr)
+			}
+			if res.Enqueued >= len(want) {
+				t.Fatalf("result = %+v: everything enqueued despite the failure", res)
+			}
+			if tt.check != nil {
+				tt.check(t, res)
+			}
+		})
+	}
 }
 
 type failingQueue struct{}
@@ -361,15 +421,18 @@ type failingQueue struct{}
 func (failingQueue) Send(context.Context, []probe.Job) error { return errors.New("sqs: access denied") }
 
 func TestTenantReadsAreShared(t *testing.T) {
-	// Concurrent shards asking for the same tenant read it once.
-	w := newWorld(t)
-	w.st.delay = 5 * time.Millisecond
-	if _, err := newSweeper(w, queue.NewMemory(), nil).Due(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if n := w.st.tenantReads.Load(); n != int32(w.tenants+1) {
-		t.Errorf("%d tenant reads, want %d", n, w.tenants+1)
-	}
+	// Concurrent shards asking for the same tenant read it once, also
+	// when every shard query takes a while (simulated in the bubble).
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		w.st.delay = 5 * time.Millisecond
+		if _, err := newSweeper(w, queue.NewMemory(), nil).Due(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if n := w.st.tenantReads.Load(); n != int32(w.tenants+1) {
+			t.Errorf("%d tenant reads, want %d", n, w.tenants+1)
+		}
+	})
 }
 
 // TestQuietSweepsLogAtDebug: a sweep that finds nothing due writes its

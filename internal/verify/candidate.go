@@ -68,12 +68,8 @@ func (w *Worker) processCandidate(ctx context.Context, job probe.Job, receiveCou
 				continue
 			}
 		}
-		switch {
-		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound), errors.Is(err, connection.ErrStale),
-			errors.Is(err, store.ErrExternalIDRetired):
-			return 0, fmt.Errorf("write candidate check of %s/%s v%d: %w: %w", c.TenantID, c.AccountID, c.Version, ErrSkip, err)
-		case err != nil:
-			return 0, fmt.Errorf("write candidate check of %s/%s v%d: %w", c.TenantID, c.AccountID, c.Version, err)
+		if err := writeFailure("candidate check", c, err); err != nil {
+			return 0, err
 		}
 		w.settleIfCurrent(ctx, job, c, tr.After, out.CheckedAt)
 		w.log().Info("connection changed", "tenantId", c.TenantID, "accountId", c.AccountID, "roleArn", tr.After.RoleARN,

@@ -3,13 +3,17 @@ package verify_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/probe"
-	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/tenant"
+	"github.com/rolecall/rolecall/internal/testkit/testarn"
+	"github.com/rolecall/rolecall/internal/verify"
 )
 
 // conflictOnce makes the first Apply fail with ErrConflict after writing a
@@ -53,13 +57,9 @@ func TestProcessCandidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			mem := store.NewMemory()
-			c := seed(t, mem, acct, connection.Verified)
 			p := policy()
 			subAt := t0.Add(time.Hour)
-			sub := p.Submit(&c, "acme", mustParse(t, newRole), 1, subAt)
-			if err := mem.Apply(ctx, sub); err != nil {
-				t.Fatal(err)
-			}
+			c, sub := seedCandidate(t, mem, acct, newRole, subAt)
 			st := &conflictOnce{Memory: mem}
 			if tc.concurrent {
 				st.before = func() {
@@ -107,11 +107,78 @@ func TestProcessCandidate(t *testing.T) {
 	}
 }
 
-func mustParse(t *testing.T, s string) rolearn.ARN {
-	t.Helper()
-	a, err := rolearn.Parse(s, rolearn.Rules{})
-	if err != nil {
-		t.Fatal(err)
+// TestProcessCandidateFailures: a candidate check that cannot be applied
+// leaves the role in use and the candidate as they were (or, for a role
+// another connection holds, drops the candidate with ROLE_CLAIMED), and
+// says whether the job comes back.
+func TestProcessCandidateFailures(t *testing.T) {
+	const acct = "123456789012"
+	newRole := "arn:aws:iam::123456789012:role/Shared"
+	boom := errors.New("dynamodb: service unavailable")
+	subAt := t0.Add(time.Hour)
+	tests := []struct {
+		name      string
+		result    connection.Result
+		st        func(*store.Memory) verify.Store
+		setup     func(t *testing.T, mem *store.Memory)
+		noCand    bool // the job's connection has no pending candidate
+		wantErr   error
+		wantRetry bool
+		wantCand  connection.Status
+		wantCode  string
+	}{
+		{name: "transient: retried later", result: connection.ResultTransient, wantErr: verify.ErrTransient, wantRetry: true, wantCand: connection.Pending, wantCode: connection.CodeCandidateSubmitted},
+		{name: "the write fails", result: connection.ResultOK, st: func(m *store.Memory) verify.Store { return failingStore{Memory: m, applyErr: boom} }, wantErr: boom, wantCand: connection.Pending, wantCode: connection.CodeCandidateSubmitted},
+		{name: "the connection is gone", result: connection.ResultOK, st: func(m *store.Memory) verify.Store {
+			return failingStore{Memory: m, applyErr: fmt.Errorf("apply: %w", store.ErrNotFound)}
+		}, wantCand: connection.Pending, wantCode: connection.CodeCandidateSubmitted},
+		{name: "no pending candidate: dropped", result: connection.ResultOK, noCand: true, wantCand: connection.Pending, wantCode: connection.CodeCandidateSubmitted},
+		{name: "another tenant holds the role", result: connection.ResultOK, setup: func(t *testing.T, mem *store.Memory) {
+			// bravo's connection to the same role verified first: it holds the claim.
+			seedTenant(t, mem, "bravo", tenant.NewExternalID())
+			p := policy()
+			sub := p.Submit(nil, "bravo", testarn.MustParse(t, newRole), 1, t0)
+			ok, err := p.Apply(sub.After, connection.Outcome{Result: connection.ResultOK, Version: sub.After.Version, ExternalIDVersion: 1, ExternalIDCurrent: true, CheckedAt: t0.Add(time.Second)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tr := range []connection.Transition{sub, ok} {
+				if err := mem.Apply(context.Background(), tr); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}, wantCand: connection.Failed, wantCode: connection.CodeRoleClaimed},
 	}
-	return a
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			mem := store.NewMemory()
+			if tc.setup != nil {
+				tc.setup(t, mem)
+			}
+			c, sub := seedCandidate(t, mem, acct, newRole, subAt)
+			var st verify.Store = mem
+			if tc.st != nil {
+				st = tc.st(mem)
+			}
+			ch := &fakeChecker{result: tc.result, now: subAt.Add(time.Second)}
+			w := newWorker(st, ch, nil)
+			tn, _ := mem.GetTenant(ctx, "acme")
+			j := probe.JobsFor(sub.After, tn, probe.WhySubmitted, subAt)[1]
+			if tc.noCand {
+				j.Connection = c
+			}
+			d, err := w.Process(ctx, j, 1)
+			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) || (d > 0) != tc.wantRetry {
+				t.Fatalf("Process = %s, %v; want error %v, retry %v", d, err, tc.wantErr, tc.wantRetry)
+			}
+			if tc.noCand && ch.calls() != 0 {
+				t.Fatal("a job without a pending candidate was checked")
+			}
+			got, _ := mem.GetConnection(ctx, "acme", acct)
+			if got.Status != connection.Verified || got.RoleARN != c.RoleARN || got.Candidate.Status != tc.wantCand || got.Candidate.Reason.Code != tc.wantCode {
+				t.Fatalf("after: %+v", got)
+			}
+		})
+	}
 }

@@ -7,9 +7,9 @@ import (
 
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/probe"
-	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
+	"github.com/rolecall/rolecall/internal/testkit/testarn"
 )
 
 // Two tenants submit the same role; both are accepted. The first whose own
@@ -20,15 +20,10 @@ func TestProcessRoleClaimedAtVerification(t *testing.T) {
 	ctx := context.Background()
 	st := store.NewMemory()
 	p := policy()
-	arn, err := rolearn.Parse("arn:aws:iam::123456789012:role/RoleCall", rolearn.Rules{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	arn := testarn.MustParse(t, "arn:aws:iam::123456789012:role/RoleCall")
 	conns := map[string]connection.Connection{}
 	for _, id := range []string{"acme", "bravo"} {
-		if err := st.CreateTenant(ctx, tenant.Tenant{ID: id, Name: id, ExternalID: tenant.NewExternalID(), ExternalIDVersion: 1, CreatedAt: t0}); err != nil {
-			t.Fatal(err)
-		}
+		seedTenant(t, st, id, tenant.NewExternalID())
 		tr := p.Submit(nil, id, arn, 1, t0)
 		if err := st.Apply(ctx, tr); err != nil {
 			t.Fatalf("submit for %s: %v", id, err)

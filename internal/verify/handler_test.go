@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -94,13 +96,14 @@ func loadSample(t *testing.T) events.SQSEvent { return golden.Load[events.SQSEve
 type recordingVisibility struct {
 	mu      sync.Mutex
 	changes []string
+	err     error // what ChangeVisibility returns
 }
 
 func (r *recordingVisibility) ChangeVisibility(_ context.Context, h string, d time.Duration) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.changes = append(r.changes, fmt.Sprintf("%s=%s", h, d))
-	return nil
+	return r.err
 }
 
 func TestHandleSample(t *testing.T) {
@@ -198,26 +201,87 @@ func TestHandleDropsWhatCannotBeChecked(t *testing.T) {
 	}
 }
 
+// TestHandleBoundsConcurrency: a batch of 12 runs exactly Concurrency (3)
+// checks at once, and a new one starts only when one finishes. Checks finish
+// one at a time, when the test releases them; synctest.Wait lets every other
+// goroutine settle first, so the count in flight is exact.
 func TestHandleBoundsConcurrency(t *testing.T) {
-	st := store.NewMemory()
-	var recs []events.SQSMessage
-	for i := range 12 {
-		c := seed(t, st, fmt.Sprintf("1000000000%02d", i), connection.Verified)
-		b, _ := json.Marshal(job(c, probe.WhyScheduled))
-		recs = append(recs, events.SQSMessage{MessageId: fmt.Sprint(i), Body: string(b)})
+	synctest.Test(t, func(t *testing.T) {
+		st := store.NewMemory()
+		var recs []events.SQSMessage
+		for i := range 12 {
+			c := seed(t, st, fmt.Sprintf("1000000000%02d", i), connection.Verified)
+			b, _ := json.Marshal(job(c, probe.WhyScheduled))
+			recs = append(recs, events.SQSMessage{MessageId: fmt.Sprint(i), Body: string(b)})
+		}
+		ch := &fakeChecker{result: connection.ResultOK, now: t0.Add(time.Hour), gate: make(chan struct{})}
+		w := newWorker(st, ch, nil)
+		w.Concurrency = 3
+		var resp events.SQSEventResponse
+		var err error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			resp, err = w.Handle(context.Background(), events.SQSEvent{Records: recs})
+		}()
+		for finished := range 12 {
+			synctest.Wait()
+			if n, want := ch.inFlight.Load(), int32(min(3, 12-finished)); n != want {
+				t.Fatalf("after %d finished: %d checks in flight, want %d", finished, n, want)
+			}
+			ch.gate <- struct{}{}
+		}
+		<-done
+		if err != nil || len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("Handle = %+v, %v", resp, err)
+		}
+		if ch.calls() != 12 {
+			t.Errorf("%d checks, want 12", ch.calls())
+		}
+	})
+}
+
+// TestHandleDelayFailures: when the redelivery cannot be delayed (the
+// queue refuses, or the message has no receipt handle) the message is still
+// reported for redelivery, after the queue's own visibility timeout.
+func TestHandleDelayFailures(t *testing.T) {
+	tests := []struct {
+		name        string
+		vis         *recordingVisibility
+		noHandle    bool
+		wantChanges int
+		wantWarns   int
+	}{
+		{"the queue refuses", &recordingVisibility{err: errors.New("sqs: receipt handle expired")}, false, 2, 2},
+		{"no receipt handle", &recordingVisibility{}, true, 0, 0},
+		{"no visibility port", nil, false, 0, 0},
 	}
-	ch := &fakeChecker{result: connection.ResultOK, now: t0.Add(time.Hour), hold: 20 * time.Millisecond}
-	w := newWorker(st, ch, nil)
-	w.Concurrency = 3
-	resp, err := w.Handle(context.Background(), events.SQSEvent{Records: recs})
-	if err != nil || len(resp.BatchItemFailures) != 0 {
-		t.Fatalf("Handle = %+v, %v", resp, err)
-	}
-	if m := ch.maxSeen.Load(); m > 3 || m < 2 {
-		t.Errorf("at most %d checks ran at once, want 2..3", m)
-	}
-	if ch.calls() != 12 {
-		t.Errorf("%d checks, want 12", ch.calls())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, _, _ := sampleWorld(t)
+			in := loadSample(t)
+			if tt.noHandle {
+				for i := range in.Records {
+					in.Records[i].ReceiptHandle = ""
+				}
+			}
+			w := newWorker(st, &fakeChecker{result: connection.ResultTransient, now: t0.Add(5 * time.Second)}, nil)
+			capture := logcapture.New(nil)
+			w.Log = slog.New(capture)
+			if tt.vis != nil {
+				w.Visibility = tt.vis
+			}
+			resp, err := w.Handle(context.Background(), in)
+			if err != nil || len(resp.BatchItemFailures) != 2 {
+				t.Fatalf("Handle = %+v, %v; want both messages back", resp, err)
+			}
+			if tt.vis != nil && len(tt.vis.changes) != tt.wantChanges {
+				t.Fatalf("visibility changes %v, want %d", tt.vis.changes, tt.wantChanges)
+			}
+			if n := capture.Count("could not delay redelivery"); n != tt.wantWarns {
+				t.Fatalf("%d warnings of an undelayed redelivery, want %d", n, tt.wantWarns)
+			}
+		})
 	}
 }
 

@@ -18,6 +18,7 @@
 package verify
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -125,10 +126,7 @@ func (w *Worker) runCheck(ctx context.Context, c connection.Connection, req prob
 }
 
 func (w *Worker) log() *slog.Logger {
-	if w.Log != nil {
-		return w.Log
-	}
-	return slog.Default()
+	return cmp.Or(w.Log, slog.Default())
 }
 
 // Process runs the check of one job and writes its outcome. receiveCount is
@@ -212,12 +210,8 @@ func (w *Worker) process(ctx context.Context, job probe.Job, receiveCount int, f
 				err = w.Store.Apply(ctx, tr)
 			}
 		}
-		switch {
-		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound), errors.Is(err, connection.ErrStale),
-			errors.Is(err, store.ErrExternalIDRetired):
-			return 0, fmt.Errorf("write check of %s/%s v%d: %w: %w", c.TenantID, c.AccountID, c.Version, ErrSkip, err)
-		case err != nil:
-			return 0, fmt.Errorf("write check of %s/%s v%d: %w", c.TenantID, c.AccountID, c.Version, err)
+		if err := writeFailure("check", c, err); err != nil {
+			return 0, err
 		}
 	}
 	if tr.Changed() {
@@ -233,6 +227,23 @@ func (w *Worker) process(ctx context.Context, job probe.Job, receiveCount int, f
 	}
 	// redeliver > 0 here: denied inside the propagation window, try again soon.
 	return redeliver, nil
+}
+
+// writeFailure is the error of writing the outcome of a check of c's role
+// ("check") or candidate ("candidate check"), or nil when the write
+// succeeded. A write the store refused because the connection moved on (a
+// conflict, the connection gone, a stale outcome, the external ID it used
+// retired meanwhile) is ErrSkip: the job is dropped, the next check decides.
+// Any other failure is returned as is, to retry the job.
+func writeFailure(what string, c connection.Connection, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound), errors.Is(err, connection.ErrStale),
+		errors.Is(err, store.ErrExternalIDRetired):
+		return fmt.Errorf("write %s of %s/%s v%d: %w: %w", what, c.TenantID, c.AccountID, c.Version, ErrSkip, err)
+	}
+	return fmt.Errorf("write %s of %s/%s v%d: %w", what, c.TenantID, c.AccountID, c.Version, err)
 }
 
 // settleIfCurrent completes the tenant's rotation if no connection relies

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -13,9 +14,9 @@ import (
 
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/probe"
-	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
+	"github.com/rolecall/rolecall/internal/testkit/testarn"
 	"github.com/rolecall/rolecall/internal/verify"
 )
 
@@ -23,26 +24,23 @@ var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 const externalID = "rc-EXAMPLEEXAMPLEEXAMPLEEXAMPLEEXAMP"
 
-// fakeChecker answers every check with result, stamped at *now.
+// fakeChecker answers every check with result, stamped at *now. With a
+// gate, each check waits for a value on it before answering, so a test
+// decides when checks finish and can count those in flight.
 type fakeChecker struct {
 	mu       sync.Mutex
 	result   connection.Result
 	now      time.Time
 	requests []probe.Request
 	inFlight atomic.Int32
-	maxSeen  atomic.Int32
-	hold     time.Duration
+	gate     chan struct{}
 }
 
 func (f *fakeChecker) Check(ctx context.Context, req probe.Request) probe.Report {
-	n := f.inFlight.Add(1)
-	for {
-		m := f.maxSeen.Load()
-		if n <= m || f.maxSeen.CompareAndSwap(m, n) {
-			break
-		}
+	f.inFlight.Add(1)
+	if f.gate != nil {
+		<-f.gate
 	}
-	time.Sleep(f.hold)
 	f.inFlight.Add(-1)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -64,14 +62,9 @@ func seed(t *testing.T, st *store.Memory, account string, status connection.Stat
 	t.Helper()
 	ctx := context.Background()
 	if _, err := st.GetTenant(ctx, "acme"); errors.Is(err, store.ErrNotFound) {
-		if err := st.CreateTenant(ctx, tenant.Tenant{ID: "acme", Name: "Acme", ExternalID: externalID, ExternalIDVersion: 1, CreatedAt: t0}); err != nil {
-			t.Fatal(err)
-		}
+		seedTenant(t, st, "acme", externalID)
 	}
-	arn, err := rolearn.Parse("arn:aws:iam::"+account+":role/RoleCall", rolearn.Rules{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	arn := testarn.MustParse(t, "arn:aws:iam::"+account+":role/RoleCall")
 	p := policy()
 	tr := p.Submit(nil, "acme", arn, 1, t0)
 	if err := st.Apply(ctx, tr); err != nil {
@@ -101,6 +94,27 @@ func seed(t *testing.T, st *store.Memory, account string, status connection.Stat
 		c = tr.After
 	}
 	return c
+}
+
+// seedTenant creates tenant id, with externalID at version 1, at t0.
+func seedTenant(t *testing.T, st *store.Memory, id, externalID string) {
+	t.Helper()
+	if err := st.CreateTenant(context.Background(), tenant.Tenant{ID: id, Name: id, ExternalID: externalID, ExternalIDVersion: 1, CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// seedCandidate stores a VERIFIED connection of acme for account, then the
+// submission of role as its candidate at at; it returns the verified
+// connection and the submission.
+func seedCandidate(t *testing.T, st *store.Memory, account, role string, at time.Time) (connection.Connection, connection.Transition) {
+	t.Helper()
+	c := seed(t, st, account, connection.Verified)
+	sub := policy().Submit(&c, "acme", testarn.MustParse(t, role), 1, at)
+	if err := st.Apply(context.Background(), sub); err != nil {
+		t.Fatal(err)
+	}
+	return c, sub
 }
 
 func job(c connection.Connection, why string) probe.Job {
@@ -221,7 +235,14 @@ func TestProcessRedeliveryUsesTheCurrentConnection(t *testing.T) {
 // failingStore fails Apply or reads with a transient error.
 type failingStore struct {
 	*store.Memory
-	applyErr, getErr error
+	applyErr, getErr, tenantErr error
+}
+
+func (f failingStore) GetTenant(ctx context.Context, id string) (tenant.Tenant, error) {
+	if f.tenantErr != nil {
+		return tenant.Tenant{}, f.tenantErr
+	}
+	return f.Memory.GetTenant(ctx, id)
 }
 
 func (f failingStore) Apply(ctx context.Context, t connection.Transition) error {
@@ -280,6 +301,9 @@ func TestJobFromMessage(t *testing.T) {
 		{name: "submitted event for an unknown connection", body: strings.Replace(strings.Replace(submitted, "VERSION", "1", 1), `"accountId":"123456789012"`, `"accountId":"999999999999"`, 1), wantErr: verify.ErrSkip},
 		{name: "other detail-type", body: strings.Replace(submitted, "Role Submitted", "Role Verified", 1), wantErr: verify.ErrSkip},
 		{name: "job without external id", body: `{"connection":{"tenantId":"acme","accountId":"123456789012","roleArn":"arn:aws:iam::123456789012:role/RoleCall","version":2},"why":"scheduled"}`, wantErr: verify.ErrSkip},
+		{name: "submitted event with a malformed detail", body: `{"detail-type":"Role Submitted","source":"rolecall","detail":"PENDING"}`, wantErr: verify.ErrSkip},
+		{name: "submitted event without a version", body: `{"detail-type":"Role Submitted","source":"rolecall","detail":{"tenantId":"acme","accountId":"123456789012"}}`, wantErr: verify.ErrSkip},
+		{name: "job with a malformed connection", body: `{"connection":"acme/123456789012"}`, wantErr: verify.ErrSkip},
 		{name: "not JSON", body: `not json`, wantErr: verify.ErrSkip},
 		{name: "neither", body: `{"hello":"world"}`, wantErr: verify.ErrSkip},
 	}
@@ -297,6 +321,36 @@ func TestJobFromMessage(t *testing.T) {
 			}
 			if tt.wantFresh && (j.Connection != c || j.ExternalID != externalID || j.Why != probe.WhySubmitted) {
 				t.Errorf("job from event = %+v, want the stored connection and tenant", j)
+			}
+		})
+	}
+}
+
+// TestJobFromMessageStoreFailures: a Role Submitted event whose connection
+// or tenant cannot be read is retried (not ErrSkip); one whose tenant is
+// gone is dropped.
+func TestJobFromMessageStoreFailures(t *testing.T) {
+	boom := errors.New("dynamodb: service unavailable")
+	body := `{"detail-type":"Role Submitted","source":"rolecall","detail":{"tenantId":"acme","accountId":"123456789012","version":1}}`
+	tests := []struct {
+		name     string
+		st       failingStore
+		wantErr  error
+		wantSkip bool
+		wantText string
+	}{
+		{"connection read fails", failingStore{getErr: boom}, boom, false, "read connection acme/123456789012"},
+		{"tenant read fails", failingStore{tenantErr: boom}, boom, false, "read tenant acme"},
+		{"tenant gone", failingStore{tenantErr: fmt.Errorf("get: %w", store.ErrNotFound)}, verify.ErrSkip, true, "tenant acme"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.st.Memory = store.NewMemory()
+			seed(t, tt.st.Memory, "123456789012", connection.Pending)
+			w := newWorker(tt.st, &fakeChecker{}, nil)
+			_, fresh, err := w.JobFromMessage(context.Background(), []byte(body))
+			if !errors.Is(err, tt.wantErr) || errors.Is(err, verify.ErrSkip) != tt.wantSkip || fresh || !strings.Contains(err.Error(), tt.wantText) {
+				t.Fatalf("JobFromMessage = fresh %v, %v; want %v naming %q", fresh, err, tt.wantErr, tt.wantText)
 			}
 		})
 	}

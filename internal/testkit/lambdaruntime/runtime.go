@@ -6,6 +6,15 @@
 //
 // Tests start the shipped function binaries with AWS_LAMBDA_RUNTIME_API set
 // to Server.Addr and drive them with Invoke, exactly as Lambda would.
+//
+// It is written here because nothing the Go module proxy serves is an
+// embeddable Runtime API server: aws-lambda-go is the client side (what
+// the functions link), and the Runtime Interface Emulator is a program
+// (aws-lambda-rie) that starts the bootstrap itself and serves its own
+// invoke endpoint; its Runtime API code is the emulator's implementation,
+// not a documented library, and the proxy serves it as pseudo-versions
+// only. A test needs the server in process, one per test, on a loopback
+// port, answering the binary the test started and reporting init errors.
 package lambdaruntime
 
 import (
