@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/spf13/cobra"
 
+	"github.com/rolecall/rolecall/internal/backoff"
 	"github.com/rolecall/rolecall/internal/opsapi"
 )
 
@@ -103,7 +104,7 @@ func (o *eventsOptions) fromAPI(ctx context.Context, c *opsapi.Client, p *eventP
 		if !o.follow {
 			return nil
 		}
-		if err := pause(ctx, eventsPoll); err != nil {
+		if err := backoff.Wait(ctx, eventsPoll); err != nil {
 			return err
 		}
 	}
@@ -148,20 +149,9 @@ func (o *eventsOptions) fromLogs(ctx context.Context, p *eventPrinter) error {
 		if !o.follow {
 			return nil
 		}
-		if err := pause(ctx, eventsPoll); err != nil {
+		if err := backoff.Wait(ctx, eventsPoll); err != nil {
 			return err
 		}
-	}
-}
-
-func pause(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 

@@ -106,6 +106,18 @@ func (p Policy) CandidateClaimed(c Connection, o Outcome) (Transition, error) {
 	return tr, nil
 }
 
+// DropCandidate fails c's pending candidate with reason outside a check
+// (the customer deleted the stack that submitted it): the role in use,
+// its status and its claim stay, and the Role Verification Failed event
+// names the candidate, as when a candidate's check fails. A connection
+// without a pending candidate, or disconnected, is ErrStale.
+func (p Policy) DropCandidate(c Connection, reason Reason, externalIDVersion int, now time.Time) (Transition, error) {
+	if c.Status == Disconnected || !c.Candidate.Pending() {
+		return Transition{}, fmt.Errorf("drop the candidate of %s/%s v%d: %w", c.TenantID, c.AccountID, c.Version, ErrStale)
+	}
+	return p.dropCandidate(c, reason, now.UTC(), externalIDVersion), nil
+}
+
 func (p Policy) dropCandidate(c Connection, reason Reason, now time.Time, externalIDVersion int) Transition {
 	after := c
 	after.Candidate.Status, after.Candidate.Reason = Failed, reason

@@ -148,3 +148,47 @@ func TestCandidate(t *testing.T) {
 		t.Fatalf("new role while ACCESS_LOST: %+v", tr.After)
 	}
 }
+
+// DropCandidate fails a pending candidate outside a check, keeping the
+// role in use; without a pending candidate, or disconnected, it is stale.
+func TestDropCandidate(t *testing.T) {
+	p := connection.DefaultPolicy()
+	p.Jitter = 0
+	now := t0.Add(time.Hour)
+	v := conn(connection.Verified, 1, connection.CodeVerified)
+	pending := p.Submit(&v, tenantID, testarn.MustParse(t, roleB), 1, now).After
+	gone := pending
+	gone.Status = connection.Disconnected
+	reason := connection.Reason{Code: connection.CodeStackDeleted, Message: "the stack was deleted", Hint: "create it again"}
+	tests := []struct {
+		name  string
+		c     connection.Connection
+		stale bool
+	}{
+		{"pending candidate: dropped", pending, false},
+		{"no candidate: stale", v, true},
+		{"disconnected: stale", gone, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, err := p.DropCandidate(tc.c, reason, 2, now.Add(time.Minute))
+			if tc.stale {
+				if !errors.Is(err, connection.ErrStale) || tr.Event != nil {
+					t.Fatalf("DropCandidate = %+v, %v; want ErrStale and no change", tr, err)
+				}
+				return
+			}
+			a := tr.After
+			if err != nil || a.Status != connection.Verified || a.RoleARN != roleA || a.Candidate.Status != connection.Failed ||
+				a.Candidate.Reason != reason || a.Version != tc.c.Version+1 {
+				t.Fatalf("DropCandidate = %+v, %v", a, err)
+			}
+			ev := tr.Event
+			if ev == nil || ev.DetailType != connection.RoleVerificationFailed || ev.RoleARN != roleA || ev.CandidateRoleARN != roleB ||
+				ev.Reason != reason || ev.Status != connection.Verified || ev.ExternalIDVersion != 2 || ev.Version != a.Version ||
+				!ev.OccurredAt.Equal(now.Add(time.Minute)) {
+				t.Fatalf("event %+v", ev)
+			}
+		})
+	}
+}

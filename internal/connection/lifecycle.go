@@ -33,6 +33,9 @@ const (
 	// CodeRoleClaimed: the tenant's own external ID assumes the role, but
 	// another connection already holds the role's claim.
 	CodeRoleClaimed = "ROLE_CLAIMED"
+	// CodeStackDeleted: the customer deleted the CloudFormation stack that
+	// registered the role (a disconnection, or a dropped candidate).
+	CodeStackDeleted = "STACK_DELETED"
 )
 
 // Outcome is the result of one check, for the connection version it was

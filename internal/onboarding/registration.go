@@ -19,7 +19,7 @@ const (
 	CodeInvalidToken       = "INVALID_REGISTRATION_TOKEN"
 	CodeTokenExpired       = "REGISTRATION_TOKEN_EXPIRED"
 	CodeTokenRevoked       = "REGISTRATION_TOKEN_REVOKED"
-	CodeStackDeleted       = "STACK_DELETED"
+	CodeStackDeleted       = connection.CodeStackDeleted
 	registrationTokenField = "RegistrationToken"
 )
 
@@ -252,7 +252,9 @@ func (r *Registrations) stackDeleted(ctx context.Context, t tenant.Tenant, accou
 				tr.Event.Reason = stackDeletedReason
 			}
 		case StackCandidateDropped:
-			tr = dropCandidate(c, candidateDeletedReason, t.ExternalIDVersion, s.now())
+			if tr, err = s.Policy.DropCandidate(c, candidateDeletedReason, t.ExternalIDVersion, s.now()); err != nil {
+				return connection.Connection{}, StackRoleUnused, fmt.Errorf("drop the candidate of the deleted stack of %s/%s: %w", t.ID, accountID, err)
+			}
 		}
 		if !tr.Changed() {
 			return c, d, nil
@@ -266,34 +268,4 @@ func (r *Registrations) stackDeleted(ctx context.Context, t tenant.Tenant, accou
 		}
 		return tr.After, d, nil
 	}
-}
-
-// dropCandidate fails c's pending candidate with reason, keeping the role
-// in use, its status and its claim: the Role Verification Failed event
-// names the candidate (candidateRoleArn), as when a candidate's check
-// fails. connection.Policy drops candidates only on check outcomes, so
-// the transition is made here, by the rules connection's transitions
-// follow: the next version, its stable event ID, the status unchanged.
-func dropCandidate(c connection.Connection, reason connection.Reason, externalIDVersion int, now time.Time) connection.Transition {
-	now = now.UTC()
-	after := c
-	after.Candidate.Status, after.Candidate.Reason = connection.Failed, reason
-	after.Version = c.Version + 1
-	after.UpdatedAt = now
-	before := c
-	return connection.Transition{Before: &before, After: after, Event: &connection.Event{
-		EventID:           connection.EventID(c.TenantID, c.AccountID, after.Version),
-		DetailType:        connection.RoleVerificationFailed,
-		TenantID:          c.TenantID,
-		AccountID:         c.AccountID,
-		RoleARN:           c.RoleARN,
-		Status:            c.Status,
-		PreviousStatus:    c.Status,
-		Reason:            reason,
-		OccurredAt:        now,
-		Version:           after.Version,
-		ExternalIDVersion: externalIDVersion,
-		ExternalIDCurrent: after.ExternalIDCurrent,
-		CandidateRoleARN:  c.Candidate.RoleARN,
-	}}
 }

@@ -222,17 +222,6 @@ func txnBackoff(attempt int) time.Duration {
 	return backoff.EqualJitter(backoff.Doubling(txnBackoffBase, txnBackoffMax, attempt-1))
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-tm.C:
-		return nil
-	}
-}
-
 // query runs in page by page until it has limit+1 items or the end, and
 // returns at most limit items plus the cursor of the last one when more
 // follow. keyAttrs are the attributes of the cursor (table and index keys);
@@ -355,7 +344,7 @@ func (d *DynamoDB) batchGet(ctx context.Context, keys []map[string]ddbtypes.Attr
 			}
 			req = out.UnprocessedKeys
 			if len(req) > 0 {
-				if err := sleep(ctx, d.backoff(attempt)); err != nil {
+				if err := backoff.Wait(ctx, d.backoff(attempt)); err != nil {
 					return nil, err
 				}
 			}

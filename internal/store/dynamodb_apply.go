@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/rolecall/rolecall/internal/backoff"
 	"github.com/rolecall/rolecall/internal/connection"
 )
 
@@ -143,7 +144,7 @@ func (d *DynamoDB) transact(ctx context.Context, id string, items []ddbtypes.Tra
 		if attempt >= txnAttempts {
 			return fmt.Errorf("apply to %s: transaction still conflicting after %d attempts: %w", id, attempt, ErrConflict)
 		}
-		if err := sleep(ctx, d.backoff(attempt)); err != nil {
+		if err := backoff.Wait(ctx, d.backoff(attempt)); err != nil {
 			return fmt.Errorf("apply to %s: %w", id, err)
 		}
 	}
@@ -239,7 +240,7 @@ func (d *DynamoDB) transition(ctx context.Context, t connection.Transition) erro
 			releaseAt = -1
 			continue
 		case strings.Contains(strings.Join(codes, ","), condCodeTxnConflict) && attempt < txnAttempts:
-			if err := sleep(ctx, d.backoff(attempt)); err != nil {
+			if err := backoff.Wait(ctx, d.backoff(attempt)); err != nil {
 				return fmt.Errorf("apply to %s: %w", id, err)
 			}
 			continue

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/rolecall/rolecall/internal/backoff"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
@@ -106,7 +107,7 @@ func (d *DynamoDB) RevokeInvite(ctx context.Context, tenantID, inviteID string) 
 			items = items[:1]
 			continue
 		case strings.Contains(strings.Join(codes, ","), condCodeTxnConflict) && attempt < txnAttempts:
-			if err := sleep(ctx, d.backoff(attempt)); err != nil {
+			if err := backoff.Wait(ctx, d.backoff(attempt)); err != nil {
 				return tenant.Invite{}, fmt.Errorf("revoke invite %s of %s: %w", inviteID, tenantID, err)
 			}
 			continue

@@ -19,7 +19,7 @@ import (
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
 	"github.com/rolecall/rolecall/internal/connection"
-	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/testkit/testarn"
 )
 
 func sampleEvent(dt connection.DetailType, version int64) connection.Event {
@@ -293,7 +293,7 @@ func TestTransitionCancellations(t *testing.T) {
 	p := connection.DefaultPolicy()
 	a := "arn:aws:iam::111111111111:role/Deploy"
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	first := p.Submit(nil, "acme", mustARN(t, a), 1, now) // connection, event
+	first := p.Submit(nil, "acme", testarn.MustParse(t, a), 1, now) // connection, event
 	// Verifying claims: connection, event, claim.
 	verify, err := p.Apply(first.After, connection.Outcome{ExternalIDCurrent: true, Result: connection.ResultOK, Version: 1, ExternalIDVersion: 1, CheckedAt: now})
 	if err != nil {
@@ -357,13 +357,4 @@ func TestTransitionCancellations(t *testing.T) {
 			}
 		})
 	}
-}
-
-func mustARN(t *testing.T, s string) rolearn.ARN {
-	t.Helper()
-	a, err := rolearn.Parse(s, rolearn.Rules{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
 }

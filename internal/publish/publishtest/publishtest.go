@@ -18,7 +18,8 @@ var Start = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 // LifecycleEvents drives connection.DefaultPolicy through every kind of
 // transition and returns the events, in order: submitted, verified, access
 // lost, access restored, a candidate role submitted and dropped (not
-// enforced), submitted again and verified (replacing the role), lost, lost
+// enforced), submitted again and dropped (its stack deleted), submitted
+// again and verified (replacing the role), lost, lost
 // with another reason, a new role submitted while lost, verification failed
 // (denied after the propagation window), failed again with another reason,
 // failed with ROLE_CLAIMED, disconnected; then the tenant's external-ID
@@ -63,7 +64,11 @@ func LifecycleEvents() []connection.Event {
 	step(p.Submit(cur, "acme", role("RoleCallAccessV2"), 1, now), nil) // candidate
 	step(candidate(connection.ResultNotEnforced, 5*time.Second))       // candidate dropped
 	now = now.Add(time.Minute)
-	step(p.Submit(cur, "acme", role("RoleCallAccessV2"), 1, now), nil) // candidate again
+	step(p.Submit(cur, "acme", role("RoleCallAccessV2"), 1, now), nil)              // candidate again
+	step(p.DropCandidate(*cur, connection.Reason{Code: connection.CodeStackDeleted, // its stack deleted
+		Message: "The stack that submitted the new role was deleted.", Hint: "Create the stack again."}, 1, now.Add(time.Second)))
+	now = now.Add(time.Minute)
+	step(p.Submit(cur, "acme", role("RoleCallAccessV2"), 1, now), nil) // and again
 	step(candidate(connection.ResultOK, 2*time.Second))                // replaces the role
 	step(p.Apply(*cur, outcome(connection.ResultAccountMismatch, time.Hour)))
 	step(p.Apply(*cur, outcome(connection.ResultAccountMismatch, time.Minute)))   // lost

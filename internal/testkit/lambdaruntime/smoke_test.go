@@ -314,7 +314,7 @@ var smokeCases = []smokeCase{
 			t.Fatalf("response %s (error %v)", r.Payload, r.Error)
 		}
 		acc := f.eb.Accepted()
-		if len(acc) != 17 || acc[0].EventBusName != "rolecall-smoke" || acc[0].Source != "rolecall" || acc[0].DetailType != "Role Submitted" {
+		if len(acc) != 19 || acc[0].EventBusName != "rolecall-smoke" || acc[0].Source != "rolecall" || acc[0].DetailType != "Role Submitted" {
 			t.Errorf("EventBridge accepted %d entries: %+v", len(acc), acc)
 		}
 	}},
