@@ -119,7 +119,7 @@ func costPerCheck(ctx context.Context, cfg Config, r *Report) error {
 			if err != nil {
 				return err
 			}
-			if err := sb.PutRole(a.String(), trustPolicy(partnerPrincipal, t.ExternalID)); err != nil {
+			if err := sb.PutRole(a.String(), trustPolicy(t.ExternalID, partnerPrincipal)); err != nil {
 				return err
 			}
 			return st.Apply(ctx, p.Submit(nil, t.ID, a, t.ExternalIDVersion, time.Now()))
@@ -133,7 +133,7 @@ func costPerCheck(ctx context.Context, cfg Config, r *Report) error {
 		}, false, false},
 		{"check that loses access (→ ACCESS_LOST)", process(connection.AccessLost), true, false},
 		{"check that restores access (→ VERIFIED)", func(i int) error {
-			if err := sb.PutRole(roleARN(i), trustPolicy(partnerPrincipal, t.ExternalID)); err != nil {
+			if err := sb.PutRole(roleARN(i), trustPolicy(t.ExternalID, partnerPrincipal)); err != nil {
 				return err
 			}
 			return process(connection.Verified)(i)

@@ -50,7 +50,7 @@ func latency(ctx context.Context, cfg Config, r *Report) error {
 	// they would for customers who followed the guide.
 	total := cfg.LatencySamples + int((cfg.LoadWarmup+cfg.LoadDuration).Seconds()*float64(cfg.LoadRate)) + 1
 	for i := range total {
-		if err := s.Sandbox.PutRole(roleARN(i), trustPolicy(s.PartnerPrincipalARN, t.ExternalID)); err != nil {
+		if err := s.Sandbox.PutRole(roleARN(i), trustPolicy(t.ExternalID, s.PartnerPrincipalARN)); err != nil {
 			return err
 		}
 	}

@@ -42,7 +42,7 @@ const (
 
 // trustPolicy is the customer role's trust policy: the partner's principal
 // with the tenant's external ID, as the customer template writes it.
-func trustPolicy(principal, externalID string) []byte {
+func trustPolicy(externalID, principal string) []byte {
 	return []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + principal +
 		`"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"` + externalID + `"}}}]}`)
 }
@@ -84,7 +84,7 @@ func newFleet(ctx context.Context, st store.Store, sb *sandbox.STS, n int) (*fle
 			return nil, err
 		}
 		if sb != nil {
-			if err := sb.PutRole(a.String(), trustPolicy(partnerPrincipal, t.ExternalID)); err != nil {
+			if err := sb.PutRole(a.String(), trustPolicy(t.ExternalID, partnerPrincipal)); err != nil {
 				return nil, err
 			}
 		}

@@ -572,7 +572,7 @@ func (r *faultRun) putRole(p *planned) error {
 		r.sts.foreign.Store(p.role, true)
 		return sb.PutRole(p.role, good)
 	case kindLax:
-		return sb.PutRole(p.role, p.hole.TrustPolicy(r.srv.PartnerPrincipalARN, p.tenant.externalID))
+		return sb.PutRole(p.role, p.hole.TrustPolicy(p.tenant.externalID, r.srv.PartnerPrincipalARN))
 	case kindWrongAccount:
 		other := "7" + p.account[1:] // the plan's accounts start with 3
 		return sb.PutRole(strings.Replace(p.role, p.account, other, 1), good)

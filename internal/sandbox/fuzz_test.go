@@ -27,7 +27,7 @@ func FuzzEvaluate(f *testing.F) {
 		`{}`, `[]`, `null`, `{"Statement":[{"Effect":"Allow"}]}`,
 	}
 	for _, h := range Holes {
-		seeds = append(seeds, string(h.TrustPolicy(partner, extID)))
+		seeds = append(seeds, string(h.TrustPolicy(extID, partner)))
 	}
 	for i, s := range seeds {
 		ext, has := extID, i%2 == 0

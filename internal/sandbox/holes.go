@@ -60,7 +60,7 @@ func (h Hole) AllowsAnyExternalID() bool {
 // TrustPolicy renders the hole as a trust policy document trusting
 // principal; the holes that name an external ID name externalID. An unknown
 // Hole renders the document with no condition.
-func (h Hole) TrustPolicy(principal, externalID string) []byte {
+func (h Hole) TrustPolicy(externalID, principal string) []byte {
 	var cond map[string]map[string]string
 	switch h {
 	case HoleIfExists:
@@ -81,7 +81,7 @@ func (h Hole) TrustPolicy(principal, externalID string) []byte {
 
 // EnforcedTrustPolicy is the trust policy RoleCall asks for: principal may
 // assume the role only with exactly externalID (StringEquals).
-func EnforcedTrustPolicy(principal, externalID string) []byte {
+func EnforcedTrustPolicy(externalID, principal string) []byte {
 	return trustDocument(principal, map[string]map[string]string{"StringEquals": {"sts:ExternalId": externalID}})
 }
 

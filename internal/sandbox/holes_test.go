@@ -26,7 +26,7 @@ func TestHolesThroughSTS(t *testing.T) {
 		for _, h := range sandbox.Holes {
 			t.Run(ad.name+"/"+string(h), func(t *testing.T) {
 				s := newSandbox(t, 1)
-				if err := s.PutRole(roleARN, h.TrustPolicy(partnerRole, externalID)); err != nil {
+				if err := s.PutRole(roleARN, h.TrustPolicy(externalID, partnerRole)); err != nil {
 					t.Fatalf("PutRole refused the hole: %v", err)
 				}
 				a := ad.make(t, s, partnerRole)

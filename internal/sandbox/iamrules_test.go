@@ -218,7 +218,7 @@ func TestHoles(t *testing.T) {
 	}
 	for _, h := range Holes {
 		t.Run(string(h), func(t *testing.T) {
-			check(t, h.TrustPolicy(partner, extID), want[h])
+			check(t, h.TrustPolicy(extID, partner), want[h])
 			withoutID, decoyID := false, false
 			for _, a := range want[h] {
 				withoutID = withoutID || a == "no ID"
@@ -234,6 +234,6 @@ func TestHoles(t *testing.T) {
 		})
 	}
 	t.Run("enforced", func(t *testing.T) {
-		check(t, EnforcedTrustPolicy(partner, extID), []string{"right ID"})
+		check(t, EnforcedTrustPolicy(extID, partner), []string{"right ID"})
 	})
 }
