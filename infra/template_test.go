@@ -8,27 +8,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/rolecall/rolecall/infra"
+	"github.com/rolecall/rolecall/internal/yamlnode"
 )
-
-func get(m *yaml.Node, key string) *yaml.Node {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
-		}
-	}
-	return nil
-}
-
-func keys(m *yaml.Node) []string {
-	var out []string
-	for i := 0; m != nil && i+1 < len(m.Content); i += 2 {
-		out = append(out, m.Content[i].Value)
-	}
-	return out
-}
 
 func template(t *testing.T) *yaml.Node {
 	t.Helper()
@@ -45,15 +26,15 @@ func template(t *testing.T) *yaml.Node {
 // everything account-specific, and the role ARN as an output.
 func TestTemplateQuickCreateAndStackSetReady(t *testing.T) {
 	tpl := template(t)
-	if get(tpl, "Transform") != nil {
+	if yamlnode.Value(tpl, "Transform") != nil {
 		t.Error("the template uses a Transform: quick-create links and StackSets would need CAPABILITY_AUTO_EXPAND")
 	}
-	if v := get(tpl, "AWSTemplateFormatVersion"); v == nil || v.Value != "2010-09-09" {
+	if v := yamlnode.Value(tpl, "AWSTemplateFormatVersion"); v == nil || v.Value != "2010-09-09" {
 		t.Error("AWSTemplateFormatVersion missing")
 	}
-	resources := get(tpl, "Resources")
-	for _, name := range keys(resources) {
-		typ := get(get(resources, name), "Type").Value
+	resources := yamlnode.Value(tpl, "Resources")
+	for _, name := range yamlnode.Keys(resources) {
+		typ := yamlnode.Value(yamlnode.Value(resources, name), "Type").Value
 		if typ == infra.RegistrationResourceType && name == infra.RegistrationResource {
 			continue // TestRegistrationResource
 		}
@@ -61,15 +42,15 @@ func TestTemplateQuickCreateAndStackSetReady(t *testing.T) {
 			t.Errorf("resource %s is %s; keep the template to IAM so it deploys anywhere", name, typ)
 		}
 	}
-	out := get(get(tpl, "Outputs"), infra.OutputRoleARN)
-	if out == nil || get(out, "Value").Tag != "!GetAtt" || get(out, "Value").Value != "Role.Arn" {
+	out := yamlnode.Value(yamlnode.Value(tpl, "Outputs"), infra.OutputRoleARN)
+	if out == nil || yamlnode.Value(out, "Value").Tag != "!GetAtt" || yamlnode.Value(out, "Value").Value != "Role.Arn" {
 		t.Errorf("output %s must be !GetAtt Role.Arn", infra.OutputRoleARN)
 	}
-	if get(out, "Export") != nil {
+	if yamlnode.Value(out, "Export") != nil {
 		t.Error("the RoleArn output is exported; exports collide when one account deploys the stack twice")
 	}
 
-	params := get(tpl, "Parameters")
+	params := yamlnode.Value(tpl, "Parameters")
 	want := map[string]struct {
 		typ        string
 		hasDefault bool
@@ -84,27 +65,27 @@ func TestTemplateQuickCreateAndStackSetReady(t *testing.T) {
 		infra.ParamRegistrationToken:    {"String", true},
 	}
 	for name, w := range want {
-		p := get(params, name)
+		p := yamlnode.Value(params, name)
 		if p == nil {
 			t.Errorf("no parameter %s", name)
 			continue
 		}
-		if get(p, "Type").Value != w.typ || (get(p, "Default") != nil) != w.hasDefault || get(p, "Description") == nil {
-			t.Errorf("parameter %s: type %s, default %v, want %s, %v, with a description", name, get(p, "Type").Value, get(p, "Default") != nil, w.typ, w.hasDefault)
+		if yamlnode.Value(p, "Type").Value != w.typ || (yamlnode.Value(p, "Default") != nil) != w.hasDefault || yamlnode.Value(p, "Description") == nil {
+			t.Errorf("parameter %s: type %s, default %v, want %s, %v, with a description", name, yamlnode.Value(p, "Type").Value, yamlnode.Value(p, "Default") != nil, w.typ, w.hasDefault)
 		}
 	}
-	if len(keys(params)) != len(want) {
-		t.Errorf("parameters %v, want exactly %d", keys(params), len(want))
+	if len(yamlnode.Keys(params)) != len(want) {
+		t.Errorf("parameters %v, want exactly %d", yamlnode.Keys(params), len(want))
 	}
 	// No fixed name: a guessable name shared by every customer (and by
 	// two partners) would collide and tell outsiders who is a customer.
-	if d := get(get(params, infra.ParamRoleName), "Default"); d.Value != "" {
+	if d := yamlnode.Value(yamlnode.Value(params, infra.ParamRoleName), "Default"); d.Value != "" {
 		t.Errorf("RoleName default %q, want none", d.Value)
 	}
-	if d := get(get(params, infra.ParamRoleNamePrefix), "Default"); d.Value != infra.DefaultRoleNamePrefix {
+	if d := yamlnode.Value(yamlnode.Value(params, infra.ParamRoleNamePrefix), "Default"); d.Value != infra.DefaultRoleNamePrefix {
 		t.Errorf("RoleNamePrefix default %q, want %q", d.Value, infra.DefaultRoleNamePrefix)
 	}
-	name := get(get(get(get(tpl, "Resources"), "Role"), "Properties"), "RoleName")
+	name := yamlnode.Value(yamlnode.Value(yamlnode.Value(yamlnode.Value(tpl, "Resources"), "Role"), "Properties"), "RoleName")
 	if name == nil || name.Tag != "!If" || len(name.Content) != 3 || name.Content[0].Value != "HasRoleName" ||
 		name.Content[1].Tag != "!Ref" || name.Content[1].Value != infra.ParamRoleName || name.Content[2].Tag != "!Join" {
 		t.Errorf("Role.RoleName must be RoleName if given, else the prefix and the stack ID: %+v", name)
@@ -124,14 +105,14 @@ func TestTemplateQuickCreateAndStackSetReady(t *testing.T) {
 			t.Errorf("the generated name uses %v, want the prefix and AWS::StackId", refs)
 		}
 	}
-	if d := get(get(params, infra.ParamManagedPolicyARNs), "Default"); !strings.HasPrefix(d.Value, "arn:aws:iam::aws:policy/") || strings.Contains(d.Value, "Administrator") || strings.Contains(d.Value, "PowerUser") {
+	if d := yamlnode.Value(yamlnode.Value(params, infra.ParamManagedPolicyARNs), "Default"); !strings.HasPrefix(d.Value, "arn:aws:iam::aws:policy/") || strings.Contains(d.Value, "Administrator") || strings.Contains(d.Value, "PowerUser") {
 		t.Errorf("ManagedPolicyArns default %q is not a least-privilege AWS managed policy", d.Value)
 	}
 	// The console shows the parameters in the groups of the interface
 	// metadata; every parameter must be in one.
 	grouped := map[string]bool{}
-	for _, g := range get(get(get(tpl, "Metadata"), "AWS::CloudFormation::Interface"), "ParameterGroups").Content {
-		for _, p := range get(g, "Parameters").Content {
+	for _, g := range yamlnode.Value(yamlnode.Value(yamlnode.Value(tpl, "Metadata"), "AWS::CloudFormation::Interface"), "ParameterGroups").Content {
+		for _, p := range yamlnode.Value(g, "Parameters").Content {
 			grouped[p.Value] = true
 		}
 	}
@@ -147,14 +128,14 @@ func TestTemplateQuickCreateAndStackSetReady(t *testing.T) {
 func TestTemplateReferences(t *testing.T) {
 	tpl := template(t)
 	known := map[string]bool{"AWS::NoValue": true, "AWS::Partition": true, "AWS::AccountId": true, "AWS::Region": true, "AWS::URLSuffix": true, "AWS::StackName": true, "AWS::StackId": true}
-	for _, k := range keys(get(tpl, "Parameters")) {
+	for _, k := range yamlnode.Keys(yamlnode.Value(tpl, "Parameters")) {
 		known[k] = true
 	}
-	for _, k := range keys(get(tpl, "Resources")) {
+	for _, k := range yamlnode.Keys(yamlnode.Value(tpl, "Resources")) {
 		known[k] = true
 	}
 	conditions := map[string]bool{}
-	for _, k := range keys(get(tpl, "Conditions")) {
+	for _, k := range yamlnode.Keys(yamlnode.Value(tpl, "Conditions")) {
 		conditions[k] = true
 	}
 	var walk func(n *yaml.Node)
@@ -180,9 +161,9 @@ func TestTemplateReferences(t *testing.T) {
 			walk(c)
 		}
 	}
-	walk(get(tpl, "Resources"))
-	walk(get(tpl, "Conditions"))
-	walk(get(tpl, "Outputs"))
+	walk(yamlnode.Value(tpl, "Resources"))
+	walk(yamlnode.Value(tpl, "Conditions"))
+	walk(yamlnode.Value(tpl, "Outputs"))
 	if refs < 5 {
 		t.Errorf("only %d !Ref found; is the walker reading the template?", refs)
 	}
@@ -191,7 +172,7 @@ func TestTemplateReferences(t *testing.T) {
 // TestTemplateAllowedPatterns runs the parameters' AllowedPattern (which
 // CloudFormation matches against the whole value) on good and bad values.
 func TestTemplateAllowedPatterns(t *testing.T) {
-	params := get(template(t), "Parameters")
+	params := yamlnode.Value(template(t), "Parameters")
 	tests := []struct {
 		param, value string
 		ok           bool
@@ -228,7 +209,7 @@ func TestTemplateAllowedPatterns(t *testing.T) {
 		{infra.ParamRegistrationToken, strings.Repeat("a", 39), false},
 	}
 	for _, tt := range tests {
-		pat := get(get(params, tt.param), "AllowedPattern")
+		pat := yamlnode.Value(yamlnode.Value(params, tt.param), "AllowedPattern")
 		if pat == nil {
 			t.Fatalf("parameter %s has no AllowedPattern", tt.param)
 		}
@@ -244,34 +225,34 @@ func TestTemplateAllowedPatterns(t *testing.T) {
 // token is NoEcho.
 func TestRegistrationResource(t *testing.T) {
 	tpl := template(t)
-	r := get(get(tpl, "Resources"), infra.RegistrationResource)
-	if r == nil || get(r, "Type").Value != infra.RegistrationResourceType {
+	r := yamlnode.Value(yamlnode.Value(tpl, "Resources"), infra.RegistrationResource)
+	if r == nil || yamlnode.Value(r, "Type").Value != infra.RegistrationResourceType {
 		t.Fatalf("no %s resource of type %s", infra.RegistrationResource, infra.RegistrationResourceType)
 	}
-	if c := get(r, "Condition"); c == nil || c.Value != infra.RegistrationCondition {
+	if c := yamlnode.Value(r, "Condition"); c == nil || c.Value != infra.RegistrationCondition {
 		t.Fatalf("the registration resource is not conditioned on %s", infra.RegistrationCondition)
 	}
-	p := get(r, "Properties")
+	p := yamlnode.Value(r, "Properties")
 	want := map[string][2]string{
 		"ServiceToken":      {"!Ref", infra.ParamRegistrationTopicARN},
 		"RoleArn":           {"!GetAtt", "Role.Arn"},
 		"RegistrationToken": {"!Ref", infra.ParamRegistrationToken},
 	}
 	for k, w := range want {
-		v := get(p, k)
+		v := yamlnode.Value(p, k)
 		if v == nil || v.Tag != w[0] || v.Value != w[1] {
 			t.Errorf("property %s = %v, want %s %s", k, v, w[0], w[1])
 		}
 	}
-	if to := get(p, "ServiceTimeout"); to == nil || to.Value == "" {
+	if to := yamlnode.Value(p, "ServiceTimeout"); to == nil || to.Value == "" {
 		t.Error("no ServiceTimeout: a partner outage would hold the stack for an hour")
 	}
-	for _, k := range keys(p) {
+	for _, k := range yamlnode.Keys(p) {
 		if _, ok := want[k]; !ok && k != "ServiceTimeout" {
 			t.Errorf("unexpected property %s", k)
 		}
 	}
-	cond := get(get(tpl, "Conditions"), infra.RegistrationCondition)
+	cond := yamlnode.Value(yamlnode.Value(tpl, "Conditions"), infra.RegistrationCondition)
 	if cond == nil || cond.Tag != "!And" || len(cond.Content) != 2 {
 		t.Fatalf("condition %s must be !And of two non-empty checks", infra.RegistrationCondition)
 	}
@@ -287,7 +268,7 @@ func TestRegistrationResource(t *testing.T) {
 	if !seen[infra.ParamRegistrationTopicARN] || !seen[infra.ParamRegistrationToken] {
 		t.Errorf("condition checks %v, want both registration parameters", seen)
 	}
-	if ne := get(get(get(tpl, "Parameters"), infra.ParamRegistrationToken), "NoEcho"); ne == nil || ne.Value != "true" {
+	if ne := yamlnode.Value(yamlnode.Value(yamlnode.Value(tpl, "Parameters"), infra.ParamRegistrationToken), "NoEcho"); ne == nil || ne.Value != "true" {
 		t.Error("RegistrationToken is not NoEcho")
 	}
 }

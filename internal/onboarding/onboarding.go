@@ -19,26 +19,6 @@ import (
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
-// Store is what the service needs of the store.
-type Store interface {
-	CreateTenant(ctx context.Context, t tenant.Tenant) error
-	GetTenant(ctx context.Context, id string) (tenant.Tenant, error)
-	RotateExternalID(ctx context.Context, t tenant.Tenant) error
-	CompleteRotation(ctx context.Context, t tenant.Tenant, completion string, at time.Time) error
-	PutInvite(ctx context.Context, inv tenant.Invite) error
-	GetInvite(ctx context.Context, hash string) (tenant.Invite, error)
-	ListInvites(ctx context.Context, tenantID, cursor string, limit int) (InvitePage, error)
-	RevokeInvite(ctx context.Context, tenantID, inviteID string) (tenant.Invite, error)
-	CountLive(ctx context.Context, tenantID string) (int, error)
-	Hit(ctx context.Context, key string, window time.Time, limit int, expires time.Time) (bool, error)
-	GetConnection(ctx context.Context, tenantID, accountID string) (connection.Connection, error)
-	Apply(ctx context.Context, t connection.Transition) error
-	ListByTenant(ctx context.Context, tenantID, cursor string, limit int) (Page, error)
-	ListByStatus(ctx context.Context, status connection.Status, cursor string, limit int) (Page, error)
-	ListTenants(ctx context.Context, cursor string, limit int) (TenantPage, error)
-	Events(ctx context.Context, tenantID, accountID string) ([]connection.Event, error)
-}
-
 // Queue takes check jobs (the verify queue).
 type Queue interface {
 	Send(ctx context.Context, jobs []probe.Job) error
@@ -46,7 +26,9 @@ type Queue interface {
 
 // Service implements the onboarding operations.
 type Service struct {
-	Store     Store
+	// Store is the store port: the service reads and writes tenants,
+	// invites, connections and their events through almost all of it.
+	Store     store.Store
 	Queue     Queue
 	Policy    connection.Policy
 	Rules     rolearn.Rules

@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/rolecall/rolecall/infra"
+	"github.com/rolecall/rolecall/internal/yamlnode"
 )
 
 const (
@@ -151,14 +152,14 @@ func TestTemplateForDownload(t *testing.T) {
 			if err := yaml.Unmarshal(tpl, &doc); err != nil {
 				t.Fatalf("rendered template does not parse: %v", err)
 			}
-			ps := mapping(root(&doc), "Parameters")
+			ps := yamlnode.Mapping(yamlnode.Root(&doc), "Parameters")
 			for name, want := range map[string]string{
 				infra.ParamExternalID:          extID,
 				infra.ParamTrustedPrincipalARN: tt.principal,
 				infra.ParamRoleName:            DefaultRoleName(infra.DefaultRoleNamePrefix, tt.principal, "acme"),
 				infra.ParamManagedPolicyARNs:   tt.managedPolicy,
 			} {
-				if d := value(mapping(ps, name), "Default"); d == nil || d.Value != want {
+				if d := yamlnode.Value(yamlnode.Mapping(ps, name), "Default"); d == nil || d.Value != want {
 					t.Errorf("default of %s = %v, want %q", name, d, want)
 				}
 			}

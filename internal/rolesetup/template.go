@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/rolecall/rolecall/infra"
+	"github.com/rolecall/rolecall/internal/yamlnode"
 )
 
 // ErrTemplate marks a customer role template the renderer cannot read (a
@@ -74,19 +75,19 @@ func parseTemplate(src []byte) parsedTemplate {
 		t.err = fmt.Errorf("%w: parse: %v", ErrTemplate, err)
 		return t
 	}
-	params := mapping(root(&doc), "Parameters")
+	params := yamlnode.Mapping(yamlnode.Root(&doc), "Parameters")
 	if params == nil {
 		t.err = fmt.Errorf("%w: no Parameters", ErrTemplate)
 		return t
 	}
 	for _, name := range []string{infra.ParamExternalID, infra.ParamTrustedPrincipalARN, infra.ParamRoleName} {
-		p := mapping(params, name)
+		p := yamlnode.Mapping(params, name)
 		if p == nil || len(p.Content) < 2 {
 			t.err = fmt.Errorf("%w: no parameter %s", ErrTemplate, name)
 			return t
 		}
 		key := p.Content[0] // the parameter's first property
-		if d := value(p, "Default"); d != nil {
+		if d := yamlnode.Value(p, "Default"); d != nil {
 			if d.Kind != yaml.ScalarNode || strings.Contains(d.Value, "\n") {
 				t.err = fmt.Errorf("%w: parameter %s has a multi-line Default", ErrTemplate, name)
 				return t
@@ -96,8 +97,8 @@ func parseTemplate(src []byte) parsedTemplate {
 			t.params[name] = paramLine{column: key.Column, line: key.Line - 1, insert: true}
 		}
 	}
-	if p := mapping(params, infra.ParamManagedPolicyARNs); p != nil {
-		if d := value(p, "Default"); d != nil && d.Kind == yaml.ScalarNode {
+	if p := yamlnode.Mapping(params, infra.ParamManagedPolicyARNs); p != nil {
+		if d := yamlnode.Value(p, "Default"); d != nil && d.Kind == yaml.ScalarNode {
 			t.managedPolicy = d.Line - 1
 		}
 	}
@@ -176,7 +177,7 @@ func trustPolicy(template []byte, v values) ([]byte, error) {
 	if err := parseYAML(template, &doc); err != nil {
 		return nil, fmt.Errorf("%w: parse: %v", ErrTemplate, err)
 	}
-	top := root(&doc)
+	top := yamlnode.Root(&doc)
 	if top == nil {
 		return nil, fmt.Errorf("%w: not a YAML mapping", ErrTemplate)
 	}
@@ -186,9 +187,9 @@ func trustPolicy(template []byte, v values) ([]byte, error) {
 	}
 	r := resolver{params: map[string]string{}, partition: partition}
 	// Every parameter with a default resolves to it, unless given.
-	if params := mapping(top, "Parameters"); params != nil {
+	if params := yamlnode.Mapping(top, "Parameters"); params != nil {
 		for i := 0; i+1 < len(params.Content); i += 2 {
-			if d := value(params.Content[i+1], "Default"); d != nil && d.Kind == yaml.ScalarNode {
+			if d := yamlnode.Value(params.Content[i+1], "Default"); d != nil && d.Kind == yaml.ScalarNode {
 				r.params[params.Content[i].Value] = d.Value
 			}
 		}
@@ -199,20 +200,20 @@ func trustPolicy(template []byte, v values) ([]byte, error) {
 		r.params[infra.ParamRoleName] = v.roleName
 	}
 
-	resources := mapping(top, "Resources")
+	resources := yamlnode.Mapping(top, "Resources")
 	if resources == nil {
 		return nil, fmt.Errorf("%w: no Resources", ErrTemplate)
 	}
 	var policy *yaml.Node
 	for i := 0; i+1 < len(resources.Content); i += 2 {
 		res := resources.Content[i+1]
-		if t := value(res, "Type"); t == nil || t.Value != "AWS::IAM::Role" {
+		if t := yamlnode.Value(res, "Type"); t == nil || t.Value != "AWS::IAM::Role" {
 			continue
 		}
 		if policy != nil {
 			return nil, fmt.Errorf("%w: more than one AWS::IAM::Role", ErrTemplate)
 		}
-		policy = value(mapping(res, "Properties"), "AssumeRolePolicyDocument")
+		policy = yamlnode.Value(yamlnode.Mapping(res, "Properties"), "AssumeRolePolicyDocument")
 		if policy == nil {
 			return nil, fmt.Errorf("%w: resource %s has no AssumeRolePolicyDocument", ErrTemplate, resources.Content[i].Value)
 		}
@@ -450,34 +451,4 @@ func (r resolver) sub(n *yaml.Node, path string) (string, error) {
 func writeJSONString(b *bytes.Buffer, s string) {
 	enc, _ := json.Marshal(s) // strings always marshal
 	b.Write(enc)
-}
-
-// root returns the document's top mapping.
-func root(doc *yaml.Node) *yaml.Node {
-	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 && doc.Content[0].Kind == yaml.MappingNode {
-		return doc.Content[0]
-	}
-	return nil
-}
-
-// value returns the value of key in mapping m, or nil.
-func value(m *yaml.Node, key string) *yaml.Node {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
-		}
-	}
-	return nil
-}
-
-// mapping returns the value of key in m when it is a mapping, or nil.
-func mapping(m *yaml.Node, key string) *yaml.Node {
-	v := value(m, key)
-	if v == nil || v.Kind != yaml.MappingNode {
-		return nil
-	}
-	return v
 }

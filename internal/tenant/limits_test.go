@@ -2,7 +2,6 @@ package tenant_test
 
 import (
 	"errors"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -10,31 +9,10 @@ import (
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
-func TestValidateMaxConnections(t *testing.T) {
-	tests := []struct {
-		n  int
-		ok bool
-	}{
-		{-1, false}, {0, false}, {1, true}, {100, true}, {10_000, true}, {10_001, false}, {1 << 40, false},
-	}
-	for _, tt := range tests {
-		wantValid(t, "ValidateMaxConnections", strconv.Itoa(tt.n), tenant.ValidateMaxConnections(tt.n), tt.ok, tenant.CodeInvalidMaxConnections, "maxConnections")
-	}
+func TestDefaultMaxConnections(t *testing.T) {
 	tn, err := tenant.New("acme", "Acme", time.Now())
 	if err != nil || tn.MaxConnections != tenant.DefaultMaxConnections || tenant.DefaultMaxConnections != 100 {
 		t.Fatalf("New: max %d, %v", tn.MaxConnections, err)
-	}
-}
-
-func TestValidateInviteTTL(t *testing.T) {
-	tests := []struct {
-		s  int64
-		ok bool
-	}{
-		{-3600, false}, {0, false}, {3599, false}, {3600, true}, {7 * 86400, true}, {30 * 86400, true}, {30*86400 + 1, false},
-	}
-	for _, tt := range tests {
-		wantValid(t, "ValidateInviteTTL", strconv.FormatInt(tt.s, 10), tenant.ValidateInviteTTL(tt.s), tt.ok, tenant.CodeInvalidTTL, "ttlSeconds")
 	}
 }
 
@@ -56,14 +34,6 @@ func TestInviteID(t *testing.T) {
 	}
 	if a, b := tenant.NewInviteID(now), tenant.NewInviteID(now); a == b {
 		t.Fatalf("two IDs of one millisecond are equal: %s", a)
-	}
-	bad := []string{"", "inv-", "inv-" + strings.Repeat("0", 27), "inv-" + strings.Repeat("0", 29), "INV-" + strings.Repeat("0", 28),
-		"inv-" + strings.Repeat("A", 28), "inv-" + strings.Repeat("g", 28), "inv/" + strings.Repeat("0", 28)}
-	for _, id := range bad {
-		var te *tenant.Error
-		if err := tenant.ValidateInviteID(id); !errors.As(err, &te) || te.Code != tenant.CodeInvalidInviteID {
-			t.Errorf("ValidateInviteID(%q) = %v", id, err)
-		}
 	}
 }
 
