@@ -44,7 +44,6 @@ type inviteView struct {
 	// PropagationWindowSeconds is how long a denied new role is retried.
 	PropagationWindowSeconds int `json:"propagationWindowSeconds,omitempty"`
 
-	propagation time.Duration
 	// SelfRegistration: POST /v1/invite/registration gives a stack that
 	// registers itself.
 	SelfRegistration bool `json:"selfRegistration,omitempty"`
@@ -70,7 +69,7 @@ func (h *Handler) inviteView(r *http.Request, t tenant.Tenant) (inviteView, erro
 	v := inviteView{
 		TenantID: t.ID, TenantName: t.Name, ExternalID: t.ExternalID,
 		PartnerName: h.cfg.PartnerName, PartnerAccountID: h.cfg.PartnerAccountID, TrustedPrincipalARN: h.cfg.TrustedPrincipalARN,
-		PropagationWindowSeconds: int(h.cfg.PropagationWindow.Seconds()), propagation: h.cfg.PropagationWindow,
+		PropagationWindowSeconds: int(h.cfg.PropagationWindow.Seconds()),
 	}
 	if t.InGrace() {
 		v.PreviousExternalID, v.GraceEndsAt = t.PreviousExternalID, t.GraceEndsAt

@@ -1,5 +1,7 @@
-// RoleCall customer form: copy buttons, tabs, template download, sandbox
-// role, role submission and live status. Vanilla JavaScript, no build step.
+// RoleCall customer form: the tenant's details from GET /v1/invite (or why
+// the invite link does not work), copy buttons, tabs, template download,
+// sandbox role, role submission and live status. Vanilla JavaScript, no
+// build step; page.js comes first.
 'use strict';
 (function () {
   var invite = new URLSearchParams(location.search).get('invite') || '';
@@ -7,36 +9,10 @@
   var LABELS = { PENDING: 'Verifying', VERIFIED: 'Connected', FAILED: 'Failed', ACCESS_LOST: 'Access lost', DISCONNECTED: 'Disconnected' };
   var ARN_SHAPE = /^arn:[a-z-]+:iam::\d{12}:role\/[\w+=,.@\/-]+$/;
 
-  function $(id) { return document.getElementById(id); }
+  var $ = RoleCall.$, el = RoleCall.el, when = RoleCall.when;
+  var inv = null; // GET /v1/invite, once the page has it
 
-  function api(method, path, body) {
-    var opts = { method: method, cache: 'no-store', credentials: 'omit',
-      headers: { 'Authorization': 'Invite ' + invite, 'Accept': 'application/json' } };
-    if (body !== undefined) {
-      opts.headers['Content-Type'] = 'application/json';
-      opts.body = JSON.stringify(body);
-    }
-    return fetch(path, opts).then(function (res) {
-      return res.text().then(function (text) {
-        var data = null;
-        try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
-        if (!res.ok) {
-          return { ok: false, status: res.status, retryAfter: parseInt(res.headers.get('Retry-After') || '', 10) || 0,
-            error: (data && data.error) || { code: 'HTTP_' + res.status, message: 'The server answered with status ' + res.status + '.' } };
-        }
-        return { ok: true, status: res.status, data: data, text: text };
-      });
-    }, function () {
-      return { ok: false, status: 0, error: { code: 'NETWORK', message: 'The server could not be reached. Check your connection and try again.' } };
-    });
-  }
-
-  function when(t) {
-    if (!t) return '—';
-    var d = new Date(t);
-    if (isNaN(d.getTime())) return '—';
-    return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC').replace(/Z$/, ' UTC');
-  }
+  function api(method, path, body) { return RoleCall.request(method, path, 'Invite ' + invite, body); }
 
   function labelled(td, label) {
     td.setAttribute('data-label', label);
@@ -123,7 +99,7 @@
     dl.addEventListener('click', function () {
       var status = $('download-status');
       status.textContent = 'Preparing the download…';
-      api('GET', dl.getAttribute('data-href')).then(function (r) {
+      api('GET', inv.templateDownload).then(function (r) {
         if (!r.ok) { status.textContent = r.error.message; return; }
         var url = URL.createObjectURL(new Blob([r.text], { type: 'application/yaml' }));
         var a = document.createElement('a');
@@ -145,13 +121,8 @@
       var out = $('sandbox-result');
       out.textContent = 'Creating the role…';
       sb.disabled = true;
-      api('GET', '/v1/invite').then(function (r) {
-        if (!r.ok || !r.data.sandbox) {
-          return { ok: false, error: r.ok ? { message: 'The sandbox is not available.' } : r.error };
-        }
-        var offer = r.data.sandbox;
-        return api('PUT', '/_sandbox/roles', { roleArn: offer.roleArn, trustPolicy: offer.trustPolicy });
-      }).then(function (r) {
+      var offer = inv.sandbox;
+      api('PUT', '/_sandbox/roles', { roleArn: offer.roleArn, trustPolicy: offer.trustPolicy }).then(function (r) {
         sb.disabled = false;
         out.textContent = '';
         if (!r.ok) { out.textContent = 'The role could not be created: ' + r.error.message; return; }
@@ -223,7 +194,7 @@
   var statusBox = $('status');
   var statusDetail = $('status-detail');
   var expectedPolicy = $('expected-policy');
-  var windowSeconds = statusCard ? parseInt(statusCard.getAttribute('data-propagation-seconds'), 10) || 0 : 0;
+  var windowSeconds = 0; // the propagation window, from the invite
   var pollTimer = null;
   var countdownTimer = null;
   var pollStarted = 0;
@@ -250,7 +221,7 @@
     attemptTimes = {};
     statusBox.textContent = '';
     statusDetail.textContent = '';
-    if (expectedPolicy) expectedPolicy.hidden = true;
+    expectedPolicy.hidden = true;
     statusCard.hidden = true;
   }
 
@@ -297,11 +268,13 @@
     return wrap;
   }
 
-  var DENIED_CAUSES = [
-    'The role name or the account ID in the ARN is mistyped, or the role does not exist (yet). Compare the ARN with the role in the IAM console.',
-    'The trust policy names another principal than ' + (($('trusted-principal') || {}).textContent || 'the principal shown above') + '.',
-    'The sts:ExternalId condition holds another value than your external ID shown above.'
-  ];
+  function deniedCauses() {
+    return [
+      'The role name or the account ID in the ARN is mistyped, or the role does not exist (yet). Compare the ARN with the role in the IAM console.',
+      'The trust policy names another principal than ' + (inv.trustedPrincipalArn || 'the principal shown above') + '.',
+      'The sts:ExternalId condition holds another value than your external ID shown above.'
+    ];
+  }
 
   function checkAgainButton(c) {
     var p = el('p', 'check-again');
@@ -371,11 +344,11 @@
       causes.appendChild(el('h3', null, 'Possible causes, most likely first'));
       var list = el('ol');
       list.id = 'denied-causes';
-      DENIED_CAUSES.forEach(function (t) { list.appendChild(el('li', null, t)); });
+      deniedCauses().forEach(function (t) { list.appendChild(el('li', null, t)); });
       causes.appendChild(list);
       statusDetail.appendChild(causes);
     }
-    if (expectedPolicy) expectedPolicy.hidden = !showPolicy;
+    expectedPolicy.hidden = !(showPolicy && inv.trustPolicy);
     if (failing) statusDetail.appendChild(checkAgainButton(c));
   }
 
@@ -510,34 +483,36 @@
   // --- connections table ------------------------------------------------------
   function refreshConnections() {
     api('GET', '/v1/invite').then(function (r) {
-      if (!r.ok) return;
-      var list = r.data.connections || [];
-      var tbody = document.querySelector('#conns tbody');
-      var wrap = document.querySelector('.table-scroll');
-      tbody.textContent = '';
-      list.forEach(function (c) {
-        var tr = document.createElement('tr');
-        tr.appendChild(labelled(el('td', 'mono', c.accountId), 'Account'));
-        tr.appendChild(labelled(el('td', 'mono breakable', c.roleArn), 'Role'));
-        var st = labelled(el('td'), 'Status');
-        st.appendChild(el('span', 'chip ' + c.status.toLowerCase(), LABELS[c.status] || c.status));
-        if (c.status !== 'VERIFIED' && c.reason && c.reason.message) {
-          st.appendChild(document.createElement('br'));
-          st.appendChild(el('span', 'muted small', c.reason.message));
-        }
-        var note = rotationNote(c, r.data);
-        if (note) { st.appendChild(document.createElement('br')); st.appendChild(note); }
-        tr.appendChild(st);
-        var td = labelled(el('td'), 'Last check');
-        var time = el('time', null, when(c.lastCheckedAt));
-        if (c.lastCheckedAt) time.setAttribute('datetime', c.lastCheckedAt);
-        td.appendChild(time);
-        tr.appendChild(td);
-        tbody.appendChild(tr);
-      });
-      wrap.hidden = list.length === 0;
-      $('conns-empty').hidden = list.length !== 0;
+      if (r.ok) showConnections(r.data);
     });
+  }
+  function showConnections(data) {
+    var list = data.connections || [];
+    var tbody = document.querySelector('#conns tbody');
+    var wrap = document.querySelector('.table-scroll');
+    tbody.textContent = '';
+    list.forEach(function (c) {
+      var tr = document.createElement('tr');
+      tr.appendChild(labelled(el('td', 'mono', c.accountId), 'Account'));
+      tr.appendChild(labelled(el('td', 'mono breakable', c.roleArn), 'Role'));
+      var st = labelled(el('td'), 'Status');
+      st.appendChild(el('span', 'chip ' + c.status.toLowerCase(), LABELS[c.status] || c.status));
+      if (c.status !== 'VERIFIED' && c.reason && c.reason.message) {
+        st.appendChild(document.createElement('br'));
+        st.appendChild(el('span', 'muted small', c.reason.message));
+      }
+      var note = rotationNote(c, data);
+      if (note) { st.appendChild(document.createElement('br')); st.appendChild(note); }
+      tr.appendChild(st);
+      var td = labelled(el('td'), 'Last check');
+      var time = el('time', null, when(c.lastCheckedAt));
+      if (c.lastCheckedAt) time.setAttribute('datetime', c.lastCheckedAt);
+      td.appendChild(time);
+      tr.appendChild(td);
+      tbody.appendChild(tr);
+    });
+    wrap.hidden = list.length === 0;
+    $('conns-empty').hidden = list.length !== 0;
   }
 
   // --- sandbox stack: the role and its self-registration --------------------
@@ -608,6 +583,49 @@
         out.appendChild(box);
         bindCopy(btn);
       });
+    });
+  }
+
+  // --- the page's data ----------------------------------------------------------
+  // PROBLEMS are what the form says instead when the invite link does not
+  // work, by the API's error code.
+  var PROBLEMS = {
+    INVITE_EXPIRED: ['This invite link has expired', 'Invite links are valid for a limited time. Ask {partner} for a new one.'],
+    INVITE_REVOKED: ['This invite link was revoked', 'The partner withdrew this link. Ask {partner} for a new one.'],
+    INVALID_INVITE: ['This invite link is not valid', 'Check that you copied the whole link, or ask {partner} for a new one.'],
+    MISSING: ['An invite link is needed', 'Open this page from the invite link your partner sent you. It ends with ?invite= and a code.'],
+    INTERNAL: ['Something went wrong on our side', 'Try again in a minute.']
+  };
+  function showProblem(code, partner) {
+    var p = PROBLEMS[code] || PROBLEMS.INTERNAL;
+    document.title = p[0];
+    $('problem-title').textContent = p[0];
+    $('problem-message').textContent = p[1].replace('{partner}', partner);
+    $('loading').hidden = true;
+    $('problem').hidden = false;
+  }
+
+  function showForm(data) {
+    inv = data;
+    RoleCall.fill(data);
+    document.title = 'Connect your AWS account to ' + data.partnerName;
+    ext.value = data.externalId;
+    windowSeconds = data.propagationWindowSeconds || 0;
+    $('quick-create').href = RoleCall.safeURL(data.quickCreateUrl || '#');
+    if (data.sandbox) $('sandbox-account').textContent = data.sandbox.accountId;
+    if (data.roleName) input.placeholder = 'arn:aws:iam::111122223333:role/' + data.roleName;
+    if (data.trustPolicy) $('expected-trust-policy').firstChild.textContent = JSON.stringify(data.trustPolicy, null, 2);
+    showConnections(data);
+    $('loading').hidden = true;
+    $('form').hidden = false;
+  }
+
+  if (!invite) {
+    RoleCall.site().then(function (s) { RoleCall.fill(s); showProblem('MISSING', s.partnerName); });
+  } else {
+    api('GET', '/v1/invite').then(function (r) {
+      if (r.ok) { showForm(r.data); return; }
+      RoleCall.site().then(function (s) { RoleCall.fill(s); showProblem(r.error.code, s.partnerName); });
     });
   }
 })();
