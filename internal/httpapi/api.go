@@ -208,34 +208,39 @@ func (h *Handler) rotate(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (h *Handler) listByTenant(w http.ResponseWriter, r *http.Request) error {
+// listPage answers a listing: ?limit= within the listings' bounds, the
+// page list reads from ?cursor=, as view shows it.
+func listPage[P, V any](w http.ResponseWriter, r *http.Request, list func(cursor string, limit int) (P, error), view func(P) V) error {
 	limit, err := limitParam(r, store.DefaultLimit, store.MaxLimit)
 	if err != nil {
 		return err
 	}
-	p, err := h.cfg.Service.ListByTenant(r.Context(), r.PathValue("tenantId"), r.URL.Query().Get("cursor"), limit)
+	p, err := list(r.URL.Query().Get("cursor"), limit)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, connectionsPage{Connections: nonNil(p.Items), Cursor: p.Cursor})
+	writeJSON(w, http.StatusOK, view(p))
 	return nil
 }
 
+func viewConnections(p store.Page) connectionsPage {
+	return connectionsPage{Connections: nonNil(p.Items), Cursor: p.Cursor}
+}
+
+func (h *Handler) listByTenant(w http.ResponseWriter, r *http.Request) error {
+	return listPage(w, r, func(cursor string, limit int) (store.Page, error) {
+		return h.cfg.Service.ListByTenant(r.Context(), r.PathValue("tenantId"), cursor, limit)
+	}, viewConnections)
+}
+
 func (h *Handler) listByStatus(w http.ResponseWriter, r *http.Request) error {
-	limit, err := limitParam(r, store.DefaultLimit, store.MaxLimit)
-	if err != nil {
-		return err
-	}
-	q := r.URL.Query()
-	if q.Get("status") == "" {
-		return refused(onboarding.CodeInvalidStatus, "give the status to list: ?status=PENDING, VERIFIED, FAILED, ACCESS_LOST or DISCONNECTED", "status")
-	}
-	p, err := h.cfg.Service.ListByStatus(r.Context(), q.Get("status"), q.Get("cursor"), limit)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, connectionsPage{Connections: nonNil(p.Items), Cursor: p.Cursor})
-	return nil
+	return listPage(w, r, func(cursor string, limit int) (store.Page, error) {
+		status := r.URL.Query().Get("status")
+		if status == "" {
+			return store.Page{}, refused(onboarding.CodeInvalidStatus, "give the status to list: ?status=PENDING, VERIFIED, FAILED, ACCESS_LOST or DISCONNECTED", "status")
+		}
+		return h.cfg.Service.ListByStatus(r.Context(), status, cursor, limit)
+	}, viewConnections)
 }
 
 func (h *Handler) requestCheck(w http.ResponseWriter, r *http.Request) error {
@@ -353,4 +358,13 @@ func nonNil(cs []connection.Connection) []connection.Connection {
 		return []connection.Connection{}
 	}
 	return cs
+}
+
+// mapSlice is f of each of items, an empty (not null) list for none.
+func mapSlice[T, U any](items []T, f func(T) U) []U {
+	out := make([]U, 0, len(items))
+	for _, it := range items {
+		out = append(out, f(it))
+	}
+	return out
 }

@@ -27,34 +27,13 @@
   }
 
   // --- copy buttons -------------------------------------------------------
-  function copyText(text, source) {
-    if (navigator.clipboard && window.isSecureContext) {
-      return navigator.clipboard.writeText(text).catch(function () { return legacyCopy(text, source); });
-    }
-    return legacyCopy(text, source);
-  }
-  function legacyCopy(text, source) {
-    return new Promise(function (resolve, reject) {
-      var ta = document.createElement('textarea');
-      ta.value = text;
-      ta.setAttribute('readonly', '');
-      ta.className = 'offscreen';
-      document.body.appendChild(ta);
-      ta.select();
-      var ok = false;
-      try { ok = document.execCommand('copy'); } catch (e) { ok = false; }
-      document.body.removeChild(ta);
-      if (source && source.focus) source.focus();
-      if (ok) { resolve(); } else { reject(new Error('copy failed')); }
-    });
-  }
   function bindCopy(button) {
     button.addEventListener('click', function () {
       var src = $(button.getAttribute('data-copy'));
       if (!src) return;
       var text = src.value !== undefined && src.tagName === 'INPUT' ? src.value : src.textContent;
       var out = $(button.getAttribute('aria-describedby'));
-      copyText(text.trim(), button).then(function () {
+      RoleCall.copyText(text.trim(), button).then(function () {
         if (out) out.textContent = 'Copied to the clipboard.';
         button.textContent = 'Copied';
         setTimeout(function () { button.textContent = 'Copy'; }, 2000);
@@ -114,41 +93,55 @@
     });
   }
 
-  // --- sandbox role -----------------------------------------------------------
-  var sb = $('sandbox-create');
-  if (sb) {
-    sb.addEventListener('click', function () {
-      var out = $('sandbox-result');
-      out.textContent = 'Creating the role…';
-      sb.disabled = true;
-      var offer = inv.sandbox;
-      api('PUT', '/_sandbox/roles', { roleArn: offer.roleArn, trustPolicy: offer.trustPolicy }).then(function (r) {
-        sb.disabled = false;
+  // onAction runs call when button is chosen, the button disabled and
+  // busy shown in out meanwhile; a refusal shows as failed and its message,
+  // an answer goes to done to fill out.
+  function onAction(id, out, busy, failed, call, done) {
+    var button = $(id);
+    button.addEventListener('click', function () {
+      out.textContent = busy;
+      button.disabled = true;
+      call().then(function (r) {
+        button.disabled = false;
         out.textContent = '';
-        if (!r.ok) { out.textContent = 'The role could not be created: ' + r.error.message; return; }
-        var p = el('p', null, 'Created the role in the sandbox. Its ARN, to paste below:');
-        var row = el('div', 'copyrow');
-        var code = el('code', 'mono breakable', r.data.roleArn);
-        code.id = 'sandbox-arn';
-        var btn = el('button', 'btn secondary small', 'Copy');
-        btn.type = 'button';
-        btn.setAttribute('data-copy', 'sandbox-arn');
-        btn.setAttribute('aria-describedby', 'sandbox-copied');
-        var copied = el('p', 'copied');
-        copied.id = 'sandbox-copied';
-        row.appendChild(code);
-        row.appendChild(btn);
-        out.appendChild(p);
-        out.appendChild(row);
-        out.appendChild(copied);
-        bindCopy(btn);
-        // Fill the ARN field: the next step is to press Connect.
-        input.value = r.data.roleArn;
-        clearFieldError();
-        out.appendChild(el('p', 'help', 'It is filled in below: choose Connect.'));
+        if (!r.ok) { out.textContent = failed + r.error.message; return; }
+        done(r.data);
       });
     });
   }
+
+  // copyable is node (given the id) and its Copy button in a box of class
+  // cls, then the copy's feedback.
+  function copyable(cls, node, id) {
+    var box = el('div', cls);
+    node.id = id;
+    var btn = el('button', 'btn secondary small', 'Copy');
+    btn.type = 'button';
+    btn.setAttribute('data-copy', id);
+    btn.setAttribute('aria-describedby', id + '-copied');
+    var copied = el('p', 'copied');
+    copied.id = id + '-copied';
+    box.appendChild(node);
+    box.appendChild(btn);
+    bindCopy(btn);
+    var both = document.createDocumentFragment();
+    both.appendChild(box);
+    both.appendChild(copied);
+    return both;
+  }
+
+  // --- sandbox role -----------------------------------------------------------
+  var sandboxOut = $('sandbox-result');
+  onAction('sandbox-create', sandboxOut, 'Creating the role…', 'The role could not be created: ', function () {
+    return api('PUT', '/_sandbox/roles', { roleArn: inv.sandbox.roleArn, trustPolicy: inv.sandbox.trustPolicy });
+  }, function (data) {
+    sandboxOut.appendChild(el('p', null, 'Created the role in the sandbox. Its ARN, to paste below:'));
+    sandboxOut.appendChild(copyable('copyrow', el('code', 'mono breakable', data.roleArn), 'sandbox-arn'));
+    // Fill the ARN field: the next step is to press Connect.
+    input.value = data.roleArn;
+    clearFieldError();
+    sandboxOut.appendChild(el('p', 'help', 'It is filled in below: choose Connect.'));
+  });
 
   // --- role ARN field ---------------------------------------------------------
   var form = $('submit-form');
@@ -516,75 +509,47 @@
   }
 
   // --- sandbox stack: the role and its self-registration --------------------
-  var sl = $('sandbox-launch');
-  if (sl) {
-    sl.addEventListener('click', function () {
-      var out = $('sandbox-stack-result');
-      out.textContent = 'Launching the stack: creating the role, then registering it…';
-      sl.disabled = true;
-      api('POST', '/_sandbox/stacks').then(function (r) {
-        sl.disabled = false;
-        out.textContent = '';
-        if (!r.ok) { out.textContent = 'The stack could not be launched: ' + r.error.message; return; }
-        var st = r.data.stack;
-        var detail = st.reason ? ': ' + st.reason : (st.data && st.data.Status ? ' (connection ' + st.data.Status + ')' : '');
-        var line = el('p', null, 'The stack\'s registration answered CloudFormation ' + st.status + detail + '.');
-        line.id = 'sandbox-stack-status';
-        out.appendChild(line);
-        out.appendChild(el('p', 'muted small', 'Stack ' + st.stackId));
-        var c = r.data.connection;
-        if (c) {
-          showStatus(c);
-          refreshConnections();
-          if (!TERMINAL[c.status]) poll(c.accountId);
-        }
-      });
-    });
-  }
+  var stackOut = $('sandbox-stack-result');
+  onAction('sandbox-launch', stackOut, 'Launching the stack: creating the role, then registering it…', 'The stack could not be launched: ', function () {
+    return api('POST', '/_sandbox/stacks');
+  }, function (data) {
+    var st = data.stack;
+    var detail = st.reason ? ': ' + st.reason : (st.data && st.data.Status ? ' (connection ' + st.data.Status + ')' : '');
+    var line = el('p', null, 'The stack\'s registration answered CloudFormation ' + st.status + detail + '.');
+    line.id = 'sandbox-stack-status';
+    stackOut.appendChild(line);
+    stackOut.appendChild(el('p', 'muted small', 'Stack ' + st.stackId));
+    var c = data.connection;
+    if (c) {
+      showStatus(c);
+      refreshConnections();
+      if (!TERMINAL[c.status]) poll(c.accountId);
+    }
+  });
 
   // --- self-registering stack: a registration token, shown once -------------
-  var sr = $('self-register');
-  if (sr) {
-    sr.addEventListener('click', function () {
-      var out = $('self-register-result');
-      out.textContent = 'Creating a registration token…';
-      sr.disabled = true;
-      api('POST', '/v1/invite/registration').then(function (r) {
-        sr.disabled = false;
-        out.textContent = '';
-        if (!r.ok) { out.textContent = 'No token was created: ' + r.error.message; return; }
-        out.appendChild(el('p', null, 'Registration token ' + r.data.tokenId + ', valid until ' + when(r.data.expiresAt) +
-          '. It is shown only now and lets a stack register roles for your organisation: keep it like a password.'));
-        if (r.data.quickCreateUrl) {
-          var a = el('a', 'btn', 'Launch the self-registering stack in the AWS console');
-          a.id = 'self-register-link';
-          a.href = r.data.quickCreateUrl;
-          a.target = '_blank';
-          a.rel = 'noopener noreferrer';
-          var p = el('p');
-          p.appendChild(a);
-          out.appendChild(p);
-        }
-        var box = el('div', 'codebox');
-        var pre = el('pre');
-        pre.id = 'stackset-snippet';
-        pre.tabIndex = 0;
-        pre.appendChild(el('code', null, r.data.stackSet));
-        var btn = el('button', 'btn secondary small', 'Copy');
-        btn.type = 'button';
-        btn.setAttribute('data-copy', 'stackset-snippet');
-        btn.setAttribute('aria-describedby', 'stackset-copied');
-        var copied = el('p', 'copied');
-        copied.id = 'stackset-copied';
-        box.appendChild(pre);
-        box.appendChild(btn);
-        box.appendChild(copied);
-        out.appendChild(el('p', null, 'For every account of an AWS Organization (run in the management account):'));
-        out.appendChild(box);
-        bindCopy(btn);
-      });
-    });
-  }
+  var regOut = $('self-register-result');
+  onAction('self-register', regOut, 'Creating a registration token…', 'No token was created: ', function () {
+    return api('POST', '/v1/invite/registration');
+  }, function (data) {
+    regOut.appendChild(el('p', null, 'Registration token ' + data.tokenId + ', valid until ' + when(data.expiresAt) +
+      '. It is shown only now and lets a stack register roles for your organisation: keep it like a password.'));
+    if (data.quickCreateUrl) {
+      var a = el('a', 'btn', 'Launch the self-registering stack in the AWS console');
+      a.id = 'self-register-link';
+      a.href = RoleCall.safeURL(data.quickCreateUrl);
+      a.target = '_blank';
+      a.rel = 'noopener noreferrer';
+      var p = el('p');
+      p.appendChild(a);
+      regOut.appendChild(p);
+    }
+    var pre = el('pre');
+    pre.tabIndex = 0;
+    pre.appendChild(el('code', null, data.stackSet));
+    regOut.appendChild(el('p', null, 'For every account of an AWS Organization (run in the management account):'));
+    regOut.appendChild(copyable('codebox', pre, 'stackset-snippet'));
+  });
 
   // --- the page's data ----------------------------------------------------------
   // PROBLEMS are what the form says instead when the invite link does not

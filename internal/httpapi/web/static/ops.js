@@ -322,7 +322,7 @@
       var copied = el('span', 'copied');
       copied.id = 'invite-copied';
       copy.addEventListener('click', function () {
-        copyText(r.data.url).then(function () {
+        RoleCall.copyText(r.data.url).then(function () {
           copied.textContent = 'Copied to the clipboard.';
           copy.textContent = 'Copied';
           setTimeout(function () { copy.textContent = 'Copy'; }, 2000);
@@ -334,27 +334,6 @@
       out.appendChild(copied);
     });
   });
-
-  function copyText(text) {
-    if (navigator.clipboard && window.isSecureContext) {
-      return navigator.clipboard.writeText(text).catch(function () { return legacyCopy(text); });
-    }
-    return legacyCopy(text);
-  }
-  function legacyCopy(text) {
-    return new Promise(function (resolve, reject) {
-      var ta = document.createElement('textarea');
-      ta.value = text;
-      ta.setAttribute('readonly', '');
-      ta.className = 'offscreen';
-      document.body.appendChild(ta);
-      ta.select();
-      var ok = false;
-      try { ok = document.execCommand('copy'); } catch (e) { ok = false; }
-      document.body.removeChild(ta);
-      if (ok) resolve(); else reject(new Error('copy failed'));
-    });
-  }
 
   // --- rotation -------------------------------------------------------------------
   var GRACE_KEY = 'rolecall.rotateGraceUnsupported';

@@ -81,7 +81,50 @@ var RoleCall = (function () {
     } catch (e) { return '#'; }
   }
 
-  function capitalize(s) { return s ? s.charAt(0).toUpperCase() + s.slice(1) : s; }
+  // copyText puts text on the clipboard, by the Clipboard API where the
+  // page may use it, else by a selected textarea; source gets the focus back.
+  function copyText(text, source) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(text).catch(function () { return legacyCopy(text, source); });
+    }
+    return legacyCopy(text, source);
+  }
+  function legacyCopy(text, source) {
+    return new Promise(function (resolve, reject) {
+      var ta = document.createElement('textarea');
+      ta.value = text;
+      ta.setAttribute('readonly', '');
+      ta.className = 'offscreen';
+      document.body.appendChild(ta);
+      ta.select();
+      var ok = false;
+      try { ok = document.execCommand('copy'); } catch (e) { ok = false; }
+      document.body.removeChild(ta);
+      if (source && source.focus) source.focus();
+      if (ok) { resolve(); } else { reject(new Error('copy failed')); }
+    });
+  }
 
-  return { $: $, el: el, when: when, request: request, site: site, fill: fill, safeURL: safeURL, capitalize: capitalize };
+  // frame puts the skip link, the header (the partner's name and the
+  // body's data-subtitle) and the footer around the page's main element,
+  // as wide as it is.
+  function frame() {
+    var main = $('main');
+    var skip = el('a', 'skip', 'Skip to content');
+    skip.href = '#main';
+    var header = el('header', 'top');
+    var bar = el('div', main.className);
+    var brand = el('span', 'brand', 'RoleCall');
+    brand.setAttribute('data-fill', 'partnerName');
+    bar.appendChild(brand);
+    bar.appendChild(el('span', 'sub', document.body.getAttribute('data-subtitle') || ''));
+    header.appendChild(bar);
+    document.body.insertBefore(skip, main);
+    document.body.insertBefore(header, main);
+    main.parentNode.insertBefore(el('footer', main.className + ' foot', 'Connections are verified by RoleCall: it assumes ' +
+      'your role with your external ID, checks that the role refuses to be assumed without it, and keeps checking it regularly.'), main.nextSibling);
+  }
+  frame();
+
+  return { $: $, el: el, when: when, copyText: copyText, request: request, site: site, fill: fill, safeURL: safeURL };
 })();
