@@ -222,6 +222,11 @@ func (e *env) do(r req) *httptest.ResponseRecorder {
 	if r.accept != "" {
 		hr.Header.Set("Accept", r.accept)
 	}
+	return e.serve(hr)
+}
+
+// serve is the handler's answer to hr.
+func (e *env) serve(hr *http.Request) *httptest.ResponseRecorder {
 	w := httptest.NewRecorder()
 	e.h.ServeHTTP(w, hr)
 	return w
