@@ -102,11 +102,7 @@ func (h *Handler) inviteView(r *http.Request, t tenant.Tenant) (inviteView, erro
 
 func (h *Handler) getInvite(w http.ResponseWriter, r *http.Request, t tenant.Tenant) error {
 	v, err := h.inviteView(r, t)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, v)
-	return nil
+	return answer(w, http.StatusOK, v, err)
 }
 
 func (h *Handler) getTemplate(w http.ResponseWriter, r *http.Request, t tenant.Tenant) error {
@@ -145,11 +141,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request, t tenant.Tenant
 
 func (h *Handler) getConnection(w http.ResponseWriter, r *http.Request, t tenant.Tenant) error {
 	c, err := h.cfg.Service.Connection(r.Context(), t.ID, r.PathValue("accountId"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, h.connectionStatus(c))
-	return nil
+	return answer(w, http.StatusOK, h.connectionStatus(c), err)
 }
 
 type createTenantRequest struct {
@@ -216,11 +208,7 @@ func listPage[P, V any](w http.ResponseWriter, r *http.Request, list func(cursor
 		return err
 	}
 	p, err := list(r.URL.Query().Get("cursor"), limit)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, view(p))
-	return nil
+	return answer(w, http.StatusOK, view(p), err)
 }
 
 func viewConnections(p store.Page) connectionsPage {
@@ -260,11 +248,7 @@ func (h *Handler) requestCheck(w http.ResponseWriter, r *http.Request) error {
 
 func (h *Handler) disconnect(w http.ResponseWriter, r *http.Request) error {
 	c, err := h.cfg.Service.Disconnect(r.Context(), r.PathValue("tenantId"), r.PathValue("accountId"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, c)
-	return nil
+	return answer(w, http.StatusOK, c, err)
 }
 
 type eventsPage struct {

@@ -448,13 +448,7 @@ func TestRejectedRequestsChangeNothing(t *testing.T) {
 	}
 	otherInv := "Invite " + e.invite("other")
 
-	tests := []struct {
-		name   string
-		r      req
-		status int
-		code   string
-		field  string
-	}{
+	rejections := []rejection{
 		{"unknown route", req{method: "GET", path: "/nope"}, 404, CodeNotFound, ""},
 		{"unknown v1 route", ops("GET", "/v1/tenants/acme/settings", ""), 404, CodeNotFound, ""},
 		{"wrong method", ops("PUT", "/v1/tenants", ""), 405, CodeMethodNotAllowed, ""},
@@ -531,28 +525,12 @@ func TestRejectedRequestsChangeNothing(t *testing.T) {
 		{"static missing", req{method: "GET", path: "/static/nope.js"}, 404, CodeNotFound, ""},
 		{"static traversal", req{method: "GET", path: "/static/../httpapi.go"}, 404, CodeNotFound, ""},
 	}
-	before := e.mem.Snapshot()
 	jobs := len(e.queue.Jobs())
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			w := e.do(tt.r)
-			if w.Code != tt.status {
-				t.Fatalf("status %d, want %d; body %s", w.Code, tt.status, w.Body)
-			}
-			got := apiErr(t, w)
-			if got.Code != tt.code || got.Field != tt.field {
-				t.Errorf("error %+v, want code %s field %q", got, tt.code, tt.field)
-			}
-			if tt.status == 405 && w.Header().Get("Allow") == "" {
-				t.Error("405 without Allow header")
-			}
-			if tt.status == 401 && w.Header().Get("WWW-Authenticate") == "" && tt.code == CodeUnauthenticated {
-				t.Error("401 without WWW-Authenticate")
-			}
-		})
-	}
-	if after := e.mem.Snapshot(); after != before {
-		t.Errorf("rejected requests changed the store:\nbefore:\n%s\nafter:\n%s", before, after)
+	e.wantRefusals(t, rejections)
+	for _, rf := range rejections {
+		if w := e.do(rf.r); rf.status == 401 && rf.code == CodeUnauthenticated && w.Header().Get("WWW-Authenticate") == "" {
+			t.Errorf("%s: 401 without WWW-Authenticate", rf.name)
+		}
 	}
 	if len(e.queue.Jobs()) != jobs || len(e.sandbox.roles) != 0 {
 		t.Errorf("rejected requests queued jobs (%d) or created sandbox roles (%d)", len(e.queue.Jobs())-jobs, len(e.sandbox.roles))

@@ -74,11 +74,7 @@ func (h *Handler) listInvites(w http.ResponseWriter, r *http.Request) error {
 
 func (h *Handler) revokeInvite(w http.ResponseWriter, r *http.Request) error {
 	inv, err := h.cfg.Service.RevokeInvite(r.Context(), r.PathValue("tenantId"), r.PathValue("inviteId"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, summaryOf(inv))
-	return nil
+	return answer(w, http.StatusOK, summaryOf(inv), err)
 }
 
 // revokeAllInvites is the rotation's "revokeInvites": true. It runs after

@@ -128,7 +128,7 @@ func TestFormData(t *testing.T) {
 	for _, tt := range problems {
 		t.Run(tt.name, func(t *testing.T) {
 			w := e.do(req{method: "GET", path: "/v1/invite", auth: tt.auth})
-			wantError(t, w, func() errorDetail { return apiErr(t, w) }, tt.status, tt.code, "")
+			wantAPIError(t, w, tt.status, tt.code, "")
 			if tt.code != CodeUnauthenticated && !strings.Contains(string(script), "\n    "+tt.code+": [") {
 				t.Errorf("connect.js does not explain %s", tt.code)
 			}

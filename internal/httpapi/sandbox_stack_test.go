@@ -83,7 +83,7 @@ func TestSandboxLaunchStack(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			before := len(stacks.launched)
 			w := tt.e.do(tt.r)
-			wantError(t, w, func() errorDetail { return apiErr(t, w) }, tt.status, tt.code, tt.field)
+			wantAPIError(t, w, tt.status, tt.code, tt.field)
 			if tt.code != "STACK_FAILED" && len(stacks.launched) != before {
 				t.Error("a refused request launched a stack")
 			}
@@ -114,14 +114,14 @@ func TestSandboxRegistrationTopic(t *testing.T) {
 	}
 	for _, msgType := range []string{"", "SubscriptionConfirmation"} {
 		w := e.serve(post(msgType, `{}`))
-		wantError(t, w, func() errorDetail { return apiErr(t, w) }, 400, CodeInvalidParameter, "x-amz-sns-message-type")
+		wantAPIError(t, w, 400, CodeInvalidParameter, "x-amz-sns-message-type")
 	}
 	inbox.err = &onboarding.Error{Code: "INVALID_REQUEST", Message: "no such stack request"}
 	w = e.serve(post("Notification", `{}`))
-	wantError(t, w, func() errorDetail { return apiErr(t, w) }, 400, "INVALID_REQUEST", "")
+	wantAPIError(t, w, 400, "INVALID_REQUEST", "")
 	inbox.err = errors.New("topic down")
 	w = e.serve(post("Notification", `{}`))
-	wantError(t, w, func() errorDetail { return apiErr(t, w) }, 500, CodeInternal, "")
+	wantAPIError(t, w, 500, CodeInternal, "")
 	if len(inbox.got) != 3 {
 		t.Errorf("the inbox got %d envelopes, want 3 (refused message types never reach it)", len(inbox.got))
 	}

@@ -106,11 +106,7 @@ func (h *Handler) listTenants(w http.ResponseWriter, r *http.Request) error {
 // getTenant is GET /v1/tenants/{tenantId}.
 func (h *Handler) getTenant(w http.ResponseWriter, r *http.Request) error {
 	t, err := h.cfg.Service.Tenant(r.Context(), r.PathValue("tenantId"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, viewTenant(t))
-	return nil
+	return answer(w, http.StatusOK, viewTenant(t), err)
 }
 
 // getConnectionHistory is GET /v1/tenants/{tenantId}/connections/{accountId}:

@@ -19,13 +19,6 @@
     return td;
   }
 
-  function el(tag, cls, text) {
-    var e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text !== undefined) e.textContent = text;
-    return e;
-  }
-
   // --- copy buttons -------------------------------------------------------
   function bindCopy(button) {
     button.addEventListener('click', function () {
