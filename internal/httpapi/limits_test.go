@@ -274,27 +274,14 @@ func TestListInvites(t *testing.T) {
 		}
 	}
 
-	errs := []struct {
-		name, path string
-		status     int
-		code       string
-	}{
-		{"unknown tenant", "/v1/tenants/nobody/invites", 404, CodeNotFound},
-		{"bad cursor", "/v1/tenants/acme/invites?cursor=xyz", 400, onboarding.CodeInvalidCursor},
-		{"bad limit", "/v1/tenants/acme/invites?limit=0", 400, CodeInvalidParameter},
-	}
-	for _, tt := range errs {
-		w := e.do(ops("GET", tt.path, ""))
-		if w.Code != tt.status || apiErr(t, w).Code != tt.code {
-			t.Errorf("%s: %d %s", tt.name, w.Code, w.Body)
-		}
-	}
-	// Another tenant's cursor is refused.
-	w := e.do(ops("GET", "/v1/tenants/acme/invites?limit=1", ""))
-	c := decode[invitesJSON](t, w).Cursor
-	if w := e.do(ops("GET", "/v1/tenants/globex/invites?cursor="+url.QueryEscape(c), "")); w.Code != 400 {
-		t.Errorf("another tenant's cursor: %d %s", w.Code, w.Body)
-	}
+	// Another tenant's cursor is refused as any cursor this listing did not return.
+	c := decode[invitesJSON](t, e.do(ops("GET", "/v1/tenants/acme/invites?limit=1", ""))).Cursor
+	e.wantRefusals(t, []rejection{
+		{"unknown tenant", ops("GET", "/v1/tenants/nobody/invites", ""), 404, CodeNotFound, "tenantId"},
+		{"bad cursor", ops("GET", "/v1/tenants/acme/invites?cursor=xyz", ""), 400, onboarding.CodeInvalidCursor, "cursor"},
+		{"another tenant's cursor", ops("GET", "/v1/tenants/globex/invites?cursor="+url.QueryEscape(c), ""), 400, onboarding.CodeInvalidCursor, "cursor"},
+		{"bad limit", ops("GET", "/v1/tenants/acme/invites?limit=0", ""), 400, CodeInvalidParameter, "limit"},
+	})
 }
 
 func codesOf(invs []inviteCreated) []string {

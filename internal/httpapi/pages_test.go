@@ -114,25 +114,19 @@ func TestFormData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	problems := []struct {
-		name, auth string
-		status     int
-		code       string
-	}{
-		{"no invite", "", 401, CodeUnauthenticated},
-		{"garbage", "Invite <script>", 401, tenant.CodeInvalidInvite},
-		{"unknown", "Invite " + strings.Repeat("b", 39), 401, tenant.CodeInvalidInvite},
-		{"expired", "Invite " + expired, 401, tenant.CodeInviteExpired},
-		{"revoked", "Invite " + revoked.Code, 401, tenant.CodeInviteRevoked},
+	problems := []rejection{
+		{"no invite", req{method: "GET", path: "/v1/invite"}, 401, CodeUnauthenticated, ""},
+		{"garbage", req{method: "GET", path: "/v1/invite", auth: "Invite <script>"}, 401, tenant.CodeInvalidInvite, ""},
+		{"unknown", req{method: "GET", path: "/v1/invite", auth: "Invite " + strings.Repeat("b", 39)}, 401, tenant.CodeInvalidInvite, ""},
+		{"expired", req{method: "GET", path: "/v1/invite", auth: "Invite " + expired}, 401, tenant.CodeInviteExpired, ""},
+		{"revoked", req{method: "GET", path: "/v1/invite", auth: "Invite " + revoked.Code}, 401, tenant.CodeInviteRevoked, ""},
 	}
-	for _, tt := range problems {
-		t.Run(tt.name, func(t *testing.T) {
-			w := e.do(req{method: "GET", path: "/v1/invite", auth: tt.auth})
-			wantAPIError(t, w, tt.status, tt.code, "")
-			if tt.code != CodeUnauthenticated && !strings.Contains(string(script), "\n    "+tt.code+": [") {
-				t.Errorf("connect.js does not explain %s", tt.code)
-			}
-		})
+	e.wantRefusals(t, problems)
+	// The form explains each of them (without an invite it asks for the link).
+	for _, p := range problems[1:] {
+		if !strings.Contains(string(script), "\n    "+p.code+": [") {
+			t.Errorf("connect.js does not explain %s", p.code)
+		}
 	}
 }
 
