@@ -53,3 +53,15 @@ func wantAPIError(t *testing.T, w *httptest.ResponseRecorder, status int, code, 
 		t.Error("405 without Allow header")
 	}
 }
+
+// submitted makes the tenant id, submits customerRole with its invite and
+// returns the invite's Authorization header.
+func (e *env) submitted(t *testing.T, id string) string {
+	t.Helper()
+	e.tenant(id)
+	code := e.invite(id)
+	if w := e.do(submitAs(code, customerRole)); w.Code != http.StatusAccepted {
+		t.Fatalf("submit: %d %s", w.Code, w.Body)
+	}
+	return "Invite " + code
+}

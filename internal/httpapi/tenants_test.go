@@ -79,11 +79,7 @@ func TestListTenantsPagesWithoutSecrets(t *testing.T) {
 
 func TestConnectionHistory(t *testing.T) {
 	e := newEnv(t)
-	e.tenant("acme")
-	inv := "Invite " + e.invite("acme")
-	if w := e.do(req{method: "POST", path: "/v1/connections", body: `{"roleArn":"` + customerRole + `"}`, auth: inv}); w.Code != 202 {
-		t.Fatalf("submit: %d %s", w.Code, w.Body)
-	}
+	e.submitted(t, "acme")
 	if w := e.do(ops("DELETE", "/v1/tenants/acme/connections/111122223333", "")); w.Code != 200 {
 		t.Fatalf("disconnect: %d %s", w.Code, w.Body)
 	}
