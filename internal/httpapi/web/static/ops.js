@@ -60,7 +60,7 @@
     if (!v) { signOut('Enter the ops token.'); return; }
     sessionStorage.setItem(KEY, v);
     $('ops-token').value = '';
-    signIn();
+    ready.then(signIn);
   });
   $('signout').addEventListener('click', function () { signOut(''); });
   $('refresh').addEventListener('click', function () { loadConnections(); });
@@ -414,7 +414,7 @@
 
   // The page's data: what this RoleCall serves (GET /), then the console
   // when this tab is signed in already.
-  RoleCall.site().then(function (s) {
+  var ready = RoleCall.site().then(function (s) {
     features = s.local || {};
     STATUSES = features.statuses || [];
     RoleCall.fill(Object.assign({ partnerName: s.partnerName }, features));
@@ -428,6 +428,6 @@
       li.appendChild(el('span', 'what', st));
       counts.appendChild(li);
     });
-    if (token()) signIn();
   });
+  ready.then(function () { if (token()) signIn(); });
 })();
