@@ -522,11 +522,15 @@ func TestBrowserSandboxStack(t *testing.T) {
 	screenshot(t, ctx, dir, "10-sandbox-stack")
 }
 
-// TestBrowserHostileTenantName: a tenant name made of markup shows as
-// text on the form: no element is made of it and no script runs.
-func TestBrowserHostileTenantName(t *testing.T) {
+// TestBrowserHostileNames: a tenant name and a partner name made of markup
+// show as text on the form, its header and its problem page: no element is
+// made of them and no script runs.
+func TestBrowserHostileNames(t *testing.T) {
 	ctx := newBrowser(t)
-	s := start(t, testOptions(t, io.Discard))
+	const partner = `<svg onload="window.pwned=2"><i id="italic">Partner</i>`
+	o := testOptions(t, io.Discard)
+	o.PartnerName = partner
+	s := start(t, o)
 	c := client{t: t, base: s.URL, ops: s.OpsToken}
 	const name = `<img src=x onerror="window.pwned=1"><b id="bold">Evil</b> & "Co"`
 	c.must(c.opsDo("POST", "/v1/tenants", map[string]string{"tenantId": "evil", "name": name}), 201)
@@ -535,9 +539,16 @@ func TestBrowserHostileTenantName(t *testing.T) {
 	}
 	c.must(c.opsDo("POST", "/v1/tenants/evil/invites", nil), 201).decode(t, &inv)
 	do(t, ctx, "open the form", chromedp.Navigate(inv.URL), chromedp.WaitVisible(chromedp.ID("external-id")))
+	const inertJS = `document.querySelectorAll('img, svg, #bold, #italic').length === 0 && window.pwned === undefined`
 	h1 := get(t, ctx, "heading", chromedp.Text(chromedp.CSS("#form h1")))
-	inert := get(t, ctx, "no markup made of the name", chromedp.Evaluate[bool](`document.querySelectorAll('img, #bold').length === 0 && window.pwned === undefined`))
-	if h1 != "Connect "+name+" to "+DefaultPartnerName || !inert {
-		t.Errorf("heading %q; the name stayed text: %v", h1, inert)
+	brand := get(t, ctx, "brand", chromedp.Text(chromedp.CSS("header .brand")))
+	if inert := get(t, ctx, "no markup made of the names", chromedp.Evaluate[bool](inertJS)); h1 != "Connect "+name+" to "+partner || brand != partner || !inert {
+		t.Errorf("heading %q, brand %q; the names stayed text: %v", h1, brand, inert)
+	}
+	do(t, ctx, "a problem page", chromedp.Navigate(s.URL+"/connect"), chromedp.WaitVisible(chromedp.ID("problem")))
+	msg := get(t, ctx, "problem message", chromedp.Text(chromedp.ID("problem-message")))
+	brand = get(t, ctx, "problem brand", chromedp.Text(chromedp.CSS("header .brand")))
+	if inert := get(t, ctx, "no markup on the problem page", chromedp.Evaluate[bool](inertJS)); brand != partner || !inert || msg == "" {
+		t.Errorf("problem page: brand %q, message %q; the names stayed text: %v", brand, msg, inert)
 	}
 }
