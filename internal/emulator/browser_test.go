@@ -376,6 +376,11 @@ func TestBrowserOnboarding(t *testing.T) {
 		t.Errorf("home page links the form at %q, want %q", href.Value, s.DemoInviteURL)
 	}
 	screenshot(t, ctx, dir, "08b-home")
+	// Its link opens the demo tenant's form, sandbox button included.
+	do(t, ctx, "the demo form", chromedp.Click(chromedp.ID("home-form")), chromedp.WaitVisible(chromedp.ID("sandbox-create")))
+	if h := get(t, ctx, "demo heading", chromedp.Text(chromedp.CSS("#form h1"))); !strings.Contains(h, "Demo Customer") {
+		t.Errorf("demo form heading %q", h)
+	}
 
 	// The ops page: the token once, connections by status, live events.
 	do(t, ctx, "ops page",
