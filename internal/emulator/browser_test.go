@@ -167,26 +167,37 @@ func TestBrowserOnboarding(t *testing.T) {
 	screenshot(t, ctx, dir, "02-terraform-tab")
 	do(t, ctx, "back to CloudFormation", chromedp.Click(chromedp.ID("tab-cfn")))
 
-	// Download the rendered template.
+	// Download the rendered template; the browser's download event says
+	// when the file is complete on disk.
 	downloads := t.TempDir()
+	done := make(chan string, 1)
+	if err := chromedp.ListenBrowser(ctx, func(ev any) {
+		if p, ok := ev.(*browser.EventDownloadProgress); ok && p.State == browser.DownloadProgressStateCompleted {
+			select {
+			case done <- p.FilePath:
+			default:
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	events := true
 	if _, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
-		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads,
+		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads, EventsEnabled: &events,
 	}); err != nil {
 		t.Fatal(err)
 	}
 	do(t, ctx, "download the template",
 		chromedp.Click(chromedp.ID("download-template")),
 		waitFor(`/Downloaded/.test(document.getElementById('download-status').textContent)`, 5*time.Second))
-	var tpl []byte
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		b, err := os.ReadFile(filepath.Join(downloads, "customer-role.yaml"))
-		if err == nil && len(b) > 0 {
-			tpl = b
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the template was not downloaded: %v", err)
-		}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		t.Fatalf("the template download did not complete: %v", ctx.Err())
+	}
+	tpl, err := os.ReadFile(filepath.Join(downloads, "customer-role.yaml"))
+	if err != nil {
+		t.Fatalf("the template was not downloaded: %v", err)
 	}
 	if !strings.Contains(string(tpl), v.ExternalID) || !strings.Contains(string(tpl), "AWS::IAM::Role") {
 		t.Errorf("downloaded template lacks the tenant's external ID or the role:\n%.400s", tpl)
@@ -336,19 +347,40 @@ func TestBrowserOnboarding(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// An unknown invite: a friendly page.
-	do(t, ctx, "unknown invite", chromedp.Navigate(s.URL+"/connect?invite="+strings.Repeat("a", 39)))
-	if h := get(t, ctx, "heading", chromedp.Text(chromedp.CSS("h1"))); h != "This invite link is not valid" {
-		t.Errorf("unknown invite page: %q", h)
+	// An invite link that does not work: the form says why, naming the
+	// partner, instead of the form.
+	var revoked struct {
+		InviteID string `json:"inviteId"`
+		Code     string `json:"code"`
 	}
-	screenshot(t, ctx, dir, "08-invalid-invite")
+	c.must(c.opsDo("POST", "/v1/tenants/browser/invites", nil), 201).decode(t, &revoked)
+	c.must(c.opsDo("DELETE", "/v1/tenants/browser/invites/"+revoked.InviteID, nil), 200)
+	for _, p := range []struct{ name, query, heading, message string }{
+		{"08-no-invite", "", "An invite link is needed", "Open this page from the invite link your partner sent you."},
+		{"08-invalid-invite", "?invite=" + strings.Repeat("a", 39), "This invite link is not valid", "ask " + DefaultPartnerName + " for a new one"},
+		{"08-revoked-invite", "?invite=" + revoked.Code, "This invite link was revoked", "Ask " + DefaultPartnerName + " for a new one."},
+	} {
+		do(t, ctx, p.name, chromedp.Navigate(s.URL+"/connect"+p.query), chromedp.WaitVisible(chromedp.ID("problem")))
+		h := get(t, ctx, p.name+" heading", chromedp.Text(chromedp.ID("problem-title")))
+		msg := get(t, ctx, p.name+" message", chromedp.Text(chromedp.ID("problem-message")))
+		form := get(t, ctx, p.name+" form", chromedp.Evaluate[bool](`document.getElementById('form').hidden && document.title === '`+p.heading+`'`))
+		if h != p.heading || !strings.Contains(msg, p.message) || !form {
+			t.Errorf("%s: heading %q, message %q, form hidden and title set: %v", p.name, h, msg, form)
+		}
+		screenshot(t, ctx, dir, p.name)
+	}
 
 	// GET / links the form and the ops page.
-	do(t, ctx, "home page", chromedp.Navigate(s.URL+"/"), chromedp.WaitVisible(chromedp.ID("home-ops-link")))
+	do(t, ctx, "home page", chromedp.Navigate(s.URL+"/"), chromedp.WaitVisible(chromedp.ID("home-form")))
 	if href := get(t, ctx, "form link", chromedp.AttributeValue(chromedp.ID("home-form"), "href")); href.Value != s.DemoInviteURL {
 		t.Errorf("home page links the form at %q, want %q", href.Value, s.DemoInviteURL)
 	}
 	screenshot(t, ctx, dir, "08b-home")
+	// Its link opens the demo tenant's form, sandbox button included.
+	do(t, ctx, "the demo form", chromedp.Click(chromedp.ID("home-form")), chromedp.WaitVisible(chromedp.ID("sandbox-create")))
+	if h := get(t, ctx, "demo heading", chromedp.Text(chromedp.CSS("#form h1"))); !strings.Contains(h, "Demo Customer") {
+		t.Errorf("demo form heading %q", h)
+	}
 
 	// The ops page: the token once, connections by status, live events.
 	do(t, ctx, "ops page",
@@ -493,4 +525,35 @@ func TestBrowserSandboxStack(t *testing.T) {
 	}
 	do(t, ctx, "the connections table lists it", waitFor(`document.querySelector('#conns tbody').textContent.indexOf('`+v.Sandbox.AccountID+`') >= 0`, 5*time.Second))
 	screenshot(t, ctx, dir, "10-sandbox-stack")
+}
+
+// TestBrowserHostileNames: a tenant name and a partner name made of markup
+// show as text on the form, its header and its problem page: no element is
+// made of them and no script runs.
+func TestBrowserHostileNames(t *testing.T) {
+	ctx := newBrowser(t)
+	const partner = `<svg onload="window.pwned=2"><i id="italic">Partner</i>`
+	o := testOptions(t, io.Discard)
+	o.PartnerName = partner
+	s := start(t, o)
+	c := client{t: t, base: s.URL, ops: s.OpsToken}
+	const name = `<img src=x onerror="window.pwned=1"><b id="bold">Evil</b> & "Co"`
+	c.must(c.opsDo("POST", "/v1/tenants", map[string]string{"tenantId": "evil", "name": name}), 201)
+	var inv struct {
+		URL string `json:"url"`
+	}
+	c.must(c.opsDo("POST", "/v1/tenants/evil/invites", nil), 201).decode(t, &inv)
+	do(t, ctx, "open the form", chromedp.Navigate(inv.URL), chromedp.WaitVisible(chromedp.ID("external-id")))
+	const inertJS = `document.querySelectorAll('img, svg, #bold, #italic').length === 0 && window.pwned === undefined`
+	h1 := get(t, ctx, "heading", chromedp.Text(chromedp.CSS("#form h1")))
+	brand := get(t, ctx, "brand", chromedp.Text(chromedp.CSS("header .brand")))
+	if inert := get(t, ctx, "no markup made of the names", chromedp.Evaluate[bool](inertJS)); h1 != "Connect "+name+" to "+partner || brand != partner || !inert {
+		t.Errorf("heading %q, brand %q; the names stayed text: %v", h1, brand, inert)
+	}
+	do(t, ctx, "a problem page", chromedp.Navigate(s.URL+"/connect"), chromedp.WaitVisible(chromedp.ID("problem")))
+	msg := get(t, ctx, "problem message", chromedp.Text(chromedp.ID("problem-message")))
+	brand = get(t, ctx, "problem brand", chromedp.Text(chromedp.CSS("header .brand")))
+	if inert := get(t, ctx, "no markup on the problem page", chromedp.Evaluate[bool](inertJS)); brand != partner || !inert || msg == "" {
+		t.Errorf("problem page: brand %q, message %q; the names stayed text: %v", brand, msg, inert)
+	}
 }

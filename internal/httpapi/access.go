@@ -77,24 +77,19 @@ func (h *Handler) getAccess(w http.ResponseWriter, r *http.Request) error {
 // VERIFIED connections, one page of the tenant's connections at a time
 // (a page may hold fewer than limit, or none, and still have a cursor).
 func (h *Handler) listAccess(w http.ResponseWriter, r *http.Request) error {
-	limit, err := limitParam(r, store.DefaultLimit, store.MaxLimit)
-	if err != nil {
-		return err
-	}
-	t, err := h.cfg.Service.Tenant(r.Context(), r.PathValue("tenantId"))
-	if err != nil {
-		return err
-	}
-	p, err := h.cfg.Service.ListByTenant(r.Context(), t.ID, r.URL.Query().Get("cursor"), limit)
-	if err != nil {
-		return err
-	}
-	out := accessPage{Connections: []accessView{}, Cursor: p.Cursor}
-	for _, c := range p.Items {
-		if c.Status == connection.Verified {
-			out.Connections = append(out.Connections, h.accessOf(t, c))
+	var t tenant.Tenant
+	return listPage(w, r, func(cursor string, limit int) (p store.Page, err error) {
+		if t, err = h.cfg.Service.Tenant(r.Context(), r.PathValue("tenantId")); err != nil {
+			return p, err
 		}
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+		return h.cfg.Service.ListByTenant(r.Context(), t.ID, cursor, limit)
+	}, func(p store.Page) accessPage {
+		out := accessPage{Connections: []accessView{}, Cursor: p.Cursor}
+		for _, c := range p.Items {
+			if c.Status == connection.Verified {
+				out.Connections = append(out.Connections, h.accessOf(t, c))
+			}
+		}
+		return out
+	})
 }

@@ -44,7 +44,6 @@ type inviteView struct {
 	// PropagationWindowSeconds is how long a denied new role is retried.
 	PropagationWindowSeconds int `json:"propagationWindowSeconds,omitempty"`
 
-	propagation time.Duration
 	// SelfRegistration: POST /v1/invite/registration gives a stack that
 	// registers itself.
 	SelfRegistration bool `json:"selfRegistration,omitempty"`
@@ -70,7 +69,7 @@ func (h *Handler) inviteView(r *http.Request, t tenant.Tenant) (inviteView, erro
 	v := inviteView{
 		TenantID: t.ID, TenantName: t.Name, ExternalID: t.ExternalID,
 		PartnerName: h.cfg.PartnerName, PartnerAccountID: h.cfg.PartnerAccountID, TrustedPrincipalARN: h.cfg.TrustedPrincipalARN,
-		PropagationWindowSeconds: int(h.cfg.PropagationWindow.Seconds()), propagation: h.cfg.PropagationWindow,
+		PropagationWindowSeconds: int(h.cfg.PropagationWindow.Seconds()),
 	}
 	if t.InGrace() {
 		v.PreviousExternalID, v.GraceEndsAt = t.PreviousExternalID, t.GraceEndsAt
@@ -103,11 +102,7 @@ func (h *Handler) inviteView(r *http.Request, t tenant.Tenant) (inviteView, erro
 
 func (h *Handler) getInvite(w http.ResponseWriter, r *http.Request, t tenant.Tenant) error {
 	v, err := h.inviteView(r, t)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, v)
-	return nil
+	return answer(w, http.StatusOK, v, err)
 }
 
 func (h *Handler) getTemplate(w http.ResponseWriter, r *http.Request, t tenant.Tenant) error {
@@ -146,11 +141,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request, t tenant.Tenant
 
 func (h *Handler) getConnection(w http.ResponseWriter, r *http.Request, t tenant.Tenant) error {
 	c, err := h.cfg.Service.Connection(r.Context(), t.ID, r.PathValue("accountId"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, h.connectionStatus(c))
-	return nil
+	return answer(w, http.StatusOK, h.connectionStatus(c), err)
 }
 
 type createTenantRequest struct {
@@ -209,34 +200,35 @@ func (h *Handler) rotate(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (h *Handler) listByTenant(w http.ResponseWriter, r *http.Request) error {
+// listPage answers a listing: ?limit= within the listings' bounds, the
+// page list reads from ?cursor=, as view shows it.
+func listPage[P, V any](w http.ResponseWriter, r *http.Request, list func(cursor string, limit int) (P, error), view func(P) V) error {
 	limit, err := limitParam(r, store.DefaultLimit, store.MaxLimit)
 	if err != nil {
 		return err
 	}
-	p, err := h.cfg.Service.ListByTenant(r.Context(), r.PathValue("tenantId"), r.URL.Query().Get("cursor"), limit)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, connectionsPage{Connections: nonNil(p.Items), Cursor: p.Cursor})
-	return nil
+	p, err := list(r.URL.Query().Get("cursor"), limit)
+	return answer(w, http.StatusOK, view(p), err)
+}
+
+func viewConnections(p store.Page) connectionsPage {
+	return connectionsPage{Connections: nonNil(p.Items), Cursor: p.Cursor}
+}
+
+func (h *Handler) listByTenant(w http.ResponseWriter, r *http.Request) error {
+	return listPage(w, r, func(cursor string, limit int) (store.Page, error) {
+		return h.cfg.Service.ListByTenant(r.Context(), r.PathValue("tenantId"), cursor, limit)
+	}, viewConnections)
 }
 
 func (h *Handler) listByStatus(w http.ResponseWriter, r *http.Request) error {
-	limit, err := limitParam(r, store.DefaultLimit, store.MaxLimit)
-	if err != nil {
-		return err
-	}
-	q := r.URL.Query()
-	if q.Get("status") == "" {
-		return refused(onboarding.CodeInvalidStatus, "give the status to list: ?status=PENDING, VERIFIED, FAILED, ACCESS_LOST or DISCONNECTED", "status")
-	}
-	p, err := h.cfg.Service.ListByStatus(r.Context(), q.Get("status"), q.Get("cursor"), limit)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, connectionsPage{Connections: nonNil(p.Items), Cursor: p.Cursor})
-	return nil
+	return listPage(w, r, func(cursor string, limit int) (store.Page, error) {
+		status := r.URL.Query().Get("status")
+		if status == "" {
+			return store.Page{}, refused(onboarding.CodeInvalidStatus, "give the status to list: ?status=PENDING, VERIFIED, FAILED, ACCESS_LOST or DISCONNECTED", "status")
+		}
+		return h.cfg.Service.ListByStatus(r.Context(), status, cursor, limit)
+	}, viewConnections)
 }
 
 func (h *Handler) requestCheck(w http.ResponseWriter, r *http.Request) error {
@@ -256,11 +248,7 @@ func (h *Handler) requestCheck(w http.ResponseWriter, r *http.Request) error {
 
 func (h *Handler) disconnect(w http.ResponseWriter, r *http.Request) error {
 	c, err := h.cfg.Service.Disconnect(r.Context(), r.PathValue("tenantId"), r.PathValue("accountId"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, c)
-	return nil
+	return answer(w, http.StatusOK, c, err)
 }
 
 type eventsPage struct {
@@ -354,4 +342,13 @@ func nonNil(cs []connection.Connection) []connection.Connection {
 		return []connection.Connection{}
 	}
 	return cs
+}
+
+// mapSlice is f of each of items, an empty (not null) list for none.
+func mapSlice[T, U any](items []T, f func(T) U) []U {
+	out := make([]U, 0, len(items))
+	for _, it := range items {
+		out = append(out, f(it))
+	}
+	return out
 }

@@ -13,11 +13,7 @@ import (
 // role stays in use.
 func TestSubmitForVerifiedConnectionMakesCandidate(t *testing.T) {
 	e := newEnv(t)
-	e.tenant("acme")
-	inv := "Invite " + e.invite("acme")
-	if w := e.do(req{method: "POST", path: "/v1/connections", body: `{"roleArn":"` + customerRole + `"}`, auth: inv}); w.Code != 202 {
-		t.Fatalf("submit: %d %s", w.Code, w.Body)
-	}
+	inv := e.submitted(t, "acme")
 	ctx := context.Background()
 	c, _ := e.mem.GetConnection(ctx, "acme", customerAcct)
 	tr, err := connection.DefaultPolicy().Apply(c, connection.Outcome{Result: connection.ResultOK, Version: c.Version, ExternalIDVersion: 1, ExternalIDCurrent: true, CheckedAt: e.now})

@@ -127,3 +127,14 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	h.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "route", r.Pattern, "error", err)
 	writeError(w, http.StatusInternalServerError, CodeInternal, internalMessage, "")
 }
+
+// answer writes v with status, or returns err for the handler's caller to
+// refuse or fail with. The caller builds v even when err is set, so v is
+// a plain view of the result, never work with effects.
+func answer[T any](w http.ResponseWriter, status int, v T, err error) error {
+	if err != nil {
+		return err
+	}
+	writeJSON(w, status, v)
+	return nil
+}

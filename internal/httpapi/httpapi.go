@@ -192,9 +192,6 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
 	h := &Handler{cfg: cfg, mux: http.NewServeMux(), log: cfg.Log}
 	if h.log == nil {
 		h.log = slog.Default()
@@ -242,10 +239,10 @@ func (h *Handler) routes() {
 
 	// Pages.
 	m.HandleFunc("GET /{$}", h.home)
-	m.HandleFunc("GET /connect", h.connectPage)
+	m.HandleFunc("GET /connect", page(h.pages.connect))
 	m.Handle("GET /static/", h.static())
 	if h.cfg.OpsPage {
-		m.HandleFunc("GET /ops", h.opsPage)
+		m.HandleFunc("GET /ops", page(h.pages.ops))
 	}
 
 	// Sandbox control.

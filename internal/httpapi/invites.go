@@ -65,29 +65,16 @@ func (h *Handler) createInvite(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) listInvites(w http.ResponseWriter, r *http.Request) error {
-	limit, err := limitParam(r, store.DefaultLimit, store.MaxLimit)
-	if err != nil {
-		return err
-	}
-	p, err := h.cfg.Service.ListInvites(r.Context(), r.PathValue("tenantId"), r.URL.Query().Get("cursor"), limit)
-	if err != nil {
-		return err
-	}
-	out := invitesPage{Invites: make([]inviteSummary, 0, len(p.Items)), Cursor: p.Cursor}
-	for _, inv := range p.Items {
-		out.Invites = append(out.Invites, summaryOf(inv))
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return listPage(w, r, func(cursor string, limit int) (store.InvitePage, error) {
+		return h.cfg.Service.ListInvites(r.Context(), r.PathValue("tenantId"), cursor, limit)
+	}, func(p store.InvitePage) invitesPage {
+		return invitesPage{Invites: mapSlice(p.Items, summaryOf), Cursor: p.Cursor}
+	})
 }
 
 func (h *Handler) revokeInvite(w http.ResponseWriter, r *http.Request) error {
 	inv, err := h.cfg.Service.RevokeInvite(r.Context(), r.PathValue("tenantId"), r.PathValue("inviteId"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, summaryOf(inv))
-	return nil
+	return answer(w, http.StatusOK, summaryOf(inv), err)
 }
 
 // revokeAllInvites is the rotation's "revokeInvites": true. It runs after

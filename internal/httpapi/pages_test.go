@@ -3,12 +3,13 @@ package httpapi
 import (
 	"context"
 	"io/fs"
+	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/onboarding"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
@@ -25,48 +26,107 @@ func inlineCode(html string) string {
 	return regexp.MustCompile(`(?i)\son[a-z]+\s*=|\sstyle\s*=|<style|javascript:`).FindString(html)
 }
 
-func TestConnectPage(t *testing.T) {
+// TestPagesAreStatic: every page is its embedded file as is, whatever the
+// request carries, with no inline code for the CSP to block, no data of a
+// tenant and no credential; its scripts are the shared page.js and its own.
+func TestPagesAreStatic(t *testing.T) {
+	e := newEnv(t)
+	tn := e.tenant("a")
+	code := e.invite("a")
+	tests := []struct {
+		name, path, file, script string
+	}{
+		{"form", "/connect?invite=" + code, "connect.html", "connect.js"},
+		{"form without an invite", "/connect", "connect.html", "connect.js"},
+		{"form with a hostile invite", "/connect?invite=%3Cscript%3Ealert(1)%3C%2Fscript%3E", "connect.html", "connect.js"},
+		{"ops page", "/ops", "ops.html", "ops.js"},
+		{"home page", "/", "home.html", "home.js"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := e.do(req{method: "GET", path: tt.path, accept: "text/html,application/xhtml+xml,*/*;q=0.8"})
+			want, err := fs.ReadFile(webFS, "web/"+tt.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := w.Body.String()
+			if w.Code != 200 || w.Header().Get("Content-Type") != "text/html; charset=utf-8" || body != string(want) {
+				t.Fatalf("%d %q, the body is not %s", w.Code, w.Header().Get("Content-Type"), tt.file)
+			}
+			for _, s := range []string{`<script src="/static/page.js" defer></script>`, `<script src="/static/` + tt.script + `" defer></script>`, `<meta name="viewport"`, `lang="en"`} {
+				if !strings.Contains(body, s) {
+					t.Errorf("lacks %q", s)
+				}
+			}
+			for _, secret := range []string{tn.ExternalID, code, testToken, "<script>alert"} {
+				if strings.Contains(body, secret) {
+					t.Errorf("carries %q", secret)
+				}
+			}
+			if m := inlineCode(body); m != "" {
+				t.Errorf("has inline code the CSP would block: %q", m)
+			}
+			if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self';") || strings.Contains(csp, "unsafe-inline") {
+				t.Errorf("CSP %q", csp)
+			}
+		})
+	}
+}
+
+// TestFormData: GET /v1/invite is everything the form shows, a hostile
+// tenant name included as data (the browser test shows it renders as
+// text), and each way the invite link fails is a code the form's script
+// turns into its explanation.
+func TestFormData(t *testing.T) {
 	e := newEnv(t)
 	tn, err := e.svc.CreateTenant(context.Background(), "evil", `Evil <script>alert(1)</script> "Corp"`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	code := e.invite("evil")
-	if w := e.do(req{method: "POST", path: "/v1/connections", body: `{"roleArn":"` + customerRole + `"}`, auth: "Invite " + code}); w.Code != 202 {
-		t.Fatalf("submit: %d", w.Code)
+	if w := e.do(submitAs(code, customerRole)); w.Code != 202 {
+		t.Fatalf("submit: %d %s", w.Code, w.Body)
 	}
-	w := e.do(req{method: "GET", path: "/connect?invite=" + code})
-	body := w.Body.String()
-	if w.Code != 200 || w.Header().Get("Content-Type") != "text/html; charset=utf-8" {
-		t.Fatalf("form: %d %v", w.Code, w.Header())
+	v := decode[inviteView](t, e.do(req{method: "GET", path: "/v1/invite", auth: "Invite " + code}))
+	if v.TenantName != tn.Name || v.ExternalID != tn.ExternalID || v.PartnerName != "Acme Cloud" || v.PartnerAccountID != partnerAcct ||
+		v.TrustedPrincipalARN != principalARN || v.QuickCreateURL == "" || v.TemplateDownload != "/v1/invite/template" ||
+		v.Terraform == "" || v.CLI == "" || v.Sandbox == nil || len(v.TrustPolicy) == 0 || len(v.Connections) != 1 || v.Connections[0].AccountID != customerAcct {
+		t.Fatalf("the form's data: %+v", v)
 	}
-	for _, want := range []string{
-		`value="` + tn.ExternalID + `"`, partnerAcct, principalARN, "Acme Cloud",
-		`Evil &lt;script&gt;alert(1)&lt;/script&gt; &#34;Corp&#34;`,
-		`id="quick-create"`, `rel="noopener noreferrer"`, `target="_blank"`,
-		`role="tablist"`, `aria-controls="panel-tf"`, `<label for="role-arn">`, `<label for="external-id">`,
-		`id="sandbox-create"`, `id="download-template"`, customerAcct, "Verifying",
-		`<script src="/static/connect.js" defer></script>`, `<meta name="viewport"`, `lang="en"`,
-	} {
-		if !strings.Contains(body, want) {
-			t.Errorf("form lacks %q", want)
-		}
-	}
-	if strings.Contains(body, "<script>alert") {
-		t.Error("tenant name not escaped")
-	}
-	if m := inlineCode(body); m != "" {
-		t.Errorf("form has inline code the CSP would block: %q", m)
-	}
-}
 
-func TestConnectPageWithoutSandboxOrQuickCreate(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.Sandbox = nil; c.Setup = noQuickCreate{fakeSetup{}} })
+	noExtras := newEnv(t, func(c *Config) { c.Sandbox = nil; c.Setup = noQuickCreate{fakeSetup{}} })
+	noExtras.tenant("a")
+	v = decode[inviteView](t, noExtras.do(req{method: "GET", path: "/v1/invite", auth: "Invite " + noExtras.invite("a")}))
+	if v.Sandbox != nil || v.QuickCreateURL != "" || v.TemplateDownload == "" {
+		t.Fatalf("without a sandbox or a template URL: %+v", v)
+	}
+
 	e.tenant("a")
-	w := e.do(req{method: "GET", path: "/connect?invite=" + e.invite("a")})
-	body := w.Body.String()
-	if w.Code != 200 || strings.Contains(body, `id="sandbox-create"`) || strings.Contains(body, `id="quick-create"`) || !strings.Contains(body, `id="download-template"`) {
-		t.Fatalf("form: %d\n%s", w.Code, body)
+	expired, _, err := (&onboarding.Service{Store: e.st, InviteTTL: time.Minute, Now: func() time.Time { return e.now.Add(-time.Hour) }}).CreateInvite(context.Background(), "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked := e.createInvite(t, "a")
+	if w := e.do(ops("DELETE", "/v1/tenants/a/invites/"+revoked.InviteID, "")); w.Code != 200 {
+		t.Fatalf("revoke: %d %s", w.Code, w.Body)
+	}
+	script, err := fs.ReadFile(webFS, "web/static/connect.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems := []rejection{
+		{"no invite", req{method: "GET", path: "/v1/invite"}, 401, CodeUnauthenticated, ""},
+		{"garbage", req{method: "GET", path: "/v1/invite", auth: "Invite <script>"}, 401, tenant.CodeInvalidInvite, ""},
+		{"unknown", req{method: "GET", path: "/v1/invite", auth: "Invite " + strings.Repeat("b", 39)}, 401, tenant.CodeInvalidInvite, ""},
+		{"expired", req{method: "GET", path: "/v1/invite", auth: "Invite " + expired}, 401, tenant.CodeInviteExpired, ""},
+		{"revoked", req{method: "GET", path: "/v1/invite", auth: "Invite " + revoked.Code}, 401, tenant.CodeInviteRevoked, ""},
+	}
+	e.wantRefusals(t, problems)
+	// The form explains each of them (without an invite it asks for the link).
+	for _, p := range problems[1:] {
+		if !strings.Contains(string(script), "\n    "+p.code+": [") {
+			t.Errorf("connect.js does not explain %s", p.code)
+		}
 	}
 }
 
@@ -78,64 +138,14 @@ func (n noQuickCreate) Guide(t tenant.Tenant) (Guide, error) {
 	return g, err
 }
 
-func TestConnectPageProblems(t *testing.T) {
-	e := newEnv(t)
-	e.tenant("a")
-	expired, _, err := (&onboarding.Service{Store: e.st, InviteTTL: time.Minute, Now: func() time.Time { return e.now.Add(-time.Hour) }}).CreateInvite(context.Background(), "a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		name, query string
-		status      int
-		heading     string
-	}{
-		{"missing", "", 401, "An invite link is needed"},
-		{"empty", "?invite=", 401, "An invite link is needed"},
-		{"garbage", "?invite=%3Cscript%3E", 404, "This invite link is not valid"},
-		{"unknown", "?invite=" + strings.Repeat("b", 39), 404, "This invite link is not valid"},
-		{"expired", "?invite=" + expired, 401, "This invite link has expired"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			w := e.do(req{method: "GET", path: "/connect" + tt.query})
-			body := w.Body.String()
-			if w.Code != tt.status || !strings.Contains(body, tt.heading) || w.Header().Get("Content-Type") != "text/html; charset=utf-8" {
-				t.Fatalf("%d %q\n%s", w.Code, w.Header().Get("Content-Type"), body)
-			}
-			if strings.Contains(body, "<script>") || strings.Contains(body, "goroutine") || strings.Contains(body, "INVALID_INVITE") {
-				t.Errorf("problem page leaks: %s", body)
-			}
-		})
-	}
-}
-
-func TestOpsPage(t *testing.T) {
-	e := newEnv(t)
-	w := e.do(req{method: "GET", path: "/ops"})
-	body := w.Body.String()
-	if w.Code != 200 {
-		t.Fatalf("ops: %d", w.Code)
-	}
-	for _, want := range []string{`<label for="ops-token">`, `type="password"`, `id="events"`, `id="sweep-all"`, `data-count="ACCESS_LOST"`, `/static/ops.js`} {
-		if !strings.Contains(body, want) {
-			t.Errorf("ops page lacks %q", want)
-		}
-	}
-	if strings.Contains(body, testToken) {
-		t.Error("ops page embeds the token")
-	}
-	if m := inlineCode(body); m != "" {
-		t.Errorf("ops page has inline code: %q", m)
-	}
-}
-
 func TestStaticFiles(t *testing.T) {
 	e := newEnv(t)
 	tests := []struct{ path, ctype string }{
 		{"/static/app.css", "text/css; charset=utf-8"},
 		{"/static/connect.js", "text/javascript; charset=utf-8"},
 		{"/static/ops.js", "text/javascript; charset=utf-8"},
+		{"/static/page.js", "text/javascript; charset=utf-8"},
+		{"/static/home.js", "text/javascript; charset=utf-8"},
 	}
 	for _, tt := range tests {
 		w := e.do(req{method: "GET", path: tt.path})
@@ -164,14 +174,6 @@ func TestStaticFiles(t *testing.T) {
 	}
 }
 
-func TestStatusLabel(t *testing.T) {
-	for s, want := range map[string]string{"PENDING": "Verifying", "VERIFIED": "Connected", "FAILED": "Failed", "ACCESS_LOST": "Access lost", "DISCONNECTED": "Disconnected", "X": "X"} {
-		if got := StatusLabel(connection.Status(s)); got != want {
-			t.Errorf("StatusLabel(%s) = %q, want %q", s, got, want)
-		}
-	}
-}
-
 func TestInlineCodeDetector(t *testing.T) {
 	for _, bad := range []string{`<script>x()</script>`, `<script type="module">`, `<a onclick="x()">`, `<p style="color:red">`, `<style>p{}</style>`, `<a href="javascript:x()">`} {
 		if inlineCode(bad) == "" {
@@ -180,5 +182,25 @@ func TestInlineCodeDetector(t *testing.T) {
 	}
 	if got := inlineCode(`<script src="/static/connect.js" defer></script><p class="x">on time</p>`); got != "" {
 		t.Errorf("inlineCode flagged clean HTML: %q", got)
+	}
+}
+
+// TestAPIBinaryLinksNoTemplateEngine: the API Lambda does not depend on
+// text/template (nor html/template, built on it), whose reflection by
+// method name keeps every method of every type in the binary and takes it
+// past its size budget.
+func TestAPIBinaryLinksNoTemplateEngine(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-tags", "lambda.norpc", "github.com/rolecall/rolecall/functions/api").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < 10 || !slices.Contains(deps, "github.com/rolecall/rolecall/internal/httpapi") {
+		t.Fatalf("go list -deps gave no dependency list: %q", out)
+	}
+	for _, bad := range []string{"text/template", "html/template"} {
+		if slices.Contains(deps, bad) {
+			t.Errorf("functions/api depends on %s", bad)
+		}
 	}
 }

@@ -118,11 +118,7 @@ func (h *Handler) listRegistrationTokens(w http.ResponseWriter, r *http.Request)
 
 func (h *Handler) revokeRegistrationToken(w http.ResponseWriter, r *http.Request) error {
 	tok, err := h.cfg.Registrations.RevokeToken(r.Context(), r.PathValue("tenantId"), r.PathValue("tokenId"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, tok)
-	return nil
+	return answer(w, http.StatusOK, tok, err)
 }
 
 type batchRequest struct {

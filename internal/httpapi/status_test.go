@@ -158,9 +158,13 @@ func TestCustomerCheckAgain(t *testing.T) {
 	}
 }
 
+// TestHome: in serve, GET / is the home page for a browser and its data
+// for a client asking for JSON, the demo invite only for a browser on this
+// machine; in Lambda, always JSON pointing at the API.
 func TestHome(t *testing.T) {
+	const demo = "http://127.0.0.1:8080/connect?invite=abc"
 	t.Run("serve", func(t *testing.T) {
-		e := newEnv(t, func(c *Config) { c.DemoInviteURL = "http://127.0.0.1:8080/connect?invite=abc" })
+		e := newEnv(t, func(c *Config) { c.DemoInviteURL = demo })
 		for _, peer := range []struct {
 			addr, host string
 			demo       bool
@@ -171,33 +175,46 @@ func TestHome(t *testing.T) {
 			{"203.0.113.7:50000", "127.0.0.1:8080", false},
 			{"127.0.0.1:50000", "rolecall.example.com", false}, // a local proxy for a public name
 		} {
-			hr := httptest.NewRequest("GET", "/", nil)
-			hr.RemoteAddr, hr.Host = peer.addr, peer.host
-			w := httptest.NewRecorder()
-			e.h.ServeHTTP(w, hr)
-			body := w.Body.String()
-			if w.Code != 200 || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") {
-				t.Fatalf("GET / %d %s", w.Code, w.Header().Get("Content-Type"))
+			get := func(accept string) *httptest.ResponseRecorder {
+				hr := httptest.NewRequest("GET", "/", nil)
+				hr.RemoteAddr, hr.Host = peer.addr, peer.host
+				hr.Header.Set("Accept", accept)
+				w := httptest.NewRecorder()
+				e.h.ServeHTTP(w, hr)
+				return w
 			}
-			for _, want := range []string{`href="/ops"`, "Acme Cloud"} {
-				if !strings.Contains(body, want) {
-					t.Errorf("home page lacks %s", want)
-				}
+			w := get("text/html,*/*;q=0.8")
+			if body := w.Body.String(); w.Code != 200 || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") ||
+				!strings.Contains(body, `href="/ops"`) || strings.Contains(body, "invite=abc") || w.Header().Get("Vary") != "Accept" {
+				t.Fatalf("GET / page %d %v", w.Code, w.Header())
 			}
-			if got := strings.Contains(body, "invite=abc"); got != peer.demo {
-				t.Errorf("from %s the home page shows the demo invite: %v, want %v", peer.addr, got, peer.demo)
+			w = get("application/json")
+			s := decode[site](t, w)
+			if w.Code != 200 || s.PartnerName != "Acme Cloud" || s.Local == nil || !s.Local.Sandbox || !s.Local.Events || !s.Local.Sweeps ||
+				s.Local.PartnerAccountID != partnerAcct || s.Local.TrustedPrincipalARN != principalARN || s.Local.EventSource != "rolecall" ||
+				strings.Join(s.Local.Statuses, ",") != "PENDING,VERIFIED,FAILED,ACCESS_LOST,DISCONNECTED" {
+				t.Fatalf("GET / JSON %d %+v", w.Code, s)
+			}
+			if got := s.Local.DemoInviteURL == demo; got != peer.demo {
+				t.Errorf("from %s GET / gives the demo invite: %v, want %v", peer.addr, got, peer.demo)
 			}
 		}
 	})
 	t.Run("lambda", func(t *testing.T) {
-		e := newEnv(t, func(c *Config) { c.OpsPage, c.Events, c.Sweeper, c.Sandbox = false, nil, nil, nil })
-		w := e.do(req{method: "GET", path: "/"})
-		got := decode[apiPointer](t, w)
-		if w.Code != 200 || got.Service != "rolecall" || got.Routes["form"] == "" {
-			t.Errorf("GET / %d %+v", w.Code, got)
+		e := newEnv(t, func(c *Config) {
+			c.OpsPage, c.Events, c.Sweeper, c.Sandbox, c.DemoInviteURL = false, nil, nil, nil, demo
+		})
+		for _, accept := range []string{"", "text/html", "application/json"} {
+			w := e.do(req{method: "GET", path: "/", accept: accept})
+			got := decode[site](t, w)
+			if w.Code != 200 || got.Service != "rolecall" || got.Routes["form"] == "" || got.PartnerName != "Acme Cloud" || got.Local != nil {
+				t.Errorf("GET / (Accept %q) %d %+v", accept, w.Code, got)
+			}
 		}
-		if w := e.do(req{method: "GET", path: "/nothing"}); w.Code != 404 {
-			t.Errorf("GET /nothing %d, want 404", w.Code)
+		for _, p := range []string{"/nothing", "/ops"} {
+			if w := e.do(req{method: "GET", path: p}); w.Code != 404 {
+				t.Errorf("GET %s %d, want 404", p, w.Code)
+			}
 		}
 	})
 }

@@ -96,30 +96,17 @@ func (h *Handler) listTenants(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	limit, err := limitParam(r, store.DefaultLimit, store.MaxLimit)
-	if err != nil {
-		return err
-	}
-	p, err := d.ListTenants(r.Context(), r.URL.Query().Get("cursor"), limit)
-	if err != nil {
-		return err
-	}
-	out := tenantsPage{Tenants: make([]tenantView, 0, len(p.Items)), Cursor: p.Cursor}
-	for _, t := range p.Items {
-		out.Tenants = append(out.Tenants, viewTenant(t))
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return listPage(w, r, func(cursor string, limit int) (store.TenantPage, error) {
+		return d.ListTenants(r.Context(), cursor, limit)
+	}, func(p store.TenantPage) tenantsPage {
+		return tenantsPage{Tenants: mapSlice(p.Items, viewTenant), Cursor: p.Cursor}
+	})
 }
 
 // getTenant is GET /v1/tenants/{tenantId}.
 func (h *Handler) getTenant(w http.ResponseWriter, r *http.Request) error {
 	t, err := h.cfg.Service.Tenant(r.Context(), r.PathValue("tenantId"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, viewTenant(t))
-	return nil
+	return answer(w, http.StatusOK, viewTenant(t), err)
 }
 
 // getConnectionHistory is GET /v1/tenants/{tenantId}/connections/{accountId}:

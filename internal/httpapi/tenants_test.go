@@ -79,11 +79,7 @@ func TestListTenantsPagesWithoutSecrets(t *testing.T) {
 
 func TestConnectionHistory(t *testing.T) {
 	e := newEnv(t)
-	e.tenant("acme")
-	inv := "Invite " + e.invite("acme")
-	if w := e.do(req{method: "POST", path: "/v1/connections", body: `{"roleArn":"` + customerRole + `"}`, auth: inv}); w.Code != 202 {
-		t.Fatalf("submit: %d %s", w.Code, w.Body)
-	}
+	e.submitted(t, "acme")
 	if w := e.do(ops("DELETE", "/v1/tenants/acme/connections/111122223333", "")); w.Code != 200 {
 		t.Fatalf("disconnect: %d %s", w.Code, w.Body)
 	}
@@ -105,13 +101,7 @@ func TestConnectionHistory(t *testing.T) {
 func TestTenantRoutesRefuse(t *testing.T) {
 	e := newEnv(t)
 	e.tenant("acme")
-	tests := []struct {
-		name   string
-		r      req
-		status int
-		code   string
-		field  string
-	}{
+	e.wantRefusals(t, []rejection{
 		{"list without token", req{method: "GET", path: "/v1/tenants"}, 401, CodeUnauthenticated, ""},
 		{"get without token", req{method: "GET", path: "/v1/tenants/acme"}, 401, CodeUnauthenticated, ""},
 		{"history without token", req{method: "GET", path: "/v1/tenants/acme/connections/111122223333"}, 401, CodeUnauthenticated, ""},
@@ -123,18 +113,7 @@ func TestTenantRoutesRefuse(t *testing.T) {
 		{"history of an unknown tenant", ops("GET", "/v1/tenants/nobody/connections/111122223333", ""), 404, CodeNotFound, "tenantId"},
 		{"history of an unknown connection", ops("GET", "/v1/tenants/acme/connections/111122223333", ""), 404, CodeNotFound, "accountId"},
 		{"history of a bad account", ops("GET", "/v1/tenants/acme/connections/1234", ""), 400, onboarding.CodeInvalidID, "accountId"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			w := e.do(tc.r)
-			if w.Code != tc.status {
-				t.Fatalf("status %d, want %d: %s", w.Code, tc.status, w.Body)
-			}
-			if d := apiErr(t, w); d.Code != tc.code || d.Field != tc.field {
-				t.Errorf("error %+v, want %s field %q", d, tc.code, tc.field)
-			}
-		})
-	}
+	})
 }
 
 // A Service without the Directory methods has no listing routes.

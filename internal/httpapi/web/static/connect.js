@@ -1,5 +1,7 @@
-// RoleCall customer form: copy buttons, tabs, template download, sandbox
-// role, role submission and live status. Vanilla JavaScript, no build step.
+// RoleCall customer form: the tenant's details from GET /v1/invite (or why
+// the invite link does not work), copy buttons, tabs, template download,
+// sandbox role, role submission and live status. Vanilla JavaScript, no
+// build step; page.js comes first.
 'use strict';
 (function () {
   var invite = new URLSearchParams(location.search).get('invite') || '';
@@ -7,78 +9,24 @@
   var LABELS = { PENDING: 'Verifying', VERIFIED: 'Connected', FAILED: 'Failed', ACCESS_LOST: 'Access lost', DISCONNECTED: 'Disconnected' };
   var ARN_SHAPE = /^arn:[a-z-]+:iam::\d{12}:role\/[\w+=,.@\/-]+$/;
 
-  function $(id) { return document.getElementById(id); }
+  var $ = RoleCall.$, el = RoleCall.el, when = RoleCall.when;
+  var inv = null; // GET /v1/invite, once the page has it
 
-  function api(method, path, body) {
-    var opts = { method: method, cache: 'no-store', credentials: 'omit',
-      headers: { 'Authorization': 'Invite ' + invite, 'Accept': 'application/json' } };
-    if (body !== undefined) {
-      opts.headers['Content-Type'] = 'application/json';
-      opts.body = JSON.stringify(body);
-    }
-    return fetch(path, opts).then(function (res) {
-      return res.text().then(function (text) {
-        var data = null;
-        try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
-        if (!res.ok) {
-          return { ok: false, status: res.status, retryAfter: parseInt(res.headers.get('Retry-After') || '', 10) || 0,
-            error: (data && data.error) || { code: 'HTTP_' + res.status, message: 'The server answered with status ' + res.status + '.' } };
-        }
-        return { ok: true, status: res.status, data: data, text: text };
-      });
-    }, function () {
-      return { ok: false, status: 0, error: { code: 'NETWORK', message: 'The server could not be reached. Check your connection and try again.' } };
-    });
-  }
-
-  function when(t) {
-    if (!t) return '—';
-    var d = new Date(t);
-    if (isNaN(d.getTime())) return '—';
-    return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC').replace(/Z$/, ' UTC');
-  }
+  function api(method, path, body) { return RoleCall.request(method, path, 'Invite ' + invite, body); }
 
   function labelled(td, label) {
     td.setAttribute('data-label', label);
     return td;
   }
 
-  function el(tag, cls, text) {
-    var e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text !== undefined) e.textContent = text;
-    return e;
-  }
-
   // --- copy buttons -------------------------------------------------------
-  function copyText(text, source) {
-    if (navigator.clipboard && window.isSecureContext) {
-      return navigator.clipboard.writeText(text).catch(function () { return legacyCopy(text, source); });
-    }
-    return legacyCopy(text, source);
-  }
-  function legacyCopy(text, source) {
-    return new Promise(function (resolve, reject) {
-      var ta = document.createElement('textarea');
-      ta.value = text;
-      ta.setAttribute('readonly', '');
-      ta.className = 'offscreen';
-      document.body.appendChild(ta);
-      ta.select();
-      var ok = false;
-      try { ok = document.execCommand('copy'); } catch (e) { ok = false; }
-      document.body.removeChild(ta);
-      if (source && source.focus) source.focus();
-      if (ok) { resolve(); } else { reject(new Error('copy failed')); }
-    });
-  }
   function bindCopy(button) {
     button.addEventListener('click', function () {
       var src = $(button.getAttribute('data-copy'));
       if (!src) return;
       var text = src.value !== undefined && src.tagName === 'INPUT' ? src.value : src.textContent;
       var out = $(button.getAttribute('aria-describedby'));
-      copyText(text.trim(), button).then(function () {
+      RoleCall.copyText(text.trim(), button).then(function () {
         if (out) out.textContent = 'Copied to the clipboard.';
         button.textContent = 'Copied';
         setTimeout(function () { button.textContent = 'Copy'; }, 2000);
@@ -123,7 +71,7 @@
     dl.addEventListener('click', function () {
       var status = $('download-status');
       status.textContent = 'Preparing the download…';
-      api('GET', dl.getAttribute('data-href')).then(function (r) {
+      api('GET', inv.templateDownload).then(function (r) {
         if (!r.ok) { status.textContent = r.error.message; return; }
         var url = URL.createObjectURL(new Blob([r.text], { type: 'application/yaml' }));
         var a = document.createElement('a');
@@ -138,46 +86,55 @@
     });
   }
 
-  // --- sandbox role -----------------------------------------------------------
-  var sb = $('sandbox-create');
-  if (sb) {
-    sb.addEventListener('click', function () {
-      var out = $('sandbox-result');
-      out.textContent = 'Creating the role…';
-      sb.disabled = true;
-      api('GET', '/v1/invite').then(function (r) {
-        if (!r.ok || !r.data.sandbox) {
-          return { ok: false, error: r.ok ? { message: 'The sandbox is not available.' } : r.error };
-        }
-        var offer = r.data.sandbox;
-        return api('PUT', '/_sandbox/roles', { roleArn: offer.roleArn, trustPolicy: offer.trustPolicy });
-      }).then(function (r) {
-        sb.disabled = false;
+  // onAction runs call when button is chosen, the button disabled and
+  // busy shown in out meanwhile; a refusal shows as failed and its message,
+  // an answer goes to done to fill out.
+  function onAction(id, out, busy, failed, call, done) {
+    var button = $(id);
+    button.addEventListener('click', function () {
+      out.textContent = busy;
+      button.disabled = true;
+      call().then(function (r) {
+        button.disabled = false;
         out.textContent = '';
-        if (!r.ok) { out.textContent = 'The role could not be created: ' + r.error.message; return; }
-        var p = el('p', null, 'Created the role in the sandbox. Its ARN, to paste below:');
-        var row = el('div', 'copyrow');
-        var code = el('code', 'mono breakable', r.data.roleArn);
-        code.id = 'sandbox-arn';
-        var btn = el('button', 'btn secondary small', 'Copy');
-        btn.type = 'button';
-        btn.setAttribute('data-copy', 'sandbox-arn');
-        btn.setAttribute('aria-describedby', 'sandbox-copied');
-        var copied = el('p', 'copied');
-        copied.id = 'sandbox-copied';
-        row.appendChild(code);
-        row.appendChild(btn);
-        out.appendChild(p);
-        out.appendChild(row);
-        out.appendChild(copied);
-        bindCopy(btn);
-        // Fill the ARN field: the next step is to press Connect.
-        input.value = r.data.roleArn;
-        clearFieldError();
-        out.appendChild(el('p', 'help', 'It is filled in below: choose Connect.'));
+        if (!r.ok) { out.textContent = failed + r.error.message; return; }
+        done(r.data);
       });
     });
   }
+
+  // copyable is node (given the id) and its Copy button in a box of class
+  // cls, then the copy's feedback.
+  function copyable(cls, node, id) {
+    var box = el('div', cls);
+    node.id = id;
+    var btn = el('button', 'btn secondary small', 'Copy');
+    btn.type = 'button';
+    btn.setAttribute('data-copy', id);
+    btn.setAttribute('aria-describedby', id + '-copied');
+    var copied = el('p', 'copied');
+    copied.id = id + '-copied';
+    box.appendChild(node);
+    box.appendChild(btn);
+    bindCopy(btn);
+    var both = document.createDocumentFragment();
+    both.appendChild(box);
+    both.appendChild(copied);
+    return both;
+  }
+
+  // --- sandbox role -----------------------------------------------------------
+  var sandboxOut = $('sandbox-result');
+  onAction('sandbox-create', sandboxOut, 'Creating the role…', 'The role could not be created: ', function () {
+    return api('PUT', '/_sandbox/roles', { roleArn: inv.sandbox.roleArn, trustPolicy: inv.sandbox.trustPolicy });
+  }, function (data) {
+    sandboxOut.appendChild(el('p', null, 'Created the role in the sandbox. Its ARN, to paste below:'));
+    sandboxOut.appendChild(copyable('copyrow', el('code', 'mono breakable', data.roleArn), 'sandbox-arn'));
+    // Fill the ARN field: the next step is to press Connect.
+    input.value = data.roleArn;
+    clearFieldError();
+    sandboxOut.appendChild(el('p', 'help', 'It is filled in below: choose Connect.'));
+  });
 
   // --- role ARN field ---------------------------------------------------------
   var form = $('submit-form');
@@ -223,7 +180,7 @@
   var statusBox = $('status');
   var statusDetail = $('status-detail');
   var expectedPolicy = $('expected-policy');
-  var windowSeconds = statusCard ? parseInt(statusCard.getAttribute('data-propagation-seconds'), 10) || 0 : 0;
+  var windowSeconds = 0; // the propagation window, from the invite
   var pollTimer = null;
   var countdownTimer = null;
   var pollStarted = 0;
@@ -250,7 +207,7 @@
     attemptTimes = {};
     statusBox.textContent = '';
     statusDetail.textContent = '';
-    if (expectedPolicy) expectedPolicy.hidden = true;
+    expectedPolicy.hidden = true;
     statusCard.hidden = true;
   }
 
@@ -297,11 +254,13 @@
     return wrap;
   }
 
-  var DENIED_CAUSES = [
-    'The role name or the account ID in the ARN is mistyped, or the role does not exist (yet). Compare the ARN with the role in the IAM console.',
-    'The trust policy names another principal than ' + (($('trusted-principal') || {}).textContent || 'the principal shown above') + '.',
-    'The sts:ExternalId condition holds another value than your external ID shown above.'
-  ];
+  function deniedCauses() {
+    return [
+      'The role name or the account ID in the ARN is mistyped, or the role does not exist (yet). Compare the ARN with the role in the IAM console.',
+      'The trust policy names another principal than ' + (inv.trustedPrincipalArn || 'the principal shown above') + '.',
+      'The sts:ExternalId condition holds another value than your external ID shown above.'
+    ];
+  }
 
   function checkAgainButton(c) {
     var p = el('p', 'check-again');
@@ -371,11 +330,11 @@
       causes.appendChild(el('h3', null, 'Possible causes, most likely first'));
       var list = el('ol');
       list.id = 'denied-causes';
-      DENIED_CAUSES.forEach(function (t) { list.appendChild(el('li', null, t)); });
+      deniedCauses().forEach(function (t) { list.appendChild(el('li', null, t)); });
       causes.appendChild(list);
       statusDetail.appendChild(causes);
     }
-    if (expectedPolicy) expectedPolicy.hidden = !showPolicy;
+    expectedPolicy.hidden = !(showPolicy && inv.trustPolicy);
     if (failing) statusDetail.appendChild(checkAgainButton(c));
   }
 
@@ -510,104 +469,121 @@
   // --- connections table ------------------------------------------------------
   function refreshConnections() {
     api('GET', '/v1/invite').then(function (r) {
-      if (!r.ok) return;
-      var list = r.data.connections || [];
-      var tbody = document.querySelector('#conns tbody');
-      var wrap = document.querySelector('.table-scroll');
-      tbody.textContent = '';
-      list.forEach(function (c) {
-        var tr = document.createElement('tr');
-        tr.appendChild(labelled(el('td', 'mono', c.accountId), 'Account'));
-        tr.appendChild(labelled(el('td', 'mono breakable', c.roleArn), 'Role'));
-        var st = labelled(el('td'), 'Status');
-        st.appendChild(el('span', 'chip ' + c.status.toLowerCase(), LABELS[c.status] || c.status));
-        if (c.status !== 'VERIFIED' && c.reason && c.reason.message) {
-          st.appendChild(document.createElement('br'));
-          st.appendChild(el('span', 'muted small', c.reason.message));
-        }
-        var note = rotationNote(c, r.data);
-        if (note) { st.appendChild(document.createElement('br')); st.appendChild(note); }
-        tr.appendChild(st);
-        var td = labelled(el('td'), 'Last check');
-        var time = el('time', null, when(c.lastCheckedAt));
-        if (c.lastCheckedAt) time.setAttribute('datetime', c.lastCheckedAt);
-        td.appendChild(time);
-        tr.appendChild(td);
-        tbody.appendChild(tr);
-      });
-      wrap.hidden = list.length === 0;
-      $('conns-empty').hidden = list.length !== 0;
+      if (r.ok) showConnections(r.data);
     });
+  }
+  function showConnections(data) {
+    var list = data.connections || [];
+    var tbody = document.querySelector('#conns tbody');
+    var wrap = document.querySelector('.table-scroll');
+    tbody.textContent = '';
+    list.forEach(function (c) {
+      var tr = document.createElement('tr');
+      tr.appendChild(labelled(el('td', 'mono', c.accountId), 'Account'));
+      tr.appendChild(labelled(el('td', 'mono breakable', c.roleArn), 'Role'));
+      var st = labelled(el('td'), 'Status');
+      st.appendChild(el('span', 'chip ' + c.status.toLowerCase(), LABELS[c.status] || c.status));
+      if (c.status !== 'VERIFIED' && c.reason && c.reason.message) {
+        st.appendChild(document.createElement('br'));
+        st.appendChild(el('span', 'muted small', c.reason.message));
+      }
+      var note = rotationNote(c, data);
+      if (note) { st.appendChild(document.createElement('br')); st.appendChild(note); }
+      tr.appendChild(st);
+      var td = labelled(el('td'), 'Last check');
+      var time = el('time', null, when(c.lastCheckedAt));
+      if (c.lastCheckedAt) time.setAttribute('datetime', c.lastCheckedAt);
+      td.appendChild(time);
+      tr.appendChild(td);
+      tbody.appendChild(tr);
+    });
+    wrap.hidden = list.length === 0;
+    $('conns-empty').hidden = list.length !== 0;
   }
 
   // --- sandbox stack: the role and its self-registration --------------------
-  var sl = $('sandbox-launch');
-  if (sl) {
-    sl.addEventListener('click', function () {
-      var out = $('sandbox-stack-result');
-      out.textContent = 'Launching the stack: creating the role, then registering it…';
-      sl.disabled = true;
-      api('POST', '/_sandbox/stacks').then(function (r) {
-        sl.disabled = false;
-        out.textContent = '';
-        if (!r.ok) { out.textContent = 'The stack could not be launched: ' + r.error.message; return; }
-        var st = r.data.stack;
-        var detail = st.reason ? ': ' + st.reason : (st.data && st.data.Status ? ' (connection ' + st.data.Status + ')' : '');
-        var line = el('p', null, 'The stack\'s registration answered CloudFormation ' + st.status + detail + '.');
-        line.id = 'sandbox-stack-status';
-        out.appendChild(line);
-        out.appendChild(el('p', 'muted small', 'Stack ' + st.stackId));
-        var c = r.data.connection;
-        if (c) {
-          showStatus(c);
-          refreshConnections();
-          if (!TERMINAL[c.status]) poll(c.accountId);
-        }
-      });
-    });
-  }
+  var stackOut = $('sandbox-stack-result');
+  onAction('sandbox-launch', stackOut, 'Launching the stack: creating the role, then registering it…', 'The stack could not be launched: ', function () {
+    return api('POST', '/_sandbox/stacks');
+  }, function (data) {
+    var st = data.stack;
+    var detail = st.reason ? ': ' + st.reason : (st.data && st.data.Status ? ' (connection ' + st.data.Status + ')' : '');
+    var line = el('p', null, 'The stack\'s registration answered CloudFormation ' + st.status + detail + '.');
+    line.id = 'sandbox-stack-status';
+    stackOut.appendChild(line);
+    stackOut.appendChild(el('p', 'muted small', 'Stack ' + st.stackId));
+    var c = data.connection;
+    if (c) {
+      showStatus(c);
+      refreshConnections();
+      if (!TERMINAL[c.status]) poll(c.accountId);
+    }
+  });
 
   // --- self-registering stack: a registration token, shown once -------------
-  var sr = $('self-register');
-  if (sr) {
-    sr.addEventListener('click', function () {
-      var out = $('self-register-result');
-      out.textContent = 'Creating a registration token…';
-      sr.disabled = true;
-      api('POST', '/v1/invite/registration').then(function (r) {
-        sr.disabled = false;
-        out.textContent = '';
-        if (!r.ok) { out.textContent = 'No token was created: ' + r.error.message; return; }
-        out.appendChild(el('p', null, 'Registration token ' + r.data.tokenId + ', valid until ' + when(r.data.expiresAt) +
-          '. It is shown only now and lets a stack register roles for your organisation: keep it like a password.'));
-        if (r.data.quickCreateUrl) {
-          var a = el('a', 'btn', 'Launch the self-registering stack in the AWS console');
-          a.id = 'self-register-link';
-          a.href = r.data.quickCreateUrl;
-          a.target = '_blank';
-          a.rel = 'noopener noreferrer';
-          var p = el('p');
-          p.appendChild(a);
-          out.appendChild(p);
-        }
-        var box = el('div', 'codebox');
-        var pre = el('pre');
-        pre.id = 'stackset-snippet';
-        pre.tabIndex = 0;
-        pre.appendChild(el('code', null, r.data.stackSet));
-        var btn = el('button', 'btn secondary small', 'Copy');
-        btn.type = 'button';
-        btn.setAttribute('data-copy', 'stackset-snippet');
-        btn.setAttribute('aria-describedby', 'stackset-copied');
-        var copied = el('p', 'copied');
-        copied.id = 'stackset-copied';
-        box.appendChild(pre);
-        box.appendChild(btn);
-        box.appendChild(copied);
-        out.appendChild(el('p', null, 'For every account of an AWS Organization (run in the management account):'));
-        out.appendChild(box);
-        bindCopy(btn);
-      });
+  var regOut = $('self-register-result');
+  onAction('self-register', regOut, 'Creating a registration token…', 'No token was created: ', function () {
+    return api('POST', '/v1/invite/registration');
+  }, function (data) {
+    regOut.appendChild(el('p', null, 'Registration token ' + data.tokenId + ', valid until ' + when(data.expiresAt) +
+      '. It is shown only now and lets a stack register roles for your organisation: keep it like a password.'));
+    if (data.quickCreateUrl) {
+      var a = el('a', 'btn', 'Launch the self-registering stack in the AWS console');
+      a.id = 'self-register-link';
+      a.href = RoleCall.safeURL(data.quickCreateUrl);
+      a.target = '_blank';
+      a.rel = 'noopener noreferrer';
+      var p = el('p');
+      p.appendChild(a);
+      regOut.appendChild(p);
+    }
+    var pre = el('pre');
+    pre.tabIndex = 0;
+    pre.appendChild(el('code', null, data.stackSet));
+    regOut.appendChild(el('p', null, 'For every account of an AWS Organization (run in the management account):'));
+    regOut.appendChild(copyable('codebox', pre, 'stackset-snippet'));
+  });
+
+  // --- the page's data ----------------------------------------------------------
+  // PROBLEMS are what the form says instead when the invite link does not
+  // work, by the API's error code.
+  var PROBLEMS = {
+    INVITE_EXPIRED: ['This invite link has expired', 'Invite links are valid for a limited time. Ask {partner} for a new one.'],
+    INVITE_REVOKED: ['This invite link was revoked', 'The partner withdrew this link. Ask {partner} for a new one.'],
+    INVALID_INVITE: ['This invite link is not valid', 'Check that you copied the whole link, or ask {partner} for a new one.'],
+    MISSING: ['An invite link is needed', 'Open this page from the invite link your partner sent you. It ends with ?invite= and a code.'],
+    INTERNAL: ['Something went wrong on our side', 'Try again in a minute.']
+  };
+  function showProblem(code, partner) {
+    var p = PROBLEMS[code] || PROBLEMS.INTERNAL;
+    document.title = p[0];
+    $('problem-title').textContent = p[0];
+    $('problem-message').textContent = p[1].replace('{partner}', partner);
+    $('loading').hidden = true;
+    $('problem').hidden = false;
+  }
+
+  function showForm(data) {
+    inv = data;
+    RoleCall.fill(data);
+    document.title = 'Connect your AWS account to ' + data.partnerName;
+    ext.value = data.externalId;
+    windowSeconds = data.propagationWindowSeconds || 0;
+    $('quick-create').href = RoleCall.safeURL(data.quickCreateUrl || '#');
+    if (data.sandbox) $('sandbox-account').textContent = data.sandbox.accountId;
+    if (data.roleName) input.placeholder = 'arn:aws:iam::111122223333:role/' + data.roleName;
+    if (data.trustPolicy) $('expected-trust-policy').firstChild.textContent = JSON.stringify(data.trustPolicy, null, 2);
+    showConnections(data);
+    $('loading').hidden = true;
+    $('form').hidden = false;
+  }
+
+  if (!invite) {
+    RoleCall.site().then(function (s) { RoleCall.fill(s); showProblem('MISSING', s.partnerName); });
+  } else {
+    api('GET', '/v1/invite').then(function (r) {
+      if (r.ok) { showForm(r.data); return; }
+      RoleCall.site().then(function (s) { RoleCall.fill(s); showProblem(r.error.code, s.partnerName); });
     });
   }
 })();

@@ -2,42 +2,20 @@
 // sweeps and the live event feed. Vanilla JavaScript, no build step.
 'use strict';
 (function () {
-  var STATUSES = ['PENDING', 'VERIFIED', 'FAILED', 'ACCESS_LOST', 'DISCONNECTED'];
+  var STATUSES = []; // from GET /: the statuses, in the order listed
+  var features = {}; // from GET /: events, sweeps
   var KEY = 'rolecall.opsToken';
   var lastEvent = '';
   var eventsTimer = null;
   var connsTimer = null;
 
-  function $(id) { return document.getElementById(id); }
-  function el(tag, cls, text) {
-    var e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text !== undefined) e.textContent = text;
-    return e;
-  }
-  function when(t) {
-    if (!t) return '—';
-    var d = new Date(t);
-    if (isNaN(d.getTime())) return '—';
-    return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC').replace(/Z$/, ' UTC');
-  }
+  var $ = RoleCall.$, el = RoleCall.el, when = RoleCall.when;
   function token() { return sessionStorage.getItem(KEY) || ''; }
 
   function api(method, path, body) {
-    var opts = { method: method, cache: 'no-store', credentials: 'omit',
-      headers: { 'Authorization': 'Bearer ' + token(), 'Accept': 'application/json' } };
-    if (body !== undefined) {
-      opts.headers['Content-Type'] = 'application/json';
-      opts.body = JSON.stringify(body);
-    }
-    return fetch(path, opts).then(function (res) {
-      return res.json().catch(function () { return null; }).then(function (data) {
-        if (res.status === 401) signOut('The token was not accepted.');
-        if (!res.ok) return { ok: false, status: res.status, error: (data && data.error) || { message: 'HTTP ' + res.status } };
-        return { ok: true, status: res.status, data: data };
-      });
-    }, function () {
-      return { ok: false, status: 0, error: { message: 'The server could not be reached.' } };
+    return RoleCall.request(method, path, 'Bearer ' + token(), body).then(function (r) {
+      if (r.status === 401) signOut('The token was not accepted.');
+      return r;
     });
   }
 
@@ -82,7 +60,7 @@
     if (!v) { signOut('Enter the ops token.'); return; }
     sessionStorage.setItem(KEY, v);
     $('ops-token').value = '';
-    signIn();
+    ready.then(signIn);
   });
   $('signout').addEventListener('click', function () { signOut(''); });
   $('refresh').addEventListener('click', function () { loadConnections(); });
@@ -344,7 +322,7 @@
       var copied = el('span', 'copied');
       copied.id = 'invite-copied';
       copy.addEventListener('click', function () {
-        copyText(r.data.url).then(function () {
+        RoleCall.copyText(r.data.url).then(function () {
           copied.textContent = 'Copied to the clipboard.';
           copy.textContent = 'Copied';
           setTimeout(function () { copy.textContent = 'Copy'; }, 2000);
@@ -356,27 +334,6 @@
       out.appendChild(copied);
     });
   });
-
-  function copyText(text) {
-    if (navigator.clipboard && window.isSecureContext) {
-      return navigator.clipboard.writeText(text).catch(function () { return legacyCopy(text); });
-    }
-    return legacyCopy(text);
-  }
-  function legacyCopy(text) {
-    return new Promise(function (resolve, reject) {
-      var ta = document.createElement('textarea');
-      ta.value = text;
-      ta.setAttribute('readonly', '');
-      ta.className = 'offscreen';
-      document.body.appendChild(ta);
-      ta.select();
-      var ok = false;
-      try { ok = document.execCommand('copy'); } catch (e) { ok = false; }
-      document.body.removeChild(ta);
-      if (ok) resolve(); else reject(new Error('copy failed'));
-    });
-  }
 
   // --- rotation -------------------------------------------------------------------
   var GRACE_KEY = 'rolecall.rotateGraceUnsupported';
@@ -424,7 +381,7 @@
   // --- events ---------------------------------------------------------------------
   function pollEvents() {
     var list = $('events');
-    if (!list) return;
+    if (!features.events) return;
     clearTimeout(eventsTimer);
     api('GET', '/v1/events?limit=500' + (lastEvent ? '&after=' + encodeURIComponent(lastEvent) : '')).then(function (r) {
       if (r.ok) {
@@ -455,5 +412,22 @@
     });
   }
 
-  if (token()) signIn();
+  // The page's data: what this RoleCall serves (GET /), then the console
+  // when this tab is signed in already.
+  var ready = RoleCall.site().then(function (s) {
+    features = s.local || {};
+    STATUSES = features.statuses || [];
+    RoleCall.fill(Object.assign({ partnerName: s.partnerName }, features));
+    var counts = $('counts');
+    STATUSES.forEach(function (st) {
+      var li = el('li', 'count ' + st.toLowerCase());
+      var n = el('span', 'n', '0');
+      n.setAttribute('data-count', st);
+      li.appendChild(n);
+      li.appendChild(document.createTextNode(' '));
+      li.appendChild(el('span', 'what', st));
+      counts.appendChild(li);
+    });
+  });
+  ready.then(function () { if (token()) signIn(); });
 })();
