@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/internal/connection"
-	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/onboarding"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
@@ -78,12 +78,12 @@ func (h *Handler) getAccess(w http.ResponseWriter, r *http.Request) error {
 // (a page may hold fewer than limit, or none, and still have a cursor).
 func (h *Handler) listAccess(w http.ResponseWriter, r *http.Request) error {
 	var t tenant.Tenant
-	return listPage(w, r, func(cursor string, limit int) (p store.Page, err error) {
+	return listPage(w, r, func(cursor string, limit int) (p onboarding.Page, err error) {
 		if t, err = h.cfg.Service.Tenant(r.Context(), r.PathValue("tenantId")); err != nil {
 			return p, err
 		}
 		return h.cfg.Service.ListByTenant(r.Context(), t.ID, cursor, limit)
-	}, func(p store.Page) accessPage {
+	}, func(p onboarding.Page) accessPage {
 		out := accessPage{Connections: []accessView{}, Cursor: p.Cursor}
 		for _, c := range p.Items {
 			if c.Status == connection.Verified {

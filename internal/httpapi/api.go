@@ -14,7 +14,6 @@ import (
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/onboarding"
 	"github.com/rolecall/rolecall/internal/rolearn"
-	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
@@ -203,7 +202,7 @@ func (h *Handler) rotate(w http.ResponseWriter, r *http.Request) error {
 // listPage answers a listing: ?limit= within the listings' bounds, the
 // page list reads from ?cursor=, as view shows it.
 func listPage[P, V any](w http.ResponseWriter, r *http.Request, list func(cursor string, limit int) (P, error), view func(P) V) error {
-	limit, err := limitParam(r, store.DefaultLimit, store.MaxLimit)
+	limit, err := limitParam(r, onboarding.DefaultLimit, onboarding.MaxLimit)
 	if err != nil {
 		return err
 	}
@@ -211,21 +210,21 @@ func listPage[P, V any](w http.ResponseWriter, r *http.Request, list func(cursor
 	return answer(w, http.StatusOK, view(p), err)
 }
 
-func viewConnections(p store.Page) connectionsPage {
+func viewConnections(p onboarding.Page) connectionsPage {
 	return connectionsPage{Connections: nonNil(p.Items), Cursor: p.Cursor}
 }
 
 func (h *Handler) listByTenant(w http.ResponseWriter, r *http.Request) error {
-	return listPage(w, r, func(cursor string, limit int) (store.Page, error) {
+	return listPage(w, r, func(cursor string, limit int) (onboarding.Page, error) {
 		return h.cfg.Service.ListByTenant(r.Context(), r.PathValue("tenantId"), cursor, limit)
 	}, viewConnections)
 }
 
 func (h *Handler) listByStatus(w http.ResponseWriter, r *http.Request) error {
-	return listPage(w, r, func(cursor string, limit int) (store.Page, error) {
+	return listPage(w, r, func(cursor string, limit int) (onboarding.Page, error) {
 		status := r.URL.Query().Get("status")
 		if status == "" {
-			return store.Page{}, refused(onboarding.CodeInvalidStatus, "give the status to list: ?status=PENDING, VERIFIED, FAILED, ACCESS_LOST or DISCONNECTED", "status")
+			return onboarding.Page{}, refused(onboarding.CodeInvalidStatus, "give the status to list: ?status=PENDING, VERIFIED, FAILED, ACCESS_LOST or DISCONNECTED", "status")
 		}
 		return h.cfg.Service.ListByStatus(r.Context(), status, cursor, limit)
 	}, viewConnections)

@@ -30,7 +30,6 @@ import (
 
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/onboarding"
-	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
@@ -47,13 +46,13 @@ type Onboarding interface {
 	Connection(ctx context.Context, tenantID, accountID string) (connection.Connection, error)
 	Disconnect(ctx context.Context, tenantID, accountID string) (connection.Connection, error)
 	RequestCheck(ctx context.Context, tenantID, accountID string) (connection.Connection, error)
-	ListByTenant(ctx context.Context, tenantID, cursor string, limit int) (store.Page, error)
-	ListByStatus(ctx context.Context, status string, cursor string, limit int) (store.Page, error)
+	ListByTenant(ctx context.Context, tenantID, cursor string, limit int) (onboarding.Page, error)
+	ListByStatus(ctx context.Context, status string, cursor string, limit int) (onboarding.Page, error)
 
 	// Limits and invites (invites.go).
 	CreateTenantWith(ctx context.Context, id, name string, opts onboarding.TenantOptions) (tenant.Tenant, error)
 	CreateInviteWith(ctx context.Context, tenantID string, opts onboarding.InviteOptions) (string, tenant.Invite, error)
-	ListInvites(ctx context.Context, tenantID, cursor string, limit int) (store.InvitePage, error)
+	ListInvites(ctx context.Context, tenantID, cursor string, limit int) (onboarding.InvitePage, error)
 	RevokeInvite(ctx context.Context, tenantID, inviteID string) (tenant.Invite, error)
 	RevokeInvites(ctx context.Context, tenantID string) (int, error)
 	SubmitInvited(ctx context.Context, t tenant.Tenant, code, roleARN string) (connection.Connection, error)

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/internal/onboarding"
-	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
@@ -65,9 +64,9 @@ func (h *Handler) createInvite(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) listInvites(w http.ResponseWriter, r *http.Request) error {
-	return listPage(w, r, func(cursor string, limit int) (store.InvitePage, error) {
+	return listPage(w, r, func(cursor string, limit int) (onboarding.InvitePage, error) {
 		return h.cfg.Service.ListInvites(r.Context(), r.PathValue("tenantId"), cursor, limit)
-	}, func(p store.InvitePage) invitesPage {
+	}, func(p onboarding.InvitePage) invitesPage {
 		return invitesPage{Invites: mapSlice(p.Items, summaryOf), Cursor: p.Cursor}
 	})
 }

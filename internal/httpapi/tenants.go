@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/internal/connection"
-	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/onboarding"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
@@ -16,7 +16,7 @@ import (
 // need of the onboarding service (*onboarding.Service implements it). A
 // Service without it answers those routes with 404.
 type Directory interface {
-	ListTenants(ctx context.Context, cursor string, limit int) (store.TenantPage, error)
+	ListTenants(ctx context.Context, cursor string, limit int) (onboarding.TenantPage, error)
 	ConnectionHistory(ctx context.Context, tenantID, accountID string) (connection.Connection, []connection.Event, error)
 }
 
@@ -96,9 +96,9 @@ func (h *Handler) listTenants(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return listPage(w, r, func(cursor string, limit int) (store.TenantPage, error) {
+	return listPage(w, r, func(cursor string, limit int) (onboarding.TenantPage, error) {
 		return d.ListTenants(r.Context(), cursor, limit)
-	}, func(p store.TenantPage) tenantsPage {
+	}, func(p onboarding.TenantPage) tenantsPage {
 		return tenantsPage{Tenants: mapSlice(p.Items, viewTenant), Cursor: p.Cursor}
 	})
 }
