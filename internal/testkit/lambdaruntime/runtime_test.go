@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/internal/testkit/lambdaruntime"
+	"github.com/rolecall/rolecall/internal/testkit/roundtrip"
 )
 
 // client plays a runtime against the server with plain HTTP.
@@ -37,12 +38,7 @@ func (c client) post(path, body string, hdr map[string]string) (int, string) {
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := roundtrip.Do(c.t, req)
 	return resp.StatusCode, string(b)
 }
 
