@@ -82,17 +82,13 @@ func (f *STS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // both fake STS servers do.
 func stsError(w http.ResponseWriter, status int, code, message string) {
 	type errDoc struct {
-		XMLName xml.Name `xml:"https://sts.amazonaws.com/doc/2011-06-15/ ErrorResponse"`
-		Error   struct {
-			Type    string `xml:"Type"`
-			Code    string `xml:"Code"`
-			Message string `xml:"Message"`
-		} `xml:"Error"`
-		RequestID string `xml:"RequestId"`
+		XMLName   xml.Name `xml:"https://sts.amazonaws.com/doc/2011-06-15/ ErrorResponse"`
+		Type      string   `xml:"Error>Type"`
+		Code      string   `xml:"Error>Code"`
+		Message   string   `xml:"Error>Message"`
+		RequestID string   `xml:"RequestId"`
 	}
-	var doc errDoc
-	doc.Error.Type, doc.Error.Code, doc.Error.Message = "Sender", code, message
-	doc.RequestID = "req-fake"
+	doc := errDoc{Type: "Sender", Code: code, Message: message, RequestID: "req-fake"}
 	w.Header().Set("Content-Type", "text/xml")
 	w.WriteHeader(status)
 	_ = xml.NewEncoder(w).Encode(doc)
