@@ -2,7 +2,6 @@ package lambdaruntime_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -20,12 +19,8 @@ type client struct {
 
 func (c client) next() (id string, h http.Header, body string) {
 	c.t.Helper()
-	resp, err := http.Get(c.base + "/2018-06-01/runtime/invocation/next")
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	req, _ := http.NewRequest(http.MethodGet, c.base+"/2018-06-01/runtime/invocation/next", nil)
+	resp, b := roundtrip.Do(c.t, req)
 	if resp.StatusCode != 200 {
 		c.t.Fatalf("next: %d %s", resp.StatusCode, b)
 	}
