@@ -46,27 +46,25 @@ func (e *Env) StringOr(name, def string) string {
 
 // DurationOr returns an optional duration ("90s", "1h"), or def.
 func (e *Env) DurationOr(name string, def time.Duration) time.Duration {
-	v, ok := e.lookup(name)
-	if !ok || v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		e.errs = append(e.errs, fmt.Errorf("%s=%q is not a positive duration", name, v))
-		return def
-	}
-	return d
+	return positiveOr(e, name, def, time.ParseDuration, "duration")
 }
 
 // IntOr returns an optional positive integer, or def.
 func (e *Env) IntOr(name string, def int) int {
+	return positiveOr(e, name, def, strconv.Atoi, "integer")
+}
+
+// positiveOr parses an optional variable that must be above zero, or
+// returns def when it is unset or empty; a value that does not parse or is
+// not positive is recorded as a problem (named by what) and def returned.
+func positiveOr[T ~int | ~int64](e *Env, name string, def T, parse func(string) (T, error), what string) T {
 	v, ok := e.lookup(name)
 	if !ok || v == "" {
 		return def
 	}
-	n, err := strconv.Atoi(v)
+	n, err := parse(v)
 	if err != nil || n <= 0 {
-		e.errs = append(e.errs, fmt.Errorf("%s=%q is not a positive integer", name, v))
+		e.errs = append(e.errs, fmt.Errorf("%s=%q is not a positive %s", name, v, what))
 		return def
 	}
 	return n

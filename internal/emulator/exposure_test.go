@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/rolecall/rolecall/internal/httpapi"
+	"github.com/rolecall/rolecall/internal/testkit/roundtrip"
 	"github.com/rolecall/rolecall/internal/testkit/syncbuf"
 )
 
@@ -49,12 +50,7 @@ func TestServeAnswersOnlyLoopbackHosts(t *testing.T) {
 		if ctype != "" {
 			req.Header.Set("Content-Type", ctype)
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		resp, b := roundtrip.Do(t, req)
 		return resp.StatusCode, string(b)
 	}
 	sandboxState := func() string {

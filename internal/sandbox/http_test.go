@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -20,6 +19,7 @@ import (
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/sandbox"
+	"github.com/rolecall/rolecall/internal/testkit/roundtrip"
 )
 
 func TestGetCallerIdentity(t *testing.T) {
@@ -141,12 +141,7 @@ func postSTS(t *testing.T, method, endpoint, auth, body string) (int, stsError) 
 	if auth != "" {
 		r.Header.Set("Authorization", auth)
 	}
-	resp, err := http.DefaultClient.Do(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := roundtrip.Do(t, r)
 	var doc stsError
 	if err := xml.Unmarshal(b, &doc); err != nil {
 		t.Fatalf("not an STS error document: %v\n%s", err, b)

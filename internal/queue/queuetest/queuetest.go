@@ -45,10 +45,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 	ctx := context.Background()
 	t.Run("sends every job in order, in batches", func(t *testing.T) {
 		h := newHarness(t)
-		in := Jobs(23)
-		if err := h.Queue.Send(ctx, in); err != nil {
-			t.Fatalf("Send: %v", err)
-		}
+		in := send(t, h.Queue, 23)
 		assertJobs(t, h.Sent(), in)
 	})
 	t.Run("an empty send is a no-op", func(t *testing.T) {
@@ -106,10 +103,7 @@ func runReceive(t *testing.T, newHarness func(t *testing.T) Harness) {
 	ctx := context.Background()
 	t.Run("receives each job once until deleted or made visible again", func(t *testing.T) {
 		h := newHarness(t)
-		in := Jobs(3)
-		if err := h.Queue.Send(ctx, in); err != nil {
-			t.Fatal(err)
-		}
+		in := send(t, h.Queue, 3)
 		first := receive(t, h.Consumer, 10, 0, 3)
 		for i, m := range first {
 			if m.ReceiveCount != 1 || m.ReceiptHandle == "" || m.ID == "" {
@@ -147,10 +141,7 @@ func runReceive(t *testing.T, newHarness func(t *testing.T) Harness) {
 	})
 	t.Run("receives at most max messages, oldest first", func(t *testing.T) {
 		h := newHarness(t)
-		in := Jobs(7)
-		if err := h.Queue.Send(ctx, in); err != nil {
-			t.Fatal(err)
-		}
+		in := send(t, h.Queue, 7)
 		got := receive(t, h.Consumer, 5, 0, 5)
 		jobs := make([]probe.Job, len(got))
 		for i, m := range got {
@@ -176,9 +167,7 @@ func runReceive(t *testing.T, newHarness func(t *testing.T) Harness) {
 	})
 	t.Run("a delayed message comes back after the delay with a higher receive count", func(t *testing.T) {
 		h := newHarness(t)
-		if err := h.Queue.Send(ctx, Jobs(1)); err != nil {
-			t.Fatal(err)
-		}
+		send(t, h.Queue, 1)
 		m := receive(t, h.Consumer, 1, 0, 1)[0]
 		start := time.Now()
 		if err := h.Consumer.ChangeVisibility(ctx, m.ReceiptHandle, time.Second); err != nil {
@@ -190,6 +179,17 @@ func runReceive(t *testing.T, newHarness func(t *testing.T) Harness) {
 			t.Errorf("after %s received %+v, want %s again with receive count 2 after 1s", d, back, m.ID)
 		}
 	})
+}
+
+// send sends n distinct jobs (Jobs(n)) and returns them, failing t if the
+// queue refuses any.
+func send(t *testing.T, q queue.Queue, n int) []probe.Job {
+	t.Helper()
+	in := Jobs(n)
+	if err := q.Send(context.Background(), in); err != nil {
+		t.Fatalf("Send(%d jobs): %v", n, err)
+	}
+	return in
 }
 
 // receive receives once and fails unless it gets want messages.

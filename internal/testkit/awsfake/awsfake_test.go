@@ -65,3 +65,20 @@ func TestSTSCallerIdentity(t *testing.T) {
 		t.Errorf("calls = %v", calls)
 	}
 }
+
+// A granted role is assumed with fake session credentials; any other role
+// stays denied.
+func TestSTSGrants(t *testing.T) {
+	const role = "arn:aws:iam::123456789012:role/R"
+	fake := awsfake.NewSTS()
+	fake.Grant(role)
+	c := sts.NewFromConfig(awsfake.Serve(t, fake, 1))
+	out, err := c.AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(role), RoleSessionName: aws.String("rolecall-t")})
+	if err != nil || out.Credentials == nil || aws.ToString(out.Credentials.AccessKeyId) == "" || out.AssumedRoleUser == nil {
+		t.Fatalf("AssumeRole of a granted role = %+v, %v", out, err)
+	}
+	_, err = c.AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::123456789012:role/Other"), RoleSessionName: aws.String("rolecall-t")})
+	if err == nil {
+		t.Fatal("AssumeRole of a role not granted succeeded")
+	}
+}

@@ -113,7 +113,7 @@ func (f *ChainSTS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.calls = append(f.calls, r.PostForm)
 	caller, ok := f.principals[accessKeyOf(r)]
 	if !ok {
-		chainError(w, http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid.")
+		stsError(w, http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid.")
 		return
 	}
 	switch r.PostForm.Get("Action") {
@@ -125,7 +125,7 @@ func (f *ChainSTS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		role, exists := f.roles[arn]
 		target, perr := rolearn.ParsePrincipal(arn)
 		if !exists || perr != nil || target.Kind != rolearn.KindRole || role.trusts != roleOf(caller) || (role.externalID != "" && r.PostForm.Get("ExternalId") != role.externalID) {
-			chainError(w, http.StatusForbidden, "AccessDenied", "User: "+caller+" is not authorized to perform: sts:AssumeRole on resource: "+arn)
+			stsError(w, http.StatusForbidden, "AccessDenied", "User: "+caller+" is not authorized to perform: sts:AssumeRole on resource: "+arn)
 			return
 		}
 		f.n++
@@ -141,14 +141,6 @@ func (f *ChainSTS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials><AccessKeyId>%s</AccessKeyId><SecretAccessKey>secret-%d</SecretAccessKey><SessionToken>token-%d</SessionToken><Expiration>%s</Expiration></Credentials><AssumedRoleUser><Arn>%s</Arn><AssumedRoleId>AROAFAKE:%s</AssumedRoleId></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></AssumeRoleResponse>`,
 			key, f.n, f.n, exp, b.String(), session)
 	default:
-		chainError(w, http.StatusBadRequest, "InvalidAction", "unsupported")
+		stsError(w, http.StatusBadRequest, "InvalidAction", "unsupported")
 	}
-}
-
-func chainError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "text/xml")
-	w.WriteHeader(status)
-	var b strings.Builder
-	_ = xml.EscapeText(&b, []byte(msg))
-	fmt.Fprintf(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>r</RequestId></ErrorResponse>`, code, b.String())
 }

@@ -71,28 +71,26 @@ func (f *STS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		grant(w, r.PostForm.Get("RoleArn"), r.PostForm.Get("RoleSessionName"))
 		return
 	}
-	type errDoc struct {
-		XMLName xml.Name `xml:"https://sts.amazonaws.com/doc/2011-06-15/ ErrorResponse"`
-		Error   struct {
-			Type    string `xml:"Type"`
-			Code    string `xml:"Code"`
-			Message string `xml:"Message"`
-		} `xml:"Error"`
-		RequestID string `xml:"RequestId"`
-	}
-	var doc errDoc
-	doc.Error.Type, doc.Error.Code = "Sender", "AccessDenied"
-	doc.Error.Message = "User is not authorized to perform: sts:AssumeRole on resource: " + r.PostForm.Get("RoleArn")
-	doc.RequestID = "req-fake"
 	if r.PostForm.Get("Action") != "AssumeRole" {
-		doc.Error.Code, doc.Error.Message = "InvalidAction", "unsupported action"
-		w.Header().Set("Content-Type", "text/xml")
-		w.WriteHeader(http.StatusBadRequest)
-		_ = xml.NewEncoder(w).Encode(doc)
+		stsError(w, http.StatusBadRequest, "InvalidAction", "unsupported action")
 		return
 	}
+	stsError(w, http.StatusForbidden, "AccessDenied", "User is not authorized to perform: sts:AssumeRole on resource: "+r.PostForm.Get("RoleArn"))
+}
+
+// stsError answers with an STS Query error document (Type Sender), as
+// both fake STS servers do.
+func stsError(w http.ResponseWriter, status int, code, message string) {
+	type errDoc struct {
+		XMLName   xml.Name `xml:"https://sts.amazonaws.com/doc/2011-06-15/ ErrorResponse"`
+		Type      string   `xml:"Error>Type"`
+		Code      string   `xml:"Error>Code"`
+		Message   string   `xml:"Error>Message"`
+		RequestID string   `xml:"RequestId"`
+	}
+	doc := errDoc{Type: "Sender", Code: code, Message: message, RequestID: "req-fake"}
 	w.Header().Set("Content-Type", "text/xml")
-	w.WriteHeader(http.StatusForbidden)
+	w.WriteHeader(status)
 	_ = xml.NewEncoder(w).Encode(doc)
 }
 

@@ -2,13 +2,13 @@ package lambdaruntime_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rolecall/rolecall/internal/testkit/lambdaruntime"
+	"github.com/rolecall/rolecall/internal/testkit/roundtrip"
 )
 
 // client plays a runtime against the server with plain HTTP.
@@ -19,12 +19,8 @@ type client struct {
 
 func (c client) next() (id string, h http.Header, body string) {
 	c.t.Helper()
-	resp, err := http.Get(c.base + "/2018-06-01/runtime/invocation/next")
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	req, _ := http.NewRequest(http.MethodGet, c.base+"/2018-06-01/runtime/invocation/next", nil)
+	resp, b := roundtrip.Do(c.t, req)
 	if resp.StatusCode != 200 {
 		c.t.Fatalf("next: %d %s", resp.StatusCode, b)
 	}
@@ -37,12 +33,7 @@ func (c client) post(path, body string, hdr map[string]string) (int, string) {
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := roundtrip.Do(c.t, req)
 	return resp.StatusCode, string(b)
 }
 
