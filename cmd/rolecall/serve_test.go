@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -51,8 +53,28 @@ func TestServeStartsPrintsBannerAndStops(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !bytes.Contains(body, []byte("Connect Demo Customer to Acme Cloud")) {
-		t.Errorf("form: %d, --partner-name not shown:\n%.600s", resp.StatusCode, body)
+	if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`src="/static/connect.js"`)) {
+		t.Errorf("form: %d:\n%.600s", resp.StatusCode, body)
+	}
+	// The form shows what the invite's JSON says: --partner-name's name.
+	form, err := url.Parse(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", form.Scheme+"://"+form.Host+"/v1/invite", nil)
+	req.Header.Set("Authorization", "Invite "+form.Query().Get("invite"))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inv struct {
+		TenantName  string `json:"tenantName"`
+		PartnerName string `json:"partnerName"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&inv)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || inv.TenantName != "Demo Customer" || inv.PartnerName != "Acme Cloud" {
+		t.Errorf("invite: %d %+v %v, want Demo Customer invited by Acme Cloud (--partner-name)", resp.StatusCode, inv, err)
 	}
 	if stdout.String() != "" {
 		t.Errorf("stdout carries more than events: %q", stdout.String())

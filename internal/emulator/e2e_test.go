@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -459,8 +460,23 @@ func TestBannerAndDemoInvite(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(body), "Demo Customer") || !strings.Contains(string(body), `id="sandbox-create"`) {
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `src="/static/connect.js"`) {
 		t.Fatalf("demo form: %d", resp.StatusCode)
+	}
+	// The form fills itself from the invite's JSON: the demo tenant's, with
+	// the sandbox's role for the "Launch the stack in a sandbox" button.
+	u, err := url.Parse(s.DemoInviteURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inv struct {
+		TenantName string          `json:"tenantName"`
+		Sandbox    json.RawMessage `json:"sandbox"`
+	}
+	c0 := client{t: t, base: s.URL}
+	c0.must(c0.do("GET", "/v1/invite", "Invite "+u.Query().Get("invite"), nil), 200).decode(t, &inv)
+	if inv.TenantName != "Demo Customer" || len(inv.Sandbox) == 0 || string(inv.Sandbox) == "null" {
+		t.Fatalf("demo invite %+v", inv)
 	}
 	var info struct {
 		PartnerPrincipalARN string `json:"partnerPrincipalArn"`
