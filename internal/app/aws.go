@@ -49,7 +49,7 @@ func AWSComponents(cfg aws.Config, r Resources, log *slog.Logger) (Components, e
 		}
 	}
 	if r.AccessRoleARN != "" {
-		regional, err := stsclient.NewRegional(access.ThroughAccessRole(cfg, r.AccessRoleARN, VerifierSession), r.STSRegions, stsclient.Options{Log: log})
+		regional, err := stsclient.NewRegional(access.ThroughAccessRole(cfg, r.AccessRoleARN, VerifierSession), r.STSRegions, stsclient.Options{IdleConns: r.STSIdleConns, Log: log})
 		if err != nil {
 			return Components{}, err
 		}

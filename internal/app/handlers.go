@@ -70,11 +70,18 @@ func APIConfig(s API, svc *onboarding.Service, regs *onboarding.Registrations, c
 // operations routes and the customer web form. It needs Store,
 // Registrations and Queue.
 func NewAPI(s API, c Components) (http.Handler, error) {
-	if err := errors.Join(need("store", c.Store != nil), need("registrations", c.Registrations != nil), need("queue", c.Queue != nil)); err != nil {
+	if err := CheckAPI(c); err != nil {
 		return nil, err
 	}
 	svc := Onboarding(s.Partner, s.Policy, s.SubmissionsPerMinute, c)
 	return httpapi.New(APIConfig(s, svc, &onboarding.Registrations{Service: svc, Tokens: c.Registrations}, c))
+}
+
+// CheckAPI reports the components the API handler needs and c lacks
+// (ErrMissing): Store, Registrations and Queue. Whoever builds the API
+// from APIConfig instead of NewAPI checks with it first.
+func CheckAPI(c Components) error {
+	return errors.Join(need("store", c.Store != nil), need("registrations", c.Registrations != nil), need("queue", c.Queue != nil))
 }
 
 // NewPublish is the publish function's handler: it puts the outbox events

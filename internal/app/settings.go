@@ -24,6 +24,10 @@ type Resources struct {
 	// STSRegions are Regions besides the deployment's whose STS quota the
 	// budget also uses.
 	STSRegions []string
+	// STSIdleConns is how many idle connections to STS each client keeps
+	// (default stsclient.DefaultIdleConns, one per probe of the checks a
+	// Lambda instance runs at once); serve runs more checks at once.
+	STSIdleConns int
 }
 
 // AWSResources implements Settings.

@@ -210,7 +210,7 @@ func (st *Stack) awsSTS(ctx context.Context, awsCfg aws.Config) error {
 	}
 	st.Components.STS = &probe.STS{Client: base}
 	if st.opts.AccessRoleARN != "" {
-		c, err := app.AWSComponents(awsCfg, app.Resources{AccessRoleARN: st.opts.AccessRoleARN}, st.opts.Log)
+		c, err := app.AWSComponents(awsCfg, app.Resources{AccessRoleARN: st.opts.AccessRoleARN, STSIdleConns: stsIdleConns}, st.opts.Log)
 		if err != nil {
 			return err
 		}

@@ -136,6 +136,27 @@ func (st *Stack) Checker() verify.Checker {
 	return app.NewChecker(st.Components, st.verifySettings())
 }
 
+// pollable takes the verify queue the pollers receive from, and the
+// embedded store whose outbox is the change feed (without a DynamoDB
+// stream), from the components, so that a component replaced between New
+// and Build is the one the event sources use too.
+func (st *Stack) pollable() error {
+	q, ok := st.Components.Queue.(VerifyQueue)
+	if !ok {
+		return fmt.Errorf("the verify queue %T cannot be polled: serve receives, deletes and delays its messages", st.Components.Queue)
+	}
+	st.Queue = q
+	if st.stream != nil {
+		return nil
+	}
+	mem, ok := st.Components.Store.(*store.Memory)
+	if !ok {
+		return fmt.Errorf("the store %T has no change feed: without a DynamoDB stream serve publishes the embedded store's outbox", st.Components.Store)
+	}
+	st.outbox = mem
+	return nil
+}
+
 // Build builds the handlers from the components through internal/app, and
 // creates the demo tenant and its invite. Start builds them when Build was
 // not called.
@@ -144,6 +165,12 @@ func (st *Stack) Build(ctx context.Context) error {
 		return nil
 	}
 	o, c := st.opts, st.Components
+	if err := st.pollable(); err != nil {
+		return err
+	}
+	if err := app.CheckAPI(c); err != nil {
+		return fmt.Errorf("build the API handler: %w", err)
+	}
 	pubSettings := app.Publish{Source: o.EventSource}
 	if o.AWS && o.EventBusName != "" {
 		pubSettings.BusName = o.EventBusName

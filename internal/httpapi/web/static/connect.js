@@ -558,7 +558,7 @@
     var p = PROBLEMS[code] || PROBLEMS.INTERNAL;
     document.title = p[0];
     $('problem-title').textContent = p[0];
-    $('problem-message').textContent = p[1].replace('{partner}', partner);
+    $('problem-message').textContent = p[1].split('{partner}').join(partner);
     $('loading').hidden = true;
     $('problem').hidden = false;
   }

@@ -313,7 +313,7 @@
       out.appendChild(el('p', null, 'Invite for ' + r.data.tenantId + ', valid until ' + when(r.data.expiresAt) + ':' + note));
       var row = el('div', 'copyrow');
       var a = el('a', 'breakable mono', r.data.url);
-      a.href = r.data.url;
+      a.href = RoleCall.safeURL(r.data.url);
       a.rel = 'noreferrer';
       a.id = 'invite-link';
       var copy = el('button', 'btn secondary small', 'Copy');
