@@ -31,7 +31,3 @@ func (s *indexedStore) Apply(ctx context.Context, t connection.Transition) error
 	s.mu.Unlock()
 	return nil
 }
-
-// compactAll is kept for callers that load in bulk; the index sorts its
-// buckets lazily, so there is nothing to do.
-func (s *indexedStore) compactAll() {}

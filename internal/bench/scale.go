@@ -94,7 +94,6 @@ func runScale(ctx context.Context, c scaleCase, stsLatency time.Duration, roundT
 			return res, fmt.Errorf("load connection %d: %w", i, err)
 		}
 	}
-	st.compactAll()
 	st.writes = 0
 
 	sts := &simSTS{clock: clock, quota: quota, externalID: func(account string) string {

@@ -143,7 +143,7 @@ func scale(ctx context.Context, cfg Config, r *Report) error {
 	r.add(monthlyCostRow(area, fair))
 	r.Notes = append(r.Notes,
 		"Scale: the real sweep.Sweeper, verify.Worker (with its stsbudget limiter), probe.Checker (built by stsclient) and connection policy run on the embedded store in virtual time: an event loop sets a simulated clock that the limiter, checker, worker and sweep read, and starts a check only when its instance's limiter admits it. STS is a sandbox-like stand-in answering in the measured round trips × the sandbox latency, throttling above 600 calls in any one-second window. Each verify instance (2 routine, 2 priority, as template.yaml deploys) runs its checks in slots (30 routine, 10 priority); SQS delivery and Lambda polling delays are not modelled.",
-		"Scale: reads and writes go to store.Memory; only the sweep's due queries are answered by an ordered index beside it (internal/bench/dueindex.go), since Memory's Due sorts every stored connection per page.",
+		"Scale: reads and writes go to store.Memory, whose Due answers from an ordered due index (internal/store/memorydue.go) as DynamoDB's due index does: a page costs what it reads.",
 		"Scale: budgets are split as stsbudget.Plan does: "+fmt.Sprintf("%d%%", stsbudget.DefaultPriorityPercent)+" reserved for the priority queue, the rest in per-instance shares of budget ÷ maximum concurrency; the sweep enqueues sweep.Fill of what the routine shares serve per minute.")
 	return nil
 }
@@ -241,7 +241,6 @@ func sweepHeap(ctx context.Context, n int) (uint64, error) {
 			return 0, err
 		}
 	}
-	st.compactAll()
 	plan := stsbudget.DefaultPlan()
 	q := &heapSampler{}
 	sw, err := app.NewSweep(app.Sweep{Plan: plan, Every: time.Minute, Interval: time.Hour}, app.Components{Region: benchRegion, Store: st, Queue: q, Log: quiet})

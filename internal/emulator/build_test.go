@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rolecall/rolecall/internal/app"
+	"github.com/rolecall/rolecall/internal/onboarding"
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/queue"
+	"github.com/rolecall/rolecall/internal/sandbox"
 	"github.com/rolecall/rolecall/internal/store"
 )
 
@@ -69,5 +72,111 @@ func TestBuildUsesTheComponents(t *testing.T) {
 				t.Error("the change feed is not the components' store")
 			}
 		})
+	}
+}
+
+// The zero options are serve's documented defaults.
+func TestOptionDefaults(t *testing.T) {
+	var o Options
+	o.defaults()
+	if o.Addr != defaultAddr || o.SweepEvery != time.Minute || o.CheckInterval != time.Hour || o.LostAfter != 2 ||
+		o.PropagationWindow != 2*time.Minute || o.EventSource != "rolecall" || o.PartnerName != DefaultPartnerName ||
+		o.Events == nil || o.Log == nil {
+		t.Fatalf("defaults %+v", o)
+	}
+	p := o.Policy()
+	if p.VerifiedInterval != time.Hour || p.LostAfter != 2 || p.PropagationWindow != 2*time.Minute || p.PendingSafetyNet > p.PropagationWindow {
+		t.Fatalf("policy of the defaults %+v", p)
+	}
+}
+
+// Addresses in URLs: an unspecified IP is reached as localhost.
+func TestDisplayAddr(t *testing.T) {
+	tests := []struct {
+		addr *net.TCPAddr
+		want string
+	}{
+		{&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, "127.0.0.1:8080"},
+		{&net.TCPAddr{IP: net.IPv6loopback, Port: 80}, "[::1]:80"},
+		{&net.TCPAddr{IP: net.IPv4zero, Port: 9000}, "localhost:9000"},
+		{&net.TCPAddr{IP: net.IPv6unspecified, Port: 9000}, "localhost:9000"},
+	}
+	for _, tc := range tests {
+		if got := displayAddr(tc.addr); got != tc.want {
+			t.Errorf("displayAddr(%v) = %q, want %q", tc.addr, got, tc.want)
+		}
+	}
+}
+
+// The HTTP server's end is delivered on Err: nothing while it serves, nil
+// once Shutdown stopped it.
+func TestErrDeliversTheServersEnd(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s, err := Start(ctx, testOptions(t, io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-s.Err():
+		t.Fatalf("Err delivered %v while serving", err)
+	default:
+	}
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-s.Err():
+		if err != nil {
+			t.Fatalf("Err after Shutdown = %v, want nil", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("Err delivered nothing after Shutdown")
+	}
+}
+
+// Sandbox roles the sandbox cannot model are refused with a client error
+// naming the field, never as a server error.
+func TestSandboxPutRoleRefusals(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	st, err := New(ctx, testOptions(t, io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.close()
+	c := &sandboxControl{sts: st.Sandbox}
+	role := "arn:aws:iam::210987654321:role/Sandboxed"
+	good := sandbox.EnforcedTrustPolicy("rc-ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", SandboxPrincipalARN)
+	tests := []struct {
+		name, role string
+		policy     []byte
+		code       string
+		field      string
+	}{
+		{"not JSON", role, []byte("{"), "INVALID_TRUST_POLICY", "trustPolicy"},
+		{"unmodelled operator", role, []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + SandboxPrincipalARN + `"},"Action":"sts:AssumeRole","Condition":{"NumericLessThan":{"aws:MultiFactorAuthAge":"3600"}}}]}`), "INVALID_TRUST_POLICY", "trustPolicy"},
+		{"not a role ARN", "arn:aws:s3:::bucket", good, "", "roleArn"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := c.PutRole(tc.role, tc.policy)
+			e := onboarding.AsError(err)
+			if e == nil || e.Field != tc.field || (tc.code != "" && e.Code != tc.code) {
+				t.Fatalf("PutRole = %v (%+v), want a refusal of %s", err, e, tc.field)
+			}
+			if _, ok := st.Sandbox.TrustPolicy(tc.role); ok {
+				t.Fatal("a refused role was stored")
+			}
+		})
+	}
+	if err := c.PutRole(role, good); err != nil {
+		t.Fatalf("PutRole of the enforced policy = %v", err)
+	}
+	if err := c.DeleteRole(role); err != nil {
+		t.Fatal(err)
+	}
+	if e := onboarding.AsError(c.DeleteRole(role)); e == nil || e.Code != onboarding.CodeNotFound {
+		t.Fatalf("deleting a deleted role = %v, want NOT_FOUND", e)
 	}
 }
