@@ -21,6 +21,8 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/rolecall/rolecall/internal/config"
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/publish"
@@ -80,10 +82,10 @@ func (c Components) clock() stsbudget.Clock {
 	return c.Clock
 }
 
-// Settings are what a function's Read returns: they name the AWS
-// resources NewAWS builds components for.
+// Settings are what a function's Read returns: they build the AWS
+// components the function uses, and only those (NewAWS).
 type Settings interface {
-	AWSResources() Resources
+	AWSComponents(cfg aws.Config, log *slog.Logger) (Components, error)
 }
 
 // Lambda is a function's start: it reads the settings from the
@@ -95,7 +97,7 @@ func Lambda[S Settings, H any](read func(*config.Env) S, build func(S, Component
 	log := config.Logger(os.Stdout, os.LookupEnv)
 	env := config.New(os.LookupEnv)
 	s := read(env)
-	c, err := NewAWS(context.Background(), env, s.AWSResources(), log)
+	c, err := NewAWS(context.Background(), env, s, log)
 	var h H
 	if err == nil {
 		h, err = build(s, c)

@@ -86,7 +86,7 @@ func TestReadersReportEveryProblem(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			env := envOf(tc.vars)
 			tc.read(env)
-			_, err := NewAWS(context.Background(), env, Resources{}, nil)
+			_, err := NewAWS(context.Background(), env, Publish{}, nil)
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -234,3 +234,40 @@ type fixedClock struct{ t time.Time }
 
 func (c fixedClock) Now() time.Time                           { return c.t }
 func (fixedClock) Sleep(context.Context, time.Duration) error { return nil }
+
+// Each function builds the AWS components it uses and no others, so its
+// binary links only the SDK clients it calls.
+func TestFunctionsBuildOnlyTheirComponents(t *testing.T) {
+	env := envOf(deployed)
+	cfg := aws.Config{Region: "eu-west-1", Credentials: aws.AnonymousCredentials{}}
+	type built struct{ store, registrations, queue, priority, bus, sts bool }
+	tests := []struct {
+		name string
+		s    Settings
+		want built
+	}{
+		{"api", ReadAPI(env), built{store: true, registrations: true, queue: true}},
+		{"publish", ReadPublish(env), built{bus: true}},
+		{"register", ReadRegister(env), built{store: true, registrations: true}},
+		{"sweep", ReadSweep(env), built{store: true, registrations: true, queue: true}},
+		{"verify", ReadVerify(env), built{store: true, registrations: true, queue: true, priority: true, sts: true}},
+	}
+	if err := env.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := tc.s.AWSComponents(cfg, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := built{c.Store != nil, c.Registrations != nil, c.Queue != nil, c.PriorityQueue != nil, c.Bus != nil, c.STS != nil}
+			if got != tc.want || c.Region != "eu-west-1" {
+				t.Errorf("components %+v in %q, want %+v", got, c.Region, tc.want)
+			}
+		})
+	}
+	if _, err := (Verify{Resources: Resources{AccessRoleARN: deployed["ACCESS_ROLE_ARN"]}}).AWSComponents(aws.Config{}, nil); !errors.Is(err, stsclient.ErrNoRegion) {
+		t.Errorf("verify without a Region: err = %v, want ErrNoRegion", err)
+	}
+}

@@ -12,8 +12,8 @@ import (
 	"github.com/rolecall/rolecall/internal/sweep"
 )
 
-// Resources name the AWS resources a function uses; NewAWS builds a
-// component for each one set.
+// Resources name the AWS resources a function uses; each function's
+// AWSComponents builds a component for each one set that it uses.
 type Resources struct {
 	TableName        string // the DynamoDB table: Store and Registrations
 	QueueURL         string // Queue
@@ -29,9 +29,6 @@ type Resources struct {
 	// Lambda instance runs at once); serve runs more checks at once.
 	STSIdleConns int
 }
-
-// AWSResources implements Settings.
-func (r Resources) AWSResources() Resources { return r }
 
 // Partner is who the partner is, as customer roles and submissions see it.
 type Partner struct {
