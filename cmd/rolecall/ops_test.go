@@ -33,10 +33,10 @@ func startServe(t *testing.T, tune ...func(*emulator.Options)) *emulator.Server 
 		PropagationWindow: 5 * time.Second,
 		LostAfter:         1, // one failed check of a verified role: ACCESS_LOST
 		CheckBaseDelay:    5 * time.Millisecond,
-		Tune: func(p *connection.Policy) {
-			p.PendingBackoff = 200 * time.Millisecond
-			p.PendingBackoffMax = 500 * time.Millisecond
-			p.TransientRetry = 500 * time.Millisecond
+		Retries: emulator.Retries{
+			PendingBackoff:    200 * time.Millisecond,
+			PendingBackoffMax: 500 * time.Millisecond,
+			TransientRetry:    500 * time.Millisecond,
 		},
 		Events: io.Discard,
 		Log:    slog.New(slog.DiscardHandler),

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/internal/app"
+	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/onboarding"
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/queue"
@@ -87,6 +88,12 @@ func TestOptionDefaults(t *testing.T) {
 	p := o.Policy()
 	if p.VerifiedInterval != time.Hour || p.LostAfter != 2 || p.PropagationWindow != 2*time.Minute || p.PendingSafetyNet > p.PropagationWindow {
 		t.Fatalf("policy of the defaults %+v", p)
+	}
+	o.Retries = Retries{PendingBackoff: time.Second, TransientRetry: 2 * time.Second}
+	def := connection.DefaultPolicy()
+	if p := o.Policy(); p.PendingBackoff != time.Second || p.TransientRetry != 2*time.Second ||
+		p.PendingBackoffMax != def.PendingBackoffMax || p.SuspectInterval != def.SuspectInterval {
+		t.Fatalf("retries %+v give policy %+v, want the set ones and the defaults elsewhere", o.Retries, p)
 	}
 }
 

@@ -29,11 +29,11 @@ func testOptions(t testing.TB, out io.Writer) Options {
 		PropagationWindow: 10 * time.Second,
 		LostAfter:         2,
 		CheckBaseDelay:    5 * time.Millisecond,
-		Tune: func(p *connection.Policy) {
-			p.PendingBackoff = 500 * time.Millisecond
-			p.PendingBackoffMax = time.Second
-			p.TransientRetry = time.Second
-			p.SuspectInterval = time.Second
+		Retries: Retries{
+			PendingBackoff:    500 * time.Millisecond,
+			PendingBackoffMax: time.Second,
+			TransientRetry:    time.Second,
+			SuspectInterval:   time.Second,
 		},
 		Events: out,
 		Log:    slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),

@@ -416,14 +416,14 @@ func runFaultScenario(t *testing.T, size scenarioSize, dynamoEndpoint string) {
 		PropagationWindow: 4 * time.Second,
 		LostAfter:         2,
 		CheckBaseDelay:    2 * time.Millisecond,
-		Tune: func(p *connection.Policy) {
+		Retries: Retries{
 			// The worker delays redeliveries in whole seconds; a shorter
 			// backoff would make every sweep re-enqueue the connections
 			// waiting for theirs.
-			p.PendingBackoff = time.Second
-			p.PendingBackoffMax = time.Second
-			p.TransientRetry = 200 * time.Millisecond
-			p.SuspectInterval = 500 * time.Millisecond
+			PendingBackoff:    time.Second,
+			PendingBackoffMax: time.Second,
+			TransientRetry:    200 * time.Millisecond,
+			SuspectInterval:   500 * time.Millisecond,
 		},
 		// One invite per tenant submits all its roles and resubmissions
 		// within seconds: lift the per-invite rate limit.

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"cmp"
 	"io"
 	"log/slog"
 	"os"
@@ -92,9 +93,10 @@ type Options struct {
 	PartnerName string
 	// SubmissionsPerMinute one invite may make (default 20).
 	SubmissionsPerMinute int
-	// Tune adjusts the lifecycle policy after the options above (tests use
-	// it for tiny backoffs).
-	Tune func(*connection.Policy)
+	// Retries set how soon roles are checked again (zero fields: the
+	// lifecycle policy's defaults), e.g. much sooner than deployed, for a
+	// demo or a test.
+	Retries Retries
 	// CheckBaseDelay is the checker's first retry delay (default 200ms).
 	CheckBaseDelay time.Duration
 	// Events receives one JSON line per event (default os.Stdout).
@@ -145,8 +147,23 @@ func (o Options) Policy() connection.Policy {
 	if p.PendingSafetyNet > o.PropagationWindow {
 		p.PendingSafetyNet = o.PropagationWindow
 	}
-	if o.Tune != nil {
-		o.Tune(&p)
-	}
+	p.PendingBackoff = cmp.Or(o.Retries.PendingBackoff, p.PendingBackoff)
+	p.PendingBackoffMax = cmp.Or(o.Retries.PendingBackoffMax, p.PendingBackoffMax)
+	p.TransientRetry = cmp.Or(o.Retries.TransientRetry, p.TransientRetry)
+	p.SuspectInterval = cmp.Or(o.Retries.SuspectInterval, p.SuspectInterval)
 	return p
+}
+
+// Retries are the lifecycle policy's retry delays (connection.Policy has
+// their meaning); a zero field keeps the policy's default.
+type Retries struct {
+	// PendingBackoff is the first delay before a pending role inside its
+	// propagation window is tried again; it doubles up to
+	// PendingBackoffMax.
+	PendingBackoff, PendingBackoffMax time.Duration
+	// TransientRetry is the delay after a transient STS failure.
+	TransientRetry time.Duration
+	// SuspectInterval is the delay before a verified role that failed
+	// once is checked again.
+	SuspectInterval time.Duration
 }
