@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -172,17 +173,23 @@ type Responder struct {
 	Timeout time.Duration
 	// Policy is the allowlist's Region and the sandbox's loopback.
 	Policy URLPolicy
+
+	once  sync.Once
+	built *http.Client // the default client, built once: answers reuse its connections
 }
 
 func (r *Responder) client() *http.Client {
 	if r.Client != nil {
 		return r.Client
 	}
-	return &http.Client{
-		Transport:     &http.Transport{Proxy: nil, TLSHandshakeTimeout: 5 * time.Second, ResponseHeaderTimeout: 5 * time.Second, MaxIdleConns: 2},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		Timeout:       r.timeout(),
-	}
+	r.once.Do(func() {
+		r.built = &http.Client{
+			Transport:     &http.Transport{Proxy: nil, TLSHandshakeTimeout: 5 * time.Second, ResponseHeaderTimeout: 5 * time.Second, MaxIdleConns: 2},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+			Timeout:       r.timeout(),
+		}
+	})
+	return r.built
 }
 
 func (r *Responder) timeout() time.Duration {

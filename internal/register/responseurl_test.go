@@ -157,7 +157,11 @@ func TestResponderRefuses(t *testing.T) {
 
 // The default client follows no redirect and uses no proxy.
 func TestResponderDefaultClient(t *testing.T) {
-	c := (&Responder{}).client()
+	r := &Responder{}
+	c := r.client()
+	if again := r.client(); again != c {
+		t.Fatal("the default client is built again for each answer: its connections are not reused")
+	}
 	if c.CheckRedirect == nil || c.CheckRedirect(nil, nil) != http.ErrUseLastResponse {
 		t.Fatal("the default client follows redirects")
 	}
