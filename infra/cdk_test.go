@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/rolecall/rolecall/internal/rolesetup"
+	"github.com/rolecall/rolecall/internal/testkit/tool"
 )
 
 // cdkTest runs the CDK construct's suite (infra/cdk, node's test runner
@@ -36,9 +37,7 @@ func TestCDKConstructTrustPolicy(t *testing.T) {
 		}
 		t.Skip("infra/cdk/node_modules is missing; run `make cdk-deps`")
 	}
-	if _, err := exec.LookPath("npm"); err != nil {
-		t.Skip("npm is not installed")
-	}
+	tool.Require(t, "npm", "install Node.js with npm")
 	const externalID = "rc-ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 	const principal = "arn:aws:iam::111122223333:role/rolecall-prod-verifier"
 	want, err := rolesetup.TrustPolicy(externalID, principal)

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/rolecall/rolecall/internal/testkit/tool"
 )
 
 func TestGlobals(t *testing.T) {
@@ -53,9 +55,7 @@ func TestFunctionsBuildFromTheMakefile(t *testing.T) {
 	if !slices.Equal(ids, want) {
 		t.Fatalf("template functions = %v, want %v", ids, want)
 	}
-	if _, err := exec.LookPath("make"); err != nil {
-		t.Skip("make is not installed")
-	}
+	tool.Require(t, "make", "apt-get install make")
 	for id, fn := range fns {
 		t.Run(id, func(t *testing.T) {
 			if bm := m(fn["Metadata"])["BuildMethod"]; bm != "makefile" {
@@ -137,5 +137,35 @@ func TestMakefileHasNoStrayBuildTargets(t *testing.T) {
 		if _, ok := fns[mt[1]]; !ok {
 			t.Errorf("Makefile target build-%s has no function in template.yaml", mt[1])
 		}
+	}
+}
+
+// maxBinaryBytes is the most a function's bootstrap may weigh as deployed
+// (linux/arm64, the Makefile's flags): 12 MB.
+const maxBinaryBytes = 12_000_000
+
+// Every function's bootstrap, built by its Makefile target as sam build
+// builds it, stays within maxBinaryBytes.
+func TestFunctionBinariesStayWithinTheirSize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds every function; skipped with -short")
+	}
+	tool.Require(t, "make", "apt-get install make")
+	for _, id := range []string{"ApiFunction", "PublishFunction", "VerifyFunction", "SweepFunction", "RegisterFunction"} {
+		t.Run(id, func(t *testing.T) {
+			art := t.TempDir()
+			cmd := exec.Command("make", "--no-print-directory", "build-"+id, "ARTIFACTS_DIR="+art)
+			cmd.Dir = root
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("make build-%s: %v\n%s", id, err, out)
+			}
+			st, err := os.Stat(filepath.Join(art, "bootstrap"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Size() > maxBinaryBytes || st.Size() < 1_000_000 {
+				t.Errorf("%s bootstrap is %d bytes, want at most %d", id, st.Size(), maxBinaryBytes)
+			}
+		})
 	}
 }

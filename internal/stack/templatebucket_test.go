@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/rolecall/rolecall/internal/testkit/tool"
 )
 
 // TestCustomerTemplateBucket: the stack publishes the customer role
@@ -63,9 +65,7 @@ func TestPublishTemplate(t *testing.T) {
 		}
 		t.Skip("Debian's awscli is not installed: apt-get install awscli")
 	}
-	if _, err := exec.LookPath("make"); err != nil {
-		t.Skip("no make")
-	}
+	tool.Require(t, "make", "apt-get install make")
 	var mu sync.Mutex
 	var put struct {
 		path, contentType string

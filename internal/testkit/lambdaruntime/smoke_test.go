@@ -21,6 +21,7 @@ import (
 	"github.com/rolecall/rolecall/internal/testkit/awsfake"
 	"github.com/rolecall/rolecall/internal/testkit/lambdaruntime"
 	"github.com/rolecall/rolecall/internal/testkit/syncbuf"
+	"github.com/rolecall/rolecall/internal/testkit/tool"
 )
 
 const root = "../../.."
@@ -101,9 +102,7 @@ func build(t testing.TB, logicalID string) string {
 	if p, ok := built[logicalID]; ok {
 		return p
 	}
-	if _, err := exec.LookPath("make"); err != nil {
-		t.Skip("make is not installed")
-	}
+	tool.Require(t, "make", "apt-get install make")
 	dir, err := os.MkdirTemp("", "rolecall-smoke-"+logicalID)
 	if err != nil {
 		t.Fatal(err)
