@@ -532,7 +532,7 @@ func TestBrowserSandboxStack(t *testing.T) {
 // made of them and no script runs.
 func TestBrowserHostileNames(t *testing.T) {
 	ctx := newBrowser(t)
-	const partner = `<svg onload="window.pwned=2"><i id="italic">Partner</i>`
+	const partner = `<svg onload="window.pwned=2"><i id="italic">Partner</i> $& $'`
 	o := testOptions(t, io.Discard)
 	o.PartnerName = partner
 	s := start(t, o)
@@ -550,10 +550,12 @@ func TestBrowserHostileNames(t *testing.T) {
 	if inert := get(t, ctx, "no markup made of the names", chromedp.Evaluate[bool](inertJS)); h1 != "Connect "+name+" to "+partner || brand != partner || !inert {
 		t.Errorf("heading %q, brand %q; the names stayed text: %v", h1, brand, inert)
 	}
-	do(t, ctx, "a problem page", chromedp.Navigate(s.URL+"/connect"), chromedp.WaitVisible(chromedp.ID("problem")))
+	// An unknown invite: the message names the partner, taken literally
+	// (no replacement patterns such as $& expand).
+	do(t, ctx, "a problem page", chromedp.Navigate(s.URL+"/connect?invite="+strings.Repeat("a", 39)), chromedp.WaitVisible(chromedp.ID("problem")))
 	msg := get(t, ctx, "problem message", chromedp.Text(chromedp.ID("problem-message")))
 	brand = get(t, ctx, "problem brand", chromedp.Text(chromedp.CSS("header .brand")))
-	if inert := get(t, ctx, "no markup on the problem page", chromedp.Evaluate[bool](inertJS)); brand != partner || !inert || msg == "" {
+	if inert := get(t, ctx, "no markup on the problem page", chromedp.Evaluate[bool](inertJS)); brand != partner || !inert || !strings.Contains(msg, "ask "+partner+" for a new one") {
 		t.Errorf("problem page: brand %q, message %q; the names stayed text: %v", brand, msg, inert)
 	}
 }

@@ -79,7 +79,8 @@ func TestPagesAreStatic(t *testing.T) {
 // turns into its explanation.
 func TestFormData(t *testing.T) {
 	e := newEnv(t)
-	tn, err := e.svc.CreateTenant(context.Background(), "evil", `Evil <script>alert(1)</script> "Corp"`)
+	const name = `Evil <script>alert(1)</script> "Corp"`
+	tn, err := e.svc.CreateTenant(context.Background(), "evil", name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +89,7 @@ func TestFormData(t *testing.T) {
 		t.Fatalf("submit: %d %s", w.Code, w.Body)
 	}
 	v := decode[inviteView](t, e.do(req{method: "GET", path: "/v1/invite", auth: "Invite " + code}))
-	if v.TenantName != tn.Name || v.ExternalID != tn.ExternalID || v.PartnerName != "Acme Cloud" || v.PartnerAccountID != partnerAcct ||
+	if v.TenantName != name || v.ExternalID != tn.ExternalID || v.PartnerName != "Acme Cloud" || v.PartnerAccountID != partnerAcct ||
 		v.TrustedPrincipalARN != principalARN || v.QuickCreateURL == "" || v.TemplateDownload != "/v1/invite/template" ||
 		v.Terraform == "" || v.CLI == "" || v.Sandbox == nil || len(v.TrustPolicy) == 0 || len(v.Connections) != 1 || v.Connections[0].AccountID != customerAcct {
 		t.Fatalf("the form's data: %+v", v)
