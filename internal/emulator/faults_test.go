@@ -51,6 +51,7 @@ import (
 	"github.com/rolecall/rolecall/internal/sandbox"
 	"github.com/rolecall/rolecall/internal/tenant"
 	"github.com/rolecall/rolecall/internal/testkit/awsfake"
+	"github.com/rolecall/rolecall/internal/testkit/logcapture"
 	"github.com/rolecall/rolecall/internal/testkit/syncbuf"
 	"github.com/rolecall/rolecall/internal/verify"
 )
@@ -376,6 +377,7 @@ type faultRun struct {
 	srv     *Server
 	api     httpCaller
 	logs    *syncbuf.Buffer
+	records *logcapture.Handler // every log record, as slog handled it
 	events  *syncbuf.Buffer
 	fakeEB  *awsfake.EventBridge
 	tee     *eventBridgeTee
@@ -393,6 +395,7 @@ type faultRun struct {
 func runFaultScenario(t *testing.T, size scenarioSize, dynamoEndpoint string) {
 	began := time.Now()
 	r := &faultRun{t: t, size: size, logs: &syncbuf.Buffer{}, events: &syncbuf.Buffer{}}
+	r.records = logcapture.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	// EventBridge refusing 30% of the entries, retryably, in a seeded order.
 	r.fakeEB = awsfake.NewEventBridge()
@@ -429,7 +432,7 @@ func runFaultScenario(t *testing.T, size scenarioSize, dynamoEndpoint string) {
 		// within seconds: lift the per-invite rate limit.
 		SubmissionsPerMinute: 10_000,
 		Events:               r.events,
-		Log:                  slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Log:                  slog.New(r.records),
 		SandboxSeed:          6,
 	}
 	// The fault injectors and observers replace components of the stack
@@ -1118,27 +1121,26 @@ func (r *faultRun) assertLogs() {
 	}
 	logged := map[string]int{}
 	checks := 0
-	for _, l := range strings.Split(logs, "\n") {
-		switch {
-		case strings.Contains(l, `"msg":"connection changed"`):
-			var rec struct {
-				TenantID, AccountID, RoleARN, EventID, Status, Code string
-				Version                                             int64
+	for _, rec := range r.records.Records() {
+		attr := func(k string) string {
+			if v, ok := rec.Attrs[k]; ok {
+				return v.Resolve().String()
 			}
-			_ = json.Unmarshal([]byte(l), &rec)
-			ev, ok := written[rec.EventID]
-			if !ok || rec.TenantID != ev.TenantID || rec.AccountID != ev.AccountID || rec.RoleARN != ev.RoleARN ||
-				rec.Status != string(ev.Status) || rec.Code != ev.Reason.Code || rec.Version != ev.Version {
-				t.Errorf("transition log line does not describe a written event: %s", l)
+			return ""
+		}
+		switch rec.Message {
+		case "connection changed":
+			id := attr("eventId")
+			ev, ok := written[id]
+			if !ok || attr("tenantId") != ev.TenantID || attr("accountId") != ev.AccountID || attr("roleArn") != ev.RoleARN ||
+				attr("status") != string(ev.Status) || attr("code") != ev.Reason.Code || attr("version") != fmt.Sprint(ev.Version) {
+				t.Errorf("transition log record does not describe a written event: %v", rec.Attrs)
 			}
-			logged[rec.EventID]++
-		case strings.Contains(l, `"msg":"role check"`):
-			var rec struct {
-				TenantID, AccountID, RoleARN, ExternalID, Result string
-			}
-			_ = json.Unmarshal([]byte(l), &rec)
-			if rec.TenantID == "" || rec.AccountID == "" || rec.RoleARN == "" || rec.Result == "" || rec.ExternalID != masked[rec.TenantID] {
-				t.Errorf("check log line lacks tenant, account, role, result or the masked external ID %q: %s", masked[rec.TenantID], l)
+			logged[id]++
+		case "role check":
+			tn := attr("tenantId")
+			if tn == "" || attr("accountId") == "" || attr("roleArn") == "" || attr("result") == "" || attr("externalId") != masked[tn] {
+				t.Errorf("check log record lacks tenant, account, role, result or the masked external ID %q: %v", masked[tn], rec.Attrs)
 			}
 			checks++
 		}
