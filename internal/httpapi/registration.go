@@ -152,6 +152,7 @@ func (h *Handler) submitBatch(w http.ResponseWriter, r *http.Request, t tenant.T
 	if len(in.RoleARNs) == 0 || len(in.RoleARNs) > MaxBatch {
 		return refused(CodeBatchTooLarge, fmt.Sprintf("roleArns must hold 1 to %d role ARNs", MaxBatch), "roleArns")
 	}
+	code, _ := credential(r, "Invite") // the customer wrapper resolved it
 	out := batchResponse{Results: make([]batchResult, 0, len(in.RoleARNs))}
 	seen := map[string]bool{}
 	for i, arn := range in.RoleARNs {
@@ -166,7 +167,9 @@ func (h *Handler) submitBatch(w http.ResponseWriter, r *http.Request, t tenant.T
 			}
 			seen[a.Account] = true
 		}
-		c, err := h.cfg.Service.Submit(r.Context(), t, arn)
+		// Each entry is a submission of the invite: it counts against the
+		// invite's rate limit as a single submission does.
+		c, err := h.cfg.Service.SubmitInvited(r.Context(), t, code, arn)
 		switch oe := onboarding.AsError(err); {
 		case err == nil:
 			res.Connection = &c

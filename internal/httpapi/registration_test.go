@@ -235,6 +235,53 @@ func TestSubmitBatch(t *testing.T) {
 	}
 }
 
+// A batch's entries count against the invite's rate limit as single
+// submissions do: a batch cannot submit more than the limit allows.
+func TestSubmitBatchIsRateLimited(t *testing.T) {
+	e := newEnv(t)
+	e.tenant("acme")
+	inv := "Invite " + e.invite("acme")
+	n := onboarding.DefaultSubmissionsPerMinute + 5
+	arns := make([]string, n)
+	for i := range arns {
+		arns[i] = fmt.Sprintf("arn:aws:iam::%012d:role/RoleCall", 300000000000+i)
+	}
+	body, _ := json.Marshal(map[string]any{"roleArns": arns})
+	w := e.do(req{method: "POST", path: "/v1/connections:batch", body: string(body), auth: inv})
+	if w.Code != http.StatusOK {
+		t.Fatalf("batch: %d %s", w.Code, w.Body)
+	}
+	var out struct {
+		Results []struct {
+			Connection *json.RawMessage `json:"connection"`
+			Error      *struct {
+				Code string `json:"code"`
+			} `json:"error"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil {
+		t.Fatal(err)
+	}
+	accepted, limited := 0, 0
+	for _, r := range out.Results {
+		switch {
+		case r.Connection != nil:
+			accepted++
+		case r.Error != nil && r.Error.Code == onboarding.CodeRateLimited:
+			limited++
+		}
+	}
+	page, _ := e.mem.ListByTenant(context.Background(), "acme", "", 100)
+	if accepted != onboarding.DefaultSubmissionsPerMinute || limited != 5 || len(page.Items) != accepted {
+		t.Fatalf("%d accepted, %d rate limited, %d stored; want %d, 5, %d", accepted, limited, len(page.Items), onboarding.DefaultSubmissionsPerMinute, onboarding.DefaultSubmissionsPerMinute)
+	}
+	// A single submission of the same invite is refused too.
+	one, _ := json.Marshal(map[string]string{"roleArn": "arn:aws:iam::400000000000:role/RoleCall"})
+	if w := e.do(req{method: "POST", path: "/v1/connections", body: string(one), auth: inv}); w.Code != http.StatusTooManyRequests {
+		t.Fatalf("single submission after the batch: %d %s", w.Code, w.Body)
+	}
+}
+
 func TestSubmitBatchRefusals(t *testing.T) {
 	e := newEnv(t)
 	e.tenant("acme")
@@ -272,6 +319,7 @@ func TestSubmitBatchRefusals(t *testing.T) {
 	if len(page.Items) != 0 {
 		t.Fatalf("refused batches stored %d connections", len(page.Items))
 	}
+	e.svc.SubmissionsPerMinute = MaxBatch // an invite allowed a whole batch a minute
 	if w := e.do(req{method: "POST", path: "/v1/connections:batch", body: string(exact), auth: inv}); w.Code != 200 || strings.Count(w.Body.String(), `"status":"PENDING"`) != MaxBatch {
 		t.Fatalf("a batch of exactly %d: %d", MaxBatch, w.Code)
 	}
@@ -295,11 +343,11 @@ type failOnAccount struct {
 	account string
 }
 
-func (f failOnAccount) Submit(ctx context.Context, tn tenant.Tenant, arn string) (connection.Connection, error) {
+func (f failOnAccount) SubmitInvited(ctx context.Context, tn tenant.Tenant, code, arn string) (connection.Connection, error) {
 	if strings.Contains(arn, "::"+f.account+":") {
 		return connection.Connection{}, errors.New("disk on fire")
 	}
-	return f.Onboarding.Submit(ctx, tn, arn)
+	return f.Onboarding.SubmitInvited(ctx, tn, code, arn)
 }
 
 func TestRegistrationTokenComesWithSetup(t *testing.T) {
