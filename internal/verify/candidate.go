@@ -29,7 +29,6 @@ func (w *Worker) processCandidate(ctx context.Context, job probe.Job, receiveCou
 	}
 	req := job.Request()
 	req.RoleARN = c.Candidate.RoleARN
-	req.PreviousExternalID, req.PreviousExternalIDVersion = job.PreviousExternalID, job.PreviousExternalIDVersion
 	rep, err := w.runCheck(ctx, c, req)
 	if err != nil {
 		return 0, err

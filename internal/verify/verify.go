@@ -174,7 +174,6 @@ func (w *Worker) process(ctx context.Context, job probe.Job, receiveCount int, f
 	}
 
 	req := job.Request()
-	req.PreviousExternalID, req.PreviousExternalIDVersion = job.PreviousExternalID, job.PreviousExternalIDVersion
 	rep, err := w.runCheck(ctx, c, req)
 	if err != nil {
 		return 0, err
@@ -325,15 +324,16 @@ type envelope struct {
 // connection and tenant. fresh reports that the job was just read from the
 // store. A body that can never become a job is ErrSkip.
 func (w *Worker) JobFromMessage(ctx context.Context, body []byte) (job probe.Job, fresh bool, err error) {
+	// One decode serves both kinds: an event's keys (detail-type, detail)
+	// and a job's (connection, externalId, ...) do not overlap.
 	var msg struct {
 		envelope
-		Connection json.RawMessage `json:"connection"`
+		probe.Job
 	}
 	if err := json.Unmarshal(body, &msg); err != nil {
 		return probe.Job{}, false, fmt.Errorf("decode message: %w: %w", ErrSkip, err)
 	}
-	switch {
-	case msg.DetailType != "":
+	if msg.DetailType != "" {
 		if msg.DetailType != string(connection.RoleSubmitted) {
 			return probe.Job{}, false, fmt.Errorf("event of detail-type %q: %w", msg.DetailType, ErrSkip)
 		}
@@ -344,17 +344,13 @@ func (w *Worker) JobFromMessage(ctx context.Context, body []byte) (job probe.Job
 		ev.DetailType = connection.RoleSubmitted
 		job, err := w.JobForSubmission(ctx, ev)
 		return job, err == nil, err
-	case len(msg.Connection) > 0:
-		if err := json.Unmarshal(body, &job); err != nil {
-			return probe.Job{}, false, fmt.Errorf("decode job: %w: %w", ErrSkip, err)
-		}
-		c := job.Connection
-		if c.TenantID == "" || c.AccountID == "" || c.RoleARN == "" || c.Version < 1 || job.ExternalID == "" {
-			return probe.Job{}, false, fmt.Errorf("incomplete job for %q/%q v%d: %w", c.TenantID, c.AccountID, c.Version, ErrSkip)
-		}
-		return job, false, nil
 	}
-	return probe.Job{}, false, fmt.Errorf("message is neither a job nor an event: %w", ErrSkip)
+	job = msg.Job
+	c := job.Connection
+	if c.TenantID == "" || c.AccountID == "" || c.RoleARN == "" || c.Version < 1 || job.ExternalID == "" {
+		return probe.Job{}, false, fmt.Errorf("message is neither an event nor a complete job (%q/%q v%d): %w", c.TenantID, c.AccountID, c.Version, ErrSkip)
+	}
+	return job, false, nil
 }
 
 // JobForSubmission builds the job for a "Role Submitted" event from the
