@@ -33,7 +33,7 @@ type Principal struct {
 // external ID. infra/customer-role.yaml, the Terraform module and the CDK
 // construct are tested to create exactly this document; the API renders it
 // from here, without reading the template. Its arguments are in the order
-// of TrustPolicy and TemplateTrustPolicy: the external ID, then the
+// of TrustPolicy (and the tests' template evaluation): the external ID, then the
 // trusted principal.
 func TrustPolicyDocument(externalID, principal string) Policy {
 	return Policy{
