@@ -21,11 +21,12 @@ import (
 // every type, the AWS SDK clients' included, and grow the Lambda binary by
 // megabytes). All of it is embedded in the binary.
 //
-// Every page is web/page.html, the document all pages share (head, the
-// header's subtitle, the shared and the page's own script), around its own
-// markup, web/<name>.html, the content of its main element. loadPages puts
-// each together once, when the handler is made, by replacing the shell's
-// {…} markers with the page's constants.
+// Every page is web/page.html, the document all pages share (the head,
+// the body's subtitle for the header page.js draws, the script tags of
+// page.js and of the page's own web/static/<name>.js), around the page's
+// own markup, web/<name>.html, the content of its main element. loadPages
+// puts each together once, when the handler is made, by replacing the
+// shell's {…} markers with the page's constants.
 //
 //go:embed web
 var webFS embed.FS
