@@ -3,7 +3,6 @@ package httpapi
 import (
 	"embed"
 	"fmt"
-	"html"
 	"io/fs"
 	"net"
 	"net/http"
@@ -26,7 +25,8 @@ import (
 // page.js and of the page's own web/static/<name>.js), around the page's
 // own markup, web/<name>.html, the content of its main element. loadPages
 // puts each together once, when the handler is made, by replacing the
-// shell's {…} markers with the page's constants.
+// shell's {…} markers with the page's constants (plain text, written here:
+// nothing to escape).
 //
 //go:embed web
 var webFS embed.FS
@@ -60,8 +60,8 @@ func loadPages() (*pages, error) {
 			class += " wide"
 		}
 		*pg.dst = []byte(strings.NewReplacer(
-			"{title}", html.EscapeString(pg.title),
-			"{subtitle}", html.EscapeString(pg.subtitle),
+			"{title}", pg.title,
+			"{subtitle}", pg.subtitle,
 			"{main-class}", class,
 			"{script}", pg.name+".js",
 			"{main}", strings.TrimSuffix(string(main), "\n"),
