@@ -111,6 +111,31 @@ func screenshot(t *testing.T, ctx context.Context, dir, name string) {
 	}
 }
 
+// serveWithBrowser starts headless Chromium and serve with o, and returns
+// the browser's tab, the server and an API client of it.
+func serveWithBrowser(t *testing.T, o Options) (context.Context, *Server, client) {
+	t.Helper()
+	ctx := newBrowser(t)
+	s := start(t, o)
+	return ctx, s, client{t: t, base: s.URL, ops: s.OpsToken}
+}
+
+// formInvite is an invite the browser opens: the link to the form, its
+// code and its ID.
+type formInvite struct {
+	InviteID string `json:"inviteId"`
+	Code     string `json:"code"`
+	URL      string `json:"url"`
+}
+
+// newFormInvite creates an invite of tenant tenantID.
+func (c client) newFormInvite(tenantID string) formInvite {
+	c.t.Helper()
+	var inv formInvite
+	c.must(c.opsDo("POST", "/v1/tenants/"+tenantID+"/invites", nil), 201).decode(c.t, &inv)
+	return inv
+}
+
 // TestBrowserOnboarding drives the customer form in headless Chromium:
 // copy the external ID, create the sandbox role, paste its ARN, submit and
 // see Connected; a malformed ARN shows the field error; a role without the
@@ -118,16 +143,10 @@ func screenshot(t *testing.T, ctx context.Context, dir, name string) {
 // the connections and the events. Each state is saved as a screenshot under
 // testartifacts/browser.
 func TestBrowserOnboarding(t *testing.T) {
-	ctx := newBrowser(t)
+	ctx, s, c := serveWithBrowser(t, testOptions(t, io.Discard))
 	dir := artifacts(t)
-	s := start(t, testOptions(t, io.Discard))
-	c := client{t: t, base: s.URL, ops: s.OpsToken}
 	_, v := c.tenantWithInvite("browser")
-	var inv struct {
-		Code string `json:"code"`
-		URL  string `json:"url"`
-	}
-	c.must(c.opsDo("POST", "/v1/tenants/browser/invites", nil), 201).decode(t, &inv)
+	inv := c.newFormInvite("browser")
 
 	for _, name := range []string{"clipboard-read", "clipboard-write"} {
 		if _, err := chromedp.CallBrowser(ctx, browser.SetPermission, browser.SetPermissionParams{
@@ -349,11 +368,7 @@ func TestBrowserOnboarding(t *testing.T) {
 
 	// An invite link that does not work: the form says why, naming the
 	// partner, instead of the form.
-	var revoked struct {
-		InviteID string `json:"inviteId"`
-		Code     string `json:"code"`
-	}
-	c.must(c.opsDo("POST", "/v1/tenants/browser/invites", nil), 201).decode(t, &revoked)
+	revoked := c.newFormInvite("browser")
 	c.must(c.opsDo("DELETE", "/v1/tenants/browser/invites/"+revoked.InviteID, nil), 200)
 	for _, p := range []struct{ name, query, heading, message string }{
 		{"08-no-invite", "", "An invite link is needed", "Open this page from the invite link your partner sent you."},
@@ -502,15 +517,10 @@ func TestBrowserOnboarding(t *testing.T) {
 // account" creates the role and registers it as a stack would; the form
 // shows the stack's answer and Connected with nothing pasted.
 func TestBrowserSandboxStack(t *testing.T) {
-	ctx := newBrowser(t)
+	ctx, _, c := serveWithBrowser(t, testOptions(t, io.Discard))
 	dir := artifacts(t)
-	s := start(t, testOptions(t, io.Discard))
-	c := client{t: t, base: s.URL, ops: s.OpsToken}
 	_, v := c.tenantWithInvite("browser-stack")
-	var inv struct {
-		URL string `json:"url"`
-	}
-	c.must(c.opsDo("POST", "/v1/tenants/browser-stack/invites", nil), 201).decode(t, &inv)
+	inv := c.newFormInvite("browser-stack")
 	do(t, ctx, "open the form", chromedp.Navigate(inv.URL), chromedp.WaitVisible(chromedp.ID("sandbox-launch")))
 	do(t, ctx, "launch the sandbox stack",
 		chromedp.Click(chromedp.ID("sandbox-launch")),
@@ -531,18 +541,13 @@ func TestBrowserSandboxStack(t *testing.T) {
 // show as text on the form, its header and its problem page: no element is
 // made of them and no script runs.
 func TestBrowserHostileNames(t *testing.T) {
-	ctx := newBrowser(t)
 	const partner = `<svg onload="window.pwned=2"><i id="italic">Partner</i> $& $'`
 	o := testOptions(t, io.Discard)
 	o.PartnerName = partner
-	s := start(t, o)
-	c := client{t: t, base: s.URL, ops: s.OpsToken}
+	ctx, s, c := serveWithBrowser(t, o)
 	const name = `<img src=x onerror="window.pwned=1"><b id="bold">Evil</b> & "Co"`
 	c.must(c.opsDo("POST", "/v1/tenants", map[string]string{"tenantId": "evil", "name": name}), 201)
-	var inv struct {
-		URL string `json:"url"`
-	}
-	c.must(c.opsDo("POST", "/v1/tenants/evil/invites", nil), 201).decode(t, &inv)
+	inv := c.newFormInvite("evil")
 	do(t, ctx, "open the form", chromedp.Navigate(inv.URL), chromedp.WaitVisible(chromedp.ID("external-id")))
 	const inertJS = `document.querySelectorAll('img, svg, #bold, #italic').length === 0 && window.pwned === undefined`
 	h1 := get(t, ctx, "heading", chromedp.Text(chromedp.CSS("#form h1")))

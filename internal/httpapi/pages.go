@@ -11,14 +11,22 @@ import (
 	"github.com/rolecall/rolecall/internal/connection"
 )
 
-// The web pages are static HTML in web/, the same bytes for every request:
-// their scripts (web/static) fetch what they show from the JSON API — the
+// The web pages are static HTML, the same bytes for every request: their
+// scripts (web/static) fetch what they show from the JSON API — the
 // form GET /v1/invite with its invite code, the ops page and the home page
 // GET / — and put it in with textContent, never as HTML. No Go code fills
 // a page, so nothing here can inject markup, and the binary carries no
 // template engine (html/template's reflection would keep every method of
 // every type, the AWS SDK clients' included, and grow the Lambda binary by
 // megabytes). All of it is embedded in the binary.
+//
+// Every page is web/page.html, the document all pages share (the head,
+// the body's subtitle for the header page.js draws, the script tags of
+// page.js and of the page's own web/static/<name>.js), around the page's
+// own markup, web/<name>.html, the content of its main element. loadPages
+// puts each together once, when the handler is made, by replacing the
+// shell's {…} markers with the page's constants (plain text, written here:
+// nothing to escape).
 //
 //go:embed web
 var webFS embed.FS
@@ -29,15 +37,36 @@ type pages struct {
 }
 
 func loadPages() (*pages, error) {
-	var p pages
-	for name, dst := range map[string]*[]byte{"connect.html": &p.connect, "ops.html": &p.ops, "home.html": &p.home} {
-		b, err := fs.ReadFile(webFS, "web/"+name)
-		if err != nil {
-			return nil, fmt.Errorf("httpapi: read %s: %w", name, err)
-		}
-		*dst = b
+	shell, err := fs.ReadFile(webFS, "web/page.html")
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: read page.html: %w", err)
 	}
-	var err error
+	var p pages
+	for _, pg := range []struct {
+		dst                   *[]byte
+		name, title, subtitle string
+		wide                  bool // the main column takes the window's width (the ops page's tables)
+	}{
+		{&p.connect, "connect", "Connect your AWS account", "Connect your AWS account", false},
+		{&p.ops, "ops", "RoleCall operations", "Operations", true},
+		{&p.home, "home", "RoleCall", "Running locally", false},
+	} {
+		main, err := fs.ReadFile(webFS, "web/"+pg.name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("httpapi: read %s.html: %w", pg.name, err)
+		}
+		class := "wrap"
+		if pg.wide {
+			class += " wide"
+		}
+		*pg.dst = []byte(strings.NewReplacer(
+			"{title}", pg.title,
+			"{subtitle}", pg.subtitle,
+			"{main-class}", class,
+			"{script}", pg.name+".js",
+			"{main}", strings.TrimSuffix(string(main), "\n"),
+		).Replace(string(shell)))
+	}
 	if p.static, err = fs.Sub(webFS, "web/static"); err != nil {
 		return nil, fmt.Errorf("httpapi: static files: %w", err)
 	}

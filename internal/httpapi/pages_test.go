@@ -45,13 +45,10 @@ func TestPagesAreStatic(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := e.do(req{method: "GET", path: tt.path, accept: "text/html,application/xhtml+xml,*/*;q=0.8"})
-			want, err := fs.ReadFile(webFS, "web/"+tt.file)
-			if err != nil {
-				t.Fatal(err)
-			}
+			want := map[string][]byte{"connect.html": e.h.pages.connect, "ops.html": e.h.pages.ops, "home.html": e.h.pages.home}[tt.file]
 			body := w.Body.String()
-			if w.Code != 200 || w.Header().Get("Content-Type") != "text/html; charset=utf-8" || body != string(want) {
-				t.Fatalf("%d %q, the body is not %s", w.Code, w.Header().Get("Content-Type"), tt.file)
+			if w.Code != 200 || w.Header().Get("Content-Type") != "text/html; charset=utf-8" || len(want) == 0 || body != string(want) {
+				t.Fatalf("%d %q, the body is not the page of %s", w.Code, w.Header().Get("Content-Type"), tt.file)
 			}
 			for _, s := range []string{`<script src="/static/page.js" defer></script>`, `<script src="/static/` + tt.script + `" defer></script>`, `<meta name="viewport"`, `lang="en"`} {
 				if !strings.Contains(body, s) {
@@ -68,6 +65,52 @@ func TestPagesAreStatic(t *testing.T) {
 			}
 			if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self';") || strings.Contains(csp, "unsafe-inline") {
 				t.Errorf("CSP %q", csp)
+			}
+		})
+	}
+}
+
+// TestPageShell: each page is web/page.html around its own markup, as
+// is, with its own title, subtitle, width and script, and no marker of the
+// shell left.
+func TestPageShell(t *testing.T) {
+	p, err := loadPages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		doc                                  []byte
+		file, title, subtitle, class, script string
+	}{
+		{p.connect, "connect.html", "Connect your AWS account", "Connect your AWS account", "wrap", "connect.js"},
+		{p.ops, "ops.html", "RoleCall operations", "Operations", "wrap wide", "ops.js"},
+		{p.home, "home.html", "RoleCall", "Running locally", "wrap", "home.js"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			main, err := fs.ReadFile(webFS, "web/"+tt.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			doc := string(tt.doc)
+			if !strings.HasPrefix(doc, "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n") {
+				t.Errorf("does not start as an HTML document: %.80q", doc)
+			}
+			for _, s := range []string{
+				"\n<title>" + tt.title + "</title>\n",
+				"\n<body data-subtitle=\"" + tt.subtitle + "\">\n",
+				"\n<main id=\"main\" class=\"" + tt.class + "\" tabindex=\"-1\">\n" + string(main) + "</main>\n" +
+					"<script src=\"/static/page.js\" defer></script>\n<script src=\"/static/" + tt.script + "\" defer></script>\n</body>\n</html>\n",
+			} {
+				if !strings.Contains(doc, s) {
+					t.Errorf("lacks %.120q", s)
+				}
+			}
+			if n := strings.Count(doc, "<main"); n != 1 {
+				t.Errorf("%d main elements", n)
+			}
+			if m := regexp.MustCompile(`\{[a-z-]+\}`).FindString(doc); m != "" {
+				t.Errorf("the shell's marker %s is left", m)
 			}
 		})
 	}
