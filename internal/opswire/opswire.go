@@ -112,8 +112,8 @@ type ConnectionHistory struct {
 	Events     []HistoryEvent        `json:"events"`
 }
 
-// Sweep is the optional body of POST /v1/sweeps: all re-checks every
-// connection, not only those due.
+// Sweep is the optional body of POST /v1/sweeps (rolecall serve): all
+// queues a check of every live connection, not only of those due.
 type Sweep struct {
 	All bool `json:"all"`
 }
