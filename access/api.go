@@ -13,7 +13,9 @@ import (
 
 // Connection is what RoleCall hands a workload for one VERIFIED
 // connection: the customer's role, the tenant's current external ID, and
-// the partner access role to reach it through.
+// the partner access role to reach it through. RoleCall's API encodes
+// this very type, so its JSON field names are the access routes' wire
+// format.
 type Connection struct {
 	TenantID      string    `json:"tenantId"`
 	AccountID     string    `json:"accountId"`
@@ -48,7 +50,8 @@ func (a *API) Connection(ctx context.Context, tenantID, accountID string) (Conne
 	return c, nil
 }
 
-// Page is one page of a tenant's VERIFIED connections.
+// Page is one page of a tenant's VERIFIED connections, as RoleCall's API
+// encodes it.
 type Page struct {
 	Connections []Connection `json:"connections"`
 	// Cursor continues the listing; "" on the last page.

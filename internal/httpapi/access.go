@@ -3,8 +3,8 @@ package httpapi
 import (
 	"fmt"
 	"net/http"
-	"time"
 
+	"github.com/rolecall/rolecall/access"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/onboarding"
 	"github.com/rolecall/rolecall/internal/tenant"
@@ -13,26 +13,6 @@ import (
 // CodeNotVerified refuses access to a connection that is not VERIFIED
 // (409): its role must not be used.
 const CodeNotVerified = "NOT_VERIFIED"
-
-// accessView is what a partner workload needs to use a VERIFIED
-// connection: the customer's role, the tenant's current external ID and
-// the partner access role to chain through. It is an ops route's answer
-// only: the external ID is the tenant's secret with its customer.
-type accessView struct {
-	TenantID      string            `json:"tenantId"`
-	AccountID     string            `json:"accountId"`
-	RoleARN       string            `json:"roleArn"`
-	ExternalID    string            `json:"externalId"`
-	AccessRoleARN string            `json:"accessRoleArn"`
-	Partition     string            `json:"partition"`
-	Status        connection.Status `json:"status"`
-	VerifiedAt    time.Time         `json:"verifiedAt"`
-}
-
-type accessPage struct {
-	Connections []accessView `json:"connections"`
-	Cursor      string       `json:"cursor,omitempty"`
-}
 
 // notVerified is the 409 answer: the usual error, plus the connection's
 // status and reason so a workload can say why it cannot proceed.
@@ -46,9 +26,14 @@ type notVerifiedDetail struct {
 	Reason connection.Reason `json:"reason"`
 }
 
-func (h *Handler) accessOf(t tenant.Tenant, c connection.Connection) accessView {
-	return accessView{TenantID: c.TenantID, AccountID: c.AccountID, RoleARN: c.RoleARN, ExternalID: t.ExternalID,
-		AccessRoleARN: h.cfg.TrustedPrincipalARN, Partition: h.partition(), Status: c.Status, VerifiedAt: c.VerifiedAt}
+// accessOf is what a partner workload needs to use a VERIFIED connection,
+// in the document the public access package decodes: the customer's role,
+// the tenant's current external ID and the partner access role to chain
+// through. It is an ops route's answer only: the external ID is the
+// tenant's secret with its customer.
+func (h *Handler) accessOf(t tenant.Tenant, c connection.Connection) access.Connection {
+	return access.Connection{TenantID: c.TenantID, AccountID: c.AccountID, RoleARN: c.RoleARN, ExternalID: t.ExternalID,
+		AccessRoleARN: h.cfg.TrustedPrincipalARN, Partition: h.partition(), Status: string(c.Status), VerifiedAt: c.VerifiedAt}
 }
 
 // getAccess answers GET /v1/tenants/{tenantId}/connections/{accountId}/access.
@@ -83,8 +68,8 @@ func (h *Handler) listAccess(w http.ResponseWriter, r *http.Request) error {
 			return p, err
 		}
 		return h.cfg.Service.ListByTenant(r.Context(), t.ID, cursor, limit)
-	}, func(p onboarding.Page) accessPage {
-		out := accessPage{Connections: []accessView{}, Cursor: p.Cursor}
+	}, func(p onboarding.Page) access.Page {
+		out := access.Page{Connections: []access.Connection{}, Cursor: p.Cursor}
 		for _, c := range p.Items {
 			if c.Status == connection.Verified {
 				out.Connections = append(out.Connections, h.accessOf(t, c))

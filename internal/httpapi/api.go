@@ -13,6 +13,7 @@ import (
 	"github.com/rolecall/rolecall/infra"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/onboarding"
+	"github.com/rolecall/rolecall/internal/opswire"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
@@ -143,15 +144,8 @@ func (h *Handler) getConnection(w http.ResponseWriter, r *http.Request, t tenant
 	return answer(w, http.StatusOK, h.connectionStatus(c), err)
 }
 
-type createTenantRequest struct {
-	TenantID string `json:"tenantId"`
-	Name     string `json:"name"`
-	// MaxConnections is optional (default 100, 1 to 10,000).
-	MaxConnections *int `json:"maxConnections"`
-}
-
 func (h *Handler) createTenant(w http.ResponseWriter, r *http.Request) error {
-	var in createTenantRequest
+	var in opswire.CreateTenant
 	if err := decodeBody(r, &in, false); err != nil {
 		return err
 	}
@@ -164,17 +158,8 @@ func (h *Handler) createTenant(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// rotateRequest is POST /v1/tenants/{id}/external-id/rotate: how long the
-// previous external ID stays accepted (default 7 days; 0 revokes it now),
-// and whether to revoke every invite of the tenant after the rotation, so
-// that links that may have leaked stop working with it.
-type rotateRequest struct {
-	GraceSeconds  *int64 `json:"graceSeconds"`
-	RevokeInvites bool   `json:"revokeInvites"`
-}
-
 func (h *Handler) rotate(w http.ResponseWriter, r *http.Request) error {
-	var in rotateRequest
+	var in opswire.Rotate
 	if err := decodeBody(r, &in, true); err != nil {
 		return err
 	}
@@ -271,16 +256,8 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-type sweepRequest struct {
-	All bool `json:"all"`
-}
-
-type sweepResult struct {
-	Enqueued int `json:"enqueued"`
-}
-
 func (h *Handler) sweep(w http.ResponseWriter, r *http.Request) error {
-	var in sweepRequest
+	var in opswire.Sweep
 	if err := decodeBody(r, &in, true); err != nil {
 		return err
 	}
@@ -288,7 +265,7 @@ func (h *Handler) sweep(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("sweep (all=%t): %w", in.All, err)
 	}
-	writeJSON(w, http.StatusOK, sweepResult{Enqueued: n})
+	writeJSON(w, http.StatusOK, opswire.SweepResult{Enqueued: n})
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/rolecall/rolecall/internal/opswire"
 	"github.com/rolecall/rolecall/internal/refusal"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
@@ -22,10 +23,10 @@ type fuzzRoute struct {
 
 var fuzzRoutes = []fuzzRoute{
 	{"POST", "/v1/connections", true, false, func() any { return &submitRequest{} }},
-	{"POST", "/v1/tenants", false, false, func() any { return &createTenantRequest{} }},
-	{"POST", "/v1/tenants/acme/invites", false, true, func() any { return &createInviteRequest{} }},
-	{"POST", "/v1/tenants/acme/external-id/rotate", false, true, func() any { return &rotateRequest{} }},
-	{"POST", "/v1/sweeps", false, true, func() any { return &sweepRequest{} }},
+	{"POST", "/v1/tenants", false, false, func() any { return &opswire.CreateTenant{} }},
+	{"POST", "/v1/tenants/acme/invites", false, true, func() any { return &opswire.CreateInvite{} }},
+	{"POST", "/v1/tenants/acme/external-id/rotate", false, true, func() any { return &opswire.Rotate{} }},
+	{"POST", "/v1/sweeps", false, true, func() any { return &opswire.Sweep{} }},
 	{"POST", "/v1/tenants/acme/connections/444455556666/check", false, true, func() any { return &struct{}{} }},
 	{"PUT", "/_sandbox/roles", false, false, func() any { return &putRoleRequest{} }},
 	{"PUT", "/_sandbox/faults", false, false, func() any { return &faultsRequest{} }},

@@ -1,11 +1,18 @@
 package httpapi
 
 import (
+	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
+
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/tenant"
 )
 
 func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
@@ -64,4 +71,38 @@ func (e *env) submitted(t *testing.T, id string) string {
 		t.Fatalf("submit: %d %s", w.Code, w.Body)
 	}
 	return "Invite " + code
+}
+
+// submitAs submits roleARN for tenant tn and applies a check result,
+// through the service and the lifecycle, as the verifier would.
+func (e *env) submitAs(tn tenant.Tenant, roleARN string, results ...connection.Result) connection.Connection {
+	e.t.Helper()
+	ctx := context.Background()
+	c, err := e.svc.Submit(ctx, tn, roleARN)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, r := range results {
+		e.now = e.now.Add(connection.DefaultPolicy().PropagationWindow * 2)
+		tr, err := e.svc.Policy.Apply(c, connection.Outcome{Result: r, Version: c.Version, ExternalIDVersion: tn.ExternalIDVersion, ExternalIDCurrent: true, CheckedAt: e.now})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if err := e.mem.Apply(ctx, tr); err != nil {
+			e.t.Fatal(err)
+		}
+		c = tr.After
+	}
+	return c
+}
+
+// jsonKeys returns the keys of the JSON object body, sorted, and the
+// object: what a test compares to say which fields an answer shows.
+func jsonKeys(t *testing.T, body []byte) ([]string, map[string]any) {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatalf("body %s: %v", body, err)
+	}
+	return slices.Sorted(maps.Keys(m)), m
 }

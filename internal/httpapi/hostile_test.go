@@ -31,7 +31,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -103,45 +103,23 @@ type hostileWorld struct {
 	secrets []string
 }
 
-type countingQueue struct {
-	mu   sync.Mutex
-	jobs int
-}
+// countingQueue counts the jobs queued.
+type countingQueue struct{ jobs atomic.Int64 }
 
 func (q *countingQueue) Send(ctx context.Context, jobs []probe.Job) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.jobs += len(jobs)
+	q.jobs.Add(int64(len(jobs)))
 	return nil
 }
 
-func (q *countingQueue) count() int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.jobs
-}
-
-// countingSandbox records calls that reach the sandbox.
-type countingSandbox struct {
-	mu    sync.Mutex
-	calls int
-}
+// countingSandbox counts the calls that reach the sandbox.
+type countingSandbox struct{ calls atomic.Int64 }
 
 func (s *countingSandbox) Info() httpapi.SandboxInfo {
 	return httpapi.SandboxInfo{PartnerPrincipalARN: hostilePrincipal, STSEndpoint: "http://127.0.0.1:1/_sandbox/sts"}
 }
-func (s *countingSandbox) PutRole(string, []byte) error { s.inc(); return nil }
-func (s *countingSandbox) DeleteRole(string) error      { s.inc(); return nil }
-func (s *countingSandbox) SetFaults(httpapi.Faults) error {
-	s.inc()
-	return nil
-}
-func (s *countingSandbox) inc() { s.mu.Lock(); s.calls++; s.mu.Unlock() }
-func (s *countingSandbox) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.calls
-}
+func (s *countingSandbox) PutRole(string, []byte) error   { s.calls.Add(1); return nil }
+func (s *countingSandbox) DeleteRole(string) error        { s.calls.Add(1); return nil }
+func (s *countingSandbox) SetFaults(httpapi.Faults) error { s.calls.Add(1); return nil }
 
 // emptyEvents is an event log with no event.
 type emptyEvents struct{}
@@ -440,10 +418,10 @@ func TestHostileCorpus(t *testing.T) {
 			if after := w.store.Snapshot(); after != before {
 				t.Fatalf("the store changed:\nbefore:\n%s\nafter:\n%s", before, after)
 			}
-			if n := w.queue.count(); n != 0 {
+			if n := w.queue.jobs.Load(); n != 0 {
 				t.Fatalf("%d check jobs were queued", n)
 			}
-			if n := w.sandbox.count(); n != 0 {
+			if n := w.sandbox.calls.Load(); n != 0 {
 				t.Fatalf("%d calls reached the sandbox", n)
 			}
 			codes[c.Code]++

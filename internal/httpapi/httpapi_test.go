@@ -15,6 +15,7 @@ import (
 
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/onboarding"
+	"github.com/rolecall/rolecall/internal/opswire"
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/queue/queuetest"
 	"github.com/rolecall/rolecall/internal/rolearn"
@@ -313,7 +314,7 @@ func TestOperationsAndCustomerFlow(t *testing.T) {
 	if w.Code != http.StatusCreated {
 		t.Fatalf("create invite: %d %s", w.Code, w.Body)
 	}
-	inv := decode[inviteCreated](t, w)
+	inv := decode[opswire.InviteCreated](t, w)
 	if !tenant.WellFormedCode(inv.Code) || inv.URL != "http://example.com/connect?invite="+inv.Code || !inv.ExpiresAt.Equal(e.now.Add(tenant.DefaultInviteTTL)) {
 		t.Fatalf("invite %+v", inv)
 	}
@@ -414,7 +415,7 @@ func TestBaseURL(t *testing.T) {
 			}
 			w := httptest.NewRecorder()
 			e.h.ServeHTTP(w, hr)
-			inv := decode[inviteCreated](t, w)
+			inv := decode[opswire.InviteCreated](t, w)
 			if inv.URL != tt.want+inv.Code {
 				t.Errorf("url %q, want %q+code", inv.URL, tt.want)
 			}
@@ -695,7 +696,7 @@ func TestEventsAndSweeps(t *testing.T) {
 		n    int
 	}{{"", false, 3}, {`{"all":false}`, false, 3}, {`{"all":true}`, true, 7}} {
 		w := e.do(ops("POST", "/v1/sweeps", tt.body))
-		if res := decode[sweepResult](t, w); w.Code != 200 || res.Enqueued != tt.n || e.sweeper.calls[len(e.sweeper.calls)-1] != tt.all {
+		if res := decode[opswire.SweepResult](t, w); w.Code != 200 || res.Enqueued != tt.n || e.sweeper.calls[len(e.sweeper.calls)-1] != tt.all {
 			t.Errorf("sweep %q: %d %s calls %v", tt.body, w.Code, w.Body, e.sweeper.calls)
 		}
 	}

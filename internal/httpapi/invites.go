@@ -3,54 +3,32 @@ package httpapi
 import (
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/rolecall/rolecall/internal/onboarding"
+	"github.com/rolecall/rolecall/internal/opswire"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
 // Invite routes (operations):
 //
-//	POST   /v1/tenants/{tenantId}/invites             {"ttlSeconds": N} (optional body) → 201 inviteCreated
-//	GET    /v1/tenants/{tenantId}/invites?cursor=&limit= → 200 {"invites": [inviteSummary], "cursor"}
-//	DELETE /v1/tenants/{tenantId}/invites/{inviteId}  → 200 inviteSummary (revoked)
+//	POST   /v1/tenants/{tenantId}/invites             {"ttlSeconds": N} (optional body) → 201 opswire.InviteCreated
+//	GET    /v1/tenants/{tenantId}/invites?cursor=&limit= → 200 {"invites": [opswire.Invite], "cursor"}
+//	DELETE /v1/tenants/{tenantId}/invites/{inviteId}  → 200 opswire.Invite (revoked)
 //
 // A code is shown only in the answer that creates it; listings and
 // revocations show the invite's public ID, never the code or its hash.
 
-type createInviteRequest struct {
-	// TTLSeconds is optional (default 7 days, 3600 to 2592000).
-	TTLSeconds *int64 `json:"ttlSeconds"`
-}
-
-type inviteCreated struct {
-	InviteID  string    `json:"inviteId"`
-	TenantID  string    `json:"tenantId"`
-	Code      string    `json:"code"`
-	URL       string    `json:"url"`
-	CreatedAt time.Time `json:"createdAt"`
-	ExpiresAt time.Time `json:"expiresAt"`
-}
-
-// inviteSummary is an invite as listings and revocations show it.
-type inviteSummary struct {
-	InviteID  string    `json:"inviteId"`
-	CreatedAt time.Time `json:"createdAt"`
-	ExpiresAt time.Time `json:"expiresAt"`
-	Revoked   bool      `json:"revoked"`
-}
-
 type invitesPage struct {
-	Invites []inviteSummary `json:"invites"`
-	Cursor  string          `json:"cursor,omitempty"`
+	Invites []opswire.Invite `json:"invites"`
+	Cursor  string           `json:"cursor,omitempty"`
 }
 
-func summaryOf(inv tenant.Invite) inviteSummary {
-	return inviteSummary{InviteID: inv.ID, CreatedAt: inv.CreatedAt, ExpiresAt: inv.ExpiresAt, Revoked: inv.Revoked}
+func summaryOf(inv tenant.Invite) opswire.Invite {
+	return opswire.Invite{InviteID: inv.ID, CreatedAt: inv.CreatedAt, ExpiresAt: inv.ExpiresAt, Revoked: inv.Revoked}
 }
 
 func (h *Handler) createInvite(w http.ResponseWriter, r *http.Request) error {
-	var in createInviteRequest
+	var in opswire.CreateInvite
 	if err := decodeBody(r, &in, true); err != nil {
 		return err
 	}
@@ -58,7 +36,7 @@ func (h *Handler) createInvite(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, inviteCreated{InviteID: inv.ID, TenantID: inv.TenantID, Code: code,
+	writeJSON(w, http.StatusCreated, opswire.InviteCreated{InviteID: inv.ID, TenantID: inv.TenantID, Code: code,
 		URL: h.baseURL(r) + "/connect?invite=" + code, CreatedAt: inv.CreatedAt, ExpiresAt: inv.ExpiresAt})
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"github.com/rolecall/rolecall/internal/opswire"
 )
 
 // TestAPIGatewayIAM runs the handler behind httpadapter v2 as the Lambda
@@ -77,7 +79,7 @@ func TestLambdaInviteURL(t *testing.T) {
 	if err != nil || resp.StatusCode != 201 {
 		t.Fatalf("%v %d %s", err, resp.StatusCode, resp.Body)
 	}
-	var inv inviteCreated
+	var inv opswire.InviteCreated
 	if err := json.Unmarshal([]byte(resp.Body), &inv); err != nil || inv.URL != "https://api.example.com/connect?invite="+inv.Code {
 		t.Fatalf("invite %+v (%v)", inv, err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/onboarding"
+	"github.com/rolecall/rolecall/internal/opswire"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
@@ -198,7 +199,7 @@ func TestCreateInviteTTL(t *testing.T) {
 			if !e.created(t, w, before, tt.status, tt.code, tt.field, "invite") {
 				return
 			}
-			inv := decode[inviteCreated](t, w)
+			inv := decode[opswire.InviteCreated](t, w)
 			if tenant.ValidateInviteID(inv.InviteID) != nil || !tenant.WellFormedCode(inv.Code) || inv.TenantID != "acme" ||
 				!inv.CreatedAt.Equal(e.now) || !inv.ExpiresAt.Equal(e.now.Add(tt.ttl)) || !strings.HasSuffix(inv.URL, "?invite="+inv.Code) {
 				t.Fatalf("invite %+v", inv)
@@ -223,20 +224,20 @@ type invitesJSON struct {
 	Cursor  string           `json:"cursor"`
 }
 
-func (e *env) createInvite(t *testing.T, tenantID string) inviteCreated {
+func (e *env) createInvite(t *testing.T, tenantID string) opswire.InviteCreated {
 	t.Helper()
 	w := e.do(ops("POST", "/v1/tenants/"+tenantID+"/invites", ""))
 	if w.Code != 201 {
 		t.Fatalf("create invite: %d %s", w.Code, w.Body)
 	}
-	return decode[inviteCreated](t, w)
+	return decode[opswire.InviteCreated](t, w)
 }
 
 func TestListInvites(t *testing.T) {
 	e := newEnv(t)
 	e.tenant("acme")
 	e.tenant("globex")
-	var made []inviteCreated
+	var made []opswire.InviteCreated
 	for range 5 {
 		made = append(made, e.createInvite(t, "acme"))
 		e.now = e.now.Add(time.Minute)
@@ -284,7 +285,7 @@ func TestListInvites(t *testing.T) {
 	})
 }
 
-func codesOf(invs []inviteCreated) []string {
+func codesOf(invs []opswire.InviteCreated) []string {
 	var out []string
 	for _, i := range invs {
 		out = append(out, i.Code)

@@ -1,9 +1,6 @@
 package httpapi
 
 import (
-	"context"
-	"encoding/json"
-	"maps"
 	"slices"
 	"testing"
 
@@ -16,34 +13,13 @@ import (
 // which roles the partner's other customers use.
 func TestSubmitIsNoOracleForClaims(t *testing.T) {
 	e := newEnv(t)
-	e.tenant("acme")
+	acme := e.tenant("acme")
 	e.tenant("other")
-	acme := "Invite " + e.invite("acme")
 	other := "Invite " + e.invite("other")
-	if w := e.do(req{method: "POST", path: "/v1/connections", body: `{"roleArn":"` + customerRole2 + `"}`, auth: acme}); w.Code != 202 {
-		t.Fatalf("setup submit: %d %s", w.Code, w.Body)
-	}
-	ctx := context.Background()
-	c, err := e.mem.GetConnection(ctx, "acme", "444455556666")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := connection.DefaultPolicy().Apply(c, connection.Outcome{ExternalIDCurrent: true, Result: connection.ResultOK, Version: c.Version, ExternalIDVersion: 1, CheckedAt: e.now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.mem.Apply(ctx, tr); err != nil { // acme's connection is VERIFIED and holds the role
-		t.Fatal(err)
+	if c := e.submitAs(acme, customerRole2, connection.ResultOK); c.Status != connection.Verified {
+		t.Fatalf("acme's connection must be VERIFIED and hold the role: %+v", c)
 	}
 
-	shape := func(body []byte) (map[string]any, []string) {
-		t.Helper()
-		var m map[string]any
-		if err := json.Unmarshal(body, &m); err != nil {
-			t.Fatalf("body %s: %v", body, err)
-		}
-		return m, slices.Sorted(maps.Keys(m))
-	}
 	tests := []struct{ name, arn string }{
 		{"unclaimed role", customerRole},
 		{"role another tenant holds", customerRole2},
@@ -56,7 +32,7 @@ func TestSubmitIsNoOracleForClaims(t *testing.T) {
 			if w.Code != 202 {
 				t.Fatalf("status %d, want 202: %s", w.Code, w.Body)
 			}
-			m, keys := shape(w.Body.Bytes())
+			keys, m := jsonKeys(t, w.Body.Bytes())
 			if i == 0 {
 				first = keys
 			} else if !slices.Equal(keys, first) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -38,24 +39,19 @@ func TestRegistrationTokenRoutes(t *testing.T) {
 	if cc := w.Header().Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("Cache-Control = %q, want no-store", cc)
 	}
-	var created struct {
-		TokenID   string    `json:"tokenId"`
-		TenantID  string    `json:"tenantId"`
-		Token     string    `json:"token"`
-		CreatedAt time.Time `json:"createdAt"`
-		ExpiresAt time.Time `json:"expiresAt"`
-		Revoked   bool      `json:"revoked"`
+	// The answer's fields, exactly: the secret (once), never its digest
+	// nor the invite it was minted with; no setup without a topic.
+	if keys, _ := jsonKeys(t, w.Body.Bytes()); !slices.Equal(keys, []string{"createdAt", "createdVia", "expiresAt", "revoked", "tenantId", "token", "tokenId"}) {
+		t.Fatalf("created fields %v: %s", keys, w.Body)
 	}
-	if err := json.Unmarshal(w.Body.Bytes(), &created); err != nil {
-		t.Fatal(err)
-	}
-	if !registration.WellFormed(created.Token) || !registration.WellFormedID(created.TokenID) || created.TenantID != "acme" || created.Revoked {
+	created := decode[tokenCreated](t, w)
+	if !registration.WellFormed(created.Secret) || !registration.WellFormedID(created.ID) || created.TenantID != "acme" || created.Revoked || created.Via != registration.ViaOps {
 		t.Fatalf("created = %+v", created)
 	}
 	if got := created.ExpiresAt.Sub(created.CreatedAt); got != registration.DefaultTTL {
 		t.Errorf("default lifetime %v, want %v", got, registration.DefaultTTL)
 	}
-	if tn, _, err := regs.Authenticate(context.Background(), created.Token); err != nil || tn.ID != "acme" {
+	if tn, _, err := regs.Authenticate(context.Background(), created.Secret); err != nil || tn.ID != "acme" {
 		t.Fatalf("the returned token does not authenticate acme: %v %v", tn.ID, err)
 	}
 
@@ -64,12 +60,7 @@ func TestRegistrationTokenRoutes(t *testing.T) {
 	if w.Code != http.StatusCreated {
 		t.Fatalf("create with ttl: %d %s", w.Code, w.Body)
 	}
-	var second struct {
-		TokenID   string    `json:"tokenId"`
-		CreatedAt time.Time `json:"createdAt"`
-		ExpiresAt time.Time `json:"expiresAt"`
-	}
-	_ = json.Unmarshal(w.Body.Bytes(), &second)
+	second := decode[tokenCreated](t, w)
 	if got := second.ExpiresAt.Sub(second.CreatedAt); got != 2*time.Hour {
 		t.Errorf("lifetime %v, want 2h", got)
 	}
@@ -78,17 +69,11 @@ func TestRegistrationTokenRoutes(t *testing.T) {
 	if w.Code != http.StatusOK {
 		t.Fatalf("list: %d %s", w.Code, w.Body)
 	}
-	if strings.Contains(w.Body.String(), created.Token) || strings.Contains(w.Body.String(), registration.Hash(created.Token)) || strings.Contains(w.Body.String(), `"token"`) {
+	if strings.Contains(w.Body.String(), created.Secret) || strings.Contains(w.Body.String(), registration.Hash(created.Secret)) || strings.Contains(w.Body.String(), `"token"`) {
 		t.Fatalf("the listing shows a secret or its digest: %s", w.Body)
 	}
-	var list struct {
-		Tokens []struct {
-			TokenID string `json:"tokenId"`
-			Revoked bool   `json:"revoked"`
-		} `json:"tokens"`
-	}
-	_ = json.Unmarshal(w.Body.Bytes(), &list)
-	if len(list.Tokens) != 2 || list.Tokens[0].TokenID != created.TokenID || list.Tokens[1].TokenID != second.TokenID {
+	list := decode[tokenList](t, w)
+	if len(list.Tokens) != 2 || list.Tokens[0].ID != created.ID || list.Tokens[1].ID != second.ID {
 		t.Fatalf("list = %s", w.Body)
 	}
 	if w := e.do(ops("GET", "/v1/tenants/other/registration-tokens", "")); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"tokens":[]`) {
@@ -96,14 +81,14 @@ func TestRegistrationTokenRoutes(t *testing.T) {
 	}
 
 	// Another tenant cannot revoke acme's token.
-	if w := e.do(ops("DELETE", "/v1/tenants/other/registration-tokens/"+created.TokenID, "")); w.Code != http.StatusNotFound {
+	if w := e.do(ops("DELETE", "/v1/tenants/other/registration-tokens/"+created.ID, "")); w.Code != http.StatusNotFound {
 		t.Fatalf("revoke through another tenant: %d %s", w.Code, w.Body)
 	}
-	w = e.do(ops("DELETE", "/v1/tenants/acme/registration-tokens/"+created.TokenID, ""))
+	w = e.do(ops("DELETE", "/v1/tenants/acme/registration-tokens/"+created.ID, ""))
 	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"revoked":true`) {
 		t.Fatalf("revoke: %d %s", w.Code, w.Body)
 	}
-	_, _, err := regs.Authenticate(context.Background(), created.Token)
+	_, _, err := regs.Authenticate(context.Background(), created.Secret)
 	if oe := onboarding.AsError(err); oe == nil || oe.Code != onboarding.CodeTokenRevoked {
 		t.Fatalf("revoked token authenticates: %v", err)
 	}
@@ -164,6 +149,34 @@ func TestRegistrationRoutesNeedConfig(t *testing.T) {
 	}
 }
 
+// batchAnswer is the batch route's answer as a client reads it: per ARN,
+// the connection stored or the refusal.
+type batchAnswer struct {
+	Results []struct {
+		RoleARN    string `json:"roleArn"`
+		Connection *struct {
+			AccountID string `json:"accountId"`
+			Status    string `json:"status"`
+		} `json:"connection"`
+		Error *struct {
+			Code  string `json:"code"`
+			Field string `json:"field"`
+		} `json:"error"`
+	} `json:"results"`
+}
+
+// submitBatch posts arns to the batch route with the invite's
+// Authorization header auth and decodes its answer, which must be a 200.
+func (e *env) submitBatch(t *testing.T, auth string, arns []string) batchAnswer {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"roleArns": arns})
+	w := e.do(req{method: "POST", path: "/v1/connections:batch", body: string(body), auth: auth})
+	if w.Code != http.StatusOK {
+		t.Fatalf("batch: %d %s", w.Code, w.Body)
+	}
+	return decode[batchAnswer](t, w)
+}
+
 func TestSubmitBatch(t *testing.T) {
 	e := newEnv(t)
 	e.tenant("acme")
@@ -177,27 +190,7 @@ func TestSubmitBatch(t *testing.T) {
 		customerRole2,
 		"arn:aws-cn:iam::222233334444:role/X", // wrong partition
 	}
-	body, _ := json.Marshal(map[string]any{"roleArns": arns})
-	w := e.do(req{method: "POST", path: "/v1/connections:batch", body: string(body), auth: inv})
-	if w.Code != http.StatusOK {
-		t.Fatalf("batch: %d %s", w.Code, w.Body)
-	}
-	var out struct {
-		Results []struct {
-			RoleARN    string `json:"roleArn"`
-			Connection *struct {
-				AccountID string `json:"accountId"`
-				Status    string `json:"status"`
-			} `json:"connection"`
-			Error *struct {
-				Code  string `json:"code"`
-				Field string `json:"field"`
-			} `json:"error"`
-		} `json:"results"`
-	}
-	if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil {
-		t.Fatal(err)
-	}
+	out := e.submitBatch(t, inv, arns)
 	if len(out.Results) != len(arns) {
 		t.Fatalf("%d results for %d ARNs", len(out.Results), len(arns))
 	}
@@ -226,9 +219,7 @@ func TestSubmitBatch(t *testing.T) {
 	}
 	// Resubmitting the batch changes nothing that is PENDING.
 	before, _ := e.mem.Events(context.Background(), "acme", customerAcct)
-	if w := e.do(req{method: "POST", path: "/v1/connections:batch", body: string(body), auth: inv}); w.Code != 200 {
-		t.Fatal(w.Body)
-	}
+	e.submitBatch(t, inv, arns)
 	after, _ := e.mem.Events(context.Background(), "acme", customerAcct)
 	if len(after) != len(before) {
 		t.Fatalf("resubmitted batch added events: %d -> %d", len(before), len(after))
@@ -246,24 +237,8 @@ func TestSubmitBatchIsRateLimited(t *testing.T) {
 	for i := range arns {
 		arns[i] = fmt.Sprintf("arn:aws:iam::%012d:role/RoleCall", 300000000000+i)
 	}
-	body, _ := json.Marshal(map[string]any{"roleArns": arns})
-	w := e.do(req{method: "POST", path: "/v1/connections:batch", body: string(body), auth: inv})
-	if w.Code != http.StatusOK {
-		t.Fatalf("batch: %d %s", w.Code, w.Body)
-	}
-	var out struct {
-		Results []struct {
-			Connection *json.RawMessage `json:"connection"`
-			Error      *struct {
-				Code string `json:"code"`
-			} `json:"error"`
-		} `json:"results"`
-	}
-	if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil {
-		t.Fatal(err)
-	}
 	accepted, limited := 0, 0
-	for _, r := range out.Results {
+	for _, r := range e.submitBatch(t, inv, arns).Results {
 		switch {
 		case r.Connection != nil:
 			accepted++

@@ -2,13 +2,11 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/onboarding"
+	"github.com/rolecall/rolecall/internal/opswire"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
@@ -20,24 +18,10 @@ type Directory interface {
 	ConnectionHistory(ctx context.Context, tenantID, accountID string) (connection.Connection, []connection.Event, error)
 }
 
-// tenantView is a tenant as the ops listing shows it: an allowlist of
-// fields that leaves out every secret (the external ID is shown only at
-// creation and rotation; invite codes only when issued).
-type tenantView struct {
-	TenantID          string    `json:"tenantId"`
-	Name              string    `json:"name"`
-	ExternalIDVersion int       `json:"externalIdVersion"`
-	CreatedAt         time.Time `json:"createdAt"`
-	RotatedAt         time.Time `json:"rotatedAt,omitzero"`
-	MaxConnections    int       `json:"maxConnections"`
-	// During a rotation's grace: the version of the previous external ID
-	// (never the ID) and when it stops being accepted.
-	PreviousExternalIDVersion int       `json:"previousExternalIdVersion,omitempty"`
-	GraceEndsAt               time.Time `json:"graceEndsAt,omitzero"`
-}
-
-func viewTenant(t tenant.Tenant) tenantView {
-	v := tenantView{TenantID: t.ID, Name: t.Name, ExternalIDVersion: t.ExternalIDVersion, CreatedAt: t.CreatedAt, RotatedAt: t.RotatedAt,
+// viewTenant is a tenant as the ops listing shows it (opswire.Tenant
+// allowlists its fields: no secret).
+func viewTenant(t tenant.Tenant) opswire.Tenant {
+	v := opswire.Tenant{TenantID: t.ID, Name: t.Name, ExternalIDVersion: t.ExternalIDVersion, CreatedAt: t.CreatedAt, RotatedAt: t.RotatedAt,
 		MaxConnections: t.MaxConnections}
 	if t.InGrace() {
 		v.PreviousExternalIDVersion, v.GraceEndsAt = t.PreviousExternalIDVersion, t.GraceEndsAt
@@ -46,40 +30,8 @@ func viewTenant(t tenant.Tenant) tenantView {
 }
 
 type tenantsPage struct {
-	Tenants []tenantView `json:"tenants"`
-	Cursor  string       `json:"cursor,omitempty"`
-}
-
-// eventView is a history entry: the event's detail and its detail-type.
-type eventView struct {
-	DetailType string `json:"detailType"`
-	connection.Event
-}
-
-// MarshalJSON renders the detail-type beside the event's detail (the
-// event's own MarshalJSON, promoted, would leave it out).
-func (v eventView) MarshalJSON() ([]byte, error) {
-	detail, err := json.Marshal(v.Event)
-	if err != nil {
-		return nil, err
-	}
-	dt, err := json.Marshal(v.DetailType)
-	if err != nil {
-		return nil, err
-	}
-	if len(detail) < 2 || detail[0] != '{' {
-		return nil, fmt.Errorf("event %s: detail is not an object", v.EventID)
-	}
-	out := append([]byte(`{"detailType":`), dt...)
-	if len(detail) > 2 {
-		out = append(out, ',')
-	}
-	return append(out, detail[1:]...), nil
-}
-
-type connectionHistory struct {
-	Connection connection.Connection `json:"connection"`
-	Events     []eventView           `json:"events"`
+	Tenants []opswire.Tenant `json:"tenants"`
+	Cursor  string           `json:"cursor,omitempty"`
 }
 
 func (h *Handler) directory() (Directory, error) {
@@ -120,9 +72,9 @@ func (h *Handler) getConnectionHistory(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
-	out := connectionHistory{Connection: c, Events: make([]eventView, 0, len(evs))}
+	out := opswire.ConnectionHistory{Connection: c, Events: make([]opswire.HistoryEvent, 0, len(evs))}
 	for _, e := range evs {
-		out.Events = append(out.Events, eventView{DetailType: string(e.DetailType), Event: e})
+		out.Events = append(out.Events, opswire.HistoryEvent{DetailType: string(e.DetailType), Event: e})
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

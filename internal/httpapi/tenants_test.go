@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/internal/onboarding"
+	"github.com/rolecall/rolecall/internal/opswire"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
@@ -58,7 +59,7 @@ func TestListTenantsPagesWithoutSecrets(t *testing.T) {
 	if w.Code != 200 || strings.Contains(w.Body.String(), "externalId\"") || strings.Contains(w.Body.String(), secrets[2]) {
 		t.Fatalf("get: %d %s", w.Code, w.Body)
 	}
-	if tv := decode[tenantView](t, w); tv.TenantID != "t3" || tv.Name != "Tenant t3" {
+	if tv := decode[opswire.Tenant](t, w); tv.TenantID != "t3" || tv.Name != "Tenant t3" {
 		t.Errorf("get: %+v", tv)
 	}
 	if _, err := e.svc.RotateExternalID(context.Background(), "t3", onboarding.RotateOptions{Grace: time.Hour}); err != nil {
@@ -67,7 +68,7 @@ func TestListTenantsPagesWithoutSecrets(t *testing.T) {
 	// No connection relies on the previous ID: the rotation completes at
 	// once, so no grace shows.
 	w = e.do(ops("GET", "/v1/tenants/t3", ""))
-	if tv := decode[tenantView](t, w); tv.ExternalIDVersion != 2 || tv.RotatedAt.IsZero() || tv.PreviousExternalIDVersion != 0 || !tv.GraceEndsAt.IsZero() {
+	if tv := decode[opswire.Tenant](t, w); tv.ExternalIDVersion != 2 || tv.RotatedAt.IsZero() || tv.PreviousExternalIDVersion != 0 || !tv.GraceEndsAt.IsZero() {
 		t.Errorf("after rotation: %+v", tv)
 	}
 	// The previous external ID, still accepted during the grace, is a
@@ -87,7 +88,7 @@ func TestConnectionHistory(t *testing.T) {
 	if w.Code != 200 {
 		t.Fatalf("history: %d %s", w.Code, w.Body)
 	}
-	h := decode[connectionHistory](t, w)
+	h := decode[opswire.ConnectionHistory](t, w)
 	if h.Connection.Status != "DISCONNECTED" || h.Connection.Version != 2 || len(h.Events) != 2 {
 		t.Fatalf("history: %s", w.Body)
 	}

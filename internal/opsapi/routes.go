@@ -10,48 +10,26 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/opswire"
 )
 
-// Tenant is a tenant as the API shows it. ExternalID is set only in the
-// answers of creation and rotation.
+// Tenant is a tenant as the API shows it: the listing's fields, and the
+// external ID, which only the answers of creation and rotation carry.
 type Tenant struct {
-	TenantID          string    `json:"tenantId"`
-	Name              string    `json:"name"`
-	ExternalID        string    `json:"externalId,omitempty"`
-	ExternalIDVersion int       `json:"externalIdVersion"`
-	CreatedAt         time.Time `json:"createdAt"`
-	RotatedAt         time.Time `json:"rotatedAt,omitzero"`
+	opswire.Tenant
+	ExternalID string `json:"externalId,omitempty"`
 }
 
-// InviteCreated is the answer to an invite creation: the code is shown
-// once.
-type InviteCreated struct {
-	InviteID  string    `json:"inviteId,omitempty"`
-	TenantID  string    `json:"tenantId,omitempty"`
-	Code      string    `json:"code"`
-	URL       string    `json:"url,omitempty"`
-	ExpiresAt time.Time `json:"expiresAt"`
-}
-
-// Invite is an invite as listed: never its code.
-type Invite struct {
-	InviteID  string    `json:"inviteId"`
-	CreatedAt time.Time `json:"createdAt"`
-	ExpiresAt time.Time `json:"expiresAt"`
-	Revoked   bool      `json:"revoked"`
-}
-
-// HistoryEvent is one entry of a connection's history.
-type HistoryEvent struct {
-	DetailType string `json:"detailType"`
-	connection.Event
-}
-
-// ConnectionHistory is a connection with its events, oldest first.
-type ConnectionHistory struct {
-	Connection connection.Connection `json:"connection"`
-	Events     []HistoryEvent        `json:"events"`
-}
+// The documents the server writes as the ops routes' answers.
+type (
+	// InviteCreated is the answer to an invite creation: the code is
+	// shown once.
+	InviteCreated = opswire.InviteCreated
+	// Invite is an invite as listed: never its code.
+	Invite = opswire.Invite
+	// ConnectionHistory is a connection with its events, oldest first.
+	ConnectionHistory = opswire.ConnectionHistory
+)
 
 // Envelope is an event as the bus carries it (GET /v1/events, and the
 // messages of the stack's events log group).
@@ -87,11 +65,10 @@ func call[T any](ctx context.Context, c *Client, method, path string, in any, wh
 // CreateTenant is POST /v1/tenants. maxConnections 0 leaves the
 // deployment's default.
 func (c *Client) CreateTenant(ctx context.Context, id, name string, maxConnections int) (Tenant, json.RawMessage, error) {
-	in := struct {
-		TenantID       string `json:"tenantId"`
-		Name           string `json:"name"`
-		MaxConnections int    `json:"maxConnections,omitempty"`
-	}{id, name, maxConnections}
+	in := opswire.CreateTenant{TenantID: id, Name: name}
+	if maxConnections != 0 {
+		in.MaxConnections = &maxConnections
+	}
 	return call[Tenant](ctx, c, "POST", "/v1/tenants", in, "tenant")
 }
 
@@ -108,11 +85,10 @@ func (c *Client) Tenant(ctx context.Context, id string) (Tenant, json.RawMessage
 // CreateInvite is POST /v1/tenants/{id}/invites; ttl 0 leaves the
 // deployment's default.
 func (c *Client) CreateInvite(ctx context.Context, tenantID string, ttl time.Duration) (InviteCreated, json.RawMessage, error) {
-	var in any
+	var in any // no body: the deployment's default
 	if ttl > 0 {
-		in = struct {
-			TTLSeconds int64 `json:"ttlSeconds"`
-		}{int64(ttl / time.Second)}
+		n := int64(ttl / time.Second)
+		in = opswire.CreateInvite{TTLSeconds: &n}
 	}
 	return call[InviteCreated](ctx, c, "POST", "/v1/tenants/"+Seg(tenantID)+"/invites", in, "invite")
 }
@@ -131,15 +107,13 @@ func (c *Client) RevokeInvite(ctx context.Context, tenantID, inviteID string) (j
 // Rotate is POST /v1/tenants/{id}/external-id/rotate. grace < 0 leaves the
 // deployment's default.
 func (c *Client) Rotate(ctx context.Context, tenantID string, grace time.Duration, revokeInvites bool) (Tenant, json.RawMessage, error) {
-	in := map[string]any{}
+	in := opswire.Rotate{RevokeInvites: revokeInvites}
 	if grace >= 0 {
-		in["graceSeconds"] = int64(grace / time.Second)
+		n := int64(grace / time.Second)
+		in.GraceSeconds = &n
 	}
-	if revokeInvites {
-		in["revokeInvites"] = true
-	}
-	var body any
-	if len(in) > 0 {
+	var body any // no body when every option is the default
+	if in != (opswire.Rotate{}) {
 		body = in
 	}
 	return call[Tenant](ctx, c, "POST", "/v1/tenants/"+Seg(tenantID)+"/external-id/rotate", body, "tenant")
@@ -194,13 +168,7 @@ func (c *Client) Events(ctx context.Context, after string, limit int) ([]Envelop
 
 // Sweep is POST /v1/sweeps: how many checks it queued.
 func (c *Client) Sweep(ctx context.Context, all bool) (int, json.RawMessage, error) {
-	raw, err := c.Do(ctx, "POST", "/v1/sweeps", nil, map[string]bool{"all": all})
-	if err != nil {
-		return 0, nil, err
-	}
-	r, err := decode[struct {
-		Enqueued int `json:"enqueued"`
-	}](raw, "sweep")
+	r, raw, err := call[opswire.SweepResult](ctx, c, "POST", "/v1/sweeps", opswire.Sweep{All: all}, "sweep")
 	return r.Enqueued, raw, err
 }
 
