@@ -159,6 +159,7 @@ type errorAnswer struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 		Field   string `json:"field"`
+		Hint    string `json:"hint"`
 	} `json:"error"`
 	Connection *struct {
 		Status string `json:"status"`
@@ -178,7 +179,7 @@ func refusal(status int, b []byte) error {
 			}
 			return nv
 		}
-		return &APIError{StatusCode: status, Code: ea.Error.Code, Message: ea.Error.Message, Field: ea.Error.Field}
+		return &APIError{StatusCode: status, Code: ea.Error.Code, Message: ea.Error.Message, Field: ea.Error.Field, Hint: ea.Error.Hint}
 	}
 	e := &APIError{StatusCode: status, Code: fmt.Sprintf("HTTP_%d", status), Message: http.StatusText(status)}
 	if ea.Message != "" {

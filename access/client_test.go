@@ -25,11 +25,13 @@ func TestDoDecodesRefusals(t *testing.T) {
 		want   error
 	}{
 		{"RoleCall error", 409, `{"error":{"code":"TENANT_EXISTS","message":"tenant \"acme\" exists","field":"tenantId"}}`,
-			&APIError{409, "TENANT_EXISTS", `tenant "acme" exists`, "tenantId"}},
-		{"gateway error", 403, `{"message":"Forbidden"}`, &APIError{403, "HTTP_403", "Forbidden", ""}},
-		{"HTML page", 502, "<html>\n<body>Bad   gateway</body></html>", &APIError{502, "HTTP_502", "Bad Gateway: <html> <body>Bad gateway</body></html>", ""}},
-		{"long page", 500, long, &APIError{500, "HTTP_500", "Internal Server Error: " + strings.Repeat("é", 100) + "…", ""}},
-		{"empty", 500, "", &APIError{500, "HTTP_500", "Internal Server Error", ""}},
+			&APIError{StatusCode: 409, Code: "TENANT_EXISTS", Message: `tenant "acme" exists`, Field: "tenantId"}},
+		{"RoleCall error with a hint", 400, `{"error":{"code":"INVALID_ARN","message":"not a role ARN","field":"roleArn","hint":"paste the role's ARN"}}`,
+			&APIError{StatusCode: 400, Code: "INVALID_ARN", Message: "not a role ARN", Field: "roleArn", Hint: "paste the role's ARN"}},
+		{"gateway error", 403, `{"message":"Forbidden"}`, &APIError{StatusCode: 403, Code: "HTTP_403", Message: "Forbidden"}},
+		{"HTML page", 502, "<html>\n<body>Bad   gateway</body></html>", &APIError{StatusCode: 502, Code: "HTTP_502", Message: "Bad Gateway: <html> <body>Bad gateway</body></html>"}},
+		{"long page", 500, long, &APIError{StatusCode: 500, Code: "HTTP_500", Message: "Internal Server Error: " + strings.Repeat("é", 100) + "…"}},
+		{"empty", 500, "", &APIError{StatusCode: 500, Code: "HTTP_500", Message: "Internal Server Error"}},
 		{"not verified", 409, `{"error":{"code":"NOT_VERIFIED","message":"no"},"connection":{"status":"FAILED","reason":{"code":"ASSUME_DENIED","message":"denied"}}}`,
 			&NotVerifiedError{Status: "FAILED", Reason: Reason{Code: "ASSUME_DENIED", Message: "denied"}}},
 	}

@@ -36,12 +36,14 @@ func (e *NotVerifiedError) Error() string {
 }
 
 // APIError is an error answer of the RoleCall API: its HTTP status and
-// RoleCall's error code, message and (for bad input) the field at fault.
+// RoleCall's error code, message, (for bad input) the field at fault and,
+// where RoleCall knows one, a hint on how to fix it.
 type APIError struct {
 	StatusCode int
 	Code       string
 	Message    string
 	Field      string
+	Hint       string
 }
 
 func (e *APIError) Error() string {
