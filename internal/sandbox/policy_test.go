@@ -177,19 +177,18 @@ func TestParseIdentityPolicy(t *testing.T) {
 }
 
 // evalGroup is a group of evaluation cases that follow one rule of IAM's,
-// as the files testdata/evaluate.json and testdata/iamrules.json list them.
+// as the files testdata/evaluate.json and testdata/iamrules.json list them
+// (encoding/json matches their lower-case keys to these fields).
 type evalGroup struct {
-	About string     `json:"about"`
-	Cases []evalCase `json:"cases"`
+	About string
+	Cases []evalCase
 }
 
 // evalCase is a trust policy, the name of a request and the decision IAM
 // makes.
 type evalCase struct {
-	Name    string          `json:"name"`
-	Request string          `json:"request"`
-	Want    string          `json:"want"`
-	Policy  json.RawMessage `json:"policy"`
+	Name, Request, Want string
+	Policy              json.RawMessage
 }
 
 // decisions names each Decision as the case files spell it.
