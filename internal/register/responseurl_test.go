@@ -38,7 +38,7 @@ func TestCheckResponseURL(t *testing.T) {
 			{"path style regional", "https://s3.eu-west-1.amazonaws.com/cloudformation-custom-resource-response-euwest1" + q},
 			{"explicit 443", "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com:443" + q},
 		}},
-		// Any other host, scheme, port or form of URL.
+		// Refused: another bucket, region or key than CloudFormation's.
 		{URLPolicy{}, false, []namedURL{
 			{"bucket and endpoint regions differ", "https://cloudformation-custom-resource-response-useast1.s3.eu-west-1.amazonaws.com" + q},
 			{"unknown region bucket", "https://cloudformation-custom-resource-response-zzeast9.s3.amazonaws.com" + q},
@@ -47,7 +47,9 @@ func TestCheckResponseURL(t *testing.T) {
 			{"path style another bucket", "https://s3.amazonaws.com/my-bucket" + q},
 			{"path style bucket without key", "https://s3.amazonaws.com/cloudformation-custom-resource-response-useast1"},
 			{"bare s3 host", "https://s3.amazonaws.com/"},
-			{"http", strings.Replace(goodURL, "https://", "http://", 1)},
+		}},
+		// Refused: hosts that look like the bucket's and are not.
+		{URLPolicy{}, false, []namedURL{
 			{"look-alike suffix", "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com.evil.example" + q},
 			{"look-alike path style", "https://s3.amazonaws.com.evil.example/cloudformation-custom-resource-response-useast1" + q},
 			{"subdomain of bucket", "https://x.cloudformation-custom-resource-response-useast1.s3.amazonaws.com" + q},
@@ -57,11 +59,18 @@ func TestCheckResponseURL(t *testing.T) {
 			{"userinfo", "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com@evil.example" + q},
 			{"userinfo before good host", "https://evil.example@cloudformation-custom-resource-response-useast1.s3.amazonaws.com" + q},
 			{"backslash trick", "https://evil.example\\@cloudformation-custom-resource-response-useast1.s3.amazonaws.com" + q},
+		}},
+		// Refused: another scheme, port or address.
+		{URLPolicy{}, false, []namedURL{
+			{"http", strings.Replace(goodURL, "https://", "http://", 1)},
 			{"other port", "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com:8443" + q},
 			{"ipv4 literal", "https://52.216.0.1/cloudformation-custom-resource-response-useast1" + q},
 			{"ipv6 literal", "https://[::1]/cloudformation-custom-resource-response-useast1" + q},
 			{"metadata service", "http://169.254.169.254/latest/meta-data/"},
 			{"loopback without the sandbox", "http://127.0.0.1:8080/cfn"},
+		}},
+		// Refused: malformed URLs.
+		{URLPolicy{}, false, []namedURL{
 			{"empty", ""},
 			{"space", "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/a b"},
 			{"crlf", "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/a\r\nHost: evil"},
