@@ -52,16 +52,20 @@ func TestSessionARNDropsPath(t *testing.T) {
 	}
 }
 
+// TestPartitionAndAccount: the partition and account of an ARN, "" where
+// it has none; PartitionOr gives its fallback exactly where Partition
+// gives "".
 func TestPartitionAndAccount(t *testing.T) {
-	tests := []struct{ in, partition, account, or string }{
-		{"arn:aws-us-gov:iam::123456789012:role/x", "aws-us-gov", "123456789012", "aws-us-gov"},
-		{"arn:aws:s3:::bucket", "aws", "", "aws"},
-		{"arn:aws-cn:iam::123456789012:role/Verifier", "aws-cn", "123456789012", "aws-cn"},
-		{"arn::iam::123456789012:role/x", "", "123456789012", "aws"},
-		{"not-an-arn", "", "", "aws"},
-		{"", "", "", "aws"},
-		{"arn:aws:iam", "", "", "aws"},
-		{"xrn:aws-cn:iam::123456789012:root", "", "", "aws"},
+	const fallback = "fallback-partition"
+	tests := []struct{ in, partition, account string }{
+		{"arn:aws-us-gov:iam::123456789012:role/x", "aws-us-gov", "123456789012"},
+		{"arn:aws:s3:::bucket", "aws", ""},
+		{"arn:aws-cn:iam::123456789012:role/Verifier", "aws-cn", "123456789012"},
+		{"arn::iam::123456789012:role/x", "", "123456789012"},
+		{"not-an-arn", "", ""},
+		{"", "", ""},
+		{"arn:aws:iam", "", ""},
+		{"xrn:aws-cn:iam::123456789012:root", "", ""},
 	}
 	for _, tc := range tests {
 		if got := Partition(tc.in); got != tc.partition {
@@ -70,8 +74,12 @@ func TestPartitionAndAccount(t *testing.T) {
 		if got := Account(tc.in); got != tc.account {
 			t.Errorf("Account(%q) = %q, want %q", tc.in, got, tc.account)
 		}
-		if got := PartitionOr(tc.in, "aws"); got != tc.or {
-			t.Errorf("PartitionOr(%q) = %q, want %q", tc.in, got, tc.or)
+		want := tc.partition
+		if want == "" {
+			want = fallback
+		}
+		if got := PartitionOr(tc.in, fallback); got != want {
+			t.Errorf("PartitionOr(%q, %q) = %q, want %q", tc.in, fallback, got, want)
 		}
 	}
 }
