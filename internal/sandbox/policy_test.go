@@ -10,11 +10,12 @@ import (
 	"testing"
 )
 
+// The callers and external ID of the policy tests; the policies of
+// testdata/*.json spell them out.
 const (
-	partner     = "arn:aws:iam::111122223333:role/RoleCallVerifier"
-	partnerAcct = "111122223333"
-	other       = "arn:aws:iam::444455556666:role/RoleCallVerifier"
-	extID       = "rc-EXAMPLEEXAMPLE"
+	partner = "arn:aws:iam::111122223333:role/RoleCallVerifier"
+	other   = "arn:aws:iam::444455556666:role/RoleCallVerifier"
+	extID   = "rc-EXAMPLEEXAMPLE"
 )
 
 func stmt(body string) string {
