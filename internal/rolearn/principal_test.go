@@ -2,18 +2,19 @@ package rolearn
 
 import "testing"
 
+// TestParsePrincipal: the principals ParsePrincipal accepts, with what it
+// parses them to, and the strings it refuses (a zero want).
 func TestParsePrincipal(t *testing.T) {
 	tests := []struct {
 		in      string
-		ok      bool
-		want    Principal
+		want    Principal // zero: refused
 		roleARN string
 	}{
-		{in: "arn:aws:iam::123456789012:root", ok: true, want: Principal{Kind: KindRoot, Partition: "aws", Account: "123456789012"}},
-		{in: "arn:aws:iam::123456789012:user/ops/alice", ok: true, want: Principal{Kind: KindUser, Partition: "aws", Account: "123456789012", Path: "/ops/", Name: "alice"}},
-		{in: "arn:aws-cn:iam::123456789012:role/svc/Reader", ok: true, want: Principal{Kind: KindRole, Partition: "aws-cn", Account: "123456789012", Path: "/svc/", Name: "Reader"},
+		{in: "arn:aws:iam::123456789012:root", want: Principal{Kind: KindRoot, Partition: "aws", Account: "123456789012"}},
+		{in: "arn:aws:iam::123456789012:user/ops/alice", want: Principal{Kind: KindUser, Partition: "aws", Account: "123456789012", Path: "/ops/", Name: "alice"}},
+		{in: "arn:aws-cn:iam::123456789012:role/svc/Reader", want: Principal{Kind: KindRole, Partition: "aws-cn", Account: "123456789012", Path: "/svc/", Name: "Reader"},
 			roleARN: "arn:aws-cn:iam::123456789012:role/svc/Reader"},
-		{in: "arn:aws:sts::123456789012:assumed-role/Reader/s1", ok: true, want: Principal{Kind: KindAssumedRole, Partition: "aws", Account: "123456789012", Path: "/", Name: "Reader", Session: "s1"},
+		{in: "arn:aws:sts::123456789012:assumed-role/Reader/s1", want: Principal{Kind: KindAssumedRole, Partition: "aws", Account: "123456789012", Path: "/", Name: "Reader", Session: "s1"},
 			roleARN: "arn:aws:iam::123456789012:role/Reader"},
 		{in: "arn:aws:iam::123456789012:group/admins"},
 		{in: "arn:aws:iam:us-east-1:123456789012:root"},
@@ -29,8 +30,8 @@ func TestParsePrincipal(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
 			got, err := ParsePrincipal(tc.in)
-			if (err == nil) != tc.ok {
-				t.Fatalf("ParsePrincipal(%q) error = %v, want ok=%v", tc.in, err, tc.ok)
+			if ok := tc.want != (Principal{}); (err == nil) != ok {
+				t.Fatalf("ParsePrincipal(%q) error = %v, want ok=%v", tc.in, err, ok)
 			}
 			if got != tc.want {
 				t.Fatalf("ParsePrincipal(%q) = %+v, want %+v", tc.in, got, tc.want)
