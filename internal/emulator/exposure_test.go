@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/rolecall/rolecall/internal/httpapi"
+	"github.com/rolecall/rolecall/internal/rolesetup"
 	"github.com/rolecall/rolecall/internal/testkit/roundtrip"
 	"github.com/rolecall/rolecall/internal/testkit/syncbuf"
 )
@@ -150,44 +151,47 @@ func TestServeRefusesUnsafeExposure(t *testing.T) {
 // TestTrustedPrincipalIsARole: an IAM user as the trusted principal used
 // to start, then answer 500 to every GET /v1/invite and GET /connect (the
 // customer template cannot be rendered for it). Start refuses it, a role
-// session and an account root, with a message naming what to use; a role
-// with a path starts and renders.
+// session and an account root, with the message rolesetup.ValidatePrincipal
+// gives (naming what to use) and the flag to change; a role with a path
+// starts and renders.
 func TestTrustedPrincipalIsARole(t *testing.T) {
-	tests := []struct {
-		principal string
-		want      string // "" starts
-	}{
-		{"arn:aws:iam::123456789012:user/alice", "is an IAM user"},
-		{"arn:aws:sts::123456789012:assumed-role/RoleCallVerifier/s", "role session"},
-		{"arn:aws:iam::123456789012:role/service/RoleCallVerifier", ""},
-		{"arn:aws:iam::123456789012:root", "must be the partner access role"},
+	refused := []string{
+		"arn:aws:iam::123456789012:user/alice",
+		"arn:aws:sts::123456789012:assumed-role/RoleCallVerifier/s",
+		"arn:aws:iam::123456789012:root",
 	}
-	for _, tt := range tests {
-		t.Run(tt.principal, func(t *testing.T) {
+	for _, principal := range refused {
+		t.Run(principal, func(t *testing.T) {
+			why := rolesetup.ValidatePrincipal(principal)
+			if why == nil {
+				t.Fatalf("rolesetup.ValidatePrincipal accepts %s", principal)
+			}
 			o := testOptions(t, io.Discard)
-			o.TrustedPrincipalARN = tt.principal
-			if tt.want != "" {
-				s, err := Start(context.Background(), o)
-				if err == nil {
-					defer s.Shutdown(context.Background())
-					c := client{t: t, base: s.URL}
-					r := c.do("GET", "/v1/invite", "Invite "+strings.TrimPrefix(s.DemoInviteURL, s.URL+"/connect?invite="), nil)
-					t.Fatalf("Start accepted %s; GET /v1/invite answers %d", tt.principal, r.status)
-				}
-				if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "--trusted-principal-arn") {
-					t.Errorf("Start: %v, want it to say %q and name --trusted-principal-arn", err, tt.want)
-				}
-				return
+			o.TrustedPrincipalARN = principal
+			s, err := Start(context.Background(), o)
+			if err == nil {
+				defer s.Shutdown(context.Background())
+				c := client{t: t, base: s.URL}
+				r := c.do("GET", "/v1/invite", "Invite "+strings.TrimPrefix(s.DemoInviteURL, s.URL+"/connect?invite="), nil)
+				t.Fatalf("Start accepted %s; GET /v1/invite answers %d", principal, r.status)
 			}
-			s := start(t, o)
-			c := client{t: t, base: s.URL}
-			code := strings.TrimPrefix(s.DemoInviteURL, s.URL+"/connect?invite=")
-			var inv inviteView
-			c.must(c.do("GET", "/v1/invite", "Invite "+code, nil), 200).decode(t, &inv)
-			if inv.TrustedPrincipalARN != tt.principal {
-				t.Errorf("invite shows principal %q, want %q", inv.TrustedPrincipalARN, tt.principal)
+			if !strings.Contains(err.Error(), why.Error()) || !strings.Contains(err.Error(), "--trusted-principal-arn") {
+				t.Errorf("Start: %v, want it to say %q and name --trusted-principal-arn", err, why)
 			}
-			c.must(c.do("GET", "/connect?invite="+code, "", nil), 200)
 		})
 	}
+	const role = "arn:aws:iam::123456789012:role/service/RoleCallVerifier"
+	t.Run(role, func(t *testing.T) {
+		o := testOptions(t, io.Discard)
+		o.TrustedPrincipalARN = role
+		s := start(t, o)
+		c := client{t: t, base: s.URL}
+		code := strings.TrimPrefix(s.DemoInviteURL, s.URL+"/connect?invite=")
+		var inv inviteView
+		c.must(c.do("GET", "/v1/invite", "Invite "+code, nil), 200).decode(t, &inv)
+		if inv.TrustedPrincipalARN != role {
+			t.Errorf("invite shows principal %q, want %q", inv.TrustedPrincipalARN, role)
+		}
+		c.must(c.do("GET", "/connect?invite="+code, "", nil), 200)
+	})
 }

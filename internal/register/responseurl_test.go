@@ -15,73 +15,103 @@ import (
 
 const goodURL = "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/arn%3Aaws%3Acloudformation%3Aus-east-1%3A111122223333%3Astack/rc/abc%7CRoleCallRegistration%7Creq-1?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=7200&X-Amz-Signature=abc"
 
+// namedURL is a response URL and the name of its subtest.
+type namedURL struct{ name, url string }
+
+// TestCheckResponseURL: the response URLs each policy accepts and refuses.
 func TestCheckResponseURL(t *testing.T) {
 	q := "/key?X-Amz-Signature=abc"
 	tests := []struct {
-		name   string
-		url    string
 		policy URLPolicy
 		ok     bool
+		urls   []namedURL
 	}{
-		{"global virtual-hosted", goodURL, URLPolicy{}, true},
-		{"regional dot", "https://cloudformation-custom-resource-response-euwest1.s3.eu-west-1.amazonaws.com" + q, URLPolicy{}, true},
-		{"regional dash", "https://cloudformation-custom-resource-response-uswest2.s3-us-west-2.amazonaws.com" + q, URLPolicy{}, true},
-		{"gov", "https://cloudformation-custom-resource-response-usgovwest1.s3-us-gov-west-1.amazonaws.com" + q, URLPolicy{}, true},
-		{"china", "https://cloudformation-custom-resource-response-cnnorth1.s3.cn-north-1.amazonaws.com.cn" + q, URLPolicy{}, true},
-		{"path style global", "https://s3.amazonaws.com/cloudformation-custom-resource-response-useast1" + q, URLPolicy{}, true},
-		{"path style regional", "https://s3.eu-west-1.amazonaws.com/cloudformation-custom-resource-response-euwest1" + q, URLPolicy{}, true},
-		{"explicit 443", "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com:443" + q, URLPolicy{}, true},
-		{"deployment region", goodURL, URLPolicy{Region: "us-east-1"}, true},
-
-		{"another region than the deployment's", goodURL, URLPolicy{Region: "eu-west-1"}, false},
-		{"bucket and endpoint regions differ", "https://cloudformation-custom-resource-response-useast1.s3.eu-west-1.amazonaws.com" + q, URLPolicy{}, false},
-		{"unknown region bucket", "https://cloudformation-custom-resource-response-zzeast9.s3.amazonaws.com" + q, URLPolicy{}, false},
-		{"unknown region endpoint", "https://cloudformation-custom-resource-response-useast1.s3.zz-east-9.amazonaws.com" + q, URLPolicy{}, false},
-		{"another bucket", "https://my-bucket.s3.amazonaws.com" + q, URLPolicy{}, false},
-		{"path style another bucket", "https://s3.amazonaws.com/my-bucket" + q, URLPolicy{}, false},
-		{"path style bucket without key", "https://s3.amazonaws.com/cloudformation-custom-resource-response-useast1", URLPolicy{}, false},
-		{"bare s3 host", "https://s3.amazonaws.com/", URLPolicy{}, false},
-		{"http", strings.Replace(goodURL, "https://", "http://", 1), URLPolicy{}, false},
-		{"look-alike suffix", "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com.evil.example" + q, URLPolicy{}, false},
-		{"look-alike path style", "https://s3.amazonaws.com.evil.example/cloudformation-custom-resource-response-useast1" + q, URLPolicy{}, false},
-		{"subdomain of bucket", "https://x.cloudformation-custom-resource-response-useast1.s3.amazonaws.com" + q, URLPolicy{}, false},
-		{"evil sub-label", "https://cloudformation-custom-resource-response-useast1.evil.s3.amazonaws.com" + q, URLPolicy{}, false},
-		{"trailing dot", "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com." + q, URLPolicy{}, false},
-		{"upper case", "https://CLOUDFORMATION-custom-resource-response-useast1.s3.amazonaws.com" + q, URLPolicy{}, false},
-		{"userinfo", "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com@evil.example" + q, URLPolicy{}, false},
-		{"userinfo before good host", "https://evil.example@cloudformation-custom-resource-response-useast1.s3.amazonaws.com" + q, URLPolicy{}, false},
-		{"backslash trick", "https://evil.example\\@cloudformation-custom-resource-response-useast1.s3.amazonaws.com" + q, URLPolicy{}, false},
-		{"other port", "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com:8443" + q, URLPolicy{}, false},
-		{"ipv4 literal", "https://52.216.0.1/cloudformation-custom-resource-response-useast1" + q, URLPolicy{}, false},
-		{"ipv6 literal", "https://[::1]/cloudformation-custom-resource-response-useast1" + q, URLPolicy{}, false},
-		{"metadata service", "http://169.254.169.254/latest/meta-data/", URLPolicy{}, false},
-		{"loopback without the sandbox", "http://127.0.0.1:8080/cfn", URLPolicy{}, false},
-		{"sandbox loopback", "http://127.0.0.1:8080/cfn/1", URLPolicy{AllowLoopback: true}, true},
-		{"sandbox loopback without port", "http://127.0.0.1/cfn", URLPolicy{AllowLoopback: true}, false},
-		{"sandbox localhost name", "http://localhost:8080/cfn", URLPolicy{AllowLoopback: true}, false},
-		{"sandbox other address", "http://127.0.0.2:8080/cfn", URLPolicy{AllowLoopback: true}, false},
-		{"sandbox userinfo", "http://x@127.0.0.1:8080/cfn", URLPolicy{AllowLoopback: true}, false},
-		{"file", "file:///etc/passwd", URLPolicy{AllowLoopback: true}, false},
-		{"empty", "", URLPolicy{}, false},
-		{"space", "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/a b", URLPolicy{}, false},
-		{"crlf", "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/a\r\nHost: evil", URLPolicy{}, false},
-		{"non-ascii", "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.cöm/a", URLPolicy{}, false},
-		{"fragment", goodURL + "#x", URLPolicy{}, false},
-		{"too long", goodURL + strings.Repeat("a", 9000), URLPolicy{}, false},
+		// The forms of the pre-signed S3 URL CloudFormation gives a custom
+		// resource, in every partition.
+		{URLPolicy{}, true, []namedURL{
+			{"global virtual-hosted", goodURL},
+			{"regional dot", "https://cloudformation-custom-resource-response-euwest1.s3.eu-west-1.amazonaws.com" + q},
+			{"regional dash", "https://cloudformation-custom-resource-response-uswest2.s3-us-west-2.amazonaws.com" + q},
+			{"gov", "https://cloudformation-custom-resource-response-usgovwest1.s3-us-gov-west-1.amazonaws.com" + q},
+			{"china", "https://cloudformation-custom-resource-response-cnnorth1.s3.cn-north-1.amazonaws.com.cn" + q},
+			{"path style global", "https://s3.amazonaws.com/cloudformation-custom-resource-response-useast1" + q},
+			{"path style regional", "https://s3.eu-west-1.amazonaws.com/cloudformation-custom-resource-response-euwest1" + q},
+			{"explicit 443", "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com:443" + q},
+		}},
+		// Refused: another bucket, region or key than CloudFormation's.
+		{URLPolicy{}, false, []namedURL{
+			{"bucket and endpoint regions differ", "https://cloudformation-custom-resource-response-useast1.s3.eu-west-1.amazonaws.com" + q},
+			{"unknown region bucket", "https://cloudformation-custom-resource-response-zzeast9.s3.amazonaws.com" + q},
+			{"unknown region endpoint", "https://cloudformation-custom-resource-response-useast1.s3.zz-east-9.amazonaws.com" + q},
+			{"another bucket", "https://my-bucket.s3.amazonaws.com" + q},
+			{"path style another bucket", "https://s3.amazonaws.com/my-bucket" + q},
+			{"path style bucket without key", "https://s3.amazonaws.com/cloudformation-custom-resource-response-useast1"},
+			{"bare s3 host", "https://s3.amazonaws.com/"},
+		}},
+		// Refused: hosts that look like the bucket's and are not.
+		{URLPolicy{}, false, []namedURL{
+			{"look-alike suffix", "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com.evil.example" + q},
+			{"look-alike path style", "https://s3.amazonaws.com.evil.example/cloudformation-custom-resource-response-useast1" + q},
+			{"subdomain of bucket", "https://x.cloudformation-custom-resource-response-useast1.s3.amazonaws.com" + q},
+			{"evil sub-label", "https://cloudformation-custom-resource-response-useast1.evil.s3.amazonaws.com" + q},
+			{"trailing dot", "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com." + q},
+			{"upper case", "https://CLOUDFORMATION-custom-resource-response-useast1.s3.amazonaws.com" + q},
+			{"userinfo", "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com@evil.example" + q},
+			{"userinfo before good host", "https://evil.example@cloudformation-custom-resource-response-useast1.s3.amazonaws.com" + q},
+			{"backslash trick", "https://evil.example\\@cloudformation-custom-resource-response-useast1.s3.amazonaws.com" + q},
+		}},
+		// Refused: another scheme, port or address.
+		{URLPolicy{}, false, []namedURL{
+			{"http", strings.Replace(goodURL, "https://", "http://", 1)},
+			{"other port", "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com:8443" + q},
+			{"ipv4 literal", "https://52.216.0.1/cloudformation-custom-resource-response-useast1" + q},
+			{"ipv6 literal", "https://[::1]/cloudformation-custom-resource-response-useast1" + q},
+			{"metadata service", "http://169.254.169.254/latest/meta-data/"},
+			{"loopback without the sandbox", "http://127.0.0.1:8080/cfn"},
+		}},
+		// Refused: malformed URLs.
+		{URLPolicy{}, false, []namedURL{
+			{"empty", ""},
+			{"space", "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/a b"},
+			{"crlf", "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/a\r\nHost: evil"},
+			{"non-ascii", "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.cöm/a"},
+			{"fragment", goodURL + "#x"},
+			{"too long", goodURL + strings.Repeat("a", 9000)},
+		}},
+		// A deployment accepts the buckets of its own region only.
+		{URLPolicy{Region: "us-east-1"}, true, []namedURL{
+			{"deployment region", goodURL},
+		}},
+		{URLPolicy{Region: "eu-west-1"}, false, []namedURL{
+			{"another region than the deployment's", goodURL},
+		}},
+		// The sandbox accepts its own loopback listener, and nothing else.
+		{URLPolicy{AllowLoopback: true}, true, []namedURL{
+			{"sandbox loopback", "http://127.0.0.1:8080/cfn/1"},
+		}},
+		{URLPolicy{AllowLoopback: true}, false, []namedURL{
+			{"sandbox loopback without port", "http://127.0.0.1/cfn"},
+			{"sandbox localhost name", "http://localhost:8080/cfn"},
+			{"sandbox other address", "http://127.0.0.2:8080/cfn"},
+			{"sandbox userinfo", "http://x@127.0.0.1:8080/cfn"},
+			{"file", "file:///etc/passwd"},
+		}},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			u, err := CheckResponseURL(tc.url, tc.policy)
-			if tc.ok {
-				if err != nil || u == nil {
-					t.Fatalf("refused: %v", err)
+	for _, g := range tests {
+		for _, tc := range g.urls {
+			t.Run(tc.name, func(t *testing.T) {
+				u, err := CheckResponseURL(tc.url, g.policy)
+				if g.ok {
+					if err != nil || u == nil {
+						t.Fatalf("refused: %v", err)
+					}
+					return
 				}
-				return
-			}
-			if !errors.Is(err, ErrResponseURLRefused) || u != nil {
-				t.Fatalf("accepted (%v, %v)", u, err)
-			}
-		})
+				if !errors.Is(err, ErrResponseURLRefused) || u != nil {
+					t.Fatalf("accepted (%v, %v)", u, err)
+				}
+			})
+		}
 	}
 }
 

@@ -2,18 +2,19 @@ package rolearn
 
 import "testing"
 
+// TestParsePrincipal: the principals ParsePrincipal accepts, with what it
+// parses them to, and the strings it refuses (a zero want).
 func TestParsePrincipal(t *testing.T) {
 	tests := []struct {
 		in      string
-		ok      bool
-		want    Principal
+		want    Principal // zero: refused
 		roleARN string
 	}{
-		{in: "arn:aws:iam::123456789012:root", ok: true, want: Principal{Kind: KindRoot, Partition: "aws", Account: "123456789012"}},
-		{in: "arn:aws:iam::123456789012:user/ops/alice", ok: true, want: Principal{Kind: KindUser, Partition: "aws", Account: "123456789012", Path: "/ops/", Name: "alice"}},
-		{in: "arn:aws-cn:iam::123456789012:role/svc/Reader", ok: true, want: Principal{Kind: KindRole, Partition: "aws-cn", Account: "123456789012", Path: "/svc/", Name: "Reader"},
+		{in: "arn:aws:iam::123456789012:root", want: Principal{Kind: KindRoot, Partition: "aws", Account: "123456789012"}},
+		{in: "arn:aws:iam::123456789012:user/ops/alice", want: Principal{Kind: KindUser, Partition: "aws", Account: "123456789012", Path: "/ops/", Name: "alice"}},
+		{in: "arn:aws-cn:iam::123456789012:role/svc/Reader", want: Principal{Kind: KindRole, Partition: "aws-cn", Account: "123456789012", Path: "/svc/", Name: "Reader"},
 			roleARN: "arn:aws-cn:iam::123456789012:role/svc/Reader"},
-		{in: "arn:aws:sts::123456789012:assumed-role/Reader/s1", ok: true, want: Principal{Kind: KindAssumedRole, Partition: "aws", Account: "123456789012", Path: "/", Name: "Reader", Session: "s1"},
+		{in: "arn:aws:sts::123456789012:assumed-role/Reader/s1", want: Principal{Kind: KindAssumedRole, Partition: "aws", Account: "123456789012", Path: "/", Name: "Reader", Session: "s1"},
 			roleARN: "arn:aws:iam::123456789012:role/Reader"},
 		{in: "arn:aws:iam::123456789012:group/admins"},
 		{in: "arn:aws:iam:us-east-1:123456789012:root"},
@@ -29,8 +30,8 @@ func TestParsePrincipal(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
 			got, err := ParsePrincipal(tc.in)
-			if (err == nil) != tc.ok {
-				t.Fatalf("ParsePrincipal(%q) error = %v, want ok=%v", tc.in, err, tc.ok)
+			if ok := tc.want != (Principal{}); (err == nil) != ok {
+				t.Fatalf("ParsePrincipal(%q) error = %v, want ok=%v", tc.in, err, ok)
 			}
 			if got != tc.want {
 				t.Fatalf("ParsePrincipal(%q) = %+v, want %+v", tc.in, got, tc.want)
@@ -52,16 +53,20 @@ func TestSessionARNDropsPath(t *testing.T) {
 	}
 }
 
+// TestPartitionAndAccount: the partition and account of an ARN, "" where
+// it has none; PartitionOr gives its fallback exactly where Partition
+// gives "".
 func TestPartitionAndAccount(t *testing.T) {
-	tests := []struct{ in, partition, account, or string }{
-		{"arn:aws-us-gov:iam::123456789012:role/x", "aws-us-gov", "123456789012", "aws-us-gov"},
-		{"arn:aws:s3:::bucket", "aws", "", "aws"},
-		{"arn:aws-cn:iam::123456789012:role/Verifier", "aws-cn", "123456789012", "aws-cn"},
-		{"arn::iam::123456789012:role/x", "", "123456789012", "aws"},
-		{"not-an-arn", "", "", "aws"},
-		{"", "", "", "aws"},
-		{"arn:aws:iam", "", "", "aws"},
-		{"xrn:aws-cn:iam::123456789012:root", "", "", "aws"},
+	const fallback = "fallback-partition"
+	tests := []struct{ in, partition, account string }{
+		{"arn:aws-us-gov:iam::123456789012:role/x", "aws-us-gov", "123456789012"},
+		{"arn:aws:s3:::bucket", "aws", ""},
+		{"arn:aws-cn:iam::123456789012:role/Verifier", "aws-cn", "123456789012"},
+		{"arn::iam::123456789012:role/x", "", "123456789012"},
+		{"not-an-arn", "", ""},
+		{"", "", ""},
+		{"arn:aws:iam", "", ""},
+		{"xrn:aws-cn:iam::123456789012:root", "", ""},
 	}
 	for _, tc := range tests {
 		if got := Partition(tc.in); got != tc.partition {
@@ -70,8 +75,12 @@ func TestPartitionAndAccount(t *testing.T) {
 		if got := Account(tc.in); got != tc.account {
 			t.Errorf("Account(%q) = %q, want %q", tc.in, got, tc.account)
 		}
-		if got := PartitionOr(tc.in, "aws"); got != tc.or {
-			t.Errorf("PartitionOr(%q) = %q, want %q", tc.in, got, tc.or)
+		want := tc.partition
+		if want == "" {
+			want = fallback
+		}
+		if got := PartitionOr(tc.in, fallback); got != want {
+			t.Errorf("PartitionOr(%q, %q) = %q, want %q", tc.in, fallback, got, want)
 		}
 	}
 }

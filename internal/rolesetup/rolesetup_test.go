@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -80,46 +82,35 @@ func TestTrustPolicyRejects(t *testing.T) {
 	}
 }
 
+// TestTrustPolicyIntrinsics evaluates the templates testdata/intrinsics.yaml
+// lists: the intrinsic functions the evaluation resolves and the templates
+// it refuses.
 func TestTrustPolicyIntrinsics(t *testing.T) {
-	const head = "Parameters:\n  ExternalId: {Type: String}\n  TrustedPrincipalArn: {Type: String}\n  Extra: {Type: String, Default: extra-value}\nResources:\n"
-	tests := []struct {
-		name, resources, want, err string
-	}{
-		{"short Ref and Sub", `
-  R:
-    Type: AWS::IAM::Role
-    Properties:
-      AssumeRolePolicyDocument:
-        Statement:
-          - Effect: Allow
-            Principal: {AWS: !Sub "arn:${AWS::Partition}:iam::111122223333:root"}
-            Condition: {StringEquals: {"sts:ExternalId": !Ref ExternalId}}
-            Sid: !Sub "${!Literal}-${Extra}"
-`, `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Condition":{"StringEquals":{"sts:ExternalId":"X1"}},"Sid":"${Literal}-extra-value"}]}`, ""},
-		{"long forms, Join, NoValue, numbers", `
-  R:
-    Type: AWS::IAM::Role
-    Properties:
-      AssumeRolePolicyDocument:
-        A: {"Fn::Join": ["-", [a, {Ref: ExternalId}, !Ref AWS::NoValue]]}
-        B: {"Fn::Sub": ["${P}/x", {P: {Ref: TrustedPrincipalArn}}]}
-        C: {Ref: AWS::NoValue}
-        D: [1, true, !Ref AWS::NoValue, 2.5, "3", ~]
-        E: !Sub "${AWS::URLSuffix}"
-`, `{"A":"a-X1","B":"arn:aws:iam::111122223333:role/P/x","D":[1,true,2.5,"3",null],"E":"amazonaws.com"}`, ""},
-		{"GetAtt", "\n  R:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument: {A: !GetAtt X.Arn}\n", "", "GetAtt"},
-		{"Sub of GetAtt", "\n  R:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument: {A: !Sub '${X.Arn}'}\n", "", "GetAtt"},
-		{"account ID", "\n  R:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument: {A: !Ref AWS::AccountId}\n", "", "AWS::AccountId"},
-		{"no role", "\n  B:\n    Type: AWS::S3::Bucket\n", "", "no AWS::IAM::Role"},
-		{"two roles", "\n  R:\n    Type: AWS::IAM::Role\n    Properties: {AssumeRolePolicyDocument: {}}\n  S:\n    Type: AWS::IAM::Role\n    Properties: {AssumeRolePolicyDocument: {}}\n", "", "more than one"},
-		{"no policy", "\n  R:\n    Type: AWS::IAM::Role\n    Properties: {}\n", "", "no AssumeRolePolicyDocument"},
+	const head = "Parameters:\n  ExternalId: {Type: String}\n  TrustedPrincipalArn: {Type: String}\n  Extra: {Type: String, Default: extra-value}\n"
+	data, err := os.ReadFile(filepath.Join("testdata", "intrinsics.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tests []struct {
+		Name, Template, Want, Err string
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&tests); err != nil {
+		t.Fatalf("intrinsics.yaml: %v", err)
+	}
+	if len(tests) == 0 {
+		t.Fatal("intrinsics.yaml has no cases")
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			doc, err := trustPolicy([]byte(head+tt.resources), values{externalID: "X1", principal: "arn:aws:iam::111122223333:role/P"})
-			if tt.err != "" {
-				if !errors.Is(err, ErrTemplate) || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("error %v, want ErrTemplate mentioning %q", err, tt.err)
+		t.Run(tt.Name, func(t *testing.T) {
+			if (tt.Want == "") == (tt.Err == "") {
+				t.Fatalf("case %q wants exactly one of want and err", tt.Name)
+			}
+			doc, err := trustPolicy([]byte(head+tt.Template), values{externalID: "X1", principal: "arn:aws:iam::111122223333:role/P"})
+			if tt.Err != "" {
+				if !errors.Is(err, ErrTemplate) || !strings.Contains(err.Error(), tt.Err) {
+					t.Fatalf("error %v, want ErrTemplate mentioning %q", err, tt.Err)
 				}
 				return
 			}
@@ -128,8 +119,8 @@ func TestTrustPolicyIntrinsics(t *testing.T) {
 			}
 			var compact bytes.Buffer
 			_ = json.Compact(&compact, doc)
-			if compact.String() != tt.want {
-				t.Errorf("got  %s\nwant %s", compact.String(), tt.want)
+			if compact.String() != tt.Want {
+				t.Errorf("got  %s\nwant %s", compact.String(), tt.Want)
 			}
 		})
 	}

@@ -22,31 +22,36 @@ import (
 	"github.com/rolecall/rolecall/internal/testkit/roundtrip"
 )
 
+// TestGetCallerIdentity: each configured caller is answered with its own
+// identity; a role caller with the session the sandbox gives it.
 func TestGetCallerIdentity(t *testing.T) {
-	s := sandbox.New(sandbox.Config{Callers: map[string]string{
-		"AKIAROLE": partnerRole,
-		"AKIAUSER": "arn:aws:iam::111122223333:user/ops/alice",
-		"AKIAROOT": "arn:aws:iam::111122223333:root",
-		"AKIASESS": "arn:aws:sts::111122223333:assumed-role/RoleCallVerifier/worker-7",
-	}})
-	srv := httptest.NewServer(s)
-	defer srv.Close()
 	tests := []struct {
-		key, arn string
+		key, caller string
+		arn         string // "" is the caller itself
 	}{
-		{"AKIAROLE", "arn:aws:sts::111122223333:assumed-role/RoleCallVerifier/rolecall-sandbox"},
-		{"AKIAUSER", "arn:aws:iam::111122223333:user/ops/alice"},
-		{"AKIAROOT", "arn:aws:iam::111122223333:root"},
-		{"AKIASESS", "arn:aws:sts::111122223333:assumed-role/RoleCallVerifier/worker-7"},
+		{"AKIAROLE", partnerRole, "arn:aws:sts::111122223333:assumed-role/RoleCallVerifier/rolecall-sandbox"},
+		{"AKIAUSER", "arn:aws:iam::111122223333:user/ops/alice", ""},
+		{"AKIAROOT", "arn:aws:iam::111122223333:root", ""},
+		{"AKIASESS", "arn:aws:sts::111122223333:assumed-role/RoleCallVerifier/worker-7", ""},
 	}
+	callers := map[string]string{}
+	for _, tt := range tests {
+		callers[tt.key] = tt.caller
+	}
+	srv := httptest.NewServer(sandbox.New(sandbox.Config{Callers: callers}))
+	defer srv.Close()
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {
 			out, err := stsClient(srv.URL, tt.key, "eu-west-1").GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if aws.ToString(out.Arn) != tt.arn || aws.ToString(out.Account) != "111122223333" || aws.ToString(out.UserId) == "" {
-				t.Errorf("identity = %s %s %s, want %s", aws.ToString(out.Arn), aws.ToString(out.Account), aws.ToString(out.UserId), tt.arn)
+			want := tt.arn
+			if want == "" {
+				want = tt.caller
+			}
+			if aws.ToString(out.Arn) != want || aws.ToString(out.Account) != "111122223333" || aws.ToString(out.UserId) == "" {
+				t.Errorf("identity = %s %s %s, want %s", aws.ToString(out.Arn), aws.ToString(out.Account), aws.ToString(out.UserId), want)
 			}
 		})
 	}

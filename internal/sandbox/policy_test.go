@@ -1,22 +1,29 @@
 package sandbox
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
+// The callers and external ID of the policy tests; the policies of
+// testdata/*.json spell them out.
 const (
-	partner     = "arn:aws:iam::111122223333:role/RoleCallVerifier"
-	partnerAcct = "111122223333"
-	other       = "arn:aws:iam::444455556666:role/RoleCallVerifier"
-	extID       = "rc-EXAMPLEEXAMPLE"
+	partner = "arn:aws:iam::111122223333:role/RoleCallVerifier"
+	other   = "arn:aws:iam::444455556666:role/RoleCallVerifier"
+	extID   = "rc-EXAMPLEEXAMPLE"
 )
 
 func stmt(body string) string {
 	return `{"Version":"2012-10-17","Statement":[` + body + `]}`
 }
 
+// TestEvaluate: the decision of each trust policy testdata/evaluate.json
+// lists for the request it names (defined here).
 func TestEvaluate(t *testing.T) {
 	withExt := Request{Principal: partner, Action: "sts:AssumeRole", ExternalID: extID, HasExternalID: true, RoleSessionName: "rolecall-t"}
 	noExt := Request{Principal: partner, Action: "sts:AssumeRole", RoleSessionName: "rolecall-t"}
@@ -31,91 +38,11 @@ func TestEvaluate(t *testing.T) {
 	tagSession := withExt
 	tagSession.Action = "sts:TagSession"
 
-	enforced := stmt(`{"Effect":"Allow","Principal":{"AWS":"` + partner + `"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"` + extID + `"}}}`)
-	tests := []evalCase{
-		{"enforced, right external ID", enforced, withExt, Allow},
-		{"enforced, wrong external ID", enforced, wrongExt, ImplicitDeny},
-		{"enforced, no external ID", enforced, noExt, ImplicitDeny},
-		{"enforced, other account's role", enforced, otherCaller, ImplicitDeny},
-		{"enforced, session of the trusted role", enforced, session, Allow},
-		{"enforced, other action", enforced, tagSession, ImplicitDeny},
-		{"no condition allows without external ID",
-			stmt(`{"Effect":"Allow","Principal":{"AWS":"` + partner + `"},"Action":"sts:AssumeRole"}`), noExt, Allow},
-		{"principal account ID",
-			stmt(`{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"sts:AssumeRole"}`), user, Allow},
-		{"principal root ARN",
-			stmt(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"sts:AssumeRole"}`), session, Allow},
-		{"principal root ARN of another partition",
-			stmt(`{"Effect":"Allow","Principal":{"AWS":"arn:aws-cn:iam::111122223333:root"},"Action":"sts:AssumeRole"}`), withExt, ImplicitDeny},
-		{"principal root of another account",
-			stmt(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444455556666:root"},"Action":"sts:AssumeRole"}`), withExt, ImplicitDeny},
-		{"principal star string",
-			stmt(`{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}`), otherCaller, Allow},
-		{"principal AWS star",
-			stmt(`{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}`), otherCaller, Allow},
-		{"principal list",
-			stmt(`{"Effect":"Allow","Principal":{"AWS":["999988887777","` + other + `"]},"Action":"sts:AssumeRole"}`), otherCaller, Allow},
-		// IAM saves a role principal as the unique ID of the role the ARN
-		// names; another spelling names no role and matches no caller.
-		{"role principal in another case is another role",
-			stmt(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/rolecallverifier"},"Action":"sts:AssumeRole"}`), withExt, ImplicitDeny},
-		{"user principal is exact",
-			stmt(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/alice"},"Action":"sts:AssumeRole"}`), withExt, ImplicitDeny},
-		{"service principal never matches an IAM caller",
-			stmt(`{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}`), withExt, ImplicitDeny},
-		{"action wildcard sts:*",
-			stmt(`{"Effect":"Allow","Principal":{"AWS":"` + partner + `"},"Action":"sts:*"}`), withExt, Allow},
-		{"action wildcard sts:Assume?ole",
-			stmt(`{"Effect":"Allow","Principal":{"AWS":"` + partner + `"},"Action":"sts:Assume?ole"}`), withExt, Allow},
-		{"action case-insensitive",
-			stmt(`{"Effect":"Allow","Principal":{"AWS":"` + partner + `"},"Action":"STS:assumerole"}`), withExt, Allow},
-		{"action list without AssumeRole",
-			stmt(`{"Effect":"Allow","Principal":{"AWS":"` + partner + `"},"Action":["sts:TagSession","sts:SetSourceIdentity"]}`), withExt, ImplicitDeny},
-		{"action star",
-			stmt(`{"Effect":"Allow","Principal":{"AWS":"` + partner + `"},"Action":"*"}`), withExt, Allow},
-		{"explicit deny wins",
-			stmt(`{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"},{"Effect":"Deny","Principal":{"AWS":"` + partner + `"},"Action":"sts:AssumeRole"}`), withExt, ExplicitDeny},
-		{"deny without external ID (Null)",
-			stmt(`{"Effect":"Allow","Principal":{"AWS":"` + partner + `"},"Action":"sts:AssumeRole"},{"Effect":"Deny","Principal":"*","Action":"sts:AssumeRole","Condition":{"Null":{"sts:ExternalId":"true"}}}`), noExt, ExplicitDeny},
-		{"Null deny does not hit a call with external ID",
-			stmt(`{"Effect":"Allow","Principal":{"AWS":"` + partner + `"},"Action":"sts:AssumeRole"},{"Effect":"Deny","Principal":"*","Action":"sts:AssumeRole","Condition":{"Null":{"sts:ExternalId":true}}}`), withExt, Allow},
-		{"Null false requires the key",
-			stmt(`{"Effect":"Allow","Principal":{"AWS":"` + partner + `"},"Action":"sts:AssumeRole","Condition":{"Null":{"sts:ExternalId":"false"}}}`), noExt, ImplicitDeny},
-		{"StringEquals value list is ORed",
-			stmt(`{"Effect":"Allow","Principal":{"AWS":"` + partner + `"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":["old-id","` + extID + `"]}}}`), withExt, Allow},
-		{"StringEquals is case-sensitive",
-			stmt(`{"Effect":"Allow","Principal":{"AWS":"` + partner + `"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"` + strings.ToLower(extID) + `"}}}`), withExt, ImplicitDeny},
-		{"condition key case-insensitive",
-			stmt(`{"Effect":"Allow","Principal":{"AWS":"` + partner + `"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"STS:EXTERNALID":"` + extID + `"}}}`), withExt, Allow},
-		{"several keys are ANDed",
-			stmt(`{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"` + extID + `","aws:PrincipalAccount":"444455556666"}}}`), withExt, ImplicitDeny},
-		{"several operators are ANDed",
-			stmt(`{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"` + extID + `"},"StringLike":{"aws:PrincipalArn":"arn:aws:iam::111122223333:role/RoleCall*"}}}`), withExt, Allow},
-		{"StringLike on the external ID",
-			stmt(`{"Effect":"Allow","Principal":{"AWS":"` + partner + `"},"Action":"sts:AssumeRole","Condition":{"StringLike":{"sts:ExternalId":"rc-*"}}}`), withExt, Allow},
-		{"StringLike does not match an absent key",
-			stmt(`{"Effect":"Allow","Principal":{"AWS":"` + partner + `"},"Action":"sts:AssumeRole","Condition":{"StringLike":{"sts:ExternalId":"*"}}}`), noExt, ImplicitDeny},
-		{"StringNotEquals holds for an absent key",
-			stmt(`{"Effect":"Allow","Principal":{"AWS":"` + partner + `"},"Action":"sts:AssumeRole","Condition":{"StringNotEquals":{"sts:ExternalId":"` + extID + `"}}}`), noExt, Allow},
-		{"StringNotEquals value list is NORed",
-			stmt(`{"Effect":"Allow","Principal":{"AWS":"` + partner + `"},"Action":"sts:AssumeRole","Condition":{"StringNotEquals":{"sts:ExternalId":["a1","` + extID + `"]}}}`), withExt, ImplicitDeny},
-		{"deny other accounts with StringNotEquals aws:PrincipalAccount",
-			stmt(`{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"},{"Effect":"Deny","Principal":"*","Action":"sts:AssumeRole","Condition":{"StringNotEquals":{"aws:PrincipalAccount":"` + partnerAcct + `"}}}`), otherCaller, ExplicitDeny},
-		{"aws:PrincipalArn of a session is the role ARN",
-			stmt(`{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:PrincipalArn":"` + partner + `"}}}`), session, Allow},
-		{"ArnLike on aws:PrincipalArn",
-			stmt(`{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::*:role/RoleCall*"}}}`), otherCaller, Allow},
-		{"ArnLike components do not cross colons",
-			stmt(`{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::*"}}}`), otherCaller, ImplicitDeny},
-		{"numeric condition value",
-			stmt(`{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:PrincipalAccount":111122223333}}}`), withExt, Allow},
-		{"single statement object",
-			`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"` + partner + `"},"Action":"sts:AssumeRole"}}`, withExt, Allow},
-		{"empty statement list denies", stmt(``), withExt, ImplicitDeny},
-		{"malformed caller is denied",
-			stmt(`{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}`), Request{Principal: "bob", Action: "sts:AssumeRole"}, ImplicitDeny},
-	}
-	runEvalCases(t, tests)
+	runEvalFile(t, "evaluate.json", map[string]Request{
+		"withExt": withExt, "noExt": noExt, "wrongExt": wrongExt, "otherCaller": otherCaller,
+		"session": session, "user": user, "tagSession": tagSession,
+		"malformedCaller": {Principal: "bob", Action: "sts:AssumeRole"},
+	})
 }
 
 func TestParsePolicyRefuses(t *testing.T) {
@@ -250,27 +177,69 @@ func TestParseIdentityPolicy(t *testing.T) {
 	}
 }
 
-// evalCase is a trust policy, a request and the decision IAM makes.
-type evalCase struct {
-	name string
-	doc  string
-	req  Request
-	want Decision
+// evalGroup is a group of evaluation cases that follow one rule of IAM's,
+// as the files testdata/evaluate.json and testdata/iamrules.json list them
+// (encoding/json matches their lower-case keys to these fields).
+type evalGroup struct {
+	About string
+	Cases []evalCase
 }
 
-// runEvalCases parses each case's policy and checks its decision, in a
-// subtest per case.
-func runEvalCases(t *testing.T, tests []evalCase) {
+// evalCase is a trust policy, the name of a request and the decision IAM
+// makes.
+type evalCase struct {
+	Name, Request, Want string
+	Policy              json.RawMessage
+}
+
+// decisions names each Decision as the case files spell it.
+var decisions = map[string]Decision{"Allow": Allow, "ImplicitDeny": ImplicitDeny, "ExplicitDeny": ExplicitDeny}
+
+// runEvalFile reads the groups of testdata/<file>, parses each case's
+// policy as written (the bytes of the file) and checks its decision for
+// the request the case names, in a subtest per case. A case naming an
+// unknown request or decision fails, and so does a request no case uses.
+func runEvalFile(t *testing.T, file string, requests map[string]Request) {
 	t.Helper()
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p, err := ParsePolicy([]byte(tt.doc))
-			if err != nil {
-				t.Fatalf("ParsePolicy: %v", err)
+	data, err := os.ReadFile(filepath.Join("testdata", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var groups []evalGroup
+	if err := dec.Decode(&groups); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	used := map[string]bool{}
+	for _, g := range groups {
+		if len(g.Cases) == 0 {
+			t.Fatalf("%s: group %q has no cases", file, g.About)
+		}
+		for _, tt := range g.Cases {
+			req, ok := requests[tt.Request]
+			if !ok {
+				t.Fatalf("%s: case %q names no known request %q", file, tt.Name, tt.Request)
 			}
-			if got := p.Evaluate(tt.req); got != tt.want {
-				t.Errorf("Evaluate = %v, want %v\n%s", got, tt.want, tt.doc)
+			want, ok := decisions[tt.Want]
+			if !ok {
+				t.Fatalf("%s: case %q wants no known decision %q", file, tt.Name, tt.Want)
 			}
-		})
+			used[tt.Request] = true
+			t.Run(tt.Name, func(t *testing.T) {
+				p, err := ParsePolicy(tt.Policy)
+				if err != nil {
+					t.Fatalf("ParsePolicy: %v", err)
+				}
+				if got := p.Evaluate(req); got != want {
+					t.Errorf("Evaluate(%s) = %v, want %v\n%s", tt.Request, got, want, tt.Policy)
+				}
+			})
+		}
+	}
+	for name := range requests {
+		if !used[name] {
+			t.Errorf("%s: no case uses the request %q", file, name)
+		}
 	}
 }
