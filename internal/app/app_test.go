@@ -115,6 +115,27 @@ func TestAWSComponentsBuildWhatIsNamed(t *testing.T) {
 	if _, err := AWSComponents(aws.Config{}, Resources{AccessRoleARN: "arn:aws:iam::111122223333:role/a"}, nil); !errors.Is(err, stsclient.ErrNoRegion) {
 		t.Errorf("no Region: err = %v, want ErrNoRegion", err)
 	}
+	bare, err := AWSComponents(cfg, Resources{}, nil)
+	if err != nil || bare.Bus == nil || bare.Store != nil || bare.Registrations != nil || bare.Queue != nil || bare.STS != nil {
+		t.Errorf("no resources named: components = %+v, %v; want the bus only", bare, err)
+	}
+}
+
+// NewAWS builds a function's components from the default credential chain
+// (here the environment: no shared files, no network at start).
+func TestNewAWSFromTheDefaultChain(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("AWS_CONFIG_FILE", dir+"/config")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", dir+"/credentials")
+	t.Setenv("AWS_REGION", "eu-west-1")
+	env := envOf(deployed)
+	c, err := NewAWS(context.Background(), env, ReadPublish(env), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Region != "eu-west-1" || c.Bus == nil || c.Store != nil || c.STS != nil {
+		t.Errorf("components = %+v, want the publish function's bus in eu-west-1", c)
+	}
 }
 
 // embedded are components on the embedded adapters.

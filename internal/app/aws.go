@@ -36,76 +36,70 @@ func NewAWS(ctx context.Context, env *config.Env, s Settings, log *slog.Logger) 
 // functions build only what they use (each Settings' AWSComponents), so
 // that a function's binary links only the SDK clients it calls.
 func AWSComponents(cfg aws.Config, r Resources, log *slog.Logger) (Components, error) {
-	c := awsBase(cfg, log)
-	withEventBridge(cfg, &c)
-	withDynamoDB(cfg, r, &c)
-	withSQS(cfg, r, &c)
-	if err := withAccessRoleSTS(cfg, r, log, &c); err != nil {
-		return Components{}, err
-	}
-	return c, nil
+	return build(cfg, r, log, withEventBridge, withDynamoDB, withSQS, withAccessRoleSTS)
 }
 
 // AWSComponents are the API function's: the store and the verify queue.
 func (s API) AWSComponents(cfg aws.Config, log *slog.Logger) (Components, error) {
-	c := awsBase(cfg, log)
-	withDynamoDB(cfg, s.Resources, &c)
-	withSQS(cfg, s.Resources, &c)
-	return c, nil
+	return build(cfg, s.Resources, log, withDynamoDB, withSQS)
 }
 
 // AWSComponents are the publish function's: the EventBridge bus.
 func (s Publish) AWSComponents(cfg aws.Config, log *slog.Logger) (Components, error) {
-	c := awsBase(cfg, log)
-	withEventBridge(cfg, &c)
-	return c, nil
+	return build(cfg, s.Resources, log, withEventBridge)
 }
 
 // AWSComponents are the registration function's: the store.
 func (s Register) AWSComponents(cfg aws.Config, log *slog.Logger) (Components, error) {
-	c := awsBase(cfg, log)
-	withDynamoDB(cfg, s.Resources, &c)
-	return c, nil
+	return build(cfg, s.Resources, log, withDynamoDB)
 }
 
 // AWSComponents are the sweep function's: the store and the verify queue.
 func (s Sweep) AWSComponents(cfg aws.Config, log *slog.Logger) (Components, error) {
-	c := awsBase(cfg, log)
-	withDynamoDB(cfg, s.Resources, &c)
-	withSQS(cfg, s.Resources, &c)
-	return c, nil
+	return build(cfg, s.Resources, log, withDynamoDB, withSQS)
 }
 
 // AWSComponents are the verify function's: the store, both queues and the
 // STS port through the access role.
 func (s Verify) AWSComponents(cfg aws.Config, log *slog.Logger) (Components, error) {
-	c := awsBase(cfg, log)
-	withDynamoDB(cfg, s.Resources, &c)
-	withSQS(cfg, s.Resources, &c)
-	if err := withAccessRoleSTS(cfg, s.Resources, log, &c); err != nil {
-		return Components{}, err
+	return build(cfg, s.Resources, log, withDynamoDB, withSQS, withAccessRoleSTS)
+}
+
+// A part adds to c the components of one AWS service that r names (c.Log
+// is the logger they log to).
+// Each function names its parts as function values, so that its binary
+// links the SDK clients of those parts only (a table of every part,
+// chosen from at run time, would link every client into every function).
+type part func(cfg aws.Config, r Resources, c *Components) error
+
+// build returns the components of the Region of cfg that parts add, in
+// order; the first part that fails fails the build.
+func build(cfg aws.Config, r Resources, log *slog.Logger, parts ...part) (Components, error) {
+	c := Components{Region: cfg.Region, Log: log}
+	for _, add := range parts {
+		if err := add(cfg, r, &c); err != nil {
+			return Components{}, err
+		}
 	}
 	return c, nil
 }
 
-func awsBase(cfg aws.Config, log *slog.Logger) Components {
-	return Components{Region: cfg.Region, Log: log}
-}
-
-func withEventBridge(cfg aws.Config, c *Components) {
+func withEventBridge(cfg aws.Config, _ Resources, c *Components) error {
 	c.Bus = &bus.EventBridge{Client: eventbridge.NewFromConfig(cfg)}
+	return nil
 }
 
-func withDynamoDB(cfg aws.Config, r Resources, c *Components) {
+func withDynamoDB(cfg aws.Config, r Resources, c *Components) error {
 	if r.TableName != "" {
 		ddb := store.NewDynamoDB(dynamodb.NewFromConfig(cfg), r.TableName)
 		c.Store, c.Registrations = ddb, ddb
 	}
+	return nil
 }
 
-func withSQS(cfg aws.Config, r Resources, c *Components) {
+func withSQS(cfg aws.Config, r Resources, c *Components) error {
 	if r.QueueURL == "" && r.PriorityQueueURL == "" {
-		return
+		return nil
 	}
 	client := sqs.NewFromConfig(cfg)
 	if r.QueueURL != "" {
@@ -114,13 +108,14 @@ func withSQS(cfg aws.Config, r Resources, c *Components) {
 	if r.PriorityQueueURL != "" {
 		c.PriorityQueue = &queue.SQS{Client: client, QueueURL: r.PriorityQueueURL}
 	}
+	return nil
 }
 
-func withAccessRoleSTS(cfg aws.Config, r Resources, log *slog.Logger, c *Components) error {
+func withAccessRoleSTS(cfg aws.Config, r Resources, c *Components) error {
 	if r.AccessRoleARN == "" {
 		return nil
 	}
-	regional, err := stsclient.NewRegional(access.ThroughAccessRole(cfg, r.AccessRoleARN, VerifierSession), r.STSRegions, stsclient.Options{IdleConns: r.STSIdleConns, Log: log})
+	regional, err := stsclient.NewRegional(access.ThroughAccessRole(cfg, r.AccessRoleARN, VerifierSession), r.STSRegions, stsclient.Options{IdleConns: r.STSIdleConns, Log: c.Log})
 	if err != nil {
 		return err
 	}

@@ -25,14 +25,12 @@ import (
 // the queue's requests.
 func costPerCheck(ctx context.Context, cfg Config, r *Report) error {
 	cnt := ddbmeter.New()
-	counted := dynamoClient(cfg.DynamoDBEndpoint, cnt)
-	table, drop, err := newTable(ctx, counted, "rolecall-bench-cost")
+	tbl, err := newBenchTable(ctx, cfg.DynamoDBEndpoint, "rolecall-bench-cost")
 	if err != nil {
 		return err
 	}
-	defer drop()
-	st := store.NewDynamoDB(counted, table)
-	plain := store.NewDynamoDB(dynamoClient(cfg.DynamoDBEndpoint, nil), table) // uncounted reads for the bookkeeping
+	defer tbl.drop()
+	st, plain := tbl.adapter(cnt), tbl.adapter(nil) // plain: uncounted reads for the bookkeeping
 	sb := newSandbox()
 	// The verify handler's routine worker, built as the Lambda's.
 	vh, err := app.NewVerify(app.Verify{Policy: connection.DefaultPolicy(), CheckBaseDelay: time.Millisecond},

@@ -60,18 +60,37 @@ func dynamoClient(endpoint string, m *ddbmeter.Meter) *dynamodb.Client {
 	return dynamodb.New(o)
 }
 
-// newTable creates a uniquely named table as the store defines it; drop
+// benchTable is a uniquely named table on DynamoDB Local, as the store
+// defines it.
+type benchTable struct {
+	endpoint, name string
+	client         *dynamodb.Client // uncounted
+}
+
+// newBenchTable creates a table named prefix and a random suffix; drop
 // deletes it.
-func newTable(ctx context.Context, client *dynamodb.Client, prefix string) (name string, drop func(), err error) {
+func newBenchTable(ctx context.Context, endpoint, prefix string) (*benchTable, error) {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
-	name = prefix + "-" + hex.EncodeToString(b[:])
+	t := &benchTable{endpoint: endpoint, name: prefix + "-" + hex.EncodeToString(b[:]), client: dynamoClient(endpoint, nil)}
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	if err := store.CreateTable(cctx, client, name); err != nil {
-		return "", nil, err
+	if err := store.CreateTable(cctx, t.client, t.name); err != nil {
+		return nil, err
 	}
-	return name, func() {
-		_, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
-	}, nil
+	return t, nil
+}
+
+func (t *benchTable) drop() {
+	_, _ = t.client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(t.name)})
+}
+
+// adapter is the store's DynamoDB adapter on the table; with a meter,
+// every request it makes is counted.
+func (t *benchTable) adapter(m *ddbmeter.Meter) *store.DynamoDB {
+	client := t.client
+	if m != nil {
+		client = dynamoClient(t.endpoint, m)
+	}
+	return store.NewDynamoDB(client, t.name)
 }

@@ -66,7 +66,7 @@ const simPriorityARN = "arn:aws:sqs:us-east-1:123456789012:rolecall-sim-priority
 // a per-second quota and a latency of roundTrips × stsLatency per check.
 func runScale(ctx context.Context, c scaleCase, stsLatency time.Duration, roundTrips int, quota int) (scaleResult, error) {
 	var res scaleResult
-	clock := &simClock{now: scaleT0}
+	clock := newSimClock(scaleT0)
 	p := connection.DefaultPolicy()
 	p.VerifiedInterval = c.interval
 	st := newIndexedStore()
@@ -251,7 +251,7 @@ func runScale(ctx context.Context, c scaleCase, stsLatency time.Duration, roundT
 	res.writes, res.sendBatches = st.writes, routineQ.batches
 	res.busy = loop.busyTotal(append(routine, priority...), clock.Now())
 	res.simulated = c.duration
-	res.sleeps = clock.slept
+	res.sleeps = int(clock.slept.Load())
 	return res, nil
 }
 

@@ -13,12 +13,12 @@ import (
 // TestSimSTSThrottlesAboveItsQuota: in any one-second window the stand-in
 // admits quota calls and throttles the rest with STS's code.
 func TestSimSTSThrottlesAboveItsQuota(t *testing.T) {
-	clock := &simClock{now: scaleT0}
+	clock := newSimClock(scaleT0)
 	s := &simSTS{clock: clock, quota: 10, externalID: func(string) string { return "rc-ext" }}
 	in := probe.AssumeRequest{RoleARN: "arn:aws:iam::300000000001:role/RoleCall", ExternalID: "rc-ext", SessionName: "s"}
 	throttled := 0
 	for i := range 30 {
-		clock.set(scaleT0.Add(time.Duration(i) * 50 * time.Millisecond)) // 20 a second
+		clock.AdvanceTo(scaleT0.Add(time.Duration(i) * 50 * time.Millisecond)) // 20 a second
 		if _, err := s.AssumeRole(context.Background(), in); err != nil {
 			var se *probe.STSError
 			if !errors.As(err, &se) || se.Code != "Throttling" {
@@ -32,7 +32,7 @@ func TestSimSTSThrottlesAboveItsQuota(t *testing.T) {
 		t.Fatalf("calls %d, throttled %d (%d seen), peak %d; want 30 calls, 10+ throttled, peak 20", calls, th, throttled, peak)
 	}
 	in.ExternalID = ""
-	clock.set(scaleT0.Add(time.Hour))
+	clock.AdvanceTo(scaleT0.Add(time.Hour))
 	if _, err := s.AssumeRole(context.Background(), in); !errors.Is(err, probe.ErrDenied) {
 		t.Fatalf("without the external ID: %v, want denied", err)
 	}
@@ -74,8 +74,8 @@ func TestScaleRunsAreSane(t *testing.T) {
 			t.Errorf("verdictAll(%q, %v) = %q, want %q", tc.v, tc.all, got, tc.want)
 		}
 	}
-	c := &simClock{now: scaleT0}
-	if err := c.Sleep(context.Background(), time.Second); err == nil || c.slept != 1 || !c.Now().Equal(scaleT0) {
-		t.Fatalf("Sleep = %v (slept %d, now %v): the simulated clock must refuse and count, not move", err, c.slept, c.Now())
+	c := newSimClock(scaleT0)
+	if err := c.Sleep(context.Background(), time.Second); err == nil || c.slept.Load() != 1 || !c.Now().Equal(scaleT0) {
+		t.Fatalf("Sleep = %v (slept %d, now %v): the simulated clock must refuse and count, not move", err, c.slept.Load(), c.Now())
 	}
 }

@@ -6,42 +6,31 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/stsbudget"
+	"github.com/rolecall/rolecall/internal/testkit/testclock"
 )
 
-// simClock is the scale bench's virtual time. The event loop sets it; the
-// limiter, the checker, the worker and the sweep read it. Nothing sleeps on
-// it: the loop starts a check only when the limiter admits it (Limiter.Next),
-// so Take never waits; a Sleep is a bug in the loop and fails the run.
+// simClock is the scale bench's virtual time. The event loop sets it
+// (AdvanceTo); the limiter, the checker, the worker and the sweep read it.
+// Nothing sleeps on it: the loop starts a check only when the limiter
+// admits it (Limiter.Next), so Take never waits; a Sleep is a bug in the
+// loop and fails the run.
 type simClock struct {
-	mu    sync.Mutex
-	now   time.Time
-	slept int
+	*testclock.Clock
+	slept atomic.Int64
 }
 
-func (c *simClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
+func newSimClock(t time.Time) *simClock { return &simClock{Clock: testclock.New(t)} }
 
-func (c *simClock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if t.After(c.now) {
-		c.now = t
-	}
-}
-
+// Sleep counts the wait and refuses it, leaving the clock where it is.
 func (c *simClock) Sleep(ctx context.Context, d time.Duration) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.slept++
+	c.slept.Add(1)
 	return errors.New("simulated clock: a check waited for tokens the event loop said were there")
 }
 
@@ -246,7 +235,7 @@ func (l *simLoop) run(ctx context.Context, end time.Time) error {
 			heap.Push(&l.events, e)
 			return nil
 		}
-		l.clock.set(e.at)
+		l.clock.AdvanceTo(e.at)
 		if e.inst == nil {
 			e.do(e.at)
 			continue

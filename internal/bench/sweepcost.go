@@ -33,13 +33,12 @@ func (q *jobCounter) Send(ctx context.Context, jobs []probe.Job) error {
 // into DynamoDB Local with BatchWriteItem (items in the store's format),
 // then runs a due sweep with the DynamoDB adapter and counts what it read.
 func sweepCost(ctx context.Context, cfg Config, r *Report) error {
-	plainClient := dynamoClient(cfg.DynamoDBEndpoint, nil)
-	table, drop, err := newTable(ctx, plainClient, "rolecall-bench-sweep")
+	tbl, err := newBenchTable(ctx, cfg.DynamoDBEndpoint, "rolecall-bench-sweep")
 	if err != nil {
 		return err
 	}
-	defer drop()
-	plain := store.NewDynamoDB(plainClient, table)
+	defer tbl.drop()
+	plain := tbl.adapter(nil)
 
 	now := time.Now().UTC()
 	tenants := (cfg.SweepTotal + 999) / 1000
@@ -73,14 +72,14 @@ func sweepCost(ctx context.Context, cfg Config, r *Report) error {
 		return store.ItemFromConnection(c)
 	}
 	start := time.Now()
-	if err := batchLoad(ctx, plainClient, table, cfg.SweepTotal, item); err != nil {
+	if err := batchLoad(ctx, tbl.client, tbl.name, cfg.SweepTotal, item); err != nil {
 		return err
 	}
 	load := time.Since(start)
 	cfg.progress("   loaded %d connections in %s (%.0f items/s)", cfg.SweepTotal, load.Round(time.Millisecond), float64(cfg.SweepTotal)/load.Seconds())
 
 	cnt := ddbmeter.New()
-	counted := store.NewDynamoDB(dynamoClient(cfg.DynamoDBEndpoint, cnt), table)
+	counted := tbl.adapter(cnt)
 	q := &jobCounter{}
 	sw, err := app.NewSweep(app.Sweep{}, app.Components{Store: counted, Queue: q, Log: quiet})
 	if err != nil {

@@ -13,8 +13,7 @@ import (
 // A new role for a VERIFIED connection is a candidate: the verified role
 // stays in use until the candidate verifies, and stays if it fails.
 func TestCandidate(t *testing.T) {
-	p := connection.DefaultPolicy()
-	p.Jitter = 0
+	p := noJitter()
 	now := t0.Add(time.Hour)
 	v := conn(connection.Verified, 1, connection.CodeVerified)
 	v.NextCheckAt = now.Add(time.Hour)
@@ -152,8 +151,7 @@ func TestCandidate(t *testing.T) {
 // DropCandidate fails a pending candidate outside a check, keeping the
 // role in use; without a pending candidate, or disconnected, it is stale.
 func TestDropCandidate(t *testing.T) {
-	p := connection.DefaultPolicy()
-	p.Jitter = 0
+	p := noJitter()
 	now := t0.Add(time.Hour)
 	v := conn(connection.Verified, 1, connection.CodeVerified)
 	pending := p.Submit(&v, tenantID, testarn.MustParse(t, roleB), 1, now).After

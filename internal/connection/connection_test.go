@@ -559,8 +559,7 @@ func TestReasonFor(t *testing.T) {
 // records the check and schedules the next at the status's routine
 // interval; status, failures and external-ID bookkeeping stay.
 func TestApplyPreviousOnlyAfterCurrent(t *testing.T) {
-	p := connection.DefaultPolicy()
-	p.Jitter = 0
+	p := noJitter()
 	tests := []struct {
 		status connection.Status
 		want   time.Duration
@@ -716,8 +715,7 @@ func TestRandomSequences(t *testing.T) {
 }
 
 func TestRoleClaimed(t *testing.T) {
-	p := connection.DefaultPolicy()
-	p.Jitter = 0
+	p := noJitter()
 	at := t0.Add(time.Hour)
 	ok := func(c connection.Connection) connection.Outcome {
 		return connection.Outcome{ExternalIDCurrent: true, Result: connection.ResultOK, Version: c.Version, ExternalIDVersion: 1, CheckedAt: at}

@@ -8,6 +8,8 @@ import (
 	"github.com/rolecall/rolecall/internal/connection"
 )
 
+// noJitter is the default policy without jitter, so that the tests know
+// each next check to the nanosecond.
 func noJitter() connection.Policy {
 	p := connection.DefaultPolicy()
 	p.Jitter = 0

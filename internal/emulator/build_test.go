@@ -26,6 +26,20 @@ func (sendOnly) Send(context.Context, []probe.Job) error { return nil }
 // wrappedStore is a store without the embedded store's outbox.
 type wrappedStore struct{ store.Store }
 
+// newStack is the stack New makes of the test options (events discarded),
+// closed when the test ends, and a context for its steps that ends then.
+func newStack(t *testing.T) (context.Context, *Stack) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	st, err := New(ctx, testOptions(t, io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.close)
+	return ctx, st
+}
+
 // Build takes the queue the pollers receive from and the store whose
 // outbox is the change feed from the components, so a component replaced
 // between New and Build is the one the event sources use; components serve
@@ -48,15 +62,9 @@ func TestBuildUsesTheComponents(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			st, err := New(ctx, testOptions(t, io.Discard))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.close()
+			ctx, st := newStack(t)
 			tc.replace(st)
-			err = st.Build(ctx)
+			err := st.Build(ctx)
 			if tc.want != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.want) || errors.Is(err, app.ErrMissing) != tc.missing || st.Handlers.API != nil {
 					t.Fatalf("Build = %v, want a refusal naming %q (ErrMissing %v) and no handler", err, tc.want, tc.missing)
@@ -145,13 +153,7 @@ func TestErrDeliversTheServersEnd(t *testing.T) {
 // Sandbox roles the sandbox cannot model are refused with a client error
 // naming the field, never as a server error.
 func TestSandboxPutRoleRefusals(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	st, err := New(ctx, testOptions(t, io.Discard))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.close()
+	_, st := newStack(t)
 	c := &sandboxControl{sts: st.Sandbox}
 	role := "arn:aws:iam::210987654321:role/Sandboxed"
 	good := sandbox.EnforcedTrustPolicy("rc-ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", SandboxPrincipalARN)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,32 +17,44 @@ import (
 
 // cfnBucket plays CloudFormation's response bucket: it records each PUT.
 type cfnBucket struct {
-	mu      sync.Mutex
-	answers []map[string]any
-	ctypes  []string
+	mu  sync.Mutex
+	got []cfnPut
+}
+
+// cfnPut is one answer the bucket took, with the Content-Type it came with
+// (CloudFormation signs its presigned response URLs without one).
+type cfnPut struct {
+	answer      map[string]any
+	contentType string
 }
 
 func (b *cfnBucket) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	var m map[string]any
 	_ = json.Unmarshal(body, &m)
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	if r.Method != http.MethodPut {
 		m = map[string]any{"unexpected method": r.Method}
 	}
-	b.answers = append(b.answers, m)
-	b.ctypes = append(b.ctypes, r.Header.Get("Content-Type"))
-}
-
-func (b *cfnBucket) last(t *testing.T) map[string]any {
-	t.Helper()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.answers) == 0 {
+	b.got = append(b.got, cfnPut{answer: m, contentType: r.Header.Get("Content-Type")})
+}
+
+// puts are the answers taken so far, oldest first.
+func (b *cfnBucket) puts() []cfnPut {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.got)
+}
+
+// last is the latest answer; the test fails when there is none.
+func (b *cfnBucket) last(t *testing.T) map[string]any {
+	t.Helper()
+	puts := b.puts()
+	if len(puts) == 0 {
 		t.Fatal("CloudFormation got no answer")
 	}
-	return b.answers[len(b.answers)-1]
+	return puts[len(puts)-1].answer
 }
 
 // notify posts what an SNS HTTP subscription of the registration topic
@@ -99,8 +112,8 @@ func TestSandboxRegistration(t *testing.T) {
 	if got["Status"] != "SUCCESS" || got["PhysicalResourceId"] != tenantID+"/"+acct || data["Status"] != "VERIFIED" || got["RequestId"] != "req-create" {
 		t.Fatalf("answer = %v", got)
 	}
-	if bucket.ctypes[0] != "" {
-		t.Errorf("Content-Type %q, want empty", bucket.ctypes[0])
+	if ct := bucket.puts()[0].contentType; ct != "" {
+		t.Errorf("Content-Type %q, want empty", ct)
 	}
 	if conn := c.connection(auth, acct); conn.Status != connection.Verified || conn.RoleARN != role {
 		t.Fatalf("connection = %+v", conn)
@@ -117,7 +130,7 @@ func TestSandboxRegistration(t *testing.T) {
 	}
 
 	// Refused before anything happens: answered by no one.
-	n := len(bucket.answers)
+	n := len(bucket.puts())
 	hostile := []struct {
 		name    string
 		req     map[string]any
@@ -134,7 +147,7 @@ func TestSandboxRegistration(t *testing.T) {
 			t.Errorf("%s: %d %s, want 400", h.name, r.status, r.body)
 		}
 	}
-	if len(bucket.answers) != n {
+	if len(bucket.puts()) != n {
 		t.Fatalf("refused requests were answered")
 	}
 

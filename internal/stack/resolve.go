@@ -188,6 +188,11 @@ func (r resolution) intrinsic(fn string, arg any) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		// CloudFormation takes no function as the delimiter: a string only.
+		sep, ok := a[0].(string)
+		if !ok {
+			return nil, fmt.Errorf("%w: Fn::Join's delimiter is not a string", ErrUnresolved)
+		}
 		items, err := r.value(a[1])
 		if err != nil {
 			return nil, err
@@ -200,7 +205,7 @@ func (r resolution) intrinsic(fn string, arg any) (any, error) {
 		for i, e := range list {
 			parts[i] = fmt.Sprint(e)
 		}
-		return strings.Join(parts, fmt.Sprint(a[0])), nil
+		return strings.Join(parts, sep), nil
 	case "Fn::If":
 		a, err := r.args(arg, 3, fn)
 		if err != nil {

@@ -48,6 +48,9 @@ func TestResolveValue(t *testing.T) {
 		{"unknown condition", map[string]any{"Fn::If": []any{"Nope", "y", "n"}}, vals("", "true"), nil, true},
 		{"unmodelled function", map[string]any{"Fn::Select": []any{0, []any{"a"}}}, vals("", "true"), nil, true},
 		{"top-level NoValue", noValue, vals("", "true"), nil, true},
+		{"Join", map[string]any{"Fn::Join": []any{":", []any{"a", map[string]any{"Ref": "Stage"}}}}, vals("", "true"), "a:dev", false},
+		{"Join of a non-list", map[string]any{"Fn::Join": []any{":", "a"}}, vals("", "true"), nil, true},
+		{"Join with a function as delimiter", map[string]any{"Fn::Join": []any{map[string]any{"Ref": "Stage"}, []any{"a", "b"}}}, vals("", "true"), nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,8 +7,6 @@ import (
 
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/probe"
-	"github.com/rolecall/rolecall/internal/queue"
-	"github.com/rolecall/rolecall/internal/sweep"
 	"github.com/rolecall/rolecall/internal/testkit/testarn"
 )
 
@@ -24,20 +22,15 @@ func TestDueCandidate(t *testing.T) {
 	if err := st.Apply(ctx, cand); err != nil {
 		t.Fatal(err)
 	}
-	q := queue.NewMemory()
-	s := &sweep.Sweeper{Store: st, Queue: q, Now: func() time.Time { return t0 }}
-	if _, err := s.Due(ctx); err != nil {
-		t.Fatal(err)
-	}
-	msgs, err := q.Receive(ctx, 10, 0)
-	if err != nil || len(msgs) != 2 {
-		t.Fatalf("%d jobs, %v; want the role's and the candidate's", len(msgs), err)
+	jobs := dueJobs(t, st, t0)
+	if len(jobs) != 2 {
+		t.Fatalf("%d jobs, want the role's and the candidate's", len(jobs))
 	}
 	whys := map[string]bool{}
-	for _, m := range msgs {
-		whys[m.Job.Why] = m.Job.IsCandidate()
-		if m.Job.Connection != cand.After || m.Job.ExternalID != tn.ExternalID {
-			t.Errorf("job %+v", m.Job)
+	for _, j := range jobs {
+		whys[j.Why] = j.IsCandidate()
+		if j.Connection != cand.After || j.ExternalID != tn.ExternalID {
+			t.Errorf("job %+v", j)
 		}
 	}
 	if !whys[probe.WhyCandidate] || whys[probe.WhyScheduled] || len(whys) != 2 {

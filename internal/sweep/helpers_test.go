@@ -6,7 +6,10 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/probe"
+	"github.com/rolecall/rolecall/internal/queue"
 	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/sweep"
 	"github.com/rolecall/rolecall/internal/tenant"
 	"github.com/rolecall/rolecall/internal/testkit/testarn"
 )
@@ -47,4 +50,25 @@ func storeVerified(t *testing.T, st *store.Memory, role string, submitted, check
 		t.Fatal(err)
 	}
 	return ok.After
+}
+
+// dueJobs runs a due sweep of st at the time at into a fresh embedded
+// queue and returns the jobs it enqueued (up to ten), in order.
+func dueJobs(t *testing.T, st sweep.Store, at time.Time) []probe.Job {
+	t.Helper()
+	ctx := context.Background()
+	q := queue.NewMemory()
+	s := &sweep.Sweeper{Store: st, Queue: q, Now: func() time.Time { return at }}
+	if _, err := s.Due(ctx); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := q.Receive(ctx, 10, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := make([]probe.Job, len(msgs))
+	for i, m := range msgs {
+		jobs[i] = m.Job
+	}
+	return jobs
 }

@@ -29,18 +29,12 @@ func TestSweepAcrossTheGrace(t *testing.T) {
 	}
 	sweepAt := func(at time.Time) []string {
 		t.Helper()
-		q := queue.NewMemory()
-		s := &sweep.Sweeper{Store: st, Queue: q, Now: func() time.Time { return at }}
-		if _, err := s.Due(ctx); err != nil {
-			t.Fatal(err)
-		}
-		msgs, _ := q.Receive(ctx, 10, 0)
 		var prev []string
-		for _, m := range msgs {
-			if m.Job.ExternalID != r.ExternalID {
-				t.Errorf("job with external ID version %d", m.Job.ExternalIDVersion)
+		for _, j := range dueJobs(t, st, at) {
+			if j.ExternalID != r.ExternalID {
+				t.Errorf("job with external ID version %d", j.ExternalIDVersion)
 			}
-			prev = append(prev, m.Job.PreviousExternalID)
+			prev = append(prev, j.PreviousExternalID)
 		}
 		return prev
 	}

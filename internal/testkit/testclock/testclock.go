@@ -40,6 +40,17 @@ func (c *Clock) Set(t time.Time) {
 	c.now = t
 }
 
+// AdvanceTo moves the clock to t when t is later, and never back: an
+// event loop that sets the clock to each event's time keeps time monotonic
+// even when it runs an event due in the past.
+func (c *Clock) AdvanceTo(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t.After(c.now) {
+		c.now = t
+	}
+}
+
 // Sleep advances the clock by d at once, unless ctx is already done (then
 // it returns ctx's error and the clock stays).
 func (c *Clock) Sleep(ctx context.Context, d time.Duration) error {

@@ -23,6 +23,8 @@ func TestClockMovesOnlyWhenMoved(t *testing.T) {
 			}
 		}, t0.Add(time.Minute + time.Second)},
 		{"set", func() { c.Set(t0.Add(time.Hour)) }, t0.Add(time.Hour)},
+		{"advance to a later time", func() { c.AdvanceTo(t0.Add(2 * time.Hour)) }, t0.Add(2 * time.Hour)},
+		{"never back", func() { c.AdvanceTo(t0) }, t0.Add(2 * time.Hour)},
 	}
 	for _, st := range steps {
 		st.move()
@@ -32,7 +34,7 @@ func TestClockMovesOnlyWhenMoved(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := c.Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) || !c.Now().Equal(t0.Add(time.Hour)) {
+	if err := c.Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) || !c.Now().Equal(t0.Add(2*time.Hour)) {
 		t.Fatalf("sleep on a done context: %v, now %s; want context.Canceled and the clock unmoved", err, c.Now())
 	}
 }
