@@ -240,6 +240,9 @@ func report(cmd *cobra.Command, err error) error {
 			field = " (field " + ae.Field + ")"
 		}
 		fmt.Fprintf(stderr, "%s: refused (HTTP %d): %s: %s%s\n", cmd.CommandPath(), ae.StatusCode, ae.Code, ae.Message, field)
+		if ae.Hint != "" {
+			fmt.Fprintf(stderr, "hint: %s\n", ae.Hint)
+		}
 		return exitCode(1)
 	}
 	fmt.Fprintf(stderr, "%s: %v\n", cmd.CommandPath(), err)
