@@ -222,6 +222,12 @@ func (a *candidateAttr) candidate() connection.Candidate {
 	return connection.Candidate{RoleARN: a.RoleARN, Status: connection.Status(a.Status), Reason: connection.Reason(a.Reason), SubmittedAt: a.SubmittedAt}
 }
 
+// newClaimItem is the claim c holds on its role.
+func newClaimItem(c connection.Connection) claimItem {
+	return claimItem{PK: claimPK(c.ClaimKey()), SK: skClaim, Kind: kindClaim, TenantID: c.TenantID,
+		AccountID: c.AccountID, RoleARN: c.RoleARN, ClaimedAt: utc(c.UpdatedAt)}
+}
+
 func newEventItem(e connection.Event) eventItem {
 	sk := eventSK(e.AccountID, e.Version)
 	if e.DetailType.OfTenant() {

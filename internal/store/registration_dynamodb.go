@@ -81,6 +81,17 @@ type answerItem struct {
 	TTL                int64             `dynamodbav:"expiresAt"`
 }
 
+// newAnswerItem records a, the answer to the request keyed k.
+func newAnswerItem(k string, a registration.Answer) answerItem {
+	return answerItem{PK: answerPK(k), SK: skAnswer, Kind: kindAnswer, Status: a.Status, Reason: a.Reason,
+		PhysicalResourceID: a.PhysicalResourceID, Data: a.Data, AnsweredAt: a.AnsweredAt,
+		TTL: a.AnsweredAt.Add(registration.AnswerRetention).Unix()}
+}
+
+func (it answerItem) answer() registration.Answer {
+	return registration.Answer{Status: it.Status, Reason: it.Reason, PhysicalResourceID: it.PhysicalResourceID, Data: it.Data, AnsweredAt: it.AnsweredAt}
+}
+
 // PutRegistrationToken implements Registrations.
 func (d *DynamoDB) PutRegistrationToken(ctx context.Context, t registration.Token) error {
 	lookup, ref := newRegTokenItems(t)
@@ -181,7 +192,7 @@ func (d *DynamoDB) GetRegistrationAnswer(ctx context.Context, key string) (regis
 	if err := d.get(ctx, answerKey(key), &it); err != nil {
 		return registration.Answer{}, fmt.Errorf("get registration answer: %w", err)
 	}
-	return registration.Answer{Status: it.Status, Reason: it.Reason, PhysicalResourceID: it.PhysicalResourceID, Data: it.Data, AnsweredAt: it.AnsweredAt}, nil
+	return it.answer(), nil
 }
 
 func answerKey(k string) map[string]ddbtypes.AttributeValue { return key(answerPK(k), skAnswer) }
@@ -190,9 +201,7 @@ func answerKey(k string) map[string]ddbtypes.AttributeValue { return key(answerP
 // when another delivery recorded first, its answer is read and returned.
 func (d *DynamoDB) PutRegistrationAnswer(ctx context.Context, k string, a registration.Answer) (registration.Answer, error) {
 	a.AnsweredAt = a.AnsweredAt.UTC()
-	item, err := marshal(answerItem{PK: answerPK(k), SK: skAnswer, Kind: kindAnswer, Status: a.Status, Reason: a.Reason,
-		PhysicalResourceID: a.PhysicalResourceID, Data: a.Data, AnsweredAt: a.AnsweredAt,
-		TTL: a.AnsweredAt.Add(registration.AnswerRetention).Unix()})
+	item, err := marshal(newAnswerItem(k, a))
 	if err != nil {
 		return registration.Answer{}, fmt.Errorf("put registration answer: %w", err)
 	}
