@@ -15,6 +15,15 @@ import (
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
+// itemKey starts every item of the table: its key and its kind. The item
+// types embed it, and the attribute encoder flattens an embedded struct (as
+// encoding/json does), so PK, SK and kind stay top-level attributes.
+type itemKey struct {
+	PK   string `dynamodbav:"PK"`
+	SK   string `dynamodbav:"SK"`
+	Kind string `dynamodbav:"kind"`
+}
+
 type reasonAttr struct {
 	Code    string `dynamodbav:"code"`
 	Message string `dynamodbav:"message"`
@@ -22,9 +31,7 @@ type reasonAttr struct {
 }
 
 type tenantItem struct {
-	PK                string    `dynamodbav:"PK"`
-	SK                string    `dynamodbav:"SK"`
-	Kind              string    `dynamodbav:"kind"`
+	itemKey
 	TenantID          string    `dynamodbav:"tenantId"`
 	Name              string    `dynamodbav:"name"`
 	ExternalID        string    `dynamodbav:"externalId"`
@@ -44,9 +51,7 @@ type tenantItem struct {
 
 // externalIDItem reserves an external ID for good: it is never deleted.
 type externalIDItem struct {
-	PK       string `dynamodbav:"PK"`
-	SK       string `dynamodbav:"SK"`
-	Kind     string `dynamodbav:"kind"`
+	itemKey
 	TenantID string `dynamodbav:"tenantId"`
 }
 
@@ -55,9 +60,7 @@ type externalIDItem struct {
 // partition under its ID (what listings and revocations use). Both are
 // written together and carry the same fields.
 type inviteItem struct {
-	PK         string    `dynamodbav:"PK"`
-	SK         string    `dynamodbav:"SK"`
-	Kind       string    `dynamodbav:"kind"`
+	itemKey
 	InviteID   string    `dynamodbav:"inviteId,omitempty"`
 	Hash       string    `dynamodbav:"hash"`
 	TenantID   string    `dynamodbav:"tenantId"`
@@ -68,9 +71,7 @@ type inviteItem struct {
 }
 
 type connItem struct {
-	PK                  string         `dynamodbav:"PK"`
-	SK                  string         `dynamodbav:"SK"`
-	Kind                string         `dynamodbav:"kind"`
+	itemKey
 	TenantID            string         `dynamodbav:"tenantId"`
 	AccountID           string         `dynamodbav:"accountId"`
 	RoleARN             string         `dynamodbav:"roleArn"`
@@ -102,9 +103,7 @@ type candidateAttr struct {
 }
 
 type claimItem struct {
-	PK        string    `dynamodbav:"PK"`
-	SK        string    `dynamodbav:"SK"`
-	Kind      string    `dynamodbav:"kind"`
+	itemKey
 	TenantID  string    `dynamodbav:"tenantId"`
 	AccountID string    `dynamodbav:"accountId"`
 	RoleARN   string    `dynamodbav:"roleArn"`
@@ -114,9 +113,7 @@ type claimItem struct {
 // eventItem is an outbox event; it holds everything the EventBridge entry
 // needs.
 type eventItem struct {
-	PK                string     `dynamodbav:"PK"`
-	SK                string     `dynamodbav:"SK"`
-	Kind              string     `dynamodbav:"kind"`
+	itemKey
 	EventID           string     `dynamodbav:"eventId"`
 	DetailType        string     `dynamodbav:"detailType"`
 	TenantID          string     `dynamodbav:"tenantId"`
@@ -148,7 +145,7 @@ func utc(t time.Time) time.Time {
 }
 
 func newTenantItem(t tenant.Tenant) tenantItem {
-	it := tenantItem{PK: tenantPK(t.ID), SK: skTenant, Kind: kindTenant, TenantID: t.ID, Name: t.Name,
+	it := tenantItem{itemKey: itemKey{tenantPK(t.ID), skTenant, kindTenant}, TenantID: t.ID, Name: t.Name,
 		ExternalID: t.ExternalID, ExternalIDVersion: t.ExternalIDVersion, CreatedAt: utc(t.CreatedAt), RotatedAt: utc(t.RotatedAt),
 		MaxConnections:     t.MaxConnections,
 		PreviousExternalID: t.PreviousExternalID, PreviousExternalIDVersion: t.PreviousExternalIDVersion,
@@ -173,13 +170,13 @@ func (it tenantItem) tenant() tenant.Tenant {
 }
 
 func newInviteItem(inv tenant.Invite) inviteItem {
-	return inviteItem{PK: invitePK(inv.Hash), SK: skInvite, Kind: kindInvite, InviteID: inv.ID, Hash: inv.Hash, TenantID: inv.TenantID,
+	return inviteItem{itemKey: itemKey{invitePK(inv.Hash), skInvite, kindInvite}, InviteID: inv.ID, Hash: inv.Hash, TenantID: inv.TenantID,
 		CreatedAt: utc(inv.CreatedAt), ValidUntil: utc(inv.ExpiresAt), Revoked: inv.Revoked, TTL: inv.ExpiresAt.Add(InviteGrace).Unix()}
 }
 
 func newInviteRefItem(inv tenant.Invite) inviteItem {
 	it := newInviteItem(inv)
-	it.PK, it.SK, it.Kind = tenantPK(inv.TenantID), inviteSK(inv.ID), kindInviteRef
+	it.itemKey = itemKey{tenantPK(inv.TenantID), inviteSK(inv.ID), kindInviteRef}
 	return it
 }
 
@@ -189,7 +186,7 @@ func (it inviteItem) invite() tenant.Invite {
 
 func newConnItem(c connection.Connection) connItem {
 	it := connItem{
-		PK: tenantPK(c.TenantID), SK: connSK(c.AccountID), Kind: kindConnection,
+		itemKey:  itemKey{tenantPK(c.TenantID), connSK(c.AccountID), kindConnection},
 		TenantID: c.TenantID, AccountID: c.AccountID, RoleARN: c.RoleARN, Status: string(c.Status),
 		Reason: toReasonAttr(c.Reason), Version: c.Version, ConsecutiveFailures: c.ConsecutiveFailures,
 		SubmittedAt: utc(c.SubmittedAt), UpdatedAt: utc(c.UpdatedAt), VerifiedAt: utc(c.VerifiedAt),
@@ -224,7 +221,7 @@ func (a *candidateAttr) candidate() connection.Candidate {
 
 // newClaimItem is the claim c holds on its role.
 func newClaimItem(c connection.Connection) claimItem {
-	return claimItem{PK: claimPK(c.ClaimKey()), SK: skClaim, Kind: kindClaim, TenantID: c.TenantID,
+	return claimItem{itemKey: itemKey{claimPK(c.ClaimKey()), skClaim, kindClaim}, TenantID: c.TenantID,
 		AccountID: c.AccountID, RoleARN: c.RoleARN, ClaimedAt: utc(c.UpdatedAt)}
 }
 
@@ -234,7 +231,7 @@ func newEventItem(e connection.Event) eventItem {
 		sk = tenantEventSK(e.DetailType, e.Version)
 	}
 	return eventItem{
-		PK: tenantPK(e.TenantID), SK: sk, Kind: KindEvent,
+		itemKey:           itemKey{tenantPK(e.TenantID), sk, KindEvent},
 		ExternalIDCurrent: e.ExternalIDCurrent, PreviousExternalIDVersion: e.PreviousExternalIDVersion,
 		GraceEndsAt: utc(e.GraceEndsAt), Completion: e.Completion,
 		EventID: e.EventID, DetailType: string(e.DetailType), TenantID: e.TenantID, AccountID: e.AccountID,
@@ -339,5 +336,5 @@ func marshalAll(vs ...any) ([]map[string]ddbtypes.AttributeValue, error) {
 
 // newExternalIDItem reserves t's current external ID.
 func newExternalIDItem(t tenant.Tenant) externalIDItem {
-	return externalIDItem{PK: externalIDPK(t.ExternalID), SK: skExternalID, Kind: kindExternalID, TenantID: t.ID}
+	return externalIDItem{itemKey: itemKey{externalIDPK(t.ExternalID), skExternalID, kindExternalID}, TenantID: t.ID}
 }

@@ -40,9 +40,7 @@ func regTokenSK(id string) string   { return regTokenPrefix + id }
 func answerPK(key string) string    { return "CFNREQ#" + key }
 
 type regTokenItem struct {
-	PK         string    `dynamodbav:"PK"`
-	SK         string    `dynamodbav:"SK"`
-	Kind       string    `dynamodbav:"kind"`
+	itemKey
 	TokenID    string    `dynamodbav:"tokenId"`
 	TenantID   string    `dynamodbav:"tenantId"`
 	Hash       string    `dynamodbav:"hash"`
@@ -56,11 +54,11 @@ type regTokenItem struct {
 }
 
 func newRegTokenItems(t registration.Token) (lookup, ref regTokenItem) {
-	lookup = regTokenItem{PK: regTokenPK(t.Hash), SK: skRegToken, Kind: kindRegToken, TokenID: t.ID, TenantID: t.TenantID,
+	lookup = regTokenItem{itemKey: itemKey{regTokenPK(t.Hash), skRegToken, kindRegToken}, TokenID: t.ID, TenantID: t.TenantID,
 		Hash: t.Hash, CreatedAt: utc(t.CreatedAt), ValidUntil: utc(t.ExpiresAt), Revoked: t.Revoked, RevokedAt: utc(t.RevokedAt),
 		InviteHash: t.InviteHash, Via: t.Via, TTL: t.ExpiresAt.Add(InviteGrace).Unix()}
 	ref = lookup
-	ref.PK, ref.SK, ref.Kind = tenantPK(t.TenantID), regTokenSK(t.ID), kindRegTokenRef
+	ref.itemKey = itemKey{tenantPK(t.TenantID), regTokenSK(t.ID), kindRegTokenRef}
 	return lookup, ref
 }
 
@@ -70,9 +68,7 @@ func (it regTokenItem) token() registration.Token {
 }
 
 type answerItem struct {
-	PK                 string            `dynamodbav:"PK"`
-	SK                 string            `dynamodbav:"SK"`
-	Kind               string            `dynamodbav:"kind"`
+	itemKey
 	Status             string            `dynamodbav:"status"`
 	Reason             string            `dynamodbav:"reason,omitempty"`
 	PhysicalResourceID string            `dynamodbav:"physicalResourceId"`
@@ -83,7 +79,7 @@ type answerItem struct {
 
 // newAnswerItem records a, the answer to the request keyed k.
 func newAnswerItem(k string, a registration.Answer) answerItem {
-	return answerItem{PK: answerPK(k), SK: skAnswer, Kind: kindAnswer, Status: a.Status, Reason: a.Reason,
+	return answerItem{itemKey: itemKey{answerPK(k), skAnswer, kindAnswer}, Status: a.Status, Reason: a.Reason,
 		PhysicalResourceID: a.PhysicalResourceID, Data: a.Data, AnsweredAt: a.AnsweredAt,
 		TTL: a.AnsweredAt.Add(registration.AnswerRetention).Unix()}
 }
