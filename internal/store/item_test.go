@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
@@ -125,6 +127,19 @@ func TestLambdaImage(t *testing.T) {
 	}
 	if LambdaImage(nil) != nil {
 		t.Error("a nil image is not nil")
+	}
+	// And back, as the publish Lambda decodes it: every type arrives as
+	// the SDK converts it from the stream.
+	back, err := fromStreamImage(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct, err := attributevalue.FromDynamoDBStreamsMap(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, direct) {
+		t.Errorf("stream image decodes as\n%#v\nwant\n%#v", back, direct)
 	}
 }
 

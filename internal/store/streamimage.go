@@ -1,9 +1,11 @@
 package store
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
@@ -20,60 +22,24 @@ func EventFromStreamImage(img map[string]events.DynamoDBAttributeValue) (connect
 	return EventFromItem(item)
 }
 
+// fromStreamImage converts a stream image as the Lambda event carries it
+// into the SDK's attribute values through the DynamoDB JSON both speak:
+// the Lambda type encodes to it and the SDK decodes it, so neither side's
+// set of types is written out here.
 func fromStreamImage(img map[string]events.DynamoDBAttributeValue) (map[string]ddbtypes.AttributeValue, error) {
-	out := make(map[string]ddbtypes.AttributeValue, len(img))
-	for k, v := range img {
-		av, err := fromStreamValue(v)
-		if err != nil {
-			return nil, fmt.Errorf("attribute %s: %w", k, err)
-		}
-		out[k] = av
+	b, err := json.Marshal(img)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
-}
-
-func fromStreamValue(v events.DynamoDBAttributeValue) (ddbtypes.AttributeValue, error) {
-	switch v.DataType() {
-	case events.DataTypeString:
-		return &ddbtypes.AttributeValueMemberS{Value: v.String()}, nil
-	case events.DataTypeNumber:
-		return &ddbtypes.AttributeValueMemberN{Value: v.Number()}, nil
-	case events.DataTypeBinary:
-		return &ddbtypes.AttributeValueMemberB{Value: v.Binary()}, nil
-	case events.DataTypeBoolean:
-		return &ddbtypes.AttributeValueMemberBOOL{Value: v.Boolean()}, nil
-	case events.DataTypeNull:
-		return &ddbtypes.AttributeValueMemberNULL{Value: true}, nil
-	case events.DataTypeStringSet:
-		return &ddbtypes.AttributeValueMemberSS{Value: v.StringSet()}, nil
-	case events.DataTypeNumberSet:
-		return &ddbtypes.AttributeValueMemberNS{Value: v.NumberSet()}, nil
-	case events.DataTypeBinarySet:
-		return &ddbtypes.AttributeValueMemberBS{Value: v.BinarySet()}, nil
-	case events.DataTypeMap:
-		m, err := fromStreamImage(v.Map())
-		if err != nil {
-			return nil, err
-		}
-		return &ddbtypes.AttributeValueMemberM{Value: m}, nil
-	case events.DataTypeList:
-		var l []ddbtypes.AttributeValue
-		for _, e := range v.List() {
-			av, err := fromStreamValue(e)
-			if err != nil {
-				return nil, err
-			}
-			l = append(l, av)
-		}
-		return &ddbtypes.AttributeValueMemberL{Value: l}, nil
-	}
-	return nil, fmt.Errorf("unsupported attribute type %d", v.DataType())
+	return attributevalue.UnmarshalMapJSON(b)
 }
 
 // LambdaImage converts an image of a stream record as the DynamoDB Streams
 // API returns it (Keys, NewImage, OldImage) into the image the publish
 // Lambda receives in its event, for what feeds the stream to the handler
-// outside Lambda. A nil image stays nil.
+// outside Lambda. A nil image stays nil. It converts each type itself: the
+// SDK's way there (to the DynamoDB API's values, then through JSON) can
+// fail, and the stream emulator that calls this has no error to report.
 func LambdaImage(m map[string]streamtypes.AttributeValue) map[string]events.DynamoDBAttributeValue {
 	if m == nil {
 		return nil
