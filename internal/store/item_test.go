@@ -106,6 +106,9 @@ func TestLambdaImage(t *testing.T) {
 		"m":    &streamtypes.AttributeValueMemberM{Value: map[string]streamtypes.AttributeValue{"k": &streamtypes.AttributeValueMemberS{Value: "v"}}},
 	}
 	got := LambdaImage(in)
+	if v := LambdaImage(map[string]streamtypes.AttributeValue{"new": &streamtypes.UnknownUnionMember{Tag: "X"}})["new"]; v.DataType() != events.DataTypeNull {
+		t.Errorf("a type the SDK does not know converts to %v, want NULL", v.DataType())
+	}
 	want := map[string]events.DynamoDBAttributeValue{
 		"s":    events.NewStringAttribute("str"),
 		"n":    events.NewNumberAttribute("42"),

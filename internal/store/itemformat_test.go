@@ -3,19 +3,16 @@ package store
 import (
 	"encoding/json"
 	"flag"
-	"maps"
-	"os"
 	"reflect"
-	"slices"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/registration"
 	"github.com/rolecall/rolecall/internal/tenant"
+	"github.com/rolecall/rolecall/internal/testkit/golden"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite testdata/items.json from the current item types")
@@ -66,58 +63,10 @@ func storedItems() map[string]any {
 // TestStoredItemFormat pins the attributes of every item kind to
 // testdata/items.json (DynamoDB JSON): the names, types and values written
 // must not change, since items already in a table must keep reading back,
-// and what the golden file holds must decode to the same item.
+// and what the file holds must decode to the same items.
 func TestStoredItemFormat(t *testing.T) {
 	items := storedItems()
-	if *updateGolden {
-		writeGolden(t, items)
-	}
-	b, err := os.ReadFile(itemsGolden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var golden map[string]json.RawMessage
-	if err := json.Unmarshal(b, &golden); err != nil {
-		t.Fatal(err)
-	}
-	for name, it := range items {
-		t.Run(name, func(t *testing.T) {
-			want, err := attributevalue.UnmarshalMapJSON(golden[name])
-			if err != nil {
-				t.Fatalf("golden %s: %v", name, err)
-			}
-			got, err := marshal(it)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, want) {
-				t.Errorf("written attributes differ from %s:\n got %v\nwant %v", itemsGolden, attrNames(got), attrNames(want))
-				for k, v := range want {
-					if !reflect.DeepEqual(got[k], v) {
-						t.Errorf("%s: got %#v, want %#v", k, got[k], v)
-					}
-				}
-			}
-			back := reflect.New(reflect.TypeOf(it))
-			if err := attributevalue.UnmarshalMap(want, back.Interface()); err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(back.Elem().Interface(), it) {
-				t.Errorf("stored item reads back as\n%+v\nwant\n%+v", back.Elem().Interface(), it)
-			}
-		})
-	}
-	if len(golden) != len(items) {
-		t.Errorf("%s holds %d items, the test builds %d", itemsGolden, len(golden), len(items))
-	}
-}
-
-func attrNames(m map[string]ddbtypes.AttributeValue) []string { return slices.Sorted(maps.Keys(m)) }
-
-// writeGolden rewrites the golden file (go test -run TestStoredItemFormat
-// -update): only when an item's stored format is meant to change.
-func writeGolden(t *testing.T, items map[string]any) {
-	out := map[string]any{}
+	rendered := map[string]any{}
 	for name, it := range items {
 		m, err := marshal(it)
 		if err != nil {
@@ -127,17 +76,35 @@ func writeGolden(t *testing.T, items map[string]any) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var v any // re-encoded below with sorted keys, so the file is stable
+		var v any // re-encoded below with sorted keys, so the rendering is stable
 		if err := json.Unmarshal(b, &v); err != nil {
 			t.Fatal(err)
 		}
-		out[name] = v
+		rendered[name] = v
 	}
-	b, err := json.MarshalIndent(out, "", "  ")
+	want, err := json.MarshalIndent(rendered, "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(itemsGolden, append(b, '\n'), 0o644); err != nil {
-		t.Fatal(err)
+	golden.Check(t, itemsGolden, append(want, '\n'), *updateGolden, "is not what the store writes: items already stored would no longer read back "+
+		"as written; only if the stored format is meant to change, run go test ./internal/store -run TestStoredItemFormat -update")
+	for name, raw := range golden.Load[map[string]json.RawMessage](t, itemsGolden) {
+		t.Run(name+" reads back", func(t *testing.T) {
+			stored, err := attributevalue.UnmarshalMapJSON(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			it, ok := items[name]
+			if !ok {
+				t.Fatalf("%s holds an item %q the test does not build", itemsGolden, name)
+			}
+			back := reflect.New(reflect.TypeOf(it))
+			if err := attributevalue.UnmarshalMap(stored, back.Interface()); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(back.Elem().Interface(), it) {
+				t.Errorf("stored item reads back as\n%+v\nwant\n%+v", back.Elem().Interface(), it)
+			}
+		})
 	}
 }

@@ -37,9 +37,7 @@ func fromStreamImage(img map[string]events.DynamoDBAttributeValue) (map[string]d
 // LambdaImage converts an image of a stream record as the DynamoDB Streams
 // API returns it (Keys, NewImage, OldImage) into the image the publish
 // Lambda receives in its event, for what feeds the stream to the handler
-// outside Lambda. A nil image stays nil. It converts each type itself: the
-// SDK's way there (to the DynamoDB API's values, then through JSON) can
-// fail, and the stream emulator that calls this has no error to report.
+// outside Lambda. A nil image stays nil.
 func LambdaImage(m map[string]streamtypes.AttributeValue) map[string]events.DynamoDBAttributeValue {
 	if m == nil {
 		return nil
@@ -51,32 +49,20 @@ func LambdaImage(m map[string]streamtypes.AttributeValue) map[string]events.Dyna
 	return out
 }
 
+// lambdaValue converts v as fromStreamImage does the other way, through
+// DynamoDB JSON: the SDK converts the Streams value to the DynamoDB API's
+// and encodes it, the Lambda type decodes it. A value the SDK cannot
+// convert (a type newer than it) becomes NULL, so that the rest of the
+// image still reaches the handler, which refuses an event it cannot read.
 func lambdaValue(v streamtypes.AttributeValue) events.DynamoDBAttributeValue {
-	switch v := v.(type) {
-	case *streamtypes.AttributeValueMemberS:
-		return events.NewStringAttribute(v.Value)
-	case *streamtypes.AttributeValueMemberN:
-		return events.NewNumberAttribute(v.Value)
-	case *streamtypes.AttributeValueMemberB:
-		return events.NewBinaryAttribute(v.Value)
-	case *streamtypes.AttributeValueMemberBOOL:
-		return events.NewBooleanAttribute(v.Value)
-	case *streamtypes.AttributeValueMemberNULL:
-		return events.NewNullAttribute()
-	case *streamtypes.AttributeValueMemberSS:
-		return events.NewStringSetAttribute(v.Value)
-	case *streamtypes.AttributeValueMemberNS:
-		return events.NewNumberSetAttribute(v.Value)
-	case *streamtypes.AttributeValueMemberBS:
-		return events.NewBinarySetAttribute(v.Value)
-	case *streamtypes.AttributeValueMemberL:
-		l := make([]events.DynamoDBAttributeValue, len(v.Value))
-		for i, e := range v.Value {
-			l[i] = lambdaValue(e)
-		}
-		return events.NewListAttribute(l)
-	case *streamtypes.AttributeValueMemberM:
-		return events.NewMapAttribute(LambdaImage(v.Value))
+	var out events.DynamoDBAttributeValue
+	var b []byte
+	av, err := attributevalue.FromDynamoDBStreams(v)
+	if err == nil {
+		b, err = attributevalue.MarshalJSON(av)
 	}
-	return events.NewNullAttribute()
+	if err != nil || json.Unmarshal(b, &out) != nil {
+		return events.NewNullAttribute()
+	}
+	return out
 }
