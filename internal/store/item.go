@@ -61,13 +61,27 @@ type externalIDItem struct {
 // written together and carry the same fields.
 type inviteItem struct {
 	itemKey
-	InviteID   string    `dynamodbav:"inviteId,omitempty"`
+	secretAttrs
+	InviteID string `dynamodbav:"inviteId,omitempty"`
+	Revoked  bool   `dynamodbav:"revoked,omitempty"`
+}
+
+// secretAttrs are what the items of an issued secret (an invite, a
+// registration token) record alike: the digest it is found by, its tenant,
+// its validity, and the TTL that drops it InviteGrace after it expires.
+// Revoked is each item's own: an invite leaves it out until revoked, a
+// token always holds it (its revocation is conditioned on it being false).
+type secretAttrs struct {
 	Hash       string    `dynamodbav:"hash"`
 	TenantID   string    `dynamodbav:"tenantId"`
 	CreatedAt  time.Time `dynamodbav:"createdAt"`
 	ValidUntil time.Time `dynamodbav:"validUntil"`
-	Revoked    bool      `dynamodbav:"revoked,omitempty"`
 	TTL        int64     `dynamodbav:"expiresAt"`
+}
+
+func newSecretAttrs(hash, tenantID string, createdAt, expiresAt time.Time) secretAttrs {
+	return secretAttrs{Hash: hash, TenantID: tenantID, CreatedAt: utc(createdAt), ValidUntil: utc(expiresAt),
+		TTL: expiresAt.Add(InviteGrace).Unix()}
 }
 
 type connItem struct {
@@ -170,8 +184,8 @@ func (it tenantItem) tenant() tenant.Tenant {
 }
 
 func newInviteItem(inv tenant.Invite) inviteItem {
-	return inviteItem{itemKey: itemKey{invitePK(inv.Hash), skInvite, kindInvite}, InviteID: inv.ID, Hash: inv.Hash, TenantID: inv.TenantID,
-		CreatedAt: utc(inv.CreatedAt), ValidUntil: utc(inv.ExpiresAt), Revoked: inv.Revoked, TTL: inv.ExpiresAt.Add(InviteGrace).Unix()}
+	return inviteItem{itemKey: itemKey{invitePK(inv.Hash), skInvite, kindInvite},
+		secretAttrs: newSecretAttrs(inv.Hash, inv.TenantID, inv.CreatedAt, inv.ExpiresAt), InviteID: inv.ID, Revoked: inv.Revoked}
 }
 
 func newInviteRefItem(inv tenant.Invite) inviteItem {

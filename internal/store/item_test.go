@@ -133,16 +133,10 @@ func TestLambdaImage(t *testing.T) {
 	}
 	// And back, as the publish Lambda decodes it: every type arrives as
 	// the SDK converts it from the stream.
-	back, err := fromStreamImage(got)
-	if err != nil {
-		t.Fatal(err)
-	}
-	direct, err := attributevalue.FromDynamoDBStreamsMap(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(back, direct) {
-		t.Errorf("stream image decodes as\n%#v\nwant\n%#v", back, direct)
+	back, err1 := fromStreamImage(got)
+	direct, err2 := attributevalue.FromDynamoDBStreamsMap(in)
+	if err := errors.Join(err1, err2); err != nil || !reflect.DeepEqual(back, direct) {
+		t.Errorf("stream image decodes as\n%#v\nwant\n%#v (%v)", back, direct, err)
 	}
 }
 

@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"reflect"
 	"testing"
@@ -68,17 +69,11 @@ func TestStoredItemFormat(t *testing.T) {
 	items := storedItems()
 	rendered := map[string]any{}
 	for name, it := range items {
-		m, err := marshal(it)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := attributevalue.MarshalMapJSON(m)
-		if err != nil {
-			t.Fatal(err)
-		}
+		m, err1 := marshal(it)
+		b, err2 := attributevalue.MarshalMapJSON(m)
 		var v any // re-encoded below with sorted keys, so the rendering is stable
-		if err := json.Unmarshal(b, &v); err != nil {
-			t.Fatal(err)
+		if err := errors.Join(err1, err2, json.Unmarshal(b, &v)); err != nil {
+			t.Fatalf("render %s: %v", name, err)
 		}
 		rendered[name] = v
 	}
@@ -88,18 +83,12 @@ func TestStoredItemFormat(t *testing.T) {
 	}
 	golden.Check(t, itemsGolden, append(want, '\n'), *updateGolden, "is not what the store writes: items already stored would no longer read back "+
 		"as written; only if the stored format is meant to change, run go test ./internal/store -run TestStoredItemFormat -update")
-	for name, raw := range golden.Load[map[string]json.RawMessage](t, itemsGolden) {
+	stored := golden.Load[map[string]json.RawMessage](t, itemsGolden)
+	for name, it := range items {
 		t.Run(name+" reads back", func(t *testing.T) {
-			stored, err := attributevalue.UnmarshalMapJSON(raw)
-			if err != nil {
-				t.Fatal(err)
-			}
-			it, ok := items[name]
-			if !ok {
-				t.Fatalf("%s holds an item %q the test does not build", itemsGolden, name)
-			}
+			m, err := attributevalue.UnmarshalMapJSON(stored[name])
 			back := reflect.New(reflect.TypeOf(it))
-			if err := attributevalue.UnmarshalMap(stored, back.Interface()); err != nil {
+			if err := errors.Join(err, attributevalue.UnmarshalMap(m, back.Interface())); err != nil {
 				t.Fatal(err)
 			}
 			if !reflect.DeepEqual(back.Elem().Interface(), it) {

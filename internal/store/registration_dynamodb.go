@@ -41,22 +41,18 @@ func answerPK(key string) string    { return "CFNREQ#" + key }
 
 type regTokenItem struct {
 	itemKey
+	secretAttrs
 	TokenID    string    `dynamodbav:"tokenId"`
-	TenantID   string    `dynamodbav:"tenantId"`
-	Hash       string    `dynamodbav:"hash"`
-	CreatedAt  time.Time `dynamodbav:"createdAt"`
-	ValidUntil time.Time `dynamodbav:"validUntil"`
 	Revoked    bool      `dynamodbav:"revoked"`
 	RevokedAt  time.Time `dynamodbav:"revokedAt,omitempty"`
 	InviteHash string    `dynamodbav:"inviteHash,omitempty"`
 	Via        string    `dynamodbav:"via"`
-	TTL        int64     `dynamodbav:"expiresAt"`
 }
 
 func newRegTokenItems(t registration.Token) (lookup, ref regTokenItem) {
-	lookup = regTokenItem{itemKey: itemKey{regTokenPK(t.Hash), skRegToken, kindRegToken}, TokenID: t.ID, TenantID: t.TenantID,
-		Hash: t.Hash, CreatedAt: utc(t.CreatedAt), ValidUntil: utc(t.ExpiresAt), Revoked: t.Revoked, RevokedAt: utc(t.RevokedAt),
-		InviteHash: t.InviteHash, Via: t.Via, TTL: t.ExpiresAt.Add(InviteGrace).Unix()}
+	lookup = regTokenItem{itemKey: itemKey{regTokenPK(t.Hash), skRegToken, kindRegToken},
+		secretAttrs: newSecretAttrs(t.Hash, t.TenantID, t.CreatedAt, t.ExpiresAt), TokenID: t.ID,
+		Revoked: t.Revoked, RevokedAt: utc(t.RevokedAt), InviteHash: t.InviteHash, Via: t.Via}
 	ref = lookup
 	ref.itemKey = itemKey{tenantPK(t.TenantID), regTokenSK(t.ID), kindRegTokenRef}
 	return lookup, ref
