@@ -61,26 +61,26 @@ type externalIDItem struct {
 // written together and carry the same fields.
 type inviteItem struct {
 	itemKey
-	secretAttrs
 	InviteID string `dynamodbav:"inviteId,omitempty"`
-	Revoked  bool   `dynamodbav:"revoked,omitempty"`
+	TenantID string `dynamodbav:"tenantId"`
+	secretAttrs
+	Revoked bool `dynamodbav:"revoked,omitempty"`
 }
 
 // secretAttrs are what the items of an issued secret (an invite, a
-// registration token) record alike: the digest it is found by, its tenant,
-// its validity, and the TTL that drops it InviteGrace after it expires.
+// registration token) record alike: the digest it is found by, its
+// validity, and the TTL that drops it InviteGrace after it expires.
 // Revoked is each item's own: an invite leaves it out until revoked, a
 // token always holds it (its revocation is conditioned on it being false).
 type secretAttrs struct {
 	Hash       string    `dynamodbav:"hash"`
-	TenantID   string    `dynamodbav:"tenantId"`
 	CreatedAt  time.Time `dynamodbav:"createdAt"`
 	ValidUntil time.Time `dynamodbav:"validUntil"`
 	TTL        int64     `dynamodbav:"expiresAt"`
 }
 
-func newSecretAttrs(hash, tenantID string, createdAt, expiresAt time.Time) secretAttrs {
-	return secretAttrs{Hash: hash, TenantID: tenantID, CreatedAt: utc(createdAt), ValidUntil: utc(expiresAt),
+func newSecretAttrs(hash string, createdAt, expiresAt time.Time) secretAttrs {
+	return secretAttrs{Hash: hash, CreatedAt: utc(createdAt), ValidUntil: utc(expiresAt),
 		TTL: expiresAt.Add(InviteGrace).Unix()}
 }
 
@@ -185,7 +185,7 @@ func (it tenantItem) tenant() tenant.Tenant {
 
 func newInviteItem(inv tenant.Invite) inviteItem {
 	return inviteItem{itemKey: itemKey{invitePK(inv.Hash), skInvite, kindInvite},
-		secretAttrs: newSecretAttrs(inv.Hash, inv.TenantID, inv.CreatedAt, inv.ExpiresAt), InviteID: inv.ID, Revoked: inv.Revoked}
+		InviteID: inv.ID, TenantID: inv.TenantID, secretAttrs: newSecretAttrs(inv.Hash, inv.CreatedAt, inv.ExpiresAt), Revoked: inv.Revoked}
 }
 
 func newInviteRefItem(inv tenant.Invite) inviteItem {

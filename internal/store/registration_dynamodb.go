@@ -41,8 +41,9 @@ func answerPK(key string) string    { return "CFNREQ#" + key }
 
 type regTokenItem struct {
 	itemKey
+	TokenID  string `dynamodbav:"tokenId"`
+	TenantID string `dynamodbav:"tenantId"`
 	secretAttrs
-	TokenID    string    `dynamodbav:"tokenId"`
 	Revoked    bool      `dynamodbav:"revoked"`
 	RevokedAt  time.Time `dynamodbav:"revokedAt,omitempty"`
 	InviteHash string    `dynamodbav:"inviteHash,omitempty"`
@@ -51,7 +52,7 @@ type regTokenItem struct {
 
 func newRegTokenItems(t registration.Token) (lookup, ref regTokenItem) {
 	lookup = regTokenItem{itemKey: itemKey{regTokenPK(t.Hash), skRegToken, kindRegToken},
-		secretAttrs: newSecretAttrs(t.Hash, t.TenantID, t.CreatedAt, t.ExpiresAt), TokenID: t.ID,
+		TokenID: t.ID, TenantID: t.TenantID, secretAttrs: newSecretAttrs(t.Hash, t.CreatedAt, t.ExpiresAt),
 		Revoked: t.Revoked, RevokedAt: utc(t.RevokedAt), InviteHash: t.InviteHash, Via: t.Via}
 	ref = lookup
 	ref.itemKey = itemKey{tenantPK(t.TenantID), regTokenSK(t.ID), kindRegTokenRef}
