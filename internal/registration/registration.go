@@ -10,15 +10,14 @@
 package registration
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/rolecall/rolecall/internal/tenant/secret"
 )
 
 // Prefix starts every registration token.
@@ -89,12 +88,12 @@ func New(tenantID string, now time.Time, ttl time.Duration) (string, Token, erro
 	if ttl < MinTTL || ttl > MaxTTL {
 		return "", Token{}, ErrTTL
 	}
-	secret := Prefix + base64.RawURLEncoding.EncodeToString(random(secretBytes))
+	token := Prefix + base64.RawURLEncoding.EncodeToString(secret.Random(secretBytes))
 	now = now.UTC()
-	return secret, Token{
+	return token, Token{
 		ID:        NewTokenID(),
 		TenantID:  tenantID,
-		Hash:      Hash(secret),
+		Hash:      Hash(token),
 		CreatedAt: now,
 		ExpiresAt: now.Add(ttl),
 		Via:       ViaOps,
@@ -103,7 +102,7 @@ func New(tenantID string, now time.Time, ttl time.Duration) (string, Token, erro
 
 // NewTokenID returns a random token ID, "rtk-" and 20 hex digits: it names
 // a token in listings and URLs and reveals nothing of the secret.
-func NewTokenID() string { return "rtk-" + hex.EncodeToString(random(10)) }
+func NewTokenID() string { return "rtk-" + hex.EncodeToString(secret.Random(10)) }
 
 // WellFormedID reports whether id could be a token ID.
 func WellFormedID(id string) bool {
@@ -119,17 +118,8 @@ func WellFormedID(id string) bool {
 	return true
 }
 
-func random(n int) []byte {
-	b := make([]byte, n)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails (it crashes the program instead)
-	return b
-}
-
 // Hash is the stored form of a token: hex SHA-256.
-func Hash(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:])
-}
+func Hash(token string) string { return secret.Digest(token) }
 
 // WellFormed reports whether s could be a registration token, so garbage is
 // refused before any store lookup.
@@ -146,20 +136,13 @@ func WellFormed(s string) bool {
 	return true
 }
 
-// Check authenticates secret against the stored token at now: the digest
-// is compared in constant time, then revocation and expiry.
-func (t Token) Check(secret string, now time.Time) error {
-	if subtle.ConstantTimeCompare([]byte(t.Hash), []byte(Hash(secret))) != 1 {
-		return ErrInvalid
-	}
-	if t.Revoked {
-		return ErrRevoked
-	}
-	if !now.Before(t.ExpiresAt) {
-		return ErrExpired
-	}
-	return nil
+// Check authenticates token (the secret) against the stored token at now:
+// the digest is compared in constant time, then revocation and expiry.
+func (t Token) Check(token string, now time.Time) error {
+	return tokenRefusals.Check(t.Hash, token, t.Revoked, t.ExpiresAt, now)
 }
+
+var tokenRefusals = secret.Refusals{Invalid: ErrInvalid, Revoked: ErrRevoked, Expired: ErrExpired}
 
 // Answer is the response RoleCall gave to one custom-resource request,
 // recorded so that a redelivery of the request gets the same answer.

@@ -187,8 +187,7 @@ func (d *DynamoDB) transition(ctx context.Context, t connection.Transition) erro
 	// A claim the connection already held (the version condition makes
 	// Before the stored connection) is not written again.
 	if b := t.Before; newClaim != "" && !(b != nil && b.HoldsClaim() && b.ClaimKey() == newClaim) {
-		cl, err := marshal(claimItem{PK: claimPK(newClaim), SK: skClaim, Kind: kindClaim, TenantID: a.TenantID,
-			AccountID: a.AccountID, RoleARN: a.RoleARN, ClaimedAt: utc(a.UpdatedAt)})
+		cl, err := marshal(newClaimItem(a))
 		if err != nil {
 			return fmt.Errorf("apply to %s: %w", id, err)
 		}

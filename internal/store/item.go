@@ -15,6 +15,15 @@ import (
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
+// itemKey starts every item of the table: its key and its kind. The item
+// types embed it, and the attribute encoder flattens an embedded struct (as
+// encoding/json does), so PK, SK and kind stay top-level attributes.
+type itemKey struct {
+	PK   string `dynamodbav:"PK"`
+	SK   string `dynamodbav:"SK"`
+	Kind string `dynamodbav:"kind"`
+}
+
 type reasonAttr struct {
 	Code    string `dynamodbav:"code"`
 	Message string `dynamodbav:"message"`
@@ -22,9 +31,7 @@ type reasonAttr struct {
 }
 
 type tenantItem struct {
-	PK                string    `dynamodbav:"PK"`
-	SK                string    `dynamodbav:"SK"`
-	Kind              string    `dynamodbav:"kind"`
+	itemKey
 	TenantID          string    `dynamodbav:"tenantId"`
 	Name              string    `dynamodbav:"name"`
 	ExternalID        string    `dynamodbav:"externalId"`
@@ -44,9 +51,7 @@ type tenantItem struct {
 
 // externalIDItem reserves an external ID for good: it is never deleted.
 type externalIDItem struct {
-	PK       string `dynamodbav:"PK"`
-	SK       string `dynamodbav:"SK"`
-	Kind     string `dynamodbav:"kind"`
+	itemKey
 	TenantID string `dynamodbav:"tenantId"`
 }
 
@@ -55,22 +60,32 @@ type externalIDItem struct {
 // partition under its ID (what listings and revocations use). Both are
 // written together and carry the same fields.
 type inviteItem struct {
-	PK         string    `dynamodbav:"PK"`
-	SK         string    `dynamodbav:"SK"`
-	Kind       string    `dynamodbav:"kind"`
-	InviteID   string    `dynamodbav:"inviteId,omitempty"`
+	itemKey
+	InviteID string `dynamodbav:"inviteId,omitempty"`
+	TenantID string `dynamodbav:"tenantId"`
+	secretAttrs
+	Revoked bool `dynamodbav:"revoked,omitempty"`
+}
+
+// secretAttrs are what the items of an issued secret (an invite, a
+// registration token) record alike: the digest it is found by, its
+// validity, and the TTL that drops it InviteGrace after it expires.
+// Revoked is each item's own: an invite leaves it out until revoked, a
+// token always holds it (its revocation is conditioned on it being false).
+type secretAttrs struct {
 	Hash       string    `dynamodbav:"hash"`
-	TenantID   string    `dynamodbav:"tenantId"`
 	CreatedAt  time.Time `dynamodbav:"createdAt"`
 	ValidUntil time.Time `dynamodbav:"validUntil"`
-	Revoked    bool      `dynamodbav:"revoked,omitempty"`
 	TTL        int64     `dynamodbav:"expiresAt"`
 }
 
+func newSecretAttrs(hash string, createdAt, expiresAt time.Time) secretAttrs {
+	return secretAttrs{Hash: hash, CreatedAt: utc(createdAt), ValidUntil: utc(expiresAt),
+		TTL: expiresAt.Add(InviteGrace).Unix()}
+}
+
 type connItem struct {
-	PK                  string         `dynamodbav:"PK"`
-	SK                  string         `dynamodbav:"SK"`
-	Kind                string         `dynamodbav:"kind"`
+	itemKey
 	TenantID            string         `dynamodbav:"tenantId"`
 	AccountID           string         `dynamodbav:"accountId"`
 	RoleARN             string         `dynamodbav:"roleArn"`
@@ -102,9 +117,7 @@ type candidateAttr struct {
 }
 
 type claimItem struct {
-	PK        string    `dynamodbav:"PK"`
-	SK        string    `dynamodbav:"SK"`
-	Kind      string    `dynamodbav:"kind"`
+	itemKey
 	TenantID  string    `dynamodbav:"tenantId"`
 	AccountID string    `dynamodbav:"accountId"`
 	RoleARN   string    `dynamodbav:"roleArn"`
@@ -114,9 +127,7 @@ type claimItem struct {
 // eventItem is an outbox event; it holds everything the EventBridge entry
 // needs.
 type eventItem struct {
-	PK                string     `dynamodbav:"PK"`
-	SK                string     `dynamodbav:"SK"`
-	Kind              string     `dynamodbav:"kind"`
+	itemKey
 	EventID           string     `dynamodbav:"eventId"`
 	DetailType        string     `dynamodbav:"detailType"`
 	TenantID          string     `dynamodbav:"tenantId"`
@@ -148,7 +159,7 @@ func utc(t time.Time) time.Time {
 }
 
 func newTenantItem(t tenant.Tenant) tenantItem {
-	it := tenantItem{PK: tenantPK(t.ID), SK: skTenant, Kind: kindTenant, TenantID: t.ID, Name: t.Name,
+	it := tenantItem{itemKey: itemKey{tenantPK(t.ID), skTenant, kindTenant}, TenantID: t.ID, Name: t.Name,
 		ExternalID: t.ExternalID, ExternalIDVersion: t.ExternalIDVersion, CreatedAt: utc(t.CreatedAt), RotatedAt: utc(t.RotatedAt),
 		MaxConnections:     t.MaxConnections,
 		PreviousExternalID: t.PreviousExternalID, PreviousExternalIDVersion: t.PreviousExternalIDVersion,
@@ -173,13 +184,13 @@ func (it tenantItem) tenant() tenant.Tenant {
 }
 
 func newInviteItem(inv tenant.Invite) inviteItem {
-	return inviteItem{PK: invitePK(inv.Hash), SK: skInvite, Kind: kindInvite, InviteID: inv.ID, Hash: inv.Hash, TenantID: inv.TenantID,
-		CreatedAt: utc(inv.CreatedAt), ValidUntil: utc(inv.ExpiresAt), Revoked: inv.Revoked, TTL: inv.ExpiresAt.Add(InviteGrace).Unix()}
+	return inviteItem{itemKey: itemKey{invitePK(inv.Hash), skInvite, kindInvite},
+		InviteID: inv.ID, TenantID: inv.TenantID, secretAttrs: newSecretAttrs(inv.Hash, inv.CreatedAt, inv.ExpiresAt), Revoked: inv.Revoked}
 }
 
 func newInviteRefItem(inv tenant.Invite) inviteItem {
 	it := newInviteItem(inv)
-	it.PK, it.SK, it.Kind = tenantPK(inv.TenantID), inviteSK(inv.ID), kindInviteRef
+	it.itemKey = itemKey{tenantPK(inv.TenantID), inviteSK(inv.ID), kindInviteRef}
 	return it
 }
 
@@ -189,7 +200,7 @@ func (it inviteItem) invite() tenant.Invite {
 
 func newConnItem(c connection.Connection) connItem {
 	it := connItem{
-		PK: tenantPK(c.TenantID), SK: connSK(c.AccountID), Kind: kindConnection,
+		itemKey:  itemKey{tenantPK(c.TenantID), connSK(c.AccountID), kindConnection},
 		TenantID: c.TenantID, AccountID: c.AccountID, RoleARN: c.RoleARN, Status: string(c.Status),
 		Reason: toReasonAttr(c.Reason), Version: c.Version, ConsecutiveFailures: c.ConsecutiveFailures,
 		SubmittedAt: utc(c.SubmittedAt), UpdatedAt: utc(c.UpdatedAt), VerifiedAt: utc(c.VerifiedAt),
@@ -222,13 +233,19 @@ func (a *candidateAttr) candidate() connection.Candidate {
 	return connection.Candidate{RoleARN: a.RoleARN, Status: connection.Status(a.Status), Reason: connection.Reason(a.Reason), SubmittedAt: a.SubmittedAt}
 }
 
+// newClaimItem is the claim c holds on its role.
+func newClaimItem(c connection.Connection) claimItem {
+	return claimItem{itemKey: itemKey{claimPK(c.ClaimKey()), skClaim, kindClaim}, TenantID: c.TenantID,
+		AccountID: c.AccountID, RoleARN: c.RoleARN, ClaimedAt: utc(c.UpdatedAt)}
+}
+
 func newEventItem(e connection.Event) eventItem {
 	sk := eventSK(e.AccountID, e.Version)
 	if e.DetailType.OfTenant() {
 		sk = tenantEventSK(e.DetailType, e.Version)
 	}
 	return eventItem{
-		PK: tenantPK(e.TenantID), SK: sk, Kind: KindEvent,
+		itemKey:           itemKey{tenantPK(e.TenantID), sk, KindEvent},
 		ExternalIDCurrent: e.ExternalIDCurrent, PreviousExternalIDVersion: e.PreviousExternalIDVersion,
 		GraceEndsAt: utc(e.GraceEndsAt), Completion: e.Completion,
 		EventID: e.EventID, DetailType: string(e.DetailType), TenantID: e.TenantID, AccountID: e.AccountID,
@@ -333,5 +350,5 @@ func marshalAll(vs ...any) ([]map[string]ddbtypes.AttributeValue, error) {
 
 // newExternalIDItem reserves t's current external ID.
 func newExternalIDItem(t tenant.Tenant) externalIDItem {
-	return externalIDItem{PK: externalIDPK(t.ExternalID), SK: skExternalID, Kind: kindExternalID, TenantID: t.ID}
+	return externalIDItem{itemKey: itemKey{externalIDPK(t.ExternalID), skExternalID, kindExternalID}, TenantID: t.ID}
 }

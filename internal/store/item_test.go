@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
@@ -104,6 +106,9 @@ func TestLambdaImage(t *testing.T) {
 		"m":    &streamtypes.AttributeValueMemberM{Value: map[string]streamtypes.AttributeValue{"k": &streamtypes.AttributeValueMemberS{Value: "v"}}},
 	}
 	got := LambdaImage(in)
+	if v := LambdaImage(map[string]streamtypes.AttributeValue{"new": &streamtypes.UnknownUnionMember{Tag: "X"}})["new"]; v.DataType() != events.DataTypeNull {
+		t.Errorf("a type the SDK does not know converts to %v, want NULL", v.DataType())
+	}
 	want := map[string]events.DynamoDBAttributeValue{
 		"s":    events.NewStringAttribute("str"),
 		"n":    events.NewNumberAttribute("42"),
@@ -125,6 +130,13 @@ func TestLambdaImage(t *testing.T) {
 	}
 	if LambdaImage(nil) != nil {
 		t.Error("a nil image is not nil")
+	}
+	// And back, as the publish Lambda decodes it: every type arrives as
+	// the SDK converts it from the stream.
+	back, err1 := fromStreamImage(got)
+	direct, err2 := attributevalue.FromDynamoDBStreamsMap(in)
+	if err := errors.Join(err1, err2); err != nil || !reflect.DeepEqual(back, direct) {
+		t.Errorf("stream image decodes as\n%#v\nwant\n%#v (%v)", back, direct, err)
 	}
 }
 

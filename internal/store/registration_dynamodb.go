@@ -40,27 +40,22 @@ func regTokenSK(id string) string   { return regTokenPrefix + id }
 func answerPK(key string) string    { return "CFNREQ#" + key }
 
 type regTokenItem struct {
-	PK         string    `dynamodbav:"PK"`
-	SK         string    `dynamodbav:"SK"`
-	Kind       string    `dynamodbav:"kind"`
-	TokenID    string    `dynamodbav:"tokenId"`
-	TenantID   string    `dynamodbav:"tenantId"`
-	Hash       string    `dynamodbav:"hash"`
-	CreatedAt  time.Time `dynamodbav:"createdAt"`
-	ValidUntil time.Time `dynamodbav:"validUntil"`
+	itemKey
+	TokenID  string `dynamodbav:"tokenId"`
+	TenantID string `dynamodbav:"tenantId"`
+	secretAttrs
 	Revoked    bool      `dynamodbav:"revoked"`
 	RevokedAt  time.Time `dynamodbav:"revokedAt,omitempty"`
 	InviteHash string    `dynamodbav:"inviteHash,omitempty"`
 	Via        string    `dynamodbav:"via"`
-	TTL        int64     `dynamodbav:"expiresAt"`
 }
 
 func newRegTokenItems(t registration.Token) (lookup, ref regTokenItem) {
-	lookup = regTokenItem{PK: regTokenPK(t.Hash), SK: skRegToken, Kind: kindRegToken, TokenID: t.ID, TenantID: t.TenantID,
-		Hash: t.Hash, CreatedAt: utc(t.CreatedAt), ValidUntil: utc(t.ExpiresAt), Revoked: t.Revoked, RevokedAt: utc(t.RevokedAt),
-		InviteHash: t.InviteHash, Via: t.Via, TTL: t.ExpiresAt.Add(InviteGrace).Unix()}
+	lookup = regTokenItem{itemKey: itemKey{regTokenPK(t.Hash), skRegToken, kindRegToken},
+		TokenID: t.ID, TenantID: t.TenantID, secretAttrs: newSecretAttrs(t.Hash, t.CreatedAt, t.ExpiresAt),
+		Revoked: t.Revoked, RevokedAt: utc(t.RevokedAt), InviteHash: t.InviteHash, Via: t.Via}
 	ref = lookup
-	ref.PK, ref.SK, ref.Kind = tenantPK(t.TenantID), regTokenSK(t.ID), kindRegTokenRef
+	ref.itemKey = itemKey{tenantPK(t.TenantID), regTokenSK(t.ID), kindRegTokenRef}
 	return lookup, ref
 }
 
@@ -70,15 +65,24 @@ func (it regTokenItem) token() registration.Token {
 }
 
 type answerItem struct {
-	PK                 string            `dynamodbav:"PK"`
-	SK                 string            `dynamodbav:"SK"`
-	Kind               string            `dynamodbav:"kind"`
+	itemKey
 	Status             string            `dynamodbav:"status"`
 	Reason             string            `dynamodbav:"reason,omitempty"`
 	PhysicalResourceID string            `dynamodbav:"physicalResourceId"`
 	Data               map[string]string `dynamodbav:"data,omitempty"`
 	AnsweredAt         time.Time         `dynamodbav:"answeredAt"`
 	TTL                int64             `dynamodbav:"expiresAt"`
+}
+
+// newAnswerItem records a, the answer to the request keyed k.
+func newAnswerItem(k string, a registration.Answer) answerItem {
+	return answerItem{itemKey: itemKey{answerPK(k), skAnswer, kindAnswer}, Status: a.Status, Reason: a.Reason,
+		PhysicalResourceID: a.PhysicalResourceID, Data: a.Data, AnsweredAt: a.AnsweredAt,
+		TTL: a.AnsweredAt.Add(registration.AnswerRetention).Unix()}
+}
+
+func (it answerItem) answer() registration.Answer {
+	return registration.Answer{Status: it.Status, Reason: it.Reason, PhysicalResourceID: it.PhysicalResourceID, Data: it.Data, AnsweredAt: it.AnsweredAt}
 }
 
 // PutRegistrationToken implements Registrations.
@@ -181,7 +185,7 @@ func (d *DynamoDB) GetRegistrationAnswer(ctx context.Context, key string) (regis
 	if err := d.get(ctx, answerKey(key), &it); err != nil {
 		return registration.Answer{}, fmt.Errorf("get registration answer: %w", err)
 	}
-	return registration.Answer{Status: it.Status, Reason: it.Reason, PhysicalResourceID: it.PhysicalResourceID, Data: it.Data, AnsweredAt: it.AnsweredAt}, nil
+	return it.answer(), nil
 }
 
 func answerKey(k string) map[string]ddbtypes.AttributeValue { return key(answerPK(k), skAnswer) }
@@ -190,9 +194,7 @@ func answerKey(k string) map[string]ddbtypes.AttributeValue { return key(answerP
 // when another delivery recorded first, its answer is read and returned.
 func (d *DynamoDB) PutRegistrationAnswer(ctx context.Context, k string, a registration.Answer) (registration.Answer, error) {
 	a.AnsweredAt = a.AnsweredAt.UTC()
-	item, err := marshal(answerItem{PK: answerPK(k), SK: skAnswer, Kind: kindAnswer, Status: a.Status, Reason: a.Reason,
-		PhysicalResourceID: a.PhysicalResourceID, Data: a.Data, AnsweredAt: a.AnsweredAt,
-		TTL: a.AnsweredAt.Add(registration.AnswerRetention).Unix()})
+	item, err := marshal(newAnswerItem(k, a))
 	if err != nil {
 		return registration.Answer{}, fmt.Errorf("put registration answer: %w", err)
 	}

@@ -1,9 +1,11 @@
 package store
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
@@ -20,54 +22,16 @@ func EventFromStreamImage(img map[string]events.DynamoDBAttributeValue) (connect
 	return EventFromItem(item)
 }
 
+// fromStreamImage converts a stream image as the Lambda event carries it
+// into the SDK's attribute values through the DynamoDB JSON both speak:
+// the Lambda type encodes to it and the SDK decodes it, so neither side's
+// set of types is written out here.
 func fromStreamImage(img map[string]events.DynamoDBAttributeValue) (map[string]ddbtypes.AttributeValue, error) {
-	out := make(map[string]ddbtypes.AttributeValue, len(img))
-	for k, v := range img {
-		av, err := fromStreamValue(v)
-		if err != nil {
-			return nil, fmt.Errorf("attribute %s: %w", k, err)
-		}
-		out[k] = av
+	b, err := json.Marshal(img)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
-}
-
-func fromStreamValue(v events.DynamoDBAttributeValue) (ddbtypes.AttributeValue, error) {
-	switch v.DataType() {
-	case events.DataTypeString:
-		return &ddbtypes.AttributeValueMemberS{Value: v.String()}, nil
-	case events.DataTypeNumber:
-		return &ddbtypes.AttributeValueMemberN{Value: v.Number()}, nil
-	case events.DataTypeBinary:
-		return &ddbtypes.AttributeValueMemberB{Value: v.Binary()}, nil
-	case events.DataTypeBoolean:
-		return &ddbtypes.AttributeValueMemberBOOL{Value: v.Boolean()}, nil
-	case events.DataTypeNull:
-		return &ddbtypes.AttributeValueMemberNULL{Value: true}, nil
-	case events.DataTypeStringSet:
-		return &ddbtypes.AttributeValueMemberSS{Value: v.StringSet()}, nil
-	case events.DataTypeNumberSet:
-		return &ddbtypes.AttributeValueMemberNS{Value: v.NumberSet()}, nil
-	case events.DataTypeBinarySet:
-		return &ddbtypes.AttributeValueMemberBS{Value: v.BinarySet()}, nil
-	case events.DataTypeMap:
-		m, err := fromStreamImage(v.Map())
-		if err != nil {
-			return nil, err
-		}
-		return &ddbtypes.AttributeValueMemberM{Value: m}, nil
-	case events.DataTypeList:
-		var l []ddbtypes.AttributeValue
-		for _, e := range v.List() {
-			av, err := fromStreamValue(e)
-			if err != nil {
-				return nil, err
-			}
-			l = append(l, av)
-		}
-		return &ddbtypes.AttributeValueMemberL{Value: l}, nil
-	}
-	return nil, fmt.Errorf("unsupported attribute type %d", v.DataType())
+	return attributevalue.UnmarshalMapJSON(b)
 }
 
 // LambdaImage converts an image of a stream record as the DynamoDB Streams
@@ -85,32 +49,20 @@ func LambdaImage(m map[string]streamtypes.AttributeValue) map[string]events.Dyna
 	return out
 }
 
+// lambdaValue converts v as fromStreamImage does the other way, through
+// DynamoDB JSON: the SDK converts the Streams value to the DynamoDB API's
+// and encodes it, the Lambda type decodes it. A value the SDK cannot
+// convert (a type newer than it) becomes NULL, so that the rest of the
+// image still reaches the handler, which refuses an event it cannot read.
 func lambdaValue(v streamtypes.AttributeValue) events.DynamoDBAttributeValue {
-	switch v := v.(type) {
-	case *streamtypes.AttributeValueMemberS:
-		return events.NewStringAttribute(v.Value)
-	case *streamtypes.AttributeValueMemberN:
-		return events.NewNumberAttribute(v.Value)
-	case *streamtypes.AttributeValueMemberB:
-		return events.NewBinaryAttribute(v.Value)
-	case *streamtypes.AttributeValueMemberBOOL:
-		return events.NewBooleanAttribute(v.Value)
-	case *streamtypes.AttributeValueMemberNULL:
-		return events.NewNullAttribute()
-	case *streamtypes.AttributeValueMemberSS:
-		return events.NewStringSetAttribute(v.Value)
-	case *streamtypes.AttributeValueMemberNS:
-		return events.NewNumberSetAttribute(v.Value)
-	case *streamtypes.AttributeValueMemberBS:
-		return events.NewBinarySetAttribute(v.Value)
-	case *streamtypes.AttributeValueMemberL:
-		l := make([]events.DynamoDBAttributeValue, len(v.Value))
-		for i, e := range v.Value {
-			l[i] = lambdaValue(e)
-		}
-		return events.NewListAttribute(l)
-	case *streamtypes.AttributeValueMemberM:
-		return events.NewMapAttribute(LambdaImage(v.Value))
+	var out events.DynamoDBAttributeValue
+	var b []byte
+	av, err := attributevalue.FromDynamoDBStreams(v)
+	if err == nil {
+		b, err = attributevalue.MarshalJSON(av)
 	}
-	return events.NewNullAttribute()
+	if err != nil || json.Unmarshal(b, &out) != nil {
+		return events.NewNullAttribute()
+	}
+	return out
 }

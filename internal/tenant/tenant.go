@@ -8,9 +8,6 @@
 package tenant
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base32"
 	"encoding/hex"
 	"fmt"
@@ -20,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/rolecall/rolecall/internal/refusal"
+	"github.com/rolecall/rolecall/internal/tenant/secret"
 )
 
 // Stable error codes.
@@ -197,11 +195,7 @@ var externalIDEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 // NewExternalID returns "rc-" and 160 random bits in base32 (35 characters),
 // within STS's 2-1224 character limit and alphabet.
 func NewExternalID() string {
-	b := make([]byte, 20)
-	if _, err := rand.Read(b); err != nil {
-		panic(fmt.Sprintf("crypto/rand failed: %v", err)) // never happens on supported platforms
-	}
-	return "rc-" + externalIDEncoding.EncodeToString(b)
+	return "rc-" + externalIDEncoding.EncodeToString(secret.Random(20))
 }
 
 // MaskExternalID shows enough of an external ID to tell two apart in logs and
@@ -244,11 +238,7 @@ func ValidateInviteTTL(seconds int64) error {
 
 // NewInvite returns a random code (shown once) and the invite to store.
 func NewInvite(tenantID string, now time.Time, ttl time.Duration) (code string, inv Invite) {
-	b := make([]byte, 24) // 192 bits
-	if _, err := rand.Read(b); err != nil {
-		panic(fmt.Sprintf("crypto/rand failed: %v", err))
-	}
-	code = strings.ToLower(externalIDEncoding.EncodeToString(b))
+	code = strings.ToLower(externalIDEncoding.EncodeToString(secret.Random(24))) // 192 bits
 	if ttl <= 0 {
 		ttl = DefaultInviteTTL
 	}
@@ -260,12 +250,8 @@ func NewInvite(tenantID string, now time.Time, ttl time.Duration) (code string, 
 // strings (so listings come oldest first), and the random part, drawn
 // separately from the code, keeps them unique and unrelated to it.
 func NewInviteID(now time.Time) string {
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(fmt.Sprintf("crypto/rand failed: %v", err))
-	}
 	ms := uint64(max(now.UnixMilli(), 0)) & (1<<48 - 1)
-	return fmt.Sprintf("inv-%012x%s", ms, hex.EncodeToString(b[:]))
+	return fmt.Sprintf("inv-%012x%s", ms, hex.EncodeToString(secret.Random(8)))
 }
 
 // ValidateInviteID checks an invite ID taken from a URL.
@@ -282,10 +268,7 @@ func ValidateInviteID(id string) error {
 }
 
 // HashCode is the stored form of an invite code.
-func HashCode(code string) string {
-	sum := sha256.Sum256([]byte(code))
-	return hex.EncodeToString(sum[:])
-}
+func HashCode(code string) string { return secret.Digest(code) }
 
 // WellFormedCode reports whether code could be an invite code, so that garbage
 // is refused before any lookup.
@@ -305,14 +288,7 @@ func WellFormedCode(code string) bool {
 // Check verifies that inv is the invite for code, not revoked and still
 // valid at now. The hash comparison is constant-time.
 func (inv Invite) Check(code string, now time.Time) error {
-	if subtle.ConstantTimeCompare([]byte(inv.Hash), []byte(HashCode(code))) != 1 {
-		return ErrInvalidInvite
-	}
-	if inv.Revoked {
-		return ErrInviteRevoked
-	}
-	if !now.Before(inv.ExpiresAt) {
-		return ErrInviteExpired
-	}
-	return nil
+	return inviteRefusals.Check(inv.Hash, code, inv.Revoked, inv.ExpiresAt, now)
 }
+
+var inviteRefusals = secret.Refusals{Invalid: ErrInvalidInvite, Revoked: ErrInviteRevoked, Expired: ErrInviteExpired}
