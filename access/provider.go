@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+
+	"github.com/rolecall/rolecall/internal/rolearn"
 )
 
 // Defaults.
@@ -249,7 +251,7 @@ func SessionName(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s) && b.Len() < 64; i++ {
 		ch := s[i]
-		if ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || strings.IndexByte("_+=,.@-", ch) >= 0 {
+		if rolearn.IsNameChar(ch) {
 			b.WriteByte(ch)
 		} else {
 			b.WriteByte('-')

@@ -12,24 +12,33 @@ import (
 // [\w+=,.@-].
 const NameChars = "_+=,.@-"
 
+// ExternalIDChars are the punctuation characters STS allows in an
+// external ID besides ASCII letters and digits: [\w+=,.@:/-].
+const ExternalIDChars = "_+=,.@:/-"
+
 // IsNameChar reports whether c may appear in an IAM role, user or session
 // name.
-func IsNameChar(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(NameChars, c) >= 0
+func IsNameChar(c byte) bool { return isCharOf(c, NameChars) }
+
+// OnlyChars reports whether every byte of s is an ASCII letter, an ASCII
+// digit or one of extra (NameChars, ExternalIDChars).
+func OnlyChars(s, extra string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isCharOf(s[i], extra) {
+			return false
+		}
+	}
+	return true
+}
+
+func isCharOf(c byte, extra string) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(extra, c) >= 0
 }
 
 // ValidName reports whether s is 1 to max characters of IAM's name set
 // [\w+=,.@-].
 func ValidName(s string, max int) bool {
-	if len(s) < 1 || len(s) > max {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !IsNameChar(s[i]) {
-			return false
-		}
-	}
-	return true
+	return len(s) >= 1 && len(s) <= max && OnlyChars(s, NameChars)
 }
 
 // Partition is the partition of an ARN, "" when s is not an ARN.

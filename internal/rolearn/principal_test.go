@@ -105,3 +105,24 @@ func TestValidName(t *testing.T) {
 		}
 	}
 }
+
+// TestOnlyChars: names take IAM's set, external IDs STS's, which adds ':'
+// and '/'; nothing beyond ASCII letters and digits is ever let in.
+func TestOnlyChars(t *testing.T) {
+	sets := map[string]struct{ accepted, refused []string }{
+		NameChars:       {accepted: []string{"", "Az09_+=,.@-"}, refused: []string{"a:b", "a/b", "a b", "é"}},
+		ExternalIDChars: {accepted: []string{"a:b/c_+=,.@-"}, refused: []string{"a b", "a*b", "é", "a\x00"}},
+	}
+	for extra, set := range sets {
+		for _, s := range set.accepted {
+			if !OnlyChars(s, extra) {
+				t.Errorf("OnlyChars(%q, %q) = false, want true", s, extra)
+			}
+		}
+		for _, s := range set.refused {
+			if OnlyChars(s, extra) {
+				t.Errorf("OnlyChars(%q, %q) = true, want false", s, extra)
+			}
+		}
+	}
+}

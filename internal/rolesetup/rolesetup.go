@@ -185,11 +185,8 @@ func ValidateExternalID(id string) error {
 	if n := len(id); n < 2 || n > 1224 {
 		return &Error{Code: CodeInvalidExternalID, Field: "externalId", Message: fmt.Sprintf("an external ID is 2 to 1224 characters long, this one has %d", n)}
 	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_+=,.@:/-", c) >= 0) {
-			return &Error{Code: CodeInvalidExternalID, Field: "externalId", Message: "an external ID may contain only letters, digits and + = , . @ : / - _"}
-		}
+	if !rolearn.OnlyChars(id, rolearn.ExternalIDChars) {
+		return &Error{Code: CodeInvalidExternalID, Field: "externalId", Message: "an external ID may contain only letters, digits and + = , . @ : / - _"}
 	}
 	return nil
 }

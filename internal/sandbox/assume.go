@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/rolecall/rolecall/internal/rolearn"
@@ -187,7 +186,7 @@ func validateAssume(in assumeInput) []string {
 	}
 	if n := len(in.RoleSessionName); n < 2 || n > 64 {
 		msgs = append(msgs, fmt.Sprintf("Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must have length between 2 and 64", in.RoleSessionName))
-	} else if !charsIn(in.RoleSessionName, rolearn.NameChars) {
+	} else if !rolearn.OnlyChars(in.RoleSessionName, rolearn.NameChars) {
 		msgs = append(msgs, fmt.Sprintf("Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*", in.RoleSessionName))
 	}
 	if in.HasExternalID {
@@ -195,7 +194,7 @@ func validateAssume(in assumeInput) []string {
 			msgs = append(msgs, "Value at 'externalId' failed to satisfy constraint: Member must have length greater than or equal to 2")
 		} else if n > 1224 {
 			msgs = append(msgs, "Value at 'externalId' failed to satisfy constraint: Member must have length less than or equal to 1224")
-		} else if !charsIn(in.ExternalID, "_+=,.@:/-") {
+		} else if !rolearn.OnlyChars(in.ExternalID, rolearn.ExternalIDChars) {
 			msgs = append(msgs, "Value at 'externalId' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@:\\/-]*")
 		}
 	}
@@ -203,14 +202,4 @@ func validateAssume(in assumeInput) []string {
 		msgs = append(msgs, fmt.Sprintf("Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 43200", in.DurationSeconds))
 	}
 	return msgs
-}
-
-func charsIn(s, extra string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(extra, c) >= 0) {
-			return false
-		}
-	}
-	return true
 }
