@@ -199,14 +199,6 @@ var candidateDeletedReason = connection.Reason{Code: CodeStackDeleted,
 	Message: "The CloudFormation stack that submitted the new role was deleted; RoleCall keeps using the verified role.",
 	Hint:    "To replace the role, create the stack again or submit the new role in the form."}
 
-// StackDeleted disconnects a connection because the customer deleted the
-// stack that registered it (reason STACK_DELETED). A connection already
-// disconnected changes nothing; an unknown one is NOT_FOUND.
-func (r *Registrations) StackDeleted(ctx context.Context, t tenant.Tenant, accountID string) (connection.Connection, error) {
-	c, _, err := r.stackDeleted(ctx, t, accountID, func(connection.Connection) StackDeletion { return StackDisconnected })
-	return c, err
-}
-
 // StackRoleDeleted undoes what the deleted stack that registered roleARN
 // for the account did, as its customer expects, deciding on the
 // connection as it is when written:

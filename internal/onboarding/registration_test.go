@@ -380,9 +380,16 @@ func TestAuthenticate(t *testing.T) {
 	}
 }
 
-func TestStackDeleted(t *testing.T) {
+// TestStackDeletedDisconnects: deleting the stack whose role the
+// connection uses disconnects it (reason STACK_DELETED), once, and refuses
+// or fails without a write.
+func TestStackDeletedDisconnects(t *testing.T) {
 	ctx := context.Background()
 	f, regs, _ := newRegistrations(t)
+	stackDeleted := func(tn tenant.Tenant, accountID string) (connection.Connection, error) {
+		c, _, err := regs.StackRoleDeleted(ctx, tn, accountID, roleARN)
+		return c, err
+	}
 	acme, beta := f.tenant(t, "acme"), f.tenant(t, "beta")
 	if _, err := f.svc.Submit(ctx, acme, roleARN); err != nil {
 		t.Fatal(err)
@@ -401,7 +408,7 @@ func TestStackDeleted(t *testing.T) {
 	}
 	for _, tt := range refused {
 		t.Run(tt.name, func(t *testing.T) {
-			f.wantRefused(t, tt.code, "accountId", func() error { _, err := regs.StackDeleted(ctx, tt.tn, tt.accountID); return err })
+			f.wantRefused(t, tt.code, "accountId", func() error { _, err := stackDeleted(tt.tn, tt.accountID); return err })
 		})
 	}
 
@@ -409,19 +416,19 @@ func TestStackDeleted(t *testing.T) {
 		f.hooks.apply = func(connection.Transition) error { return errBoom }
 		defer func() { f.hooks.apply = nil }()
 		before := f.mem.Snapshot()
-		_, err := regs.StackDeleted(ctx, acme, custAccount)
+		_, err := stackDeleted(acme, custAccount)
 		wantInternal(t, err, errBoom)
 		if f.mem.Snapshot() != before {
-			t.Fatal("a failed StackDeleted changed the store")
+			t.Fatal("a failed stack deletion changed the store")
 		}
 	})
 
 	conflicts := f.conflictFirst(2)
-	d, err := regs.StackDeleted(ctx, acme, custAccount)
+	d, err := stackDeleted(acme, custAccount)
 	f.hooks.apply = nil
 	if err != nil || *conflicts != 2 || d.Status != connection.Disconnected || d.Reason.Code != onboarding.CodeStackDeleted ||
 		d.Reason.Message == "" || d.Reason.Hint == "" || d.Version != verified.Version+1 {
-		t.Fatalf("StackDeleted = %+v, %v after %d conflicts", d, err, *conflicts)
+		t.Fatalf("stack deleted = %+v, %v after %d conflicts", d, err, *conflicts)
 	}
 	if stored, _ := f.mem.GetConnection(ctx, "acme", custAccount); stored != d {
 		t.Fatalf("stored %+v, want %+v", stored, d)
@@ -433,9 +440,9 @@ func TestStackDeleted(t *testing.T) {
 
 	t.Run("already disconnected changes nothing", func(t *testing.T) {
 		before := f.mem.Snapshot()
-		again, err := regs.StackDeleted(ctx, acme, custAccount)
+		again, err := stackDeleted(acme, custAccount)
 		if err != nil || again != d || f.mem.Snapshot() != before {
-			t.Fatalf("StackDeleted again = %+v, %v (store changed: %v)", again, err, f.mem.Snapshot() != before)
+			t.Fatalf("stack deleted again = %+v, %v (store changed: %v)", again, err, f.mem.Snapshot() != before)
 		}
 	})
 
@@ -445,7 +452,7 @@ func TestStackDeleted(t *testing.T) {
 		}
 		f.hooks.apply = func(connection.Transition) error { return store.ErrConflict }
 		defer func() { f.hooks.apply = nil }()
-		_, err := regs.StackDeleted(ctx, acme, custAccount)
+		_, err := stackDeleted(acme, custAccount)
 		wantInternal(t, err, store.ErrConflict)
 	})
 }

@@ -161,7 +161,7 @@ func TestStackDeletedEventMatchesSchema(t *testing.T) {
 	if _, err := svc.Submit(ctx, tn, "arn:aws:iam::123456789012:role/RoleCallAccess"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := regs.StackDeleted(ctx, tn, "123456789012"); err != nil {
+	if _, _, err := regs.StackRoleDeleted(ctx, tn, "123456789012", "arn:aws:iam::123456789012:role/RoleCallAccess"); err != nil {
 		t.Fatal(err)
 	}
 	evs, err := st.Events(ctx, "acme", "123456789012")
