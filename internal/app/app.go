@@ -62,7 +62,8 @@ type Components struct {
 	// Checker, when set, replaces the checker NewChecker builds over STS
 	// (a test observing every check sets it).
 	Checker verify.Checker
-	// Clock paces the STS budgets (default the wall clock).
+	// Clock paces the STS budgets and times the registration handler's
+	// wait for a first check (default the wall clock).
 	Clock stsbudget.Clock
 	// Log receives the handlers' logs (default slog.Default()).
 	Log *slog.Logger

@@ -240,7 +240,7 @@ func TestVerifyWithoutVisibility(t *testing.T) {
 	}
 }
 
-func TestCheckerUsesTheClock(t *testing.T) {
+func TestHandlersUseTheClock(t *testing.T) {
 	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	c := Checker(Components{STS: &stsclient.Regional{}, Clock: fixedClock{at}}, Verify{CheckBaseDelay: time.Millisecond})
 	if c.Now == nil || !c.Now().Equal(at) || c.BaseDelay != time.Millisecond || c.Attempts != stsclient.AttemptsPerProbe {
@@ -248,6 +248,11 @@ func TestCheckerUsesTheClock(t *testing.T) {
 	}
 	if NewChecker(Components{Checker: c}, Verify{}) != verify.Checker(c) {
 		t.Error("NewChecker did not return the given checker")
+	}
+	comp := embedded()
+	comp.Clock = fixedClock{at}
+	if reg, err := NewRegister(Register{}, comp); err != nil || reg.Clock != comp.Clock {
+		t.Errorf("register = %+v, %v; want timed by the clock", reg, err)
 	}
 }
 

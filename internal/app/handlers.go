@@ -122,6 +122,7 @@ func RegisterFor(s Register, svc *onboarding.Service, regs *onboarding.Registrat
 		Policy:     urls,
 		Wait:       s.Wait,
 		Poll:       s.Poll,
+		Clock:      c.Clock,
 		Log:        c.log(),
 	}
 }

@@ -96,10 +96,17 @@ type Handler struct {
 	// DefaultWait; negative: do not wait). Poll is the interval between
 	// reads of the connection (0: DefaultPoll).
 	Wait, Poll time.Duration
-	// Sleep waits d or until ctx ends (tests replace it); Now is the clock.
-	Sleep func(ctx context.Context, d time.Duration) error
-	Now   func() time.Time
+	// Clock times the answers and the wait for the first check (nil: the
+	// wall clock).
+	Clock Clock
 	Log   *slog.Logger
+}
+
+// Clock is the time the handler reads and waits on.
+type Clock interface {
+	Now() time.Time
+	// Sleep waits d or until ctx is done.
+	Sleep(ctx context.Context, d time.Duration) error
 }
 
 // ErrDropped: a message that cannot be answered (malformed, oversized, or
@@ -443,15 +450,15 @@ func (h *Handler) log() *slog.Logger {
 }
 
 func (h *Handler) now() time.Time {
-	if h.Now != nil {
-		return h.Now().UTC()
+	if h.Clock != nil {
+		return h.Clock.Now().UTC()
 	}
 	return time.Now().UTC()
 }
 
 func (h *Handler) sleep(ctx context.Context, d time.Duration) error {
-	if h.Sleep != nil {
-		return h.Sleep(ctx, d)
+	if h.Clock != nil {
+		return h.Clock.Sleep(ctx, d)
 	}
 	return backoff.Wait(ctx, d)
 }

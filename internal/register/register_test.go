@@ -102,18 +102,25 @@ func newEnvOn(t *testing.T, st storetest.Adapter) *env {
 	e.h = &Handler{
 		Registrar: e.regs, Onboarding: e.svc, Answers: e.st, Sender: e.rec,
 		Wait: 10 * time.Second, Poll: time.Second,
-		Sleep: func(ctx context.Context, d time.Duration) error {
-			e.waits++
-			e.now = e.now.Add(d)
-			if e.onWait != nil {
-				e.onWait()
-			}
-			return nil
-		},
-		Now: func() time.Time { return e.now },
-		Log: slog.New(slog.NewTextHandler(e.logs, nil)),
+		Clock: envClock{e},
+		Log:   slog.New(slog.NewTextHandler(e.logs, nil)),
 	}
 	return e
+}
+
+// envClock is the env's simulated clock: a wait moves it on at once and
+// runs onWait.
+type envClock struct{ e *env }
+
+func (c envClock) Now() time.Time { return c.e.now }
+
+func (c envClock) Sleep(_ context.Context, d time.Duration) error {
+	c.e.waits++
+	c.e.now = c.e.now.Add(d)
+	if c.e.onWait != nil {
+		c.e.onWait()
+	}
+	return nil
 }
 
 func (e *env) tenant(id string) tenant.Tenant {
