@@ -14,7 +14,7 @@ import (
 	"github.com/rolecall/rolecall/internal/onboarding"
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/queue"
-	"github.com/rolecall/rolecall/internal/sandbox"
+	"github.com/rolecall/rolecall/internal/rolesetup"
 	"github.com/rolecall/rolecall/internal/store"
 )
 
@@ -156,7 +156,10 @@ func TestSandboxPutRoleRefusals(t *testing.T) {
 	_, st := newStack(t)
 	c := &sandboxControl{sts: st.Sandbox}
 	role := "arn:aws:iam::210987654321:role/Sandboxed"
-	good := sandbox.EnforcedTrustPolicy("rc-ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", SandboxPrincipalARN)
+	good, err := rolesetup.TrustPolicy("rc-ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", SandboxPrincipalARN)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name, role string
 		policy     []byte

@@ -48,11 +48,11 @@ import (
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/publish"
 	"github.com/rolecall/rolecall/internal/rolearn"
-	"github.com/rolecall/rolecall/internal/sandbox"
 	"github.com/rolecall/rolecall/internal/tenant"
 	"github.com/rolecall/rolecall/internal/testkit/awsfake"
 	"github.com/rolecall/rolecall/internal/testkit/logcapture"
 	"github.com/rolecall/rolecall/internal/testkit/syncbuf"
+	"github.com/rolecall/rolecall/internal/testkit/trusthole"
 	"github.com/rolecall/rolecall/internal/verify"
 )
 
@@ -65,7 +65,7 @@ const (
 	kindLate           roleKind = "late"            // created 0.2-1 s after submission (IAM propagation)
 	kindReplaced       roleKind = "replaced"        // a missing role, resubmitted with a good one while PENDING
 	kindDeleted        roleKind = "deleted"         // good, deleted once verified
-	kindLax            roleKind = "lax"             // trusts the partner with a hole instead of StringEquals on sts:ExternalId (each sandbox.Hole in turn)
+	kindLax            roleKind = "lax"             // trusts the partner with a hole instead of StringEquals on sts:ExternalId (each trusthole.Hole in turn)
 	kindMissing        roleKind = "missing"         // never created
 	kindWrongAccount   roleKind = "wrong-account"   // created in another account than the ARN names
 	kindWrongPrincipal roleKind = "wrong-principal" // trusts another partner's principal
@@ -119,7 +119,7 @@ type planned struct {
 	role    string // the role ARN finally submitted
 	first   string // kindReplaced: the missing role submitted first
 	kind    roleKind
-	hole    sandbox.Hole // kindLax: the trust policy's mistake
+	hole    trusthole.Hole // kindLax: the trust policy's mistake
 }
 
 func (p *planned) key() string { return p.tenant.id + "/" + p.account }
@@ -552,14 +552,14 @@ func (r *faultRun) makePlan() {
 				// The common "require an external ID" mistakes, in turn:
 				// no condition, ...IfExists, wildcards, Null false and the
 				// set qualifiers all accept a decoy or no external ID.
-				p.hole = sandbox.Holes[holes%len(sandbox.Holes)]
+				p.hole = trusthole.All[holes%len(trusthole.All)]
 				holes++
 			}
 			r.plan = append(r.plan, p)
 		}
 	}
-	if holes < len(sandbox.Holes) {
-		r.t.Fatalf("the plan has %d lax roles, fewer than the %d holes it must cover", holes, len(sandbox.Holes))
+	if holes < len(trusthole.All) {
+		r.t.Fatalf("the plan has %d lax roles, fewer than the %d holes it must cover", holes, len(trusthole.All))
 	}
 }
 

@@ -2,6 +2,8 @@ package sandbox
 
 import (
 	"testing"
+
+	"github.com/rolecall/rolecall/internal/testkit/trusthole"
 )
 
 // FuzzEvaluate: ParsePolicy never panics on any input; a document that
@@ -26,7 +28,7 @@ func FuzzEvaluate(f *testing.F) {
 		stmt(`{"Effect":"Deny","Action":"sts:AssumeRole","Resource":["arn:aws:iam::*:role/*"],"Condition":{"StringEquals":{"aws:ResourceOrgID":"${aws:PrincipalOrgID}"}}}`),
 		`{}`, `[]`, `null`, `{"Statement":[{"Effect":"Allow"}]}`,
 	}
-	for _, h := range Holes {
+	for _, h := range trusthole.All {
 		seeds = append(seeds, string(h.TrustPolicy(extID, partner)))
 	}
 	for i, s := range seeds {

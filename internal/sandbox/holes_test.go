@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/rolecall/rolecall/internal/probe"
-	"github.com/rolecall/rolecall/internal/sandbox"
+	"github.com/rolecall/rolecall/internal/testkit/trusthole"
 )
 
 // TestHolesThroughSTS loads every sample hole into the sandbox as a role's
@@ -23,7 +23,7 @@ func TestHolesThroughSTS(t *testing.T) {
 	}
 	decoy := "rc-" + base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b)
 	for _, ad := range adapters() {
-		for _, h := range sandbox.Holes {
+		for _, h := range trusthole.All {
 			t.Run(ad.name+"/"+string(h), func(t *testing.T) {
 				s := newSandbox(t, 1)
 				if err := s.PutRole(roleARN, h.TrustPolicy(externalID, partnerRole)); err != nil {

@@ -4,6 +4,9 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"testing"
+
+	"github.com/rolecall/rolecall/internal/rolesetup"
+	"github.com/rolecall/rolecall/internal/testkit/trusthole"
 )
 
 // TestEvaluateIAMRules: one case per rule of IAM's evaluation the sandbox
@@ -43,7 +46,7 @@ func decoy(t *testing.T) string {
 	return "rc-" + base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b)
 }
 
-// TestHoles: every Hole parses (it is evaluated, never refused), admits the
+// TestHoles: every hole parses (it is evaluated, never refused), admits the
 // trusted principal with the tenant's external ID, and, as IAM would, also
 // admits it with a random decoy or with none; the enforced policy admits
 // neither. Every hole is caught by at least one of the two negative probes.
@@ -57,17 +60,17 @@ func TestHoles(t *testing.T) {
 	}
 	// What IAM decides for each hole: Allow for the listed calls.
 	anyID := []string{"right ID", "random decoy", "other tenant"}
-	want := map[Hole][]string{
-		HoleNoCondition:    {"right ID", "random decoy", "other tenant", "no ID"},
-		HoleIfExists:       {"right ID", "no ID"},
-		HoleForAllValues:   {"right ID", "no ID"},
-		HolePrefixWildcard: anyID,
-		HoleWildcard:       anyID,
-		HoleNullFalse:      anyID,
-		HoleForAnyValue:    anyID,
+	want := map[trusthole.Hole][]string{
+		trusthole.NoCondition:    {"right ID", "random decoy", "other tenant", "no ID"},
+		trusthole.IfExists:       {"right ID", "no ID"},
+		trusthole.ForAllValues:   {"right ID", "no ID"},
+		trusthole.PrefixWildcard: anyID,
+		trusthole.Wildcard:       anyID,
+		trusthole.NullFalse:      anyID,
+		trusthole.ForAnyValue:    anyID,
 	}
-	if len(want) != len(Holes) {
-		t.Fatalf("%d holes, %d expectations", len(Holes), len(want))
+	if len(want) != len(trusthole.All) {
+		t.Fatalf("%d holes, %d expectations", len(trusthole.All), len(want))
 	}
 	check := func(t *testing.T, doc []byte, allowed []string) {
 		t.Helper()
@@ -87,7 +90,7 @@ func TestHoles(t *testing.T) {
 			}
 		}
 	}
-	for _, h := range Holes {
+	for _, h := range trusthole.All {
 		t.Run(string(h), func(t *testing.T) {
 			check(t, h.TrustPolicy(extID, partner), want[h])
 			withoutID, decoyID := false, false
@@ -105,6 +108,10 @@ func TestHoles(t *testing.T) {
 		})
 	}
 	t.Run("enforced", func(t *testing.T) {
-		check(t, EnforcedTrustPolicy(extID, partner), []string{"right ID"})
+		doc, err := rolesetup.TrustPolicy(extID, partner)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, doc, []string{"right ID"})
 	})
 }

@@ -1,4 +1,8 @@
-package sandbox
+// Package trusthole renders the common ways of writing a trust policy that
+// look as if they required the partner's external ID but do not. Tests load
+// them into the sandbox STS to prove that RoleCall's probes catch every one;
+// no production code needs them.
+package trusthole
 
 import (
 	"encoding/json"
@@ -6,41 +10,40 @@ import (
 
 // Hole names a common way of writing a trust policy that looks as if it
 // required the partner's external ID but does not: each is valid IAM grammar,
-// IAM evaluates it, and so does the sandbox. Tests load them into the sandbox
-// to prove that RoleCall's probes catch every one.
+// IAM evaluates it, and so does the sandbox.
 type Hole string
 
 // The holes. Each trusts the given principal for sts:AssumeRole; what it
 // does with the external ID is in its name.
 const (
-	// HoleNoCondition has no condition at all.
-	HoleNoCondition Hole = "no-condition"
-	// HoleIfExists: StringEqualsIfExists on sts:ExternalId: a call without
+	// NoCondition has no condition at all.
+	NoCondition Hole = "no-condition"
+	// IfExists: StringEqualsIfExists on sts:ExternalId: a call without
 	// an external ID makes the condition true.
-	HoleIfExists Hole = "string-equals-if-exists"
-	// HoleForAllValues: ForAllValues:StringEquals on the single-valued
+	IfExists Hole = "string-equals-if-exists"
+	// ForAllValues: ForAllValues:StringEquals on the single-valued
 	// sts:ExternalId: true when the key is absent.
-	HoleForAllValues Hole = "for-all-values-string-equals"
-	// HolePrefixWildcard: StringLike "rc-*": any ID of RoleCall's shape,
+	ForAllValues Hole = "for-all-values-string-equals"
+	// PrefixWildcard: StringLike "rc-*": any ID of RoleCall's shape,
 	// including another tenant's.
-	HolePrefixWildcard Hole = "string-like-prefix"
-	// HoleWildcard: StringLike "*": any external ID at all.
-	HoleWildcard Hole = "string-like-star"
-	// HoleNullFalse: Null "false": any external ID, as long as there is one.
-	HoleNullFalse Hole = "null-false"
-	// HoleForAnyValue: ForAnyValue:StringLike "*": any external ID.
-	HoleForAnyValue Hole = "for-any-value-string-like"
+	PrefixWildcard Hole = "string-like-prefix"
+	// Wildcard: StringLike "*": any external ID at all.
+	Wildcard Hole = "string-like-star"
+	// NullFalse: Null "false": any external ID, as long as there is one.
+	NullFalse Hole = "null-false"
+	// ForAnyValue: ForAnyValue:StringLike "*": any external ID.
+	ForAnyValue Hole = "for-any-value-string-like"
 )
 
-// Holes lists every Hole.
-var Holes = []Hole{HoleNoCondition, HoleIfExists, HoleForAllValues, HolePrefixWildcard, HoleWildcard, HoleNullFalse, HoleForAnyValue}
+// All lists every Hole.
+var All = []Hole{NoCondition, IfExists, ForAllValues, PrefixWildcard, Wildcard, NullFalse, ForAnyValue}
 
 // AllowsWithoutExternalID reports whether IAM allows the trusted principal a
 // call that carries no external ID (otherwise the hole lets in a call with
 // any external ID but still needs one).
 func (h Hole) AllowsWithoutExternalID() bool {
 	switch h {
-	case HoleNoCondition, HoleIfExists, HoleForAllValues:
+	case NoCondition, IfExists, ForAllValues:
 		return true
 	}
 	return false
@@ -51,7 +54,7 @@ func (h Hole) AllowsWithoutExternalID() bool {
 // (a random decoy, another tenant's). Every hole allows one of the two.
 func (h Hole) AllowsAnyExternalID() bool {
 	switch h {
-	case HoleIfExists, HoleForAllValues:
+	case IfExists, ForAllValues:
 		return false
 	}
 	return true
@@ -63,26 +66,20 @@ func (h Hole) AllowsAnyExternalID() bool {
 func (h Hole) TrustPolicy(externalID, principal string) []byte {
 	var cond map[string]map[string]string
 	switch h {
-	case HoleIfExists:
+	case IfExists:
 		cond = map[string]map[string]string{"StringEqualsIfExists": {"sts:ExternalId": externalID}}
-	case HoleForAllValues:
+	case ForAllValues:
 		cond = map[string]map[string]string{"ForAllValues:StringEquals": {"sts:ExternalId": externalID}}
-	case HolePrefixWildcard:
+	case PrefixWildcard:
 		cond = map[string]map[string]string{"StringLike": {"sts:ExternalId": "rc-*"}}
-	case HoleWildcard:
+	case Wildcard:
 		cond = map[string]map[string]string{"StringLike": {"sts:ExternalId": "*"}}
-	case HoleNullFalse:
+	case NullFalse:
 		cond = map[string]map[string]string{"Null": {"sts:ExternalId": "false"}}
-	case HoleForAnyValue:
+	case ForAnyValue:
 		cond = map[string]map[string]string{"ForAnyValue:StringLike": {"sts:ExternalId": "*"}}
 	}
 	return trustDocument(principal, cond)
-}
-
-// EnforcedTrustPolicy is the trust policy RoleCall asks for: principal may
-// assume the role only with exactly externalID (StringEquals).
-func EnforcedTrustPolicy(externalID, principal string) []byte {
-	return trustDocument(principal, map[string]map[string]string{"StringEquals": {"sts:ExternalId": externalID}})
 }
 
 func trustDocument(principal string, cond map[string]map[string]string) []byte {
