@@ -141,7 +141,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request, t tenant.Tenant
 
 func (h *Handler) getConnection(w http.ResponseWriter, r *http.Request, t tenant.Tenant) error {
 	c, err := h.cfg.Service.Connection(r.Context(), t.ID, r.PathValue("accountId"))
-	return answer(w, http.StatusOK, h.connectionStatus(c), err)
+	return answerAs(w, http.StatusOK, c, err, h.connectionStatus)
 }
 
 func (h *Handler) createTenant(w http.ResponseWriter, r *http.Request) error {
@@ -192,7 +192,7 @@ func listPage[P, V any](w http.ResponseWriter, r *http.Request, list func(cursor
 		return err
 	}
 	p, err := list(r.URL.Query().Get("cursor"), limit)
-	return answer(w, http.StatusOK, view(p), err)
+	return answerAs(w, http.StatusOK, p, err, view)
 }
 
 func viewConnections(p onboarding.Page) connectionsPage {

@@ -129,12 +129,21 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // answer writes v with status, or returns err for the handler's caller to
-// refuse or fail with. The caller builds v even when err is set, so v is
-// a plain view of the result, never work with effects.
+// refuse or fail with.
 func answer[T any](w http.ResponseWriter, status int, v T, err error) error {
 	if err != nil {
 		return err
 	}
 	writeJSON(w, status, v)
+	return nil
+}
+
+// answerAs writes view(x) with status, or returns err without building the
+// view (x is the zero value then).
+func answerAs[T, V any](w http.ResponseWriter, status int, x T, err error, view func(T) V) error {
+	if err != nil {
+		return err
+	}
+	writeJSON(w, status, view(x))
 	return nil
 }

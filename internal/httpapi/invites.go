@@ -51,7 +51,7 @@ func (h *Handler) listInvites(w http.ResponseWriter, r *http.Request) error {
 
 func (h *Handler) revokeInvite(w http.ResponseWriter, r *http.Request) error {
 	inv, err := h.cfg.Service.RevokeInvite(r.Context(), r.PathValue("tenantId"), r.PathValue("inviteId"))
-	return answer(w, http.StatusOK, summaryOf(inv), err)
+	return answerAs(w, http.StatusOK, inv, err, summaryOf)
 }
 
 // revokeAllInvites is the rotation's "revokeInvites": true. It runs after

@@ -125,5 +125,5 @@ func (h *Handler) customerCheck(w http.ResponseWriter, r *http.Request, t tenant
 		return refused(CodeCheckTooSoon, "the role was checked a moment ago; try again in "+strconv.Itoa(max(wait, 1))+" s", "")
 	}
 	c, err = h.cfg.Service.RequestCheck(r.Context(), t.ID, c.AccountID)
-	return answer(w, http.StatusAccepted, h.connectionStatus(c), err)
+	return answerAs(w, http.StatusAccepted, c, err, h.connectionStatus)
 }

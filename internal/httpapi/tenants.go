@@ -58,7 +58,7 @@ func (h *Handler) listTenants(w http.ResponseWriter, r *http.Request) error {
 // getTenant is GET /v1/tenants/{tenantId}.
 func (h *Handler) getTenant(w http.ResponseWriter, r *http.Request) error {
 	t, err := h.cfg.Service.Tenant(r.Context(), r.PathValue("tenantId"))
-	return answer(w, http.StatusOK, viewTenant(t), err)
+	return answerAs(w, http.StatusOK, t, err, viewTenant)
 }
 
 // getConnectionHistory is GET /v1/tenants/{tenantId}/connections/{accountId}:
