@@ -1027,12 +1027,15 @@ func (r *faultRun) assertFaultsHappened() {
 			stale++
 		}
 	}
+	// The parallel re-checks race hundreds of times, so some always lose
+	// at their write. Whether an outdated job also comes back by redelivery
+	// and is dropped before its check (stale) depends on how the scheduler
+	// orders the goroutines (none did on a loaded machine), so the count is
+	// only reported; that route is tested deterministically in package
+	// verify.
 	t.Logf("verify: %d checks dropped on a version conflict, %d dropped as stale", conflicts, stale)
 	if conflicts == 0 {
 		t.Error("no version conflict happened: the parallel re-checks did not race")
-	}
-	if stale == 0 {
-		t.Error("no stale check was dropped")
 	}
 }
 
