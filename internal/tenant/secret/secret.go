@@ -8,15 +8,18 @@
 package secret
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"time"
 )
 
-// Random returns n bytes from crypto/rand, the randomness of every secret
-// and random ID RoleCall makes. crypto/rand.Read never returns an error (it
+// Random returns n bytes from crypto/rand, the randomness of tenants'
+// external IDs, invite codes, registration tokens and their IDs.
+// crypto/rand.Read never returns an error (it
 // crashes the program instead), so there is none to handle.
 func Random(n int) []byte {
 	b := make([]byte, n)
@@ -30,12 +33,21 @@ func Digest(secret string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Refusals are the errors one kind of secret is refused with.
+// Refusals are the errors one kind of secret is refused with. A refusal
+// left nil is the package's own (ErrInvalid, ErrRevoked, ErrExpired), so a
+// Refusals missing one never lets a secret in.
 type Refusals struct {
 	Invalid error // the secret is not the one the record was made for
 	Revoked error
 	Expired error
 }
+
+// The refusals of a Refusals that names none of its own.
+var (
+	ErrInvalid = errors.New("secret: invalid")
+	ErrRevoked = errors.New("secret: revoked")
+	ErrExpired = errors.New("secret: expired")
+)
 
 // Check authenticates secret against the stored record (digest, revoked,
 // expiresAt) at now. The digests are compared in constant time, and first:
@@ -43,13 +55,13 @@ type Refusals struct {
 // The record is expired from expiresAt on.
 func (r Refusals) Check(digest, secret string, revoked bool, expiresAt, now time.Time) error {
 	if subtle.ConstantTimeCompare([]byte(digest), []byte(Digest(secret))) != 1 {
-		return r.Invalid
+		return cmp.Or(r.Invalid, ErrInvalid)
 	}
 	if revoked {
-		return r.Revoked
+		return cmp.Or(r.Revoked, ErrRevoked)
 	}
 	if !now.Before(expiresAt) {
-		return r.Expired
+		return cmp.Or(r.Expired, ErrExpired)
 	}
 	return nil
 }

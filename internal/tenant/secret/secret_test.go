@@ -53,3 +53,24 @@ func TestCheck(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckWithoutRefusals: a Refusals that names no error of its own
+// refuses with the package's, never with nil.
+func TestCheckWithoutRefusals(t *testing.T) {
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	d := Digest("s3cret")
+	for _, tc := range []struct {
+		secret  string
+		revoked bool
+		expires time.Time
+		want    error
+	}{
+		{"other", false, now.Add(time.Hour), ErrInvalid},
+		{"s3cret", true, now.Add(time.Hour), ErrRevoked},
+		{"s3cret", false, now, ErrExpired},
+	} {
+		if err := (Refusals{}).Check(d, tc.secret, tc.revoked, tc.expires, now); !errors.Is(err, tc.want) {
+			t.Errorf("Check(%q, revoked %v) = %v, want %v", tc.secret, tc.revoked, err, tc.want)
+		}
+	}
+}
