@@ -106,8 +106,12 @@ func TestLambdaImage(t *testing.T) {
 		"m":    &streamtypes.AttributeValueMemberM{Value: map[string]streamtypes.AttributeValue{"k": &streamtypes.AttributeValueMemberS{Value: "v"}}},
 	}
 	got := LambdaImage(in)
-	if v := LambdaImage(map[string]streamtypes.AttributeValue{"new": &streamtypes.UnknownUnionMember{Tag: "X"}})["new"]; v.DataType() != events.DataTypeNull {
-		t.Errorf("a type the SDK does not know converts to %v, want NULL", v.DataType())
+	unknown := &streamtypes.UnknownUnionMember{Tag: "X"}
+	odd := LambdaImage(map[string]streamtypes.AttributeValue{"new": unknown, "ok": &streamtypes.AttributeValueMemberS{Value: "v"},
+		"nested": &streamtypes.AttributeValueMemberM{Value: map[string]streamtypes.AttributeValue{"new": unknown}}})
+	if odd["new"].DataType() != events.DataTypeNull || odd["nested"].DataType() != events.DataTypeNull || odd["ok"].String() != "v" {
+		t.Errorf("a type the SDK does not know converts to %v (nested: %v), want NULL, and the rest as it is (%v)",
+			odd["new"].DataType(), odd["nested"].DataType(), odd["ok"])
 	}
 	want := map[string]events.DynamoDBAttributeValue{
 		"s":    events.NewStringAttribute("str"),

@@ -58,6 +58,7 @@ func storedItems() map[string]any {
 		"registrationAnswer":  newAnswerItem("req-1", registration.Answer{Status: "FAILED", Reason: "r", PhysicalResourceID: "p", Data: map[string]string{"k": "v"}, AnsweredAt: at}),
 		"connectionMinimal":   newConnItem(connection.Connection{TenantID: "acme", AccountID: "222222222222", Status: connection.Pending, Version: 1}),
 		"registrationMinimal": minimal,
+		"inviteMinimal":       newInviteItem(tenant.Invite{ID: "inv-0", Hash: "h", TenantID: "acme", CreatedAt: at, ExpiresAt: at}),
 	}
 }
 

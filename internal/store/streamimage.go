@@ -52,8 +52,9 @@ func LambdaImage(m map[string]streamtypes.AttributeValue) map[string]events.Dyna
 // lambdaValue converts v as fromStreamImage does the other way, through
 // DynamoDB JSON: the SDK converts the Streams value to the DynamoDB API's
 // and encodes it, the Lambda type decodes it. A value the SDK cannot
-// convert (a type newer than it) becomes NULL, so that the rest of the
-// image still reaches the handler, which refuses an event it cannot read.
+// convert (a type newer than it) makes the top-level attribute holding it
+// NULL, so that the rest of the image still reaches the handler, which
+// refuses an event it cannot read.
 func lambdaValue(v streamtypes.AttributeValue) events.DynamoDBAttributeValue {
 	var out events.DynamoDBAttributeValue
 	var b []byte
