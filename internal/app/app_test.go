@@ -128,6 +128,10 @@ func TestNewAWSFromTheDefaultChain(t *testing.T) {
 	t.Setenv("AWS_CONFIG_FILE", dir+"/config")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", dir+"/credentials")
 	t.Setenv("AWS_REGION", "eu-west-1")
+	// Whatever the machine running the test has set must not take part.
+	for _, k := range []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"} {
+		t.Setenv(k, "")
+	}
 	env := envOf(deployed)
 	c, err := NewAWS(context.Background(), env, ReadPublish(env), nil)
 	if err != nil {

@@ -67,6 +67,7 @@ func (s Verify) AWSComponents(cfg aws.Config, log *slog.Logger) (Components, err
 
 // A part adds to c the components of one AWS service that r names (c.Log
 // is the logger they log to).
+//
 // Each function names its parts as function values, so that its binary
 // links the SDK clients of those parts only (a table of every part,
 // chosen from at run time, would link every client into every function).

@@ -139,7 +139,7 @@ func answer[T any](w http.ResponseWriter, status int, v T, err error) error {
 }
 
 // answerAs writes view(x) with status, or returns err without building the
-// view (x is the zero value then).
+// view.
 func answerAs[T, V any](w http.ResponseWriter, status int, x T, err error, view func(T) V) error {
 	if err != nil {
 		return err

@@ -212,20 +212,6 @@ var candidateDeletedReason = connection.Reason{Code: CodeStackDeleted,
 //
 // An unknown connection is NOT_FOUND.
 func (r *Registrations) StackRoleDeleted(ctx context.Context, t tenant.Tenant, accountID, roleARN string) (connection.Connection, StackDeletion, error) {
-	return r.stackDeleted(ctx, t, accountID, func(c connection.Connection) StackDeletion {
-		switch {
-		case c.RoleARN == roleARN:
-			return StackDisconnected
-		case c.Candidate.Pending() && c.Candidate.RoleARN == roleARN:
-			return StackCandidateDropped
-		}
-		return StackRoleUnused
-	})
-}
-
-// stackDeleted applies what decide says of the connection, reading it
-// again after a concurrent write.
-func (r *Registrations) stackDeleted(ctx context.Context, t tenant.Tenant, accountID string, decide func(connection.Connection) StackDeletion) (connection.Connection, StackDeletion, error) {
 	s := r.Service
 	for attempt := 0; ; attempt++ {
 		c, err := s.Connection(ctx, t.ID, accountID)
@@ -233,7 +219,7 @@ func (r *Registrations) stackDeleted(ctx context.Context, t tenant.Tenant, accou
 			return connection.Connection{}, StackRoleUnused, err
 		}
 		var tr connection.Transition
-		d := decide(c)
+		d := stackDeletion(c, roleARN)
 		switch d {
 		case StackRoleUnused:
 			return c, d, nil
@@ -260,4 +246,16 @@ func (r *Registrations) stackDeleted(ctx context.Context, t tenant.Tenant, accou
 		}
 		return tr.After, d, nil
 	}
+}
+
+// stackDeletion is what deleting the stack that registered roleARN does to
+// c.
+func stackDeletion(c connection.Connection, roleARN string) StackDeletion {
+	switch {
+	case c.RoleARN == roleARN:
+		return StackDisconnected
+	case c.Candidate.Pending() && c.Candidate.RoleARN == roleARN:
+		return StackCandidateDropped
+	}
+	return StackRoleUnused
 }

@@ -3,6 +3,9 @@
 // that a field added to one side cannot silently be missing from the
 // other. The documents a partner workload reads (a connection's role and
 // external ID) are the public access package's, not this package's.
+// Outside it still: the answers of a tenant's creation and rotation (the
+// domain tenant.Tenant, the one place its external IDs are shown), the
+// list pages' wrappers, and opsapi's event envelope.
 //
 // Field names and omitempty/omitzero are the API's wire format: changing
 // one breaks deployed clients.

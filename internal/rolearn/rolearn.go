@@ -2,7 +2,8 @@
 // parses and validates the IAM role ARNs customers paste into RoleCall,
 // derives the claim key that identifies a role the way IAM does, parses the
 // principals RoleCall meets (root, user, role, assumed-role session), reads
-// an ARN's partition and account, and defines IAM's name character set.
+// an ARN's partition and account, and defines IAM's name character set
+// (and, beside it, STS's external-ID set, the same kind of rule).
 // ARNs are split with the SDK's aws/arn package; the rules on top are ours.
 //
 // A valid role ARN has the form

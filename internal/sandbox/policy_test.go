@@ -177,8 +177,9 @@ func TestParseIdentityPolicy(t *testing.T) {
 	}
 }
 
-// evalGroup is a group of evaluation cases that follow one rule of IAM's,
-// as the files testdata/evaluate.json and testdata/iamrules.json list them
+// evalGroup is a group of evaluation cases, with what they have in common
+// (About, where the file says), as testdata/evaluate.json and
+// testdata/iamrules.json list them
 // (encoding/json matches their lower-case keys to these fields).
 type evalGroup struct {
 	About string
