@@ -406,9 +406,21 @@ func TestDisconnect(t *testing.T) {
 	_, err = f.svc.Disconnect(ctx, "nobody", custAccount)
 	wantCode(t, err, onboarding.CodeNotFound, "tenantId")
 
+	t.Run("a failed write changes nothing", func(t *testing.T) {
+		f.hooks.apply = func(connection.Transition) error { return errBoom }
+		defer func() { f.hooks.apply = nil }()
+		before := f.mem.Snapshot()
+		if _, err := f.svc.Disconnect(ctx, "acme", custAccount); !errors.Is(err, errBoom) || f.mem.Snapshot() != before {
+			t.Fatalf("Disconnect = %v (store changed: %v), want %v and no change", err, f.mem.Snapshot() != before, errBoom)
+		}
+	})
+
+	// A concurrent write is met by reading the connection again.
+	conflicts := f.conflictFirst(1)
 	d, err := f.svc.Disconnect(ctx, "acme", custAccount)
-	if err != nil || d.Status != connection.Disconnected || d.Version != 2 {
-		t.Fatalf("Disconnect = %+v, %v", d, err)
+	f.hooks.apply = nil
+	if err != nil || *conflicts != 1 || d.Status != connection.Disconnected || d.Version != 2 {
+		t.Fatalf("Disconnect = %+v, %v after %d conflicts", d, err, *conflicts)
 	}
 	before := f.mem.Snapshot()
 	again, err := f.svc.Disconnect(ctx, "acme", custAccount)
