@@ -102,16 +102,11 @@ func Render(p Params) (Instructions, error) {
 		TemplateURL:         p.TemplateURL,
 	}
 	if p.TemplateURL != "" {
-		if in.QuickCreateURL, err = QuickCreateURL(p); err != nil {
+		if in.QuickCreateURL, err = quickCreateURL(p); err != nil {
 			return Instructions{}, err
 		}
 	}
-	if in.Terraform, err = Terraform(p); err != nil {
-		return Instructions{}, err
-	}
-	if in.CLI, err = CLI(p); err != nil {
-		return Instructions{}, err
-	}
+	in.Terraform, in.CLI = terraform(p), cli(p)
 	in.TrustPolicy = TrustPolicyDocument(p.ExternalID, p.TrustedPrincipalARN).JSON()
 	return in, nil
 }
@@ -273,6 +268,11 @@ func QuickCreateURL(p Params) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return quickCreateURL(p)
+}
+
+// quickCreateURL is QuickCreateURL of normalized parameters.
+func quickCreateURL(p Params) (string, error) {
 	if p.TemplateURL == "" {
 		return "", ErrNoTemplateURL
 	}

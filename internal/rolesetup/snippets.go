@@ -27,11 +27,16 @@ const TerraformResourceName = "rolecall"
 // the result with hcl/v2 to prove it. (Writing it by hand keeps the HCL
 // libraries out of the API Lambda's binary.)
 func Terraform(p Params) (string, error) {
-	module := p.ModuleSource != ""
 	p, err := p.normalized()
 	if err != nil {
 		return "", err
 	}
+	return terraform(p), nil
+}
+
+// terraform is Terraform of normalized parameters.
+func terraform(p Params) string {
+	module := p.ModuleSource != ""
 	var b strings.Builder
 	b.WriteString("# The RoleCall customer role. Run `terraform init && terraform apply` with an AWS\n")
 	b.WriteString("# provider for the account you are connecting, then paste the role_arn output.\n")
@@ -45,7 +50,7 @@ func Terraform(p Params) (string, error) {
 		b.WriteString("output \"rolecall_role_arn\" {\n")
 		b.WriteString("  value = module." + TerraformModuleName + ".role_arn\n")
 		b.WriteString("}\n")
-		return b.String(), nil
+		return b.String()
 	}
 	b.WriteString("resource \"aws_iam_role\" \"" + TerraformResourceName + "\" {\n")
 	b.WriteString("  name                 = " + HCLString(p.RoleName) + "\n")
@@ -70,7 +75,7 @@ func Terraform(p Params) (string, error) {
 	b.WriteString("output \"rolecall_role_arn\" {\n")
 	b.WriteString("  value = aws_iam_role." + TerraformResourceName + ".arn\n")
 	b.WriteString("}\n")
-	return b.String(), nil
+	return b.String()
 }
 
 // HCLString renders s as an HCL quoted string literal whose value is s,
@@ -124,6 +129,11 @@ func CLI(p Params) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return cli(p), nil
+}
+
+// cli is CLI of normalized parameters.
+func cli(p Params) string {
 	q := shellQuote
 	var b strings.Builder
 	w := func(lines ...string) {
@@ -160,7 +170,7 @@ func CLI(p Params) (string, error) {
 		"# RoleCall, run by the partner, then checks that its principal can assume the role",
 		"# with your external ID, and only with it.",
 	)
-	return b.String(), nil
+	return b.String()
 }
 
 // shellQuote quotes s for a POSIX shell: safe words stay bare, anything else
