@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,6 +39,18 @@ type failingStore struct {
 	*store.Memory
 	mu  sync.Mutex
 	err error
+	// What a request read, to prove it read each item once.
+	tenantReads, connectionReads atomic.Int64
+}
+
+func (f *failingStore) GetTenant(ctx context.Context, id string) (tenant.Tenant, error) {
+	f.tenantReads.Add(1)
+	return f.Memory.GetTenant(ctx, id)
+}
+
+func (f *failingStore) GetConnection(ctx context.Context, tenantID, accountID string) (connection.Connection, error) {
+	f.connectionReads.Add(1)
+	return f.Memory.GetConnection(ctx, tenantID, accountID)
 }
 
 func (f *failingStore) fail() error {

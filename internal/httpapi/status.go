@@ -124,6 +124,6 @@ func (h *Handler) customerCheck(w http.ResponseWriter, r *http.Request, t tenant
 		w.Header().Set("Retry-After", strconv.Itoa(max(wait, 1)))
 		return refused(CodeCheckTooSoon, "the role was checked a moment ago; try again in "+strconv.Itoa(max(wait, 1))+" s", "")
 	}
-	c, err = h.cfg.Service.RequestCheck(r.Context(), t.ID, c.AccountID)
+	err = h.cfg.Service.QueueCheck(r.Context(), t, c)
 	return answerAs(w, http.StatusAccepted, c, err, h.connectionStatus)
 }

@@ -156,6 +156,17 @@ func TestCustomerCheckAgain(t *testing.T) {
 			}
 		})
 	}
+	t.Run("reads the tenant and the connection once", func(t *testing.T) {
+		e, auth := checkEnv(t)
+		e.st.tenantReads.Store(0)
+		e.st.connectionReads.Store(0)
+		if w := e.do(req{method: "POST", path: "/v1/connections/" + customerAcct + "/check", auth: auth}); w.Code != http.StatusAccepted {
+			t.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+		if tr, cr := e.st.tenantReads.Load(), e.st.connectionReads.Load(); tr != 1 || cr != 1 {
+			t.Errorf("%d tenant and %d connection reads, want 1 and 1", tr, cr)
+		}
+	})
 }
 
 // TestHome: in serve, GET / is the home page for a browser and its data

@@ -306,13 +306,23 @@ func (s *Service) RequestCheck(ctx context.Context, tenantID, accountID string) 
 	if err != nil {
 		return connection.Connection{}, err
 	}
-	if !c.Live() {
-		return connection.Connection{}, &Error{Code: CodeInvalidStatus, Field: "accountId", Message: "the connection is disconnected; the customer must submit the role again"}
-	}
-	if err := s.Queue.Send(ctx, probe.JobsFor(c, t, probe.WhyRequested, s.now())); err != nil {
-		return connection.Connection{}, fmt.Errorf("queue check of %s/%s: %w", tenantID, accountID, err)
+	if err := s.QueueCheck(ctx, t, c); err != nil {
+		return connection.Connection{}, err
 	}
 	return c, nil
+}
+
+// QueueCheck queues a check of c, a connection of t the caller has just
+// read (the customer's form has both), with t's external IDs. A
+// disconnected connection is refused: its role must be submitted again.
+func (s *Service) QueueCheck(ctx context.Context, t tenant.Tenant, c connection.Connection) error {
+	if !c.Live() {
+		return &Error{Code: CodeInvalidStatus, Field: "accountId", Message: "the connection is disconnected; the customer must submit the role again"}
+	}
+	if err := s.Queue.Send(ctx, probe.JobsFor(c, t, probe.WhyRequested, s.now())); err != nil {
+		return fmt.Errorf("queue check of %s/%s: %w", c.TenantID, c.AccountID, err)
+	}
+	return nil
 }
 
 // ListByTenant lists a tenant's connections.
