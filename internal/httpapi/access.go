@@ -67,7 +67,7 @@ func (h *Handler) listAccess(w http.ResponseWriter, r *http.Request) error {
 		if t, err = h.cfg.Service.Tenant(r.Context(), r.PathValue("tenantId")); err != nil {
 			return p, err
 		}
-		return h.cfg.Service.ListByTenant(r.Context(), t.ID, cursor, limit)
+		return h.cfg.Service.ConnectionsOf(r.Context(), t, cursor, limit)
 	}, func(p onboarding.Page) access.Page {
 		out := access.Page{Connections: []access.Connection{}, Cursor: p.Cursor}
 		for _, c := range p.Items {

@@ -92,7 +92,7 @@ func (h *Handler) inviteView(r *http.Request, t tenant.Tenant) (inviteView, erro
 		}
 	}
 	v.SelfRegistration = h.selfRegistration()
-	p, err := h.cfg.Service.ListByTenant(r.Context(), t.ID, "", maxListed)
+	p, err := h.cfg.Service.ConnectionsOf(r.Context(), t, "", maxListed)
 	if err != nil {
 		return inviteView{}, err
 	}

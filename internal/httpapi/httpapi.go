@@ -48,6 +48,7 @@ type Onboarding interface {
 	RequestCheck(ctx context.Context, tenantID, accountID string) (connection.Connection, error)
 	QueueCheck(ctx context.Context, t tenant.Tenant, c connection.Connection) error
 	ListByTenant(ctx context.Context, tenantID, cursor string, limit int) (onboarding.Page, error)
+	ConnectionsOf(ctx context.Context, t tenant.Tenant, cursor string, limit int) (onboarding.Page, error)
 	ListByStatus(ctx context.Context, status string, cursor string, limit int) (onboarding.Page, error)
 
 	// Limits and invites (invites.go).

@@ -156,17 +156,35 @@ func TestCustomerCheckAgain(t *testing.T) {
 			}
 		})
 	}
-	t.Run("reads the tenant and the connection once", func(t *testing.T) {
-		e, auth := checkEnv(t)
+}
+
+// TestRoutesReadEachItemOnce: a request reads its tenant, and its
+// connection, once, whether the invite or the path names them.
+func TestRoutesReadEachItemOnce(t *testing.T) {
+	e, auth := checkEnv(t)
+	e.verified(t, "acme")
+	e.now = e.now.Add(time.Minute) // past the "check again" pause
+	for _, tc := range []struct {
+		r              req
+		status         int
+		tenants, conns int64
+	}{
+		{req{method: "GET", path: "/v1/invite", auth: auth}, http.StatusOK, 1, 0},
+		{req{method: "GET", path: "/v1/connections/" + customerAcct, auth: auth}, http.StatusOK, 1, 1},
+		{req{method: "POST", path: "/v1/connections/" + customerAcct + "/check", auth: auth}, http.StatusAccepted, 1, 1},
+		{ops("GET", "/v1/tenants/acme/connections/"+customerAcct+"/access", ""), http.StatusOK, 1, 1},
+		{ops("GET", "/v1/tenants/acme/access", ""), http.StatusOK, 1, 0},
+		{ops("GET", "/v1/tenants/acme/connections", ""), http.StatusOK, 1, 0},
+	} {
 		e.st.tenantReads.Store(0)
 		e.st.connectionReads.Store(0)
-		if w := e.do(req{method: "POST", path: "/v1/connections/" + customerAcct + "/check", auth: auth}); w.Code != http.StatusAccepted {
-			t.Fatalf("status %d: %s", w.Code, w.Body)
+		if w := e.do(tc.r); w.Code != tc.status {
+			t.Fatalf("%s %s: status %d, want %d: %s", tc.r.method, tc.r.path, w.Code, tc.status, w.Body)
 		}
-		if tr, cr := e.st.tenantReads.Load(), e.st.connectionReads.Load(); tr != 1 || cr != 1 {
-			t.Errorf("%d tenant and %d connection reads, want 1 and 1", tr, cr)
+		if tr, cr := e.st.tenantReads.Load(), e.st.connectionReads.Load(); tr != tc.tenants || cr != tc.conns {
+			t.Errorf("%s %s: %d tenant and %d connection reads, want %d and %d", tc.r.method, tc.r.path, tr, cr, tc.tenants, tc.conns)
 		}
-	})
+	}
 }
 
 // TestHome: in serve, GET / is the home page for a browser and its data

@@ -325,12 +325,20 @@ func (s *Service) QueueCheck(ctx context.Context, t tenant.Tenant, c connection.
 	return nil
 }
 
-// ListByTenant lists a tenant's connections.
+// ListByTenant lists a tenant's connections; an unknown tenant is
+// NOT_FOUND.
 func (s *Service) ListByTenant(ctx context.Context, tenantID, cursor string, limit int) (Page, error) {
-	if _, err := s.Tenant(ctx, tenantID); err != nil {
+	t, err := s.Tenant(ctx, tenantID)
+	if err != nil {
 		return Page{}, err
 	}
-	return page(s.Store.ListByTenant(ctx, tenantID, cursor, limit))
+	return s.ConnectionsOf(ctx, t, cursor, limit)
+}
+
+// ConnectionsOf lists the connections of t, a tenant the caller has just
+// read (the form's invite names it), without reading it again.
+func (s *Service) ConnectionsOf(ctx context.Context, t tenant.Tenant, cursor string, limit int) (Page, error) {
+	return page(s.Store.ListByTenant(ctx, t.ID, cursor, limit))
 }
 
 // ListByStatus lists connections in one status.
