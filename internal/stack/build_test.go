@@ -1,6 +1,7 @@
 package stack_test
 
 import (
+	"debug/elf"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -165,6 +166,53 @@ func TestFunctionBinariesStayWithinTheirSize(t *testing.T) {
 			}
 			if st.Size() > maxBinaryBytes || st.Size() < 1_000_000 {
 				t.Errorf("%s bootstrap is %d bytes, want at most %d", id, st.Size(), maxBinaryBytes)
+			}
+		})
+	}
+}
+
+// TestFunctionsLinkOnlyTheirClients: each function's binary links the SDK
+// clients of the AWS services it calls and no other (the composition root
+// names each function's parts, so the linker drops the rest). STS is left
+// out: the default credential chain links it into every binary.
+func TestFunctionsLinkOnlyTheirClients(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds every function; skipped with -short")
+	}
+	clientRE := regexp.MustCompile(`^github\.com/aws/aws-sdk-go-v2/service/(dynamodb|sqs|eventbridge)\.New$`)
+	for fn, want := range map[string][]string{
+		"api":      {"dynamodb", "sqs"},
+		"publish":  {"eventbridge"},
+		"register": {"dynamodb"},
+		"sweep":    {"dynamodb", "sqs"},
+		"verify":   {"dynamodb", "sqs"},
+	} {
+		t.Run(fn, func(t *testing.T) {
+			bin := filepath.Join(t.TempDir(), "bootstrap")
+			cmd := exec.Command("go", "build", "-o", bin, "./functions/"+fn)
+			cmd.Dir = root
+			cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("go build ./functions/%s: %v\n%s", fn, err, out)
+			}
+			f, err := elf.Open(bin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			syms, err := f.Symbols()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, s := range syms {
+				if m := clientRE.FindStringSubmatch(s.Name); m != nil {
+					got = append(got, m[1])
+				}
+			}
+			slices.Sort(got)
+			if got = slices.Compact(got); !slices.Equal(got, want) {
+				t.Errorf("%s links the clients %v, want %v", fn, got, want)
 			}
 		})
 	}
