@@ -208,8 +208,10 @@ func (r resolver) intrinsic(b *bytes.Buffer, fn string, n *yaml.Node, path strin
 		writeJSONString(b, s)
 		return true, nil
 	case "Join":
-		if n.Kind != yaml.SequenceNode || len(n.Content) != 2 || n.Content[0].Kind != yaml.ScalarNode || n.Content[1].Kind != yaml.SequenceNode {
-			return false, fmt.Errorf("%w: %s: Join takes [delimiter, [values]]", ErrTemplate, path)
+		// The delimiter is a string, never a function or another scalar
+		// (as internal/stack's evaluator of template.yaml has it).
+		if n.Kind != yaml.SequenceNode || len(n.Content) != 2 || n.Content[0].ShortTag() != "!!str" || n.Content[1].Kind != yaml.SequenceNode {
+			return false, fmt.Errorf("%w: %s: Join takes [delimiter string, [values]]", ErrTemplate, path)
 		}
 		var parts []string
 		for i, c := range n.Content[1].Content {
