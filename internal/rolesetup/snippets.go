@@ -26,13 +26,7 @@ const TerraformResourceName = "rolecall"
 // characters and template sequences (${, %{) are escaped; the tests parse
 // the result with hcl/v2 to prove it. (Writing it by hand keeps the HCL
 // libraries out of the API Lambda's binary.)
-func Terraform(p Params) (string, error) {
-	p, err := p.normalized()
-	if err != nil {
-		return "", err
-	}
-	return terraform(p), nil
-}
+func Terraform(p Params) (string, error) { return renderWith(p, terraform) }
 
 // terraform is Terraform of normalized parameters.
 func terraform(p Params) string {
@@ -124,13 +118,7 @@ func HCLString(s string) string {
 // stack. The check itself (sts:AssumeRole with and without the external ID)
 // needs the partner's principal, so it is the partner's to run, not the
 // customer's. Every value is single-quoted for POSIX shells.
-func CLI(p Params) (string, error) {
-	p, err := p.normalized()
-	if err != nil {
-		return "", err
-	}
-	return cli(p), nil
-}
+func CLI(p Params) (string, error) { return renderWith(p, cli) }
 
 // cli is CLI of normalized parameters.
 func cli(p Params) string {
@@ -181,4 +169,13 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// renderWith validates and fills p, then renders it with render.
+func renderWith(p Params, render func(Params) string) (string, error) {
+	p, err := p.normalized()
+	if err != nil {
+		return "", err
+	}
+	return render(p), nil
 }
