@@ -122,7 +122,7 @@ func RegisterFor(s Register, svc *onboarding.Service, regs *onboarding.Registrat
 		Policy:     urls,
 		Wait:       s.Wait,
 		Poll:       s.Poll,
-		Clock:      c.Clock,
+		Clock:      c.clock(),
 		Log:        c.log(),
 	}
 }
