@@ -316,6 +316,10 @@ func (s *Service) RequestCheck(ctx context.Context, tenantID, accountID string) 
 // read (the customer's form has both), with t's external IDs. A
 // disconnected connection is refused: its role must be submitted again.
 func (s *Service) QueueCheck(ctx context.Context, t tenant.Tenant, c connection.Connection) error {
+	if c.TenantID != t.ID {
+		// Never check one tenant's role with another's external ID.
+		return fmt.Errorf("queue check of %s/%s with the external ID of tenant %s", c.TenantID, c.AccountID, t.ID)
+	}
 	if !c.Live() {
 		return &Error{Code: CodeInvalidStatus, Field: "accountId", Message: "the connection is disconnected; the customer must submit the role again"}
 	}

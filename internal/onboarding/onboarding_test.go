@@ -456,6 +456,12 @@ func TestRequestCheckAndRotate(t *testing.T) {
 	if len(f.queue.Jobs()) != 1 || f.queue.Jobs()[0] != want {
 		t.Fatalf("jobs %+v, want [%+v]", f.queue.Jobs(), want)
 	}
+	// Another tenant's connection is never checked with acme's external ID.
+	other := c
+	other.TenantID = "beta"
+	if err := f.svc.QueueCheck(ctx, acme, other); err == nil || len(f.queue.Jobs()) != 1 {
+		t.Fatalf("QueueCheck of another tenant's connection = %v, %d jobs", err, len(f.queue.Jobs()))
+	}
 
 	f.now = f.now.Add(time.Minute)
 	rotated, err := f.svc.RotateExternalID(ctx, "acme", onboarding.RotateOptions{})
