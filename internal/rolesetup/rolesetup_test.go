@@ -478,6 +478,23 @@ func TestRenderJSON(t *testing.T) {
 	if _, ok := back["trustPolicy"].(map[string]any); !ok {
 		t.Errorf("trustPolicy is %T, want an object", back["trustPolicy"])
 	}
+	// Render's pieces are what each renderer gives on its own, for the
+	// same parameters, defaults left to fill (with a module source too).
+	for _, p := range []Params{params(), func() Params { p := params(); p.RoleName, p.ModuleSource = "", "git::https://example.com/m"; return p }()} {
+		in, err := Render(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		quick, err1 := QuickCreateURL(p)
+		tf, err2 := Terraform(p)
+		cli, err3 := CLI(p)
+		if err := errors.Join(err1, err2, err3); err != nil {
+			t.Fatal(err)
+		}
+		if in.QuickCreateURL != quick || in.Terraform != tf || in.CLI != cli {
+			t.Errorf("Render(%+v) differs from the renderers: %+v", p, in)
+		}
+	}
 }
 
 // TestValidatePrincipal: the principals the customer template and the
