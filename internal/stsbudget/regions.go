@@ -78,16 +78,25 @@ func (r *Regions) Take(ctx context.Context, n int) (context.Context, error) {
 	return WithRegion(ctx, r.names[i]), nil
 }
 
+// TakeIn waits until n more tokens are admitted in the Region ctx names
+// (the first without one): calls a check made beyond what it took, paid
+// after the fact so that the checks after it wait for them.
+func (r *Regions) TakeIn(ctx context.Context, n int) error {
+	return r.limiters[r.index(ctx)].Take(ctx, n)
+}
+
 // Throttled slows down the Region ctx names (the first without one).
-func (r *Regions) Throttled(ctx context.Context) {
+func (r *Regions) Throttled(ctx context.Context) { r.limiters[r.index(ctx)].Throttled() }
+
+// index is the limiter of the Region ctx names, the first without one.
+func (r *Regions) index(ctx context.Context) int {
 	name := RegionOf(ctx)
 	for i, n := range r.names {
 		if n == name {
-			r.limiters[i].Throttled()
-			return
+			return i
 		}
 	}
-	r.limiters[0].Throttled()
+	return 0
 }
 
 // Throttles is how many times throttling slowed a Region down.

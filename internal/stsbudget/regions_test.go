@@ -44,6 +44,24 @@ func TestRegionsSpreadChecksAndHoldEachRegionsBudget(t *testing.T) {
 	}
 }
 
+// TestTakeInPaysInTheCheckRegion: calls a check made beyond what it took
+// are paid in its own Region, which then admits its next check later.
+func TestTakeInPaysInTheCheckRegion(t *testing.T) {
+	clock := newFakeClock()
+	r, err := NewRegions([]string{"us-east-1", "eu-west-1"}, 10, CallsPerCheck, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	east, west := r.limiters[0].Next(CallsPerCheck), r.limiters[1].Next(CallsPerCheck)
+	if err := r.TakeIn(WithRegion(context.Background(), "eu-west-1"), 1); err != nil {
+		t.Fatal(err)
+	}
+	if !r.limiters[0].Next(CallsPerCheck).Equal(east) || !r.limiters[1].Next(CallsPerCheck).After(west) {
+		t.Errorf("after a call paid in eu-west-1: us-east-1 next %v (was %v), eu-west-1 next %v (was %v)",
+			r.limiters[0].Next(CallsPerCheck), east, r.limiters[1].Next(CallsPerCheck), west)
+	}
+}
+
 func TestRegionsWithoutNamesUseTheClientsRegion(t *testing.T) {
 	r, err := NewRegions(nil, 10, CallsPerCheck, newFakeClock())
 	if err != nil {

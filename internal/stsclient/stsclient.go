@@ -31,8 +31,10 @@ import (
 // check) makes at most: the Checker's attempts, the SDK retrying none.
 const AttemptsPerProbe = 3
 
-// MaxCallsPerCheck is the most STS calls one check makes.
-const MaxCallsPerCheck = AttemptsPerProbe * stsbudget.CallsPerCheck
+// MaxCallsPerCheck is the most STS calls one check makes: its probes'
+// attempts, with the fourth probe a check makes during a rotation's grace
+// (the previous external ID, when the current one is denied).
+const MaxCallsPerCheck = AttemptsPerProbe * (stsbudget.CallsPerCheck + 1)
 
 // DefaultIdleConns is how many idle connections to STS a client keeps: one
 // per probe of the checks an instance runs at once (10 checks, 3 probes),

@@ -82,6 +82,11 @@ func TestCallsPerProbeAreBounded(t *testing.T) {
 		total++
 		mu.Unlock()
 		w.Header().Set("Content-Type", "text/xml")
+		if v.Get("ExternalId") == "rc-new" { // a rotation's new ID, not yet in the trust policy
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = io.WriteString(w, denied)
+			return
+		}
 		w.WriteHeader(http.StatusBadRequest)
 		_, _ = io.WriteString(w, throttled)
 	}))
@@ -120,4 +125,16 @@ func TestCallsPerProbeAreBounded(t *testing.T) {
 	if !strings.Contains(rep.Outcome.Detail, "Throttling") {
 		t.Errorf("detail %q does not name the throttling", rep.Outcome.Detail)
 	}
+
+	// During a rotation's grace, the new ID denied: a fourth probe, with
+	// the previous ID, throttled like the negatives; still within bounds.
+	total = 0
+	clear(perProbe)
+	rep = ch.Check(context.Background(), probe.Request{TenantID: "acme", AccountID: "111122223333", RoleARN: "arn:aws:iam::111122223333:role/R",
+		ExternalID: "rc-new", ExternalIDVersion: 2, PreviousExternalID: "rc-ext", PreviousExternalIDVersion: 1, Version: 1})
+	if perProbe["rc-ext"] == 0 || total > stsclient.MaxCallsPerCheck {
+		t.Fatalf("a rotating check made %d calls (%v), want a previous-ID probe and at most %d", total, perProbe, stsclient.MaxCallsPerCheck)
+	}
 }
+
+const denied = `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>not authorized to perform sts:AssumeRole</Message></Error><RequestId>2</RequestId></ErrorResponse>`

@@ -37,6 +37,11 @@ func (b *recordingBudget) Take(ctx context.Context, n int) (context.Context, err
 	return stsbudget.WithRegion(ctx, "eu-west-1"), b.err
 }
 
+func (b *recordingBudget) TakeIn(ctx context.Context, n int) error {
+	b.record(fmt.Sprintf("take %d more in %s", n, stsbudget.RegionOf(ctx)))
+	return nil
+}
+
 func (b *recordingBudget) Throttled(ctx context.Context) {
 	b.record("throttled in " + stsbudget.RegionOf(ctx))
 }
@@ -58,6 +63,8 @@ func TestWorkerTakesTheBudgetBeforeEachCheck(t *testing.T) {
 	throttled := probe.Report{Outcome: connection.Outcome{Result: connection.ResultTransient, Detail: "Throttling"},
 		Steps: []probe.Step{{Name: probe.StepAssume, Code: "Throttling"}}}
 	ok := probe.Report{Outcome: connection.Outcome{Result: connection.ResultOK}, Steps: []probe.Step{{OK: true}, {OK: true}}}
+	previous := probe.Report{Outcome: connection.Outcome{Result: connection.ResultOK},
+		Steps: []probe.Step{{Name: probe.StepAssume}, {Name: probe.StepPrevious, OK: true}, {OK: true}, {OK: true}}}
 	timeout := probe.Report{Outcome: connection.Outcome{Result: connection.ResultTransient, Detail: "Timeout"}, Steps: []probe.Step{{Code: "Timeout"}}}
 	for _, tc := range []struct {
 		name    string
@@ -70,6 +77,7 @@ func TestWorkerTakesTheBudgetBeforeEachCheck(t *testing.T) {
 		{"throttled check slows the budget", throttled, nil, []string{"take 3", "check in eu-west-1", "throttled in eu-west-1"}, verify.ErrTransient},
 		{"other transient failure does not", timeout, nil, []string{"take 3", "check in eu-west-1"}, verify.ErrTransient},
 		{"no tokens before the deadline: no check", ok, context.DeadlineExceeded, []string{"take 3"}, context.DeadlineExceeded},
+		{"the previous external ID's probe is paid after it", previous, nil, []string{"take 3", "check in eu-west-1", "take 1 more in eu-west-1"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := store.NewMemory()

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/rolecall/rolecall/internal/backoff"
@@ -52,6 +53,9 @@ type Budget interface {
 	// Take waits until n STS calls are admitted, and returns the context
 	// the check runs in (naming the Region whose quota admitted them).
 	Take(ctx context.Context, n int) (context.Context, error)
+	// TakeIn waits until n more calls are admitted in the Region of the
+	// check run in ctx: calls it made beyond what it took.
+	TakeIn(ctx context.Context, n int) error
 	// Throttled reports that STS throttled a call of the check run in ctx.
 	Throttled(ctx context.Context)
 }
@@ -121,6 +125,14 @@ func (w *Worker) runCheck(ctx context.Context, c connection.Connection, req prob
 	rep := w.Checker.Check(checkCtx, req)
 	if w.Budget != nil && stsbudget.Throttled(rep) {
 		w.Budget.Throttled(checkCtx)
+	}
+	// During a rotation's grace a check whose current external ID was
+	// denied makes a fourth probe, with the previous one: its call is paid
+	// after the fact, so the checks that follow wait for it.
+	if w.Budget != nil && slices.ContainsFunc(rep.Steps, func(s probe.Step) bool { return s.Name == probe.StepPrevious }) {
+		if err := w.Budget.TakeIn(checkCtx, 1); err != nil {
+			w.log().Warn("the previous external ID's probe was not paid from the STS budget", "tenantId", c.TenantID, "accountId", c.AccountID, "error", err)
+		}
 	}
 	return rep, nil
 }
