@@ -21,9 +21,10 @@ import (
 
 // recordingBudget records what the worker asks of the budget, in order.
 type recordingBudget struct {
-	mu    sync.Mutex
-	calls []string
-	err   error
+	mu      sync.Mutex
+	calls   []string
+	err     error // of Take
+	moreErr error // of TakeIn
 }
 
 func (b *recordingBudget) record(s string) {
@@ -39,7 +40,7 @@ func (b *recordingBudget) Take(ctx context.Context, n int) (context.Context, err
 
 func (b *recordingBudget) TakeIn(ctx context.Context, n int) error {
 	b.record(fmt.Sprintf("take %d more in %s", n, stsbudget.RegionOf(ctx)))
-	return nil
+	return b.moreErr
 }
 
 func (b *recordingBudget) Throttled(ctx context.Context) {
@@ -98,6 +99,21 @@ func TestWorkerTakesTheBudgetBeforeEachCheck(t *testing.T) {
 			}
 		})
 	}
+	// A previous-ID probe the budget could not pay for (the invocation is
+	// ending) is logged; the check's outcome is still written.
+	t.Run("a previous-ID probe left unpaid", func(t *testing.T) {
+		st := store.NewMemory()
+		c := seed(t, st, "111122223333", connection.Verified)
+		b := &recordingBudget{moreErr: context.DeadlineExceeded}
+		w := newWorker(st, &orderedChecker{budget: b, rep: previous}, nil)
+		w.Budget = b
+		if _, err := w.Process(context.Background(), job(c, probe.WhyScheduled), 1); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := st.GetConnection(context.Background(), c.TenantID, c.AccountID); !got.LastCheckedAt.After(c.LastCheckedAt) {
+			t.Errorf("the check was not written: %+v", got)
+		}
+	})
 	if stsbudget.CallsPerCheck != 3 {
 		t.Fatalf("CallsPerCheck %d: the table above expects 3", stsbudget.CallsPerCheck)
 	}
