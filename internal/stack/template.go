@@ -8,7 +8,8 @@
 // the partner account through it: the access role's trust and permission
 // policies and the verifier's sts: statements, resolved with the sandbox's
 // stage, account and workload principal, so the local sandbox authorizes
-// exactly what the deployed stack would.
+// exactly what the deployed stack would. rolesetup's tests evaluate the
+// customer role template's trust policy with the same evaluator.
 //
 // Everything else is test support and lives in _test.go files, so no
 // production binary links it: the EventBridge pattern matcher (Match), the
