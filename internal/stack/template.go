@@ -13,8 +13,8 @@
 //
 // Everything else is test support and lives in _test.go files, so no
 // production binary links it: the EventBridge pattern matcher (Match), the
-// samconfig.toml reader (ParseSAMConfig, on the go-toml parser), a lenient
-// resolver for shape checks (Resolve, Pseudo), and the tests themselves,
+// samconfig.toml reader (ParseSAMConfig, on the go-toml parser), and the
+// tests themselves,
 // which prove what can be proven without AWS: the template is valid SAM,
 // every function builds from its Makefile target and gets exactly the
 // environment its main reads, IAM is least privilege, the table is the one
