@@ -241,7 +241,8 @@ func (r resolution) intrinsic(fn string, arg any) (any, error) {
 }
 
 // sub resolves Fn::Sub: "text ${Name} ${Resource.Attr} ${!Literal}", or
-// [text, {Name: value}] whose variables come before parameters.
+// [text, {Name: value}], whose variables (strings) take precedence over
+// parameters and attributes of the same name.
 func (r resolution) sub(arg any) (string, error) {
 	s, isText := arg.(string)
 	vars := map[string]any{}

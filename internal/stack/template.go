@@ -14,13 +14,12 @@
 // Everything else is test support and lives in _test.go files, so no
 // production binary links it: the EventBridge pattern matcher (Match), the
 // samconfig.toml reader (ParseSAMConfig, on the go-toml parser), and the
-// tests themselves,
-// which prove what can be proven without AWS: the template is valid SAM,
-// every function builds from its Makefile target and gets exactly the
-// environment its main reads, IAM is least privilege, the table is the one
-// the store defines, the event schemas are registered and every event the
-// lifecycle emits validates against its schema, and the bus rules and the
-// stream filter match exactly the events they are meant for.
+// tests themselves, which prove what can be proven without AWS: the
+// template is valid SAM, every function builds from its Makefile target and
+// gets exactly the environment its main reads, IAM is least privilege, the
+// table is the one the store defines, the event schemas are registered and
+// every event the lifecycle emits validates against its schema, and the bus
+// rules and the stream filter match exactly the events they are meant for.
 //
 // The evaluator and the pattern matcher are written here because no
 // library the Go module proxy serves does either offline the way these
