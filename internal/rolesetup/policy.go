@@ -19,8 +19,11 @@ type Statement struct {
 	Principal Principal `json:"Principal"`
 	Action    string    `json:"Action"`
 	// Condition maps an operator to its keys and values; encoding/json
-	// writes map keys sorted, which is stable.
-	Condition map[string]map[string]string `json:"Condition"`
+	// writes map keys sorted, which is stable. A statement without one
+	// (the trust policies RoleCall renders always have one; the tests'
+	// look-alike holes need not) has no Condition key, as IAM's grammar
+	// wants, rather than a null.
+	Condition map[string]map[string]string `json:"Condition,omitempty"`
 }
 
 // Principal names who a statement trusts.

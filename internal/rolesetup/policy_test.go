@@ -8,18 +8,23 @@ import (
 )
 
 // TestTemplateRendersTrustPolicyDocument: infra/customer-role.yaml,
-// evaluated with its parameters, creates exactly TrustPolicyDocument.
+// evaluated with its parameters, creates exactly TrustPolicyDocument, whose
+// keys are in the template's order.
 func TestTemplateRendersTrustPolicyDocument(t *testing.T) {
 	for _, tt := range []struct{ externalID, principal string }{
 		{"rc-ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "arn:aws:iam::111122223333:role/rolecall-prod-verifier"},
 		{"rc-ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ", "arn:aws-cn:iam::111122223333:role/team/partner"},
 	} {
-		fromTemplate, err := TemplateTrustPolicy(infra.CustomerRoleTemplate(), tt.externalID, tt.principal)
+		fromTemplate, err := templateTrustPolicy(infra.CustomerRoleTemplate(), tt.externalID, tt.principal)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := TrustPolicyDocument(tt.externalID, tt.principal).JSON(); !bytes.Equal(fromTemplate, want) {
+		doc := TrustPolicyDocument(tt.externalID, tt.principal).JSON()
+		if want, _ := canonicalJSON(doc); !bytes.Equal(fromTemplate, want) {
 			t.Errorf("template renders\n%s\nthe Go value is\n%s", fromTemplate, want)
+		}
+		if key, ok := keysInOrder(infra.CustomerRoleTemplate(), doc); !ok {
+			t.Errorf("the Go value's keys are not in the template's order (first out of order: %s):\n%s", key, doc)
 		}
 	}
 }
@@ -62,7 +67,7 @@ func BenchmarkRenderAndTemplate(b *testing.B) {
 }
 
 // TestTrustPolicyArgumentsInOneOrder: TrustPolicyDocument, TrustPolicy and
-// TemplateTrustPolicy all take the external ID first, then the principal,
+// templateTrustPolicy all take the external ID first, then the principal,
 // and put each where it belongs.
 func TestTrustPolicyArgumentsInOneOrder(t *testing.T) {
 	const ext, principal = "rc-ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "arn:aws:iam::111122223333:role/rolecall-prod-access"
@@ -74,8 +79,26 @@ func TestTrustPolicyArgumentsInOneOrder(t *testing.T) {
 	if err != nil || !bytes.Equal(rendered, doc.JSON()) {
 		t.Errorf("TrustPolicy(ext, principal) = %s, %v; want\n%s", rendered, err, doc.JSON())
 	}
-	fromTemplate, err := TemplateTrustPolicy(infra.CustomerRoleTemplate(), ext, principal)
-	if err != nil || !bytes.Equal(fromTemplate, doc.JSON()) {
-		t.Errorf("TemplateTrustPolicy(template, ext, principal) = %s, %v; want\n%s", fromTemplate, err, doc.JSON())
+	fromTemplate, err := templateTrustPolicy(infra.CustomerRoleTemplate(), ext, principal)
+	if want, _ := canonicalJSON(doc.JSON()); err != nil || !bytes.Equal(fromTemplate, want) {
+		t.Errorf("templateTrustPolicy(template, ext, principal) = %s, %v; want\n%s", fromTemplate, err, want)
+	}
+}
+
+// TestKeysInOrderFindsAReorderedKey: the key order check fails a document
+// whose keys are not in the template's order, and names the key.
+func TestKeysInOrderFindsAReorderedKey(t *testing.T) {
+	tests := []struct {
+		name, doc, key string
+		ok             bool
+	}{
+		{"template order", string(TrustPolicyDocument("X1", "arn:aws:iam::111122223333:role/P").JSON()), "", true},
+		{"Statement first", `{"Statement":[{"Sid":"S","Effect":"Allow","Principal":{"AWS":"P"},"Action":"A","Condition":{"StringEquals":{"sts:ExternalId":"X1"}}}],"Version":"2012-10-17"}`, "Statement", false},
+		{"Sid missing", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow"}]}`, "Sid", false},
+	}
+	for _, tt := range tests {
+		if key, ok := keysInOrder(infra.CustomerRoleTemplate(), []byte(tt.doc)); ok != tt.ok || key != tt.key {
+			t.Errorf("%s: keysInOrder = %q, %v; want %q, %v", tt.name, key, ok, tt.key, tt.ok)
+		}
 	}
 }

@@ -201,10 +201,10 @@ func rulePatterns(t *testing.T, params map[string]string) map[string]any {
 		if canon(p["EventBusName"]) != "Ref:EventBus" {
 			t.Errorf("%s is not on RoleCall's bus: %v", id, p["EventBusName"])
 		}
-		out[id] = stack.Resolve(p["EventPattern"], params)
+		out[id] = resolve(t, p["EventPattern"], params)
 	}
 	for id, r := range tm.Resources("AWS::Events::Archive") {
-		out[id] = stack.Resolve(m(r["Properties"])["EventPattern"], params)
+		out[id] = resolve(t, m(r["Properties"])["EventPattern"], params)
 	}
 	return out
 }

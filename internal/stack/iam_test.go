@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/rolecall/rolecall/internal/stack"
 )
 
 // publicGrant is the one public statement a resource policy of the stack
@@ -305,8 +303,8 @@ func TestOnlyTheAccessRoleAssumesCustomerRoles(t *testing.T) {
 	// The spelled-out ARN is the access role's: same account, same name.
 	r := template(t).Resources("AWS::IAM::Role")
 	params := template(t).Parameters()
-	name := stack.Resolve(m(r["PartnerAccessRole"]["Properties"])["RoleName"], params)
-	arn := stack.Resolve(map[string]any{"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/rolecall-${Stage}-access"}, params)
+	name := resolve(t, m(r["PartnerAccessRole"]["Properties"])["RoleName"], params)
+	arn := resolve(t, map[string]any{"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/rolecall-${Stage}-access"}, params)
 	if name != "rolecall-dev-access" || arn != "arn:aws:iam::111122223333:role/"+fmt.Sprint(name) {
 		t.Errorf("access role name %v, the verifier may assume %v", name, arn)
 	}

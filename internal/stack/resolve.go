@@ -7,8 +7,10 @@ import (
 )
 
 // Values are what ResolveValue substitutes: parameter values (a
-// CommaDelimitedList as its comma-joined string), the pseudo parameters
-// (Pseudo, unless given in Params) and resource attributes ("Role.Arn").
+// CommaDelimitedList as its comma-joined string) and the pseudo parameters
+// the caller models ("AWS::AccountId"), both in Params, and resource
+// attributes ("Role.Arn") in Attrs. Nothing else resolves: a pseudo
+// parameter the caller does not give is unresolved, never a sample value.
 type Values struct {
 	Params map[string]string
 	Attrs  map[string]string
@@ -18,11 +20,13 @@ type Values struct {
 var ErrUnresolved = errors.New("unresolved template value")
 
 // ResolveValue resolves v as CloudFormation would deploy it with vals:
-// Ref, Fn::Sub, Fn::GetAtt, Fn::If (with the template's Conditions:
-// Fn::Not, Fn::Equals, Fn::Join, Fn::And, Fn::Or, Condition), Fn::Join,
-// and AWS::NoValue dropped from lists and mappings. A reference to
-// anything not in vals is an ErrUnresolved error, so a caller modelling
-// part of the stack notices when the template changes under it.
+// Ref, Fn::Sub (a string, or [string, {variables}]), Fn::GetAtt, Fn::If
+// (with the template's Conditions: Fn::Not, Fn::Equals, Fn::Join, Fn::And,
+// Fn::Or, Condition), Fn::Join of strings, and AWS::NoValue dropped from
+// lists and mappings. A reference to anything not in vals, any other
+// function and any other form of these is an ErrUnresolved error, so a
+// caller modelling part of the stack notices when the template changes
+// under it.
 func (t Template) ResolveValue(v any, vals Values) (any, error) {
 	r := resolution{t: t, vals: vals}
 	out, err := r.value(v)
@@ -35,11 +39,6 @@ func (t Template) ResolveValue(v any, vals Values) (any, error) {
 	return out, nil
 }
 
-// Condition evaluates one of the template's Conditions with vals.
-func (t Template) Condition(name string, vals Values) (bool, error) {
-	return resolution{t: t, vals: vals}.condition(name)
-}
-
 type noValueT struct{}
 
 var noValue = noValueT{}
@@ -50,10 +49,7 @@ type resolution struct {
 }
 
 func (r resolution) param(name string) (string, bool) {
-	if v, ok := r.vals.Params[name]; ok {
-		return v, true
-	}
-	v, ok := Pseudo[name]
+	v, ok := r.vals.Params[name]
 	return v, ok
 }
 
@@ -129,7 +125,10 @@ func (r resolution) args(arg any, n int, fn string) ([]any, error) {
 func (r resolution) intrinsic(fn string, arg any) (any, error) {
 	switch fn {
 	case "Ref":
-		name := fmt.Sprint(arg)
+		name, ok := arg.(string)
+		if !ok {
+			return nil, fmt.Errorf("%w: Ref takes a name", ErrUnresolved)
+		}
 		if name == "AWS::NoValue" {
 			return noValue, nil
 		}
@@ -159,30 +158,7 @@ func (r resolution) intrinsic(fn string, arg any) (any, error) {
 		}
 		return v, nil
 	case "Fn::Sub":
-		s, ok := arg.(string)
-		if !ok {
-			return nil, fmt.Errorf("%w: Fn::Sub with variables", ErrUnresolved)
-		}
-		var b strings.Builder
-		for _, part := range SubRefs(s) {
-			switch {
-			case !part.Ref:
-				b.WriteString(part.Text)
-			case strings.Contains(part.Text, "."):
-				v, ok := r.vals.Attrs[part.Text]
-				if !ok {
-					return nil, fmt.Errorf("%w: ${%s}", ErrUnresolved, part.Text)
-				}
-				b.WriteString(v)
-			default:
-				v, ok := r.param(part.Text)
-				if !ok {
-					return nil, fmt.Errorf("%w: ${%s}", ErrUnresolved, part.Text)
-				}
-				b.WriteString(v)
-			}
-		}
-		return b.String(), nil
+		return r.sub(arg)
 	case "Fn::Join":
 		a, err := r.args(arg, 2, fn)
 		if err != nil {
@@ -203,7 +179,9 @@ func (r resolution) intrinsic(fn string, arg any) (any, error) {
 		}
 		parts := make([]string, len(list))
 		for i, e := range list {
-			parts[i] = fmt.Sprint(e)
+			if parts[i], ok = e.(string); !ok {
+				return nil, fmt.Errorf("%w: Fn::Join of %v, not a string", ErrUnresolved, e)
+			}
 		}
 		return strings.Join(parts, sep), nil
 	case "Fn::If":
@@ -260,6 +238,62 @@ func (r resolution) intrinsic(fn string, arg any) (any, error) {
 		return fmt.Sprint(x) == fmt.Sprint(y), nil
 	}
 	return nil, fmt.Errorf("%w: %s is not modelled", ErrUnresolved, fn)
+}
+
+// sub resolves Fn::Sub: "text ${Name} ${Resource.Attr} ${!Literal}", or
+// [text, {Name: value}], whose variables (strings) take precedence over
+// parameters and attributes of the same name.
+func (r resolution) sub(arg any) (string, error) {
+	s, isText := arg.(string)
+	vars := map[string]any{}
+	if !isText {
+		a, err := r.args(arg, 2, "Fn::Sub")
+		if err != nil {
+			return "", err
+		}
+		s, isText = a[0].(string)
+		vm, isMap := a[1].(map[string]any)
+		if !isText || !isMap {
+			return "", fmt.Errorf("%w: Fn::Sub takes a string or [string, {variables}]", ErrUnresolved)
+		}
+		for name, e := range vm {
+			v, err := r.value(e)
+			if err != nil {
+				return "", err
+			}
+			vars[name] = v
+		}
+	}
+	if i := strings.LastIndex(s, "${"); i >= 0 && !strings.Contains(s[i:], "}") {
+		return "", fmt.Errorf("%w: Fn::Sub %q has an unterminated ${", ErrUnresolved, s)
+	}
+	var b strings.Builder
+	for _, part := range SubRefs(s) {
+		if !part.Ref {
+			b.WriteString(part.Text)
+			continue
+		}
+		v, ok := r.subRef(part.Text, vars)
+		if !ok {
+			return "", fmt.Errorf("%w: ${%s} in Fn::Sub", ErrUnresolved, part.Text)
+		}
+		b.WriteString(v)
+	}
+	return b.String(), nil
+}
+
+// subRef resolves one ${Name} of Fn::Sub: a variable (a string), a
+// resource attribute, or a parameter.
+func (r resolution) subRef(name string, vars map[string]any) (string, bool) {
+	if v, ok := vars[name]; ok {
+		s, isStr := v.(string)
+		return s, isStr
+	}
+	if strings.Contains(name, ".") {
+		v, ok := r.vals.Attrs[name]
+		return v, ok
+	}
+	return r.param(name)
 }
 
 func (r resolution) boolean(v any) (bool, error) {

@@ -3,6 +3,7 @@ package stack_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sync"
@@ -38,6 +39,26 @@ var functions = map[string]string{
 	"VerifyFunction":   "verify",
 	"SweepFunction":    "sweep",
 	"RegisterFunction": "register",
+}
+
+// pseudo are sample values of the pseudo parameters, for resolve.
+var pseudo = map[string]string{
+	"AWS::AccountId": "111122223333", "AWS::Region": "us-east-1", "AWS::Partition": "aws",
+	"AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "rolecall-dev", "AWS::NoValue": "",
+}
+
+// resolve resolves v from template.yaml with ResolveValue, the parameter
+// values given and the sample pseudo parameters; what does not resolve
+// fails the test.
+func resolve(t *testing.T, v any, params map[string]string) any {
+	t.Helper()
+	vals := stack.Values{Params: maps.Clone(pseudo)}
+	maps.Copy(vals.Params, params)
+	out, err := template(t).ResolveValue(v, vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func m(v any) map[string]any {

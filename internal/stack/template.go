@@ -1,37 +1,45 @@
-// Package stack reads RoleCall's deployable stack (template.yaml and
-// samconfig.toml) and evaluates it offline. It has two users:
+// Package stack reads RoleCall's deployable stack (template.yaml) and
+// evaluates it offline.
 //
-//   - `rolecall serve` (internal/emulator) models the partner account from
-//     template.yaml through it: the access role's trust and permission
-//     policies and the verifier's sts: statements, resolved with the
-//     sandbox's stage, account and workload principal, so the local sandbox
-//     authorizes exactly what the deployed stack would;
-//   - the stack's tests prove through it what can be proven without AWS:
-//     the template is valid SAM, every function builds from its Makefile
-//     target and gets exactly the environment its main reads, IAM is least
-//     privilege, the table is the one the store defines, the event schemas
-//     are registered and every event the lifecycle emits validates against
-//     its schema, and the bus rules and the stream filter match exactly the
-//     events they are meant for.
+// The production part, in the non-test files, is what `rolecall serve`
+// (internal/emulator) and the bench need: ParseTemplate and LoadTemplate
+// (the YAML template in its JSON form), Resources, Properties and
+// Parameters, and the CloudFormation evaluator ResolveValue. serve models
+// the partner account through it: the access role's trust and permission
+// policies and the verifier's sts: statements, resolved with the sandbox's
+// stage, account and workload principal, so the local sandbox authorizes
+// exactly what the deployed stack would. rolesetup's tests evaluate the
+// customer role template's trust policy with the same evaluator.
 //
-// The CloudFormation evaluator (ResolveValue, Condition) and the
-// EventBridge pattern matcher (Match) are written here because no library
-// the Go module proxy serves does either offline the way these callers
-// need. The closest, goformation's intrinsics package, resolves a whole
-// template with fixed sample pseudo parameters (account 123456789012,
-// us-east-1) and turns what it cannot resolve (Fn::GetAtt, a Ref to a
-// resource, an unknown name) into null without an error; serve has to
-// supply its own account, partition and resource attributes, and has to
+// Everything else is test support and lives in _test.go files, so no
+// production binary links it: the EventBridge pattern matcher (Match), the
+// samconfig.toml reader (ParseSAMConfig, on the go-toml parser), and the
+// tests themselves, which prove what can be proven without AWS: the
+// template is valid SAM, every function builds from its Makefile target and
+// gets exactly the environment its main reads, IAM is least privilege, the
+// table is the one the store defines, the event schemas are registered and
+// every event the lifecycle emits validates against its schema, and the bus
+// rules and the stream filter match exactly the events they are meant for.
+//
+// The evaluator and the pattern matcher are written here because no
+// library the Go module proxy serves does either offline the way these
+// callers need. The closest evaluator, goformation's intrinsics package,
+// resolves a whole template with fixed sample pseudo parameters (account
+// 123456789012, us-east-1) and turns what it cannot resolve (Fn::GetAtt, a
+// Ref to a resource, an unknown name) into null without an error; serve has
+// to supply its own account, partition and resource attributes, and has to
 // fail when template.yaml changes under its model (ErrUnresolved) rather
-// than authorize against a null. For event patterns the AWS SDK offers only
-// EventBridge's TestEventPattern API, a call to AWS, and the Go
-// implementation of the pattern language (quamina) is not served.
-// ResolveValue and Match implement only the subset RoleCall's template uses
-// and report anything else as an error, never as a silent value or match.
+// than authorize against a null. For event patterns the AWS SDK offers
+// only EventBridge's TestEventPattern API, a call to AWS, and the Go
+// implementation of the pattern language (quamina) is not served. The
+// parameter_overrides string of samconfig.toml is SAM's own format
+// (shell-like pairs inside one TOML string), which no library parses.
+// ResolveValue and Match implement only the subset RoleCall's templates
+// use and report anything else as an error, never as a silent value or
+// match.
 package stack
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -145,9 +153,6 @@ func fromNode(n *yaml.Node) (any, error) {
 	return nil, fmt.Errorf("line %d: unexpected YAML node", n.Line)
 }
 
-// JSON returns the template as JSON.
-func (t Template) JSON() ([]byte, error) { return json.Marshal(map[string]any(t)) }
-
 // Resources returns the logical IDs of the resources of type typ ("" for
 // all), with their definitions.
 func (t Template) Resources(typ string) map[string]map[string]any {
@@ -181,73 +186,6 @@ func (t Template) Parameters() map[string]string {
 		}
 	}
 	return out
-}
-
-// Pseudo are sample values of the pseudo parameters, for Resolve.
-var Pseudo = map[string]string{
-	"AWS::AccountId": "111122223333", "AWS::Region": "us-east-1", "AWS::Partition": "aws",
-	"AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "rolecall-dev", "AWS::NoValue": "",
-}
-
-// Resolve replaces Ref and Fn::Sub of parameters (with their values in
-// params) and pseudo parameters in v by their values; references to
-// resources are left as they are.
-func Resolve(v any, params map[string]string) any {
-	switch x := v.(type) {
-	case map[string]any:
-		if len(x) == 1 {
-			if r, ok := x["Ref"].(string); ok {
-				if p, ok := params[r]; ok {
-					return p
-				}
-				if p, ok := Pseudo[r]; ok {
-					return p
-				}
-				return x
-			}
-			if s, ok := x["Fn::Sub"].(string); ok {
-				out, complete := substitute(s, params)
-				if complete {
-					return out
-				}
-				return x
-			}
-		}
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k] = Resolve(e, params)
-		}
-		return m
-	case []any:
-		s := make([]any, len(x))
-		for i, e := range x {
-			s[i] = Resolve(e, params)
-		}
-		return s
-	}
-	return v
-}
-
-// substitute expands ${Name} in an Fn::Sub string from params and the
-// pseudo parameters; complete is false when a name is neither.
-func substitute(s string, params map[string]string) (string, bool) {
-	var b strings.Builder
-	complete := true
-	for _, part := range SubRefs(s) {
-		if !part.Ref {
-			b.WriteString(part.Text)
-			continue
-		}
-		if v, ok := params[part.Text]; ok {
-			b.WriteString(v)
-		} else if v, ok := Pseudo[part.Text]; ok {
-			b.WriteString(v)
-		} else {
-			complete = false
-			b.WriteString("${" + part.Text + "}")
-		}
-	}
-	return b.String(), complete
 }
 
 // SubPart is a piece of an Fn::Sub string: literal text, or a reference

@@ -64,21 +64,6 @@ func TestLoadTemplate(t *testing.T) {
 	}
 }
 
-func TestResolve(t *testing.T) {
-	params := map[string]string{"Stage": "dev"}
-	in := map[string]any{
-		"a": map[string]any{"Ref": "Stage"},
-		"b": map[string]any{"Fn::Sub": "rolecall-${Stage}-${AWS::Region}-${!Literal}"},
-		"c": map[string]any{"Ref": "Table"},
-		"d": []any{map[string]any{"Fn::Sub": "${Table.Arn}/x"}},
-	}
-	got := fmt.Sprint(stack.Resolve(in, params))
-	want := "map[a:dev b:rolecall-dev-us-east-1-${Literal} c:map[Ref:Table] d:[map[Fn::Sub:${Table.Arn}/x]]]"
-	if got != want {
-		t.Errorf("Resolve = %s\nwant      %s", got, want)
-	}
-}
-
 func TestSubRefs(t *testing.T) {
 	got := fmt.Sprint(stack.SubRefs("arn:${AWS::Partition}:x:${Table.Arn}/${!Lit}end"))
 	want := "[{arn: false} {AWS::Partition true} {:x: false} {Table.Arn true} {/ false} {${Lit} false} {end false}]"
@@ -136,7 +121,7 @@ func TestReferencesResolve(t *testing.T) {
 	for p := range tm.Parameters() {
 		names[p] = true
 	}
-	for p := range stack.Pseudo {
+	for p := range pseudo {
 		names[p] = true
 	}
 	used, conds := map[string]bool{}, map[string]bool{}

@@ -1,11 +1,15 @@
 // Package trusthole renders the common ways of writing a trust policy that
-// look as if they required the partner's external ID but do not. Tests load
-// them into the sandbox STS to prove that RoleCall's probes catch every one;
-// no production code needs them.
+// look as if they required the partner's external ID but do not: each is
+// RoleCall's own trust policy (rolesetup.TrustPolicyDocument) with its
+// condition replaced by a mistaken one. Tests load them into the sandbox STS
+// to prove that RoleCall's probes catch every one; no production code needs
+// them.
 package trusthole
 
 import (
 	"encoding/json"
+
+	"github.com/rolecall/rolecall/internal/rolesetup"
 )
 
 // Hole names a common way of writing a trust policy that looks as if it
@@ -61,38 +65,35 @@ func (h Hole) AllowsAnyExternalID() bool {
 }
 
 // TrustPolicy renders the hole as a trust policy document trusting
-// principal; the holes that name an external ID name externalID. An unknown
-// Hole renders the document with no condition.
+// principal: RoleCall's own trust policy (rolesetup.TrustPolicyDocument),
+// Sid and all, with its condition replaced by the hole's, so that each reads
+// like the real one and differs only where the mistake is. The holes that
+// name an external ID name externalID. An unknown Hole renders the document
+// with no condition.
 func (h Hole) TrustPolicy(externalID, principal string) []byte {
-	var cond map[string]map[string]string
-	switch h {
-	case IfExists:
-		cond = map[string]map[string]string{"StringEqualsIfExists": {"sts:ExternalId": externalID}}
-	case ForAllValues:
-		cond = map[string]map[string]string{"ForAllValues:StringEquals": {"sts:ExternalId": externalID}}
-	case PrefixWildcard:
-		cond = map[string]map[string]string{"StringLike": {"sts:ExternalId": "rc-*"}}
-	case Wildcard:
-		cond = map[string]map[string]string{"StringLike": {"sts:ExternalId": "*"}}
-	case NullFalse:
-		cond = map[string]map[string]string{"Null": {"sts:ExternalId": "false"}}
-	case ForAnyValue:
-		cond = map[string]map[string]string{"ForAnyValue:StringLike": {"sts:ExternalId": "*"}}
-	}
-	return trustDocument(principal, cond)
-}
-
-func trustDocument(principal string, cond map[string]map[string]string) []byte {
-	type stmt struct {
-		Effect    string
-		Principal map[string]string
-		Action    string
-		Condition map[string]map[string]string `json:",omitempty"`
-	}
-	doc := struct {
-		Version   string
-		Statement []stmt
-	}{"2012-10-17", []stmt{{"Allow", map[string]string{"AWS": principal}, "sts:AssumeRole", cond}}}
+	doc := rolesetup.TrustPolicyDocument(externalID, principal)
+	doc.Statement[0].Condition = h.condition(externalID)
 	b, _ := json.Marshal(doc) // strings and maps of strings always marshal
 	return b
+}
+
+// condition is the hole's condition block in place of RoleCall's
+// StringEquals on sts:ExternalId.
+func (h Hole) condition(externalID string) map[string]map[string]string {
+	const key = "sts:ExternalId"
+	switch h {
+	case IfExists:
+		return map[string]map[string]string{"StringEqualsIfExists": {key: externalID}}
+	case ForAllValues:
+		return map[string]map[string]string{"ForAllValues:StringEquals": {key: externalID}}
+	case PrefixWildcard:
+		return map[string]map[string]string{"StringLike": {key: "rc-*"}}
+	case Wildcard:
+		return map[string]map[string]string{"StringLike": {key: "*"}}
+	case NullFalse:
+		return map[string]map[string]string{"Null": {key: "false"}}
+	case ForAnyValue:
+		return map[string]map[string]string{"ForAnyValue:StringLike": {key: "*"}}
+	}
+	return nil
 }

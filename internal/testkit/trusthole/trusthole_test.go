@@ -1,9 +1,13 @@
 package trusthole
 
 import (
+	"bytes"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/rolecall/rolecall/internal/rolesetup"
 )
 
 // TestEveryHoleTrustsThePrincipal: each hole is one Allow of sts:AssumeRole
@@ -44,6 +48,33 @@ func TestEveryHoleTrustsThePrincipal(t *testing.T) {
 		}
 		if !h.AllowsWithoutExternalID() && !h.AllowsAnyExternalID() {
 			t.Errorf("%s lets in neither negative probe", h)
+		}
+	}
+}
+
+// TestEveryHoleLooksLikeTheRealPolicy: each hole is RoleCall's trust policy
+// (rolesetup.TrustPolicyDocument) with another condition and nothing else
+// changed, so it reads as if it enforced the external ID.
+func TestEveryHoleLooksLikeTheRealPolicy(t *testing.T) {
+	const extID, principal = "rc-EXTERNALIDEXTERNALIDEXTERNALID", "arn:aws:iam::111122223333:role/RoleCallAccess"
+	genuine := rolesetup.TrustPolicyDocument(extID, principal)
+	for _, h := range All {
+		raw := h.TrustPolicy(extID, principal)
+		var doc rolesetup.Policy
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&doc); err != nil || len(doc.Statement) != 1 {
+			t.Fatalf("%s: %s, %v", h, raw, err)
+		}
+		if reflect.DeepEqual(doc.Statement[0].Condition, genuine.Statement[0].Condition) {
+			t.Errorf("%s has the real condition", h)
+		}
+		if h == NoCondition && bytes.Contains(raw, []byte(`"Condition"`)) {
+			t.Errorf("%s has a Condition key: %s", h, raw)
+		}
+		doc.Statement[0].Condition = genuine.Statement[0].Condition
+		if !bytes.Equal(doc.JSON(), genuine.JSON()) {
+			t.Errorf("%s differs from the real policy beyond its condition:\n%s", h, raw)
 		}
 	}
 }
