@@ -35,14 +35,14 @@ func Onboarding(p Partner, policy connection.Policy, submissionsPerMinute int, c
 		Store:                c.Store,
 		Queue:                c.Queue,
 		Policy:               policy,
-		Rules:                Rules(p),
+		Rules:                rules(p),
 		SubmissionsPerMinute: submissionsPerMinute,
 	}
 }
 
-// Rules are the role ARN rules of submissions: the deployment's partition
+// rules are the role ARN rules of submissions: the deployment's partition
 // (the trusted principal's) and never the partner's own account.
-func Rules(p Partner) rolearn.Rules {
+func rules(p Partner) rolearn.Rules {
 	return rolearn.Rules{Partition: rolearn.PartitionOr(p.TrustedPrincipalARN, "aws"), OwnAccount: p.AccountID}
 }
 

@@ -29,7 +29,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/rolecall/rolecall/access"
 	"github.com/rolecall/rolecall/internal/app"
@@ -97,7 +96,9 @@ func New(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err := st.verifyQueue(awsCfg); err != nil {
 		return nil, err
 	}
-	st.eventBus(awsCfg)
+	if err := st.eventBus(awsCfg); err != nil {
+		return nil, err
+	}
 	if err := st.store(ctx, awsCfg); err != nil {
 		return nil, err
 	}
@@ -146,38 +147,48 @@ func (st *Stack) awsConfig(ctx context.Context) (aws.Config, error) {
 	return cfg, nil
 }
 
-// verifyQueue is the in-process verify queue, or a real SQS queue.
+// verifyQueue is the in-process verify queue, or a real SQS queue (the
+// Lambdas' SQS adapter, built by app). Build takes the queue the pollers
+// receive from out of the components.
 func (st *Stack) verifyQueue(awsCfg aws.Config) error {
 	if url := st.opts.QueueURL; url != "" {
-		c, err := app.AWSComponents(awsCfg, app.Resources{QueueURL: url}, st.opts.Log)
+		c, err := app.AWSComponents(awsCfg, app.Resources{QueueURL: url}, st.opts.Log, app.SQS)
 		if err != nil {
 			return err
 		}
-		st.Queue = c.Queue.(*queue.SQS)
+		st.Components.Queue = c.Queue
 		st.QueueKind = "SQS queue " + url
 		st.receiveWait = queue.MaxWait
-	} else {
-		mem := queue.NewMemory()
-		mem.Visibility = 30 * time.Second
-		st.Queue = mem
-		st.QueueKind = "in-process verify queue"
-		st.receiveWait = time.Second
+		return nil
 	}
-	st.Components.Queue = st.Queue
+	mem := queue.NewMemory()
+	mem.Visibility = 30 * time.Second
+	st.Components.Queue = mem
+	st.QueueKind = "in-process verify queue"
+	st.receiveWait = time.Second
 	return nil
 }
 
 // eventBus is the bus the publish handler puts events on: the in-process
-// one, or with an event bus both it and EventBridge.
-func (st *Stack) eventBus(awsCfg aws.Config) {
+// one, or with an event bus both it and EventBridge (the publish Lambda's
+// bus, built by app).
+func (st *Stack) eventBus(awsCfg aws.Config) error {
 	st.Components.Bus = st.Bus
-	if st.opts.AWS && st.opts.EventBusName != "" {
-		st.Components.Bus = teeBus{st.Bus, &bus.EventBridge{Client: eventbridge.NewFromConfig(awsCfg)}}
+	if !st.opts.AWS || st.opts.EventBusName == "" {
+		return nil
 	}
+	c, err := app.AWSComponents(awsCfg, app.Resources{}, st.opts.Log, app.EventBridge)
+	if err != nil {
+		return err
+	}
+	st.Components.Bus = teeBus{st.Bus, c.Bus}
+	return nil
 }
 
 // store is the embedded store with its outbox as the change feed, or the
-// DynamoDB adapter with its stream; registrations live beside it.
+// DynamoDB adapter with its stream; registrations live beside it. Build
+// takes the embedded store whose outbox it publishes out of the
+// components.
 func (st *Stack) store(ctx context.Context, awsCfg aws.Config) error {
 	o := st.opts
 	if o.DynamoDBEndpoint != "" || (o.AWS && o.TableName != "") {
@@ -185,8 +196,7 @@ func (st *Stack) store(ctx context.Context, awsCfg aws.Config) error {
 			return err
 		}
 	} else {
-		mem := store.NewMemory()
-		st.Components.Store, st.outbox = mem, mem
+		st.Components.Store = store.NewMemory()
 		st.StoreKind = "embedded store (in memory)"
 	}
 	st.Components.Registrations = registrationsOf(st.Components.Store)
@@ -195,7 +205,7 @@ func (st *Stack) store(ctx context.Context, awsCfg aws.Config) error {
 
 // awsSTS is real STS: the partner's identity comes from the base
 // credentials; checks chain through the access role when one is given, as
-// the verify Lambda's do (app.AWSComponents).
+// the verify Lambda's do (app.AccessRoleSTS).
 func (st *Stack) awsSTS(ctx context.Context, awsCfg aws.Config) error {
 	base, err := stsclient.New(awsCfg, stsclient.Options{IdleConns: stsIdleConns})
 	if err != nil {
@@ -210,7 +220,7 @@ func (st *Stack) awsSTS(ctx context.Context, awsCfg aws.Config) error {
 	}
 	st.Components.STS = &probe.STS{Client: base}
 	if st.opts.AccessRoleARN != "" {
-		c, err := app.AWSComponents(awsCfg, app.Resources{AccessRoleARN: st.opts.AccessRoleARN, STSIdleConns: stsIdleConns}, st.opts.Log)
+		c, err := app.AWSComponents(awsCfg, app.Resources{AccessRoleARN: st.opts.AccessRoleARN, STSIdleConns: stsIdleConns}, st.opts.Log, app.AccessRoleSTS)
 		if err != nil {
 			return err
 		}
