@@ -16,6 +16,7 @@ import (
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/publish"
 	"github.com/rolecall/rolecall/internal/queue"
+	"github.com/rolecall/rolecall/internal/register"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/stsbudget"
 	"github.com/rolecall/rolecall/internal/stsclient"
@@ -208,7 +209,10 @@ func TestHandlersAsDeployed(t *testing.T) {
 		t.Errorf("api: %v", err)
 	}
 	reg, err := NewRegister(ReadRegister(env), c)
-	if err != nil || reg.Policy.Region != "us-east-1" || reg.Policy.AllowLoopback || reg.Wait != 10*time.Second {
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := reg.Sender.(*register.Responder); !ok || r.Policy.Region != "us-east-1" || r.Policy.AllowLoopback || reg.Wait != 10*time.Second {
 		t.Errorf("register = %+v, %v; want this Region's response bucket only", reg, err)
 	}
 	sw, err := NewSweep(ReadSweep(env), c)

@@ -113,13 +113,11 @@ func NewRegister(s Register, c Components) (*register.Handler, error) {
 // RegisterFor is the registration handler over an onboarding service and
 // registrations already built (serve shares the API's).
 func RegisterFor(s Register, svc *onboarding.Service, regs *onboarding.Registrations, c Components) *register.Handler {
-	urls := register.URLPolicy{Region: c.Region, AllowLoopback: s.AllowLoopback}
 	return &register.Handler{
 		Registrar:  regs,
 		Onboarding: svc,
 		Answers:    c.Registrations,
-		Sender:     &register.Responder{Policy: urls},
-		Policy:     urls,
+		Sender:     &register.Responder{Policy: register.URLPolicy{Region: c.Region, AllowLoopback: s.AllowLoopback}},
 		Wait:       s.Wait,
 		Poll:       s.Poll,
 		Clock:      c.clock(),
