@@ -92,8 +92,8 @@ func (c *Client) CreateInvite(ctx context.Context, tenantID string, ttl time.Dur
 	return call[InviteCreated](ctx, c, "POST", "/v1/tenants/"+seg(tenantID)+"/invites", in, "invite")
 }
 
-// Invites is GET /v1/tenants/{id}/invites. It accepts a bare array and
-// an {"invites": [...], "cursor"} page (followed to the end).
+// Invites is GET /v1/tenants/{id}/invites: its {"invites": [...],
+// "cursor"} pages, followed to the end.
 func (c *Client) Invites(ctx context.Context, tenantID string) ([]Invite, []json.RawMessage, error) {
 	return list[Invite](ctx, c, "/v1/tenants/"+seg(tenantID)+"/invites", nil, "invites", "invite")
 }
