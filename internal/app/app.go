@@ -7,10 +7,12 @@
 // Lambda (every variable name a function reads is written here, and
 // template.yaml sets exactly those). Components are the adapters the
 // handlers run on: store, verify and priority queues, event bus, STS port,
-// clock and logger. NewAWS builds them from an aws.Config for the Lambdas;
-// `rolecall serve` (internal/emulator) and the bench build embedded or
-// sandbox ones and call the same handler constructors, so what runs on a
-// laptop and what the bench measures is what is deployed.
+// clock and logger. AWSComponents builds the AWS ones from an aws.Config,
+// each from the Part of its service: the Lambdas build the parts their
+// Settings name, `rolecall serve` (internal/emulator) the parts of the AWS
+// resources it is given. serve and the bench build embedded or sandbox
+// components for the rest and call the same handler constructors, so what
+// runs on a laptop and what the bench measures is what is deployed.
 //
 // The request path is: functions/<name>/main.go → app.New<Name> → the
 // package that does the work (httpapi, publish, verify, sweep, register).
@@ -84,7 +86,8 @@ func (c Components) clock() stsbudget.Clock {
 }
 
 // Settings are what a function's Read returns: they build the AWS
-// components the function uses, and only those (NewAWS).
+// components the function uses, and only those (AWSComponents with the
+// function's parts).
 type Settings interface {
 	AWSComponents(cfg aws.Config, log *slog.Logger) (Components, error)
 }
@@ -98,7 +101,7 @@ func Lambda[S Settings, H any](read func(*config.Env) S, build func(S, Component
 	log := config.Logger(os.Stdout, os.LookupEnv)
 	env := config.New(os.LookupEnv)
 	s := read(env)
-	c, err := NewAWS(context.Background(), env, s, log)
+	c, err := newAWS(context.Background(), env, s, log)
 	var h H
 	if err == nil {
 		h, err = build(s, c)

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -13,7 +14,9 @@ import (
 	"github.com/rolecall/rolecall/internal/bus"
 	"github.com/rolecall/rolecall/internal/config"
 	"github.com/rolecall/rolecall/internal/probe"
+	"github.com/rolecall/rolecall/internal/publish"
 	"github.com/rolecall/rolecall/internal/queue"
+	"github.com/rolecall/rolecall/internal/register"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/stsbudget"
 	"github.com/rolecall/rolecall/internal/stsclient"
@@ -66,8 +69,8 @@ func TestReadersReadTheEnvironment(t *testing.T) {
 			t.Errorf("%s = %q, want %q", tc.name, tc.got, tc.want)
 		}
 	}
-	if r := Rules(api.Partner); r.Partition != "aws-cn" || r.OwnAccount != "111122223333" {
-		t.Errorf("Rules = %+v, want the principal's partition and the partner's account", r)
+	if r := rules(api.Partner); r.Partition != "aws-cn" || r.OwnAccount != "111122223333" {
+		t.Errorf("rules = %+v, want the principal's partition and the partner's account", r)
 	}
 }
 
@@ -87,7 +90,7 @@ func TestReadersReportEveryProblem(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			env := envOf(tc.vars)
 			tc.read(env)
-			_, err := NewAWS(context.Background(), env, Publish{}, nil)
+			_, err := newAWS(context.Background(), env, Publish{}, nil)
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -100,9 +103,13 @@ func TestReadersReportEveryProblem(t *testing.T) {
 	}
 }
 
+// AWSComponents builds, of the resources named, what the parts given
+// build, and nothing else.
 func TestAWSComponentsBuildWhatIsNamed(t *testing.T) {
 	cfg := aws.Config{Region: "eu-west-1", Credentials: aws.AnonymousCredentials{}}
-	c, err := AWSComponents(cfg, Resources{TableName: "t", QueueURL: "q", AccessRoleARN: deployed["ACCESS_ROLE_ARN"], STSRegions: []string{"eu-central-1"}}, nil)
+	all := []Part{EventBridge, DynamoDB, SQS, AccessRoleSTS}
+	named := Resources{TableName: "t", QueueURL: "q", AccessRoleARN: deployed["ACCESS_ROLE_ARN"], STSRegions: []string{"eu-central-1"}}
+	c, err := AWSComponents(cfg, named, nil, all...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,16 +120,37 @@ func TestAWSComponentsBuildWhatIsNamed(t *testing.T) {
 	if !ok || strings.Join(r.Regions(), ",") != "eu-west-1,eu-central-1" {
 		t.Errorf("STS = %#v, want the regional port of eu-west-1 then eu-central-1", c.STS)
 	}
-	if _, err := AWSComponents(aws.Config{}, Resources{AccessRoleARN: "arn:aws:iam::111122223333:role/a"}, nil); !errors.Is(err, stsclient.ErrNoRegion) {
+	if _, err := AWSComponents(aws.Config{}, Resources{AccessRoleARN: "arn:aws:iam::111122223333:role/a"}, nil, AccessRoleSTS); !errors.Is(err, stsclient.ErrNoRegion) {
 		t.Errorf("no Region: err = %v, want ErrNoRegion", err)
 	}
-	bare, err := AWSComponents(cfg, Resources{}, nil)
+	bare, err := AWSComponents(cfg, Resources{}, nil, all...)
 	if err != nil || bare.Bus == nil || bare.Store != nil || bare.Registrations != nil || bare.Queue != nil || bare.STS != nil {
 		t.Errorf("no resources named: components = %+v, %v; want the bus only", bare, err)
 	}
+	// One part builds its component alone, whatever else is named.
+	type built struct{ store, queue, bus, sts bool }
+	for _, tc := range []struct {
+		name string
+		part Part
+		want built
+	}{
+		{"EventBridge", EventBridge, built{bus: true}},
+		{"DynamoDB", DynamoDB, built{store: true}},
+		{"SQS", SQS, built{queue: true}},
+		{"AccessRoleSTS", AccessRoleSTS, built{sts: true}},
+	} {
+		c, err := AWSComponents(cfg, named, nil, tc.part)
+		got := built{c.Store != nil && c.Registrations != nil, c.Queue != nil, c.Bus != nil, c.STS != nil}
+		if err != nil || got != tc.want {
+			t.Errorf("%s alone: built %+v, %v; want %+v", tc.name, got, err, tc.want)
+		}
+	}
+	if c, err := AWSComponents(cfg, Resources{PriorityQueueURL: "p"}, nil, SQS); err != nil || c.Queue != nil || c.PriorityQueue == nil {
+		t.Errorf("a priority queue alone: components = %+v, %v; want the priority queue only", c, err)
+	}
 }
 
-// NewAWS builds a function's components from the default credential chain
+// newAWS builds a function's components from the default credential chain
 // (here the environment: no shared files, no network at start).
 func TestNewAWSFromTheDefaultChain(t *testing.T) {
 	dir := t.TempDir()
@@ -137,7 +165,7 @@ func TestNewAWSFromTheDefaultChain(t *testing.T) {
 		}
 	}
 	env := envOf(deployed)
-	c, err := NewAWS(context.Background(), env, ReadPublish(env), nil)
+	c, err := newAWS(context.Background(), env, ReadPublish(env), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +209,10 @@ func TestHandlersAsDeployed(t *testing.T) {
 		t.Errorf("api: %v", err)
 	}
 	reg, err := NewRegister(ReadRegister(env), c)
-	if err != nil || reg.Policy.Region != "us-east-1" || reg.Policy.AllowLoopback || reg.Wait != 10*time.Second {
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := reg.Sender.(*register.Responder); !ok || r.Policy.Region != "us-east-1" || r.Policy.AllowLoopback || reg.Wait != 10*time.Second {
 		t.Errorf("register = %+v, %v; want this Region's response bucket only", reg, err)
 	}
 	sw, err := NewSweep(ReadSweep(env), c)
@@ -205,6 +236,11 @@ func TestHandlersAsDeployed(t *testing.T) {
 	pub, err := NewPublish(ReadPublish(env), Components{Bus: nilBus{}})
 	if err != nil || pub.Publisher.BusName != "rolecall" || pub.Publisher.Source != "rolecall" {
 		t.Errorf("publish = %+v, %v", pub, err)
+	}
+	// Unset settings: the default source, the default logger.
+	pub, err = NewPublish(Publish{BusName: "b"}, Components{Bus: nilBus{}})
+	if err != nil || pub.Publisher.Source != publish.DefaultSource || pub.Log != slog.Default() || pub.Publisher.Log != slog.Default() {
+		t.Errorf("publish without a source or logger = %+v, %v; want the default source and logger", pub, err)
 	}
 }
 

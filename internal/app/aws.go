@@ -17,10 +17,10 @@ import (
 	"github.com/rolecall/rolecall/internal/stsclient"
 )
 
-// NewAWS returns the problems env found, if any, and otherwise the AWS
+// newAWS returns the problems env found, if any, and otherwise the AWS
 // components s needs, from the default credential chain: the last step of
 // every function's start.
-func NewAWS(ctx context.Context, env *config.Env, s Settings, log *slog.Logger) (Components, error) {
+func newAWS(ctx context.Context, env *config.Env, s Settings, log *slog.Logger) (Components, error) {
 	cfg, err := env.AWS(ctx)
 	if err != nil {
 		return Components{}, err
@@ -28,54 +28,13 @@ func NewAWS(ctx context.Context, env *config.Env, s Settings, log *slog.Logger) 
 	return s.AWSComponents(cfg, log)
 }
 
-// AWSComponents builds every component r names from cfg: the DynamoDB
-// store (which also holds the registrations), the SQS queues, the
-// EventBridge bus and, with an access role, the STS port of the
-// deployment's Region and of r.STSRegions, chained through one cached
-// session of the access role (customer roles trust it only). The
-// functions build only what they use (each Settings' AWSComponents), so
-// that a function's binary links only the SDK clients it calls.
-func AWSComponents(cfg aws.Config, r Resources, log *slog.Logger) (Components, error) {
-	return build(cfg, r, log, withEventBridge, withDynamoDB, withSQS, withAccessRoleSTS)
-}
-
-// AWSComponents are the API function's: the store and the verify queue.
-func (s API) AWSComponents(cfg aws.Config, log *slog.Logger) (Components, error) {
-	return build(cfg, s.Resources, log, withDynamoDB, withSQS)
-}
-
-// AWSComponents are the publish function's: the EventBridge bus.
-func (s Publish) AWSComponents(cfg aws.Config, log *slog.Logger) (Components, error) {
-	return build(cfg, s.Resources, log, withEventBridge)
-}
-
-// AWSComponents are the registration function's: the store.
-func (s Register) AWSComponents(cfg aws.Config, log *slog.Logger) (Components, error) {
-	return build(cfg, s.Resources, log, withDynamoDB)
-}
-
-// AWSComponents are the sweep function's: the store and the verify queue.
-func (s Sweep) AWSComponents(cfg aws.Config, log *slog.Logger) (Components, error) {
-	return build(cfg, s.Resources, log, withDynamoDB, withSQS)
-}
-
-// AWSComponents are the verify function's: the store, both queues and the
-// STS port through the access role.
-func (s Verify) AWSComponents(cfg aws.Config, log *slog.Logger) (Components, error) {
-	return build(cfg, s.Resources, log, withDynamoDB, withSQS, withAccessRoleSTS)
-}
-
-// A part adds to c the components of one AWS service that r names (c.Log
-// is the logger they log to).
-//
-// Each function names its parts as function values, so that its binary
-// links the SDK clients of those parts only (a table of every part,
-// chosen from at run time, would link every client into every function).
-type part func(cfg aws.Config, r Resources, c *Components) error
-
-// build returns the components of the Region of cfg that parts add, in
-// order; the first part that fails fails the build.
-func build(cfg aws.Config, r Resources, log *slog.Logger, parts ...part) (Components, error) {
+// AWSComponents returns the components of the Region of cfg that parts
+// build from the resources r names, in order; the first part that fails
+// fails the build. Each function's Settings name their parts
+// (API.AWSComponents and the others), and `rolecall serve` names the one
+// part it needs for each AWS resource it is given, so that every AWS
+// client RoleCall runs on is built here.
+func AWSComponents(cfg aws.Config, r Resources, log *slog.Logger, parts ...Part) (Components, error) {
 	c := Components{Region: cfg.Region, Log: log}
 	for _, add := range parts {
 		if err := add(cfg, r, &c); err != nil {
@@ -85,12 +44,50 @@ func build(cfg aws.Config, r Resources, log *slog.Logger, parts ...part) (Compon
 	return c, nil
 }
 
-func withEventBridge(cfg aws.Config, _ Resources, c *Components) error {
+// AWSComponents are the API function's: the store and the verify queue.
+func (s API) AWSComponents(cfg aws.Config, log *slog.Logger) (Components, error) {
+	return AWSComponents(cfg, s.Resources, log, DynamoDB, SQS)
+}
+
+// AWSComponents are the publish function's: the EventBridge bus.
+func (s Publish) AWSComponents(cfg aws.Config, log *slog.Logger) (Components, error) {
+	return AWSComponents(cfg, s.Resources, log, EventBridge)
+}
+
+// AWSComponents are the registration function's: the store.
+func (s Register) AWSComponents(cfg aws.Config, log *slog.Logger) (Components, error) {
+	return AWSComponents(cfg, s.Resources, log, DynamoDB)
+}
+
+// AWSComponents are the sweep function's: the store and the verify queue.
+func (s Sweep) AWSComponents(cfg aws.Config, log *slog.Logger) (Components, error) {
+	return AWSComponents(cfg, s.Resources, log, DynamoDB, SQS)
+}
+
+// AWSComponents are the verify function's: the store, both queues and the
+// STS port through the access role.
+func (s Verify) AWSComponents(cfg aws.Config, log *slog.Logger) (Components, error) {
+	return AWSComponents(cfg, s.Resources, log, DynamoDB, SQS, AccessRoleSTS)
+}
+
+// A Part adds to c the components of one AWS service that r names (c.Log
+// is the logger they log to).
+//
+// Callers name their parts as function values, so that a binary links the
+// SDK clients of those parts only (a table of every part, chosen from at
+// run time, would link every client into every function).
+type Part func(cfg aws.Config, r Resources, c *Components) error
+
+// EventBridge adds the EventBridge bus (Bus): the bus it puts events on
+// is the publisher's setting, so no resource names it.
+func EventBridge(cfg aws.Config, _ Resources, c *Components) error {
 	c.Bus = &bus.EventBridge{Client: eventbridge.NewFromConfig(cfg)}
 	return nil
 }
 
-func withDynamoDB(cfg aws.Config, r Resources, c *Components) error {
+// DynamoDB adds the store of r.TableName, which also holds the
+// registrations (Store, Registrations); nothing without a table.
+func DynamoDB(cfg aws.Config, r Resources, c *Components) error {
 	if r.TableName != "" {
 		ddb := store.NewDynamoDB(dynamodb.NewFromConfig(cfg), r.TableName)
 		c.Store, c.Registrations = ddb, ddb
@@ -98,7 +95,9 @@ func withDynamoDB(cfg aws.Config, r Resources, c *Components) error {
 	return nil
 }
 
-func withSQS(cfg aws.Config, r Resources, c *Components) error {
+// SQS adds the queues of r.QueueURL (Queue) and r.PriorityQueueURL
+// (PriorityQueue), over one client; nothing for a URL not set.
+func SQS(cfg aws.Config, r Resources, c *Components) error {
 	if r.QueueURL == "" && r.PriorityQueueURL == "" {
 		return nil
 	}
@@ -112,7 +111,11 @@ func withSQS(cfg aws.Config, r Resources, c *Components) error {
 	return nil
 }
 
-func withAccessRoleSTS(cfg aws.Config, r Resources, c *Components) error {
+// AccessRoleSTS adds the STS port of the deployment's Region and of
+// r.STSRegions, chained through one cached session of r.AccessRoleARN
+// (customer roles trust the access role only): STS. Nothing without an
+// access role.
+func AccessRoleSTS(cfg aws.Config, r Resources, c *Components) error {
 	if r.AccessRoleARN == "" {
 		return nil
 	}

@@ -35,14 +35,14 @@ func Onboarding(p Partner, policy connection.Policy, submissionsPerMinute int, c
 		Store:                c.Store,
 		Queue:                c.Queue,
 		Policy:               policy,
-		Rules:                Rules(p),
+		Rules:                rules(p),
 		SubmissionsPerMinute: submissionsPerMinute,
 	}
 }
 
-// Rules are the role ARN rules of submissions: the deployment's partition
+// rules are the role ARN rules of submissions: the deployment's partition
 // (the trusted principal's) and never the partner's own account.
-func Rules(p Partner) rolearn.Rules {
+func rules(p Partner) rolearn.Rules {
 	return rolearn.Rules{Partition: rolearn.PartitionOr(p.TrustedPrincipalARN, "aws"), OwnAccount: p.AccountID}
 }
 
@@ -113,13 +113,11 @@ func NewRegister(s Register, c Components) (*register.Handler, error) {
 // RegisterFor is the registration handler over an onboarding service and
 // registrations already built (serve shares the API's).
 func RegisterFor(s Register, svc *onboarding.Service, regs *onboarding.Registrations, c Components) *register.Handler {
-	urls := register.URLPolicy{Region: c.Region, AllowLoopback: s.AllowLoopback}
 	return &register.Handler{
 		Registrar:  regs,
 		Onboarding: svc,
 		Answers:    c.Registrations,
-		Sender:     &register.Responder{Policy: urls},
-		Policy:     urls,
+		Sender:     &register.Responder{Policy: register.URLPolicy{Region: c.Region, AllowLoopback: s.AllowLoopback}},
 		Wait:       s.Wait,
 		Poll:       s.Poll,
 		Clock:      c.clock(),

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/backoff"
 	"github.com/rolecall/rolecall/internal/rolearn"
 )
 
@@ -299,13 +298,8 @@ func (p Policy) apply(c Connection, o Outcome) (Transition, error) {
 	}
 	switch c.Status {
 	case Pending:
-		windowEnd := c.SubmittedAt.Add(p.PropagationWindow)
-		if o.Result == ResultDenied && now.Before(windowEnd) {
-			next := now.Add(p.pendingBackoff(after.ConsecutiveFailures))
-			if next.After(windowEnd) {
-				next = windowEnd
-			}
-			after.NextCheckAt = next
+		if o.Result == ResultDenied && now.Before(c.SubmittedAt.Add(p.PropagationWindow)) {
+			after.NextCheckAt = now.Add(p.pendingBackoff(c, after.ConsecutiveFailures, now))
 			return routine()
 		}
 		after.Status, after.Reason = Failed, reason
@@ -367,10 +361,6 @@ func (p Policy) interval(st Status) time.Duration {
 		return p.FailedInterval
 	}
 	return p.PendingSafetyNet
-}
-
-func (p Policy) pendingBackoff(attempt int) time.Duration {
-	return backoff.Doubling(p.PendingBackoff, p.PendingBackoffMax, attempt-1)
 }
 
 // jittered varies d by up to ±p.Jitter, deterministically from the

@@ -29,12 +29,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/rolecall/rolecall/access"
 	"github.com/rolecall/rolecall/internal/app"
 	"github.com/rolecall/rolecall/internal/bus"
 	"github.com/rolecall/rolecall/internal/probe"
+	"github.com/rolecall/rolecall/internal/publish"
 	"github.com/rolecall/rolecall/internal/queue"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/sandbox"
@@ -81,9 +81,13 @@ func New(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
+	deployed, err := st.deployedComponents(awsCfg)
+	if err != nil {
+		return nil, err
+	}
 	st.Components = app.Components{Region: st.opts.Region, Log: o.Log}
 	if o.AWS {
-		err = st.awsSTS(ctx, awsCfg)
+		err = st.awsSTS(ctx, awsCfg, deployed.STS)
 	} else {
 		err = st.sandboxSTS()
 	}
@@ -94,10 +98,8 @@ func New(ctx context.Context, o Options) (_ *Stack, err error) {
 	// serve's own copies of the events (stdout, /v1/events, the ops page)
 	// name the partner's account and region, as the bus's events do.
 	st.Bus.Account, st.Bus.Region = st.PartnerAccountID, st.opts.Region
-	if err := st.verifyQueue(awsCfg); err != nil {
-		return nil, err
-	}
-	st.eventBus(awsCfg)
+	st.verifyQueue(deployed.Queue)
+	st.eventBus(deployed.Bus)
 	if err := st.store(ctx, awsCfg); err != nil {
 		return nil, err
 	}
@@ -146,38 +148,52 @@ func (st *Stack) awsConfig(ctx context.Context) (aws.Config, error) {
 	return cfg, nil
 }
 
-// verifyQueue is the in-process verify queue, or a real SQS queue.
-func (st *Stack) verifyQueue(awsCfg aws.Config) error {
-	if url := st.opts.QueueURL; url != "" {
-		c, err := app.AWSComponents(awsCfg, app.Resources{QueueURL: url}, st.opts.Log)
-		if err != nil {
-			return err
-		}
-		st.Queue = c.Queue.(*queue.SQS)
-		st.QueueKind = "SQS queue " + url
-		st.receiveWait = queue.MaxWait
-	} else {
-		mem := queue.NewMemory()
-		mem.Visibility = 30 * time.Second
-		st.Queue = mem
-		st.QueueKind = "in-process verify queue"
-		st.receiveWait = time.Second
+// deployedComponents are the components of the deployed resources the
+// options name, built by app from the parts the Lambdas build them with:
+// with AWS, the SQS queue of QueueURL, the EventBridge bus with an
+// EventBusName and the STS port through AccessRoleARN; none without AWS.
+func (st *Stack) deployedComponents(awsCfg aws.Config) (app.Components, error) {
+	o := st.opts
+	if !o.AWS {
+		return app.Components{}, nil
 	}
-	st.Components.Queue = st.Queue
-	return nil
+	parts := []app.Part{app.SQS, app.AccessRoleSTS}
+	if o.EventBusName != "" {
+		parts = append(parts, app.EventBridge)
+	}
+	return app.AWSComponents(awsCfg, app.Resources{QueueURL: o.QueueURL, AccessRoleARN: o.AccessRoleARN, STSIdleConns: stsIdleConns}, o.Log, parts...)
+}
+
+// verifyQueue is the SQS queue sqs (nil: none), or the in-process verify
+// queue. Build takes the queue the pollers receive from out of the
+// components.
+func (st *Stack) verifyQueue(sqs app.Queue) {
+	if sqs != nil {
+		st.Components.Queue = sqs
+		st.QueueKind = "SQS queue " + st.opts.QueueURL
+		st.receiveWait = queue.MaxWait
+		return
+	}
+	mem := queue.NewMemory()
+	mem.Visibility = 30 * time.Second
+	st.Components.Queue = mem
+	st.QueueKind = "in-process verify queue"
+	st.receiveWait = time.Second
 }
 
 // eventBus is the bus the publish handler puts events on: the in-process
-// one, or with an event bus both it and EventBridge.
-func (st *Stack) eventBus(awsCfg aws.Config) {
+// one, or both it and the EventBridge bus eventBridge (nil: none).
+func (st *Stack) eventBus(eventBridge publish.Bus) {
 	st.Components.Bus = st.Bus
-	if st.opts.AWS && st.opts.EventBusName != "" {
-		st.Components.Bus = teeBus{st.Bus, &bus.EventBridge{Client: eventbridge.NewFromConfig(awsCfg)}}
+	if eventBridge != nil {
+		st.Components.Bus = teeBus{st.Bus, eventBridge}
 	}
 }
 
 // store is the embedded store with its outbox as the change feed, or the
-// DynamoDB adapter with its stream; registrations live beside it.
+// DynamoDB adapter with its stream; registrations live beside it. Build
+// takes the embedded store whose outbox it publishes out of the
+// components.
 func (st *Stack) store(ctx context.Context, awsCfg aws.Config) error {
 	o := st.opts
 	if o.DynamoDBEndpoint != "" || (o.AWS && o.TableName != "") {
@@ -185,8 +201,7 @@ func (st *Stack) store(ctx context.Context, awsCfg aws.Config) error {
 			return err
 		}
 	} else {
-		mem := store.NewMemory()
-		st.Components.Store, st.outbox = mem, mem
+		st.Components.Store = store.NewMemory()
 		st.StoreKind = "embedded store (in memory)"
 	}
 	st.Components.Registrations = registrationsOf(st.Components.Store)
@@ -194,9 +209,10 @@ func (st *Stack) store(ctx context.Context, awsCfg aws.Config) error {
 }
 
 // awsSTS is real STS: the partner's identity comes from the base
-// credentials; checks chain through the access role when one is given, as
-// the verify Lambda's do (app.AWSComponents).
-func (st *Stack) awsSTS(ctx context.Context, awsCfg aws.Config) error {
+// credentials; checks chain through the access role when one is given
+// (accessRole, the verify Lambda's port: app.AccessRoleSTS), else use the
+// base credentials.
+func (st *Stack) awsSTS(ctx context.Context, awsCfg aws.Config, accessRole probe.Assumer) error {
 	base, err := stsclient.New(awsCfg, stsclient.Options{IdleConns: stsIdleConns})
 	if err != nil {
 		return err
@@ -209,12 +225,8 @@ func (st *Stack) awsSTS(ctx context.Context, awsCfg aws.Config) error {
 		return err
 	}
 	st.Components.STS = &probe.STS{Client: base}
-	if st.opts.AccessRoleARN != "" {
-		c, err := app.AWSComponents(awsCfg, app.Resources{AccessRoleARN: st.opts.AccessRoleARN, STSIdleConns: stsIdleConns}, st.opts.Log)
-		if err != nil {
-			return err
-		}
-		st.Components.STS = c.STS
+	if accessRole != nil {
+		st.Components.STS = accessRole
 	}
 	st.STSKind = "AWS STS (default credential chain)"
 	return nil

@@ -48,5 +48,5 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 	return c.api.Do(ctx, method, path, query, in)
 }
 
-// Seg escapes one path segment for Do's path (a tenant ID, an account ID, an invite ID).
-func Seg(s string) string { return url.PathEscape(s) }
+// seg escapes one path segment for Do's path (a tenant ID, an account ID, an invite ID).
+func seg(s string) string { return url.PathEscape(s) }

@@ -1,7 +1,6 @@
 package opsapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -79,7 +78,7 @@ func (c *Client) Tenants(ctx context.Context) ([]Tenant, []json.RawMessage, erro
 
 // Tenant is GET /v1/tenants/{id}.
 func (c *Client) Tenant(ctx context.Context, id string) (Tenant, json.RawMessage, error) {
-	return call[Tenant](ctx, c, "GET", "/v1/tenants/"+Seg(id), nil, "tenant")
+	return call[Tenant](ctx, c, "GET", "/v1/tenants/"+seg(id), nil, "tenant")
 }
 
 // CreateInvite is POST /v1/tenants/{id}/invites; ttl 0 leaves the
@@ -90,18 +89,18 @@ func (c *Client) CreateInvite(ctx context.Context, tenantID string, ttl time.Dur
 		n := int64(ttl / time.Second)
 		in = opswire.CreateInvite{TTLSeconds: &n}
 	}
-	return call[InviteCreated](ctx, c, "POST", "/v1/tenants/"+Seg(tenantID)+"/invites", in, "invite")
+	return call[InviteCreated](ctx, c, "POST", "/v1/tenants/"+seg(tenantID)+"/invites", in, "invite")
 }
 
-// Invites is GET /v1/tenants/{id}/invites. It accepts a bare array and
-// an {"invites": [...], "cursor"} page (followed to the end).
+// Invites is GET /v1/tenants/{id}/invites: its {"invites": [...],
+// "cursor"} pages, followed to the end.
 func (c *Client) Invites(ctx context.Context, tenantID string) ([]Invite, []json.RawMessage, error) {
-	return list[Invite](ctx, c, "/v1/tenants/"+Seg(tenantID)+"/invites", nil, "invites", "invite")
+	return list[Invite](ctx, c, "/v1/tenants/"+seg(tenantID)+"/invites", nil, "invites", "invite")
 }
 
 // RevokeInvite is DELETE /v1/tenants/{id}/invites/{inviteId}.
 func (c *Client) RevokeInvite(ctx context.Context, tenantID, inviteID string) (json.RawMessage, error) {
-	return c.Do(ctx, "DELETE", "/v1/tenants/"+Seg(tenantID)+"/invites/"+Seg(inviteID), nil, nil)
+	return c.Do(ctx, "DELETE", "/v1/tenants/"+seg(tenantID)+"/invites/"+seg(inviteID), nil, nil)
 }
 
 // Rotate is POST /v1/tenants/{id}/external-id/rotate. grace < 0 leaves the
@@ -116,7 +115,7 @@ func (c *Client) Rotate(ctx context.Context, tenantID string, grace time.Duratio
 	if in != (opswire.Rotate{}) {
 		body = in
 	}
-	return call[Tenant](ctx, c, "POST", "/v1/tenants/"+Seg(tenantID)+"/external-id/rotate", body, "tenant")
+	return call[Tenant](ctx, c, "POST", "/v1/tenants/"+seg(tenantID)+"/external-id/rotate", body, "tenant")
 }
 
 // Connections walks one listing to the end: a tenant's connections
@@ -124,25 +123,25 @@ func (c *Client) Rotate(ctx context.Context, tenantID string, grace time.Duratio
 func (c *Client) Connections(ctx context.Context, tenantID string, status connection.Status) ([]connection.Connection, []json.RawMessage, error) {
 	path, q := "/v1/connections", url.Values{"status": {string(status)}, "limit": {pageSize}}
 	if tenantID != "" {
-		path, q = "/v1/tenants/"+Seg(tenantID)+"/connections", url.Values{"limit": {pageSize}}
+		path, q = "/v1/tenants/"+seg(tenantID)+"/connections", url.Values{"limit": {pageSize}}
 	}
 	return list[connection.Connection](ctx, c, path, q, "connections", "connection")
 }
 
 // History is GET /v1/tenants/{id}/connections/{accountId}.
 func (c *Client) History(ctx context.Context, tenantID, accountID string) (ConnectionHistory, json.RawMessage, error) {
-	return call[ConnectionHistory](ctx, c, "GET", "/v1/tenants/"+Seg(tenantID)+"/connections/"+Seg(accountID), nil, "connection history")
+	return call[ConnectionHistory](ctx, c, "GET", "/v1/tenants/"+seg(tenantID)+"/connections/"+seg(accountID), nil, "connection history")
 }
 
 // Check is POST /v1/tenants/{id}/connections/{accountId}/check: the
 // connection as it was when the check was queued.
 func (c *Client) Check(ctx context.Context, tenantID, accountID string) (connection.Connection, json.RawMessage, error) {
-	return call[connection.Connection](ctx, c, "POST", "/v1/tenants/"+Seg(tenantID)+"/connections/"+Seg(accountID)+"/check", nil, "connection")
+	return call[connection.Connection](ctx, c, "POST", "/v1/tenants/"+seg(tenantID)+"/connections/"+seg(accountID)+"/check", nil, "connection")
 }
 
 // Disconnect is DELETE /v1/tenants/{id}/connections/{accountId}.
 func (c *Client) Disconnect(ctx context.Context, tenantID, accountID string) (connection.Connection, json.RawMessage, error) {
-	return call[connection.Connection](ctx, c, "DELETE", "/v1/tenants/"+Seg(tenantID)+"/connections/"+Seg(accountID), nil, "connection")
+	return call[connection.Connection](ctx, c, "DELETE", "/v1/tenants/"+seg(tenantID)+"/connections/"+seg(accountID), nil, "connection")
 }
 
 // Events is GET /v1/events?after=&limit= (rolecall serve).
@@ -172,13 +171,10 @@ func (c *Client) Sweep(ctx context.Context, all bool) (int, json.RawMessage, err
 	return r.Enqueued, raw, err
 }
 
-// page splits one page of a listing into its items (under key, or a bare
-// array) and its cursor ("" on the last page).
+// page splits one page of a listing into its items (under key) and its
+// cursor ("" on the last page). Every listing of the API is an object
+// ({key: [...], "cursor": ...}); anything else is refused.
 func page(raw json.RawMessage, key string) ([]json.RawMessage, string, error) {
-	if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '[' {
-		items, err := decode[[]json.RawMessage](raw, key)
-		return items, "", err
-	}
 	p, err := decode[map[string]json.RawMessage](raw, key)
 	if err != nil {
 		return nil, "", err

@@ -77,18 +77,13 @@ func TestRoutes(t *testing.T) {
 				v, _, err := c.CreateInvite(ctx, "acme", 0)
 				return v.Code, err
 			}, "secret", []string{"POST /v1/tenants/acme/invites"}},
-		{"invites as an array", map[string]string{"GET /v1/tenants/acme/invites": `[{"inviteId":"i1"},{"inviteId":"i2","revoked":true}]`},
-			func(c *Client) (string, error) {
-				vs, _, err := c.Invites(ctx, "acme")
-				return words(len(vs), vs[1].InviteID, vs[1].Revoked), err
-			}, "2 i2 true", []string{"GET /v1/tenants/acme/invites"}},
 		{"invites as pages", map[string]string{
 			"GET /v1/tenants/acme/invites":          `{"invites":[{"inviteId":"i1"}],"cursor":"n"}`,
-			"GET /v1/tenants/acme/invites?cursor=n": `{"invites":[{"inviteId":"i2"}]}`},
+			"GET /v1/tenants/acme/invites?cursor=n": `{"invites":[{"inviteId":"i2","revoked":true}]}`},
 			func(c *Client) (string, error) {
 				vs, raws, err := c.Invites(ctx, "acme")
-				return words(len(vs), len(raws), vs[0].InviteID, vs[1].InviteID), err
-			}, "2 2 i1 i2", []string{"GET /v1/tenants/acme/invites", "GET /v1/tenants/acme/invites?cursor=n"}},
+				return words(len(vs), len(raws), vs[0].InviteID, vs[1].InviteID, vs[1].Revoked), err
+			}, "2 2 i1 i2 true", []string{"GET /v1/tenants/acme/invites", "GET /v1/tenants/acme/invites?cursor=n"}},
 		{"revoke invite", map[string]string{"DELETE /v1/tenants/acme/invites/i1": `{"inviteId":"i1","revoked":true}`},
 			func(c *Client) (string, error) {
 				raw, err := c.RevokeInvite(ctx, "acme", "i1")
@@ -191,6 +186,40 @@ func TestRoutesRefuseMalformedAnswers(t *testing.T) {
 	}
 }
 
+// TestListingsRefuseMalformedItems: a listing whose page decodes but one
+// of whose items does not is an error naming the item, and so is a refused
+// request; no partial list is returned.
+func TestListingsRefuseMalformedItems(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		answers map[string]string
+		call    func(*Client) (int, error) // how many items came back
+		want    string
+	}{
+		{"a tenant of the wrong shape", map[string]string{"GET /v1/tenants?limit=500": `{"tenants":[{"tenantId":"acme"},{"tenantId":7}]}`},
+			func(c *Client) (int, error) { ts, _, err := c.Tenants(ctx); return len(ts), err }, "decode tenant"},
+		{"an event of the wrong shape", map[string]string{"GET /v1/events?limit=5": `{"events":[{"id":"e1"},{"id":["e2"]}]}`},
+			func(c *Client) (int, error) { evs, _, err := c.Events(ctx, "", 5); return len(evs), err }, "decode event"},
+		{"events refused", nil,
+			func(c *Client) (int, error) { evs, _, err := c.Events(ctx, "e9", 5); return len(evs), err }, "NOT_FOUND"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(&scripted{answers: tc.answers})
+			defer srv.Close()
+			c, err := New(srv.URL, access.BearerToken("tok"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := tc.call(c)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || n != 0 {
+				t.Errorf("got %d items, %v; want none and an error saying %q", n, err, tc.want)
+			}
+		})
+	}
+}
+
 // words joins its operands with spaces.
 func words(a ...any) string { return strings.TrimSuffix(fmt.Sprintln(a...), "\n") }
 
@@ -206,7 +235,7 @@ func TestPage(t *testing.T) {
 	}{
 		{"page with a cursor", `{"invites":[{"inviteId":"a"},{"inviteId":"b"}],"cursor":"n"}`, 2, "n", "", false},
 		{"last page", `{"invites":[{"inviteId":"a"}],"cursor":null}`, 1, "", "", false},
-		{"bare array", ` [{"inviteId":"a"}]`, 1, "", "", false},
+		{"a bare array is not a page", ` [{"inviteId":"a"}]`, 0, "", "decode invites", false},
 		{"no items", `{}`, 0, "", "", false},
 		{"items not a list", `{"invites":{"inviteId":"a"}}`, 0, "", "decode invites", false},
 		{"cursor not a string", `{"invites":[],"cursor":5}`, 0, "", "decode invites cursor", false},

@@ -68,6 +68,10 @@ type Answers interface {
 
 // Sender sends an answer to a ResponseURL (*Responder implements it).
 type Sender interface {
+	// Accept returns why the sender would refuse to answer to responseURL
+	// (nil: it would answer): the handler asks first, so a request it
+	// could never answer is dropped before anything else.
+	Accept(responseURL string) error
 	Respond(ctx context.Context, responseURL string, body []byte) error
 }
 
@@ -88,10 +92,9 @@ type Handler struct {
 	Registrar  Registrar
 	Onboarding Onboarding
 	Answers    Answers
-	Sender     Sender
-	// Policy is the ResponseURL allowlist (the same as the Sender's); a
-	// request with a refused ResponseURL is dropped before anything else.
-	Policy URLPolicy
+	// Sender answers the requests; a request with a ResponseURL it does
+	// not accept is dropped before anything else.
+	Sender Sender
 	// Wait bounds the wait for the first check after a submission (0:
 	// DefaultWait; negative: do not wait). Poll is the interval between
 	// reads of the connection (0: DefaultPoll).
@@ -149,7 +152,7 @@ func (h *Handler) HandleMessage(ctx context.Context, msg []byte) error {
 		log.WarnContext(ctx, "registration request dropped", "why", "not a custom-resource request")
 		return fmt.Errorf("%w: not a custom-resource request", ErrDropped)
 	}
-	if _, err := CheckResponseURL(ev.ResponseURL, h.Policy); err != nil {
+	if err := h.Sender.Accept(ev.ResponseURL); err != nil {
 		log.WarnContext(ctx, "registration request dropped", "why", err.Error(), "responseUrlHost", urlHost(ev.ResponseURL), "stackId", truncate(ev.StackID, 256))
 		return fmt.Errorf("%w: %w", ErrDropped, err)
 	}

@@ -46,6 +46,10 @@ type sent struct {
 	raw  []byte
 }
 
+// Accept accepts the ResponseURLs a Responder with the zero URLPolicy
+// answers to.
+func (r *recorder) Accept(url string) error { return (&Responder{}).Accept(url) }
+
 func (r *recorder) Respond(ctx context.Context, url string, body []byte) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()

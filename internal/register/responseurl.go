@@ -199,6 +199,13 @@ func (r *Responder) timeout() time.Duration {
 	return 10 * time.Second
 }
 
+// Accept returns the error of CheckResponseURL for rawURL under r.Policy:
+// the URLs Respond answers to.
+func (r *Responder) Accept(rawURL string) error {
+	_, err := CheckResponseURL(rawURL, r.Policy)
+	return err
+}
+
 // Respond PUTs body to rawURL after CheckResponseURL accepts it. The body
 // must be at most MaxResponseBody bytes. Content-Type is sent empty, as the
 // presigned URL was signed without one. Any status but 2xx is an error

@@ -18,7 +18,8 @@ const goodURL = "https://cloudformation-custom-resource-response-useast1.s3.amaz
 // namedURL is a response URL and the name of its subtest.
 type namedURL struct{ name, url string }
 
-// TestCheckResponseURL: the response URLs each policy accepts and refuses.
+// TestCheckResponseURL: the response URLs each policy accepts and refuses,
+// and a Responder of the policy accepts.
 func TestCheckResponseURL(t *testing.T) {
 	q := "/key?X-Amz-Signature=abc"
 	tests := []struct {
@@ -101,6 +102,10 @@ func TestCheckResponseURL(t *testing.T) {
 		for _, tc := range g.urls {
 			t.Run(tc.name, func(t *testing.T) {
 				u, err := CheckResponseURL(tc.url, g.policy)
+				// A Responder answers to exactly the URLs its policy accepts.
+				if acc := (&Responder{Policy: g.policy}).Accept(tc.url); (acc == nil) != g.ok || (acc != nil && !errors.Is(acc, ErrResponseURLRefused)) {
+					t.Errorf("Responder.Accept = %v, want accepted %v", acc, g.ok)
+				}
 				if g.ok {
 					if err != nil || u == nil {
 						t.Fatalf("refused: %v", err)

@@ -85,13 +85,3 @@ func New(cfg aws.Config, o Options) (*sts.Client, error) {
 func Checker(a probe.Assumer, o Options) *probe.Checker {
 	return &probe.Checker{STS: a, Attempts: AttemptsPerProbe, BaseDelay: o.BaseDelay, Log: o.Log, Now: o.Now}
 }
-
-// NewChecker returns the checker over the STS clients of cfg's Region and
-// of regions (NewRegional).
-func NewChecker(cfg aws.Config, regions []string, o Options) (*probe.Checker, error) {
-	r, err := NewRegional(cfg, regions, o)
-	if err != nil {
-		return nil, err
-	}
-	return Checker(r, o), nil
-}

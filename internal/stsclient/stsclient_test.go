@@ -106,10 +106,11 @@ func TestCallsPerProbeAreBounded(t *testing.T) {
 	}
 	total = 0
 	clear(perProbe)
-	ch, err := stsclient.NewChecker(cfg("us-east-1"), nil, o)
+	regional, err := stsclient.NewRegional(cfg("us-east-1"), nil, o)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ch := stsclient.Checker(regional, o)
 	rep := ch.Check(context.Background(), probe.Request{TenantID: "acme", AccountID: "111122223333", RoleARN: "arn:aws:iam::111122223333:role/R", ExternalID: "rc-ext", Version: 1})
 	if rep.Outcome.Result != connection.ResultTransient {
 		t.Fatalf("outcome %s, want transient", rep.Outcome.Result)

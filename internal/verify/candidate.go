@@ -44,12 +44,12 @@ func (w *Worker) processCandidate(ctx context.Context, job probe.Job, receiveCou
 		}
 		switch step {
 		case connection.CandidateTransient:
-			d := w.transientBackoff(receiveCount)
+			d := w.Policy.TransientDelay(receiveCount)
 			return d, fmt.Errorf("check candidate of %s/%s v%d (%s): %w", c.TenantID, c.AccountID, c.Version, out.Detail, ErrTransient)
 		case connection.CandidateRetry:
 			pending := c
 			pending.SubmittedAt = c.Candidate.SubmittedAt
-			return w.pendingBackoff(pending, receiveCount, out.CheckedAt), nil
+			return w.Policy.PendingDelay(pending, receiveCount, out.CheckedAt), nil
 		}
 		err = w.Store.Apply(ctx, tr)
 		if errors.Is(err, store.ErrRoleClaimed) {

@@ -58,7 +58,7 @@ func (w *Worker) handleMessage(ctx context.Context, m events.SQSMessage) string 
 		count = 1
 	}
 	log := w.log().With("messageId", m.MessageId, "receiveCount", count)
-	job, fresh, err := w.JobFromMessage(ctx, []byte(m.Body))
+	job, fresh, err := w.jobFromMessage(ctx, []byte(m.Body))
 	if err == nil {
 		var d time.Duration
 		d, err = w.process(ctx, job, count, fresh)

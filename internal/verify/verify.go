@@ -14,7 +14,13 @@
 //     sleeping;
 //   - failed: the store could not be reached; SQS redelivers it.
 //
-// The same Process runs in the Lambda (Handle) and in `rolecall serve`.
+// The delays before a retry are the lifecycle's (connection.Policy's
+// PendingDelay and TransientDelay). app.NewVerify builds the workers and
+// the ByQueue over them for the verify Lambda and `rolecall serve` alike:
+// the Lambda hands ByQueue.Handle the SQS events of its two queues, serve
+// hands it the same events, built by its queue poller from the messages it
+// receives. The bench drives the same workers (Handle, and Process on
+// each job of its simulation).
 package verify
 
 import (
@@ -27,7 +33,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/backoff"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/rotation"
@@ -79,10 +84,6 @@ var (
 // DefaultConcurrency is how many checks of a batch run at once unless
 // Worker.Concurrency says otherwise.
 const DefaultConcurrency = 10
-
-// MaxTransientBackoff bounds the delay before a transient failure is
-// retried.
-const MaxTransientBackoff = 15 * time.Minute
 
 // Worker processes check jobs. Set Store, Checker and Policy.
 type Worker struct {
@@ -205,9 +206,9 @@ func (w *Worker) process(ctx context.Context, job probe.Job, receiveCount int, f
 	var redeliver time.Duration
 	switch {
 	case out.Result == connection.ResultTransient:
-		redeliver = w.transientBackoff(receiveCount)
+		redeliver = w.Policy.TransientDelay(receiveCount)
 	case tr.Event == nil && tr.After.Status == connection.Pending && out.Result != connection.ResultOK:
-		redeliver = w.pendingBackoff(c, receiveCount, out.CheckedAt)
+		redeliver = w.Policy.PendingDelay(c, receiveCount, out.CheckedAt)
 	}
 	if redeliver > 0 {
 		tr.After.NextCheckAt = out.CheckedAt.Add(redeliver + w.Policy.PendingSafetyNet)
@@ -294,36 +295,6 @@ func outcomeFor(o connection.Outcome, job probe.Job) connection.Outcome {
 	return o
 }
 
-// pendingBackoff is the delay before the next check of a PENDING role
-// denied on its receiveCount-th delivery: PendingBackoff doubling per
-// delivery up to PendingBackoffMax, ending no later than the propagation
-// window (so the last check falls at or after its end and decides), in
-// whole seconds, at least one.
-func (w *Worker) pendingBackoff(c connection.Connection, receiveCount int, now time.Time) time.Duration {
-	d := backoff.Doubling(w.Policy.PendingBackoff, w.Policy.PendingBackoffMax, receiveCount-1)
-	if left := c.SubmittedAt.Add(w.Policy.PropagationWindow).Sub(now); left < d {
-		d = left
-	}
-	return ceilSecond(d)
-}
-
-// transientBackoff is the delay before a job that met a transient failure
-// on its receiveCount-th delivery is tried again.
-func (w *Worker) transientBackoff(receiveCount int) time.Duration {
-	base := w.Policy.TransientRetry
-	if base <= 0 {
-		base = 30 * time.Second
-	}
-	return ceilSecond(backoff.Doubling(base, MaxTransientBackoff, receiveCount-1))
-}
-
-func ceilSecond(d time.Duration) time.Duration {
-	if d < time.Second {
-		return time.Second
-	}
-	return (d + time.Second - 1).Truncate(time.Second)
-}
-
 // envelope is the part of an EventBridge event the worker reads.
 type envelope struct {
 	DetailType string          `json:"detail-type"`
@@ -331,11 +302,11 @@ type envelope struct {
 	Detail     json.RawMessage `json:"detail"`
 }
 
-// JobFromMessage decodes a verify queue message body: a probe.Job, or the
+// jobFromMessage decodes a verify queue message body: a probe.Job, or the
 // EventBridge event of a "Role Submitted", for which it reads the current
 // connection and tenant. fresh reports that the job was just read from the
 // store. A body that can never become a job is ErrSkip.
-func (w *Worker) JobFromMessage(ctx context.Context, body []byte) (job probe.Job, fresh bool, err error) {
+func (w *Worker) jobFromMessage(ctx context.Context, body []byte) (job probe.Job, fresh bool, err error) {
 	// One decode serves both kinds: an event's keys (detail-type, detail)
 	// and a job's (connection, externalId, ...) do not overlap.
 	var msg struct {
