@@ -18,7 +18,7 @@ type Message struct {
 	// Body is the message body as sent: the JSON of a probe.Job, or, on a
 	// real queue, whatever else was sent to it (the EventBridge event of a
 	// "Role Submitted", which the bus rule in AWS delivers). The verify
-	// handler decodes it (verify.Worker.JobFromMessage).
+	// handler decodes it (verify's jobFromMessage).
 	Body string
 	// Job is Body decoded when it is a probe.Job, zero otherwise.
 	Job          probe.Job
