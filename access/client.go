@@ -11,7 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/rolecall/rolecall/internal/truncate"
 )
 
 // API is a client of RoleCall's operations routes.
@@ -192,14 +193,7 @@ func refusal(status int, b []byte) error {
 
 // excerpt is s with its whitespace collapsed, cut to at most n bytes on a character boundary.
 func excerpt(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
+	return truncate.String(strings.Join(strings.Fields(s), " "), n)
 }
 
 // CodeNotVerified is the API's error code for a connection that is not

@@ -118,7 +118,11 @@ type Options struct {
 // It is safe for concurrent use; create one per process and reuse it, so
 // sessions are shared.
 type Client struct {
-	cfg  aws.Config
+	cfg aws.Config
+	// sts assumes the customer roles: built once (an *sts.Client is safe
+	// for concurrent use), each call signed with the access role's session
+	// (sessionSTS).
+	sts  *sts.Client
 	api  *API
 	opts Options
 
@@ -144,7 +148,7 @@ func New(cfg aws.Config, api *API, opts Options) *Client {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Client{cfg: cfg, api: api, opts: opts,
+	return &Client{cfg: cfg, sts: stsClient(cfg), api: api, opts: opts,
 		accessRoles: map[string]aws.CredentialsProvider{}, conns: map[Ref]*aws.CredentialsCache{}, rechecked: map[Ref]time.Time{}}
 }
 
@@ -225,9 +229,7 @@ func (p *connProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	if err != nil {
 		return aws.Credentials{}, fmt.Errorf("%w (is this workload's principal in the stack's WorkloadPrincipalArns?)", err)
 	}
-	cfg := p.c.cfg.Copy()
-	cfg.Credentials = credentials.StaticCredentialsProvider{Value: accessCreds}
-	inner := stscreds.NewAssumeRoleProvider(stsClient(cfg), conn.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+	inner := stscreds.NewAssumeRoleProvider(sessionSTS{client: p.c.sts, creds: accessCreds}, conn.RoleARN, func(o *stscreds.AssumeRoleOptions) {
 		o.RoleSessionName = SessionName(p.c.opts.Workload + "-" + conn.TenantID)
 		o.Duration = p.c.opts.Duration
 		o.ExternalID = aws.String(conn.ExternalID)
@@ -243,6 +245,25 @@ func (p *connProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
 		return aws.Credentials{}, denied
 	}
 	return aws.Credentials{}, fmt.Errorf("assume %s for %s/%s: %w", conn.RoleARN, conn.TenantID, conn.AccountID, err)
+}
+
+// sessionSTS is an STS client whose AssumeRole calls sign with one
+// session's credentials, whatever the client's own are: the access role's
+// session a customer role is assumed with. Handing the session to the
+// call rather than to a client made for it keeps one client for all
+// refreshes, and signs with exactly the session that was checked.
+type sessionSTS struct {
+	client *sts.Client
+	creds  aws.Credentials
+}
+
+var _ stscreds.AssumeRoleAPIClient = sessionSTS{}
+
+// AssumeRole implements stscreds.AssumeRoleAPIClient.
+func (s sessionSTS) AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleOutput, error) {
+	return s.client.AssumeRole(ctx, in, append(optFns, func(o *sts.Options) {
+		o.Credentials = credentials.StaticCredentialsProvider{Value: s.creds}
+	})...)
 }
 
 // SessionName makes s a valid RoleSessionName: 2-64 characters of

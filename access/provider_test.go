@@ -38,7 +38,7 @@ type world struct {
 
 func customerRole(acct string) string { return "arn:aws:iam::" + acct + ":role/RoleCall-3f2a9c1d" }
 
-func newWorld(t *testing.T, accounts ...string) *world {
+func newWorld(t testing.TB, accounts ...string) *world {
 	t.Helper()
 	w := &world{sts: awsfake.NewChainSTS(), api: &fakeAPI{token: "ops-token", conns: map[Ref]Connection{}, reasons: map[Ref]Reason{}},
 		clock: testclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))}

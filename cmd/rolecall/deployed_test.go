@@ -121,6 +121,7 @@ func TestAuthDecision(t *testing.T) {
 		{"auto", "", "api.partner.example", "sigv4"},
 		{"auto", "", "127.0.0.1", "usage"},
 		{"auto", "", "localhost", "usage"},
+		{"auto", "", "LOCALHOST", "usage"},
 		{"auto", "", "::1", "usage"},
 		{"token", "", "api.partner.example", "usage"},
 		{"token", "tok", "api.partner.example", "token"},

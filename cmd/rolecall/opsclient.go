@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"regexp"
@@ -15,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rolecall/rolecall/access"
+	"github.com/rolecall/rolecall/internal/loopback"
 	"github.com/rolecall/rolecall/internal/opsapi"
 )
 
@@ -125,7 +125,7 @@ func authMode(flag, token, host string) (string, error) {
 		switch {
 		case token != "":
 			return "token", nil
-		case isLoopback(host):
+		case loopback.Host(host):
 			return "", usagef("set ROLECALL_OPS_TOKEN to the ops token rolecall serve printed (or --auth sigv4)")
 		}
 		return "sigv4", nil
@@ -195,14 +195,6 @@ func (o *opsOptions) readStack(ctx context.Context) error {
 		return fmt.Errorf("stack %s has no %s output; is it a RoleCall stack?", o.stack, outputAPIURL)
 	}
 	return nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // opsRun wraps an ops command's body: it connects, runs, and turns what

@@ -3,9 +3,7 @@ package emulator
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/url"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -14,6 +12,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
+	"github.com/rolecall/rolecall/internal/loopback"
 	"github.com/rolecall/rolecall/internal/store"
 )
 
@@ -85,13 +84,5 @@ func checkStream(name string, t *ddbtypes.TableDescription) error {
 // loopbackEndpoint reports whether an endpoint URL names this machine.
 func loopbackEndpoint(endpoint string) bool {
 	u, err := url.Parse(endpoint)
-	if err != nil {
-		return false
-	}
-	host := u.Hostname()
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return err == nil && loopback.Host(u.Hostname())
 }

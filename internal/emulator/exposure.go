@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/rolecall/rolecall/internal/httpapi"
+	"github.com/rolecall/rolecall/internal/loopback"
 	"github.com/rolecall/rolecall/internal/rolesetup"
 )
 
@@ -37,7 +38,7 @@ func (o Options) Validate() error {
 	switch {
 	case err != nil:
 		errs = append(errs, fmt.Errorf("listen address (--addr) %q: want host:port, e.g. 127.0.0.1:8080", addr))
-	case !o.Public && !loopbackListenHost(host):
+	case !o.Public && !loopback.Host(host):
 		errs = append(errs, fmt.Errorf("listen address (--addr) %q is not a loopback address: the server would be reachable from other machines; "+
 			"listen on 127.0.0.1 (or [::1], localhost), or, with AWS mode (--aws; never with the sandbox), allow it with public mode (--public)", addr))
 	}
@@ -84,17 +85,6 @@ func ValidateOpsToken(tok string) error {
 
 // defaultAddr is where serve listens by default.
 const defaultAddr = "127.0.0.1:8080"
-
-// loopbackListenHost reports whether a listen address's host is loopback:
-// localhost or a loopback IP. A host name other than localhost is refused
-// as well: what it resolves to is not known here.
-func loopbackListenHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
 
 // validPublicHost accepts an IP address or a DNS host name (labels of 1-63
 // letters, digits and hyphens, not starting or ending with a hyphen; 253

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/rolecall/rolecall/internal/backoff"
 	"github.com/rolecall/rolecall/internal/bus"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/store"
@@ -25,54 +26,80 @@ type outboxFeed struct {
 	pub PublishHandler
 	log *slog.Logger
 	pos int // the outbox position delivered up to; only run and drain use it
+	// left are events a stopped run took from the outbox but had not
+	// published yet; drain publishes them first.
+	left []connection.Event
 }
 
 // outboxBatch is how many events one delivery carries, as a stream batch.
 const outboxBatch = 100
 
+// run delivers until ctx is done. A batch whose retries ctx cuts short
+// stays in f.left for drain: stopping serve never drops an event.
 func (f *outboxFeed) run(ctx context.Context) {
-	for {
+	for ctx.Err() == nil {
 		evs, next, err := f.mem.ReadOutbox(ctx, f.pos, outboxBatch)
 		if err != nil {
 			return // ctx is done
 		}
-		f.deliver(context.WithoutCancel(ctx), evs)
+		f.left = f.deliver(ctx, evs)
 		f.pos = next
 	}
 }
 
+// drain publishes what a stopped run left and what the outbox holds
+// beyond it, each batch at least once and retried while ctx lasts.
 func (f *outboxFeed) drain(ctx context.Context) {
 	done, cancel := context.WithCancel(ctx)
 	cancel() // ReadOutbox returns what is there without waiting
+	evs := f.left
+	f.left = nil
 	for {
-		evs, next, err := f.mem.ReadOutbox(done, f.pos, outboxBatch)
-		if err != nil {
+		if left := f.deliver(ctx, evs); len(left) > 0 {
+			f.log.Error("events not published", "count", len(left), "error", ctx.Err())
+		}
+		var err error
+		if evs, f.pos, err = f.mem.ReadOutbox(done, f.pos, outboxBatch); err != nil {
 			return
 		}
-		f.deliver(ctx, evs)
-		f.pos = next
 	}
 }
 
 // deliver publishes evs, retrying the events the bus refused as the stream
-// retries a batch's failed items, a bounded number of times.
-func (f *outboxFeed) deliver(ctx context.Context, evs []connection.Event) {
+// retries a batch's failed items, a bounded number of times, and logs
+// those still refused after the last. A publish in progress is never
+// cancelled (the bus may have taken part of it); the wait before a retry
+// ends with ctx, and the events not yet published then are returned.
+func (f *outboxFeed) deliver(ctx context.Context, evs []connection.Event) []connection.Event {
 	for attempt := 1; len(evs) > 0; attempt++ {
-		failed, err := f.pub.Publish(ctx, evs)
+		failed, err := f.pub.Publish(context.WithoutCancel(ctx), evs)
 		if len(failed) == 0 {
-			return
+			return nil
 		}
-		if attempt >= 5 || ctx.Err() != nil {
+		if attempt >= deliveryAttempts {
 			f.log.Error("events not published", "count", len(failed), "error", err)
-			return
+			return nil
 		}
 		left := make([]connection.Event, 0, len(failed))
 		for _, i := range failed {
 			left = append(left, evs[i])
 		}
 		evs = left
-		time.Sleep(time.Duration(attempt) * 200 * time.Millisecond)
+		if backoff.Wait(ctx, retryDelay(attempt)) != nil {
+			return evs
+		}
 	}
+	return nil
+}
+
+// deliveryAttempts is how often a feed hands a record or event to the
+// publish handler before it logs it as not published (Lambda would send
+// it to the on-failure destination).
+const deliveryAttempts = 5
+
+// retryDelay is the wait after a feed's attempt-th delivery failed.
+func retryDelay(attempt int) time.Duration {
+	return time.Duration(attempt) * 200 * time.Millisecond
 }
 
 // verifyLoop is the verify queue's event source mapping: it receives
@@ -88,7 +115,9 @@ func (s *Server) verifyLoop(ctx context.Context) {
 		}
 		if err != nil {
 			s.log.Error("receive from the verify queue", "error", err)
-			time.Sleep(time.Second)
+			if backoff.Wait(ctx, time.Second) != nil {
+				return
+			}
 			continue
 		}
 		if len(msgs) == 0 {

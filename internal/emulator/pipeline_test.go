@@ -1,10 +1,22 @@
 package emulator
 
 import (
+	"context"
+	"errors"
+	"log/slog"
 	"reflect"
+	"slices"
+	"sync"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/rolecall/rolecall/internal/bus"
+	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/queue"
+	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/tenant"
+	"github.com/rolecall/rolecall/internal/testkit/logcapture"
 )
 
 func TestAccepted(t *testing.T) {
@@ -26,4 +38,182 @@ func TestAccepted(t *testing.T) {
 			}
 		})
 	}
+}
+
+// refusingPublisher refuses every event of the first refuse calls to
+// Publish and publishes the rest; it records the IDs published.
+type refusingPublisher struct {
+	PublishHandler // Handle is not used by the outbox feed
+
+	mu        sync.Mutex
+	refuse    int
+	calls     int
+	published []string
+}
+
+func (p *refusingPublisher) Publish(ctx context.Context, evs []connection.Event) ([]int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls++
+	if p.calls <= p.refuse {
+		failed := make([]int, len(evs))
+		for i := range failed {
+			failed[i] = i
+		}
+		return failed, errors.New("refused (injected)")
+	}
+	for _, ev := range evs {
+		p.published = append(p.published, ev.EventID)
+	}
+	return nil, nil
+}
+
+func (p *refusingPublisher) state() (calls int, published []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.calls, slices.Clone(p.published)
+}
+
+// outboxWithEvents is an embedded store whose outbox holds the two events
+// of an external ID rotation without grace; it returns their IDs.
+func outboxWithEvents(t *testing.T) (*store.Memory, []string) {
+	t.Helper()
+	ctx := context.Background()
+	mem := store.NewMemory()
+	if err := mem.CreateTenant(ctx, tenant.Tenant{ID: "acme", ExternalID: "ext-1", ExternalIDVersion: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := mem.RotateExternalID(ctx, tenant.Tenant{ID: "acme", ExternalID: "ext-2", ExternalIDVersion: 2}); err != nil {
+		t.Fatal(err)
+	}
+	evs, _, err := mem.ReadOutbox(ctx, 0, outboxBatch)
+	if err != nil || len(evs) != 2 {
+		t.Fatalf("outbox %v, %v: want two events", evs, err)
+	}
+	return mem, []string{evs[0].EventID, evs[1].EventID}
+}
+
+// TestOutboxFeedStopDuringRetry: stopping the feed while it waits to retry
+// a refused batch ends the wait at once (no time passes on the bubble's
+// clock), and drain then publishes the batch the stop interrupted.
+func TestOutboxFeedStopDuringRetry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem, ids := outboxWithEvents(t)
+		pub := &refusingPublisher{refuse: 1}
+		f := &outboxFeed{mem: mem, pub: pub, log: slog.New(slog.DiscardHandler)}
+		ctx, stop := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); f.run(ctx) }()
+
+		synctest.Wait() // run waits to retry the refused batch
+		if calls, published := pub.state(); calls != 1 || len(published) != 0 {
+			t.Fatalf("before the stop: %d publish calls, published %v; want 1 refused call", calls, published)
+		}
+		start := time.Now()
+		stop()
+		<-done
+		if waited := time.Since(start); waited != 0 {
+			t.Errorf("run returned %v after the stop; want at once", waited)
+		}
+		if len(f.left) != 2 {
+			t.Fatalf("run left %d events for drain, want the refused 2", len(f.left))
+		}
+
+		f.drain(context.Background())
+		if calls, published := pub.state(); calls != 2 || !slices.Equal(published, ids) {
+			t.Errorf("after drain: %d publish calls, published %v; want 2 calls publishing %v", calls, published, ids)
+		}
+		if f.left != nil {
+			t.Errorf("drain kept %d events", len(f.left))
+		}
+	})
+}
+
+// TestOutboxFeedRetries: a refused batch is retried after 200ms, 400ms,
+// 600ms and 800ms, then given up and logged; a stopped drain tries each
+// batch once and gives up on (and logs) the refused ones without waiting.
+func TestOutboxFeedRetries(t *testing.T) {
+	tests := []struct {
+		name      string
+		stopped   bool
+		refuse    int
+		wantCalls int
+		wantWait  time.Duration
+		wantPub   bool
+	}{
+		{"refused until the last attempt", false, 4, 5, 2 * time.Second, true},
+		{"refused every time", false, 99, deliveryAttempts, 2 * time.Second, false},
+		{"refused once", false, 1, 2, 200 * time.Millisecond, true},
+		{"stopped drain, refused", true, 99, 1, 0, false},
+		{"stopped drain, accepted", true, 0, 1, 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				mem, ids := outboxWithEvents(t)
+				pub := &refusingPublisher{refuse: tc.refuse}
+				logs := logcapture.New(nil)
+				f := &outboxFeed{mem: mem, pub: pub, log: slog.New(logs)}
+				ctx, cancel := context.WithCancel(context.Background())
+				if tc.stopped {
+					cancel()
+				}
+				defer cancel()
+				start := time.Now()
+				f.drain(ctx)
+				calls, published := pub.state()
+				if waited := time.Since(start); calls != tc.wantCalls || waited != tc.wantWait {
+					t.Errorf("%d publish calls in %v, want %d in %v", calls, waited, tc.wantCalls, tc.wantWait)
+				}
+				if got := slices.Equal(published, ids); got != tc.wantPub {
+					t.Errorf("published %v, want the events published: %v", published, tc.wantPub)
+				}
+				if got, want := logs.Count("events not published"), map[bool]int{true: 0, false: 1}[tc.wantPub]; got != want {
+					t.Errorf("%d logs of events not published, want %d", got, want)
+				}
+			})
+		})
+	}
+}
+
+// failingQueue fails every Receive.
+type failingQueue struct {
+	VerifyQueue
+	mu       sync.Mutex
+	receives int
+}
+
+func (q *failingQueue) Receive(ctx context.Context, max int, wait time.Duration) ([]queue.Message, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.receives++
+	return nil, errors.New("queue unreachable (injected)")
+}
+
+// TestVerifyLoopStopsDuringPause: after a failed receive the verify loop
+// pauses a second before the next; stopping it ends the pause at once.
+func TestVerifyLoopStopsDuringPause(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q := &failingQueue{}
+		s := &Server{Stack: &Stack{Queue: q}, log: slog.New(slog.DiscardHandler)}
+		ctx, stop := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); s.verifyLoop(ctx) }()
+
+		synctest.Wait()
+		start := time.Now()
+		time.Sleep(time.Second) // the bubble's clock: the pause ends, the loop receives again
+		synctest.Wait()
+		q.mu.Lock()
+		receives := q.receives
+		q.mu.Unlock()
+		if receives != 2 {
+			t.Errorf("%d receives after one pause, want 2", receives)
+		}
+		stop()
+		<-done
+		if waited := time.Since(start); waited != time.Second {
+			t.Errorf("the loop ended %v after its second receive; want at once", waited-time.Second)
+		}
+	})
 }

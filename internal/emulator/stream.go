@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	st "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
+	"github.com/rolecall/rolecall/internal/backoff"
 	"github.com/rolecall/rolecall/internal/store"
 )
 
@@ -45,6 +46,9 @@ type streamFeed struct {
 	shards map[string]*shardReader
 	// lastDescribe throttles the shard discovery.
 	lastDescribe time.Time
+	// left are records a stopped run read but had not published yet;
+	// drain hands them to the handler first.
+	left []events.DynamoDBEventRecord
 }
 
 type shardReader struct {
@@ -119,17 +123,23 @@ func (f *streamFeed) run(ctx context.Context) {
 	}
 }
 
-// drain reads until no shard has records left.
+// drain delivers what a stopped run left, then reads until no shard has
+// records left (or ctx is done).
 func (f *streamFeed) drain(ctx context.Context) {
+	f.left = f.deliver(ctx, f.left)
 	for ctx.Err() == nil {
 		n, err := f.once(ctx)
 		if err != nil {
 			f.log.Error("drain the table's stream", "error", err)
-			return
+			break
 		}
 		if n == 0 {
-			return
+			break
 		}
+	}
+	if len(f.left) > 0 {
+		f.log.Error("stream records not published", "count", len(f.left), "error", ctx.Err())
+		f.left = nil
 	}
 }
 
@@ -183,7 +193,11 @@ func (f *streamFeed) read(ctx context.Context, id string, sh *shardReader) (int,
 		return 0, fmt.Errorf("get records of shard %s: %w", id, err)
 	}
 	if len(out.Records) > 0 {
-		f.deliver(ctx, out.Records)
+		recs := make([]events.DynamoDBEventRecord, 0, len(out.Records))
+		for _, r := range out.Records {
+			recs = append(recs, lambdaRecord(r, f.streamARN))
+		}
+		f.left = append(f.left, f.deliver(ctx, recs)...)
 		sh.lastSeq = aws.ToString(out.Records[len(out.Records)-1].Dynamodb.SequenceNumber)
 	}
 	if out.NextShardIterator == nil {
@@ -197,23 +211,22 @@ func (f *streamFeed) read(ctx context.Context, id string, sh *shardReader) (int,
 
 // deliver hands records to the handler, retrying those it reports as
 // failures a few times (Lambda would retry, then send them to the
-// on-failure destination; here they are logged).
-func (f *streamFeed) deliver(ctx context.Context, recs []st.Record) {
-	in := events.DynamoDBEvent{Records: make([]events.DynamoDBEventRecord, 0, len(recs))}
-	for _, r := range recs {
-		in.Records = append(in.Records, lambdaRecord(r, f.streamARN))
-	}
+// on-failure destination; here they are logged). A call in progress is
+// never cancelled; the wait before a retry ends with ctx, and the records
+// not yet published then are returned.
+func (f *streamFeed) deliver(ctx context.Context, recs []events.DynamoDBEventRecord) []events.DynamoDBEventRecord {
+	in := events.DynamoDBEvent{Records: recs}
 	for attempt := 1; len(in.Records) > 0; attempt++ {
 		resp, err := f.handler.Handle(context.WithoutCancel(ctx), in)
 		if err != nil {
 			f.log.Error("publish handler failed", "error", err)
 		}
 		if err == nil && len(resp.BatchItemFailures) == 0 {
-			return
+			return nil
 		}
-		if attempt >= 5 {
+		if attempt >= deliveryAttempts {
 			f.log.Error("stream records not published", "count", len(in.Records))
-			return
+			return nil
 		}
 		if err == nil {
 			failed := map[string]bool{}
@@ -228,8 +241,11 @@ func (f *streamFeed) deliver(ctx context.Context, recs []st.Record) {
 			}
 			in.Records = left
 		}
-		time.Sleep(time.Duration(attempt) * 200 * time.Millisecond)
+		if backoff.Wait(ctx, retryDelay(attempt)) != nil {
+			return in.Records
+		}
 	}
+	return nil
 }
 
 // lambdaRecord converts a stream record to the record of a Lambda DynamoDB

@@ -6,13 +6,17 @@ import (
 	"io"
 	"log/slog"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	st "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+	"github.com/rolecall/rolecall/internal/testkit/logcapture"
 )
 
 // fakeStream is a DynamoDB stream in memory: shards of records, iterators
@@ -170,5 +174,67 @@ func TestStreamFeed(t *testing.T) {
 	want := []string{"2=x", "3=y", "3=y", "4=z", "5=w", "4=z", "5=w", "6=v"}
 	if !reflect.DeepEqual(h.seen, want) {
 		t.Errorf("delivered %v, want %v", h.seen, want)
+	}
+}
+
+// TestStreamFeedStopDuringRetry: stopping the feed while it waits to
+// retry a record the handler refused ends the wait at once (no time passes
+// on the bubble's clock); drain then delivers the record, or, when its own
+// context is done too and the handler refuses it again, logs it as not
+// published without waiting.
+func TestStreamFeedStopDuringRetry(t *testing.T) {
+	for _, drainStopped := range []bool{false, true} {
+		t.Run(fmt.Sprintf("drain stopped %v", drainStopped), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				fs := &fakeStream{shards: []string{"a"}, records: map[string][]st.Record{}, closed: map[string]bool{},
+					expire: map[string]bool{}, trim: map[string]bool{}, kinds: map[string]st.ShardIteratorType{}}
+				h := &fakeHandler{failOnce: map[string]bool{"2": true}}
+				logs := logcapture.New(nil)
+				f := &streamFeed{api: fs, streamARN: "arn:stream", handler: h, log: slog.New(logs)}
+				if err := f.start(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				fs.add("a", "1", "x")
+				fs.add("a", "2", "y") // refused once
+				ctx, stop := context.WithCancel(context.Background())
+				done := make(chan struct{})
+				go func() { defer close(done); f.run(ctx) }()
+
+				synctest.Wait() // run waits to retry record 2
+				start := time.Now()
+				stop()
+				<-done
+				if waited := time.Since(start); waited != 0 {
+					t.Errorf("run returned %v after the stop; want at once", waited)
+				}
+				if len(f.left) != 1 || f.left[0].Change.SequenceNumber != "2" {
+					t.Fatalf("run left %v for drain, want record 2", f.left)
+				}
+
+				dctx, dstop := context.WithCancel(context.Background())
+				if drainStopped {
+					dstop()
+					h.mu.Lock()
+					h.failOnce["2"] = true // refused again: no time to retry it
+					h.mu.Unlock()
+				}
+				defer dstop()
+				start = time.Now()
+				f.drain(dctx)
+				if waited := time.Since(start); waited != 0 {
+					t.Errorf("drain took %v, want no wait", waited)
+				}
+				h.mu.Lock()
+				seen := slices.Clone(h.seen)
+				h.mu.Unlock()
+				if want := []string{"1=x", "2=y", "2=y"}; !slices.Equal(seen, want) {
+					t.Errorf("delivered %v, want %v", seen, want)
+				}
+				wantLogs := map[bool]int{false: 0, true: 1}[drainStopped]
+				if got := logs.Count("stream records not published"); got != wantLogs || f.left != nil {
+					t.Errorf("%d logs of records not published, %d records left; want %d and none", got, len(f.left), wantLogs)
+				}
+			})
+		})
 	}
 }

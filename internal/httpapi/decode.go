@@ -13,6 +13,8 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/rolecall/rolecall/internal/truncate"
 )
 
 // decodeBody reads a JSON object into dst, a pointer to a struct, strictly:
@@ -58,7 +60,7 @@ func decodeBody(r *http.Request, dst any, optional bool) error {
 	allowed := jsonNames(dst)
 	for _, k := range keys {
 		if !allowed[k] {
-			return refused(CodeUnknownField, fmt.Sprintf("unknown field %q", truncate(k, 64)), truncate(k, 64))
+			return refused(CodeUnknownField, fmt.Sprintf("unknown field %q", truncate.String(k, 64)), truncate.String(k, 64))
 		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -175,7 +177,7 @@ func scanMembers(dec *json.Decoder, path string, depth int) ([]string, error) {
 			field = path + "." + k
 		}
 		if seen[k] {
-			return nil, refused(CodeDuplicateField, fmt.Sprintf("field %q appears more than once", truncate(field, 64)), truncate(field, 64))
+			return nil, refused(CodeDuplicateField, fmt.Sprintf("field %q appears more than once", truncate.String(field, 64)), truncate.String(field, 64))
 		}
 		seen[k] = true
 		keys = append(keys, k)
@@ -257,15 +259,4 @@ func jsonKind(t reflect.Type) string {
 		return "an array"
 	}
 	return "an object"
-}
-
-// truncate shortens s (attacker-controlled) before it is echoed.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

@@ -4,6 +4,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+
+	"github.com/rolecall/rolecall/internal/loopback"
 )
 
 // CodeMisdirected is the error code of a request whose Host header names a
@@ -11,8 +13,8 @@ import (
 const CodeMisdirected = "MISDIRECTED_REQUEST"
 
 // LoopbackHosts wraps next so that it answers only requests whose Host
-// names this machine by a loopback name or address (localhost,
-// 127.0.0.0/8, [::1], with any port) or one of the extra host names or
+// names this machine by a loopback name or address (loopback.Host:
+// localhost, 127.0.0.0/8, [::1], with any port) or one of the extra host names or
 // addresses (compared without port and case); any other request gets 421
 // Misdirected Request with the API's JSON error and never reaches next.
 //
@@ -33,7 +35,7 @@ func LoopbackHosts(next http.Handler, extra ...string) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := canonicalHost(r.Host)
-		if h == "" || (!isLoopbackHost(h) && !allowed[h]) {
+		if h == "" || (!loopback.Host(h) && !allowed[h]) {
 			securityHeaders(w.Header(), r)
 			w.Header().Set("Connection", "close")
 			refuse(w, refused(CodeMisdirected,
@@ -44,8 +46,8 @@ func LoopbackHosts(next http.Handler, extra ...string) http.Handler {
 	})
 }
 
-// canonicalHost is the host of a Host header value (or of a configured
-// host name) without port, brackets and trailing dot, in lower case; ""
+// canonicalHost is the host of a Host header value (or of a peer address
+// or a configured host name) without port, brackets and trailing dot, in lower case; ""
 // when there is none.
 func canonicalHost(hostport string) string {
 	h := hostport
@@ -54,17 +56,4 @@ func canonicalHost(hostport string) string {
 	}
 	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
 	return strings.ToLower(strings.TrimSuffix(h, "."))
-}
-
-// isLoopbackHost reports whether a canonical host is localhost or a
-// loopback IP address in standard notation (127.0.0.0/8, ::1, and
-// IPv4-mapped forms of 127.0.0.0/8). Other spellings of an address, such
-// as 2130706433 or 0x7f.1, are not accepted: a browser would have resolved
-// them, so only a crafted client sends them.
-func isLoopbackHost(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }

@@ -4,11 +4,11 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"net"
 	"net/http"
 	"strings"
 
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/loopback"
 )
 
 // The web pages are static HTML, the same bytes for every request: their
@@ -159,20 +159,7 @@ func wantsJSON(r *http.Request) bool {
 // asked for a loopback host (a proxy on this machine forwarding a public
 // name is not a local browser).
 func fromLoopback(r *http.Request) bool {
-	return loopbackHost(r.RemoteAddr) && loopbackHost(r.Host)
-}
-
-func loopbackHost(hostport string) bool {
-	host := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		host = h
-	}
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return loopback.Host(canonicalHost(r.RemoteAddr)) && loopback.Host(canonicalHost(r.Host))
 }
 
 func (h *Handler) static() http.Handler {

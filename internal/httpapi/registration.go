@@ -12,6 +12,7 @@ import (
 	"github.com/rolecall/rolecall/internal/registration"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/tenant"
+	"github.com/rolecall/rolecall/internal/truncate"
 )
 
 // RegistrationTokens issues, lists and revokes the registration tokens a
@@ -156,7 +157,7 @@ func (h *Handler) submitBatch(w http.ResponseWriter, r *http.Request, t tenant.T
 	out := batchResponse{Results: make([]batchResult, 0, len(in.RoleARNs))}
 	seen := map[string]bool{}
 	for i, arn := range in.RoleARNs {
-		res := batchResult{RoleARN: truncate(arn, 2048)}
+		res := batchResult{RoleARN: truncate.String(arn, 2048)}
 		field := fmt.Sprintf("roleArns[%d]", i)
 		if a, err := rolearn.Parse(arn, rolearn.Rules{}); err == nil {
 			if seen[a.Account] {

@@ -201,6 +201,8 @@ func TestHome(t *testing.T) {
 			{"127.0.0.1:50000", "127.0.0.1:8080", true},
 			{"[::1]:50000", "localhost:8080", true},
 			{"[::1]:50000", "[::1]:8080", true},
+			{"127.0.0.1:50000", "LOCALHOST.:8080", true}, // loopback as LoopbackHosts reads a Host
+			{"127.0.0.1:50000", "2130706433:8080", false},
 			{"203.0.113.7:50000", "127.0.0.1:8080", false},
 			{"127.0.0.1:50000", "rolecall.example.com", false}, // a local proxy for a public name
 		} {

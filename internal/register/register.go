@@ -43,6 +43,7 @@ import (
 	"github.com/rolecall/rolecall/internal/registration"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/tenant"
+	"github.com/rolecall/rolecall/internal/truncate"
 )
 
 // Registrar authenticates tokens and undoes what deleted stacks registered
@@ -153,7 +154,7 @@ func (h *Handler) HandleMessage(ctx context.Context, msg []byte) error {
 		return fmt.Errorf("%w: not a custom-resource request", ErrDropped)
 	}
 	if err := h.Sender.Accept(ev.ResponseURL); err != nil {
-		log.WarnContext(ctx, "registration request dropped", "why", err.Error(), "responseUrlHost", urlHost(ev.ResponseURL), "stackId", truncate(ev.StackID, 256))
+		log.WarnContext(ctx, "registration request dropped", "why", err.Error(), "responseUrlHost", urlHost(ev.ResponseURL), "stackId", truncate.String(ev.StackID, 256))
 		return fmt.Errorf("%w: %w", ErrDropped, err)
 	}
 	if ev.RequestID == "" || len(ev.RequestID) > 256 || ev.LogicalResourceID == "" || len(ev.LogicalResourceID) > 256 || len(ev.StackID) > 1024 {
@@ -441,7 +442,7 @@ func responseBody(ev cfn.Event, a registration.Answer) ([]byte, error) {
 		if resp.Reason == "" {
 			return nil, fmt.Errorf("answer of %d bytes exceeds %d", len(b), MaxResponseBody)
 		}
-		resp.Reason = truncate(resp.Reason, max(0, len(resp.Reason)-(len(b)-MaxResponseBody)-8))
+		resp.Reason = truncate.String(resp.Reason, max(0, len(resp.Reason)-(len(b)-MaxResponseBody)-8))
 	}
 }
 
@@ -466,17 +467,6 @@ func (h *Handler) sleep(ctx context.Context, d time.Duration) error {
 	return backoff.Wait(ctx, d)
 }
 
-// truncate shortens s to at most n bytes on a rune boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && n < len(s) && (s[n]&0xC0) == 0x80 {
-		n--
-	}
-	return s[:n] + "…"
-}
-
 // urlHost is the host of a URL for logs (never its query: presigned URLs
 // carry a signature).
 func urlHost(raw string) string {
@@ -490,5 +480,5 @@ func urlHost(raw string) string {
 	if i := strings.LastIndex(s, "@"); i >= 0 {
 		s = s[i+1:]
 	}
-	return truncate(s, 128)
+	return truncate.String(s, 128)
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-lambda-go/events"
@@ -677,15 +678,43 @@ func TestDeleteDuringCandidate(t *testing.T) {
 	}
 }
 
+// TestResponseBodyFits: an answer over MaxResponseBody has its Reason cut
+// on a character boundary (never into U+FFFD) to fit; one that fits is
+// sent as it is; one too large without a Reason to cut is refused.
 func TestResponseBodyFits(t *testing.T) {
-	a := registration.Answer{Status: "FAILED", PhysicalResourceID: "acme/" + custAcct, Reason: strings.Repeat("é", 5000)}
-	cev := mustEvent(t, msg("Create", "req-1", "", nil))
-	b, err := responseBody(cev, a)
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name    string
+		answer  registration.Answer
+		cut     bool
+		wantErr bool
+	}{
+		{"short reason", registration.Answer{Status: "FAILED", PhysicalResourceID: "acme/" + custAcct, Reason: "the role trusts no one"}, false, false},
+		{"two-byte runes", registration.Answer{Status: "FAILED", PhysicalResourceID: "acme/" + custAcct, Reason: strings.Repeat("é", 5000)}, true, false},
+		{"four-byte runes", registration.Answer{Status: "FAILED", PhysicalResourceID: "acme/" + custAcct, Reason: strings.Repeat("🔑", 2000)}, true, false},
+		{"no reason to cut", registration.Answer{Status: "SUCCESS", PhysicalResourceID: strings.Repeat("p", MaxResponseBody)}, false, true},
 	}
-	if len(b) > MaxResponseBody || !json.Valid(b) {
-		t.Fatalf("body of %d bytes (valid %v)", len(b), json.Valid(b))
+	cev := mustEvent(t, msg("Create", "req-1", "", nil))
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := responseBody(cev, tc.answer)
+			if tc.wantErr {
+				if err == nil {
+					t.Fatalf("a body of %d bytes, want an error", len(b))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var resp cfn.Response
+			if len(b) > MaxResponseBody || json.Unmarshal(b, &resp) != nil {
+				t.Fatalf("body of %d bytes (valid %v)", len(b), json.Valid(b))
+			}
+			prefix, cut := strings.CutSuffix(resp.Reason, "…")
+			if cut != tc.cut || !strings.HasPrefix(tc.answer.Reason, prefix) || strings.ContainsRune(resp.Reason, utf8.RuneError) {
+				t.Errorf("reason %q, want the answer's reason, cut: %v", resp.Reason, tc.cut)
+			}
+		})
 	}
 }
 
