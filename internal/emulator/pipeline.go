@@ -42,7 +42,7 @@ func (f *outboxFeed) run(ctx context.Context) {
 		if err != nil {
 			return // ctx is done
 		}
-		f.left = f.deliver(ctx, evs)
+		f.left = f.deliver(ctx, context.WithoutCancel(ctx), evs)
 		f.pos = next
 	}
 }
@@ -55,7 +55,7 @@ func (f *outboxFeed) drain(ctx context.Context) {
 	evs := f.left
 	f.left = nil
 	for {
-		if left := f.deliver(ctx, evs); len(left) > 0 {
+		if left := f.deliver(ctx, ctx, evs); len(left) > 0 {
 			f.log.Error("events not published", "count", len(left), "error", ctx.Err())
 		}
 		var err error
@@ -67,12 +67,14 @@ func (f *outboxFeed) drain(ctx context.Context) {
 
 // deliver publishes evs, retrying the events the bus refused as the stream
 // retries a batch's failed items, a bounded number of times, and logs
-// those still refused after the last. A publish in progress is never
-// cancelled (the bus may have taken part of it); the wait before a retry
-// ends with ctx, and the events not yet published then are returned.
-func (f *outboxFeed) deliver(ctx context.Context, evs []connection.Event) []connection.Event {
+// those still refused after the last. Each publish runs with pub: run
+// passes one that a stop does not cancel (the bus may have taken part of
+// a batch), drain its own deadline, so that a hanging bus cannot hold
+// serve's shutdown. The wait before a retry ends with ctx, and the events
+// not yet published then are returned.
+func (f *outboxFeed) deliver(ctx, pub context.Context, evs []connection.Event) []connection.Event {
 	for attempt := 1; len(evs) > 0; attempt++ {
-		failed, err := f.pub.Publish(context.WithoutCancel(ctx), evs)
+		failed, err := f.pub.Publish(pub, evs)
 		if len(failed) == 0 {
 			return nil
 		}

@@ -217,3 +217,45 @@ func TestVerifyLoopStopsDuringPause(t *testing.T) {
 		}
 	})
 }
+
+// hangingPublisher blocks each Publish until its context ends, like a bus
+// that stopped answering, and records whether the context was cancelled.
+type hangingPublisher struct {
+	PublishHandler
+	cancelled chan error
+}
+
+func (p *hangingPublisher) Publish(ctx context.Context, evs []connection.Event) ([]int, error) {
+	<-ctx.Done()
+	p.cancelled <- ctx.Err()
+	failed := make([]int, len(evs))
+	for i := range failed {
+		failed[i] = i
+	}
+	return failed, ctx.Err()
+}
+
+// TestOutboxDrainIsBoundedByItsDeadline: a bus that hangs during drain
+// cannot hold serve's shutdown past drain's deadline; the events are
+// logged as not published.
+func TestOutboxDrainIsBoundedByItsDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem, _ := outboxWithEvents(t)
+		pub := &hangingPublisher{cancelled: make(chan error, 8)}
+		logs := logcapture.New(nil)
+		f := &outboxFeed{mem: mem, pub: pub, log: slog.New(logs)}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		start := time.Now()
+		f.drain(ctx)
+		if took := time.Since(start); took != 30*time.Second {
+			t.Errorf("drain took %v, want its 30s deadline", took)
+		}
+		if err := <-pub.cancelled; !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("the hanging publish ended with %v, want the drain's deadline", err)
+		}
+		if n := logs.Count("events not published"); n == 0 {
+			t.Error("events cut off by the deadline were not logged")
+		}
+	})
+}
