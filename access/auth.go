@@ -43,14 +43,6 @@ type SigV4 struct {
 	Region      string
 }
 
-// signer signs every SigV4 request. A v4.Signer is safe for concurrent
-// use and caches the signing key it derives from a secret for a day,
-// region and service (four HMAC-SHA256 computations): a signer per
-// request would derive it again for each. The cache is keyed by access
-// key ID, which a new secret comes with (a rotated access key, a new
-// session), as the SDK's own clients rely on.
-var signer = v4.NewSigner()
-
 // Authorize implements Authorizer.
 func (s SigV4) Authorize(ctx context.Context, r *http.Request, body []byte) error {
 	if s.Credentials == nil {
@@ -66,7 +58,10 @@ func (s SigV4) Authorize(ctx context.Context, r *http.Request, body []byte) erro
 		return fmt.Errorf("SigV4: retrieve credentials: %w", err)
 	}
 	sum := sha256.Sum256(body)
-	if err := signer.SignHTTP(ctx, creds, r, hex.EncodeToString(sum[:]), SigV4Service, s.Region, time.Now()); err != nil {
+	// A signer per request: a shared v4.Signer caches the key it derives
+	// from a secret under the access key ID alone, so a second secret
+	// under the same ID would be signed with the first one's key.
+	if err := v4.NewSigner().SignHTTP(ctx, creds, r, hex.EncodeToString(sum[:]), SigV4Service, s.Region, time.Now()); err != nil {
 		return fmt.Errorf("SigV4: sign the RoleCall API request: %w", err)
 	}
 	return nil

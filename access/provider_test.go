@@ -2,6 +2,8 @@ package access
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
@@ -274,6 +277,42 @@ func TestSigV4SignsForExecuteAPI(t *testing.T) {
 	}
 	if got.Header.Get("X-Amz-Content-Sha256") == "" && got.Header.Get("X-Amz-Date") == "" {
 		t.Error("no SigV4 date header")
+	}
+}
+
+// TestSigV4SignsWithTheSecretItIsGiven: each signature is made from the
+// credentials passed in, never from a key derived earlier for the same
+// access key ID (a signer shared across requests caches that key by ID):
+// after signing with one secret, a request signed with another under the
+// same ID carries exactly the signature a fresh signer makes from it.
+func TestSigV4SignsWithTheSecretItIsGiven(t *testing.T) {
+	const url = "https://abc123.execute-api.eu-west-1.amazonaws.com/v1/tenants"
+	sign := func(secret string) *http.Request {
+		t.Helper()
+		r, err := http.NewRequest(http.MethodGet, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := SigV4{Credentials: credentials.NewStaticCredentialsProvider("AKIAOPS0000000000001", secret, ""), Region: "eu-west-1"}
+		if err := s.Authorize(context.Background(), r, nil); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	sign("first-secret")
+	got := sign("second-secret")
+	at, err := time.Parse("20060102T150405Z", got.Header.Get("X-Amz-Date"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := http.NewRequest(http.MethodGet, url, nil)
+	sum := sha256.Sum256(nil)
+	creds := aws.Credentials{AccessKeyID: "AKIAOPS0000000000001", SecretAccessKey: "second-secret"}
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, want, hex.EncodeToString(sum[:]), SigV4Service, "eu-west-1", at); err != nil {
+		t.Fatal(err)
+	}
+	if g, w := got.Header.Get("Authorization"), want.Header.Get("Authorization"); g != w {
+		t.Errorf("signed with the second secret:\n got %s\nwant %s", g, w)
 	}
 }
 
