@@ -67,14 +67,17 @@ func (f *outboxFeed) drain(ctx context.Context) {
 
 // deliver publishes evs, retrying the events the bus refused as the stream
 // retries a batch's failed items, a bounded number of times, and logs
-// those still refused after the last. Each publish runs with pub: run
-// passes one that a stop does not cancel (the bus may have taken part of
-// a batch), drain its own deadline, so that a hanging bus cannot hold
-// serve's shutdown. The wait before a retry ends with ctx, and the events
-// not yet published then are returned.
+// those still refused after the last. Each publish runs with pub, cut off
+// after invocationTimeout as the publish Lambda would be: run passes a
+// context a stop does not cancel (the bus may have taken part of a
+// batch), drain its own deadline, so a bus that stops answering holds
+// serve's shutdown no longer than one invocation. The wait before a retry
+// ends with ctx, and the events not yet published then are returned.
 func (f *outboxFeed) deliver(ctx, pub context.Context, evs []connection.Event) []connection.Event {
 	for attempt := 1; len(evs) > 0; attempt++ {
-		failed, err := f.pub.Publish(pub, evs)
+		pctx, cancel := context.WithTimeout(pub, invocationTimeout)
+		failed, err := f.pub.Publish(pctx, evs)
+		cancel()
 		if len(failed) == 0 {
 			return nil
 		}
@@ -93,6 +96,11 @@ func (f *outboxFeed) deliver(ctx, pub context.Context, evs []connection.Event) [
 	}
 	return nil
 }
+
+// invocationTimeout is how long the publish handler may take over one
+// batch: the publish function's timeout (template.yaml's Globals), after
+// which Lambda would end the invocation.
+const invocationTimeout = 30 * time.Second
 
 // deliveryAttempts is how often a feed hands a record or event to the
 // publish handler before it logs it as not published (Lambda would send

@@ -259,3 +259,32 @@ func TestOutboxDrainIsBoundedByItsDeadline(t *testing.T) {
 		}
 	})
 }
+
+// TestOutboxRunStopWhileTheBusHangs: a stop does not cancel a publish in
+// progress, but the publish ends after the function's timeout, so a bus
+// that stopped answering holds serve's stop no longer; drain gets the
+// batch.
+func TestOutboxRunStopWhileTheBusHangs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem, _ := outboxWithEvents(t)
+		pub := &hangingPublisher{cancelled: make(chan error, 8)}
+		f := &outboxFeed{mem: mem, pub: pub, log: slog.New(slog.DiscardHandler)}
+		ctx, stop := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); f.run(ctx) }()
+
+		synctest.Wait() // the publish hangs
+		start := time.Now()
+		stop()
+		<-done
+		if waited := time.Since(start); waited != invocationTimeout {
+			t.Errorf("run returned %v after the stop; want the function's timeout, %v", waited, invocationTimeout)
+		}
+		if err := <-pub.cancelled; !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("the hanging publish ended with %v, want its timeout", err)
+		}
+		if len(f.left) != 2 {
+			t.Errorf("run left %d events for drain, want 2", len(f.left))
+		}
+	})
+}

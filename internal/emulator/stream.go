@@ -211,13 +211,16 @@ func (f *streamFeed) read(ctx context.Context, id string, sh *shardReader) (int,
 
 // deliver hands records to the handler, retrying those it reports as
 // failures a few times (Lambda would retry, then send them to the
-// on-failure destination; here they are logged). A call in progress is
-// never cancelled; the wait before a retry ends with ctx, and the records
-// not yet published then are returned.
+// on-failure destination; here they are logged). A stop does not cancel a
+// call in progress, which ends after invocationTimeout as the Lambda
+// would; the wait before a retry ends with ctx, and the records not yet
+// published then are returned.
 func (f *streamFeed) deliver(ctx context.Context, recs []events.DynamoDBEventRecord) []events.DynamoDBEventRecord {
 	in := events.DynamoDBEvent{Records: recs}
 	for attempt := 1; len(in.Records) > 0; attempt++ {
-		resp, err := f.handler.Handle(context.WithoutCancel(ctx), in)
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), invocationTimeout)
+		resp, err := f.handler.Handle(hctx, in)
+		cancel()
 		if err != nil {
 			f.log.Error("publish handler failed", "error", err)
 		}

@@ -238,3 +238,42 @@ func TestStreamFeedStopDuringRetry(t *testing.T) {
 		})
 	}
 }
+
+// hangingHandler is a publish handler whose bus stopped answering: each
+// call blocks until its context ends.
+type hangingHandler struct{}
+
+func (hangingHandler) Handle(ctx context.Context, _ events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	<-ctx.Done()
+	return events.DynamoDBEventResponse{}, ctx.Err()
+}
+
+// TestStreamFeedStopWhileTheHandlerHangs: a stop does not cancel a call in
+// progress, but the call ends after the function's timeout, as Lambda
+// ends an invocation, so a hanging bus holds serve's stop no longer; the
+// records go to drain.
+func TestStreamFeedStopWhileTheHandlerHangs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fs := &fakeStream{shards: []string{"a"}, records: map[string][]st.Record{}, closed: map[string]bool{},
+			expire: map[string]bool{}, trim: map[string]bool{}, kinds: map[string]st.ShardIteratorType{}}
+		f := &streamFeed{api: fs, streamARN: "arn:stream", handler: hangingHandler{}, log: slog.New(slog.DiscardHandler)}
+		if err := f.start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		fs.add("a", "1", "x")
+		ctx, stop := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); f.run(ctx) }()
+
+		synctest.Wait() // the handler hangs on record 1
+		start := time.Now()
+		stop()
+		<-done
+		if waited := time.Since(start); waited != invocationTimeout {
+			t.Errorf("run returned %v after the stop; want the function's timeout, %v", waited, invocationTimeout)
+		}
+		if len(f.left) != 1 {
+			t.Errorf("run left %d records for drain, want 1", len(f.left))
+		}
+	})
+}
