@@ -20,9 +20,8 @@ type Statement struct {
 	Action    string    `json:"Action"`
 	// Condition maps an operator to its keys and values; encoding/json
 	// writes map keys sorted, which is stable. A statement without one
-	// (the trust policies RoleCall renders always have one; the tests'
-	// look-alike holes need not) has no Condition key, as IAM's grammar
-	// wants, rather than a null.
+	// has no Condition key, as IAM's grammar wants, rather than a null
+	// (the trust policies RoleCall renders always have one).
 	Condition map[string]map[string]string `json:"Condition,omitempty"`
 }
 
