@@ -28,8 +28,9 @@ func cdkTest(t *testing.T, externalID, principal string, expected []byte) (strin
 }
 
 // TestCDKConstructTrustPolicy: the CDK construct synthesizes exactly the
-// trust policy infra/customer-role.yaml creates (rendered from the template
-// by rolesetup), and the comparison fails when they differ.
+// customer role's trust policy (rolesetup.TrustPolicy, which
+// infra/customer-role.yaml is tested to create too), and the comparison
+// fails when they differ.
 func TestCDKConstructTrustPolicy(t *testing.T) {
 	if _, err := os.Stat(filepath.Join("cdk", "node_modules", "aws-cdk-lib")); err != nil {
 		if os.Getenv("CI") == "true" {

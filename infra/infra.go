@@ -1,9 +1,11 @@
 // Package infra holds what customers deploy in their own AWS accounts: the
 // customer role as a CloudFormation template (customer-role.yaml, quick-create
-// and StackSet ready) and as a Terraform module (terraform/customer-role). The
-// Go side only embeds the template, so other packages can render it (see
-// internal/rolesetup) or serve it for download without reading files at run
-// time.
+// and StackSet ready, with the self-registration custom resource), as a
+// Terraform module (terraform/customer-role) and as a CDK construct (cdk). The
+// Go side only embeds the template and names its parameters and outputs, so
+// other packages can fill it in (see internal/rolesetup) or serve it for
+// download without reading files at run time; its tests prove that the
+// module and the construct create the trust policy rolesetup defines.
 package infra
 
 import (

@@ -231,7 +231,8 @@ func TestTerraformModuleTrustPolicy(t *testing.T) {
 		t.Errorf("StringEquals sts:ExternalId = %v, want %s", got, tfExternalID)
 	}
 
-	// The module and the CloudFormation template create the same trust policy.
+	// The module creates the trust policy rolesetup defines, which the
+	// CloudFormation template is tested to create too: the same policy.
 	fromCFN, err := rolesetup.TrustPolicy(tfExternalID, tfPrincipal)
 	if err != nil {
 		t.Fatal(err)

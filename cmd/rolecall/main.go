@@ -1,5 +1,10 @@
 // Command rolecall is RoleCall's command line: serve (the whole pipeline on
-// one machine), verify (check one role now) and the operations helpers.
+// one machine, internal/emulator), verify (check one role now, with the
+// verify function's checker), the operations commands (tenants, invites,
+// connections, external-id, events, sweep: the ops API through
+// internal/opsapi, and a stack's events from its log group) and the
+// workload commands that use VERIFIED connections (credentials, profiles,
+// terraform; through the access package).
 package main
 
 import (

@@ -9,13 +9,19 @@
 // handlers run on: store, verify and priority queues, event bus, STS port,
 // clock and logger. AWSComponents builds the AWS ones from an aws.Config,
 // each from the Part of its service: the Lambdas build the parts their
-// Settings name, `rolecall serve` (internal/emulator) the parts of the AWS
-// resources it is given. serve and the bench build embedded or sandbox
-// components for the rest and call the same handler constructors, so what
-// runs on a laptop and what the bench measures is what is deployed.
+// Settings name, `rolecall serve` (internal/emulator) the parts for the
+// deployed queue, bus and access role it is given (its DynamoDB clients,
+// which also read the table's stream, it builds itself). serve and the
+// bench build embedded or sandbox components for the rest and call the
+// same handler constructors, so what runs on a laptop and what the bench
+// measures is what is deployed. `rolecall verify` needs no handler: it
+// runs the checker of internal/stsclient that Checker builds.
 //
 // The request path is: functions/<name>/main.go → app.New<Name> → the
 // package that does the work (httpapi, publish, verify, sweep, register).
+// serve builds the API and registration handlers from the same parts
+// (APIConfig, Onboarding, RegisterFor) to add its own routes and share one
+// onboarding service between them.
 package app
 
 import (

@@ -31,9 +31,9 @@ func newAWS(ctx context.Context, env *config.Env, s Settings, log *slog.Logger) 
 // AWSComponents returns the components of the Region of cfg that parts
 // build from the resources r names, in order; the first part that fails
 // fails the build. Each function's Settings name their parts
-// (API.AWSComponents and the others), and `rolecall serve` names the one
-// part it needs for each AWS resource it is given, so that every AWS
-// client RoleCall runs on is built here.
+// (API.AWSComponents and the others), so that every AWS client a Lambda
+// runs on is built here; `rolecall serve` names the part it needs for each
+// deployed queue, bus and access role it is given.
 func AWSComponents(cfg aws.Config, r Resources, log *slog.Logger, parts ...Part) (Components, error) {
 	c := Components{Region: cfg.Region, Log: log}
 	for _, add := range parts {

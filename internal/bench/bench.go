@@ -1,19 +1,21 @@
 // Package bench measures RoleCall against its performance goals (README "Performance")
 // and prints the figures as one table: re-verification throughput against
 // the ideal, the AWS requests and capacity a check costs, what a sweep
-// reads, submit-to-VERIFIED and API latency, and the functions' binary
-// sizes and cold starts.
+// reads, submit-to-VERIFIED and API latency, the functions' binary sizes
+// and cold starts, and the STS budget at scale (in virtual time).
 //
 // `make bench` runs Run with Full() (go run ./cmd/rolecall-bench, with
 // DynamoDB Local started by .ci/with-dynamodb.sh); the package's test runs
 // the same scenarios at toy sizes, so plain `go test ./...` keeps them
 // working without spending minutes.
 //
-// Every scenario drives the real handlers (verify.Worker, sweep.Sweeper,
-// the HTTP API, `rolecall serve`'s local.Start, the Lambda bootstraps) on
-// the embedded or local stand-ins of the AWS services, and fails rather
-// than report a figure when what it measured did not happen (a check not
-// done, an event emitted by a routine check, a request refused).
+// Every scenario drives the real handlers, built by internal/app's
+// constructors as the Lambdas build them (verify.Worker, sweep.Sweeper,
+// the HTTP API), `rolecall serve` (emulator.Start) and the Lambda
+// bootstraps, on the embedded or local stand-ins of the AWS services
+// (internal/testkit's fakes and meters), and fails rather than report a
+// figure when what it measured did not happen (a check not done, an event
+// emitted by a routine check, a request refused).
 package bench
 
 import (

@@ -299,7 +299,7 @@ func (l *simLoop) busyTotal(insts []*simInstance, now time.Time) time.Duration {
 	return d
 }
 
-// stsReport is what the simulated STS saw.
+// report is what the simulated STS saw.
 func (s *simSTS) report() (calls, throttled, peak int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,6 +1,8 @@
-// Package config reads the settings a function's main needs from its
+// Package config reads the settings a function needs from its
 // environment, collecting every problem so a misconfigured function fails
-// at start with one clear message instead of at its first request.
+// at start with one clear message instead of at its first request, and
+// gives each function its JSON logger (Logger, at the level of
+// AWS_LAMBDA_LOG_LEVEL) and its AWS configuration (Env.AWS).
 //
 // The settings readers in internal/app name each variable literally
 // (env.String("TABLE_NAME")); a test records the names each function's

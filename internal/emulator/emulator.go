@@ -7,9 +7,12 @@
 // embedded store's outbox, or the DynamoDB stream) → the publish handler
 // → an in-process bus; a bus rule on "Role Submitted" → an in-process
 // queue (or, with AWS and a QueueURL, a real SQS queue) → a queue poller →
-// the verify handler; a ticker → the sweeper; the HTTP API on a loopback
-// listener. STS is the sandbox (an STS-compatible endpoint served on the
-// same port, called through the real SDK client) unless AWS is set.
+// the verify handler; a ticker → the sweeper; the sandbox's registration
+// topic and CloudFormation → the register handler; the HTTP API on a
+// loopback listener. STS is the sandbox unless AWS is set: an
+// STS-compatible endpoint the checker calls through the real SDK client on
+// a loopback listener of its own, also served on the HTTP API's port (at
+// SandboxSTSPath) for people's own SDK and CLI calls.
 //
 // Starting takes three steps over a Stack: New builds the components
 // (store, queue, bus, STS port, sandbox), Build builds the handlers from

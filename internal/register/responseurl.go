@@ -109,7 +109,7 @@ func (p URLPolicy) responseBucket(name, endpointRegion string) bool {
 // accepts it only when it is an HTTPS URL, without user info or an explicit
 // port other than 443, of one of CloudFormation's response buckets, in
 // virtual-hosted (bucket.s3[.-]region.amazonaws.com) or path style
-// (s3[.-]region.amazonaws.com/bucket/…). With allowLoopback (the sandbox
+// (s3[.-]region.amazonaws.com/bucket/…). With p.AllowLoopback (the sandbox
 // only), http://127.0.0.1:PORT/… is accepted too. Buckets are those of
 // the explicit Regions list (and of p.Region only, when set). The URL returned is the
 // one to send to: what was checked is exactly what is dialled.

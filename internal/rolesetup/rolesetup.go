@@ -2,9 +2,10 @@
 // create the RoleCall role in their AWS account: the CloudFormation
 // quick-create link, the template with the tenant's values filled in for
 // download, the Terraform module snippet, and the AWS CLI commands. It also
-// renders the trust policy infra/customer-role.yaml creates for given
-// parameters, by reading the template itself, so that tests and the sandbox
-// can prove the template against the real checks.
+// defines the customer role's trust policy once, as a Go value
+// (TrustPolicyDocument, rendered by TrustPolicy without reading the
+// template); the tests prove that infra/customer-role.yaml, the Terraform
+// module and the CDK construct create exactly it.
 package rolesetup
 
 import (

@@ -24,10 +24,11 @@ type Store interface {
 }
 
 // Settle completes the rotation of tenant t (as read) if it is due at now:
-// at once when the grace has ended (GraceEnded), else when no connection
-// that holds a claim still relies on the previous ID (AllCurrent, which
-// reads the tenant's connections). It reports whether it completed the
-// rotation; a rotation completed or superseded concurrently is not an error.
+// at once when the grace has ended (connection.CompletionGraceEnded), else
+// when no connection that holds a claim still relies on the previous ID
+// (connection.CompletionAllCurrent, which reads the tenant's connections).
+// It reports whether it completed the rotation; a rotation completed or
+// superseded concurrently is not an error.
 func Settle(ctx context.Context, st Store, t tenant.Tenant, now time.Time) (bool, error) {
 	if !t.InGrace() {
 		return false, nil

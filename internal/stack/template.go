@@ -16,10 +16,12 @@
 // samconfig.toml reader (ParseSAMConfig, on the go-toml parser), and the
 // tests themselves, which prove what can be proven without AWS: the
 // template is valid SAM, every function builds from its Makefile target and
-// gets exactly the environment its main reads, IAM is least privilege, the
-// table is the one the store defines, the event schemas are registered and
-// every event the lifecycle emits validates against its schema, and the bus
-// rules and the stream filter match exactly the events they are meant for.
+// gets exactly the environment its settings reader in internal/app reads,
+// IAM is least privilege, the table is the one the store defines, the event
+// schemas are registered and every event the lifecycle emits validates
+// against its schema, the bus rules and the stream filter match exactly the
+// events they are meant for, and the layout's import rules hold (no
+// production package imports test support).
 //
 // The evaluator and the pattern matcher are written here because no
 // library the Go module proxy serves does either offline the way these

@@ -55,10 +55,10 @@ type externalIDItem struct {
 	TenantID string `dynamodbav:"tenantId"`
 }
 
-// inviteItem is an invite under the hash of its code (what a customer
-// request reads); inviteRefItem is the same invite in its tenant's
-// partition under its ID (what listings and revocations use). Both are
-// written together and carry the same fields.
+// inviteItem is an invite under the hash of its code (newInviteItem: what
+// a customer request reads), or the same invite in its tenant's partition
+// under its ID (newInviteRefItem: what listings and revocations use). Both
+// are written together and carry the same fields.
 type inviteItem struct {
 	itemKey
 	InviteID string `dynamodbav:"inviteId,omitempty"`

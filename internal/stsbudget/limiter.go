@@ -60,7 +60,8 @@ func (RealClock) Sleep(ctx context.Context, d time.Duration) error { return back
 
 // Errors of Take, matched with errors.Is.
 var (
-	// ErrTooLarge: a request for more tokens than the limiter's MaxTake.
+	// ErrTooLarge: a request for more tokens than the limiter takes at once
+	// (NewLimiter's maxTake).
 	ErrTooLarge = errors.New("token request larger than the limiter admits at once")
 	// ErrNoTime: the tokens would come too close to the context's
 	// deadline for the check to run; none were booked.

@@ -1,10 +1,12 @@
 // Package tenant models the partner's customer organisations and the secrets
 // RoleCall issues to them: the external ID each tenant's role must require,
-// and the invite codes that let a customer act for a tenant.
+// its rotation in two phases (RotatedWithGrace: the previous ID stays
+// accepted until the grace ends, AcceptsExternalID), and the invite codes
+// that let a customer act for a tenant.
 //
 // External IDs and invite codes are generated here from crypto/rand and never
 // taken from input. Invite codes are returned once and stored only as their
-// SHA-256 hash.
+// SHA-256 hash; package secret checks a presented code against it.
 package tenant
 
 import (

@@ -1,11 +1,13 @@
 // Package verify is the verify worker: it takes check jobs off the verify
-// queue, runs the checks with bounded concurrency and writes each outcome
-// conditionally on the connection version the check was for.
+// queues (the sweep's routine queue and the priority queue), runs the checks
+// with bounded concurrency and writes each outcome conditionally on the
+// connection version the check was for.
 //
-// A message is either a probe.Job (from the sweeper or an operator's
-// re-check) or the EventBridge event of a "Role Submitted" (delivered by
-// the bus rule), for which the worker reads the connection and the tenant
-// to build the job. The outcome of one message is one of:
+// A message is either a probe.Job (from the sweeper, or a re-check asked
+// for through the API by a customer or an operator) or the EventBridge
+// event of a "Role Submitted" (delivered by the bus rule), for which the
+// worker reads the connection and the tenant to build the job. The outcome
+// of one message is one of:
 //   - done: the result was written, or it was stale (the connection moved
 //     on) and dropped;
 //   - retry later: a PENDING role still inside its IAM propagation window,

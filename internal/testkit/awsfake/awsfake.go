@@ -2,8 +2,11 @@
 // RoleCall's adapters call, so tests drive the real aws-sdk-go-v2 clients
 // over HTTP on 127.0.0.1: EventBridge PutEvents (AWS JSON 1.1), SQS
 // SendMessageBatch, ReceiveMessage (with long polling), DeleteMessage and
-// ChangeMessageVisibility (AWS JSON 1.0, query compatible), and, for the Lambda smoke tests, just enough of DynamoDB and
-// STS to let a function answer.
+// ChangeMessageVisibility (AWS JSON 1.0, query compatible), an STS that
+// follows role chains by the caller's access key (ChainSTS, for the
+// workload credential tests of access and cmd/rolecall), and, for the
+// Lambda smoke tests, just enough of DynamoDB and STS to let a function
+// answer.
 //
 // Each fake records what it was sent and lets a test script failures: a
 // whole-call HTTP error or per-entry partial failures.

@@ -1,7 +1,8 @@
-// Package tool finds the external programs tests run (make, npm, the AWS
-// CLI): in CI (CI=true) a missing one fails the test, since CI installs
+// Package tool finds the external programs tests run on the PATH (make,
+// npm): in CI (CI=true) a missing one fails the test, since CI installs
 // everything the tests need; on a laptop it skips the test with what to
-// install.
+// install. (The tests of real AWS clients need Debian's own aws and
+// python3 at fixed paths and check for them themselves.)
 package tool
 
 import (
