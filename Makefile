@@ -38,6 +38,7 @@ fuzz:
 	$(FUZZ) -fuzz='^FuzzParse$$' ./internal/rolearn
 	$(FUZZ) -fuzz='^FuzzEvaluate$$' ./internal/sandbox
 	$(FUZZ) -fuzz='^FuzzAPIRequest$$' ./internal/httpapi
+	$(FUZZ) -fuzz='^FuzzCreateTenantBody$$' ./internal/httpapi
 	$(FUZZ) -fuzz='^FuzzLifecycle$$' ./internal/connection
 	$(FUZZ) -fuzz='^FuzzOutboxEntry$$' ./internal/publish
 

@@ -219,3 +219,49 @@ func TestFunctionsLinkOnlyTheirClients(t *testing.T) {
 		})
 	}
 }
+
+// TestMakeFuzzRunsEveryFuzzTarget: `make fuzz` runs each fuzz target of
+// the tree, in its package, so a new one cannot be left out of it.
+func TestMakeFuzzRunsEveryFuzzTarget(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inMake []string
+	for _, mt := range regexp.MustCompile(`-fuzz='\^(Fuzz\w+)\$\$' \./(\S+)`).FindAllStringSubmatch(string(b), -1) {
+		inMake = append(inMake, mt[2]+" "+mt[1])
+	}
+	var inTree []string
+	decl := regexp.MustCompile(`(?m)^func (Fuzz\w+)\(\w+ \*testing\.F\)`)
+	err = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "node_modules" || strings.HasPrefix(d.Name(), ".")) && path != root {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		dir, _ := filepath.Rel(root, filepath.Dir(path))
+		for _, mt := range decl.FindAllStringSubmatch(string(src), -1) {
+			inTree = append(inTree, filepath.ToSlash(dir)+" "+mt[1])
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(inMake)
+	slices.Sort(inTree)
+	if len(inTree) == 0 {
+		t.Fatal("found no fuzz targets in the tree")
+	}
+	if !slices.Equal(inMake, inTree) {
+		t.Errorf("make fuzz runs %v,\nthe tree has %v", inMake, inTree)
+	}
+}
