@@ -42,6 +42,7 @@ import (
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/sandbox"
 	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/stsbudget"
 	"github.com/rolecall/rolecall/internal/stsclient"
 	"github.com/rolecall/rolecall/internal/verify"
 )
@@ -303,10 +304,10 @@ func (st *Stack) close() {
 const verifyLoops = 4
 
 // stsIdleConns keeps an idle connection to STS for every call the verify
-// loops can make at once (the SDK's default keeps 10 per host, so 40
-// concurrent checks kept opening new connections, and TLS handshakes
-// against real STS).
-const stsIdleConns = verifyLoops * verify.DefaultConcurrency
+// loops can make at once: their checks' probes run side by side (the SDK's
+// default keeps 10 per host, so concurrent checks kept opening new
+// connections, and TLS handshakes against real STS).
+const stsIdleConns = verifyLoops * verify.DefaultConcurrency * stsbudget.CallsPerCheck
 
 func newToken() string {
 	b := make([]byte, 24)

@@ -22,8 +22,10 @@ const (
 )
 
 // InFlight is how many checks a routine instance runs at once: enough to
-// keep a share of ~100 checks a second busy at two STS round trips of up to
-// 150 ms (100 × 2 × 0.15 = 30).
+// keep a share of ~100 checks a second busy at up to two STS round trips
+// of up to 150 ms each (100 × 2 × 0.15 = 30). A check's probes run side by
+// side, one round trip; during a rotation's grace a denied current
+// external ID is followed by a probe with the previous one, the second.
 const InFlight = 30
 
 // Plan splits the STS budget between the two verify queues and their

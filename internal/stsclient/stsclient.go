@@ -37,10 +37,12 @@ const AttemptsPerProbe = 3
 const MaxCallsPerCheck = AttemptsPerProbe * (stsbudget.CallsPerCheck + 1)
 
 // DefaultIdleConns is how many idle connections to STS a client keeps: one
-// per probe of the checks an instance runs at once (10 checks, 3 probes),
-// so concurrent checks reuse connections instead of opening new ones (the
-// SDK's default keeps 10 per host).
-const DefaultIdleConns = 32
+// for each call a verify instance has in flight at once, its routine
+// worker's stsbudget.InFlight checks with their stsbudget.CallsPerCheck
+// probes side by side, so one batch's calls reuse the last one's
+// connections instead of opening (and TLS-handshaking) new ones; the SDK's
+// default keeps 10 per host.
+const DefaultIdleConns = stsbudget.InFlight * stsbudget.CallsPerCheck
 
 // ErrNoRegion: the AWS configuration names no Region.
 var ErrNoRegion = errors.New("stsclient: no AWS Region: STS is called in the deployment's Region only")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -18,7 +19,9 @@ import (
 
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/probe"
+	"github.com/rolecall/rolecall/internal/stsbudget"
 	"github.com/rolecall/rolecall/internal/stsclient"
+	"github.com/rolecall/rolecall/internal/testkit/awsfake"
 )
 
 func cfg(region string) aws.Config {
@@ -139,3 +142,71 @@ func TestCallsPerProbeAreBounded(t *testing.T) {
 }
 
 const denied = `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>not authorized to perform sts:AssumeRole</Message></Error><RequestId>2</RequestId></ErrorResponse>`
+
+// TestIdleConnsKeepABatchsCalls: the client keeps an idle connection for
+// every call a verify instance has in flight at once, so a second burst of
+// that many concurrent calls opens no new connection (each new one is a
+// TLS handshake against real STS).
+func TestIdleConnsKeepABatchsCalls(t *testing.T) {
+	const n = stsclient.DefaultIdleConns
+	if n < stsbudget.InFlight*stsbudget.CallsPerCheck {
+		t.Fatalf("DefaultIdleConns %d is less than the %d calls an instance has in flight", n, stsbudget.InFlight*stsbudget.CallsPerCheck)
+	}
+	fake := awsfake.NewSTS()
+	const role = "arn:aws:iam::111122223333:role/R"
+	fake.Grant(role)
+	// Each burst's calls are held until all n have arrived, so n
+	// connections are open at once.
+	var mu sync.Mutex
+	arrived, release := 0, make(chan struct{})
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		arrived++
+		if arrived == n {
+			close(release)
+		}
+		wait := release
+		mu.Unlock()
+		<-wait
+		fake.ServeHTTP(w, r)
+	}))
+	var opened sync.WaitGroup
+	newConns := 0
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			newConns++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	c, err := stsclient.New(cfg("eu-west-1"), stsclient.Options{Endpoint: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	burst := func() int {
+		mu.Lock()
+		arrived, release, newConns = 0, make(chan struct{}), 0
+		mu.Unlock()
+		for range n {
+			opened.Add(1)
+			go func() {
+				defer opened.Done()
+				if _, err := c.AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(role), RoleSessionName: aws.String("s")}); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		opened.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		return newConns
+	}
+	if first := burst(); first != n {
+		t.Fatalf("the first burst opened %d connections, want %d", first, n)
+	}
+	if second := burst(); second != 0 {
+		t.Errorf("the second burst of %d calls opened %d new connections, want none", n, second)
+	}
+}
