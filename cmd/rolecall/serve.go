@@ -49,9 +49,12 @@ table is created if missing). --aws uses the default AWS credential chain and re
 STS; with --table (or TABLE_NAME) it uses that real DynamoDB table and its stream,
 with --event-bus (or EVENT_BUS_NAME) it also puts every event on that
 EventBridge bus, and with --queue-url (or VERIFY_QUEUE_URL) the verify queue is
-that SQS queue: sweeps, re-checks and the "Role Submitted" rule send to it and the
-verify worker here receives from it (a deployed verify function reading the same
-queue would share its messages). With --aws, the account of the credentials
+that SQS queue: sweeps and re-checks send to it and the verify worker here receives
+from it (a deployed verify function reading the same queue shares its messages).
+Submissions go to it too, unless --event-bus names the stack's bus: the stack's own
+"Role Submitted" rule then sends them to its priority queue, which the deployed
+verify function checks, and serve adds no rule of its own (each would be checked
+twice). With --aws, the account of the credentials
 (sts:GetCallerIdentity at start) is the partner's own: submissions naming it are
 refused, and the trusted principal must be in it.
 

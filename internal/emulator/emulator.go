@@ -107,9 +107,10 @@ func New(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err := st.store(ctx, awsCfg); err != nil {
 		return nil, err
 	}
-	// Bus rules: the stack's own Role Submitted rule routes submissions
-	// when the events go to a deployed stack's bus and its queue is the
-	// verify queue; a second rule here would check every submission twice.
+	// Bus rules: when the events go to a deployed stack's bus and serve
+	// uses the stack's queue, the stack's own Role Submitted rule routes
+	// submissions (to its priority queue, which the deployed verify
+	// function checks); a second rule here would check each one twice.
 	st.StackRoutesSubmissions = o.AWS && o.EventBusName != "" && o.QueueURL != ""
 	return st, nil
 }

@@ -55,9 +55,9 @@ type Options struct {
 	// EventBusName, with AWS, also puts every event on this EventBridge bus.
 	EventBusName string
 	// QueueURL, with AWS, selects this real SQS queue (the stack's verify
-	// queue) instead of the in-process one: sweeps, re-checks and the
-	// "Role Submitted" rule send to it and the verify loop receives from
-	// it.
+	// queue) instead of the in-process one: sweeps and re-checks send to
+	// it and the verify loop receives from it; so do submissions, unless
+	// EventBusName is set too (see Stack.StackRoutesSubmissions).
 	QueueURL string
 	// Region of the AWS clients (default us-east-1, or the SDK's with AWS).
 	Region string

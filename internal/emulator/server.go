@@ -135,7 +135,7 @@ func (s *Stack) Banner() string {
 	}
 	row("Events:", "stdout (one JSON line per event), the ops page, and GET "+s.URL+"/v1/events")
 	if s.StackRoutesSubmissions {
-		row("Submissions:", "queued by the stack's Role Submitted rule on its bus (serve's own rule is off)")
+		row("Submissions:", "checked by the deployed stack: its Role Submitted rule queues them on its priority queue (serve's own rule is off)")
 	}
 	b.WriteString("\nOpen the customer form, create the role (the sandbox button needs no AWS account), paste its ARN\nand watch it connect. Press Ctrl+C to stop.\n\n")
 	return b.String()

@@ -67,8 +67,9 @@ type Stack struct {
 	Bus   *bus.Memory
 	Queue VerifyQueue // *queue.Memory, or *queue.SQS with Options.QueueURL
 	// StackRoutesSubmissions: with AWS, an event bus and a queue URL, the
-	// deployed stack's Role Submitted rule enqueues submissions, so serve
-	// does not subscribe its own.
+	// deployed stack's Role Submitted rule sends submissions to the
+	// stack's priority queue, which the deployed verify function checks,
+	// so serve does not subscribe its own (each would be checked twice).
 	StackRoutesSubmissions bool
 
 	// Service and Registrations are the onboarding service and
