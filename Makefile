@@ -44,7 +44,7 @@ fuzz:
 
 # Benchmarks: re-verification throughput, cost per check, sweep cost,
 # latency, binary sizes and cold starts, printed as one Markdown table
-# (about 5 minutes; DynamoDB Local is started for the DynamoDB figures).
+# (about 7 minutes on 2 cores; DynamoDB Local is started for the DynamoDB figures).
 # BENCHFLAGS passes flags, e.g. BENCHFLAGS='-only latency'.
 bench:
 	./.ci/with-dynamodb.sh $(GO) run ./cmd/rolecall-bench $(BENCHFLAGS)
