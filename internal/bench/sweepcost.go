@@ -11,6 +11,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/rolecall/rolecall/internal/app"
+	"github.com/rolecall/rolecall/internal/backoff"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/rolearn"
@@ -143,8 +144,10 @@ func batchLoad(ctx context.Context, client *dynamodb.Client, table string, n int
 						return
 					}
 					in = out.UnprocessedItems
-					if len(in) > 0 {
-						time.Sleep(time.Duration(attempt+1) * 20 * time.Millisecond)
+					// A batch write may leave items unprocessed (when
+					// throttled): back off before writing them again.
+					if len(in) > 0 && backoff.Wait(ctx, backoff.Doubling(20*time.Millisecond, time.Second, attempt)) != nil {
+						return
 					}
 				}
 			}

@@ -107,9 +107,11 @@ const invocationTimeout = 30 * time.Second
 // it to the on-failure destination).
 const deliveryAttempts = 5
 
-// retryDelay is the wait after a feed's attempt-th delivery failed.
+// retryDelay is the wait after a feed's attempt-th delivery failed:
+// 200ms, doubling, as Lambda backs off before retrying a stream batch
+// (200ms, 400ms, 800ms and 1.6s over deliveryAttempts).
 func retryDelay(attempt int) time.Duration {
-	return time.Duration(attempt) * 200 * time.Millisecond
+	return backoff.Doubling(200*time.Millisecond, 2*time.Second, attempt-1)
 }
 
 // verifyLoop is the verify queue's event source mapping: it receives

@@ -130,7 +130,7 @@ func TestOutboxFeedStopDuringRetry(t *testing.T) {
 }
 
 // TestOutboxFeedRetries: a refused batch is retried after 200ms, 400ms,
-// 600ms and 800ms, then given up and logged; a stopped drain tries each
+// 800ms and 1.6s, then given up and logged; a stopped drain tries each
 // batch once and gives up on (and logs) the refused ones without waiting.
 func TestOutboxFeedRetries(t *testing.T) {
 	tests := []struct {
@@ -141,8 +141,9 @@ func TestOutboxFeedRetries(t *testing.T) {
 		wantWait  time.Duration
 		wantPub   bool
 	}{
-		{"refused until the last attempt", false, 4, 5, 2 * time.Second, true},
-		{"refused every time", false, 99, deliveryAttempts, 2 * time.Second, false},
+		{"refused until the last attempt", false, 4, 5, 3 * time.Second, true},
+		{"refused every time", false, 99, deliveryAttempts, 3 * time.Second, false},
+		{"refused twice", false, 2, 3, 600 * time.Millisecond, true},
 		{"refused once", false, 1, 2, 200 * time.Millisecond, true},
 		{"stopped drain, refused", true, 99, 1, 0, false},
 		{"stopped drain, accepted", true, 0, 1, 0, true},
