@@ -92,8 +92,8 @@ func (d *DynamoDB) routine(ctx context.Context, t connection.Transition) error {
 
 // snapshotCondition is the condition that the stored connection is still
 // before (see sameSnapshot): version, failure count, last check time and
-// role ARN. A zero last check time is stored either absent (routine writes
-// remove it) or as the zero time (transactions write it).
+// role ARN. A zero last check time is stored absent, or, in items written
+// before zero times were left out, as the zero time.
 func snapshotCondition(before connection.Connection) (string, map[string]ddbtypes.AttributeValue) {
 	vals := map[string]ddbtypes.AttributeValue{
 		":v": n(before.Version), ":f": n(before.ConsecutiveFailures), ":r": s(before.RoleARN),

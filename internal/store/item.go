@@ -327,8 +327,12 @@ func foldRune(r rune) rune {
 	return m
 }
 
+// marshal encodes an item. A zero time.Time tagged omitempty is left out,
+// as the routine update removes it, rather than stored as
+// "0001-01-01T00:00:00Z" (the encoder's default); items stored before
+// still decode to the zero time.
 func marshal(v any) (map[string]ddbtypes.AttributeValue, error) {
-	m, err := attributevalue.MarshalMap(v)
+	m, err := attributevalue.MarshalMapWithOptions(v, func(o *attributevalue.EncoderOptions) { o.OmitEmptyTime = true })
 	if err != nil {
 		return nil, fmt.Errorf("marshal %T: %w", v, err)
 	}

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,5 +98,35 @@ func TestStoredItemFormat(t *testing.T) {
 				t.Errorf("stored item reads back as\n%+v\nwant\n%+v", back.Elem().Interface(), it)
 			}
 		})
+	}
+}
+
+// TestItemsWithZeroTimesReadBack: items written before zero times were
+// left out (testdata/items-zero-times.json, each zero time stored as
+// "0001-01-01T00:00:00Z") read back as the same items as today's.
+func TestItemsWithZeroTimesReadBack(t *testing.T) {
+	old := golden.Load[map[string]json.RawMessage](t, "testdata/items-zero-times.json")
+	for name, it := range storedItems() {
+		t.Run(name, func(t *testing.T) {
+			raw, ok := old[name]
+			if !ok {
+				t.Skipf("no %s item was stored with zero times", name)
+			}
+			m, err := attributevalue.UnmarshalMapJSON(raw)
+			back := reflect.New(reflect.TypeOf(it))
+			if err := errors.Join(err, attributevalue.UnmarshalMap(m, back.Interface())); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(back.Elem().Interface(), it) {
+				t.Errorf("item with zero times reads back as\n%+v\nwant\n%+v", back.Elem().Interface(), it)
+			}
+		})
+	}
+	b, err := os.ReadFile("testdata/items-zero-times.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"0001-01-01T00:00:00Z"`) {
+		t.Fatal("the file holds no zero time: it proves nothing")
 	}
 }
