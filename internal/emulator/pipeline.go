@@ -71,8 +71,11 @@ func (f *outboxFeed) drain(ctx context.Context) {
 // after invocationTimeout as the publish Lambda would be: run passes a
 // context a stop does not cancel (the bus may have taken part of a
 // batch), drain its own deadline, so a bus that stops answering holds
-// serve's shutdown no longer than one invocation. The wait before a retry
-// ends with ctx, and the events not yet published then are returned.
+// serve's shutdown no longer than one invocation. A publish cut off may
+// have put part of the batch on the bus, which is then put again, as
+// Lambda retries a batch (consumers deduplicate on the event's eventId).
+// The wait before a retry ends with ctx, and the events not yet published
+// then are returned.
 func (f *outboxFeed) deliver(ctx, pub context.Context, evs []connection.Event) []connection.Event {
 	for attempt := 1; len(evs) > 0; attempt++ {
 		pctx, cancel := context.WithTimeout(pub, invocationTimeout)

@@ -110,7 +110,7 @@ func (f *streamFeed) discover(ctx context.Context, initial bool) error {
 
 func (f *streamFeed) run(ctx context.Context) {
 	for ctx.Err() == nil {
-		n, err := f.once(ctx)
+		n, err := f.once(ctx, context.WithoutCancel(ctx))
 		if err != nil && ctx.Err() == nil {
 			f.log.Error("read the table's stream", "error", err)
 		}
@@ -126,9 +126,9 @@ func (f *streamFeed) run(ctx context.Context) {
 // drain delivers what a stopped run left, then reads until no shard has
 // records left (or ctx is done).
 func (f *streamFeed) drain(ctx context.Context) {
-	f.left = f.deliver(ctx, f.left)
+	f.left = f.deliver(ctx, ctx, f.left)
 	for ctx.Err() == nil {
-		n, err := f.once(ctx)
+		n, err := f.once(ctx, ctx)
 		if err != nil {
 			f.log.Error("drain the table's stream", "error", err)
 			break
@@ -144,8 +144,8 @@ func (f *streamFeed) drain(ctx context.Context) {
 }
 
 // once reads every open shard once and returns how many records it
-// delivered.
-func (f *streamFeed) once(ctx context.Context) (int, error) {
+// delivered; the handler's calls run with pub (see deliver).
+func (f *streamFeed) once(ctx, pub context.Context) (int, error) {
 	if time.Since(f.lastDescribe) > 2*time.Second {
 		if err := f.discover(ctx, false); err != nil {
 			return 0, err
@@ -157,7 +157,7 @@ func (f *streamFeed) once(ctx context.Context) (int, error) {
 		if sh.closed {
 			continue
 		}
-		n, err := f.read(ctx, id, sh)
+		n, err := f.read(ctx, pub, id, sh)
 		total += n
 		if err != nil {
 			errs = append(errs, err)
@@ -166,7 +166,7 @@ func (f *streamFeed) once(ctx context.Context) (int, error) {
 	return total, errors.Join(errs...)
 }
 
-func (f *streamFeed) read(ctx context.Context, id string, sh *shardReader) (int, error) {
+func (f *streamFeed) read(ctx, pub context.Context, id string, sh *shardReader) (int, error) {
 	out, err := f.api.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: aws.String(sh.iterator), Limit: aws.Int32(streamBatch)})
 	var expired *st.ExpiredIteratorException
 	var trimmed *st.TrimmedDataAccessException
@@ -197,7 +197,7 @@ func (f *streamFeed) read(ctx context.Context, id string, sh *shardReader) (int,
 		for _, r := range out.Records {
 			recs = append(recs, lambdaRecord(r, f.streamARN))
 		}
-		f.left = append(f.left, f.deliver(ctx, recs)...)
+		f.left = append(f.left, f.deliver(ctx, pub, recs)...)
 		sh.lastSeq = aws.ToString(out.Records[len(out.Records)-1].Dynamodb.SequenceNumber)
 	}
 	if out.NextShardIterator == nil {
@@ -211,14 +211,17 @@ func (f *streamFeed) read(ctx context.Context, id string, sh *shardReader) (int,
 
 // deliver hands records to the handler, retrying those it reports as
 // failures a few times (Lambda would retry, then send them to the
-// on-failure destination; here they are logged). A stop does not cancel a
-// call in progress, which ends after invocationTimeout as the Lambda
-// would; the wait before a retry ends with ctx, and the records not yet
-// published then are returned.
-func (f *streamFeed) deliver(ctx context.Context, recs []events.DynamoDBEventRecord) []events.DynamoDBEventRecord {
+// on-failure destination; here they are logged). Each call runs with pub,
+// cut off after invocationTimeout as the Lambda would be: run passes a
+// context a stop does not cancel, drain its own deadline. A call cut off
+// may have published part of the batch, which is then published again,
+// as Lambda retries a batch (consumers deduplicate on the event's
+// eventId). The wait before a retry ends with ctx, and the records not
+// yet published then are returned.
+func (f *streamFeed) deliver(ctx, pub context.Context, recs []events.DynamoDBEventRecord) []events.DynamoDBEventRecord {
 	in := events.DynamoDBEvent{Records: recs}
 	for attempt := 1; len(in.Records) > 0; attempt++ {
-		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), invocationTimeout)
+		hctx, cancel := context.WithTimeout(pub, invocationTimeout)
 		resp, err := f.handler.Handle(hctx, in)
 		cancel()
 		if err != nil {

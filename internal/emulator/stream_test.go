@@ -277,3 +277,31 @@ func TestStreamFeedStopWhileTheHandlerHangs(t *testing.T) {
 		}
 	})
 }
+
+// TestStreamFeedDrainIsBoundedByItsDeadline: during drain a hanging
+// handler call ends with drain's deadline, not a fresh function timeout,
+// so serve's stop waits no longer than it allows; the records are logged
+// as not published.
+func TestStreamFeedDrainIsBoundedByItsDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fs := &fakeStream{shards: []string{"a"}, records: map[string][]st.Record{}, closed: map[string]bool{},
+			expire: map[string]bool{}, trim: map[string]bool{}, kinds: map[string]st.ShardIteratorType{}}
+		logs := logcapture.New(nil)
+		f := &streamFeed{api: fs, streamARN: "arn:stream", handler: hangingHandler{}, log: slog.New(logs)}
+		if err := f.start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		fs.add("a", "1", "x")
+		const deadline = 5 * time.Second
+		ctx, cancel := context.WithTimeout(context.Background(), deadline)
+		defer cancel()
+		start := time.Now()
+		f.drain(ctx)
+		if took := time.Since(start); took != deadline {
+			t.Errorf("drain took %v, want its deadline, %v", took, deadline)
+		}
+		if logs.Count("stream records not published") == 0 {
+			t.Error("records cut off by the deadline were not logged")
+		}
+	})
+}
