@@ -74,7 +74,9 @@ func New(cfg aws.Config, o Options) (*sts.Client, error) {
 		so.Retryer = aws.NopRetryer{}
 		so.RetryMaxAttempts = 1
 		so.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-			t.MaxIdleConnsPerHost = idle
+			// The SDK's transport also caps idle connections in all (100):
+			// one client talks to one host, so the cap is the same.
+			t.MaxIdleConnsPerHost, t.MaxIdleConns = idle, max(t.MaxIdleConns, idle)
 		})
 		if o.Endpoint != "" {
 			so.BaseEndpoint = aws.String(o.Endpoint)

@@ -3,6 +3,7 @@ package stsclient_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -148,9 +149,20 @@ const denied = `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"
 // that many concurrent calls opens no new connection (each new one is a
 // TLS handshake against real STS).
 func TestIdleConnsKeepABatchsCalls(t *testing.T) {
-	const n = stsclient.DefaultIdleConns
-	if n < stsbudget.InFlight*stsbudget.CallsPerCheck {
+	if n := stsclient.DefaultIdleConns; n < stsbudget.InFlight*stsbudget.CallsPerCheck {
 		t.Fatalf("DefaultIdleConns %d is less than the %d calls an instance has in flight", n, stsbudget.InFlight*stsbudget.CallsPerCheck)
+	}
+	// The default, and more than the SDK transport's cap on idle
+	// connections in all (100), as serve keeps.
+	for _, idle := range []int{0, 120} {
+		t.Run(fmt.Sprintf("IdleConns %d", idle), func(t *testing.T) { idleConnsKept(t, idle) })
+	}
+}
+
+func idleConnsKept(t *testing.T, idle int) {
+	n := idle
+	if n == 0 {
+		n = stsclient.DefaultIdleConns
 	}
 	fake := awsfake.NewSTS()
 	const role = "arn:aws:iam::111122223333:role/R"
@@ -181,7 +193,7 @@ func TestIdleConnsKeepABatchsCalls(t *testing.T) {
 	}
 	srv.Start()
 	defer srv.Close()
-	c, err := stsclient.New(cfg("eu-west-1"), stsclient.Options{Endpoint: srv.URL})
+	c, err := stsclient.New(cfg("eu-west-1"), stsclient.Options{Endpoint: srv.URL, IdleConns: idle})
 	if err != nil {
 		t.Fatal(err)
 	}
