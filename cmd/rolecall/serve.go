@@ -51,10 +51,10 @@ with --event-bus (or EVENT_BUS_NAME) it also puts every event on that
 EventBridge bus, and with --queue-url (or VERIFY_QUEUE_URL) the verify queue is
 that SQS queue: sweeps and re-checks send to it and the verify worker here receives
 from it (a deployed verify function reading the same queue shares its messages).
-Submissions go to it too, unless --event-bus names the stack's bus: the stack's own
-"Role Submitted" rule then sends them to its priority queue, which the deployed
-verify function checks, and serve adds no rule of its own (each would be checked
-twice). With --aws, the account of the credentials
+Submissions go to it too, unless --event-bus is given as well: serve then takes
+the bus and queue to be a deployed stack's, whose own "Role Submitted" rule sends
+submissions to its priority queue for the deployed verify function, and adds no
+rule of its own (each would be checked twice). With --aws, the account of the credentials
 (sts:GetCallerIdentity at start) is the partner's own: submissions naming it are
 refused, and the trusted principal must be in it.
 

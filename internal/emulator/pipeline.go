@@ -100,6 +100,9 @@ func (f *outboxFeed) deliver(ctx, pub context.Context, evs []connection.Event) [
 	return nil
 }
 
+// deleteTimeout bounds one delete of a handled verify message.
+const deleteTimeout = 20 * time.Second
+
 // invocationTimeout is how long the publish handler may take over one
 // batch: the publish function's timeout (template.yaml's Globals), after
 // which Lambda would end the invocation.
@@ -160,9 +163,14 @@ func (s *Server) verifyLoop(ctx context.Context) {
 			if retry[m.ID] {
 				continue
 			}
-			if err := s.Queue.Delete(context.WithoutCancel(ctx), m.ReceiptHandle); err != nil {
+			// A stop does not cancel a delete, but a queue that stops
+			// answering cannot hold it: a message not deleted comes back
+			// after its visibility timeout and is checked again.
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), deleteTimeout)
+			if err := s.Queue.Delete(dctx, m.ReceiptHandle); err != nil {
 				s.log.Warn("delete a verify message", "messageId", m.ID, "error", err)
 			}
+			cancel()
 		}
 	}
 }
