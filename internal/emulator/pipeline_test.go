@@ -17,6 +17,7 @@ import (
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
 	"github.com/rolecall/rolecall/internal/testkit/logcapture"
+	"github.com/rolecall/rolecall/internal/verify"
 )
 
 func TestAccepted(t *testing.T) {
@@ -286,6 +287,59 @@ func TestOutboxRunStopWhileTheBusHangs(t *testing.T) {
 		}
 		if len(f.left) != 2 {
 			t.Errorf("run left %d events for drain, want 2", len(f.left))
+		}
+	})
+}
+
+// hangingDeleteQueue hands out one message, then waits for receives to
+// end; each Delete blocks until its context ends, like a queue that
+// stopped answering.
+type hangingDeleteQueue struct {
+	VerifyQueue
+	mu      sync.Mutex
+	given   bool
+	deletes chan error
+}
+
+func (q *hangingDeleteQueue) Receive(ctx context.Context, _ int, _ time.Duration) ([]queue.Message, error) {
+	q.mu.Lock()
+	given := q.given
+	q.given = true
+	q.mu.Unlock()
+	if !given {
+		return []queue.Message{{ID: "m-1", ReceiptHandle: "rh-1", Body: "not a job", ReceiveCount: 1}}, nil
+	}
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func (q *hangingDeleteQueue) Delete(ctx context.Context, _ string) error {
+	<-ctx.Done()
+	q.deletes <- ctx.Err()
+	return ctx.Err()
+}
+
+// TestVerifyLoopDeleteHasADeadline: a stop does not cancel the delete of a
+// handled message, but a queue that stops answering holds the loop no
+// longer than deleteTimeout.
+func TestVerifyLoopDeleteHasADeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q := &hangingDeleteQueue{deletes: make(chan error, 1)}
+		s := &Server{Stack: &Stack{Queue: q, Handlers: Handlers{Verify: &verify.ByQueue{Default: &verify.Worker{Log: slog.New(slog.DiscardHandler)}}}},
+			log: slog.New(slog.DiscardHandler)}
+		ctx, stop := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); s.verifyLoop(ctx) }()
+
+		synctest.Wait() // the delete hangs
+		start := time.Now()
+		stop()
+		<-done
+		if waited := time.Since(start); waited != deleteTimeout {
+			t.Errorf("the loop ended %v after the stop; want the delete's deadline, %v", waited, deleteTimeout)
+		}
+		if err := <-q.deletes; !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("the delete ended with %v, want its deadline", err)
 		}
 	})
 }
