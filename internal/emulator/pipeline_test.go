@@ -271,15 +271,8 @@ func TestOutboxRunStopWhileTheBusHangs(t *testing.T) {
 		mem, _ := outboxWithEvents(t)
 		pub := &hangingPublisher{cancelled: make(chan error, 8)}
 		f := &outboxFeed{mem: mem, pub: pub, log: slog.New(slog.DiscardHandler)}
-		ctx, stop := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { defer close(done); f.run(ctx) }()
-
-		synctest.Wait() // the publish hangs
-		start := time.Now()
-		stop()
-		<-done
-		if waited := time.Since(start); waited != invocationTimeout {
+		// The publish hangs when the stop comes.
+		if waited := stopWhenSettled(f.run); waited != invocationTimeout {
 			t.Errorf("run returned %v after the stop; want the function's timeout, %v", waited, invocationTimeout)
 		}
 		if err := <-pub.cancelled; !errors.Is(err, context.DeadlineExceeded) {
@@ -327,19 +320,26 @@ func TestVerifyLoopDeleteHasADeadline(t *testing.T) {
 		q := &hangingDeleteQueue{deletes: make(chan error, 1)}
 		s := &Server{Stack: &Stack{Queue: q, Handlers: Handlers{Verify: &verify.ByQueue{Default: &verify.Worker{Log: slog.New(slog.DiscardHandler)}}}},
 			log: slog.New(slog.DiscardHandler)}
-		ctx, stop := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { defer close(done); s.verifyLoop(ctx) }()
-
-		synctest.Wait() // the delete hangs
-		start := time.Now()
-		stop()
-		<-done
-		if waited := time.Since(start); waited != deleteTimeout {
+		// The delete hangs when the stop comes.
+		if waited := stopWhenSettled(s.verifyLoop); waited != deleteTimeout {
 			t.Errorf("the loop ended %v after the stop; want the delete's deadline, %v", waited, deleteTimeout)
 		}
 		if err := <-q.deletes; !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("the delete ended with %v, want its deadline", err)
 		}
 	})
+}
+
+// stopWhenSettled runs run in a synctest bubble's goroutine until every
+// goroutine of the bubble is blocked, then cancels run's context and
+// returns how long run took to return after that, on the bubble's clock.
+func stopWhenSettled(run func(context.Context)) time.Duration {
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); run(ctx) }()
+	synctest.Wait()
+	start := time.Now()
+	stop()
+	<-done
+	return time.Since(start)
 }

@@ -186,25 +186,13 @@ func TestStreamFeedStopDuringRetry(t *testing.T) {
 	for _, drainStopped := range []bool{false, true} {
 		t.Run(fmt.Sprintf("drain stopped %v", drainStopped), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				fs := &fakeStream{shards: []string{"a"}, records: map[string][]st.Record{}, closed: map[string]bool{},
-					expire: map[string]bool{}, trim: map[string]bool{}, kinds: map[string]st.ShardIteratorType{}}
 				h := &fakeHandler{failOnce: map[string]bool{"2": true}}
 				logs := logcapture.New(nil)
-				f := &streamFeed{api: fs, streamARN: "arn:stream", handler: h, log: slog.New(logs)}
-				if err := f.start(context.Background()); err != nil {
-					t.Fatal(err)
-				}
+				f, fs := oneShardFeed(t, h, slog.New(logs))
 				fs.add("a", "1", "x")
 				fs.add("a", "2", "y") // refused once
-				ctx, stop := context.WithCancel(context.Background())
-				done := make(chan struct{})
-				go func() { defer close(done); f.run(ctx) }()
-
-				synctest.Wait() // run waits to retry record 2
-				start := time.Now()
-				stop()
-				<-done
-				if waited := time.Since(start); waited != 0 {
+				// Run waits to retry record 2 when the stop comes.
+				if waited := stopWhenSettled(f.run); waited != 0 {
 					t.Errorf("run returned %v after the stop; want at once", waited)
 				}
 				if len(f.left) != 1 || f.left[0].Change.SequenceNumber != "2" {
@@ -219,7 +207,7 @@ func TestStreamFeedStopDuringRetry(t *testing.T) {
 					h.mu.Unlock()
 				}
 				defer dstop()
-				start = time.Now()
+				start := time.Now()
 				f.drain(dctx)
 				if waited := time.Since(start); waited != 0 {
 					t.Errorf("drain took %v, want no wait", waited)
@@ -254,22 +242,10 @@ func (hangingHandler) Handle(ctx context.Context, _ events.DynamoDBEvent) (event
 // records go to drain.
 func TestStreamFeedStopWhileTheHandlerHangs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		fs := &fakeStream{shards: []string{"a"}, records: map[string][]st.Record{}, closed: map[string]bool{},
-			expire: map[string]bool{}, trim: map[string]bool{}, kinds: map[string]st.ShardIteratorType{}}
-		f := &streamFeed{api: fs, streamARN: "arn:stream", handler: hangingHandler{}, log: slog.New(slog.DiscardHandler)}
-		if err := f.start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		f, fs := oneShardFeed(t, hangingHandler{}, slog.New(slog.DiscardHandler))
 		fs.add("a", "1", "x")
-		ctx, stop := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { defer close(done); f.run(ctx) }()
-
-		synctest.Wait() // the handler hangs on record 1
-		start := time.Now()
-		stop()
-		<-done
-		if waited := time.Since(start); waited != invocationTimeout {
+		// The handler hangs on record 1 when the stop comes.
+		if waited := stopWhenSettled(f.run); waited != invocationTimeout {
 			t.Errorf("run returned %v after the stop; want the function's timeout, %v", waited, invocationTimeout)
 		}
 		if len(f.left) != 1 {
@@ -284,13 +260,8 @@ func TestStreamFeedStopWhileTheHandlerHangs(t *testing.T) {
 // as not published.
 func TestStreamFeedDrainIsBoundedByItsDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		fs := &fakeStream{shards: []string{"a"}, records: map[string][]st.Record{}, closed: map[string]bool{},
-			expire: map[string]bool{}, trim: map[string]bool{}, kinds: map[string]st.ShardIteratorType{}}
 		logs := logcapture.New(nil)
-		f := &streamFeed{api: fs, streamARN: "arn:stream", handler: hangingHandler{}, log: slog.New(logs)}
-		if err := f.start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		f, fs := oneShardFeed(t, hangingHandler{}, slog.New(logs))
 		fs.add("a", "1", "x")
 		const deadline = 5 * time.Second
 		ctx, cancel := context.WithTimeout(context.Background(), deadline)
@@ -304,4 +275,17 @@ func TestStreamFeedDrainIsBoundedByItsDeadline(t *testing.T) {
 			t.Error("records cut off by the deadline were not logged")
 		}
 	})
+}
+
+// oneShardFeed is a stream feed started on a fake stream of one open
+// shard, "a", handing records to h.
+func oneShardFeed(t *testing.T, h streamHandler, log *slog.Logger) (*streamFeed, *fakeStream) {
+	t.Helper()
+	fs := &fakeStream{shards: []string{"a"}, records: map[string][]st.Record{}, closed: map[string]bool{},
+		expire: map[string]bool{}, trim: map[string]bool{}, kinds: map[string]st.ShardIteratorType{}}
+	f := &streamFeed{api: fs, streamARN: "arn:stream", handler: h, log: log}
+	if err := f.start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return f, fs
 }
