@@ -16,6 +16,7 @@ import (
 	"github.com/creack/pty"
 
 	"github.com/rolecall/rolecall/internal/emulator"
+	"github.com/rolecall/rolecall/internal/testkit/syncbuf"
 )
 
 // sweepFleet starts serve with three verified connections, one of whose
@@ -89,10 +90,7 @@ func TestSweepWaitOnAPipe(t *testing.T) {
 }
 
 func TestSweepWaitOnATerminal(t *testing.T) {
-	// The checks take at least 400ms, so the bar (redrawn every 100ms) is
-	// drawn before they land. They may all land at once, so the test looks
-	// for the bar's frame and track, not for a partly filled bar.
-	sweepFleet(t, 400*time.Millisecond)
+	sweepFleet(t, 0)
 	ptmx, tty, err := pty.Open()
 	if err != nil {
 		t.Skipf("no pseudo-terminal: %v", err)
@@ -118,16 +116,38 @@ func TestSweepWaitOnATerminal(t *testing.T) {
 	if exitStatus(err) != 0 {
 		t.Fatalf("exit %v: %s", err, screen.String())
 	}
+	// The checks may land before the bar is first drawn (it is redrawn
+	// every 100ms), so only the bar's last line is certain here; the
+	// drawing itself is TestBarProgressDrawsTheTrack's.
 	out := screen.String()
-	for _, want := range []string{"\x1b[", "║", "░", "3/3 done, 1 failed", "checks/s", "left"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("the terminal shows no %q:\n%q", want, out)
-		}
+	if !strings.Contains(out, "3/3 done, 1 failed") {
+		t.Errorf("the terminal shows no final count:\n%q", out)
 	}
 	if !summaryRE.MatchString(out) {
 		t.Errorf("no summary on the terminal:\n%q", out)
 	}
 	if strings.Contains(out, "sweep: ") {
 		t.Errorf("plain progress lines on a terminal:\n%q", out)
+	}
+}
+
+// TestBarProgressDrawsTheTrack watches the bar while checks are still
+// outstanding: it must draw its frame, an unfilled track and the count,
+// then end on the final count. It waits for what is drawn, not for time.
+func TestBarProgressDrawsTheTrack(t *testing.T) {
+	var screen syncbuf.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	bar := newBarProgress(&screen, 3, time.Now())
+	bar.update(1, 0)
+	for _, want := range []string{"\x1b[", "║", "░", "1/3 done, 0 failed", "checks/s", "left"} {
+		if !screen.WaitFor(ctx, want) {
+			t.Errorf("the bar shows no %q:\n%q", want, screen.String())
+		}
+	}
+	bar.update(3, 1)
+	bar.stop()
+	if out := screen.String(); !strings.Contains(out, "3/3 done, 1 failed") || !strings.Contains(out, "done!") {
+		t.Errorf("the bar does not end on the final count:\n%q", out)
 	}
 }
