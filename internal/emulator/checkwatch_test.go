@@ -114,3 +114,14 @@ func (c watchedChecker) Check(ctx context.Context, req probe.Request) probe.Repo
 	c.w.count(c.w.finished, req.RoleARN)
 	return r
 }
+
+// heldChecker starts each check only once until is closed.
+type heldChecker struct {
+	next  verify.Checker
+	until <-chan struct{}
+}
+
+func (h heldChecker) Check(ctx context.Context, req probe.Request) probe.Report {
+	<-h.until
+	return h.next.Check(ctx, req)
+}

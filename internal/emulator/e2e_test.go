@@ -514,20 +514,22 @@ func TestFaultsAreTransient(t *testing.T) {
 func TestGracefulShutdownPublishesInFlightWork(t *testing.T) {
 	events := &syncbuf.Buffer{}
 	o := testOptions(t, events)
-	// Each STS call takes 300 ms, so the check is still in flight when
-	// shutdown starts right after it began.
-	o.SandboxLatency = 300 * time.Millisecond
 	checks := newCheckWatch()
 	ctx := context.Background()
 	st, err := New(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.Components.Checker = checks.wrap(st.Checker())
+	// The check is held until shutdown has stopped the verify loops, so
+	// it is certainly in flight while shutdown runs.
+	stopping := make(chan struct{})
+	st.Components.Checker = checks.wrap(heldChecker{next: st.Checker(), until: stopping})
 	s, err := st.Start(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	stopVerify := s.stopVerify
+	s.stopVerify = func() { stopVerify(); close(stopping) }
 	c := client{t: t, base: s.URL, ops: s.OpsToken}
 	auth, v := c.tenantWithInvite("shutdown")
 	c.putRole(v.Sandbox.RoleARN, v.Sandbox.TrustPolicy)
@@ -538,7 +540,7 @@ func TestGracefulShutdownPublishesInFlightWork(t *testing.T) {
 	if err := s.Shutdown(sctx); err != nil {
 		t.Fatal(err)
 	}
-	checks.waitFinished(t, v.Sandbox.RoleARN, 1, time.Second) // shutdown waited for it
+	checks.waitFinished(t, v.Sandbox.RoleARN, 1, 0) // shutdown waited for it
 	if !strings.Contains(events.String(), `"detail-type":"Role Verified"`) {
 		t.Errorf("the in-flight check's event was not published:\n%s", events.String())
 	}

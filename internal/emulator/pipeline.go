@@ -103,8 +103,8 @@ func (f *outboxFeed) deliver(ctx, pub context.Context, evs []connection.Event) [
 // deleteTimeout bounds one delete of a handled verify message.
 const deleteTimeout = 20 * time.Second
 
-// invocationTimeout is how long the publish handler may take over one
-// batch: the publish function's timeout (template.yaml's Globals), after
+// invocationTimeout is how long the publish or verify handler may take
+// over one batch: the functions' timeout (template.yaml's Globals), after
 // which Lambda would end the invocation.
 const invocationTimeout = 30 * time.Second
 
@@ -124,7 +124,7 @@ func retryDelay(attempt int) time.Duration {
 // batches of messages and hands them to the verify handler as the SQS
 // event the Lambda gets, bodies as sent, then deletes the messages the
 // handler did not report as failures. A batch in progress finishes after
-// ctx is done.
+// ctx is done, within invocationTimeout as the verify Lambda would.
 func (s *Server) verifyLoop(ctx context.Context) {
 	for ctx.Err() == nil {
 		msgs, err := s.Queue.Receive(ctx, 10, s.receiveWait)
@@ -148,7 +148,7 @@ func (s *Server) verifyLoop(ctx context.Context) {
 				Attributes: map[string]string{"ApproximateReceiveCount": strconv.Itoa(m.ReceiveCount)},
 			})
 		}
-		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), invocationTimeout)
 		resp, err := s.Handlers.Verify.Handle(hctx, in)
 		cancel()
 		if err != nil {

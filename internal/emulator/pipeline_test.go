@@ -11,9 +11,11 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/rolecall/rolecall"
 	"github.com/rolecall/rolecall/internal/bus"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/queue"
+	"github.com/rolecall/rolecall/internal/stack"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
 	"github.com/rolecall/rolecall/internal/testkit/logcapture"
@@ -342,4 +344,30 @@ func stopWhenSettled(run func(context.Context)) time.Duration {
 	stop()
 	<-done
 	return time.Since(start)
+}
+
+// TestInvocationTimeoutIsTheFunctions: serve cuts a publish or verify
+// batch off when the deployed function would be, so the constant must be
+// template.yaml's Globals timeout, which neither function overrides.
+func TestInvocationTimeoutIsTheFunctions(t *testing.T) {
+	tm, err := stack.ParseTemplate("template.yaml", rolecall.Template())
+	if err != nil {
+		t.Fatal(err)
+	}
+	globals, _ := tm["Globals"].(map[string]any)
+	fn, _ := globals["Function"].(map[string]any)
+	if to, ok := fn["Timeout"].(int); !ok || time.Duration(to)*time.Second != invocationTimeout {
+		t.Errorf("Globals Function Timeout = %v, invocationTimeout = %v", fn["Timeout"], invocationTimeout)
+	}
+	fns := tm.Resources("AWS::Serverless::Function")
+	for _, id := range []string{"PublishFunction", "VerifyFunction"} {
+		r, ok := fns[id]
+		if !ok {
+			t.Errorf("template.yaml has no %s", id)
+			continue
+		}
+		if to, set := stack.Properties(r)["Timeout"]; set {
+			t.Errorf("%s overrides the Globals timeout with %v", id, to)
+		}
+	}
 }
