@@ -247,10 +247,11 @@ func (p *plainProgress) stop() {}
 
 // barProgress is go-pretty's progress bar with the failures in its message.
 type barProgress struct {
-	pw      progress.Writer
-	tr      *progress.Tracker
-	queued  int
-	started time.Time
+	pw       progress.Writer
+	tr       *progress.Tracker
+	queued   int
+	started  time.Time
+	rendered chan struct{} // closed when Render returns
 }
 
 func newBarProgress(w io.Writer, queued int, started time.Time) *barProgress {
@@ -266,8 +267,9 @@ func newBarProgress(w io.Writer, queued int, started time.Time) *barProgress {
 	pw.Style().Options.SpeedSuffix = " checks/s"
 	tr := &progress.Tracker{Message: fmt.Sprintf("0/%d done, 0 failed", queued), Total: int64(queued), Units: progress.UnitsDefault}
 	pw.AppendTracker(tr)
-	go pw.Render()
-	return &barProgress{pw: pw, tr: tr, queued: queued, started: started}
+	b := &barProgress{pw: pw, tr: tr, queued: queued, started: started, rendered: make(chan struct{})}
+	go func() { defer close(b.rendered); pw.Render() }()
+	return b
 }
 
 func (b *barProgress) update(done, failed int) {
@@ -276,12 +278,21 @@ func (b *barProgress) update(done, failed int) {
 	b.tr.SetValue(int64(done))
 }
 
+// stop draws the bar a last time and returns once it is no longer drawn,
+// so nothing overwrites what is printed after it. A Stop that comes before
+// Render has begun is lost, so it is repeated until Render returns.
 func (b *barProgress) stop() {
 	if b.tr.Value() >= b.tr.Total {
 		b.tr.MarkAsDone()
 	}
-	b.pw.Stop()
-	for b.pw.IsRenderInProgress() {
-		time.Sleep(10 * time.Millisecond)
+	again := time.NewTicker(10 * time.Millisecond)
+	defer again.Stop()
+	for {
+		b.pw.Stop()
+		select {
+		case <-b.rendered:
+			return
+		case <-again.C:
+		}
 	}
 }

@@ -151,3 +151,24 @@ func TestBarProgressDrawsTheTrack(t *testing.T) {
 		t.Errorf("the bar does not end on the final count:\n%q", out)
 	}
 }
+
+// TestBarProgressStopDrawsTheEnd: a sweep whose checks landed at once stops
+// the bar right after starting it, before its drawing may have begun; stop
+// must still draw the final count and return only once drawing ended, so
+// that nothing overwrites the summary printed next.
+func TestBarProgressStopDrawsTheEnd(t *testing.T) {
+	for range 50 {
+		var screen syncbuf.Buffer
+		bar := newBarProgress(&screen, 3, time.Now())
+		bar.update(3, 1)
+		bar.stop()
+		select {
+		case <-bar.rendered:
+		default:
+			t.Fatal("the bar is still drawn after stop")
+		}
+		if out := screen.String(); !strings.Contains(out, "3/3 done, 1 failed") {
+			t.Fatalf("stop did not draw the final count: %q", out)
+		}
+	}
+}
