@@ -15,16 +15,14 @@ import (
 
 	"github.com/creack/pty"
 
-	"github.com/rolecall/rolecall/internal/emulator"
 	"github.com/rolecall/rolecall/internal/testkit/syncbuf"
 )
 
 // sweepFleet starts serve with three verified connections, one of whose
-// roles is then deleted so its next check fails. Every sandbox STS call
-// takes at least latency.
-func sweepFleet(t *testing.T, latency time.Duration) {
+// roles is then deleted so its next check fails.
+func sweepFleet(t *testing.T) {
 	t.Helper()
-	s := startServe(t, func(o *emulator.Options) { o.SandboxLatency = latency })
+	s := startServe(t)
 	for _, id := range []string{"acme", "bravo", "charlie"} {
 		acct := connect(t, s, id)
 		if id == "charlie" {
@@ -42,7 +40,7 @@ func sweepFleet(t *testing.T, latency time.Duration) {
 var summaryRE = regexp.MustCompile(`Sweep done: 3 of 3 checks landed, 1 failed, in [0-9.]+s \([0-9.]+ checks/s\)\.`)
 
 func TestSweepWaitOnAPipe(t *testing.T) {
-	sweepFleet(t, 0)
+	sweepFleet(t)
 	r := rolecall(t, "sweep", "--all", "--wait").must(t, 0)
 	if r.stdout != "" {
 		t.Errorf("stdout %q", r.stdout)
@@ -90,7 +88,7 @@ func TestSweepWaitOnAPipe(t *testing.T) {
 }
 
 func TestSweepWaitOnATerminal(t *testing.T) {
-	sweepFleet(t, 0)
+	sweepFleet(t)
 	ptmx, tty, err := pty.Open()
 	if err != nil {
 		t.Skipf("no pseudo-terminal: %v", err)
