@@ -20,6 +20,10 @@
 // stack fails (and rolls back, which disconnects) with the reason on the
 // stack's events page. A check that has not finished by then answers
 // SUCCESS with Status PENDING; the form and the events report the rest.
+// The wait also ends early enough before the context's deadline (the
+// Lambda's remaining time) to record the answer and PUT it: an answer
+// that never reaches CloudFormation leaves the customer's stack waiting
+// for its custom resource's hour.
 package register
 
 import (
@@ -74,6 +78,9 @@ type Sender interface {
 	// could never answer is dropped before anything else.
 	Accept(responseURL string) error
 	Respond(ctx context.Context, responseURL string, body []byte) error
+	// AnswerTimeout is the longest one Respond takes: the handler keeps
+	// that long, and recordMargin more, before its context's deadline.
+	AnswerTimeout() time.Duration
 }
 
 // ResourceType is the custom resource's type in the customer template.
@@ -87,6 +94,21 @@ const (
 	DefaultWait = 60 * time.Second
 	DefaultPoll = 2 * time.Second
 )
+
+// recordMargin is what the wait for the first check leaves before the
+// context's deadline besides the Sender's AnswerTimeout: the last read of
+// the connection and the conditional write recording the answer, each one
+// DynamoDB request (milliseconds, a few seconds with the SDK's retries),
+// and encoding the response. Without it the answer would be recorded or
+// sent on an expired context, fail, and be retried by Lambda only to wait
+// out its time again.
+const recordMargin = 5 * time.Second
+
+// AnswerReserve is how long before the deadline of its context the
+// handler ends the wait for the first check when its Sender bounds one
+// answer at answerTimeout: the function's timeout must exceed Wait by at
+// least this much for the whole wait to fit.
+func AnswerReserve(answerTimeout time.Duration) time.Duration { return answerTimeout + recordMargin }
 
 // Handler handles custom-resource requests.
 type Handler struct {
@@ -249,7 +271,9 @@ func (h *Handler) register(ctx context.Context, ev cfn.Event) (registration.Answ
 		Data: map[string]string{"TenantId": t.ID, "AccountId": c.AccountID, "Status": string(c.Status)}}, nil
 }
 
-// awaitCheck reads the connection until it leaves PENDING or the wait ends.
+// awaitCheck reads the connection until it leaves PENDING or the wait
+// ends: after h.Wait, or AnswerReserve before ctx's deadline, whichever
+// comes first (at once when the deadline is nearer than the reserve).
 func (h *Handler) awaitCheck(ctx context.Context, c connection.Connection) (connection.Connection, error) {
 	wait, poll := h.Wait, h.Poll
 	if wait == 0 {
@@ -258,10 +282,17 @@ func (h *Handler) awaitCheck(ctx context.Context, c connection.Connection) (conn
 	if poll <= 0 {
 		poll = DefaultPoll
 	}
+	if d, ok := ctx.Deadline(); ok {
+		// The deadline is on the wall clock, h.now on h.Clock: the time
+		// left is measured on the first and spent on the second.
+		wait = min(wait, time.Until(d)-AnswerReserve(h.Sender.AnswerTimeout()))
+	}
 	deadline := h.now().Add(wait)
 	for c.Status == connection.Pending && h.now().Before(deadline) {
 		if err := h.sleep(ctx, min(poll, deadline.Sub(h.now()))); err != nil {
-			return c, nil // out of time: answer with what is known
+			// ctx ended before its deadline's reserve (cancelled): nothing
+			// can be recorded or sent on it any more.
+			return c, fmt.Errorf("wait for the check of %s/%s: %w", c.TenantID, c.AccountID, err)
 		}
 		cur, err := h.Onboarding.Connection(ctx, c.TenantID, c.AccountID)
 		if err != nil {
