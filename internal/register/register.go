@@ -41,7 +41,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 
-	"github.com/rolecall/rolecall/internal/backoff"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/onboarding"
 	"github.com/rolecall/rolecall/internal/registration"
@@ -89,27 +88,6 @@ const ResourceType = "Custom::RoleCallRegistration"
 // MaxMessage bounds a request; a genuine one is well under 4 KiB.
 const MaxMessage = 32 << 10
 
-// Defaults of the wait for the first check.
-const (
-	DefaultWait = 60 * time.Second
-	DefaultPoll = 2 * time.Second
-)
-
-// recordMargin is what the wait for the first check leaves before the
-// context's deadline besides the Sender's AnswerTimeout: the last read of
-// the connection and the conditional write recording the answer, each one
-// DynamoDB request (milliseconds, a few seconds with the SDK's retries),
-// and encoding the response. Without it the answer would be recorded or
-// sent on an expired context, fail, and be retried by Lambda only to wait
-// out its time again.
-const recordMargin = 5 * time.Second
-
-// AnswerReserve is how long before the deadline of its context the
-// handler ends the wait for the first check when its Sender bounds one
-// answer at answerTimeout: the function's timeout must exceed Wait by at
-// least this much for the whole wait to fit.
-func AnswerReserve(answerTimeout time.Duration) time.Duration { return answerTimeout + recordMargin }
-
 // Handler handles custom-resource requests.
 type Handler struct {
 	Registrar  Registrar
@@ -119,20 +97,14 @@ type Handler struct {
 	// not accept is dropped before anything else.
 	Sender Sender
 	// Wait bounds the wait for the first check after a submission (0:
-	// DefaultWait; negative: do not wait). Poll is the interval between
-	// reads of the connection (0: DefaultPoll).
+	// DefaultWait; negative: do not wait); the wait also ends
+	// AnswerReserve before the context's deadline. Poll is the interval
+	// between reads of the connection (0: DefaultPoll).
 	Wait, Poll time.Duration
 	// Clock times the answers and the wait for the first check (nil: the
 	// wall clock).
 	Clock Clock
 	Log   *slog.Logger
-}
-
-// Clock is the time the handler reads and waits on.
-type Clock interface {
-	Now() time.Time
-	// Sleep waits d or until ctx is done.
-	Sleep(ctx context.Context, d time.Duration) error
 }
 
 // ErrDropped: a message that cannot be answered (malformed, oversized, or
@@ -269,38 +241,6 @@ func (h *Handler) register(ctx context.Context, ev cfn.Event) (registration.Answ
 	}
 	return registration.Answer{Status: string(cfn.StatusSuccess), PhysicalResourceID: id,
 		Data: map[string]string{"TenantId": t.ID, "AccountId": c.AccountID, "Status": string(c.Status)}}, nil
-}
-
-// awaitCheck reads the connection until it leaves PENDING or the wait
-// ends: after h.Wait, or AnswerReserve before ctx's deadline, whichever
-// comes first (at once when the deadline is nearer than the reserve).
-func (h *Handler) awaitCheck(ctx context.Context, c connection.Connection) (connection.Connection, error) {
-	wait, poll := h.Wait, h.Poll
-	if wait == 0 {
-		wait = DefaultWait
-	}
-	if poll <= 0 {
-		poll = DefaultPoll
-	}
-	if d, ok := ctx.Deadline(); ok {
-		// The deadline is on the wall clock, h.now on h.Clock: the time
-		// left is measured on the first and spent on the second.
-		wait = min(wait, time.Until(d)-AnswerReserve(h.Sender.AnswerTimeout()))
-	}
-	deadline := h.now().Add(wait)
-	for c.Status == connection.Pending && h.now().Before(deadline) {
-		if err := h.sleep(ctx, min(poll, deadline.Sub(h.now()))); err != nil {
-			// ctx ended before its deadline's reserve (cancelled): nothing
-			// can be recorded or sent on it any more.
-			return c, fmt.Errorf("wait for the check of %s/%s: %w", c.TenantID, c.AccountID, err)
-		}
-		cur, err := h.Onboarding.Connection(ctx, c.TenantID, c.AccountID)
-		if err != nil {
-			return c, fmt.Errorf("read connection %s/%s: %w", c.TenantID, c.AccountID, err)
-		}
-		c = cur
-	}
-	return c, nil
 }
 
 // delete handles Delete: always SUCCESS. It changes only a connection this
@@ -482,20 +422,6 @@ func (h *Handler) log() *slog.Logger {
 		return h.Log
 	}
 	return slog.Default()
-}
-
-func (h *Handler) now() time.Time {
-	if h.Clock != nil {
-		return h.Clock.Now().UTC()
-	}
-	return time.Now().UTC()
-}
-
-func (h *Handler) sleep(ctx context.Context, d time.Duration) error {
-	if h.Clock != nil {
-		return h.Clock.Sleep(ctx, d)
-	}
-	return backoff.Wait(ctx, d)
 }
 
 // urlHost is the host of a URL for logs (never its query: presigned URLs
