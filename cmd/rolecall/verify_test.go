@@ -183,6 +183,54 @@ func TestVerifySandbox(t *testing.T) {
 	}
 }
 
+// TestVerifyMasksShortExternalIDs: a short external ID given to verify
+// shows in its report, text or JSON, as at most a quarter of its
+// characters, and no more of it anywhere in the output.
+func TestVerifyMasksShortExternalIDs(t *testing.T) {
+	file := writeVerifySandbox(t)
+	tests := []struct {
+		name     string
+		id, prev string
+		json     bool
+		want     []string
+		// notShown are prefixes one character longer than the mask, each
+		// with a character base32 lacks so no random decoy can show it.
+		notShown []string
+	}{
+		{"8 and 12 characters", "QZ8xk2Lm", "WV7yj3NpRt5u", false,
+			[]string{"with external ID QZ…, previous WV7… "}, []string{"QZ8", "WV7y"}},
+		{"8 characters in JSON", "QZ8xk2Lm", "", true,
+			[]string{`"externalId": "QZ…"`}, []string{"QZ8"}},
+		{"7 characters", "q8xk2L0", "", false,
+			[]string{"with external ID *** "}, []string{"q8"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := []string{"verify", "--sandbox-file", file, "--role-arn", exampleRole, "--external-id", tt.id}
+			if tt.prev != "" {
+				args = append(args, "--previous-external-id", tt.prev)
+			}
+			if tt.json {
+				args = append(args, "--json")
+			}
+			stdout, stderr, code := runCLI(t, args...)
+			if code != 1 {
+				t.Fatalf("exit %d, want 1 (denied)\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("output lacks %q:\n%s", w, stdout)
+				}
+			}
+			for _, p := range tt.notShown {
+				if strings.Contains(stdout+stderr, p) {
+					t.Errorf("output shows %q, more of the external ID than its mask:\n%s%s", p, stdout, stderr)
+				}
+			}
+		})
+	}
+}
+
 func TestVerifyJSON(t *testing.T) {
 	file := writeVerifySandbox(t)
 	five := []string{verifyStepSyntax, probe.StepAssume, probe.StepAccount, probe.StepWithoutExtID, probe.StepDecoyExtID}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/rolecall/rolecall/internal/config"
@@ -100,14 +101,35 @@ type Register struct {
 	Policy        connection.Policy
 }
 
-// ReadRegister reads the registration function's settings.
+// ReadRegister reads the registration function's settings. A
+// REGISTRATION_WAIT that no function could fit (Lambda's longest timeout,
+// less the time the handler keeps to answer) is refused. The function's
+// own timeout is not in its environment: the handler cuts the wait short
+// at the invocation's deadline instead, and the template's test keeps the
+// deployed timeout above the wait and the answer.
 func ReadRegister(env *config.Env) Register {
+	wait := env.DurationOr("REGISTRATION_WAIT", register.DefaultWait)
+	if most := maxRegistrationWait(); wait > most {
+		env.Fail(fmt.Errorf("REGISTRATION_WAIT=%v does not fit a Lambda function: at most %v (the %v timeout limit less %v to answer)",
+			wait, most, maxFunctionTimeout, register.AnswerReserve(register.DefaultAnswerTimeout)))
+		wait = register.DefaultWait
+	}
 	return Register{
 		Resources: Resources{TableName: env.String("TABLE_NAME")},
 		Partner:   readPartner(env),
-		Wait:      env.DurationOr("REGISTRATION_WAIT", register.DefaultWait),
+		Wait:      wait,
 		Policy:    connection.DefaultPolicy(),
 	}
+}
+
+// maxFunctionTimeout is the longest timeout Lambda allows a function.
+const maxFunctionTimeout = 15 * time.Minute
+
+// maxRegistrationWait is the longest REGISTRATION_WAIT ReadRegister
+// accepts: what a function of the longest timeout has left once the
+// registration handler keeps its reserve to record and send the answer.
+func maxRegistrationWait() time.Duration {
+	return maxFunctionTimeout - register.AnswerReserve(register.DefaultAnswerTimeout)
 }
 
 // Sweep is the sweep function's settings.

@@ -20,6 +20,10 @@
 // stack fails (and rolls back, which disconnects) with the reason on the
 // stack's events page. A check that has not finished by then answers
 // SUCCESS with Status PENDING; the form and the events report the rest.
+// The wait also ends early enough before the context's deadline (the
+// Lambda's remaining time) to record the answer and PUT it: an answer
+// that never reaches CloudFormation leaves the customer's stack waiting
+// for its custom resource's hour.
 package register
 
 import (
@@ -37,7 +41,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 
-	"github.com/rolecall/rolecall/internal/backoff"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/onboarding"
 	"github.com/rolecall/rolecall/internal/registration"
@@ -74,6 +77,9 @@ type Sender interface {
 	// could never answer is dropped before anything else.
 	Accept(responseURL string) error
 	Respond(ctx context.Context, responseURL string, body []byte) error
+	// AnswerTimeout is the longest one Respond takes: the handler keeps
+	// that long, and recordMargin more, before its context's deadline.
+	AnswerTimeout() time.Duration
 }
 
 // ResourceType is the custom resource's type in the customer template.
@@ -81,12 +87,6 @@ const ResourceType = "Custom::RoleCallRegistration"
 
 // MaxMessage bounds a request; a genuine one is well under 4 KiB.
 const MaxMessage = 32 << 10
-
-// Defaults of the wait for the first check.
-const (
-	DefaultWait = 60 * time.Second
-	DefaultPoll = 2 * time.Second
-)
 
 // Handler handles custom-resource requests.
 type Handler struct {
@@ -97,20 +97,14 @@ type Handler struct {
 	// not accept is dropped before anything else.
 	Sender Sender
 	// Wait bounds the wait for the first check after a submission (0:
-	// DefaultWait; negative: do not wait). Poll is the interval between
-	// reads of the connection (0: DefaultPoll).
+	// DefaultWait; negative: do not wait); the wait also ends
+	// AnswerReserve before the context's deadline. Poll is the interval
+	// between reads of the connection (0: DefaultPoll).
 	Wait, Poll time.Duration
 	// Clock times the answers and the wait for the first check (nil: the
 	// wall clock).
 	Clock Clock
 	Log   *slog.Logger
-}
-
-// Clock is the time the handler reads and waits on.
-type Clock interface {
-	Now() time.Time
-	// Sleep waits d or until ctx is done.
-	Sleep(ctx context.Context, d time.Duration) error
 }
 
 // ErrDropped: a message that cannot be answered (malformed, oversized, or
@@ -247,29 +241,6 @@ func (h *Handler) register(ctx context.Context, ev cfn.Event) (registration.Answ
 	}
 	return registration.Answer{Status: string(cfn.StatusSuccess), PhysicalResourceID: id,
 		Data: map[string]string{"TenantId": t.ID, "AccountId": c.AccountID, "Status": string(c.Status)}}, nil
-}
-
-// awaitCheck reads the connection until it leaves PENDING or the wait ends.
-func (h *Handler) awaitCheck(ctx context.Context, c connection.Connection) (connection.Connection, error) {
-	wait, poll := h.Wait, h.Poll
-	if wait == 0 {
-		wait = DefaultWait
-	}
-	if poll <= 0 {
-		poll = DefaultPoll
-	}
-	deadline := h.now().Add(wait)
-	for c.Status == connection.Pending && h.now().Before(deadline) {
-		if err := h.sleep(ctx, min(poll, deadline.Sub(h.now()))); err != nil {
-			return c, nil // out of time: answer with what is known
-		}
-		cur, err := h.Onboarding.Connection(ctx, c.TenantID, c.AccountID)
-		if err != nil {
-			return c, fmt.Errorf("read connection %s/%s: %w", c.TenantID, c.AccountID, err)
-		}
-		c = cur
-	}
-	return c, nil
 }
 
 // delete handles Delete: always SUCCESS. It changes only a connection this
@@ -451,20 +422,6 @@ func (h *Handler) log() *slog.Logger {
 		return h.Log
 	}
 	return slog.Default()
-}
-
-func (h *Handler) now() time.Time {
-	if h.Clock != nil {
-		return h.Clock.Now().UTC()
-	}
-	return time.Now().UTC()
-}
-
-func (h *Handler) sleep(ctx context.Context, d time.Duration) error {
-	if h.Clock != nil {
-		return h.Clock.Sleep(ctx, d)
-	}
-	return backoff.Wait(ctx, d)
 }
 
 // urlHost is the host of a URL for logs (never its query: presigned URLs

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 	"unicode/utf8"
 
@@ -34,22 +35,32 @@ const (
 	stackID     = "arn:aws:cloudformation:us-east-1:111122223333:stack/rolecall/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
 )
 
-// recorder is a Sender that keeps what it was asked to send.
+// recorder is a Sender that keeps what it was asked to send. Like an
+// HTTP client, it sends nothing on a context that is done.
 type recorder struct {
 	mu      sync.Mutex
 	answers []sent
 	err     error
+	timeout time.Duration // AnswerTimeout (0: DefaultAnswerTimeout)
 }
 
 type sent struct {
 	url  string
 	body map[string]any
 	raw  []byte
+	at   time.Time // the wall clock's time of the PUT
 }
 
 // Accept accepts the ResponseURLs a Responder with the zero URLPolicy
 // answers to.
 func (r *recorder) Accept(url string) error { return (&Responder{}).Accept(url) }
+
+func (r *recorder) AnswerTimeout() time.Duration {
+	if r.timeout > 0 {
+		return r.timeout
+	}
+	return DefaultAnswerTimeout
+}
 
 func (r *recorder) Respond(ctx context.Context, url string, body []byte) error {
 	r.mu.Lock()
@@ -57,11 +68,14 @@ func (r *recorder) Respond(ctx context.Context, url string, body []byte) error {
 	if r.err != nil {
 		return r.err
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	var m map[string]any
 	if err := json.Unmarshal(body, &m); err != nil {
 		return err
 	}
-	r.answers = append(r.answers, sent{url: url, body: m, raw: body})
+	r.answers = append(r.answers, sent{url: url, body: m, raw: body, at: time.Now()})
 	return nil
 }
 
@@ -294,6 +308,103 @@ func TestCreateStillPendingAnswersSuccess(t *testing.T) {
 	if want := int(e.h.Wait / e.h.Poll); e.waits != want {
 		t.Fatalf("waited %d times, want %d (Wait/Poll): the wait is not bounded", e.waits, want)
 	}
+}
+
+// liveAnswers is the env's answer store refusing, as DynamoDB's client
+// does, to read or record on a context that is done.
+type liveAnswers struct{ Answers }
+
+func (a liveAnswers) GetRegistrationAnswer(ctx context.Context, key string) (registration.Answer, error) {
+	if err := ctx.Err(); err != nil {
+		return registration.Answer{}, err
+	}
+	return a.Answers.GetRegistrationAnswer(ctx, key)
+}
+
+func (a liveAnswers) PutRegistrationAnswer(ctx context.Context, key string, ans registration.Answer) (registration.Answer, error) {
+	if err := ctx.Err(); err != nil {
+		return registration.Answer{}, err
+	}
+	return a.Answers.PutRegistrationAnswer(ctx, key, ans)
+}
+
+// TestWaitEndsBeforeTheDeadline: with the role's check still PENDING, the
+// wait ends after Wait or AnswerReserve before the invocation's deadline,
+// whichever is first, so the answer is recorded and PUT once, SUCCESS
+// PENDING, with the PUT's whole timeout still ahead of the deadline. The
+// clock is the bubble's: the waits take no real time.
+func TestWaitEndsBeforeTheDeadline(t *testing.T) {
+	const put = 10 * time.Second // the Sender's AnswerTimeout
+	reserve := AnswerReserve(put)
+	tests := []struct {
+		name     string
+		timeout  time.Duration // the invocation's deadline (0: none)
+		wait     time.Duration
+		answerAt time.Duration // when the answer is sent, from the start
+	}{
+		{"deadline shorter than the wait", 90 * time.Second, time.Hour, 90*time.Second - reserve},
+		{"deadline nearer than the reserve: no wait", reserve - time.Second, time.Minute, 0},
+		{"deadline just past the reserve", reserve + 3*time.Second, time.Minute, 3 * time.Second},
+		{"wait shorter than the deadline", 5 * time.Minute, time.Minute, time.Minute},
+		{"no deadline: the wait", 0, 30 * time.Second, 30 * time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e := newEnv(t)
+				e.h.Clock = nil // the wall clock: the bubble's
+				e.h.Wait, e.h.Poll = tc.wait, 2*time.Second
+				e.h.Answers = liveAnswers{e.st}
+				e.rec.timeout = put
+				secret := e.acmeToken()
+				ctx := context.Background()
+				if tc.timeout > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tc.timeout)
+					defer cancel()
+				}
+				start := time.Now()
+				m := msg("Create", "req-1", "", props(custRole, secret))
+				if err := e.h.HandleMessage(ctx, m); err != nil {
+					t.Fatalf("HandleMessage: %v", err)
+				}
+				if n := e.rec.count(); n != 1 {
+					t.Fatalf("%d answers, want 1", n)
+				}
+				got := e.rec.answers[0]
+				if d, _ := got.body["Data"].(map[string]any); got.body["Status"] != "SUCCESS" || d["Status"] != "PENDING" {
+					t.Fatalf("answer = %v, want SUCCESS with Status PENDING", got.body)
+				}
+				if at := got.at.Sub(start); at != tc.answerAt {
+					t.Errorf("answered %v after the start, want %v", at, tc.answerAt)
+				}
+				if dl, ok := ctx.Deadline(); ok && dl.Sub(got.at) < put {
+					t.Errorf("answered %v before the deadline, less than the PUT's %v", dl.Sub(got.at), put)
+				}
+				rec, err := e.st.GetRegistrationAnswer(context.Background(), answerKey(mustEvent(t, m)))
+				if err != nil || rec.Data["Status"] != "PENDING" {
+					t.Fatalf("recorded answer %+v, %v; want the PENDING answer", rec, err)
+				}
+			})
+		})
+	}
+}
+
+// A context cancelled during the wait ends it with an error (Lambda
+// retries the event) and nothing is answered on it.
+func TestWaitCancelled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t)
+		e.h.Clock = nil
+		e.h.Wait = time.Minute
+		secret := e.acmeToken()
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(5*time.Second, cancel)
+		err := e.h.HandleMessage(ctx, msg("Create", "req-1", "", props(custRole, secret)))
+		if !errors.Is(err, context.Canceled) || e.rec.count() != 0 {
+			t.Fatalf("err = %v, %d answers; want context.Canceled and none", err, e.rec.count())
+		}
+	})
 }
 
 func TestNoWait(t *testing.T) {

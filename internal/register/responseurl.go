@@ -169,7 +169,7 @@ type Responder struct {
 	// Client sends the PUT; default a client with Timeout and no redirects.
 	// A client given here must refuse redirects itself.
 	Client *http.Client
-	// Timeout bounds one answer (default 10 s).
+	// Timeout bounds one answer (default DefaultAnswerTimeout).
 	Timeout time.Duration
 	// Policy is the allowlist's Region and the sandbox's loopback.
 	Policy URLPolicy
@@ -192,11 +192,19 @@ func (r *Responder) client() *http.Client {
 	return r.built
 }
 
+// DefaultAnswerTimeout bounds one answer of a Responder without a
+// Timeout.
+const DefaultAnswerTimeout = 10 * time.Second
+
+// AnswerTimeout is the longest one Respond takes: Timeout, or
+// DefaultAnswerTimeout.
+func (r *Responder) AnswerTimeout() time.Duration { return r.timeout() }
+
 func (r *Responder) timeout() time.Duration {
 	if r.Timeout > 0 {
 		return r.Timeout
 	}
-	return 10 * time.Second
+	return DefaultAnswerTimeout
 }
 
 // Accept returns the error of CheckResponseURL for rawURL under r.Policy:

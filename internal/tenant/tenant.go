@@ -201,13 +201,31 @@ func NewExternalID() string {
 }
 
 // MaskExternalID shows enough of an external ID to tell two apart in logs and
-// events without disclosing it: the first 7 characters.
+// events without disclosing it: a prefix of at most a quarter of its
+// characters and at most maskShown (rc- and 4 of a generated ID's 32 random
+// characters), followed by "…"; nothing ("***") of an ID shorter than
+// maskMinLength. A fixed prefix would disclose most of a short ID, which
+// `rolecall verify --external-id` accepts from 2 characters.
 func MaskExternalID(id string) string {
-	if len(id) <= 7 {
+	n := utf8.RuneCountInString(id)
+	if n < maskMinLength {
 		return "***"
 	}
-	return id[:7] + "…"
+	shown := min(n/4, maskShown)
+	end := 0
+	for range shown {
+		_, size := utf8.DecodeRuneInString(id[end:])
+		end += size
+	}
+	return id[:end] + "…"
 }
+
+// The masked prefix of MaskExternalID: at most maskShown characters, and
+// none of an ID shorter than maskMinLength (a quarter of which is under 2).
+const (
+	maskShown     = 7
+	maskMinLength = 8
+)
 
 // Invite lets a customer act for one tenant until it expires or is revoked.
 type Invite struct {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rolecall/rolecall/internal/tenant"
 )
@@ -125,16 +126,40 @@ func TestRotated(t *testing.T) {
 	}
 }
 
+// TestMaskExternalID: the mask reveals at most a quarter of an ID and at
+// most 7 characters, nothing of one under 8, so a generated ID keeps its
+// rc-XXXX… mask and a short one given to rolecall verify is not disclosed.
 func TestMaskExternalID(t *testing.T) {
-	id := tenant.NewExternalID()
-	m := tenant.MaskExternalID(id)
-	if strings.Contains(m, id[7:]) || !strings.HasPrefix(m, id[:7]) {
-		t.Fatalf("MaskExternalID(%q) = %q", id, m)
+	generated := tenant.NewExternalID()
+	tests := []struct {
+		name, id, want string
+	}{
+		{"empty", "", "***"},
+		{"2 characters, the shortest STS accepts", "ab", "***"},
+		{"7 characters", "rc-ABCD", "***"},
+		{"8 characters: a quarter", "ABCDEFGH", "AB…"},
+		{"12 characters", "ABCDEFGHIJKL", "ABC…"},
+		{"27 characters", "ABCDEFGHIJKLMNOPQRSTUVWXYZ0", "ABCDEF…"},
+		{"28 characters: 7", "ABCDEFGHIJKLMNOPQRSTUVWXYZ01", "ABCDEFG…"},
+		{"34 characters", "rc-EXAMPLEEXAMPLEEXAMPLEEXAMPLE234", "rc-EXAM…"},
+		{"35 characters, generated", generated, generated[:7] + "…"},
+		{"1224 characters, the longest STS accepts", strings.Repeat("x", 1224), "xxxxxxx…"},
+		{"multi-byte runes are not cut", "éééééééééééé", "ééé…"},
 	}
-	for _, short := range []string{"", "abc", "rc-ABCD"} {
-		if m := tenant.MaskExternalID(short); m != "***" {
-			t.Errorf("MaskExternalID(%q) = %q, want ***", short, m)
-		}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tenant.MaskExternalID(tc.id)
+			if got != tc.want {
+				t.Fatalf("MaskExternalID(%q) = %q, want %q", tc.id, got, tc.want)
+			}
+			shown := utf8.RuneCountInString(strings.TrimSuffix(got, "…"))
+			if n := utf8.RuneCountInString(tc.id); got != "***" && (shown > n/4 || shown > 7) {
+				t.Errorf("%d of %d characters shown", shown, n)
+			}
+		})
+	}
+	if len(generated) != 35 {
+		t.Fatalf("a generated ID has %d characters, want 35", len(generated))
 	}
 }
 
