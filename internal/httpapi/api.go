@@ -220,14 +220,7 @@ func (h *Handler) requestCheck(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	c, err := h.cfg.Service.RequestCheck(r.Context(), r.PathValue("tenantId"), r.PathValue("accountId"))
-	if err != nil {
-		if oe := onboarding.AsError(err); oe != nil && oe.Code == onboarding.CodeInvalidStatus {
-			return statusError{http.StatusConflict, oe}
-		}
-		return err
-	}
-	writeJSON(w, http.StatusAccepted, c)
-	return nil
+	return answer(w, http.StatusAccepted, c, err)
 }
 
 func (h *Handler) disconnect(w http.ResponseWriter, r *http.Request) error {
