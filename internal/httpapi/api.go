@@ -88,7 +88,7 @@ func (h *Handler) inviteView(r *http.Request, t tenant.Tenant) (inviteView, erro
 		v.TrustPolicy = pol
 		if h.cfg.Sandbox != nil && g.RoleName != "" {
 			acct := SandboxAccountID(t.ID, h.cfg.PartnerAccountID)
-			v.Sandbox = &sandboxOffer{AccountID: acct, RoleARN: "arn:" + h.partition() + ":iam::" + acct + ":role/" + g.RoleName, TrustPolicy: pol}
+			v.Sandbox = &sandboxOffer{AccountID: acct, RoleARN: rolearn.ARN{Partition: h.partition(), Account: acct, Path: "/", Name: g.RoleName}.String(), TrustPolicy: pol}
 		}
 	}
 	v.SelfRegistration = h.selfRegistration()
