@@ -121,7 +121,7 @@ func TestConnectionsCommands(t *testing.T) {
 		t.Errorf("disconnect --json (again): %+v", again)
 	}
 	expectRefusals(t, []refusal{
-		{"check of a disconnected connection", []string{"connections", "check", "bravo", bravo}, 1, "INVALID_STATUS"},
+		{"check of a disconnected connection", []string{"connections", "check", "bravo", bravo}, 1, "CONNECTION_DISCONNECTED"},
 		{"get of an unknown account", []string{"connections", "get", "acme", "999999999999"}, 1, "NOT_FOUND"},
 		{"get of a bad account", []string{"connections", "get", "acme", "12"}, 1, "INVALID_ACCOUNT"},
 		{"disconnect of an unknown tenant", []string{"connections", "disconnect", "nobody", acct}, 1, "NOT_FOUND"},

@@ -216,7 +216,7 @@ func runVerify(cmd *cobra.Command, o verifyOptions) error {
 		}
 		rep.Region = cfg.Region
 		assumer = &probe.STS{Client: client}
-		partition = verifyPartitionOfRegion(cfg.Region)
+		partition = rolearn.PartitionOfRegion(cfg.Region)
 	}
 
 	arn, err := rolearn.Parse(o.roleARN, rolearn.Rules{Partition: partition, OwnAccount: o.partnerAccount})
@@ -410,23 +410,6 @@ func verifyLoadSandbox(path, region string) (*sandbox.STS, string, error) {
 		}
 	}
 	return s, f.CallerPrincipalARN, nil
-}
-
-// verifyPartitionOfRegion maps a region to its partition by its prefix.
-func verifyPartitionOfRegion(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	case strings.HasPrefix(region, "us-iso-"):
-		return "aws-iso"
-	case strings.HasPrefix(region, "us-isob-"):
-		return "aws-iso-b"
-	case strings.HasPrefix(region, "eusc-"):
-		return "aws-eusc"
-	}
-	return "aws"
 }
 
 func verifyOrDefault(s, def string) string {

@@ -47,7 +47,7 @@ func (h *Handler) getAccess(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if c.Status != connection.Verified {
-		writeJSON(w, http.StatusConflict, notVerified{
+		writeJSON(w, statusOf(CodeNotVerified), notVerified{
 			Error: errorDetail{Code: CodeNotVerified, Field: "accountId",
 				Message: fmt.Sprintf("the connection is %s, not VERIFIED: its role must not be used (%s)", c.Status, c.Reason.Code)},
 			Connection: notVerifiedDetail{Status: c.Status, Reason: c.Reason},

@@ -88,7 +88,7 @@ func (h *Handler) inviteView(r *http.Request, t tenant.Tenant) (inviteView, erro
 		v.TrustPolicy = pol
 		if h.cfg.Sandbox != nil && g.RoleName != "" {
 			acct := SandboxAccountID(t.ID, h.cfg.PartnerAccountID)
-			v.Sandbox = &sandboxOffer{AccountID: acct, RoleARN: "arn:" + h.partition() + ":iam::" + acct + ":role/" + g.RoleName, TrustPolicy: pol}
+			v.Sandbox = &sandboxOffer{AccountID: acct, RoleARN: rolearn.ARN{Partition: h.partition(), Account: acct, Path: "/", Name: g.RoleName}.String(), TrustPolicy: pol}
 		}
 	}
 	v.SelfRegistration = h.selfRegistration()
@@ -220,14 +220,7 @@ func (h *Handler) requestCheck(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	c, err := h.cfg.Service.RequestCheck(r.Context(), r.PathValue("tenantId"), r.PathValue("accountId"))
-	if err != nil {
-		if oe := onboarding.AsError(err); oe != nil && oe.Code == onboarding.CodeInvalidStatus {
-			return statusError{http.StatusConflict, oe}
-		}
-		return err
-	}
-	writeJSON(w, http.StatusAccepted, c)
-	return nil
+	return answer(w, http.StatusAccepted, c, err)
 }
 
 func (h *Handler) disconnect(w http.ResponseWriter, r *http.Request) error {

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -52,17 +51,6 @@ func refused(code, msg, field string) *refusal.Error {
 	return &refusal.Error{Code: code, Message: msg, Field: field}
 }
 
-// statusError answers a refusal with a status other than its code's: a few
-// codes mean a conflict on one route and bad input on another
-// (INVALID_STATUS: 400 as a list filter, 409 when checking a disconnected
-// connection).
-type statusError struct {
-	status  int
-	refusal *refusal.Error
-}
-
-func (e statusError) Error() string { return e.refusal.Error() }
-
 // refuse answers a refusal with the status of its code.
 func refuse(w http.ResponseWriter, e *refusal.Error) {
 	writeJSON(w, statusOf(e.Code), errorBody{Error: errorDetail{Code: e.Code, Message: e.Message, Field: e.Field, Hint: e.Hint}})
@@ -89,7 +77,8 @@ func statusOf(code string) int {
 	switch code {
 	case onboarding.CodeNotFound:
 		return http.StatusNotFound
-	case onboarding.CodeTenantExists, onboarding.CodeRoleClaimed, onboarding.CodeConflict, onboarding.CodeConnectionLimit:
+	case onboarding.CodeTenantExists, onboarding.CodeRoleClaimed, onboarding.CodeConflict, onboarding.CodeConnectionLimit,
+		onboarding.CodeDisconnected, CodeNotVerified:
 		return http.StatusConflict
 	case tenant.CodeInvalidInvite, tenant.CodeInviteExpired, tenant.CodeInviteRevoked, CodeUnauthenticated:
 		return http.StatusUnauthorized
@@ -112,11 +101,6 @@ func statusOf(code string) int {
 // fail answers err: a refusal (of any package) with its code and status,
 // anything else as a logged, generic 500.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var se statusError
-	if errors.As(err, &se) {
-		writeError(w, se.status, se.refusal.Code, se.refusal.Message, se.refusal.Field)
-		return
-	}
 	if e := onboarding.AsError(err); e != nil {
 		if e.RetryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))

@@ -401,7 +401,7 @@ func TestOperationsAndCustomerFlow(t *testing.T) {
 	}
 	// A disconnected connection cannot be re-checked: a state conflict.
 	w = e.do(ops("POST", "/v1/tenants/acme/connections/"+customerAcct+"/check", "{}"))
-	if w.Code != http.StatusConflict || apiErr(t, w).Code != onboarding.CodeInvalidStatus {
+	if w.Code != http.StatusConflict || apiErr(t, w).Code != onboarding.CodeDisconnected {
 		t.Fatalf("check of disconnected: %d %s", w.Code, w.Body)
 	}
 }

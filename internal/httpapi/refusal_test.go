@@ -21,6 +21,8 @@ func TestStatusOf(t *testing.T) {
 		{CodeNotFound, http.StatusNotFound},
 		{onboarding.CodeRoleClaimed, http.StatusConflict},
 		{onboarding.CodeConnectionLimit, http.StatusConflict},
+		{onboarding.CodeDisconnected, http.StatusConflict},
+		{CodeNotVerified, http.StatusConflict},
 		{tenant.CodeInviteExpired, http.StatusUnauthorized},
 		{CodeUnauthenticated, http.StatusUnauthorized},
 		{CodeForbidden, http.StatusForbidden},

@@ -116,8 +116,7 @@ func (h *Handler) customerCheck(w http.ResponseWriter, r *http.Request, t tenant
 		return err
 	}
 	if c.Status == connection.Disconnected {
-		return statusError{http.StatusConflict, refused(onboarding.CodeInvalidStatus,
-			"the connection is disconnected; submit the role ARN again", "accountId")}
+		return refused(onboarding.CodeDisconnected, "the connection is disconnected; submit the role ARN again", "accountId")
 	}
 	if since := h.cfg.Now().Sub(c.LastCheckedAt); !c.LastCheckedAt.IsZero() && since < checkAgainAfter {
 		wait := int((checkAgainAfter - since + time.Second - 1) / time.Second)

@@ -115,7 +115,7 @@ func TestCustomerCheckAgain(t *testing.T) {
 		{name: "checked long enough ago", lastCheck: 6 * time.Second, want: 202, queued: 1},
 		{name: "checked a moment ago", lastCheck: 2 * time.Second, want: 429, code: "CHECK_TOO_SOON", retryAfter: "3"},
 		{name: "checked just now", lastCheck: time.Millisecond, want: 429, code: "CHECK_TOO_SOON", retryAfter: "5"},
-		{name: "disconnected", disconnect: true, want: 409, code: "INVALID_STATUS"},
+		{name: "disconnected", disconnect: true, want: 409, code: "CONNECTION_DISCONNECTED"},
 		{name: "another account", path: "/v1/connections/444455556666/check", want: 404, code: "NOT_FOUND"},
 		{name: "unknown field", body: `{"now":true}`, want: 400, code: CodeUnknownField},
 		{name: "no invite", noAuth: true, want: 401, code: CodeUnauthenticated},

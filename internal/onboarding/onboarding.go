@@ -56,6 +56,9 @@ const (
 	CodeRoleClaimed   = connection.CodeRoleClaimed
 	CodeConflict      = "CONFLICT"
 	CodeInvalidStatus = "INVALID_STATUS"
+	// CodeDisconnected: a check was asked of a DISCONNECTED connection; its
+	// role must be submitted again (a state conflict, not bad input).
+	CodeDisconnected  = "CONNECTION_DISCONNECTED"
 	CodeInvalidCursor = "INVALID_CURSOR"
 	CodeInvalidID     = "INVALID_ACCOUNT"
 	// CodeConnectionLimit: the submission would exceed the tenant's
@@ -321,7 +324,7 @@ func (s *Service) QueueCheck(ctx context.Context, t tenant.Tenant, c connection.
 		return fmt.Errorf("queue check of %s/%s with the external ID of tenant %s", c.TenantID, c.AccountID, t.ID)
 	}
 	if !c.Live() {
-		return &Error{Code: CodeInvalidStatus, Field: "accountId", Message: "the connection is disconnected; the customer must submit the role again"}
+		return &Error{Code: CodeDisconnected, Field: "accountId", Message: "the connection is disconnected; the customer must submit the role again"}
 	}
 	if err := s.Queue.Send(ctx, probe.JobsFor(c, t, probe.WhyRequested, s.now())); err != nil {
 		return fmt.Errorf("queue check of %s/%s: %w", c.TenantID, c.AccountID, err)

@@ -509,7 +509,7 @@ func TestRequestCheckAndRotate(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = f.svc.RequestCheck(ctx, "acme", custAccount)
-		wantCode(t, err, onboarding.CodeInvalidStatus, "accountId")
+		wantCode(t, err, onboarding.CodeDisconnected, "accountId")
 		if len(f.queue.Jobs()) != n {
 			t.Fatal("a disconnected connection was queued")
 		}

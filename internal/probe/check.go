@@ -84,7 +84,10 @@ const SessionDuration = 900
 
 // SessionName names RoleCall and the connection, as the customer sees it in
 // CloudTrail: "rolecall-<tenant, at most 32 chars>-<12 hex of tenant/account>".
-// It always satisfies STS's [\w+=,.@-]{2,64}.
+// It always satisfies STS's [\w+=,.@-]{2,64}. Characters of the tenant ID
+// outside that set are dropped, not replaced as access.SessionName replaces
+// them in a workload's name: the hash already tells connections apart, and
+// the names customers see in CloudTrail stay as they have always been.
 func SessionName(tenantID, accountID string) string {
 	sum := sha256.Sum256([]byte(tenantID + "\x00" + accountID))
 	t := strings.Map(func(r rune) rune {

@@ -47,6 +47,11 @@ type Memory struct {
 	dead   []Message
 	seq    int
 	notify chan struct{}
+	// polling, when set (only by this package's tests, through
+	// export_test.go), is signalled each time a Receive finds nothing
+	// visible and starts to wait: the contract suite sends its job only
+	// then, so its long-poll test cannot pass on a poll that began late.
+	polling chan struct{}
 }
 
 type held struct {
@@ -125,6 +130,12 @@ func (m *Memory) Receive(ctx context.Context, max int, wait time.Duration) ([]Me
 			m.notify = make(chan struct{})
 		}
 		ch := m.notify
+		if m.polling != nil {
+			select {
+			case m.polling <- struct{}{}:
+			default: // a signal is already pending
+			}
+		}
 		m.mu.Unlock()
 		sleep := time.Until(deadline)
 		if sleep <= 0 {

@@ -35,6 +35,7 @@ func TestMemoryContract(t *testing.T) {
 				return out
 			},
 			RejectNext: script.Push,
+			Polling:    queue.Polling(m),
 		}
 	})
 }

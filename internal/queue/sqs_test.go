@@ -48,7 +48,7 @@ func decodeJobs(t *testing.T, msgs []awsfake.SQSMessage) []probe.Job {
 func TestSQSContract(t *testing.T) {
 	queuetest.Run(t, func(t *testing.T) queuetest.Harness {
 		q, fake := fakeSQS(t, 3)
-		return queuetest.Harness{Queue: q, Consumer: q, Sent: func() []probe.Job { return decodeJobs(t, fake.Messages()) }, RejectNext: fake.RejectEntries}
+		return queuetest.Harness{Queue: q, Consumer: q, Sent: func() []probe.Job { return decodeJobs(t, fake.Messages()) }, RejectNext: fake.RejectEntries, Polling: fake.Polling()}
 	})
 }
 

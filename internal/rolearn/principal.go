@@ -83,7 +83,7 @@ type Principal struct {
 
 // RoleARN is the ARN of the role of a role or assumed-role principal.
 func (p Principal) RoleARN() string {
-	return "arn:" + p.Partition + ":iam::" + p.Account + ":role" + p.Path + p.Name
+	return ARN{Partition: p.Partition, Account: p.Account, Path: p.Path, Name: p.Name}.String()
 }
 
 // SessionARN is the ARN STS gives a session of the role named by p.
@@ -99,7 +99,7 @@ func ParsePrincipal(s string) (Principal, error) {
 	if err != nil || a.Region != "" {
 		return Principal{}, errors.New("not an IAM principal ARN")
 	}
-	if !partitions[a.Partition] || !IsAccountID(a.AccountID) {
+	if !knownPartition(a.Partition) || !IsAccountID(a.AccountID) {
 		return Principal{}, errors.New("not an IAM principal ARN (partition or account)")
 	}
 	p := Principal{Partition: a.Partition, Account: a.AccountID}

@@ -74,8 +74,6 @@ type Rules struct {
 	OwnAccount string // the partner's account ID, refused
 }
 
-var partitions = map[string]bool{"aws": true, "aws-cn": true, "aws-us-gov": true, "aws-iso": true, "aws-iso-b": true, "aws-iso-e": true, "aws-iso-f": true, "aws-eusc": true}
-
 func fail(code, format string, args ...any) error {
 	return refusal.New(code, Field, format, args...)
 }
@@ -118,7 +116,7 @@ func parseSyntax(s string) (ARN, error) {
 		return ARN{}, fail(CodeInvalidARN, "expected arn:aws:iam::<account-id>:role/<role-name>")
 	}
 	partition, service, region, account, resource := parsed.Partition, parsed.Service, parsed.Region, parsed.AccountID, parsed.Resource
-	if !partitions[partition] {
+	if !knownPartition(partition) {
 		return ARN{}, fail(CodeInvalidARN, "unknown partition %q", partition)
 	}
 	if service != "iam" {

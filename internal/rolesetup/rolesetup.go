@@ -246,17 +246,6 @@ func validateTemplateURL(s string) error {
 	return nil
 }
 
-// consoleHost is the AWS console of a partition.
-func consoleHost(partition string) string {
-	switch partition {
-	case "aws-cn":
-		return "console.amazonaws.cn"
-	case "aws-us-gov":
-		return "console.amazonaws-us-gov.com"
-	}
-	return "console.aws.amazon.com"
-}
-
 // QuickCreateURL renders the CloudFormation console link that opens the
 // quick-create page with the tenant's parameters filled in:
 //
@@ -279,7 +268,7 @@ func quickCreateURL(p Params) (string, error) {
 	}
 	partition, _ := partitionOf(p.TrustedPrincipalARN)
 	var b strings.Builder
-	b.WriteString("https://" + consoleHost(partition) + "/cloudformation/home?region=" + component(p.Region))
+	b.WriteString("https://" + rolearn.ConsoleHost(partition) + "/cloudformation/home?region=" + component(p.Region))
 	b.WriteString("#/stacks/quickcreate?templateURL=" + component(p.TemplateURL))
 	b.WriteString("&stackName=" + component(p.StackName))
 	b.WriteString("&param_" + infra.ParamExternalID + "=" + component(p.ExternalID))

@@ -316,49 +316,6 @@ func (d *DynamoDB) ListByStatus(ctx context.Context, status connection.Status, c
 	return p, nil
 }
 
-// batchGet reads the items of keys (consistently, in batches of 100) and
-// returns those that exist in the order of keys.
-func (d *DynamoDB) batchGet(ctx context.Context, keys []map[string]ddbtypes.AttributeValue) ([]map[string]ddbtypes.AttributeValue, error) {
-	id := func(item map[string]ddbtypes.AttributeValue) string {
-		pk, _ := item[AttrPK].(*ddbtypes.AttributeValueMemberS)
-		sk, _ := item[AttrSK].(*ddbtypes.AttributeValueMemberS)
-		if pk == nil || sk == nil {
-			return ""
-		}
-		return pk.Value + "\x00" + sk.Value
-	}
-	got := make(map[string]map[string]ddbtypes.AttributeValue, len(keys))
-	for start := 0; start < len(keys); start += 100 {
-		var batch []map[string]ddbtypes.AttributeValue
-		for _, k := range keys[start:min(start+100, len(keys))] {
-			batch = append(batch, map[string]ddbtypes.AttributeValue{AttrPK: k[AttrPK], AttrSK: k[AttrSK]})
-		}
-		req := map[string]ddbtypes.KeysAndAttributes{d.table: {Keys: batch, ConsistentRead: aws.Bool(true)}}
-		for attempt := 1; len(req) > 0; attempt++ {
-			out, err := d.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-			if err != nil {
-				return nil, err
-			}
-			for _, item := range out.Responses[d.table] {
-				got[id(item)] = item
-			}
-			req = out.UnprocessedKeys
-			if len(req) > 0 {
-				if err := backoff.Wait(ctx, d.backoff(attempt)); err != nil {
-					return nil, err
-				}
-			}
-		}
-	}
-	items := make([]map[string]ddbtypes.AttributeValue, 0, len(keys))
-	for _, k := range keys {
-		if item, ok := got[id(k)]; ok {
-			items = append(items, item)
-		}
-	}
-	return items, nil
-}
-
 // Due implements Store. The index is eventually consistent: a sweep may see
 // a connection a moment late, or a version that has just moved on (the
 // check is then discarded as stale).

@@ -37,6 +37,9 @@ type Harness struct {
 	// by attempt: an error code refuses the entry ("InternalError" and
 	// "ServiceUnavailable" without sender fault), "" accepts it.
 	RejectNext func(codes ...string)
+	// Polling receives a value once a Receive with a wait has found no
+	// visible message and waits for one (at most one signal pending).
+	Polling <-chan struct{}
 }
 
 // Run runs the contract suite. newHarness returns a fresh, empty queue that
@@ -151,18 +154,35 @@ func runReceive(t *testing.T, newHarness func(t *testing.T) Harness) {
 	})
 	t.Run("a long poll returns a job sent while it waits", func(t *testing.T) {
 		h := newHarness(t)
-		done := make(chan error, 1)
-		go func() {
-			time.Sleep(50 * time.Millisecond)
-			done <- h.Queue.Send(ctx, Jobs(1))
-		}()
-		start := time.Now()
-		receive(t, h.Consumer, 1, 5*time.Second, 1)
-		if d := time.Since(start); d > 3*time.Second {
-			t.Errorf("long poll returned after %s, want soon after the send", d)
+		type polled struct {
+			msgs []queue.Message
+			err  error
 		}
-		if err := <-done; err != nil {
+		poll := make(chan polled, 1)
+		start := time.Now()
+		go func() {
+			msgs, err := h.Consumer.Receive(ctx, 1, 20*time.Second)
+			poll <- polled{msgs, err}
+		}()
+		// The job is sent once the poll has found the queue empty and
+		// waits, never before: a poll that began late cannot find it
+		// already there.
+		select {
+		case <-h.Polling:
+		case r := <-poll:
+			t.Fatalf("Receive on an empty queue returned without waiting: %+v, %v", r.msgs, r.err)
+		}
+		if err := h.Queue.Send(ctx, Jobs(1)); err != nil {
 			t.Fatal(err)
+		}
+		r := <-poll
+		if r.err != nil || len(r.msgs) != 1 {
+			t.Fatalf("Receive = %+v, %v; want the job sent while it waited", r.msgs, r.err)
+		}
+		// A poll that slept through the send would find the job only at
+		// the end of its 20s wait.
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("long poll returned after %s, want soon after the send", d)
 		}
 	})
 	t.Run("a delayed message comes back after the delay with a higher receive count", func(t *testing.T) {

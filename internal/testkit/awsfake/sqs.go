@@ -50,6 +50,7 @@ type SQS struct {
 	seq      int
 	reject   []string      // per-entry scripted codes, "" accepts
 	notify   chan struct{} // closed when a message may have become visible
+	polling  chan struct{} // signalled when a long poll starts waiting
 }
 
 type sqsHeld struct {
@@ -61,7 +62,7 @@ type sqsHeld struct {
 
 // NewSQS returns a fake SQS; serve it with httptest.
 func NewSQS() *SQS {
-	f := &SQS{api: newJSONAPI("AmazonSQS.", "application/x-amz-json-1.0", true)}
+	f := &SQS{api: newJSONAPI("AmazonSQS.", "application/x-amz-json-1.0", true), polling: make(chan struct{}, 1)}
 	f.api.ops["SendMessageBatch"] = f.sendMessageBatch
 	f.api.ops["ChangeMessageVisibility"] = f.changeMessageVisibility
 	f.api.ops["ReceiveMessage"] = f.receiveMessage
@@ -106,6 +107,11 @@ func (f *SQS) ServeHTTP(w http.ResponseWriter, r *http.Request) { f.api.ServeHTT
 // "ReceiveMessage", "DeleteMessage", "ChangeMessageVisibility") fail as a
 // whole.
 func (f *SQS) FailCalls(op string, faults ...Fault) { f.api.failNext(op, faults...) }
+
+// Polling receives a value once a ReceiveMessage has found no visible
+// message and waits (a long poll): a message sent after that must wake
+// it. At most one signal is pending, however many polls began waiting.
+func (f *SQS) Polling() <-chan struct{} { return f.polling }
 
 // RejectEntries scripts per-entry outcomes of the next batch entries.
 func (f *SQS) RejectEntries(codes ...string) {
@@ -286,6 +292,10 @@ func (f *SQS) receiveMessage(ctx context.Context, body []byte) (any, *Fault) {
 			f.notify = make(chan struct{})
 		}
 		ch := f.notify
+		select {
+		case f.polling <- struct{}{}:
+		default: // a signal is already pending
+		}
 		f.mu.Unlock()
 		sleep := time.Until(deadline)
 		if !next.IsZero() {

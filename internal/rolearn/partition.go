@@ -1,0 +1,63 @@
+package rolearn
+
+import "strings"
+
+// partitionInfo is what RoleCall knows of an AWS partition. The SDK holds
+// the same table (its endpoint rules' partitions), but only in an internal
+// package, so it is written here once for every caller.
+type partitionInfo struct {
+	name string
+	// regionPrefix starts the name of each of its Regions ("" for aws,
+	// which has the Regions no other prefix claims).
+	regionPrefix string
+	// console is the host of its AWS console, "" where it has none on the
+	// public internet (the ISO partitions, the European Sovereign Cloud
+	// before launch): links there name the commercial console.
+	console string
+}
+
+// partitions: the more specific Region prefixes first (us-gov- and
+// us-iso- before the aws fallback).
+var partitions = []partitionInfo{
+	{name: "aws-cn", regionPrefix: "cn-", console: "console.amazonaws.cn"},
+	{name: "aws-us-gov", regionPrefix: "us-gov-", console: "console.amazonaws-us-gov.com"},
+	{name: "aws-iso", regionPrefix: "us-iso-"},
+	{name: "aws-iso-b", regionPrefix: "us-isob-"},
+	{name: "aws-iso-e", regionPrefix: "eu-isoe-"},
+	{name: "aws-iso-f", regionPrefix: "us-isof-"},
+	{name: "aws-eusc", regionPrefix: "eusc-"},
+	{name: "aws", console: "console.aws.amazon.com"},
+}
+
+func knownPartition(name string) bool {
+	for _, p := range partitions {
+		if p.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// PartitionOfRegion is the partition a Region belongs to, by the prefix of
+// its name (cn-north-1: aws-cn, us-gov-west-1: aws-us-gov, ...); every
+// other Region is in aws.
+func PartitionOfRegion(region string) string {
+	for _, p := range partitions {
+		if p.regionPrefix != "" && strings.HasPrefix(region, p.regionPrefix) {
+			return p.name
+		}
+	}
+	return "aws"
+}
+
+// ConsoleHost is the host of the AWS console of a partition: the
+// commercial console's for aws and for the partitions without a console of
+// their own on the public internet.
+func ConsoleHost(partition string) string {
+	for _, p := range partitions {
+		if p.name == partition && p.console != "" {
+			return p.console
+		}
+	}
+	return "console.aws.amazon.com"
+}

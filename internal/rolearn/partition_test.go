@@ -1,0 +1,44 @@
+package rolearn
+
+import "testing"
+
+func TestPartitionOfRegion(t *testing.T) {
+	tests := []struct{ region, want string }{
+		{"us-east-1", "aws"},
+		{"eu-west-3", "aws"},
+		{"il-central-1", "aws"},
+		{"", "aws"},
+		{"cn-north-1", "aws-cn"},
+		{"cn-northwest-1", "aws-cn"},
+		{"us-gov-west-1", "aws-us-gov"},
+		{"us-iso-east-1", "aws-iso"},
+		{"us-isob-east-1", "aws-iso-b"},
+		{"eu-isoe-west-1", "aws-iso-e"},
+		{"us-isof-south-1", "aws-iso-f"},
+		{"eusc-de-east-1", "aws-eusc"},
+	}
+	for _, tc := range tests {
+		got := PartitionOfRegion(tc.region)
+		if got != tc.want {
+			t.Errorf("PartitionOfRegion(%q) = %q, want %q", tc.region, got, tc.want)
+		}
+		if !knownPartition(got) {
+			t.Errorf("PartitionOfRegion(%q) = %q, a partition ARNs are refused in", tc.region, got)
+		}
+	}
+}
+
+func TestConsoleHost(t *testing.T) {
+	tests := []struct{ partition, want string }{
+		{"aws", "console.aws.amazon.com"},
+		{"aws-cn", "console.amazonaws.cn"},
+		{"aws-us-gov", "console.amazonaws-us-gov.com"},
+		{"aws-iso", "console.aws.amazon.com"},
+		{"nope", "console.aws.amazon.com"},
+	}
+	for _, tc := range tests {
+		if got := ConsoleHost(tc.partition); got != tc.want {
+			t.Errorf("ConsoleHost(%q) = %q, want %q", tc.partition, got, tc.want)
+		}
+	}
+}
