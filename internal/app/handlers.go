@@ -43,7 +43,14 @@ func Onboarding(p Partner, policy connection.Policy, submissionsPerMinute int, c
 // rules are the role ARN rules of submissions: the deployment's partition
 // (the trusted principal's) and never the partner's own account.
 func rules(p Partner) rolearn.Rules {
-	return rolearn.Rules{Partition: rolearn.PartitionOr(p.TrustedPrincipalARN, "aws"), OwnAccount: p.AccountID}
+	return Rules(rolearn.PartitionOr(p.TrustedPrincipalARN, "aws"), p.AccountID)
+}
+
+// Rules are the role ARN rules of a check: a role of partition, never of
+// ownAccount (the partner's; empty: none known). Submissions use them with
+// the deployment's partition; `rolecall verify` with its Region's.
+func Rules(partition, ownAccount string) rolearn.Rules {
+	return rolearn.Rules{Partition: partition, OwnAccount: ownAccount}
 }
 
 // APIConfig is the HTTP API's configuration as the API function runs it,

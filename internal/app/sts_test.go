@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/rolecall/rolecall/internal/probe"
+	"github.com/rolecall/rolecall/internal/rolearn"
 )
 
 // stsCalls is a stand-in STS endpoint that answers every AssumeRole with a
@@ -96,5 +98,37 @@ func TestDefaultsAreTheLambdasSettings(t *testing.T) {
 	s.Resources = Resources{}
 	if got := DefaultSweep(); !reflect.DeepEqual(got, s) || got.Plan.RequestsPerSecond <= 0 || got.Every <= 0 {
 		t.Errorf("DefaultSweep = %+v, want the sweep function's %+v, paced", got, s)
+	}
+}
+
+// Rules refuse the partner's own account and another partition, for
+// submissions (from the trusted principal's partition) and for `rolecall
+// verify` (from its Region's) alike.
+func TestRules(t *testing.T) {
+	sub := rules(Partner{AccountID: "111122223333", TrustedPrincipalARN: "arn:aws-cn:iam::111122223333:role/rolecall-prod-access"})
+	for _, tc := range []struct {
+		name  string
+		rules rolearn.Rules
+		arn   string
+		code  string // "" accepted
+	}{
+		{"submission", sub, "arn:aws-cn:iam::444455556666:role/r", ""},
+		{"submission, own account", sub, "arn:aws-cn:iam::111122223333:role/r", rolearn.CodeOwnAccount},
+		{"submission, other partition", sub, "arn:aws:iam::444455556666:role/r", rolearn.CodeWrongPartition},
+		{"verify", Rules("aws", ""), "arn:aws:iam::444455556666:role/r", ""},
+		{"verify, own account", Rules("aws", "444455556666"), "arn:aws:iam::444455556666:role/r", rolearn.CodeOwnAccount},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := rolearn.Parse(tc.arn, tc.rules)
+			got := ""
+			if re := (*rolearn.Error)(nil); errors.As(err, &re) {
+				got = re.Code
+			} else if err != nil {
+				got = err.Error()
+			}
+			if got != tc.code {
+				t.Errorf("Parse(%s) = %v, want code %q", tc.arn, err, tc.code)
+			}
+		})
 	}
 }
