@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"sort"
@@ -15,15 +14,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/spf13/cobra"
 
+	"github.com/rolecall/rolecall/internal/app"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/rolesetup"
 	"github.com/rolecall/rolecall/internal/sandbox"
-	"github.com/rolecall/rolecall/internal/stsclient"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
@@ -203,11 +201,13 @@ func runVerify(cmd *cobra.Command, o verifyOptions) error {
 		if err == nil {
 			_, err = cfg.Credentials.Retrieve(ctx)
 		}
-		// The verify Lambda's STS client: the Region's endpoint, retries
-		// the checker's alone (it fails only without a Region, set above).
-		var client *sts.Client
+		// The STS port app builds for the verify Lambda's checker (the
+		// Region's endpoint, retries the checker's alone), signed with the
+		// caller's own credentials: they are the principal checked with.
+		// It fails only without a Region, set above.
+		var c app.Components
 		if err == nil {
-			client, err = stsclient.New(cfg, stsclient.Options{})
+			c, err = app.AWSComponents(cfg, app.Resources{}, slog.New(slog.DiscardHandler), app.CallerSTS)
 		}
 		if err != nil {
 			fmt.Fprintf(cmd.ErrOrStderr(), "rolecall verify: no usable AWS credentials: %v\n"+
@@ -215,11 +215,11 @@ func runVerify(cmd *cobra.Command, o verifyOptions) error {
 			return exitCode(1)
 		}
 		rep.Region = cfg.Region
-		assumer = &probe.STS{Client: client}
+		assumer = c.STS
 		partition = rolearn.PartitionOfRegion(cfg.Region)
 	}
 
-	arn, err := rolearn.Parse(o.roleARN, rolearn.Rules{Partition: partition, OwnAccount: o.partnerAccount})
+	arn, err := rolearn.Parse(o.roleARN, app.Rules(partition, o.partnerAccount))
 	if err != nil {
 		var re *rolearn.Error
 		errors.As(err, &re)
@@ -234,9 +234,9 @@ func runVerify(cmd *cobra.Command, o verifyOptions) error {
 	rep.RoleARN = arn.String()
 	rep.Steps = append(rep.Steps, verifyStep{Name: verifyStepSyntax, OK: true})
 
-	// The verify Lambda's checker (stsclient.Checker, as app.NewChecker
-	// builds it), within the command's time budget.
-	checker := stsclient.Checker(assumer, stsclient.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	// The verify Lambda's checker (app.Checker, as app.NewChecker builds
+	// it), within the command's time budget.
+	checker := app.Checker(app.Components{STS: assumer, Log: slog.New(slog.DiscardHandler)}, app.Verify{})
 	checker.Budget = o.timeout
 	res := checker.Check(ctx, probe.Request{
 		TenantID:           verifyTenant,

@@ -10,12 +10,14 @@
 // clock and logger. AWSComponents builds the AWS ones from an aws.Config,
 // each from the Part of its service: the Lambdas build the parts their
 // Settings name, `rolecall serve` (internal/emulator) the parts for the
-// deployed queue, bus and access role it is given (its DynamoDB clients,
-// which also read the table's stream, it builds itself). serve and the
-// bench build embedded or sandbox components for the rest and call the
-// same handler constructors, so what runs on a laptop and what the bench
+// deployed queue, bus and access role it is given, its checker's STS port
+// over a configuration naming the sandbox STS, and its DynamoDB store
+// (DynamoDBTable; it reads the table's stream itself). serve starts from
+// the Lambdas' settings (DefaultVerify, DefaultSweep); serve and the bench
+// build embedded or sandbox components for the rest and call the same
+// handler constructors, so what runs on a laptop and what the bench
 // measures is what is deployed. `rolecall verify` needs no handler: it
-// runs the checker of internal/stsclient that Checker builds.
+// runs the checker Checker builds, over the STS port of CallerSTS.
 //
 // The request path is: functions/<name>/main.go → app.New<Name> → the
 // package that does the work (httpapi, publish, verify, sweep, register).

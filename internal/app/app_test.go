@@ -138,6 +138,7 @@ func TestAWSComponentsBuildWhatIsNamed(t *testing.T) {
 		{"DynamoDB", DynamoDB, built{store: true}},
 		{"SQS", SQS, built{queue: true}},
 		{"AccessRoleSTS", AccessRoleSTS, built{sts: true}},
+		{"CallerSTS", CallerSTS, built{sts: true}},
 	} {
 		c, err := AWSComponents(cfg, named, nil, tc.part)
 		got := built{c.Store != nil && c.Registrations != nil, c.Queue != nil, c.Bus != nil, c.STS != nil}
@@ -297,6 +298,9 @@ func TestHandlersUseTheClock(t *testing.T) {
 	comp.Clock = fixedClock{at}
 	if reg, err := NewRegister(Register{}, comp); err != nil || reg.Clock != comp.Clock {
 		t.Errorf("register = %+v, %v; want timed by the clock", reg, err)
+	}
+	if sw, err := NewSweep(Sweep{}, comp); err != nil || sw.Now == nil || !sw.Now().Equal(at) {
+		t.Errorf("sweep = %+v, %v; want timed by the clock", sw, err)
 	}
 }
 

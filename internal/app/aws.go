@@ -5,7 +5,6 @@ import (
 	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -13,7 +12,6 @@ import (
 	"github.com/rolecall/rolecall/internal/bus"
 	"github.com/rolecall/rolecall/internal/config"
 	"github.com/rolecall/rolecall/internal/queue"
-	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/stsclient"
 )
 
@@ -89,7 +87,7 @@ func EventBridge(cfg aws.Config, _ Resources, c *Components) error {
 // registrations (Store, Registrations); nothing without a table.
 func DynamoDB(cfg aws.Config, r Resources, c *Components) error {
 	if r.TableName != "" {
-		ddb := store.NewDynamoDB(dynamodb.NewFromConfig(cfg), r.TableName)
+		ddb := DynamoDBTable(cfg, r.TableName).Store
 		c.Store, c.Registrations = ddb, ddb
 	}
 	return nil
@@ -119,7 +117,20 @@ func AccessRoleSTS(cfg aws.Config, r Resources, c *Components) error {
 	if r.AccessRoleARN == "" {
 		return nil
 	}
-	regional, err := stsclient.NewRegional(access.ThroughAccessRole(cfg, r.AccessRoleARN, VerifierSession), r.STSRegions, stsclient.Options{IdleConns: r.STSIdleConns, Log: c.Log})
+	return regionalSTS(access.ThroughAccessRole(cfg, r.AccessRoleARN, VerifierSession), r, c)
+}
+
+// CallerSTS adds the STS port of the deployment's Region and of
+// r.STSRegions signed with cfg's own credentials (STS): for a checker
+// that is itself the principal customer roles trust, such as `rolecall
+// serve --aws` without an access role. The Lambdas chain through the
+// access role instead (AccessRoleSTS).
+func CallerSTS(cfg aws.Config, r Resources, c *Components) error {
+	return regionalSTS(cfg, r, c)
+}
+
+func regionalSTS(cfg aws.Config, r Resources, c *Components) error {
+	regional, err := stsclient.NewRegional(cfg, r.STSRegions, stsclient.Options{IdleConns: r.STSIdleConns, Log: c.Log})
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,14 @@ func Onboarding(p Partner, policy connection.Policy, submissionsPerMinute int, c
 // rules are the role ARN rules of submissions: the deployment's partition
 // (the trusted principal's) and never the partner's own account.
 func rules(p Partner) rolearn.Rules {
-	return rolearn.Rules{Partition: rolearn.PartitionOr(p.TrustedPrincipalARN, "aws"), OwnAccount: p.AccountID}
+	return Rules(rolearn.PartitionOr(p.TrustedPrincipalARN, "aws"), p.AccountID)
+}
+
+// Rules are the role ARN rules of a check: a role of partition, never of
+// ownAccount (the partner's; empty: none known). Submissions use them with
+// the deployment's partition; `rolecall verify` with its Region's.
+func Rules(partition, ownAccount string) rolearn.Rules {
+	return rolearn.Rules{Partition: partition, OwnAccount: ownAccount}
 }
 
 // APIConfig is the HTTP API's configuration as the API function runs it,
@@ -128,12 +135,16 @@ func RegisterFor(s Register, svc *onboarding.Service, regs *onboarding.Registrat
 // NewSweep is the sweep function's handler: it sends the connections due
 // for a check to the verify queue, oldest first and, with a plan, no more
 // than the routine share of the STS budget serves until the next sweep
-// (each Region's quota serves the budget). It needs Store and Queue.
+// (each Region's quota serves the budget). It needs Store and Queue; it
+// tells the time by c.Clock when set.
 func NewSweep(s Sweep, c Components) (*sweep.Sweeper, error) {
 	if err := errors.Join(need("store", c.Store != nil), need("queue", c.Queue != nil)); err != nil {
 		return nil, err
 	}
 	sw := &sweep.Sweeper{Store: c.Store, Queue: c.Queue, Every: s.Every, Interval: s.Interval, MetricsNamespace: s.MetricsNamespace, Log: c.log()}
+	if c.Clock != nil {
+		sw.Now = c.Clock.Now
+	}
 	if paced(s.Plan) {
 		plan, err := regionPlan(s.Plan, c.Region, s.STSRegions)
 		if err != nil {

@@ -213,3 +213,20 @@ func readRegions(env *config.Env) []string {
 	}
 	return regions
 }
+
+// DefaultVerify are the verify function's settings as ReadVerify reads an
+// environment that sets nothing: the lifecycle policy, the STS budget and
+// the routine concurrency the deployed function runs with, and no
+// resources (`rolecall serve` gives them as components). serve starts
+// from them and overrides only what it must.
+func DefaultVerify() Verify { return ReadVerify(config.New(unset)) }
+
+// DefaultSweep are the sweep function's settings as ReadSweep reads an
+// environment that sets nothing: the deployed schedule, interval and STS
+// budget, and no resources.
+func DefaultSweep() Sweep { return ReadSweep(config.New(unset)) }
+
+// unset is an environment that sets nothing. The errors it gives the
+// required variables (the resources) are not read: those who start from
+// the defaults give components instead.
+func unset(string) (string, bool) { return "", false }

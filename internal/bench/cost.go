@@ -6,8 +6,6 @@ import (
 	"net/http/httptest"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-
 	"github.com/rolecall/rolecall/internal/app"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/probe"
@@ -191,8 +189,12 @@ func sqsPerCheck(ctx context.Context, cfg Config, st *store.DynamoDB, area strin
 	fake := awsfake.NewSQS()
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
-	q := &queue.SQS{Client: sqs.NewFromConfig(awsfake.ClientConfig(srv.URL, 3)), QueueURL: srv.URL + "/111122223333/verify"}
-	sw, err := app.NewSweep(app.Sweep{}, app.Components{Store: st, Queue: q, Log: quiet})
+	c, err := app.AWSComponents(awsfake.ClientConfig(srv.URL, 3), app.Resources{QueueURL: srv.URL + "/111122223333/verify"}, quiet, app.SQS)
+	if err != nil {
+		return Row{}, err
+	}
+	c.Store = st
+	sw, err := app.NewSweep(app.Sweep{}, c)
 	if err != nil {
 		return Row{}, err
 	}

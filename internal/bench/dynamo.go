@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/rolecall/rolecall/internal/app"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/testkit/ddbmeter"
 )
@@ -46,18 +47,19 @@ func capacity(r ddbmeter.Reading, n int) string {
 	return out
 }
 
-// dynamoClient returns a client of DynamoDB Local at endpoint; with a
-// meter, every request is counted.
-func dynamoClient(endpoint string, m *ddbmeter.Meter) *dynamodb.Client {
-	o := dynamodb.Options{
-		Region:       "us-east-1",
+// dynamoConfig is the AWS configuration of DynamoDB Local at endpoint;
+// with a meter, every request of the clients made from it is counted (the
+// meter is an APIOption, as the SDK adds middleware).
+func dynamoConfig(endpoint string, m *ddbmeter.Meter) aws.Config {
+	cfg := aws.Config{
+		Region:       benchRegion,
 		BaseEndpoint: aws.String(endpoint),
 		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
 	}
 	if m != nil {
-		o.APIOptions = append(o.APIOptions, m.Middleware)
+		cfg.APIOptions = append(cfg.APIOptions, m.Middleware)
 	}
-	return dynamodb.New(o)
+	return cfg
 }
 
 // benchTable is a uniquely named table on DynamoDB Local, as the store
@@ -72,7 +74,8 @@ type benchTable struct {
 func newBenchTable(ctx context.Context, endpoint, prefix string) (*benchTable, error) {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
-	t := &benchTable{endpoint: endpoint, name: prefix + "-" + hex.EncodeToString(b[:]), client: dynamoClient(endpoint, nil)}
+	t := &benchTable{endpoint: endpoint, name: prefix + "-" + hex.EncodeToString(b[:])}
+	t.client = app.DynamoDBTable(dynamoConfig(endpoint, nil), t.name).Client
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	if err := store.CreateTable(cctx, t.client, t.name); err != nil {
@@ -88,9 +91,5 @@ func (t *benchTable) drop() {
 // adapter is the store's DynamoDB adapter on the table; with a meter,
 // every request it makes is counted.
 func (t *benchTable) adapter(m *ddbmeter.Meter) *store.DynamoDB {
-	client := t.client
-	if m != nil {
-		client = dynamoClient(t.endpoint, m)
-	}
-	return store.NewDynamoDB(client, t.name)
+	return app.DynamoDBTable(dynamoConfig(t.endpoint, m), t.name).Store
 }

@@ -26,7 +26,6 @@ import (
 	"github.com/rolecall/rolecall/internal/stack"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/stsbudget"
-	"github.com/rolecall/rolecall/internal/stsclient"
 	"github.com/rolecall/rolecall/internal/tenant"
 	"github.com/rolecall/rolecall/internal/verify"
 )
@@ -134,13 +133,15 @@ func httpSTS(sb *sandbox.STS) (stsMode, error) {
 	srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	url := "http://" + ln.Addr().String()
-	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(sandboxKey, "bench-secret", "")}
+	cfg := aws.Config{Region: benchRegion, BaseEndpoint: aws.String(url), Credentials: credentials.NewStaticCredentialsProvider(sandboxKey, "bench-secret", "")}
 	return stsMode{
 		name: "sandbox STS over HTTP through the AWS SDK",
 		assumer: func() probe.Assumer {
-			// New fails only without a Region, and cfg has one.
-			c, _ := stsclient.New(cfg, stsclient.Options{Endpoint: url})
-			return &probe.STS{Client: c}
+			// The port app builds for a checker that is the trusted
+			// principal itself; it fails only without a Region, and cfg
+			// has one.
+			c, _ := app.AWSComponents(cfg, app.Resources{}, quiet, app.CallerSTS)
+			return c.STS
 		},
 		close: func() { _ = srv.Close() },
 	}, nil

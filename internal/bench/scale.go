@@ -30,8 +30,6 @@ type scaleCase struct {
 	// otherFrom to otherTo (offsets from the start).
 	otherRate          int
 	otherFrom, otherTo time.Duration
-	// attempts overrides the checker's attempts per probe (0: as deployed).
-	attempts int
 }
 
 // scaleResult is what one run measured.
@@ -111,9 +109,6 @@ func runScale(ctx context.Context, c scaleCase, stsLatency time.Duration, roundT
 		}
 	}
 	checker := app.Checker(app.Components{STS: sts, Clock: clock, Log: quiet}, app.Verify{CheckBaseDelay: time.Microsecond})
-	if c.attempts > 0 {
-		checker.Attempts = c.attempts
-	}
 	plan := stsbudget.Plan{RequestsPerSecond: c.budget, PriorityPercent: stsbudget.DefaultPriorityPercent,
 		RoutineConcurrency: stsbudget.DefaultConcurrency, PriorityConcurrency: stsbudget.DefaultConcurrency}
 	if err := plan.Validate(); err != nil {
@@ -193,8 +188,13 @@ func runScale(ctx context.Context, c scaleCase, stsLatency time.Duration, roundT
 		covered[key] = true
 	}
 
-	sw := &sweep.Sweeper{Store: countingDue{st, &res.dueItemsRead}, Queue: routineQ, Now: clock.Now, Log: quiet, PageSize: 1000,
-		ChecksPerSecond: plan.RoutineChecksPerSecond(), Every: c.every, Interval: c.interval}
+	// The sweeper is the sweep function's, paced to the routine share of
+	// the same plan, on the simulated clock.
+	sw, err := app.NewSweep(app.Sweep{Interval: c.interval, Every: c.every, Plan: plan},
+		app.Components{Region: benchRegion, Store: countingDue{st, &res.dueItemsRead}, Queue: routineQ, Clock: clock, Log: quiet})
+	if err != nil {
+		return res, err
+	}
 	var sweepErr error
 	var tick func(time.Time)
 	tick = func(at time.Time) {

@@ -16,6 +16,8 @@ import (
 	"github.com/rolecall/rolecall/internal/queue"
 	"github.com/rolecall/rolecall/internal/rolesetup"
 	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/stsbudget"
+	"github.com/rolecall/rolecall/internal/sweep"
 )
 
 // sendOnly is a queue the handlers can send to but serve cannot poll.
@@ -190,5 +192,33 @@ func TestSandboxPutRoleRefusals(t *testing.T) {
 	}
 	if e := onboarding.AsError(c.DeleteRole(role)); e == nil || e.Code != onboarding.CodeNotFound {
 		t.Fatalf("deleting a deleted role = %v, want NOT_FOUND", e)
+	}
+}
+
+// serve's handlers run with the Lambdas' settings: the verify workers are
+// paced to the default STS budget with the deployed routine concurrency,
+// and the sweeps to the routine share of it per tick; only the lifecycle
+// policy is serve's own.
+func TestHandlersRunTheLambdasSettings(t *testing.T) {
+	ctx, st := newStack(t)
+	if err := st.Build(ctx); err != nil {
+		t.Fatal(err)
+	}
+	v, sw := st.Handlers.Verify, st.Handlers.Sweep
+	if v.Default.Budget == nil || v.Default.Concurrency != stsbudget.InFlight {
+		t.Errorf("routine worker: budget %v, concurrency %d; want the default budget and %d checks at once", v.Default.Budget, v.Default.Concurrency, stsbudget.InFlight)
+	}
+	plan := app.DefaultVerify().Plan
+	plan.Regions = []string{st.opts.Region}
+	if want := plan.RoutineChecksPerSecond(); sw.ChecksPerSecond != want || want <= 0 {
+		t.Errorf("sweep paced to %v checks/s, want the default budget's routine share %v", sw.ChecksPerSecond, want)
+	}
+	// The test options turn the ticker off: sweeps run on request, and a
+	// due sweep enqueues what the budget serves in the schedule's interval.
+	if st.opts.SweepEvery > 0 || sw.Every != sweep.DefaultEvery || sw.Interval != st.opts.CheckInterval {
+		t.Errorf("sweep every %v, interval %v (ticker %v); want the schedule's %v and serve's check interval %v", sw.Every, sw.Interval, st.opts.SweepEvery, sweep.DefaultEvery, st.opts.CheckInterval)
+	}
+	if v.Default.Policy != st.opts.Policy() {
+		t.Errorf("verify policy = %+v, want serve's %+v", v.Default.Policy, st.opts.Policy())
 	}
 }

@@ -12,60 +12,64 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
+	"github.com/rolecall/rolecall/internal/app"
 	"github.com/rolecall/rolecall/internal/loopback"
 	"github.com/rolecall/rolecall/internal/store"
 )
 
-// dynamoStore is the DynamoDB adapter with its stream as the change feed.
+// dynamoStore is the DynamoDB adapter with its stream as the change feed:
+// the store app builds (app.DynamoDBTable) over the endpoint's or awsCfg's
+// configuration, and the stream read with a client of the same one.
 func (st *Stack) dynamoStore(ctx context.Context, awsCfg aws.Config) error {
 	o := st.opts
-	var (
-		ddb     *dynamodb.Client
-		streams *dynamodbstreams.Client
-		kind    string
-	)
+	cfg, kind := awsCfg, "DynamoDB table "+o.TableName+" in "+awsCfg.Region
 	if o.DynamoDBEndpoint != "" {
 		if o.TableName == "" {
 			o.TableName = "rolecall"
 		}
-		// DynamoDB Local on this machine takes any credentials; an endpoint
-		// elsewhere (a VPC endpoint, a shared test service) gets the
-		// default credential chain's.
-		var creds aws.CredentialsProvider = credentials.NewStaticCredentialsProvider("local", "local", "")
-		if !loopbackEndpoint(o.DynamoDBEndpoint) {
-			if awsCfg.Credentials == nil {
-				cfg, err := awsconfig.LoadDefaultConfig(ctx)
-				if err != nil {
-					return fmt.Errorf("load the AWS configuration for %s: %w", o.DynamoDBEndpoint, err)
-				}
-				awsCfg.Credentials = cfg.Credentials
-			}
-			creds = awsCfg.Credentials
+		creds, err := endpointCredentials(ctx, o.DynamoDBEndpoint, awsCfg)
+		if err != nil {
+			return err
 		}
-		ddb = dynamodb.New(dynamodb.Options{Region: o.Region, BaseEndpoint: aws.String(o.DynamoDBEndpoint), Credentials: creds})
-		streams = dynamodbstreams.New(dynamodbstreams.Options{Region: o.Region, BaseEndpoint: aws.String(o.DynamoDBEndpoint), Credentials: creds})
-		if err := store.CreateTable(ctx, ddb, o.TableName); err != nil {
+		cfg = aws.Config{Region: o.Region, BaseEndpoint: aws.String(o.DynamoDBEndpoint), Credentials: creds}
+		kind = fmt.Sprintf("DynamoDB table %s at %s", o.TableName, o.DynamoDBEndpoint)
+	}
+	table := app.DynamoDBTable(cfg, o.TableName)
+	if o.DynamoDBEndpoint != "" {
+		if err := store.CreateTable(ctx, table.Client, o.TableName); err != nil {
 			return fmt.Errorf("create table %s at %s: %w", o.TableName, o.DynamoDBEndpoint, err)
 		}
-		kind = fmt.Sprintf("DynamoDB table %s at %s", o.TableName, o.DynamoDBEndpoint)
-	} else {
-		ddb = dynamodb.NewFromConfig(awsCfg)
-		streams = dynamodbstreams.NewFromConfig(awsCfg)
-		kind = "DynamoDB table " + o.TableName + " in " + awsCfg.Region
 	}
-	out, err := ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(o.TableName)})
+	out, err := table.Client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(o.TableName)})
 	if err != nil {
 		return fmt.Errorf("describe table %s: %w", o.TableName, err)
 	}
 	if err := checkStream(o.TableName, out.Table); err != nil {
 		return err
 	}
-	st.stream = &streamFeed{api: streams, streamARN: aws.ToString(out.Table.LatestStreamArn), log: o.Log}
+	st.stream = &streamFeed{api: dynamodbstreams.NewFromConfig(cfg), streamARN: aws.ToString(out.Table.LatestStreamArn), log: o.Log}
 	if err := st.stream.start(ctx); err != nil {
 		return err
 	}
-	st.Components.Store, st.StoreKind = store.NewDynamoDB(ddb, o.TableName), kind
+	st.Components.Store, st.StoreKind = table.Store, kind
 	return nil
+}
+
+// endpointCredentials are the credentials of a DynamoDB endpoint:
+// DynamoDB Local on this machine takes any; an endpoint elsewhere (a VPC
+// endpoint, a shared test service) gets the default credential chain's.
+func endpointCredentials(ctx context.Context, endpoint string, awsCfg aws.Config) (aws.CredentialsProvider, error) {
+	if loopbackEndpoint(endpoint) {
+		return credentials.NewStaticCredentialsProvider("local", "local", ""), nil
+	}
+	if awsCfg.Credentials != nil {
+		return awsCfg.Credentials, nil
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load the AWS configuration for %s: %w", endpoint, err)
+	}
+	return cfg.Credentials, nil
 }
 
 // checkStream refuses a table without the stream RoleCall publishes from:

@@ -33,7 +33,6 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
-	"github.com/rolecall/rolecall/access"
 	"github.com/rolecall/rolecall/internal/app"
 	"github.com/rolecall/rolecall/internal/bus"
 	"github.com/rolecall/rolecall/internal/probe"
@@ -112,6 +111,7 @@ func New(ctx context.Context, o Options) (_ *Stack, err error) {
 	// submissions (to its priority queue, which the deployed verify
 	// function checks); a second rule here would check each one twice.
 	st.StackRoutesSubmissions = o.AWS && o.EventBusName != "" && o.QueueURL != ""
+	st.Settings = Settings{Verify: st.verifySettings(), Sweep: st.sweepSettings()}
 	return st, nil
 }
 
@@ -156,13 +156,18 @@ func (st *Stack) awsConfig(ctx context.Context) (aws.Config, error) {
 // deployedComponents are the components of the deployed resources the
 // options name, built by app from the parts the Lambdas build them with:
 // with AWS, the SQS queue of QueueURL, the EventBridge bus with an
-// EventBusName and the STS port through AccessRoleARN; none without AWS.
+// EventBusName and the STS port through AccessRoleARN (the verify
+// Lambda's), or, without an access role, signed with the credentials
+// themselves (app.CallerSTS); none without AWS.
 func (st *Stack) deployedComponents(awsCfg aws.Config) (app.Components, error) {
 	o := st.opts
 	if !o.AWS {
 		return app.Components{}, nil
 	}
 	parts := []app.Part{app.SQS, app.AccessRoleSTS}
+	if o.AccessRoleARN == "" {
+		parts[1] = app.CallerSTS
+	}
 	if o.EventBusName != "" {
 		parts = append(parts, app.EventBridge)
 	}
@@ -214,11 +219,10 @@ func (st *Stack) store(ctx context.Context, awsCfg aws.Config) error {
 }
 
 // awsSTS is real STS: the partner's identity comes from the base
-// credentials; checks chain through the access role when one is given
-// (accessRole, the verify Lambda's port: app.AccessRoleSTS), else use the
-// base credentials.
-func (st *Stack) awsSTS(ctx context.Context, awsCfg aws.Config, accessRole probe.Assumer) error {
-	base, err := stsclient.New(awsCfg, stsclient.Options{IdleConns: stsIdleConns})
+// credentials (a client of their own, for sts:GetCallerIdentity only);
+// checks run on checker, the STS port deployedComponents built.
+func (st *Stack) awsSTS(ctx context.Context, awsCfg aws.Config, checker probe.Assumer) error {
+	identity, err := stsclient.New(awsCfg, stsclient.Options{})
 	if err != nil {
 		return err
 	}
@@ -226,13 +230,10 @@ func (st *Stack) awsSTS(ctx context.Context, awsCfg aws.Config, accessRole probe
 	if trusted == "" {
 		trusted = st.opts.AccessRoleARN
 	}
-	if st.PartnerAccountID, st.opts.TrustedPrincipalARN, err = awsPartner(ctx, base, awsCfg.ConfigSources, trusted); err != nil {
+	if st.PartnerAccountID, st.opts.TrustedPrincipalARN, err = awsPartner(ctx, identity, awsCfg.ConfigSources, trusted); err != nil {
 		return err
 	}
-	st.Components.STS = &probe.STS{Client: base}
-	if accessRole != nil {
-		st.Components.STS = accessRole
-	}
+	st.Components.STS = checker
 	st.STSKind = "AWS STS (default credential chain)"
 	return nil
 }
@@ -274,16 +275,20 @@ func (st *Stack) sandboxSTS() error {
 		return fmt.Errorf("listen for the sandbox STS: %w", err)
 	}
 	st.stsURL = "http://" + st.stsListener.Addr().String()
-	var creds aws.CredentialsProvider = credentials.NewStaticCredentialsProvider(sandboxAccessKey, sandboxSecretKey, "")
+	// The checker's STS port is the verify Lambda's, built by app over a
+	// configuration naming the sandbox: chained through the access role
+	// (app.AccessRoleSTS), or, given another principal, signed as it.
+	cfg := aws.Config{Region: o.Region, BaseEndpoint: aws.String(st.stsURL),
+		Credentials: credentials.NewStaticCredentialsProvider(sandboxAccessKey, sandboxSecretKey, "")}
+	r, part := app.Resources{STSIdleConns: stsIdleConns}, app.CallerSTS
 	if chained {
-		base := aws.Config{Region: o.Region, BaseEndpoint: aws.String(st.stsURL), Credentials: creds}
-		creds = access.AccessRole(base, SandboxPrincipalARN, app.VerifierSession)
+		r.AccessRoleARN, part = SandboxPrincipalARN, app.AccessRoleSTS
 	}
-	client, err := stsclient.New(aws.Config{Region: o.Region, Credentials: creds}, stsclient.Options{Endpoint: st.stsURL, IdleConns: stsIdleConns})
+	c, err := app.AWSComponents(cfg, r, o.Log, part)
 	if err != nil {
 		return err
 	}
-	st.Components.STS = &probe.STS{Client: client}
+	st.Components.STS = c.STS
 	st.STSKind = "sandbox STS at " + st.URL + SandboxSTSPath
 	st.PartnerAccountID = rolearn.Account(o.TrustedPrincipalARN)
 	return nil

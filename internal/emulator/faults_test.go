@@ -48,6 +48,7 @@ import (
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/publish"
 	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/stsbudget"
 	"github.com/rolecall/rolecall/internal/tenant"
 	"github.com/rolecall/rolecall/internal/testkit/awsfake"
 	"github.com/rolecall/rolecall/internal/testkit/logcapture"
@@ -439,6 +440,12 @@ func runFaultScenario(t *testing.T, size scenarioSize, dynamoEndpoint string) {
 	// before it is built, and wrap its publish handler after.
 	set := stackSetup{
 		components: func(st *Stack) {
+			// The injected faults throttle a fifth of all STS calls at
+			// random, whatever their rate: the budget's AIMD limiter
+			// would sit at its floor (a twentieth of its share) for the
+			// whole run. This scenario proves the state machine under
+			// faults; the bench's throttling scenario measures the pacing.
+			st.Settings.Verify.Plan = stsbudget.Plan{}
 			r.tee = &eventBridgeTee{remote: &bus.EventBridge{Client: ebClient}, local: st.Components.Bus}
 			st.Components.Bus = r.tee
 			r.sts = &stsObserver{next: st.Components.STS, codes: map[string]int{}}

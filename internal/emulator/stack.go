@@ -35,6 +35,10 @@ type Stack struct {
 	// or real STS) and the logger. Setting Components.Checker replaces the
 	// checker (see Checker).
 	Components app.Components
+	// Settings are the verify and sweep handlers' settings: the Lambdas'
+	// defaults with serve's options (see verifySettings, sweepSettings).
+	// They may be replaced before Build, as the components may.
+	Settings Settings
 	// SandboxSTS is the handler of the sandbox STS the checker calls
 	// (Sandbox; nil with AWS).
 	SandboxSTS http.Handler
@@ -91,6 +95,13 @@ type Stack struct {
 	started     bool
 }
 
+// Settings are the settings internal/app builds the verify and sweep
+// handlers with.
+type Settings struct {
+	Verify app.Verify
+	Sweep  app.Sweep
+}
+
 // Handlers are the handlers the event sources call, built by internal/app
 // as the Lambdas' are.
 type Handlers struct {
@@ -125,8 +136,33 @@ func (st *Stack) partner() app.Partner {
 	return app.Partner{AccountID: st.PartnerAccountID, TrustedPrincipalARN: st.opts.TrustedPrincipalARN}
 }
 
+// verifySettings are the verify function's defaults (the STS budget, the
+// routine concurrency) with serve's overrides.
 func (st *Stack) verifySettings() app.Verify {
-	return app.Verify{Policy: st.opts.Policy(), CheckBaseDelay: st.opts.CheckBaseDelay}
+	s := app.DefaultVerify()
+	// The lifecycle policy comes from serve's flags (check interval,
+	// lost-after, propagation window, retries): a demo or a test may check
+	// roles much sooner than a deployment does.
+	s.Policy = st.opts.Policy()
+	// Tests shorten the checker's retry delay; zero keeps the checker's.
+	s.CheckBaseDelay = st.opts.CheckBaseDelay
+	return s
+}
+
+// sweepSettings are the sweep function's defaults (the STS budget the
+// sweeps are paced to) with serve's overrides.
+func (st *Stack) sweepSettings() app.Sweep {
+	s := app.DefaultSweep()
+	// The routine interval is serve's --check-interval, as the verify
+	// handler's policy is.
+	s.Interval = st.opts.CheckInterval
+	// A due sweep enqueues what the budget serves until the next one: the
+	// next tick of serve's ticker; with the ticker off (sweeps on request
+	// only) the deployed schedule's interval stays.
+	if st.opts.SweepEvery > 0 {
+		s.Every = st.opts.SweepEvery
+	}
+	return s
 }
 
 // Checker is the checker Build gives the verify handler: Components.Checker
@@ -134,7 +170,7 @@ func (st *Stack) verifySettings() app.Verify {
 // (app.NewChecker). Wrapping it: set Components.Checker to a wrapper of
 // Checker().
 func (st *Stack) Checker() verify.Checker {
-	return app.NewChecker(st.Components, st.verifySettings())
+	return app.NewChecker(st.Components, st.Settings.Verify)
 }
 
 // pollable takes the verify queue the pollers receive from, and the
@@ -181,10 +217,10 @@ func (st *Stack) Build(ctx context.Context) error {
 		return err
 	}
 	st.Handlers.Publish = publishHandler{pub}
-	if st.Handlers.Verify, err = app.NewVerify(st.verifySettings(), c); err != nil {
+	if st.Handlers.Verify, err = app.NewVerify(st.Settings.Verify, c); err != nil {
 		return err
 	}
-	if st.Handlers.Sweep, err = app.NewSweep(app.Sweep{}, c); err != nil {
+	if st.Handlers.Sweep, err = app.NewSweep(st.Settings.Sweep, c); err != nil {
 		return err
 	}
 
