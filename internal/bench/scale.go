@@ -30,6 +30,11 @@ type scaleCase struct {
 	// otherFrom to otherTo (offsets from the start).
 	otherRate          int
 	otherFrom, otherTo time.Duration
+	// attempts overrides the checker's attempts per probe (0: as
+	// deployed). The simulated clock cannot delay a retry by its backoff,
+	// so retries would run at once and count throttles that the deployed
+	// checker's backoff spreads out.
+	attempts int
 }
 
 // scaleResult is what one run measured.
@@ -109,6 +114,9 @@ func runScale(ctx context.Context, c scaleCase, stsLatency time.Duration, roundT
 		}
 	}
 	checker := app.Checker(app.Components{STS: sts, Clock: clock, Log: quiet}, app.Verify{CheckBaseDelay: time.Microsecond})
+	if c.attempts > 0 {
+		checker.Attempts = c.attempts
+	}
 	plan := stsbudget.Plan{RequestsPerSecond: c.budget, PriorityPercent: stsbudget.DefaultPriorityPercent,
 		RoutineConcurrency: stsbudget.DefaultConcurrency, PriorityConcurrency: stsbudget.DefaultConcurrency}
 	if err := plan.Validate(); err != nil {
