@@ -54,8 +54,11 @@ func TestServeAnswersOnlyLoopbackHosts(t *testing.T) {
 		resp, b := roundtrip.Do(t, req)
 		return resp.StatusCode, string(b)
 	}
+	// The sandbox's state the requests could change: the role the role
+	// request puts, the faults, and the STS calls served.
 	sandboxState := func() string {
-		return fmt.Sprintf("roles %v, faults %+v, %d calls", s.Sandbox.Roles(), s.Sandbox.Faults(), s.Sandbox.Calls())
+		pol, ok := s.Sandbox.TrustPolicy(role)
+		return fmt.Sprintf("role %s exists %t (%s), faults %+v, %d calls", role, ok, pol, s.Sandbox.Faults(), s.Sandbox.Calls())
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

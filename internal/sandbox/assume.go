@@ -4,7 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/binary"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -61,8 +61,8 @@ func (s *STS) assumeRole(c caller, region string, in assumeInput, seq uint64) (a
 		if len(in.Policy) > 2048 {
 			return assumeOutput{}, &APIError{Code: "PackedPolicyTooLarge", Message: "Packed size of the session policy exceeds the limit.", Status: http.StatusBadRequest}
 		}
-		if !json.Valid([]byte(in.Policy)) {
-			return assumeOutput{}, &APIError{Code: "MalformedPolicyDocument", Message: "The policy is not in the valid JSON format.", Status: http.StatusBadRequest}
+		if apiErr := checkSessionPolicy(in.Policy); apiErr != nil {
+			return assumeOutput{}, apiErr
 		}
 	}
 	if c.id.kind == kindRoot {
@@ -202,4 +202,31 @@ func validateAssume(in assumeInput) []string {
 		msgs = append(msgs, fmt.Sprintf("Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 43200", in.DurationSeconds))
 	}
 	return msgs
+}
+
+// checkSessionPolicy parses an AssumeRole session policy as the sandbox
+// evaluates it later, when the session calls (an identity-based policy), so
+// that a document STS would refuse is refused at AssumeRole and never
+// yields a session: MalformedPolicyDocument for one that is not IAM policy
+// grammar (STS's answer), a ValidationError naming what the sandbox does not
+// model for grammar it does not evaluate.
+func checkSessionPolicy(doc string) *APIError {
+	_, err := ParseIdentityPolicy([]byte(doc))
+	if err == nil {
+		return nil
+	}
+	detail := err.Error()
+	var pe *PolicyError
+	if errors.As(err, &pe) {
+		detail = pe.Msg
+		if pe.Path != "" {
+			detail = pe.Path + ": " + pe.Msg
+		}
+	}
+	if errors.Is(err, ErrUnsupported) {
+		return &APIError{Code: "ValidationError", Status: http.StatusBadRequest,
+			Message: "The sandbox STS does not model this session policy (Policy): " + detail}
+	}
+	return &APIError{Code: "MalformedPolicyDocument", Status: http.StatusBadRequest,
+		Message: "The session policy (Policy) is malformed: " + detail}
 }

@@ -81,6 +81,9 @@ type condition struct {
 	ifExists bool
 	key      string // lower-cased
 	values   []string
+	// variables: a value that is exactly "${key}" names a policy variable
+	// (Version 2012-10-17); otherwise every value is literal text.
+	variables bool
 }
 
 // parseOperator splits an operator name into its qualifier, base operator
@@ -105,7 +108,7 @@ func parseOperator(name string) (set setQualifier, base string, ifExists, ok boo
 	return set, base, ifExists, true
 }
 
-func parseConditions(path string, v any, keys map[string]keyType, keyNames string) ([]condition, error) {
+func parseConditions(path string, v any, keys map[string]keyType, keyNames string, variables bool) ([]condition, error) {
 	obj, ok := v.(object)
 	if !ok {
 		return nil, invalid(path, "must be an object of condition operators")
@@ -149,7 +152,7 @@ func parseConditions(path string, v any, keys map[string]keyType, keyNames strin
 				return nil, err
 			}
 			for _, s := range vals {
-				if strings.Contains(s, "${") {
+				if variables && strings.Contains(s, "${") {
 					if _, ok := policyVariable(s); !ok || operators[base] || base == opNull || base == opBool {
 						return nil, unsupported(kp, "policy variable %q: the sandbox resolves only a whole value ${aws:PrincipalOrgID}, ${aws:PrincipalAccount}, ${aws:ResourceAccount} or ${aws:ResourceOrgID}, with a String or Arn operator that is not negated", s)
 					}
@@ -159,7 +162,7 @@ func parseConditions(path string, v any, keys map[string]keyType, keyNames strin
 					return nil, invalid(kp, `%s takes "true" or "false"`, base)
 				}
 			}
-			out = append(out, condition{base: base, set: set, ifExists: ifExists, key: key, values: vals})
+			out = append(out, condition{base: base, set: set, ifExists: ifExists, key: key, values: vals, variables: variables})
 		}
 	}
 	return out, nil
@@ -202,7 +205,7 @@ func (cond condition) holds(c evalContext) bool {
 	}
 	matched := false
 	for _, p := range cond.values {
-		if key, ok := policyVariable(p); ok {
+		if key, ok := policyVariable(p); ok && cond.variables {
 			// IAM substitutes the variable with the request's value of
 			// its key; a key absent from the request matches nothing.
 			if p, ok = c.value(key); !ok {

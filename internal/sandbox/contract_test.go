@@ -118,8 +118,11 @@ func TestAssumerContract(t *testing.T) {
 	longSession.SessionName = strings.Repeat("s", 65)
 	longDuration := req(roleARN, externalID)
 	longDuration.DurationSeconds = 7200
-	badPolicy := req(roleARN, externalID)
-	badPolicy.Policy = "{not json"
+	withPolicy := func(doc string) probe.AssumeRequest {
+		r := req(roleARN, externalID)
+		r.Policy = doc
+		return r
+	}
 
 	tests := []struct {
 		name   string
@@ -142,7 +145,13 @@ func TestAssumerContract(t *testing.T) {
 		{"invalid session name", partnerRole, badSession, nil, want{probe.ErrTransient, "ValidationError"}},
 		{"session name too long", partnerRole, longSession, nil, want{probe.ErrTransient, "ValidationError"}},
 		{"duration above the role's maximum", partnerRole, longDuration, nil, want{probe.ErrTransient, "ValidationError"}},
-		{"malformed session policy", partnerRole, badPolicy, nil, want{probe.ErrTransient, "MalformedPolicyDocument"}},
+		{"session policy not JSON", partnerRole, withPolicy("{not json"), nil, want{probe.ErrTransient, "MalformedPolicyDocument"}},
+		{"session policy without a statement", partnerRole, withPolicy(`{}`), nil, want{probe.ErrTransient, "MalformedPolicyDocument"}},
+		{"session policy of no policy element", partnerRole, withPolicy(`{"foo":1}`), nil, want{probe.ErrTransient, "MalformedPolicyDocument"}},
+		{"session policy with a principal", partnerRole, withPolicy(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}`), nil, want{probe.ErrTransient, "MalformedPolicyDocument"}},
+		{"session policy with a bad effect", partnerRole, withPolicy(`{"Version":"2012-10-17","Statement":[{"Effect":"Maybe","Action":"*","Resource":"*"}]}`), nil, want{probe.ErrTransient, "MalformedPolicyDocument"}},
+		{"session policy the sandbox does not model", partnerRole, withPolicy(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotAction":"iam:*","Resource":"*"}]}`), nil, want{probe.ErrTransient, "ValidationError"}},
+		{"session policy that narrows", partnerRole, withPolicy(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::bucket/*"}]}`), nil, want{}},
 		{"malformed role ARN", partnerRole, req("arn:aws:iam::12:role/x-is-not-ok", externalID), nil, want{probe.ErrTransient, "ValidationError"}},
 		{"throttled", partnerRole, req(roleARN, externalID), func(s *sandbox.STS) { s.SetFaults(sandbox.Faults{ThrottleRate: 1}) }, want{probe.ErrTransient, "Throttling"}},
 		{"5xx", partnerRole, req(roleARN, externalID), func(s *sandbox.STS) { s.SetFaults(sandbox.Faults{ErrorRate: 1}) }, want{probe.ErrTransient, "InternalFailure"}},

@@ -41,20 +41,10 @@ func (c evalContext) value(key string) (string, bool) {
 	return "", false
 }
 
-// Evaluate decides req against the policy: ExplicitDeny when a Deny
-// statement applies, else Allow when an Allow statement applies, else
-// ImplicitDeny. A caller principal that does not parse is denied. For an
-// identity-based policy the statement's Resource must match req.Resource.
-func (p *Policy) Evaluate(req Request) Decision {
-	id, err := parseIdentity(req.Principal)
-	if err != nil {
-		return ImplicitDeny
-	}
-	d, _ := p.evaluate(evalContext{req: req, id: id})
-	return d
-}
-
-// evaluate is Evaluate on a resolved caller. specific reports whether an
+// evaluate decides the request in c against the policy: ExplicitDeny when
+// a Deny statement applies, else Allow when an Allow statement applies,
+// else ImplicitDeny; for an identity-based policy the statement's Resource
+// must match the request's. specific reports whether an
 // applying Allow statement of a trust policy names the caller's own ARN
 // (not "*" nor its account): within one account, that alone lets a
 // principal assume the role, where an account principal also needs the

@@ -64,7 +64,9 @@ type errorResponse struct {
 
 // ServeHTTP serves the STS Query protocol: form-encoded POST (or GET) with
 // Action=AssumeRole or Action=GetCallerIdentity and Version=2011-06-15,
-// answered with STS's XML documents and error documents.
+// answered with STS's XML documents and error documents. A call with a
+// parameter the sandbox does not model for its action is refused
+// (modelledParams).
 func (s *STS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		s.writeError(w, 0, &APIError{Code: "InvalidAction", Message: "STS accepts GET and POST requests only.", Status: http.StatusMethodNotAllowed})
@@ -109,6 +111,12 @@ func (s *STS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if version != stsVersion {
 		s.writeError(w, seq, &APIError{Code: "InvalidAction", Message: fmt.Sprintf("Could not find operation %s for version %s", action, version), Status: http.StatusBadRequest})
 		return
+	}
+	if _, known := modelledParams[action]; known {
+		if names := unmodelledParams(action, r.Form); len(names) > 0 {
+			s.writeError(w, seq, unmodelledError(action, names))
+			return
+		}
 	}
 	switch action {
 	case "AssumeRole":

@@ -28,11 +28,14 @@ func TestEvaluateIAMRules(t *testing.T) {
 	user := with(func(r *Request) { r.Principal = "arn:aws:iam::111122223333:user/alice" })
 	sameNameUser := with(func(r *Request) { r.Principal = "arn:aws:iam::111122223333:user/RoleCallVerifier" })
 	inOrg := with(func(r *Request) { r.PrincipalOrgID = "o-partner1234" })
+	sameOrg := with(func(r *Request) { r.PrincipalOrgID, r.ResourceOrgID = "o-partner1234", "o-partner1234" })
+	literalOrg := with(func(r *Request) { r.PrincipalOrgID, r.ResourceOrgID = "${aws:ResourceOrgID}", "o-partner1234" })
 
 	runEvalFile(t, "iamrules.json", map[string]Request{
 		"base": base, "noExt": noExt, "wrongExt": wrongExt, "otherCaller": otherCaller,
 		"pathCaller": pathCaller, "session1": session1, "session2": session2,
 		"user": user, "sameNameUser": sameNameUser, "inOrg": inOrg,
+		"sameOrg": sameOrg, "literalOrg": literalOrg,
 	})
 }
 

@@ -19,19 +19,23 @@ const identityKeyNames = trustKeyNames + ", aws:ResourceAccount and aws:Resource
 // policy attached to the calling user or role, or a session policy): the
 // grammar ParsePolicy takes, with Resource ("*" or ARN patterns of six
 // colon-separated parts, wildcards in each part) instead of Principal, and
-// also the keys aws:ResourceAccount and aws:ResourceOrgID. Condition values
-// may be exactly one of the policy variables ${aws:PrincipalOrgID},
-// ${aws:PrincipalAccount}, ${aws:ResourceAccount} or ${aws:ResourceOrgID}.
-// NotResource, NotAction and Principal are refused.
+// also the keys aws:ResourceAccount and aws:ResourceOrgID. Policy variables
+// are as ParsePolicy takes them in conditions (Version 2012-10-17 only;
+// literal text otherwise); in Resource a 2012-10-17 policy's variable is
+// refused. NotResource, NotAction and Principal are refused.
 func ParseIdentityPolicy(doc []byte) (*Policy, error) { return parseDocument(doc, true) }
 
-func parseResources(path string, v any) ([]string, error) {
+// parseResources parses a Resource element. A "${" is refused in a
+// 2012-10-17 policy, where it starts a policy variable the sandbox does not
+// resolve in resources; in an older policy it is literal text, which no
+// role ARN contains.
+func parseResources(path string, v any, variables bool) ([]string, error) {
 	vals, err := stringList(path, v, false)
 	if err != nil {
 		return nil, err
 	}
 	for _, r := range vals {
-		if strings.Contains(r, "${") {
+		if variables && strings.Contains(r, "${") {
 			return nil, unsupported(path, "policy variables in Resource (%q)", r)
 		}
 		if r != "*" && len(strings.SplitN(r, ":", 6)) != 6 || !strings.HasPrefix(r, "arn:") && r != "*" {

@@ -48,9 +48,21 @@ const MaxPolicyChars = 4096
 // Policy is a parsed trust policy (ParsePolicy) or identity-based policy
 // (ParseIdentityPolicy). It is immutable and safe for concurrent use.
 type Policy struct {
-	identity   bool // an identity-based policy: Resource, no Principal
+	identity bool // an identity-based policy: Resource, no Principal
+	// version is the document's Version element, "" when it has none.
+	// Only "2012-10-17" has policy variables; in "2008-10-17" (also the
+	// version of a document without the element) "${...}" is literal text.
+	version    string
 	statements []statement
 }
+
+// versionWithVariables is the policy language version that introduced
+// policy variables (IAM User Guide, "IAM JSON policy elements: Version").
+const versionWithVariables = "2012-10-17"
+
+// variables reports whether "${...}" in the policy's values is a policy
+// variable rather than literal text.
+func (p *Policy) variables() bool { return p.version == versionWithVariables }
 
 type statement struct {
 	allow      bool
@@ -120,10 +132,17 @@ func (d Decision) String() string {
 // the ForAnyValue:/ForAllValues: qualifiers, and Null, on the keys
 // sts:ExternalId, sts:RoleSessionName, aws:PrincipalAccount,
 // aws:PrincipalArn, aws:PrincipalOrgID, aws:SecureTransport and
-// aws:MultiFactorAuthPresent. Anything else (NotPrincipal, NotAction,
-// numeric, date, address and binary operators, policy variables, other keys)
-// is refused with an error wrapping ErrUnsupported; malformed documents with
-// one wrapping ErrInvalidPolicy. Grammar IAM accepts is evaluated as IAM
+// aws:MultiFactorAuthPresent. In a policy of Version 2012-10-17, a
+// condition value may be exactly one of the policy variables
+// ${aws:PrincipalOrgID}, ${aws:PrincipalAccount}, ${aws:ResourceAccount} or
+// ${aws:ResourceOrgID} under a String or Arn operator that is not negated,
+// and is replaced with the request's value of that key; in a policy of
+// Version 2008-10-17 or without a Version, "${...}" is literal text, as IAM
+// treats it (IAM User Guide, "IAM JSON policy elements: Version"). Anything
+// else (NotPrincipal, NotAction, numeric, date, address and binary
+// operators, other policy variables or variables inside a value, other
+// keys) is refused with an error wrapping ErrUnsupported; malformed
+// documents with one wrapping ErrInvalidPolicy. Grammar IAM accepts is evaluated as IAM
 // evaluates it, holes included: a document that accepts any external ID
 // parses, so that a test can show the hole.
 func ParsePolicy(doc []byte) (*Policy, error) { return parseDocument(doc, false) }
@@ -152,9 +171,10 @@ func parseDocument(doc []byte, identityPolicy bool) (*Policy, error) {
 		switch kv.key {
 		case "Version":
 			s, ok := kv.val.(string)
-			if !ok || (s != "2012-10-17" && s != "2008-10-17") {
+			if !ok || (s != versionWithVariables && s != "2008-10-17") {
 				return nil, invalid("Version", `must be "2012-10-17" (or "2008-10-17")`)
 			}
+			p.version = s
 		case "Id":
 			if _, ok := kv.val.(string); !ok {
 				return nil, invalid("Id", "must be a string")
@@ -181,7 +201,7 @@ func parseDocument(doc []byte, identityPolicy bool) (*Policy, error) {
 		if !ok {
 			return nil, invalid(path, "a statement must be an object")
 		}
-		st, err := parseStatement(path, obj, identityPolicy)
+		st, err := parseStatement(path, obj, identityPolicy, p.variables())
 		if err != nil {
 			return nil, err
 		}
@@ -190,7 +210,7 @@ func parseDocument(doc []byte, identityPolicy bool) (*Policy, error) {
 	return p, nil
 }
 
-func parseStatement(path string, obj object, identityPolicy bool) (statement, error) {
+func parseStatement(path string, obj object, identityPolicy, variables bool) (statement, error) {
 	var st statement
 	keys, keyNames := trustKeys, trustKeyNames
 	required := []string{"Effect", "Principal", "Action"}
@@ -227,7 +247,7 @@ func parseStatement(path string, obj object, identityPolicy bool) (statement, er
 		case "Action":
 			st.actions, err = parseActions(p, kv.val)
 		case "Condition":
-			st.conditions, err = parseConditions(p, kv.val, keys, keyNames)
+			st.conditions, err = parseConditions(p, kv.val, keys, keyNames, variables)
 		case "NotAction":
 			return st, unsupported(p, "the sandbox does not evaluate NotAction; use Action (and a Deny statement)")
 		case "Resource", "NotResource":
@@ -237,7 +257,7 @@ func parseStatement(path string, obj object, identityPolicy bool) (statement, er
 			if kv.key == "NotResource" {
 				return st, unsupported(p, "the sandbox does not evaluate NotResource; use Resource (and a Deny statement)")
 			}
-			st.resources, err = parseResources(p, kv.val)
+			st.resources, err = parseResources(p, kv.val, variables)
 		default:
 			return st, invalid(p, "unknown statement element")
 		}

@@ -141,6 +141,9 @@ func TestParseIdentityPolicy(t *testing.T) {
 	ok := []string{
 		stmt(`{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}`),
 		stmt(`{"Effect":"Deny","Action":["sts:AssumeRole"],"Resource":["arn:aws:iam::*:role/*","arn:aws:iam::111122223333:role/x"],"Condition":{"StringEquals":{"aws:ResourceOrgID":"${aws:PrincipalOrgID}"},"StringLike":{"aws:ResourceAccount":"${aws:PrincipalAccount}"}}}`),
+		// Without Version 2012-10-17, "${...}" is literal text wherever it is.
+		`{"Version":"2008-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::${aws:PrincipalAccount}:role/*"}]}`,
+		`{"Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*","Condition":{"StringNotEquals":{"aws:ResourceOrgID":"x-${aws:username}"}}}]}`,
 	}
 	for _, doc := range ok {
 		if _, err := ParseIdentityPolicy([]byte(doc)); err != nil {

@@ -40,7 +40,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -202,18 +201,6 @@ func (s *STS) DeleteRole(roleARN string) {
 			}
 		}
 	}
-}
-
-// Roles returns the ARNs of the sandbox roles, sorted.
-func (s *STS) Roles() []string {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make([]string, 0, len(s.roles))
-	for k := range s.roles {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // TrustPolicy returns the trust policy document of a sandbox role as it was

@@ -1,0 +1,30 @@
+package sandbox
+
+import "sort"
+
+// This file gives the package's tests (internal and sandbox_test) views of
+// the sandbox that production code has no use for; being a test file, it is
+// no part of the package's API.
+
+// Evaluate decides req against the policy as the sandbox decides a call of
+// the request's principal: a principal that does not parse is denied.
+func (p *Policy) Evaluate(req Request) Decision {
+	id, err := parseIdentity(req.Principal)
+	if err != nil {
+		return ImplicitDeny
+	}
+	d, _ := p.evaluate(evalContext{req: req, id: id})
+	return d
+}
+
+// Roles returns the ARNs of the sandbox roles, sorted.
+func (s *STS) Roles() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]string, 0, len(s.roles))
+	for k := range s.roles {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
