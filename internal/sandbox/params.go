@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+
+	"github.com/rolecall/rolecall/internal/truncate"
 )
 
 // modelledParams are the request parameters the sandbox evaluates, per STS
@@ -58,10 +60,7 @@ func unmodelledError(action string, names []string) *APIError {
 			shown = append(shown, fmt.Sprintf("and %d more", len(names)-i))
 			break
 		}
-		if len(n) > maxNameShown {
-			n = n[:maxNameShown] + "…"
-		}
-		shown = append(shown, n)
+		shown = append(shown, truncate.String(n, maxNameShown))
 	}
 	modelled := make([]string, 0, len(modelledParams[action]))
 	for n := range modelledParams[action] {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -96,6 +97,7 @@ func TestRawUnmodelledParameters(t *testing.T) {
 		{"several, sorted", assume + "&TokenCode=1&SerialNumber=2&Tags.member.1.Key=k", 400, "ValidationError", "SerialNumber, Tags.member.1.Key, TokenCode"},
 		{"many, bounded", assume + "&a1=1&a2=1&a3=1&a4=1&a5=1&a6=1&a7=1", 400, "ValidationError", "a1, a2, a3, a4, a5, and 2 more"},
 		{"a long name, cut", assume + "&" + strings.Repeat("N", 500) + "=1", 400, "ValidationError", strings.Repeat("N", 64) + "…"},
+		{"a long name cut on a character", assume + "&" + url.QueryEscape(strings.Repeat("N", 63)+"é") + "=1", 400, "ValidationError", strings.Repeat("N", 63) + "…"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,7 +105,7 @@ func TestRawUnmodelledParameters(t *testing.T) {
 			if status != tt.wantStatus || doc.Code != tt.wantCode || !strings.Contains(doc.Message, tt.wantInMsg) {
 				t.Errorf("got %d %s %q, want %d %s with %q", status, doc.Code, doc.Message, tt.wantStatus, tt.wantCode, tt.wantInMsg)
 			}
-			if strings.Contains(doc.Message, externalID) || strings.Contains(doc.Message, strings.Repeat("N", 65)) {
+			if strings.Contains(doc.Message, externalID) || strings.Contains(doc.Message, strings.Repeat("N", 65)) || !utf8.ValidString(doc.Message) {
 				t.Errorf("message echoes a value or a whole long name: %q", doc.Message)
 			}
 		})
