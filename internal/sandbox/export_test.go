@@ -28,3 +28,15 @@ func (s *STS) Roles() []string {
 	sort.Strings(out)
 	return out
 }
+
+// Unserve takes action out of the table of served actions and their
+// parameters until the test ends, as if it had never been entered there.
+func Unserve(t interface{ Cleanup(func()) }, action string) {
+	params, had := modelledParams[action]
+	delete(modelledParams, action)
+	t.Cleanup(func() {
+		if had {
+			modelledParams[action] = params
+		}
+	})
+}

@@ -108,15 +108,15 @@ func (s *STS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // the client went away during the injected latency
 	}
 	action, version := r.Form.Get("Action"), r.Form.Get("Version")
-	if version != stsVersion {
+	// modelledParams is the list of the actions served: one missing there
+	// is not served, so none is served with its parameters unchecked.
+	if _, served := modelledParams[action]; !served || version != stsVersion {
 		s.writeError(w, seq, &APIError{Code: "InvalidAction", Message: fmt.Sprintf("Could not find operation %s for version %s", action, version), Status: http.StatusBadRequest})
 		return
 	}
-	if _, known := modelledParams[action]; known {
-		if names := unmodelledParams(action, r.Form); len(names) > 0 {
-			s.writeError(w, seq, unmodelledError(action, names))
-			return
-		}
+	if names := unmodelledParams(action, r.Form); len(names) > 0 {
+		s.writeError(w, seq, unmodelledError(action, names))
+		return
 	}
 	switch action {
 	case "AssumeRole":

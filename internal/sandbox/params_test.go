@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/rolecall/rolecall/internal/sandbox"
 )
 
 // TestAssumeRoleRefusesUnmodelledParameters: every AssumeRole parameter STS
@@ -131,5 +133,23 @@ func TestRawUnmodelledParameters(t *testing.T) {
 				t.Errorf("status %d, want 200", resp.StatusCode)
 			}
 		})
+	}
+}
+
+// TestOnlyTabledActionsAreServed: the table of modelled parameters is the
+// list of the actions served, so an action served without an entry there
+// (whose parameters would go unchecked) cannot exist: taken out of the
+// table, GetCallerIdentity is no longer served at all.
+func TestOnlyTabledActionsAreServed(t *testing.T) {
+	srv := httptest.NewServer(newSandbox(t, 1))
+	defer srv.Close()
+	sandbox.Unserve(t, "GetCallerIdentity")
+	for _, body := range []string{
+		"Action=GetCallerIdentity&Version=2011-06-15",
+		"Action=GetCallerIdentity&Version=2011-06-15&SerialNumber=x&TokenCode=1",
+	} {
+		if status, doc := postSTS(t, "POST", srv.URL, sigv4(partnerKey), body); status != 400 || doc.Code != "InvalidAction" {
+			t.Errorf("%s: %d %s %q, want 400 InvalidAction", body, status, doc.Code, doc.Message)
+		}
 	}
 }
