@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rolecall/rolecall/internal/rolearn"
 )
 
 // ErrResponseURLRefused: a ResponseURL outside the allowlist. It is never
@@ -64,36 +66,40 @@ type URLPolicy struct {
 }
 
 // s3Endpoint reports whether host is an S3 endpoint of the form a presigned
-// URL of CloudFormation's response buckets uses, and the Region it names
-// ("" for the global s3.amazonaws.com): s3.amazonaws.com,
-// s3.<region>.amazonaws.com, s3-<region>.amazonaws.com, and the same under
-// amazonaws.com.cn.
-func s3Endpoint(host string) (region string, ok bool) {
+// URL of CloudFormation's response buckets uses, the Region it names (""
+// for the global s3.amazonaws.com) and the domain it ends in:
+// s3.amazonaws.com, s3.<region>.amazonaws.com, s3-<region>.amazonaws.com,
+// and the same under amazonaws.com.cn.
+func s3Endpoint(host string) (region, domain string, ok bool) {
 	var rest string
+	for _, d := range []string{"amazonaws.com", "amazonaws.com.cn"} {
+		if r, found := strings.CutSuffix(host, "."+d); found {
+			rest, domain = r, d
+			break
+		}
+	}
 	switch {
-	case strings.HasSuffix(host, ".amazonaws.com"):
-		rest = strings.TrimSuffix(host, ".amazonaws.com")
-	case strings.HasSuffix(host, ".amazonaws.com.cn"):
-		rest = strings.TrimSuffix(host, ".amazonaws.com.cn")
-	default:
-		return "", false
+	case domain == "":
+		return "", "", false
+	case rest == "s3":
+		return "", domain, true
 	}
-	if rest == "s3" {
-		return "", true
+	if r, found := strings.CutPrefix(rest, "s3."); found && knownRegion[r] {
+		return r, domain, true
 	}
-	if r, ok := strings.CutPrefix(rest, "s3."); ok && knownRegion[r] {
-		return r, true
+	if r, found := strings.CutPrefix(rest, "s3-"); found && knownRegion[r] {
+		return r, domain, true
 	}
-	if r, ok := strings.CutPrefix(rest, "s3-"); ok && knownRegion[r] {
-		return r, true
-	}
-	return "", false
+	return "", "", false
 }
 
 // responseBucket reports whether name is the response bucket of a known
-// Region, consistent with the endpoint's Region when it names one and with
-// the policy's Region when it is set.
-func (p URLPolicy) responseBucket(name, endpointRegion string) bool {
+// Region, consistent with the endpoint's Region when it names one, with the
+// policy's Region when it is set, and served under its own partition's
+// domain: each partition has its own bucket namespace, so the China
+// Regions' bucket names under amazonaws.com, or the others' under
+// amazonaws.com.cn, could be anyone's buckets.
+func (p URLPolicy) responseBucket(name, endpointRegion, domain string) bool {
 	short, ok := strings.CutPrefix(name, bucketPrefix)
 	if !ok {
 		return false
@@ -102,7 +108,8 @@ func (p URLPolicy) responseBucket(name, endpointRegion string) bool {
 	if !ok {
 		return false
 	}
-	return (endpointRegion == "" || endpointRegion == region) && (p.Region == "" || p.Region == region)
+	return (endpointRegion == "" || endpointRegion == region) && (p.Region == "" || p.Region == region) &&
+		rolearn.DNSSuffix(region) == domain
 }
 
 // CheckResponseURL parses a custom-resource request's ResponseURL and
@@ -147,15 +154,15 @@ func CheckResponseURL(raw string, p URLPolicy) (*url.URL, error) {
 	}
 	// Virtual-hosted style: <bucket>.<s3 endpoint>.
 	if bucket, endpoint, ok := strings.Cut(host, "."); ok && strings.HasPrefix(bucket, bucketPrefix) {
-		if region, ok := s3Endpoint(endpoint); ok && p.responseBucket(bucket, region) {
+		if region, domain, ok := s3Endpoint(endpoint); ok && p.responseBucket(bucket, region, domain) {
 			return u, nil
 		}
 		return refuse("not an S3 endpoint of CloudFormation's response buckets")
 	}
 	// Path style: <s3 endpoint>/<bucket>/<key>.
-	if region, ok := s3Endpoint(host); ok {
+	if region, domain, ok := s3Endpoint(host); ok {
 		bucket, key, _ := strings.Cut(strings.TrimPrefix(u.EscapedPath(), "/"), "/")
-		if p.responseBucket(bucket, region) && key != "" {
+		if p.responseBucket(bucket, region, domain) && key != "" {
 			return u, nil
 		}
 		return refuse("not a CloudFormation response bucket")

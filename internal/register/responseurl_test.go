@@ -49,6 +49,15 @@ func TestCheckResponseURL(t *testing.T) {
 			{"path style bucket without key", "https://s3.amazonaws.com/cloudformation-custom-resource-response-useast1"},
 			{"bare s3 host", "https://s3.amazonaws.com/"},
 		}},
+		// Refused: a bucket under another partition's domain, whose bucket
+		// namespace is not CloudFormation's there.
+		{URLPolicy{}, false, []namedURL{
+			{"commercial bucket, China global host", "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com.cn" + q},
+			{"commercial bucket, China path style", "https://s3.amazonaws.com.cn/cloudformation-custom-resource-response-useast1" + q},
+			{"China bucket, commercial regional host", "https://cloudformation-custom-resource-response-cnnorth1.s3.cn-north-1.amazonaws.com" + q},
+			{"China bucket, commercial global host", "https://cloudformation-custom-resource-response-cnnorth1.s3.amazonaws.com" + q},
+			{"gov bucket, China host", "https://s3.amazonaws.com.cn/cloudformation-custom-resource-response-usgovwest1" + q},
+		}},
 		// Refused: hosts that look like the bucket's and are not.
 		{URLPolicy{}, false, []namedURL{
 			{"look-alike suffix", "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com.evil.example" + q},

@@ -14,19 +14,21 @@ type partitionInfo struct {
 	// public internet (the ISO partitions, the European Sovereign Cloud
 	// before launch): links there name the commercial console.
 	console string
+	// dnsSuffix ends the host names of its service endpoints.
+	dnsSuffix string
 }
 
 // partitions: the more specific Region prefixes first (us-gov- and
 // us-iso- before the aws fallback).
 var partitions = []partitionInfo{
-	{name: "aws-cn", regionPrefix: "cn-", console: "console.amazonaws.cn"},
-	{name: "aws-us-gov", regionPrefix: "us-gov-", console: "console.amazonaws-us-gov.com"},
-	{name: "aws-iso", regionPrefix: "us-iso-"},
-	{name: "aws-iso-b", regionPrefix: "us-isob-"},
-	{name: "aws-iso-e", regionPrefix: "eu-isoe-"},
-	{name: "aws-iso-f", regionPrefix: "us-isof-"},
-	{name: "aws-eusc", regionPrefix: "eusc-"},
-	{name: "aws", console: "console.aws.amazon.com"},
+	{name: "aws-cn", regionPrefix: "cn-", console: "console.amazonaws.cn", dnsSuffix: "amazonaws.com.cn"},
+	{name: "aws-us-gov", regionPrefix: "us-gov-", console: "console.amazonaws-us-gov.com", dnsSuffix: "amazonaws.com"},
+	{name: "aws-iso", regionPrefix: "us-iso-", dnsSuffix: "c2s.ic.gov"},
+	{name: "aws-iso-b", regionPrefix: "us-isob-", dnsSuffix: "sc2s.sgov.gov"},
+	{name: "aws-iso-e", regionPrefix: "eu-isoe-", dnsSuffix: "cloud.adc-e.uk"},
+	{name: "aws-iso-f", regionPrefix: "us-isof-", dnsSuffix: "csp.hci.ic.gov"},
+	{name: "aws-eusc", regionPrefix: "eusc-", dnsSuffix: "amazonaws.eu"},
+	{name: "aws", console: "console.aws.amazon.com", dnsSuffix: "amazonaws.com"},
 }
 
 func knownPartition(name string) bool {
@@ -60,4 +62,17 @@ func ConsoleHost(partition string) string {
 		}
 	}
 	return "console.aws.amazon.com"
+}
+
+// DNSSuffix is the domain that ends the host names of a Region's service
+// endpoints (amazonaws.com, amazonaws.com.cn for the China Regions, ...):
+// an endpoint under another partition's domain is not that Region's.
+func DNSSuffix(region string) string {
+	part := PartitionOfRegion(region)
+	for _, p := range partitions {
+		if p.name == part {
+			return p.dnsSuffix
+		}
+	}
+	return "amazonaws.com"
 }

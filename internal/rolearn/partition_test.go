@@ -42,3 +42,20 @@ func TestConsoleHost(t *testing.T) {
 		}
 	}
 }
+
+func TestDNSSuffix(t *testing.T) {
+	tests := []struct{ region, want string }{
+		{"us-east-1", "amazonaws.com"},
+		{"us-gov-west-1", "amazonaws.com"},
+		{"cn-north-1", "amazonaws.com.cn"},
+		{"cn-northwest-1", "amazonaws.com.cn"},
+		{"us-iso-east-1", "c2s.ic.gov"},
+		{"eusc-de-east-1", "amazonaws.eu"},
+		{"", "amazonaws.com"},
+	}
+	for _, tc := range tests {
+		if got := DNSSuffix(tc.region); got != tc.want {
+			t.Errorf("DNSSuffix(%q) = %q, want %q", tc.region, got, tc.want)
+		}
+	}
+}
