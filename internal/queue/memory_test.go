@@ -19,7 +19,7 @@ func TestMemoryContract(t *testing.T) {
 		m := queue.NewMemory()
 		m.Backoff = time.Millisecond
 		var script rejectscript.Script
-		m.Reject = func(probe.Job) string { return script.Next() }
+		queue.Reject(m, func(probe.Job) string { return script.Next() })
 		return queuetest.Harness{
 			Queue:    m,
 			Consumer: m,
@@ -80,8 +80,8 @@ func TestMemoryDelivery(t *testing.T) {
 	if len(third) != 1 || third[0].ReceiveCount != 3 || len(fourth) != 0 {
 		t.Fatalf("third %+v, fourth %+v", third, fourth)
 	}
-	if dead := m.Dead(); len(dead) != 1 || dead[0].ID != first[0].ID || m.Len() != 0 {
-		t.Fatalf("dead = %+v, len %d; want the message dead-lettered after 3 receives", dead, m.Len())
+	if dead := queue.Dead(m); len(dead) != 1 || dead[0].ID != first[0].ID || queue.Len(m) != 0 {
+		t.Fatalf("dead = %+v, len %d; want the message dead-lettered after 3 receives", dead, queue.Len(m))
 	}
 	if err := m.ChangeVisibility(ctx, "nope", 0); !errors.Is(err, queue.ErrReceiptHandle) {
 		t.Errorf("ChangeVisibility(unknown) = %v", err)
@@ -97,8 +97,8 @@ func TestMemoryReceiveAtLeastOne(t *testing.T) {
 			t.Fatal(err)
 		}
 		got, err := m.Receive(context.Background(), max, 0)
-		if err != nil || len(got) != 1 || m.Len() != 3 {
-			t.Fatalf("Receive(max %d) = %d messages, %v (queue len %d); want 1 of 3", max, len(got), err, m.Len())
+		if err != nil || len(got) != 1 || queue.Len(m) != 3 {
+			t.Fatalf("Receive(max %d) = %d messages, %v (queue len %d); want 1 of 3", max, len(got), err, queue.Len(m))
 		}
 	}
 }
