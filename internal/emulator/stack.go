@@ -151,8 +151,8 @@ func (st *Stack) partner() app.Partner {
 func (st *Stack) verifySettings() app.Verify {
 	s := app.DefaultVerify()
 	// The lifecycle policy comes from serve's flags (check interval,
-	// lost-after, propagation window, retries): a demo or a test may check
-	// roles much sooner than a deployment does.
+	// lost-after, propagation window): a demo may check roles much sooner
+	// than a deployment does.
 	s.Policy = st.opts.Policy()
 	return s
 }
