@@ -2,6 +2,8 @@ package rolesetup
 
 import (
 	"bytes"
+	"errors"
+	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -109,5 +111,39 @@ func TestKeysInOrderFindsAReorderedKey(t *testing.T) {
 		if key, ok := keysInOrder(infra.CustomerRoleTemplate(), []byte(tt.doc)); ok != tt.ok || key != tt.key {
 			t.Errorf("%s: keysInOrder = %q, %v; want %q, %v", tt.name, key, ok, tt.key, tt.ok)
 		}
+	}
+}
+
+// A customer role template the renderer cannot fill in is refused with an
+// error wrapping ErrTemplate that says what is wrong; one whose parameters
+// have no Default gets them inserted after the parameter's first property.
+func TestParseTemplateRefusesWhatItCannotFill(t *testing.T) {
+	const params = "Parameters:\n  ExternalId:\n    Type: String\n  TrustedPrincipalArn:\n    Type: String\n  RoleName:\n    Type: String\n"
+	tests := []struct {
+		name, src, want string // want "": parsed
+	}{
+		{"not YAML", "Parameters: [unclosed\n", "parse"},
+		{"no parameters", "Resources: {}\n", "no Parameters"},
+		{"a parameter missing", "Parameters:\n  ExternalId:\n    Type: String\n  RoleName:\n    Type: String\n", "no parameter TrustedPrincipalArn"},
+		{"a multi-line default", strings.Replace(params, "  RoleName:\n    Type: String\n", "  RoleName:\n    Type: String\n    Default: |\n      two\n      lines\n", 1), "parameter RoleName has a multi-line Default"},
+		{"no defaults", params, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := parseTemplate([]byte(tt.src))
+			if tt.want == "" {
+				if got.err != nil {
+					t.Fatal(got.err)
+				}
+				// RoleName's first property, Type, is the 7th line (0-based 6).
+				if l := got.params[infra.ParamRoleName]; !l.insert || l.line != 6 || l.column != 5 {
+					t.Errorf("RoleName's Default goes at %+v, want inserted after 0-based line 6 at column 5", l)
+				}
+				return
+			}
+			if !errors.Is(got.err, ErrTemplate) || !strings.Contains(got.err.Error(), tt.want) {
+				t.Errorf("error %v, want ErrTemplate saying %q", got.err, tt.want)
+			}
+		})
 	}
 }
