@@ -168,3 +168,34 @@ func TestMemoryLongPoll(t *testing.T) {
 		}
 	})
 }
+
+// A long poll receives a message that becomes visible again during it,
+// also one due in less than the millisecond the poll waits at the least.
+func TestMemoryLongPollReceivesWhatBecomesVisible(t *testing.T) {
+	for _, after := range []time.Duration{500 * time.Microsecond, 200 * time.Millisecond} {
+		t.Run(after.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx := context.Background()
+				m := queue.NewMemory()
+				if err := m.Send(ctx, queuetest.Jobs(1)); err != nil {
+					t.Fatal(err)
+				}
+				first, _ := m.Receive(ctx, 1, 0)
+				if len(first) != 1 {
+					t.Fatalf("received %d messages, want 1", len(first))
+				}
+				if err := m.ChangeVisibility(ctx, first[0].ReceiptHandle, after); err != nil {
+					t.Fatal(err)
+				}
+				start := time.Now()
+				again, err := m.Receive(ctx, 1, 20*time.Second)
+				if err != nil || len(again) != 1 || again[0].ID != first[0].ID || again[0].ReceiveCount != 2 {
+					t.Fatalf("long poll = %+v, %v; want the message again, received twice", again, err)
+				}
+				if waited := time.Since(start); waited < after || waited > after+time.Millisecond {
+					t.Errorf("received after %v, want once visible, %v", waited, after)
+				}
+			})
+		})
+	}
+}
