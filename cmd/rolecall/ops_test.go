@@ -32,19 +32,22 @@ func startServe(t *testing.T, tune ...func(*emulator.Options)) *emulator.Server 
 		SweepEvery:        -1, // the tests sweep through the CLI
 		PropagationWindow: 5 * time.Second,
 		LostAfter:         1, // one failed check of a verified role: ACCESS_LOST
-		CheckBaseDelay:    5 * time.Millisecond,
-		Retries: emulator.Retries{
-			PendingBackoff:    200 * time.Millisecond,
-			PendingBackoffMax: 500 * time.Millisecond,
-			TransientRetry:    500 * time.Millisecond,
-		},
-		Events: io.Discard,
-		Log:    slog.New(slog.DiscardHandler),
+		Events:            io.Discard,
+		Log:               slog.New(slog.DiscardHandler),
 	}
 	for _, f := range tune {
 		f(&o)
 	}
-	s, err := emulator.Start(ctx, o)
+	st, err := emulator.New(ctx, o)
+	if err != nil {
+		t.Fatalf("new: %v", err)
+	}
+	// Roles are checked again within the tests' seconds, not the
+	// deployed minutes.
+	st.Settings.Verify.CheckBaseDelay = 5 * time.Millisecond
+	p := &st.Settings.Verify.Policy
+	p.PendingBackoff, p.PendingBackoffMax, p.TransientRetry = 200*time.Millisecond, 500*time.Millisecond, 500*time.Millisecond
+	s, err := st.Start(ctx)
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}

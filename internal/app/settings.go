@@ -167,7 +167,8 @@ type Verify struct {
 	// (default verify.DefaultConcurrency).
 	RoutineConcurrency int
 	// CheckBaseDelay is the checker's first retry delay (default the
-	// checker's).
+	// checker's). The function reads none from its environment: the bench
+	// and serve's tests shorten it.
 	CheckBaseDelay time.Duration
 }
 

@@ -25,9 +25,11 @@ type Memory struct {
 	Account string
 	Region  string
 	Log     *slog.Logger
-	// Reject, when set, is asked for every entry; a non-empty code refuses
-	// it (tests use it to exercise partial failures).
-	Reject func(Entry) string
+
+	// reject, when set (only by this package's tests, through
+	// export_test.go), is asked for every entry; a non-empty code refuses
+	// it, so the contract suite can exercise partial failures.
+	reject func(Entry) string
 
 	mu      sync.Mutex
 	records []record
@@ -74,8 +76,8 @@ func (m *Memory) Put(ctx context.Context, entries []Entry) ([]Failure, error) {
 	}
 	for i, e := range entries {
 		code := ""
-		if m.Reject != nil {
-			code = m.Reject(e)
+		if m.reject != nil {
+			code = m.reject(e)
 		}
 		if code == "" && (e.Source == "" || e.DetailType == "" || !json.Valid([]byte(e.Detail))) {
 			code = "InvalidArgument"

@@ -19,7 +19,7 @@ import (
 func memoryHarness(t *testing.T) (bustest.Harness, *bus.Memory) {
 	m := bus.NewMemory()
 	var script rejectscript.Script
-	m.Reject = func(bus.Entry) string { return script.Next() }
+	bus.Reject(m, func(bus.Entry) string { return script.Next() })
 	return bustest.Harness{
 		Bus: m,
 		Accepted: func() []bus.Entry {
@@ -143,14 +143,14 @@ func TestMemoryChanged(t *testing.T) {
 		t.Fatal("Changed closed before any put")
 	default:
 	}
-	m.Reject = func(bus.Entry) string { return "InvalidArgument" }
+	bus.Reject(m, func(bus.Entry) string { return "InvalidArgument" })
 	_, _ = m.Put(context.Background(), bustest.Entries(1))
 	select {
 	case <-ch:
 		t.Fatal("Changed closed by a put that recorded nothing")
 	default:
 	}
-	m.Reject = nil
+	bus.Reject(m, nil)
 	_, _ = m.Put(context.Background(), bustest.Entries(1))
 	select { // Put closes it before it returns
 	case <-ch:

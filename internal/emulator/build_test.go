@@ -39,6 +39,7 @@ func newStack(t *testing.T) (context.Context, *Stack) {
 		t.Fatal(err)
 	}
 	t.Cleanup(st.close)
+	fastRetries(st)
 	return ctx, st
 }
 
@@ -99,11 +100,11 @@ func TestOptionDefaults(t *testing.T) {
 	if p.VerifiedInterval != time.Hour || p.LostAfter != 2 || p.PropagationWindow != 2*time.Minute || p.PendingSafetyNet > p.PropagationWindow {
 		t.Fatalf("policy of the defaults %+v", p)
 	}
-	o.Retries = Retries{PendingBackoff: time.Second, TransientRetry: 2 * time.Second}
+	// The retry delays are no flag's: the policy's defaults.
 	def := connection.DefaultPolicy()
-	if p := o.Policy(); p.PendingBackoff != time.Second || p.TransientRetry != 2*time.Second ||
-		p.PendingBackoffMax != def.PendingBackoffMax || p.SuspectInterval != def.SuspectInterval {
-		t.Fatalf("retries %+v give policy %+v, want the set ones and the defaults elsewhere", o.Retries, p)
+	if p.PendingBackoff != def.PendingBackoff || p.PendingBackoffMax != def.PendingBackoffMax ||
+		p.TransientRetry != def.TransientRetry || p.SuspectInterval != def.SuspectInterval {
+		t.Fatalf("policy of the defaults %+v, want the default retry delays of %+v", p, def)
 	}
 }
 
@@ -218,7 +219,43 @@ func TestHandlersRunTheLambdasSettings(t *testing.T) {
 	if st.opts.SweepEvery > 0 || sw.Every != sweep.DefaultEvery || sw.Interval != st.opts.CheckInterval {
 		t.Errorf("sweep every %v, interval %v (ticker %v); want the schedule's %v and serve's check interval %v", sw.Every, sw.Interval, st.opts.SweepEvery, sweep.DefaultEvery, st.opts.CheckInterval)
 	}
-	if v.Default.Policy != st.opts.Policy() {
-		t.Errorf("verify policy = %+v, want serve's %+v", v.Default.Policy, st.opts.Policy())
+	if v.Default.Policy != st.Settings.Verify.Policy {
+		t.Errorf("verify policy = %+v, want the settings' %+v", v.Default.Policy, st.Settings.Verify.Policy)
+	}
+}
+
+// New sets the lifecycle policy serve's options make, and the one in the
+// settings at Build is every handler's: the verify workers', the API's
+// onboarding service's and the registration handler's; the checker takes
+// the settings' retry delay.
+func TestSettingsPolicyIsEveryHandlers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	st, err := New(ctx, testOptions(t, io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.close()
+	if st.Settings.Verify.Policy != st.opts.Policy() {
+		t.Fatalf("New's policy %+v, want the options' %+v", st.Settings.Verify.Policy, st.opts.Policy())
+	}
+	p := &st.Settings.Verify.Policy
+	p.PendingBackoff, p.TransientRetry, p.SuspectInterval = 3*time.Second, 4*time.Second, 5*time.Second
+	st.Settings.Verify.CheckBaseDelay = 7 * time.Millisecond
+	if err := st.Build(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := st.Settings.Verify.Policy
+	if got := st.Handlers.Verify.Default.Policy; got != want {
+		t.Errorf("verify policy = %+v, want %+v", got, want)
+	}
+	if got := st.Service.Policy; got != want {
+		t.Errorf("onboarding policy = %+v, want %+v", got, want)
+	}
+	if st.Handlers.Register == nil || st.Handlers.Register.Onboarding != st.Service {
+		t.Errorf("the registration handler does not submit through the API's onboarding service")
+	}
+	if checker, ok := st.Checker().(*probe.Checker); !ok || checker.BaseDelay != 7*time.Millisecond {
+		t.Errorf("checker %#v, want a *probe.Checker with the settings' base delay 7ms", st.Checker())
 	}
 }

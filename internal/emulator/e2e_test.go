@@ -21,23 +21,27 @@ import (
 	"github.com/rolecall/rolecall/internal/testkit/syncbuf"
 )
 
-// testOptions are short policies so the suite runs in seconds.
+// testOptions are short policies so the suite runs in seconds (with
+// fastRetries on the stack).
 func testOptions(t testing.TB, out io.Writer) Options {
 	return Options{
 		Addr:              "127.0.0.1:0",
 		SweepEvery:        -1, // the tests sweep through POST /v1/sweeps
 		PropagationWindow: 10 * time.Second,
 		LostAfter:         2,
-		CheckBaseDelay:    5 * time.Millisecond,
-		Retries: Retries{
-			PendingBackoff:    500 * time.Millisecond,
-			PendingBackoffMax: time.Second,
-			TransientRetry:    time.Second,
-			SuspectInterval:   time.Second,
-		},
-		Events: out,
-		Log:    slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Events:            out,
+		Log:               slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
+}
+
+// fastRetries shortens the checker's retry delay and the lifecycle
+// policy's retry delays, so that roles are checked again within the
+// suite's seconds rather than the deployed minutes.
+func fastRetries(st *Stack) {
+	st.Settings.Verify.CheckBaseDelay = 5 * time.Millisecond
+	p := &st.Settings.Verify.Policy
+	p.PendingBackoff, p.PendingBackoffMax = 500*time.Millisecond, time.Second
+	p.TransientRetry, p.SuspectInterval = time.Second, time.Second
 }
 
 type testWriter struct{ t testing.TB }
@@ -56,7 +60,8 @@ func start(t *testing.T, o Options) *Server {
 }
 
 // stackSetup replaces parts of a stack between its steps, as the fault
-// tests do: components before Build, handlers after it.
+// tests do: components and settings before Build (after fastRetries),
+// handlers after it.
 type stackSetup struct {
 	components func(*Stack)
 	handlers   func(*Handlers)
@@ -73,6 +78,7 @@ func startWith(t *testing.T, o Options, set stackSetup) *Server {
 	if err != nil {
 		t.Fatalf("new: %v", err)
 	}
+	fastRetries(st)
 	if set.components != nil {
 		set.components(st)
 	}
@@ -520,6 +526,7 @@ func TestGracefulShutdownPublishesInFlightWork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fastRetries(st)
 	// The check is held until shutdown has stopped the verify loops, so
 	// it is certainly in flight while shutdown runs.
 	stopping := make(chan struct{})

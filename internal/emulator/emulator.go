@@ -244,28 +244,15 @@ func (st *Stack) awsSTS(ctx context.Context, awsCfg aws.Config, checker probe.As
 func (st *Stack) sandboxSTS() error {
 	o := &st.opts
 	chained := o.TrustedPrincipalARN == ""
-	callers := map[string]string{sandboxAccessKey: o.TrustedPrincipalARN}
+	st.sandboxConfig = sandbox.Config{Callers: map[string]string{sandboxAccessKey: o.TrustedPrincipalARN}, Region: o.Region}
 	if chained {
-		o.TrustedPrincipalARN, callers = SandboxPrincipalARN, nil
+		o.TrustedPrincipalARN, st.sandboxConfig.Callers = SandboxPrincipalARN, nil
+		st.sandboxPartner, st.WorkloadAccessKeyID = true, SandboxWorkloadKeyID
 	}
-	seed := o.SandboxSeed
-	if seed == 0 {
-		seed = time.Now().UnixNano()
+	st.sandboxConfig.Partition = rolearn.PartitionOr(o.TrustedPrincipalARN, "aws")
+	if err := st.newSandbox(time.Now().UnixNano()); err != nil {
+		return err
 	}
-	st.Sandbox = sandbox.New(sandbox.Config{Partition: rolearn.PartitionOr(o.TrustedPrincipalARN, "aws"),
-		Callers: callers, Seed: seed, Region: o.Region})
-	if chained {
-		model, err := partnerModel()
-		if err == nil {
-			err = st.Sandbox.Load(model)
-		}
-		if err != nil {
-			return fmt.Errorf("model the sandbox partner account: %w", err)
-		}
-		st.WorkloadAccessKeyID = SandboxWorkloadKeyID
-	}
-	st.Sandbox.SetFaults(sandbox.Faults{Latency: o.SandboxLatency})
-	st.SandboxSTS = st.Sandbox
 	// The checker calls the sandbox on a listener of its own, so that
 	// checks in flight at shutdown still reach it after the public server
 	// has stopped; the public server also serves it at SandboxSTSPath for
@@ -291,6 +278,30 @@ func (st *Stack) sandboxSTS() error {
 	st.Components.STS = c.STS
 	st.STSKind = "sandbox STS at " + st.URL + SandboxSTSPath
 	st.PartnerAccountID = rolearn.Account(o.TrustedPrincipalARN)
+	return nil
+}
+
+// newSandbox makes the sandbox STS (Sandbox and SandboxSTS) from the
+// configuration sandboxSTS settled, seeded with seed: its fault injection
+// and the identifiers it issues follow the seed, so a run with the same
+// seed (a test's) draws the same. With the partner account modelled (the
+// verifier chaining through the access role), it holds that account as
+// template.yaml deploys it.
+func (st *Stack) newSandbox(seed int64) error {
+	cfg := st.sandboxConfig
+	cfg.Seed = seed
+	sb := sandbox.New(cfg)
+	if st.sandboxPartner {
+		model, err := partnerModel()
+		if err == nil {
+			err = sb.Load(model)
+		}
+		if err != nil {
+			return fmt.Errorf("model the sandbox partner account: %w", err)
+		}
+	}
+	sb.SetFaults(sandbox.Faults{Latency: st.opts.SandboxLatency})
+	st.Sandbox, st.SandboxSTS = sb, sb
 	return nil
 }
 

@@ -419,27 +419,27 @@ func runFaultScenario(t *testing.T, size scenarioSize, dynamoEndpoint string) {
 		SweepEvery:        2 * time.Second, // the serve schedule, sped up
 		PropagationWindow: 4 * time.Second,
 		LostAfter:         2,
-		CheckBaseDelay:    2 * time.Millisecond,
-		Retries: Retries{
-			// The worker delays redeliveries in whole seconds; a shorter
-			// backoff would make every sweep re-enqueue the connections
-			// waiting for theirs.
-			PendingBackoff:    time.Second,
-			PendingBackoffMax: time.Second,
-			TransientRetry:    200 * time.Millisecond,
-			SuspectInterval:   500 * time.Millisecond,
-		},
 		// One invite per tenant submits all its roles and resubmissions
 		// within seconds: lift the per-invite rate limit.
 		SubmissionsPerMinute: 10_000,
 		Events:               r.events,
 		Log:                  slog.New(r.records),
-		SandboxSeed:          6,
 	}
 	// The fault injectors and observers replace components of the stack
 	// before it is built, and wrap its publish handler after.
 	set := stackSetup{
 		components: func(st *Stack) {
+			// A seeded sandbox, so its faults fall the same way each run.
+			if err := st.newSandbox(6); err != nil {
+				t.Fatal(err)
+			}
+			st.Settings.Verify.CheckBaseDelay = 2 * time.Millisecond
+			// The worker delays redeliveries in whole seconds; a shorter
+			// backoff would make every sweep re-enqueue the connections
+			// waiting for theirs.
+			p := &st.Settings.Verify.Policy
+			p.PendingBackoff, p.PendingBackoffMax = time.Second, time.Second
+			p.TransientRetry, p.SuspectInterval = 200*time.Millisecond, 500*time.Millisecond
 			// The injected faults throttle a fifth of all STS calls at
 			// random, whatever their rate: the budget's AIMD limiter
 			// would sit at its floor (a twentieth of its share) for the

@@ -1,7 +1,6 @@
 package emulator
 
 import (
-	"cmp"
 	"io"
 	"log/slog"
 	"os"
@@ -29,8 +28,12 @@ const DemoTenant = "demo"
 // DefaultPartnerName is the partner's display name when none is set.
 const DefaultPartnerName = "RoleCall demo partner"
 
-// Options configure the pipeline. The zero value runs the embedded store
-// and the sandbox STS on 127.0.0.1:8080 with the documented defaults.
+// Options configure the pipeline: what `rolecall serve`'s flags set, the
+// writers it prints events and logs to, and the per-invite submission rate
+// the bench lifts. The zero value runs the embedded store and the sandbox
+// STS on 127.0.0.1:8080 with the documented defaults. Whatever else a test
+// tunes (the checker's and the lifecycle's retry delays, a seeded sandbox)
+// it sets on the Stack between New and Build.
 type Options struct {
 	// Addr to listen on (default 127.0.0.1:8080; port 0 picks a free one).
 	// It must be a loopback address unless Public is set (Validate).
@@ -93,19 +96,10 @@ type Options struct {
 	PartnerName string
 	// SubmissionsPerMinute one invite may make (default 20).
 	SubmissionsPerMinute int
-	// Retries set how soon roles are checked again (zero fields: the
-	// lifecycle policy's defaults), e.g. much sooner than deployed, for a
-	// demo or a test.
-	Retries Retries
-	// CheckBaseDelay is the checker's first retry delay (default 200ms).
-	CheckBaseDelay time.Duration
 	// Events receives one JSON line per event (default os.Stdout).
 	Events io.Writer
 	// Log for the pipeline's logs (default slog.Default()).
 	Log *slog.Logger
-	// SandboxSeed seeds the sandbox's fault injection and identifiers
-	// (default: the start time), so a run can be repeated.
-	SandboxSeed int64
 }
 
 func (o *Options) defaults() {
@@ -147,23 +141,5 @@ func (o Options) Policy() connection.Policy {
 	if p.PendingSafetyNet > o.PropagationWindow {
 		p.PendingSafetyNet = o.PropagationWindow
 	}
-	p.PendingBackoff = cmp.Or(o.Retries.PendingBackoff, p.PendingBackoff)
-	p.PendingBackoffMax = cmp.Or(o.Retries.PendingBackoffMax, p.PendingBackoffMax)
-	p.TransientRetry = cmp.Or(o.Retries.TransientRetry, p.TransientRetry)
-	p.SuspectInterval = cmp.Or(o.Retries.SuspectInterval, p.SuspectInterval)
 	return p
-}
-
-// Retries are the lifecycle policy's retry delays (connection.Policy has
-// their meaning); a zero field keeps the policy's default.
-type Retries struct {
-	// PendingBackoff is the first delay before a pending role inside its
-	// propagation window is tried again; it doubles up to
-	// PendingBackoffMax.
-	PendingBackoff, PendingBackoffMax time.Duration
-	// TransientRetry is the delay after a transient STS failure.
-	TransientRetry time.Duration
-	// SuspectInterval is the delay before a verified role that failed
-	// once is checked again.
-	SuspectInterval time.Duration
 }

@@ -31,7 +31,7 @@ const (
 // form's sandbox stack button on cfg: the registration function's handler
 // (app.RegisterFor), over the API's onboarding service.
 func (st *Stack) sandboxRegistrationRoutes(cfg *httpapi.Config) error {
-	s := app.Register{Partner: st.partner(), Policy: st.opts.Policy(), Wait: sandboxRegistrationWait, Poll: sandboxRegistrationPoll, AllowLoopback: true}
+	s := app.Register{Partner: st.partner(), Policy: st.Settings.Verify.Policy, Wait: sandboxRegistrationWait, Poll: sandboxRegistrationPoll, AllowLoopback: true}
 	st.Handlers.Register = app.RegisterFor(s, st.Service, st.Registrations, st.Components)
 	cfn, err := startSandboxCloudFormation(cfg.Sandbox, st, st.Handlers.Register, st.opts.Region)
 	if err != nil {

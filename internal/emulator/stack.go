@@ -37,7 +37,8 @@ type Stack struct {
 	Components app.Components
 	// Settings are the verify and sweep handlers' settings: the Lambdas'
 	// defaults with serve's options (see verifySettings, sweepSettings).
-	// They may be replaced before Build, as the components may.
+	// They may be replaced before Build, as the components may; the
+	// lifecycle policy in Settings.Verify is every handler's.
 	Settings Settings
 	// SandboxSTS is the handler of the sandbox STS the checker calls
 	// (Sandbox; nil with AWS).
@@ -81,13 +82,19 @@ type Stack struct {
 	Service       *onboarding.Service
 	Registrations *onboarding.Registrations
 
-	opts        Options
-	listener    net.Listener
-	stsListener net.Listener // the sandbox STS the checker calls; nil with AWS
-	stsURL      string       // its base URL
-	outbox      *store.Memory
-	stream      *streamFeed
-	cfn         *sandboxCloudFormation // plays CloudFormation; nil with AWS
+	opts Options
+	// sandboxConfig is the sandbox's configuration but its seed (see
+	// newSandbox); zero with AWS.
+	sandboxConfig sandbox.Config
+	// sandboxPartner: the sandbox models the partner account, and the
+	// verifier chains through its access role.
+	sandboxPartner bool
+	listener       net.Listener
+	stsListener    net.Listener // the sandbox STS the checker calls; nil with AWS
+	stsURL         string       // its base URL
+	outbox         *store.Memory
+	stream         *streamFeed
+	cfn            *sandboxCloudFormation // plays CloudFormation; nil with AWS
 	// receiveWait is the verify loop's long poll: 1s in process, 20s
 	// (SQS's longest, the fewest requests) on a real queue.
 	receiveWait time.Duration
@@ -98,6 +105,9 @@ type Stack struct {
 // Settings are the settings internal/app builds the verify and sweep
 // handlers with.
 type Settings struct {
+	// Verify are the verify handler's settings. Its Policy is the
+	// lifecycle policy of every handler (verify, API, registration), so
+	// that a submission and the checks of its role follow one policy.
 	Verify app.Verify
 	Sweep  app.Sweep
 }
@@ -141,11 +151,9 @@ func (st *Stack) partner() app.Partner {
 func (st *Stack) verifySettings() app.Verify {
 	s := app.DefaultVerify()
 	// The lifecycle policy comes from serve's flags (check interval,
-	// lost-after, propagation window, retries): a demo or a test may check
-	// roles much sooner than a deployment does.
+	// lost-after, propagation window): a demo may check roles much sooner
+	// than a deployment does.
 	s.Policy = st.opts.Policy()
-	// Tests shorten the checker's retry delay; zero keeps the checker's.
-	s.CheckBaseDelay = st.opts.CheckBaseDelay
 	return s
 }
 
@@ -225,7 +233,7 @@ func (st *Stack) Build(ctx context.Context) error {
 	}
 
 	apiSettings := app.API{Partner: st.partner(), PartnerName: o.PartnerName, EventSource: o.EventSource,
-		TemplateURL: o.TemplateURL, SubmissionsPerMinute: o.SubmissionsPerMinute, Policy: o.Policy()}
+		TemplateURL: o.TemplateURL, SubmissionsPerMinute: o.SubmissionsPerMinute, Policy: st.Settings.Verify.Policy}
 	st.Service = app.Onboarding(apiSettings.Partner, apiSettings.Policy, apiSettings.SubmissionsPerMinute, c)
 	st.Registrations = &onboarding.Registrations{Service: st.Service, Tokens: c.Registrations}
 

@@ -31,18 +31,7 @@ type scriptedBus struct {
 }
 
 func newScriptedBus() *scriptedBus {
-	b := &scriptedBus{Memory: bus.NewMemory(), refuse: map[string][]string{}}
-	b.Memory.Reject = func(e bus.Entry) string {
-		id := eventID(e)
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		if q := b.refuse[id]; len(q) > 0 {
-			b.refuse[id] = q[1:]
-			return q[0]
-		}
-		return ""
-	}
-	return b
+	return &scriptedBus{Memory: bus.NewMemory(), refuse: map[string][]string{}}
 }
 
 func eventID(e bus.Entry) string {
@@ -51,6 +40,11 @@ func eventID(e bus.Entry) string {
 	return d.EventID
 }
 
+// Put fails the call when a whole-call failure is scripted; otherwise it
+// refuses each entry whose eventId has a code left, as EventBridge reports
+// a refused entry, and puts the rest on the Memory bus, whose own failures
+// keep their index in entries. A call the Memory bus refuses as a whole
+// (too many entries, a done context) takes no scripted code.
 func (b *scriptedBus) Put(ctx context.Context, entries []bus.Entry) ([]bus.Failure, error) {
 	b.mu.Lock()
 	var ids []string
@@ -62,11 +56,37 @@ func (b *scriptedBus) Put(ctx context.Context, entries []bus.Entry) ([]bus.Failu
 	if fail {
 		b.failCalls--
 	}
-	b.mu.Unlock()
-	if fail {
-		return nil, errors.New("scripted: service unavailable")
+	if fail || len(entries) > bus.MaxBatch || ctx.Err() != nil {
+		b.mu.Unlock()
+		if fail {
+			return nil, errors.New("scripted: service unavailable")
+		}
+		return b.Memory.Put(ctx, entries)
 	}
-	return b.Memory.Put(ctx, entries)
+	var refused []bus.Failure
+	var kept []bus.Entry
+	var at []int // at[k] is the index in entries of kept[k]
+	for i, e := range entries {
+		if q := b.refuse[ids[i]]; len(q) > 0 {
+			b.refuse[ids[i]] = q[1:]
+			if q[0] != "" {
+				refused = append(refused, bus.Failure{Index: i, Code: q[0], Message: "refused by the script"})
+				continue
+			}
+		}
+		kept, at = append(kept, e), append(at, i)
+	}
+	b.mu.Unlock()
+	failures, err := b.Memory.Put(ctx, kept)
+	if err != nil {
+		return nil, err
+	}
+	for k := range failures {
+		failures[k].Index = at[failures[k].Index]
+	}
+	failures = append(failures, refused...)
+	slices.SortFunc(failures, func(x, y bus.Failure) int { return x.Index - y.Index })
+	return failures, nil
 }
 
 func (b *scriptedBus) published(t *testing.T) []string {

@@ -34,10 +34,6 @@ type Memory struct {
 	Visibility  time.Duration // default 30s
 	MaxReceives int           // 0: no dead-letter list
 	Now         func() time.Time
-	// Reject, when set, is asked for every job sent; a non-empty code
-	// refuses it, with sender fault unless the code is a service-side one
-	// (InternalError, ServiceUnavailable), which Send retries.
-	Reject func(probe.Job) string
 	// Attempts and Backoff bound Send's retries of refused entries.
 	Attempts int
 	Backoff  time.Duration
@@ -47,6 +43,12 @@ type Memory struct {
 	dead   []Message
 	seq    int
 	notify chan struct{}
+	// reject, when set (only by this package's tests, through
+	// export_test.go), is asked for every job sent; a non-empty code
+	// refuses it, with sender fault unless the code is a service-side one
+	// (InternalError, ServiceUnavailable), which Send retries: the
+	// contract suite's partial failures.
+	reject func(probe.Job) string
 	// polling, when set (only by this package's tests, through
 	// export_test.go), is signalled each time a Receive finds nothing
 	// visible and starts to wait: the contract suite sends its job only
@@ -83,8 +85,8 @@ func (m *Memory) sendBatch(ctx context.Context, batch []probe.Job) ([]EntryFailu
 	now := m.now()
 	added := false
 	for i, j := range batch {
-		if m.Reject != nil {
-			if code := m.Reject(j); code != "" {
+		if m.reject != nil {
+			if code := m.reject(j); code != "" {
 				fs = append(fs, EntryFailure{Index: i, Code: code, Message: "refused by the in-process queue", SenderFault: code != "InternalError" && code != "ServiceUnavailable"})
 				continue
 			}
@@ -232,18 +234,4 @@ func (m *Memory) ChangeVisibility(ctx context.Context, receiptHandle string, d t
 		m.wake()
 	}
 	return nil
-}
-
-// Dead returns the messages moved to the dead-letter list, oldest first.
-func (m *Memory) Dead() []Message {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]Message(nil), m.dead...)
-}
-
-// Len returns the number of messages not yet deleted, in flight or not.
-func (m *Memory) Len() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.msgs)
 }

@@ -19,7 +19,7 @@ func TestMemoryContract(t *testing.T) {
 		m := queue.NewMemory()
 		m.Backoff = time.Millisecond
 		var script rejectscript.Script
-		m.Reject = func(probe.Job) string { return script.Next() }
+		queue.Reject(m, func(probe.Job) string { return script.Next() })
 		return queuetest.Harness{
 			Queue:    m,
 			Consumer: m,
@@ -80,8 +80,8 @@ func TestMemoryDelivery(t *testing.T) {
 	if len(third) != 1 || third[0].ReceiveCount != 3 || len(fourth) != 0 {
 		t.Fatalf("third %+v, fourth %+v", third, fourth)
 	}
-	if dead := m.Dead(); len(dead) != 1 || dead[0].ID != first[0].ID || m.Len() != 0 {
-		t.Fatalf("dead = %+v, len %d; want the message dead-lettered after 3 receives", dead, m.Len())
+	if dead := queue.Dead(m); len(dead) != 1 || dead[0].ID != first[0].ID || queue.Len(m) != 0 {
+		t.Fatalf("dead = %+v, len %d; want the message dead-lettered after 3 receives", dead, queue.Len(m))
 	}
 	if err := m.ChangeVisibility(ctx, "nope", 0); !errors.Is(err, queue.ErrReceiptHandle) {
 		t.Errorf("ChangeVisibility(unknown) = %v", err)
@@ -97,8 +97,8 @@ func TestMemoryReceiveAtLeastOne(t *testing.T) {
 			t.Fatal(err)
 		}
 		got, err := m.Receive(context.Background(), max, 0)
-		if err != nil || len(got) != 1 || m.Len() != 3 {
-			t.Fatalf("Receive(max %d) = %d messages, %v (queue len %d); want 1 of 3", max, len(got), err, m.Len())
+		if err != nil || len(got) != 1 || queue.Len(m) != 3 {
+			t.Fatalf("Receive(max %d) = %d messages, %v (queue len %d); want 1 of 3", max, len(got), err, queue.Len(m))
 		}
 	}
 }
@@ -167,4 +167,35 @@ func TestMemoryLongPoll(t *testing.T) {
 			t.Errorf("an empty poll returned after %s, want at the end of its wait (10ms)", d)
 		}
 	})
+}
+
+// A long poll receives a message that becomes visible again during it,
+// also one due in less than the millisecond the poll waits at the least.
+func TestMemoryLongPollReceivesWhatBecomesVisible(t *testing.T) {
+	for _, after := range []time.Duration{500 * time.Microsecond, 200 * time.Millisecond} {
+		t.Run(after.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx := context.Background()
+				m := queue.NewMemory()
+				if err := m.Send(ctx, queuetest.Jobs(1)); err != nil {
+					t.Fatal(err)
+				}
+				first, _ := m.Receive(ctx, 1, 0)
+				if len(first) != 1 {
+					t.Fatalf("received %d messages, want 1", len(first))
+				}
+				if err := m.ChangeVisibility(ctx, first[0].ReceiptHandle, after); err != nil {
+					t.Fatal(err)
+				}
+				start := time.Now()
+				again, err := m.Receive(ctx, 1, 20*time.Second)
+				if err != nil || len(again) != 1 || again[0].ID != first[0].ID || again[0].ReceiveCount != 2 {
+					t.Fatalf("long poll = %+v, %v; want the message again, received twice", again, err)
+				}
+				if waited := time.Since(start); waited < after || waited > after+time.Millisecond {
+					t.Errorf("received after %v, want once visible, %v", waited, after)
+				}
+			})
+		})
+	}
 }

@@ -2,7 +2,11 @@ package rolesetup
 
 import (
 	"bytes"
+	"errors"
+	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/rolecall/rolecall/infra"
 )
@@ -30,14 +34,21 @@ func TestTemplateRendersTrustPolicyDocument(t *testing.T) {
 }
 
 // TestRequestsParseNoYAML: after the first use, rendering the instructions,
-// the download and the trust policy parses no YAML.
+// the download and the trust policy parses no YAML: the three together
+// allocate fewer times than one parse of the template alone does.
 func TestRequestsParseNoYAML(t *testing.T) {
 	p := Params{ExternalID: "rc-ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", TrustedPrincipalARN: "arn:aws-us-gov:iam::111122223333:role/p", TenantID: "t1"}
 	if _, err := Template(p); err != nil { // first use parses the template once
 		t.Fatal(err)
 	}
-	before := yamlParses.Load()
-	for range 3 {
+	src := infra.CustomerRoleTemplate()
+	parse := testing.AllocsPerRun(5, func() {
+		var doc yaml.Node
+		if err := yaml.Unmarshal(src, &doc); err != nil {
+			t.Fatal(err)
+		}
+	})
+	request := testing.AllocsPerRun(5, func() {
 		if _, err := Render(p); err != nil {
 			t.Fatal(err)
 		}
@@ -47,9 +58,9 @@ func TestRequestsParseNoYAML(t *testing.T) {
 		if _, err := TrustPolicy(p.ExternalID, p.TrustedPrincipalARN); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if n := yamlParses.Load() - before; n != 0 {
-		t.Fatalf("requests parsed YAML %d times, want 0", n)
+	})
+	if request >= parse {
+		t.Fatalf("a request allocates %.0f times, one parse of the template %.0f: the request parses YAML", request, parse)
 	}
 }
 
@@ -100,5 +111,39 @@ func TestKeysInOrderFindsAReorderedKey(t *testing.T) {
 		if key, ok := keysInOrder(infra.CustomerRoleTemplate(), []byte(tt.doc)); ok != tt.ok || key != tt.key {
 			t.Errorf("%s: keysInOrder = %q, %v; want %q, %v", tt.name, key, ok, tt.key, tt.ok)
 		}
+	}
+}
+
+// A customer role template the renderer cannot fill in is refused with an
+// error wrapping ErrTemplate that says what is wrong; one whose parameters
+// have no Default gets them inserted after the parameter's first property.
+func TestParseTemplateRefusesWhatItCannotFill(t *testing.T) {
+	const params = "Parameters:\n  ExternalId:\n    Type: String\n  TrustedPrincipalArn:\n    Type: String\n  RoleName:\n    Type: String\n"
+	tests := []struct {
+		name, src, want string // want "": parsed
+	}{
+		{"not YAML", "Parameters: [unclosed\n", "parse"},
+		{"no parameters", "Resources: {}\n", "no Parameters"},
+		{"a parameter missing", "Parameters:\n  ExternalId:\n    Type: String\n  RoleName:\n    Type: String\n", "no parameter TrustedPrincipalArn"},
+		{"a multi-line default", strings.Replace(params, "  RoleName:\n    Type: String\n", "  RoleName:\n    Type: String\n    Default: |\n      two\n      lines\n", 1), "parameter RoleName has a multi-line Default"},
+		{"no defaults", params, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := parseTemplate([]byte(tt.src))
+			if tt.want == "" {
+				if got.err != nil {
+					t.Fatal(got.err)
+				}
+				// RoleName's first property, Type, is the 7th line (0-based 6).
+				if l := got.params[infra.ParamRoleName]; !l.insert || l.line != 6 || l.column != 5 {
+					t.Errorf("RoleName's Default goes at %+v, want inserted after 0-based line 6 at column 5", l)
+				}
+				return
+			}
+			if !errors.Is(got.err, ErrTemplate) || !strings.Contains(got.err.Error(), tt.want) {
+				t.Errorf("error %v, want ErrTemplate saying %q", got.err, tt.want)
+			}
+		})
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"gopkg.in/yaml.v3"
 
@@ -17,15 +16,6 @@ import (
 // ErrTemplate marks a customer role template the renderer cannot read (a
 // bug in infra/customer-role.yaml, caught by the tests).
 var ErrTemplate = errors.New("customer role template")
-
-// yamlParses counts YAML parses, so a test can prove requests parse none.
-var yamlParses atomic.Int64
-
-// parseYAML parses YAML into a node tree, counted by yamlParses.
-func parseYAML(src []byte, doc *yaml.Node) error {
-	yamlParses.Add(1)
-	return yaml.Unmarshal(src, doc)
-}
 
 // paramLine says where a template parameter's Default is (or goes).
 type paramLine struct {
@@ -58,7 +48,7 @@ func customerRoleTemplate() *parsedTemplate {
 func parseTemplate(src []byte) parsedTemplate {
 	t := parsedTemplate{lines: strings.Split(string(src), "\n"), params: map[string]paramLine{}, managedPolicy: -1}
 	var doc yaml.Node
-	if err := parseYAML(src, &doc); err != nil {
+	if err := yaml.Unmarshal(src, &doc); err != nil {
 		t.err = fmt.Errorf("%w: parse: %v", ErrTemplate, err)
 		return t
 	}

@@ -91,9 +91,8 @@ import (
 //     previous ID only) its previousExternalIdVersion is, and graceEndsAt is
 //     after the check.
 type DynamoDB struct {
-	client  DynamoDBAPI
-	table   string
-	backoff func(attempt int) time.Duration // between transaction retries
+	client DynamoDBAPI
+	table  string
 }
 
 // DynamoDBAPI is what the adapter needs of a DynamoDB client;
@@ -111,7 +110,7 @@ var _ Store = (*DynamoDB)(nil)
 
 // NewDynamoDB returns the adapter for table, which must exist (CreateTable).
 func NewDynamoDB(client DynamoDBAPI, table string) *DynamoDB {
-	return &DynamoDB{client: client, table: table, backoff: txnBackoff}
+	return &DynamoDB{client: client, table: table}
 }
 
 // Table is the table's name.

@@ -144,7 +144,7 @@ func (d *DynamoDB) transact(ctx context.Context, id string, items []ddbtypes.Tra
 		if attempt >= txnAttempts {
 			return fmt.Errorf("apply to %s: transaction still conflicting after %d attempts: %w", id, attempt, ErrConflict)
 		}
-		if err := backoff.Wait(ctx, d.backoff(attempt)); err != nil {
+		if err := backoff.Wait(ctx, txnBackoff(attempt)); err != nil {
 			return fmt.Errorf("apply to %s: %w", id, err)
 		}
 	}
@@ -239,7 +239,7 @@ func (d *DynamoDB) transition(ctx context.Context, t connection.Transition) erro
 			releaseAt = -1
 			continue
 		case strings.Contains(strings.Join(codes, ","), condCodeTxnConflict) && attempt < txnAttempts:
-			if err := backoff.Wait(ctx, d.backoff(attempt)); err != nil {
+			if err := backoff.Wait(ctx, txnBackoff(attempt)); err != nil {
 				return fmt.Errorf("apply to %s: %w", id, err)
 			}
 			continue

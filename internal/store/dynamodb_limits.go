@@ -107,7 +107,7 @@ func (d *DynamoDB) RevokeInvite(ctx context.Context, tenantID, inviteID string) 
 			items = items[:1]
 			continue
 		case strings.Contains(strings.Join(codes, ","), condCodeTxnConflict) && attempt < txnAttempts:
-			if err := backoff.Wait(ctx, d.backoff(attempt)); err != nil {
+			if err := backoff.Wait(ctx, txnBackoff(attempt)); err != nil {
 				return tenant.Invite{}, fmt.Errorf("revoke invite %s of %s: %w", inviteID, tenantID, err)
 			}
 			continue

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -350,27 +351,29 @@ func TestTransitionCancellations(t *testing.T) {
 		{"other error", first, []error{boom}, boom, 1, 2},
 	}
 	for _, tc := range tests {
+		// In a bubble, the retries' backoff passes at once.
 		t.Run(tc.name, func(t *testing.T) {
-			db := &fakeDB{script: tc.script}
-			d := NewDynamoDB(db, "t")
-			d.backoff = func(int) time.Duration { return 0 }
-			err := d.Apply(context.Background(), tc.tr)
-			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
-				t.Fatalf("got %v, want %v", err, tc.want)
-			}
-			if len(db.calls) != tc.calls {
-				t.Fatalf("%d calls, want %d", len(db.calls), tc.calls)
-			}
-			if n := len(db.calls[len(db.calls)-1].TransactItems); n != tc.lastItems {
-				t.Fatalf("last call wrote %d items, want %d", n, tc.lastItems)
-			}
-			tokens := map[string]bool{}
-			for _, c := range db.calls {
-				tokens[aws.ToString(c.ClientRequestToken)] = true
-			}
-			if len(tokens) != len(db.calls) {
-				t.Fatalf("request tokens reused across attempts: %v", tokens)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				db := &fakeDB{script: tc.script}
+				d := NewDynamoDB(db, "t")
+				err := d.Apply(context.Background(), tc.tr)
+				if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+					t.Fatalf("got %v, want %v", err, tc.want)
+				}
+				if len(db.calls) != tc.calls {
+					t.Fatalf("%d calls, want %d", len(db.calls), tc.calls)
+				}
+				if n := len(db.calls[len(db.calls)-1].TransactItems); n != tc.lastItems {
+					t.Fatalf("last call wrote %d items, want %d", n, tc.lastItems)
+				}
+				tokens := map[string]bool{}
+				for _, c := range db.calls {
+					tokens[aws.ToString(c.ClientRequestToken)] = true
+				}
+				if len(tokens) != len(db.calls) {
+					t.Fatalf("request tokens reused across attempts: %v", tokens)
+				}
+			})
 		})
 	}
 }

@@ -144,15 +144,10 @@ func (l *Limiter) recover(now time.Time) {
 	}
 }
 
-// Reserve books n tokens and returns when they are admitted: now, or later
-// when earlier admissions used the window. The caller must not make its
-// calls before that time.
-func (l *Limiter) Reserve(n int) (time.Time, error) {
-	return l.reserveBy(n, time.Time{})
-}
-
-// reserveBy is Reserve, refusing (with ErrNoTime, booking nothing) an
-// admission after by, unless by is zero.
+// reserveBy books n tokens and returns when they are admitted: now, or
+// later when earlier admissions used the window; the caller must not make
+// its calls before that time. Unless by is zero, it refuses (with
+// ErrNoTime, booking nothing) an admission after by.
 func (l *Limiter) reserveBy(n int, by time.Time) (time.Time, error) {
 	if n < 1 || n > l.maxTake {
 		return time.Time{}, fmt.Errorf("stsbudget: take %d tokens (at most %d): %w", n, l.maxTake, ErrTooLarge)

@@ -88,7 +88,7 @@ func simulate(t *testing.T, budget float64, instances, slots int, d time.Duratio
 		}
 		clock.Set(r.at)
 		n := 1 + rng.IntN(CallsPerCheck)
-		at, err := lims[r.instance].Reserve(n)
+		at, err := lims[r.instance].reserveBy(n, time.Time{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,7 +156,7 @@ func TestLimiterDecreasesOnThrottlingAndRecovers(t *testing.T) {
 		end := clock.Now().Add(d)
 		n := 0
 		for {
-			at, err := l.Reserve(1)
+			at, err := l.reserveBy(1, time.Time{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -286,7 +286,7 @@ func TestPlan(t *testing.T) {
 			if got := tc.plan.PriorityShare(); got != tc.prio {
 				t.Errorf("priority share %.2f, want %.2f", got, tc.prio)
 			}
-			if got := tc.plan.ChecksPer(time.Minute); got != tc.checksPerMinute {
+			if got := int(tc.plan.RoutineChecksPerSecond() * 60); got != tc.checksPerMinute {
 				t.Errorf("checks a minute %d, want %d", got, tc.checksPerMinute)
 			}
 			// What the shares admit never exceeds the budget.
@@ -325,7 +325,7 @@ func TestNextDoesNotBook(t *testing.T) {
 	if at := l.Next(3); !at.Equal(clock.Now()) {
 		t.Fatalf("idle limiter: next %s, want now", at)
 	}
-	first, _ := l.Reserve(3)
+	first, _ := l.reserveBy(3, time.Time{})
 	if at := l.Next(3); !at.Equal(first.Add(375 * time.Millisecond)) {
 		t.Fatalf("after one take: next %s, want 3/8 s later", at.Sub(first))
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"time"
 
 	"github.com/rolecall/rolecall/internal/probe"
 )
@@ -100,12 +99,6 @@ func (p Plan) PriorityShare() float64 {
 // together admit a second at full pace: what the sweep paces to.
 func (p Plan) RoutineChecksPerSecond() float64 {
 	return float64(p.regions()*p.RoutineConcurrency) * (math.Floor(p.RoutineShare()) - CallsPerCheck + 1) / CallsPerCheck
-}
-
-// ChecksPer is how many routine checks the budget serves in d: the most a
-// sweep run every d may enqueue.
-func (p Plan) ChecksPer(d time.Duration) int {
-	return int(p.RoutineChecksPerSecond() * d.Seconds())
 }
 
 // RoutineBudget returns a routine instance's budget: its share in each

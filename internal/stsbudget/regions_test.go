@@ -122,8 +122,23 @@ func TestPlanWithRegionsServesEachRegionsBudget(t *testing.T) {
 	if got := p.RoutineChecksPerSecond(); got != 2*one {
 		t.Fatalf("two Regions serve %.2f checks/s, want twice one Region's %.2f", got, one)
 	}
-	b, err := p.RoutineBudget(newFakeClock())
-	if err != nil || len(b.limiters) != 2 || b.limiters[0].Limit() != p.RoutineShare() {
-		t.Fatalf("routine budget %+v, %v", b, err)
+	budgets := []struct {
+		name  string
+		build func(Clock) (*Regions, error)
+		share float64
+	}{
+		{"routine", p.RoutineBudget, p.RoutineShare()},
+		{"priority", p.PriorityBudget, p.PriorityShare()},
+	}
+	for _, bt := range budgets {
+		b, err := bt.build(newFakeClock())
+		if err != nil || len(b.limiters) != 2 {
+			t.Fatalf("%s budget %+v, %v; want one limiter per Region", bt.name, b, err)
+		}
+		for i, l := range b.limiters {
+			if l.Limit() != bt.share {
+				t.Errorf("%s budget, Region %d: limit %.2f, want the %s share %.2f", bt.name, i, l.Limit(), bt.name, bt.share)
+			}
+		}
 	}
 }

@@ -335,17 +335,7 @@ func TestDueStopsBeforeTheDeadline(t *testing.T) {
 // jobs the queue refuses one by one are counted, not fatal; a failing shard
 // fails a due sweep while the other shards finish.
 func TestSweepFailures(t *testing.T) {
-	rejectEveryFifth := func() sweep.Queue {
-		q := queue.NewMemory()
-		var n atomic.Int32
-		q.Reject = func(probe.Job) string {
-			if n.Add(1)%5 == 0 {
-				return "InvalidMessageContents"
-			}
-			return ""
-		}
-		return q
-	}
+	rejectEveryFifth := func() sweep.Queue { return &refusingQueue{Memory: queue.NewMemory(), every: 5} }
 	unreachable := func() sweep.Queue { return failingQueue{} }
 	failTenant := func(w *world) { w.st.failTenant = "globex" }
 	tests := []struct {
@@ -391,7 +381,7 @@ func TestSweepFailures(t *testing.T) {
 			s := newSweeper(w, q, nil)
 			s.PageSize = 0 // the default page
 			res, err := s.Handle(context.Background(), sweep.Input{Mode: tt.mode})
-			if m, ok := q.(*queue.Memory); ok && len(drain(t, m)) != res.Enqueued {
+			if m, ok := memoryOf(q); ok && len(drain(t, m)) != res.Enqueued {
 				t.Fatalf("the queue does not hold the %d jobs the result reports", res.Enqueued)
 			}
 			if res.Stopped {
@@ -414,6 +404,45 @@ func TestSweepFailures(t *testing.T) {
 			}
 		})
 	}
+}
+
+// refusingQueue refuses every every-th job sent with sender fault, as SQS
+// refuses an entry it will not take (the queue's Send reports such jobs in
+// a *queue.SendError), and sends the rest to the Memory queue.
+type refusingQueue struct {
+	*queue.Memory
+	every int32
+	n     atomic.Int32
+}
+
+func (q *refusingQueue) Send(ctx context.Context, jobs []probe.Job) error {
+	var kept []probe.Job
+	var refused []int
+	for i, j := range jobs {
+		if q.n.Add(1)%q.every == 0 {
+			refused = append(refused, i)
+			continue
+		}
+		kept = append(kept, j)
+	}
+	if err := q.Memory.Send(ctx, kept); err != nil {
+		return err
+	}
+	if len(refused) == 0 {
+		return nil
+	}
+	return &queue.SendError{Failed: refused, Err: queue.EntryFailure{Code: "InvalidMessageContents", Message: "refused by the test", SenderFault: true}}
+}
+
+// memoryOf is the Memory queue that holds what q enqueued, if any.
+func memoryOf(q sweep.Queue) (*queue.Memory, bool) {
+	switch q := q.(type) {
+	case *queue.Memory:
+		return q, true
+	case *refusingQueue:
+		return q.Memory, true
+	}
+	return nil, false
 }
 
 type failingQueue struct{}
