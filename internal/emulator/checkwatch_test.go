@@ -115,13 +115,18 @@ func (c watchedChecker) Check(ctx context.Context, req probe.Request) probe.Repo
 	return r
 }
 
-// heldChecker starts each check only once until is closed.
+// heldChecker starts each check only once until is closed, or its
+// context ends (then the check runs on the ended context and fails, as a
+// check cut off by the invocation's timeout does).
 type heldChecker struct {
 	next  verify.Checker
 	until <-chan struct{}
 }
 
 func (h heldChecker) Check(ctx context.Context, req probe.Request) probe.Report {
-	<-h.until
+	select {
+	case <-h.until:
+	case <-ctx.Done():
+	}
 	return h.next.Check(ctx, req)
 }
