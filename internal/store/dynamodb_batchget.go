@@ -17,7 +17,7 @@ import (
 // BatchGetItem reads: at most 100 keys a call (DynamoDB's limit). The keys
 // DynamoDB leaves unprocessed (throttling, the 16 MB answer limit) are
 // asked again with doubling backoff, at most batchGetAttempts times in all
-// (10 ms doubling to 1.28 s of waiting), so a table that keeps throttling
+// (7 waits, 10 ms doubling to 640 ms: 1.27 s), so a table that keeps throttling
 // ends the listing with an error instead of holding it until its context
 // ends.
 const (
@@ -43,15 +43,21 @@ func itemID(item map[string]ddbtypes.AttributeValue) string {
 // batchGet reads the items of keys (consistently) and returns those that
 // exist in the order of keys. The calls and their retries are batch.Send's,
 // as the EventBridge and SQS senders': an unprocessed key is a retryable
-// refusal of its entry, a failed call fails the read.
+// refusal of its entry, a failed call (after the SDK's own retries) fails
+// the read, and no further call is made: the table is refusing or
+// throttling, and the read has failed already.
 func (d *DynamoDB) batchGet(ctx context.Context, keys []map[string]ddbtypes.AttributeValue) ([]map[string]ddbtypes.AttributeValue, error) {
 	all := make([]int, len(keys))
 	for i := range all {
 		all[i] = i
 	}
 	got := make(map[string]map[string]ddbtypes.AttributeValue, len(keys))
+	var callErr error
 	policy := batch.Policy{Size: batchGetSize, Attempts: batchGetAttempts, Backoff: batchGetBackoff}
 	failed, errs := batch.Send(ctx, all, policy, func(ctx context.Context, idx []int) ([]batch.Failure, error) {
+		if callErr != nil {
+			return nil, callErr
+		}
 		req := make([]map[string]ddbtypes.AttributeValue, len(idx))
 		pos := make(map[string]int, len(idx))
 		for k, i := range idx {
@@ -62,7 +68,8 @@ func (d *DynamoDB) batchGet(ctx context.Context, keys []map[string]ddbtypes.Attr
 			d.table: {Keys: req, ConsistentRead: aws.Bool(true)},
 		}})
 		if err != nil {
-			return nil, fmt.Errorf("batch get %d items: %w", len(idx), err)
+			callErr = fmt.Errorf("batch get %d items: %w", len(idx), err)
+			return nil, callErr
 		}
 		for _, item := range out.Responses[d.table] {
 			got[itemID(item)] = item
@@ -75,6 +82,9 @@ func (d *DynamoDB) batchGet(ctx context.Context, keys []map[string]ddbtypes.Attr
 		}
 		return fs, nil
 	})
+	if callErr != nil {
+		return nil, fmt.Errorf("read %d items: %w", len(keys), callErr)
+	}
 	if len(failed) > 0 {
 		return nil, unprocessedError(keys, failed, errs)
 	}

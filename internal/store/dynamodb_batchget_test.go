@@ -90,8 +90,8 @@ func TestBatchGet(t *testing.T) {
 			db:        batchGetDB{items: stored(), unprocessed: map[string]int{id(1): -1, id(7): -1, id(120): -1, id(121): -1}},
 			wantCalls: []int{100, 100, 50, 4, 4, 4, 4, 4, 4, 4}, wantErr: ErrUnprocessed,
 			wantInError: []string{"read 4 of 250 items failed", "TENANT#t001 TENANT", "TENANT#t120 TENANT", "and 1 more", "8 attempts"}},
-		{name: "a failed call fails the read", db: batchGetDB{fail: boom},
-			wantCalls: []int{100, 100, 50}, wantErr: boom, wantInError: []string{"batch get 100 items"}},
+		{name: "a failed call fails the read, and no more calls are made", db: batchGetDB{fail: boom},
+			wantCalls: []int{100}, wantErr: boom, wantInError: []string{"read 250 items: batch get 100 items"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
