@@ -209,10 +209,15 @@ func TestHandlersRunTheLambdasSettings(t *testing.T) {
 	if v.Default.Budget == nil || v.Default.Concurrency != stsbudget.InFlight {
 		t.Errorf("routine worker: budget %v, concurrency %d; want the default budget and %d checks at once", v.Default.Budget, v.Default.Concurrency, stsbudget.InFlight)
 	}
+	// serve's one routine worker holds the routine share the deployed
+	// instances split, and the sweep is paced to what it checks.
 	plan := app.DefaultVerify().Plan
-	plan.Regions = []string{st.opts.Region}
+	plan.Regions, plan.RoutineConcurrency = []string{st.opts.Region}, 1
+	if st.Settings.Verify.Plan.RoutineConcurrency != 1 || st.Settings.Sweep.Plan.RoutineConcurrency != 1 {
+		t.Errorf("routine concurrency %d (verify), %d (sweep); want serve's one worker", st.Settings.Verify.Plan.RoutineConcurrency, st.Settings.Sweep.Plan.RoutineConcurrency)
+	}
 	if want := plan.RoutineChecksPerSecond(); sw.ChecksPerSecond != want || want <= 0 {
-		t.Errorf("sweep paced to %v checks/s, want the default budget's routine share %v", sw.ChecksPerSecond, want)
+		t.Errorf("sweep paced to %v checks/s, want one worker's routine share %v", sw.ChecksPerSecond, want)
 	}
 	// The test options turn the ticker off: sweeps run on request, and a
 	// due sweep enqueues what the budget serves in the schedule's interval.

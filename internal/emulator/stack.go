@@ -154,13 +154,22 @@ func (st *Stack) verifySettings() app.Verify {
 	// lost-after, propagation window): a demo may check roles much sooner
 	// than a deployment does.
 	s.Policy = st.opts.Policy()
+	s.Plan.RoutineConcurrency = servedInstances
 	return s
 }
+
+// servedInstances: serve runs one verify worker where the deployed
+// function runs RoutineConcurrency instances, so it holds the routine
+// share they split, and its sweeps are paced to that one worker. (serve
+// has one queue: submissions share it and the routine budget, and the
+// priority share goes unused.)
+const servedInstances = 1
 
 // sweepSettings are the sweep function's defaults (the STS budget the
 // sweeps are paced to) with serve's overrides.
 func (st *Stack) sweepSettings() app.Sweep {
 	s := app.DefaultSweep()
+	s.Plan.RoutineConcurrency = servedInstances
 	// The routine interval is serve's --check-interval, as the verify
 	// handler's policy is.
 	s.Interval = st.opts.CheckInterval
