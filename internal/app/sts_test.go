@@ -14,8 +14,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/stsbudget"
+	"github.com/rolecall/rolecall/internal/sweep"
 )
 
 // stsCalls is a stand-in STS endpoint that answers every AssumeRole with a
@@ -86,18 +89,27 @@ func TestSTSPartsSignAsTheirPrincipal(t *testing.T) {
 }
 
 // The defaults serve starts from are what the Lambdas read from an
-// environment that sets only their resources.
+// environment that sets only their resources: paced to the default STS
+// budget, with the default lifecycle policy and schedule.
 func TestDefaultsAreTheLambdasSettings(t *testing.T) {
 	resources := map[string]string{"TABLE_NAME": "t", "VERIFY_QUEUE_URL": "q", "ACCESS_ROLE_ARN": deployed["ACCESS_ROLE_ARN"]}
 	v := ReadVerify(envOf(resources))
 	v.Resources = Resources{}
-	if got := DefaultVerify(); !reflect.DeepEqual(got, v) || got.Plan.RequestsPerSecond <= 0 || got.RoutineConcurrency <= 0 {
-		t.Errorf("DefaultVerify = %+v, want the verify function's %+v, paced", got, v)
+	got := DefaultVerify()
+	if !reflect.DeepEqual(got, v) {
+		t.Errorf("DefaultVerify = %+v, want the verify function's %+v", got, v)
+	}
+	if !reflect.DeepEqual(got.Plan, stsbudget.DefaultPlan()) || got.RoutineConcurrency != stsbudget.InFlight || got.Policy != connection.DefaultPolicy() {
+		t.Errorf("DefaultVerify = %+v; want the default plan %+v, %d checks at once and the default policy", got, stsbudget.DefaultPlan(), stsbudget.InFlight)
 	}
 	s := ReadSweep(envOf(resources))
 	s.Resources = Resources{}
-	if got := DefaultSweep(); !reflect.DeepEqual(got, s) || got.Plan.RequestsPerSecond <= 0 || got.Every <= 0 {
-		t.Errorf("DefaultSweep = %+v, want the sweep function's %+v, paced", got, s)
+	gotS := DefaultSweep()
+	if !reflect.DeepEqual(gotS, s) {
+		t.Errorf("DefaultSweep = %+v, want the sweep function's %+v", gotS, s)
+	}
+	if !reflect.DeepEqual(gotS.Plan, stsbudget.DefaultPlan()) || gotS.Every != sweep.DefaultEvery || gotS.Interval != connection.DefaultPolicy().VerifiedInterval {
+		t.Errorf("DefaultSweep = %+v; want the default plan, every %v, interval %v", gotS, sweep.DefaultEvery, connection.DefaultPolicy().VerifiedInterval)
 	}
 }
 
