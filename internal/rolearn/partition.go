@@ -43,13 +43,18 @@ func knownPartition(name string) bool {
 // PartitionOfRegion is the partition a Region belongs to, by the prefix of
 // its name (cn-north-1: aws-cn, us-gov-west-1: aws-us-gov, ...); every
 // other Region is in aws.
-func PartitionOfRegion(region string) string {
-	for _, p := range partitions {
-		if p.regionPrefix != "" && strings.HasPrefix(region, p.regionPrefix) {
-			return p.name
+func PartitionOfRegion(region string) string { return partitionOf(region).name }
+
+// partitionOf is the entry of partitions for region: the first whose
+// prefix it has, else the last, aws's.
+func partitionOf(region string) partitionInfo {
+	last := len(partitions) - 1
+	for _, p := range partitions[:last] {
+		if strings.HasPrefix(region, p.regionPrefix) {
+			return p
 		}
 	}
-	return "aws"
+	return partitions[last]
 }
 
 // ConsoleHost is the host of the AWS console of a partition: the
@@ -67,12 +72,4 @@ func ConsoleHost(partition string) string {
 // DNSSuffix is the domain that ends the host names of a Region's service
 // endpoints (amazonaws.com, amazonaws.com.cn for the China Regions, ...):
 // an endpoint under another partition's domain is not that Region's.
-func DNSSuffix(region string) string {
-	part := PartitionOfRegion(region)
-	for _, p := range partitions {
-		if p.name == part {
-			return p.dnsSuffix
-		}
-	}
-	return "amazonaws.com"
-}
+func DNSSuffix(region string) string { return partitionOf(region).dnsSuffix }

@@ -59,3 +59,18 @@ func TestDNSSuffix(t *testing.T) {
 		}
 	}
 }
+
+// The table ends with aws, the partition of every Region no other prefix
+// claims, and only there is the prefix empty (an empty one earlier would
+// claim every Region).
+func TestPartitionTableEndsWithAWS(t *testing.T) {
+	last := partitions[len(partitions)-1]
+	if last.name != "aws" || last.regionPrefix != "" {
+		t.Errorf("last partition %+v, want aws without a prefix", last)
+	}
+	for _, p := range partitions[:len(partitions)-1] {
+		if p.regionPrefix == "" || p.dnsSuffix == "" {
+			t.Errorf("partition %s has no Region prefix or DNS suffix", p.name)
+		}
+	}
+}
