@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/rolecall/rolecall/internal/probe"
@@ -80,5 +82,31 @@ func TestSTSGrants(t *testing.T) {
 	_, err = c.AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::123456789012:role/Other"), RoleSessionName: aws.String("rolecall-t")})
 	if err == nil {
 		t.Fatal("AssumeRole of a role not granted succeeded")
+	}
+}
+
+// A long poll on the empty fake queue signals that it waits, and a message
+// sent then ends it with the message.
+func TestSQSLongPollSignalsAndWakes(t *testing.T) {
+	fake := awsfake.NewSQS()
+	c := sqs.NewFromConfig(awsfake.Serve(t, fake, 1))
+	ctx := context.Background()
+	url := aws.String("https://sqs.us-east-1.amazonaws.com/111122223333/q")
+	got := make(chan []sqstypes.Message, 1)
+	go func() {
+		out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: url, WaitTimeSeconds: 20, MaxNumberOfMessages: 1})
+		if err != nil {
+			t.Errorf("ReceiveMessage: %v", err)
+			got <- nil
+			return
+		}
+		got <- out.Messages
+	}()
+	<-fake.Polling()
+	if _, err := c.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: url, Entries: []sqstypes.SendMessageBatchRequestEntry{{Id: aws.String("0"), MessageBody: aws.String("job")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if msgs := <-got; len(msgs) != 1 || aws.ToString(msgs[0].Body) != "job" {
+		t.Errorf("the long poll received %+v, want the message sent while it waited", msgs)
 	}
 }
