@@ -29,8 +29,17 @@ func (sendOnly) Send(context.Context, []probe.Job) error { return nil }
 type wrappedStore struct{ store.Store }
 
 // newStack is the stack New makes of the test options (events discarded),
-// closed when the test ends, and a context for its steps that ends then.
+// with fast retries, closed when the test ends, and a context for its
+// steps that ends then.
 func newStack(t *testing.T) (context.Context, *Stack) {
+	t.Helper()
+	ctx, st := newSettledStack(t)
+	fastRetries(st)
+	return ctx, st
+}
+
+// newSettledStack is newStack's stack with the settings New gave it.
+func newSettledStack(t *testing.T) (context.Context, *Stack) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
@@ -39,7 +48,6 @@ func newStack(t *testing.T) (context.Context, *Stack) {
 		t.Fatal(err)
 	}
 	t.Cleanup(st.close)
-	fastRetries(st)
 	return ctx, st
 }
 
@@ -234,13 +242,7 @@ func TestHandlersRunTheLambdasSettings(t *testing.T) {
 // onboarding service's and the registration handler's; the checker takes
 // the settings' retry delay.
 func TestSettingsPolicyIsEveryHandlers(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	st, err := New(ctx, testOptions(t, io.Discard))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.close()
+	ctx, st := newSettledStack(t)
 	if st.Settings.Verify.Policy != st.opts.Policy() {
 		t.Fatalf("New's policy %+v, want the options' %+v", st.Settings.Verify.Policy, st.opts.Policy())
 	}
