@@ -48,21 +48,15 @@ const MaxPolicyChars = 4096
 // Policy is a parsed trust policy (ParsePolicy) or identity-based policy
 // (ParseIdentityPolicy). It is immutable and safe for concurrent use.
 type Policy struct {
-	identity bool // an identity-based policy: Resource, no Principal
-	// version is the document's Version element, "" when it has none.
-	// Only "2012-10-17" has policy variables; in "2008-10-17" (also the
-	// version of a document without the element) "${...}" is literal text.
-	version    string
+	identity   bool // an identity-based policy: Resource, no Principal
 	statements []statement
 }
 
 // versionWithVariables is the policy language version that introduced
-// policy variables (IAM User Guide, "IAM JSON policy elements: Version").
+// policy variables (IAM User Guide, "IAM JSON policy elements: Version"):
+// in "2008-10-17", also the version of a document without the element,
+// "${...}" is literal text.
 const versionWithVariables = "2012-10-17"
-
-// variables reports whether "${...}" in the policy's values is a policy
-// variable rather than literal text.
-func (p *Policy) variables() bool { return p.version == versionWithVariables }
 
 type statement struct {
 	allow      bool
@@ -167,6 +161,7 @@ func parseDocument(doc []byte, identityPolicy bool) (*Policy, error) {
 	}
 	p := &Policy{identity: identityPolicy}
 	var stmts []any
+	variables := false // until a Version 2012-10-17 element
 	for _, kv := range root {
 		switch kv.key {
 		case "Version":
@@ -174,7 +169,7 @@ func parseDocument(doc []byte, identityPolicy bool) (*Policy, error) {
 			if !ok || (s != versionWithVariables && s != "2008-10-17") {
 				return nil, invalid("Version", `must be "2012-10-17" (or "2008-10-17")`)
 			}
-			p.version = s
+			variables = s == versionWithVariables
 		case "Id":
 			if _, ok := kv.val.(string); !ok {
 				return nil, invalid("Id", "must be a string")
@@ -201,7 +196,7 @@ func parseDocument(doc []byte, identityPolicy bool) (*Policy, error) {
 		if !ok {
 			return nil, invalid(path, "a statement must be an object")
 		}
-		st, err := parseStatement(path, obj, identityPolicy, p.variables())
+		st, err := parseStatement(path, obj, identityPolicy, variables)
 		if err != nil {
 			return nil, err
 		}
