@@ -1,10 +1,12 @@
 // Package batch sends entries to a batch API (EventBridge PutEvents, SQS
-// SendMessageBatch) and retries exactly the entries the service refused as
-// transient, in rounds with a doubling backoff. The EventBridge publisher
-// and the SQS sender share it, so both split, retry and give up alike.
+// SendMessageBatch, DynamoDB BatchGetItem) and retries exactly the entries
+// the service refused as transient, in rounds with a doubling backoff. The
+// EventBridge publisher, the SQS sender and the DynamoDB store's batch
+// reads share it, so they split, retry and give up alike.
 package batch
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"slices"
@@ -29,6 +31,10 @@ type Policy struct {
 	// retries) is sent again in the next round; otherwise its entries
 	// fail at once.
 	RetryCalls bool
+	// AllOrNothing: once a call fails as a whole (and is not retried),
+	// every entry not yet sent fails with its error and no further call is
+	// made; for a read, which fails when any part of it does.
+	AllOrNothing bool
 	// OnRetry, when set, is told before each wait how many entries the
 	// next round will send again.
 	OnRetry func(pending, round int)
@@ -48,12 +54,13 @@ type SendFunc func(ctx context.Context, idx []int) ([]Failure, error)
 func Send(ctx context.Context, pending []int, p Policy, send SendFunc) (failed []int, errs []error) {
 	size, attempts := max(p.Size, 1), max(p.Attempts, 1)
 	pending = slices.Clone(pending)
+	var stop error // with AllOrNothing, the failed call's error
 	for round := 1; len(pending) > 0; round++ {
 		var retry []int
 		last := round >= attempts
 		for start := 0; start < len(pending); start += size {
 			idx := pending[start:min(start+size, len(pending))]
-			if err := ctx.Err(); err != nil {
+			if err := cmp.Or(stop, ctx.Err()); err != nil {
 				failed = append(failed, idx...)
 				errs = append(errs, err)
 				continue
@@ -65,6 +72,9 @@ func Send(ctx context.Context, pending []int, p Policy, send SendFunc) (failed [
 				} else {
 					failed = append(failed, idx...)
 					errs = append(errs, err)
+					if p.AllOrNothing {
+						stop = err
+					}
 				}
 				continue
 			}
@@ -79,6 +89,12 @@ func Send(ctx context.Context, pending []int, p Policy, send SendFunc) (failed [
 				}
 				retry = append(retry, idx[f.Index])
 			}
+		}
+		if stop != nil && len(retry) > 0 {
+			// Nothing more is sent: what waited for a retry fails now.
+			failed = append(failed, retry...)
+			errs = append(errs, stop)
+			retry = nil
 		}
 		pending = retry
 		if len(pending) > 0 {

@@ -14,6 +14,7 @@ type service struct {
 	refuse    map[int]int
 	permanent map[int]bool
 	callFails int
+	failCall  int  // this call (1 is the first) fails as a whole
 	bogus     bool // every answer also names entries outside the call
 	calls     [][]int
 	cancel    func() // called after the first call when set
@@ -26,6 +27,9 @@ func (s *service) send(ctx context.Context, idx []int) ([]Failure, error) {
 	}
 	if s.callFails > 0 {
 		s.callFails--
+		return nil, errors.New("call failed")
+	}
+	if s.failCall == len(s.calls) {
 		return nil, errors.New("call failed")
 	}
 	var fs []Failure
@@ -70,6 +74,10 @@ func TestSend(t *testing.T) {
 			svc:        service{callFails: 1},
 			wantCalls:  [][]int{{0, 1}, {2}},
 			wantFailed: []int{0, 1}, wantErrs: 1},
+		{name: "failed call ends the rest when AllOrNothing", pending: []int{0, 1, 2, 3, 4}, policy: Policy{Size: 2, Attempts: 3, AllOrNothing: true},
+			svc:        service{refuse: map[int]int{0: 1}, failCall: 2},
+			wantCalls:  [][]int{{0, 1}, {2, 3}},
+			wantFailed: []int{0, 2, 3, 4}, wantErrs: 3},
 		{name: "failed call is retried when RetryCalls", pending: []int{0, 1, 2}, policy: Policy{Size: 2, Attempts: 3, RetryCalls: true},
 			svc:       service{callFails: 1},
 			wantCalls: [][]int{{0, 1}, {2}, {0, 1}}},

@@ -52,12 +52,8 @@ func (d *DynamoDB) batchGet(ctx context.Context, keys []map[string]ddbtypes.Attr
 		all[i] = i
 	}
 	got := make(map[string]map[string]ddbtypes.AttributeValue, len(keys))
-	var callErr error
-	policy := batch.Policy{Size: batchGetSize, Attempts: batchGetAttempts, Backoff: batchGetBackoff}
+	policy := batch.Policy{Size: batchGetSize, Attempts: batchGetAttempts, Backoff: batchGetBackoff, AllOrNothing: true}
 	failed, errs := batch.Send(ctx, all, policy, func(ctx context.Context, idx []int) ([]batch.Failure, error) {
-		if callErr != nil {
-			return nil, callErr
-		}
 		req := make([]map[string]ddbtypes.AttributeValue, len(idx))
 		pos := make(map[string]int, len(idx))
 		for k, i := range idx {
@@ -68,8 +64,7 @@ func (d *DynamoDB) batchGet(ctx context.Context, keys []map[string]ddbtypes.Attr
 			d.table: {Keys: req, ConsistentRead: aws.Bool(true)},
 		}})
 		if err != nil {
-			callErr = fmt.Errorf("batch get %d items: %w", len(idx), err)
-			return nil, callErr
+			return nil, fmt.Errorf("batch get %d items: %w", len(idx), err)
 		}
 		for _, item := range out.Responses[d.table] {
 			got[itemID(item)] = item
@@ -82,8 +77,10 @@ func (d *DynamoDB) batchGet(ctx context.Context, keys []map[string]ddbtypes.Attr
 		}
 		return fs, nil
 	})
-	if callErr != nil {
-		return nil, fmt.Errorf("read %d items: %w", len(keys), callErr)
+	for _, err := range errs {
+		if !errors.Is(err, ErrUnprocessed) {
+			return nil, fmt.Errorf("read %d items: %w", len(keys), err) // a failed call, or ctx's end
+		}
 	}
 	if len(failed) > 0 {
 		return nil, unprocessedError(keys, failed, errs)
