@@ -20,6 +20,7 @@ import (
 
 	"github.com/rolecall/rolecall/internal/refusal"
 	"github.com/rolecall/rolecall/internal/tenant/secret"
+	"github.com/rolecall/rolecall/internal/truncate"
 )
 
 // Stable error codes.
@@ -202,26 +203,20 @@ func NewExternalID() string {
 
 // MaskExternalID shows enough of an external ID to tell two apart in logs and
 // events without disclosing it: a prefix of at most a quarter of its
-// characters and at most maskShown (rc- and 4 of a generated ID's 32 random
-// characters), followed by "…"; nothing ("***") of an ID shorter than
+// length and at most maskShown (rc- and 4 of a generated ID's 32 random
+// characters), cut on a character boundary and followed by "…"; nothing ("***") of an ID shorter than
 // maskMinLength. A fixed prefix would disclose most of a short ID, which
 // `rolecall verify --external-id` accepts from 2 characters.
 func MaskExternalID(id string) string {
-	n := utf8.RuneCountInString(id)
-	if n < maskMinLength {
+	if utf8.RuneCountInString(id) < maskMinLength {
 		return "***"
 	}
-	shown := min(n/4, maskShown)
-	end := 0
-	for range shown {
-		_, size := utf8.DecodeRuneInString(id[end:])
-		end += size
-	}
-	return id[:end] + "…"
+	return truncate.String(id, min(len(id)/4, maskShown))
 }
 
-// The masked prefix of MaskExternalID: at most maskShown characters, and
-// none of an ID shorter than maskMinLength (a quarter of which is under 2).
+// The masked prefix of MaskExternalID: at most maskShown bytes (whole
+// characters only), and none of an ID shorter than maskMinLength
+// characters (a quarter of which is under 2).
 const (
 	maskShown     = 7
 	maskMinLength = 8
