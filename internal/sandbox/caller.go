@@ -126,11 +126,11 @@ func (s *STS) resolveCaller(accessKeyID, sessionToken string) (caller, *APIError
 	}
 	c.id.arn = c.id.sessionARN(claims.Session)
 	if claims.Policy != "" {
+		// AssumeRole parsed it before signing the token, so a policy that
+		// does not parse now is not one this sandbox issued.
 		p, err := ParseIdentityPolicy([]byte(claims.Policy))
 		if err != nil {
-			// A session policy the sandbox cannot evaluate allows nothing:
-			// it can only ever narrow the session's permissions.
-			p = &Policy{identity: true}
+			return caller{}, errInvalidToken
 		}
 		c.sessionPolicy = p
 	}

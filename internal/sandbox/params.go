@@ -62,16 +62,21 @@ func unmodelledError(action string, names []string) *APIError {
 		}
 		shown = append(shown, truncate.String(n, maxNameShown))
 	}
-	modelled := make([]string, 0, len(modelledParams[action]))
-	for n := range modelledParams[action] {
-		modelled = append(modelled, n)
-	}
-	sort.Strings(modelled)
-	takes := "no parameters"
-	if len(modelled) > 0 {
-		takes = "only " + strings.Join(modelled, ", ")
-	}
 	return &APIError{Code: "ValidationError", Status: http.StatusBadRequest,
 		Message: fmt.Sprintf("The sandbox STS does not model the %s parameter(s) %s and refuses the call rather than ignore them; it takes %s.",
-			action, strings.Join(shown, ", "), takes)}
+			action, strings.Join(shown, ", "), takes(action))}
+}
+
+// takes says which parameters the sandbox models for action ("only
+// DurationSeconds, ExternalId, …", or "no parameters"), for its refusals.
+func takes(action string) string {
+	names := make([]string, 0, len(modelledParams[action]))
+	for n := range modelledParams[action] {
+		names = append(names, n)
+	}
+	if len(names) == 0 {
+		return "no parameters"
+	}
+	sort.Strings(names)
+	return "only " + strings.Join(names, ", ")
 }
