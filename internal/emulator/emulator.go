@@ -164,10 +164,11 @@ func (st *Stack) deployedComponents(awsCfg aws.Config) (app.Components, error) {
 	if !o.AWS {
 		return app.Components{}, nil
 	}
-	parts := []app.Part{app.SQS, app.AccessRoleSTS}
+	sts := app.AccessRoleSTS
 	if o.AccessRoleARN == "" {
-		parts[1] = app.CallerSTS
+		sts = app.CallerSTS
 	}
+	parts := []app.Part{app.SQS, sts}
 	if o.EventBusName != "" {
 		parts = append(parts, app.EventBridge)
 	}
