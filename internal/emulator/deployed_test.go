@@ -1,0 +1,84 @@
+package emulator
+
+import (
+	"context"
+	"net/http/httptest"
+	"slices"
+	"testing"
+
+	"github.com/rolecall/rolecall/internal/probe"
+	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/testkit/awsfake"
+	"github.com/rolecall/rolecall/internal/testkit/syncbuf"
+)
+
+// TestAWSModeChecksAsTheVerifyFunction builds serve's wiring with --aws
+// against awsfake's chaining STS through the real SDK, and checks a
+// customer role with the checker's STS port: given an access role, the
+// customer role is assumed by a session of that role, which the base
+// credentials assumed first, as the verify Lambda does; without one, the
+// base credentials assume the customer role themselves.
+func TestAWSModeChecksAsTheVerifyFunction(t *testing.T) {
+	const (
+		acct       = "111122223333"
+		accessKey  = "AKIAROLECALLTESTCHK0"
+		workload   = "arn:aws:iam::" + acct + ":role/partner-workload"
+		accessRole = "arn:aws:iam::" + acct + ":role/rolecall-prod-access"
+		customer   = "arn:aws:iam::444455556666:role/RoleCall"
+		externalID = "rc-test-external-id-0001"
+	)
+	tests := []struct {
+		name       string
+		accessRole string // Options.AccessRoleARN
+		trusted    string // the principal the customer role trusts
+		// Who assumed each role, in order (roles of sessions).
+		customerBy, accessBy []string
+	}{
+		{name: "through the access role", accessRole: accessRole, trusted: accessRole,
+			customerBy: []string{accessRole}, accessBy: []string{workload}},
+		{name: "as the credentials", trusted: workload,
+			customerBy: []string{workload}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := awsfake.NewChainSTS()
+			fake.AddPrincipal(accessKey, workload)
+			fake.AddRole(accessRole, workload, "")
+			fake.AddRole(customer, tt.trusted, externalID)
+			srv := httptest.NewServer(fake)
+			t.Cleanup(srv.Close)
+			fakeAWSEnv(t, accessKey, "eu-west-1", map[string]string{"AWS_ENDPOINT_URL_STS": srv.URL})
+
+			o := testOptions(t, &syncbuf.Buffer{})
+			o.AWS, o.AccessRoleARN, o.TrustedPrincipalARN = true, tt.accessRole, tt.trusted
+			st, err := New(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(st.close)
+			s, err := st.Components.STS.AssumeRole(context.Background(), probe.AssumeRequest{
+				RoleARN: customer, ExternalID: externalID, SessionName: "rolecall-check", DurationSeconds: 900})
+			if err != nil || s.AccountID != "444455556666" {
+				t.Fatalf("AssumeRole = %+v, %v; want a session in 444455556666", s, err)
+			}
+			if got := rolesOf(fake.Callers(customer)); !slices.Equal(got, tt.customerBy) {
+				t.Errorf("the customer role was assumed by %v, want %v", got, tt.customerBy)
+			}
+			if got := rolesOf(fake.Callers(accessRole)); !slices.Equal(got, tt.accessBy) {
+				t.Errorf("the access role was assumed by %v, want %v", got, tt.accessBy)
+			}
+		})
+	}
+}
+
+// rolesOf turns assumed-role session ARNs into their roles' ARNs.
+func rolesOf(principals []string) []string {
+	var out []string
+	for _, p := range principals {
+		if pr, err := rolearn.ParsePrincipal(p); err == nil && pr.Kind == rolearn.KindAssumedRole {
+			p = pr.RoleARN()
+		}
+		out = append(out, p)
+	}
+	return out
+}
