@@ -9,29 +9,15 @@ import (
 	"testing"
 
 	"github.com/rolecall/rolecall/internal/stack"
+	"github.com/rolecall/rolecall/internal/testkit/iamcalls"
 )
 
 // isNoValue reports whether v is {"Ref": "AWS::NoValue"}.
 func isNoValue(v any) bool { return m(v)["Ref"] == "AWS::NoValue" && len(m(v)) == 1 }
 
 // statements returns a policy document's statements with every branch of
-// a conditional (Fn::If) statement, for checks that hold whatever the
-// parameters.
-func statements(doc map[string]any) []any {
-	var out []any
-	for _, s := range list(doc["Statement"]) {
-		if branches, ok := m(s)["Fn::If"].([]any); ok && len(branches) == 3 {
-			for _, b := range branches[1:] {
-				if !isNoValue(b) {
-					out = append(out, b)
-				}
-			}
-			continue
-		}
-		out = append(out, s)
-	}
-	return out
-}
+// a conditional (Fn::If) statement.
+func statements(doc map[string]any) []any { return iamcalls.Statements(doc) }
 
 // evalCondition evaluates a template condition with parameter values (a
 // CommaDelimitedList given as its comma-joined string); a condition the
@@ -190,20 +176,20 @@ func TestPartnerAccessRoleTrust(t *testing.T) {
 // output and the API hand to customers, and the verifier chains through.
 func TestPartnerAccessRoleIsTheTrustedPrincipal(t *testing.T) {
 	p := accessRole(t)
-	if got := canon(p["RoleName"]); got != "Sub:rolecall-${Stage}-access" {
+	if got := iamcalls.Canon(p["RoleName"]); got != "Sub:rolecall-${Stage}-access" {
 		t.Errorf("RoleName = %s", got)
 	}
 	if got := fmt.Sprint(p["MaxSessionDuration"]); got != "3600" {
 		t.Errorf("MaxSessionDuration = %s", got)
 	}
 	out := m(m(template(t)["Outputs"])["TrustedPrincipalArn"])
-	if got := canon(out["Value"]); got != "GetAtt:PartnerAccessRole.Arn" {
+	if got := iamcalls.Canon(out["Value"]); got != "GetAtt:PartnerAccessRole.Arn" {
 		t.Errorf("output TrustedPrincipalArn = %s", got)
 	}
 	fns := template(t).Resources("AWS::Serverless::Function")
 	for fn, env := range map[string]string{"ApiFunction": "TRUSTED_PRINCIPAL_ARN", "VerifyFunction": "ACCESS_ROLE_ARN"} {
 		vars := m(m(m(fns[fn]["Properties"])["Environment"])["Variables"])
-		if got := canon(vars[env]); got != "GetAtt:PartnerAccessRole.Arn" {
+		if got := iamcalls.Canon(vars[env]); got != "GetAtt:PartnerAccessRole.Arn" {
 			t.Errorf("%s %s = %s", fn, env, got)
 		}
 	}

@@ -1,6 +1,10 @@
 package stack_test
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/rolecall/rolecall/internal/testkit/iamcalls"
+)
 
 // TestBudgetSharesMatchTheMappings: each verify instance's STS share is the
 // budget divided by the concurrency the function is told, so what it is
@@ -17,7 +21,7 @@ func TestBudgetSharesMatchTheMappings(t *testing.T) {
 			t.Errorf("%s = %s, but the %s mapping's MaximumConcurrency is %s", env, got, ev, want)
 		}
 	}
-	if got := canon(m(m(m(events["PriorityJobs"])["Properties"]))["Queue"]); got != "GetAtt:PriorityQueue.Arn" {
+	if got := iamcalls.Canon(m(m(m(events["PriorityJobs"])["Properties"]))["Queue"]); got != "GetAtt:PriorityQueue.Arn" {
 		t.Errorf("PriorityJobs consumes %s, want the priority queue", got)
 	}
 	svars := m(m(m(res["SweepFunction"]["Properties"])["Environment"])["Variables"])

@@ -18,6 +18,7 @@ import (
 	"github.com/rolecall/rolecall/internal/publish/publishtest"
 	"github.com/rolecall/rolecall/internal/stack"
 	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/testkit/iamcalls"
 )
 
 // schemaFile is the file of a detail-type's schema under events/schemas.
@@ -160,9 +161,9 @@ func TestSchemasAreRegistered(t *testing.T) {
 			t.Errorf("no %s resource for %s", id, dt)
 			continue
 		}
-		if p["Type"] != "JSONSchemaDraft4" || canon(p["RegistryName"]) != "GetAtt:SchemaRegistry.RegistryName" ||
+		if p["Type"] != "JSONSchemaDraft4" || iamcalls.Canon(p["RegistryName"]) != "GetAtt:SchemaRegistry.RegistryName" ||
 			p["SchemaName"] != "rolecall@"+strings.ReplaceAll(string(dt), " ", "") {
-			t.Errorf("%s: Type %v, registry %s, name %v", id, p["Type"], canon(p["RegistryName"]), p["SchemaName"])
+			t.Errorf("%s: Type %v, registry %s, name %v", id, p["Type"], iamcalls.Canon(p["RegistryName"]), p["SchemaName"])
 		}
 		file, err := os.ReadFile(filepath.Join(root, "events", "schemas", schemaFile(dt)))
 		if err != nil {
@@ -198,7 +199,7 @@ func rulePatterns(t *testing.T, params map[string]string) map[string]any {
 	out := map[string]any{}
 	for id, r := range tm.Resources("AWS::Events::Rule") {
 		p := m(r["Properties"])
-		if canon(p["EventBusName"]) != "Ref:EventBus" {
+		if iamcalls.Canon(p["EventBusName"]) != "Ref:EventBus" {
 			t.Errorf("%s is not on RoleCall's bus: %v", id, p["EventBusName"])
 		}
 		out[id] = resolve(t, p["EventPattern"], params)
@@ -272,17 +273,17 @@ func TestRuleTargets(t *testing.T) {
 	}
 	for id, arn := range want {
 		targets := list(m(rules[id]["Properties"])["Targets"])
-		if len(targets) != 1 || canon(m(targets[0])["Arn"]) != arn {
+		if len(targets) != 1 || iamcalls.Canon(m(targets[0])["Arn"]) != arn {
 			t.Errorf("%s targets %v, want %s", id, targets, arn)
 			continue
 		}
-		if canon(m(m(targets[0])["DeadLetterConfig"])["Arn"]) != "GetAtt:DeliveryDeadLetterQueue.Arn" {
+		if iamcalls.Canon(m(m(targets[0])["DeadLetterConfig"])["Arn"]) != "GetAtt:DeliveryDeadLetterQueue.Arn" {
 			t.Errorf("%s target has no dead-letter queue", id)
 		}
 	}
 	qp := m(template(t).Resources("")["VerifyQueuePolicy"]["Properties"])
 	st := m(list(m(qp["PolicyDocument"])["Statement"])[0])
-	if canon(m(m(st["Condition"])["ArnEquals"])["aws:SourceArn"]) != "GetAtt:RoleSubmittedRule.Arn" {
+	if iamcalls.Canon(m(m(st["Condition"])["ArnEquals"])["aws:SourceArn"]) != "GetAtt:RoleSubmittedRule.Arn" {
 		t.Errorf("the verify queue's policy is not scoped to the Role Submitted rule: %v", st)
 	}
 }
@@ -293,13 +294,13 @@ func TestStreamFilter(t *testing.T) {
 	fn := template(t).Resources("AWS::Serverless::Function")["PublishFunction"]
 	ev := m(m(m(fn["Properties"])["Events"])["Outbox"])
 	p := m(ev["Properties"])
-	if ev["Type"] != "DynamoDB" || canon(p["Stream"]) != "GetAtt:Table.StreamArn" {
+	if ev["Type"] != "DynamoDB" || iamcalls.Canon(p["Stream"]) != "GetAtt:Table.StreamArn" {
 		t.Fatalf("Outbox event = %v", ev)
 	}
 	if !slices.Equal(list(p["FunctionResponseTypes"]), []any{"ReportBatchItemFailures"}) {
 		t.Errorf("FunctionResponseTypes = %v", p["FunctionResponseTypes"])
 	}
-	if canon(m(m(p["DestinationConfig"])["OnFailure"])["Destination"]) != "GetAtt:StreamDeadLetterQueue.Arn" {
+	if iamcalls.Canon(m(m(p["DestinationConfig"])["OnFailure"])["Destination"]) != "GetAtt:StreamDeadLetterQueue.Arn" {
 		t.Errorf("stream failures are not sent to the stream dead-letter queue")
 	}
 	filters := list(m(p["FilterCriteria"])["Filters"])

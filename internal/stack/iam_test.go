@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/rolecall/rolecall/internal/testkit/iamcalls"
 )
 
 // publicGrant is the one public statement a resource policy of the stack
@@ -28,28 +30,7 @@ func (g publicGrant) allows(where string, st map[string]any) bool {
 	p := m(st["Principal"])
 	return where == g.policy && len(p) == 1 && p["AWS"] == "*" && st["Effect"] == "Allow" &&
 		slices.Equal(list(st["Action"]), []any{g.action}) && len(list(st["Resource"])) == 1 &&
-		canon(list(st["Resource"])[0]) == g.resource && st["Condition"] == nil
-}
-
-// canon renders a policy value (a string or an intrinsic function) as a
-// comparable string: "*", "GetAtt:Table.Arn", "Sub:${Table.Arn}/index/due",
-// "Ref:AlertTopic".
-func canon(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case map[string]any:
-		if r, ok := x["Ref"]; ok {
-			return "Ref:" + fmt.Sprint(r)
-		}
-		if g, ok := x["Fn::GetAtt"].([]any); ok && len(g) == 2 {
-			return fmt.Sprintf("GetAtt:%v.%v", g[0], g[1])
-		}
-		if s, ok := x["Fn::Sub"].(string); ok {
-			return "Sub:" + s
-		}
-	}
-	return fmt.Sprintf("?%v", v)
+		iamcalls.Canon(list(st["Resource"])[0]) == g.resource && st["Condition"] == nil
 }
 
 // policyDoc is one policy document of the template and where it is.
@@ -154,7 +135,7 @@ func TestPolicyStatementsAreExact(t *testing.T) {
 				t.Errorf("%s: no Resource", where)
 			}
 			for _, r := range resources {
-				c := canon(r)
+				c := iamcalls.Canon(r)
 				for _, a := range actions {
 					key := fmt.Sprint(a) + " " + c
 					switch {
@@ -183,23 +164,11 @@ func TestPolicyStatementsAreExact(t *testing.T) {
 // grants renders a role's inline statements as "Effect action resource".
 func grants(t *testing.T, role string) []string {
 	t.Helper()
-	r := template(t).Resources("AWS::IAM::Role")[role]
-	if r == nil {
-		t.Fatalf("no role %s", role)
+	g, err := iamcalls.Grants(template(t), role)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var out []string
-	for _, pol := range list(m(r["Properties"])["Policies"]) {
-		for _, s := range statements(m(m(pol)["PolicyDocument"])) {
-			st := m(s)
-			for _, a := range list(st["Action"]) {
-				for _, res := range list(st["Resource"]) {
-					out = append(out, fmt.Sprintf("%v %v %s", st["Effect"], a, canon(res)))
-				}
-			}
-		}
-	}
-	slices.Sort(out)
-	return out
+	return g
 }
 
 // TestRolesGrantExactlyWhatEachFunctionUses pins each role's permissions:
@@ -237,6 +206,9 @@ func TestRolesGrantExactlyWhatEachFunctionUses(t *testing.T) {
 			"Allow dynamodb:GetItem GetAtt:Table.Arn",
 			"Allow dynamodb:PutItem GetAtt:Table.Arn",
 			"Allow dynamodb:UpdateItem GetAtt:Table.Arn",
+			"Allow dynamodb:DeleteItem GetAtt:Table.Arn",         // a replaced role's claim
+			"Allow dynamodb:ConditionCheckItem GetAtt:Table.Arn", // the tenant's external ID version, in each status change
+			"Allow dynamodb:Query GetAtt:Table.Arn",              // the tenant's connections, to complete a rotation early
 			"Allow sqs:ReceiveMessage GetAtt:VerifyQueue.Arn",
 			"Allow sqs:DeleteMessage GetAtt:VerifyQueue.Arn",
 			"Allow sqs:GetQueueAttributes GetAtt:VerifyQueue.Arn",
@@ -259,12 +231,14 @@ func TestRolesGrantExactlyWhatEachFunctionUses(t *testing.T) {
 			"Allow dynamodb:Query Sub:${Table.Arn}/index/byStatus",
 			"Allow dynamodb:GetItem GetAtt:Table.Arn",
 			"Allow dynamodb:BatchGetItem GetAtt:Table.Arn",
+			"Allow dynamodb:PutItem GetAtt:Table.Arn", // completing a rotation whose grace ended
 			"Allow sqs:SendMessage GetAtt:VerifyQueue.Arn",
 			"Allow sqs:GetQueueAttributes GetAtt:VerifyQueue.Arn",
 		),
 		"SweepScheduleRole": {"Allow lambda:InvokeFunction GetAtt:SweepFunction.Arn"},
 		"RegisterFunctionRole": append(base("RegisterLogGroup"),
 			"Allow dynamodb:GetItem GetAtt:Table.Arn",
+			"Allow dynamodb:Query GetAtt:Table.Arn", // the tenant's live connections, against its limit
 			"Allow dynamodb:PutItem GetAtt:Table.Arn",
 			"Allow dynamodb:DeleteItem GetAtt:Table.Arn",
 			"Allow sqs:SendMessage GetAtt:RegisterDeadLetterQueue.Arn",
@@ -308,7 +282,7 @@ func TestOnlyTheAccessRoleAssumesCustomerRoles(t *testing.T) {
 	if name != "rolecall-dev-access" || arn != "arn:aws:iam::111122223333:role/"+fmt.Sprint(name) {
 		t.Errorf("access role name %v, the verifier may assume %v", name, arn)
 	}
-	if name := canon(m(r["VerifyFunctionRole"]["Properties"])["RoleName"]); name != "Sub:rolecall-${Stage}-verifier" {
+	if name := iamcalls.Canon(m(r["VerifyFunctionRole"]["Properties"])["RoleName"]); name != "Sub:rolecall-${Stage}-verifier" {
 		t.Errorf("the verifier's RoleName = %s", name)
 	}
 	for role := range r {
@@ -327,7 +301,7 @@ func TestOnlyTheAccessRoleAssumesCustomerRoles(t *testing.T) {
 func TestFunctionsUseTheirOwnRoles(t *testing.T) {
 	for id, fn := range template(t).Resources("AWS::Serverless::Function") {
 		p := m(fn["Properties"])
-		if got := canon(p["Role"]); got != "GetAtt:"+id+"Role.Arn" {
+		if got := iamcalls.Canon(p["Role"]); got != "GetAtt:"+id+"Role.Arn" {
 			t.Errorf("%s Role = %s, want its own %sRole", id, got, id)
 		}
 		if _, ok := p["Policies"]; ok {
@@ -345,8 +319,8 @@ func TestCanon(t *testing.T) {
 		"?map[Fn::Join:[a]]": map[string]any{"Fn::Join": []any{"a"}},
 	}
 	for want, in := range tests {
-		if got := canon(in); got != want {
-			t.Errorf("canon(%v) = %s, want %s", in, got, want)
+		if got := iamcalls.Canon(in); got != want {
+			t.Errorf("iamcalls.Canon(%v) = %s, want %s", in, got, want)
 		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/rolecall/rolecall/internal/register"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/testkit/iamcalls"
 )
 
 // TestRegistrationTopicGrantsOnlyPublish: the topic policy has exactly one
@@ -32,7 +33,7 @@ func TestRegistrationTopicGrantsOnlyPublish(t *testing.T) {
 		t.Fatalf("RegistrationTopicPolicy = %v", pol)
 	}
 	p := m(pol["Properties"])
-	if topics := list(p["Topics"]); len(topics) != 1 || canon(topics[0]) != "Ref:RegistrationTopic" {
+	if topics := list(p["Topics"]); len(topics) != 1 || iamcalls.Canon(topics[0]) != "Ref:RegistrationTopic" {
 		t.Errorf("Topics = %v, want the registration topic only", p["Topics"])
 	}
 	stmts := list(m(p["PolicyDocument"])["Statement"])
@@ -52,7 +53,7 @@ func TestRegistrationTopicGrantsOnlyPublish(t *testing.T) {
 		t.Fatalf("RegistrationTopic = %v", rt)
 	}
 	out := m(m(template(t)["Outputs"])["RegistrationTopicArn"])
-	if canon(out["Value"]) != "Ref:RegistrationTopic" {
+	if iamcalls.Canon(out["Value"]) != "Ref:RegistrationTopic" {
 		t.Errorf("Outputs.RegistrationTopicArn = %v", out["Value"])
 	}
 }
@@ -64,7 +65,7 @@ func TestRegisterFunction(t *testing.T) {
 	res := template(t).Resources("")
 	p := m(res["RegisterFunction"]["Properties"])
 	ev := m(m(p["Events"])["Registration"])
-	if ev["Type"] != "SNS" || canon(m(ev["Properties"])["Topic"]) != "Ref:RegistrationTopic" {
+	if ev["Type"] != "SNS" || iamcalls.Canon(m(ev["Properties"])["Topic"]) != "Ref:RegistrationTopic" {
 		t.Errorf("event = %v, want the registration topic's SNS subscription", ev)
 	}
 	if rc, ok := p["ReservedConcurrentExecutions"].(int); !ok || rc < 1 || rc > 10 {
@@ -99,12 +100,12 @@ func TestRegisterFunction(t *testing.T) {
 		t.Errorf("MaximumRetryAttempts = %v", eic["MaximumRetryAttempts"])
 	}
 	onFailure := m(m(eic["DestinationConfig"])["OnFailure"])
-	if onFailure["Type"] != "SQS" || canon(onFailure["Destination"]) != "GetAtt:RegisterDeadLetterQueue.Arn" {
+	if onFailure["Type"] != "SQS" || iamcalls.Canon(onFailure["Destination"]) != "GetAtt:RegisterDeadLetterQueue.Arn" {
 		t.Errorf("OnFailure = %v", onFailure)
 	}
 	alarm := m(res["RegisterDeadLetterAlarm"]["Properties"])
 	dims := list(alarm["Dimensions"])
-	if len(dims) != 1 || canon(m(dims[0])["Value"]) != "GetAtt:RegisterDeadLetterQueue.QueueName" || canon(list(alarm["AlarmActions"])[0]) != "Ref:AlertTopic" {
+	if len(dims) != 1 || iamcalls.Canon(m(dims[0])["Value"]) != "GetAtt:RegisterDeadLetterQueue.QueueName" || iamcalls.Canon(list(alarm["AlarmActions"])[0]) != "Ref:AlertTopic" {
 		t.Errorf("RegisterDeadLetterAlarm = %v", alarm)
 	}
 	for _, id := range []string{"RegisterFunctionErrorsAlarm", "RegisterFunctionThrottlesAlarm"} {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/rolecall/rolecall/internal/stack"
+	"github.com/rolecall/rolecall/internal/testkit/iamcalls"
 )
 
 func TestLoadTemplate(t *testing.T) {
@@ -193,7 +194,7 @@ func TestQueuesAndAlarms(t *testing.T) {
 		t.Errorf("VisibilityTimeout %d < 6x the verify timeout %d", vt, timeout)
 	}
 	rp := m(q["RedrivePolicy"])
-	if canon(rp["deadLetterTargetArn"]) != "GetAtt:VerifyDeadLetterQueue.Arn" {
+	if iamcalls.Canon(rp["deadLetterTargetArn"]) != "GetAtt:VerifyDeadLetterQueue.Arn" {
 		t.Errorf("the verify queue has no dead-letter queue: %v", rp)
 	}
 	if mr, _ := rp["maxReceiveCount"].(int); mr < 8 {
@@ -201,7 +202,7 @@ func TestQueuesAndAlarms(t *testing.T) {
 	}
 	jobs := m(m(vfn["Events"])["Jobs"])
 	jp := m(jobs["Properties"])
-	if jobs["Type"] != "SQS" || canon(jp["Queue"]) != "GetAtt:VerifyQueue.Arn" || !slices.Equal(list(jp["FunctionResponseTypes"]), []any{"ReportBatchItemFailures"}) {
+	if jobs["Type"] != "SQS" || iamcalls.Canon(jp["Queue"]) != "GetAtt:VerifyQueue.Arn" || !slices.Equal(list(jp["FunctionResponseTypes"]), []any{"ReportBatchItemFailures"}) {
 		t.Errorf("verify's SQS event = %v", jobs)
 	}
 	for id, r := range tm.Resources("AWS::SQS::Queue") {
@@ -214,9 +215,9 @@ func TestQueuesAndAlarms(t *testing.T) {
 	for _, a := range tm.Resources("AWS::CloudWatch::Alarm") {
 		p := m(a["Properties"])
 		for _, d := range list(p["Dimensions"]) {
-			alarmed[fmt.Sprintf("%v %v %s", p["Namespace"], p["MetricName"], canon(m(d)["Value"]))] = true
+			alarmed[fmt.Sprintf("%v %v %s", p["Namespace"], p["MetricName"], iamcalls.Canon(m(d)["Value"]))] = true
 		}
-		if !slices.ContainsFunc(list(p["AlarmActions"]), func(v any) bool { return canon(v) == "Ref:AlertTopic" }) {
+		if !slices.ContainsFunc(list(p["AlarmActions"]), func(v any) bool { return iamcalls.Canon(v) == "Ref:AlertTopic" }) {
 			t.Errorf("alarm %v does not notify the alert topic", p["AlarmDescription"])
 		}
 	}
@@ -241,7 +242,7 @@ func TestScheduleInvokesTheSweep(t *testing.T) {
 		t.Fatalf("SweepSchedule is %v", res["SweepSchedule"]["Type"])
 	}
 	tg := m(s["Target"])
-	if canon(tg["Arn"]) != "GetAtt:SweepFunction.Arn" || canon(tg["RoleArn"]) != "GetAtt:SweepScheduleRole.Arn" {
+	if iamcalls.Canon(tg["Arn"]) != "GetAtt:SweepFunction.Arn" || iamcalls.Canon(tg["RoleArn"]) != "GetAtt:SweepScheduleRole.Arn" {
 		t.Errorf("schedule target = %v", tg)
 	}
 	// The schedule's input is the sample sweep event.

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/rolecall/rolecall/internal/testkit/iamcalls"
 	"github.com/rolecall/rolecall/internal/testkit/tool"
 )
 
@@ -32,7 +33,7 @@ func TestCustomerTemplateBucket(t *testing.T) {
 		t.Errorf("public ACLs are not blocked: %v", pab)
 	}
 	pol := res["CustomerTemplateBucketPolicy"]
-	if pol == nil || pol["Type"] != "AWS::S3::BucketPolicy" || canon(m(pol["Properties"])["Bucket"]) != "Ref:CustomerTemplateBucket" {
+	if pol == nil || pol["Type"] != "AWS::S3::BucketPolicy" || iamcalls.Canon(m(pol["Properties"])["Bucket"]) != "Ref:CustomerTemplateBucket" {
 		t.Fatalf("CustomerTemplateBucketPolicy = %v", pol)
 	}
 	stmts := list(m(m(pol["Properties"])["PolicyDocument"])["Statement"])
@@ -48,7 +49,7 @@ func TestCustomerTemplateBucket(t *testing.T) {
 		t.Errorf("CUSTOMER_ROLE_TEMPLATE_URL = %s, want %s", got, want)
 	}
 	outs := m(tpl["Outputs"])
-	if canon(m(outs["CustomerTemplateBucketName"])["Value"]) != "Ref:CustomerTemplateBucket" || m(outs["CustomerRoleTemplateUrl"])["Value"] == nil {
+	if iamcalls.Canon(m(outs["CustomerTemplateBucketName"])["Value"]) != "Ref:CustomerTemplateBucket" || m(outs["CustomerRoleTemplateUrl"])["Value"] == nil {
 		t.Errorf("outputs: %v / %v", outs["CustomerTemplateBucketName"], outs["CustomerRoleTemplateUrl"])
 	}
 }
