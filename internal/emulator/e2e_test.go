@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -233,6 +234,29 @@ func (c client) newSandboxTenant(prefix string) sandboxTenant {
 	return tn
 }
 
+// verifiedSandboxTenant creates a tenant (newSandboxTenant) whose sandbox
+// role, made from the offered trust policy, is submitted and VERIFIED.
+func (c client) verifiedSandboxTenant(prefix string) sandboxTenant {
+	c.t.Helper()
+	tn := c.newSandboxTenant(prefix)
+	c.putRole(tn.role, tn.view.Sandbox.TrustPolicy)
+	c.must(c.do("POST", "/v1/connections", tn.auth, map[string]string{"roleArn": tn.role}), 202)
+	c.waitStatus(tn.auth, tn.account, connection.Verified, 10*time.Second, nil)
+	return tn
+}
+
+// waitRotationCompleted sweeps every connection until the tenant's
+// rotation is completed (its event is published).
+func (c client) waitRotationCompleted(tenantID string) {
+	c.t.Helper()
+	var got []string
+	c.waitFor(10*time.Second, func() bool {
+		c.sweepAll()
+		got = c.eventsOf(tenantID, "")
+		return slices.Contains(got, string(connection.ExternalIDRotationCompleted))
+	}, func() string { return fmt.Sprintf("tenant events %q, want the rotation completed", got) })
+}
+
 func (c client) putRole(arn string, policy json.RawMessage) {
 	c.t.Helper()
 	c.must(c.do("PUT", "/_sandbox/roles", "", map[string]any{"roleArn": arn, "trustPolicy": policy}), 200)
@@ -321,8 +345,8 @@ func policyWithoutExternalID(principal string) json.RawMessage {
 }
 
 // runSuite is the end-to-end suite, through HTTP only.
-func runSuite(t *testing.T, o Options, events *syncbuf.Buffer) {
-	s := start(t, o)
+func runSuite(t *testing.T, o Options, events *syncbuf.Buffer, set stackSetup) {
+	s := startWith(t, o, set)
 	c := newClient(t, s)
 	checks := c.watch
 
@@ -392,6 +416,51 @@ func runSuite(t *testing.T, o Options, events *syncbuf.Buffer) {
 		c.waitEvents(tid, acct, "Role Submitted", "Role Verified")
 	})
 
+	t.Run("candidate role replaces the verified one", func(t *testing.T) {
+		c := c.in(t)
+		tn := c.verifiedSandboxTenant("cand-")
+		// The verified role stays in use until the candidate verifies,
+		// then gives up its claim.
+		candidate := "arn:aws:iam::" + tn.account + ":role/RoleCall-candidate"
+		c.putRole(candidate, tn.view.Sandbox.TrustPolicy)
+		c.must(c.do("POST", "/v1/connections", tn.auth, map[string]string{"roleArn": candidate}), 202)
+		var conn connection.Connection
+		c.waitFor(10*time.Second, func() bool {
+			conn = c.connection(tn.auth, tn.account)
+			return conn.RoleARN == candidate && conn.Status == connection.Verified
+		}, func() string { return fmt.Sprintf("connection %+v, want VERIFIED with %s", conn, candidate) })
+	})
+
+	t.Run("external ID rotation ends with its grace", func(t *testing.T) {
+		c := c.in(t)
+		tn := c.verifiedSandboxTenant("rot-")
+		// The role keeps trusting only the previous ID: checks fall back
+		// to it during the second of grace, and the first sweep after
+		// the grace completes the rotation.
+		c.must(c.opsDo("POST", "/v1/tenants/"+tn.id+"/external-id/rotate", map[string]int{"graceSeconds": 1}), 200)
+		c.waitRotationCompleted(tn.id)
+	})
+
+	t.Run("external ID rotation ends when every role has the new ID", func(t *testing.T) {
+		c := c.in(t)
+		tn := c.verifiedSandboxTenant("rotnew-")
+		var rotated struct {
+			ExternalID string `json:"externalId"`
+		}
+		c.must(c.opsDo("POST", "/v1/tenants/"+tn.id+"/external-id/rotate", map[string]int{"graceSeconds": 3600}), 200).decode(t, &rotated)
+		if rotated.ExternalID == "" || rotated.ExternalID == tn.view.ExternalID {
+			t.Fatalf("rotation answered external ID %q", rotated.ExternalID)
+		}
+		// The customer updates the role: its next check, on the new ID,
+		// completes the rotation long before the grace ends.
+		c.putRole(tn.role, json.RawMessage(strings.ReplaceAll(string(tn.view.Sandbox.TrustPolicy), tn.view.ExternalID, rotated.ExternalID)))
+		c.waitRotationCompleted(tn.id)
+	})
+
+	t.Run("registration by the customer's stack", func(t *testing.T) {
+		sandboxRegistration(t, c.in(t))
+	})
+
 	t.Run("events on stdout match the event log", func(t *testing.T) {
 		var page struct {
 			Events []json.RawMessage `json:"events"`
@@ -426,7 +495,7 @@ func runSuite(t *testing.T, o Options, events *syncbuf.Buffer) {
 
 func TestEndToEndEmbedded(t *testing.T) {
 	events := &syncbuf.Buffer{}
-	runSuite(t, testOptions(t, events), events)
+	runSuite(t, testOptions(t, events), events, stackSetup{})
 }
 
 // dynamoDBLocal is DynamoDB Local's endpoint; without one the test is
@@ -449,7 +518,11 @@ func TestEndToEndDynamoDBLocal(t *testing.T) {
 	o := testOptions(t, events)
 	o.DynamoDBEndpoint = endpoint
 	o.TableName = randomID("rolecall-e2e-")
-	runSuite(t, o, events)
+	// Each DynamoDB call the functions make is held against their roles
+	// in template.yaml: DynamoDB Local authorizes nothing.
+	calls := recordCalls(t, endpoint, o.TableName)
+	runSuite(t, o, events, stackSetup{components: calls.install})
+	calls.holdRoles(t, "ApiFunctionRole", "VerifyFunctionRole", "SweepFunctionRole", "RegisterFunctionRole")
 }
 
 func TestBannerAndDemoInvite(t *testing.T) {

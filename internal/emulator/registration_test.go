@@ -90,14 +90,12 @@ func cfnRequest(requestType, requestID, physicalID, responseURL, account, roleAR
 	return r
 }
 
-// TestSandboxRegistration runs the registration flow of a customer's stack
+// sandboxRegistration runs the registration flow of a customer's stack
 // through serve: a sandbox role from the tenant's template, CloudFormation's
 // Create through the sandbox topic, the answer to a local bucket, and the
 // stack's deletion.
-func TestSandboxRegistration(t *testing.T) {
-	events := &syncbuf.Buffer{}
-	s := start(t, testOptions(t, events))
-	c := newClient(t, s)
+// It runs in the end-to-end suite, on every store.
+func sandboxRegistration(t *testing.T, c client) {
 	bucket, srv := answerBucket(t)
 
 	tn := c.newSandboxTenant("reg-")
