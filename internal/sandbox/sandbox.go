@@ -11,9 +11,15 @@
 // the other supported conditions), the caller's identity-based policies
 // (Resource, aws:ResourceAccount, aws:ResourceOrgID) and session policy,
 // explicit deny first. Grammar it does not model is refused when a policy
-// is loaded, never evaluated as a silent allow or deny. Unknown roles are
-// denied exactly like roles that refuse the caller, so nothing leaks whether
-// a role exists. Errors carry the codes real STS returns (AccessDenied,
+// is loaded, never evaluated as a silent allow or deny. So is text IAM
+// refuses: a character other than tab, line feed, carriage return and
+// U+0020 to U+00FF (named with its line and column, never with the
+// document's text), a trust policy over IAM's default quota of 2,048
+// characters, an identity-based policy over 4,096 (whitespace not counted;
+// AssumeRole refuses a session policy over 2,048, as STS does); a JSON
+// escape that decodes outside that character set is refused as
+// unmodelled. Unknown roles are denied exactly like roles that refuse the
+// caller, so nothing leaks whether a role exists. Errors carry the codes real STS returns (AccessDenied,
 // RegionDisabledException, Throttling, ValidationError, ExpiredToken, …).
 //
 // Callers are identified by the access key ID of the SigV4 Authorization
