@@ -88,7 +88,7 @@ func (s *STS) assumeRole(c caller, region string, in assumeInput, seq uint64) (a
 	if !ok || target.Partition != s.partition {
 		return assumeOutput{}, denied // no existence leak: as a refusing role
 	}
-	ctx := evalContext{id: c.id, req: Request{
+	ctx := evalContext{id: c.id, partition: role.arn.Partition, req: Request{
 		Principal:       c.id.arn,
 		Action:          "sts:AssumeRole",
 		ExternalID:      in.ExternalID,
@@ -118,6 +118,7 @@ func (s *STS) assumeRole(c caller, region string, in assumeInput, seq uint64) (a
 	claims := sessionClaims{
 		AccessKeyID: "ASIA" + id[:16],
 		Role:        role.arn.String(),
+		RoleGen:     role.gen,
 		Session:     in.RoleSessionName,
 		Expires:     s.now().UTC().Add(time.Duration(dur) * time.Second).Unix(),
 		Policy:      in.Policy,

@@ -2,15 +2,13 @@ package sandbox
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
-
-	"github.com/rolecall/rolecall/internal/rolearn"
 )
 
 // caller is a resolved caller: a configured principal, or a session the
@@ -28,30 +26,42 @@ type caller struct {
 
 // sessionClaims is what the token of a session the sandbox issued carries.
 // The sandbox keeps no table of sessions: a token names its session and is
-// authenticated with an HMAC keyed by the seed, so issuing millions of
-// sessions costs no memory. (The sandbox checks no secrets: the secret
-// access key of a session is never verified, as for configured callers.)
+// authenticated with an HMAC keyed by the sandbox's own signing key, so
+// issuing millions of sessions costs no memory. (The sandbox checks no
+// secrets: the secret access key of a session is never verified, as for
+// configured callers.)
 type sessionClaims struct {
 	AccessKeyID string `json:"k"`
 	Role        string `json:"r"` // the role's ARN, path included
-	Session     string `json:"s"`
-	Expires     int64  `json:"x"` // Unix seconds
-	Policy      string `json:"p,omitempty"`
+	// RoleGen is the generation of the role the session was issued for
+	// (sandboxRole.gen): a role deleted, or deleted and created again, is
+	// another role, as IAM gives a new role a new unique ID.
+	RoleGen uint64 `json:"g"`
+	Session string `json:"s"`
+	Expires int64  `json:"x"` // Unix seconds
+	Policy  string `json:"p,omitempty"`
 }
 
 const tokenPrefix = "sandbox1."
 
-func (s *STS) tokenKey() []byte {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(s.seed))
-	k := sha256.Sum256(append([]byte("rolecall-sandbox-session-token\x00"), b[:]...))
-	return k[:]
+// tokenKeySize is the size of a sandbox's session-token signing key.
+const tokenKeySize = 32
+
+// newTokenKey draws a sandbox's session-token signing key from crypto/rand.
+// The key is the sandbox's own, never derived from Config.Seed: a seed is
+// guessable (serve seeds with the clock), and STS credentials are valid only
+// where STS issued them, so a token another sandbox signed, whatever its
+// seed, is an unknown token here.
+func newTokenKey() []byte {
+	k := make([]byte, tokenKeySize)
+	_, _ = rand.Read(k) // crypto/rand.Read never fails; it crashes the program instead
+	return k
 }
 
 // sessionToken renders the session token of an issued session.
 func (s *STS) sessionToken(c sessionClaims) string {
 	payload, _ := json.Marshal(c) // strings and an int always marshal
-	mac := hmac.New(sha256.New, s.tokenKey())
+	mac := hmac.New(sha256.New, s.tokenKey)
 	mac.Write(payload)
 	enc := base64.RawURLEncoding
 	return tokenPrefix + enc.EncodeToString(payload) + "." + enc.EncodeToString(mac.Sum(nil))
@@ -70,7 +80,7 @@ func (s *STS) parseSessionToken(tok string) (sessionClaims, bool) {
 	if !ok || err1 != nil || err2 != nil {
 		return sessionClaims{}, false
 	}
-	mac := hmac.New(sha256.New, s.tokenKey())
+	mac := hmac.New(sha256.New, s.tokenKey)
 	mac.Write(payload)
 	if !hmac.Equal(sum, mac.Sum(nil)) {
 		return sessionClaims{}, false
@@ -89,24 +99,35 @@ var (
 
 // configuredCaller is a caller configured by its principal ARN (Config.Callers,
 // SetCaller or the embedded Assumer). A role, or a session of one, calls
-// with role session credentials.
-func configuredCaller(principalARN string) (caller, *APIError) {
+// with role session credentials. A principal of another partition is
+// unknown here: partitions are separate IAM instances, and a credential
+// issued in one is not valid in another, so STS answers as for any unknown
+// access key.
+func (s *STS) configuredCaller(principalARN string) (caller, *APIError) {
 	id, err := parseIdentity(principalARN)
-	if err != nil {
+	if err != nil || id.partition != s.partition {
 		return caller{}, errInvalidToken
 	}
 	return caller{id: id, chained: id.kind == kindRole || id.kind == kindSession}, nil
 }
 
 // resolveCaller finds who calls with accessKeyID (and the session token the
-// request carried, if any): a configured caller, or a session the sandbox
-// issued and that has not expired.
+// request carried, if any): a configured caller, or a session this sandbox
+// issued, that has not expired, of a role the sandbox still holds (the same
+// role, not one deleted and created again under its name).
+//
+// A session of a role that no longer exists is refused as an invalid
+// token, for every action, GetCallerIdentity included: IAM names a
+// session's role by its unique ID, and once the role is deleted no
+// principal answers to it, so nothing the session signs is authenticated.
+// (IAM does not document the code it returns then; InvalidClientTokenId is
+// the refusal that lets the session do nothing at all.)
 func (s *STS) resolveCaller(accessKeyID, sessionToken string) (caller, *APIError) {
 	s.mu.RLock()
 	arn, known := s.callers[accessKeyID]
 	s.mu.RUnlock()
 	if known {
-		return configuredCaller(arn)
+		return s.configuredCaller(arn)
 	}
 	claims, ok := s.parseSessionToken(sessionToken)
 	if !ok || claims.AccessKeyID != accessKeyID {
@@ -115,10 +136,13 @@ func (s *STS) resolveCaller(accessKeyID, sessionToken string) (caller, *APIError
 	if !s.now().Before(time.Unix(claims.Expires, 0)) {
 		return caller{}, errExpiredToken
 	}
-	role, err := rolearn.Parse(claims.Role, rolearn.Rules{})
-	if err != nil {
+	s.mu.RLock()
+	held, exists := s.roles[claims.Role]
+	s.mu.RUnlock()
+	if !exists || held.gen != claims.RoleGen {
 		return caller{}, errInvalidToken
 	}
+	role := held.arn
 	c := caller{
 		id: identity{kind: kindSession, partition: role.Partition, account: role.Account,
 			roleName: role.Name, rolePath: role.Path, session: claims.Session},

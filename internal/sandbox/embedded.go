@@ -28,7 +28,13 @@ func (a *embeddedAssumer) AssumeRole(ctx context.Context, in probe.AssumeRequest
 	if err := ctx.Err(); err != nil {
 		return probe.Session{}, probe.Classify(err)
 	}
-	seq, err := a.sts.begin(ctx, rolearn.Account(a.caller), a.sts.region)
+	// The caller is known before the call counts, as over HTTP: an
+	// unknown one draws no fault and spends no quota.
+	c, apiErr := a.sts.configuredCaller(a.caller)
+	if apiErr != nil {
+		return probe.Session{}, probe.Classify(apiErr)
+	}
+	seq, err := a.sts.begin(ctx, c.id.account, a.sts.region)
 	if err != nil {
 		return probe.Session{}, probe.Classify(err)
 	}
@@ -44,10 +50,6 @@ func (a *embeddedAssumer) AssumeRole(ctx context.Context, in probe.AssumeRequest
 	if input.DurationSeconds == 0 {
 		// The STS adapter always sends DurationSeconds; zero is out of range.
 		input.DurationSeconds = -1
-	}
-	c, apiErr := configuredCaller(a.caller)
-	if apiErr != nil {
-		return probe.Session{}, probe.Classify(apiErr)
 	}
 	out, apiErr := a.sts.assumeRole(c, a.sts.region, input, seq)
 	if apiErr != nil {

@@ -2,9 +2,13 @@ package sandbox
 
 import "strings"
 
+// evalContext is what a policy is evaluated in: the request, its caller,
+// and the partition of the policy (the role's, the sandbox's), in which a
+// bare account ID in a Principal names that account.
 type evalContext struct {
-	req Request
-	id  identity
+	req       Request
+	id        identity
+	partition string
 }
 
 // value returns the request's value of a condition key and whether the key
@@ -74,7 +78,7 @@ func (st statement) applies(c evalContext, identityPolicy bool) (principalMatch,
 		if !st.matchesResource(c.req.Resource) {
 			return noMatch, false
 		}
-	} else if m = st.principals.match(c.id); m == noMatch {
+	} else if m = st.principals.match(c.id, c.partition); m == noMatch {
 		return noMatch, false
 	}
 	action := strings.ToLower(c.req.Action)

@@ -1,19 +1,28 @@
 package sandbox
 
-import "sort"
+import (
+	"sort"
+	"strings"
+)
 
 // This file gives the package's tests (internal and sandbox_test) views of
 // the sandbox that production code has no use for; being a test file, it is
 // no part of the package's API.
 
 // Evaluate decides req against the policy as the sandbox decides a call of
-// the request's principal: a principal that does not parse is denied.
+// the request's principal: a principal that does not parse is denied. The
+// policy is a role's of the partition req.Resource names, "aws" when it
+// names none.
 func (p *Policy) Evaluate(req Request) Decision {
 	id, err := parseIdentity(req.Principal)
 	if err != nil {
 		return ImplicitDeny
 	}
-	d, _ := p.evaluate(evalContext{req: req, id: id})
+	partition := "aws"
+	if parts := strings.SplitN(req.Resource, ":", 3); len(parts) == 3 && parts[0] == "arn" {
+		partition = parts[1]
+	}
+	d, _ := p.evaluate(evalContext{req: req, id: id, partition: partition})
 	return d
 }
 

@@ -28,10 +28,15 @@ func (o object) get(key string) any {
 // decodeStrict decodes one JSON value, keeping key order and refusing
 // duplicate keys (IAM's reading of a duplicated element is ambiguous) and
 // trailing data.
+//
+// Every string, key or value, is checked with checkDecodedString: an
+// escape that decodes outside IAM's character set is refused with the
+// *PolicyError it returns.
 func decodeStrict(doc []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
-	v, err := decodeValue(dec, 0)
+	d := decoder{dec: dec, doc: doc}
+	v, err := d.value(0)
 	if err != nil {
 		return nil, err
 	}
@@ -43,16 +48,38 @@ func decodeStrict(doc []byte) (any, error) {
 
 const maxDepth = 32
 
-func decodeValue(dec *json.Decoder, depth int) (any, error) {
+// decoder reads one document's tokens.
+type decoder struct {
+	dec *json.Decoder
+	doc []byte
+}
+
+// token is the next token. A string's decoded characters are checked
+// (checkDecodedString), and its refusal returned as it is.
+func (d decoder) token() (json.Token, error) {
+	tok, err := d.dec.Token()
+	if err == io.EOF {
+		return nil, errors.New("unexpected end of JSON")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("malformed JSON: %w", err)
+	}
+	if s, ok := tok.(string); ok {
+		if err := checkDecodedString(d.doc, s, d.dec.InputOffset()); err != nil {
+			return nil, err
+		}
+	}
+	return tok, nil
+}
+
+func (d decoder) value(depth int) (any, error) {
+	dec := d.dec
 	if depth > maxDepth {
 		return nil, errors.New("the document is nested too deeply")
 	}
-	tok, err := dec.Token()
+	tok, err := d.token()
 	if err != nil {
-		if err == io.EOF {
-			return nil, errors.New("unexpected end of JSON")
-		}
-		return nil, fmt.Errorf("malformed JSON: %w", err)
+		return nil, err
 	}
 	switch t := tok.(type) {
 	case json.Delim:
@@ -61,9 +88,9 @@ func decodeValue(dec *json.Decoder, depth int) (any, error) {
 			var obj object
 			seen := map[string]bool{}
 			for dec.More() {
-				kt, err := dec.Token()
+				kt, err := d.token()
 				if err != nil {
-					return nil, fmt.Errorf("malformed JSON: %w", err)
+					return nil, err
 				}
 				k, ok := kt.(string)
 				if !ok {
@@ -73,7 +100,7 @@ func decodeValue(dec *json.Decoder, depth int) (any, error) {
 					return nil, fmt.Errorf("duplicate key %q", k)
 				}
 				seen[k] = true
-				v, err := decodeValue(dec, depth+1)
+				v, err := d.value(depth + 1)
 				if err != nil {
 					return nil, err
 				}
@@ -89,7 +116,7 @@ func decodeValue(dec *json.Decoder, depth int) (any, error) {
 		case '[':
 			list := []any{}
 			for dec.More() {
-				v, err := decodeValue(dec, depth+1)
+				v, err := d.value(depth + 1)
 				if err != nil {
 					return nil, err
 				}

@@ -140,11 +140,7 @@ func (s *STS) Load(doc []byte) error {
 		}
 	}
 	for _, r := range roles {
-		if old, ok := s.byClaim[r.arn.ClaimKey()]; ok {
-			delete(s.roles, old)
-		}
-		s.roles[r.arn.String()] = sandboxRole{arn: r.arn, doc: r.doc, policy: r.trust, maxSession: r.max}
-		s.byClaim[r.arn.ClaimKey()] = r.arn.String()
+		s.putRoleLocked(sandboxRole{arn: r.arn, doc: r.doc, policy: r.trust, maxSession: r.max})
 		if r.policies != nil {
 			s.identityPolicies[r.arn.String()] = r.policies
 		}

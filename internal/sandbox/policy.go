@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode"
 )
 
 // ErrUnsupported marks a trust policy that uses IAM grammar the sandbox does
@@ -40,10 +39,6 @@ func invalid(path, format string, args ...any) error {
 func unsupported(path, format string, args ...any) error {
 	return &PolicyError{Kind: ErrUnsupported, Path: path, Msg: fmt.Sprintf(format, args...)}
 }
-
-// MaxPolicyChars is the largest trust policy IAM accepts (characters other
-// than whitespace, after a quota increase; the default quota is 2048).
-const MaxPolicyChars = 4096
 
 // Policy is a parsed trust policy (ParsePolicy) or identity-based policy
 // (ParseIdentityPolicy). It is immutable and safe for concurrent use.
@@ -114,7 +109,10 @@ func (d Decision) String() string {
 	return "ImplicitDeny"
 }
 
-// ParsePolicy parses and validates a trust policy document. It accepts the
+// ParsePolicy parses and validates a trust policy document. The text must
+// be UTF-8 of the characters IAM accepts in a policy (tab, line feed,
+// carriage return, U+0020 to U+00FF) and at most MaxTrustPolicyChars long,
+// whitespace not counted (checkDocumentText). It accepts the
 // IAM grammar a role trust policy uses: Version, Id, Statement (object or
 // list) with Sid, Effect (Allow|Deny), Principal ("*" or {"AWS": account ID,
 // arn:…:root, role/user/assumed-role ARN or "*", string or list}; "Service"
@@ -142,16 +140,18 @@ func (d Decision) String() string {
 func ParsePolicy(doc []byte) (*Policy, error) { return parseDocument(doc, false) }
 
 func parseDocument(doc []byte, identityPolicy bool) (*Policy, error) {
-	n := 0
-	for _, r := range string(doc) {
-		if !unicode.IsSpace(r) {
-			n++
-		}
+	limit := MaxTrustPolicyChars
+	if identityPolicy {
+		limit = MaxPolicyChars
 	}
-	if n > MaxPolicyChars {
-		return nil, invalid("", "the document has %d characters, IAM allows at most %d", n, MaxPolicyChars)
+	if err := checkDocumentText(doc, limit); err != nil {
+		return nil, err
 	}
 	v, err := decodeStrict(doc)
+	var pe *PolicyError
+	if errors.As(err, &pe) {
+		return nil, pe
+	}
 	if err != nil {
 		return nil, invalid("", "%v", err)
 	}

@@ -12,7 +12,10 @@ import (
 // elements: Principal"):
 //   - "*" and {"AWS": "*"} match every caller;
 //   - an account ID or arn:<p>:iam::<account>:root matches every principal of
-//     that account (the account delegates; its identity policies decide);
+//     that account (the account delegates; its identity policies decide).
+//     A bare account ID is shorthand for arn:<p>:iam::<account>:root in the
+//     policy's own partition (the role's): partitions are separate IAM
+//     instances, and no principal of another one ever assumes the role;
 //   - a role ARN matches the role's sessions. IAM turns the ARN into the
 //     role's unique ID when the policy is saved, so the ARN must name the
 //     role exactly as it is: path included, byte for byte. A principal that
@@ -23,10 +26,17 @@ import (
 //     matches that one session, exactly.
 type principalSet struct {
 	any      bool
-	accounts []string // "<partition>:<account>" ("*:<account>" for a bare account ID)
+	accounts []accountPrincipal
 	roles    []string // canonical role ARNs, path included
 	users    []string // user ARNs
 	sessions []string // assumed-role session ARNs
+}
+
+// accountPrincipal is an account a trust policy names, by its root ARN or
+// its bare ID.
+type accountPrincipal struct {
+	partition string // "" for a bare account ID: the policy's own partition
+	account   string
 }
 
 func parsePrincipal(path string, v any) (principalSet, error) {
@@ -72,7 +82,7 @@ func (ps *principalSet) add(path, s string) error {
 		return nil
 	}
 	if rolearn.IsAccountID(s) {
-		ps.accounts = append(ps.accounts, "*:"+s)
+		ps.accounts = append(ps.accounts, accountPrincipal{account: s})
 		return nil
 	}
 	if strings.ContainsAny(s, "*?") {
@@ -84,7 +94,7 @@ func (ps *principalSet) add(path, s string) error {
 	}
 	switch id.kind {
 	case kindRoot:
-		ps.accounts = append(ps.accounts, id.partition+":"+id.account)
+		ps.accounts = append(ps.accounts, accountPrincipal{partition: id.partition, account: id.account})
 	case kindRole:
 		ps.roles = append(ps.roles, id.roleARN())
 	case kindUser:
@@ -104,9 +114,10 @@ const (
 	specificMatch                // the caller's role, user or session ARN
 )
 
-// match reports how ps matches id: a specific match (the caller's own ARN)
-// counts for more than a broad one in IAM's same-account evaluation.
-func (ps principalSet) match(id identity) principalMatch {
+// match reports how ps, in a policy of partition, matches id: a specific
+// match (the caller's own ARN) counts for more than a broad one in IAM's
+// same-account evaluation.
+func (ps principalSet) match(id identity, partition string) principalMatch {
 	if ps.matchesSpecifically(id) {
 		return specificMatch
 	}
@@ -114,7 +125,11 @@ func (ps principalSet) match(id identity) principalMatch {
 		return broadMatch
 	}
 	for _, a := range ps.accounts {
-		if a == id.partition+":"+id.account || a == "*:"+id.account {
+		p := a.partition
+		if p == "" {
+			p = partition
+		}
+		if p == id.partition && a.account == id.account {
 			return broadMatch
 		}
 	}

@@ -11,15 +11,30 @@
 // the other supported conditions), the caller's identity-based policies
 // (Resource, aws:ResourceAccount, aws:ResourceOrgID) and session policy,
 // explicit deny first. Grammar it does not model is refused when a policy
-// is loaded, never evaluated as a silent allow or deny. Unknown roles are
-// denied exactly like roles that refuse the caller, so nothing leaks whether
-// a role exists. Errors carry the codes real STS returns (AccessDenied,
+// is loaded, never evaluated as a silent allow or deny. So is text IAM
+// refuses: a character other than tab, line feed, carriage return and
+// U+0020 to U+00FF (named with its line and column, never with the
+// document's text), a trust policy over IAM's default quota of 2,048
+// characters, an identity-based policy over 4,096 (whitespace not counted;
+// AssumeRole refuses a session policy over 2,048, as STS does); a JSON
+// escape that decodes outside that character set is refused as
+// unmodelled. Unknown roles are denied exactly like roles that refuse the
+// caller, so nothing leaks whether a role exists. Errors carry the codes real STS returns (AccessDenied,
 // RegionDisabledException, Throttling, ValidationError, ExpiredToken, …).
 //
 // Callers are identified by the access key ID of the SigV4 Authorization
 // header: a configured principal, or a session the sandbox issued (its
 // session token names it), so role chaining works, with STS's one-hour
-// limit. Signatures and secrets are not verified. An optional request quota
+// limit. Session tokens are signed with a key each sandbox draws from
+// crypto/rand when it is made, never from its seed: as STS credentials are
+// valid only where STS issued them, a session is a caller of the sandbox
+// that issued it only, and only while the role it was issued for exists (a
+// role deleted, or deleted and created again, leaves its sessions
+// InvalidClientTokenId). A caller of another partition than the sandbox's
+// is unknown too (InvalidClientTokenId): partitions are separate IAM
+// instances and AssumeRole never crosses them, so a bare account ID in a
+// trust policy names the account in the role's own partition.
+// Signatures and secrets are not verified. An optional request quota
 // per caller account and Region throttles as STS does. Fault injection
 // (latency with jitter, throttling, 5xx) is deterministic for a seed: the
 // n-th call draws the same faults.
@@ -57,7 +72,10 @@ type Config struct {
 	// it: arn:<p>:iam::<account>:role/<name> (a session of that role),
 	// …:user/<name>, …:root or arn:<p>:sts::<account>:assumed-role/<r>/<s>.
 	Callers map[string]string
-	// Seed makes fault injection and generated identifiers deterministic.
+	// Seed makes fault injection and generated identifiers (access key
+	// IDs, request IDs) deterministic. It keys nothing: the session tokens a
+	// sandbox issues are signed with a key of its own, drawn from
+	// crypto/rand, so they are valid at that sandbox only.
 	Seed int64
 	// Region is the region the embedded Assumer calls (default
 	// "us-east-1"); over HTTP the region comes from the SigV4 scope.
@@ -79,6 +97,8 @@ type STS struct {
 	region    string
 	now       func() time.Time
 	seed      int64
+	// tokenKey signs the session tokens this sandbox issues (newTokenKey).
+	tokenKey []byte
 
 	mu       sync.RWMutex
 	callers  map[string]string
@@ -88,6 +108,9 @@ type STS struct {
 	// identityPolicies: role ARN or user ARN → its identity-based policies.
 	identityPolicies map[string][]*Policy
 	orgs             map[string]string // account ID → organization ID
+	// roleGens counts the roles created, so each gets a generation of its
+	// own (sandboxRole.gen).
+	roleGens uint64
 
 	quota quota
 
@@ -102,6 +125,11 @@ type sandboxRole struct {
 	doc        []byte
 	policy     *Policy
 	maxSession int32 // MaxSessionDuration, seconds
+	// gen tells this role from one of the same ARN deleted before it was
+	// created: the sandbox's stand-in for IAM's unique role ID. Replacing
+	// a role's trust policy (the same ARN) keeps it, as
+	// UpdateAssumeRolePolicy keeps the role's ID.
+	gen uint64
 }
 
 // New returns a sandbox STS with no roles and no faults.
@@ -111,6 +139,7 @@ func New(cfg Config) *STS {
 		region:    cfg.Region,
 		now:       cfg.Now,
 		seed:      cfg.Seed,
+		tokenKey:  newTokenKey(),
 		callers:   map[string]string{},
 		roles:     map[string]sandboxRole{},
 		byClaim:   map[string]string{},
@@ -173,14 +202,29 @@ func (s *STS) PutRole(roleARN string, trustPolicy []byte) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// IAM role names are unique per account whatever the case and path:
-	// the role replaces any of the same claim key.
-	if old, ok := s.byClaim[a.ClaimKey()]; ok {
+	s.putRoleLocked(sandboxRole{arn: a, doc: append([]byte(nil), trustPolicy...), policy: p, maxSession: defaultMaxSession})
+	return nil
+}
+
+// putRoleLocked puts r, replacing any role of its claim key (IAM role
+// names are unique per account whatever the case and path). A role of the
+// same ARN keeps its generation, so its sessions stay valid; any other is a
+// new role, and the sessions of the one it replaces are of a role that no
+// longer exists. s.mu must be held for writing.
+func (s *STS) putRoleLocked(r sandboxRole) {
+	key := r.arn.ClaimKey()
+	if old, ok := s.byClaim[key]; ok {
+		if prev := s.roles[old]; old == r.arn.String() {
+			r.gen = prev.gen
+		}
 		delete(s.roles, old)
 	}
-	s.roles[a.String()] = sandboxRole{arn: a, doc: append([]byte(nil), trustPolicy...), policy: p, maxSession: defaultMaxSession}
-	s.byClaim[a.ClaimKey()] = a.String()
-	return nil
+	if r.gen == 0 {
+		s.roleGens++
+		r.gen = s.roleGens
+	}
+	s.roles[r.arn.String()] = r
+	s.byClaim[key] = r.arn.String()
 }
 
 // DeleteRole deletes a sandbox role and its identity policies; deleting an
