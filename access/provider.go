@@ -29,6 +29,9 @@ const (
 	// DefaultDuration of a customer session; under role chaining STS
 	// allows one hour at most.
 	DefaultDuration = time.Hour
+	// MinDuration of a customer session: STS refuses a DurationSeconds
+	// under 900.
+	MinDuration = 15 * time.Minute
 	// DefaultRecheckEvery bounds how often an AccessDenied of one
 	// connection asks RoleCall for a re-check.
 	DefaultRecheckEvery = 5 * time.Minute
@@ -105,7 +108,10 @@ type Options struct {
 	// Workload names this service in session names (visible in the
 	// customer's CloudTrail): "<workload>-<tenant>". Default "workload".
 	Workload string
-	// Duration of customer sessions (default and at most one hour).
+	// Duration of customer sessions: default and at most one hour (STS's
+	// limit under role chaining), at least 15 minutes (STS's minimum).
+	// A duration out of that range is taken as the nearest bound, so
+	// that every refresh is one STS accepts.
 	Duration time.Duration
 	// RecheckEvery: at most one re-check request per connection this
 	// often (default 5 minutes).
@@ -139,8 +145,11 @@ func New(cfg aws.Config, api *API, opts Options) *Client {
 	if opts.Workload == "" {
 		opts.Workload = DefaultWorkload
 	}
-	if opts.Duration <= 0 || opts.Duration > DefaultDuration {
+	switch {
+	case opts.Duration <= 0 || opts.Duration > DefaultDuration:
 		opts.Duration = DefaultDuration
+	case opts.Duration < MinDuration:
+		opts.Duration = MinDuration
 	}
 	if opts.RecheckEvery <= 0 {
 		opts.RecheckEvery = DefaultRecheckEvery
