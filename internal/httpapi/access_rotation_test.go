@@ -91,6 +91,8 @@ func TestAccessHandsOutTheExternalIDTheRoleVerifiedWith(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
+			// The handler judges the grace on its own clock: the
+			// env's, as the service's.
 			e.h.cfg.Now = func() time.Time { return e.now }
 			original := e.tenant("acme")
 			e.verified(t, "acme")
