@@ -128,8 +128,9 @@ func TestSessionsAreCachedPerConnection(t *testing.T) {
 	}
 }
 
-// TestSessionsAreRenewedBeforeTheyExpire: a session within ExpiryWindow
-// of its expiry is replaced; one further away is reused.
+// TestSessionsAreRenewedBeforeTheyExpire: a session within the shortest
+// jittered window of its expiry (2.5 minutes) is replaced; one further
+// away than ExpiryWindow is reused.
 func TestSessionsAreRenewedBeforeTheyExpire(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -138,7 +139,7 @@ func TestSessionsAreRenewedBeforeTheyExpire(t *testing.T) {
 	}{
 		{"an hour: reused", time.Hour, 1},
 		{"ten minutes: reused", 10 * time.Minute, 1},
-		{"four minutes, inside the window: renewed", 4 * time.Minute, 3},
+		{"two minutes, inside every window: renewed", 2 * time.Minute, 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
