@@ -12,19 +12,26 @@ import (
 )
 
 // Connection is what RoleCall hands a workload for one VERIFIED
-// connection: the customer's role, the tenant's current external ID, and
-// the partner access role to reach it through. RoleCall's API encodes
+// connection: the customer's role, the tenant's external ID to assume it
+// with, and the partner access role to reach it through. The external ID
+// is the tenant's current one, except during a rotation's grace for a
+// connection whose role RoleCall verified with the previous one: then it
+// is the previous one, which that role trusts. RoleCall's API encodes
 // this very type, so its JSON field names are the access routes' wire
 // format.
 type Connection struct {
-	TenantID      string    `json:"tenantId"`
-	AccountID     string    `json:"accountId"`
-	RoleARN       string    `json:"roleArn"`
-	ExternalID    string    `json:"externalId"`
-	AccessRoleARN string    `json:"accessRoleArn"`
-	Partition     string    `json:"partition"`
-	Status        string    `json:"status"`
-	VerifiedAt    time.Time `json:"verifiedAt"`
+	TenantID   string `json:"tenantId"`
+	AccountID  string `json:"accountId"`
+	RoleARN    string `json:"roleArn"`
+	ExternalID string `json:"externalId"`
+	// ExternalIDVersion is the tenant's version of ExternalID (1 at the
+	// tenant's creation, +1 per rotation): it tells which one was handed
+	// out without showing it.
+	ExternalIDVersion int       `json:"externalIdVersion"`
+	AccessRoleARN     string    `json:"accessRoleArn"`
+	Partition         string    `json:"partition"`
+	Status            string    `json:"status"`
+	VerifiedAt        time.Time `json:"verifiedAt"`
 }
 
 // String never shows the external ID.

@@ -14,7 +14,10 @@
 // When the customer's role refuses the service (AccessDenied), the
 // provider asks RoleCall to re-check the connection, at most once per
 // RecheckEvery, so that the failure reaches the partner's operations as a
-// RoleCall event instead of a silent retry loop.
+// RoleCall event instead of a silent retry loop. A failed refresh is
+// answered again, without calling RoleCall or STS, until a backoff has
+// passed (*RetryLaterError), so a broken connection costs the partner
+// account little of its STS quota however often it is used.
 //
 // API is the one client of RoleCall's operations routes: it authorizes
 // requests (BearerToken for `rolecall serve`, SigV4 for a deployed API)

@@ -16,6 +16,7 @@ type fakeAPI struct {
 	reasons  map[Ref]Reason
 	checks   []Ref
 	requests int
+	reads    int // GETs of a connection's access
 }
 
 func (f *fakeAPI) setStatus(ref Ref, status string, reason Reason) {
@@ -25,6 +26,12 @@ func (f *fakeAPI) setStatus(ref Ref, status string, reason Reason) {
 	c.Status = status
 	f.conns[ref] = c
 	f.reasons[ref] = reason
+}
+
+func (f *fakeAPI) accessReads() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.reads
 }
 
 func (f *fakeAPI) checked() []Ref {
@@ -50,6 +57,9 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ref := Ref{TenantID: parts[0], AccountID: parts[2]}
+	if r.Method == http.MethodGet && parts[3] == "access" {
+		f.reads++
+	}
 	c, ok := f.conns[ref]
 	switch {
 	case !ok:

@@ -19,9 +19,14 @@ import (
 
 // Defaults.
 const (
-	// ExpiryWindow: a cached session is replaced this long before it
-	// expires, so no request is signed with credentials about to expire.
+	// ExpiryWindow: a cached session is replaced at most this long before
+	// it expires, so no request is signed with credentials about to expire.
 	ExpiryWindow = 5 * time.Minute
+	// ExpiryWindowJitterFrac: a cached session is replaced at a random
+	// point of the last part of ExpiryWindow this long (2.5 to 5 minutes
+	// before it expires), so sessions warmed together are not all renewed
+	// in the same second.
+	ExpiryWindowJitterFrac = 0.5
 	// AccessRoleDuration of the access role's session: STS's limit for a
 	// session assumed with a role session's credentials (role chaining),
 	// and the access role's MaxSessionDuration.
@@ -29,6 +34,9 @@ const (
 	// DefaultDuration of a customer session; under role chaining STS
 	// allows one hour at most.
 	DefaultDuration = time.Hour
+	// MinDuration of a customer session: STS refuses a DurationSeconds
+	// under 900.
+	MinDuration = 15 * time.Minute
 	// DefaultRecheckEvery bounds how often an AccessDenied of one
 	// connection asks RoleCall for a re-check.
 	DefaultRecheckEvery = 5 * time.Minute
@@ -37,8 +45,8 @@ const (
 )
 
 // AccessRole returns a provider of the partner access role's sessions,
-// assumed with cfg's credentials and cached until ExpiryWindow before they
-// expire: one sts:AssumeRole per session lifetime, however many customer
+// assumed with cfg's credentials and cached until 2.5 to 5 minutes
+// (ExpiryWindow, ExpiryWindowJitterFrac) before they expire: one sts:AssumeRole per session lifetime, however many customer
 // sessions are assumed with it. It is what RoleCall's verifier and the
 // Client chain through.
 func AccessRole(cfg aws.Config, roleARN, sessionName string) aws.CredentialsProvider {
@@ -46,7 +54,7 @@ func AccessRole(cfg aws.Config, roleARN, sessionName string) aws.CredentialsProv
 		o.RoleSessionName = SessionName(sessionName)
 		o.Duration = AccessRoleDuration
 	})
-	return aws.NewCredentialsCache(accessRoleProvider{p: p, arn: roleARN}, func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = ExpiryWindow })
+	return aws.NewCredentialsCache(accessRoleProvider{p: p, arn: roleARN}, cacheOptions)
 }
 
 // ErrAccessRole: the partner access role could not be assumed. Match with
@@ -92,6 +100,12 @@ func ThroughAccessRole(cfg aws.Config, roleARN, sessionName string) aws.Config {
 	return out
 }
 
+// cacheOptions are the options of every session cache.
+func cacheOptions(o *aws.CredentialsCacheOptions) {
+	o.ExpiryWindow = ExpiryWindow
+	o.ExpiryWindowJitterFrac = ExpiryWindowJitterFrac
+}
+
 func stsClient(cfg aws.Config) *sts.Client {
 	return sts.NewFromConfig(cfg, func(o *sts.Options) {
 		if o.Region == "" {
@@ -105,12 +119,16 @@ type Options struct {
 	// Workload names this service in session names (visible in the
 	// customer's CloudTrail): "<workload>-<tenant>". Default "workload".
 	Workload string
-	// Duration of customer sessions (default and at most one hour).
+	// Duration of customer sessions: default and at most one hour (STS's
+	// limit under role chaining), at least 15 minutes (STS's minimum).
+	// A duration out of that range is taken as the nearest bound, so
+	// that every refresh is one STS accepts.
 	Duration time.Duration
 	// RecheckEvery: at most one re-check request per connection this
 	// often (default 5 minutes).
 	RecheckEvery time.Duration
-	// Now is the clock of the re-check limit (default time.Now).
+	// Now is the clock of the re-check limit and of the backoff after a
+	// failed refresh (default time.Now).
 	Now func() time.Time
 }
 
@@ -139,8 +157,11 @@ func New(cfg aws.Config, api *API, opts Options) *Client {
 	if opts.Workload == "" {
 		opts.Workload = DefaultWorkload
 	}
-	if opts.Duration <= 0 || opts.Duration > DefaultDuration {
+	switch {
+	case opts.Duration <= 0 || opts.Duration > DefaultDuration:
 		opts.Duration = DefaultDuration
+	case opts.Duration < MinDuration:
+		opts.Duration = MinDuration
 	}
 	if opts.RecheckEvery <= 0 {
 		opts.RecheckEvery = DefaultRecheckEvery
@@ -155,8 +176,12 @@ func New(cfg aws.Config, api *API, opts Options) *Client {
 // Credentials returns the provider of one connection's customer sessions:
 // use it as aws.Config.Credentials. Each Retrieve of a new session asks
 // RoleCall for the connection first, so a connection that is no longer
-// VERIFIED is refused (*NotVerifiedError) at the next refresh. The same
-// connection always gets the same cached provider.
+// VERIFIED is refused (*NotVerifiedError) at the next refresh. A failed
+// refresh is answered again (*RetryLaterError wrapping it) without asking
+// RoleCall or STS until a backoff has passed: FailureBackoff, doubling
+// with each consecutive failure up to RecheckEvery, forgotten at the
+// first success. The same connection always gets the same cached
+// provider.
 func (c *Client) Credentials(tenantID, accountID string) aws.CredentialsProvider {
 	ref := Ref{TenantID: tenantID, AccountID: accountID}
 	c.mu.Lock()
@@ -164,7 +189,7 @@ func (c *Client) Credentials(tenantID, accountID string) aws.CredentialsProvider
 	if p, ok := c.conns[ref]; ok {
 		return p
 	}
-	p := aws.NewCredentialsCache(&connProvider{c: c, ref: ref}, func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = ExpiryWindow })
+	p := aws.NewCredentialsCache(&connProvider{c: c, ref: ref}, cacheOptions)
 	c.conns[ref] = p
 	return p
 }
@@ -211,13 +236,28 @@ func (c *Client) accessRole(arn string) aws.CredentialsProvider {
 }
 
 // connProvider assumes one connection's customer role through the access
-// role.
+// role, backing off after a failure.
 type connProvider struct {
-	c   *Client
-	ref Ref
+	c      *Client
+	ref    Ref
+	failed lastFailure
 }
 
 func (p *connProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	if err := p.failed.answer(p.c.opts.Now()); err != nil {
+		return aws.Credentials{}, err
+	}
+	creds, err := p.assume(ctx)
+	if err != nil {
+		p.failed.remember(ctx, err, p.c.opts.Now(), FailureBackoff, p.c.opts.RecheckEvery)
+		return aws.Credentials{}, err
+	}
+	p.failed.clear()
+	return creds, nil
+}
+
+// assume asks RoleCall for the connection and assumes its role.
+func (p *connProvider) assume(ctx context.Context) (aws.Credentials, error) {
 	conn, err := p.c.api.Connection(ctx, p.ref.TenantID, p.ref.AccountID)
 	if err != nil {
 		return aws.Credentials{}, err

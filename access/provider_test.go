@@ -128,8 +128,9 @@ func TestSessionsAreCachedPerConnection(t *testing.T) {
 	}
 }
 
-// TestSessionsAreRenewedBeforeTheyExpire: a session within ExpiryWindow
-// of its expiry is replaced; one further away is reused.
+// TestSessionsAreRenewedBeforeTheyExpire: a session within the shortest
+// jittered window of its expiry (2.5 minutes) is replaced; one further
+// away than ExpiryWindow is reused.
 func TestSessionsAreRenewedBeforeTheyExpire(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -138,7 +139,7 @@ func TestSessionsAreRenewedBeforeTheyExpire(t *testing.T) {
 	}{
 		{"an hour: reused", time.Hour, 1},
 		{"ten minutes: reused", 10 * time.Minute, 1},
-		{"four minutes, inside the window: renewed", 4 * time.Minute, 3},
+		{"two minutes, inside every window: renewed", 2 * time.Minute, 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -358,5 +359,44 @@ func TestAccessRoleFailureIsNotTheCustomers(t *testing.T) {
 	}
 	if w.sts.Assumed(customerRole("444455556666")) != 0 {
 		t.Error("the customer role was called")
+	}
+}
+
+// TestSessionDurationIsOneSTSAccepts: Options.Duration is taken within
+// STS's bounds for a chained session (15 minutes to one hour), so every
+// refresh is accepted; the fake STS refuses any other DurationSeconds as
+// STS does.
+func TestSessionDurationIsOneSTSAccepts(t *testing.T) {
+	tests := []struct {
+		name     string
+		duration time.Duration
+		want     string // DurationSeconds sent
+	}{
+		{"unset: one hour", 0, "3600"},
+		{"negative: one hour", -time.Minute, "3600"},
+		{"one minute: the minimum", time.Minute, "900"},
+		{"a second under the minimum", 899 * time.Second, "900"},
+		{"the minimum", 15 * time.Minute, "900"},
+		{"half an hour", 30 * time.Minute, "1800"},
+		{"one hour", time.Hour, "3600"},
+		{"two hours: the chained maximum", 2 * time.Hour, "3600"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t, "444455556666")
+			c := New(w.cfg, w.client.api, Options{Workload: "billing", Duration: tt.duration, Now: w.clock.Now})
+			if _, err := c.Credentials("acme", "444455556666").Retrieve(context.Background()); err != nil {
+				t.Fatalf("Retrieve: %v", err)
+			}
+			var sent []string
+			for _, r := range w.sts.Requests() {
+				if r.Get("RoleArn") == customerRole("444455556666") {
+					sent = append(sent, r.Get("DurationSeconds"))
+				}
+			}
+			if len(sent) != 1 || sent[0] != tt.want {
+				t.Errorf("DurationSeconds sent %v, want [%s]", sent, tt.want)
+			}
+		})
 	}
 }

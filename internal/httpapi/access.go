@@ -3,6 +3,7 @@ package httpapi
 import (
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/rolecall/rolecall/access"
 	"github.com/rolecall/rolecall/internal/connection"
@@ -28,12 +29,27 @@ type notVerifiedDetail struct {
 
 // accessOf is what a partner workload needs to use a VERIFIED connection,
 // in the document the public access package decodes: the customer's role,
-// the tenant's current external ID and the partner access role to chain
-// through. It is an ops route's answer only: the external ID is the
-// tenant's secret with its customer.
-func (h *Handler) accessOf(t tenant.Tenant, c connection.Connection) access.Connection {
-	return access.Connection{TenantID: c.TenantID, AccountID: c.AccountID, RoleARN: c.RoleARN, ExternalID: t.ExternalID,
+// the external ID its role works with (externalIDFor) and the partner
+// access role to chain through. It is an ops route's answer only: the
+// external ID is the tenant's secret with its customer.
+func (h *Handler) accessOf(t tenant.Tenant, c connection.Connection, now time.Time) access.Connection {
+	id, version := externalIDFor(t, c, now)
+	return access.Connection{TenantID: c.TenantID, AccountID: c.AccountID, RoleARN: c.RoleARN, ExternalID: id, ExternalIDVersion: version,
 		AccessRoleARN: h.cfg.TrustedPrincipalARN, Partition: h.partition(), Status: string(c.Status), VerifiedAt: c.VerifiedAt}
+}
+
+// externalIDFor returns the tenant's external ID (and its version) a
+// workload must use for c at time now: the one c's last successful check
+// used while the tenant still accepts it. During a rotation's grace a role
+// whose trust policy names only the previous ID stays VERIFIED, so
+// workloads get the previous ID, as the verifier's checks do; otherwise
+// (no rotation, c verified with the current ID, or the grace is over) the
+// current one.
+func externalIDFor(t tenant.Tenant, c connection.Connection, now time.Time) (string, int) {
+	if c.ExternalIDVersion != t.ExternalIDVersion && t.AcceptsExternalID(c.ExternalIDVersion, true, now) {
+		return t.PreviousExternalID, t.PreviousExternalIDVersion
+	}
+	return t.ExternalID, t.ExternalIDVersion
 }
 
 // getAccess answers GET /v1/tenants/{tenantId}/connections/{accountId}/access.
@@ -54,7 +70,7 @@ func (h *Handler) getAccess(w http.ResponseWriter, r *http.Request) error {
 		})
 		return nil
 	}
-	writeJSON(w, http.StatusOK, h.accessOf(t, c))
+	writeJSON(w, http.StatusOK, h.accessOf(t, c, h.cfg.Now()))
 	return nil
 }
 
@@ -70,9 +86,10 @@ func (h *Handler) listAccess(w http.ResponseWriter, r *http.Request) error {
 		return h.cfg.Service.ConnectionsOf(r.Context(), t, cursor, limit)
 	}, func(p onboarding.Page) access.Page {
 		out := access.Page{Connections: []access.Connection{}, Cursor: p.Cursor}
+		now := h.cfg.Now()
 		for _, c := range p.Items {
 			if c.Status == connection.Verified {
-				out.Connections = append(out.Connections, h.accessOf(t, c))
+				out.Connections = append(out.Connections, h.accessOf(t, c, now))
 			}
 		}
 		return out

@@ -23,14 +23,14 @@ func TestAccessOfAVerifiedConnection(t *testing.T) {
 	}
 	got := decode[access.Connection](t, w)
 	want := access.Connection{TenantID: "acme", AccountID: customerAcct, RoleARN: customerRole, ExternalID: tn.ExternalID,
-		AccessRoleARN: principalARN, Partition: "aws", Status: string(connection.Verified), VerifiedAt: c.VerifiedAt}
+		ExternalIDVersion: tn.ExternalIDVersion, AccessRoleARN: principalARN, Partition: "aws", Status: string(connection.Verified), VerifiedAt: c.VerifiedAt}
 	if got != want {
 		t.Errorf("access\n %+v\nwant\n %+v", got, want)
 	}
 	// The document itself, field by field: the access package decodes it.
 	verifiedAt, _ := c.VerifiedAt.MarshalJSON()
 	doc := `{"tenantId":"acme","accountId":"` + customerAcct + `","roleArn":"` + customerRole + `","externalId":"` + tn.ExternalID +
-		`","accessRoleArn":"` + principalARN + `","partition":"aws","status":"VERIFIED","verifiedAt":` + string(verifiedAt) + `}`
+		`","externalIdVersion":1,"accessRoleArn":"` + principalARN + `","partition":"aws","status":"VERIFIED","verifiedAt":` + string(verifiedAt) + `}`
 	if body := strings.TrimSpace(w.Body.String()); body != doc {
 		t.Errorf("answer\n %s\nwant\n %s", body, doc)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -121,6 +122,10 @@ func (f *ChainSTS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		acct := rolearn.Account(caller)
 		fmt.Fprintf(w, `<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>%s</Arn><UserId>AIDFAKE</UserId><Account>%s</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></GetCallerIdentityResponse>`, caller, acct)
 	case "AssumeRole":
+		if msg := durationRefusal(r.PostForm, caller); msg != "" {
+			stsError(w, http.StatusBadRequest, "ValidationError", msg)
+			return
+		}
 		arn := r.PostForm.Get("RoleArn")
 		role, exists := f.roles[arn]
 		target, perr := rolearn.ParsePrincipal(arn)
@@ -143,4 +148,41 @@ func (f *ChainSTS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		stsError(w, http.StatusBadRequest, "InvalidAction", "unsupported")
 	}
+}
+
+// Session durations STS accepts: DurationSeconds from 900 s to 12 hours,
+// 3600 s when absent, and at most the role's MaxSessionDuration (every
+// ChainSTS role has IAM's default, one hour) and one hour for a session
+// assumed with role-session credentials (role chaining), whatever the
+// role's maximum.
+const (
+	minSessionSeconds     = 900
+	maxSessionSeconds     = 43200
+	roleMaxSessionSeconds = 3600
+	chainedSessionSeconds = 3600
+)
+
+// durationRefusal is STS's ValidationError message for the request's
+// DurationSeconds, or "" when STS would accept it; caller is the
+// principal the request is signed by.
+func durationRefusal(form url.Values, caller string) string {
+	raw, present := form["DurationSeconds"]
+	if !present {
+		return ""
+	}
+	d, err := strconv.ParseInt(raw[0], 10, 32)
+	if err != nil {
+		return fmt.Sprintf("Value '%s' at 'durationSeconds' failed to satisfy constraint: Member must be an integer", raw[0])
+	}
+	switch {
+	case d < minSessionSeconds:
+		return fmt.Sprintf("1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to %d", d, minSessionSeconds)
+	case d > maxSessionSeconds:
+		return fmt.Sprintf("1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to %d", d, maxSessionSeconds)
+	case d > chainedSessionSeconds && roleOf(caller) != caller:
+		return "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."
+	case d > roleMaxSessionSeconds:
+		return "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+	}
+	return ""
 }
