@@ -13,9 +13,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/spf13/cobra"
 
+	"github.com/rolecall/rolecall/access"
 	"github.com/rolecall/rolecall/internal/app"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/probe"
@@ -39,6 +41,7 @@ type verifyOptions struct {
 	region         string
 	sandboxFile    string
 	partnerAccount string
+	accessRoleARN  string
 	json           bool
 	timeout        time.Duration
 }
@@ -46,7 +49,7 @@ type verifyOptions struct {
 func newVerifyCmd() *cobra.Command {
 	var o verifyOptions
 	cmd := &cobra.Command{
-		Use:                   "verify --role-arn ARN --external-id ID [--previous-external-id ID] [--region R] [--sandbox-file roles.json] [--json] [--partner-account ID]",
+		Use:                   "verify --role-arn ARN --external-id ID [--access-role-arn ARN] [--previous-external-id ID] [--region R] [--sandbox-file roles.json] [--json] [--partner-account ID]",
 		Short:                 "Check one customer role now, exactly as the pipeline does",
 		DisableFlagsInUseLine: true,
 		Long: `verify runs RoleCall's check on one role: the ARN's syntax, then three sts:AssumeRole
@@ -58,19 +61,28 @@ its latency, code and the hint for the customer. Exit status: 0 when the role wo
 VERIFIED, 1 when not, 2 for usage errors.
 
 Credentials come from the default AWS credential chain (environment, shared config
-and profiles, SSO, container and instance roles); run it as the partner's verifier
-principal. With --sandbox-file it runs against an in-process sandbox STS instead,
-with no AWS at all. The file is JSON:
+and profiles, SSO, container and instance roles). Customer roles trust only the
+partner access role (rolecall-<stage>-access, the stack output TrustedPrincipalArn),
+so pass it with --access-role-arn: verify then assumes the access role with those
+credentials and checks the customer role from that session, exactly as the verify
+function does (the credentials must be a principal the access role trusts: one of the
+stack's WorkloadPrincipalArns). Without --access-role-arn the credentials themselves
+assume the customer role, which a deployment's customer roles refuse.
+
+With --sandbox-file it runs against an in-process sandbox STS instead, with no AWS at
+all; the file's callerPrincipalArn is the principal that assumes the customer roles
+(the access role, as in a deployment). The file is JSON:
 
   {
-    "callerPrincipalArn": "arn:aws:iam::111122223333:role/RoleCallVerifier",
+    "callerPrincipalArn": "arn:aws:iam::111122223333:role/rolecall-prod-access",
     "roles": {
       "arn:aws:iam::210987654321:role/RoleCallAccess": { <trust policy document> }
     }
   }
 
 See infra/sandbox-roles.example.json.`,
-		Example: `  rolecall verify --role-arn arn:aws:iam::210987654321:role/RoleCallAccess --external-id rc-…
+		Example: `  rolecall verify --access-role-arn arn:aws:iam::111122223333:role/rolecall-prod-access \
+    --role-arn arn:aws:iam::210987654321:role/RoleCallAccess --external-id rc-…
   rolecall verify --sandbox-file infra/sandbox-roles.example.json \
     --role-arn arn:aws:iam::210987654321:role/RoleCallAccess \
     --external-id rc-EXAMPLEEXAMPLEEXAMPLEEXAMPLE234 --json`,
@@ -90,7 +102,8 @@ See infra/sandbox-roles.example.json.`,
 	f.StringVar(&o.previousID, "previous-external-id", "", "the tenant's previous external ID, during a rotation's grace period")
 	f.StringVar(&o.region, "region", "", "STS region (default: from the AWS config, else us-east-1)")
 	f.StringVar(&o.sandboxFile, "sandbox-file", "", "run against a sandbox STS loaded from this JSON file instead of AWS")
-	f.StringVar(&o.partnerAccount, "partner-account", "", "the partner's own account ID, refused as a customer account (default with --sandbox-file: the caller's)")
+	f.StringVar(&o.accessRoleARN, "access-role-arn", "", "the partner access role (stack output TrustedPrincipalArn): check through a session of it, as the verify function does")
+	f.StringVar(&o.partnerAccount, "partner-account", "", "the partner's own account ID, refused as a customer account (default: the access role's, or with --sandbox-file the caller's)")
 	f.BoolVar(&o.json, "json", false, "print the report as JSON")
 	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "time budget for the whole check")
 	cmd.SetFlagErrorFunc(usageExit)
@@ -160,6 +173,17 @@ func runVerify(cmd *cobra.Command, o verifyOptions) error {
 	if o.partnerAccount != "" && !rolearn.IsAccountID(o.partnerAccount) {
 		return usageExit(cmd, errors.New("--partner-account must be a 12-digit account ID"))
 	}
+	if o.accessRoleARN != "" {
+		if o.sandboxFile != "" {
+			return usageExit(cmd, errors.New("--access-role-arn is for AWS; with --sandbox-file, the file's callerPrincipalArn is the principal that checks"))
+		}
+		if p, err := rolearn.ParsePrincipal(o.accessRoleARN); err != nil || p.Kind != rolearn.KindRole {
+			return usageExit(cmd, fmt.Errorf("--access-role-arn %q is not a role ARN (arn:aws:iam::<account-id>:role/rolecall-<stage>-access)", o.accessRoleARN))
+		}
+		if o.partnerAccount == "" {
+			o.partnerAccount = rolearn.Account(o.accessRoleARN)
+		}
+	}
 	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
@@ -202,14 +226,21 @@ func runVerify(cmd *cobra.Command, o verifyOptions) error {
 			_, err = cfg.Credentials.Retrieve(ctx)
 		}
 		// The STS port app builds for the verify Lambda's checker (the
-		// Region's endpoint, retries the checker's alone), signed with the
-		// caller's own credentials: they are the principal checked with.
-		// It fails only without a Region, set above.
+		// Region's endpoint, retries the checker's alone): through a
+		// session of the access role, as the Lambda's, or signed with the
+		// caller's own credentials without one. It fails only without a
+		// Region, set above.
 		var c app.Components
 		if err == nil {
-			c, err = app.AWSComponents(cfg, app.Resources{}, slog.New(slog.DiscardHandler), app.CallerSTS)
+			c, err = verifySTS(ctx, cfg, o.accessRoleARN, o.timeout)
 		}
-		if err != nil {
+		var refused *verifyAccessRoleError
+		switch {
+		case errors.As(err, &refused):
+			fmt.Fprintf(cmd.ErrOrStderr(), "rolecall verify: %v\n"+
+				"Run verify as a principal the access role trusts (one of the stack's WorkloadPrincipalArns), or check --access-role-arn (the stack output TrustedPrincipalArn).\n", err)
+			return exitCode(1)
+		case err != nil:
 			fmt.Fprintf(cmd.ErrOrStderr(), "rolecall verify: no usable AWS credentials: %v\n"+
 				"Configure the default credential chain (AWS_PROFILE, environment variables, `aws sso login`, or an instance/container role), or use --sandbox-file.\n", err)
 			return exitCode(1)
@@ -285,6 +316,38 @@ func runVerify(cmd *cobra.Command, o verifyOptions) error {
 	}
 	return verifyPrint(cmd, o, rep)
 }
+
+// verifySTS is the checker's STS port over cfg: through a session of
+// accessRole (app.AccessRoleSTS, the verify Lambda's) when one is given,
+// else signed with cfg's credentials (app.CallerSTS). The access role is
+// assumed once first, within timeout, so that credentials it refuses are
+// reported as the partner's problem (a *verifyAccessRoleError), never as a
+// customer role that denies.
+func verifySTS(ctx context.Context, cfg aws.Config, accessRole string, timeout time.Duration) (app.Components, error) {
+	log := slog.New(slog.DiscardHandler)
+	if accessRole == "" {
+		return app.AWSComponents(cfg, app.Resources{}, log, app.CallerSTS)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if _, err := access.ThroughAccessRole(cfg, accessRole, app.VerifierSession).Credentials.Retrieve(ctx); err != nil {
+		return app.Components{}, &verifyAccessRoleError{role: accessRole, err: err}
+	}
+	return app.AWSComponents(cfg, app.Resources{AccessRoleARN: accessRole}, log, app.AccessRoleSTS)
+}
+
+// verifyAccessRoleError: the caller's credentials could not assume the
+// access role.
+type verifyAccessRoleError struct {
+	role string
+	err  error
+}
+
+func (e *verifyAccessRoleError) Error() string {
+	return "cannot assume the access role " + e.role + ": " + e.err.Error()
+}
+
+func (e *verifyAccessRoleError) Unwrap() error { return e.err }
 
 // verifyTransientReason explains a check that ended on a transient error: not the
 // customer's fault, and the pipeline would retry it.

@@ -8,13 +8,16 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/probe"
+	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/rolesetup"
 	"github.com/rolecall/rolecall/internal/sandbox"
+	"github.com/rolecall/rolecall/internal/testkit/awsfake"
 	"github.com/rolecall/rolecall/internal/testkit/golden"
 )
 
@@ -23,7 +26,7 @@ const (
 	exampleRole     = "arn:aws:iam::210987654321:role/RoleCallAccess"
 	exampleLoose    = "arn:aws:iam::210987654321:role/NoExternalId"
 	exampleExtID    = "rc-EXAMPLEEXAMPLEEXAMPLEEXAMPLE234"
-	examplePartner  = "arn:aws:iam::111122223333:role/RoleCallVerifier"
+	examplePartner  = "arn:aws:iam::111122223333:role/rolecall-prod-access"
 	examplePartnerK = "AKIAVERIFYTESTPARTNER"
 )
 
@@ -349,6 +352,9 @@ func TestVerifyUsageErrors(t *testing.T) {
 		{"bad duration", append([]string{"--timeout", "soon"}, ok...), true, "--timeout"},
 		{"flag without value", []string{"--role-arn"}, true, "needs an argument"},
 		{"bad partner account", append([]string{"--partner-account", "123"}, ok...), true, "--partner-account"},
+		{"access role that is a user", append([]string{"--access-role-arn", "arn:aws:iam::111122223333:user/bob"}, ok...), true, "--access-role-arn"},
+		{"access role that is no ARN", append([]string{"--access-role-arn", "rolecall-prod-access"}, ok...), true, "is not a role ARN"},
+		{"access role with a sandbox file", append([]string{"--access-role-arn", examplePartner, "--sandbox-file", exampleFile}, ok...), true, "callerPrincipalArn"},
 		{"missing sandbox file", append([]string{"--sandbox-file", filepath.Join(dir, "nope.json")}, ok...), false, "no such file"},
 		{"unsupported trust policy", append([]string{"--sandbox-file", unsupported}, ok...), false, "unsupported trust policy grammar"},
 		{"unknown field in sandbox file", append([]string{"--sandbox-file", unknownField}, ok...), false, "unknown field"},
@@ -453,8 +459,14 @@ func TestVerifyAWSChain(t *testing.T) {
 // creates for the example's values.
 func TestExampleSandboxFile(t *testing.T) {
 	f := golden.Load[verifySandboxFile](t, exampleFile)
+	// A deployment's customer roles trust its access role
+	// (rolecall-<stage>-access in template.yaml), which is who assumes them.
 	if f.CallerPrincipalARN != examplePartner {
-		t.Errorf("caller %s", f.CallerPrincipalARN)
+		t.Errorf("caller %s, want the access role %s", f.CallerPrincipalARN, examplePartner)
+	}
+	if p, err := rolearn.ParsePrincipal(f.CallerPrincipalARN); err != nil || p.Kind != rolearn.KindRole ||
+		!strings.HasPrefix(p.Name, "rolecall-") || !strings.HasSuffix(p.Name, "-access") {
+		t.Errorf("caller %s is not a deployment's access role (rolecall-<stage>-access)", f.CallerPrincipalARN)
 	}
 	want, err := rolesetup.TrustPolicy(exampleExtID, examplePartner)
 	if err != nil {
@@ -466,4 +478,87 @@ func TestExampleSandboxFile(t *testing.T) {
 	if !reflect.DeepEqual(got, wantDoc) {
 		t.Errorf("example role's trust policy is not the template's:\n%s\nwant\n%s", f.Roles[exampleRole], want)
 	}
+}
+
+// TestVerifyThroughTheAccessRole runs verify in AWS mode against a chaining
+// STS where, as in a deployment, the customer role trusts only the partner
+// access role and the access role trusts the caller's credentials: with
+// --access-role-arn verify assumes the access role first and checks the
+// customer role from its session, as the verify function does; without it
+// the credentials are denied, and an access role that refuses them is
+// reported as the partner's problem.
+func TestVerifyThroughTheAccessRole(t *testing.T) {
+	const (
+		key        = "AKIAVERIFYTESTCHAIN0"
+		workload   = "arn:aws:iam::111122223333:role/partner-workload"
+		accessRole = "arn:aws:iam::111122223333:role/rolecall-prod-access"
+		other      = "arn:aws:iam::111122223333:role/rolecall-dev-access"
+	)
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout []string // each must appear
+		stderr string
+		// Who assumed the customer role and the access role (roles of sessions).
+		customerBy, accessBy []string
+	}{
+		{name: "through the access role", args: []string{"--access-role-arn", accessRole}, code: 0,
+			stdout:     []string{"VERIFIED: ", "✓ " + probe.StepWithoutExtID, "✓ " + probe.StepDecoyExtID},
+			customerBy: []string{accessRole}, accessBy: []string{workload, workload}},
+		{name: "as the credentials", code: 1,
+			stdout: []string{"NOT VERIFIED (" + string(connection.ResultDenied) + ")"}},
+		{name: "an access role that refuses the credentials", args: []string{"--access-role-arn", other}, code: 1,
+			stderr: "cannot assume the access role " + other},
+		{name: "the access role's account is the partner's", args: []string{"--access-role-arn", accessRole, "--role-arn", "arn:aws:iam::111122223333:role/Own"}, code: 1,
+			stdout: []string{"NOT VERIFIED (" + rolearn.CodeOwnAccount + ")"}, accessBy: []string{workload}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			isolateAWS(t)
+			fake := awsfake.NewChainSTS()
+			fake.AddPrincipal(key, workload)
+			fake.AddRole(accessRole, workload, "")
+			fake.AddRole(other, "arn:aws:iam::111122223333:role/someone-else", "")
+			fake.AddRole(exampleRole, accessRole, exampleExtID)
+			srv := httptest.NewServer(fake)
+			t.Cleanup(srv.Close)
+			t.Setenv("AWS_ACCESS_KEY_ID", key)
+			t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+			t.Setenv("AWS_ENDPOINT_URL_STS", srv.URL)
+			t.Setenv("AWS_REGION", "eu-west-1")
+
+			args := append([]string{"verify", "--role-arn", exampleRole, "--external-id", exampleExtID, "--timeout", "5s"}, tt.args...)
+			stdout, stderr, code := runCLI(t, args...)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, stdout, stderr)
+			}
+			for _, want := range tt.stdout {
+				if !strings.Contains(stdout, want) {
+					t.Errorf("stdout lacks %q:\n%s", want, stdout)
+				}
+			}
+			if tt.stderr != "" && !strings.Contains(stderr, tt.stderr) {
+				t.Errorf("stderr lacks %q:\n%s", tt.stderr, stderr)
+			}
+			if got := chainRoles(fake.Callers(exampleRole)); !slices.Equal(got, tt.customerBy) {
+				t.Errorf("the customer role was assumed by %v, want %v", got, tt.customerBy)
+			}
+			if got := chainRoles(fake.Callers(accessRole)); !slices.Equal(got, tt.accessBy) {
+				t.Errorf("the access role was assumed by %v, want %v", got, tt.accessBy)
+			}
+		})
+	}
+}
+
+// chainRoles turns assumed-role session ARNs into their roles' ARNs.
+func chainRoles(principals []string) []string {
+	var out []string
+	for _, p := range principals {
+		if pr, err := rolearn.ParsePrincipal(p); err == nil && pr.Kind == rolearn.KindAssumedRole {
+			p = pr.RoleARN()
+		}
+		out = append(out, p)
+	}
+	return out
 }
