@@ -69,7 +69,9 @@ neither is set one is generated. It is never taken from the command line, which
 every local user can read.
 
 At start it creates the tenant "demo" with an invite and prints the customer form's
-URL, the ops page's URL and token, and the partner principal. Events are written to
+URL, the ops page's URL, the ops token (only when generated: a token from
+ROLECALL_OPS_TOKEN or a file is named by its source, never printed) and the
+partner principal. Events are written to
 stdout, one JSON line per event (the EventBridge event); logs and the start banner go
 to stderr. SIGINT or SIGTERM stops it gracefully: in-flight requests and checks
 finish and their events are published.`,
@@ -141,12 +143,12 @@ func (o *serveOptions) resolveOpsToken(changed func(flag string) bool, stderr io
 		if fi, err := os.Stat(o.opsTokenFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
 			fmt.Fprintf(stderr, "rolecall serve: warning: %s is readable by other users (mode %04o); chmod 600 it\n", o.opsTokenFile, fi.Mode().Perm())
 		}
-		o.OpsToken = tok
+		o.OpsToken, o.OpsTokenSource = tok, "from "+o.opsTokenFile
 	case env != "":
 		if err := emulator.ValidateOpsToken(env); err != nil {
 			return fmt.Errorf("%s: %w", opsTokenEnv, err)
 		}
-		o.OpsToken = env
+		o.OpsToken, o.OpsTokenSource = env, "from "+opsTokenEnv
 	}
 	return nil
 }

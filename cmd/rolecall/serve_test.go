@@ -42,7 +42,11 @@ func TestServeStartsPrintsBannerAndStops(t *testing.T) {
 	if m == nil {
 		t.Fatalf("the banner has no customer form URL:\n%s", stderr.String())
 	}
-	for _, want := range []string{"Ops token:", token, "/ops", "arn:aws:iam::123456789012:role/rolecall-local-access", "AKIAROLECALLWORKLOAD", "stdout"} {
+	// A token the operator supplied is named by its source, never printed.
+	if strings.Contains(stderr.String(), token) {
+		t.Errorf("the banner prints the ops token from the environment:\n%s", stderr.String())
+	}
+	for _, want := range []string{"Ops token:", "from ROLECALL_OPS_TOKEN (not shown)", "/ops", "arn:aws:iam::123456789012:role/rolecall-local-access", "AKIAROLECALLWORKLOAD", "stdout"} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("banner lacks %q:\n%s", want, stderr.String())
 		}
@@ -198,12 +202,13 @@ func TestServeOpsToken(t *testing.T) {
 		env     string
 		args    []string
 		token   string // resolved token ("" when refused)
+		source  string // where the banner says it came from
 		wantErr []string
 		warn    string
 	}{
 		{name: "generated when absent"},
-		{name: "environment", env: good, token: good},
-		{name: "file with a trailing newline", args: []string{"--ops-token-file", file("nl", good+"\n", 0o600)}, token: good},
+		{name: "environment", env: good, token: good, source: "from ROLECALL_OPS_TOKEN"},
+		{name: "file with a trailing newline", args: []string{"--ops-token-file", file("nl", good+"\n", 0o600)}, token: good, source: "from " + filepath.Join(dir, "nl")},
 		{name: "file with CRLF", args: []string{"--ops-token-file", file("crlf", good+"\r\n", 0o600)}, token: good},
 		{name: "file without newline", args: []string{"--ops-token-file", file("bare", good, 0o600)}, token: good},
 		{name: "file others can read", args: []string{"--ops-token-file", file("open", good, 0o644)}, token: good, warn: "readable by other users"},
@@ -236,6 +241,9 @@ func TestServeOpsToken(t *testing.T) {
 			}
 			if err != nil || o.OpsToken != tt.token {
 				t.Fatalf("token %q, err %v; want %q", o.OpsToken, err, tt.token)
+			}
+			if tt.source != "" && o.OpsTokenSource != tt.source || tt.token == "" && o.OpsTokenSource != "" {
+				t.Errorf("token source %q, want %q", o.OpsTokenSource, tt.source)
 			}
 			if tt.warn != "" && !strings.Contains(stderr.String(), tt.warn) || tt.warn == "" && stderr.Len() > 0 {
 				t.Errorf("stderr %q, want warning %q", stderr.String(), tt.warn)

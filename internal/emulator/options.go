@@ -78,6 +78,11 @@ type Options struct {
 	// OpsToken for the ops routes (generated when empty; at least
 	// MinOpsToken characters when set).
 	OpsToken string
+	// OpsTokenSource says where a set OpsToken came from (such as "from
+	// ROLECALL_OPS_TOKEN"): the banner shows it instead of the token, which
+	// it prints only when generated, so that a token the operator keeps
+	// elsewhere is not copied into terminals and logs.
+	OpsTokenSource string
 	// SweepEvery: interval of the sweep ticker (default 1m; negative: off).
 	SweepEvery time.Duration
 	// CheckInterval between routine checks of verified roles (default 1h).

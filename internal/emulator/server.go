@@ -124,7 +124,7 @@ func (s *Stack) Banner() string {
 	row := func(k, v string) { fmt.Fprintf(&b, "  %-28s %s\n", k, v) }
 	row("Customer form (tenant demo):", s.DemoInviteURL)
 	row("Ops page:", s.URL+"/ops")
-	row("Ops token:", s.OpsToken)
+	row("Ops token:", s.opsTokenNote())
 	row("Partner principal ARN:", s.PartnerPrincipalARN)
 	if s.Sandbox != nil {
 		row("Sandbox control:", s.URL+"/_sandbox")
@@ -139,6 +139,19 @@ func (s *Stack) Banner() string {
 	}
 	b.WriteString("\nOpen the customer form, create the role (the sandbox button needs no AWS account), paste its ARN\nand watch it connect. Press Ctrl+C to stop.\n\n")
 	return b.String()
+}
+
+// opsTokenNote is the banner's ops token: the token when the stack
+// generated it (nobody else knows it), else where the operator's came from.
+func (s *Stack) opsTokenNote() string {
+	switch {
+	case s.opts.OpsToken == "":
+		return s.OpsToken
+	case s.opts.OpsTokenSource != "":
+		return s.opts.OpsTokenSource + " (not shown)"
+	default:
+		return "supplied (not shown)"
+	}
 }
 
 // submitted is the bus rule "Role Submitted" → verify queue.
