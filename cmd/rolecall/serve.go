@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -112,7 +113,7 @@ finish and their events are published.`,
 	f.IntVar(&o.LostAfter, "lost-after", 2, "consecutive failed checks that make a verified role ACCESS_LOST")
 	f.DurationVar(&o.PropagationWindow, "propagation-window", 2*time.Minute, "how long a new role that is denied is retried before it is FAILED")
 	f.DurationVar(&o.SandboxLatency, "sandbox-latency", 0, "latency added to every sandbox STS call")
-	f.StringVar(&o.EventSource, "event-source", "rolecall", "source of the events")
+	f.StringVar(&o.EventSource, "event-source", "rolecall", "source of the events: letters, digits, '.', '_' and '-', not starting with \"aws.\" (reserved by EventBridge)")
 	f.StringVar(&o.PartnerName, "partner-name", os.Getenv("PARTNER_NAME"), "your company's name as customers see it on the form (default \""+emulator.DefaultPartnerName+"\")")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd
@@ -180,6 +181,15 @@ func (o *serveOptions) validate() error {
 	if o.AccessRoleARN != "" && !o.AWS {
 		errs = append(errs, errors.New("--access-role-arn needs --aws; the sandbox has its own access role"))
 	}
+	if o.TableName != "" && !o.AWS && o.DynamoDBEndpoint == "" {
+		errs = append(errs, errors.New("--table (or TABLE_NAME) needs --aws or --dynamodb-endpoint; without them the store is in memory"))
+	}
+	if o.EventBusName != "" && !o.AWS {
+		errs = append(errs, errors.New("--event-bus (or EVENT_BUS_NAME) needs --aws; without it events go to the in-process bus only"))
+	}
+	if err := validateEventSource(o.EventSource); err != nil {
+		errs = append(errs, err)
+	}
 	if o.SweepEvery == 0 {
 		o.SweepEvery = -1 // emulator.Options: negative disables the ticker
 	}
@@ -191,6 +201,27 @@ func (o *serveOptions) validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// The events' source, as template.yaml's EventSource parameter allows it
+// (AllowedPattern "^(?!aws\.)" + eventSourceChars): EventBridge reserves
+// sources starting with "aws." for AWS services.
+const (
+	eventSourceChars    = `[A-Za-z0-9][A-Za-z0-9._-]{0,127}`
+	reservedEventSource = "aws."
+)
+
+var eventSourcePattern = regexp.MustCompile(`^` + eventSourceChars + `$`)
+
+// validateEventSource refuses a source the template would refuse.
+func validateEventSource(source string) error {
+	switch {
+	case strings.HasPrefix(source, reservedEventSource):
+		return fmt.Errorf("--event-source %q: sources starting with %q are reserved for AWS services by EventBridge", source, reservedEventSource)
+	case !eventSourcePattern.MatchString(source):
+		return fmt.Errorf("--event-source %q: want 1-128 letters, digits, '.', '_' and '-', starting with a letter or digit", source)
+	}
+	return nil
 }
 
 func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error {

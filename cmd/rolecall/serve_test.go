@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/rolecall/rolecall/internal/testkit/syncbuf"
 )
 
@@ -124,6 +126,9 @@ func TestServeRefusesBadFlags(t *testing.T) {
 		{args: []string{"--ops-token-file", "/nonexistent/rolecall-token"}},
 		{args: []string{"--ops-token", "0123456789abcdefghijklmnopqrstuvwxyz"}, want: "--ops-token is refused"},
 		{args: []string{"--trusted-principal-arn", "arn:aws:iam::123456789012:user/alice"}, want: "IAM user"},
+		{args: []string{"--table", "rolecall-prod"}, want: "--table (or TABLE_NAME) needs --aws or --dynamodb-endpoint"},
+		{args: []string{"--event-bus", "rolecall-prod"}, want: "--event-bus (or EVENT_BUS_NAME) needs --aws"},
+		{args: []string{"--event-source", "aws.rolecall"}, want: "reserved for AWS services"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -249,5 +254,80 @@ func TestServeOpsToken(t *testing.T) {
 				t.Errorf("stderr %q, want warning %q", stderr.String(), tt.warn)
 			}
 		})
+	}
+}
+
+// TestServeAWSOnlySettings: settings that only mean something with AWS
+// (a deployed table, an EventBridge bus), given as flags or in the
+// environment, are refused without --aws rather than silently replaced by
+// the in-memory store or bus; a table names DynamoDB Local's with
+// --dynamodb-endpoint. The event source follows template.yaml's rule.
+func TestServeAWSOnlySettings(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string // in the error; "" when valid
+	}{
+		{name: "table flag without AWS", args: []string{"--table", "rolecall-prod"}, want: "--table (or TABLE_NAME) needs --aws"},
+		{name: "TABLE_NAME without AWS", env: map[string]string{"TABLE_NAME": "rolecall-prod"}, want: "--table (or TABLE_NAME) needs --aws"},
+		{name: "table of DynamoDB Local", args: []string{"--dynamodb-endpoint", "http://127.0.0.1:8000", "--table", "mine"}},
+		{name: "TABLE_NAME of DynamoDB Local", env: map[string]string{"TABLE_NAME": "mine"}, args: []string{"--dynamodb-endpoint", "http://127.0.0.1:8000"}},
+		{name: "table with AWS", args: []string{"--aws", "--table", "rolecall-prod"}},
+		{name: "event bus flag without AWS", args: []string{"--event-bus", "rolecall-prod"}, want: "--event-bus (or EVENT_BUS_NAME) needs --aws"},
+		{name: "EVENT_BUS_NAME without AWS", env: map[string]string{"EVENT_BUS_NAME": "rolecall-prod"}, want: "--event-bus (or EVENT_BUS_NAME) needs --aws"},
+		{name: "event bus with DynamoDB Local but no AWS", args: []string{"--dynamodb-endpoint", "http://127.0.0.1:8000", "--event-bus", "b"}, want: "--event-bus (or EVENT_BUS_NAME) needs --aws"},
+		{name: "event bus with AWS", args: []string{"--aws", "--event-bus", "rolecall-prod"}},
+		{name: "queue URL without AWS", env: map[string]string{"VERIFY_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/111122223333/q"}, want: "--queue-url (or VERIFY_QUEUE_URL) needs --aws"},
+		{name: "default event source"},
+		{name: "event source", args: []string{"--event-source", "acme.rolecall-prod_1"}},
+		{name: "event source of AWS", args: []string{"--event-source", "aws.rolecall"}, want: `--event-source "aws.rolecall": sources starting with "aws."`},
+		{name: "event source aws. alone", args: []string{"--event-source", "aws."}, want: "reserved for AWS services"},
+		{name: "event source awsome", args: []string{"--event-source", "awsome"}},
+		{name: "empty event source", args: []string{"--event-source", ""}, want: "--event-source"},
+		{name: "event source with a space", args: []string{"--event-source", "acme rolecall"}, want: "--event-source"},
+		{name: "event source starting with a dot", args: []string{"--event-source", ".rolecall"}, want: "--event-source"},
+		{name: "event source of 129 characters", args: []string{"--event-source", strings.Repeat("a", 129)}, want: "--event-source"},
+		{name: "event source of 128 characters", args: []string{"--event-source", strings.Repeat("a", 128)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, k := range []string{"TABLE_NAME", "EVENT_BUS_NAME", "VERIFY_QUEUE_URL"} {
+				t.Setenv(k, tt.env[k])
+			}
+			var o serveOptions
+			cmd := newServeCmdWith(&o)
+			if err := cmd.ParseFlags(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			err := o.validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("error %v, want it to say %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestServeEventSourceRuleIsTheTemplates keeps validateEventSource in step
+// with template.yaml's EventSource parameter.
+func TestServeEventSourceRuleIsTheTemplates(t *testing.T) {
+	b, err := os.ReadFile("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tpl struct {
+		Parameters map[string]struct {
+			AllowedPattern string `yaml:"AllowedPattern"`
+		} `yaml:"Parameters"`
+	}
+	if err := yaml.Unmarshal(b, &tpl); err != nil {
+		t.Fatal(err)
+	}
+	want := `^(?!` + regexp.QuoteMeta(reservedEventSource) + `)` + eventSourceChars + `$`
+	if got := tpl.Parameters["EventSource"].AllowedPattern; got != want {
+		t.Errorf("template.yaml's EventSource pattern is %q; serve checks %q", got, want)
 	}
 }
