@@ -23,6 +23,10 @@ accounts. Each block chains two assume_role blocks (hashicorp/aws 5.68 and later
 them in order): the partner access role first, then the customer's role with the
 tenant's external ID and a session name naming Terraform and the tenant.
 
+Each alias is <tenant>_<account>, distinct for every connection: the tenant ID keeps
+its letters, digits and '-', writes '_' as "__" and '.' as "_d", and gets the prefix
+"_t" when it starts with a digit or '-' (a.b -> a_db_<account>, 9lives -> _t9lives_<account>).
+
 Terraform's own credentials must be a principal the access role trusts (the stack's
 WorkloadPrincipalArns). The output carries external IDs: keep it out of logs.`,
 		Example: `  rolecall terraform --tenant acme > providers.tf
@@ -94,20 +98,35 @@ func providerBlock(c access.Connection, region, workload string) string {
 	return b.String()
 }
 
-// terraformAlias is a provider alias: letters, digits and underscores,
-// starting with a letter.
+// terraformAlias is a connection's provider alias: a Terraform identifier
+// (letters, digits, '_' and '-', starting with a letter or '_'), distinct
+// for distinct connections, so that no two providers of one output share
+// an alias (Terraform refuses duplicates). The tenant ID (1-64 of
+// [A-Za-z0-9._-]) keeps its letters, digits and '-'; '_' is written "__"
+// and '.' "_d", so every '_' the tenant part holds starts a two-character
+// escape; a tenant ID starting with a digit or '-' gets the prefix "_t",
+// which no escape starts with. Then '_' and the 12-digit account ID.
+// "acme" in 111111111111 is acme_111111111111, "a.b" a_db_…, "a_b" a__b_…,
+// "a-b" a-b_…, "9lives" _t9lives_….
 func terraformAlias(tenantID, accountID string) string {
 	var b strings.Builder
-	for _, r := range tenantID + "_" + accountID {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' {
+	if tenantID == "" || tenantID[0] == '-' || tenantID[0] >= '0' && tenantID[0] <= '9' {
+		b.WriteString("_t")
+	}
+	for _, r := range tenantID {
+		switch {
+		case r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-':
 			b.WriteRune(r)
-		} else {
-			b.WriteByte('_')
+		case r == '_':
+			b.WriteString("__")
+		case r == '.':
+			b.WriteString("_d")
+		default:
+			// Not in a tenant ID: escaped by its code point, still
+			// distinct from every other character.
+			fmt.Fprintf(&b, "_u%x_", r)
 		}
 	}
-	s := b.String()
-	if s == "" || !(s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z') {
-		s = "t_" + s
-	}
-	return s
+	b.WriteString("_" + accountID)
+	return b.String()
 }

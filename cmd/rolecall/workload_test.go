@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -453,11 +454,73 @@ func TestTerraformPrintsChainedProviders(t *testing.T) {
 	}
 }
 
+// TestTerraformAlias: aliases are Terraform identifiers, readable for
+// plain tenant IDs, and distinct for distinct tenants: tenant IDs that
+// differ only in '.', '-' and '_' (or by a leading digit) get different
+// aliases.
 func TestTerraformAlias(t *testing.T) {
-	for in, want := range map[[2]string]string{{"acme", "1"}: "acme_1", {"a.b-c", "2"}: "a_b_c_2", {"9lives", "3"}: "t_9lives_3"} {
-		if got := terraformAlias(in[0], in[1]); got != want {
-			t.Errorf("terraformAlias(%v) = %s, want %s", in, got, want)
+	const acct = "111111111111"
+	tests := []struct{ tenant, want string }{
+		{"acme", "acme_" + acct},
+		{"Acme-Prod", "Acme-Prod_" + acct},
+		{"a.b", "a_db_" + acct},
+		{"a-b", "a-b_" + acct},
+		{"a_b", "a__b_" + acct},
+		{"a_db", "a__db_" + acct},
+		{"9lives", "_t9lives_" + acct},
+		{"-x", "_t-x_" + acct},
+		{".x", "_dx_" + acct},
+		{"_x", "__x_" + acct},
+		{"t9lives", "t9lives_" + acct},
+	}
+	for _, tt := range tests {
+		if got := terraformAlias(tt.tenant, acct); got != tt.want {
+			t.Errorf("terraformAlias(%q) = %s, want %s", tt.tenant, got, tt.want)
 		}
+	}
+}
+
+// TestTerraformAliasesAreDistinctIdentifiers tries every tenant ID of up to
+// four characters over letters, a digit and the three punctuation marks a
+// tenant ID may hold, in two accounts: each alias is a Terraform
+// identifier that HCL reads as one name in aws.<alias>, and no two
+// connections share one.
+func TestTerraformAliasesAreDistinctIdentifiers(t *testing.T) {
+	identifier := regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+	const alphabet = "aZ1.-_d"
+	seen := map[string]string{}
+	tenants := []string{""} // every string over alphabet of up to 4 characters
+	for from, n := 0, 1; n <= 4; n++ {
+		to := len(tenants)
+		for _, p := range tenants[from:to] {
+			for _, c := range alphabet {
+				tenants = append(tenants, p+string(c))
+			}
+		}
+		from = to
+	}
+	for _, tenant := range tenants[1:] {
+		for _, acct := range []string{"111111111111", "222222222222"} {
+			alias := terraformAlias(tenant, acct)
+			if !identifier.MatchString(alias) {
+				t.Fatalf("terraformAlias(%q, %s) = %q is not a Terraform identifier", tenant, acct, alias)
+			}
+			// The reference a resource names it by (provider = aws.<alias>)
+			// is one traversal in HCL: no '-' read as a minus.
+			expr, diags := hclsyntax.ParseExpression([]byte("aws."+alias), "ref.tf", hcl.InitialPos)
+			ref, ok := expr.(*hclsyntax.ScopeTraversalExpr)
+			if diags.HasErrors() || !ok || len(ref.Traversal) != 2 || ref.Traversal[1].(hcl.TraverseAttr).Name != alias {
+				t.Fatalf("aws.%s is not a reference to the alias: %#v %v", alias, expr, diags)
+			}
+			key := tenant + " in " + acct
+			if other, dup := seen[alias]; dup {
+				t.Fatalf("%s and %s share the alias %s", other, key, alias)
+			}
+			seen[alias] = key
+		}
+	}
+	if len(seen) != 2*(len(tenants)-1) {
+		t.Fatalf("%d aliases for %d connections", len(seen), 2*(len(tenants)-1))
 	}
 }
 
