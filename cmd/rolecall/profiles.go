@@ -44,7 +44,8 @@ SDKs and Terraform's profile = then work unchanged.
 
 With --write FILE the profiles are merged into FILE (e.g. ~/.aws/config): every other
 profile and line is kept as it is, a rolecall profile of the same name is replaced, and
-the previous file is kept as FILE.bak. The ops token is never written: the processes
+the previous file is kept as FILE.bak. A FILE that is a symbolic link stays one: the
+file it points to is updated. The ops token is never written: the processes
 that use the profiles need ROLECALL_OPS_TOKEN (serve) or AWS credentials (SigV4).`,
 		Example: `  rolecall profiles --tenant acme --api https://abc123.execute-api.eu-west-1.amazonaws.com
   rolecall profiles --write ~/.aws/config && aws s3 ls --profile rolecall-acme-111111111111`,
@@ -160,9 +161,15 @@ func shellWord(s string) string {
 // mergeProfiles writes sections into the AWS config file at path: a
 // section with the same header is replaced, the others are appended;
 // every other line stays as it is. The old file is kept as path+".bak";
-// the new one replaces it atomically.
+// the new one replaces it atomically. A path that is a symbolic link (a
+// config kept with dotfiles) stays one: the file it points to is the one
+// replaced, through a temporary file beside it.
 func mergeProfiles(path string, sections []profileSection) error {
-	old, err := os.ReadFile(path)
+	target, err := linkTarget(path)
+	if err != nil {
+		return fmt.Errorf("resolve %s: %w", path, err)
+	}
+	old, err := os.ReadFile(target)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("read %s: %w", path, err)
 	}
@@ -173,10 +180,10 @@ func mergeProfiles(path string, sections []profileSection) error {
 			return fmt.Errorf("back up %s: %w", path, err)
 		}
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+	if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Dir(target), err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
+	tmp, err := os.CreateTemp(filepath.Dir(target), filepath.Base(target)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -192,10 +199,43 @@ func mergeProfiles(path string, sections []profileSection) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := os.Rename(tmp.Name(), target); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// maxLinks bounds the symbolic links linkTarget follows, as the kernel's
+// ELOOP does.
+const maxLinks = 40
+
+// linkTarget is the file path names once every symbolic link is followed
+// (filepath.EvalSymlinks): path itself when it is no link. A link to a
+// file that does not exist yet resolves to where that file would be, so
+// that writing creates it and leaves the link in place.
+func linkTarget(path string) (string, error) {
+	target, err := filepath.EvalSymlinks(path)
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		return target, err
+	}
+	for range maxLinks {
+		fi, err := os.Lstat(path)
+		if errors.Is(err, os.ErrNotExist) || err == nil && fi.Mode()&os.ModeSymlink == 0 {
+			return path, nil
+		}
+		if err != nil {
+			return "", err
+		}
+		dest, err := os.Readlink(path)
+		if err != nil {
+			return "", err
+		}
+		if !filepath.IsAbs(dest) {
+			dest = filepath.Join(filepath.Dir(path), dest)
+		}
+		path = dest
+	}
+	return "", fmt.Errorf("more than %d symbolic links", maxLinks)
 }
 
 // mergeINI replaces or appends sections in an INI document.
