@@ -161,6 +161,11 @@ type credentialProcessOutput struct {
 	Expiration      string `json:"Expiration"`
 }
 
+// maxCredentialsDuration is the longest customer session: STS's limit
+// under role chaining (the base credentials' session of the access role
+// assumes the customer's role).
+const maxCredentialsDuration = access.DefaultDuration
+
 type credentialsOptions struct {
 	apiOptions
 	tenant, account string
@@ -191,6 +196,10 @@ printed to stdout only; nothing is logged.`,
 			if o.tenant == "" || o.account == "" {
 				return usageExit(cmd, errors.New("--tenant and --account are required"))
 			}
+			if o.duration < access.MinDuration || o.duration > maxCredentialsDuration {
+				return usageExit(cmd, fmt.Errorf("--duration %v: want from %v to %v (STS refuses sessions under 15 minutes, and a session assumed through the access role lasts at most one hour)",
+					o.duration, access.MinDuration, maxCredentialsDuration))
+			}
 			return o.run("credentials", func(ctx context.Context, cmd *cobra.Command, cfg aws.Config, api *access.API) error {
 				return printCredentials(ctx, cmd, cfg, api, o)
 			})(cmd, args)
@@ -201,7 +210,7 @@ printed to stdout only; nothing is logged.`,
 	f.StringVar(&o.tenant, "tenant", "", "tenant ID")
 	f.StringVar(&o.account, "account", "", "the customer's AWS account ID")
 	f.StringVar(&o.workload, "workload", "rolecall-cli", "names the session in the customer's CloudTrail: <workload>-<tenant>")
-	f.DurationVar(&o.duration, "duration", access.DefaultDuration, "session duration (at most 1h: role chaining)")
+	f.DurationVar(&o.duration, "duration", access.DefaultDuration, "session duration, from 15m (STS's minimum) to 1h (role chaining's maximum)")
 	return cmd
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -202,6 +203,30 @@ func TestCredentialsPrintsCredentialProcessJSON(t *testing.T) {
 	}
 }
 
+// TestCredentialsDuration: a --duration from 15 minutes to an hour is the
+// DurationSeconds of the customer session STS is asked for.
+func TestCredentialsDuration(t *testing.T) {
+	w := newWorkloadWorld(t)
+	for _, d := range []time.Duration{15 * time.Minute, 30 * time.Minute, time.Hour} {
+		t.Run(d.String(), func(t *testing.T) {
+			before := len(w.sts.Requests())
+			out, errOut, code := run(t, "credentials", "--tenant", "acme", "--account", "444455556666", "--duration", d.String())
+			if code != 0 || !strings.Contains(out, `"SessionToken"`) {
+				t.Fatalf("exit %d, stdout %q: %s", code, out, errOut)
+			}
+			var asked []string
+			for _, form := range w.sts.Requests()[before:] {
+				if form.Get("Action") == "AssumeRole" && form.Get("RoleArn") == wlRole("444455556666") {
+					asked = append(asked, form.Get("DurationSeconds"))
+				}
+			}
+			if want := strconv.Itoa(int(d.Seconds())); len(asked) != 1 || asked[0] != want {
+				t.Errorf("the customer role was assumed for %v seconds, want [%s]", asked, want)
+			}
+		})
+	}
+}
+
 func TestCredentialsRefusals(t *testing.T) {
 	w := newWorkloadWorld(t)
 	w.sts.DeleteRole(wlRole("555566667777"))
@@ -219,6 +244,12 @@ func TestCredentialsRefusals(t *testing.T) {
 		{"no tenant", []string{"--account", "444455556666"}, 2, []string{"--tenant and --account are required"}, 0},
 		{"no API", []string{"--tenant", "acme", "--account", "444455556666", "--api", ""}, 1, []string{"pass --api URL or set ROLECALL_API"}, 0},
 		{"bad API URL", []string{"--tenant", "acme", "--account", "444455556666", "--api", "ftp://x"}, 1, []string{"is not an http(s) URL"}, 0},
+		{"duration under STS's minimum", []string{"--tenant", "acme", "--account", "444455556666", "--duration", "1s"}, 2, []string{"--duration 1s: want from 15m0s to 1h0m0s"}, 0},
+		{"duration just under 15m", []string{"--tenant", "acme", "--account", "444455556666", "--duration", "14m59s"}, 2, []string{"--duration 14m59s"}, 0},
+		{"duration over role chaining's maximum", []string{"--tenant", "acme", "--account", "444455556666", "--duration", "2h"}, 2, []string{"--duration 2h0m0s: want from 15m0s to 1h0m0s", "at most one hour"}, 0},
+		{"duration just over 1h", []string{"--tenant", "acme", "--account", "444455556666", "--duration", "1h0m1s"}, 2, []string{"--duration 1h0m1s"}, 0},
+		{"zero duration", []string{"--tenant", "acme", "--account", "444455556666", "--duration", "0s"}, 2, []string{"--duration 0s"}, 0},
+		{"negative duration", []string{"--tenant", "acme", "--account", "444455556666", "--duration", "-1h"}, 2, []string{"--duration -1h0m0s"}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
