@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -23,7 +20,6 @@ import (
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/rolesetup"
-	"github.com/rolecall/rolecall/internal/sandbox"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
@@ -128,8 +124,10 @@ type verifyReport struct {
 	ExternalID         string `json:"externalId"`                   // masked
 	PreviousExternalID string `json:"previousExternalId,omitempty"` // masked
 	Mode               string `json:"mode"`                         // "aws" or "sandbox"
-	Region             string `json:"region"`
-	Verified           bool   `json:"verified"`
+	// AccessRoleARN: the access role whose session assumed the role.
+	AccessRoleARN string `json:"accessRoleArn,omitempty"`
+	Region        string `json:"region"`
+	Verified      bool   `json:"verified"`
 	// ExternalIDCurrent: the current external ID assumed the role (false
 	// when only the previous one did, or none).
 	ExternalIDCurrent bool              `json:"externalIdCurrent"`
@@ -213,7 +211,7 @@ func runVerify(cmd *cobra.Command, o verifyOptions) error {
 			o.partnerAccount = rolearn.Account(caller)
 		}
 	} else {
-		rep.Mode = "aws"
+		rep.Mode, rep.AccessRoleARN = "aws", o.accessRoleARN
 		var opts []func(*config.LoadOptions) error
 		if o.region != "" {
 			opts = append(opts, config.WithRegion(o.region))
@@ -390,7 +388,11 @@ func verifyPrint(cmd *cobra.Command, o verifyOptions, rep verifyReport) error {
 		if rep.PreviousExternalID != "" {
 			previous = ", previous " + rep.PreviousExternalID
 		}
-		fmt.Fprintf(w, "Verifying %s with external ID %s%s (%s, %s)\n\n", rep.RoleARN, rep.ExternalID, previous, rep.Mode, rep.Region)
+		through := ""
+		if rep.AccessRoleARN != "" {
+			through = ", through " + rep.AccessRoleARN
+		}
+		fmt.Fprintf(w, "Verifying %s with external ID %s%s (%s, %s%s)\n\n", rep.RoleARN, rep.ExternalID, previous, rep.Mode, rep.Region, through)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		for _, s := range rep.Steps {
 			mark, latency := "✓", ""
@@ -434,45 +436,6 @@ func verifyPrint(cmd *cobra.Command, o verifyOptions, rep verifyReport) error {
 		return exitCode(1)
 	}
 	return nil
-}
-
-// verifySandboxFile is the --sandbox-file format.
-type verifySandboxFile struct {
-	CallerPrincipalARN string                     `json:"callerPrincipalArn"`
-	Roles              map[string]json.RawMessage `json:"roles"`
-}
-
-// verifyLoadSandbox builds a sandbox STS from a sandbox file and returns it with
-// the caller principal.
-func verifyLoadSandbox(path, region string) (*sandbox.STS, string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, "", err
-	}
-	var f verifySandboxFile
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
-		return nil, "", fmt.Errorf("%s: %w", path, err)
-	}
-	if f.CallerPrincipalARN == "" {
-		return nil, "", fmt.Errorf("%s: callerPrincipalArn is required", path)
-	}
-	if err := sandbox.ValidatePrincipal(f.CallerPrincipalARN); err != nil {
-		return nil, "", fmt.Errorf("%s: %w", path, err)
-	}
-	s := sandbox.New(sandbox.Config{Partition: rolearn.Partition(f.CallerPrincipalARN), Region: region})
-	arns := make([]string, 0, len(f.Roles))
-	for arn := range f.Roles {
-		arns = append(arns, arn)
-	}
-	sort.Strings(arns)
-	for _, arn := range arns {
-		if err := s.PutRole(arn, f.Roles[arn]); err != nil {
-			return nil, "", fmt.Errorf("%s: %w", path, err)
-		}
-	}
-	return s, f.CallerPrincipalARN, nil
 }
 
 func verifyOrDefault(s, def string) string {

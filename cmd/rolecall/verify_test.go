@@ -504,7 +504,7 @@ func TestVerifyThroughTheAccessRole(t *testing.T) {
 		customerBy, accessBy []string
 	}{
 		{name: "through the access role", args: []string{"--access-role-arn", accessRole}, code: 0,
-			stdout:     []string{"VERIFIED: ", "✓ " + probe.StepWithoutExtID, "✓ " + probe.StepDecoyExtID},
+			stdout:     []string{"(aws, eu-west-1, through " + accessRole + ")", "VERIFIED: ", "✓ " + probe.StepWithoutExtID, "✓ " + probe.StepDecoyExtID},
 			customerBy: []string{accessRole}, accessBy: []string{workload, workload}},
 		{name: "as the credentials", code: 1,
 			stdout: []string{"NOT VERIFIED (" + string(connection.ResultDenied) + ")"}},
