@@ -11,7 +11,7 @@ module "rolecall_customer_role" {
   source = "../"
 
   external_id           = "rc-EXAMPLEEXAMPLEEXAMPLEEXAMPLE234"
-  trusted_principal_arn = "arn:aws:iam::111122223333:role/RoleCallVerifier"
+  trusted_principal_arn = "arn:aws:iam::111122223333:role/rolecall-prod-access"
 
   # Optional:
   # role_name           = "RoleCallAccess"
