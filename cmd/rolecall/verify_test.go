@@ -541,24 +541,12 @@ func TestVerifyThroughTheAccessRole(t *testing.T) {
 			if tt.stderr != "" && !strings.Contains(stderr, tt.stderr) {
 				t.Errorf("stderr lacks %q:\n%s", tt.stderr, stderr)
 			}
-			if got := chainRoles(fake.Callers(exampleRole)); !slices.Equal(got, tt.customerBy) {
+			if got := fake.CallerRoles(exampleRole); !slices.Equal(got, tt.customerBy) {
 				t.Errorf("the customer role was assumed by %v, want %v", got, tt.customerBy)
 			}
-			if got := chainRoles(fake.Callers(accessRole)); !slices.Equal(got, tt.accessBy) {
+			if got := fake.CallerRoles(accessRole); !slices.Equal(got, tt.accessBy) {
 				t.Errorf("the access role was assumed by %v, want %v", got, tt.accessBy)
 			}
 		})
 	}
-}
-
-// chainRoles turns assumed-role session ARNs into their roles' ARNs.
-func chainRoles(principals []string) []string {
-	var out []string
-	for _, p := range principals {
-		if pr, err := rolearn.ParsePrincipal(p); err == nil && pr.Kind == rolearn.KindAssumedRole {
-			p = pr.RoleARN()
-		}
-		out = append(out, p)
-	}
-	return out
 }

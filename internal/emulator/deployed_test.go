@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/rolecall/rolecall/internal/probe"
-	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/testkit/awsfake"
 	"github.com/rolecall/rolecall/internal/testkit/syncbuf"
 )
@@ -61,24 +60,12 @@ func TestAWSModeChecksAsTheVerifyFunction(t *testing.T) {
 			if err != nil || s.AccountID != "444455556666" {
 				t.Fatalf("AssumeRole = %+v, %v; want a session in 444455556666", s, err)
 			}
-			if got := rolesOf(fake.Callers(customer)); !slices.Equal(got, tt.customerBy) {
+			if got := fake.CallerRoles(customer); !slices.Equal(got, tt.customerBy) {
 				t.Errorf("the customer role was assumed by %v, want %v", got, tt.customerBy)
 			}
-			if got := rolesOf(fake.Callers(accessRole)); !slices.Equal(got, tt.accessBy) {
+			if got := fake.CallerRoles(accessRole); !slices.Equal(got, tt.accessBy) {
 				t.Errorf("the access role was assumed by %v, want %v", got, tt.accessBy)
 			}
 		})
 	}
-}
-
-// rolesOf turns assumed-role session ARNs into their roles' ARNs.
-func rolesOf(principals []string) []string {
-	var out []string
-	for _, p := range principals {
-		if pr, err := rolearn.ParsePrincipal(p); err == nil && pr.Kind == rolearn.KindAssumedRole {
-			p = pr.RoleARN()
-		}
-		out = append(out, p)
-	}
-	return out
 }

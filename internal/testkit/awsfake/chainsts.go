@@ -51,6 +51,16 @@ func (f *ChainSTS) Requests() []url.Values {
 	return append([]url.Values(nil), f.calls...)
 }
 
+// CallerRoles returns, for each successful AssumeRole of roleARN, the
+// role whose session called (or the caller itself when it is no session).
+func (f *ChainSTS) CallerRoles(roleARN string) []string {
+	var out []string
+	for _, p := range f.Callers(roleARN) {
+		out = append(out, roleOf(p))
+	}
+	return out
+}
+
 type chainRole struct {
 	trusts     string // the role ARN allowed to assume it
 	externalID string // required when set
