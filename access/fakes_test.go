@@ -10,13 +10,16 @@ import (
 // fakeAPI is RoleCall's access and check routes over a fixed set of
 // connections, authorized by a bearer token.
 type fakeAPI struct {
-	mu       sync.Mutex
-	token    string
-	conns    map[Ref]Connection
-	reasons  map[Ref]Reason
-	checks   []Ref
-	requests int
-	reads    int // GETs of a connection's access
+	mu      sync.Mutex
+	token   string
+	conns   map[Ref]Connection
+	reasons map[Ref]Reason
+	checks  []Ref
+	// checkStatus and checkBody, when set, answer a re-check request.
+	checkStatus int
+	checkBody   string
+	requests    int
+	reads       int // GETs of a connection's access
 }
 
 func (f *fakeAPI) setStatus(ref Ref, status string, reason Reason) {
@@ -67,6 +70,11 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`{"error":{"code":"NOT_FOUND","message":"no such connection"}}`))
 	case r.Method == http.MethodPost && parts[3] == "check":
 		f.checks = append(f.checks, ref)
+		if f.checkStatus != 0 {
+			w.WriteHeader(f.checkStatus)
+			_, _ = w.Write([]byte(f.checkBody))
+			return
+		}
 		w.WriteHeader(http.StatusAccepted)
 		_, _ = w.Write([]byte(`{}`))
 	case r.Method == http.MethodGet && parts[3] == "access" && c.Status != "VERIFIED":

@@ -203,10 +203,16 @@ func (c *Client) Config(tenantID, accountID string) aws.Config {
 	return out
 }
 
+// codeCheckTooSoon is RoleCall's answer to a re-check requested while one
+// of the connection is already requested.
+const codeCheckTooSoon = "CHECK_TOO_SOON"
+
 // ReportAccessDenied tells RoleCall that the connection's credentials
 // were refused (say, by a service call the role should allow), asking for
-// a re-check at most once per RecheckEvery. It returns whether a re-check
-// was requested.
+// a re-check at most once per RecheckEvery. It returns whether this call
+// requested a re-check: false with no error when this client asked within
+// RecheckEvery, or RoleCall answered that a re-check is already requested
+// (CHECK_TOO_SOON, its limit held across every process).
 func (c *Client) ReportAccessDenied(ctx context.Context, tenantID, accountID string) (bool, error) {
 	ref := Ref{TenantID: tenantID, AccountID: accountID}
 	now := c.opts.Now()
@@ -218,7 +224,15 @@ func (c *Client) ReportAccessDenied(ctx context.Context, tenantID, accountID str
 	}
 	c.rechecked[ref] = now
 	c.mu.Unlock()
-	if err := c.api.RequestCheck(ctx, tenantID, accountID); err != nil {
+	err := c.api.RequestCheck(ctx, tenantID, accountID)
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && apiErr.Code == codeCheckTooSoon {
+		// RoleCall takes one requested check per connection per window,
+		// from any process: another (or an earlier run of this one) has
+		// asked already, which is what this call was for.
+		return false, nil
+	}
+	if err != nil {
 		return false, fmt.Errorf("request a re-check of %s/%s: %w", tenantID, accountID, err)
 	}
 	return true, nil

@@ -400,3 +400,41 @@ func TestSessionDurationIsOneSTSAccepts(t *testing.T) {
 		})
 	}
 }
+
+// TestAccessDeniedRecheckAnswers: RoleCall answering that a re-check is
+// already requested (CHECK_TOO_SOON, as it answers every process after the
+// first in its window) is no failure of the report; any other refusal is.
+func TestAccessDeniedRecheckAnswers(t *testing.T) {
+	tests := []struct {
+		name        string
+		status      int
+		body        string
+		wantRecheck bool
+		wantErr     bool
+	}{
+		{"queued", 0, "", true, false},
+		{"already requested", http.StatusTooManyRequests,
+			`{"error":{"code":"CHECK_TOO_SOON","message":"a check was already requested","field":"accountId"}}`, false, false},
+		{"another 429", http.StatusTooManyRequests, `{"error":{"code":"RATE_LIMITED","message":"slow down"}}`, false, true},
+		{"disconnected", http.StatusConflict, `{"error":{"code":"CONNECTION_DISCONNECTED","message":"disconnected","field":"accountId"}}`, false, true},
+		{"server error", http.StatusInternalServerError, `{"error":{"code":"INTERNAL","message":"oops"}}`, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t, "444455556666")
+			w.api.checkStatus, w.api.checkBody = tt.status, tt.body
+			w.sts.DeleteRole(customerRole("444455556666"))
+			_, err := w.client.Credentials("acme", "444455556666").Retrieve(context.Background())
+			var denied *AccessDeniedError
+			if !errors.As(err, &denied) {
+				t.Fatalf("error %v, want an *AccessDeniedError", err)
+			}
+			if denied.RecheckRequested != tt.wantRecheck || (denied.RecheckErr != nil) != tt.wantErr {
+				t.Errorf("recheck requested %v (%v), want %v, error %v", denied.RecheckRequested, denied.RecheckErr, tt.wantRecheck, tt.wantErr)
+			}
+			if n := len(w.api.checked()); n != 1 {
+				t.Errorf("%d re-check requests, want 1", n)
+			}
+		})
+	}
+}

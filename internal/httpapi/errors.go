@@ -27,7 +27,7 @@ const (
 	CodeUnauthenticated  = "UNAUTHENTICATED"
 	CodeForbidden        = "FORBIDDEN"
 	CodeUnknownEvent     = "UNKNOWN_EVENT"
-	CodeCheckTooSoon     = "CHECK_TOO_SOON"
+	CodeCheckTooSoon     = onboarding.CodeCheckTooSoon
 	CodeInternal         = "INTERNAL"
 )
 

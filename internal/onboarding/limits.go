@@ -19,6 +19,16 @@ const DefaultSubmissionsPerMinute = 20
 // the sustained rate, which is what STS budgets and connection counts need.
 const rateWindow = time.Minute
 
+// CheckRequestWindow is the fixed window in which a connection may be
+// re-checked once on request (RequestCheck). Workloads ask for a re-check
+// on every AccessDenied, and each `rolecall credentials` is a new process
+// that cannot remember having asked; held in the store, the limit bounds
+// what a failing fleet costs the priority queue's STS share to one check
+// per connection per window, whatever its size. Operators share it: they
+// reach the same route with the same IAM authorization as workloads, so
+// any way around it an operator had, a workload would have too.
+const CheckRequestWindow = 5 * time.Minute
+
 // TenantOptions are a new tenant's optional settings.
 type TenantOptions struct {
 	// MaxConnections bounds the tenant's live connections
@@ -76,6 +86,28 @@ func (s *Service) takeSubmission(ctx context.Context, hash string) error {
 	}
 	return &Error{Code: CodeRateLimited, RetryAfter: RetryAfter(now, end),
 		Message: fmt.Sprintf("this invite has made %d submissions in the last minute, the most allowed; try again in %d seconds", limit, int(RetryAfter(now, end)/time.Second))}
+}
+
+// takeCheckRequest counts the one requested check of c this window, or
+// refuses it with CHECK_TOO_SOON and when to retry. The count comes before
+// the queue send: a send that then fails has spent the window (the
+// scheduled re-checks still run), where counting after it would let every
+// request of a burst through.
+func (s *Service) takeCheckRequest(ctx context.Context, c connection.Connection) error {
+	now := s.now()
+	window := now.Truncate(CheckRequestWindow)
+	end := window.Add(CheckRequestWindow)
+	ok, err := s.Store.Hit(ctx, "check#"+c.TenantID+"#"+c.AccountID, window, 1, end.Add(CheckRequestWindow))
+	if err != nil {
+		return fmt.Errorf("count check request of %s/%s: %w", c.TenantID, c.AccountID, err)
+	}
+	if ok {
+		return nil
+	}
+	wait := RetryAfter(now, end)
+	return &Error{Code: CodeCheckTooSoon, Field: "accountId", RetryAfter: wait,
+		Message: fmt.Sprintf("a check of this connection was already requested in this %d-minute window (it is queued or done); try again in %d seconds",
+			int(CheckRequestWindow/time.Minute), int(wait/time.Second))}
 }
 
 // RetryAfter is the wait until end in whole seconds, rounded up, at least

@@ -67,6 +67,9 @@ const (
 	// CodeRateLimited: the invite made SubmissionsPerMinute submissions
 	// this minute; Error.RetryAfter says when to try again.
 	CodeRateLimited = "RATE_LIMITED"
+	// CodeCheckTooSoon: a check of the connection was asked for too
+	// recently; Error.RetryAfter says when another may be.
+	CodeCheckTooSoon = "CHECK_TOO_SOON"
 )
 
 // Error is a refusal a client can act on: a stable code, a message, and the
@@ -299,7 +302,9 @@ func (s *Service) Disconnect(ctx context.Context, tenantID, accountID string) (c
 	}
 }
 
-// RequestCheck queues a check of a live connection now.
+// RequestCheck queues a check of a live connection now, at most once per
+// connection per CheckRequestWindow (CHECK_TOO_SOON otherwise, which
+// queues nothing): see takeCheckRequest.
 func (s *Service) RequestCheck(ctx context.Context, tenantID, accountID string) (connection.Connection, error) {
 	t, err := s.Tenant(ctx, tenantID)
 	if err != nil {
@@ -307,6 +312,12 @@ func (s *Service) RequestCheck(ctx context.Context, tenantID, accountID string) 
 	}
 	c, err := s.Connection(ctx, tenantID, accountID)
 	if err != nil {
+		return connection.Connection{}, err
+	}
+	if err := checkable(t, c); err != nil {
+		return connection.Connection{}, err
+	}
+	if err := s.takeCheckRequest(ctx, c); err != nil {
 		return connection.Connection{}, err
 	}
 	if err := s.QueueCheck(ctx, t, c); err != nil {
@@ -319,15 +330,24 @@ func (s *Service) RequestCheck(ctx context.Context, tenantID, accountID string) 
 // read (the customer's form has both), with t's external IDs. A
 // disconnected connection is refused: its role must be submitted again.
 func (s *Service) QueueCheck(ctx context.Context, t tenant.Tenant, c connection.Connection) error {
+	if err := checkable(t, c); err != nil {
+		return err
+	}
+	if err := s.Queue.Send(ctx, probe.JobsFor(c, t, probe.WhyRequested, s.now())); err != nil {
+		return fmt.Errorf("queue check of %s/%s: %w", c.TenantID, c.AccountID, err)
+	}
+	return nil
+}
+
+// checkable refuses to check c with t's external IDs when c is another
+// tenant's or disconnected.
+func checkable(t tenant.Tenant, c connection.Connection) error {
 	if c.TenantID != t.ID {
 		// Never check one tenant's role with another's external ID.
 		return fmt.Errorf("queue check of %s/%s with the external ID of tenant %s", c.TenantID, c.AccountID, t.ID)
 	}
 	if !c.Live() {
 		return &Error{Code: CodeDisconnected, Field: "accountId", Message: "the connection is disconnected; the customer must submit the role again"}
-	}
-	if err := s.Queue.Send(ctx, probe.JobsFor(c, t, probe.WhyRequested, s.now())); err != nil {
-		return fmt.Errorf("queue check of %s/%s: %w", c.TenantID, c.AccountID, err)
 	}
 	return nil
 }

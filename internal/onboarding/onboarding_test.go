@@ -463,7 +463,8 @@ func TestRequestCheckAndRotate(t *testing.T) {
 		t.Fatalf("QueueCheck of another tenant's connection = %v, %d jobs", err, len(f.queue.Jobs()))
 	}
 
-	f.now = f.now.Add(time.Minute)
+	// A requested check a window later is queued again.
+	f.now = f.now.Add(onboarding.CheckRequestWindow)
 	rotated, err := f.svc.RotateExternalID(ctx, "acme", onboarding.RotateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -493,6 +494,7 @@ func TestRequestCheckAndRotate(t *testing.T) {
 
 		boom := errors.New("queue down")
 		f.queue.Fail(boom)
+		f.now = f.now.Add(onboarding.CheckRequestWindow)
 		_, err = f.svc.RequestCheck(ctx, "acme", custAccount)
 		if !errors.Is(err, boom) || onboarding.AsError(err) != nil {
 			t.Fatalf("queue failure: %v", err)

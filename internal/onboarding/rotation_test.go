@@ -74,6 +74,7 @@ func TestRotateInTwoPhases(t *testing.T) {
 		evs[n-2].DetailType != connection.ExternalIDRotationStarted || evs[n-1].Completion != connection.CompletionRevoked || evs[n-1].ExternalIDVersion != r2.ExternalIDVersion {
 		t.Fatalf("events %+v", evs)
 	}
+	f.now = f.now.Add(onboarding.CheckRequestWindow)
 	if _, err := f.svc.RequestCheck(ctx, "acme", custAccount); err != nil {
 		t.Fatal(err)
 	}
