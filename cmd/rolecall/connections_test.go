@@ -79,35 +79,41 @@ func TestConnectionsCommands(t *testing.T) {
 			t.Errorf("check --wait:\n%s", r.stdout)
 		}
 	})
+	t.Run("a second check within five minutes is refused", func(t *testing.T) {
+		r := rolecall(t, "connections", "check", "acme", acct)
+		if r.code != 1 || !strings.Contains(r.stderr, "CHECK_TOO_SOON") || r.stdout != "" {
+			t.Errorf("check again: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+		}
+	})
+	// Each of the next checks is of a connection of its own: one check per
+	// connection per five minutes.
 	t.Run("check without --wait only queues", func(t *testing.T) {
-		r := rolecall(t, "connections", "check", "acme", acct).must(t, 0)
-		if !strings.HasPrefix(r.stdout, "Check of acme/"+acct+" queued (status VERIFIED") {
+		a := connect(t, s, "charlie")
+		r := rolecall(t, "connections", "check", "charlie", a).must(t, 0)
+		if !strings.HasPrefix(r.stdout, "Check of charlie/"+a+" queued (status VERIFIED") {
 			t.Errorf("check: %q", r.stdout)
 		}
 	})
 	t.Run("check --json without --wait is the queued connection", func(t *testing.T) {
+		a := connect(t, s, "delta")
 		var c connection.Connection
-		rolecall(t, "connections", "check", "acme", acct, "--json").must(t, 0).json(t, &c)
-		if c.TenantID != "acme" || c.AccountID != acct || c.Status != connection.Verified {
+		rolecall(t, "connections", "check", "delta", a, "--json").must(t, 0).json(t, &c)
+		if c.TenantID != "delta" || c.AccountID != a || c.Status != connection.Verified {
 			t.Errorf("check --json: %+v", c)
 		}
 	})
 	t.Run("check --wait of a deleted role exits 1 with the reason", func(t *testing.T) {
-		httpJSON(t, "DELETE", s.URL+"/_sandbox/roles?roleArn="+url.QueryEscape(h.Connection.RoleARN), "", nil, 200, nil)
-		// Checks queued above may land first (a check's result does not
-		// name the request it answers): the one after the deletion is
-		// the one that finds the role gone.
-		for try := 0; ; try++ {
-			r := rolecall(t, "connections", "check", "acme", acct, "--wait", "--json")
-			var c connection.Connection
-			r.json(t, &c)
-			if r.code == 0 && c.Status == connection.Verified && try < 3 {
-				continue
-			}
-			if r.code != 1 || c.Status != connection.AccessLost || c.Reason.Code == "" {
-				t.Errorf("check --wait --json: exit %d, %s", r.code, r.stdout)
-			}
-			break
+		a := connect(t, s, "echo")
+		var before connection.Connection
+		rolecall(t, "connections", "get", "echo", a, "--json").must(t, 0).json(t, &struct {
+			Connection *connection.Connection `json:"connection"`
+		}{&before})
+		httpJSON(t, "DELETE", s.URL+"/_sandbox/roles?roleArn="+url.QueryEscape(before.RoleARN), "", nil, 200, nil)
+		r := rolecall(t, "connections", "check", "echo", a, "--wait", "--json")
+		var c connection.Connection
+		r.json(t, &c)
+		if r.code != 1 || c.Status != connection.AccessLost || c.Reason.Code == "" {
+			t.Errorf("check --wait --json: exit %d, %s", r.code, r.stdout)
 		}
 	})
 

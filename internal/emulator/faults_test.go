@@ -45,6 +45,7 @@ import (
 
 	"github.com/rolecall/rolecall/internal/bus"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/onboarding"
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/publish"
 	"github.com/rolecall/rolecall/internal/rolearn"
@@ -391,11 +392,17 @@ type faultRun struct {
 	tenants []*scenarioTenant
 	plan    []*planned
 	history map[string][]connection.Event // connection key → its transitions, read at the end
+
+	// Requested checks queued per connection key: the API queues one per
+	// connection per fixed five-minute window; the scenario's requests
+	// take well under one, so they span at most two.
+	queuedMu sync.Mutex
+	queued   map[string]int
 }
 
 func runFaultScenario(t *testing.T, size scenarioSize, dynamoEndpoint string) {
 	began := time.Now()
-	r := &faultRun{t: t, size: size, logs: &syncbuf.Buffer{}, events: &syncbuf.Buffer{}}
+	r := &faultRun{t: t, size: size, logs: &syncbuf.Buffer{}, events: &syncbuf.Buffer{}, queued: map[string]int{}}
 	r.records = logcapture.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	// EventBridge refusing 30% of the entries, retryably, in a seeded order.
@@ -482,6 +489,7 @@ func runFaultScenario(t *testing.T, size scenarioSize, dynamoEndpoint string) {
 	r.makePlan()
 	r.submit()
 	r.recheckWave()
+	r.assertOneCheckQueuedEach()
 	r.waitFinal()
 	t.Logf("converged in %s", time.Since(began).Round(time.Millisecond))
 
@@ -608,13 +616,9 @@ func (r *faultRun) submit() {
 	for i := range delays {
 		delays[i] = 200*time.Millisecond + time.Duration(jitter.Int64N(int64(800*time.Millisecond)))
 	}
-	ops := "Bearer " + r.srv.OpsToken
 	recheck := func(p *planned) {
 		defer later.Done()
-		st, b, err := r.api.call("POST", "/v1/tenants/"+p.tenant.id+"/connections/"+p.account+"/check", ops, nil)
-		if err != nil || st != 202 {
-			e.add(fmt.Errorf("re-check %s: %d %s %v", p.key(), st, b, err))
-		}
+		e.add(r.requestCheck(p))
 	}
 	parallel(len(r.plan), 16, func(i int) {
 		p := r.plan[i]
@@ -683,7 +687,7 @@ func (r *faultRun) submit() {
 }
 
 // deleteOnceVerified deletes the role of p when its connection is
-// VERIFIED and asks for a check, three times at once.
+// VERIFIED and has it checked, three times at once.
 func (r *faultRun) deleteOnceVerified(p *planned) error {
 	var (
 		c   connection.Connection
@@ -701,13 +705,27 @@ func (r *faultRun) deleteOnceVerified(p *planned) error {
 		return waited
 	}
 	r.srv.Sandbox.DeleteRole(p.role)
-	var wg sync.WaitGroup
-	var e errs
+	// Checks race: three routine jobs of the verified version at once (a
+	// requested check may already have used this connection's window),
+	// and three requested checks.
+	job := probe.Job{Connection: c, ExternalID: p.tenant.externalID, ExternalIDVersion: 1, Why: probe.WhyScheduled}
+	if err := r.srv.Queue.Send(context.Background(), []probe.Job{job, job, job}); err != nil {
+		return fmt.Errorf("queue checks of %s: %w", p.key(), err)
+	}
+	return r.requestChecksAtOnce(p)
+}
+
+// requestChecksAtOnce asks for three checks of p's connection at once.
+func (r *faultRun) requestChecksAtOnce(p *planned) error {
+	var (
+		wg sync.WaitGroup
+		e  errs
+	)
 	for range 3 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			e.add(r.api.expect(202, "POST", "/v1/tenants/"+p.tenant.id+"/connections/"+p.account+"/check", "Bearer "+r.srv.OpsToken, nil, nil))
+			e.add(r.requestCheck(p))
 		}()
 	}
 	wg.Wait()
@@ -717,25 +735,49 @@ func (r *faultRun) deleteOnceVerified(p *planned) error {
 	return nil
 }
 
+// requestCheck asks for a check of p's connection: it is queued (202), or
+// refused as one already requested in the window (429 CHECK_TOO_SOON);
+// assertOneCheckQueuedEach counts the queued ones at the end.
+func (r *faultRun) requestCheck(p *planned) error {
+	status, b, err := r.api.call("POST", "/v1/tenants/"+p.tenant.id+"/connections/"+p.account+"/check", "Bearer "+r.srv.OpsToken, nil)
+	switch {
+	case err != nil:
+		return err
+	case status == 202:
+		r.queuedMu.Lock()
+		r.queued[p.key()]++
+		r.queuedMu.Unlock()
+	case status != 429 || !strings.Contains(string(b), onboarding.CodeCheckTooSoon):
+		return fmt.Errorf("check of %s: status %d, want 202 or 429 %s: %s", p.key(), status, onboarding.CodeCheckTooSoon, b)
+	}
+	return nil
+}
+
+// assertOneCheckQueuedEach: however the requests raced, each connection
+// asked for got one check queued per window (two when the requests
+// straddled a window's end).
+func (r *faultRun) assertOneCheckQueuedEach() {
+	r.queuedMu.Lock()
+	defer r.queuedMu.Unlock()
+	if len(r.queued) == 0 {
+		r.t.Error("no requested check was queued")
+	}
+	for key, n := range r.queued {
+		if n < 1 || n > 2 {
+			r.t.Errorf("%s: %d requested checks queued, want 1 (2 across a window's end)", key, n)
+		}
+	}
+}
+
 // recheckWave re-checks a fifth of the connections three times at once,
 // whatever their state, while the pipeline is still busy.
 func (r *faultRun) recheckWave() {
 	var e errs
-	ops := "Bearer " + r.srv.OpsToken
 	parallel(len(r.plan), 16, func(i int) {
 		if i%5 != 1 {
 			return
 		}
-		p := r.plan[i]
-		var wg sync.WaitGroup
-		for range 3 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				e.add(r.api.expect(202, "POST", "/v1/tenants/"+p.tenant.id+"/connections/"+p.account+"/check", ops, nil, nil))
-			}()
-		}
-		wg.Wait()
+		e.add(r.requestChecksAtOnce(r.plan[i]))
 	})
 	e.check(r.t, "re-check wave")
 }
