@@ -106,7 +106,7 @@ func (s *Service) takeCheckRequest(ctx context.Context, c connection.Connection)
 	}
 	wait := RetryAfter(now, end)
 	return &Error{Code: CodeCheckTooSoon, Field: "accountId", RetryAfter: wait,
-		Message: fmt.Sprintf("a check of this connection was already requested in this %d-minute window (it is queued or done); try again in %d seconds",
+		Message: fmt.Sprintf("a check of this connection was already requested in this %d-minute window; scheduled checks go on; try again in %d seconds",
 			int(CheckRequestWindow/time.Minute), int(wait/time.Second))}
 }
 

@@ -320,7 +320,7 @@ func (s *Service) RequestCheck(ctx context.Context, tenantID, accountID string) 
 	if err := s.takeCheckRequest(ctx, c); err != nil {
 		return connection.Connection{}, err
 	}
-	if err := s.QueueCheck(ctx, t, c); err != nil {
+	if err := s.queueJobs(ctx, t, c); err != nil {
 		return connection.Connection{}, err
 	}
 	return c, nil
@@ -333,6 +333,12 @@ func (s *Service) QueueCheck(ctx context.Context, t tenant.Tenant, c connection.
 	if err := checkable(t, c); err != nil {
 		return err
 	}
+	return s.queueJobs(ctx, t, c)
+}
+
+// queueJobs sends the jobs of a requested check of c, a connection
+// checkable with t's external IDs.
+func (s *Service) queueJobs(ctx context.Context, t tenant.Tenant, c connection.Connection) error {
 	if err := s.Queue.Send(ctx, probe.JobsFor(c, t, probe.WhyRequested, s.now())); err != nil {
 		return fmt.Errorf("queue check of %s/%s: %w", c.TenantID, c.AccountID, err)
 	}
