@@ -572,3 +572,23 @@ func TestAsErrorInternal(t *testing.T) {
 		t.Fatalf("AsError(nil) = %+v", e)
 	}
 }
+
+// The customer form's check (QueueCheck) queues the connection's jobs with
+// its tenant's external ID, and a disconnected connection none.
+func TestQueueCheck(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	acme := f.tenant(t, "acme")
+	c, err := f.svc.Submit(ctx, acme, roleARN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.QueueCheck(ctx, acme, c); err != nil || len(f.queue.Jobs()) != 1 || f.queue.Jobs()[0].ExternalID != acme.ExternalID {
+		t.Fatalf("QueueCheck = %v, jobs %+v", err, f.queue.Jobs())
+	}
+	gone := c
+	gone.Status = connection.Disconnected
+	if err := f.svc.QueueCheck(ctx, acme, gone); err == nil || onboarding.AsError(err) == nil || len(f.queue.Jobs()) != 1 {
+		t.Fatalf("QueueCheck of a disconnected connection = %v, %d jobs", err, len(f.queue.Jobs()))
+	}
+}
