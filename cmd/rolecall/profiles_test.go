@@ -136,3 +136,19 @@ func makeSymlink(t *testing.T, dest, link string) {
 		t.Fatal(err)
 	}
 }
+
+// A config path that is a loop of links is refused, and nothing is
+// written.
+func TestMergeProfilesRefusesALinkLoop(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	makeSymlink(t, b, a)
+	makeSymlink(t, a, b)
+	err := mergeProfiles(a, []profileSection{{name: "rolecall-acme-111111111111", lines: []string{"credential_process = rolecall credentials"}}})
+	if err == nil || !strings.Contains(err.Error(), "resolve "+a) {
+		t.Fatalf("mergeProfiles through a loop = %v, want it refused", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+		t.Errorf("files after the refusal: %v, want the two links only", entries)
+	}
+}

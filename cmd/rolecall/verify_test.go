@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -548,5 +549,15 @@ func TestVerifyThroughTheAccessRole(t *testing.T) {
 				t.Errorf("the access role was assumed by %v, want %v", got, tt.accessBy)
 			}
 		})
+	}
+}
+
+// A refusal of the access role names the role and keeps the cause for
+// errors.Is.
+func TestVerifyAccessRoleError(t *testing.T) {
+	cause := errors.New("AccessDenied")
+	err := error(&verifyAccessRoleError{role: "arn:aws:iam::111122223333:role/rolecall-prod-access", err: cause})
+	if !errors.Is(err, cause) || err.Error() != "cannot assume the access role arn:aws:iam::111122223333:role/rolecall-prod-access: AccessDenied" {
+		t.Errorf("error %q does not name the role and wrap its cause", err)
 	}
 }
