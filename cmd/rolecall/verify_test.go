@@ -31,6 +31,16 @@ const (
 	examplePartnerK = "AKIAVERIFYTESTPARTNER"
 )
 
+// runCLIExits runs the CLI and fails the test unless it exits with want.
+func runCLIExits(t *testing.T, want int, args ...string) (stdout, stderr string) {
+	t.Helper()
+	stdout, stderr, code := runCLI(t, args...)
+	if code != want {
+		t.Fatalf("%v: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", args, code, want, stdout, stderr)
+	}
+	return stdout, stderr
+}
+
 // runCLI runs rolecall in-process with args and returns its output and exit
 // status as main would set it.
 func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
@@ -166,10 +176,7 @@ func TestVerifySandbox(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			args := append([]string{"verify", "--sandbox-file", file}, tt.args...)
-			stdout, stderr, code := runCLI(t, args...)
-			if code != tt.code {
-				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, stdout, stderr)
-			}
+			stdout, stderr := runCLIExits(t, tt.code, args...)
 			for _, want := range tt.contains {
 				if !strings.Contains(stdout, want) {
 					t.Errorf("output lacks %q:\n%s", want, stdout)
@@ -268,10 +275,7 @@ func TestVerifyJSON(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			args := append([]string{"verify", "--json", "--sandbox-file", file, "--external-id", exampleExtID}, tt.args...)
-			stdout, stderr, code := runCLI(t, args...)
-			if code != tt.code {
-				t.Fatalf("exit %d, want %d: %s %s", code, tt.code, stdout, stderr)
-			}
+			stdout, _ := runCLIExits(t, tt.code, args...)
 			var rep verifyReport
 			dec := json.NewDecoder(strings.NewReader(stdout))
 			dec.DisallowUnknownFields()
@@ -530,10 +534,7 @@ func TestVerifyThroughTheAccessRole(t *testing.T) {
 			t.Setenv("AWS_REGION", "eu-west-1")
 
 			args := append([]string{"verify", "--role-arn", exampleRole, "--external-id", exampleExtID, "--timeout", "5s"}, tt.args...)
-			stdout, stderr, code := runCLI(t, args...)
-			if code != tt.code {
-				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, stdout, stderr)
-			}
+			stdout, stderr := runCLIExits(t, tt.code, args...)
 			for _, want := range tt.stdout {
 				if !strings.Contains(stdout, want) {
 					t.Errorf("stdout lacks %q:\n%s", want, stdout)
