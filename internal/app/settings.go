@@ -65,7 +65,7 @@ func ReadAPI(env *config.Env) API {
 		RegistrationTopicARN: env.StringOr("REGISTRATION_TOPIC_ARN", ""),
 		EventSource:          env.StringOr("EVENT_SOURCE", publish.DefaultSource),
 		PartnerName:          env.StringOr("PARTNER_NAME", ""),
-		SubmissionsPerMinute: env.IntOr("SUBMISSIONS_PER_INVITE_PER_MINUTE", onboarding.DefaultSubmissionsPerMinute),
+		SubmissionsPerMinute: env.IntIn("SUBMISSIONS_PER_INVITE_PER_MINUTE", onboarding.DefaultSubmissionsPerMinute, 1, 1000),
 		Policy:               connection.DefaultPolicy(),
 	}
 }
@@ -148,7 +148,7 @@ type Sweep struct {
 func ReadSweep(env *config.Env) Sweep {
 	return Sweep{
 		Resources:        Resources{TableName: env.String("TABLE_NAME"), QueueURL: env.String("VERIFY_QUEUE_URL"), STSRegions: readRegions(env)},
-		Interval:         env.DurationOr("CHECK_INTERVAL", connection.DefaultPolicy().VerifiedInterval),
+		Interval:         readCheckInterval(env, connection.DefaultPolicy().VerifiedInterval),
 		Every:            env.DurationOr("SWEEP_EVERY", sweep.DefaultEvery),
 		MetricsNamespace: env.StringOr("METRICS_NAMESPACE", "RoleCall"),
 		Plan:             readPlan(env),
@@ -175,11 +175,12 @@ type Verify struct {
 // ReadVerify reads the verify function's settings.
 func ReadVerify(env *config.Env) Verify {
 	p := connection.DefaultPolicy()
-	p.VerifiedInterval = env.DurationOr("CHECK_INTERVAL", p.VerifiedInterval)
-	p.FailedIntervalMax = env.DurationOr("FAILED_CHECK_MAX_INTERVAL", p.FailedIntervalMax)
-	p.LostIntervalMax = env.DurationOr("ACCESS_LOST_CHECK_MAX_INTERVAL", p.LostIntervalMax)
+	p.VerifiedInterval = readCheckInterval(env, p.VerifiedInterval)
+	// The ranges are template.yaml's parameters' (MinValue, MaxValue).
+	p.FailedIntervalMax = env.DurationIn("FAILED_CHECK_MAX_INTERVAL", p.FailedIntervalMax, 10*time.Minute, 10080*time.Minute)
+	p.LostIntervalMax = env.DurationIn("ACCESS_LOST_CHECK_MAX_INTERVAL", p.LostIntervalMax, 10*time.Minute, 1440*time.Minute)
 	const day = 24 * time.Hour
-	p.AbandonAfter = time.Duration(env.IntOr("ABANDON_FAILED_AFTER_DAYS", int(p.AbandonAfter/day))) * day
+	p.AbandonAfter = time.Duration(env.IntIn("ABANDON_FAILED_AFTER_DAYS", int(p.AbandonAfter/day), 1, 365)) * day
 	return Verify{
 		Resources: Resources{
 			TableName:        env.String("TABLE_NAME"),
@@ -196,13 +197,19 @@ func ReadVerify(env *config.Env) Verify {
 	}
 }
 
+// readCheckInterval reads the routine re-check interval, in the range of
+// template.yaml's CheckInterval parameter (5 to 1440 minutes).
+func readCheckInterval(env *config.Env, def time.Duration) time.Duration {
+	return env.DurationIn("CHECK_INTERVAL", def, 5*time.Minute, 1440*time.Minute)
+}
+
 // readPlan reads the STS budget; its Regions are set by the handler's
 // constructor, which knows the deployment's Region.
 func readPlan(env *config.Env) stsbudget.Plan {
 	return stsbudget.Plan{
-		RequestsPerSecond:   env.IntOr("STS_REQUESTS_PER_SECOND", stsbudget.DefaultRequestsPerSecond),
-		PriorityPercent:     env.IntOr("STS_PRIORITY_PERCENT", stsbudget.DefaultPriorityPercent),
-		RoutineConcurrency:  env.IntOr("VERIFY_MAX_CONCURRENCY", stsbudget.DefaultConcurrency),
+		RequestsPerSecond:   env.IntIn("STS_REQUESTS_PER_SECOND", stsbudget.DefaultRequestsPerSecond, 20, 10000),
+		PriorityPercent:     env.IntIn("STS_PRIORITY_PERCENT", stsbudget.DefaultPriorityPercent, 1, 50),
+		RoutineConcurrency:  env.IntIn("VERIFY_MAX_CONCURRENCY", stsbudget.DefaultConcurrency, 2, 100),
 		PriorityConcurrency: env.IntOr("PRIORITY_MAX_CONCURRENCY", stsbudget.DefaultConcurrency),
 	}
 }

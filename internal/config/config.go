@@ -56,6 +56,28 @@ func (e *Env) IntOr(name string, def int) int {
 	return positiveOr(e, name, def, strconv.Atoi, "integer")
 }
 
+// IntIn returns an optional integer from lo to hi, or def; a value out of
+// that range is recorded as a problem and def returned.
+func (e *Env) IntIn(name string, def, lo, hi int) int {
+	return within(e, name, e.IntOr(name, def), def, lo, hi, strconv.Itoa)
+}
+
+// DurationIn returns an optional duration from lo to hi, or def; a value
+// out of that range is recorded as a problem and def returned.
+func (e *Env) DurationIn(name string, def, lo, hi time.Duration) time.Duration {
+	return within(e, name, e.DurationOr(name, def), def, lo, hi, time.Duration.String)
+}
+
+// within is v when it lies in [lo, hi]; otherwise it records the problem
+// and returns def.
+func within[T ~int | ~int64](e *Env, name string, v, def, lo, hi T, show func(T) string) T {
+	if v < lo || v > hi {
+		e.errs = append(e.errs, fmt.Errorf("%s=%s is out of range: from %s to %s", name, show(v), show(lo), show(hi)))
+		return def
+	}
+	return v
+}
+
 // positiveOr parses an optional variable that must be above zero, or
 // returns def when it is unset or empty; a value that does not parse or is
 // not positive is recorded as a problem (named by what) and def returned.

@@ -76,3 +76,32 @@ func TestFailJoinsTheOtherProblems(t *testing.T) {
 		t.Errorf("Err() = %v, want both problems", err)
 	}
 }
+
+func TestRanges(t *testing.T) {
+	tests := []struct {
+		name, value string
+		read        func(*Env) any
+		want        any
+		refused     bool
+	}{
+		{"int at the low end", "1", func(e *Env) any { return e.IntIn("N", 7, 1, 365) }, 1, false},
+		{"int at the high end", "365", func(e *Env) any { return e.IntIn("N", 7, 1, 365) }, 365, false},
+		{"int above", "366", func(e *Env) any { return e.IntIn("N", 7, 1, 365) }, 7, true},
+		{"int below", "1", func(e *Env) any { return e.IntIn("N", 7, 2, 365) }, 7, true},
+		{"int unset", "", func(e *Env) any { return e.IntIn("N", 7, 1, 365) }, 7, false},
+		{"duration inside", "1h", func(e *Env) any { return e.DurationIn("N", time.Hour, 5*time.Minute, 24*time.Hour) }, time.Hour, false},
+		{"duration below", "1ns", func(e *Env) any { return e.DurationIn("N", time.Hour, 5*time.Minute, 24*time.Hour) }, time.Hour, true},
+		{"duration above", "25h", func(e *Env) any { return e.DurationIn("N", time.Hour, 5*time.Minute, 24*time.Hour) }, time.Hour, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := New(func(string) (string, bool) { return tt.value, tt.value != "" })
+			if got := tt.read(env); got != tt.want {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+			if refused := env.Err() != nil; refused != tt.refused || refused && !strings.Contains(env.Err().Error(), "out of range") {
+				t.Errorf("Err = %v, want refused %v", env.Err(), tt.refused)
+			}
+		})
+	}
+}

@@ -1,15 +1,19 @@
 package stack_test
 
 import (
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rolecall/rolecall/internal/app"
 	"github.com/rolecall/rolecall/internal/config"
+	"github.com/rolecall/rolecall/internal/stack"
 )
 
 // settingsReaders are internal/app's settings readers, by name: each
@@ -168,4 +172,64 @@ func TestEnvReadsRecordsEveryLookup(t *testing.T) {
 	if want := []string{"A_VAR", "B_VAR", "C_VAR", "D_VAR"}; !slices.Equal(got, want) {
 		t.Errorf("envReads = %v, want %v", got, want)
 	}
+}
+
+// TestSettingsRefuseWhatTheParametersForbid: a variable the template sets
+// from a bounded Number parameter (!Ref P, or !Sub ${P}<unit>) is refused
+// by its function's settings reader just outside the parameter's MinValue
+// and MaxValue, and accepted at both, so a function started by hand with
+// a value the stack would refuse does not run with it.
+func TestSettingsRefuseWhatTheParametersForbid(t *testing.T) {
+	tm := template(t)
+	params := m(tm["Parameters"])
+	checked := 0
+	for id, dir := range functions {
+		name, _ := mainReader(t, filepath.Join(root, "functions", dir, "main.go"))
+		read := settingsReaders[name]
+		vars := m(m(m(tm.Resources("AWS::Serverless::Function")[id]["Properties"])["Environment"])["Variables"])
+		for v, val := range vars {
+			param, unit := boundedSource(val)
+			p := m(params[param])
+			lo, errLo := strconv.Atoi(fmt.Sprint(p["MinValue"]))
+			hi, errHi := strconv.Atoi(fmt.Sprint(p["MaxValue"]))
+			if param == "" || errLo != nil || errHi != nil {
+				continue
+			}
+			checked++
+			for _, tc := range []struct {
+				n    int
+				want bool // accepted
+			}{{lo - 1, false}, {lo, true}, {hi, true}, {hi + 1, false}} {
+				value := fmt.Sprintf("%d%s", tc.n, unit)
+				env := config.New(func(k string) (string, bool) {
+					if k == v {
+						return value, true
+					}
+					return "", false
+				})
+				read(env)
+				refused := env.Err() != nil && strings.Contains(env.Err().Error(), v+"=")
+				if refused == tc.want {
+					t.Errorf("%s (app.%s): %s=%s (parameter %s, %d to %d): accepted %v, want %v (%v)", id, name, v, value, param, lo, hi, !refused, tc.want, env.Err())
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no variable set from a bounded parameter")
+	}
+}
+
+// boundedSource is the parameter a variable's value names and the unit
+// after it: !Ref P gives (P, ""), !Sub ${P}m gives (P, "m").
+func boundedSource(val any) (param, unit string) {
+	if r, ok := m(val)["Ref"].(string); ok {
+		return r, ""
+	}
+	sub, _ := m(val)["Fn::Sub"].(string)
+	parts := stack.SubRefs(sub)
+	if len(parts) == 2 && parts[0].Ref && !parts[1].Ref {
+		return parts[0].Text, parts[1].Text
+	}
+	return "", ""
 }
