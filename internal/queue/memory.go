@@ -33,7 +33,11 @@ type Message struct {
 type Memory struct {
 	Visibility  time.Duration // default 30s
 	MaxReceives int           // 0: no dead-letter list
-	Now         func() time.Time
+	// DeadLettered, when set, is called outside the queue's lock with each
+	// message moved to the dead-letter list: what an alarm on a deployed
+	// dead-letter queue tells an operator.
+	DeadLettered func(Message)
+	Now          func() time.Time
 	// Attempts and Backoff bound Send's retries of refused entries.
 	Attempts int
 	Backoff  time.Duration
@@ -123,7 +127,14 @@ func (m *Memory) Receive(ctx context.Context, max int, wait time.Duration) ([]Me
 	deadline := time.Now().Add(wait)
 	for {
 		m.mu.Lock()
-		out, next := m.take(max)
+		out, dead, next := m.take(max)
+		if len(dead) > 0 && m.DeadLettered != nil {
+			m.mu.Unlock()
+			for _, d := range dead {
+				m.DeadLettered(d)
+			}
+			m.mu.Lock()
+		}
 		if len(out) > 0 || wait <= 0 {
 			m.mu.Unlock()
 			return out, nil
@@ -165,16 +176,15 @@ func max0(d time.Duration) time.Duration {
 	return d
 }
 
-// take receives up to max visible messages; it also returns when the next
-// invisible one becomes visible. m.mu is held.
-func (m *Memory) take(max int) ([]Message, time.Time) {
+// take receives up to max visible messages; it also returns the messages it
+// moved to the dead-letter list, and when the next invisible one becomes
+// visible. m.mu is held.
+func (m *Memory) take(max int) (out, dead []Message, next time.Time) {
 	now := m.now()
 	vis := m.Visibility
 	if vis <= 0 {
 		vis = 30 * time.Second
 	}
-	var out []Message
-	var next time.Time
 	kept := m.msgs[:0]
 	for _, h := range m.msgs {
 		if len(out) >= max || h.visibleAt.After(now) {
@@ -188,6 +198,7 @@ func (m *Memory) take(max int) ([]Message, time.Time) {
 		if m.MaxReceives > 0 && h.ReceiveCount > m.MaxReceives {
 			h.ReceiptHandle = ""
 			m.dead = append(m.dead, h.Message)
+			dead = append(dead, h.Message)
 			continue
 		}
 		h.ReceiptHandle = fmt.Sprintf("%s#%d", h.ID, h.ReceiveCount)
@@ -196,7 +207,7 @@ func (m *Memory) take(max int) ([]Message, time.Time) {
 		kept = append(kept, h)
 	}
 	m.msgs = kept
-	return out, next
+	return out, dead, next
 }
 
 func (m *Memory) find(receiptHandle string) *held {

@@ -43,7 +43,9 @@ func TestMemoryContract(t *testing.T) {
 func TestMemoryDelivery(t *testing.T) {
 	ctx := context.Background()
 	clk := testclock.New(time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC))
-	m := &queue.Memory{Visibility: 30 * time.Second, MaxReceives: 3, Now: clk.Now}
+	var told []queue.Message
+	m := &queue.Memory{Visibility: 30 * time.Second, MaxReceives: 3, Now: clk.Now,
+		DeadLettered: func(msg queue.Message) { told = append(told, msg) }}
 	if err := m.Send(ctx, queuetest.Jobs(2)); err != nil {
 		t.Fatal(err)
 	}
@@ -83,6 +85,9 @@ func TestMemoryDelivery(t *testing.T) {
 	if dead := queue.Dead(m); len(dead) != 1 || dead[0].ID != first[0].ID || queue.Len(m) != 0 {
 		t.Fatalf("dead = %+v, len %d; want the message dead-lettered after 3 receives", dead, queue.Len(m))
 	}
+	if len(told) != 1 || told[0].ID != first[0].ID || told[0].ReceiveCount != 4 {
+		t.Errorf("DeadLettered was told %+v; want the one message, on its 4th receive", told)
+	}
 	if err := m.ChangeVisibility(ctx, "nope", 0); !errors.Is(err, queue.ErrReceiptHandle) {
 		t.Errorf("ChangeVisibility(unknown) = %v", err)
 	}
@@ -112,16 +117,8 @@ func TestMemoryLongPoll(t *testing.T) {
 		m := queue.NewMemory()
 		// The sender arrives once the poll waits on the empty queue
 		// (synctest.Wait returns when it is blocked), not after a guess.
-		type polled struct {
-			msgs []queue.Message
-			err  error
-		}
-		poll := make(chan polled, 1)
 		start := time.Now()
-		go func() {
-			msgs, err := m.Receive(ctx, 1, 5*time.Second)
-			poll <- polled{msgs, err}
-		}()
+		poll := queuetest.Poll(ctx, m, 1, 5*time.Second)
 		synctest.Wait()
 		select {
 		case r := <-poll:
@@ -132,7 +129,7 @@ func TestMemoryLongPoll(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := <-poll
-		got, err := r.msgs, r.err
+		got, err := r.Msgs, r.Err
 		if err != nil || len(got) != 1 {
 			t.Fatalf("Receive = %v, %v", got, err)
 		}

@@ -18,6 +18,24 @@ import (
 	"github.com/rolecall/rolecall/internal/queue"
 )
 
+// Polled is what a Receive started by Poll returned.
+type Polled struct {
+	Msgs []queue.Message
+	Err  error
+}
+
+// Poll starts c.Receive(ctx, max, wait) on a goroutine of its own and
+// returns the channel its answer arrives on, so that a test can act while
+// the poll waits.
+func Poll(ctx context.Context, c Consumer, max int, wait time.Duration) <-chan Polled {
+	poll := make(chan Polled, 1)
+	go func() {
+		msgs, err := c.Receive(ctx, max, wait)
+		poll <- Polled{msgs, err}
+	}()
+	return poll
+}
+
 // Consumer is the receiving side of a queue, as the verify loop uses it.
 type Consumer interface {
 	Receive(ctx context.Context, max int, wait time.Duration) ([]queue.Message, error)
@@ -154,30 +172,22 @@ func runReceive(t *testing.T, newHarness func(t *testing.T) Harness) {
 	})
 	t.Run("a long poll returns a job sent while it waits", func(t *testing.T) {
 		h := newHarness(t)
-		type polled struct {
-			msgs []queue.Message
-			err  error
-		}
-		poll := make(chan polled, 1)
 		start := time.Now()
-		go func() {
-			msgs, err := h.Consumer.Receive(ctx, 1, 20*time.Second)
-			poll <- polled{msgs, err}
-		}()
+		poll := Poll(ctx, h.Consumer, 1, 20*time.Second)
 		// The job is sent once the poll has found the queue empty and
 		// waits, never before: a poll that began late cannot find it
 		// already there.
 		select {
 		case <-h.Polling:
 		case r := <-poll:
-			t.Fatalf("Receive on an empty queue returned without waiting: %+v, %v", r.msgs, r.err)
+			t.Fatalf("Receive on an empty queue returned without waiting: %+v, %v", r.Msgs, r.Err)
 		}
 		if err := h.Queue.Send(ctx, Jobs(1)); err != nil {
 			t.Fatal(err)
 		}
 		r := <-poll
-		if r.err != nil || len(r.msgs) != 1 {
-			t.Fatalf("Receive = %+v, %v; want the job sent while it waited", r.msgs, r.err)
+		if r.Err != nil || len(r.Msgs) != 1 {
+			t.Fatalf("Receive = %+v, %v; want the job sent while it waited", r.Msgs, r.Err)
 		}
 		// A poll that slept through the send would find the job only at
 		// the end of its 20s wait.
