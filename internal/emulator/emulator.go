@@ -26,6 +26,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"time"
 
@@ -186,10 +187,33 @@ func (st *Stack) verifyQueue(sqs app.Queue) {
 		return
 	}
 	mem := queue.NewMemory()
-	mem.Visibility = 30 * time.Second
+	mem.Visibility = queueVisibility
+	mem.MaxReceives = queueMaxReceives
+	mem.DeadLettered = deadLettered(st.opts.Log)
 	st.Components.Queue = mem
 	st.QueueKind = "in-process verify queue"
 	st.receiveWait = time.Second
+}
+
+// The verify queues' VisibilityTimeout and maxReceiveCount in template.yaml:
+// a job the in-process queue delivers 15 times without success is
+// dead-lettered, as it is deployed, instead of being retried for ever.
+const (
+	queueVisibility  = 180 * time.Second
+	queueMaxReceives = 15
+)
+
+const deadLetteredMessage = "verify job dead-lettered: delivered as often as the deployed queue allows without success"
+
+// deadLettered logs a job the in-process queue gave up on, where the
+// deployed stack's dead-letter alarm would fire. It names the connection,
+// never the job's external IDs.
+func deadLettered(log *slog.Logger) func(queue.Message) {
+	return func(m queue.Message) {
+		c := m.Job.Connection
+		log.Error(deadLetteredMessage,
+			"messageId", m.ID, "receives", m.ReceiveCount-1, "tenantId", c.TenantID, "accountId", c.AccountID, "why", m.Job.Why)
+	}
 }
 
 // eventBus is the bus the publish handler puts events on: the in-process
