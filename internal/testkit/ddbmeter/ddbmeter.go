@@ -10,6 +10,7 @@ package ddbmeter
 import (
 	"context"
 	"maps"
+	"reflect"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -101,27 +102,19 @@ func (m *Meter) Middleware(stack *middleware.Stack) error {
 }
 
 // askCapacity asks DynamoDB for the consumed capacity, with the per-index
-// share, on every request that can report it.
+// share, on every request that can report it: every such input has a
+// ReturnConsumedCapacity field, so none is missed when the store starts
+// using another operation.
 func askCapacity(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-	const idx = ddbtypes.ReturnConsumedCapacityIndexes
-	switch p := in.Parameters.(type) {
-	case *dynamodb.GetItemInput:
-		p.ReturnConsumedCapacity = idx
-	case *dynamodb.PutItemInput:
-		p.ReturnConsumedCapacity = idx
-	case *dynamodb.UpdateItemInput:
-		p.ReturnConsumedCapacity = idx
-	case *dynamodb.QueryInput:
-		p.ReturnConsumedCapacity = idx
-	case *dynamodb.BatchGetItemInput:
-		p.ReturnConsumedCapacity = idx
-	case *dynamodb.BatchWriteItemInput:
-		p.ReturnConsumedCapacity = idx
-	case *dynamodb.TransactWriteItemsInput:
-		p.ReturnConsumedCapacity = idx
+	if v := reflect.ValueOf(in.Parameters); v.Kind() == reflect.Pointer && !v.IsNil() && v.Elem().Kind() == reflect.Struct {
+		if f := v.Elem().FieldByName("ReturnConsumedCapacity"); f.CanSet() && f.Type() == capacityIndexes.Type() {
+			f.Set(capacityIndexes)
+		}
 	}
 	return next.HandleInitialize(ctx, in)
 }
+
+var capacityIndexes = reflect.ValueOf(ddbtypes.ReturnConsumedCapacityIndexes)
 
 // count adds one request of op, whose result (nil when the attempt
 // failed) is result.
@@ -143,7 +136,12 @@ func (m *Meter) count(op string, result any) {
 		one(r.ConsumedCapacity)
 	case *dynamodb.UpdateItemOutput:
 		one(r.ConsumedCapacity)
+	case *dynamodb.DeleteItemOutput:
+		one(r.ConsumedCapacity)
 	case *dynamodb.QueryOutput:
+		one(r.ConsumedCapacity)
+		items = int(r.ScannedCount)
+	case *dynamodb.ScanOutput:
 		one(r.ConsumedCapacity)
 		items = int(r.ScannedCount)
 	case *dynamodb.BatchGetItemOutput:

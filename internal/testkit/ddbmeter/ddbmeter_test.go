@@ -127,6 +127,20 @@ func TestMeterCountsRequestsAndCapacity(t *testing.T) {
 			},
 			[]reply{{200, `{"Responses":{"t":[{"pk":{"S":"a"}},{"pk":{"S":"b"}}],"u":[{"pk":{"S":"c"}}]},"ConsumedCapacity":[{"TableName":"t","CapacityUnits":1},{"TableName":"u","CapacityUnits":0.5}]}`}},
 			ddbmeter.Reading{Ops: map[string]int{"BatchGetItem": 1}, Units: 1.5, GSI: map[string]float64{}, Items: 3}},
+		{"DeleteItem",
+			func(ctx context.Context, c *dynamodb.Client) error {
+				_, err := c.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String("t"), Key: key})
+				return err
+			},
+			[]reply{{200, `{"ConsumedCapacity":{"TableName":"t","CapacityUnits":2,"Table":{"CapacityUnits":1},"GlobalSecondaryIndexes":{"due":{"CapacityUnits":1}}}}`}},
+			ddbmeter.Reading{Ops: map[string]int{"DeleteItem": 1}, Units: 2, Table: 1, GSI: map[string]float64{"due": 1}}},
+		{"Scan counts the items it scanned",
+			func(ctx context.Context, c *dynamodb.Client) error {
+				_, err := c.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String("t")})
+				return err
+			},
+			[]reply{{200, `{"Count":0,"ScannedCount":4,"Items":[],"ConsumedCapacity":{"TableName":"t","CapacityUnits":1.5,"Table":{"CapacityUnits":1.5}}}`}},
+			ddbmeter.Reading{Ops: map[string]int{"Scan": 1}, Units: 1.5, Table: 1.5, GSI: map[string]float64{}, Items: 4}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
