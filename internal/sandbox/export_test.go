@@ -1,7 +1,8 @@
 package sandbox
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -30,12 +31,7 @@ func (p *Policy) Evaluate(req Request) Decision {
 func (s *STS) Roles() []string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := make([]string, 0, len(s.roles))
-	for k := range s.roles {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(s.roles))
 }
 
 // Unserve takes action out of the table of served actions and their

@@ -16,6 +16,7 @@ package iamcalls
 import (
 	"context"
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
 	"strings"
@@ -65,12 +66,7 @@ func New(table string, functions map[string]string) *Recorder {
 func (r *Recorder) Calls() []Call {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]Call, 0, len(r.calls))
-	for c := range r.calls {
-		out = append(out, c)
-	}
-	slices.SortFunc(out, func(a, b Call) int { return strings.Compare(a.String(), b.String()) })
-	return out
+	return slices.SortedFunc(maps.Keys(r.calls), func(a, b Call) int { return strings.Compare(a.String(), b.String()) })
 }
 
 // Middleware adds the recorder to a client's middleware stack; use it as
