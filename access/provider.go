@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/rolecall/rolecall/internal/rolearn"
 )
@@ -42,6 +44,10 @@ const (
 	DefaultRecheckEvery = 5 * time.Minute
 	// DefaultWorkload names the sessions when Options.Workload is empty.
 	DefaultWorkload = "workload"
+	// RetrieveTimeout bounds one refresh of a customer session: the
+	// connection from RoleCall, the access role's session and the
+	// customer role's.
+	RetrieveTimeout = 30 * time.Second
 )
 
 // AccessRole returns a provider of the partner access role's sessions,
@@ -49,7 +55,7 @@ const (
 // (ExpiryWindow, ExpiryWindowJitterFrac) before they expire: one sts:AssumeRole per session lifetime, however many customer
 // sessions are assumed with it. It is what RoleCall's verifier and the
 // Client chain through.
-func AccessRole(cfg aws.Config, roleARN, sessionName string) aws.CredentialsProvider {
+func AccessRole(cfg aws.Config, roleARN, sessionName string) *aws.CredentialsCache {
 	p := stscreds.NewAssumeRoleProvider(stsClient(cfg), roleARN, func(o *stscreds.AssumeRoleOptions) {
 		o.RoleSessionName = SessionName(sessionName)
 		o.Duration = AccessRoleDuration
@@ -93,11 +99,40 @@ func (a accessRoleProvider) Retrieve(ctx context.Context) (aws.Credentials, erro
 
 // ThroughAccessRole returns a copy of cfg whose credentials are sessions
 // of the access role (AccessRole): clients made from it, such as
-// sts.NewFromConfig, act as the access role.
+// sts.NewFromConfig, act as the access role. A call refused because the
+// cached session is no longer valid (the access role was deleted and
+// created again, as a stack replacement does) drops the session, so the
+// next call signs with a new one instead of failing until it expires.
 func ThroughAccessRole(cfg aws.Config, roleARN, sessionName string) aws.Config {
 	out := cfg.Copy()
-	out.Credentials = AccessRole(cfg, roleARN, sessionName)
+	cache := AccessRole(cfg, roleARN, sessionName)
+	out.Credentials = cache
+	out.APIOptions = append(slices.Clone(cfg.APIOptions), func(s *middleware.Stack) error {
+		return s.Initialize.Add(middleware.InitializeMiddlewareFunc("rolecallDropRefusedSession",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				out, md, err := next.HandleInitialize(ctx, in)
+				if sessionRefused(err) {
+					cache.Invalidate()
+				}
+				return out, md, err
+			}), middleware.After)
+	})
 	return out
+}
+
+// sessionRefused reports whether err is STS refusing the credentials a
+// call was signed with (an unknown or expired session token), not the
+// call itself.
+func sessionRefused(err error) bool {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.ErrorCode() {
+	case "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException":
+		return true
+	}
+	return false
 }
 
 // cacheOptions are the options of every session cache.
@@ -145,7 +180,7 @@ type Client struct {
 	opts Options
 
 	mu          sync.Mutex
-	accessRoles map[string]aws.CredentialsProvider // by access role ARN
+	accessRoles map[string]*aws.CredentialsCache // by access role ARN
 	conns       map[Ref]*aws.CredentialsCache
 	rechecked   map[Ref]time.Time
 }
@@ -170,7 +205,7 @@ func New(cfg aws.Config, api *API, opts Options) *Client {
 		opts.Now = time.Now
 	}
 	return &Client{cfg: cfg, sts: stsClient(cfg), api: api, opts: opts,
-		accessRoles: map[string]aws.CredentialsProvider{}, conns: map[Ref]*aws.CredentialsCache{}, rechecked: map[Ref]time.Time{}}
+		accessRoles: map[string]*aws.CredentialsCache{}, conns: map[Ref]*aws.CredentialsCache{}, rechecked: map[Ref]time.Time{}}
 }
 
 // Credentials returns the provider of one connection's customer sessions:
@@ -233,12 +268,23 @@ func (c *Client) ReportAccessDenied(ctx context.Context, tenantID, accountID str
 		return false, nil
 	}
 	if err != nil {
+		// Not asked: the next denial may ask again, unless another call
+		// has asked since.
+		c.mu.Lock()
+		if c.rechecked[ref].Equal(now) {
+			if seen {
+				c.rechecked[ref] = last
+			} else {
+				delete(c.rechecked, ref)
+			}
+		}
+		c.mu.Unlock()
 		return false, fmt.Errorf("request a re-check of %s/%s: %w", tenantID, accountID, err)
 	}
 	return true, nil
 }
 
-func (c *Client) accessRole(arn string) aws.CredentialsProvider {
+func (c *Client) accessRole(arn string) *aws.CredentialsCache {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if p, ok := c.accessRoles[arn]; ok {
@@ -261,7 +307,13 @@ func (p *connProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	if err := p.failed.answer(p.c.opts.Now()); err != nil {
 		return aws.Credentials{}, err
 	}
-	creds, err := p.assume(ctx)
+	// The SDK's credential cache hands Retrieve a context that is never
+	// cancelled: a bound of its own keeps a call that hangs from holding
+	// every refresh of the connection. Running out of it is the
+	// connection's failure, kept like any other.
+	actx, cancel := context.WithTimeout(ctx, RetrieveTimeout)
+	creds, err := p.assume(actx)
+	cancel()
 	if err != nil {
 		p.failed.remember(ctx, err, p.c.opts.Now(), FailureBackoff, p.c.opts.RecheckEvery)
 		return aws.Credentials{}, err
@@ -279,7 +331,8 @@ func (p *connProvider) assume(ctx context.Context) (aws.Credentials, error) {
 	// The access role first, so that its refusal (this workload is not
 	// one of the stack's WorkloadPrincipalArns) is not blamed on the
 	// customer's role.
-	accessCreds, err := p.c.accessRole(conn.AccessRoleARN).Retrieve(ctx)
+	accessRole := p.c.accessRole(conn.AccessRoleARN)
+	accessCreds, err := accessRole.Retrieve(ctx)
 	if err != nil {
 		return aws.Credentials{}, fmt.Errorf("%w (is this workload's principal in the stack's WorkloadPrincipalArns?)", err)
 	}
@@ -291,6 +344,13 @@ func (p *connProvider) assume(ctx context.Context) (aws.Credentials, error) {
 	creds, err := inner.Retrieve(ctx)
 	if err == nil {
 		return creds, nil
+	}
+	if sessionRefused(err) {
+		// The access role's session, not the customer's role: a session
+		// of an access role since deleted and created again. The next
+		// attempt assumes the access role anew.
+		accessRole.Invalidate()
+		return aws.Credentials{}, &AccessRoleError{RoleARN: conn.AccessRoleARN, Err: err}
 	}
 	var ae smithy.APIError
 	if errors.As(err, &ae) && ae.ErrorCode() == "AccessDenied" {

@@ -1,0 +1,151 @@
+package access
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+
+	"github.com/rolecall/rolecall/internal/sandbox"
+	"github.com/rolecall/rolecall/internal/testkit/testclock"
+)
+
+// A re-check request that fails does not hold the RecheckEvery window:
+// the next denial asks again.
+func TestFailedRecheckRequestIsAskedAgain(t *testing.T) {
+	w := newWorld(t, failingAccount)
+	w.api.checkStatus, w.api.checkBody = 500, `{"error":{"code":"INTERNAL","message":"boom"}}`
+	failures()[0].breakIt(w)
+	p := w.client.Credentials("acme", failingAccount)
+	_, err := p.Retrieve(context.Background())
+	var d *AccessDeniedError
+	if !errors.As(err, &d) || d.RecheckRequested || d.RecheckErr == nil {
+		t.Fatalf("first denial = %v; want an AccessDeniedError whose re-check request failed", err)
+	}
+	w.api.checkStatus = 0 // RoleCall answers again
+	w.clock.Advance(2 * FailureBackoff)
+	_, err = p.Retrieve(context.Background())
+	if !errors.As(err, &d) || !d.RecheckRequested || d.RecheckErr != nil {
+		t.Fatalf("second denial = %v (requested %v); want the re-check asked for", err, d.RecheckRequested)
+	}
+	if n := len(w.api.checked()); n != 2 {
+		t.Errorf("RoleCall got %d re-check requests, want 2: the one that failed and the one asked again", n)
+	}
+}
+
+// accessWorld is a sandbox STS with the partner's access role, trusted by
+// the workload, and customer roles that trust the access role.
+type accessWorld struct {
+	sts *sandbox.STS
+	url string
+}
+
+func newAccessWorld(t *testing.T, accounts ...string) accessWorld {
+	t.Helper()
+	s := sandbox.New(sandbox.Config{Callers: map[string]string{workloadKey: workloadRole}})
+	w := accessWorld{sts: s}
+	w.putAccessRole(t)
+	for _, a := range accounts {
+		if err := s.PutRole(customerRole(a), trust(accessRoleARN, "rc-ext-"+a)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	w.url = srv.URL
+	return w
+}
+
+// putAccessRole creates the access role (again, after a DeleteRole: a
+// role of the same ARN and a new identity).
+func (w accessWorld) putAccessRole(t *testing.T) {
+	t.Helper()
+	if err := w.sts.PutRole(accessRoleARN, trust(workloadRole, "")); err != nil {
+		t.Fatal(err)
+	}
+	allow := []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}`)
+	if err := w.sts.SetIdentityPolicies(accessRoleARN, allow); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (w accessWorld) config() aws.Config {
+	return aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(w.url),
+		Credentials: credentials.NewStaticCredentialsProvider(workloadKey, "secret", "")}
+}
+
+func trust(principal, externalID string) []byte {
+	cond := ""
+	if externalID != "" {
+		cond = `,"Condition":{"StringEquals":{"sts:ExternalId":"` + externalID + `"}}`
+	}
+	return []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + principal + `"},"Action":"sts:AssumeRole"` + cond + `}]}`)
+}
+
+// When the access role is deleted and created again (a stack
+// replacement), its cached session is refused. The refusal is the access
+// role's, not the customer's, and the next refresh assumes a new session
+// instead of failing until the old one would have expired.
+func TestRefusedAccessRoleSessionIsReplaced(t *testing.T) {
+	const a1, a2 = "444455556666", "555566667777"
+	w := newAccessWorld(t, a1, a2)
+	api := &fakeAPI{token: "ops-token", conns: map[Ref]Connection{}, reasons: map[Ref]Reason{}}
+	for _, a := range []string{a1, a2} {
+		api.conns[Ref{"acme", a}] = Connection{TenantID: "acme", AccountID: a, RoleARN: customerRole(a), ExternalID: "rc-ext-" + a,
+			AccessRoleARN: accessRoleARN, Status: "VERIFIED"}
+	}
+	apiSrv := httptest.NewServer(api)
+	defer apiSrv.Close()
+	clock := testclock.New(time.Now())
+	c := New(w.config(), &API{BaseURL: apiSrv.URL, Auth: BearerToken("ops-token")}, Options{Now: clock.Now})
+	ctx := context.Background()
+	if _, err := c.Credentials("acme", a1).Retrieve(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.sts.DeleteRole(accessRoleARN)
+	w.putAccessRole(t)
+
+	p := c.Credentials("acme", a2)
+	_, err := p.Retrieve(ctx)
+	var denied *AccessDeniedError
+	if !errors.Is(err, ErrAccessRole) || errors.As(err, &denied) {
+		t.Fatalf("with the old access-role session: %v; want ErrAccessRole, not the customer's AccessDenied", err)
+	}
+	if n := len(api.checked()); n != 0 {
+		t.Errorf("%d re-checks requested of the customer's connection", n)
+	}
+	clock.Advance(2 * FailureBackoff)
+	if _, err := p.Retrieve(ctx); err != nil {
+		t.Errorf("after the backoff: %v; want a session assumed through a new access-role session", err)
+	}
+}
+
+// ThroughAccessRole (the verifier's chain) drops a refused session: the
+// call signed with it fails, the next one signs with a new session.
+func TestThroughAccessRoleReplacesARefusedSession(t *testing.T) {
+	w := newAccessWorld(t)
+	client := sts.NewFromConfig(ThroughAccessRole(w.config(), accessRoleARN, "verifier"))
+	ctx := context.Background()
+	if _, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
+		t.Fatal(err)
+	}
+	w.sts.DeleteRole(accessRoleARN)
+	w.putAccessRole(t)
+	var ae smithy.APIError
+	if _, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); !errors.As(err, &ae) || ae.ErrorCode() != "InvalidClientTokenId" {
+		t.Fatalf("with the old session: %v; want InvalidClientTokenId", err)
+	}
+	out, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		t.Fatalf("after the refusal: %v; want a new session", err)
+	}
+	if got := aws.ToString(out.Arn); got == "" {
+		t.Errorf("caller = %q", got)
+	}
+}
