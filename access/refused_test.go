@@ -51,11 +51,7 @@ func newAccessWorld(t *testing.T, accounts ...string) accessWorld {
 	s := sandbox.New(sandbox.Config{Callers: map[string]string{workloadKey: workloadRole}})
 	w := accessWorld{sts: s}
 	w.putAccessRole(t)
-	for _, a := range accounts {
-		if err := s.PutRole(customerRole(a), trust(accessRoleARN, "rc-ext-"+a)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	w.putCustomerRoles(t, accounts...)
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	w.url = srv.URL
@@ -72,6 +68,17 @@ func (w accessWorld) putAccessRole(t *testing.T) {
 	allow := []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}`)
 	if err := w.sts.SetIdentityPolicies(accessRoleARN, allow); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// putCustomerRoles puts each account's customer role, trusting the access
+// role with the account's external ID.
+func (w accessWorld) putCustomerRoles(t *testing.T, accounts ...string) {
+	t.Helper()
+	for _, a := range accounts {
+		if err := w.sts.PutRole(customerRole(a), trust(accessRoleARN, "rc-ext-"+a)); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -108,8 +115,11 @@ func TestRefusedAccessRoleSessionIsReplaced(t *testing.T) {
 	if _, err := c.Credentials("acme", a1).Retrieve(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// The customers save their trust policies again, naming the new role
+	// (IAM's trust policies hold the deleted role's unique ID).
 	w.sts.DeleteRole(accessRoleARN)
 	w.putAccessRole(t)
+	w.putCustomerRoles(t, a1, a2)
 
 	p := c.Credentials("acme", a2)
 	_, err := p.Retrieve(ctx)

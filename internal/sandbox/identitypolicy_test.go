@@ -186,11 +186,19 @@ func TestDeleteRoleDropsItsPolicies(t *testing.T) {
 	}
 	s.DeleteRole(accessRole)
 	// Recreated, the role has none of its old policies: as a configured
-	// caller it holds DefaultCallerPolicy again.
+	// caller it holds DefaultCallerPolicy again. The customer role's trust
+	// policy named the role deleted, so it trusts the new one only once
+	// it is saved again.
 	if err := s.PutRole(accessRole, loosePolicy(partnerRole)); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.Assumer(accessRole).AssumeRole(context.Background(), req(roleARN, externalID)); !errors.Is(err, probe.ErrDenied) {
+		t.Errorf("recreated role, trust policy naming the deleted one: %v; want denied", err)
+	}
+	if err := s.PutRole(roleARN, enforcedPolicy(accessRole, externalID)); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.Assumer(accessRole).AssumeRole(context.Background(), req(roleARN, externalID)); err != nil {
-		t.Errorf("recreated role: %v", err)
+		t.Errorf("recreated role, trust policy saved again: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/rolecall/rolecall/internal/rolearn"
@@ -134,6 +135,21 @@ func (ps principalSet) match(id identity, partition string) principalMatch {
 		}
 	}
 	return noMatch
+}
+
+// withoutRole returns p with the role roleARN taken out of its
+// principals, or p itself when no statement names it. p is not changed:
+// a role's policy is read without the sandbox's lock.
+func (p *Policy) withoutRole(roleARN string) *Policy {
+	if p == nil || !slices.ContainsFunc(p.statements, func(st statement) bool { return slices.Contains(st.principals.roles, roleARN) }) {
+		return p
+	}
+	out := &Policy{identity: p.identity, statements: slices.Clone(p.statements)}
+	for i, st := range out.statements {
+		st.principals.roles = slices.DeleteFunc(slices.Clone(st.principals.roles), func(r string) bool { return r == roleARN })
+		out.statements[i] = st
+	}
+	return out
 }
 
 func (ps principalSet) matchesSpecifically(id identity) bool {

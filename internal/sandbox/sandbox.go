@@ -216,6 +216,8 @@ func (s *STS) putRoleLocked(r sandboxRole) {
 	if old, ok := s.byClaim[key]; ok {
 		if prev := s.roles[old]; old == r.arn.String() {
 			r.gen = prev.gen
+		} else {
+			s.roleGoneLocked(old)
 		}
 		delete(s.roles, old)
 	}
@@ -227,8 +229,8 @@ func (s *STS) putRoleLocked(r sandboxRole) {
 	s.byClaim[key] = r.arn.String()
 }
 
-// DeleteRole deletes a sandbox role and its identity policies; deleting an
-// unknown role does nothing.
+// DeleteRole deletes a sandbox role and what IAM ties to its unique ID
+// (roleGoneLocked); deleting an unknown role does nothing.
 func (s *STS) DeleteRole(roleARN string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -239,10 +241,31 @@ func (s *STS) DeleteRole(roleARN string) {
 	for _, k := range keys {
 		if r, ok := s.roles[k]; ok {
 			delete(s.roles, k)
-			delete(s.identityPolicies, k) // a role's policies go with it
+			s.roleGoneLocked(k)
 			if s.byClaim[r.arn.ClaimKey()] == k {
 				delete(s.byClaim, r.arn.ClaimKey())
 			}
+		}
+	}
+}
+
+// roleGoneLocked removes what IAM ties to a deleted role's unique ID, not
+// to its ARN, so a role created later with the ARN inherits none of it:
+// its identity policies, the configured callers that are the role or its
+// sessions, and the role as a principal of other roles' trust policies
+// (IAM then shows it as the unique ID, which no caller answers to). s.mu
+// must be held for writing.
+func (s *STS) roleGoneLocked(roleARN string) {
+	delete(s.identityPolicies, roleARN)
+	for key, principal := range s.callers {
+		if id, err := parseIdentity(principal); err == nil && (id.kind == kindRole || id.kind == kindSession) && id.roleARN() == roleARN {
+			delete(s.callers, key)
+		}
+	}
+	for k, r := range s.roles {
+		if p := r.policy.withoutRole(roleARN); p != r.policy {
+			r.policy = p
+			s.roles[k] = r
 		}
 	}
 }

@@ -1,0 +1,95 @@
+package sandbox_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/rolecall/rolecall/internal/sandbox"
+)
+
+const (
+	verifierRole = "arn:aws:iam::111122223333:role/rolecall-dev-verifier"
+	verifierKey  = "AKIASANDBOXVERIFIER1"
+	// accessKey is configured as the access role itself.
+	accessKey = "AKIASANDBOXACCESS001"
+)
+
+// IAM ties a role's permission policies, its callers' credentials and its
+// place in other roles' trust policies to the role's unique ID, not to its
+// ARN: a role created with the ARN of a deleted one inherits none of them.
+func TestARoleCreatedAgainInheritsNothing(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(t *testing.T, s *sandbox.STS)
+		// then is the error code of the call made after the change.
+		then func(t *testing.T, url string) string
+		want string
+	}{
+		{"the trust policy names the deleted access role, not the new one",
+			func(t *testing.T, s *sandbox.STS) {
+				s.DeleteRole(accessRole)
+				putAccessRole(t, s)
+			},
+			chainedCall, "AccessDenied"},
+		{"a role replaced by its name on another path takes its policies with it",
+			func(t *testing.T, s *sandbox.STS) {
+				must(t, s.PutRole("arn:aws:iam::111122223333:role/elsewhere/rolecall-dev-access", loosePolicy(verifierRole)))
+				// A new role again: trusted by nobody, with no policies.
+				must(t, s.PutRole(accessRole, loosePolicy(verifierRole)))
+				must(t, s.PutRole(roleARN, enforcedPolicy(accessRole, externalID)))
+			},
+			chainedCall, "AccessDenied"},
+		{"the configured caller of a deleted role is no caller",
+			func(t *testing.T, s *sandbox.STS) { s.DeleteRole(accessRole) },
+			func(t *testing.T, url string) string {
+				_, err := client(url, credentials.NewStaticCredentialsProvider(accessKey, "x", "")).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+				return apiCode(err)
+			}, "InvalidClientTokenId"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := sandbox.New(sandbox.Config{Callers: map[string]string{verifierKey: verifierRole, accessKey: accessRole}, Seed: 1})
+			putAccessRole(t, s)
+			must(t, s.PutRole(roleARN, enforcedPolicy(accessRole, externalID)))
+			srv := httptest.NewServer(s)
+			defer srv.Close()
+			if code := chainedCall(t, srv.URL); code != "" {
+				t.Fatalf("before the change: %s", code)
+			}
+			if code := tc.then(t, srv.URL); code != "" {
+				t.Fatalf("before the change: %s", code)
+			}
+			tc.change(t, s)
+			if code := tc.then(t, srv.URL); code != tc.want {
+				t.Errorf("after the change: %q; want %s", code, tc.want)
+			}
+		})
+	}
+}
+
+func putAccessRole(t *testing.T, s *sandbox.STS) {
+	t.Helper()
+	must(t, s.PutRole(accessRole, loosePolicy(verifierRole)))
+	must(t, s.SetIdentityPolicies(accessRole, []byte(accessPolicy)))
+}
+
+// chainedCall assumes a new session of the access role with the
+// verifier's key, then the customer role with it, and returns the second
+// call's error code ("" for none).
+func chainedCall(t *testing.T, url string) string {
+	t.Helper()
+	ctx := context.Background()
+	out, err := client(url, credentials.NewStaticCredentialsProvider(verifierKey, "x", "")).AssumeRole(ctx, &sts.AssumeRoleInput{
+		RoleArn: aws.String(accessRole), RoleSessionName: aws.String("verifier"), DurationSeconds: aws.Int32(900)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = client(url, sessionCredentials(out.Credentials)).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARN),
+		RoleSessionName: aws.String("chained"), ExternalId: aws.String(externalID), DurationSeconds: aws.Int32(900)})
+	return apiCode(err)
+}
