@@ -133,7 +133,10 @@ func (m *Memory) Receive(ctx context.Context, max int, wait time.Duration) ([]Me
 			for _, d := range dead {
 				m.DeadLettered(d)
 			}
-			m.mu.Lock()
+			if len(out) > 0 || wait <= 0 {
+				return out, nil
+			}
+			continue // what was sent meanwhile woke no one: look again
 		}
 		if len(out) > 0 || wait <= 0 {
 			m.mu.Unlock()

@@ -196,3 +196,35 @@ func TestMemoryLongPollReceivesWhatBecomesVisible(t *testing.T) {
 		})
 	}
 }
+
+// A job sent while DeadLettered runs wakes the poll that called it: the
+// poll looks at the queue again instead of waiting out its wait.
+func TestMemoryDeadLetteringMissesNoSend(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		inCallback, release := make(chan struct{}), make(chan struct{})
+		m := &queue.Memory{Visibility: time.Second, MaxReceives: 1,
+			DeadLettered: func(queue.Message) { close(inCallback); <-release }}
+		if err := m.Send(ctx, queuetest.Jobs(1)); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := m.Receive(ctx, 10, 0); err != nil || len(got) != 1 {
+			t.Fatalf("first receive = %v, %v", got, err)
+		}
+		time.Sleep(time.Second) // the bubble's clock: the job is visible again
+		start := time.Now()
+		poll := queuetest.Poll(ctx, m, 1, 20*time.Second)
+		<-inCallback // the poll dead-letters the job and waits in the callback
+		if err := m.Send(ctx, queuetest.Jobs(1)); err != nil {
+			t.Fatal(err)
+		}
+		close(release)
+		r := <-poll
+		if r.Err != nil || len(r.Msgs) != 1 {
+			t.Fatalf("poll = %+v, %v; want the job sent during the callback", r.Msgs, r.Err)
+		}
+		if d := time.Since(start); d != 0 {
+			t.Errorf("the poll returned after %s, want at once", d)
+		}
+	})
+}
