@@ -93,3 +93,25 @@ func chainedCall(t *testing.T, url string) string {
 		RoleSessionName: aws.String("chained"), ExternalId: aws.String(externalID), DurationSeconds: aws.Int32(900)})
 	return apiCode(err)
 }
+
+// A configured caller that is a session of a role with a path (a session
+// ARN names the role without its path) is no caller once the role is
+// deleted.
+func TestDeletedRoleTakesItsSessionCallers(t *testing.T) {
+	const role, session, key = "arn:aws:iam::111122223333:role/team/app", "arn:aws:sts::111122223333:assumed-role/app/s1", "AKIASANDBOXSESSION01"
+	s := sandbox.New(sandbox.Config{Callers: map[string]string{key: session}, Seed: 1})
+	must(t, s.PutRole(role, loosePolicy("arn:aws:iam::111122223333:root")))
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	call := func() string {
+		_, err := client(srv.URL, credentials.NewStaticCredentialsProvider(key, "x", "")).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+		return apiCode(err)
+	}
+	if code := call(); code != "" {
+		t.Fatalf("before the role is deleted: %s", code)
+	}
+	s.DeleteRole(role)
+	if code := call(); code != "InvalidClientTokenId" {
+		t.Errorf("after the role is deleted: %q; want InvalidClientTokenId", code)
+	}
+}

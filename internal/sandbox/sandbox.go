@@ -217,7 +217,7 @@ func (s *STS) putRoleLocked(r sandboxRole) {
 		if prev := s.roles[old]; old == r.arn.String() {
 			r.gen = prev.gen
 		} else {
-			s.roleGoneLocked(old)
+			s.roleGoneLocked(prev.arn)
 		}
 		delete(s.roles, old)
 	}
@@ -241,7 +241,7 @@ func (s *STS) DeleteRole(roleARN string) {
 	for _, k := range keys {
 		if r, ok := s.roles[k]; ok {
 			delete(s.roles, k)
-			s.roleGoneLocked(k)
+			s.roleGoneLocked(r.arn)
 			if s.byClaim[r.arn.ClaimKey()] == k {
 				delete(s.byClaim, r.arn.ClaimKey())
 			}
@@ -255,10 +255,17 @@ func (s *STS) DeleteRole(roleARN string) {
 // sessions, and the role as a principal of other roles' trust policies
 // (IAM then shows it as the unique ID, which no caller answers to). s.mu
 // must be held for writing.
-func (s *STS) roleGoneLocked(roleARN string) {
+func (s *STS) roleGoneLocked(role rolearn.ARN) {
+	roleARN := role.String()
 	delete(s.identityPolicies, roleARN)
 	for key, principal := range s.callers {
-		if id, err := parseIdentity(principal); err == nil && (id.kind == kindRole || id.kind == kindSession) && id.roleARN() == roleARN {
+		id, err := parseIdentity(principal)
+		if err != nil {
+			continue
+		}
+		// A session ARN has no path: its role is the one of its name.
+		if (id.kind == kindRole && id.roleARN() == roleARN) ||
+			(id.kind == kindSession && id.partition == role.Partition && id.account == role.Account && id.roleName == role.Name) {
 			delete(s.callers, key)
 		}
 	}
