@@ -44,10 +44,9 @@ const (
 	DefaultRecheckEvery = 5 * time.Minute
 	// DefaultWorkload names the sessions when Options.Workload is empty.
 	DefaultWorkload = "workload"
-	// RetrieveTimeout bounds one refresh of a customer session: the
-	// connection from RoleCall, the access role's session and the
-	// customer role's.
-	RetrieveTimeout = 30 * time.Second
+	// DefaultRetrieveTimeout bounds a refresh when
+	// Options.RetrieveTimeout is not set.
+	DefaultRetrieveTimeout = 30 * time.Second
 )
 
 // AccessRole returns a provider of the partner access role's sessions,
@@ -108,13 +107,19 @@ func ThroughAccessRole(cfg aws.Config, roleARN, sessionName string) aws.Config {
 	cache := AccessRole(cfg, roleARN, sessionName)
 	out.Credentials = cache
 	out.APIOptions = append(slices.Clone(cfg.APIOptions), func(s *middleware.Stack) error {
-		return s.Initialize.Add(middleware.InitializeMiddlewareFunc("rolecallDropRefusedSession",
+		const id = "rolecallDropRefusedSession"
+		if _, ok := s.Initialize.Get(id); ok {
+			// cfg is itself through an access role: the outer session
+			// signs, and this one is dropped by the outer middleware.
+			s.Initialize.Remove(id)
+		}
+		return s.Initialize.Add(middleware.InitializeMiddlewareFunc(id,
 			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				out, md, err := next.HandleInitialize(ctx, in)
+				res, md, err := next.HandleInitialize(ctx, in)
 				if sessionRefused(err) {
 					cache.Invalidate()
 				}
-				return out, md, err
+				return res, md, err
 			}), middleware.After)
 	})
 	return out
@@ -165,6 +170,10 @@ type Options struct {
 	// Now is the clock of the re-check limit and of the backoff after a
 	// failed refresh (default time.Now).
 	Now func() time.Time
+	// RetrieveTimeout bounds one refresh of a customer session: the
+	// connection from RoleCall, the access role's session and the
+	// customer role's (default DefaultRetrieveTimeout).
+	RetrieveTimeout time.Duration
 }
 
 // Client hands out credentials for the VERIFIED connections of RoleCall.
@@ -203,6 +212,9 @@ func New(cfg aws.Config, api *API, opts Options) *Client {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.RetrieveTimeout <= 0 {
+		opts.RetrieveTimeout = DefaultRetrieveTimeout
 	}
 	return &Client{cfg: cfg, sts: stsClient(cfg), api: api, opts: opts,
 		accessRoles: map[string]*aws.CredentialsCache{}, conns: map[Ref]*aws.CredentialsCache{}, rechecked: map[Ref]time.Time{}}
@@ -311,7 +323,7 @@ func (p *connProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	// cancelled: a bound of its own keeps a call that hangs from holding
 	// every refresh of the connection. Running out of it is the
 	// connection's failure, kept like any other.
-	actx, cancel := context.WithTimeout(ctx, RetrieveTimeout)
+	actx, cancel := context.WithTimeout(ctx, p.c.opts.RetrieveTimeout)
 	creds, err := p.assume(actx)
 	cancel()
 	if err != nil {
@@ -328,28 +340,20 @@ func (p *connProvider) assume(ctx context.Context) (aws.Credentials, error) {
 	if err != nil {
 		return aws.Credentials{}, err
 	}
-	// The access role first, so that its refusal (this workload is not
-	// one of the stack's WorkloadPrincipalArns) is not blamed on the
-	// customer's role.
-	accessRole := p.c.accessRole(conn.AccessRoleARN)
-	accessCreds, err := accessRole.Retrieve(ctx)
-	if err != nil {
-		return aws.Credentials{}, fmt.Errorf("%w (is this workload's principal in the stack's WorkloadPrincipalArns?)", err)
-	}
-	inner := stscreds.NewAssumeRoleProvider(sessionSTS{client: p.c.sts, creds: accessCreds}, conn.RoleARN, func(o *stscreds.AssumeRoleOptions) {
-		o.RoleSessionName = SessionName(p.c.opts.Workload + "-" + conn.TenantID)
-		o.Duration = p.c.opts.Duration
-		o.ExternalID = aws.String(conn.ExternalID)
-	})
-	creds, err := inner.Retrieve(ctx)
-	if err == nil {
-		return creds, nil
-	}
+	creds, err := p.chain(ctx, conn)
 	if sessionRefused(err) {
-		// The access role's session, not the customer's role: a session
-		// of an access role since deleted and created again. The next
-		// attempt assumes the access role anew.
-		accessRole.Invalidate()
+		// STS refused the access role's session, not the customer's
+		// role: a session of an access role since deleted and created
+		// again. Assume the access role anew, once.
+		p.c.accessRole(conn.AccessRoleARN).Invalidate()
+		creds, err = p.chain(ctx, conn)
+	}
+	switch {
+	case err == nil:
+		return creds, nil
+	case errors.Is(err, ErrAccessRole):
+		return aws.Credentials{}, err
+	case sessionRefused(err):
 		return aws.Credentials{}, &AccessRoleError{RoleARN: conn.AccessRoleARN, Err: err}
 	}
 	var ae smithy.APIError
@@ -359,6 +363,23 @@ func (p *connProvider) assume(ctx context.Context) (aws.Credentials, error) {
 		return aws.Credentials{}, denied
 	}
 	return aws.Credentials{}, fmt.Errorf("assume %s for %s/%s: %w", conn.RoleARN, conn.TenantID, conn.AccountID, err)
+}
+
+// chain assumes the connection's role with a session of the access role.
+// The access role comes first, so that its refusal (this workload is not
+// one of the stack's WorkloadPrincipalArns) is not blamed on the
+// customer's role.
+func (p *connProvider) chain(ctx context.Context, conn Connection) (aws.Credentials, error) {
+	accessCreds, err := p.c.accessRole(conn.AccessRoleARN).Retrieve(ctx)
+	if err != nil {
+		return aws.Credentials{}, fmt.Errorf("%w (is this workload's principal in the stack's WorkloadPrincipalArns?)", err)
+	}
+	inner := stscreds.NewAssumeRoleProvider(sessionSTS{client: p.c.sts, creds: accessCreds}, conn.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+		o.RoleSessionName = SessionName(p.c.opts.Workload + "-" + conn.TenantID)
+		o.Duration = p.c.opts.Duration
+		o.ExternalID = aws.String(conn.ExternalID)
+	})
+	return inner.Retrieve(ctx)
 }
 
 // sessionSTS is an STS client whose AssumeRole calls sign with one

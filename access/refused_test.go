@@ -3,8 +3,10 @@ package access
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -95,15 +97,15 @@ func trust(principal, externalID string) []byte {
 	return []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + principal + `"},"Action":"sts:AssumeRole"` + cond + `}]}`)
 }
 
-// When the access role is deleted and created again (a stack
-// replacement), its cached session is refused. The refusal is the access
-// role's, not the customer's, and the next refresh assumes a new session
-// instead of failing until the old one would have expired.
+// When the access role is deleted and created again, its cached session
+// is refused, and the refresh assumes a new one at once instead of
+// failing until the old one would have expired. Deleted for good, the
+// refusal is the access role's (ErrAccessRole), not the customer's.
 func TestRefusedAccessRoleSessionIsReplaced(t *testing.T) {
-	const a1, a2 = "444455556666", "555566667777"
-	w := newAccessWorld(t, a1, a2)
+	const a1, a2, a3 = "444455556666", "555566667777", "666677778888"
+	w := newAccessWorld(t, a1, a2, a3)
 	api := &fakeAPI{token: "ops-token", conns: map[Ref]Connection{}, reasons: map[Ref]Reason{}}
-	for _, a := range []string{a1, a2} {
+	for _, a := range []string{a1, a2, a3} {
 		api.conns[Ref{"acme", a}] = Connection{TenantID: "acme", AccountID: a, RoleARN: customerRole(a), ExternalID: "rc-ext-" + a,
 			AccessRoleARN: accessRoleARN, Status: "VERIFIED"}
 	}
@@ -115,24 +117,27 @@ func TestRefusedAccessRoleSessionIsReplaced(t *testing.T) {
 	if _, err := c.Credentials("acme", a1).Retrieve(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// The customers save their trust policies again, naming the new role
-	// (IAM's trust policies hold the deleted role's unique ID).
+
+	// Deleted and created again; the customers save their trust policies
+	// again, naming the new role (IAM's trust policies hold the deleted
+	// role's unique ID). The cached session is refused, and the refresh
+	// assumes a new one.
 	w.sts.DeleteRole(accessRoleARN)
 	w.putAccessRole(t)
-	w.putCustomerRoles(t, a1, a2)
+	w.putCustomerRoles(t, a1, a2, a3)
+	if _, err := c.Credentials("acme", a2).Retrieve(ctx); err != nil {
+		t.Errorf("with the access role created again: %v; want a session through a new access-role session", err)
+	}
 
-	p := c.Credentials("acme", a2)
-	_, err := p.Retrieve(ctx)
+	// Deleted for good: the refusal is the access role's.
+	w.sts.DeleteRole(accessRoleARN)
+	_, err := c.Credentials("acme", a3).Retrieve(ctx)
 	var denied *AccessDeniedError
 	if !errors.Is(err, ErrAccessRole) || errors.As(err, &denied) {
-		t.Fatalf("with the old access-role session: %v; want ErrAccessRole, not the customer's AccessDenied", err)
+		t.Errorf("with the access role deleted: %v; want ErrAccessRole, not the customer's AccessDenied", err)
 	}
 	if n := len(api.checked()); n != 0 {
-		t.Errorf("%d re-checks requested of the customer's connection", n)
-	}
-	clock.Advance(2 * FailureBackoff)
-	if _, err := p.Retrieve(ctx); err != nil {
-		t.Errorf("after the backoff: %v; want a session assumed through a new access-role session", err)
+		t.Errorf("%d re-checks requested of customers' connections", n)
 	}
 }
 
@@ -158,4 +163,31 @@ func TestThroughAccessRoleReplacesARefusedSession(t *testing.T) {
 	if got := aws.ToString(out.Arn); got == "" {
 		t.Errorf("caller = %q", got)
 	}
+}
+
+// hangingTransport answers no request: each waits for its context.
+type hangingTransport struct{}
+
+func (hangingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	<-r.Context().Done()
+	return nil, r.Context().Err()
+}
+
+// A refresh is bounded by RetrieveTimeout: the SDK's credential cache
+// never cancels the context it hands a provider, so a RoleCall API (or
+// STS) that never answers would otherwise hold the connection for ever.
+func TestRetrieveIsBoundedByRetrieveTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(workloadKey, "secret", "")}
+		api := &API{BaseURL: "http://rolecall.invalid", Auth: BearerToken("ops-token"), HTTPClient: &http.Client{Transport: hangingTransport{}}}
+		c := New(cfg, api, Options{RetrieveTimeout: time.Minute})
+		start := time.Now()
+		_, err := c.Credentials("acme", "444455556666").Retrieve(context.Background())
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Retrieve = %v; want the deadline exceeded", err)
+		}
+		if d := time.Since(start); d != time.Minute {
+			t.Errorf("Retrieve returned after %s; want RetrieveTimeout (1m)", d)
+		}
+	})
 }
