@@ -102,9 +102,10 @@ func (m *Meter) Middleware(stack *middleware.Stack) error {
 }
 
 // askCapacity asks DynamoDB for the consumed capacity, with the per-index
-// share, on every request that can report it: every such input has a
-// ReturnConsumedCapacity field, so none is missed when the store starts
-// using another operation.
+// share, on every request that can report it (every such input has a
+// ReturnConsumedCapacity field). count reads it from the answers of the
+// operations the store uses; an operation the store starts using needs a
+// case there.
 func askCapacity(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 	if v := reflect.ValueOf(in.Parameters); v.Kind() == reflect.Pointer && !v.IsNil() && v.Elem().Kind() == reflect.Struct {
 		if f := v.Elem().FieldByName("ReturnConsumedCapacity"); f.CanSet() && f.Type() == capacityIndexes.Type() {
