@@ -127,6 +127,12 @@ func (s *STS) resolveCaller(accessKeyID, sessionToken string) (caller, *APIError
 	arn, known := s.callers[accessKeyID]
 	s.mu.RUnlock()
 	if known {
+		// A configured key stands for a long-term key: signed with a
+		// session token as well, STS finds no session of that key and
+		// refuses the token (the common stale AWS_SESSION_TOKEN).
+		if sessionToken != "" {
+			return caller{}, errInvalidToken
+		}
 		return s.configuredCaller(arn)
 	}
 	claims, ok := s.parseSessionToken(sessionToken)

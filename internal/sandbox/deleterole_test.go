@@ -115,3 +115,18 @@ func TestDeletedRoleTakesItsSessionCallers(t *testing.T) {
 		t.Errorf("after the role is deleted: %q; want InvalidClientTokenId", code)
 	}
 }
+
+// A configured key stands for a long-term access key: signed with a
+// session token too (a stale AWS_SESSION_TOKEN), the call is refused, as
+// STS refuses a token it issued to no session of the key.
+func TestConfiguredKeyWithASessionTokenIsRefused(t *testing.T) {
+	s := sandbox.New(sandbox.Config{Callers: map[string]string{verifierKey: verifierRole}, Seed: 1})
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	for _, tc := range []struct{ token, want string }{{"", ""}, {"stale-session-token", "InvalidClientTokenId"}} {
+		_, err := client(srv.URL, credentials.NewStaticCredentialsProvider(verifierKey, "x", tc.token)).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+		if code := apiCode(err); code != tc.want {
+			t.Errorf("token %q: %q; want %q", tc.token, code, tc.want)
+		}
+	}
+}
