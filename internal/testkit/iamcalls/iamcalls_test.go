@@ -64,9 +64,18 @@ func TestMiddlewareAttributesCallsToTheCaller(t *testing.T) {
 	if !errors.Is(err, errSent) {
 		t.Fatalf("GetItem: %v, want the transport's error", err)
 	}
-	want := []Call{{Function: "TestRole", Action: "dynamodb:GetItem", Resource: Table}}
+	_, err = client.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{TableName: aws.String("T"),
+		Key: map[string]ddbtypes.AttributeValue{"PK": &ddbtypes.AttributeValueMemberS{Value: "k"}}})
+	if !errors.Is(err, errSent) {
+		t.Fatalf("DeleteItem: %v, want the transport's error", err)
+	}
+	// Sorted by their text, whatever the order they were made in.
+	want := []Call{{Function: "TestRole", Action: "dynamodb:DeleteItem", Resource: Table}, {Function: "TestRole", Action: "dynamodb:GetItem", Resource: Table}}
 	if got := r.Calls(); !slices.Equal(got, want) {
 		t.Errorf("Calls = %v, want %v", got, want)
+	}
+	if got := want[0].String(); got != "TestRole: dynamodb:DeleteItem "+Table {
+		t.Errorf("String = %q", got)
 	}
 }
 
