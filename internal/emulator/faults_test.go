@@ -120,8 +120,13 @@ type planned struct {
 	account string
 	role    string // the role ARN finally submitted
 	first   string // kindReplaced: the missing role submitted first
-	kind    roleKind
-	hole    trusthole.Hole // kindLax: the trust policy's mistake
+	// failedFirst (kindReplaced): the first role's propagation window
+	// had ended, FAILED, before the resubmission was taken, which a
+	// loaded machine can delay past it; the resubmission's version says
+	// so.
+	failedFirst bool
+	kind        roleKind
+	hole        trusthole.Hole // kindLax: the trust policy's mistake
 }
 
 func (p *planned) key() string { return p.tenant.id + "/" + p.account }
@@ -666,9 +671,10 @@ func (r *faultRun) submit() {
 					e.add(err)
 					return
 				}
-				if c2.Version < 2 || c2.RoleARN != p.role {
+				if c2.Version < 2 || c2.Version > 3 || c2.RoleARN != p.role {
 					e.add(fmt.Errorf("resubmitted %s: %+v", p.key(), c2))
 				}
+				p.failedFirst = c2.Version == 3
 				// A stale job for the first role's version: it must be
 				// dropped, never applied to the new role.
 				stale := probe.Job{Connection: c, ExternalID: p.tenant.externalID, ExternalIDVersion: 1, Why: probe.WhyRequested}
@@ -926,6 +932,9 @@ func (r *faultRun) assertStatusesAndEvents() {
 		k, c, h := p.key(), conns[i], histories[i]
 		r.history[k] = h
 		want := expected(p.kind)
+		if p.failedFirst {
+			want.types = []connection.DetailType{connection.RoleSubmitted, connection.RoleVerificationFailed, connection.RoleSubmitted, connection.RoleVerified}
+		}
 		if c.Status == connection.Pending {
 			pending++
 		}
