@@ -102,18 +102,14 @@ func (a accessRoleProvider) Retrieve(ctx context.Context) (aws.Credentials, erro
 // cached session is no longer valid (the access role was deleted and
 // created again, as a stack replacement does) drops the session, so the
 // next call signs with a new one instead of failing until it expires.
+// cfg must not itself come from ThroughAccessRole: roles chain through
+// one access role only.
 func ThroughAccessRole(cfg aws.Config, roleARN, sessionName string) aws.Config {
 	out := cfg.Copy()
 	cache := AccessRole(cfg, roleARN, sessionName)
 	out.Credentials = cache
 	out.APIOptions = append(slices.Clone(cfg.APIOptions), func(s *middleware.Stack) error {
-		const id = "rolecallDropRefusedSession"
-		if _, ok := s.Initialize.Get(id); ok {
-			// cfg is itself through an access role: the outer session
-			// signs, and this one is dropped by the outer middleware.
-			s.Initialize.Remove(id)
-		}
-		return s.Initialize.Add(middleware.InitializeMiddlewareFunc(id,
+		return s.Initialize.Add(middleware.InitializeMiddlewareFunc("rolecallDropRefusedSession",
 			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 				res, md, err := next.HandleInitialize(ctx, in)
 				if sessionRefused(err) {

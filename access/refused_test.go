@@ -160,8 +160,8 @@ func TestThroughAccessRoleReplacesARefusedSession(t *testing.T) {
 	if err != nil {
 		t.Fatalf("after the refusal: %v; want a new session", err)
 	}
-	if got := aws.ToString(out.Arn); got == "" {
-		t.Errorf("caller = %q", got)
+	if got, want := aws.ToString(out.Arn), "arn:aws:sts::"+partnerAccount+":assumed-role/rolecall-dev-access/verifier"; got != want {
+		t.Errorf("caller = %q, want %q (a session of the access role created again)", got, want)
 	}
 }
 
