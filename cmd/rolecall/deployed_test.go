@@ -93,7 +93,7 @@ func TestStackAndSigV4(t *testing.T) {
 		{"--json", deployedCreds, []string{"tenants", "list", "--stack", "rc-dev", "--auth", "sigv4", "--json"}, 0, `"externalIdVersion": 3`, ""},
 		{"a signature the API does not accept", aws.Credentials{AccessKeyID: deployedCreds.AccessKeyID, SecretAccessKey: "other", SessionToken: deployedCreds.SessionToken},
 			[]string{"tenants", "list", "--stack", "rc-dev", "--auth", "sigv4"}, 1, "", "HTTP_403: the request signature we calculated does not match"},
-		{"signed for another region", deployedCreds, []string{"tenants", "list", "--stack", "rc-dev", "--auth", "sigv4", "--region", "us-east-1"}, 1, "", "credential scope us-east-1/execute-api"},
+		{"signed for another region", deployedCreds, []string{"tenants", "list", "--stack", "rc-dev", "--auth", "sigv4", "--region", "us-east-1"}, 1, "", "credential scope region us-east-1, want eu-west-1"},
 		{"an unknown stack", deployedCreds, []string{"tenants", "list", "--stack", "nope", "--auth", "sigv4"}, 1, "", "Stack with id nope does not exist"},
 		{"a loopback API from the stack needs a token or --auth sigv4", deployedCreds, []string{"tenants", "list", "--stack", "rc-dev"}, 2, "", "ROLECALL_OPS_TOKEN"},
 	}
