@@ -127,7 +127,7 @@ func (s *STS) assumeRole(c caller, region string, in assumeInput, seq uint64) (a
 		AssumedRoleARN:  "arn:" + role.arn.Partition + ":sts::" + role.arn.Account + ":assumed-role/" + role.arn.Name + "/" + in.RoleSessionName,
 		AssumedRoleID:   "AROA" + s.token(0, role.arn.String())[:17] + ":" + in.RoleSessionName,
 		AccessKeyID:     claims.AccessKeyID,
-		SecretAccessKey: id[16:56],
+		SecretAccessKey: s.sessionSecret(claims.AccessKeyID),
 		SessionToken:    s.sessionToken(claims),
 		Expiration:      time.Unix(claims.Expires, 0).UTC(),
 	}

@@ -26,10 +26,9 @@ type caller struct {
 
 // sessionClaims is what the token of a session the sandbox issued carries.
 // The sandbox keeps no table of sessions: a token names its session and is
-// authenticated with an HMAC keyed by the sandbox's own signing key, so
-// issuing millions of sessions costs no memory. (The sandbox checks no
-// secrets: the secret access key of a session is never verified, as for
-// configured callers.)
+// authenticated with an HMAC keyed by the sandbox's own signing key, and
+// the session's secret access key is derived from its access key ID with
+// that key (sessionSecret), so issuing millions of sessions costs no memory.
 type sessionClaims struct {
 	AccessKeyID string `json:"k"`
 	Role        string `json:"r"` // the role's ARN, path included
@@ -65,6 +64,16 @@ func (s *STS) sessionToken(c sessionClaims) string {
 	mac.Write(payload)
 	enc := base64.RawURLEncoding
 	return tokenPrefix + enc.EncodeToString(payload) + "." + enc.EncodeToString(mac.Sum(nil))
+}
+
+// sessionSecret is the secret access key of the issued session with
+// accessKeyID: an HMAC of the key ID with the sandbox's own signing key, so
+// the sandbox can check a session's signatures without keeping its secret,
+// and no one can derive it who was not given it by AssumeRole.
+func (s *STS) sessionSecret(accessKeyID string) string {
+	mac := hmac.New(sha256.New, s.tokenKey)
+	mac.Write([]byte("secret\x00" + accessKeyID))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))[:40]
 }
 
 // parseSessionToken returns the claims of a token this sandbox issued.

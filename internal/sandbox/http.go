@@ -1,14 +1,20 @@
 package sandbox
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/rolecall/rolecall/internal/sigv4"
 )
 
 const (
@@ -72,21 +78,27 @@ func (s *STS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, 0, &APIError{Code: "InvalidAction", Message: "STS accepts GET and POST requests only.", Status: http.StatusMethodNotAllowed})
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	if err := r.ParseForm(); err != nil {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			s.writeError(w, 0, &APIError{Code: "RequestEntityTooLarge", Message: "Request body too large.", Status: http.StatusRequestEntityTooLarge})
 			return
 		}
-		s.writeError(w, 0, &APIError{Code: "MalformedQueryString", Message: "The query string is malformed.", Status: http.StatusBadRequest})
+		s.writeError(w, 0, errMalformedQuery)
 		return
 	}
-	akid, region, ok := credentialScope(r)
-	if !ok {
-		s.writeError(w, 0, &APIError{Code: "MissingAuthenticationToken", Message: "Request is missing Authentication Token", Status: http.StatusForbidden})
+	r.Body = io.NopCloser(bytes.NewReader(body)) // for ParseForm; the signature check reads body
+	if err := r.ParseForm(); err != nil {
+		s.writeError(w, 0, errMalformedQuery)
 		return
 	}
+	signer, apiErr := authentication(r)
+	if apiErr != nil {
+		s.writeError(w, 0, apiErr)
+		return
+	}
+	region := signer.region
 	if region == "" {
 		region = s.region
 	}
@@ -94,11 +106,15 @@ func (s *STS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if token == "" {
 		token = r.URL.Query().Get("X-Amz-Security-Token")
 	}
-	caller, apiErr := s.resolveCaller(akid, token)
+	caller, apiErr := s.resolveCaller(signer.accessKeyID, token)
+	if apiErr == nil && caller.issued {
+		apiErr = s.checkSessionSignature(r, body, signer, token)
+	}
 	if apiErr != nil {
 		s.writeError(w, 0, apiErr)
 		return
 	}
+	akid := signer.accessKeyID
 	seq, err := s.begin(r.Context(), caller.id.account, region)
 	if err != nil {
 		var ae *APIError
@@ -191,30 +207,67 @@ func lowerFirst(s string) string {
 	return strings.ToLower(s[:1]) + s[1:]
 }
 
-// credentialScope returns the access key ID and region of a SigV4-signed
-// request: from the Authorization header, or from X-Amz-Credential of a
-// presigned URL. The signature itself is not verified.
-func credentialScope(r *http.Request) (akid, region string, ok bool) {
-	cred := ""
-	if h := r.Header.Get("Authorization"); h != "" {
-		rest, found := strings.CutPrefix(h, "AWS4-HMAC-SHA256 ")
-		if !found {
-			return "", "", false
+// signedBy is how a request is signed: an Authorization header (sig), or a
+// presigned URL's X-Amz-Credential (sig empty).
+type signedBy struct {
+	accessKeyID, region, service string
+	sig                          *sigv4.Signature
+}
+
+// authentication reads who signed r, and for which Region and service: from
+// its Authorization header, or from X-Amz-Credential of a presigned URL. A
+// request signed for another service than STS is refused; the signature
+// itself is checked by checkSessionSignature, for sessions this sandbox
+// issued.
+func authentication(r *http.Request) (signedBy, *APIError) {
+	sig, err := sigv4.Parse(r)
+	var a signedBy
+	switch {
+	case err == nil:
+		a = signedBy{accessKeyID: sig.AccessKeyID, region: sig.Region, service: sig.Service, sig: &sig}
+	case errors.Is(err, sigv4.ErrMissing):
+		// AKID/date/region/service/aws4_request
+		fields := strings.Split(r.URL.Query().Get("X-Amz-Credential"), "/")
+		if len(fields) != 5 || fields[0] == "" || fields[4] != "aws4_request" {
+			return signedBy{}, &APIError{Code: "MissingAuthenticationToken", Message: "Request is missing Authentication Token", Status: http.StatusForbidden}
 		}
-		for _, part := range strings.Split(rest, ",") {
-			if v, found := strings.CutPrefix(strings.TrimSpace(part), "Credential="); found {
-				cred = v
-			}
-		}
-	} else {
-		cred = r.URL.Query().Get("X-Amz-Credential")
+		a = signedBy{accessKeyID: fields[0], region: fields[2], service: fields[3]}
+	default:
+		return signedBy{}, errIncompleteSignature
 	}
-	// AKID/date/region/service/aws4_request
-	fields := strings.Split(cred, "/")
-	if len(fields) != 5 || fields[0] == "" || fields[4] != "aws4_request" {
-		return "", "", false
+	if a.service != "sts" {
+		return signedBy{}, &APIError{Code: "SignatureDoesNotMatch", Message: "Credential should be scoped to correct service: 'sts'.", Status: http.StatusForbidden}
 	}
-	return fields[0], fields[2], true
+	return a, nil
+}
+
+var (
+	errMalformedQuery      = &APIError{Code: "MalformedQueryString", Message: "The query string is malformed.", Status: http.StatusBadRequest}
+	errIncompleteSignature = &APIError{Code: "IncompleteSignature", Message: "The request signature does not conform to AWS standards.", Status: http.StatusBadRequest}
+	errSignature           = &APIError{Code: "SignatureDoesNotMatch", Status: http.StatusForbidden,
+		Message: "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."}
+)
+
+// checkSessionSignature checks the SigV4 signature of a request signed with
+// a session this sandbox issued, whose secret it derives (sessionSecret).
+// Such a request must be signed in its Authorization header: the sandbox
+// does not check presigned URLs, so it refuses them for its sessions rather
+// than take them unchecked.
+func (s *STS) checkSessionSignature(r *http.Request, body []byte, a signedBy, token string) *APIError {
+	if a.sig == nil {
+		return &APIError{Code: "IncompleteSignature", Status: http.StatusBadRequest,
+			Message: "The sandbox checks the signatures of its sessions in the Authorization header only; a presigned request is not modelled."}
+	}
+	creds := aws.Credentials{AccessKeyID: a.accessKeyID, SecretAccessKey: s.sessionSecret(a.accessKeyID), SessionToken: token}
+	err := sigv4.Verify(r.Context(), r, body, *a.sig, creds, "sts")
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sigv4.ErrIncomplete):
+		return errIncompleteSignature
+	default:
+		return errSignature
+	}
 }
 
 // requestID is a deterministic UUID-shaped request ID for the call.

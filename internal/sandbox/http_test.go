@@ -155,7 +155,7 @@ func postSTS(t *testing.T, method, endpoint, auth, body string) (int, stsError) 
 }
 
 func sigv4(key string) string {
-	return "AWS4-HMAC-SHA256 Credential=" + key + "/20250101/us-east-1/sts/aws4_request, SignedHeaders=host;x-amz-date, Signature=00"
+	return "AWS4-HMAC-SHA256 Credential=" + key + "/20250101/us-east-1/sts/aws4_request, SignedHeaders=host;x-amz-date, Signature=" + strings.Repeat("0", 64)
 }
 
 func TestAssumeRoleResponse(t *testing.T) {

@@ -34,7 +34,14 @@
 // is unknown too (InvalidClientTokenId): partitions are separate IAM
 // instances and AssumeRole never crosses them, so a bare account ID in a
 // trust policy names the account in the role's own partition.
-// Signatures and secrets are not verified. An optional request quota
+// The SigV4 signature of a request signed with an issued session is
+// checked (sigv4.Verify) against the session's secret, derived from its
+// access key ID with the same key, so a wrong or another session's secret
+// is SignatureDoesNotMatch, as at STS; a presigned request signed with one
+// is refused, as the sandbox does not check presigned signatures. A
+// configured key stands for a long-term key whose secret the sandbox does
+// not hold: its signature's form and scope (service sts) are checked, not
+// its secret. An optional request quota
 // per caller account and Region throttles as STS does. Fault injection
 // (latency with jitter, throttling, 5xx) is deterministic for a seed: the
 // n-th call draws the same faults.

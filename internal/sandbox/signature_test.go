@@ -1,0 +1,143 @@
+package sandbox_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/aws-sdk-go-v2/service/sts/types"
+
+	"github.com/rolecall/rolecall/internal/sandbox"
+)
+
+// TestSessionSignaturesAreChecked: a session the sandbox issued is accepted
+// only when the request is signed with that session's own secret, as STS
+// answers SignatureDoesNotMatch otherwise. A workload that mixes up two
+// sessions' keys, or a secret mangled on its way, fails here as it would
+// against AWS. Every case calls through the real SDK over HTTP.
+func TestSessionSignaturesAreChecked(t *testing.T) {
+	const (
+		verifier    = "arn:aws:iam::111122223333:role/rolecall-dev-verifier"
+		verifierKey = "AKIASANDBOXVERIFIER1"
+	)
+	s := sandbox.New(sandbox.Config{Callers: map[string]string{verifierKey: verifier}, Seed: 9})
+	must(t, s.PutRole(accessRole, loosePolicy(verifier)))
+	must(t, s.SetIdentityPolicies(accessRole, []byte(accessPolicy)))
+	must(t, s.PutRole(roleARN, enforcedPolicy(accessRole, externalID)))
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	base := client(srv.URL, credentials.NewStaticCredentialsProvider(verifierKey, "any", ""))
+	issue := func(name string) *types.Credentials {
+		out, err := base.AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(accessRole), RoleSessionName: aws.String(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Credentials
+	}
+	a, b := issue("session-a"), issue("session-b")
+	if aws.ToString(a.SecretAccessKey) == aws.ToString(b.SecretAccessKey) || len(aws.ToString(a.SecretAccessKey)) != 40 {
+		t.Fatalf("secrets %q and %q: want two distinct 40-character secrets", aws.ToString(a.SecretAccessKey), aws.ToString(b.SecretAccessKey))
+	}
+	with := func(akid, secret, token *string) aws.CredentialsProvider {
+		return credentials.NewStaticCredentialsProvider(aws.ToString(akid), aws.ToString(secret), aws.ToString(token))
+	}
+	tests := []struct {
+		name  string
+		creds aws.CredentialsProvider
+		want  string
+	}{
+		{"its own secret", sessionCredentials(a), ""},
+		{"another session's secret", with(a.AccessKeyId, b.SecretAccessKey, a.SessionToken), "SignatureDoesNotMatch"},
+		{"a secret one character short", with(a.AccessKeyId, aws.String(aws.ToString(a.SecretAccessKey)[1:]), a.SessionToken), "SignatureDoesNotMatch"},
+		{"another session's token", with(a.AccessKeyId, a.SecretAccessKey, b.SessionToken), "InvalidClientTokenId"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := client(srv.URL, tt.creds)
+			_, err := c.GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+			if apiCode(err) != tt.want {
+				t.Errorf("GetCallerIdentity: %v, want %q", err, tt.want)
+			}
+			// Role chaining is checked the same way: the access role's
+			// session signs the customer role's AssumeRole.
+			_, err = c.AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(roleARN), RoleSessionName: aws.String("check"), ExternalId: aws.String(externalID)})
+			if apiCode(err) != tt.want {
+				t.Errorf("AssumeRole: %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestSignedForAnotherServiceIsRefused: a request whose credential scope
+// names another service than sts is refused, a configured caller's too.
+func TestSignedForAnotherServiceIsRefused(t *testing.T) {
+	const key = "AKIASANDBOXVERIFIER1"
+	s := sandbox.New(sandbox.Config{Callers: map[string]string{key: "arn:aws:iam::111122223333:role/rolecall-dev-verifier"}})
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	c := sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Retryer: aws.NopRetryer{},
+		Credentials: credentials.NewStaticCredentialsProvider(key, "any", ""),
+		HTTPClient:  rescope{"/sts/", "/iam/"}})
+	_, err := c.GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+	if apiCode(err) != "SignatureDoesNotMatch" {
+		t.Fatalf("GetCallerIdentity scoped to iam: %v, want SignatureDoesNotMatch", err)
+	}
+}
+
+// TestPresignedSessionRequestIsRefused: the sandbox checks its sessions'
+// signatures in the Authorization header only, so a presigned URL signed
+// with one is refused instead of being taken unchecked. A configured
+// caller's presigned URL is still served.
+func TestPresignedSessionRequestIsRefused(t *testing.T) {
+	const (
+		verifier    = "arn:aws:iam::111122223333:role/rolecall-dev-verifier"
+		verifierKey = "AKIASANDBOXVERIFIER1"
+	)
+	s := sandbox.New(sandbox.Config{Callers: map[string]string{verifierKey: verifier}})
+	must(t, s.PutRole(accessRole, loosePolicy(verifier)))
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	base := credentials.NewStaticCredentialsProvider(verifierKey, "any", "")
+	out, err := client(srv.URL, base).AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(accessRole), RoleSessionName: aws.String("session-a")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name   string
+		creds  aws.CredentialsProvider
+		status int
+	}{
+		{"configured caller", base, http.StatusOK},
+		{"issued session", sessionCredentials(out.Credentials), http.StatusBadRequest},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := sts.NewPresignClient(client(srv.URL, tt.creds)).PresignGetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			req, _ := http.NewRequest(p.Method, p.URL, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.status {
+				t.Errorf("presigned GetCallerIdentity: HTTP %d, want %d", resp.StatusCode, tt.status)
+			}
+		})
+	}
+}
+
+// rescope is an HTTP client that rewrites the credential scope of each
+// request's Authorization header after the SDK signed it.
+type rescope struct{ from, to string }
+
+func (r rescope) Do(req *http.Request) (*http.Response, error) {
+	req.Header.Set("Authorization", strings.Replace(req.Header.Get("Authorization"), r.from, r.to, 1))
+	return http.DefaultClient.Do(req)
+}
