@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
@@ -37,6 +39,22 @@ func LocalClient(t testing.TB, apiOptions ...func(*middleware.Stack) error) *dyn
 		BaseEndpoint: aws.String(ep),
 		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
 		APIOptions:   apiOptions,
+		Retryer:      localRetryer(),
+	})
+}
+
+// localRetryer is the SDK's standard retryer without its client-side retry
+// quota, and with more attempts. Under load, DynamoDB Local answers a
+// transaction that waited too long for one of its locks with a 500 that
+// "will succeed in actual DynamoDB API"; a hundred writers racing for one
+// item (the claim race) drain the quota that one client's retries share
+// and fail with "retry quota exceeded" instead of the answer DynamoDB
+// gives. The quota protects a real service from retry storms; DynamoDB
+// Local needs no such protection.
+func localRetryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.RateLimiter = ratelimit.None
+		o.MaxAttempts = 8
 	})
 }
 
