@@ -2,9 +2,9 @@
 // RoleCall's adapters call, so tests drive the real aws-sdk-go-v2 clients
 // over HTTP on 127.0.0.1: EventBridge PutEvents (AWS JSON 1.1), SQS
 // SendMessageBatch, ReceiveMessage (with long polling), DeleteMessage and
-// ChangeMessageVisibility (AWS JSON 1.0, query compatible), an STS that
-// follows role chains by the caller's access key (ChainSTS, for the
-// workload credential tests of access and cmd/rolecall), and, for the
+// ChangeMessageVisibility (AWS JSON 1.0, query compatible), the sandbox
+// STS with a record of who assumed which role (ChainSTS, for the workload
+// credential tests of access and cmd/rolecall), and, for the
 // Lambda smoke tests, just enough of DynamoDB and STS to let a function
 // answer.
 //

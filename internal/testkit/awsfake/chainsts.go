@@ -1,43 +1,99 @@
 package awsfake
 
 import (
+	"bytes"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/sandbox"
 )
 
-// ChainSTS is an STS endpoint (Query protocol) that knows its callers by
-// the access key of their SigV4 signature (it checks no signature: the
-// sandbox STS is the strict one), assumes roles whose trust names the
-// caller's role (and the external ID, when the role requires one) and
-// issues sessions that can call it in turn: enough to prove a chain
-// workload -> access role -> customer role through the real SDK.
+// ChainSTS is the sandbox STS (internal/sandbox) served with a record of
+// what it was asked, for tests of the chain workload -> access role ->
+// customer role through the real SDK. Every call is answered by the
+// sandbox, which evaluates trust policies, external IDs, session durations
+// and session signatures as IAM does; ChainSTS only sets roles up in a few
+// words and remembers who assumed which role.
 type ChainSTS struct {
-	mu         sync.Mutex
-	principals map[string]string // access key -> principal ARN
-	roles      map[string]chainRole
+	sts *sandbox.STS
+	// lag is how far the sandbox's clock runs behind the real one
+	// (SetExpiry), in nanoseconds.
+	lag atomic.Int64
+
+	mu sync.Mutex
+	// principals: access key -> principal ARN, for the keys AddPrincipal
+	// configured and the sessions the sandbox issued.
+	principals map[string]string
 	assumed    map[string]int      // role ARN -> successful AssumeRole calls
 	calls      []url.Values        // every request's form
 	callers    map[string][]string // role ARN -> principal ARN of each AssumeRole caller
-	expiresIn  time.Duration
-	n          int
 }
 
-// AddPrincipal makes accessKey the key of principalARN.
+// NewChainSTS returns a ChainSTS that knows no principal and no role; serve
+// it with httptest.
+func NewChainSTS() *ChainSTS {
+	f := &ChainSTS{principals: map[string]string{}, assumed: map[string]int{}, callers: map[string][]string{}}
+	f.sts = sandbox.New(sandbox.Config{Now: func() time.Time { return time.Now().Add(-time.Duration(f.lag.Load())) }})
+	return f
+}
+
+// AddPrincipal makes accessKey the key of principalARN (a role ARN stands
+// for a session of that role). It panics on an ARN the sandbox refuses.
 func (f *ChainSTS) AddPrincipal(accessKey, principalARN string) {
+	must(f.sts.SetCaller(accessKey, principalARN))
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.principals[accessKey] = principalARN
 }
 
-// Callers returns the principal of each successful AssumeRole of roleARN.
+// AddRole creates or replaces the role arn, trusting the role trusts (its
+// sessions) and, when externalID is set, only with that external ID. The
+// sessions of trusts may assume any role (the sandbox's
+// DefaultCallerPolicy), as a partner's access role may. It panics on an
+// ARN the sandbox refuses.
+func (f *ChainSTS) AddRole(arn, trusts, externalID string) {
+	cond := ""
+	if externalID != "" {
+		cond = fmt.Sprintf(`,"Condition":{"StringEquals":{"sts:ExternalId":%q}}`, externalID)
+	}
+	must(f.sts.PutRole(arn, fmt.Appendf(nil, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":%q},"Action":"sts:AssumeRole"%s}]}`, trusts, cond)))
+	must(f.sts.SetIdentityPolicies(trusts, []byte(sandbox.DefaultCallerPolicy)))
+}
+
+func must(err error) {
+	if err != nil {
+		panic("awsfake: " + err.Error())
+	}
+}
+
+// DeleteRole deletes the role arn, as IAM does: its sessions stop working,
+// and a role created again under its ARN is another role.
+func (f *ChainSTS) DeleteRole(arn string) { f.sts.DeleteRole(arn) }
+
+// SetExpiry makes every hour-long session (STS's default) expire d after
+// it is issued, by running the sandbox's clock an hour less d behind the
+// real one; the session stays valid at the sandbox for its whole hour.
+func (f *ChainSTS) SetExpiry(d time.Duration) { f.lag.Store(int64(time.Hour - d)) }
+
+// Assumed returns how many AssumeRole calls of arn succeeded.
+func (f *ChainSTS) Assumed(arn string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.assumed[arn]
+}
+
+// Callers returns the principal of each successful AssumeRole of roleARN:
+// the ARN AddPrincipal gave a configured key, the assumed-role ARN of a
+// session.
 func (f *ChainSTS) Callers(roleARN string) []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -61,42 +117,6 @@ func (f *ChainSTS) CallerRoles(roleARN string) []string {
 	return out
 }
 
-type chainRole struct {
-	trusts     string // the role ARN allowed to assume it
-	externalID string // required when set
-}
-
-// NewChainSTS returns a ChainSTS that knows no principal and no role; serve
-// it with httptest.
-func NewChainSTS() *ChainSTS {
-	return &ChainSTS{principals: map[string]string{}, roles: map[string]chainRole{}, assumed: map[string]int{},
-		callers: map[string][]string{}, expiresIn: time.Hour}
-}
-
-func (f *ChainSTS) AddRole(arn, trusts, externalID string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.roles[arn] = chainRole{trusts: trusts, externalID: externalID}
-}
-
-func (f *ChainSTS) DeleteRole(arn string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	delete(f.roles, arn)
-}
-
-func (f *ChainSTS) Assumed(arn string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.assumed[arn]
-}
-
-func (f *ChainSTS) SetExpiry(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.expiresIn = d
-}
-
 // roleOf turns an assumed-role ARN into its role's ARN.
 func roleOf(principal string) string {
 	if p, err := rolearn.ParsePrincipal(principal); err == nil && p.Kind == rolearn.KindAssumedRole {
@@ -114,85 +134,38 @@ func accessKeyOf(r *http.Request) string {
 	return key
 }
 
-func (f *ChainSTS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, "bad form", http.StatusBadRequest)
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, r.PostForm)
-	caller, ok := f.principals[accessKeyOf(r)]
-	if !ok {
-		stsError(w, http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid.")
-		return
-	}
-	switch r.PostForm.Get("Action") {
-	case "GetCallerIdentity":
-		acct := rolearn.Account(caller)
-		fmt.Fprintf(w, `<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>%s</Arn><UserId>AIDFAKE</UserId><Account>%s</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></GetCallerIdentityResponse>`, caller, acct)
-	case "AssumeRole":
-		if msg := durationRefusal(r.PostForm, caller); msg != "" {
-			stsError(w, http.StatusBadRequest, "ValidationError", msg)
-			return
-		}
-		arn := r.PostForm.Get("RoleArn")
-		role, exists := f.roles[arn]
-		target, perr := rolearn.ParsePrincipal(arn)
-		if !exists || perr != nil || target.Kind != rolearn.KindRole || role.trusts != roleOf(caller) || (role.externalID != "" && r.PostForm.Get("ExternalId") != role.externalID) {
-			stsError(w, http.StatusForbidden, "AccessDenied", "User: "+caller+" is not authorized to perform: sts:AssumeRole on resource: "+arn)
-			return
-		}
-		f.n++
-		f.assumed[arn]++
-		f.callers[arn] = append(f.callers[arn], caller)
-		key := fmt.Sprintf("ASIAFAKE%08d", f.n)
-		session := r.PostForm.Get("RoleSessionName")
-		assumed := target.SessionARN(session)
-		f.principals[key] = assumed
-		exp := time.Now().Add(f.expiresIn).UTC().Format(time.RFC3339)
-		var b strings.Builder
-		_ = xml.EscapeText(&b, []byte(assumed))
-		fmt.Fprintf(w, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials><AccessKeyId>%s</AccessKeyId><SecretAccessKey>secret-%d</SecretAccessKey><SessionToken>token-%d</SessionToken><Expiration>%s</Expiration></Credentials><AssumedRoleUser><Arn>%s</Arn><AssumedRoleId>AROAFAKE:%s</AssumedRoleId></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></AssumeRoleResponse>`,
-			key, f.n, f.n, exp, b.String(), session)
-	default:
-		stsError(w, http.StatusBadRequest, "InvalidAction", "unsupported")
-	}
+// assumedRole is the part of an AssumeRole answer the record keeps.
+type assumedRole struct {
+	AccessKeyID string `xml:"AssumeRoleResult>Credentials>AccessKeyId"`
+	ARN         string `xml:"AssumeRoleResult>AssumedRoleUser>Arn"`
 }
 
-// Session durations STS accepts: DurationSeconds from 900 s to 12 hours,
-// 3600 s when absent, and at most the role's MaxSessionDuration (every
-// ChainSTS role has IAM's default, one hour) and one hour for a session
-// assumed with role-session credentials (role chaining), whatever the
-// role's maximum.
-const (
-	minSessionSeconds     = 900
-	maxSessionSeconds     = 43200
-	roleMaxSessionSeconds = 3600
-	chainedSessionSeconds = 3600
-)
-
-// durationRefusal is STS's ValidationError message for the request's
-// DurationSeconds, or "" when STS would accept it; caller is the
-// principal the request is signed by.
-func durationRefusal(form url.Values, caller string) string {
-	raw, present := form["DurationSeconds"]
-	if !present {
-		return ""
-	}
-	d, err := strconv.ParseInt(raw[0], 10, 32)
+// ServeHTTP has the sandbox answer, and records the request's form and,
+// for an AssumeRole that succeeded, who called and the session issued,
+// before the answer reaches the client.
+func (f *ChainSTS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		return fmt.Sprintf("Value '%s' at 'durationSeconds' failed to satisfy constraint: Member must be an integer", raw[0])
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
 	}
-	switch {
-	case d < minSessionSeconds:
-		return fmt.Sprintf("1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to %d", d, minSessionSeconds)
-	case d > maxSessionSeconds:
-		return fmt.Sprintf("1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to %d", d, maxSessionSeconds)
-	case d > chainedSessionSeconds && roleOf(caller) != caller:
-		return "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."
-	case d > roleMaxSessionSeconds:
-		return "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	form, _ := url.ParseQuery(string(body))
+	rec := httptest.NewRecorder()
+	f.sts.ServeHTTP(rec, r)
+	f.mu.Lock()
+	f.calls = append(f.calls, form)
+	var out assumedRole
+	if form.Get("Action") == "AssumeRole" && rec.Code == http.StatusOK && xml.Unmarshal(rec.Body.Bytes(), &out) == nil {
+		arn := form.Get("RoleArn")
+		f.assumed[arn]++
+		f.callers[arn] = append(f.callers[arn], f.principals[accessKeyOf(r)])
+		f.principals[out.AccessKeyID] = out.ARN
 	}
-	return ""
+	f.mu.Unlock()
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
 }
