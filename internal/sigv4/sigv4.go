@@ -29,15 +29,6 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
-// The three ways a request fails the check, for errors.Is. They match the
-// error codes AWS answers with: MissingAuthenticationToken,
-// IncompleteSignature and SignatureDoesNotMatch.
-var (
-	ErrMissing    = errors.New("request is not signed with SigV4")
-	ErrIncomplete = errors.New("request signature does not conform to AWS standards")
-	ErrMismatch   = errors.New("the request signature we calculated does not match the signature you provided")
-)
-
 // Signature is the parsed Authorization header of a signed request.
 type Signature struct {
 	AccessKeyID string
@@ -49,6 +40,15 @@ type Signature struct {
 	// Value is the hex signature.
 	Value string
 }
+
+// The three ways a request fails the check, for errors.Is. They match the
+// error codes AWS answers with: MissingAuthenticationToken,
+// IncompleteSignature and SignatureDoesNotMatch.
+var (
+	ErrMissing    = errors.New("request is not signed with SigV4")
+	ErrIncomplete = errors.New("request signature does not conform to AWS standards")
+	ErrMismatch   = errors.New("the request signature we calculated does not match the signature you provided")
+)
 
 const algorithm = "AWS4-HMAC-SHA256"
 
