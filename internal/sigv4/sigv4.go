@@ -5,8 +5,9 @@
 // signed, so a request signed with another secret, for another service or
 // Region, or changed after it was signed, is refused.
 //
-// Only header signatures are checked (the form every AWS SDK and the AWS
-// CLI use for calls); presigned URLs are not. The signing time is not
+// Only header signatures over the payload's SHA-256 are checked (the form
+// every AWS SDK and the AWS CLI use for calls outside S3); presigned URLs
+// and UNSIGNED-PAYLOAD are not. The signing time is not
 // compared with a clock: callers that run on a simulated clock still
 // receive requests signed at the real time.
 package sigv4
