@@ -15,10 +15,12 @@
 // role again is a no-op in onboarding besides.
 //
 // Create and Update wait, bounded by Handler.Wait, for the first check of
-// the submitted role: a role that works answers SUCCESS once VERIFIED; a
-// role RoleCall cannot use answers FAILED with the hint, so the customer's
-// stack fails (and rolls back, which disconnects) with the reason on the
-// stack's events page. A check that has not finished by then answers
+// the submitted role, also when it is a VERIFIED connection's candidate
+// (the verified role stays in use until the candidate verifies): a role
+// that works answers SUCCESS once VERIFIED; a role RoleCall cannot use
+// answers FAILED with the hint, so the customer's stack fails (and rolls
+// back: a Create's rollback disconnects, an Update's keeps the verified
+// role) with the reason on the stack's events page. A check that has not finished by then answers
 // SUCCESS with Status PENDING; the form and the events report the rest.
 // The wait also ends early enough before the context's deadline (the
 // Lambda's remaining time) to record the answer and PUT it: an answer
@@ -220,8 +222,9 @@ func (h *Handler) register(ctx context.Context, ev cfn.Event) (registration.Answ
 		}
 		return registration.Answer{}, err
 	}
-	if a, err := rolearn.Parse(r.roleARN, rolearn.Rules{}); err == nil && (a.Account != r.stack.Account || a.Partition != r.stack.Partition) {
-		return failed(ev, CodeStackAccountMismatch, fmt.Sprintf("the role is in account %s but the stack runs in account %s; a stack registers only a role of its own account", a.Account, r.stack.Account)), nil
+	submitted, perr := rolearn.Parse(r.roleARN, rolearn.Rules{})
+	if perr == nil && (submitted.Account != r.stack.Account || submitted.Partition != r.stack.Partition) {
+		return failed(ev, CodeStackAccountMismatch, fmt.Sprintf("the role is in account %s but the stack runs in account %s; a stack registers only a role of its own account", submitted.Account, r.stack.Account)), nil
 	}
 	c, err := h.Onboarding.Submit(ctx, t, r.roleARN)
 	if err != nil {
@@ -230,17 +233,27 @@ func (h *Handler) register(ctx context.Context, ev cfn.Event) (registration.Answ
 		}
 		return registration.Answer{}, err
 	}
-	c, err = h.awaitCheck(ctx, c)
+	// A role submitted to a VERIFIED connection is its candidate: the
+	// verified role stays in use until the candidate verifies. The answer
+	// is about the role this stack submitted (Submit accepted it, so it
+	// parsed), so it waits for the candidate's check and reports the
+	// candidate's outcome.
+	role := submitted.String()
+	c, err = h.awaitCheck(ctx, c, role)
 	if err != nil {
 		return registration.Answer{}, err
 	}
 	id := PhysicalID(t.ID, c.AccountID)
-	switch c.Status {
+	status, reason := c.Status, c.Reason
+	if c.RoleARN != role && c.Candidate.RoleARN == role {
+		status, reason = c.Candidate.Status, c.Candidate.Reason
+	}
+	switch status {
 	case connection.Failed, connection.Disconnected:
-		return failedHint(ev, id, c.Reason), nil
+		return failedHint(ev, id, reason), nil
 	}
 	return registration.Answer{Status: string(cfn.StatusSuccess), PhysicalResourceID: id,
-		Data: map[string]string{"TenantId": t.ID, "AccountId": c.AccountID, "Status": string(c.Status)}}, nil
+		Data: map[string]string{"TenantId": t.ID, "AccountId": c.AccountID, "Status": string(status)}}, nil
 }
 
 // delete handles Delete: always SUCCESS. It changes only a connection this

@@ -197,8 +197,9 @@ func (e *env) check(tenantID, account string, r connection.Result) {
 	}
 }
 
-// apply is check returning the store's error.
-func (e *env) apply(tenantID, account string, r connection.Result) error {
+// outcome reads the connection and returns it with the outcome of a check
+// with result r, as the verify worker makes it.
+func (e *env) outcome(tenantID, account string, r connection.Result) (connection.Connection, connection.Outcome) {
 	e.t.Helper()
 	c, err := e.st.GetConnection(context.Background(), tenantID, account)
 	if err != nil {
@@ -208,7 +209,13 @@ func (e *env) apply(tenantID, account string, r connection.Result) error {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	tr, err := e.svc.Policy.Apply(c, connection.Outcome{Result: r, Version: c.Version, ExternalIDVersion: tn.ExternalIDVersion, ExternalIDCurrent: true, CheckedAt: e.now})
+	return c, connection.Outcome{Result: r, Version: c.Version, ExternalIDVersion: tn.ExternalIDVersion, ExternalIDCurrent: true, CheckedAt: e.now}
+}
+
+// apply is check returning the store's error.
+func (e *env) apply(tenantID, account string, r connection.Result) error {
+	e.t.Helper()
+	tr, err := e.svc.Policy.Apply(e.outcome(tenantID, account, r))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -632,6 +639,83 @@ func TestUpdate(t *testing.T) {
 	if got := e.rec.last(t); got["Status"] != "FAILED" || got["PhysicalResourceId"] != "acme/"+custAcct ||
 		!strings.HasPrefix(got["Reason"].(string), onboarding.CodeTokenRevoked) {
 		t.Fatalf("revoked token update: %v", got)
+	}
+}
+
+// checkCandidate makes the verify worker's decision on the connection's
+// pending candidate.
+func (e *env) checkCandidate(tenantID, account string, r connection.Result) {
+	e.t.Helper()
+	tr, step, err := e.svc.Policy.ApplyCandidate(e.outcome(tenantID, account, r))
+	if err != nil || step != connection.CandidateWrite {
+		e.t.Fatalf("apply %s to the candidate: step %v, %v", r, step, err)
+	}
+	if err := e.st.Apply(context.Background(), tr); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// TestUpdateAwaitsTheCandidate: a new role for a VERIFIED connection is
+// its candidate, and the answer is about that role: the stack waits for
+// its check, is told FAILED with the hint when RoleCall cannot use it (so
+// CloudFormation rolls back, the verified role untouched), SUCCESS once it
+// replaced the verified role, and SUCCESS at once when it submits the role
+// in use although an earlier candidate failed.
+func TestUpdateAwaitsTheCandidate(t *testing.T) {
+	tests := []struct {
+		name       string
+		role       string
+		candidate  connection.Result // the candidate's check, at the first wait ("": none)
+		wantStatus string
+		wantData   string // Data.Status; "" for a FAILED answer
+		wantReason string // prefix of the FAILED answer's Reason
+		wantRole   string // the connection's role after
+		wantWaits  int
+	}{
+		{"the candidate verifies", custRole2, connection.ResultOK, "SUCCESS", "VERIFIED", "", custRole2, 1},
+		{"the candidate does not enforce the external ID", custRole2, connection.ResultNotEnforced, "FAILED", "", string(connection.ResultNotEnforced), custRole, 1},
+		{"the candidate is still checked when the wait ends", custRole2, "", "SUCCESS", "PENDING", "", custRole, 10},
+		{"the role in use, beside a failed candidate", custRole, "", "SUCCESS", "VERIFIED", "", custRole, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.h.Wait = -1
+			secret := e.acmeToken()
+			e.create(secret)
+			e.check("acme", custAcct, connection.ResultOK)
+			if tt.role == custRole {
+				// An earlier Update's candidate failed and stays on the
+				// connection, FAILED with its reason.
+				if err := e.h.HandleMessage(context.Background(), msg("Update", "req-0", "acme/"+custAcct, props(custRole2, secret))); err != nil {
+					t.Fatal(err)
+				}
+				e.checkCandidate("acme", custAcct, connection.ResultNotEnforced)
+			}
+			e.h.Wait = 10 * e.h.Poll
+			e.waits = 0
+			e.onWait = func() {
+				if e.waits == 1 && tt.candidate != "" {
+					e.checkCandidate("acme", custAcct, tt.candidate)
+				}
+			}
+			if err := e.h.HandleMessage(context.Background(), msg("Update", "req-2", "acme/"+custAcct, props(tt.role, secret))); err != nil {
+				t.Fatal(err)
+			}
+			got := e.rec.last(t)
+			data, _ := got["Data"].(map[string]any)
+			reason, _ := got["Reason"].(string)
+			if got["Status"] != tt.wantStatus || got["PhysicalResourceId"] != "acme/"+custAcct || (tt.wantData != "" && data["Status"] != tt.wantData) ||
+				!strings.HasPrefix(reason, tt.wantReason) {
+				t.Errorf("answer %v, want %s with Data.Status %q, Reason %q…", got, tt.wantStatus, tt.wantData, tt.wantReason)
+			}
+			if e.waits != tt.wantWaits {
+				t.Errorf("waited %d times, want %d", e.waits, tt.wantWaits)
+			}
+			if c, _ := e.st.GetConnection(context.Background(), "acme", custAcct); c.RoleARN != tt.wantRole || c.Status != connection.Verified {
+				t.Errorf("connection %s on %s, want VERIFIED on %s", c.Status, c.RoleARN, tt.wantRole)
+			}
+		})
 	}
 }
 

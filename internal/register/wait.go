@@ -37,10 +37,12 @@ type Clock interface {
 	Sleep(ctx context.Context, d time.Duration) error
 }
 
-// awaitCheck reads the connection until it leaves PENDING or the wait
-// ends: after h.Wait, or AnswerReserve before ctx's deadline, whichever
-// comes first (at once when the deadline is nearer than the reserve).
-func (h *Handler) awaitCheck(ctx context.Context, c connection.Connection) (connection.Connection, error) {
+// awaitCheck reads the connection until role, the role the request
+// submitted, is checked (the connection leaves PENDING, or role is no
+// longer its pending candidate) or the wait ends: after h.Wait, or
+// AnswerReserve before ctx's deadline, whichever comes first (at once when
+// the deadline is nearer than the reserve).
+func (h *Handler) awaitCheck(ctx context.Context, c connection.Connection, role string) (connection.Connection, error) {
 	wait, poll := h.Wait, h.Poll
 	if wait == 0 {
 		wait = DefaultWait
@@ -54,7 +56,10 @@ func (h *Handler) awaitCheck(ctx context.Context, c connection.Connection) (conn
 		wait = min(wait, time.Until(d)-AnswerReserve(h.Sender.AnswerTimeout()))
 	}
 	deadline := h.now().Add(wait)
-	for c.Status == connection.Pending && h.now().Before(deadline) {
+	checking := func(c connection.Connection) bool {
+		return c.Status == connection.Pending || (c.Candidate.Pending() && c.Candidate.RoleARN == role)
+	}
+	for checking(c) && h.now().Before(deadline) {
 		if err := h.sleep(ctx, min(poll, deadline.Sub(h.now()))); err != nil {
 			// ctx ended before its deadline's reserve (cancelled): nothing
 			// can be recorded or sent on it any more.
