@@ -7,7 +7,9 @@
 // undoes what it registered (STACK_DELETED): the connection is disconnected
 // when the stack's role is the one in use, only the candidate is dropped
 // when the stack's role is a candidate still being verified. A Delete is
-// always answered SUCCESS, so a customer can always delete their stack.
+// always answered SUCCESS, so a customer can always delete their stack; a
+// store error while undoing is retried (Lambda's retry of the event), not
+// taken as the answer.
 //
 // SNS delivers at least once. The answer to each request is recorded under
 // a key of (StackId, RequestId, LogicalResourceId) before it is sent, so a
@@ -173,6 +175,15 @@ func (h *Handler) HandleMessage(ctx context.Context, msg []byte) error {
 		return fmt.Errorf("read recorded answer: %w", err)
 	}
 	a, err = h.decide(ctx, ev)
+	if err != nil && isDelete {
+		// Deleting the stack must not wait on RoleCall: the Delete is
+		// answered SUCCESS now, but nothing is recorded and the error is
+		// returned, so Lambda retries the undo (which is idempotent)
+		// instead of a redelivery replaying an answer for an undo that
+		// never happened.
+		log.ErrorContext(ctx, "stack deleted; connection not updated yet, the request is retried", "physicalResourceId", ev.PhysicalResourceID, "error", err)
+		return errors.Join(err, h.send(ctx, ev, a))
+	}
 	if err != nil {
 		return err
 	}
@@ -202,7 +213,7 @@ func answerKey(ev cfn.Event) string {
 func (h *Handler) decide(ctx context.Context, ev cfn.Event) (registration.Answer, error) {
 	switch ev.RequestType {
 	case cfn.RequestDelete:
-		return h.delete(ctx, ev), nil
+		return h.delete(ctx, ev)
 	case cfn.RequestCreate, cfn.RequestUpdate:
 		return h.register(ctx, ev)
 	}
@@ -262,8 +273,10 @@ func (h *Handler) register(ctx context.Context, ev cfn.Event) (registration.Answ
 // account. Then what the stack's role is to the connection decides
 // (onboarding.Registrations.StackRoleDeleted): the role in use is
 // disconnected, with any candidate pending beside it; a pending candidate
-// is dropped and the verified role kept; another role changes nothing.
-func (h *Handler) delete(ctx context.Context, ev cfn.Event) registration.Answer {
+// is dropped and the verified role kept; another role changes nothing. An
+// internal error (the store) is returned beside the SUCCESS answer, to be
+// retried.
+func (h *Handler) delete(ctx context.Context, ev cfn.Event) (registration.Answer, error) {
 	log := h.log()
 	ok := registration.Answer{Status: string(cfn.StatusSuccess), PhysicalResourceID: ev.PhysicalResourceID}
 	if ok.PhysicalResourceID == "" || len(ok.PhysicalResourceID) > 1024 {
@@ -271,37 +284,38 @@ func (h *Handler) delete(ctx context.Context, ev cfn.Event) registration.Answer 
 	}
 	tenantID, account, isConn := ParsePhysicalID(ev.PhysicalResourceID)
 	if !isConn {
-		return ok // a resource whose Create failed, or not ours: nothing to undo
+		return ok, nil // a resource whose Create failed, or not ours: nothing to undo
 	}
 	r, bad := parse(ev)
 	if bad != nil || r.stack.Account != account {
 		log.InfoContext(ctx, "stack deleted; connection kept", "why", "request does not match the connection", "physicalResourceId", ev.PhysicalResourceID)
-		return ok
+		return ok, nil
 	}
 	t, _, err := h.Registrar.Authenticate(ctx, r.token)
+	if err != nil && onboarding.AsError(err) == nil {
+		return ok, fmt.Errorf("authenticate the registration token: %w", err)
+	}
 	if err != nil || t.ID != tenantID {
 		log.InfoContext(ctx, "stack deleted; connection kept", "why", "registration token does not authenticate the tenant", "physicalResourceId", ev.PhysicalResourceID)
-		return ok
+		return ok, nil
 	}
 	role, err := rolearn.Parse(r.roleARN, rolearn.Rules{})
 	if err != nil {
 		log.InfoContext(ctx, "stack deleted; connection kept", "why", "the stack's RoleArn is not a role ARN", "physicalResourceId", ev.PhysicalResourceID)
-		return ok
+		return ok, nil
 	}
 	_, did, err := h.Registrar.StackRoleDeleted(ctx, t, account, role.String())
 	switch {
 	case onboarding.AsError(err) != nil:
 		// Unknown connection: nothing to undo.
 	case err != nil:
-		// Deletion must never block the customer's stack: answer SUCCESS and
-		// leave the connection to its checks (the role is gone with the stack).
-		log.ErrorContext(ctx, "stack deleted; connection not updated", "physicalResourceId", ev.PhysicalResourceID, "error", err)
+		return ok, fmt.Errorf("undo the registration: %w", err)
 	case did == onboarding.StackRoleUnused:
 		log.InfoContext(ctx, "stack deleted; connection kept", "why", "the connection uses another role now", "physicalResourceId", ev.PhysicalResourceID)
 	case did == onboarding.StackCandidateDropped:
 		log.InfoContext(ctx, "stack deleted; its candidate role dropped, the verified role kept", "physicalResourceId", ev.PhysicalResourceID)
 	}
-	return ok
+	return ok, nil
 }
 
 // Codes of refusals specific to registration by stack.

@@ -719,6 +719,76 @@ func TestUpdateAwaitsTheCandidate(t *testing.T) {
 	}
 }
 
+// flakyRegistrar fails the first call of the method fail names with an
+// internal error (a throttled table), then is the real Registrar.
+type flakyRegistrar struct {
+	Registrar
+	fail   string // "Authenticate" or "StackRoleDeleted"
+	failed bool
+}
+
+var errThrottled = errors.New("dynamodb: throttled")
+
+func (f *flakyRegistrar) flake(method string) bool {
+	if f.fail == method && !f.failed {
+		f.failed = true
+		return true
+	}
+	return false
+}
+
+func (f *flakyRegistrar) Authenticate(ctx context.Context, secret string) (tenant.Tenant, registration.Token, error) {
+	if f.flake("Authenticate") {
+		return tenant.Tenant{}, registration.Token{}, errThrottled
+	}
+	return f.Registrar.Authenticate(ctx, secret)
+}
+
+func (f *flakyRegistrar) StackRoleDeleted(ctx context.Context, t tenant.Tenant, accountID, roleARN string) (connection.Connection, onboarding.StackDeletion, error) {
+	if f.flake("StackRoleDeleted") {
+		return connection.Connection{}, 0, errThrottled
+	}
+	return f.Registrar.StackRoleDeleted(ctx, t, accountID, roleARN)
+}
+
+// TestDeleteRetriesAnInternalError: a store error while a Delete undoes
+// its registration is answered SUCCESS at once (the stack's deletion goes
+// on) but not recorded, and returned, so Lambda's retry undoes the
+// registration instead of replaying an answer for an undo that never
+// happened. The error is logged.
+func TestDeleteRetriesAnInternalError(t *testing.T) {
+	for _, method := range []string{"Authenticate", "StackRoleDeleted"} {
+		t.Run(method, func(t *testing.T) {
+			e := newEnv(t)
+			e.h.Wait = -1
+			secret := e.acmeToken()
+			e.create(secret)
+			e.check("acme", custAcct, connection.ResultOK)
+			e.h.Registrar = &flakyRegistrar{Registrar: e.regs, fail: method}
+			del := msg("Delete", "d1", "acme/"+custAcct, props(custRole, secret))
+			err := e.h.HandleMessage(context.Background(), del)
+			if !errors.Is(err, errThrottled) {
+				t.Fatalf("first delivery: %v, want the store's error for a retry", err)
+			}
+			if got := e.rec.last(t); got["Status"] != "SUCCESS" {
+				t.Fatalf("first delivery answered %v, want SUCCESS", got)
+			}
+			if c, _ := e.st.GetConnection(context.Background(), "acme", custAcct); c.Status != connection.Verified {
+				t.Fatalf("connection %s after the failed undo", c.Status)
+			}
+			if err := e.h.HandleMessage(context.Background(), del); err != nil {
+				t.Fatalf("retry: %v", err)
+			}
+			if c, _ := e.st.GetConnection(context.Background(), "acme", custAcct); c.Status != connection.Disconnected || c.Reason.Code != onboarding.CodeStackDeleted {
+				t.Errorf("after the retry the connection is %s %s, want DISCONNECTED %s", c.Status, c.Reason.Code, onboarding.CodeStackDeleted)
+			}
+			if !strings.Contains(e.logs.String(), "throttled") {
+				t.Errorf("the store's error is not logged:\n%s", e.logs.String())
+			}
+		})
+	}
+}
+
 func TestDelete(t *testing.T) {
 	e := newEnv(t)
 	e.h.Wait = -1
