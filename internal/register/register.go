@@ -155,9 +155,9 @@ func (h *Handler) HandleMessage(ctx context.Context, msg []byte) error {
 		log.WarnContext(ctx, "registration request dropped", "why", err.Error(), "responseUrlHost", urlHost(ev.ResponseURL), "stackId", truncate.String(ev.StackID, 256))
 		return fmt.Errorf("%w: %w", ErrDropped, err)
 	}
-	if ev.RequestID == "" || len(ev.RequestID) > 256 || ev.LogicalResourceID == "" || len(ev.LogicalResourceID) > 256 || len(ev.StackID) > 1024 {
-		log.WarnContext(ctx, "registration request dropped", "why", "RequestId, LogicalResourceId or StackId missing or too long")
-		return fmt.Errorf("%w: RequestId, LogicalResourceId or StackId missing or too long", ErrDropped)
+	if ev.RequestID == "" || len(ev.RequestID) > 256 || ev.LogicalResourceID == "" || len(ev.LogicalResourceID) > 256 || len(ev.StackID) > 1024 || !answerable(ev) {
+		log.WarnContext(ctx, "registration request dropped", "why", "RequestId, LogicalResourceId, StackId or PhysicalResourceId missing or too long")
+		return fmt.Errorf("%w: RequestId, LogicalResourceId, StackId or PhysicalResourceId missing or too long", ErrDropped)
 	}
 	key := answerKey(ev)
 	// A Delete is answered SUCCESS even when the answers cannot be read or
@@ -200,6 +200,25 @@ func (h *Handler) HandleMessage(ctx context.Context, msg []byte) error {
 	log.InfoContext(ctx, "registration request answered", "requestType", string(ev.RequestType), "status", a.Status,
 		"physicalResourceId", a.PhysicalResourceID, "reason", a.Reason)
 	return h.send(ctx, ev, a)
+}
+
+// answerAllowance is what an answer holds besides the fields it repeats
+// from the request and its Reason (which is shortened to fit): Status,
+// a PhysicalID or placeholder ID in place of an empty one, and Data.
+const answerAllowance = 512
+
+// answerable reports whether every answer to ev fits CloudFormation's
+// limit on a response body. The fields an answer repeats (RequestId,
+// LogicalResourceId, StackId, PhysicalResourceId) are bounded in length,
+// but JSON escapes some characters six-fold ('<' is \u003c), so it is
+// their encoded size that must leave room for the rest.
+func answerable(ev cfn.Event) bool {
+	id := ev.PhysicalResourceID
+	if len(id) > 1024 {
+		id = "" // answered with a placeholder ID instead
+	}
+	b, err := json.Marshal(cfn.Response{RequestID: ev.RequestID, LogicalResourceID: ev.LogicalResourceID, StackID: ev.StackID, PhysicalResourceID: id})
+	return err == nil && len(b)+answerAllowance <= MaxResponseBody
 }
 
 // answerKey identifies a request across deliveries.

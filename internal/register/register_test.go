@@ -524,6 +524,11 @@ func TestDropped(t *testing.T) {
 		{"http", withURL("http://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x")},
 		{"loopback outside the sandbox", withURL("http://127.0.0.1:9/x")},
 		{"no RequestId", msg("Create", "", "", props(custRole, secret))},
+		// Within the length limits, but JSON escapes '<' six-fold: no
+		// answer could fit CloudFormation's 4096 bytes.
+		{"identifiers too long once encoded", withField(msg("Create", strings.Repeat("<", 256), "", props(custRole, secret)), "StackId",
+			"arn:aws:cloudformation:us-east-1:"+custAcct+":stack/"+strings.Repeat("<", 900)+"/x")},
+		{"a physical ID too long once encoded", msg("Update", "req-1", strings.Repeat("<", 700), props(custRole, secret))},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -946,6 +951,25 @@ func TestDeleteDuringCandidate(t *testing.T) {
 // TestResponseBodyFits: an answer over MaxResponseBody has its Reason cut
 // on a character boundary (never into U+FFFD) to fit; one that fits is
 // sent as it is; one too large without a Reason to cut is refused.
+// TestAnswerableRequestsFit: a request answerable passes has room for the
+// largest answer the handler gives it: the longest tenant ID in Data and
+// its PhysicalID, with a Reason to cut.
+func TestAnswerableRequestsFit(t *testing.T) {
+	longTenant := strings.Repeat("t", 64)
+	worst := registration.Answer{Status: "SUCCESS", PhysicalResourceID: PhysicalID(longTenant, custAcct), Reason: strings.Repeat("r", 5000),
+		Data: map[string]string{"TenantId": longTenant, "AccountId": custAcct, "Status": string(connection.AccessLost)}}
+	for n := 0; n <= 1024; n += 16 {
+		ev := mustEvent(t, withField(msg("Create", strings.Repeat("<", min(n, 256)), "", nil), "StackId",
+			"arn:aws:cloudformation:us-east-1:"+custAcct+":stack/"+strings.Repeat("<", n)+"/x"))
+		if !answerable(ev) {
+			continue
+		}
+		if _, err := responseBody(ev, worst); err != nil {
+			t.Fatalf("identifiers of %d escaped characters pass answerable, but: %v", n, err)
+		}
+	}
+}
+
 func TestResponseBodyFits(t *testing.T) {
 	tests := []struct {
 		name    string
