@@ -38,6 +38,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -122,7 +123,7 @@ var ErrDropped = errors.New("registration request dropped")
 func (h *Handler) HandleSNS(ctx context.Context, ev events.SNSEvent) error {
 	var errs []error
 	for _, rec := range ev.Records {
-		err := h.HandleMessage(ctx, []byte(rec.SNS.Message))
+		err := h.handle(ctx, []byte(rec.SNS.Message), rec.SNS.Timestamp)
 		if err != nil && !errors.Is(err, ErrDropped) {
 			errs = append(errs, fmt.Errorf("message %s: %w", rec.SNS.MessageID, err))
 		}
@@ -139,8 +140,18 @@ type request struct {
 	tokenSet bool
 }
 
-// HandleMessage handles one custom-resource request.
+// HandleMessage handles one custom-resource request, published now.
 func (h *Handler) HandleMessage(ctx context.Context, msg []byte) error {
+	return h.handle(ctx, msg, time.Time{})
+}
+
+// handle handles one custom-resource request, which SNS says was published
+// at published (zero: now). CloudFormation waits for the answer to a
+// Create or Update for the resource's ServiceTimeout after it published
+// the request; one that can no longer be answered in time is dropped, not
+// registered (its stack has rolled back, and its Delete found nothing to
+// undo), and the wait for the first check ends in time to answer.
+func (h *Handler) handle(ctx context.Context, msg []byte, published time.Time) error {
 	log := h.log()
 	if len(msg) > MaxMessage {
 		log.WarnContext(ctx, "registration request dropped", "why", "oversized", "bytes", len(msg))
@@ -174,6 +185,17 @@ func (h *Handler) HandleMessage(ctx context.Context, msg []byte) error {
 	default:
 		return fmt.Errorf("read recorded answer: %w", err)
 	}
+	if !isDelete && !published.IsZero() {
+		left := published.Add(serviceTimeout(ev)).Sub(h.now())
+		if left <= AnswerReserve(h.Sender.AnswerTimeout()) {
+			log.WarnContext(ctx, "registration request dropped", "why", "CloudFormation has stopped waiting for its answer",
+				"requestType", string(ev.RequestType), "publishedAt", published.UTC().Format(time.RFC3339))
+			return fmt.Errorf("%w: published at %s, CloudFormation has stopped waiting for its answer", ErrDropped, published.UTC().Format(time.RFC3339))
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, left)
+		defer cancel()
+	}
 	a, err = h.decide(ctx, ev)
 	if err != nil && isDelete {
 		// Deleting the stack must not wait on RoleCall: the Delete is
@@ -200,6 +222,23 @@ func (h *Handler) HandleMessage(ctx context.Context, msg []byte) error {
 	log.InfoContext(ctx, "registration request answered", "requestType", string(ev.RequestType), "status", a.Status,
 		"physicalResourceId", a.PhysicalResourceID, "reason", a.Reason)
 	return h.send(ctx, ev, a)
+}
+
+// serviceTimeout is how long CloudFormation waits for the answer to ev:
+// the custom resource's ServiceTimeout property (whole seconds, 1 to
+// 3600), else CloudFormation's default, an hour.
+func serviceTimeout(ev cfn.Event) time.Duration {
+	var n int
+	switch v := ev.ResourceProperties["ServiceTimeout"].(type) {
+	case string:
+		n, _ = strconv.Atoi(v)
+	case float64:
+		n = int(v)
+	}
+	if n < 1 || n > 3600 {
+		return time.Hour
+	}
+	return time.Duration(n) * time.Second
 }
 
 // answerAllowance is what an answer holds besides the fields it repeats

@@ -553,6 +553,55 @@ func TestDropped(t *testing.T) {
 	}
 }
 
+// TestStaleRequestIsDropped: a Create that SNS delivers after
+// CloudFormation stopped waiting for it (the resource's ServiceTimeout,
+// an hour by default, after it was published) registers nothing and is
+// not answered; one still in time is registered, and its wait for the
+// first check ends in time to answer.
+func TestStaleRequestIsDropped(t *testing.T) {
+	reserve := AnswerReserve(DefaultAnswerTimeout)
+	tests := []struct {
+		name           string
+		serviceTimeout any // the property; nil: absent
+		age            time.Duration
+		registered     bool
+		maxWaits       int
+	}{
+		{"fresh", "900", time.Minute, true, 10},
+		{"after the ServiceTimeout", "900", 50 * time.Minute, false, 0},
+		{"too late to answer in time", "900", 900*time.Second - reserve + time.Second, false, 0},
+		{"the wait ends before CloudFormation's", "900", 900*time.Second - reserve - 3*time.Second, true, 3},
+		{"no ServiceTimeout: an hour", nil, 50 * time.Minute, true, 10},
+		{"no ServiceTimeout, after an hour", nil, 61 * time.Minute, false, 0},
+		{"a ServiceTimeout out of range: an hour", "7200", 61 * time.Minute, false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			secret := e.acmeToken()
+			p := props(custRole, secret)
+			if tt.serviceTimeout != nil {
+				p["ServiceTimeout"] = tt.serviceTimeout
+			}
+			ev := events.SNSEvent{Records: []events.SNSEventRecord{{SNS: events.SNSEntity{MessageID: "m1",
+				Message: string(msg("Create", "req-1", "", p)), Timestamp: e.now.Add(-tt.age)}}}}
+			if err := e.h.HandleSNS(context.Background(), ev); err != nil {
+				t.Fatal(err)
+			}
+			_, err := e.st.GetConnection(context.Background(), "acme", custAcct)
+			if registered := err == nil; registered != tt.registered {
+				t.Fatalf("registered %v, want %v (%v)", registered, tt.registered, err)
+			}
+			if answered := e.rec.count() > 0; answered != tt.registered {
+				t.Errorf("answered %v, want %v", answered, tt.registered)
+			}
+			if e.waits > tt.maxWaits {
+				t.Errorf("waited %d times, want at most %d", e.waits, tt.maxWaits)
+			}
+		})
+	}
+}
+
 // The same request delivered twice: one connection, one event, the same
 // answer.
 func TestDuplicateDelivery(t *testing.T) {
