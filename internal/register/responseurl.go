@@ -139,6 +139,14 @@ func CheckResponseURL(raw string, p URLPolicy) (*url.URL, error) {
 	if u.User != nil || u.Opaque != "" || u.Fragment != "" {
 		return refuse("user info, opaque part or fragment")
 	}
+	// S3 takes a key's "." and ".." segments literally, but a client or a
+	// proxy on the way may resolve them to another bucket's path: a
+	// response URL CloudFormation presigned has none.
+	for _, seg := range strings.Split(u.EscapedPath(), "/") {
+		if dots := strings.ReplaceAll(strings.ToLower(seg), "%2e", "."); dots == "." || dots == ".." {
+			return refuse("a dot segment in the path")
+		}
+	}
 	host := u.Hostname()
 	if p.AllowLoopback && u.Scheme == "http" && host == "127.0.0.1" && u.Port() != "" && u.Host == "127.0.0.1:"+u.Port() {
 		return u, nil

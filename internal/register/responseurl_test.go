@@ -48,6 +48,10 @@ func TestCheckResponseURL(t *testing.T) {
 			{"path style another bucket", "https://s3.amazonaws.com/my-bucket" + q},
 			{"path style bucket without key", "https://s3.amazonaws.com/cloudformation-custom-resource-response-useast1"},
 			{"bare s3 host", "https://s3.amazonaws.com/"},
+			{"path style with a dot-dot segment", "https://s3.amazonaws.com/cloudformation-custom-resource-response-useast1/../attacker/x"},
+			{"virtual-hosted with dot-dot segments", "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/../../x"},
+			{"an escaped dot-dot segment", "https://s3.amazonaws.com/cloudformation-custom-resource-response-useast1/%2E%2e/attacker/x"},
+			{"a dot segment", "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/./x"},
 		}},
 		// Refused: a bucket under another partition's domain, whose bucket
 		// namespace is not CloudFormation's there.
