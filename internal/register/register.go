@@ -287,6 +287,9 @@ func (h *Handler) register(ctx context.Context, ev cfn.Event) (registration.Answ
 	t, _, err := h.Registrar.Authenticate(ctx, r.token)
 	if err != nil {
 		if oe := onboarding.AsError(err); oe != nil {
+			if a, ok, err := h.unchangedUpdate(ctx, ev, r); err != nil || ok {
+				return a, err
+			}
 			return failed(ev, oe.Code, oe.Message), nil
 		}
 		return registration.Answer{}, err
@@ -323,6 +326,41 @@ func (h *Handler) register(ctx context.Context, ev cfn.Event) (registration.Answ
 	}
 	return registration.Answer{Status: string(cfn.StatusSuccess), PhysicalResourceID: id,
 		Data: map[string]string{"TenantId": t.ID, "AccountId": c.AccountID, "Status": string(status)}}, nil
+}
+
+// unchangedUpdate answers SUCCESS to an Update whose registration token
+// is refused but that changes nothing: the token of the properties it
+// replaces (OldResourceProperties) authenticates the tenant the resource's
+// physical ID names, and its role is that connection's role already. That
+// is the rollback of an Update that replaced a revoked or expired token,
+// which, answered FAILED, would leave the stack UPDATE_ROLLBACK_FAILED. ok
+// is false when the Update is not such a one.
+func (h *Handler) unchangedUpdate(ctx context.Context, ev cfn.Event, r request) (a registration.Answer, ok bool, err error) {
+	tenantID, account, isConn := ParsePhysicalID(ev.PhysicalResourceID)
+	prev, isStr := ev.OldResourceProperties["RegistrationToken"].(string)
+	if ev.RequestType != cfn.RequestUpdate || !isConn || !isStr || prev == "" || len(prev) > 2048 {
+		return registration.Answer{}, false, nil
+	}
+	t, _, err := h.Registrar.Authenticate(ctx, prev)
+	switch {
+	case err != nil && onboarding.AsError(err) == nil:
+		return registration.Answer{}, false, err
+	case err != nil || t.ID != tenantID:
+		return registration.Answer{}, false, nil
+	}
+	c, err := h.Onboarding.Connection(ctx, tenantID, account)
+	switch {
+	case err != nil && onboarding.AsError(err) == nil:
+		return registration.Answer{}, false, fmt.Errorf("read connection %s/%s: %w", tenantID, account, err)
+	case err != nil:
+		return registration.Answer{}, false, nil
+	}
+	role, perr := rolearn.Parse(r.roleARN, rolearn.Rules{})
+	if perr != nil || c.RoleARN != role.String() {
+		return registration.Answer{}, false, nil
+	}
+	return registration.Answer{Status: string(cfn.StatusSuccess), PhysicalResourceID: ev.PhysicalResourceID,
+		Data: map[string]string{"TenantId": t.ID, "AccountId": c.AccountID, "Status": string(c.Status)}}, true, nil
 }
 
 // delete handles Delete: always SUCCESS. It changes only a connection this

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -843,15 +844,72 @@ func TestDeleteRetriesAnInternalError(t *testing.T) {
 	}
 }
 
-func TestDelete(t *testing.T) {
-	e := newEnv(t)
+// TestRollbackToARevokedToken: a customer replaces a revoked token by
+// updating the stack; another resource of that update fails, and
+// CloudFormation rolls back with an Update carrying the revoked token
+// again (and the new one as OldResourceProperties). It changes nothing,
+// so it is answered SUCCESS, or the stack would be left
+// UPDATE_ROLLBACK_FAILED. An Update that would change something, or whose
+// previous token does not authenticate the resource's tenant, is still
+// refused.
+func TestRollbackToARevokedToken(t *testing.T) {
+	e, old, oldTok, otherTok := newVerifiedEnv(t)
+	if _, err := e.regs.RevokeToken(context.Background(), "acme", oldTok.ID); err != nil {
+		t.Fatal(err)
+	}
+	fresh, _ := e.token("acme")
+	forward := withField(msg("Update", "u1", "acme/"+custAcct, props(custRole, fresh)), "OldResourceProperties", props(custRole, old))
+	if err := e.h.HandleMessage(context.Background(), forward); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.rec.last(t); got["Status"] != "SUCCESS" {
+		t.Fatalf("the update to the new token: %v", got)
+	}
+	tests := []struct {
+		name       string
+		role       string
+		previous   string // OldResourceProperties' token
+		wantStatus string
+	}{
+		{"the rollback", custRole, fresh, "SUCCESS"},
+		{"a new role with the revoked token", custRole2, fresh, "FAILED"},
+		{"a previous token of another tenant", custRole, otherTok, "FAILED"},
+		{"a previous token revoked too", custRole, old, "FAILED"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			back := withField(msg("Update", "u"+strconv.Itoa(i+2), "acme/"+custAcct, props(tt.role, old)), "OldResourceProperties", props(custRole, tt.previous))
+			if err := e.h.HandleMessage(context.Background(), back); err != nil {
+				t.Fatal(err)
+			}
+			got := e.rec.last(t)
+			if got["Status"] != tt.wantStatus || got["PhysicalResourceId"] != "acme/"+custAcct {
+				t.Errorf("answer %v, want %s", got, tt.wantStatus)
+			}
+			if c, _ := e.st.GetConnection(context.Background(), "acme", custAcct); c.Status != connection.Verified || c.RoleARN != custRole || c.Candidate.RoleARN != "" {
+				t.Errorf("connection %s on %s (candidate %q): changed", c.Status, c.RoleARN, c.Candidate.RoleARN)
+			}
+		})
+	}
+}
+
+// newVerifiedEnv is an env that does not wait for checks, with tenants
+// acme and other, a registration token of each, and acme's connection
+// registered with its token and VERIFIED.
+func newVerifiedEnv(t *testing.T) (e *env, secret string, tok registration.Token, otherSecret string) {
+	e = newEnv(t)
 	e.h.Wait = -1
 	e.tenant("acme")
 	e.tenant("other")
-	secret, _ := e.token("acme")
-	otherSecret, _ := e.token("other")
+	secret, tok = e.token("acme")
+	otherSecret, _ = e.token("other")
 	e.create(secret)
 	e.check("acme", custAcct, connection.ResultOK)
+	return e, secret, tok, otherSecret
+}
+
+func TestDelete(t *testing.T) {
+	e, secret, _, otherSecret := newVerifiedEnv(t)
 	withStack := func(b []byte, stack string) []byte { return withField(b, "StackId", stack) }
 	// Deletes that must not disconnect, each answered SUCCESS.
 	keep := []struct {
