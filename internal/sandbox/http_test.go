@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -116,6 +117,8 @@ func TestHTTPErrors(t *testing.T) {
 		{"zero duration", "POST", sigv4(partnerKey), "Action=AssumeRole&Version=2011-06-15&RoleSessionName=s1&RoleArn=" + url.QueryEscape(roleARN) + "&DurationSeconds=0&ExternalId=" + externalID, 400, "ValidationError"},
 		{"method", "DELETE", sigv4(partnerKey), "", 405, "InvalidAction"},
 		{"body too large", "POST", sigv4(partnerKey), "Action=AssumeRole&Policy=" + strings.Repeat("x", 70<<10), 413, "RequestEntityTooLarge"},
+		{"a malformed SigV4 header", "POST", "AWS4-HMAC-SHA256 Credential=" + partnerKey, "Action=GetCallerIdentity&Version=2011-06-15", 400, "IncompleteSignature"},
+		{"scoped to another service", "POST", strings.Replace(sigv4(partnerKey), "/sts/", "/iam/", 1), "Action=GetCallerIdentity&Version=2011-06-15", 403, "SignatureDoesNotMatch"},
 	}
 	for _, tt := range raw {
 		t.Run(tt.name, func(t *testing.T) {
@@ -271,4 +274,16 @@ func TestConcurrentUse(t *testing.T) {
 		}
 	}
 	<-done
+}
+
+// TestUnreadableBody: a request whose body breaks off is refused like a
+// form that does not parse.
+func TestUnreadableBody(t *testing.T) {
+	s := sandbox.New(sandbox.Config{})
+	r := httptest.NewRequest(http.MethodPost, "/", iotest.ErrReader(errors.New("connection reset")))
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, r)
+	if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "<Code>MalformedQueryString</Code>") {
+		t.Errorf("answer %d %s, want 400 MalformedQueryString", w.Code, w.Body)
+	}
 }

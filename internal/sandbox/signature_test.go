@@ -15,30 +15,44 @@ import (
 	"github.com/rolecall/rolecall/internal/sandbox"
 )
 
+// sigVerifier is the principal of the verifier the signature tests' sandbox
+// is configured with, and sigVerifierKey its access key.
+const (
+	sigVerifier    = "arn:aws:iam::111122223333:role/rolecall-dev-verifier"
+	sigVerifierKey = "AKIASANDBOXVERIFIER1"
+)
+
+// sigWorld serves a sandbox where the verifier may assume the access role,
+// whose sessions may assume the customer role roleARN with externalID. It
+// returns the sandbox's URL, the verifier's credentials and issue, which
+// returns a new session of the access role.
+func sigWorld(t *testing.T) (url string, base aws.CredentialsProvider, issue func(name string) *types.Credentials) {
+	t.Helper()
+	s := sandbox.New(sandbox.Config{Callers: map[string]string{sigVerifierKey: sigVerifier}, Seed: 9})
+	must(t, s.PutRole(accessRole, loosePolicy(sigVerifier)))
+	must(t, s.SetIdentityPolicies(accessRole, []byte(accessPolicy)))
+	must(t, s.PutRole(roleARN, enforcedPolicy(accessRole, externalID)))
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	base = credentials.NewStaticCredentialsProvider(sigVerifierKey, "any", "")
+	issue = func(name string) *types.Credentials {
+		t.Helper()
+		out, err := client(srv.URL, base).AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(accessRole), RoleSessionName: aws.String(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Credentials
+	}
+	return srv.URL, base, issue
+}
+
 // TestSessionSignaturesAreChecked: a session the sandbox issued is accepted
 // only when the request is signed with that session's own secret, as STS
 // answers SignatureDoesNotMatch otherwise. A workload that mixes up two
 // sessions' keys, or a secret mangled on its way, fails here as it would
 // against AWS. Every case calls through the real SDK over HTTP.
 func TestSessionSignaturesAreChecked(t *testing.T) {
-	const (
-		verifier    = "arn:aws:iam::111122223333:role/rolecall-dev-verifier"
-		verifierKey = "AKIASANDBOXVERIFIER1"
-	)
-	s := sandbox.New(sandbox.Config{Callers: map[string]string{verifierKey: verifier}, Seed: 9})
-	must(t, s.PutRole(accessRole, loosePolicy(verifier)))
-	must(t, s.SetIdentityPolicies(accessRole, []byte(accessPolicy)))
-	must(t, s.PutRole(roleARN, enforcedPolicy(accessRole, externalID)))
-	srv := httptest.NewServer(s)
-	defer srv.Close()
-	base := client(srv.URL, credentials.NewStaticCredentialsProvider(verifierKey, "any", ""))
-	issue := func(name string) *types.Credentials {
-		out, err := base.AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(accessRole), RoleSessionName: aws.String(name)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out.Credentials
-	}
+	url, _, issue := sigWorld(t)
 	a, b := issue("session-a"), issue("session-b")
 	if aws.ToString(a.SecretAccessKey) == aws.ToString(b.SecretAccessKey) || len(aws.ToString(a.SecretAccessKey)) != 40 {
 		t.Fatalf("secrets %q and %q: want two distinct 40-character secrets", aws.ToString(a.SecretAccessKey), aws.ToString(b.SecretAccessKey))
@@ -58,7 +72,7 @@ func TestSessionSignaturesAreChecked(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := client(srv.URL, tt.creds)
+			c := client(url, tt.creds)
 			_, err := c.GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
 			if apiCode(err) != tt.want {
 				t.Errorf("GetCallerIdentity: %v, want %q", err, tt.want)
@@ -76,16 +90,27 @@ func TestSessionSignaturesAreChecked(t *testing.T) {
 // TestSignedForAnotherServiceIsRefused: a request whose credential scope
 // names another service than sts is refused, a configured caller's too.
 func TestSignedForAnotherServiceIsRefused(t *testing.T) {
-	const key = "AKIASANDBOXVERIFIER1"
-	s := sandbox.New(sandbox.Config{Callers: map[string]string{key: "arn:aws:iam::111122223333:role/rolecall-dev-verifier"}})
-	srv := httptest.NewServer(s)
-	defer srv.Close()
-	c := sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Retryer: aws.NopRetryer{},
-		Credentials: credentials.NewStaticCredentialsProvider(key, "any", ""),
-		HTTPClient:  rescope{"/sts/", "/iam/"}})
+	url, base, _ := sigWorld(t)
+	c := sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), Retryer: aws.NopRetryer{},
+		Credentials: base,
+		HTTPClient: alter(func(r *http.Request) {
+			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "/sts/", "/iam/", 1))
+		})})
 	_, err := c.GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
 	if apiCode(err) != "SignatureDoesNotMatch" {
 		t.Fatalf("GetCallerIdentity scoped to iam: %v, want SignatureDoesNotMatch", err)
+	}
+}
+
+// TestSessionRequestWithoutItsDateIsRefused: a session's request whose
+// X-Amz-Date is gone cannot be checked, and is IncompleteSignature.
+func TestSessionRequestWithoutItsDateIsRefused(t *testing.T) {
+	url, _, issue := sigWorld(t)
+	c := sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), Retryer: aws.NopRetryer{},
+		Credentials: sessionCredentials(issue("session-a")),
+		HTTPClient:  alter(func(r *http.Request) { r.Header.Del("X-Amz-Date") })})
+	if _, err := c.GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{}); apiCode(err) != "IncompleteSignature" {
+		t.Fatalf("GetCallerIdentity without X-Amz-Date: %v, want IncompleteSignature", err)
 	}
 }
 
@@ -94,29 +119,17 @@ func TestSignedForAnotherServiceIsRefused(t *testing.T) {
 // with one is refused instead of being taken unchecked. A configured
 // caller's presigned URL is still served.
 func TestPresignedSessionRequestIsRefused(t *testing.T) {
-	const (
-		verifier    = "arn:aws:iam::111122223333:role/rolecall-dev-verifier"
-		verifierKey = "AKIASANDBOXVERIFIER1"
-	)
-	s := sandbox.New(sandbox.Config{Callers: map[string]string{verifierKey: verifier}})
-	must(t, s.PutRole(accessRole, loosePolicy(verifier)))
-	srv := httptest.NewServer(s)
-	defer srv.Close()
-	base := credentials.NewStaticCredentialsProvider(verifierKey, "any", "")
-	out, err := client(srv.URL, base).AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(accessRole), RoleSessionName: aws.String("session-a")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	url, base, issue := sigWorld(t)
 	for _, tt := range []struct {
 		name   string
 		creds  aws.CredentialsProvider
 		status int
 	}{
 		{"configured caller", base, http.StatusOK},
-		{"issued session", sessionCredentials(out.Credentials), http.StatusBadRequest},
+		{"issued session", sessionCredentials(issue("session-a")), http.StatusBadRequest},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := sts.NewPresignClient(client(srv.URL, tt.creds)).PresignGetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+			p, err := sts.NewPresignClient(client(url, tt.creds)).PresignGetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -133,11 +146,11 @@ func TestPresignedSessionRequestIsRefused(t *testing.T) {
 	}
 }
 
-// rescope is an HTTP client that rewrites the credential scope of each
-// request's Authorization header after the SDK signed it.
-type rescope struct{ from, to string }
+// alter is an HTTP client that changes each request after the SDK signed
+// it.
+type alter func(*http.Request)
 
-func (r rescope) Do(req *http.Request) (*http.Response, error) {
-	req.Header.Set("Authorization", strings.Replace(req.Header.Get("Authorization"), r.from, r.to, 1))
+func (f alter) Do(req *http.Request) (*http.Response, error) {
+	f(req)
 	return http.DefaultClient.Do(req)
 }
