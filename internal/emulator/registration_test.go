@@ -77,14 +77,11 @@ func (c client) notify(req map[string]any, msgType string) response {
 	return response{status: resp.StatusCode, body: b}
 }
 
-// cfnStackUID is the ID of the customer's stack that sends every request.
-const cfnStackUID = "5e8f0c2a-1b3d-4c6e-9f70-8a1b2c3d4e5f"
-
 func cfnRequest(requestType, requestID, physicalID, responseURL, account, roleARN, token string) map[string]any {
 	r := map[string]any{
 		"RequestType": requestType, "RequestId": requestID, "ResponseURL": responseURL,
 		"ResourceType": "Custom::RoleCallRegistration", "LogicalResourceId": "Registration",
-		"StackId":            "arn:aws:cloudformation:us-east-1:" + account + ":stack/rolecall-customer-role/" + cfnStackUID,
+		"StackId":            "arn:aws:cloudformation:us-east-1:" + account + ":stack/rolecall-customer-role/" + requestID,
 		"ResourceProperties": map[string]any{"ServiceToken": "arn:aws:sns:us-east-1:123456789012:rolecall-local-registration", "RoleArn": roleARN, "RegistrationToken": token},
 	}
 	if physicalID != "" {
@@ -110,7 +107,7 @@ func sandboxRegistration(t *testing.T, c client) {
 	c.must(c.notify(cfnRequest("Create", "req-create", "", srv.URL+"/cfn/create", acct, role, token), "Notification"), 200)
 	got := bucket.last(t)
 	data, _ := got["Data"].(map[string]any)
-	if got["Status"] != "SUCCESS" || got["PhysicalResourceId"] != tenantID+"/"+acct+"/"+cfnStackUID || data["Status"] != "VERIFIED" || got["RequestId"] != "req-create" {
+	if got["Status"] != "SUCCESS" || got["PhysicalResourceId"] != tenantID+"/"+acct || data["Status"] != "VERIFIED" || got["RequestId"] != "req-create" {
 		t.Fatalf("answer = %v", got)
 	}
 	if ct := bucket.puts()[0].contentType; ct != "" {
@@ -163,8 +160,8 @@ func sandboxRegistration(t *testing.T, c client) {
 	}
 
 	// Delete: disconnected, SUCCESS.
-	c.must(c.notify(cfnRequest("Delete", "req-delete", tenantID+"/"+acct+"/"+cfnStackUID, srv.URL+"/cfn/delete", acct, role, token), "Notification"), 200)
-	if a := bucket.last(t); a["Status"] != "SUCCESS" || a["PhysicalResourceId"] != tenantID+"/"+acct+"/"+cfnStackUID {
+	c.must(c.notify(cfnRequest("Delete", "req-delete", tenantID+"/"+acct, srv.URL+"/cfn/delete", acct, role, token), "Notification"), 200)
+	if a := bucket.last(t); a["Status"] != "SUCCESS" || a["PhysicalResourceId"] != tenantID+"/"+acct {
 		t.Fatalf("delete answered %v", a)
 	}
 	conn := c.connection(auth, acct)
@@ -187,10 +184,10 @@ func TestSandboxRegistrationFails(t *testing.T) {
 
 	c.must(c.notify(cfnRequest("Create", "c1", "", srv.URL+"/cfn/c1", acct, role, token), "Notification"), 200)
 	a := bucket.last(t)
-	if a["Status"] != "FAILED" || !strings.HasPrefix(a["Reason"].(string), "EXTERNAL_ID_NOT_ENFORCED: ") || a["PhysicalResourceId"] != tenantID+"/"+acct+"/"+cfnStackUID {
+	if a["Status"] != "FAILED" || !strings.HasPrefix(a["Reason"].(string), "EXTERNAL_ID_NOT_ENFORCED: ") || a["PhysicalResourceId"] != tenantID+"/"+acct {
 		t.Fatalf("answer = %v", a)
 	}
-	c.must(c.notify(cfnRequest("Delete", "c2", tenantID+"/"+acct+"/"+cfnStackUID, srv.URL+"/cfn/c2", acct, role, token), "Notification"), 200)
+	c.must(c.notify(cfnRequest("Delete", "c2", tenantID+"/"+acct, srv.URL+"/cfn/c2", acct, role, token), "Notification"), 200)
 	if conn := c.connection(auth, acct); conn.Status != connection.Disconnected {
 		t.Fatalf("after rollback: %+v", conn)
 	}
@@ -214,7 +211,7 @@ func TestSandboxLaunchStack(t *testing.T) {
 		Connection *connection.Connection `json:"connection"`
 	}
 	c.must(c.do("POST", "/_sandbox/stacks", auth, nil), 200).decode(t, &out)
-	if out.Stack.Status != "SUCCESS" || out.Stack.Data["Status"] != "VERIFIED" || out.Stack.PhysicalResourceID != tenantID+"/"+view.Sandbox.AccountID+"/"+out.Stack.StackID[strings.LastIndex(out.Stack.StackID, "/")+1:] ||
+	if out.Stack.Status != "SUCCESS" || out.Stack.Data["Status"] != "VERIFIED" || out.Stack.PhysicalResourceID != tenantID+"/"+view.Sandbox.AccountID ||
 		!strings.Contains(out.Stack.StackID, ":"+view.Sandbox.AccountID+":stack/") {
 		t.Fatalf("stack = %+v", out.Stack)
 	}

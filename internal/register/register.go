@@ -38,7 +38,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -135,10 +134,7 @@ func (h *Handler) HandleSNS(ctx context.Context, ev events.SNSEvent) error {
 // request is a decoded, checked custom-resource request.
 type request struct {
 	cfn.Event
-	stack rolearn.ARN // only Partition and Account are meaningful
-	// stackUID is the last part of the StackId (stack/<name>/<id>), unique
-	// to the stack: a registration's physical ID carries it.
-	stackUID string
+	stack    rolearn.ARN // only Partition and Account are meaningful
 	roleARN  string
 	token    string
 	tokenSet bool
@@ -319,12 +315,7 @@ func (h *Handler) register(ctx context.Context, ev cfn.Event) (registration.Answ
 	if err != nil {
 		return registration.Answer{}, err
 	}
-	id := PhysicalID(t.ID, c.AccountID, r.stackUID)
-	if tid, acct, _, ok := ParsePhysicalID(ev.PhysicalResourceID); ok && ev.RequestType == cfn.RequestUpdate && tid == t.ID && acct == c.AccountID {
-		// The same connection: the resource keeps its ID, as a changed
-		// one would make CloudFormation replace it (and delete the old).
-		id = ev.PhysicalResourceID
-	}
+	id := PhysicalID(t.ID, c.AccountID)
 	status, reason := c.Status, c.Reason
 	if c.RoleARN != role && c.Candidate.RoleARN == role {
 		status, reason = c.Candidate.Status, c.Candidate.Reason
@@ -345,7 +336,7 @@ func (h *Handler) register(ctx context.Context, ev cfn.Event) (registration.Answ
 // which, answered FAILED, would leave the stack UPDATE_ROLLBACK_FAILED. ok
 // is false when the Update is not such a one.
 func (h *Handler) unchangedUpdate(ctx context.Context, ev cfn.Event, r request) (a registration.Answer, ok bool, err error) {
-	tenantID, account, _, isConn := ParsePhysicalID(ev.PhysicalResourceID)
+	tenantID, account, isConn := ParsePhysicalID(ev.PhysicalResourceID)
 	prev, isStr := ev.OldResourceProperties["RegistrationToken"].(string)
 	if ev.RequestType != cfn.RequestUpdate || !isConn || !isStr || prev == "" || len(prev) > 2048 {
 		return registration.Answer{}, false, nil
@@ -373,10 +364,9 @@ func (h *Handler) unchangedUpdate(ctx context.Context, ev cfn.Event, r request) 
 }
 
 // delete handles Delete: always SUCCESS. It changes only a connection this
-// stack can prove is its own: a physical ID naming a tenant and account
-// (and the stack's ID, for a resource registered since physical IDs carry
-// it), a registration token that authenticates that tenant, and a stack in
-// that account (and of that ID). Then what the stack's role is to the connection decides
+// stack can prove is its own: a physical ID naming a tenant and account, a
+// registration token that authenticates that tenant, and a stack in that
+// account. Then what the stack's role is to the connection decides
 // (onboarding.Registrations.StackRoleDeleted): the role in use is
 // disconnected, with any candidate pending beside it; a pending candidate
 // is dropped and the verified role kept; another role changes nothing. An
@@ -388,12 +378,12 @@ func (h *Handler) delete(ctx context.Context, ev cfn.Event) (registration.Answer
 	if ok.PhysicalResourceID == "" || len(ok.PhysicalResourceID) > 1024 {
 		ok.PhysicalResourceID = placeholderID(ev)
 	}
-	tenantID, account, stackUID, isConn := ParsePhysicalID(ev.PhysicalResourceID)
+	tenantID, account, isConn := ParsePhysicalID(ev.PhysicalResourceID)
 	if !isConn {
 		return ok, nil // a resource whose Create failed, or not ours: nothing to undo
 	}
 	r, bad := parse(ev)
-	if bad != nil || r.stack.Account != account || (stackUID != "" && stackUID != r.stackUID) {
+	if bad != nil || r.stack.Account != account {
 		log.InfoContext(ctx, "stack deleted; connection kept", "why", "request does not match the connection", "physicalResourceId", ev.PhysicalResourceID)
 		return ok, nil
 	}
@@ -433,11 +423,11 @@ const (
 // parse reads the request's stack and resource properties.
 func parse(ev cfn.Event) (request, *onboarding.Error) {
 	r := request{Event: ev}
-	stack, uid, ok := parseStackID(ev.StackID)
+	stack, ok := parseStackID(ev.StackID)
 	if !ok {
 		return r, &onboarding.Error{Code: CodeInvalidRequest, Field: "StackId", Message: "StackId is not a CloudFormation stack ARN"}
 	}
-	r.stack, r.stackUID = stack, uid
+	r.stack = stack
 	str := func(name string) (string, *onboarding.Error) {
 		v, present := ev.ResourceProperties[name]
 		s, isStr := v.(string)
@@ -459,46 +449,29 @@ func parse(ev cfn.Event) (request, *onboarding.Error) {
 	return r, nil
 }
 
-// parseStackID reads arn:<partition>:cloudformation:<region>:<account>:stack/<name>/<id>,
-// and returns the stack's ID part too.
-func parseStackID(s string) (rolearn.ARN, string, bool) {
+// parseStackID reads arn:<partition>:cloudformation:<region>:<account>:stack/<name>/<id>.
+func parseStackID(s string) (rolearn.ARN, bool) {
 	p, err := arn.Parse(s)
 	if err != nil || p.Partition == "" || p.Service != "cloudformation" || p.Region == "" || !rolearn.IsAccountID(p.AccountID) {
-		return rolearn.ARN{}, "", false
+		return rolearn.ARN{}, false
 	}
 	rest, ok := strings.CutPrefix(p.Resource, "stack/")
-	name, id, found := strings.Cut(rest, "/")
-	if !ok || !found || name == "" || !stackUIDRE.MatchString(id) {
-		return rolearn.ARN{}, "", false
+	if !ok || strings.Count(rest, "/") != 1 || strings.HasPrefix(rest, "/") || strings.HasSuffix(rest, "/") {
+		return rolearn.ARN{}, false
 	}
-	return rolearn.ARN{Partition: p.Partition, Account: p.AccountID}, id, true
+	return rolearn.ARN{Partition: p.Partition, Account: p.AccountID}, true
 }
 
-// stackUIDRE is the ID part of a stack ARN: CloudFormation's is a UUID.
-var stackUIDRE = regexp.MustCompile(`^[A-Za-z0-9-]{1,128}$`)
+// PhysicalID names a registered connection: "<tenantId>/<accountId>".
+func PhysicalID(tenantID, accountID string) string { return tenantID + "/" + accountID }
 
-// PhysicalID names the connection a stack registered:
-// "<tenantId>/<accountId>/<stackUID>". The stack's unique ID binds the
-// resource to its stack: the StackId of a request is whatever its
-// publisher says, but only the customer's account (and CloudFormation)
-// knows a stack's ID, so a Delete naming another stack undoes nothing.
-func PhysicalID(tenantID, accountID, stackUID string) string {
-	return tenantID + "/" + accountID + "/" + stackUID
-}
-
-// ParsePhysicalID reads a PhysicalID, or the "<tenantId>/<accountId>" a
-// resource registered before the stack's ID was part of it has (stackUID
-// is "" then); ok is false for anything else.
-func ParsePhysicalID(id string) (tenantID, accountID, stackUID string, ok bool) {
-	parts := strings.Split(id, "/")
-	if len(parts) < 2 || len(parts) > 3 || tenant.ValidateID(parts[0]) != nil || !rolearn.IsAccountID(parts[1]) ||
-		(len(parts) == 3 && !stackUIDRE.MatchString(parts[2])) {
-		return "", "", "", false
+// ParsePhysicalID reads a PhysicalID; ok is false for anything else.
+func ParsePhysicalID(id string) (tenantID, accountID string, ok bool) {
+	t, a, found := strings.Cut(id, "/")
+	if !found || tenant.ValidateID(t) != nil || !rolearn.IsAccountID(a) {
+		return "", "", false
 	}
-	if len(parts) == 3 {
-		stackUID = parts[2]
-	}
-	return parts[0], parts[1], stackUID, true
+	return t, a, true
 }
 
 // placeholderID is the physical ID of a resource whose Create registered

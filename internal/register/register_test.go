@@ -33,11 +33,7 @@ const (
 	custAcct    = "111122223333"
 	custRole    = "arn:aws:iam::111122223333:role/RoleCallAccess"
 	custRole2   = "arn:aws:iam::111122223333:role/RoleCallAccess2"
-	stackUID    = "0a1b2c3d-4e5f-6789-abcd-ef0123456789"
-	stackID     = "arn:aws:cloudformation:us-east-1:111122223333:stack/rolecall/" + stackUID
-	// physID is the physical ID of acme's connection, registered by the
-	// stack stackID.
-	physID = "acme/" + custAcct + "/" + stackUID
+	stackID     = "arn:aws:cloudformation:us-east-1:111122223333:stack/rolecall/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
 )
 
 // recorder is a Sender that keeps what it was asked to send. Like an
@@ -263,7 +259,7 @@ func TestCreateVerified(t *testing.T) {
 	}
 	e.create(secret)
 	got := e.rec.last(t)
-	if got["Status"] != "SUCCESS" || got["PhysicalResourceId"] != physID || got["RequestId"] != "req-1" ||
+	if got["Status"] != "SUCCESS" || got["PhysicalResourceId"] != "acme/"+custAcct || got["RequestId"] != "req-1" ||
 		got["StackId"] != stackID || got["LogicalResourceId"] != "RoleCallRegistration" {
 		t.Fatalf("answer = %v", got)
 	}
@@ -293,11 +289,11 @@ func TestCreateCheckFailsAnswersHint(t *testing.T) {
 	e.create(secret)
 	got := e.rec.last(t)
 	reason, _ := got["Reason"].(string)
-	if got["Status"] != "FAILED" || !strings.HasPrefix(reason, "EXTERNAL_ID_NOT_ENFORCED: ") || got["PhysicalResourceId"] != physID {
+	if got["Status"] != "FAILED" || !strings.HasPrefix(reason, "EXTERNAL_ID_NOT_ENFORCED: ") || got["PhysicalResourceId"] != "acme/"+custAcct {
 		t.Fatalf("answer = %v", got)
 	}
 	// The rollback deletes the resource: that disconnects the connection.
-	if err := e.h.HandleMessage(context.Background(), msg("Delete", "req-2", physID, props(custRole, secret))); err != nil {
+	if err := e.h.HandleMessage(context.Background(), msg("Delete", "req-2", "acme/"+custAcct, props(custRole, secret))); err != nil {
 		t.Fatal(err)
 	}
 	if got := e.rec.last(t); got["Status"] != "SUCCESS" {
@@ -500,7 +496,7 @@ func TestCreateRefusals(t *testing.T) {
 	if err := e.h.HandleMessage(context.Background(), msg("Create", "r11", "", props(custRole, otherSecret))); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.rec.last(t); got["PhysicalResourceId"] != "other/"+custAcct+"/"+stackUID {
+	if got := e.rec.last(t); got["PhysicalResourceId"] != "other/"+custAcct {
 		t.Fatalf("other tenant's token: %v", got)
 	}
 	if p, _ := e.st.ListByTenant(context.Background(), "acme", "", 10); len(p.Items) != 0 {
@@ -669,11 +665,11 @@ func TestUpdate(t *testing.T) {
 	// A new role in the same account: submitted as the verified
 	// connection's candidate (the verified role stays in use until the new
 	// one verifies); the physical ID stays.
-	if err := e.h.HandleMessage(context.Background(), msg("Update", "req-2", physID, props(custRole2, secret))); err != nil {
+	if err := e.h.HandleMessage(context.Background(), msg("Update", "req-2", "acme/"+custAcct, props(custRole2, secret))); err != nil {
 		t.Fatal(err)
 	}
 	got := e.rec.last(t)
-	if got["Status"] != "SUCCESS" || got["PhysicalResourceId"] != physID {
+	if got["Status"] != "SUCCESS" || got["PhysicalResourceId"] != "acme/"+custAcct {
 		t.Fatalf("update answer = %v", got)
 	}
 	evs := e.events("acme")
@@ -683,7 +679,7 @@ func TestUpdate(t *testing.T) {
 
 	// A new token re-authenticates; a revoked one is refused and keeps the ID.
 	secret2, tok2 := e.token("acme")
-	if err := e.h.HandleMessage(context.Background(), msg("Update", "req-3", physID, props(custRole2, secret2))); err != nil {
+	if err := e.h.HandleMessage(context.Background(), msg("Update", "req-3", "acme/"+custAcct, props(custRole2, secret2))); err != nil {
 		t.Fatal(err)
 	}
 	if got := e.rec.last(t); got["Status"] != "SUCCESS" {
@@ -692,10 +688,10 @@ func TestUpdate(t *testing.T) {
 	if _, err := e.regs.RevokeToken(context.Background(), "acme", tok2.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.h.HandleMessage(context.Background(), msg("Update", "req-4", physID, props(custRole, secret2))); err != nil {
+	if err := e.h.HandleMessage(context.Background(), msg("Update", "req-4", "acme/"+custAcct, props(custRole, secret2))); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.rec.last(t); got["Status"] != "FAILED" || got["PhysicalResourceId"] != physID ||
+	if got := e.rec.last(t); got["Status"] != "FAILED" || got["PhysicalResourceId"] != "acme/"+custAcct ||
 		!strings.HasPrefix(got["Reason"].(string), onboarding.CodeTokenRevoked) {
 		t.Fatalf("revoked token update: %v", got)
 	}
@@ -746,7 +742,7 @@ func TestUpdateAwaitsTheCandidate(t *testing.T) {
 			if tt.role == custRole {
 				// An earlier Update's candidate failed and stays on the
 				// connection, FAILED with its reason.
-				if err := e.h.HandleMessage(context.Background(), msg("Update", "req-0", physID, props(custRole2, secret))); err != nil {
+				if err := e.h.HandleMessage(context.Background(), msg("Update", "req-0", "acme/"+custAcct, props(custRole2, secret))); err != nil {
 					t.Fatal(err)
 				}
 				e.checkCandidate("acme", custAcct, connection.ResultNotEnforced)
@@ -758,13 +754,13 @@ func TestUpdateAwaitsTheCandidate(t *testing.T) {
 					e.checkCandidate("acme", custAcct, tt.candidate)
 				}
 			}
-			if err := e.h.HandleMessage(context.Background(), msg("Update", "req-2", physID, props(tt.role, secret))); err != nil {
+			if err := e.h.HandleMessage(context.Background(), msg("Update", "req-2", "acme/"+custAcct, props(tt.role, secret))); err != nil {
 				t.Fatal(err)
 			}
 			got := e.rec.last(t)
 			data, _ := got["Data"].(map[string]any)
 			reason, _ := got["Reason"].(string)
-			if got["Status"] != tt.wantStatus || got["PhysicalResourceId"] != physID || (tt.wantData != "" && data["Status"] != tt.wantData) ||
+			if got["Status"] != tt.wantStatus || got["PhysicalResourceId"] != "acme/"+custAcct || (tt.wantData != "" && data["Status"] != tt.wantData) ||
 				!strings.HasPrefix(reason, tt.wantReason) {
 				t.Errorf("answer %v, want %s with Data.Status %q, Reason %q…", got, tt.wantStatus, tt.wantData, tt.wantReason)
 			}
@@ -775,28 +771,6 @@ func TestUpdateAwaitsTheCandidate(t *testing.T) {
 				t.Errorf("connection %s on %s, want VERIFIED on %s", c.Status, c.RoleARN, tt.wantRole)
 			}
 		})
-	}
-}
-
-// TestResourceRegisteredBeforeTheStackID: a resource whose physical ID is
-// the "<tenant>/<account>" of registrations made before the stack's ID
-// was part of it keeps that ID on an Update (a new one would make
-// CloudFormation replace the resource and delete the old one), and its
-// stack's Delete still undoes it.
-func TestResourceRegisteredBeforeTheStackID(t *testing.T) {
-	e, secret, _, _ := newVerifiedEnv(t)
-	legacy := "acme/" + custAcct
-	if err := e.h.HandleMessage(context.Background(), msg("Update", "u1", legacy, props(custRole, secret))); err != nil {
-		t.Fatal(err)
-	}
-	if got := e.rec.last(t); got["Status"] != "SUCCESS" || got["PhysicalResourceId"] != legacy {
-		t.Fatalf("update answer %v, want SUCCESS keeping %s", got, legacy)
-	}
-	if err := e.h.HandleMessage(context.Background(), msg("Delete", "d1", legacy, props(custRole, secret))); err != nil {
-		t.Fatal(err)
-	}
-	if c, _ := e.st.GetConnection(context.Background(), "acme", custAcct); c.Status != connection.Disconnected {
-		t.Errorf("after the Delete the connection is %s, want DISCONNECTED", c.Status)
 	}
 }
 
@@ -846,7 +820,7 @@ func TestDeleteRetriesAnInternalError(t *testing.T) {
 			e.create(secret)
 			e.check("acme", custAcct, connection.ResultOK)
 			e.h.Registrar = &flakyRegistrar{Registrar: e.regs, fail: method}
-			del := msg("Delete", "d1", physID, props(custRole, secret))
+			del := msg("Delete", "d1", "acme/"+custAcct, props(custRole, secret))
 			err := e.h.HandleMessage(context.Background(), del)
 			if !errors.Is(err, errThrottled) {
 				t.Fatalf("first delivery: %v, want the store's error for a retry", err)
@@ -884,7 +858,7 @@ func TestRollbackToARevokedToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	fresh, _ := e.token("acme")
-	forward := withField(msg("Update", "u1", physID, props(custRole, fresh)), "OldResourceProperties", props(custRole, old))
+	forward := withField(msg("Update", "u1", "acme/"+custAcct, props(custRole, fresh)), "OldResourceProperties", props(custRole, old))
 	if err := e.h.HandleMessage(context.Background(), forward); err != nil {
 		t.Fatal(err)
 	}
@@ -904,12 +878,12 @@ func TestRollbackToARevokedToken(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			back := withField(msg("Update", "u"+strconv.Itoa(i+2), physID, props(tt.role, old)), "OldResourceProperties", props(custRole, tt.previous))
+			back := withField(msg("Update", "u"+strconv.Itoa(i+2), "acme/"+custAcct, props(tt.role, old)), "OldResourceProperties", props(custRole, tt.previous))
 			if err := e.h.HandleMessage(context.Background(), back); err != nil {
 				t.Fatal(err)
 			}
 			got := e.rec.last(t)
-			if got["Status"] != tt.wantStatus || got["PhysicalResourceId"] != physID {
+			if got["Status"] != tt.wantStatus || got["PhysicalResourceId"] != "acme/"+custAcct {
 				t.Errorf("answer %v, want %s", got, tt.wantStatus)
 			}
 			if c, _ := e.st.GetConnection(context.Background(), "acme", custAcct); c.Status != connection.Verified || c.RoleARN != custRole || c.Candidate.RoleARN != "" {
@@ -946,16 +920,11 @@ func TestDelete(t *testing.T) {
 		{"no physical id", msg("Delete", "d2", "", props(custRole, secret))},
 		{"garbage physical id", msg("Delete", "d3", "../../etc", nil)},
 		{"unknown connection", msg("Delete", "d4", "acme/444455556666", props("arn:aws:iam::444455556666:role/R", secret))},
-		{"another tenant's token", msg("Delete", "d5", physID, props(custRole, otherSecret))},
-		{"forged token", msg("Delete", "d6", physID, props(custRole, "rcr_forged"))},
-		{"stack in another account", withStack(msg("Delete", "d7", physID, props(custRole, secret)), "arn:aws:cloudformation:us-east-1:444455556666:stack/rc/1")},
-		{"another role than the connection's", msg("Delete", "d8", physID, props(custRole2, secret))},
-		{"malformed properties", msg("Delete", "d9", physID, map[string]any{"RoleArn": []int{1}})},
-		// A token holder who claims the account's stack but does not know
-		// the ID of the stack that registered the connection.
-		{"another stack of the account", withStack(msg("Delete", "d11", physID, props(custRole, secret)),
-			"arn:aws:cloudformation:us-east-1:"+custAcct+":stack/rolecall/ffffffff-4e5f-6789-abcd-ef0123456789")},
-		{"the stack's ID named by another stack", withStack(msg("Delete", "d12", "acme/"+custAcct+"/ffffffff-4e5f-6789-abcd-ef0123456789", props(custRole, secret)), stackID)},
+		{"another tenant's token", msg("Delete", "d5", "acme/"+custAcct, props(custRole, otherSecret))},
+		{"forged token", msg("Delete", "d6", "acme/"+custAcct, props(custRole, "rcr_forged"))},
+		{"stack in another account", withStack(msg("Delete", "d7", "acme/"+custAcct, props(custRole, secret)), "arn:aws:cloudformation:us-east-1:444455556666:stack/rc/1")},
+		{"another role than the connection's", msg("Delete", "d8", "acme/"+custAcct, props(custRole2, secret))},
+		{"malformed properties", msg("Delete", "d9", "acme/"+custAcct, map[string]any{"RoleArn": []int{1}})},
 	}
 	for _, tc := range keep {
 		t.Run(tc.name, func(t *testing.T) {
@@ -972,12 +941,12 @@ func TestDelete(t *testing.T) {
 		})
 	}
 	// The stack's own Delete disconnects, once.
-	del := msg("Delete", "d10", physID, props(custRole, secret))
+	del := msg("Delete", "d10", "acme/"+custAcct, props(custRole, secret))
 	for range 2 {
 		if err := e.h.HandleMessage(context.Background(), del); err != nil {
 			t.Fatal(err)
 		}
-		if got := e.rec.last(t); got["Status"] != "SUCCESS" || got["PhysicalResourceId"] != physID {
+		if got := e.rec.last(t); got["Status"] != "SUCCESS" || got["PhysicalResourceId"] != "acme/"+custAcct {
 			t.Fatalf("delete answer = %v", got)
 		}
 	}
@@ -1022,7 +991,7 @@ func TestDeleteDuringCandidate(t *testing.T) {
 					secret := e.acmeToken()
 					e.create(secret)
 					e.check("acme", custAcct, connection.ResultOK)
-					update := msg("Update", "u1", physID, props(custRole2, secret))
+					update := msg("Update", "u1", "acme/"+custAcct, props(custRole2, secret))
 					if err := e.h.HandleMessage(ctx, update); err != nil {
 						t.Fatal(err)
 					}
@@ -1032,11 +1001,11 @@ func TestDeleteDuringCandidate(t *testing.T) {
 					}
 					nEvents := len(e.events("acme"))
 
-					del := msg("Delete", "d1", physID, props(tt.stackRole, secret))
+					del := msg("Delete", "d1", "acme/"+custAcct, props(tt.stackRole, secret))
 					if err := e.h.HandleMessage(ctx, del); err != nil {
 						t.Fatal(err)
 					}
-					if got := e.rec.last(t); got["Status"] != "SUCCESS" || got["PhysicalResourceId"] != physID {
+					if got := e.rec.last(t); got["Status"] != "SUCCESS" || got["PhysicalResourceId"] != "acme/"+custAcct {
 						t.Fatalf("delete answer = %v", got)
 					}
 					c, err := e.st.GetConnection(ctx, "acme", custAcct)
@@ -1094,7 +1063,7 @@ func TestDeleteDuringCandidate(t *testing.T) {
 // its PhysicalID, with a Reason to cut.
 func TestAnswerableRequestsFit(t *testing.T) {
 	longTenant := strings.Repeat("t", 64)
-	worst := registration.Answer{Status: "SUCCESS", PhysicalResourceID: PhysicalID(longTenant, custAcct, strings.Repeat("u", 128)), Reason: strings.Repeat("r", 5000),
+	worst := registration.Answer{Status: "SUCCESS", PhysicalResourceID: PhysicalID(longTenant, custAcct), Reason: strings.Repeat("r", 5000),
 		Data: map[string]string{"TenantId": longTenant, "AccountId": custAcct, "Status": string(connection.AccessLost)}}
 	for n := 0; n <= 1024; n += 16 {
 		ev := mustEvent(t, withField(msg("Create", strings.Repeat("<", min(n, 256)), "", nil), "StackId",
@@ -1177,7 +1146,7 @@ func TestAnswersStoreDown(t *testing.T) {
 	if err := e.h.HandleMessage(context.Background(), msg("Create", "req-2", "", props(custRole2, secret))); err == nil || e.rec.count() != n {
 		t.Fatalf("Create with the store down: err %v, %d answers", err, e.rec.count()-n)
 	}
-	if err := e.h.HandleMessage(context.Background(), msg("Delete", "req-3", physID, props(custRole, secret))); err != nil {
+	if err := e.h.HandleMessage(context.Background(), msg("Delete", "req-3", "acme/"+custAcct, props(custRole, secret))); err != nil {
 		t.Fatal(err)
 	}
 	if got := e.rec.last(t); got["Status"] != "SUCCESS" {
