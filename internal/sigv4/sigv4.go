@@ -61,7 +61,8 @@ var (
 // Parse reads r's Authorization header. A request without one, or with
 // another scheme than AWS4-HMAC-SHA256, is ErrMissing; a header that is not
 // well-formed SigV4 (a missing or malformed part, unsorted or duplicate
-// signed headers, host not signed) is ErrIncomplete.
+// signed headers, host not signed, the Authorization header itself signed)
+// is ErrIncomplete.
 func Parse(r *http.Request) (Signature, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
@@ -85,7 +86,8 @@ func Parse(r *http.Request) (Signature, error) {
 	}
 	signed := strings.Split(parts["SignedHeaders"], ";")
 	if !slices.IsSorted(signed) || len(slices.Compact(slices.Clone(signed))) != len(signed) ||
-		!slices.Contains(signed, "host") || slices.ContainsFunc(signed, func(s string) bool { return s == "" || s != strings.ToLower(s) }) {
+		!slices.Contains(signed, "host") || slices.Contains(signed, "authorization") ||
+		slices.ContainsFunc(signed, func(s string) bool { return s == "" || s != strings.ToLower(s) }) {
 		return Signature{}, fmt.Errorf("%w: malformed SignedHeaders", ErrIncomplete)
 	}
 	if !hexRE.MatchString(parts["Signature"]) {
@@ -131,7 +133,9 @@ func Verify(ctx context.Context, r *http.Request, body []byte, sig Signature, cr
 		case "content-length":
 			cp.ContentLength = r.ContentLength
 		default:
-			cp.Header[http.CanonicalHeaderKey(name)] = r.Header.Values(name)
+			// A copy: the signer writes some values in place, and the
+			// request checked must stay as it came.
+			cp.Header[http.CanonicalHeaderKey(name)] = slices.Clone(r.Header.Values(name))
 		}
 	}
 	sum := sha256.Sum256(body)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -94,6 +95,9 @@ func TestVerify(t *testing.T) {
 		{"signed headers unsorted", creds, setAuth(func(a string) string {
 			return strings.Replace(a, "amz-sdk-invocation-id;content-length", "content-length;amz-sdk-invocation-id", 1)
 		}), sigv4.ErrIncomplete},
+		{"the Authorization header signed", creds, setAuth(func(a string) string {
+			return strings.Replace(a, "amz-sdk-invocation-id;", "amz-sdk-invocation-id;authorization;", 1)
+		}), sigv4.ErrIncomplete},
 		{"a short signature", creds, setAuth(func(a string) string { return a[:len(a)-2] }), sigv4.ErrIncomplete},
 		{"no credential scope", creds, setAuth(func(a string) string { return strings.Replace(a, "/aws4_request", "", 1) }), sigv4.ErrIncomplete},
 	}
@@ -107,5 +111,31 @@ func TestVerify(t *testing.T) {
 				t.Fatalf("Verify = %v, want %v", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestVerifyLeavesTheRequestAsItCame: the copy Verify signs shares nothing
+// with the request, so the signature it computes with the real secret
+// never lands in the request checked, even for a Signature that lists the
+// Authorization header.
+func TestVerifyLeavesTheRequestAsItCame(t *testing.T) {
+	r := httptest.NewRequest(http.MethodPost, "http://sts.test/", strings.NewReader(body))
+	other := creds
+	other.SecretAccessKey = "not the secret"
+	sum := sha256.Sum256([]byte(body))
+	if err := v4.NewSigner().SignHTTP(context.Background(), other, r, hex.EncodeToString(sum[:]), "sts", "eu-west-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	sig, err := sigv4.Parse(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig.SignedHeaders = []string{"authorization", "host", "x-amz-date", "x-amz-security-token"}
+	before := r.Header.Clone()
+	if err := sigv4.Verify(context.Background(), r, []byte(body), sig, creds, "sts"); !errors.Is(err, sigv4.ErrMismatch) {
+		t.Fatalf("Verify = %v, want ErrMismatch", err)
+	}
+	if !reflect.DeepEqual(r.Header, before) {
+		t.Errorf("Verify changed the request's headers:\n before %v\n after  %v", before, r.Header)
 	}
 }
