@@ -225,13 +225,17 @@ func authentication(r *http.Request) (signedBy, *APIError) {
 	switch {
 	case err == nil:
 		a = signedBy{accessKeyID: sig.AccessKeyID, region: sig.Region, service: sig.Service, sig: &sig}
-	case errors.Is(err, sigv4.ErrMissing):
+	case errors.Is(err, sigv4.ErrMissing) && r.Header.Get("Authorization") == "":
 		// AKID/date/region/service/aws4_request
 		fields := strings.Split(r.URL.Query().Get("X-Amz-Credential"), "/")
 		if len(fields) != 5 || fields[0] == "" || fields[4] != "aws4_request" {
 			return signedBy{}, &APIError{Code: "MissingAuthenticationToken", Message: "Request is missing Authentication Token", Status: http.StatusForbidden}
 		}
 		a = signedBy{accessKeyID: fields[0], region: fields[2], service: fields[3]}
+	case errors.Is(err, sigv4.ErrMissing):
+		// An Authorization header of another scheme: not SigV4, and not a
+		// presigned request either.
+		return signedBy{}, &APIError{Code: "MissingAuthenticationToken", Message: "Request is missing Authentication Token", Status: http.StatusForbidden}
 	default:
 		return signedBy{}, errIncompleteSignature
 	}

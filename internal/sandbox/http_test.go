@@ -128,6 +128,12 @@ func TestHTTPErrors(t *testing.T) {
 			}
 		})
 	}
+	// An Authorization header of another scheme is no presigned request,
+	// whatever credential the query names.
+	presigned := srv.URL + "/?X-Amz-Credential=" + url.QueryEscape(partnerKey+"/20250101/us-east-1/sts/aws4_request")
+	if status, doc := postSTS(t, "POST", presigned, "Bearer x", "Action=GetCallerIdentity&Version=2011-06-15"); status != 403 || doc.Code != "MissingAuthenticationToken" {
+		t.Errorf("another scheme with a query credential: %d %s, want 403 MissingAuthenticationToken", status, doc.Code)
+	}
 }
 
 // stsError is STS's error document.
