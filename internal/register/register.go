@@ -317,8 +317,14 @@ func (h *Handler) register(ctx context.Context, ev cfn.Event) (registration.Answ
 	}
 	id := PhysicalID(t.ID, c.AccountID)
 	status, reason := c.Status, c.Reason
-	if c.RoleARN != role && c.Candidate.RoleARN == role {
+	switch {
+	case c.RoleARN == role:
+	case c.Candidate.RoleARN == role:
 		status, reason = c.Candidate.Status, c.Candidate.Reason
+	default:
+		// Another submission (the form, another stack) replaced the role
+		// while it was checked: the connection will not use this stack's.
+		return failed(ev, CodeRoleSuperseded, "another submission replaced the stack's role before RoleCall verified it; the connection uses "+c.RoleARN), nil
 	}
 	switch status {
 	case connection.Failed, connection.Disconnected:
@@ -418,6 +424,7 @@ func (h *Handler) delete(ctx context.Context, ev cfn.Event) (registration.Answer
 const (
 	CodeStackAccountMismatch = "STACK_ACCOUNT_MISMATCH"
 	CodeInvalidRequest       = "INVALID_REQUEST"
+	CodeRoleSuperseded       = "ROLE_SUPERSEDED"
 )
 
 // parse reads the request's stack and resource properties.

@@ -567,14 +567,16 @@ func TestStaleRequestIsDropped(t *testing.T) {
 		age            time.Duration
 		registered     bool
 		maxWaits       int
+		requestType    string // "": Create
 	}{
-		{"fresh", "900", time.Minute, true, 10},
-		{"after the ServiceTimeout", "900", 50 * time.Minute, false, 0},
-		{"too late to answer in time", "900", 900*time.Second - reserve + time.Second, false, 0},
-		{"the wait ends before CloudFormation's", "900", 900*time.Second - reserve - 3*time.Second, true, 3},
-		{"no ServiceTimeout: an hour", nil, 50 * time.Minute, true, 10},
-		{"no ServiceTimeout, after an hour", nil, 61 * time.Minute, false, 0},
-		{"a ServiceTimeout out of range: an hour", "7200", 61 * time.Minute, false, 0},
+		{"fresh", "900", time.Minute, true, 10, ""},
+		{"after the ServiceTimeout", "900", 50 * time.Minute, false, 0, ""},
+		{"too late to answer in time", "900", 900*time.Second - reserve + time.Second, false, 0, ""},
+		{"the wait ends before CloudFormation's", "900", 900*time.Second - reserve - 3*time.Second, true, 3, ""},
+		{"no ServiceTimeout: an hour", nil, 50 * time.Minute, true, 10, ""},
+		{"no ServiceTimeout, after an hour", nil, 61 * time.Minute, false, 0, ""},
+		{"a ServiceTimeout out of range: an hour", "7200", 61 * time.Minute, false, 0, ""},
+		{"an Update after the ServiceTimeout", "900", 50 * time.Minute, false, 0, "Update"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -584,8 +586,12 @@ func TestStaleRequestIsDropped(t *testing.T) {
 			if tt.serviceTimeout != nil {
 				p["ServiceTimeout"] = tt.serviceTimeout
 			}
+			req := msg("Create", "req-1", "", p)
+			if tt.requestType == "Update" {
+				req = msg("Update", "req-1", "acme/"+custAcct, p)
+			}
 			ev := events.SNSEvent{Records: []events.SNSEventRecord{{SNS: events.SNSEntity{MessageID: "m1",
-				Message: string(msg("Create", "req-1", "", p)), Timestamp: e.now.Add(-tt.age)}}}}
+				Message: string(req), Timestamp: e.now.Add(-tt.age)}}}}
 			if err := e.h.HandleSNS(context.Background(), ev); err != nil {
 				t.Fatal(err)
 			}
@@ -731,6 +737,9 @@ func TestUpdateAwaitsTheCandidate(t *testing.T) {
 		{"the candidate does not enforce the external ID", custRole2, connection.ResultNotEnforced, "FAILED", "", string(connection.ResultNotEnforced), custRole, 1},
 		{"the candidate is still checked when the wait ends", custRole2, "", "SUCCESS", "PENDING", "", custRole, 10},
 		{"the role in use, beside a failed candidate", custRole, "", "SUCCESS", "VERIFIED", "", custRole, 0},
+		// At the first wait the form submits a third role, which replaces
+		// the stack's candidate.
+		{"the candidate replaced by another submission", custRole2, "supersede", "FAILED", "", CodeRoleSuperseded, custRole, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -750,7 +759,14 @@ func TestUpdateAwaitsTheCandidate(t *testing.T) {
 			e.h.Wait = 10 * e.h.Poll
 			e.waits = 0
 			e.onWait = func() {
-				if e.waits == 1 && tt.candidate != "" {
+				switch {
+				case e.waits != 1 || tt.candidate == "":
+				case tt.candidate == "supersede":
+					tn, _ := e.st.GetTenant(context.Background(), "acme")
+					if _, err := e.svc.Submit(context.Background(), tn, "arn:aws:iam::"+custAcct+":role/ThirdRole"); err != nil {
+						t.Fatal(err)
+					}
+				default:
 					e.checkCandidate("acme", custAcct, tt.candidate)
 				}
 			}
