@@ -54,6 +54,10 @@ func TestCandidate(t *testing.T) {
 		{"denied after the window: dropped", outcome(connection.ResultDenied, p.PropagationWindow), connection.CandidateWrite, roleA, connection.Failed, string(connection.ResultDenied), connection.RoleVerificationFailed},
 		{"not enforced: dropped at once", outcome(connection.ResultNotEnforced, time.Second), connection.CandidateWrite, roleA, connection.Failed, string(connection.ResultNotEnforced), connection.RoleVerificationFailed},
 	}
+	// The stacks that registered the verified role and the candidate (the
+	// register handler records them): a replacement carries the
+	// candidate's, a drop keeps the connection's.
+	a.Stack, a.Candidate.Stack = "stack-of-A", "stack-of-B"
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tr, step, err := p.ApplyCandidate(a, tc.o)
@@ -71,7 +75,7 @@ func TestCandidate(t *testing.T) {
 				t.Fatalf("after %+v, event %+v", got, tr.Event)
 			}
 			if tc.wantCand == "" {
-				if got.Reason.Code != tc.wantCode || got.Candidate != (connection.Candidate{}) || got.ConsecutiveFailures != 0 ||
+				if got.Reason.Code != tc.wantCode || got.Candidate != (connection.Candidate{}) || got.ConsecutiveFailures != 0 || got.Stack != "stack-of-B" ||
 					tr.Event.PreviousRoleARN != roleA || tr.Event.RoleARN != roleB || !got.VerifiedAt.Equal(tc.o.CheckedAt) {
 					t.Fatalf("replacement %+v, event %+v", got, tr.Event)
 				}

@@ -62,8 +62,13 @@ type Connection struct {
 	TenantID  string `json:"tenantId"`
 	AccountID string `json:"accountId"`
 	RoleARN   string `json:"roleArn"`
-	Status    Status `json:"status"`
-	Reason    Reason `json:"reason"`
+	// Stack is the StackId of the customer's CloudFormation stack that
+	// registered RoleARN, empty when the form or the API submitted it: only
+	// that stack's deletion undoes the registration (a Delete request's
+	// StackId is whatever its publisher writes; the stored one is not).
+	Stack  string `json:"stack,omitempty"`
+	Status Status `json:"status"`
+	Reason Reason `json:"reason"`
 	// Version increases with every transition; checks are applied only to
 	// the version they were started for.
 	Version             int64     `json:"version"`
@@ -90,7 +95,10 @@ type Connection struct {
 
 // Candidate is a role waiting to replace a connection's verified role.
 type Candidate struct {
-	RoleARN     string    `json:"roleArn"`
+	RoleARN string `json:"roleArn"`
+	// Stack is the StackId of the stack that submitted the candidate (see
+	// Connection.Stack).
+	Stack       string    `json:"stack,omitempty"`
 	Status      Status    `json:"status"` // PENDING while it is checked, FAILED once dropped
 	Reason      Reason    `json:"reason"`
 	SubmittedAt time.Time `json:"submittedAt"`

@@ -77,11 +77,15 @@ func (c client) notify(req map[string]any, msgType string) response {
 	return response{status: resp.StatusCode, body: b}
 }
 
+// cfnStackUID is the ID of the customer's stack that sends every request:
+// one stack creates and deletes the resource.
+const cfnStackUID = "5e8f0c2a-1b3d-4c6e-9f70-8a1b2c3d4e5f"
+
 func cfnRequest(requestType, requestID, physicalID, responseURL, account, roleARN, token string) map[string]any {
 	r := map[string]any{
 		"RequestType": requestType, "RequestId": requestID, "ResponseURL": responseURL,
 		"ResourceType": "Custom::RoleCallRegistration", "LogicalResourceId": "Registration",
-		"StackId":            "arn:aws:cloudformation:us-east-1:" + account + ":stack/rolecall-customer-role/" + requestID,
+		"StackId":            "arn:aws:cloudformation:us-east-1:" + account + ":stack/rolecall-customer-role/" + cfnStackUID,
 		"ResourceProperties": map[string]any{"ServiceToken": "arn:aws:sns:us-east-1:123456789012:rolecall-local-registration", "RoleArn": roleARN, "RegistrationToken": token},
 	}
 	if physicalID != "" {

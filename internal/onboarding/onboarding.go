@@ -220,6 +220,12 @@ func (s *Service) ResolveInvite(ctx context.Context, code string) (tenant.Tenant
 // A submission that would add a live connection to a tenant that has
 // MaxConnections of them is refused with CONNECTION_LIMIT (limits.go).
 func (s *Service) Submit(ctx context.Context, t tenant.Tenant, roleARN string) (connection.Connection, error) {
+	return s.submit(ctx, t, roleARN, "")
+}
+
+// submit is Submit by the CloudFormation stack stackID ("": not a stack):
+// the connection or candidate the submission creates records it.
+func (s *Service) submit(ctx context.Context, t tenant.Tenant, roleARN, stackID string) (connection.Connection, error) {
 	arn, err := rolearn.Parse(roleARN, s.Rules)
 	if err != nil {
 		return connection.Connection{}, err
@@ -234,6 +240,13 @@ func (s *Service) Submit(ctx context.Context, t tenant.Tenant, roleARN string) (
 			return connection.Connection{}, fmt.Errorf("submit %s for %s: %w", arn, t.ID, err)
 		}
 		tr := s.Policy.Submit(existing, t.ID, arn, t.ExternalIDVersion, s.now())
+		switch {
+		case stackID == "" || tr.Event == nil:
+		case tr.Event.CandidateRoleARN == arn.String():
+			tr.After.Candidate.Stack = stackID
+		default:
+			tr.After.Stack = stackID
+		}
 		if !tr.Changed() {
 			return tr.After, nil
 		}

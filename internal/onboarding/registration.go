@@ -199,9 +199,18 @@ var candidateDeletedReason = connection.Reason{Code: CodeStackDeleted,
 	Message: "The CloudFormation stack that submitted the new role was deleted; RoleCall keeps using the verified role.",
 	Hint:    "To replace the role, create the stack again or submit the new role in the form."}
 
-// StackRoleDeleted undoes what the deleted stack that registered roleARN
-// for the account did, as its customer expects, deciding on the
-// connection as it is when written:
+// SubmitFromStack is Service.Submit by the CloudFormation stack stackID:
+// the connection, or the candidate, that the submission creates records
+// the stack (Connection.Stack), so that only its deletion undoes it.
+func (r *Registrations) SubmitFromStack(ctx context.Context, t tenant.Tenant, roleARN, stackID string) (connection.Connection, error) {
+	return r.Service.submit(ctx, t, roleARN, stackID)
+}
+
+// StackRoleDeleted undoes what the deleted stack stackID did when it
+// registered roleARN for the account, as its customer expects, deciding on
+// the connection as it is when written. Only what that stack registered
+// counts (Connection.Stack, Candidate.Stack): a role the form or another
+// stack submitted is left alone.
 //   - roleARN is the role in use: the connection is disconnected, and a
 //     candidate pending beside it is dropped with it (the stack is gone, so
 //     is the access it granted; a candidate submitted since would replace a
@@ -211,7 +220,7 @@ var candidateDeletedReason = connection.Reason{Code: CodeStackDeleted,
 //   - otherwise the connection is left as it is (it uses another role now).
 //
 // An unknown connection is NOT_FOUND.
-func (r *Registrations) StackRoleDeleted(ctx context.Context, t tenant.Tenant, accountID, roleARN string) (connection.Connection, StackDeletion, error) {
+func (r *Registrations) StackRoleDeleted(ctx context.Context, t tenant.Tenant, accountID, roleARN, stackID string) (connection.Connection, StackDeletion, error) {
 	s := r.Service
 	for attempt := 0; ; attempt++ {
 		c, err := s.Connection(ctx, t.ID, accountID)
@@ -219,7 +228,7 @@ func (r *Registrations) StackRoleDeleted(ctx context.Context, t tenant.Tenant, a
 			return connection.Connection{}, StackRoleUnused, err
 		}
 		var tr connection.Transition
-		d := stackDeletion(c, roleARN)
+		d := stackDeletion(c, roleARN, stackID)
 		switch d {
 		case StackRoleUnused:
 			return c, d, nil
@@ -248,13 +257,14 @@ func (r *Registrations) StackRoleDeleted(ctx context.Context, t tenant.Tenant, a
 	}
 }
 
-// stackDeletion is what deleting the stack that registered roleARN does to
-// c.
-func stackDeletion(c connection.Connection, roleARN string) StackDeletion {
+// stackDeletion is what deleting the stack stackID, that registered
+// roleARN, does to c.
+func stackDeletion(c connection.Connection, roleARN, stackID string) StackDeletion {
 	switch {
-	case c.RoleARN == roleARN:
+	case stackID == "":
+	case c.RoleARN == roleARN && c.Stack == stackID:
 		return StackDisconnected
-	case c.Candidate.Pending() && c.Candidate.RoleARN == roleARN:
+	case c.Candidate.Pending() && c.Candidate.RoleARN == roleARN && c.Candidate.Stack == stackID:
 		return StackCandidateDropped
 	}
 	return StackRoleUnused

@@ -380,6 +380,13 @@ func TestAuthenticate(t *testing.T) {
 	}
 }
 
+// The stacks of the stack-deletion tests: stackA registers roleARN,
+// stackB a candidate.
+const (
+	stackA = "arn:aws:cloudformation:us-east-1:123456789012:stack/rolecall/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+	stackB = "arn:aws:cloudformation:us-east-1:123456789012:stack/rolecall-next/1b2c3d4e-5f60-789a-bcde-f0123456789a"
+)
+
 // TestStackDeletedDisconnects: deleting the stack whose role the
 // connection uses disconnects it (reason STACK_DELETED), once, and refuses
 // or fails without a write.
@@ -387,12 +394,12 @@ func TestStackDeletedDisconnects(t *testing.T) {
 	ctx := context.Background()
 	f, regs, _ := newRegistrations(t)
 	stackDeleted := func(tn tenant.Tenant, accountID string) (connection.Connection, error) {
-		c, _, err := regs.StackRoleDeleted(ctx, tn, accountID, roleARN)
+		c, _, err := regs.StackRoleDeleted(ctx, tn, accountID, roleARN, stackA)
 		return c, err
 	}
 	acme, beta := f.tenant(t, "acme"), f.tenant(t, "beta")
-	if _, err := f.svc.Submit(ctx, acme, roleARN); err != nil {
-		t.Fatal(err)
+	if c, err := regs.SubmitFromStack(ctx, acme, roleARN, stackA); err != nil || c.Stack != stackA {
+		t.Fatalf("SubmitFromStack = %+v, %v; want the stack recorded", c, err)
 	}
 	verified := f.verify(t, "acme", custAccount)
 
@@ -447,7 +454,7 @@ func TestStackDeletedDisconnects(t *testing.T) {
 	})
 
 	t.Run("persistent conflict", func(t *testing.T) {
-		if _, err := f.svc.Submit(ctx, acme, roleARN); err != nil {
+		if _, err := regs.SubmitFromStack(ctx, acme, roleARN, stackA); err != nil {
 			t.Fatal(err)
 		}
 		f.hooks.apply = func(connection.Transition) error { return store.ErrConflict }
@@ -458,22 +465,29 @@ func TestStackDeletedDisconnects(t *testing.T) {
 }
 
 // TestStackRoleDeleted: what a deleted stack's role is to the connection
-// decides what its deletion does; a concurrent write makes it decide again
-// on the connection as it is then.
+// decides what its deletion does, and only what that stack registered
+// counts (a Delete's StackId is whatever its publisher writes, the stored
+// stack is not); a concurrent write makes it decide again on the
+// connection as it is then.
 func TestStackRoleDeleted(t *testing.T) {
 	const candidateARN = "arn:aws:iam::123456789012:role/RoleCallNext"
 	ctx := context.Background()
-	// withCandidate stores acme's connection VERIFIED with roleARN and a
-	// pending candidate.
-	withCandidate := func(t *testing.T, f *fixture) (tenant.Tenant, connection.Connection) {
+	// withCandidate stores acme's connection VERIFIED with roleARN, which
+	// stackA registered (the form, when byForm), and a pending candidate
+	// stackB submitted.
+	withCandidate := func(t *testing.T, f *fixture, regs *onboarding.Registrations, byForm bool) (tenant.Tenant, connection.Connection) {
 		t.Helper()
 		acme := f.tenant(t, "acme")
-		if _, err := f.svc.Submit(ctx, acme, roleARN); err != nil {
+		submit := func() (connection.Connection, error) { return regs.SubmitFromStack(ctx, acme, roleARN, stackA) }
+		if byForm {
+			submit = func() (connection.Connection, error) { return f.svc.Submit(ctx, acme, roleARN) }
+		}
+		if _, err := submit(); err != nil {
 			t.Fatal(err)
 		}
 		f.verify(t, "acme", custAccount)
-		c, err := f.svc.Submit(ctx, acme, candidateARN)
-		if err != nil || !c.Candidate.Pending() {
+		c, err := regs.SubmitFromStack(ctx, acme, candidateARN, stackB)
+		if err != nil || !c.Candidate.Pending() || c.Candidate.Stack != stackB {
 			t.Fatalf("candidate submission: %+v, %v", c, err)
 		}
 		return acme, c
@@ -481,23 +495,28 @@ func TestStackRoleDeleted(t *testing.T) {
 	tests := []struct {
 		name      string
 		role      string
-		conflicts int // concurrent writes before the one that is applied
+		stack     string // the deleted stack
+		byForm    bool   // the form submitted roleARN
+		conflicts int    // concurrent writes before the one that is applied
 		want      onboarding.StackDeletion
 		status    connection.Status
 		candidate connection.Status
 	}{
-		{"the role in use", roleARN, 0, onboarding.StackDisconnected, connection.Disconnected, ""},
-		{"the pending candidate", candidateARN, 0, onboarding.StackCandidateDropped, connection.Verified, connection.Failed},
-		{"the pending candidate, after concurrent writes", candidateARN, 2, onboarding.StackCandidateDropped, connection.Verified, connection.Failed},
-		{"neither", "arn:aws:iam::123456789012:role/Other", 0, onboarding.StackRoleUnused, connection.Verified, connection.Pending},
+		{"the role in use", roleARN, stackA, false, 0, onboarding.StackDisconnected, connection.Disconnected, ""},
+		{"the pending candidate", candidateARN, stackB, false, 0, onboarding.StackCandidateDropped, connection.Verified, connection.Failed},
+		{"the pending candidate, after concurrent writes", candidateARN, stackB, false, 2, onboarding.StackCandidateDropped, connection.Verified, connection.Failed},
+		{"neither", "arn:aws:iam::123456789012:role/Other", stackA, false, 0, onboarding.StackRoleUnused, connection.Verified, connection.Pending},
+		{"the role in use, named by another stack", roleARN, stackB, false, 0, onboarding.StackRoleUnused, connection.Verified, connection.Pending},
+		{"the candidate, named by the role's stack", candidateARN, stackA, false, 0, onboarding.StackRoleUnused, connection.Verified, connection.Pending},
+		{"the role in use, which the form submitted", roleARN, stackA, true, 0, onboarding.StackRoleUnused, connection.Verified, connection.Pending},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
 			regs, _ := f.registrations()
-			acme, before := withCandidate(t, f)
+			acme, before := withCandidate(t, f, regs, tt.byForm)
 			conflicts := f.conflictFirst(tt.conflicts)
-			c, did, err := regs.StackRoleDeleted(ctx, acme, custAccount, tt.role)
+			c, did, err := regs.StackRoleDeleted(ctx, acme, custAccount, tt.role, tt.stack)
 			if err != nil || did != tt.want || c.Status != tt.status || c.Candidate.Status != tt.candidate || *conflicts != tt.conflicts {
 				t.Fatalf("StackRoleDeleted = %+v, %v, %v after %d conflicts; want %v, status %s, candidate %q", c, did, err, *conflicts, tt.want, tt.status, tt.candidate)
 			}
@@ -522,7 +541,7 @@ func TestStackRoleDeleted(t *testing.T) {
 					t.Fatalf("candidate drop: connection %+v, event %+v", c, last)
 				}
 				// Dropped once: a second deletion of its stack changes nothing.
-				again, did, err := regs.StackRoleDeleted(ctx, acme, custAccount, tt.role)
+				again, did, err := regs.StackRoleDeleted(ctx, acme, custAccount, tt.role, tt.stack)
 				if err != nil || did != onboarding.StackRoleUnused || again != c {
 					t.Fatalf("again: %+v, %v, %v", again, did, err)
 				}
@@ -533,12 +552,12 @@ func TestStackRoleDeleted(t *testing.T) {
 	t.Run("refused and failed writes change nothing", func(t *testing.T) {
 		f := newFixture(t)
 		regs, _ := f.registrations()
-		acme, _ := withCandidate(t, f)
+		acme, _ := withCandidate(t, f, regs, false)
 		before := f.mem.Snapshot()
-		_, _, err := regs.StackRoleDeleted(ctx, acme, "999999999999", candidateARN)
+		_, _, err := regs.StackRoleDeleted(ctx, acme, "999999999999", candidateARN, stackB)
 		wantCode(t, err, onboarding.CodeNotFound, "accountId")
 		f.hooks.apply = func(connection.Transition) error { return errBoom }
-		_, _, err = regs.StackRoleDeleted(ctx, acme, custAccount, candidateARN)
+		_, _, err = regs.StackRoleDeleted(ctx, acme, custAccount, candidateARN, stackB)
 		wantInternal(t, err, errBoom)
 		if f.mem.Snapshot() != before {
 			t.Fatal("a refused or failed StackRoleDeleted changed the store")

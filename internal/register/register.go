@@ -54,17 +54,18 @@ import (
 	"github.com/rolecall/rolecall/internal/truncate"
 )
 
-// Registrar authenticates tokens and undoes what deleted stacks registered
+// Registrar authenticates tokens, submits roles as the stack that
+// registers them (the same operation POST /v1/connections calls, with the
+// stack recorded) and undoes what deleted stacks registered
 // (*onboarding.Registrations implements it).
 type Registrar interface {
 	Authenticate(ctx context.Context, secret string) (tenant.Tenant, registration.Token, error)
-	StackRoleDeleted(ctx context.Context, t tenant.Tenant, accountID, roleARN string) (connection.Connection, onboarding.StackDeletion, error)
+	SubmitFromStack(ctx context.Context, t tenant.Tenant, roleARN, stackID string) (connection.Connection, error)
+	StackRoleDeleted(ctx context.Context, t tenant.Tenant, accountID, roleARN, stackID string) (connection.Connection, onboarding.StackDeletion, error)
 }
 
-// Onboarding submits and reads connections (*onboarding.Service implements
-// it): the same operation POST /v1/connections calls.
+// Onboarding reads connections (*onboarding.Service implements it).
 type Onboarding interface {
-	Submit(ctx context.Context, t tenant.Tenant, roleARN string) (connection.Connection, error)
 	Connection(ctx context.Context, tenantID, accountID string) (connection.Connection, error)
 }
 
@@ -298,7 +299,7 @@ func (h *Handler) register(ctx context.Context, ev cfn.Event) (registration.Answ
 	if perr == nil && (submitted.Account != r.stack.Account || submitted.Partition != r.stack.Partition) {
 		return failed(ev, CodeStackAccountMismatch, fmt.Sprintf("the role is in account %s but the stack runs in account %s; a stack registers only a role of its own account", submitted.Account, r.stack.Account)), nil
 	}
-	c, err := h.Onboarding.Submit(ctx, t, r.roleARN)
+	c, err := h.Registrar.SubmitFromStack(ctx, t, r.roleARN, ev.StackID)
 	if err != nil {
 		if oe := onboarding.AsError(err); oe != nil {
 			return failed(ev, oe.Code, oe.Message), nil
@@ -372,7 +373,9 @@ func (h *Handler) unchangedUpdate(ctx context.Context, ev cfn.Event, r request) 
 // delete handles Delete: always SUCCESS. It changes only a connection this
 // stack can prove is its own: a physical ID naming a tenant and account, a
 // registration token that authenticates that tenant, and a stack in that
-// account. Then what the stack's role is to the connection decides
+// account that is the one the connection records as having registered the
+// role (Connection.Stack: a request's StackId is whatever its publisher
+// writes, so only the stored one binds). Then what the stack's role is to the connection decides
 // (onboarding.Registrations.StackRoleDeleted): the role in use is
 // disconnected, with any candidate pending beside it; a pending candidate
 // is dropped and the verified role kept; another role changes nothing. An
@@ -406,7 +409,7 @@ func (h *Handler) delete(ctx context.Context, ev cfn.Event) (registration.Answer
 		log.InfoContext(ctx, "stack deleted; connection kept", "why", "the stack's RoleArn is not a role ARN", "physicalResourceId", ev.PhysicalResourceID)
 		return ok, nil
 	}
-	_, did, err := h.Registrar.StackRoleDeleted(ctx, t, account, role.String())
+	_, did, err := h.Registrar.StackRoleDeleted(ctx, t, account, role.String(), ev.StackID)
 	switch {
 	case onboarding.AsError(err) != nil:
 		// Unknown connection: nothing to undo.

@@ -815,11 +815,11 @@ func (f *flakyRegistrar) Authenticate(ctx context.Context, secret string) (tenan
 	return f.Registrar.Authenticate(ctx, secret)
 }
 
-func (f *flakyRegistrar) StackRoleDeleted(ctx context.Context, t tenant.Tenant, accountID, roleARN string) (connection.Connection, onboarding.StackDeletion, error) {
+func (f *flakyRegistrar) StackRoleDeleted(ctx context.Context, t tenant.Tenant, accountID, roleARN, stackID string) (connection.Connection, onboarding.StackDeletion, error) {
 	if f.flake("StackRoleDeleted") {
 		return connection.Connection{}, 0, errThrottled
 	}
-	return f.Registrar.StackRoleDeleted(ctx, t, accountID, roleARN)
+	return f.Registrar.StackRoleDeleted(ctx, t, accountID, roleARN, stackID)
 }
 
 // TestDeleteRetriesAnInternalError: a store error while a Delete undoes
@@ -941,6 +941,10 @@ func TestDelete(t *testing.T) {
 		{"stack in another account", withStack(msg("Delete", "d7", "acme/"+custAcct, props(custRole, secret)), "arn:aws:cloudformation:us-east-1:444455556666:stack/rc/1")},
 		{"another role than the connection's", msg("Delete", "d8", "acme/"+custAcct, props(custRole2, secret))},
 		{"malformed properties", msg("Delete", "d9", "acme/"+custAcct, map[string]any{"RoleArn": []int{1}})},
+		// A token holder who publishes a Delete of a made-up stack of the
+		// account: the connection records the stack that registered it.
+		{"another stack of the account", withStack(msg("Delete", "d11", "acme/"+custAcct, props(custRole, secret)),
+			"arn:aws:cloudformation:us-east-1:"+custAcct+":stack/anything/ffffffff-0000-0000-0000-000000000000")},
 	}
 	for _, tc := range keep {
 		t.Run(tc.name, func(t *testing.T) {

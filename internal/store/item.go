@@ -89,6 +89,7 @@ type connItem struct {
 	TenantID            string         `dynamodbav:"tenantId"`
 	AccountID           string         `dynamodbav:"accountId"`
 	RoleARN             string         `dynamodbav:"roleArn"`
+	Stack               string         `dynamodbav:"stack,omitempty"`
 	Status              string         `dynamodbav:"status"`
 	Reason              reasonAttr     `dynamodbav:"reason"`
 	Version             int64          `dynamodbav:"version"`
@@ -111,6 +112,7 @@ type connItem struct {
 // candidateAttr is a connection's candidate role (absent when none).
 type candidateAttr struct {
 	RoleARN     string     `dynamodbav:"roleArn"`
+	Stack       string     `dynamodbav:"stack,omitempty"`
 	Status      string     `dynamodbav:"status"`
 	Reason      reasonAttr `dynamodbav:"reason"`
 	SubmittedAt time.Time  `dynamodbav:"submittedAt"`
@@ -201,7 +203,7 @@ func (it inviteItem) invite() tenant.Invite {
 func newConnItem(c connection.Connection) connItem {
 	it := connItem{
 		itemKey:  itemKey{tenantPK(c.TenantID), connSK(c.AccountID), kindConnection},
-		TenantID: c.TenantID, AccountID: c.AccountID, RoleARN: c.RoleARN, Status: string(c.Status),
+		TenantID: c.TenantID, AccountID: c.AccountID, RoleARN: c.RoleARN, Stack: c.Stack, Status: string(c.Status),
 		Reason: toReasonAttr(c.Reason), Version: c.Version, ConsecutiveFailures: c.ConsecutiveFailures,
 		SubmittedAt: utc(c.SubmittedAt), UpdatedAt: utc(c.UpdatedAt), VerifiedAt: utc(c.VerifiedAt),
 		LastCheckedAt: utc(c.LastCheckedAt), NextCheckAt: utc(c.NextCheckAt), ExternalIDVersion: c.ExternalIDVersion,
@@ -211,14 +213,14 @@ func newConnItem(c connection.Connection) connItem {
 		it.DueShard, it.DueAt = dueShardKey(ShardOf(c.TenantID, c.AccountID)), dueOrder(c)
 	}
 	if k := c.Candidate; k != (connection.Candidate{}) {
-		it.Candidate = &candidateAttr{RoleARN: k.RoleARN, Status: string(k.Status), Reason: toReasonAttr(k.Reason), SubmittedAt: utc(k.SubmittedAt)}
+		it.Candidate = &candidateAttr{RoleARN: k.RoleARN, Stack: k.Stack, Status: string(k.Status), Reason: toReasonAttr(k.Reason), SubmittedAt: utc(k.SubmittedAt)}
 	}
 	return it
 }
 
 func (it connItem) connection() connection.Connection {
 	return connection.Connection{
-		TenantID: it.TenantID, AccountID: it.AccountID, RoleARN: it.RoleARN, Status: connection.Status(it.Status),
+		TenantID: it.TenantID, AccountID: it.AccountID, RoleARN: it.RoleARN, Stack: it.Stack, Status: connection.Status(it.Status),
 		Reason: connection.Reason(it.Reason), Version: it.Version, ConsecutiveFailures: it.ConsecutiveFailures,
 		SubmittedAt: it.SubmittedAt, UpdatedAt: it.UpdatedAt, VerifiedAt: it.VerifiedAt,
 		LastCheckedAt: it.LastCheckedAt, NextCheckAt: it.NextCheckAt, ExternalIDVersion: it.ExternalIDVersion,
@@ -230,7 +232,7 @@ func (a *candidateAttr) candidate() connection.Candidate {
 	if a == nil {
 		return connection.Candidate{}
 	}
-	return connection.Candidate{RoleARN: a.RoleARN, Status: connection.Status(a.Status), Reason: connection.Reason(a.Reason), SubmittedAt: a.SubmittedAt}
+	return connection.Candidate{RoleARN: a.RoleARN, Stack: a.Stack, Status: connection.Status(a.Status), Reason: connection.Reason(a.Reason), SubmittedAt: a.SubmittedAt}
 }
 
 // newClaimItem is the claim c holds on its role.

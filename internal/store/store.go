@@ -194,7 +194,7 @@ func sameSnapshot(cur, before connection.Connection) bool {
 func validate(t connection.Transition) error {
 	if t.Event == nil {
 		b := t.Before
-		if b == nil || b.Status != t.After.Status || b.RoleARN != t.After.RoleARN || b.Version != t.After.Version || b.Candidate != t.After.Candidate ||
+		if b == nil || b.Status != t.After.Status || b.RoleARN != t.After.RoleARN || b.Stack != t.After.Stack || b.Version != t.After.Version || b.Candidate != t.After.Candidate ||
 			b.TenantID != t.After.TenantID || b.AccountID != t.After.AccountID {
 			return ErrInvalidTransition
 		}

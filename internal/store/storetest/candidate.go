@@ -107,3 +107,39 @@ func testCandidates(t *testing.T, f *Fixture) {
 		wantErr(t, "verify the dropped candidate's role from delta", err, nil)
 	})
 }
+
+// testStacks: the stack that registered a connection's role, and the one
+// that submitted its candidate, are stored with it; a verified candidate
+// brings its stack along.
+func testStacks(t *testing.T, f *Fixture) {
+	const acct = "111111111111"
+	const old, next = "arn:aws:iam::111111111111:role/Old", "arn:aws:iam::111111111111:role/Next"
+	const stackA = "arn:aws:cloudformation:us-east-1:111111111111:stack/rolecall/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+	const stackB = "arn:aws:cloudformation:us-east-1:111111111111:stack/rolecall-next/1b2c3d4e-5f60-789a-bcde-f0123456789a"
+	f.Tenant("acme")
+	submit := func(role, stack string, candidate bool) connection.Connection {
+		t.Helper()
+		tr := f.Policy.Submit(f.Current("acme", acct), "acme", f.ARN(role), 1, f.Now)
+		if candidate {
+			tr.After.Candidate.Stack = stack
+		} else {
+			tr.After.Stack = stack
+		}
+		wantErr(t, "submit by "+stack, f.S.Apply(f.Ctx, tr), nil)
+		wantConn(t, f.Current("acme", acct), tr.After)
+		return tr.After
+	}
+	if c := submit(old, stackA, false); c.Stack != stackA {
+		t.Fatalf("submitted %+v, want its stack", c)
+	}
+	f.Now = f.Now.Add(time.Minute)
+	f.MustCheck("acme", acct, connection.ResultOK)
+	if c := submit(next, stackB, true); c.Stack != stackA || c.Candidate.Stack != stackB {
+		t.Fatalf("candidate submitted %+v, want both stacks", c)
+	}
+	tr, err := f.CheckCandidate("acme", acct, connection.ResultOK)
+	wantErr(t, "candidate verified", err, nil)
+	if got := f.Current("acme", acct); got.RoleARN != next || got.Stack != stackB || *got != tr.After {
+		t.Fatalf("after the candidate verified: %+v, want its role and stack", got)
+	}
+}

@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"StaleOutcomes", testStaleOutcomes},
 		{"RetiredExternalID", testRetiredExternalID},
 		{"Candidates", testCandidates},
+		{"Stacks", testStacks},
 		{"RotationGrace", testRotationGrace},
 		{"RotationRace", testRotationRace},
 		{"ListTenants", testListTenants},
