@@ -121,7 +121,10 @@ func sandboxRegistration(t *testing.T, c client) {
 		t.Fatalf("connection = %+v", conn)
 	}
 
-	// The same delivery again: the same answer, no new event.
+	// The same delivery again: the same answer, no new event. The events
+	// reach the bus through the change feed after the answer, so the count
+	// is taken once both have.
+	c.waitEvents(tenantID, acct, "Role Submitted", "Role Verified")
 	before := len(c.eventsOf(tenantID, acct))
 	c.must(c.notify(cfnRequest("Create", "req-create", "", srv.URL+"/cfn/create", acct, role, token), "Notification"), 200)
 	if again := bucket.last(t); again["PhysicalResourceId"] != got["PhysicalResourceId"] || again["Status"] != "SUCCESS" {
