@@ -32,19 +32,15 @@ package register
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws/arn"
 
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/onboarding"
@@ -132,15 +128,6 @@ func (h *Handler) HandleSNS(ctx context.Context, ev events.SNSEvent) error {
 	return errors.Join(errs...)
 }
 
-// request is a decoded, checked custom-resource request.
-type request struct {
-	cfn.Event
-	stack    rolearn.ARN // only Partition and Account are meaningful
-	roleARN  string
-	token    string
-	tokenSet bool
-}
-
 // HandleMessage handles one custom-resource request, published now.
 func (h *Handler) HandleMessage(ctx context.Context, msg []byte) error {
 	return h.handle(ctx, msg, time.Time{})
@@ -223,48 +210,6 @@ func (h *Handler) handle(ctx context.Context, msg []byte, published time.Time) e
 	log.InfoContext(ctx, "registration request answered", "requestType", string(ev.RequestType), "status", a.Status,
 		"physicalResourceId", a.PhysicalResourceID, "reason", a.Reason)
 	return h.send(ctx, ev, a)
-}
-
-// serviceTimeout is how long CloudFormation waits for the answer to ev:
-// the custom resource's ServiceTimeout property (whole seconds, 1 to
-// 3600), else CloudFormation's default, an hour.
-func serviceTimeout(ev cfn.Event) time.Duration {
-	var n int
-	switch v := ev.ResourceProperties["ServiceTimeout"].(type) {
-	case string:
-		n, _ = strconv.Atoi(v)
-	case float64:
-		n = int(v)
-	}
-	if n < 1 || n > 3600 {
-		return time.Hour
-	}
-	return time.Duration(n) * time.Second
-}
-
-// answerAllowance is what an answer holds besides the fields it repeats
-// from the request and its Reason (which is shortened to fit): Status,
-// a PhysicalID or placeholder ID in place of an empty one, and Data.
-const answerAllowance = 512
-
-// answerable reports whether every answer to ev fits CloudFormation's
-// limit on a response body. The fields an answer repeats (RequestId,
-// LogicalResourceId, StackId, PhysicalResourceId) are bounded in length,
-// but JSON escapes some characters six-fold ('<' is \u003c), so it is
-// their encoded size that must leave room for the rest.
-func answerable(ev cfn.Event) bool {
-	id := ev.PhysicalResourceID
-	if len(id) > 1024 {
-		id = "" // answered with a placeholder ID instead
-	}
-	b, err := json.Marshal(cfn.Response{RequestID: ev.RequestID, LogicalResourceID: ev.LogicalResourceID, StackID: ev.StackID, PhysicalResourceID: id})
-	return err == nil && len(b)+answerAllowance <= MaxResponseBody
-}
-
-// answerKey identifies a request across deliveries.
-func answerKey(ev cfn.Event) string {
-	s := sha256.Sum256([]byte(ev.StackID + "\x00" + ev.RequestID + "\x00" + ev.LogicalResourceID))
-	return hex.EncodeToString(s[:])
 }
 
 // decide computes the answer to a request; it returns an error only for an
@@ -421,133 +366,6 @@ func (h *Handler) delete(ctx context.Context, ev cfn.Event) (registration.Answer
 		log.InfoContext(ctx, "stack deleted; its candidate role dropped, the verified role kept", "physicalResourceId", ev.PhysicalResourceID)
 	}
 	return ok, nil
-}
-
-// Codes of refusals specific to registration by stack.
-const (
-	CodeStackAccountMismatch = "STACK_ACCOUNT_MISMATCH"
-	CodeInvalidRequest       = "INVALID_REQUEST"
-	CodeRoleSuperseded       = "ROLE_SUPERSEDED"
-)
-
-// parse reads the request's stack and resource properties.
-func parse(ev cfn.Event) (request, *onboarding.Error) {
-	r := request{Event: ev}
-	stack, ok := parseStackID(ev.StackID)
-	if !ok {
-		return r, &onboarding.Error{Code: CodeInvalidRequest, Field: "StackId", Message: "StackId is not a CloudFormation stack ARN"}
-	}
-	r.stack = stack
-	str := func(name string) (string, *onboarding.Error) {
-		v, present := ev.ResourceProperties[name]
-		s, isStr := v.(string)
-		if !present || !isStr || s == "" {
-			return "", &onboarding.Error{Code: CodeInvalidRequest, Field: name, Message: "the resource property " + name + " must be a non-empty string"}
-		}
-		if len(s) > 2048 {
-			return "", &onboarding.Error{Code: CodeInvalidRequest, Field: name, Message: "the resource property " + name + " is longer than 2048 characters"}
-		}
-		return s, nil
-	}
-	var bad *onboarding.Error
-	if r.roleARN, bad = str("RoleArn"); bad != nil {
-		return r, bad
-	}
-	if r.token, bad = str("RegistrationToken"); bad != nil {
-		return r, bad
-	}
-	return r, nil
-}
-
-// parseStackID reads arn:<partition>:cloudformation:<region>:<account>:stack/<name>/<id>.
-func parseStackID(s string) (rolearn.ARN, bool) {
-	p, err := arn.Parse(s)
-	if err != nil || p.Partition == "" || p.Service != "cloudformation" || p.Region == "" || !rolearn.IsAccountID(p.AccountID) {
-		return rolearn.ARN{}, false
-	}
-	rest, ok := strings.CutPrefix(p.Resource, "stack/")
-	if !ok || strings.Count(rest, "/") != 1 || strings.HasPrefix(rest, "/") || strings.HasSuffix(rest, "/") {
-		return rolearn.ARN{}, false
-	}
-	return rolearn.ARN{Partition: p.Partition, Account: p.AccountID}, true
-}
-
-// PhysicalID names a registered connection: "<tenantId>/<accountId>".
-func PhysicalID(tenantID, accountID string) string { return tenantID + "/" + accountID }
-
-// ParsePhysicalID reads a PhysicalID; ok is false for anything else.
-func ParsePhysicalID(id string) (tenantID, accountID string, ok bool) {
-	t, a, found := strings.Cut(id, "/")
-	if !found || tenant.ValidateID(t) != nil || !rolearn.IsAccountID(a) {
-		return "", "", false
-	}
-	return t, a, true
-}
-
-// placeholderID is the physical ID of a resource whose Create registered
-// nothing: stable per request, and never a PhysicalID.
-func placeholderID(ev cfn.Event) string { return "rolecall-unregistered-" + answerKey(ev)[:20] }
-
-// failed answers FAILED for a request that registered nothing: a failed
-// Create gets a placeholder ID (its rollback's Delete then undoes nothing),
-// a failed Update keeps the resource's ID.
-func failed(ev cfn.Event, code, msg string) registration.Answer {
-	id := ev.PhysicalResourceID
-	if ev.RequestType == cfn.RequestCreate || id == "" || len(id) > 1024 {
-		id = placeholderID(ev)
-	}
-	return registration.Answer{Status: string(cfn.StatusFailed), PhysicalResourceID: id, Reason: code + ": " + msg}
-}
-
-// failedHint answers FAILED for a connection that was submitted but whose
-// check failed: the physical ID names it, so the rollback's Delete
-// disconnects it.
-func failedHint(ev cfn.Event, id string, reason connection.Reason) registration.Answer {
-	msg := reason.Code + ": " + reason.Message
-	if reason.Hint != "" {
-		msg += " " + reason.Hint
-	}
-	return registration.Answer{Status: string(cfn.StatusFailed), PhysicalResourceID: id, Reason: msg}
-}
-
-// send answers ev with a at its ResponseURL.
-func (h *Handler) send(ctx context.Context, ev cfn.Event, a registration.Answer) error {
-	body, err := responseBody(ev, a)
-	if err != nil {
-		return err
-	}
-	if err := h.Sender.Respond(ctx, ev.ResponseURL, body); err != nil {
-		return fmt.Errorf("answer %s request: %w", ev.RequestType, err)
-	}
-	return nil
-}
-
-// responseBody is the documented response object, at most MaxResponseBody
-// bytes: the Reason is shortened to fit.
-func responseBody(ev cfn.Event, a registration.Answer) ([]byte, error) {
-	resp := cfn.Response{
-		Status: cfn.StatusType(a.Status), RequestID: ev.RequestID, LogicalResourceID: ev.LogicalResourceID,
-		StackID: ev.StackID, PhysicalResourceID: a.PhysicalResourceID, Reason: a.Reason,
-	}
-	if len(a.Data) > 0 {
-		resp.Data = map[string]any{}
-		for k, v := range a.Data {
-			resp.Data[k] = v
-		}
-	}
-	for {
-		b, err := json.Marshal(resp)
-		if err != nil {
-			return nil, fmt.Errorf("encode answer: %w", err)
-		}
-		if len(b) <= MaxResponseBody {
-			return b, nil
-		}
-		if resp.Reason == "" {
-			return nil, fmt.Errorf("answer of %d bytes exceeds %d", len(b), MaxResponseBody)
-		}
-		resp.Reason = truncate.String(resp.Reason, max(0, len(resp.Reason)-(len(b)-MaxResponseBody)-8))
-	}
 }
 
 func (h *Handler) log() *slog.Logger {
