@@ -184,7 +184,7 @@ func (h *Handler) handle(ctx context.Context, msg []byte, published time.Time) e
 		ctx, cancel = context.WithTimeout(ctx, left)
 		defer cancel()
 	}
-	a, err = h.decide(ctx, ev)
+	a, record, err := h.decide(ctx, ev)
 	if err != nil && isDelete {
 		// Deleting the stack must not wait on RoleCall: the Delete is
 		// answered SUCCESS now, but nothing is recorded and the error is
@@ -196,6 +196,12 @@ func (h *Handler) handle(ctx context.Context, msg []byte, published time.Time) e
 	}
 	if err != nil {
 		return err
+	}
+	if !record {
+		// Refused before any token authenticated: the same request always
+		// gets the same refusal, so noise anyone can publish writes nothing.
+		log.InfoContext(ctx, "registration request refused", "requestType", string(ev.RequestType), "reason", a.Reason)
+		return h.send(ctx, ev, a)
 	}
 	a.AnsweredAt = h.now()
 	recorded, err := h.Answers.PutRegistrationAnswer(ctx, key, a)
@@ -212,44 +218,47 @@ func (h *Handler) handle(ctx context.Context, msg []byte, published time.Time) e
 	return h.send(ctx, ev, a)
 }
 
-// decide computes the answer to a request; it returns an error only for an
-// internal failure worth a retry.
-func (h *Handler) decide(ctx context.Context, ev cfn.Event) (registration.Answer, error) {
+// decide computes the answer to a request, and whether it is to be
+// recorded: every answer is but a refusal made before any token
+// authenticated, which the same request always gets again. It returns an
+// error only for an internal failure worth a retry.
+func (h *Handler) decide(ctx context.Context, ev cfn.Event) (a registration.Answer, record bool, err error) {
 	switch ev.RequestType {
 	case cfn.RequestDelete:
-		return h.delete(ctx, ev)
+		a, err = h.delete(ctx, ev)
+		return a, true, err
 	case cfn.RequestCreate, cfn.RequestUpdate:
 		return h.register(ctx, ev)
 	}
-	return failed(ev, "INVALID_REQUEST", "RequestType must be Create, Update or Delete"), nil
+	return failed(ev, "INVALID_REQUEST", "RequestType must be Create, Update or Delete"), false, nil
 }
 
 // register handles Create and Update.
-func (h *Handler) register(ctx context.Context, ev cfn.Event) (registration.Answer, error) {
+func (h *Handler) register(ctx context.Context, ev cfn.Event) (registration.Answer, bool, error) {
 	r, bad := parse(ev)
 	if bad != nil {
-		return failed(ev, bad.Code, bad.Message), nil
+		return failed(ev, bad.Code, bad.Message), false, nil
 	}
 	t, _, err := h.Registrar.Authenticate(ctx, r.token)
 	if err != nil {
 		if oe := onboarding.AsError(err); oe != nil {
 			if a, ok, err := h.unchangedUpdate(ctx, ev, r); err != nil || ok {
-				return a, err
+				return a, true, err
 			}
-			return failed(ev, oe.Code, oe.Message), nil
+			return failed(ev, oe.Code, oe.Message), false, nil
 		}
-		return registration.Answer{}, err
+		return registration.Answer{}, false, err
 	}
 	submitted, perr := rolearn.Parse(r.roleARN, rolearn.Rules{})
 	if perr == nil && (submitted.Account != r.stack.Account || submitted.Partition != r.stack.Partition) {
-		return failed(ev, CodeStackAccountMismatch, fmt.Sprintf("the role is in account %s but the stack runs in account %s; a stack registers only a role of its own account", submitted.Account, r.stack.Account)), nil
+		return failed(ev, CodeStackAccountMismatch, fmt.Sprintf("the role is in account %s but the stack runs in account %s; a stack registers only a role of its own account", submitted.Account, r.stack.Account)), true, nil
 	}
 	c, err := h.Registrar.SubmitFromStack(ctx, t, r.roleARN, ev.StackID)
 	if err != nil {
 		if oe := onboarding.AsError(err); oe != nil {
-			return failed(ev, oe.Code, oe.Message), nil
+			return failed(ev, oe.Code, oe.Message), true, nil
 		}
-		return registration.Answer{}, err
+		return registration.Answer{}, false, err
 	}
 	// A role submitted to a VERIFIED connection is its candidate: the
 	// verified role stays in use until the candidate verifies. The answer
@@ -259,7 +268,7 @@ func (h *Handler) register(ctx context.Context, ev cfn.Event) (registration.Answ
 	role := submitted.String()
 	c, err = h.awaitCheck(ctx, c, role)
 	if err != nil {
-		return registration.Answer{}, err
+		return registration.Answer{}, false, err
 	}
 	id := PhysicalID(t.ID, c.AccountID)
 	status, reason := c.Status, c.Reason
@@ -270,14 +279,14 @@ func (h *Handler) register(ctx context.Context, ev cfn.Event) (registration.Answ
 	default:
 		// Another submission (the form, another stack) replaced the role
 		// while it was checked: the connection will not use this stack's.
-		return failed(ev, CodeRoleSuperseded, "another submission replaced the stack's role before RoleCall verified it; the connection uses "+c.RoleARN), nil
+		return failed(ev, CodeRoleSuperseded, "another submission replaced the stack's role before RoleCall verified it; the connection uses "+c.RoleARN), true, nil
 	}
 	switch status {
 	case connection.Failed, connection.Disconnected:
-		return failedHint(ev, id, reason), nil
+		return failedHint(ev, id, reason), true, nil
 	}
 	return registration.Answer{Status: string(cfn.StatusSuccess), PhysicalResourceID: id,
-		Data: map[string]string{"TenantId": t.ID, "AccountId": c.AccountID, "Status": string(status)}}, nil
+		Data: map[string]string{"TenantId": t.ID, "AccountId": c.AccountID, "Status": string(status)}}, true, nil
 }
 
 // unchangedUpdate answers SUCCESS to an Update whose registration token

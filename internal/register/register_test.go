@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -484,6 +485,21 @@ func TestCreateRefusals(t *testing.T) {
 			}
 			if id, _ := got["PhysicalResourceId"].(string); !strings.HasPrefix(id, "rolecall-unregistered-") {
 				t.Fatalf("a failed Create answered the physical ID %q", id)
+			}
+			// A refusal made before a token authenticated writes nothing
+			// (anyone can publish such noise), and the same request gets
+			// the same answer again; one made after is recorded.
+			_, err := e.st.GetRegistrationAnswer(context.Background(), answerKey(mustEvent(t, tc.message)))
+			preAuth := slices.Contains([]string{onboarding.CodeInvalidToken, onboarding.CodeTokenRevoked, onboarding.CodeTokenExpired, CodeInvalidRequest}, tc.wantCode)
+			if recorded := err == nil; recorded == preAuth {
+				t.Errorf("answer recorded: %v (%v), want %v", recorded, err, !preAuth)
+			}
+			first := e.rec.answers[e.rec.count()-1].raw
+			if err := e.h.HandleMessage(context.Background(), tc.message); err != nil {
+				t.Fatal(err)
+			}
+			if again := e.rec.answers[e.rec.count()-1].raw; string(again) != string(first) {
+				t.Errorf("the same request answered\n%s\nthen\n%s", first, again)
 			}
 		})
 	}
