@@ -15,10 +15,9 @@ import (
 // request is a decoded, checked custom-resource request.
 type request struct {
 	cfn.Event
-	stack    rolearn.ARN // only Partition and Account are meaningful
-	roleARN  string
-	token    string
-	tokenSet bool
+	stack   rolearn.ARN // only Partition and Account are meaningful
+	roleARN string
+	token   string
 }
 
 // serviceTimeout is how long CloudFormation waits for the answer to ev:

@@ -229,13 +229,13 @@ func authentication(r *http.Request) (signedBy, *APIError) {
 		// AKID/date/region/service/aws4_request
 		fields := strings.Split(r.URL.Query().Get("X-Amz-Credential"), "/")
 		if len(fields) != 5 || fields[0] == "" || fields[4] != "aws4_request" {
-			return signedBy{}, &APIError{Code: "MissingAuthenticationToken", Message: "Request is missing Authentication Token", Status: http.StatusForbidden}
+			return signedBy{}, errMissingAuthentication
 		}
 		a = signedBy{accessKeyID: fields[0], region: fields[2], service: fields[3]}
 	case errors.Is(err, sigv4.ErrMissing):
 		// An Authorization header of another scheme: not SigV4, and not a
 		// presigned request either.
-		return signedBy{}, &APIError{Code: "MissingAuthenticationToken", Message: "Request is missing Authentication Token", Status: http.StatusForbidden}
+		return signedBy{}, errMissingAuthentication
 	default:
 		return signedBy{}, errIncompleteSignature
 	}
@@ -246,9 +246,10 @@ func authentication(r *http.Request) (signedBy, *APIError) {
 }
 
 var (
-	errMalformedQuery      = &APIError{Code: "MalformedQueryString", Message: "The query string is malformed.", Status: http.StatusBadRequest}
-	errIncompleteSignature = &APIError{Code: "IncompleteSignature", Message: "The request signature does not conform to AWS standards.", Status: http.StatusBadRequest}
-	errSignature           = &APIError{Code: "SignatureDoesNotMatch", Status: http.StatusForbidden,
+	errMissingAuthentication = &APIError{Code: "MissingAuthenticationToken", Message: "Request is missing Authentication Token", Status: http.StatusForbidden}
+	errMalformedQuery        = &APIError{Code: "MalformedQueryString", Message: "The query string is malformed.", Status: http.StatusBadRequest}
+	errIncompleteSignature   = &APIError{Code: "IncompleteSignature", Message: "The request signature does not conform to AWS standards.", Status: http.StatusBadRequest}
+	errSignature             = &APIError{Code: "SignatureDoesNotMatch", Status: http.StatusForbidden,
 		Message: "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."}
 )
 

@@ -139,6 +139,9 @@ func Verify(ctx context.Context, r *http.Request, body []byte, sig Signature, cr
 		}
 	}
 	sum := sha256.Sum256(body)
+	// A signer of its own for each check: the SDK's signer caches the keys
+	// it derives by access key ID and scope, not by secret, so a shared one
+	// would check one secret with the key derived from another.
 	if err := v4.NewSigner().SignHTTP(ctx, creds, cp, hex.EncodeToString(sum[:]), service, sig.Region, at); err != nil {
 		return fmt.Errorf("sigv4: sign a copy of the request: %w", err)
 	}
