@@ -9,6 +9,10 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/tenant"
+	"github.com/rolecall/rolecall/internal/truncate"
 )
 
 // Connection is what RoleCall hands a workload for one VERIFIED
@@ -51,6 +55,9 @@ func (a *API) Connection(ctx context.Context, tenantID, accountID string) (Conne
 	if err != nil {
 		return Connection{}, err
 	}
+	if c.TenantID != tenantID || c.AccountID != accountID {
+		return Connection{}, fmt.Errorf("rolecall API: malformed answer: asked for %s, answered %s", Ref{TenantID: tenantID, AccountID: accountID}, c.ref())
+	}
 	if c.Status != "VERIFIED" {
 		return Connection{}, &NotVerifiedError{TenantID: tenantID, AccountID: accountID, Status: c.Status}
 	}
@@ -83,12 +90,14 @@ func (a *API) Connections(ctx context.Context, tenantID, cursor string, limit in
 
 // AllConnections lists every VERIFIED connection of a tenant.
 func (a *API) AllConnections(ctx context.Context, tenantID string) ([]Connection, error) {
-	return walkConnections[Connection](ctx, a, "/v1/tenants/"+url.PathEscape(tenantID)+"/access", nil)
+	return walkConnections[Connection](ctx, a, "/v1/tenants/"+url.PathEscape(tenantID)+"/access", nil, tenantID)
 }
 
 // walkConnections walks a listing of connections to its last page and
-// returns every page's connections, each decoded as a T.
-func walkConnections[T any](ctx context.Context, a *API, path string, query url.Values) ([]T, error) {
+// returns every page's connections, each decoded as a T. A listing that
+// names a connection by IDs RoleCall does not make, or of a tenant other
+// than tenantID ("": any), is an error.
+func walkConnections[T interface{ ref() Ref }](ctx context.Context, a *API, path string, query url.Values, tenantID string) ([]T, error) {
 	var out []T
 	err := a.Walk(ctx, path, query, func(raw json.RawMessage) (string, error) {
 		var p struct {
@@ -97,6 +106,14 @@ func walkConnections[T any](ctx context.Context, a *API, path string, query url.
 		}
 		if err := json.Unmarshal(raw, &p); err != nil {
 			return "", fmt.Errorf("rolecall API: malformed page of connections: %w", err)
+		}
+		for _, c := range p.Connections {
+			switch r := c.ref(); {
+			case !r.wellFormed():
+				return "", fmt.Errorf("rolecall API: malformed page of connections: %s is not a tenant ID and an account ID", r)
+			case tenantID != "" && r.TenantID != tenantID:
+				return "", fmt.Errorf("rolecall API: malformed page of connections: %s in the listing of tenant %q", r, tenantID)
+			}
 		}
 		out = append(out, p.Connections...)
 		return p.Cursor, nil
@@ -113,10 +130,26 @@ type Ref struct {
 	AccountID string `json:"accountId"`
 }
 
+// String quotes the IDs, cut short, so that an answer's odd bytes
+// (newlines) reach no log as they are.
+func (r Ref) String() string {
+	return fmt.Sprintf("%q/%q", truncate.String(r.TenantID, 64), truncate.String(r.AccountID, 12))
+}
+
+// wellFormed reports whether r's IDs are ones RoleCall makes. Listings
+// are refused otherwise: commands write the IDs into AWS config files,
+// HCL and session names, where a newline would add lines of its own.
+func (r Ref) wellFormed() bool {
+	return tenant.ValidateID(r.TenantID) == nil && rolearn.IsAccountID(r.AccountID)
+}
+
+func (r Ref) ref() Ref        { return r }
+func (c Connection) ref() Ref { return Ref{TenantID: c.TenantID, AccountID: c.AccountID} }
+
 // Verified lists every VERIFIED connection of every tenant (GET
 // /v1/connections?status=VERIFIED), for commands that cover all tenants.
 func (a *API) Verified(ctx context.Context) ([]Ref, error) {
-	return walkConnections[Ref](ctx, a, "/v1/connections", url.Values{"status": {"VERIFIED"}})
+	return walkConnections[Ref](ctx, a, "/v1/connections", url.Values{"status": {"VERIFIED"}}, "")
 }
 
 // RequestCheck asks RoleCall to re-check a connection now.

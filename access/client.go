@@ -184,7 +184,12 @@ func refusal(status int, b []byte) error {
 	}
 	e := &APIError{StatusCode: status, Code: fmt.Sprintf("HTTP_%d", status), Message: http.StatusText(status)}
 	if ea.Message != "" {
-		e.Message = ea.Message
+		// API Gateway's message can go on, after its first line, with what
+		// it computed from the request: a signature mismatch's canonical
+		// request holds the x-amz-security-token header's value, which no
+		// error may carry into a log.
+		first, _, _ := strings.Cut(ea.Message, "\n")
+		e.Message = excerpt(first, 200)
 	} else if s := strings.TrimSpace(string(b)); s != "" {
 		e.Message += ": " + excerpt(s, 200)
 	}

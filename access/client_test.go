@@ -29,6 +29,8 @@ func TestDoDecodesRefusals(t *testing.T) {
 		{"RoleCall error with a hint", 400, `{"error":{"code":"INVALID_ARN","message":"not a role ARN","field":"roleArn","hint":"paste the role's ARN"}}`,
 			&APIError{StatusCode: 400, Code: "INVALID_ARN", Message: "not a role ARN", Field: "roleArn", Hint: "paste the role's ARN"}},
 		{"gateway error", 403, `{"message":"Forbidden"}`, &APIError{StatusCode: 403, Code: "HTTP_403", Message: "Forbidden"}},
+		{"gateway signature mismatch", 403, `{"message":"The request signature we calculated does not match the signature you provided.\n\nThe Canonical String for this request should have been\n'GET\n/v1/tenants/acme\n\nx-amz-security-token:FwoGZXIvYXdzSESSION\n'\n"}`,
+			&APIError{StatusCode: 403, Code: "HTTP_403", Message: "The request signature we calculated does not match the signature you provided."}},
 		{"HTML page", 502, "<html>\n<body>Bad   gateway</body></html>", &APIError{StatusCode: 502, Code: "HTTP_502", Message: "Bad Gateway: <html> <body>Bad gateway</body></html>"}},
 		{"long page", 500, long, &APIError{StatusCode: 500, Code: "HTTP_500", Message: "Internal Server Error: " + strings.Repeat("é", 100) + "…"}},
 		{"empty", 500, "", &APIError{StatusCode: 500, Code: "HTTP_500", Message: "Internal Server Error"}},
@@ -160,8 +162,8 @@ func TestAPIErrorNamesTheField(t *testing.T) {
 // cursors to the last page; a cursor answered twice, a malformed page or
 // a refusal mid-way is an error, never a partial listing.
 func TestListingsFollowCursors(t *testing.T) {
-	conn := func(acct string) string {
-		return `{"tenantId":"acme","accountId":"` + acct + `","status":"VERIFIED"}`
+	conn := func(digit string) string {
+		return `{"tenantId":"acme","accountId":"` + strings.Repeat(digit, 12) + `","status":"VERIFIED"}`
 	}
 	tests := []struct {
 		name    string
@@ -172,12 +174,17 @@ func TestListingsFollowCursors(t *testing.T) {
 		{"two pages", map[string]string{
 			"/v1/tenants/acme/access":           `{"connections":[` + conn("1") + `],"cursor":"p2"}`,
 			"/v1/tenants/acme/access?cursor=p2": `{"connections":[` + conn("2") + `]}`,
-		}, "1 2", false},
+		}, "111111111111 222222222222", false},
 		{"a cursor twice", map[string]string{
 			"/v1/tenants/acme/access":           `{"connections":[` + conn("1") + `],"cursor":"p2"}`,
 			"/v1/tenants/acme/access?cursor=p2": `{"connections":[` + conn("2") + `],"cursor":"p2"}`,
 		}, "cursor twice", true},
 		{"a malformed page", map[string]string{"/v1/tenants/acme/access": `{"connections":{}}`}, "malformed page", true},
+		// IDs end up in AWS config files and HCL: a newline would add lines.
+		{"a tenant ID with a newline", map[string]string{"/v1/tenants/acme/access": `{"connections":[{"tenantId":"x]\n[profile prod","accountId":"111111111111"}]}`},
+			`"x]\n[profile prod"/"111111111111" is not a tenant ID`, true},
+		{"an account ID that is not 12 digits", map[string]string{"/v1/tenants/acme/access": `{"connections":[` + conn("1") + `,{"tenantId":"acme","accountId":"1111"}]}`},
+			`"acme"/"1111" is not`, true},
 		{"a refusal on the second page", map[string]string{"/v1/tenants/acme/access": `{"connections":[],"cursor":"gone"}`}, "NOT_FOUND", true},
 	}
 	for _, tc := range tests {
@@ -227,5 +234,48 @@ func TestListingsFollowCursors(t *testing.T) {
 				t.Errorf("listed %v and %v, want %s", got, gotRefs, tc.want)
 			}
 		})
+	}
+}
+
+// TestConnectionRefusesAnAnswerForAnother: an answer that names another
+// connection than the one asked for is an error, never handed out.
+func TestConnectionRefusesAnAnswerForAnother(t *testing.T) {
+	tests := []struct{ name, answer, wantErr string }{
+		{"the one asked for", `{"tenantId":"acme","accountId":"111111111111","status":"VERIFIED"}`, ""},
+		{"another account", `{"tenantId":"acme","accountId":"222222222222","status":"VERIFIED"}`, `asked for "acme"/"111111111111", answered "acme"/"222222222222"`},
+		{"another tenant", `{"tenantId":"acme\n","accountId":"111111111111","status":"VERIFIED"}`, `answered "acme\n"/"111111111111"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.WriteString(w, tc.answer)
+			}))
+			defer srv.Close()
+			c, err := (&API{BaseURL: srv.URL}).Connection(context.Background(), "acme", "111111111111")
+			switch {
+			case tc.wantErr == "" && (err != nil || c.AccountID != "111111111111"):
+				t.Errorf("got %v, %v", c, err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr) || c != Connection{}):
+				t.Errorf("got %v, %v; want an error saying %s", c, err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestTenantListingRefusesAnotherTenant: a tenant's listing that holds
+// another tenant's connection is an error, never a partial listing; the
+// listing of every tenant holds each tenant's.
+func TestTenantListingRefusesAnotherTenant(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"connections":[{"tenantId":"acme","accountId":"111111111111"},{"tenantId":"globex","accountId":"222222222222"}]}`)
+	}))
+	defer srv.Close()
+	api := &API{BaseURL: srv.URL}
+	conns, err := api.AllConnections(context.Background(), "acme")
+	if want := `"globex"/"222222222222" in the listing of tenant "acme"`; err == nil || !strings.Contains(err.Error(), want) || conns != nil {
+		t.Errorf("AllConnections: %v, %v; want an error saying %s", conns, err, want)
+	}
+	if refs, err := api.Verified(context.Background()); err != nil || len(refs) != 2 {
+		t.Errorf("Verified: %v, %v", refs, err)
 	}
 }

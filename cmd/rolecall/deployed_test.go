@@ -65,13 +65,17 @@ func fakeCloudFormation(t *testing.T, outputs map[string]string) *httptest.Serve
 }
 
 // signedAPI is the deployed API's stand-in: it lists one tenant to
-// requests whose SigV4 signature verifies against creds.
+// requests whose SigV4 signature verifies against creds. A refusal goes
+// on, as API Gateway's does, with the canonical request it computed,
+// whose signed headers include the session token.
 func signedAPI(t *testing.T, creds aws.Credentials) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		if err := opsapitest.Verify(r, creds, "eu-west-1"); err != nil {
+			canonical := "\n\nThe Canonical String for this request should have been\n'" + r.Method + "\n" + r.URL.Path +
+				"\n\nhost:" + r.Host + "\nx-amz-security-token:" + r.Header.Get("X-Amz-Security-Token") + "\n'\n"
 			w.WriteHeader(403)
-			fmt.Fprintf(w, `{"message":%q}`, err.Error())
+			fmt.Fprintf(w, `{"message":%q}`, err.Error()+canonical)
 			return
 		}
 		fmt.Fprint(w, `{"tenants":[{"tenantId":"acme","name":"Acme","externalIdVersion":3,"createdAt":"2026-01-02T03:04:05Z"}]}`)
@@ -105,6 +109,9 @@ func TestStackAndSigV4(t *testing.T) {
 			r := rolecall(t, tc.args...).must(t, tc.code)
 			if !strings.Contains(r.stdout, tc.stdout) || !strings.Contains(r.stderr, tc.stderr) {
 				t.Errorf("stdout %q lacks %q or stderr %q lacks %q", r.stdout, tc.stdout, r.stderr, tc.stderr)
+			}
+			if strings.Contains(r.stdout+r.stderr, deployedCreds.SessionToken) {
+				t.Errorf("the output carries the session token: %s", r.stderr)
 			}
 		})
 	}
