@@ -190,7 +190,7 @@ printed to stdout only; nothing is logged.`,
 		Example: `  rolecall credentials --tenant acme --account 111111111111 --api https://abc123.execute-api.eu-west-1.amazonaws.com
   # in ~/.aws/config (rolecall profiles writes this):
   [profile rolecall-acme-111111111111]
-  credential_process = rolecall credentials --tenant acme --account 111111111111 --api https://…`,
+  credential_process = rolecall credentials --tenant acme --api https://… --account 111111111111`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.tenant == "" || o.account == "" {

@@ -50,9 +50,16 @@ that use the profiles need ROLECALL_OPS_TOKEN (serve) or AWS credentials (SigV4)
 		Example: `  rolecall profiles --tenant acme --api https://abc123.execute-api.eu-west-1.amazonaws.com
   rolecall profiles --write ~/.aws/config && aws s3 ls --profile rolecall-acme-111111111111`,
 		Args: cobra.NoArgs,
-		RunE: o.run("profiles", func(ctx context.Context, cmd *cobra.Command, cfg aws.Config, api *access.API) error {
-			return writeProfiles(ctx, cmd, cfg, api, o)
-		}),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, v := range [][2]string{{"--command", o.command}, {"--api", o.api}, {"--base-profile", o.baseProfile}, {"--region", o.region}} {
+				if err := checkValue(v[0], v[1]); err != nil {
+					return usageExit(cmd, err)
+				}
+			}
+			return o.run("profiles", func(ctx context.Context, cmd *cobra.Command, cfg aws.Config, api *access.API) error {
+				return writeProfiles(ctx, cmd, cfg, api, o)
+			})(cmd, args)
+		},
 	}
 	o.flags(cmd, "region = of each profile (default: the base configuration's region)")
 	f := cmd.Flags()
@@ -86,16 +93,24 @@ func verifiedRefs(ctx context.Context, api *access.API, tenantID string) ([]acce
 }
 
 func writeProfiles(ctx context.Context, cmd *cobra.Command, cfg aws.Config, api *access.API, o profilesOptions) error {
+	if o.command == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("find this executable: %w", err)
+		}
+		if err := checkValue("this executable's path (pass --command)", exe); err != nil {
+			return err
+		}
+		o.command = exe
+	}
+	if err := checkValue("the base configuration's region (pass --region)", cfg.Region); err != nil {
+		return err
+	}
 	refs, region, err := o.verified(ctx, cfg, api)
 	if err != nil {
 		return err
 	}
 	o.region = region
-	if o.command == "" {
-		if o.command, err = os.Executable(); err != nil {
-			return fmt.Errorf("find this executable: %w", err)
-		}
-	}
 	if len(refs) == 0 {
 		fmt.Fprintln(cmd.ErrOrStderr(), "rolecall profiles: no VERIFIED connection; nothing to write")
 		return nil
@@ -133,10 +148,14 @@ func (s profileSection) text() string {
 }
 
 func (o profilesOptions) section(r access.Ref) profileSection {
-	args := []string{o.command, "credentials", "--tenant", r.TenantID, "--account", r.AccountID, "--api", o.api}
+	args := []string{o.command, "credentials", "--tenant", r.TenantID, "--api", o.api}
 	if o.baseProfile != "" {
 		args = append(args, "--base-profile", o.baseProfile)
 	}
+	// The account ID (12 digits, never quoted) comes last: the Go SDK
+	// takes a value that starts and ends with a quote as one quoted
+	// string and strips both quotes, which would pair the others wrongly.
+	args = append(args, "--account", r.AccountID)
 	quoted := make([]string, len(args))
 	for i, a := range args {
 		quoted[i] = shellWord(a)
@@ -156,6 +175,21 @@ func shellWord(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// checkValue refuses a setting the profiles would carry that an AWS config
+// file cannot hold as it is: the Go SDK ends a value at a newline and
+// at a '#' or ';' after white space (a comment), quoted or not.
+func checkValue(flag, v string) error {
+	if strings.ContainsAny(v, "\r\n") {
+		return fmt.Errorf("%s: an AWS config file cannot hold a line break in a value", flag)
+	}
+	for _, c := range []string{" #", " ;", "\t#", "\t;"} {
+		if strings.Contains(v, c) {
+			return fmt.Errorf("%s: the AWS SDKs read %q in a config value as the start of a comment", flag, strings.TrimSpace(c))
+		}
+	}
+	return nil
 }
 
 // mergeProfiles writes sections into the AWS config file at path: a
@@ -251,19 +285,23 @@ func mergeINI(old []byte, sections []profileSection) []byte {
 		if line == "" {
 			continue
 		}
-		if h, ok := iniHeader(line); ok {
-			s, ours := byHeader[h]
-			skipping = ours
-			if ours && !written[h] {
-				out.WriteString(s.text() + "\n")
+		h, ok := iniHeader(line)
+		switch {
+		case ok && byHeader[h].name != "":
+			skipping = true
+			if !written[h] {
+				out.WriteString(byHeader[h].text() + "\n")
 				written[h] = true
 			}
-			if ours {
-				continue
-			}
+			continue
+		case ok || strings.HasPrefix(strings.TrimSpace(line), "["):
+			// Another section, or a line some parser may take for one
+			// (botocore reads "[x] text" as the header [x]): what follows
+			// is not the replaced section's.
+			skipping = false
 		}
-		if !skipping {
-			out.WriteString(line)
+		if !skipping || isINIComment(line) {
+			out.WriteString(line) // a comment is the user's, wherever it stands
 		}
 	}
 	for _, s := range sections {
@@ -281,10 +319,20 @@ func mergeINI(old []byte, sections []profileSection) []byte {
 	return []byte(out.String())
 }
 
+// isINIComment reports whether line is a comment line.
+func isINIComment(line string) bool {
+	t := strings.TrimLeft(line, " \t")
+	return strings.HasPrefix(t, "#") || strings.HasPrefix(t, ";")
+}
+
 // iniHeader returns the normalized header of a section line ("profile x"
-// for "[ profile  x ]").
+// for "[ profile  x ]"). A comment may follow the header ("[profile x]
+// # note"): the Go SDK and botocore both read the line as the header.
 func iniHeader(line string) (string, bool) {
 	t := strings.TrimSpace(line)
+	if i := strings.IndexAny(t, "#;"); i >= 0 {
+		t = strings.TrimSpace(t[:i])
+	}
 	if !strings.HasPrefix(t, "[") || !strings.HasSuffix(t, "]") {
 		return "", false
 	}

@@ -1,10 +1,17 @@
 package main
 
 import (
+	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/rolecall/rolecall/access"
 )
 
 // TestMergeProfilesKeepsSymlinks: --write into a config file that is a
@@ -150,5 +157,112 @@ func TestMergeProfilesRefusesALinkLoop(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
 		t.Errorf("files after the refusal: %v, want the two links only", entries)
+	}
+}
+
+// credentialProcessCases are settings whose credential_process needs
+// quoting; each must read back, in every client, as the words written.
+var credentialProcessCases = []profilesOptions{
+	{command: "/usr/bin/rolecall", verifiedOptions: verifiedOptions{apiOptions: apiOptions{api: "http://127.0.0.1:8080"}}},
+	{command: "/Users/Jane Doe/bin/rolecall", verifiedOptions: verifiedOptions{apiOptions: apiOptions{api: "http://[::1]:8080"}}},
+	{command: "/opt/it's/rolecall", verifiedOptions: verifiedOptions{apiOptions: apiOptions{api: "https://x.example/prod?a=b", baseProfile: "my base"}}},
+}
+
+// credentialProcessWords is what o.section writes for ref, as words.
+func credentialProcessWords(o profilesOptions, ref access.Ref) []string {
+	w := []string{o.command, "credentials", "--tenant", ref.TenantID, "--api", o.api}
+	if o.baseProfile != "" {
+		w = append(w, "--base-profile", o.baseProfile)
+	}
+	return append(w, "--account", ref.AccountID)
+}
+
+// loadProfile is the profile as the Go SDK reads it from the config file
+// at path alone.
+func loadProfile(t *testing.T, path, profile string) (config.SharedConfig, error) {
+	return config.LoadSharedConfigProfile(context.Background(), profile, func(lo *config.LoadSharedConfigOptions) {
+		lo.ConfigFiles = []string{path}
+		lo.CredentialsFiles = []string{filepath.Join(t.TempDir(), "none")}
+	})
+}
+
+// TestCredentialProcessReadsBackAsWritten: the Go SDK reads each profile's
+// credential_process as written, and sh -c (how it runs it) splits it
+// into the intended words.
+func TestCredentialProcessReadsBackAsWritten(t *testing.T) {
+	ref := access.Ref{TenantID: "acme", AccountID: "111122223333"}
+	for _, o := range credentialProcessCases {
+		t.Run(o.command, func(t *testing.T) {
+			s := o.section(ref)
+			path := filepath.Join(t.TempDir(), "config")
+			writeTestFile(t, path, s.text())
+			sc, err := loadProfile(t, path, s.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := strings.TrimPrefix(s.lines[0], "credential_process = "); sc.CredentialProcess != want {
+				t.Errorf("the Go SDK reads credential_process\n  %s\nwritten\n  %s", sc.CredentialProcess, want)
+			}
+			out, err := exec.Command("sh", "-c", `set -- `+sc.CredentialProcess+`; printf '%s\000' "$@"`).Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00"), credentialProcessWords(o, ref); !slices.Equal(got, want) {
+				t.Errorf("sh runs %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// TestMergeKeepsWhatTheGoSDKReads: after --write, the Go SDK still reads
+// the user's profiles, also one whose header carries a comment.
+func TestMergeKeepsWhatTheGoSDKReads(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config")
+	writeTestFile(t, path, "[profile rolecall-acme-111122223333]\ncredential_process = /old/rolecall\n\n"+
+		"[profile prod] # production, do not touch\nregion = eu-west-1\nrole_arn = arn:aws:iam::123456789012:role/admin\ncredential_source = Environment\n")
+	if err := mergeProfiles(path, []profileSection{{name: "rolecall-acme-111122223333", lines: []string{"credential_process = /new/rolecall"}}}); err != nil {
+		t.Fatal(err)
+	}
+	load := func(profile string) config.SharedConfig {
+		sc, err := loadProfile(t, path, profile)
+		if err != nil {
+			t.Errorf("profile %s: %v", profile, err)
+		}
+		return sc
+	}
+	if sc := load("prod"); sc.RoleARN != "arn:aws:iam::123456789012:role/admin" || sc.Region != "eu-west-1" {
+		t.Errorf("profile prod after the merge: %+v", sc)
+	}
+	if sc := load("rolecall-acme-111122223333"); sc.CredentialProcess != "/new/rolecall" {
+		t.Errorf("rolecall profile after the merge: %q", sc.CredentialProcess)
+	}
+}
+
+// TestProfilesRefuseValuesAConfigCannotHold: a setting the SDKs would cut
+// (a line break, a comment) is refused before anything is asked or
+// written.
+func TestProfilesRefuseValuesAConfigCannotHold(t *testing.T) {
+	w := newWorkloadWorld(t)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"a comment in the command", []string{"--command", "/opt/rolecall #1/rolecall"}, `--command: the AWS SDKs read "#" in a config value as the start of a comment`},
+		{"a semicolon comment in the base profile", []string{"--base-profile", "base ;x"}, `--base-profile: the AWS SDKs read ";"`},
+		{"a line break in the region", []string{"--region", "eu-west-1\n[profile x]"}, "--region: an AWS config file cannot hold a line break"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(w.dir, "never-written")
+			args := append([]string{"profiles", "--write", path, "--command", "/usr/bin/rolecall"}, tt.args...)
+			out, errOut, code := run(t, args...)
+			if code != 2 || out != "" || !strings.Contains(errOut, tt.want) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 saying %q", code, out, errOut, tt.want)
+			}
+			if _, err := os.Stat(path); !os.IsNotExist(err) {
+				t.Errorf("the file was written: %v", err)
+			}
+		})
 	}
 }

@@ -7,8 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/rolecall/rolecall/access"
 )
 
 // Debian's AWS CLI v2 and boto3 (apt-get install -y awscli python3-boto3);
@@ -164,5 +167,61 @@ func TestBoto3BackendWalksEveryCustomer(t *testing.T) {
 		if !strings.Contains(c, ":assumed-role/rolecall-dev-access/") {
 			t.Errorf("customer role assumed by %s", c)
 		}
+	}
+}
+
+// botocoreReads is what botocore (Debian's python3-boto3) reads from the
+// AWS config file at path: each section's settings, and each
+// credential_process split as botocore splits it to run it.
+func botocoreReads(t *testing.T, path string) (sections map[string]map[string]string, words map[string][]string) {
+	t.Helper()
+	const script = `import json, sys
+from botocore.configloader import raw_config_parse
+from botocore.compat import compat_shell_split
+cfg = raw_config_parse(sys.argv[1])
+words = {s: compat_shell_split(v["credential_process"]) for s, v in cfg.items() if "credential_process" in v}
+print(json.dumps({"sections": cfg, "words": words}))`
+	out, err := exec.Command(debianPython3, "-c", script, path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("botocore refuses the config file: %v\n%s", err, out)
+	}
+	var got struct {
+		Sections map[string]map[string]string
+		Words    map[string][]string
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	return got.Sections, got.Words
+}
+
+// TestBotocoreReadsTheProfilesAsWritten: botocore splits each
+// credential_process into the words rolecall wrote, and a merge into a
+// config whose headers carry comments leaves a file botocore reads, with
+// the user's profile and one rolecall profile of the name.
+func TestBotocoreReadsTheProfilesAsWritten(t *testing.T) {
+	realClients(t)
+	ref := access.Ref{TenantID: "acme", AccountID: "111122223333"}
+	for _, o := range credentialProcessCases {
+		s := o.section(ref)
+		path := filepath.Join(t.TempDir(), "config")
+		writeTestFile(t, path, s.text())
+		if _, words := botocoreReads(t, path); !slices.Equal(words[s.header()], credentialProcessWords(o, ref)) {
+			t.Errorf("botocore runs %q, want %q", words[s.header()], credentialProcessWords(o, ref))
+		}
+	}
+
+	path := filepath.Join(t.TempDir(), "config")
+	writeTestFile(t, path, "[default]\nregion = eu-west-1\n\n[profile rolecall-acme-111122223333] ; added by hand\ncredential_process = /old/rolecall\n\n"+
+		"[profile prod] # production\nregion = us-east-2\n")
+	if err := mergeProfiles(path, []profileSection{{name: "rolecall-acme-111122223333", lines: []string{"credential_process = /new/rolecall"}}}); err != nil {
+		t.Fatal(err)
+	}
+	sections, _ := botocoreReads(t, path)
+	if got := sections["profile rolecall-acme-111122223333"]["credential_process"]; got != "/new/rolecall" {
+		t.Errorf("rolecall profile: credential_process %q", got)
+	}
+	if got := sections["profile prod"]["region"]; got != "us-east-2" {
+		t.Errorf("profile prod: region %q (sections %v)", got, sections)
 	}
 }

@@ -300,8 +300,8 @@ func TestProfilesPrintOnePerVerifiedConnection(t *testing.T) {
 		if strings.Join(names, " ") != strings.Join(tt.want, " ") {
 			t.Errorf("profiles %v: %v, want %v", tt.args, names, tt.want)
 		}
-		if want := "credential_process = /opt/rolecall/bin/rolecall credentials --tenant acme --account 444455556666 --api http://127.0.0.1:"; tt.args == nil && !strings.Contains(out, want) {
-			t.Errorf("output lacks %q:\n%s", want, out)
+		if want := regexp.MustCompile(`(?m)^credential_process = /opt/rolecall/bin/rolecall credentials --tenant acme --api http://127\.0\.0\.1:[0-9]+ --account 444455556666$`); tt.args == nil && !want.MatchString(out) {
+			t.Errorf("output lacks %s:\n%s", want, out)
 		}
 		if strings.Contains(out, wlOpsToken) || strings.Contains(out, "rc-") && strings.Contains(out, "externalId") {
 			t.Error("profiles carry a secret")
@@ -407,6 +407,16 @@ func TestMergeINI(t *testing.T) {
 			"[profile rolecall-a-1]\nx = 1\n\n[profile b]\ny = 2\n"},
 		{"header spacing", "[ profile   rolecall-a-1 ]\nx = 0\n", []profileSection{sec("rolecall-a-1", "x = 1")}, "[profile rolecall-a-1]\nx = 1\n\n"},
 		{"others untouched", "; c\n[sso-session s]\nsso_region = eu-west-1\n", nil, "; c\n[sso-session s]\nsso_region = eu-west-1\n"},
+		// The SDKs read a header followed by a comment as the header.
+		{"a commented header after a replaced one", "[profile rolecall-a-1]\nx = 0\n\n[profile prod] # do not touch\nregion = eu-west-1\n", []profileSection{sec("rolecall-a-1", "x = 1")},
+			"[profile rolecall-a-1]\nx = 1\n\n[profile prod] # do not touch\nregion = eu-west-1\n"},
+		{"a replaced header with a comment", "[default]\nr = 1\n\n[profile rolecall-a-1] ; by hand\nx = 0\n", []profileSection{sec("rolecall-a-1", "x = 1")},
+			"[default]\nr = 1\n\n[profile rolecall-a-1]\nx = 1\n\n"},
+		{"comments in a replaced section kept", "[profile rolecall-a-1]\nx = 0\n\n# ask ops first\n[profile b]\ny = 2\n", []profileSection{sec("rolecall-a-1", "x = 1")},
+			"[profile rolecall-a-1]\nx = 1\n\n# ask ops first\n[profile b]\ny = 2\n"},
+		// botocore reads "[profile b] text" as the header [profile b].
+		{"a line read as a header ends a replaced section", "[profile rolecall-a-1]\nx = 0\n[profile b] text\ny = 2\n", []profileSection{sec("rolecall-a-1", "x = 1")},
+			"[profile rolecall-a-1]\nx = 1\n\n[profile b] text\ny = 2\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
