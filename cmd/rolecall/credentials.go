@@ -161,10 +161,18 @@ type credentialProcessOutput struct {
 	Expiration      string `json:"Expiration"`
 }
 
-// maxCredentialsDuration is the longest customer session: STS's limit
-// under role chaining (the base credentials' session of the access role
-// assumes the customer's role).
-const maxCredentialsDuration = access.DefaultDuration
+// The customer sessions `rolecall credentials` prints last from
+// minCredentialsDuration to maxCredentialsDuration. The longest is STS's
+// limit under role chaining (the base credentials' session of the access
+// role assumes the customer's role). The shortest leaves a session in use
+// for at least 10 minutes: the printed Expiration is up to 5 minutes
+// early (access.ExpiryWindow), and the AWS CLI and boto3 run the process
+// again from 15 minutes before it, on every call; STS's own minimum,
+// 15 minutes, would run it, and assume two roles, on every call.
+const (
+	minCredentialsDuration = 30 * time.Minute
+	maxCredentialsDuration = access.DefaultDuration
+)
 
 type credentialsOptions struct {
 	apiOptions
@@ -196,9 +204,9 @@ printed to stdout only; nothing is logged.`,
 			if o.tenant == "" || o.account == "" {
 				return usageExit(cmd, errors.New("--tenant and --account are required"))
 			}
-			if o.duration < access.MinDuration || o.duration > maxCredentialsDuration {
-				return usageExit(cmd, fmt.Errorf("--duration %v: want from %v to %v (STS refuses sessions under 15 minutes, and a session assumed through the access role lasts at most one hour)",
-					o.duration, access.MinDuration, maxCredentialsDuration))
+			if o.duration < minCredentialsDuration || o.duration > maxCredentialsDuration {
+				return usageExit(cmd, fmt.Errorf("--duration %v: want from %v to %v (the AWS CLI and boto3 run credential_process again from 15 minutes before the credentials expire, and a session assumed through the access role lasts at most one hour)",
+					o.duration, minCredentialsDuration, maxCredentialsDuration))
 			}
 			return o.run("credentials", func(ctx context.Context, cmd *cobra.Command, cfg aws.Config, api *access.API) error {
 				return printCredentials(ctx, cmd, cfg, api, o)
@@ -210,7 +218,7 @@ printed to stdout only; nothing is logged.`,
 	f.StringVar(&o.tenant, "tenant", "", "tenant ID")
 	f.StringVar(&o.account, "account", "", "the customer's AWS account ID")
 	f.StringVar(&o.workload, "workload", "rolecall-cli", "names the session in the customer's CloudTrail: <workload>-<tenant>")
-	f.DurationVar(&o.duration, "duration", access.DefaultDuration, "session duration, from 15m (STS's minimum) to 1h (role chaining's maximum)")
+	f.DurationVar(&o.duration, "duration", access.DefaultDuration, "session duration, from 30m (the AWS CLI and boto3 refresh from 15 minutes before expiry) to 1h (role chaining's maximum)")
 	return cmd
 }
 

@@ -225,3 +225,35 @@ func TestBotocoreReadsTheProfilesAsWritten(t *testing.T) {
 		t.Errorf("profile prod: region %q (sections %v)", got, sections)
 	}
 }
+
+// TestBotocoreKeepsTheShortestCredentials: credentials of the shortest
+// --duration are used by botocore without running the process again
+// (botocore refreshes from 15 minutes before the printed Expiration).
+func TestBotocoreKeepsTheShortestCredentials(t *testing.T) {
+	realClients(t)
+	newWorkloadWorld(t)
+	out, errOut, code := run(t, "credentials", "--tenant", "acme", "--account", "444455556666", "--duration", minCredentialsDuration.String())
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	const script = `import json, sys
+from botocore.credentials import RefreshableCredentials
+out = json.loads(sys.argv[1])
+runs = [0]
+def process():
+    runs[0] += 1
+    return {"access_key": out["AccessKeyId"], "secret_key": out["SecretAccessKey"], "token": out["SessionToken"], "expiry_time": out["Expiration"]}
+creds = RefreshableCredentials.create_from_metadata(process(), process, "custom-process")
+for _ in range(5):
+    creds.get_frozen_credentials()
+print(runs[0] - 1)`
+	res, err := exec.Command(debianPython3, "-c", script, strings.TrimSpace(out)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("python3: %v\n%s", err, res)
+	}
+	if n := strings.TrimSpace(string(res)); n != "0" {
+		var printed credentialProcessOutput
+		_ = json.Unmarshal([]byte(out), &printed)
+		t.Errorf("botocore ran the credential process %s more times for 5 uses of credentials expiring at %s", n, printed.Expiration)
+	}
+}

@@ -203,11 +203,11 @@ func TestCredentialsPrintsCredentialProcessJSON(t *testing.T) {
 	}
 }
 
-// TestCredentialsDuration: a --duration from 15 minutes to an hour is the
+// TestCredentialsDuration: a --duration from 30 minutes to an hour is the
 // DurationSeconds of the customer session STS is asked for.
 func TestCredentialsDuration(t *testing.T) {
 	w := newWorkloadWorld(t)
-	for _, d := range []time.Duration{15 * time.Minute, 30 * time.Minute, time.Hour} {
+	for _, d := range []time.Duration{30 * time.Minute, 45 * time.Minute, time.Hour} {
 		t.Run(d.String(), func(t *testing.T) {
 			before := len(w.sts.Requests())
 			out, errOut, code := run(t, "credentials", "--tenant", "acme", "--account", "444455556666", "--duration", d.String())
@@ -244,9 +244,11 @@ func TestCredentialsRefusals(t *testing.T) {
 		{"no tenant", []string{"--account", "444455556666"}, 2, []string{"--tenant and --account are required"}, 0},
 		{"no API", []string{"--tenant", "acme", "--account", "444455556666", "--api", ""}, 1, []string{"pass --api URL or set ROLECALL_API"}, 0},
 		{"bad API URL", []string{"--tenant", "acme", "--account", "444455556666", "--api", "ftp://x"}, 1, []string{"is not an http(s) URL"}, 0},
-		{"duration under STS's minimum", []string{"--tenant", "acme", "--account", "444455556666", "--duration", "1s"}, 2, []string{"--duration 1s: want from 15m0s to 1h0m0s"}, 0},
-		{"duration just under 15m", []string{"--tenant", "acme", "--account", "444455556666", "--duration", "14m59s"}, 2, []string{"--duration 14m59s"}, 0},
-		{"duration over role chaining's maximum", []string{"--tenant", "acme", "--account", "444455556666", "--duration", "2h"}, 2, []string{"--duration 2h0m0s: want from 15m0s to 1h0m0s", "at most one hour"}, 0},
+		{"duration under STS's minimum", []string{"--tenant", "acme", "--account", "444455556666", "--duration", "1s"}, 2, []string{"--duration 1s: want from 30m0s to 1h0m0s"}, 0},
+		// botocore would run the process again on every call.
+		{"STS's minimum", []string{"--tenant", "acme", "--account", "444455556666", "--duration", "15m"}, 2, []string{"--duration 15m0s", "from 15 minutes before the credentials expire"}, 0},
+		{"duration just under 30m", []string{"--tenant", "acme", "--account", "444455556666", "--duration", "29m59s"}, 2, []string{"--duration 29m59s"}, 0},
+		{"duration over role chaining's maximum", []string{"--tenant", "acme", "--account", "444455556666", "--duration", "2h"}, 2, []string{"--duration 2h0m0s: want from 30m0s to 1h0m0s", "at most one hour"}, 0},
 		{"duration just over 1h", []string{"--tenant", "acme", "--account", "444455556666", "--duration", "1h0m1s"}, 2, []string{"--duration 1h0m1s"}, 0},
 		{"zero duration", []string{"--tenant", "acme", "--account", "444455556666", "--duration", "0s"}, 2, []string{"--duration 0s"}, 0},
 		{"negative duration", []string{"--tenant", "acme", "--account", "444455556666", "--duration", "-1h"}, 2, []string{"--duration -1h0m0s"}, 0},
