@@ -210,7 +210,11 @@ func mergeProfiles(path string, sections []profileSection) error {
 	existed := err == nil
 	merged := mergeINI(old, sections)
 	if existed {
+		// WriteFile keeps the mode of a backup that exists already.
 		if err := os.WriteFile(path+".bak", old, 0o600); err != nil {
+			return fmt.Errorf("back up %s: %w", path, err)
+		}
+		if err := os.Chmod(path+".bak", 0o600); err != nil {
 			return fmt.Errorf("back up %s: %w", path, err)
 		}
 	}
@@ -227,6 +231,12 @@ func mergeProfiles(path string, sections []profileSection) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	// On disk before the rename: a crash must leave the old file or the
+	// new one, never an empty one under the config's name.
+	if err := tmp.Sync(); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}

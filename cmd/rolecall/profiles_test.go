@@ -266,3 +266,28 @@ func TestProfilesRefuseValuesAConfigCannotHold(t *testing.T) {
 		})
 	}
 }
+
+// TestMergeProfilesBackupIsPrivate: a backup left by an earlier --write
+// with a wider mode is replaced with mode 0600, as the config is written.
+func TestMergeProfilesBackupIsPrivate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config")
+	writeTestFile(t, path, "[default]\nregion = eu-west-1\n")
+	if err := os.WriteFile(path+".bak", []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path+".bak", 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := mergeProfiles(path, []profileSection{{name: "rolecall-acme-111122223333", lines: []string{"credential_process = /r"}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + ".bak"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", filepath.Base(p), fi.Mode().Perm())
+		}
+	}
+}
