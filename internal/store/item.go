@@ -69,14 +69,15 @@ type inviteItem struct {
 
 // secretAttrs are what the items of an issued secret (an invite, a
 // registration token) record alike: the digest it is found by, its
-// validity, and the TTL that drops it InviteGrace after it expires.
+// validity, and the TTL that drops it InviteGrace after it expires
+// (invites; registration tokens are kept, without one).
 // Revoked is each item's own: an invite leaves it out until revoked, a
 // token always holds it (its revocation is conditioned on it being false).
 type secretAttrs struct {
 	Hash       string    `dynamodbav:"hash"`
 	CreatedAt  time.Time `dynamodbav:"createdAt"`
 	ValidUntil time.Time `dynamodbav:"validUntil"`
-	TTL        int64     `dynamodbav:"expiresAt"`
+	TTL        int64     `dynamodbav:"expiresAt,omitempty"`
 }
 
 func newSecretAttrs(hash string, createdAt, expiresAt time.Time) secretAttrs {

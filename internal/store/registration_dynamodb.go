@@ -24,8 +24,11 @@ import (
 //	answer       CFNREQ#<key>           CFNREQ               kind=cfnanswer: the answer given to one custom-resource
 //	                                                         request; TTL expiresAt = answeredAt + AnswerRetention.
 //
-// A token and its ref are written and revoked together in one transaction;
-// both carry TTL expiresAt = validUntil + InviteGrace.
+// A token and its ref are written and revoked together in one transaction.
+// Neither carries a TTL: a token is kept for good, expired or revoked, so
+// that a stack deleted long after its token expired still proves, with
+// it, that it is the tenant's (onboarding.Registrations.AuthenticateDeletion),
+// and a revoked one is still known to be revoked.
 const (
 	skRegToken      = "REGTOKEN"
 	regTokenPrefix  = "REGTOKEN#"
@@ -54,6 +57,7 @@ func newRegTokenItems(t registration.Token) (lookup, ref regTokenItem) {
 	lookup = regTokenItem{itemKey: itemKey{regTokenPK(t.Hash), skRegToken, kindRegToken},
 		TokenID: t.ID, TenantID: t.TenantID, secretAttrs: newSecretAttrs(t.Hash, t.CreatedAt, t.ExpiresAt),
 		Revoked: t.Revoked, RevokedAt: utc(t.RevokedAt), InviteHash: t.InviteHash, Via: t.Via}
+	lookup.TTL = 0 // kept for good (see above)
 	ref = lookup
 	ref.itemKey = itemKey{tenantPK(t.TenantID), regTokenSK(t.ID), kindRegTokenRef}
 	return lookup, ref
