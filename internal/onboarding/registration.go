@@ -138,6 +138,21 @@ func (r *Registrations) RevokeToken(ctx context.Context, tenantID, tokenID strin
 // *Error (INVALID_REGISTRATION_TOKEN, REGISTRATION_TOKEN_EXPIRED,
 // REGISTRATION_TOKEN_REVOKED) that says what to do.
 func (r *Registrations) Authenticate(ctx context.Context, secret string) (tenant.Tenant, registration.Token, error) {
+	return r.authenticate(ctx, secret, false)
+}
+
+// AuthenticateDeletion is Authenticate for a deleted stack's token, which
+// may have expired: expiry bounds when a token registers roles, not when
+// the stack that registered one may undo it (a stack often outlives its
+// token's year). A revoked token is refused still: revoking ends every
+// use. What the deletion may change is bound to the stack the connection
+// records (StackRoleDeleted), so an expired token undoes only its own
+// stack's registration.
+func (r *Registrations) AuthenticateDeletion(ctx context.Context, secret string) (tenant.Tenant, registration.Token, error) {
+	return r.authenticate(ctx, secret, true)
+}
+
+func (r *Registrations) authenticate(ctx context.Context, secret string, expiredOK bool) (tenant.Tenant, registration.Token, error) {
 	refuse := func(err error) (tenant.Tenant, registration.Token, error) {
 		code := CodeInvalidToken
 		switch {
@@ -158,7 +173,7 @@ func (r *Registrations) Authenticate(ctx context.Context, secret string) (tenant
 	if err != nil {
 		return tenant.Tenant{}, registration.Token{}, fmt.Errorf("authenticate registration token: %w", err)
 	}
-	if err := tok.Check(secret, r.Service.now()); err != nil {
+	if err := tok.Check(secret, r.Service.now()); err != nil && !(expiredOK && errors.Is(err, registration.ErrExpired)) {
 		return refuse(err)
 	}
 	t, err := r.Service.Store.GetTenant(ctx, tok.TenantID)

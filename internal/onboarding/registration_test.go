@@ -360,6 +360,14 @@ func TestAuthenticate(t *testing.T) {
 			if strings.Contains(err.Error(), tt.secret) && tt.secret != "" {
 				t.Fatal("the refusal repeats the secret")
 			}
+			// A deleted stack's token may have expired, nothing else.
+			tn, _, err = regs.AuthenticateDeletion(ctx, tt.secret)
+			switch {
+			case tt.name == "expired" && (err != nil || tn != acme):
+				t.Errorf("AuthenticateDeletion of an expired token = %+v, %v; want acme", tn, err)
+			case tt.name != "expired" && !errors.Is(err, tt.want):
+				t.Errorf("AuthenticateDeletion = %v, want %v", err, tt.want)
+			}
 		})
 	}
 

@@ -4,7 +4,8 @@
 // stack's registration token, binds the stack's account to the role's,
 // submits the connection exactly as the web form does, and answers the
 // request at its ResponseURL (allowlisted S3 hosts only). Deleting the stack
-// undoes what it registered (STACK_DELETED): the connection is disconnected
+// undoes what it registered (STACK_DELETED), also once its registration
+// token has expired (never once it is revoked): the connection is disconnected
 // when the stack's role is the one in use, only the candidate is dropped
 // when the stack's role is a candidate still being verified. A Delete is
 // always answered SUCCESS, so a customer can always delete their stack; a
@@ -56,6 +57,7 @@ import (
 // (*onboarding.Registrations implements it).
 type Registrar interface {
 	Authenticate(ctx context.Context, secret string) (tenant.Tenant, registration.Token, error)
+	AuthenticateDeletion(ctx context.Context, secret string) (tenant.Tenant, registration.Token, error)
 	SubmitFromStack(ctx context.Context, t tenant.Tenant, roleARN, stackID string) (connection.Connection, error)
 	StackRoleDeleted(ctx context.Context, t tenant.Tenant, accountID, roleARN, stackID string) (connection.Connection, onboarding.StackDeletion, error)
 }
@@ -326,7 +328,8 @@ func (h *Handler) unchangedUpdate(ctx context.Context, ev cfn.Event, r request) 
 
 // delete handles Delete: always SUCCESS. It changes only a connection this
 // stack can prove is its own: a physical ID naming a tenant and account, a
-// registration token that authenticates that tenant, and a stack in that
+// registration token that authenticates that tenant (also one that has
+// expired since: AuthenticateDeletion; never a revoked one), and a stack in that
 // account that is the one the connection records as having registered the
 // role (Connection.Stack: a request's StackId is whatever its publisher
 // writes, so only the stored one binds). Then what the stack's role is to the connection decides
@@ -350,7 +353,7 @@ func (h *Handler) delete(ctx context.Context, ev cfn.Event) (registration.Answer
 		log.InfoContext(ctx, "stack deleted; connection kept", "why", "request does not match the connection", "physicalResourceId", ev.PhysicalResourceID)
 		return ok, nil
 	}
-	t, _, err := h.Registrar.Authenticate(ctx, r.token)
+	t, _, err := h.Registrar.AuthenticateDeletion(ctx, r.token)
 	if err != nil && onboarding.AsError(err) == nil {
 		return ok, fmt.Errorf("authenticate the registration token: %w", err)
 	}

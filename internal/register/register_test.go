@@ -810,7 +810,7 @@ func TestUpdateAwaitsTheCandidate(t *testing.T) {
 // internal error (a throttled table), then is the real Registrar.
 type flakyRegistrar struct {
 	Registrar
-	fail   string // "Authenticate" or "StackRoleDeleted"
+	fail   string // "AuthenticateDeletion" or "StackRoleDeleted"
 	failed bool
 }
 
@@ -824,11 +824,11 @@ func (f *flakyRegistrar) flake(method string) bool {
 	return false
 }
 
-func (f *flakyRegistrar) Authenticate(ctx context.Context, secret string) (tenant.Tenant, registration.Token, error) {
-	if f.flake("Authenticate") {
+func (f *flakyRegistrar) AuthenticateDeletion(ctx context.Context, secret string) (tenant.Tenant, registration.Token, error) {
+	if f.flake("AuthenticateDeletion") {
 		return tenant.Tenant{}, registration.Token{}, errThrottled
 	}
-	return f.Registrar.Authenticate(ctx, secret)
+	return f.Registrar.AuthenticateDeletion(ctx, secret)
 }
 
 func (f *flakyRegistrar) StackRoleDeleted(ctx context.Context, t tenant.Tenant, accountID, roleARN, stackID string) (connection.Connection, onboarding.StackDeletion, error) {
@@ -844,7 +844,7 @@ func (f *flakyRegistrar) StackRoleDeleted(ctx context.Context, t tenant.Tenant, 
 // registration instead of replaying an answer for an undo that never
 // happened. The error is logged.
 func TestDeleteRetriesAnInternalError(t *testing.T) {
-	for _, method := range []string{"Authenticate", "StackRoleDeleted"} {
+	for _, method := range []string{"AuthenticateDeletion", "StackRoleDeleted"} {
 		t.Run(method, func(t *testing.T) {
 			e := newEnv(t)
 			e.h.Wait = -1
@@ -994,6 +994,47 @@ func TestDelete(t *testing.T) {
 	last := evs[len(evs)-1]
 	if last.DetailType != connection.RoleDisconnected || last.Reason.Code != onboarding.CodeStackDeleted || len(evs) != 3 {
 		t.Fatalf("events: %d, last %+v", len(evs), last)
+	}
+}
+
+// TestDeleteAfterTheTokenExpired: a stack deleted years after its token
+// expired still disconnects what it registered (a stack outlives its
+// token); a revoked token still undoes nothing, and an expired one still
+// registers nothing.
+func TestDeleteAfterTheTokenExpired(t *testing.T) {
+	tests := []struct {
+		name       string
+		revoke     bool
+		wantStatus connection.Status
+	}{
+		{"expired", false, connection.Disconnected},
+		{"expired and revoked", true, connection.Verified},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, secret, tok, _ := newVerifiedEnv(t)
+			if tt.revoke {
+				if _, err := e.regs.RevokeToken(context.Background(), "acme", tok.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e.now = tok.ExpiresAt.Add(3 * 365 * 24 * time.Hour)
+			if err := e.h.HandleMessage(context.Background(), msg("Create", "c2", "", props(custRole2, secret))); err != nil {
+				t.Fatal(err)
+			}
+			if got := e.rec.last(t); got["Status"] != "FAILED" {
+				t.Errorf("a Create with the expired token: %v", got)
+			}
+			if err := e.h.HandleMessage(context.Background(), msg("Delete", "d1", "acme/"+custAcct, props(custRole, secret))); err != nil {
+				t.Fatal(err)
+			}
+			if got := e.rec.last(t); got["Status"] != "SUCCESS" {
+				t.Errorf("delete answer = %v", got)
+			}
+			if c, _ := e.st.GetConnection(context.Background(), "acme", custAcct); c.Status != tt.wantStatus {
+				t.Errorf("after the stack's deletion the connection is %s, want %s", c.Status, tt.wantStatus)
+			}
+		})
 	}
 }
 
