@@ -7,8 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rolecall/rolecall/infra"
 	"github.com/rolecall/rolecall/internal/rolesetup"
 	"github.com/rolecall/rolecall/internal/testkit/tool"
+	"github.com/rolecall/rolecall/internal/yamlnode"
 )
 
 // cdkTest runs the CDK construct's suite (infra/cdk, node's test runner
@@ -22,9 +24,21 @@ func cdkTest(t *testing.T, externalID, principal string, expected []byte) (strin
 		"ROLECALL_EXTERNAL_ID="+externalID,
 		"ROLECALL_TRUSTED_PRINCIPAL_ARN="+principal,
 		"ROLECALL_EXPECTED_TRUST_POLICY="+string(expected),
+		"ROLECALL_TRUSTED_PRINCIPAL_PATTERN="+principalPattern(t),
 	)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// principalPattern is customer-role.yaml's AllowedPattern of the trusted
+// principal, which the construct checks with and exports.
+func principalPattern(t *testing.T) string {
+	t.Helper()
+	p := yamlnode.Value(yamlnode.Value(yamlnode.Value(template(t), "Parameters"), infra.ParamTrustedPrincipalARN), "AllowedPattern")
+	if p == nil || p.Value == "" {
+		t.Fatal("customer-role.yaml: TrustedPrincipalArn has no AllowedPattern")
+	}
+	return p.Value
 }
 
 // TestCDKConstructTrustPolicy: the CDK construct synthesizes exactly the

@@ -5,15 +5,30 @@
 // given, the Custom::RoleCallRegistration resource that registers the role
 // with the partner by itself. It uses the L1 resources so the synthesized
 // trust policy is exactly the template's (a test compares them).
-import { CustomResource, Duration, Token } from "aws-cdk-lib";
+import { Aws, CustomResource, Duration, Fn, Token } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import { Construct } from "constructs";
 
 /** The registration resource's type, as in infra/customer-role.yaml. */
 export const REGISTRATION_RESOURCE_TYPE = "Custom::RoleCallRegistration";
 
-/** The role name infra/customer-role.yaml defaults to. */
-export const DEFAULT_ROLE_NAME = "RoleCallAccess";
+/**
+ * The start of the role's name when no roleName is given, as in
+ * infra/customer-role.yaml: the role is named <prefix>-<8 characters of the
+ * stack's ID>, so no two customers share one guessable name and two stacks
+ * in one account do not collide.
+ */
+export const DEFAULT_ROLE_NAME_PREFIX = "RoleCall";
+
+/**
+ * What trustedPrincipalArn must match: the partner access role, never the
+ * partner account's root (that would let every principal of the partner
+ * account assume the role, past the access role's guards). It is
+ * infra/customer-role.yaml's AllowedPattern; give it to a CfnParameter
+ * (allowedPattern) when the ARN is a parameter, which the construct cannot
+ * check at synthesis.
+ */
+export const TRUSTED_PRINCIPAL_PATTERN = "arn:aws[a-z-]*:iam::\\d{12}:role/[\\w+=,.@/-]+";
 
 /** The managed policy infra/customer-role.yaml attaches by default. */
 export const DEFAULT_MANAGED_POLICY_ARNS = ["arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"];
@@ -34,8 +49,10 @@ export interface RoleCallCustomerRoleProps {
   readonly externalId: string;
   /** The partner principal allowed to assume the role. */
   readonly trustedPrincipalArn: string;
-  /** Default RoleCallAccess. */
+  /** Default: <roleNamePrefix>-<8 characters of the stack's ID>. */
   readonly roleName?: string;
+  /** The start of the generated name when roleName is not given; default RoleCall. */
+  readonly roleNamePrefix?: string;
   /** Default AWS's read-only ViewOnlyAccess; [] for none. */
   readonly managedPolicyArns?: string[];
   /** An optional inline permissions policy document (JSON). */
@@ -45,8 +62,9 @@ export interface RoleCallCustomerRoleProps {
 }
 
 const EXTERNAL_ID = /^[\w+=,.@:/-]{2,1224}$/;
-const PRINCIPAL = /^arn:aws[a-z-]*:iam::\d{12}:(root|role\/[\w+=,.@/-]+)$/;
+const PRINCIPAL = new RegExp(`^(?:${TRUSTED_PRINCIPAL_PATTERN})$`);
 const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
+const ROLE_NAME_PREFIX = /^[\w+=,.@-]{1,55}$/;
 const TOPIC = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/;
 const REG_TOKEN = /^rcr_[A-Za-z0-9_-]{43}$/;
 
@@ -67,10 +85,19 @@ export class RoleCallCustomerRole extends Construct {
 
   constructor(scope: Construct, id: string, props: RoleCallCustomerRoleProps) {
     super(scope, id);
-    const roleName = props.roleName ?? DEFAULT_ROLE_NAME;
     check("externalId", props.externalId, EXTERNAL_ID, "2-1224 characters of letters, digits and + = , . @ : / - _");
-    check("trustedPrincipalArn", props.trustedPrincipalArn, PRINCIPAL, "arn:<partition>:iam::<account>:root or :role/<name>");
-    check("roleName", roleName, ROLE_NAME, "1-64 characters of letters, digits and + = , . @ - _");
+    check("trustedPrincipalArn", props.trustedPrincipalArn, PRINCIPAL, "arn:<partition>:iam::<account>:role/<name> (the partner access role)");
+    let roleName: string;
+    if (props.roleName !== undefined) {
+      check("roleName", props.roleName, ROLE_NAME, "1-64 characters of letters, digits and + = , . @ - _");
+      roleName = props.roleName;
+    } else {
+      const prefix = props.roleNamePrefix ?? DEFAULT_ROLE_NAME_PREFIX;
+      check("roleNamePrefix", prefix, ROLE_NAME_PREFIX, "1-55 characters of letters, digits and + = , . @ - _");
+      // The first group of the stack ID's UUID (arn:…:stack/<name>/<uuid>).
+      const stackPart = Fn.select(0, Fn.split("-", Fn.select(2, Fn.split("/", Aws.STACK_ID))));
+      roleName = Fn.join("-", [prefix, stackPart]);
+    }
 
     const managed = props.managedPolicyArns ?? DEFAULT_MANAGED_POLICY_ARNS;
     this.role = new iam.CfnRole(this, "Role", {

@@ -7,7 +7,7 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { App, CfnParameter, Stack } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
-import { RoleCallCustomerRole, REGISTRATION_RESOURCE_TYPE } from "../lib/customer-role";
+import { RoleCallCustomerRole, REGISTRATION_RESOURCE_TYPE, TRUSTED_PRINCIPAL_PATTERN } from "../lib/customer-role";
 
 const externalId = process.env.ROLECALL_EXTERNAL_ID ?? "rc-EXAMPLEEXAMPLEEXAMPLEEXAMPLE234";
 const principal = process.env.ROLECALL_TRUSTED_PRINCIPAL_ARN ?? "arn:aws:iam::111122223333:role/RoleCallVerifier";
@@ -36,10 +36,32 @@ test("the trust policy equals the CloudFormation template's", (t) => {
   assert.deepEqual(trustPolicy(synth()), JSON.parse(expected));
 });
 
+// infra/customer-role.yaml's name for a role without RoleName:
+// <RoleNamePrefix>-<the first group of the stack ID's UUID>.
+function generatedName(prefix: string): unknown {
+  const uuid = { "Fn::Select": [2, { "Fn::Split": ["/", { Ref: "AWS::StackId" }] }] };
+  return { "Fn::Join": ["-", [prefix, { "Fn::Select": [0, { "Fn::Split": ["-", uuid] }] }]] };
+}
+
+test("the principal pattern is the template's", (t) => {
+  const expected = process.env.ROLECALL_TRUSTED_PRINCIPAL_PATTERN;
+  if (expected === undefined) {
+    if (process.env.CI === "true") assert.fail("ROLECALL_TRUSTED_PRINCIPAL_PATTERN is not set; run through go test ./infra");
+    t.skip("run through go test ./infra for the template's pattern");
+    return;
+  }
+  assert.equal(TRUSTED_PRINCIPAL_PATTERN, expected);
+});
+
+test("the role name is generated per stack unless given", () => {
+  synth().hasResourceProperties("AWS::IAM::Role", { RoleName: generatedName("RoleCall") });
+  synth({ roleNamePrefix: "Acme" }).hasResourceProperties("AWS::IAM::Role", { RoleName: generatedName("Acme") });
+  synth({ roleName: "PartnerAccess" }).hasResourceProperties("AWS::IAM::Role", { RoleName: "PartnerAccess" });
+});
+
 test("the role matches the template's defaults", () => {
   const t = synth();
   t.hasResourceProperties("AWS::IAM::Role", {
-    RoleName: "RoleCallAccess",
     MaxSessionDuration: 3600,
     ManagedPolicyArns: ["arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"],
     Tags: [{ Key: "managed-by", Value: "rolecall-customer-role" }],
@@ -84,6 +106,10 @@ test("bad values are refused at synthesis", () => {
     ["externalId", { externalId: "x" }],
     ["trustedPrincipalArn", { trustedPrincipalArn: "arn:aws:iam::111122223333:user/bob" }],
     ["trustedPrincipalArn", { trustedPrincipalArn: "*" }],
+    // The partner account's root would let any of its principals in.
+    ["trustedPrincipalArn", { trustedPrincipalArn: "arn:aws:iam::111122223333:root" }],
+    ["trustedPrincipalArn", { trustedPrincipalArn: "arn:aws-cn:iam::111122223333:root" }],
+    ["roleNamePrefix", { roleNamePrefix: "a".repeat(56) }],
     ["roleName", { roleName: "a/b" }],
     ["registration.topicArn", { registration: { topicArn: "arn:aws:lambda:us-east-1:111122223333:function:f", token } }],
     ["registration.token", { registration: { topicArn: topic, token: "a".repeat(39) } }],
