@@ -153,12 +153,49 @@ func TestPolicyStatementsAreExact(t *testing.T) {
 			if pd.resource && !registrationPublish.allows(pd.where, st) && !templateRead.allows(pd.where, st) {
 				// A service principal acts for this stack only (no
 				// confused deputy).
-				if m(st["Principal"])["Service"] == nil || len(m(st["Condition"])) == 0 {
+				if m(st["Principal"])["Service"] == nil {
 					t.Errorf("%s: resource policy statements grant a service principal under a source condition: %v", where, st)
+				} else if err := scopedToStack(m(st["Condition"]), template(t).Resources("")); err != nil {
+					t.Errorf("%s: %v", where, err)
 				}
 			}
 		}
 	}
+}
+
+// scopedToStack checks that a service principal's statement condition
+// limits it to this stack's own sources: exactly ArnEquals aws:SourceArn
+// naming resources of the template, or StringEquals aws:SourceAccount of
+// this account. A condition that merely exists is not enough: StringLike
+// "*" or an ArnLike on every account's rules would let any account's
+// rule use the resource.
+func scopedToStack(cond map[string]any, resources map[string]map[string]any) error {
+	own := func(v any) bool {
+		c := iamcalls.Canon(v)
+		if str, ok := v.(string); ok && strings.HasPrefix(str, "${") && strings.HasSuffix(str, ".Arn}") {
+			c = "GetAtt:" + str[2:len(str)-1] // a Fn::Sub string: "${Rule.Arn}"
+		}
+		id, ok := strings.CutPrefix(c, "GetAtt:")
+		id, isArn := strings.CutSuffix(id, ".Arn")
+		return ok && isArn && resources[id] != nil
+	}
+	switch {
+	case len(cond) != 1:
+	case len(m(cond["ArnEquals"])) == 1 && m(cond["ArnEquals"])["aws:SourceArn"] != nil:
+		arns := list(m(cond["ArnEquals"])["aws:SourceArn"])
+		if len(arns) == 0 {
+			arns = []any{m(cond["ArnEquals"])["aws:SourceArn"]}
+		}
+		for _, a := range arns {
+			if !own(a) {
+				return fmt.Errorf("aws:SourceArn %v is not one of this stack's resources", a)
+			}
+		}
+		return nil
+	case len(m(cond["StringEquals"])) == 1 && iamcalls.Canon(m(cond["StringEquals"])["aws:SourceAccount"]) == "Ref:AWS::AccountId":
+		return nil
+	}
+	return fmt.Errorf("condition %v does not scope the service principal to this stack (ArnEquals aws:SourceArn on its own resources, or StringEquals aws:SourceAccount on AWS::AccountId)", cond)
 }
 
 // grants renders a role's inline statements as "Effect action resource".
