@@ -1,13 +1,18 @@
 package stack_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/rolecall/rolecall/internal/probe"
+	"github.com/rolecall/rolecall/internal/sandbox"
 	"github.com/rolecall/rolecall/internal/stack"
 	"github.com/rolecall/rolecall/internal/testkit/iamcalls"
 )
@@ -140,7 +145,7 @@ func TestPartnerAccessRolePermissions(t *testing.T) {
 // rejects).
 func TestPartnerAccessRoleTrust(t *testing.T) {
 	verifier := `{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"AWS":{"Fn::GetAtt":["VerifyFunctionRole","Arn"]}},"Sid":"Verifier"}`
-	workloads := `{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"AWS":{"Ref":"WorkloadPrincipalArns"}},"Sid":"Workloads"}`
+	workloads := `{"Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:PrincipalAccount":{"Ref":"AWS::AccountId"}}},"Effect":"Allow","Principal":{"AWS":{"Ref":"WorkloadPrincipalArns"}},"Sid":"Workloads"}`
 	tests := []struct {
 		name      string
 		workloads string
@@ -168,6 +173,59 @@ func TestPartnerAccessRoleTrust(t *testing.T) {
 	p := m(m(template(t)["Parameters"])["WorkloadPrincipalArns"])
 	if p["Type"] != "CommaDelimitedList" || p["Default"] != "" {
 		t.Errorf("WorkloadPrincipalArns is %v with default %q, want an empty CommaDelimitedList", p["Type"], p["Default"])
+	}
+}
+
+// TestWorkloadPrincipalsAreOfThisAccount: a principal of another account
+// in WorkloadPrincipalArns cannot assume the access role (its trust is
+// evaluated by the sandbox STS, as deployed), one of this account can;
+// and the parameter refuses what is no role or user ARN.
+func TestWorkloadPrincipalsAreOfThisAccount(t *testing.T) {
+	const (
+		partner  = "111122223333"
+		backend  = "arn:aws:iam::" + partner + ":role/backend"
+		outsider = "arn:aws:iam::444455556666:role/outsider"
+		access   = "arn:aws:iam::" + partner + ":role/rolecall-prod-access"
+	)
+	vals := stack.Values{Params: withParams(t, map[string]string{"Stage": "prod", "WorkloadPrincipalArns": backend + "," + outsider}),
+		Attrs: map[string]string{"VerifyFunctionRole.Arn": "arn:aws:iam::" + partner + ":role/rolecall-prod-verifier"}}
+	vals.Params["AWS::AccountId"], vals.Params["AWS::Partition"] = partner, "aws"
+	trust, err := template(t).ResolveValue(accessRole(t)["AssumeRolePolicyDocument"], vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := json.Marshal(trust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sts := sandbox.New(sandbox.Config{})
+	if err := sts.PutRole(access, doc); err != nil {
+		t.Fatalf("the sandbox refuses the trust policy: %v\n%s", err, doc)
+	}
+	allowAssume := []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"` + access + `"}]}`)
+	for _, caller := range []string{backend, outsider} {
+		if err := errors.Join(sts.SetCaller("AKIA"+caller[13:25], caller), sts.SetIdentityPolicies(caller, allowAssume)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		caller string
+		denied bool
+	}{{backend, false}, {outsider, true}}
+	for _, tt := range tests {
+		_, err := sts.Assumer(tt.caller).AssumeRole(context.Background(), probe.AssumeRequest{RoleARN: access, SessionName: "workload", DurationSeconds: 900})
+		if denied := errors.Is(err, probe.ErrDenied); denied != tt.denied || !tt.denied && err != nil {
+			t.Errorf("%s assumes the access role: %v, want denied %v", tt.caller, err, tt.denied)
+		}
+	}
+
+	pat := m(m(template(t)["Parameters"])["WorkloadPrincipalArns"])["AllowedPattern"]
+	re := regexp.MustCompile(`^(?:` + fmt.Sprint(pat) + `)$`)
+	for v, ok := range map[string]bool{"": true, backend: true, "arn:aws:iam::" + partner + ":user/ci": true,
+		"arn:aws:iam::" + partner + ":root": false, "*": false, "arn:aws:sts::" + partner + ":assumed-role/r/s": false} {
+		if re.MatchString(v) != ok {
+			t.Errorf("WorkloadPrincipalArns item %q: allowed %v, want %v", v, !ok, ok)
+		}
 	}
 }
 
