@@ -210,43 +210,44 @@ func mergeProfiles(path string, sections []profileSection) error {
 	existed := err == nil
 	merged := mergeINI(old, sections)
 	if existed {
-		// WriteFile keeps the mode of a backup that exists already.
-		if err := os.WriteFile(path+".bak", old, 0o600); err != nil {
-			return fmt.Errorf("back up %s: %w", path, err)
-		}
-		if err := os.Chmod(path+".bak", 0o600); err != nil {
+		if err := writeAtomic(path+".bak", old); err != nil {
 			return fmt.Errorf("back up %s: %w", path, err)
 		}
 	}
 	if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", filepath.Dir(target), err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(target), filepath.Base(target)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := io.Copy(tmp, bytes.NewReader(merged)); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	// On disk before the rename: a crash must leave the old file or the
-	// new one, never an empty one under the config's name.
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), target); err != nil {
+	if err := writeAtomic(target, merged); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// writeAtomic replaces the file at path with data, mode 0600, through a
+// temporary file beside it that is synced before the rename: a crash
+// leaves the old file or the new one, never a partial one, and a file
+// that was there with a wider mode does not keep it. (google/renameio
+// does this on Unix only; the CLI also builds for Windows.)
+func writeAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = io.Copy(tmp, bytes.NewReader(data))
+	if err == nil {
+		err = tmp.Chmod(0o600)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 // maxLinks bounds the symbolic links linkTarget follows, as the kernel's
