@@ -192,6 +192,13 @@ func scanValue(dec *json.Decoder, path string, depth int) error {
 	if err != nil {
 		return refused(CodeMalformedJSON, "the request body is not valid JSON", "")
 	}
+	if tok == nil {
+		// encoding/json takes null as "absent": an optional field would
+		// get its default (a rotation its 7-day grace) from a value that
+		// names none. No RoleCall field takes null.
+		f := truncate.String(path, 64)
+		return refused(CodeInvalidType, fmt.Sprintf("field %q may not be null; leave it out for its default", f), f)
+	}
 	d, ok := tok.(json.Delim)
 	if !ok {
 		return nil

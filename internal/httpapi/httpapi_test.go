@@ -489,6 +489,9 @@ func TestRejectedRequestsChangeNothing(t *testing.T) {
 		{"duplicate field", ops("POST", "/v1/tenants", `{"tenantId":"x","name":"x","tenantId":"y"}`), 400, CodeDuplicateField, "tenantId"},
 		{"wrong type", ops("POST", "/v1/tenants", `{"tenantId":5,"name":"x"}`), 400, CodeInvalidType, "tenantId"},
 		{"object for string", ops("POST", "/v1/tenants", `{"tenantId":{"a":1},"name":"x"}`), 400, CodeInvalidType, "tenantId"},
+		// null would decode as absent, and rotate with the default grace.
+		{"null for an optional field", ops("POST", "/v1/tenants/acme/external-id/rotate", `{"graceSeconds":null}`), 400, CodeInvalidType, "graceSeconds"},
+		{"null for a string", ops("POST", "/v1/tenants", `{"tenantId":null,"name":"x"}`), 400, CodeInvalidType, "tenantId"},
 		{"deep nesting", ops("POST", "/v1/tenants", `{"tenantId":`+strings.Repeat("[", 100)+strings.Repeat("]", 100)+`}`), 400, CodeMalformedJSON, ""},
 		{"invalid tenant id", ops("POST", "/v1/tenants", `{"tenantId":"a b","name":"x"}`), 400, tenant.CodeInvalidTenantID, "tenantId"},
 		{"missing tenant id", ops("POST", "/v1/tenants", `{"name":"x"}`), 400, tenant.CodeInvalidTenantID, "tenantId"},
@@ -516,7 +519,7 @@ func TestRejectedRequestsChangeNothing(t *testing.T) {
 		{"customer with expired invite", req{method: "GET", path: "/v1/invite", auth: "Invite " + expired}, 401, tenant.CodeInviteExpired, ""},
 		{"submit without body", req{method: "POST", path: "/v1/connections", auth: inv, ctype: "application/json"}, 415, CodeUnsupportedMedia, ""},
 		{"submit empty object", req{method: "POST", path: "/v1/connections", body: `{}`, auth: inv}, 400, rolearn.CodeInvalidARN, "roleArn"},
-		{"submit null arn", req{method: "POST", path: "/v1/connections", body: `{"roleArn":null}`, auth: inv}, 400, rolearn.CodeInvalidARN, "roleArn"},
+		{"submit null arn", req{method: "POST", path: "/v1/connections", body: `{"roleArn":null}`, auth: inv}, 400, CodeInvalidType, "roleArn"},
 		{"submit number arn", req{method: "POST", path: "/v1/connections", body: `{"roleArn":1}`, auth: inv}, 400, CodeInvalidType, "roleArn"},
 		{"submit short account", req{method: "POST", path: "/v1/connections", body: `{"roleArn":"arn:aws:iam::123:role/x"}`, auth: inv}, 400, rolearn.CodeInvalidAccount, "roleArn"},
 		{"submit user arn", req{method: "POST", path: "/v1/connections", body: `{"roleArn":"arn:aws:iam::111122223333:user/bob"}`, auth: inv}, 400, rolearn.CodeNotRole, "roleArn"},

@@ -34,7 +34,7 @@ func TestCreateTenantMaxConnections(t *testing.T) {
 		max    int
 	}{
 		{"absent is the default", ``, 201, "", "", 100},
-		{"null is the default", `,"maxConnections":null`, 201, "", "", 100},
+		{"null is refused, not the default", `,"maxConnections":null`, 400, CodeInvalidType, "maxConnections", 0},
 		{"one", `,"maxConnections":1`, 201, "", "", 1},
 		{"ten thousand", `,"maxConnections":10000`, 201, "", "", 10000},
 		{"zero", `,"maxConnections":0`, 400, tenant.CodeInvalidMaxConnections, "maxConnections", 0},
