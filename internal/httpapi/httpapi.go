@@ -46,7 +46,7 @@ type Onboarding interface {
 	Connection(ctx context.Context, tenantID, accountID string) (connection.Connection, error)
 	Disconnect(ctx context.Context, tenantID, accountID string) (connection.Connection, error)
 	RequestCheck(ctx context.Context, tenantID, accountID string) (connection.Connection, error)
-	QueueCheck(ctx context.Context, t tenant.Tenant, c connection.Connection) error
+	CheckInvited(ctx context.Context, t tenant.Tenant, code string, c connection.Connection) error
 	ListByTenant(ctx context.Context, tenantID, cursor string, limit int) (onboarding.Page, error)
 	ConnectionsOf(ctx context.Context, t tenant.Tenant, cursor string, limit int) (onboarding.Page, error)
 	ListByStatus(ctx context.Context, status string, cursor string, limit int) (onboarding.Page, error)

@@ -100,10 +100,9 @@ func (h *Handler) connectionStatus(c connection.Connection) connectionStatus {
 	return v
 }
 
-// checkAgainAfter is how soon after a check a customer may ask for another:
-// the form's "Check again now" is a nudge inside the propagation window,
-// not a way to spend the partner's STS budget.
-const checkAgainAfter = 5 * time.Second
+// checkAgainAfter is how soon after a check a customer may ask for another
+// (and, counted in the store, how often one may be queued at all).
+const checkAgainAfter = onboarding.CustomerCheckWindow
 
 // customerCheck is POST /v1/connections/{accountId}/check: the customer
 // asks for a check now, e.g. right after fixing the role.
@@ -123,6 +122,7 @@ func (h *Handler) customerCheck(w http.ResponseWriter, r *http.Request, t tenant
 		w.Header().Set("Retry-After", strconv.Itoa(max(wait, 1)))
 		return refused(CodeCheckTooSoon, "the role was checked a moment ago; try again in "+strconv.Itoa(max(wait, 1))+" s", "")
 	}
-	err = h.cfg.Service.QueueCheck(r.Context(), t, c)
+	code, _ := credential(r, "Invite") // the customer wrapper resolved it
+	err = h.cfg.Service.CheckInvited(r.Context(), t, code, c)
 	return answerAs(w, http.StatusAccepted, c, err, h.connectionStatus)
 }

@@ -158,6 +158,27 @@ func TestCustomerCheckAgain(t *testing.T) {
 	}
 }
 
+// TestCustomerCheckBurstQueuesOne: requests that arrive before the first
+// queued check has run (LastCheckedAt has not moved) queue nothing more:
+// the window is counted in the store, not read from the last check.
+func TestCustomerCheckBurstQueuesOne(t *testing.T) {
+	e, auth := checkEnv(t)
+	e.checked(e.now)
+	e.now = e.now.Add(10 * time.Second)
+	before := e.queued()
+	codes := map[int]int{}
+	for range 20 {
+		w := e.do(req{method: "POST", path: "/v1/connections/" + customerAcct + "/check", auth: auth})
+		codes[w.Code]++
+		if w.Code == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
+			t.Errorf("429 without Retry-After: %s", w.Body)
+		}
+	}
+	if n := e.queued() - before; n != 1 || codes[http.StatusAccepted] != 1 || codes[http.StatusTooManyRequests] != 19 {
+		t.Errorf("20 requests in one window queued %d checks (answers %v), want 1 queued, 1 accepted, 19 CHECK_TOO_SOON", n, codes)
+	}
+}
+
 // TestRoutesReadEachItemOnce: a request reads its tenant, and its
 // connection, once, whether the invite or the path names them.
 func TestRoutesReadEachItemOnce(t *testing.T) {

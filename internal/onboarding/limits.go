@@ -29,6 +29,12 @@ const rateWindow = time.Minute
 // any way around it an operator had, a workload would have too.
 const CheckRequestWindow = 5 * time.Minute
 
+// CustomerCheckWindow is the fixed window in which a customer may ask for
+// one check of a connection (CheckInvited): the form's "Check again now"
+// is a nudge while the customer fixes the role, not a way to spend the
+// partner's STS budget.
+const CustomerCheckWindow = 5 * time.Second
+
 // TenantOptions are a new tenant's optional settings.
 type TenantOptions struct {
 	// MaxConnections bounds the tenant's live connections
@@ -65,6 +71,35 @@ func (s *Service) SubmitInvited(ctx context.Context, t tenant.Tenant, code, role
 		return connection.Connection{}, err
 	}
 	return s.Submit(ctx, t, roleARN)
+}
+
+// CheckInvited queues the check a customer holding an invite code
+// (already resolved to t) asks for on the form, of c, the connection just
+// read. Both limits are counted in the store before the queue send, so
+// they hold across API instances and a burst queues at most one check:
+// at most one per connection per CustomerCheckWindow (CHECK_TOO_SOON), and
+// each counted against the invite's submissions (RATE_LIMITED), since a
+// check costs the priority queue's STS share what a submission does.
+func (s *Service) CheckInvited(ctx context.Context, t tenant.Tenant, code string, c connection.Connection) error {
+	if err := checkable(t, c); err != nil {
+		return err
+	}
+	now := s.now()
+	window := now.Truncate(CustomerCheckWindow)
+	end := window.Add(CustomerCheckWindow)
+	ok, err := s.Store.Hit(ctx, "ccheck#"+c.TenantID+"#"+c.AccountID, window, 1, end.Add(CustomerCheckWindow))
+	if err != nil {
+		return fmt.Errorf("count check request of %s/%s: %w", c.TenantID, c.AccountID, err)
+	}
+	if !ok {
+		wait := RetryAfter(now, end)
+		return &Error{Code: CodeCheckTooSoon, Field: "accountId", RetryAfter: wait,
+			Message: fmt.Sprintf("a check of this connection was asked for a moment ago; try again in %d s", int(wait/time.Second))}
+	}
+	if err := s.takeSubmission(ctx, tenant.HashCode(code)); err != nil {
+		return err
+	}
+	return s.queueJobs(ctx, t, c)
 }
 
 // takeSubmission counts one submission of the invite whose code hashes to

@@ -339,16 +339,6 @@ func (s *Service) RequestCheck(ctx context.Context, tenantID, accountID string) 
 	return c, nil
 }
 
-// QueueCheck queues a check of c, a connection of t the caller has just
-// read (the customer's form has both), with t's external IDs. A
-// disconnected connection is refused: its role must be submitted again.
-func (s *Service) QueueCheck(ctx context.Context, t tenant.Tenant, c connection.Connection) error {
-	if err := checkable(t, c); err != nil {
-		return err
-	}
-	return s.queueJobs(ctx, t, c)
-}
-
 // queueJobs sends the jobs of a requested check of c, a connection
 // checkable with t's external IDs.
 func (s *Service) queueJobs(ctx context.Context, t tenant.Tenant, c connection.Connection) error {

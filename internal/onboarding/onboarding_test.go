@@ -459,8 +459,8 @@ func TestRequestCheckAndRotate(t *testing.T) {
 	// Another tenant's connection is never checked with acme's external ID.
 	other := c
 	other.TenantID = "beta"
-	if err := f.svc.QueueCheck(ctx, acme, other); err == nil || len(f.queue.Jobs()) != 1 {
-		t.Fatalf("QueueCheck of another tenant's connection = %v, %d jobs", err, len(f.queue.Jobs()))
+	if err := f.svc.CheckInvited(ctx, acme, "code", other); err == nil || len(f.queue.Jobs()) != 1 {
+		t.Fatalf("CheckInvited of another tenant's connection = %v, %d jobs", err, len(f.queue.Jobs()))
 	}
 
 	// A requested check a window later is queued again.
@@ -573,22 +573,53 @@ func TestAsErrorInternal(t *testing.T) {
 	}
 }
 
-// The customer form's check (QueueCheck) queues the connection's jobs with
-// its tenant's external ID, and a disconnected connection none.
-func TestQueueCheck(t *testing.T) {
+// TestCheckInvited: the customer form's check queues the connection's
+// jobs with its tenant's external ID, at most once per connection per
+// CustomerCheckWindow, each counted against the invite's submissions; a
+// refused one, or one of a disconnected connection, queues nothing.
+func TestCheckInvited(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
+	f.svc.SubmissionsPerMinute = 3
 	acme := f.tenant(t, "acme")
 	c, err := f.svc.Submit(ctx, acme, roleARN)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.QueueCheck(ctx, acme, c); err != nil || len(f.queue.Jobs()) != 1 || f.queue.Jobs()[0].ExternalID != acme.ExternalID {
-		t.Fatalf("QueueCheck = %v, jobs %+v", err, f.queue.Jobs())
-	}
 	gone := c
 	gone.Status = connection.Disconnected
-	if err := f.svc.QueueCheck(ctx, acme, gone); err == nil || onboarding.AsError(err) == nil || len(f.queue.Jobs()) != 1 {
-		t.Fatalf("QueueCheck of a disconnected connection = %v, %d jobs", err, len(f.queue.Jobs()))
+	start := f.now.Truncate(time.Minute).Add(time.Minute)
+	w := onboarding.CustomerCheckWindow
+	tests := []struct {
+		name  string
+		at    time.Duration // after start
+		conn  connection.Connection
+		code  string // the refusal's; "" queues a check
+		retry time.Duration
+	}{
+		{"the first", 0, c, "", 0},
+		{"again in the same window", time.Second, c, onboarding.CodeCheckTooSoon, w - time.Second},
+		{"a burst at the window's end", w - time.Millisecond, c, onboarding.CodeCheckTooSoon, time.Second},
+		{"the next window", w, c, "", 0},
+		{"a disconnected connection", 2 * w, gone, onboarding.CodeDisconnected, 0},
+		{"the third of the invite's minute", 3 * w, c, "", 0},
+		{"past the invite's submissions a minute", 4 * w, c, onboarding.CodeRateLimited, time.Minute - 4*w},
+		{"the next minute", time.Minute, c, "", 0},
+	}
+	for _, tt := range tests {
+		f.now = start.Add(tt.at)
+		before := len(f.queue.Jobs())
+		err := f.svc.CheckInvited(ctx, acme, "invite-code", tt.conn)
+		queued := len(f.queue.Jobs()) - before
+		if tt.code == "" {
+			if err != nil || queued != 1 || f.queue.Jobs()[before].ExternalID != acme.ExternalID {
+				t.Errorf("%s: %v, %d jobs queued, want one with acme's external ID", tt.name, err, queued)
+			}
+			continue
+		}
+		e := onboarding.AsError(err)
+		if e == nil || e.Code != tt.code || e.RetryAfter != tt.retry || queued != 0 {
+			t.Errorf("%s: %+v (%v), %d jobs queued; want %s, retry after %v, none queued", tt.name, e, err, queued, tt.code, tt.retry)
+		}
 	}
 }
