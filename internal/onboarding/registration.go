@@ -82,8 +82,23 @@ func (r *Registrations) create(ctx context.Context, tenantID string, ttl time.Du
 	if live >= registration.MaxLive {
 		return "", registration.Token{}, &Error{Code: CodeTooManyTokens, Message: fmt.Sprintf("a tenant holds at most %d live registration tokens; revoke one first", registration.MaxLive)}
 	}
+	tooMany := &Error{Code: CodeTooManyTokens, Message: fmt.Sprintf("an invite creates at most %d registration tokens; reuse one you have, or ask the partner", registration.MaxPerInvite)}
 	if byInvite >= registration.MaxPerInvite {
-		return "", registration.Token{}, &Error{Code: CodeTooManyTokens, Message: fmt.Sprintf("an invite creates at most %d registration tokens; reuse one you have, or ask the partner", registration.MaxPerInvite)}
+		return "", registration.Token{}, tooMany
+	}
+	if inviteHash != "" {
+		// The listing above is read before the write, so requests that
+		// arrive together would all pass it: the invite's count is also
+		// held in the store, where each creation takes one atomically. It
+		// outlives the invite (30 days at most, and the invite was made
+		// before now). A write that then fails has spent its count.
+		ok, err := r.Service.Store.Hit(ctx, "regtokens#"+inviteHash, time.Unix(0, 0).UTC(), registration.MaxPerInvite, now.Add(tenant.MaxInviteTTL))
+		if err != nil {
+			return "", registration.Token{}, fmt.Errorf("count registration tokens of an invite of %s: %w", tenantID, err)
+		}
+		if !ok {
+			return "", registration.Token{}, tooMany
+		}
 	}
 	for attempt := 0; ; attempt++ {
 		secret, tok, _ := registration.New(tenantID, now, ttl) // ttl was validated above

@@ -22,6 +22,9 @@ type tokenStore struct {
 	*store.MemoryRegistrations
 	put               func(registration.Token) error
 	list, get, revoke error
+	// stale lists no token, as a listing read before concurrent
+	// creations wrote answers.
+	stale bool
 }
 
 func (s *tokenStore) PutRegistrationToken(ctx context.Context, t registration.Token) error {
@@ -34,7 +37,7 @@ func (s *tokenStore) PutRegistrationToken(ctx context.Context, t registration.To
 }
 
 func (s *tokenStore) ListRegistrationTokens(ctx context.Context, tenantID string) ([]registration.Token, error) {
-	if s.list != nil {
+	if s.list != nil || s.stale {
 		return nil, s.list
 	}
 	return s.MemoryRegistrations.ListRegistrationTokens(ctx, tenantID)
@@ -153,6 +156,25 @@ func TestCreateTokenLimits(t *testing.T) {
 		}
 		if n := len(tokens(t, ts, "beta")); n != registration.MaxPerInvite+1 {
 			t.Fatalf("beta holds %d tokens, want %d", n, registration.MaxPerInvite+1)
+		}
+	})
+
+	// Requests that arrive together all list the tokens before any is
+	// written: the invite's count is taken in the store all the same.
+	t.Run("per invite, listed together", func(t *testing.T) {
+		ts.stale = true
+		defer func() { ts.stale = false }()
+		made := 0
+		for range registration.MaxPerInvite + 3 {
+			_, _, err := regs.CreateTokenForInvite(ctx, "beta", "hash-c")
+			if err == nil {
+				made++
+				continue
+			}
+			wantCode(t, err, onboarding.CodeTooManyTokens, "")
+		}
+		if made != registration.MaxPerInvite {
+			t.Fatalf("an invite made %d tokens when its requests listed together, want %d", made, registration.MaxPerInvite)
 		}
 	})
 
