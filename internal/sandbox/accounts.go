@@ -50,13 +50,20 @@ func (s *STS) SetIdentityPolicies(principalARN string, docs ...[]byte) error {
 	return nil
 }
 
-// policyHolder is the key identity policies are held under: the role ARN
-// (path included) for a role or its sessions, the user ARN for a user.
+// policyHolder is the key identity policies are held under: for a role
+// or its sessions the role as IAM identifies it (roleKey: its name,
+// unique in the account whatever the path, which a session's ARN leaves
+// out), the user ARN for a user.
 func policyHolder(id identity) string {
 	if id.kind == kindRole || id.kind == kindSession {
-		return id.roleARN()
+		return "role " + id.roleKey()
 	}
 	return id.arn
+}
+
+// rolePolicyHolder is policyHolder of the role a.
+func rolePolicyHolder(a rolearn.ARN) string {
+	return policyHolder(identity{kind: kindRole, partition: a.Partition, account: a.Account, roleName: a.Name, rolePath: a.Path})
 }
 
 // policiesOf returns the identity-based policies c is evaluated with.

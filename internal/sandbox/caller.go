@@ -112,10 +112,21 @@ var (
 // unknown here: partitions are separate IAM instances, and a credential
 // issued in one is not valid in another, so STS answers as for any unknown
 // access key.
+//
+// A session's ARN leaves out its role's path; the session acts as the
+// sandbox role of its name, path included (aws:PrincipalArn, trust
+// policies naming the role), as at IAM.
 func (s *STS) configuredCaller(principalARN string) (caller, *APIError) {
 	id, err := parseIdentity(principalARN)
 	if err != nil || id.partition != s.partition {
 		return caller{}, errInvalidToken
+	}
+	if id.kind == kindSession {
+		s.mu.RLock()
+		if arn, ok := s.byClaim[id.account+"/"+strings.ToLower(id.roleName)]; ok && s.roles[arn].arn.Name == id.roleName {
+			id.rolePath = s.roles[arn].arn.Path
+		}
+		s.mu.RUnlock()
 	}
 	return caller{id: id, chained: id.kind == kindRole || id.kind == kindSession}, nil
 }

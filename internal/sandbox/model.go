@@ -142,7 +142,7 @@ func (s *STS) Load(doc []byte) error {
 	for _, r := range roles {
 		s.putRoleLocked(sandboxRole{arn: r.arn, doc: r.doc, policy: r.trust, maxSession: r.max})
 		if r.policies != nil {
-			s.identityPolicies[r.arn.String()] = r.policies
+			s.identityPolicies[rolePolicyHolder(r.arn)] = r.policies
 		}
 	}
 	for _, c := range callers {

@@ -1,0 +1,69 @@
+package sandbox_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/rolecall/rolecall/internal/probe"
+	"github.com/rolecall/rolecall/internal/sandbox"
+)
+
+// TestSessionOfARoleWithAPath: an assumed-role ARN leaves out its role's
+// path, but IAM evaluates the session as its role, path included: the
+// role's identity policies apply (also set through the session's ARN, or
+// before the role exists), and aws:PrincipalArn is the role's ARN with
+// its path. Each case is checked for the role itself too, embedded and
+// over HTTP.
+func TestSessionOfARoleWithAPath(t *testing.T) {
+	const (
+		pathRole = "arn:aws:iam::111122223333:role/team/access"
+		session  = "arn:aws:sts::111122223333:assumed-role/access/worker-1"
+		target   = "arn:aws:iam::210987654321:role/Target"
+		key      = "AKIASESSIONOFPATHROLE"
+	)
+	trustAccount := []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"sts:AssumeRole"}]}`)
+	denyAll := []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"sts:AssumeRole","Resource":"*"}]}`)
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, s *sandbox.STS)
+	}{
+		{"the role's Deny, set on the role", func(t *testing.T, s *sandbox.STS) {
+			must(t, errors.Join(s.PutRole(target, trustAccount), s.SetIdentityPolicies(pathRole, denyAll)))
+		}},
+		{"the role's Deny, set before the role exists", func(t *testing.T, s *sandbox.STS) {
+			must(t, errors.Join(s.SetIdentityPolicies(pathRole, denyAll), s.PutRole(target, trustAccount)))
+		}},
+		{"the Deny of a model's caller that is a session", func(t *testing.T, s *sandbox.STS) {
+			m, err := json.Marshal(sandbox.Model{
+				Roles:   []sandbox.ModelRole{{ARN: target, TrustPolicy: trustAccount}},
+				Callers: []sandbox.ModelCaller{{AccessKeyID: "AKIAMODELSESSION0001", Principal: session, IdentityPolicies: []json.RawMessage{denyAll}}},
+			})
+			must(t, errors.Join(err, s.Load(m)))
+		}},
+		{"a Deny on aws:PrincipalArn with the path", func(t *testing.T, s *sandbox.STS) {
+			must(t, s.PutRole(target, []byte(`{"Version":"2012-10-17","Statement":[
+				{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"sts:AssumeRole"},
+				{"Effect":"Deny","Principal":"*","Action":"sts:AssumeRole","Condition":{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::111122223333:role/team/*"}}}]}`)))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := sandbox.New(sandbox.Config{Callers: map[string]string{key: session}})
+			tt.setup(t, s)
+			must(t, s.PutRole(pathRole, trustAccount))
+			for _, caller := range []string{pathRole, session} {
+				if _, err := s.Assumer(caller).AssumeRole(context.Background(), req(target, "")); !errors.Is(err, probe.ErrDenied) {
+					t.Errorf("%s: %v, want AccessDenied", caller, err)
+				}
+			}
+			srv := httptest.NewServer(s)
+			defer srv.Close()
+			if _, err := (&probe.STS{Client: stsClient(srv.URL, key, "us-east-1")}).AssumeRole(context.Background(), req(target, "")); !errors.Is(err, probe.ErrDenied) {
+				t.Errorf("over HTTP, %s: %v, want AccessDenied", session, err)
+			}
+		})
+	}
+}
