@@ -163,15 +163,18 @@ type guard struct {
 
 // guardOf returns the guard of t, if it needs one. A status change, a
 // change of the failure count (reset or increment) or of the external-ID
-// bookkeeping needs one; a routine check that changes none of these (the
-// common case: a healthy role checked again, or a transient failure) does
-// not, so it stays a single conditional write.
+// bookkeeping needs one, and so does every success with the previous ID
+// only: the grace that accepts it ends, and a job made during it can be
+// checked after (waiting in the routine queue, or redelivered), when the
+// success must change nothing. A routine check that changes none of these
+// (the common case: a healthy role checked again with the current ID, or
+// a transient failure) needs none, so it stays a single conditional write.
 func guardOf(t connection.Transition) (guard, bool) {
 	o := t.Check
 	if o == nil || o.Result == connection.ResultTransient {
 		return guard{}, false
 	}
-	if t.Event == nil && t.Before != nil {
+	if t.Event == nil && t.Before != nil && !o.PreviousOnly() {
 		b, a := t.Before, t.After
 		if a.ConsecutiveFailures == b.ConsecutiveFailures && a.ExternalIDVersion == b.ExternalIDVersion && a.ExternalIDCurrent == b.ExternalIDCurrent {
 			return guard{}, false

@@ -92,3 +92,50 @@ func TestProcessAcrossRotation(t *testing.T) {
 		t.Fatalf("job after completion %+v", j)
 	}
 }
+
+// A job made during the grace carries the previous external ID; checked
+// after the rotation completed (the previous ID retired), its success with
+// the previous ID only changes nothing, routine as it is: the connection's
+// check times stay, so its next check, with the current ID, comes when due.
+func TestLateJobWithTheRetiredPreviousID(t *testing.T) {
+	ctx := context.Background()
+	st := store.NewMemory()
+	c := seed(t, st, "123456789012", connection.Verified)
+	tn, _ := st.GetTenant(ctx, "acme")
+	r := tn.RotatedWithGrace(t0.Add(30*time.Minute), 24*time.Hour) // grace ends t0+24h30m
+	if err := st.RotateExternalID(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	checkedAt := t0.Add(time.Hour)
+	ch := &scriptedChecker{answer: func(req probe.Request) (connection.Outcome, chan struct{}) {
+		// The role trusts only the previous ID.
+		return connection.Outcome{Result: connection.ResultOK, Version: req.Version, ExternalIDVersion: req.PreviousExternalIDVersion, CheckedAt: checkedAt}, nil
+	}}
+	w := newWorker(st, ch, nil)
+	cur, _ := st.GetConnection(ctx, "acme", c.AccountID)
+	inGrace, _ := st.GetTenant(ctx, "acme")
+	if _, err := w.Process(ctx, probe.JobsFor(cur, inGrace, probe.WhyScheduled, t0.Add(time.Hour))[0], 1); err != nil {
+		t.Fatal(err)
+	}
+	// Another job made just before the grace ends (e.g. waiting in the
+	// routine queue, or redelivered after transient failures).
+	cur, _ = st.GetConnection(ctx, "acme", c.AccountID)
+	late := probe.JobsFor(cur, inGrace, probe.WhyScheduled, t0.Add(24*time.Hour))[0]
+	if late.PreviousExternalID == "" {
+		t.Fatal("job made during the grace carries no previous ID")
+	}
+	// The grace ends; the sweep completes the rotation.
+	if err := st.CompleteRotation(ctx, inGrace, connection.CompletionGraceEnded, t0.Add(25*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := st.GetConnection(ctx, "acme", c.AccountID)
+	checkedAt = t0.Add(26 * time.Hour) // the late job's check runs after completion
+	if _, err := w.Process(ctx, late, 1); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := st.GetConnection(ctx, "acme", c.AccountID)
+	if !after.LastCheckedAt.Equal(before.LastCheckedAt) || !after.NextCheckAt.Equal(before.NextCheckAt) {
+		t.Fatalf("a success with the retired previous ID was written: lastCheckedAt %s -> %s, nextCheckAt %s -> %s, status %s",
+			before.LastCheckedAt, after.LastCheckedAt, before.NextCheckAt, after.NextCheckAt, after.Status)
+	}
+}

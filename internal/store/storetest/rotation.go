@@ -86,6 +86,7 @@ func testRotationGrace(t *testing.T, f *Fixture) {
 		{"the previous ID after the grace cannot restore", lost, connection.ResultOK, 1, true, r.GraceEndsAt, store.ErrExternalIDRetired, false},
 		{"the current ID restores", lost, connection.ResultOK, 2, false, at, nil, true},
 		{"the previous ID keeps a healthy role verified, not current", healthy, connection.ResultOK, 1, true, at, nil, false},
+		{"the previous ID again, a routine check within the grace", healthy, connection.ResultOK, 1, true, at.Add(time.Minute), nil, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -115,8 +116,14 @@ func testRotationGrace(t *testing.T, f *Fixture) {
 	if len(evs) != 2 || evs[1] != connection.RotationCompleted(r, connection.CompletionAllCurrent, at) {
 		t.Fatalf("tenant events %+v", evs)
 	}
+	// A job made during the grace and checked after the completion: its
+	// success with the previous ID, routine as it is (nothing but check
+	// times would change), is refused too.
 	before := *f.Current(tid, healthy)
-	f.Now = at.Add(time.Minute)
+	_, err = f.apply(tid, healthy, connection.ResultOK, 1, true, at.Add(2*time.Minute))
+	wantErr(t, "a routine success with the retired ID", err, store.ErrExternalIDRetired)
+	wantConn(t, f.Current(tid, healthy), before)
+	f.Now = at.Add(3 * time.Minute)
 	f.MustCheck(tid, healthy, connection.ResultDenied) // counted with the current ID
 	_, err = f.apply(tid, healthy, connection.ResultOK, 1, true, f.Now.Add(time.Second))
 	wantErr(t, "the retired ID resets nothing", err, store.ErrExternalIDRetired)
