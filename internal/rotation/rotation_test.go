@@ -12,6 +12,7 @@ import (
 	"github.com/rolecall/rolecall/internal/rotation"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
+	"github.com/rolecall/rolecall/internal/testkit/testarn"
 )
 
 // newTenant is a memory store holding tenant acme, created at t0.
@@ -197,5 +198,74 @@ func TestSettleReadsEveryPage(t *testing.T) {
 	}
 	if done, err := rotation.Settle(ctx, st, r, t0.Add(2*time.Minute)); err != nil || done {
 		t.Fatalf("Settle = %v, %v; want the rotation kept open by the connection on the second page", done, err)
+	}
+}
+
+// racingStore applies a write between Settle's listing and its completion,
+// as a concurrent verify worker does.
+type racingStore struct {
+	*store.Memory
+	between func()
+}
+
+func (s *racingStore) ListByTenant(ctx context.Context, tenantID, cursor string, limit int) (store.Page, error) {
+	p, err := s.Memory.ListByTenant(ctx, tenantID, cursor, limit)
+	if s.between != nil {
+		s.between()
+		s.between = nil
+	}
+	return p, err
+}
+
+// TestSettleRacesAPreviousOnlyVerification: a PENDING connection (its role
+// made with the pre-rotation ID) verifies with the previous ID alone while
+// Settle lists the tenant's connections; the rotation is not completed
+// ALL_CURRENT then, which would retire the ID the connection relies on
+// before the grace ends. A later Settle, with the tenant read again, sees
+// the connection and keeps the grace.
+func TestSettleRacesAPreviousOnlyVerification(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	mem, tn := newTenant(t, t0)
+	p := connection.DefaultPolicy()
+	r := tn.RotatedWithGrace(t0.Add(time.Minute), 24*time.Hour)
+	if err := mem.RotateExternalID(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	// A: VERIFIED with the current ID.
+	a := p.Submit(nil, "acme", testarn.MustParse(t, "arn:aws:iam::111111111111:role/A"), 2, t0.Add(2*time.Minute))
+	if err := mem.Apply(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	aok, _ := p.Apply(a.After, connection.Outcome{Result: connection.ResultOK, Version: a.After.Version, ExternalIDVersion: 2, ExternalIDCurrent: true, CheckedAt: t0.Add(3 * time.Minute)})
+	if err := mem.Apply(ctx, aok); err != nil {
+		t.Fatal(err)
+	}
+	// B: PENDING, submitted before the rotation.
+	b := p.Submit(nil, "acme", testarn.MustParse(t, "arn:aws:iam::222222222222:role/B"), 1, t0)
+	if err := mem.Apply(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	st := &racingStore{Memory: mem, between: func() {
+		bok, err := p.Apply(b.After, connection.Outcome{Result: connection.ResultOK, Version: b.After.Version, ExternalIDVersion: 1, ExternalIDCurrent: false, CheckedAt: t0.Add(4 * time.Minute)})
+		if err == nil {
+			err = mem.Apply(ctx, bok)
+		}
+		if err != nil {
+			t.Errorf("previous-only verification of B: %v", err)
+		}
+	}}
+	for range 2 {
+		done, err := rotation.SettleTenant(ctx, st, "acme", t0.Add(5*time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := mem.GetConnection(ctx, "acme", "222222222222")
+		if done || !got.HoldsClaim() || got.ExternalIDCurrent {
+			t.Fatalf("rotation completed %v while %s/%s is %s with only the previous ID (v%d)", done, got.TenantID, got.AccountID, got.Status, got.ExternalIDVersion)
+		}
+	}
+	if tn, _ := mem.GetTenant(ctx, "acme"); !tn.InGrace() {
+		t.Fatalf("the grace ended early: %+v", tn)
 	}
 }

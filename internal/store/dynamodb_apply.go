@@ -106,17 +106,22 @@ func snapshotCondition(before connection.Connection) (string, map[string]ddbtype
 	return "version = :v AND consecutiveFailures = :f AND roleArn = :r AND " + lc, vals
 }
 
-// guardItem is the condition check on the tenant item that it still
-// accepts the external ID version a check used (AcceptsExternalID).
+// guardItem is the condition on the tenant item that it still accepts the
+// external ID version a check used (AcceptsExternalID): a condition check,
+// or, for a success with the previous ID alone, an update that counts it
+// (Tenant.GraceWrites) under the same condition.
 func (d *DynamoDB) guardItem(g guard) ddbtypes.TransactWriteItem {
-	cc := &ddbtypes.ConditionCheck{TableName: &d.table, Key: key(tenantPK(g.tenantID), skTenant),
-		ConditionExpression:       aws.String("externalIdVersion = :gv"),
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":gv": n(g.version)}}
+	k := key(tenantPK(g.tenantID), skTenant)
 	if g.previous {
-		cc.ConditionExpression = aws.String("previousExternalIdVersion = :gv AND graceEndsAt > :gat")
-		cc.ExpressionAttributeValues[":gat"] = s(dueTime(g.at))
+		return ddbtypes.TransactWriteItem{Update: &ddbtypes.Update{TableName: &d.table, Key: k,
+			UpdateExpression:    aws.String("ADD graceWrites :one"),
+			ConditionExpression: aws.String("previousExternalIdVersion = :gv AND graceEndsAt > :gat"),
+			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+				":gv": n(g.version), ":gat": s(dueTime(g.at)), ":one": n(1)}}}
 	}
-	return ddbtypes.TransactWriteItem{ConditionCheck: cc}
+	return ddbtypes.TransactWriteItem{ConditionCheck: &ddbtypes.ConditionCheck{TableName: &d.table, Key: k,
+		ConditionExpression:       aws.String("externalIdVersion = :gv"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":gv": n(g.version)}}}
 }
 
 // transact runs a transaction, retrying TransactionConflict cancellations

@@ -76,8 +76,8 @@ func (d *DynamoDB) RotateExternalID(ctx context.Context, t tenant.Tenant) error 
 }
 
 // CompleteRotation implements Store: the retired tenant (conditioned on
-// the stored version and previous version) and the Completed event, in one
-// transaction.
+// the stored version and previous version, and for ALL_CURRENT on its
+// GraceWrites as read) and the Completed event, in one transaction.
 func (d *DynamoDB) CompleteRotation(ctx context.Context, t tenant.Tenant, completion string, at time.Time) error {
 	if !t.InGrace() {
 		return fmt.Errorf("complete rotation of %s to v%d: %w", t.ID, t.ExternalIDVersion, ErrConflict)
@@ -87,11 +87,18 @@ func (d *DynamoDB) CompleteRotation(ctx context.Context, t tenant.Tenant, comple
 		return fmt.Errorf("complete rotation of %s: %w", t.ID, err)
 	}
 	ti, ei := ms[0], ms[1]
+	cond := "externalIdVersion = :v AND previousExternalIdVersion = :pv AND attribute_exists(previousExternalId)"
+	vals := map[string]ddbtypes.AttributeValue{":v": n(t.ExternalIDVersion), ":pv": n(t.PreviousExternalIDVersion)}
+	if completion == connection.CompletionAllCurrent {
+		if t.GraceWrites == 0 {
+			cond += " AND attribute_not_exists(graceWrites)"
+		} else {
+			cond += " AND graceWrites = :gw"
+			vals[":gw"] = n(t.GraceWrites)
+		}
+	}
 	_, err = d.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{
-		{Put: &ddbtypes.Put{TableName: &d.table, Item: ti,
-			ConditionExpression: aws.String("externalIdVersion = :v AND previousExternalIdVersion = :pv AND attribute_exists(previousExternalId)"),
-			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-				":v": n(t.ExternalIDVersion), ":pv": n(t.PreviousExternalIDVersion)}}},
+		{Put: &ddbtypes.Put{TableName: &d.table, Item: ti, ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals}},
 		{Put: &ddbtypes.Put{TableName: &d.table, Item: ei, ConditionExpression: aws.String("attribute_not_exists(" + AttrPK + ")")}},
 	}})
 	codes, _ := reasons(err)

@@ -44,6 +44,7 @@ type tenantItem struct {
 	PreviousExternalID        string `dynamodbav:"previousExternalId,omitempty"`
 	PreviousExternalIDVersion int    `dynamodbav:"previousExternalIdVersion,omitempty"`
 	GraceEndsAt               string `dynamodbav:"graceEndsAt,omitempty"`
+	GraceWrites               int64  `dynamodbav:"graceWrites,omitempty"`
 	// TenantList and TenantKey are the keys of the sparse tenants index.
 	TenantList string `dynamodbav:"tenantList"`
 	TenantKey  string `dynamodbav:"tenantKey"`
@@ -166,7 +167,7 @@ func newTenantItem(t tenant.Tenant) tenantItem {
 		ExternalID: t.ExternalID, ExternalIDVersion: t.ExternalIDVersion, CreatedAt: utc(t.CreatedAt), RotatedAt: utc(t.RotatedAt),
 		MaxConnections:     t.MaxConnections,
 		PreviousExternalID: t.PreviousExternalID, PreviousExternalIDVersion: t.PreviousExternalIDVersion,
-		TenantList: TenantsPartition, TenantKey: t.ID}
+		GraceWrites: t.GraceWrites, TenantList: TenantsPartition, TenantKey: t.ID}
 	if t.InGrace() {
 		it.GraceEndsAt = dueTime(t.GraceEndsAt)
 	}
@@ -176,7 +177,7 @@ func newTenantItem(t tenant.Tenant) tenantItem {
 func (it tenantItem) tenant() tenant.Tenant {
 	t := tenant.Tenant{ID: it.TenantID, Name: it.Name, ExternalID: it.ExternalID, ExternalIDVersion: it.ExternalIDVersion,
 		CreatedAt: it.CreatedAt, RotatedAt: it.RotatedAt, MaxConnections: it.MaxConnections,
-		PreviousExternalID: it.PreviousExternalID, PreviousExternalIDVersion: it.PreviousExternalIDVersion}
+		PreviousExternalID: it.PreviousExternalID, PreviousExternalIDVersion: it.PreviousExternalIDVersion, GraceWrites: it.GraceWrites}
 	if t.MaxConnections == 0 { // stored before tenants had a limit
 		t.MaxConnections = tenant.DefaultMaxConnections
 	}

@@ -118,7 +118,8 @@ func (m *Memory) CompleteRotation(ctx context.Context, t tenant.Tenant, completi
 	switch {
 	case !ok:
 		return fmt.Errorf("complete rotation of %s: %w", t.ID, ErrNotFound)
-	case !t.InGrace() || cur.ExternalIDVersion != t.ExternalIDVersion || cur.PreviousExternalIDVersion != t.PreviousExternalIDVersion || !cur.InGrace():
+	case !t.InGrace() || cur.ExternalIDVersion != t.ExternalIDVersion || cur.PreviousExternalIDVersion != t.PreviousExternalIDVersion || !cur.InGrace(),
+		completion == connection.CompletionAllCurrent && cur.GraceWrites != t.GraceWrites:
 		return fmt.Errorf("complete rotation of %s to v%d: %w", t.ID, t.ExternalIDVersion, ErrConflict)
 	}
 	m.tenants[t.ID] = cur.Retired()
@@ -253,15 +254,26 @@ func (m *Memory) Apply(ctx context.Context, t connection.Transition) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	cur, exists := m.conns[k]
-	if g, ok := guardOf(t); ok {
+	g, guarded := guardOf(t)
+	if guarded {
 		if tn, found := m.tenants[g.tenantID]; !found || !tn.AcceptsExternalID(g.version, g.previous, g.at) {
 			return fmt.Errorf("apply check of %s/%s with external-id version %d: %w", k.tenant, k.account, g.version, ErrExternalIDRetired)
+		}
+	}
+	// countGrace counts a success with the previous ID alone on its tenant
+	// (Tenant.GraceWrites), once the write is sure to happen.
+	countGrace := func() {
+		if guarded && g.previous {
+			tn := m.tenants[g.tenantID]
+			tn.GraceWrites++
+			m.tenants[g.tenantID] = tn
 		}
 	}
 	if t.Event == nil {
 		if !exists || !sameSnapshot(cur, *t.Before) {
 			return fmt.Errorf("update connection %s/%s v%d: %w", k.tenant, k.account, t.Before.Version, ErrConflict)
 		}
+		countGrace()
 		cur.LastCheckedAt = t.After.LastCheckedAt
 		cur.NextCheckAt = t.After.NextCheckAt
 		cur.ConsecutiveFailures = t.After.ConsecutiveFailures
@@ -291,6 +303,7 @@ func (m *Memory) Apply(ctx context.Context, t connection.Transition) error {
 	if newClaim != "" {
 		m.claims[newClaim] = k
 	}
+	countGrace()
 	m.conns[k] = t.After
 	m.due.put(t.After)
 	ev := *t.Event

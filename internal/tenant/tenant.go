@@ -68,6 +68,12 @@ type Tenant struct {
 	PreviousExternalID        string    `json:"previousExternalId,omitempty"`
 	PreviousExternalIDVersion int       `json:"previousExternalIdVersion,omitempty"`
 	GraceEndsAt               time.Time `json:"graceEndsAt,omitzero"`
+	// GraceWrites counts the connection writes that rested on the
+	// previous external ID alone (its successes during the grace). A
+	// rotation completes because every connection is current only if it
+	// is unchanged since the tenant was read: a success with the previous
+	// ID written while the connections were listed keeps the grace.
+	GraceWrites int64 `json:"-"`
 }
 
 // Bounds of a tenant's MaxConnections.

@@ -105,15 +105,24 @@ func testRotationGrace(t *testing.T, f *Fixture) {
 			}
 		})
 	}
+	// Every connection is current only as of a tenant read after the last
+	// success with the previous ID: r was read before three, so it cannot
+	// complete the rotation as ALL_CURRENT (a connection listed before
+	// such a success may rely on the previous ID now), a fresh read can.
+	cur := f.Tenant(tid)
+	if cur.GraceWrites != r.GraceWrites+3 {
+		t.Fatalf("GraceWrites %d after three successes with the previous ID, %d before", cur.GraceWrites, r.GraceWrites)
+	}
+	wantErr(t, "complete as read before the last success with the previous ID", f.S.CompleteRotation(ctx, r, connection.CompletionAllCurrent, at), store.ErrConflict)
 	// Completing the rotation retires the previous ID for good, even
 	// inside what was its grace.
-	wantErr(t, "complete", f.S.CompleteRotation(ctx, r, connection.CompletionAllCurrent, at), nil)
-	if got := f.Tenant(tid); got != r.Retired() {
+	wantErr(t, "complete", f.S.CompleteRotation(ctx, cur, connection.CompletionAllCurrent, at), nil)
+	if got := f.Tenant(tid); got != cur.Retired() {
 		t.Fatalf("after completion %+v", got)
 	}
-	wantErr(t, "complete twice", f.S.CompleteRotation(ctx, r, connection.CompletionAllCurrent, at), store.ErrConflict)
+	wantErr(t, "complete twice", f.S.CompleteRotation(ctx, cur, connection.CompletionAllCurrent, at), store.ErrConflict)
 	evs, _ = f.S.TenantEvents(ctx, tid)
-	if len(evs) != 2 || evs[1] != connection.RotationCompleted(r, connection.CompletionAllCurrent, at) {
+	if len(evs) != 2 || evs[1] != connection.RotationCompleted(cur, connection.CompletionAllCurrent, at) {
 		t.Fatalf("tenant events %+v", evs)
 	}
 	// A job made during the grace and checked after the completion: its
