@@ -622,4 +622,13 @@ func TestCheckInvited(t *testing.T) {
 			t.Errorf("%s: %+v (%v), %d jobs queued; want %s, retry after %v, none queued", tt.name, e, err, queued, tt.code, tt.retry)
 		}
 	}
+	// A counter the store cannot keep is an internal error that queues
+	// nothing.
+	boom := errors.New("throttled")
+	f.svc.Store = &limitStore{hookStore: f.hooks, hit: boom}
+	f.now = start.Add(2 * time.Minute)
+	before := len(f.queue.Jobs())
+	if err := f.svc.CheckInvited(ctx, acme, "invite-code", c); !errors.Is(err, boom) || onboarding.AsError(err) != nil || len(f.queue.Jobs()) != before {
+		t.Errorf("with the store failing: %v, %d jobs queued", err, len(f.queue.Jobs())-before)
+	}
 }

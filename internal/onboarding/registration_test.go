@@ -178,6 +178,21 @@ func TestCreateTokenLimits(t *testing.T) {
 		}
 	})
 
+	// A count the store cannot keep is an internal error, and no token.
+	t.Run("per invite, the store cannot count", func(t *testing.T) {
+		boom := errors.New("throttled")
+		saved := f.svc.Store
+		f.svc.Store = &limitStore{hookStore: f.hooks, hit: boom}
+		defer func() { f.svc.Store = saved }()
+		before := len(tokens(t, ts, "beta"))
+		if _, _, err := regs.CreateTokenForInvite(ctx, "beta", "hash-d"); !errors.Is(err, boom) || onboarding.AsError(err) != nil {
+			t.Fatalf("with the store failing: %v", err)
+		}
+		if n := len(tokens(t, ts, "beta")); n != before {
+			t.Fatalf("a token was stored: %d, %d before", n, before)
+		}
+	})
+
 	t.Run("live per tenant", func(t *testing.T) {
 		var first registration.Token
 		for i := range registration.MaxLive {
