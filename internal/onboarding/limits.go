@@ -84,15 +84,11 @@ func (s *Service) CheckInvited(ctx context.Context, t tenant.Tenant, code string
 	if err := checkable(t, c); err != nil {
 		return err
 	}
-	now := s.now()
-	window := now.Truncate(CustomerCheckWindow)
-	end := window.Add(CustomerCheckWindow)
-	ok, err := s.Store.Hit(ctx, "ccheck#"+c.TenantID+"#"+c.AccountID, window, 1, end.Add(CustomerCheckWindow))
+	wait, err := s.hit(ctx, "ccheck#"+c.TenantID+"#"+c.AccountID, CustomerCheckWindow, 1)
 	if err != nil {
 		return fmt.Errorf("count check request of %s/%s: %w", c.TenantID, c.AccountID, err)
 	}
-	if !ok {
-		wait := RetryAfter(now, end)
+	if wait > 0 {
 		return &Error{Code: CodeCheckTooSoon, Field: "accountId", RetryAfter: wait,
 			Message: fmt.Sprintf("a check of this connection was asked for a moment ago; try again in %d s", int(wait/time.Second))}
 	}
@@ -109,18 +105,29 @@ func (s *Service) takeSubmission(ctx context.Context, hash string) error {
 	if limit <= 0 {
 		limit = DefaultSubmissionsPerMinute
 	}
-	now := s.now()
-	window := now.Truncate(rateWindow)
-	end := window.Add(rateWindow)
-	ok, err := s.Store.Hit(ctx, "invite#"+hash, window, limit, end.Add(rateWindow))
+	wait, err := s.hit(ctx, "invite#"+hash, rateWindow, limit)
 	if err != nil {
 		return fmt.Errorf("count submission: %w", err)
 	}
-	if ok {
+	if wait == 0 {
 		return nil
 	}
-	return &Error{Code: CodeRateLimited, RetryAfter: RetryAfter(now, end),
-		Message: fmt.Sprintf("this invite has made %d submissions in the last minute, the most allowed; try again in %d seconds", limit, int(RetryAfter(now, end)/time.Second))}
+	return &Error{Code: CodeRateLimited, RetryAfter: wait,
+		Message: fmt.Sprintf("this invite has made %d submissions in the last minute, the most allowed; try again in %d seconds", limit, int(wait/time.Second))}
+}
+
+// hit counts one hit of key in the current fixed window of size (held in
+// the store, kept one window past its end), at most limit: 0 when it
+// counted, else how long until the next window (RetryAfter).
+func (s *Service) hit(ctx context.Context, key string, size time.Duration, limit int) (time.Duration, error) {
+	now := s.now()
+	window := now.Truncate(size)
+	end := window.Add(size)
+	ok, err := s.Store.Hit(ctx, key, window, limit, end.Add(size))
+	if err != nil || ok {
+		return 0, err
+	}
+	return RetryAfter(now, end), nil
 }
 
 // takeCheckRequest counts the one requested check of c this window, or
@@ -129,17 +136,13 @@ func (s *Service) takeSubmission(ctx context.Context, hash string) error {
 // scheduled re-checks still run), where counting after it would let every
 // request of a burst through.
 func (s *Service) takeCheckRequest(ctx context.Context, c connection.Connection) error {
-	now := s.now()
-	window := now.Truncate(CheckRequestWindow)
-	end := window.Add(CheckRequestWindow)
-	ok, err := s.Store.Hit(ctx, "check#"+c.TenantID+"#"+c.AccountID, window, 1, end.Add(CheckRequestWindow))
+	wait, err := s.hit(ctx, "check#"+c.TenantID+"#"+c.AccountID, CheckRequestWindow, 1)
 	if err != nil {
 		return fmt.Errorf("count check request of %s/%s: %w", c.TenantID, c.AccountID, err)
 	}
-	if ok {
+	if wait == 0 {
 		return nil
 	}
-	wait := RetryAfter(now, end)
 	return &Error{Code: CodeCheckTooSoon, Field: "accountId", RetryAfter: wait,
 		Message: fmt.Sprintf("a check of this connection was already requested in this %d-minute window; scheduled checks go on; try again in %d seconds",
 			int(CheckRequestWindow/time.Minute), int(wait/time.Second))}
