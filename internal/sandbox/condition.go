@@ -161,6 +161,12 @@ func parseConditions(path string, v any, keys map[string]keyType, keyNames strin
 				if (base == opNull || base == opBool) && s != "true" && s != "false" {
 					return nil, invalid(kp, `%s takes "true" or "false"`, base)
 				}
+				if strings.HasPrefix(base, "Arn") && len(strings.SplitN(s, ":", 6)) != 6 {
+					// The User Guide matches an ARN pattern part by part; it
+					// does not say what a shorter one ("*") matches, and
+					// taking it to match nothing would make a Deny lenient.
+					return nil, unsupported(kp, "ARN pattern %q has fewer than the six colon-separated parts the sandbox matches part by part", s)
+				}
 			}
 			out = append(out, condition{base: base, set: set, ifExists: ifExists, key: key, values: vals, variables: variables})
 		}

@@ -90,6 +90,11 @@ func TestParsePolicyRefuses(t *testing.T) {
 		{"policy variable", stmt(`{` + allow + `,"Condition":{"StringEquals":{"sts:ExternalId":"${aws:username}"}}}`), ErrUnsupported, "Statement[0].Condition.StringEquals.sts:ExternalId"},
 		{"Null with other value", stmt(`{` + allow + `,"Condition":{"Null":{"sts:ExternalId":"yes"}}}`), ErrInvalidPolicy, "Statement[0].Condition.Null.sts:ExternalId"},
 		{"ArnLike on external ID", stmt(`{` + allow + `,"Condition":{"ArnLike":{"sts:ExternalId":"x1"}}}`), ErrInvalidPolicy, "Statement[0].Condition.ArnLike.sts:ExternalId"},
+		// IAM matches the six parts of an ARN pattern one by one; what a
+		// shorter pattern matches it does not say (taken as nothing, a
+		// Deny would be lenient).
+		{"short ARN pattern", stmt(`{` + allow + `,"Condition":{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::*"}}}`), ErrUnsupported, "Statement[0].Condition.ArnLike.aws:PrincipalArn"},
+		{"ARN pattern *", stmt(`{` + allow + `,"Condition":{"ArnNotEquals":{"aws:PrincipalArn":"*"}}}`), ErrUnsupported, "Statement[0].Condition.ArnNotEquals.aws:PrincipalArn"},
 		{"empty condition values", stmt(`{` + allow + `,"Condition":{"StringEquals":{"sts:ExternalId":[]}}}`), ErrInvalidPolicy, "Statement[0].Condition.StringEquals.sts:ExternalId"},
 		{"too large", stmt(`{` + allow + `,"Sid":"` + strings.Repeat("x", MaxPolicyChars) + `"}`), ErrInvalidPolicy, ""},
 		{"nested too deep", strings.Repeat("[", 100) + strings.Repeat("]", 100), ErrInvalidPolicy, ""},
