@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/rolecall/rolecall/internal/rolearn"
 )
@@ -50,26 +51,42 @@ func (s *STS) SetIdentityPolicies(principalARN string, docs ...[]byte) error {
 	return nil
 }
 
-// policyHolder is the key identity policies are held under: for a role
-// or its sessions the role as IAM identifies it (roleKey: its name,
-// unique in the account whatever the path, which a session's ARN leaves
-// out), the user ARN for a user.
+// policyHolder is the key identity policies are held under: the role ARN
+// (path included) for a role or its sessions, the user ARN for a user.
 func policyHolder(id identity) string {
 	if id.kind == kindRole || id.kind == kindSession {
-		return "role " + id.roleKey()
+		return id.roleARN()
 	}
 	return id.arn
 }
 
-// rolePolicyHolder is policyHolder of the role a.
-func rolePolicyHolder(a rolearn.ARN) string {
-	return policyHolder(identity{kind: kindRole, partition: a.Partition, account: a.Account, roleName: a.Name, rolePath: a.Path})
+// withRolePathLocked is id with, for a session, the path of the sandbox
+// role of its name: an assumed-role ARN leaves the path out, and IAM
+// evaluates the session as its role, path included. A session of a role
+// the sandbox does not hold keeps "/". s.mu must be held.
+func (s *STS) withRolePathLocked(id identity) identity {
+	if id.kind != kindSession {
+		return id
+	}
+	if arn, ok := s.byClaim[id.account+"/"+strings.ToLower(id.roleName)]; ok && s.roles[arn].arn.Name == id.roleName {
+		id.rolePath = s.roles[arn].arn.Path
+	}
+	return id
 }
 
-// policiesOf returns the identity-based policies c is evaluated with.
+// policiesOf returns the identity-based policies c is evaluated with. A
+// role with a path, or its session, that holds none takes those given for
+// a session of its name before the path was known (a model's caller
+// loaded before its role): never the default, which allows every
+// sts:AssumeRole, in their place.
 func (s *STS) policiesOf(c caller) []*Policy {
 	s.mu.RLock()
 	ps, set := s.identityPolicies[policyHolder(c.id)]
+	if !set && (c.id.kind == kindSession || c.id.kind == kindRole) && c.id.rolePath != "/" {
+		pathless := c.id
+		pathless.rolePath = "/"
+		ps, set = s.identityPolicies[policyHolder(pathless)]
+	}
 	s.mu.RUnlock()
 	switch {
 	case set:

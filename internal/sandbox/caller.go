@@ -121,13 +121,9 @@ func (s *STS) configuredCaller(principalARN string) (caller, *APIError) {
 	if err != nil || id.partition != s.partition {
 		return caller{}, errInvalidToken
 	}
-	if id.kind == kindSession {
-		s.mu.RLock()
-		if arn, ok := s.byClaim[id.account+"/"+strings.ToLower(id.roleName)]; ok && s.roles[arn].arn.Name == id.roleName {
-			id.rolePath = s.roles[arn].arn.Path
-		}
-		s.mu.RUnlock()
-	}
+	s.mu.RLock()
+	id = s.withRolePathLocked(id)
+	s.mu.RUnlock()
 	return caller{id: id, chained: id.kind == kindRole || id.kind == kindSession}, nil
 }
 

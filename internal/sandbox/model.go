@@ -69,7 +69,7 @@ func (s *STS) Load(doc []byte) error {
 	}
 	type parsedCaller struct {
 		key, principal string
-		holder         string
+		id             identity
 		policies       []*Policy
 	}
 	for acct, org := range m.Organizations {
@@ -127,7 +127,7 @@ func (s *STS) Load(doc []byte) error {
 		if err != nil {
 			return err
 		}
-		callers = append(callers, parsedCaller{key: c.AccessKeyID, principal: c.Principal, holder: policyHolder(id), policies: ps})
+		callers = append(callers, parsedCaller{key: c.AccessKeyID, principal: c.Principal, id: id, policies: ps})
 	}
 
 	s.mu.Lock()
@@ -142,13 +142,15 @@ func (s *STS) Load(doc []byte) error {
 	for _, r := range roles {
 		s.putRoleLocked(sandboxRole{arn: r.arn, doc: r.doc, policy: r.trust, maxSession: r.max})
 		if r.policies != nil {
-			s.identityPolicies[rolePolicyHolder(r.arn)] = r.policies
+			s.identityPolicies[r.arn.String()] = r.policies
 		}
 	}
 	for _, c := range callers {
 		s.callers[c.key] = c.principal
 		if c.policies != nil {
-			s.identityPolicies[c.holder] = c.policies
+			// A session's holder is its role's ARN, path included, once
+			// the model's roles are in.
+			s.identityPolicies[policyHolder(s.withRolePathLocked(c.id))] = c.policies
 		}
 	}
 	return nil

@@ -112,8 +112,7 @@ type STS struct {
 	roles    map[string]sandboxRole // canonical role ARN → role
 	byClaim  map[string]string      // role claim key → its canonical ARN in roles
 	disabled map[string]bool        // "<account>/<region>"
-	// identityPolicies: policyHolder (a role by name, a user by ARN) → its
-	// identity-based policies.
+	// identityPolicies: role ARN or user ARN → its identity-based policies.
 	identityPolicies map[string][]*Policy
 	orgs             map[string]string // account ID → organization ID
 	// roleGens counts the roles created, so each gets a generation of its
@@ -265,7 +264,7 @@ func (s *STS) DeleteRole(roleARN string) {
 // must be held for writing.
 func (s *STS) roleGoneLocked(role rolearn.ARN) {
 	roleARN := role.String()
-	delete(s.identityPolicies, rolePolicyHolder(role))
+	delete(s.identityPolicies, roleARN)
 	for key, principal := range s.callers {
 		id, err := parseIdentity(principal)
 		if err != nil {

@@ -67,3 +67,28 @@ func TestSessionOfARoleWithAPath(t *testing.T) {
 		})
 	}
 }
+
+// TestReplacedRoleKeepsTheNewRolesPolicies: a role put in place of another
+// of its name (on another path) is a new role: the old one's policies go,
+// the Deny set for the new one stays, whether the old one is replaced or
+// deleted.
+func TestReplacedRoleKeepsTheNewRolesPolicies(t *testing.T) {
+	const (
+		oldRole = "arn:aws:iam::111122223333:role/a/access"
+		newRole = "arn:aws:iam::111122223333:role/b/access"
+		target  = "arn:aws:iam::210987654321:role/Target"
+	)
+	trust := []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"sts:AssumeRole"}]}`)
+	denyAll := []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"sts:AssumeRole","Resource":"*"}]}`)
+	for _, deleteOld := range []bool{false, true} {
+		s := sandbox.New(sandbox.Config{})
+		must(t, errors.Join(s.PutRole(target, trust), s.PutRole(oldRole, trust), s.SetIdentityPolicies(newRole, denyAll)))
+		if deleteOld {
+			s.DeleteRole(oldRole)
+		}
+		must(t, s.PutRole(newRole, trust))
+		if _, err := s.Assumer(newRole).AssumeRole(context.Background(), req(target, "")); !errors.Is(err, probe.ErrDenied) {
+			t.Errorf("old role deleted first %v: %s, with a Deny set on it, assumed the target: %v", deleteOld, newRole, err)
+		}
+	}
+}
