@@ -85,6 +85,9 @@ func (a *API) Connections(ctx context.Context, tenantID, cursor string, limit in
 	if err := a.do(ctx, http.MethodGet, "/v1/tenants/"+url.PathEscape(tenantID)+"/access", q, nil, &page); err != nil {
 		return Page{}, err
 	}
+	if err := checkListed(page.Connections, tenantID); err != nil {
+		return Page{}, err
+	}
 	return page, nil
 }
 
@@ -107,13 +110,8 @@ func walkConnections[T interface{ ref() Ref }](ctx context.Context, a *API, path
 		if err := json.Unmarshal(raw, &p); err != nil {
 			return "", fmt.Errorf("rolecall API: malformed page of connections: %w", err)
 		}
-		for _, c := range p.Connections {
-			switch r := c.ref(); {
-			case !r.wellFormed():
-				return "", fmt.Errorf("rolecall API: malformed page of connections: %s is not a tenant ID and an account ID", r)
-			case tenantID != "" && r.TenantID != tenantID:
-				return "", fmt.Errorf("rolecall API: malformed page of connections: %s in the listing of tenant %q", r, tenantID)
-			}
+		if err := checkListed(p.Connections, tenantID); err != nil {
+			return "", err
 		}
 		out = append(out, p.Connections...)
 		return p.Cursor, nil
@@ -122,6 +120,20 @@ func walkConnections[T interface{ ref() Ref }](ctx context.Context, a *API, path
 		return nil, err
 	}
 	return out, nil
+}
+
+// checkListed refuses a page of connections that names IDs RoleCall does
+// not make, or a tenant other than tenantID ("": any).
+func checkListed[T interface{ ref() Ref }](conns []T, tenantID string) error {
+	for _, c := range conns {
+		switch r := c.ref(); {
+		case !r.wellFormed():
+			return fmt.Errorf("rolecall API: malformed page of connections: %s is not a tenant ID and an account ID", r)
+		case tenantID != "" && r.TenantID != tenantID:
+			return fmt.Errorf("rolecall API: malformed page of connections: %s in the listing of tenant %q", r, tenantID)
+		}
+	}
+	return nil
 }
 
 // Ref names one connection.

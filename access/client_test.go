@@ -271,9 +271,13 @@ func TestTenantListingRefusesAnotherTenant(t *testing.T) {
 	}))
 	defer srv.Close()
 	api := &API{BaseURL: srv.URL}
+	want := `"globex"/"222222222222" in the listing of tenant "acme"`
 	conns, err := api.AllConnections(context.Background(), "acme")
-	if want := `"globex"/"222222222222" in the listing of tenant "acme"`; err == nil || !strings.Contains(err.Error(), want) || conns != nil {
+	if err == nil || !strings.Contains(err.Error(), want) || conns != nil {
 		t.Errorf("AllConnections: %v, %v; want an error saying %s", conns, err, want)
+	}
+	if page, err := api.Connections(context.Background(), "acme", "", 0); err == nil || !strings.Contains(err.Error(), want) || page.Connections != nil {
+		t.Errorf("Connections: %v, %v; want an error saying %s", page, err, want)
 	}
 	if refs, err := api.Verified(context.Background()); err != nil || len(refs) != 2 {
 		t.Errorf("Verified: %v, %v", refs, err)
