@@ -338,14 +338,17 @@ func isINIComment(line string) bool {
 
 // iniHeader returns the normalized header of a section line ("profile x"
 // for "[ profile  x ]"). A comment may follow the header ("[profile x]
-// # note"): the Go SDK and botocore both read the line as the header.
+// # note"), which the Go SDK cuts off, and so may any text ("[profile x]
+// managed"), which botocore passes over after the last "]": both read the
+// line as the header.
 func iniHeader(line string) (string, bool) {
 	t := strings.TrimSpace(line)
 	if i := strings.IndexAny(t, "#;"); i >= 0 {
 		t = strings.TrimSpace(t[:i])
 	}
-	if !strings.HasPrefix(t, "[") || !strings.HasSuffix(t, "]") {
+	end := strings.LastIndex(t, "]")
+	if !strings.HasPrefix(t, "[") || end < 1 {
 		return "", false
 	}
-	return strings.Join(strings.Fields(t[1:len(t)-1]), " "), true
+	return strings.Join(strings.Fields(t[1:end]), " "), true
 }

@@ -213,13 +213,19 @@ func TestBotocoreReadsTheProfilesAsWritten(t *testing.T) {
 
 	path := filepath.Join(t.TempDir(), "config")
 	writeTestFile(t, path, "[default]\nregion = eu-west-1\n\n[profile rolecall-acme-111122223333] ; added by hand\ncredential_process = /old/rolecall\n\n"+
+		"[profile rolecall-acme-444455556666] managed by rolecall\ncredential_process = /old/rolecall\n\n"+
 		"[profile prod] # production\nregion = us-east-2\n")
-	if err := mergeProfiles(path, []profileSection{{name: "rolecall-acme-111122223333", lines: []string{"credential_process = /new/rolecall"}}}); err != nil {
+	if err := mergeProfiles(path, []profileSection{
+		{name: "rolecall-acme-111122223333", lines: []string{"credential_process = /new/rolecall"}},
+		{name: "rolecall-acme-444455556666", lines: []string{"credential_process = /new/rolecall"}},
+	}); err != nil {
 		t.Fatal(err)
 	}
 	sections, _ := botocoreReads(t, path)
-	if got := sections["profile rolecall-acme-111122223333"]["credential_process"]; got != "/new/rolecall" {
-		t.Errorf("rolecall profile: credential_process %q", got)
+	for _, p := range []string{"profile rolecall-acme-111122223333", "profile rolecall-acme-444455556666"} {
+		if got := sections[p]["credential_process"]; got != "/new/rolecall" {
+			t.Errorf("%s: credential_process %q", p, got)
+		}
 	}
 	if got := sections["profile prod"]["region"]; got != "us-east-2" {
 		t.Errorf("profile prod: region %q (sections %v)", got, sections)

@@ -417,8 +417,10 @@ func TestMergeINI(t *testing.T) {
 		{"comments in a replaced section kept", "[profile rolecall-a-1]\nx = 0\n\n# ask ops first\n[profile b]\ny = 2\n", []profileSection{sec("rolecall-a-1", "x = 1")},
 			"[profile rolecall-a-1]\nx = 1\n\n# ask ops first\n[profile b]\ny = 2\n"},
 		// botocore reads "[profile b] text" as the header [profile b].
-		{"a line read as a header ends a replaced section", "[profile rolecall-a-1]\nx = 0\n[profile b] text\ny = 2\n", []profileSection{sec("rolecall-a-1", "x = 1")},
+		{"a header with text after it ends a replaced section", "[profile rolecall-a-1]\nx = 0\n[profile b] text\ny = 2\n", []profileSection{sec("rolecall-a-1", "x = 1")},
 			"[profile rolecall-a-1]\nx = 1\n\n[profile b] text\ny = 2\n"},
+		{"a replaced header with text after it", "[profile rolecall-a-1] managed by rolecall\nx = 0\n", []profileSection{sec("rolecall-a-1", "x = 1")},
+			"[profile rolecall-a-1]\nx = 1\n\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
