@@ -75,14 +75,17 @@ func (s *STS) withRolePathLocked(id identity) identity {
 }
 
 // policiesOf returns the identity-based policies c is evaluated with. A
-// role with a path, or its session, that holds none takes those given for
-// a session of its name before the path was known (a model's caller
-// loaded before its role): never the default, which allows every
-// sts:AssumeRole, in their place.
+// configured caller that is a role with a path, or its session, and holds
+// none takes those given for a session of its name before the path was
+// known (a model's caller loaded before its role) rather than the
+// default, which allows every sts:AssumeRole: for such a caller they can
+// only narrow. A session the sandbox issued never does: it holds its
+// role's policies or none, which denies every cross-account call, and
+// policies under another ARN are not its role's.
 func (s *STS) policiesOf(c caller) []*Policy {
 	s.mu.RLock()
 	ps, set := s.identityPolicies[policyHolder(c.id)]
-	if !set && (c.id.kind == kindSession || c.id.kind == kindRole) && c.id.rolePath != "/" {
+	if !set && !c.issued && (c.id.kind == kindSession || c.id.kind == kindRole) && c.id.rolePath != "/" {
 		pathless := c.id
 		pathless.rolePath = "/"
 		ps, set = s.identityPolicies[policyHolder(pathless)]
