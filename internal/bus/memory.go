@@ -14,11 +14,15 @@ import (
 // Handler receives an event delivered by a Memory subscription.
 type Handler func(ctx context.Context, ev Envelope) error
 
-// Memory is the embedded adapter: an in-process bus. Put records every
-// entry in order (Since reads the record) and delivers it synchronously to
-// the subscribers of its detail-type, as EventBridge rules deliver to their
-// targets. A subscriber's error is logged and does not fail the Put, as a
-// target's failure does not fail PutEvents.
+// Memory is the embedded adapter: an in-process bus. Put delivers every
+// entry synchronously to the subscribers of its detail-type, as
+// EventBridge rules deliver to their targets, duplicates included; it
+// records each event in order once per detail eventId (Since reads the
+// record), as a consumer deduplicating on eventId keeps them, so that a
+// reader's cursor names one place: a publisher's retry puts events again,
+// and a cursor on a later copy would pass over what came between. A
+// subscriber's error is logged and does not fail the Put, as a target's
+// failure does not fail PutEvents.
 type Memory struct {
 	// Account and Region fill the envelopes (defaults 000000000000 and
 	// local).
@@ -31,10 +35,11 @@ type Memory struct {
 	// it, so the contract suite can exercise partial failures.
 	reject func(Entry) string
 
-	mu      sync.Mutex
-	records []record
-	subs    []subscription
-	notify  chan struct{}
+	mu       sync.Mutex
+	records  []record
+	recorded map[string]bool // the detail eventIds in records
+	subs     []subscription
+	notify   chan struct{}
 }
 
 type record struct {
@@ -91,7 +96,15 @@ func (m *Memory) Put(ctx context.Context, entries []Entry) ([]Failure, error) {
 			EventID string `json:"eventId"`
 		}
 		_ = json.Unmarshal(env.Detail, &d)
-		m.records = append(m.records, record{env: env, eventID: d.EventID})
+		if !m.recorded[d.EventID] {
+			m.records = append(m.records, record{env: env, eventID: d.EventID})
+			if d.EventID != "" {
+				if m.recorded == nil {
+					m.recorded = map[string]bool{}
+				}
+				m.recorded[d.EventID] = true
+			}
+		}
 		delivered = append(delivered, env)
 	}
 	subs := append([]subscription(nil), m.subs...)
