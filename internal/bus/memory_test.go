@@ -99,15 +99,7 @@ func TestMemorySince(t *testing.T) {
 		t.Fatal(err)
 	}
 	all, _ := m.Since("", 0)
-	ids := func(envs []bus.Envelope) string {
-		var s []string
-		for _, e := range envs {
-			var d struct{ EventID string }
-			_ = json.Unmarshal(e.Detail, &d)
-			s = append(s, d.EventID)
-		}
-		return strings.Join(s, ",")
-	}
+	ids := func(envs []bus.Envelope) string { return strings.Join(bustest.EventIDs(envs), ",") }
 	tests := []struct {
 		name  string
 		after string

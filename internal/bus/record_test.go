@@ -2,7 +2,6 @@ package bus_test
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"testing"
 
@@ -21,15 +20,7 @@ func TestRecordKeepsOneCopyPerEvent(t *testing.T) {
 	m.Subscribe("", func(context.Context, bus.Envelope) error { delivered++; return nil })
 	in := bustest.Entries(3)
 	a, b, c := in[0], in[1], in[2]
-	ids := func(envs []bus.Envelope) []string {
-		var out []string
-		for _, e := range envs {
-			var d struct{ EventID string }
-			_ = json.Unmarshal(e.Detail, &d)
-			out = append(out, d.EventID)
-		}
-		return out
-	}
+	ids := bustest.EventIDs
 	puts := [][]bus.Entry{{b}, {a, b}, {c}} // a was refused at first, then retried with b
 	for _, p := range puts {
 		if failed, err := m.Put(ctx, p); err != nil || len(failed) != 0 {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/internal/bus"
+	"github.com/rolecall/rolecall/internal/bus/bustest"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/publish"
 	"github.com/rolecall/rolecall/internal/publish/publishtest"
@@ -94,13 +95,7 @@ func (b *scriptedBus) published(t *testing.T) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ids []string
-	for _, e := range envs {
-		var d struct{ EventID string }
-		_ = json.Unmarshal(e.Detail, &d)
-		ids = append(ids, d.EventID)
-	}
-	return ids
+	return bustest.EventIDs(envs)
 }
 
 // manyEvents returns n distinct valid events.

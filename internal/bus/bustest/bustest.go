@@ -128,3 +128,15 @@ func sameJSON(a, b string) bool {
 	jb, _ := json.Marshal(y)
 	return string(ja) == string(jb)
 }
+
+// EventIDs is the detail eventId of each envelope, in order ("" for one
+// without).
+func EventIDs(envs []bus.Envelope) []string {
+	out := make([]string, 0, len(envs))
+	for _, e := range envs {
+		var d struct{ EventID string }
+		_ = json.Unmarshal(e.Detail, &d)
+		out = append(out, d.EventID)
+	}
+	return out
+}
