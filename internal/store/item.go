@@ -70,8 +70,8 @@ type inviteItem struct {
 
 // secretAttrs are what the items of an issued secret (an invite, a
 // registration token) record alike: the digest it is found by, its
-// validity, and the TTL that drops it InviteGrace after it expires
-// (invites; registration tokens are kept, without one).
+// validity, and the TTL that drops it, if any (an invite InviteGrace
+// after it expires; a registration token is kept, without one).
 // Revoked is each item's own: an invite leaves it out until revoked, a
 // token always holds it (its revocation is conditioned on it being false).
 type secretAttrs struct {
@@ -81,9 +81,14 @@ type secretAttrs struct {
 	TTL        int64     `dynamodbav:"expiresAt,omitempty"`
 }
 
-func newSecretAttrs(hash string, createdAt, expiresAt time.Time) secretAttrs {
-	return secretAttrs{Hash: hash, CreatedAt: utc(createdAt), ValidUntil: utc(expiresAt),
-		TTL: expiresAt.Add(InviteGrace).Unix()}
+// newSecretAttrs are the attributes of a secret valid until expiresAt that
+// the table's TTL drops at dropAt (zero: never).
+func newSecretAttrs(hash string, createdAt, expiresAt, dropAt time.Time) secretAttrs {
+	a := secretAttrs{Hash: hash, CreatedAt: utc(createdAt), ValidUntil: utc(expiresAt)}
+	if !dropAt.IsZero() {
+		a.TTL = dropAt.Unix()
+	}
+	return a
 }
 
 type connItem struct {
@@ -189,7 +194,7 @@ func (it tenantItem) tenant() tenant.Tenant {
 
 func newInviteItem(inv tenant.Invite) inviteItem {
 	return inviteItem{itemKey: itemKey{invitePK(inv.Hash), skInvite, kindInvite},
-		InviteID: inv.ID, TenantID: inv.TenantID, secretAttrs: newSecretAttrs(inv.Hash, inv.CreatedAt, inv.ExpiresAt), Revoked: inv.Revoked}
+		InviteID: inv.ID, TenantID: inv.TenantID, secretAttrs: newSecretAttrs(inv.Hash, inv.CreatedAt, inv.ExpiresAt, inv.ExpiresAt.Add(InviteGrace)), Revoked: inv.Revoked}
 }
 
 func newInviteRefItem(inv tenant.Invite) inviteItem {

@@ -55,9 +55,8 @@ type regTokenItem struct {
 
 func newRegTokenItems(t registration.Token) (lookup, ref regTokenItem) {
 	lookup = regTokenItem{itemKey: itemKey{regTokenPK(t.Hash), skRegToken, kindRegToken},
-		TokenID: t.ID, TenantID: t.TenantID, secretAttrs: newSecretAttrs(t.Hash, t.CreatedAt, t.ExpiresAt),
+		TokenID: t.ID, TenantID: t.TenantID, secretAttrs: newSecretAttrs(t.Hash, t.CreatedAt, t.ExpiresAt, time.Time{}), // kept for good (see above)
 		Revoked: t.Revoked, RevokedAt: utc(t.RevokedAt), InviteHash: t.InviteHash, Via: t.Via}
-	lookup.TTL = 0 // kept for good (see above)
 	ref = lookup
 	ref.itemKey = itemKey{tenantPK(t.TenantID), regTokenSK(t.ID), kindRegTokenRef}
 	return lookup, ref
