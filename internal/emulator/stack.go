@@ -277,14 +277,28 @@ func (st *Stack) Build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
+	st.Handlers.API = api
 	if st.Sandbox != nil {
-		mux.Handle(SandboxSTSPath, st.Sandbox)
+		st.Handlers.API = withSandboxSTS(api, st.Sandbox)
 	}
-	mux.Handle("/", api)
-	st.Handlers.API = mux
 	st.built = true
 	return nil
+}
+
+// withSandboxSTS serves the sandbox STS at exactly SandboxSTSPath and
+// everything else with api. It is not a ServeMux: a mux cleans a path
+// with dot or empty segments and redirects it itself, and a client
+// following that redirect sends its method, body and bearer token again to
+// another resource, which the API refuses to do (it answers such paths
+// 404, with its security headers).
+func withSandboxSTS(api, sts http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == SandboxSTSPath {
+			sts.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})
 }
 
 // Start builds the handlers if Build was not called, then starts the
