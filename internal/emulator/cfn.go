@@ -39,10 +39,12 @@ type sandboxCloudFormation struct {
 
 var _ httpapi.SandboxStacks = (*sandboxCloudFormation)(nil)
 
-// responseBucket records the answers PUT to it, by path.
+// responseBucket records the answers PUT to the paths of launches in
+// progress. A PUT to any other path is a 404 and keeps nothing, so what it
+// holds is bounded by the launches under way.
 type responseBucket struct {
 	mu      sync.Mutex
-	answers map[string][]byte
+	answers map[string][]byte // by path; nil until answered
 }
 
 func (b *responseBucket) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -56,16 +58,28 @@ func (b *responseBucket) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, expected := b.answers[r.URL.Path]; !expected {
+		http.NotFound(w, r)
+		return
+	}
 	b.answers[r.URL.Path] = body
-	b.mu.Unlock()
 }
 
+// expect makes path take an answer, until take.
+func (b *responseBucket) expect(path string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.answers[path] = nil
+}
+
+// take returns the answer PUT to path, if any, and stops expecting one.
 func (b *responseBucket) take(path string) ([]byte, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	a, ok := b.answers[path]
+	a := b.answers[path]
 	delete(b.answers, path)
-	return a, ok
+	return a, a != nil
 }
 
 // startSandboxCloudFormation listens on a loopback port of its own for the
@@ -81,7 +95,9 @@ func startSandboxCloudFormation(roles httpapi.Sandbox, s *Stack, inbox *register
 		bucket:  &responseBucket{answers: map[string][]byte{}},
 		baseURL: "http://" + ln.Addr().String(),
 	}
-	c.srv = &http.Server{Handler: c.bucket, ReadHeaderTimeout: 10 * time.Second}
+	// The bucket is a loopback listener like serve's others: a page of
+	// another site reached through DNS rebinding is refused by its Host.
+	c.srv = &http.Server{Handler: s.opts.hostGuard(c.bucket), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = c.srv.Serve(ln) }()
 	return c, nil
 }
@@ -122,7 +138,9 @@ func (c *sandboxCloudFormation) LaunchStack(ctx context.Context, t tenant.Tenant
 	msg, _ := json.Marshal(req) // strings only: always marshals
 	env, _ := json.Marshal(map[string]string{"Type": "Notification", "MessageId": uuidLike(), "TopicArn": c.topic,
 		"Subject": "AWS CloudFormation custom resource request", "Message": string(msg)})
+	c.bucket.expect(path)
 	if err := c.inbox.Notify(ctx, env); err != nil {
+		c.bucket.take(path)
 		return httpapi.StackAnswer{}, fmt.Errorf("sandbox stack %s: %w", stackID, err)
 	}
 	body, ok := c.bucket.take(path)

@@ -27,8 +27,9 @@ func TestServeAnswersOnlyLoopbackHosts(t *testing.T) {
 	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + SandboxPrincipalARN + `"},"Action":"sts:AssumeRole"}]}`
 	putRole, _ := json.Marshal(map[string]any{"roleArn": role, "trustPolicy": json.RawMessage(policy)})
 	stsForm := url.Values{"Action": {"GetCallerIdentity"}, "Version": {"2011-06-15"}}.Encode()
-	port := s.URL[strings.LastIndex(s.URL, ":")+1:]
-	stsPort := s.stsURL[strings.LastIndex(s.stsURL, ":")+1:]
+	portOf := func(base string) string { return base[strings.LastIndex(base, ":")+1:] }
+	answer := "/responses/expected"
+	s.cfn.bucket.expect(answer)
 
 	tests := []struct {
 		name, method, base, path, ctype, body string
@@ -40,6 +41,7 @@ func TestServeAnswersOnlyLoopbackHosts(t *testing.T) {
 		{"checker's sandbox STS", "POST", s.stsURL, "/", "application/x-www-form-urlencoded", stsForm},
 		{"form", "GET", s.URL, "/connect", "", ""},
 		{"invite", "GET", s.URL, "/v1/invite", "", ""},
+		{"sandbox stack's response bucket", "PUT", s.cfn.baseURL, answer, "application/json", `{"Status":"SUCCESS"}`},
 	}
 	send := func(t *testing.T, method, target, host, ctype, body string) (int, string) {
 		t.Helper()
@@ -55,17 +57,18 @@ func TestServeAnswersOnlyLoopbackHosts(t *testing.T) {
 		return resp.StatusCode, string(b)
 	}
 	// The sandbox's state the requests could change: the role the role
-	// request puts, the faults, and the STS calls served.
+	// request puts, the faults, the STS calls served and the answers the
+	// response bucket holds.
 	sandboxState := func() string {
 		pol, ok := s.Sandbox.TrustPolicy(role)
-		return fmt.Sprintf("role %s exists %t (%s), faults %+v, %d calls", role, ok, pol, s.Sandbox.Faults(), s.Sandbox.Calls())
+		s.cfn.bucket.mu.Lock()
+		answered := s.cfn.bucket.answers[answer] != nil
+		s.cfn.bucket.mu.Unlock()
+		return fmt.Sprintf("role %s exists %t (%s), faults %+v, %d calls, answered %t", role, ok, pol, s.Sandbox.Faults(), s.Sandbox.Calls(), answered)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := port
-			if tt.base == s.stsURL {
-				p = stsPort
-			}
+			p := portOf(tt.base)
 			before := sandboxState()
 			for _, host := range []string{"attacker.example:" + p, "attacker.example", "0.0.0.0:" + p} {
 				code, body := send(t, tt.method, tt.base+tt.path, host, tt.ctype, tt.body)
@@ -197,4 +200,84 @@ func TestTrustedPrincipalIsARole(t *testing.T) {
 		}
 		c.must(c.do("GET", "/connect?invite="+code, "", nil), 200)
 	})
+}
+
+// TestResponseBucketKeepsOnlyExpectedAnswers: the sandbox stack's response
+// bucket keeps an answer only for the path of a launch in progress; a PUT to
+// any other path is a 404 and keeps nothing, so no one can fill serve's
+// memory through it.
+func TestResponseBucketKeepsOnlyExpectedAnswers(t *testing.T) {
+	s := start(t, testOptions(t, io.Discard))
+	put := func(path string) int {
+		req, err := http.NewRequest(http.MethodPut, s.cfn.baseURL+path, strings.NewReader(`{"Status":"SUCCESS"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, _ := roundtrip.Do(t, req)
+		return resp.StatusCode
+	}
+	if code := put("/responses/unexpected"); code != http.StatusNotFound {
+		t.Errorf("PUT to a path no launch expects: %d, want 404", code)
+	}
+	s.cfn.bucket.mu.Lock()
+	held := len(s.cfn.bucket.answers)
+	s.cfn.bucket.mu.Unlock()
+	if held != 0 {
+		t.Errorf("the bucket holds %d paths after an unexpected PUT", held)
+	}
+	s.cfn.bucket.expect("/responses/launch")
+	if code := put("/responses/launch"); code != http.StatusOK {
+		t.Errorf("PUT to a launch's path: %d, want 200", code)
+	}
+	if body, ok := s.cfn.bucket.take("/responses/launch"); !ok || string(body) != `{"Status":"SUCCESS"}` {
+		t.Errorf("take = %q, %t", body, ok)
+	}
+	if _, ok := s.cfn.bucket.take("/responses/launch"); ok {
+		t.Error("an answer was taken twice")
+	}
+}
+
+// TestServeDoesNotRedirectUncleanPaths: serve's handler, the API with the
+// sandbox STS beside it, answers a path with dot or empty segments as the
+// API does (a JSON 404 with its headers), never with a redirect that a
+// client would follow with its method, body and bearer token to another
+// resource.
+func TestServeDoesNotRedirectUncleanPaths(t *testing.T) {
+	s := start(t, testOptions(t, io.Discard))
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	tests := []struct{ method, path string }{
+		{"POST", "/v1/tenants/nosuch/../demo/invites"},
+		{"GET", "/v1/tenants/demo/../other/invites"},
+		{"GET", "//v1/invite"},
+		{"GET", "/connect/../ops"},
+		{"POST", "/_sandbox/../_sandbox/sts"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			req, err := http.NewRequest(tt.method, s.URL+tt.path, strings.NewReader(`{}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+s.OpsToken)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Location") != "" ||
+				!strings.Contains(string(b), `"NOT_FOUND"`) || resp.Header.Get("X-Frame-Options") == "" {
+				t.Errorf("%d Location=%q X-Frame-Options=%q %s, want the API's JSON 404",
+					resp.StatusCode, resp.Header.Get("Location"), resp.Header.Get("X-Frame-Options"), b)
+			}
+		})
+	}
+	invites, err := s.Service.ListInvites(context.Background(), "demo", "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(invites.Items) != 1 {
+		t.Errorf("tenant demo has %d invites, want only serve's own", len(invites.Items))
+	}
 }
