@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -80,13 +81,21 @@ func failedHint(ev cfn.Event, id string, reason connection.Reason) registration.
 	return registration.Answer{Status: string(cfn.StatusFailed), PhysicalResourceID: id, Reason: msg}
 }
 
-// send answers ev with a at its ResponseURL.
+// send answers ev with a at its ResponseURL. An answer the bucket refused
+// for good (ErrAnswerRefused: a URL never presigned, as anyone publishing
+// to the topic can send, or expired) is logged, not returned: a retry
+// could only be refused again, and would be dead-lettered after two.
 func (h *Handler) send(ctx context.Context, ev cfn.Event, a registration.Answer) error {
 	body, err := responseBody(ev, a)
 	if err != nil {
 		return err
 	}
-	if err := h.Sender.Respond(ctx, ev.ResponseURL, body); err != nil {
+	err = h.Sender.Respond(ctx, ev.ResponseURL, body)
+	switch {
+	case errors.Is(err, ErrAnswerRefused):
+		h.log().WarnContext(ctx, "answer refused by the response bucket; not retried", "requestType", string(ev.RequestType), "error", err.Error())
+		return nil
+	case err != nil:
 		return fmt.Errorf("answer %s request: %w", ev.RequestType, err)
 	}
 	return nil

@@ -80,6 +80,8 @@ type Sender interface {
 	// (nil: it would answer): the handler asks first, so a request it
 	// could never answer is dropped before anything else.
 	Accept(responseURL string) error
+	// Respond sends body; an error wrapping ErrAnswerRefused is a refusal
+	// no retry can change.
 	Respond(ctx context.Context, responseURL string, body []byte) error
 	// AnswerTimeout is the longest one Respond takes: the handler keeps
 	// that long, and recordMargin more, before its context's deadline.

@@ -252,12 +252,29 @@ func (r *Responder) Respond(ctx context.Context, rawURL string, body []byte) err
 	req.ContentLength = int64(len(body))
 	resp, err := r.client().Do(req)
 	if err != nil {
+		// A *url.Error's text is the whole URL, whose query holds the
+		// presigned signature: keep only its cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return fmt.Errorf("answer to %s: %w", u.Host, err)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("answer to %s: HTTP %d", u.Host, resp.StatusCode)
+	switch code := resp.StatusCode; {
+	case code >= 200 && code <= 299:
+		return nil
+	case code >= 400 && code <= 499 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests:
+		// The bucket refused the URL itself (not presigned, expired, no
+		// such bucket): no retry can change that.
+		return fmt.Errorf("answer to %s: HTTP %d: %w", u.Host, code, ErrAnswerRefused)
+	default:
+		return fmt.Errorf("answer to %s: HTTP %d", u.Host, code)
 	}
-	return nil
 }
+
+// ErrAnswerRefused: the response bucket refused an answer for good (a 4xx
+// other than a timeout or throttling), as it does a URL CloudFormation did
+// not presign or whose signature expired.
+var ErrAnswerRefused = errors.New("the response bucket refused the answer")
