@@ -202,9 +202,10 @@ func (h *Handler) handle(ctx context.Context, msg []byte, published time.Time) e
 		return err
 	}
 	if !record {
-		// Refused before any token authenticated: the same request always
-		// gets the same refusal, so noise anyone can publish writes nothing.
-		log.InfoContext(ctx, "registration request refused", "requestType", string(ev.RequestType), "reason", a.Reason)
+		// Answered before any token authenticated (a refusal, or a Delete
+		// that undoes nothing): the same request always gets the same
+		// answer, so noise anyone can publish writes nothing.
+		log.InfoContext(ctx, "registration request answered unauthenticated", "requestType", string(ev.RequestType), "status", a.Status, "reason", a.Reason)
 		return h.send(ctx, ev, a)
 	}
 	a.AnsweredAt = h.now()
@@ -223,14 +224,14 @@ func (h *Handler) handle(ctx context.Context, msg []byte, published time.Time) e
 }
 
 // decide computes the answer to a request, and whether it is to be
-// recorded: every answer is but a refusal made before any token
-// authenticated, which the same request always gets again. It returns an
+// recorded: every answer is but one given before any token authenticated
+// (a refusal, or a Delete that undoes nothing), which the same request
+// always gets again. It returns an
 // error only for an internal failure worth a retry.
 func (h *Handler) decide(ctx context.Context, ev cfn.Event) (a registration.Answer, record bool, err error) {
 	switch ev.RequestType {
 	case cfn.RequestDelete:
-		a, err = h.delete(ctx, ev)
-		return a, true, err
+		return h.delete(ctx, ev)
 	case cfn.RequestCreate, cfn.RequestUpdate:
 		return h.register(ctx, ev)
 	}
@@ -335,12 +336,15 @@ func (h *Handler) unchangedUpdate(ctx context.Context, ev cfn.Event, r request) 
 // account that is the one the connection records as having registered the
 // role (Connection.Stack: a request's StackId is whatever its publisher
 // writes, so only the stored one binds). Then what the stack's role is to the connection decides
-// (onboarding.Registrations.StackRoleDeleted): the role in use is
-// disconnected, with any candidate pending beside it; a pending candidate
-// is dropped and the verified role kept; another role changes nothing. An
+// (onboarding.Registrations.StackRoleDeleted): the role in use, or the
+// pending candidate of the stack that registered it, is disconnected, with
+// any candidate pending beside it; a pending candidate of another stack's
+// or the form's role is dropped and that role kept; another role changes
+// nothing. An
 // internal error (the store) is returned beside the SUCCESS answer, to be
-// retried.
-func (h *Handler) delete(ctx context.Context, ev cfn.Event) (registration.Answer, error) {
+// retried. authenticated says whether the token authenticated the tenant:
+// a Delete that did not is noise anyone can publish, and is not recorded.
+func (h *Handler) delete(ctx context.Context, ev cfn.Event) (_ registration.Answer, authenticated bool, _ error) {
 	log := h.log()
 	ok := registration.Answer{Status: string(cfn.StatusSuccess), PhysicalResourceID: ev.PhysicalResourceID}
 	if ok.PhysicalResourceID == "" || len(ok.PhysicalResourceID) > 1024 {
@@ -348,38 +352,38 @@ func (h *Handler) delete(ctx context.Context, ev cfn.Event) (registration.Answer
 	}
 	tenantID, account, isConn := ParsePhysicalID(ev.PhysicalResourceID)
 	if !isConn {
-		return ok, nil // a resource whose Create failed, or not ours: nothing to undo
+		return ok, false, nil // a resource whose Create failed, or not ours: nothing to undo
 	}
 	r, bad := parse(ev)
 	if bad != nil || r.stack.Account != account {
 		log.InfoContext(ctx, "stack deleted; connection kept", "why", "request does not match the connection", "physicalResourceId", ev.PhysicalResourceID)
-		return ok, nil
+		return ok, false, nil
 	}
 	t, _, err := h.Registrar.AuthenticateDeletion(ctx, r.token)
 	if err != nil && onboarding.AsError(err) == nil {
-		return ok, fmt.Errorf("authenticate the registration token: %w", err)
+		return ok, false, fmt.Errorf("authenticate the registration token: %w", err)
 	}
 	if err != nil || t.ID != tenantID {
 		log.InfoContext(ctx, "stack deleted; connection kept", "why", "registration token does not authenticate the tenant", "physicalResourceId", ev.PhysicalResourceID)
-		return ok, nil
+		return ok, false, nil
 	}
 	role, err := rolearn.Parse(r.roleARN, rolearn.Rules{})
 	if err != nil {
 		log.InfoContext(ctx, "stack deleted; connection kept", "why", "the stack's RoleArn is not a role ARN", "physicalResourceId", ev.PhysicalResourceID)
-		return ok, nil
+		return ok, true, nil
 	}
 	_, did, err := h.Registrar.StackRoleDeleted(ctx, t, account, role.String(), ev.StackID)
 	switch {
 	case onboarding.AsError(err) != nil:
 		// Unknown connection: nothing to undo.
 	case err != nil:
-		return ok, fmt.Errorf("undo the registration: %w", err)
+		return ok, true, fmt.Errorf("undo the registration: %w", err)
 	case did == onboarding.StackRoleUnused:
 		log.InfoContext(ctx, "stack deleted; connection kept", "why", "the connection uses another role now", "physicalResourceId", ev.PhysicalResourceID)
 	case did == onboarding.StackCandidateDropped:
 		log.InfoContext(ctx, "stack deleted; its candidate role dropped, the verified role kept", "physicalResourceId", ev.PhysicalResourceID)
 	}
-	return ok, nil
+	return ok, true, nil
 }
 
 func (h *Handler) log() *slog.Logger {
