@@ -288,6 +288,13 @@ func (h *Handler) register(ctx context.Context, ev cfn.Event) (registration.Answ
 	}
 	switch status {
 	case connection.Failed, connection.Disconnected:
+		if ev.RequestType == cfn.RequestUpdate && ev.PhysicalResourceID != "" && len(ev.PhysicalResourceID) <= 1024 {
+			// A failed Update keeps the resource's physical ID, also one
+			// that moved to another tenant: CloudFormation rolls back to
+			// the old properties under that ID, and a new ID in the answer
+			// would name a resource it never deletes.
+			id = ev.PhysicalResourceID
+		}
 		return failedHint(ev, id, reason), true, nil
 	}
 	return registration.Answer{Status: string(cfn.StatusSuccess), PhysicalResourceID: id,
@@ -298,8 +305,11 @@ func (h *Handler) register(ctx context.Context, ev cfn.Event) (registration.Answ
 // is refused but that changes nothing: the token of the properties it
 // replaces (OldResourceProperties) authenticates the tenant the resource's
 // physical ID names, and its role is that connection's role already. That
-// is the rollback of an Update that replaced a revoked or expired token,
-// which, answered FAILED, would leave the stack UPDATE_ROLLBACK_FAILED. ok
+// is the rollback of a failed Update, which, answered FAILED, would leave
+// the stack UPDATE_ROLLBACK_FAILED: one that replaced a revoked or expired
+// token, or one refused because the stack's token had expired. Like a
+// Delete, such an undo is authenticated also by an expired token (never a
+// revoked one: AuthenticateDeletion), since a stack outlives its token. ok
 // is false when the Update is not such a one.
 func (h *Handler) unchangedUpdate(ctx context.Context, ev cfn.Event, r request) (a registration.Answer, ok bool, err error) {
 	tenantID, account, isConn := ParsePhysicalID(ev.PhysicalResourceID)
@@ -307,7 +317,7 @@ func (h *Handler) unchangedUpdate(ctx context.Context, ev cfn.Event, r request) 
 	if ev.RequestType != cfn.RequestUpdate || !isConn || !isStr || prev == "" || len(prev) > 2048 {
 		return registration.Answer{}, false, nil
 	}
-	t, _, err := h.Registrar.Authenticate(ctx, prev)
+	t, _, err := h.Registrar.AuthenticateDeletion(ctx, prev)
 	switch {
 	case err != nil && onboarding.AsError(err) == nil:
 		return registration.Answer{}, false, err
