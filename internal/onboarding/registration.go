@@ -245,8 +245,12 @@ func (r *Registrations) SubmitFromStack(ctx context.Context, t tenant.Tenant, ro
 //     candidate pending beside it is dropped with it (the stack is gone, so
 //     is the access it granted; a candidate submitted since would replace a
 //     role that no longer exists, and the customer submits it again).
-//   - roleARN is the pending candidate: only the candidate is dropped; the
-//     verified role, which the stack did not register, stays in use.
+//   - roleARN is the pending candidate of a stack that also registered the
+//     role in use (an Update of its role, still being verified): the same,
+//     the connection is disconnected.
+//   - roleARN is the pending candidate of another stack than the role in
+//     use: only the candidate is dropped; the verified role, which the stack
+//     did not register, stays in use.
 //   - otherwise the connection is left as it is (it uses another role now).
 //
 // An unknown connection is NOT_FOUND.
@@ -290,11 +294,12 @@ func (r *Registrations) StackRoleDeleted(ctx context.Context, t tenant.Tenant, a
 // stackDeletion is what deleting the stack stackID, that registered
 // roleARN, does to c.
 func stackDeletion(c connection.Connection, roleARN, stackID string) StackDeletion {
+	candidate := c.Candidate.Pending() && c.Candidate.RoleARN == roleARN && c.Candidate.Stack == stackID
 	switch {
 	case stackID == "":
-	case c.RoleARN == roleARN && c.Stack == stackID:
+	case c.Stack == stackID && (c.RoleARN == roleARN || candidate):
 		return StackDisconnected
-	case c.Candidate.Pending() && c.Candidate.RoleARN == roleARN && c.Candidate.Stack == stackID:
+	case candidate:
 		return StackCandidateDropped
 	}
 	return StackRoleUnused

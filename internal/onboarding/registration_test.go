@@ -519,8 +519,8 @@ func TestStackRoleDeleted(t *testing.T) {
 	ctx := context.Background()
 	// withCandidate stores acme's connection VERIFIED with roleARN, which
 	// stackA registered (the form, when byForm), and a pending candidate
-	// stackB submitted.
-	withCandidate := func(t *testing.T, f *fixture, regs *onboarding.Registrations, byForm bool) (tenant.Tenant, connection.Connection) {
+	// candidateStack submitted.
+	withCandidate := func(t *testing.T, f *fixture, regs *onboarding.Registrations, byForm bool, candidateStack string) (tenant.Tenant, connection.Connection) {
 		t.Helper()
 		acme := f.tenant(t, "acme")
 		submit := func() (connection.Connection, error) { return regs.SubmitFromStack(ctx, acme, roleARN, stackA) }
@@ -531,8 +531,8 @@ func TestStackRoleDeleted(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.verify(t, "acme", custAccount)
-		c, err := regs.SubmitFromStack(ctx, acme, candidateARN, stackB)
-		if err != nil || !c.Candidate.Pending() || c.Candidate.Stack != stackB {
+		c, err := regs.SubmitFromStack(ctx, acme, candidateARN, candidateStack)
+		if err != nil || !c.Candidate.Pending() || c.Candidate.Stack != candidateStack {
 			t.Fatalf("candidate submission: %+v, %v", c, err)
 		}
 		return acme, c
@@ -546,20 +546,22 @@ func TestStackRoleDeleted(t *testing.T) {
 		want      onboarding.StackDeletion
 		status    connection.Status
 		candidate connection.Status
+		candBy    string // the stack that submitted the candidate
 	}{
-		{"the role in use", roleARN, stackA, false, 0, onboarding.StackDisconnected, connection.Disconnected, ""},
-		{"the pending candidate", candidateARN, stackB, false, 0, onboarding.StackCandidateDropped, connection.Verified, connection.Failed},
-		{"the pending candidate, after concurrent writes", candidateARN, stackB, false, 2, onboarding.StackCandidateDropped, connection.Verified, connection.Failed},
-		{"neither", "arn:aws:iam::123456789012:role/Other", stackA, false, 0, onboarding.StackRoleUnused, connection.Verified, connection.Pending},
-		{"the role in use, named by another stack", roleARN, stackB, false, 0, onboarding.StackRoleUnused, connection.Verified, connection.Pending},
-		{"the candidate, named by the role's stack", candidateARN, stackA, false, 0, onboarding.StackRoleUnused, connection.Verified, connection.Pending},
-		{"the role in use, which the form submitted", roleARN, stackA, true, 0, onboarding.StackRoleUnused, connection.Verified, connection.Pending},
+		{"the role in use", roleARN, stackA, false, 0, onboarding.StackDisconnected, connection.Disconnected, "", stackB},
+		{"the pending candidate", candidateARN, stackB, false, 0, onboarding.StackCandidateDropped, connection.Verified, connection.Failed, stackB},
+		{"the pending candidate, after concurrent writes", candidateARN, stackB, false, 2, onboarding.StackCandidateDropped, connection.Verified, connection.Failed, stackB},
+		{"neither", "arn:aws:iam::123456789012:role/Other", stackA, false, 0, onboarding.StackRoleUnused, connection.Verified, connection.Pending, stackB},
+		{"the role in use, named by another stack", roleARN, stackB, false, 0, onboarding.StackRoleUnused, connection.Verified, connection.Pending, stackB},
+		{"the candidate, named by the role's stack", candidateARN, stackA, false, 0, onboarding.StackRoleUnused, connection.Verified, connection.Pending, stackB},
+		{"the candidate of the stack that registered the role in use", candidateARN, stackA, false, 0, onboarding.StackDisconnected, connection.Disconnected, "", stackA},
+		{"the role in use, which the form submitted", roleARN, stackA, true, 0, onboarding.StackRoleUnused, connection.Verified, connection.Pending, stackB},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
 			regs, _ := f.registrations()
-			acme, before := withCandidate(t, f, regs, tt.byForm)
+			acme, before := withCandidate(t, f, regs, tt.byForm, tt.candBy)
 			conflicts := f.conflictFirst(tt.conflicts)
 			c, did, err := regs.StackRoleDeleted(ctx, acme, custAccount, tt.role, tt.stack)
 			if err != nil || did != tt.want || c.Status != tt.status || c.Candidate.Status != tt.candidate || *conflicts != tt.conflicts {
@@ -597,7 +599,7 @@ func TestStackRoleDeleted(t *testing.T) {
 	t.Run("refused and failed writes change nothing", func(t *testing.T) {
 		f := newFixture(t)
 		regs, _ := f.registrations()
-		acme, _ := withCandidate(t, f, regs, false)
+		acme, _ := withCandidate(t, f, regs, false, stackB)
 		before := f.mem.Snapshot()
 		_, _, err := regs.StackRoleDeleted(ctx, acme, "999999999999", candidateARN, stackB)
 		wantCode(t, err, onboarding.CodeNotFound, "accountId")

@@ -6,8 +6,9 @@
 // request at its ResponseURL (allowlisted S3 hosts only). Deleting the stack
 // undoes what it registered (STACK_DELETED), also once its registration
 // token has expired (never once it is revoked): the connection is disconnected
-// when the stack's role is the one in use, only the candidate is dropped
-// when the stack's role is a candidate still being verified. A Delete is
+// when the stack registered the role in use, only the candidate is dropped
+// when the stack's role is a candidate still being verified beside another
+// stack's or the form's role. A Delete is
 // always answered SUCCESS, so a customer can always delete their stack; a
 // store error while undoing is retried (Lambda's retry of the event), not
 // taken as the answer.

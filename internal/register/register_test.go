@@ -1046,17 +1046,22 @@ func TestDeleteAfterTheTokenExpired(t *testing.T) {
 // connection; a stack of neither role changes nothing.
 func TestDeleteDuringCandidate(t *testing.T) {
 	const custRole3 = "arn:aws:iam::111122223333:role/SomethingElse"
+	// The candidate is submitted by an Update of the stack that registered
+	// the verified role, or by a Create of another stack of the account.
+	const otherStack = "arn:aws:cloudformation:us-east-1:111122223333:stack/rolecall-next/1b2c3d4e-5f60-789a-bcde-f0123456789a"
 	tests := []struct {
 		name       string
+		byOther    bool // another stack submitted the candidate, and is deleted
 		stackRole  string
 		status     connection.Status
 		candidate  connection.Status // "" when the candidate is gone
 		lastEvent  connection.DetailType
 		eventsMore int
 	}{
-		{"the candidate's stack drops the candidate", custRole2, connection.Verified, connection.Failed, connection.RoleVerificationFailed, 1},
-		{"the verified role's stack disconnects and drops the candidate", custRole, connection.Disconnected, "", connection.RoleDisconnected, 1},
-		{"a stack of neither role changes nothing", custRole3, connection.Verified, connection.Pending, connection.RoleSubmitted, 0},
+		{"another stack's candidate is dropped", true, custRole2, connection.Verified, connection.Failed, connection.RoleVerificationFailed, 1},
+		{"the stack of both roles disconnects, named by its candidate", false, custRole2, connection.Disconnected, "", connection.RoleDisconnected, 1},
+		{"the verified role's stack disconnects and drops the candidate", false, custRole, connection.Disconnected, "", connection.RoleDisconnected, 1},
+		{"a stack of neither role changes nothing", false, custRole3, connection.Verified, connection.Pending, connection.RoleSubmitted, 0},
 	}
 	for _, a := range storetest.Adapters() {
 		t.Run(a.Name, func(t *testing.T) {
@@ -1068,8 +1073,11 @@ func TestDeleteDuringCandidate(t *testing.T) {
 					secret := e.acmeToken()
 					e.create(secret)
 					e.check("acme", custAcct, connection.ResultOK)
-					update := msg("Update", "u1", "acme/"+custAcct, props(custRole2, secret))
-					if err := e.h.HandleMessage(ctx, update); err != nil {
+					submit := msg("Update", "u1", "acme/"+custAcct, props(custRole2, secret))
+					if tt.byOther {
+						submit = withField(msg("Create", "c2", "", props(custRole2, secret)), "StackId", otherStack)
+					}
+					if err := e.h.HandleMessage(ctx, submit); err != nil {
 						t.Fatal(err)
 					}
 					before, err := e.st.GetConnection(ctx, "acme", custAcct)
@@ -1079,6 +1087,9 @@ func TestDeleteDuringCandidate(t *testing.T) {
 					nEvents := len(e.events("acme"))
 
 					del := msg("Delete", "d1", "acme/"+custAcct, props(tt.stackRole, secret))
+					if tt.byOther {
+						del = withField(del, "StackId", otherStack)
+					}
 					if err := e.h.HandleMessage(ctx, del); err != nil {
 						t.Fatal(err)
 					}
