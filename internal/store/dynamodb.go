@@ -163,14 +163,17 @@ func (d *DynamoDB) putNew(ctx context.Context, vs ...any) (taken int, err error)
 	for i, item := range items {
 		writes[i] = ddbtypes.TransactWriteItem{Put: &ddbtypes.Put{TableName: &d.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(" + AttrPK + ")")}}
 	}
-	_, err = d.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: writes})
-	codes, _ := reasons(err)
-	for i := range writes {
-		if failedAt(codes, i) {
-			return i, err
+	taken = -1
+	err = d.transact(ctx, "put new items", writes, func(codes []string, _ []ddbtypes.CancellationReason) (error, bool) {
+		for i := range writes {
+			if failedAt(codes, i) {
+				taken = i
+				return fmt.Errorf("put new items: item %d exists: %w", i, ErrConflict), true
+			}
 		}
-	}
-	return -1, err
+		return nil, false
+	})
+	return taken, err
 }
 
 // connPage decodes a page of connection items a query returned, with its

@@ -63,7 +63,7 @@ func (d *DynamoDB) routine(ctx context.Context, t connection.Transition) error {
 				UpdateExpression: aws.String(expr), ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals}},
 			d.guardItem(g),
 		}
-		return d.transact(ctx, id, items, func(codes []string) (error, bool) {
+		return d.transact(ctx, "apply to "+id, items, func(codes []string, _ []ddbtypes.CancellationReason) (error, bool) {
 			switch {
 			case failedAt(codes, 1):
 				return fmt.Errorf("update connection %s: %w", id, ErrExternalIDRetired), true
@@ -125,9 +125,12 @@ func (d *DynamoDB) guardItem(g guard) ddbtypes.TransactWriteItem {
 }
 
 // transact runs a transaction, retrying TransactionConflict cancellations
-// with jittered backoff; classify maps other cancellations to an error
-// (false: not one it knows).
-func (d *DynamoDB) transact(ctx context.Context, id string, items []ddbtypes.TransactWriteItem, classify func(codes []string) (error, bool)) error {
+// (another transaction in flight on the same items: transient) with
+// jittered backoff, then ErrConflict. classify maps any other cancellation
+// to an error, given its reasons' codes and the reasons (false: not one it
+// knows). what names the write in errors. Each attempt has its own
+// ClientRequestToken, which makes the SDK's retries of it idempotent.
+func (d *DynamoDB) transact(ctx context.Context, what string, items []ddbtypes.TransactWriteItem, classify func(codes []string, rs []ddbtypes.CancellationReason) (error, bool)) error {
 	for attempt := 1; ; attempt++ {
 		_, err := d.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
 			TransactItems:      items,
@@ -136,21 +139,21 @@ func (d *DynamoDB) transact(ctx context.Context, id string, items []ddbtypes.Tra
 		if err == nil {
 			return nil
 		}
-		codes, _ := reasons(err)
+		codes, rs := reasons(err)
 		if codes == nil {
-			return fmt.Errorf("apply to %s: %w", id, err)
+			return fmt.Errorf("%s: %w", what, err)
 		}
-		if e, ok := classify(codes); ok {
+		if e, ok := classify(codes, rs); ok {
 			return e
 		}
 		if !strings.Contains(strings.Join(codes, ","), condCodeTxnConflict) {
-			return fmt.Errorf("apply to %s: cancelled %v: %w", id, codes, err)
+			return fmt.Errorf("%s: cancelled %v: %w", what, codes, err)
 		}
 		if attempt >= txnAttempts {
-			return fmt.Errorf("apply to %s: transaction still conflicting after %d attempts: %w", id, attempt, ErrConflict)
+			return fmt.Errorf("%s: transaction still conflicting after %d attempts: %w", what, attempt, ErrConflict)
 		}
 		if err := backoff.Wait(ctx, txnBackoff(attempt)); err != nil {
-			return fmt.Errorf("apply to %s: %w", id, err)
+			return fmt.Errorf("%s: %w", what, err)
 		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/rolecall/rolecall/internal/connection"
@@ -60,33 +59,33 @@ func (d *DynamoDB) RotateExternalID(ctx context.Context, t tenant.Tenant) error 
 	for _, ei := range ms[2:] {
 		items = append(items, ddbtypes.TransactWriteItem{Put: &ddbtypes.Put{TableName: &d.table, Item: ei}})
 	}
-	_, err = d.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	codes, rs := reasons(err)
-	switch {
-	case err == nil:
-		return nil
-	case failedAt(codes, 0) && len(rs[0].Item) == 0:
-		return fmt.Errorf("rotate external id of %s: %w", t.ID, ErrNotFound)
-	case failedAt(codes, 0):
-		return fmt.Errorf("rotate external id of %s: %w", t.ID, ErrConflict)
-	case failedAt(codes, 1):
-		return fmt.Errorf("rotate external id of %s: %w", t.ID, ErrExternalIDTaken)
-	}
-	return fmt.Errorf("rotate external id of %s: %w", t.ID, err)
+	what := "rotate external id of " + t.ID
+	return d.transact(ctx, what, items, func(codes []string, rs []ddbtypes.CancellationReason) (error, bool) {
+		switch {
+		case failedAt(codes, 0) && len(rs[0].Item) == 0:
+			return fmt.Errorf("%s: %w", what, ErrNotFound), true
+		case failedAt(codes, 0):
+			return fmt.Errorf("%s: %w", what, ErrConflict), true
+		case failedAt(codes, 1):
+			return fmt.Errorf("%s: %w", what, ErrExternalIDTaken), true
+		}
+		return nil, false
+	})
 }
 
-// CompleteRotation implements Store: the retired tenant (conditioned on
-// the stored version and previous version, and for ALL_CURRENT on its
-// GraceWrites as read) and the Completed event, in one transaction.
+// CompleteRotation implements Store: the previous external ID removed from
+// the stored tenant (conditioned on the stored version and previous
+// version, and for ALL_CURRENT on its GraceWrites as read; the rest of the
+// item is left as stored, as Memory retires the stored tenant) and the
+// Completed event, in one transaction.
 func (d *DynamoDB) CompleteRotation(ctx context.Context, t tenant.Tenant, completion string, at time.Time) error {
 	if !t.InGrace() {
 		return fmt.Errorf("complete rotation of %s to v%d: %w", t.ID, t.ExternalIDVersion, ErrConflict)
 	}
-	ms, err := marshalAll(newTenantItem(t.Retired()), newEventItem(connection.RotationCompleted(t, completion, at)))
+	ei, err := marshal(newEventItem(connection.RotationCompleted(t, completion, at)))
 	if err != nil {
 		return fmt.Errorf("complete rotation of %s: %w", t.ID, err)
 	}
-	ti, ei := ms[0], ms[1]
 	cond := "externalIdVersion = :v AND previousExternalIdVersion = :pv AND attribute_exists(previousExternalId)"
 	vals := map[string]ddbtypes.AttributeValue{":v": n(t.ExternalIDVersion), ":pv": n(t.PreviousExternalIDVersion)}
 	if completion == connection.CompletionAllCurrent {
@@ -97,18 +96,19 @@ func (d *DynamoDB) CompleteRotation(ctx context.Context, t tenant.Tenant, comple
 			vals[":gw"] = n(t.GraceWrites)
 		}
 	}
-	_, err = d.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{
-		{Put: &ddbtypes.Put{TableName: &d.table, Item: ti, ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals}},
+	items := []ddbtypes.TransactWriteItem{
+		{Update: &ddbtypes.Update{TableName: &d.table, Key: key(tenantPK(t.ID), skTenant),
+			UpdateExpression:    aws.String("REMOVE previousExternalId, previousExternalIdVersion, graceEndsAt"),
+			ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals}},
 		{Put: &ddbtypes.Put{TableName: &d.table, Item: ei, ConditionExpression: aws.String("attribute_not_exists(" + AttrPK + ")")}},
-	}})
-	codes, _ := reasons(err)
-	switch {
-	case err == nil:
-		return nil
-	case failedAt(codes, 0) || failedAt(codes, 1):
-		return fmt.Errorf("complete rotation of %s to v%d: %w", t.ID, t.ExternalIDVersion, ErrConflict)
 	}
-	return fmt.Errorf("complete rotation of %s: %w", t.ID, err)
+	what := fmt.Sprintf("complete rotation of %s to v%d", t.ID, t.ExternalIDVersion)
+	return d.transact(ctx, what, items, func(codes []string, _ []ddbtypes.CancellationReason) (error, bool) {
+		if failedAt(codes, 0) || failedAt(codes, 1) {
+			return fmt.Errorf("%s: %w", what, ErrConflict), true
+		}
+		return nil, false
+	})
 }
 
 // TenantEvents implements Store.

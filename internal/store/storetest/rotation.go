@@ -114,6 +114,9 @@ func testRotationGrace(t *testing.T, f *Fixture) {
 		t.Fatalf("GraceWrites %d after three successes with the previous ID, %d before", cur.GraceWrites, r.GraceWrites)
 	}
 	wantErr(t, "complete as read before the last success with the previous ID", f.S.CompleteRotation(ctx, r, connection.CompletionAllCurrent, at), store.ErrConflict)
+	if got := f.Tenant(tid); got != cur {
+		t.Fatalf("a refused completion changed the tenant: %+v, was %+v", got, cur)
+	}
 	// Completing the rotation retires the previous ID for good, even
 	// inside what was its grace.
 	wantErr(t, "complete", f.S.CompleteRotation(ctx, cur, connection.CompletionAllCurrent, at), nil)
@@ -150,6 +153,31 @@ func testRotationGrace(t *testing.T, f *Fixture) {
 	for _, ev := range f.Events(tid, healthy) {
 		if ev.DetailType.OfTenant() {
 			t.Fatalf("connection history holds %+v", ev)
+		}
+	}
+}
+
+// testCompletionKeepsTheStoredTenant: a completion that does not depend on
+// GraceWrites (GRACE_ENDED, SUPERSEDED) may come from a tenant read before
+// successes with the previous ID; it retires the previous ID of the tenant
+// as stored, keeping the count those successes left.
+func testCompletionKeepsTheStoredTenant(t *testing.T, f *Fixture) {
+	const tid, acct = "acme", "111111111111"
+	f.MustSubmit(tid, "arn:aws:iam::"+acct+":role/R")
+	f.MustCheck(tid, acct, connection.ResultOK)
+	for _, completion := range []string{connection.CompletionGraceEnded, connection.CompletionSuperseded} {
+		r := f.RotateWithGrace(tid, time.Hour)
+		f.Now = f.Now.Add(time.Minute)
+		if _, err := f.apply(tid, acct, connection.ResultOK, r.PreviousExternalIDVersion, true, f.Now); err != nil {
+			t.Fatal(err)
+		}
+		stored := f.Tenant(tid)
+		if stored.GraceWrites != r.GraceWrites+1 {
+			t.Fatalf("GraceWrites %d after a success with the previous ID, %d before", stored.GraceWrites, r.GraceWrites)
+		}
+		wantErr(t, "complete "+completion+" as read before", f.S.CompleteRotation(f.Ctx, r, completion, f.Now), nil)
+		if got := f.Tenant(tid); got != stored.Retired() {
+			t.Fatalf("after completing %s: %+v, want the stored tenant retired %+v", completion, got, stored.Retired())
 		}
 	}
 }

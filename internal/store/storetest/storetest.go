@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Candidates", testCandidates},
 		{"Stacks", testStacks},
 		{"RotationGrace", testRotationGrace},
+		{"CompletionKeepsTheStoredTenant", testCompletionKeepsTheStoredTenant},
 		{"RotationRace", testRotationRace},
 		{"ListTenants", testListTenants},
 	}.run(t, func(t *testing.T) *Fixture { return NewFixture(t, newStore(t)) })
