@@ -296,8 +296,28 @@ func (d *DynamoDB) ListByTenant(ctx context.Context, tenantID, cursor string, li
 
 // ListByStatus implements Store. The index holds keys only; the items are
 // read with consistent BatchGetItem, and an item whose status changed since
-// the index was read is left out.
+// the index was read (it is eventually consistent) is left out. The index
+// is read on until limit items are left or it ends, so a page is short or
+// empty only at the end, as Memory's.
 func (d *DynamoDB) ListByStatus(ctx context.Context, status connection.Status, cursor string, limit int) (Page, error) {
+	limit = clampLimit(limit)
+	var out Page
+	for {
+		p, err := d.statusPage(ctx, status, cursor, limit-len(out.Items))
+		if err != nil {
+			return Page{}, err
+		}
+		out.Items, out.Cursor = append(out.Items, p.Items...), p.Cursor
+		if p.Cursor == "" || len(out.Items) >= limit {
+			return out, nil
+		}
+		cursor = p.Cursor
+	}
+}
+
+// statusPage reads one page of the byStatus index from cursor and the
+// items it names that still have the status.
+func (d *DynamoDB) statusPage(ctx context.Context, status connection.Status, cursor string, limit int) (Page, error) {
 	keys, next, err := d.query(ctx, &dynamodb.QueryInput{
 		TableName:                 &d.table,
 		IndexName:                 aws.String(IndexByStatus),
