@@ -183,9 +183,7 @@ func (it tenantItem) tenant() tenant.Tenant {
 	t := tenant.Tenant{ID: it.TenantID, Name: it.Name, ExternalID: it.ExternalID, ExternalIDVersion: it.ExternalIDVersion,
 		CreatedAt: it.CreatedAt, RotatedAt: it.RotatedAt, MaxConnections: it.MaxConnections,
 		PreviousExternalID: it.PreviousExternalID, PreviousExternalIDVersion: it.PreviousExternalIDVersion, GraceWrites: it.GraceWrites}
-	if t.MaxConnections == 0 { // stored before tenants had a limit
-		t.MaxConnections = tenant.DefaultMaxConnections
-	}
+	t = withDefaultLimit(t)
 	if g, err := time.Parse(dueTimeLayout, it.GraceEndsAt); err == nil && it.PreviousExternalID != "" {
 		t.GraceEndsAt = g
 	}

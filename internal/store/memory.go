@@ -81,10 +81,7 @@ func (m *Memory) GetTenant(ctx context.Context, id string) (tenant.Tenant, error
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	t, err := lookup(m.tenants, id, "get tenant "+id)
-	if err == nil && t.MaxConnections == 0 { // as DynamoDB reads a tenant stored without a limit
-		t.MaxConnections = tenant.DefaultMaxConnections
-	}
-	return t, err
+	return withDefaultLimit(t), err
 }
 
 // RotateExternalID implements Store.

@@ -193,6 +193,15 @@ func sameSnapshot(cur, before connection.Connection) bool {
 		cur.LastCheckedAt.Equal(before.LastCheckedAt) && cur.RoleARN == before.RoleARN
 }
 
+// withDefaultLimit is t as it reads when stored without a connection
+// limit (before tenants had one), as DynamoDB reads such an item.
+func withDefaultLimit(t tenant.Tenant) tenant.Tenant {
+	if t.MaxConnections == 0 {
+		t.MaxConnections = tenant.DefaultMaxConnections
+	}
+	return t
+}
+
 // validate refuses transitions no adapter may write.
 func validate(t connection.Transition) error {
 	if t.Event == nil {

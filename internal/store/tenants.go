@@ -3,8 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -21,7 +19,10 @@ const tenantCursorPrefix = "N\x00"
 // ListTenants implements Store.
 func (m *Memory) ListTenants(ctx context.Context, cursor string, limit int) (TenantPage, error) {
 	m.mu.Lock()
-	all := slices.Collect(maps.Values(m.tenants))
+	all := make([]tenant.Tenant, 0, len(m.tenants))
+	for _, t := range m.tenants {
+		all = append(all, withDefaultLimit(t))
+	}
 	m.mu.Unlock()
 	items, next, err := memoryPage(cursor, tenantCursorPrefix, limit, all, func(t tenant.Tenant) string { return t.ID })
 	if err != nil {

@@ -168,6 +168,16 @@ func testCountLive(t *testing.T, f *Fixture) {
 			t.Fatalf("tenant %s: max %d, %v; want %d", tc.id, got.MaxConnections, err, tc.want)
 		}
 	}
+	// A listing reads each tenant as GetTenant does.
+	listed, err := f.S.ListTenants(ctx, "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lt := range listed.Items {
+		if got, err := f.S.GetTenant(ctx, lt.ID); err != nil || got != lt {
+			t.Fatalf("ListTenants lists %+v, GetTenant reads %+v (%v)", lt, got, err)
+		}
+	}
 	count("acme", 0)
 	invitesAt(t, f, "acme", 3) // invites in the partition are not connections
 	f.MustSubmit("acme", "arn:aws:iam::111111111111:role/A")
