@@ -82,9 +82,10 @@ import (
 //   - CreateTenant: tenant + external-ID items in one transaction, both
 //     conditioned on not existing. RotateExternalID: the tenant item
 //     conditioned on the previous externalIdVersion + the new external-ID
-//     item + the rotation's event(s). CompleteRotation: the tenant item with
-//     its previous ID retired, conditioned on the version and previous
-//     version, + the Completed event.
+//     item + the rotation's event(s). CompleteRotation: an update removing
+//     the tenant item's previous ID, conditioned on the version and previous
+//     version (and for ALL_CURRENT graceWrites), + the Completed event. All
+//     three retry a TransactionConflict as Apply does.
 //   - A write that applies a check outcome and changes a status, a failure
 //     count or the external-ID bookkeeping also checks the tenant item: its
 //     externalIdVersion is the one the check used, or (a success with the
