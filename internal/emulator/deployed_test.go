@@ -2,12 +2,15 @@ package emulator
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/testkit/awsfake"
+	"github.com/rolecall/rolecall/internal/testkit/roundtrip"
 	"github.com/rolecall/rolecall/internal/testkit/syncbuf"
 )
 
@@ -65,6 +68,44 @@ func TestAWSModeChecksAsTheVerifyFunction(t *testing.T) {
 			}
 			if got := fake.CallerRoles(accessRole); !slices.Equal(got, tt.accessBy) {
 				t.Errorf("the access role was assumed by %v, want %v", got, tt.accessBy)
+			}
+		})
+	}
+}
+
+// TestPublicServeHandsOutNoDemoInvite: a public serve may sit behind a
+// reverse proxy on the same machine, whose requests come from and name a
+// loopback address; the home page's facts then never carry the demo
+// tenant's invite (a credential), which the banner prints for the
+// operator. A local serve hands it to a browser on this machine.
+func TestPublicServeHandsOutNoDemoInvite(t *testing.T) {
+	const (
+		acct      = "111122223333"
+		accessKey = "AKIAROLECALLTESTPUB0"
+		workload  = "arn:aws:iam::" + acct + ":role/RoleCallVerifier"
+	)
+	fake := awsfake.NewChainSTS()
+	fake.AddPrincipal(accessKey, workload)
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	fakeAWSEnv(t, accessKey, "eu-west-1", map[string]string{"AWS_ENDPOINT_URL_STS": srv.URL})
+	for _, public := range []bool{false, true} {
+		t.Run(map[bool]string{false: "local", true: "public"}[public], func(t *testing.T) {
+			o := testOptions(t, &syncbuf.Buffer{})
+			o.AWS, o.TrustedPrincipalARN = true, workload
+			if public {
+				o.Public, o.PublicHost = true, "rolecall.example.com"
+			}
+			s := start(t, o)
+			req, err := http.NewRequest(http.MethodGet, s.URL+"/", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Accept", "application/json")
+			_, body := roundtrip.Do(t, req)
+			code := s.DemoInviteURL[strings.Index(s.DemoInviteURL, "invite=")+len("invite="):]
+			if got := strings.Contains(string(body), code); got == public {
+				t.Errorf("GET / from this machine holds the demo invite: %t, want %t\n%s", got, !public, body)
 			}
 		})
 	}

@@ -265,7 +265,13 @@ func (st *Stack) Build(ctx context.Context) error {
 		return err
 	}
 	cfg := app.APIConfig(apiSettings, st.Service, st.Registrations, c)
-	cfg.Ops, cfg.DemoInviteURL, cfg.OpsPage = opsAuth, st.DemoInviteURL, true
+	cfg.Ops, cfg.OpsPage = opsAuth, true
+	if !o.Public {
+		// A public serve may sit behind a proxy on this machine, whose
+		// requests come from and name a loopback address: the demo
+		// invite, a credential, is then for the banner only.
+		cfg.DemoInviteURL = st.DemoInviteURL
+	}
 	cfg.Events, cfg.Sweeper = busEvents{st.Bus}, sweepNow{st.Handlers.Sweep}
 	if st.Sandbox != nil {
 		cfg.Sandbox = &sandboxControl{sts: st.Sandbox, endpoint: st.URL + SandboxSTSPath, principal: o.TrustedPrincipalARN, workloadKey: st.WorkloadAccessKeyID}
