@@ -70,7 +70,7 @@ func (p Policy) ApplyCandidate(c Connection, o Outcome) (Transition, CandidateSt
 		return Transition{Before: &c, After: c}, CandidateTransient, nil
 	case ResultOK:
 		after := c
-		after.RoleARN, after.Stack = cand.RoleARN, cand.Stack
+		after.RoleARN, after.Stack, after.StackResource = cand.RoleARN, cand.Stack, cand.StackResource
 		after.Candidate = Candidate{}
 		after.Status = Verified
 		after.VerifiedAt, after.LastCheckedAt = now, now

@@ -66,9 +66,16 @@ type Connection struct {
 	// registered RoleARN, empty when the form or the API submitted it: only
 	// that stack's deletion undoes the registration (a Delete request's
 	// StackId is whatever its publisher writes; the stored one is not).
-	Stack  string `json:"stack,omitempty"`
-	Status Status `json:"status"`
-	Reason Reason `json:"reason"`
+	Stack string `json:"stack,omitempty"`
+	// StackResource is the LogicalResourceId of the stack's registration
+	// resource that registered RoleARN last, empty for registrations made
+	// before RoleCall stored it: when a stack replaces that resource with
+	// one of another logical ID (a renamed or moved CDK construct), the new
+	// one takes the registration over, and CloudFormation's deletion of
+	// the old one leaves the connection alone.
+	StackResource string `json:"stackResource,omitempty"`
+	Status        Status `json:"status"`
+	Reason        Reason `json:"reason"`
 	// Version increases with every transition; checks are applied only to
 	// the version they were started for.
 	Version             int64     `json:"version"`
@@ -97,11 +104,13 @@ type Connection struct {
 type Candidate struct {
 	RoleARN string `json:"roleArn"`
 	// Stack is the StackId of the stack that submitted the candidate (see
-	// Connection.Stack).
-	Stack       string    `json:"stack,omitempty"`
-	Status      Status    `json:"status"` // PENDING while it is checked, FAILED once dropped
-	Reason      Reason    `json:"reason"`
-	SubmittedAt time.Time `json:"submittedAt"`
+	// Connection.Stack) and StackResource its registration resource (see
+	// Connection.StackResource).
+	Stack         string    `json:"stack,omitempty"`
+	StackResource string    `json:"stackResource,omitempty"`
+	Status        Status    `json:"status"` // PENDING while it is checked, FAILED once dropped
+	Reason        Reason    `json:"reason"`
+	SubmittedAt   time.Time `json:"submittedAt"`
 }
 
 // Pending reports whether the candidate is still being verified.

@@ -220,12 +220,15 @@ func (s *Service) ResolveInvite(ctx context.Context, code string) (tenant.Tenant
 // A submission that would add a live connection to a tenant that has
 // MaxConnections of them is refused with CONNECTION_LIMIT (limits.go).
 func (s *Service) Submit(ctx context.Context, t tenant.Tenant, roleARN string) (connection.Connection, error) {
-	return s.submit(ctx, t, roleARN, "")
+	return s.submit(ctx, t, roleARN, "", "")
 }
 
-// submit is Submit by the CloudFormation stack stackID ("": not a stack):
-// the connection or candidate the submission creates records it.
-func (s *Service) submit(ctx context.Context, t tenant.Tenant, roleARN, stackID string) (connection.Connection, error) {
+// submit is Submit by the registration resource (its LogicalResourceId)
+// of the CloudFormation stack stackID ("": not a stack): the connection or
+// candidate the submission creates records both. The role in use submitted
+// again by another resource of the stack that registered it (the stack
+// replaced its resource) is taken over by that resource.
+func (s *Service) submit(ctx context.Context, t tenant.Tenant, roleARN, stackID, resource string) (connection.Connection, error) {
 	arn, err := rolearn.Parse(roleARN, s.Rules)
 	if err != nil {
 		return connection.Connection{}, err
@@ -241,11 +244,15 @@ func (s *Service) submit(ctx context.Context, t tenant.Tenant, roleARN, stackID 
 		}
 		tr := s.Policy.Submit(existing, t.ID, arn, t.ExternalIDVersion, s.now())
 		switch {
-		case stackID == "" || tr.Event == nil:
+		case stackID == "":
+		case tr.Event == nil && existing != nil && existing.Stack == stackID && existing.RoleARN == arn.String() &&
+			existing.StackResource != resource && resource != "":
+			tr.After.StackResource = resource
+		case tr.Event == nil:
 		case tr.Event.CandidateRoleARN == arn.String():
-			tr.After.Candidate.Stack = stackID
+			tr.After.Candidate.Stack, tr.After.Candidate.StackResource = stackID, resource
 		default:
-			tr.After.Stack = stackID
+			tr.After.Stack, tr.After.StackResource = stackID, resource
 		}
 		if !tr.Changed() {
 			return tr.After, nil

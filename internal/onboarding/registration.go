@@ -229,11 +229,14 @@ var candidateDeletedReason = connection.Reason{Code: CodeStackDeleted,
 	Message: "The CloudFormation stack that submitted the new role was deleted; RoleCall keeps using the verified role.",
 	Hint:    "To replace the role, create the stack again or submit the new role in the form."}
 
-// SubmitFromStack is Service.Submit by the CloudFormation stack stackID:
-// the connection, or the candidate, that the submission creates records
-// the stack (Connection.Stack), so that only its deletion undoes it.
-func (r *Registrations) SubmitFromStack(ctx context.Context, t tenant.Tenant, roleARN, stackID string) (connection.Connection, error) {
-	return r.Service.submit(ctx, t, roleARN, stackID)
+// SubmitFromStack is Service.Submit by the registration resource (its
+// LogicalResourceId) of the CloudFormation stack stackID: the connection,
+// or the candidate, that the submission creates records both
+// (Connection.Stack, StackResource), so that only that resource's deletion
+// undoes it. The role in use submitted again by another resource of the
+// stack that registered it is taken over by the new resource.
+func (r *Registrations) SubmitFromStack(ctx context.Context, t tenant.Tenant, roleARN, stackID, resource string) (connection.Connection, error) {
+	return r.Service.submit(ctx, t, roleARN, stackID, resource)
 }
 
 // StackRoleDeleted undoes what the deleted stack stackID did when it
@@ -254,7 +257,7 @@ func (r *Registrations) SubmitFromStack(ctx context.Context, t tenant.Tenant, ro
 //   - otherwise the connection is left as it is (it uses another role now).
 //
 // An unknown connection is NOT_FOUND.
-func (r *Registrations) StackRoleDeleted(ctx context.Context, t tenant.Tenant, accountID, roleARN, stackID string) (connection.Connection, StackDeletion, error) {
+func (r *Registrations) StackRoleDeleted(ctx context.Context, t tenant.Tenant, accountID, roleARN, stackID, resource string) (connection.Connection, StackDeletion, error) {
 	s := r.Service
 	for attempt := 0; ; attempt++ {
 		c, err := s.Connection(ctx, t.ID, accountID)
@@ -262,7 +265,7 @@ func (r *Registrations) StackRoleDeleted(ctx context.Context, t tenant.Tenant, a
 			return connection.Connection{}, StackRoleUnused, err
 		}
 		var tr connection.Transition
-		d := stackDeletion(c, roleARN, stackID)
+		d := stackDeletion(c, roleARN, stackID, resource)
 		switch d {
 		case StackRoleUnused:
 			return c, d, nil
@@ -291,13 +294,17 @@ func (r *Registrations) StackRoleDeleted(ctx context.Context, t tenant.Tenant, a
 	}
 }
 
-// stackDeletion is what deleting the stack stackID, that registered
-// roleARN, does to c.
-func stackDeletion(c connection.Connection, roleARN, stackID string) StackDeletion {
-	candidate := c.Candidate.Pending() && c.Candidate.RoleARN == roleARN && c.Candidate.Stack == stackID
+// stackDeletion is what deleting the registration resource resource of
+// the stack stackID, that registered roleARN, does to c. A resource other
+// than the one recorded (a registration recorded before resources were
+// records none) was replaced by it in its stack: its deletion changes
+// nothing.
+func stackDeletion(c connection.Connection, roleARN, stackID, resource string) StackDeletion {
+	ours := func(stack, res string) bool { return stack == stackID && (res == "" || res == resource) }
+	candidate := c.Candidate.Pending() && c.Candidate.RoleARN == roleARN && ours(c.Candidate.Stack, c.Candidate.StackResource)
 	switch {
 	case stackID == "":
-	case c.Stack == stackID && (c.RoleARN == roleARN || candidate):
+	case ours(c.Stack, c.StackResource) && (c.RoleARN == roleARN || candidate):
 		return StackDisconnected
 	case candidate:
 		return StackCandidateDropped

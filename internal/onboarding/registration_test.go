@@ -439,11 +439,11 @@ func TestStackDeletedDisconnects(t *testing.T) {
 	ctx := context.Background()
 	f, regs, _ := newRegistrations(t)
 	stackDeleted := func(tn tenant.Tenant, accountID string) (connection.Connection, error) {
-		c, _, err := regs.StackRoleDeleted(ctx, tn, accountID, roleARN, stackA)
+		c, _, err := regs.StackRoleDeleted(ctx, tn, accountID, roleARN, stackA, "Registration")
 		return c, err
 	}
 	acme, beta := f.tenant(t, "acme"), f.tenant(t, "beta")
-	if c, err := regs.SubmitFromStack(ctx, acme, roleARN, stackA); err != nil || c.Stack != stackA {
+	if c, err := regs.SubmitFromStack(ctx, acme, roleARN, stackA, "Registration"); err != nil || c.Stack != stackA {
 		t.Fatalf("SubmitFromStack = %+v, %v; want the stack recorded", c, err)
 	}
 	verified := f.verify(t, "acme", custAccount)
@@ -499,7 +499,7 @@ func TestStackDeletedDisconnects(t *testing.T) {
 	})
 
 	t.Run("persistent conflict", func(t *testing.T) {
-		if _, err := regs.SubmitFromStack(ctx, acme, roleARN, stackA); err != nil {
+		if _, err := regs.SubmitFromStack(ctx, acme, roleARN, stackA, "Registration"); err != nil {
 			t.Fatal(err)
 		}
 		f.hooks.apply = func(connection.Transition) error { return store.ErrConflict }
@@ -523,7 +523,9 @@ func TestStackRoleDeleted(t *testing.T) {
 	withCandidate := func(t *testing.T, f *fixture, regs *onboarding.Registrations, byForm bool, candidateStack string) (tenant.Tenant, connection.Connection) {
 		t.Helper()
 		acme := f.tenant(t, "acme")
-		submit := func() (connection.Connection, error) { return regs.SubmitFromStack(ctx, acme, roleARN, stackA) }
+		submit := func() (connection.Connection, error) {
+			return regs.SubmitFromStack(ctx, acme, roleARN, stackA, "Registration")
+		}
 		if byForm {
 			submit = func() (connection.Connection, error) { return f.svc.Submit(ctx, acme, roleARN) }
 		}
@@ -531,7 +533,7 @@ func TestStackRoleDeleted(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.verify(t, "acme", custAccount)
-		c, err := regs.SubmitFromStack(ctx, acme, candidateARN, candidateStack)
+		c, err := regs.SubmitFromStack(ctx, acme, candidateARN, candidateStack, "Registration")
 		if err != nil || !c.Candidate.Pending() || c.Candidate.Stack != candidateStack {
 			t.Fatalf("candidate submission: %+v, %v", c, err)
 		}
@@ -563,7 +565,7 @@ func TestStackRoleDeleted(t *testing.T) {
 			regs, _ := f.registrations()
 			acme, before := withCandidate(t, f, regs, tt.byForm, tt.candBy)
 			conflicts := f.conflictFirst(tt.conflicts)
-			c, did, err := regs.StackRoleDeleted(ctx, acme, custAccount, tt.role, tt.stack)
+			c, did, err := regs.StackRoleDeleted(ctx, acme, custAccount, tt.role, tt.stack, "Registration")
 			if err != nil || did != tt.want || c.Status != tt.status || c.Candidate.Status != tt.candidate || *conflicts != tt.conflicts {
 				t.Fatalf("StackRoleDeleted = %+v, %v, %v after %d conflicts; want %v, status %s, candidate %q", c, did, err, *conflicts, tt.want, tt.status, tt.candidate)
 			}
@@ -588,7 +590,7 @@ func TestStackRoleDeleted(t *testing.T) {
 					t.Fatalf("candidate drop: connection %+v, event %+v", c, last)
 				}
 				// Dropped once: a second deletion of its stack changes nothing.
-				again, did, err := regs.StackRoleDeleted(ctx, acme, custAccount, tt.role, tt.stack)
+				again, did, err := regs.StackRoleDeleted(ctx, acme, custAccount, tt.role, tt.stack, "Registration")
 				if err != nil || did != onboarding.StackRoleUnused || again != c {
 					t.Fatalf("again: %+v, %v, %v", again, did, err)
 				}
@@ -601,13 +603,69 @@ func TestStackRoleDeleted(t *testing.T) {
 		regs, _ := f.registrations()
 		acme, _ := withCandidate(t, f, regs, false, stackB)
 		before := f.mem.Snapshot()
-		_, _, err := regs.StackRoleDeleted(ctx, acme, "999999999999", candidateARN, stackB)
+		_, _, err := regs.StackRoleDeleted(ctx, acme, "999999999999", candidateARN, stackB, "Registration")
 		wantCode(t, err, onboarding.CodeNotFound, "accountId")
 		f.hooks.apply = func(connection.Transition) error { return errBoom }
-		_, _, err = regs.StackRoleDeleted(ctx, acme, custAccount, candidateARN, stackB)
+		_, _, err = regs.StackRoleDeleted(ctx, acme, custAccount, candidateARN, stackB, "Registration")
 		wantInternal(t, err, errBoom)
 		if f.mem.Snapshot() != before {
 			t.Fatal("a refused or failed StackRoleDeleted changed the store")
 		}
 	})
+}
+
+// TestStackResourceTakeover: the role in use submitted again by another
+// registration resource of the stack that registered it (the stack
+// replaced its resource) is taken over by that resource, changing nothing
+// else and telling no one; another stack or the form takes nothing over.
+// Only the resource recorded undoes the registration when deleted; a
+// registration recorded without a resource is undone by any of its
+// stack's.
+func TestStackResourceTakeover(t *testing.T) {
+	ctx := context.Background()
+	f, regs, _ := newRegistrations(t)
+	acme := f.tenant(t, "acme")
+	if _, err := regs.SubmitFromStack(ctx, acme, roleARN, stackA, "Registration"); err != nil {
+		t.Fatal(err)
+	}
+	verified := f.verify(t, "acme", custAccount)
+	events := func() int { evs, _ := f.mem.Events(ctx, "acme", custAccount); return len(evs) }
+	nEvents := events()
+	for _, by := range []struct{ name, stack, resource string }{
+		{"another stack", stackB, "Renamed"},
+		{"the same resource", stackA, "Registration"},
+		{"no resource", stackA, ""},
+	} {
+		c, err := regs.SubmitFromStack(ctx, acme, roleARN, by.stack, by.resource)
+		if err != nil || c != verified {
+			t.Fatalf("%s: %+v, %v; want the connection unchanged", by.name, c, err)
+		}
+	}
+	if _, err := f.svc.Submit(ctx, acme, roleARN); err != nil {
+		t.Fatal(err)
+	}
+	c, err := regs.SubmitFromStack(ctx, acme, roleARN, stackA, "Renamed")
+	want := verified
+	want.StackResource = "Renamed"
+	if err != nil || c != want {
+		t.Fatalf("taken over: %+v, %v; want %+v", c, err, want)
+	}
+	if stored, _ := f.mem.GetConnection(ctx, "acme", custAccount); stored != want || events() != nEvents {
+		t.Fatalf("stored %+v with %d events, want %+v with %d", stored, events(), want, nEvents)
+	}
+	if _, did, err := regs.StackRoleDeleted(ctx, acme, custAccount, roleARN, stackA, "Registration"); err != nil || did != onboarding.StackRoleUnused {
+		t.Fatalf("deleting the replaced resource: %v, %v; want nothing undone", did, err)
+	}
+	if _, did, err := regs.StackRoleDeleted(ctx, acme, custAccount, roleARN, stackA, "Renamed"); err != nil || did != onboarding.StackDisconnected {
+		t.Fatalf("deleting the resource in use: %v, %v; want disconnected", did, err)
+	}
+
+	// Recorded without a resource: any resource of the stack undoes it.
+	beta := f.tenant(t, "beta")
+	if _, err := regs.SubmitFromStack(ctx, beta, roleARN, stackA, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, did, err := regs.StackRoleDeleted(ctx, beta, custAccount, roleARN, stackA, "AnyName"); err != nil || did != onboarding.StackDisconnected {
+		t.Fatalf("deleting a resource of a registration recorded without one: %v, %v; want disconnected", did, err)
+	}
 }

@@ -59,8 +59,8 @@ import (
 type Registrar interface {
 	Authenticate(ctx context.Context, secret string) (tenant.Tenant, registration.Token, error)
 	AuthenticateDeletion(ctx context.Context, secret string) (tenant.Tenant, registration.Token, error)
-	SubmitFromStack(ctx context.Context, t tenant.Tenant, roleARN, stackID string) (connection.Connection, error)
-	StackRoleDeleted(ctx context.Context, t tenant.Tenant, accountID, roleARN, stackID string) (connection.Connection, onboarding.StackDeletion, error)
+	SubmitFromStack(ctx context.Context, t tenant.Tenant, roleARN, stackID, resource string) (connection.Connection, error)
+	StackRoleDeleted(ctx context.Context, t tenant.Tenant, accountID, roleARN, stackID, resource string) (connection.Connection, onboarding.StackDeletion, error)
 }
 
 // Onboarding reads connections (*onboarding.Service implements it).
@@ -259,7 +259,7 @@ func (h *Handler) register(ctx context.Context, ev cfn.Event) (registration.Answ
 	if perr == nil && (submitted.Account != r.stack.Account || submitted.Partition != r.stack.Partition) {
 		return failed(ev, CodeStackAccountMismatch, fmt.Sprintf("the role is in account %s but the stack runs in account %s; a stack registers only a role of its own account", submitted.Account, r.stack.Account)), true, nil
 	}
-	c, err := h.Registrar.SubmitFromStack(ctx, t, r.roleARN, ev.StackID)
+	c, err := h.Registrar.SubmitFromStack(ctx, t, r.roleARN, ev.StackID, ev.LogicalResourceID)
 	if err != nil {
 		if oe := onboarding.AsError(err); oe != nil {
 			return failed(ev, oe.Code, oe.Message), true, nil
@@ -383,7 +383,7 @@ func (h *Handler) delete(ctx context.Context, ev cfn.Event) (_ registration.Answ
 		log.InfoContext(ctx, "stack deleted; connection kept", "why", "the stack's RoleArn is not a role ARN", "physicalResourceId", ev.PhysicalResourceID)
 		return ok, true, nil
 	}
-	_, did, err := h.Registrar.StackRoleDeleted(ctx, t, account, role.String(), ev.StackID)
+	_, did, err := h.Registrar.StackRoleDeleted(ctx, t, account, role.String(), ev.StackID, ev.LogicalResourceID)
 	switch {
 	case onboarding.AsError(err) != nil:
 		// Unknown connection: nothing to undo.

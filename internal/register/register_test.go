@@ -831,11 +831,11 @@ func (f *flakyRegistrar) AuthenticateDeletion(ctx context.Context, secret string
 	return f.Registrar.AuthenticateDeletion(ctx, secret)
 }
 
-func (f *flakyRegistrar) StackRoleDeleted(ctx context.Context, t tenant.Tenant, accountID, roleARN, stackID string) (connection.Connection, onboarding.StackDeletion, error) {
+func (f *flakyRegistrar) StackRoleDeleted(ctx context.Context, t tenant.Tenant, accountID, roleARN, stackID, resource string) (connection.Connection, onboarding.StackDeletion, error) {
 	if f.flake("StackRoleDeleted") {
 		return connection.Connection{}, 0, errThrottled
 	}
-	return f.Registrar.StackRoleDeleted(ctx, t, accountID, roleARN, stackID)
+	return f.Registrar.StackRoleDeleted(ctx, t, accountID, roleARN, stackID, resource)
 }
 
 // TestDeleteRetriesAnInternalError: a store error while a Delete undoes

@@ -163,10 +163,10 @@ func TestStackDeletedEventMatchesSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	const stackID = "arn:aws:cloudformation:us-east-1:123456789012:stack/rolecall/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
-	if _, err := regs.SubmitFromStack(ctx, tn, "arn:aws:iam::123456789012:role/RoleCallAccess", stackID); err != nil {
+	if _, err := regs.SubmitFromStack(ctx, tn, "arn:aws:iam::123456789012:role/RoleCallAccess", stackID, "Registration"); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := regs.StackRoleDeleted(ctx, tn, "123456789012", "arn:aws:iam::123456789012:role/RoleCallAccess", stackID); err != nil {
+	if _, _, err := regs.StackRoleDeleted(ctx, tn, "123456789012", "arn:aws:iam::123456789012:role/RoleCallAccess", stackID, "Registration"); err != nil {
 		t.Fatal(err)
 	}
 	evs, err := st.Events(ctx, "acme", "123456789012")

@@ -78,7 +78,8 @@ import (
 //     possible by editing the table) is left alone, as Memory does.
 //   - Apply without an event (routine check): one UpdateItem conditioned on
 //     version and consecutiveFailures; it sets the check times, failure count,
-//     external-ID version and dueAt.
+//     external-ID version and dueAt, and stackResource only when it changes
+//     (a stack's new registration resource takes the registration over).
 //   - CreateTenant: tenant + external-ID items in one transaction, both
 //     conditioned on not existing. RotateExternalID: the tenant item
 //     conditioned on the previous externalIdVersion + the new external-ID

@@ -27,7 +27,8 @@ func (d *DynamoDB) Apply(ctx context.Context, t connection.Transition) error {
 }
 
 // routine writes a check that changed nothing but check times and failure
-// count: one conditional UpdateItem, no read.
+// count, or a stack's new registration resource taking the registration
+// over: one conditional UpdateItem, no read.
 func (d *DynamoDB) routine(ctx context.Context, t connection.Transition) error {
 	a := t.After
 	cond, vals := snapshotCondition(*t.Before)
@@ -44,6 +45,17 @@ func (d *DynamoDB) routine(ctx context.Context, t connection.Transition) error {
 	setTime("lastCheckedAt", a.LastCheckedAt)
 	setTime("nextCheckAt", a.NextCheckAt)
 	set = append(set, "consecutiveFailures = :nf", "externalIdVersion = :xv", "externalIdCurrent = :xc")
+	// Only a takeover by a stack's new registration resource writes the
+	// resource: a check's write, computed from a snapshot before it, must
+	// not put the old one back.
+	switch r := a.StackResource; {
+	case r == t.Before.StackResource:
+	case r == "":
+		remove = append(remove, "stackResource")
+	default:
+		vals[":sr"] = s(r)
+		set = append(set, "stackResource = :sr")
+	}
 	if dueIndexed(a) {
 		vals[":ds"], vals[":da"] = s(dueShardKey(ShardOf(a.TenantID, a.AccountID))), s(dueOrder(a))
 		set = append(set, AttrDueShard+" = :ds", AttrDueAt+" = :da")

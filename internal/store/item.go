@@ -97,6 +97,7 @@ type connItem struct {
 	AccountID           string         `dynamodbav:"accountId"`
 	RoleARN             string         `dynamodbav:"roleArn"`
 	Stack               string         `dynamodbav:"stack,omitempty"`
+	StackResource       string         `dynamodbav:"stackResource,omitempty"`
 	Status              string         `dynamodbav:"status"`
 	Reason              reasonAttr     `dynamodbav:"reason"`
 	Version             int64          `dynamodbav:"version"`
@@ -118,11 +119,12 @@ type connItem struct {
 
 // candidateAttr is a connection's candidate role (absent when none).
 type candidateAttr struct {
-	RoleARN     string     `dynamodbav:"roleArn"`
-	Stack       string     `dynamodbav:"stack,omitempty"`
-	Status      string     `dynamodbav:"status"`
-	Reason      reasonAttr `dynamodbav:"reason"`
-	SubmittedAt time.Time  `dynamodbav:"submittedAt"`
+	RoleARN       string     `dynamodbav:"roleArn"`
+	Stack         string     `dynamodbav:"stack,omitempty"`
+	StackResource string     `dynamodbav:"stackResource,omitempty"`
+	Status        string     `dynamodbav:"status"`
+	Reason        reasonAttr `dynamodbav:"reason"`
+	SubmittedAt   time.Time  `dynamodbav:"submittedAt"`
 }
 
 type claimItem struct {
@@ -208,7 +210,7 @@ func (it inviteItem) invite() tenant.Invite {
 func newConnItem(c connection.Connection) connItem {
 	it := connItem{
 		itemKey:  itemKey{tenantPK(c.TenantID), connSK(c.AccountID), kindConnection},
-		TenantID: c.TenantID, AccountID: c.AccountID, RoleARN: c.RoleARN, Stack: c.Stack, Status: string(c.Status),
+		TenantID: c.TenantID, AccountID: c.AccountID, RoleARN: c.RoleARN, Stack: c.Stack, StackResource: c.StackResource, Status: string(c.Status),
 		Reason: toReasonAttr(c.Reason), Version: c.Version, ConsecutiveFailures: c.ConsecutiveFailures,
 		SubmittedAt: utc(c.SubmittedAt), UpdatedAt: utc(c.UpdatedAt), VerifiedAt: utc(c.VerifiedAt),
 		LastCheckedAt: utc(c.LastCheckedAt), NextCheckAt: utc(c.NextCheckAt), ExternalIDVersion: c.ExternalIDVersion,
@@ -218,14 +220,14 @@ func newConnItem(c connection.Connection) connItem {
 		it.DueShard, it.DueAt = dueShardKey(ShardOf(c.TenantID, c.AccountID)), dueOrder(c)
 	}
 	if k := c.Candidate; k != (connection.Candidate{}) {
-		it.Candidate = &candidateAttr{RoleARN: k.RoleARN, Stack: k.Stack, Status: string(k.Status), Reason: toReasonAttr(k.Reason), SubmittedAt: utc(k.SubmittedAt)}
+		it.Candidate = &candidateAttr{RoleARN: k.RoleARN, Stack: k.Stack, StackResource: k.StackResource, Status: string(k.Status), Reason: toReasonAttr(k.Reason), SubmittedAt: utc(k.SubmittedAt)}
 	}
 	return it
 }
 
 func (it connItem) connection() connection.Connection {
 	return connection.Connection{
-		TenantID: it.TenantID, AccountID: it.AccountID, RoleARN: it.RoleARN, Stack: it.Stack, Status: connection.Status(it.Status),
+		TenantID: it.TenantID, AccountID: it.AccountID, RoleARN: it.RoleARN, Stack: it.Stack, StackResource: it.StackResource, Status: connection.Status(it.Status),
 		Reason: connection.Reason(it.Reason), Version: it.Version, ConsecutiveFailures: it.ConsecutiveFailures,
 		SubmittedAt: it.SubmittedAt, UpdatedAt: it.UpdatedAt, VerifiedAt: it.VerifiedAt,
 		LastCheckedAt: it.LastCheckedAt, NextCheckAt: it.NextCheckAt, ExternalIDVersion: it.ExternalIDVersion,
@@ -237,7 +239,7 @@ func (a *candidateAttr) candidate() connection.Candidate {
 	if a == nil {
 		return connection.Candidate{}
 	}
-	return connection.Candidate{RoleARN: a.RoleARN, Stack: a.Stack, Status: connection.Status(a.Status), Reason: connection.Reason(a.Reason), SubmittedAt: a.SubmittedAt}
+	return connection.Candidate{RoleARN: a.RoleARN, Stack: a.Stack, StackResource: a.StackResource, Status: connection.Status(a.Status), Reason: connection.Reason(a.Reason), SubmittedAt: a.SubmittedAt}
 }
 
 // newClaimItem is the claim c holds on its role.

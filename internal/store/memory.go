@@ -276,6 +276,9 @@ func (m *Memory) Apply(ctx context.Context, t connection.Transition) error {
 		cur.ConsecutiveFailures = t.After.ConsecutiveFailures
 		cur.ExternalIDVersion = t.After.ExternalIDVersion
 		cur.ExternalIDCurrent = t.After.ExternalIDCurrent
+		if t.After.StackResource != t.Before.StackResource {
+			cur.StackResource = t.After.StackResource // a stack's new resource took the registration over
+		}
 		m.conns[k] = cur
 		m.due.put(cur)
 		return nil

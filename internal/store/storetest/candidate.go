@@ -121,9 +121,9 @@ func testStacks(t *testing.T, f *Fixture) {
 		t.Helper()
 		tr := f.Policy.Submit(f.Current("acme", acct), "acme", f.ARN(role), 1, f.Now)
 		if candidate {
-			tr.After.Candidate.Stack = stack
+			tr.After.Candidate.Stack, tr.After.Candidate.StackResource = stack, "Registration"
 		} else {
-			tr.After.Stack = stack
+			tr.After.Stack, tr.After.StackResource = stack, "Registration"
 		}
 		wantErr(t, "submit by "+stack, f.S.Apply(f.Ctx, tr), nil)
 		wantConn(t, f.Current("acme", acct), tr.After)
@@ -139,7 +139,24 @@ func testStacks(t *testing.T, f *Fixture) {
 	}
 	tr, err := f.CheckCandidate("acme", acct, connection.ResultOK)
 	wantErr(t, "candidate verified", err, nil)
-	if got := f.Current("acme", acct); got.RoleARN != next || got.Stack != stackB || *got != tr.After {
+	if got := f.Current("acme", acct); got.RoleARN != next || got.Stack != stackB || got.StackResource != "Registration" || *got != tr.After {
 		t.Fatalf("after the candidate verified: %+v, want its role and stack", got)
+	}
+
+	// Another resource of the stack takes the registration over: a
+	// routine write of the resource alone, which a check computed from the
+	// connection before it does not undo.
+	stale := *f.Current("acme", acct)
+	takeover := connection.Transition{Before: &stale, After: stale}
+	takeover.After.StackResource = "Renamed"
+	wantErr(t, "take over", f.S.Apply(f.Ctx, takeover), nil)
+	wantConn(t, f.Current("acme", acct), takeover.After)
+	f.Now = f.Now.Add(time.Minute)
+	check, err := f.Policy.Apply(stale, connection.Outcome{Result: connection.ResultOK, Version: stale.Version,
+		ExternalIDVersion: 1, ExternalIDCurrent: true, CheckedAt: f.Now})
+	wantErr(t, "check computed before the takeover", err, nil)
+	wantErr(t, "write the check", f.S.Apply(f.Ctx, check), nil)
+	if got := f.Current("acme", acct); got.StackResource != "Renamed" || !got.LastCheckedAt.Equal(f.Now) {
+		t.Fatalf("after a check computed before the takeover: %+v, want resource Renamed and the check's time", got)
 	}
 }
