@@ -22,11 +22,20 @@ type API struct {
 	BaseURL string
 	// Auth authenticates the requests (BearerToken or SigV4).
 	Auth Authorizer
-	// HTTPClient defaults to a client with a 30 s timeout.
+	// HTTPClient defaults to a client with a 30 s timeout. A redirect is
+	// never followed, whatever the client's CheckRedirect: the answer is
+	// the 3xx, refused (see Do).
 	HTTPClient *http.Client
 }
 
 var defaultHTTPClient = &http.Client{Timeout: 30 * time.Second}
+
+// noRedirects answers a redirect with the 3xx itself. RoleCall's API never
+// redirects, and following one would turn a POST or DELETE into a GET that
+// looks like success, and send a SigV4 session token to another host (Go
+// drops Authorization on a redirect to another host, not
+// X-Amz-Security-Token).
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // maxAnswer bounds how much of an answer is read; a longer answer is
 // refused rather than cut into JSON that does not parse.
@@ -73,10 +82,11 @@ func (a *API) Do(ctx context.Context, method, path string, query url.Values, in 
 			return nil, err
 		}
 	}
-	hc := a.HTTPClient
-	if hc == nil {
-		hc = defaultHTTPClient
+	hc := *defaultHTTPClient
+	if a.HTTPClient != nil {
+		hc = *a.HTTPClient
 	}
+	hc.CheckRedirect = noRedirects
 	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("rolecall API %s %s: %w", method, path, err)

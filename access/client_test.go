@@ -283,3 +283,36 @@ func TestTenantListingRefusesAnotherTenant(t *testing.T) {
 		t.Errorf("Verified: %v, %v", refs, err)
 	}
 }
+
+// TestDoFollowsNoRedirect: RoleCall's API never redirects. A 3xx answer is
+// refused with its status, never followed: following it would replay a
+// POST or DELETE as a GET whose answer looks like success, and send the
+// SigV4 session token (which Go keeps on a redirect to another host) to
+// wherever the redirect points; a caller's client that follows redirects
+// does not either.
+func TestDoFollowsNoRedirect(t *testing.T) {
+	var reached []string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached = append(reached, r.Method+" "+r.Header.Get("X-Amz-Security-Token"))
+		io.WriteString(w, `{"tenants":[]}`)
+	}))
+	defer other.Close()
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+r.URL.RequestURI(), http.StatusFound)
+	}))
+	defer api.Close()
+	signer := SigV4{Credentials: credentials.NewStaticCredentialsProvider("AKIAEXAMPLE", "secret", "session-token"), Region: "eu-west-1"}
+	for _, hc := range []*http.Client{nil, {}} {
+		for _, method := range []string{http.MethodPost, http.MethodDelete, http.MethodGet} {
+			a := &API{BaseURL: api.URL, Auth: signer, HTTPClient: hc}
+			_, err := a.Do(context.Background(), method, "/v1/tenants", nil, map[string]string{"tenantId": "acme"})
+			var ae *APIError
+			if !errors.As(err, &ae) || ae.StatusCode != http.StatusFound || ae.Code != "HTTP_302" {
+				t.Errorf("%s (client %v): %v, want the 302 refused", method, hc, err)
+			}
+		}
+	}
+	if len(reached) != 0 {
+		t.Errorf("the redirect was followed: %v", reached)
+	}
+}
