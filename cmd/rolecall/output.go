@@ -15,10 +15,18 @@ import (
 )
 
 // opsGroup returns a command group whose subcommands share the ops flags
-// (opsOptions).
+// (opsOptions). Alone it prints its help; with a word that is none of its
+// subcommands (a typo) it is a usage error, exit 2, so that a script's
+// `rolecall connections lst --json` does not succeed on help text.
 func opsGroup(use, short, long string) (*cobra.Command, *opsOptions) {
 	o := &opsOptions{}
-	cmd := &cobra.Command{Use: use, Short: short, Long: long}
+	cmd := &cobra.Command{Use: use, Short: short, Long: long,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageExit(cmd, fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath()))
+			}
+			return cmd.Help()
+		}}
 	addOpsFlags(cmd, o)
 	return cmd, o
 }
