@@ -98,12 +98,20 @@ func (o *opsOptions) connect(ctx context.Context) (*opsapi.Client, error) {
 	return opsapi.New(o.api, auth, nil)
 }
 
-// apiURL parses --api: an http(s) URL with a host. A bad one is a usage
-// error.
+// apiURL parses --api: an http(s) URL with a host, and no query, fragment
+// or user (the API takes none). A bad one is a usage error, which never
+// repeats a password the URL carried.
 func apiURL(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, usagef("--api %q is not an http(s) URL", s)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		shown := "the value"
+		if err == nil {
+			shown = fmt.Sprintf("%q", u.Redacted())
+		}
+		return nil, usagef("--api %s is not an http(s) URL", shown)
+	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		return nil, usagef("--api %q: the API URL carries no query, fragment or user", u.Redacted())
 	}
 	return u, nil
 }

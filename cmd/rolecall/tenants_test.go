@@ -73,6 +73,17 @@ func TestTenantsCommands(t *testing.T) {
 		{"api and stack", []string{"tenants", "list", "--stack", "rc"}, 2, "not both"},
 		{"bad auth mode", []string{"tenants", "list", "--auth", "magic"}, 2, "--auth"},
 		{"bad API URL", []string{"tenants", "list", "--api", "ftp://x"}, 2, "not an http(s) URL"},
+		{"API URL with a query", []string{"tenants", "list", "--api", "http://127.0.0.1:8080/?stage=prod"}, 2, "no query, fragment or user"},
+		{"API URL with a password", []string{"tenants", "list", "--api", "http://ops:hunter2@127.0.0.1:8080"}, 2, "ops:xxxxx@"},
+		{"a misspelt subcommand", []string{"tenants", "crate", "acme"}, 2, `unknown command "crate" for "rolecall tenants"`},
+		{"a misspelt subcommand with --json", []string{"connections", "lst", "--json"}, 2, `unknown command "lst"`},
+		{"a misspelt invites subcommand", []string{"invites", "revok", "acme", "inv-1"}, 2, `unknown command "revok"`},
+		{"a misspelt external-id subcommand", []string{"external-id", "rotat", "acme"}, 2, `unknown command "rotat"`},
+	})
+	t.Run("a group alone prints its help", func(t *testing.T) {
+		if r := rolecall(t, "connections").must(t, 0); !strings.Contains(r.stdout, "Available Commands") {
+			t.Errorf("stdout %q", r.stdout)
+		}
 	})
 	t.Run("a refusal names the API's code and message", func(t *testing.T) {
 		r := rolecall(t, "tenants", "create", "acme").must(t, 1)

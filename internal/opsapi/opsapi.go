@@ -36,7 +36,7 @@ func New(baseURL string, auth access.Authorizer, hc *http.Client) (*Client, erro
 		return nil, fmt.Errorf("opsapi: the API URL %q is not an http(s) URL", baseURL)
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return nil, fmt.Errorf("opsapi: the API URL %q may not carry a query, fragment or user", baseURL)
+		return nil, fmt.Errorf("opsapi: the API URL %q may not carry a query, fragment or user", u.Redacted())
 	}
 	return &Client{api: &access.API{BaseURL: u.String(), Auth: auth, HTTPClient: hc}}, nil
 }
