@@ -118,18 +118,31 @@ when --timeout passes first).`,
 var pollEvery = 250 * time.Millisecond
 
 // listConnections lists by tenant (filtered by status), by status, or
-// every status, sorted by tenant and account.
+// every status, sorted by tenant and account. Listing every status is one
+// listing per status, one after the other, so a connection whose check
+// moved it meanwhile is listed by two: it is shown once, at its latest
+// version.
 func listConnections(ctx context.Context, c *opsapi.Client, tenantID string, status connection.Status) ([]connection.Connection, []json.RawMessage, error) {
 	type row struct {
 		c   connection.Connection
 		raw json.RawMessage
 	}
 	var rows []row
+	at := map[[2]string]int{} // the row of each connection
 	add := func(cs []connection.Connection, raws []json.RawMessage) {
 		for i, cn := range cs {
-			if status == "" || cn.Status == status {
-				rows = append(rows, row{cn, raws[i]})
+			if status != "" && cn.Status != status {
+				continue
 			}
+			k := [2]string{cn.TenantID, cn.AccountID}
+			if j, seen := at[k]; seen {
+				if cn.Version > rows[j].c.Version {
+					rows[j] = row{cn, raws[i]}
+				}
+				continue
+			}
+			at[k] = len(rows)
+			rows = append(rows, row{cn, raws[i]})
 		}
 	}
 	if tenantID != "" {
@@ -168,6 +181,7 @@ var errTimeout = errors.New("timed out")
 // waitForCheck polls the connection until its version or last check time
 // differs from before's, for at most timeout.
 func waitForCheck(ctx context.Context, c *opsapi.Client, before connection.Connection, timeout, every time.Duration) (connection.Connection, json.RawMessage, error) {
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	tick := time.NewTicker(every)
@@ -188,6 +202,10 @@ func waitForCheck(ctx context.Context, c *opsapi.Client, before connection.Conne
 		}
 		select {
 		case <-ctx.Done():
+			if parent.Err() != nil {
+				// Interrupted (Ctrl-C), not timed out.
+				return connection.Connection{}, nil, fmt.Errorf("waiting for the check of %s/%s: %w", before.TenantID, before.AccountID, parent.Err())
+			}
 			return connection.Connection{}, nil, fmt.Errorf("no result of the check of %s/%s after %s: %w", before.TenantID, before.AccountID, timeout, errTimeout)
 		case <-tick.C:
 		}
