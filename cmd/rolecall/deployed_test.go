@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -199,16 +200,21 @@ func (f *fakeLogs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.n++
 	n := f.n
 	f.mu.Unlock()
-	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	out := map[string]any{}
+	// Ten minutes ago: inside the default --since, and, like the service,
+	// nothing before the request's startTime is answered.
+	at := time.Now().Add(-10 * time.Minute).Truncate(time.Second)
+	var evs []any
 	if in.NextToken == "" {
-		out["events"] = []any{
+		evs = []any{
 			logEvent("e1", "Role Submitted", "acme", "111122223333", "PENDING", at),
 			map[string]any{"eventId": "log-junk", "timestamp": at.UnixMilli(), "message": "not an event"},
 		}
-		out["nextToken"] = "page-2"
 	} else {
-		out["events"] = []any{logEvent("e2", "Role Verified", "acme", "111122223333", "VERIFIED", at.Add(time.Second))}
+		evs = []any{logEvent("e2", "Role Verified", "acme", "111122223333", "VERIFIED", at.Add(time.Second))}
+	}
+	out := map[string]any{"events": slices.DeleteFunc(evs, func(e any) bool { return e.(map[string]any)["timestamp"].(int64) < in.StartTime })}
+	if in.NextToken == "" {
+		out["nextToken"] = "page-2"
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	_ = json.NewEncoder(w).Encode(out)

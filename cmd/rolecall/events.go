@@ -35,7 +35,9 @@ Against rolecall serve (--api) it reads GET /v1/events. Against a deployed stack
 (--stack NAME, or --log-group G) it reads the CloudWatch Logs group every event is
 written to (the stack's EventLogGroupName output, /aws/events/rolecall-<stage>),
 from --since ago, with the AWS credential chain (logs:FilterLogEvents).
---follow polls for new events until interrupted.`,
+--follow polls for new events until interrupted (from a log group, each poll reads again
+the 5 minutes before the newest event seen, so that an event published late is printed
+too).`,
 		Example: `  rolecall events --api http://127.0.0.1:8080 --follow
   rolecall events --stack rolecall-prod --since 24h --json | jq 'select(.["detail-type"]=="Role Access Lost")'`,
 		Args: cobra.NoArgs,
@@ -110,17 +112,29 @@ func (o *eventsOptions) fromAPI(ctx context.Context, c *opsapi.Client, p *eventP
 	}
 }
 
+// logsLookback is how far before the newest event seen each --follow poll
+// of the log group reads again: an event's log timestamp is its time, and
+// one published late (the publisher retried) lands behind newer ones.
+const logsLookback = 5 * time.Minute
+
 // fromLogs reads the events log group with FilterLogEvents, then polls
-// with --follow. Log events seen already (by ID) are not printed again.
+// with --follow, each poll from logsLookback before the newest event seen.
+// Log events seen already (by ID) are not printed again.
 func (o *eventsOptions) fromLogs(ctx context.Context, p *eventPrinter) error {
 	cfg, err := o.aws(ctx)
 	if err != nil {
 		return err
 	}
 	client := cloudwatchlogs.NewFromConfig(cfg)
-	start := time.Now().Add(-o.since).UnixMilli()
-	seen := map[string]bool{}
+	since := time.Now().Add(-o.since).UnixMilli()
+	start, newest := since, since
+	seen := map[string]int64{} // the timestamps of the log events printed, by ID
 	for {
+		for id, ts := range seen {
+			if ts < start {
+				delete(seen, id) // before every later poll's start
+			}
+		}
 		in := &cloudwatchlogs.FilterLogEventsInput{LogGroupName: aws.String(o.logGroup), StartTime: aws.Int64(start)}
 		pages := cloudwatchlogs.NewFilterLogEventsPaginator(client, in)
 		for pages.HasMorePages() {
@@ -132,12 +146,12 @@ func (o *eventsOptions) fromLogs(ctx context.Context, p *eventPrinter) error {
 				return fmt.Errorf("read log group %s: %w", o.logGroup, err)
 			}
 			for _, le := range out.Events {
-				id := aws.ToString(le.EventId)
-				if seen[id] {
-					continue
+				id, ts := aws.ToString(le.EventId), aws.ToInt64(le.Timestamp)
+				if _, printed := seen[id]; printed || ts < start {
+					continue // printed, or before the poll's window: no longer kept in seen
 				}
-				seen[id] = true
-				start = max(start, aws.ToInt64(le.Timestamp))
+				seen[id] = ts
+				newest = max(newest, ts)
 				raw := json.RawMessage(aws.ToString(le.Message))
 				var e opsapi.Envelope
 				if err := json.Unmarshal(raw, &e); err != nil {
@@ -149,6 +163,7 @@ func (o *eventsOptions) fromLogs(ctx context.Context, p *eventPrinter) error {
 		if !o.follow {
 			return nil
 		}
+		start = max(since, newest-logsLookback.Milliseconds())
 		if err := backoff.Wait(ctx, eventsPoll); err != nil {
 			return err
 		}
