@@ -130,6 +130,10 @@ type Step struct {
 	// Decisive marks the steps whose result decided a failed or transient
 	// outcome, so a report can put the reason's hint next to them.
 	Decisive bool `json:"decisive,omitempty"`
+	// Retried are the codes of the probe's attempts that failed
+	// transiently and were tried again, in order (throttling among them
+	// slows the STS budget down even when a retry then succeeded).
+	Retried []string `json:"retried,omitempty"`
 }
 
 // Report is a check's outcome and the steps that led to it.

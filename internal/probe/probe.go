@@ -40,8 +40,13 @@ type Checker struct {
 	Attempts  int
 	BaseDelay time.Duration
 	Budget    time.Duration
-	Log       *slog.Logger     // default slog.Default()
-	Now       func() time.Time // default time.Now
+	// Pay, when set, is called before each retry of a probe, for the STS
+	// call it is about to make (a check pays for its first calls before it
+	// starts; stsbudget.Pay). An error ends the probe's retries, its last
+	// error standing.
+	Pay func(ctx context.Context) error
+	Log *slog.Logger     // default slog.Default()
+	Now func() time.Time // default time.Now
 }
 
 func (c *Checker) now() time.Time {
@@ -211,14 +216,21 @@ func (c *Checker) assume(ctx context.Context, stop <-chan struct{}, name string,
 	r := backoff.Retries{Attempts: c.Attempts, Base: c.BaseDelay}.Or(backoff.Retries{Attempts: 3, Base: 200 * time.Millisecond})
 	start := time.Now()
 	var err error
+	var retried []string // the codes of the attempts retried
 	for i := 0; ; i++ {
 		var sess Session
 		sess, err = c.STS.AssumeRole(ctx, in)
 		if err == nil {
-			return probe{step: Step{Name: name, OK: true, Latency: time.Since(start)}, sess: sess}
+			return probe{step: Step{Name: name, OK: true, Latency: time.Since(start), Retried: retried}, sess: sess}
 		}
 		if !errors.Is(err, ErrTransient) || i+1 >= r.Attempts {
 			break
+		}
+		var se *STSError
+		if errors.As(err, &se) {
+			retried = append(retried, cmp.Or(se.Code, string(connection.ResultTransient)))
+		} else {
+			retried = append(retried, string(connection.ResultTransient))
 		}
 		d := backoff.EqualJitter(retryDelay(r.Base, i))
 		t := time.NewTimer(d)
@@ -229,11 +241,17 @@ func (c *Checker) assume(ctx context.Context, stop <-chan struct{}, name string,
 		case <-stop:
 			t.Stop() // keep the last error: the outcome no longer needs this probe
 		case <-t.C:
-			continue
+			if c.Pay == nil {
+				continue
+			}
+			if perr := c.Pay(ctx); perr == nil {
+				continue
+			}
+			// No budget for the retry in time: the last error stands.
 		}
 		break
 	}
-	step := Step{Name: name, Latency: time.Since(start)}
+	step := Step{Name: name, Latency: time.Since(start), Retried: retried}
 	var se *STSError
 	if errors.As(err, &se) {
 		step.Code = se.Code

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/rolecall/rolecall/internal/probe"
 )
@@ -125,7 +126,7 @@ func Throttled(rep probe.Report) bool {
 		return true
 	}
 	for _, s := range rep.Steps {
-		if ThrottlingCodes[s.Code] {
+		if ThrottlingCodes[s.Code] || slices.ContainsFunc(s.Retried, func(c string) bool { return ThrottlingCodes[c] }) {
 			return true
 		}
 	}

@@ -66,16 +66,37 @@ func (r *Regions) pick(n int) int {
 func (r *Regions) Next(n int) time.Time { return r.limiters[r.pick(n)].Next(n) }
 
 // Take waits until n tokens are admitted in some Region, and returns ctx
-// naming it (RegionOf).
+// naming it (RegionOf) and holding the budget, so that the check's STS
+// calls beyond the n it took pay for themselves (Pay, PayIn).
 func (r *Regions) Take(ctx context.Context, n int) (context.Context, error) {
 	i := r.pick(n)
 	if err := r.limiters[i].Take(ctx, n); err != nil {
 		return ctx, err
 	}
+	ctx = context.WithValue(ctx, budgetKey{}, r)
 	if r.names[i] == "" {
 		return ctx, nil
 	}
 	return WithRegion(ctx, r.names[i]), nil
+}
+
+type budgetKey struct{}
+
+// Pay waits until one more STS call is admitted in the Region of the check
+// run in ctx (the budget and Region Take put there): a call beyond the
+// ones the check took, such as a retry. Without a budget in ctx (an
+// unpaced checker) it returns at once.
+func Pay(ctx context.Context) error { return PayIn(ctx, RegionOf(ctx)) }
+
+// PayIn is Pay for a call made in region instead, such as a call sent to
+// another Region than the check's because the customer's account has the
+// check's disabled: each Region's quota pays for the calls made there.
+func PayIn(ctx context.Context, region string) error {
+	r, ok := ctx.Value(budgetKey{}).(*Regions)
+	if !ok {
+		return nil
+	}
+	return r.limiters[r.indexOf(region)].Take(ctx, 1)
 }
 
 // TakeIn waits until n more tokens are admitted in the Region ctx names
@@ -89,10 +110,13 @@ func (r *Regions) TakeIn(ctx context.Context, n int) error {
 func (r *Regions) Throttled(ctx context.Context) { r.limiters[r.index(ctx)].Throttled() }
 
 // index is the limiter of the Region ctx names, the first without one.
-func (r *Regions) index(ctx context.Context) int {
-	name := RegionOf(ctx)
+func (r *Regions) index(ctx context.Context) int { return r.indexOf(RegionOf(ctx)) }
+
+// indexOf is the limiter of region, the first (the deployment's) for a
+// Region it does not list.
+func (r *Regions) indexOf(region string) int {
 	for i, n := range r.names {
-		if n == name {
+		if n == region {
 			return i
 		}
 	}

@@ -3,6 +3,7 @@ package stsclient
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -15,7 +16,8 @@ import (
 // (stsbudget.RegionOf; the first Region without one). A customer account
 // that has that Region disabled (RegionDisabledException) is asked again
 // in the next Regions in turn, so it is never failed for a Region RoleCall
-// chose; only when every Region is disabled does the error stand.
+// chose; only when every Region is disabled does the error stand. Each such
+// call pays its token in its own Region's budget (stsbudget.PayIn).
 type Regional struct {
 	names   []string
 	clients map[string]probe.Assumer
@@ -57,6 +59,13 @@ func (r *Regional) AssumeRole(ctx context.Context, in probe.AssumeRequest) (prob
 	var err error
 	for k := range r.names {
 		name := r.names[(first+k)%len(r.names)]
+		if k > 0 {
+			// The check paid for its calls in its own Region; one sent
+			// to another Region pays there.
+			if perr := stsbudget.PayIn(ctx, name); perr != nil {
+				return probe.Session{}, &probe.STSError{Kind: probe.ErrTransient, Err: fmt.Errorf("no STS budget in %s for the call: %w", name, perr)}
+			}
+		}
 		var s probe.Session
 		if s, err = r.clients[name].AssumeRole(ctx, in); !errors.Is(err, probe.ErrRegionDisabled) {
 			return s, err
