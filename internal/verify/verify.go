@@ -115,13 +115,25 @@ func (w *Worker) now() time.Time {
 	return time.Now()
 }
 
+// checkMargin is how long before its context's deadline (the invocation's)
+// a check is cut short, ending TRANSIENT: the time the worker keeps to
+// write its outcome and answer the batch, since a Lambda invocation stopped
+// at its timeout loses its whole batch.
+const checkMargin = time.Second
+
 // runCheck runs one check, paced by the budget when there is one: it takes
 // the check's STS calls from the budget first, and reports throttling back.
+// The check ends checkMargin before ctx's deadline.
 func (w *Worker) runCheck(ctx context.Context, c connection.Connection, req probe.Request) (probe.Report, error) {
 	checkCtx := ctx
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		checkCtx, cancel = context.WithDeadline(ctx, dl.Add(-checkMargin))
+		defer cancel()
+	}
 	if w.Budget != nil {
 		var err error
-		if checkCtx, err = w.Budget.Take(ctx, stsbudget.CallsPerCheck); err != nil {
+		if checkCtx, err = w.Budget.Take(checkCtx, stsbudget.CallsPerCheck); err != nil {
 			return probe.Report{}, fmt.Errorf("check of %s/%s: %w", c.TenantID, c.AccountID, err)
 		}
 	}
