@@ -11,6 +11,7 @@ import (
 
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/probe"
+	"github.com/rolecall/rolecall/internal/queue"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/stsbudget"
 	"github.com/rolecall/rolecall/internal/testkit/testclock"
@@ -132,7 +133,9 @@ func (q *simQueue) push(m queued) {
 func (q *simQueue) len() int { return len(q.jobs) - q.head }
 
 // Waiting is what the sweep asks SQS: the jobs not yet taken or in flight.
-func (q *simQueue) Waiting(context.Context) (int, error) { return q.len() + q.inFlight, nil }
+func (q *simQueue) Waiting(context.Context) (queue.Backlog, error) {
+	return queue.Backlog{Visible: q.len(), NotVisible: q.inFlight}, nil
+}
 
 func (q *simQueue) pop() queued {
 	m := q.jobs[q.head]

@@ -49,25 +49,35 @@ const (
 	MaxWait = 20 * time.Second
 )
 
-// Waiting returns how many messages are not yet done: SQS's
-// ApproximateNumberOfMessages (waiting to be received) plus
-// ApproximateNumberOfMessagesNotVisible (received and in flight, or
-// delayed).
-func (q *SQS) Waiting(ctx context.Context) (int, error) {
+// Backlog is what a queue holds that is not done yet.
+type Backlog struct {
+	// Visible messages wait to be received (ApproximateNumberOfMessages).
+	Visible int
+	// NotVisible messages were received: their checks run, or their
+	// redelivery is delayed (ApproximateNumberOfMessagesNotVisible).
+	NotVisible int
+}
+
+// Total is every message not done yet.
+func (b Backlog) Total() int { return b.Visible + b.NotVisible }
+
+// Waiting returns the messages not yet done, from SQS's approximate
+// counts.
+func (q *SQS) Waiting(ctx context.Context) (Backlog, error) {
 	names := []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible}
 	out, err := q.Client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(q.QueueURL), AttributeNames: names})
 	if err != nil {
-		return 0, fmt.Errorf("sqs get queue attributes: %w", err)
+		return Backlog{}, fmt.Errorf("sqs get queue attributes: %w", err)
 	}
-	total := 0
-	for _, name := range names {
+	counts := make([]int, len(names))
+	for i, name := range names {
 		n, err := strconv.Atoi(out.Attributes[string(name)])
 		if err != nil {
-			return 0, fmt.Errorf("sqs %s %q: %w", name, out.Attributes[string(name)], err)
+			return Backlog{}, fmt.Errorf("sqs %s %q: %w", name, out.Attributes[string(name)], err)
 		}
-		total += n
+		counts[i] = n
 	}
-	return total, nil
+	return Backlog{Visible: counts[0], NotVisible: counts[1]}, nil
 }
 
 // Send implements Queue with SendMessageBatch, 10 jobs per call.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/probe"
+	"github.com/rolecall/rolecall/internal/queue"
 )
 
 // TestSQSWaiting: the sweep learns how many jobs are not done yet, through
@@ -15,8 +16,8 @@ func TestSQSWaiting(t *testing.T) {
 	ctx := context.Background()
 	q, _ := fakeSQS(t, 1)
 	n, err := q.Waiting(ctx)
-	if err != nil || n != 0 {
-		t.Fatalf("empty queue: %d, %v", n, err)
+	if err != nil || n != (queue.Backlog{}) {
+		t.Fatalf("empty queue: %+v, %v", n, err)
 	}
 	var jobs []probe.Job
 	for i := range 7 {
@@ -25,8 +26,8 @@ func TestSQSWaiting(t *testing.T) {
 	if err := q.Send(ctx, jobs); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := q.Waiting(ctx); err != nil || n != 7 {
-		t.Fatalf("after 7 sends: %d, %v", n, err)
+	if n, err := q.Waiting(ctx); err != nil || n != (queue.Backlog{Visible: 7}) {
+		t.Fatalf("after 7 sends: %+v, %v", n, err)
 	}
 	if _, err := q.Receive(ctx, 3, time.Second); err != nil {
 		t.Fatal(err)
@@ -35,15 +36,15 @@ func TestSQSWaiting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := q.Waiting(ctx); err != nil || n != 7 {
-		t.Fatalf("after receiving 3 more: %d not done, %v; want 7", n, err)
+	if n, err := q.Waiting(ctx); err != nil || n != (queue.Backlog{Visible: 1, NotVisible: 6}) {
+		t.Fatalf("after receiving 3 more: %+v, %v; want 1 visible, 6 received", n, err)
 	}
 	for _, m := range msgs {
 		if err := q.Delete(ctx, m.ReceiptHandle); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if n, err := q.Waiting(ctx); err != nil || n != 4 {
-		t.Fatalf("after deleting 3: %d not done, %v; want 4", n, err)
+	if n, err := q.Waiting(ctx); err != nil || n != (queue.Backlog{Visible: 1, NotVisible: 3}) || n.Total() != 4 {
+		t.Fatalf("after deleting 3: %+v, %v; want 4 not done", n, err)
 	}
 }

@@ -34,12 +34,19 @@ func (s *Sweeper) MaxChecks() int {
 }
 
 // Waiting is a queue that says how many jobs are not done yet
-// (queue.SQS). They are the oldest due connections (earlier sweeps enqueued
-// oldest first, and what they left is younger), so a capped sweep passes
-// over that many before it enqueues, and enqueues MaxChecks less them: a
-// verify side slowed down (throttling) does not get the same jobs twice.
+// (queue.SQS). A capped sweep enqueues MaxChecks less all of them, so that
+// a verify side slowed down (throttling) is not given more than it serves.
+// The visible ones, not received yet, are the oldest due connections
+// (earlier sweeps enqueued oldest first, and what they left is younger):
+// the sweep passes over that many before it enqueues, so that they are not
+// queued twice. The received ones are not passed over: they are checks
+// running now, or redeliveries a worker delayed (transient errors, IAM
+// propagation), whose connections it made due only after them; passing
+// over as many of the oldest due would leave those waiting for as long as
+// the redeliveries do. A check running now may thus be queued again, and
+// that job, finding the connection checked since, is dropped.
 type Waiting interface {
-	Waiting(ctx context.Context) (int, error)
+	Waiting(ctx context.Context) (queue.Backlog, error)
 }
 
 // Due enqueues the connections due now, oldest-due first across every
@@ -80,16 +87,16 @@ func (s *Sweeper) Due(ctx context.Context) (Result, error) {
 	tenants := &tenantCache{store: s.Store, m: map[string]*tenantEntry{}, now: s.now(), log: s.log()}
 	maxChecks := s.MaxChecks()
 	capped := maxChecks > 0
+	skip := 0
 	if w, ok := s.Queue.(Waiting); ok && capped {
-		n, err := w.Waiting(work)
+		b, err := w.Waiting(work)
 		if err != nil {
 			s.log().Warn("cannot tell how many jobs wait; enqueuing the full cap", "error", err)
 		} else {
-			res.Waiting = n
-			maxChecks = max(0, maxChecks-n)
+			res.Waiting, skip = b.Total(), b.Visible
+			maxChecks = max(0, maxChecks-b.Total())
 		}
 	}
-	skip := res.Waiting
 	var (
 		batch   []probe.Job
 		parts   []int // the part of each job of batch

@@ -187,27 +187,36 @@ func TestBacklogStretchesIntervalsEvenly(t *testing.T) {
 // waitingQueue is a queue that says jobs still wait in it.
 type waitingQueue struct {
 	*queue.Memory
-	waiting int
-	err     error
+	waiting  int // not received yet
+	received int // received: checks running, or redeliveries delayed
+	err      error
 }
 
-func (w waitingQueue) Waiting(context.Context) (int, error) { return w.waiting, w.err }
+func (w waitingQueue) Waiting(context.Context) (queue.Backlog, error) {
+	return queue.Backlog{Visible: w.waiting, NotVisible: w.received}, w.err
+}
 
 func TestDueEnqueuesTheCapLessWhatStillWaits(t *testing.T) {
 	st := verifiedWorld(t, 100, func(i int) time.Time { return t0.Add(-time.Duration(i) * time.Second) })
 	for _, tc := range []struct {
-		name    string
-		waiting int
-		err     error
-		want    int
+		name     string
+		waiting  int
+		received int
+		err      error
+		want     int
 	}{
-		{"nothing waits: the cap", 0, nil, 49},
-		{"40 wait: 9 more", 40, nil, 9},
-		{"more than the cap waits: none", 80, nil, 0},
-		{"the queue cannot tell: the cap", 0, fmt.Errorf("sqs: throttled"), 49},
+		{"nothing waits: the cap", 0, 0, nil, 49},
+		{"40 wait: 9 more", 40, 0, nil, 9},
+		{"more than the cap waits: none", 80, 0, nil, 0},
+		{"the queue cannot tell: the cap", 0, 0, fmt.Errorf("sqs: throttled"), 49},
+		// Received messages (running, or delayed redeliveries of
+		// connections due only after them) lower the cap but are not
+		// taken for the oldest due: those are enqueued first.
+		{"30 received: the 19 oldest", 0, 30, nil, 19},
+		{"10 wait, 30 received: 9 after the 10 oldest", 10, 30, nil, 9},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			q := waitingQueue{Memory: queue.NewMemory(), waiting: tc.waiting, err: tc.err}
+			q := waitingQueue{Memory: queue.NewMemory(), waiting: tc.waiting, received: tc.received, err: tc.err}
 			s := &sweep.Sweeper{Store: st, Queue: q, Now: func() time.Time { return t0 }, Log: slog.New(slog.DiscardHandler),
 				ChecksPerSecond: 50.0 / 60, Every: time.Minute}
 			res, err := s.Due(context.Background())
