@@ -557,7 +557,8 @@ func TestReasonFor(t *testing.T) {
 // TestApplyPreviousOnlyAfterCurrent: a success with only the previous
 // external ID, for a connection already verified with the current one,
 // records the check and schedules the next at the status's routine
-// interval; status, failures and external-ID bookkeeping stay.
+// interval, or a failing connection's backoff; status, failures and
+// external-ID bookkeeping stay.
 func TestApplyPreviousOnlyAfterCurrent(t *testing.T) {
 	p := noJitter()
 	tests := []struct {
@@ -565,8 +566,9 @@ func TestApplyPreviousOnlyAfterCurrent(t *testing.T) {
 		want   time.Duration
 	}{
 		{connection.Verified, p.VerifiedInterval},
-		{connection.AccessLost, p.LostInterval},
-		{connection.Failed, p.FailedInterval},
+		// Failing since an hour before the check: backed off to an hour.
+		{connection.AccessLost, time.Hour},
+		{connection.Failed, time.Hour},
 		{connection.Pending, p.PendingSafetyNet},
 	}
 	for _, tt := range tests {
@@ -756,7 +758,7 @@ func TestRoleClaimed(t *testing.T) {
 			if tr.After.Status != connection.Failed || tr.After.Reason.Code != connection.CodeRoleClaimed || tr.After.HoldsClaim() {
 				t.Fatalf("after %+v", tr.After)
 			}
-			if !tr.After.NextCheckAt.Equal(at.Add(p.FailedInterval)) || tr.After.ConsecutiveFailures != tc.c.ConsecutiveFailures+1 {
+			if !tr.After.NextCheckAt.Equal(at.Add(p.RetryInterval(tc.c, at))) || tr.After.ConsecutiveFailures != tc.c.ConsecutiveFailures+1 {
 				t.Fatalf("re-check at %v with %d failures", tr.After.NextCheckAt, tr.After.ConsecutiveFailures)
 			}
 			if tc.wantEvent {
@@ -823,5 +825,37 @@ func TestRotationEvents(t *testing.T) {
 	}
 	if started.EventID == done.EventID || started.EventID != connection.RotationStarted(r).EventID {
 		t.Fatal("tenant event IDs are not one per detail-type and version")
+	}
+}
+
+// TestRoleClaimedBacksOffAndIsAbandoned: a FAILED ROLE_CLAIMED connection
+// is re-checked like any FAILED one: backing off from FailedInterval, and
+// disconnected (ABANDONED) once it has failed for AbandonAfter since it
+// was submitted, instead of every FailedInterval for ever.
+func TestRoleClaimedBacksOffAndIsAbandoned(t *testing.T) {
+	p := noJitter()
+	c := conn(connection.Failed, 40, connection.CodeRoleClaimed) // FAILED since t0
+	ok := func(at time.Time) connection.Outcome {
+		return connection.Outcome{Result: connection.ResultOK, ExternalIDCurrent: true, ExternalIDVersion: 1, Version: c.Version, CheckedAt: at}
+	}
+	at := t0.Add(3 * 24 * time.Hour)
+	denied, err := p.Apply(c, connection.Outcome{Result: connection.ResultDenied, ExternalIDVersion: 1, Version: c.Version, CheckedAt: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := p.RoleClaimed(c, ok(at))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := claimed.After.NextCheckAt.Sub(at), denied.After.NextCheckAt.Sub(at); got != want || got != p.FailedIntervalMax {
+		t.Errorf("FAILED ROLE_CLAIMED for 3 days: next check in %v, want the FAILED backoff %v", got, want)
+	}
+	at = t0.Add(p.AbandonAfter + time.Hour)
+	claimed, err = p.RoleClaimed(c, ok(at))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if claimed.After.Status != connection.Disconnected || claimed.After.Reason.Code != connection.CodeAbandoned || claimed.Event == nil {
+		t.Errorf("FAILED ROLE_CLAIMED past AbandonAfter: %s %s (event %v), want DISCONNECTED ABANDONED", claimed.After.Status, claimed.After.Reason.Code, claimed.Event)
 	}
 }

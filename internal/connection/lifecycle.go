@@ -149,8 +149,9 @@ func ReasonFor(r Result, detail string) Reason {
 // RoleClaimed is the transition for a check that succeeded while another
 // connection holds the role's claim (the store refused the claim when the
 // connection was to become VERIFIED): the connection becomes FAILED with
-// ROLE_CLAIMED and keeps being re-checked like any FAILED one, so it is
-// VERIFIED once the other connection lets the role go. It returns ErrStale
+// ROLE_CLAIMED and keeps being re-checked like any FAILED one (backing off,
+// and abandoned AbandonAfter after its submission), so it is VERIFIED once
+// the other connection lets the role go. It returns ErrStale
 // when the outcome does not apply to c.
 func (p Policy) RoleClaimed(c Connection, o Outcome) (Transition, error) {
 	if err := stale(c, o); err != nil {
@@ -166,9 +167,13 @@ func (p Policy) RoleClaimed(c Connection, o Outcome) (Transition, error) {
 
 func (p Policy) roleClaimed(c Connection, o Outcome) Transition {
 	now := o.CheckedAt.UTC()
+	if p.Abandoned(c, now) {
+		return p.Abandon(c, o.ExternalIDVersion, now)
+	}
 	after := c
 	after.LastCheckedAt = now
-	after.NextCheckAt = now.Add(p.jittered(p.FailedInterval, c, now))
+	// As any FAILED connection's: from FailedInterval, doubling.
+	after.NextCheckAt = now.Add(p.jittered(p.RetryInterval(c, now), c, now))
 	if after.ConsecutiveFailures < 1<<20 {
 		after.ConsecutiveFailures++
 	}
@@ -261,8 +266,13 @@ func (p Policy) apply(c Connection, o Outcome) (Transition, error) {
 		// The role works only with the previous external ID although it
 		// was verified with the current one (its trust policy went
 		// back): record the check, change nothing else; once the grace
-		// ends the previous ID is refused and the role fails.
-		after.NextCheckAt = now.Add(p.jittered(p.interval(c.Status), c, now))
+		// ends the previous ID is refused and the role fails. A FAILED or
+		// ACCESS_LOST connection keeps its backoff.
+		d := p.interval(c.Status)
+		if c.Status == Failed || c.Status == AccessLost {
+			d = p.RetryInterval(c, now)
+		}
+		after.NextCheckAt = now.Add(p.jittered(d, c, now))
 		return routine()
 	}
 
