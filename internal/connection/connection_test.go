@@ -127,7 +127,9 @@ func TestSubmit(t *testing.T) {
 		{"new ARN while PENDING", ptr(conn(connection.Pending, 2, connection.CodeSubmitted)), roleB, true},
 		{"same ARN after FAILED", ptr(conn(connection.Failed, 4, string(connection.ResultDenied))), roleA, true},
 		{"new ARN after FAILED", ptr(conn(connection.Failed, 4, string(connection.ResultDenied))), roleB, true},
-		{"same ARN after ACCESS_LOST", ptr(conn(connection.AccessLost, 2, string(connection.ResultDenied))), roleA, true},
+		// Already due: nothing to bring forward (TestSubmitSameRoleWhileAccessLost).
+		{"same ARN while ACCESS_LOST", ptr(conn(connection.AccessLost, 2, string(connection.ResultDenied))), roleA, false},
+		{"new ARN while ACCESS_LOST", ptr(conn(connection.AccessLost, 2, string(connection.ResultDenied))), roleB, true},
 		{"same ARN after DISCONNECTED", ptr(conn(connection.Disconnected, 0, connection.CodeDisconnected)), roleA, true},
 		{"new ARN after DISCONNECTED", ptr(conn(connection.Disconnected, 0, connection.CodeDisconnected)), roleB, true},
 	}
@@ -857,5 +859,21 @@ func TestRoleClaimedBacksOffAndIsAbandoned(t *testing.T) {
 	}
 	if claimed.After.Status != connection.Disconnected || claimed.After.Reason.Code != connection.CodeAbandoned || claimed.Event == nil {
 		t.Errorf("FAILED ROLE_CLAIMED past AbandonAfter: %s %s (event %v), want DISCONNECTED ABANDONED", claimed.After.Status, claimed.After.Reason.Code, claimed.Event)
+	}
+}
+
+// TestSubmitSameRoleWhileAccessLost: the role of an ACCESS_LOST connection
+// submitted again keeps the connection as it is, claim included (a new
+// PENDING would release the claim), and brings its next check forward to
+// the safety net; onboarding queues a check of it besides.
+func TestSubmitSameRoleWhileAccessLost(t *testing.T) {
+	p := connection.DefaultPolicy()
+	c := conn(connection.AccessLost, 2, string(connection.ResultDenied))
+	now := t0.Add(time.Hour)
+	c.NextCheckAt = now.Add(40 * time.Minute)
+	tr := p.Submit(&c, tenantID, testarn.MustParse(t, roleA), 1, now)
+	checkRoutine(t, c, tr)
+	if !tr.After.HoldsClaim() || tr.After.Status != connection.AccessLost || !tr.After.NextCheckAt.Equal(now.Add(p.PendingSafetyNet)) {
+		t.Fatalf("after %+v, want ACCESS_LOST holding its claim, checked at the safety net", tr.After)
 	}
 }

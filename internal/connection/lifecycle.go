@@ -190,15 +190,27 @@ func (p Policy) roleClaimed(c Connection, o Outcome) Transition {
 
 // Submit applies a customer's submission of arn for tenantID. existing is the
 // stored connection for (tenant, account), or nil. The same ARN while PENDING
-// or VERIFIED changes nothing (Changed() is false); a new ARN for a VERIFIED
-// connection becomes its candidate (the verified role stays in use); a new
-// ARN otherwise, or the same one after FAILED, ACCESS_LOST or DISCONNECTED,
-// starts verification again.
+// or VERIFIED changes nothing (Changed() is false); the same ARN while
+// ACCESS_LOST only brings its next check forward (the claim stays); a new
+// ARN for a VERIFIED connection becomes its candidate (the verified role
+// stays in use); a new ARN otherwise, or the same one after FAILED or
+// DISCONNECTED, starts verification again.
 func (p Policy) Submit(existing *Connection, tenantID string, arn rolearn.ARN, externalIDVersion int, now time.Time) Transition {
 	now = now.UTC()
 	role := arn.String()
 	if existing != nil && existing.RoleARN == role && (existing.Status == Pending || existing.Status == Verified) {
 		return Transition{Before: existing, After: *existing}
+	}
+	if existing != nil && existing.RoleARN == role && existing.Status == AccessLost {
+		// The customer says the role works again: its next check is
+		// brought forward to the safety net, and the connection keeps
+		// its claim (a new PENDING would release it, and another tenant
+		// whose external ID the role also trusts could take it meanwhile).
+		after := *existing
+		if next := now.Add(p.PendingSafetyNet); next.Before(after.NextCheckAt) {
+			after.NextCheckAt = next
+		}
+		return Transition{Before: existing, After: after}
 	}
 	if existing != nil && existing.Status == Verified {
 		return p.submitCandidate(*existing, role, externalIDVersion, now)

@@ -216,7 +216,9 @@ func (s *Service) ResolveInvite(ctx context.Context, code string) (tenant.Tenant
 }
 
 // Submit accepts a role ARN for a tenant. It returns the connection as
-// stored; resubmitting the same ARN while PENDING or VERIFIED is a no-op.
+// stored; resubmitting the same ARN while PENDING or VERIFIED is a no-op,
+// and while ACCESS_LOST queues a check of it (the connection keeping its
+// role's claim).
 // A submission that would add a live connection to a tenant that has
 // MaxConnections of them is refused with CONNECTION_LIMIT (limits.go).
 func (s *Service) Submit(ctx context.Context, t tenant.Tenant, roleARN string) (connection.Connection, error) {
@@ -254,7 +256,14 @@ func (s *Service) submit(ctx context.Context, t tenant.Tenant, roleARN, stackID,
 		default:
 			tr.After.Stack, tr.After.StackResource = stackID, resource
 		}
+		// The role of an ACCESS_LOST connection submitted again: the
+		// customer says it works again. The connection keeps its claim and
+		// is checked now, as a submission is.
+		recheck := tr.Event == nil && existing != nil && existing.Status == connection.AccessLost && existing.RoleARN == arn.String()
 		if !tr.Changed() {
+			if recheck {
+				return tr.After, s.queueJobs(ctx, t, tr.After)
+			}
 			return tr.After, nil
 		}
 		if existing == nil || !existing.Live() {
@@ -271,6 +280,9 @@ func (s *Service) submit(ctx context.Context, t tenant.Tenant, roleARN, stackID,
 				return connection.Connection{}, e
 			}
 			return connection.Connection{}, fmt.Errorf("submit %s for %s: %w", arn, t.ID, err)
+		}
+		if recheck {
+			return tr.After, s.queueJobs(ctx, t, tr.After)
 		}
 		return tr.After, nil
 	}

@@ -632,3 +632,61 @@ func TestCheckInvited(t *testing.T) {
 		t.Errorf("with the store failing: %v, %d jobs queued", err, len(f.queue.Jobs())-before)
 	}
 }
+
+// TestResubmitWhileAccessLostKeepsTheClaim: the customer submits the role
+// of an ACCESS_LOST connection again (they fixed it): a check of it is
+// queued at once, and the connection stays ACCESS_LOST holding the role's
+// claim, so another tenant's connection whose external ID the role also
+// trusts cannot take it meanwhile. A failed queue send is an error, and a
+// retry of the submission queues the check.
+func TestResubmitWhileAccessLostKeepsTheClaim(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	acme, beta := f.tenant(t, "acme"), f.tenant(t, "beta")
+	if _, err := f.svc.Submit(ctx, acme, roleARN); err != nil {
+		t.Fatal(err)
+	}
+	c := f.verify(t, "acme", custAccount)
+	for range f.svc.Policy.LostAfter {
+		f.now = f.now.Add(time.Minute)
+		tr, err := f.svc.Policy.Apply(c, connection.Outcome{Result: connection.ResultDenied, Version: c.Version, ExternalIDVersion: 1, CheckedAt: f.now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.mem.Apply(ctx, tr); err != nil {
+			t.Fatal(err)
+		}
+		c = tr.After
+	}
+	if c.Status != connection.AccessLost {
+		t.Fatalf("setup: %s", c.Status)
+	}
+	queued := len(f.queue.Jobs())
+
+	f.queue.Fail(errors.New("sqs down"))
+	if _, err := f.svc.Submit(ctx, acme, roleARN); err == nil {
+		t.Fatal("a submission whose check was not queued succeeded")
+	}
+	f.queue.Fail(nil)
+	got, err := f.svc.Submit(ctx, acme, roleARN)
+	if err != nil || got.Status != connection.AccessLost || !got.HoldsClaim() || got.Version != c.Version {
+		t.Fatalf("resubmitted: %+v, %v; want ACCESS_LOST, the claim held", got, err)
+	}
+	jobs := f.queue.Jobs()
+	if len(jobs) != queued+1 || jobs[len(jobs)-1].Connection.AccountID != custAccount || jobs[len(jobs)-1].Why != probe.WhyRequested {
+		t.Fatalf("jobs %+v after %d, want one check of the connection", jobs, queued)
+	}
+
+	// Another tenant's connection to the role cannot take its claim.
+	if _, err := f.svc.Submit(ctx, beta, roleARN); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := f.mem.GetConnection(ctx, "beta", custAccount)
+	tr, err := f.svc.Policy.Apply(b, connection.Outcome{ExternalIDCurrent: true, Result: connection.ResultOK, Version: b.Version, ExternalIDVersion: 1, CheckedAt: f.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.mem.Apply(ctx, tr); !errors.Is(err, store.ErrRoleClaimed) {
+		t.Fatalf("another tenant verified the role: %v, want %v", err, store.ErrRoleClaimed)
+	}
+}
