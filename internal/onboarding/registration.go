@@ -271,9 +271,8 @@ func (r *Registrations) StackRoleDeleted(ctx context.Context, t tenant.Tenant, a
 			return c, d, nil
 		case StackDisconnected:
 			tr = s.Policy.Disconnect(c, t.ExternalIDVersion, s.now())
-			tr.After.Reason = stackDeletedReason
-			if tr.Event != nil {
-				tr.Event.Reason = stackDeletedReason
+			if tr.Event != nil { // disconnected already (an operator did): nothing changes
+				tr.After.Reason, tr.Event.Reason = stackDeletedReason, stackDeletedReason
 			}
 		case StackCandidateDropped:
 			if tr, err = s.Policy.DropCandidate(c, candidateDeletedReason, t.ExternalIDVersion, s.now()); err != nil {
