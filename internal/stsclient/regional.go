@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/rolecall/rolecall/internal/probe"
+	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/stsbudget"
 )
 
@@ -33,6 +34,11 @@ func NewRegional(cfg aws.Config, regions []string, o Options) (*Regional, error)
 	}
 	r := &Regional{clients: map[string]probe.Assumer{}}
 	for _, name := range stsbudget.RegionList(cfg.Region, regions) {
+		// Another partition's STS cannot assume this partition's roles
+		// with these credentials: every check sent there would be lost.
+		if p, home := rolearn.PartitionOfRegion(name), rolearn.PartitionOfRegion(cfg.Region); p != home {
+			return nil, fmt.Errorf("STS Region %s is in partition %s, the deployment's (%s) is in %s: %w", name, p, cfg.Region, home, ErrOtherPartition)
+		}
 		c := cfg.Copy()
 		c.Region = name
 		client, err := New(c, o)
@@ -44,6 +50,10 @@ func NewRegional(cfg aws.Config, regions []string, o Options) (*Regional, error)
 	}
 	return r, nil
 }
+
+// ErrOtherPartition: an STS Region of another partition than the
+// deployment's Region.
+var ErrOtherPartition = errors.New("STS Region of another partition")
 
 // Regions are the Regions in order, the deployment's first.
 func (r *Regional) Regions() []string { return r.names }
