@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/rolecall/rolecall/internal/truncate"
 )
@@ -190,7 +191,10 @@ func refusal(status int, b []byte) error {
 			}
 			return nv
 		}
-		return &APIError{StatusCode: status, Code: ea.Error.Code, Message: ea.Error.Message, Field: ea.Error.Field, Hint: ea.Error.Hint}
+		// The texts go to terminals and logs: no control characters (a
+		// hostile or broken API's escape sequences), and bounded.
+		return &APIError{StatusCode: status, Code: excerpt(ea.Error.Code, 64), Message: printable(ea.Error.Message, 1000),
+			Field: excerpt(ea.Error.Field, 128), Hint: printable(ea.Error.Hint, 1000)}
 	}
 	e := &APIError{StatusCode: status, Code: fmt.Sprintf("HTTP_%d", status), Message: http.StatusText(status)}
 	if ea.Message != "" {
@@ -206,9 +210,23 @@ func refusal(status int, b []byte) error {
 	return e
 }
 
-// excerpt is s with its whitespace collapsed, cut to at most n bytes on a character boundary.
+// excerpt is s on one line: its whitespace collapsed and its other
+// control characters dropped, cut to at most n bytes on a character
+// boundary.
 func excerpt(s string, n int) string {
-	return truncate.String(strings.Join(strings.Fields(s), " "), n)
+	return truncate.String(strings.Join(strings.Fields(printable(s, len(s))), " "), n)
+}
+
+// printable is s without control characters but line breaks and tabs (a
+// hint may quote a policy on several lines), cut to at most n bytes on a
+// character boundary.
+func printable(s string, n int) string {
+	return truncate.String(strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) && r != '\n' && r != '\t' {
+			return -1
+		}
+		return r
+	}, s), n)
 }
 
 // CodeNotVerified is the API's error code for a connection that is not
