@@ -101,12 +101,17 @@ func TestStackAndSigV4(t *testing.T) {
 		{"signed for another region", deployedCreds, []string{"tenants", "list", "--stack", "rc-dev", "--auth", "sigv4", "--region", "us-east-1"}, 1, "", "credential scope region us-east-1, want eu-west-1"},
 		{"an unknown stack", deployedCreds, []string{"tenants", "list", "--stack", "nope", "--auth", "sigv4"}, 1, "", "Stack with id nope does not exist"},
 		{"a loopback API from the stack needs a token or --auth sigv4", deployedCreds, []string{"tenants", "list", "--stack", "rc-dev"}, 2, "", "ROLECALL_OPS_TOKEN"},
+		// A shell set up for serve: --stack names the deployed API all the same.
+		{"--stack with ROLECALL_API set", deployedCreds, []string{"tenants", "list", "--stack", "rc-dev", "--auth", "sigv4"}, 0, "acme    Acme", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			api := signedAPI(t, tc.server)
 			cfn := fakeCloudFormation(t, map[string]string{"ApiUrl": api.URL + "/"})
 			awsEnv(t, cfn.URL, "http://127.0.0.1:1")
+			if strings.Contains(tc.name, "ROLECALL_API") {
+				t.Setenv("ROLECALL_API", "http://127.0.0.1:1")
+			}
 			r := rolecall(t, tc.args...).must(t, tc.code)
 			if !strings.Contains(r.stdout, tc.stdout) || !strings.Contains(r.stderr, tc.stderr) {
 				t.Errorf("stdout %q lacks %q or stderr %q lacks %q", r.stdout, tc.stdout, r.stderr, tc.stderr)
@@ -124,7 +129,8 @@ func TestAuthDecision(t *testing.T) {
 		want              string // mode, or "usage"
 	}{
 		{"auto", "tok", "127.0.0.1", "token"},
-		{"auto", "tok", "abc.execute-api.eu-west-1.amazonaws.com", "token"},
+		{"auto", "tok", "abc.execute-api.eu-west-1.amazonaws.com", "sigv4"}, // a deployed API takes no token
+		{"token", "tok", "abc.execute-api.eu-west-1.amazonaws.com", "token"},
 		{"auto", "", "abc.execute-api.eu-west-1.amazonaws.com", "sigv4"},
 		{"auto", "", "api.partner.example", "sigv4"},
 		{"auto", "", "127.0.0.1", "usage"},

@@ -41,10 +41,10 @@ const (
 // addOpsFlags adds the shared flags to a command group.
 func addOpsFlags(cmd *cobra.Command, o *opsOptions) {
 	f := cmd.PersistentFlags()
-	f.StringVar(&o.api, "api", os.Getenv("ROLECALL_API"), "base URL of the API (rolecall serve's, or a stack's ApiUrl); or ROLECALL_API")
+	f.StringVar(&o.api, "api", "", "base URL of the API (rolecall serve's, or a stack's ApiUrl); default $ROLECALL_API unless --stack is given")
 	f.StringVar(&o.stack, "stack", "", "read the API URL from this CloudFormation stack's ApiUrl output instead of --api")
 	f.StringVar(&o.region, "region", "", "AWS region of --stack and of the SigV4 signature (default: the SDK's, or the API URL's)")
-	f.StringVar(&o.auth, "auth", "auto", "ops credentials: token (ROLECALL_OPS_TOKEN as a bearer token, for serve), sigv4 (the AWS credential chain, for a deployed API) or auto: token when ROLECALL_OPS_TOKEN is set, sigv4 for a non-loopback URL")
+	f.StringVar(&o.auth, "auth", "auto", "ops credentials: token (ROLECALL_OPS_TOKEN as a bearer token, for serve), sigv4 (the AWS credential chain, for a deployed API) or auto: sigv4 for an execute-api URL, else token when ROLECALL_OPS_TOKEN is set, else sigv4 for a non-loopback URL")
 	f.BoolVar(&o.json, "json", false, "print JSON (the API's answers) instead of tables")
 }
 
@@ -64,7 +64,10 @@ var executeAPIHost = regexp.MustCompile(`^[a-z0-9-]+\.execute-api\.([a-z0-9-]+)\
 // connect resolves the API URL and the credentials and returns the client.
 func (o *opsOptions) connect(ctx context.Context) (*opsapi.Client, error) {
 	if o.api != "" && o.stack != "" {
-		return nil, usagef("give --api (or ROLECALL_API) or --stack, not both")
+		return nil, usagef("give --api or --stack, not both")
+	}
+	if o.api == "" && o.stack == "" {
+		o.api = os.Getenv("ROLECALL_API") // --stack is a deployed stack's, whatever the shell set for serve
 	}
 	if o.stack != "" {
 		if err := o.readStack(ctx); err != nil {
@@ -117,9 +120,10 @@ func apiURL(s string) (*url.URL, error) {
 }
 
 // authMode decides how to authenticate: "token" (a bearer token, serve)
-// or "sigv4" (a deployed API). auto takes the token when there is one,
-// SigV4 for any other host than loopback, and refuses a loopback API
-// without a token (serve always has one).
+// or "sigv4" (a deployed API). auto takes SigV4 for an API Gateway host,
+// else the token when there is one, SigV4 for any other host than
+// loopback, and refuses a loopback API without a token (serve always has
+// one).
 func authMode(flag, token, host string) (string, error) {
 	switch flag {
 	case "token":
@@ -131,6 +135,10 @@ func authMode(flag, token, host string) (string, error) {
 		return "sigv4", nil
 	case "auto":
 		switch {
+		case executeAPIHost.MatchString(host):
+			// A deployed API takes SigV4 only: serve's token would be
+			// refused, and would have left the machine for nothing.
+			return "sigv4", nil
 		case token != "":
 			return "token", nil
 		case loopback.Host(host):

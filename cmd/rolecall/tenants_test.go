@@ -70,7 +70,7 @@ func TestTenantsCommands(t *testing.T) {
 		{"two IDs", []string{"tenants", "create", "a", "b"}, 2, ""},
 		{"negative max connections", []string{"tenants", "create", "x", "--max-connections", "-1"}, 2, "--max-connections"},
 		{"unknown flag", []string{"tenants", "list", "--bogus"}, 2, ""},
-		{"api and stack", []string{"tenants", "list", "--stack", "rc"}, 2, "not both"},
+		{"api and stack", []string{"tenants", "list", "--api", "http://127.0.0.1:1", "--stack", "rc"}, 2, "not both"},
 		{"bad auth mode", []string{"tenants", "list", "--auth", "magic"}, 2, "--auth"},
 		{"bad API URL", []string{"tenants", "list", "--api", "ftp://x"}, 2, "not an http(s) URL"},
 		{"API URL with a query", []string{"tenants", "list", "--api", "http://127.0.0.1:8080/?stage=prod"}, 2, "no query, fragment or user"},
