@@ -1244,3 +1244,192 @@ func TestAnswersStoreDown(t *testing.T) {
 		t.Fatalf("not disconnected: %+v", c)
 	}
 }
+
+// countingAnswers counts the writes of recorded answers.
+type countingAnswers struct {
+	Answers
+	puts int
+}
+
+func (c *countingAnswers) PutRegistrationAnswer(ctx context.Context, key string, a registration.Answer) (registration.Answer, error) {
+	c.puts++
+	return c.Answers.PutRegistrationAnswer(ctx, key, a)
+}
+
+// TestNoiseDeleteWritesNothing: anyone can publish to the topic, and a
+// Delete is always answered SUCCESS; one whose token authenticates no
+// tenant undoes nothing and is not recorded, so made-up RequestIds cost
+// the partner no table writes. An authenticated one is recorded.
+func TestNoiseDeleteWritesNothing(t *testing.T) {
+	forged := "rcr_" + strings.Repeat("A", 43)
+	tests := []struct {
+		name  string
+		msg   func(e *env) []byte
+		puts  int
+		phyID string
+	}{
+		{"no physical ID, no properties", func(*env) []byte { return msg("Delete", "n1", "", nil) }, 0, ""},
+		{"a connection's physical ID, a forged token", func(*env) []byte {
+			return msg("Delete", "n2", "acme/"+custAcct, props(custRole, forged))
+		}, 0, "acme/" + custAcct},
+		{"another tenant's token", func(e *env) []byte {
+			e.tenant("other")
+			other, _ := e.token("other")
+			return msg("Delete", "n3", "acme/"+custAcct, props(custRole, other))
+		}, 0, "acme/" + custAcct},
+		{"the tenant's token", func(e *env) []byte {
+			return msg("Delete", "d1", "acme/"+custAcct, props(custRole, e.acmeToken()))
+		}, 1, "acme/" + custAcct},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			ca := &countingAnswers{Answers: e.st}
+			e.h.Answers = ca
+			if err := e.h.HandleMessage(context.Background(), tt.msg(e)); err != nil {
+				t.Fatal(err)
+			}
+			got := e.rec.last(t)
+			if got["Status"] != "SUCCESS" || (tt.phyID != "" && got["PhysicalResourceId"] != tt.phyID) {
+				t.Fatalf("answer %v", got)
+			}
+			if ca.puts != tt.puts {
+				t.Fatalf("%d answers recorded, want %d", ca.puts, tt.puts)
+			}
+		})
+	}
+}
+
+// TestFailedTenantSwitchKeepsThePhysicalID: an Update that moves the
+// resource to another tenant's token, and whose role then fails its check,
+// answers FAILED with the resource's own physical ID. CloudFormation keeps
+// that ID on a failed Update and rolls back under it; a new ID in the
+// answer would name a resource it never deletes.
+func TestFailedTenantSwitchKeepsThePhysicalID(t *testing.T) {
+	e, secret, _, otherSecret := newVerifiedEnv(t)
+	e.h.Wait = 10 * e.h.Poll
+	e.waits = 0
+	e.onWait = func() {
+		if e.waits == 1 {
+			e.check("other", custAcct, connection.ResultNotEnforced)
+		}
+	}
+	up := withField(msg("Update", "u1", "acme/"+custAcct, props(custRole, otherSecret)), "OldResourceProperties", props(custRole, secret))
+	if err := e.h.HandleMessage(context.Background(), up); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.rec.last(t); got["Status"] != "FAILED" || got["PhysicalResourceId"] != "acme/"+custAcct {
+		t.Fatalf("failed tenant switch answered %v, want FAILED with acme/%s", got, custAcct)
+	}
+	// The rollback, under that ID, changes nothing of acme's connection.
+	e.onWait = nil
+	back := withField(msg("Update", "u2", "acme/"+custAcct, props(custRole, secret)), "OldResourceProperties", props(custRole, otherSecret))
+	if err := e.h.HandleMessage(context.Background(), back); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.rec.last(t); got["Status"] != "SUCCESS" || got["PhysicalResourceId"] != "acme/"+custAcct {
+		t.Fatalf("rollback answered %v", got)
+	}
+	if c, err := e.st.GetConnection(context.Background(), "acme", custAcct); err != nil || c.Status != connection.Verified || c.RoleARN != custRole {
+		t.Fatalf("acme's connection after the rollback: %+v, %v", c, err)
+	}
+}
+
+// TestRollbackAfterTheTokenExpired: a stack outlives its token's year. An
+// Update of its role after that is refused (REGISTRATION_TOKEN_EXPIRED);
+// CloudFormation's rollback to the role in use, with the same expired
+// token, changes nothing and is answered SUCCESS, so the stack does not end
+// UPDATE_ROLLBACK_FAILED. A revoked token is refused still.
+func TestRollbackAfterTheTokenExpired(t *testing.T) {
+	for _, revoked := range []bool{false, true} {
+		t.Run(map[bool]string{false: "expired", true: "revoked"}[revoked], func(t *testing.T) {
+			e, secret, tok, _ := newVerifiedEnv(t)
+			ctx := context.Background()
+			e.now = e.now.Add(registration.DefaultTTL + 24*time.Hour)
+			if revoked {
+				if _, err := e.regs.RevokeToken(ctx, "acme", tok.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			forward := withField(msg("Update", "u1", "acme/"+custAcct, props(custRole2, secret)), "OldResourceProperties", props(custRole, secret))
+			if err := e.h.HandleMessage(ctx, forward); err != nil {
+				t.Fatal(err)
+			}
+			if got := e.rec.last(t); got["Status"] != "FAILED" || got["PhysicalResourceId"] != "acme/"+custAcct {
+				t.Fatalf("the Update of the role: %v, want FAILED", got)
+			}
+			back := withField(msg("Update", "u2", "acme/"+custAcct, props(custRole, secret)), "OldResourceProperties", props(custRole2, secret))
+			if err := e.h.HandleMessage(ctx, back); err != nil {
+				t.Fatal(err)
+			}
+			want := "SUCCESS"
+			if revoked {
+				want = "FAILED"
+			}
+			if got := e.rec.last(t); got["Status"] != want {
+				t.Fatalf("the rollback to the role in use: %v, want %s", got, want)
+			}
+			if c, err := e.st.GetConnection(ctx, "acme", custAcct); err != nil || c.Status != connection.Verified || c.RoleARN != custRole || c.Candidate.RoleARN != "" {
+				t.Fatalf("the connection changed: %+v, %v", c, err)
+			}
+		})
+	}
+}
+
+// TestReplacedResourceKeepsTheConnection: a stack whose registration
+// resource changes its logical ID (a renamed or moved CDK construct) gets a
+// new resource: CloudFormation creates it, then deletes the old one. The
+// new resource's Create, of the role in use, takes the registration over,
+// so the old one's Delete leaves the connection VERIFIED; the new one's
+// Delete, when the stack goes, disconnects it.
+func TestReplacedResourceKeepsTheConnection(t *testing.T) {
+	const renamed = "RoleCallRoleRegistrationA1B2C3D4"
+	for _, a := range storetest.Adapters() {
+		t.Run(a.Name, func(t *testing.T) {
+			ctx := context.Background()
+			e := newEnvOn(t, a.New(t))
+			e.h.Wait = -1
+			e.tenant("acme")
+			secret, _ := e.token("acme")
+			e.create(secret) // LogicalResourceId RoleCallRegistration
+			e.check("acme", custAcct, connection.ResultOK)
+			before, err := e.st.GetConnection(ctx, "acme", custAcct)
+			if err != nil || before.StackResource != "RoleCallRegistration" || before.Stack != stackID {
+				t.Fatalf("registered %+v, %v; want it bound to its stack's resource", before, err)
+			}
+
+			create := withField(msg("Create", "c2", "", props(custRole, secret)), "LogicalResourceId", renamed)
+			if err := e.h.HandleMessage(ctx, create); err != nil {
+				t.Fatal(err)
+			}
+			if got := e.rec.last(t); got["Status"] != "SUCCESS" || got["PhysicalResourceId"] != "acme/"+custAcct {
+				t.Fatalf("the new resource's Create answered %v", got)
+			}
+			taken, _ := e.st.GetConnection(ctx, "acme", custAcct)
+			if taken.StackResource != renamed || taken.Version != before.Version || taken.Status != connection.Verified {
+				t.Fatalf("after the new resource's Create: %+v, want %s's, the rest unchanged", taken, renamed)
+			}
+			nEvents := len(e.events("acme"))
+
+			// CloudFormation's cleanup deletes the old resource.
+			if err := e.h.HandleMessage(ctx, msg("Delete", "d-old", "acme/"+custAcct, props(custRole, secret))); err != nil {
+				t.Fatal(err)
+			}
+			if got := e.rec.last(t); got["Status"] != "SUCCESS" {
+				t.Fatalf("the old resource's Delete answered %v", got)
+			}
+			if c, _ := e.st.GetConnection(ctx, "acme", custAcct); c != taken || len(e.events("acme")) != nEvents {
+				t.Fatalf("the old resource's Delete changed the connection: %+v, was %+v", c, taken)
+			}
+
+			// Deleting the stack deletes the new resource.
+			del := withField(msg("Delete", "d-new", "acme/"+custAcct, props(custRole, secret)), "LogicalResourceId", renamed)
+			if err := e.h.HandleMessage(ctx, del); err != nil {
+				t.Fatal(err)
+			}
+			if c, _ := e.st.GetConnection(ctx, "acme", custAcct); c.Status != connection.Disconnected {
+				t.Fatalf("the new resource's Delete left the connection %s", c.Status)
+			}
+		})
+	}
+}

@@ -3,8 +3,12 @@ package stsclient
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
+	"sync"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -12,6 +16,7 @@ import (
 
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/stsbudget"
+	"github.com/rolecall/rolecall/internal/testkit/testclock"
 )
 
 // regionFake answers for one Region, or says the Region is disabled.
@@ -81,5 +86,89 @@ func TestNewRegionalBuildsOneClientPerRegion(t *testing.T) {
 	}
 	if _, err := NewRegional(aws.Config{}, []string{"eu-west-1"}, Options{}); !errors.Is(err, ErrNoRegion) {
 		t.Errorf("no deployment Region: %v, want ErrNoRegion", err)
+	}
+}
+
+type timedRegion struct {
+	name     string
+	disabled bool
+	mu       *sync.Mutex
+	calls    map[string][]time.Time
+}
+
+func (f timedRegion) AssumeRole(ctx context.Context, in probe.AssumeRequest) (probe.Session, error) {
+	f.mu.Lock()
+	f.calls[f.name] = append(f.calls[f.name], time.Now())
+	f.mu.Unlock()
+	switch {
+	case f.disabled:
+		return probe.Session{}, &probe.STSError{Kind: probe.ErrRegionDisabled, Code: "RegionDisabledException", Err: errors.New("STS is not activated in this region")}
+	case in.ExternalID != "rc-EXAMPLEEXAMPLEEXAMPLEEXAMPLEEXAMP":
+		return probe.Session{}, &probe.STSError{Kind: probe.ErrDenied, Code: "AccessDenied", Err: errors.New("denied")}
+	}
+	return probe.Session{AssumedRoleARN: "arn:aws:sts::111122223333:assumed-role/R/s", AccountID: "111122223333"}, nil
+}
+
+// TestRegionFallbackStaysInsideEachRegionsBudget: a call sent on to
+// another Region, because the customer's account has the check's Region
+// disabled, pays its token in that Region, so each Region's quota holds.
+func TestRegionFallbackStaysInsideEachRegionsBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const limit = 30.0 // the instance's share in each Region
+		names := []string{"us-east-1", "eu-south-1"}
+		var mu sync.Mutex
+		calls := map[string][]time.Time{}
+		r := &Regional{names: names, clients: map[string]probe.Assumer{}}
+		for _, n := range names {
+			r.clients[n] = timedRegion{name: n, disabled: n == "eu-south-1", mu: &mu, calls: calls}
+		}
+		budget, err := stsbudget.NewRegions(names, limit, stsbudget.CallsPerCheck, stsbudget.RealClock{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checker := Checker(r, Options{Log: slog.New(slog.DiscardHandler)})
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		var wg sync.WaitGroup
+		for range stsbudget.InFlight {
+			wg.Go(func() {
+				for {
+					cctx, err := budget.Take(ctx, stsbudget.CallsPerCheck)
+					if err != nil {
+						return
+					}
+					checker.Check(cctx, probe.Request{TenantID: "acme", AccountID: "111122223333", RoleARN: "arn:aws:iam::111122223333:role/R",
+						ExternalID: "rc-EXAMPLEEXAMPLEEXAMPLEEXAMPLEEXAMP", ExternalIDVersion: 1, Version: 1})
+				}
+			})
+		}
+		wg.Wait()
+		for _, n := range names {
+			if p := testclock.BusiestSecond(calls[n]); float64(p) > limit {
+				t.Errorf("%s: %d STS calls in one second, limit %.0f (%d calls in all)", n, p, limit, len(calls[n]))
+			}
+		}
+	})
+}
+
+// TestRegionalRefusesRegionsOfAnotherPartition: a Region of StsRegions in
+// another partition than the deployment's (aws-cn, aws-us-gov) cannot
+// assume the deployment partition's roles with its credentials, so every
+// check sent there would be lost: NewRegional refuses it. Regions of the
+// same partition are taken.
+func TestRegionalRefusesRegionsOfAnotherPartition(t *testing.T) {
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")}
+	for _, extra := range []string{"cn-north-1", "us-gov-west-1"} {
+		if r, err := NewRegional(cfg, []string{extra}, Options{}); !errors.Is(err, ErrOtherPartition) {
+			t.Errorf("NewRegional(us-east-1 + %s) = %v, %v; want %v", extra, r, err, ErrOtherPartition)
+		}
+	}
+	r, err := NewRegional(cfg, []string{"eu-west-1"}, Options{})
+	if err != nil || len(r.Regions()) != 2 {
+		t.Fatalf("NewRegional(us-east-1 + eu-west-1) = %v, %v", r, err)
+	}
+	cfg.Region = "cn-north-1"
+	if _, err := NewRegional(cfg, []string{"cn-northwest-1"}, Options{}); err != nil {
+		t.Errorf("NewRegional(cn-north-1 + cn-northwest-1): %v", err)
 	}
 }

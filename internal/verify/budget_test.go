@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -16,6 +18,8 @@ import (
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/stsbudget"
+	"github.com/rolecall/rolecall/internal/stsclient"
+	"github.com/rolecall/rolecall/internal/testkit/testclock"
 	"github.com/rolecall/rolecall/internal/verify"
 )
 
@@ -157,4 +161,132 @@ func TestByQueueRunsEachQueueOnItsWorker(t *testing.T) {
 	if !slices.Equal(failed, []string{"1", "2"}) {
 		t.Errorf("failures %q, want the priority queue's 1 and 2", failed)
 	}
+}
+
+type unavailableSTS struct {
+	mu    sync.Mutex
+	calls []time.Time
+}
+
+func (s *unavailableSTS) AssumeRole(ctx context.Context, in probe.AssumeRequest) (probe.Session, error) {
+	s.mu.Lock()
+	s.calls = append(s.calls, time.Now())
+	s.mu.Unlock()
+	return probe.Session{}, &probe.STSError{Kind: probe.ErrTransient, Code: "HTTP503", Err: fmt.Errorf("service unavailable")}
+}
+
+// TestCheckerRetriesStayInsideTheBudget: during an STS outage every probe
+// is retried; each retry pays a token of the budget before it is made, so
+// an instance never makes more calls in a one-second window than its
+// share, retries included.
+func TestCheckerRetriesStayInsideTheBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const limit = 30.0 // one instance's share, STS calls a second
+		st := store.NewMemory()
+		recs := scheduledBatch(t, st, 60)
+		sts := &unavailableSTS{}
+		budget, err := stsbudget.NewRegions(nil, limit, stsbudget.CallsPerCheck, stsbudget.RealClock{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := newWorker(st, stsclient.Checker(sts, stsclient.Options{Log: slog.New(slog.DiscardHandler)}), nil)
+		w.Budget, w.Concurrency = budget, stsbudget.InFlight
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := w.Handle(ctx, events.SQSEvent{Records: recs}); err != nil {
+			t.Fatal(err)
+		}
+		if peak := testclock.BusiestSecond(sts.calls); float64(peak) > limit {
+			t.Fatalf("%d STS calls in one second from an instance whose limit is %.0f (%d calls for %d checks)", peak, limit, len(sts.calls), len(recs))
+		}
+	})
+}
+
+type throttleFirstSTS struct {
+	mu    sync.Mutex
+	seen  map[string]bool
+	calls int
+}
+
+func (s *throttleFirstSTS) AssumeRole(ctx context.Context, in probe.AssumeRequest) (probe.Session, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	if !s.seen[in.ExternalID] {
+		s.seen[in.ExternalID] = true
+		return probe.Session{}, &probe.STSError{Kind: probe.ErrTransient, Code: "Throttling", Err: errors.New("Rate exceeded")}
+	}
+	if in.ExternalID != externalID {
+		return probe.Session{}, &probe.STSError{Kind: probe.ErrDenied, Code: "AccessDenied", Err: errors.New("denied")}
+	}
+	return probe.Session{AssumedRoleARN: "arn:aws:sts::111122223333:assumed-role/RoleCall/s", AccountID: "111122223333"}, nil
+}
+
+// TestThrottlingRetriedToSuccessSlowsTheBudget: a probe that STS throttled
+// and that succeeded on its retry still slows the budget down.
+func TestThrottlingRetriedToSuccessSlowsTheBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := store.NewMemory()
+		c := seed(t, st, "111122223333", connection.Verified)
+		sts := &throttleFirstSTS{seen: map[string]bool{}}
+		budget, err := stsbudget.NewRegions(nil, 30, stsbudget.CallsPerCheck, stsbudget.RealClock{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := newWorker(st, stsclient.Checker(sts, stsclient.Options{Log: slog.New(slog.DiscardHandler)}), nil)
+		w.Budget = budget
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := w.Process(ctx, job(c, probe.WhyScheduled), 1); err != nil {
+			t.Fatal(err)
+		}
+		if budget.Throttles() == 0 {
+			t.Fatalf("STS throttled all %d probes of the check (%d calls for %d tokens); the budget was never slowed down", 3, sts.calls, stsbudget.CallsPerCheck)
+		}
+	})
+}
+
+// slowSTS answers after 5 s (or when ctx ends) from slowFrom on.
+type slowSTS struct{ slowFrom time.Time }
+
+func (s slowSTS) AssumeRole(ctx context.Context, in probe.AssumeRequest) (probe.Session, error) {
+	if !time.Now().Before(s.slowFrom) {
+		select {
+		case <-ctx.Done():
+			return probe.Session{}, ctx.Err()
+		case <-time.After(5 * time.Second):
+		}
+	}
+	if in.ExternalID != externalID {
+		return probe.Session{}, &probe.STSError{Kind: probe.ErrDenied, Code: "AccessDenied", Err: errors.New("denied")}
+	}
+	return probe.Session{AssumedRoleARN: "arn:aws:sts::" + in.RoleARN[13:25] + ":assumed-role/RoleCall/s", AccountID: in.RoleARN[13:25]}, nil
+}
+
+// TestHandleReturnsBeforeTheInvocationDeadline: checks admitted shortly
+// before the invocation's deadline, whose STS calls then hang, are cut
+// short in time for Handle to write their outcomes and answer the batch
+// before Lambda stops the invocation (which loses the whole batch).
+func TestHandleReturnsBeforeTheInvocationDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := store.NewMemory()
+		recs := scheduledBatch(t, st, 300)
+		start := time.Now()
+		deadline := start.Add(30 * time.Second)
+		budget, err := stsbudget.NewRegions(nil, 30, stsbudget.CallsPerCheck, stsbudget.RealClock{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := newWorker(st, stsclient.Checker(slowSTS{slowFrom: deadline.Add(-3 * time.Second)}, stsclient.Options{Log: slog.New(slog.DiscardHandler)}), nil)
+		w.Budget, w.Concurrency = budget, stsbudget.InFlight
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		defer cancel()
+		resp, err := w.Handle(ctx, events.SQSEvent{Records: recs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if end := time.Now(); !end.Before(deadline) {
+			t.Fatalf("Handle returned %s after the invocation's deadline (%d failures reported): Lambda has already timed out the batch", end.Sub(deadline), len(resp.BatchItemFailures))
+		}
+	})
 }

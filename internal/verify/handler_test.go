@@ -208,12 +208,7 @@ func TestHandleDropsWhatCannotBeChecked(t *testing.T) {
 func TestHandleBoundsConcurrency(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		st := store.NewMemory()
-		var recs []events.SQSMessage
-		for i := range 12 {
-			c := seed(t, st, fmt.Sprintf("1000000000%02d", i), connection.Verified)
-			b, _ := json.Marshal(job(c, probe.WhyScheduled))
-			recs = append(recs, events.SQSMessage{MessageId: fmt.Sprint(i), Body: string(b)})
-		}
+		recs := scheduledBatch(t, st, 12)
 		ch := &fakeChecker{result: connection.ResultOK, now: t0.Add(time.Hour), gate: make(chan struct{})}
 		w := newWorker(st, ch, nil)
 		w.Concurrency = 3
@@ -294,4 +289,18 @@ func TestHandleReportsStoreFailures(t *testing.T) {
 	if len(resp.BatchItemFailures) != 2 {
 		t.Fatalf("failures = %+v, want both messages", resp.BatchItemFailures)
 	}
+}
+
+// scheduledBatch stores n VERIFIED connections (accounts 100000000000 on)
+// and returns the SQS records of their scheduled checks' jobs, message IDs
+// 0 to n-1.
+func scheduledBatch(t *testing.T, st *store.Memory, n int) []events.SQSMessage {
+	t.Helper()
+	recs := make([]events.SQSMessage, 0, n)
+	for i := range n {
+		c := seed(t, st, fmt.Sprintf("%012d", 100000000000+i), connection.Verified)
+		b, _ := json.Marshal(job(c, probe.WhyScheduled))
+		recs = append(recs, events.SQSMessage{MessageId: fmt.Sprint(i), Body: string(b)})
+	}
+	return recs
 }

@@ -6,6 +6,7 @@ package testclock
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -59,4 +60,19 @@ func (c *Clock) Sleep(ctx context.Context, d time.Duration) error {
 	}
 	c.Advance(d)
 	return nil
+}
+
+// BusiestSecond is the most of times in any half-open one-second window:
+// what a rate limit of so many a second bounds.
+func BusiestSecond(times []time.Time) int {
+	ts := slices.Clone(times)
+	slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
+	best, j := 0, 0
+	for i := range ts {
+		for j < len(ts) && ts[j].Before(ts[i].Add(time.Second)) {
+			j++
+		}
+		best = max(best, j-i)
+	}
+	return best
 }

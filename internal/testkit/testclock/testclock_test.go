@@ -38,3 +38,30 @@ func TestClockMovesOnlyWhenMoved(t *testing.T) {
 		t.Fatalf("sleep on a done context: %v, now %s; want context.Canceled and the clock unmoved", err, c.Now())
 	}
 }
+
+func TestBusiestSecond(t *testing.T) {
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(ms ...int) []time.Time {
+		var ts []time.Time
+		for _, m := range ms {
+			ts = append(ts, t0.Add(time.Duration(m)*time.Millisecond))
+		}
+		return ts
+	}
+	tests := []struct {
+		name  string
+		times []time.Time
+		want  int
+	}{
+		{"none", nil, 0},
+		{"one", at(5), 1},
+		{"a second apart fall in two windows", at(0, 1000), 1},
+		{"just inside one window", at(0, 999), 2},
+		{"unsorted", at(1500, 0, 900, 1200, 2600), 3},
+	}
+	for _, tt := range tests {
+		if got := BusiestSecond(tt.times); got != tt.want {
+			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}
