@@ -268,7 +268,8 @@ func TestRolesGrantExactlyWhatEachFunctionUses(t *testing.T) {
 			"Allow dynamodb:Query Sub:${Table.Arn}/index/byStatus",
 			"Allow dynamodb:GetItem GetAtt:Table.Arn",
 			"Allow dynamodb:BatchGetItem GetAtt:Table.Arn",
-			"Allow dynamodb:PutItem GetAtt:Table.Arn", // completing a rotation whose grace ended
+			"Allow dynamodb:PutItem GetAtt:Table.Arn",    // completing a rotation whose grace ended: its event
+			"Allow dynamodb:UpdateItem GetAtt:Table.Arn", // and the tenant
 			"Allow sqs:SendMessage GetAtt:VerifyQueue.Arn",
 			"Allow sqs:GetQueueAttributes GetAtt:VerifyQueue.Arn",
 		),
