@@ -45,16 +45,16 @@ func (d *DynamoDB) routine(ctx context.Context, t connection.Transition) error {
 	setTime("lastCheckedAt", a.LastCheckedAt)
 	setTime("nextCheckAt", a.NextCheckAt)
 	set = append(set, "consecutiveFailures = :nf", "externalIdVersion = :xv", "externalIdCurrent = :xc")
-	// Only a takeover by a stack's new registration resource writes the
-	// resource: a check's write, computed from a snapshot before it, must
-	// not put the old one back.
+	// A takeover by a stack's new registration resource writes the
+	// resource (a write computed before it conflicts: the snapshot
+	// condition holds the resource).
 	switch r := a.StackResource; {
 	case r == t.Before.StackResource:
 	case r == "":
 		remove = append(remove, "stackResource")
 	default:
-		vals[":sr"] = s(r)
-		set = append(set, "stackResource = :sr")
+		vals[":nsr"] = s(r)
+		set = append(set, "stackResource = :nsr")
 	}
 	if dueIndexed(a) {
 		vals[":ds"], vals[":da"] = s(dueShardKey(ShardOf(a.TenantID, a.AccountID))), s(dueOrder(a))
@@ -115,7 +115,11 @@ func snapshotCondition(before connection.Connection) (string, map[string]ddbtype
 	if before.LastCheckedAt.IsZero() {
 		lc = "(attribute_not_exists(lastCheckedAt) OR lastCheckedAt = :lc)"
 	}
-	return "version = :v AND consecutiveFailures = :f AND roleArn = :r AND " + lc, vals
+	sr := "attribute_not_exists(stackResource)"
+	if before.StackResource != "" {
+		sr, vals[":sres"] = "stackResource = :sres", s(before.StackResource)
+	}
+	return "version = :v AND consecutiveFailures = :f AND roleArn = :r AND " + lc + " AND " + sr, vals
 }
 
 // guardItem is the condition on the tenant item that it still accepts the

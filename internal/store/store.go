@@ -185,12 +185,13 @@ func guardOf(t connection.Transition) (guard, bool) {
 
 // sameSnapshot reports whether the stored connection cur is still the one a
 // transition was computed from (before): same version, failure count, last
-// check time and role. Conditioning writes on all four (not only the
-// version) discards an outcome computed before another check was applied,
+// check time, role and stack resource. Conditioning writes on all of them
+// (not only the version) discards an outcome computed before another check
+// was applied, or before a stack's new resource took the registration over,
 // whatever order they are written in.
 func sameSnapshot(cur, before connection.Connection) bool {
 	return cur.Version == before.Version && cur.ConsecutiveFailures == before.ConsecutiveFailures &&
-		cur.LastCheckedAt.Equal(before.LastCheckedAt) && cur.RoleARN == before.RoleARN
+		cur.LastCheckedAt.Equal(before.LastCheckedAt) && cur.RoleARN == before.RoleARN && cur.StackResource == before.StackResource
 }
 
 // withDefaultLimit is t as it reads when stored without a connection

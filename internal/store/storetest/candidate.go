@@ -144,19 +144,28 @@ func testStacks(t *testing.T, f *Fixture) {
 	}
 
 	// Another resource of the stack takes the registration over: a
-	// routine write of the resource alone, which a check computed from the
-	// connection before it does not undo.
+	// routine write of the resource alone. A check computed from the
+	// connection before it, routine (a success) or changing the status
+	// (the failure that makes it ACCESS_LOST), conflicts rather than put
+	// the old resource back.
+	for range f.Policy.LostAfter - 1 {
+		f.Now = f.Now.Add(time.Minute)
+		f.MustCheck("acme", acct, connection.ResultDenied)
+	}
 	stale := *f.Current("acme", acct)
 	takeover := connection.Transition{Before: &stale, After: stale}
 	takeover.After.StackResource = "Renamed"
 	wantErr(t, "take over", f.S.Apply(f.Ctx, takeover), nil)
 	wantConn(t, f.Current("acme", acct), takeover.After)
 	f.Now = f.Now.Add(time.Minute)
-	check, err := f.Policy.Apply(stale, connection.Outcome{Result: connection.ResultOK, Version: stale.Version,
-		ExternalIDVersion: 1, ExternalIDCurrent: true, CheckedAt: f.Now})
-	wantErr(t, "check computed before the takeover", err, nil)
-	wantErr(t, "write the check", f.S.Apply(f.Ctx, check), nil)
-	if got := f.Current("acme", acct); got.StackResource != "Renamed" || !got.LastCheckedAt.Equal(f.Now) {
-		t.Fatalf("after a check computed before the takeover: %+v, want resource Renamed and the check's time", got)
+	for _, r := range []connection.Result{connection.ResultOK, connection.ResultDenied} {
+		check, err := f.Policy.Apply(stale, connection.Outcome{Result: r, Version: stale.Version,
+			ExternalIDVersion: 1, ExternalIDCurrent: true, CheckedAt: f.Now})
+		wantErr(t, "check computed before the takeover", err, nil)
+		if r == connection.ResultDenied && check.Event == nil {
+			t.Fatalf("setup: the failure changes no status: %+v", check.After)
+		}
+		wantErr(t, "write a "+string(r)+" computed before the takeover", f.S.Apply(f.Ctx, check), store.ErrConflict)
+		wantConn(t, f.Current("acme", acct), takeover.After)
 	}
 }
