@@ -258,8 +258,10 @@ func (s *Service) submit(ctx context.Context, t tenant.Tenant, roleARN, stackID,
 		}
 		// The role of an ACCESS_LOST connection submitted again: the
 		// customer says it works again. The connection keeps its claim and
-		// is checked now, as a submission is.
-		recheck := tr.Event == nil && existing != nil && existing.Status == connection.AccessLost && existing.RoleARN == arn.String()
+		// is checked now, as a submission is; a service without a queue
+		// (the registration function's) leaves it to the sweep, its next
+		// check brought forward.
+		recheck := tr.Event == nil && existing != nil && existing.Status == connection.AccessLost && existing.RoleARN == arn.String() && s.Queue != nil
 		if !tr.Changed() {
 			if recheck {
 				return tr.After, s.queueJobs(ctx, t, tr.After)

@@ -278,6 +278,7 @@ func TestRolesGrantExactlyWhatEachFunctionUses(t *testing.T) {
 			"Allow dynamodb:GetItem GetAtt:Table.Arn",
 			"Allow dynamodb:Query GetAtt:Table.Arn", // the tenant's live connections, against its limit
 			"Allow dynamodb:PutItem GetAtt:Table.Arn",
+			"Allow dynamodb:UpdateItem GetAtt:Table.Arn", // a takeover by a stack's new resource; an ACCESS_LOST role resubmitted
 			"Allow dynamodb:DeleteItem GetAtt:Table.Arn",
 			"Allow sqs:SendMessage GetAtt:RegisterDeadLetterQueue.Arn",
 		),
