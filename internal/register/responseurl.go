@@ -261,10 +261,13 @@ func (r *Responder) Respond(ctx context.Context, rawURL string, body []byte) err
 		return fmt.Errorf("answer to %s: %w", u.Host, err)
 	}
 	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	switch code := resp.StatusCode; {
 	case code >= 200 && code <= 299:
 		return nil
+	case code == http.StatusBadRequest && bytes.Contains(answer, []byte("<Code>RequestTimeout</Code>")):
+		// S3's 400 for a request body it did not get in time: try again.
+		return fmt.Errorf("answer to %s: HTTP %d RequestTimeout", u.Host, code)
 	case code >= 400 && code <= 499 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests:
 		// The bucket refused the URL itself (not presigned, expired, no
 		// such bucket): no retry can change that.

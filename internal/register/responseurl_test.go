@@ -242,19 +242,29 @@ func TestResponderDefaultClient(t *testing.T) {
 func TestRefusedAnswerIsNotRetried(t *testing.T) {
 	tests := []struct {
 		status int
+		body   string
 		retry  bool
 	}{
-		{http.StatusForbidden, false},
-		{http.StatusNotFound, false},
-		{http.StatusBadRequest, false},
-		{http.StatusTooManyRequests, true},
-		{http.StatusRequestTimeout, true},
-		{http.StatusServiceUnavailable, true},
-		{http.StatusInternalServerError, true},
+		{http.StatusForbidden, "", false},
+		{http.StatusNotFound, "", false},
+		{http.StatusBadRequest, "", false},
+		// S3's timeout waiting for the body is a 400, and worth a retry.
+		{http.StatusBadRequest, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>RequestTimeout</Code><Message>Your socket connection to the server was not read from or written to within the timeout period.</Message></Error>`, true},
+		{http.StatusTooManyRequests, "", true},
+		{http.StatusRequestTimeout, "", true},
+		{http.StatusServiceUnavailable, "", true},
+		{http.StatusInternalServerError, "", true},
 	}
 	for _, tt := range tests {
-		t.Run(http.StatusText(tt.status), func(t *testing.T) {
-			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(tt.status) }))
+		name := http.StatusText(tt.status)
+		if tt.body != "" {
+			name += " with S3's RequestTimeout"
+		}
+		t.Run(name, func(t *testing.T) {
+			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tt.status)
+				io.WriteString(w, tt.body)
+			}))
 			defer srv.Close()
 			e := newEnv(t)
 			e.h.Sender = &Responder{Client: tlsTo(srv)}
