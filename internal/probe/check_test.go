@@ -587,6 +587,37 @@ func TestCheckBudget(t *testing.T) {
 			}
 		})
 	})
+	t.Run("each retry is paid before it is made", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			// The current ID is throttled twice, then works; the other
+			// probes are denied at once.
+			f := &keyedAssumer{t: t, answers: map[kind]answer{kCurrent: seq(aThrottle, aThrottle, aOK), kNone: aDenied, kDecoy: aDenied}}
+			c := newChecker(f, nil)
+			var paid []int // the calls made when each payment was asked
+			c.Pay = func(context.Context) error {
+				paid = append(paid, f.count(kCurrent))
+				return nil
+			}
+			rep := c.Check(context.Background(), request())
+			if rep.Outcome.Result != connection.ResultOK || !slices.Equal(paid, []int{1, 2}) {
+				t.Fatalf("outcome %+v, paid before calls %v; want OK, a payment before the 2nd and the 3rd call", rep.Outcome, paid)
+			}
+			if !slices.Equal(rep.Steps[0].Retried, []string{"Throttling", "Throttling"}) || rep.Steps[1].Retried != nil {
+				t.Fatalf("steps %+v, want the current ID's retried codes only", rep.Steps)
+			}
+		})
+	})
+	t.Run("no budget for a retry ends the probe", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			f := &keyedAssumer{t: t, answers: map[kind]answer{kCurrent: aThrottle, kNone: aDenied, kDecoy: aDenied}}
+			c := newChecker(f, nil)
+			c.Pay = func(context.Context) error { return errors.New("no admission before the deadline") }
+			rep := c.Check(context.Background(), request())
+			if rep.Outcome.Result != connection.ResultTransient || rep.Outcome.Detail != "Throttling" || f.count(kCurrent) != 1 {
+				t.Fatalf("outcome %+v after %d calls, want TRANSIENT (Throttling) after one", rep.Outcome, f.count(kCurrent))
+			}
+		})
+	})
 	t.Run("caller deadline", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			// STS hangs until the context ends.

@@ -226,12 +226,11 @@ func (c *Checker) assume(ctx context.Context, stop <-chan struct{}, name string,
 		if !errors.Is(err, ErrTransient) || i+1 >= r.Attempts {
 			break
 		}
-		var se *STSError
-		if errors.As(err, &se) {
-			retried = append(retried, cmp.Or(se.Code, string(connection.ResultTransient)))
-		} else {
-			retried = append(retried, string(connection.ResultTransient))
+		code := string(connection.ResultTransient)
+		if se := (*STSError)(nil); errors.As(err, &se) && se.Code != "" {
+			code = se.Code
 		}
+		retried = append(retried, code)
 		d := backoff.EqualJitter(retryDelay(r.Base, i))
 		t := time.NewTimer(d)
 		select {

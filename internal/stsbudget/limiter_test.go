@@ -308,6 +308,8 @@ func TestThrottled(t *testing.T) {
 		{"throttled probe after a good one", probe.Report{Steps: []probe.Step{{OK: true}, {Code: "ThrottlingException"}}}, true},
 		{"denied", probe.Report{Steps: []probe.Step{{Code: "AccessDenied"}}, Outcome: connection.Outcome{Result: connection.ResultDenied, Detail: "AccessDenied"}}, false},
 		{"timeout", probe.Report{Steps: []probe.Step{{Code: "Timeout"}}}, false},
+		{"throttled, then the retry succeeded", probe.Report{Steps: []probe.Step{{OK: true, Retried: []string{"Throttling"}}}}, true},
+		{"timed out, then the retry succeeded", probe.Report{Steps: []probe.Step{{OK: true, Retried: []string{"TRANSIENT"}}}}, false},
 		{"ok", probe.Report{Steps: []probe.Step{{OK: true}, {OK: true}}}, false},
 	} {
 		if got := Throttled(tc.rep); got != tc.want {

@@ -62,6 +62,57 @@ func TestTakeInPaysInTheCheckRegion(t *testing.T) {
 	}
 }
 
+// TestPayTakesFromTheBudgetOfTheCheck: a call a check makes beyond what it
+// took pays one token: Pay in the check's Region, PayIn in the Region it is
+// sent to (another Region, when the customer's account has the check's
+// disabled; one the budget does not list pays in the first). Without a
+// budget in the context (an unpaced checker) both return at once.
+func TestPayTakesFromTheBudgetOfTheCheck(t *testing.T) {
+	if err := Pay(context.Background()); err != nil {
+		t.Fatalf("Pay without a budget: %v", err)
+	}
+	if err := PayIn(context.Background(), "eu-west-1"); err != nil {
+		t.Fatalf("PayIn without a budget: %v", err)
+	}
+	clock := newFakeClock()
+	r, err := NewRegions([]string{"us-east-1", "eu-west-1"}, 10, CallsPerCheck, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, err := r.Take(context.Background(), CallsPerCheck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := RegionOf(ctx)
+	other := map[string]string{"us-east-1": "eu-west-1", "eu-west-1": "us-east-1"}[home]
+	// The limiter's theoretical arrival time moves with each token booked.
+	next := func(region string) time.Time {
+		l := r.limiters[r.indexOf(region)]
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.tat
+	}
+	for _, tc := range []struct {
+		name   string
+		pay    func() error
+		region string // the Region that pays
+	}{
+		{"Pay", func() error { return Pay(ctx) }, home},
+		{"PayIn another Region", func() error { return PayIn(ctx, other) }, other},
+		{"PayIn a Region not listed", func() error { return PayIn(ctx, "ap-south-1") }, "us-east-1"},
+	} {
+		before := map[string]time.Time{home: next(home), other: next(other)}
+		if err := tc.pay(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		for _, region := range []string{home, other} {
+			if booked := next(region).After(before[region]); booked != (region == tc.region) {
+				t.Errorf("%s: %s booked a token: %t, want %t", tc.name, region, booked, region == tc.region)
+			}
+		}
+	}
+}
+
 func TestRegionsWithoutNamesUseTheClientsRegion(t *testing.T) {
 	r, err := NewRegions(nil, 10, CallsPerCheck, newFakeClock())
 	if err != nil {

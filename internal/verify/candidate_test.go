@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
+	"github.com/rolecall/rolecall/internal/testkit/syncbuf"
 	"github.com/rolecall/rolecall/internal/testkit/testarn"
 	"github.com/rolecall/rolecall/internal/verify"
 )
@@ -223,9 +226,28 @@ func TestRedeliveredCandidateJobsAreNotDueForTheSweeper(t *testing.T) {
 	}
 }
 
-// README: "ACCESS_LOST keeps it [the claim] until restored or
-// disconnected" (and Connection.HoldsClaim: "ACCESS_LOST until it is
-// restored or disconnected"). Resubmitting the same role for an ACCESS_LOST
-// connection (neither a restoration nor a disconnection) releases the claim,
-// so another tenant's connection takes the role and acme's own role is then
-// FAILED ROLE_CLAIMED.
+// TestCandidateHoldFailureIsOnlyLogged: when the write that holds the sweep
+// off a candidate's redelivery fails, the job is still redelivered after
+// its delay (a duplicate from the sweep is then dropped as stale), and the
+// failure is logged.
+func TestCandidateHoldFailureIsOnlyLogged(t *testing.T) {
+	ctx := context.Background()
+	const acct = "123456789012"
+	mem := store.NewMemory()
+	subAt := t0.Add(10 * time.Minute)
+	_, sub := seedCandidate(t, mem, acct, "arn:aws:iam::123456789012:role/RoleCallV2", subAt)
+	logs := &syncbuf.Buffer{}
+	w := newWorker(failingStore{Memory: mem, applyErr: errors.New("dynamodb: throttled")}, &fakeChecker{result: connection.ResultTransient, now: subAt.Add(3 * time.Second)}, nil)
+	w.Log = slog.New(slog.NewTextHandler(logs, nil))
+	tn, _ := mem.GetTenant(ctx, "acme")
+	d, err := w.Process(ctx, probe.JobsFor(sub.After, tn, probe.WhySubmitted, subAt)[1], 1)
+	if d <= 0 || !errors.Is(err, verify.ErrTransient) {
+		t.Fatalf("Process = %v, %v; want a redelivery after a delay", d, err)
+	}
+	if !strings.Contains(logs.String(), "not held from the sweep") {
+		t.Errorf("the failed hold was not logged:\n%s", logs.String())
+	}
+	if got, _ := mem.GetConnection(ctx, "acme", acct); got != sub.After {
+		t.Errorf("the connection changed: %+v", got)
+	}
+}
