@@ -122,7 +122,7 @@ func scale(ctx context.Context, cfg Config, r *Report) error {
 		Value: fmt.Sprintf("p50 %s, p99 %s, max %s", ms(percentile(fair.submitted, 50)), ms(p99), ms(percentile(fair.submitted, 100))),
 		Goal:  "p99 ≤ 2 s", Verdict: atMost(p99.Seconds(), 2, " s")})
 	dup := func(r scaleResult) float64 { return 100 * float64(r.duplicates) / float64(max(1, r.allChecks)) }
-	r.add(Row{Area: area, Measure: "routine checks of a due time already checked (a job still queued when the next sweep ran; the sweep passes over the jobs not done yet and enqueues its cap less them)",
+	r.add(Row{Area: area, Measure: "routine checks of a due time already checked (a job still queued when the next sweep ran; the sweep passes over the jobs not received yet and enqueues its cap less all not done)",
 		Value: fmt.Sprintf("%.3f %% (%d) at %s / budget 400; %.3f %% (%d) while throttled", dup(fair), fair.duplicates, count(sz.Connections), dup(throttled), throttled.duplicates)})
 
 	small, err := sweepHeap(ctx, sz.HeapSmall)
