@@ -203,6 +203,13 @@ func (l *Limiter) Take(ctx context.Context, n int) error {
 	return nil
 }
 
+// Charge books n tokens for calls already made, neither waiting nor
+// refusing: the admissions after them come that much later.
+func (l *Limiter) Charge(n int) error {
+	_, err := l.reserveBy(n, time.Time{})
+	return err
+}
+
 // Throttled reports that STS throttled a call: the rate halves, at most
 // once a second (the calls already in flight when STS started throttling
 // report it too, and count once), never below a twentieth of the

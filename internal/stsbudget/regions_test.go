@@ -113,6 +113,27 @@ func TestPayTakesFromTheBudgetOfTheCheck(t *testing.T) {
 	}
 }
 
+// TestTakeInBooksNearTheDeadline: a call a check has made already (the
+// previous external ID's probe) is booked even when the invocation's
+// deadline is closer than DeadlineMargin, without waiting: the checks
+// after it wait for it.
+func TestTakeInBooksNearTheDeadline(t *testing.T) {
+	clock := newFakeClock()
+	r, err := NewRegions([]string{"us-east-1"}, 10, CallsPerCheck, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), clock.Now().Add(DeadlineMargin/2))
+	defer cancel()
+	before, start := r.Next(1), clock.Now()
+	if err := r.TakeIn(ctx, 1); err != nil {
+		t.Fatalf("TakeIn near the deadline: %v", err)
+	}
+	if !clock.Now().Equal(start) || !r.Next(1).After(before) {
+		t.Fatalf("TakeIn waited %v, next admission %v (was %v): want it booked at once", clock.Now().Sub(start), r.Next(1), before)
+	}
+}
+
 func TestRegionsWithoutNamesUseTheClientsRegion(t *testing.T) {
 	r, err := NewRegions(nil, 10, CallsPerCheck, newFakeClock())
 	if err != nil {

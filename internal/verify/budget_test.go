@@ -103,8 +103,8 @@ func TestWorkerTakesTheBudgetBeforeEachCheck(t *testing.T) {
 			}
 		})
 	}
-	// A previous-ID probe the budget could not pay for (the invocation is
-	// ending) is logged; the check's outcome is still written.
+	// A previous-ID probe the budget could not book (a budget that
+	// refuses) is logged; the check's outcome is still written.
 	t.Run("a previous-ID probe left unpaid", func(t *testing.T) {
 		st := store.NewMemory()
 		c := seed(t, st, "111122223333", connection.Verified)

@@ -60,7 +60,7 @@ type Budget interface {
 	// Take waits until n STS calls are admitted, and returns the context
 	// the check runs in (naming the Region whose quota admitted them).
 	Take(ctx context.Context, n int) (context.Context, error)
-	// TakeIn waits until n more calls are admitted in the Region of the
+	// TakeIn books n more calls, without waiting, in the Region of the
 	// check run in ctx: calls it made beyond what it took.
 	TakeIn(ctx context.Context, n int) error
 	// Throttled reports that STS throttled a call of the check run in ctx.
