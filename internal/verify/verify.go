@@ -206,12 +206,49 @@ func (w *Worker) process(ctx context.Context, job probe.Job, receiveCount int, f
 		return 0, err
 	}
 	out := outcomeFor(rep.Outcome, job)
-	tr, err := w.Policy.Apply(c, out)
+	tr, redeliver, err := w.write(ctx, c, out, receiveCount)
+	if errors.Is(err, store.ErrConflict) {
+		// A stack's new registration resource may have taken the
+		// registration over since the job was made: a write that changes
+		// nothing the outcome depends on. The outcome is then written to
+		// the connection as stored.
+		if cur, rerr := w.Store.GetConnection(ctx, c.TenantID, c.AccountID); rerr == nil && onlyResourceMoved(c, cur) {
+			c = cur
+			tr, redeliver, err = w.write(ctx, c, out, receiveCount)
+		}
+	}
 	if errors.Is(err, connection.ErrStale) {
 		return 0, fmt.Errorf("%w: %w", ErrSkip, err)
 	}
+	if err := writeFailure("check", c, err); err != nil {
+		return 0, err
+	}
+	if tr.Changed() {
+		w.settleIfCurrent(ctx, job, c, tr.After, out.CheckedAt)
+	}
+	if tr.Event != nil {
+		w.log().Info("connection changed", "tenantId", c.TenantID, "accountId", c.AccountID, "roleArn", c.RoleARN,
+			"eventId", tr.Event.EventID, "detailType", string(tr.Event.DetailType),
+			"status", string(tr.After.Status), "previousStatus", string(c.Status), "code", tr.After.Reason.Code, "version", tr.After.Version)
+	}
+	if out.Result == connection.ResultTransient {
+		return redeliver, fmt.Errorf("check %s/%s v%d (%s): %w", c.TenantID, c.AccountID, c.Version, out.Detail, ErrTransient)
+	}
+	// redeliver > 0 here: denied inside the propagation window, try again soon.
+	return redeliver, nil
+}
+
+// write applies the outcome out of a check of c's role and writes the
+// transition when it changes anything. It returns the transition and, for
+// a job that will come back by redelivery, after how long. A store's
+// refusal is returned as it is (writeFailure sorts it).
+func (w *Worker) write(ctx context.Context, c connection.Connection, out connection.Outcome, receiveCount int) (connection.Transition, time.Duration, error) {
+	tr, err := w.Policy.Apply(c, out)
+	if errors.Is(err, connection.ErrStale) {
+		return tr, 0, err
+	}
 	if err != nil {
-		return 0, fmt.Errorf("apply check of %s/%s: %w", c.TenantID, c.AccountID, err)
+		return tr, 0, fmt.Errorf("apply check of %s/%s: %w", c.TenantID, c.AccountID, err)
 	}
 	// When this job will come back by redelivery (a transient failure, or
 	// a PENDING role denied inside the propagation window), the sweeper
@@ -227,32 +264,28 @@ func (w *Worker) process(ctx context.Context, job probe.Job, receiveCount int, f
 	if redeliver > 0 {
 		tr.After.NextCheckAt = out.CheckedAt.Add(redeliver + w.Policy.PendingSafetyNet)
 	}
-	if tr.Changed() {
-		err := w.Store.Apply(ctx, tr)
-		if errors.Is(err, store.ErrRoleClaimed) {
-			// The tenant's own external ID works, but another
-			// connection holds the role: FAILED ROLE_CLAIMED.
-			if tr, err = w.Policy.RoleClaimed(c, out); err == nil {
-				err = w.Store.Apply(ctx, tr)
-			}
-		}
-		if err := writeFailure("check", c, err); err != nil {
-			return 0, err
+	if !tr.Changed() {
+		return tr, redeliver, nil
+	}
+	err = w.Store.Apply(ctx, tr)
+	if errors.Is(err, store.ErrRoleClaimed) {
+		// The tenant's own external ID works, but another connection
+		// holds the role: FAILED ROLE_CLAIMED.
+		if tr, err = w.Policy.RoleClaimed(c, out); err == nil {
+			err = w.Store.Apply(ctx, tr)
 		}
 	}
-	if tr.Changed() {
-		w.settleIfCurrent(ctx, job, c, tr.After, out.CheckedAt)
+	return tr, redeliver, err
+}
+
+// onlyResourceMoved reports whether cur is c but for the stack resource
+// that registered it (a takeover by the stack's new resource).
+func onlyResourceMoved(c, cur connection.Connection) bool {
+	if cur.StackResource == c.StackResource {
+		return false
 	}
-	if tr.Event != nil {
-		w.log().Info("connection changed", "tenantId", c.TenantID, "accountId", c.AccountID, "roleArn", c.RoleARN,
-			"eventId", tr.Event.EventID, "detailType", string(tr.Event.DetailType),
-			"status", string(tr.After.Status), "previousStatus", string(c.Status), "code", tr.After.Reason.Code, "version", tr.After.Version)
-	}
-	if out.Result == connection.ResultTransient {
-		return redeliver, fmt.Errorf("check %s/%s v%d (%s): %w", c.TenantID, c.AccountID, c.Version, out.Detail, ErrTransient)
-	}
-	// redeliver > 0 here: denied inside the propagation window, try again soon.
-	return redeliver, nil
+	cur.StackResource = c.StackResource
+	return cur == c
 }
 
 // writeFailure is the error of writing the outcome of a check of c's role

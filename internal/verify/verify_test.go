@@ -397,3 +397,47 @@ func TestRedeliveredJobsAreNotDueForTheSweeper(t *testing.T) {
 		})
 	}
 }
+
+// okChecker answers every check OK.
+type okChecker struct{}
+
+func (okChecker) Check(ctx context.Context, req probe.Request) probe.Report {
+	return probe.Report{Outcome: connection.Outcome{Result: connection.ResultOK, Version: req.Version, ExternalIDVersion: req.ExternalIDVersion, CheckedAt: t0.Add(2 * time.Second)},
+		Steps: []probe.Step{{OK: true}, {OK: true}}}
+}
+
+// TestCheckQueuedBeforeATakeoverIsWritten: a stack's new registration
+// resource takes the registration over (a write that changes nothing
+// else) while the first check of the PENDING connection waits in the
+// queue; the check's outcome, which does not depend on the resource, is
+// written to the connection as stored, not dropped as stale.
+func TestCheckQueuedBeforeATakeoverIsWritten(t *testing.T) {
+	ctx := context.Background()
+	st := store.NewMemory()
+	seedTenant(t, st, "acme", externalID)
+	p := policy()
+	sub := p.Submit(nil, "acme", testarn.MustParse(t, "arn:aws:iam::111122223333:role/RoleCall"), 1, t0)
+	sub.After.Stack, sub.After.StackResource = "arn:aws:cloudformation:us-east-1:111122223333:stack/s/1", "OldResource"
+	if err := st.Apply(ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+	c := sub.After
+	queued := job(c, probe.WhyRequested) // the Role Submitted event's job
+	// What onboarding.submit writes for a takeover (tr.Event nil).
+	took := c
+	took.StackResource = "NewResource"
+	if err := st.Apply(ctx, connection.Transition{Before: &c, After: took}); err != nil {
+		t.Fatal(err)
+	}
+	w := newWorker(st, okChecker{}, nil)
+	if _, err := w.Process(ctx, queued, 1); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := st.GetConnection(ctx, c.TenantID, c.AccountID)
+	if got.Status != connection.Verified {
+		t.Fatalf("status %s after a successful check: the check queued before the takeover was dropped", got.Status)
+	}
+	if got.StackResource != "NewResource" {
+		t.Fatalf("stackResource %q, want NewResource", got.StackResource)
+	}
+}
