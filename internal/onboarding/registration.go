@@ -301,8 +301,12 @@ func (r *Registrations) StackRoleDeleted(ctx context.Context, t tenant.Tenant, a
 func stackDeletion(c connection.Connection, roleARN, stackID, resource string) StackDeletion {
 	ours := func(stack, res string) bool { return stack == stackID && (res == "" || res == resource) }
 	candidate := c.Candidate.Pending() && c.Candidate.RoleARN == roleARN && ours(c.Candidate.Stack, c.Candidate.StackResource)
+	// The stack's newer resource submitted a candidate (the resource was
+	// renamed along with its role): the old one's deletion leaves the
+	// candidate to replace the role.
+	replaced := c.Candidate.Pending() && c.Candidate.Stack == stackID && c.Candidate.StackResource != "" && c.Candidate.StackResource != resource
 	switch {
-	case stackID == "":
+	case stackID == "" || replaced:
 	case ours(c.Stack, c.StackResource) && (c.RoleARN == roleARN || candidate):
 		return StackDisconnected
 	case candidate:

@@ -697,3 +697,31 @@ func TestStackDeletedAfterADisconnectionChangesNothing(t *testing.T) {
 		t.Fatalf("stack deleted after the disconnection: %d writes; answered reason %s v%d, stored %s v%d", writes, again.Reason.Code, again.Version, stored.Reason.Code, stored.Version)
 	}
 }
+
+// TestRenamedResourceWithANewRoleKeepsTheConnection: a CDK construct
+// renamed together with its role: CloudFormation creates the new
+// registration resource (submitting the new role: a candidate of the same
+// stack), then deletes the old one, naming the role in use. The stack
+// still registers a role: the old resource's deletion neither disconnects
+// the account nor drops the stack's candidate.
+func TestRenamedResourceWithANewRoleKeepsTheConnection(t *testing.T) {
+	const nextARN = "arn:aws:iam::123456789012:role/RoleCallNext"
+	ctx := context.Background()
+	f, regs, _ := newRegistrations(t)
+	acme := f.tenant(t, "acme")
+	if _, err := regs.SubmitFromStack(ctx, acme, roleARN, stackA, "Old"); err != nil {
+		t.Fatal(err)
+	}
+	f.verify(t, "acme", custAccount)
+	c, err := regs.SubmitFromStack(ctx, acme, nextARN, stackA, "New")
+	if err != nil || !c.Candidate.Pending() || c.Candidate.StackResource != "New" {
+		t.Fatalf("setup: %+v, %v", c, err)
+	}
+	got, did, err := regs.StackRoleDeleted(ctx, acme, custAccount, roleARN, stackA, "Old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if did == onboarding.StackDisconnected || got.Status == connection.Disconnected || !got.Candidate.Pending() {
+		t.Fatalf("deleting the replaced resource Old: %v, status %s, candidate %+v; want the connection and the stack's candidate kept", did, got.Status, got.Candidate)
+	}
+}
