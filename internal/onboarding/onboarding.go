@@ -264,7 +264,7 @@ func (s *Service) submit(ctx context.Context, t tenant.Tenant, roleARN, stackID,
 		recheck := tr.Event == nil && existing != nil && existing.Status == connection.AccessLost && existing.RoleARN == arn.String() && s.Queue != nil
 		if !tr.Changed() {
 			if recheck {
-				return tr.After, s.queueJobs(ctx, t, tr.After)
+				return tr.After, s.recheck(ctx, t, tr.After)
 			}
 			return tr.After, nil
 		}
@@ -284,10 +284,24 @@ func (s *Service) submit(ctx context.Context, t tenant.Tenant, roleARN, stackID,
 			return connection.Connection{}, fmt.Errorf("submit %s for %s: %w", arn, t.ID, err)
 		}
 		if recheck {
-			return tr.After, s.queueJobs(ctx, t, tr.After)
+			return tr.After, s.recheck(ctx, t, tr.After)
 		}
 		return tr.After, nil
 	}
+}
+
+// recheck queues a check of c, whose role was submitted again while it is
+// ACCESS_LOST, within the bound of CheckInvited: at most one per
+// connection per CustomerCheckWindow (a burst of submissions queues one).
+func (s *Service) recheck(ctx context.Context, t tenant.Tenant, c connection.Connection) error {
+	wait, err := s.hit(ctx, "ccheck#"+c.TenantID+"#"+c.AccountID, CustomerCheckWindow, 1)
+	if err != nil {
+		return fmt.Errorf("count check request of %s/%s: %w", c.TenantID, c.AccountID, err)
+	}
+	if wait > 0 {
+		return nil // a check of it was queued a moment ago
+	}
+	return s.queueJobs(ctx, t, c)
 }
 
 // Connection returns one connection of a tenant, or NOT_FOUND.

@@ -638,7 +638,8 @@ func TestCheckInvited(t *testing.T) {
 // queued at once, and the connection stays ACCESS_LOST holding the role's
 // claim, so another tenant's connection whose external ID the role also
 // trusts cannot take it meanwhile. A failed queue send is an error, and a
-// retry of the submission queues the check.
+// burst of resubmissions queues one check per CustomerCheckWindow, as
+// CheckInvited does.
 func TestResubmitWhileAccessLostKeepsTheClaim(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
@@ -668,9 +669,14 @@ func TestResubmitWhileAccessLostKeepsTheClaim(t *testing.T) {
 		t.Fatal("a submission whose check was not queued succeeded")
 	}
 	f.queue.Fail(nil)
-	got, err := f.svc.Submit(ctx, acme, roleARN)
-	if err != nil || got.Status != connection.AccessLost || !got.HoldsClaim() || got.Version != c.Version {
-		t.Fatalf("resubmitted: %+v, %v; want ACCESS_LOST, the claim held", got, err)
+	// A burst queues one check per CustomerCheckWindow, as CheckInvited
+	// does; the failed send spent the window it was in.
+	f.now = f.now.Add(onboarding.CustomerCheckWindow)
+	for range 5 {
+		got, err := f.svc.SubmitInvited(ctx, acme, "invite-code", roleARN)
+		if err != nil || got.Status != connection.AccessLost || !got.HoldsClaim() || got.Version != c.Version {
+			t.Fatalf("resubmitted: %+v, %v; want ACCESS_LOST, the claim held", got, err)
+		}
 	}
 	jobs := f.queue.Jobs()
 	if len(jobs) != queued+1 || jobs[len(jobs)-1].Connection.AccountID != custAccount || jobs[len(jobs)-1].Why != probe.WhyRequested {
