@@ -187,7 +187,9 @@ func refusal(status int, b []byte) error {
 		if ea.Error.Code == CodeNotVerified {
 			nv := &NotVerifiedError{}
 			if ea.Connection != nil {
-				nv.Status, nv.Reason = ea.Connection.Status, ea.Connection.Reason
+				r := ea.Connection.Reason
+				nv.Status = excerpt(ea.Connection.Status, 64)
+				nv.Reason = Reason{Code: excerpt(r.Code, 64), Message: printable(r.Message, 1000), Hint: printable(r.Hint, 1000)}
 			}
 			return nv
 		}

@@ -321,3 +321,26 @@ func TestDoFollowsNoRedirect(t *testing.T) {
 		t.Errorf("the redirect was followed: %v", reached)
 	}
 }
+
+// TestNotVerifiedReasonIsPrintable: a NOT_VERIFIED refusal's connection
+// reason (status, code, message, hint) reaches terminals and logs through
+// NotVerifiedError.Error(), as the other refusals' texts do: it is kept
+// free of control characters.
+func TestNotVerifiedReasonIsPrintable(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusConflict)
+		io.WriteString(w, `{"error":{"code":"NOT_VERIFIED","message":"no"},"connection":{"status":"FAILED\u001b[2J","reason":{"code":"ASSUME_DENIED","message":"denied\u001b]0;owned\u0007","hint":"fix\u001b[31m it"}}}`)
+	}))
+	defer srv.Close()
+	api := &API{BaseURL: srv.URL, Auth: BearerToken("tok")}
+	_, err := api.Do(context.Background(), http.MethodGet, "/v1/connections/acme/111122223333", nil, nil)
+	var nv *NotVerifiedError
+	if !errors.As(err, &nv) {
+		t.Fatalf("err %v, want *NotVerifiedError", err)
+	}
+	for _, s := range []string{nv.Error(), nv.Status, nv.Reason.Message, nv.Reason.Hint} {
+		if strings.ContainsAny(s, "\x1b\x07") {
+			t.Errorf("control characters kept: %q", s)
+		}
+	}
+}
