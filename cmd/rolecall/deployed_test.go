@@ -131,6 +131,8 @@ func TestAuthDecision(t *testing.T) {
 		{"auto", "tok", "127.0.0.1", "token"},
 		{"auto", "tok", "abc.execute-api.eu-west-1.amazonaws.com", "sigv4"}, // a deployed API takes no token
 		{"token", "tok", "abc.execute-api.eu-west-1.amazonaws.com", "token"},
+		{"auto", "tok", "Abc.Execute-API.eu-west-1.AmazonAWS.com", "sigv4"},
+		{"auto", "tok", "abc.execute-api.eu-west-1.amazonaws.com.", "sigv4"},
 		{"auto", "", "abc.execute-api.eu-west-1.amazonaws.com", "sigv4"},
 		{"auto", "", "api.partner.example", "sigv4"},
 		{"auto", "", "127.0.0.1", "usage"},
@@ -158,6 +160,7 @@ func TestAuthDecision(t *testing.T) {
 		{"", "abc123.execute-api.ap-southeast-2.amazonaws.com", "eu-west-1", "ap-southeast-2"},
 		{"us-west-2", "abc123.execute-api.ap-southeast-2.amazonaws.com", "eu-west-1", "us-west-2"},
 		{"", "abc123.execute-api.cn-north-1.amazonaws.com.cn", "", "cn-north-1"},
+		{"", "ABC123.EXECUTE-API.AP-SOUTHEAST-2.AMAZONAWS.COM.", "eu-west-1", "ap-southeast-2"},
 		{"", "abc123-vpce-0a1b2c3d.execute-api.us-east-1.vpce.amazonaws.com", "eu-west-1", "us-east-1"},
 		{"", "execute-api.example.com", "eu-west-1", "eu-west-1"},
 		{"", "api.partner.example", "eu-west-1", "eu-west-1"},

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -125,6 +126,7 @@ func apiURL(s string) (*url.URL, error) {
 // loopback, and refuses a loopback API without a token (serve always has
 // one).
 func authMode(flag, token, host string) (string, error) {
+	host = dnsName(host)
 	switch flag {
 	case "token":
 		if token == "" {
@@ -149,13 +151,17 @@ func authMode(flag, token, host string) (string, error) {
 	return "", usagef("--auth %q: want auto, token or sigv4", flag)
 }
 
+// dnsName is host as the patterns match it: DNS names are
+// case-insensitive, and may end in the root's dot.
+func dnsName(host string) string { return strings.ToLower(strings.TrimSuffix(host, ".")) }
+
 // signingRegion is the region SigV4 signs for: --region, else the region
 // of an execute-api host, else the SDK's.
 func signingRegion(flag, host, sdk string) string {
 	if flag != "" {
 		return flag
 	}
-	if m := executeAPIHost.FindStringSubmatch(host); m != nil {
+	if m := executeAPIHost.FindStringSubmatch(dnsName(host)); m != nil {
 		return m[1]
 	}
 	return sdk
