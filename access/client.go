@@ -220,11 +220,12 @@ func excerpt(s string, n int) string {
 }
 
 // printable is s without control characters but line breaks and tabs (a
-// hint may quote a policy on several lines), cut to at most n bytes on a
-// character boundary.
+// hint may quote a policy on several lines), nor format characters (such
+// as a bidirectional override that would show the text in another order),
+// cut to at most n bytes on a character boundary.
 func printable(s string, n int) string {
 	return truncate.String(strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) && r != '\n' && r != '\t' {
+		if unicode.IsControl(r) && r != '\n' && r != '\t' || unicode.Is(unicode.Cf, r) {
 			return -1
 		}
 		return r

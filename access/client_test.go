@@ -29,7 +29,7 @@ func TestDoDecodesRefusals(t *testing.T) {
 		{"RoleCall error", 409, `{"error":{"code":"TENANT_EXISTS","message":"tenant \"acme\" exists","field":"tenantId"}}`,
 			&APIError{StatusCode: 409, Code: "TENANT_EXISTS", Message: `tenant "acme" exists`, Field: "tenantId"}},
 		{"RoleCall error with terminal escapes and a long hint", 400,
-			`{"error":{"code":"BAD\u001b[2J","message":"no\u001b]0;owned\u0007 role\nsecond line","field":"role\rArn","hint":"` + strings.Repeat("h", 5000) + `"}}`,
+			`{"error":{"code":"BAD\u001b[2J","message":"no\u001b]0;owned\u0007 role\u202e\nsecond line","field":"role\rArn","hint":"` + strings.Repeat("h", 5000) + `"}}`,
 			&APIError{StatusCode: 400, Code: "BAD[2J", Message: "no]0;owned role\nsecond line", Field: "roleArn", Hint: truncate.String(strings.Repeat("h", 5000), 1000)}},
 		{"RoleCall error with a hint", 400, `{"error":{"code":"INVALID_ARN","message":"not a role ARN","field":"roleArn","hint":"paste the role's ARN"}}`,
 			&APIError{StatusCode: 400, Code: "INVALID_ARN", Message: "not a role ARN", Field: "roleArn", Hint: "paste the role's ARN"}},
