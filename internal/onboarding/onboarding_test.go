@@ -664,6 +664,11 @@ func TestResubmitWhileAccessLostKeepsTheClaim(t *testing.T) {
 	}
 	queued := len(f.queue.Jobs())
 
+	f.svc.Store = &limitStore{hookStore: f.hooks, hit: errors.New("dynamodb down")}
+	if _, err := f.svc.Submit(ctx, acme, roleARN); err == nil || !strings.Contains(err.Error(), "count check request") {
+		t.Fatalf("a submission whose check could not be counted: %v, want its error", err)
+	}
+	f.svc.Store = f.hooks
 	f.queue.Fail(errors.New("sqs down"))
 	if _, err := f.svc.Submit(ctx, acme, roleARN); err == nil {
 		t.Fatal("a submission whose check was not queued succeeded")
