@@ -204,10 +204,14 @@ func (l *Limiter) Take(ctx context.Context, n int) error {
 }
 
 // Charge books n tokens for calls already made, neither waiting nor
-// refusing: the admissions after them come that much later.
-func (l *Limiter) Charge(n int) error {
-	_, err := l.reserveBy(n, time.Time{})
-	return err
+// refusing (more than one Take admits are booked a Take's worth at a
+// time): the admissions after them come that much later.
+func (l *Limiter) Charge(n int) {
+	for n > 0 {
+		k := min(n, l.maxTake)
+		_, _ = l.reserveBy(k, time.Time{}) // 1 ≤ k ≤ maxTake, no deadline: never refused
+		n -= k
+	}
 }
 
 // Throttled reports that STS throttled a call: the rate halves, at most

@@ -132,6 +132,15 @@ func TestTakeInBooksNearTheDeadline(t *testing.T) {
 	if !clock.Now().Equal(start) || !r.Next(1).After(before) {
 		t.Fatalf("TakeIn waited %v, next admission %v (was %v): want it booked at once", clock.Now().Sub(start), r.Next(1), before)
 	}
+	// More calls than one Take admits are booked all the same.
+	l := r.limiters[0]
+	one := l.Next(1)
+	l.Charge(1)
+	per := l.Next(1).Sub(one)
+	one = l.Next(1)
+	if l.Charge(CallsPerCheck + 2); l.Next(1).Sub(one) != per*(CallsPerCheck+2) {
+		t.Fatalf("Charge(%d): next admission moved %v, want %v", CallsPerCheck+2, l.Next(1).Sub(one), per*(CallsPerCheck+2))
+	}
 }
 
 func TestRegionsWithoutNamesUseTheClientsRegion(t *testing.T) {
