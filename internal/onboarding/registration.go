@@ -215,6 +215,11 @@ const (
 	// candidate; the candidate is dropped (STACK_DELETED) and the verified
 	// role stays in use.
 	StackCandidateDropped
+	// StackResourceReplaced: the deleted resource registered the role in
+	// use, and a newer resource of its stack submitted the pending
+	// candidate (the resource was renamed along with its role): the newer
+	// resource takes the registration over, and the candidate goes on.
+	StackResourceReplaced
 )
 
 // stackDeletedReason is the reason of a connection disconnected because
@@ -278,6 +283,9 @@ func (r *Registrations) StackRoleDeleted(ctx context.Context, t tenant.Tenant, a
 			if tr, err = s.Policy.DropCandidate(c, candidateDeletedReason, t.ExternalIDVersion, s.now()); err != nil {
 				return connection.Connection{}, StackRoleUnused, fmt.Errorf("drop the candidate of the deleted stack of %s/%s: %w", t.ID, accountID, err)
 			}
+		case StackResourceReplaced:
+			tr = connection.Transition{Before: &c, After: c}
+			tr.After.StackResource = c.Candidate.StackResource
 		}
 		if !tr.Changed() {
 			return c, d, nil
@@ -303,10 +311,14 @@ func stackDeletion(c connection.Connection, roleARN, stackID, resource string) S
 	candidate := c.Candidate.Pending() && c.Candidate.RoleARN == roleARN && ours(c.Candidate.Stack, c.Candidate.StackResource)
 	// The stack's newer resource submitted a candidate (the resource was
 	// renamed along with its role): the old one's deletion leaves the
-	// candidate to replace the role.
+	// candidate to replace the role, the newer resource taking the role
+	// in use over (its own deletion then undoes both).
 	replaced := c.Candidate.Pending() && c.Candidate.Stack == stackID && c.Candidate.StackResource != "" && c.Candidate.StackResource != resource
 	switch {
-	case stackID == "" || replaced:
+	case stackID == "":
+	case replaced && ours(c.Stack, c.StackResource) && c.RoleARN == roleARN:
+		return StackResourceReplaced
+	case replaced:
 	case ours(c.Stack, c.StackResource) && (c.RoleARN == roleARN || candidate):
 		return StackDisconnected
 	case candidate:

@@ -721,7 +721,13 @@ func TestRenamedResourceWithANewRoleKeepsTheConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if did == onboarding.StackDisconnected || got.Status == connection.Disconnected || !got.Candidate.Pending() {
-		t.Fatalf("deleting the replaced resource Old: %v, status %s, candidate %+v; want the connection and the stack's candidate kept", did, got.Status, got.Candidate)
+	if did != onboarding.StackResourceReplaced || got.Status == connection.Disconnected || !got.Candidate.Pending() || got.StackResource != "New" {
+		t.Fatalf("deleting the replaced resource Old: %v, status %s, resource %q, candidate %+v; want the connection and the stack's candidate kept, New taking it over", did, got.Status, got.StackResource, got.Candidate)
+	}
+	// Deleting the stack then deletes New: the connection is disconnected,
+	// its candidate dropped with it.
+	got, did, err = regs.StackRoleDeleted(ctx, acme, custAccount, nextARN, stackA, "New")
+	if err != nil || did != onboarding.StackDisconnected || got.Status != connection.Disconnected {
+		t.Fatalf("deleting New: %v, %v, status %s; want DISCONNECTED", did, err, got.Status)
 	}
 }

@@ -391,6 +391,8 @@ func (h *Handler) delete(ctx context.Context, ev cfn.Event) (_ registration.Answ
 		return ok, true, fmt.Errorf("undo the registration: %w", err)
 	case did == onboarding.StackRoleUnused:
 		log.InfoContext(ctx, "stack deleted; connection kept", "why", "the connection uses another role now", "physicalResourceId", ev.PhysicalResourceID)
+	case did == onboarding.StackResourceReplaced:
+		log.InfoContext(ctx, "stack resource deleted; its stack's newer resource takes the connection over", "physicalResourceId", ev.PhysicalResourceID)
 	case did == onboarding.StackCandidateDropped:
 		log.InfoContext(ctx, "stack deleted; its candidate role dropped, the verified role kept", "physicalResourceId", ev.PhysicalResourceID)
 	}
