@@ -26,18 +26,19 @@ import (
 
 // Stable error codes. They are part of RoleCall's public contract.
 const (
-	CodeInvalidARN     = "INVALID_ARN"        // not an ARN at all
-	CodeNotIAM         = "NOT_IAM"            // an ARN of another service
-	CodeNotRole        = "NOT_A_ROLE"         // an IAM ARN that is not a role
-	CodeRegionPresent  = "REGION_NOT_ALLOWED" // IAM ARNs have no region
-	CodeInvalidAccount = "INVALID_ACCOUNT"    // account is not 12 digits
-	CodeInvalidName    = "INVALID_ROLE_NAME"  // name outside 1-64 of [\w+=,.@-]
-	CodeInvalidPath    = "INVALID_ROLE_PATH"  // path rules broken
-	CodeInvalidLength  = "INVALID_LENGTH"     // total length outside 20-2048
-	CodeWhitespace     = "INVALID_CHARACTERS" // whitespace or control characters
-	CodeLookalike      = "NON_ASCII"          // non-ASCII, e.g. look-alike characters
-	CodeWrongPartition = "WRONG_PARTITION"    // partition is not the deployment's
-	CodeOwnAccount     = "OWN_ACCOUNT"        // the partner's own account
+	CodeInvalidARN     = "INVALID_ARN"         // not an ARN at all
+	CodeNotIAM         = "NOT_IAM"             // an ARN of another service
+	CodeNotRole        = "NOT_A_ROLE"          // an IAM ARN that is not a role
+	CodeRegionPresent  = "REGION_NOT_ALLOWED"  // IAM ARNs have no region
+	CodeInvalidAccount = "INVALID_ACCOUNT"     // account is not 12 digits
+	CodeInvalidName    = "INVALID_ROLE_NAME"   // name outside 1-64 of [\w+=,.@-]
+	CodeInvalidPath    = "INVALID_ROLE_PATH"   // path rules broken
+	CodeServiceLinked  = "SERVICE_LINKED_ROLE" // a service-linked role: its trust policy cannot be edited
+	CodeInvalidLength  = "INVALID_LENGTH"      // total length outside 20-2048
+	CodeWhitespace     = "INVALID_CHARACTERS"  // whitespace or control characters
+	CodeLookalike      = "NON_ASCII"           // non-ASCII, e.g. look-alike characters
+	CodeWrongPartition = "WRONG_PARTITION"     // partition is not the deployment's
+	CodeOwnAccount     = "OWN_ACCOUNT"         // the partner's own account
 )
 
 // Field is the request field every error of this package refers to.
@@ -146,6 +147,12 @@ func parseSyntax(s string) (ARN, error) {
 	path, name := "/"+rest[:slash+1], rest[slash+1:]
 	if err := checkPath(path); err != nil {
 		return ARN{}, err
+	}
+	if strings.HasPrefix(path, "/aws-service-role/") {
+		// IAM refuses every change to a service-linked role's trust
+		// policy: it can never trust the partner nor require the
+		// external ID.
+		return ARN{}, fail(CodeServiceLinked, "this is a service-linked role, whose trust policy cannot be changed; create a role for this connection and paste its ARN")
 	}
 	if err := checkName(name); err != nil {
 		return ARN{}, err

@@ -73,6 +73,9 @@ var rejectedARNs = []struct {
 	{"user with path", "arn:aws:iam::123456789012:user/dev/alice", rolearn.CodeNotRole},
 	{"group", "arn:aws:iam::123456789012:group/admins", rolearn.CodeNotRole},
 	{"root", "arn:aws:iam::123456789012:root", rolearn.CodeNotRole},
+	// a role whose trust policy cannot be changed
+	{"service-linked role", "arn:aws:iam::123456789012:role/aws-service-role/elasticbeanstalk.amazonaws.com/AWSServiceRoleForElasticBeanstalk", rolearn.CodeServiceLinked},
+	{"service-linked role of Organizations", "arn:aws:iam::123456789012:role/aws-service-role/organizations.amazonaws.com/AWSServiceRoleForOrganizations", rolearn.CodeServiceLinked},
 	{"assumed role", "arn:aws:sts::123456789012:assumed-role/RoleCall/session", rolearn.CodeNotRole},
 	{"instance profile", "arn:aws:iam::123456789012:instance-profile/web", rolearn.CodeNotRole},
 	{"policy", "arn:aws:iam::123456789012:policy/p", rolearn.CodeNotRole},
