@@ -159,20 +159,22 @@ func (h *Handler) submitBatch(w http.ResponseWriter, r *http.Request, t tenant.T
 	for i, arn := range in.RoleARNs {
 		res := batchResult{RoleARN: truncate.String(arn, 2048)}
 		field := fmt.Sprintf("roleArns[%d]", i)
-		if a, err := rolearn.Parse(arn, rolearn.Rules{}); err == nil {
-			if seen[a.Account] {
-				res.Error = &errorDetail{Code: CodeDuplicateAccount, Field: field,
-					Message: "another role ARN of this batch names the same account; submit one role per account"}
-				out.Results = append(out.Results, res)
-				continue
-			}
-			seen[a.Account] = true
+		// An account is taken by the first entry submitted for it: one
+		// refused (wrong partition, rate limited) takes nothing, so a
+		// corrected ARN after it still counts.
+		a, perr := rolearn.Parse(arn, rolearn.Rules{})
+		if perr == nil && seen[a.Account] {
+			res.Error = &errorDetail{Code: CodeDuplicateAccount, Field: field,
+				Message: "another role ARN of this batch names the same account; submit one role per account"}
+			out.Results = append(out.Results, res)
+			continue
 		}
 		// Each entry is a submission of the invite: it counts against the
 		// invite's rate limit as a single submission does.
 		c, err := h.cfg.Service.SubmitInvited(r.Context(), t, code, arn)
 		switch oe := onboarding.AsError(err); {
 		case err == nil:
+			seen[c.AccountID] = true
 			res.Connection = &c
 		case oe != nil:
 			res.Error = &errorDetail{Code: oe.Code, Message: oe.Message, Field: field}
