@@ -71,7 +71,9 @@ func (h *Handler) inviteView(r *http.Request, t tenant.Tenant) (inviteView, erro
 		PartnerName: h.cfg.PartnerName, PartnerAccountID: h.cfg.PartnerAccountID, TrustedPrincipalARN: h.cfg.TrustedPrincipalARN,
 		PropagationWindowSeconds: int(h.cfg.PropagationWindow.Seconds()),
 	}
-	if t.InGrace() {
+	// The previous external ID only while it is accepted: past its grace
+	// (before the sweep records the retirement) it is given to no one.
+	if t.PreviousAccepted(h.cfg.Now()) {
 		v.PreviousExternalID, v.GraceEndsAt = t.PreviousExternalID, t.GraceEndsAt
 	}
 	if h.cfg.Setup != nil {

@@ -426,3 +426,48 @@ func TestInviteRegistration(t *testing.T) {
 		t.Fatal("the form offers self-registration without a topic")
 	}
 }
+
+// TestBatchRefusedEntryDoesNotBlockItsAccount: a wrong-partition ARN
+// refused in a batch does not make a later, valid ARN for the same account
+// a DUPLICATE_ACCOUNT: nothing was submitted for that account.
+func TestBatchRefusedEntryDoesNotBlockItsAccount(t *testing.T) {
+	e := newEnv(t)
+	e.tenant("acme")
+	inv := "Invite " + e.invite("acme")
+	arns := []string{
+		"arn:aws-cn:iam::" + customerAcct + ":role/RoleCallAccess", // WRONG_PARTITION, nothing stored
+		customerRole, // the same account, correctly spelled
+	}
+	out := e.submitBatch(t, inv, arns)
+	if r := out.Results[0]; r.Error == nil || r.Error.Code != "WRONG_PARTITION" {
+		t.Fatalf("result 0 = %+v, want WRONG_PARTITION", r)
+	}
+	if r := out.Results[1]; r.Connection == nil {
+		t.Errorf("result 1 = error %+v, want the connection PENDING", r.Error)
+	}
+}
+
+// TestInviteViewHidesPreviousIDAfterGrace: once a rotation's grace has
+// ended, the previous external ID is accepted nowhere, and the invite view
+// gives it to no one, also before the sweep records the retirement.
+func TestInviteViewHidesPreviousIDAfterGrace(t *testing.T) {
+	e := newEnv(t)
+	tn := e.tenant("acme")
+	inv := "Invite " + e.invite("acme")
+	r := tn.RotatedWithGrace(e.now, time.Hour)
+	if err := e.mem.RotateExternalID(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	e.now = e.now.Add(2 * time.Hour) // the grace is over; no sweep has run
+	if r.PreviousAccepted(e.now) {
+		t.Fatal("test setup: previous ID still accepted")
+	}
+	w := e.do(req{method: "GET", path: "/v1/invite", auth: inv})
+	if w.Code != http.StatusOK {
+		t.Fatalf("GET /v1/invite: %d %s", w.Code, w.Body)
+	}
+	v := decode[inviteView](t, w)
+	if v.PreviousExternalID != "" {
+		t.Errorf("invite view still hands out the previous external ID %q, no longer accepted since %s", v.PreviousExternalID, v.GraceEndsAt)
+	}
+}
