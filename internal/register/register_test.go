@@ -1433,3 +1433,30 @@ func TestReplacedResourceKeepsTheConnection(t *testing.T) {
 		})
 	}
 }
+
+// TestDeleteOfAStackThatRegisteredAServiceLinkedRole: a connection a stack
+// registered with a service-linked role, before submissions refused them
+// (it could only fail), is undone by that stack's Delete, as every stack's
+// is.
+func TestDeleteOfAStackThatRegisteredAServiceLinkedRole(t *testing.T) {
+	e := newEnv(t)
+	e.h.Wait = -1
+	e.tenant("acme")
+	secret, _ := e.token("acme")
+	slr := "arn:aws:iam::" + custAcct + ":role/aws-service-role/elasticbeanstalk.amazonaws.com/AWSServiceRoleForElasticBeanstalk"
+	after := connection.Connection{TenantID: "acme", AccountID: custAcct, RoleARN: slr, Status: connection.Failed, Version: 1,
+		Stack: stackID, StackResource: "RoleCallRegistration", SubmittedAt: e.now, UpdatedAt: e.now,
+		Reason: connection.ReasonFor(connection.ResultDenied, "")}
+	ev := &connection.Event{EventID: connection.EventID("acme", custAcct, 1), DetailType: connection.RoleVerificationFailed,
+		TenantID: "acme", AccountID: custAcct, RoleARN: slr, Status: connection.Failed, OccurredAt: e.now, Version: 1, ExternalIDVersion: 1}
+	if err := e.st.Apply(context.Background(), connection.Transition{After: after, Event: ev}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.h.HandleMessage(context.Background(), msg("Delete", "d1", "acme/"+custAcct, props(slr, secret))); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := e.st.GetConnection(context.Background(), "acme", custAcct)
+	if c.Status != connection.Disconnected || c.Reason.Code != onboarding.CodeStackDeleted {
+		t.Fatalf("after the stack's Delete: %s %s; want DISCONNECTED STACK_DELETED", c.Status, c.Reason.Code)
+	}
+}

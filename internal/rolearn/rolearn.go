@@ -70,6 +70,9 @@ func (a ARN) ClaimKey() string {
 }
 
 // Rules are the deployment-specific checks applied after the syntax.
+// Rules{} parses any role ARN (one stored already); rules that name a
+// partition or the partner's account check a submission, and also refuse
+// a service-linked role, which can never serve a connection.
 type Rules struct {
 	Partition  string // required partition, e.g. "aws"; empty accepts any known
 	OwnAccount string // the partner's account ID, refused
@@ -90,6 +93,12 @@ func Parse(s string, r Rules) (ARN, error) {
 	}
 	if r.OwnAccount != "" && a.Account == r.OwnAccount {
 		return ARN{}, fail(CodeOwnAccount, "account %s is the partner's own account; create the role in your own AWS account", a.Account)
+	}
+	if r != (Rules{}) && strings.HasPrefix(a.Path, "/aws-service-role/") {
+		// IAM refuses every change to a service-linked role's trust
+		// policy: it can never trust the partner nor require the
+		// external ID.
+		return ARN{}, fail(CodeServiceLinked, "this is a service-linked role, whose trust policy cannot be changed; create a role for this connection and paste its ARN")
 	}
 	return a, nil
 }
@@ -147,12 +156,6 @@ func parseSyntax(s string) (ARN, error) {
 	path, name := "/"+rest[:slash+1], rest[slash+1:]
 	if err := checkPath(path); err != nil {
 		return ARN{}, err
-	}
-	if strings.HasPrefix(path, "/aws-service-role/") {
-		// IAM refuses every change to a service-linked role's trust
-		// policy: it can never trust the partner nor require the
-		// external ID.
-		return ARN{}, fail(CodeServiceLinked, "this is a service-linked role, whose trust policy cannot be changed; create a role for this connection and paste its ARN")
 	}
 	if err := checkName(name); err != nil {
 		return ARN{}, err

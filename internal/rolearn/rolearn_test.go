@@ -73,9 +73,6 @@ var rejectedARNs = []struct {
 	{"user with path", "arn:aws:iam::123456789012:user/dev/alice", rolearn.CodeNotRole},
 	{"group", "arn:aws:iam::123456789012:group/admins", rolearn.CodeNotRole},
 	{"root", "arn:aws:iam::123456789012:root", rolearn.CodeNotRole},
-	// a role whose trust policy cannot be changed
-	{"service-linked role", "arn:aws:iam::123456789012:role/aws-service-role/elasticbeanstalk.amazonaws.com/AWSServiceRoleForElasticBeanstalk", rolearn.CodeServiceLinked},
-	{"service-linked role of Organizations", "arn:aws:iam::123456789012:role/aws-service-role/organizations.amazonaws.com/AWSServiceRoleForOrganizations", rolearn.CodeServiceLinked},
 	{"assumed role", "arn:aws:sts::123456789012:assumed-role/RoleCall/session", rolearn.CodeNotRole},
 	{"instance profile", "arn:aws:iam::123456789012:instance-profile/web", rolearn.CodeNotRole},
 	{"policy", "arn:aws:iam::123456789012:policy/p", rolearn.CodeNotRole},
@@ -336,6 +333,28 @@ func TestIsAccountID(t *testing.T) {
 	for _, tc := range tests {
 		if got := rolearn.IsAccountID(tc.in); got != tc.want {
 			t.Errorf("IsAccountID(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestSubmissionsRefuseServiceLinkedRoles: a service-linked role's trust
+// policy cannot be changed (IAM refuses it), so it can never trust the
+// partner: a submission's rules refuse it with SERVICE_LINKED_ROLE. Parsing
+// an ARN stored already (Rules{}) still takes it, so that a stack that
+// registered one before can undo it.
+func TestSubmissionsRefuseServiceLinkedRoles(t *testing.T) {
+	for _, s := range []string{
+		"arn:aws:iam::123456789012:role/aws-service-role/elasticbeanstalk.amazonaws.com/AWSServiceRoleForElasticBeanstalk",
+		"arn:aws:iam::123456789012:role/aws-service-role/organizations.amazonaws.com/AWSServiceRoleForOrganizations",
+	} {
+		for _, r := range []rolearn.Rules{{Partition: "aws"}, {OwnAccount: "999988887777"}, {Partition: "aws", OwnAccount: "999988887777"}} {
+			_, err := rolearn.Parse(s, r)
+			if e, ok := errors.AsType[*rolearn.Error](err); !ok || e.Code != rolearn.CodeServiceLinked || e.Field != rolearn.Field {
+				t.Errorf("Parse(%q, %+v) = %v, want %s on %s", s, r, err, rolearn.CodeServiceLinked, rolearn.Field)
+			}
+		}
+		if a, err := rolearn.Parse(s, rolearn.Rules{}); err != nil || a.String() != s {
+			t.Errorf("Parse(%q) of a stored ARN = %+v, %v", s, a, err)
 		}
 	}
 }
