@@ -89,19 +89,13 @@ func (s *Service) CheckInvited(ctx context.Context, t tenant.Tenant, code string
 		return fmt.Errorf("count check request of %s/%s: %w", c.TenantID, c.AccountID, err)
 	}
 	if wait > 0 {
-		return checkTooSoon(wait)
+		return &Error{Code: CodeCheckTooSoon, Field: "accountId", RetryAfter: wait,
+			Message: fmt.Sprintf("a check of this connection was asked for a moment ago; try again in %d s", int(wait/time.Second))}
 	}
 	if err := s.takeSubmission(ctx, tenant.HashCode(code)); err != nil {
 		return err
 	}
 	return s.queueJobs(ctx, t, c)
-}
-
-// checkTooSoon refuses a check of a connection asked for wait before its
-// window ends (CHECK_TOO_SOON, with when to retry).
-func checkTooSoon(wait time.Duration) error {
-	return &Error{Code: CodeCheckTooSoon, Field: "accountId", RetryAfter: wait,
-		Message: fmt.Sprintf("a check of this connection was asked for a moment ago; try again in %d s", int(wait/time.Second))}
 }
 
 // takeSubmission counts one submission of the invite whose code hashes to

@@ -291,17 +291,15 @@ func (s *Service) submit(ctx context.Context, t tenant.Tenant, roleARN, stackID,
 }
 
 // recheck queues a check of c, whose role was submitted again while it is
-// ACCESS_LOST, within the bound of CheckInvited, whose window it shares: at
-// most one per connection per CustomerCheckWindow, the others refused with
-// CHECK_TOO_SOON and when to retry (so a retry after a failed send is told
-// to wait, never answered as if its check were queued).
+// ACCESS_LOST, within the bound of CheckInvited: at most one per
+// connection per CustomerCheckWindow (a burst of submissions queues one).
 func (s *Service) recheck(ctx context.Context, t tenant.Tenant, c connection.Connection) error {
 	wait, err := s.hit(ctx, "ccheck#"+c.TenantID+"#"+c.AccountID, CustomerCheckWindow, 1)
 	if err != nil {
 		return fmt.Errorf("count check request of %s/%s: %w", c.TenantID, c.AccountID, err)
 	}
 	if wait > 0 {
-		return checkTooSoon(wait)
+		return nil // a check of it was queued a moment ago
 	}
 	return s.queueJobs(ctx, t, c)
 }
