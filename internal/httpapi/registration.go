@@ -159,9 +159,12 @@ func (h *Handler) submitBatch(w http.ResponseWriter, r *http.Request, t tenant.T
 	for i, arn := range in.RoleARNs {
 		res := batchResult{RoleARN: truncate.String(arn, 2048)}
 		field := fmt.Sprintf("roleArns[%d]", i)
-		// An account is taken by the first entry submitted for it: one
-		// refused (wrong partition, rate limited) takes nothing, so a
-		// corrected ARN after it still counts.
+		// An account is taken by the first entry for it that is a valid
+		// role ARN of this deployment: one refused as an ARN (wrong
+		// partition, the partner's own account) takes nothing, so a
+		// corrected ARN after it still counts; any other entry does,
+		// whatever became of it, so a second role never replaces the
+		// connection in the same batch.
 		a, perr := rolearn.Parse(arn, rolearn.Rules{})
 		if perr == nil && seen[a.Account] {
 			res.Error = &errorDetail{Code: CodeDuplicateAccount, Field: field,
@@ -172,9 +175,12 @@ func (h *Handler) submitBatch(w http.ResponseWriter, r *http.Request, t tenant.T
 		// Each entry is a submission of the invite: it counts against the
 		// invite's rate limit as a single submission does.
 		c, err := h.cfg.Service.SubmitInvited(r.Context(), t, code, arn)
-		switch oe := onboarding.AsError(err); {
+		oe := onboarding.AsError(err)
+		if perr == nil && (oe == nil || oe.Field != rolearn.Field) {
+			seen[a.Account] = true
+		}
+		switch {
 		case err == nil:
-			seen[c.AccountID] = true
 			res.Connection = &c
 		case oe != nil:
 			res.Error = &errorDetail{Code: oe.Code, Message: oe.Message, Field: field}

@@ -471,3 +471,40 @@ func TestInviteViewHidesPreviousIDAfterGrace(t *testing.T) {
 		t.Errorf("invite view still hands out the previous external ID %q, no longer accepted since %s", v.PreviousExternalID, v.GraceEndsAt)
 	}
 }
+
+// TestBatchResubmissionStillTakesItsAccount: a batch whose first entry is
+// the role of an ACCESS_LOST connection takes its account, also when that
+// entry fails (its check cannot be queued): a second entry, another role
+// for the same account, is DUPLICATE_ACCOUNT and does not replace the
+// connection (releasing the role's claim).
+func TestBatchResubmissionStillTakesItsAccount(t *testing.T) {
+	for _, queueDown := range []bool{false, true} {
+		t.Run(map[bool]string{false: "queued", true: "the queue down"}[queueDown], func(t *testing.T) {
+			e := newEnv(t)
+			tn := e.tenant("acme")
+			code := e.invite("acme")
+			c := e.submitAs(tn, customerRole, connection.ResultOK, connection.ResultDenied, connection.ResultDenied, connection.ResultDenied)
+			if c.Status != connection.AccessLost {
+				t.Fatalf("setup: status %s", c.Status)
+			}
+			if queueDown {
+				e.queue.Fail(errors.New("sqs down"))
+			}
+			other := "arn:aws:iam::" + customerAcct + ":role/SomeOtherRole"
+			out := e.submitBatch(t, "Invite "+code, []string{customerRole, other})
+			if r := out.Results[0]; (r.Error != nil) != queueDown {
+				t.Fatalf("result 0 = %+v %+v", r.Connection, r.Error)
+			}
+			if r := out.Results[1]; r.Error == nil || r.Error.Code != CodeDuplicateAccount {
+				t.Errorf("result 1 = connection %+v, error %+v; want DUPLICATE_ACCOUNT (the batch named the account's ACCESS_LOST role first)", r.Connection, r.Error)
+			}
+			w := e.do(req{method: "GET", path: "/v1/connections/" + customerAcct, auth: "Invite " + code})
+			if w.Code != http.StatusOK {
+				t.Fatalf("GET: %d %s", w.Code, w.Body)
+			}
+			if got := decode[connection.Connection](t, w); got.RoleARN != customerRole || got.Status != connection.AccessLost {
+				t.Errorf("after the batch the connection is %s %s, want %s ACCESS_LOST holding its claim", got.RoleARN, got.Status, customerRole)
+			}
+		})
+	}
+}

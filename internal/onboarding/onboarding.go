@@ -299,7 +299,9 @@ func (s *Service) recheck(ctx context.Context, t tenant.Tenant, c connection.Con
 		return fmt.Errorf("count check request of %s/%s: %w", c.TenantID, c.AccountID, err)
 	}
 	if wait > 0 {
-		return nil // a check of it was queued a moment ago
+		// A check of it was asked for a moment ago (if its send failed,
+		// the sweep checks it: its next check was brought forward).
+		return nil
 	}
 	return s.queueJobs(ctx, t, c)
 }
