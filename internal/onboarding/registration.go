@@ -312,7 +312,8 @@ func stackDeletion(c connection.Connection, roleARN, stackID, resource string) S
 	// The stack's newer resource submitted a candidate (the resource was
 	// renamed along with its role): the old one's deletion leaves the
 	// candidate to replace the role, the newer resource taking the role
-	// in use over (its own deletion then undoes both).
+	// in use over (its own deletion, naming that candidate while it is
+	// pending, then undoes the registration).
 	replaced := c.Candidate.Pending() && c.Candidate.Stack == stackID && c.Candidate.StackResource != "" && c.Candidate.StackResource != resource
 	switch {
 	case stackID == "":
