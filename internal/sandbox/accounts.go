@@ -60,18 +60,31 @@ func policyHolder(id identity) string {
 	return id.arn
 }
 
-// withRolePathLocked is id with, for a session, the path of the sandbox
-// role of its name: an assumed-role ARN leaves the path out, and IAM
-// evaluates the session as its role, path included. A session of a role
-// the sandbox does not hold keeps "/". s.mu must be held.
-func (s *STS) withRolePathLocked(id identity) identity {
-	if id.kind != kindSession {
-		return id
+// resolveRoleLocked is the principal id names, as IAM knows it. A role, or
+// a session of one, that the sandbox holds gets the held role's path (an
+// assumed-role ARN leaves the path out, and IAM evaluates the session as
+// its role, path included). IAM role names are unique per account whatever
+// the case and path, so an ARN that spells a held role's name in another
+// case, or a role ARN with another path, names no principal; nor does one
+// of a role the sandbox deleted and holds no more (its credentials went
+// with it): ok is false for both. A role the sandbox never held (the
+// partner's own) is taken as given, a session of it with the path "/".
+// s.mu must be held.
+func (s *STS) resolveRoleLocked(id identity) (identity, bool) {
+	if id.kind != kindSession && id.kind != kindRole {
+		return id, true
 	}
-	if arn, ok := s.byClaim[id.account+"/"+strings.ToLower(id.roleName)]; ok && s.roles[arn].arn.Name == id.roleName {
-		id.rolePath = s.roles[arn].arn.Path
+	key := id.account + "/" + strings.ToLower(id.roleName)
+	arn, held := s.byClaim[key]
+	if !held {
+		return id, !s.gone[key]
 	}
-	return id
+	r := s.roles[arn].arn
+	if r.Partition != id.partition || r.Name != id.roleName || (id.kind == kindRole && r.Path != id.rolePath) {
+		return id, false
+	}
+	id.rolePath = r.Path
+	return id, true
 }
 
 // policiesOf returns the identity-based policies c is evaluated with. A

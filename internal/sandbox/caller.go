@@ -115,15 +115,21 @@ var (
 //
 // A session's ARN leaves out its role's path; the session acts as the
 // sandbox role of its name, path included (aws:PrincipalArn, trust
-// policies naming the role), as at IAM.
+// policies naming the role), as at IAM. A role or session that spells a
+// sandbox role otherwise than IAM holds it (another case or path), or is
+// of a role deleted since, is unknown (resolveRoleLocked), so no spelling
+// escapes the policies of the role it stands for.
 func (s *STS) configuredCaller(principalARN string) (caller, *APIError) {
 	id, err := parseIdentity(principalARN)
 	if err != nil || id.partition != s.partition {
 		return caller{}, errInvalidToken
 	}
 	s.mu.RLock()
-	id = s.withRolePathLocked(id)
+	id, ok := s.resolveRoleLocked(id)
 	s.mu.RUnlock()
+	if !ok {
+		return caller{}, errInvalidToken
+	}
 	return caller{id: id, chained: id.kind == kindRole || id.kind == kindSession}, nil
 }
 

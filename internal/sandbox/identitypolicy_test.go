@@ -185,10 +185,17 @@ func TestDeleteRoleDropsItsPolicies(t *testing.T) {
 		t.Fatalf("deny-all identity policy: %v", err)
 	}
 	s.DeleteRole(accessRole)
-	// Recreated, the role has none of its old policies: as a configured
-	// caller it holds DefaultCallerPolicy again. The customer role's trust
-	// policy named the role deleted, so it trusts the new one only once
-	// it is saved again.
+	// Deleted, the role is no caller: its credentials went with it, and
+	// it holds no policies that could stand in for the deny.
+	_, err := s.Assumer(accessRole).AssumeRole(context.Background(), req(roleARN, externalID))
+	if se := (*probe.STSError)(nil); !errors.As(err, &se) || se.Code != "InvalidClientTokenId" {
+		t.Fatalf("deleted role as the caller: %v; want InvalidClientTokenId", err)
+	}
+	// Recreated, the role is a new role: it has none of its old policies,
+	// nor the default a configured caller never given policies holds (IAM
+	// creates a role with none). The customer role's trust policy named
+	// the role deleted, so it trusts the new one only once it is saved
+	// again, and the new role may call only once it is given a policy.
 	if err := s.PutRole(accessRole, loosePolicy(partnerRole)); err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +205,62 @@ func TestDeleteRoleDropsItsPolicies(t *testing.T) {
 	if err := s.PutRole(roleARN, enforcedPolicy(accessRole, externalID)); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.Assumer(accessRole).AssumeRole(context.Background(), req(roleARN, externalID)); !errors.Is(err, probe.ErrDenied) {
+		t.Errorf("recreated role without identity policies: %v; want denied", err)
+	}
+	if err := s.SetIdentityPolicies(accessRole, []byte(sandbox.DefaultCallerPolicy)); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.Assumer(accessRole).AssumeRole(context.Background(), req(roleARN, externalID)); err != nil {
-		t.Errorf("recreated role, trust policy saved again: %v", err)
+		t.Errorf("recreated role, trust policy saved again and a policy given: %v", err)
+	}
+}
+
+// Role names are unique per account whatever the case and path, so a
+// caller that spells a sandbox role otherwise than IAM holds it names no
+// principal: it is refused rather than evaluated without the role's
+// policies (here a deny of everything).
+func TestCallerSpelledOtherwiseThanItsRoleIsRefused(t *testing.T) {
+	const held = "arn:aws:iam::111122223333:role/team/Worker"
+	tests := []struct {
+		name, caller string
+		deleted      bool   // the role is deleted before the call
+		wantCode     string // "" for the deny of the role's policies
+	}{
+		{"the role as held", held, false, ""},
+		{"a session of the role as held", "arn:aws:sts::111122223333:assumed-role/Worker/s1", false, ""},
+		{"the role without its path", "arn:aws:iam::111122223333:role/Worker", false, "InvalidClientTokenId"},
+		{"the role on another path", "arn:aws:iam::111122223333:role/other/Worker", false, "InvalidClientTokenId"},
+		{"the role in another case", "arn:aws:iam::111122223333:role/team/worker", false, "InvalidClientTokenId"},
+		{"a session of the role in another case", "arn:aws:sts::111122223333:assumed-role/worker/s1", false, "InvalidClientTokenId"},
+		{"the role, deleted since", held, true, "InvalidClientTokenId"},
+		{"a session of the role, deleted since", "arn:aws:sts::111122223333:assumed-role/Worker/s1", true, "InvalidClientTokenId"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := sandbox.New(sandbox.Config{})
+			for _, err := range []error{
+				s.PutRole(held, loosePolicy(partnerRole)),
+				s.SetIdentityPolicies(held, []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}`)),
+				s.PutRole(roleARN, loosePolicy("arn:aws:iam::111122223333:root")),
+			} {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.deleted {
+				s.DeleteRole(held)
+			}
+			_, err := s.Assumer(tc.caller).AssumeRole(context.Background(), req(roleARN, externalID))
+			if tc.wantCode == "" {
+				if !errors.Is(err, probe.ErrDenied) {
+					t.Errorf("got %v; want the role's deny", err)
+				}
+				return
+			}
+			if se := (*probe.STSError)(nil); !errors.As(err, &se) || se.Code != tc.wantCode {
+				t.Errorf("got %v; want %s", err, tc.wantCode)
+			}
+		})
 	}
 }

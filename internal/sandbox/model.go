@@ -149,8 +149,10 @@ func (s *STS) Load(doc []byte) error {
 		s.callers[c.key] = c.principal
 		if c.policies != nil {
 			// A session's holder is its role's ARN, path included, once
-			// the model's roles are in.
-			s.identityPolicies[policyHolder(s.withRolePathLocked(c.id))] = c.policies
+			// the model's roles are in. A caller that names no principal
+			// (resolveRoleLocked) is refused when it calls.
+			id, _ := s.resolveRoleLocked(c.id)
+			s.identityPolicies[policyHolder(id)] = c.policies
 		}
 	}
 	return nil

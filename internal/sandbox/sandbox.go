@@ -107,11 +107,14 @@ type STS struct {
 	// tokenKey signs the session tokens this sandbox issues (newTokenKey).
 	tokenKey []byte
 
-	mu       sync.RWMutex
-	callers  map[string]string
-	roles    map[string]sandboxRole // canonical role ARN → role
-	byClaim  map[string]string      // role claim key → its canonical ARN in roles
-	disabled map[string]bool        // "<account>/<region>"
+	mu      sync.RWMutex
+	callers map[string]string
+	roles   map[string]sandboxRole // canonical role ARN → role
+	byClaim map[string]string      // role claim key → its canonical ARN in roles
+	// gone: the claim keys of roles deleted and not created again, whose
+	// principals no longer exist (resolveRoleLocked).
+	gone     map[string]bool
+	disabled map[string]bool // "<account>/<region>"
 	// identityPolicies: role ARN or user ARN → its identity-based policies.
 	identityPolicies map[string][]*Policy
 	orgs             map[string]string // account ID → organization ID
@@ -150,6 +153,7 @@ func New(cfg Config) *STS {
 		callers:   map[string]string{},
 		roles:     map[string]sandboxRole{},
 		byClaim:   map[string]string{},
+		gone:      map[string]bool{},
 		disabled:  map[string]bool{},
 		orgs:      map[string]string{},
 
@@ -232,6 +236,16 @@ func (s *STS) putRoleLocked(r sandboxRole) {
 		s.roleGens++
 		r.gen = s.roleGens
 	}
+	if s.gone[key] {
+		// A role created again is a new role: it holds no identity
+		// policies until it is given some, not the default a configured
+		// caller never given policies holds (IAM creates a role with
+		// none).
+		delete(s.gone, key)
+		if _, set := s.identityPolicies[r.arn.String()]; !set {
+			s.identityPolicies[r.arn.String()] = []*Policy{}
+		}
+	}
 	s.roles[r.arn.String()] = r
 	s.byClaim[key] = r.arn.String()
 }
@@ -265,6 +279,7 @@ func (s *STS) DeleteRole(roleARN string) {
 func (s *STS) roleGoneLocked(role rolearn.ARN) {
 	roleARN := role.String()
 	delete(s.identityPolicies, roleARN)
+	s.gone[role.ClaimKey()] = true
 	for key, principal := range s.callers {
 		id, err := parseIdentity(principal)
 		if err != nil {
