@@ -98,7 +98,9 @@ func partnerModel() ([]byte, error) {
 // policyDocuments returns a role's inline policy documents, resolved;
 // stsOnly keeps only the statements whose actions are all sts: actions
 // (chosen before resolving, so the others may name resources the sandbox
-// does not model).
+// does not model). Leaving out an Allow only narrows what the sandbox
+// lets the role do; leaving out a Deny would widen it, so a Deny that is
+// not all sts: actions (Action "*", mixed actions, NotAction) is refused.
 func policyDocuments(t stack.Template, vals stack.Values, id string, stsOnly bool) ([]json.RawMessage, error) {
 	r, ok := t.Resources("AWS::IAM::Role")[id]
 	if !ok {
@@ -115,8 +117,12 @@ func policyDocuments(t stack.Template, vals stack.Values, id string, stsOnly boo
 			var kept []any
 			stmts, _ := doc["Statement"].([]any)
 			for _, s := range stmts {
-				if st, ok := s.(map[string]any); ok && onlySTS(st["Action"]) {
+				st, ok := s.(map[string]any)
+				switch {
+				case ok && onlySTS(st["Action"]) && st["NotAction"] == nil:
 					kept = append(kept, s)
+				case !ok || st["Effect"] != "Allow":
+					return nil, fmt.Errorf("template.yaml %s: a statement that is not an Allow of sts: actions only (%v) is not modelled by the sandbox", id, s)
 				}
 			}
 			if len(kept) == 0 {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rolecall/rolecall/access"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/stack"
 	"github.com/rolecall/rolecall/internal/testkit/syncbuf"
 )
 
@@ -176,5 +177,42 @@ func TestSandboxEnforcesTheAccessRole(t *testing.T) {
 	c.waitStatus(auth, "310987654321", connection.Verified, 10*time.Second, nil)
 	if got := c.waitStatus(auth, "310987654322", connection.Failed, 20*time.Second, nil); got.Reason.Code != "ASSUME_DENIED" {
 		t.Errorf("a role trusting the verifier: %+v", got.Reason)
+	}
+}
+
+// The sandbox models only the verifier's sts: statements: another Allow
+// is left out, which only narrows, but a Deny it cannot model is refused,
+// as leaving it out would let the sandbox verifier do what it denies.
+func TestPartnerModelRefusesDeniesItCannotModel(t *testing.T) {
+	tests := []struct {
+		name, statements string
+		wantErr          bool
+	}{
+		{"an Allow of other actions is left out",
+			`[{Effect: Allow, Action: sts:AssumeRole, Resource: "*"}, {Effect: Allow, Action: ["dynamodb:GetItem"], Resource: "*"}]`, false},
+		{"a Deny of sts: actions is kept",
+			`[{Effect: Allow, Action: sts:AssumeRole, Resource: "*"}, {Effect: Deny, Action: sts:AssumeRole, Resource: "arn:aws:iam::*:role/x"}]`, false},
+		{"a Deny of every action",
+			`[{Effect: Allow, Action: sts:AssumeRole, Resource: "*"}, {Effect: Deny, Action: "*", Resource: "*"}]`, true},
+		{"a Deny of mixed actions",
+			`[{Effect: Allow, Action: sts:AssumeRole, Resource: "*"}, {Effect: Deny, Action: [sts:AssumeRole, s3:GetObject], Resource: "*"}]`, true},
+		{"a Deny with NotAction",
+			`[{Effect: Allow, Action: sts:AssumeRole, Resource: "*"}, {Effect: Deny, NotAction: s3:GetObject, Resource: "*"}]`, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src := "Resources:\n  Role:\n    Type: AWS::IAM::Role\n    Properties:\n      Policies:\n        - PolicyName: p\n          PolicyDocument:\n            Version: '2012-10-17'\n            Statement: " + tc.statements + "\n"
+			tpl, err := stack.ParseTemplate("t.yaml", []byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			docs, err := policyDocuments(tpl, stack.Values{}, "Role", true)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("policyDocuments: %v (%s); want an error: %v", err, docs, tc.wantErr)
+			}
+			if err == nil && (len(docs) != 1 || strings.Contains(string(docs[0]), "dynamodb") || strings.Count(string(docs[0]), "sts:AssumeRole") != strings.Count(tc.statements, "sts:AssumeRole")) {
+				t.Errorf("documents %s", docs)
+			}
+		})
 	}
 }
