@@ -36,7 +36,12 @@ func verifyLoadSandbox(path, region string) (*sandbox.STS, string, error) {
 	if err := sandbox.ValidatePrincipal(f.CallerPrincipalARN); err != nil {
 		return nil, "", fmt.Errorf("%s: %w", path, err)
 	}
-	s := sandbox.New(sandbox.Config{Partition: rolearn.Partition(f.CallerPrincipalARN), Region: region})
+	partition := rolearn.Partition(f.CallerPrincipalARN)
+	if !rolearn.IsRegion(region) || rolearn.PartitionOfRegion(region) != partition {
+		// STS there would refuse a credential scoped to it.
+		return nil, "", fmt.Errorf("--region %q is not a Region of the caller's partition %s", region, partition)
+	}
+	s := sandbox.New(sandbox.Config{Partition: partition, Region: region})
 	arns := make([]string, 0, len(f.Roles))
 	for arn := range f.Roles {
 		arns = append(arns, arn)

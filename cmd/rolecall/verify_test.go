@@ -365,6 +365,8 @@ func TestVerifyUsageErrors(t *testing.T) {
 		{"unknown field in sandbox file", append([]string{"--sandbox-file", unknownField}, ok...), false, "unknown field"},
 		{"sandbox file without caller", append([]string{"--sandbox-file", noCaller}, ok...), false, "callerPrincipalArn is required"},
 		{"sandbox file with a bad caller", append([]string{"--sandbox-file", badCaller}, ok...), false, "caller principal"},
+		{"sandbox Region of another partition", append([]string{"--sandbox-file", exampleFile, "--region", "cn-north-1"}, ok...), false, "not a Region of the caller's partition aws"},
+		{"sandbox Region that is no Region", append([]string{"--sandbox-file", exampleFile, "--region", "nowhere"}, ok...), false, "not a Region"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,9 @@
 package rolearn
 
-import "strings"
+import (
+	"regexp"
+	"strings"
+)
 
 // partitionInfo is what RoleCall knows of an AWS partition. The SDK holds
 // the same table (its endpoint rules' partitions), but only in an internal
@@ -39,6 +42,15 @@ func knownPartition(name string) bool {
 	}
 	return false
 }
+
+// regionPattern is the shape of an AWS Region name: a two- to four-letter
+// prefix (us, cn, eusc), words, and a number (us-east-1, us-gov-west-1,
+// us-isob-east-1, eusc-de-east-1).
+var regionPattern = regexp.MustCompile(`^[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}$`)
+
+// IsRegion reports whether s is shaped as an AWS Region name. It does not
+// tell whether the Region exists: the SDK holds no list of them.
+func IsRegion(s string) bool { return regionPattern.MatchString(s) }
 
 // PartitionOfRegion is the partition a Region belongs to, by the prefix of
 // its name (cn-north-1: aws-cn, us-gov-west-1: aws-us-gov, ...); every

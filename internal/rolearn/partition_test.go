@@ -28,6 +28,23 @@ func TestPartitionOfRegion(t *testing.T) {
 	}
 }
 
+func TestIsRegion(t *testing.T) {
+	tests := []struct {
+		region string
+		want   bool
+	}{
+		{"us-east-1", true}, {"ap-southeast-5", true}, {"us-gov-west-1", true}, {"us-isob-east-1", true},
+		{"eusc-de-east-1", true}, {"cn-northwest-1", true},
+		{"", false}, {"not-a-region", false}, {"us-east", false}, {"US-EAST-1", false}, {"us-east-1#x", false},
+		{"us-east-100", false}, {"useast-1", false}, {"us-east-1 ", false},
+	}
+	for _, tc := range tests {
+		if got := IsRegion(tc.region); got != tc.want {
+			t.Errorf("IsRegion(%q) = %t, want %t", tc.region, got, tc.want)
+		}
+	}
+}
+
 func TestConsoleHost(t *testing.T) {
 	tests := []struct{ partition, want string }{
 		{"aws", "console.aws.amazon.com"},

@@ -112,10 +112,7 @@ func Render(p Params) (Instructions, error) {
 	return in, nil
 }
 
-var (
-	regionRE    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
-	stackNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,127}$`)
-)
+var stackNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,127}$`)
 
 // normalized fills defaults and validates every value.
 func (p Params) normalized() (Params, error) {
@@ -146,7 +143,7 @@ func (p Params) normalized() (Params, error) {
 	if !rolearn.ValidName(p.RoleName, 64) {
 		return p, &Error{Code: CodeInvalidRoleName, Field: "roleName", Message: "a role name is 1-64 characters of letters, digits and + = , . @ _ -"}
 	}
-	if !regionRE.MatchString(p.Region) {
+	if !rolearn.IsRegion(p.Region) {
 		return p, &Error{Code: CodeInvalidRegion, Field: "region", Message: fmt.Sprintf("%q is not an AWS region name such as us-east-1", p.Region)}
 	}
 	if !stackNameRE.MatchString(p.StackName) {

@@ -44,12 +44,10 @@ func (a *embeddedAssumer) AssumeRole(ctx context.Context, in probe.AssumeRequest
 		ExternalID:      in.ExternalID,
 		HasExternalID:   in.ExternalID != "",
 		DurationSeconds: in.DurationSeconds,
-		Policy:          in.Policy,
-		HasPolicy:       in.Policy != "",
-	}
-	if input.DurationSeconds == 0 {
-		// The STS adapter always sends DurationSeconds; zero is out of range.
-		input.DurationSeconds = -1
+		// The STS adapter always sends DurationSeconds.
+		HasDuration: true,
+		Policy:      in.Policy,
+		HasPolicy:   in.Policy != "",
 	}
 	out, apiErr := a.sts.assumeRole(c, a.sts.region, input, seq)
 	if apiErr != nil {

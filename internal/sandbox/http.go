@@ -8,13 +8,17 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/sigv4"
+	"github.com/rolecall/rolecall/internal/truncate"
 )
 
 const (
@@ -93,14 +97,26 @@ func (s *STS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, 0, errMalformedQuery)
 		return
 	}
+	for name, vals := range r.Form {
+		if len(vals) > 1 {
+			// How STS reads a parameter given twice is not documented:
+			// a second ExternalId must not slip past the first.
+			s.writeError(w, 0, &APIError{Code: "MalformedQueryString", Status: http.StatusBadRequest,
+				Message: fmt.Sprintf("The sandbox does not model the parameter %s given more than once.", truncate.String(name, 64))})
+			return
+		}
+	}
 	signer, apiErr := authentication(r)
 	if apiErr != nil {
 		s.writeError(w, 0, apiErr)
 		return
 	}
 	region := signer.region
-	if region == "" {
-		region = s.region
+	if !rolearn.IsRegion(region) || rolearn.PartitionOfRegion(region) != s.partition {
+		// A credential is valid in the partition that issued it only.
+		s.writeError(w, 0, &APIError{Code: "SignatureDoesNotMatch", Status: http.StatusForbidden,
+			Message: fmt.Sprintf("Credential should be scoped to a valid region of partition %s.", s.partition)})
+		return
 	}
 	token := r.Header.Get("X-Amz-Security-Token")
 	if token == "" {
@@ -175,10 +191,7 @@ func (s *STS) serveAssumeRole(w http.ResponseWriter, r *http.Request, seq uint64
 			s.writeError(w, seq, validationError([]string{"Value at 'durationSeconds' failed to satisfy constraint: Member must be an integer"}))
 			return
 		}
-		if d == 0 {
-			d = -1 // present but zero is out of range, not "absent"
-		}
-		in.DurationSeconds = int32(d)
+		in.DurationSeconds, in.HasDuration = int32(d), true
 	}
 	out, apiErr := s.assumeRole(caller, region, in, seq)
 	if apiErr != nil {
@@ -227,9 +240,15 @@ func authentication(r *http.Request) (signedBy, *APIError) {
 		a = signedBy{accessKeyID: sig.AccessKeyID, region: sig.Region, service: sig.Service, sig: &sig}
 	case errors.Is(err, sigv4.ErrMissing) && r.Header.Get("Authorization") == "":
 		// AKID/date/region/service/aws4_request
-		fields := strings.Split(r.URL.Query().Get("X-Amz-Credential"), "/")
+		q := r.URL.Query()
+		fields := strings.Split(q.Get("X-Amz-Credential"), "/")
 		if len(fields) != 5 || fields[0] == "" || fields[4] != "aws4_request" {
 			return signedBy{}, errMissingAuthentication
+		}
+		// The sandbox checks no configured caller's signature, but it
+		// checks the form of one, as for the Authorization header.
+		if !presigned(q) {
+			return signedBy{}, errIncompleteSignature
 		}
 		a = signedBy{accessKeyID: fields[0], region: fields[2], service: fields[3]}
 	case errors.Is(err, sigv4.ErrMissing):
@@ -243,6 +262,18 @@ func authentication(r *http.Request) (signedBy, *APIError) {
 		return signedBy{}, &APIError{Code: "SignatureDoesNotMatch", Message: "Credential should be scoped to correct service: 'sts'.", Status: http.StatusForbidden}
 	}
 	return a, nil
+}
+
+// presigned reports whether a presigned URL's query has the form of a
+// SigV4 signature: the algorithm, a signing time, the signed headers
+// (host among them) and a hex SHA-256 signature.
+func presigned(q url.Values) bool {
+	_, err := time.Parse("20060102T150405Z", q.Get("X-Amz-Date"))
+	sig := q.Get("X-Amz-Signature")
+	_, hexErr := hex.DecodeString(sig)
+	return q.Get("X-Amz-Algorithm") == "AWS4-HMAC-SHA256" && err == nil &&
+		slices.Contains(strings.Split(q.Get("X-Amz-SignedHeaders"), ";"), "host") &&
+		len(sig) == 64 && hexErr == nil
 }
 
 var (

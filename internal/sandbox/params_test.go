@@ -113,7 +113,7 @@ func TestRawUnmodelledParameters(t *testing.T) {
 		})
 	}
 	accepted := []struct{ name, query, body string }{
-		{"signing parameters of a presigned call", "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20250101T000000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=00&X-Amz-Credential=" +
+		{"signing parameters of a presigned call", "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20250101T000000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=" + strings.Repeat("0", 64) + "&X-Amz-Credential=" +
 			url.QueryEscape(partnerKey+"/20250101/us-east-1/sts/aws4_request"), "Action=GetCallerIdentity&Version=2011-06-15"},
 		{"every modelled AssumeRole parameter", "", assume + "&DurationSeconds=900&Policy=" + url.QueryEscape(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}`)},
 	}
@@ -151,5 +151,46 @@ func TestOnlyTabledActionsAreServed(t *testing.T) {
 		if status, doc := postSTS(t, "POST", srv.URL, sigv4(partnerKey), body); status != 400 || doc.Code != "InvalidAction" {
 			t.Errorf("%s: %d %s %q, want 400 InvalidAction", body, status, doc.Code, doc.Message)
 		}
+	}
+}
+
+// TestRequestsSTSWouldNotTakeAreRefused: a request is taken only in the
+// form STS takes it; what the sandbox cannot tell STS's answer to (a
+// parameter given twice) is refused, never read one way of several.
+func TestRequestsSTSWouldNotTakeAreRefused(t *testing.T) {
+	srv := httptest.NewServer(newSandbox(t, 1))
+	defer srv.Close()
+	assume := "Action=AssumeRole&Version=2011-06-15&RoleSessionName=s1&RoleArn=" + url.QueryEscape(roleARN) + "&ExternalId=" + externalID
+	signedIn := func(region string) string {
+		return strings.Replace(sigv4(partnerKey), "/us-east-1/", "/"+region+"/", 1)
+	}
+	credentialOnly := "?X-Amz-Credential=" + url.QueryEscape(partnerKey+"/20250101/us-east-1/sts/aws4_request")
+	tests := []struct {
+		name, query, auth, body string
+		wantStatus              int
+		wantCode, wantInMsg     string
+	}{
+		{"a second ExternalId", "", sigv4(partnerKey), assume + "&ExternalId=rc-DECOYDECOYDECOYDECOY", 400, "MalformedQueryString", "ExternalId given more than once"},
+		{"a parameter in the query and the body", "?RoleSessionName=s2", sigv4(partnerKey), assume, 400, "MalformedQueryString", "RoleSessionName"},
+		{"signed for a Region of another partition", "", signedIn("cn-north-1"), assume, 403, "SignatureDoesNotMatch", "valid region of partition aws"},
+		{"signed for no Region", "", signedIn("not-a-region"), assume, 403, "SignatureDoesNotMatch", "valid region"},
+		{"presigned with a credential alone", credentialOnly, "", "Action=GetCallerIdentity&Version=2011-06-15", 400, "IncompleteSignature", ""},
+		{"presigned with a signature that is no SHA-256", credentialOnly + "&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20250101T000000Z&X-Amz-SignedHeaders=host&X-Amz-Signature=00", "",
+			"Action=GetCallerIdentity&Version=2011-06-15", 400, "IncompleteSignature", ""},
+		{"a duration of zero", "", sigv4(partnerKey), assume + "&DurationSeconds=0", 400, "ValidationError", "Value '0' at 'durationSeconds'"},
+		{"an empty session policy", "", sigv4(partnerKey), assume + "&Policy=", 400, "ValidationError", "'policy'"},
+		{"a session policy over 2048 characters", "", sigv4(partnerKey), assume + "&Policy=" + url.QueryEscape(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::`+strings.Repeat("b", 2048)+`"}]}`),
+			400, "ValidationError", "length between 1 and 2048"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, doc := postSTS(t, "POST", srv.URL+"/"+tt.query, tt.auth, tt.body)
+			if status != tt.wantStatus || doc.Code != tt.wantCode || !strings.Contains(doc.Message, tt.wantInMsg) {
+				t.Errorf("got %d %s %q, want %d %s with %q", status, doc.Code, doc.Message, tt.wantStatus, tt.wantCode, tt.wantInMsg)
+			}
+			if strings.Contains(doc.Message, externalID) || strings.Contains(doc.Message, "DECOY") {
+				t.Errorf("message echoes an external ID: %q", doc.Message)
+			}
+		})
 	}
 }

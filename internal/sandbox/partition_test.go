@@ -57,11 +57,14 @@ func TestPartitions(t *testing.T) {
 		t.Run(tt.name+"/http+sdk", func(t *testing.T) {
 			srv := httptest.NewServer(newSTS(t))
 			defer srv.Close()
-			_, err := (&probe.STS{Client: stsClient(srv.URL, callerKey, "us-east-1")}).AssumeRole(context.Background(), req(role, externalID))
+			// A client signs for a Region of the sandbox's partition, as
+			// for STS there: a credential is scoped to its partition.
+			region := map[string]string{"aws": "us-east-1", "aws-cn": "cn-north-1", "aws-us-gov": "us-gov-west-1"}[tt.partition]
+			_, err := (&probe.STS{Client: stsClient(srv.URL, callerKey, region)}).AssumeRole(context.Background(), req(role, externalID))
 			if got := stsCode(err); got != tt.want {
 				t.Errorf("AssumeRole: %v, want %q", err, tt.want)
 			}
-			_, err = stsClient(srv.URL, callerKey, "us-east-1").GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+			_, err = stsClient(srv.URL, callerKey, region).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
 			if want := map[bool]string{true: "InvalidClientTokenId"}[tt.want == "InvalidClientTokenId"]; apiCode(err) != want {
 				t.Errorf("GetCallerIdentity: %v, want %q", err, want)
 			}

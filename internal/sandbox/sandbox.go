@@ -40,8 +40,10 @@
 // is SignatureDoesNotMatch, as at STS; a presigned request signed with one
 // is refused, as the sandbox does not check presigned signatures. A
 // configured key stands for a long-term key whose secret the sandbox does
-// not hold: its signature's form and scope (service sts) are checked, not
-// its secret. An optional request quota
+// not hold: its signature's form (in the Authorization header or a
+// presigned URL) and scope (service sts, a Region of the sandbox's
+// partition) are checked, not its secret. A parameter given twice is
+// refused: STS does not document which one it reads. An optional request quota
 // per caller account and Region throttles as STS does. Fault injection
 // (latency with jitter, throttling, 5xx) is deterministic for a seed: the
 // n-th call draws the same faults.
