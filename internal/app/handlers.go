@@ -37,6 +37,7 @@ func Onboarding(p Partner, policy connection.Policy, submissionsPerMinute int, c
 		Policy:               policy,
 		Rules:                rules(p),
 		SubmissionsPerMinute: submissionsPerMinute,
+		Log:                  c.log(),
 	}
 }
 

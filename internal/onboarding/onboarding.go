@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/rolecall/rolecall/internal/connection"
@@ -37,6 +38,16 @@ type Service struct {
 	// per minute (DefaultSubmissionsPerMinute when 0).
 	SubmissionsPerMinute int
 	Now                  func() time.Time
+	// Log receives what the service does best effort and so does not
+	// answer as an error (default slog.Default()).
+	Log *slog.Logger
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.Default()
+	}
+	return s.Log
 }
 
 func (s *Service) now() time.Time {
@@ -176,10 +187,14 @@ func (s *Service) RotateExternalID(ctx context.Context, id string, opts RotateOp
 		return tenant.Tenant{}, fmt.Errorf("rotate external id of %s: %w", id, err)
 	}
 	// A tenant with no connection relying on the previous ID retires it
-	// at once.
+	// at once. That is best effort, as in the checks and the sweep: the
+	// rotation is stored, so it is answered, still in its grace (a retry
+	// of a rotation answered as failed would supersede it, retiring the
+	// previous ID without its grace); the next check or sweep retires it.
 	done, err := rotation.Settle(ctx, s.Store, r, s.now())
 	if err != nil {
-		return tenant.Tenant{}, fmt.Errorf("settle rotation of %s: %w", id, err)
+		s.log().WarnContext(ctx, "rotation stored; its early completion is left to the checks and the sweep",
+			"tenantId", id, "externalIdVersion", r.ExternalIDVersion, "error", err)
 	}
 	if done {
 		r = r.Retired()

@@ -2,12 +2,16 @@ package onboarding_test
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/onboarding"
+	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
+	"github.com/rolecall/rolecall/internal/testkit/logcapture"
 )
 
 func TestRotateInTwoPhases(t *testing.T) {
@@ -80,5 +84,45 @@ func TestRotateInTwoPhases(t *testing.T) {
 	}
 	if j := f.queue.Jobs()[len(f.queue.Jobs())-1]; j.PreviousExternalID != "" {
 		t.Fatalf("a job after the revocation carries a previous ID: %+v", j)
+	}
+}
+
+// listFails is the fixture's store whose connection listings fail (a
+// throttled Query), so a rotation's early completion cannot run.
+type listFails struct{ *hookStore }
+
+func (listFails) ListByTenant(context.Context, string, string, int) (store.Page, error) {
+	return store.Page{}, errors.New("dynamodb: ProvisionedThroughputExceededException")
+}
+
+// A rotation stored is answered as made, in its grace, when its early
+// completion fails: that completion is best effort (the checks and the
+// sweep make it later). Answered as failed, the partner's retry would
+// rotate again, which supersedes the rotation just made and retires the
+// original ID at once, without the grace asked for.
+func TestRotationStoredIsAnsweredWhenItsCompletionFails(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	acme := f.tenant(t, "acme")
+	if _, err := f.svc.Submit(ctx, acme, roleARN); err != nil {
+		t.Fatal(err)
+	}
+	f.verifyWith(t, "acme", custAccount, 1)
+	logs := logcapture.New(nil)
+	f.svc.Store, f.svc.Log = listFails{f.hooks}, slog.New(logs)
+
+	r, err := f.svc.RotateExternalID(ctx, "acme", onboarding.RotateOptions{Grace: 7 * 24 * time.Hour})
+	if err != nil {
+		t.Fatalf("rotation stored, answered %v", err)
+	}
+	stored, err := f.mem.GetTenant(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.ExternalIDVersion != 2 || !r.InGrace() || stored.ExternalIDVersion != 2 || !stored.AcceptsExternalID(1, true, f.now) {
+		t.Errorf("answered %+v, stored %+v; want version 2 with version 1 accepted in its grace", r, stored)
+	}
+	if n := logs.Count("rotation stored; its early completion is left to the checks and the sweep"); n != 1 {
+		t.Errorf("the failed completion was logged %d times, want once", n)
 	}
 }
