@@ -173,14 +173,14 @@ func (h *Handler) rotate(w http.ResponseWriter, r *http.Request) error {
 		}
 		opts.Grace = time.Duration(g) * time.Second
 	}
+	if in.RevokeInvites {
+		if err := h.revokeAllInvites(r, r.PathValue("tenantId")); err != nil {
+			return err
+		}
+	}
 	t, err := h.cfg.Service.RotateExternalID(r.Context(), r.PathValue("tenantId"), opts)
 	if err != nil {
 		return err
-	}
-	if in.RevokeInvites {
-		if err := h.revokeAllInvites(r, t.ID); err != nil {
-			return err
-		}
 	}
 	writeJSON(w, http.StatusOK, t)
 	return nil

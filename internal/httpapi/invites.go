@@ -54,13 +54,15 @@ func (h *Handler) revokeInvite(w http.ResponseWriter, r *http.Request) error {
 	return answerAs(w, http.StatusOK, inv, err, summaryOf)
 }
 
-// revokeAllInvites is the rotation's "revokeInvites": true. It runs after
-// the rotation succeeded; should it fail, the rotation stands, the answer
-// is a 500, and DELETE of each invite listed as not revoked finishes it.
+// revokeAllInvites is the rotation's "revokeInvites": true. It runs before
+// the rotation, so no invite it revokes is ever shown the new external ID
+// (the invite view shows the tenant's current one). Should it fail, nothing
+// is rotated, the answer is an error, and the request can be sent again:
+// the invites revoked stay revoked.
 func (h *Handler) revokeAllInvites(r *http.Request, tenantID string) error {
 	n, err := h.cfg.Service.RevokeInvites(r.Context(), tenantID)
 	if err != nil {
-		return fmt.Errorf("revoke the invites of %s after rotating (%d revoked): %w", tenantID, n, err)
+		return fmt.Errorf("revoke the invites of %s before rotating (%d revoked): %w", tenantID, n, err)
 	}
 	return nil
 }

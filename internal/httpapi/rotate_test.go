@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -104,5 +105,70 @@ func (e *env) verified(t *testing.T, tenantID string) {
 	}
 	if err := e.mem.Apply(ctx, tr); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// revokeHook runs hook before each invite revocation, and fails it with
+// err when set.
+type revokeHook struct {
+	*failingStore
+	hook func()
+	err  error
+}
+
+func (s *revokeHook) RevokeInvite(ctx context.Context, tenantID, inviteID string) (tenant.Invite, error) {
+	if s.hook != nil {
+		s.hook()
+	}
+	if s.err != nil {
+		return tenant.Invite{}, s.err
+	}
+	return s.failingStore.RevokeInvite(ctx, tenantID, inviteID)
+}
+
+// A rotation that revokes the invites (how a partner rotates away from a
+// leaked one) revokes them before the new external ID exists: the holder
+// of an invite being revoked, asking for the form meanwhile, is never
+// shown the new ID. When revoking fails, nothing is rotated.
+func TestRotateRevokesInvitesBeforeTheNewID(t *testing.T) {
+	tests := []struct {
+		name        string
+		revokeErr   error
+		wantStatus  int
+		wantVersion int
+	}{
+		{"revoked, then rotated", nil, 200, 2},
+		{"revoking failed: nothing rotated", errors.New("dynamodb: throttled"), 500, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.tenant("acme")
+			leaked := e.invite("acme")
+			var shown []string
+			e.svc.Store = &revokeHook{failingStore: e.st, err: tc.revokeErr, hook: func() {
+				w := e.do(req{method: "GET", path: "/v1/invite", auth: "Invite " + leaked})
+				var v inviteView
+				if w.Code == 200 && json.Unmarshal(w.Body.Bytes(), &v) == nil {
+					shown = append(shown, v.ExternalID)
+				}
+			}}
+			w := e.do(ops("POST", "/v1/tenants/acme/external-id/rotate", `{"revokeInvites":true}`))
+			if w.Code != tc.wantStatus {
+				t.Fatalf("rotate: %d %s; want %d", w.Code, w.Body, tc.wantStatus)
+			}
+			stored, err := e.st.GetTenant(context.Background(), "acme")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if stored.ExternalIDVersion != tc.wantVersion {
+				t.Errorf("external ID version %d, want %d", stored.ExternalIDVersion, tc.wantVersion)
+			}
+			for _, id := range shown {
+				if tc.wantVersion == 2 && id == stored.ExternalID {
+					t.Errorf("the invite being revoked was shown the new external ID")
+				}
+			}
+		})
 	}
 }
