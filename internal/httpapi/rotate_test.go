@@ -132,10 +132,9 @@ func (s *revokeHook) RevokeInvite(ctx context.Context, tenantID, inviteID string
 // shown the new ID. When revoking fails, nothing is rotated.
 func TestRotateRevokesInvitesBeforeTheNewID(t *testing.T) {
 	tests := []struct {
-		name        string
-		revokeErr   error
-		wantStatus  int
-		wantVersion int
+		name                    string
+		revokeErr               error
+		wantStatus, wantVersion int
 	}{
 		{"revoked, then rotated", nil, 200, 2},
 		{"revoking failed: nothing rotated", errors.New("dynamodb: throttled"), 500, 1},
