@@ -142,8 +142,8 @@ also revokes the tenant's open invite links. Prints the new external ID.`,
 	}, func(ctx context.Context, c *opsapi.Client, cmd *cobra.Command, args []string) (any, func() error, error) {
 		g := time.Duration(-1)
 		if cmd.Flags().Changed("grace") {
-			if grace < 0 {
-				return nil, nil, usagef("--grace must not be negative")
+			if grace < 0 || grace%time.Second != 0 {
+				return nil, nil, usagef("--grace must be a whole number of seconds, not negative")
 			}
 			g = grace
 		}
@@ -152,8 +152,12 @@ also revokes the tenant's open invite links. Prints the new external ID.`,
 			if err := tenantDetail(cmd, t); err != nil {
 				return err
 			}
-			if g >= 0 {
-				fmt.Fprintf(cmd.ErrOrStderr(), "The previous external ID stays accepted for %s.\n", g)
+			// What the API did, not what was asked: with no connection
+			// relying on the previous ID it is retired at once.
+			if t.PreviousExternalIDVersion != 0 && !t.GraceEndsAt.IsZero() {
+				fmt.Fprintf(cmd.ErrOrStderr(), "The previous external ID stays accepted until %s.\n", t.GraceEndsAt.UTC().Format(time.RFC3339))
+			} else {
+				fmt.Fprintln(cmd.ErrOrStderr(), "The previous external ID is no longer accepted.")
 			}
 			return nil
 		}, err

@@ -118,6 +118,14 @@ func TestInvitesAndRotateAgainstServe(t *testing.T) {
 		!strings.HasPrefix(field(t, rot.stdout, "External ID"), "rc-") || strings.Contains(before.stdout, field(t, rot.stdout, "External ID")) {
 		t.Errorf("rotate:\n%s", rot.stdout)
 	}
+	// bravo has no connection relying on the previous ID: the API retired
+	// it at once, whatever the grace asked for, and the CLI says so.
+	if !strings.Contains(rot.stderr, "The previous external ID is no longer accepted.") {
+		t.Errorf("rotate without connections said:\n%s", rot.stderr)
+	}
+	if r := rolecall(t, "external-id", "rotate", "bravo", "--grace", "500ms").must(t, 2); !strings.Contains(r.stderr, "whole number of seconds") {
+		t.Errorf("sub-second grace: %q", r.stderr)
+	}
 	if r := rolecall(t, "external-id", "rotate", "nobody").must(t, 1); !strings.Contains(r.stderr, "NOT_FOUND") {
 		t.Errorf("rotate unknown: %q", r.stderr)
 	}

@@ -104,9 +104,14 @@ func (c *Client) RevokeInvite(ctx context.Context, tenantID, inviteID string) (j
 }
 
 // Rotate is POST /v1/tenants/{id}/external-id/rotate. grace < 0 leaves the
-// deployment's default.
+// deployment's default; the API takes whole seconds, so a grace of a
+// fraction of one is refused rather than cut (a grace under a second
+// would be sent as 0, which retires the previous ID at once).
 func (c *Client) Rotate(ctx context.Context, tenantID string, grace time.Duration, revokeInvites bool) (Tenant, json.RawMessage, error) {
 	in := opswire.Rotate{RevokeInvites: revokeInvites}
+	if grace >= 0 && grace%time.Second != 0 {
+		return Tenant{}, nil, fmt.Errorf("rotate %s: a grace of %s is not a whole number of seconds", tenantID, grace)
+	}
 	if grace >= 0 {
 		n := int64(grace / time.Second)
 		in.GraceSeconds = &n

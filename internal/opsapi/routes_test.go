@@ -260,3 +260,24 @@ func TestPage(t *testing.T) {
 		})
 	}
 }
+
+// A grace that is no whole number of seconds is refused before anything
+// is sent: cut to the API's seconds, one under a second would be 0, which
+// retires the previous external ID at once.
+func TestRotateRefusesAFractionOfASecond(t *testing.T) {
+	s := &scripted{answers: map[string]string{"POST /v1/tenants/acme/external-id/rotate": tenantJSON}}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	c, err := New(srv.URL, access.BearerToken("tok"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, grace := range []time.Duration{500 * time.Millisecond, time.Hour + time.Millisecond} {
+		if _, _, err := c.Rotate(context.Background(), "acme", grace, false); err == nil || !strings.Contains(err.Error(), "whole number of seconds") {
+			t.Errorf("grace %s: %v; want a refusal", grace, err)
+		}
+	}
+	if len(s.seen) != 0 {
+		t.Errorf("sent %q", s.seen)
+	}
+}
