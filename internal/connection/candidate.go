@@ -49,9 +49,10 @@ const (
 // ApplyCandidate applies the outcome of a check of c's pending candidate
 // (a retry step returns a transition that changes nothing). A
 // success replaces the role (the claim moves with the transition; the event
-// carries PreviousRoleARN); a failure past the propagation window (or one
-// that is not a denial) drops the candidate with its reason and leaves the
-// connection as it is. ErrStale when the outcome is for another version, c
+// carries PreviousRoleARN), unless the candidate works only with the
+// previous external ID while the role in use works with the current one;
+// a failure past the propagation window (or one that is not a denial)
+// drops the candidate with its reason and leaves the connection as it is. ErrStale when the outcome is for another version, c
 // has no pending candidate, or the check's job predates a rotation c has
 // verified past.
 func (p Policy) ApplyCandidate(c Connection, o Outcome) (Transition, CandidateStep, error) {
@@ -69,6 +70,20 @@ func (p Policy) ApplyCandidate(c Connection, o Outcome) (Transition, CandidateSt
 	case ResultTransient:
 		return Transition{Before: &c, After: c}, CandidateTransient, nil
 	case ResultOK:
+		if o.PreviousOnly() && c.ExternalIDCurrent && c.ExternalIDVersion >= o.JobExternalIDVersion() {
+			// The new role trusts only the previous external ID, while
+			// the role in use trusts the current one: replacing it would
+			// lose access when the grace ends. It is kept, as a role in
+			// use that goes back to the previous ID keeps its current
+			// verification (apply); the candidate is checked again
+			// inside the propagation window, as a denial is, then
+			// dropped.
+			if now.Before(cand.SubmittedAt.Add(p.PropagationWindow)) {
+				return Transition{Before: &c, After: c}, CandidateRetry, nil
+			}
+			tr = p.dropCandidate(c, previousOnlyCandidate, now, o.ExternalIDVersion)
+			break
+		}
 		after := c
 		after.RoleARN, after.Stack, after.StackResource = cand.RoleARN, cand.Stack, cand.StackResource
 		after.Candidate = Candidate{}
@@ -91,6 +106,12 @@ func (p Policy) ApplyCandidate(c Connection, o Outcome) (Transition, CandidateSt
 	tr.Check = &o
 	return tr, CandidateWrite, nil
 }
+
+// previousOnlyCandidate is why a candidate that trusts only the previous
+// external ID is dropped: with the current one it is denied.
+var previousOnlyCandidate = Reason{Code: string(ResultDenied),
+	Message: "RoleCall could not assume the new role with your current external ID: its trust policy names only the previous one, which is retired when the rotation's grace ends. The verified role stays in use.",
+	Hint:    "Put the current external ID shown on the form in the new role's sts:ExternalId condition, then submit the role again."}
 
 // CandidateClaimed drops c's candidate with ROLE_CLAIMED: its check
 // succeeded, but another connection holds the candidate role.

@@ -60,14 +60,8 @@ func TestCandidate(t *testing.T) {
 	a.Stack, a.Candidate.Stack = "stack-of-A", "stack-of-B"
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tr, step, err := p.ApplyCandidate(a, tc.o)
-			if err != nil || step != tc.step {
-				t.Fatalf("ApplyCandidate = %v, %v; want step %v", step, err, tc.step)
-			}
-			if step != connection.CandidateWrite {
-				if tr.Changed() {
-					t.Fatalf("a retry wrote %+v", tr)
-				}
+			tr, written := applyCandidate(t, p, a, tc.o, tc.step)
+			if !written {
 				return
 			}
 			got := tr.After
@@ -193,4 +187,66 @@ func TestDropCandidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// During a rotation's grace, a candidate that trusts only the previous
+// external ID does not replace a role in use that trusts the current one
+// (it would lose access when the grace ends); it is checked again inside
+// the propagation window, as a denial is, then dropped as denied with the
+// current ID. A role in use that itself trusts only the previous ID is no
+// better, so such a candidate replaces it.
+func TestCandidateTrustingOnlyThePreviousID(t *testing.T) {
+	p := noJitter()
+	now := t0.Add(time.Hour)
+	tests := []struct {
+		name           string
+		inUseCurrent   bool // the role in use verified with the current ID
+		after          time.Duration
+		step           connection.CandidateStep
+		wantRole, code string
+	}{
+		{"in the propagation window: checked again", true, time.Second, connection.CandidateRetry, "", ""},
+		{"after the window: dropped", true, p.PropagationWindow, connection.CandidateWrite, roleA, string(connection.ResultDenied)},
+		{"the role in use on the previous ID too: replaced", false, time.Second, connection.CandidateWrite, roleB, connection.CodeRoleReplaced},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := conn(connection.Verified, 0, connection.CodeVerified)
+			v.ExternalIDVersion, v.ExternalIDCurrent = 2, tc.inUseCurrent
+			if !tc.inUseCurrent {
+				v.ExternalIDVersion = 1
+			}
+			a := p.Submit(&v, tenantID, testarn.MustParse(t, roleB), 2, now).After
+			o := connection.Outcome{Result: connection.ResultOK, Version: a.Version, ExternalIDVersion: 1, ExternalIDCurrent: false, CheckedAt: now.Add(tc.after)}
+			tr, written := applyCandidate(t, p, a, o, tc.step)
+			if !written {
+				return
+			}
+			got := tr.After
+			code := got.Reason.Code
+			if tc.wantRole == roleA {
+				code = got.Candidate.Reason.Code
+				if got.Candidate.Status != connection.Failed || got.ExternalIDVersion != 2 || !got.ExternalIDCurrent || !strings.Contains(got.Candidate.Reason.Hint, "current external ID") {
+					t.Errorf("dropped: %+v", got)
+				}
+			}
+			if got.RoleARN != tc.wantRole || code != tc.code || got.Status != connection.Verified {
+				t.Errorf("role %s (%s), status %s; want %s (%s)", got.RoleARN, code, got.Status, tc.wantRole, tc.code)
+			}
+		})
+	}
+}
+
+// applyCandidate applies o to a's candidate and checks the step is want;
+// it reports whether the step writes (a retry must change nothing).
+func applyCandidate(t *testing.T, p connection.Policy, a connection.Connection, o connection.Outcome, want connection.CandidateStep) (connection.Transition, bool) {
+	t.Helper()
+	tr, step, err := p.ApplyCandidate(a, o)
+	if err != nil || step != want {
+		t.Fatalf("ApplyCandidate = %v, %v; want step %v", step, err, want)
+	}
+	if step != connection.CandidateWrite && tr.Changed() {
+		t.Fatalf("a retry wrote %+v", tr)
+	}
+	return tr, step == connection.CandidateWrite
 }
