@@ -363,7 +363,23 @@ func (s *Service) Disconnect(ctx context.Context, tenantID, accountID string) (c
 		if err != nil {
 			return connection.Connection{}, fmt.Errorf("disconnect %s/%s: %w", tenantID, accountID, err)
 		}
+		s.settleAfterRelease(ctx, t, c)
 		return tr.After, nil
+	}
+}
+
+// settleAfterRelease completes t's rotation, in its grace, when a
+// connection that held a claim (before) was disconnected: the others may
+// all verify with the current external ID now, and with no live connection
+// left, no check or sweep would reach the tenant to complete it when the
+// grace ends. Best effort: a failure is logged.
+func (s *Service) settleAfterRelease(ctx context.Context, t tenant.Tenant, before connection.Connection) {
+	if !t.InGrace() || !before.HoldsClaim() {
+		return
+	}
+	if _, err := rotation.SettleTenant(ctx, s.Store, t.ID, s.now()); err != nil {
+		s.log().WarnContext(ctx, "rotation not completed after a disconnection; the next check, sweep or rotation of the tenant completes it",
+			"tenantId", t.ID, "error", err)
 	}
 }
 

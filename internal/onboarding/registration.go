@@ -297,6 +297,9 @@ func (r *Registrations) StackRoleDeleted(ctx context.Context, t tenant.Tenant, a
 		if err != nil {
 			return connection.Connection{}, StackRoleUnused, fmt.Errorf("undo the deleted stack of %s/%s: %w", t.ID, accountID, err)
 		}
+		if d == StackDisconnected {
+			s.settleAfterRelease(ctx, t, c)
+		}
 		return tr.After, d, nil
 	}
 }

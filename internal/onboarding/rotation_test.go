@@ -126,3 +126,53 @@ func TestRotationStoredIsAnsweredWhenItsCompletionFails(t *testing.T) {
 		t.Errorf("the failed completion was logged %d times, want once", n)
 	}
 }
+
+// A rotation waiting in its grace on a connection that relies on the
+// previous external ID completes once that connection is disconnected, by
+// an operator or by the deletion of the stack that registered it: with no
+// live connection left, no check or sweep would reach the tenant again.
+func TestRotationCompletesWhenItsLastHolderIsDisconnected(t *testing.T) {
+	const stackID = "arn:aws:cloudformation:us-east-1:" + custAccount + ":stack/rolecall/1"
+	tests := []struct {
+		name       string
+		disconnect func(t *testing.T, f *fixture, regs *onboarding.Registrations, acme tenant.Tenant)
+	}{
+		{"an operator disconnects it", func(t *testing.T, f *fixture, _ *onboarding.Registrations, _ tenant.Tenant) {
+			if _, err := f.svc.Disconnect(context.Background(), "acme", custAccount); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"the stack that registered it is deleted", func(t *testing.T, f *fixture, regs *onboarding.Registrations, acme tenant.Tenant) {
+			if _, d, err := regs.StackRoleDeleted(context.Background(), acme, custAccount, roleARN, stackID, "Registration"); err != nil || d != onboarding.StackDisconnected {
+				t.Fatalf("stack deleted: %v, %v", d, err)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			f, regs, _ := newRegistrations(t, "acme")
+			acme, err := f.svc.Tenant(ctx, "acme")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := regs.SubmitFromStack(ctx, acme, roleARN, stackID, "Registration"); err != nil {
+				t.Fatal(err)
+			}
+			f.verifyWith(t, "acme", custAccount, 1)
+			r, err := f.svc.RotateExternalID(ctx, "acme", onboarding.RotateOptions{Grace: 48 * time.Hour})
+			if err != nil || !r.InGrace() {
+				t.Fatalf("rotate = %+v, %v; want it in its grace", r, err)
+			}
+			tc.disconnect(t, f, regs, r)
+			stored, err := f.mem.GetTenant(ctx, "acme")
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs, _ := f.mem.TenantEvents(ctx, "acme")
+			if last := evs[len(evs)-1]; stored.InGrace() || last.DetailType != connection.ExternalIDRotationCompleted || last.Completion != connection.CompletionAllCurrent {
+				t.Errorf("after the disconnection: in grace %t, last event %s %s", stored.InGrace(), last.DetailType, last.Completion)
+			}
+		})
+	}
+}
