@@ -535,6 +535,13 @@ func TestBrowserSandboxStack(t *testing.T) {
 	}
 	do(t, ctx, "the connections table lists it", waitFor(`document.querySelector('#conns tbody').textContent.indexOf('`+v.Sandbox.AccountID+`') >= 0`, 5*time.Second))
 	screenshot(t, ctx, dir, "10-sandbox-stack")
+
+	// After a rotation with a grace, the connection was verified with the
+	// previous external ID (and is not checked again yet): the form tells
+	// the customer to list both IDs in the trust policy.
+	c.must(c.opsDo("POST", "/v1/tenants/browser-stack/external-id/rotate", map[string]int{"graceSeconds": 86400}), 200)
+	do(t, ctx, "reload after a rotation", chromedp.Reload(),
+		waitFor(`/previous external ID, accepted until/.test(document.querySelector('#conns tbody').textContent)`, 5*time.Second))
 }
 
 // TestBrowserHostileNames: a tenant name and a partner name made of markup

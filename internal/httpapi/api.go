@@ -23,6 +23,10 @@ type inviteView struct {
 	TenantID   string `json:"tenantId"`
 	TenantName string `json:"tenantName"`
 	ExternalID string `json:"externalId"`
+	// ExternalIDVersion is the current ID's version: a connection last
+	// verified with a lower one has not been checked since the rotation,
+	// so its role may still trust only the previous ID.
+	ExternalIDVersion int `json:"externalIdVersion"`
 	// During a rotation's grace: the previous ID, still accepted until
 	// GraceEndsAt, so the form can tell customers how to move to the new one.
 	PreviousExternalID  string    `json:"previousExternalId,omitempty"`
@@ -67,7 +71,7 @@ const maxListed = 100
 
 func (h *Handler) inviteView(r *http.Request, t tenant.Tenant) (inviteView, error) {
 	v := inviteView{
-		TenantID: t.ID, TenantName: t.Name, ExternalID: t.ExternalID,
+		TenantID: t.ID, TenantName: t.Name, ExternalID: t.ExternalID, ExternalIDVersion: t.ExternalIDVersion,
 		PartnerName: h.cfg.PartnerName, PartnerAccountID: h.cfg.PartnerAccountID, TrustedPrincipalARN: h.cfg.TrustedPrincipalARN,
 		PropagationWindowSeconds: int(h.cfg.PropagationWindow.Seconds()),
 	}

@@ -470,6 +470,11 @@ func TestInviteViewHidesPreviousIDAfterGrace(t *testing.T) {
 	if v.PreviousExternalID != "" {
 		t.Errorf("invite view still hands out the previous external ID %q, no longer accepted since %s", v.PreviousExternalID, v.GraceEndsAt)
 	}
+	// The current ID's version, which the form compares with a
+	// connection's to tell one not checked since the rotation.
+	if v.ExternalIDVersion != r.ExternalIDVersion || !strings.Contains(w.Body.String(), `"externalIdVersion":2`) {
+		t.Errorf("invite view external ID version %d, want %d", v.ExternalIDVersion, r.ExternalIDVersion)
+	}
 }
 
 // TestBatchResubmissionStillTakesItsAccount: a batch whose first entry is

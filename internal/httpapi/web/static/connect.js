@@ -456,12 +456,16 @@
   }
 
   // rotationNote tells the customer what to change when the role still
-  // trusts only the previous external ID (a rotation's grace period): list
-  // both IDs in the trust policy, then only the new one.
+  // trusts only the previous external ID (a rotation's grace period), or
+  // was last verified with it (not checked since the rotation): list both
+  // IDs in the trust policy, then only the new one.
   function rotationNote(c, inv) {
-    if (c.externalIdCurrent !== false || !c.externalIdVersion || !inv.previousExternalId ||
+    var previous = c.externalIdCurrent === false || c.externalIdVersion < inv.externalIdVersion;
+    if (!previous || !c.externalIdVersion || !inv.previousExternalId ||
         (c.status !== 'VERIFIED' && c.status !== 'ACCESS_LOST')) return null;
-    return el('span', 'hint small', 'This role still uses the previous external ID, accepted until ' + when(inv.graceEndsAt) +
+    var uses = c.externalIdCurrent === false ? 'This role still uses the previous external ID' :
+      'This role was last verified with the previous external ID';
+    return el('span', 'hint small', uses + ', accepted until ' + when(inv.graceEndsAt) +
       '. Change its trust policy condition to "sts:ExternalId": ["' + inv.externalId + '", "' + inv.previousExternalId +
       '"], then, once this connection no longer shows this note, to "' + inv.externalId + '" only.');
   }
