@@ -51,19 +51,28 @@ const (
 
 // AccessRole returns a provider of the partner access role's sessions,
 // assumed with cfg's credentials and cached until 2.5 to 5 minutes
-// (ExpiryWindow, ExpiryWindowJitterFrac) before they expire: one sts:AssumeRole per session lifetime, however many customer
-// sessions are assumed with it. It is what RoleCall's verifier and the
-// Client chain through.
+// (ExpiryWindow, ExpiryWindowJitterFrac) before they expire: one
+// sts:AssumeRole per session lifetime, however many customer sessions are
+// assumed with it, each given DefaultRetrieveTimeout to answer. It is what
+// RoleCall's verifier and the Client chain through.
 func AccessRole(cfg aws.Config, roleARN, sessionName string) *aws.CredentialsCache {
+	return newAccessRole(cfg, roleARN, sessionName, DefaultRetrieveTimeout)
+}
+
+// newAccessRole is AccessRole with each sts:AssumeRole bounded by
+// timeout.
+func newAccessRole(cfg aws.Config, roleARN, sessionName string, timeout time.Duration) *aws.CredentialsCache {
 	p := stscreds.NewAssumeRoleProvider(stsClient(cfg), roleARN, func(o *stscreds.AssumeRoleOptions) {
 		o.RoleSessionName = SessionName(sessionName)
 		o.Duration = AccessRoleDuration
 	})
-	return aws.NewCredentialsCache(accessRoleProvider{p: p, arn: roleARN}, cacheOptions)
+	return aws.NewCredentialsCache(accessRoleProvider{p: p, arn: roleARN, timeout: timeout}, cacheOptions)
 }
 
-// ErrAccessRole: the partner access role could not be assumed. Match with
-// errors.Is.
+// ErrAccessRole: no session of the partner access role could be had, so
+// no customer role was asked. Match with errors.Is. STS's answer is an
+// *AccessRoleError; no answer in time also matches
+// context.DeadlineExceeded.
 var ErrAccessRole = errors.New("cannot assume the partner access role")
 
 // AccessRoleError is a failure to assume the partner access role: the
@@ -84,16 +93,29 @@ func (e *AccessRoleError) Error() string {
 func (e *AccessRoleError) Unwrap() error { return ErrAccessRole }
 
 type accessRoleProvider struct {
-	p   aws.CredentialsProvider
-	arn string
+	p       aws.CredentialsProvider
+	arn     string
+	timeout time.Duration
 }
 
 func (a accessRoleProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
-	c, err := a.p.Retrieve(ctx)
-	if err != nil {
-		return aws.Credentials{}, &AccessRoleError{RoleARN: a.arn, Err: err}
+	// The SDK's credentials cache runs this with a context that is never
+	// cancelled, and every refresh of every connection waits on the one
+	// call: a bound of its own keeps a call that hangs from holding them
+	// all for ever.
+	actx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	c, err := a.p.Retrieve(actx)
+	switch {
+	case err == nil:
+		return c, nil
+	case actx.Err() != nil:
+		// No answer, so nothing of the partner's configuration to blame;
+		// the context's error alone, so no API code of a retried attempt
+		// shows through.
+		return aws.Credentials{}, fmt.Errorf("%w %s: no answer within %s: %w", ErrAccessRole, a.arn, a.timeout, actx.Err())
 	}
-	return c, nil
+	return aws.Credentials{}, &AccessRoleError{RoleARN: a.arn, Err: err}
 }
 
 // ThroughAccessRole returns a copy of cfg whose credentials are sessions
@@ -168,7 +190,9 @@ type Options struct {
 	Now func() time.Time
 	// RetrieveTimeout bounds one refresh of a customer session: the
 	// connection from RoleCall, the access role's session and the
-	// customer role's (default DefaultRetrieveTimeout).
+	// customer role's (default DefaultRetrieveTimeout). It bounds each
+	// sts:AssumeRole of the access role on its own too, since every
+	// connection's refresh waits on that one call.
 	RetrieveTimeout time.Duration
 }
 
@@ -298,7 +322,7 @@ func (c *Client) accessRole(arn string) *aws.CredentialsCache {
 	if p, ok := c.accessRoles[arn]; ok {
 		return p
 	}
-	p := AccessRole(c.cfg, arn, c.opts.Workload)
+	p := newAccessRole(c.cfg, arn, c.opts.Workload, c.opts.RetrieveTimeout)
 	c.accessRoles[arn] = p
 	return p
 }
@@ -367,8 +391,18 @@ func (p *connProvider) assume(ctx context.Context) (aws.Credentials, error) {
 // customer's role.
 func (p *connProvider) chain(ctx context.Context, conn Connection) (aws.Credentials, error) {
 	accessCreds, err := p.c.accessRole(conn.AccessRoleARN).Retrieve(ctx)
-	if err != nil {
+	var refused *AccessRoleError
+	switch {
+	case errors.As(err, &refused):
 		return aws.Credentials{}, fmt.Errorf("%w (is this workload's principal in the stack's WorkloadPrincipalArns?)", err)
+	case err != nil && !errors.Is(err, ErrAccessRole):
+		// This refresh ran out of time waiting for the access role's
+		// session: still the access role's failure, not the customer's.
+		return aws.Credentials{}, fmt.Errorf("%w %s: %w", ErrAccessRole, conn.AccessRoleARN, err)
+	case err != nil:
+		// The access role's call itself got no answer in time: no
+		// refusal to explain.
+		return aws.Credentials{}, err
 	}
 	inner := stscreds.NewAssumeRoleProvider(sessionSTS{client: p.c.sts, creds: accessCreds}, conn.RoleARN, func(o *stscreds.AssumeRoleOptions) {
 		o.RoleSessionName = SessionName(p.c.opts.Workload + "-" + conn.TenantID)

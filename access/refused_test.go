@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -188,6 +190,80 @@ func TestRetrieveIsBoundedByRetrieveTimeout(t *testing.T) {
 		}
 		if d := time.Since(start); d != time.Minute {
 			t.Errorf("Retrieve returned after %s; want RetrieveTimeout (1m)", d)
+		}
+	})
+}
+
+// handlerTransport serves requests with an in-memory handler: no
+// listener, so it runs inside a synctest bubble.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	sr := r.Clone(r.Context())
+	sr.Host, sr.RequestURI = r.URL.Host, r.URL.RequestURI()
+	t.h.ServeHTTP(rec, sr)
+	return rec.Result(), nil
+}
+
+// firstHangs holds its first request until that request's context ends
+// (or release is closed) and serves the others with h.
+type firstHangs struct {
+	h       http.Handler
+	once    sync.Once
+	release chan struct{}
+}
+
+func (t *firstHangs) RoundTrip(r *http.Request) (*http.Response, error) {
+	first := false
+	t.once.Do(func() { first = true })
+	if first {
+		select {
+		case <-r.Context().Done():
+			return nil, r.Context().Err()
+		case <-t.release:
+			return nil, context.Canceled
+		}
+	}
+	return handlerTransport{t.h}.RoundTrip(r)
+}
+
+// An access-role sts:AssumeRole that never answers ends within
+// RetrieveTimeout, although the SDK's cache runs it without a deadline:
+// the refresh fails as the access role's timeout (ErrAccessRole and
+// context.DeadlineExceeded, without the WorkloadPrincipalArns hint of a
+// refusal), and once STS answers again the next refresh after the backoff
+// gets a session instead of joining the hung call for ever.
+func TestHungAccessRoleCallEndsAtRetrieveTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const acct = "444455556666"
+		w := accessWorld{sts: sandbox.New(sandbox.Config{Callers: map[string]string{workloadKey: workloadRole}})}
+		w.putAccessRole(t)
+		w.putCustomerRoles(t, acct)
+		stsT := &firstHangs{h: w.sts, release: make(chan struct{})}
+		// Without the bound, the hung call ends here, and its retries
+		// (fake time) inside the bubble.
+		defer func() { close(stsT.release); time.Sleep(time.Hour) }()
+		api := &fakeAPI{token: "ops-token", conns: map[Ref]Connection{}, reasons: map[Ref]Reason{}}
+		api.conns[Ref{"acme", acct}] = Connection{TenantID: "acme", AccountID: acct, RoleARN: customerRole(acct),
+			ExternalID: "rc-ext-" + acct, AccessRoleARN: accessRoleARN, Status: "VERIFIED"}
+		cfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String("http://sts.invalid"),
+			HTTPClient:  &http.Client{Transport: stsT},
+			Credentials: credentials.NewStaticCredentialsProvider(workloadKey, "secret", "")}
+		c := New(cfg, &API{BaseURL: "http://rolecall.invalid", Auth: BearerToken("ops-token"),
+			HTTPClient: &http.Client{Transport: handlerTransport{api}}}, Options{RetrieveTimeout: time.Minute})
+		ctx := context.Background()
+		start := time.Now()
+		_, err := c.Credentials("acme", acct).Retrieve(ctx)
+		if !errors.Is(err, ErrAccessRole) || !errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "WorkloadPrincipalArns") {
+			t.Errorf("refresh while STS hangs = %v; want ErrAccessRole and the deadline exceeded, with no WorkloadPrincipalArns hint", err)
+		}
+		if d := time.Since(start); d != time.Minute {
+			t.Errorf("refresh while STS hangs returned after %s; want RetrieveTimeout (1m)", d)
+		}
+		time.Sleep(10 * time.Minute) // fake time: past the backoff
+		if _, err := c.Credentials("acme", acct).Retrieve(ctx); err != nil {
+			t.Errorf("refresh after STS answers again = %v; want a session: the hung access-role call still holds the shared cache", err)
 		}
 	})
 }
