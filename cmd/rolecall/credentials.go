@@ -71,9 +71,11 @@ func (o *apiOptions) awsConfig(ctx context.Context) (aws.Config, error) {
 	return cfg, nil
 }
 
-// client is the RoleCall API: the ops token of serve from
-// ROLECALL_OPS_TOKEN, or else SigV4 with the base credentials, for the
-// deployed API's AWS_IAM routes.
+// client is the RoleCall API, authorized as the ops commands' --auth auto
+// decides (authMode): SigV4 with the base credentials for a deployed
+// API's execute-api host, whose AWS_IAM routes would refuse serve's token
+// (so it never leaves the machine), else the ops token of serve from
+// ROLECALL_OPS_TOKEN when set, else SigV4.
 func (o *apiOptions) client(cfg aws.Config) (*access.API, error) {
 	if o.api == "" {
 		return nil, errors.New("no RoleCall API: pass --api URL or set ROLECALL_API")
@@ -82,10 +84,13 @@ func (o *apiOptions) client(cfg aws.Config) (*access.API, error) {
 	if err != nil {
 		return nil, err
 	}
-	api := &access.API{BaseURL: o.api}
-	if tok := os.Getenv("ROLECALL_OPS_TOKEN"); tok != "" {
-		api.Auth = access.BearerToken(tok)
-	} else {
+	token := os.Getenv("ROLECALL_OPS_TOKEN")
+	mode, err := authMode("auto", token, u.Hostname())
+	if err != nil {
+		return nil, err
+	}
+	api := &access.API{BaseURL: o.api, Auth: access.BearerToken(token)}
+	if mode == "sigv4" {
 		api.Auth = access.SigV4{Credentials: cfg.Credentials, Region: signingRegion("", u.Hostname(), cfg.Region)}
 	}
 	return api, nil
@@ -193,7 +198,8 @@ access role, whose session assumes the customer's role with the tenant's externa
 Only VERIFIED connections are handed out: otherwise it prints a one-line reason to
 stderr and exits 1. When the customer's role denies access, RoleCall is asked to
 re-check the connection. The RoleCall API comes from --api or ROLECALL_API, authorized
-with ROLECALL_OPS_TOKEN (serve) or SigV4 (the deployed API). The credentials are
+with SigV4 for an execute-api URL (the deployed API), else with ROLECALL_OPS_TOKEN
+(serve) when it is set, else with SigV4. The credentials are
 printed to stdout only; nothing is logged.`,
 		Example: `  rolecall credentials --tenant acme --account 111111111111 --api https://abc123.execute-api.eu-west-1.amazonaws.com
   # in ~/.aws/config (rolecall profiles writes this):

@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/rolecall/rolecall/access"
 	"github.com/rolecall/rolecall/internal/opsapi/opsapitest"
 	"github.com/rolecall/rolecall/internal/testkit/syncbuf"
 )
@@ -171,6 +173,56 @@ func TestAuthDecision(t *testing.T) {
 			t.Errorf("signingRegion(%q, %q, %q) = %q, want %q", tc.flag, tc.host, tc.sdk, got, tc.want)
 		}
 	}
+}
+
+// The workload commands (credentials, profiles, terraform) authorize as
+// the ops commands' --auth auto: a deployed API's execute-api host is
+// signed with SigV4 even in a shell that exported serve's
+// ROLECALL_OPS_TOKEN (API Gateway would refuse the token, which would have
+// left the machine for nothing), and a loopback API without the token is
+// refused before anything is sent.
+func TestWorkloadClientAuthIsTheOpsCommandsAuto(t *testing.T) {
+	tests := []struct {
+		api, token string
+		want       string // "token", the SigV4 region, or "usage"
+	}{
+		{"https://abc123.execute-api.eu-west-1.amazonaws.com", "serve-ops-token", "eu-west-1"},
+		{"https://abc123.execute-api.eu-west-1.amazonaws.com", "", "eu-west-1"},
+		{"http://127.0.0.1:8080", "serve-ops-token", "token"},
+		{"https://api.partner.example", "serve-ops-token", "token"},
+		{"https://api.partner.example", "", "us-west-2"},
+		{"http://127.0.0.1:8080", "", "usage"},
+	}
+	cfg := aws.Config{Region: "us-west-2", Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")}
+	for _, tc := range tests {
+		t.Setenv("ROLECALL_OPS_TOKEN", tc.token)
+		o := apiOptions{api: tc.api}
+		api, err := o.client(cfg)
+		got := "usage"
+		switch a := authOf(api).(type) {
+		case access.BearerToken:
+			got = "token"
+			if string(a) != tc.token {
+				t.Errorf("%+v: bearer token %q", tc, string(a))
+			}
+		case access.SigV4:
+			got = a.Region
+		}
+		if _, usage := err.(usageError); err != nil && !usage {
+			t.Errorf("%+v: %v is not a usage error", tc, err)
+		}
+		if got != tc.want {
+			t.Errorf("client(%q) with ROLECALL_OPS_TOKEN %q authorizes with %q, want %q", tc.api, tc.token, got, tc.want)
+		}
+	}
+}
+
+// authOf is api's Authorizer, nil for no api.
+func authOf(api *access.API) access.Authorizer {
+	if api == nil {
+		return nil
+	}
+	return api.Auth
 }
 
 // fakeLogs answers FilterLogEvents (JSON 1.1) for one log group with two

@@ -124,7 +124,7 @@ func apiURL(s string) (*url.URL, error) {
 // or "sigv4" (a deployed API). auto takes SigV4 for an API Gateway host,
 // else the token when there is one, SigV4 for any other host than
 // loopback, and refuses a loopback API without a token (serve always has
-// one).
+// one). The workload commands, which have no --auth, take auto.
 func authMode(flag, token, host string) (string, error) {
 	host = dnsName(host)
 	switch flag {
@@ -144,7 +144,7 @@ func authMode(flag, token, host string) (string, error) {
 		case token != "":
 			return "token", nil
 		case loopback.Host(host):
-			return "", usagef("set ROLECALL_OPS_TOKEN to the ops token rolecall serve printed (or --auth sigv4)")
+			return "", usagef("set ROLECALL_OPS_TOKEN to the ops token rolecall serve printed (or give an ops command --auth sigv4)")
 		}
 		return "sigv4", nil
 	}
