@@ -167,14 +167,40 @@ func (o profilesOptions) section(r access.Ref) profileSection {
 	return s
 }
 
-// shellWord quotes s for a POSIX shell (the Go SDK runs credential_process
-// with sh -c) and for Python's shlex (the AWS CLI and boto3 split it with
-// it): safe words stay bare, anything else is single-quoted.
+// shellWord quotes s for the readers of credential_process: sh -c (the
+// Go SDK outside Windows), Python's shlex (the AWS CLI and boto3), and on
+// Windows cmd.exe /C (the Go and JavaScript SDKs) and botocore's own
+// split, which know no single quotes. Safe words stay bare. Others are
+// double-quoted, as the AWS CLI guide advises for a path, so that a
+// Windows path (C:\Program Files\rolecall.exe) is one word on Windows
+// too; a word that sh would change between double quotes
+// (doubleQuotable) is single-quoted instead, which sh and shlex read
+// alike.
 func shellWord(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.,/:@+=") == "" {
+	switch {
+	case s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.,/:@+=") == "":
 		return s
+	case doubleQuotable(s):
+		return `"` + s + `"`
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// doubleQuotable reports whether s reads back as itself between double
+// quotes in sh and in shlex: it holds no '"', '$' or '`', and no
+// backslash before another, a line break or the closing quote (sh would
+// take those backslashes as escapes). A lone backslash, as in a Windows
+// path, stays as it is.
+func doubleQuotable(s string) bool {
+	if strings.ContainsAny(s, "\"$`") {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && (i+1 == len(s) || s[i+1] == '\\' || s[i+1] == '\n') {
+			return false
+		}
+	}
+	return true
 }
 
 // checkValue refuses a setting the profiles would carry that an AWS config

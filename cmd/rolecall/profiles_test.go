@@ -166,7 +166,14 @@ var credentialProcessCases = []profilesOptions{
 	{command: "/usr/bin/rolecall", verifiedOptions: verifiedOptions{apiOptions: apiOptions{api: "http://127.0.0.1:8080"}}},
 	{command: "/Users/Jane Doe/bin/rolecall", verifiedOptions: verifiedOptions{apiOptions: apiOptions{api: "http://[::1]:8080"}}},
 	{command: "/opt/it's/rolecall", verifiedOptions: verifiedOptions{apiOptions: apiOptions{api: "https://x.example/prod?a=b", baseProfile: "my base"}}},
+	{command: `C:\Users\dev\bin\rolecall.exe`, verifiedOptions: verifiedOptions{apiOptions: apiOptions{api: "https://abc123.execute-api.eu-west-1.amazonaws.com"}}},
+	{command: `C:\Program Files\RoleCall\rolecall.exe`, verifiedOptions: verifiedOptions{apiOptions: apiOptions{api: "http://127.0.0.1:8080", baseProfile: "my base"}}},
+	{command: "/opt/$HOME/`id`/rolecall", verifiedOptions: verifiedOptions{apiOptions: apiOptions{api: "http://127.0.0.1:8080", baseProfile: `trailing\`}}},
 }
+
+// windowsCommand reports whether o's command is a Windows path, which
+// Windows readers of credential_process must take as one word too.
+func windowsCommand(o profilesOptions) bool { return strings.HasPrefix(o.command[1:], `:\`) }
 
 // credentialProcessWords is what o.section writes for ref, as words.
 func credentialProcessWords(o profilesOptions, ref access.Ref) []string {
@@ -188,12 +195,16 @@ func loadProfile(t *testing.T, path, profile string) (config.SharedConfig, error
 
 // TestCredentialProcessReadsBackAsWritten: the Go SDK reads each profile's
 // credential_process as written, and sh -c (how it runs it) splits it
-// into the intended words.
+// into the intended words; a Windows executable's path is double-quoted,
+// never single-quoted (cmd.exe knows no single quotes).
 func TestCredentialProcessReadsBackAsWritten(t *testing.T) {
 	ref := access.Ref{TenantID: "acme", AccountID: "111122223333"}
 	for _, o := range credentialProcessCases {
 		t.Run(o.command, func(t *testing.T) {
 			s := o.section(ref)
+			if want := `credential_process = "` + o.command + `" credentials `; windowsCommand(o) && !strings.HasPrefix(s.lines[0], want) {
+				t.Errorf("%s\nwant it to start %s", s.lines[0], want)
+			}
 			path := filepath.Join(t.TempDir(), "config")
 			writeTestFile(t, path, s.text())
 			sc, err := loadProfile(t, path, s.name)

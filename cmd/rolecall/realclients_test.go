@@ -172,15 +172,17 @@ func TestBoto3BackendWalksEveryCustomer(t *testing.T) {
 
 // botocoreReads is what botocore (Debian's python3-boto3) reads from the
 // AWS config file at path: each section's settings, and each
-// credential_process split as botocore splits it to run it.
-func botocoreReads(t *testing.T, path string) (sections map[string]map[string]string, words map[string][]string) {
+// credential_process split as botocore splits it to run it, here and on
+// Windows (its own split, which knows no single quotes).
+func botocoreReads(t *testing.T, path string) (sections map[string]map[string]string, words, windowsWords map[string][]string) {
 	t.Helper()
 	const script = `import json, sys
 from botocore.configloader import raw_config_parse
-from botocore.compat import compat_shell_split
+from botocore.compat import compat_shell_split, _windows_shell_split
 cfg = raw_config_parse(sys.argv[1])
 words = {s: compat_shell_split(v["credential_process"]) for s, v in cfg.items() if "credential_process" in v}
-print(json.dumps({"sections": cfg, "words": words}))`
+windows = {s: _windows_shell_split(v["credential_process"]) for s, v in cfg.items() if "credential_process" in v}
+print(json.dumps({"sections": cfg, "words": words, "windows": windows}))`
 	out, err := exec.Command(debianPython3, "-c", script, path).CombinedOutput()
 	if err != nil {
 		t.Fatalf("botocore refuses the config file: %v\n%s", err, out)
@@ -188,15 +190,17 @@ print(json.dumps({"sections": cfg, "words": words}))`
 	var got struct {
 		Sections map[string]map[string]string
 		Words    map[string][]string
+		Windows  map[string][]string
 	}
 	if err := json.Unmarshal(out, &got); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	return got.Sections, got.Words
+	return got.Sections, got.Words, got.Windows
 }
 
 // TestBotocoreReadsTheProfilesAsWritten: botocore splits each
-// credential_process into the words rolecall wrote, and a merge into a
+// credential_process into the words rolecall wrote (one of a Windows
+// executable's path on Windows too), and a merge into a
 // config whose headers carry comments leaves a file botocore reads, with
 // the user's profile and one rolecall profile of the name.
 func TestBotocoreReadsTheProfilesAsWritten(t *testing.T) {
@@ -206,8 +210,12 @@ func TestBotocoreReadsTheProfilesAsWritten(t *testing.T) {
 		s := o.section(ref)
 		path := filepath.Join(t.TempDir(), "config")
 		writeTestFile(t, path, s.text())
-		if _, words := botocoreReads(t, path); !slices.Equal(words[s.header()], credentialProcessWords(o, ref)) {
+		_, words, windows := botocoreReads(t, path)
+		if !slices.Equal(words[s.header()], credentialProcessWords(o, ref)) {
 			t.Errorf("botocore runs %q, want %q", words[s.header()], credentialProcessWords(o, ref))
+		}
+		if windowsCommand(o) && !slices.Equal(windows[s.header()], credentialProcessWords(o, ref)) {
+			t.Errorf("botocore on Windows runs %q, want %q", windows[s.header()], credentialProcessWords(o, ref))
 		}
 	}
 
@@ -221,7 +229,7 @@ func TestBotocoreReadsTheProfilesAsWritten(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	sections, _ := botocoreReads(t, path)
+	sections, _, _ := botocoreReads(t, path)
 	for _, p := range []string{"profile rolecall-acme-111122223333", "profile rolecall-acme-444455556666"} {
 		if got := sections[p]["credential_process"]; got != "/new/rolecall" {
 			t.Errorf("%s: credential_process %q", p, got)

@@ -431,10 +431,26 @@ func TestMergeINI(t *testing.T) {
 	}
 }
 
-func TestShellWord(t *testing.T) {
+// A word of credential_process that needs quoting is double-quoted, which
+// Windows readers (cmd.exe, botocore's Windows split) take as well as sh
+// and shlex, so a Windows path is never single-quoted; only a word that
+// sh would expand or unescape between double quotes ($, `, ", a backslash
+// before another or at the end) is single-quoted.
+func TestShellWordDoubleQuotesUnlessShWouldChangeIt(t *testing.T) {
 	tests := map[string]string{
-		"/usr/bin/rolecall": "/usr/bin/rolecall", "http://127.0.0.1:8080": "http://127.0.0.1:8080",
-		"/path with space/rolecall": "'/path with space/rolecall'", "it's": `'it'\''s'`, "": "''", "$(rm)": "'$(rm)'",
+		"/usr/bin/rolecall":                "/usr/bin/rolecall",
+		"http://127.0.0.1:8080":            "http://127.0.0.1:8080",
+		"/path with space/rolecall":        `"/path with space/rolecall"`,
+		`C:\Users\dev\bin\rolecall.exe`:    `"C:\Users\dev\bin\rolecall.exe"`,
+		`C:\Program Files\RoleCall\rc.exe`: `"C:\Program Files\RoleCall\rc.exe"`,
+		"it's":                             `"it's"`,
+		"":                                 `""`,
+		"$(rm)":                            "'$(rm)'",
+		"`rm`":                             "'`rm`'",
+		`say "hi"`:                         `'say "hi"'`,
+		`it's "$x"`:                        `'it'\''s "$x"'`,
+		`\\server\share\rc.exe`:            `'\\server\share\rc.exe'`,
+		`C:\dir\`:                          `'C:\dir\'`,
 	}
 	for in, want := range tests {
 		if got := shellWord(in); got != want {
