@@ -40,11 +40,19 @@ func RotationStarted(t tenant.Tenant) Event {
 }
 
 // RotationCompleted is the event of the end of t's rotation (t as it was,
-// before its previous external ID was retired) at time at.
+// before its previous external ID was retired) at time at. Its GraceEndsAt
+// is when the previous external ID stopped being accepted: the grace's
+// planned end once it has passed (GRACE_ENDED), otherwise at, since a
+// rotation without grace (REVOKED) or completed early (ALL_CURRENT,
+// SUPERSEDED) retires the previous ID at once.
 func RotationCompleted(t tenant.Tenant, completion string, at time.Time) Event {
+	graceEnd := t.GraceEndsAt.UTC()
+	if graceEnd.IsZero() || graceEnd.After(at) {
+		graceEnd = at.UTC()
+	}
 	return Event{EventID: TenantEventID(t.ID, ExternalIDRotationCompleted, t.ExternalIDVersion), DetailType: ExternalIDRotationCompleted,
 		TenantID: t.ID, OccurredAt: at.UTC(), Version: int64(t.ExternalIDVersion), ExternalIDVersion: t.ExternalIDVersion,
-		PreviousExternalIDVersion: t.ExternalIDVersion - 1, GraceEndsAt: t.GraceEndsAt.UTC(), Completion: completion}
+		PreviousExternalIDVersion: t.ExternalIDVersion - 1, GraceEndsAt: graceEnd, Completion: completion}
 }
 
 // tenantDetail is the EventBridge detail of a tenant event.
