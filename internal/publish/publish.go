@@ -82,18 +82,23 @@ func (p *Publisher) log() *slog.Logger {
 }
 
 // Publish puts evs on the bus and returns the indexes of the events that
-// could not be put (ascending), with the reasons joined in err. An event
-// that can never be published (ErrInvalidEvent) is reported at once.
+// could not be put (ascending), with err naming each of them once: its
+// eventId, detail-type and why (the bus's error code, the error of the
+// call that failed as a whole, or the end of ctx before it was put). An
+// event that can never be published (ErrInvalidEvent) is reported at once.
 func (p *Publisher) Publish(ctx context.Context, evs []connection.Event) (failed []int, err error) {
 	retries := backoff.Retries{Attempts: p.Attempts, Base: p.Backoff}.Or(backoff.Retries{Attempts: 3, Base: 100 * time.Millisecond})
-	var errs []error
 	entries := make([]bus.Entry, len(evs))
+	// why[i] is why event i was last refused; final[i] whether that was
+	// the last word on it (batch.Send does not send it again). An event
+	// failed without a final refusal failed because ctx ended first.
+	why, final, sent := make([]error, len(evs)), make([]bool, len(evs)), make([]int, len(evs))
 	var pending []int
 	for i, ev := range evs {
 		e, err := NewEntry(ev, p.Source, p.BusName)
 		if err != nil {
 			failed = append(failed, i)
-			errs = append(errs, err)
+			why[i], final[i] = err, true
 			continue
 		}
 		entries[i] = e
@@ -101,31 +106,55 @@ func (p *Publisher) Publish(ctx context.Context, evs []connection.Event) (failed
 	}
 	policy := batch.Policy{Size: bus.MaxBatch, Attempts: retries.Attempts, Backoff: retries.Base, RetryCalls: true,
 		OnRetry: func(n, round int) { p.log().Warn("retrying events the bus refused", "count", n, "attempt", round) }}
-	bad, reasons := batch.Send(ctx, pending, policy, func(ctx context.Context, idx []int) ([]batch.Failure, error) {
+	bad, _ := batch.Send(ctx, pending, policy, func(ctx context.Context, idx []int) ([]batch.Failure, error) {
 		put := make([]bus.Entry, len(idx))
 		for k, i := range idx {
 			put[k] = entries[i]
+			sent[i]++
 		}
 		fs, err := p.Bus.Put(ctx, put)
 		if err != nil {
 			// The call failed as a whole; the SDK has retried it already.
-			return nil, fmt.Errorf("put %d events: %w", len(idx), err)
+			err = fmt.Errorf("put of %d events failed: %w", len(idx), err)
+			for _, i := range idx {
+				why[i], final[i] = err, sent[i] >= retries.Attempts || ctx.Err() != nil
+			}
+			return nil, err
 		}
 		out := make([]batch.Failure, 0, len(fs))
 		for _, f := range fs {
-			var err error
-			if f.Index >= 0 && f.Index < len(idx) {
-				ev := evs[idx[f.Index]]
-				err = fmt.Errorf("put event %s (%s): %s: %s", ev.EventID, ev.DetailType, f.Code, f.Message)
+			if f.Index < 0 || f.Index >= len(idx) {
+				continue // names no entry of the call
 			}
-			out = append(out, batch.Failure{Index: f.Index, Retryable: f.Retryable(), Err: err})
+			i := idx[f.Index]
+			why[i], final[i] = fmt.Errorf("%s: %s", f.Code, f.Message), !f.Retryable() || sent[i] >= retries.Attempts
+			out = append(out, batch.Failure{Index: f.Index, Retryable: f.Retryable(), Err: why[i]})
 		}
 		return out, nil
 	})
-	failed, errs = append(failed, bad...), append(errs, reasons...)
+	failed = append(failed, bad...)
 	if len(failed) == 0 {
 		return nil, nil
 	}
 	slices.Sort(failed)
+	errs := make([]error, 0, len(failed))
+	for _, i := range failed {
+		errs = append(errs, fmt.Errorf("event %s (%s) not put: %w", evs[i].EventID, evs[i].DetailType, notPut(ctx, why[i], final[i])))
+	}
 	return failed, errors.Join(errs...)
+}
+
+// notPut is why an event was not put: its last refusal when that was
+// final, otherwise the end of ctx, which came before its first put or its
+// retry.
+func notPut(ctx context.Context, last error, final bool) error {
+	end := context.Cause(ctx)
+	switch {
+	case final || end == nil:
+		return last
+	case last == nil:
+		return fmt.Errorf("not sent before the context ended: %w", end)
+	default:
+		return fmt.Errorf("not retried before the context ended: %w (last refusal: %w)", end, last)
+	}
 }

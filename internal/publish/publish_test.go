@@ -199,6 +199,7 @@ func TestPublish(t *testing.T) {
 			if (err != nil) != (tt.wantErr != "") || err != nil && !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("err = %v, want one mentioning %q", err, tt.wantErr)
 			}
+			checkNamed(t, err, tt.events, failed)
 			var want [][]string
 			for _, call := range tt.wantCalls {
 				var s []string
@@ -227,16 +228,82 @@ func TestPublish(t *testing.T) {
 	}
 }
 
+// checkNamed fails t unless err has one line per failed event, and each
+// names the event's eventId and detail-type: the log of a batch says which
+// events were not put, whatever stopped them.
+func checkNamed(t *testing.T, err error, evs []connection.Event, failed []int) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != len(failed) {
+		t.Errorf("err has %d lines for %d failed events:\n%v", len(lines), len(failed), err)
+		return
+	}
+	for k, i := range failed {
+		if name := fmt.Sprintf("event %s (%s) not put: ", evs[i].EventID, evs[i].DetailType); !strings.HasPrefix(lines[k], name) {
+			t.Errorf("err line %q does not start with %q", lines[k], name)
+		}
+	}
+}
+
+// cancelAfterPut ends a publish's context once a Put has returned.
+type cancelAfterPut struct {
+	publish.Bus
+	cancel context.CancelFunc
+}
+
+func (b cancelAfterPut) Put(ctx context.Context, entries []bus.Entry) ([]bus.Failure, error) {
+	defer b.cancel()
+	return b.Bus.Put(ctx, entries)
+}
+
+// TestPublishStopsWhenContextDone: once the context ends nothing more is
+// sent, the wait before a retry is cut short, and each event not put is
+// named with the end of the context (and its last refusal) as the cause.
 func TestPublishStopsWhenContextDone(t *testing.T) {
-	b := newScriptedBus()
-	b.failCalls = 100
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	p := &publish.Publisher{Bus: b, Backoff: time.Hour}
-	start := time.Now()
-	failed, err := p.Publish(ctx, manyEvents(2))
-	if len(failed) != 2 || err == nil || time.Since(start) > time.Second {
-		t.Fatalf("Publish with a cancelled context = %v, %v after %s", failed, err, time.Since(start))
+	evs := manyEvents(2)
+	tests := []struct {
+		name        string
+		cancelFirst bool     // the context has ended before Publish
+		refuse      []string // codes for evs[0]
+		failCalls   int
+		wantFail    []int
+		wantErr     []string
+	}{
+		{name: "ended before the first put", cancelFirst: true, failCalls: 100, wantFail: []int{0, 1},
+			wantErr: []string{"not sent before the context ended: context canceled"}},
+		{name: "ended while a refused event waits for its retry", refuse: []string{"ThrottlingException"}, wantFail: []int{0},
+			wantErr: []string{"not retried before the context ended: context canceled", "ThrottlingException"}},
+		{name: "ended during a call that fails as a whole", failCalls: 1, wantFail: []int{0, 1},
+			wantErr: []string{"put of 2 events failed: scripted: service unavailable"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newScriptedBus()
+			b.failCalls = tt.failCalls
+			if tt.refuse != nil {
+				b.refuse[evs[0].EventID] = tt.refuse
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tt.cancelFirst {
+				cancel()
+			}
+			p := &publish.Publisher{Bus: cancelAfterPut{Bus: b, cancel: cancel}, Backoff: time.Hour}
+			start := time.Now()
+			failed, err := p.Publish(ctx, evs)
+			if !slices.Equal(failed, tt.wantFail) || err == nil || time.Since(start) > time.Second {
+				t.Fatalf("Publish = %v, %v after %s; want %v failed at once", failed, err, time.Since(start), tt.wantFail)
+			}
+			for _, s := range tt.wantErr {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("err = %v, want one mentioning %q", err, s)
+				}
+			}
+			checkNamed(t, err, evs, failed)
+		})
 	}
 }
 

@@ -180,3 +180,26 @@ func TestHandlerReportsFailures(t *testing.T) {
 		}
 	}
 }
+
+// TestHandlerLogsEveryEventNotPut: when PutEvents fails as a whole on
+// every round, every record is reported as a batch item failure and the
+// log names each event not put (the README's "What operators see").
+func TestHandlerLogsEveryEventNotPut(t *testing.T) {
+	in := loadSample(t)
+	b := newScriptedBus()
+	b.failCalls = 100
+	var logs bytes.Buffer
+	h := &publish.Handler{Publisher: &publish.Publisher{Bus: b, Backoff: time.Millisecond}, Log: newLogger(&logs)}
+	resp, err := h.Handle(context.Background(), in)
+	if err != nil || len(resp.BatchItemFailures) != len(in.Records) {
+		t.Fatalf("Handle = %d failures, %v; want all %d records reported", len(resp.BatchItemFailures), err, len(in.Records))
+	}
+	for _, ev := range publishtest.LifecycleEvents() {
+		if n := strings.Count(logs.String(), ev.EventID); n != 1 {
+			t.Errorf("event %s (%s) was not put; the logs name it %d times, want once", ev.EventID, ev.DetailType, n)
+		}
+	}
+	if t.Failed() {
+		t.Logf("logs:\n%s", logs.String())
+	}
+}
