@@ -4,10 +4,12 @@ import (
 	"cmp"
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/deadline"
 	"github.com/rolecall/rolecall/internal/store"
 )
 
@@ -26,6 +28,12 @@ func (h *Handler) log() *slog.Logger {
 	return cmp.Or(h.Log, slog.Default())
 }
 
+// answerMargin is how long before the invocation's deadline publishing is
+// cut short: the time kept to answer, since Lambda discards the answer of
+// an invocation stopped at its timeout and retries the whole batch, events
+// already put included.
+const answerMargin = 2 * time.Second
+
 // Handle publishes the batch's outbox events. A record that is not an
 // outbox insert is skipped (the filter keeps them out; this is a second
 // guard). A record that looks like an outbox event but cannot be decoded or
@@ -33,6 +41,8 @@ func (h *Handler) log() *slog.Logger {
 // finally sends it to the stream's on-failure destination; nothing is
 // dropped silently. Lambda checkpoints at the lowest failed sequence number,
 // so later records may be published twice: consumers deduplicate on eventId.
+// Publishing ends answerMargin before ctx's deadline (an event bus that
+// stops answering); the records not yet put are then batch item failures.
 func (h *Handler) Handle(ctx context.Context, in events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	decode := h.Decode
 	if decode == nil {
@@ -59,7 +69,9 @@ func (h *Handler) Handle(ctx context.Context, in events.DynamoDBEvent) (events.D
 		evs = append(evs, ev)
 		recs = append(recs, r)
 	}
-	failed, err := h.Publisher.Publish(ctx, evs)
+	pctx, cancel := deadline.Reserve(ctx, answerMargin)
+	failed, err := h.Publisher.Publish(pctx, evs)
+	cancel()
 	for _, i := range failed {
 		fail(recs[i])
 	}

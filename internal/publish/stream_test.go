@@ -6,13 +6,16 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/rolecall/rolecall/internal/bus"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/publish"
 	"github.com/rolecall/rolecall/internal/publish/publishtest"
@@ -202,4 +205,56 @@ func TestHandlerLogsEveryEventNotPut(t *testing.T) {
 	if t.Failed() {
 		t.Logf("logs:\n%s", logs.String())
 	}
+}
+
+// hangingBus puts the entries of its first call and holds the next calls
+// until their context ends, as an event bus that stops answering.
+type hangingBus struct {
+	*bus.Memory
+	calls int
+}
+
+func (b *hangingBus) Put(ctx context.Context, entries []bus.Entry) ([]bus.Failure, error) {
+	if b.calls++; b.calls == 1 {
+		return b.Memory.Put(ctx, entries)
+	}
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestHandlerAnswersBeforeTheInvocationDeadline: when the bus stops
+// answering, the handler stops publishing before the invocation's deadline
+// and answers in time with the records not put as batch item failures;
+// answering at the deadline, Lambda would have timed the invocation out and
+// retried the whole batch, the events already put included.
+func TestHandlerAnswersBeforeTheInvocationDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		in := loadSample(t)
+		b := &hangingBus{Memory: bus.NewMemory()}
+		var logs bytes.Buffer
+		h := &publish.Handler{Publisher: &publish.Publisher{Bus: b, Backoff: time.Millisecond}, Log: newLogger(&logs)}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		deadline, _ := ctx.Deadline()
+		resp, err := h.Handle(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if now := time.Now(); !now.Before(deadline) {
+			t.Fatalf("Handle answered %v after the invocation's deadline", now.Sub(deadline))
+		}
+		var got, want []string
+		for _, f := range resp.BatchItemFailures {
+			got = append(got, f.ItemIdentifier)
+		}
+		for _, r := range in.Records[bus.MaxBatch:] {
+			want = append(want, r.Change.SequenceNumber)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("batch item failures = %v, want the records after the first put's %d: %v", got, bus.MaxBatch, want)
+		}
+		if !strings.Contains(logs.String(), "events not published") {
+			t.Errorf("no log of the events not published:\n%s", logs.String())
+		}
+	})
 }

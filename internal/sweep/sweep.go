@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/deadline"
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/queue"
 	"github.com/rolecall/rolecall/internal/rotation"
@@ -173,23 +174,14 @@ type part struct {
 }
 
 // bounded is the context a sweep works in: ctx, ending Margin before its
-// deadline.
+// deadline (half the time left when that is closer than twice Margin, as
+// when serve bounds each sweep by its ticker's interval).
 func (s *Sweeper) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
 	margin := s.Margin
 	if margin <= 0 {
 		margin = 3 * time.Second
 	}
-	dl, ok := ctx.Deadline()
-	if !ok {
-		return context.WithCancel(ctx)
-	}
-	// A deadline closer than twice the margin (serve bounds each sweep by
-	// its ticker's interval, which may be a second) leaves half the time
-	// left for the work, not none.
-	if left := time.Until(dl); margin > left/2 {
-		margin = left / 2
-	}
-	return context.WithDeadline(ctx, dl.Add(-margin))
+	return deadline.Reserve(ctx, margin)
 }
 
 func (s *Sweeper) run(ctx context.Context, mode string, parts []part) (Result, error) {
