@@ -33,7 +33,8 @@ type streamHandler interface {
 // and hands the records to the publish handler as the DynamoDB event the
 // Lambda gets, retrying the records it reports as failures. Shards open at
 // start are read from their latest record (what came before was the
-// business of an earlier run); shards that appear later, from their start.
+// business of an earlier run, or of the deployed publish function); shards
+// that appear later, from their start.
 type streamFeed struct {
 	api       StreamsAPI
 	streamARN string
@@ -44,6 +45,9 @@ type streamFeed struct {
 	poll time.Duration
 
 	shards map[string]*shardReader
+	// started is when start ran: a shard read from LATEST whose iterator
+	// is renewed before a record was read skips the records before it.
+	started time.Time
 	// lastDescribe throttles the shard discovery.
 	lastDescribe time.Time
 	// left are records a stopped run read but had not published yet;
@@ -55,7 +59,20 @@ type shardReader struct {
 	iterator string
 	lastSeq  string
 	closed   bool
+	// fromLatest: the shard was read from LATEST at start.
+	fromLatest bool
+	// since, when set, drops the records created before it: a shard read
+	// from LATEST renewed at TRIM_HORIZON before any record was read. It
+	// is cleared at the first record kept (later ones are newer).
+	since time.Time
 }
+
+// startSlack is how far before the feed's start a shard renewed at
+// TRIM_HORIZON keeps records: creation times are rounded down to the
+// second and stamped by the stream's clock, not this machine's, so a
+// record of the last seconds before the start may be published again
+// (consumers deduplicate on eventId) rather than one after it lost.
+const startSlack = 2 * time.Second
 
 const streamBatch = 100
 
@@ -66,6 +83,7 @@ func (f *streamFeed) start(ctx context.Context) error {
 		f.poll = 100 * time.Millisecond
 	}
 	f.shards = map[string]*shardReader{}
+	f.started = time.Now()
 	return f.discover(ctx, true)
 }
 
@@ -99,7 +117,7 @@ func (f *streamFeed) discover(ctx context.Context, initial bool) error {
 			if err != nil {
 				return fmt.Errorf("iterator of shard %s: %w", id, err)
 			}
-			f.shards[id] = &shardReader{iterator: aws.ToString(it.ShardIterator)}
+			f.shards[id] = &shardReader{iterator: aws.ToString(it.ShardIterator), fromLatest: initial}
 		}
 		start = out.StreamDescription.LastEvaluatedShardId
 		if start == nil {
@@ -143,8 +161,8 @@ func (f *streamFeed) drain(ctx context.Context) {
 	}
 }
 
-// once reads every open shard once and returns how many records it
-// delivered; the handler's calls run with pub (see deliver).
+// once reads every open shard once and returns how many records it read
+// (delivered or skipped); the handler's calls run with pub (see deliver).
 func (f *streamFeed) once(ctx, pub context.Context) (int, error) {
 	if time.Since(f.lastDescribe) > 2*time.Second {
 		if err := f.discover(ctx, false); err != nil {
@@ -174,10 +192,16 @@ func (f *streamFeed) read(ctx, pub context.Context, id string, sh *shardReader) 
 		// An expired iterator continues after the last record read. An
 		// iterator past the trim horizon restarts at the oldest record
 		// still there: some records may come twice, which publishing
-		// tolerates (the same event keeps its eventId).
+		// tolerates (the same event keeps its eventId). A shard read from
+		// LATEST with no record read yet has no position to continue
+		// from: it restarts at the oldest record too, skipping those
+		// written before the start, which are not this run's to publish.
 		in := &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(f.streamARN), ShardId: aws.String(id), ShardIteratorType: st.ShardIteratorTypeTrimHorizon}
 		if sh.lastSeq != "" && trimmed == nil {
 			in.ShardIteratorType, in.SequenceNumber = st.ShardIteratorTypeAfterSequenceNumber, aws.String(sh.lastSeq)
+		}
+		if sh.lastSeq == "" && sh.fromLatest {
+			sh.since = f.started.Add(-startSlack)
 		}
 		if trimmed != nil {
 			f.log.Warn("stream iterator past the trim horizon; reading the shard from its oldest record", "shard", id)
@@ -195,9 +219,15 @@ func (f *streamFeed) read(ctx, pub context.Context, id string, sh *shardReader) 
 	if len(out.Records) > 0 {
 		recs := make([]events.DynamoDBEventRecord, 0, len(out.Records))
 		for _, r := range out.Records {
+			if sh.beforeSince(r) {
+				continue
+			}
+			sh.since = time.Time{}
 			recs = append(recs, lambdaRecord(r, f.streamARN))
 		}
-		f.left = append(f.left, f.deliver(ctx, pub, recs)...)
+		if len(recs) > 0 {
+			f.left = append(f.left, f.deliver(ctx, pub, recs)...)
+		}
 		sh.lastSeq = aws.ToString(out.Records[len(out.Records)-1].Dynamodb.SequenceNumber)
 	}
 	if out.NextShardIterator == nil {
@@ -207,6 +237,14 @@ func (f *streamFeed) read(ctx, pub context.Context, id string, sh *shardReader) 
 		sh.iterator = aws.ToString(out.NextShardIterator)
 	}
 	return len(out.Records), nil
+}
+
+// beforeSince reports whether r is to be skipped as created before sh.since.
+// A record without a creation time is kept: published twice rather than
+// lost.
+func (sh *shardReader) beforeSince(r st.Record) bool {
+	return !sh.since.IsZero() && r.Dynamodb != nil && r.Dynamodb.ApproximateCreationDateTime != nil &&
+		r.Dynamodb.ApproximateCreationDateTime.Before(sh.since)
 }
 
 // deliver hands records to the handler, retrying those it reports as

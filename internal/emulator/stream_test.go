@@ -96,14 +96,20 @@ func (f *fakeStream) GetRecords(ctx context.Context, in *dynamodbstreams.GetReco
 	return out, nil
 }
 
+func newFakeStream(shards ...string) *fakeStream {
+	return &fakeStream{shards: shards, records: map[string][]st.Record{}, closed: map[string]bool{},
+		expire: map[string]bool{}, trim: map[string]bool{}, kinds: map[string]st.ShardIteratorType{}}
+}
+
+// add appends a record created now, its creation time rounded down to the
+// second as DynamoDB Streams gives it.
 func (f *fakeStream) add(shard, seq, pk string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.records[shard] = append(f.records[shard], st.Record{
 		EventName: st.OperationTypeInsert,
-		Dynamodb: &st.StreamRecord{SequenceNumber: aws.String(seq), NewImage: map[string]st.AttributeValue{
-			"PK": &st.AttributeValueMemberS{Value: pk},
-		}},
+		Dynamodb: &st.StreamRecord{SequenceNumber: aws.String(seq), ApproximateCreationDateTime: aws.Time(time.Now().Truncate(time.Second)),
+			NewImage: map[string]st.AttributeValue{"PK": &st.AttributeValueMemberS{Value: pk}}},
 	})
 }
 
@@ -154,28 +160,45 @@ func TestStreamFeed(t *testing.T) {
 	fs.add("b", "4", "z")
 	f.drain(ctx) // reads the end of a (nothing), marks it closed
 	f.drain(ctx) // discovers b
-	fs.add("b", "5", "w")
-	fs.expire["b"] = true // the iterator expires: renewed after the last sequence number
-	f.drain(ctx)
-	f.drain(ctx)
-
-	if fs.kinds["b"] != st.ShardIteratorTypeAfterSequenceNumber {
-		t.Errorf("the renewed iterator of b is %s", fs.kinds["b"])
-	}
+	// The iterator expires: renewed after the last sequence number.
+	addAndRenew(t, f, fs.expire, "b", "5", "w", st.ShardIteratorTypeAfterSequenceNumber)
 	// The iterator falls behind the trim horizon: the feed goes on from
 	// the oldest record left (delivering some again) instead of failing.
-	fs.add("b", "6", "v")
-	fs.trim["b"] = true
-	f.drain(ctx)
-	f.drain(ctx)
-	if fs.kinds["b"] != st.ShardIteratorTypeTrimHorizon {
-		t.Errorf("the iterator of b after trimming is %s", fs.kinds["b"])
-	}
+	addAndRenew(t, f, fs.trim, "b", "6", "v", st.ShardIteratorTypeTrimHorizon)
 
 	want := []string{"2=x", "3=y", "3=y", "4=z", "5=w", "4=z", "5=w", "6=v"}
 	if !reflect.DeepEqual(h.seen, want) {
 		t.Errorf("delivered %v, want %v", h.seen, want)
 	}
+}
+
+// TestStreamFeedExpiredBeforeAnyRecord: a shard read from LATEST whose
+// iterator expires before a record was read from it (serve idle or
+// suspended for the 15 minutes an iterator lives) is read again from its
+// oldest record, but the records created before the start (by an earlier
+// run or the deployed publish function) are skipped, bar those of the
+// last seconds (startSlack); the next renewal continues after the last
+// record read.
+func TestStreamFeedExpiredBeforeAnyRecord(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fs := newFakeStream("a")
+		fs.add("a", "1", "hour-before")
+		time.Sleep(time.Hour - time.Second)
+		fs.add("a", "2", "second-before")
+		time.Sleep(time.Second)
+		h := &fakeHandler{failOnce: map[string]bool{}}
+		f := &streamFeed{api: fs, streamARN: "arn:stream", handler: h, log: slog.New(slog.DiscardHandler)}
+		ctx := context.Background()
+		if err := f.start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Minute)
+		addAndRenew(t, f, fs.expire, "a", "3", "after", st.ShardIteratorTypeTrimHorizon)
+		addAndRenew(t, f, fs.expire, "a", "4", "later", st.ShardIteratorTypeAfterSequenceNumber)
+		if want := []string{"2=second-before", "3=after", "4=later"}; !slices.Equal(h.seen, want) {
+			t.Errorf("delivered %v, want %v", h.seen, want)
+		}
+	})
 }
 
 // TestStreamFeedStopDuringRetry: stopping the feed while it waits to
@@ -278,12 +301,31 @@ func TestStreamFeedDrainIsBoundedByItsDeadline(t *testing.T) {
 	})
 }
 
+// addAndRenew adds a record to shard of f's fake stream, fails the
+// shard's next read (fail is its expire or trim) and drains f twice: the
+// first renews the shard's iterator, the second reads from it. The renewed
+// iterator must be of type want.
+func addAndRenew(t *testing.T, f *streamFeed, fail map[string]bool, shard, seq, pk string, want st.ShardIteratorType) {
+	t.Helper()
+	fs := f.api.(*fakeStream)
+	fs.add(shard, seq, pk)
+	fs.mu.Lock()
+	fail[shard] = true
+	fs.mu.Unlock()
+	f.drain(context.Background())
+	f.drain(context.Background())
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if got := fs.kinds[shard]; got != want {
+		t.Errorf("after record %s, the renewed iterator of shard %s is %s, want %s", seq, shard, got, want)
+	}
+}
+
 // oneShardFeed is a stream feed started on a fake stream of one open
 // shard, "a", handing records to h.
 func oneShardFeed(t *testing.T, h streamHandler, log *slog.Logger) (*streamFeed, *fakeStream) {
 	t.Helper()
-	fs := &fakeStream{shards: []string{"a"}, records: map[string][]st.Record{}, closed: map[string]bool{},
-		expire: map[string]bool{}, trim: map[string]bool{}, kinds: map[string]st.ShardIteratorType{}}
+	fs := newFakeStream("a")
 	f := &streamFeed{api: fs, streamARN: "arn:stream", handler: h, log: log}
 	if err := f.start(context.Background()); err != nil {
 		t.Fatal(err)
