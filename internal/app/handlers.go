@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 
 	"github.com/rolecall/rolecall/internal/connection"
@@ -147,7 +148,7 @@ func NewSweep(s Sweep, c Components) (*sweep.Sweeper, error) {
 		sw.Now = c.Clock.Now
 	}
 	if paced(s.Plan) {
-		plan, err := regionPlan(s.Plan, c.Region, s.STSRegions)
+		plan, err := regionPlan(s.Plan, c.Region, s.STSRegions, c.log())
 		if err != nil {
 			return nil, err
 		}
@@ -158,10 +159,19 @@ func NewSweep(s Sweep, c Components) (*sweep.Sweeper, error) {
 
 func paced(p stsbudget.Plan) bool { return p.RequestsPerSecond > 0 }
 
-func regionPlan(p stsbudget.Plan, region string, extra []string) (stsbudget.Plan, error) {
+// regionPlan is the plan over the deployment's Region and extra. A plan
+// whose shares were raised to one check (template.yaml's parameters vary
+// independently, so a small budget over many instances deploys) is used,
+// with a warning at start that the instances may exceed the budget.
+func regionPlan(p stsbudget.Plan, region string, extra []string, log *slog.Logger) (stsbudget.Plan, error) {
 	p.Regions = stsbudget.RegionList(region, extra)
 	if err := p.Validate(); err != nil {
 		return p, err
+	}
+	if over := p.Overshoot(); over > 0 {
+		log.Warn("an instance's share of the STS budget is below one check, so it is raised to one check: the verify instances together may exceed the budget in each Region; raise StsRequestsPerSecond (or StsPriorityPercent) or lower VerifyConcurrency",
+			"requestsPerSecond", p.RequestsPerSecond, "overshootPerSecond", over, "routineShare", p.RoutineShare(),
+			"priorityShare", p.PriorityShare(), "callsPerCheck", stsbudget.CallsPerCheck)
 	}
 	return p, nil
 }
@@ -205,7 +215,7 @@ func NewVerify(s Verify, c Components) (*verify.ByQueue, error) {
 	if !paced(s.Plan) {
 		return h, nil
 	}
-	plan, err := regionPlan(s.Plan, c.Region, s.STSRegions)
+	plan, err := regionPlan(s.Plan, c.Region, s.STSRegions, c.log())
 	if err != nil {
 		return nil, err
 	}

@@ -1,11 +1,16 @@
 package app
 
 import (
+	"bytes"
+	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rolecall/rolecall/internal/register"
+	"github.com/rolecall/rolecall/internal/stsclient"
 )
 
 // TestReadRegisterWait: REGISTRATION_WAIT is accepted up to what a
@@ -45,5 +50,67 @@ func TestReadRegisterWait(t *testing.T) {
 				t.Errorf("Wait = %v, want %v", s.Wait, tc.want)
 			}
 		})
+	}
+}
+
+// TestVerifyAndSweepStartForEveryBudgetTheTemplateAllows: template.yaml's
+// StsRequestsPerSecond (20-10000), StsPriorityPercent (1-50) and
+// VerifyConcurrency (2-100) vary independently; for every combination the
+// verify and sweep functions start, and when a per-instance share is
+// below one check (raised to one) they warn at start that the instances
+// may exceed the budget.
+func TestVerifyAndSweepStartForEveryBudgetTheTemplateAllows(t *testing.T) {
+	for _, tc := range []struct {
+		name                     string
+		budget, percent, routine string
+		warned                   bool
+	}{
+		{"the least budget", "20", "3", "2", true},
+		{"a cautious budget at the default priority", "150", "3", "2", true},
+		{"a budget of 250 over the most instances", "250", "3", "100", true},
+		{"the least priority of the most budget", "10000", "1", "100", false},
+		{"the defaults", "400", "3", "2", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			vars := maps.Clone(deployed)
+			maps.Copy(vars, map[string]string{"STS_REQUESTS_PER_SECOND": tc.budget, "STS_PRIORITY_PERCENT": tc.percent,
+				"VERIFY_MAX_CONCURRENCY": tc.routine, "PRIORITY_MAX_CONCURRENCY": "2"})
+			env := envOf(vars)
+			v, sw := ReadVerify(env), ReadSweep(env)
+			if err := env.Err(); err != nil {
+				t.Fatalf("settings refused: %v", err)
+			}
+			var logs bytes.Buffer
+			c := embedded()
+			c.STS = &stsclient.Regional{}
+			c.Log = slog.New(slog.NewTextHandler(&logs, nil))
+			if _, err := NewVerify(v, c); err != nil {
+				t.Errorf("verify cannot start: %v", err)
+			}
+			if _, err := NewSweep(sw, c); err != nil {
+				t.Errorf("sweep cannot start: %v", err)
+			}
+			warned := strings.Count(logs.String(), "level=WARN msg=\"an instance's share of the STS budget is below one check")
+			if want := map[bool]int{true: 2, false: 0}[tc.warned]; warned != want {
+				t.Errorf("%d warnings of a share raised to one check, want %d:\n%s", warned, want, logs.String())
+			}
+		})
+	}
+}
+
+// TestReadRegionsDropsRepeats: template.yaml's StsRegions pattern accepts
+// a Region listed twice; the functions start with it counted once.
+func TestReadRegionsDropsRepeats(t *testing.T) {
+	vars := maps.Clone(deployed)
+	vars["STS_REGIONS"] = "eu-west-1,eu-west-1"
+	env := envOf(vars)
+	v, sw := ReadVerify(env), ReadSweep(env)
+	if err := env.Err(); err != nil {
+		t.Fatalf("StsRegions=%q refused: %v", vars["STS_REGIONS"], err)
+	}
+	for name, got := range map[string][]string{"verify": v.STSRegions, "sweep": sw.STSRegions} {
+		if !slices.Equal(got, []string{"eu-west-1"}) {
+			t.Errorf("%s STS Regions = %v, want [eu-west-1]", name, got)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -258,19 +259,27 @@ func TestNewLimiterRefusesShareBelowOneCheck(t *testing.T) {
 	}
 }
 
+// TestPlan: the plan splits the budget between the instances; a share
+// below one check is raised to one check, so every plan of settings in
+// their ranges gives each instance a budget that admits a check, and the
+// instances together exceed the budget by Overshoot, at most one check
+// each.
 func TestPlan(t *testing.T) {
 	for _, tc := range []struct {
 		name            string
 		plan            Plan
 		routine, prio   float64
 		checksPerMinute int
+		overshoot       float64
 		err             bool
 	}{
-		{"default", DefaultPlan(), 194, 6, 7680, false},
-		{"budget 600, 5%, one priority instance", Plan{600, 5, 2, 1, nil}, 285, 30, 11320, false},
-		{"priority share below a check", Plan{40, 5, 2, 2, nil}, 19, 1, 0, true},
-		{"no budget", Plan{0, 5, 2, 2, nil}, 0, 0, 0, true},
-		{"priority over half", Plan{400, 60, 2, 2, nil}, 80, 120, 0, true},
+		{"default", DefaultPlan(), 194, 6, 7680, 0, false},
+		{"budget 600, 5%, one priority instance", Plan{600, 5, 2, 1, nil}, 285, 30, 11320, 0, false},
+		{"priority share below a check: raised to one", Plan{40, 5, 2, 2, nil}, 19, 3, 680, 4, false},
+		{"a cautious budget at the default priority", Plan{150, 3, 2, 2, nil}, 72.75, 3, 2800, 1.5, false},
+		{"the least budget over the most instances", Plan{20, 3, 100, 2, nil}, 3, 3, 2000, 286, false},
+		{"no budget", Plan{0, 5, 2, 2, nil}, 0, 0, 0, 0, true},
+		{"priority over half", Plan{400, 60, 2, 2, nil}, 80, 120, 0, 0, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.plan.Validate()
@@ -280,19 +289,35 @@ func TestPlan(t *testing.T) {
 			if tc.err {
 				return
 			}
-			if got := tc.plan.RoutineShare(); got != tc.routine {
+			if got := tc.plan.RoutineShare(); math.Abs(got-tc.routine) > 1e-9 {
 				t.Errorf("routine share %.2f, want %.2f", got, tc.routine)
 			}
-			if got := tc.plan.PriorityShare(); got != tc.prio {
+			if got := tc.plan.PriorityShare(); math.Abs(got-tc.prio) > 1e-9 {
 				t.Errorf("priority share %.2f, want %.2f", got, tc.prio)
 			}
-			if got := int(tc.plan.RoutineChecksPerSecond() * 60); got != tc.checksPerMinute {
+			if got := int(math.Round(tc.plan.RoutineChecksPerSecond() * 60)); got != tc.checksPerMinute {
 				t.Errorf("checks a minute %d, want %d", got, tc.checksPerMinute)
 			}
-			// What the shares admit never exceeds the budget.
+			// Each instance's budget admits a check.
+			if _, err := tc.plan.RoutineBudget(nil); err != nil {
+				t.Errorf("routine budget: %v", err)
+			}
+			if _, err := tc.plan.PriorityBudget(nil); err != nil {
+				t.Errorf("priority budget: %v", err)
+			}
+			// What the shares admit exceeds the budget by the overshoot
+			// only, and that by at most one check per instance.
+			over := tc.plan.Overshoot()
+			if math.Abs(over-tc.overshoot) > 1e-9 {
+				t.Errorf("overshoot %.2f, want %.2f", over, tc.overshoot)
+			}
+			instances := tc.plan.RoutineConcurrency + tc.plan.PriorityConcurrency
+			if over > float64(instances*CallsPerCheck) {
+				t.Errorf("overshoot %.2f is more than one check for each of %d instances", over, instances)
+			}
 			total := float64(tc.plan.RoutineConcurrency)*tc.plan.RoutineShare() + float64(tc.plan.PriorityConcurrency)*tc.plan.PriorityShare()
-			if total > float64(tc.plan.RequestsPerSecond)+1e-9 {
-				t.Errorf("shares sum to %.2f > budget %d", total, tc.plan.RequestsPerSecond)
+			if total > float64(tc.plan.RequestsPerSecond)+over+1e-9 {
+				t.Errorf("shares sum to %.2f > budget %d + overshoot %.2f", total, tc.plan.RequestsPerSecond, over)
 			}
 		})
 	}

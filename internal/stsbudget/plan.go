@@ -60,7 +60,11 @@ func DefaultPlan() Plan {
 		RoutineConcurrency: DefaultConcurrency, PriorityConcurrency: DefaultConcurrency}
 }
 
-// Validate refuses a plan whose shares cannot admit a check.
+// Validate refuses a plan whose settings are out of their ranges. A share
+// below one check is not refused: RoutineShare and PriorityShare raise it
+// to one check (Overshoot says by how much the plan then exceeds the
+// budget), since template.yaml's parameters vary independently and every
+// combination of them must deploy a verify function that starts.
 func (p Plan) Validate() error {
 	var errs []error
 	if p.RequestsPerSecond < 1 {
@@ -72,28 +76,37 @@ func (p Plan) Validate() error {
 	if p.RoutineConcurrency < 1 || p.PriorityConcurrency < 1 {
 		errs = append(errs, fmt.Errorf("concurrency %d/%d: want at least 1", p.RoutineConcurrency, p.PriorityConcurrency))
 	}
-	if len(errs) == 0 {
-		for _, share := range []float64{p.RoutineShare(), p.PriorityShare()} {
-			if math.Floor(share)-CallsPerCheck+1 < 1 {
-				errs = append(errs, fmt.Errorf("a share of %.2f STS requests a second per instance is below one check (%d calls): raise the budget or lower the concurrency", share, CallsPerCheck))
-				break
-			}
-		}
-	}
 	if len(errs) > 0 {
 		return fmt.Errorf("stsbudget: %w", errors.Join(errs...))
 	}
 	return nil
 }
 
-// RoutineShare is one routine instance's limit, in STS calls a second.
-func (p Plan) RoutineShare() float64 {
+// RoutineShare is one routine instance's limit, in STS calls a second: its
+// part of the budget, and at least one check (CallsPerCheck), without which
+// the instance could never check a role.
+func (p Plan) RoutineShare() float64 { return max(p.routinePart(), CallsPerCheck) }
+
+// PriorityShare is one priority instance's limit, in STS calls a second,
+// also at least one check.
+func (p Plan) PriorityShare() float64 { return max(p.priorityPart(), CallsPerCheck) }
+
+// routinePart and priorityPart are one instance's part of the budget,
+// before the floor of one check.
+func (p Plan) routinePart() float64 {
 	return float64(p.RequestsPerSecond) * float64(100-p.PriorityPercent) / 100 / float64(p.RoutineConcurrency)
 }
 
-// PriorityShare is one priority instance's limit, in STS calls a second.
-func (p Plan) PriorityShare() float64 {
+func (p Plan) priorityPart() float64 {
 	return float64(p.RequestsPerSecond) * float64(p.PriorityPercent) / 100 / float64(p.PriorityConcurrency)
+}
+
+// Overshoot is how many STS calls a second all instances' shares together
+// may exceed the budget by, in each Region: 0 unless a share was raised to
+// one check, and then at most one check per instance.
+func (p Plan) Overshoot() float64 {
+	return float64(p.RoutineConcurrency)*(p.RoutineShare()-p.routinePart()) +
+		float64(p.PriorityConcurrency)*(p.PriorityShare()-p.priorityPart())
 }
 
 // RoutineChecksPerSecond is how many routine checks all routine instances

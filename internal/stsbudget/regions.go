@@ -148,7 +148,9 @@ func RegionList(home string, extra []string) []string {
 }
 
 // ParseRegions reads StsRegions: a comma-separated list of Region names
-// ("" for none), refusing malformed names and repeats.
+// ("" for none), refusing malformed names. A Region listed again is
+// dropped (the first stays): its quota counts once, and template.yaml's
+// pattern, which cannot tell repeats apart, lets the stack deploy with it.
 func ParseRegions(s string) ([]string, error) {
 	if s == "" {
 		return nil, nil
@@ -163,7 +165,6 @@ func ParseRegions(s string) ([]string, error) {
 			continue
 		}
 		if seen[part] {
-			errs = append(errs, fmt.Errorf("Region %s is listed twice", part))
 			continue
 		}
 		seen[part] = true

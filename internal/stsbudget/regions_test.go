@@ -163,7 +163,10 @@ func TestParseRegions(t *testing.T) {
 		{"", nil, false},
 		{"eu-west-1", []string{"eu-west-1"}, false},
 		{"eu-west-1, us-gov-west-1,ap-southeast-2", []string{"eu-west-1", "us-gov-west-1", "ap-southeast-2"}, false},
-		{"eu-west-1,eu-west-1", nil, true},
+		// A repeat is dropped, the first kept: template.yaml's pattern
+		// cannot refuse it, and its quota counts once.
+		{"eu-west-1,eu-west-1", []string{"eu-west-1"}, false},
+		{"eu-west-1,us-west-2, eu-west-1", []string{"eu-west-1", "us-west-2"}, false},
 		{"EU-WEST-1", nil, true},
 		{"eu-west", nil, true},
 		{"eu--west-1", nil, true},
