@@ -9,6 +9,7 @@ import (
 	"github.com/rolecall/rolecall/internal/onboarding"
 	"github.com/rolecall/rolecall/internal/publish"
 	"github.com/rolecall/rolecall/internal/register"
+	"github.com/rolecall/rolecall/internal/rolesetup"
 	"github.com/rolecall/rolecall/internal/stsbudget"
 	"github.com/rolecall/rolecall/internal/sweep"
 )
@@ -54,13 +55,22 @@ type API struct {
 	Policy               connection.Policy
 }
 
-// ReadAPI reads the API function's settings.
+// ReadAPI reads the API function's settings. A CUSTOMER_ROLE_TEMPLATE_URL
+// that quick-create links cannot use (not an S3 object URL) is refused, so
+// the function fails at start rather than every invite's setup.
 func ReadAPI(env *config.Env) API {
+	templateURL := env.StringOr("CUSTOMER_ROLE_TEMPLATE_URL", "")
+	if templateURL != "" {
+		if err := rolesetup.ValidateTemplateURL(templateURL); err != nil {
+			env.Fail(fmt.Errorf("CUSTOMER_ROLE_TEMPLATE_URL=%s: %w", templateURL, err))
+			templateURL = ""
+		}
+	}
 	return API{
 		Resources: Resources{TableName: env.String("TABLE_NAME"), QueueURL: env.String("VERIFY_QUEUE_URL")},
 		Partner:   readPartner(env),
 
-		TemplateURL:          env.StringOr("CUSTOMER_ROLE_TEMPLATE_URL", ""),
+		TemplateURL:          templateURL,
 		RoleNamePrefix:       env.StringOr("CUSTOMER_ROLE_NAME_PREFIX", ""),
 		RegistrationTopicARN: env.StringOr("REGISTRATION_TOPIC_ARN", ""),
 		EventSource:          env.StringOr("EVENT_SOURCE", publish.DefaultSource),

@@ -114,3 +114,37 @@ func TestReadRegionsDropsRepeats(t *testing.T) {
 		}
 	}
 }
+
+// TestReadAPIRefusesATemplateURLQuickCreateCannotUse: the API function
+// refuses to start with a CUSTOMER_ROLE_TEMPLATE_URL that is not an S3
+// object URL, naming the variable, instead of answering 500 to every
+// invite's GET /v1/invite; an S3 object URL or none starts it.
+func TestReadAPIRefusesATemplateURLQuickCreateCannotUse(t *testing.T) {
+	tests := []struct {
+		url     string
+		refused bool
+	}{
+		{"", false},
+		{"https://partner-templates.s3.us-east-1.amazonaws.com/customer-role.yaml", false},
+		{"https://d111111abcdef8.cloudfront.net/customer-role.yaml", true},
+		{"https://templates.example.com/customer-role.yaml", true},
+		{"https://partner-templates.s3.us-east-1.amazonaws.com/", true},
+	}
+	for _, tt := range tests {
+		vars := maps.Clone(deployed)
+		vars["CUSTOMER_ROLE_TEMPLATE_URL"] = tt.url
+		env := envOf(vars)
+		s := ReadAPI(env)
+		err := env.Err()
+		if (err != nil) != tt.refused {
+			t.Errorf("CUSTOMER_ROLE_TEMPLATE_URL=%q: err = %v, want refused %v", tt.url, err, tt.refused)
+			continue
+		}
+		if err != nil && !strings.Contains(err.Error(), "CUSTOMER_ROLE_TEMPLATE_URL") {
+			t.Errorf("error %q does not name CUSTOMER_ROLE_TEMPLATE_URL", err)
+		}
+		if !tt.refused && s.TemplateURL != tt.url {
+			t.Errorf("TemplateURL = %q, want %q", s.TemplateURL, tt.url)
+		}
+	}
+}

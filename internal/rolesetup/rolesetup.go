@@ -150,7 +150,7 @@ func (p Params) normalized() (Params, error) {
 		return p, &Error{Code: CodeInvalidStackName, Field: "stackName", Message: "a stack name starts with a letter and has at most 128 letters, digits and hyphens"}
 	}
 	if p.TemplateURL != "" {
-		if err := validateTemplateURL(p.TemplateURL); err != nil {
+		if err := ValidateTemplateURL(p.TemplateURL); err != nil {
 			return p, err
 		}
 	}
@@ -222,9 +222,11 @@ func partitionOf(principal string) (string, error) {
 	return a.Partition, nil
 }
 
-// validateTemplateURL accepts an https URL on an S3 endpoint, which is what
-// the CloudFormation console's quick-create link requires.
-func validateTemplateURL(s string) error {
+// ValidateTemplateURL accepts an https URL of an object on an S3 endpoint,
+// which is what the CloudFormation console's quick-create link requires.
+// The API function checks its configured URL with it at start, and
+// template.yaml's CustomerRoleTemplateUrl pattern accepts no URL it refuses.
+func ValidateTemplateURL(s string) error {
 	u, err := url.Parse(s)
 	bad := func(msg string) error {
 		return &Error{Code: CodeInvalidTemplate, Field: "templateUrl", Message: msg}

@@ -8,10 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/rolecall/rolecall/internal/rolesetup"
 	"github.com/rolecall/rolecall/internal/testkit/iamcalls"
 	"github.com/rolecall/rolecall/internal/testkit/tool"
 )
@@ -51,6 +53,50 @@ func TestCustomerTemplateBucket(t *testing.T) {
 	outs := m(tpl["Outputs"])
 	if iamcalls.Canon(m(outs["CustomerTemplateBucketName"])["Value"]) != "Ref:CustomerTemplateBucket" || m(outs["CustomerRoleTemplateUrl"])["Value"] == nil {
 		t.Errorf("outputs: %v / %v", outs["CustomerTemplateBucketName"], outs["CustomerRoleTemplateUrl"])
+	}
+}
+
+// TestCustomerRoleTemplateUrlPatternIsWhatTheAPIAccepts: the
+// CustomerRoleTemplateUrl parameter's AllowedPattern accepts a URL exactly
+// when rolesetup.ValidateTemplateURL does (the API function refuses to
+// start with any other), on S3 object URLs and on URLs CloudFormation's
+// quick-create links cannot use, so a stack that deploys renders every
+// invite's setup.
+func TestCustomerRoleTemplateUrlPatternIsWhatTheAPIAccepts(t *testing.T) {
+	pat := m(m(template(t)["Parameters"])["CustomerRoleTemplateUrl"])["AllowedPattern"]
+	re := regexp.MustCompile(`^(?:` + fmt.Sprint(pat) + `)$`)
+	tests := []struct {
+		url  string
+		want bool
+	}{
+		{"https://partner-templates.s3.us-east-1.amazonaws.com/customer-role.yaml", true},
+		{"https://partner.templates.s3.eu-west-1.amazonaws.com/v2/customer-role.yaml", true},
+		{"https://s3.us-gov-west-1.amazonaws.com/b/customer-role.yaml", true},
+		{"https://b.s3.cn-north-1.amazonaws.com.cn/customer-role.yaml", true},
+		{"https://b.s3-eu-west-1.amazonaws.com/customer-role.yaml", true},
+		{"https://s3-external-1.amazonaws.com/b/t.yaml", true},
+		{"https://b.s3.amazonaws.com/a%20b/t.yaml?versionId=3", true},
+		{"https://d111111abcdef8.cloudfront.net/customer-role.yaml", false}, // a CDN in front of the bucket
+		{"https://templates.example.com/customer-role.yaml", false},
+		{"https://s3.amazonaws.com.evil.example/t.yaml", false},
+		{"https://bs3.amazonaws.com/t.yaml", false},
+		{"https://s3-amazonaws.com/t.yaml", false},
+		{"https://partner-templates.s3.us-east-1.amazonaws.com/", false}, // the bucket, no object
+		{"https://partner-templates.s3.us-east-1.amazonaws.com", false},
+		{"https://b.s3.amazonaws.com/?list-type=2", false},
+		{"https://b.s3.amazonaws.com/%zz.yaml", false},
+		{"https://u:p@b.s3.amazonaws.com/t.yaml", false},
+		{"https://b.s3.amazonaws.com/t.yaml#x", false},
+		{"http://b.s3.amazonaws.com/t.yaml", false},
+	}
+	for _, tt := range tests {
+		pattern, api := re.MatchString(tt.url), rolesetup.ValidateTemplateURL(tt.url) == nil
+		if pattern != tt.want || api != tt.want {
+			t.Errorf("CustomerRoleTemplateUrl=%s: the stack accepts %v, the API accepts %v; want both %v", tt.url, pattern, api, tt.want)
+		}
+	}
+	if !re.MatchString("") {
+		t.Error("the stack refuses an empty CustomerRoleTemplateUrl (its own bucket)")
 	}
 }
 
