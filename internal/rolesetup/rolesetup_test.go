@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
 	"gopkg.in/yaml.v3"
@@ -348,14 +349,19 @@ func TestTerraformSnippet(t *testing.T) {
 
 // TestTerraformInline: without a module source the snippet is a
 // self-contained aws_iam_role whose trust policy, evaluated as Terraform's
-// jsonencode would, is the template's.
+// jsonencode would, is the template's, with the template's default
+// managed policies (ViewOnlyAccess) attached in the principal's partition,
+// as the template, the module and the CDK construct attach them.
 func TestTerraformInline(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		p    func(*Params)
+		name      string
+		p         func(*Params)
+		partition string
 	}{
-		{"defaults", func(*Params) {}},
-		{"a custom role name", func(p *Params) { p.RoleName = "Acme-RoleCall+1@x" }},
+		{"defaults", func(*Params) {}, "aws"},
+		{"a custom role name", func(p *Params) { p.RoleName = "Acme-RoleCall+1@x" }, "aws"},
+		{"china", func(p *Params) { p.TrustedPrincipalARN = "arn:aws-cn:iam::111122223333:role/rolecall-prod-access" }, "aws-cn"},
+		{"govcloud", func(p *Params) { p.TrustedPrincipalARN = "arn:aws-us-gov:iam::111122223333:role/rolecall-prod-access" }, "aws-us-gov"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := params()
@@ -374,8 +380,23 @@ func TestTerraformInline(t *testing.T) {
 			content, diags := f.Body.Content(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
 				{Type: "resource", LabelNames: []string{"type", "name"}}, {Type: "output", LabelNames: []string{"name"}},
 			}})
-			if diags.HasErrors() || len(content.Blocks) != 2 || content.Blocks[0].Labels[0] != "aws_iam_role" {
+			if diags.HasErrors() || len(content.Blocks) != 3 || content.Blocks[0].Labels[0] != "aws_iam_role" || content.Blocks[1].Labels[0] != "aws_iam_role_policy_attachment" {
 				t.Fatalf("blocks: %v %v", diags, content.Blocks)
+			}
+			attach, _ := content.Blocks[1].Body.JustAttributes()
+			call, ok := attach["for_each"].Expr.(*hclsyntax.FunctionCallExpr)
+			if !ok || call.Name != "toset" || len(call.Args) != 1 {
+				t.Fatalf("attachment for_each = %T, want toset([...])", attach["for_each"].Expr)
+			}
+			arns, diags := call.Args[0].Value(nil)
+			want := "arn:" + tc.partition + ":iam::aws:policy/job-function/ViewOnlyAccess"
+			if diags.HasErrors() || arns.LengthInt() != 1 || arns.Index(cty.NumberIntVal(0)).AsString() != want {
+				t.Errorf("attached policies %v (%v), want [%s]", arns, diags, want)
+			}
+			for name, ref := range map[string]string{"role": "aws_iam_role", "policy_arn": "each"} {
+				if trav, diags := hcl.AbsTraversalForExpr(attach[name].Expr); diags.HasErrors() || trav.RootName() != ref {
+					t.Errorf("attachment %s = %v %v, want a reference to %s", name, trav, diags, ref)
+				}
 			}
 			attrs, _ := content.Blocks[0].Body.JustAttributes()
 			name, diags := attrs["name"].Expr.Value(nil)
@@ -391,7 +412,7 @@ func TestTerraformInline(t *testing.T) {
 			if diags.HasErrors() {
 				t.Fatalf("assume_role_policy: %v", diags)
 			}
-			want, err := TrustPolicy(extID, principal)
+			wantPolicy, err := TrustPolicy(extID, p.TrustedPrincipalARN)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -399,13 +420,13 @@ func TestTerraformInline(t *testing.T) {
 			if err := json.Unmarshal([]byte(pol.AsString()), &got); err != nil {
 				t.Fatal(err)
 			}
-			if err := json.Unmarshal(want, &exp); err != nil {
+			if err := json.Unmarshal(wantPolicy, &exp); err != nil {
 				t.Fatal(err)
 			}
 			if !reflect.DeepEqual(got, exp) {
-				t.Errorf("trust policy %s, want the template's %s", pol.AsString(), want)
+				t.Errorf("trust policy %s, want the template's %s", pol.AsString(), wantPolicy)
 			}
-			out, _ := content.Blocks[1].Body.JustAttributes()
+			out, _ := content.Blocks[2].Body.JustAttributes()
 			trav, diags := hcl.AbsTraversalForExpr(out["value"].Expr)
 			if diags.HasErrors() || trav.RootName() != "aws_iam_role" || len(trav) != 3 {
 				t.Errorf("output value: %v %v", trav, diags)

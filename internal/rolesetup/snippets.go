@@ -17,7 +17,8 @@ const TerraformResourceName = "rolecall"
 
 // Terraform renders the Terraform that creates the role, and an output with
 // the role ARN. Without a module source it is self-contained: an inline
-// aws_iam_role with the same trust policy as infra/customer-role.yaml, so
+// aws_iam_role with the same trust policy as infra/customer-role.yaml and
+// its default managed policies (in the principal's partition), so
 // it works in any configuration with an AWS provider and names no module
 // address that might not exist. With Params.ModuleSource (where the partner
 // publishes infra/terraform/customer-role) it is a module block.
@@ -31,6 +32,7 @@ func Terraform(p Params) (string, error) { return renderWith(p, terraform) }
 // terraform is Terraform of normalized parameters.
 func terraform(p Params) string {
 	module := p.ModuleSource != ""
+	partition, _ := partitionOf(p.TrustedPrincipalARN)
 	var b strings.Builder
 	b.WriteString("# The RoleCall customer role. Run `terraform init && terraform apply` with an AWS\n")
 	b.WriteString("# provider for the account you are connecting, then paste the role_arn output.\n")
@@ -66,10 +68,26 @@ func terraform(p Params) string {
 	b.WriteString("  })\n\n")
 	b.WriteString("  tags = { \"managed-by\" = \"rolecall-customer-role\" }\n")
 	b.WriteString("}\n\n")
+	// The template's default permissions (ManagedPolicyArns), as the module
+	// attaches them, in the principal's partition.
+	b.WriteString("resource \"aws_iam_role_policy_attachment\" \"" + TerraformResourceName + "\" {\n")
+	b.WriteString("  for_each   = toset(" + hclList(defaultManagedPolicies(partition)) + ")\n")
+	b.WriteString("  role       = aws_iam_role." + TerraformResourceName + ".name\n")
+	b.WriteString("  policy_arn = each.value\n")
+	b.WriteString("}\n\n")
 	b.WriteString("output \"rolecall_role_arn\" {\n")
 	b.WriteString("  value = aws_iam_role." + TerraformResourceName + ".arn\n")
 	b.WriteString("}\n")
 	return b.String()
+}
+
+// hclList renders ss as an HCL tuple of quoted strings.
+func hclList(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = HCLString(s)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
 }
 
 // HCLString renders s as an HCL quoted string literal whose value is s,
@@ -171,10 +189,14 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// renderWith validates and fills p, then renders it with render.
+// renderWith validates and fills p, then renders it with render (which may
+// read the customer role template: one it cannot read is refused here).
 func renderWith(p Params, render func(Params) string) (string, error) {
 	p, err := p.normalized()
 	if err != nil {
+		return "", err
+	}
+	if err := customerRoleTemplate().err; err != nil {
 		return "", err
 	}
 	return render(p), nil

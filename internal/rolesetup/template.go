@@ -30,7 +30,10 @@ type parsedTemplate struct {
 	lines         []string
 	params        map[string]paramLine
 	managedPolicy int // 0-based line of ManagedPolicyArns' Default, or -1
-	err           error
+	// managedPolicies are ManagedPolicyArns' Default, in the commercial
+	// partition.
+	managedPolicies []string
+	err             error
 }
 
 var (
@@ -77,6 +80,9 @@ func parseTemplate(src []byte) parsedTemplate {
 	if p := yamlnode.Mapping(params, infra.ParamManagedPolicyARNs); p != nil {
 		if d := yamlnode.Value(p, "Default"); d != nil && d.Kind == yaml.ScalarNode {
 			t.managedPolicy = d.Line - 1
+			if d.Value != "" {
+				t.managedPolicies = strings.Split(d.Value, ",")
+			}
 		}
 	}
 	return t
@@ -136,6 +142,19 @@ func Template(p Params) ([]byte, error) {
 		}
 	}
 	return []byte(out.String()), nil
+}
+
+// defaultManagedPolicies are the managed policies the template attaches by
+// default (ManagedPolicyArns), in partition: what every rendering of the
+// role attaches unless the customer chooses others. Renderers check the
+// template's err first (renderWith): a template it cannot read gives none.
+func defaultManagedPolicies(partition string) []string {
+	tpl := customerRoleTemplate()
+	arns := make([]string, len(tpl.managedPolicies))
+	for i, a := range tpl.managedPolicies {
+		arns[i] = strings.Replace(a, "arn:aws:", "arn:"+partition+":", 1)
+	}
+	return arns
 }
 
 // strconvQuote double-quotes s for YAML (JSON string syntax is valid YAML).
