@@ -18,6 +18,7 @@ import (
 
 	"github.com/rolecall/rolecall/infra"
 	"github.com/rolecall/rolecall/internal/rolesetup"
+	"github.com/rolecall/rolecall/internal/yamlnode"
 )
 
 const moduleDir = "terraform/customer-role"
@@ -276,6 +277,69 @@ func TestTerraformModuleTrustPolicy(t *testing.T) {
 	trav, diags := hcl.AbsTraversalForExpr(attrs(t, out)["value"].Expr)
 	if diags.HasErrors() || len(trav) != 3 || trav.RootName() != "aws_iam_role" || trav[2].(hcl.TraverseAttr).Name != "arn" {
 		t.Errorf("output role_arn = %v, want aws_iam_role.this.arn", trav)
+	}
+}
+
+// TestTerraformModuleDefaultPolicyIsThePartitions: without
+// managed_policy_arns the module attaches the template's default policy
+// (ViewOnlyAccess) in the partition of the provider's account (data
+// "aws_partition"), so it attaches in aws-cn and aws-us-gov accounts too;
+// a list given is attached as is, and an empty one attaches none.
+func TestTerraformModuleDefaultPolicyIsThePartitions(t *testing.T) {
+	blocks := parseDir(t, moduleDir)
+	if find(blocks, "data", "aws_partition", "current") == nil {
+		t.Fatal(`no data "aws_partition" "current"`)
+	}
+	locals := find(blocks, "locals")
+	if locals == nil || attrs(t, locals)["managed_policy_arns"] == nil {
+		t.Fatal("no local managed_policy_arns")
+	}
+	expr := attrs(t, locals)["managed_policy_arns"].Expr
+	attach := find(blocks, "resource", "aws_iam_role_policy_attachment", "managed")
+	if attach == nil {
+		t.Fatal(`no resource "aws_iam_role_policy_attachment" "managed"`)
+	}
+	if trav := attrs(t, attach)["for_each"].Expr.Variables(); len(trav) != 1 || trav[0].RootName() != "local" {
+		t.Errorf("the attachments' for_each reads %v, want local.managed_policy_arns", trav)
+	}
+	def := yamlnode.Value(yamlnode.Value(yamlnode.Value(template(t), "Parameters"), infra.ParamManagedPolicyARNs), "Default")
+	if def == nil || !strings.HasPrefix(def.Value, "arn:aws:") {
+		t.Fatalf("customer-role.yaml's ManagedPolicyArns default = %v", def)
+	}
+	vars := variables(t, blocks)
+	given := cty.ListVal([]cty.Value{cty.StringVal("arn:aws-cn:iam::111122223333:policy/Mine")})
+	tests := []struct {
+		name, partition string
+		set             cty.Value
+		want            []string
+	}{
+		{"default, commercial", "aws", cty.NilVal, []string{def.Value}},
+		{"default, China", "aws-cn", cty.NilVal, []string{strings.Replace(def.Value, "arn:aws:", "arn:aws-cn:", 1)}},
+		{"default, GovCloud", "aws-us-gov", cty.NilVal, []string{strings.Replace(def.Value, "arn:aws:", "arn:aws-us-gov:", 1)}},
+		{"given", "aws-cn", given, []string{"arn:aws-cn:iam::111122223333:policy/Mine"}},
+		{"none", "aws-cn", cty.ListValEmpty(cty.String), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := inputs(t, vars, map[string]cty.Value{
+				"external_id": cty.StringVal(tfExternalID), "trusted_principal_arn": cty.StringVal(tfPrincipal), "managed_policy_arns": tt.set,
+			})
+			ctx := evalCtx(in)
+			ctx.Variables["data"] = cty.ObjectVal(map[string]cty.Value{"aws_partition": cty.ObjectVal(map[string]cty.Value{
+				"current": cty.ObjectVal(map[string]cty.Value{"partition": cty.StringVal(tt.partition)}),
+			})})
+			v, diags := expr.Value(ctx)
+			if diags.HasErrors() {
+				t.Fatalf("evaluate local.managed_policy_arns: %v", diags)
+			}
+			var got []string
+			for _, e := range v.AsValueSlice() {
+				got = append(got, e.AsString())
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("managed policies = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
 

@@ -107,6 +107,9 @@ func StackSetCommands(p Params, r Registration) (string, error) {
 		{infra.ParamTrustedPrincipalARN, p.TrustedPrincipalARN},
 		{infra.ParamRoleName, p.RoleName},
 	}
+	if arns, ok := p.managedPolicyOverride(); ok {
+		trust = append(trust, cfnParameter{infra.ParamManagedPolicyARNs, arns})
+	}
 	reg := []cfnParameter{
 		{infra.ParamRegistrationTopicARN, r.TopicARN},
 		{infra.ParamRegistrationToken, r.Token},

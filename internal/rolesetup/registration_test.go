@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+
 	"github.com/rolecall/rolecall/infra"
 )
 
@@ -59,6 +62,112 @@ func TestRegistrationQuickCreateURL(t *testing.T) {
 	}
 	if strings.ContainsAny(u, "' \"<>") {
 		t.Errorf("the link has characters unsafe in HTML attributes: %s", u)
+	}
+}
+
+// TestRenderingsAttachTheDefaultPolicyOfThePrincipalsPartition: the
+// registration quick-create link, the StackSet commands and the CLI steps
+// open the published template, whose ManagedPolicyArns default is of the
+// aws partition, and the module snippet the module; outside the aws
+// partition each passes the default policy in the principal's partition,
+// so the customer's stack can attach it. Whatever a rendering leaves to
+// the default is checked as the published default.
+func TestRenderingsAttachTheDefaultPolicyOfThePrincipalsPartition(t *testing.T) {
+	published := defaultManagedPolicies("aws")
+	if len(published) == 0 || !strings.HasPrefix(published[0], "arn:aws:") {
+		t.Fatalf("published default ManagedPolicyArns = %v, want the aws partition's", published)
+	}
+	tests := []struct{ partition, region, templateURL string }{
+		{"aws", "eu-west-1", "https://b.s3.eu-west-1.amazonaws.com/customer-role.yaml"},
+		{"aws-cn", "cn-north-1", "https://b.s3.cn-north-1.amazonaws.com.cn/customer-role.yaml"},
+		{"aws-us-gov", "us-gov-west-1", "https://b.s3.us-gov-west-1.amazonaws.com/customer-role.yaml"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.partition, func(t *testing.T) {
+			p := Params{ExternalID: extID, TrustedPrincipalARN: "arn:" + tt.partition + ":iam::111122223333:role/rolecall-prod-access", TenantID: "acme",
+				TemplateURL: tt.templateURL, Region: tt.region}
+			r := Registration{TopicARN: "arn:" + tt.partition + ":sns:" + tt.region + ":111122223333:rolecall-prod-registration", Token: testToken}
+			attached := map[string][]string{} // rendering → the policies its stack attaches
+			passed := func(name, v string, ok bool) {
+				if attached[name] = published; ok {
+					attached[name] = strings.Split(v, ",")
+				}
+			}
+
+			link, err := RegistrationQuickCreateURL(p, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, frag, _ := strings.Cut(link, "#/stacks/quickcreate?")
+			q, err := url.ParseQuery(frag)
+			if err != nil {
+				t.Fatal(err)
+			}
+			passed("registration quick-create link", q.Get("param_"+infra.ParamManagedPolicyARNs), q.Has("param_"+infra.ParamManagedPolicyARNs))
+
+			cmds, err := StackSetCommands(p, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			set := cfnParams(t, flag(t, shellWords(t, cmds, map[string]string{})[0], "--parameters"))
+			v, ok := set[infra.ParamManagedPolicyARNs]
+			passed("StackSet", v, ok)
+
+			cli, err := CLI(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The deploy command only: the steps after it read its output
+			// with $(...), which shellWords does not model.
+			_, step, _ := strings.Cut(cli, "aws cloudformation deploy")
+			step, _, _ = strings.Cut(step, "\n\n")
+			deploy := shellWords(t, "aws cloudformation deploy"+step, map[string]string{})[0]
+			v, ok = "", false
+			for _, w := range deploy[slices.Index(deploy, "--parameter-overrides")+1:] {
+				if after, found := strings.CutPrefix(w, infra.ParamManagedPolicyARNs+"="); found {
+					v, ok = after, true
+				}
+			}
+			passed("CLI", v, ok)
+
+			p.ModuleSource = "git::https://example.com/rolecall//infra/terraform/customer-role"
+			tf, err := Terraform(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, diags := hclparse.NewParser().ParseHCL([]byte(tf), "snippet.tf")
+			if diags.HasErrors() {
+				t.Fatalf("module snippet: %v\n%s", diags, tf)
+			}
+			body, _ := f.Body.(*hclsyntax.Body)
+			if a := body.Blocks[0].Body.Attributes["managed_policy_arns"]; a != nil {
+				list, diags := a.Expr.Value(nil)
+				if diags.HasErrors() {
+					t.Fatalf("managed_policy_arns: %v", diags)
+				}
+				var arns []string
+				for _, e := range list.AsValueSlice() {
+					arns = append(arns, e.AsString())
+				}
+				passed("module snippet", strings.Join(arns, ","), true)
+			} else {
+				passed("module snippet", "", false)
+			}
+
+			for name, arns := range attached {
+				if tt.partition == "aws" && !slices.Equal(arns, published) {
+					t.Errorf("%s: attaches %v, want the template's default %v", name, arns, published)
+				}
+				for _, a := range arns {
+					if !strings.HasPrefix(a, "arn:"+tt.partition+":") {
+						t.Errorf("%s: the stack attaches %s, a policy of another partition than the %s account's", name, a, tt.partition)
+					}
+				}
+			}
+			if len(attached) != 4 {
+				t.Errorf("checked %d renderings, want 4", len(attached))
+			}
+		})
 	}
 }
 

@@ -250,6 +250,9 @@ func ValidateTemplateURL(s string) error {
 //
 //	https://console.aws.amazon.com/cloudformation/home?region=R#/stacks/quickcreate?templateURL=…&stackName=…&param_ExternalId=…&param_TrustedPrincipalArn=…&param_RoleName=…
 //
+// and, outside the commercial partition, param_ManagedPolicyArns: the
+// template's default policies in the principal's partition.
+//
 // Every value is percent-encoded as encodeURIComponent does, since the
 // console reads the part after # itself.
 func QuickCreateURL(p Params) (string, error) {
@@ -273,6 +276,9 @@ func quickCreateURL(p Params) (string, error) {
 	b.WriteString("&param_" + infra.ParamExternalID + "=" + component(p.ExternalID))
 	b.WriteString("&param_" + infra.ParamTrustedPrincipalARN + "=" + component(p.TrustedPrincipalARN))
 	b.WriteString("&param_" + infra.ParamRoleName + "=" + component(p.RoleName))
+	if arns, ok := p.managedPolicyOverride(); ok {
+		b.WriteString("&param_" + infra.ParamManagedPolicyARNs + "=" + component(arns))
+	}
 	return b.String(), nil
 }
 

@@ -198,6 +198,10 @@ func TestTemplateForDownload(t *testing.T) {
 	}
 }
 
+// TestQuickCreateURL: the link opens the partition's console with every
+// parameter percent-encoded, and outside the commercial partition passes
+// ManagedPolicyArns in the principal's partition (the published
+// template's default is of the aws partition).
 func TestQuickCreateURL(t *testing.T) {
 	tricky := "https://partner-templates.s3.eu-west-1.amazonaws.com/a b/c&d=e+f'%25.yaml"
 	tests := []struct {
@@ -205,11 +209,14 @@ func TestQuickCreateURL(t *testing.T) {
 		p        Params
 		host     string
 		template string
+		policies string // param_ManagedPolicyArns; "": none
 	}{
-		{"plain", params(), "console.aws.amazon.com", s3URL},
-		{"escaping", Params{ExternalID: "rc-a+b=c,d.e@f:g/h", TrustedPrincipalARN: principal, TemplateURL: tricky, Region: "eu-west-1", StackName: "RoleCall-acme", RoleName: "Role+Call=1"}, "console.aws.amazon.com", tricky},
-		{"china", Params{ExternalID: extID, TrustedPrincipalARN: "arn:aws-cn:iam::111122223333:role/rolecall-prod-access", TemplateURL: "https://b.s3.cn-north-1.amazonaws.com.cn/t.yaml", Region: "cn-north-1"}, "console.amazonaws.cn", "https://b.s3.cn-north-1.amazonaws.com.cn/t.yaml"},
-		{"govcloud", Params{ExternalID: extID, TrustedPrincipalARN: "arn:aws-us-gov:iam::111122223333:role/V", TemplateURL: "https://s3.us-gov-west-1.amazonaws.com/b/t.yaml", Region: "us-gov-west-1"}, "console.amazonaws-us-gov.com", "https://s3.us-gov-west-1.amazonaws.com/b/t.yaml"},
+		{"plain", params(), "console.aws.amazon.com", s3URL, ""},
+		{"escaping", Params{ExternalID: "rc-a+b=c,d.e@f:g/h", TrustedPrincipalARN: principal, TemplateURL: tricky, Region: "eu-west-1", StackName: "RoleCall-acme", RoleName: "Role+Call=1"}, "console.aws.amazon.com", tricky, ""},
+		{"china", Params{ExternalID: extID, TrustedPrincipalARN: "arn:aws-cn:iam::111122223333:role/rolecall-prod-access", TemplateURL: "https://b.s3.cn-north-1.amazonaws.com.cn/t.yaml", Region: "cn-north-1"}, "console.amazonaws.cn", "https://b.s3.cn-north-1.amazonaws.com.cn/t.yaml",
+			"arn:aws-cn:iam::aws:policy/job-function/ViewOnlyAccess"},
+		{"govcloud", Params{ExternalID: extID, TrustedPrincipalARN: "arn:aws-us-gov:iam::111122223333:role/V", TemplateURL: "https://s3.us-gov-west-1.amazonaws.com/b/t.yaml", Region: "us-gov-west-1"}, "console.amazonaws-us-gov.com", "https://s3.us-gov-west-1.amazonaws.com/b/t.yaml",
+			"arn:aws-us-gov:iam::aws:policy/job-function/ViewOnlyAccess"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -246,6 +253,9 @@ func TestQuickCreateURL(t *testing.T) {
 			want := map[string]string{
 				"templateURL": tt.template, "stackName": p.StackName,
 				"param_ExternalId": p.ExternalID, "param_TrustedPrincipalArn": p.TrustedPrincipalARN, "param_RoleName": p.RoleName,
+			}
+			if tt.policies != "" {
+				want["param_"+infra.ParamManagedPolicyARNs] = tt.policies
 			}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("parameters = %v\nwant %v", got, want)

@@ -42,6 +42,9 @@ func terraform(p Params) string {
 		b.WriteString("  external_id           = " + HCLString(p.ExternalID) + "\n")
 		b.WriteString("  trusted_principal_arn = " + HCLString(p.TrustedPrincipalARN) + "\n")
 		b.WriteString("  role_name             = " + HCLString(p.RoleName) + "\n")
+		if _, ok := p.managedPolicyOverride(); ok {
+			b.WriteString("  managed_policy_arns   = " + hclList(defaultManagedPolicies(partition)) + "\n")
+		}
 		b.WriteString("}\n\n")
 		b.WriteString("output \"rolecall_role_arn\" {\n")
 		b.WriteString("  value = module." + TerraformModuleName + ".role_arn\n")
@@ -148,6 +151,12 @@ func cli(p Params) string {
 			b.WriteByte('\n')
 		}
 	}
+	// Outside the commercial partition the published template's default
+	// policy is of another partition: pass the principal's.
+	managedPolicies := ""
+	if arns, ok := p.managedPolicyOverride(); ok {
+		managedPolicies = " \\\n    " + q(infra.ParamManagedPolicyARNs+"="+arns)
+	}
 	w("# 1. Get the RoleCall customer role template.")
 	if p.TemplateURL != "" {
 		w("curl -fsSL -o "+q(p.TemplateFile)+" "+q(p.TemplateURL), "")
@@ -163,7 +172,7 @@ func cli(p Params) string {
 		"  --parameter-overrides \\",
 		"    "+q(infra.ParamExternalID+"="+p.ExternalID)+" \\",
 		"    "+q(infra.ParamTrustedPrincipalARN+"="+p.TrustedPrincipalARN)+" \\",
-		"    "+q(infra.ParamRoleName+"="+p.RoleName),
+		"    "+q(infra.ParamRoleName+"="+p.RoleName)+managedPolicies,
 		"",
 		"# 3. The role ARN to paste into the onboarding page:",
 		"ROLE_ARN=$(aws cloudformation describe-stacks \\",

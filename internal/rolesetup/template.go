@@ -157,6 +157,21 @@ func defaultManagedPolicies(partition string) []string {
 	return arns
 }
 
+// managedPolicyOverride is the ManagedPolicyArns value (comma-separated)
+// the renderings that open the published template pass outside the
+// commercial partition: that template's default names a policy of the aws
+// partition, which a stack in an aws-cn or aws-us-gov account cannot
+// attach. In the aws partition (or with no default) it is "", false: the
+// default stands.
+func (p Params) managedPolicyOverride() (string, bool) {
+	partition, _ := partitionOf(p.TrustedPrincipalARN)
+	arns := defaultManagedPolicies(partition)
+	if partition == "aws" || len(arns) == 0 {
+		return "", false
+	}
+	return strings.Join(arns, ","), true
+}
+
 // strconvQuote double-quotes s for YAML (JSON string syntax is valid YAML).
 func strconvQuote(s string) string {
 	b, _ := json.Marshal(s)

@@ -30,8 +30,12 @@ export const DEFAULT_ROLE_NAME_PREFIX = "RoleCall";
  */
 export const TRUSTED_PRINCIPAL_PATTERN = "arn:aws[a-z-]*:iam::\\d{12}:role/[\\w+=,.@/-]+";
 
-/** The managed policy infra/customer-role.yaml attaches by default. */
-export const DEFAULT_MANAGED_POLICY_ARNS = ["arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"];
+/**
+ * The managed policy infra/customer-role.yaml attaches by default, in the
+ * stack's partition (AWS::Partition), so a stack in an aws-cn or
+ * aws-us-gov account attaches its own partition's policy.
+ */
+export const DEFAULT_MANAGED_POLICY_ARNS = [`arn:${Aws.PARTITION}:iam::aws:policy/job-function/ViewOnlyAccess`];
 
 /** Registers the role with the partner (no copy-paste). */
 export interface RoleCallRegistration {
@@ -53,7 +57,7 @@ export interface RoleCallCustomerRoleProps {
   readonly roleName?: string;
   /** The start of the generated name when roleName is not given; default RoleCall. */
   readonly roleNamePrefix?: string;
-  /** Default AWS's read-only ViewOnlyAccess; [] for none. */
+  /** Default AWS's read-only ViewOnlyAccess, in the stack's partition; [] for none. */
   readonly managedPolicyArns?: string[];
   /** An optional inline permissions policy document (JSON). */
   readonly inlinePolicy?: Record<string, unknown>;

@@ -61,11 +61,13 @@ test("the role name is generated per stack unless given", () => {
   synth({ roleName: "PartnerAccess" }).hasResourceProperties("AWS::IAM::Role", { RoleName: "PartnerAccess" });
 });
 
+// The default managed policy is ViewOnlyAccess in the stack's partition
+// (AWS::Partition), so it attaches in aws-cn and aws-us-gov accounts too.
 test("the role matches the template's defaults", () => {
   const t = synth();
   t.hasResourceProperties("AWS::IAM::Role", {
     MaxSessionDuration: 3600,
-    ManagedPolicyArns: ["arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"],
+    ManagedPolicyArns: [{ "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, ":iam::aws:policy/job-function/ViewOnlyAccess"]] }],
     Tags: [{ Key: "managed-by", Value: "rolecall-customer-role" }],
   });
   t.resourceCountIs(REGISTRATION_RESOURCE_TYPE, 0);

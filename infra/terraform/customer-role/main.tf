@@ -27,8 +27,18 @@ resource "aws_iam_role" "this" {
   tags = merge({ "managed-by" = "rolecall-customer-role" }, var.tags)
 }
 
+# The partition of the provider's account: the default managed policy is
+# that partition's (arn:aws-cn:, arn:aws-us-gov: outside the commercial one).
+data "aws_partition" "current" {}
+
+locals {
+  managed_policy_arns = var.managed_policy_arns != null ? var.managed_policy_arns : [
+    "arn:${data.aws_partition.current.partition}:iam::aws:policy/job-function/ViewOnlyAccess",
+  ]
+}
+
 resource "aws_iam_role_policy_attachment" "managed" {
-  for_each   = toset(var.managed_policy_arns)
+  for_each   = toset(local.managed_policy_arns)
   role       = aws_iam_role.this.name
   policy_arn = each.value
 }

@@ -41,9 +41,9 @@ variable "role_name_prefix" {
 }
 
 variable "managed_policy_arns" {
-  description = "Managed policies to attach. The default is AWS's read-only ViewOnlyAccess job-function policy (lists and describes resources, reads no data); use your partition's ARN outside the commercial partition. Empty for none."
+  description = "Managed policies to attach. The default (null) is AWS's read-only ViewOnlyAccess job-function policy (lists and describes resources, reads no data) in the partition of the provider's account. Empty for none."
   type        = list(string)
-  default     = ["arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"]
+  default     = null
 }
 
 variable "inline_policy" {
