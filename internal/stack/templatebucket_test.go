@@ -118,7 +118,15 @@ func TestPublishTemplate(t *testing.T) {
 		path, contentType string
 		body              []byte
 	}
+	var regions []string // the Region each request was signed for
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, cred, ok := strings.Cut(r.Header.Get("Authorization"), "Credential="); ok {
+			if f := strings.Split(cred, "/"); len(f) > 2 {
+				mu.Lock()
+				regions = append(regions, f[2])
+				mu.Unlock()
+			}
+		}
 		switch {
 		case r.Method == http.MethodPost:
 			_ = r.ParseForm()
@@ -155,7 +163,9 @@ func TestPublishTemplate(t *testing.T) {
 	cmd := exec.Command("make", "-s", "publish-template", "STACK=rolecall-test", "AWS="+aws+" --endpoint-url "+srv.URL)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=secret", "AWS_SESSION_TOKEN=",
-		"AWS_DEFAULT_REGION=us-east-1", "AWS_REGION=us-east-1", "AWS_CONFIG_FILE="+filepath.Join(t.TempDir(), "none"),
+		// The CLI's default Region is not the stack's: REGION (samconfig's
+		// us-east-1) is the one asked.
+		"AWS_DEFAULT_REGION=eu-west-1", "AWS_REGION=eu-west-1", "AWS_CONFIG_FILE="+filepath.Join(t.TempDir(), "none"),
 		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(t.TempDir(), "none"), "AWS_PAGER=", "AWS_EC2_METADATA_DISABLED=true")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -167,6 +177,9 @@ func TestPublishTemplate(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
+	if len(regions) != 2 || regions[0] != "us-east-1" || regions[1] != "us-east-1" {
+		t.Errorf("requests signed for %q, want both for the stack's us-east-1", regions)
+	}
 	if p, _ := url.PathUnescape(put.path); p != "/rolecall-test-templates/customer-role.yaml" {
 		t.Errorf("uploaded to %q, want the stack's bucket", put.path)
 	}
