@@ -70,10 +70,11 @@ func (p Policy) ApplyCandidate(c Connection, o Outcome) (Transition, CandidateSt
 	case ResultTransient:
 		return Transition{Before: &c, After: c}, CandidateTransient, nil
 	case ResultOK:
-		if o.PreviousOnly() && c.ExternalIDCurrent && c.ExternalIDVersion >= o.JobExternalIDVersion() {
+		if o.PreviousOnly() && c.Status == Verified && c.ExternalIDCurrent && c.ExternalIDVersion >= o.JobExternalIDVersion() {
 			// The new role trusts only the previous external ID, while
-			// the role in use trusts the current one: replacing it would
-			// lose access when the grace ends. It is kept, as a role in
+			// the role in use works with the current one: replacing it
+			// would lose access when the grace ends (an ACCESS_LOST role
+			// in use has lost it already, so the candidate replaces it). It is kept, as a role in
 			// use that goes back to the previous ID keeps its current
 			// verification (apply); the candidate is checked again
 			// inside the propagation window, as a denial is, then

@@ -201,22 +201,30 @@ func TestCandidateTrustingOnlyThePreviousID(t *testing.T) {
 	tests := []struct {
 		name           string
 		inUseCurrent   bool // the role in use verified with the current ID
+		status         connection.Status
 		after          time.Duration
 		step           connection.CandidateStep
 		wantRole, code string
 	}{
-		{"in the propagation window: checked again", true, time.Second, connection.CandidateRetry, "", ""},
-		{"after the window: dropped", true, p.PropagationWindow, connection.CandidateWrite, roleA, string(connection.ResultDenied)},
-		{"the role in use on the previous ID too: replaced", false, time.Second, connection.CandidateWrite, roleB, connection.CodeRoleReplaced},
+		{"in the propagation window: checked again", true, connection.Verified, time.Second, connection.CandidateRetry, "", ""},
+		{"after the window: dropped", true, connection.Verified, p.PropagationWindow, connection.CandidateWrite, roleA, string(connection.ResultDenied)},
+		{"the role in use on the previous ID too: replaced", false, connection.Verified, time.Second, connection.CandidateWrite, roleB, connection.CodeRoleReplaced},
+		{"the role in use lost access: replaced", true, connection.AccessLost, p.PropagationWindow, connection.CandidateWrite, roleB, connection.CodeRoleReplaced},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			v := conn(connection.Verified, 0, connection.CodeVerified)
 			v.ExternalIDVersion, v.ExternalIDCurrent = 2, tc.inUseCurrent
+
 			if !tc.inUseCurrent {
 				v.ExternalIDVersion = 1
 			}
 			a := p.Submit(&v, tenantID, testarn.MustParse(t, roleB), 2, now).After
+			if tc.status == connection.AccessLost {
+				// The role in use stopped working while its candidate
+				// was pending, which it keeps.
+				a.Status, a.Reason.Code = connection.AccessLost, string(connection.ResultDenied)
+			}
 			o := connection.Outcome{Result: connection.ResultOK, Version: a.Version, ExternalIDVersion: 1, ExternalIDCurrent: false, CheckedAt: now.Add(tc.after)}
 			tr, written := applyCandidate(t, p, a, o, tc.step)
 			if !written {
