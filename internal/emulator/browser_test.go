@@ -542,6 +542,12 @@ func TestBrowserSandboxStack(t *testing.T) {
 	c.must(c.opsDo("POST", "/v1/tenants/browser-stack/external-id/rotate", map[string]int{"graceSeconds": 86400}), 200)
 	do(t, ctx, "reload after a rotation", chromedp.Reload(),
 		waitFor(`/previous external ID, accepted until/.test(document.querySelector('#conns tbody').textContent)`, 5*time.Second))
+	// Rotated again, the ID it was verified with is retired (superseded):
+	// the form says to trust the current ID, not that the old one is
+	// still accepted.
+	c.must(c.opsDo("POST", "/v1/tenants/browser-stack/external-id/rotate", map[string]int{"graceSeconds": 86400}), 200)
+	do(t, ctx, "reload after a second rotation", chromedp.Reload(),
+		waitFor(`/an external ID that is no longer accepted/.test(document.querySelector('#conns tbody').textContent) && !/accepted until/.test(document.querySelector('#conns tbody').textContent)`, 5*time.Second))
 }
 
 // TestBrowserHostileNames: a tenant name and a partner name made of markup

@@ -455,14 +455,19 @@
     });
   }
 
-  // rotationNote tells the customer what to change when the role still
-  // trusts only the previous external ID (a rotation's grace period), or
-  // was last verified with it (not checked since the rotation): list both
-  // IDs in the trust policy, then only the new one.
+  // rotationNote tells the customer what to change when the role was
+  // last verified with an older external ID than the current one: during
+  // a rotation's grace, with the previous ID (the role still trusts only
+  // it, or was not checked since the rotation), list both IDs in the trust
+  // policy, then only the new one; with an ID no longer accepted (two
+  // rotations back, or the grace over), trust the current one.
   function rotationNote(c, inv) {
-    var previous = c.externalIdCurrent === false || c.externalIdVersion < inv.externalIdVersion;
-    if (!previous || !c.externalIdVersion || !inv.previousExternalId ||
-        (c.status !== 'VERIFIED' && c.status !== 'ACCESS_LOST')) return null;
+    if (!c.externalIdVersion || (c.status !== 'VERIFIED' && c.status !== 'ACCESS_LOST') ||
+        (c.externalIdCurrent !== false && c.externalIdVersion >= inv.externalIdVersion)) return null;
+    if (c.externalIdVersion !== inv.externalIdVersion - 1 || !inv.previousExternalId) {
+      return el('span', 'hint small', 'This role was last verified with an external ID that is no longer accepted. ' +
+        'Change its trust policy condition to "sts:ExternalId": "' + inv.externalId + '".');
+    }
     var uses = c.externalIdCurrent === false ? 'This role still uses the previous external ID' :
       'This role was last verified with the previous external ID';
     return el('span', 'hint small', uses + ', accepted until ' + when(inv.graceEndsAt) +
