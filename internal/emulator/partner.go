@@ -115,7 +115,16 @@ func policyDocuments(t stack.Template, vals stack.Values, id string, stsOnly boo
 		}
 		if stsOnly {
 			var kept []any
-			stmts, _ := doc["Statement"].([]any)
+			// IAM takes one statement as an object, not in a list.
+			var stmts []any
+			switch st := doc["Statement"].(type) {
+			case []any:
+				stmts = st
+			case map[string]any:
+				stmts = []any{st}
+			default:
+				return nil, fmt.Errorf("template.yaml %s: a policy whose Statement is neither a statement nor a list of them is not modelled by the sandbox", id)
+			}
 			for _, s := range stmts {
 				st, ok := s.(map[string]any)
 				switch {

@@ -198,6 +198,12 @@ func TestPartnerModelRefusesDeniesItCannotModel(t *testing.T) {
 			`[{Effect: Allow, Action: sts:AssumeRole, Resource: "*"}, {Effect: Deny, Action: [sts:AssumeRole, s3:GetObject], Resource: "*"}]`, true},
 		{"a Deny with NotAction",
 			`[{Effect: Allow, Action: sts:AssumeRole, Resource: "*"}, {Effect: Deny, NotAction: s3:GetObject, Resource: "*"}]`, true},
+		{"one Allow, not in a list, is kept",
+			`{Effect: Allow, Action: sts:AssumeRole, Resource: "*"}`, false},
+		{"one Deny of every action, not in a list",
+			`{Effect: Deny, Action: "*", Resource: "*"}`, true},
+		{"a Statement that is no statement",
+			`"sts:AssumeRole"`, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
