@@ -2,6 +2,7 @@ package rolearn
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -85,3 +86,15 @@ func ConsoleHost(partition string) string {
 // endpoints (amazonaws.com, amazonaws.com.cn for the China Regions, ...):
 // an endpoint under another partition's domain is not that Region's.
 func DNSSuffix(region string) string { return partitionOf(region).dnsSuffix }
+
+// DNSSuffixes are the host-name suffixes of every partition's service
+// endpoints, each once.
+func DNSSuffixes() []string {
+	var out []string
+	for _, p := range partitions {
+		if !slices.Contains(out, p.dnsSuffix) {
+			out = append(out, p.dnsSuffix)
+		}
+	}
+	return out
+}

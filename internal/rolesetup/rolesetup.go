@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/rolecall/rolecall/infra"
@@ -231,12 +232,13 @@ func ValidateTemplateURL(s string) error {
 	bad := func(msg string) error {
 		return &Error{Code: CodeInvalidTemplate, Field: "templateUrl", Message: msg}
 	}
-	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.Fragment != "" {
-		return bad("the template URL must be an https URL without credentials or fragment")
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.Fragment != "" || (u.Port() != "" && u.Port() != "443") {
+		return bad("the template URL must be an https URL without credentials, fragment or another port than 443")
 	}
 	host := strings.ToLower(u.Hostname())
 	s3 := strings.HasPrefix(host, "s3.") || strings.HasPrefix(host, "s3-") || strings.Contains(host, ".s3.") || strings.Contains(host, ".s3-")
-	if !s3 || !(strings.HasSuffix(host, ".amazonaws.com") || strings.HasSuffix(host, ".amazonaws.com.cn")) {
+	inPartition := slices.ContainsFunc(rolearn.DNSSuffixes(), func(suffix string) bool { return strings.HasSuffix(host, "."+suffix) })
+	if !s3 || !inPartition {
 		return bad("CloudFormation quick-create links need the template in S3 (https://<bucket>.s3.<region>.amazonaws.com/<key>)")
 	}
 	if u.Path == "" || u.Path == "/" {

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/rolesetup"
 	"github.com/rolecall/rolecall/internal/testkit/iamcalls"
 	"github.com/rolecall/rolecall/internal/testkit/tool"
@@ -88,6 +89,17 @@ func TestCustomerRoleTemplateUrlPatternIsWhatTheAPIAccepts(t *testing.T) {
 		{"https://u:p@b.s3.amazonaws.com/t.yaml", false},
 		{"https://b.s3.amazonaws.com/t.yaml#x", false},
 		{"http://b.s3.amazonaws.com/t.yaml", false},
+		{"https://My-Bucket.S3.eu-west-1.amazonaws.com/customer-role.yaml", true}, // host names are case-insensitive
+		{"https://b.s3.eu-west-1.amazonaws.com:443/customer-role.yaml", true},
+		{"https://b.s3.eu-west-1.amazonaws.com:8443/customer-role.yaml", false},
+	}
+	// The stack's own bucket in every partition RoleCall knows (its
+	// RegionalDomainName ends in the partition's DNS suffix).
+	for _, suffix := range rolearn.DNSSuffixes() {
+		tests = append(tests, struct {
+			url  string
+			want bool
+		}{"https://rolecall-dev-customertemplatebucket-abc.s3.xx-east-1." + suffix + "/customer-role.yaml", true})
 	}
 	for _, tt := range tests {
 		pattern, api := re.MatchString(tt.url), rolesetup.ValidateTemplateURL(tt.url) == nil
