@@ -100,7 +100,7 @@ finish and their events are published.`,
 	f.BoolVar(&o.AWS, "aws", false, "use the default AWS credential chain and real STS instead of the sandbox")
 	f.StringVar(&o.EventBusName, "event-bus", os.Getenv("EVENT_BUS_NAME"), "with --aws, also put events on this EventBridge bus")
 	f.StringVar(&o.QueueURL, "queue-url", os.Getenv("VERIFY_QUEUE_URL"), "with --aws, use this SQS queue as the verify queue instead of the in-process one")
-	f.StringVar(&o.Region, "region", "", "AWS region (default us-east-1, or the SDK's with --aws)")
+	f.StringVar(&o.Region, "region", "", "AWS region (default: the SDK's with --aws, else the partner principal's partition's, us-east-1 in aws; a Region of that partition)")
 	f.StringVar(&o.TrustedPrincipalARN, "trusted-principal-arn", "", "principal customer roles trust, a role or account root (default: the sandbox's access role; with --aws, --access-role-arn, else the credentials' role, "+
 		"its path taken from the profile's role_arn or AWS_ROLE_ARN, so required when those do not name it)")
 	f.StringVar(&o.AccessRoleARN, "access-role-arn", "", "with --aws, the stack's partner access role (output TrustedPrincipalArn): checks chain through it")

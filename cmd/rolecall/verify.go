@@ -96,7 +96,7 @@ See infra/sandbox-roles.example.json.`,
 	f.StringVar(&o.roleARN, "role-arn", "", "the customer role's ARN (required)")
 	f.StringVar(&o.externalID, "external-id", "", "the tenant's external ID (required)")
 	f.StringVar(&o.previousID, "previous-external-id", "", "the tenant's previous external ID, during a rotation's grace period")
-	f.StringVar(&o.region, "region", "", "STS region (default: from the AWS config, else us-east-1)")
+	f.StringVar(&o.region, "region", "", "STS region (default: from the AWS config, else us-east-1; with --sandbox-file, the caller's partition's, us-east-1 in aws)")
 	f.StringVar(&o.sandboxFile, "sandbox-file", "", "run against a sandbox STS loaded from this JSON file instead of AWS")
 	f.StringVar(&o.accessRoleARN, "access-role-arn", "", "the partner access role (stack output TrustedPrincipalArn): check through a session of it, as the verify function does")
 	f.StringVar(&o.partnerAccount, "partner-account", "", "the partner's own account ID, refused as a customer account (default: the access role's, or with --sandbox-file the caller's)")
@@ -197,15 +197,13 @@ func runVerify(cmd *cobra.Command, o verifyOptions) error {
 	)
 	if o.sandboxFile != "" {
 		rep.Mode = "sandbox"
-		rep.Region = o.region
-		if rep.Region == "" {
-			rep.Region = rolesetup.DefaultRegion
-		}
-		sb, caller, err := verifyLoadSandbox(o.sandboxFile, rep.Region)
+		// No --region: the caller's partition's default Region.
+		sb, caller, err := verifyLoadSandbox(o.sandboxFile, o.region)
 		if err != nil {
 			fmt.Fprintf(cmd.ErrOrStderr(), "Error: --sandbox-file: %v\n", err)
 			return exitCode(2)
 		}
+		rep.Region = sb.Region()
 		assumer, partition = sb.Assumer(caller), sb.Partition()
 		if o.partnerAccount == "" {
 			o.partnerAccount = rolearn.Account(caller)

@@ -18,7 +18,8 @@ type verifySandboxFile struct {
 }
 
 // verifyLoadSandbox builds a sandbox STS from a sandbox file and returns it with
-// the caller principal.
+// the caller principal. It calls in region, or with "" in the caller's
+// partition's default Region.
 func verifyLoadSandbox(path, region string) (*sandbox.STS, string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -37,6 +38,9 @@ func verifyLoadSandbox(path, region string) (*sandbox.STS, string, error) {
 		return nil, "", fmt.Errorf("%s: %w", path, err)
 	}
 	partition := rolearn.Partition(f.CallerPrincipalARN)
+	if region == "" {
+		region = rolearn.DefaultRegion(partition)
+	}
 	if !rolearn.IsRegion(region) || rolearn.PartitionOfRegion(region) != partition {
 		// STS there would refuse a credential scoped to it.
 		return nil, "", fmt.Errorf("--region %q is not a Region of the caller's partition %s", region, partition)

@@ -564,3 +564,26 @@ func TestVerifyAccessRoleError(t *testing.T) {
 		t.Errorf("error %q does not name the role and wrap its cause", err)
 	}
 }
+
+// Without --region, a sandbox file's caller of another partition than aws
+// is verified in its partition's default Region, as STS there would take
+// its credentials; the report names that Region.
+func TestVerifySandboxFileOfAnotherPartition(t *testing.T) {
+	b, err := os.ReadFile(exampleFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "cn.json")
+	if err := os.WriteFile(path, []byte(strings.ReplaceAll(string(b), "arn:aws:", "arn:aws-cn:")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	role := strings.Replace(exampleRole, "arn:aws:", "arn:aws-cn:", 1)
+	stdout, stderr, code := runCLI(t, "verify", "--json", "--sandbox-file", path, "--role-arn", role, "--external-id", exampleExtID)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	var rep verifyReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || rep.Region != "cn-north-1" {
+		t.Errorf("report region %q (%v), want cn-north-1:\n%s", rep.Region, err, stdout)
+	}
+}

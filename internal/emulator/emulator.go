@@ -136,7 +136,7 @@ func (st *Stack) awsConfig(ctx context.Context) (aws.Config, error) {
 	o := &st.opts
 	if !o.AWS {
 		if o.Region == "" {
-			o.Region = "us-east-1"
+			o.Region = rolearn.DefaultRegion(rolearn.PartitionOr(o.TrustedPrincipalARN, "aws"))
 		}
 		return aws.Config{}, nil
 	}
@@ -275,6 +275,11 @@ func (st *Stack) sandboxSTS() error {
 		st.sandboxPartner, st.WorkloadAccessKeyID = true, SandboxWorkloadKeyID
 	}
 	st.sandboxConfig.Partition = rolearn.PartitionOr(o.TrustedPrincipalARN, "aws")
+	if p := rolearn.PartitionOfRegion(o.Region); p != st.sandboxConfig.Partition {
+		// The sandbox, as STS, takes only credentials scoped to a Region
+		// of its partition: every check would fail.
+		return fmt.Errorf("--region %s is in partition %s, the sandbox partner's principal in %s", o.Region, p, st.sandboxConfig.Partition)
+	}
 	if err := st.newSandbox(time.Now().UnixNano()); err != nil {
 		return err
 	}

@@ -62,7 +62,10 @@ type Options struct {
 	// it and the verify loop receives from it; so do submissions, unless
 	// EventBusName is set too (see Stack.StackRoutesSubmissions).
 	QueueURL string
-	// Region of the AWS clients (default us-east-1, or the SDK's with AWS).
+	// Region of the AWS clients (default: the SDK's with AWS, else the
+	// partner principal's partition's default, us-east-1 in aws). Without
+	// AWS it must be a Region of that partition, as the sandbox STS takes
+	// only credentials scoped to one.
 	Region string
 	// TrustedPrincipalARN is the principal customer roles trust. Sandbox:
 	// SandboxPrincipalARN, the partner access role the verifier chains

@@ -222,3 +222,42 @@ func TestPartnerModelRefusesDeniesItCannotModel(t *testing.T) {
 		})
 	}
 }
+
+// The sandbox takes only credentials scoped to a Region of its partition,
+// as STS does: serve refuses at start a --region of another partition than
+// its partner principal's, whose every check would fail, and without one
+// takes its partition's default Region.
+func TestServeRegionIsOfThePartnersPartition(t *testing.T) {
+	tests := []struct {
+		name, region, principal, wantRegion, refusal string
+	}{
+		{"a Region of another partition", "cn-north-1", "", "", "partition aws-cn"},
+		{"a principal of another partition than the default Region's", "us-east-1", "arn:aws-cn:iam::111122223333:role/RoleCallVerifier", "", "partition aws,"},
+		{"no Region: the principal's partition's", "", "arn:aws-cn:iam::111122223333:role/RoleCallVerifier", "cn-north-1", ""},
+		{"no Region: aws's", "", "", "us-east-1", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := testOptions(t, &syncbuf.Buffer{})
+			o.Region, o.TrustedPrincipalARN = tc.region, tc.principal
+			s, err := Start(context.Background(), o)
+			if tc.refusal != "" {
+				if err == nil {
+					_ = s.Shutdown(context.Background())
+					t.Fatal("Start accepted it")
+				}
+				if !strings.Contains(err.Error(), tc.refusal) {
+					t.Errorf("Start: %v; want it to name %q", err, tc.refusal)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Shutdown(context.Background())
+			if s.opts.Region != tc.wantRegion {
+				t.Errorf("Region %s, want %s", s.opts.Region, tc.wantRegion)
+			}
+		})
+	}
+}

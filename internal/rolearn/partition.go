@@ -20,19 +20,21 @@ type partitionInfo struct {
 	console string
 	// dnsSuffix ends the host names of its service endpoints.
 	dnsSuffix string
+	// region is the Region RoleCall uses in it when none is given.
+	region string
 }
 
 // partitions: the more specific Region prefixes first (us-gov- and
 // us-iso- before the aws fallback).
 var partitions = []partitionInfo{
-	{name: "aws-cn", regionPrefix: "cn-", console: "console.amazonaws.cn", dnsSuffix: "amazonaws.com.cn"},
-	{name: "aws-us-gov", regionPrefix: "us-gov-", console: "console.amazonaws-us-gov.com", dnsSuffix: "amazonaws.com"},
-	{name: "aws-iso", regionPrefix: "us-iso-", dnsSuffix: "c2s.ic.gov"},
-	{name: "aws-iso-b", regionPrefix: "us-isob-", dnsSuffix: "sc2s.sgov.gov"},
-	{name: "aws-iso-e", regionPrefix: "eu-isoe-", dnsSuffix: "cloud.adc-e.uk"},
-	{name: "aws-iso-f", regionPrefix: "us-isof-", dnsSuffix: "csp.hci.ic.gov"},
-	{name: "aws-eusc", regionPrefix: "eusc-", dnsSuffix: "amazonaws.eu"},
-	{name: "aws", console: "console.aws.amazon.com", dnsSuffix: "amazonaws.com"},
+	{name: "aws-cn", regionPrefix: "cn-", console: "console.amazonaws.cn", dnsSuffix: "amazonaws.com.cn", region: "cn-north-1"},
+	{name: "aws-us-gov", regionPrefix: "us-gov-", console: "console.amazonaws-us-gov.com", dnsSuffix: "amazonaws.com", region: "us-gov-west-1"},
+	{name: "aws-iso", regionPrefix: "us-iso-", dnsSuffix: "c2s.ic.gov", region: "us-iso-east-1"},
+	{name: "aws-iso-b", regionPrefix: "us-isob-", dnsSuffix: "sc2s.sgov.gov", region: "us-isob-east-1"},
+	{name: "aws-iso-e", regionPrefix: "eu-isoe-", dnsSuffix: "cloud.adc-e.uk", region: "eu-isoe-west-1"},
+	{name: "aws-iso-f", regionPrefix: "us-isof-", dnsSuffix: "csp.hci.ic.gov", region: "us-isof-south-1"},
+	{name: "aws-eusc", regionPrefix: "eusc-", dnsSuffix: "amazonaws.eu", region: "eusc-de-east-1"},
+	{name: "aws", console: "console.aws.amazon.com", dnsSuffix: "amazonaws.com", region: "us-east-1"},
 }
 
 func knownPartition(name string) bool {
@@ -86,6 +88,18 @@ func ConsoleHost(partition string) string {
 // endpoints (amazonaws.com, amazonaws.com.cn for the China Regions, ...):
 // an endpoint under another partition's domain is not that Region's.
 func DNSSuffix(region string) string { return partitionOf(region).dnsSuffix }
+
+// DefaultRegion is the Region RoleCall uses in partition when none is
+// given: us-east-1 in aws, cn-north-1 in aws-cn, us-gov-west-1 in
+// aws-us-gov, and so on; us-east-1 for a partition it does not know.
+func DefaultRegion(partition string) string {
+	for _, p := range partitions {
+		if p.name == partition {
+			return p.region
+		}
+	}
+	return "us-east-1"
+}
 
 // DNSSuffixes are the host-name suffixes of every partition's service
 // endpoints, each once.

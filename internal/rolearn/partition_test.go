@@ -45,6 +45,18 @@ func TestIsRegion(t *testing.T) {
 	}
 }
 
+// Each partition's default Region is one of its own.
+func TestDefaultRegion(t *testing.T) {
+	for _, p := range partitions {
+		if r := DefaultRegion(p.name); !IsRegion(r) || PartitionOfRegion(r) != p.name {
+			t.Errorf("DefaultRegion(%s) = %q, not a Region of it", p.name, r)
+		}
+	}
+	if r := DefaultRegion("aws-nowhere"); r != "us-east-1" {
+		t.Errorf("DefaultRegion of an unknown partition = %q", r)
+	}
+}
+
 func TestConsoleHost(t *testing.T) {
 	tests := []struct{ partition, want string }{
 		{"aws", "console.aws.amazon.com"},

@@ -181,6 +181,9 @@ func New(cfg Config) *STS {
 // Partition returns the sandbox's partition.
 func (s *STS) Partition() string { return s.partition }
 
+// Region is the sandbox's Region: the one its embedded Assumer calls in.
+func (s *STS) Region() string { return s.region }
+
 // SetCaller maps an access key ID to a principal ARN (see Config.Callers).
 func (s *STS) SetCaller(accessKeyID, principalARN string) error {
 	if err := ValidatePrincipal(principalARN); err != nil {
