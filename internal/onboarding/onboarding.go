@@ -190,11 +190,12 @@ func (s *Service) RotateExternalID(ctx context.Context, id string, opts RotateOp
 	// at once. That is best effort, as in the checks and the sweep: the
 	// rotation is stored, so it is answered, still in its grace (a retry
 	// of a rotation answered as failed would supersede it, retiring the
-	// previous ID without its grace); the next check or sweep retires it.
+	// previous ID without its grace). The previous ID then stays accepted
+	// for the grace asked, unless a check or sweep of a connection of the
+	// tenant completes the rotation sooner.
 	done, err := rotation.Settle(ctx, s.Store, r, s.now())
 	if err != nil {
-		s.log().WarnContext(ctx, "rotation stored; its early completion is left to the checks and the sweep",
-			"tenantId", id, "externalIdVersion", r.ExternalIDVersion, "error", err)
+		s.log().WarnContext(ctx, earlyCompletionFailed, "tenantId", id, "externalIdVersion", r.ExternalIDVersion, "error", err)
 	}
 	if done {
 		r = r.Retired()
@@ -378,10 +379,15 @@ func (s *Service) settleAfterRelease(ctx context.Context, t tenant.Tenant, befor
 		return
 	}
 	if _, err := rotation.SettleTenant(ctx, s.Store, t.ID, s.now()); err != nil {
-		s.log().WarnContext(ctx, "rotation not completed after a disconnection; the next check, sweep or rotation of the tenant completes it",
-			"tenantId", t.ID, "error", err)
+		s.log().WarnContext(ctx, earlyCompletionFailed, "tenantId", t.ID, "error", err)
 	}
 }
+
+// earlyCompletionFailed is logged when a rotation could not be completed
+// before its grace ends: nothing retries it but a later check or sweep of
+// the tenant's connections (a tenant left with none keeps it open, its
+// previous ID refused once the grace ends, without a Completed event).
+const earlyCompletionFailed = "rotation not completed early; its previous external ID stays accepted until its grace ends"
 
 // RequestCheck queues a check of a live connection now, at most once per
 // connection per CheckRequestWindow (CHECK_TOO_SOON otherwise, which

@@ -122,7 +122,7 @@ func TestRotationStoredIsAnsweredWhenItsCompletionFails(t *testing.T) {
 	if r.ExternalIDVersion != 2 || !r.InGrace() || stored.ExternalIDVersion != 2 || !stored.AcceptsExternalID(1, true, f.now) {
 		t.Errorf("answered %+v, stored %+v; want version 2 with version 1 accepted in its grace", r, stored)
 	}
-	if n := logs.Count("rotation stored; its early completion is left to the checks and the sweep"); n != 1 {
+	if n := logs.Count("rotation not completed early; its previous external ID stays accepted until its grace ends"); n != 1 {
 		t.Errorf("the failed completion was logged %d times, want once", n)
 	}
 }
