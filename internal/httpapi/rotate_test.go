@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -169,5 +170,39 @@ func TestRotateRevokesInvitesBeforeTheNewID(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// tenantHook runs hook once, before the next tenant read.
+type tenantHook struct {
+	*failingStore
+	hook func()
+}
+
+func (s *tenantHook) GetTenant(ctx context.Context, id string) (tenant.Tenant, error) {
+	if h := s.hook; h != nil {
+		s.hook = nil
+		h()
+	}
+	return s.failingStore.GetTenant(ctx, id)
+}
+
+// A rotation that revokes the invites and lands between the form's read
+// of its invite and of its tenant does not show the revoked invite the
+// new external ID: the invite is read again after the tenant.
+func TestRevokedInviteIsNotShownTheNewIDBetweenItsReads(t *testing.T) {
+	e := newEnv(t)
+	e.tenant("acme")
+	leaked := e.invite("acme")
+	h := &tenantHook{failingStore: e.st}
+	e.svc.Store = h
+	h.hook = func() {
+		if w := e.do(ops("POST", "/v1/tenants/acme/external-id/rotate", `{"revokeInvites":true}`)); w.Code != http.StatusOK {
+			t.Fatalf("rotate: %d %s", w.Code, w.Body)
+		}
+	}
+	w := e.do(req{method: "GET", path: "/v1/invite", auth: "Invite " + leaked})
+	if w.Code == http.StatusOK {
+		t.Errorf("the invite revoked by the rotation was answered: %s", w.Body)
 	}
 }

@@ -209,26 +209,42 @@ func (s *Service) CreateInvite(ctx context.Context, tenantID string) (string, te
 	return s.CreateInviteWith(ctx, tenantID, InviteOptions{})
 }
 
-// ResolveInvite returns the tenant an invite code acts for.
+// ResolveInvite returns the tenant an invite code acts for. The invite is
+// read again after the tenant: a rotation that revokes the invites revokes
+// them before it rotates, so an invite still valid at that second read was
+// valid when the tenant (and its external ID) was read, and one revoked
+// between the two reads is never shown the new ID.
 func (s *Service) ResolveInvite(ctx context.Context, code string) (tenant.Tenant, error) {
 	if !tenant.WellFormedCode(code) {
 		return tenant.Tenant{}, tenant.ErrInvalidInvite
 	}
-	inv, err := s.Store.GetInvite(ctx, tenant.HashCode(code))
-	if errors.Is(err, store.ErrNotFound) {
-		return tenant.Tenant{}, tenant.ErrInvalidInvite
-	}
+	inv, err := s.validInvite(ctx, code)
 	if err != nil {
-		return tenant.Tenant{}, fmt.Errorf("resolve invite: %w", err)
-	}
-	if err := inv.Check(code, s.now()); err != nil {
 		return tenant.Tenant{}, err
 	}
 	t, err := s.Store.GetTenant(ctx, inv.TenantID)
 	if err != nil {
 		return tenant.Tenant{}, fmt.Errorf("resolve invite of %s: %w", inv.TenantID, err)
 	}
+	if _, err := s.validInvite(ctx, code); err != nil {
+		return tenant.Tenant{}, err
+	}
 	return t, nil
+}
+
+// validInvite reads the invite of code and checks it is valid now.
+func (s *Service) validInvite(ctx context.Context, code string) (tenant.Invite, error) {
+	inv, err := s.Store.GetInvite(ctx, tenant.HashCode(code))
+	if errors.Is(err, store.ErrNotFound) {
+		return tenant.Invite{}, tenant.ErrInvalidInvite
+	}
+	if err != nil {
+		return tenant.Invite{}, fmt.Errorf("resolve invite: %w", err)
+	}
+	if err := inv.Check(code, s.now()); err != nil {
+		return tenant.Invite{}, err
+	}
+	return inv, nil
 }
 
 // Submit accepts a role ARN for a tenant. It returns the connection as

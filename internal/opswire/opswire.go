@@ -46,8 +46,9 @@ type CreateTenant struct {
 
 // Rotate is the optional body of POST /v1/tenants/{id}/external-id/rotate:
 // how long the previous external ID stays accepted (default 7 days; 0
-// revokes it now), and whether to revoke every invite of the tenant after
-// the rotation, so that links that may have leaked stop working with it.
+// revokes it now), and whether to revoke every invite of the tenant
+// before the rotation, so that links that may have leaked stop working and
+// are never shown the new external ID.
 type Rotate struct {
 	GraceSeconds  *int64 `json:"graceSeconds,omitempty"`
 	RevokeInvites bool   `json:"revokeInvites,omitempty"`
