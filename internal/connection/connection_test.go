@@ -807,6 +807,7 @@ func TestRotationEvents(t *testing.T) {
 	done := connection.RotationCompleted(r, connection.CompletionAllCurrent, t0.Add(2*time.Hour))
 	superseded := connection.RotationCompleted(r, connection.CompletionSuperseded, t0.Add(3*time.Hour))
 	graceEnded := connection.RotationCompleted(r, connection.CompletionGraceEnded, t0.Add(50*time.Hour))
+	supersededLate := connection.RotationCompleted(r, connection.CompletionSuperseded, t0.Add(51*time.Hour))
 	revoked := connection.RotationStarted(tn.Rotated(t0.Add(time.Hour)))
 	revokedDone := connection.RotationCompleted(tn.Rotated(t0.Add(time.Hour)), connection.CompletionRevoked, t0.Add(time.Hour))
 	tests := []struct {
@@ -818,6 +819,7 @@ func TestRotationEvents(t *testing.T) {
 		{"completed before the grace's end", done, `{"eventId":"` + done.EventID + `","tenantId":"acme","externalIdVersion":2,"previousExternalIdVersion":1,"graceEndsAt":"2025-06-01T14:00:00Z","completion":"ALL_CURRENT","occurredAt":"2025-06-01T14:00:00Z","version":2}`},
 		{"superseded during the grace", superseded, `{"eventId":"` + superseded.EventID + `","tenantId":"acme","externalIdVersion":2,"previousExternalIdVersion":1,"graceEndsAt":"2025-06-01T15:00:00Z","completion":"SUPERSEDED","occurredAt":"2025-06-01T15:00:00Z","version":2}`},
 		{"completed after the grace's end", graceEnded, `{"eventId":"` + graceEnded.EventID + `","tenantId":"acme","externalIdVersion":2,"previousExternalIdVersion":1,"graceEndsAt":"2025-06-03T13:00:00Z","completion":"GRACE_ENDED","occurredAt":"2025-06-03T14:00:00Z","version":2}`},
+		{"superseded after the grace's end", supersededLate, `{"eventId":"` + supersededLate.EventID + `","tenantId":"acme","externalIdVersion":2,"previousExternalIdVersion":1,"graceEndsAt":"2025-06-03T13:00:00Z","completion":"SUPERSEDED","occurredAt":"2025-06-03T15:00:00Z","version":2}`},
 		{"without grace", revoked, `{"eventId":"` + revoked.EventID + `","tenantId":"acme","externalIdVersion":2,"previousExternalIdVersion":1,"graceEndsAt":"2025-06-01T13:00:00Z","occurredAt":"2025-06-01T13:00:00Z","version":2}`},
 		{"completed without grace", revokedDone, `{"eventId":"` + revokedDone.EventID + `","tenantId":"acme","externalIdVersion":2,"previousExternalIdVersion":1,"graceEndsAt":"2025-06-01T13:00:00Z","completion":"REVOKED","occurredAt":"2025-06-01T13:00:00Z","version":2}`},
 	}

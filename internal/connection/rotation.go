@@ -42,9 +42,10 @@ func RotationStarted(t tenant.Tenant) Event {
 // RotationCompleted is the event of the end of t's rotation (t as it was,
 // before its previous external ID was retired) at time at. Its GraceEndsAt
 // is when the previous external ID stopped being accepted: the grace's
-// planned end once it has passed (GRACE_ENDED), otherwise at, since a
-// rotation without grace (REVOKED) or completed early (ALL_CURRENT,
-// SUPERSEDED) retires the previous ID at once.
+// planned end once it has passed (GRACE_ENDED, or SUPERSEDED by a rotation
+// made after it before a sweep noticed), otherwise at, since a rotation
+// without grace (REVOKED) or completed early (ALL_CURRENT, SUPERSEDED)
+// retires the previous ID at once.
 func RotationCompleted(t tenant.Tenant, completion string, at time.Time) Event {
 	graceEnd := t.GraceEndsAt.UTC()
 	if graceEnd.IsZero() || graceEnd.After(at) {
