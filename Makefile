@@ -81,9 +81,10 @@ build-RegisterFunction:
 # form's quick-create links work from a fresh deploy with no manual upload.
 # STACK is the stack's name (samconfig.toml's stack_name of the environment).
 STACK ?= rolecall-dev
-# REGION is the stack's Region (samconfig.toml's region of the environment),
-# named so publish-template finds the stack whatever the AWS CLI's default.
-REGION ?= us-east-1
+# REGION is the stack's Region, named so publish-template finds the stack
+# whatever the AWS CLI's default: by default samconfig.toml's first region
+# (its default environment's); pass REGION= for an environment elsewhere.
+REGION ?= $(shell sed -n 's/^region *= *"\(.*\)"/\1/p' samconfig.toml | head -n 1)
 AWS ?= aws
 deploy:
 	sam build
@@ -93,6 +94,6 @@ deploy:
 publish-template:
 	@bucket=$$($(AWS) cloudformation describe-stacks --region "$(REGION)" --stack-name "$(STACK)" \
 	  --query "Stacks[0].Outputs[?OutputKey=='CustomerTemplateBucketName'].OutputValue" --output text) && \
-	test -n "$$bucket" && test "$$bucket" != None || { echo "stack $(STACK) has no CustomerTemplateBucketName output" >&2; exit 1; } && \
+	test -n "$$bucket" && test "$$bucket" != None || { echo "stack $(STACK) in $(REGION) has no CustomerTemplateBucketName output (REGION= names another Region)" >&2; exit 1; } && \
 	$(AWS) s3 cp --region "$(REGION)" infra/customer-role.yaml "s3://$$bucket/customer-role.yaml" --content-type text/yaml && \
 	echo "published s3://$$bucket/customer-role.yaml"
