@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -167,16 +168,37 @@ func (o profilesOptions) section(r access.Ref) profileSection {
 	return s
 }
 
-// shellWord quotes s for the readers of credential_process: sh -c (the
-// Go SDK outside Windows), Python's shlex (the AWS CLI and boto3), and on
-// Windows cmd.exe /C (the Go and JavaScript SDKs) and botocore's own
-// split, which know no single quotes. Safe words stay bare. Others are
-// double-quoted, as the AWS CLI guide advises for a path, so that a
-// Windows path (C:\Program Files\rolecall.exe) is one word on Windows
-// too; a word that sh would change between double quotes
-// (doubleQuotable) is single-quoted instead, which sh and shlex read
-// alike.
+// shellWord quotes s for the readers of credential_process on the
+// machine the profiles are written on, which is where they run.
 func shellWord(s string) string {
+	if runtime.GOOS == "windows" {
+		return windowsWord(s)
+	}
+	return posixWord(s)
+}
+
+// windowsWord quotes s for the readers on Windows: cmd.exe /C (the Go and
+// JavaScript SDKs) and botocore's Windows split, which know no single
+// quotes. A word without white space or a character cmd.exe treats
+// specially stays bare, backslashes included (C:\Users\dev\rolecall.exe,
+// \\server\tools\rolecall.exe): the one form every Windows reader takes as
+// it is, the Go SDK included, which escapes the double quotes it hands
+// cmd.exe in a way cmd.exe does not read. Any other word is double-quoted,
+// as the AWS CLI guide advises for a path with spaces (read so by cmd.exe
+// and botocore, not by the Go SDK).
+func windowsWord(s string) string {
+	if s != "" && !strings.ContainsAny(s, " \t\"&|<>^%!()") {
+		return s
+	}
+	return `"` + s + `"`
+}
+
+// posixWord quotes s for sh -c (the Go SDK) and Python's shlex (the AWS
+// CLI and boto3). Safe words stay bare. Others are double-quoted, as the
+// AWS CLI guide advises for a path; a word that sh would change between
+// double quotes (doubleQuotable) is single-quoted instead, which sh and
+// shlex read alike.
+func posixWord(s string) string {
 	switch {
 	case s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.,/:@+=") == "":
 		return s

@@ -271,3 +271,21 @@ print(runs[0] - 1)`
 		t.Errorf("botocore ran the credential process %s more times for 5 uses of credentials expiring at %s", n, printed.Expiration)
 	}
 }
+
+// TestBotocoreOnWindowsReadsWindowsWords: a credential_process written on
+// Windows (windowsWord) is split by botocore's Windows split into the
+// words written, a UNC path and one with a space included.
+func TestBotocoreOnWindowsReadsWindowsWords(t *testing.T) {
+	realClients(t)
+	args := []string{`C:\Program Files\RoleCall\rolecall.exe`, "credentials", "--tenant", "acme", "--api", `\\fileserver\tools`, "--account", "111122223333"}
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		quoted[i] = windowsWord(a)
+	}
+	path := filepath.Join(t.TempDir(), "config")
+	writeTestFile(t, path, "[profile w]\ncredential_process = "+strings.Join(quoted, " ")+"\n")
+	_, _, windows := botocoreReads(t, path)
+	if got := windows["profile w"]; !slices.Equal(got, args) {
+		t.Errorf("botocore on Windows runs %q, want %q", got, args)
+	}
+}

@@ -431,12 +431,11 @@ func TestMergeINI(t *testing.T) {
 	}
 }
 
-// A word of credential_process that needs quoting is double-quoted, which
-// Windows readers (cmd.exe, botocore's Windows split) take as well as sh
-// and shlex, so a Windows path is never single-quoted; only a word that
-// sh would expand or unescape between double quotes ($, `, ", a backslash
+// Outside Windows, a word of credential_process that needs quoting is
+// double-quoted, which sh and shlex read as it is; only a word that sh
+// would expand or unescape between double quotes ($, `, ", a backslash
 // before another or at the end) is single-quoted.
-func TestShellWordDoubleQuotesUnlessShWouldChangeIt(t *testing.T) {
+func TestPosixWordDoubleQuotesUnlessShWouldChangeIt(t *testing.T) {
 	tests := map[string]string{
 		"/usr/bin/rolecall":                "/usr/bin/rolecall",
 		"http://127.0.0.1:8080":            "http://127.0.0.1:8080",
@@ -453,8 +452,30 @@ func TestShellWordDoubleQuotesUnlessShWouldChangeIt(t *testing.T) {
 		`C:\dir\`:                          `'C:\dir\'`,
 	}
 	for in, want := range tests {
-		if got := shellWord(in); got != want {
-			t.Errorf("shellWord(%q) = %s, want %s", in, got, want)
+		if got := posixWord(in); got != want {
+			t.Errorf("posixWord(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// On Windows, where no reader knows single quotes, a word without white
+// space or cmd.exe's special characters stays bare, backslashes included
+// (the one form the Go SDK's route through cmd.exe takes too); any other
+// is double-quoted.
+func TestWindowsWordIsBareUnlessCmdWouldChangeIt(t *testing.T) {
+	tests := map[string]string{
+		`C:\Users\dev\bin\rolecall.exe`:       `C:\Users\dev\bin\rolecall.exe`,
+		`\\fileserver\tools\rolecall.exe`:     `\\fileserver\tools\rolecall.exe`,
+		`C:\Users\svc$build\rolecall.exe`:     `C:\Users\svc$build\rolecall.exe`,
+		"https://abc.execute-api.eu-west-1.x": "https://abc.execute-api.eu-west-1.x",
+		`C:\Program Files\RoleCall\rc.exe`:    `"C:\Program Files\RoleCall\rc.exe"`,
+		`C:\a&b\rc.exe`:                       `"C:\a&b\rc.exe"`,
+		`100%`:                                `"100%"`,
+		"":                                    `""`,
+	}
+	for in, want := range tests {
+		if got := windowsWord(in); got != want {
+			t.Errorf("windowsWord(%q) = %s, want %s", in, got, want)
 		}
 	}
 }
