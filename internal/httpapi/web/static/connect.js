@@ -462,8 +462,11 @@
   // policy, then only the new one; with an ID no longer accepted (two
   // rotations back, or the grace over), trust the current one.
   function rotationNote(c, inv) {
+    // A check that fell back to the previous ID records that ID's version,
+    // so an older version is the whole test (a connection stored before
+    // externalIdCurrent existed reads it false at the current version).
     if (!c.externalIdVersion || (c.status !== 'VERIFIED' && c.status !== 'ACCESS_LOST') ||
-        (c.externalIdCurrent !== false && c.externalIdVersion >= inv.externalIdVersion)) return null;
+        c.externalIdVersion >= inv.externalIdVersion) return null;
     if (c.externalIdVersion !== inv.externalIdVersion - 1 || !inv.previousExternalId) {
       return el('span', 'hint small', 'This role was last verified with an external ID that is no longer accepted. ' +
         'Change its trust policy condition to "sts:ExternalId": "' + inv.externalId + '".');
