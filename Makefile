@@ -82,9 +82,10 @@ build-RegisterFunction:
 # STACK is the stack's name (samconfig.toml's stack_name of the environment).
 STACK ?= rolecall-dev
 # REGION is the stack's Region, named so publish-template finds the stack
-# whatever the AWS CLI's default: by default samconfig.toml's first region
-# (its default environment's); pass REGION= for an environment elsewhere.
-REGION ?= $(shell sed -n 's/^region *= *"\(.*\)"/\1/p' samconfig.toml | head -n 1)
+# whatever the AWS CLI's default: by default the region of samconfig.toml's
+# [default.deploy.parameters] (us-east-1 without one); pass REGION= for an
+# environment elsewhere.
+REGION ?= $(or $(shell awk -F"[\"']" '/^\[/ { s = $$0 } s == "[default.deploy.parameters]" && /^region *=/ { print $$2; exit }' samconfig.toml 2>/dev/null),us-east-1)
 AWS ?= aws
 deploy:
 	sam build

@@ -205,3 +205,45 @@ func TestPublishTemplate(t *testing.T) {
 		t.Errorf("output: %s", out)
 	}
 }
+
+// TestMakefileRegionIsSamconfigs: make's REGION default is the region of
+// samconfig.toml's [default.deploy.parameters], whatever else the file
+// holds, and us-east-1 without one.
+func TestMakefileRegionIsSamconfigs(t *testing.T) {
+	tool.Require(t, "make", "apt-get install make")
+	makefile, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ name, samconfig, want string }{
+		{"as shipped", "", ""},
+		{"another environment first, a comment after", "[prod.deploy.parameters]\nregion = \"eu-central-1\"\n[default.deploy.parameters]\nregion = \"eu-west-1\" # Ireland\n", "eu-west-1"},
+		{"single quotes", "[default.deploy.parameters]\nregion = 'ap-south-1'\n", "ap-south-1"},
+		{"no region", "[default.deploy.parameters]\nstack_name = \"x\"\n", "us-east-1"},
+		{"no samconfig.toml", "-", "us-east-1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, want := root, tc.want
+			if tc.samconfig != "" {
+				dir = t.TempDir()
+				if err := os.WriteFile(filepath.Join(dir, "Makefile"), makefile, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if tc.samconfig != "-" {
+					if err := os.WriteFile(filepath.Join(dir, "samconfig.toml"), []byte(tc.samconfig), 0o600); err != nil {
+						t.Fatal(err)
+					}
+				}
+			} else {
+				want = "us-east-1" // samconfig.toml's default environment's
+			}
+			cmd := exec.Command("make", "-s", "--eval", "show-region: ; @echo \"[$(REGION)]\"", "show-region")
+			cmd.Dir = dir
+			out, err := cmd.CombinedOutput()
+			if err != nil || string(out) != "["+want+"]\n" {
+				t.Errorf("REGION = %q (%v), want %s", out, err, want)
+			}
+		})
+	}
+}
