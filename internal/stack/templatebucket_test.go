@@ -215,28 +215,28 @@ func TestMakefileRegionIsSamconfigs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct{ name, samconfig, want string }{
-		{"as shipped", "", ""},
-		{"another environment first, a comment after", "[prod.deploy.parameters]\nregion = \"eu-central-1\"\n[default.deploy.parameters]\nregion = \"eu-west-1\" # Ireland\n", "eu-west-1"},
-		{"single quotes", "[default.deploy.parameters]\nregion = 'ap-south-1'\n", "ap-south-1"},
-		{"no region", "[default.deploy.parameters]\nstack_name = \"x\"\n", "us-east-1"},
-		{"no samconfig.toml", "-", "us-east-1"},
+	// samconfig.toml's text ("" for the project's own, "-" for none) →
+	// the REGION make reads from it.
+	cases := map[string][2]string{
+		"as shipped": {"", "us-east-1"},
+		"another environment first, a comment after": {"[prod.deploy.parameters]\nregion = \"eu-central-1\"\n[default.deploy.parameters]\nregion = \"eu-west-1\" # Ireland\n", "eu-west-1"},
+		"single quotes":     {"[default.deploy.parameters]\nregion = 'ap-south-1'\n", "ap-south-1"},
+		"no region":         {"[default.deploy.parameters]\nstack_name = \"x\"\n", "us-east-1"},
+		"no samconfig.toml": {"-", "us-east-1"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			dir, want := root, tc.want
-			if tc.samconfig != "" {
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			samconfig, want, dir := c[0], c[1], root
+			if samconfig != "" {
 				dir = t.TempDir()
 				if err := os.WriteFile(filepath.Join(dir, "Makefile"), makefile, 0o600); err != nil {
 					t.Fatal(err)
 				}
-				if tc.samconfig != "-" {
-					if err := os.WriteFile(filepath.Join(dir, "samconfig.toml"), []byte(tc.samconfig), 0o600); err != nil {
+				if samconfig != "-" {
+					if err := os.WriteFile(filepath.Join(dir, "samconfig.toml"), []byte(samconfig), 0o600); err != nil {
 						t.Fatal(err)
 					}
 				}
-			} else {
-				want = "us-east-1" // samconfig.toml's default environment's
 			}
 			cmd := exec.Command("make", "-s", "--eval", "show-region: ; @echo \"[$(REGION)]\"", "show-region")
 			cmd.Dir = dir
