@@ -226,18 +226,21 @@ func partitionOf(principal string) (string, error) {
 // ValidateTemplateURL accepts an https URL of an object on an S3 endpoint,
 // which is what the CloudFormation console's quick-create link requires.
 // The API function checks its configured URL with it at start, and
-// template.yaml's CustomerRoleTemplateUrl pattern accepts no URL it refuses.
+// template.yaml's CustomerRoleTemplateUrl pattern accepts the same URLs:
+// so both take the scheme and the partition's DNS suffix in lower case
+// only, the bucket and Region labels in either.
 func ValidateTemplateURL(s string) error {
 	u, err := url.Parse(s)
 	bad := func(msg string) error {
 		return &Error{Code: CodeInvalidTemplate, Field: "templateUrl", Message: msg}
 	}
-	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.Fragment != "" || (u.Port() != "" && u.Port() != "443") {
+	if err != nil || !strings.HasPrefix(s, "https://") || u.Host == "" || u.User != nil || u.Fragment != "" ||
+		strings.HasSuffix(u.Host, ":") || (u.Port() != "" && u.Port() != "443") {
 		return bad("the template URL must be an https URL without credentials, fragment or another port than 443")
 	}
 	host := strings.ToLower(u.Hostname())
 	s3 := strings.HasPrefix(host, "s3.") || strings.HasPrefix(host, "s3-") || strings.Contains(host, ".s3.") || strings.Contains(host, ".s3-")
-	inPartition := slices.ContainsFunc(rolearn.DNSSuffixes(), func(suffix string) bool { return strings.HasSuffix(host, "."+suffix) })
+	inPartition := slices.ContainsFunc(rolearn.DNSSuffixes(), func(suffix string) bool { return strings.HasSuffix(u.Hostname(), "."+suffix) })
 	if !s3 || !inPartition {
 		return bad("CloudFormation quick-create links need the template in S3 (https://<bucket>.s3.<region>.amazonaws.com/<key>)")
 	}

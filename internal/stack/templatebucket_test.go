@@ -92,6 +92,9 @@ func TestCustomerRoleTemplateUrlPatternIsWhatTheAPIAccepts(t *testing.T) {
 		{"https://My-Bucket.S3.eu-west-1.amazonaws.com/customer-role.yaml", true}, // host names are case-insensitive
 		{"https://b.s3.eu-west-1.amazonaws.com:443/customer-role.yaml", true},
 		{"https://b.s3.eu-west-1.amazonaws.com:8443/customer-role.yaml", false},
+		{"https://b.s3.eu-west-1.amazonaws.com:/customer-role.yaml", false},
+		{"HTTPS://b.s3.eu-west-1.amazonaws.com/customer-role.yaml", false},
+		{"https://b.s3.cn-north-1.Amazonaws.Com.Cn/customer-role.yaml", false},
 	}
 	// The stack's own bucket in every partition RoleCall knows (its
 	// RegionalDomainName ends in the partition's DNS suffix).
