@@ -395,14 +395,15 @@ func (s *Service) settleAfterRelease(ctx context.Context, t tenant.Tenant, befor
 		return
 	}
 	if _, err := rotation.SettleTenant(ctx, s.Store, t.ID, s.now()); err != nil {
-		s.log().WarnContext(ctx, earlyCompletionFailed, "tenantId", t.ID, "error", err)
+		s.log().WarnContext(ctx, "rotation not completed after a disconnection; it stays open until a check or sweep of the tenant's connections completes it",
+			"tenantId", t.ID, "error", err)
 	}
 }
 
-// earlyCompletionFailed is logged when a rotation could not be completed
-// before its grace ends: nothing retries it but a later check or sweep of
-// the tenant's connections (a tenant left with none keeps it open, its
-// previous ID refused once the grace ends, without a Completed event).
+// earlyCompletionFailed is logged when a new rotation could not be
+// completed at once: nothing retries it but a later check or sweep of the
+// tenant's connections (a tenant with none keeps it open, its previous ID
+// refused once the grace ends, without a Completed event).
 const earlyCompletionFailed = "rotation not completed early; its previous external ID stays accepted until its grace ends"
 
 // RequestCheck queues a check of a live connection now, at most once per
