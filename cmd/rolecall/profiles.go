@@ -185,9 +185,10 @@ func shellWord(s string) string {
 // it is, the Go SDK included, which escapes the double quotes it hands
 // cmd.exe in a way cmd.exe does not read. Any other word is double-quoted,
 // as the AWS CLI guide advises for a path with spaces (read so by cmd.exe
-// and botocore, not by the Go SDK).
+// and botocore, not by the Go SDK). cmd.exe splits words at , ; = too; it
+// expands %VAR% even between double quotes, which no quoting prevents.
 func windowsWord(s string) string {
-	if s != "" && !strings.ContainsAny(s, " \t\"&|<>^%!()") {
+	if s != "" && !strings.ContainsAny(s, " \t\"&|<>^%!(),;=") {
 		return s
 	}
 	return `"` + s + `"`

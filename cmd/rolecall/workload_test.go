@@ -471,6 +471,7 @@ func TestWindowsWordIsBareUnlessCmdWouldChangeIt(t *testing.T) {
 		`C:\Program Files\RoleCall\rc.exe`:    `"C:\Program Files\RoleCall\rc.exe"`,
 		`C:\a&b\rc.exe`:                       `"C:\a&b\rc.exe"`,
 		`100%`:                                `"100%"`,
+		`C:\a,b;c=d\rc.exe`:                   `"C:\a,b;c=d\rc.exe"`,
 		"":                                    `""`,
 	}
 	for in, want := range tests {
