@@ -31,6 +31,14 @@ type hookStore struct {
 	rotate       func(t tenant.Tenant) error
 	apply        func(t connection.Transition) error
 	inviteReads  int
+	tenantRead   func() // nil: nothing; run before each tenant read
+}
+
+func (h *hookStore) GetTenant(ctx context.Context, id string) (tenant.Tenant, error) {
+	if h.tenantRead != nil {
+		h.tenantRead()
+	}
+	return h.Memory.GetTenant(ctx, id)
 }
 
 func (h *hookStore) CreateTenant(ctx context.Context, t tenant.Tenant) error {

@@ -101,13 +101,7 @@ func (listFails) ListByTenant(context.Context, string, string, int) (store.Page,
 // rotate again, which supersedes the rotation just made and retires the
 // original ID at once, without the grace asked for.
 func TestRotationStoredIsAnsweredWhenItsCompletionFails(t *testing.T) {
-	ctx := context.Background()
-	f := newFixture(t)
-	acme := f.tenant(t, "acme")
-	if _, err := f.svc.Submit(ctx, acme, roleARN); err != nil {
-		t.Fatal(err)
-	}
-	f.verifyWith(t, "acme", custAccount, 1)
+	ctx, f := context.Background(), verifiedAcme(t)
 	logs := logcapture.New(nil)
 	f.svc.Store, f.svc.Log = listFails{f.hooks}, slog.New(logs)
 
@@ -175,4 +169,58 @@ func TestRotationCompletesWhenItsLastHolderIsDisconnected(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A disconnection whose completion of the rotation fails is done all the
+// same; the failure is logged, and the rotation stays in its grace.
+func TestDisconnectionLogsAFailedCompletion(t *testing.T) {
+	ctx, f := context.Background(), verifiedAcme(t)
+	if _, err := f.svc.RotateExternalID(ctx, "acme", onboarding.RotateOptions{Grace: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	logs := logcapture.New(nil)
+	f.svc.Store, f.svc.Log = listFails{f.hooks}, slog.New(logs)
+	c, err := f.svc.Disconnect(ctx, "acme", custAccount)
+	if err != nil || c.Status != connection.Disconnected {
+		t.Fatalf("Disconnect = %s, %v", c.Status, err)
+	}
+	if stored, _ := f.mem.GetTenant(ctx, "acme"); !stored.InGrace() {
+		t.Errorf("the rotation was completed although its listing failed")
+	}
+	if n := len(logs.Records()); n != 1 {
+		t.Errorf("%d records logged, want the failed completion once", n)
+	}
+}
+
+// An invite revoked after its first read, while its tenant is read, is
+// refused as revoked: it is read again after the tenant.
+func TestInviteRevokedBetweenItsReadsIsRefused(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.tenant(t, "acme")
+	code, inv, err := f.svc.CreateInvite(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.hooks.tenantRead = func() {
+		f.hooks.tenantRead = nil
+		if _, err := f.mem.RevokeInvite(ctx, "acme", inv.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.svc.ResolveInvite(ctx, code); !errors.Is(err, tenant.ErrInviteRevoked) {
+		t.Errorf("ResolveInvite = %v; want the invite revoked", err)
+	}
+}
+
+// verifiedAcme is a fixture whose tenant acme has the role roleARN
+// verified with its first external ID.
+func verifiedAcme(t *testing.T) *fixture {
+	t.Helper()
+	f := newFixture(t)
+	if _, err := f.svc.Submit(context.Background(), f.tenant(t, "acme"), roleARN); err != nil {
+		t.Fatal(err)
+	}
+	f.verifyWith(t, "acme", custAccount, 1)
+	return f
 }

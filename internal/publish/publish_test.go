@@ -316,3 +316,22 @@ func seq(from, to int) []int {
 }
 
 func newLogger(w *bytes.Buffer) *slog.Logger { return slog.New(slog.NewJSONHandler(w, nil)) }
+
+// strayFailureBus puts every entry and also reports a failure that names
+// no entry of the call (an index past its end).
+type strayFailureBus struct{ *bus.Memory }
+
+func (b strayFailureBus) Put(ctx context.Context, entries []bus.Entry) ([]bus.Failure, error) {
+	fs, err := b.Memory.Put(ctx, entries)
+	return append(fs, bus.Failure{Index: len(entries), Code: "InternalFailure"}), err
+}
+
+// A failure that names no entry of the call fails no event: each event the
+// bus put is published.
+func TestPublishIgnoresAFailureNamingNoEntry(t *testing.T) {
+	evs := manyEvents(3)
+	failed, err := (&publish.Publisher{Bus: strayFailureBus{bus.NewMemory()}, Backoff: time.Millisecond}).Publish(context.Background(), evs)
+	if len(failed) != 0 || err != nil {
+		t.Errorf("Publish = %v, %v; want every event published", failed, err)
+	}
+}

@@ -1,6 +1,9 @@
 package rolearn
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func TestPartitionOfRegion(t *testing.T) {
 	tests := []struct{ region, want string }{
@@ -54,6 +57,19 @@ func TestDefaultRegion(t *testing.T) {
 	}
 	if r := DefaultRegion("aws-nowhere"); r != "us-east-1" {
 		t.Errorf("DefaultRegion of an unknown partition = %q", r)
+	}
+}
+
+// DNSSuffixes names every partition's suffix, each once.
+func TestDNSSuffixes(t *testing.T) {
+	got := DNSSuffixes()
+	for _, p := range partitions {
+		if n := slices.Index(got, p.dnsSuffix); n < 0 || slices.Index(got[n+1:], p.dnsSuffix) >= 0 {
+			t.Errorf("DNSSuffixes() = %q: %s (of %s) not there once", got, p.dnsSuffix, p.name)
+		}
+	}
+	if len(got) != 7 { // aws and aws-us-gov share amazonaws.com
+		t.Errorf("DNSSuffixes() = %q, want 7", got)
 	}
 }
 

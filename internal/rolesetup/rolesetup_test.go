@@ -612,3 +612,17 @@ func TestDefaultRoleName(t *testing.T) {
 		t.Errorf("explicit name %q (%v)", in.RoleName, err)
 	}
 }
+
+// The snippets and the quick-create link refuse the parameters Render
+// refuses, with the same error, rendering nothing.
+func TestSnippetsRefuseBadParams(t *testing.T) {
+	p := params()
+	p.ExternalID = "x"
+	for name, render := range map[string]func(Params) (string, error){"Terraform": Terraform, "CLI": CLI, "QuickCreateURL": QuickCreateURL} {
+		out, err := render(p)
+		var e *Error
+		if !errors.As(err, &e) || e.Field != "externalId" || out != "" {
+			t.Errorf("%s = %q, %v; want the externalId refusal", name, out, err)
+		}
+	}
+}
