@@ -3,6 +3,7 @@ package access
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -266,4 +267,38 @@ func TestHungAccessRoleCallEndsAtRetrieveTimeout(t *testing.T) {
 			t.Errorf("refresh after STS answers again = %v; want a session: the hung access-role call still holds the shared cache", err)
 		}
 	})
+}
+
+// failingProvider fails every Retrieve with err.
+type failingProvider struct{ err error }
+
+func (p failingProvider) Retrieve(context.Context) (aws.Credentials, error) {
+	return aws.Credentials{}, p.err
+}
+
+// Whatever keeps a connection's refresh from the access role's session,
+// it fails as the access role's (ErrAccessRole), never as the customer's
+// role's; only STS's refusal (*AccessRoleError) carries the hint to check
+// WorkloadPrincipalArns.
+func TestChainBlamesTheAccessRole(t *testing.T) {
+	tests := []struct {
+		name     string
+		err      error
+		wantHint bool
+	}{
+		{"STS refused it", &AccessRoleError{RoleARN: accessRoleARN, Err: errors.New("AccessDenied")}, true},
+		{"it got no answer in time", fmt.Errorf("%w %s: no answer: %w", ErrAccessRole, accessRoleARN, context.DeadlineExceeded), false},
+		{"the wait for it ended", &aws.RequestCanceledError{Err: context.DeadlineExceeded}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := New(aws.Config{Region: "us-east-1"}, &API{BaseURL: "http://rolecall.invalid"}, Options{})
+			c.accessRoles[accessRoleARN] = aws.NewCredentialsCache(failingProvider{tc.err})
+			p := &connProvider{c: c, ref: Ref{"acme", "444455556666"}}
+			_, err := p.chain(context.Background(), Connection{TenantID: "acme", AccountID: "444455556666", AccessRoleARN: accessRoleARN})
+			if !errors.Is(err, ErrAccessRole) || strings.Contains(err.Error(), "WorkloadPrincipalArns") != tc.wantHint {
+				t.Errorf("chain = %v; want ErrAccessRole, the hint %t", err, tc.wantHint)
+			}
+		})
+	}
 }
