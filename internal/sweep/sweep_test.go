@@ -241,6 +241,13 @@ func TestAll(t *testing.T) {
 	if res.Mode != "all" || res.Enqueued != len(want) || len(res.Parts) != 4 {
 		t.Errorf("result = %+v", res)
 	}
+	// A sweep whose context has ended reads and enqueues nothing.
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	q = queue.NewMemory()
+	if res, err := newSweeper(w, q, nil).All(done); !errors.Is(err, context.Canceled) || res.Enqueued != 0 || len(drain(t, q)) != 0 {
+		t.Errorf("a sweep after its context ended = %+v, %v", res, err)
+	}
 }
 
 func TestHandleModes(t *testing.T) {
