@@ -21,6 +21,7 @@
 package emulator
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -130,8 +131,8 @@ func (st *Stack) listen() (err error) {
 }
 
 // awsConfig loads the AWS configuration with AWS (zero without), and
-// settles the Region: the option's, else the SDK's with AWS, else
-// us-east-1.
+// settles the Region: the option's, else the SDK's with AWS, else the
+// default Region of the partner principal's partition (us-east-1 in aws).
 func (st *Stack) awsConfig(ctx context.Context) (aws.Config, error) {
 	o := &st.opts
 	if !o.AWS {
@@ -148,7 +149,7 @@ func (st *Stack) awsConfig(ctx context.Context) (aws.Config, error) {
 		cfg.Region = o.Region
 	}
 	if cfg.Region == "" {
-		cfg.Region = "us-east-1"
+		cfg.Region = rolearn.DefaultRegion(rolearn.PartitionOr(cmp.Or(o.TrustedPrincipalARN, o.AccessRoleARN), "aws"))
 	}
 	o.Region = cfg.Region
 	return cfg, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -259,5 +260,23 @@ func TestServeRegionIsOfThePartnersPartition(t *testing.T) {
 				t.Errorf("Region %s, want %s", s.opts.Region, tc.wantRegion)
 			}
 		})
+	}
+}
+
+// With AWS and no Region from the option or the SDK's configuration, serve
+// takes the default Region of its partner principal's partition.
+func TestServeWithAWSDefaultsToThePartnersPartition(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "none"))
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_DEFAULT_REGION", "")
+	for principal, want := range map[string]string{"": "us-east-1", "arn:aws-cn:iam::111122223333:role/rolecall-prod-access": "cn-north-1",
+		"arn:aws-us-gov:iam::111122223333:role/rolecall-prod-access": "us-gov-west-1"} {
+		st := &Stack{opts: Options{AWS: true, TrustedPrincipalARN: principal}}
+		cfg, err := st.awsConfig(context.Background())
+		if err != nil || cfg.Region != want || st.opts.Region != want {
+			t.Errorf("principal %q: Region %q/%q, %v; want %s", principal, cfg.Region, st.opts.Region, err, want)
+		}
 	}
 }
