@@ -27,7 +27,10 @@ const MinOpsToken = 32
 //   - PublicHost is a bare host name or IP address, only with Public;
 //   - a TrustedPrincipalARN, when set, is a role or an account root
 //     (rolesetup.ValidatePrincipal);
-//   - an OpsToken, when set, passes ValidateOpsToken.
+//   - an OpsToken, when set, passes ValidateOpsToken;
+//   - a TemplateURL, when set, is one quick-create links can use
+//     (rolesetup.ValidateTemplateURL), as the API function requires at
+//     start: with another, every invite's setup would fail.
 func (o Options) Validate() error {
 	var errs []error
 	addr := o.Addr
@@ -64,6 +67,11 @@ func (o Options) Validate() error {
 	if o.OpsToken != "" {
 		if err := ValidateOpsToken(o.OpsToken); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	if o.TemplateURL != "" {
+		if err := rolesetup.ValidateTemplateURL(o.TemplateURL); err != nil {
+			errs = append(errs, fmt.Errorf("customer role template URL (--template-url, CUSTOMER_ROLE_TEMPLATE_URL): %w", err))
 		}
 	}
 	return errors.Join(errs...)

@@ -119,6 +119,7 @@ func TestServeRefusesUnsafeExposure(t *testing.T) {
 		{"ops token with a space", func(o *Options) { o.OpsToken = "0123456789abcdef 0123456789abcdef" }, "printable ASCII"},
 		{"ops token with a newline", func(o *Options) { o.OpsToken = "0123456789abcdef0123456789abcdef\n" }, "printable ASCII"},
 		{"bad address", func(o *Options) { o.Addr = "127.0.0.1" }, "host:port"},
+		{"a template URL quick-create cannot use", func(o *Options) { o.TemplateURL = "https://d111111abcdef8.cloudfront.net/customer-role.yaml" }, "--template-url"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
