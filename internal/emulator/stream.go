@@ -68,11 +68,12 @@ type shardReader struct {
 }
 
 // startSlack is how far before the feed's start a shard renewed at
-// TRIM_HORIZON keeps records: creation times are rounded down to the
-// second and stamped by the stream's clock, not this machine's, so a
-// record of the last seconds before the start may be published again
-// (consumers deduplicate on eventId) rather than one after it lost.
-const startSlack = 2 * time.Second
+// TRIM_HORIZON keeps records: creation times are rounded down (to the
+// second by DynamoDB Streams, to the minute by DynamoDB Local) and stamped
+// by the stream's clock, not this machine's, so the records of the last
+// minute before the start may be published again (consumers deduplicate
+// on eventId) rather than one after it lost.
+const startSlack = time.Minute + 2*time.Second
 
 const streamBatch = 100
 

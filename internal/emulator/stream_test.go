@@ -108,7 +108,9 @@ func (f *fakeStream) add(shard, seq, pk string) {
 	defer f.mu.Unlock()
 	f.records[shard] = append(f.records[shard], st.Record{
 		EventName: st.OperationTypeInsert,
-		Dynamodb: &st.StreamRecord{SequenceNumber: aws.String(seq), ApproximateCreationDateTime: aws.Time(time.Now().Truncate(time.Second)),
+		// Creation times rounded down to the minute, as DynamoDB Local
+		// stamps them (DynamoDB Streams rounds them to the second).
+		Dynamodb: &st.StreamRecord{SequenceNumber: aws.String(seq), ApproximateCreationDateTime: aws.Time(time.Now().Truncate(time.Minute)),
 			NewImage: map[string]st.AttributeValue{"PK": &st.AttributeValueMemberS{Value: pk}}},
 	})
 }
@@ -178,12 +180,13 @@ func TestStreamFeed(t *testing.T) {
 // oldest record, but the records created before the start (by an earlier
 // run or the deployed publish function) are skipped, bar those of the
 // last seconds (startSlack); the next renewal continues after the last
-// record read.
+// record read. A record created after the start is never skipped, though
+// its creation time, rounded down to the minute, is before the start.
 func TestStreamFeedExpiredBeforeAnyRecord(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fs := newFakeStream("a")
 		fs.add("a", "1", "hour-before")
-		time.Sleep(time.Hour - time.Second)
+		time.Sleep(time.Hour + 29*time.Second)
 		fs.add("a", "2", "second-before")
 		time.Sleep(time.Second)
 		h := &fakeHandler{failOnce: map[string]bool{}}
@@ -192,7 +195,7 @@ func TestStreamFeedExpiredBeforeAnyRecord(t *testing.T) {
 		if err := f.start(ctx); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Minute)
+		time.Sleep(10 * time.Second) // the same minute as the start
 		addAndRenew(t, f, fs.expire, "a", "3", "after", st.ShardIteratorTypeTrimHorizon)
 		addAndRenew(t, f, fs.expire, "a", "4", "later", st.ShardIteratorTypeAfterSequenceNumber)
 		if want := []string{"2=second-before", "3=after", "4=later"}; !slices.Equal(h.seen, want) {
