@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
 	"github.com/rolecall/rolecall/infra"
@@ -131,14 +130,7 @@ func TestRenderingsAttachTheDefaultPolicyOfThePrincipalsPartition(t *testing.T) 
 			passed("CLI", v, ok)
 
 			p.ModuleSource = "git::https://example.com/rolecall//infra/terraform/customer-role"
-			tf, err := Terraform(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f, diags := hclparse.NewParser().ParseHCL([]byte(tf), "snippet.tf")
-			if diags.HasErrors() {
-				t.Fatalf("module snippet: %v\n%s", diags, tf)
-			}
+			_, f := terraformFile(t, p)
 			body, _ := f.Body.(*hclsyntax.Body)
 			if a := body.Blocks[0].Body.Attributes["managed_policy_arns"]; a != nil {
 				list, diags := a.Expr.Value(nil)

@@ -316,14 +316,7 @@ func TestTerraformSnippet(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := params()
 			p.ModuleSource = tt.source
-			src, err := Terraform(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f, diags := hclparse.NewParser().ParseHCL([]byte(src), "snippet.tf")
-			if diags.HasErrors() {
-				t.Fatalf("snippet does not parse: %v\n%s", diags, src)
-			}
+			_, f := terraformFile(t, p)
 			content, diags := f.Body.Content(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
 				{Type: "module", LabelNames: []string{"name"}}, {Type: "output", LabelNames: []string{"name"}},
 			}})
@@ -376,16 +369,9 @@ func TestTerraformInline(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := params()
 			tc.p(&p)
-			src, err := Terraform(p)
-			if err != nil {
-				t.Fatal(err)
-			}
+			src, f := terraformFile(t, p)
 			if strings.Contains(src, "module ") || strings.Contains(src, "source =") {
 				t.Errorf("the inline snippet names a module:\n%s", src)
-			}
-			f, diags := hclparse.NewParser().ParseHCL([]byte(src), "snippet.tf")
-			if diags.HasErrors() {
-				t.Fatalf("snippet does not parse: %v\n%s", diags, src)
 			}
 			content, diags := f.Body.Content(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
 				{Type: "resource", LabelNames: []string{"type", "name"}}, {Type: "output", LabelNames: []string{"name"}},
@@ -625,4 +611,19 @@ func TestSnippetsRefuseBadParams(t *testing.T) {
 			t.Errorf("%s = %q, %v; want the externalId refusal", name, out, err)
 		}
 	}
+}
+
+// terraformFile renders p's Terraform snippet and parses it as HCL, failing
+// the test when either fails.
+func terraformFile(t *testing.T, p Params) (string, *hcl.File) {
+	t.Helper()
+	src, err := Terraform(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, diags := hclparse.NewParser().ParseHCL([]byte(src), "snippet.tf")
+	if diags.HasErrors() {
+		t.Fatalf("snippet does not parse: %v\n%s", diags, src)
+	}
+	return src, f
 }
