@@ -41,7 +41,7 @@ func verifyLoadSandbox(path, region string) (*sandbox.STS, string, error) {
 	if region == "" {
 		region = rolearn.DefaultRegion(partition)
 	}
-	if !rolearn.IsRegion(region) || rolearn.PartitionOfRegion(region) != partition {
+	if !rolearn.IsRegionOf(region, partition) {
 		// STS there would refuse a credential scoped to it.
 		return nil, "", fmt.Errorf("--region %q is not a Region of the caller's partition %s", region, partition)
 	}

@@ -276,10 +276,11 @@ func (st *Stack) sandboxSTS() error {
 		st.sandboxPartner, st.WorkloadAccessKeyID = true, SandboxWorkloadKeyID
 	}
 	st.sandboxConfig.Partition = rolearn.PartitionOr(o.TrustedPrincipalARN, "aws")
-	if p := rolearn.PartitionOfRegion(o.Region); p != st.sandboxConfig.Partition {
+	if !rolearn.IsRegionOf(o.Region, st.sandboxConfig.Partition) {
 		// The sandbox, as STS, takes only credentials scoped to a Region
 		// of its partition: every check would fail.
-		return fmt.Errorf("--region %s is in partition %s, the sandbox partner's principal in %s", o.Region, p, st.sandboxConfig.Partition)
+		return fmt.Errorf("--region %s (partition %s) is not a Region of the sandbox partner principal's partition %s",
+			o.Region, rolearn.PartitionOfRegion(o.Region), st.sandboxConfig.Partition)
 	}
 	if err := st.newSandbox(time.Now().UnixNano()); err != nil {
 		return err

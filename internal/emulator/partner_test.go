@@ -233,7 +233,8 @@ func TestServeRegionIsOfThePartnersPartition(t *testing.T) {
 		name, region, principal, wantRegion, refusal string
 	}{
 		{"a Region of another partition", "cn-north-1", "", "", "partition aws-cn"},
-		{"a principal of another partition than the default Region's", "us-east-1", "arn:aws-cn:iam::111122223333:role/RoleCallVerifier", "", "partition aws,"},
+		{"no Region at all", "nowhere", "", "", "not a Region"},
+		{"a principal of another partition than the default Region's", "us-east-1", "arn:aws-cn:iam::111122223333:role/RoleCallVerifier", "", "(partition aws)"},
 		{"no Region: the principal's partition's", "", "arn:aws-cn:iam::111122223333:role/RoleCallVerifier", "cn-north-1", ""},
 		{"no Region: aws's", "", "", "us-east-1", ""},
 	}

@@ -55,6 +55,12 @@ var regionPattern = regexp.MustCompile(`^[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}$`)
 // tell whether the Region exists: the SDK holds no list of them.
 func IsRegion(s string) bool { return regionPattern.MatchString(s) }
 
+// IsRegionOf reports whether region is shaped as a Region name and belongs
+// to partition: a credential is scoped to the partition that issued it.
+func IsRegionOf(region, partition string) bool {
+	return IsRegion(region) && PartitionOfRegion(region) == partition
+}
+
 // PartitionOfRegion is the partition a Region belongs to, by the prefix of
 // its name (cn-north-1: aws-cn, us-gov-west-1: aws-us-gov, ...); every
 // other Region is in aws.

@@ -51,7 +51,7 @@ func TestIsRegion(t *testing.T) {
 // Each partition's default Region is one of its own.
 func TestDefaultRegion(t *testing.T) {
 	for _, p := range partitions {
-		if r := DefaultRegion(p.name); !IsRegion(r) || PartitionOfRegion(r) != p.name {
+		if r := DefaultRegion(p.name); !IsRegionOf(r, p.name) {
 			t.Errorf("DefaultRegion(%s) = %q, not a Region of it", p.name, r)
 		}
 	}

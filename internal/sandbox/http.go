@@ -112,7 +112,7 @@ func (s *STS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	region := signer.region
-	if !rolearn.IsRegion(region) || rolearn.PartitionOfRegion(region) != s.partition {
+	if !rolearn.IsRegionOf(region, s.partition) {
 		// A credential is valid in the partition that issued it only.
 		s.writeError(w, 0, &APIError{Code: "SignatureDoesNotMatch", Status: http.StatusForbidden,
 			Message: fmt.Sprintf("Credential should be scoped to a valid region of partition %s.", s.partition)})
