@@ -8,6 +8,7 @@ package batch
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -45,36 +46,63 @@ type Policy struct {
 // into idx, or an error when the call failed as a whole.
 type SendFunc func(ctx context.Context, idx []int) ([]Failure, error)
 
+// Unsent is an entry that could not be sent, and why.
+type Unsent struct {
+	Index int // into the caller's entries
+	// Err is the entry's last refusal when it was final (not retryable,
+	// or on its last attempt), the error of a call that failed as a whole
+	// and was not sent again, or the end of ctx before the entry was sent
+	// (wrapping ctx.Err(), and the entry's last refusal when it was
+	// waiting for a retry).
+	Err error
+}
+
 // Send sends the entries at pending (indexes into the caller's entries) in
 // rounds: each round sends every pending entry in batches of p.Size; the
 // entries refused as retryable are sent again in the next round, at most
-// p.Attempts times in all. Once ctx is done nothing more is sent and every
-// pending entry fails with ctx's error. It returns the indexes that could
-// not be sent, ascending, and the reasons.
-func Send(ctx context.Context, pending []int, p Policy, send SendFunc) (failed []int, errs []error) {
+// p.Attempts times in all. Once ctx is done nothing more is sent. It
+// returns the entries that could not be sent, by ascending index, each
+// with its own reason.
+func Send(ctx context.Context, pending []int, p Policy, send SendFunc) []Unsent {
 	size, attempts := max(p.Size, 1), max(p.Attempts, 1)
 	pending = slices.Clone(pending)
-	var stop error // with AllOrNothing, the failed call's error
+	var (
+		unsent []Unsent
+		last   = map[int]error{} // the retryable refusal an entry waits to retry
+		stop   error             // with AllOrNothing, the failed call's error
+	)
+	fail := func(idx []int, err error) {
+		for _, i := range idx {
+			unsent = append(unsent, Unsent{Index: i, Err: err})
+		}
+	}
 	for round := 1; len(pending) > 0; round++ {
 		var retry []int
-		last := round >= attempts
+		final := round >= attempts
 		for start := 0; start < len(pending); start += size {
 			idx := pending[start:min(start+size, len(pending))]
-			if err := cmp.Or(stop, ctx.Err()); err != nil {
-				failed = append(failed, idx...)
-				errs = append(errs, err)
+			if stop != nil {
+				fail(idx, stop)
+				continue
+			}
+			if ctx.Err() != nil {
+				for _, i := range idx {
+					unsent = append(unsent, Unsent{Index: i, Err: ended(ctx, last[i])})
+				}
 				continue
 			}
 			fs, err := send(ctx, idx)
 			if err != nil {
-				if p.RetryCalls && !last && ctx.Err() == nil {
+				if p.RetryCalls && !final && ctx.Err() == nil {
 					retry = append(retry, idx...)
-				} else {
-					failed = append(failed, idx...)
-					errs = append(errs, err)
-					if p.AllOrNothing {
-						stop = err
+					for _, i := range idx {
+						last[i] = err
 					}
+					continue
+				}
+				fail(idx, err)
+				if p.AllOrNothing {
+					stop = err
 				}
 				continue
 			}
@@ -82,18 +110,18 @@ func Send(ctx context.Context, pending []int, p Policy, send SendFunc) (failed [
 				if f.Index < 0 || f.Index >= len(idx) {
 					continue
 				}
-				if !f.Retryable || last {
-					failed = append(failed, idx[f.Index])
-					errs = append(errs, f.Err)
+				i := idx[f.Index]
+				if !f.Retryable || final {
+					unsent = append(unsent, Unsent{Index: i, Err: f.Err})
 					continue
 				}
-				retry = append(retry, idx[f.Index])
+				retry = append(retry, i)
+				last[i] = f.Err
 			}
 		}
-		if stop != nil && len(retry) > 0 {
+		if stop != nil {
 			// Nothing more is sent: what waited for a retry fails now.
-			failed = append(failed, retry...)
-			errs = append(errs, stop)
+			fail(retry, stop)
 			retry = nil
 		}
 		pending = retry
@@ -102,10 +130,19 @@ func Send(ctx context.Context, pending []int, p Policy, send SendFunc) (failed [
 				p.OnRetry(len(pending), round)
 			}
 			// Cut short when ctx ends: the next round then fails what is
-			// pending with ctx's error.
+			// pending with ctx's end.
 			_ = backoff.Wait(ctx, backoff.Doubling(p.Backoff, math.MaxInt64, round-1))
 		}
 	}
-	slices.Sort(failed)
-	return failed, errs
+	slices.SortFunc(unsent, func(a, b Unsent) int { return cmp.Compare(a.Index, b.Index) })
+	return unsent
+}
+
+// ended is why an entry was not sent once ctx had ended: before its first
+// send (last is nil), or while it waited for a retry after last.
+func ended(ctx context.Context, last error) error {
+	if last == nil {
+		return fmt.Errorf("not sent before the context ended: %w", ctx.Err())
+	}
+	return fmt.Errorf("not retried before the context ended: %w (last refusal: %w)", ctx.Err(), last)
 }

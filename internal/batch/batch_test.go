@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 )
@@ -53,9 +54,8 @@ func TestSend(t *testing.T) {
 		pending    []int
 		policy     Policy
 		svc        service
-		wantFailed []int
+		wantUnsent map[int]string // index: its reason
 		wantCalls  [][]int
-		wantErrs   int
 	}{
 		{name: "all accepted, split in batches", pending: []int{0, 1, 2, 3, 4}, policy: Policy{Size: 2, Attempts: 3},
 			wantCalls: [][]int{{0, 1}, {2, 3}, {4}}},
@@ -65,30 +65,34 @@ func TestSend(t *testing.T) {
 		{name: "attempts exhausted", pending: []int{0, 1}, policy: Policy{Size: 10, Attempts: 2},
 			svc:        service{refuse: map[int]int{1: 5}},
 			wantCalls:  [][]int{{0, 1}, {1}},
-			wantFailed: []int{1}, wantErrs: 1},
+			wantUnsent: map[int]string{1: "entry 1 throttled"}},
 		{name: "permanent refusal is not retried", pending: []int{3, 7}, policy: Policy{Size: 10, Attempts: 3},
 			svc:        service{permanent: map[int]bool{7: true}},
 			wantCalls:  [][]int{{3, 7}},
-			wantFailed: []int{7}, wantErrs: 1},
+			wantUnsent: map[int]string{7: "entry 7 invalid"}},
+		{name: "each entry has its own reason", pending: []int{0, 1, 2}, policy: Policy{Size: 10, Attempts: 2},
+			svc:        service{refuse: map[int]int{0: 5}, permanent: map[int]bool{2: true}},
+			wantCalls:  [][]int{{0, 1, 2}, {0}},
+			wantUnsent: map[int]string{0: "entry 0 throttled", 2: "entry 2 invalid"}},
 		{name: "failed call fails its entries", pending: []int{0, 1, 2}, policy: Policy{Size: 2, Attempts: 3},
 			svc:        service{callFails: 1},
 			wantCalls:  [][]int{{0, 1}, {2}},
-			wantFailed: []int{0, 1}, wantErrs: 1},
+			wantUnsent: map[int]string{0: "call failed", 1: "call failed"}},
 		{name: "failed call ends the rest when AllOrNothing", pending: []int{0, 1, 2, 3, 4}, policy: Policy{Size: 2, Attempts: 3, AllOrNothing: true},
 			svc:        service{refuse: map[int]int{0: 1}, failCall: 2},
 			wantCalls:  [][]int{{0, 1}, {2, 3}},
-			wantFailed: []int{0, 2, 3, 4}, wantErrs: 3},
+			wantUnsent: map[int]string{0: "call failed", 2: "call failed", 3: "call failed", 4: "call failed"}},
 		{name: "failed call is retried when RetryCalls", pending: []int{0, 1, 2}, policy: Policy{Size: 2, Attempts: 3, RetryCalls: true},
 			svc:       service{callFails: 1},
 			wantCalls: [][]int{{0, 1}, {2}, {0, 1}}},
 		{name: "failed call on the last attempt fails", pending: []int{0}, policy: Policy{Size: 2, Attempts: 2, RetryCalls: true},
 			svc:        service{callFails: 2},
 			wantCalls:  [][]int{{0}, {0}},
-			wantFailed: []int{0}, wantErrs: 1},
+			wantUnsent: map[int]string{0: "call failed"}},
 		{name: "zero size and attempts mean one", pending: []int{0, 1}, policy: Policy{},
 			svc:        service{refuse: map[int]int{0: 1}},
 			wantCalls:  [][]int{{0}, {1}},
-			wantFailed: []int{0}, wantErrs: 1},
+			wantUnsent: map[int]string{0: "entry 0 throttled"}},
 		{name: "nothing pending", policy: Policy{Size: 2, Attempts: 3}},
 		{name: "failures naming no entry of the call are ignored", pending: []int{0, 1, 2}, policy: Policy{Size: 2, Attempts: 3},
 			svc:       service{bogus: true, refuse: map[int]int{2: 1}},
@@ -96,12 +100,16 @@ func TestSend(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			failed, errs := Send(context.Background(), tc.pending, tc.policy, tc.svc.send)
-			if !slices.Equal(failed, tc.wantFailed) {
-				t.Errorf("failed = %v, want %v", failed, tc.wantFailed)
+			unsent := Send(context.Background(), tc.pending, tc.policy, tc.svc.send)
+			got := map[int]string{}
+			for k, u := range unsent {
+				if k > 0 && unsent[k-1].Index >= u.Index {
+					t.Errorf("unsent not by ascending index: %v", unsent)
+				}
+				got[u.Index] = fmt.Sprint(u.Err)
 			}
-			if len(errs) != tc.wantErrs {
-				t.Errorf("errs = %v, want %d", errs, tc.wantErrs)
+			if !maps.Equal(got, tc.wantUnsent) {
+				t.Errorf("unsent = %v, want %v", got, tc.wantUnsent)
 			}
 			if !slices.EqualFunc(tc.svc.calls, tc.wantCalls, slices.Equal[[]int]) {
 				t.Errorf("calls = %v, want %v", tc.svc.calls, tc.wantCalls)
@@ -110,19 +118,26 @@ func TestSend(t *testing.T) {
 	}
 }
 
+// TestSendStopsWhenContextEnds: once ctx ends nothing more is sent, and
+// each entry not sent says so, with its last refusal when it had one.
 func TestSendStopsWhenContextEnds(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	svc := service{refuse: map[int]int{0: 1}, cancel: cancel}
-	failed, errs := Send(ctx, []int{0, 1, 2}, Policy{Size: 1, Attempts: 5}, svc.send)
+	unsent := Send(ctx, []int{0, 1, 2}, Policy{Size: 1, Attempts: 5}, svc.send)
 	if len(svc.calls) != 1 {
 		t.Fatalf("calls after cancel: %v", svc.calls)
 	}
-	if !slices.Equal(failed, []int{0, 1, 2}) {
-		t.Fatalf("failed = %v, want all", failed)
+	want := []string{
+		"not retried before the context ended: context canceled (last refusal: entry 0 throttled)",
+		"not sent before the context ended: context canceled",
+		"not sent before the context ended: context canceled",
 	}
-	for _, err := range errs {
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("err %v is not the context's", err)
+	if len(unsent) != len(want) {
+		t.Fatalf("unsent = %v, want all three", unsent)
+	}
+	for k, u := range unsent {
+		if u.Index != k || u.Err.Error() != want[k] || !errors.Is(u.Err, context.Canceled) {
+			t.Errorf("unsent[%d] = %d, %v; want %d, %q (a context.Canceled)", k, u.Index, u.Err, k, want[k])
 		}
 	}
 }
@@ -131,8 +146,8 @@ func TestOnRetryCountsRounds(t *testing.T) {
 	svc := service{refuse: map[int]int{0: 2, 1: 1}}
 	var got [][2]int
 	p := Policy{Size: 5, Attempts: 5, OnRetry: func(n, round int) { got = append(got, [2]int{n, round}) }}
-	if failed, _ := Send(context.Background(), []int{0, 1}, p, svc.send); failed != nil {
-		t.Fatalf("failed = %v", failed)
+	if unsent := Send(context.Background(), []int{0, 1}, p, svc.send); unsent != nil {
+		t.Fatalf("unsent = %v", unsent)
 	}
 	if want := [][2]int{{2, 1}, {1, 2}}; !slices.Equal(got, want) {
 		t.Fatalf("OnRetry calls = %v, want %v", got, want)

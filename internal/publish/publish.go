@@ -89,16 +89,12 @@ func (p *Publisher) log() *slog.Logger {
 func (p *Publisher) Publish(ctx context.Context, evs []connection.Event) (failed []int, err error) {
 	retries := backoff.Retries{Attempts: p.Attempts, Base: p.Backoff}.Or(backoff.Retries{Attempts: 3, Base: 100 * time.Millisecond})
 	entries := make([]bus.Entry, len(evs))
-	// why[i] is why event i was last refused; final[i] whether that was
-	// the last word on it (batch.Send does not send it again). An event
-	// failed without a final refusal failed because ctx ended first.
-	why, final, sent := make([]error, len(evs)), make([]bool, len(evs)), make([]int, len(evs))
+	why := make([]error, len(evs)) // why event i was not put
 	var pending []int
 	for i, ev := range evs {
 		e, err := NewEntry(ev, p.Source, p.BusName)
 		if err != nil {
-			failed = append(failed, i)
-			why[i], final[i] = err, true
+			why[i] = err
 			continue
 		}
 		entries[i] = e
@@ -106,55 +102,31 @@ func (p *Publisher) Publish(ctx context.Context, evs []connection.Event) (failed
 	}
 	policy := batch.Policy{Size: bus.MaxBatch, Attempts: retries.Attempts, Backoff: retries.Base, RetryCalls: true,
 		OnRetry: func(n, round int) { p.log().Warn("retrying events the bus refused", "count", n, "attempt", round) }}
-	bad, _ := batch.Send(ctx, pending, policy, func(ctx context.Context, idx []int) ([]batch.Failure, error) {
+	unsent := batch.Send(ctx, pending, policy, func(ctx context.Context, idx []int) ([]batch.Failure, error) {
 		put := make([]bus.Entry, len(idx))
 		for k, i := range idx {
 			put[k] = entries[i]
-			sent[i]++
 		}
 		fs, err := p.Bus.Put(ctx, put)
 		if err != nil {
 			// The call failed as a whole; the SDK has retried it already.
-			err = fmt.Errorf("put of %d events failed: %w", len(idx), err)
-			for _, i := range idx {
-				why[i], final[i] = err, sent[i] >= retries.Attempts || ctx.Err() != nil
-			}
-			return nil, err
+			return nil, fmt.Errorf("put of %d events failed: %w", len(idx), err)
 		}
-		out := make([]batch.Failure, 0, len(fs))
-		for _, f := range fs {
-			if f.Index < 0 || f.Index >= len(idx) {
-				continue // names no entry of the call
-			}
-			i := idx[f.Index]
-			why[i], final[i] = fmt.Errorf("%s: %s", f.Code, f.Message), !f.Retryable() || sent[i] >= retries.Attempts
-			out = append(out, batch.Failure{Index: f.Index, Retryable: f.Retryable(), Err: why[i]})
+		out := make([]batch.Failure, len(fs))
+		for k, f := range fs {
+			out[k] = batch.Failure{Index: f.Index, Retryable: f.Retryable(), Err: fmt.Errorf("%s: %s", f.Code, f.Message)}
 		}
 		return out, nil
 	})
-	failed = append(failed, bad...)
-	if len(failed) == 0 {
-		return nil, nil
+	for _, u := range unsent {
+		why[u.Index] = u.Err
 	}
-	slices.Sort(failed)
-	errs := make([]error, 0, len(failed))
-	for _, i := range failed {
-		errs = append(errs, fmt.Errorf("event %s (%s) not put: %w", evs[i].EventID, evs[i].DetailType, notPut(ctx, why[i], final[i])))
+	var errs []error
+	for i, w := range why {
+		if w != nil {
+			failed = append(failed, i)
+			errs = append(errs, fmt.Errorf("event %s (%s) not put: %w", evs[i].EventID, evs[i].DetailType, w))
+		}
 	}
 	return failed, errors.Join(errs...)
-}
-
-// notPut is why an event was not put: its last refusal when that was
-// final, otherwise the end of ctx, which came before its first put or its
-// retry.
-func notPut(ctx context.Context, last error, final bool) error {
-	end := context.Cause(ctx)
-	switch {
-	case final || end == nil:
-		return last
-	case last == nil:
-		return fmt.Errorf("not sent before the context ended: %w", end)
-	default:
-		return fmt.Errorf("not retried before the context ended: %w (last refusal: %w)", end, last)
-	}
 }

@@ -16,7 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"regexp"
 	"time"
 
 	"github.com/rolecall/rolecall/internal/backoff"
@@ -83,7 +83,7 @@ func sendBatches(ctx context.Context, jobs []probe.Job, r backoff.Retries, send 
 		all[i] = i
 	}
 	policy := batch.Policy{Size: MaxBatch, Attempts: r.Attempts, Backoff: r.Base}
-	failed, errs := batch.Send(ctx, all, policy, func(ctx context.Context, idx []int) ([]batch.Failure, error) {
+	unsent := batch.Send(ctx, all, policy, func(ctx context.Context, idx []int) ([]batch.Failure, error) {
 		b := make([]probe.Job, len(idx))
 		for k, i := range idx {
 			b[k] = jobs[i]
@@ -98,25 +98,29 @@ func sendBatches(ctx context.Context, jobs []probe.Job, r backoff.Retries, send 
 		}
 		return out, nil
 	})
-	if len(failed) == 0 {
+	if len(unsent) == 0 {
 		return nil
 	}
-	return &SendError{Failed: failed, Err: errors.Join(dedupe(errs)...)}
+	failed := make([]int, len(unsent))
+	for k, u := range unsent {
+		failed[k] = u.Index
+	}
+	return &SendError{Failed: failed, Err: errors.Join(dedupe(unsent)...)}
 }
 
-// dedupe keeps the first of errors with the same text, so one cause
-// repeated over many entries is reported once.
-func dedupe(errs []error) []error {
+// entryIndex is the index an EntryFailure's text names.
+var entryIndex = regexp.MustCompile(`entry [0-9]+: `)
+
+// dedupe keeps the first of the reasons that differ only in the entry they
+// name, so one cause repeated over many entries is reported once.
+func dedupe(unsent []batch.Unsent) []error {
 	seen := map[string]bool{}
 	var out []error
-	for _, e := range errs {
-		k := e.Error()
-		if i := strings.Index(k, ": "); i > 0 && strings.HasPrefix(k, "entry ") {
-			k = k[i:]
-		}
+	for _, u := range unsent {
+		k := entryIndex.ReplaceAllString(u.Err.Error(), "")
 		if !seen[k] {
 			seen[k] = true
-			out = append(out, e)
+			out = append(out, u.Err)
 		}
 	}
 	return out

@@ -53,7 +53,7 @@ func (d *DynamoDB) batchGet(ctx context.Context, keys []map[string]ddbtypes.Attr
 	}
 	got := make(map[string]map[string]ddbtypes.AttributeValue, len(keys))
 	policy := batch.Policy{Size: batchGetSize, Attempts: batchGetAttempts, Backoff: batchGetBackoff, AllOrNothing: true}
-	failed, errs := batch.Send(ctx, all, policy, func(ctx context.Context, idx []int) ([]batch.Failure, error) {
+	unsent := batch.Send(ctx, all, policy, func(ctx context.Context, idx []int) ([]batch.Failure, error) {
 		req := make([]map[string]ddbtypes.AttributeValue, len(idx))
 		pos := make(map[string]int, len(idx))
 		for k, i := range idx {
@@ -77,13 +77,13 @@ func (d *DynamoDB) batchGet(ctx context.Context, keys []map[string]ddbtypes.Attr
 		}
 		return fs, nil
 	})
-	for _, err := range errs {
-		if !errors.Is(err, ErrUnprocessed) {
-			return nil, fmt.Errorf("read %d items: %w", len(keys), err) // a failed call, or ctx's end
+	for _, u := range unsent {
+		if !errors.Is(u.Err, ErrUnprocessed) {
+			return nil, fmt.Errorf("read %d items: %w", len(keys), u.Err) // a failed call, or ctx's end
 		}
 	}
-	if len(failed) > 0 {
-		return nil, unprocessedError(keys, failed, errs)
+	if len(unsent) > 0 {
+		return nil, unprocessedError(keys, unsent)
 	}
 	items := make([]map[string]ddbtypes.AttributeValue, 0, len(keys))
 	for _, k := range keys {
@@ -98,24 +98,24 @@ func (d *DynamoDB) batchGet(ctx context.Context, keys []map[string]ddbtypes.Attr
 // naming the first few (table keys: tenant IDs and account IDs, never an
 // external ID, since only connection and tenant items are read in
 // batches).
-func unprocessedError(keys []map[string]ddbtypes.AttributeValue, failed []int, errs []error) error {
+func unprocessedError(keys []map[string]ddbtypes.AttributeValue, unsent []batch.Unsent) error {
 	const named = 3
 	var ids []string
-	for _, i := range failed[:min(len(failed), named)] {
-		ids = append(ids, strings.ReplaceAll(itemID(keys[i]), "\x00", " "))
+	for _, u := range unsent[:min(len(unsent), named)] {
+		ids = append(ids, strings.ReplaceAll(itemID(keys[u.Index]), "\x00", " "))
 	}
 	more := ""
-	if len(failed) > named {
-		more = fmt.Sprintf(" and %d more", len(failed)-named)
+	if len(unsent) > named {
+		more = fmt.Sprintf(" and %d more", len(unsent)-named)
 	}
 	seen := map[string]bool{}
 	var why []error
-	for _, err := range errs {
-		if !seen[err.Error()] {
-			seen[err.Error()] = true
-			why = append(why, err)
+	for _, u := range unsent {
+		if !seen[u.Err.Error()] {
+			seen[u.Err.Error()] = true
+			why = append(why, u.Err)
 		}
 	}
 	return fmt.Errorf("read %d of %d items failed (%s%s) after up to %d attempts: %w",
-		len(failed), len(keys), strings.Join(ids, ", "), more, batchGetAttempts, errors.Join(why...))
+		len(unsent), len(keys), strings.Join(ids, ", "), more, batchGetAttempts, errors.Join(why...))
 }
