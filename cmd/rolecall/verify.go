@@ -96,7 +96,7 @@ See infra/sandbox-roles.example.json.`,
 	f.StringVar(&o.roleARN, "role-arn", "", "the customer role's ARN (required)")
 	f.StringVar(&o.externalID, "external-id", "", "the tenant's external ID (required)")
 	f.StringVar(&o.previousID, "previous-external-id", "", "the tenant's previous external ID, during a rotation's grace period")
-	f.StringVar(&o.region, "region", "", "STS region (default: from the AWS config, else us-east-1; with --sandbox-file, the caller's partition's, us-east-1 in aws)")
+	f.StringVar(&o.region, "region", "", "STS region (default: from the AWS config, else the partition's of --access-role-arn or, with --sandbox-file, of the caller: us-east-1 in aws)")
 	f.StringVar(&o.sandboxFile, "sandbox-file", "", "run against a sandbox STS loaded from this JSON file instead of AWS")
 	f.StringVar(&o.accessRoleARN, "access-role-arn", "", "the partner access role (stack output TrustedPrincipalArn): check through a session of it, as the verify function does")
 	f.StringVar(&o.partnerAccount, "partner-account", "", "the partner's own account ID, refused as a customer account (default: the access role's, or with --sandbox-file the caller's)")
@@ -175,8 +175,13 @@ func runVerify(cmd *cobra.Command, o verifyOptions) error {
 		if o.sandboxFile != "" {
 			return usageExit(cmd, errors.New("--access-role-arn is for AWS; with --sandbox-file, the file's callerPrincipalArn is the principal that checks"))
 		}
-		if p, err := rolearn.ParsePrincipal(o.accessRoleARN); err != nil || p.Kind != rolearn.KindRole {
+		p, err := rolearn.ParsePrincipal(o.accessRoleARN)
+		if err != nil || p.Kind != rolearn.KindRole {
 			return usageExit(cmd, fmt.Errorf("--access-role-arn %q is not a role ARN (arn:aws:iam::<account-id>:role/rolecall-<stage>-access)", o.accessRoleARN))
+		}
+		if o.region != "" && !rolearn.IsRegionOf(o.region, p.Partition) {
+			// STS there would refuse the access role's session.
+			return usageExit(cmd, fmt.Errorf("--region %q is not a Region of the access role's partition %s", o.region, p.Partition))
 		}
 		if o.partnerAccount == "" {
 			o.partnerAccount = rolearn.Account(o.accessRoleARN)
@@ -215,8 +220,14 @@ func runVerify(cmd *cobra.Command, o verifyOptions) error {
 			opts = append(opts, config.WithRegion(o.region))
 		}
 		cfg, err := config.LoadDefaultConfig(ctx, opts...)
+		// No Region configured: the access role's partition's default one.
+		accessPartition := rolearn.PartitionOr(o.accessRoleARN, "aws")
 		if err == nil && cfg.Region == "" {
-			cfg.Region = rolesetup.DefaultRegion
+			cfg.Region = rolearn.DefaultRegion(accessPartition)
+		}
+		if err == nil && o.accessRoleARN != "" && !rolearn.IsRegionOf(cfg.Region, accessPartition) {
+			fmt.Fprintf(cmd.ErrOrStderr(), "Error: the AWS config's Region %q is not a Region of the access role's partition %s; set --region\n", cfg.Region, accessPartition)
+			return exitCode(2)
 		}
 		if err == nil {
 			_, err = cfg.Credentials.Retrieve(ctx)

@@ -367,6 +367,7 @@ func TestVerifyUsageErrors(t *testing.T) {
 		{"sandbox file with a bad caller", append([]string{"--sandbox-file", badCaller}, ok...), false, "caller principal"},
 		{"sandbox Region of another partition", append([]string{"--sandbox-file", exampleFile, "--region", "cn-north-1"}, ok...), false, "not a Region of the caller's partition aws"},
 		{"sandbox Region that is no Region", append([]string{"--sandbox-file", exampleFile, "--region", "nowhere"}, ok...), false, "not a Region"},
+		{"Region of another partition than the access role's", append([]string{"--access-role-arn", "arn:aws-cn:iam::111122223333:role/rolecall-prod-access", "--region", "eu-west-1"}, ok...), true, "not a Region of the access role's partition aws-cn"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -585,5 +586,45 @@ func TestVerifySandboxFileOfAnotherPartition(t *testing.T) {
 	var rep verifyReport
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || rep.Region != "cn-north-1" {
 		t.Errorf("report region %q (%v), want cn-north-1:\n%s", rep.Region, err, stdout)
+	}
+}
+
+// Through an access role of another partition than aws, verify checks in
+// that partition's default Region when none is configured, and refuses a
+// configured Region of another partition, where STS would refuse the
+// access role's session.
+func TestVerifyAccessRoleOfAnotherPartition(t *testing.T) {
+	const (
+		key        = "AKIAVERIFYTESTCHAIN0"
+		workload   = "arn:aws-cn:iam::111122223333:role/partner-workload"
+		accessRole = "arn:aws-cn:iam::111122223333:role/rolecall-prod-access"
+		role       = "arn:aws-cn:iam::210987654321:role/RoleCallAccess"
+	)
+	tests := []struct {
+		name, region string
+		code         int
+		want         string // in stdout, or stderr on exit 2
+	}{
+		{name: "no Region configured", code: 0, want: `"region": "cn-north-1"`},
+		{name: "a Region of aws configured", region: "eu-west-1", code: 2, want: `Region "eu-west-1" is not a Region of the access role's partition aws-cn`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			isolateAWS(t)
+			fake := awsfake.NewChainSTSIn("aws-cn")
+			fake.AddPrincipal(key, workload)
+			fake.AddRole(accessRole, workload, "")
+			fake.AddRole(role, accessRole, exampleExtID)
+			srv := httptest.NewServer(fake)
+			t.Cleanup(srv.Close)
+			t.Setenv("AWS_ACCESS_KEY_ID", key)
+			t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+			t.Setenv("AWS_ENDPOINT_URL_STS", srv.URL)
+			t.Setenv("AWS_REGION", tt.region)
+			stdout, stderr := runCLIExits(t, tt.code, "verify", "--json", "--role-arn", role, "--external-id", exampleExtID, "--access-role-arn", accessRole, "--timeout", "5s")
+			if out := map[bool]string{true: stderr, false: stdout}[tt.code == 2]; !strings.Contains(out, tt.want) {
+				t.Errorf("output lacks %q:\nstdout:\n%s\nstderr:\n%s", tt.want, stdout, stderr)
+			}
+		})
 	}
 }

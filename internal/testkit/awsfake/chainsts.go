@@ -40,9 +40,13 @@ type ChainSTS struct {
 
 // NewChainSTS returns a ChainSTS that knows no principal and no role; serve
 // it with httptest.
-func NewChainSTS() *ChainSTS {
+func NewChainSTS() *ChainSTS { return NewChainSTSIn("aws") }
+
+// NewChainSTSIn is NewChainSTS for partition, at its default Region.
+func NewChainSTSIn(partition string) *ChainSTS {
 	f := &ChainSTS{principals: map[string]string{}, assumed: map[string]int{}, callers: map[string][]string{}}
-	f.sts = sandbox.New(sandbox.Config{Now: func() time.Time { return time.Now().Add(-time.Duration(f.lag.Load())) }})
+	f.sts = sandbox.New(sandbox.Config{Partition: partition, Region: rolearn.DefaultRegion(partition),
+		Now: func() time.Time { return time.Now().Add(-time.Duration(f.lag.Load())) }})
 	return f
 }
 
