@@ -148,8 +148,14 @@ func (st *Stack) awsConfig(ctx context.Context) (aws.Config, error) {
 	if o.Region != "" {
 		cfg.Region = o.Region
 	}
+	partition := rolearn.Partition(cmp.Or(o.TrustedPrincipalARN, o.AccessRoleARN))
 	if cfg.Region == "" {
-		cfg.Region = rolearn.DefaultRegion(rolearn.PartitionOr(cmp.Or(o.TrustedPrincipalARN, o.AccessRoleARN), "aws"))
+		cfg.Region = rolearn.DefaultRegion(cmp.Or(partition, "aws"))
+	}
+	if partition != "" && !rolearn.IsRegionOf(cfg.Region, partition) {
+		// STS there would refuse the partner principal's credentials, and
+		// every check would fail as transient.
+		return aws.Config{}, fmt.Errorf("the Region %s (from --region or the AWS configuration) is not a Region of the partner principal's partition %s", cfg.Region, partition)
 	}
 	o.Region = cfg.Region
 	return cfg, nil

@@ -281,3 +281,27 @@ func TestServeWithAWSDefaultsToThePartnersPartition(t *testing.T) {
 		}
 	}
 }
+
+// With AWS, a Region of another partition than the partner principal's, from
+// the option or the SDK's configuration, is refused at start.
+func TestServeWithAWSRefusesARegionOfAnotherPartition(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "none"))
+	t.Setenv("AWS_DEFAULT_REGION", "")
+	tests := []struct{ name, option, configured, principal, access string }{
+		{name: "the option", option: "eu-west-1", principal: "arn:aws-cn:iam::111122223333:role/rolecall-prod-access"},
+		{name: "the configuration", configured: "cn-north-1", principal: "arn:aws:iam::111122223333:role/rolecall-prod-access"},
+		{name: "the access role's partition", configured: "us-east-1", access: "arn:aws-us-gov:iam::111122223333:role/rolecall-prod-access"},
+		{name: "no Region", option: "nowhere", principal: "arn:aws:iam::111122223333:role/rolecall-prod-access"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("AWS_REGION", tt.configured)
+			st := &Stack{opts: Options{AWS: true, Region: tt.option, TrustedPrincipalARN: tt.principal, AccessRoleARN: tt.access}}
+			if _, err := st.awsConfig(context.Background()); err == nil || !strings.Contains(err.Error(), "is not a Region of the partner principal's partition") {
+				t.Errorf("awsConfig: %v; want the Region refused", err)
+			}
+		})
+	}
+}
