@@ -57,6 +57,9 @@ import (
 //	due       dueShard ("DUE#<ShardOf>") / dueAt (fixed-width UTC nextCheckAt "#" tenant "#" account),
 //	          all attributes. Sparse: only live connections with a next check carry
 //	          the keys, so a sweep of shard n up to time T reads exactly what is due.
+//	          A tenant in a rotation's grace carries dueShard "DUE#GRACE" / dueAt
+//	          (fixed-width UTC graceEndsAt "#" tenant) until the rotation completes:
+//	          GracesEnded reads that partition.
 //
 // Both indexes are eventually consistent: a listing may lag a write by a
 // moment (a sweep then enqueues a stale version, which the check discards).
@@ -84,7 +87,7 @@ import (
 //     conditioned on not existing. RotateExternalID: the tenant item
 //     conditioned on the previous externalIdVersion + the new external-ID
 //     item + the rotation's event(s). CompleteRotation: an update removing
-//     the tenant item's previous ID, conditioned on the version and previous
+//     the tenant item's previous ID (and its due keys), conditioned on the version and previous
 //     version (and for ALL_CURRENT graceWrites), + the Completed event. All
 //     three retry a TransactionConflict as Apply does.
 //   - A write that applies a check outcome and changes a status, a failure

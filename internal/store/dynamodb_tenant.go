@@ -98,7 +98,7 @@ func (d *DynamoDB) CompleteRotation(ctx context.Context, t tenant.Tenant, comple
 	}
 	items := []ddbtypes.TransactWriteItem{
 		{Update: &ddbtypes.Update{TableName: &d.table, Key: key(tenantPK(t.ID), skTenant),
-			UpdateExpression:    aws.String("REMOVE previousExternalId, previousExternalIdVersion, graceEndsAt"),
+			UpdateExpression:    aws.String("REMOVE previousExternalId, previousExternalIdVersion, graceEndsAt, " + AttrDueShard + ", " + AttrDueAt),
 			ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals}},
 		{Put: &ddbtypes.Put{TableName: &d.table, Item: ei, ConditionExpression: aws.String("attribute_not_exists(" + AttrPK + ")")}},
 	}

@@ -48,6 +48,10 @@ type tenantItem struct {
 	// TenantList and TenantKey are the keys of the sparse tenants index.
 	TenantList string `dynamodbav:"tenantList"`
 	TenantKey  string `dynamodbav:"tenantKey"`
+	// DueShard and DueAt put a tenant in a rotation's grace in the due
+	// index's graceShard, by the grace's end.
+	DueShard string `dynamodbav:"dueShard,omitempty"`
+	DueAt    string `dynamodbav:"dueAt,omitempty"`
 }
 
 // externalIDItem reserves an external ID for good: it is never deleted.
@@ -177,6 +181,7 @@ func newTenantItem(t tenant.Tenant) tenantItem {
 		GraceWrites: t.GraceWrites, TenantList: TenantsPartition, TenantKey: t.ID}
 	if t.InGrace() {
 		it.GraceEndsAt = dueTime(t.GraceEndsAt)
+		it.DueShard, it.DueAt = graceShard, graceOrder(t.GraceEndsAt, t.ID)
 	}
 	return it
 }

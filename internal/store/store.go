@@ -117,6 +117,9 @@ type Store interface {
 	Events(ctx context.Context, tenantID, accountID string) ([]connection.Event, error)
 	// ListTenants lists tenants in the byte order of their IDs.
 	ListTenants(ctx context.Context, cursor string, limit int) (TenantPage, error)
+	// GracesEnded lists the IDs of at most limit tenants whose rotation's
+	// grace ended at or before until and is not completed, soonest first.
+	GracesEnded(ctx context.Context, until time.Time, limit int) ([]string, error)
 }
 
 // TenantPage is one page of a tenant listing. Cursor is opaque; "" means no

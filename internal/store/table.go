@@ -39,7 +39,8 @@ const (
 	IndexDue = "due"
 	// AttrDueShard is "DUE#<n>" with n = ShardOf(tenant, account), AttrDueAt
 	// is the fixed-width UTC next-check time, "#", tenant, "#", account.
-	// Both exist only on live connections with a next check.
+	// Both exist only on live connections with a next check, and on
+	// tenants in a rotation's grace (graceShard, in graces.go).
 	AttrDueShard = "dueShard"
 	AttrDueAt    = "dueAt"
 

@@ -213,6 +213,13 @@ func (s *Sweeper) Due(ctx context.Context) (Result, error) {
 	if sendErr != nil {
 		failures = append(failures, sendErr)
 	}
+	if work.Err() == nil {
+		n, err := s.settleGraces(work, until, tenants)
+		res.RotationsCompleted = n
+		if err != nil {
+			failures = append(failures, err)
+		}
+	}
 	res.Stopped = work.Err() != nil && !res.Paced && h.Len() > 0
 	if s.Interval > 0 {
 		res.EffectiveInterval = s.Interval + res.MeanLag

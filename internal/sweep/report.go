@@ -38,10 +38,11 @@ func (s *Sweeper) report(res Result) {
 			},
 		}},
 	}
-	nothing := res.Enqueued+res.Failed+res.Skipped == 0 && !res.Stopped && !res.Paced && res.Backlog == 0
+	nothing := res.Enqueued+res.Failed+res.Skipped+res.RotationsCompleted == 0 && !res.Stopped && !res.Paced && res.Backlog == 0
 	s.log().LogAttrs(context.Background(), quiet(nothing), "sweep finished",
 		slog.String("mode", res.Mode), slog.Int("enqueued", res.Enqueued), slog.Int("failed", res.Failed),
-		slog.Int("skipped", res.Skipped), slog.Bool("stopped", res.Stopped), slog.Bool("paced", res.Paced),
+		slog.Int("skipped", res.Skipped), slog.Int("rotationsCompleted", res.RotationsCompleted),
+		slog.Bool("stopped", res.Stopped), slog.Bool("paced", res.Paced),
 		slog.String("effectiveInterval", res.EffectiveInterval.Round(time.Second).String()),
 		slog.String("maxLag", res.MaxLag.Round(time.Second).String()),
 		slog.Any("_aws", emf),

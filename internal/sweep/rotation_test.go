@@ -101,3 +101,64 @@ func TestSweepAfterTheGraceCompletionFails(t *testing.T) {
 		t.Fatalf("the next sweep left %+v", got)
 	}
 }
+
+// graceListingFails is an embedded store whose listing of ended graces
+// fails.
+type graceListingFails struct{ *store.Memory }
+
+func (graceListingFails) GracesEnded(context.Context, time.Time, int) ([]string, error) {
+	return nil, errors.New("dynamodb: throttled")
+}
+
+// A due sweep completes the rotation of a tenant without a live connection
+// once its grace has ended (GRACE_ENDED, with its event), and leaves a
+// rotation still in its grace; a failed listing fails the sweep.
+func TestSweepCompletesTheRotationOfATenantWithoutConnections(t *testing.T) {
+	ctx := context.Background()
+	st, tn := acmeStore(t)
+	ended := tn.RotatedWithGrace(t0.Add(-2*time.Hour), time.Hour) // ended at t0-1h
+	if err := st.RotateExternalID(ctx, ended); err != nil {
+		t.Fatal(err)
+	}
+	other, err := tenant.New("globex", "Globex", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inGrace := other.RotatedWithGrace(t0, time.Hour)
+	if err := st.CreateTenant(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RotateExternalID(ctx, inGrace); err != nil {
+		t.Fatal(err)
+	}
+
+	s := &sweep.Sweeper{Store: graceListingFails{st}, Queue: queue.NewMemory(), Now: func() time.Time { return t0 }, Log: slog.New(slog.DiscardHandler)}
+	if res, err := s.Due(ctx); err == nil || !strings.Contains(err.Error(), "throttled") || res.RotationsCompleted != 0 {
+		t.Fatalf("sweep with a failed listing = %+v, %v; want its error", res, err)
+	}
+	// A store that lists no graces leaves them to the connections.
+	s.Store = struct{ sweep.Store }{st}
+	if res, err := s.Due(ctx); err != nil || res.RotationsCompleted != 0 {
+		t.Fatalf("sweep of a store without graces = %+v, %v", res, err)
+	}
+	s.Store = completionFails{st}
+	if res, err := s.Due(ctx); err != nil || res.RotationsCompleted != 0 {
+		t.Fatalf("sweep with a failed completion = %+v, %v; want it left for the next sweep", res, err)
+	}
+	s.Store = st
+	res, err := s.Due(ctx)
+	if err != nil || res.RotationsCompleted != 1 || res.Enqueued != 0 {
+		t.Fatalf("sweep = %+v, %v; want one rotation completed, no job", res, err)
+	}
+	got, _ := st.GetTenant(ctx, "acme")
+	evs, _ := st.TenantEvents(ctx, "acme")
+	if got != ended.Retired() || len(evs) != 2 || evs[1].Completion != connection.CompletionGraceEnded {
+		t.Fatalf("acme after the sweep: %+v, events %+v", got, evs)
+	}
+	if got, _ := st.GetTenant(ctx, "globex"); got != inGrace {
+		t.Fatalf("globex, still in its grace, became %+v", got)
+	}
+	if res, err := s.Due(ctx); err != nil || res.RotationsCompleted != 0 {
+		t.Fatalf("a second sweep = %+v, %v; want nothing more to complete", res, err)
+	}
+}

@@ -92,6 +92,9 @@ type Result struct {
 	Skipped  int         `json:"skipped"` // connections whose tenant is gone
 	Stopped  bool        `json:"stopped"` // the deadline came first; the rest is left for the next sweep
 	Parts    []PartCount `json:"parts"`
+	// RotationsCompleted: due sweeps, the rotations whose grace had ended
+	// that the sweep completed (settleGraces).
+	RotationsCompleted int `json:"rotationsCompleted,omitempty"`
 
 	// Due sweeps: Paced says the budget's cap was reached with more due;
 	// BacklogAge is then how long the oldest connection left has been due,
@@ -305,6 +308,14 @@ func (c *tenantCache) settle(ctx context.Context, e *tenantEntry) {
 	if done {
 		e.t = e.t.Retired()
 	}
+}
+
+// read reports whether the sweep has read tenant id.
+func (c *tenantCache) read(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.m[id]
+	return ok
 }
 
 type tenantEntry struct {

@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"CompletionKeepsTheStoredTenant", testCompletionKeepsTheStoredTenant},
 		{"RotationRace", testRotationRace},
 		{"ListTenants", testListTenants},
+		{"GracesEnded", testGracesEnded},
 	}.run(t, func(t *testing.T) *Fixture { return NewFixture(t, newStore(t)) })
 }
 
