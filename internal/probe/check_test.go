@@ -607,6 +607,37 @@ func TestCheckBudget(t *testing.T) {
 			}
 		})
 	})
+	t.Run("the previous external ID's probe is paid before it is made", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			f := &keyedAssumer{t: t, answers: map[kind]answer{kCurrent: aDenied, kPrevious: aOK, kNone: aDenied, kDecoy: aDenied}}
+			c := newChecker(f, nil)
+			var paid []int // the previous ID's calls made when each payment was asked
+			c.Pay = func(context.Context) error {
+				paid = append(paid, f.count(kPrevious))
+				return nil
+			}
+			rep := c.Check(context.Background(), requestWithPrevious())
+			if rep.Outcome.Result != connection.ResultOK || !slices.Equal(paid, []int{0}) || f.count(kPrevious) != 1 {
+				t.Fatalf("outcome %+v, paid before previous-ID calls %v; want OK, one payment before the one call", rep.Outcome, paid)
+			}
+		})
+	})
+	t.Run("no budget for the previous external ID's probe leaves the check open", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			f := &keyedAssumer{t: t, answers: map[kind]answer{kCurrent: aDenied, kNone: aDenied, kDecoy: aDenied}}
+			c := newChecker(f, nil)
+			c.Pay = func(context.Context) error { return errors.New("no admission before the deadline") }
+			rep := c.Check(context.Background(), requestWithPrevious())
+			// Not ASSUME_DENIED: the previous ID, which the role may
+			// trust, was never tried.
+			if rep.Outcome.Result != connection.ResultTransient || f.count(kPrevious) != 0 {
+				t.Fatalf("outcome %+v after %d calls with the previous ID, want TRANSIENT after none", rep.Outcome, f.count(kPrevious))
+			}
+			if got := stepsOf(rep); !slices.Equal(got, []stepWant{fail(sA), fail(sP), pass(sW), pass(sD)}) {
+				t.Fatalf("steps %v", got)
+			}
+		})
+	})
 	t.Run("no budget for a retry ends the probe", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			f := &keyedAssumer{t: t, answers: map[kind]answer{kCurrent: aThrottle, kNone: aDenied, kDecoy: aDenied}}

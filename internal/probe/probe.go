@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -40,10 +41,11 @@ type Checker struct {
 	Attempts  int
 	BaseDelay time.Duration
 	Budget    time.Duration
-	// Pay, when set, is called before each retry of a probe, for the STS
-	// call it is about to make (a check pays for its first calls before it
-	// starts; stsbudget.Pay). An error ends the probe's retries, its last
-	// error standing.
+	// Pay, when set, is called before each STS call beyond the three a
+	// check pays for before it starts (stsbudget.Pay): each retry of a
+	// probe, and the previous external ID's probe. An error ends the
+	// probe's retries, its last error standing; before the previous
+	// external ID's probe, it leaves the check TRANSIENT.
 	Pay func(ctx context.Context) error
 	Log *slog.Logger     // default slog.Default()
 	Now func() time.Time // default time.Now
@@ -116,7 +118,7 @@ func (c *Checker) Check(ctx context.Context, req Request) Report {
 	primary, fallback := cur, false
 	var prev probe
 	if cur.denied() && req.PreviousExternalID != "" && req.PreviousExternalID != req.ExternalID {
-		prev = c.assume(ctx, nil, StepPrevious, with(req.PreviousExternalID))
+		prev = c.assumePaid(ctx, StepPrevious, with(req.PreviousExternalID))
 		primary, fallback = prev, true
 	}
 	if primary.err != nil || primary.sess.AccountID != req.AccountID {
@@ -207,6 +209,21 @@ func maskedOrEmpty(id string) string {
 		return ""
 	}
 	return tenant.MaskExternalID(id)
+}
+
+// assumePaid runs a probe beyond the three a check paid for before it
+// started: it pays for its first call first, as for a retry, so that no
+// one-second window holds more calls than the budget admits. Without a
+// payment in time the probe is not made and ends transient: the question
+// it would answer stays open.
+func (c *Checker) assumePaid(ctx context.Context, name string, in AssumeRequest) probe {
+	if c.Pay != nil {
+		if err := c.Pay(ctx); err != nil {
+			err = &STSError{Kind: ErrTransient, Err: fmt.Errorf("no STS budget for the call: %w", err)}
+			return probe{step: Step{Name: name, Code: string(connection.ResultTransient)}, err: err}
+		}
+	}
+	return c.assume(ctx, nil, name, in)
 }
 
 // assume runs one probe: it calls STS, retrying transient failures with

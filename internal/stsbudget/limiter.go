@@ -203,17 +203,6 @@ func (l *Limiter) Take(ctx context.Context, n int) error {
 	return nil
 }
 
-// Charge books n tokens for calls already made, neither waiting nor
-// refusing (more than one Take admits are booked a Take's worth at a
-// time): the admissions after them come that much later.
-func (l *Limiter) Charge(n int) {
-	for n > 0 {
-		k := min(n, l.maxTake)
-		_, _ = l.reserveBy(k, time.Time{}) // 1 ≤ k ≤ maxTake, no deadline: never refused
-		n -= k
-	}
-}
-
 // Throttled reports that STS throttled a call: the rate halves, at most
 // once a second (the calls already in flight when STS started throttling
 // report it too, and count once), never below a twentieth of the

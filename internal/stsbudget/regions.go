@@ -99,15 +99,6 @@ func PayIn(ctx context.Context, region string) error {
 	return r.limiters[r.indexOf(region)].Take(ctx, 1)
 }
 
-// TakeIn books n more tokens in the Region ctx names (the first without
-// one): calls a check made beyond what it took, paid after the fact, so
-// that the checks after it wait for them. It neither waits nor refuses
-// near ctx's deadline: the calls were made.
-func (r *Regions) TakeIn(ctx context.Context, n int) error {
-	r.limiters[r.index(ctx)].Charge(n)
-	return nil
-}
-
 // Throttled slows down the Region ctx names (the first without one).
 func (r *Regions) Throttled(ctx context.Context) { r.limiters[r.index(ctx)].Throttled() }
 

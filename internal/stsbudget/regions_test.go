@@ -44,24 +44,6 @@ func TestRegionsSpreadChecksAndHoldEachRegionsBudget(t *testing.T) {
 	}
 }
 
-// TestTakeInPaysInTheCheckRegion: calls a check made beyond what it took
-// are paid in its own Region, which then admits its next check later.
-func TestTakeInPaysInTheCheckRegion(t *testing.T) {
-	clock := newFakeClock()
-	r, err := NewRegions([]string{"us-east-1", "eu-west-1"}, 10, CallsPerCheck, clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	east, west := r.limiters[0].Next(CallsPerCheck), r.limiters[1].Next(CallsPerCheck)
-	if err := r.TakeIn(WithRegion(context.Background(), "eu-west-1"), 1); err != nil {
-		t.Fatal(err)
-	}
-	if !r.limiters[0].Next(CallsPerCheck).Equal(east) || !r.limiters[1].Next(CallsPerCheck).After(west) {
-		t.Errorf("after a call paid in eu-west-1: us-east-1 next %v (was %v), eu-west-1 next %v (was %v)",
-			r.limiters[0].Next(CallsPerCheck), east, r.limiters[1].Next(CallsPerCheck), west)
-	}
-}
-
 // TestPayTakesFromTheBudgetOfTheCheck: a call a check makes beyond what it
 // took pays one token: Pay in the check's Region, PayIn in the Region it is
 // sent to (another Region, when the customer's account has the check's
@@ -110,36 +92,6 @@ func TestPayTakesFromTheBudgetOfTheCheck(t *testing.T) {
 				t.Errorf("%s: %s booked a token: %t, want %t", tc.name, region, booked, region == tc.region)
 			}
 		}
-	}
-}
-
-// TestTakeInBooksNearTheDeadline: a call a check has made already (the
-// previous external ID's probe) is booked even when the invocation's
-// deadline is closer than DeadlineMargin, without waiting: the checks
-// after it wait for it.
-func TestTakeInBooksNearTheDeadline(t *testing.T) {
-	clock := newFakeClock()
-	r, err := NewRegions([]string{"us-east-1"}, 10, CallsPerCheck, clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithDeadline(context.Background(), clock.Now().Add(DeadlineMargin/2))
-	defer cancel()
-	before, start := r.Next(1), clock.Now()
-	if err := r.TakeIn(ctx, 1); err != nil {
-		t.Fatalf("TakeIn near the deadline: %v", err)
-	}
-	if !clock.Now().Equal(start) || !r.Next(1).After(before) {
-		t.Fatalf("TakeIn waited %v, next admission %v (was %v): want it booked at once", clock.Now().Sub(start), r.Next(1), before)
-	}
-	// More calls than one Take admits are booked all the same.
-	l := r.limiters[0]
-	one := l.Next(1)
-	l.Charge(1)
-	per := l.Next(1).Sub(one)
-	one = l.Next(1)
-	if l.Charge(CallsPerCheck + 2); l.Next(1).Sub(one) != per*(CallsPerCheck+2) {
-		t.Fatalf("Charge(%d): next admission moved %v, want %v", CallsPerCheck+2, l.Next(1).Sub(one), per*(CallsPerCheck+2))
 	}
 }
 

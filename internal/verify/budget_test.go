@@ -25,10 +25,9 @@ import (
 
 // recordingBudget records what the worker asks of the budget, in order.
 type recordingBudget struct {
-	mu      sync.Mutex
-	calls   []string
-	err     error // of Take
-	moreErr error // of TakeIn
+	mu    sync.Mutex
+	calls []string
+	err   error // of Take
 }
 
 func (b *recordingBudget) record(s string) {
@@ -40,11 +39,6 @@ func (b *recordingBudget) record(s string) {
 func (b *recordingBudget) Take(ctx context.Context, n int) (context.Context, error) {
 	b.record(fmt.Sprintf("take %d", n))
 	return stsbudget.WithRegion(ctx, "eu-west-1"), b.err
-}
-
-func (b *recordingBudget) TakeIn(ctx context.Context, n int) error {
-	b.record(fmt.Sprintf("take %d more in %s", n, stsbudget.RegionOf(ctx)))
-	return b.moreErr
 }
 
 func (b *recordingBudget) Throttled(ctx context.Context) {
@@ -82,7 +76,9 @@ func TestWorkerTakesTheBudgetBeforeEachCheck(t *testing.T) {
 		{"throttled check slows the budget", throttled, nil, []string{"take 3", "check in eu-west-1", "throttled in eu-west-1"}, verify.ErrTransient},
 		{"other transient failure does not", timeout, nil, []string{"take 3", "check in eu-west-1"}, verify.ErrTransient},
 		{"no tokens before the deadline: no check", ok, context.DeadlineExceeded, []string{"take 3"}, context.DeadlineExceeded},
-		{"the previous external ID's probe is paid after it", previous, nil, []string{"take 3", "check in eu-west-1", "take 1 more in eu-west-1"}, nil},
+		// The checker pays for its fourth probe itself (stsbudget.Pay),
+		// before it makes it: the worker books nothing after the check.
+		{"the previous external ID's probe is not booked again", previous, nil, []string{"take 3", "check in eu-west-1"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := store.NewMemory()
@@ -103,21 +99,6 @@ func TestWorkerTakesTheBudgetBeforeEachCheck(t *testing.T) {
 			}
 		})
 	}
-	// A previous-ID probe the budget could not book (a budget that
-	// refuses) is logged; the check's outcome is still written.
-	t.Run("a previous-ID probe left unpaid", func(t *testing.T) {
-		st := store.NewMemory()
-		c := seed(t, st, "111122223333", connection.Verified)
-		b := &recordingBudget{moreErr: context.DeadlineExceeded}
-		w := newWorker(st, &orderedChecker{budget: b, rep: previous}, nil)
-		w.Budget = b
-		if _, err := w.Process(context.Background(), job(c, probe.WhyScheduled), 1); err != nil {
-			t.Fatal(err)
-		}
-		if got, _ := st.GetConnection(context.Background(), c.TenantID, c.AccountID); !got.LastCheckedAt.After(c.LastCheckedAt) {
-			t.Errorf("the check was not written: %+v", got)
-		}
-	})
 	if stsbudget.CallsPerCheck != 3 {
 		t.Fatalf("CallsPerCheck %d: the table above expects 3", stsbudget.CallsPerCheck)
 	}
@@ -198,6 +179,67 @@ func TestCheckerRetriesStayInsideTheBudget(t *testing.T) {
 		}
 		if peak := testclock.BusiestSecond(sts.calls); float64(peak) > limit {
 			t.Fatalf("%d STS calls in one second from an instance whose limit is %.0f (%d calls for %d checks)", peak, limit, len(sts.calls), len(recs))
+		}
+	})
+}
+
+// graceSTS answers after an STS round trip like a role whose trust policy
+// still names only the previous external ID, during a rotation's grace:
+// every check makes its fourth probe.
+type graceSTS struct {
+	mu    sync.Mutex
+	calls []time.Time
+}
+
+const previousExternalID = "rc-PREVIOUSPREVIOUSPREVIOUSPREVIOU"
+
+func (s *graceSTS) AssumeRole(ctx context.Context, in probe.AssumeRequest) (probe.Session, error) {
+	s.mu.Lock()
+	s.calls = append(s.calls, time.Now())
+	s.mu.Unlock()
+	time.Sleep(100 * time.Millisecond)
+	if in.ExternalID != previousExternalID {
+		return probe.Session{}, &probe.STSError{Kind: probe.ErrDenied, Code: "AccessDenied", Err: errors.New("denied")}
+	}
+	return probe.Session{AssumedRoleARN: "arn:aws:sts::" + in.RoleARN[13:25] + ":assumed-role/RoleCall/s", AccountID: in.RoleARN[13:25]}, nil
+}
+
+// TestPreviousExternalIDProbesStayInsideTheBudget: during a rotation's
+// grace, a check whose current external ID is denied makes a fourth call,
+// with the previous one. It is paid before it is made, like a retry, so an
+// instance never makes more calls in a one-second window than its share,
+// not even while the checks admitted before it are still running.
+func TestPreviousExternalIDProbesStayInsideTheBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const limit = 30.0 // one instance's share, STS calls a second
+		st := store.NewMemory()
+		recs := scheduledBatch(t, st, 120)
+		for i := range recs {
+			var j probe.Job
+			if err := json.Unmarshal([]byte(recs[i].Body), &j); err != nil {
+				t.Fatal(err)
+			}
+			j.PreviousExternalID = previousExternalID
+			b, _ := json.Marshal(j)
+			recs[i].Body = string(b)
+		}
+		sts := &graceSTS{}
+		budget, err := stsbudget.NewRegions(nil, limit, stsbudget.CallsPerCheck, stsbudget.RealClock{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := newWorker(st, stsclient.Checker(sts, stsclient.Options{Log: slog.New(slog.DiscardHandler)}), nil)
+		w.Budget, w.Concurrency = budget, stsbudget.InFlight
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if _, err := w.Handle(ctx, events.SQSEvent{Records: recs}); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(sts.calls); n != 4*len(recs) {
+			t.Fatalf("%d STS calls for %d checks, want 4 each", n, len(recs))
+		}
+		if peak := testclock.BusiestSecond(sts.calls); float64(peak) > limit {
+			t.Fatalf("%d STS calls in one second from an instance whose limit is %.0f", peak, limit)
 		}
 	})
 }

@@ -32,7 +32,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/rolecall/rolecall/internal/connection"
@@ -58,11 +57,9 @@ type Checker interface {
 // Budget paces checks to the STS budget (stsbudget.Regions).
 type Budget interface {
 	// Take waits until n STS calls are admitted, and returns the context
-	// the check runs in (naming the Region whose quota admitted them).
+	// the check runs in (naming the Region whose quota admitted them, and
+	// holding the budget its calls beyond n pay from: stsbudget.Pay).
 	Take(ctx context.Context, n int) (context.Context, error)
-	// TakeIn books n more calls, without waiting, in the Region of the
-	// check run in ctx: calls it made beyond what it took.
-	TakeIn(ctx context.Context, n int) error
 	// Throttled reports that STS throttled a call of the check run in ctx.
 	Throttled(ctx context.Context)
 }
@@ -122,7 +119,9 @@ func (w *Worker) now() time.Time {
 const checkMargin = time.Second
 
 // runCheck runs one check, paced by the budget when there is one: it takes
-// the check's STS calls from the budget first, and reports throttling back.
+// the check's first STS calls from the budget (the checker pays for the
+// others before it makes them, a rotation's fourth probe among them), and
+// reports throttling back.
 // The check ends checkMargin before ctx's deadline.
 func (w *Worker) runCheck(ctx context.Context, c connection.Connection, req probe.Request) (probe.Report, error) {
 	checkCtx := ctx
@@ -140,14 +139,6 @@ func (w *Worker) runCheck(ctx context.Context, c connection.Connection, req prob
 	rep := w.Checker.Check(checkCtx, req)
 	if w.Budget != nil && stsbudget.Throttled(rep) {
 		w.Budget.Throttled(checkCtx)
-	}
-	// During a rotation's grace a check whose current external ID was
-	// denied makes a fourth probe, with the previous one: its call is paid
-	// after the fact, so the checks that follow wait for it.
-	if w.Budget != nil && slices.ContainsFunc(rep.Steps, func(s probe.Step) bool { return s.Name == probe.StepPrevious }) {
-		if err := w.Budget.TakeIn(checkCtx, 1); err != nil {
-			w.log().Warn("the previous external ID's probe was not paid from the STS budget", "tenantId", c.TenantID, "accountId", c.AccountID, "error", err)
-		}
 	}
 	return rep, nil
 }
