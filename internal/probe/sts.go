@@ -48,7 +48,13 @@ func (s *STS) AssumeRole(ctx context.Context, in AssumeRequest) (Session, error)
 	if out.AssumedRoleUser == nil || out.AssumedRoleUser.Arn == nil {
 		return Session{}, &STSError{Kind: ErrTransient, Code: "MalformedResponse", Err: errors.New("AssumeRole response without AssumedRoleUser")}
 	}
+	// An identity that is not a role session is no evidence of the
+	// account the role is in: read as ACCOUNT_MISMATCH it would blame the
+	// customer for a response STS never sends.
 	arn := aws.ToString(out.AssumedRoleUser.Arn)
+	if p, err := rolearn.ParsePrincipal(arn); err != nil || p.Kind != rolearn.KindAssumedRole {
+		return Session{}, &STSError{Kind: ErrTransient, Code: "MalformedResponse", Err: fmt.Errorf("AssumeRole response names %q, not a role session", arn)}
+	}
 	return Session{AssumedRoleARN: arn, AccountID: rolearn.Account(arn)}, nil
 }
 

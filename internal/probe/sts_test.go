@@ -81,6 +81,11 @@ var (
 	replyNoUser    = reply{200, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult></AssumeRoleResult><ResponseMetadata><RequestId>x</RequestId></ResponseMetadata></AssumeRoleResponse>`}
 )
 
+// replyIdentity is a successful AssumeRole response whose session is arn.
+func replyIdentity(arn string) reply {
+	return reply{200, strings.Replace(assumeRoleXML(acct), "arn:aws:sts::"+acct+":assumed-role/RoleCall/rolecall-acme-prod-0123456789ab", arn, 1)}
+}
+
 // fakeSTS is an httptest server speaking STS's Query protocol. It records
 // the form of every request and answers with decide(form).
 type fakeSTS struct {
@@ -180,6 +185,11 @@ func TestSTSAdapterWire(t *testing.T) {
 		{"service unavailable 503", replyUnavail, probe.ErrTransient, "ServiceUnavailable", ""},
 		{"partner token expired is not the customer's fault", replyExpired, probe.ErrTransient, "ExpiredToken", ""},
 		{"response without assumed role user", replyNoUser, probe.ErrTransient, "MalformedResponse", ""},
+		// A 200 whose identity is not a role session (garbled, or another
+		// kind of principal) says nothing of the role's account.
+		{"identity that is not an ARN", replyIdentity("garbage"), probe.ErrTransient, "MalformedResponse", ""},
+		{"identity of a user", replyIdentity("arn:aws:iam::" + acct + ":user/RoleCall"), probe.ErrTransient, "MalformedResponse", ""},
+		{"identity without account", replyIdentity("arn:aws:sts:::assumed-role/RoleCall/s"), probe.ErrTransient, "MalformedResponse", ""},
 		// A 403 without an STS error document (a proxy, a firewall) is
 		// not evidence about the customer's role.
 		{"bare 403 is not the customer's fault", reply{403, ""}, probe.ErrTransient, "HTTP403", ""},
@@ -300,6 +310,7 @@ func TestCheckThroughSTS(t *testing.T) {
 		{"any external ID", byExtID(replyOK, replyDenied, replyOK), connection.ResultNotEnforced, connection.NotEnforcedAnyExternalID, map[kind]int{kCurrent: 1, kNone: 1, kDecoy: 1}},
 		{"denied", byExtID(replyDenied, replyDenied, replyDenied), connection.ResultDenied, "AccessDenied", map[kind]int{kCurrent: 1, kNone: 1, kDecoy: 1}},
 		{"account mismatch", byExtID(replyOther, replyDenied, replyDenied), connection.ResultAccountMismatch, otherAcct, map[kind]int{kCurrent: 1, kNone: 1, kDecoy: 1}},
+		{"garbled identity is not an account mismatch", byExtID(replyIdentity("garbage"), replyDenied, replyDenied), connection.ResultTransient, "MalformedResponse", map[kind]int{kCurrent: 3, kNone: 1, kDecoy: 1}},
 		{"region disabled", byExtID(replyDisabled, replyDisabled, replyDisabled), connection.ResultRegionDisabled, "RegionDisabledException", map[kind]int{kCurrent: 1}},
 		{"throttled", byExtID(replyThrottled, replyDenied, replyDenied), connection.ResultTransient, "Throttling", map[kind]int{kCurrent: 3, kNone: 1, kDecoy: 1}},
 		{"500", byExtID(replyBare500, replyDenied, replyDenied), connection.ResultTransient, "", map[kind]int{kCurrent: 3}},
