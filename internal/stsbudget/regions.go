@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -73,7 +74,7 @@ func (r *Regions) Take(ctx context.Context, n int) (context.Context, error) {
 	if err := r.limiters[i].Take(ctx, n); err != nil {
 		return ctx, err
 	}
-	ctx = context.WithValue(ctx, budgetKey{}, r)
+	ctx = context.WithValue(ctx, budgetKey{}, &checkBudget{Regions: r})
 	if r.names[i] == "" {
 		return ctx, nil
 	}
@@ -81,6 +82,20 @@ func (r *Regions) Take(ctx context.Context, n int) (context.Context, error) {
 }
 
 type budgetKey struct{}
+
+// checkBudget is the budget a check's context holds (Take): the Regions its
+// calls pay from, and whether a throttled call of the check was already
+// reported in the Region it was sent to (ThrottledIn).
+type checkBudget struct {
+	*Regions
+	throttleReported atomic.Bool
+}
+
+// budgetOf is the budget of the check run in ctx, if it has one.
+func budgetOf(ctx context.Context) (*checkBudget, bool) {
+	b, ok := ctx.Value(budgetKey{}).(*checkBudget)
+	return b, ok
+}
 
 // Pay waits until one more STS call is admitted in the Region of the check
 // run in ctx (the budget and Region Take put there): a call beyond the
@@ -92,15 +107,42 @@ func Pay(ctx context.Context) error { return PayIn(ctx, RegionOf(ctx)) }
 // another Region than the check's because the customer's account has the
 // check's disabled: each Region's quota pays for the calls made there.
 func PayIn(ctx context.Context, region string) error {
-	r, ok := ctx.Value(budgetKey{}).(*Regions)
+	b, ok := budgetOf(ctx)
 	if !ok {
 		return nil
 	}
-	return r.limiters[r.indexOf(region)].Take(ctx, 1)
+	return b.limiters[b.indexOf(region)].Take(ctx, 1)
 }
 
-// Throttled slows down the Region ctx names (the first without one).
-func (r *Regions) Throttled(ctx context.Context) { r.limiters[r.index(ctx)].Throttled() }
+// ThrottledIn reports that STS throttled a call of the check run in ctx
+// that was sent to region, as stsclient.Regional does for each call, since
+// it alone knows where a call went: region slows down, and Throttled for
+// the same check then slows nothing more. A call sent on to another Region
+// than the check's (its account has the check's disabled) and throttled
+// there so slows that Region, not the check's. Without a budget in ctx it
+// does nothing.
+func ThrottledIn(ctx context.Context, region string) {
+	b, ok := budgetOf(ctx)
+	if !ok {
+		return
+	}
+	b.throttleReported.Store(true)
+	b.limiters[b.indexOf(region)].Throttled()
+}
+
+// Throttled slows down the Region ctx names (the first without one), unless
+// the throttled calls of the check run in ctx were already reported in the
+// Regions they were sent to (ThrottledIn).
+func (r *Regions) Throttled(ctx context.Context) {
+	if b, ok := budgetOf(ctx); ok && b.Regions == r && b.throttleReported.Load() {
+		return
+	}
+	r.limiters[r.index(ctx)].Throttled()
+}
+
+// Rate is the current pace of region's limiter (the first's for a Region
+// it does not list), in STS calls a second.
+func (r *Regions) Rate(region string) float64 { return r.limiters[r.indexOf(region)].Rate() }
 
 // index is the limiter of the Region ctx names, the first without one.
 func (r *Regions) index(ctx context.Context) int { return r.indexOf(RegionOf(ctx)) }

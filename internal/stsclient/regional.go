@@ -18,7 +18,9 @@ import (
 // that has that Region disabled (RegionDisabledException) is asked again
 // in the next Regions in turn, so it is never failed for a Region RoleCall
 // chose; only when every Region is disabled does the error stand. Each such
-// call pays its token in its own Region's budget (stsbudget.PayIn).
+// call pays its token in its own Region's budget (stsbudget.PayIn), and a
+// call STS throttles slows the Region it was sent to down
+// (stsbudget.ThrottledIn).
 type Regional struct {
 	names   []string
 	clients map[string]probe.Assumer
@@ -77,7 +79,13 @@ func (r *Regional) AssumeRole(ctx context.Context, in probe.AssumeRequest) (prob
 			}
 		}
 		var s probe.Session
-		if s, err = r.clients[name].AssumeRole(ctx, in); !errors.Is(err, probe.ErrRegionDisabled) {
+		s, err = r.clients[name].AssumeRole(ctx, in)
+		if se := (*probe.STSError)(nil); errors.As(err, &se) && stsbudget.ThrottlingCodes[se.Code] {
+			// Throttled where it was sent, which is not the check's
+			// Region after a fallback.
+			stsbudget.ThrottledIn(ctx, name)
+		}
+		if !errors.Is(err, probe.ErrRegionDisabled) {
 			return s, err
 		}
 	}

@@ -172,3 +172,51 @@ func TestRegionalRefusesRegionsOfAnotherPartition(t *testing.T) {
 		t.Errorf("NewRegional(cn-north-1 + cn-northwest-1): %v", err)
 	}
 }
+
+// throttledRegion throttles every call sent to it; disabledRegion has STS
+// disabled for the customer's account.
+type throttledRegion struct{}
+
+func (throttledRegion) AssumeRole(ctx context.Context, in probe.AssumeRequest) (probe.Session, error) {
+	return probe.Session{}, &probe.STSError{Kind: probe.ErrTransient, Code: "Throttling", Err: errors.New("Rate exceeded")}
+}
+
+type disabledRegion struct{}
+
+func (disabledRegion) AssumeRole(ctx context.Context, in probe.AssumeRequest) (probe.Session, error) {
+	return probe.Session{}, &probe.STSError{Kind: probe.ErrRegionDisabled, Code: "RegionDisabledException", Err: errors.New("STS is not activated in this region")}
+}
+
+// TestThrottlingSlowsTheRegionItCameFrom: a check whose tokens came from
+// us-east-1, for an account that has us-east-1 disabled, sends its calls on
+// to eu-south-1, where STS throttles them. The budget slows eu-south-1
+// down, whose quota is exhausted, and leaves us-east-1 at its pace: the
+// worker's report of the check's throttling (as verify.Worker makes it)
+// does not slow the check's own Region, which throttled nothing.
+func TestThrottlingSlowsTheRegionItCameFrom(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		names := []string{"us-east-1", "eu-south-1"}
+		r := &Regional{names: names, clients: map[string]probe.Assumer{"us-east-1": disabledRegion{}, "eu-south-1": throttledRegion{}}}
+		budget, err := stsbudget.NewRegions(names, 30, stsbudget.CallsPerCheck, stsbudget.RealClock{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		full := budget.Rate("us-east-1")
+		ctx, err := budget.Take(context.Background(), stsbudget.CallsPerCheck)
+		if err != nil || stsbudget.RegionOf(ctx) != "us-east-1" {
+			t.Fatalf("Take: Region %q, %v; want us-east-1", stsbudget.RegionOf(ctx), err)
+		}
+		rep := Checker(r, Options{Log: slog.New(slog.DiscardHandler)}).Check(ctx, probe.Request{TenantID: "acme", AccountID: "111122223333",
+			RoleARN: "arn:aws:iam::111122223333:role/R", ExternalID: "rc-EXAMPLEEXAMPLEEXAMPLEEXAMPLEEXAMP", ExternalIDVersion: 1, Version: 1})
+		if !stsbudget.Throttled(rep) {
+			t.Fatalf("report %+v does not show the throttling", rep)
+		}
+		budget.Throttled(ctx) // what the verify worker does with such a report
+		if got := budget.Rate("eu-south-1"); got > full*3/4 {
+			t.Errorf("eu-south-1, which throttled the calls, still paced at %.1f calls a second (of %.1f)", got, full)
+		}
+		if got := budget.Rate("us-east-1"); got != full {
+			t.Errorf("us-east-1, which throttled nothing, slowed down to %.1f calls a second (of %.1f)", got, full)
+		}
+	})
+}
