@@ -41,11 +41,11 @@ func (s *stsCalls) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.calls = append(s.calls, key+" "+role)
 	n := len(s.calls)
 	s.mu.Unlock()
-	account := strings.Split(role, ":")[4]
+	account, name := strings.Split(role, ":")[4], role[strings.LastIndexByte(role, '/')+1:]
 	fmt.Fprintf(w, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>
 <Credentials><AccessKeyId>ASIASESSION%d</AccessKeyId><SecretAccessKey>s</SecretAccessKey><SessionToken>t</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>
-<AssumedRoleUser><Arn>arn:aws:sts::%s:assumed-role/r/s</Arn><AssumedRoleId>AROAX:s</AssumedRoleId></AssumedRoleUser>
-</AssumeRoleResult></AssumeRoleResponse>`, n, account)
+<AssumedRoleUser><Arn>arn:aws:sts::%s:assumed-role/%s/s</Arn><AssumedRoleId>AROAX:s</AssumedRoleId></AssumedRoleUser>
+</AssumeRoleResult></AssumeRoleResponse>`, n, account, name)
 }
 
 // The two STS parts differ only in who signs the checks: AccessRoleSTS

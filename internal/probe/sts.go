@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -50,12 +51,19 @@ func (s *STS) AssumeRole(ctx context.Context, in AssumeRequest) (Session, error)
 	}
 	// An identity that is not a role session is no evidence of the
 	// account the role is in: read as ACCOUNT_MISMATCH it would blame the
-	// customer for a response STS never sends.
+	// customer for a response STS never sends. Nor is a session of another
+	// role than the one asked for (IAM role names are unique whatever
+	// their case, and a session ARN names the role without its path)
+	// evidence about that one: it must never count as the role assumed.
 	arn := aws.ToString(out.AssumedRoleUser.Arn)
-	if p, err := rolearn.ParsePrincipal(arn); err != nil || p.Kind != rolearn.KindAssumedRole {
+	p, err := rolearn.ParsePrincipal(arn)
+	if err != nil || p.Kind != rolearn.KindAssumedRole {
 		return Session{}, &STSError{Kind: ErrTransient, Code: "MalformedResponse", Err: fmt.Errorf("AssumeRole response names %q, not a role session", arn)}
 	}
-	return Session{AssumedRoleARN: arn, AccountID: rolearn.Account(arn)}, nil
+	if role, err := rolearn.Parse(in.RoleARN, rolearn.Rules{}); err == nil && (p.Partition != role.Partition || !strings.EqualFold(p.Name, role.Name)) {
+		return Session{}, &STSError{Kind: ErrTransient, Code: "MalformedResponse", Err: fmt.Errorf("AssumeRole of %s answered with a session of another role, %s", in.RoleARN, arn)}
+	}
+	return Session{AssumedRoleARN: arn, AccountID: p.Account}, nil
 }
 
 // Classify maps an STS client error to an *STSError by the API error code

@@ -190,6 +190,10 @@ func TestSTSAdapterWire(t *testing.T) {
 		{"identity that is not an ARN", replyIdentity("garbage"), probe.ErrTransient, "MalformedResponse", ""},
 		{"identity of a user", replyIdentity("arn:aws:iam::" + acct + ":user/RoleCall"), probe.ErrTransient, "MalformedResponse", ""},
 		{"identity without account", replyIdentity("arn:aws:sts:::assumed-role/RoleCall/s"), probe.ErrTransient, "MalformedResponse", ""},
+		// Nor does a session of another role than the one asked for, or
+		// in another partition, say anything of the role.
+		{"session of another role", replyIdentity("arn:aws:sts::" + acct + ":assumed-role/Admin/s"), probe.ErrTransient, "MalformedResponse", ""},
+		{"session in another partition", replyIdentity("arn:aws-cn:sts::" + acct + ":assumed-role/RoleCall/s"), probe.ErrTransient, "MalformedResponse", ""},
 		// A 403 without an STS error document (a proxy, a firewall) is
 		// not evidence about the customer's role.
 		{"bare 403 is not the customer's fault", reply{403, ""}, probe.ErrTransient, "HTTP403", ""},
@@ -311,6 +315,10 @@ func TestCheckThroughSTS(t *testing.T) {
 		{"denied", byExtID(replyDenied, replyDenied, replyDenied), connection.ResultDenied, "AccessDenied", map[kind]int{kCurrent: 1, kNone: 1, kDecoy: 1}},
 		{"account mismatch", byExtID(replyOther, replyDenied, replyDenied), connection.ResultAccountMismatch, otherAcct, map[kind]int{kCurrent: 1, kNone: 1, kDecoy: 1}},
 		{"garbled identity is not an account mismatch", byExtID(replyIdentity("garbage"), replyDenied, replyDenied), connection.ResultTransient, "MalformedResponse", map[kind]int{kCurrent: 3, kNone: 1, kDecoy: 1}},
+		{"a session of another role does not verify this one", byExtID(replyIdentity("arn:aws:sts::"+acct+":assumed-role/Admin/s"), replyDenied, replyDenied), connection.ResultTransient, "MalformedResponse", map[kind]int{kCurrent: 3, kNone: 1, kDecoy: 1}},
+		// IAM role names are unique whatever their case: a session of the
+		// role's name spelt in another case is this role's.
+		{"the role's name in another case", byExtID(replyIdentity("arn:aws:sts::"+acct+":assumed-role/ROLECALL/s"), replyDenied, replyDenied), connection.ResultOK, "", map[kind]int{kCurrent: 1, kNone: 1, kDecoy: 1}},
 		{"region disabled", byExtID(replyDisabled, replyDisabled, replyDisabled), connection.ResultRegionDisabled, "RegionDisabledException", map[kind]int{kCurrent: 1}},
 		{"throttled", byExtID(replyThrottled, replyDenied, replyDenied), connection.ResultTransient, "Throttling", map[kind]int{kCurrent: 3, kNone: 1, kDecoy: 1}},
 		{"500", byExtID(replyBare500, replyDenied, replyDenied), connection.ResultTransient, "", map[kind]int{kCurrent: 3}},
