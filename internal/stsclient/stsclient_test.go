@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"sync"
@@ -197,6 +198,10 @@ func idleConnsKept(t *testing.T, idle int) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A connection goes back to the client's idle pool a moment after its
+	// call has returned: a burst ends once all n are back (or refused).
+	returned := make(chan error, n)
+	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{PutIdleConn: func(err error) { returned <- err }})
 	burst := func() int {
 		mu.Lock()
 		arrived, release, newConns = 0, make(chan struct{}), 0
@@ -205,12 +210,17 @@ func idleConnsKept(t *testing.T, idle int) {
 			opened.Add(1)
 			go func() {
 				defer opened.Done()
-				if _, err := c.AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(role), RoleSessionName: aws.String("s")}); err != nil {
+				if _, err := c.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(role), RoleSessionName: aws.String("s")}); err != nil {
 					t.Error(err)
 				}
 			}()
 		}
 		opened.Wait()
+		for range n {
+			if err := <-returned; err != nil {
+				t.Errorf("a connection was not kept idle: %v", err)
+			}
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		return newConns
