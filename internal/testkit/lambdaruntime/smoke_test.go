@@ -374,14 +374,17 @@ var smokeCases = []smokeCase{
 		if res.Mode != "due" || res.Enqueued != 0 || len(res.Parts) != 8 {
 			t.Errorf("result = %+v", res)
 		}
-		queries := 0
+		queries, graces := 0, 0
 		for _, c := range f.ddb.Calls() {
 			if c.Op == "Query" && c.Body["IndexName"] == "due" {
 				queries++
+				if vals, _ := c.Body["ExpressionAttributeValues"].(map[string]any); fmt.Sprint(vals[":s"]) == "map[S:DUE#GRACE]" {
+					graces++
+				}
 			}
 		}
-		if queries != 8 {
-			t.Errorf("%d due-index queries, want one per shard", queries)
+		if queries != 9 || graces != 1 {
+			t.Errorf("%d due-index queries, %d of the ended graces; want one per shard and one of the graces", queries, graces)
 		}
 		// A handler error goes to the Runtime API's error endpoint.
 		r := p.invoke(t, []byte(`{"mode":"everything"}`))
