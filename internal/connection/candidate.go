@@ -92,7 +92,7 @@ func (p Policy) ApplyCandidate(c Connection, o Outcome) (Transition, CandidateSt
 		after.VerifiedAt, after.LastCheckedAt = now, now
 		after.ConsecutiveFailures = 0
 		after.ExternalIDVersion, after.ExternalIDCurrent = o.ExternalIDVersion, o.ExternalIDCurrent
-		after.NextCheckAt = now.Add(p.jittered(p.VerifiedInterval, c, now))
+		after.NextCheckAt = p.confirmAt(now)
 		after.Reason = Reason{Code: CodeRoleReplaced, Message: "RoleCall verified the new role and uses it from now on, instead of the previous one."}
 		tr = transition(c, after, RoleVerified, now, o.ExternalIDVersion)
 		tr.Event.PreviousRoleARN = c.RoleARN

@@ -185,9 +185,9 @@ func TestApply(t *testing.T) {
 	}{
 		// PENDING
 		{"pending ok", conn(connection.Pending, 0, connection.CodeSubmitted), connection.ResultOK, "", 3 * time.Second,
-			want{connection.Verified, connection.RoleVerified, connection.CodeVerified, 0, p.VerifiedInterval, true}},
+			want{connection.Verified, connection.RoleVerified, connection.CodeVerified, 0, p.PropagationWindow, false}},
 		{"pending ok after denials", conn(connection.Pending, 3, connection.CodeSubmitted), connection.ResultOK, "", 50 * time.Second,
-			want{connection.Verified, connection.RoleVerified, connection.CodeVerified, 0, p.VerifiedInterval, true}},
+			want{connection.Verified, connection.RoleVerified, connection.CodeVerified, 0, p.PropagationWindow, false}},
 		{"pending denied 1st in window", conn(connection.Pending, 0, connection.CodeSubmitted), connection.ResultDenied, "", 2 * time.Second,
 			want{connection.Pending, "", connection.CodeSubmitted, 1, 5 * time.Second, false}},
 		{"pending denied 2nd in window", conn(connection.Pending, 1, connection.CodeSubmitted), connection.ResultDenied, "", 10 * time.Second,
@@ -237,7 +237,7 @@ func TestApply(t *testing.T) {
 
 		// ACCESS_LOST
 		{"lost ok is restored", conn(connection.AccessLost, 5, string(connection.ResultDenied)), connection.ResultOK, "", 3 * time.Hour,
-			want{connection.Verified, connection.RoleAccessRestored, connection.CodeAccessRestored, 0, p.VerifiedInterval, true}},
+			want{connection.Verified, connection.RoleAccessRestored, connection.CodeAccessRestored, 0, p.PropagationWindow, false}},
 		{"lost still denied is routine", conn(connection.AccessLost, 5, string(connection.ResultDenied)), connection.ResultDenied, "", 3 * time.Hour,
 			want{connection.AccessLost, "", string(connection.ResultDenied), 6, p.LostIntervalMax, true}},
 		{"lost with new failure code", conn(connection.AccessLost, 5, string(connection.ResultDenied)), connection.ResultNotEnforced, "", 3 * time.Hour,
@@ -247,7 +247,7 @@ func TestApply(t *testing.T) {
 
 		// FAILED
 		{"failed ok verifies without resubmitting", conn(connection.Failed, 4, string(connection.ResultDenied)), connection.ResultOK, "", 3 * time.Hour,
-			want{connection.Verified, connection.RoleVerified, connection.CodeVerified, 0, p.VerifiedInterval, true}},
+			want{connection.Verified, connection.RoleVerified, connection.CodeVerified, 0, p.PropagationWindow, false}},
 		{"failed still denied is routine", conn(connection.Failed, 4, string(connection.ResultDenied)), connection.ResultDenied, "", 3 * time.Hour,
 			want{connection.Failed, "", string(connection.ResultDenied), 5, 3 * time.Hour, true}},
 		{"failed with new failure code", conn(connection.Failed, 4, string(connection.ResultDenied)), connection.ResultNotEnforced, "", 3 * time.Hour,

@@ -302,6 +302,7 @@ func (p Policy) apply(c Connection, o Outcome) (Transition, error) {
 		}
 		after.Status = Verified
 		after.VerifiedAt = now
+		after.NextCheckAt = p.confirmAt(now)
 		dt := RoleVerified
 		after.Reason = Reason{Code: CodeVerified, Message: "RoleCall assumed the role with your external ID, and the role refuses to be assumed without it."}
 		if c.Status == AccessLost {
@@ -353,6 +354,14 @@ func (p Policy) apply(c Connection, o Outcome) (Transition, error) {
 		return transition(c, after, dt, now, o.ExternalIDVersion), nil
 	}
 }
+
+// confirmAt is when a role that has just become VERIFIED is checked again:
+// once IAM's propagation window has passed, then at VerifiedInterval. A
+// role created a moment ago may still be unknown to some of STS's hosts,
+// which deny it whatever the external ID, so an unguarded role's negative
+// probes may have been denied there while its first probe succeeded
+// elsewhere: the second check asks them again where the role is known.
+func (p Policy) confirmAt(now time.Time) time.Time { return now.Add(p.PropagationWindow) }
 
 // stale returns ErrStale when o must not change c.
 func stale(c Connection, o Outcome) error {
