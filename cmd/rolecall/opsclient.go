@@ -17,6 +17,7 @@ import (
 	"github.com/rolecall/rolecall/access"
 	"github.com/rolecall/rolecall/internal/loopback"
 	"github.com/rolecall/rolecall/internal/opsapi"
+	"github.com/rolecall/rolecall/internal/rolearn"
 )
 
 // opsOptions are the flags every ops command shares: where the API is, how
@@ -58,9 +59,21 @@ func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(forma
 
 // executeAPIHost matches an API Gateway invoke host, public
 // (<api-id>.execute-api.<region>.amazonaws.com) or private
-// (<api-id>-<vpce-id>.execute-api.<region>.vpce.amazonaws.com); the label
+// (<api-id>-<vpce-id>.execute-api.<region>.vpce.amazonaws.com), under the
+// DNS suffix of any partition (amazonaws.com.cn, amazonaws.eu, c2s.ic.gov,
+// ...: template.yaml's ApiUrl is built with AWS::URLSuffix); the label
 // after execute-api is the region.
-var executeAPIHost = regexp.MustCompile(`^[a-z0-9-]+\.execute-api\.([a-z0-9-]+)\.(vpce\.)?amazonaws\.com(\.cn)?$`)
+var executeAPIHost = regexp.MustCompile(`^[a-z0-9-]+\.execute-api\.([a-z0-9-]+)\.(vpce\.)?(` + dnsSuffixes() + `)$`)
+
+// dnsSuffixes is every partition's DNS suffix as alternatives of a
+// regular expression.
+func dnsSuffixes() string {
+	s := rolearn.DNSSuffixes()
+	for i := range s {
+		s[i] = regexp.QuoteMeta(s[i])
+	}
+	return strings.Join(s, "|")
+}
 
 // connect resolves the API URL and the credentials and returns the client.
 func (o *opsOptions) connect(ctx context.Context) (*opsapi.Client, error) {
