@@ -118,16 +118,22 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// The operations routes take what h.cfg.Ops checks: serve's bearer
+	// token, or SigV4 (API Gateway's IAM authorizer).
+	opsCreds := "SigV4"
+	if _, ok := h.cfg.Ops.(*BearerToken); ok {
+		opsCreds = "Authorization: Bearer <ops token>"
+	}
 	s := site{
 		Service:     "rolecall",
-		Message:     "RoleCall's API. Customers open the invite link their partner sent (/connect?invite=…); operators call the /v1 operations routes with SigV4.",
+		Message:     "RoleCall's API. Customers open the invite link their partner sent (/connect?invite=…); operators call the /v1 operations routes with " + opsCreds + ".",
 		PartnerName: h.cfg.PartnerName,
 		Routes: map[string]string{
 			"form":        "GET /connect?invite=CODE",
 			"invite":      "GET /v1/invite (Authorization: Invite CODE)",
 			"submit":      "POST /v1/connections (Authorization: Invite CODE)",
-			"connections": "GET /v1/connections?status=STATUS (operations, SigV4)",
-			"tenants":     "POST /v1/tenants (operations, SigV4)",
+			"connections": "GET /v1/connections?status=STATUS (operations, " + opsCreds + ")",
+			"tenants":     "POST /v1/tenants (operations, " + opsCreds + ")",
 		},
 	}
 	if h.cfg.OpsPage {

@@ -247,6 +247,10 @@ func TestHome(t *testing.T) {
 				strings.Join(s.Local.Statuses, ",") != "PENDING,VERIFIED,FAILED,ACCESS_LOST,DISCONNECTED" {
 				t.Fatalf("GET / JSON %d %+v", w.Code, s)
 			}
+			// serve's ops routes take its bearer token, not SigV4.
+			if txt := s.Message + s.Routes["connections"] + s.Routes["tenants"]; strings.Contains(txt, "SigV4") || !strings.Contains(s.Message, "Authorization: Bearer") {
+				t.Errorf("GET / JSON of serve names the wrong ops credentials: %q %v", s.Message, s.Routes)
+			}
 			if got := s.Local.DemoInviteURL == demo; got != peer.demo {
 				t.Errorf("from %s GET / gives the demo invite: %v, want %v", peer.addr, got, peer.demo)
 			}
@@ -255,12 +259,16 @@ func TestHome(t *testing.T) {
 	t.Run("lambda", func(t *testing.T) {
 		e := newEnv(t, func(c *Config) {
 			c.OpsPage, c.Events, c.Sweeper, c.Sandbox, c.DemoInviteURL = false, nil, nil, nil, demo
+			c.Ops = APIGatewayIAM{Accounts: []string{partnerAcct}}
 		})
 		for _, accept := range []string{"", "text/html", "application/json"} {
 			w := e.do(req{method: "GET", path: "/", accept: accept})
 			got := decode[site](t, w)
 			if w.Code != 200 || got.Service != "rolecall" || got.Routes["form"] == "" || got.PartnerName != "Acme Cloud" || got.Local != nil {
 				t.Errorf("GET / (Accept %q) %d %+v", accept, w.Code, got)
+			}
+			if !strings.Contains(got.Message, "SigV4") || !strings.Contains(got.Routes["tenants"], "SigV4") {
+				t.Errorf("GET / of the deployed API does not name SigV4 for the ops routes: %+v", got)
 			}
 		}
 		for _, p := range []string{"/nothing", "/ops"} {
