@@ -214,8 +214,9 @@ func TestReadmeCommandLines(t *testing.T) {
 			use := span[at[0]:]
 			use, _, _ = strings.Cut(use, "&&")
 			use, _, _ = strings.Cut(use, "|")
-			cmd, _, err := root.Find(commandWords(use))
-			if err != nil || cmd == root {
+			cmd, rest, err := root.Find(commandWords(use))
+			if err != nil || cmd == root || (cmd.HasSubCommands() && len(rest) > 0) {
+				// A group's command words left over name no subcommand.
 				t.Errorf("README shows %q: no such command (%v)", use, err)
 				continue
 			}
