@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -96,7 +97,7 @@ See infra/sandbox-roles.example.json.`,
 	f.StringVar(&o.roleARN, "role-arn", "", "the customer role's ARN (required)")
 	f.StringVar(&o.externalID, "external-id", "", "the tenant's external ID (required)")
 	f.StringVar(&o.previousID, "previous-external-id", "", "the tenant's previous external ID, during a rotation's grace period")
-	f.StringVar(&o.region, "region", "", "STS region (default: from the AWS config, else the partition's of --access-role-arn or, with --sandbox-file, of the caller: us-east-1 in aws)")
+	f.StringVar(&o.region, "region", "", "STS region (default: from the AWS config, else the default Region of the partition of --access-role-arn, else of --role-arn, or with --sandbox-file of the caller: us-east-1 in aws)")
 	f.StringVar(&o.sandboxFile, "sandbox-file", "", "run against a sandbox STS loaded from this JSON file instead of AWS")
 	f.StringVar(&o.accessRoleARN, "access-role-arn", "", "the partner access role (stack output TrustedPrincipalArn): check through a session of it, as the verify function does")
 	f.StringVar(&o.partnerAccount, "partner-account", "", "the partner's own account ID, refused as a customer account (default: the access role's, or with --sandbox-file the caller's)")
@@ -220,12 +221,14 @@ func runVerify(cmd *cobra.Command, o verifyOptions) error {
 			opts = append(opts, config.WithRegion(o.region))
 		}
 		cfg, err := config.LoadDefaultConfig(ctx, opts...)
-		// No Region configured: the access role's partition's default one.
-		accessPartition := rolearn.PartitionOr(o.accessRoleARN, "aws")
+		// No Region configured: the default Region of the access role's
+		// partition (else the customer role's): another partition's STS
+		// would take no credentials of it, and the role would be
+		// WRONG_PARTITION.
 		if err == nil && cfg.Region == "" {
-			cfg.Region = rolearn.DefaultRegion(accessPartition)
+			cfg.Region = rolearn.DefaultRegion(rolearn.PartitionOr(cmp.Or(o.accessRoleARN, o.roleARN), "aws"))
 		}
-		if err == nil && o.accessRoleARN != "" && !rolearn.IsRegionOf(cfg.Region, accessPartition) {
+		if accessPartition := rolearn.Partition(o.accessRoleARN); err == nil && o.accessRoleARN != "" && !rolearn.IsRegionOf(cfg.Region, accessPartition) {
 			fmt.Fprintf(cmd.ErrOrStderr(), "Error: the AWS config's Region %q is not a Region of the access role's partition %s; set --region\n", cfg.Region, accessPartition)
 			return exitCode(2)
 		}

@@ -628,3 +628,34 @@ func TestVerifyAccessRoleOfAnotherPartition(t *testing.T) {
 		})
 	}
 }
+
+// Without --region or a configured Region, AWS mode verifies in the
+// partition of the access role (else of the customer role), in its default
+// Region, as serve --aws does: us-east-1 would name another partition's STS,
+// and every role of the partner's own partition would be WRONG_PARTITION.
+func TestVerifyAWSWithoutARegionTakesThePartitionsDefault(t *testing.T) {
+	const (
+		key        = "AKIAVERIFYTESTCHINA0"
+		caller     = "arn:aws-cn:iam::111122223333:role/rolecall-prod-access"
+		customerCN = "arn:aws-cn:iam::210987654321:role/RoleCallAccess"
+	)
+	isolateAWS(t)
+	s := sandbox.New(sandbox.Config{Callers: map[string]string{key: caller}, Partition: "aws-cn"})
+	doc, err := rolesetup.TrustPolicy(exampleExtID, caller)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutRole(customerCN, doc); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	t.Setenv("AWS_ACCESS_KEY_ID", key)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+	t.Setenv("AWS_ENDPOINT_URL_STS", srv.URL)
+
+	stdout, stderr, code := runCLI(t, "verify", "--role-arn", customerCN, "--external-id", exampleExtID, "--timeout", "5s")
+	if code != 0 || !strings.Contains(stdout, "(aws, cn-north-1)") || !strings.Contains(stdout, "VERIFIED: ") {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+}
