@@ -120,7 +120,7 @@ func (h *Handler) customerCheck(w http.ResponseWriter, r *http.Request, t tenant
 	if since := h.cfg.Now().Sub(c.LastCheckedAt); !c.LastCheckedAt.IsZero() && since < checkAgainAfter {
 		wait := int((checkAgainAfter - since + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(max(wait, 1)))
-		return refused(CodeCheckTooSoon, "the role was checked a moment ago; try again in "+strconv.Itoa(max(wait, 1))+" s", "")
+		return refused(CodeCheckTooSoon, "the role was checked a moment ago; try again in "+strconv.Itoa(max(wait, 1))+" s", "accountId")
 	}
 	code, _ := credential(r, "Invite") // the customer wrapper resolved it
 	err = h.cfg.Service.CheckInvited(r.Context(), t, code, c)
