@@ -462,6 +462,15 @@ func TestCreateRefusals(t *testing.T) {
 		{"stack in another account", withStack("arn:aws:cloudformation:us-east-1:444455556666:stack/rc/1", props(custRole, secret)), CodeStackAccountMismatch, 0},
 		{"stack in another partition", withStack("arn:aws-cn:cloudformation:cn-north-1:111122223333:stack/rc/1", props(custRole, secret)), CodeStackAccountMismatch, 0},
 		{"stack id not an ARN", withStack("rolecall", props(custRole, secret)), CodeInvalidRequest, 0},
+		// What no CloudFormation request carries is refused before it is
+		// recorded on a connection: the stack and its resource go into
+		// every check job, and SQS refuses a message body holding U+FFFF.
+		{"stack name not CloudFormation's", withStack("arn:aws:cloudformation:us-east-1:111122223333:stack/rc\uffff/1", props(custRole, secret)), CodeInvalidRequest, 0},
+		{"stack name starting with a digit", withStack("arn:aws:cloudformation:us-east-1:111122223333:stack/1rc/1", props(custRole, secret)), CodeInvalidRequest, 0},
+		{"stack id with a control character", withStack("arn:aws:cloudformation:us-east-1:111122223333:stack/rc/1\u0000", props(custRole, secret)), CodeInvalidRequest, 0},
+		{"stack id with a space", withStack("arn:aws:cloudformation:us-east-1:111122223333:stack/rc/a b", props(custRole, secret)), CodeInvalidRequest, 0},
+		{"logical ID not CloudFormation's", withField(msg("Create", "r12", "", props(custRole, secret)), "LogicalResourceId", "Role\uffffCall"), CodeInvalidRequest, 0},
+		{"logical ID with a hyphen", withField(msg("Create", "r13", "", props(custRole, secret)), "LogicalResourceId", "Role-Call"), CodeInvalidRequest, 0},
 		{"user ARN", msg("Create", "r9", "", props("arn:aws:iam::111122223333:user/alice", secret)), "NOT_A_ROLE", 0},
 		{"partner's own account", withStack("arn:aws:cloudformation:us-east-1:999988887777:stack/rc/1", props("arn:aws:iam::999988887777:role/X", secret)), "OWN_ACCOUNT", 0},
 		{"unknown request type", msg("Replace", "r10", "", props(custRole, secret)), CodeInvalidRequest, 0},

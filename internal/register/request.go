@@ -1,6 +1,7 @@
 package register
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -52,6 +53,9 @@ func parse(ev cfn.Event) (request, *onboarding.Error) {
 		return r, &onboarding.Error{Code: CodeInvalidRequest, Field: "StackId", Message: "StackId is not a CloudFormation stack ARN"}
 	}
 	r.stack = stack
+	if !logicalID(ev.LogicalResourceID) {
+		return r, &onboarding.Error{Code: CodeInvalidRequest, Field: "LogicalResourceId", Message: "LogicalResourceId is not a CloudFormation logical ID (1 to 255 letters and digits)"}
+	}
 	str := func(name string) (string, *onboarding.Error) {
 		v, present := ev.ResourceProperties[name]
 		s, isStr := v.(string)
@@ -73,15 +77,41 @@ func parse(ev cfn.Event) (request, *onboarding.Error) {
 	return r, nil
 }
 
-// parseStackID reads arn:<partition>:cloudformation:<region>:<account>:stack/<name>/<id>.
+// parseStackID reads arn:<partition>:cloudformation:<region>:<account>:stack/<name>/<id>,
+// with a stack name as CloudFormation takes one (a letter, then letters,
+// digits and hyphens, 128 at most) and an ID of letters, digits and
+// hyphens (a UUID). The StackId is whatever a request's publisher writes,
+// and it is recorded on the connection and sent in every check job:
+// anything else (a control character, or U+FFFF, which SQS refuses in a
+// message body) is no stack's.
 func parseStackID(s string) (rolearn.ARN, bool) {
 	p, err := arn.Parse(s)
-	if err != nil || p.Partition == "" || p.Service != "cloudformation" || p.Region == "" || !rolearn.IsAccountID(p.AccountID) {
+	if err != nil || p.Partition == "" || p.Service != "cloudformation" || !rolearn.IsAccountID(p.AccountID) {
 		return rolearn.ARN{}, false
 	}
 	rest, ok := strings.CutPrefix(p.Resource, "stack/")
-	if !ok || strings.Count(rest, "/") != 1 || strings.HasPrefix(rest, "/") || strings.HasSuffix(rest, "/") {
+	name, id, _ := strings.Cut(rest, "/")
+	if !ok || !stackName.MatchString(name) || !stackUUID.MatchString(id) || !rolearn.IsRegion(p.Region) || !rolearn.OnlyChars(p.Partition, "-") {
 		return rolearn.ARN{}, false
 	}
 	return rolearn.ARN{Partition: p.Partition, Account: p.AccountID}, true
+}
+
+var (
+	stackName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,127}$`)
+	stackUUID = regexp.MustCompile(`^[A-Za-z0-9-]{1,128}$`)
+)
+
+// logicalID reports whether s is a CloudFormation logical ID: 1 to 255
+// letters and digits. The request's is recorded on the connection too.
+func logicalID(s string) bool {
+	if len(s) < 1 || len(s) > 255 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
