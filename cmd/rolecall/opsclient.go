@@ -272,6 +272,9 @@ func report(cmd *cobra.Command, err error) error {
 		}
 		return exitCode(1)
 	}
-	fmt.Fprintf(stderr, "%s: %v\n", cmd.CommandPath(), err)
+	// The first line only, as the workload commands print: an AWS
+	// service's refusal of a signature goes on with the canonical request
+	// it computed, whose signed headers hold the session token.
+	fmt.Fprintf(stderr, "%s: %s\n", cmd.CommandPath(), errorLine(err))
 	return exitCode(1)
 }
