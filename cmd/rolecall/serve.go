@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rolecall/rolecall/internal/config"
 	"github.com/rolecall/rolecall/internal/emulator"
 )
 
@@ -231,7 +232,7 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) err
 	}
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(o.logLevel))
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl, ReplaceAttr: config.RedactAttr}))
 	o.Events = stdout
 	o.Log = log
 
