@@ -247,12 +247,15 @@ func runVerify(cmd *cobra.Command, o verifyOptions) error {
 		var refused *verifyAccessRoleError
 		switch {
 		case errors.As(err, &refused):
-			fmt.Fprintf(cmd.ErrOrStderr(), "rolecall verify: %v\n"+
-				"Run verify as a principal the access role trusts (one of the stack's WorkloadPrincipalArns), or check --access-role-arn (the stack output TrustedPrincipalArn).\n", err)
+			// The first line of an error only (as report prints): STS's
+			// refusal of a signature goes on with the canonical request,
+			// whose signed headers hold the caller's session token.
+			fmt.Fprintf(cmd.ErrOrStderr(), "rolecall verify: %s\n"+
+				"Run verify as a principal the access role trusts (one of the stack's WorkloadPrincipalArns), or check --access-role-arn (the stack output TrustedPrincipalArn).\n", errorLine(err))
 			return exitCode(1)
 		case err != nil:
-			fmt.Fprintf(cmd.ErrOrStderr(), "rolecall verify: no usable AWS credentials: %v\n"+
-				"Configure the default credential chain (AWS_PROFILE, environment variables, `aws sso login`, or an instance/container role), or use --sandbox-file.\n", err)
+			fmt.Fprintf(cmd.ErrOrStderr(), "rolecall verify: no usable AWS credentials: %s\n"+
+				"Configure the default credential chain (AWS_PROFILE, environment variables, `aws sso login`, or an instance/container role), or use --sandbox-file.\n", errorLine(err))
 			return exitCode(1)
 		}
 		rep.Region = cfg.Region

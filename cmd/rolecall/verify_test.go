@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
+	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -657,5 +660,38 @@ func TestVerifyAWSWithoutARegionTakesThePartitionsDefault(t *testing.T) {
 	stdout, stderr, code := runCLI(t, "verify", "--role-arn", customerCN, "--external-id", exampleExtID, "--timeout", "5s")
 	if code != 0 || !strings.Contains(stdout, "(aws, cn-north-1)") || !strings.Contains(stdout, "VERIFIED: ") {
 		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+}
+
+// TestVerifyKeepsTheSessionTokenOutOfStderr: STS refusing the caller's
+// signature (a secret key that does not match) answers with the canonical
+// request it computed, whose signed headers hold the session token. verify
+// says the access role could not be assumed, and why, without it.
+func TestVerifyKeepsTheSessionTokenOutOfStderr(t *testing.T) {
+	const token = "IQoJb3JpZ2luX2VjEVerifyCallerSession"
+	isolateAWS(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		msg := "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.\n\n" +
+			"The Canonical String for this request should have been\n'POST\n/\n\nhost:" + r.Host + "\nx-amz-date:" + r.Header.Get("X-Amz-Date") +
+			"\nx-amz-security-token:" + r.Header.Get("X-Amz-Security-Token") + "\n\nhost;x-amz-date;x-amz-security-token\ne3b0c442'\n"
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(http.StatusForbidden)
+		var b strings.Builder
+		_ = xml.EscapeText(&b, []byte(msg))
+		fmt.Fprintf(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>SignatureDoesNotMatch</Code><Message>%s</Message></Error><RequestId>r1</RequestId></ErrorResponse>`, b.String())
+	}))
+	defer srv.Close()
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAVERIFYTESTCALLER")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "not-the-right-secret")
+	t.Setenv("AWS_SESSION_TOKEN", token)
+	t.Setenv("AWS_ENDPOINT_URL_STS", srv.URL)
+	t.Setenv("AWS_REGION", "eu-west-1")
+	_, stderr := runCLIExits(t, 1, "verify", "--role-arn", exampleRole, "--external-id", exampleExtID, "--timeout", "5s",
+		"--access-role-arn", "arn:aws:iam::111122223333:role/rolecall-prod-access")
+	if !strings.Contains(stderr, "cannot assume the access role") || !strings.Contains(stderr, "SignatureDoesNotMatch") {
+		t.Errorf("stderr does not say what went wrong:\n%s", stderr)
+	}
+	if strings.Contains(stderr, token) || strings.Contains(stderr, "Canonical String") {
+		t.Errorf("SECURITY: stderr carries the canonical request with the session token:\n%s", stderr)
 	}
 }
