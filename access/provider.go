@@ -16,6 +16,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/rolecall/rolecall/internal/redact"
 	"github.com/rolecall/rolecall/internal/rolearn"
 )
 
@@ -86,8 +87,11 @@ type AccessRoleError struct {
 	Err     error
 }
 
+// Error names the access role and why STS refused it, without the
+// canonical request STS adds to a refused signature (it holds the base
+// credentials' session token).
 func (e *AccessRoleError) Error() string {
-	return fmt.Sprintf("%v %s: %v", ErrAccessRole, e.RoleARN, e.Err)
+	return fmt.Sprintf("%v %s: %s", ErrAccessRole, e.RoleARN, redact.Signing(e.Err.Error()))
 }
 
 func (e *AccessRoleError) Unwrap() error { return ErrAccessRole }

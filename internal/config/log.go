@@ -3,8 +3,9 @@ package config
 import (
 	"io"
 	"log/slog"
-	"regexp"
 	"strings"
+
+	"github.com/rolecall/rolecall/internal/redact"
 )
 
 // LambdaLogLevel is the variable Lambda sets from the function's
@@ -33,17 +34,9 @@ func Logger(w io.Writer, lookup func(string) (string, bool)) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl, ReplaceAttr: RedactAttr}))
 }
 
-// signingDiagnostics is what an AWS service adds to its refusal of a
-// request's signature (InvalidSignatureException, SignatureDoesNotMatch):
-// the canonical request and the string to sign it computed, each quoted on
-// lines of its own (one whose closing quote is missing goes to the end of
-// the text). The SDK puts them in the error's text, and the
-// canonical request's signed headers hold the session token.
-var signingDiagnostics = regexp.MustCompile(`(?is)\n*The (?:Canonical String for this request|String-to-Sign) should have been\n'(?:.*?'(?:\n|$)|.*$)`)
-
 // RedactAttr is the loggers' slog.HandlerOptions.ReplaceAttr: an error or
 // a string logged keeps its text but for an AWS service's signing
-// diagnostics, so that no record carries a session token.
+// diagnostics (redact.Signing), so that no record carries a session token.
 func RedactAttr(_ []string, a slog.Attr) slog.Attr {
 	var s string
 	switch v := a.Value.Resolve(); {
@@ -58,8 +51,8 @@ func RedactAttr(_ []string, a slog.Attr) slog.Attr {
 	default:
 		return a
 	}
-	if !strings.Contains(s, "should have been") {
-		return a
+	if r := redact.Signing(s); r != s {
+		return slog.String(a.Key, r)
 	}
-	return slog.String(a.Key, signingDiagnostics.ReplaceAllString(s, "\n"))
+	return a
 }
