@@ -12,9 +12,12 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/rolecall/rolecall/internal/redact"
 )
 
 func main() {
@@ -27,9 +30,16 @@ func main() {
 		if asExit(err, &ec) {
 			os.Exit(int(ec))
 		}
-		fmt.Fprintln(os.Stderr, "rolecall:", err)
+		fmt.Fprintln(os.Stderr, failure(err))
 		os.Exit(2)
 	}
+}
+
+// failure is what main prints of an error no command has reported (serve's
+// failure to start, say): its text without an AWS service's signing
+// diagnostics, whose canonical request holds the session token.
+func failure(err error) string {
+	return "rolecall: " + strings.TrimRight(redact.Signing(err.Error()), "\n")
 }
 
 func newRoot() *cobra.Command {
