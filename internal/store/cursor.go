@@ -25,8 +25,13 @@ func encodeCursor(item map[string]ddbtypes.AttributeValue, attrs []string) strin
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// maxKeyBytes is the most bytes DynamoDB takes in a sort key attribute (a
+// partition key takes 2048): a start key with a longer one fails the query
+// (ValidationException), so such a cursor is no cursor of ours.
+const maxKeyBytes = 1024
+
 // decodeCursor returns the start key of cursor, which must hold exactly
-// attrs and pass ok.
+// attrs, none longer than maxKeyBytes, and pass ok.
 func decodeCursor(cursor string, attrs []string, ok func(map[string]string) bool) (map[string]ddbtypes.AttributeValue, error) {
 	b, err := base64.RawURLEncoding.DecodeString(cursor)
 	if err != nil {
@@ -39,7 +44,7 @@ func decodeCursor(cursor string, attrs []string, ok func(map[string]string) bool
 	out := make(map[string]ddbtypes.AttributeValue, len(attrs))
 	for _, a := range attrs {
 		v, present := k[a]
-		if !present || v == "" {
+		if !present || v == "" || len(v) > maxKeyBytes {
 			return nil, fmt.Errorf("decode cursor: %w", ErrInvalidCursor)
 		}
 		out[a] = &ddbtypes.AttributeValueMemberS{Value: v}

@@ -2,8 +2,10 @@ package storetest
 
 import (
 	"cmp"
+	"encoding/base64"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -223,6 +225,11 @@ func testInvalidCursors(t *testing.T, f *Fixture) {
 		{"due cursor for another shard", func(c string) error { _, err := f.S.Due(f.Ctx, (shard+1)%store.Shards, until, c, 1); return err }, due.Cursor},
 		{"tenant cursor for a status listing", lists["ListByStatus"], byTenant.Cursor},
 		{"status cursor for a due listing", lists["Due"], pending.Cursor},
+		// Of the shape of a DynamoDB cursor of acme's listing, with a sort
+		// key longer than DynamoDB takes in a key (1024 bytes): DynamoDB
+		// would refuse the query.
+		{"a key longer than a key can be", lists["ListByTenant"], base64.RawURLEncoding.EncodeToString(
+			fmt.Appendf(nil, `{"PK":"TENANT#acme","SK":"CONN#%s"}`, strings.Repeat("1", 1100)))},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { wantErr(t, "list", tc.list(tc.cursor), store.ErrInvalidCursor) })
