@@ -9,6 +9,7 @@ import (
 	"github.com/rolecall/rolecall/internal/onboarding"
 	"github.com/rolecall/rolecall/internal/publish"
 	"github.com/rolecall/rolecall/internal/register"
+	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/rolesetup"
 	"github.com/rolecall/rolecall/internal/stsbudget"
 	"github.com/rolecall/rolecall/internal/sweep"
@@ -56,8 +57,10 @@ type API struct {
 }
 
 // ReadAPI reads the API function's settings. A CUSTOMER_ROLE_TEMPLATE_URL
-// that quick-create links cannot use (not an S3 object URL) is refused, so
-// the function fails at start rather than every invite's setup.
+// that quick-create links cannot use (not an S3 object URL), or a
+// REGISTRATION_TOPIC_ARN that is no SNS topic of the partner's partition,
+// is refused, so the function fails at start rather than every invite's
+// setup (or, for the topic, every registration token minted for nothing).
 func ReadAPI(env *config.Env) API {
 	templateURL := env.StringOr("CUSTOMER_ROLE_TEMPLATE_URL", "")
 	if templateURL != "" {
@@ -66,13 +69,21 @@ func ReadAPI(env *config.Env) API {
 			templateURL = ""
 		}
 	}
+	partner := readPartner(env)
+	topicARN := env.StringOr("REGISTRATION_TOPIC_ARN", "")
+	if topicARN != "" {
+		if err := rolesetup.ValidateTopicARN(topicARN, rolearn.PartitionOr(partner.TrustedPrincipalARN, "aws")); err != nil {
+			env.Fail(fmt.Errorf("REGISTRATION_TOPIC_ARN=%s: %w", topicARN, err))
+			topicARN = ""
+		}
+	}
 	return API{
 		Resources: Resources{TableName: env.String("TABLE_NAME"), QueueURL: env.String("VERIFY_QUEUE_URL")},
-		Partner:   readPartner(env),
+		Partner:   partner,
 
 		TemplateURL:          templateURL,
 		RoleNamePrefix:       env.StringOr("CUSTOMER_ROLE_NAME_PREFIX", ""),
-		RegistrationTopicARN: env.StringOr("REGISTRATION_TOPIC_ARN", ""),
+		RegistrationTopicARN: topicARN,
 		EventSource:          env.StringOr("EVENT_SOURCE", publish.DefaultSource),
 		PartnerName:          env.StringOr("PARTNER_NAME", ""),
 		SubmissionsPerMinute: env.IntIn("SUBMISSIONS_PER_INVITE_PER_MINUTE", onboarding.DefaultSubmissionsPerMinute, 1, 1000),

@@ -148,3 +148,33 @@ func TestReadAPIRefusesATemplateURLQuickCreateCannotUse(t *testing.T) {
 		}
 	}
 }
+
+// A registration topic that is no SNS topic ARN of the partner's partition
+// (TRUSTED_PRINCIPAL_ARN's: aws-cn in deployed) is refused at start: every
+// registration guide would fail to render, after its token was minted.
+func TestReadAPIRefusesARegistrationTopicOfNoUse(t *testing.T) {
+	tests := []struct {
+		arn     string
+		refused bool
+	}{
+		{"", false},
+		{"arn:aws-cn:sns:cn-north-1:111122223333:rolecall-prod-registration", false},
+		{"arn:aws:sns:eu-west-1:111122223333:rolecall-prod-registration", true},
+		{"arn:aws-cn:sqs:cn-north-1:111122223333:rolecall-prod-registration", true},
+		{"rolecall-prod-registration", true},
+	}
+	for _, tt := range tests {
+		vars := maps.Clone(deployed)
+		vars["REGISTRATION_TOPIC_ARN"] = tt.arn
+		env := envOf(vars)
+		s := ReadAPI(env)
+		err := env.Err()
+		if (err != nil) != tt.refused || err != nil && !strings.Contains(err.Error(), "REGISTRATION_TOPIC_ARN") {
+			t.Errorf("REGISTRATION_TOPIC_ARN=%q: err = %v, want refused %v, naming the variable", tt.arn, err, tt.refused)
+			continue
+		}
+		if !tt.refused && s.RegistrationTopicARN != tt.arn {
+			t.Errorf("RegistrationTopicARN = %q, want %q", s.RegistrationTopicARN, tt.arn)
+		}
+	}
+}
