@@ -18,6 +18,7 @@ import (
 
 	"github.com/rolecall/rolecall/access"
 	"github.com/rolecall/rolecall/internal/opsapi/opsapitest"
+	"github.com/rolecall/rolecall/internal/testkit/awsfake"
 	"github.com/rolecall/rolecall/internal/testkit/syncbuf"
 )
 
@@ -430,15 +431,7 @@ func TestFollowLogsPrintsLateEvents(t *testing.T) {
 // ops commands print what went wrong without it, as the workload commands
 // do.
 func TestAWSRefusalKeepsTheSessionTokenOutOfStderr(t *testing.T) {
-	logs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		msg := "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.\n\n" +
-			"The Canonical String for this request should have been\n'POST\n/\n\nhost:" + r.Host + "\nx-amz-date:" + r.Header.Get("X-Amz-Date") +
-			"\nx-amz-security-token:" + r.Header.Get("X-Amz-Security-Token") + "\nx-amz-target:" + r.Header.Get("X-Amz-Target") + "\n'\n"
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		w.Header().Set("X-Amzn-ErrorType", "InvalidSignatureException")
-		w.WriteHeader(http.StatusBadRequest)
-		_ = json.NewEncoder(w).Encode(map[string]string{"__type": "com.amazon.coral.service#InvalidSignatureException", "message": msg})
-	}))
+	logs := httptest.NewServer(awsfake.SignatureRefused(true))
 	defer logs.Close()
 	awsEnv(t, "http://127.0.0.1:1", logs.URL)
 	r := rolecall(t, "events", "--log-group", "/aws/events/rolecall-dev").must(t, 1)

@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"encoding/xml"
 	"errors"
-	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -670,16 +667,7 @@ func TestVerifyAWSWithoutARegionTakesThePartitionsDefault(t *testing.T) {
 func TestVerifyKeepsTheSessionTokenOutOfStderr(t *testing.T) {
 	const token = "IQoJb3JpZ2luX2VjEVerifyCallerSession"
 	isolateAWS(t)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		msg := "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.\n\n" +
-			"The Canonical String for this request should have been\n'POST\n/\n\nhost:" + r.Host + "\nx-amz-date:" + r.Header.Get("X-Amz-Date") +
-			"\nx-amz-security-token:" + r.Header.Get("X-Amz-Security-Token") + "\n\nhost;x-amz-date;x-amz-security-token\ne3b0c442'\n"
-		w.Header().Set("Content-Type", "text/xml")
-		w.WriteHeader(http.StatusForbidden)
-		var b strings.Builder
-		_ = xml.EscapeText(&b, []byte(msg))
-		fmt.Fprintf(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>SignatureDoesNotMatch</Code><Message>%s</Message></Error><RequestId>r1</RequestId></ErrorResponse>`, b.String())
-	}))
+	srv := httptest.NewServer(awsfake.SignatureRefused(false))
 	defer srv.Close()
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAVERIFYTESTCALLER")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "not-the-right-secret")

@@ -3,10 +3,8 @@ package config
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -15,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/rolecall/rolecall/internal/testkit/awsfake"
 )
 
 // TestLoggerKeepsTheSessionTokenOutOfRefusedSignatures: an AWS JSON
@@ -25,16 +25,7 @@ import (
 // what follows them (the next error of a joined list) stays.
 func TestLoggerKeepsTheSessionTokenOutOfRefusedSignatures(t *testing.T) {
 	const token = "IQoJb3JpZ2luX2VjEPartnerSessionToken"
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		msg := "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.\n\n" +
-			"The Canonical String for this request should have been\n'POST\n/\n\nhost:" + r.Host + "\nx-amz-date:" + r.Header.Get("X-Amz-Date") +
-			"\nx-amz-security-token:" + r.Header.Get("X-Amz-Security-Token") + "\nx-amz-target:" + r.Header.Get("X-Amz-Target") +
-			"\n\nhost;x-amz-date;x-amz-security-token;x-amz-target\ne3b0c442'\n\n" +
-			"The String-to-Sign should have been\n'AWS4-HMAC-SHA256\n" + r.Header.Get("X-Amz-Date") + "\n20261203/us-east-1/dynamodb/aws4_request\nabc123'\n"
-		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-		w.WriteHeader(http.StatusBadRequest)
-		_ = json.NewEncoder(w).Encode(map[string]string{"__type": "com.amazon.coral.service#InvalidSignatureException", "message": msg})
-	}))
+	srv := httptest.NewServer(awsfake.SignatureRefused(true))
 	defer srv.Close()
 	client := dynamodb.New(dynamodb.Options{
 		Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
