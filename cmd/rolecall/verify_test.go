@@ -589,24 +589,30 @@ func TestVerifySandboxFileOfAnotherPartition(t *testing.T) {
 	}
 }
 
-// Through an access role of another partition than aws, verify checks in
-// that partition's default Region when none is configured, and refuses a
-// configured Region of another partition, where STS would refuse the
-// access role's session.
-func TestVerifyAccessRoleOfAnotherPartition(t *testing.T) {
+// In another partition than aws, verify checks in that partition's default
+// Region when none is configured: the access role's, else the customer
+// role's (us-east-1 would name another partition's STS, and the role would
+// be WRONG_PARTITION). A configured Region of another partition than the
+// access role's is refused, where STS would refuse the access role's
+// session.
+func TestVerifyInAnotherPartition(t *testing.T) {
 	const (
 		key        = "AKIAVERIFYTESTCHAIN0"
 		workload   = "arn:aws-cn:iam::111122223333:role/partner-workload"
 		accessRole = "arn:aws-cn:iam::111122223333:role/rolecall-prod-access"
 		role       = "arn:aws-cn:iam::210987654321:role/RoleCallAccess"
+		direct     = "arn:aws-cn:iam::210987654321:role/TrustsTheWorkload"
 	)
 	tests := []struct {
 		name, region string
+		args         []string
 		code         int
 		want         string // in stdout, or stderr on exit 2
 	}{
-		{name: "no Region configured", code: 0, want: `"region": "cn-north-1"`},
-		{name: "a Region of aws configured", region: "eu-west-1", code: 2, want: `Region "eu-west-1" is not a Region of the access role's partition aws-cn`},
+		{name: "through the access role, no Region configured", args: []string{"--role-arn", role, "--access-role-arn", accessRole}, want: `"region": "cn-north-1"`},
+		{name: "as the credentials, no Region configured", args: []string{"--role-arn", direct}, want: `"region": "cn-north-1"`},
+		{name: "a Region of aws configured", region: "eu-west-1", args: []string{"--role-arn", role, "--access-role-arn", accessRole}, code: 2,
+			want: `Region "eu-west-1" is not a Region of the access role's partition aws-cn`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -615,48 +621,22 @@ func TestVerifyAccessRoleOfAnotherPartition(t *testing.T) {
 			fake.AddPrincipal(key, workload)
 			fake.AddRole(accessRole, workload, "")
 			fake.AddRole(role, accessRole, exampleExtID)
+			fake.AddRole(direct, workload, exampleExtID)
 			srv := httptest.NewServer(fake)
 			t.Cleanup(srv.Close)
 			t.Setenv("AWS_ACCESS_KEY_ID", key)
 			t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
 			t.Setenv("AWS_ENDPOINT_URL_STS", srv.URL)
 			t.Setenv("AWS_REGION", tt.region)
-			stdout, stderr := runCLIExits(t, tt.code, "verify", "--json", "--role-arn", role, "--external-id", exampleExtID, "--access-role-arn", accessRole, "--timeout", "5s")
+			args := append([]string{"verify", "--json", "--external-id", exampleExtID, "--timeout", "5s"}, tt.args...)
+			stdout, stderr := runCLIExits(t, tt.code, args...)
 			if out := map[bool]string{true: stderr, false: stdout}[tt.code == 2]; !strings.Contains(out, tt.want) {
 				t.Errorf("output lacks %q:\nstdout:\n%s\nstderr:\n%s", tt.want, stdout, stderr)
 			}
+			if tt.code == 0 && !strings.Contains(stdout, `"result": "OK"`) {
+				t.Errorf("not verified:\n%s", stdout)
+			}
 		})
-	}
-}
-
-// Without --region or a configured Region, AWS mode verifies in the
-// partition of the access role (else of the customer role), in its default
-// Region, as serve --aws does: us-east-1 would name another partition's STS,
-// and every role of the partner's own partition would be WRONG_PARTITION.
-func TestVerifyAWSWithoutARegionTakesThePartitionsDefault(t *testing.T) {
-	const (
-		key        = "AKIAVERIFYTESTCHINA0"
-		caller     = "arn:aws-cn:iam::111122223333:role/rolecall-prod-access"
-		customerCN = "arn:aws-cn:iam::210987654321:role/RoleCallAccess"
-	)
-	isolateAWS(t)
-	s := sandbox.New(sandbox.Config{Callers: map[string]string{key: caller}, Partition: "aws-cn"})
-	doc, err := rolesetup.TrustPolicy(exampleExtID, caller)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.PutRole(customerCN, doc); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(s)
-	defer srv.Close()
-	t.Setenv("AWS_ACCESS_KEY_ID", key)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
-	t.Setenv("AWS_ENDPOINT_URL_STS", srv.URL)
-
-	stdout, stderr, code := runCLI(t, "verify", "--role-arn", customerCN, "--external-id", exampleExtID, "--timeout", "5s")
-	if code != 0 || !strings.Contains(stdout, "(aws, cn-north-1)") || !strings.Contains(stdout, "VERIFIED: ") {
-		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 }
 
