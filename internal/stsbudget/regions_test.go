@@ -178,3 +178,48 @@ func TestPlanWithRegionsServesEachRegionsBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestThrottledInSlowsTheRegionACallWentTo: a throttled call reported in
+// the Region it was sent to (ThrottledIn) slows that Region, and the
+// check's own report (Throttled) then slows nothing more; without such a
+// report Throttled slows the check's Region; without a budget in the
+// context ThrottledIn does nothing.
+func TestThrottledInSlowsTheRegionACallWentTo(t *testing.T) {
+	ThrottledIn(context.Background(), "eu-west-1") // no budget: nothing to slow
+	for _, tc := range []struct {
+		name     string
+		reported string // the Region ThrottledIn names; "" for none
+		slowed   string // the one Region slowed
+	}{
+		{"reported in the Region the call went to", "eu-west-1", "eu-west-1"},
+		{"reported in the check's Region", "us-east-1", "us-east-1"},
+		{"not reported by the client", "", "us-east-1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := NewRegions([]string{"us-east-1", "eu-west-1"}, 100, CallsPerCheck, newFakeClock())
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, err := r.Take(WithRegion(context.Background(), "us-east-1"), CallsPerCheck)
+			if err != nil {
+				t.Fatal(err)
+			}
+			full := r.Rate("us-east-1")
+			if RegionOf(ctx) != "us-east-1" || r.Rate("eu-west-1") != full {
+				t.Fatalf("setup: the check runs in %s, rates %.1f/%.1f", RegionOf(ctx), full, r.Rate("eu-west-1"))
+			}
+			if tc.reported != "" {
+				ThrottledIn(ctx, tc.reported)
+			}
+			r.Throttled(ctx)
+			for _, region := range []string{"us-east-1", "eu-west-1"} {
+				if slowed := r.Rate(region) < full; slowed != (region == tc.slowed) {
+					t.Errorf("%s slowed: %t, want %t (rate %.1f of %.1f)", region, slowed, region == tc.slowed, r.Rate(region), full)
+				}
+			}
+			if r.Throttles() != 1 {
+				t.Errorf("%d throttles counted, want 1", r.Throttles())
+			}
+		})
+	}
+}
