@@ -1,13 +1,17 @@
 package verify_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/store"
+	"github.com/rolecall/rolecall/internal/tenant"
 )
 
 // A rotation in two phases through the worker: during the grace a role that
@@ -139,5 +143,45 @@ func TestLateJobWithTheRetiredPreviousID(t *testing.T) {
 	if !after.LastCheckedAt.Equal(before.LastCheckedAt) || !after.NextCheckAt.Equal(before.NextCheckAt) {
 		t.Fatalf("a success with the retired previous ID was written: lastCheckedAt %s -> %s, nextCheckAt %s -> %s, status %s",
 			before.LastCheckedAt, after.LastCheckedAt, before.NextCheckAt, after.NextCheckAt, after.Status)
+	}
+}
+
+// completionRefused is an embedded store whose CompleteRotation fails.
+type completionRefused struct{ *store.Memory }
+
+func (completionRefused) CompleteRotation(context.Context, tenant.Tenant, string, time.Time) error {
+	return errors.New("dynamodb: throttled")
+}
+
+// When the last connection on the previous ID verifies with the current
+// one but the rotation cannot be completed then, the check's outcome is
+// written all the same, the failure is logged (without the external IDs),
+// and the rotation stays in its grace for the sweep to complete.
+func TestCheckStandsWhenItsRotationCannotComplete(t *testing.T) {
+	ctx := context.Background()
+	st := store.NewMemory()
+	c := seed(t, st, "123456789012", connection.Verified)
+	tn, _ := st.GetTenant(ctx, "acme")
+	r := tn.RotatedWithGrace(t0.Add(30*time.Minute), 24*time.Hour)
+	if err := st.RotateExternalID(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	ch := &scriptedChecker{answer: func(req probe.Request) (connection.Outcome, chan struct{}) {
+		return connection.Outcome{Result: connection.ResultOK, ExternalIDCurrent: true, Version: req.Version, ExternalIDVersion: req.ExternalIDVersion, CheckedAt: t0.Add(time.Hour)}, nil
+	}}
+	var logs bytes.Buffer
+	w := newWorker(completionRefused{st}, ch, &logs)
+	j := probe.JobsFor(c, r, probe.WhyScheduled, t0.Add(time.Hour))[0]
+	if _, err := w.Process(ctx, j, 1); err != nil {
+		t.Fatalf("Process: %v; a rotation left open must not fail the check", err)
+	}
+	if got, _ := st.GetConnection(ctx, "acme", "123456789012"); !got.ExternalIDCurrent || got.ExternalIDVersion != r.ExternalIDVersion {
+		t.Fatalf("the check's outcome was not written: %+v", got)
+	}
+	if got, _ := st.GetTenant(ctx, "acme"); !got.InGrace() {
+		t.Fatal("the rotation completed although the store refused")
+	}
+	if !strings.Contains(logs.String(), "rotation not settled") || strings.Contains(logs.String(), r.ExternalID) || strings.Contains(logs.String(), tn.ExternalID) {
+		t.Fatalf("logs: want the failure named, no external ID:\n%s", logs.String())
 	}
 }
