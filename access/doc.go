@@ -9,6 +9,18 @@
 // customer's role with the tenant's external ID (role chaining). Both
 // sessions are cached and reused until a few minutes before they expire.
 //
+// Both calls go to STS in the Region of the service's configuration, or,
+// when it names none, in the default Region of the access role's
+// partition: us-east-1 for arn:aws:…, cn-north-1 for arn:aws-cn:…,
+// us-gov-west-1 for arn:aws-us-gov:…. The access role's partition is the
+// one that counts: its STS issues the access role's session, takes no
+// credentials scoped to another partition, and holds the customer roles
+// (RoleCall accepts only roles of its own partition). A configured Region
+// of another partition would have every call refused, so it is refused
+// first, with a *RegionError (which matches ErrAccessRole). Client.Config
+// keeps the configuration's Region, none included: SDK clients made from
+// it need one of the connection's partition.
+//
 // Only VERIFIED connections are handed out: any other status is refused
 // with a *NotVerifiedError that carries the status and RoleCall's reason.
 // When the customer's role refuses the service (AccessDenied), the

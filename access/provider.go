@@ -54,20 +54,26 @@ const (
 // assumed with cfg's credentials and cached until 2.5 to 5 minutes
 // (ExpiryWindow, ExpiryWindowJitterFrac) before they expire: one
 // sts:AssumeRole per session lifetime, however many customer sessions are
-// assumed with it, each given DefaultRetrieveTimeout to answer. It is what
-// RoleCall's verifier and the Client chain through.
+// assumed with it, each given DefaultRetrieveTimeout to answer. STS is
+// called in cfg's Region, else (none configured) in the default Region of
+// the access role's partition: cn-north-1 for arn:aws-cn:…, us-gov-west-1
+// for arn:aws-us-gov:…, us-east-1 for arn:aws:…. A configured Region of
+// another partition, where STS would refuse every call, fails each
+// Retrieve with a *RegionError instead. It is what RoleCall's verifier and
+// the Client chain through.
 func AccessRole(cfg aws.Config, roleARN, sessionName string) *aws.CredentialsCache {
 	return newAccessRole(cfg, roleARN, sessionName, DefaultRetrieveTimeout)
 }
 
 // newAccessRole is AccessRole with each sts:AssumeRole bounded by
-// timeout.
+// timeout, in the Region stsRegion settles.
 func newAccessRole(cfg aws.Config, roleARN, sessionName string, timeout time.Duration) *aws.CredentialsCache {
-	p := stscreds.NewAssumeRoleProvider(stsClient(cfg), roleARN, func(o *stscreds.AssumeRoleOptions) {
+	region, err := stsRegion(cfg.Region, roleARN, "")
+	p := stscreds.NewAssumeRoleProvider(stsClient(cfg, region), roleARN, func(o *stscreds.AssumeRoleOptions) {
 		o.RoleSessionName = SessionName(sessionName)
 		o.Duration = AccessRoleDuration
 	})
-	return aws.NewCredentialsCache(accessRoleProvider{p: p, arn: roleARN, timeout: timeout}, cacheOptions)
+	return aws.NewCredentialsCache(accessRoleProvider{p: p, arn: roleARN, timeout: timeout, refused: err}, cacheOptions)
 }
 
 // ErrAccessRole: no session of the partner access role could be had, so
@@ -100,9 +106,15 @@ type accessRoleProvider struct {
 	p       aws.CredentialsProvider
 	arn     string
 	timeout time.Duration
+	// refused, when set, is the answer to every Retrieve: the
+	// configuration's Region is not one of the access role's partition.
+	refused error
 }
 
 func (a accessRoleProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	if a.refused != nil {
+		return aws.Credentials{}, a.refused
+	}
 	// The SDK's credentials cache runs this with a context that is never
 	// cancelled, and every refresh of every connection waits on the one
 	// call: a bound of its own keeps a call that hangs from holding them
@@ -168,12 +180,9 @@ func cacheOptions(o *aws.CredentialsCacheOptions) {
 	o.ExpiryWindowJitterFrac = ExpiryWindowJitterFrac
 }
 
-func stsClient(cfg aws.Config) *sts.Client {
-	return sts.NewFromConfig(cfg, func(o *sts.Options) {
-		if o.Region == "" {
-			o.Region = "us-east-1"
-		}
-	})
+// stsClient is an STS client of cfg calling region.
+func stsClient(cfg aws.Config, region string) *sts.Client {
+	return sts.NewFromConfig(cfg, func(o *sts.Options) { o.Region = region })
 }
 
 // Options configure a Client.
@@ -207,7 +216,7 @@ type Client struct {
 	cfg aws.Config
 	// sts assumes the customer roles: built once (an *sts.Client is safe
 	// for concurrent use), each call signed with the access role's session
-	// (sessionSTS).
+	// and sent to its Region (sessionSTS).
 	sts  *sts.Client
 	api  *API
 	opts Options
@@ -240,7 +249,7 @@ func New(cfg aws.Config, api *API, opts Options) *Client {
 	if opts.RetrieveTimeout <= 0 {
 		opts.RetrieveTimeout = DefaultRetrieveTimeout
 	}
-	return &Client{cfg: cfg, sts: stsClient(cfg), api: api, opts: opts,
+	return &Client{cfg: cfg, sts: stsClient(cfg, cfg.Region), api: api, opts: opts,
 		accessRoles: map[string]*aws.CredentialsCache{}, conns: map[Ref]*aws.CredentialsCache{}, rechecked: map[Ref]time.Time{}}
 }
 
@@ -408,7 +417,15 @@ func (p *connProvider) chain(ctx context.Context, conn Connection) (aws.Credenti
 		// refusal to explain.
 		return aws.Credentials{}, err
 	}
-	inner := stscreds.NewAssumeRoleProvider(sessionSTS{client: p.c.sts, creds: accessCreds}, conn.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+	// The access role's session was issued in this Region (its provider
+	// settled it alike, and refused a configured Region of another
+	// partition); the customer role, of the same partition, is assumed
+	// there too.
+	region, err := stsRegion(p.c.cfg.Region, conn.AccessRoleARN, conn.Partition)
+	if err != nil {
+		return aws.Credentials{}, err
+	}
+	inner := stscreds.NewAssumeRoleProvider(sessionSTS{client: p.c.sts, creds: accessCreds, region: region}, conn.RoleARN, func(o *stscreds.AssumeRoleOptions) {
 		o.RoleSessionName = SessionName(p.c.opts.Workload + "-" + conn.TenantID)
 		o.Duration = p.c.opts.Duration
 		o.ExternalID = aws.String(conn.ExternalID)
@@ -417,13 +434,15 @@ func (p *connProvider) chain(ctx context.Context, conn Connection) (aws.Credenti
 }
 
 // sessionSTS is an STS client whose AssumeRole calls sign with one
-// session's credentials, whatever the client's own are: the access role's
-// session a customer role is assumed with. Handing the session to the
-// call rather than to a client made for it keeps one client for all
-// refreshes, and signs with exactly the session that was checked.
+// session's credentials, whatever the client's own are, and go to that
+// session's Region: the access role's session a customer role is assumed
+// with. Handing the session to the call rather than to a client made for
+// it keeps one client for all refreshes, and signs with exactly the
+// session that was checked.
 type sessionSTS struct {
 	client *sts.Client
 	creds  aws.Credentials
+	region string
 }
 
 var _ stscreds.AssumeRoleAPIClient = sessionSTS{}
@@ -432,6 +451,7 @@ var _ stscreds.AssumeRoleAPIClient = sessionSTS{}
 func (s sessionSTS) AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleOutput, error) {
 	return s.client.AssumeRole(ctx, in, append(optFns, func(o *sts.Options) {
 		o.Credentials = credentials.StaticCredentialsProvider{Value: s.creds}
+		o.Region = s.region
 	})...)
 }
 
