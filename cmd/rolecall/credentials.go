@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rolecall/rolecall/access"
+	"github.com/rolecall/rolecall/internal/rolearn"
 )
 
 // inCredentialProcess is set in the environment while a workload command
@@ -61,12 +63,12 @@ func (o *apiOptions) awsConfig(ctx context.Context) (aws.Config, error) {
 	if profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(profile))
 	}
+	// No Region is made up here: without one configured, each
+	// connection's calls go to the default Region of its partition, which
+	// only RoleCall's answer tells (connRegion; access does the same).
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load the AWS configuration: %w", err)
-	}
-	if cfg.Region == "" {
-		cfg.Region = "us-east-1"
 	}
 	return cfg, nil
 }
@@ -91,7 +93,11 @@ func (o *apiOptions) client(cfg aws.Config) (*access.API, error) {
 	}
 	api := &access.API{BaseURL: o.api, Auth: access.BearerToken(token)}
 	if mode == "sigv4" {
-		api.Auth = access.SigV4{Credentials: cfg.Credentials, Region: signingRegion("", u.Hostname(), cfg.Region)}
+		// An execute-api host names its Region. Any other (a custom
+		// domain) is signed for the configured Region, else for
+		// us-east-1: nothing tells the API's partition before it
+		// answers.
+		api.Auth = access.SigV4{Credentials: cfg.Credentials, Region: cmp.Or(signingRegion("", u.Hostname(), cfg.Region), rolearn.DefaultRegion("aws"))}
 	}
 	return api, nil
 }
@@ -146,15 +152,68 @@ func (o *verifiedOptions) flags(cmd *cobra.Command, regionUsage string) {
 	f.StringVar(&o.region, "region", "", regionUsage)
 }
 
+// regionalConnection is a VERIFIED connection and the Region its
+// profile or provider names.
+type regionalConnection struct {
+	access.Connection
+	Region string
+}
+
 // verified lists the VERIFIED connections of --tenant (or of every
-// tenant) and the region to write for them: --region, else cfg's.
-func (o verifiedOptions) verified(ctx context.Context, cfg aws.Config, api *access.API) ([]access.Ref, string, error) {
-	region := o.region
-	if region == "" {
-		region = cfg.Region
-	}
+// tenant), in the order of verifiedRefs, each with its Region
+// (connRegion): one listing per tenant, which carries every connection's
+// partition.
+func (o verifiedOptions) verified(ctx context.Context, cfg aws.Config, api *access.API) ([]regionalConnection, error) {
 	refs, err := verifiedRefs(ctx, api, o.tenant)
-	return refs, region, err
+	if err != nil {
+		return nil, err
+	}
+	byTenant := map[string]map[string]access.Connection{}
+	var out []regionalConnection
+	for _, r := range refs {
+		if _, done := byTenant[r.TenantID]; !done {
+			conns, err := api.AllConnections(ctx, r.TenantID)
+			if err != nil {
+				return nil, err
+			}
+			byTenant[r.TenantID] = map[string]access.Connection{}
+			for _, c := range conns {
+				byTenant[r.TenantID][c.AccountID] = c
+			}
+		}
+		c, ok := byTenant[r.TenantID][r.AccountID]
+		if !ok {
+			continue // no longer VERIFIED
+		}
+		region, err := connRegion(o.region, cfg.Region, c)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, regionalConnection{Connection: c, Region: region})
+	}
+	return out, nil
+}
+
+// connRegion is the Region of a connection's profile or provider: flag
+// (--region), else the AWS configuration's, else the default Region of
+// the access role's partition (else of the connection's partition), as
+// access settles it for `rolecall credentials`: the partition whose STS
+// issues the sessions and holds the customer's role. A Region of another
+// partition is refused: every call there would be.
+func connRegion(flag, configured string, c access.Connection) (string, error) {
+	partition := rolearn.PartitionOr(c.AccessRoleARN, cmp.Or(c.Partition, "aws"))
+	region, from := flag, "--region"
+	if region == "" {
+		region, from = configured, "the AWS configuration's Region"
+	}
+	if region == "" {
+		return rolearn.DefaultRegion(partition), nil
+	}
+	if !rolearn.IsRegionOf(region, partition) {
+		return "", fmt.Errorf("%s %q is not a Region of the partition %s of %s/%s (its access role is %s): pass --region with one of %s, such as %s",
+			from, region, partition, c.TenantID, c.AccountID, c.AccessRoleARN, partition, rolearn.DefaultRegion(partition))
+	}
+	return region, nil
 }
 
 // credentialProcessOutput is the AWS credential_process format.

@@ -62,7 +62,7 @@ that use the profiles need ROLECALL_OPS_TOKEN (serve) or AWS credentials (SigV4)
 			})(cmd, args)
 		},
 	}
-	o.flags(cmd, "region = of each profile (default: the base configuration's region)")
+	o.flags(cmd, "region = of each profile (default: the base configuration's region, else the default Region of the connection's partition: us-east-1 in aws, cn-north-1 in aws-cn, ...)")
 	f := cmd.Flags()
 	f.StringVar(&o.write, "write", "", "merge the profiles into this AWS config file (a backup is kept as FILE.bak)")
 	f.StringVar(&o.command, "command", "", "the rolecall command the profiles run (default: this executable's absolute path)")
@@ -107,18 +107,17 @@ func writeProfiles(ctx context.Context, cmd *cobra.Command, cfg aws.Config, api 
 	if err := checkValue("the base configuration's region (pass --region)", cfg.Region); err != nil {
 		return err
 	}
-	refs, region, err := o.verified(ctx, cfg, api)
+	conns, err := o.verified(ctx, cfg, api)
 	if err != nil {
 		return err
 	}
-	o.region = region
-	if len(refs) == 0 {
+	if len(conns) == 0 {
 		fmt.Fprintln(cmd.ErrOrStderr(), "rolecall profiles: no VERIFIED connection; nothing to write")
 		return nil
 	}
-	sections := make([]profileSection, 0, len(refs))
-	for _, r := range refs {
-		sections = append(sections, o.section(r))
+	sections := make([]profileSection, 0, len(conns))
+	for _, c := range conns {
+		sections = append(sections, o.section(c))
 	}
 	if o.write == "" {
 		for i, s := range sections {
@@ -148,7 +147,11 @@ func (s profileSection) text() string {
 	return "[" + s.header() + "]\n" + strings.Join(s.lines, "\n") + "\n"
 }
 
-func (o profilesOptions) section(r access.Ref) profileSection {
+// section is the profile of connection c, whose region = is c's Region:
+// the profile's credentials are the customer role's, usable only in its
+// partition.
+func (o profilesOptions) section(c regionalConnection) profileSection {
+	r := access.Ref{TenantID: c.TenantID, AccountID: c.AccountID}
 	args := []string{o.command, "credentials", "--tenant", r.TenantID, "--api", o.api}
 	if o.baseProfile != "" {
 		args = append(args, "--base-profile", o.baseProfile)
@@ -162,8 +165,8 @@ func (o profilesOptions) section(r access.Ref) profileSection {
 		quoted[i] = shellWord(a)
 	}
 	s := profileSection{name: profileName(r.TenantID, r.AccountID), lines: []string{"credential_process = " + strings.Join(quoted, " ")}}
-	if o.region != "" {
-		s.lines = append(s.lines, "region = "+o.region)
+	if c.Region != "" {
+		s.lines = append(s.lines, "region = "+c.Region)
 	}
 	return s
 }

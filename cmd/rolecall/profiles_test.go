@@ -201,7 +201,7 @@ func TestCredentialProcessReadsBackAsWritten(t *testing.T) {
 	ref := access.Ref{TenantID: "acme", AccountID: "111122223333"}
 	for _, o := range credentialProcessCases {
 		t.Run(o.command, func(t *testing.T) {
-			s := o.section(ref)
+			s := o.section(regionalConnection{Connection: access.Connection{TenantID: ref.TenantID, AccountID: ref.AccountID}})
 			if want := `credential_process = "` + o.command + `" credentials `; windowsCommand(o) && !strings.HasPrefix(s.lines[0], want) {
 				t.Errorf("%s\nwant it to start %s", s.lines[0], want)
 			}

@@ -207,7 +207,7 @@ func TestBotocoreReadsTheProfilesAsWritten(t *testing.T) {
 	realClients(t)
 	ref := access.Ref{TenantID: "acme", AccountID: "111122223333"}
 	for _, o := range credentialProcessCases {
-		s := o.section(ref)
+		s := o.section(regionalConnection{Connection: access.Connection{TenantID: ref.TenantID, AccountID: ref.AccountID}})
 		path := filepath.Join(t.TempDir(), "config")
 		writeTestFile(t, path, s.text())
 		_, words, windows := botocoreReads(t, path)

@@ -36,41 +36,22 @@ WorkloadPrincipalArns). The output carries external IDs: keep it out of logs.`,
 			return printProviders(ctx, cmd, cfg, api, o)
 		}),
 	}
-	o.flags(cmd, "region of each provider (default: the base configuration's region)")
+	o.flags(cmd, "region of each provider (default: the base configuration's region, else the default Region of the connection's partition: us-east-1 in aws, cn-north-1 in aws-cn, ...)")
 	cmd.Flags().StringVar(&o.workload, "workload", "terraform", "names the sessions in the customer's CloudTrail: <workload>-<tenant>")
 	return cmd
 }
 
 func printProviders(ctx context.Context, cmd *cobra.Command, cfg aws.Config, api *access.API, o verifiedOptions) error {
-	refs, region, err := o.verified(ctx, cfg, api)
+	conns, err := o.verified(ctx, cfg, api)
 	if err != nil {
 		return err
 	}
-	// One listing per tenant gives every connection's external ID.
-	byTenant := map[string][]access.Connection{}
-	for _, r := range refs {
-		if _, done := byTenant[r.TenantID]; done {
-			continue
-		}
-		conns, err := api.AllConnections(ctx, r.TenantID)
-		if err != nil {
-			return err
-		}
-		byTenant[r.TenantID] = conns
-	}
 	w := cmd.OutOrStdout()
-	n := 0
-	for _, r := range refs {
-		for _, c := range byTenant[r.TenantID] {
-			if c.AccountID != r.AccountID {
-				continue
-			}
-			if n > 0 {
-				fmt.Fprintln(w)
-			}
-			fmt.Fprint(w, providerBlock(c, region, o.workload))
-			n++
+	for i, c := range conns {
+		if i > 0 {
+			fmt.Fprintln(w)
 		}
+		fmt.Fprint(w, providerBlock(c.Connection, c.Region, o.workload))
 	}
 	return nil
 }

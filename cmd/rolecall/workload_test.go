@@ -78,13 +78,21 @@ type workloadWorld struct {
 	queue   *recordingQueue
 	tenants map[string]tenant.Tenant
 	dir     string
+	// partition of the deployment: its access role, workload and
+	// customer roles are the wl* ARNs in it (inPartition).
+	partition string
+}
+
+// inPartition is the wl* ARN arn in the world's partition.
+func (w *workloadWorld) inPartition(arn string) string {
+	return strings.Replace(arn, "arn:aws:", "arn:"+w.partition+":", 1)
 }
 
 // connect submits a role and applies check results, as the verifier would.
 func (w *workloadWorld) connect(t *testing.T, svc *onboarding.Service, st store.Store, tn tenant.Tenant, acct string, results ...connection.Result) {
 	t.Helper()
 	ctx := context.Background()
-	c, err := svc.Submit(ctx, tn, wlRole(acct))
+	c, err := svc.Submit(ctx, tn, w.inPartition(wlRole(acct)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,14 +106,18 @@ func (w *workloadWorld) connect(t *testing.T, svc *onboarding.Service, st store.
 		}
 		c = tr.After
 	}
-	w.sts.AddRole(wlRole(acct), wlAccessRole, tn.ExternalID)
+	w.sts.AddRole(w.inPartition(wlRole(acct)), w.inPartition(wlAccessRole), tn.ExternalID)
 }
 
-func newWorkloadWorld(t *testing.T) *workloadWorld {
+func newWorkloadWorld(t *testing.T) *workloadWorld { return newWorkloadWorldIn(t, "aws") }
+
+// newWorkloadWorldIn is newWorkloadWorld with a deployment in partition,
+// whose STS takes only credentials scoped to a Region of it.
+func newWorkloadWorldIn(t *testing.T, partition string) *workloadWorld {
 	t.Helper()
-	w := &workloadWorld{sts: awsfake.NewChainSTS(), queue: &recordingQueue{}, tenants: map[string]tenant.Tenant{}, dir: t.TempDir()}
+	w := &workloadWorld{sts: awsfake.NewChainSTSIn(partition), queue: &recordingQueue{}, tenants: map[string]tenant.Tenant{}, dir: t.TempDir(), partition: partition}
 	st := store.NewMemory()
-	svc := &onboarding.Service{Store: st, Queue: w.queue, Policy: connection.DefaultPolicy(), Rules: rolearn.Rules{Partition: "aws", OwnAccount: wlPartner}}
+	svc := &onboarding.Service{Store: st, Queue: w.queue, Policy: connection.DefaultPolicy(), Rules: rolearn.Rules{Partition: partition, OwnAccount: wlPartner}}
 	w.svc = svc
 	ctx := context.Background()
 	for _, id := range []string{"acme", "globex"} {
@@ -124,7 +136,7 @@ func newWorkloadWorld(t *testing.T) *workloadWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := httpapi.New(httpapi.Config{Service: svc, Ops: ops, PartnerAccountID: wlPartner, TrustedPrincipalARN: wlAccessRole, Log: slog.New(slog.DiscardHandler)})
+	h, err := httpapi.New(httpapi.Config{Service: svc, Ops: ops, PartnerAccountID: wlPartner, TrustedPrincipalARN: w.inPartition(wlAccessRole), Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,8 +145,8 @@ func newWorkloadWorld(t *testing.T) *workloadWorld {
 	t.Cleanup(apiSrv.Close)
 	t.Cleanup(stsSrv.Close)
 	w.api, w.stsURL = apiSrv.URL, stsSrv.URL
-	w.sts.AddPrincipal(wlKey, wlWorkload)
-	w.sts.AddRole(wlAccessRole, wlWorkload, "")
+	w.sts.AddPrincipal(wlKey, w.inPartition(wlWorkload))
+	w.sts.AddRole(w.inPartition(wlAccessRole), w.inPartition(wlWorkload), "")
 	for k, v := range map[string]string{
 		"AWS_ENDPOINT_URL_STS": w.stsURL, "AWS_ACCESS_KEY_ID": wlKey, "AWS_SECRET_ACCESS_KEY": "workload-secret",
 		"AWS_REGION": "eu-west-1", "AWS_CONFIG_FILE": filepath.Join(w.dir, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(w.dir, "credentials"),
@@ -170,7 +182,13 @@ func run(t *testing.T, args ...string) (string, string, int) {
 
 func identity(t *testing.T, stsURL string, creds aws.CredentialsProvider) string {
 	t.Helper()
-	client := sts.New(sts.Options{Region: "eu-west-1", BaseEndpoint: aws.String(stsURL), Credentials: creds})
+	return identityIn(t, stsURL, "eu-west-1", creds)
+}
+
+// identityIn is the identity of creds, asked of STS in region.
+func identityIn(t *testing.T, stsURL, region string, creds aws.CredentialsProvider) string {
+	t.Helper()
+	client := sts.New(sts.Options{Region: region, BaseEndpoint: aws.String(stsURL), Credentials: creds})
 	out, err := client.GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
 	if err != nil {
 		t.Fatal(err)
