@@ -24,3 +24,25 @@ func Signing(s string) string {
 	}
 	return signingDiagnostics.ReplaceAllString(s, "\n")
 }
+
+// Error returns err with its text as Signing leaves it, for an error that
+// is printed outside the redacting loggers (a Lambda handler's, which the
+// runtime library writes to the function's log and X-Ray); errors.Is and
+// errors.As still see err. It returns err itself when nothing is left out.
+func Error(err error) error {
+	if err == nil {
+		return nil
+	}
+	if s := Signing(err.Error()); s != err.Error() {
+		return &redacted{text: s, err: err}
+	}
+	return err
+}
+
+type redacted struct {
+	text string
+	err  error
+}
+
+func (r *redacted) Error() string { return r.text }
+func (r *redacted) Unwrap() error { return r.err }

@@ -1,6 +1,8 @@
 package redact
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -29,5 +31,19 @@ func TestSigning(t *testing.T) {
 				t.Errorf("the session token is left in %q", got)
 			}
 		})
+	}
+}
+
+// TestError: an error with signing diagnostics is reported without them
+// and still matches what it wraps; any other error is returned as it is.
+func TestError(t *testing.T) {
+	cause := errors.New("refused")
+	err := fmt.Errorf("call: %w\n\nThe Canonical String for this request should have been\n'POST\nx-amz-security-token:IQoJSECRET\nabc'\n", cause)
+	got := Error(err)
+	if got.Error() != "call: refused\n" || !errors.Is(got, cause) {
+		t.Errorf("Error = %q (Is its cause: %t), want %q wrapping it", got, errors.Is(got, cause), "call: refused\n")
+	}
+	if plain := errors.New("plain"); Error(plain) != plain || Error(nil) != nil {
+		t.Error("an error without diagnostics, or nil, is not returned as it is")
 	}
 }

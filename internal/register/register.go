@@ -46,6 +46,7 @@ import (
 
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/onboarding"
+	"github.com/rolecall/rolecall/internal/redact"
 	"github.com/rolecall/rolecall/internal/registration"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/tenant"
@@ -121,7 +122,9 @@ var ErrDropped = errors.New("registration request dropped")
 // HandleSNS is the Lambda entry point: each record's Message is one
 // custom-resource request. Dropped messages are logged; an internal error
 // (store, or the answer's PUT) is returned so Lambda retries the event,
-// which the recorded answers make safe.
+// which the recorded answers make safe. That error leaves out an AWS
+// service's signing diagnostics (redact.Error): the Lambda runtime library
+// prints it to the function's log as it is.
 func (h *Handler) HandleSNS(ctx context.Context, ev events.SNSEvent) error {
 	var errs []error
 	for _, rec := range ev.Records {
@@ -130,7 +133,7 @@ func (h *Handler) HandleSNS(ctx context.Context, ev events.SNSEvent) error {
 			errs = append(errs, fmt.Errorf("message %s: %w", rec.SNS.MessageID, err))
 		}
 	}
-	return errors.Join(errs...)
+	return redact.Error(errors.Join(errs...))
 }
 
 // HandleMessage handles one custom-resource request, published now.

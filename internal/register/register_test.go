@@ -1469,3 +1469,24 @@ func TestDeleteOfAStackThatRegisteredAServiceLinkedRole(t *testing.T) {
 		t.Fatalf("after the stack's Delete: %s %s; want DISCONNECTED STACK_DELETED", c.Status, c.Reason.Code)
 	}
 }
+
+// The error HandleSNS returns for a retry is what the Lambda runtime
+// library prints to the function's log as it is: it leaves out an AWS
+// service's signing diagnostics, whose canonical request holds the
+// function's session token, and keeps what went wrong.
+func TestRetriedErrorLeavesOutTheSessionToken(t *testing.T) {
+	e := newEnv(t)
+	e.h.Wait = -1
+	secret := e.acmeToken()
+	e.rec.err = errors.New("api error InvalidSignatureException: The request signature we calculated does not match the signature you provided.\n\n" +
+		"The Canonical String for this request should have been\n'PUT\n/\n\nhost:example.amazonaws.com\nx-amz-security-token:IQoJSECRET\n\nhost;x-amz-security-token\nabc'\n")
+	m := msg("Create", "req-1", "", props(custRole, secret))
+	ev := events.SNSEvent{Records: []events.SNSEventRecord{{SNS: events.SNSEntity{MessageID: "m1", Message: string(m)}}}}
+	err := e.h.HandleSNS(context.Background(), ev)
+	if err == nil || !strings.Contains(err.Error(), "InvalidSignatureException") {
+		t.Fatalf("HandleSNS = %v, want the failure reported for a retry", err)
+	}
+	if strings.Contains(err.Error(), "IQoJSECRET") {
+		t.Fatalf("the session token is in the error HandleSNS returns: %q", err)
+	}
+}

@@ -29,6 +29,7 @@ import (
 	"github.com/rolecall/rolecall/internal/deadline"
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/queue"
+	"github.com/rolecall/rolecall/internal/redact"
 	"github.com/rolecall/rolecall/internal/rotation"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
@@ -145,7 +146,11 @@ func (s *Sweeper) now() time.Time {
 }
 
 // Handle is the sweep Lambda.
-func (s *Sweeper) Handle(ctx context.Context, in Input) (Result, error) {
+//
+// Its error leaves out an AWS service's signing diagnostics (redact.Error):
+// the Lambda runtime library prints it to the function's log as it is.
+func (s *Sweeper) Handle(ctx context.Context, in Input) (_ Result, err error) {
+	defer func() { err = redact.Error(err) }()
 	switch in.Mode {
 	case "", ModeDue:
 		return s.Due(ctx)

@@ -506,3 +506,31 @@ func TestQuietSweepsLogAtDebug(t *testing.T) {
 		})
 	}
 }
+
+// signatureRefusedQueue fails every send as SQS refuses a request's
+// signature: its message goes on with the canonical request, whose signed
+// headers hold the function's session token.
+type signatureRefusedQueue struct{}
+
+func (signatureRefusedQueue) Send(context.Context, []probe.Job) error {
+	return errors.New("operation error SQS: SendMessageBatch, https response error StatusCode: 403, api error InvalidSignatureException: The request signature we calculated does not match the signature you provided.\n\n" +
+		"The Canonical String for this request should have been\n'POST\n/\n\nhost:sqs.eu-west-1.amazonaws.com\nx-amz-security-token:IQoJSECRET\n\nhost;x-amz-security-token\nabc'\n")
+}
+
+// TestHandleErrorLeavesOutTheSessionToken: the error Handle returns is
+// what the Lambda runtime library prints to the function's log (and sends
+// to X-Ray), outside the redacting logger: it keeps what went wrong and
+// leaves out an AWS service's signing diagnostics, still matching the
+// error it reports.
+func TestHandleErrorLeavesOutTheSessionToken(t *testing.T) {
+	w := newWorld(t)
+	for _, mode := range []string{sweep.ModeDue, sweep.ModeAll} {
+		_, err := newSweeper(w, signatureRefusedQueue{}, nil).Handle(context.Background(), sweep.Input{Mode: mode})
+		if err == nil || !strings.Contains(err.Error(), "InvalidSignatureException") {
+			t.Fatalf("%s: err = %v, want the queue's refusal", mode, err)
+		}
+		if strings.Contains(err.Error(), "IQoJSECRET") {
+			t.Errorf("%s: the session token is in the error Handle returns: %q", mode, err)
+		}
+	}
+}
