@@ -112,7 +112,7 @@ finish and their events are published.`,
 	f.DurationVar(&o.SweepEvery, "sweep-every", time.Minute, "interval of the sweep of due connections (0 to disable)")
 	f.DurationVar(&o.CheckInterval, "check-interval", time.Hour, "interval between routine checks of verified roles")
 	f.IntVar(&o.LostAfter, "lost-after", 2, "consecutive failed checks that make a verified role ACCESS_LOST")
-	f.DurationVar(&o.PropagationWindow, "propagation-window", 2*time.Minute, "how long a new role that is denied is retried before it is FAILED")
+	f.DurationVar(&o.PropagationWindow, "propagation-window", 2*time.Minute, "how long a new role that is denied is retried before it is FAILED, and how soon a role just VERIFIED is checked again")
 	f.DurationVar(&o.SandboxLatency, "sandbox-latency", 0, "latency added to every sandbox STS call")
 	f.StringVar(&o.EventSource, "event-source", "rolecall", "source of the events: letters, digits, '.', '_' and '-', not starting with \"aws.\" (reserved by EventBridge)")
 	f.StringVar(&o.PartnerName, "partner-name", os.Getenv("PARTNER_NAME"), "your company's name as customers see it on the form (default \""+emulator.DefaultPartnerName+"\")")
