@@ -170,14 +170,8 @@ func TestAWSCLIUsesTheProfilesOfAnotherPartitionWithoutARegion(t *testing.T) {
 		t.Fatalf("profiles: exit %d: %s", code, errOut)
 	}
 	t.Setenv(underTest, "1")
-	out, errOut, err := awsCLI(t, "sts", "get-caller-identity", "--profile", "rolecall-acme-444455556666", "--endpoint-url", w.stsURL, "--output", "json")
-	if err != nil {
-		t.Fatalf("aws: %v\n%s", err, errOut)
-	}
 	var id struct{ Account, Arn string }
-	if err := json.Unmarshal([]byte(out), &id); err != nil {
-		t.Fatalf("aws output %q: %v", out, err)
-	}
+	id.Account, id.Arn = awsCLIIdentity(t, "rolecall-acme-444455556666", w.stsURL)
 	if id.Arn != "arn:aws-cn:sts::444455556666:assumed-role/RoleCall-7c1e2a90/rolecall-cli-acme" {
 		t.Errorf("identity %+v", id)
 	}

@@ -70,6 +70,21 @@ func clientEnv(t *testing.T, w *workloadWorld) {
 	t.Setenv(underTest, "1")
 }
 
+// awsCLIIdentity is `aws sts get-caller-identity` with profile through
+// the STS at stsURL: the identity the AWS CLI was given credentials of.
+func awsCLIIdentity(t *testing.T, profile, stsURL string) (account, arn string) {
+	t.Helper()
+	out, errOut, err := awsCLI(t, "sts", "get-caller-identity", "--profile", profile, "--endpoint-url", stsURL, "--output", "json")
+	if err != nil {
+		t.Fatalf("aws: %v\n%s", err, errOut)
+	}
+	var id struct{ Account, Arn string }
+	if err := json.Unmarshal([]byte(out), &id); err != nil {
+		t.Fatalf("aws output %q: %v", out, err)
+	}
+	return id.Account, id.Arn
+}
+
 func awsCLI(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
 	cmd := exec.Command(debianAWS, args...)
@@ -86,14 +101,8 @@ func TestAWSCLIUsesTheProfiles(t *testing.T) {
 	realClients(t)
 	w := newWorkloadWorld(t)
 	clientEnv(t, w)
-	out, errOut, err := awsCLI(t, "sts", "get-caller-identity", "--profile", "rolecall-acme-444455556666", "--endpoint-url", w.stsURL, "--output", "json")
-	if err != nil {
-		t.Fatalf("aws: %v\n%s", err, errOut)
-	}
 	var id struct{ Account, Arn string }
-	if err := json.Unmarshal([]byte(out), &id); err != nil {
-		t.Fatalf("aws output %q: %v", out, err)
-	}
+	id.Account, id.Arn = awsCLIIdentity(t, "rolecall-acme-444455556666", w.stsURL)
 	if id.Account != "444455556666" || id.Arn != "arn:aws:sts::444455556666:assumed-role/RoleCall-7c1e2a90/rolecall-cli-acme" {
 		t.Errorf("identity %+v", id)
 	}
@@ -102,7 +111,7 @@ func TestAWSCLIUsesTheProfiles(t *testing.T) {
 	// and RoleCall was asked to re-check the connection.
 	w.sts.DeleteRole(wlRole("444455556666"))
 	before := len(w.queue.requested())
-	_, errOut, err = awsCLI(t, "sts", "get-caller-identity", "--profile", "rolecall-acme-444455556666", "--endpoint-url", w.stsURL)
+	_, errOut, err := awsCLI(t, "sts", "get-caller-identity", "--profile", "rolecall-acme-444455556666", "--endpoint-url", w.stsURL)
 	if err == nil || !strings.Contains(errOut, "denied access") {
 		t.Errorf("aws with a deleted role: %v\n%s", err, errOut)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"os"
@@ -91,14 +90,8 @@ func TestRealClientsAgainstServe(t *testing.T) {
 	role := func(tn string) string { return "arn:aws:sts::" + accounts[tn] + ":assumed-role/" }
 
 	// The AWS CLI.
-	out, errOut, err := awsCLI(t, "sts", "get-caller-identity", "--profile", "rolecall-acme-"+accounts["acme"], "--endpoint-url", stsURL, "--output", "json")
-	if err != nil {
-		t.Fatalf("aws: %v\n%s", err, errOut)
-	}
 	var id struct{ Account, Arn string }
-	if err := json.Unmarshal([]byte(out), &id); err != nil {
-		t.Fatalf("aws output %q: %v", out, err)
-	}
+	id.Account, id.Arn = awsCLIIdentity(t, "rolecall-acme-"+accounts["acme"], stsURL)
 	if id.Account != accounts["acme"] || !strings.HasPrefix(id.Arn, role("acme")) || !strings.HasSuffix(id.Arn, "/rolecall-cli-acme") {
 		t.Errorf("aws identity %+v", id)
 	}
