@@ -46,6 +46,17 @@ func (w *checkWatch) count(m map[string]int, role string) {
 	w.mu.Unlock()
 }
 
+// finishedTotal is how many checks, of every role, have finished.
+func (w *checkWatch) finishedTotal() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, v := range w.finished {
+		n += v
+	}
+	return n
+}
+
 // waitStarted waits until at least n checks of role have started; it
 // fails the test after within.
 func (w *checkWatch) waitStarted(t testing.TB, role string, n int, within time.Duration) {

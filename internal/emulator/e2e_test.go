@@ -250,8 +250,9 @@ func (c client) verifiedSandboxTenant(prefix string) sandboxTenant {
 func (c client) waitRotationCompleted(tenantID string) {
 	c.t.Helper()
 	var got []string
+	sweep := c.sweeper()
 	c.waitFor(10*time.Second, func() bool {
-		c.sweepAll()
+		sweep()
 		got = c.eventsOf(tenantID, "")
 		return slices.Contains(got, string(connection.ExternalIDRotationCompleted))
 	}, func() string { return fmt.Sprintf("tenant events %q, want the rotation completed", got) })
@@ -300,9 +301,26 @@ func (c client) waitFor(within time.Duration, done func() bool, what func() stri
 	}
 }
 
-func (c client) sweepAll() {
-	c.t.Helper()
-	c.must(c.opsDo("POST", "/v1/sweeps", map[string]bool{"all": true}), 200)
+// sweeper returns a sweep of every connection for a wait to call on each
+// poll, which sweeps again only once as many checks have finished as the
+// last sweep queued. A wait polls whenever a check starts or finishes, so
+// sweeping on every poll would queue checks far faster than the STS
+// budget lets them run, and a check a test waits for would queue behind
+// them.
+func (c client) sweeper() func() {
+	from, queued := 0, 0
+	return func() {
+		c.t.Helper()
+		if c.watch.finishedTotal() < from+queued {
+			return
+		}
+		from = c.watch.finishedTotal()
+		var r struct {
+			Enqueued int `json:"enqueued"`
+		}
+		c.must(c.opsDo("POST", "/v1/sweeps", map[string]bool{"all": true}), 200).decode(c.t, &r)
+		queued = r.Enqueued
+	}
 }
 
 // eventsOf returns the detail-types of the events of one connection, oldest
@@ -372,7 +390,7 @@ func runSuite(t *testing.T, o Options, events *syncbuf.Buffer, set stackSetup) {
 
 		// The customer deletes the role: two failed checks later, access is lost.
 		c.must(c.do("DELETE", "/_sandbox/roles?roleArn="+role, "", nil), 200)
-		conn = c.waitStatus(auth, acct, connection.AccessLost, 10*time.Second, c.sweepAll)
+		conn = c.waitStatus(auth, acct, connection.AccessLost, 10*time.Second, c.sweeper())
 		if conn.Reason.Code != string(connection.ResultDenied) || conn.Reason.Hint == "" {
 			t.Errorf("access lost %+v", conn)
 		}
@@ -380,7 +398,7 @@ func runSuite(t *testing.T, o Options, events *syncbuf.Buffer, set stackSetup) {
 
 		// The role comes back.
 		c.putRole(role, v.Sandbox.TrustPolicy)
-		c.waitStatus(auth, acct, connection.Verified, 10*time.Second, c.sweepAll)
+		c.waitStatus(auth, acct, connection.Verified, 10*time.Second, c.sweeper())
 		c.waitEvents(tid, acct, "Role Submitted", "Role Verified", "Role Access Lost", "Role Access Restored")
 	})
 
