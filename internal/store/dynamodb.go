@@ -85,11 +85,13 @@ import (
 //     (a stack's new registration resource takes the registration over).
 //   - CreateTenant: tenant + external-ID items in one transaction, both
 //     conditioned on not existing. RotateExternalID: the tenant item
-//     conditioned on the previous externalIdVersion + the new external-ID
-//     item + the rotation's event(s). CompleteRotation: an update removing
-//     the tenant item's previous ID (and its due keys), conditioned on the version and previous
-//     version (and for ALL_CURRENT graceWrites), + the Completed event. All
-//     three retry a TransactionConflict as Apply does.
+//     conditioned on the previous externalIdVersion and the connection
+//     limit as read + the new external-ID item + the rotation's event(s).
+//     CompleteRotation: an update removing the tenant item's previous ID
+//     (and its due keys), conditioned on the version and previous version
+//     (and for ALL_CURRENT graceWrites), + the Completed event. All three
+//     retry a TransactionConflict as Apply does. SetMaxConnections: one
+//     UpdateItem of maxConnections alone, conditioned on the item existing.
 //   - A write that applies a check outcome and changes a status, a failure
 //     count or the external-ID bookkeeping also checks the tenant item: its
 //     externalIdVersion is the one the check used, or (a success with the

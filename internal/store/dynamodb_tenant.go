@@ -2,10 +2,13 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/rolecall/rolecall/internal/connection"
@@ -49,10 +52,17 @@ func (d *DynamoDB) RotateExternalID(ctx context.Context, t tenant.Tenant) error 
 	if err != nil {
 		return fmt.Errorf("rotate external id of %s: %w", t.ID, err)
 	}
+	// The whole item is put, so the condition includes the limit as read:
+	// a limit set since then fails the rotation rather than being undone.
+	// An item stored before tenants had a limit reads as the default.
+	cond := "externalIdVersion = :prev AND maxConnections = :limit"
+	if t.MaxConnections == tenant.DefaultMaxConnections {
+		cond = "externalIdVersion = :prev AND (maxConnections = :limit OR attribute_not_exists(maxConnections))"
+	}
 	items := []ddbtypes.TransactWriteItem{
 		{Put: &ddbtypes.Put{TableName: &d.table, Item: ms[0],
-			ConditionExpression:                 aws.String("externalIdVersion = :prev"),
-			ExpressionAttributeValues:           map[string]ddbtypes.AttributeValue{":prev": n(t.ExternalIDVersion - 1)},
+			ConditionExpression:                 aws.String(cond),
+			ExpressionAttributeValues:           map[string]ddbtypes.AttributeValue{":prev": n(t.ExternalIDVersion - 1), ":limit": n(t.MaxConnections)},
 			ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld}},
 		{Put: &ddbtypes.Put{TableName: &d.table, Item: ms[1], ConditionExpression: aws.String("attribute_not_exists(" + AttrPK + ")")}},
 	}
@@ -71,6 +81,30 @@ func (d *DynamoDB) RotateExternalID(ctx context.Context, t tenant.Tenant) error 
 		}
 		return nil, false
 	})
+}
+
+// SetMaxConnections implements Store.
+func (d *DynamoDB) SetMaxConnections(ctx context.Context, id string, limit int) (tenant.Tenant, error) {
+	out, err := d.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &d.table,
+		Key:                       key(tenantPK(id), skTenant),
+		UpdateExpression:          aws.String("SET maxConnections = :limit"),
+		ConditionExpression:       aws.String("attribute_exists(" + AttrPK + ")"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":limit": n(limit)},
+		ReturnValues:              ddbtypes.ReturnValueAllNew,
+	})
+	var ccf *ddbtypes.ConditionalCheckFailedException
+	switch {
+	case errors.As(err, &ccf):
+		return tenant.Tenant{}, fmt.Errorf("set connection limit of %s: %w", id, ErrNotFound)
+	case err != nil:
+		return tenant.Tenant{}, fmt.Errorf("set connection limit of %s: %w", id, err)
+	}
+	var it tenantItem
+	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
+		return tenant.Tenant{}, fmt.Errorf("set connection limit of %s: decode tenant item: %w", id, err)
+	}
+	return it.tenant(), nil
 }
 
 // CompleteRotation implements Store: the previous external ID removed from

@@ -92,7 +92,7 @@ func (m *Memory) RotateExternalID(ctx context.Context, t tenant.Tenant) error {
 	if !ok {
 		return fmt.Errorf("rotate external id of %s: %w", t.ID, ErrNotFound)
 	}
-	if cur.ExternalIDVersion != t.ExternalIDVersion-1 {
+	if cur.ExternalIDVersion != t.ExternalIDVersion-1 || withDefaultLimit(cur).MaxConnections != withDefaultLimit(t).MaxConnections {
 		return fmt.Errorf("rotate external id of %s: %w", t.ID, ErrConflict)
 	}
 	if _, ok := m.extIDs[t.ExternalID]; ok {
@@ -105,6 +105,19 @@ func (m *Memory) RotateExternalID(ctx context.Context, t tenant.Tenant) error {
 		m.appendTenantEvent(connection.RotationCompleted(t, connection.CompletionRevoked, t.RotatedAt))
 	}
 	return nil
+}
+
+// SetMaxConnections implements Store.
+func (m *Memory) SetMaxConnections(ctx context.Context, id string, limit int) (tenant.Tenant, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, err := lookup(m.tenants, id, "set connection limit of "+id)
+	if err != nil {
+		return tenant.Tenant{}, err
+	}
+	t.MaxConnections = limit
+	m.tenants[id] = t
+	return withDefaultLimit(t), nil
 }
 
 // CompleteRotation implements Store.

@@ -66,10 +66,16 @@ type Store interface {
 	CreateTenant(ctx context.Context, t tenant.Tenant) error
 	GetTenant(ctx context.Context, id string) (tenant.Tenant, error)
 	// RotateExternalID stores t (already rotated) if the stored tenant is
-	// still at t.ExternalIDVersion-1; the new ID must be unused. In the same
+	// still at t.ExternalIDVersion-1 with t's connection limit (ErrConflict
+	// otherwise); the new ID must be unused. In the same
 	// write it adds the External ID Rotation Started event to the outbox
 	// (and Completed, REVOKED, when t keeps no previous ID).
 	RotateExternalID(ctx context.Context, t tenant.Tenant) error
+	// SetMaxConnections sets the tenant's connection limit, and nothing
+	// else, and returns the tenant as stored after it; ErrNotFound when
+	// there is no such tenant. A rotation of the tenant as read before it
+	// then fails with ErrConflict rather than putting the old limit back.
+	SetMaxConnections(ctx context.Context, id string, limit int) (tenant.Tenant, error)
 	// CompleteRotation retires t's previous external ID, if the stored
 	// tenant is still t (same version, same previous ID), with the External
 	// ID Rotation Completed event; ErrConflict otherwise (completed, or

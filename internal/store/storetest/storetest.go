@@ -22,6 +22,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	contract[*Fixture]{
 		{"Tenants", testTenants},
 		{"RotateExternalID", testRotate},
+		{"SetMaxConnections", testSetMaxConnections},
 		{"Invites", testInvites},
 		{"InviteListing", testInviteListing},
 		{"InviteRevocation", testInviteRevocation},

@@ -128,3 +128,63 @@ func testInvites(t *testing.T, f *Fixture) {
 		})
 	}
 }
+
+// testSetMaxConnections: the limit is set alone, a rotation of the tenant
+// as read before it is refused rather than undoing it, and a tenant stored
+// without a limit (read as the default) rotates and takes one.
+func testSetMaxConnections(t *testing.T, f *Fixture) {
+	ctx := f.Ctx
+	a, _ := tenant.New("acme", "Acme", f.Now)
+	legacy, _ := tenant.New("legacy", "Legacy", f.Now)
+	legacy.MaxConnections = 0
+	for _, x := range []tenant.Tenant{a, legacy} {
+		if err := f.S.CreateTenant(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inGrace := a.RotatedWithGrace(f.Now.Add(time.Hour), 24*time.Hour)
+	wantErr(t, "rotate", f.S.RotateExternalID(ctx, inGrace), nil)
+	set := func(id string, limit int, want tenant.Tenant) {
+		t.Helper()
+		got, err := f.S.SetMaxConnections(ctx, id, limit)
+		if err != nil || got != want {
+			t.Fatalf("SetMaxConnections(%s, %d) = %+v, %v; want %+v", id, limit, got, err, want)
+		}
+		if stored, err := f.S.GetTenant(ctx, id); err != nil || stored != want {
+			t.Fatalf("after SetMaxConnections(%s, %d) the store reads %+v, %v; want %+v", id, limit, stored, err, want)
+		}
+	}
+	raised := inGrace
+	raised.MaxConnections = 250
+	set("acme", 250, raised) // the grace, its previous ID and due keys stay
+	if ended, err := f.S.GracesEnded(ctx, inGrace.GraceEndsAt.Add(time.Second), 10); err != nil || len(ended) != 1 || ended[0] != "acme" {
+		t.Fatalf("GracesEnded after a limit change = %+v, %v; want [acme]", ended, err)
+	}
+	f.refusedTenantWrites(t, "rotate", f.S.RotateExternalID, raised, []refusedTenant{
+		{"tenant as read before its limit was set", inGrace.Retired().Rotated(f.Now.Add(2 * time.Hour)), store.ErrConflict},
+	})
+	again := raised.Retired().Rotated(f.Now.Add(2 * time.Hour))
+	wantErr(t, "rotate the tenant as read after its limit was set", f.S.RotateExternalID(ctx, again), nil)
+	if got, _ := f.S.GetTenant(ctx, "acme"); got != again || got.MaxConnections != 250 {
+		t.Fatalf("after rotation got %+v, want %+v", got, again)
+	}
+	lowered := again
+	lowered.MaxConnections = 1
+	set("acme", 1, lowered)
+
+	read, err := f.S.GetTenant(ctx, "legacy")
+	if err != nil || read.MaxConnections != tenant.DefaultMaxConnections {
+		t.Fatalf("legacy tenant reads %+v, %v; want the default limit", read, err)
+	}
+	rotated := read.Rotated(f.Now.Add(time.Hour))
+	wantErr(t, "rotate a tenant stored without a limit", f.S.RotateExternalID(ctx, rotated), nil)
+	withLimit := rotated
+	withLimit.MaxConnections = 7
+	set("legacy", 7, withLimit)
+
+	_, err = f.S.SetMaxConnections(ctx, "ghost", 5)
+	wantErr(t, "set the limit of an unknown tenant", err, store.ErrNotFound)
+	if _, err := f.S.GetTenant(ctx, "ghost"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("setting a limit created a tenant: %v", err)
+	}
+}
