@@ -197,7 +197,7 @@ func scanValue(dec *json.Decoder, path string, depth int) error {
 		// get its default (a rotation its 7-day grace) from a value that
 		// names none. No RoleCall field takes null.
 		f := truncate.String(path, 64)
-		return refused(CodeInvalidType, fmt.Sprintf("field %q may not be null; leave it out for its default", f), f)
+		return refused(CodeInvalidType, fmt.Sprintf("field %q may not be null: give it a value, or leave an optional field out for its default", f), f)
 	}
 	d, ok := tok.(json.Delim)
 	if !ok {

@@ -53,6 +53,7 @@ type Onboarding interface {
 
 	// Limits and invites (invites.go).
 	CreateTenantWith(ctx context.Context, id, name string, opts onboarding.TenantOptions) (tenant.Tenant, error)
+	SetMaxConnections(ctx context.Context, id string, limit int) (tenant.Tenant, error)
 	CreateInviteWith(ctx context.Context, tenantID string, opts onboarding.InviteOptions) (string, tenant.Invite, error)
 	ListInvites(ctx context.Context, tenantID, cursor string, limit int) (onboarding.InvitePage, error)
 	RevokeInvite(ctx context.Context, tenantID, inviteID string) (tenant.Invite, error)
@@ -219,6 +220,7 @@ func (h *Handler) routes() {
 	m.Handle("POST /v1/tenants", h.ops(h.createTenant))
 	m.Handle("GET /v1/tenants", h.ops(h.listTenants))
 	m.Handle("GET /v1/tenants/{tenantId}", h.ops(h.getTenant))
+	m.Handle("PATCH /v1/tenants/{tenantId}", h.ops(h.updateTenant))
 	m.Handle("GET /v1/tenants/{tenantId}/connections/{accountId}", h.ops(h.getConnectionHistory))
 	m.Handle("POST /v1/tenants/{tenantId}/invites", h.ops(h.createInvite))
 	m.Handle("GET /v1/tenants/{tenantId}/invites", h.ops(h.listInvites))

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/rolecall/rolecall/internal/connection"
@@ -58,6 +59,21 @@ func (h *Handler) listTenants(w http.ResponseWriter, r *http.Request) error {
 // getTenant is GET /v1/tenants/{tenantId}.
 func (h *Handler) getTenant(w http.ResponseWriter, r *http.Request) error {
 	t, err := h.cfg.Service.Tenant(r.Context(), r.PathValue("tenantId"))
+	return answerAs(w, http.StatusOK, t, err, viewTenant)
+}
+
+// updateTenant is PATCH /v1/tenants/{tenantId}: it sets the connection
+// limit (the one setting a tenant may change) and answers the tenant as
+// GET does, without its external ID.
+func (h *Handler) updateTenant(w http.ResponseWriter, r *http.Request) error {
+	var in opswire.UpdateTenant
+	if err := decodeBody(r, &in, false); err != nil {
+		return err
+	}
+	if in.MaxConnections == nil {
+		return refused(CodeMissingField, fmt.Sprintf("maxConnections is required: the tenant's connection limit, %d to %d", tenant.MinMaxConnections, tenant.MaxMaxConnections), "maxConnections")
+	}
+	t, err := h.cfg.Service.SetMaxConnections(r.Context(), r.PathValue("tenantId"), *in.MaxConnections)
 	return answerAs(w, http.StatusOK, t, err, viewTenant)
 }
 

@@ -117,6 +117,55 @@ func TestTenantRoutesRefuse(t *testing.T) {
 	})
 }
 
+// TestUpdateTenant: PATCH sets the connection limit, answers the tenant as
+// GET does (no external ID), and the next submission meets the new limit.
+func TestUpdateTenant(t *testing.T) {
+	e := newEnv(t)
+	invite := e.submitted(t, "acme")
+	tn, err := e.svc.Tenant(context.Background(), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := e.do(ops("PATCH", "/v1/tenants/acme", `{"maxConnections": 1}`))
+	if w.Code != 200 || strings.Contains(w.Body.String(), tn.ExternalID) || strings.Contains(w.Body.String(), `externalId"`) {
+		t.Fatalf("patch: %d %s", w.Code, w.Body)
+	}
+	if tv := decode[opswire.Tenant](t, w); tv.TenantID != "acme" || tv.Name != "Tenant acme" || tv.MaxConnections != 1 || tv.ExternalIDVersion != 1 {
+		t.Fatalf("patch answered %+v", tv)
+	}
+	if tv := decode[opswire.Tenant](t, e.do(ops("GET", "/v1/tenants/acme", ""))); tv.MaxConnections != 1 {
+		t.Fatalf("get after patch: %+v", tv)
+	}
+	// The tenant has one connection, the most it may now have.
+	second := req{method: "POST", path: "/v1/connections", body: `{"roleArn":"arn:aws:iam::444455556666:role/RoleCall"}`, auth: invite}
+	wantAPIError(t, e.do(second), 409, onboarding.CodeConnectionLimit, "")
+	if w := e.do(ops("PATCH", "/v1/tenants/acme", `{"maxConnections": 2}`)); w.Code != 200 {
+		t.Fatalf("raise: %d %s", w.Code, w.Body)
+	}
+	if w := e.do(second); w.Code != 202 {
+		t.Fatalf("submission under the raised limit: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestUpdateTenantRefuses(t *testing.T) {
+	e := newEnv(t)
+	e.tenant("acme")
+	e.wantRefusals(t, []rejection{
+		{"without token", req{method: "PATCH", path: "/v1/tenants/acme", body: `{"maxConnections": 5}`}, 401, CodeUnauthenticated, ""},
+		{"no body", req{method: "PATCH", path: "/v1/tenants/acme", body: " ", auth: "Bearer " + testToken}, 400, CodeMalformedJSON, ""},
+		{"no content type", ops("PATCH", "/v1/tenants/acme", ""), 415, CodeUnsupportedMedia, ""},
+		{"nothing to change", ops("PATCH", "/v1/tenants/acme", `{}`), 400, CodeMissingField, "maxConnections"},
+		{"null limit", ops("PATCH", "/v1/tenants/acme", `{"maxConnections": null}`), 400, CodeInvalidType, "maxConnections"},
+		{"zero", ops("PATCH", "/v1/tenants/acme", `{"maxConnections": 0}`), 400, tenant.CodeInvalidMaxConnections, "maxConnections"},
+		{"above the most", ops("PATCH", "/v1/tenants/acme", `{"maxConnections": 10001}`), 400, tenant.CodeInvalidMaxConnections, "maxConnections"},
+		{"not an integer", ops("PATCH", "/v1/tenants/acme", `{"maxConnections": 2.5}`), 400, CodeInvalidType, "maxConnections"},
+		{"a string", ops("PATCH", "/v1/tenants/acme", `{"maxConnections": "5"}`), 400, CodeInvalidType, "maxConnections"},
+		{"a setting that cannot change", ops("PATCH", "/v1/tenants/acme", `{"maxConnections": 5, "name": "Other"}`), 400, CodeUnknownField, "name"},
+		{"unknown tenant", ops("PATCH", "/v1/tenants/nobody", `{"maxConnections": 5}`), 404, CodeNotFound, "tenantId"},
+		{"invalid tenant id", ops("PATCH", "/v1/tenants/a%20b", `{"maxConnections": 5}`), 400, tenant.CodeInvalidTenantID, "tenantId"},
+	})
+}
+
 // A Service without the Directory methods has no listing routes.
 func TestTenantRoutesNeedADirectory(t *testing.T) {
 	ops, _ := NewBearerToken(testToken)

@@ -2,11 +2,13 @@ package onboarding
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
@@ -51,6 +53,25 @@ func (s *Service) CreateTenantWith(ctx context.Context, id, name string, opts Te
 		}
 	}
 	return s.createTenant(ctx, id, name, opts)
+}
+
+// SetMaxConnections sets a tenant's connection limit (1 to 10,000) and
+// returns the tenant. A limit below the tenant's live connections is set
+// too: it disconnects nothing, and refuses new connections until enough
+// are disconnected; connections already made, resubmitted or re-checked
+// are not affected.
+func (s *Service) SetMaxConnections(ctx context.Context, id string, limit int) (tenant.Tenant, error) {
+	if err := tenant.ValidateID(id); err != nil {
+		return tenant.Tenant{}, err
+	}
+	if err := tenant.ValidateMaxConnections(limit); err != nil {
+		return tenant.Tenant{}, err
+	}
+	t, err := s.Store.SetMaxConnections(ctx, id, limit)
+	if errors.Is(err, store.ErrNotFound) {
+		return tenant.Tenant{}, &Error{Code: CodeNotFound, Field: "tenantId", Message: fmt.Sprintf("no tenant %q", id), Err: err}
+	}
+	return t, err
 }
 
 // SubmitInvited is Submit for a customer holding an invite code (already
@@ -172,7 +193,7 @@ func (s *Service) checkConnectionLimit(ctx context.Context, t tenant.Tenant) err
 	}
 	if n >= limit {
 		return &Error{Code: CodeConnectionLimit,
-			Message: fmt.Sprintf("this tenant has %d connected accounts, the most it may have; ask the partner to raise the limit or disconnect an account", limit)}
+			Message: fmt.Sprintf("this tenant has %d connected accounts and may have at most %d; ask the partner to raise the limit, or disconnect an account", n, limit)}
 	}
 	return nil
 }

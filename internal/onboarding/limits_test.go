@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -268,3 +269,72 @@ func TestSubmitInvitedLimits(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestSetMaxConnections: a valid limit is stored and takes effect at the
+// next submission, whether raised past the live connections or lowered
+// below them (which disconnects none); bad input is refused with its code
+// and field and changes nothing.
+func TestSetMaxConnections(t *testing.T) {
+	ctx := context.Background()
+	arn := func(i int) string { return fmt.Sprintf("arn:aws:iam::%012d:role/RoleCall", 300000000000+i) }
+	f := newFixture(t)
+	one := 1
+	if _, err := f.svc.CreateTenantWith(ctx, "acme", "Acme", onboarding.TenantOptions{MaxConnections: &one}); err != nil {
+		t.Fatal(err)
+	}
+	submit := func(i int) error {
+		tn, err := f.svc.Tenant(ctx, "acme") // as the API reads it for each request
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.svc.Submit(ctx, tn, arn(i))
+		return err
+	}
+	if err := submit(0); err != nil {
+		t.Fatal(err)
+	}
+	f.wantRefused(t, onboarding.CodeConnectionLimit, "", func() error { return submit(1) })
+	if msg := onboarding.AsError(submit(1)).Message; !strings.Contains(msg, "has 1 connected accounts and may have at most 1") {
+		t.Fatalf("CONNECTION_LIMIT says %q; want the count and the limit", msg)
+	}
+
+	for _, tt := range []struct {
+		name, id    string
+		limit       int
+		code, field string
+	}{
+		{"no such tenant", "nobody", 5, onboarding.CodeNotFound, "tenantId"},
+		{"malformed tenant ID", "Not A Tenant!", 5, tenant.CodeInvalidTenantID, "tenantId"},
+		{"zero", "acme", 0, tenant.CodeInvalidMaxConnections, "maxConnections"},
+		{"negative", "acme", -3, tenant.CodeInvalidMaxConnections, "maxConnections"},
+		{"above the most", "acme", tenant.MaxMaxConnections + 1, tenant.CodeInvalidMaxConnections, "maxConnections"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f.wantRefused(t, tt.code, tt.field, func() error { _, err := f.svc.SetMaxConnections(ctx, tt.id, tt.limit); return err })
+		})
+	}
+
+	raised, err := f.svc.SetMaxConnections(ctx, "acme", 3)
+	if err != nil || raised.MaxConnections != 3 || raised.ID != "acme" || raised.ExternalIDVersion != 1 {
+		t.Fatalf("SetMaxConnections(acme, 3) = %+v, %v", raised, err)
+	}
+	for i := 1; i < 3; i++ {
+		if err := submit(i); err != nil {
+			t.Fatalf("submission %d under the raised limit: %v", i, err)
+		}
+	}
+	f.wantRefused(t, onboarding.CodeConnectionLimit, "", func() error { return submit(3) })
+
+	if _, err := f.svc.SetMaxConnections(ctx, "acme", 1); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.mem.CountLive(ctx, "acme"); err != nil || n != 3 {
+		t.Fatalf("after lowering the limit, %d live connections (%v); want the 3 kept", n, err)
+	}
+	if msg := onboarding.AsError(submit(3)).Message; !strings.Contains(msg, "has 3 connected accounts and may have at most 1") {
+		t.Fatalf("CONNECTION_LIMIT below the live count says %q", msg)
+	}
+	if err := submit(0); err != nil {
+		t.Fatalf("resubmitting a live connection under a lowered limit: %v", err)
+	}
+}

@@ -182,7 +182,7 @@ func (s *Service) RotateExternalID(ctx context.Context, id string, opts RotateOp
 	r := t.RotatedWithGrace(s.now(), opts.Grace)
 	if err := s.Store.RotateExternalID(ctx, r); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return tenant.Tenant{}, &Error{Code: CodeConflict, Message: "the external ID was rotated concurrently; retry", Err: err}
+			return tenant.Tenant{}, &Error{Code: CodeConflict, Message: "the tenant changed concurrently (rotated, or its connection limit set); retry", Err: err}
 		}
 		return tenant.Tenant{}, fmt.Errorf("rotate external id of %s: %w", id, err)
 	}

@@ -44,6 +44,14 @@ type CreateTenant struct {
 	MaxConnections *int `json:"maxConnections,omitempty"`
 }
 
+// UpdateTenant is the body of PATCH /v1/tenants/{id}: the tenant's new
+// connection limit (required, 1 to 10,000). A limit below the tenant's
+// live connections disconnects none; it refuses new ones until enough are
+// disconnected.
+type UpdateTenant struct {
+	MaxConnections *int `json:"maxConnections"`
+}
+
 // Rotate is the optional body of POST /v1/tenants/{id}/external-id/rotate:
 // how long the previous external ID stays accepted (default 7 days; 0
 // revokes it now), and whether to revoke every invite of the tenant

@@ -41,6 +41,7 @@ func TestDocumentsRoundTrip(t *testing.T) {
 		{"create tenant", &CreateTenant{TenantID: "acme", Name: "Acme"}, `{"tenantId":"acme","name":"Acme"}`},
 		{"create tenant with a limit", &CreateTenant{TenantID: "acme", Name: "Acme", MaxConnections: ptr(7)},
 			`{"tenantId":"acme","name":"Acme","maxConnections":7}`},
+		{"update tenant", &UpdateTenant{MaxConnections: ptr(250)}, `{"maxConnections":250}`},
 		{"rotate", &Rotate{}, `{}`},
 		{"rotate now, revoking invites", &Rotate{GraceSeconds: ptr(int64(0)), RevokeInvites: true}, `{"graceSeconds":0,"revokeInvites":true}`},
 		{"create invite", &CreateInvite{}, `{}`},

@@ -248,7 +248,7 @@ func TestAPISamplesRunAgainstTheHandler(t *testing.T) {
 		"list-invites": 200, "revoke-invite": 200,
 		// The sample connection is PENDING: its access is refused.
 		"get-access": 409, "list-access": 200,
-		"list-tenants": 200, "get-tenant": 200, "get-connection-history": 200,
+		"list-tenants": 200, "get-tenant": 200, "update-tenant": 200, "get-connection-history": 200,
 		"create-registration-token": 201, "list-registration-tokens": 200, "revoke-registration-token": 200,
 		"submit-connections-batch": 200,
 	}
