@@ -11,8 +11,8 @@ import (
 )
 
 func newTenantsCmd() *cobra.Command {
-	cmd, o := opsGroup("tenants", "Create, list and show tenants (the partner's customer organisations)",
-		`tenants creates, lists and shows tenants through the ops API of rolecall serve
+	cmd, o := opsGroup("tenants", "Create, list, show and update tenants (the partner's customer organisations)",
+		`tenants creates, lists, shows and updates tenants through the ops API of rolecall serve
 or of a deployed stack. Listings never show a tenant's external ID or invite codes:
 the external ID is printed once, when the tenant is created (and at each rotation).`)
 	var name string
@@ -41,9 +41,9 @@ the external ID is printed once, when the tenant is created (and at each rotatio
 		func(ctx context.Context, c *opsapi.Client, cmd *cobra.Command, args []string) (any, func() error, error) {
 			ts, raws, err := c.Tenants(ctx)
 			return listOf("tenants", raws), func() error {
-				tw := newTable(cmd.OutOrStdout(), "TENANT", "NAME", "EXTERNAL ID VERSION", "CREATED", "ROTATED")
+				tw := newTable(cmd.OutOrStdout(), "TENANT", "NAME", "EXTERNAL ID VERSION", "MAX CONNECTIONS", "CREATED", "ROTATED")
 				for _, t := range ts {
-					tw.AppendRow([]any{t.TenantID, t.Name, t.ExternalIDVersion, when(t.CreatedAt), when(t.RotatedAt)})
+					tw.AppendRow([]any{t.TenantID, t.Name, t.ExternalIDVersion, t.MaxConnections, when(t.CreatedAt), when(t.RotatedAt)})
 				}
 				tw.Render()
 				fmt.Fprintf(cmd.ErrOrStderr(), "%d tenants\n", len(ts))
@@ -56,7 +56,24 @@ the external ID is printed once, when the tenant is created (and at each rotatio
 			t, raw, err := c.Tenant(ctx, args[0])
 			return raw, func() error { return tenantDetail(cmd, t) }, err
 		})
-	cmd.AddCommand(create, list, get)
+	var limit int
+	update := opsCommand(o, &cobra.Command{
+		Use:   "update ID --max-connections K",
+		Short: "Change a tenant's connection limit",
+		Long: `update sets the most live connections the tenant may have (1 to 10,000). A limit below
+the tenant's live connections disconnects none: new connections are refused until
+enough are disconnected.`,
+		Example: "  rolecall tenants update acme --max-connections 250",
+		Args:    cobra.ExactArgs(1),
+	}, func(ctx context.Context, c *opsapi.Client, cmd *cobra.Command, args []string) (any, func() error, error) {
+		if !cmd.Flags().Changed("max-connections") {
+			return nil, nil, usagef("update needs --max-connections: the tenant's new connection limit")
+		}
+		t, raw, err := c.SetMaxConnections(ctx, args[0], limit)
+		return raw, func() error { return tenantDetail(cmd, t) }, err
+	})
+	update.Flags().IntVar(&limit, "max-connections", 0, "most live connections the tenant may have (1 to 10,000)")
+	cmd.AddCommand(create, list, get, update)
 	return cmd
 }
 
@@ -67,7 +84,8 @@ func tenantDetail(cmd *cobra.Command, t opsapi.Tenant) error {
 	if t.ExternalID != "" {
 		rows = append(rows, [2]any{"External ID", t.ExternalID})
 	}
-	rows = append(rows, [2]any{"External ID version", t.ExternalIDVersion}, [2]any{"Created", when(t.CreatedAt)}, [2]any{"Rotated", when(t.RotatedAt)})
+	rows = append(rows, [2]any{"External ID version", t.ExternalIDVersion}, [2]any{"Max connections", t.MaxConnections},
+		[2]any{"Created", when(t.CreatedAt)}, [2]any{"Rotated", when(t.RotatedAt)})
 	return detailTable(cmd.OutOrStdout(), rows)
 }
 

@@ -25,14 +25,14 @@ func TestTenantsCommands(t *testing.T) {
 
 	list := rolecall(t, "tenants", "list").must(t, 0)
 	rs := rows(list.stdout)
-	if len(rs) != 4 || strings.Join(rs[0], "|") != "TENANT|NAME|EXTERNAL ID VERSION|CREATED|ROTATED" {
+	if len(rs) != 4 || strings.Join(rs[0], "|") != "TENANT|NAME|EXTERNAL ID VERSION|MAX CONNECTIONS|CREATED|ROTATED" {
 		t.Fatalf("list table:\n%s", list.stdout)
 	}
 	var got []string
 	for _, r := range rs[1:] {
-		got = append(got, r[0]+":"+r[1]+":"+r[2])
+		got = append(got, r[0]+":"+r[1]+":"+r[2]+":"+r[3])
 	}
-	if strings.Join(got, " ") != "acme:Acme Corp:1 demo:Demo Customer:1 globex:globex:1" {
+	if strings.Join(got, " ") != "acme:Acme Corp:1:100 demo:Demo Customer:1:100 globex:globex:1:100" {
 		t.Errorf("list rows %v", got)
 	}
 	if !strings.Contains(list.stderr, "3 tenants") {
@@ -62,7 +62,25 @@ func TestTenantsCommands(t *testing.T) {
 		t.Errorf("get --json: %v", one)
 	}
 
+	updated := rolecall(t, "tenants", "update", "acme", "--max-connections", "250").must(t, 0)
+	if field(t, updated.stdout, "Tenant") != "acme" || field(t, updated.stdout, "Max connections") != "250" || strings.Contains(updated.stdout, externalID) {
+		t.Errorf("update:\n%s", updated.stdout)
+	}
+	if got := field(t, rolecall(t, "tenants", "get", "acme").must(t, 0).stdout, "Max connections"); got != "250" {
+		t.Errorf("get after update: max connections %s, want 250", got)
+	}
+	var patched map[string]any
+	rolecall(t, "tenants", "update", "acme", "--max-connections", "1", "--json").must(t, 0).json(t, &patched)
+	if patched["tenantId"] != "acme" || patched["maxConnections"] != float64(1) || patched["externalId"] != nil {
+		t.Errorf("update --json: %v", patched)
+	}
+
 	expectRefusals(t, []refusal{
+		{"update without a limit", []string{"tenants", "update", "acme"}, 2, "--max-connections"},
+		{"update to no connection", []string{"tenants", "update", "acme", "--max-connections", "0"}, 1, "INVALID_MAX_CONNECTIONS"},
+		{"update above the most", []string{"tenants", "update", "acme", "--max-connections", "10001"}, 1, "INVALID_MAX_CONNECTIONS"},
+		{"update an unknown tenant", []string{"tenants", "update", "nobody", "--max-connections", "5"}, 1, "NOT_FOUND"},
+		{"update two tenants", []string{"tenants", "update", "a", "b", "--max-connections", "5"}, 2, ""},
 		{"existing tenant", []string{"tenants", "create", "acme"}, 1, "TENANT_EXISTS"},
 		{"invalid tenant ID", []string{"tenants", "create", "a b"}, 1, "INVALID_TENANT_ID"},
 		{"unknown tenant", []string{"tenants", "get", "nobody"}, 1, "NOT_FOUND"},

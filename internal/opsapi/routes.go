@@ -81,6 +81,12 @@ func (c *Client) Tenant(ctx context.Context, id string) (Tenant, json.RawMessage
 	return call[Tenant](ctx, c, "GET", "/v1/tenants/"+seg(id), nil, "tenant")
 }
 
+// SetMaxConnections is PATCH /v1/tenants/{id}: the tenant's connection
+// limit. The answer, as GET's, carries no external ID.
+func (c *Client) SetMaxConnections(ctx context.Context, id string, maxConnections int) (Tenant, json.RawMessage, error) {
+	return call[Tenant](ctx, c, "PATCH", "/v1/tenants/"+seg(id), opswire.UpdateTenant{MaxConnections: &maxConnections}, "tenant")
+}
+
 // CreateInvite is POST /v1/tenants/{id}/invites; ttl 0 leaves the
 // deployment's default.
 func (c *Client) CreateInvite(ctx context.Context, tenantID string, ttl time.Duration) (InviteCreated, json.RawMessage, error) {

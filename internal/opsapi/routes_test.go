@@ -67,6 +67,11 @@ func TestRoutes(t *testing.T) {
 				t, _, err := c.Tenant(ctx, "a/b")
 				return t.Name, err
 			}, "Acme", []string{"GET /v1/tenants/a%2Fb"}},
+		{"set the connection limit", map[string]string{"PATCH /v1/tenants/a%2Fb": `{"tenantId":"a/b","name":"Acme","externalIdVersion":1,"maxConnections":250,"createdAt":"2025-01-02T03:04:05Z"}`},
+			func(c *Client) (string, error) {
+				t, _, err := c.SetMaxConnections(ctx, "a/b", 250)
+				return words(t.TenantID, t.MaxConnections), err
+			}, "a/b 250", []string{`PATCH /v1/tenants/a%2Fb {"maxConnections":250}`}},
 		{"create invite with a TTL", map[string]string{"POST /v1/tenants/acme/invites": `{"inviteId":"i1","code":"secret","expiresAt":"2025-01-09T03:04:05Z"}`},
 			func(c *Client) (string, error) {
 				v, _, err := c.CreateInvite(ctx, "acme", 2*time.Hour)
