@@ -449,6 +449,32 @@ func runSuite(t *testing.T, o Options, events *syncbuf.Buffer, set stackSetup) {
 		}, func() string { return fmt.Sprintf("connection %+v, want VERIFIED with %s", conn, candidate) })
 	})
 
+	t.Run("connection limit set by the partner", func(t *testing.T) {
+		c := c.in(t)
+		tn := c.verifiedSandboxTenant("limit-")
+		var tv struct {
+			MaxConnections int    `json:"maxConnections"`
+			ExternalID     string `json:"externalId"`
+		}
+		c.must(c.opsDo("PATCH", "/v1/tenants/"+tn.id, map[string]int{"maxConnections": 1}), 200).decode(t, &tv)
+		if tv.MaxConnections != 1 || tv.ExternalID != "" {
+			t.Fatalf("PATCH answered %+v", tv)
+		}
+		other := "arn:aws:iam::210987654399:role/RoleCall"
+		c.putRole(other, tn.view.Sandbox.TrustPolicy)
+		second := map[string]string{"roleArn": other}
+		c.must(c.do("POST", "/v1/connections", tn.auth, second), 409)
+		c.must(c.opsDo("PATCH", "/v1/tenants/"+tn.id, map[string]int{"maxConnections": 2}), 200)
+		c.must(c.do("POST", "/v1/connections", tn.auth, second), 202)
+		c.waitStatus(tn.auth, "210987654399", connection.Verified, 10*time.Second, nil)
+		// A rotation puts the whole tenant item back: it keeps the limit.
+		c.must(c.opsDo("POST", "/v1/tenants/"+tn.id+"/external-id/rotate", nil), 200)
+		c.must(c.opsDo("GET", "/v1/tenants/"+tn.id, nil), 200).decode(t, &tv)
+		if tv.MaxConnections != 2 {
+			t.Fatalf("after a rotation the limit is %d, want 2", tv.MaxConnections)
+		}
+	})
+
 	t.Run("external ID rotation ends with its grace", func(t *testing.T) {
 		c := c.in(t)
 		tn := c.verifiedSandboxTenant("rot-")
