@@ -160,31 +160,15 @@ type regionalConnection struct {
 }
 
 // verified lists the VERIFIED connections of --tenant (or of every
-// tenant), in the order of verifiedRefs, each with its Region
-// (connRegion): one listing per tenant, which carries every connection's
-// partition.
+// tenant), in the order of verifiedConnections, each with its Region
+// (connRegion), which the listing's partition fields settle.
 func (o verifiedOptions) verified(ctx context.Context, cfg aws.Config, api *access.API) ([]regionalConnection, error) {
-	refs, err := verifiedRefs(ctx, api, o.tenant)
+	conns, err := verifiedConnections(ctx, api, o.tenant)
 	if err != nil {
 		return nil, err
 	}
-	byTenant := map[string]map[string]access.Connection{}
-	var out []regionalConnection
-	for _, r := range refs {
-		if _, done := byTenant[r.TenantID]; !done {
-			conns, err := api.AllConnections(ctx, r.TenantID)
-			if err != nil {
-				return nil, err
-			}
-			byTenant[r.TenantID] = map[string]access.Connection{}
-			for _, c := range conns {
-				byTenant[r.TenantID][c.AccountID] = c
-			}
-		}
-		c, ok := byTenant[r.TenantID][r.AccountID]
-		if !ok {
-			continue // no longer VERIFIED
-		}
+	out := make([]regionalConnection, 0, len(conns))
+	for _, c := range conns {
 		region, err := connRegion(o.region, cfg.Region, c)
 		if err != nil {
 			return nil, err

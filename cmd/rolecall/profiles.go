@@ -69,28 +69,39 @@ that use the profiles need ROLECALL_OPS_TOKEN (serve) or AWS credentials (SigV4)
 	return cmd
 }
 
-// verifiedRefs lists the VERIFIED connections: of one tenant, or of all.
-func verifiedRefs(ctx context.Context, api *access.API, tenantID string) ([]access.Ref, error) {
-	var refs []access.Ref
+// verifiedConnections lists the VERIFIED connections of one tenant, or
+// of all, sorted by tenant and account, each once. A tenant's listing
+// carries what the commands write (role, access role, partition, external
+// ID), so one tenant is listed once; every tenant takes one listing of all
+// VERIFIED connections, which names only the connections and so the
+// tenants, then one listing per tenant named.
+func verifiedConnections(ctx context.Context, api *access.API, tenantID string) ([]access.Connection, error) {
+	tenants := []string{tenantID}
 	if tenantID == "" {
-		all, err := api.Verified(ctx)
+		refs, err := api.Verified(ctx)
 		if err != nil {
 			return nil, err
 		}
-		refs = all
-	} else {
-		conns, err := api.AllConnections(ctx, tenantID)
-		if err != nil {
-			return nil, err
+		tenants = tenants[:0]
+		for _, r := range refs {
+			tenants = append(tenants, r.TenantID)
 		}
-		for _, c := range conns {
-			refs = append(refs, access.Ref{TenantID: c.TenantID, AccountID: c.AccountID})
-		}
+		slices.Sort(tenants)
+		tenants = slices.Compact(tenants)
 	}
-	slices.SortFunc(refs, func(a, b access.Ref) int {
-		return strings.Compare(a.TenantID+"\x00"+a.AccountID, b.TenantID+"\x00"+b.AccountID)
-	})
-	return slices.Compact(refs), nil
+	var out []access.Connection
+	for _, t := range tenants {
+		conns, err := api.AllConnections(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, conns...)
+	}
+	key := func(c access.Connection) string { return c.TenantID + "\x00" + c.AccountID }
+	slices.SortStableFunc(out, func(a, b access.Connection) int { return strings.Compare(key(a), key(b)) })
+	// A connection listed twice (a listing walked while it changed) is
+	// written once: two profiles or providers of one name would clash.
+	return slices.CompactFunc(out, func(a, b access.Connection) bool { return key(a) == key(b) }), nil
 }
 
 func writeProfiles(ctx context.Context, cmd *cobra.Command, cfg aws.Config, api *access.API, o profilesOptions) error {

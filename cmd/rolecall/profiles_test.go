@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -300,5 +301,40 @@ func TestMergeProfilesBackupIsPrivate(t *testing.T) {
 		if fi.Mode().Perm() != 0o600 {
 			t.Errorf("%s: mode %v, want 0600", filepath.Base(p), fi.Mode().Perm())
 		}
+	}
+}
+
+// TestWorkloadListingsListEachTenantOnce: profiles and terraform read
+// each tenant's VERIFIED connections with one listing (one request for
+// a page): --tenant T lists T alone, and no --tenant lists every
+// VERIFIED connection once to name the tenants, then each tenant once.
+func TestWorkloadListingsListEachTenantOnce(t *testing.T) {
+	w := newWorkloadWorld(t)
+	tenantOnly := map[string]int{"GET /v1/tenants/acme/access": 1}
+	every := map[string]int{"GET /v1/connections": 1, "GET /v1/tenants/acme/access": 1, "GET /v1/tenants/globex/access": 1}
+	tests := []struct {
+		args []string
+		want map[string]int
+	}{
+		{[]string{"profiles", "--tenant", "acme"}, tenantOnly},
+		{[]string{"terraform", "--tenant", "acme"}, tenantOnly},
+		{[]string{"profiles"}, every},
+		{[]string{"terraform"}, every},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			w.requests.take()
+			args := append([]string{}, tt.args...)
+			if args[0] == "profiles" {
+				args = append(args, "--command", "/opt/rolecall/bin/rolecall")
+			}
+			out, errOut, code := run(t, args...)
+			if code != 0 || !strings.Contains(out, "acme") {
+				t.Fatalf("exit %d: %s\n%s", code, errOut, out)
+			}
+			if got := w.requests.take(); !maps.Equal(got, tt.want) {
+				t.Errorf("requests %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -78,6 +80,8 @@ type workloadWorld struct {
 	queue   *recordingQueue
 	tenants map[string]tenant.Tenant
 	dir     string
+	// requests counts the API's requests by method and path.
+	requests *requestCounter
 	// partition of the deployment: its access role, workload and
 	// customer roles are the wl* ARNs in it (inPartition).
 	partition string
@@ -140,7 +144,8 @@ func newWorkloadWorldIn(t *testing.T, partition string) *workloadWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	apiSrv := httptest.NewServer(h)
+	w.requests = &requestCounter{next: h}
+	apiSrv := httptest.NewServer(w.requests)
 	stsSrv := httptest.NewServer(w.sts)
 	t.Cleanup(apiSrv.Close)
 	t.Cleanup(stsSrv.Close)
@@ -156,6 +161,33 @@ func newWorkloadWorldIn(t *testing.T, partition string) *workloadWorld {
 		t.Setenv(k, v)
 	}
 	return w
+}
+
+// requestCounter counts the requests it passes to next, by method and
+// path ("GET /v1/tenants/acme/access").
+type requestCounter struct {
+	next http.Handler
+	mu   sync.Mutex
+	n    map[string]int
+}
+
+func (c *requestCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	c.n[r.Method+" "+r.URL.Path]++
+	c.mu.Unlock()
+	c.next.ServeHTTP(w, r)
+}
+
+// take returns the counts so far and starts again from none.
+func (c *requestCounter) take() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.n
+	c.n = nil
+	return n
 }
 
 // svcTenant creates a tenant with no connection.
