@@ -1,6 +1,7 @@
 package access
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,6 +12,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/truncate"
 )
 
 // Authorizer authenticates a request to RoleCall's operations routes.
@@ -40,7 +44,12 @@ const SigV4Service = "execute-api"
 // (service execute-api): the deployed RoleCall API.
 type SigV4 struct {
 	Credentials aws.CredentialsProvider
-	Region      string
+	// Region is the one the signature names, which must be the API's.
+	// Empty: the Region of the request's execute-api host (the stack's
+	// ApiUrl, https://<id>.execute-api.<region>.<suffix>, names it), not
+	// the workload's configured one, which may be another or none. An
+	// API on a custom domain needs it set.
+	Region string
 }
 
 // Authorize implements Authorizer.
@@ -48,10 +57,11 @@ func (s SigV4) Authorize(ctx context.Context, r *http.Request, body []byte) erro
 	if s.Credentials == nil {
 		return errors.New("SigV4: no AWS credentials to sign the RoleCall API request with")
 	}
-	if s.Region == "" {
+	region := cmp.Or(s.Region, rolearn.ExecuteAPIRegion(r.URL.Hostname()))
+	if region == "" {
 		// An empty region would only earn a signature mismatch from
 		// the gateway; say what is missing instead.
-		return errors.New("SigV4: no region to sign the RoleCall API request for")
+		return fmt.Errorf("SigV4: no region to sign the RoleCall API request for: %s is not an execute-api host, which would name it; set SigV4.Region to the API's Region", truncate.String(r.URL.Hostname(), 253))
 	}
 	creds, err := s.Credentials.Retrieve(ctx)
 	if err != nil {
@@ -61,7 +71,7 @@ func (s SigV4) Authorize(ctx context.Context, r *http.Request, body []byte) erro
 	// A signer per request: a shared v4.Signer caches the key it derives
 	// from a secret under the access key ID alone, so a second secret
 	// under the same ID would be signed with the first one's key.
-	if err := v4.NewSigner().SignHTTP(ctx, creds, r, hex.EncodeToString(sum[:]), SigV4Service, s.Region, time.Now()); err != nil {
+	if err := v4.NewSigner().SignHTTP(ctx, creds, r, hex.EncodeToString(sum[:]), SigV4Service, region, time.Now()); err != nil {
 		return fmt.Errorf("SigV4: sign the RoleCall API request: %w", err)
 	}
 	return nil

@@ -16,7 +16,8 @@ import (
 // A backend that queries a customer's account: its own credentials come
 // from the default chain (its principal is one of the stack's
 // WorkloadPrincipalArns), the RoleCall API is the stack's ApiUrl, signed
-// with SigV4.
+// with SigV4 for the Region its execute-api host names: the
+// configuration needs no Region, nor one of the API's.
 func ExampleClient_Credentials() {
 	ctx := context.Background()
 	cfg, err := config.LoadDefaultConfig(ctx)
@@ -25,7 +26,7 @@ func ExampleClient_Credentials() {
 	}
 	api := &access.API{
 		BaseURL: os.Getenv("ROLECALL_API"),
-		Auth:    access.SigV4{Credentials: cfg.Credentials, Region: cfg.Region},
+		Auth:    access.SigV4{Credentials: cfg.Credentials},
 	}
 	rolecall := access.New(cfg, api, access.Options{Workload: "billing"})
 

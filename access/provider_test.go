@@ -438,3 +438,50 @@ func TestAccessDeniedRecheckAnswers(t *testing.T) {
 		})
 	}
 }
+
+// TestSigV4RegionDefaultsToTheExecuteAPIHosts: without a Region, SigV4
+// signs for the Region an API Gateway invoke host names (public or
+// private, in any partition), which is the API's whatever the workload's
+// configuration says; a Region given is used as it is; a host that names
+// none (a custom domain) is refused before anything is sent.
+func TestSigV4RegionDefaultsToTheExecuteAPIHosts(t *testing.T) {
+	tests := []struct {
+		name, url, region string
+		want              string // the signature's Region, or "" for a refusal
+	}{
+		{"public", "https://abc123.execute-api.eu-west-1.amazonaws.com/v1/tenants", "", "eu-west-1"},
+		{"upper case, root dot", "https://ABC123.Execute-API.eu-west-1.AmazonAWS.com./v1/tenants", "", "eu-west-1"},
+		{"aws-cn", "https://abc123.execute-api.cn-north-1.amazonaws.com.cn/v1/tenants", "", "cn-north-1"},
+		{"aws-us-gov", "https://abc123.execute-api.us-gov-west-1.amazonaws.com/v1/tenants", "", "us-gov-west-1"},
+		{"private", "https://abc123-vpce-0123456789abcdef0.execute-api.ap-south-1.vpce.amazonaws.com/v1/tenants", "", "ap-south-1"},
+		{"with a port", "https://abc123.execute-api.eu-west-1.amazonaws.com:443/v1/tenants", "", "eu-west-1"},
+		{"Region given", "https://abc123.execute-api.eu-west-1.amazonaws.com/v1/tenants", "eu-central-1", "eu-central-1"},
+		{"custom domain, Region given", "https://rolecall.example.com/v1/tenants", "eu-west-1", "eu-west-1"},
+		{"custom domain", "https://rolecall.example.com/v1/tenants", "", ""},
+		{"look-alike domain", "https://abc123.execute-api.eu-west-1.amazonaws.com.example.com/v1/tenants", "", ""},
+		{"no API ID", "https://execute-api.eu-west-1.amazonaws.com/v1/tenants", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := http.NewRequest(http.MethodGet, tt.url, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := SigV4{Credentials: credentials.NewStaticCredentialsProvider("AKIAOPS0000000000001", "s", ""), Region: tt.region}
+			err = s.Authorize(context.Background(), r, nil)
+			auth := r.Header.Get("Authorization")
+			if tt.want == "" {
+				if err == nil || !strings.Contains(err.Error(), "SigV4.Region") || auth != "" {
+					t.Errorf("error %v, Authorization %q; want a refusal naming SigV4.Region, nothing signed", err, auth)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if scope := "/" + tt.want + "/execute-api/aws4_request"; !strings.Contains(auth, scope) {
+				t.Errorf("Authorization %q, want the scope %s", auth, scope)
+			}
+		})
+	}
+}
