@@ -69,6 +69,9 @@ const (
 	exampleWildcard = "arn:aws:iam::210987654321:role/AnyExternalId"
 	examplePrevOnly = "arn:aws:iam::210987654321:role/PreviousOnly"
 	examplePrevID   = "rc-PREVIOUSPREVIOUSPREVIOUSPREV234"
+	// exampleLegacy trusts the partner with StringLike "acme-*": any
+	// external ID of the shape of the partner's own acme-123.
+	exampleLegacy = "arn:aws:iam::210987654321:role/AcmeWildcard"
 )
 
 // writeVerifySandbox writes a sandbox file with the example's roles plus a
@@ -83,6 +86,7 @@ func writeVerifySandbox(t *testing.T) string {
 	}
 	f.Roles[exampleWildcard] = policy(`{"StringLike":{"sts:ExternalId":"rc-*"}}`)
 	f.Roles[examplePrevOnly] = policy(`{"StringEquals":{"sts:ExternalId":"` + examplePrevID + `"}}`)
+	f.Roles[exampleLegacy] = policy(`{"StringLike":{"sts:ExternalId":"acme-*"}}`)
 	out, err := json.Marshal(f)
 	if err != nil {
 		t.Fatal(err)
@@ -128,6 +132,12 @@ func TestVerifySandbox(t *testing.T) {
 			"NOT VERIFIED (EXTERNAL_ID_NOT_ENFORCED)",
 			"Hint: " + connection.ReasonFor(connection.ResultNotEnforced, connection.NotEnforcedAnyExternalID).Hint,
 			`StringLike "*" or "rc-*"`,
+		}},
+		{"wildcard of the external ID's own shape", []string{"--role-arn", exampleLegacy, "--external-id", "acme-123"}, 1, []string{
+			"✓ " + probe.StepAssume,
+			"✓ " + probe.StepWithoutExtID,
+			"✗ " + probe.StepDecoyExtID,
+			"NOT VERIFIED (EXTERNAL_ID_NOT_ENFORCED)",
 		}},
 		{"wrong external ID", []string{"--role-arn", exampleRole, "--external-id", "rc-SOMEONEELSE"}, 1, []string{
 			"✗ " + probe.StepAssume,

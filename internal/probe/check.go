@@ -2,7 +2,8 @@
 // STS probes: RoleCall can
 // assume it with the tenant's external ID, the session lands in the account
 // the ARN names, and the role can NOT be assumed without an external ID nor
-// with any other one (a fresh random decoy shaped like a real external ID).
+// with any other one (a fresh random decoy shaped like the tenant's external
+// ID, so that a wildcard written for the ID's form accepts it too).
 // The three STS calls run concurrently, so a check costs one STS round trip.
 //
 // A check is what every verification runs: the verify worker (package

@@ -25,8 +25,8 @@ const (
 	acct       = "123456789012"
 	otherAcct  = "210987654321"
 	roleARN    = "arn:aws:iam::123456789012:role/RoleCall"
-	externalID = "rc-SECRETEXTERNALIDVALUE234567ABCDEFG"
-	previousID = "rc-PREVIOUSEXTERNALIDVALUE234567ABCD"
+	externalID = "rc-SECRETEXTERNALIDVALUE234567ABCDE"
+	previousID = "rc-PREVIOUSEXTERNALIDVALUE234567ABC"
 )
 
 // stsSessionName is STS's RoleSessionName pattern.
@@ -970,5 +970,67 @@ func TestSTSError(t *testing.T) {
 				t.Fatalf("Error() = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestDecoyOfAnotherShape: the decoy of an external ID RoleCall did not
+// generate keeps the ID but for its last run of letters and digits, which
+// is random, as long, and of the same kinds of characters; it is never the
+// ID nor an ID to avoid, even ignoring case, however few values the run
+// may take.
+func TestDecoyOfAnotherShape(t *testing.T) {
+	tests := []struct {
+		id, kept string // kept: the part before the random run
+		run      *regexp.Regexp
+		suffix   string // kept after the run
+	}{
+		{"acme-123", "acme-", regexp.MustCompile(`^[0-9]{3}$`), ""},
+		{"acme-1", "acme-", regexp.MustCompile(`^[0-9]$`), ""},
+		{"Acme_Prod-9f3A", "Acme_Prod-", regexp.MustCompile(`^[0-9a-zA-Z]{4}$`), ""},
+		{"tenant/42:deadbeef", "tenant/42:", regexp.MustCompile(`^[a-z]{8}$`), ""},
+		{"acme-123-", "acme-", regexp.MustCompile(`^[0-9]{3}$`), "-"},
+		{"legacy123", "legacy", regexp.MustCompile(`^[0-9]{3}$`), ""},
+		{"ABC", "", regexp.MustCompile(`^[A-Z]{3}$`), ""},
+		{"a1b2", "a1b", regexp.MustCompile(`^[0-9]$`), ""},
+		{"rc-123", "rc-", regexp.MustCompile(`^[0-9]{3}$`), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.id, func(t *testing.T) {
+			seen := map[string]bool{}
+			for range 200 {
+				d := probe.DecoyFor(tt.id, tt.id)
+				run, prefixed := strings.CutPrefix(d, tt.kept)
+				run, suffixed := strings.CutSuffix(run, tt.suffix)
+				if !prefixed || !suffixed || !tt.run.MatchString(run) || len(d) != len(tt.id) {
+					t.Fatalf("decoy %q of %q: want %q, then %s, then %q", d, tt.id, tt.kept, tt.run, tt.suffix)
+				}
+				if d == tt.id {
+					t.Fatalf("decoy %q is the ID", d)
+				}
+				seen[d] = true
+			}
+			if len(seen) < 5 {
+				t.Errorf("%d distinct decoys of %q in 200: %v", len(seen), tt.id, seen)
+			}
+		})
+	}
+	// IDs to avoid are avoided ignoring case: of the 52² values "aB"'s
+	// run may take, 4 equal it so; 5000 decoys draw about 7 of them.
+	for range 5000 {
+		if d := probe.DecoyFor("acme-aB", "acme-aB", "acme-Zz"); strings.EqualFold(d, "acme-aB") || strings.EqualFold(d, "acme-Zz") {
+			t.Fatalf("decoy %q equals an ID to avoid, ignoring case", d)
+		}
+	}
+	// A one-digit run with two IDs to avoid still yields the 8 others.
+	seen := map[string]bool{}
+	for range 500 {
+		seen[probe.DecoyFor("x-1", "x-1", "x-2")] = true
+	}
+	if len(seen) != 8 || seen["x-1"] || seen["x-2"] {
+		t.Errorf("decoys of x-1 avoiding x-1 and x-2: %v", seen)
+	}
+	// An ID RoleCall generated gets another one.
+	if d := probe.DecoyFor(externalID, externalID); !tenant.IsGeneratedExternalID(d) || d == externalID {
+		t.Errorf("decoy %q of a generated ID", d)
 	}
 }

@@ -38,6 +38,9 @@ type loopCase struct {
 	detail     string
 	extVersion int
 	extCurrent bool
+	// externalID, when set, is the request's instead of externalID (an
+	// ID of another shape, as `rolecall verify --external-id` takes).
+	externalID string
 }
 
 func runClosedLoop(t *testing.T, tests []loopCase) {
@@ -53,6 +56,9 @@ func runClosedLoop(t *testing.T, tests []loopCase) {
 			req := request()
 			if tt.previous {
 				req = requestWithPrevious()
+			}
+			if tt.externalID != "" {
+				req.ExternalID = tt.externalID
 			}
 			rep := c.Check(context.Background(), req)
 			o := rep.Outcome
@@ -139,5 +145,36 @@ func TestClosedLoopIAMGrammar(t *testing.T) {
 			want: connection.ResultNotEnforced, detail: connection.NotEnforcedWithoutExternalID, extVersion: 3, extCurrent: true},
 		{name: "StringEqualsIgnoreCase the tenant's external ID", policy: trustPolicy(`{"StringEqualsIgnoreCase":{"sts:ExternalId":"` + strings.ToLower(externalID) + `"}}`),
 			want: connection.ResultOK, extVersion: 3, extCurrent: true},
+	})
+}
+
+// TestClosedLoopWildcardOfTheIDsShape: an external ID RoleCall did not
+// generate (a partner's legacy "acme-123", given to `rolecall verify
+// --external-id`) gets a decoy of its own shape, so a trust policy whose
+// wildcard accepts any ID of that shape fails as EXTERNAL_ID_NOT_ENFORCED,
+// and one that names the ID alone (even ignoring case) still verifies.
+func TestClosedLoopWildcardOfTheIDsShape(t *testing.T) {
+	like := func(pattern string) []byte {
+		return trustPolicy(`{"StringLike":{"sts:ExternalId":"` + pattern + `"}}`)
+	}
+	notEnforced := func(name, id, pattern string) loopCase {
+		return loopCase{name: name, externalID: id, policy: like(pattern),
+			want: connection.ResultNotEnforced, detail: connection.NotEnforcedAnyExternalID, extVersion: 3, extCurrent: true}
+	}
+	verified := func(name, id string, policy []byte) loopCase {
+		return loopCase{name: name, externalID: id, policy: policy, want: connection.ResultOK, extVersion: 3, extCurrent: true}
+	}
+	runClosedLoop(t, []loopCase{
+		notEnforced(`"acme-*" for acme-123`, "acme-123", "acme-*"),
+		notEnforced(`"acme-???" for acme-123`, "acme-123", "acme-???"),
+		notEnforced(`"acme-*" for acme-1`, "acme-1", "acme-*"),
+		notEnforced(`"Acme_Prod-*" for Acme_Prod-9f3A`, "Acme_Prod-9f3A", "Acme_Prod-*"),
+		notEnforced(`"tenant/42:*" for tenant/42:deadbeef`, "tenant/42:deadbeef", "tenant/42:*"),
+		notEnforced(`"acme-*." for acme-123.`, "acme-123.", "acme-*."),
+		notEnforced(`"legacy*" for legacy123`, "legacy123", "legacy*"),
+		notEnforced(`"LEGACY??????" for LEGACYABC123`, "LEGACYABC123", "LEGACY??????"),
+		verified("StringEquals acme-123", "acme-123", trustPolicy(`{"StringEquals":{"sts:ExternalId":"acme-123"}}`)),
+		verified("StringLike acme-123 with no wildcard", "acme-123", like("acme-123")),
+		verified("StringEqualsIgnoreCase acme-xy", "acme-xY", trustPolicy(`{"StringEqualsIgnoreCase":{"sts:ExternalId":"ACME-XY"}}`)),
 	})
 }

@@ -28,10 +28,12 @@ const (
 //
 // A check sends three probes at once: sts:AssumeRole with the tenant's
 // external ID, without an external ID, and with a fresh random decoy shaped
-// like a real external ID ("rc-" and 160 random bits, never logged). Only the
-// first may succeed. When the first is denied and the request carries a
-// previous external ID (a rotation's grace period), one more probe tries
-// that one. Each probe retries transient errors on its own, so a check makes
+// like the tenant's external ID (never logged): for an ID RoleCall
+// generated, another one ("rc-" and 160 random bits); for any other, the
+// same ID with its last run of letters and digits replaced by random ones
+// (decoyFor). Only the first may succeed. When the first is denied and
+// the request carries a previous external ID (a rotation's grace period),
+// one more probe tries that one. Each probe retries transient errors on its own, so a check makes
 // at most 4 × Attempts calls (12 by default): Attempts per probe.
 type Checker struct {
 	STS Assumer
@@ -100,10 +102,7 @@ func (c *Checker) Check(ctx context.Context, req Request) Report {
 		Policy:          SessionPolicy,
 	}
 	with := func(extID string) AssumeRequest { in := base; in.ExternalID = extID; return in }
-	decoy := tenant.NewExternalID()
-	for decoy == req.ExternalID || decoy == req.PreviousExternalID {
-		decoy = tenant.NewExternalID() // 160 random bits: never in practice
-	}
+	decoy := decoyFor(req.ExternalID, req.ExternalID, req.PreviousExternalID)
 
 	// The negative probes run beside the real call. Once the real call has
 	// decided the outcome on its own, their answers no longer matter: the

@@ -207,6 +207,21 @@ func NewExternalID() string {
 	return "rc-" + externalIDEncoding.EncodeToString(secret.Random(20))
 }
 
+// generatedExternalIDLength is the length of NewExternalID's IDs: "rc-"
+// and 160 bits in 32 base32 characters.
+const generatedExternalIDLength = len("rc-") + 32
+
+// IsGeneratedExternalID reports whether id has the shape of the IDs
+// NewExternalID generates: "rc-" and 32 characters of its base32
+// alphabet (A-Z, 2-7).
+func IsGeneratedExternalID(id string) bool {
+	if len(id) != generatedExternalIDLength || !strings.HasPrefix(id, "rc-") {
+		return false
+	}
+	_, err := externalIDEncoding.DecodeString(id[len("rc-"):])
+	return err == nil
+}
+
 // MaskExternalID shows enough of an external ID to tell two apart in logs and
 // events without disclosing it: a prefix of at most a quarter of its
 // length and at most maskShown (rc- and 4 of a generated ID's 32 random

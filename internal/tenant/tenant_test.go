@@ -269,3 +269,26 @@ func TestInviteCheck(t *testing.T) {
 		t.Fatal("expired and invalid must be distinguishable")
 	}
 }
+
+func TestIsGeneratedExternalID(t *testing.T) {
+	for range 100 {
+		if id := tenant.NewExternalID(); !tenant.IsGeneratedExternalID(id) {
+			t.Fatalf("IsGeneratedExternalID(%q) = false for a generated ID", id)
+		}
+	}
+	for _, id := range []string{
+		"", "rc-", "acme-123", "rc-123",
+		"rc-EXAMPLEEXAMPLEEXAMPLEEXAMPLE234",   // 31 characters
+		"rc-EXAMPLEEXAMPLEEXAMPLEEXAMPLE23456", // 33
+		"rc-exampleexampleexampleexample2345",  // lower case
+		"rc-EXAMPLEEXAMPLEEXAMPLEEXAMPLE8900",  // 8, 9, 0 are not base32
+		"xx-EXAMPLEEXAMPLEEXAMPLEEXAMPLE2345",
+	} {
+		if tenant.IsGeneratedExternalID(id) {
+			t.Errorf("IsGeneratedExternalID(%q) = true", id)
+		}
+	}
+	if id := "rc-EXAMPLEEXAMPLEEXAMPLEEXAMPLE2345"; !tenant.IsGeneratedExternalID(id) {
+		t.Errorf("IsGeneratedExternalID(%q) = false", id)
+	}
+}

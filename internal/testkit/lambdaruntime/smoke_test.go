@@ -339,7 +339,7 @@ var smokeCases = []smokeCase{
 				kinds["none"]++
 			case id == "rc-EXAMPLEEXAMPLEEXAMPLEEXAMPLEEXAMP":
 				kinds["job"]++
-			case regexp.MustCompile(`^rc-[A-Z2-7]{32}$`).MatchString(id): // tenant.NewExternalID's shape
+			case regexp.MustCompile(`^rc-[A-Z]{33}$`).MatchString(id): // the job's ID's shape
 				kinds["decoy"]++
 			default:
 				kinds["other"]++
