@@ -20,7 +20,6 @@ import (
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/rolearn"
-	"github.com/rolecall/rolecall/internal/rolesetup"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
@@ -34,7 +33,9 @@ const verifyStepSyntax = "role ARN syntax"
 type verifyOptions struct {
 	roleARN        string
 	externalID     string
+	externalIDFile string
 	previousID     string
+	previousIDFile string
 	region         string
 	sandboxFile    string
 	partnerAccount string
@@ -46,7 +47,7 @@ type verifyOptions struct {
 func newVerifyCmd() *cobra.Command {
 	var o verifyOptions
 	cmd := &cobra.Command{
-		Use:                   "verify --role-arn ARN --external-id ID [--access-role-arn ARN] [--previous-external-id ID] [--region R] [--sandbox-file roles.json] [--json] [--partner-account ID]",
+		Use:                   "verify --role-arn ARN (--external-id-file FILE|- | --external-id ID) [--access-role-arn ARN] [--previous-external-id-file FILE|- | --previous-external-id ID] [--region R] [--sandbox-file roles.json] [--json] [--partner-account ID]",
 		Short:                 "Check one customer role now, exactly as the pipeline does",
 		DisableFlagsInUseLine: true,
 		Long: `verify runs RoleCall's check on one role: the ARN's syntax, then three sts:AssumeRole
@@ -54,10 +55,17 @@ calls at once: with the external ID, WITHOUT an external ID, and with a random d
 of the external ID's shape (both of which must be denied), and the session's account.
 An external ID RoleCall did not generate gets a decoy that keeps all of it but its last
 run of letters and digits (acme- and three random digits for acme-123), so that a
-wildcard such as StringLike "acme-*" is caught. With --previous-external-id (a rotation's grace period), the previous ID is
-tried when the current one is denied, as the pipeline does. It prints each step with
-its latency, code and the hint for the customer. Exit status: 0 when the role would be
-VERIFIED, 1 when not, 2 for usage errors.
+wildcard such as StringLike "acme-*" is caught. With --previous-external-id (a
+rotation's grace period), the previous ID is tried when the current one is denied, as
+the pipeline does. It prints each step with its latency, code and the hint for the
+customer. Exit status: 0 when the role would be VERIFIED, 1 when not, 2 for usage
+errors.
+
+The external ID is a secret, and a flag's value shows in the process list (ps) to
+every user of the machine: give it with --external-id-file FILE (the file's one line;
+- reads a line from stdin) or in the environment as ROLECALL_EXTERNAL_ID, used when
+neither flag is given. The previous one likewise: --previous-external-id-file or
+ROLECALL_PREVIOUS_EXTERNAL_ID.
 
 Credentials come from the default AWS credential chain (environment, shared config
 and profiles, SSO, container and instance roles). Customer roles trust only the
@@ -81,7 +89,7 @@ all; the file's callerPrincipalArn is the principal that assumes the customer ro
 
 See infra/sandbox-roles.example.json.`,
 		Example: `  rolecall verify --access-role-arn arn:aws:iam::111122223333:role/rolecall-prod-access \
-    --role-arn arn:aws:iam::210987654321:role/RoleCallAccess --external-id rc-…
+    --role-arn arn:aws:iam::210987654321:role/RoleCallAccess --external-id-file - < external-id.txt
   rolecall verify --sandbox-file infra/sandbox-roles.example.json \
     --role-arn arn:aws:iam::210987654321:role/RoleCallAccess \
     --external-id rc-EXAMPLEEXAMPLEEXAMPLEEXAMPLE234 --json`,
@@ -97,8 +105,10 @@ See infra/sandbox-roles.example.json.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.roleARN, "role-arn", "", "the customer role's ARN (required)")
-	f.StringVar(&o.externalID, "external-id", "", "the tenant's external ID (required)")
-	f.StringVar(&o.previousID, "previous-external-id", "", "the tenant's previous external ID, during a rotation's grace period")
+	f.StringVar(&o.externalID, "external-id", "", "the tenant's external ID (required, or --external-id-file, or $"+externalIDEnv+"; a flag's value shows in ps)")
+	f.StringVar(&o.externalIDFile, "external-id-file", "", "read the tenant's external ID from this file's one line (- for stdin)")
+	f.StringVar(&o.previousID, "previous-external-id", "", "the tenant's previous external ID, during a rotation's grace period (or --previous-external-id-file, or $"+previousExternalIDEnv+")")
+	f.StringVar(&o.previousIDFile, "previous-external-id-file", "", "read the tenant's previous external ID from this file's one line (- for stdin)")
 	f.StringVar(&o.region, "region", "", "STS region (default: from the AWS config, else the default Region of the partition of --access-role-arn, else of --role-arn, or with --sandbox-file of the caller: us-east-1 in aws)")
 	f.StringVar(&o.sandboxFile, "sandbox-file", "", "run against a sandbox STS loaded from this JSON file instead of AWS")
 	f.StringVar(&o.accessRoleARN, "access-role-arn", "", "the partner access role (stack output TrustedPrincipalArn): check through a session of it, as the verify function does")
@@ -147,29 +157,16 @@ func runVerify(cmd *cobra.Command, o verifyOptions) error {
 	switch {
 	case o.roleARN == "":
 		return usageExit(cmd, errors.New("--role-arn is required"))
-	case o.externalID == "":
-		return usageExit(cmd, errors.New("--external-id is required"))
 	case o.timeout <= 0:
 		return usageExit(cmd, errors.New("--timeout must be positive"))
 	}
-	if err := rolesetup.ValidateExternalID(o.externalID); err != nil {
-		var re *rolesetup.Error
-		if errors.As(err, &re) {
-			err = errors.New(re.Message)
+	if err := o.takeExternalIDs(cmd.InOrStdin()); err != nil {
+		var usage *externalIDUsageError
+		if errors.As(err, &usage) {
+			return usageExit(cmd, err)
 		}
-		return usageExit(cmd, fmt.Errorf("--external-id: %w", err))
-	}
-	if o.previousID != "" {
-		if err := rolesetup.ValidateExternalID(o.previousID); err != nil {
-			var re *rolesetup.Error
-			if errors.As(err, &re) {
-				err = errors.New(re.Message)
-			}
-			return usageExit(cmd, fmt.Errorf("--previous-external-id: %w", err))
-		}
-		if o.previousID == o.externalID {
-			return usageExit(cmd, errors.New("--previous-external-id must differ from --external-id"))
-		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "Error: %v\n", err)
+		return exitCode(2)
 	}
 	if o.partnerAccount != "" && !rolearn.IsAccountID(o.partnerAccount) {
 		return usageExit(cmd, errors.New("--partner-account must be a 12-digit account ID"))

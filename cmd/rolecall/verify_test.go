@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -45,8 +46,15 @@ func runCLIExits(t *testing.T, want int, args ...string) (stdout, stderr string)
 // status as main would set it.
 func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return runCLIWithInput(t, strings.NewReader(""), args...)
+}
+
+// runCLIWithInput is runCLI with stdin reading from in.
+func runCLIWithInput(t *testing.T, in io.Reader, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	root := newRoot()
 	var out, errb bytes.Buffer
+	root.SetIn(in)
 	root.SetOut(&out)
 	root.SetErr(&errb)
 	root.SetArgs(args)
@@ -362,7 +370,7 @@ func TestVerifyUsageErrors(t *testing.T) {
 		{"external ID too short", []string{"--role-arn", exampleRole, "--external-id", "x"}, true, "--external-id"},
 		{"external ID with spaces", []string{"--role-arn", exampleRole, "--external-id", "a b c"}, true, "--external-id"},
 		{"previous external ID too short", append([]string{"--previous-external-id", "x"}, ok...), true, "--previous-external-id"},
-		{"previous external ID equal to the current one", append([]string{"--previous-external-id", exampleExtID}, ok...), true, "--previous-external-id must differ"},
+		{"previous external ID equal to the current one", append([]string{"--previous-external-id", exampleExtID}, ok...), true, "must differ from the current one"},
 		{"positional argument", append([]string{exampleRole}, ok...), true, "unexpected argument"},
 		{"bad duration", append([]string{"--timeout", "soon"}, ok...), true, "--timeout"},
 		{"flag without value", []string{"--role-arn"}, true, "needs an argument"},
