@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,9 +18,7 @@ func TestVerifyTakesTheExternalIDOffTheCommandLine(t *testing.T) {
 	file := func(content string) string {
 		t.Helper()
 		p := filepath.Join(dir, strings.NewReplacer("/", "_", "\n", "_", "\r", "_").Replace(t.Name()))
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		writeTestFile(t, p, content)
 		return p
 	}
 	tests := []struct {
@@ -82,9 +79,7 @@ func TestVerifyExternalIDInputErrors(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, content string) string {
 		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		writeTestFile(t, p, content)
 		return p
 	}
 	const secret = "rc-SECRETSECRETSECRETSECRETSECRET"

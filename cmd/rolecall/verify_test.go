@@ -347,9 +347,7 @@ func TestVerifyUsageErrors(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, content string) string {
 		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		writeTestFile(t, p, content)
 		return p
 	}
 	unsupported := write("unsupported.json", `{"callerPrincipalArn":"`+examplePartner+`","roles":{"`+exampleRole+`":{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotPrincipal":{"AWS":"123456789012"},"Action":"sts:AssumeRole"}]}}}`)
