@@ -101,12 +101,19 @@ func (h *Handler) inviteRegistration(w http.ResponseWriter, r *http.Request, t t
 	if !h.selfRegistration() {
 		return refused(CodeNotFound, "this partner does not offer self-registering stacks", "")
 	}
+	// The guide is rendered with a placeholder first: one that cannot be
+	// rendered refuses the request before it spends one of the invite's
+	// few tokens.
+	rs := h.cfg.Setup.(RegistrationSetup)
+	if _, _, err := rs.RegistrationGuide(t, registration.Placeholder); err != nil {
+		return err
+	}
 	code, _ := credential(r, "Invite") // the customer middleware checked it
 	secret, tok, err := h.cfg.Registrations.(InviteTokens).CreateTokenForInvite(r.Context(), t.ID, tenant.HashCode(code))
 	if err != nil {
 		return err
 	}
-	g, _, err := h.cfg.Setup.(RegistrationSetup).RegistrationGuide(t, secret)
+	g, _, err := rs.RegistrationGuide(t, secret)
 	if err != nil {
 		return err
 	}

@@ -427,6 +427,30 @@ func TestInviteRegistration(t *testing.T) {
 	}
 }
 
+// failingGuides is a registration setup whose guides cannot be rendered.
+type failingGuides struct{ RoleSetup }
+
+func (failingGuides) RegistrationGuide(tenant.Tenant, string) (RegistrationGuide, bool, error) {
+	return RegistrationGuide{}, false, setupFault{errors.New("the template URL cannot be rendered")}
+}
+
+// TestInviteRegistrationGuideFailureSpendsNoToken: a guide that cannot be
+// rendered refuses the request before one of the invite's tokens is minted.
+func TestInviteRegistrationGuideFailureSpendsNoToken(t *testing.T) {
+	var regs *onboarding.Registrations
+	e := newEnv(t, withRegistrations(&regs), func(c *Config) {
+		c.Setup = failingGuides{RoleSetup{TrustedPrincipalARN: principalARN, RegistrationTopicARN: "arn:aws:sns:us-east-1:999988887777:rolecall-dev-registration"}}
+	})
+	e.tenant("acme")
+	inv := "Invite " + e.invite("acme")
+	if w := e.do(req{method: "POST", path: "/v1/invite/registration", auth: inv}); w.Code != http.StatusInternalServerError || strings.Contains(w.Body.String(), registration.Prefix) {
+		t.Fatalf("a guide that cannot be rendered: %d %s", w.Code, w.Body)
+	}
+	if w := e.do(ops("GET", "/v1/tenants/acme/registration-tokens", "")); w.Code != 200 || !strings.Contains(w.Body.String(), `"tokens":[]`) {
+		t.Fatalf("a refused request minted a token: %s", w.Body)
+	}
+}
+
 // TestBatchRefusedEntryDoesNotBlockItsAccount: a wrong-partition ARN
 // refused in a batch does not make a later, valid ARN for the same account
 // a DUPLICATE_ACCOUNT: nothing was submitted for that account.

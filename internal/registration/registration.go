@@ -23,6 +23,11 @@ import (
 // Prefix starts every registration token.
 const Prefix = "rcr_"
 
+// Placeholder has a token's shape and is no token: what needs a token's
+// text before one is minted (rendering a guide to see that it renders)
+// uses it. It is never stored, so it authenticates nothing.
+var Placeholder = Prefix + strings.Repeat("A", base64.RawURLEncoding.EncodedLen(secretBytes))
+
 // secretBytes is the token's randomness: 256 bits.
 const secretBytes = 32
 
