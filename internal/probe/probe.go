@@ -49,8 +49,13 @@ type Checker struct {
 	// probe's retries, its last error standing; before the previous
 	// external ID's probe, it leaves the check TRANSIENT.
 	Pay func(ctx context.Context) error
-	Log *slog.Logger     // default slog.Default()
-	Now func() time.Time // default time.Now
+	// Scope, when set, gives each check a context of its own before its
+	// probes start (stsbudget.Scope): what one probe's call learns of the
+	// customer's account, such as a Region whose STS it has disabled,
+	// then serves the check's other probes and retries, and only them.
+	Scope func(ctx context.Context) context.Context
+	Log   *slog.Logger     // default slog.Default()
+	Now   func() time.Time // default time.Now
 }
 
 func (c *Checker) now() time.Time {
@@ -94,6 +99,9 @@ func (c *Checker) Check(ctx context.Context, req Request) Report {
 	}
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
+	if c.Scope != nil {
+		ctx = c.Scope(ctx)
+	}
 
 	base := AssumeRequest{
 		RoleARN:         req.RoleARN,

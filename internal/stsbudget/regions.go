@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 )
 
@@ -67,74 +66,26 @@ func (r *Regions) pick(n int) int {
 func (r *Regions) Next(n int) time.Time { return r.limiters[r.pick(n)].Next(n) }
 
 // Take waits until n tokens are admitted in some Region, and returns ctx
-// naming it (RegionOf) and holding the budget, so that the check's STS
-// calls beyond the n it took pay for themselves (Pay, PayIn).
+// naming it (RegionOf) and holding the check's budget: the n calls paid
+// for there, spent by the calls made there (Spend), and the Regions the
+// calls beyond them pay in (Pay, Spend).
 func (r *Regions) Take(ctx context.Context, n int) (context.Context, error) {
 	i := r.pick(n)
 	if err := r.limiters[i].Take(ctx, n); err != nil {
 		return ctx, err
 	}
-	ctx = context.WithValue(ctx, budgetKey{}, &checkBudget{Regions: r})
+	ctx = context.WithValue(ctx, checkKey{}, &check{Regions: r, paid: map[int]int{i: n}})
 	if r.names[i] == "" {
 		return ctx, nil
 	}
 	return WithRegion(ctx, r.names[i]), nil
 }
 
-type budgetKey struct{}
-
-// checkBudget is the budget a check's context holds (Take): the Regions its
-// calls pay from, and whether a throttled call of the check was already
-// reported in the Region it was sent to (ThrottledIn).
-type checkBudget struct {
-	*Regions
-	throttleReported atomic.Bool
-}
-
-// budgetOf is the budget of the check run in ctx, if it has one.
-func budgetOf(ctx context.Context) (*checkBudget, bool) {
-	b, ok := ctx.Value(budgetKey{}).(*checkBudget)
-	return b, ok
-}
-
-// Pay waits until one more STS call is admitted in the Region of the check
-// run in ctx (the budget and Region Take put there): a call beyond the
-// ones the check took, such as a retry. Without a budget in ctx (an
-// unpaced checker) it returns at once.
-func Pay(ctx context.Context) error { return PayIn(ctx, RegionOf(ctx)) }
-
-// PayIn is Pay for a call made in region instead, such as a call sent to
-// another Region than the check's because the customer's account has the
-// check's disabled: each Region's quota pays for the calls made there.
-func PayIn(ctx context.Context, region string) error {
-	b, ok := budgetOf(ctx)
-	if !ok {
-		return nil
-	}
-	return b.limiters[b.indexOf(region)].Take(ctx, 1)
-}
-
-// ThrottledIn reports that STS throttled a call of the check run in ctx
-// that was sent to region, as stsclient.Regional does for each call, since
-// it alone knows where a call went: region slows down, and Throttled for
-// the same check then slows nothing more. A call sent on to another Region
-// than the check's (its account has the check's disabled) and throttled
-// there so slows that Region, not the check's. Without a budget in ctx it
-// does nothing.
-func ThrottledIn(ctx context.Context, region string) {
-	b, ok := budgetOf(ctx)
-	if !ok {
-		return
-	}
-	b.throttleReported.Store(true)
-	b.limiters[b.indexOf(region)].Throttled()
-}
-
 // Throttled slows down the Region ctx names (the first without one), unless
 // the throttled calls of the check run in ctx were already reported in the
 // Regions they were sent to (ThrottledIn).
 func (r *Regions) Throttled(ctx context.Context) {
-	if b, ok := budgetOf(ctx); ok && b.Regions == r && b.throttleReported.Load() {
+	if b, ok := checkOf(ctx); ok && b.Regions == r && b.throttleReported.Load() {
 		return
 	}
 	r.limiters[r.index(ctx)].Throttled()

@@ -44,29 +44,40 @@ func TestRegionsSpreadChecksAndHoldEachRegionsBudget(t *testing.T) {
 	}
 }
 
-// TestPayTakesFromTheBudgetOfTheCheck: a call a check makes beyond what it
-// took pays one token: Pay in the check's Region, PayIn in the Region it is
-// sent to (another Region, when the customer's account has the check's
-// disabled; one the budget does not list pays in the first). Without a
+// TestPayTakesFromTheBudgetOfTheCheck: every call a check makes is paid
+// for once, in the Region it is sent to. The calls Take paid for are spent
+// by the first calls sent to the check's Region; a call beyond them pays
+// one token: Pay in the Region the call will go to, Spend (just before the
+// call) only when nothing was paid there yet. Once the customer's account
+// answered RegionDisabledException in the check's Region, Pay pays in the
+// next Region, where the call is sent, and nothing more in the disabled
+// one. A Region the budget does not list pays in the first. Without a
 // budget in the context (an unpaced checker) both return at once.
 func TestPayTakesFromTheBudgetOfTheCheck(t *testing.T) {
-	if err := Pay(context.Background()); err != nil {
-		t.Fatalf("Pay without a budget: %v", err)
-	}
-	if err := PayIn(context.Background(), "eu-west-1"); err != nil {
-		t.Fatalf("PayIn without a budget: %v", err)
+	for _, ctx := range []context.Context{context.Background(), Scope(context.Background())} {
+		if err := Pay(ctx); err != nil {
+			t.Fatalf("Pay without a budget: %v", err)
+		}
+		if err := Spend(ctx, "eu-west-1"); err != nil {
+			t.Fatalf("Spend without a budget: %v", err)
+		}
 	}
 	clock := newFakeClock()
-	r, err := NewRegions([]string{"us-east-1", "eu-west-1"}, 10, CallsPerCheck, clock)
+	r, err := NewRegions([]string{"us-east-1", "eu-west-1"}, 30, CallsPerCheck, clock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, err := r.Take(context.Background(), CallsPerCheck)
+	ctx, err := r.Take(WithRegion(context.Background(), "us-east-1"), CallsPerCheck)
 	if err != nil {
 		t.Fatal(err)
 	}
-	home := RegionOf(ctx)
-	other := map[string]string{"us-east-1": "eu-west-1", "eu-west-1": "us-east-1"}[home]
+	if Scope(ctx) != ctx {
+		t.Fatal("Scope replaced the check Take started")
+	}
+	home, other := RegionOf(ctx), "eu-west-1"
+	if home != "us-east-1" {
+		t.Fatalf("the check runs in %q, want us-east-1", home)
+	}
 	// The limiter's theoretical arrival time moves with each token booked.
 	next := func(region string) time.Time {
 		l := r.limiters[r.indexOf(region)]
@@ -74,23 +85,69 @@ func TestPayTakesFromTheBudgetOfTheCheck(t *testing.T) {
 		defer l.mu.Unlock()
 		return l.tat
 	}
+	spend := func(region string) func() error { return func() error { return Spend(ctx, region) } }
+	pay := func() error { return Pay(ctx) }
 	for _, tc := range []struct {
 		name   string
-		pay    func() error
-		region string // the Region that pays
+		do     func() error
+		region string // the Region that books a token; "" for none
 	}{
-		{"Pay", func() error { return Pay(ctx) }, home},
-		{"PayIn another Region", func() error { return PayIn(ctx, other) }, other},
-		{"PayIn a Region not listed", func() error { return PayIn(ctx, "ap-south-1") }, "us-east-1"},
+		{"the first of Take's calls", spend(home), ""},
+		{"the second", spend(home), ""},
+		{"the third", spend(home), ""},
+		{"a fourth call in the check's Region", spend(home), home},
+		{"Pay for a retry", pay, home},
+		{"the retry", spend(home), ""},
+		{"a call sent on to another Region", spend(other), other},
+		{"a call sent to a Region not listed", spend("ap-south-1"), "us-east-1"},
+		{"the check's Region disabled", func() error { SetDisabled(ctx, home); return nil }, ""},
+		{"Pay for a retry after", pay, other},
+		{"the retry, sent to the next Region", spend(other), ""},
+		{"both disabled", func() error { SetDisabled(ctx, other); return nil }, ""},
+		{"Pay then", pay, home},
 	} {
 		before := map[string]time.Time{home: next(home), other: next(other)}
-		if err := tc.pay(); err != nil {
+		if err := tc.do(); err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
 		for _, region := range []string{home, other} {
 			if booked := next(region).After(before[region]); booked != (region == tc.region) {
 				t.Errorf("%s: %s booked a token: %t, want %t", tc.name, region, booked, region == tc.region)
 			}
+		}
+	}
+}
+
+// TestDisabledLastsOneCheck: the Regions a customer's account answered
+// RegionDisabledException in are the check's: another check, paced or not,
+// starts with none, and without a check in the context nothing is kept.
+func TestDisabledLastsOneCheck(t *testing.T) {
+	SetDisabled(context.Background(), "eu-west-1")
+	if Disabled(context.Background(), "eu-west-1") {
+		t.Fatal("kept without a check")
+	}
+	r, err := NewRegions([]string{"us-east-1", "eu-west-1"}, 30, CallsPerCheck, newFakeClock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := r.Take(context.Background(), CallsPerCheck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unpaced := Scope(context.Background())
+	for _, ctx := range []context.Context{first, unpaced} {
+		SetDisabled(ctx, "eu-west-1")
+		if !Disabled(ctx, "eu-west-1") || Disabled(ctx, "us-east-1") {
+			t.Fatal("the check does not keep the Region it was answered RegionDisabledException in, or only it")
+		}
+	}
+	second, err := r.Take(context.Background(), CallsPerCheck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ctx := range []context.Context{second, Scope(context.Background()), Scope(first)} {
+		if Disabled(ctx, "eu-west-1") != (ctx == Scope(first)) {
+			t.Error("a Region disabled in one check is disabled in another")
 		}
 	}
 }

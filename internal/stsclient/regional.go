@@ -17,10 +17,14 @@ import (
 // (stsbudget.RegionOf; the first Region without one). A customer account
 // that has that Region disabled (RegionDisabledException) is asked again
 // in the next Regions in turn, so it is never failed for a Region RoleCall
-// chose; only when every Region is disabled does the error stand. Each such
-// call pays its token in its own Region's budget (stsbudget.PayIn), and a
-// call STS throttles slows the Region it was sent to down
-// (stsbudget.ThrottledIn).
+// chose; only when every Region is disabled does the error stand. The
+// check remembers each Region that answered so (stsbudget.SetDisabled):
+// its later probes and retries are sent to the next Region at once, and
+// paid for there (stsbudget.Pay), instead of asking again where the answer
+// is known; a probe that finds every Region so answered fails as disabled
+// without a call. Each call is paid for in its own Region's budget
+// (stsbudget.Spend), and a call STS throttles slows the Region it was sent
+// to down (stsbudget.ThrottledIn).
 type Regional struct {
 	names   []string
 	clients map[string]probe.Assumer
@@ -71,12 +75,13 @@ func (r *Regional) AssumeRole(ctx context.Context, in probe.AssumeRequest) (prob
 	var err error
 	for k := range r.names {
 		name := r.names[(first+k)%len(r.names)]
-		if k > 0 {
-			// The check paid for its calls in its own Region; one sent
-			// to another Region pays there.
-			if perr := stsbudget.PayIn(ctx, name); perr != nil {
-				return probe.Session{}, &probe.STSError{Kind: probe.ErrTransient, Err: fmt.Errorf("no STS budget in %s for the call: %w", name, perr)}
-			}
+		if stsbudget.Disabled(ctx, name) {
+			continue // answered RegionDisabledException earlier in this check
+		}
+		// The call spends what the check paid for in this Region (its
+		// first calls, a retry's Pay), or pays here.
+		if perr := stsbudget.Spend(ctx, name); perr != nil {
+			return probe.Session{}, &probe.STSError{Kind: probe.ErrTransient, Err: fmt.Errorf("no STS budget in %s for the call: %w", name, perr)}
 		}
 		var s probe.Session
 		s, err = r.clients[name].AssumeRole(ctx, in)
@@ -88,6 +93,18 @@ func (r *Regional) AssumeRole(ctx context.Context, in probe.AssumeRequest) (prob
 		if !errors.Is(err, probe.ErrRegionDisabled) {
 			return s, err
 		}
+		stsbudget.SetDisabled(ctx, name)
+	}
+	if err == nil {
+		// Every Region answered RegionDisabledException earlier in this
+		// check: the answer stands without asking again.
+		err = &probe.STSError{Kind: probe.ErrRegionDisabled, Code: regionDisabledCode, Err: errDisabledEverywhere}
 	}
 	return probe.Session{}, err
 }
+
+// regionDisabledCode is STS's error code for a Region disabled in the
+// account asked for credentials.
+const regionDisabledCode = "RegionDisabledException"
+
+var errDisabledEverywhere = errors.New("the customer's account answered RegionDisabledException in every STS Region earlier in this check")

@@ -87,5 +87,6 @@ func New(cfg aws.Config, o Options) (*sts.Client, error) {
 // Checker returns the checker over an STS port, with AttemptsPerProbe
 // attempts per probe.
 func Checker(a probe.Assumer, o Options) *probe.Checker {
-	return &probe.Checker{STS: a, Attempts: AttemptsPerProbe, BaseDelay: o.BaseDelay, Log: o.Log, Now: o.Now, Pay: stsbudget.Pay}
+	return &probe.Checker{STS: a, Attempts: AttemptsPerProbe, BaseDelay: o.BaseDelay, Log: o.Log, Now: o.Now,
+		Pay: stsbudget.Pay, Scope: stsbudget.Scope}
 }
