@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
-	"github.com/aws/smithy-go/middleware"
 
 	"github.com/rolecall/rolecall/internal/redact"
 	"github.com/rolecall/rolecall/internal/rolearn"
@@ -138,24 +137,23 @@ func (a accessRoleProvider) Retrieve(ctx context.Context) (aws.Credentials, erro
 // of the access role (AccessRole): clients made from it, such as
 // sts.NewFromConfig, act as the access role. A call refused because the
 // cached session is no longer valid (the access role was deleted and
-// created again, as a stack replacement does) drops the session, so the
-// next call signs with a new one instead of failing until it expires.
-// cfg must not itself come from ThroughAccessRole: roles chain through
-// one access role only.
+// created again, as a stack replacement does) drops the session, once, so
+// the next call signs with a new one instead of failing until it expires.
+// A Region other than the one the sessions are issued in that refuses a
+// new session as well as the one before it (an opt-in Region the partner
+// account has not enabled, such as one of StsRegions) is not the
+// session's fault: calls there fail with a *RegionRefusedError, without
+// being sent and without assuming the access role again, while that
+// session lasts, and the next session is tried there once. cfg must not
+// itself come from ThroughAccessRole: roles chain through one access role
+// only.
 func ThroughAccessRole(cfg aws.Config, roleARN, sessionName string) aws.Config {
 	out := cfg.Copy()
 	cache := AccessRole(cfg, roleARN, sessionName)
 	out.Credentials = cache
-	out.APIOptions = append(slices.Clone(cfg.APIOptions), func(s *middleware.Stack) error {
-		return s.Initialize.Add(middleware.InitializeMiddlewareFunc("rolecallDropRefusedSession",
-			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				res, md, err := next.HandleInitialize(ctx, in)
-				if sessionRefused(err) {
-					cache.Invalidate()
-				}
-				return res, md, err
-			}), middleware.After)
-	})
+	home, _ := stsRegion(cfg.Region, roleARN, "") // an error: every Retrieve refuses, no call is made
+	g := &regionGuard{cache: cache, roleARN: roleARN, home: home, refusedIn: map[string]string{}, blocked: map[string]blockedSession{}}
+	out.APIOptions = append(slices.Clone(cfg.APIOptions), g.add)
 	return out
 }
 

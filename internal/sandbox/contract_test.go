@@ -141,6 +141,10 @@ func TestAssumerContract(t *testing.T) {
 		{"deleted role", partnerRole, req(roleARN, externalID), func(s *sandbox.STS) { s.DeleteRole(roleARN) }, want{probe.ErrDenied, "AccessDenied"}},
 		{"region disabled", partnerRole, req(roleARN, externalID), func(s *sandbox.STS) { s.SetRegionDisabled(customer, "us-east-1", true) }, want{probe.ErrRegionDisabled, "RegionDisabledException"}},
 		{"region disabled for another account only", partnerRole, req(roleARN, externalID), func(s *sandbox.STS) { s.SetRegionDisabled("999999999999", "us-east-1", true) }, want{}},
+		// The caller's account, not the role's, has not enabled the Region:
+		// its request is refused before any role is asked.
+		{"region not enabled in the caller's account", partnerRole, req(roleARN, externalID), func(s *sandbox.STS) { s.SetRegionNotEnabled("111122223333", "us-east-1", true) }, want{probe.ErrTransient, "InvalidClientTokenId"}},
+		{"region not enabled in another account only", partnerRole, req(roleARN, externalID), func(s *sandbox.STS) { s.SetRegionNotEnabled("999999999999", "us-east-1", true) }, want{}},
 		{"external ID too short", partnerRole, tooShort, nil, want{probe.ErrTransient, "ValidationError"}},
 		{"invalid session name", partnerRole, badSession, nil, want{probe.ErrTransient, "ValidationError"}},
 		{"session name too long", partnerRole, longSession, nil, want{probe.ErrTransient, "ValidationError"}},

@@ -31,6 +31,9 @@ func (a *embeddedAssumer) AssumeRole(ctx context.Context, in probe.AssumeRequest
 	// The caller is known before the call counts, as over HTTP: an
 	// unknown one draws no fault and spends no quota.
 	c, apiErr := a.sts.configuredCaller(a.caller)
+	if apiErr == nil {
+		apiErr = a.sts.callerRegionRefused(c, a.sts.region)
+	}
 	if apiErr != nil {
 		return probe.Session{}, probe.Classify(apiErr)
 	}

@@ -126,6 +126,9 @@ func (s *STS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if apiErr == nil && caller.issued {
 		apiErr = s.checkSessionSignature(r, body, signer, token)
 	}
+	if apiErr == nil {
+		apiErr = s.callerRegionRefused(caller, region)
+	}
 	if apiErr != nil {
 		s.writeError(w, 0, apiErr)
 		return

@@ -100,6 +100,25 @@ func TestHTTPErrors(t *testing.T) {
 		}
 	})
 
+	t.Run("an opt-in Region the caller's account has not enabled", func(t *testing.T) {
+		s.SetRegionNotEnabled("111122223333", "ap-east-1", true)
+		defer s.SetRegionNotEnabled("111122223333", "ap-east-1", false)
+		_, err := (&probe.STS{Client: stsClient(srv.URL, partnerKey, "ap-east-1")}).AssumeRole(context.Background(), req(roleARN, externalID))
+		if !errors.Is(err, probe.ErrTransient) || codeOf(err) != "InvalidClientTokenId" {
+			t.Errorf("AssumeRole in ap-east-1: %v, want InvalidClientTokenId (the partner's account, not the customer's role)", err)
+		}
+		var ae smithy.APIError
+		if _, err := stsClient(srv.URL, partnerKey, "ap-east-1").GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{}); !errors.As(err, &ae) || ae.ErrorCode() != "InvalidClientTokenId" {
+			t.Errorf("GetCallerIdentity in ap-east-1: %v, want InvalidClientTokenId", err)
+		}
+		if _, err := (&probe.STS{Client: stsClient(srv.URL, partnerKey, "eu-west-1")}).AssumeRole(context.Background(), req(roleARN, externalID)); err != nil {
+			t.Errorf("eu-west-1: %v", err)
+		}
+		if _, err := s.Assumer(partnerRole).AssumeRole(context.Background(), req(roleARN, externalID)); err != nil {
+			t.Errorf("embedded, in us-east-1: %v", err)
+		}
+	})
+
 	raw := []struct {
 		name       string
 		method     string

@@ -117,6 +117,9 @@ type STS struct {
 	// principals no longer exist (resolveRoleLocked).
 	gone     map[string]bool
 	disabled map[string]bool // "<account>/<region>"
+	// notEnabled: the opt-in Regions an account has not enabled, as
+	// "<account>/<region>" (SetRegionNotEnabled).
+	notEnabled map[string]bool
 	// identityPolicies: role ARN or user ARN → its identity-based policies.
 	identityPolicies map[string][]*Policy
 	orgs             map[string]string // account ID → organization ID
@@ -147,17 +150,18 @@ type sandboxRole struct {
 // New returns a sandbox STS with no roles and no faults.
 func New(cfg Config) *STS {
 	s := &STS{
-		partition: cfg.Partition,
-		region:    cfg.Region,
-		now:       cfg.Now,
-		seed:      cfg.Seed,
-		tokenKey:  newTokenKey(),
-		callers:   map[string]string{},
-		roles:     map[string]sandboxRole{},
-		byClaim:   map[string]string{},
-		gone:      map[string]bool{},
-		disabled:  map[string]bool{},
-		orgs:      map[string]string{},
+		partition:  cfg.Partition,
+		region:     cfg.Region,
+		now:        cfg.Now,
+		seed:       cfg.Seed,
+		tokenKey:   newTokenKey(),
+		callers:    map[string]string{},
+		roles:      map[string]sandboxRole{},
+		byClaim:    map[string]string{},
+		gone:       map[string]bool{},
+		disabled:   map[string]bool{},
+		notEnabled: map[string]bool{},
+		orgs:       map[string]string{},
 
 		identityPolicies: map[string][]*Policy{},
 		rng:              rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5a4e_d805_7e5b_0001)),
@@ -327,6 +331,35 @@ func (s *STS) SetRegionDisabled(accountID, region string, disabled bool) {
 	} else {
 		delete(s.disabled, accountID+"/"+region)
 	}
+}
+
+// SetRegionNotEnabled makes region an opt-in Region that account has not
+// enabled (or has enabled again). STS there takes no request of the
+// account's principals, their sessions included: IAM requires a Region not
+// enabled by default to be enabled in the account making the request, not
+// only in the one whose role is assumed (that one is SetRegionDisabled),
+// and STS refuses such a request as a token it does not know,
+// InvalidClientTokenId, for every action.
+func (s *STS) SetRegionNotEnabled(accountID, region string, notEnabled bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if notEnabled {
+		s.notEnabled[accountID+"/"+region] = true
+	} else {
+		delete(s.notEnabled, accountID+"/"+region)
+	}
+}
+
+// callerRegionRefused is the refusal of a request of c signed for region,
+// an opt-in Region c's account has not enabled (SetRegionNotEnabled), or
+// nil.
+func (s *STS) callerRegionRefused(c caller, region string) *APIError {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.notEnabled[c.id.account+"/"+region] {
+		return errInvalidToken
+	}
+	return nil
 }
 
 // APIError is an STS error as the sandbox returns it. It implements

@@ -1,0 +1,143 @@
+package access
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+)
+
+// stsLedger serves h and counts, by the Region of their signature, the
+// requests it gets and the AssumeRole calls of one role among them.
+type stsLedger struct {
+	h    http.Handler
+	role string
+
+	mu       sync.Mutex
+	requests map[string]int
+	assumed  map[string]int
+}
+
+func (l *stsLedger) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	region := ""
+	if _, scope, ok := strings.Cut(r.Header.Get("Authorization"), "Credential="); ok {
+		if f := strings.Split(scope, "/"); len(f) > 2 {
+			region = f[2]
+		}
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body)) // the sandbox checks the signature of the body
+	form, _ := url.ParseQuery(string(body))
+	l.mu.Lock()
+	l.requests[region]++
+	if form.Get("Action") == "AssumeRole" && form.Get("RoleArn") == l.role {
+		l.assumed[region]++
+	}
+	l.mu.Unlock()
+	l.h.ServeHTTP(w, r)
+}
+
+func (l *stsLedger) counts() (requests, assumed map[string]int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return clone(l.requests), clone(l.assumed)
+}
+
+func clone(m map[string]int) map[string]int {
+	out := map[string]int{}
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// With StsRegions, the verifier's STS clients of every Region sign with
+// the one access-role session of ThroughAccessRole. A Region the partner
+// account has not enabled refuses every session (InvalidClientTokenId);
+// each refusal used to drop the session, so every call there assumed the
+// access role again, outside the STS budget. Now the Region is blocked for
+// the session after it refused a new one too: its calls fail with a
+// *RegionRefusedError (ErrAccessRole, the partner's configuration) without
+// being sent, the access role is assumed no more, and the deployment's
+// Region keeps the session. A new session is tried there once, and works
+// once the Region is enabled.
+func TestThroughAccessRoleStopsAtARegionThatRefusesItsSessions(t *testing.T) {
+	const acct = "444455556666"
+	w := newAccessWorld(t, acct)
+	w.sts.SetRegionNotEnabled(partnerAccount, "ap-east-1", true)
+	ledger := &stsLedger{h: w.sts, role: accessRoleARN, requests: map[string]int{}, assumed: map[string]int{}}
+	srv := httptest.NewServer(ledger)
+	defer srv.Close()
+	base := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
+		Credentials: credentials.NewStaticCredentialsProvider(workloadKey, "secret", "")}
+	through := ThroughAccessRole(base, accessRoleARN, "rolecall-verifier")
+	home := sts.NewFromConfig(through)
+	optIn := through.Copy()
+	optIn.Region = "ap-east-1"
+	far := sts.NewFromConfig(optIn)
+	in := &sts.AssumeRoleInput{RoleArn: aws.String(customerRole(acct)), RoleSessionName: aws.String("rolecall-check"), ExternalId: aws.String("rc-ext-" + acct)}
+	ctx := context.Background()
+
+	if _, err := home.AssumeRole(ctx, in); err != nil {
+		t.Fatalf("in us-east-1: %v", err)
+	}
+	const calls = 10
+	var last error
+	for range calls {
+		if _, last = far.AssumeRole(ctx, in); last == nil {
+			t.Fatal("ap-east-1, not enabled in the partner account, took a call")
+		}
+	}
+	var refused *RegionRefusedError
+	if !errors.As(last, &refused) || refused.Region != "ap-east-1" || refused.Home != "us-east-1" || refused.Code != "InvalidClientTokenId" || !errors.Is(last, ErrAccessRole) {
+		t.Fatalf("call in ap-east-1 = %v; want a *RegionRefusedError for ap-east-1 matching ErrAccessRole", last)
+	}
+	if !strings.Contains(last.Error(), "enable ap-east-1 in the partner account") {
+		t.Errorf("error %q does not say what to fix", last)
+	}
+	requests, assumed := ledger.counts()
+	// The first session refused there is dropped (it could be stale); the
+	// second, new, refused too, is not.
+	if assumed["us-east-1"] != 2 || requests["ap-east-1"] != 2 {
+		t.Errorf("%d calls in ap-east-1: the access role was assumed %d times, ap-east-1 got %d requests; want 2 and 2",
+			calls, assumed["us-east-1"], requests["ap-east-1"])
+	}
+	if _, err := home.AssumeRole(ctx, in); err != nil {
+		t.Fatalf("in us-east-1 after: %v", err)
+	}
+	if _, a := ledger.counts(); a["us-east-1"] != 2 {
+		t.Errorf("us-east-1 assumed the access role again (%d times in all)", a["us-east-1"])
+	}
+
+	// Enabled, the Region is tried with the next session: here the access
+	// role is replaced, us-east-1 refuses the old session and gets a new one.
+	w.sts.SetRegionNotEnabled(partnerAccount, "ap-east-1", false)
+	w.sts.DeleteRole(accessRoleARN)
+	w.putAccessRole(t)
+	w.putCustomerRoles(t, acct)
+	var ae smithy.APIError
+	if _, err := home.AssumeRole(ctx, in); !errors.As(err, &ae) || ae.ErrorCode() != "InvalidClientTokenId" {
+		t.Fatalf("in us-east-1 with the old session: %v; want InvalidClientTokenId", err)
+	}
+	if _, err := far.AssumeRole(ctx, in); err != nil {
+		t.Errorf("in ap-east-1, enabled, with a new session: %v", err)
+	}
+	if _, err := far.AssumeRole(ctx, in); err != nil {
+		t.Errorf("in ap-east-1 again: %v", err)
+	}
+}
