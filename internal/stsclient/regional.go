@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/rolecall/rolecall/access"
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/rolearn"
 	"github.com/rolecall/rolecall/internal/stsbudget"
@@ -25,9 +28,21 @@ import (
 // without a call. Each call is paid for in its own Region's budget
 // (stsbudget.Spend), and a call STS throttles slows the Region it was sent
 // to down (stsbudget.ThrottledIn).
+//
+// A Region the partner account refuses (access.RegionRefusedError: an
+// opt-in Region it has not enabled, which refuses the access role's
+// sessions) says nothing of the customer's account: the call goes on to
+// the next Region as well, and the first such refusal of each Region is
+// logged, since the check then passes and shows nothing of it. When no
+// Region answered otherwise, the refusal stands, transient: the partner's
+// configuration, never the customer's account, is at fault.
 type Regional struct {
 	names   []string
 	clients map[string]probe.Assumer
+	log     *slog.Logger
+	// warned holds the Regions whose refusal by the partner account was
+	// logged.
+	warned sync.Map
 }
 
 var _ probe.Assumer = (*Regional)(nil)
@@ -38,7 +53,7 @@ func NewRegional(cfg aws.Config, regions []string, o Options) (*Regional, error)
 	if cfg.Region == "" {
 		return nil, ErrNoRegion
 	}
-	r := &Regional{clients: map[string]probe.Assumer{}}
+	r := &Regional{clients: map[string]probe.Assumer{}, log: o.Log}
 	for _, name := range stsbudget.RegionList(cfg.Region, regions) {
 		// Another partition's STS cannot assume this partition's roles
 		// with these credentials: every check sent there would be lost.
@@ -72,7 +87,7 @@ func (r *Regional) AssumeRole(ctx context.Context, in probe.AssumeRequest) (prob
 			first = i
 		}
 	}
-	var err error
+	var err, refusedErr error
 	for k := range r.names {
 		name := r.names[(first+k)%len(r.names)]
 		if stsbudget.Disabled(ctx, name) {
@@ -90,10 +105,21 @@ func (r *Regional) AssumeRole(ctx context.Context, in probe.AssumeRequest) (prob
 			// Region after a fallback.
 			stsbudget.ThrottledIn(ctx, name)
 		}
+		if refused := (*access.RegionRefusedError)(nil); errors.As(err, &refused) {
+			r.warnRefused(ctx, refused)
+			refusedErr = err
+			continue
+		}
 		if !errors.Is(err, probe.ErrRegionDisabled) {
 			return s, err
 		}
 		stsbudget.SetDisabled(ctx, name)
+	}
+	if refusedErr != nil {
+		// A Region the partner account refuses was not asked: the other
+		// Regions' RegionDisabledException does not make the customer's
+		// account disabled everywhere.
+		return probe.Session{}, refusedErr
 	}
 	if err == nil {
 		// Every Region answered RegionDisabledException earlier in this
@@ -101,6 +127,19 @@ func (r *Regional) AssumeRole(ctx context.Context, in probe.AssumeRequest) (prob
 		err = &probe.STSError{Kind: probe.ErrRegionDisabled, Code: regionDisabledCode, Err: errDisabledEverywhere}
 	}
 	return probe.Session{}, err
+}
+
+// warnRefused logs, once per Region, that the partner account refuses the
+// Region's calls, with what to do about it.
+func (r *Regional) warnRefused(ctx context.Context, e *access.RegionRefusedError) {
+	if _, done := r.warned.LoadOrStore(e.Region, true); done {
+		return
+	}
+	log := r.log
+	if log == nil {
+		log = slog.Default()
+	}
+	log.WarnContext(ctx, "an STS Region refuses the partner's calls; checks go to the next Region", "region", e.Region, "error", e.Error())
 }
 
 // regionDisabledCode is STS's error code for a Region disabled in the

@@ -3,8 +3,10 @@ package stsclient
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -14,20 +16,29 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/rolecall/rolecall/access"
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/stsbudget"
+	"github.com/rolecall/rolecall/internal/testkit/syncbuf"
 	"github.com/rolecall/rolecall/internal/testkit/testclock"
 )
 
-// regionFake answers for one Region, or says the Region is disabled.
+// regionFake answers for one Region, or says the Region is disabled in
+// the customer's account, or refused by the partner's.
 type regionFake struct {
 	name     string
 	disabled bool
+	refused  bool
 	calls    *[]string
 }
 
 func (f regionFake) AssumeRole(ctx context.Context, in probe.AssumeRequest) (probe.Session, error) {
 	*f.calls = append(*f.calls, f.name)
+	if f.refused {
+		// As probe.STS classifies the error of a call the access role's
+		// guard stops.
+		return probe.Session{}, probe.Classify(fmt.Errorf("operation error STS: AssumeRole: %w", &access.RegionRefusedError{Region: f.name, Home: "us-east-1", Code: "InvalidClientTokenId"}))
+	}
 	if f.disabled {
 		return probe.Session{}, &probe.STSError{Kind: probe.ErrRegionDisabled, Code: "RegionDisabledException", Err: errors.New("STS is not activated in this region")}
 	}
@@ -39,21 +50,28 @@ func TestRegionalRoutesAndFallsBack(t *testing.T) {
 		name     string
 		region   string // of the check's tokens
 		disabled []string
+		refused  []string // by the partner account
 		want     []string // Regions called, in order
 		err      error
 	}{
-		{"no Region named: the deployment's", "", nil, []string{"us-east-1"}, nil},
-		{"the Region the tokens came from", "eu-west-1", nil, []string{"eu-west-1"}, nil},
-		{"disabled in the customer's account: the next", "eu-south-1", []string{"eu-south-1"}, []string{"eu-south-1", "us-east-1"}, nil},
-		{"disabled twice: the one after", "eu-west-1", []string{"eu-west-1", "eu-south-1"}, []string{"eu-west-1", "eu-south-1", "us-east-1"}, nil},
-		{"disabled everywhere: the error stands", "us-east-1", []string{"us-east-1", "eu-west-1", "eu-south-1"}, []string{"us-east-1", "eu-west-1", "eu-south-1"}, probe.ErrRegionDisabled},
+		{"no Region named: the deployment's", "", nil, nil, []string{"us-east-1"}, nil},
+		{"the Region the tokens came from", "eu-west-1", nil, nil, []string{"eu-west-1"}, nil},
+		{"disabled in the customer's account: the next", "eu-south-1", []string{"eu-south-1"}, nil, []string{"eu-south-1", "us-east-1"}, nil},
+		{"disabled twice: the one after", "eu-west-1", []string{"eu-west-1", "eu-south-1"}, nil, []string{"eu-west-1", "eu-south-1", "us-east-1"}, nil},
+		{"disabled everywhere: the error stands", "us-east-1", []string{"us-east-1", "eu-west-1", "eu-south-1"}, nil, []string{"us-east-1", "eu-west-1", "eu-south-1"}, probe.ErrRegionDisabled},
+		{"refused by the partner account: the next", "eu-west-1", nil, []string{"eu-west-1"}, []string{"eu-west-1", "eu-south-1"}, nil},
+		{"refused by the partner, disabled by the customer: the next", "eu-west-1", []string{"eu-south-1"}, []string{"eu-west-1"}, []string{"eu-west-1", "eu-south-1", "us-east-1"}, nil},
+		{"disabled wherever the partner is not refused: transient, not the customer's", "eu-west-1", []string{"us-east-1", "eu-south-1"}, []string{"eu-west-1"},
+			[]string{"eu-west-1", "eu-south-1", "us-east-1"}, probe.ErrTransient},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var calls []string
 			r := &Regional{names: []string{"us-east-1", "eu-west-1", "eu-south-1"}, clients: map[string]probe.Assumer{}}
 			for _, n := range r.names {
-				r.clients[n] = regionFake{name: n, disabled: slices.Contains(tc.disabled, n), calls: &calls}
+				r.clients[n] = regionFake{name: n, disabled: slices.Contains(tc.disabled, n), refused: slices.Contains(tc.refused, n), calls: &calls}
 			}
+			var logged syncbuf.Buffer
+			r.log = slog.New(slog.NewTextHandler(&logged, nil))
 			ctx := context.Background()
 			if tc.region != "" {
 				ctx = stsbudget.WithRegion(ctx, tc.region)
@@ -64,6 +82,16 @@ func TestRegionalRoutesAndFallsBack(t *testing.T) {
 			}
 			if !slices.Equal(calls, tc.want) {
 				t.Fatalf("called %v, want %v", calls, tc.want)
+			}
+			if warned := strings.Contains(logged.String(), "region=eu-west-1"); warned != (len(tc.refused) > 0) {
+				t.Fatalf("the refusal by the partner account logged %v, want %v:\n%s", warned, len(tc.refused) > 0, logged.String())
+			}
+			if len(tc.refused) > 0 {
+				// Once per Region: every check it refuses would log it.
+				_, _ = r.AssumeRole(ctx, probe.AssumeRequest{RoleARN: "arn:aws:iam::111122223333:role/R"})
+				if n := strings.Count(logged.String(), "refuses the partner's calls"); n != 1 {
+					t.Fatalf("logged %d times, want once:\n%s", n, logged.String())
+				}
 			}
 		})
 	}
