@@ -302,3 +302,44 @@ func TestChainBlamesTheAccessRole(t *testing.T) {
 		})
 	}
 }
+
+// TestAccessRoleRefusalBacksOff: STS's refusal of the access role is
+// answered again, without asking STS, to every connection while its
+// backoff lasts (FailureBackoff, doubling), and a mended access role is
+// used at the first call after it.
+func TestAccessRoleRefusalBacksOff(t *testing.T) {
+	accounts := []string{"444455556666", "555566667777", "666677778888"}
+	w := newWorld(t, accounts...)
+	w.sts.AddRole(accessRoleARN, "arn:aws:iam::"+partnerAccount+":role/someone-else", "")
+	ctx := context.Background()
+	asked := func() int {
+		n := 0
+		for _, r := range w.sts.Requests() {
+			if r.Get("RoleArn") == accessRoleARN {
+				n++
+			}
+		}
+		return n
+	}
+	round := func(want error) {
+		t.Helper()
+		for _, a := range accounts {
+			if _, err := w.client.Credentials("acme", a).Retrieve(ctx); !errors.Is(err, want) || (want == nil) != (err == nil) {
+				t.Fatalf("credentials of %s: %v, want %v", a, err, want)
+			}
+		}
+	}
+	for i, wantAsked := range []int{1, 2} {
+		round(ErrAccessRole)
+		if got := asked(); got != wantAsked {
+			t.Fatalf("round %d: STS asked for the access role %d times, want %d", i+1, got, wantAsked)
+		}
+		// Past every backoff, the connections' and the access role's.
+		w.clock.Advance(FailureBackoff << i)
+	}
+	w.sts.AddRole(accessRoleARN, workloadRole, "")
+	round(nil)
+	if got := asked(); got != 3 {
+		t.Fatalf("mended: STS asked for the access role %d times in all, want 3 (one session for every connection)", got)
+	}
+}
