@@ -1,7 +1,6 @@
 package access
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -57,7 +56,10 @@ func (s SigV4) Authorize(ctx context.Context, r *http.Request, body []byte) erro
 	if s.Credentials == nil {
 		return errors.New("SigV4: no AWS credentials to sign the RoleCall API request with")
 	}
-	region := cmp.Or(s.Region, rolearn.ExecuteAPIRegion(r.URL.Hostname()))
+	region := s.Region
+	if region == "" {
+		region = rolearn.ExecuteAPIRegion(r.URL.Hostname())
+	}
 	if region == "" {
 		// An empty region would only earn a signature mismatch from
 		// the gateway; say what is missing instead.
