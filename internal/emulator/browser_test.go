@@ -509,6 +509,23 @@ func TestBrowserOnboarding(t *testing.T) {
 	}
 	screenshot(t, ctx, dir, "12-ops-rotated")
 
+	// The connection limit: refused with the API's message out of range,
+	// set within it.
+	do(t, ctx, "limit out of range",
+		chromedp.SendKeys(chromedp.ID("limit-tenant"), "paging"),
+		chromedp.SendKeys(chromedp.ID("limit-max"), "0"),
+		chromedp.Click(chromedp.CSS(`#limit-form button[type="submit"]`)),
+		waitFor(`/from 1 to 10000/.test(document.getElementById('limit-error').textContent) && !document.getElementById('limit-error').hidden`, 5*time.Second))
+	do(t, ctx, "set the limit",
+		clearField("limit-max"),
+		chromedp.SendKeys(chromedp.ID("limit-max"), "250"),
+		chromedp.Click(chromedp.CSS(`#limit-form button[type="submit"]`)),
+		waitFor(`/paging may now have 250 live connections/.test(document.getElementById('limit-result').textContent) && document.getElementById('limit-error').hidden`, 5*time.Second))
+	if tn, err := s.Service.Tenant(context.Background(), "paging"); err != nil || tn.MaxConnections != 250 {
+		t.Errorf("tenant paging after the page set its limit: %+v, %v", tn, err)
+	}
+	screenshot(t, ctx, dir, "13-ops-limit")
+
 	// The token is kept for the tab: a reload needs no sign-in.
 	do(t, ctx, "reload ops", chromedp.Navigate(s.URL+"/ops"), chromedp.WaitVisible(chromedp.ID("console")))
 }

@@ -378,6 +378,23 @@
     });
   });
 
+  // --- connection limit -------------------------------------------------------------
+  $('limit-form').addEventListener('submit', function (e) {
+    e.preventDefault();
+    var id = $('limit-tenant').value.trim();
+    var n = $('limit-max').value.trim();
+    var err = $('limit-error');
+    var out = $('limit-result');
+    err.hidden = true;
+    out.textContent = '';
+    if (!id) { err.textContent = 'Enter the tenant ID.'; err.hidden = false; return; }
+    if (!/^[0-9]+$/.test(n)) { err.textContent = 'Enter the most live connections the tenant may have: a whole number from 1 to 10,000.'; err.hidden = false; return; }
+    api('PATCH', '/v1/tenants/' + encodeURIComponent(id), { maxConnections: parseInt(n, 10) }).then(function (r) {
+      if (!r.ok) { err.textContent = r.error.message; err.hidden = false; return; }
+      out.appendChild(el('p', null, id + ' may now have ' + r.data.maxConnections + ' live connections.'));
+    });
+  });
+
   // --- events ---------------------------------------------------------------------
   function pollEvents() {
     var list = $('events');
