@@ -2,13 +2,11 @@ package onboarding
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/rolearn"
-	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
@@ -57,9 +55,9 @@ func (s *Service) CreateTenantWith(ctx context.Context, id, name string, opts Te
 
 // SetMaxConnections sets a tenant's connection limit (1 to 10,000) and
 // returns the tenant. A limit below the tenant's live connections is set
-// too: it disconnects nothing, and refuses new connections until enough
-// are disconnected; connections already made, resubmitted or re-checked
-// are not affected.
+// too: it disconnects none, and refuses each submission that would add a
+// live connection until enough are disconnected; the live connections'
+// checks and resubmissions go on as before.
 func (s *Service) SetMaxConnections(ctx context.Context, id string, limit int) (tenant.Tenant, error) {
 	if err := tenant.ValidateID(id); err != nil {
 		return tenant.Tenant{}, err
@@ -68,10 +66,7 @@ func (s *Service) SetMaxConnections(ctx context.Context, id string, limit int) (
 		return tenant.Tenant{}, err
 	}
 	t, err := s.Store.SetMaxConnections(ctx, id, limit)
-	if errors.Is(err, store.ErrNotFound) {
-		return tenant.Tenant{}, &Error{Code: CodeNotFound, Field: "tenantId", Message: fmt.Sprintf("no tenant %q", id), Err: err}
-	}
-	return t, err
+	return t, noSuchTenant(id, err)
 }
 
 // SubmitInvited is Submit for a customer holding an invite code (already

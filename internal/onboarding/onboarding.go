@@ -139,10 +139,16 @@ func (s *Service) Tenant(ctx context.Context, id string) (tenant.Tenant, error) 
 		return tenant.Tenant{}, err
 	}
 	t, err := s.Store.GetTenant(ctx, id)
+	return t, noSuchTenant(id, err)
+}
+
+// noSuchTenant is err as the client gets it: NOT_FOUND (field tenantId)
+// when the store has no tenant id.
+func noSuchTenant(id string, err error) error {
 	if errors.Is(err, store.ErrNotFound) {
-		return tenant.Tenant{}, &Error{Code: CodeNotFound, Field: "tenantId", Message: fmt.Sprintf("no tenant %q", id), Err: err}
+		return &Error{Code: CodeNotFound, Field: "tenantId", Message: fmt.Sprintf("no tenant %q", id), Err: err}
 	}
-	return t, err
+	return err
 }
 
 // RotateOptions are the options of a rotation.
