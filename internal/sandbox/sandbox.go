@@ -326,11 +326,7 @@ func (s *STS) TrustPolicy(roleARN string) ([]byte, bool) {
 func (s *STS) SetRegionDisabled(accountID, region string, disabled bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if disabled {
-		s.disabled[accountID+"/"+region] = true
-	} else {
-		delete(s.disabled, accountID+"/"+region)
-	}
+	setMember(s.disabled, accountID+"/"+region, disabled)
 }
 
 // SetRegionNotEnabled makes region an opt-in Region that account has not
@@ -343,10 +339,15 @@ func (s *STS) SetRegionDisabled(accountID, region string, disabled bool) {
 func (s *STS) SetRegionNotEnabled(accountID, region string, notEnabled bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if notEnabled {
-		s.notEnabled[accountID+"/"+region] = true
+	setMember(s.notEnabled, accountID+"/"+region, notEnabled)
+}
+
+// setMember puts key in the set m, or takes it out.
+func setMember(m map[string]bool, key string, in bool) {
+	if in {
+		m[key] = true
 	} else {
-		delete(s.notEnabled, accountID+"/"+region)
+		delete(m, key)
 	}
 }
 
