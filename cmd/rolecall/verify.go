@@ -55,11 +55,12 @@ calls at once: with the external ID, WITHOUT an external ID, and with a random d
 of the external ID's shape (both of which must be denied), and the session's account.
 An external ID RoleCall did not generate gets a decoy that keeps all of it but its last
 run of letters and digits (acme- and three random digits for acme-123), so that a
-wildcard such as StringLike "acme-*" is caught. With --previous-external-id (a
-rotation's grace period), the previous ID is tried when the current one is denied, as
-the pipeline does. It prints each step with its latency, code and the hint for the
-customer. Exit status: 0 when the role would be VERIFIED, 1 when not, 2 for usage
-errors.
+wildcard such as StringLike "acme-*" is caught, and a second decoy of RoleCall's own
+shape besides (one more call), so that StringLike "rc-*" is still caught. With
+--previous-external-id (a rotation's grace period), the previous ID is tried when the
+current one is denied, as the pipeline does. It prints each step with its latency,
+code and the hint for the customer. Exit status: 0 when the role would be VERIFIED, 1
+when not, 2 for usage errors.
 
 The external ID is a secret, and a flag's value shows in the process list (ps) to
 every user of the machine: give it with --external-id-file FILE (the file's one line;

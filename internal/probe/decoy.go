@@ -36,6 +36,29 @@ func decoyFor(externalID string, avoid ...string) string {
 	}
 }
 
+// decoysFor is the decoys a check made with externalID sends: decoyFor's,
+// and for an ID RoleCall did not generate also one of RoleCall's own
+// shape, so that a trust policy that also accepts any ID of RoleCall's
+// shape ("rc-*", which every tenant's ID matches) is caught too: the
+// decoy of the ID's shape adds a hole it catches, and hides none.
+func decoysFor(externalID string, avoid ...string) []string {
+	d := decoyFor(externalID, avoid...)
+	if tenant.IsGeneratedExternalID(d) {
+		return []string{d}
+	}
+	return []string{d, generatedDecoy(avoid)}
+}
+
+// generatedDecoy is a fresh ID of RoleCall's shape that is none of avoid.
+func generatedDecoy(avoid []string) string {
+	for {
+		d := tenant.NewExternalID()
+		if !containsFold(avoid, d) {
+			return d
+		}
+	}
+}
+
 func decoyOnce(id string) string {
 	if tenant.IsGeneratedExternalID(id) {
 		return tenant.NewExternalID()

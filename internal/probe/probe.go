@@ -31,10 +31,13 @@ const (
 // like the tenant's external ID (never logged): for an ID RoleCall
 // generated, another one ("rc-" and 160 random bits); for any other, the
 // same ID with its last run of letters and digits replaced by random ones
-// (decoyFor). Only the first may succeed. When the first is denied and
-// the request carries a previous external ID (a rotation's grace period),
-// one more probe tries that one. Each probe retries transient errors on its own, so a check makes
-// at most 4 × Attempts calls (12 by default): Attempts per probe.
+// (decoyFor), and then a second decoy of RoleCall's shape besides, which
+// costs one more call (decoysFor). Only the first may succeed. When the
+// first is denied and the request carries a previous external ID (a
+// rotation's grace period), one more probe tries that one. Each probe
+// retries transient errors on its own, so a check makes at most
+// 4 × Attempts calls (12 by default), 5 × Attempts with an ID RoleCall
+// did not generate: Attempts per probe.
 type Checker struct {
 	STS Assumer
 	// Attempts per probe for transient errors (default 3), with jittered
@@ -110,17 +113,37 @@ func (c *Checker) Check(ctx context.Context, req Request) Report {
 		Policy:          SessionPolicy,
 	}
 	with := func(extID string) AssumeRequest { in := base; in.ExternalID = extID; return in }
-	decoy := decoyFor(req.ExternalID, req.ExternalID, req.PreviousExternalID)
+	decoys := decoysFor(req.ExternalID, req.ExternalID, req.PreviousExternalID)
+	decoy := decoys[0]
 
 	// The negative probes run beside the real call. Once the real call has
 	// decided the outcome on its own, their answers no longer matter: the
 	// calls in flight finish, but no retry is started.
 	decided := make(chan struct{})
-	var without, dec probe
+	var without probe
+	decs := make([]probe, len(decoys))
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(1 + len(decoys))
 	go func() { defer wg.Done(); without = c.assume(ctx, decided, StepWithoutExtID, with("")) }()
-	go func() { defer wg.Done(); dec = c.assume(ctx, decided, StepDecoyExtID, with(decoy)) }()
+	for i, d := range decoys {
+		go func() {
+			defer wg.Done()
+			if i == 0 {
+				decs[i] = c.assume(ctx, decided, StepDecoyExtID, with(d))
+				return
+			}
+			// A decoy beyond the first is a call beyond the three a
+			// check paid for: it pays first, as a retry does.
+			if c.Pay != nil {
+				if err := c.Pay(ctx); err != nil {
+					err = &STSError{Kind: ErrTransient, Err: fmt.Errorf("no STS budget for the call: %w", err)}
+					decs[i] = probe{step: Step{Name: StepDecoyExtID, Code: string(connection.ResultTransient)}, err: err}
+					return
+				}
+			}
+			decs[i] = c.assume(ctx, decided, StepDecoyExtID, with(d))
+		}()
+	}
 	cur := c.assume(ctx, nil, StepAssume, with(req.ExternalID))
 	primary, fallback := cur, false
 	var prev probe
@@ -132,6 +155,7 @@ func (c *Checker) Check(ctx context.Context, req Request) Report {
 		close(decided)
 	}
 	wg.Wait()
+	dec := worstDecoy(decs)
 
 	out := connection.Outcome{Version: req.Version, ExternalIDVersion: req.ExternalIDVersion, ExternalIDCurrent: cur.err == nil, CheckedAt: c.now()}
 	if fallback && prev.err == nil {
@@ -209,6 +233,23 @@ func (c *Checker) Check(ctx context.Context, req Request) Report {
 		return decide(connection.ResultNotEnforced, connection.NotEnforcedAnyExternalID, &dec.step)
 	}
 	return decide(connection.ResultOK, "")
+}
+
+// worstDecoy is what the decoy probes found together, as one probe: the
+// first that succeeded (the trust policy's hole), else the first that was
+// not denied (the question stays open), else the first.
+func worstDecoy(decs []probe) probe {
+	for _, p := range decs {
+		if p.err == nil {
+			return p
+		}
+	}
+	for _, p := range decs {
+		if !p.denied() {
+			return p
+		}
+	}
+	return decs[0]
 }
 
 func maskedOrEmpty(id string) string {

@@ -131,7 +131,7 @@ func (f timedRegion) AssumeRole(ctx context.Context, in probe.AssumeRequest) (pr
 	switch {
 	case f.disabled:
 		return probe.Session{}, &probe.STSError{Kind: probe.ErrRegionDisabled, Code: "RegionDisabledException", Err: errors.New("STS is not activated in this region")}
-	case in.ExternalID != "rc-EXAMPLEEXAMPLEEXAMPLEEXAMPLEEXAMP":
+	case in.ExternalID != "rc-EXAMPLEEXAMPLEEXAMPLEEXAMPLE2345":
 		return probe.Session{}, &probe.STSError{Kind: probe.ErrDenied, Code: "AccessDenied", Err: errors.New("denied")}
 	}
 	return probe.Session{AssumedRoleARN: "arn:aws:sts::111122223333:assumed-role/R/s", AccountID: "111122223333"}, nil
@@ -166,7 +166,7 @@ func TestRegionFallbackStaysInsideEachRegionsBudget(t *testing.T) {
 						return
 					}
 					checker.Check(cctx, probe.Request{TenantID: "acme", AccountID: "111122223333", RoleARN: "arn:aws:iam::111122223333:role/R",
-						ExternalID: "rc-EXAMPLEEXAMPLEEXAMPLEEXAMPLEEXAMP", ExternalIDVersion: 1, Version: 1})
+						ExternalID: "rc-EXAMPLEEXAMPLEEXAMPLEEXAMPLE2345", ExternalIDVersion: 1, Version: 1})
 				}
 			})
 		}
@@ -235,7 +235,7 @@ func TestThrottlingSlowsTheRegionItCameFrom(t *testing.T) {
 			t.Fatalf("Take: Region %q, %v; want us-east-1", stsbudget.RegionOf(ctx), err)
 		}
 		rep := Checker(r, Options{Log: slog.New(slog.DiscardHandler)}).Check(ctx, probe.Request{TenantID: "acme", AccountID: "111122223333",
-			RoleARN: "arn:aws:iam::111122223333:role/R", ExternalID: "rc-EXAMPLEEXAMPLEEXAMPLEEXAMPLEEXAMP", ExternalIDVersion: 1, Version: 1})
+			RoleARN: "arn:aws:iam::111122223333:role/R", ExternalID: "rc-EXAMPLEEXAMPLEEXAMPLEEXAMPLE2345", ExternalIDVersion: 1, Version: 1})
 		if !stsbudget.Throttled(rep) {
 			t.Fatalf("report %+v does not show the throttling", rep)
 		}

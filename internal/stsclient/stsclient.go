@@ -31,9 +31,11 @@ import (
 // check) makes at most: the Checker's attempts, the SDK retrying none.
 const AttemptsPerProbe = 3
 
-// MaxCallsPerCheck is the most STS calls one check makes: its probes'
-// attempts, with the fourth probe a check makes during a rotation's grace
-// (the previous external ID, when the current one is denied).
+// MaxCallsPerCheck is the most STS calls one check of a tenant's external
+// ID (one RoleCall generated) makes: its probes' attempts, with the fourth
+// probe a check makes during a rotation's grace (the previous external ID,
+// when the current one is denied). A check of another ID, which only
+// `rolecall verify` makes, has a second decoy probe besides.
 const MaxCallsPerCheck = AttemptsPerProbe * (stsbudget.CallsPerCheck + 1)
 
 // DefaultIdleConns is how many idle connections to STS a client keeps: one

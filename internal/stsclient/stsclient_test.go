@@ -76,6 +76,8 @@ const throttled = `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-1
 // the SDK makes one HTTP attempt per call and the checker at most
 // AttemptsPerProbe per probe, so a check stays within MaxCallsPerCheck.
 func TestCallsPerProbeAreBounded(t *testing.T) {
+	// External IDs of the shape RoleCall generates, as every tenant's.
+	const extID, newID = "rc-EXTEXTEXTEXTEXTEXTEXTEXTEXTEXT23", "rc-NEWNEWNEWNEWNEWNEWNEWNEWNEWNE234"
 	var mu sync.Mutex
 	perProbe := map[string]int{}
 	total := 0
@@ -87,7 +89,7 @@ func TestCallsPerProbeAreBounded(t *testing.T) {
 		total++
 		mu.Unlock()
 		w.Header().Set("Content-Type", "text/xml")
-		if v.Get("ExternalId") == "rc-new" { // a rotation's new ID, not yet in the trust policy
+		if v.Get("ExternalId") == newID { // a rotation's new ID, not yet in the trust policy
 			w.WriteHeader(http.StatusForbidden)
 			_, _ = io.WriteString(w, denied)
 			return
@@ -116,7 +118,7 @@ func TestCallsPerProbeAreBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	ch := stsclient.Checker(regional, o)
-	rep := ch.Check(context.Background(), probe.Request{TenantID: "acme", AccountID: "111122223333", RoleARN: "arn:aws:iam::111122223333:role/R", ExternalID: "rc-ext", Version: 1})
+	rep := ch.Check(context.Background(), probe.Request{TenantID: "acme", AccountID: "111122223333", RoleARN: "arn:aws:iam::111122223333:role/R", ExternalID: extID, Version: 1})
 	if rep.Outcome.Result != connection.ResultTransient {
 		t.Fatalf("outcome %s, want transient", rep.Outcome.Result)
 	}
@@ -137,8 +139,8 @@ func TestCallsPerProbeAreBounded(t *testing.T) {
 	total = 0
 	clear(perProbe)
 	rep = ch.Check(context.Background(), probe.Request{TenantID: "acme", AccountID: "111122223333", RoleARN: "arn:aws:iam::111122223333:role/R",
-		ExternalID: "rc-new", ExternalIDVersion: 2, PreviousExternalID: "rc-ext", PreviousExternalIDVersion: 1, Version: 1})
-	if perProbe["rc-ext"] == 0 || total > stsclient.MaxCallsPerCheck {
+		ExternalID: newID, ExternalIDVersion: 2, PreviousExternalID: extID, PreviousExternalIDVersion: 1, Version: 1})
+	if perProbe[extID] == 0 || total > stsclient.MaxCallsPerCheck {
 		t.Fatalf("a rotating check made %d calls (%v), want a previous-ID probe and at most %d", total, perProbe, stsclient.MaxCallsPerCheck)
 	}
 }

@@ -22,7 +22,8 @@ import (
 
 var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
-const externalID = "rc-EXAMPLEEXAMPLEEXAMPLEEXAMPLEEXAMP"
+// externalID has the shape of the IDs RoleCall generates, as every tenant's.
+const externalID = "rc-EXAMPLEEXAMPLEEXAMPLEEXAMPLE2345"
 
 // fakeChecker answers every check with result, stamped at *now. With a
 // gate, each check waits for a value on it before answering, so a test

@@ -337,9 +337,9 @@ var smokeCases = []smokeCase{
 				kinds["other role"]++
 			case !c.Has("ExternalId"):
 				kinds["none"]++
-			case id == "rc-EXAMPLEEXAMPLEEXAMPLEEXAMPLEEXAMP":
+			case id == "rc-EXAMPLEEXAMPLEEXAMPLEEXAMPLE2345":
 				kinds["job"]++
-			case regexp.MustCompile(`^rc-[A-Z]{33}$`).MatchString(id): // the job's ID's shape
+			case regexp.MustCompile(`^rc-[A-Z2-7]{32}$`).MatchString(id): // the shape of the job's ID, which RoleCall generated
 				kinds["decoy"]++
 			default:
 				kinds["other"]++
