@@ -2,11 +2,13 @@ package onboarding
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
@@ -66,6 +68,9 @@ func (s *Service) SetMaxConnections(ctx context.Context, id string, limit int) (
 		return tenant.Tenant{}, err
 	}
 	t, err := s.Store.SetMaxConnections(ctx, id, limit)
+	if errors.Is(err, store.ErrConflict) {
+		return tenant.Tenant{}, &Error{Code: CodeConflict, Message: "the tenant is being written concurrently (checks of its connections, a rotation); retry", Err: err}
+	}
 	return t, noSuchTenant(id, err)
 }
 

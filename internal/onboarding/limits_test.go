@@ -10,6 +10,7 @@ import (
 
 	"github.com/rolecall/rolecall/internal/onboarding"
 	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
@@ -337,4 +338,14 @@ func TestSetMaxConnections(t *testing.T) {
 	if err := submit(0); err != nil {
 		t.Fatalf("resubmitting a live connection under a lowered limit: %v", err)
 	}
+}
+
+// TestSetMaxConnectionsConflict: a store that could not set the limit for
+// the transactions in flight on the tenant (store.ErrConflict) is a 409
+// CONFLICT to retry, not an internal error.
+func TestSetMaxConnectionsConflict(t *testing.T) {
+	f := newFixture(t)
+	f.tenant(t, "acme")
+	f.hooks.setLimit = func(string, int) error { return fmt.Errorf("set connection limit of acme: %w", store.ErrConflict) }
+	f.wantRefused(t, onboarding.CodeConflict, "", func() error { _, err := f.svc.SetMaxConnections(context.Background(), "acme", 5); return err })
 }

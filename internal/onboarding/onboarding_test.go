@@ -29,6 +29,7 @@ type hookStore struct {
 	*store.Memory
 	createTenant func(t tenant.Tenant) error // nil: pass through
 	rotate       func(t tenant.Tenant) error
+	setLimit     func(id string, limit int) error
 	apply        func(t connection.Transition) error
 	inviteReads  int
 	tenantRead   func() // nil: nothing; run before each tenant read
@@ -48,6 +49,15 @@ func (h *hookStore) CreateTenant(ctx context.Context, t tenant.Tenant) error {
 		}
 	}
 	return h.Memory.CreateTenant(ctx, t)
+}
+
+func (h *hookStore) SetMaxConnections(ctx context.Context, id string, limit int) (tenant.Tenant, error) {
+	if h.setLimit != nil {
+		if err := h.setLimit(id, limit); err != nil {
+			return tenant.Tenant{}, err
+		}
+	}
+	return h.Memory.SetMaxConnections(ctx, id, limit)
 }
 
 func (h *hookStore) RotateExternalID(ctx context.Context, t tenant.Tenant) error {

@@ -91,7 +91,8 @@ import (
 //     (and its due keys), conditioned on the version and previous version
 //     (and for ALL_CURRENT graceWrites), + the Completed event. All three
 //     retry a TransactionConflict as Apply does. SetMaxConnections: one
-//     UpdateItem of maxConnections alone, conditioned on the item existing.
+//     UpdateItem of maxConnections alone, conditioned on the item existing,
+//     retrying a TransactionConflictException likewise.
 //   - A write that applies a check outcome and changes a status, a failure
 //     count or the external-ID bookkeeping also checks the tenant item: its
 //     externalIdVersion is the one the check used, or (a success with the

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/rolecall/rolecall/internal/backoff"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
@@ -83,22 +84,40 @@ func (d *DynamoDB) RotateExternalID(ctx context.Context, t tenant.Tenant) error 
 	})
 }
 
-// SetMaxConnections implements Store.
+// SetMaxConnections implements Store. DynamoDB rejects the update with
+// TransactionConflictException while a transaction is in flight on the
+// tenant item (a guarded check of one of its connections, a rotation, a
+// completion); it is retried as transact retries a TransactionConflict,
+// then ErrConflict. Setting the limit again sets the same limit.
 func (d *DynamoDB) SetMaxConnections(ctx context.Context, id string, limit int) (tenant.Tenant, error) {
-	out, err := d.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 &d.table,
-		Key:                       key(tenantPK(id), skTenant),
-		UpdateExpression:          aws.String("SET maxConnections = :limit"),
-		ConditionExpression:       aws.String("attribute_exists(" + AttrPK + ")"),
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":limit": n(limit)},
-		ReturnValues:              ddbtypes.ReturnValueAllNew,
-	})
-	var ccf *ddbtypes.ConditionalCheckFailedException
-	switch {
-	case errors.As(err, &ccf):
-		return tenant.Tenant{}, fmt.Errorf("set connection limit of %s: %w", id, ErrNotFound)
-	case err != nil:
-		return tenant.Tenant{}, fmt.Errorf("set connection limit of %s: %w", id, err)
+	var out *dynamodb.UpdateItemOutput
+	for attempt := 1; ; attempt++ {
+		var err error
+		out, err = d.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 &d.table,
+			Key:                       key(tenantPK(id), skTenant),
+			UpdateExpression:          aws.String("SET maxConnections = :limit"),
+			ConditionExpression:       aws.String("attribute_exists(" + AttrPK + ")"),
+			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":limit": n(limit)},
+			ReturnValues:              ddbtypes.ReturnValueAllNew,
+		})
+		var ccf *ddbtypes.ConditionalCheckFailedException
+		var tce *ddbtypes.TransactionConflictException
+		switch {
+		case err == nil:
+		case errors.As(err, &ccf):
+			return tenant.Tenant{}, fmt.Errorf("set connection limit of %s: %w", id, ErrNotFound)
+		case errors.As(err, &tce) && attempt >= txnAttempts:
+			return tenant.Tenant{}, fmt.Errorf("set connection limit of %s: still conflicting with transactions after %d attempts: %w", id, attempt, ErrConflict)
+		case errors.As(err, &tce):
+			if err := backoff.Wait(ctx, txnBackoff(attempt)); err != nil {
+				return tenant.Tenant{}, fmt.Errorf("set connection limit of %s: %w", id, err)
+			}
+			continue
+		default:
+			return tenant.Tenant{}, fmt.Errorf("set connection limit of %s: %w", id, err)
+		}
+		break
 	}
 	var it tenantItem
 	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {

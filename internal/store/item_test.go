@@ -455,3 +455,65 @@ func TestTenantWritesRetryConflicts(t *testing.T) {
 
 // errTaken stands for the write's own error for a failed first condition.
 var errTaken = errors.New("the write's condition error")
+
+// updateDB answers UpdateItem from a script of errors, then with the
+// tenant item set to the limit asked for.
+type updateDB struct {
+	DynamoDBAPI
+	script []error
+	calls  int
+}
+
+func (f *updateDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	f.calls++
+	if len(f.script) > 0 {
+		err := f.script[0]
+		f.script = f.script[1:]
+		return nil, err
+	}
+	tn, err := tenant.New("acme", "Acme", time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		return nil, err
+	}
+	item, err := attributevalue.MarshalMap(newTenantItem(tn))
+	if err != nil {
+		return nil, err
+	}
+	item["maxConnections"] = in.ExpressionAttributeValues[":limit"]
+	return &dynamodb.UpdateItemOutput{Attributes: item}, nil
+}
+
+// TestSetMaxConnectionsRetriesConflicts: DynamoDB rejects an UpdateItem
+// with TransactionConflictException while a transaction is in flight on
+// the item, and every guarded check of a busy tenant's connections, every
+// rotation and completion is one on the tenant item. Setting the limit
+// retries it, as the tenant's transactional writes do, then reports
+// ErrConflict; a missing tenant is ErrNotFound at once.
+func TestSetMaxConnectionsRetriesConflicts(t *testing.T) {
+	conflict := &ddbtypes.TransactionConflictException{Message: aws.String("Operation was rejected because there is an ongoing transaction for the item.")}
+	tests := []struct {
+		name   string
+		script []error
+		want   error // nil: set
+		calls  int
+	}{
+		{"set", nil, nil, 1},
+		{"conflicts, then set", []error{conflict, conflict}, nil, 3},
+		{"conflicts forever", slices.Repeat([]error{conflict}, txnAttempts), ErrConflict, txnAttempts},
+		{"no such tenant", []error{&ddbtypes.ConditionalCheckFailedException{Message: aws.String("failed")}}, ErrNotFound, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				db := &updateDB{script: slices.Clone(tt.script)}
+				got, err := NewDynamoDB(db, "t").SetMaxConnections(context.Background(), "acme", 250)
+				if tt.want == nil && (err != nil || got.MaxConnections != 250) || tt.want != nil && !errors.Is(err, tt.want) {
+					t.Fatalf("SetMaxConnections = %+v, %v; want %v", got, err, tt.want)
+				}
+				if db.calls != tt.calls {
+					t.Fatalf("%d calls, want %d", db.calls, tt.calls)
+				}
+			})
+		})
+	}
+}
