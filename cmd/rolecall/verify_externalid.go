@@ -137,7 +137,8 @@ func readExternalIDFile(path string) (string, error) {
 
 // readExternalIDLine reads stdin's first line, which is the external ID:
 // a line break ends it, so that an ID typed in ends with Enter, and
-// nothing after it is read.
+// nothing after it is used (a buffered read may take up to
+// maxExternalIDInput+1 bytes of stdin, which nothing else reads).
 func readExternalIDLine(r io.Reader) (string, error) {
 	line, err := bufio.NewReader(io.LimitReader(r, maxExternalIDInput+1)).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
