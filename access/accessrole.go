@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/smithy-go"
 
 	"github.com/rolecall/rolecall/internal/redact"
 )
@@ -21,8 +22,9 @@ import (
 // the access role's partition: cn-north-1 for arn:aws-cn:…, us-gov-west-1
 // for arn:aws-us-gov:…, us-east-1 for arn:aws:…. A configured Region of
 // another partition, where STS would refuse every call, fails each
-// Retrieve with a *RegionError instead. STS's refusal (an
-// *AccessRoleError) is answered again without asking STS for
+// Retrieve with a *RegionError instead. STS's refusal for the partner's
+// configuration (AccessDenied, or the caller's credentials refused) is
+// answered again without asking STS for
 // FailureBackoff, doubling while refusals go on, up to
 // AccessRoleBackoffMax. It is what RoleCall's verifier and the Client
 // chain through.
@@ -75,7 +77,8 @@ type accessRoleProvider struct {
 	// refused, when set, is the answer to every Retrieve: the
 	// configuration's Region is not one of the access role's partition.
 	refused error
-	// failed is STS's last refusal, answered again while its backoff
+	// failed is STS's last refusal for the partner's configuration
+	// (configurationRefused), answered again while its backoff
 	// lasts (FailureBackoff, doubling to AccessRoleBackoffMax): the
 	// credentials cache keeps no error, so without it every call signed
 	// with the access role (each probe of each check, each workload's
@@ -102,10 +105,20 @@ func (a accessRoleProvider) Retrieve(ctx context.Context) (aws.Credentials, erro
 	switch {
 	case err == nil:
 		a.failed.clear()
-	case errors.As(err, &re):
+	case errors.As(err, &re) && configurationRefused(re.Err):
 		a.failed.remember(ctx, err, a.now(), FailureBackoff, AccessRoleBackoffMax)
 	}
 	return c, err
+}
+
+// configurationRefused reports whether STS refused the access role for
+// the partner's configuration, which a retry a moment later does not
+// change: AccessDenied (the role is gone, or does not trust the caller),
+// or the caller's own credentials refused. Throttling and STS's own
+// faults are not: the next call may well succeed.
+func configurationRefused(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && (ae.ErrorCode() == "AccessDenied" || sessionRefused(err))
 }
 
 // retrieve asks STS for a session of the access role.

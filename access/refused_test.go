@@ -343,3 +343,29 @@ func TestAccessRoleRefusalBacksOff(t *testing.T) {
 		t.Fatalf("mended: STS asked for the access role %d times in all, want 3 (one session for every connection)", got)
 	}
 }
+
+// TestConfigurationRefused: what STS answers for the partner's
+// configuration is backed off; throttling and STS's faults are not.
+func TestConfigurationRefused(t *testing.T) {
+	tests := []struct {
+		code string
+		want bool
+	}{
+		{"AccessDenied", true},
+		{"InvalidClientTokenId", true},
+		{"ExpiredToken", true},
+		{"Throttling", false},
+		{"ThrottlingException", false},
+		{"InternalFailure", false},
+		{"ServiceUnavailable", false},
+	}
+	for _, tt := range tests {
+		err := fmt.Errorf("operation error STS: AssumeRole: %w", &smithy.GenericAPIError{Code: tt.code, Message: "m"})
+		if got := configurationRefused(err); got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.code, got, tt.want)
+		}
+	}
+	if configurationRefused(context.DeadlineExceeded) {
+		t.Error("a timeout is backed off")
+	}
+}
