@@ -28,8 +28,9 @@ const (
 	sbPartnerRole = "arn:aws:iam::111122223333:role/RoleCallVerifier"
 	sbCustomer    = "123456789012"
 	sbRoleARN     = "arn:aws:iam::" + sbCustomer + ":role/RoleCall"
-	sbCurrentID   = "rc-CURRENTCURRENTCURRENTCURRENT2"
-	sbPreviousID  = "rc-PREVIOUSPREVIOUSPREVIOUSPREV3"
+	// Of RoleCall's generated shape, so a check sends one decoy.
+	sbCurrentID  = "rc-CURRENTCURRENTCURRENTCURRENTCURR"
+	sbPreviousID = "rc-PREVIOUSPREVIOUSPREVIOUSPREVIOUS"
 )
 
 // sandboxWire serves the sandbox STS to the real SDK clients in memory (no
