@@ -120,6 +120,11 @@ func (g *regionGuard) answered(key, region string, err error) error {
 		return nil
 	}
 	if key != "" && region != g.home {
+		if b, ok := g.blocked[region]; ok && b.key == key {
+			// A call sent before the Region was blocked for this
+			// session: the session stays, as for the calls stopped.
+			return &RegionRefusedError{Region: region, Home: g.home, RoleARN: g.roleARN, Code: b.code}
+		}
 		if prev, ok := g.refusedIn[region]; ok && prev != key {
 			// A new session refused where an older one was: the Region
 			// refuses the partner's sessions, not this one.

@@ -141,3 +141,105 @@ func TestThroughAccessRoleStopsAtARegionThatRefusesItsSessions(t *testing.T) {
 		t.Errorf("in ap-east-1 again: %v", err)
 	}
 }
+
+// heldRegion holds the requests signed for one Region until want of them
+// have arrived, then lets them all through: calls sent side by side, each
+// before any is answered, as a check's three probes are.
+type heldRegion struct {
+	h      http.Handler
+	region string
+
+	mu      sync.Mutex
+	want    int
+	waiting []chan struct{}
+}
+
+// hold makes the next n requests to the Region wait for each other.
+func (h *heldRegion) hold(n int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.want, h.waiting = n, nil
+}
+
+func (h *heldRegion) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if _, scope, _ := strings.Cut(r.Header.Get("Authorization"), "Credential="); strings.Contains(scope, "/"+h.region+"/") {
+		h.mu.Lock()
+		var wait chan struct{}
+		if h.want > 0 {
+			wait = make(chan struct{})
+			h.waiting = append(h.waiting, wait)
+			if len(h.waiting) == h.want {
+				for _, c := range h.waiting {
+					close(c)
+				}
+				h.want, h.waiting = 0, nil
+			}
+		}
+		h.mu.Unlock()
+		if wait != nil {
+			<-wait
+		}
+	}
+	h.h.ServeHTTP(w, r)
+}
+
+// Calls sent side by side to a Region that refuses the partner's sessions
+// are all refused, one after the other: the first refusal of a new session
+// blocks the Region for it, and the others, of the same session, sent
+// before the block, must not drop it. Dropping it assumed the access role
+// again for each new session with two calls in flight there, and the next
+// session was refused there again: with a check's three probes side by
+// side, about every check sent to that Region.
+func TestBlockedRegionsInFlightRefusalsKeepTheSession(t *testing.T) {
+	const acct = "444455556666"
+	w := newAccessWorld(t, acct)
+	w.sts.SetRegionNotEnabled(partnerAccount, "ap-east-1", true)
+	ledger := &stsLedger{h: w.sts, role: accessRoleARN, requests: map[string]int{}, assumed: map[string]int{}}
+	held := &heldRegion{h: ledger, region: "ap-east-1"}
+	srv := httptest.NewServer(held)
+	defer srv.Close()
+	base := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
+		Credentials: credentials.NewStaticCredentialsProvider(workloadKey, "secret", "")}
+	through := ThroughAccessRole(base, accessRoleARN, "rolecall-verifier")
+	home := sts.NewFromConfig(through)
+	optIn := through.Copy()
+	optIn.Region = "ap-east-1"
+	far := sts.NewFromConfig(optIn)
+	in := &sts.AssumeRoleInput{RoleArn: aws.String(customerRole(acct)), RoleSessionName: aws.String("rolecall-check"), ExternalId: aws.String("rc-ext-" + acct)}
+	ctx := context.Background()
+	together := func(n int) []error {
+		held.hold(n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { _, errs[i] = far.AssumeRole(ctx, in) })
+		}
+		wg.Wait()
+		return errs
+	}
+
+	if _, err := home.AssumeRole(ctx, in); err != nil {
+		t.Fatalf("in us-east-1: %v", err)
+	}
+	// The first session, refused by three calls at once, is dropped once;
+	// the second, refused by three calls at once too, blocks the Region.
+	for round := range 2 {
+		for i, err := range together(3) {
+			if err == nil {
+				t.Fatalf("round %d, call %d in ap-east-1 succeeded", round+1, i+1)
+			}
+		}
+	}
+	var refused *RegionRefusedError
+	if _, err := far.AssumeRole(ctx, in); !errors.As(err, &refused) {
+		t.Fatalf("ap-east-1 after a new session was refused too: %v; want a *RegionRefusedError", err)
+	}
+	if _, err := home.AssumeRole(ctx, in); err != nil {
+		t.Fatalf("in us-east-1 after: %v", err)
+	}
+	requests, assumed := ledger.counts()
+	if assumed["us-east-1"] != 2 || requests["ap-east-1"] != 6 {
+		t.Errorf("the access role was assumed %d times, ap-east-1 got %d requests; want 2 sessions (the one refused first, dropped once, and the one it refused too, kept) and the 6 calls sent before the block",
+			assumed["us-east-1"], requests["ap-east-1"])
+	}
+}
