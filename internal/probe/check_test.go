@@ -49,6 +49,10 @@ const (
 // answer says what STS answers to the n-th call (from 0) of one kind.
 type answer func(n int) (probe.Session, error)
 
+// legacyExternalID is a current external ID RoleCall did not generate, as
+// `rolecall verify --external-id` checks: its check sends two decoys.
+const legacyExternalID = "acme-123"
+
 // keyedAssumer answers each call by the kind of its external ID, the way a
 // trust policy decides, and records the calls.
 type keyedAssumer struct {
@@ -69,7 +73,7 @@ var _ probe.Assumer = (*keyedAssumer)(nil)
 
 func kindOf(extID string) kind {
 	switch extID {
-	case externalID:
+	case externalID, legacyExternalID:
 		return kCurrent
 	case previousID:
 		return kPrevious
@@ -622,6 +626,32 @@ func TestCheckBudget(t *testing.T) {
 			}
 		})
 	})
+	t.Run("the second decoy of an ID RoleCall did not generate is paid before it is made", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			f := &keyedAssumer{t: t, answers: map[kind]answer{kCurrent: aOK, kNone: aDenied, kDecoy: aDenied}}
+			c := newChecker(f, nil)
+			req := request()
+			req.ExternalID = legacyExternalID
+			for _, tc := range []struct {
+				name   string
+				pay    error
+				want   connection.Result
+				decoys int // decoy calls made
+			}{
+				{"paid", nil, connection.ResultOK, 2},
+				// Not OK: the decoy of RoleCall's shape was never tried.
+				{"no budget", errors.New("no admission before the deadline"), connection.ResultTransient, 1},
+			} {
+				paid := 0
+				c.Pay = func(context.Context) error { paid++; return tc.pay }
+				before := f.count(kDecoy)
+				rep := c.Check(context.Background(), req)
+				if decoys := f.count(kDecoy) - before; rep.Outcome.Result != tc.want || paid != 1 || decoys != tc.decoys {
+					t.Fatalf("%s: outcome %+v, %d payments, %d decoy calls; want %s, one payment, %d decoy calls", tc.name, rep.Outcome, paid, decoys, tc.want, tc.decoys)
+				}
+			}
+		})
+	})
 	t.Run("no budget for the previous external ID's probe leaves the check open", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			f := &keyedAssumer{t: t, answers: map[kind]answer{kCurrent: aDenied, kNone: aDenied, kDecoy: aDenied}}
@@ -993,6 +1023,10 @@ func TestDecoyOfAnotherShape(t *testing.T) {
 		{"ABC", "", regexp.MustCompile(`^[A-Z]{3}$`), ""},
 		{"a1b2", "a1b", regexp.MustCompile(`^[0-9]$`), ""},
 		{"rc-123", "rc-", regexp.MustCompile(`^[0-9]{3}$`), ""},
+	}
+	// No letter or digit to vary: a decoy of RoleCall's shape.
+	if d := probe.DecoyFor("-_-", "-_-"); !tenant.IsGeneratedExternalID(d) {
+		t.Errorf("decoy %q of an ID without a letter or digit, want one of RoleCall's shape", d)
 	}
 	for _, tt := range tests {
 		t.Run(tt.id, func(t *testing.T) {
