@@ -99,6 +99,12 @@ func (g *regionGuard) refused(key, region string) error {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	return g.blockedFor(key, region)
+}
+
+// blockedFor is the refusal of a call signed with session key for region
+// when region is blocked for that session, else nil; g.mu is held.
+func (g *regionGuard) blockedFor(key, region string) error {
 	if b, ok := g.blocked[region]; ok && b.key == key {
 		return &RegionRefusedError{Region: region, Home: g.home, RoleARN: g.roleARN, Code: b.code}
 	}
@@ -120,10 +126,10 @@ func (g *regionGuard) answered(key, region string, err error) error {
 		return nil
 	}
 	if key != "" && region != g.home {
-		if b, ok := g.blocked[region]; ok && b.key == key {
+		if err := g.blockedFor(key, region); err != nil {
 			// A call sent before the Region was blocked for this
 			// session: the session stays, as for the calls stopped.
-			return &RegionRefusedError{Region: region, Home: g.home, RoleARN: g.roleARN, Code: b.code}
+			return err
 		}
 		if prev, ok := g.refusedIn[region]; ok && prev != key {
 			// A new session refused where an older one was: the Region

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // stsLedger serves h and counts, by the Region of their signature, the
@@ -241,5 +243,57 @@ func TestBlockedRegionsInFlightRefusalsKeepTheSession(t *testing.T) {
 	if assumed["us-east-1"] != 2 || requests["ap-east-1"] != 6 {
 		t.Errorf("the access role was assumed %d times, ap-east-1 got %d requests; want 2 sessions (the one refused first, dropped once, and the one it refused too, kept) and the 6 calls sent before the block",
 			assumed["us-east-1"], requests["ap-east-1"])
+	}
+}
+
+// TestSignedWith reads the session and Region a request is signed with,
+// and nothing from a request that carries no SigV4 scope.
+func TestSignedWith(t *testing.T) {
+	signed := func(auth string) any {
+		r := smithyhttp.NewStackRequest().(*smithyhttp.Request)
+		if auth != "" {
+			r.Header.Set("Authorization", auth)
+		}
+		return r
+	}
+	tests := []struct {
+		name        string
+		req         any
+		key, region string
+	}{
+		{"signed", signed("AWS4-HMAC-SHA256 Credential=ASIASESSION0001/20261203/ap-east-1/sts/aws4_request, SignedHeaders=host, Signature=00"), "ASIASESSION0001", "ap-east-1"},
+		{"unsigned", signed(""), "", ""},
+		{"a scope of other fields", signed("AWS4-HMAC-SHA256 Credential=ASIASESSION0001/20261203/sts/aws4_request, Signature=00"), "", ""},
+		{"not an HTTP request", "a request", "", ""},
+	}
+	for _, tt := range tests {
+		if key, region := signedWith(tt.req); key != tt.key || region != tt.region {
+			t.Errorf("%s: %q, %q; want %q, %q", tt.name, key, region, tt.key, tt.region)
+		}
+	}
+}
+
+// TestGuardPassesOtherAnswersOn: an answer that is no refusal of the
+// session (a customer role's AccessDenied, say) is the call's, as it came,
+// and drops nothing; an unsigned call is never blocked.
+func TestGuardPassesOtherAnswersOn(t *testing.T) {
+	retrieved := 0
+	cache := aws.NewCredentialsCache(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		retrieved++
+		return aws.Credentials{AccessKeyID: "ASIASESSION0001", SecretAccessKey: "s", CanExpire: false}, nil
+	}))
+	if _, err := cache.Retrieve(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	g := &regionGuard{cache: cache, home: "us-east-1", refusedIn: map[string]string{}, blocked: map[string]blockedSession{}}
+	denied := fmt.Errorf("operation error STS: AssumeRole: %w", &smithy.GenericAPIError{Code: "AccessDenied", Message: "not authorized"})
+	if err := g.answered("ASIASESSION0001", "ap-east-1", denied); err != denied {
+		t.Fatalf("answered %v, want the call's own error", err)
+	}
+	if _, err := cache.Retrieve(context.Background()); err != nil || retrieved != 1 || len(g.refusedIn) != 0 {
+		t.Fatalf("an AccessDenied dropped the session (%d retrievals) or marked the Region (%v)", retrieved, g.refusedIn)
+	}
+	if err := g.refused("", "ap-east-1"); err != nil {
+		t.Fatalf("an unsigned call refused: %v", err)
 	}
 }
