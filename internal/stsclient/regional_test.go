@@ -248,3 +248,24 @@ func TestThrottlingSlowsTheRegionItCameFrom(t *testing.T) {
 		}
 	})
 }
+
+// TestRegionalWarnsWithoutALogger: a Regional made without a logger warns
+// of a Region the partner account refuses through slog's default.
+func TestRegionalWarnsWithoutALogger(t *testing.T) {
+	var logged syncbuf.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	defer slog.SetDefault(prev)
+	var calls []string
+	r := &Regional{names: []string{"us-east-1", "eu-west-1"}, clients: map[string]probe.Assumer{
+		"us-east-1": regionFake{name: "us-east-1", calls: &calls},
+		"eu-west-1": regionFake{name: "eu-west-1", refused: true, calls: &calls},
+	}}
+	ctx := stsbudget.WithRegion(context.Background(), "eu-west-1")
+	if _, err := r.AssumeRole(ctx, probe.AssumeRequest{RoleARN: "arn:aws:iam::111122223333:role/R"}); err != nil {
+		t.Fatalf("the next Region did not answer: %v", err)
+	}
+	if !strings.Contains(logged.String(), "region=eu-west-1") {
+		t.Fatalf("no warning through the default logger: %q", logged.String())
+	}
+}
