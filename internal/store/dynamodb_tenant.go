@@ -90,10 +90,8 @@ func (d *DynamoDB) RotateExternalID(ctx context.Context, t tenant.Tenant) error 
 // completion); it is retried as transact retries a TransactionConflict,
 // then ErrConflict. Setting the limit again sets the same limit.
 func (d *DynamoDB) SetMaxConnections(ctx context.Context, id string, limit int) (tenant.Tenant, error) {
-	var out *dynamodb.UpdateItemOutput
 	for attempt := 1; ; attempt++ {
-		var err error
-		out, err = d.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		out, err := d.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                 &d.table,
 			Key:                       key(tenantPK(id), skTenant),
 			UpdateExpression:          aws.String("SET maxConnections = :limit"),
@@ -105,25 +103,22 @@ func (d *DynamoDB) SetMaxConnections(ctx context.Context, id string, limit int) 
 		var tce *ddbtypes.TransactionConflictException
 		switch {
 		case err == nil:
+			var it tenantItem
+			if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
+				return tenant.Tenant{}, fmt.Errorf("set connection limit of %s: decode tenant item: %w", id, err)
+			}
+			return it.tenant(), nil
 		case errors.As(err, &ccf):
 			return tenant.Tenant{}, fmt.Errorf("set connection limit of %s: %w", id, ErrNotFound)
-		case errors.As(err, &tce) && attempt >= txnAttempts:
+		case !errors.As(err, &tce):
+			return tenant.Tenant{}, fmt.Errorf("set connection limit of %s: %w", id, err)
+		case attempt >= txnAttempts:
 			return tenant.Tenant{}, fmt.Errorf("set connection limit of %s: still conflicting with transactions after %d attempts: %w", id, attempt, ErrConflict)
-		case errors.As(err, &tce):
-			if err := backoff.Wait(ctx, txnBackoff(attempt)); err != nil {
-				return tenant.Tenant{}, fmt.Errorf("set connection limit of %s: %w", id, err)
-			}
-			continue
-		default:
+		}
+		if err := backoff.Wait(ctx, txnBackoff(attempt)); err != nil {
 			return tenant.Tenant{}, fmt.Errorf("set connection limit of %s: %w", id, err)
 		}
-		break
 	}
-	var it tenantItem
-	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
-		return tenant.Tenant{}, fmt.Errorf("set connection limit of %s: decode tenant item: %w", id, err)
-	}
-	return it.tenant(), nil
 }
 
 // CompleteRotation implements Store: the previous external ID removed from

@@ -489,6 +489,9 @@ func (f *updateDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput,
 // rotation and completion is one on the tenant item. Setting the limit
 // retries it, as the tenant's transactional writes do, then reports
 // ErrConflict; a missing tenant is ErrNotFound at once.
+// errDynamoDBDown is a failure of DynamoDB that is no conflict.
+var errDynamoDBDown = errors.New("dynamodb is down")
+
 func TestSetMaxConnectionsRetriesConflicts(t *testing.T) {
 	conflict := &ddbtypes.TransactionConflictException{Message: aws.String("Operation was rejected because there is an ongoing transaction for the item.")}
 	tests := []struct {
@@ -501,12 +504,19 @@ func TestSetMaxConnectionsRetriesConflicts(t *testing.T) {
 		{"conflicts, then set", []error{conflict, conflict}, nil, 3},
 		{"conflicts forever", slices.Repeat([]error{conflict}, txnAttempts), ErrConflict, txnAttempts},
 		{"no such tenant", []error{&ddbtypes.ConditionalCheckFailedException{Message: aws.String("failed")}}, ErrNotFound, 1},
+		{"another failure: not retried", []error{errDynamoDBDown}, errDynamoDBDown, 1},
+		{"the context ends in the wait", []error{conflict}, context.Canceled, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				db := &updateDB{script: slices.Clone(tt.script)}
-				got, err := NewDynamoDB(db, "t").SetMaxConnections(context.Background(), "acme", 250)
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				if tt.want == context.Canceled {
+					cancel()
+				}
+				got, err := NewDynamoDB(db, "t").SetMaxConnections(ctx, "acme", 250)
 				if tt.want == nil && (err != nil || got.MaxConnections != 250) || tt.want != nil && !errors.Is(err, tt.want) {
 					t.Fatalf("SetMaxConnections = %+v, %v; want %v", got, err, tt.want)
 				}
