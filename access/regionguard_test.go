@@ -80,19 +80,7 @@ func clone(m map[string]int) map[string]int {
 // once the Region is enabled.
 func TestThroughAccessRoleStopsAtARegionThatRefusesItsSessions(t *testing.T) {
 	const acct = "444455556666"
-	w := newAccessWorld(t, acct)
-	w.sts.SetRegionNotEnabled(partnerAccount, "ap-east-1", true)
-	ledger := &stsLedger{h: w.sts, role: accessRoleARN, requests: map[string]int{}, assumed: map[string]int{}}
-	srv := httptest.NewServer(ledger)
-	defer srv.Close()
-	base := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider(workloadKey, "secret", "")}
-	through := ThroughAccessRole(base, accessRoleARN, "rolecall-verifier")
-	home := sts.NewFromConfig(through)
-	optIn := through.Copy()
-	optIn.Region = "ap-east-1"
-	far := sts.NewFromConfig(optIn)
-	in := &sts.AssumeRoleInput{RoleArn: aws.String(customerRole(acct)), RoleSessionName: aws.String("rolecall-check"), ExternalId: aws.String("rc-ext-" + acct)}
+	w, ledger, home, far, in := optInWorld(t, acct, func(l *stsLedger) http.Handler { return l })
 	ctx := context.Background()
 
 	if _, err := home.AssumeRole(ctx, in); err != nil {
@@ -194,20 +182,11 @@ func (h *heldRegion) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // side, about every check sent to that Region.
 func TestBlockedRegionsInFlightRefusalsKeepTheSession(t *testing.T) {
 	const acct = "444455556666"
-	w := newAccessWorld(t, acct)
-	w.sts.SetRegionNotEnabled(partnerAccount, "ap-east-1", true)
-	ledger := &stsLedger{h: w.sts, role: accessRoleARN, requests: map[string]int{}, assumed: map[string]int{}}
-	held := &heldRegion{h: ledger, region: "ap-east-1"}
-	srv := httptest.NewServer(held)
-	defer srv.Close()
-	base := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider(workloadKey, "secret", "")}
-	through := ThroughAccessRole(base, accessRoleARN, "rolecall-verifier")
-	home := sts.NewFromConfig(through)
-	optIn := through.Copy()
-	optIn.Region = "ap-east-1"
-	far := sts.NewFromConfig(optIn)
-	in := &sts.AssumeRoleInput{RoleArn: aws.String(customerRole(acct)), RoleSessionName: aws.String("rolecall-check"), ExternalId: aws.String("rc-ext-" + acct)}
+	var held *heldRegion
+	_, ledger, home, far, in := optInWorld(t, acct, func(l *stsLedger) http.Handler {
+		held = &heldRegion{h: l, region: "ap-east-1"}
+		return held
+	})
 	ctx := context.Background()
 	together := func(n int) []error {
 		held.hold(n)
@@ -244,6 +223,26 @@ func TestBlockedRegionsInFlightRefusalsKeepTheSession(t *testing.T) {
 		t.Errorf("the access role was assumed %d times, ap-east-1 got %d requests; want 2 sessions (the one refused first, dropped once, and the one it refused too, kept) and the 6 calls sent before the block",
 			assumed["us-east-1"], requests["ap-east-1"])
 	}
+}
+
+// optInWorld is a sandbox in which the partner account has not enabled
+// ap-east-1, served through wrap around a ledger of its requests, and STS
+// clients through the access role in us-east-1 (home) and in ap-east-1
+// (far), with the AssumeRole of acct's role they send.
+func optInWorld(t *testing.T, acct string, wrap func(*stsLedger) http.Handler) (w accessWorld, ledger *stsLedger, home, far *sts.Client, in *sts.AssumeRoleInput) {
+	t.Helper()
+	w = newAccessWorld(t, acct)
+	w.sts.SetRegionNotEnabled(partnerAccount, "ap-east-1", true)
+	ledger = &stsLedger{h: w.sts, role: accessRoleARN, requests: map[string]int{}, assumed: map[string]int{}}
+	srv := httptest.NewServer(wrap(ledger))
+	t.Cleanup(srv.Close)
+	base := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
+		Credentials: credentials.NewStaticCredentialsProvider(workloadKey, "secret", "")}
+	through := ThroughAccessRole(base, accessRoleARN, "rolecall-verifier")
+	optIn := through.Copy()
+	optIn.Region = "ap-east-1"
+	in = &sts.AssumeRoleInput{RoleArn: aws.String(customerRole(acct)), RoleSessionName: aws.String("rolecall-check"), ExternalId: aws.String("rc-ext-" + acct)}
+	return w, ledger, sts.NewFromConfig(through), sts.NewFromConfig(optIn), in
 }
 
 // TestSignedWith reads the session and Region a request is signed with,
