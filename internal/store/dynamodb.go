@@ -83,6 +83,8 @@ import (
 //     version and consecutiveFailures; it sets the check times, failure count,
 //     external-ID version and dueAt, and stackResource only when it changes
 //     (a stack's new registration resource takes the registration over).
+//     A TransactionConflictException (a transaction in flight on the item)
+//     sends it again, as update does.
 //   - CreateTenant: tenant + external-ID items in one transaction, both
 //     conditioned on not existing. RotateExternalID: the tenant item
 //     conditioned on the previous externalIdVersion and the connection
@@ -225,6 +227,28 @@ func requestToken() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // never fails
 	return hex.EncodeToString(b[:])
+}
+
+// update runs one UpdateItem, again while DynamoDB rejects it with
+// TransactionConflictException (a transaction is in flight on the item),
+// as transact retries a TransactionConflict cancellation: up to
+// txnAttempts attempts, then ErrConflict. Each attempt is conditioned as
+// the first, so a transaction that commits meanwhile fails the condition
+// (ConditionalCheckFailedException, returned as DynamoDB answers it).
+func (d *DynamoDB) update(ctx context.Context, in *dynamodb.UpdateItemInput) (*dynamodb.UpdateItemOutput, error) {
+	for attempt := 1; ; attempt++ {
+		out, err := d.client.UpdateItem(ctx, in)
+		var tce *ddbtypes.TransactionConflictException
+		switch {
+		case !errors.As(err, &tce):
+			return out, err
+		case attempt >= txnAttempts:
+			return nil, fmt.Errorf("still conflicting with transactions after %d attempts: %w", attempt, ErrConflict)
+		}
+		if err := backoff.Wait(ctx, txnBackoff(attempt)); err != nil {
+			return nil, err
+		}
+	}
 }
 
 // txnBackoff is the jittered delay before transaction retry attempt+1.

@@ -85,7 +85,7 @@ func (d *DynamoDB) routine(ctx context.Context, t connection.Transition) error {
 			return nil, false
 		})
 	}
-	_, err := d.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	_, err := d.update(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &d.table,
 		Key:                       key(tenantPK(a.TenantID), connSK(a.AccountID)),
 		UpdateExpression:          aws.String(expr),

@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/rolecall/rolecall/internal/backoff"
 	"github.com/rolecall/rolecall/internal/connection"
 	"github.com/rolecall/rolecall/internal/tenant"
 )
@@ -90,35 +89,26 @@ func (d *DynamoDB) RotateExternalID(ctx context.Context, t tenant.Tenant) error 
 // completion); it is retried as transact retries a TransactionConflict,
 // then ErrConflict. Setting the limit again sets the same limit.
 func (d *DynamoDB) SetMaxConnections(ctx context.Context, id string, limit int) (tenant.Tenant, error) {
-	for attempt := 1; ; attempt++ {
-		out, err := d.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                 &d.table,
-			Key:                       key(tenantPK(id), skTenant),
-			UpdateExpression:          aws.String("SET maxConnections = :limit"),
-			ConditionExpression:       aws.String("attribute_exists(" + AttrPK + ")"),
-			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":limit": n(limit)},
-			ReturnValues:              ddbtypes.ReturnValueAllNew,
-		})
-		var ccf *ddbtypes.ConditionalCheckFailedException
-		var tce *ddbtypes.TransactionConflictException
-		switch {
-		case err == nil:
-			var it tenantItem
-			if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
-				return tenant.Tenant{}, fmt.Errorf("set connection limit of %s: decode tenant item: %w", id, err)
-			}
-			return it.tenant(), nil
-		case errors.As(err, &ccf):
-			return tenant.Tenant{}, fmt.Errorf("set connection limit of %s: %w", id, ErrNotFound)
-		case !errors.As(err, &tce):
-			return tenant.Tenant{}, fmt.Errorf("set connection limit of %s: %w", id, err)
-		case attempt >= txnAttempts:
-			return tenant.Tenant{}, fmt.Errorf("set connection limit of %s: still conflicting with transactions after %d attempts: %w", id, attempt, ErrConflict)
-		}
-		if err := backoff.Wait(ctx, txnBackoff(attempt)); err != nil {
-			return tenant.Tenant{}, fmt.Errorf("set connection limit of %s: %w", id, err)
-		}
+	out, err := d.update(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &d.table,
+		Key:                       key(tenantPK(id), skTenant),
+		UpdateExpression:          aws.String("SET maxConnections = :limit"),
+		ConditionExpression:       aws.String("attribute_exists(" + AttrPK + ")"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":limit": n(limit)},
+		ReturnValues:              ddbtypes.ReturnValueAllNew,
+	})
+	var ccf *ddbtypes.ConditionalCheckFailedException
+	switch {
+	case errors.As(err, &ccf):
+		return tenant.Tenant{}, fmt.Errorf("set connection limit of %s: %w", id, ErrNotFound)
+	case err != nil:
+		return tenant.Tenant{}, fmt.Errorf("set connection limit of %s: %w", id, err)
 	}
+	var it tenantItem
+	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
+		return tenant.Tenant{}, fmt.Errorf("set connection limit of %s: decode tenant item: %w", id, err)
+	}
+	return it.tenant(), nil
 }
 
 // CompleteRotation implements Store: the previous external ID removed from

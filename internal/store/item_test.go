@@ -527,3 +527,49 @@ func TestSetMaxConnectionsRetriesConflicts(t *testing.T) {
 		})
 	}
 }
+
+// TestRoutineCheckRetriesConflicts: a routine check's one UpdateItem is
+// sent again while DynamoDB rejects it for a transaction in flight on the
+// connection item (a candidate's submission, a disconnection), then
+// ErrConflict, so the check is not made again for a write that may yet
+// succeed; the connection having changed is ErrConflict at once.
+func TestRoutineCheckRetriesConflicts(t *testing.T) {
+	p := connection.DefaultPolicy()
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	first := p.Submit(nil, "acme", testarn.MustParse(t, "arn:aws:iam::111111111111:role/Deploy"), 1, now)
+	verified, err := p.Apply(first.After, connection.Outcome{ExternalIDCurrent: true, Result: connection.ResultOK, Version: 1, ExternalIDVersion: 1, CheckedAt: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	routine, err := p.Apply(verified.After, connection.Outcome{ExternalIDCurrent: true, Result: connection.ResultOK, Version: verified.After.Version, ExternalIDVersion: 1, CheckedAt: now.Add(time.Hour)})
+	if err != nil || routine.Event != nil {
+		t.Fatalf("not a routine check: %+v, %v", routine, err)
+	}
+	conflict := &ddbtypes.TransactionConflictException{Message: aws.String("Operation was rejected because there is an ongoing transaction for the item.")}
+	tests := []struct {
+		name   string
+		script []error
+		want   error
+		calls  int
+	}{
+		{"written", nil, nil, 1},
+		{"a conflict, then written", []error{conflict}, nil, 2},
+		{"conflicts forever", slices.Repeat([]error{conflict}, txnAttempts), ErrConflict, txnAttempts},
+		{"the connection changed", []error{&ddbtypes.ConditionalCheckFailedException{Message: aws.String("failed")}}, ErrConflict, 1},
+		{"another failure: not retried", []error{errDynamoDBDown}, errDynamoDBDown, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				db := &updateDB{script: slices.Clone(tt.script)}
+				err := NewDynamoDB(db, "t").Apply(context.Background(), routine)
+				if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
+					t.Fatalf("Apply = %v, want %v", err, tt.want)
+				}
+				if db.calls != tt.calls {
+					t.Fatalf("%d calls, want %d", db.calls, tt.calls)
+				}
+			})
+		})
+	}
+}
