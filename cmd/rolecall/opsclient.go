@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"regexp"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -56,24 +55,6 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
-
-// executeAPIHost matches an API Gateway invoke host, public
-// (<api-id>.execute-api.<region>.amazonaws.com) or private
-// (<api-id>-<vpce-id>.execute-api.<region>.vpce.amazonaws.com), under the
-// DNS suffix of any partition (amazonaws.com.cn, amazonaws.eu, c2s.ic.gov,
-// ...: template.yaml's ApiUrl is built with AWS::URLSuffix); the label
-// after execute-api is the region.
-var executeAPIHost = regexp.MustCompile(`^[a-z0-9-]+\.execute-api\.([a-z0-9-]+)\.(vpce\.)?(` + dnsSuffixes() + `)$`)
-
-// dnsSuffixes is every partition's DNS suffix as alternatives of a
-// regular expression.
-func dnsSuffixes() string {
-	s := rolearn.DNSSuffixes()
-	for i := range s {
-		s[i] = regexp.QuoteMeta(s[i])
-	}
-	return strings.Join(s, "|")
-}
 
 // connect resolves the API URL and the credentials and returns the client.
 func (o *opsOptions) connect(ctx context.Context) (*opsapi.Client, error) {
@@ -150,7 +131,7 @@ func authMode(flag, token, host string) (string, error) {
 		return "sigv4", nil
 	case "auto":
 		switch {
-		case executeAPIHost.MatchString(host):
+		case rolearn.ExecuteAPIRegion(host) != "":
 			// A deployed API takes SigV4 only: serve's token would be
 			// refused, and would have left the machine for nothing.
 			return "sigv4", nil
@@ -164,7 +145,7 @@ func authMode(flag, token, host string) (string, error) {
 	return "", usagef("--auth %q: want auto, token or sigv4", flag)
 }
 
-// dnsName is host as the patterns match it: DNS names are
+// dnsName is host as loopback.Host compares it: DNS names are
 // case-insensitive, and may end in the root's dot.
 func dnsName(host string) string { return strings.ToLower(strings.TrimSuffix(host, ".")) }
 
@@ -174,8 +155,8 @@ func signingRegion(flag, host, sdk string) string {
 	if flag != "" {
 		return flag
 	}
-	if m := executeAPIHost.FindStringSubmatch(dnsName(host)); m != nil {
-		return m[1]
+	if r := rolearn.ExecuteAPIRegion(host); r != "" {
+		return r
 	}
 	return sdk
 }
