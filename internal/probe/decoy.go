@@ -28,12 +28,7 @@ import (
 // A wildcard anywhere else in the pattern ("*-123") may still deny the
 // decoy: one probe cannot try every shape.
 func decoyFor(externalID string, avoid ...string) string {
-	for {
-		d := decoyOnce(externalID)
-		if !containsFold(avoid, d) {
-			return d
-		}
-	}
+	return fresh(func() string { return decoyOnce(externalID) }, avoid)
 }
 
 // decoysFor is the decoys a check made with externalID sends: decoyFor's,
@@ -46,14 +41,13 @@ func decoysFor(externalID string, avoid ...string) []string {
 	if tenant.IsGeneratedExternalID(d) {
 		return []string{d}
 	}
-	return []string{d, generatedDecoy(avoid)}
+	return []string{d, fresh(tenant.NewExternalID, avoid)}
 }
 
-// generatedDecoy is a fresh ID of RoleCall's shape that is none of avoid.
-func generatedDecoy(avoid []string) string {
+// fresh draws from next until it gives none of avoid, ignoring case.
+func fresh(next func() string, avoid []string) string {
 	for {
-		d := tenant.NewExternalID()
-		if !containsFold(avoid, d) {
+		if d := next(); !containsFold(avoid, d) {
 			return d
 		}
 	}

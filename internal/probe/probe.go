@@ -126,29 +126,17 @@ func (c *Checker) Check(ctx context.Context, req Request) Report {
 	wg.Add(1 + len(decoys))
 	go func() { defer wg.Done(); without = c.assume(ctx, decided, StepWithoutExtID, with("")) }()
 	for i, d := range decoys {
-		go func() {
-			defer wg.Done()
-			if i == 0 {
-				decs[i] = c.assume(ctx, decided, StepDecoyExtID, with(d))
-				return
-			}
-			// A decoy beyond the first is a call beyond the three a
-			// check paid for: it pays first, as a retry does.
-			if c.Pay != nil {
-				if err := c.Pay(ctx); err != nil {
-					err = &STSError{Kind: ErrTransient, Err: fmt.Errorf("no STS budget for the call: %w", err)}
-					decs[i] = probe{step: Step{Name: StepDecoyExtID, Code: string(connection.ResultTransient)}, err: err}
-					return
-				}
-			}
-			decs[i] = c.assume(ctx, decided, StepDecoyExtID, with(d))
-		}()
+		run := c.assume
+		if i > 0 {
+			run = c.assumePaid // a call beyond the three the check paid for
+		}
+		go func() { defer wg.Done(); decs[i] = run(ctx, decided, StepDecoyExtID, with(d)) }()
 	}
 	cur := c.assume(ctx, nil, StepAssume, with(req.ExternalID))
 	primary, fallback := cur, false
 	var prev probe
 	if cur.denied() && req.PreviousExternalID != "" && req.PreviousExternalID != req.ExternalID {
-		prev = c.assumePaid(ctx, StepPrevious, with(req.PreviousExternalID))
+		prev = c.assumePaid(ctx, nil, StepPrevious, with(req.PreviousExternalID))
 		primary, fallback = prev, true
 	}
 	if primary.err != nil || primary.sess.AccountID != req.AccountID {
@@ -263,15 +251,15 @@ func maskedOrEmpty(id string) string {
 // started: it pays for its first call first, as for a retry, so that no
 // one-second window holds more calls than the budget admits. Without a
 // payment in time the probe is not made and ends transient: the question
-// it would answer stays open.
-func (c *Checker) assumePaid(ctx context.Context, name string, in AssumeRequest) probe {
+// it would answer stays open. stop is assume's.
+func (c *Checker) assumePaid(ctx context.Context, stop <-chan struct{}, name string, in AssumeRequest) probe {
 	if c.Pay != nil {
 		if err := c.Pay(ctx); err != nil {
 			err = &STSError{Kind: ErrTransient, Err: fmt.Errorf("no STS budget for the call: %w", err)}
 			return probe{step: Step{Name: name, Code: string(connection.ResultTransient)}, err: err}
 		}
 	}
-	return c.assume(ctx, nil, name, in)
+	return c.assume(ctx, stop, name, in)
 }
 
 // assume runs one probe: it calls STS, retrying transient failures with
