@@ -105,13 +105,5 @@ var (
 // logicalID reports whether s is a CloudFormation logical ID: 1 to 255
 // letters and digits. The request's is recorded on the connection too.
 func logicalID(s string) bool {
-	if len(s) < 1 || len(s) > 255 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
-			return false
-		}
-	}
-	return true
+	return len(s) >= 1 && len(s) <= 255 && rolearn.OnlyChars(s, "")
 }
