@@ -27,23 +27,31 @@ var (
 // a partner in partition: an SNS topic ARN of that partition, as
 // RegistrationQuickCreateURL and StackSetCommands require.
 func ValidateTopicARN(topicARN, partition string) error {
-	if m := topicRE.FindStringSubmatch(topicARN); m == nil || m[1] != partition {
-		return &Error{Code: CodeInvalidRegistration, Field: "registrationTopicArn", Message: "the registration topic must be an SNS topic ARN of the partner's partition"}
+	_, err := topicRegion(topicARN, partition)
+	return err
+}
+
+// topicRegion is the Region of topicARN, an SNS topic ARN of partition.
+func topicRegion(topicARN, partition string) (string, error) {
+	m := topicRE.FindStringSubmatch(topicARN)
+	if m == nil || m[1] != partition {
+		return "", &Error{Code: CodeInvalidRegistration, Field: "registrationTopicArn", Message: "the registration topic must be an SNS topic ARN of the partner's partition"}
 	}
-	return nil
+	return m[2], nil
 }
 
 // region validates r and returns the topic's Region: CloudFormation needs a
 // custom resource's topic in the stack's Region, so the stack (and every
 // StackSet instance) is created there.
 func (r Registration) region(partition string) (string, error) {
-	if err := ValidateTopicARN(r.TopicARN, partition); err != nil {
+	region, err := topicRegion(r.TopicARN, partition)
+	if err != nil {
 		return "", err
 	}
 	if !tokenRE.MatchString(r.Token) {
 		return "", &Error{Code: CodeInvalidRegistration, Field: "registrationToken", Message: "a registration token is rcr_ and 43 letters, digits, - or _"}
 	}
-	return topicRE.FindStringSubmatch(r.TopicARN)[2], nil
+	return region, nil
 }
 
 // withRegistration validates r against p and returns p in the topic's Region.
