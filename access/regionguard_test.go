@@ -274,7 +274,8 @@ func TestSignedWith(t *testing.T) {
 
 // TestGuardPassesOtherAnswersOn: an answer that is no refusal of the
 // session (a customer role's AccessDenied, say) is the call's, as it came,
-// and drops nothing; an unsigned call is never blocked.
+// and drops nothing, nor unblocks a Region; a Region's block stops only
+// the session it was set for, never an unsigned call.
 func TestGuardPassesOtherAnswersOn(t *testing.T) {
 	retrieved := 0
 	cache := aws.NewCredentialsCache(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
@@ -284,15 +285,27 @@ func TestGuardPassesOtherAnswersOn(t *testing.T) {
 	if _, err := cache.Retrieve(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	g := &regionGuard{cache: cache, home: "us-east-1", refusedIn: map[string]string{}, blocked: map[string]blockedSession{}}
+	// me-south-1 refuses this session for good, so that an unsigned call
+	// there has a block it could wrongly meet.
+	g := &regionGuard{cache: cache, home: "us-east-1", refusedIn: map[string]string{},
+		blocked: map[string]blockedSession{"me-south-1": {key: "ASIASESSION0001", code: "InvalidClientTokenId"}}}
 	denied := fmt.Errorf("operation error STS: AssumeRole: %w", &smithy.GenericAPIError{Code: "AccessDenied", Message: "not authorized"})
-	if err := g.answered("ASIASESSION0001", "ap-east-1", denied); err != denied {
-		t.Fatalf("answered %v, want the call's own error", err)
+	for _, region := range []string{"ap-east-1", "me-south-1"} {
+		if err := g.answered("ASIASESSION0001", region, denied); err != denied {
+			t.Fatalf("answered in %s %v, want the call's own error", region, err)
+		}
 	}
 	if _, err := cache.Retrieve(context.Background()); err != nil || retrieved != 1 || len(g.refusedIn) != 0 {
 		t.Fatalf("an AccessDenied dropped the session (%d retrievals) or marked the Region (%v)", retrieved, g.refusedIn)
 	}
-	if err := g.refused("", "ap-east-1"); err != nil {
+	var refused *RegionRefusedError
+	if err := g.refused("ASIASESSION0001", "me-south-1"); !errors.As(err, &refused) || refused.Region != "me-south-1" {
+		t.Fatalf("after an AccessDenied there, the blocked session's call = %v; want the Region still blocked", err)
+	}
+	if err := g.refused("", "me-south-1"); err != nil {
 		t.Fatalf("an unsigned call refused: %v", err)
+	}
+	if err := g.refused("ASIASESSION0002", "me-south-1"); err != nil {
+		t.Fatalf("a call of another session refused: %v", err)
 	}
 }
