@@ -483,15 +483,15 @@ func (f *updateDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput,
 	return &dynamodb.UpdateItemOutput{Attributes: item}, nil
 }
 
+// errDynamoDBDown is a failure of DynamoDB that is no conflict.
+var errDynamoDBDown = errors.New("dynamodb is down")
+
 // TestSetMaxConnectionsRetriesConflicts: DynamoDB rejects an UpdateItem
 // with TransactionConflictException while a transaction is in flight on
 // the item, and every guarded check of a busy tenant's connections, every
 // rotation and completion is one on the tenant item. Setting the limit
 // retries it, as the tenant's transactional writes do, then reports
 // ErrConflict; a missing tenant is ErrNotFound at once.
-// errDynamoDBDown is a failure of DynamoDB that is no conflict.
-var errDynamoDBDown = errors.New("dynamodb is down")
-
 func TestSetMaxConnectionsRetriesConflicts(t *testing.T) {
 	conflict := &ddbtypes.TransactionConflictException{Message: aws.String("Operation was rejected because there is an ongoing transaction for the item.")}
 	tests := []struct {
