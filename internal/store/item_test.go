@@ -486,6 +486,10 @@ func (f *updateDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput,
 // errDynamoDBDown is a failure of DynamoDB that is no conflict.
 var errDynamoDBDown = errors.New("dynamodb is down")
 
+// errTxnConflict is DynamoDB's refusal of a write to an item a transaction
+// is in flight on.
+var errTxnConflict = &ddbtypes.TransactionConflictException{Message: aws.String("Operation was rejected because there is an ongoing transaction for the item.")}
+
 // TestSetMaxConnectionsRetriesConflicts: DynamoDB rejects an UpdateItem
 // with TransactionConflictException while a transaction is in flight on
 // the item, and every guarded check of a busy tenant's connections, every
@@ -493,7 +497,6 @@ var errDynamoDBDown = errors.New("dynamodb is down")
 // retries it, as the tenant's transactional writes do, then reports
 // ErrConflict; a missing tenant is ErrNotFound at once.
 func TestSetMaxConnectionsRetriesConflicts(t *testing.T) {
-	conflict := &ddbtypes.TransactionConflictException{Message: aws.String("Operation was rejected because there is an ongoing transaction for the item.")}
 	tests := []struct {
 		name   string
 		script []error
@@ -501,11 +504,11 @@ func TestSetMaxConnectionsRetriesConflicts(t *testing.T) {
 		calls  int
 	}{
 		{"set", nil, nil, 1},
-		{"conflicts, then set", []error{conflict, conflict}, nil, 3},
-		{"conflicts forever", slices.Repeat([]error{conflict}, txnAttempts), ErrConflict, txnAttempts},
+		{"conflicts, then set", []error{errTxnConflict, errTxnConflict}, nil, 3},
+		{"conflicts forever", slices.Repeat([]error{errTxnConflict}, txnAttempts), ErrConflict, txnAttempts},
 		{"no such tenant", []error{&ddbtypes.ConditionalCheckFailedException{Message: aws.String("failed")}}, ErrNotFound, 1},
 		{"another failure: not retried", []error{errDynamoDBDown}, errDynamoDBDown, 1},
-		{"the context ends in the wait", []error{conflict}, context.Canceled, 1},
+		{"the context ends in the wait", []error{errTxnConflict}, context.Canceled, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -545,7 +548,6 @@ func TestRoutineCheckRetriesConflicts(t *testing.T) {
 	if err != nil || routine.Event != nil {
 		t.Fatalf("not a routine check: %+v, %v", routine, err)
 	}
-	conflict := &ddbtypes.TransactionConflictException{Message: aws.String("Operation was rejected because there is an ongoing transaction for the item.")}
 	tests := []struct {
 		name   string
 		script []error
@@ -553,8 +555,8 @@ func TestRoutineCheckRetriesConflicts(t *testing.T) {
 		calls  int
 	}{
 		{"written", nil, nil, 1},
-		{"a conflict, then written", []error{conflict}, nil, 2},
-		{"conflicts forever", slices.Repeat([]error{conflict}, txnAttempts), ErrConflict, txnAttempts},
+		{"a conflict, then written", []error{errTxnConflict}, nil, 2},
+		{"conflicts forever", slices.Repeat([]error{errTxnConflict}, txnAttempts), ErrConflict, txnAttempts},
 		{"the connection changed", []error{&ddbtypes.ConditionalCheckFailedException{Message: aws.String("failed")}}, ErrConflict, 1},
 		{"another failure: not retried", []error{errDynamoDBDown}, errDynamoDBDown, 1},
 	}
