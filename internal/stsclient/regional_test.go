@@ -269,3 +269,43 @@ func TestRegionalWarnsWithoutALogger(t *testing.T) {
 		t.Fatalf("no warning through the default logger: %q", logged.String())
 	}
 }
+
+// TestRegionalSendsNoCallItCannotPayFor: a call beyond the ones the check
+// paid for (Take's) is paid where it goes just before it is sent; when the
+// Region cannot admit it before the check's deadline, nothing is sent and
+// the call fails as transient, naming the Region, not as the customer's
+// role.
+func TestRegionalSendsNoCallItCannotPayFor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		names := []string{"us-east-1", "eu-west-1"}
+		var calls []string
+		r := &Regional{names: names, clients: map[string]probe.Assumer{}}
+		for _, n := range names {
+			r.clients[n] = regionFake{name: n, calls: &calls}
+		}
+		// Three calls a second: the check's three book us-east-1's next
+		// second, past its deadline less the margin.
+		budget, err := stsbudget.NewRegions(names, 3, stsbudget.CallsPerCheck, stsbudget.RealClock{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), stsbudget.DeadlineMargin+time.Second/2)
+		defer cancel()
+		if ctx, err = budget.Take(ctx, stsbudget.CallsPerCheck); err != nil || stsbudget.RegionOf(ctx) != "us-east-1" {
+			t.Fatalf("Take: Region %q, %v; want us-east-1", stsbudget.RegionOf(ctx), err)
+		}
+		in := probe.AssumeRequest{RoleARN: "arn:aws:iam::111122223333:role/R"}
+		for i := range stsbudget.CallsPerCheck {
+			if _, err := r.AssumeRole(ctx, in); err != nil {
+				t.Fatalf("call %d of the ones paid for: %v", i+1, err)
+			}
+		}
+		_, err = r.AssumeRole(ctx, in)
+		if !errors.Is(err, probe.ErrTransient) || !errors.Is(err, stsbudget.ErrNoTime) || !strings.Contains(err.Error(), "us-east-1") {
+			t.Fatalf("a call beyond them: %v; want ErrTransient for no budget in us-east-1", err)
+		}
+		if want := slices.Repeat([]string{"us-east-1"}, stsbudget.CallsPerCheck); !slices.Equal(calls, want) {
+			t.Fatalf("called %v, want %v: the unpaid call was sent", calls, want)
+		}
+	})
+}
