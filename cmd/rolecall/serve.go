@@ -225,14 +225,21 @@ func validateEventSource(source string) error {
 	return nil
 }
 
+// serveLogger is serve's log to w at level (validated): text records
+// that, as the functions' logs, leave out an AWS service's signing
+// diagnostics, whose canonical request holds the session token.
+func serveLogger(w io.Writer, level string) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl, ReplaceAttr: config.RedactAttr}))
+}
+
 func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error {
 	if err := o.validate(); err != nil {
 		fmt.Fprintln(stderr, "rolecall serve:", err)
 		return exitCode(2)
 	}
-	var lvl slog.Level
-	_ = lvl.UnmarshalText([]byte(o.logLevel))
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl, ReplaceAttr: config.RedactAttr}))
+	log := serveLogger(stderr, o.logLevel)
 	o.Events = stdout
 	o.Log = log
 
