@@ -309,7 +309,8 @@ func TestChainBlamesTheAccessRole(t *testing.T) {
 // used at the first call after it.
 func TestAccessRoleRefusalBacksOff(t *testing.T) {
 	accounts := []string{"444455556666", "555566667777", "666677778888"}
-	w := newWorld(t, accounts...)
+	const fresh = "777788889999" // a connection first asked for in the second backoff
+	w := newWorld(t, append(append([]string{}, accounts...), fresh)...)
 	w.sts.AddRole(accessRoleARN, "arn:aws:iam::"+partnerAccount+":role/someone-else", "")
 	ctx := context.Background()
 	asked := func() int {
@@ -333,6 +334,16 @@ func TestAccessRoleRefusalBacksOff(t *testing.T) {
 		round(ErrAccessRole)
 		if got := asked(); got != wantAsked {
 			t.Fatalf("round %d: STS asked for the access role %d times, want %d", i+1, got, wantAsked)
+		}
+		if i == 1 {
+			// The second backoff has doubled: at least FailureBackoff
+			// (jittered by up to half). Within it, a connection with no
+			// backoff of its own is answered without STS.
+			w.clock.Advance(FailureBackoff - time.Millisecond)
+			if _, err := w.client.Credentials("acme", fresh).Retrieve(ctx); !errors.Is(err, ErrAccessRole) || asked() != 2 {
+				t.Fatalf("within the doubled backoff: %v, STS asked %d times; want ErrAccessRole without asking", err, asked())
+			}
+			w.clock.Advance(time.Millisecond)
 		}
 		// Past every backoff, the connections' and the access role's.
 		w.clock.Advance(FailureBackoff << i)
