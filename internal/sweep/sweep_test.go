@@ -512,9 +512,12 @@ func TestQuietSweepsLogAtDebug(t *testing.T) {
 // headers hold the function's session token.
 type signatureRefusedQueue struct{}
 
+// errSQSRefused is the error signatureRefusedQueue's messages wrap.
+var errSQSRefused = errors.New("operation error SQS: SendMessageBatch")
+
 func (signatureRefusedQueue) Send(context.Context, []probe.Job) error {
-	return errors.New("operation error SQS: SendMessageBatch, https response error StatusCode: 403, api error InvalidSignatureException: The request signature we calculated does not match the signature you provided.\n\n" +
-		"The Canonical String for this request should have been\n'POST\n/\n\nhost:sqs.eu-west-1.amazonaws.com\nx-amz-security-token:IQoJSECRET\n\nhost;x-amz-security-token\nabc'\n")
+	return fmt.Errorf("%w, https response error StatusCode: 403, api error InvalidSignatureException: The request signature we calculated does not match the signature you provided.\n\n"+
+		"The Canonical String for this request should have been\n'POST\n/\n\nhost:sqs.eu-west-1.amazonaws.com\nx-amz-security-token:IQoJSECRET\n\nhost;x-amz-security-token\nabc'\n", errSQSRefused)
 }
 
 // TestHandleErrorLeavesOutTheSessionToken: the error Handle returns is
@@ -526,8 +529,8 @@ func TestHandleErrorLeavesOutTheSessionToken(t *testing.T) {
 	w := newWorld(t)
 	for _, mode := range []string{sweep.ModeDue, sweep.ModeAll} {
 		_, err := newSweeper(w, signatureRefusedQueue{}, nil).Handle(context.Background(), sweep.Input{Mode: mode})
-		if err == nil || !strings.Contains(err.Error(), "InvalidSignatureException") {
-			t.Fatalf("%s: err = %v, want the queue's refusal", mode, err)
+		if !errors.Is(err, errSQSRefused) || !strings.Contains(err.Error(), "InvalidSignatureException") {
+			t.Fatalf("%s: err = %v, want the queue's refusal, matching it", mode, err)
 		}
 		if strings.Contains(err.Error(), "IQoJSECRET") {
 			t.Errorf("%s: the session token is in the error Handle returns: %q", mode, err)
