@@ -158,6 +158,7 @@ func TestAWSCLIUsesTheProfilesOfAnotherPartitionWithoutARegion(t *testing.T) {
 	}
 	t.Setenv("AWS_DEFAULT_REGION", "")
 	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION"} {
+		t.Setenv(k, "") // restored after the test
 		os.Unsetenv(k)
 	}
 	t.Setenv("HOME", w.dir)

@@ -59,6 +59,7 @@ func clientEnv(t *testing.T, w *workloadWorld) {
 	// Unset, not empty: botocore takes an empty AWS_PROFILE for a profile
 	// named "". (newWorkloadWorld's t.Setenv restores them afterwards.)
 	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"} {
+		t.Setenv(k, "") // restored after the test
 		os.Unsetenv(k)
 	}
 	t.Setenv("HOME", w.dir)
