@@ -341,3 +341,26 @@ func TestRegistrationRejected(t *testing.T) {
 		t.Error("an invalid external ID was rendered")
 	}
 }
+
+// TestValidateTopicARN: a registration topic is an SNS topic ARN of the
+// partner's partition, nothing else.
+func TestValidateTopicARN(t *testing.T) {
+	tests := []struct {
+		arn, partition string
+		ok             bool
+	}{
+		{"arn:aws:sns:eu-west-1:111122223333:rolecall-prod-registration", "aws", true},
+		{"arn:aws-cn:sns:cn-north-1:111122223333:rolecall-prod-registration", "aws-cn", true},
+		{"arn:aws:sns:eu-west-1:111122223333:rolecall-prod-registration", "aws-cn", false},
+		{"arn:aws:sqs:eu-west-1:111122223333:rolecall-prod-registration", "aws", false},
+		{"arn:aws:sns:eu-west-1:1111:rolecall", "aws", false},
+		{"", "aws", false},
+	}
+	for _, tt := range tests {
+		err := ValidateTopicARN(tt.arn, tt.partition)
+		var e *Error
+		if tt.ok != (err == nil) || !tt.ok && (!errors.As(err, &e) || e.Code != CodeInvalidRegistration || e.Field != "registrationTopicArn") {
+			t.Errorf("ValidateTopicARN(%q, %s) = %v, want ok %v", tt.arn, tt.partition, err, tt.ok)
+		}
+	}
+}
