@@ -201,8 +201,10 @@ func idleConnsKept(t *testing.T, idle int) {
 		t.Fatal(err)
 	}
 	// A connection goes back to the client's idle pool a moment after its
-	// call has returned: a burst ends once all n are back (or refused).
-	returned := make(chan error, n)
+	// call has returned: a burst ends once all n are back (or refused). A
+	// call that fails puts no connection back: it reports its error there
+	// itself, so the burst still ends (and the test fails).
+	returned := make(chan error, 2*n)
 	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{PutIdleConn: func(err error) { returned <- err }})
 	burst := func() int {
 		mu.Lock()
@@ -213,14 +215,23 @@ func idleConnsKept(t *testing.T, idle int) {
 			go func() {
 				defer opened.Done()
 				if _, err := c.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(role), RoleSessionName: aws.String("s")}); err != nil {
-					t.Error(err)
+					returned <- fmt.Errorf("a call failed: %w", err)
 				}
 			}()
 		}
 		opened.Wait()
-		for range n {
-			if err := <-returned; err != nil {
-				t.Errorf("a connection was not kept idle: %v", err)
+		// A watchdog, not a wait for time to pass: the connections are
+		// back within milliseconds, or something is wrong.
+		watchdog := time.NewTimer(time.Minute)
+		defer watchdog.Stop()
+		for i := range n {
+			select {
+			case err := <-returned:
+				if err != nil {
+					t.Errorf("a connection was not kept idle: %v", err)
+				}
+			case <-watchdog.C:
+				t.Fatalf("%d of %d connections went back to the idle pool within a minute", i, n)
 			}
 		}
 		mu.Lock()
