@@ -57,7 +57,8 @@ func (f Failure) Retryable() bool {
 var (
 	// ErrTooManyEntries: Put was called with more than MaxBatch entries.
 	ErrTooManyEntries = errors.New("too many entries for one put")
-	// ErrUnknownCursor: Memory.Since was given an event ID it never saw.
+	// ErrUnknownCursor: Memory.Since was given an event ID not in its record
+	// (never put, or dropped as older than the latest Memory.Keep).
 	ErrUnknownCursor = errors.New("unknown event id")
 )
 

@@ -20,7 +20,10 @@ type Handler func(ctx context.Context, ev Envelope) error
 // records each event in order once per detail eventId (Since reads the
 // record), as a consumer deduplicating on eventId keeps them, so that a
 // reader's cursor names one place: a publisher's retry puts events again,
-// and a cursor on a later copy would pass over what came between. A
+// and a cursor on a later copy would pass over what came between. The
+// record holds the latest Keep events only, so that a long-running serve
+// does not grow without end; a retry of an event already dropped is
+// recorded again, at its new place. A
 // subscriber's error is logged and does not fail the Put, as a target's
 // failure does not fail PutEvents.
 type Memory struct {
@@ -29,6 +32,9 @@ type Memory struct {
 	Account string
 	Region  string
 	Log     *slog.Logger
+	// Keep is how many of the latest events the record holds (DefaultKeep
+	// when 0 or less). Set it before the first Put.
+	Keep int
 
 	// reject, when set (only by this package's tests, through
 	// export_test.go), is asked for every entry; a non-empty code refuses
@@ -38,9 +44,14 @@ type Memory struct {
 	mu       sync.Mutex
 	records  []record
 	recorded map[string]bool // the detail eventIds in records
+	dropped  int             // how many records were dropped, oldest first
 	subs     []subscription
 	notify   chan struct{}
 }
+
+// DefaultKeep is the size of a Memory's record unless Keep says otherwise:
+// hours of a busy serve, a few megabytes.
+const DefaultKeep = 10_000
 
 type record struct {
 	env     Envelope
@@ -104,6 +115,7 @@ func (m *Memory) Put(ctx context.Context, entries []Entry) ([]Failure, error) {
 				}
 				m.recorded[d.EventID] = true
 			}
+			m.trim()
 		}
 		delivered = append(delivered, env)
 	}
@@ -125,6 +137,22 @@ func (m *Memory) Put(ctx context.Context, entries []Entry) ([]Failure, error) {
 		}
 	}
 	return failures, nil
+}
+
+// trim drops the oldest records beyond Keep. Re-slicing keeps the cost of
+// a Put constant; append copies only the kept records when it grows the
+// array, so the array stays within about twice Keep.
+func (m *Memory) trim() {
+	keep := m.Keep
+	if keep <= 0 {
+		keep = DefaultKeep
+	}
+	for len(m.records) > keep {
+		delete(m.recorded, m.records[0].eventID)
+		m.records[0] = record{} // let the dropped envelope be collected
+		m.records = m.records[1:]
+		m.dropped++
+	}
 }
 
 func (m *Memory) envelope(e Entry) Envelope {
@@ -151,8 +179,8 @@ func (m *Memory) envelope(e Entry) Envelope {
 
 // Since returns the recorded events after the one whose detail eventId (or
 // envelope id) is after, oldest first, at most limit (all when limit <= 0).
-// after == "" reads from the start. An ID never recorded is
-// ErrUnknownCursor.
+// after == "" reads from the oldest event kept. An ID not in the record,
+// never recorded or dropped from it, is ErrUnknownCursor.
 func (m *Memory) Since(after string, limit int) ([]Envelope, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -164,6 +192,9 @@ func (m *Memory) Since(after string, limit int) ([]Envelope, error) {
 				start = i + 1
 				break
 			}
+		}
+		if start < 0 && m.dropped > 0 {
+			return nil, fmt.Errorf("events after %q: %w (or dropped: the record keeps the latest %d events)", after, ErrUnknownCursor, len(m.records))
 		}
 		if start < 0 {
 			return nil, fmt.Errorf("events after %q: %w", after, ErrUnknownCursor)

@@ -246,7 +246,9 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) error {
 	after := r.URL.Query().Get("after")
 	evs, ok := h.cfg.Events.EventsAfter(after, limit)
 	if !ok {
-		return refused(CodeUnknownEvent, "after must be the eventId of an event this server emitted", "after")
+		e := refused(CodeUnknownEvent, "after must be the eventId of an event this server emitted and still keeps", "after")
+		e.Hint = "serve keeps its latest events only; leave after out to read from the oldest it keeps"
+		return e
 	}
 	if evs == nil {
 		evs = []json.RawMessage{}

@@ -87,7 +87,8 @@ type Setup interface {
 type EventLog interface {
 	// EventsAfter returns up to limit EventBridge entries recorded after the
 	// one whose detail.eventId is afterID ("" for the start), oldest first.
-	// ok is false when afterID is not a recorded event.
+	// ok is false when afterID is not in the record: never emitted, or
+	// dropped from it as older than the events it keeps.
 	EventsAfter(afterID string, limit int) (entries []json.RawMessage, ok bool)
 }
 
