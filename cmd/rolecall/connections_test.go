@@ -216,6 +216,32 @@ func TestEventsCommand(t *testing.T) {
 	})
 }
 
+// TestEventsFollowerFallsBehind: serve keeps its latest events only; a
+// --follow whose cursor was dropped (it fell behind) stops with an error
+// naming the last event it printed, instead of reading again from the
+// oldest kept and printing events twice.
+func TestEventsFollowerFallsBehind(t *testing.T) {
+	eventsPoll = time.Millisecond
+	t.Cleanup(func() { eventsPoll = time.Second })
+	const first = `{"version":"0","id":"env-1","detail-type":"Role Verified","source":"rolecall","account":"000000000000","time":"2026-12-01T00:00:00Z","region":"local","resources":[],"detail":{"eventId":"evt-1","tenantId":"acme","accountId":"111122223333","status":"VERIFIED"}}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Query().Get("after") == "" {
+			io.WriteString(w, `{"events":[`+first+`]}`)
+			return
+		}
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, `{"error":{"code":"UNKNOWN_EVENT","message":"after must be the eventId of an event this server emitted and still keeps","field":"after"}}`)
+	}))
+	defer srv.Close()
+	t.Setenv("ROLECALL_API", srv.URL)
+	t.Setenv("ROLECALL_OPS_TOKEN", testOpsToken)
+	r := rolecall(t, "events", "--follow")
+	if r.code != 1 || strings.Count(r.stdout, "Role Verified") != 1 || !strings.Contains(r.stderr, "no longer keeps event evt-1") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want the event printed once, then exit 1 naming evt-1", r.code, r.stdout, r.stderr)
+	}
+}
+
 // fakeConnection is a connection's JSON as the API answers it.
 func fakeConnection(status string, version int) string {
 	return fmt.Sprintf(`{"tenantId":"acme","accountId":"111122223333","roleArn":"arn:aws:iam::111122223333:role/R","status":%q,"version":%d}`, status, version)

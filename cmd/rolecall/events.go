@@ -12,7 +12,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/spf13/cobra"
 
+	"github.com/rolecall/rolecall/access"
 	"github.com/rolecall/rolecall/internal/backoff"
+	"github.com/rolecall/rolecall/internal/bus"
+	"github.com/rolecall/rolecall/internal/httpapi"
 	"github.com/rolecall/rolecall/internal/opsapi"
 )
 
@@ -90,6 +93,12 @@ func (o *eventsOptions) fromAPI(ctx context.Context, c *opsapi.Client, p *eventP
 	after := ""
 	for {
 		evs, raws, err := c.Events(ctx, after, limit)
+		var ae *access.APIError
+		if after != "" && errors.As(err, &ae) && ae.Code == httpapi.CodeUnknownEvent {
+			// serve keeps its latest events only; this reader fell behind
+			// them, and what came between is gone.
+			return fmt.Errorf("serve no longer keeps event %s, the last one printed: the events after it were dropped before they were read (serve keeps its latest %d); run rolecall events again to read from the oldest it keeps", after, bus.DefaultKeep)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
