@@ -411,6 +411,22 @@ func TestBrowserOnboarding(t *testing.T) {
 	}
 	screenshot(t, ctx, dir, "09-ops")
 
+	// The tenants: each with its live connections (every status but
+	// DISCONNECTED) against its limit, as the API lists them.
+	var conns struct {
+		Connections []struct{ Status connection.Status } `json:"connections"`
+	}
+	c.must(c.opsDo("GET", "/v1/tenants/browser/connections", nil), 200).decode(t, &conns)
+	live := 0
+	for _, cn := range conns.Connections {
+		if cn.Status != connection.Disconnected {
+			live++
+		}
+	}
+	if got, want := tenantCell(t, ctx, "browser", 2), fmt.Sprintf("%d of 100", live); got != want {
+		t.Errorf("tenant browser's live connections show %q, want %q", got, want)
+	}
+
 	// A re-check that is refused (the connection was disconnected meanwhile)
 	// shows an error; the next action's success replaces it.
 	c.must(c.opsDo("DELETE", "/v1/tenants/browser/connections/210987654321", nil), 200)
@@ -511,8 +527,26 @@ func TestBrowserOnboarding(t *testing.T) {
 
 	// The connection limit: refused with the API's message out of range,
 	// set within it.
+	// The tenants list shows each tenant's external ID: paging's rotation
+	// completed at once (no live connection rests on version 1), while
+	// browser's, from the API, keeps version 1 for its connections' grace.
+	// Its Set limit button fills the limit form with the tenant and its
+	// limit.
+	c.must(c.opsDo("POST", "/v1/tenants/browser/external-id/rotate", map[string]int{"graceSeconds": 86400}), 200)
+	do(t, ctx, "the rotations in the tenants list",
+		chromedp.Click(chromedp.ID("refresh")),
+		waitFor(`/version 1 accepted until/.test(document.getElementById('tenant-list').textContent)`, 10*time.Second))
+	if got := tenantCell(t, ctx, "browser", 3); !strings.HasPrefix(got, "version 2version 1 accepted until ") {
+		t.Errorf("tenant browser's external ID shows %q, want version 2 and the grace of version 1", got)
+	}
+	if got := tenantCell(t, ctx, "paging", 3); got != "version 2" {
+		t.Errorf("tenant paging's external ID shows %q, want version 2 alone", got)
+	}
+	do(t, ctx, "set limit from the tenants list",
+		chromedp.Click(chromedp.CSS(`button[aria-label="Set limit paging"]`)),
+		waitFor(`document.getElementById('limit-tenant').value === 'paging' && document.getElementById('limit-max').value === '100' && document.activeElement.id === 'limit-max'`, 5*time.Second))
 	do(t, ctx, "limit out of range",
-		chromedp.SendKeys(chromedp.ID("limit-tenant"), "paging"),
+		clearField("limit-max"),
 		chromedp.SendKeys(chromedp.ID("limit-max"), "0"),
 		chromedp.Click(chromedp.CSS(`#limit-form button[type="submit"]`)),
 		waitFor(`/from 1 to 10000/.test(document.getElementById('limit-error').textContent) && !document.getElementById('limit-error').hidden`, 5*time.Second))
@@ -524,10 +558,21 @@ func TestBrowserOnboarding(t *testing.T) {
 	if tn, err := s.Service.Tenant(context.Background(), "paging"); err != nil || tn.MaxConnections != 250 {
 		t.Errorf("tenant paging after the page set its limit: %+v, %v", tn, err)
 	}
+	do(t, ctx, "the limit in the tenants list",
+		waitFor(`[...document.querySelectorAll('#tenant-list tr')].some(r => r.cells[0].textContent === 'paging' && r.cells[2].textContent === '0 of 250')`, 20*time.Second))
 	screenshot(t, ctx, dir, "13-ops-limit")
 
 	// The token is kept for the tab: a reload needs no sign-in.
 	do(t, ctx, "reload ops", chromedp.Navigate(s.URL+"/ops"), chromedp.WaitVisible(chromedp.ID("console")))
+}
+
+// tenantCell returns the text of column col (0: tenant ID) of tenant id's
+// row in the ops page's tenants list, once the row is there.
+func tenantCell(t *testing.T, ctx context.Context, id string, col int) string {
+	t.Helper()
+	row := fmt.Sprintf(`[...document.querySelectorAll('#tenant-list tbody tr')].find(r => r.cells[0].textContent === %q)`, id)
+	do(t, ctx, "tenant "+id+" listed", waitFor(row+` !== undefined`, 10*time.Second))
+	return get(t, ctx, "tenant "+id+" cell", chromedp.Evaluate[string](fmt.Sprintf(`%s.cells[%d].textContent`, row, col)))
 }
 
 // TestBrowserSandboxStack: the form's "Launch the stack in a sandbox
@@ -592,5 +637,15 @@ func TestBrowserHostileNames(t *testing.T) {
 	brand = get(t, ctx, "problem brand", chromedp.Text(chromedp.CSS("header .brand")))
 	if inert := get(t, ctx, "no markup on the problem page", chromedp.Evaluate[bool](inertJS)); brand != partner || !inert || !strings.Contains(msg, "ask "+partner+" for a new one") {
 		t.Errorf("problem page: brand %q, message %q; the names stayed text: %v", brand, msg, inert)
+	}
+	// The ops page's tenants list shows the name as text too.
+	do(t, ctx, "the ops page",
+		chromedp.Navigate(s.URL+"/ops"),
+		chromedp.WaitVisible(chromedp.ID("ops-token")),
+		chromedp.SendKeys(chromedp.ID("ops-token"), s.OpsToken),
+		chromedp.Click(chromedp.CSS(`#signin-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.ID("console")))
+	if listed, inert := tenantCell(t, ctx, "evil", 1), get(t, ctx, "no markup in the tenants list", chromedp.Evaluate[bool](inertJS)); listed != name || !inert {
+		t.Errorf("the tenants list shows the name as %q; the names stayed text: %v", listed, inert)
 	}
 }

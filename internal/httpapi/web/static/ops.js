@@ -1,5 +1,5 @@
-// RoleCall ops page: connections by status, re-check and disconnect, invites,
-// sweeps and the live event feed. Vanilla JavaScript, no build step.
+// RoleCall ops page: tenants, connections by status, re-check and
+// disconnect, invites, rotation, limits, sweeps and the live event feed. Vanilla JavaScript, no build step.
 'use strict';
 (function () {
   var STATUSES = []; // from GET /: the statuses, in the order listed
@@ -29,8 +29,9 @@
   var listError = false; // the message shows a listing failure
 
   var PAGE = 25;
-  var pages = {};   // status → page index
+  var pages = {};   // status (or 'tenants') → page index
   var groups = [];  // the last listing, per status
+  var tenants = []; // the last listing of the tenants
   function matches(c, q) {
     return !q || c.tenantId.toLowerCase().indexOf(q) >= 0 || c.accountId.indexOf(q) >= 0;
   }
@@ -65,14 +66,16 @@
   $('signout').addEventListener('click', function () { signOut(''); });
   $('refresh').addEventListener('click', function () { loadConnections(); });
 
-  // --- connections ------------------------------------------------------------
-  function listAll(status) {
+  // --- listings ---------------------------------------------------------------
+  // listAll reads every page of a listing (query: the path and its
+  // parameters; key: the array in each page), the first 5,000 items.
+  function listAll(query, key) {
     var items = [];
     function page(cursor) {
-      var q = '/v1/connections?status=' + status + '&limit=1000' + (cursor ? '&cursor=' + encodeURIComponent(cursor) : '');
+      var q = query + (query.indexOf('?') < 0 ? '?' : '&') + 'limit=1000' + (cursor ? '&cursor=' + encodeURIComponent(cursor) : '');
       return api('GET', q).then(function (r) {
         if (!r.ok) throw r.error;
-        items = items.concat(r.data.connections || []);
+        items = items.concat(r.data[key] || []);
         if (r.data.cursor && items.length < 5000) return page(r.data.cursor);
         return items;
       });
@@ -80,19 +83,138 @@
     return page('');
   }
 
+  // loadConnections lists the tenants and the connections of every status,
+  // then draws both; it runs again every 15 seconds while signed in.
   function loadConnections() {
     clearTimeout(connsTimer);
-    return Promise.all(STATUSES.map(listAll)).then(function (gs) {
-      groups = gs;
+    var byStatus = Promise.all(STATUSES.map(function (st) { return listAll('/v1/connections?status=' + st, 'connections'); }));
+    return Promise.all([byStatus, listAll('/v1/tenants', 'tenants')]).then(function (all) {
+      groups = all[0];
+      tenants = all[1];
       if (listError) { say(''); listError = false; }
       render();
+      renderTenants();
     }, function (err) {
       listError = true;
-      say('Could not list connections: ' + (err && err.message ? err.message : 'error'), true);
+      say('Could not list tenants and connections: ' + (err && err.message ? err.message : 'error'), true);
     }).then(function () {
       if (token()) connsTimer = setTimeout(loadConnections, 15000);
     });
   }
+
+  // table returns a scrolling table labelled by the element labelId, with
+  // one column per header and the rows given.
+  function table(labelId, headers, rows) {
+    var wrap = el('div', 'table-scroll');
+    wrap.tabIndex = 0;
+    wrap.setAttribute('role', 'region');
+    wrap.setAttribute('aria-labelledby', labelId);
+    var t = el('table', 'stack');
+    var thead = el('thead');
+    var hr = el('tr');
+    headers.forEach(function (h) {
+      var th = el('th', null, h);
+      th.scope = 'col';
+      hr.appendChild(th);
+    });
+    thead.appendChild(hr);
+    t.appendChild(thead);
+    var tb = el('tbody');
+    rows.forEach(function (r) { tb.appendChild(r); });
+    t.appendChild(tb);
+    wrap.appendChild(t);
+    return wrap;
+  }
+
+  // paged returns the page of items the listing key shows (pages[key],
+  // kept within range) and, when there is more than one page, the Previous
+  // and Next buttons to put after it; redraw draws the listing again.
+  function paged(key, items, redraw) {
+    var last = Math.max(0, Math.ceil(items.length / PAGE) - 1);
+    var pg = Math.min(pages[key] || 0, last);
+    pages[key] = pg;
+    var shown = items.slice(pg * PAGE, (pg + 1) * PAGE);
+    if (last === 0) return { items: shown, nav: null };
+    var nav = el('div', 'pager');
+    nav.setAttribute('role', 'navigation');
+    nav.setAttribute('aria-label', key + ' pages');
+    [['Previous', 'prev', -1, pg === 0], ['Next', 'next', 1, pg === last]].forEach(function (b, i) {
+      var btn = el('button', 'btn secondary small', b[0]);
+      btn.type = 'button';
+      btn.disabled = b[3];
+      btn.setAttribute('data-page', key + ':' + b[1]);
+      btn.addEventListener('click', function () { pages[key] = pg + b[2]; redraw(); });
+      nav.appendChild(btn);
+      if (i === 0) {
+        nav.appendChild(el('span', 'small', 'Page ' + (pg + 1) + ' of ' + (last + 1) +
+          ' (' + (pg * PAGE + 1) + '–' + Math.min((pg + 1) * PAGE, items.length) + ' of ' + items.length + ')'));
+      }
+    });
+    return { items: shown, nav: nav };
+  }
+
+  // --- tenants ----------------------------------------------------------------
+  // renderTenants draws the tenants the search matches, PAGE rows at a
+  // time: each with its live connections (of the listing above) against
+  // its limit, its external ID's state, and buttons that fill the invite,
+  // rotation and limit forms with it.
+  function renderTenants() {
+    var root = $('tenant-list');
+    var q = ($('tenant-search').value || '').trim().toLowerCase();
+    root.textContent = '';
+    var live = {};
+    groups.forEach(function (all, i) {
+      if (STATUSES[i] === 'DISCONNECTED') return;
+      all.forEach(function (c) { live[c.tenantId] = (live[c.tenantId] || 0) + 1; });
+    });
+    var items = tenants.filter(function (t) {
+      return !q || t.tenantId.toLowerCase().indexOf(q) >= 0 || (t.name || '').toLowerCase().indexOf(q) >= 0;
+    });
+    $('tenants-empty').hidden = tenants.length !== 0;
+    $('tenant-search-count').textContent = q ? items.length + ' of ' + tenants.length + ' tenants match “' + q + '”.' : '';
+    if (!items.length) return;
+    var pg = paged('tenants', items, renderTenants);
+    root.appendChild(table('tenants-title', ['Tenant', 'Name', 'Live connections', 'External ID', 'Created', 'Actions'],
+      pg.items.map(function (t) { return tenantRow(t, live[t.tenantId] || 0); })));
+    if (pg.nav) root.appendChild(pg.nav);
+  }
+  var tenantSearchTimer = null;
+  $('tenant-search').addEventListener('input', function () {
+    clearTimeout(tenantSearchTimer);
+    tenantSearchTimer = setTimeout(function () { pages.tenants = 0; renderTenants(); }, 150);
+  });
+
+  function tenantRow(t, live) {
+    var tr = el('tr');
+    tr.appendChild(cell('Tenant', 'mono', t.tenantId));
+    tr.appendChild(cell('Name', null, t.name));
+    tr.appendChild(cell('Live connections', null, live + ' of ' + t.maxConnections));
+    var ext = cell('External ID', 'small', 'version ' + t.externalIdVersion);
+    if (t.graceEndsAt) {
+      ext.appendChild(el('br'));
+      ext.appendChild(document.createTextNode('version ' + t.previousExternalIdVersion + ' accepted until ' + when(t.graceEndsAt)));
+    }
+    tr.appendChild(ext);
+    tr.appendChild(cell('Created', 'small', when(t.createdAt)));
+    var act = cell('Actions', 'actions');
+    [['Invite', 'tenant-id', 'invite-ttl'], ['Rotate', 'rotate-tenant', 'rotate-grace'], ['Set limit', 'limit-tenant', 'limit-max']].forEach(function (a) {
+      var b = el('button', 'btn secondary small', a[0]);
+      b.type = 'button';
+      b.setAttribute('aria-label', a[0] + ' ' + t.tenantId);
+      b.addEventListener('click', function () {
+        $(a[1]).value = t.tenantId;
+        if (a[1] === 'tenant-id') $('tenant-name').value = '';
+        if (a[1] === 'limit-tenant') $('limit-max').value = String(t.maxConnections);
+        $(a[2]).focus();
+        $(a[2]).scrollIntoView({ block: 'center' });
+      });
+      act.appendChild(b);
+    });
+    tr.appendChild(act);
+    return tr;
+  }
+
+  // --- connections ------------------------------------------------------------
 
   // render draws the listing: counts of everything, tables of what the
   // search matches, PAGE rows per status with Previous and Next.
@@ -109,51 +231,12 @@
       var items = all.filter(function (c) { return matches(c, q); });
       shown += items.length;
       if (!items.length) return;
-      var last = Math.max(0, Math.ceil(items.length / PAGE) - 1);
-      var pg = Math.min(pages[st] || 0, last);
-      pages[st] = pg;
+      var pg = paged(st, items, render);
       var h = el('h3', null, st + ' (' + items.length + ')');
       h.id = 'group-' + st.toLowerCase();
       root.appendChild(h);
-      var wrap = el('div', 'table-scroll');
-      wrap.tabIndex = 0;
-      wrap.setAttribute('role', 'region');
-      wrap.setAttribute('aria-labelledby', h.id);
-      var table = el('table', 'stack');
-      var thead = el('thead');
-      var hr = el('tr');
-      ['Tenant', 'Account', 'Role', 'Status', 'Reason', 'Last check', 'Next check', 'Actions'].forEach(function (t) {
-        var th = el('th', null, t);
-        th.scope = 'col';
-        hr.appendChild(th);
-      });
-      thead.appendChild(hr);
-      table.appendChild(thead);
-      var tb = el('tbody');
-      items.slice(pg * PAGE, (pg + 1) * PAGE).forEach(function (c) { tb.appendChild(row(c)); });
-      table.appendChild(tb);
-      wrap.appendChild(table);
-      root.appendChild(wrap);
-      if (last > 0) {
-        var nav = el('div', 'pager');
-        nav.setAttribute('role', 'navigation');
-        nav.setAttribute('aria-label', st + ' pages');
-        var prev = el('button', 'btn secondary small', 'Previous');
-        prev.type = 'button';
-        prev.disabled = pg === 0;
-        prev.setAttribute('data-page', st + ':prev');
-        prev.addEventListener('click', function () { pages[st] = pg - 1; render(); });
-        var next = el('button', 'btn secondary small', 'Next');
-        next.type = 'button';
-        next.disabled = pg === last;
-        next.setAttribute('data-page', st + ':next');
-        next.addEventListener('click', function () { pages[st] = pg + 1; render(); });
-        nav.appendChild(prev);
-        nav.appendChild(el('span', 'small', 'Page ' + (pg + 1) + ' of ' + (last + 1) +
-          ' (' + (pg * PAGE + 1) + '–' + Math.min((pg + 1) * PAGE, items.length) + ' of ' + items.length + ')'));
-        nav.appendChild(next);
-        root.appendChild(nav);
-      }
+      root.appendChild(table(h.id, ['Tenant', 'Account', 'Role', 'Status', 'Reason', 'Last check', 'Next check', 'Actions'], pg.items.map(row)));
+      if (pg.nav) root.appendChild(pg.nav);
     });
     $('conns-empty').hidden = total !== 0;
     $('conn-search-count').textContent = q ? shown + ' of ' + total + ' connections match “' + q + '”.' : '';
@@ -310,6 +393,7 @@
       });
     }).then(function (r) {
       if (!r.ok) { err.textContent = r.error.message; err.hidden = false; return; }
+      loadConnections(); // a new tenant shows in the list
       out.appendChild(el('p', null, 'Invite for ' + r.data.tenantId + ', valid until ' + when(r.data.expiresAt) + ':' + note));
       var row = el('div', 'copyrow');
       var a = el('a', 'breakable mono', r.data.url);
@@ -374,6 +458,7 @@
     }).then(function (r) {
       if (r.skipped) { out.textContent = 'Not rotated.'; return; }
       if (!r.ok) { err.textContent = r.error.message; err.hidden = false; return; }
+      loadConnections();
       out.appendChild(el('p', null, 'Rotated ' + id + ': external ID version ' + (r.data.externalIdVersion || '?') + ' is current. Customers see the new one on their form; ask them to update their trust policy.'));
     });
   });
@@ -391,6 +476,7 @@
     if (!/^[0-9]+$/.test(n)) { err.textContent = 'Enter the most live connections the tenant may have: a whole number from 1 to 10,000.'; err.hidden = false; return; }
     api('PATCH', '/v1/tenants/' + encodeURIComponent(id), { maxConnections: parseInt(n, 10) }).then(function (r) {
       if (!r.ok) { err.textContent = r.error.message; err.hidden = false; return; }
+      loadConnections();
       out.appendChild(el('p', null, id + ' may now have ' + r.data.maxConnections + ' live connections.'));
     });
   });
