@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/rolecall/rolecall/internal/truncate"
 )
@@ -189,14 +188,14 @@ func refusal(status int, b []byte) error {
 			if ea.Connection != nil {
 				r := ea.Connection.Reason
 				nv.Status = excerpt(ea.Connection.Status, 64)
-				nv.Reason = Reason{Code: excerpt(r.Code, 64), Message: printable(r.Message, 1000), Hint: printable(r.Hint, 1000)}
+				nv.Reason = Reason{Code: excerpt(r.Code, 64), Message: truncate.Printable(r.Message, 1000), Hint: truncate.Printable(r.Hint, 1000)}
 			}
 			return nv
 		}
 		// The texts go to terminals and logs: no control characters (a
 		// hostile or broken API's escape sequences), and bounded.
-		return &APIError{StatusCode: status, Code: excerpt(ea.Error.Code, 64), Message: printable(ea.Error.Message, 1000),
-			Field: excerpt(ea.Error.Field, 128), Hint: printable(ea.Error.Hint, 1000)}
+		return &APIError{StatusCode: status, Code: excerpt(ea.Error.Code, 64), Message: truncate.Printable(ea.Error.Message, 1000),
+			Field: excerpt(ea.Error.Field, 128), Hint: truncate.Printable(ea.Error.Hint, 1000)}
 	}
 	e := &APIError{StatusCode: status, Code: fmt.Sprintf("HTTP_%d", status), Message: http.StatusText(status)}
 	if ea.Message != "" {
@@ -216,20 +215,7 @@ func refusal(status int, b []byte) error {
 // control characters dropped, cut to at most n bytes on a character
 // boundary.
 func excerpt(s string, n int) string {
-	return truncate.String(strings.Join(strings.Fields(printable(s, len(s))), " "), n)
-}
-
-// printable is s without control characters but line breaks and tabs (a
-// hint may quote a policy on several lines), nor format characters (such
-// as a bidirectional override that would show the text in another order),
-// cut to at most n bytes on a character boundary.
-func printable(s string, n int) string {
-	return truncate.String(strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) && r != '\n' && r != '\t' || unicode.Is(unicode.Cf, r) {
-			return -1
-		}
-		return r
-	}, s), n)
+	return truncate.String(strings.Join(strings.Fields(truncate.Printable(s, len(s))), " "), n)
 }
 
 // CodeNotVerified is the API's error code for a connection that is not
