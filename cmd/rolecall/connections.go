@@ -85,7 +85,7 @@ when --timeout passes first).`,
 			}
 			if !wait {
 				return o.print(cmd, raw, func() error {
-					_, err := fmt.Fprintf(cmd.OutOrStdout(), "Check of %s/%s queued (status %s, version %d).\n", args[0], args[1], before.Status, before.Version)
+					_, err := fmt.Fprintf(cmd.OutOrStdout(), "Check of %s/%s queued (status %s, version %d).\n", args[0], args[1], shown(string(before.Status)), before.Version)
 					return err
 				})
 			}

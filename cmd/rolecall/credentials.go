@@ -289,8 +289,9 @@ func printCredentials(ctx context.Context, cmd *cobra.Command, cfg aws.Config, a
 	return err
 }
 
-// errorLine keeps the first line of an error's text.
+// errorLine keeps the first line of an error's text, shown (shown): it
+// may quote a service's answer.
 func errorLine(err error) string {
 	s, _, _ := strings.Cut(err.Error(), "\n")
-	return s
+	return shown(s)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -121,6 +122,9 @@ func (o *eventsOptions) fromAPI(ctx context.Context, c *opsapi.Client, p *eventP
 	}
 }
 
+// oneLine is s shown (shown) on one line: an event is one line.
+func oneLine(s string) string { return strings.Join(strings.Fields(shown(s)), " ") }
+
 // logsLookback is how far before the newest event seen each --follow poll
 // of the log group reads again: an event's log timestamp is its time, and
 // one published late (the publisher retried) lands behind newer ones.
@@ -206,5 +210,5 @@ func (p *eventPrinter) print(e opsapi.Envelope, raw json.RawMessage) {
 	if at.IsZero() {
 		at = e.Time
 	}
-	fmt.Fprintf(p.w, eventLine, when(at), e.DetailType, e.Detail.TenantID, e.Detail.AccountID, e.Detail.Status, orDash(e.Detail.Reason.Code))
+	fmt.Fprintf(p.w, eventLine, when(at), oneLine(e.DetailType), oneLine(e.Detail.TenantID), oneLine(e.Detail.AccountID), oneLine(string(e.Detail.Status)), orDash(oneLine(e.Detail.Reason.Code)))
 }

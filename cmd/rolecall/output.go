@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rolecall/rolecall/internal/opsapi"
+	"github.com/rolecall/rolecall/internal/truncate"
 )
 
 // opsGroup returns a command group whose subcommands share the ops flags
@@ -96,11 +98,34 @@ func newTable(w io.Writer, header ...any) *tableOut {
 }
 
 // tableOut renders a table without the padding go-pretty leaves at the
-// end of each line.
+// end of each line, every text cell shown (shown).
 type tableOut struct {
 	table.Writer
 	w io.Writer
 }
+
+// AppendRow adds a row, its texts made safe to show: the cells hold what
+// the API answered.
+func (t *tableOut) AppendRow(row table.Row, configs ...table.RowConfig) {
+	out := make(table.Row, len(row))
+	for i, v := range row {
+		if rv := reflect.ValueOf(v); rv.Kind() == reflect.String {
+			v = shown(rv.String())
+		}
+		out[i] = v
+	}
+	t.Writer.AppendRow(out, configs...)
+}
+
+// shownMax bounds a text the CLI shows: far more than any RoleCall writes.
+const shownMax = 4096
+
+// shown is text from an API or a service as a terminal may show it:
+// without control characters but line breaks and tabs, nor format
+// characters, and bounded. The API is the partner's own, but a broken
+// proxy or a mistyped --api could answer escape sequences that clear the
+// screen or rewrite what was printed before.
+func shown(s string) string { return truncate.Printable(s, shownMax) }
 
 // Render writes the table.
 func (t *tableOut) Render() string {

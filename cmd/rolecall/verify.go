@@ -432,19 +432,19 @@ func verifyPrint(cmd *cobra.Command, o verifyOptions, rep verifyReport) error {
 			case s.Detail != "":
 				note = s.Code + ": " + s.Detail
 			}
-			fmt.Fprintf(tw, "  %s %s\t%s\t%s\n", mark, s.Name, latency, note)
+			fmt.Fprintf(tw, "  %s %s\t%s\t%s\n", mark, s.Name, latency, shown(note))
 		}
 		if err := tw.Flush(); err != nil {
 			return fmt.Errorf("write report: %w", err)
 		}
 		fmt.Fprintln(w)
 		if rep.Verified {
-			fmt.Fprintf(w, "VERIFIED: %s\n", rep.Reason.Message)
+			fmt.Fprintf(w, "VERIFIED: %s\n", shown(rep.Reason.Message))
 		} else {
-			fmt.Fprintf(w, "NOT VERIFIED (%s): %s\n", rep.Reason.Code, rep.Reason.Message)
+			fmt.Fprintf(w, "NOT VERIFIED (%s): %s\n", shown(rep.Reason.Code), shown(rep.Reason.Message))
 		}
 		if rep.Reason.Hint != "" {
-			fmt.Fprintf(w, "Hint: %s\n", rep.Reason.Hint)
+			fmt.Fprintf(w, "Hint: %s\n", shown(rep.Reason.Hint))
 		}
 	}
 	if !rep.Verified {
