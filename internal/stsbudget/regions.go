@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -26,11 +27,28 @@ func RegionOf(ctx context.Context) string {
 // Regions is one instance's budget over the STS quotas of one or more
 // Regions (each Region has its own): a limiter per Region, each holding the
 // instance's share of that Region's budget. A check takes its tokens from
-// the Region that admits it soonest and runs its calls there.
+// the Region that admits it soonest and runs its calls there, except in a
+// Region the partner account was found to refuse (RefusedIn).
 type Regions struct {
 	names    []string
 	limiters []*Limiter
+	clock    Clock
+
+	mu sync.Mutex
+	// refusedUntil: limiter -> until when no check takes its tokens there,
+	// since the partner account refuses the Region (RefusedIn).
+	refusedUntil map[int]time.Time
 }
+
+// RefusalHold is how long no check takes its tokens in a Region the
+// partner account refuses (RefusedIn). Every call of such a check goes on
+// to the next Region and pays again there, so the check waits twice and
+// the refused Region's share serves nothing. Once the hold is over, checks
+// go there again: a Region the partner has enabled since serves again at
+// once, and one still refused is held again by the first check it
+// refuses (the access role's client refuses it without sending a call
+// while its session lasts, so that check costs no STS call there).
+const RefusalHold = 5 * time.Minute
 
 // NewRegions returns the budget of an instance whose share is limit STS
 // calls a second in each of regions (the deployment's Region first; nil or
@@ -39,7 +57,10 @@ func NewRegions(regions []string, limit float64, maxTake int, clock Clock) (*Reg
 	if len(regions) == 0 {
 		regions = []string{""}
 	}
-	r := &Regions{names: regions}
+	if clock == nil {
+		clock = RealClock{}
+	}
+	r := &Regions{names: regions, clock: clock, refusedUntil: map[int]time.Time{}}
 	for range regions {
 		l, err := NewLimiter(limit, maxTake, clock)
 		if err != nil {
@@ -50,16 +71,63 @@ func NewRegions(regions []string, limit float64, maxTake int, clock Clock) (*Reg
 	return r, nil
 }
 
-// pick is the Region that admits n tokens soonest (the first on a tie).
+// pick is the Region that admits n tokens soonest (the first on a tie),
+// of the ones the partner account is not held to refuse; of all of them
+// when it is held to refuse every one.
 func (r *Regions) pick(n int) int {
-	best := 0
+	held := r.held()
+	best := -1
 	var at time.Time
 	for i, l := range r.limiters {
-		if next := l.Next(n); i == 0 || next.Before(at) {
+		if held[i] && len(held) < len(r.limiters) {
+			continue
+		}
+		if next := l.Next(n); best < 0 || next.Before(at) {
 			best, at = i, next
 		}
 	}
 	return best
+}
+
+// held is the set of limiters whose Regions are held as refused by the
+// partner account now (nil for none); it forgets the holds that are over.
+func (r *Regions) held() map[int]bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.refusedUntil) == 0 {
+		return nil
+	}
+	now := r.clock.Now()
+	out := map[int]bool{}
+	for i, until := range r.refusedUntil {
+		if now.Before(until) {
+			out[i] = true
+		} else {
+			delete(r.refusedUntil, i)
+		}
+	}
+	return out
+}
+
+// RefusedIn records that the partner account refused the STS call of the
+// check run in ctx that was sent to region (an access.RegionRefusedError:
+// an opt-in Region the partner account has not enabled), as
+// stsclient.Regional reports: for RefusalHold no check takes its tokens
+// there. A Region the budget does not list, and a context without a
+// budget, change nothing.
+func RefusedIn(ctx context.Context, region string) {
+	b, ok := checkOf(ctx)
+	if !ok || b.Regions == nil {
+		return
+	}
+	i := slices.Index(b.names, region)
+	if i < 0 {
+		return
+	}
+	r := b.Regions
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.refusedUntil[i] = r.clock.Now().Add(RefusalHold)
 }
 
 // Next is when n tokens would be admitted in the soonest Region.

@@ -154,6 +154,69 @@ func TestDisabledLastsOneCheck(t *testing.T) {
 	}
 }
 
+// TestRefusedRegionGetsNoChecksForAWhile: once the partner account refused
+// a check's call in a Region, no check takes its tokens there for
+// RefusalHold, however soon that Region would admit them; then checks go
+// there again. A refusal without a budget, or in a Region the budget does
+// not list, holds nothing; when every Region is held, checks still run.
+func TestRefusedRegionGetsNoChecksForAWhile(t *testing.T) {
+	clock := newFakeClock()
+	names := []string{"us-east-1", "eu-west-1"}
+	r, err := NewRegions(names, 30, CallsPerCheck, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// take runs n checks, each when some Region admits it, and counts
+	// them by Region.
+	take := func(n int) map[string]int {
+		t.Helper()
+		got := map[string]int{}
+		for range n {
+			clock.Set(r.Next(CallsPerCheck))
+			ctx, err := r.Take(context.Background(), CallsPerCheck)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[RegionOf(ctx)]++
+		}
+		return got
+	}
+	if got := take(10); got["eu-west-1"] == 0 || got["us-east-1"] == 0 {
+		t.Fatalf("before any refusal: checks by Region %v, want both used", got)
+	}
+	RefusedIn(context.Background(), "eu-west-1")
+	RefusedIn(Scope(context.Background()), "eu-west-1")
+	if got := take(10); got["eu-west-1"] == 0 {
+		t.Fatalf("a refusal outside a budget held eu-west-1: %v", got)
+	}
+
+	ctx, err := r.Take(WithRegion(context.Background(), "eu-west-1"), CallsPerCheck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	RefusedIn(ctx, "ap-east-1") // not listed: holds nothing, not the first
+	RefusedIn(ctx, "eu-west-1")
+	start := clock.Now()
+	got := take(40) // ~10 checks a second in us-east-1 alone: ~4 s
+	if got["eu-west-1"] != 0 || got["us-east-1"] != 40 {
+		t.Fatalf("while eu-west-1 is held: checks by Region %v, want all 40 in us-east-1", got)
+	}
+	if clock.Now().Sub(start) >= RefusalHold {
+		t.Fatal("the checks outlasted the hold: the test proves nothing")
+	}
+	clock.Set(start.Add(RefusalHold))
+	if got := take(10); got["eu-west-1"] == 0 {
+		t.Fatalf("after the hold: checks by Region %v, want eu-west-1 used again", got)
+	}
+
+	// Every Region held: the checks still run, in whichever admits first.
+	RefusedIn(ctx, "us-east-1")
+	RefusedIn(ctx, "eu-west-1")
+	if got := take(10); got["eu-west-1"]+got["us-east-1"] != 10 {
+		t.Fatalf("every Region held: checks by Region %v", got)
+	}
+}
+
 func TestRegionsWithoutNamesUseTheClientsRegion(t *testing.T) {
 	r, err := NewRegions(nil, 10, CallsPerCheck, newFakeClock())
 	if err != nil {

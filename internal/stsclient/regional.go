@@ -33,8 +33,10 @@ import (
 // opt-in Region it has not enabled, which refuses the access role's
 // sessions) says nothing of the customer's account: the call goes on to
 // the next Region as well, and the first such refusal of each Region is
-// logged, since the check then passes and shows nothing of it. When no
-// Region answered otherwise, the refusal stands, transient: the partner's
+// logged, since the check then passes and shows nothing of it; the budget
+// then gives the Region no checks for a while (stsbudget.RefusedIn), as
+// their calls would all go on and pay again elsewhere. When no Region
+// answered otherwise, the refusal stands, transient: the partner's
 // configuration, never the customer's account, is at fault.
 type Regional struct {
 	names   []string
@@ -107,6 +109,7 @@ func (r *Regional) AssumeRole(ctx context.Context, in probe.AssumeRequest) (prob
 		}
 		if refused := (*access.RegionRefusedError)(nil); errors.As(err, &refused) {
 			r.warnRefused(ctx, refused)
+			stsbudget.RefusedIn(ctx, name)
 			refusedErr = err
 			continue
 		}

@@ -179,6 +179,40 @@ func TestRegionFallbackStaysInsideEachRegionsBudget(t *testing.T) {
 	})
 }
 
+// TestPartnerRefusedRegionGetsNoMoreChecks: once the partner account
+// refuses a call in a Region, the budget gives that Region no more checks
+// for a while: their calls would all go on to the next Region and pay
+// again there.
+func TestPartnerRefusedRegionGetsNoMoreChecks(t *testing.T) {
+	names := []string{"us-east-1", "eu-west-1"}
+	var calls []string
+	r := &Regional{names: names, clients: map[string]probe.Assumer{}, log: slog.New(slog.DiscardHandler)}
+	for _, n := range names {
+		r.clients[n] = regionFake{name: n, refused: n == "eu-west-1", calls: &calls}
+	}
+	clock := testclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	budget, err := stsbudget.NewRegions(names, 30, stsbudget.CallsPerCheck, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := probe.AssumeRequest{RoleARN: "arn:aws:iam::111122223333:role/R"}
+	checks := map[string]int{}
+	for range 20 {
+		clock.Set(budget.Next(stsbudget.CallsPerCheck))
+		ctx, err := budget.Take(context.Background(), stsbudget.CallsPerCheck)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checks[stsbudget.RegionOf(ctx)]++
+		if _, err := r.AssumeRole(ctx, in); err != nil {
+			t.Fatalf("check in %s: %v", stsbudget.RegionOf(ctx), err)
+		}
+	}
+	if checks["eu-west-1"] != 1 || slices.Index(calls, "eu-west-1") < 0 || len(calls) != 21 {
+		t.Fatalf("checks by Region %v, calls %v: want one check in eu-west-1 (refused, then sent on), the other 19 in us-east-1", checks, calls)
+	}
+}
+
 // TestRegionalRefusesRegionsOfAnotherPartition: a Region of StsRegions in
 // another partition than the deployment's (aws-cn, aws-us-gov) cannot
 // assume the deployment partition's roles with its credentials, so every
