@@ -106,7 +106,9 @@ func (s *STS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	signer, apiErr := authentication(r)
+	// The signing time is compared with the wall clock, not s.now: clients
+	// sign at the real time even when the sandbox runs on a simulated one.
+	signer, apiErr := authentication(r, time.Now())
 	if apiErr != nil {
 		s.writeError(w, 0, apiErr)
 		return
@@ -232,14 +234,19 @@ type signedBy struct {
 
 // authentication reads who signed r, and for which Region and service: from
 // its Authorization header, or from X-Amz-Credential of a presigned URL. A
-// request signed for another service than STS is refused; the signature
-// itself is checked by checkSessionSignature, for sessions this sandbox
-// issued.
-func authentication(r *http.Request) (signedBy, *APIError) {
+// request signed for another service than STS is refused, and so is one
+// whose signing time is not on its credential scope's day, or, received at
+// now, too old or too new (sigv4.MaxSkew; a presigned URL past its
+// X-Amz-Expires), whoever signed it. The signature itself is checked by
+// checkSessionSignature, for sessions this sandbox issued.
+func authentication(r *http.Request, now time.Time) (signedBy, *APIError) {
 	sig, err := sigv4.Parse(r)
 	var a signedBy
 	switch {
 	case err == nil:
+		if err := sigv4.CheckTime(r, sig, now); err != nil {
+			return signedBy{}, timeRefused(err)
+		}
 		a = signedBy{accessKeyID: sig.AccessKeyID, region: sig.Region, service: sig.Service, sig: &sig}
 	case errors.Is(err, sigv4.ErrMissing) && r.Header.Get("Authorization") == "":
 		// AKID/date/region/service/aws4_request
@@ -252,6 +259,9 @@ func authentication(r *http.Request) (signedBy, *APIError) {
 		// checks the form of one, as for the Authorization header.
 		if !presigned(q) {
 			return signedBy{}, errIncompleteSignature
+		}
+		if err := presignedCurrent(q, fields[1], now); err != nil {
+			return signedBy{}, timeRefused(err)
 		}
 		a = signedBy{accessKeyID: fields[0], region: fields[2], service: fields[3]}
 	case errors.Is(err, sigv4.ErrMissing):
@@ -277,6 +287,44 @@ func presigned(q url.Values) bool {
 	return q.Get("X-Amz-Algorithm") == "AWS4-HMAC-SHA256" && err == nil &&
 		slices.Contains(strings.Split(q.Get("X-Amz-SignedHeaders"), ";"), "host") &&
 		len(sig) == 64 && hexErr == nil
+}
+
+// maxPresignExpires is the longest X-Amz-Expires SigV4 allows: seven days.
+const maxPresignExpires = 7 * 24 * 60 * 60
+
+// presignedCurrent checks a presigned URL's signing time (presigned has
+// checked its form): on its credential scope's day (scopeDay), not later
+// than sigv4.MaxSkew after now, and received before X-Amz-Expires seconds
+// (1 to seven days) have passed since. Without X-Amz-Expires (the SDK's
+// presigned GetCallerIdentity has none) it is held to a header
+// signature's window, sigv4.MaxSkew either way.
+func presignedCurrent(q url.Values, scopeDay string, now time.Time) error {
+	at, _ := time.Parse("20060102T150405Z", q.Get("X-Amz-Date"))
+	if at.Format("20060102") != scopeDay {
+		return fmt.Errorf("%w: credential scope date %s is not the day of X-Amz-Date", sigv4.ErrMismatch, scopeDay)
+	}
+	if !q.Has("X-Amz-Expires") {
+		return sigv4.Current(at, now)
+	}
+	secs, err := strconv.Atoi(q.Get("X-Amz-Expires"))
+	if err != nil || secs < 1 || secs > maxPresignExpires {
+		return fmt.Errorf("%w: X-Amz-Expires must be 1 to %d seconds", sigv4.ErrIncomplete, maxPresignExpires)
+	}
+	if until := at.Add(time.Duration(secs) * time.Second); now.After(until) {
+		return fmt.Errorf("%w: Signature expired: %s is now earlier than %s (signed %s, valid for %d s)", sigv4.ErrExpired,
+			until.UTC().Format("20060102T150405Z"), now.UTC().Format("20060102T150405Z"), q.Get("X-Amz-Date"), secs)
+	}
+	return sigv4.NotAhead(at, now)
+}
+
+// timeRefused is STS's answer to a request refused for its signing time
+// (sigv4.CheckTime, presignedCurrent): IncompleteSignature for a missing or
+// malformed one, else SignatureDoesNotMatch saying why.
+func timeRefused(err error) *APIError {
+	if errors.Is(err, sigv4.ErrIncomplete) {
+		return errIncompleteSignature
+	}
+	return &APIError{Code: "SignatureDoesNotMatch", Status: http.StatusForbidden, Message: sigv4.Message(err)}
 }
 
 var (

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -173,6 +174,7 @@ func postSTS(t *testing.T, method, endpoint, auth, body string) (int, stsError) 
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if auth != "" {
 		r.Header.Set("Authorization", auth)
+		r.Header.Set("X-Amz-Date", rawSignedAt.Format("20060102T150405Z"))
 	}
 	resp, b := roundtrip.Do(t, r)
 	var doc stsError
@@ -182,8 +184,27 @@ func postSTS(t *testing.T, method, endpoint, auth, body string) (int, stsError) 
 	return resp.StatusCode, doc
 }
 
+// rawSignedAt is when the raw requests of these tests are signed: their
+// X-Amz-Date and credential scope day, within sigv4.MaxSkew of when the
+// sandbox receives them.
+var rawSignedAt = time.Now().UTC()
+
+// sigv4 is an Authorization header of the form a configured caller's key
+// signs with at rawSignedAt (postSTS sets the X-Amz-Date it names).
 func sigv4(key string) string {
-	return "AWS4-HMAC-SHA256 Credential=" + key + "/20250101/us-east-1/sts/aws4_request, SignedHeaders=host;x-amz-date, Signature=" + strings.Repeat("0", 64)
+	return "AWS4-HMAC-SHA256 Credential=" + key + "/" + rawSignedAt.Format("20060102") + "/us-east-1/sts/aws4_request, SignedHeaders=host;x-amz-date, Signature=" + strings.Repeat("0", 64)
+}
+
+// presignedBy is the query of a presigned URL of the form a configured
+// caller's key signs at at, valid for expires ("" for no X-Amz-Expires).
+func presignedBy(key string, at time.Time, expires string) string {
+	q := url.Values{"X-Amz-Algorithm": {"AWS4-HMAC-SHA256"}, "X-Amz-Date": {at.UTC().Format("20060102T150405Z")},
+		"X-Amz-SignedHeaders": {"host"}, "X-Amz-Signature": {strings.Repeat("0", 64)},
+		"X-Amz-Credential": {key + "/" + at.UTC().Format("20060102") + "/us-east-1/sts/aws4_request"}}
+	if expires != "" {
+		q.Set("X-Amz-Expires", expires)
+	}
+	return q.Encode()
 }
 
 func TestAssumeRoleResponse(t *testing.T) {

@@ -42,7 +42,10 @@
 // configured key stands for a long-term key whose secret the sandbox does
 // not hold: its signature's form (in the Authorization header or a
 // presigned URL) and scope (service sts, a Region of the sandbox's
-// partition) are checked, not its secret. A parameter given twice is
+// partition) are checked, not its secret. Every caller's signing time is
+// checked against the wall clock: within five minutes of it
+// (sigv4.MaxSkew), on the credential scope's day, and for a presigned URL
+// before its X-Amz-Expires, so a request replayed later is refused. A parameter given twice is
 // refused: STS does not document which one it reads. An optional request quota
 // per caller account and Region throttles as STS does. Fault injection
 // (latency with jitter, throttling, 5xx) is deterministic for a seed: the

@@ -139,3 +139,38 @@ func TestVerifyLeavesTheRequestAsItCame(t *testing.T) {
 		t.Errorf("Verify changed the request's headers:\n before %v\n after  %v", before, r.Header)
 	}
 }
+
+func TestCheckTime(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name  string
+		date  string // X-Amz-Date ("" for none)
+		scope string // the credential scope's day
+		want  error
+	}{
+		{"signed now", "20261207T120000Z", "20261207", nil},
+		{"signed five minutes ago", "20261207T115500Z", "20261207", nil},
+		{"signed five minutes ahead", "20261207T120500Z", "20261207", nil},
+		{"signed over five minutes ago", "20261207T115459Z", "20261207", sigv4.ErrExpired},
+		{"signed over five minutes ahead", "20261207T120501Z", "20261207", sigv4.ErrExpired},
+		{"signed years ago", "20010101T000000Z", "20010101", sigv4.ErrExpired},
+		{"the scope of another day", "20261207T120000Z", "20261206", sigv4.ErrMismatch},
+		{"no X-Amz-Date", "", "20261207", sigv4.ErrIncomplete},
+		{"a malformed X-Amz-Date", "2026-12-07T12:00:00Z", "20261207", sigv4.ErrIncomplete},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "http://sts.test/", nil)
+			if tt.date != "" {
+				r.Header.Set("X-Amz-Date", tt.date)
+			}
+			err := sigv4.CheckTime(r, sigv4.Signature{Date: tt.scope}, now)
+			if (tt.want == nil) != (err == nil) || !errors.Is(err, tt.want) {
+				t.Fatalf("CheckTime = %v, want %v", err, tt.want)
+			}
+		})
+	}
+	if !errors.Is(sigv4.ErrExpired, sigv4.ErrMismatch) {
+		t.Fatal("ErrExpired does not match ErrMismatch (SignatureDoesNotMatch)")
+	}
+}
