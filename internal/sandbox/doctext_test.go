@@ -18,11 +18,13 @@ const secretID = "rc-SECRETSECRETSECRETSECRET234"
 // decodes outside the set is refused as unmodelled. Trust and
 // identity-based policies alike.
 func TestPolicyCharacters(t *testing.T) {
-	trust := func(sid, value string) string {
-		return `{"Version":"2012-10-17","Statement":[{"Sid":"` + sid + `","Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"` + value + `"}}}]}`
+	// id is the policy's Id, which takes any text IAM takes (a Sid takes
+	// letters and digits only).
+	trust := func(id, value string) string {
+		return `{"Version":"2012-10-17","Id":"` + id + `","Statement":[{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"` + value + `"}}}]}`
 	}
-	identity := func(sid, value string) string {
-		return `{"Version":"2012-10-17","Statement":[{"Sid":"` + sid + `","Effect":"Allow","Action":"sts:AssumeRole","Resource":"*","Condition":{"StringEquals":{"aws:ResourceAccount":"` + value + `"}}}]}`
+	identity := func(id, value string) string {
+		return `{"Version":"2012-10-17","Id":"` + id + `","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*","Condition":{"StringEquals":{"aws:ResourceAccount":"` + value + `"}}}]}`
 	}
 	tests := []struct {
 		name string
@@ -38,17 +40,17 @@ func TestPolicyCharacters(t *testing.T) {
 		{"escape of a Latin-1 character", func(b func(string, string) string) string { return b(`Confiance\u00e9`, secretID) }, nil, ""},
 		{"escaped line feed", func(b func(string, string) string) string { return b(`line\nfeed`, secretID) }, nil, ""},
 		{"Cyrillic look-alike", func(b func(string, string) string) string { return b("Trust", "rc-\u0410"+secretID[4:]) }, ErrInvalidPolicy, "character U+0410 at line 1, column "},
-		{"first character past Latin-1", func(b func(string, string) string) string { return b("Trust\u0100", secretID) }, ErrInvalidPolicy, "character U+0100 at line 1, column 51"},
-		{"emoji", func(b func(string, string) string) string { return b("Trust\U0001F600", secretID) }, ErrInvalidPolicy, "character U+1F600 at line 1, column 51"},
+		{"first character past Latin-1", func(b func(string, string) string) string { return b("Trust\u0100", secretID) }, ErrInvalidPolicy, "character U+0100 at line 1, column 36"},
+		{"emoji", func(b func(string, string) string) string { return b("Trust\U0001F600", secretID) }, ErrInvalidPolicy, "character U+1F600 at line 1, column 36"},
 		{"zero-width space", func(b func(string, string) string) string { return b("Trust\u200b", secretID) }, ErrInvalidPolicy, "character U+200B"},
 		{"line separator", func(b func(string, string) string) string { return b("Trust\u2028", secretID) }, ErrInvalidPolicy, "character U+2028"},
 		{"byte-order mark", func(b func(string, string) string) string { return "\ufeff" + b("Trust", secretID) }, ErrInvalidPolicy, "character U+FEFF at line 1, column 1"},
 		{"NUL", func(b func(string, string) string) string { return b("Trust\x00", secretID) }, ErrInvalidPolicy, "character U+0000"},
 		{"bell", func(b func(string, string) string) string { return b("Trust\a", secretID) }, ErrInvalidPolicy, "character U+0007"},
 		{"on a later line", func(b func(string, string) string) string {
-			return strings.Replace(b("Trust\u0410", secretID), `"Statement":[{`, "\n\"Statement\":[\n{", 1)
-		}, ErrInvalidPolicy, "character U+0410 at line 3, column 14"},
-		{"not UTF-8", func(b func(string, string) string) string { return b("Trust\xff", secretID) }, ErrInvalidPolicy, "not UTF-8 text: line 1, column 51"},
+			return strings.Replace(b("Trust\u0410", secretID), `"Id":`, "\n\n\"Id\":", 1)
+		}, ErrInvalidPolicy, "character U+0410 at line 3, column 12"},
+		{"not UTF-8", func(b func(string, string) string) string { return b("Trust\xff", secretID) }, ErrInvalidPolicy, "not UTF-8 text: line 1, column 36"},
 		{"Latin-1 bytes, not UTF-8", func(b func(string, string) string) string { return b("Confianc\xe9", secretID) }, ErrInvalidPolicy, "not UTF-8"},
 		{"escape of a Cyrillic character", func(b func(string, string) string) string { return b(`Trust\u0410`, secretID) }, ErrUnsupported, "decodes to U+0410"},
 		{"escape of NUL", func(b func(string, string) string) string { return b(`Trust\u0000`, secretID) }, ErrUnsupported, "decodes to U+0000"},
@@ -95,13 +97,15 @@ func TestPolicyCharacters(t *testing.T) {
 // and a Latin-1 character counts once however many bytes it takes.
 func TestPolicyLength(t *testing.T) {
 	// sized returns a document of exactly n characters other than
-	// whitespace, padded in its Sid with pad, plus extra whitespace.
+	// whitespace, padded in its Id with pad, plus extra whitespace.
 	sized := func(identity bool, n int, pad string, space int) []byte {
 		body := `"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"sts:AssumeRole"`
 		if identity {
 			body = `"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"`
 		}
-		doc := func(sid string) string { return stmt(`{"Sid":"` + sid + `",` + body + `}`) }
+		doc := func(id string) string {
+			return `{"Version":"2012-10-17","Id":"` + id + `","Statement":[{` + body + `}]}`
+		}
 		fill := n - len(doc(""))
 		return []byte(strings.Replace(doc(strings.Repeat(pad, fill)), `"Statement":`, strings.Repeat(" \n\t\r", space)+`"Statement":`, 1))
 	}

@@ -190,11 +190,19 @@ func parseDocument(doc []byte, identityPolicy bool) (*Policy, error) {
 	if root.get("Statement") == nil {
 		return nil, invalid("", "the document has no Statement")
 	}
+	sids := map[string]bool{}
 	for i, raw := range stmts {
 		path := fmt.Sprintf("Statement[%d]", i)
 		obj, ok := raw.(object)
 		if !ok {
 			return nil, invalid(path, "a statement must be an object")
+		}
+		// IAM: a Sid is unique within its policy (an empty one is none).
+		if sid, _ := obj.get("Sid").(string); sid != "" {
+			if sids[sid] {
+				return nil, invalid(path+".Sid", "Statement IDs (SID) in a single policy must be unique")
+			}
+			sids[sid] = true
 		}
 		st, err := parseStatement(path, obj, identityPolicy, variables)
 		if err != nil {
@@ -220,8 +228,10 @@ func parseStatement(path string, obj object, identityPolicy, variables bool) (st
 		var err error
 		switch kv.key {
 		case "Sid":
-			if _, ok := kv.val.(string); !ok {
-				return st, invalid(p, "must be a string")
+			// IAM takes ASCII letters and digits only.
+			sid, ok := kv.val.(string)
+			if !ok || !sidChars(sid) {
+				return st, invalid(p, "must be alpha-numeric: Statement IDs (SID) match [0-9A-Za-z]*")
 			}
 		case "Effect":
 			switch kv.val {
@@ -284,6 +294,16 @@ func parseActions(path string, v any) ([]string, error) {
 		out = append(out, strings.ToLower(a))
 	}
 	return out, nil
+}
+
+// sidChars reports whether s holds ASCII letters and digits only.
+func sidChars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 func actionChars(s string) bool {
