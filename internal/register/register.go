@@ -260,7 +260,8 @@ func (h *Handler) register(ctx context.Context, ev cfn.Event) (registration.Answ
 	}
 	submitted, perr := rolearn.Parse(r.roleARN, rolearn.Rules{})
 	if perr == nil && (submitted.Account != r.stack.Account || submitted.Partition != r.stack.Partition) {
-		return failed(ev, CodeStackAccountMismatch, fmt.Sprintf("the role is in account %s but the stack runs in account %s; a stack registers only a role of its own account", submitted.Account, r.stack.Account)), true, nil
+		return failed(ev, CodeStackAccountMismatch, fmt.Sprintf("the role is in account %s of partition %s but the stack runs in account %s of partition %s; a stack registers only a role of its own account",
+			submitted.Account, submitted.Partition, r.stack.Account, r.stack.Partition)), true, nil
 	}
 	c, err := h.Registrar.SubmitFromStack(ctx, t, r.roleARN, ev.StackID, ev.LogicalResourceID)
 	if err != nil {

@@ -451,31 +451,34 @@ func TestCreateRefusals(t *testing.T) {
 		message  []byte
 		wantCode string
 		advance  time.Duration
+		says     string // in the reason, when set
 	}{
-		{"wrong token", msg("Create", "r1", "", props(custRole, forged)), onboarding.CodeInvalidToken, 0},
-		{"malformed token", msg("Create", "r2", "", props(custRole, "rcr_short")), onboarding.CodeInvalidToken, 0},
-		{"invite code as token", msg("Create", "r3", "", props(custRole, strings.Repeat("a", 39))), onboarding.CodeInvalidToken, 0},
-		{"revoked token", msg("Create", "r4", "", props(custRole, revokedSecret)), onboarding.CodeTokenRevoked, 0},
-		{"missing token", msg("Create", "r6", "", map[string]any{"RoleArn": custRole}), CodeInvalidRequest, 0},
-		{"token not a string", msg("Create", "r7", "", map[string]any{"RoleArn": custRole, "RegistrationToken": 7}), CodeInvalidRequest, 0},
-		{"missing role", msg("Create", "r8", "", map[string]any{"RegistrationToken": secret}), CodeInvalidRequest, 0},
-		{"stack in another account", withStack("arn:aws:cloudformation:us-east-1:444455556666:stack/rc/1", props(custRole, secret)), CodeStackAccountMismatch, 0},
-		{"stack in another partition", withStack("arn:aws-cn:cloudformation:cn-north-1:111122223333:stack/rc/1", props(custRole, secret)), CodeStackAccountMismatch, 0},
-		{"stack id not an ARN", withStack("rolecall", props(custRole, secret)), CodeInvalidRequest, 0},
+		{"wrong token", msg("Create", "r1", "", props(custRole, forged)), onboarding.CodeInvalidToken, 0, ""},
+		{"malformed token", msg("Create", "r2", "", props(custRole, "rcr_short")), onboarding.CodeInvalidToken, 0, ""},
+		{"invite code as token", msg("Create", "r3", "", props(custRole, strings.Repeat("a", 39))), onboarding.CodeInvalidToken, 0, ""},
+		{"revoked token", msg("Create", "r4", "", props(custRole, revokedSecret)), onboarding.CodeTokenRevoked, 0, ""},
+		{"missing token", msg("Create", "r6", "", map[string]any{"RoleArn": custRole}), CodeInvalidRequest, 0, ""},
+		{"token not a string", msg("Create", "r7", "", map[string]any{"RoleArn": custRole, "RegistrationToken": 7}), CodeInvalidRequest, 0, ""},
+		{"missing role", msg("Create", "r8", "", map[string]any{"RegistrationToken": secret}), CodeInvalidRequest, 0, ""},
+		{"stack in another account", withStack("arn:aws:cloudformation:us-east-1:444455556666:stack/rc/1", props(custRole, secret)), CodeStackAccountMismatch, 0,
+			"account 111122223333 of partition aws but the stack runs in account 444455556666 of partition aws"},
+		{"stack in another partition", withStack("arn:aws-cn:cloudformation:cn-north-1:111122223333:stack/rc/1", props(custRole, secret)), CodeStackAccountMismatch, 0,
+			"of partition aws but the stack runs in account 111122223333 of partition aws-cn"},
+		{"stack id not an ARN", withStack("rolecall", props(custRole, secret)), CodeInvalidRequest, 0, ""},
 		// What no CloudFormation request carries is refused before it is
 		// recorded on a connection: the stack and its resource go into
 		// every check job, and SQS refuses a message body holding U+FFFF.
-		{"stack name not CloudFormation's", withStack("arn:aws:cloudformation:us-east-1:111122223333:stack/rc\uffff/1", props(custRole, secret)), CodeInvalidRequest, 0},
-		{"stack name starting with a digit", withStack("arn:aws:cloudformation:us-east-1:111122223333:stack/1rc/1", props(custRole, secret)), CodeInvalidRequest, 0},
-		{"stack id with a control character", withStack("arn:aws:cloudformation:us-east-1:111122223333:stack/rc/1\u0000", props(custRole, secret)), CodeInvalidRequest, 0},
-		{"stack id with a space", withStack("arn:aws:cloudformation:us-east-1:111122223333:stack/rc/a b", props(custRole, secret)), CodeInvalidRequest, 0},
-		{"logical ID not CloudFormation's", withField(msg("Create", "r12", "", props(custRole, secret)), "LogicalResourceId", "Role\uffffCall"), CodeInvalidRequest, 0},
-		{"logical ID with a hyphen", withField(msg("Create", "r13", "", props(custRole, secret)), "LogicalResourceId", "Role-Call"), CodeInvalidRequest, 0},
-		{"user ARN", msg("Create", "r9", "", props("arn:aws:iam::111122223333:user/alice", secret)), "NOT_A_ROLE", 0},
-		{"partner's own account", withStack("arn:aws:cloudformation:us-east-1:999988887777:stack/rc/1", props("arn:aws:iam::999988887777:role/X", secret)), "OWN_ACCOUNT", 0},
-		{"unknown request type", msg("Replace", "r10", "", props(custRole, secret)), CodeInvalidRequest, 0},
+		{"stack name not CloudFormation's", withStack("arn:aws:cloudformation:us-east-1:111122223333:stack/rc\uffff/1", props(custRole, secret)), CodeInvalidRequest, 0, ""},
+		{"stack name starting with a digit", withStack("arn:aws:cloudformation:us-east-1:111122223333:stack/1rc/1", props(custRole, secret)), CodeInvalidRequest, 0, ""},
+		{"stack id with a control character", withStack("arn:aws:cloudformation:us-east-1:111122223333:stack/rc/1\u0000", props(custRole, secret)), CodeInvalidRequest, 0, ""},
+		{"stack id with a space", withStack("arn:aws:cloudformation:us-east-1:111122223333:stack/rc/a b", props(custRole, secret)), CodeInvalidRequest, 0, ""},
+		{"logical ID not CloudFormation's", withField(msg("Create", "r12", "", props(custRole, secret)), "LogicalResourceId", "Role\uffffCall"), CodeInvalidRequest, 0, ""},
+		{"logical ID with a hyphen", withField(msg("Create", "r13", "", props(custRole, secret)), "LogicalResourceId", "Role-Call"), CodeInvalidRequest, 0, ""},
+		{"user ARN", msg("Create", "r9", "", props("arn:aws:iam::111122223333:user/alice", secret)), "NOT_A_ROLE", 0, ""},
+		{"partner's own account", withStack("arn:aws:cloudformation:us-east-1:999988887777:stack/rc/1", props("arn:aws:iam::999988887777:role/X", secret)), "OWN_ACCOUNT", 0, ""},
+		{"unknown request type", msg("Replace", "r10", "", props(custRole, secret)), CodeInvalidRequest, 0, ""},
 		// Last: it moves the clock past the short token's expiry.
-		{"expired token", msg("Create", "r5", "", props(custRole, shortSecret)), onboarding.CodeTokenExpired, registration.MinTTL},
+		{"expired token", msg("Create", "r5", "", props(custRole, shortSecret)), onboarding.CodeTokenExpired, registration.MinTTL, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -489,8 +492,8 @@ func TestCreateRefusals(t *testing.T) {
 			}
 			got := e.rec.last(t)
 			reason, _ := got["Reason"].(string)
-			if got["Status"] != "FAILED" || !strings.HasPrefix(reason, tc.wantCode+": ") {
-				t.Fatalf("answer = %v, want FAILED %s", got, tc.wantCode)
+			if got["Status"] != "FAILED" || !strings.HasPrefix(reason, tc.wantCode+": ") || !strings.Contains(reason, tc.says) {
+				t.Fatalf("answer = %v, want FAILED %s saying %q", got, tc.wantCode, tc.says)
 			}
 			if id, _ := got["PhysicalResourceId"].(string); !strings.HasPrefix(id, "rolecall-unregistered-") {
 				t.Fatalf("a failed Create answered the physical ID %q", id)
