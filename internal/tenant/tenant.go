@@ -118,26 +118,47 @@ func ValidateID(id string) error {
 }
 
 // ValidateName checks a tenant's display name: 1-128 printable characters
-// of valid UTF-8.
+// of valid UTF-8, at least one of them a letter or a digit, none of them
+// invisible, and no blank at either end: operators and customers tell
+// tenants apart by what the name shows.
 func ValidateName(name string) error {
 	if !utf8.ValidString(name) {
 		return &Error{Code: CodeInvalidName, Field: "name", Message: "a name must be valid UTF-8 text"}
 	}
-	if n := len([]rune(name)); n < 1 || n > 128 || strings.TrimSpace(name) != name {
+	first, _ := utf8.DecodeRuneInString(name)
+	last, _ := utf8.DecodeLastRuneInString(name)
+	if n := utf8.RuneCountInString(name); n < 1 || n > 128 || blank(first) || blank(last) {
 		return &Error{Code: CodeInvalidName, Field: "name", Message: "a name is 1 to 128 characters long, without leading or trailing spaces"}
 	}
+	shows := false
 	for _, r := range name {
 		if r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029' {
 			return &Error{Code: CodeInvalidName, Field: "name", Message: "a name may not contain control characters"}
 		}
-		// Invisible formatting characters (zero-width, bidi overrides)
-		// could disguise a name shown to operators and customers.
-		if unicode.Is(unicode.Cf, r) {
-			return &Error{Code: CodeInvalidName, Field: "name", Message: "a name may not contain invisible formatting characters"}
+		// Invisible characters (zero-width, bidi overrides, fillers,
+		// variation selectors, grapheme joiners) could disguise a name as
+		// another one, or as none.
+		if invisible(r) {
+			return &Error{Code: CodeInvalidName, Field: "name", Message: "a name may not contain invisible characters"}
 		}
+		shows = shows || unicode.IsLetter(r) || unicode.IsDigit(r)
+	}
+	if !shows {
+		return &Error{Code: CodeInvalidName, Field: "name", Message: "a name needs at least one letter or digit"}
 	}
 	return nil
 }
+
+// invisible reports whether r is a default-ignorable code point, which
+// renders as nothing: format characters (Cf), variation selectors, and the
+// others Unicode lists (Hangul fillers, the combining grapheme joiner, …).
+func invisible(r rune) bool {
+	return unicode.In(r, unicode.Cf, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point)
+}
+
+// blank reports whether r shows as empty space: white space, or the braille
+// pattern blank.
+func blank(r rune) bool { return unicode.IsSpace(r) || r == '\u2800' }
 
 // New creates a tenant with a freshly generated external ID.
 func New(id, name string, now time.Time) (Tenant, error) {

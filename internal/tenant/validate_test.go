@@ -55,7 +55,7 @@ func TestValidateText(t *testing.T) {
 				// (/v1/tenants/../invites).
 				".", ".."}},
 		{"ValidateName", tenant.ValidateName, tenant.CodeInvalidName, "name",
-			[]string{"A", "Acme Corp.", "Société Générale", "株式会社アクメ",
+			[]string{"A", "Acme Corp.", "Société Générale", "株式会社アクメ", "3M", "Ａｃｍｅ ★",
 				strings.Repeat("é", 128), // 128 characters, 256 bytes
 				strings.Repeat("x", 128)},
 			[]string{"", strings.Repeat("x", 129), strings.Repeat("é", 129), " Acme", "Acme ", "   ",
@@ -63,6 +63,13 @@ func TestValidateText(t *testing.T) {
 				"Ac\xffme",       // invalid UTF-8
 				"Ac\u200bme",     // zero-width space
 				"Acme\u202eproC", // right-to-left override
+				"\u3164",         // Hangul filler: shows as nothing
+				"\u2800",         // braille pattern blank
+				"Acme\u2800",     // shows as "Acme"
+				"Acme\u034f",     // combining grapheme joiner
+				"Acme\ufe0f",     // variation selector
+				"Ac\U000e0100me", // supplementary variation selector
+				"...", "★",       // no letter or digit
 			}},
 		{"ValidateInviteID", tenant.ValidateInviteID, tenant.CodeInvalidInviteID, "inviteId",
 			[]string{tenant.NewInviteID(time.Now()), "inv-" + strings.Repeat("0", 28)},
