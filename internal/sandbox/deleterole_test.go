@@ -2,7 +2,10 @@ package sandbox_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -36,6 +39,26 @@ func TestARoleCreatedAgainInheritsNothing(t *testing.T) {
 				putAccessRole(t, s)
 			},
 			chainedCall, "AccessDenied"},
+		{"a trust policy naming the deleted access role is refused, so the new one is not trusted through it",
+			func(t *testing.T, s *sandbox.STS) {
+				s.DeleteRole(accessRole)
+				if err := s.PutRole(roleARN, enforcedPolicy(accessRole, externalID)); !errors.Is(err, sandbox.ErrInvalidPolicy) || !strings.Contains(err.Error(), "Invalid principal in policy") {
+					t.Fatalf("PutRole naming the deleted role: %v; want ErrInvalidPolicy, Invalid principal in policy", err)
+				}
+				model, _ := json.Marshal(sandbox.Model{Roles: []sandbox.ModelRole{{ARN: roleARN, TrustPolicy: json.RawMessage(enforcedPolicy(accessRole, externalID))}}})
+				if err := s.Load(model); !errors.Is(err, sandbox.ErrInvalidPolicy) {
+					t.Fatalf("Load naming the deleted role: %v; want ErrInvalidPolicy", err)
+				}
+				putAccessRole(t, s)
+			},
+			chainedCall, "AccessDenied"},
+		{"a trust policy saved again once the role is created again trusts the new role",
+			func(t *testing.T, s *sandbox.STS) {
+				s.DeleteRole(accessRole)
+				putAccessRole(t, s)
+				must(t, s.PutRole(roleARN, enforcedPolicy(accessRole, externalID)))
+			},
+			chainedCall, ""},
 		{"a role replaced by its name on another path takes its policies with it",
 			func(t *testing.T, s *sandbox.STS) {
 				must(t, s.PutRole("arn:aws:iam::111122223333:role/elsewhere/rolecall-dev-access", loosePolicy(verifierRole)))

@@ -132,6 +132,15 @@ func (s *STS) Load(doc []byte) error {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	created := map[string]bool{}
+	for _, r := range roles {
+		created[r.arn.ClaimKey()] = true
+	}
+	for _, r := range roles {
+		if err := s.deletedRoleLocked(r.trust, created); err != nil {
+			return fmt.Errorf("sandbox model: role %s trust policy: %w", r.arn, err)
+		}
+	}
 	for acct, org := range m.Organizations {
 		if org == "" {
 			delete(s.orgs, acct)

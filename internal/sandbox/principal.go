@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -150,6 +151,25 @@ func (p *Policy) withoutRole(roleARN string) *Policy {
 		out.statements[i] = st
 	}
 	return out
+}
+
+// deletedRoleLocked is the refusal of trust policy p naming as a principal
+// a role that was deleted and not created again (nor in created, the
+// claim keys of roles created with p): IAM stores a role principal as the
+// role's unique ID when the policy is saved, so it refuses to save one
+// naming a role that does not exist ("Invalid principal in policy"),
+// and a role created later with that ARN is not trusted through it. s.mu
+// must be held.
+func (s *STS) deletedRoleLocked(p *Policy, created map[string]bool) error {
+	for i, st := range p.statements {
+		for _, r := range st.principals.roles {
+			a, err := rolearn.Parse(r, rolearn.Rules{})
+			if err == nil && s.gone[a.ClaimKey()] && !created[a.ClaimKey()] {
+				return invalid(fmt.Sprintf("Statement[%d].Principal.AWS", i), "Invalid principal in policy: the role %s does not exist (it was deleted)", a)
+			}
+		}
+	}
+	return nil
 }
 
 func (ps principalSet) matchesSpecifically(id identity) bool {

@@ -213,7 +213,9 @@ func ValidatePrincipal(arn string) error {
 
 // PutRole creates or replaces a sandbox role. The trust policy is parsed and
 // validated now: unsupported grammar is refused here (errors.Is(err,
-// ErrUnsupported)), never evaluated as a silent allow.
+// ErrUnsupported)), never evaluated as a silent allow, and so is a role
+// principal deleted and not created again (ErrInvalidPolicy), as IAM
+// refuses it.
 func (s *STS) PutRole(roleARN string, trustPolicy []byte) error {
 	a, err := rolearn.Parse(roleARN, rolearn.Rules{Partition: s.partition})
 	if err != nil {
@@ -225,6 +227,9 @@ func (s *STS) PutRole(roleARN string, trustPolicy []byte) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.deletedRoleLocked(p, nil); err != nil {
+		return fmt.Errorf("put sandbox role %s: %w", a, err)
+	}
 	s.putRoleLocked(sandboxRole{arn: a, doc: append([]byte(nil), trustPolicy...), policy: p, maxSession: defaultMaxSession})
 	return nil
 }
