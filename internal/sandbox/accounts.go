@@ -10,10 +10,12 @@ import (
 )
 
 // DefaultCallerPolicy is the identity-based policy a configured caller
-// holds until SetIdentityPolicies gives it its own: sts:AssumeRole on every
-// role. It models the permission a partner's verifier needs; IAM evaluates
-// it like any other identity policy (a cross-account call needs it and the
-// role's trust policy; an explicit deny in either refuses).
+// holds until SetIdentityPolicies gives it its own, unless it is a role the
+// sandbox holds (PutRole creates a role with none, as IAM does):
+// sts:AssumeRole on every role. It models the permission a partner's
+// verifier needs; IAM evaluates it like any other identity policy (a
+// cross-account call needs it and the role's trust policy; an explicit
+// deny in either refuses).
 const DefaultCallerPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:*:iam::*:role/*"}]}`
 
 var defaultCallerPolicy = func() []*Policy {
@@ -30,7 +32,8 @@ var defaultCallerPolicy = func() []*Policy {
 // the user are evaluated with them on every AssumeRole. No documents means
 // no permissions: the principal can then assume no role of another account.
 // A role or user never given policies holds DefaultCallerPolicy when it is a
-// configured caller, and nothing when it calls with a session the sandbox
+// configured caller (and not a role the sandbox holds, which PutRole
+// created with none), and nothing when it calls with a session the sandbox
 // issued. Nothing changes when a document is refused.
 func (s *STS) SetIdentityPolicies(principalARN string, docs ...[]byte) error {
 	id, err := parseIdentity(principalARN)

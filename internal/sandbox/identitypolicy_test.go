@@ -135,6 +135,20 @@ func TestDefaultCallerPolicy(t *testing.T) {
 	if _, err := s.Assumer(partnerRole).AssumeRole(context.Background(), req(roleARN, externalID)); !errors.Is(err, probe.ErrDenied) {
 		t.Errorf("no identity policy: %v, want denied", err)
 	}
+
+	// A role the sandbox holds was created with no identity policies, as
+	// IAM creates one: as a caller it holds no default, and reaches a role
+	// of another account only once given a policy that allows it.
+	const held = "arn:aws:iam::111122223333:role/FreshRole"
+	must(t, s.PutRole(held, loosePolicy("111122223333")))
+	must(t, s.PutRole(looseARN, loosePolicy(held)))
+	if _, err := s.Assumer(held).AssumeRole(context.Background(), req(looseARN, "")); !errors.Is(err, probe.ErrDenied) {
+		t.Errorf("a held role given no policy: %v, want denied", err)
+	}
+	must(t, s.SetIdentityPolicies(held, []byte(sandbox.DefaultCallerPolicy)))
+	if _, err := s.Assumer(held).AssumeRole(context.Background(), req(looseARN, "")); err != nil {
+		t.Errorf("a held role given a policy: %v", err)
+	}
 }
 
 func TestAccountsRefuse(t *testing.T) {

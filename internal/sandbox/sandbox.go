@@ -253,15 +253,12 @@ func (s *STS) putRoleLocked(r sandboxRole) {
 		s.roleGens++
 		r.gen = s.roleGens
 	}
-	if s.gone[key] {
-		// A role created again is a new role: it holds no identity
-		// policies until it is given some, not the default a configured
-		// caller never given policies holds (IAM creates a role with
-		// none).
-		delete(s.gone, key)
-		if _, set := s.identityPolicies[r.arn.String()]; !set {
-			s.identityPolicies[r.arn.String()] = []*Policy{}
-		}
+	// A role created (or created again) holds no identity policies until
+	// it is given some, not the default of a configured caller the sandbox
+	// holds no role of: IAM creates a role with none.
+	delete(s.gone, key)
+	if _, set := s.identityPolicies[r.arn.String()]; !set {
+		s.identityPolicies[r.arn.String()] = []*Policy{}
 	}
 	s.roles[r.arn.String()] = r
 	s.byClaim[key] = r.arn.String()
