@@ -26,10 +26,18 @@ type roleResult struct {
 	RoleARN string `json:"roleArn"`
 }
 
+// sandboxRoleARN is the sandbox role s names, of the deployment's
+// partition. The partner's access role (the principal customers' roles
+// trust) is refused, whatever the case of its name: replaced or deleted,
+// it would fail every check until serve restarts, and no customer can
+// change it.
 func (h *Handler) sandboxRoleARN(s string) (string, error) {
 	a, err := rolearn.Parse(s, rolearn.Rules{Partition: h.partition()})
 	if err != nil {
 		return "", err
+	}
+	if p, err := rolearn.Parse(h.cfg.TrustedPrincipalARN, rolearn.Rules{}); err == nil && p.ClaimKey() == a.ClaimKey() {
+		return "", refused(CodeForbidden, "this is the partner's access role, which customers' roles trust; the sandbox control changes customers' roles only (restart serve for a fresh access role)", "roleArn")
 	}
 	return a.String(), nil
 }
