@@ -94,6 +94,8 @@ func statusOf(code string) int {
 		return http.StatusUnsupportedMediaType
 	case CodeMisdirected:
 		return http.StatusMisdirectedRequest
+	case onboarding.CodeAnswerNotSent:
+		return http.StatusBadGateway
 	}
 	return http.StatusBadRequest
 }

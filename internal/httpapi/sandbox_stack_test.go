@@ -119,11 +119,14 @@ func TestSandboxRegistrationTopic(t *testing.T) {
 	inbox.err = &onboarding.Error{Code: "INVALID_REQUEST", Message: "no such stack request"}
 	w = e.serve(post("Notification", `{}`))
 	wantAPIError(t, w, 400, "INVALID_REQUEST", "")
+	inbox.err = &onboarding.Error{Code: onboarding.CodeAnswerNotSent, Message: "answer to bucket.test: HTTP 503"}
+	w = e.serve(post("Notification", `{}`))
+	wantAPIError(t, w, 502, onboarding.CodeAnswerNotSent, "")
 	inbox.err = errors.New("topic down")
 	w = e.serve(post("Notification", `{}`))
 	wantAPIError(t, w, 500, CodeInternal, "")
-	if len(inbox.got) != 3 {
-		t.Errorf("the inbox got %d envelopes, want 3 (refused message types never reach it)", len(inbox.got))
+	if len(inbox.got) != 4 {
+		t.Errorf("the inbox got %d envelopes, want 4 (refused message types never reach it)", len(inbox.got))
 	}
 }
 

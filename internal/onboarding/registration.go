@@ -14,11 +14,15 @@ import (
 
 // Error codes of registration tokens and stack registrations.
 const (
-	CodeInvalidTTL         = "INVALID_TTL"
-	CodeTooManyTokens      = "TOO_MANY_TOKENS"
-	CodeInvalidToken       = "INVALID_REGISTRATION_TOKEN"
-	CodeTokenExpired       = "REGISTRATION_TOKEN_EXPIRED"
-	CodeTokenRevoked       = "REGISTRATION_TOKEN_REVOKED"
+	CodeInvalidTTL    = "INVALID_TTL"
+	CodeTooManyTokens = "TOO_MANY_TOKENS"
+	CodeInvalidToken  = "INVALID_REGISTRATION_TOKEN"
+	CodeTokenExpired  = "REGISTRATION_TOKEN_EXPIRED"
+	CodeTokenRevoked  = "REGISTRATION_TOKEN_REVOKED"
+	// CodeAnswerNotSent: a stack's request was handled, and its answer
+	// recorded, but putting it to the request's ResponseURL failed; the
+	// same request delivered again answers it again.
+	CodeAnswerNotSent      = "ANSWER_NOT_SENT"
 	CodeStackDeleted       = connection.CodeStackDeleted
 	registrationTokenField = "RegistrationToken"
 )

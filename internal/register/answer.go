@@ -96,10 +96,15 @@ func (h *Handler) send(ctx context.Context, ev cfn.Event, a registration.Answer)
 		h.log().WarnContext(ctx, "answer refused by the response bucket; not retried", "requestType", string(ev.RequestType), "error", err.Error())
 		return nil
 	case err != nil:
-		return fmt.Errorf("answer %s request: %w", ev.RequestType, err)
+		return fmt.Errorf("answer %s request: %w: %w", ev.RequestType, ErrAnswerNotSent, err)
 	}
 	return nil
 }
+
+// ErrAnswerNotSent: an answer could not be put to its ResponseURL (the
+// bucket unreachable, slow, or answering 5xx); delivering the request
+// again sends it again.
+var ErrAnswerNotSent = errors.New("the answer was not sent to the ResponseURL")
 
 // responseBody is the documented response object, at most MaxResponseBody
 // bytes: the Reason is shortened to fit.

@@ -689,6 +689,29 @@ func TestAnswerFailureRetries(t *testing.T) {
 	}
 }
 
+// Through the sandbox's topic (Notify), an answer that could not be put
+// is a CodeAnswerNotSent refusal naming why, not an internal error; the
+// same notification delivered again answers the recorded answer.
+func TestNotifyAnswerNotSent(t *testing.T) {
+	e := newEnv(t)
+	e.h.Wait = -1
+	secret := e.acmeToken()
+	e.rec.err = errors.New("answer to bucket.test: HTTP 503")
+	env, _ := json.Marshal(map[string]string{"Type": "Notification", "Message": string(msg("Create", "req-1", "", props(custRole, secret)))})
+	err := e.h.Notify(context.Background(), env)
+	var oe *onboarding.Error
+	if !errors.As(err, &oe) || oe.Code != onboarding.CodeAnswerNotSent || !errors.Is(err, ErrAnswerNotSent) || !strings.Contains(oe.Message, "HTTP 503") {
+		t.Fatalf("Notify with the answer not sent: %v; want an %s refusal saying why", err, onboarding.CodeAnswerNotSent)
+	}
+	e.rec.err = nil
+	if err := e.h.Notify(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	if e.rec.last(t)["Status"] != "SUCCESS" || len(e.events("acme")) != 1 {
+		t.Fatalf("delivered again: %v, %d events", e.rec.last(t), len(e.events("acme")))
+	}
+}
+
 func TestUpdate(t *testing.T) {
 	e := newEnv(t)
 	e.h.Wait = -1

@@ -23,15 +23,21 @@ type snsEnvelope struct {
 // Notify handles what an SNS HTTP subscription of the registration topic
 // receives (the sandbox's stand-in for the topic): the envelope's Message
 // goes to HandleMessage. A body that is not a Notification, or a request
-// that is dropped, is an *onboarding.Error the caller answers with 400.
+// that is dropped, is an *onboarding.Error the caller answers with 400; an
+// answer that could not be put to the request's ResponseURL is one of
+// CodeAnswerNotSent, naming the URL's host and why, never its signature.
 func (h *Handler) Notify(ctx context.Context, envelope []byte) error {
 	var env snsEnvelope
 	if len(envelope) > MaxMessage*2 || json.Unmarshal(envelope, &env) != nil || env.Type != "Notification" || env.Message == "" {
 		return &onboarding.Error{Code: CodeInvalidNotification, Message: "send an SNS Notification envelope: {\"Type\":\"Notification\",\"Message\":\"<the custom-resource request as a JSON string>\"}"}
 	}
 	err := h.HandleMessage(ctx, []byte(env.Message))
-	if errors.Is(err, ErrDropped) {
+	switch {
+	case errors.Is(err, ErrDropped):
 		return &onboarding.Error{Code: CodeInvalidNotification, Message: err.Error(), Err: err}
+	case errors.Is(err, ErrAnswerNotSent):
+		return &onboarding.Error{Code: onboarding.CodeAnswerNotSent, Err: err,
+			Message: "the request was handled, but its answer could not be put to its ResponseURL (" + err.Error() + "); deliver the same notification again to answer it again"}
 	}
 	return err
 }
