@@ -84,7 +84,7 @@ func (r *Registrations) create(ctx context.Context, tenantID string, ttl time.Du
 		}
 	}
 	if live >= registration.MaxLive {
-		return "", registration.Token{}, &Error{Code: CodeTooManyTokens, Message: fmt.Sprintf("a tenant holds at most %d live registration tokens; revoke one first", registration.MaxLive)}
+		return "", registration.Token{}, tooManyLive()
 	}
 	tooMany := &Error{Code: CodeTooManyTokens, Message: fmt.Sprintf("an invite creates at most %d registration tokens; reuse one you have, or ask the partner", registration.MaxPerInvite)}
 	if byInvite >= registration.MaxPerInvite {
@@ -116,8 +116,46 @@ func (r *Registrations) create(ctx context.Context, tenantID string, ttl time.Du
 		if err != nil {
 			return "", registration.Token{}, fmt.Errorf("create registration token for %s: %w", tenantID, err)
 		}
+		if err := r.recount(ctx, tok, now); err != nil {
+			return "", registration.Token{}, err
+		}
 		return secret, tok, nil
 	}
+}
+
+// recount counts the tenant's live tokens again once tok is written. The
+// listing create checked was read before the write, so creations sent
+// together could all pass it; read again now (a consistent read, which
+// sees every token written before it), tok over the limit is revoked
+// before its secret is shown, and refused. Of creations that race, the
+// last to write is refused, possibly all of them, and no more than
+// MaxLive tokens stay live. A recount that fails revokes tok too: no
+// token is left that nobody holds.
+func (r *Registrations) recount(ctx context.Context, tok registration.Token, now time.Time) error {
+	list, err := r.Tokens.ListRegistrationTokens(ctx, tok.TenantID)
+	if err != nil {
+		err = fmt.Errorf("count registration tokens of %s: %w", tok.TenantID, err)
+	} else {
+		live := 0
+		for _, t := range list {
+			if t.Live(now) {
+				live++
+			}
+		}
+		if live <= registration.MaxLive {
+			return nil
+		}
+		err = tooManyLive()
+	}
+	if _, rerr := r.Tokens.RevokeRegistrationToken(ctx, tok.TenantID, tok.ID, now); rerr != nil {
+		return errors.Join(err, fmt.Errorf("revoke the registration token not handed out: %w", rerr))
+	}
+	return err
+}
+
+// tooManyLive refuses a token over the tenant's limit of live ones.
+func tooManyLive() error {
+	return &Error{Code: CodeTooManyTokens, Message: fmt.Sprintf("a tenant holds at most %d live registration tokens; revoke one first", registration.MaxLive)}
 }
 
 // ListTokens lists a tenant's registration tokens (never their secrets).

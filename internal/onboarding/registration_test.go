@@ -23,8 +23,12 @@ type tokenStore struct {
 	put               func(registration.Token) error
 	list, get, revoke error
 	// stale lists no token, as a listing read before concurrent
-	// creations wrote answers.
-	stale bool
+	// creations wrote answers; staleOnce does so for the next listing
+	// only.
+	stale, staleOnce bool
+	// relist fails the listings after the first.
+	relist error
+	lists  int
 }
 
 func (s *tokenStore) PutRegistrationToken(ctx context.Context, t registration.Token) error {
@@ -37,7 +41,12 @@ func (s *tokenStore) PutRegistrationToken(ctx context.Context, t registration.To
 }
 
 func (s *tokenStore) ListRegistrationTokens(ctx context.Context, tenantID string) ([]registration.Token, error) {
-	if s.list != nil || s.stale {
+	s.lists++
+	if s.relist != nil && s.lists > 1 {
+		return nil, s.relist
+	}
+	if s.list != nil || s.stale || s.staleOnce {
+		s.staleOnce = false
 		return nil, s.list
 	}
 	return s.MemoryRegistrations.ListRegistrationTokens(ctx, tenantID)
@@ -209,6 +218,21 @@ func TestCreateTokenLimits(t *testing.T) {
 		if n := len(tokens(t, ts, "acme")); n != registration.MaxLive {
 			t.Fatalf("acme holds %d tokens after the refusal, want %d", n, registration.MaxLive)
 		}
+		// A creation whose listing was read before others wrote theirs
+		// passes the first count; counted again once written, it is
+		// revoked and refused.
+		ts.staleOnce = true
+		secret, _, err := regs.CreateToken(ctx, "acme", 0)
+		wantCode(t, err, onboarding.CodeTooManyTokens, "")
+		live := 0
+		for _, tok := range tokens(t, ts, "acme") {
+			if tok.Live(f.now) {
+				live++
+			}
+		}
+		if secret != "" || live != registration.MaxLive {
+			t.Fatalf("a creation racing others: secret %q, %d live tokens, want none and %d", secret, live, registration.MaxLive)
+		}
 		if _, err := regs.RevokeToken(ctx, "acme", first.ID); err != nil {
 			t.Fatal(err)
 		}
@@ -255,6 +279,21 @@ func TestCreateTokenStoreFailures(t *testing.T) {
 				t.Fatal("a failed CreateToken returned a secret or stored a token")
 			}
 		})
+	}
+
+	// The count after the write fails: the token written is revoked, as
+	// nobody holds its secret.
+	ts.put, ts.list, ts.relist, ts.lists = nil, nil, errBoom, 0
+	secret, _, err = regs.CreateToken(ctx, "acme", 0)
+	wantInternal(t, err, errBoom)
+	live := 0
+	for _, tok := range tokens(t, ts, "acme") {
+		if !tok.Revoked {
+			live++
+		}
+	}
+	if secret != "" || live != 1 {
+		t.Fatalf("the recount failed: secret %q, %d tokens not revoked, want none and 1 (the one created above)", secret, live)
 	}
 }
 
