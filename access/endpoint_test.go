@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/rolecall/rolecall/internal/sandbox"
 )
 
 // TestSTSEndpointFromTheEnvironment: with config.LoadDefaultConfig, the
@@ -20,7 +22,7 @@ func TestSTSEndpointFromTheEnvironment(t *testing.T) {
 	defer srv.Close()
 	dir := t.TempDir()
 	for k, v := range map[string]string{
-		"AWS_ENDPOINT_URL_STS": srv.URL, "AWS_ACCESS_KEY_ID": workloadKey, "AWS_SECRET_ACCESS_KEY": "workload-secret",
+		"AWS_ENDPOINT_URL_STS": srv.URL, "AWS_ACCESS_KEY_ID": workloadKey, "AWS_SECRET_ACCESS_KEY": sandbox.DefaultCallerSecret(workloadKey),
 		"AWS_REGION": "eu-west-1", "AWS_CONFIG_FILE": filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
 		"AWS_PROFILE": "", "AWS_SESSION_TOKEN": "", "AWS_ENDPOINT_URL": "", "AWS_EC2_METADATA_DISABLED": "true",
 	} {

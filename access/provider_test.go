@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/rolecall/rolecall/internal/probe"
+	"github.com/rolecall/rolecall/internal/sandbox"
 	"github.com/rolecall/rolecall/internal/testkit/awsfake"
 	"github.com/rolecall/rolecall/internal/testkit/testclock"
 )
@@ -59,7 +60,7 @@ func newWorld(t testing.TB, accounts ...string) *world {
 	t.Cleanup(stsSrv.Close)
 	t.Cleanup(apiSrv.Close)
 	w.cfg = aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(stsSrv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider(workloadKey, "workload-secret", "")}
+		Credentials: credentials.NewStaticCredentialsProvider(workloadKey, sandbox.DefaultCallerSecret(workloadKey), "")}
 	w.client = New(w.cfg, &API{BaseURL: apiSrv.URL, Auth: BearerToken("ops-token")},
 		Options{Workload: "billing", Now: w.clock.Now})
 	return w

@@ -89,7 +89,7 @@ func (w accessWorld) putCustomerRoles(t *testing.T, accounts ...string) {
 
 func (w accessWorld) config() aws.Config {
 	return aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(w.url),
-		Credentials: credentials.NewStaticCredentialsProvider(workloadKey, "secret", "")}
+		Credentials: credentials.NewStaticCredentialsProvider(workloadKey, sandbox.DefaultCallerSecret(workloadKey), "")}
 }
 
 func trust(principal, externalID string) []byte {
@@ -181,7 +181,7 @@ func (hangingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // STS) that never answers would otherwise hold the connection for ever.
 func TestRetrieveIsBoundedByRetrieveTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(workloadKey, "secret", "")}
+		cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(workloadKey, sandbox.DefaultCallerSecret(workloadKey), "")}
 		api := &API{BaseURL: "http://rolecall.invalid", Auth: BearerToken("ops-token"), HTTPClient: &http.Client{Transport: hangingTransport{}}}
 		c := New(cfg, api, Options{RetrieveTimeout: time.Minute})
 		start := time.Now()
@@ -250,7 +250,7 @@ func TestHungAccessRoleCallEndsAtRetrieveTimeout(t *testing.T) {
 			ExternalID: "rc-ext-" + acct, AccessRoleARN: accessRoleARN, Status: "VERIFIED"}
 		cfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String("http://sts.invalid"),
 			HTTPClient:  &http.Client{Transport: stsT},
-			Credentials: credentials.NewStaticCredentialsProvider(workloadKey, "secret", "")}
+			Credentials: credentials.NewStaticCredentialsProvider(workloadKey, sandbox.DefaultCallerSecret(workloadKey), "")}
 		c := New(cfg, &API{BaseURL: "http://rolecall.invalid", Auth: BearerToken("ops-token"),
 			HTTPClient: &http.Client{Transport: handlerTransport{api}}}, Options{RetrieveTimeout: time.Minute})
 		ctx := context.Background()

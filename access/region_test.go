@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/sandbox"
 	"github.com/rolecall/rolecall/internal/testkit/awsfake"
 )
 
@@ -52,7 +53,7 @@ func newPartitionWorld(t *testing.T, partition string) *partitionWorld {
 // cfg is the workload's configuration in region ("": none configured).
 func (w *partitionWorld) cfg(region string) aws.Config {
 	return aws.Config{Region: region, BaseEndpoint: aws.String(w.stsURL),
-		Credentials: credentials.NewStaticCredentialsProvider(workloadKey, "workload-secret", "")}
+		Credentials: credentials.NewStaticCredentialsProvider(workloadKey, sandbox.DefaultCallerSecret(workloadKey), "")}
 }
 
 // Without a configured Region, both calls of the chain go to STS in the

@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/rolecall/rolecall/internal/sandbox"
 )
 
 // stsLedger serves h and counts, by the Region of their signature, the
@@ -237,7 +239,7 @@ func optInWorld(t *testing.T, acct string, wrap func(*stsLedger) http.Handler) (
 	srv := httptest.NewServer(wrap(ledger))
 	t.Cleanup(srv.Close)
 	base := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider(workloadKey, "secret", "")}
+		Credentials: credentials.NewStaticCredentialsProvider(workloadKey, sandbox.DefaultCallerSecret(workloadKey), "")}
 	through := ThroughAccessRole(base, accessRoleARN, "rolecall-verifier")
 	optIn := through.Copy()
 	optIn.Region = "ap-east-1"

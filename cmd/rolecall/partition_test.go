@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/rolecall/rolecall/internal/sandbox"
 )
 
 // terraformRegions is the region every provider of a `rolecall terraform` output
@@ -152,7 +154,7 @@ func TestAWSCLIUsesTheProfilesOfAnotherPartitionWithoutARegion(t *testing.T) {
 	realClients(t)
 	w := newWorkloadWorldIn(t, "aws-cn")
 	// clientEnv's setting, but with no Region anywhere.
-	creds := "[default]\naws_access_key_id = " + wlKey + "\naws_secret_access_key = workload-secret\n"
+	creds := "[default]\naws_access_key_id = " + wlKey + "\naws_secret_access_key = " + sandbox.DefaultCallerSecret(wlKey) + "\n"
 	if err := os.WriteFile(os.Getenv("AWS_SHARED_CREDENTIALS_FILE"), []byte(creds), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/rolecall/rolecall/access"
+	"github.com/rolecall/rolecall/internal/sandbox"
 )
 
 // Debian's AWS CLI v2 and boto3 (apt-get install -y awscli python3-boto3);
@@ -52,7 +53,7 @@ func clientEnv(t *testing.T, w *workloadWorld) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds := "[default]\naws_access_key_id = " + wlKey + "\naws_secret_access_key = workload-secret\n"
+	creds := "[default]\naws_access_key_id = " + wlKey + "\naws_secret_access_key = " + sandbox.DefaultCallerSecret(wlKey) + "\n"
 	if err := os.WriteFile(os.Getenv("AWS_SHARED_CREDENTIALS_FILE"), []byte(creds), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,7 @@ func TestRealClientsAgainstServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds := "[default]\naws_access_key_id = " + s.WorkloadAccessKeyID + "\naws_secret_access_key = " + emulator.SandboxWorkloadSecret + "\n"
+	creds := "[default]\naws_access_key_id = " + s.WorkloadAccessKeyID + "\naws_secret_access_key = " + s.WorkloadSecretAccessKey + "\n"
 	if err := os.WriteFile(filepath.Join(dir, "credentials"), []byte(creds), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -453,7 +453,7 @@ func TestVerifyAWSChain(t *testing.T) {
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	t.Setenv("AWS_ACCESS_KEY_ID", examplePartnerK)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", sandbox.DefaultCallerSecret(examplePartnerK))
 	t.Setenv("AWS_ENDPOINT_URL_STS", srv.URL)
 	t.Setenv("AWS_REGION", "eu-west-1")
 
@@ -548,7 +548,7 @@ func TestVerifyThroughTheAccessRole(t *testing.T) {
 			srv := httptest.NewServer(fake)
 			t.Cleanup(srv.Close)
 			t.Setenv("AWS_ACCESS_KEY_ID", key)
-			t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+			t.Setenv("AWS_SECRET_ACCESS_KEY", sandbox.DefaultCallerSecret(key))
 			t.Setenv("AWS_ENDPOINT_URL_STS", srv.URL)
 			t.Setenv("AWS_REGION", "eu-west-1")
 
@@ -641,7 +641,7 @@ func TestVerifyInAnotherPartition(t *testing.T) {
 			srv := httptest.NewServer(fake)
 			t.Cleanup(srv.Close)
 			t.Setenv("AWS_ACCESS_KEY_ID", key)
-			t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+			t.Setenv("AWS_SECRET_ACCESS_KEY", sandbox.DefaultCallerSecret(key))
 			t.Setenv("AWS_ENDPOINT_URL_STS", srv.URL)
 			t.Setenv("AWS_REGION", tt.region)
 			args := append([]string{"verify", "--json", "--external-id", exampleExtID, "--timeout", "5s"}, tt.args...)

@@ -28,6 +28,7 @@ import (
 	"github.com/rolecall/rolecall/internal/probe"
 	"github.com/rolecall/rolecall/internal/queue/queuetest"
 	"github.com/rolecall/rolecall/internal/rolearn"
+	"github.com/rolecall/rolecall/internal/sandbox"
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/tenant"
 	"github.com/rolecall/rolecall/internal/testkit/awsfake"
@@ -153,7 +154,7 @@ func newWorkloadWorldIn(t *testing.T, partition string) *workloadWorld {
 	w.sts.AddPrincipal(wlKey, w.inPartition(wlWorkload))
 	w.sts.AddRole(w.inPartition(wlAccessRole), w.inPartition(wlWorkload), "")
 	for k, v := range map[string]string{
-		"AWS_ENDPOINT_URL_STS": w.stsURL, "AWS_ACCESS_KEY_ID": wlKey, "AWS_SECRET_ACCESS_KEY": "workload-secret",
+		"AWS_ENDPOINT_URL_STS": w.stsURL, "AWS_ACCESS_KEY_ID": wlKey, "AWS_SECRET_ACCESS_KEY": sandbox.DefaultCallerSecret(wlKey),
 		"AWS_REGION": "eu-west-1", "AWS_CONFIG_FILE": filepath.Join(w.dir, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(w.dir, "credentials"),
 		"AWS_PROFILE": "", "AWS_DEFAULT_PROFILE": "", "AWS_SESSION_TOKEN": "", "AWS_ENDPOINT_URL": "", "AWS_EC2_METADATA_DISABLED": "true",
 		"ROLECALL_API": w.api, "ROLECALL_OPS_TOKEN": wlOpsToken, inCredentialProcess: "",
@@ -410,7 +411,7 @@ func TestProfilesWorkWithTheGoSDK(t *testing.T) {
 	// AWS_PROFILE naming a rolecall profile is not used for the base
 	// credentials of the credential_process it runs (that would recurse):
 	// here the base credentials are the default profile's.
-	creds := "[default]\naws_access_key_id = " + wlKey + "\naws_secret_access_key = workload-secret\n"
+	creds := "[default]\naws_access_key_id = " + wlKey + "\naws_secret_access_key = " + sandbox.DefaultCallerSecret(wlKey) + "\n"
 	if err := os.WriteFile(os.Getenv("AWS_SHARED_CREDENTIALS_FILE"), []byte(creds), 0o600); err != nil {
 		t.Fatal(err)
 	}

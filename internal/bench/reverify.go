@@ -133,7 +133,7 @@ func httpSTS(sb *sandbox.STS) (stsMode, error) {
 	srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	url := "http://" + ln.Addr().String()
-	cfg := aws.Config{Region: benchRegion, BaseEndpoint: aws.String(url), Credentials: credentials.NewStaticCredentialsProvider(sandboxKey, "bench-secret", "")}
+	cfg := aws.Config{Region: benchRegion, BaseEndpoint: aws.String(url), Credentials: credentials.NewStaticCredentialsProvider(sandboxKey, sandbox.DefaultCallerSecret(sandboxKey), "")}
 	return stsMode{
 		name: "sandbox STS over HTTP through the AWS SDK",
 		assumer: func() probe.Assumer {

@@ -57,12 +57,15 @@ type sandboxControl struct {
 	endpoint    string
 	principal   string
 	workloadKey string
+	// workloadSecret is workloadKey's secret access key.
+	workloadSecret string
 }
 
 var _ httpapi.Sandbox = (*sandboxControl)(nil)
 
 func (c *sandboxControl) Info() httpapi.SandboxInfo {
-	return httpapi.SandboxInfo{PartnerPrincipalARN: c.principal, TrustedPrincipalARN: c.principal, STSEndpoint: c.endpoint, WorkloadAccessKeyID: c.workloadKey}
+	return httpapi.SandboxInfo{PartnerPrincipalARN: c.principal, TrustedPrincipalARN: c.principal, STSEndpoint: c.endpoint,
+		WorkloadAccessKeyID: c.workloadKey, WorkloadSecretAccessKey: c.workloadSecret}
 }
 
 func (c *sandboxControl) PutRole(roleARN string, trustPolicy []byte) error {

@@ -31,6 +31,8 @@ import (
 	"net"
 	"time"
 
+	"github.com/rolecall/rolecall/internal/tenant/secret"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -276,7 +278,10 @@ func (st *Stack) awsSTS(ctx context.Context, awsCfg aws.Config, checker probe.As
 func (st *Stack) sandboxSTS() error {
 	o := &st.opts
 	chained := o.TrustedPrincipalARN == ""
-	st.sandboxConfig = sandbox.Config{Callers: map[string]string{sandboxAccessKey: o.TrustedPrincipalARN}, Region: o.Region}
+	// The configured keys' secrets are the sandbox's own (a key of
+	// serve's, drawn now), as a long-term key's secret is its own.
+	st.sandboxConfig = sandbox.Config{Callers: map[string]string{sandboxAccessKey: o.TrustedPrincipalARN}, Region: o.Region,
+		CallerKey: secret.Random(32)}
 	if chained {
 		o.TrustedPrincipalARN, st.sandboxConfig.Callers = SandboxPrincipalARN, nil
 		st.sandboxPartner, st.WorkloadAccessKeyID = true, SandboxWorkloadKeyID
@@ -303,8 +308,9 @@ func (st *Stack) sandboxSTS() error {
 	// The checker's STS port is the verify Lambda's, built by app over a
 	// configuration naming the sandbox: chained through the access role
 	// (app.AccessRoleSTS), or, given another principal, signed as it.
+	signing, _ := st.Sandbox.CallerSecret(sandboxAccessKey)
 	cfg := aws.Config{Region: o.Region, BaseEndpoint: aws.String(st.stsURL),
-		Credentials: credentials.NewStaticCredentialsProvider(sandboxAccessKey, sandboxSecretKey, "")}
+		Credentials: credentials.NewStaticCredentialsProvider(sandboxAccessKey, signing, "")}
 	r, part := app.Resources{STSIdleConns: stsIdleConns}, app.CallerSTS
 	if chained {
 		r.AccessRoleARN, part = SandboxPrincipalARN, app.AccessRoleSTS
@@ -340,6 +346,9 @@ func (st *Stack) newSandbox(seed int64) error {
 	}
 	sb.SetFaults(sandbox.Faults{Latency: st.opts.SandboxLatency})
 	st.Sandbox, st.SandboxSTS = sb, sb
+	if st.WorkloadAccessKeyID != "" {
+		st.WorkloadSecretAccessKey, _ = sb.CallerSecret(st.WorkloadAccessKeyID)
+	}
 	return nil
 }
 

@@ -1127,7 +1127,11 @@ func (r *faultRun) assertLogs() {
 	for _, v := range creds {
 		secrets = append(secrets, secret{"sandbox-issued credential", v})
 	}
-	secrets = append(secrets, secret{"partner signing secret", sandboxSecretKey}, secret{"ops token", r.srv.OpsToken})
+	signing, _ := r.srv.Sandbox.CallerSecret(sandboxAccessKey)
+	secrets = append(secrets, secret{"partner signing secret", signing}, secret{"ops token", r.srv.OpsToken})
+	if r.srv.WorkloadSecretAccessKey != "" {
+		secrets = append(secrets, secret{"workload signing secret", r.srv.WorkloadSecretAccessKey})
+	}
 	_, demoCode, _ := strings.Cut(r.srv.DemoInviteURL, "invite=")
 	secrets = append(secrets, secret{"invite code", demoCode})
 	for _, tn := range r.tenants {

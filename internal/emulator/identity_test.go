@@ -37,7 +37,7 @@ func awsEnv(t *testing.T, fake *awsfake.STS, roleARN string) {
 func fakeAWSEnv(t *testing.T, accessKey, region string, vars map[string]string) {
 	t.Helper()
 	env := map[string]string{
-		"AWS_ACCESS_KEY_ID": accessKey, "AWS_SECRET_ACCESS_KEY": "test-secret", "AWS_SESSION_TOKEN": "",
+		"AWS_ACCESS_KEY_ID": accessKey, "AWS_SECRET_ACCESS_KEY": sandbox.DefaultCallerSecret(accessKey), "AWS_SESSION_TOKEN": "",
 		"AWS_REGION": region, "AWS_PROFILE": "", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
 		"AWS_ENDPOINT_URL": "", "AWS_EC2_METADATA_DISABLED": "true",
 	}

@@ -17,7 +17,6 @@ const (
 	SandboxPartnerAccount = "123456789012"
 	SandboxPrincipalARN   = "arn:aws:iam::" + SandboxPartnerAccount + ":role/rolecall-" + SandboxStage + "-access"
 	sandboxAccessKey      = "AKIAROLECALLSANDBOX0"
-	sandboxSecretKey      = "sandbox-secret-not-a-credential"
 	// SandboxSTSPath is where the sandbox STS listens on the server.
 	SandboxSTSPath = "/_sandbox/sts"
 )

@@ -20,9 +20,6 @@ const (
 	SandboxWorkloadARN   = "arn:aws:iam::" + SandboxPartnerAccount + ":role/partner-workload"
 	SandboxOrganization  = "o-rolecallpartner"
 	SandboxWorkloadKeyID = "AKIAROLECALLWORKLOAD"
-	// SandboxWorkloadSecret is any string: the sandbox checks no
-	// signature or secret, only which access key signed.
-	SandboxWorkloadSecret = "sandbox-workload-secret-not-checked"
 )
 
 // partnerModel is the sandbox model of the partner account, with the

@@ -107,8 +107,9 @@ func TestSandboxEnforcesTheAccessRole(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := func(key string) aws.Config {
+		secret, _ := s.Sandbox.CallerSecret(key) // serve's own
 		return aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(s.URL + SandboxSTSPath),
-			Credentials: credentials.NewStaticCredentialsProvider(key, "any", "")}
+			Credentials: credentials.NewStaticCredentialsProvider(key, secret, "")}
 	}
 	assume := func(client *sts.Client, arn string, seconds int32) error {
 		_, err := client.AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(arn), RoleSessionName: aws.String("test"),

@@ -130,7 +130,8 @@ func (s *Stack) Banner() string {
 		row("Sandbox control:", s.URL+"/_sandbox")
 	}
 	if s.WorkloadAccessKeyID != "" {
-		row("Workload access key ID:", s.WorkloadAccessKeyID+" (any secret: the sandbox checks none)")
+		row("Workload access key ID:", s.WorkloadAccessKeyID)
+		row("Workload secret key:", s.WorkloadSecretAccessKey+" (this serve's own; the sandbox checks signatures)")
 		row("Sandbox STS:", s.URL+SandboxSTSPath+" (AWS_ENDPOINT_URL_STS)")
 	}
 	row("Events:", "stdout (one JSON line per event), the ops page, and GET "+s.URL+"/v1/events")

@@ -58,11 +58,12 @@ type Stack struct {
 	PartnerPrincipalARN string
 	// PartnerAccountID is the partner's AWS account.
 	PartnerAccountID string
-	// WorkloadAccessKeyID signs as the sandbox's workload principal
-	// (SandboxWorkloadARN), which the access role trusts: set it as
-	// AWS_ACCESS_KEY_ID for `rolecall credentials` and the SDKs (any secret
-	// works: the sandbox checks no signature). Empty with AWS.
-	WorkloadAccessKeyID string
+	// WorkloadAccessKeyID and WorkloadSecretAccessKey sign as the
+	// sandbox's workload principal (SandboxWorkloadARN), which the access
+	// role trusts: set them as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY
+	// for `rolecall credentials` and the SDKs (the sandbox checks the
+	// signature, and the secret is this serve's own). Empty with AWS.
+	WorkloadAccessKeyID, WorkloadSecretAccessKey string
 	// StoreKind, STSKind and QueueKind describe the wiring for the banner.
 	StoreKind, STSKind, QueueKind string
 
@@ -274,7 +275,7 @@ func (st *Stack) Build(ctx context.Context) error {
 	}
 	cfg.Events, cfg.Sweeper = busEvents{st.Bus}, sweepNow{st.Handlers.Sweep}
 	if st.Sandbox != nil {
-		cfg.Sandbox = &sandboxControl{sts: st.Sandbox, endpoint: st.URL + SandboxSTSPath, principal: o.TrustedPrincipalARN, workloadKey: st.WorkloadAccessKeyID}
+		cfg.Sandbox = &sandboxControl{sts: st.Sandbox, endpoint: st.URL + SandboxSTSPath, principal: o.TrustedPrincipalARN, workloadKey: st.WorkloadAccessKeyID, workloadSecret: st.WorkloadSecretAccessKey}
 		if err := st.sandboxRegistrationRoutes(&cfg); err != nil {
 			return err
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rolecall/rolecall/access"
 	"github.com/rolecall/rolecall/internal/connection"
+	"github.com/rolecall/rolecall/internal/sandbox"
 	"github.com/rolecall/rolecall/internal/testkit/awsfake"
 )
 
@@ -157,7 +158,7 @@ func TestWorkloadCredentialsDuringTheGrace(t *testing.T) {
 	apiSrv := httptest.NewServer(e.h)
 	defer apiSrv.Close()
 	cfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(stsSrv.URL), Retryer: func() aws.Retryer { return aws.NopRetryer{} },
-		Credentials: credentials.NewStaticCredentialsProvider(workloadKey, "workload-secret", "")}
+		Credentials: credentials.NewStaticCredentialsProvider(workloadKey, sandbox.DefaultCallerSecret(workloadKey), "")}
 	api := &access.API{BaseURL: apiSrv.URL, Auth: access.BearerToken(testToken)}
 	ctx := context.Background()
 

@@ -106,9 +106,12 @@ type SandboxInfo struct {
 	// partner access role.
 	TrustedPrincipalARN string `json:"trustedPrincipalArn,omitempty"`
 	STSEndpoint         string `json:"stsEndpoint"`
-	// WorkloadAccessKeyID signs as the partner's workload principal (the
-	// sandbox checks no secret).
-	WorkloadAccessKeyID string `json:"workloadAccessKeyId,omitempty"`
+	// WorkloadAccessKeyID and WorkloadSecretAccessKey sign as the
+	// partner's workload principal: a key of the sandbox, no AWS
+	// credential, shown to whoever reaches serve's loopback listener as the
+	// banner shows it.
+	WorkloadAccessKeyID     string `json:"workloadAccessKeyId,omitempty"`
+	WorkloadSecretAccessKey string `json:"workloadSecretAccessKey,omitempty"`
 }
 
 // Faults are the sandbox STS's injected failures.

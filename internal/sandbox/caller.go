@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -74,6 +75,45 @@ func (s *STS) sessionSecret(accessKeyID string) string {
 	mac := hmac.New(sha256.New, s.tokenKey)
 	mac.Write([]byte("secret\x00" + accessKeyID))
 	return base64.StdEncoding.EncodeToString(mac.Sum(nil))[:40]
+}
+
+// DefaultCallerKey keys the configured keys' secrets of a sandbox made
+// without Config.CallerKey. It is no secret: such a sandbox serves tests,
+// which sign with DefaultCallerSecret.
+var DefaultCallerKey = []byte("rolecall sandbox caller key, for tests")
+
+// callerSecret is the secret access key of the configured key
+// accessKeyID: an HMAC of the key ID with the sandbox's caller key.
+func (s *STS) callerSecret(accessKeyID string) string {
+	return derivedSecret(cmp.Or(string(s.callerKey), string(DefaultCallerKey)), accessKeyID)
+}
+
+// DefaultCallerSecret is the secret access key the configured key
+// accessKeyID signs with in a sandbox made without Config.CallerKey.
+func DefaultCallerSecret(accessKeyID string) string {
+	return derivedSecret(string(DefaultCallerKey), accessKeyID)
+}
+
+// derivedSecret is the 40-character secret access key of accessKeyID under
+// key.
+func derivedSecret(key, accessKeyID string) string {
+	mac := hmac.New(sha256.New, []byte(key))
+	mac.Write([]byte("caller\x00" + accessKeyID))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))[:40]
+}
+
+// CallerSecret is the secret access key a configured key (Config.Callers,
+// SetCaller, a model's callers) signs with over HTTP, as an IAM user's or
+// a role's long-term key has one: a request signed with another is
+// SignatureDoesNotMatch. It is false for a key not configured.
+func (s *STS) CallerSecret(accessKeyID string) (string, bool) {
+	s.mu.RLock()
+	_, ok := s.callers[accessKeyID]
+	s.mu.RUnlock()
+	if !ok {
+		return "", false
+	}
+	return s.callerSecret(accessKeyID), true
 }
 
 // parseSessionToken returns the claims of a token this sandbox issued.

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/rolecall/rolecall/internal/probe"
+	"github.com/rolecall/rolecall/internal/sandbox"
 	"github.com/rolecall/rolecall/internal/testkit/testclock"
 )
 
@@ -74,7 +75,7 @@ func TestRoleChaining(t *testing.T) {
 	asSession := func(c *types.Credentials) *sts.Client {
 		return client(credentials.NewStaticCredentialsProvider(aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken)))
 	}
-	base := client(credentials.NewStaticCredentialsProvider(verifierKey, "x", ""))
+	base := client(credentials.NewStaticCredentialsProvider(verifierKey, sandbox.DefaultCallerSecret(verifierKey), ""))
 
 	// The verifier's own session is a role session: chaining, one hour at most.
 	if _, err := assume(base, accessRole, "", 7200, ""); code(err) != "ValidationError" || !strings.Contains(err.Error(), "role chaining") {

@@ -69,7 +69,7 @@ func stsClient(url, accessKey, region string) *sts.Client {
 	return sts.New(sts.Options{
 		Region:           region,
 		BaseEndpoint:     aws.String(url),
-		Credentials:      credentials.NewStaticCredentialsProvider(accessKey, "sandbox-secret", ""),
+		Credentials:      credentials.NewStaticCredentialsProvider(accessKey, sandbox.DefaultCallerSecret(accessKey), ""),
 		RetryMaxAttempts: 1,
 	})
 }
@@ -323,7 +323,7 @@ func TestSDKRetriesThrottling(t *testing.T) {
 	client := sts.New(sts.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(srv.URL),
-		Credentials:  credentials.NewStaticCredentialsProvider(partnerKey, "x", ""),
+		Credentials:  credentials.NewStaticCredentialsProvider(partnerKey, sandbox.DefaultCallerSecret(partnerKey), ""),
 		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
 			o.MaxAttempts = 3
 			o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })

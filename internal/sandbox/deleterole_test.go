@@ -70,7 +70,7 @@ func TestARoleCreatedAgainInheritsNothing(t *testing.T) {
 		{"the configured caller of a deleted role is no caller",
 			func(t *testing.T, s *sandbox.STS) { s.DeleteRole(accessRole) },
 			func(t *testing.T, url string) string {
-				_, err := client(url, credentials.NewStaticCredentialsProvider(accessKey, "x", "")).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+				_, err := client(url, credentials.NewStaticCredentialsProvider(accessKey, sandbox.DefaultCallerSecret(accessKey), "")).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
 				return apiCode(err)
 			}, "InvalidClientTokenId"},
 	}
@@ -107,7 +107,7 @@ func putAccessRole(t *testing.T, s *sandbox.STS) {
 func chainedCall(t *testing.T, url string) string {
 	t.Helper()
 	ctx := context.Background()
-	out, err := client(url, credentials.NewStaticCredentialsProvider(verifierKey, "x", "")).AssumeRole(ctx, &sts.AssumeRoleInput{
+	out, err := client(url, credentials.NewStaticCredentialsProvider(verifierKey, sandbox.DefaultCallerSecret(verifierKey), "")).AssumeRole(ctx, &sts.AssumeRoleInput{
 		RoleArn: aws.String(accessRole), RoleSessionName: aws.String("verifier"), DurationSeconds: aws.Int32(900)})
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +127,7 @@ func TestDeletedRoleTakesItsSessionCallers(t *testing.T) {
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	call := func() string {
-		_, err := client(srv.URL, credentials.NewStaticCredentialsProvider(key, "x", "")).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+		_, err := client(srv.URL, credentials.NewStaticCredentialsProvider(key, sandbox.DefaultCallerSecret(key), "")).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
 		return apiCode(err)
 	}
 	if code := call(); code != "" {
@@ -147,7 +147,7 @@ func TestConfiguredKeyWithASessionTokenIsRefused(t *testing.T) {
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	for _, tc := range []struct{ token, want string }{{"", ""}, {"stale-session-token", "InvalidClientTokenId"}} {
-		_, err := client(srv.URL, credentials.NewStaticCredentialsProvider(verifierKey, "x", tc.token)).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+		_, err := client(srv.URL, credentials.NewStaticCredentialsProvider(verifierKey, sandbox.DefaultCallerSecret(verifierKey), tc.token)).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
 		if code := apiCode(err); code != tc.want {
 			t.Errorf("token %q: %q; want %q", tc.token, code, tc.want)
 		}

@@ -125,8 +125,8 @@ func (s *STS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		token = r.URL.Query().Get("X-Amz-Security-Token")
 	}
 	caller, apiErr := s.resolveCaller(signer.accessKeyID, token)
-	if apiErr == nil && caller.issued {
-		apiErr = s.checkSessionSignature(r, body, signer, token)
+	if apiErr == nil {
+		apiErr = s.checkSignature(r, body, signer, token, caller.issued)
 	}
 	if apiErr == nil {
 		apiErr = s.callerRegionRefused(caller, region)
@@ -236,9 +236,8 @@ type signedBy struct {
 // its Authorization header, or from X-Amz-Credential of a presigned URL. A
 // request signed for another service than STS is refused, and so is one
 // whose signing time is not on its credential scope's day, or, received at
-// now, too old or too new (sigv4.MaxSkew; a presigned URL past its
-// X-Amz-Expires), whoever signed it. The signature itself is checked by
-// checkSessionSignature, for sessions this sandbox issued.
+// now, too old or too new (sigv4.MaxSkew). The signature itself is checked
+// by checkSignature.
 func authentication(r *http.Request, now time.Time) (signedBy, *APIError) {
 	sig, err := sigv4.Parse(r)
 	var a signedBy
@@ -255,13 +254,10 @@ func authentication(r *http.Request, now time.Time) (signedBy, *APIError) {
 		if len(fields) != 5 || fields[0] == "" || fields[4] != "aws4_request" {
 			return signedBy{}, errMissingAuthentication
 		}
-		// The sandbox checks no configured caller's signature, but it
-		// checks the form of one, as for the Authorization header.
+		// The form of a presigned signature is checked, for a precise
+		// answer; checkSignature then refuses it as not modelled.
 		if !presigned(q) {
 			return signedBy{}, errIncompleteSignature
-		}
-		if err := presignedCurrent(q, fields[1], now); err != nil {
-			return signedBy{}, timeRefused(err)
 		}
 		a = signedBy{accessKeyID: fields[0], region: fields[2], service: fields[3]}
 	case errors.Is(err, sigv4.ErrMissing):
@@ -289,36 +285,8 @@ func presigned(q url.Values) bool {
 		len(sig) == 64 && hexErr == nil
 }
 
-// maxPresignExpires is the longest X-Amz-Expires SigV4 allows: seven days.
-const maxPresignExpires = 7 * 24 * 60 * 60
-
-// presignedCurrent checks a presigned URL's signing time (presigned has
-// checked its form): on its credential scope's day (scopeDay), not later
-// than sigv4.MaxSkew after now, and received before X-Amz-Expires seconds
-// (1 to seven days) have passed since. Without X-Amz-Expires (the SDK's
-// presigned GetCallerIdentity has none) it is held to a header
-// signature's window, sigv4.MaxSkew either way.
-func presignedCurrent(q url.Values, scopeDay string, now time.Time) error {
-	at, _ := time.Parse("20060102T150405Z", q.Get("X-Amz-Date"))
-	if at.Format("20060102") != scopeDay {
-		return fmt.Errorf("%w: credential scope date %s is not the day of X-Amz-Date", sigv4.ErrMismatch, scopeDay)
-	}
-	if !q.Has("X-Amz-Expires") {
-		return sigv4.Current(at, now)
-	}
-	secs, err := strconv.Atoi(q.Get("X-Amz-Expires"))
-	if err != nil || secs < 1 || secs > maxPresignExpires {
-		return fmt.Errorf("%w: X-Amz-Expires must be 1 to %d seconds", sigv4.ErrIncomplete, maxPresignExpires)
-	}
-	if until := at.Add(time.Duration(secs) * time.Second); now.After(until) {
-		return fmt.Errorf("%w: Signature expired: %s is now earlier than %s (signed %s, valid for %d s)", sigv4.ErrExpired,
-			until.UTC().Format("20060102T150405Z"), now.UTC().Format("20060102T150405Z"), q.Get("X-Amz-Date"), secs)
-	}
-	return sigv4.NotAhead(at, now)
-}
-
 // timeRefused is STS's answer to a request refused for its signing time
-// (sigv4.CheckTime, presignedCurrent): IncompleteSignature for a missing or
+// (sigv4.CheckTime): IncompleteSignature for a missing or
 // malformed one, else SignatureDoesNotMatch saying why.
 func timeRefused(err error) *APIError {
 	if errors.Is(err, sigv4.ErrIncomplete) {
@@ -335,17 +303,22 @@ var (
 		Message: "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."}
 )
 
-// checkSessionSignature checks the SigV4 signature of a request signed with
-// a session this sandbox issued, whose secret it derives (sessionSecret).
-// Such a request must be signed in its Authorization header: the sandbox
-// does not check presigned URLs, so it refuses them for its sessions rather
-// than take them unchecked.
-func (s *STS) checkSessionSignature(r *http.Request, body []byte, a signedBy, token string) *APIError {
+// checkSignature checks the SigV4 signature of a request against the
+// secret of the key that signed it, which the sandbox derives: a session's
+// it issued (sessionSecret), or a configured key's (CallerSecret). Such a
+// request must be signed in its Authorization header: the sandbox does not
+// check presigned URLs, so it refuses them rather than take them
+// unchecked.
+func (s *STS) checkSignature(r *http.Request, body []byte, a signedBy, token string, issued bool) *APIError {
 	if a.sig == nil {
 		return &APIError{Code: "IncompleteSignature", Status: http.StatusBadRequest,
-			Message: "The sandbox checks the signatures of its sessions in the Authorization header only; a presigned request is not modelled."}
+			Message: "The sandbox checks signatures in the Authorization header only; a presigned request is not modelled."}
 	}
-	creds := aws.Credentials{AccessKeyID: a.accessKeyID, SecretAccessKey: s.sessionSecret(a.accessKeyID), SessionToken: token}
+	secret := s.sessionSecret(a.accessKeyID)
+	if !issued {
+		secret = s.callerSecret(a.accessKeyID)
+	}
+	creds := aws.Credentials{AccessKeyID: a.accessKeyID, SecretAccessKey: secret, SessionToken: token}
 	err := sigv4.Verify(r.Context(), r, body, *a.sig, creds, "sts")
 	switch {
 	case err == nil:

@@ -2,6 +2,8 @@ package sandbox_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"net/http"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
@@ -165,17 +168,15 @@ type stsError struct {
 	RequestID string   `xml:"RequestId"`
 }
 
-// postSTS sends a raw STS query request (auth "": no Authorization header)
-// and returns the status and the error document it answers, failing t if
-// the answer is not one.
+// postSTS sends a raw STS query request and returns the status and the
+// error document it answers, failing t if the answer is not one. auth is
+// the request's Authorization header ("": none), or what sigv4 returns:
+// the request is then signed for that credential scope.
 func postSTS(t *testing.T, method, endpoint, auth, body string) (int, stsError) {
 	t.Helper()
 	r, _ := http.NewRequest(method, endpoint, strings.NewReader(body))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if auth != "" {
-		r.Header.Set("Authorization", auth)
-		r.Header.Set("X-Amz-Date", rawSignedAt.Format("20060102T150405Z"))
-	}
+	authorize(t, r, auth, body)
 	resp, b := roundtrip.Do(t, r)
 	var doc stsError
 	if err := xml.Unmarshal(b, &doc); err != nil {
@@ -184,26 +185,42 @@ func postSTS(t *testing.T, method, endpoint, auth, body string) (int, stsError) 
 	return resp.StatusCode, doc
 }
 
-// rawSignedAt is when the raw requests of these tests are signed: their
-// X-Amz-Date and credential scope day, within sigv4.MaxSkew of when the
-// sandbox receives them.
-var rawSignedAt = time.Now().UTC()
+// sigv4 stands for the signature of a configured key's request, in us-east-1
+// for sts (authorize signs it). Tests change its scope's Region or service
+// as text.
+func sigv4(key string) string { return signPrefix + key + "/us-east-1/sts/" }
 
-// sigv4 is an Authorization header of the form a configured caller's key
-// signs with at rawSignedAt (postSTS sets the X-Amz-Date it names).
-func sigv4(key string) string {
-	return "AWS4-HMAC-SHA256 Credential=" + key + "/" + rawSignedAt.Format("20060102") + "/us-east-1/sts/aws4_request, SignedHeaders=host;x-amz-date, Signature=" + strings.Repeat("0", 64)
+const signPrefix = "sign "
+
+// authorize sets r's Authorization header to auth, or, for what sigv4
+// returns, signs r (with body as its payload) now with the key it names
+// and that key's secret in a sandbox without a caller key.
+func authorize(t *testing.T, r *http.Request, auth, body string) {
+	t.Helper()
+	scope, ok := strings.CutPrefix(auth, signPrefix)
+	if !ok {
+		if auth != "" {
+			r.Header.Set("Authorization", auth)
+		}
+		return
+	}
+	parts := strings.Split(strings.TrimSuffix(scope, "/"), "/")
+	if len(parts) != 3 {
+		t.Fatalf("sigv4 scope %q: want key/region/service", scope)
+	}
+	sum := sha256.Sum256([]byte(body))
+	creds := aws.Credentials{AccessKeyID: parts[0], SecretAccessKey: sandbox.DefaultCallerSecret(parts[0])}
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, r, hex.EncodeToString(sum[:]), parts[2], parts[1], time.Now()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // presignedBy is the query of a presigned URL of the form a configured
-// caller's key signs at at, valid for expires ("" for no X-Amz-Expires).
-func presignedBy(key string, at time.Time, expires string) string {
+// caller's key signs at at.
+func presignedBy(key string, at time.Time) string {
 	q := url.Values{"X-Amz-Algorithm": {"AWS4-HMAC-SHA256"}, "X-Amz-Date": {at.UTC().Format("20060102T150405Z")},
-		"X-Amz-SignedHeaders": {"host"}, "X-Amz-Signature": {strings.Repeat("0", 64)},
+		"X-Amz-SignedHeaders": {"host"}, "X-Amz-Signature": {strings.Repeat("0", 64)}, "X-Amz-Expires": {"60"},
 		"X-Amz-Credential": {key + "/" + at.UTC().Format("20060102") + "/us-east-1/sts/aws4_request"}}
-	if expires != "" {
-		q.Set("X-Amz-Expires", expires)
-	}
 	return q.Encode()
 }
 

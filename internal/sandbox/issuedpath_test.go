@@ -35,7 +35,7 @@ func issuedSessionAssumesTarget(t *testing.T, s *sandbox.STS, role string) strin
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	ctx := context.Background()
-	out, err := client(srv.URL, credentials.NewStaticCredentialsProvider(ipKey, "x", "")).AssumeRole(ctx, &sts.AssumeRoleInput{
+	out, err := client(srv.URL, credentials.NewStaticCredentialsProvider(ipKey, sandbox.DefaultCallerSecret(ipKey), "")).AssumeRole(ctx, &sts.AssumeRoleInput{
 		RoleArn: aws.String(role), RoleSessionName: aws.String("first"), DurationSeconds: aws.Int32(900)})
 	if err != nil {
 		t.Fatalf("verifier assuming %s: %v", role, err)

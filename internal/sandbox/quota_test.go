@@ -45,7 +45,7 @@ func TestRequestQuota(t *testing.T) {
 		return sts.New(sts.Options{
 			Region:       region,
 			BaseEndpoint: aws.String(srv.URL),
-			Credentials:  credentials.NewStaticCredentialsProvider(key, "sandbox-secret", ""),
+			Credentials:  credentials.NewStaticCredentialsProvider(key, sandbox.DefaultCallerSecret(key), ""),
 			Retryer:      aws.NopRetryer{},
 		})
 	}

@@ -34,18 +34,16 @@
 // is unknown too (InvalidClientTokenId): partitions are separate IAM
 // instances and AssumeRole never crosses them, so a bare account ID in a
 // trust policy names the account in the role's own partition.
-// The SigV4 signature of a request signed with an issued session is
-// checked (sigv4.Verify) against the session's secret, derived from its
-// access key ID with the same key, so a wrong or another session's secret
-// is SignatureDoesNotMatch, as at STS; a presigned request signed with one
-// is refused, as the sandbox does not check presigned signatures. A
-// configured key stands for a long-term key whose secret the sandbox does
-// not hold: its signature's form (in the Authorization header or a
-// presigned URL) and scope (service sts, a Region of the sandbox's
-// partition) are checked, not its secret. Every caller's signing time is
-// checked against the wall clock: within five minutes of it
-// (sigv4.MaxSkew), on the credential scope's day, and for a presigned URL
-// before its X-Amz-Expires, so a request replayed later is refused. A parameter given twice is
+// The SigV4 signature of every request is checked (sigv4.Verify) against
+// the secret of the key that signed it, which the sandbox derives from the
+// key's ID: a session's with the same key as its token, a configured key's
+// (a long-term key) with Config.CallerKey (CallerSecret). A wrong secret,
+// or another key's, is SignatureDoesNotMatch, as at STS, and so is a
+// credential scoped to another service or to no Region of the sandbox's
+// partition. The signing time is checked against the wall clock: within
+// five minutes of it (sigv4.MaxSkew) and on the credential scope's day, so
+// a request replayed later is refused. A presigned URL is refused, as the
+// sandbox does not check presigned signatures. A parameter given twice is
 // refused: STS does not document which one it reads. An optional request quota
 // per caller account and Region throttles as STS does. Fault injection
 // (latency with jitter, throttling, 5xx) is deterministic for a seed: the
@@ -95,6 +93,11 @@ type Config struct {
 	// Now is the clock for credential expirations and the request quota
 	// (default time.Now).
 	Now func() time.Time
+	// CallerKey keys the secret access keys of the configured keys
+	// (CallerSecret): each key's secret is derived from its ID with it.
+	// nil: DefaultCallerKey, whose secrets DefaultCallerSecret gives, for
+	// tests; serve draws one of its own.
+	CallerKey []byte
 	// RequestsPerSecond is the STS request quota per caller account and
 	// Region: a call above it, in any one-second window, fails with STS's
 	// Throttling error (HTTP 400, "Rate exceeded") and does not count.
@@ -111,6 +114,8 @@ type STS struct {
 	seed      int64
 	// tokenKey signs the session tokens this sandbox issues (newTokenKey).
 	tokenKey []byte
+	// callerKey keys the configured keys' secrets (Config.CallerKey).
+	callerKey []byte
 
 	mu      sync.RWMutex
 	callers map[string]string
@@ -158,6 +163,7 @@ func New(cfg Config) *STS {
 		now:        cfg.Now,
 		seed:       cfg.Seed,
 		tokenKey:   newTokenKey(),
+		callerKey:  cfg.CallerKey,
 		callers:    map[string]string{},
 		roles:      map[string]sandboxRole{},
 		byClaim:    map[string]string{},

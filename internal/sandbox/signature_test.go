@@ -34,7 +34,7 @@ func sigWorld(t *testing.T) (url string, base aws.CredentialsProvider, issue fun
 	must(t, s.PutRole(roleARN, enforcedPolicy(accessRole, externalID)))
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	base = credentials.NewStaticCredentialsProvider(sigVerifierKey, "any", "")
+	base = credentials.NewStaticCredentialsProvider(sigVerifierKey, sandbox.DefaultCallerSecret(sigVerifierKey), "")
 	issue = func(name string) *types.Credentials {
 		t.Helper()
 		out, err := client(srv.URL, base).AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(accessRole), RoleSessionName: aws.String(name)})
@@ -114,10 +114,9 @@ func TestSessionRequestWithoutItsDateIsRefused(t *testing.T) {
 	}
 }
 
-// TestPresignedSessionRequestIsRefused: the sandbox checks its sessions'
-// signatures in the Authorization header only, so a presigned URL signed
-// with one is refused instead of being taken unchecked. A configured
-// caller's presigned URL is still served.
+// TestPresignedSessionRequestIsRefused: the sandbox checks signatures in
+// the Authorization header only, so a presigned URL, a session's or a
+// configured key's, is refused instead of being taken unchecked.
 func TestPresignedSessionRequestIsRefused(t *testing.T) {
 	url, base, issue := sigWorld(t)
 	for _, tt := range []struct {
@@ -125,7 +124,7 @@ func TestPresignedSessionRequestIsRefused(t *testing.T) {
 		creds  aws.CredentialsProvider
 		status int
 	}{
-		{"configured caller", base, http.StatusOK},
+		{"configured caller", base, http.StatusBadRequest},
 		{"issued session", sessionCredentials(issue("session-a")), http.StatusBadRequest},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -153,4 +152,46 @@ type alter func(*http.Request)
 func (f alter) Do(req *http.Request) (*http.Response, error) {
 	f(req)
 	return http.DefaultClient.Do(req)
+}
+
+// TestConfiguredKeySignaturesAreChecked: a configured key signs with the
+// secret the sandbox derives for it (CallerSecret), as a long-term key
+// signs with its own: another secret, or another key's, is
+// SignatureDoesNotMatch. A sandbox with a caller key of its own derives
+// other secrets than the default one.
+func TestConfiguredKeySignaturesAreChecked(t *testing.T) {
+	url, _, _ := sigWorld(t)
+	tests := []struct {
+		name, secret, want string
+	}{
+		{"its own secret", sandbox.DefaultCallerSecret(sigVerifierKey), ""},
+		{"another secret", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "SignatureDoesNotMatch"},
+		{"another key's secret", sandbox.DefaultCallerSecret("AKIAOTHERKEY00000001"), "SignatureDoesNotMatch"},
+		{"its secret one character short", sandbox.DefaultCallerSecret(sigVerifierKey)[1:], "SignatureDoesNotMatch"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := client(url, credentials.NewStaticCredentialsProvider(sigVerifierKey, tt.secret, "")).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+			if apiCode(err) != tt.want {
+				t.Errorf("GetCallerIdentity: %v, want %q", err, tt.want)
+			}
+		})
+	}
+
+	s := sandbox.New(sandbox.Config{Callers: map[string]string{sigVerifierKey: sigVerifier}, CallerKey: []byte("a key of its own")})
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	secret, ok := s.CallerSecret(sigVerifierKey)
+	if !ok || len(secret) != 40 || secret == sandbox.DefaultCallerSecret(sigVerifierKey) {
+		t.Fatalf("CallerSecret = %q, %v; want a 40-character secret other than the default", secret, ok)
+	}
+	if _, ok := s.CallerSecret("AKIANOTCONFIGURED001"); ok {
+		t.Error("CallerSecret of a key not configured")
+	}
+	for _, tc := range []struct{ secret, want string }{{secret, ""}, {sandbox.DefaultCallerSecret(sigVerifierKey), "SignatureDoesNotMatch"}} {
+		_, err := client(srv.URL, credentials.NewStaticCredentialsProvider(sigVerifierKey, tc.secret, "")).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+		if apiCode(err) != tc.want {
+			t.Errorf("with its caller key, secret %q: %v, want %q", tc.secret, err, tc.want)
+		}
+	}
 }

@@ -86,7 +86,7 @@ func TestSessionValidOnlyWhereIssued(t *testing.T) {
 			issuer := setup(t)
 			a := httptest.NewServer(issuer)
 			defer a.Close()
-			out, err := client(a.URL, credentials.NewStaticCredentialsProvider(verifierKey, "x", "")).AssumeRole(ctx, &sts.AssumeRoleInput{
+			out, err := client(a.URL, credentials.NewStaticCredentialsProvider(verifierKey, sandbox.DefaultCallerSecret(verifierKey), "")).AssumeRole(ctx, &sts.AssumeRoleInput{
 				RoleArn: aws.String(accessRole), RoleSessionName: aws.String("verifier"), DurationSeconds: aws.Int32(900)})
 			if err != nil {
 				t.Fatalf("issue the session: %v", err)
@@ -125,7 +125,7 @@ func TestSandboxesSignWithKeysOfTheirOwn(t *testing.T) {
 		srv := httptest.NewServer(s)
 		defer srv.Close()
 		urls[i] = srv.URL
-		out, err := client(srv.URL, credentials.NewStaticCredentialsProvider(key, "x", "")).AssumeRole(context.Background(), &sts.AssumeRoleInput{
+		out, err := client(srv.URL, credentials.NewStaticCredentialsProvider(key, sandbox.DefaultCallerSecret(key), "")).AssumeRole(context.Background(), &sts.AssumeRoleInput{
 			RoleArn: aws.String(accessRole), RoleSessionName: aws.String("s1"), DurationSeconds: aws.Int32(900)})
 		if err != nil {
 			t.Fatal(err)

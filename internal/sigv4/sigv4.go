@@ -76,24 +76,17 @@ func CheckTime(r *http.Request, sig Signature, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	return Current(at, now)
+	return current(at, now)
 }
 
-// Current checks that a request signed at at and received at now is
+// current checks that a request signed at at and received at now is
 // within MaxSkew of it (ErrExpired naming both, as AWS does).
-func Current(at, now time.Time) error {
-	if at.Before(now.Add(-MaxSkew)) {
+func current(at, now time.Time) error {
+	switch {
+	case at.Before(now.Add(-MaxSkew)):
 		return fmt.Errorf("%w: Signature expired: %s is now earlier than %s (%s - %d min.)", ErrExpired,
 			at.UTC().Format(dateFormat), now.Add(-MaxSkew).UTC().Format(dateFormat), now.UTC().Format(dateFormat), int(MaxSkew.Minutes()))
-	}
-	return NotAhead(at, now)
-}
-
-// NotAhead checks that a request signed at at is not later than MaxSkew
-// after now, when it is received: the one bound of a presigned URL's
-// signing time besides its expiry.
-func NotAhead(at, now time.Time) error {
-	if at.After(now.Add(MaxSkew)) {
+	case at.After(now.Add(MaxSkew)):
 		return fmt.Errorf("%w: Signature not yet current: %s is still later than %s (%s + %d min.)", ErrExpired,
 			at.UTC().Format(dateFormat), now.Add(MaxSkew).UTC().Format(dateFormat), now.UTC().Format(dateFormat), int(MaxSkew.Minutes()))
 	}

@@ -120,7 +120,7 @@ func regionalOverSandbox(w *sandboxWire, names []string) *Regional {
 		r.clients[n] = &probe.STS{Client: sts.New(sts.Options{
 			Region:           n,
 			BaseEndpoint:     aws.String("http://sts.sandbox.invalid"),
-			Credentials:      credentials.NewStaticCredentialsProvider(sbPartnerKey, "sandbox-secret", ""),
+			Credentials:      credentials.NewStaticCredentialsProvider(sbPartnerKey, sandbox.DefaultCallerSecret(sbPartnerKey), ""),
 			HTTPClient:       &http.Client{Transport: w},
 			Retryer:          aws.NopRetryer{},
 			RetryMaxAttempts: 1,

@@ -51,7 +51,9 @@ func NewChainSTSIn(partition string) *ChainSTS {
 }
 
 // AddPrincipal makes accessKey the key of principalARN (a role ARN stands
-// for a session of that role). It panics on an ARN the sandbox refuses.
+// for a session of that role); it signs with the secret
+// sandbox.DefaultCallerSecret(accessKey). It panics on an ARN the sandbox
+// refuses.
 func (f *ChainSTS) AddPrincipal(accessKey, principalARN string) {
 	must(f.sts.SetCaller(accessKey, principalARN))
 	f.mu.Lock()

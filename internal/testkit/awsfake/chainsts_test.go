@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
+	"github.com/rolecall/rolecall/internal/sandbox"
 	"github.com/rolecall/rolecall/internal/testkit/awsfake"
 )
 
@@ -32,7 +33,7 @@ func chain(t *testing.T) (*awsfake.ChainSTS, aws.Config) {
 	fake.AddRole(chainAccess, chainWorkload, "")
 	fake.AddRole(chainCustomer, chainAccess, "ext")
 	cfg := awsfake.Serve(t, fake, 1)
-	cfg.Credentials = credentials.NewStaticCredentialsProvider(chainKey, "workload-secret", "")
+	cfg.Credentials = credentials.NewStaticCredentialsProvider(chainKey, sandbox.DefaultCallerSecret(chainKey), "")
 	return fake, cfg
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
+	"github.com/rolecall/rolecall/internal/sandbox"
 	"github.com/rolecall/rolecall/internal/testkit/awsfake"
 )
 
@@ -59,7 +60,7 @@ func TestChainSTSInAnotherPartition(t *testing.T) {
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
 	cfg := aws.Config{Region: "cn-north-1", BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider(chainKey, "secret", "")}
+		Credentials: credentials.NewStaticCredentialsProvider(chainKey, sandbox.DefaultCallerSecret(chainKey), "")}
 	out, err := sts.NewFromConfig(cfg).AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(role), RoleSessionName: aws.String("billing")})
 	if err != nil || !strings.HasPrefix(aws.ToString(out.AssumedRoleUser.Arn), "arn:aws-cn:sts::444455556666:assumed-role/RoleCall/") {
 		t.Fatalf("AssumeRole in aws-cn: %v, %v", out, err)
