@@ -132,9 +132,18 @@ func parseConditions(path string, v any, keys map[string]keyType, keyNames strin
 		if !ok || len(keyObj) == 0 {
 			return nil, invalid(p, "must be an object of condition keys")
 		}
+		seen := map[string]bool{}
 		for _, kkv := range keyObj {
 			kp := p + "." + kkv.key
 			key := strings.ToLower(kkv.key)
+			if seen[key] {
+				// Condition keys are case-insensitive: IAM does not say how
+				// it reads one key given twice under an operator, and any
+				// reading the sandbox chose could be more lenient than
+				// IAM's (requiring both, in a Deny).
+				return nil, unsupported(kp, "condition key %q is given twice under %s (condition keys are case-insensitive)", kkv.key, kv.key)
+			}
+			seen[key] = true
 			kt, known := keys[key]
 			if !known {
 				return nil, unsupported(kp, "condition key %q; the sandbox evaluates %s", kkv.key, keyNames)

@@ -96,6 +96,7 @@ func TestParsePolicyRefuses(t *testing.T) {
 		{"short ARN pattern", stmt(`{` + allow + `,"Condition":{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::*"}}}`), ErrUnsupported, "Statement[0].Condition.ArnLike.aws:PrincipalArn"},
 		{"ARN pattern *", stmt(`{` + allow + `,"Condition":{"ArnNotEquals":{"aws:PrincipalArn":"*"}}}`), ErrUnsupported, "Statement[0].Condition.ArnNotEquals.aws:PrincipalArn"},
 		{"empty condition values", stmt(`{` + allow + `,"Condition":{"StringEquals":{"sts:ExternalId":[]}}}`), ErrInvalidPolicy, "Statement[0].Condition.StringEquals.sts:ExternalId"},
+		{"a condition key twice in two cases", stmt(`{` + allow + `,"Condition":{"StringEquals":{"sts:ExternalId":"x1","sts:externalid":"x2"}}}`), ErrUnsupported, "Statement[0].Condition.StringEquals.sts:externalid"},
 		{"a Sid not alpha-numeric", stmt(`{` + allow + `,"Sid":"trust partner: rc-1"}`), ErrInvalidPolicy, "Statement[0].Sid"},
 		{"a Sid not a string", stmt(`{` + allow + `,"Sid":7}`), ErrInvalidPolicy, "Statement[0].Sid"},
 		{"a Sid twice", stmt(`{` + allow + `,"Sid":"Same"},{` + allow + `,"Sid":"Same"}`), ErrInvalidPolicy, "Statement[1].Sid"},
