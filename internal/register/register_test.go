@@ -668,47 +668,44 @@ func TestDuplicateDelivery(t *testing.T) {
 	}
 }
 
-// A failed answer PUT is returned (Lambda retries); the retry sends the
-// recorded answer without submitting again.
+// A failed answer PUT is returned for a retry (by Lambda, or by whoever
+// posted to the sandbox's topic, where it is a CodeAnswerNotSent refusal
+// naming why, not an internal error); the retry sends the recorded answer
+// without submitting again.
 func TestAnswerFailureRetries(t *testing.T) {
-	e := newEnv(t)
-	e.h.Wait = -1
-	secret := e.acmeToken()
-	e.rec.err = errors.New("S3 unreachable")
-	m := msg("Create", "req-1", "", props(custRole, secret))
-	ev := events.SNSEvent{Records: []events.SNSEventRecord{{SNS: events.SNSEntity{MessageID: "m1", Message: string(m)}}}}
-	if err := e.h.HandleSNS(context.Background(), ev); err == nil {
-		t.Fatal("a failed answer was not reported for a retry")
+	tests := []struct {
+		name    string
+		deliver func(e *env, m []byte) error
+		refusal bool // a CodeAnswerNotSent *onboarding.Error
+	}{
+		{"SNS to the Lambda", func(e *env, m []byte) error {
+			return e.h.HandleSNS(context.Background(), events.SNSEvent{Records: []events.SNSEventRecord{{SNS: events.SNSEntity{MessageID: "m1", Message: string(m)}}}})
+		}, false},
+		{"the sandbox's topic", func(e *env, m []byte) error {
+			envelope, _ := json.Marshal(map[string]string{"Type": "Notification", "Message": string(m)})
+			return e.h.Notify(context.Background(), envelope)
+		}, true},
 	}
-	e.rec.err = nil
-	if err := e.h.HandleSNS(context.Background(), ev); err != nil {
-		t.Fatal(err)
-	}
-	if e.rec.last(t)["Status"] != "SUCCESS" || len(e.events("acme")) != 1 {
-		t.Fatalf("retry: %v, %d events", e.rec.last(t), len(e.events("acme")))
-	}
-}
-
-// Through the sandbox's topic (Notify), an answer that could not be put
-// is a CodeAnswerNotSent refusal naming why, not an internal error; the
-// same notification delivered again answers the recorded answer.
-func TestNotifyAnswerNotSent(t *testing.T) {
-	e := newEnv(t)
-	e.h.Wait = -1
-	secret := e.acmeToken()
-	e.rec.err = errors.New("answer to bucket.test: HTTP 503")
-	env, _ := json.Marshal(map[string]string{"Type": "Notification", "Message": string(msg("Create", "req-1", "", props(custRole, secret)))})
-	err := e.h.Notify(context.Background(), env)
-	var oe *onboarding.Error
-	if !errors.As(err, &oe) || oe.Code != onboarding.CodeAnswerNotSent || !errors.Is(err, ErrAnswerNotSent) || !strings.Contains(oe.Message, "HTTP 503") {
-		t.Fatalf("Notify with the answer not sent: %v; want an %s refusal saying why", err, onboarding.CodeAnswerNotSent)
-	}
-	e.rec.err = nil
-	if err := e.h.Notify(context.Background(), env); err != nil {
-		t.Fatal(err)
-	}
-	if e.rec.last(t)["Status"] != "SUCCESS" || len(e.events("acme")) != 1 {
-		t.Fatalf("delivered again: %v, %d events", e.rec.last(t), len(e.events("acme")))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.h.Wait = -1
+			m := msg("Create", "req-1", "", props(custRole, e.acmeToken()))
+			e.rec.err = errors.New("answer to bucket.test: HTTP 503")
+			err := tt.deliver(e, m)
+			var oe *onboarding.Error
+			if err == nil || !errors.Is(err, ErrAnswerNotSent) || errors.As(err, &oe) != tt.refusal ||
+				(tt.refusal && (oe.Code != onboarding.CodeAnswerNotSent || !strings.Contains(oe.Message, "HTTP 503"))) {
+				t.Fatalf("a failed answer: %v; want ErrAnswerNotSent (a %s refusal saying why: %v)", err, onboarding.CodeAnswerNotSent, tt.refusal)
+			}
+			e.rec.err = nil
+			if err := tt.deliver(e, m); err != nil {
+				t.Fatal(err)
+			}
+			if e.rec.last(t)["Status"] != "SUCCESS" || len(e.events("acme")) != 1 {
+				t.Fatalf("retry: %v, %d events", e.rec.last(t), len(e.events("acme")))
+			}
+		})
 	}
 }
 
