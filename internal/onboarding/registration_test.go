@@ -295,6 +295,12 @@ func TestCreateTokenStoreFailures(t *testing.T) {
 	if secret != "" || live != 1 {
 		t.Fatalf("the recount failed: secret %q, %d tokens not revoked, want none and 1 (the one created above)", secret, live)
 	}
+	// And the revocation too: both are said.
+	ts.revoke, ts.lists = errors.New("revoke down"), 0
+	_, _, err = regs.CreateToken(ctx, "acme", 0)
+	if !errors.Is(err, errBoom) || !errors.Is(err, ts.revoke) {
+		t.Fatalf("the recount and the revocation failed: %v; want both", err)
+	}
 }
 
 var errBoom = errors.New("dynamodb is down")

@@ -174,3 +174,24 @@ func TestCheckTime(t *testing.T) {
 		t.Fatal("ErrExpired does not match ErrMismatch (SignatureDoesNotMatch)")
 	}
 }
+
+// TestMessage: what AWS says of a refusal is its text without the
+// sentinel it wraps, and the whole text of an error wrapping none.
+func TestMessage(t *testing.T) {
+	r := httptest.NewRequest(http.MethodPost, "http://sts.test/", nil)
+	r.Header.Set("X-Amz-Date", "20010101T000000Z")
+	expired := sigv4.CheckTime(r, sigv4.Signature{Date: "20010101"}, time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC))
+	otherDay := sigv4.CheckTime(r, sigv4.Signature{Date: "20010102"}, time.Now())
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{expired, "Signature expired: 20010101T000000Z is now earlier than 20261207T115500Z (20261207T120000Z - 5 min.)"},
+		{otherDay, "credential scope date 20010102 is not the day of X-Amz-Date"},
+		{errors.New("no sentinel"), "no sentinel"},
+	} {
+		if got := sigv4.Message(tt.err); got != tt.want {
+			t.Errorf("Message(%v) = %q, want %q", tt.err, got, tt.want)
+		}
+	}
+}
