@@ -28,6 +28,7 @@ type sandboxCloudFormation struct {
 	roles httpapi.Sandbox
 	regs  interface { // *onboarding.Registrations
 		CreateToken(ctx context.Context, tenantID string, ttl time.Duration) (string, registration.Token, error)
+		RevokeToken(ctx context.Context, tenantID, tokenID string) (registration.Token, error)
 	}
 	inbox   *register.Handler
 	region  string
@@ -121,11 +122,16 @@ func (c *sandboxCloudFormation) LaunchStack(ctx context.Context, t tenant.Tenant
 		return httpapi.StackAnswer{}, err
 	}
 	// The partner gives the stack a registration token; the sandbox mints
-	// a short-lived one per launch.
-	token, _, err := c.regs.CreateToken(ctx, t.ID, registration.MinTTL)
+	// a short-lived one per launch, and revokes it once the launch is
+	// answered (a sandbox stack is never updated or deleted), so pressing
+	// the button again and again cannot use up the tenant's live tokens,
+	// which the partner's own would need. A revocation that fails leaves
+	// the token to expire within the hour.
+	token, tok, err := c.regs.CreateToken(ctx, t.ID, registration.MinTTL)
 	if err != nil {
 		return httpapi.StackAnswer{}, err
 	}
+	defer func() { _, _ = c.regs.RevokeToken(context.WithoutCancel(ctx), t.ID, tok.ID) }()
 	stackID := "arn:aws:cloudformation:" + c.region + ":" + accountID + ":stack/rolecall-customer-role/" + uuidLike()
 	requestID := uuidLike()
 	path := "/responses/" + randomHex(16) // unguessable: only this launch writes it

@@ -229,6 +229,18 @@ func TestSandboxLaunchStack(t *testing.T) {
 	if r := c.do("POST", "/_sandbox/stacks", "", nil); r.status != 401 {
 		t.Fatalf("no invite: %d %s", r.status, r.body)
 	}
+	// The launch's token served the launch only: pressing the button
+	// leaves the tenant no live token that would count against the
+	// partner's own.
+	var tokens struct {
+		Tokens []struct {
+			Revoked bool `json:"revoked"`
+		} `json:"tokens"`
+	}
+	c.must(c.opsDo("GET", "/v1/tenants/"+tenantID+"/registration-tokens", nil), 200).decode(t, &tokens)
+	if len(tokens.Tokens) != 1 || !tokens.Tokens[0].Revoked {
+		t.Fatalf("tokens after a launch: %+v, want the launch's, revoked", tokens.Tokens)
+	}
 }
 
 // answerBucket serves a bucket that takes CloudFormation's answers, until
