@@ -19,9 +19,10 @@ const (
 	CodeInvalidToken  = "INVALID_REGISTRATION_TOKEN"
 	CodeTokenExpired  = "REGISTRATION_TOKEN_EXPIRED"
 	CodeTokenRevoked  = "REGISTRATION_TOKEN_REVOKED"
-	// CodeAnswerNotSent: a stack's request was handled, and its answer
-	// recorded, but putting it to the request's ResponseURL failed; the
-	// same request delivered again answers it again.
+	// CodeAnswerNotSent: a stack's request was handled, but putting its
+	// answer to the request's ResponseURL failed; the same request
+	// delivered again is answered again (as recorded, or decided again
+	// where nothing was recorded).
 	CodeAnswerNotSent      = "ANSWER_NOT_SENT"
 	CodeStackDeleted       = connection.CodeStackDeleted
 	registrationTokenField = "RegistrationToken"

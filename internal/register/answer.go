@@ -96,15 +96,50 @@ func (h *Handler) send(ctx context.Context, ev cfn.Event, a registration.Answer)
 		h.log().WarnContext(ctx, "answer refused by the response bucket; not retried", "requestType", string(ev.RequestType), "error", err.Error())
 		return nil
 	case err != nil:
-		return fmt.Errorf("answer %s request: %w: %w", ev.RequestType, ErrAnswerNotSent, err)
+		return &AnswerNotSentError{RequestType: string(ev.RequestType), Err: err}
 	}
 	return nil
 }
 
 // ErrAnswerNotSent: an answer could not be put to its ResponseURL (the
 // bucket unreachable, slow, or answering 5xx); delivering the request
-// again sends it again.
+// again sends it again. *AnswerNotSentError matches it.
 var ErrAnswerNotSent = errors.New("the answer was not sent to the ResponseURL")
+
+// AnswerNotSentError is the failure to put a request's answer to its
+// ResponseURL. Err names the URL's host and why, never its query (the
+// presigned signature).
+type AnswerNotSentError struct {
+	RequestType string
+	Err         error
+}
+
+func (e *AnswerNotSentError) Error() string {
+	return fmt.Sprintf("answer %s request: %v", e.RequestType, e.Err)
+}
+
+func (e *AnswerNotSentError) Unwrap() error { return e.Err }
+
+// Is matches ErrAnswerNotSent.
+func (e *AnswerNotSentError) Is(target error) bool { return target == ErrAnswerNotSent }
+
+// answerNotSentOnly is the *AnswerNotSentError err is, or wraps, when that
+// is all err says: an error joined with it (a Delete whose undo failed as
+// well) is another failure, which the caller must not take for a request
+// handled.
+func answerNotSentOnly(err error) (*AnswerNotSentError, bool) {
+	for err != nil {
+		if a, ok := err.(*AnswerNotSentError); ok {
+			return a, true
+		}
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return nil, false // a join, or the end of the chain
+		}
+		err = u.Unwrap()
+	}
+	return nil, false
+}
 
 // responseBody is the documented response object, at most MaxResponseBody
 // bytes: the Reason is shortened to fit.

@@ -710,11 +710,7 @@ func TestAnswerFailureRetries(t *testing.T) {
 }
 
 func TestUpdate(t *testing.T) {
-	e := newEnv(t)
-	e.h.Wait = -1
-	secret := e.acmeToken()
-	e.create(secret)
-	e.check("acme", custAcct, connection.ResultOK)
+	e, secret := newVerifiedAcme(t)
 
 	// A new role in the same account: submitted as the verified
 	// connection's candidate (the verified role stays in use until the new
@@ -791,11 +787,7 @@ func TestUpdateAwaitsTheCandidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t)
-			e.h.Wait = -1
-			secret := e.acmeToken()
-			e.create(secret)
-			e.check("acme", custAcct, connection.ResultOK)
+			e, secret := newVerifiedAcme(t)
 			if tt.role == custRole {
 				// An earlier Update's candidate failed and stays on the
 				// connection, FAILED with its reason.
@@ -878,11 +870,7 @@ func (f *flakyRegistrar) StackRoleDeleted(ctx context.Context, t tenant.Tenant, 
 func TestDeleteRetriesAnInternalError(t *testing.T) {
 	for _, method := range []string{"AuthenticateDeletion", "StackRoleDeleted"} {
 		t.Run(method, func(t *testing.T) {
-			e := newEnv(t)
-			e.h.Wait = -1
-			secret := e.acmeToken()
-			e.create(secret)
-			e.check("acme", custAcct, connection.ResultOK)
+			e, secret := newVerifiedAcme(t)
 			e.h.Registrar = &flakyRegistrar{Registrar: e.regs, fail: method}
 			del := msg("Delete", "d1", "acme/"+custAcct, props(custRole, secret))
 			err := e.h.HandleMessage(context.Background(), del)
@@ -905,6 +893,20 @@ func TestDeleteRetriesAnInternalError(t *testing.T) {
 				t.Errorf("the store's error is not logged:\n%s", e.logs.String())
 			}
 		})
+	}
+}
+
+// A Delete whose undo fails and whose answer cannot be put either is not
+// told, through the sandbox's topic, as a request handled: it is the
+// store's error, which serve answers as an internal one.
+func TestNotifyDeleteFailingTwiceIsNoAnswerNotSent(t *testing.T) {
+	e, secret := newVerifiedAcme(t)
+	e.h.Registrar = &flakyRegistrar{Registrar: e.regs, fail: "StackRoleDeleted"}
+	e.rec.err = errors.New("answer to bucket.test: HTTP 503")
+	envelope, _ := json.Marshal(map[string]string{"Type": "Notification", "Message": string(msg("Delete", "d1", "acme/"+custAcct, props(custRole, secret)))})
+	err := e.h.Notify(context.Background(), envelope)
+	if !errors.Is(err, errThrottled) || onboarding.AsError(err) != nil {
+		t.Fatalf("Notify: %v; want the store's error, not a refusal", err)
 	}
 }
 
@@ -960,6 +962,17 @@ func TestRollbackToARevokedToken(t *testing.T) {
 // newVerifiedEnv is an env that does not wait for checks, with tenants
 // acme and other, a registration token of each, and acme's connection
 // registered with its token and VERIFIED.
+// newVerifiedAcme is an env whose tenant acme registered custRole from a
+// stack with secret, and whose first check verified it.
+func newVerifiedAcme(t *testing.T) (*env, string) {
+	e := newEnv(t)
+	e.h.Wait = -1
+	secret := e.acmeToken()
+	e.create(secret)
+	e.check("acme", custAcct, connection.ResultOK)
+	return e, secret
+}
+
 func newVerifiedEnv(t *testing.T) (e *env, secret string, tok registration.Token, otherSecret string) {
 	e = newEnv(t)
 	e.h.Wait = -1
