@@ -699,7 +699,8 @@ func TestSandboxControlErrors(t *testing.T) {
 		{"unsupported grammar", "PUT", "/_sandbox/roles", map[string]any{"roleArn": "arn:aws:iam::210987654321:role/R",
 			"trustPolicy": json.RawMessage(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotPrincipal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}`)}, 400, "INVALID_TRUST_POLICY"},
 		{"no statement", "PUT", "/_sandbox/roles", map[string]any{"roleArn": "arn:aws:iam::210987654321:role/R", "trustPolicy": map[string]any{}}, 400, "INVALID_TRUST_POLICY"},
-		{"a role in the partner account (the sandbox allows it)", "PUT", "/_sandbox/roles", map[string]any{"roleArn": "arn:aws:iam::123456789012:role/R", "trustPolicy": policyWithoutExternalID(SandboxPrincipalARN)}, 200, ""},
+		{"a role in the partner account", "PUT", "/_sandbox/roles", map[string]any{"roleArn": "arn:aws:iam::123456789012:role/R", "trustPolicy": policyWithoutExternalID(SandboxPrincipalARN)}, 403, "FORBIDDEN"},
+		{"the verifier, deleted", "DELETE", "/_sandbox/roles?roleArn=" + SandboxVerifierARN, nil, 403, "FORBIDDEN"},
 		{"delete unknown", "DELETE", "/_sandbox/roles?roleArn=arn:aws:iam::210987654321:role/Nope", nil, 404, "NOT_FOUND"},
 		{"faults", "PUT", "/_sandbox/faults", map[string]any{"latencyMs": 5, "throttleRate": 0.1, "errorRate": 0.2}, 200, ""},
 	}

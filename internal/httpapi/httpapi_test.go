@@ -536,6 +536,7 @@ func TestRejectedRequestsChangeNothing(t *testing.T) {
 		{"sandbox policy duplicate key", req{method: "PUT", path: "/_sandbox/roles", body: `{"roleArn":"` + customerRole + `","trustPolicy":{"Version":"1","Version":"2"}}`}, 400, CodeDuplicateField, "trustPolicy.Version"},
 		{"sandbox delete unknown", req{method: "DELETE", path: "/_sandbox/roles?roleArn=" + customerRole}, 404, CodeNotFound, "roleArn"},
 		{"sandbox replace the access role", req{method: "PUT", path: "/_sandbox/roles", body: `{"roleArn":"` + principalARN + `","trustPolicy":{}}`}, 403, CodeForbidden, "roleArn"},
+		{"sandbox create a role in the partner's account", req{method: "PUT", path: "/_sandbox/roles", body: `{"roleArn":"arn:aws:iam::` + partnerAcct + `:role/rolecall-local-verifier","trustPolicy":{}}`}, 403, CodeForbidden, "roleArn"},
 		{"sandbox delete the access role, its name in another case", req{method: "DELETE", path: "/_sandbox/roles?roleArn=arn:aws:iam::999988887777:role/ROLECALLVERIFIER"}, 403, CodeForbidden, "roleArn"},
 		{"sandbox faults rate", req{method: "PUT", path: "/_sandbox/faults", body: `{"throttleRate":1.5}`}, 400, CodeInvalidParameter, "throttleRate"},
 		{"sandbox faults latency", req{method: "PUT", path: "/_sandbox/faults", body: `{"latencyMs":-1}`}, 400, CodeInvalidParameter, "latencyMs"},

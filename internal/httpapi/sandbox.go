@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -27,17 +28,17 @@ type roleResult struct {
 }
 
 // sandboxRoleARN is the sandbox role s names, of the deployment's
-// partition. The partner's access role (the principal customers' roles
-// trust) is refused, whatever the case of its name: replaced or deleted,
-// it would fail every check until serve restarts, and no customer can
-// change it.
+// partition and of a customer's account. A role of the partner's own
+// account (the access role customers' roles trust, the verifier, the
+// workloads) is refused: no customer can change it, and replaced or
+// deleted, one of them would fail every check until serve restarts.
 func (h *Handler) sandboxRoleARN(s string) (string, error) {
 	a, err := rolearn.Parse(s, rolearn.Rules{Partition: h.partition()})
 	if err != nil {
 		return "", err
 	}
-	if p, err := rolearn.Parse(h.cfg.TrustedPrincipalARN, rolearn.Rules{}); err == nil && p.ClaimKey() == a.ClaimKey() {
-		return "", refused(CodeForbidden, "this is the partner's access role, which customers' roles trust; the sandbox control changes customers' roles only (restart serve for a fresh access role)", "roleArn")
+	if own := cmp.Or(h.cfg.PartnerAccountID, rolearn.Account(h.cfg.TrustedPrincipalARN)); own != "" && a.Account == own {
+		return "", refused(CodeForbidden, "account "+own+" is the partner's own: the sandbox control changes customers' roles only (restart serve for a fresh partner account)", "roleArn")
 	}
 	return a.String(), nil
 }
