@@ -261,10 +261,16 @@ func (s *STS) putRoleLocked(r sandboxRole) {
 	}
 	// A role created (or created again) holds no identity policies until
 	// it is given some, not the default of a configured caller the sandbox
-	// holds no role of: IAM creates a role with none.
+	// holds no role of: IAM creates a role with none. Policies a model gave
+	// a session of its name before its path was known stay its configured
+	// callers' (policiesOf), and its issued sessions hold none of them.
 	delete(s.gone, key)
+	pathless := r.arn
+	pathless.Path = "/"
 	if _, set := s.identityPolicies[r.arn.String()]; !set {
-		s.identityPolicies[r.arn.String()] = []*Policy{}
+		if _, early := s.identityPolicies[pathless.String()]; !early || pathless == r.arn {
+			s.identityPolicies[r.arn.String()] = []*Policy{}
+		}
 	}
 	s.roles[r.arn.String()] = r
 	s.byClaim[key] = r.arn.String()

@@ -11,6 +11,17 @@ import (
 	"github.com/rolecall/rolecall/internal/sandbox"
 )
 
+// The role on a path, a session of it, and the role of another account
+// it may assume, of the session path tests; trustAccount trusts the
+// role's account.
+const (
+	pathRole    = "arn:aws:iam::111122223333:role/team/access"
+	pathSession = "arn:aws:sts::111122223333:assumed-role/access/worker-1"
+	pathTarget  = "arn:aws:iam::210987654321:role/Target"
+)
+
+var trustAccount = []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"sts:AssumeRole"}]}`)
+
 // TestSessionOfARoleWithAPath: an assumed-role ARN leaves out its role's
 // path, but IAM evaluates the session as its role, path included: the
 // role's identity policies apply (also set through the session's ARN, or
@@ -18,13 +29,8 @@ import (
 // its path. Each case is checked for the role itself too, embedded and
 // over HTTP.
 func TestSessionOfARoleWithAPath(t *testing.T) {
-	const (
-		pathRole = "arn:aws:iam::111122223333:role/team/access"
-		session  = "arn:aws:sts::111122223333:assumed-role/access/worker-1"
-		target   = "arn:aws:iam::210987654321:role/Target"
-		key      = "AKIASESSIONOFPATHROLE"
-	)
-	trustAccount := []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"sts:AssumeRole"}]}`)
+	const key = "AKIASESSIONOFPATHROLE"
+	session, target := pathSession, pathTarget
 	denyAll := []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"sts:AssumeRole","Resource":"*"}]}`)
 	tests := []struct {
 		name  string
@@ -90,5 +96,21 @@ func TestReplacedRoleKeepsTheNewRolesPolicies(t *testing.T) {
 		if _, err := s.Assumer(newRole).AssumeRole(context.Background(), req(target, "")); !errors.Is(err, probe.ErrDenied) {
 			t.Errorf("old role deleted first %v: %s, with a Deny set on it, assumed the target: %v", deleteOld, newRole, err)
 		}
+	}
+}
+
+// TestPoliciesGivenBeforeThePathAreKept: the policies a model gave a
+// session of a role before the role (on a path) existed stay the
+// session's once PutRole creates the role: a role created with no
+// policies takes nothing away from them.
+func TestPoliciesGivenBeforeThePathAreKept(t *testing.T) {
+	session, target := pathSession, pathTarget
+	allowTarget := json.RawMessage(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"` + target + `"}]}`)
+	s := sandbox.New(sandbox.Config{})
+	m, err := json.Marshal(sandbox.Model{Callers: []sandbox.ModelCaller{{AccessKeyID: "AKIAMODELSESSION0001", Principal: session, IdentityPolicies: []json.RawMessage{allowTarget}}}})
+	must(t, errors.Join(err, s.Load(m)))
+	must(t, errors.Join(s.PutRole(pathRole, trustAccount), s.PutRole(target, trustAccount)))
+	if _, err := s.Assumer(session).AssumeRole(context.Background(), req(target, "")); err != nil {
+		t.Fatalf("the model's caller after its role was created: %v, want its policy to allow", err)
 	}
 }
