@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -14,11 +15,15 @@ import (
 )
 
 // Verify accepts r only if its SigV4 signature is the one creds give it
-// for the execute-api service in region (sigv4.Verify). It reads (and
-// restores) r's body.
+// for the execute-api service in region (sigv4.Verify), signed within five
+// minutes of the wall clock (sigv4.CheckTime), as API Gateway requires. It
+// reads (and restores) r's body.
 func Verify(r *http.Request, creds aws.Credentials, region string) error {
 	sig, err := sigv4.Parse(r)
 	if err != nil {
+		return err
+	}
+	if err := sigv4.CheckTime(r, sig, time.Now()); err != nil {
 		return err
 	}
 	if sig.Region != region {
