@@ -57,15 +57,14 @@ type sandboxControl struct {
 	endpoint    string
 	principal   string
 	workloadKey string
-	// workloadSecret is workloadKey's secret access key.
-	workloadSecret string
 }
 
 var _ httpapi.Sandbox = (*sandboxControl)(nil)
 
 func (c *sandboxControl) Info() httpapi.SandboxInfo {
+	secret, _ := c.sts.CallerSecret(c.workloadKey) // "" without a workload key
 	return httpapi.SandboxInfo{PartnerPrincipalARN: c.principal, TrustedPrincipalARN: c.principal, STSEndpoint: c.endpoint,
-		WorkloadAccessKeyID: c.workloadKey, WorkloadSecretAccessKey: c.workloadSecret}
+		WorkloadAccessKeyID: c.workloadKey, WorkloadSecretAccessKey: secret}
 }
 
 func (c *sandboxControl) PutRole(roleARN string, trustPolicy []byte) error {

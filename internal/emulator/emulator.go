@@ -31,8 +31,6 @@ import (
 	"net"
 	"time"
 
-	"github.com/rolecall/rolecall/internal/tenant/secret"
-
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -47,6 +45,7 @@ import (
 	"github.com/rolecall/rolecall/internal/store"
 	"github.com/rolecall/rolecall/internal/stsbudget"
 	"github.com/rolecall/rolecall/internal/stsclient"
+	"github.com/rolecall/rolecall/internal/tenant/secret"
 	"github.com/rolecall/rolecall/internal/verify"
 )
 

@@ -275,7 +275,7 @@ func (st *Stack) Build(ctx context.Context) error {
 	}
 	cfg.Events, cfg.Sweeper = busEvents{st.Bus}, sweepNow{st.Handlers.Sweep}
 	if st.Sandbox != nil {
-		cfg.Sandbox = &sandboxControl{sts: st.Sandbox, endpoint: st.URL + SandboxSTSPath, principal: o.TrustedPrincipalARN, workloadKey: st.WorkloadAccessKeyID, workloadSecret: st.WorkloadSecretAccessKey}
+		cfg.Sandbox = &sandboxControl{sts: st.Sandbox, endpoint: st.URL + SandboxSTSPath, principal: o.TrustedPrincipalARN, workloadKey: st.WorkloadAccessKeyID}
 		if err := st.sandboxRegistrationRoutes(&cfg); err != nil {
 			return err
 		}

@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"cmp"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -68,13 +67,11 @@ func (s *STS) sessionToken(c sessionClaims) string {
 }
 
 // sessionSecret is the secret access key of the issued session with
-// accessKeyID: an HMAC of the key ID with the sandbox's own signing key, so
-// the sandbox can check a session's signatures without keeping its secret,
-// and no one can derive it who was not given it by AssumeRole.
+// accessKeyID: derived from the key ID with the sandbox's own signing key,
+// so the sandbox can check a session's signatures without keeping its
+// secret, and no one can derive it who was not given it by AssumeRole.
 func (s *STS) sessionSecret(accessKeyID string) string {
-	mac := hmac.New(sha256.New, s.tokenKey)
-	mac.Write([]byte("secret\x00" + accessKeyID))
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))[:40]
+	return derivedSecret(s.tokenKey, "secret", accessKeyID)
 }
 
 // DefaultCallerKey keys the configured keys' secrets of a sandbox made
@@ -83,22 +80,22 @@ func (s *STS) sessionSecret(accessKeyID string) string {
 var DefaultCallerKey = []byte("rolecall sandbox caller key, for tests")
 
 // callerSecret is the secret access key of the configured key
-// accessKeyID: an HMAC of the key ID with the sandbox's caller key.
+// accessKeyID: derived from the key ID with the sandbox's caller key.
 func (s *STS) callerSecret(accessKeyID string) string {
-	return derivedSecret(cmp.Or(string(s.callerKey), string(DefaultCallerKey)), accessKeyID)
+	return derivedSecret(s.callerKey, "caller", accessKeyID)
 }
 
 // DefaultCallerSecret is the secret access key the configured key
 // accessKeyID signs with in a sandbox made without Config.CallerKey.
 func DefaultCallerSecret(accessKeyID string) string {
-	return derivedSecret(string(DefaultCallerKey), accessKeyID)
+	return derivedSecret(DefaultCallerKey, "caller", accessKeyID)
 }
 
-// derivedSecret is the 40-character secret access key of accessKeyID under
-// key.
-func derivedSecret(key, accessKeyID string) string {
-	mac := hmac.New(sha256.New, []byte(key))
-	mac.Write([]byte("caller\x00" + accessKeyID))
+// derivedSecret is the 40-character secret access key of accessKeyID:
+// an HMAC of it with key, in domain (sessions' and configured keys' apart).
+func derivedSecret(key []byte, domain, accessKeyID string) string {
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(domain + "\x00" + accessKeyID))
 	return base64.StdEncoding.EncodeToString(mac.Sum(nil))[:40]
 }
 

@@ -314,11 +314,11 @@ func (s *STS) checkSignature(r *http.Request, body []byte, a signedBy, token str
 		return &APIError{Code: "IncompleteSignature", Status: http.StatusBadRequest,
 			Message: "The sandbox checks signatures in the Authorization header only; a presigned request is not modelled."}
 	}
-	secret := s.sessionSecret(a.accessKeyID)
-	if !issued {
-		secret = s.callerSecret(a.accessKeyID)
+	secret := s.callerSecret
+	if issued {
+		secret = s.sessionSecret
 	}
-	creds := aws.Credentials{AccessKeyID: a.accessKeyID, SecretAccessKey: secret, SessionToken: token}
+	creds := aws.Credentials{AccessKeyID: a.accessKeyID, SecretAccessKey: secret(a.accessKeyID), SessionToken: token}
 	err := sigv4.Verify(r.Context(), r, body, *a.sig, creds, "sts")
 	switch {
 	case err == nil:

@@ -175,6 +175,9 @@ func New(cfg Config) *STS {
 		identityPolicies: map[string][]*Policy{},
 		rng:              rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5a4e_d805_7e5b_0001)),
 	}
+	if s.callerKey == nil {
+		s.callerKey = DefaultCallerKey
+	}
 	if s.partition == "" {
 		s.partition = "aws"
 	}

@@ -6,13 +6,20 @@ import (
 	"time"
 )
 
-func TestRegionsSpreadChecksAndHoldEachRegionsBudget(t *testing.T) {
-	clock := newFakeClock()
-	regions := []string{"us-east-1", "eu-west-1"}
-	r, err := NewRegions(regions, 100, CallsPerCheck, clock)
+// mustRegions is NewRegions with CallsPerCheck, failing t on an error.
+func mustRegions(t *testing.T, regions []string, limit float64, clock Clock) *Regions {
+	t.Helper()
+	r, err := NewRegions(regions, limit, CallsPerCheck, clock)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
+
+func TestRegionsSpreadChecksAndHoldEachRegionsBudget(t *testing.T) {
+	clock := newFakeClock()
+	regions := []string{"us-east-1", "eu-west-1"}
+	r := mustRegions(t, regions, 100, clock)
 	perRegion := map[string][]admission{}
 	start := clock.Now()
 	for clock.Now().Sub(start) < 10*time.Second {
@@ -63,10 +70,7 @@ func TestPayTakesFromTheBudgetOfTheCheck(t *testing.T) {
 		}
 	}
 	clock := newFakeClock()
-	r, err := NewRegions([]string{"us-east-1", "eu-west-1"}, 30, CallsPerCheck, clock)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustRegions(t, []string{"us-east-1", "eu-west-1"}, 30, clock)
 	ctx, err := r.Take(WithRegion(context.Background(), "us-east-1"), CallsPerCheck)
 	if err != nil {
 		t.Fatal(err)
@@ -128,10 +132,7 @@ func TestDisabledLastsOneCheck(t *testing.T) {
 	if Disabled(context.Background(), "eu-west-1") {
 		t.Fatal("kept without a check")
 	}
-	r, err := NewRegions([]string{"us-east-1", "eu-west-1"}, 30, CallsPerCheck, newFakeClock())
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustRegions(t, []string{"us-east-1", "eu-west-1"}, 30, newFakeClock())
 	first, err := r.Take(context.Background(), CallsPerCheck)
 	if err != nil {
 		t.Fatal(err)
@@ -162,10 +163,7 @@ func TestDisabledLastsOneCheck(t *testing.T) {
 func TestRefusedRegionGetsNoChecksForAWhile(t *testing.T) {
 	clock := newFakeClock()
 	names := []string{"us-east-1", "eu-west-1"}
-	r, err := NewRegions(names, 30, CallsPerCheck, clock)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustRegions(t, names, 30, clock)
 	// take runs n checks, each when some Region admits it, and counts
 	// them by Region.
 	take := func(n int) map[string]int {
@@ -218,10 +216,7 @@ func TestRefusedRegionGetsNoChecksForAWhile(t *testing.T) {
 }
 
 func TestRegionsWithoutNamesUseTheClientsRegion(t *testing.T) {
-	r, err := NewRegions(nil, 10, CallsPerCheck, newFakeClock())
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustRegions(t, nil, 10, newFakeClock())
 	ctx, err := r.Take(context.Background(), CallsPerCheck)
 	if err != nil || RegionOf(ctx) != "" {
 		t.Fatalf("take: region %q, %v; want none", RegionOf(ctx), err)
@@ -318,10 +313,7 @@ func TestThrottledInSlowsTheRegionACallWentTo(t *testing.T) {
 		{"not reported by the client", "", "us-east-1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := NewRegions([]string{"us-east-1", "eu-west-1"}, 100, CallsPerCheck, newFakeClock())
-			if err != nil {
-				t.Fatal(err)
-			}
+			r := mustRegions(t, []string{"us-east-1", "eu-west-1"}, 100, newFakeClock())
 			ctx, err := r.Take(WithRegion(context.Background(), "us-east-1"), CallsPerCheck)
 			if err != nil {
 				t.Fatal(err)
