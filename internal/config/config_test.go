@@ -1,7 +1,10 @@
 package config
 
 import (
+	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -101,6 +104,52 @@ func TestRanges(t *testing.T) {
 			}
 			if refused := env.Err() != nil; refused != tt.refused || refused && !strings.Contains(env.Err().Error(), "out of range") {
 				t.Errorf("Err = %v, want refused %v", env.Err(), tt.refused)
+			}
+		})
+	}
+}
+
+// TestAWS: a function's start loads the AWS configuration only once every
+// setting read so far is sound, and a configuration the SDK cannot load
+// (a profile that names nothing) is an error that says so.
+func TestAWS(t *testing.T) {
+	dir := t.TempDir()
+	shared := filepath.Join(dir, "config")
+	if err := os.WriteFile(shared, []byte("[profile partner]\nregion = eu-west-1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_CONFIG_FILE", shared)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_DEFAULT_REGION", "")
+	tests := []struct {
+		name       string
+		profile    string
+		env        map[string]string
+		wantRegion string
+		wantErr    string
+	}{
+		{"loads the profile", "partner", map[string]string{"TABLE_NAME": "t"}, "eu-west-1", ""},
+		{"a setting's problem comes first", "partner", nil, "", "TABLE_NAME is not set"},
+		{"a profile that names nothing", "nowhere", map[string]string{"TABLE_NAME": "t"}, "", "load AWS configuration"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("AWS_PROFILE", tt.profile)
+			e := New(lookup(tt.env))
+			_ = e.String("TABLE_NAME")
+			cfg, err := e.AWS(context.Background())
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("AWS() = %v, want an error mentioning %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("AWS(): %v", err)
+			}
+			if cfg.Region != tt.wantRegion {
+				t.Errorf("Region = %q, want %q", cfg.Region, tt.wantRegion)
 			}
 		})
 	}
