@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/rolecall/rolecall/internal/httpapi"
+	"github.com/rolecall/rolecall/internal/register"
 	"github.com/rolecall/rolecall/internal/rolesetup"
 	"github.com/rolecall/rolecall/internal/testkit/roundtrip"
 	"github.com/rolecall/rolecall/internal/testkit/syncbuf"
@@ -204,37 +206,47 @@ func TestTrustedPrincipalIsARole(t *testing.T) {
 }
 
 // TestResponseBucketKeepsOnlyExpectedAnswers: the sandbox stack's response
-// bucket keeps an answer only for the path of a launch in progress; a PUT to
-// any other path is a 404 and keeps nothing, so no one can fill serve's
-// memory through it.
+// bucket keeps an answer only when it is a PUT, within the size
+// CloudFormation takes, to the path of a launch in progress; anything else
+// is refused and keeps nothing, so no one can fill serve's memory through
+// it, and an answer is taken once.
 func TestResponseBucketKeepsOnlyExpectedAnswers(t *testing.T) {
-	s := start(t, testOptions(t, io.Discard))
-	put := func(path string) int {
-		req, err := http.NewRequest(http.MethodPut, s.cfn.baseURL+path, strings.NewReader(`{"Status":"SUCCESS"}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, _ := roundtrip.Do(t, req)
-		return resp.StatusCode
+	const answer = `{"Status":"SUCCESS"}`
+	tests := []struct {
+		name, method, path, body string
+		want                     int
+		kept                     bool
+	}{
+		{"a launch's answer", http.MethodPut, "/responses/launch", answer, http.StatusOK, true},
+		{"a path no launch expects", http.MethodPut, "/responses/unexpected", answer, http.StatusNotFound, false},
+		{"not a PUT", http.MethodPost, "/responses/launch", answer, http.StatusMethodNotAllowed, false},
+		{"larger than CloudFormation takes", http.MethodPut, "/responses/launch", strings.Repeat("x", register.MaxResponseBody+1), http.StatusRequestEntityTooLarge, false},
 	}
-	if code := put("/responses/unexpected"); code != http.StatusNotFound {
-		t.Errorf("PUT to a path no launch expects: %d, want 404", code)
-	}
-	s.cfn.bucket.mu.Lock()
-	held := len(s.cfn.bucket.answers)
-	s.cfn.bucket.mu.Unlock()
-	if held != 0 {
-		t.Errorf("the bucket holds %d paths after an unexpected PUT", held)
-	}
-	s.cfn.bucket.expect("/responses/launch")
-	if code := put("/responses/launch"); code != http.StatusOK {
-		t.Errorf("PUT to a launch's path: %d, want 200", code)
-	}
-	if body, ok := s.cfn.bucket.take("/responses/launch"); !ok || string(body) != `{"Status":"SUCCESS"}` {
-		t.Errorf("take = %q, %t", body, ok)
-	}
-	if _, ok := s.cfn.bucket.take("/responses/launch"); ok {
-		t.Error("an answer was taken twice")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := &responseBucket{answers: map[string][]byte{}}
+			srv := httptest.NewServer(b)
+			defer srv.Close()
+			b.expect("/responses/launch")
+			req, err := http.NewRequest(tt.method, srv.URL+tt.path, strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, _ := roundtrip.Do(t, req)
+			if resp.StatusCode != tt.want {
+				t.Errorf("%s %s: %d, want %d", tt.method, tt.path, resp.StatusCode, tt.want)
+			}
+			if _, held := b.answers[tt.path]; held && tt.path != "/responses/launch" {
+				t.Errorf("the bucket holds %s, which no launch expects", tt.path)
+			}
+			body, ok := b.take("/responses/launch")
+			if ok != tt.kept || (tt.kept && string(body) != tt.body) {
+				t.Errorf("take = %q, %t; want kept %t", body, ok, tt.kept)
+			}
+			if _, ok := b.take("/responses/launch"); ok {
+				t.Error("an answer was taken twice")
+			}
+		})
 	}
 }
 
