@@ -245,10 +245,23 @@ func TestPartnerAccessRoleIsTheTrustedPrincipal(t *testing.T) {
 		t.Errorf("output TrustedPrincipalArn = %s", got)
 	}
 	fns := template(t).Resources("AWS::Serverless::Function")
-	for fn, env := range map[string]string{"ApiFunction": "TRUSTED_PRINCIPAL_ARN", "VerifyFunction": "ACCESS_ROLE_ARN"} {
-		vars := m(m(m(fns[fn]["Properties"])["Environment"])["Variables"])
-		if got := iamcalls.Canon(vars[env]); got != "GetAtt:PartnerAccessRole.Arn" {
-			t.Errorf("%s %s = %s", fn, env, got)
+	// Every function told of the principal customers trust is told the
+	// access role's ARN, and these three must be.
+	told := map[string]bool{}
+	for fn, res := range fns {
+		vars := m(m(m(res["Properties"])["Environment"])["Variables"])
+		for _, env := range []string{"TRUSTED_PRINCIPAL_ARN", "ACCESS_ROLE_ARN"} {
+			if v, ok := vars[env]; ok {
+				told[fn] = true
+				if got := iamcalls.Canon(v); got != "GetAtt:PartnerAccessRole.Arn" {
+					t.Errorf("%s %s = %s", fn, env, got)
+				}
+			}
+		}
+	}
+	for _, fn := range []string{"ApiFunction", "RegisterFunction", "VerifyFunction"} {
+		if !told[fn] {
+			t.Errorf("%s is not told the access role's ARN", fn)
 		}
 	}
 }

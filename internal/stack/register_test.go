@@ -85,7 +85,7 @@ func TestRegisterFunction(t *testing.T) {
 	want := map[string]string{
 		"TABLE_NAME":            `map[Ref:Table]`,
 		"PARTNER_ACCOUNT_ID":    `map[Ref:AWS::AccountId]`,
-		"TRUSTED_PRINCIPAL_ARN": `map[Fn::GetAtt:[VerifyFunctionRole Arn]]`,
+		"TRUSTED_PRINCIPAL_ARN": `map[Fn::GetAtt:[PartnerAccessRole Arn]]`,
 	}
 	for k, w := range want {
 		if got := sprint(vars[k]); got != w {
