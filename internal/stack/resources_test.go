@@ -3,6 +3,8 @@ package stack_test
 import (
 	"strings"
 	"testing"
+
+	"github.com/rolecall/rolecall/internal/stack"
 )
 
 // stackTypes are the resource types the stack may hold, and how the tests
@@ -71,5 +73,86 @@ func TestFunctionRolesTrustOneService(t *testing.T) {
 		if _, ok := roles[id]; !ok {
 			t.Errorf("role %s is gone; update the pinned trust", id)
 		}
+	}
+}
+
+// TestResourcesDependOnNoCycle: CloudFormation refuses a template whose
+// resources depend on each other in a circle (through Ref, Fn::GetAtt, a
+// reference inside Fn::Sub, or DependsOn), so such a change would pass every
+// other test here and fail only at deploy time.
+func TestResourcesDependOnNoCycle(t *testing.T) {
+	resources := template(t).Resources("")
+	deps := map[string][]string{}
+	for id, r := range resources {
+		seen := map[string]bool{}
+		add := func(name string) {
+			name, _, _ = strings.Cut(name, ".")
+			if _, ok := resources[name]; ok && !seen[name] {
+				seen[name] = true
+				deps[id] = append(deps[id], name)
+			}
+		}
+		var walk func(v any)
+		walk = func(v any) {
+			switch v := v.(type) {
+			case map[string]any:
+				for k, x := range v {
+					switch k {
+					case "Ref", "DependsOn":
+						if s, ok := x.(string); ok {
+							add(s)
+						}
+					case "Fn::GetAtt":
+						if l, ok := x.([]any); ok && len(l) > 0 {
+							add(sprint(l[0]))
+						}
+					case "Fn::Sub":
+						s, _ := x.(string)
+						if l, ok := x.([]any); ok && len(l) > 0 {
+							s = sprint(l[0])
+						}
+						for _, p := range stack.SubRefs(s) {
+							if p.Ref {
+								add(p.Text)
+							}
+						}
+					}
+					walk(x)
+				}
+			case []any:
+				for _, x := range v {
+					walk(x)
+				}
+			}
+		}
+		walk(r)
+		if l, ok := r["DependsOn"].([]any); ok {
+			for _, x := range l {
+				add(sprint(x))
+			}
+		}
+	}
+	const unvisited, visiting, done = 0, 1, 2
+	state := map[string]int{}
+	var visit func(id string, path []string)
+	visit = func(id string, path []string) {
+		switch state[id] {
+		case visiting:
+			t.Errorf("resources depend on each other in a circle: %s", strings.Join(append(path, id), " -> "))
+			return
+		case done:
+			return
+		}
+		state[id] = visiting
+		for _, d := range deps[id] {
+			visit(d, append(path, id))
+		}
+		state[id] = done
+	}
+	for id := range resources {
+		visit(id, nil)
+	}
+	if len(deps["RegisterFunction"]) == 0 {
+		t.Error("found no dependency of RegisterFunction: the walk reads nothing")
 	}
 }
