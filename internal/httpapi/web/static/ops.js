@@ -369,15 +369,25 @@
   if ($('sweep-due')) $('sweep-due').addEventListener('click', function () { sweep(false); });
   if ($('sweep-all')) $('sweep-all').addEventListener('click', function () { sweep(true); });
 
+  // --- forms --------------------------------------------------------------------
+  // onSubmit runs act when the form is submitted, its error and result
+  // cleared first: act gets fail, which shows a message as the form's error,
+  // and the element its result goes in.
+  function onSubmit(form, errId, outId, act) {
+    $(form).addEventListener('submit', function (e) {
+      e.preventDefault();
+      var err = $(errId);
+      var out = $(outId);
+      err.hidden = true;
+      out.textContent = '';
+      act(function (msg) { err.textContent = msg; err.hidden = false; }, out);
+    });
+  }
+
   // --- invites ------------------------------------------------------------------
-  $('tenant-form').addEventListener('submit', function (e) {
-    e.preventDefault();
+  onSubmit('tenant-form', 'tenant-error', 'invite-result', function (fail, out) {
     var id = $('tenant-id').value.trim();
     var name = $('tenant-name').value.trim();
-    var err = $('tenant-error');
-    var out = $('invite-result');
-    err.hidden = true;
-    out.textContent = '';
     var ttl = $('invite-ttl').value;
     var note = '';
     var create = name ? api('POST', '/v1/tenants', { tenantId: id, name: name }) : Promise.resolve({ ok: true });
@@ -392,7 +402,7 @@
         return api('POST', invite);
       });
     }).then(function (r) {
-      if (!r.ok) { err.textContent = r.error.message; err.hidden = false; return; }
+      if (!r.ok) { fail(r.error.message); return; }
       loadConnections(); // a new tenant shows in the list
       out.appendChild(el('p', null, 'Invite for ' + r.data.tenantId + ', valid until ' + when(r.data.expiresAt) + ':' + note));
       var row = el('div', 'copyrow');
@@ -430,14 +440,9 @@
       : 'The new external ID is current at once; this server keeps the previous one for its default grace period (it does not take a grace period per rotation).';
   }
   showGrace();
-  $('rotate-form').addEventListener('submit', function (e) {
-    e.preventDefault();
+  onSubmit('rotate-form', 'rotate-error', 'rotate-result', function (fail, out) {
     var id = $('rotate-tenant').value.trim();
-    var err = $('rotate-error');
-    var out = $('rotate-result');
-    err.hidden = true;
-    out.textContent = '';
-    if (!id) { err.textContent = 'Enter the tenant ID.'; err.hidden = false; return; }
+    if (!id) { fail('Enter the tenant ID.'); return; }
     var grace = parseInt($('rotate-grace').value, 10);
     var what = graceSupported() ? (grace ? 'The previous one stays accepted for ' + $('rotate-grace').selectedOptions[0].textContent + '.' : 'The previous one stops working at once: customers whose roles still use it lose access.') : '';
     if (!window.confirm('Rotate the external ID of ' + id + '? ' + what)) return;
@@ -457,25 +462,20 @@
       return r;
     }).then(function (r) {
       if (r.skipped) { out.textContent = 'Not rotated.'; return; }
-      if (!r.ok) { err.textContent = r.error.message; err.hidden = false; return; }
+      if (!r.ok) { fail(r.error.message); return; }
       loadConnections();
       out.appendChild(el('p', null, 'Rotated ' + id + ': external ID version ' + (r.data.externalIdVersion || '?') + ' is current. Customers see the new one on their form; ask them to update their trust policy.'));
     });
   });
 
   // --- connection limit -------------------------------------------------------------
-  $('limit-form').addEventListener('submit', function (e) {
-    e.preventDefault();
+  onSubmit('limit-form', 'limit-error', 'limit-result', function (fail, out) {
     var id = $('limit-tenant').value.trim();
     var n = $('limit-max').value.trim();
-    var err = $('limit-error');
-    var out = $('limit-result');
-    err.hidden = true;
-    out.textContent = '';
-    if (!id) { err.textContent = 'Enter the tenant ID.'; err.hidden = false; return; }
-    if (!/^[0-9]+$/.test(n)) { err.textContent = 'Enter the most live connections the tenant may have: a whole number from 1 to 10,000.'; err.hidden = false; return; }
+    if (!id) { fail('Enter the tenant ID.'); return; }
+    if (!/^[0-9]+$/.test(n)) { fail('Enter the most live connections the tenant may have: a whole number from 1 to 10,000.'); return; }
     api('PATCH', '/v1/tenants/' + encodeURIComponent(id), { maxConnections: parseInt(n, 10) }).then(function (r) {
-      if (!r.ok) { err.textContent = r.error.message; err.hidden = false; return; }
+      if (!r.ok) { fail(r.error.message); return; }
       loadConnections();
       out.appendChild(el('p', null, id + ' may now have ' + r.data.maxConnections + ' live connections.'));
     });
