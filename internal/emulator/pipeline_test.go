@@ -83,10 +83,11 @@ func outboxWithEvents(t *testing.T) (*store.Memory, []string) {
 	t.Helper()
 	ctx := context.Background()
 	mem := store.NewMemory()
-	if err := mem.CreateTenant(ctx, tenant.Tenant{ID: "acme", ExternalID: "ext-1", ExternalIDVersion: 1}); err != nil {
+	acme := tenant.Tenant{ID: "acme", ExternalID: "ext-1", ExternalIDVersion: 1}
+	if err := mem.CreateTenant(ctx, acme); err != nil {
 		t.Fatal(err)
 	}
-	if err := mem.RotateExternalID(ctx, tenant.Tenant{ID: "acme", ExternalID: "ext-2", ExternalIDVersion: 2}); err != nil {
+	if err := mem.RotateExternalID(ctx, acme, tenant.Tenant{ID: "acme", ExternalID: "ext-2", ExternalIDVersion: 2}); err != nil {
 		t.Fatal(err)
 	}
 	evs, _, err := mem.ReadOutbox(ctx, 0, outboxBatch)

@@ -479,7 +479,7 @@ func TestInviteViewHidesPreviousIDAfterGrace(t *testing.T) {
 	tn := e.tenant("acme")
 	inv := "Invite " + e.invite("acme")
 	r := tn.RotatedWithGrace(e.now, time.Hour)
-	if err := e.mem.RotateExternalID(context.Background(), r); err != nil {
+	if err := e.mem.RotateExternalID(context.Background(), tn, r); err != nil {
 		t.Fatal(err)
 	}
 	e.now = e.now.Add(2 * time.Hour) // the grace is over; no sweep has run

@@ -176,19 +176,13 @@ func (s *Service) RotateExternalID(ctx context.Context, id string, opts RotateOp
 	if err != nil {
 		return tenant.Tenant{}, err
 	}
-	if t.InGrace() {
-		// A rotation still in its grace ends here: its previous ID is
-		// retired (Completed, SUPERSEDED) before the new rotation starts.
-		err := s.Store.CompleteRotation(ctx, t, connection.CompletionSuperseded, s.now())
-		if err != nil && !errors.Is(err, store.ErrConflict) {
-			return tenant.Tenant{}, fmt.Errorf("complete the rotation of %s in its grace: %w", id, err)
-		}
-		t = t.Retired()
-	}
+	// A rotation still in its grace ends in the same write (Completed,
+	// SUPERSEDED): the new rotation retires its previous ID. A rotation that
+	// fails retires nothing.
 	r := t.RotatedWithGrace(s.now(), opts.Grace)
-	if err := s.Store.RotateExternalID(ctx, r); err != nil {
+	if err := s.Store.RotateExternalID(ctx, t, r); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return tenant.Tenant{}, &Error{Code: CodeConflict, Message: "the tenant changed concurrently (rotated, or its connection limit set); retry", Err: err}
+			return tenant.Tenant{}, &Error{Code: CodeConflict, Message: "the tenant changed concurrently (rotated, its rotation completed, or its connection limit set); retry", Err: err}
 		}
 		return tenant.Tenant{}, fmt.Errorf("rotate external id of %s: %w", id, err)
 	}

@@ -60,13 +60,13 @@ func (h *hookStore) SetMaxConnections(ctx context.Context, id string, limit int)
 	return h.Memory.SetMaxConnections(ctx, id, limit)
 }
 
-func (h *hookStore) RotateExternalID(ctx context.Context, t tenant.Tenant) error {
+func (h *hookStore) RotateExternalID(ctx context.Context, from, to tenant.Tenant) error {
 	if h.rotate != nil {
-		if err := h.rotate(t); err != nil {
+		if err := h.rotate(to); err != nil {
 			return err
 		}
 	}
-	return h.Memory.RotateExternalID(ctx, t)
+	return h.Memory.RotateExternalID(ctx, from, to)
 }
 
 func (h *hookStore) Apply(ctx context.Context, t connection.Transition) error {

@@ -3,6 +3,7 @@ package onboarding_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -223,4 +224,28 @@ func verifiedAcme(t *testing.T) *fixture {
 	}
 	f.verifyWith(t, "acme", custAccount, 1)
 	return f
+}
+
+// A rotation of a tenant whose rotation is still in its grace that fails
+// (its connection limit set meanwhile, say) retires nothing: the previous
+// external ID stays accepted until its grace ends, and no Completed event
+// says a rotation superseded it.
+func TestRefusedRotationInAGraceRetiresNothing(t *testing.T) {
+	ctx, f := context.Background(), verifiedAcme(t)
+	inGrace, err := f.svc.RotateExternalID(ctx, "acme", onboarding.RotateOptions{Grace: 7 * 24 * time.Hour})
+	if err != nil || !inGrace.InGrace() {
+		t.Fatalf("rotate = %+v, %v; want it in its grace", inGrace, err)
+	}
+	before, _ := f.mem.TenantEvents(ctx, "acme")
+	f.hooks.rotate = func(tenant.Tenant) error { return fmt.Errorf("rotate: %w", store.ErrConflict) }
+	defer func() { f.hooks.rotate = nil }()
+	f.now = f.now.Add(time.Hour)
+	_, err = f.svc.RotateExternalID(ctx, "acme", onboarding.RotateOptions{})
+	wantCode(t, err, onboarding.CodeConflict, "")
+	if stored, _ := f.mem.GetTenant(ctx, "acme"); stored != inGrace {
+		t.Errorf("stored %+v after the refused rotation, want %+v", stored, inGrace)
+	}
+	if after, _ := f.mem.TenantEvents(ctx, "acme"); len(after) != len(before) {
+		t.Errorf("the refused rotation added events: %+v", after[len(before):])
+	}
 }

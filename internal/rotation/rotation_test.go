@@ -80,7 +80,7 @@ func TestSettle(t *testing.T) {
 				cs = append(cs, c)
 			}
 			r := tn.RotatedWithGrace(t0.Add(time.Minute), time.Hour)
-			if err := st.RotateExternalID(ctx, r); err != nil {
+			if err := st.RotateExternalID(ctx, tn, r); err != nil {
 				t.Fatal(err)
 			}
 			for i := range tc.upgraded {
@@ -154,7 +154,7 @@ func TestSettleFailures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			mem, tn := newTenant(t, t0)
-			if err := mem.RotateExternalID(ctx, tn.RotatedWithGrace(t0, tc.grace)); err != nil {
+			if err := mem.RotateExternalID(ctx, tn, tn.RotatedWithGrace(t0, tc.grace)); err != nil {
 				t.Fatal(err)
 			}
 			before := mem.Snapshot()
@@ -193,7 +193,7 @@ func TestSettleReadsEveryPage(t *testing.T) {
 		}
 	}
 	r := tn.RotatedWithGrace(t0.Add(time.Minute), time.Hour)
-	if err := st.RotateExternalID(ctx, r); err != nil {
+	if err := st.RotateExternalID(ctx, tn, r); err != nil {
 		t.Fatal(err)
 	}
 	if done, err := rotation.Settle(ctx, st, r, t0.Add(2*time.Minute)); err != nil || done {
@@ -229,7 +229,7 @@ func TestSettleRacesAPreviousOnlyVerification(t *testing.T) {
 	mem, tn := newTenant(t, t0)
 	p := connection.DefaultPolicy()
 	r := tn.RotatedWithGrace(t0.Add(time.Minute), 24*time.Hour)
-	if err := mem.RotateExternalID(ctx, r); err != nil {
+	if err := mem.RotateExternalID(ctx, tn, r); err != nil {
 		t.Fatal(err)
 	}
 	// A: VERIFIED with the current ID.

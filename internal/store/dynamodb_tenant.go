@@ -38,38 +38,49 @@ func (d *DynamoDB) GetTenant(ctx context.Context, id string) (tenant.Tenant, err
 	return it.tenant(), nil
 }
 
-// RotateExternalID implements Store.
-func (d *DynamoDB) RotateExternalID(ctx context.Context, t tenant.Tenant) error {
-	evs := []connection.Event{connection.RotationStarted(t)}
-	if !t.InGrace() {
-		evs = append(evs, connection.RotationCompleted(t, connection.CompletionRevoked, t.RotatedAt))
+// RotateExternalID implements Store: one transaction puts to, conditioned
+// on the stored tenant still being from (its version, its limit, and its
+// rotation in grace or none), the new external ID, and the events.
+func (d *DynamoDB) RotateExternalID(ctx context.Context, from, to tenant.Tenant) error {
+	what := "rotate external id of " + to.ID
+	evs, err := rotationEvents(from, to)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	vs := []any{newTenantItem(t), newExternalIDItem(t)}
+	vs := []any{newTenantItem(to), newExternalIDItem(to)}
 	for _, ev := range evs {
 		vs = append(vs, newEventItem(ev))
 	}
 	ms, err := marshalAll(vs...)
 	if err != nil {
-		return fmt.Errorf("rotate external id of %s: %w", t.ID, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	// The whole item is put, so the condition includes the limit as read:
 	// a limit set since then fails the rotation rather than being undone.
-	// An item stored before tenants had a limit reads as the default.
+	// An item stored before tenants had a limit reads as the default. A
+	// rotation in grace as read must still be: completed meanwhile, its
+	// Completed event is written already, and to's would be a second.
 	cond := "externalIdVersion = :prev AND maxConnections = :limit"
-	if t.MaxConnections == tenant.DefaultMaxConnections {
+	if from.MaxConnections == tenant.DefaultMaxConnections {
 		cond = "externalIdVersion = :prev AND (maxConnections = :limit OR attribute_not_exists(maxConnections))"
+	}
+	vals := map[string]ddbtypes.AttributeValue{":prev": n(from.ExternalIDVersion), ":limit": n(from.MaxConnections)}
+	if from.InGrace() {
+		cond += " AND previousExternalIdVersion = :pv AND attribute_exists(previousExternalId)"
+		vals[":pv"] = n(from.PreviousExternalIDVersion)
+	} else {
+		cond += " AND attribute_not_exists(previousExternalId)"
 	}
 	items := []ddbtypes.TransactWriteItem{
 		{Put: &ddbtypes.Put{TableName: &d.table, Item: ms[0],
 			ConditionExpression:                 aws.String(cond),
-			ExpressionAttributeValues:           map[string]ddbtypes.AttributeValue{":prev": n(t.ExternalIDVersion - 1), ":limit": n(t.MaxConnections)},
+			ExpressionAttributeValues:           vals,
 			ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld}},
 		{Put: &ddbtypes.Put{TableName: &d.table, Item: ms[1], ConditionExpression: aws.String("attribute_not_exists(" + AttrPK + ")")}},
 	}
 	for _, ei := range ms[2:] {
 		items = append(items, ddbtypes.TransactWriteItem{Put: &ddbtypes.Put{TableName: &d.table, Item: ei}})
 	}
-	what := "rotate external id of " + t.ID
 	return d.transact(ctx, what, items, func(codes []string, rs []ddbtypes.CancellationReason) (error, bool) {
 		switch {
 		case failedAt(codes, 0) && len(rs[0].Item) == 0:

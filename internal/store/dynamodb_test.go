@@ -288,13 +288,13 @@ func TestDynamoDBRequestsPerOperation(t *testing.T) {
 	}{
 		{"CreateTenant", call(func() error { return s.CreateTenant(ctx, tn) }), "1×TransactWriteItems", false},
 		{"GetTenant", call(func() error { _, err := s.GetTenant(ctx, "zulu"); return err }), "1×GetItem", false},
-		{"RotateExternalID", call(func() error { return s.RotateExternalID(ctx, tn.Rotated(now)) }), "1×TransactWriteItems", false},
+		{"RotateExternalID", call(func() error { return s.RotateExternalID(ctx, tn, tn.Rotated(now)) }), "1×TransactWriteItems", false},
 		{"RotateExternalID, with a grace", call(func() error {
 			cur, err := f.S.GetTenant(ctx, "zulu") // uncounted
 			if err != nil {
 				return err
 			}
-			return s.RotateExternalID(ctx, cur.RotatedWithGrace(now, time.Hour))
+			return s.RotateExternalID(ctx, cur, cur.RotatedWithGrace(now, time.Hour))
 		}), "1×TransactWriteItems", false},
 		{"CompleteRotation", call(func() error {
 			cur, err := f.S.GetTenant(ctx, "zulu") // uncounted

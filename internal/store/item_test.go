@@ -405,7 +405,7 @@ func TestTenantWritesRetryConflicts(t *testing.T) {
 		taken error // the error when the first item's condition fails
 	}{
 		{"CreateTenant", func(d *DynamoDB) error { return d.CreateTenant(context.Background(), tn) }, ErrTenantExists},
-		{"RotateExternalID", func(d *DynamoDB) error { return d.RotateExternalID(context.Background(), rotated) }, ErrNotFound},
+		{"RotateExternalID", func(d *DynamoDB) error { return d.RotateExternalID(context.Background(), tn, rotated) }, ErrNotFound},
 		{"CompleteRotation", func(d *DynamoDB) error {
 			return d.CompleteRotation(context.Background(), rotated, connection.CompletionGraceEnded, now)
 		}, ErrConflict},

@@ -85,24 +85,28 @@ func (m *Memory) GetTenant(ctx context.Context, id string) (tenant.Tenant, error
 }
 
 // RotateExternalID implements Store.
-func (m *Memory) RotateExternalID(ctx context.Context, t tenant.Tenant) error {
+func (m *Memory) RotateExternalID(ctx context.Context, from, to tenant.Tenant) error {
+	evs, err := rotationEvents(from, to)
+	if err != nil {
+		return fmt.Errorf("rotate external id of %s: %w", to.ID, err)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	cur, ok := m.tenants[t.ID]
+	cur, ok := m.tenants[to.ID]
 	if !ok {
-		return fmt.Errorf("rotate external id of %s: %w", t.ID, ErrNotFound)
+		return fmt.Errorf("rotate external id of %s: %w", to.ID, ErrNotFound)
 	}
-	if cur.ExternalIDVersion != t.ExternalIDVersion-1 || withDefaultLimit(cur).MaxConnections != withDefaultLimit(t).MaxConnections {
-		return fmt.Errorf("rotate external id of %s: %w", t.ID, ErrConflict)
+	if cur.ExternalIDVersion != from.ExternalIDVersion || withDefaultLimit(cur).MaxConnections != withDefaultLimit(from).MaxConnections ||
+		cur.InGrace() != from.InGrace() || cur.PreviousExternalIDVersion != from.PreviousExternalIDVersion {
+		return fmt.Errorf("rotate external id of %s: %w", to.ID, ErrConflict)
 	}
-	if _, ok := m.extIDs[t.ExternalID]; ok {
-		return fmt.Errorf("rotate external id of %s: %w", t.ID, ErrExternalIDTaken)
+	if _, ok := m.extIDs[to.ExternalID]; ok {
+		return fmt.Errorf("rotate external id of %s: %w", to.ID, ErrExternalIDTaken)
 	}
-	m.tenants[t.ID] = t
-	m.extIDs[t.ExternalID] = t.ID
-	m.appendTenantEvent(connection.RotationStarted(t))
-	if !t.InGrace() {
-		m.appendTenantEvent(connection.RotationCompleted(t, connection.CompletionRevoked, t.RotatedAt))
+	m.tenants[to.ID] = to
+	m.extIDs[to.ExternalID] = to.ID
+	for _, ev := range evs {
+		m.appendTenantEvent(ev)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"time"
 
@@ -35,7 +36,8 @@ var (
 	// failure count differs, or it exists when it was expected not to).
 	ErrConflict = errors.New("connection changed concurrently")
 	// ErrInvalidTransition: a transition the store refuses to write (a
-	// routine update that changes status, role or version).
+	// routine update that changes status, role or version, or a rotation
+	// to other than the next external-ID version).
 	ErrInvalidTransition = errors.New("invalid transition")
 	// ErrInvalidCursor: a page cursor this store did not issue.
 	ErrInvalidCursor = errors.New("invalid cursor")
@@ -65,12 +67,14 @@ type Page struct {
 type Store interface {
 	CreateTenant(ctx context.Context, t tenant.Tenant) error
 	GetTenant(ctx context.Context, id string) (tenant.Tenant, error)
-	// RotateExternalID stores t (already rotated) if the stored tenant is
-	// still at t.ExternalIDVersion-1 with t's connection limit (ErrConflict
-	// otherwise); the new ID must be unused. In the same
-	// write it adds the External ID Rotation Started event to the outbox
-	// (and Completed, REVOKED, when t keeps no previous ID).
-	RotateExternalID(ctx context.Context, t tenant.Tenant) error
+	// RotateExternalID stores to, the rotation of from, if the stored
+	// tenant is still from: the same version, connection limit and
+	// rotation in grace, or none (ErrConflict otherwise); the new ID must
+	// be unused. In the same write it adds to the outbox the External ID
+	// Rotation Completed event (SUPERSEDED) of from's rotation when from
+	// is in its grace, whose previous ID to retires, the Started event, and
+	// Completed (REVOKED) when to keeps no previous ID.
+	RotateExternalID(ctx context.Context, from, to tenant.Tenant) error
 	// SetMaxConnections sets the tenant's connection limit, and nothing
 	// else, and returns the tenant as stored after it; ErrNotFound when
 	// there is no such tenant. A rotation of the tenant as read before it
@@ -232,4 +236,23 @@ func validate(t connection.Transition) error {
 		return ErrInvalidTransition
 	}
 	return nil
+}
+
+// rotationEvents are the outbox events of rotating from to to, in order:
+// the end of from's rotation when it is in its grace (to retires its
+// previous ID), to's start, and to's end when it keeps no previous ID. A
+// to that is not from's next version is refused.
+func rotationEvents(from, to tenant.Tenant) ([]connection.Event, error) {
+	if to.ID != from.ID || to.ExternalIDVersion != from.ExternalIDVersion+1 {
+		return nil, fmt.Errorf("tenant %s v%d is not the rotation of %s v%d: %w", to.ID, to.ExternalIDVersion, from.ID, from.ExternalIDVersion, ErrInvalidTransition)
+	}
+	var evs []connection.Event
+	if from.InGrace() {
+		evs = append(evs, connection.RotationCompleted(from, connection.CompletionSuperseded, to.RotatedAt))
+	}
+	evs = append(evs, connection.RotationStarted(to))
+	if !to.InGrace() {
+		evs = append(evs, connection.RotationCompleted(to, connection.CompletionRevoked, to.RotatedAt))
+	}
+	return evs, nil
 }

@@ -24,7 +24,7 @@ func TestSweepAcrossTheGrace(t *testing.T) {
 	st, tn := acmeStore(t)
 	storeVerified(t, st, "arn:aws:iam::123456789012:role/R", t0.Add(-3*time.Hour), t0.Add(-3*time.Hour), time.Time{})
 	r := tn.RotatedWithGrace(t0.Add(-2*time.Hour), 3*time.Hour) // grace ends at t0+1h
-	if err := st.RotateExternalID(ctx, r); err != nil {
+	if err := st.RotateExternalID(ctx, tn, r); err != nil {
 		t.Fatal(err)
 	}
 	sweepAt := func(at time.Time) []string {
@@ -68,7 +68,7 @@ func TestSweepAfterTheGraceCompletionFails(t *testing.T) {
 	st, tn := acmeStore(t)
 	storeVerified(t, st, "arn:aws:iam::123456789012:role/R", t0.Add(-3*time.Hour), t0.Add(-3*time.Hour), time.Time{})
 	r := tn.RotatedWithGrace(t0.Add(-2*time.Hour), time.Hour) // grace ended at t0-1h
-	if err := st.RotateExternalID(ctx, r); err != nil {
+	if err := st.RotateExternalID(ctx, tn, r); err != nil {
 		t.Fatal(err)
 	}
 	var logs syncbuf.Buffer
@@ -117,7 +117,7 @@ func TestSweepCompletesTheRotationOfATenantWithoutConnections(t *testing.T) {
 	ctx := context.Background()
 	st, tn := acmeStore(t)
 	ended := tn.RotatedWithGrace(t0.Add(-2*time.Hour), time.Hour) // ended at t0-1h
-	if err := st.RotateExternalID(ctx, ended); err != nil {
+	if err := st.RotateExternalID(ctx, tn, ended); err != nil {
 		t.Fatal(err)
 	}
 	other, err := tenant.New("globex", "Globex", t0)
@@ -128,7 +128,7 @@ func TestSweepCompletesTheRotationOfATenantWithoutConnections(t *testing.T) {
 	if err := st.CreateTenant(ctx, other); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.RotateExternalID(ctx, inGrace); err != nil {
+	if err := st.RotateExternalID(ctx, other, inGrace); err != nil {
 		t.Fatal(err)
 	}
 

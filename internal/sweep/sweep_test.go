@@ -92,10 +92,11 @@ func newWorld(t *testing.T) *world {
 			t.Fatal(err)
 		}
 		if i == 1 {
-			tn = tn.Rotated(t0)
-			if err := w.st.RotateExternalID(ctx, tn); err != nil {
+			r := tn.Rotated(t0)
+			if err := w.st.RotateExternalID(ctx, tn, r); err != nil {
 				t.Fatal(err)
 			}
+			tn = r
 		}
 		w.extIDs[id] = tn.ExternalID
 	}

@@ -27,7 +27,7 @@ func TestProcessAcrossRotation(t *testing.T) {
 	old := job(c, probe.WhyScheduled) // made before the rotation
 	tn, _ := st.GetTenant(ctx, "acme")
 	r := tn.RotatedWithGrace(t0.Add(30*time.Minute), 24*time.Hour)
-	if err := st.RotateExternalID(ctx, r); err != nil {
+	if err := st.RotateExternalID(ctx, tn, r); err != nil {
 		t.Fatal(err)
 	}
 	trusted := map[string]bool{externalID: true} // the role's trust policy
@@ -109,7 +109,7 @@ func TestLateJobWithTheRetiredPreviousID(t *testing.T) {
 	c := seed(t, st, "123456789012", connection.Verified)
 	tn, _ := st.GetTenant(ctx, "acme")
 	r := tn.RotatedWithGrace(t0.Add(30*time.Minute), 24*time.Hour) // grace ends t0+24h30m
-	if err := st.RotateExternalID(ctx, r); err != nil {
+	if err := st.RotateExternalID(ctx, tn, r); err != nil {
 		t.Fatal(err)
 	}
 	checkedAt := t0.Add(time.Hour)
@@ -163,7 +163,7 @@ func TestCheckStandsWhenItsRotationCannotComplete(t *testing.T) {
 	c := seed(t, st, "123456789012", connection.Verified)
 	tn, _ := st.GetTenant(ctx, "acme")
 	r := tn.RotatedWithGrace(t0.Add(30*time.Minute), 24*time.Hour)
-	if err := st.RotateExternalID(ctx, r); err != nil {
+	if err := st.RotateExternalID(ctx, tn, r); err != nil {
 		t.Fatal(err)
 	}
 	ch := &scriptedChecker{answer: func(req probe.Request) (connection.Outcome, chan struct{}) {

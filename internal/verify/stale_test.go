@@ -105,7 +105,7 @@ func TestProcessJobFromBeforeRotation(t *testing.T) {
 			}
 			j := job(c, probe.WhyScheduled) // made with version 1...
 			tn, _ := st.GetTenant(ctx, "acme")
-			if err := st.RotateExternalID(ctx, tn.Rotated(t0.Add(30*time.Minute))); err != nil { // ...then revoked
+			if err := st.RotateExternalID(ctx, tn, tn.Rotated(t0.Add(30*time.Minute))); err != nil { // ...then revoked
 				t.Fatal(err)
 			}
 			ch := &scriptedChecker{answer: func(req probe.Request) (connection.Outcome, chan struct{}) {

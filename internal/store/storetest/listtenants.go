@@ -34,7 +34,7 @@ func testListTenants(t *testing.T, f *Fixture) {
 		f.MustSubmit("acme", fmt.Sprintf("arn:aws:iam::%s:role/R", account(i)))
 	}
 	rotated := want["bravo-9"].Rotated(f.Now.Add(1))
-	if err := f.S.RotateExternalID(f.Ctx, rotated); err != nil {
+	if err := f.S.RotateExternalID(f.Ctx, want["bravo-9"], rotated); err != nil {
 		t.Fatalf("rotate: %v", err)
 	}
 	want["bravo-9"] = rotated

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,8 +18,9 @@ import (
 // for grace, and returns the tenant as stored.
 func (f *Fixture) RotateWithGrace(tenantID string, grace time.Duration) tenant.Tenant {
 	f.T.Helper()
-	r := f.Tenant(tenantID).RotatedWithGrace(f.Now, grace)
-	if err := f.S.RotateExternalID(f.Ctx, r); err != nil {
+	from := f.Tenant(tenantID)
+	r := from.RotatedWithGrace(f.Now, grace)
+	if err := f.S.RotateExternalID(f.Ctx, from, r); err != nil {
 		f.T.Fatalf("rotate %s: %v", tenantID, err)
 	}
 	return r
@@ -207,7 +209,7 @@ func testRotationRace(t *testing.T, f *Fixture) {
 	go func() {
 		defer wg.Done()
 		<-start
-		if err := f.S.RotateExternalID(f.Ctx, rotation); err != nil {
+		if err := f.S.RotateExternalID(f.Ctx, v1, rotation); err != nil {
 			t.Errorf("rotate: %v", err)
 		}
 		rotated.Store(true)
@@ -265,5 +267,50 @@ func testRotationRace(t *testing.T, f *Fixture) {
 		if err == nil && (tr.Event != nil || tr.After.ConsecutiveFailures != c.ConsecutiveFailures) {
 			t.Errorf("%s: a v1 outcome after the rotation changed %+v", acct, tr.After)
 		}
+	}
+}
+
+// testRotationSupersedes: a rotation of a tenant whose rotation is still in
+// its grace ends that one in the same write (Completed, SUPERSEDED, then
+// the new Started); refused, it retires nothing and adds no event. A
+// rotation in grace as read that was completed since is refused too: its
+// Completed event is written already.
+func testRotationSupersedes(t *testing.T, f *Fixture) {
+	const tid = "acme"
+	f.Tenant(tid)
+	inGrace := f.RotateWithGrace(tid, 24*time.Hour)
+	f.Now = f.Now.Add(time.Hour)
+	next := inGrace.RotatedWithGrace(f.Now, 24*time.Hour)
+	f.refusedTenantWrites(t, "rotate", f.rotate, inGrace, []refusedTenant{
+		{name: "tenant as read before its grace", tenant: next, from: inGrace.Retired(), want: store.ErrConflict},
+		{name: "not the next version", tenant: next.Rotated(f.Now), from: inGrace, want: store.ErrInvalidTransition},
+	})
+	if err := f.S.RotateExternalID(f.Ctx, inGrace, next); err != nil {
+		t.Fatalf("rotate in the grace: %v", err)
+	}
+	if got := f.Tenant(tid); got != next || got.PreviousExternalIDVersion != inGrace.ExternalIDVersion {
+		t.Fatalf("stored %+v, want %+v", got, next)
+	}
+	evs, err := f.S.TenantEvents(f.Ctx, tid)
+	want := []connection.Event{connection.RotationStarted(inGrace), connection.RotationCompleted(inGrace, connection.CompletionSuperseded, f.Now), connection.RotationStarted(next)}
+	if err != nil || !slices.Equal(evs, want) {
+		t.Fatalf("tenant events %+v, %v; want %+v", evs, err, want)
+	}
+
+	// Completed since it was read: the rotation is refused.
+	f.Now = f.Now.Add(time.Hour)
+	if err := f.S.CompleteRotation(f.Ctx, next, connection.CompletionAllCurrent, f.Now); err != nil {
+		t.Fatalf("complete: %v", err)
+	}
+	completed := next.Retired()
+	f.refusedTenantWrites(t, "rotate", f.rotate, completed, []refusedTenant{
+		{name: "rotation in grace as read, completed since", tenant: next.RotatedWithGrace(f.Now, time.Hour), from: next, want: store.ErrConflict},
+	})
+	last := completed.RotatedWithGrace(f.Now, time.Hour)
+	if err := f.S.RotateExternalID(f.Ctx, completed, last); err != nil {
+		t.Fatalf("rotate the completed tenant: %v", err)
+	}
+	if evs, _ := f.S.TenantEvents(f.Ctx, tid); len(evs) != 5 || evs[4] != connection.RotationStarted(last) {
+		t.Fatalf("tenant events %+v; want the completion and one start after the three", evs)
 	}
 }

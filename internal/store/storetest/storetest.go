@@ -22,6 +22,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	contract[*Fixture]{
 		{"Tenants", testTenants},
 		{"RotateExternalID", testRotate},
+		{"RotationSupersedes", testRotationSupersedes},
 		{"SetMaxConnections", testSetMaxConnections},
 		{"Invites", testInvites},
 		{"InviteListing", testInviteListing},
@@ -157,8 +158,9 @@ func (f *Fixture) Tenant(tenantID string) tenant.Tenant {
 // once, and returns the tenant as stored.
 func (f *Fixture) Rotate(tenantID string) tenant.Tenant {
 	f.T.Helper()
-	r := f.Tenant(tenantID).Rotated(f.Now)
-	if err := f.S.RotateExternalID(f.Ctx, r); err != nil {
+	from := f.Tenant(tenantID)
+	r := from.Rotated(f.Now)
+	if err := f.S.RotateExternalID(f.Ctx, from, r); err != nil {
 		f.T.Fatalf("rotate %s: %v", tenantID, err)
 	}
 	return r

@@ -10,25 +10,43 @@ import (
 	"github.com/rolecall/rolecall/internal/tenant"
 )
 
-// refusedTenant is a tenant write the store must refuse with want.
+// refusedTenant is a tenant write the store must refuse with want: tenant
+// created, or, for a rotation, tenant as rotated from from.
 type refusedTenant struct {
 	name   string
 	tenant tenant.Tenant
 	want   error
+	from   tenant.Tenant
 }
 
 // refusedTenantWrites runs each refused write as a subtest: it fails with
-// its error and leaves the stored tenant as kept.
-func (f *Fixture) refusedTenantWrites(t *testing.T, op string, write func(context.Context, tenant.Tenant) error, kept tenant.Tenant, cases []refusedTenant) {
+// its error, leaves the stored tenant as kept and adds none of its events.
+func (f *Fixture) refusedTenantWrites(t *testing.T, op string, write func(context.Context, refusedTenant) error, kept tenant.Tenant, cases []refusedTenant) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			defer f.Sub(t)()
-			wantErr(t, op, write(f.Ctx, tc.tenant), tc.want)
+			before, err := f.S.TenantEvents(f.Ctx, kept.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantErr(t, op, write(f.Ctx, tc), tc.want)
 			if got, _ := f.S.GetTenant(f.Ctx, kept.ID); got != kept {
 				t.Fatalf("a refused %s changed the tenant: %+v, want %+v", op, got, kept)
 			}
+			if after, _ := f.S.TenantEvents(f.Ctx, kept.ID); len(after) != len(before) {
+				t.Fatalf("a refused %s added events: %d, then %d", op, len(before), len(after))
+			}
 		})
 	}
+}
+
+// create and rotate are the writes refusedTenantWrites makes.
+func (f *Fixture) create(ctx context.Context, tc refusedTenant) error {
+	return f.S.CreateTenant(ctx, tc.tenant)
+}
+
+func (f *Fixture) rotate(ctx context.Context, tc refusedTenant) error {
+	return f.S.RotateExternalID(ctx, tc.from, tc.tenant)
 }
 
 func testTenants(t *testing.T, f *Fixture) {
@@ -44,9 +62,9 @@ func testTenants(t *testing.T, f *Fixture) {
 	sameID, _ := tenant.New("acme", "Other", f.Now)
 	sameExt, _ := tenant.New("globex", "Globex", f.Now)
 	sameExt.ExternalID = a.ExternalID
-	f.refusedTenantWrites(t, "create", f.S.CreateTenant, a, []refusedTenant{
-		{"existing id", sameID, store.ErrTenantExists},
-		{"taken external id", sameExt, store.ErrExternalIDTaken},
+	f.refusedTenantWrites(t, "create", f.create, a, []refusedTenant{
+		{name: "existing id", tenant: sameID, want: store.ErrTenantExists},
+		{name: "taken external id", tenant: sameExt, want: store.ErrExternalIDTaken},
 	})
 	// Atomic: the refused tenant did not reserve its external ID.
 	if _, err := f.S.GetTenant(ctx, "globex"); !errors.Is(err, store.ErrNotFound) {
@@ -69,7 +87,7 @@ func testRotate(t *testing.T, f *Fixture) {
 		}
 	}
 	r1 := a.Rotated(f.Now.Add(time.Hour))
-	wantErr(t, "rotate", f.S.RotateExternalID(ctx, r1), nil)
+	wantErr(t, "rotate", f.S.RotateExternalID(ctx, a, r1), nil)
 	if got, _ := f.S.GetTenant(ctx, "acme"); got != r1 {
 		t.Fatalf("after rotation got %+v, want %+v", got, r1)
 	}
@@ -79,11 +97,11 @@ func testRotate(t *testing.T, f *Fixture) {
 	reuseOld := r1.Rotated(f.Now.Add(3 * time.Hour))
 	reuseOld.ExternalID = a.ExternalID // retired IDs stay reserved
 	ghost, _ := tenant.New("ghost", "Ghost", f.Now)
-	f.refusedTenantWrites(t, "rotate", f.S.RotateExternalID, r1, []refusedTenant{
-		{"stale version", stale, store.ErrConflict},
-		{"external id of another tenant", takenNew, store.ErrExternalIDTaken},
-		{"retired external id", reuseOld, store.ErrExternalIDTaken},
-		{"unknown tenant", ghost.Rotated(f.Now), store.ErrNotFound},
+	f.refusedTenantWrites(t, "rotate", f.rotate, r1, []refusedTenant{
+		{name: "stale version", tenant: stale, from: a, want: store.ErrConflict},
+		{name: "external id of another tenant", tenant: takenNew, from: r1, want: store.ErrExternalIDTaken},
+		{name: "retired external id", tenant: reuseOld, from: r1, want: store.ErrExternalIDTaken},
+		{name: "unknown tenant", tenant: ghost.Rotated(f.Now), from: ghost, want: store.ErrNotFound},
 	})
 	if _, err := f.S.GetTenant(ctx, "ghost"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("rotation created a tenant: %v", err)
@@ -143,7 +161,7 @@ func testSetMaxConnections(t *testing.T, f *Fixture) {
 		}
 	}
 	inGrace := a.RotatedWithGrace(f.Now.Add(time.Hour), 24*time.Hour)
-	wantErr(t, "rotate", f.S.RotateExternalID(ctx, inGrace), nil)
+	wantErr(t, "rotate", f.S.RotateExternalID(ctx, a, inGrace), nil)
 	set := func(id string, limit int, want tenant.Tenant) {
 		t.Helper()
 		got, err := f.S.SetMaxConnections(ctx, id, limit)
@@ -160,11 +178,11 @@ func testSetMaxConnections(t *testing.T, f *Fixture) {
 	if ended, err := f.S.GracesEnded(ctx, inGrace.GraceEndsAt.Add(time.Second), 10); err != nil || len(ended) != 1 || ended[0] != "acme" {
 		t.Fatalf("GracesEnded after a limit change = %+v, %v; want [acme]", ended, err)
 	}
-	f.refusedTenantWrites(t, "rotate", f.S.RotateExternalID, raised, []refusedTenant{
-		{"tenant as read before its limit was set", inGrace.Retired().Rotated(f.Now.Add(2 * time.Hour)), store.ErrConflict},
+	f.refusedTenantWrites(t, "rotate", f.rotate, raised, []refusedTenant{
+		{name: "tenant as read before its limit was set", tenant: inGrace.Rotated(f.Now.Add(2 * time.Hour)), from: inGrace, want: store.ErrConflict},
 	})
-	again := raised.Retired().Rotated(f.Now.Add(2 * time.Hour))
-	wantErr(t, "rotate the tenant as read after its limit was set", f.S.RotateExternalID(ctx, again), nil)
+	again := raised.Rotated(f.Now.Add(2 * time.Hour))
+	wantErr(t, "rotate the tenant as read after its limit was set", f.S.RotateExternalID(ctx, raised, again), nil)
 	if got, _ := f.S.GetTenant(ctx, "acme"); got != again || got.MaxConnections != 250 {
 		t.Fatalf("after rotation got %+v, want %+v", got, again)
 	}
@@ -177,7 +195,7 @@ func testSetMaxConnections(t *testing.T, f *Fixture) {
 		t.Fatalf("legacy tenant reads %+v, %v; want the default limit", read, err)
 	}
 	rotated := read.Rotated(f.Now.Add(time.Hour))
-	wantErr(t, "rotate a tenant stored without a limit", f.S.RotateExternalID(ctx, rotated), nil)
+	wantErr(t, "rotate a tenant stored without a limit", f.S.RotateExternalID(ctx, read, rotated), nil)
 	withLimit := rotated
 	withLimit.MaxConnections = 7
 	set("legacy", 7, withLimit)
