@@ -68,7 +68,7 @@ func (s *Service) SetMaxConnections(ctx context.Context, id string, limit int) (
 		return tenant.Tenant{}, err
 	}
 	t, err := s.Store.SetMaxConnections(ctx, id, limit)
-	if errors.Is(err, store.ErrConflict) {
+	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrContended) {
 		return tenant.Tenant{}, &Error{Code: CodeConflict, Message: "the tenant is being written concurrently (checks of its connections, a rotation); retry", Err: err}
 	}
 	return t, noSuchTenant(id, err)

@@ -340,12 +340,22 @@ func TestSetMaxConnections(t *testing.T) {
 	}
 }
 
-// TestSetMaxConnectionsConflict: a store that could not set the limit for
-// the transactions in flight on the tenant (store.ErrConflict) is a 409
-// CONFLICT to retry, not an internal error.
-func TestSetMaxConnectionsConflict(t *testing.T) {
-	f := newFixture(t)
-	f.tenant(t, "acme")
-	f.hooks.setLimit = func(string, int) error { return fmt.Errorf("set connection limit of acme: %w", store.ErrConflict) }
-	f.wantRefused(t, onboarding.CodeConflict, "", func() error { _, err := f.svc.SetMaxConnections(context.Background(), "acme", 5); return err })
+// TestTenantWritesContended: a store that could not set the limit or
+// rotate for the transactions in flight on the tenant (store.ErrContended,
+// or ErrConflict) is a 409 CONFLICT to retry, not an internal error.
+func TestTenantWritesContended(t *testing.T) {
+	for _, sentinel := range []error{store.ErrConflict, store.ErrContended} {
+		t.Run(sentinel.Error(), func(t *testing.T) {
+			f := newFixture(t)
+			f.tenant(t, "acme")
+			f.hooks.setLimit = func(string, int) error { return fmt.Errorf("set connection limit of acme: %w", sentinel) }
+			f.hooks.rotate = func(tenant.Tenant) error { return fmt.Errorf("rotate external id of acme: %w", sentinel) }
+			ctx := context.Background()
+			f.wantRefused(t, onboarding.CodeConflict, "", func() error { _, err := f.svc.SetMaxConnections(ctx, "acme", 5); return err })
+			f.wantRefused(t, onboarding.CodeConflict, "", func() error {
+				_, err := f.svc.RotateExternalID(ctx, "acme", onboarding.RotateOptions{})
+				return err
+			})
+		})
+	}
 }

@@ -181,7 +181,7 @@ func (s *Service) RotateExternalID(ctx context.Context, id string, opts RotateOp
 	// fails retires nothing.
 	r := t.RotatedWithGrace(s.now(), opts.Grace)
 	if err := s.Store.RotateExternalID(ctx, t, r); err != nil {
-		if errors.Is(err, store.ErrConflict) {
+		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrContended) {
 			return tenant.Tenant{}, &Error{Code: CodeConflict, Message: "the tenant changed concurrently (rotated, its rotation completed, or its connection limit set); retry", Err: err}
 		}
 		return tenant.Tenant{}, fmt.Errorf("rotate external id of %s: %w", id, err)

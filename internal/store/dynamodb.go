@@ -75,7 +75,7 @@ import (
 //     becomes VERIFIED, never at submission. Cancellation
 //     reasons map to ErrRoleClaimed (claim) before ErrConflict (connection or
 //     event). A TransactionConflict (another transaction in flight on the
-//     same items) is retried with jittered backoff, then ErrConflict; each
+//     same items) is retried with jittered backoff, then ErrContended; each
 //     attempt has its own ClientRequestToken, so the SDK's retries of one
 //     attempt are idempotent. An old claim owned by someone else (only
 //     possible by editing the table) is left alone, as Memory does.
@@ -232,7 +232,7 @@ func requestToken() string {
 // update runs one UpdateItem, again while DynamoDB rejects it with
 // TransactionConflictException (a transaction is in flight on the item),
 // as transact retries a TransactionConflict cancellation: up to
-// txnAttempts attempts, then ErrConflict. Each attempt is conditioned as
+// txnAttempts attempts, then ErrContended. Each attempt is conditioned as
 // the first, so a transaction that commits meanwhile fails the condition
 // (ConditionalCheckFailedException, returned as DynamoDB answers it).
 func (d *DynamoDB) update(ctx context.Context, in *dynamodb.UpdateItemInput) (*dynamodb.UpdateItemOutput, error) {
@@ -243,7 +243,7 @@ func (d *DynamoDB) update(ctx context.Context, in *dynamodb.UpdateItemInput) (*d
 		case !errors.As(err, &tce):
 			return out, err
 		case attempt >= txnAttempts:
-			return nil, fmt.Errorf("still conflicting with transactions after %d attempts: %w", attempt, ErrConflict)
+			return nil, fmt.Errorf("still conflicting with transactions after %d attempts: %w", attempt, ErrContended)
 		}
 		if err := backoff.Wait(ctx, txnBackoff(attempt)); err != nil {
 			return nil, err

@@ -142,7 +142,7 @@ func (d *DynamoDB) guardItem(g guard) ddbtypes.TransactWriteItem {
 
 // transact runs a transaction, retrying TransactionConflict cancellations
 // (another transaction in flight on the same items: transient) with
-// jittered backoff, then ErrConflict. classify maps any other cancellation
+// jittered backoff, then ErrContended. classify maps any other cancellation
 // to an error, given its reasons' codes and the reasons (false: not one it
 // knows). what names the write in errors. Each attempt has its own
 // ClientRequestToken, which makes the SDK's retries of it idempotent.
@@ -166,7 +166,7 @@ func (d *DynamoDB) transact(ctx context.Context, what string, items []ddbtypes.T
 			return fmt.Errorf("%s: cancelled %v: %w", what, codes, err)
 		}
 		if attempt >= txnAttempts {
-			return fmt.Errorf("%s: transaction still conflicting after %d attempts: %w", what, attempt, ErrConflict)
+			return fmt.Errorf("%s: transaction still conflicting after %d attempts: %w", what, attempt, ErrContended)
 		}
 		if err := backoff.Wait(ctx, txnBackoff(attempt)); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
@@ -268,7 +268,7 @@ func (d *DynamoDB) transition(ctx context.Context, t connection.Transition) erro
 			}
 			continue
 		case strings.Contains(strings.Join(codes, ","), condCodeTxnConflict):
-			return fmt.Errorf("apply to %s: transaction still conflicting after %d attempts: %w", id, attempt, ErrConflict)
+			return fmt.Errorf("apply to %s: transaction still conflicting after %d attempts: %w", id, attempt, ErrContended)
 		}
 		return fmt.Errorf("apply to %s: cancelled %v: %w", id, codes, err)
 	}

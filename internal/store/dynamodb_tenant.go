@@ -98,7 +98,7 @@ func (d *DynamoDB) RotateExternalID(ctx context.Context, from, to tenant.Tenant)
 // TransactionConflictException while a transaction is in flight on the
 // tenant item (a guarded check of one of its connections, a rotation, a
 // completion); it is retried as transact retries a TransactionConflict,
-// then ErrConflict. Setting the limit again sets the same limit.
+// then ErrContended. Setting the limit again sets the same limit.
 func (d *DynamoDB) SetMaxConnections(ctx context.Context, id string, limit int) (tenant.Tenant, error) {
 	out, err := d.update(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &d.table,

@@ -349,7 +349,7 @@ func TestTransitionCancellations(t *testing.T) {
 		{"external id retired meanwhile", verify, []error{cancelled(N, N, N, C)}, ErrExternalIDRetired, 1, 4},
 		{"retired wins over a lost claim", verify, []error{cancelled(N, N, C, C)}, ErrExternalIDRetired, 1, 4},
 		{"conflict then claim lost", verify, []error{cancelled(N, N, X, N), cancelled(N, N, C, N)}, ErrRoleClaimed, 2, 4},
-		{"conflicts forever", verify, slices.Repeat([]error{cancelled(N, N, X, N)}, txnAttempts), ErrConflict, txnAttempts, 4},
+		{"conflicts forever", verify, slices.Repeat([]error{cancelled(N, N, X, N)}, txnAttempts), ErrContended, txnAttempts, 4},
 		{"other error", first, []error{boom}, boom, 1, 2},
 	}
 	for _, tc := range tests {
@@ -361,6 +361,9 @@ func TestTransitionCancellations(t *testing.T) {
 				err := d.Apply(context.Background(), tc.tr)
 				if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
 					t.Fatalf("got %v, want %v", err, tc.want)
+				}
+				if errors.Is(err, ErrContended) && errors.Is(err, ErrConflict) {
+					t.Fatalf("a contended write reads as a stale one: %v", err)
 				}
 				if len(db.calls) != tc.calls {
 					t.Fatalf("%d calls, want %d", len(db.calls), tc.calls)
@@ -421,7 +424,7 @@ func TestTenantWritesRetryConflicts(t *testing.T) {
 	}{
 		{"a conflict, then committed", []error{cancelled(X, N)}, nil, 2},
 		{"conflicts, then committed", []error{cancelled(N, X), cancelled(X, N)}, nil, 3},
-		{"conflicts forever", slices.Repeat([]error{cancelled(X, N)}, txnAttempts), ErrConflict, txnAttempts},
+		{"conflicts forever", slices.Repeat([]error{cancelled(X, N)}, txnAttempts), ErrContended, txnAttempts},
 		{"first condition failed", []error{cancelled(C, N)}, errTaken, 1},
 	}
 	for _, w := range writes {
@@ -505,7 +508,7 @@ func TestSetMaxConnectionsRetriesConflicts(t *testing.T) {
 	}{
 		{"set", nil, nil, 1},
 		{"conflicts, then set", []error{errTxnConflict, errTxnConflict}, nil, 3},
-		{"conflicts forever", slices.Repeat([]error{errTxnConflict}, txnAttempts), ErrConflict, txnAttempts},
+		{"conflicts forever", slices.Repeat([]error{errTxnConflict}, txnAttempts), ErrContended, txnAttempts},
 		{"no such tenant", []error{&ddbtypes.ConditionalCheckFailedException{Message: aws.String("failed")}}, ErrNotFound, 1},
 		{"another failure: not retried", []error{errDynamoDBDown}, errDynamoDBDown, 1},
 		{"the context ends in the wait", []error{errTxnConflict}, context.Canceled, 1},
@@ -556,7 +559,7 @@ func TestRoutineCheckRetriesConflicts(t *testing.T) {
 	}{
 		{"written", nil, nil, 1},
 		{"a conflict, then written", []error{errTxnConflict}, nil, 2},
-		{"conflicts forever", slices.Repeat([]error{errTxnConflict}, txnAttempts), ErrConflict, txnAttempts},
+		{"conflicts forever", slices.Repeat([]error{errTxnConflict}, txnAttempts), ErrContended, txnAttempts},
 		{"the connection changed", []error{&ddbtypes.ConditionalCheckFailedException{Message: aws.String("failed")}}, ErrConflict, 1},
 		{"another failure: not retried", []error{errDynamoDBDown}, errDynamoDBDown, 1},
 	}

@@ -35,6 +35,12 @@ var (
 	// ErrConflict: the connection changed since it was read (version or
 	// failure count differs, or it exists when it was expected not to).
 	ErrConflict = errors.New("connection changed concurrently")
+	// ErrContended: a write DynamoDB still rejected, after every retry,
+	// because other transactions were in flight on the same items (the
+	// tenant's item, which every guarded check of its connections reads).
+	// Nothing changed that the write depends on: unlike ErrConflict it is
+	// not stale, and is to be tried again later.
+	ErrContended = errors.New("contended by transactions in flight on the same items")
 	// ErrInvalidTransition: a transition the store refuses to write (a
 	// routine update that changes status, role or version, or a rotation
 	// to other than the next external-ID version).

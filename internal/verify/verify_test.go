@@ -260,15 +260,20 @@ func (f failingStore) GetConnection(ctx context.Context, tenantID, accountID str
 	return f.Memory.GetConnection(ctx, tenantID, accountID)
 }
 
+// TestProcessStoreFailures: a store failure is returned, for the job to be
+// retried; a write still contended after the store's own retries is one
+// too, not a stale outcome to drop.
 func TestProcessStoreFailures(t *testing.T) {
 	boom := errors.New("dynamodb: service unavailable")
 	tests := []struct {
 		name     string
 		st       failingStore
 		receives int
+		want     error
 	}{
-		{"write fails", failingStore{applyErr: boom}, 1},
-		{"reread fails", failingStore{getErr: boom}, 2},
+		{"write fails", failingStore{applyErr: boom}, 1, boom},
+		{"write contended", failingStore{applyErr: fmt.Errorf("apply: %w", store.ErrContended)}, 1, store.ErrContended},
+		{"reread fails", failingStore{getErr: boom}, 2, boom},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -276,8 +281,8 @@ func TestProcessStoreFailures(t *testing.T) {
 			c := seed(t, tt.st.Memory, "123456789012", connection.Verified)
 			w := newWorker(tt.st, &fakeChecker{result: connection.ResultOK, now: t0.Add(time.Hour)}, nil)
 			d, err := w.Process(context.Background(), job(c, probe.WhyScheduled), tt.receives)
-			if d != 0 || !errors.Is(err, boom) || errors.Is(err, verify.ErrTransient) {
-				t.Fatalf("Process = %s, %v; want 0 and the store error", d, err)
+			if d != 0 || !errors.Is(err, tt.want) || errors.Is(err, verify.ErrTransient) || errors.Is(err, verify.ErrSkip) {
+				t.Fatalf("Process = %s, %v; want 0 and the store error, to retry", d, err)
 			}
 		})
 	}
