@@ -39,9 +39,9 @@ func newConnectionsCmd() *cobra.Command {
 		}
 		cs, raws, err := listConnections(ctx, c, tenantID, want)
 		return listOf("connections", raws), func() error {
-			tw := newTable(cmd.OutOrStdout(), "TENANT", "ACCOUNT", "STATUS", "REASON", "ROLE", "LAST CHECKED", "NEXT CHECK")
+			tw := newTable(cmd.OutOrStdout(), "TENANT", "ACCOUNT", "STATUS", "REASON", "EXTERNAL ID", "ROLE", "LAST CHECKED", "NEXT CHECK")
 			for _, cn := range cs {
-				tw.AppendRow([]any{cn.TenantID, cn.AccountID, cn.Status, orDash(cn.Reason.Code), cn.RoleARN, when(cn.LastCheckedAt), when(cn.NextCheckAt)})
+				tw.AppendRow([]any{cn.TenantID, cn.AccountID, cn.Status, orDash(cn.Reason.Code), externalIDUsed(cn), cn.RoleARN, when(cn.LastCheckedAt), when(cn.NextCheckAt)})
 			}
 			tw.Render()
 			fmt.Fprintf(cmd.ErrOrStderr(), "%d connections\n", len(cs))
@@ -224,4 +224,19 @@ func connectionDetail(cmd *cobra.Command, cn connection.Connection) error {
 	rows = append(rows, [2]any{"Version", cn.Version}, [2]any{"Submitted", when(cn.SubmittedAt)}, [2]any{"Verified", when(cn.VerifiedAt)},
 		[2]any{"Last checked", when(cn.LastCheckedAt)}, [2]any{"Next check", when(cn.NextCheckAt)})
 	return detailTable(cmd.OutOrStdout(), rows)
+}
+
+// externalIDUsed is the version of the tenant's external ID the
+// connection's last successful check used, "previous" when only the
+// previous one worked (during a rotation's grace): the customer has to
+// update the role's trust policy. "-" before any success.
+func externalIDUsed(c connection.Connection) string {
+	if c.ExternalIDVersion == 0 {
+		return "-"
+	}
+	v := fmt.Sprintf("v%d", c.ExternalIDVersion)
+	if !c.ExternalIDCurrent && (c.Status == connection.Verified || c.Status == connection.AccessLost) {
+		v += " previous"
+	}
+	return v
 }

@@ -24,10 +24,10 @@ func TestConnectionsCommands(t *testing.T) {
 
 	list := rolecall(t, "connections", "list").must(t, 0)
 	rs := rows(list.stdout)
-	if len(rs) != 3 || strings.Join(rs[0], "|") != "TENANT|ACCOUNT|STATUS|REASON|ROLE|LAST CHECKED|NEXT CHECK" {
+	if len(rs) != 3 || strings.Join(rs[0], "|") != "TENANT|ACCOUNT|STATUS|REASON|EXTERNAL ID|ROLE|LAST CHECKED|NEXT CHECK" {
 		t.Fatalf("list:\n%s", list.stdout)
 	}
-	if rs[1][0] != "acme" || rs[1][1] != acct || rs[1][2] != "VERIFIED" || !strings.HasPrefix(rs[1][4], "arn:aws:iam::"+acct+":role/") || rs[2][0] != "bravo" {
+	if rs[1][0] != "acme" || rs[1][1] != acct || rs[1][2] != "VERIFIED" || rs[1][4] != "v1" || !strings.HasPrefix(rs[1][5], "arn:aws:iam::"+acct+":role/") || rs[2][0] != "bravo" {
 		t.Errorf("list rows %v", rs[1:])
 	}
 	tests := []struct {
@@ -302,5 +302,29 @@ func TestCheckWaitInterrupted(t *testing.T) {
 	r := rolecallCtx(ctx, t, "connections", "check", "acme", "111122223333", "--wait", "--timeout", "10m")
 	if r.code == 0 || strings.Contains(r.stderr, "10m0s") || strings.Contains(r.stderr, "timed out") || !strings.Contains(r.stderr, "canceled") {
 		t.Errorf("exit %d, stderr %q; want the interrupt reported as such", r.code, r.stderr)
+	}
+}
+
+func TestExternalIDUsed(t *testing.T) {
+	tests := []struct {
+		name    string
+		status  connection.Status
+		version int
+		current bool
+		want    string
+	}{
+		{"never verified", connection.Pending, 0, false, "-"},
+		{"verified with the current ID", connection.Verified, 3, true, "v3"},
+		{"verified with the previous ID only", connection.Verified, 2, false, "v2 previous"},
+		{"access lost, last worked with the previous ID", connection.AccessLost, 2, false, "v2 previous"},
+		{"failed since", connection.Failed, 2, false, "v2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := connection.Connection{Status: tt.status, ExternalIDVersion: tt.version, ExternalIDCurrent: tt.current}
+			if got := externalIDUsed(c); got != tt.want {
+				t.Errorf("externalIDUsed = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
