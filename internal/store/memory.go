@@ -304,7 +304,9 @@ func (m *Memory) Apply(ctx context.Context, t connection.Transition) error {
 	if t.After.HoldsClaim() {
 		newClaim = t.After.ClaimKey()
 	}
-	if held := exists && cur.HoldsClaim() && cur.ClaimKey() == newClaim; newClaim != "" && !held {
+	// As in DynamoDB, a claim Before already held is not written again (a
+	// stale Before then fails on its snapshot, below).
+	if held := t.Before != nil && t.Before.HoldsClaim() && t.Before.ClaimKey() == newClaim; newClaim != "" && !held {
 		if owner, held := m.claims[newClaim]; held && owner != k {
 			return fmt.Errorf("claim role %s for %s/%s: %w", t.After.RoleARN, k.tenant, k.account, ErrRoleClaimed)
 		}
@@ -410,13 +412,17 @@ func (m *Memory) Due(ctx context.Context, shard int, until time.Time, cursor str
 	}
 	limit = clampLimit(limit)
 	m.mu.Lock()
-	entries := m.due.page(shard, until, after, limit)
+	// One more than the page, as DynamoDB reads: a cursor only when more
+	// are due.
+	entries := m.due.page(shard, until, after, limit+1)
+	more := len(entries) > limit
+	entries = entries[:min(len(entries), limit)]
 	p := Page{Items: make([]connection.Connection, len(entries))}
 	for i, e := range entries {
 		p.Items[i] = m.conns[e.key]
 	}
 	m.mu.Unlock()
-	if len(entries) == limit {
+	if more {
 		p.Cursor = memoryCursor(prefix + dueOrder(p.Items[limit-1]))
 	}
 	return p, nil

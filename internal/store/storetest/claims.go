@@ -114,6 +114,26 @@ func testClaims(t *testing.T, f *Fixture) {
 		}
 		wantErr(t, "stale verification of a claimed role", f.S.Apply(f.Ctx, tr), store.ErrRoleClaimed)
 	})
+	t.Run("a stale holder of a claim taken over since conflicts", func(t *testing.T) {
+		defer f.Sub(t)()
+		const shared, acct = "arn:aws:iam::444444444444:role/Shared", "444444444444"
+		f.MustSubmit("golf", shared)
+		f.MustCheck("golf", acct, connection.ResultOK)
+		f.Now = f.Now.Add(time.Hour)
+		f.MustCheck("golf", acct, connection.ResultDenied)
+		holder := *f.Current("golf", acct) // VERIFIED, holding the claim, one denial from losing access
+		_, err := f.Disconnect("golf", acct)
+		wantErr(t, "disconnect", err, nil)
+		f.MustSubmit("hotel", shared)
+		f.MustCheck("hotel", acct, connection.ResultOK) // the claim is hotel's now
+		f.Now = f.Now.Add(time.Hour)
+		tr, err := f.Policy.Apply(holder, connection.Outcome{Result: connection.ResultDenied, Version: holder.Version, ExternalIDVersion: 1, CheckedAt: f.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Before held the claim, so none is written: the snapshot decides.
+		wantErr(t, "apply a check of the stale holder", f.S.Apply(f.Ctx, tr), store.ErrConflict)
+	})
 }
 
 func testClaimRace(t *testing.T, f *Fixture) {

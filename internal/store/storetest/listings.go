@@ -169,6 +169,17 @@ func testDue(t *testing.T, f *Fixture) {
 	if err != nil || !slices.Contains(p.Items, *c) {
 		t.Fatalf("resubmitted connection not due: %v %v", ids(p.Items), err)
 	}
+	// A page that ends with the last due connection has no cursor.
+	for shard := range store.Shards {
+		p, err := f.S.Due(f.Ctx, shard, until, "", store.MaxLimit)
+		if err != nil || len(p.Items) == 0 {
+			continue
+		}
+		exact, err := f.S.Due(f.Ctx, shard, until, "", len(p.Items))
+		if err != nil || len(exact.Items) != len(p.Items) || exact.Cursor != "" {
+			t.Fatalf("shard %d, a page of exactly its %d due connections: %d items, cursor %q, %v; want no cursor", shard, len(p.Items), len(exact.Items), exact.Cursor, err)
+		}
+	}
 	// Nothing is due before the earliest check.
 	for shard := range store.Shards {
 		p, err := f.S.Due(f.Ctx, shard, base.Add(-365*24*time.Hour), "", 0)
