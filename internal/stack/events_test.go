@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/rolecall/rolecall/internal/bus"
@@ -346,5 +347,42 @@ func TestStreamFilter(t *testing.T) {
 		if ok, err := stack.Match(pat, r); err != nil || ok {
 			t.Errorf("%s passes the filter (%v)", name, err)
 		}
+	}
+}
+
+// TestVerifySampleEventsValidate: an EventBridge event in the verify
+// function's sample batch (a Role Submitted event the bus rule queues)
+// validates against its detail-type's schema, like the events the code
+// emits.
+func TestVerifySampleEventsValidate(t *testing.T) {
+	schemas := compileSchemas(t)
+	b, err := os.ReadFile(filepath.Join(root, "events", "verify", "sqs-batch.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batch events.SQSEvent
+	if err := json.Unmarshal(b, &batch); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for i, r := range batch.Records {
+		var head struct {
+			DetailType connection.DetailType `json:"detail-type"`
+		}
+		if err := json.Unmarshal([]byte(r.Body), &head); err != nil || head.DetailType == "" {
+			continue // a job, not an event
+		}
+		n++
+		sch, ok := schemas[head.DetailType]
+		if !ok {
+			t.Errorf("record %d: %q has no schema", i, head.DetailType)
+			continue
+		}
+		if err := validate(sch, []byte(r.Body)); err != nil {
+			t.Errorf("record %d (%s) does not validate: %v", i, head.DetailType, err)
+		}
+	}
+	if n == 0 {
+		t.Error("the sample batch holds no event")
 	}
 }
