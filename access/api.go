@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -41,6 +42,17 @@ type Connection struct {
 // String never shows the external ID.
 func (c Connection) String() string {
 	return fmt.Sprintf("%s/%s %s (%s)", c.TenantID, c.AccountID, c.RoleARN, c.Status)
+}
+
+// GoString (%#v) is String: the external ID never shows.
+func (c Connection) GoString() string { return c.String() }
+
+// LogValue logs the connection without its external ID (its version
+// tells which one it is), for a slog handler of any kind.
+func (c Connection) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("tenantId", c.TenantID), slog.String("accountId", c.AccountID),
+		slog.String("roleArn", c.RoleARN), slog.Int("externalIdVersion", c.ExternalIDVersion),
+		slog.String("accessRoleArn", c.AccessRoleARN), slog.String("status", c.Status))
 }
 
 // Connection returns the connection's role, external ID and access role.

@@ -2,6 +2,8 @@ package access
 
 import (
 	"fmt"
+
+	"github.com/rolecall/rolecall/internal/redact"
 )
 
 // Reason is RoleCall's explanation of a connection's status.
@@ -77,7 +79,7 @@ func (e *AccessDeniedError) Error() string {
 	case e.RecheckErr != nil:
 		msg += "; asking RoleCall to re-check it failed: " + e.RecheckErr.Error()
 	}
-	return msg + ": " + e.Err.Error()
+	return msg + ": " + redact.Signing(e.Err.Error())
 }
 
 func (e *AccessDeniedError) Unwrap() error { return e.Err }

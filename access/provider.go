@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
+	"github.com/rolecall/rolecall/internal/redact"
 	"github.com/rolecall/rolecall/internal/rolearn"
 )
 
@@ -308,7 +309,9 @@ func (p *connProvider) assume(ctx context.Context) (aws.Credentials, error) {
 		denied.RecheckRequested, denied.RecheckErr = p.c.ReportAccessDenied(ctx, conn.TenantID, conn.AccountID)
 		return aws.Credentials{}, denied
 	}
-	return aws.Credentials{}, fmt.Errorf("assume %s for %s/%s: %w", conn.RoleARN, conn.TenantID, conn.AccountID, err)
+	// A refused signature quotes the canonical request, whose signed
+	// headers hold the access role's session token: left out of the text.
+	return aws.Credentials{}, fmt.Errorf("assume %s for %s/%s: %w", conn.RoleARN, conn.TenantID, conn.AccountID, redact.Error(err))
 }
 
 // chain assumes the connection's role with a session of the access role.
