@@ -52,16 +52,19 @@ func (o *apiOptions) flags(cmd *cobra.Command) {
 // credential_process is this command).
 func (o *apiOptions) awsConfig(ctx context.Context) (aws.Config, error) {
 	var opts []func(*config.LoadOptions) error
-	profile := o.baseProfile
-	if profile == "" {
+	if o.baseProfile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(o.baseProfile))
+	} else {
+		// A rolecall profile named by the environment is the one whose
+		// credential_process this is: it is unset, so the chain goes on
+		// as without it (another profile the environment names, keys in
+		// the environment, the container's or the instance's role), not
+		// pinned to a [default] profile that may not exist.
 		for _, v := range []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE"} {
-			if p := os.Getenv(v); strings.HasPrefix(p, profilePrefix) {
-				profile = "default"
+			if strings.HasPrefix(os.Getenv(v), profilePrefix) {
+				_ = os.Unsetenv(v)
 			}
 		}
-	}
-	if profile != "" {
-		opts = append(opts, config.WithSharedConfigProfile(profile))
 	}
 	// No Region is made up here: without one configured, each
 	// connection's calls go to the default Region of its partition, which

@@ -400,13 +400,7 @@ func TestProfilesWorkWithTheGoSDK(t *testing.T) {
 
 	// The Go SDK, with the merged file, through credential_process.
 	for _, acct := range []string{"444455556666", "555566667777"} {
-		cfg, err := config.LoadDefaultConfig(context.Background(), config.WithSharedConfigProfile("rolecall-acme-"+acct))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if arn := identity(t, w.stsURL, cfg.Credentials); arn != "arn:aws:sts::"+acct+":assumed-role/RoleCall-7c1e2a90/rolecall-cli-acme" {
-			t.Errorf("profile of %s is %s", acct, arn)
-		}
+		wantSDKSession(t, w, acct, config.WithSharedConfigProfile("rolecall-acme-"+acct))
 	}
 	// AWS_PROFILE naming a rolecall profile is not used for the base
 	// credentials of the credential_process it runs (that would recurse):
@@ -418,13 +412,55 @@ func TestProfilesWorkWithTheGoSDK(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
 	t.Setenv("AWS_PROFILE", "rolecall-acme-444455556666")
-	cfg, err := config.LoadDefaultConfig(context.Background())
+	wantSDKSession(t, w, "444455556666")
+}
+
+// wantSDKSession loads the Go SDK's configuration (the environment's, and
+// opts) and checks that its credentials are a session of acme's role in
+// acct, through the credential_process of a rolecall profile.
+func wantSDKSession(t *testing.T, w *workloadWorld, acct string, opts ...func(*config.LoadOptions) error) {
+	t.Helper()
+	cfg, err := config.LoadDefaultConfig(context.Background(), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if arn := identity(t, w.stsURL, cfg.Credentials); arn != "arn:aws:sts::444455556666:assumed-role/RoleCall-7c1e2a90/rolecall-cli-acme" {
-		t.Errorf("AWS_PROFILE profile is %s", arn)
+	if arn := identity(t, w.stsURL, cfg.Credentials); arn != "arn:aws:sts::"+acct+":assumed-role/RoleCall-7c1e2a90/rolecall-cli-acme" {
+		t.Errorf("the SDK's session for %s is %s", acct, arn)
 	}
+}
+
+// TestProfileInTheEnvironmentIsLeftOut: a machine whose only profiles are
+// the ones `rolecall profiles` wrote (no [default]), its base credentials a
+// container's (ECS, EKS Pod Identity), selects one by AWS_PROFILE, as the
+// AWS documentation shows (a stale AWS_DEFAULT_PROFILE naming another
+// beside it): the credential_process it runs leaves both out of its base
+// credentials rather than asking for a [default] profile that is not there.
+func TestProfileInTheEnvironmentIsLeftOut(t *testing.T) {
+	w := newWorkloadWorld(t)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(underTest, "1")
+	cfgFile := filepath.Join(w.dir, "only-rolecall-profiles")
+	t.Setenv("AWS_CONFIG_FILE", cfgFile)
+	if _, errOut, code := run(t, "profiles", "--tenant", "acme", "--write", cfgFile, "--command", exe); code != 0 {
+		t.Fatalf("profiles: exit %d: %s", code, errOut)
+	}
+	if err := os.WriteFile(os.Getenv("AWS_SHARED_CREDENTIALS_FILE"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	container := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(rw).Encode(map[string]string{"AccessKeyId": wlKey, "SecretAccessKey": sandbox.DefaultCallerSecret(wlKey),
+			"Expiration": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)})
+	}))
+	defer container.Close()
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	t.Setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", container.URL+"/credentials")
+	t.Setenv("AWS_PROFILE", "rolecall-acme-444455556666")
+	t.Setenv("AWS_DEFAULT_PROFILE", "rolecall-acme-555566667777")
+	wantSDKSession(t, w, "444455556666")
 }
 
 func TestProfilesWithoutVerifiedConnections(t *testing.T) {
