@@ -137,8 +137,11 @@ type Client struct {
 
 	mu          sync.Mutex
 	accessRoles map[string]*aws.CredentialsCache // by access role ARN
-	conns       map[Ref]*aws.CredentialsCache
-	rechecked   map[Ref]time.Time
+	// dropped is, by access role ARN, the access key ID of the last
+	// session a refusal dropped (dropSession).
+	dropped   map[string]string
+	conns     map[Ref]*aws.CredentialsCache
+	rechecked map[Ref]time.Time
 }
 
 // New returns a Client that assumes the access role with cfg's
@@ -164,7 +167,7 @@ func New(cfg aws.Config, api *API, opts Options) *Client {
 		opts.RetrieveTimeout = DefaultRetrieveTimeout
 	}
 	return &Client{cfg: cfg, sts: stsClient(cfg, cfg.Region), api: api, opts: opts,
-		accessRoles: map[string]*aws.CredentialsCache{}, conns: map[Ref]*aws.CredentialsCache{}, rechecked: map[Ref]time.Time{}}
+		accessRoles: map[string]*aws.CredentialsCache{}, dropped: map[string]string{}, conns: map[Ref]*aws.CredentialsCache{}, rechecked: map[Ref]time.Time{}}
 }
 
 // Credentials returns the provider of one connection's customer sessions:
@@ -243,6 +246,21 @@ func (c *Client) ReportAccessDenied(ctx context.Context, tenantID, accountID str
 	return true, nil
 }
 
+// dropSession drops the access role's cached session that STS refused,
+// whose access key ID is keyID, once: refreshes refused together, or late,
+// signed with that session, do not drop the session another refresh has
+// assumed since.
+func (c *Client) dropSession(arn, keyID string) {
+	cache := c.accessRole(arn)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dropped[arn] == keyID {
+		return
+	}
+	c.dropped[arn] = keyID
+	cache.Invalidate()
+}
+
 func (c *Client) accessRole(arn string) *aws.CredentialsCache {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -287,13 +305,13 @@ func (p *connProvider) assume(ctx context.Context) (aws.Credentials, error) {
 	if err != nil {
 		return aws.Credentials{}, err
 	}
-	creds, err := p.chain(ctx, conn)
+	creds, keyID, err := p.chain(ctx, conn)
 	if sessionRefused(err) {
 		// STS refused the access role's session, not the customer's
 		// role: a session of an access role since deleted and created
 		// again. Assume the access role anew, once.
-		p.c.accessRole(conn.AccessRoleARN).Invalidate()
-		creds, err = p.chain(ctx, conn)
+		p.c.dropSession(conn.AccessRoleARN, keyID)
+		creds, _, err = p.chain(ctx, conn)
 	}
 	switch {
 	case err == nil:
@@ -317,21 +335,22 @@ func (p *connProvider) assume(ctx context.Context) (aws.Credentials, error) {
 // chain assumes the connection's role with a session of the access role.
 // The access role comes first, so that its refusal (this workload is not
 // one of the stack's WorkloadPrincipalArns) is not blamed on the
-// customer's role.
-func (p *connProvider) chain(ctx context.Context, conn Connection) (aws.Credentials, error) {
+// customer's role. It returns the access key ID of the access role's
+// session it signed with.
+func (p *connProvider) chain(ctx context.Context, conn Connection) (aws.Credentials, string, error) {
 	accessCreds, err := p.c.accessRole(conn.AccessRoleARN).Retrieve(ctx)
 	var refused *AccessRoleError
 	switch {
 	case errors.As(err, &refused):
-		return aws.Credentials{}, fmt.Errorf("%w (is this workload's principal in the stack's WorkloadPrincipalArns?)", err)
+		return aws.Credentials{}, "", fmt.Errorf("%w (is this workload's principal in the stack's WorkloadPrincipalArns?)", err)
 	case err != nil && !errors.Is(err, ErrAccessRole):
 		// This refresh ran out of time waiting for the access role's
 		// session: still the access role's failure, not the customer's.
-		return aws.Credentials{}, fmt.Errorf("%w %s: %w", ErrAccessRole, conn.AccessRoleARN, err)
+		return aws.Credentials{}, "", fmt.Errorf("%w %s: %w", ErrAccessRole, conn.AccessRoleARN, err)
 	case err != nil:
 		// The access role's call itself got no answer in time: no
 		// refusal to explain.
-		return aws.Credentials{}, err
+		return aws.Credentials{}, "", err
 	}
 	// The access role's session was issued in this Region (its provider
 	// settled it alike, and refused a configured Region of another
@@ -339,14 +358,15 @@ func (p *connProvider) chain(ctx context.Context, conn Connection) (aws.Credenti
 	// there too.
 	region, err := stsRegion(p.c.cfg.Region, conn.AccessRoleARN, conn.Partition)
 	if err != nil {
-		return aws.Credentials{}, err
+		return aws.Credentials{}, "", err
 	}
 	inner := stscreds.NewAssumeRoleProvider(sessionSTS{client: p.c.sts, creds: accessCreds, region: region}, conn.RoleARN, func(o *stscreds.AssumeRoleOptions) {
 		o.RoleSessionName = SessionName(p.c.opts.Workload + "-" + conn.TenantID)
 		o.Duration = p.c.opts.Duration
 		o.ExternalID = aws.String(conn.ExternalID)
 	})
-	return inner.Retrieve(ctx)
+	creds, err := inner.Retrieve(ctx)
+	return creds, accessCreds.AccessKeyID, err
 }
 
 // sessionSTS is an STS client whose AssumeRole calls sign with one

@@ -1,11 +1,14 @@
 package access
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -295,7 +298,7 @@ func TestChainBlamesTheAccessRole(t *testing.T) {
 			c := New(aws.Config{Region: "us-east-1"}, &API{BaseURL: "http://rolecall.invalid"}, Options{})
 			c.accessRoles[accessRoleARN] = aws.NewCredentialsCache(failingProvider{tc.err})
 			p := &connProvider{c: c, ref: Ref{"acme", "444455556666"}}
-			_, err := p.chain(context.Background(), Connection{TenantID: "acme", AccountID: "444455556666", AccessRoleARN: accessRoleARN})
+			_, _, err := p.chain(context.Background(), Connection{TenantID: "acme", AccountID: "444455556666", AccessRoleARN: accessRoleARN})
 			if !errors.Is(err, ErrAccessRole) || strings.Contains(err.Error(), "WorkloadPrincipalArns") != tc.wantHint {
 				t.Errorf("chain = %v; want ErrAccessRole, the hint %t", err, tc.wantHint)
 			}
@@ -378,5 +381,79 @@ func TestConfigurationRefused(t *testing.T) {
 	}
 	if configurationRefused(context.DeadlineExceeded) {
 		t.Error("a timeout is backed off")
+	}
+}
+
+// TestRefusedAccessRoleSessionIsDroppedOnce: refreshes of many connections
+// refused together with the access role's old session (it was deleted and
+// created again) drop that session once. A refusal answered after another
+// refresh has assumed the new session does not drop the new one, so the
+// access role is assumed once, not once per refusal.
+func TestRefusedAccessRoleSessionIsDroppedOnce(t *testing.T) {
+	accts := []string{"444455556666", "555566667777", "666677778888", "777788889999"}
+	w := newAccessWorld(t, accts...)
+	var (
+		mu            sync.Mutex
+		oldKey        string
+		accessAssumes int
+	)
+	arrived, gate := make(chan struct{}), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		mu.Lock()
+		old := oldKey != "" && strings.Contains(r.Header.Get("Authorization"), "Credential="+oldKey+"/")
+		if q, _ := url.ParseQuery(string(body)); q.Get("RoleArn") == accessRoleARN {
+			accessAssumes++
+		}
+		mu.Unlock()
+		if old {
+			arrived <- struct{}{}
+			<-gate // the refusals of the old session are answered one by one
+		}
+		w.sts.ServeHTTP(rw, r)
+	}))
+	defer srv.Close()
+	w.url = srv.URL
+	api := &fakeAPI{token: "ops-token", conns: map[Ref]Connection{}, reasons: map[Ref]Reason{}}
+	for _, a := range accts {
+		api.conns[Ref{"acme", a}] = Connection{TenantID: "acme", AccountID: a, RoleARN: customerRole(a), ExternalID: "rc-ext-" + a,
+			AccessRoleARN: accessRoleARN, Status: "VERIFIED"}
+	}
+	apiSrv := httptest.NewServer(api)
+	defer apiSrv.Close()
+	c := New(w.config(), &API{BaseURL: apiSrv.URL, Auth: BearerToken("ops-token")}, Options{})
+	ctx := context.Background()
+	session, err := c.accessRole(accessRoleARN).Retrieve(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.sts.DeleteRole(accessRoleARN)
+	w.putAccessRole(t)
+	w.putCustomerRoles(t, accts...)
+	mu.Lock()
+	oldKey, accessAssumes = session.AccessKeyID, 0
+	mu.Unlock()
+
+	done := make(chan error)
+	for _, a := range accts {
+		go func() {
+			_, err := c.Credentials("acme", a).Retrieve(ctx)
+			done <- err
+		}()
+	}
+	for range accts {
+		<-arrived // every refresh signs with the old session first
+	}
+	for range accts {
+		gate <- struct{}{} // one refusal; its refresh then completes
+		if err := <-done; err != nil {
+			t.Errorf("refresh: %v", err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if accessAssumes != 1 {
+		t.Errorf("the access role was assumed %d times after it was created again, want once", accessAssumes)
 	}
 }
